@@ -1,0 +1,6 @@
+// Weight decoder for matmul.wgsl: plain f32, row-major [N, K].
+@group(0) @binding(4) var<storage, read> W: array<f32>;
+
+fn weight(n: u32, k: u32) -> f32 {
+  return W[n * P.K + k];
+}

@@ -1,0 +1,51 @@
+/**
+ * Every failure m3web reports is an M3WebError with a stable `code`, so callers can branch on
+ * `err.code` (or `instanceof` the subclass) instead of parsing messages.
+ */
+export type M3WebErrorCode =
+  | 'INVALID_INPUT'
+  | 'MODEL_FORMAT'
+  | 'UNSUPPORTED'
+  | 'GPU_UNAVAILABLE'
+  | 'GPU_DEVICE_LOST'
+  | 'GPU_ERROR'
+  | 'DISPOSED'
+  | 'ABORTED';
+
+export class M3WebError extends Error {
+  readonly code: M3WebErrorCode;
+  constructor(code: M3WebErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The caller passed something the API does not accept (wrong type, empty list, untrained layers/dims). */
+export class InputError extends M3WebError {
+  constructor(message: string) {
+    super('INVALID_INPUT', message);
+  }
+}
+
+/** A model file is malformed: missing tensor, wrong shape, truncated data, unknown dtype. */
+export class ModelFormatError extends M3WebError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MODEL_FORMAT', message, options);
+  }
+}
+
+/** The model is well-formed but uses something m3web does not implement (architecture, activation). */
+export class UnsupportedError extends M3WebError {
+  constructor(message: string) {
+    super('UNSUPPORTED', message);
+  }
+}
+
+export class GpuError extends M3WebError {}
+
+export class DisposedError extends M3WebError {
+  constructor(what: string) {
+    super('DISPOSED', `${what} was disposed; create a new one`);
+  }
+}

@@ -1,0 +1,68 @@
+import type { EncoderConfig } from './config.js';
+
+/** A right-padded block of texts of similar length: what one forward pass over the GPU consumes. */
+export interface TokenBatch {
+  /** Position of each row in the caller's list of texts. */
+  indices: number[];
+  size: number;
+  seqLen: number;
+  /** [size, seqLen] token ids, pads filled with the pad id. */
+  ids: Uint32Array;
+  /** [size, seqLen] position-table rows (RoBERTa-style offset, pads at padding_idx). */
+  positions: Uint32Array;
+  /** Real (unpadded) length of each row; the attention and pooling masks derive from it. */
+  lengths: Uint32Array;
+}
+
+/** Default token budget of one batch: keeps the FFN activation (tokens x intermediate) well under binding limits. */
+export const DEFAULT_BATCH_TOKENS = 4096;
+
+/**
+ * Sorts texts by length and cuts them into batches whose padded size stays within `maxBatchTokens`,
+ * so a long text never forces every short one to be padded to its length.
+ */
+export function bucketize(
+  tokens: readonly ArrayLike<number>[],
+  config: Pick<EncoderConfig, 'padTokenId' | 'positionOffset'>,
+  maxBatchTokens = DEFAULT_BATCH_TOKENS,
+): TokenBatch[] {
+  const order = tokens
+    .map((_, i) => i)
+    .sort((a, b) => (tokens[b] as ArrayLike<number>).length - (tokens[a] as ArrayLike<number>).length);
+  const groups: number[][] = [];
+  let current: number[] = [];
+  let seqLen = 0;
+  for (const i of order) {
+    const len = (tokens[i] as ArrayLike<number>).length;
+    if (current.length > 0 && (current.length + 1) * seqLen > maxBatchTokens) {
+      groups.push(current);
+      current = [];
+    }
+    if (current.length === 0) seqLen = len;
+    current.push(i);
+  }
+  if (current.length > 0) groups.push(current);
+  return groups.map((indices) => makeBatch(tokens, indices, config));
+}
+
+function makeBatch(
+  tokens: readonly ArrayLike<number>[],
+  indices: number[],
+  { padTokenId, positionOffset }: Pick<EncoderConfig, 'padTokenId' | 'positionOffset'>,
+): TokenBatch {
+  const size = indices.length;
+  const seqLen = Math.max(1, ...indices.map((i) => (tokens[i] as ArrayLike<number>).length));
+  const ids = new Uint32Array(size * seqLen).fill(padTokenId);
+  const positions = new Uint32Array(size * seqLen);
+  const lengths = new Uint32Array(size);
+  indices.forEach((textIndex, row) => {
+    const t = tokens[textIndex] as ArrayLike<number>;
+    lengths[row] = t.length;
+    for (let j = 0; j < seqLen; j++) {
+      if (j < t.length) ids[row * seqLen + j] = t[j] as number;
+      // RoBERTa reserves position row `padding_idx` for pads; BERT (offset 0) just counts.
+      positions[row * seqLen + j] = positionOffset > 0 && j >= t.length ? padTokenId : positionOffset + j;
+    }
+  });
+  return { indices, size, seqLen, ids, positions, lengths };
+}

@@ -1,0 +1,67 @@
+import { InputError } from '../errors.js';
+import type { EncoderConfig } from './config.js';
+
+export type Pooling = 'mean' | 'cls';
+export type BackendKind = 'webgpu' | 'cpu';
+
+export interface ForwardOptions {
+  /** Run only the first `layers` transformer layers. */
+  layers: number;
+  /** Keep the first `dims` numbers of the pooled vector (Matryoshka truncation). */
+  dims: number;
+  pooling: Pooling;
+  /** L2-normalise after truncation. */
+  normalize: boolean;
+}
+
+/**
+ * One forward implementation (WebGPU or plain TypeScript). Inputs are token id sequences with
+ * the special tokens already added; outputs come back in input order.
+ */
+export interface EncoderBackend {
+  readonly kind: BackendKind;
+  readonly config: EncoderConfig;
+  /** Number of layers whose weights are loaded (an upper bound for `layers`). */
+  readonly loadedLayers: number;
+  embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]>;
+  /** Hidden states [length, hidden] after `layers` layers (0 = embedding output), for parity checks. */
+  hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]>;
+  dispose(): void;
+}
+
+export function checkForwardOptions(backend: EncoderBackend, tokens: readonly ArrayLike<number>[], o: ForwardOptions): void {
+  const { hiddenSize, maxTokens, vocabSize } = backend.config;
+  if (!Number.isInteger(o.layers) || o.layers < 1 || o.layers > backend.loadedLayers) {
+    throw new InputError(`layers must be an integer in 1..${backend.loadedLayers}, got ${o.layers}`);
+  }
+  if (!Number.isInteger(o.dims) || o.dims < 1 || o.dims > hiddenSize) {
+    throw new InputError(`dims must be an integer in 1..${hiddenSize}, got ${o.dims}`);
+  }
+  checkTokens(tokens, maxTokens, vocabSize);
+}
+
+export function checkTokens(tokens: readonly ArrayLike<number>[], maxTokens: number, vocabSize: number): void {
+  tokens.forEach((t, i) => {
+    if (t.length < 1 || t.length > maxTokens) {
+      throw new InputError(`text ${i} has ${t.length} tokens; the model takes 1..${maxTokens}`);
+    }
+    for (let j = 0; j < t.length; j++) {
+      const id = t[j] as number;
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new InputError(`text ${i} has token id ${id} outside the vocabulary (${vocabSize})`);
+      }
+    }
+  });
+}
+
+/** Truncates to `dims` and optionally L2-normalises, in place on a fresh copy. */
+export function finishVector(pooled: Float32Array, dims: number, normalize: boolean): Float32Array {
+  const v = pooled.slice(0, dims);
+  if (normalize) {
+    let ss = 0;
+    for (let i = 0; i < v.length; i++) ss += (v[i] as number) ** 2;
+    const inv = 1 / Math.max(Math.sqrt(ss), 1e-12);
+    for (let i = 0; i < v.length; i++) v[i] = (v[i] as number) * inv;
+  }
+  return v;
+}

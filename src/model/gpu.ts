@@ -1,0 +1,311 @@
+import { DisposedError, GpuError } from '../errors.js';
+import type { GpuContext } from '../gpu/device.js';
+import { AttentionKernel } from '../gpu/kernels/attention.js';
+import { EmbedKernel } from '../gpu/kernels/embed.js';
+import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
+import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
+import { PoolKernel } from '../gpu/kernels/pool.js';
+import { GrowableBuffer, UniformArena, uploadBuffer } from '../gpu/resources.js';
+import { bucketize, type TokenBatch } from './batch.js';
+import type { EncoderConfig } from './config.js';
+import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions } from './encoder.js';
+import type { BertWeights, LayerNormParams } from './weights.js';
+
+interface GpuLayer {
+  qkv: GpuLinear;
+  attnOut: GpuLinear;
+  attnNorm: GpuLayerNorm;
+  ffnIn: GpuLinear;
+  ffnOut: GpuLinear;
+  ffnNorm: GpuLayerNorm;
+}
+
+interface Kernels {
+  matmul: MatmulKernel;
+  attention: AttentionKernel;
+  layerNorm: LayerNormKernel;
+  embed: EmbedKernel;
+  pool: PoolKernel;
+}
+
+/** Tokens encoded per submission; bigger calls are split so input and output buffers stay bounded. */
+const SUBMISSION_TOKENS = 32768;
+/** Storage-binding offsets must be multiples of minStorageBufferOffsetAlignment (256 by default). */
+const ALIGN = 256;
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+/** Uniform slots per batch: embed + its norm + 7 per layer + pool. */
+const slotsPerBatch = (layers: number) => 3 + 7 * layers;
+
+/** Where each batch's inputs sit inside the one upload of a submission. */
+interface BatchInputs {
+  batch: TokenBatch;
+  wordRows: GPUBufferBinding;
+  positions: GPUBufferBinding;
+  lengths: GPUBufferBinding;
+}
+
+type Output = { kind: 'pooled'; options: ForwardOptions } | { kind: 'hidden' };
+
+/**
+ * The BERT forward on WebGPU. Weights are uploaded once; pipelines are compiled once; activation,
+ * input, uniform and readback buffers grow to the largest call seen and are reused. Each call
+ * (up to SUBMISSION_TOKENS tokens) is one command submission with one readback. Calls are
+ * serialised, so concurrent callers queue instead of sharing buffers.
+ */
+export class GpuEncoder implements EncoderBackend {
+  readonly kind = 'webgpu' as const;
+  readonly config: EncoderConfig;
+  private readonly device: GPUDevice;
+  private readonly uniforms: UniformArena;
+  private readonly inputs: GrowableBuffer;
+  private readonly act: Record<'x' | 'qkv' | 'ctx' | 'a' | 'f' | 'out', GrowableBuffer>;
+  private readonly readback: GrowableBuffer;
+  private tail: Promise<unknown> = Promise.resolve();
+  private failure: GpuError | null = null;
+  private disposed = false;
+
+  private constructor(
+    readonly gpu: GpuContext,
+    private readonly weights: BertWeights,
+    private readonly kernels: Kernels,
+    private readonly tables: { position: GPUBuffer; tokenType: GPUBuffer; embNorm: GpuLayerNorm },
+    private readonly layers: GpuLayer[],
+  ) {
+    this.config = weights.config;
+    this.device = gpu.device;
+    const d = this.device;
+    this.uniforms = new UniformArena(d);
+    this.inputs = new GrowableBuffer(d, 'inputs');
+    this.act = {
+      x: new GrowableBuffer(d, 'hidden'),
+      qkv: new GrowableBuffer(d, 'qkv'),
+      ctx: new GrowableBuffer(d, 'attention-context'),
+      a: new GrowableBuffer(d, 'attention-output'),
+      f: new GrowableBuffer(d, 'ffn-intermediate'),
+      out: new GrowableBuffer(d, 'output'),
+    };
+    this.readback = new GrowableBuffer(d, 'readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    gpu.lost.then((info) => {
+      this.failure ??= new GpuError('GPU_DEVICE_LOST', `the GPU device was lost (${info.reason}): ${info.message}`);
+    });
+  }
+
+  static async create(gpu: GpuContext, weights: BertWeights): Promise<GpuEncoder> {
+    const { device } = gpu;
+    const c = weights.config;
+    const quants = weights.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
+    const [matmul, attention, layerNorm, embed, pool] = await Promise.all([
+      MatmulKernel.create(device, quants.length ? quants : ['f32']),
+      AttentionKernel.create(device, c.headDim),
+      LayerNormKernel.create(device, c.layerNormEps),
+      EmbedKernel.create(device),
+      PoolKernel.create(device),
+    ]);
+    const norm = (label: string, p: LayerNormParams): GpuLayerNorm => ({
+      gamma: uploadBuffer(device, `${label}.gamma`, p.gamma),
+      beta: uploadBuffer(device, `${label}.beta`, p.beta),
+    });
+    const layers = weights.layers.map((l, i) => ({
+      qkv: uploadLinear(device, `layer${i}.qkv`, l.qkv),
+      attnOut: uploadLinear(device, `layer${i}.attn_out`, l.attnOut),
+      attnNorm: norm(`layer${i}.attn_norm`, l.attnNorm),
+      ffnIn: uploadLinear(device, `layer${i}.ffn_in`, l.ffnIn),
+      ffnOut: uploadLinear(device, `layer${i}.ffn_out`, l.ffnOut),
+      ffnNorm: norm(`layer${i}.ffn_norm`, l.ffnNorm),
+    }));
+    const tables = {
+      position: uploadBuffer(device, 'position_embeddings', weights.position),
+      tokenType: uploadBuffer(device, 'token_type_embeddings', weights.tokenType.subarray(0, c.hiddenSize)),
+      embNorm: norm('embeddings.norm', weights.embNorm),
+    };
+    return new GpuEncoder(gpu, weights, { matmul, attention, layerNorm, embed, pool }, tables, layers);
+  }
+
+  get loadedLayers(): number {
+    return this.layers.length;
+  }
+
+  embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
+    checkForwardOptions(this, tokens, options);
+    return this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options }));
+  }
+
+  hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
+    checkTokens(tokens, this.config.maxTokens, this.config.vocabSize);
+    if (!Number.isInteger(layers) || layers < 0 || layers > this.layers.length) {
+      throw new RangeError(`layers must be in 0..${this.layers.length}`);
+    }
+    return this.serialised(() => this.run(tokens, layers, { kind: 'hidden' }));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const l of this.layers) {
+      for (const lin of [l.qkv, l.attnOut, l.ffnIn, l.ffnOut]) destroyLinear(lin);
+      for (const n of [l.attnNorm, l.ffnNorm]) {
+        n.gamma.destroy();
+        n.beta.destroy();
+      }
+    }
+    this.tables.position.destroy();
+    this.tables.tokenType.destroy();
+    this.tables.embNorm.gamma.destroy();
+    this.tables.embNorm.beta.destroy();
+    for (const b of Object.values(this.act)) b.destroy();
+    this.inputs.destroy();
+    this.readback.destroy();
+    this.uniforms.destroy();
+  }
+
+  private serialised<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(() => {
+      if (this.disposed) throw new DisposedError('This encoder');
+      if (this.failure) throw this.failure;
+      return job();
+    });
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private async run(tokens: readonly ArrayLike<number>[], layers: number, output: Output): Promise<Float32Array[]> {
+    const results: Float32Array[] = new Array(tokens.length);
+    const batches = bucketize(tokens, this.config);
+    let group: TokenBatch[] = [];
+    let groupTokens = 0;
+    const flush = async () => {
+      if (group.length) await this.submit(group, layers, output, results);
+      group = [];
+      groupTokens = 0;
+    };
+    for (const batch of batches) {
+      const n = batch.size * batch.seqLen;
+      if (groupTokens + n > SUBMISSION_TOKENS) await flush();
+      group.push(batch);
+      groupTokens += n;
+    }
+    await flush();
+    return results;
+  }
+
+  /** Encodes every batch of the group into one command buffer, submits once and reads back once. */
+  private async submit(batches: TokenBatch[], layers: number, output: Output, results: Float32Array[]): Promise<void> {
+    const { hiddenSize: H, intermediateSize: I, numHeads } = this.config;
+    const { matmul, attention, layerNorm, embed, pool } = this.kernels;
+    const maxM = Math.max(...batches.map((b) => b.size * b.seqLen));
+    const x = this.act.x.ensure(maxM * H * 4);
+    const qkv = this.act.qkv.ensure(maxM * 3 * H * 4);
+    const ctx = this.act.ctx.ensure(maxM * H * 4);
+    const a = this.act.a.ensure(maxM * H * 4);
+    const f = this.act.f.ensure(maxM * I * 4);
+
+    const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches);
+
+    // Pooled mode writes [texts, dims]; hidden mode copies each batch's [M, H] block out.
+    const outOffsets: number[] = [];
+    let outBytes = 0;
+    for (const b of batches) {
+      outOffsets.push(outBytes);
+      outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * H * 4);
+    }
+    const out = this.act.out.ensure(outBytes);
+    const readback = this.readback.ensure(outBytes);
+
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    this.device.queue.writeBuffer(inputBuffer, 0, upload);
+    this.uniforms.begin(batches.length * slotsPerBatch(layers));
+    const encoder = this.device.createCommandEncoder({ label: 'm3web forward' });
+    let rowsDone = 0;
+    placed.forEach((p, bi) => {
+      const { batch } = p;
+      const M = batch.size * batch.seqLen;
+      const pass = encoder.beginComputePass({ label: `batch ${bi}` });
+      embed.encode(pass, this.uniforms, { ...p, positionTable: this.tables.position, tokenType: this.tables.tokenType }, x, M, H);
+      layerNorm.encode(pass, this.uniforms, x, null, this.tables.embNorm, M, H);
+      for (const l of this.layers.slice(0, layers)) {
+        matmul.encode(pass, this.uniforms, x, l.qkv, qkv, M);
+        attention.encode(pass, this.uniforms, qkv, p.lengths, ctx, { rows: batch.size, seqLen: batch.seqLen, heads: numHeads });
+        matmul.encode(pass, this.uniforms, ctx, l.attnOut, a, M);
+        layerNorm.encode(pass, this.uniforms, a, x, l.attnNorm, M, H);
+        matmul.encode(pass, this.uniforms, a, l.ffnIn, f, M, 'gelu');
+        matmul.encode(pass, this.uniforms, f, l.ffnOut, x, M);
+        layerNorm.encode(pass, this.uniforms, x, a, l.ffnNorm, M, H);
+      }
+      if (output.kind === 'pooled') {
+        const o = output.options;
+        pool.encode(pass, this.uniforms, x, p.lengths, out, {
+          rows: batch.size,
+          seqLen: batch.seqLen,
+          hidden: H,
+          dims: o.dims,
+          outRow0: rowsDone,
+          pooling: o.pooling,
+          normalize: o.normalize,
+        });
+        pass.end();
+      } else {
+        pass.end();
+        encoder.copyBufferToBuffer(x, 0, out, outOffsets[bi] as number, M * H * 4);
+      }
+      rowsDone += batch.size;
+    });
+    encoder.copyBufferToBuffer(out, 0, readback, 0, outBytes);
+    this.uniforms.flush();
+    this.device.queue.submit([encoder.finish()]);
+    const [validation, oom] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
+    const scoped = validation ?? oom;
+    if (scoped) throw new GpuError('GPU_ERROR', `WebGPU rejected the forward pass: ${scoped.message}`);
+
+    try {
+      await readback.mapAsync(GPUMapMode.READ, 0, outBytes);
+    } catch (cause) {
+      throw this.failure ?? new GpuError('GPU_ERROR', `reading results back failed: ${String(cause)}`, { cause });
+    }
+    const data = new Float32Array(readback.getMappedRange(0, outBytes).slice(0));
+    readback.unmap();
+    batches.forEach((batch, bi) => {
+      const base = (outOffsets[bi] as number) / 4;
+      batch.indices.forEach((textIndex, row) => {
+        if (output.kind === 'pooled') {
+          const d = output.options.dims;
+          results[textIndex] = data.slice(base + row * d, base + (row + 1) * d);
+        } else {
+          const start = base + row * batch.seqLen * H;
+          results[textIndex] = data.slice(start, start + (batch.lengths[row] as number) * H);
+        }
+      });
+    });
+  }
+
+  /** Packs word rows, position ids and lengths of all batches into one upload, each part 256-aligned. */
+  private layoutInputs(batches: TokenBatch[]): { upload: ArrayBuffer; buffer: GPUBuffer; placed: BatchInputs[] } {
+    const H = this.config.hiddenSize;
+    let total = 0;
+    const take = (bytes: number): { offset: number; size: number } => {
+      const part = { offset: total, size: Math.max(4, bytes) };
+      total = align(total + part.size);
+      return part;
+    };
+    const parts = batches.map((b) => ({
+      wordRows: take(b.ids.length * H * 4),
+      positions: take(b.positions.length * 4),
+      lengths: take(b.lengths.length * 4),
+    }));
+    const buffer = this.inputs.ensure(total);
+    const upload = new ArrayBuffer(total);
+    const placed = batches.map((batch, i) => {
+      const p = parts[i] as (typeof parts)[number];
+      this.weights.word.gather(batch.ids, new Float32Array(upload, p.wordRows.offset, batch.ids.length * H));
+      new Uint32Array(upload, p.positions.offset, batch.positions.length).set(batch.positions);
+      new Uint32Array(upload, p.lengths.offset, batch.lengths.length).set(batch.lengths);
+      return {
+        batch,
+        wordRows: { buffer, ...p.wordRows },
+        positions: { buffer, ...p.positions },
+        lengths: { buffer, ...p.lengths },
+      };
+    });
+    return { upload, buffer, placed };
+  }
+}

@@ -1,0 +1,80 @@
+import type { EncoderConfig } from './config.js';
+
+/** How a linear layer's weight matrix is stored. Activations are always f32. */
+export type Quant = 'f32' | 'f16' | 'q8' | 'q4';
+export const QUANTS: readonly Quant[] = ['f32', 'f16', 'q8', 'q4'];
+
+/** q4 shares one scale per this many consecutive weights of a row. */
+export const Q4_GROUP = 32;
+
+/**
+ * A dense layer y = x W^T + b with W in Hugging Face layout: `rows` output features, each a
+ * contiguous run of `cols` input weights. Keeping HF's row-major [out, in] layout means q8's
+ * per-output-channel scales and q4's groups both run along contiguous memory.
+ */
+export interface Linear {
+  quant: Quant;
+  rows: number;
+  cols: number;
+  /**
+   * Row-major weights as bytes, length a multiple of 4 (GPU buffers are read as u32 words):
+   * f32: float32; f16: IEEE half bits; q8: int8; q4: two signed nibbles per byte (low nibble
+   * first, value = nibble - 8), each row padded with zeros to a multiple of Q4_GROUP.
+   */
+  data: Uint8Array;
+  /** q8: one scale per row. q4: one per group, row-major [rows, ceil(cols / Q4_GROUP)]. */
+  scales?: Float32Array;
+  bias: Float32Array;
+}
+
+export interface LayerNormParams {
+  gamma: Float32Array;
+  beta: Float32Array;
+}
+
+/** Row source for the vocabulary table: it stays on the CPU and only a batch's rows go to the GPU. */
+export interface EmbeddingTable {
+  readonly rows: number;
+  readonly cols: number;
+  /** Writes row ids[i] into out[i * cols ..]. */
+  gather(ids: ArrayLike<number>, out: Float32Array): void;
+}
+
+export interface BertLayer {
+  /** Query, key and value projections stacked into one [3H, H] matrix: one matmul instead of three. */
+  qkv: Linear;
+  attnOut: Linear;
+  attnNorm: LayerNormParams;
+  ffnIn: Linear;
+  ffnOut: Linear;
+  ffnNorm: LayerNormParams;
+}
+
+export interface BertWeights {
+  config: EncoderConfig;
+  word: EmbeddingTable;
+  /** [maxPositions, H] */
+  position: Float32Array;
+  /** [typeVocabSize, H] */
+  tokenType: Float32Array;
+  embNorm: LayerNormParams;
+  /** May hold fewer than config.numLayers when only the first layers were loaded. */
+  layers: BertLayer[];
+}
+
+export class F32EmbeddingTable implements EmbeddingTable {
+  constructor(
+    readonly data: Float32Array,
+    readonly rows: number,
+    readonly cols: number,
+  ) {}
+
+  gather(ids: ArrayLike<number>, out: Float32Array): void {
+    const { cols, rows, data } = this;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as number;
+      if (id < 0 || id >= rows) throw new RangeError(`token id ${id} outside the vocabulary (${rows})`);
+      out.set(data.subarray(id * cols, (id + 1) * cols), i * cols);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { type Linear, Q4_GROUP, type Quant } from '../model/weights.js';
+import { f16BitsToF32, f32ToF16Bits } from './f16.js';
+
+const pad4 = (n: number) => Math.ceil(n / 4) * 4;
+
+/** Quantizes a row-major [rows, cols] f32 matrix. q8 is per output row; q4 per group of 32. */
+export function quantizeLinear(w: Float32Array, rows: number, cols: number, bias: Float32Array, quant: Quant): Linear {
+  if (w.length !== rows * cols) throw new RangeError(`weight has ${w.length} values, expected ${rows}x${cols}`);
+  switch (quant) {
+    case 'f32':
+      return { quant, rows, cols, data: new Uint8Array(w.slice().buffer), bias };
+    case 'f16': {
+      const bits = new Uint16Array(pad4(rows * cols * 2) / 2);
+      for (let i = 0; i < w.length; i++) bits[i] = f32ToF16Bits(w[i] as number);
+      return { quant, rows, cols, data: new Uint8Array(bits.buffer), bias };
+    }
+    case 'q8':
+      return quantizeQ8(w, rows, cols, bias);
+    case 'q4':
+      return quantizeQ4(w, rows, cols, bias);
+  }
+}
+
+function quantizeQ8(w: Float32Array, rows: number, cols: number, bias: Float32Array): Linear {
+  const q = new Int8Array(pad4(rows * cols));
+  const scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let absMax = 0;
+    for (let c = 0; c < cols; c++) absMax = Math.max(absMax, Math.abs(w[r * cols + c] as number));
+    const scale = absMax / 127 || 1;
+    scales[r] = scale;
+    for (let c = 0; c < cols; c++) q[r * cols + c] = Math.round((w[r * cols + c] as number) / scale);
+  }
+  return { quant: 'q8', rows, cols, data: new Uint8Array(q.buffer), scales, bias };
+}
+
+/** Symmetric int4: nibble n encodes (n - 8) * scale with scale = absmax / 7, so -8 is never produced. */
+function quantizeQ4(w: Float32Array, rows: number, cols: number, bias: Float32Array): Linear {
+  const groups = Math.ceil(cols / Q4_GROUP);
+  const rowBytes = (groups * Q4_GROUP) / 2;
+  const data = new Uint8Array(pad4(rows * rowBytes)).fill(0x88);
+  const scales = new Float32Array(rows * groups);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < groups; g++) {
+      const start = g * Q4_GROUP;
+      const end = Math.min(cols, start + Q4_GROUP);
+      let absMax = 0;
+      for (let c = start; c < end; c++) absMax = Math.max(absMax, Math.abs(w[r * cols + c] as number));
+      const scale = absMax / 7 || 1;
+      scales[r * groups + g] = scale;
+      for (let c = start; c < end; c++) {
+        const nibble = Math.max(-7, Math.min(7, Math.round((w[r * cols + c] as number) / scale))) + 8;
+        const byte = r * rowBytes + (c >> 1);
+        data[byte] = c & 1 ? ((data[byte] as number) & 0x0f) | (nibble << 4) : ((data[byte] as number) & 0xf0) | nibble;
+      }
+    }
+  }
+  return { quant: 'q4', rows, cols, data, scales, bias };
+}
+
+/** The exact f32 matrix a quantized Linear stands for: what the GPU kernels must reproduce. */
+export function dequantizeLinear(l: Linear): Float32Array {
+  const { rows, cols } = l;
+  const out = new Float32Array(rows * cols);
+  switch (l.quant) {
+    case 'f32':
+      out.set(new Float32Array(l.data.buffer, l.data.byteOffset, rows * cols));
+      return out;
+    case 'f16': {
+      const bits = new Uint16Array(l.data.buffer, l.data.byteOffset, rows * cols);
+      for (let i = 0; i < out.length; i++) out[i] = f16BitsToF32(bits[i] as number);
+      return out;
+    }
+    case 'q8': {
+      const q = new Int8Array(l.data.buffer, l.data.byteOffset, rows * cols);
+      const scales = requireScales(l);
+      for (let r = 0; r < rows; r++) {
+        const s = scales[r] as number;
+        for (let c = 0; c < cols; c++) out[r * cols + c] = (q[r * cols + c] as number) * s;
+      }
+      return out;
+    }
+    case 'q4': {
+      const groups = Math.ceil(cols / Q4_GROUP);
+      const rowBytes = (groups * Q4_GROUP) / 2;
+      const scales = requireScales(l);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          const byte = l.data[r * rowBytes + (c >> 1)] as number;
+          const nibble = c & 1 ? byte >> 4 : byte & 0x0f;
+          out[r * cols + c] = (nibble - 8) * (scales[r * groups + Math.floor(c / Q4_GROUP)] as number);
+        }
+      }
+      return out;
+    }
+  }
+}
+
+function requireScales(l: Linear): Float32Array {
+  if (!l.scales) throw new RangeError(`${l.quant} linear layer has no scales`);
+  return l.scales;
+}

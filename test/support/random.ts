@@ -1,0 +1,95 @@
+import type { EncoderConfig } from '../../src/model/config.js';
+import { type BertWeights, F32EmbeddingTable, type Quant } from '../../src/model/weights.js';
+import { quantizeLinear } from '../../src/pack/quantize.js';
+
+/** mulberry32: a small seeded generator so random fixtures are identical on every run. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Approximately normal values (sum of uniforms), scaled by `std`. */
+export function randomArray(n: number, std: number, next: () => number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (next() + next() + next() + next() - 2) * std * Math.sqrt(3);
+  return out;
+}
+
+export function bertConfig(overrides: Partial<EncoderConfig> = {}): EncoderConfig {
+  const base: EncoderConfig = {
+    modelType: 'bert',
+    vocabSize: 1000,
+    hiddenSize: 64,
+    numLayers: 2,
+    numHeads: 4,
+    headDim: 16,
+    intermediateSize: 128,
+    maxPositions: 512,
+    typeVocabSize: 2,
+    layerNormEps: 1e-12,
+    padTokenId: 0,
+    positionOffset: 0,
+    maxTokens: 512,
+  };
+  const c = { ...base, ...overrides };
+  c.headDim = c.hiddenSize / c.numHeads;
+  c.maxTokens = c.maxPositions - c.positionOffset;
+  return c;
+}
+
+/** A BERT with random weights: for kernel tests and benchmarks, where only shapes matter. */
+export function randomBert(config: EncoderConfig, quant: Quant = 'f32', seed = 1): BertWeights {
+  const next = rng(seed);
+  const H = config.hiddenSize;
+  const I = config.intermediateSize;
+  const linear = (rows: number, cols: number) =>
+    quantizeLinear(randomArray(rows * cols, 1 / Math.sqrt(cols), next), rows, cols, randomArray(rows, 0.1, next), quant);
+  const norm = () => ({
+    gamma: randomArray(H, 0.1, next).map((v) => v + 1),
+    beta: randomArray(H, 0.1, next),
+  });
+  return {
+    config,
+    word: new F32EmbeddingTable(randomArray(config.vocabSize * H, 0.5, next), config.vocabSize, H),
+    position: randomArray(config.maxPositions * H, 0.2, next),
+    tokenType: randomArray(config.typeVocabSize * H, 0.2, next),
+    embNorm: norm(),
+    layers: Array.from({ length: config.numLayers }, () => ({
+      qkv: linear(3 * H, H),
+      attnOut: linear(H, H),
+      attnNorm: norm(),
+      ffnIn: linear(I, H),
+      ffnOut: linear(H, I),
+      ffnNorm: norm(),
+    })),
+  };
+}
+
+export function randomTokens(lengths: readonly number[], vocab: number, seed = 7): number[][] {
+  const next = rng(seed);
+  return lengths.map((n) => Array.from({ length: n }, () => Math.floor(next() * vocab)));
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += (a[i] as number) * (b[i] as number);
+    na += (a[i] as number) ** 2;
+    nb += (b[i] as number) ** 2;
+  }
+  return dot / Math.sqrt(na * nb || 1e-30);
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+}
