@@ -1,0 +1,91 @@
+/**
+ * `npm run bench [subcommand] [options]`. Each subcommand is a module exporting
+ * `main(args): Promise<number>` (the exit code), loaded only when chosen; adding one means adding
+ * a line to SUBCOMMANDS below.
+ */
+import { type AdapterName, ensureAdapter, isAdapterName } from './adapter.js';
+
+export interface BenchModule {
+  main(args: string[]): Promise<number>;
+}
+
+interface Subcommand {
+  summary: string;
+  /** Runs WebGPU in this Node process through Dawn, so the Vulkan driver is chosen before it starts. */
+  usesDawn: boolean;
+  load(): Promise<BenchModule>;
+}
+
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  engine: {
+    summary: 'tokens/s of GpuEncoder.embed (and the CPU fallback) on a random 12-layer 384-wide BERT',
+    usesDawn: true,
+    load: () => import('./engine.js'),
+  },
+};
+const DEFAULT = 'engine';
+
+function usage(): string {
+  const names = Object.entries(SUBCOMMANDS)
+    .map(([name, s]) => `  ${name.padEnd(10)} ${s.summary}${name === DEFAULT ? ' (default)' : ''}`)
+    .join('\n');
+  return `usage: npm run bench -- [subcommand] [options]
+
+subcommands:
+${names}
+
+common options:
+  --adapter lavapipe|swiftshader   Vulkan driver for Dawn (default: $VK_ICD_FILENAMES, else lavapipe, else swiftshader)
+  --help                           this text; \`npm run bench -- <subcommand> --help\` for a subcommand's options`;
+}
+
+/** Takes `--adapter X` / `--adapter=X` out of args. */
+function takeAdapter(args: string[]): { adapter?: AdapterName; rest: string[]; error?: string } {
+  const rest: string[] = [];
+  let adapter: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--adapter') adapter = args[++i] ?? '';
+    else if (a.startsWith('--adapter=')) adapter = a.slice('--adapter='.length);
+    else rest.push(a);
+  }
+  if (adapter === undefined) return { rest };
+  if (!isAdapterName(adapter)) return { rest, error: `--adapter must be lavapipe or swiftshader, got "${adapter}"` };
+  return { adapter, rest };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  const explicit = first !== undefined && !first.startsWith('-');
+  const name = explicit ? first : DEFAULT;
+  if (!explicit && (argv.includes('--help') || argv.includes('-h'))) {
+    console.log(usage());
+    return 0;
+  }
+  const sub = SUBCOMMANDS[name];
+  if (!sub) {
+    console.error(`unknown subcommand "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const { adapter, rest, error } = takeAdapter(explicit ? argv.slice(1) : argv);
+  if (error) {
+    console.error(`${error}\n\n${usage()}`);
+    return 2;
+  }
+  if (sub.usesDawn) {
+    const childCode = await ensureAdapter(adapter);
+    if (childCode !== null) return childCode;
+  }
+  const mod = await sub.load();
+  return mod.main(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exitCode = 1;
+  },
+);

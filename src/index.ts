@@ -1,0 +1,12 @@
+export * from './errors.js';
+export type { GpuAdapterSummary, GpuContext, GpuContextOptions } from './gpu/device.js';
+export { createGpuContext } from './gpu/device.js';
+export { type BackendChoice, type BackendInfo, createBackend, type ManagedBackend } from './model/backend.js';
+export type { EncoderConfig, ModelType } from './model/config.js';
+export { parseHfConfig } from './model/config.js';
+export { CpuEncoder } from './model/cpu.js';
+export type { BackendKind, EncoderBackend, ForwardOptions, Pooling } from './model/encoder.js';
+export { GpuEncoder } from './model/gpu.js';
+export { type HfModelFiles, type LoadedModel, type LoadOptions, loadHfModel } from './model/load.js';
+export { type BertWeights, QUANTS, type Quant } from './model/weights.js';
+export { type EncodedText, TextTokenizer } from './tokenizer/tokenizer.js';

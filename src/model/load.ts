@@ -1,0 +1,52 @@
+import { InputError, ModelFormatError } from '../errors.js';
+import { SafetensorsFile } from '../pack/safetensors.js';
+import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { type EncoderConfig, parseHfConfig } from './config.js';
+import { bertWeightsFromSafetensors } from './hf.js';
+import { type BertWeights, QUANTS, type Quant } from './weights.js';
+
+/** The contents of a Hugging Face model folder: parsed JSON files and the raw checkpoint bytes. */
+export interface HfModelFiles {
+  /** config.json */
+  config: unknown;
+  /** tokenizer.json */
+  tokenizer: unknown;
+  /** tokenizer_config.json, if the model has one. */
+  tokenizerConfig?: unknown;
+  /** model.safetensors */
+  safetensors: Uint8Array;
+}
+
+export interface LoadOptions {
+  /** How to store the layer matrices (default f32). */
+  quant?: Quant;
+  /** Load only the first `layers` transformer layers (default: all). */
+  layers?: number;
+}
+
+export interface LoadedModel {
+  config: EncoderConfig;
+  weights: BertWeights;
+  tokenizer: TextTokenizer;
+}
+
+/** Parses and checks a Hugging Face BERT / XLM-R model: config, tokenizer and weights. */
+export function loadHfModel(files: HfModelFiles, options: LoadOptions = {}): LoadedModel {
+  const quant = options.quant ?? 'f32';
+  if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
+  const config = parseHfConfig(files.config);
+  const layers = options.layers ?? config.numLayers;
+  if (!Number.isInteger(layers) || layers < 1 || layers > config.numLayers) {
+    throw new InputError(`layers must be an integer in 1..${config.numLayers}, got ${layers}`);
+  }
+  const tokenizer = TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig);
+  const maxId = tokenizer.maxTokenId;
+  if (maxId >= config.vocabSize) {
+    throw new ModelFormatError(
+      `tokenizer.json has token id ${maxId} but config.json's vocab_size is ${config.vocabSize} (tokenizer from another model?)`,
+    );
+  }
+  if (!(files.safetensors instanceof Uint8Array)) throw new ModelFormatError('model.safetensors must be given as bytes');
+  const weights = bertWeightsFromSafetensors(config, new SafetensorsFile(files.safetensors), quant, layers);
+  return { config, weights, tokenizer };
+}

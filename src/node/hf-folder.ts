@@ -1,0 +1,88 @@
+import { constants } from 'node:fs';
+import { access, open, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ModelFormatError, UnsupportedError } from '../errors.js';
+import type { HfModelFiles } from '../model/load.js';
+
+const exists = (path: string) =>
+  access(path, constants.F_OK).then(
+    () => true,
+    () => false,
+  );
+
+async function readJson(dir: string, name: string, optional: true): Promise<unknown | undefined>;
+async function readJson(dir: string, name: string, optional?: false): Promise<unknown>;
+async function readJson(dir: string, name: string, optional = false): Promise<unknown | undefined> {
+  const path = join(dir, name);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (optional) return undefined;
+      throw new ModelFormatError(`${name} not found in model folder ${dir}`, { cause });
+    }
+    throw new ModelFormatError(`reading ${path} failed: ${String(cause)}`, { cause });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ModelFormatError(`${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Reads a whole file in chunks: fs.readFile refuses files over 2 GiB, and f32 checkpoints get that big. */
+async function readBytes(path: string): Promise<Uint8Array> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const bytes = new Uint8Array(size);
+    const CHUNK = 1 << 26;
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await file.read(bytes, done, Math.min(CHUNK, size - done), done);
+      if (bytesRead === 0) throw new ModelFormatError(`${path}: file shrank while being read`);
+      done += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await file.close();
+  }
+}
+
+async function readSafetensors(dir: string): Promise<Uint8Array> {
+  const path = join(dir, 'model.safetensors');
+  if (!(await exists(path))) {
+    if (await exists(join(dir, 'model.safetensors.index.json'))) {
+      throw new UnsupportedError(
+        `${dir} holds a sharded checkpoint (model.safetensors.index.json); merge it into one model.safetensors`,
+      );
+    }
+    const bin = (await exists(join(dir, 'pytorch_model.bin')))
+      ? ' (only pytorch_model.bin is there; convert it to safetensors)'
+      : '';
+    throw new ModelFormatError(`model.safetensors not found in model folder ${dir}${bin}`);
+  }
+  try {
+    return await readBytes(path);
+  } catch (cause) {
+    if (cause instanceof ModelFormatError) throw cause;
+    throw new ModelFormatError(`reading ${path} failed: ${String(cause)}`, { cause });
+  }
+}
+
+/**
+ * Reads a Hugging Face model folder (config.json, tokenizer.json, optional tokenizer_config.json,
+ * model.safetensors) for loadHfModel.
+ */
+export async function readHfFolder(dir: string): Promise<HfModelFiles> {
+  const abs = resolve(dir);
+  const info = await stat(abs).catch(() => null);
+  if (!info) throw new ModelFormatError(`model folder ${dir} does not exist`);
+  if (!info.isDirectory()) throw new ModelFormatError(`model folder ${dir} is not a directory`);
+  const config = await readJson(dir, 'config.json');
+  const tokenizer = await readJson(dir, 'tokenizer.json');
+  const tokenizerConfig = await readJson(dir, 'tokenizer_config.json', true);
+  const safetensors = await readSafetensors(dir);
+  return tokenizerConfig === undefined ? { config, tokenizer, safetensors } : { config, tokenizer, tokenizerConfig, safetensors };
+}

@@ -1,0 +1,71 @@
+import { Tokenizer } from '@huggingface/tokenizers';
+import { InputError, ModelFormatError } from '../errors.js';
+
+export interface EncodedText {
+  /** Token ids, the post-processor's special tokens included. */
+  ids: number[];
+  /** True when the text was longer than `maxTokens` and its end was cut off. */
+  truncated: boolean;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A Hugging Face `tokenizer.json` (plus optional `tokenizer_config.json`), run by
+ * `@huggingface/tokenizers`. This class only adds validation and truncation.
+ */
+export class TextTokenizer {
+  private readonly specialIds: Set<number>;
+
+  private constructor(private readonly tokenizer: Tokenizer) {
+    this.specialIds = new Set([...tokenizer.get_added_tokens_decoder()].filter(([, token]) => token.special).map(([id]) => id));
+  }
+
+  static fromJson(tokenizerJson: unknown, tokenizerConfig?: unknown): TextTokenizer {
+    if (!isObject(tokenizerJson)) throw new ModelFormatError('tokenizer.json must be a JSON object');
+    if (!isObject(tokenizerJson.model) || typeof tokenizerJson.model.type !== 'string') {
+      throw new ModelFormatError('tokenizer.json has no "model" with a "type" (is this a Hugging Face tokenizers file?)');
+    }
+    if (tokenizerConfig !== undefined && tokenizerConfig !== null && !isObject(tokenizerConfig)) {
+      throw new ModelFormatError('tokenizer_config.json must be a JSON object');
+    }
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig ?? {});
+      // Some malformed files only fail on first use.
+      tokenizer.encode('a');
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new ModelFormatError(`tokenizer.json is not a usable tokenizer: ${reason}`, { cause });
+    }
+    return new TextTokenizer(tokenizer);
+  }
+
+  /** Largest token id the tokenizer can produce (added tokens included). */
+  get maxTokenId(): number {
+    let max = -1;
+    for (const id of this.tokenizer.get_vocab(true).values()) if (id > max) max = id;
+    return max;
+  }
+
+  /** The full, untruncated token ids, with or without the post-processor's special tokens. */
+  tokenIds(text: string, addSpecialTokens = true): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  /**
+   * Ids with special tokens, at most `maxTokens` of them. A longer text keeps its first
+   * `maxTokens - 1` ids and the final special token (`[SEP]`, `</s>`) so the template stays whole.
+   */
+  encode(text: string, maxTokens: number): EncodedText {
+    if (typeof text !== 'string') throw new InputError(`text must be a string, got ${typeof text}`);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) {
+      throw new InputError(`maxTokens must be a positive integer, got ${maxTokens}`);
+    }
+    const ids = this.tokenIds(text);
+    if (ids.length <= maxTokens) return { ids, truncated: false };
+    const last = ids[ids.length - 1] as number;
+    const keep = maxTokens >= 2 && this.specialIds.has(last) ? [...ids.slice(0, maxTokens - 1), last] : ids.slice(0, maxTokens);
+    return { ids: keep, truncated: true };
+  }
+}

@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import { AttentionKernel } from '../../src/gpu/kernels/attention.js';
+import { EmbedKernel } from '../../src/gpu/kernels/embed.js';
+import { LayerNormKernel } from '../../src/gpu/kernels/layernorm.js';
+import { MatmulKernel, uploadLinear } from '../../src/gpu/kernels/matmul.js';
+import { PoolKernel } from '../../src/gpu/kernels/pool.js';
+import { attention, layerNorm, matmul, pool } from '../../src/model/cpu-ops.js';
+import { finishVector } from '../../src/model/encoder.js';
+import { gelu } from '../../src/model/math.js';
+import { QUANTS } from '../../src/model/weights.js';
+import { dequantizeLinear, quantizeLinear } from '../../src/pack/quantize.js';
+import { empty, runPass, storage, testGpu } from '../support/gpu.js';
+import { maxAbsDiff, randomArray, rng } from '../support/random.js';
+
+const binding = (buffer: GPUBuffer): GPUBufferBinding => ({ buffer, offset: 0, size: buffer.size });
+
+describe('matmul kernel', async () => {
+  const { device } = await testGpu();
+  const kernel = await MatmulKernel.create(device, QUANTS);
+  // Odd sizes on purpose: K and N not multiples of the 16 x 64 tile, M straddling the 128-row switch.
+  const shapes = [
+    [1, 7, 5],
+    [7, 33, 65],
+    [130, 48, 120],
+    [513, 40, 70],
+  ] as const;
+  for (const quant of QUANTS) {
+    for (const [M, K, N] of shapes) {
+      for (const act of ['none', 'gelu'] as const) {
+        it(`${quant} ${M}x${K} . ${N}x${K}^T ${act}`, async () => {
+          const next = rng(M * 1000 + K * 10 + N);
+          const x = randomArray(M * K, 1, next);
+          const linear = quantizeLinear(randomArray(N * K, 1 / Math.sqrt(K), next), N, K, randomArray(N, 0.5, next), quant);
+          const y = empty(device, M * N);
+          const got = await runPass(device, y, M * N, (pass, u) =>
+            kernel.encode(pass, u, storage(device, x), uploadLinear(device, 'w', linear), y, M, act),
+          );
+          // The reference multiplies by the dequantized matrix: q8/q4 kernels must decode exactly.
+          const want = matmul(x, { w: dequantizeLinear(linear), b: linear.bias, rows: N, cols: K }, M);
+          if (act === 'gelu') for (let i = 0; i < want.length; i++) want[i] = gelu(want[i] as number);
+          expect(maxAbsDiff(got.subarray(0, M * N), want)).toBeLessThan(1e-4);
+        });
+      }
+    }
+  }
+});
+
+describe('attention kernel', async () => {
+  const { device } = await testGpu();
+  const cases = [
+    { lengths: [1], seqLen: 1, heads: 2, headDim: 16 },
+    { lengths: [7, 3, 1], seqLen: 7, heads: 3, headDim: 12 },
+    { lengths: [513, 200], seqLen: 513, heads: 2, headDim: 64 },
+    { lengths: [70, 65], seqLen: 70, heads: 1, headDim: 128 },
+  ];
+  for (const c of cases) {
+    it(`seq ${c.seqLen}, lengths ${c.lengths}, ${c.heads} heads of ${c.headDim}`, async () => {
+      const kernel = await AttentionKernel.create(device, c.headDim);
+      const H = c.heads * c.headDim;
+      const rows = c.lengths.length;
+      const M = rows * c.seqLen;
+      const qkv = randomArray(M * 3 * H, 1.5, rng(c.seqLen + H));
+      const lengths = new Uint32Array(c.lengths);
+      const ctx = empty(device, M * H);
+      const got = await runPass(device, ctx, M * H, (pass, u) =>
+        kernel.encode(pass, u, storage(device, qkv), binding(storage(device, lengths)), ctx, {
+          rows,
+          seqLen: c.seqLen,
+          heads: c.heads,
+        }),
+      );
+      const want = attention(qkv, { size: rows, seqLen: c.seqLen, lengths }, c.heads, c.headDim);
+      expect(maxAbsDiff(got.subarray(0, M * H), want)).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('layernorm kernel', async () => {
+  const { device } = await testGpu();
+  for (const H of [3, 48, 100, 384]) {
+    for (const residual of [true, false]) {
+      it(`H=${H} ${residual ? 'with' : 'without'} residual`, async () => {
+        const eps = 1e-5;
+        const kernel = await LayerNormKernel.create(device, eps);
+        const M = 9;
+        const next = rng(H);
+        const x = randomArray(M * H, 3, next).map((v) => v + 5);
+        const r = randomArray(M * H, 1, next);
+        const norm = { gamma: randomArray(H, 0.2, next).map((v) => v + 1), beta: randomArray(H, 0.2, next) };
+        const xb = storage(device, x);
+        const got = await runPass(device, xb, M * H, (pass, u) =>
+          kernel.encode(
+            pass,
+            u,
+            xb,
+            residual ? storage(device, r) : null,
+            { gamma: storage(device, norm.gamma), beta: storage(device, norm.beta) },
+            M,
+            H,
+          ),
+        );
+        const want = x.slice();
+        layerNorm(want, residual ? r : null, norm, H, eps);
+        expect(maxAbsDiff(got.subarray(0, M * H), want)).toBeLessThan(1e-4);
+      });
+    }
+  }
+});
+
+describe('embed kernel', async () => {
+  const { device } = await testGpu();
+  it('adds position and token-type rows to gathered word rows', async () => {
+    const kernel = await EmbedKernel.create(device);
+    const H = 40;
+    const M = 11;
+    const next = rng(3);
+    const word = randomArray(M * H, 1, next);
+    const table = randomArray(20 * H, 1, next);
+    const type = randomArray(H, 1, next);
+    const positions = new Uint32Array(Array.from({ length: M }, (_, i) => (i * 7) % 20));
+    const x = empty(device, M * H);
+    const got = await runPass(device, x, M * H, (pass, u) =>
+      kernel.encode(
+        pass,
+        u,
+        {
+          wordRows: binding(storage(device, word)),
+          positions: binding(storage(device, positions)),
+          positionTable: storage(device, table),
+          tokenType: storage(device, type),
+        },
+        x,
+        M,
+        H,
+      ),
+    );
+    const want = word.map(
+      (v, i) => v + (table[(positions[Math.floor(i / H)] as number) * H + (i % H)] as number) + (type[i % H] as number),
+    );
+    expect(maxAbsDiff(got.subarray(0, M * H), want)).toBeLessThan(1e-5);
+  });
+});
+
+describe('pool kernel', async () => {
+  const { device } = await testGpu();
+  const kernel = await PoolKernel.create(device);
+  for (const pooling of ['mean', 'cls'] as const) {
+    for (const [H, dims, normalize] of [
+      [48, 48, true],
+      [100, 33, true],
+      [384, 64, false],
+    ] as const) {
+      it(`${pooling} H=${H} dims=${dims} normalize=${normalize}`, async () => {
+        const seqLen = 7;
+        const lengths = new Uint32Array([7, 1, 4]);
+        const hidden = randomArray(lengths.length * seqLen * H, 1, rng(H + dims));
+        const outRow0 = 2;
+        const out = empty(device, (outRow0 + lengths.length) * dims);
+        const got = await runPass(device, out, (outRow0 + lengths.length) * dims, (pass, u) =>
+          kernel.encode(pass, u, storage(device, hidden), binding(storage(device, lengths)), out, {
+            rows: lengths.length,
+            seqLen,
+            hidden: H,
+            dims,
+            outRow0,
+            pooling,
+            normalize,
+          }),
+        );
+        lengths.forEach((len, row) => {
+          const tokens = hidden.subarray(row * seqLen * H, (row + 1) * seqLen * H);
+          const want = finishVector(pool(tokens, len, H, pooling), dims, normalize);
+          const start = (outRow0 + row) * dims;
+          expect(maxAbsDiff(got.subarray(start, start + dims), want)).toBeLessThan(1e-5);
+        });
+      });
+    }
+  }
+});

@@ -1,0 +1,76 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseHfConfig } from '../../src/model/config.js';
+import { CpuEncoder } from '../../src/model/cpu.js';
+import type { EncoderBackend } from '../../src/model/encoder.js';
+import { GpuEncoder } from '../../src/model/gpu.js';
+import { bertWeightsFromSafetensors } from '../../src/model/hf.js';
+import type { Quant } from '../../src/model/weights.js';
+import { SafetensorsFile } from '../../src/pack/safetensors.js';
+import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
+import { testGpu } from '../support/gpu.js';
+import { cosine } from '../support/random.js';
+
+/**
+ * Whole-model parity against test/oracle/make_fixtures.py (PyTorch, float64, written from the
+ * Hugging Face definitions): hidden states after every layer and pooled outputs, per text.
+ */
+const THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.99 };
+const MODELS = ['bert-tiny', 'xlmr-tiny'];
+const measured: string[] = [];
+
+afterAll(() => {
+  console.log(`parity (min cosine per text vs PyTorch):\n${measured.join('\n')}`);
+});
+
+for (const model of MODELS) {
+  describe(model, async () => {
+    const dir = `test/oracle/fixtures/${model}`;
+    const config = parseHfConfig(await readFixtureJson(`${dir}/config.json`));
+    const weightsFile = new SafetensorsFile(await readFixtureBytes(`${dir}/model.safetensors`));
+    const expected = await readFixtureJson<{ ids: number[][]; layers: number }>(`${dir}/expected.json`);
+    const oracle = new SafetensorsFile(await readFixtureBytes(`${dir}/expected.safetensors`), 'expected.safetensors');
+    const H = config.hiddenSize;
+    const want = (kind: string, i: number, l: number, len?: number) =>
+      oracle.get(`${kind}.${i}.${l}`, len === undefined ? [H] : [len, H]);
+
+    const backends: [string, Quant, () => Promise<EncoderBackend>][] = [
+      ['cpu', 'f32', async () => new CpuEncoder(bertWeightsFromSafetensors(config, weightsFile, 'f32'))],
+      ...(['f32', 'f16', 'q8', 'q4'] as const).map(
+        (q) =>
+          ['webgpu', q, async () => GpuEncoder.create(await testGpu(), bertWeightsFromSafetensors(config, weightsFile, q))] as [
+            string,
+            Quant,
+            () => Promise<EncoderBackend>,
+          ],
+      ),
+    ];
+
+    for (const [kind, quant, make] of backends) {
+      it(`${kind} ${quant}: hidden states at every layer and pooled outputs`, async () => {
+        const backend = await make();
+        let minHidden = 1;
+        let minPooled = 1;
+        try {
+          for (let l = 0; l <= expected.layers; l++) {
+            const hidden = await backend.hiddenStates(expected.ids, l);
+            hidden.forEach((h, i) => {
+              minHidden = Math.min(minHidden, cosine(h, want('hidden', i, l, expected.ids[i]?.length)));
+            });
+            if (l === 0) continue;
+            for (const pooling of ['mean', 'cls'] as const) {
+              const pooled = await backend.embed(expected.ids, { layers: l, dims: H, pooling, normalize: false });
+              pooled.forEach((v, i) => {
+                minPooled = Math.min(minPooled, cosine(v, want(pooling, i, l)));
+              });
+            }
+          }
+        } finally {
+          backend.dispose();
+        }
+        measured.push(`${model} ${kind} ${quant}: hidden ${minHidden.toFixed(6)}, pooled ${minPooled.toFixed(6)}`);
+        expect(minHidden).toBeGreaterThanOrEqual(THRESHOLD[quant]);
+        expect(minPooled).toBeGreaterThanOrEqual(THRESHOLD[quant]);
+      });
+    }
+  });
+}

@@ -1,0 +1,52 @@
+import { createGpuContext, type GpuContext } from '../../src/gpu/device.js';
+import { UniformArena } from '../../src/gpu/resources.js';
+
+let context: Promise<GpuContext> | undefined;
+
+/** One device per test file (Node worker or browser page), shared by its tests. */
+export function testGpu(): Promise<GpuContext> {
+  context ??= createGpuContext();
+  return context;
+}
+
+export function storage(device: GPUDevice, data: Float32Array | Uint32Array): GPUBuffer {
+  const buffer = device.createBuffer({
+    size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    mappedAtCreation: true,
+  });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  buffer.unmap();
+  return buffer;
+}
+
+export function empty(device: GPUDevice, floats: number): GPUBuffer {
+  return storage(device, new Float32Array(floats));
+}
+
+/** Encodes one compute pass, submits it, and reads `floats` values of `result` back. */
+export async function runPass(
+  device: GPUDevice,
+  result: GPUBuffer,
+  floats: number,
+  encode: (pass: GPUComputePassEncoder, uniforms: UniformArena) => void,
+): Promise<Float32Array> {
+  const uniforms = new UniformArena(device);
+  uniforms.begin(8);
+  const readback = device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  device.pushErrorScope('validation');
+  encode(pass, uniforms);
+  pass.end();
+  encoder.copyBufferToBuffer(result, 0, readback, 0, floats * 4);
+  uniforms.flush();
+  device.queue.submit([encoder.finish()]);
+  const error = await device.popErrorScope();
+  if (error) throw new Error(`validation error: ${error.message}`);
+  await readback.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(readback.getMappedRange().slice(0));
+  readback.destroy();
+  uniforms.destroy();
+  return out;
+}

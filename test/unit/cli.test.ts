@@ -1,0 +1,131 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../../src/pack/safetensors.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const MODEL = 'test/oracle/fixtures/bert-tiny';
+const expected = JSON.parse(readFileSync(join(ROOT, MODEL, 'expected.json'), 'utf8')) as { texts: string[] };
+const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(ROOT, MODEL, 'expected.safetensors'))));
+const HIDDEN = 48;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from source (tsx), so the test never sees a stale dist/. */
+function m3web(args: string[], stdin: string, env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/m3web.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, M3WEB_DEBUG: '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+const jsonLines = (texts: string[]) => texts.map((t) => `${JSON.stringify(t)}\n`).join('');
+const vectors = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as number[]);
+const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += (a[i] as number) * (b[i] as number);
+    aa += (a[i] as number) ** 2;
+    bb += (b[i] as number) ** 2;
+  }
+  return ab / Math.sqrt(aa * bb);
+};
+
+describe('m3web embed (cpu)', { timeout: 60_000 }, () => {
+  it('writes one unit vector per text, in input order, skipping blank lines', async () => {
+    const r = await m3web(['embed', '--model', MODEL, '--backend', 'cpu', '--batch', '5'], `\n${jsonLines(expected.texts)}\n \n`);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const vs = vectors(r.stdout);
+    expect(vs).toHaveLength(expected.texts.length);
+    vs.forEach((v, i) => {
+      expect(v).toHaveLength(HIDDEN);
+      expect(norm(v)).toBeCloseTo(1, 5);
+      expect(cosine(v, oracle.get(`mean.${i}.4`, [HIDDEN]))).toBeGreaterThan(0.99999);
+    });
+  });
+
+  it('matches the oracle mean at full depth with --no-normalize', async () => {
+    const r = await m3web(
+      ['embed', '--model', MODEL, '--backend', 'cpu', '--no-normalize'],
+      jsonLines(expected.texts.slice(0, 1)),
+    );
+    expect(r.code).toBe(0);
+    const [v] = vectors(r.stdout) as [number[]];
+    const want = oracle.get('mean.0.4', [HIDDEN]);
+    expect(cosine(v, want)).toBeGreaterThanOrEqual(0.99999);
+    expect(norm(v)).toBeCloseTo(norm(Array.from(want)), 3);
+  });
+
+  it('honours --layers, --dims and --pooling cls', async () => {
+    const r = await m3web(
+      ['embed', '--model', MODEL, '--backend', 'cpu', '--layers', '2', '--dims', '16', '--pooling', 'cls'],
+      jsonLines(expected.texts.slice(0, 2)),
+    );
+    expect(r.code).toBe(0);
+    vectors(r.stdout).forEach((v, i) => {
+      expect(v).toHaveLength(16);
+      expect(norm(v)).toBeCloseTo(1, 5);
+      expect(cosine(v, oracle.get(`cls.${i}.2`, [HIDDEN]).subarray(0, 16))).toBeGreaterThan(0.99999);
+    });
+  });
+
+  it('exits 2 naming the line of a bad JSON line', async () => {
+    const r = await m3web(['embed', '--model', MODEL, '--backend', 'cpu'], '"ok"\n\n{"text": "x"}\n"later"\n');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/line 3 is a JSON object, expected a string/);
+    const bad = await m3web(['embed', '--model', MODEL, '--backend', 'cpu'], '"ok"\nnot json\n');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/line 2 is not valid JSON/);
+  });
+
+  it('exits 1 with a one-line message for a missing model folder', async () => {
+    const r = await m3web(['embed', '--model', 'no/such/model', '--backend', 'cpu'], '"hello"\n');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('m3web: model folder no/such/model does not exist\n');
+  });
+
+  it('prints usage for --help, and exits 2 for unknown flags or commands', async () => {
+    const help = await m3web(['embed', '--help'], '');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: m3web embed --model DIR/);
+    const top = await m3web(['--help'], '');
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/Usage: m3web <command>/);
+    const flag = await m3web(['embed', '--model', MODEL, '--frobnicate'], '');
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/--frobnicate/);
+    const layers = await m3web(['embed', '--model', MODEL, '--backend', 'cpu', '--layers', '9'], '"hi"\n');
+    expect(layers.code).toBe(2);
+    expect(layers.stderr).toMatch(/--layers must be in 1\.\.4 for this model, got 9/);
+    const cmd = await m3web(['train'], '');
+    expect(cmd.code).toBe(2);
+    expect(cmd.stderr).toMatch(/unknown command "train"/);
+  });
+});

@@ -1,0 +1,146 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InputError, ModelFormatError, UnsupportedError } from '../../src/errors.js';
+import { CpuEncoder } from '../../src/model/cpu.js';
+import { type HfModelFiles, loadHfModel } from '../../src/model/load.js';
+import { readHfFolder } from '../../src/node/hf-folder.js';
+import { SafetensorsFile } from '../../src/pack/safetensors.js';
+
+const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
+
+const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += (a[i] as number) * (b[i] as number);
+    aa += (a[i] as number) ** 2;
+    bb += (b[i] as number) ** 2;
+  }
+  return ab / Math.sqrt(aa * bb);
+};
+
+/** Rewrites a safetensors file's JSON header (tensor data unchanged). */
+function editHeader(bytes: Uint8Array, edit: (header: Record<string, { shape: number[] }>) => void): Uint8Array {
+  const len = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + len)));
+  edit(header);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + bytes.length - 8 - len);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(bytes.subarray(8 + len), 8 + json.length);
+  return out;
+}
+
+describe.each([
+  ['bert-tiny', 'bert', 4, 48, 'bert.'],
+  ['xlmr-tiny', 'xlm-roberta', 3, 64, 'roberta.'],
+])('loadHfModel(%s)', (dir, modelType, numLayers, hidden, prefix) => {
+  const files = readHfFolder(join(FIXTURES, dir));
+
+  it('loads config, tokenizer and every layer', async () => {
+    const { config, weights, tokenizer } = loadHfModel(await files);
+    expect(config).toMatchObject({ modelType, numLayers, hiddenSize: hidden });
+    expect(weights.layers).toHaveLength(numLayers);
+    expect(weights.layers[0]?.qkv).toMatchObject({ quant: 'f32', rows: 3 * hidden, cols: hidden });
+    expect(tokenizer.encode('Hi!', config.maxTokens).truncated).toBe(false);
+  });
+
+  it('gives the oracle mean-pooled vectors on the CPU', async () => {
+    const { config, weights } = loadHfModel(await files);
+    const expected = JSON.parse(readFileSync(join(FIXTURES, dir, 'expected.json'), 'utf8'));
+    const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURES, dir, 'expected.safetensors'))));
+    const cpu = new CpuEncoder(weights);
+    const got = await cpu.embed(expected.ids, { layers: numLayers, dims: hidden, pooling: 'mean', normalize: false });
+    got.forEach((v, i) => {
+      expect(cosine(v, oracle.get(`mean.${i}.${numLayers}`, [config.hiddenSize]))).toBeGreaterThan(0.99999);
+    });
+  });
+
+  it('loads only the first layers, quantized, when asked', async () => {
+    const { weights } = loadHfModel(await files, { quant: 'q8', layers: 2 });
+    expect(weights.layers).toHaveLength(2);
+    expect(weights.layers[1]?.ffnIn.quant).toBe('q8');
+    await expect(async () => loadHfModel(await files, { layers: numLayers + 1 })).rejects.toThrow(InputError);
+    await expect(async () => loadHfModel(await files, { layers: 0 })).rejects.toThrow(InputError);
+  });
+
+  it('names a missing tensor', async () => {
+    const f = await files;
+    const name = `${prefix}encoder.layer.1.attention.self.key.weight`;
+    const safetensors = editHeader(f.safetensors, (h) => delete h[name]);
+    expect(() => loadHfModel({ ...f, safetensors })).toThrow(new ModelFormatError(`model.safetensors: missing tensor "${name}"`));
+  });
+
+  it('names a tensor with the wrong shape', async () => {
+    const f = await files;
+    const name = `${prefix}encoder.layer.0.intermediate.dense.weight`;
+    const safetensors = editHeader(f.safetensors, (h) => {
+      const tensor = h[name] as { shape: number[] };
+      tensor.shape = [...tensor.shape].reverse();
+    });
+    expect(() => loadHfModel({ ...f, safetensors })).toThrow(ModelFormatError);
+    expect(() => loadHfModel({ ...f, safetensors })).toThrow(
+      new RegExp(`"${name.replaceAll('.', '\\.')}" has shape \\[${hidden},`),
+    );
+  });
+
+  it('reports a truncated safetensors file', async () => {
+    const f = await files;
+    const safetensors = f.safetensors.subarray(0, f.safetensors.length - 100);
+    expect(() => loadHfModel({ ...f, safetensors })).toThrow(ModelFormatError);
+    expect(() => loadHfModel({ ...f, safetensors })).toThrow(/truncated/);
+    expect(() => loadHfModel({ ...f, safetensors: f.safetensors.subarray(0, 5) })).toThrow(/truncated/);
+  });
+
+  it('rejects an unknown model_type', async () => {
+    const f = await files;
+    const config = { ...(f.config as object), model_type: 'gpt2' };
+    expect(() => loadHfModel({ ...f, config })).toThrow(UnsupportedError);
+    expect(() => loadHfModel({ ...f, config })).toThrow(/model_type "gpt2" is not supported/);
+  });
+
+  it('rejects a tokenizer whose ids do not fit vocab_size', async () => {
+    const f = await files;
+    const config = { ...(f.config as object), vocab_size: 100 };
+    expect(() => loadHfModel({ ...f, config })).toThrow(/vocab_size is 100/);
+  });
+});
+
+describe('readHfFolder', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'm3web-load-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const src = join(FIXTURES, 'bert-tiny');
+
+  it('names a missing folder', async () => {
+    await expect(readHfFolder(join(tmp, 'nope'))).rejects.toThrow(/model folder .*nope does not exist/);
+  });
+
+  it('names the missing file and the folder, in order', async () => {
+    const dir = join(tmp, 'partial');
+    const steps: [string, RegExp][] = [
+      ['config.json', /config\.json not found in model folder .*partial/],
+      ['tokenizer.json', /tokenizer\.json not found in model folder .*partial/],
+      ['model.safetensors', /model\.safetensors not found in model folder .*partial/],
+    ];
+    mkdirSync(dir);
+    for (const [file, message] of steps) {
+      await expect(readHfFolder(dir)).rejects.toThrow(message);
+      await expect(readHfFolder(dir)).rejects.toThrow(ModelFormatError);
+      copyFileSync(join(src, file), join(dir, file));
+    }
+    const files: HfModelFiles = await readHfFolder(dir);
+    expect(files.tokenizerConfig).toBeUndefined();
+    expect(loadHfModel(files).weights.layers).toHaveLength(4);
+  });
+
+  it('reports invalid JSON with the file path', async () => {
+    const dir = join(tmp, 'badjson');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), '{ nope');
+    await expect(readHfFolder(dir)).rejects.toThrow(/badjson.config\.json is not valid JSON/);
+  });
+});
