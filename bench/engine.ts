@@ -4,11 +4,12 @@
  * (12 layers, 384 wide), at full and half depth, f32 and q8 weights; the CPU fallback for context.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGpuContext, type GpuContext } from '../src/gpu/device.js';
+import type { EncoderConfig } from '../src/model/config.js';
 import { CpuEncoder } from '../src/model/cpu.js';
 import type { EncoderBackend, ForwardOptions } from '../src/model/encoder.js';
 import { GpuEncoder } from '../src/model/gpu.js';
@@ -24,14 +25,22 @@ const CONFIG = bertConfig({
   intermediateSize: 1536,
   maxPositions: 512,
 });
+/**
+ * Same depth, negligible arithmetic: its time is what the forward costs apart from matmul
+ * throughput (dispatches, submission, readback, input upload).
+ */
+const PROBE_CONFIG = bertConfig({ vocabSize: 1000, hiddenSize: 64, numLayers: 12, numHeads: 4, intermediateSize: 128 });
 const FULL = CONFIG.numLayers;
 const HALF = FULL / 2;
 const QUANTS: readonly Quant[] = ['f32', 'q8'];
+/** Dispatches per layer in GpuEncoder: qkv, attention, attn-out, norm, ffn-in, ffn-out, norm. */
+const DISPATCHES_PER_LAYER = 7;
 /** A case whose warm-up call takes longer than this is timed over 3 runs instead of `runs`. */
 const LONG_RUN_MS = 20_000;
 const LONG_RUNS = 3;
 /** A single call this slow is treated as a hang: report what we have and stop. */
 const CALL_TIMEOUT_MS = 300_000;
+const DEFAULT_BUDGET_MIN = 14;
 
 interface Shape {
   batch: number;
@@ -52,37 +61,48 @@ const QUICK_SHAPES: Shape[] = [
   { batch: 4, seq: 128 },
 ];
 const QUICK_CPU_SHAPES: Shape[] = [{ batch: 1, seq: 16 }];
+const PROBE_SHAPE: Shape = { batch: 1, seq: 16 };
 
 const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'engine-latest.json');
 
-const USAGE = `usage: npm run bench -- engine [--quick] [--runs N] [--out FILE] [--adapter lavapipe|swiftshader]
+const USAGE = `usage: npm run bench -- engine [--quick] [--runs N] [--budget MIN] [--out FILE] [--adapter lavapipe|swiftshader]
 
-  --quick     smoke check: 2 runs, cases 1x16, 1x128, 4x128, CPU 1x16 only; writes no JSON unless --out
-  --runs N    timed runs per case after one warm-up (default 5; cases slower than 20 s per call use 3)
-  --out FILE  where the JSON goes (default bench/results/engine-latest.json)`;
+  --quick       smoke check: 2 runs, cases 1x16, 1x128, 4x128, CPU 1x16 only; writes no JSON unless --out
+  --runs N      timed runs per case after one warm-up (default 5; cases slower than 20 s per call use 3)
+  --budget MIN  skip cases predicted to end past MIN minutes of total run time (default ${DEFAULT_BUDGET_MIN}; 0 = no limit)
+  --out FILE    where the JSON goes (default bench/results/engine-latest.json)`;
+
+type Model = 'bert-384' | 'probe-64';
+type Backend = 'webgpu' | 'cpu';
 
 interface CaseResult {
-  backend: 'webgpu' | 'cpu';
+  model: Model;
+  backend: Backend;
   quant: Quant;
   layers: number;
   batch: number;
   seq: number;
   runs: number;
   /** True when the case was timed over 3 runs because one call took more than 20 s. */
-  reducedRuns: boolean;
-  warmupMs: number;
-  medianMs: number;
-  minMs: number;
-  maxMs: number;
-  tokensPerSec: number;
-  gflopPerSec: number;
+  reducedRuns?: boolean;
+  warmupMs?: number;
+  medianMs?: number;
+  minMs?: number;
+  maxMs?: number;
+  tokensPerSec?: number;
+  gflopPerSec?: number;
+  /** Not measured because it would have run past the time budget. */
+  skipped?: string;
   error?: string;
 }
+type Measured = CaseResult & Required<Pick<CaseResult, 'medianMs' | 'tokensPerSec' | 'gflopPerSec'>>;
+const ok = (r: CaseResult | undefined): r is Measured => r?.medianMs !== undefined;
 
-/** Multiply-adds x 2 of the encoder layers: the dense projections plus attention's QK^T and PV (embed/norms/pool ignored). */
-export function forwardFlops(shape: Shape, layers: number, H = CONFIG.hiddenSize, I = CONFIG.intermediateSize): number {
+/** 2 x multiply-adds of the encoder layers: dense projections plus attention's QK^T and PV (embed, norms, pool ignored). */
+export function forwardFlops(shape: Shape, layers: number, c: EncoderConfig = CONFIG): number {
+  const H = c.hiddenSize;
   const tokens = shape.batch * shape.seq;
-  const dense = 2 * tokens * (4 * H * H + 2 * H * I);
+  const dense = 2 * tokens * (4 * H * H + 2 * H * c.intermediateSize);
   const attention = 2 * 2 * shape.batch * shape.seq * shape.seq * H;
   return layers * (dense + attention);
 }
@@ -93,9 +113,10 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-const round = (x: number, digits = 3) => (x === 0 || !Number.isFinite(x) ? x : Number(x.toPrecision(digits)));
-const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const round = (x: number | undefined, digits = 4) => (x === undefined || x === 0 ? x : Number(x.toPrecision(digits)));
+const fmtMs = (ms: number) => (Math.abs(ms) >= 100 ? ms.toFixed(0) : Math.abs(ms) >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 const fmtRate = (r: number) => (r >= 100 ? Math.round(r).toString() : r.toFixed(1));
+const fmtMin = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
 const shapeName = (s: Shape) => `${s.batch}×${s.seq}`;
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -115,58 +136,75 @@ async function timed(call: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-async function measure(
-  encoder: EncoderBackend,
-  backend: CaseResult['backend'],
-  quant: Quant,
-  shape: Shape,
-  layers: number,
-  runs: number,
-): Promise<CaseResult> {
-  const tokens = randomTokens(new Array(shape.batch).fill(shape.seq), CONFIG.vocabSize, shape.batch * 1000 + shape.seq);
-  const options: ForwardOptions = { layers, dims: CONFIG.hiddenSize, pooling: 'mean', normalize: true };
-  const base = { backend, quant, layers, batch: shape.batch, seq: shape.seq };
-  const label = `${backend} ${quant} ${shapeName(shape)} L${layers}`;
-  try {
-    const warmupMs = await timed(() => encoder.embed(tokens, options));
-    const reducedRuns = warmupMs > LONG_RUN_MS && runs > LONG_RUNS;
-    const n = reducedRuns ? LONG_RUNS : runs;
-    const samples: number[] = [];
-    for (let i = 0; i < n; i++) samples.push(await timed(() => encoder.embed(tokens, options)));
-    const medianMs = median(samples);
-    const result: CaseResult = {
-      ...base,
-      runs: n,
-      reducedRuns,
-      warmupMs,
-      medianMs,
-      minMs: Math.min(...samples),
-      maxMs: Math.max(...samples),
-      tokensPerSec: (shape.batch * shape.seq) / (medianMs / 1000),
-      gflopPerSec: forwardFlops(shape, layers) / (medianMs / 1000) / 1e9,
-    };
-    log(
-      `  ${label.padEnd(26)} median ${fmtMs(medianMs).padStart(7)} ms  ${fmtRate(result.tokensPerSec).padStart(7)} tok/s` +
-        `  ${result.gflopPerSec.toFixed(2)} GFLOP/s  (warm-up ${fmtMs(warmupMs)} ms, ${n} runs ${samples.map(fmtMs).join(' ')})`,
+/** Runs cases in order, keeps the results, and skips what would overrun the time budget. */
+class Runner {
+  readonly results: CaseResult[] = [];
+  private readonly start = performance.now();
+
+  constructor(
+    private readonly runs: number,
+    private readonly budgetMs: number,
+  ) {}
+
+  elapsedMs(): number {
+    return performance.now() - this.start;
+  }
+
+  /** Predicted wall time of a case (warm-up + timed runs), from the heaviest case measured so far on the same path. */
+  private predictMs(model: Model, backend: Backend, quant: Quant, flops: number): number | undefined {
+    const done = this.results.filter(
+      (r): r is Measured => ok(r) && r.model === model && r.backend === backend && r.quant === quant,
     );
-    return result;
-  } catch (err) {
-    if (err instanceof CallTimeout) throw err;
-    const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    log(`  ${label}: FAILED ${error}`);
-    const nan = Number.NaN;
-    return {
-      ...base,
-      runs: 0,
-      reducedRuns: false,
-      warmupMs: nan,
-      medianMs: nan,
-      minMs: nan,
-      maxMs: nan,
-      tokensPerSec: nan,
-      gflopPerSec: nan,
-      error,
-    };
+    if (!done.length) return undefined;
+    const heaviest = done.reduce((a, b) => (a.gflopPerSec * a.medianMs >= b.gflopPerSec * b.medianMs ? a : b));
+    const perCall = (flops / heaviest.gflopPerSec / 1e9) * 1000;
+    return perCall * (1 + (perCall > LONG_RUN_MS ? Math.min(this.runs, LONG_RUNS) : this.runs));
+  }
+
+  async measure(encoder: EncoderBackend, model: Model, backend: Backend, quant: Quant, shape: Shape, layers: number) {
+    const config = encoder.config;
+    const base = { model, backend, quant, layers, batch: shape.batch, seq: shape.seq };
+    const label = `${model} ${backend} ${quant} ${shapeName(shape)} L${layers}`;
+    const flops = forwardFlops(shape, layers, config);
+    const predicted = this.predictMs(model, backend, quant, flops);
+    if (this.budgetMs > 0 && predicted !== undefined && this.elapsedMs() + predicted > this.budgetMs) {
+      const skipped = `predicted ${fmtMin(predicted)} at ${fmtMin(this.elapsedMs())} elapsed would pass the ${fmtMin(this.budgetMs)} budget`;
+      log(`  ${label.padEnd(34)} skipped: ${skipped}`);
+      this.results.push({ ...base, runs: 0, skipped });
+      return;
+    }
+    const tokens = randomTokens(new Array(shape.batch).fill(shape.seq), config.vocabSize, shape.batch * 1000 + shape.seq);
+    const options: ForwardOptions = { layers, dims: config.hiddenSize, pooling: 'mean', normalize: true };
+    try {
+      const warmupMs = await timed(() => encoder.embed(tokens, options));
+      const reducedRuns = warmupMs > LONG_RUN_MS && this.runs > LONG_RUNS;
+      const n = reducedRuns ? LONG_RUNS : this.runs;
+      const samples: number[] = [];
+      for (let i = 0; i < n; i++) samples.push(await timed(() => encoder.embed(tokens, options)));
+      const medianMs = median(samples);
+      const r: Measured = {
+        ...base,
+        runs: n,
+        ...(reducedRuns ? { reducedRuns } : {}),
+        warmupMs,
+        medianMs,
+        minMs: Math.min(...samples),
+        maxMs: Math.max(...samples),
+        tokensPerSec: (shape.batch * shape.seq) / (medianMs / 1000),
+        gflopPerSec: flops / (medianMs / 1000) / 1e9,
+      };
+      log(
+        `  ${label.padEnd(34)} median ${fmtMs(medianMs).padStart(6)} ms ${fmtRate(r.tokensPerSec).padStart(6)} tok/s ` +
+          `${r.gflopPerSec.toFixed(2).padStart(5)} GFLOP/s (warm-up ${fmtMs(warmupMs)}; ${samples.map(fmtMs).join(' ')}; ` +
+          `t+${fmtMin(this.elapsedMs())}, load ${loadavg()[0]?.toFixed(1)})`,
+      );
+      this.results.push(r);
+    } catch (err) {
+      if (err instanceof CallTimeout) throw err;
+      const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      log(`  ${label}: FAILED ${error}`);
+      this.results.push({ ...base, runs: 0, error });
+    }
   }
 }
 
@@ -176,22 +214,33 @@ interface Meta {
   adapter: GpuContext['adapter'] | null;
   driver: string;
   host: string;
+  /** 1-minute load average at start and end: other work on the machine skews the numbers. */
+  loadAvg: { start: number; end: number };
   quick: boolean;
   runs: number;
-  model: Record<string, number | string>;
+  budgetMin: number;
+  totalMin: number;
+  model: Record<string, number | string | boolean>;
   setupMs: Partial<Record<Quant, number>>;
-  weightGenMs: Partial<Record<Quant, number>>;
 }
 
-function find(results: CaseResult[], backend: string, quant: Quant, shape: Shape, layers: number): CaseResult | undefined {
+function find(results: CaseResult[], model: Model, backend: Backend, quant: Quant, shape: Shape, layers: number) {
   return results.find(
-    (r) => r.backend === backend && r.quant === quant && r.batch === shape.batch && r.seq === shape.seq && r.layers === layers,
+    (r) =>
+      r.model === model &&
+      r.backend === backend &&
+      r.quant === quant &&
+      r.batch === shape.batch &&
+      r.seq === shape.seq &&
+      r.layers === layers,
   );
 }
 
-function cell(r: CaseResult | undefined, value: (r: CaseResult) => string): string {
+function cell(r: CaseResult | undefined, value: (r: Measured) => string): string {
   if (!r) return '—';
   if (r.error) return 'error';
+  if (r.skipped) return 'skipped';
+  if (!ok(r)) return '—';
   return `${value(r)}${r.reducedRuns ? ' †' : ''}`;
 }
 
@@ -199,49 +248,46 @@ function report(meta: Meta, results: CaseResult[], shapes: Shape[], cpuShapes: S
   const a = meta.adapter;
   const lines: string[] = [];
   lines.push('## m3web engine benchmark', '');
-  lines.push(`- date: ${meta.date}`);
-  lines.push(`- node: ${meta.node}; host: ${meta.host}`);
+  lines.push(`- date: ${meta.date}; total ${meta.totalMin.toFixed(1)} min`);
+  lines.push(`- node: ${meta.node}; host: ${meta.host}; load average ${meta.loadAvg.start} at start, ${meta.loadAvg.end} at end`);
   lines.push(
     `- adapter: ${a ? `${a.description || '(no description)'} [vendor ${a.vendor || '?'}, arch ${a.architecture || '?'}, fallback ${a.isFallback}]` : 'none'}`,
   );
   lines.push(`- driver: ${meta.driver}`);
   lines.push(
-    `- model: random BERT, ${FULL} layers (half = ${HALF}), H ${CONFIG.hiddenSize}, ${CONFIG.numHeads} heads, FFN ${CONFIG.intermediateSize}, vocab ${CONFIG.vocabSize}; ` +
-      `GpuEncoder.embed(mean pooling, ${CONFIG.hiddenSize} dims, normalize)`,
+    `- model: random BERT, ${FULL} layers (half = ${HALF}), H ${CONFIG.hiddenSize}, ${CONFIG.numHeads} heads, FFN ${CONFIG.intermediateSize}, ` +
+      `vocab ${CONFIG.vocabSize}; GpuEncoder.embed(mean pooling, ${CONFIG.hiddenSize} dims, normalize), one submission + one readback per call`,
   );
   const setup = QUANTS.filter((q) => meta.setupMs[q] !== undefined)
     .map((q) => `${q} ${fmtMs(meta.setupMs[q] as number)} ms`)
     .join(', ');
-  lines.push(`- encoder setup (upload + pipelines): ${setup || 'n/a'}`);
+  lines.push(`- GpuEncoder.create (weight upload + pipeline compile): ${setup || 'n/a'}`);
   lines.push(
-    `- timing: 1 warm-up, then median of ${meta.runs} runs${meta.quick ? ' (--quick)' : ''}; † = ${LONG_RUNS} runs (one call > ${LONG_RUN_MS / 1000} s)`,
+    `- timing: 1 warm-up, then median of ${meta.runs} runs${meta.quick ? ' (--quick)' : ''}; † = ${LONG_RUNS} runs (one call > ${LONG_RUN_MS / 1000} s); ` +
+      `skipped = predicted to pass the ${meta.budgetMin || '∞'} min budget`,
     '',
   );
 
   const layersOf = (half: boolean) => (half ? HALF : FULL);
   const columns = QUANTS.flatMap((q) => [false, true].map((half) => ({ q, half })));
-  const ratio = (r1: CaseResult | undefined, r2: CaseResult | undefined) =>
-    r1 && r2 && !r1.error && !r2.error ? (r2.medianMs / r1.medianMs).toFixed(2) : '—';
+  const head = columns.map((c) => `${c.q} ${c.half ? 'half' : 'full'}`).join(' | ');
+  const ratio = (full: CaseResult | undefined, half: CaseResult | undefined) =>
+    ok(full) && ok(half) ? (half.medianMs / full.medianMs).toFixed(2) : '—';
+  const rate = (r: Measured) => `${fmtRate(r.tokensPerSec)} (${fmtMs(r.medianMs)} ms)`;
 
   lines.push('### tokens/s (median ms per call)', '');
-  lines.push(
-    `| case | ${columns.map((c) => `${c.q} ${c.half ? 'half' : 'full'}`).join(' | ')} | ${QUANTS.map((q) => `${q} half/full time`).join(' | ')} |`,
-  );
+  lines.push(`| case | ${head} | ${QUANTS.map((q) => `${q} half/full time`).join(' | ')} |`);
   lines.push(`|---|${columns.map(() => '---:').join('|')}|${QUANTS.map(() => '---:').join('|')}|`);
   for (const s of shapes) {
-    const cells = columns.map((c) =>
-      cell(find(results, 'webgpu', c.q, s, layersOf(c.half)), (r) => `${fmtRate(r.tokensPerSec)} (${fmtMs(r.medianMs)} ms)`),
+    const cells = columns.map((c) => cell(find(results, 'bert-384', 'webgpu', c.q, s, layersOf(c.half)), rate));
+    const ratios = QUANTS.map((q) =>
+      ratio(find(results, 'bert-384', 'webgpu', q, s, FULL), find(results, 'bert-384', 'webgpu', q, s, HALF)),
     );
-    const ratios = QUANTS.map((q) => ratio(find(results, 'webgpu', q, s, FULL), find(results, 'webgpu', q, s, HALF)));
     lines.push(`| GPU ${shapeName(s)} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
   }
   for (const s of cpuShapes) {
-    const cells = columns.map((c) =>
-      c.q === 'f32' && !c.half
-        ? cell(find(results, 'cpu', 'f32', s, FULL), (r) => `${fmtRate(r.tokensPerSec)} (${fmtMs(r.medianMs)} ms)`)
-        : '—',
-    );
-    lines.push(`| CPU ${shapeName(s)} | ${cells.join(' | ')} | ${QUANTS.map(() => '—').join(' | ')} |`);
+    const r = find(results, 'bert-384', 'cpu', 'f32', s, FULL);
+    lines.push(`| CPU ${shapeName(s)} | ${cell(r, rate)} | — | — | — | — | — |`);
   }
   lines.push(
     '',
@@ -249,53 +295,69 @@ function report(meta: Meta, results: CaseResult[], shapes: Shape[], cpuShapes: S
     '',
   );
 
-  lines.push('### achieved GFLOP/s (2 x multiply-adds of dense layers + attention, per median call)', '');
-  lines.push(`| case | ${columns.map((c) => `${c.q} ${c.half ? 'half' : 'full'}`).join(' | ')} |`);
-  lines.push(`|---|${columns.map(() => '---:').join('|')}|`);
+  lines.push('### achieved GFLOP/s (2 × multiply-adds of the dense layers + attention QK^T/PV)', '');
+  lines.push(`| case | GFLOP (full) | ${head} |`);
+  lines.push(`|---|---:|${columns.map(() => '---:').join('|')}|`);
   for (const s of shapes) {
-    const cells = columns.map((c) => cell(find(results, 'webgpu', c.q, s, layersOf(c.half)), (r) => r.gflopPerSec.toFixed(2)));
-    lines.push(`| GPU ${shapeName(s)} (${(forwardFlops(s, FULL) / 1e9).toFixed(2)} GFLOP full) | ${cells.join(' | ')} |`);
+    const cells = columns.map((c) =>
+      cell(find(results, 'bert-384', 'webgpu', c.q, s, layersOf(c.half)), (r) => r.gflopPerSec.toFixed(2)),
+    );
+    lines.push(`| GPU ${shapeName(s)} | ${(forwardFlops(s, FULL) / 1e9).toFixed(2)} | ${cells.join(' | ')} |`);
   }
   for (const s of cpuShapes) {
-    const r = find(results, 'cpu', 'f32', s, FULL);
-    lines.push(`| CPU ${shapeName(s)} | ${cell(r, (x) => x.gflopPerSec.toFixed(2))} | ${['—', '—', '—'].join(' | ')} |`);
+    const r = find(results, 'bert-384', 'cpu', 'f32', s, FULL);
+    lines.push(
+      `| CPU ${shapeName(s)} | ${(forwardFlops(s, FULL) / 1e9).toFixed(2)} | ${cell(r, (x) => x.gflopPerSec.toFixed(2))} | — | — | — |`,
+    );
   }
   lines.push('');
 
-  // t(layers) ≈ fixed + layers * perLayer, solved from the full and half runs.
-  lines.push('### where the time goes (from full vs half depth: t = fixed + layers × per-layer)', '');
-  lines.push('| case | quant | fixed ms | per-layer ms | per-layer GFLOP/s | ms per dispatch (7 per layer) |');
-  lines.push('|---|---|---:|---:|---:|---:|');
-  for (const s of shapes) {
-    for (const q of QUANTS) {
-      const f = find(results, 'webgpu', q, s, FULL);
-      const h = find(results, 'webgpu', q, s, HALF);
-      if (!f || !h || f.error || h.error) continue;
-      const perLayer = (f.medianMs - h.medianMs) / (FULL - HALF);
-      const fixed = f.medianMs - FULL * perLayer;
-      const layerGflops = forwardFlops(s, 1) / (perLayer / 1000) / 1e9;
-      lines.push(
-        `| GPU ${shapeName(s)} | ${q} | ${fmtMs(fixed)} | ${fmtMs(perLayer)} | ${layerGflops.toFixed(2)} | ${fmtMs(perLayer / 7)} |`,
-      );
-    }
-  }
-  lines.push('');
+  // t(layers) ≈ fixed + layers × perLayer, solved from the full and half runs.
+  lines.push('### where the time goes (t = fixed + layers × per-layer, solved from full and half depth)', '');
+  lines.push(
+    `| case | fixed ms | per-layer ms | ms per dispatch (${DISPATCHES_PER_LAYER}/layer) | per-layer GFLOP/s |`,
+    '|---|---:|---:|---:|---:|',
+  );
+  const split = (label: string, model: Model, quant: Quant, s: Shape, c: EncoderConfig) => {
+    const f = find(results, model, 'webgpu', quant, s, FULL);
+    const h = find(results, model, 'webgpu', quant, s, HALF);
+    if (!ok(f) || !ok(h)) return;
+    const perLayer = (f.medianMs - h.medianMs) / (FULL - HALF);
+    const fixed = f.medianMs - FULL * perLayer;
+    const gflops = forwardFlops(s, 1, c) / (perLayer / 1000) / 1e9;
+    lines.push(
+      `| ${label} | ${fmtMs(fixed)} | ${fmtMs(perLayer)} | ${fmtMs(perLayer / DISPATCHES_PER_LAYER)} | ${perLayer > 0 ? gflops.toFixed(2) : '—'} |`,
+    );
+  };
+  split(
+    `overhead probe: H ${PROBE_CONFIG.hiddenSize}, FFN ${PROBE_CONFIG.intermediateSize}, ${shapeName(PROBE_SHAPE)}, f32`,
+    'probe-64',
+    'f32',
+    PROBE_SHAPE,
+    PROBE_CONFIG,
+  );
+  for (const s of shapes) for (const q of QUANTS) split(`GPU ${shapeName(s)} ${q}`, 'bert-384', q, s, CONFIG);
+  lines.push(
+    '',
+    'The probe runs the same 12-layer forward with tiny matrices, so its per-layer time is dispatch/driver overhead, ' +
+      'not arithmetic. Negative or odd splits mean run-to-run noise exceeded the depth difference.',
+    '',
+  );
   return lines.join('\n');
 }
 
 function writeJson(path: string, meta: Meta, results: CaseResult[]): void {
   const clean = results.map((r) => ({
     ...r,
-    warmupMs: round(r.warmupMs, 4),
-    medianMs: round(r.medianMs, 4),
-    minMs: round(r.minMs, 4),
-    maxMs: round(r.maxMs, 4),
+    warmupMs: round(r.warmupMs),
+    medianMs: round(r.medianMs),
+    minMs: round(r.minMs),
+    maxMs: round(r.maxMs),
     tokensPerSec: round(r.tokensPerSec),
-    gflopPerSec: round(r.gflopPerSec),
+    gflopPerSec: round(r.gflopPerSec, 3),
   }));
-  const setupMs = Object.fromEntries(Object.entries(meta.setupMs).map(([k, v]) => [k, round(v as number, 4)]));
-  const weightGenMs = Object.fromEntries(Object.entries(meta.weightGenMs).map(([k, v]) => [k, round(v as number, 4)]));
-  const body = `${JSON.stringify({ ...meta, setupMs, weightGenMs, results: clean }, null, 2)}\n`;
+  const setupMs = Object.fromEntries(Object.entries(meta.setupMs).map(([k, v]) => [k, round(v)]));
+  const body = `${JSON.stringify({ ...meta, totalMin: round(meta.totalMin, 3), setupMs, results: clean }, null, 2)}\n`;
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, body);
@@ -303,13 +365,14 @@ function writeJson(path: string, meta: Meta, results: CaseResult[]): void {
 }
 
 export async function main(args: string[]): Promise<number> {
-  let values: { quick?: boolean; runs?: string; out?: string; help?: boolean };
+  let values: { quick?: boolean; runs?: string; budget?: string; out?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
       options: {
         quick: { type: 'boolean' },
         runs: { type: 'string' },
+        budget: { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -326,8 +389,9 @@ export async function main(args: string[]): Promise<number> {
   }
   const quick = values.quick === true;
   const runs = values.runs === undefined ? (quick ? 2 : 5) : Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1) {
-    console.error(`--runs must be a positive integer, got "${values.runs}"\n\n${USAGE}`);
+  const budgetMin = values.budget === undefined ? DEFAULT_BUDGET_MIN : Number(values.budget);
+  if (!Number.isInteger(runs) || runs < 1 || !Number.isFinite(budgetMin) || budgetMin < 0) {
+    console.error(`--runs must be a positive integer and --budget a number >= 0\n\n${USAGE}`);
     return 2;
   }
   const out = values.out !== undefined ? resolve(values.out) : quick ? null : DEFAULT_OUT;
@@ -335,14 +399,18 @@ export async function main(args: string[]): Promise<number> {
   const cpuShapes = quick ? QUICK_CPU_SHAPES : CPU_SHAPES;
 
   const cpu = cpus();
+  const load = () => Number((loadavg()[0] ?? 0).toFixed(2));
   const meta: Meta = {
     date: new Date().toISOString(),
     node: process.version,
     adapter: null,
     driver: icdName(),
     host: `${cpu[0]?.model.trim() ?? 'unknown CPU'} × ${cpu.length}, ${process.platform}-${process.arch}`,
+    loadAvg: { start: load(), end: 0 },
     quick,
     runs,
+    budgetMin,
+    totalMin: 0,
     model: {
       layers: FULL,
       halfLayers: HALF,
@@ -353,39 +421,41 @@ export async function main(args: string[]): Promise<number> {
       maxPositions: CONFIG.maxPositions,
       pooling: 'mean',
       dims: CONFIG.hiddenSize,
-      normalize: 'true',
+      normalize: true,
     },
     setupMs: {},
-    weightGenMs: {},
   };
-  const results: CaseResult[] = [];
+  const runner = new Runner(runs, budgetMin * 60_000);
 
   const ctx = await createGpuContext();
   meta.adapter = ctx.adapter;
-  log(`adapter: ${ctx.adapter.description} (${meta.driver}); node ${process.version}`);
+  log(`adapter: ${ctx.adapter.description} (${meta.driver}); node ${process.version}; load ${meta.loadAvg.start}`);
   ctx.device.onuncapturederror = (e) => log(`uncaptured WebGPU error: ${e.error.message}`);
   let encoder: GpuEncoder | null = null;
   let status = 0;
   let hung = false;
   try {
+    // Overhead probe first: cheap, and independent of the big model.
+    encoder = await GpuEncoder.create(ctx, randomBert(PROBE_CONFIG, 'f32'));
+    for (const layers of [FULL, HALF]) await runner.measure(encoder, 'probe-64', 'webgpu', 'f32', PROBE_SHAPE, layers);
+    encoder.dispose();
+    encoder = null;
+
     for (const quant of QUANTS) {
       log(`${quant}: generating random weights...`);
-      let t0 = performance.now();
       const weights = randomBert(CONFIG, quant);
-      meta.weightGenMs[quant] = performance.now() - t0;
-      t0 = performance.now();
+      const t0 = performance.now();
       encoder = await GpuEncoder.create(ctx, weights);
       meta.setupMs[quant] = performance.now() - t0;
-      log(`${quant}: encoder ready in ${fmtMs(meta.setupMs[quant] as number)} ms`);
+      log(`${quant}: GpuEncoder ready in ${fmtMs(meta.setupMs[quant] as number)} ms`);
       for (const shape of shapes) {
-        for (const layers of [FULL, HALF]) results.push(await measure(encoder, 'webgpu', quant, shape, layers, runs));
+        for (const layers of [FULL, HALF]) await runner.measure(encoder, 'bert-384', 'webgpu', quant, shape, layers);
       }
       encoder.dispose();
       encoder = null;
       if (quant === 'f32') {
-        log('cpu f32: dequantizing...');
         const cpuEncoder = new CpuEncoder(weights);
-        for (const shape of cpuShapes) results.push(await measure(cpuEncoder, 'cpu', 'f32', shape, FULL, runs));
+        for (const shape of cpuShapes) await runner.measure(cpuEncoder, 'bert-384', 'cpu', 'f32', shape, FULL);
         cpuEncoder.dispose();
       }
     }
@@ -398,14 +468,16 @@ export async function main(args: string[]): Promise<number> {
     encoder?.dispose();
     ctx.device.destroy();
   }
+  meta.loadAvg.end = load();
+  meta.totalMin = runner.elapsedMs() / 60_000;
 
-  console.log(report(meta, results, shapes, cpuShapes));
+  console.log(report(meta, runner.results, shapes, cpuShapes));
   if (out) {
-    writeJson(out, meta, results);
+    writeJson(out, meta, runner.results);
     log(`wrote ${relative(process.cwd(), out)}`);
   }
-  if (results.some((r) => r.error)) status = 1;
+  if (runner.results.some((r) => r.error)) status = 1;
   // A hung call may leave Dawn work pending that keeps the event loop alive: don't wait for it.
-  if (status === 1 && hung) setTimeout(() => process.exit(1), 1000).unref();
+  if (hung) setTimeout(() => process.exit(1), 1000).unref();
   return status;
 }
