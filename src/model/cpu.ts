@@ -49,16 +49,8 @@ export class CpuEncoder implements EncoderBackend {
     for (const batch of bucketize(tokens, this.config)) {
       const h = this.forward(batch, o.layers);
       batch.indices.forEach((textIndex, row) => {
-        const len = batch.lengths[row] as number;
-        const base = row * batch.seqLen * H;
-        const pooled = new Float32Array(H);
-        if (o.pooling === 'cls') pooled.set(h.subarray(base, base + H));
-        else {
-          for (let t = 0; t < len; t++)
-            for (let c = 0; c < H; c++) pooled[c] = (pooled[c] as number) + (h[base + t * H + c] as number);
-          for (let c = 0; c < H; c++) pooled[c] = (pooled[c] as number) / len;
-        }
-        out[textIndex] = finishVector(pooled, o.dims, o.normalize);
+        const tokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
+        out[textIndex] = finishVector(pool(tokens, batch.lengths[row] as number, H, o.pooling), o.dims, o.normalize);
       });
     }
     return out;

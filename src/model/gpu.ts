@@ -125,12 +125,12 @@ export class GpuEncoder implements EncoderBackend {
     return this.layers.length;
   }
 
-  embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
+  async embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
     checkForwardOptions(this, tokens, options);
     return this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options }));
   }
 
-  hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
+  async hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
     checkTokens(tokens, this.config.maxTokens, this.config.vocabSize);
     if (!Number.isInteger(layers) || layers < 0 || layers > this.layers.length) {
       throw new RangeError(`layers must be in 0..${this.layers.length}`);

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { DisposedError } from '../../src/errors.js';
+import { CpuEncoder } from '../../src/model/cpu.js';
+import { GpuEncoder } from '../../src/model/gpu.js';
+import { testGpu } from '../support/gpu.js';
+import { bertConfig, cosine, randomBert, randomTokens } from '../support/random.js';
+
+describe('GpuEncoder', async () => {
+  const config = bertConfig({ hiddenSize: 32, numHeads: 2, intermediateSize: 64, numLayers: 3, maxPositions: 520 });
+  const weights = randomBert(config, 'q8', 5);
+  const gpu = await GpuEncoder.create(await testGpu(), weights);
+  const cpu = new CpuEncoder(weights);
+  const options = { layers: 2, dims: 20, pooling: 'mean' as const, normalize: true };
+
+  it('keeps input order across length buckets and over 32k-token calls split into submissions', async () => {
+    // 70 texts of 500 tokens (35k padded tokens) plus short ones force several batches and submissions.
+    const lengths = [3, ...new Array(70).fill(500), 1, 9];
+    const tokens = randomTokens(lengths, config.vocabSize, 11);
+    const [got, want] = await Promise.all([gpu.embed(tokens, options), cpu.embed(tokens, options)]);
+    expect(got).toHaveLength(lengths.length);
+    got.forEach((v, i) => {
+      expect(v).toHaveLength(20);
+      expect(cosine(v, want[i] as Float32Array)).toBeGreaterThan(0.99999);
+    });
+  });
+
+  it('queues concurrent calls and resolves each with its own result', async () => {
+    const calls = [1, 2, 3, 4].map((n) => randomTokens([n * 5, n], config.vocabSize, n));
+    const results = await Promise.all(calls.map((t) => gpu.embed(t, options)));
+    for (const [i, t] of calls.entries()) {
+      const want = await cpu.embed(t, options);
+      results[i]?.forEach((v, j) => expect(cosine(v, want[j] as Float32Array)).toBeGreaterThan(0.99999));
+    }
+  });
+
+  it('rejects calls after dispose with DisposedError', async () => {
+    const other = await GpuEncoder.create(await testGpu(), weights);
+    other.dispose();
+    await expect(other.embed([[1, 2]], options)).rejects.toBeInstanceOf(DisposedError);
+  });
+});
