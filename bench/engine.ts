@@ -65,12 +65,13 @@ const PROBE_SHAPE: Shape = { batch: 1, seq: 16 };
 
 const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'engine-latest.json');
 
-const USAGE = `usage: npm run bench -- engine [--quick] [--runs N] [--budget MIN] [--out FILE] [--adapter lavapipe|swiftshader]
+const USAGE = `usage: npm run bench -- engine [--quick] [--runs N] [--budget MIN] [--shapes LIST] [--quants LIST] [--out FILE] [--adapter lavapipe|swiftshader]
 
   --quick       smoke check: 2 runs, cases 1x16, 1x128, 4x128, CPU 1x16 only; writes no JSON unless --out
   --runs N      timed runs per case after one warm-up (default 5; cases slower than 20 s per call use 3)
   --budget MIN  skip cases predicted to end past MIN minutes of total run time (default ${DEFAULT_BUDGET_MIN}; 0 = no limit)
-  --out FILE    where the JSON goes (default bench/results/engine-latest.json)`;
+  --shapes LIST only these GPU/CPU shapes, e.g. 32x128,1x16   --quants LIST only these weight formats (f32,q8)
+  --out FILE    where the JSON goes (default bench/results/engine-latest.json; --quick/--shapes/--quants write none unless given)`;
 
 type Model = 'bert-384' | 'probe-64';
 type Backend = 'webgpu' | 'cpu';
@@ -385,7 +386,15 @@ function writeJson(path: string, meta: Meta, results: CaseResult[]): void {
 }
 
 export async function main(args: string[]): Promise<number> {
-  let values: { quick?: boolean; runs?: string; budget?: string; out?: string; help?: boolean };
+  let values: {
+    quick?: boolean;
+    runs?: string;
+    budget?: string;
+    shapes?: string;
+    quants?: string;
+    out?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args,
@@ -393,6 +402,8 @@ export async function main(args: string[]): Promise<number> {
         quick: { type: 'boolean' },
         runs: { type: 'string' },
         budget: { type: 'string' },
+        shapes: { type: 'string' },
+        quants: { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -414,9 +425,25 @@ export async function main(args: string[]): Promise<number> {
     console.error(`--runs must be a positive integer and --budget a number >= 0\n\n${USAGE}`);
     return 2;
   }
-  const out = values.out !== undefined ? resolve(values.out) : quick ? null : DEFAULT_OUT;
-  const shapes = quick ? QUICK_SHAPES : SHAPES;
-  const cpuShapes = quick ? QUICK_CPU_SHAPES : CPU_SHAPES;
+  const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map((x) => x.trim().replace('×', 'x')));
+  const wantShapes = list(values.shapes);
+  const wantQuants = list(values.quants);
+  const keepShape = (sh: Shape) => !wantShapes || wantShapes.includes(`${sh.batch}x${sh.seq}`);
+  const allShapes = quick ? QUICK_SHAPES : SHAPES;
+  const shapes = allShapes.filter(keepShape);
+  const cpuShapes = (quick ? QUICK_CPU_SHAPES : CPU_SHAPES).filter(keepShape);
+  const quants = QUANTS.filter((q) => !wantQuants || wantQuants.includes(q));
+  const unknown = [
+    ...(wantShapes ?? []).filter((w) => !allShapes.some((sh) => `${sh.batch}x${sh.seq}` === w)),
+    ...(wantQuants ?? []).filter((w) => !QUANTS.includes(w as Quant)),
+  ];
+  if (unknown.length || !shapes.length || !quants.length) {
+    console.error(`--shapes/--quants: nothing to run or unknown ${unknown.join(', ')}\n\n${USAGE}`);
+    return 2;
+  }
+  // A filtered run would overwrite the full results with a partial table: only write where asked.
+  const partial = quick || wantShapes !== undefined || wantQuants !== undefined;
+  const out = values.out !== undefined ? resolve(values.out) : partial ? null : DEFAULT_OUT;
 
   const cpu = cpus();
   const load = () => Number((loadavg()[0] ?? 0).toFixed(2));
@@ -462,7 +489,7 @@ export async function main(args: string[]): Promise<number> {
 
     const encoders = new Map<Quant, GpuEncoder>();
     let f32Weights: BertWeights | null = null;
-    for (const quant of QUANTS) {
+    for (const quant of quants) {
       log(`${quant}: generating random weights...`);
       const weights = randomBert(CONFIG, quant);
       if (quant === 'f32') f32Weights = weights;
@@ -476,7 +503,7 @@ export async function main(args: string[]): Promise<number> {
     // Cheap cases first; the biggest shape last, full depth before half, so that when the
     // budget runs out it is the least informative numbers that go missing.
     const big = shapes[shapes.length - 1] as Shape;
-    for (const quant of QUANTS) {
+    for (const quant of quants) {
       for (const shape of shapes.slice(0, -1)) {
         for (const layers of [FULL, HALF]) {
           await runner.measure(encoders.get(quant) as GpuEncoder, 'bert-384', 'webgpu', quant, shape, layers);
@@ -489,7 +516,7 @@ export async function main(args: string[]): Promise<number> {
       cpuEncoder.dispose();
     }
     for (const layers of [FULL, HALF]) {
-      for (const quant of QUANTS) {
+      for (const quant of quants) {
         await runner.measure(encoders.get(quant) as GpuEncoder, 'bert-384', 'webgpu', quant, big, layers);
       }
     }
