@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/pack/safetensors.js';
+import { cosine } from '../support/random.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const MODEL = 'test/oracle/fixtures/bert-tiny';
@@ -44,17 +45,6 @@ const vectors = (stdout: string) =>
     .split('\n')
     .map((l) => JSON.parse(l) as number[]);
 const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += (a[i] as number) * (b[i] as number);
-    aa += (a[i] as number) ** 2;
-    bb += (b[i] as number) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-};
 
 describe('m3web embed (cpu)', { timeout: 60_000 }, () => {
   it('writes one unit vector per text, in input order, skipping blank lines', async () => {

@@ -7,20 +7,9 @@ import { CpuEncoder } from '../../src/model/cpu.js';
 import { type HfModelFiles, loadHfModel } from '../../src/model/load.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
 import { SafetensorsFile } from '../../src/pack/safetensors.js';
+import { cosine } from '../support/random.js';
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
-
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += (a[i] as number) * (b[i] as number);
-    aa += (a[i] as number) ** 2;
-    bb += (b[i] as number) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-};
 
 /** Rewrites a safetensors file's JSON header (tensor data unchanged). */
 function editHeader(bytes: Uint8Array, edit: (header: Record<string, { shape: number[] }>) => void): Uint8Array {
