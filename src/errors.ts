@@ -10,7 +10,10 @@ export type M3WebErrorCode =
   | 'GPU_DEVICE_LOST'
   | 'GPU_ERROR'
   | 'DISPOSED'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'NETWORK'
+  | 'INTEGRITY'
+  | 'STORAGE_QUOTA';
 
 export class M3WebError extends Error {
   readonly code: M3WebErrorCode;
@@ -47,5 +50,28 @@ export class GpuError extends M3WebError {}
 export class DisposedError extends M3WebError {
   constructor(what: string) {
     super('DISPOSED', `${what} was disposed; create a new one`);
+  }
+}
+
+/** A download failed (offline, HTTP error, connection cut) and retries did not recover it. */
+export class NetworkError extends M3WebError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NETWORK', message, options);
+  }
+}
+
+/** A file's bytes do not match the SHA-256 its manifest lists, even after fetching it again. */
+export class IntegrityError extends M3WebError {
+  constructor(message: string) {
+    super('INTEGRITY', message);
+  }
+}
+
+/** The browser refused to store more: `bytesNeeded` says how much the model would have taken. */
+export class StorageQuotaError extends M3WebError {
+  readonly bytesNeeded: number;
+  constructor(bytesNeeded: number, message: string, options?: { cause?: unknown }) {
+    super('STORAGE_QUOTA', message, options);
+    this.bytesNeeded = bytesNeeded;
   }
 }

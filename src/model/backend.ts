@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import { createGpuContext, type GpuAdapterSummary, type GpuContext } from '../gpu/device.js';
 import { CpuEncoder } from './cpu.js';
-import type { BackendKind, EncoderBackend, ForwardOptions } from './encoder.js';
+import type { BackendKind, EncoderBackend, ForwardOptions, Pooling } from './encoder.js';
 import { GpuEncoder } from './gpu.js';
 import type { BertWeights } from './weights.js';
 
@@ -38,6 +38,9 @@ class Managed implements ManagedBackend {
   }
   embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
     return this.inner.embed(tokens, options);
+  }
+  pooledAtExits(tokens: readonly ArrayLike<number>[], exits: readonly number[], pooling: Pooling): Promise<Float32Array[][]> {
+    return this.inner.pooledAtExits(tokens, exits, pooling);
   }
   hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
     return this.inner.hiddenStates(tokens, layers);

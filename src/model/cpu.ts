@@ -2,7 +2,14 @@ import { dequantizeLinear } from '../pack/quantize.js';
 import { bucketize, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
 import { attention, type DenseF32, layerNorm, matmul, pool } from './cpu-ops.js';
-import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions, finishVector } from './encoder.js';
+import {
+  checkForwardOptions,
+  checkTokens,
+  type EncoderBackend,
+  type ForwardOptions,
+  finishVector,
+  type Pooling,
+} from './encoder.js';
 import { gelu } from './math.js';
 import type { BertWeights, LayerNormParams, Linear } from './weights.js';
 
@@ -56,6 +63,28 @@ export class CpuEncoder implements EncoderBackend {
     return out;
   }
 
+  async pooledAtExits(
+    tokens: readonly ArrayLike<number>[],
+    exits: readonly number[],
+    pooling: Pooling,
+  ): Promise<Float32Array[][]> {
+    const H = this.config.hiddenSize;
+    const deepest = Math.max(...exits);
+    checkForwardOptions(this, tokens, { layers: deepest, dims: H, pooling, normalize: false });
+    const out = exits.map(() => new Array<Float32Array>(tokens.length));
+    for (const batch of bucketize(tokens, this.config)) {
+      this.forward(batch, deepest, (layer, h) => {
+        const e = exits.indexOf(layer);
+        if (e < 0) return;
+        batch.indices.forEach((textIndex, row) => {
+          const rowTokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
+          (out[e] as Float32Array[])[textIndex] = pool(rowTokens, batch.lengths[row] as number, H, pooling);
+        });
+      });
+    }
+    return out;
+  }
+
   async hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
     checkTokens(tokens, this.config.maxTokens, this.config.vocabSize);
     const H = this.config.hiddenSize;
@@ -72,8 +101,8 @@ export class CpuEncoder implements EncoderBackend {
 
   dispose(): void {}
 
-  /** Hidden states [size * seqLen, H] after `layers` layers. */
-  forward(batch: TokenBatch, layers: number): Float32Array {
+  /** Hidden states [size * seqLen, H] after `layers` layers; `afterLayer` sees each layer's output. */
+  forward(batch: TokenBatch, layers: number, afterLayer?: (layer: number, h: Float32Array) => void): Float32Array {
     const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = this.config;
     const M = batch.size * batch.seqLen;
     let x: Float32Array = new Float32Array(M * H);
@@ -85,7 +114,7 @@ export class CpuEncoder implements EncoderBackend {
         x[m * H + c] = (x[m * H + c] as number) + (position[p + c] as number) + (tokenType[c] as number);
     }
     layerNorm(x, null, this.weights.embNorm, H, eps);
-    for (const layer of this.layers.slice(0, layers)) {
+    for (const [i, layer] of this.layers.slice(0, layers).entries()) {
       const qkv = matmul(x, layer.qkv, M);
       const ctx = attention(qkv, batch, numHeads, headDim);
       const a = matmul(ctx, layer.attnOut, M);
@@ -95,6 +124,7 @@ export class CpuEncoder implements EncoderBackend {
       const y = matmul(f, layer.ffnOut, M);
       layerNorm(y, a, layer.ffnNorm, H, eps);
       x = y;
+      afterLayer?.(i + 1, x);
     }
     return x;
   }

@@ -24,6 +24,11 @@ export interface EncoderBackend {
   /** Number of layers whose weights are loaded (an upper bound for `layers`). */
   readonly loadedLayers: number;
   embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]>;
+  /**
+   * Full-width, unnormalised pooled vectors after each layer count in `exits`, as [exit][text]:
+   * what evaluation and the planner's quality sweep need, in one pass where the backend can.
+   */
+  pooledAtExits(tokens: readonly ArrayLike<number>[], exits: readonly number[], pooling: Pooling): Promise<Float32Array[][]>;
   /** Hidden states [length, hidden] after `layers` layers (0 = embedding output), for parity checks. */
   hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]>;
   dispose(): void;

@@ -8,7 +8,7 @@ import { PoolKernel } from '../gpu/kernels/pool.js';
 import { GrowableBuffer, UniformArena, uploadBuffer } from '../gpu/resources.js';
 import { bucketize, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
-import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions } from './encoder.js';
+import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions, type Pooling } from './encoder.js';
 import type { BertWeights, LayerNormParams } from './weights.js';
 
 interface GpuLayer {
@@ -128,6 +128,18 @@ export class GpuEncoder implements EncoderBackend {
   async embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
     checkForwardOptions(this, tokens, options);
     return this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options }));
+  }
+
+  /** One forward per exit: the graph reads back once per call, at its last layer. */
+  async pooledAtExits(
+    tokens: readonly ArrayLike<number>[],
+    exits: readonly number[],
+    pooling: Pooling,
+  ): Promise<Float32Array[][]> {
+    const out: Float32Array[][] = [];
+    for (const layers of exits)
+      out.push(await this.embed(tokens, { layers, dims: this.config.hiddenSize, pooling, normalize: false }));
+    return out;
   }
 
   async hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {

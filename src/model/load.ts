@@ -2,7 +2,7 @@ import { InputError, ModelFormatError } from '../errors.js';
 import { SafetensorsFile } from '../pack/safetensors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { type EncoderConfig, parseHfConfig } from './config.js';
-import { bertWeightsFromSafetensors } from './hf.js';
+import { bertWeightsFromTensors } from './hf.js';
 import { type BertWeights, QUANTS, type Quant } from './weights.js';
 
 /** The contents of a Hugging Face model folder: parsed JSON files and the raw checkpoint bytes. */
@@ -31,7 +31,7 @@ export interface LoadedModel {
 }
 
 /** Parses and checks a Hugging Face BERT / XLM-R model: config, tokenizer and weights. */
-export function loadHfModel(files: HfModelFiles, options: LoadOptions = {}): LoadedModel {
+export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}): Promise<LoadedModel> {
   const quant = options.quant ?? 'f32';
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   const config = parseHfConfig(files.config);
@@ -47,6 +47,6 @@ export function loadHfModel(files: HfModelFiles, options: LoadOptions = {}): Loa
     );
   }
   if (!(files.safetensors instanceof Uint8Array)) throw new ModelFormatError('model.safetensors must be given as bytes');
-  const weights = bertWeightsFromSafetensors(config, new SafetensorsFile(files.safetensors), quant, layers);
+  const weights = await bertWeightsFromTensors(config, new SafetensorsFile(files.safetensors), { quant, layers });
   return { config, weights, tokenizer };
 }

@@ -85,38 +85,39 @@ function bestScale(values: Float32Array, qmin: number, qmax: number): number {
 
 /** The exact f32 matrix a quantized Linear stands for: what the GPU kernels must reproduce. */
 export function dequantizeLinear(l: Linear): Float32Array {
-  const { rows, cols } = l;
-  const out = new Float32Array(rows * cols);
+  const out = new Float32Array(l.rows * l.cols);
+  for (let r = 0; r < l.rows; r++) dequantizeRow(l, r, out, r * l.cols);
+  return out;
+}
+
+/** Writes row `r` of a quantized matrix as f32 into out[at .. at + cols]. */
+export function dequantizeRow(l: Linear, r: number, out: Float32Array, at: number): void {
+  const { cols } = l;
   switch (l.quant) {
     case 'f32':
-      out.set(new Float32Array(l.data.buffer, l.data.byteOffset, rows * cols));
-      return out;
+      out.set(new Float32Array(l.data.buffer, l.data.byteOffset + r * cols * 4, cols), at);
+      return;
     case 'f16': {
-      const bits = new Uint16Array(l.data.buffer, l.data.byteOffset, rows * cols);
-      for (let i = 0; i < out.length; i++) out[i] = f16BitsToF32(bits[i] as number);
-      return out;
+      const bits = new Uint16Array(l.data.buffer, l.data.byteOffset + r * cols * 2, cols);
+      for (let c = 0; c < cols; c++) out[at + c] = f16BitsToF32(bits[c] as number);
+      return;
     }
     case 'q8': {
-      const q = new Int8Array(l.data.buffer, l.data.byteOffset, rows * cols);
-      const scales = requireScales(l);
-      for (let r = 0; r < rows; r++) {
-        const s = scales[r] as number;
-        for (let c = 0; c < cols; c++) out[r * cols + c] = (q[r * cols + c] as number) * s;
-      }
-      return out;
+      const q = new Int8Array(l.data.buffer, l.data.byteOffset + r * cols, cols);
+      const s = requireScales(l)[r] as number;
+      for (let c = 0; c < cols; c++) out[at + c] = (q[c] as number) * s;
+      return;
     }
     case 'q4': {
       const groups = Math.ceil(cols / Q4_GROUP);
       const rowBytes = (groups * Q4_GROUP) / 2;
       const scales = requireScales(l);
-      for (let r = 0; r < rows; r++) {
-        for (let c = 0; c < cols; c++) {
-          const byte = l.data[r * rowBytes + (c >> 1)] as number;
-          const nibble = c & 1 ? byte >> 4 : byte & 0x0f;
-          out[r * cols + c] = (nibble - 8) * (scales[r * groups + Math.floor(c / Q4_GROUP)] as number);
-        }
+      for (let c = 0; c < cols; c++) {
+        const byte = l.data[r * rowBytes + (c >> 1)] as number;
+        const nibble = c & 1 ? byte >> 4 : byte & 0x0f;
+        out[at + c] = (nibble - 8) * (scales[r * groups + Math.floor(c / Q4_GROUP)] as number);
       }
-      return out;
+      return;
     }
   }
 }

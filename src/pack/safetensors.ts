@@ -24,6 +24,9 @@ const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
   BOOL: 1,
 };
 
+/** Real headers are a few hundred kB even for 256k-vocab models; anything bigger is corrupt. */
+const MAX_HEADER_BYTES = 100_000_000;
+
 /** Header of a .safetensors file: 8-byte little-endian JSON length, the JSON, then raw tensor data. */
 export function parseSafetensorsHeader(
   head: Uint8Array,
@@ -33,7 +36,7 @@ export function parseSafetensorsHeader(
   if (fileSize < 8 || head.length < 8) throw new ModelFormatError(`${source}: truncated file (${fileSize} bytes)`);
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > 100_000_000 || 8 + headerLen > fileSize) {
+  if (headerLen > MAX_HEADER_BYTES || 8 + headerLen > fileSize) {
     throw new ModelFormatError(`${source}: header length ${headerLen} does not fit a ${fileSize}-byte file`);
   }
   if (head.length < 8 + headerLen) throw new RangeError('parseSafetensorsHeader needs the whole header');
@@ -53,10 +56,18 @@ export function parseSafetensorsHeader(
       metadata = entry as Record<string, string>;
       continue;
     }
+    if (typeof entry !== 'object' || entry === null) throw new ModelFormatError(`${source}: tensor "${name}" is not an object`);
     const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    const bytes = DTYPE_BYTES[e.dtype as SafetensorsDtype];
+    const bytes = Object.hasOwn(DTYPE_BYTES, e.dtype ?? '') ? DTYPE_BYTES[e.dtype as SafetensorsDtype] : 0;
     if (!bytes) throw new ModelFormatError(`${source}: tensor "${name}" has unsupported dtype ${e.dtype}`);
-    if (!Array.isArray(e.shape) || !Array.isArray(e.data_offsets) || e.data_offsets.length !== 2) {
+    const isCount = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+    if (
+      !Array.isArray(e.shape) ||
+      !e.shape.every(isCount) ||
+      !Array.isArray(e.data_offsets) ||
+      e.data_offsets.length !== 2 ||
+      !e.data_offsets.every(isCount)
+    ) {
       throw new ModelFormatError(`${source}: tensor "${name}" lacks shape or data_offsets`);
     }
     const [begin, end] = e.data_offsets;
@@ -99,8 +110,118 @@ export function decodeToF32(info: TensorInfo, bytes: Uint8Array, name: string): 
   }
 }
 
+/** Named f32 tensors by name, read from one checkpoint file, several shards, or memory. */
+export interface TensorSource {
+  has(name: string): boolean;
+  names(): Iterable<string>;
+  /** The tensor as f32, checked against the expected shape. */
+  get(name: string, shape: readonly number[]): Float32Array | Promise<Float32Array>;
+}
+
+/** Random access to a file's bytes: a Node file handle, a browser File/Blob, or memory. */
+export interface ByteSource {
+  readonly name: string;
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+export function blobSource(blob: Blob, name: string): ByteSource {
+  return {
+    name,
+    size: blob.size,
+    read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
+  };
+}
+
+function checkShape(source: string, name: string, info: TensorInfo | undefined, shape: readonly number[]): TensorInfo {
+  if (!info) throw new ModelFormatError(`${source}: missing tensor "${name}"`);
+  if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+    throw new ModelFormatError(`${source}: tensor "${name}" has shape [${info.shape}], expected [${shape}]`);
+  }
+  return info;
+}
+
+/**
+ * A safetensors file read tensor by tensor: only the header and the tensor asked for are in
+ * memory, so converting a multi-GB checkpoint never holds a second copy of it.
+ */
+export class SafetensorsReader implements TensorSource {
+  private constructor(
+    private readonly source: ByteSource,
+    readonly tensors: Map<string, TensorInfo>,
+    private readonly dataStart: number,
+  ) {}
+
+  static async open(source: ByteSource): Promise<SafetensorsReader> {
+    const { size, name } = source;
+    if (size < 8) throw new ModelFormatError(`${name}: truncated file (${size} bytes)`);
+    const lenBytes = await source.read(0, 8);
+    const headerLen = Number(new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true));
+    // Checked before reading the header, so a header claiming gigabytes allocates nothing.
+    if (headerLen > MAX_HEADER_BYTES || 8 + headerLen > size) {
+      throw new ModelFormatError(`${name}: header length ${headerLen} does not fit a ${size}-byte file`);
+    }
+    const head = await source.read(0, 8 + headerLen);
+    const parsed = parseSafetensorsHeader(head, size, name);
+    return new SafetensorsReader(source, parsed.tensors, parsed.dataStart);
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  names(): Iterable<string> {
+    return this.tensors.keys();
+  }
+
+  async get(name: string, shape: readonly number[]): Promise<Float32Array> {
+    const info = checkShape(this.source.name, name, this.tensors.get(name), shape);
+    const raw = await this.source.read(this.dataStart + info.begin, info.end - info.begin);
+    if (raw.length !== info.end - info.begin)
+      throw new ModelFormatError(`${this.source.name}: truncated while reading "${name}"`);
+    return decodeToF32(info, raw, name);
+  }
+}
+
+/** A checkpoint split over several files, as listed by model.safetensors.index.json. */
+export class ShardedTensors implements TensorSource {
+  constructor(private readonly byName: Map<string, TensorSource>) {}
+
+  /** `weightMap` is the index's weight_map (tensor name -> file name). */
+  static fromIndex(
+    weightMap: unknown,
+    files: Map<string, TensorSource>,
+    indexName = 'model.safetensors.index.json',
+  ): ShardedTensors {
+    if (typeof weightMap !== 'object' || weightMap === null)
+      throw new ModelFormatError(`${indexName}: "weight_map" must be an object`);
+    const byName = new Map<string, TensorSource>();
+    for (const [tensor, file] of Object.entries(weightMap)) {
+      const source = files.get(file as string);
+      if (!source) throw new ModelFormatError(`${indexName}: tensor "${tensor}" is in ${String(file)}, which is missing`);
+      if (!source.has(tensor)) throw new ModelFormatError(`${String(file)}: missing tensor "${tensor}" listed in ${indexName}`);
+      byName.set(tensor, source);
+    }
+    return new ShardedTensors(byName);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  names(): Iterable<string> {
+    return this.byName.keys();
+  }
+
+  get(name: string, shape: readonly number[]): Float32Array | Promise<Float32Array> {
+    const source = this.byName.get(name);
+    if (!source) throw new ModelFormatError(`checkpoint: missing tensor "${name}"`);
+    return source.get(name, shape);
+  }
+}
+
 /** A whole safetensors file held in memory. */
-export class SafetensorsFile {
+export class SafetensorsFile implements TensorSource {
   readonly tensors: Map<string, TensorInfo>;
   private readonly dataStart: number;
 
@@ -117,13 +238,12 @@ export class SafetensorsFile {
     return this.tensors.has(name);
   }
 
-  /** The tensor as f32, checked against the expected shape. */
+  names(): Iterable<string> {
+    return this.tensors.keys();
+  }
+
   get(name: string, shape: readonly number[]): Float32Array {
-    const info = this.tensors.get(name);
-    if (!info) throw new ModelFormatError(`${this.source}: missing tensor "${name}"`);
-    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-      throw new ModelFormatError(`${this.source}: tensor "${name}" has shape [${info.shape}], expected [${shape}]`);
-    }
+    const info = checkShape(this.source, name, this.tensors.get(name), shape);
     const raw = this.bytes.subarray(this.dataStart + info.begin, this.dataStart + info.end);
     return decodeToF32(info, raw, name);
   }

@@ -3,7 +3,7 @@ import { parseHfConfig } from '../../src/model/config.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import type { EncoderBackend } from '../../src/model/encoder.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
-import { bertWeightsFromSafetensors } from '../../src/model/hf.js';
+import { bertWeightsFromTensors } from '../../src/model/hf.js';
 import type { Quant } from '../../src/model/weights.js';
 import { SafetensorsFile } from '../../src/pack/safetensors.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
@@ -40,14 +40,14 @@ for (const model of MODELS) {
       oracle.get(`${kind}.${i}.${l}`, len === undefined ? [H] : [len, H]);
 
     const backends: [string, Quant, () => Promise<EncoderBackend>][] = [
-      ['cpu', 'f32', async () => new CpuEncoder(bertWeightsFromSafetensors(config, weightsFile, 'f32'))],
+      ['cpu', 'f32', async () => new CpuEncoder(await bertWeightsFromTensors(config, weightsFile))],
       ...(['f32', 'f16', 'q8', 'q4'] as const).map(
         (q) =>
-          ['webgpu', q, async () => GpuEncoder.create(await testGpu(), bertWeightsFromSafetensors(config, weightsFile, q))] as [
-            string,
-            Quant,
-            () => Promise<EncoderBackend>,
-          ],
+          [
+            'webgpu',
+            q,
+            async () => GpuEncoder.create(await testGpu(), await bertWeightsFromTensors(config, weightsFile, { quant: q })),
+          ] as [string, Quant, () => Promise<EncoderBackend>],
       ),
     ];
 

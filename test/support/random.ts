@@ -1,6 +1,7 @@
 import type { EncoderConfig } from '../../src/model/config.js';
 import { type BertWeights, F32EmbeddingTable, type Quant } from '../../src/model/weights.js';
 import { quantizeLinear } from '../../src/pack/quantize.js';
+import type { TensorSource } from '../../src/pack/safetensors.js';
 
 /** mulberry32: a small seeded generator so random fixtures are identical on every run. */
 export function rng(seed: number): () => number {
@@ -92,4 +93,44 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
   return m;
+}
+
+/**
+ * Hugging Face-named tensors of a random BERT, generated on demand: a checkpoint for converter
+ * tests that never exists as a file.
+ */
+export function randomHfTensors(config: EncoderConfig, seed = 3): TensorSource {
+  const H = config.hiddenSize;
+  const I = config.intermediateSize;
+  const shapes = new Map<string, number[]>([
+    ['embeddings.word_embeddings.weight', [config.vocabSize, H]],
+    ['embeddings.position_embeddings.weight', [config.maxPositions, H]],
+    ['embeddings.token_type_embeddings.weight', [config.typeVocabSize, H]],
+    ['embeddings.LayerNorm.weight', [H]],
+    ['embeddings.LayerNorm.bias', [H]],
+  ]);
+  for (let l = 0; l < config.numLayers; l++) {
+    const at = `encoder.layer.${l}`;
+    for (const p of ['query', 'key', 'value'])
+      shapes.set(`${at}.attention.self.${p}.weight`, [H, H]).set(`${at}.attention.self.${p}.bias`, [H]);
+    for (const [name, rows, cols] of [
+      ['attention.output.dense', H, H],
+      ['intermediate.dense', I, H],
+      ['output.dense', H, I],
+    ] as const) {
+      shapes.set(`${at}.${name}.weight`, [rows, cols]).set(`${at}.${name}.bias`, [rows]);
+    }
+    for (const n of ['attention.output.LayerNorm', 'output.LayerNorm'])
+      shapes.set(`${at}.${n}.weight`, [H]).set(`${at}.${n}.bias`, [H]);
+  }
+  return {
+    has: (name) => shapes.has(name),
+    names: () => shapes.keys(),
+    get(name, shape) {
+      const s = shapes.get(name);
+      if (!s || s.join() !== shape.join()) throw new Error(`random checkpoint: no tensor ${name} [${shape}]`);
+      const n = s.reduce((a, b) => a * b, 1);
+      return randomArray(n, s.length === 2 ? 1 / Math.sqrt(s[1] as number) : 0.1, rng(seed + name.length * 7919 + n));
+    },
+  };
 }

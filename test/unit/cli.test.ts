@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/pack/safetensors.js';
@@ -117,5 +118,46 @@ describe('m3web embed (cpu)', { timeout: 60_000 }, () => {
     const cmd = await m3web(['train'], '');
     expect(cmd.code).toBe(2);
     expect(cmd.stderr).toMatch(/unknown command "train"/);
+  });
+});
+
+describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'm3web-cli-'));
+  const pack = join(tmp, 'pack');
+
+  it('converts a Hugging Face folder into a pack that embeds like the oracle', async () => {
+    const conv = await m3web(['convert', MODEL, '--out', pack, '--quant', 'q8', '--dims', '16,48', '--name', 'tiny'], '');
+    expect(conv.stderr).toMatch(/wrote tiny \(q8, 5 shards, [\d.]+ MB\)/);
+    expect(conv.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(pack, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ id: 'tiny', exits: [1, 2, 3, 4], dims: [16, 48], pooling: 'mean' });
+    const r = await m3web(['embed', '--model', pack, '--backend', 'cpu', '--no-normalize'], jsonLines(expected.texts));
+    expect(r.code).toBe(0);
+    vectors(r.stdout).forEach((v, i) => {
+      expect(cosine(v, oracle.get(`mean.${i}.4`, [HIDDEN]))).toBeGreaterThan(0.999);
+    });
+  });
+
+  it('evaluates every (layers, dims) cell and writes the quality table', async () => {
+    const data = join(tmp, 'data');
+    mkdirSync(join(data, 'flores-dev'), { recursive: true });
+    mkdirSync(join(data, 'stsb-dev'), { recursive: true });
+    const rows = (texts: string[]) => `index_id\tcategory\ttext\n${texts.map((t, i) => `${i + 1}\tx\t${t}`).join('\n')}\n`;
+    writeFileSync(join(data, 'flores-dev', 'eng_Latn.tsv'), rows(['The cat sleeps.', 'It rains today.', 'Numbers: 42']));
+    writeFileSync(join(data, 'flores-dev', 'deu_Latn.tsv'), rows(['Die Katze schläft.', 'Heute regnet es.', 'Zahlen: 42']));
+    writeFileSync(
+      join(data, 'stsb-dev', 'stsb-en-dev.csv'),
+      'A cat sleeps.,"A cat, asleep.",4.5\nA dog runs.,It rains.,0.2\nHe eats.,He is eating.,4.0\n',
+    );
+    const r = await m3web(['eval', '--model', pack, '--data', data, '--write'], '');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/FLORES dev: 1 languages vs English; STS dev: en/);
+    const table = r.stdout.trim().split('\n').slice(3);
+    expect(table).toHaveLength(4 * 2 + 1);
+    expect(table.at(-1)).toMatch(/^lexical/);
+    const manifest = JSON.parse(readFileSync(join(pack, 'manifest.json'), 'utf8'));
+    expect(manifest.quality.rows).toHaveLength(8);
+    expect(manifest.quality.rows[0]).toMatchObject({ layers: 1, dims: 16 });
+    expect(manifest.quality.baseline.name).toMatch(/TF-IDF/);
   });
 });

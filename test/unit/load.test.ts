@@ -31,7 +31,7 @@ describe.each([
   const files = readHfFolder(join(FIXTURES, dir));
 
   it('loads config, tokenizer and every layer', async () => {
-    const { config, weights, tokenizer } = loadHfModel(await files);
+    const { config, weights, tokenizer } = await loadHfModel(await files);
     expect(config).toMatchObject({ modelType, numLayers, hiddenSize: hidden });
     expect(weights.layers).toHaveLength(numLayers);
     expect(weights.layers[0]?.qkv).toMatchObject({ quant: 'f32', rows: 3 * hidden, cols: hidden });
@@ -39,7 +39,7 @@ describe.each([
   });
 
   it('gives the oracle mean-pooled vectors on the CPU', async () => {
-    const { config, weights } = loadHfModel(await files);
+    const { config, weights } = await loadHfModel(await files);
     const expected = JSON.parse(readFileSync(join(FIXTURES, dir, 'expected.json'), 'utf8'));
     const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURES, dir, 'expected.safetensors'))));
     const cpu = new CpuEncoder(weights);
@@ -50,18 +50,20 @@ describe.each([
   });
 
   it('loads only the first layers, quantized, when asked', async () => {
-    const { weights } = loadHfModel(await files, { quant: 'q8', layers: 2 });
+    const { weights } = await loadHfModel(await files, { quant: 'q8', layers: 2 });
     expect(weights.layers).toHaveLength(2);
     expect(weights.layers[1]?.ffnIn.quant).toBe('q8');
-    await expect(async () => loadHfModel(await files, { layers: numLayers + 1 })).rejects.toThrow(InputError);
-    await expect(async () => loadHfModel(await files, { layers: 0 })).rejects.toThrow(InputError);
+    await expect(loadHfModel(await files, { layers: numLayers + 1 })).rejects.toThrow(InputError);
+    await expect(loadHfModel(await files, { layers: 0 })).rejects.toThrow(InputError);
   });
 
   it('names a missing tensor', async () => {
     const f = await files;
     const name = `${prefix}encoder.layer.1.attention.self.key.weight`;
     const safetensors = editHeader(f.safetensors, (h) => delete h[name]);
-    expect(() => loadHfModel({ ...f, safetensors })).toThrow(new ModelFormatError(`model.safetensors: missing tensor "${name}"`));
+    await expect(loadHfModel({ ...f, safetensors })).rejects.toThrow(
+      new ModelFormatError(`model.safetensors: missing tensor "${name}"`),
+    );
   });
 
   it('names a tensor with the wrong shape', async () => {
@@ -71,8 +73,8 @@ describe.each([
       const tensor = h[name] as { shape: number[] };
       tensor.shape = [...tensor.shape].reverse();
     });
-    expect(() => loadHfModel({ ...f, safetensors })).toThrow(ModelFormatError);
-    expect(() => loadHfModel({ ...f, safetensors })).toThrow(
+    await expect(loadHfModel({ ...f, safetensors })).rejects.toThrow(ModelFormatError);
+    await expect(loadHfModel({ ...f, safetensors })).rejects.toThrow(
       new RegExp(`"${name.replaceAll('.', '\\.')}" has shape \\[${hidden},`),
     );
   });
@@ -80,22 +82,22 @@ describe.each([
   it('reports a truncated safetensors file', async () => {
     const f = await files;
     const safetensors = f.safetensors.subarray(0, f.safetensors.length - 100);
-    expect(() => loadHfModel({ ...f, safetensors })).toThrow(ModelFormatError);
-    expect(() => loadHfModel({ ...f, safetensors })).toThrow(/truncated/);
-    expect(() => loadHfModel({ ...f, safetensors: f.safetensors.subarray(0, 5) })).toThrow(/truncated/);
+    await expect(loadHfModel({ ...f, safetensors })).rejects.toThrow(ModelFormatError);
+    await expect(loadHfModel({ ...f, safetensors })).rejects.toThrow(/truncated/);
+    await expect(loadHfModel({ ...f, safetensors: f.safetensors.subarray(0, 5) })).rejects.toThrow(/truncated/);
   });
 
   it('rejects an unknown model_type', async () => {
     const f = await files;
     const config = { ...(f.config as object), model_type: 'gpt2' };
-    expect(() => loadHfModel({ ...f, config })).toThrow(UnsupportedError);
-    expect(() => loadHfModel({ ...f, config })).toThrow(/model_type "gpt2" is not supported/);
+    await expect(loadHfModel({ ...f, config })).rejects.toThrow(UnsupportedError);
+    await expect(loadHfModel({ ...f, config })).rejects.toThrow(/model_type "gpt2" is not supported/);
   });
 
   it('rejects a tokenizer whose ids do not fit vocab_size', async () => {
     const f = await files;
     const config = { ...(f.config as object), vocab_size: 100 };
-    expect(() => loadHfModel({ ...f, config })).toThrow(/vocab_size is 100/);
+    await expect(loadHfModel({ ...f, config })).rejects.toThrow(/vocab_size is 100/);
   });
 });
 
@@ -123,7 +125,7 @@ describe('readHfFolder', () => {
     }
     const files: HfModelFiles = await readHfFolder(dir);
     expect(files.tokenizerConfig).toBeUndefined();
-    expect(loadHfModel(files).weights.layers).toHaveLength(4);
+    expect((await loadHfModel(files)).weights.layers).toHaveLength(4);
   });
 
   it('reports invalid JSON with the file path', async () => {

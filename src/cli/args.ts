@@ -1,0 +1,59 @@
+import { once } from 'node:events';
+
+/** Bad command line or bad stdin: exit status 2. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly usage: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface CliIo {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: Record<string, string | undefined>;
+}
+
+export function positiveInt(name: string, value: string | undefined, hint: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(value)}`, hint);
+  }
+  return Number(value);
+}
+
+/** "1,2,4" or "1-6" (or a mix: "1-3,6") as a sorted list of positive integers. */
+export function intList(name: string, value: string | undefined, hint: string): number[] | undefined {
+  if (value === undefined) return undefined;
+  const out = new Set<number>();
+  for (const part of value.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new UsageError(`--${name} must be a list like 1,2,4 or a range like 1-6, got ${JSON.stringify(value)}`, hint);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (from < 1 || to < from || to - from > 100_000) throw new UsageError(`--${name}: bad range ${JSON.stringify(part)}`, hint);
+    for (let v = from; v <= to; v++) out.add(v);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+export function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+  hint: string,
+): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) {
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`, hint);
+  }
+  return value as T;
+}
+
+export async function write(out: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}

@@ -1,0 +1,136 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Pooling } from '../model/encoder.js';
+import { QUANTS, type Quant } from '../model/weights.js';
+import { openHfCheckpoint } from '../node/hf-checkpoint.js';
+import { convertCheckpoint } from '../pack/convert.js';
+import { type CliIo, intList, oneOf, positiveInt, UsageError } from './args.js';
+
+export const CONVERT_USAGE = `Usage: m3web convert HF_DIR --out PACK_DIR [options]
+
+Converts a Hugging Face BERT / XLM-R checkpoint (config.json, tokenizer.json,
+model.safetensors or a sharded model.safetensors.index.json) into a model pack:
+manifest.json, tokenizer.json, embeddings.bin and one shard per layer.
+
+Options:
+  --out DIR           where to write the pack (replaced if it exists)
+  --quant Q           f32, f16, q8 or q4 for the layers and the vocabulary (default q8)
+  --name ID           model id (default: the folder name)
+  --exits LIST        layer counts the model may stop at, e.g. 1-6 or 2,4,6 (default: all)
+  --dims LIST         Matryoshka widths, e.g. 32,64,128,256 (default: the full width)
+  --pooling P         mean or cls (default: 1_Pooling/config.json, else mean)
+  --max-tokens N      truncate texts to N tokens (default: the model's limit)
+  --query-prefix S    text put before queries (e.g. "query: ")
+  --passage-prefix S  text put before passages
+  --license S         licence of the weights (SPDX id or text)
+  --source S          where the weights come from
+  -h, --help          show this help
+`;
+
+const HINT = 'Run `m3web convert --help` for usage.\n';
+
+export interface ConvertArgs {
+  input: string;
+  out: string;
+  quant: Quant;
+  id: string;
+  exits: number[] | undefined;
+  dims: number[] | undefined;
+  pooling: Pooling | undefined;
+  maxTokens: number | undefined;
+  prefixes: { query?: string; passage?: string } | undefined;
+  license: string | undefined;
+  source: string | undefined;
+}
+
+export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        quant: { type: 'string' },
+        name: { type: 'string' },
+        exits: { type: 'string' },
+        dims: { type: 'string' },
+        pooling: { type: 'string' },
+        'max-tokens': { type: 'string' },
+        'query-prefix': { type: 'string' },
+        'passage-prefix': { type: 'string' },
+        license: { type: 'string' },
+        source: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message, HINT);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  const str = (k: string) => values[k] as string | undefined;
+  if (positionals.length !== 1) throw new UsageError('give exactly one Hugging Face folder to convert', HINT);
+  const input = positionals[0] as string;
+  const out = str('out');
+  if (!out) throw new UsageError('--out PACK_DIR is required', HINT);
+  const query = str('query-prefix');
+  const passage = str('passage-prefix');
+  return {
+    input,
+    out,
+    quant: oneOf('quant', str('quant'), QUANTS, 'q8', HINT),
+    id: str('name') ?? (resolve(input).split(/[\\/]/).pop() as string),
+    exits: intList('exits', str('exits'), HINT),
+    dims: intList('dims', str('dims'), HINT),
+    pooling: str('pooling') === undefined ? undefined : oneOf<Pooling>('pooling', str('pooling'), ['mean', 'cls'], 'mean', HINT),
+    maxTokens: positiveInt('max-tokens', str('max-tokens'), HINT),
+    prefixes:
+      query === undefined && passage === undefined
+        ? undefined
+        : { ...(query === undefined ? {} : { query }), ...(passage === undefined ? {} : { passage }) },
+    license: str('license'),
+    source: str('source'),
+  };
+}
+
+export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void> {
+  const started = performance.now();
+  const ckpt = await openHfCheckpoint(args.input);
+  let pack: Awaited<ReturnType<typeof convertCheckpoint>>;
+  try {
+    pack = await convertCheckpoint(ckpt, {
+      id: args.id,
+      quant: args.quant,
+      ...(args.exits ? { exits: args.exits } : {}),
+      ...(args.dims ? { dims: args.dims } : {}),
+      ...(args.pooling ? { pooling: args.pooling } : {}),
+      ...(args.maxTokens ? { maxTokens: args.maxTokens } : {}),
+      ...(args.prefixes ? { prefixes: args.prefixes } : {}),
+      ...(args.license ? { license: args.license } : {}),
+      ...(args.source ? { source: args.source } : {}),
+    });
+  } finally {
+    await ckpt.close();
+  }
+  // Written beside the target and renamed into place: an interrupted convert never leaves a
+  // folder that looks like a pack but misses shards.
+  const out = resolve(args.out);
+  const tmp = join(dirname(out), `.${out.split(/[\\/]/).pop()}.tmp-${process.pid}`);
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  let bytes = 0;
+  for (const [name, data] of pack.files) {
+    await writeFile(join(tmp, name), data);
+    bytes += data.length;
+  }
+  await rm(out, { recursive: true, force: true });
+  await rename(tmp, out);
+  const { manifest } = pack;
+  io.stderr.write(
+    `m3web: wrote ${manifest.id} (${manifest.quantization.linear}, ${manifest.shards.length} shards, ${(bytes / 1e6).toFixed(2)} MB) ` +
+      `to ${args.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+  );
+}

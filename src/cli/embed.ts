@@ -1,0 +1,163 @@
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
+import { parseHfConfig } from '../model/config.js';
+import type { Pooling } from '../model/encoder.js';
+import { QUANTS, type Quant } from '../model/weights.js';
+import { openModelFolder, readModelConfig } from '../node/model-folder.js';
+import { type CliIo, oneOf, positiveInt, UsageError, write } from './args.js';
+
+export const EMBED_USAGE = `Usage: m3web embed --model DIR [options] < texts.jsonl > vectors.jsonl
+
+Reads one JSON string per line on stdin (blank lines are skipped) and writes one
+JSON array of numbers per line on stdout, in input order.
+
+Options:
+  --model DIR       a model pack folder (manifest.json, from \`m3web convert\`) or a
+                    Hugging Face folder: config.json, tokenizer.json,
+                    model.safetensors, optional tokenizer_config.json
+  --layers L        run the first L transformer layers (default: all)
+  --dims D          keep the first D dimensions (default: hidden size)
+  --backend B       webgpu, cpu or auto (default auto: WebGPU if available, else CPU)
+  --quant Q         weight storage for a Hugging Face folder: f32, f16, q8 or q4
+                    (default f32; a pack keeps its own)
+  --pooling P       mean or cls (default: the pack's, else mean)
+  --no-normalize    do not L2-normalise the vectors
+  --batch N         texts per forward call (default 64)
+  --verbose         report the backend and progress on stderr
+  -h, --help        show this help
+
+Texts longer than the model's limit are truncated (a count goes to stderr).
+Exit status: 0 success, 1 model or runtime error, 2 usage or input error.
+Set M3WEB_DEBUG=1 for stack traces.
+`;
+
+const EMBED_HINT = 'Run `m3web embed --help` for usage.\n';
+
+const BACKENDS: readonly BackendChoice[] = ['webgpu', 'cpu', 'auto'];
+const POOLINGS: readonly Pooling[] = ['mean', 'cls'];
+
+interface EmbedArgs {
+  model: string;
+  layers: number | undefined;
+  dims: number | undefined;
+  backend: BackendChoice;
+  quant: Quant;
+  pooling: Pooling | undefined;
+  normalize: boolean;
+  batch: number;
+  verbose: boolean;
+}
+
+export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' },
+        layers: { type: 'string' },
+        dims: { type: 'string' },
+        backend: { type: 'string' },
+        quant: { type: 'string' },
+        pooling: { type: 'string' },
+        'no-normalize': { type: 'boolean' },
+        batch: { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message, EMBED_HINT);
+  }
+  if (values.help) return 'help';
+  const str = (k: string) => values[k] as string | undefined;
+  const model = str('model');
+  if (!model) throw new UsageError('--model DIR is required', EMBED_HINT);
+  return {
+    model,
+    layers: positiveInt('layers', str('layers'), EMBED_HINT),
+    dims: positiveInt('dims', str('dims'), EMBED_HINT),
+    backend: oneOf('backend', str('backend'), BACKENDS, 'auto', EMBED_HINT),
+    quant: oneOf('quant', str('quant'), QUANTS, 'f32', EMBED_HINT),
+    pooling: str('pooling') === undefined ? undefined : oneOf('pooling', str('pooling'), POOLINGS, 'mean', EMBED_HINT),
+    normalize: values['no-normalize'] !== true,
+    batch: positiveInt('batch', str('batch'), EMBED_HINT) ?? 64,
+    verbose: values.verbose === true,
+  };
+}
+
+/** Shortest decimal that reads back as the same float32 (9 significant digits always suffice). */
+const vectorLine = (v: Float32Array) => `${JSON.stringify(Array.from(v, (x) => Number(x.toPrecision(9))))}\n`;
+
+export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
+  const log = (msg: string) => io.stderr.write(`m3web: ${msg}\n`);
+  const started = performance.now();
+  const peek = await readModelConfig(args.model);
+  const { numLayers, hiddenSize } = parseHfConfig(peek.config);
+  const layers = args.layers ?? numLayers;
+  const dims = args.dims ?? hiddenSize;
+  // Checked before the weights load: a typo should not cost a multi-gigabyte read.
+  if (layers > numLayers) throw new UsageError(`--layers must be in 1..${numLayers} for this model, got ${layers}`, EMBED_HINT);
+  if (dims > hiddenSize) throw new UsageError(`--dims must be in 1..${hiddenSize} for this model, got ${dims}`, EMBED_HINT);
+  const { config, weights, tokenizer, manifest } = await openModelFolder(args.model, { quant: args.quant, layers });
+  const pooling = args.pooling ?? manifest?.pooling ?? 'mean';
+  const options = { layers, dims, pooling, normalize: args.normalize };
+
+  const backend: ManagedBackend = await createBackend(weights, args.backend);
+  try {
+    if (args.verbose) {
+      const { info } = backend;
+      const a = info.adapter;
+      const where = a
+        ? `webgpu on ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || 'unknown adapter'}${a.isFallback ? ' (software)' : ''}`
+        : `cpu${info.fallbackReason ? ` (WebGPU not used: ${info.fallbackReason})` : ''}`;
+      log(`backend ${where}`);
+      log(
+        `model ${config.modelType}: ${config.numLayers} layers, hidden ${config.hiddenSize}, up to ${config.maxTokens} tokens; ` +
+          `using ${layers} layers, ${dims} dims, ${manifest ? manifest.quantization.linear : args.quant}, ${pooling} pooling${args.normalize ? ', normalised' : ''}`,
+      );
+    }
+
+    let texts = 0;
+    let truncated = 0;
+    let pending: number[][] = [];
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const vectors = await backend.embed(pending, options);
+      pending = [];
+      for (const v of vectors) await write(io.stdout, vectorLine(v));
+    };
+
+    const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+    let lineNo = 0;
+    for await (const raw of lines) {
+      lineNo++;
+      const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+      if (line.trim() === '') continue;
+      let text: unknown;
+      try {
+        text = JSON.parse(line);
+      } catch {
+        throw new UsageError(`stdin line ${lineNo} is not valid JSON (expected one JSON string per line)`);
+      }
+      if (typeof text !== 'string') {
+        throw new UsageError(
+          `stdin line ${lineNo} is a JSON ${text === null ? 'null' : Array.isArray(text) ? 'array' : typeof text}, expected a string`,
+        );
+      }
+      const encoded = tokenizer.encode(text, config.maxTokens);
+      if (encoded.truncated) truncated++;
+      pending.push(encoded.ids);
+      texts++;
+      if (pending.length >= args.batch) await flush();
+    }
+    await flush();
+    if (truncated > 0) log(`${truncated} of ${texts} texts were longer than ${config.maxTokens} tokens and were truncated`);
+    if (args.verbose) log(`embedded ${texts} texts in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+  } finally {
+    backend.dispose();
+  }
+}

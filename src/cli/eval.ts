@@ -1,0 +1,144 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readFloresDev, readStsDev } from '../eval/dev-data.js';
+import { type EvalReport, evaluate } from '../eval/run.js';
+import type { BackendChoice } from '../model/backend.js';
+import { createBackend } from '../model/backend.js';
+import { openModelFolder } from '../node/model-folder.js';
+import { MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
+import { type CliIo, oneOf, positiveInt, UsageError } from './args.js';
+
+export const EVAL_USAGE = `Usage: m3web eval --model DIR [options]
+
+Measures, for every (layers, dims) the model supports (the pack's exits x dims, or
+every layer at full width for a Hugging Face folder):
+  - FLORES-200 dev bitext retrieval accuracy, xx->eng and eng->xx, averaged over languages;
+  - STS-B dev Spearman correlation per language;
+and the same for a character n-gram TF-IDF baseline. Prints a table.
+
+Options:
+  --model DIR     model pack or Hugging Face folder
+  --data DIR      dev data folder with flores-dev/ and stsb-dev/ (default training/dev-data)
+  --langs LIST    only these FLORES languages, comma-separated (default: all)
+  --backend B     cpu, webgpu or auto (default cpu: exact f32 on any machine)
+  --report FILE   also write the full report (per-language figures) as JSON
+  --write         store the quality table in the pack's manifest.json
+  --batch N       texts per forward call (default 128)
+  -h, --help      show this help
+`;
+
+const HINT = 'Run `m3web eval --help` for usage.\n';
+
+export interface EvalArgs {
+  model: string;
+  data: string;
+  langs: string[] | undefined;
+  backend: BackendChoice;
+  report: string | undefined;
+  write: boolean;
+  batch: number;
+}
+
+export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        model: { type: 'string' },
+        data: { type: 'string' },
+        langs: { type: 'string' },
+        backend: { type: 'string' },
+        report: { type: 'string' },
+        write: { type: 'boolean' },
+        batch: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message, HINT);
+  }
+  if (values.help) return 'help';
+  const str = (k: string) => values[k] as string | undefined;
+  const model = str('model');
+  if (!model) throw new UsageError('--model DIR is required', HINT);
+  return {
+    model,
+    data: str('data') ?? 'training/dev-data',
+    langs: str('langs')
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    backend: oneOf<BackendChoice>('backend', str('backend'), ['cpu', 'webgpu', 'auto'], 'cpu', HINT),
+    report: str('report'),
+    write: values.write === true,
+    batch: positiveInt('batch', str('batch'), HINT) ?? 128,
+  };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(6);
+const rho = (x: number) => x.toFixed(3).padStart(6);
+
+export function formatTable(report: EvalReport): string {
+  const { rows, baseline } = report.table;
+  const lines = [
+    'layers  dims  xx->eng  eng->xx  STS-en  STS-mean  score',
+    '------  ----  -------  -------  ------  --------  -----',
+  ];
+  const line = (l: string, d: string, m: Record<string, number>, score: number) =>
+    `${l.padStart(6)}  ${d.padStart(4)}   ${pct(m.floresXxEng ?? 0)}   ${pct(m.floresEngXx ?? 0)}  ${rho(m.sts_en ?? 0)}    ${rho(m.stsMean ?? 0)}  ${score.toFixed(3)}`;
+  for (const r of rows) lines.push(line(String(r.layers), String(r.dims), r.metrics ?? {}, r.score));
+  if (baseline) lines.push(line('lexical', '-', baseline.metrics ?? {}, baseline.score));
+  return `${lines.join('\n')}\n`;
+}
+
+export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
+  const started = performance.now();
+  const model = await openModelFolder(args.model);
+  const { config, manifest } = model;
+  const exits = manifest?.exits ?? Array.from({ length: config.numLayers }, (_, i) => i + 1);
+  const dims = manifest?.dims ?? [config.hiddenSize];
+  const flores = await readFloresDev(join(args.data, 'flores-dev'), args.langs);
+  const sts = await readStsDev(join(args.data, 'stsb-dev'));
+  const backend = await createBackend(model.weights, args.backend);
+  let report: EvalReport;
+  try {
+    let lastPct = -1;
+    report = await evaluate({
+      backend,
+      tokenizer: model.tokenizer,
+      maxTokens: config.maxTokens,
+      pooling: manifest?.pooling ?? 'mean',
+      exits,
+      dims,
+      flores,
+      sts,
+      batch: args.batch,
+      onProgress(done, total) {
+        const p = Math.floor((100 * done) / total);
+        if (p >= lastPct + 10) {
+          lastPct = p;
+          io.stderr.write(`m3web: embedded ${done}/${total} texts\n`);
+        }
+      },
+    });
+  } finally {
+    backend.dispose();
+  }
+  io.stdout.write(`FLORES dev: ${flores.size - 1} languages vs English; STS dev: ${[...sts.keys()].join(', ')}\n`);
+  io.stdout.write(formatTable(report));
+  if (args.report) await writeFile(args.report, `${JSON.stringify(report, null, 1)}\n`);
+  if (args.write) {
+    if (!manifest) throw new UsageError('--write needs a model pack (a folder with manifest.json)', HINT);
+    const path = join(args.model, MANIFEST_FILE);
+    const raw = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    raw.quality = report.table;
+    parseManifest(raw);
+    await writeFile(`${path}.tmp`, `${JSON.stringify(raw, null, 1)}\n`);
+    await rename(`${path}.tmp`, path);
+    io.stderr.write(`m3web: wrote the quality table into ${path}\n`);
+  }
+  io.stderr.write(`m3web: eval took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+}

@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ModelFormatError } from '../errors.js';
+import type { HfCheckpoint } from '../pack/convert.js';
+import { SafetensorsReader, ShardedTensors, type TensorSource } from '../pack/safetensors.js';
+import { type FileSource, fileSource } from './files.js';
+
+async function optionalJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ModelFormatError(`reading ${path} failed: ${String(cause)}`, { cause });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ModelFormatError(`${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+}
+
+async function requiredJson(dir: string, name: string): Promise<unknown> {
+  const v = await optionalJson(join(dir, name));
+  if (v === undefined) throw new ModelFormatError(`${name} not found in model folder ${dir}`);
+  return v;
+}
+
+/**
+ * Opens a Hugging Face folder for conversion, streaming the weights: single-file or sharded
+ * (model.safetensors.index.json) checkpoints. Call `close()` when done.
+ */
+export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { close(): Promise<void> }> {
+  const config = await requiredJson(dir, 'config.json');
+  const tokenizer = await readFile(join(dir, 'tokenizer.json')).catch((cause) => {
+    throw new ModelFormatError(`tokenizer.json not found in model folder ${dir}`, { cause });
+  });
+  const opened: FileSource[] = [];
+  const close = async () => {
+    await Promise.all(opened.map((f) => f.close()));
+  };
+  try {
+    let weights: TensorSource;
+    const index = (await optionalJson(join(dir, 'model.safetensors.index.json'))) as { weight_map?: unknown } | undefined;
+    if (index) {
+      const readers = new Map<string, TensorSource>();
+      for (const file of new Set(Object.values((index.weight_map ?? {}) as Record<string, string>))) {
+        if (!/^[\w.-]+$/.test(file))
+          throw new ModelFormatError(`model.safetensors.index.json names a strange shard file ${JSON.stringify(file)}`);
+        const source = await fileSource(join(dir, file), file);
+        opened.push(source);
+        readers.set(file, await SafetensorsReader.open(source));
+      }
+      weights = ShardedTensors.fromIndex(index.weight_map, readers);
+    } else {
+      const source = await fileSource(join(dir, 'model.safetensors'), 'model.safetensors');
+      opened.push(source);
+      weights = await SafetensorsReader.open(source);
+    }
+    return {
+      config,
+      tokenizer: new Uint8Array(tokenizer),
+      tokenizerConfig: await optionalJson(join(dir, 'tokenizer_config.json')),
+      poolingConfig: await optionalJson(join(dir, '1_Pooling', 'config.json')),
+      weights,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,159 @@
+import { InputError, ModelFormatError } from '../errors.js';
+import { parseHfConfig } from '../model/config.js';
+import type { Pooling } from '../model/encoder.js';
+import { bertWeightsFromTensors } from '../model/hf.js';
+import { QUANTS, type Quant } from '../model/weights.js';
+import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import type { QualityTable } from './manifest.js';
+import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from './safetensors.js';
+import { type Pack, writePack } from './write.js';
+
+/** A Hugging Face checkpoint as the converter needs it, wherever its files came from. */
+export interface HfCheckpoint {
+  /** Parsed config.json. */
+  config: unknown;
+  /** tokenizer.json, as bytes: the pack stores it verbatim. */
+  tokenizer: Uint8Array;
+  /** Parsed tokenizer_config.json, if present. */
+  tokenizerConfig?: unknown;
+  /** Parsed sentence-transformers 1_Pooling/config.json, if present: it names the pooling. */
+  poolingConfig?: unknown;
+  weights: TensorSource;
+}
+
+export interface ConvertOptions {
+  id: string;
+  /** Storage of the layer matrices and the vocabulary table (default q8). */
+  quant?: Quant;
+  /** Layer counts the model may stop at (default: every layer). */
+  exits?: number[];
+  /** Matryoshka widths (default: only the full width, for models not trained for truncation). */
+  dims?: number[];
+  /** Default: from 1_Pooling/config.json, else mean. */
+  pooling?: Pooling;
+  maxTokens?: number;
+  prefixes?: { query?: string; passage?: string };
+  license?: string;
+  source?: string;
+  quality?: QualityTable;
+  layersPerShard?: number;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function poolingFrom(raw: unknown): Pooling | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const p = raw as Record<string, unknown>;
+  if (p.pooling_mode_cls_token === true) return 'cls';
+  if (p.pooling_mode_mean_tokens === true) return 'mean';
+  throw new ModelFormatError('1_Pooling/config.json asks for a pooling m3web does not implement (only mean or CLS)');
+}
+
+function modelMaxLength(tokenizerConfig: unknown): number | undefined {
+  const v = (tokenizerConfig as Record<string, unknown> | undefined)?.model_max_length;
+  // Tokenizers without a limit say 1e30 here.
+  return typeof v === 'number' && Number.isInteger(v) && v > 1 && v < 1_000_000 ? v : undefined;
+}
+
+function intList(name: string, values: number[], min: number, max: number): number[] {
+  for (const v of values) {
+    if (!Number.isInteger(v) || v < min || v > max) throw new InputError(`${name} must be integers in ${min}..${max}, got ${v}`);
+  }
+  return [...new Set(values)].sort((a, b) => a - b);
+}
+
+/** Converts a BERT / XLM-R checkpoint into a model pack (manifest, tokenizer, quantized shards). */
+export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOptions): Promise<Pack> {
+  const quant = options.quant ?? 'q8';
+  if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
+  if (!ID_RE.test(options.id))
+    throw new InputError(`model id ${JSON.stringify(options.id)} must be letters, digits, '.', '_' or '-'`);
+  const config = parseHfConfig(ckpt.config);
+  let tokenizerJson: unknown;
+  try {
+    tokenizerJson = JSON.parse(new TextDecoder().decode(ckpt.tokenizer));
+  } catch (cause) {
+    throw new ModelFormatError('tokenizer.json is not valid JSON', { cause });
+  }
+  const tokenizer = TextTokenizer.fromJson(tokenizerJson, ckpt.tokenizerConfig);
+  if (tokenizer.maxTokenId >= config.vocabSize) {
+    throw new ModelFormatError(
+      `tokenizer.json has token id ${tokenizer.maxTokenId} but config.json's vocab_size is ${config.vocabSize}`,
+    );
+  }
+  const exits = intList('exits', options.exits ?? Array.from({ length: config.numLayers }, (_, i) => i + 1), 1, config.numLayers);
+  const dims = intList('dims', options.dims ?? [config.hiddenSize], 1, config.hiddenSize);
+  const maxTokens = Math.min(
+    options.maxTokens ?? config.maxTokens,
+    config.maxTokens,
+    modelMaxLength(ckpt.tokenizerConfig) ?? config.maxTokens,
+  );
+  const weights = await bertWeightsFromTensors(config, ckpt.weights, { quant, embeddingQuant: quant });
+  return writePack(
+    weights,
+    ckpt.config as Record<string, unknown>,
+    { json: ckpt.tokenizer, ...(ckpt.tokenizerConfig ? { config: ckpt.tokenizerConfig as Record<string, unknown> } : {}) },
+    {
+      id: options.id,
+      exits,
+      dims,
+      pooling: options.pooling ?? poolingFrom(ckpt.poolingConfig) ?? 'mean',
+      maxTokens,
+      ...(options.prefixes ? { prefixes: options.prefixes } : {}),
+      ...(options.license ? { license: options.license } : {}),
+      ...(options.source ? { source: options.source } : {}),
+      ...(options.quality ? { quality: options.quality } : {}),
+      ...(options.layersPerShard ? { layersPerShard: options.layersPerShard } : {}),
+    },
+  );
+}
+
+async function jsonOf(blob: Blob | undefined, name: string): Promise<unknown> {
+  if (!blob) return undefined;
+  try {
+    return JSON.parse(await blob.text());
+  } catch (cause) {
+    throw new ModelFormatError(`${name} is not valid JSON`, { cause });
+  }
+}
+
+/**
+ * Opens a checkpoint from files a user dropped into the page (or picked with a directory input):
+ * matched by name, so a flat list and a folder with 1_Pooling/ both work. Tensors are read from
+ * the Files lazily, one at a time.
+ */
+export async function checkpointFromFiles(files: Iterable<File>): Promise<HfCheckpoint> {
+  const byName = new Map<string, File>();
+  for (const f of files) {
+    const path = (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
+    const parts = path.split('/');
+    const key = parts.length > 1 && parts.at(-2) === '1_Pooling' ? `1_Pooling/${f.name}` : f.name;
+    byName.set(key, f);
+  }
+  const need = (name: string) => {
+    const f = byName.get(name);
+    if (!f) throw new ModelFormatError(`${name} is missing from the dropped files`);
+    return f;
+  };
+  let weights: TensorSource;
+  const single = byName.get('model.safetensors');
+  if (single) {
+    weights = await SafetensorsReader.open(blobSource(single, single.name));
+  } else {
+    const index = (await jsonOf(byName.get('model.safetensors.index.json'), 'model.safetensors.index.json')) as
+      | { weight_map?: unknown }
+      | undefined;
+    if (!index) throw new ModelFormatError('model.safetensors (or model.safetensors.index.json with its shards) is missing');
+    const shardNames = new Set(Object.values((index.weight_map ?? {}) as Record<string, string>));
+    const readers = new Map<string, TensorSource>();
+    for (const name of shardNames) readers.set(name, await SafetensorsReader.open(blobSource(need(name), name)));
+    weights = ShardedTensors.fromIndex(index.weight_map, readers);
+  }
+  return {
+    config: await jsonOf(need('config.json'), 'config.json'),
+    tokenizer: new Uint8Array(await need('tokenizer.json').arrayBuffer()),
+    tokenizerConfig: await jsonOf(byName.get('tokenizer_config.json'), 'tokenizer_config.json'),
+    poolingConfig: await jsonOf(byName.get('1_Pooling/config.json'), '1_Pooling/config.json'),
+    weights,
+  };
+}

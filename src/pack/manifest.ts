@@ -1,0 +1,268 @@
+import { ModelFormatError } from '../errors.js';
+import type { Pooling } from '../model/encoder.js';
+import { QUANTS, type Quant } from '../model/weights.js';
+
+/** Bumped when a reader of the previous format would misread a pack. */
+export const PACK_VERSION = 1;
+export const MANIFEST_FILE = 'manifest.json';
+
+/** How one tensor's bytes are laid out inside its shard. */
+export interface TensorEntry {
+  name: string;
+  /** f32 | f16 | q8 (int8, per-row f32 scales in `${name}.scales`) | q4 (nibbles, per-32 scales). */
+  dtype: Quant;
+  shape: number[];
+  /** Byte offset inside the shard; a multiple of 16. */
+  offset: number;
+  bytes: number;
+}
+
+export type ShardKind = 'embeddings' | 'layers' | 'head';
+
+export interface ShardEntry {
+  file: string;
+  kind: ShardKind;
+  bytes: number;
+  /** Lower-case hex SHA-256 of the file. */
+  sha256: string;
+  /** For kind 'layers': the 0-based layer indices [from, to) it holds. */
+  layers?: [number, number];
+  tensors: TensorEntry[];
+}
+
+export interface FileEntry {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface QualityRow {
+  layers: number;
+  dims: number;
+  /** The headline score the planner ranks by (higher is better), in [0, 1]. */
+  score: number;
+  /** Named metrics behind the score, e.g. { floresXxEng: 0.91, stsEnSpearman: 0.74 }. */
+  metrics?: Record<string, number>;
+}
+
+export interface QualityTable {
+  /** What was measured, e.g. "FLORES-200 dev bitext accuracy + STS-B dev Spearman". */
+  dataset: string;
+  rows: QualityRow[];
+  /** The lexical baseline on the same data, for context. */
+  baseline?: { name: string; score: number; metrics?: Record<string, number> };
+}
+
+export interface PackManifest {
+  format: 'm3web-pack';
+  version: number;
+  /** Stable model id, e.g. "m3-mini"; IndexedDB keys start with it. */
+  id: string;
+  /** The Hugging Face config.json, verbatim: the architecture and its numbers. */
+  config: Record<string, unknown>;
+  tokenizer: FileEntry & { config?: Record<string, unknown> };
+  quantization: { linear: Quant; embeddings: Quant };
+  shards: ShardEntry[];
+  /** Layer counts the model was trained to stop at. */
+  exits: number[];
+  /** Matryoshka widths the model was trained to be truncated to. */
+  dims: number[];
+  pooling: Pooling;
+  /** Texts longer than this many tokens (specials included) are truncated. */
+  maxTokens: number;
+  prefixes?: { query?: string; passage?: string };
+  license?: string;
+  source?: string;
+  quality?: QualityTable;
+}
+
+const SHA256_RE = /^[0-9a-f]{64}$/;
+// Shard names end up in URLs and IndexedDB keys: keep them to plain relative file names.
+const FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+type Json = Record<string, unknown>;
+
+function fail(message: string): never {
+  throw new ModelFormatError(`manifest.json: ${message}`);
+}
+
+function obj(v: unknown, what: string): Json {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`${what} must be an object`);
+  return v as Json;
+}
+
+function int(v: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(`${what} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+function str(v: unknown, what: string, re?: RegExp): string {
+  if (typeof v !== 'string' || (re && !re.test(v))) fail(`${what} is missing or malformed`);
+  return v;
+}
+
+function arr(v: unknown, what: string, max = 100_000): unknown[] {
+  if (!Array.isArray(v) || v.length > max) fail(`${what} must be an array`);
+  return v;
+}
+
+function fileEntry(v: unknown, what: string): FileEntry {
+  const e = obj(v, what);
+  return {
+    file: str(e.file, `${what}.file`, FILE_RE),
+    bytes: int(e.bytes, `${what}.bytes`),
+    sha256: str(e.sha256, `${what}.sha256`, SHA256_RE),
+  };
+}
+
+function quant(v: unknown, what: string): Quant {
+  if (!QUANTS.includes(v as Quant)) fail(`${what} must be one of ${QUANTS.join(', ')}`);
+  return v as Quant;
+}
+
+function tensorEntry(v: unknown, what: string, shardBytes: number): TensorEntry {
+  const t = obj(v, what);
+  const shape = arr(t.shape, `${what}.shape`, 4).map((d, i) => int(d, `${what}.shape[${i}]`, 1, 1 << 30));
+  const entry = {
+    name: str(t.name, `${what}.name`),
+    dtype: quant(t.dtype, `${what}.dtype`),
+    shape,
+    offset: int(t.offset, `${what}.offset`),
+    bytes: int(t.bytes, `${what}.bytes`),
+  };
+  if (entry.offset % 16 !== 0) fail(`${what}.offset ${entry.offset} is not 16-byte aligned`);
+  if (entry.offset + entry.bytes > shardBytes)
+    fail(`${what} ends at byte ${entry.offset + entry.bytes}, past its ${shardBytes}-byte shard`);
+  return entry;
+}
+
+/**
+ * Checks a parsed manifest.json field by field. Everything a loader later trusts (sizes, offsets,
+ * layer ranges, file names) is bounded here, so a hostile or corrupt manifest fails with a
+ * message instead of driving huge allocations or path tricks.
+ */
+export function parseManifest(raw: unknown): PackManifest {
+  const m = obj(raw, 'the manifest');
+  if (m.format !== 'm3web-pack') fail('"format" must be "m3web-pack" (is this a model pack?)');
+  const version = int(m.version, 'version', 1);
+  if (version > PACK_VERSION) fail(`pack version ${version} is newer than this m3web reads (${PACK_VERSION}); update m3web`);
+  const config = obj(m.config, 'config');
+  const numLayers = int(config.num_hidden_layers, 'config.num_hidden_layers', 1, 1000);
+  const hidden = int(config.hidden_size, 'config.hidden_size', 1, 1 << 16);
+  const tok = obj(m.tokenizer, 'tokenizer');
+  const tokenizer = {
+    ...fileEntry(tok, 'tokenizer'),
+    ...(tok.config === undefined ? {} : { config: obj(tok.config, 'tokenizer.config') }),
+  };
+  const q = obj(m.quantization, 'quantization');
+  const shards = arr(m.shards, 'shards', 10_000).map((v, i): ShardEntry => {
+    const s = obj(v, `shards[${i}]`);
+    const base = fileEntry(s, `shards[${i}]`);
+    const kind = s.kind;
+    if (kind !== 'embeddings' && kind !== 'layers' && kind !== 'head')
+      fail(`shards[${i}].kind must be embeddings, layers or head`);
+    const tensors = arr(s.tensors, `shards[${i}].tensors`).map((t, j) =>
+      tensorEntry(t, `shards[${i}].tensors[${j}]`, base.bytes),
+    );
+    const shard: ShardEntry = { ...base, kind, tensors };
+    if (kind === 'layers') {
+      const range = arr(s.layers, `shards[${i}].layers`, 2);
+      const from = int(range[0], `shards[${i}].layers[0]`, 0, numLayers - 1);
+      const to = int(range[1], `shards[${i}].layers[1]`, from + 1, numLayers);
+      shard.layers = [from, to];
+    }
+    return shard;
+  });
+  const files = new Set([tokenizer.file]);
+  for (const s of shards) {
+    if (files.has(s.file)) fail(`file ${s.file} is listed twice`);
+    files.add(s.file);
+  }
+  if (shards.filter((s) => s.kind === 'embeddings').length !== 1) fail('there must be exactly one embeddings shard');
+  const covered = new Array<boolean>(numLayers).fill(false);
+  for (const s of shards) {
+    if (!s.layers) continue;
+    for (let l = s.layers[0]; l < s.layers[1]; l++) {
+      if (covered[l]) fail(`layer ${l} is in two shards`);
+      covered[l] = true;
+    }
+  }
+  const missing = covered.indexOf(false);
+  if (missing >= 0) fail(`no shard holds layer ${missing}`);
+  const exits = arr(m.exits, 'exits', numLayers).map((v, i) => int(v, `exits[${i}]`, 1, numLayers));
+  const dims = arr(m.dims, 'dims', hidden).map((v, i) => int(v, `dims[${i}]`, 1, hidden));
+  if (!exits.length || !dims.length) fail('exits and dims must not be empty');
+  if (m.pooling !== 'mean' && m.pooling !== 'cls') fail('pooling must be "mean" or "cls"');
+  const manifest: PackManifest = {
+    format: 'm3web-pack',
+    version,
+    id: str(m.id, 'id', FILE_RE),
+    config,
+    tokenizer,
+    quantization: { linear: quant(q.linear, 'quantization.linear'), embeddings: quant(q.embeddings, 'quantization.embeddings') },
+    shards,
+    exits: [...new Set(exits)].sort((a, b) => a - b),
+    dims: [...new Set(dims)].sort((a, b) => a - b),
+    pooling: m.pooling,
+    maxTokens: int(m.maxTokens, 'maxTokens', 2, 1 << 20),
+  };
+  if (m.prefixes !== undefined) {
+    const p = obj(m.prefixes, 'prefixes');
+    manifest.prefixes = {
+      ...(p.query === undefined ? {} : { query: str(p.query, 'prefixes.query') }),
+      ...(p.passage === undefined ? {} : { passage: str(p.passage, 'prefixes.passage') }),
+    };
+  }
+  if (m.license !== undefined) manifest.license = str(m.license, 'license');
+  if (m.source !== undefined) manifest.source = str(m.source, 'source');
+  if (m.quality !== undefined) manifest.quality = parseQuality(m.quality);
+  return manifest;
+}
+
+function parseQuality(v: unknown): QualityTable {
+  const q = obj(v, 'quality');
+  const metrics = (x: unknown, what: string) => {
+    if (x === undefined) return {};
+    const out: Record<string, number> = {};
+    for (const [k, n] of Object.entries(obj(x, what))) {
+      if (typeof n !== 'number' || !Number.isFinite(n)) fail(`${what}.${k} must be a number`);
+      out[k] = n;
+    }
+    return { metrics: out };
+  };
+  const score = (x: unknown, what: string) => {
+    if (typeof x !== 'number' || !Number.isFinite(x)) fail(`${what} must be a number`);
+    return x;
+  };
+  const table: QualityTable = {
+    dataset: str(q.dataset, 'quality.dataset'),
+    rows: arr(q.rows, 'quality.rows').map((r, i) => {
+      const row = obj(r, `quality.rows[${i}]`);
+      return {
+        layers: int(row.layers, `quality.rows[${i}].layers`, 1),
+        dims: int(row.dims, `quality.rows[${i}].dims`, 1),
+        score: score(row.score, `quality.rows[${i}].score`),
+        ...metrics(row.metrics, `quality.rows[${i}].metrics`),
+      };
+    }),
+  };
+  if (q.baseline !== undefined) {
+    const b = obj(q.baseline, 'quality.baseline');
+    table.baseline = {
+      name: str(b.name, 'quality.baseline.name'),
+      score: score(b.score, 'quality.baseline.score'),
+      ...metrics(b.metrics, 'quality.baseline.metrics'),
+    };
+  }
+  return table;
+}
+
+/** Shards needed to run the first `layers` layers: the embeddings, those layer shards, the head. */
+export function shardsFor(manifest: PackManifest, layers: number): ShardEntry[] {
+  return manifest.shards.filter((s) => s.kind !== 'layers' || (s.layers as [number, number])[0] < layers);
+}
+
+/** Every file of the pack, tokenizer first. */
+export function packFiles(manifest: PackManifest): FileEntry[] {
+  return [manifest.tokenizer, ...manifest.shards];
+}

@@ -1,0 +1,163 @@
+import { QuantizedEmbeddingTable } from '../model/embedding-table.js';
+import type { Pooling } from '../model/encoder.js';
+import type { BertLayer, BertWeights, LayerNormParams, Linear, Quant } from '../model/weights.js';
+import { sha256Hex } from '../store/sha256.js';
+import { alignUp, EMBEDDINGS_SHARD, layerShardName } from './layout.js';
+import {
+  PACK_VERSION,
+  type PackManifest,
+  type QualityTable,
+  type ShardEntry,
+  type ShardKind,
+  type TensorEntry,
+} from './manifest.js';
+
+export const TOKENIZER_FILE = 'tokenizer.json';
+
+export interface PackMeta {
+  id: string;
+  exits: number[];
+  dims: number[];
+  pooling: Pooling;
+  maxTokens: number;
+  prefixes?: { query?: string; passage?: string };
+  license?: string;
+  source?: string;
+  quality?: QualityTable;
+  /** Layers per shard file (default 1). */
+  layersPerShard?: number;
+}
+
+export interface Pack {
+  manifest: PackManifest;
+  /** File name -> bytes, manifest.json included. */
+  files: Map<string, Uint8Array>;
+}
+
+interface Part {
+  name: string;
+  dtype: Quant;
+  shape: number[];
+  bytes: Uint8Array;
+}
+
+const f32Part = (name: string, values: Float32Array, shape: number[]): Part => ({
+  name,
+  dtype: 'f32',
+  shape,
+  bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+});
+
+function linearParts(name: string, l: Linear, withBias = true): Part[] {
+  const parts: Part[] = [{ name: `${name}.weight`, dtype: l.quant, shape: [l.rows, l.cols], bytes: l.data }];
+  if (l.scales) parts.push(f32Part(`${name}.scales`, l.scales, [l.scales.length]));
+  if (withBias) parts.push(f32Part(`${name}.bias`, l.bias, [l.rows]));
+  return parts;
+}
+
+const normParts = (name: string, n: LayerNormParams): Part[] => [
+  f32Part(`${name}.gamma`, n.gamma, [n.gamma.length]),
+  f32Part(`${name}.beta`, n.beta, [n.beta.length]),
+];
+
+export const LINEARS = ['qkv', 'attnOut', 'ffnIn', 'ffnOut'] as const;
+export const NORMS = ['attnNorm', 'ffnNorm'] as const;
+
+function layerParts(index: number, layer: BertLayer): Part[] {
+  return [
+    ...LINEARS.flatMap((k) => linearParts(`layer.${index}.${k}`, layer[k])),
+    ...NORMS.flatMap((k) => normParts(`layer.${index}.${k}`, layer[k])),
+  ];
+}
+
+async function shard(
+  file: string,
+  kind: ShardKind,
+  parts: Part[],
+  layers?: [number, number],
+): Promise<{ entry: ShardEntry; bytes: Uint8Array }> {
+  const tensors: TensorEntry[] = [];
+  let size = 0;
+  for (const p of parts) {
+    tensors.push({ name: p.name, dtype: p.dtype, shape: p.shape, offset: size, bytes: p.bytes.length });
+    size = alignUp(size + p.bytes.length);
+  }
+  const bytes = new Uint8Array(size);
+  parts.forEach((p, i) => {
+    bytes.set(p.bytes, (tensors[i] as TensorEntry).offset);
+  });
+  const entry: ShardEntry = { file, kind, bytes: size, sha256: await sha256Hex(bytes), tensors };
+  if (layers) entry.layers = layers;
+  return { entry, bytes };
+}
+
+/**
+ * Serialises quantized BERT weights into a model pack: an embeddings shard, one shard per layer
+ * (or per `layersPerShard` layers), the tokenizer and manifest.json. The vocabulary table must
+ * already be quantized (a QuantizedEmbeddingTable) or be f32.
+ */
+export async function writePack(
+  weights: BertWeights,
+  hfConfig: Record<string, unknown>,
+  tokenizer: { json: Uint8Array; config?: Record<string, unknown> },
+  meta: PackMeta,
+): Promise<Pack> {
+  const { config } = weights;
+  const H = config.hiddenSize;
+  const word = weights.word;
+  let wordParts: Part[];
+  let embeddingQuant: Quant;
+  if (word instanceof QuantizedEmbeddingTable) {
+    wordParts = linearParts('word', word.table, false);
+    embeddingQuant = word.table.quant;
+  } else {
+    const table = new Float32Array(word.rows * word.cols);
+    word.gather(
+      Uint32Array.from({ length: word.rows }, (_, i) => i),
+      table,
+    );
+    wordParts = [f32Part('word.weight', table, [word.rows, word.cols])];
+    embeddingQuant = 'f32';
+  }
+  const shards = [
+    await shard(EMBEDDINGS_SHARD, 'embeddings', [
+      ...wordParts,
+      f32Part('position', weights.position, [config.maxPositions, H]),
+      f32Part('tokenType', weights.tokenType, [config.typeVocabSize, H]),
+      ...normParts('embNorm', weights.embNorm),
+    ]),
+  ];
+  const per = meta.layersPerShard ?? 1;
+  for (let from = 0; from < weights.layers.length; from += per) {
+    const to = Math.min(from + per, weights.layers.length);
+    const parts = weights.layers.slice(from, to).flatMap((l, i) => layerParts(from + i, l));
+    shards.push(await shard(layerShardName(from, to), 'layers', parts, [from, to]));
+  }
+  const linearQuant = weights.layers[0]?.qkv.quant ?? 'f32';
+  const manifest: PackManifest = {
+    format: 'm3web-pack',
+    version: PACK_VERSION,
+    id: meta.id,
+    config: hfConfig,
+    tokenizer: {
+      file: TOKENIZER_FILE,
+      bytes: tokenizer.json.length,
+      sha256: await sha256Hex(tokenizer.json),
+      ...(tokenizer.config ? { config: tokenizer.config } : {}),
+    },
+    quantization: { linear: linearQuant, embeddings: embeddingQuant },
+    shards: shards.map((s) => s.entry),
+    exits: meta.exits,
+    dims: meta.dims,
+    pooling: meta.pooling,
+    maxTokens: meta.maxTokens,
+    ...(meta.prefixes ? { prefixes: meta.prefixes } : {}),
+    ...(meta.license ? { license: meta.license } : {}),
+    ...(meta.source ? { source: meta.source } : {}),
+    ...(meta.quality ? { quality: meta.quality } : {}),
+  };
+  const files = new Map<string, Uint8Array>([[TOKENIZER_FILE, tokenizer.json]]);
+  for (const s of shards) files.set(s.entry.file, s.bytes);
+  files.set('manifest.json', new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`));
+  return { manifest, files };
+}

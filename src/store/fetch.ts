@@ -1,0 +1,131 @@
+import { IntegrityError, M3WebError, NetworkError, UnsupportedError } from '../errors.js';
+
+/** The part of `fetch` the store uses; `globalThis.fetch` fits, and so does a test double. */
+export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
+
+export interface FetchFileOptions {
+  /** The size the manifest lists: the buffer is allocated once at this size and the body may not exceed it. */
+  expectedBytes: number;
+  onProgress?: (loaded: number, total: number) => void;
+  signal?: AbortSignal;
+  fetch?: FetchLike;
+}
+
+const MAX_RETRIES = 3;
+const BACKOFF_MS = 200;
+
+function abortedError(signal: AbortSignal): M3WebError {
+  return new M3WebError('ABORTED', 'the model load was aborted', { cause: signal.reason });
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortedError(signal);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortedError(signal as AbortSignal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+// Statuses a CDN or an overloaded server returns for a moment; worth another try.
+const transientStatus = (status: number) => status === 408 || status === 429 || status >= 500;
+
+/** First byte position of a 206 response, when the server (and CORS) let us see Content-Range. */
+function rangeStart(res: Response): number | undefined {
+  const m = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+function allocate(url: string, bytes: number): Uint8Array {
+  try {
+    return new Uint8Array(bytes);
+  } catch (cause) {
+    // A manifest may list sizes no ArrayBuffer can hold; say so instead of leaking a RangeError.
+    throw new UnsupportedError(`${url}: cannot hold ${bytes} bytes in one buffer here (${String(cause)})`);
+  }
+}
+
+/**
+ * Downloads one file of known size into a single buffer. A body that breaks off is resumed with
+ * a Range request (the server may answer 206 to continue or 200 to start over), up to
+ * MAX_RETRIES times; a body longer than `expectedBytes` is refused without reading the rest.
+ */
+export async function fetchFile(url: string, options: FetchFileOptions): Promise<Uint8Array> {
+  const { expectedBytes: total, signal } = options;
+  const doFetch: FetchLike = options.fetch ?? ((u, init) => globalThis.fetch(u, init));
+  const buf = allocate(url, total);
+  let loaded = 0;
+  let retries = 0;
+  const retry = async (why: string, cause?: unknown) => {
+    if (retries === MAX_RETRIES) {
+      throw new NetworkError(`${url}: ${why}; gave up after ${MAX_RETRIES} retries (${loaded} of ${total} bytes received)`, {
+        cause,
+      });
+    }
+    await sleep(BACKOFF_MS * 2 ** retries, signal);
+    retries++;
+  };
+
+  for (;;) {
+    throwIfAborted(signal);
+    const headers = new Headers();
+    if (loaded > 0) headers.set('Range', `bytes=${loaded}-`);
+    let res: Response;
+    try {
+      res = await doFetch(url, signal ? { headers, signal } : { headers });
+    } catch (cause) {
+      throwIfAborted(signal);
+      await retry(`request failed (${String(cause)})`, cause);
+      continue;
+    }
+    if (res.status === 206 && loaded > 0) {
+      const start = rangeStart(res);
+      if (start !== undefined && start !== loaded)
+        throw new NetworkError(`${url}: asked for bytes from ${loaded}, got HTTP 206 from ${start}`);
+    } else if (res.status === 200 || res.status === 206) {
+      loaded = 0;
+    } else {
+      void res.body?.cancel().catch(() => {});
+      if (transientStatus(res.status)) {
+        await retry(`HTTP ${res.status}`);
+        continue;
+      }
+      throw new NetworkError(`${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+    }
+    // Content-Length is not consulted: with Content-Encoding it counts compressed bytes, and the
+    // buffer is already sized by the manifest, so the body itself is checked as it arrives.
+    const reader = res.body?.getReader();
+    try {
+      for (;;) {
+        const chunk = reader ? await reader.read() : { done: true as const };
+        if (signal?.aborted) void reader?.cancel().catch(() => {});
+        throwIfAborted(signal);
+        if (chunk.done) break;
+        if (loaded + chunk.value.byteLength > total) {
+          void reader?.cancel().catch(() => {});
+          throw new IntegrityError(`${url}: the server sent more than the ${total} bytes the manifest lists`);
+        }
+        buf.set(chunk.value, loaded);
+        loaded += chunk.value.byteLength;
+        options.onProgress?.(loaded, total);
+      }
+    } catch (cause) {
+      if (cause instanceof M3WebError) throw cause;
+      throwIfAborted(signal);
+      await retry(`the download broke off (${String(cause)})`, cause);
+      continue;
+    }
+    if (loaded === total) return buf;
+    // A clean end of stream before the expected size is a dropped connection as far as we can tell.
+    await retry('the body ended early');
+  }
+}

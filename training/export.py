@@ -1,0 +1,108 @@
+"""Exports a training checkpoint as a Hugging Face folder and an ONNX model.
+
+  OUT/config.json, model.safetensors, tokenizer.json, tokenizer_config.json
+  OUT/modules.json, 1_Pooling/config.json   (sentence-transformers layout: mean pooling)
+  OUT/onnx/model.onnx                        (transformers.js layout: last_hidden_state output)
+"""
+
+import argparse
+import json
+import os
+import shutil
+import struct
+
+import numpy as np
+import torch
+
+from model import Encoder
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORK = os.path.join(HERE, "work")
+
+
+def write_safetensors(path, tensors, metadata):
+    header, offset, blobs = {"__metadata__": metadata}, 0, []
+    for name in sorted(tensors):
+        arr = tensors[name].float().numpy().astype("<f4")
+        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + arr.nbytes]}
+        blobs.append(arr.tobytes())
+        offset += arr.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for b in blobs:
+            f.write(b)
+
+
+class LastHidden(torch.nn.Module):
+    """BertModel's forward signature and first output, for ONNX consumers."""
+
+    def __init__(self, enc):
+        super().__init__()
+        self.enc = enc
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        e = self.enc
+        t = input_ids.shape[1]
+        x = e.word(input_ids) + e.pos.weight[:t] + e.token_type(token_type_ids)
+        x = e.emb_norm(x)
+        bias = (1.0 - attention_mask[:, None, None, :].float()) * -1e4
+        for layer in e.layers:
+            x = layer(x, bias)
+        return x
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="run1")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--name", default="m3-mini")
+    ap.add_argument("--no-onnx", action="store_true")
+    args = ap.parse_args()
+    ck = torch.load(os.path.join(WORK, "runs", args.run, "ckpt.pt"))
+    cfg = ck["config"]
+    enc = Encoder(cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"],
+                  cfg["num_attention_heads"], cfg["intermediate_size"], cfg["max_position_embeddings"])
+    enc.load_state_dict(ck["model"])
+    enc.eval()
+    os.makedirs(args.out, exist_ok=True)
+    config = {"architectures": ["BertModel"], "model_type": "bert", "hidden_act": "gelu",
+              "type_vocab_size": 2, "layer_norm_eps": 1e-12, "pad_token_id": 0,
+              "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+              "initializer_range": 0.02, "position_embedding_type": "absolute",
+              "torch_dtype": "float32", "_name_or_path": args.name, **cfg}
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    write_safetensors(os.path.join(args.out, "model.safetensors"), enc.hf_state_dict(),
+                      {"format": "pt", "step": str(ck["step"])})
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(WORK, "hf", name), os.path.join(args.out, name))
+    with open(os.path.join(args.out, "modules.json"), "w") as f:
+        json.dump([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}],
+                  f, indent=1)
+    os.makedirs(os.path.join(args.out, "1_Pooling"), exist_ok=True)
+    with open(os.path.join(args.out, "1_Pooling", "config.json"), "w") as f:
+        json.dump({"word_embedding_dimension": cfg["hidden_size"], "pooling_mode_cls_token": False,
+                   "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False}, f, indent=1)
+    if not args.no_onnx:
+        os.makedirs(os.path.join(args.out, "onnx"), exist_ok=True)
+        ids = torch.tensor([[2, 100, 200, 3], [2, 300, 3, 0]])
+        mask = (ids != 0).long()
+        torch.onnx.export(LastHidden(enc), (ids, mask, torch.zeros_like(ids)),
+                          os.path.join(args.out, "onnx", "model.onnx"),
+                          input_names=["input_ids", "attention_mask", "token_type_ids"],
+                          output_names=["last_hidden_state"],
+                          dynamic_axes={n: {0: "batch", 1: "seq"} for n in
+                                        ["input_ids", "attention_mask", "token_type_ids", "last_hidden_state"]},
+                          opset_version=14)
+        with torch.no_grad():
+            ref = LastHidden(enc)(ids, mask, torch.zeros_like(ids)).numpy()
+        np.save(os.path.join(args.out, "onnx", "check.npy"), ref)
+    print("exported step", ck["step"], "to", args.out)
+
+
+if __name__ == "__main__":
+    main()
