@@ -18,6 +18,8 @@ export interface BackendInfo {
 /** A backend made by createBackend; dispose() also destroys the GPU device it created. */
 export interface ManagedBackend extends EncoderBackend {
   readonly info: BackendInfo;
+  /** Destroys the GPU device as a driver reset would (no-op on the CPU): for recovery tests. */
+  loseDevice(): void;
 }
 
 class Managed implements ManagedBackend {
@@ -44,6 +46,9 @@ class Managed implements ManagedBackend {
   }
   hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
     return this.inner.hiddenStates(tokens, layers);
+  }
+  loseDevice(): void {
+    this.gpu?.device.destroy();
   }
   dispose(): void {
     this.inner.dispose();

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type ModelHandle, openPack } from '../api/model-source.js';
 import { ModelFormatError } from '../errors.js';
 import { parseHfConfig } from '../model/config.js';
 import { type LoadedModel, loadHfModel } from '../model/load.js';
@@ -51,4 +52,34 @@ export async function readModelConfig(dir: string): Promise<{ config: unknown; m
   if (!pack) return { config: raw };
   const manifest = parseManifest(raw);
   return { config: manifest.config, manifest };
+}
+
+/** A pack folder or a Hugging Face folder as a ModelHandle for createEncoder in Node. */
+export async function openFolderHandle(dir: string, layers: number | undefined): Promise<ModelHandle> {
+  await readModelConfig(dir);
+  if (await isPackFolder(dir)) {
+    return openPack(dir, async (l, have) => ({ ...(await readPackFolder(dir, l, have)), fromCache: false }), layers);
+  }
+  // A plain checkpoint has no manifest: every layer is an exit, only the full width is
+  // promised, and it loads whole (quantizing on the fly would cost more than it saves).
+  const model = await loadHfModel(await readHfFolder(dir));
+  const { numLayers, hiddenSize, maxTokens } = model.config;
+  return {
+    info: {
+      id: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir,
+      source: dir,
+      layers: numLayers,
+      hiddenSize,
+      exits: Array.from({ length: numLayers }, (_, i) => i + 1),
+      dims: [hiddenSize],
+      pooling: 'mean',
+      maxTokens,
+      quantization: 'f32',
+      prefixes: {},
+      quality: null,
+    },
+    model,
+    fromCache: false,
+    ensureLayers: async () => false,
+  };
 }

@@ -1,0 +1,92 @@
+import { InputError } from '../errors.js';
+import type { LoadedModel } from '../model/load.js';
+import { modelFromPack } from '../model/pack-model.js';
+import type { PackManifest } from '../pack/manifest.js';
+import { packLayers } from '../pack/read.js';
+import { loadPackFiles } from '../store/pack-loader.js';
+import type { LoadProgress, ModelInfo } from './types.js';
+
+/** A model whose layers can be loaded a few at a time: the first L for a shallow plan, more later. */
+export interface ModelHandle {
+  readonly info: ModelInfo;
+  readonly model: LoadedModel;
+  /** True when nothing came over the network. */
+  readonly fromCache: boolean;
+  /** Loads layers up to `layers` if they are not loaded yet; true when it added any. */
+  ensureLayers(layers: number): Promise<boolean>;
+}
+
+export interface SourceOptions {
+  layers?: number;
+  cache?: boolean;
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+}
+
+export function infoFromManifest(manifest: PackManifest, source: string, model: LoadedModel): ModelInfo {
+  return {
+    id: manifest.id,
+    source,
+    layers: model.config.numLayers,
+    hiddenSize: model.config.hiddenSize,
+    exits: manifest.exits,
+    dims: manifest.dims,
+    pooling: manifest.pooling,
+    maxTokens: model.config.maxTokens,
+    quantization: manifest.quantization.linear,
+    prefixes: manifest.prefixes ?? {},
+    quality: manifest.quality ?? null,
+  };
+}
+
+/** Files of a pack, fetched (and cached) or read from disk, keyed by file name. */
+export type PackFileLoader = (
+  layers: number | undefined,
+  have: ReadonlySet<string>,
+) => Promise<{ manifest: PackManifest; files: Map<string, Uint8Array>; fromCache: boolean }>;
+
+/** A pack whose files come from `load`: over HTTP with the IndexedDB cache, or from a Node folder. */
+export async function openPack(source: string, load: PackFileLoader, layers: number | undefined): Promise<ModelHandle> {
+  const first = await load(layers, new Set());
+  const { manifest } = first;
+  const files = first.files;
+  const total = Number(manifest.config.num_hidden_layers);
+  const initial = Math.min(layers ?? total, total);
+  if (!Number.isInteger(initial) || initial < 1) throw new InputError(`layers must be an integer in 1..${total}, got ${layers}`);
+  const model = modelFromPack(manifest, files, initial);
+  const info = infoFromManifest(manifest, source, model);
+  let fromCache = first.fromCache;
+  return {
+    info,
+    model,
+    get fromCache() {
+      return fromCache;
+    },
+    async ensureLayers(wanted: number) {
+      const have = model.weights.layers.length;
+      if (wanted <= have) return false;
+      const more = await load(wanted, new Set(files.keys()));
+      fromCache &&= more.fromCache;
+      for (const [name, bytes] of more.files) files.set(name, bytes);
+      model.weights.layers.push(...packLayers(manifest, model.weights.config, files, have, wanted));
+      return true;
+    },
+  };
+}
+
+/** A pack served over HTTP(S) (or relative to the page), cached in IndexedDB where it exists. */
+export function openPackUrl(url: string, options: SourceOptions): Promise<ModelHandle> {
+  const base = url.replace(/\/manifest\.json$/, '').replace(/\/+$/, '');
+  return openPack(
+    base,
+    (layers, have) =>
+      loadPackFiles(base, {
+        ...(layers === undefined ? {} : { layers }),
+        have,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.cache === false ? { cache: null } : {}),
+      }),
+    options.layers,
+  );
+}

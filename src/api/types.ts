@@ -1,0 +1,69 @@
+import type { GpuAdapterSummary } from '../gpu/device.js';
+import type { BackendKind, Pooling } from '../model/encoder.js';
+import type { QualityTable } from '../pack/manifest.js';
+import type { PackLoadProgress } from '../store/pack-loader.js';
+
+export type DeviceChoice = 'auto' | 'webgpu' | 'cpu';
+
+export interface EncoderOptions {
+  /**
+   * Where the model is: the URL of a model pack folder (its manifest.json inside), or in Node a
+   * local pack folder or a plain Hugging Face folder.
+   */
+  model: string;
+  /** 'auto' (default) uses WebGPU when an adapter exists, else the CPU forward. */
+  device?: DeviceChoice;
+  /** Load only the first `layers` layers now; deeper calls fetch the rest when needed. */
+  layers?: number;
+  /** Download / cache progress while the model loads. */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Keep downloaded shards in IndexedDB (browser; default true). */
+  cache?: boolean;
+}
+
+export type LoadProgress = PackLoadProgress;
+
+export interface EmbedOptions {
+  /** Layers to run; one of the model's exits (default: all). */
+  layers?: number;
+  /** Leading dimensions to keep; one of the model's widths (default: full). */
+  dims?: number;
+  /** L2-normalise the vectors (default true). */
+  normalize?: boolean;
+  /** Adds the model's query or passage prefix, if it has one. */
+  kind?: 'query' | 'passage';
+  signal?: AbortSignal;
+}
+
+export interface EmbedResult {
+  vectors: Float32Array[];
+  /** Token count of each text as embedded (specials included, after truncation). */
+  tokens: number[];
+  /** Whether each text was longer than the model's limit and cut. */
+  truncated: boolean[];
+}
+
+export interface ModelInfo {
+  id: string;
+  source: string;
+  layers: number;
+  hiddenSize: number;
+  exits: number[];
+  dims: number[];
+  pooling: Pooling;
+  maxTokens: number;
+  quantization: string;
+  prefixes: { query?: string; passage?: string };
+  quality: QualityTable | null;
+}
+
+export interface EncoderInfo {
+  model: ModelInfo;
+  backend: BackendKind;
+  adapter: GpuAdapterSummary | null;
+  /** Why 'auto' fell back to the CPU, if it did. */
+  fallbackReason: string | null;
+  loadedLayers: number;
+  /** True when the weights came from the offline cache, with no download. */
+  fromCache: boolean;
+}

@@ -1,0 +1,46 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createEncoder } from '../../src/client.js';
+import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
+import { convertCheckpoint } from '../../src/pack/convert.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+export const GENERATED = join(ROOT, 'test/generated');
+
+export const API_TEXTS = [
+  'The quick brown fox jumps over the lazy dog.',
+  'Der schnelle braune Fuchs springt über den faulen Hund.',
+  '敏捷的棕色狐狸跳过了懒狗。',
+  'Short.',
+];
+
+/**
+ * Before the browser tests: converts the oracle checkpoint into a q8 pack the test pages fetch
+ * over HTTP, and embeds a few texts through the Node path so the browser can compare.
+ */
+export default async function setup(): Promise<void> {
+  const dir = join(GENERATED, 'packs', 'bert-tiny-q8');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const ckpt = await openHfCheckpoint(join(ROOT, 'test/oracle/fixtures/bert-tiny'));
+  try {
+    const pack = await convertCheckpoint(ckpt, {
+      id: 'bert-tiny-q8',
+      quant: 'q8',
+      dims: [16, 48],
+      maxTokens: 64,
+      prefixes: { query: 'query: ' },
+    });
+    for (const [name, bytes] of pack.files) await writeFile(join(dir, name), bytes);
+  } finally {
+    await ckpt.close();
+  }
+  const encoder = await createEncoder({ model: dir, device: 'cpu' });
+  const full = await encoder.embed(API_TEXTS);
+  const shallow = await encoder.embed(API_TEXTS, { layers: 2, dims: 16 });
+  await encoder.dispose();
+  await writeFile(
+    join(dir, 'node-vectors.json'),
+    JSON.stringify({ texts: API_TEXTS, full: full.map((v) => [...v]), shallow: shallow.map((v) => [...v]) }),
+  );
+}
