@@ -50,7 +50,7 @@ export function installErrorTransfer(): void {
     },
     deserialize(wire: unknown) {
       const w = wire as WireError;
-      if (!w || w.m3web !== true) return original.deserialize(wire);
+      if (w?.m3web !== true) return original.deserialize(wire);
       const cls = CLASSES[w.name] ?? errors.M3WebError;
       const err = Object.create(cls.prototype) as errors.M3WebError & { bytesNeeded?: number };
       Object.assign(err, { name: w.name, code: w.code, message: w.message, stack: w.stack ?? '' });

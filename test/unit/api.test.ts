@@ -1,0 +1,62 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEncoder, type Encoder } from '../../src/client.js';
+import { DisposedError, InputError, ModelFormatError } from '../../src/errors.js';
+import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
+import { convertCheckpoint } from '../../src/pack/convert.js';
+import { cosine } from '../support/random.js';
+
+const HF = join(import.meta.dirname, '../oracle/fixtures/bert-tiny');
+
+async function packDir(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'm3web-api-'));
+  const ckpt = await openHfCheckpoint(HF);
+  try {
+    const pack = await convertCheckpoint(ckpt, { id: 'tiny', quant: 'f32', dims: [16, 48] });
+    for (const [name, bytes] of pack.files) writeFileSync(join(dir, name), bytes);
+  } finally {
+    await ckpt.close();
+  }
+  return dir;
+}
+
+describe('createEncoder in Node (in-process, cpu)', () => {
+  const open: Encoder[] = [];
+  afterAll(async () => {
+    for (const e of open) await e.dispose();
+  });
+
+  it('runs a pack folder and a Hugging Face folder to the same vectors', async () => {
+    const fromPack = await createEncoder({ model: await packDir(), device: 'cpu' });
+    const fromHf = await createEncoder({ model: HF, device: 'cpu' });
+    open.push(fromPack, fromHf);
+    expect((await fromHf.info()).model).toMatchObject({ exits: [1, 2, 3, 4], dims: [48], quantization: 'f32' });
+    const texts = ['Ein kleiner Test.', 'A small test.'];
+    const a = await fromPack.embed(texts);
+    const b = await fromHf.embed(texts);
+    a.forEach((v, i) => expect(cosine(v, b[i] as Float32Array)).toBeGreaterThan(0.999999));
+  });
+
+  it('loads more layers on demand when started shallow', async () => {
+    const enc = await createEncoder({ model: await packDir(), device: 'cpu', layers: 1 });
+    open.push(enc);
+    expect((await enc.info()).loadedLayers).toBe(1);
+    await enc.embed(['deeper'], { layers: 3 });
+    expect((await enc.info()).loadedLayers).toBe(3);
+  });
+
+  it('names what is wrong with the options or the folder', async () => {
+    await expect(createEncoder({ model: 42 } as never)).rejects.toThrow(InputError);
+    await expect(createEncoder(null as never)).rejects.toThrow(/needs an options object/);
+    await expect(createEncoder({ model: '/no/such/model' })).rejects.toThrow(ModelFormatError);
+    await expect(createEncoder({ model: HF, device: 'tpu' as never })).rejects.toThrow(/device must be auto, webgpu or cpu/);
+  });
+
+  it('rejects calls after dispose', async () => {
+    const enc = await createEncoder({ model: HF, device: 'cpu' });
+    await enc.dispose();
+    await expect(enc.embed(['x'])).rejects.toThrow(DisposedError);
+  });
+});
