@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { chromium } from 'playwright';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
+import { convertCheckpoint } from '../../src/pack/convert.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.wgsl': 'text/plain',
+  '.bin': 'application/octet-stream',
+};
+
+function serve(dir: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const path = join(dir, pathname.endsWith('/') ? `${pathname}index.html` : pathname);
+    try {
+      const body = readFileSync(path);
+      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, url: `http://localhost:${(server.address() as { port: number }).port}/` }),
+    ),
+  );
+}
+
+/**
+ * What a user of the published package does: `npm pack`, install the tarball into a fresh Vite
+ * app, build it, open it in Chromium. Proves the worker, the shaders and the types resolve from
+ * node_modules, not only inside this repository.
+ */
+describe('the packed package in a separate Vite app', { timeout: 300_000 }, () => {
+  let server: Server | undefined;
+  afterAll(() => server?.close());
+
+  it('builds and embeds in Chromium', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'm3web-consumer-'));
+    execFileSync('npm', ['pack', '--pack-destination', tmp, '--silent'], { cwd: ROOT, stdio: 'pipe' });
+    const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz')) as string;
+    const app = join(tmp, 'app');
+    mkdirSync(join(app, 'public', 'pack'), { recursive: true });
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { m3web: `file:../${tarball}` } }),
+    );
+    writeFileSync(join(app, 'index.html'), '<!doctype html><title>loading</title><script type="module" src="/main.ts"></script>');
+    writeFileSync(
+      join(app, 'main.ts'),
+      `import { createEncoder, type Encoder } from 'm3web';
+const enc: Encoder = await createEncoder({ model: '/pack', cache: false });
+try {
+  const [v] = await enc.embed(['hello world']);
+  document.title = 'ok ' + v.length + ' ' + (await enc.info()).backend;
+} catch (e) {
+  document.title = 'error ' + (e as Error).message;
+}
+`,
+    );
+    // Only the package itself comes from the tarball; its dependencies from the npm cache.
+    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent'], { cwd: app, stdio: 'pipe' });
+    const ckpt = await openHfCheckpoint(join(ROOT, 'test/oracle/fixtures/bert-tiny'));
+    const pack = await convertCheckpoint(ckpt, { id: 'tiny', quant: 'q8' });
+    await ckpt.close();
+    for (const [name, bytes] of pack.files) writeFileSync(join(app, 'public', 'pack', name), bytes);
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'error'], {
+      cwd: app,
+      stdio: 'pipe',
+    });
+    cpSync(join(app, 'public', 'pack'), join(app, 'dist', 'pack'), { recursive: true });
+    const served = await serve(join(app, 'dist'));
+    server = served.server;
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(served.url);
+      await page.waitForFunction(() => document.title !== 'loading', null, { timeout: 120_000 });
+      expect(await page.title()).toMatch(/^ok 48 (webgpu|cpu)$/);
+    } finally {
+      await browser.close();
+    }
+  });
+});
