@@ -3,10 +3,12 @@ import { EncoderCore } from './api/core.js';
 import { openModel } from './api/open-model.js';
 import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions } from './api/types.js';
 import { installErrorTransfer } from './api/wire-errors.js';
+import type { Budget, Plan } from './budget/index.js';
 import { DisposedError, InputError, M3WebError } from './errors.js';
 import type { WorkerApi } from './worker/worker.js';
 
 export type * from './api/types.js';
+export type { Budget, Plan } from './budget/index.js';
 
 /** What createEncoder returns, in the page (a worker does the work) and in Node (in-process). */
 export interface Encoder {
@@ -15,6 +17,11 @@ export interface Encoder {
   /** The same, plus each text's token count and whether it was truncated. */
   embedDetailed(texts: string[], options?: EmbedOptions): Promise<EmbedResult>;
   info(): Promise<EncoderInfo>;
+  /**
+   * The (layers, dims) with the best measured quality whose predicted latency, memory and bytes per
+   * vector fit `budget` on this device; `fits: false` with the cheapest plan when nothing does.
+   */
+  plan(budget?: Budget): Promise<Plan>;
   /**
    * Destroys the GPU device as a driver reset or a long background tab would. The call in flight
    * rejects with GPU_DEVICE_LOST and the next one creates a new device: lets an app test its
@@ -73,6 +80,11 @@ class WorkerEncoder implements Encoder {
     return this.remote.info();
   }
 
+  plan(budget: Budget = {}): Promise<Plan> {
+    if (this.disposed) return Promise.reject(new DisposedError('This encoder'));
+    return this.remote.plan(budget);
+  }
+
   simulateDeviceLoss(): Promise<void> {
     if (this.disposed) return Promise.reject(new DisposedError('This encoder'));
     return this.remote.simulateDeviceLoss();
@@ -99,6 +111,10 @@ class LocalEncoder implements Encoder {
 
   async info(): Promise<EncoderInfo> {
     return this.core.info();
+  }
+
+  plan(budget: Budget = {}): Promise<Plan> {
+    return this.core.plan(budget);
   }
 
   async simulateDeviceLoss(): Promise<void> {

@@ -1,4 +1,5 @@
 export type * from './api/types.js';
+export * from './budget/index.js';
 export { createEncoder, type Encoder } from './client.js';
 export * from './errors.js';
 export type { GpuAdapterSummary, GpuContext, GpuContextOptions } from './gpu/device.js';

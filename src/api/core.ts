@@ -1,5 +1,7 @@
+import { type Budget, type DeviceProbe, fitCostModel, getOrProbe, type Plan, planBudget } from '../budget/index.js';
 import { DisposedError, InputError, M3WebError } from '../errors.js';
 import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
+import type { Quant } from '../model/weights.js';
 import type { ModelHandle } from './model-source.js';
 import type { DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo } from './types.js';
 
@@ -39,6 +41,7 @@ export class EncoderCore {
   private backend: ManagedBackend | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  private probe: Promise<DeviceProbe> | undefined;
 
   private constructor(
     private readonly handle: ModelHandle,
@@ -110,6 +113,33 @@ export class EncoderCore {
     return (await this.embedDetailed(texts, options)).vectors;
   }
 
+  /**
+   * The (layers, dims) with the best measured quality that fits `budget` on this device. The first
+   * call probes the device (a short timed run of one layer), cached per adapter in IndexedDB.
+   */
+  plan(budget: Budget = {}): Promise<Plan> {
+    this.checkAlive();
+    return this.queued(async () => {
+      const backend = await this.ensureBackend();
+      const { info } = this.handle;
+      this.probe ??= getOrProbe(backend, backend.info, `${info.id}:${info.quantization}`);
+      const cost = fitCostModel(await this.probe);
+      const quant = info.quantization as Quant;
+      return planBudget(
+        {
+          exits: info.exits,
+          dims: info.dims,
+          config: this.handle.model.config,
+          quantization: { linear: quant, embeddings: quant },
+          maxTokens: info.maxTokens,
+          ...(info.quality ? { quality: info.quality } : {}),
+        },
+        cost,
+        budget,
+      );
+    });
+  }
+
   /** Destroys the GPU device now, as a driver reset would; the next call recovers. */
   simulateDeviceLoss(): void {
     this.checkAlive();
@@ -161,6 +191,7 @@ export class EncoderCore {
   private async resetBackend(): Promise<void> {
     this.backend?.dispose();
     this.backend = null;
+    this.probe = undefined;
   }
 
   private async ensureBackend(): Promise<ManagedBackend> {

@@ -21,6 +21,7 @@ Options:
   --model DIR     model pack or Hugging Face folder
   --data DIR      dev data folder with flores-dev/ and stsb-dev/ (default training/dev-data)
   --langs LIST    only these FLORES languages, comma-separated (default: all)
+  --sts LIST      only these STS-B languages, e.g. en,de (default: all)
   --backend B     cpu, webgpu or auto (default cpu: exact f32 on any machine)
   --report FILE   also write the full report (per-language figures) as JSON
   --write         store the quality table in the pack's manifest.json
@@ -34,6 +35,7 @@ export interface EvalArgs {
   model: string;
   data: string;
   langs: string[] | undefined;
+  sts: string[] | undefined;
   backend: BackendChoice;
   report: string | undefined;
   write: boolean;
@@ -50,6 +52,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
         model: { type: 'string' },
         data: { type: 'string' },
         langs: { type: 'string' },
+        sts: { type: 'string' },
         backend: { type: 'string' },
         report: { type: 'string' },
         write: { type: 'boolean' },
@@ -67,16 +70,20 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
   return {
     model,
     data: str('data') ?? 'training/dev-data',
-    langs: str('langs')
-      ?.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    langs: list(str('langs')),
+    sts: list(str('sts')),
     backend: oneOf<BackendChoice>('backend', str('backend'), ['cpu', 'webgpu', 'auto'], 'cpu', HINT),
     report: str('report'),
     write: values.write === true,
     batch: positiveInt('batch', str('batch'), HINT) ?? 128,
   };
 }
+
+const list = (v: string | undefined) =>
+  v
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`.padStart(6);
 const rho = (x: number) => x.toFixed(3).padStart(6);
@@ -101,7 +108,7 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
   const exits = manifest?.exits ?? Array.from({ length: config.numLayers }, (_, i) => i + 1);
   const dims = manifest?.dims ?? [config.hiddenSize];
   const flores = await readFloresDev(join(args.data, 'flores-dev'), args.langs);
-  const sts = await readStsDev(join(args.data, 'stsb-dev'));
+  const sts = await readStsDev(join(args.data, 'stsb-dev'), args.sts);
   const backend = await createBackend(model.weights, args.backend);
   let report: EvalReport;
   try {

@@ -74,11 +74,11 @@ export async function readFloresDev(dir: string, langs?: readonly string[]): Pro
 }
 
 /** Reads `stsb-<lang>-dev.csv` files (sentence1, sentence2, score 0..5). */
-export async function readStsDev(dir: string): Promise<Map<string, StsDev>> {
+export async function readStsDev(dir: string, langs?: readonly string[]): Promise<Map<string, StsDev>> {
   const out = new Map<string, StsDev>();
   for (const f of (await readdir(dir)).sort()) {
     const m = /^stsb-([a-z]+)-dev\.csv$/.exec(f);
-    if (!m) continue;
+    if (!m || (langs && !langs.includes(m[1] as string))) continue;
     const rows = parseCsv(await readFile(join(dir, f), 'utf8'));
     out.set(m[1] as string, {
       a: rows.map((r) => r[0] as string),

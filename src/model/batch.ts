@@ -17,6 +17,9 @@ export interface TokenBatch {
 /** Default token budget of one batch: keeps the FFN activation (tokens x intermediate) well under binding limits. */
 export const DEFAULT_BATCH_TOKENS = 4096;
 
+/** Tokens the GPU encodes per submission; bigger calls are split so input and output buffers stay bounded. */
+export const SUBMISSION_TOKENS = 32768;
+
 /**
  * Sorts texts by length and cuts them into batches whose padded size stays within `maxBatchTokens`,
  * so a long text never forces every short one to be padded to its length.

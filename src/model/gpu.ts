@@ -6,7 +6,7 @@ import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js'
 import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import { PoolKernel } from '../gpu/kernels/pool.js';
 import { GrowableBuffer, UniformArena, uploadBuffer } from '../gpu/resources.js';
-import { bucketize, type TokenBatch } from './batch.js';
+import { bucketize, SUBMISSION_TOKENS, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
 import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions, type Pooling } from './encoder.js';
 import type { BertWeights, LayerNormParams } from './weights.js';
@@ -28,8 +28,6 @@ interface Kernels {
   pool: PoolKernel;
 }
 
-/** Tokens encoded per submission; bigger calls are split so input and output buffers stay bounded. */
-const SUBMISSION_TOKENS = 32768;
 /** Storage-binding offsets must be multiples of minStorageBufferOffsetAlignment (256 by default). */
 const ALIGN = 256;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;

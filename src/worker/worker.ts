@@ -3,6 +3,7 @@ import { EncoderCore } from '../api/core.js';
 import { openModel } from '../api/open-model.js';
 import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions, LoadProgress } from '../api/types.js';
 import { installErrorTransfer } from '../api/wire-errors.js';
+import type { Budget, Plan } from '../budget/index.js';
 import { DisposedError, M3WebError } from '../errors.js';
 
 installErrorTransfer();
@@ -42,6 +43,9 @@ const api = {
   },
   info(): EncoderInfo {
     return ready().info();
+  },
+  plan(budget: Budget): Promise<Plan> {
+    return ready().plan(budget);
   },
   simulateDeviceLoss(): void {
     ready().simulateDeviceLoss();

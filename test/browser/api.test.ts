@@ -124,6 +124,13 @@ describe('createEncoder in the browser (worker + WebGPU)', () => {
     expect(cosine(again[0] as Float32Array, node.full[1] as number[])).toBeGreaterThan(0.99999);
   });
 
+  it('plans through the worker', async () => {
+    const plan = await encoder.plan({ maxBytesPerVector: 64, maxLatencyMs: 1e9 });
+    expect(plan).toMatchObject({ dims: 16, fits: true });
+    expect(plan.predicted.latencyMs).toBeGreaterThan(0);
+    expect(await rejection(encoder.plan({ maxMemoryMB: Number.NaN }))).toBeInstanceOf(InputError);
+  });
+
   it('rejects every call after dispose', async () => {
     const other = await createEncoder({ model: PACK, device: 'cpu', cache: false });
     expect((await other.info()).backend).toBe('cpu');

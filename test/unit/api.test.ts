@@ -54,6 +54,19 @@ describe('createEncoder in Node (in-process, cpu)', () => {
     await expect(createEncoder({ model: HF, device: 'tpu' as never })).rejects.toThrow(/device must be auto, webgpu or cpu/);
   });
 
+  it('plans within a budget, and returns the cheapest plan when nothing fits', async () => {
+    const enc = await createEncoder({ model: await packDir(), device: 'cpu' });
+    open.push(enc);
+    const roomy = await enc.plan({ maxLatencyMs: 1e9, maxMemoryMB: 1e6 });
+    expect(roomy).toMatchObject({ layers: 4, dims: 48, fits: true });
+    const tight = await enc.plan({ maxLatencyMs: 0 });
+    expect(tight).toMatchObject({ layers: 1, dims: 16, fits: false });
+    expect(tight.reason).toMatch(/no plan meets maxLatencyMs 0/);
+    const small = await enc.plan({ maxBytesPerVector: 64 });
+    expect(small.dims).toBe(16);
+    await expect(enc.plan({ maxLatencyMs: -1 })).rejects.toThrow(InputError);
+  });
+
   it('rejects calls after dispose', async () => {
     const enc = await createEncoder({ model: HF, device: 'cpu' });
     await enc.dispose();

@@ -1,0 +1,182 @@
+import { InputError } from '../errors.js';
+import { type EncoderConfig, parseHfConfig } from '../model/config.js';
+import type { QualityRow } from '../pack/manifest.js';
+import { type CostModel, memoryMB, type WeightQuant } from './cost.js';
+import { compareQuality, type QualityEstimate, qualityEstimator } from './quality.js';
+
+/** What the planner needs of a model; a PackManifest is one. */
+export interface PlanModel {
+  /** Layer counts the model may stop at. */
+  exits: readonly number[];
+  /** Widths the pooled vector may be truncated to. */
+  dims: readonly number[];
+  quality?: { rows: readonly QualityRow[] } | undefined;
+  /** The parsed config, or the Hugging Face config.json as a manifest carries it. */
+  config: EncoderConfig | Record<string, unknown>;
+  /** Defaults to f32 everywhere, the largest footprint. */
+  quantization?: WeightQuant | undefined;
+  /** A pack's token cap, when below the config's: longer texts are truncated to it. */
+  maxTokens?: number | undefined;
+}
+
+/** Limits a plan must meet, and the workload they are measured on. Every field is optional. */
+export interface Budget {
+  /** Wall-clock ms of one embed call of `batch` texts of `typicalTokens` tokens. */
+  maxLatencyMs?: number;
+  /** MiB of weights, activations and index vectors (see memoryMB). */
+  maxMemoryMB?: number;
+  /** Bytes of one stored f32 vector (dims × 4). */
+  maxBytesPerVector?: number;
+  /** Tokens per text, specials included; default 64, capped at the model's maximum. */
+  typicalTokens?: number;
+  /** Texts per embed call; default 1. */
+  batch?: number;
+  /** Vectors the app keeps in memory (a search index); they count towards maxMemoryMB. */
+  indexVectors?: number;
+}
+
+export interface Plan {
+  layers: number;
+  dims: number;
+  /** False when no (layers, dims) meets every limit; the plan is then the cheapest one. */
+  fits: boolean;
+  predicted: { latencyMs: number; memoryMB: number; quality: number | null };
+  /** Why this plan, in a sentence a developer can act on. */
+  reason: string;
+}
+
+const DEFAULT_TOKENS = 64;
+const F32: WeightQuant = { linear: 'f32', embeddings: 'f32' };
+const LIMITS = {
+  maxLatencyMs: { unit: 'ms', of: (c: Candidate) => c.latencyMs },
+  maxMemoryMB: { unit: 'MiB', of: (c: Candidate) => c.memoryMB },
+  maxBytesPerVector: { unit: 'bytes per vector', of: (c: Candidate) => c.dims * 4 },
+} as const;
+type Limit = keyof typeof LIMITS;
+const WORKLOAD = ['typicalTokens', 'batch', 'indexVectors'] as const;
+
+interface Candidate {
+  layers: number;
+  dims: number;
+  latencyMs: number;
+  memoryMB: number;
+  quality: QualityEstimate;
+}
+
+/**
+ * The highest-quality (layers, dims) among the model's exits × dims that meets every given limit,
+ * ties going to the lower latency. Each candidate's costs are fixed by the workload, so raising a
+ * limit only adds candidates and never lowers the chosen quality. When nothing fits, the cheapest
+ * plan: costs grow with layers and dims, so it is cheapest in every limit at once, and each limit
+ * it misses is one no plan can meet. Throws InputError only for a budget of the wrong type.
+ */
+export function planBudget(model: PlanModel, cost: Pick<CostModel, 'latencyMs'>, budget: Budget = {}): Plan {
+  const b = readBudget(budget);
+  if (!model.exits.length || !model.dims.length) throw new InputError('the model lists no exits or no dims to plan over');
+  const config = 'hiddenSize' in model.config ? (model.config as EncoderConfig) : parseHfConfig(model.config);
+  const maxTokens = Math.min(config.maxTokens, model.maxTokens ?? config.maxTokens);
+  const seqLen = Math.min(maxTokens, Math.max(1, Math.ceil(b.typicalTokens ?? DEFAULT_TOKENS)));
+  const batch = Math.max(1, Math.ceil(b.batch ?? 1));
+  const indexVectors = Math.ceil(b.indexVectors ?? 0);
+  const rows = model.quality?.rows ?? [];
+  const quality = qualityEstimator(rows, model.exits, model.dims);
+
+  const candidates: Candidate[] = model.exits.flatMap((layers) =>
+    model.dims.map((dims) => ({
+      layers,
+      dims,
+      latencyMs: cost.latencyMs(layers, batch, seqLen),
+      memoryMB: memoryMB(layers, dims, batch, seqLen, config, model.quantization ?? F32, indexVectors),
+      quality: quality(layers, dims),
+    })),
+  );
+  const misses = (c: Candidate) => b.limits.filter(([name, max]) => LIMITS[name].of(c) > max);
+  const fitting = candidates.filter((c) => misses(c).length === 0);
+  const fits = fitting.length > 0;
+  const better = (a: Candidate, b: Candidate) => {
+    const q = compareQuality(a.quality, b.quality);
+    return q > 0 || (q === 0 && cheaper(a, b));
+  };
+  const chosen = fits
+    ? fitting.reduce((best, c) => (better(c, best) ? c : best))
+    : candidates.reduce((best, c) => (cheaper(c, best) ? c : best));
+
+  const shape = `${chosen.layers} layer${chosen.layers === 1 ? '' : 's'} × ${chosen.dims} dims`;
+  let reason: string;
+  if (fits) {
+    const within = b.limits.map(([name, max]) => `${fmt(LIMITS[name].of(chosen))} <= ${fmt(max)} ${LIMITS[name].unit}`);
+    reason = `${shape}: the best quality ${qualityText(chosen.quality, rows.length > 0)} ${
+      within.length ? `within the budget (${within.join(', ')})` : 'with no limits given'
+    }`;
+  } else {
+    const over = misses(chosen).map(([name, max]) => {
+      const value = LIMITS[name].of(chosen);
+      const pct = max > 0 ? ` (${fmt((100 * (value - max)) / max)}%)` : '';
+      return `${name} ${fmt(max)}: needs ${fmt(value)} ${LIMITS[name].unit}, ${fmt(value - max)} over${pct}`;
+    });
+    reason = `nothing fits; the cheapest plan is ${shape}, and no plan meets ${over.join('; ')}`;
+  }
+  if (b.unknown.length) reason += ` (ignored unknown budget fields: ${b.unknown.join(', ')})`;
+  return {
+    layers: chosen.layers,
+    dims: chosen.dims,
+    fits,
+    predicted: { latencyMs: chosen.latencyMs, memoryMB: chosen.memoryMB, quality: chosen.quality.score },
+    reason,
+  };
+}
+
+function cheaper(a: Candidate, b: Candidate): boolean {
+  return (a.latencyMs - b.latencyMs || a.memoryMB - b.memoryMB || a.layers - b.layers || a.dims - b.dims) < 0;
+}
+
+function qualityText(q: QualityEstimate, hasTable: boolean): string {
+  const s = q.score === null ? '' : fmt(q.score);
+  switch (q.source) {
+    case 'table':
+      return `(score ${s})`;
+    case 'interpolated':
+      return `(score ~${s}, interpolated from neighbouring cells of the quality table)`;
+    case 'bound':
+      return `(score >= ${s}: not in the quality table, bounded by a smaller measured cell)`;
+    case 'proxy':
+      return `(${hasTable ? 'no nearby cell in the quality table' : 'no quality table'}: ranked by a proxy, more layers and dims = better)`;
+  }
+}
+
+function fmt(n: number): string {
+  return Math.abs(n) >= 100 || Number.isInteger(n) ? n.toFixed(0) : n.toPrecision(3);
+}
+
+interface ReadBudget {
+  limits: [Limit, number][];
+  typicalTokens?: number;
+  batch?: number;
+  indexVectors?: number;
+  unknown: string[];
+}
+
+/** Type checks only: zero, huge or fractional values are legal and planned as given (or rounded up). */
+function readBudget(budget: unknown): ReadBudget {
+  if (typeof budget !== 'object' || budget === null || Array.isArray(budget)) {
+    throw new InputError(`the budget must be an object, got ${budget === null ? 'null' : typeof budget}`);
+  }
+  const raw = budget as Record<string, unknown>;
+  const out: ReadBudget = { limits: [], unknown: [] };
+  for (const [key, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    const isLimit = key in LIMITS;
+    const isWorkload = (WORKLOAD as readonly string[]).includes(key);
+    if (!isLimit && !isWorkload) {
+      out.unknown.push(key);
+      continue;
+    }
+    // A limit may be Infinity (no limit); a workload size must be a real count.
+    if (typeof v !== 'number' || Number.isNaN(v) || v < 0 || (isWorkload && !Number.isFinite(v))) {
+      throw new InputError(`budget.${key} must be a ${isLimit ? '' : 'finite '}number >= 0, got ${String(v)}`);
+    }
+    if (isLimit) out.limits.push([key as Limit, v]);
+    else out[key as (typeof WORKLOAD)[number]] = v;
+  }
+  return out;
+}
