@@ -1,0 +1,76 @@
+import type { Encoder } from '../client.js';
+
+export const SAMPLE_SENTENCES = [
+  'The weather is lovely today.',
+  'Das Wetter ist heute herrlich.',
+  "Il fait un temps magnifique aujourd'hui.",
+  '今日はとても良い天気です。',
+  'Where is the nearest train station?',
+  '¿Dónde está la estación de tren más cercana?',
+  'The committee approved the budget.',
+];
+
+const $ = (id: string) => document.getElementById(id) as HTMLElement;
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);
+  return s;
+}
+
+/** Cosine similarities as a table whose cells shade from white (0) to blue (1). */
+function heatmap(texts: string[], vectors: Float32Array[]): HTMLTableElement {
+  const table = document.createElement('table');
+  table.className = 'heatmap';
+  texts.forEach((text, i) => {
+    const row = table.insertRow();
+    const head = document.createElement('th');
+    head.textContent = text;
+    head.title = text;
+    row.append(head);
+    vectors.forEach((v, j) => {
+      const cell = row.insertCell();
+      const s = dot(vectors[i] as Float32Array, v);
+      cell.textContent = s.toFixed(2);
+      const shade = Math.max(0, Math.min(1, s));
+      cell.style.background = `rgba(25, 103, 210, ${shade.toFixed(2)})`;
+      cell.style.color = shade > 0.55 ? '#fff' : '#1d232a';
+      cell.title = `${texts[i]}\n${texts[j]}\ncosine ${s.toFixed(4)}`;
+    });
+  });
+  return table;
+}
+
+/** The compare panel: embeds each line and shows every pair's cosine at the chosen shape. */
+export function setupComparePanel(encoder: Encoder, shape: () => { layers: number; dims: number }): void {
+  const input = $('compare-input') as HTMLTextAreaElement;
+  const button = $('compare-run') as HTMLButtonElement;
+  input.value = SAMPLE_SENTENCES.join('\n');
+  const run = async () => {
+    const texts = input.value
+      .split('\n')
+      .map((t) => t.trim())
+      .filter(Boolean);
+    if (texts.length === 0) {
+      $('compare-time').textContent = 'Type at least one sentence, one per line.';
+      return;
+    }
+    button.disabled = true;
+    try {
+      const { layers, dims } = shape();
+      const started = performance.now();
+      const vectors = await encoder.embed(texts, { layers, dims });
+      const ms = performance.now() - started;
+      $('compare-time').textContent =
+        `${texts.length} sentences embedded in ${ms.toFixed(0)} ms at ${layers} layers x ${dims} dims.`;
+      $('compare-heatmap').replaceChildren(heatmap(texts, vectors));
+    } catch (err) {
+      $('compare-time').textContent = `Embedding failed: ${(err as Error).message}`;
+    } finally {
+      button.disabled = false;
+    }
+  };
+  button.addEventListener('click', run);
+  button.disabled = false;
+  void run();
+}

@@ -1,0 +1,40 @@
+import type { EncoderInfo, LoadProgress } from '../api/types.js';
+
+const $ = (id: string) => document.getElementById(id) as HTMLElement;
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/** Progress bar and status lines of the model panel. */
+export const loadPanel = {
+  progress(p: LoadProgress): void {
+    const bar = $('load-progress') as HTMLProgressElement;
+    bar.value = p.total ? p.loaded / p.total : 0;
+    const what = p.phase === 'cache' ? 'from the offline cache' : p.phase === 'download' ? 'downloading' : p.phase;
+    $('load-status').textContent = `${what}${p.file ? ` ${p.file}` : ''}: ${mb(p.loaded)} of ${mb(p.total)}`;
+  },
+
+  ready(info: EncoderInfo, seconds: number): void {
+    const m = info.model;
+    ($('load-progress') as HTMLProgressElement).value = 1;
+    $('load-status').textContent =
+      `${m.id}: ${m.layers} layers, ${m.hiddenSize} dims, ${m.quantization}, loaded in ${seconds.toFixed(1)} s` +
+      (info.fromCache ? ' from the offline cache (no download)' : '');
+    const a = info.adapter;
+    $('load-backend').textContent =
+      info.backend === 'webgpu'
+        ? `Running on WebGPU: ${[a?.vendor, a?.architecture, a?.description].filter(Boolean).join(' / ') || 'unknown adapter'}${a?.isFallback ? ' (software adapter)' : ''}.`
+        : `No usable WebGPU here${info.fallbackReason ? ` (${info.fallbackReason})` : ''}: running on the CPU, which is slower but gives the same vectors.`;
+  },
+
+  failed(err: unknown): void {
+    const status = $('load-status');
+    status.classList.add('error');
+    const code = (err as { code?: string }).code;
+    const hint =
+      code === 'STORAGE_QUOTA'
+        ? ' Free some browser storage for this site, or reload: the model will then stream without the offline cache.'
+        : code === 'NETWORK'
+          ? ' Check the connection: the model has not been cached on this device yet.'
+          : '';
+    status.textContent = `The model could not be loaded: ${(err as Error).message ?? String(err)}.${hint}`;
+  },
+};
