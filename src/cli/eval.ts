@@ -1,7 +1,9 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFloresDev, readStsDev } from '../eval/dev-data.js';
+import { cpuWorkerPool, type EmbedExits } from '../eval/embed-pool.js';
 import { type EvalReport, evaluate } from '../eval/run.js';
 import type { BackendChoice } from '../model/backend.js';
 import { createBackend } from '../model/backend.js';
@@ -26,6 +28,7 @@ Options:
   --report FILE   also write the full report (per-language figures) as JSON
   --write         store the quality table in the pack's manifest.json
   --batch N       texts per forward call (default 128)
+  --threads N     CPU threads for --backend cpu (default: all cores)
   -h, --help      show this help
 `;
 
@@ -40,6 +43,7 @@ export interface EvalArgs {
   report: string | undefined;
   write: boolean;
   batch: number;
+  threads: number;
 }
 
 export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
@@ -57,6 +61,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
         report: { type: 'string' },
         write: { type: 'boolean' },
         batch: { type: 'string' },
+        threads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -76,6 +81,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
     report: str('report'),
     write: values.write === true,
     batch: positiveInt('batch', str('batch'), HINT) ?? 128,
+    threads: positiveInt('threads', str('threads'), HINT) ?? availableParallelism(),
   };
 }
 
@@ -109,15 +115,26 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
   const dims = manifest?.dims ?? [config.hiddenSize];
   const flores = await readFloresDev(join(args.data, 'flores-dev'), args.langs);
   const sts = await readStsDev(join(args.data, 'stsb-dev'), args.sts);
-  const backend = await createBackend(model.weights, args.backend);
+  const pooling = manifest?.pooling ?? 'mean';
+  let embed: EmbedExits;
+  let close: () => Promise<void>;
+  if (args.backend === 'cpu') {
+    const pool = await cpuWorkerPool(args.model, exits, pooling, args.threads);
+    embed = pool.embed;
+    close = pool.close;
+  } else {
+    const backend = await createBackend(model.weights, args.backend);
+    // One GPU queue: calls run one after another however many are handed out.
+    embed = (tokens) => backend.pooledAtExits(tokens, exits, pooling);
+    close = async () => backend.dispose();
+  }
   let report: EvalReport;
   try {
     let lastPct = -1;
     report = await evaluate({
-      backend,
+      embed,
       tokenizer: model.tokenizer,
       maxTokens: config.maxTokens,
-      pooling: manifest?.pooling ?? 'mean',
       exits,
       dims,
       flores,
@@ -132,7 +149,7 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
       },
     });
   } finally {
-    backend.dispose();
+    await close();
   }
   io.stdout.write(`FLORES dev: ${flores.size - 1} languages vs English; STS dev: ${[...sts.keys()].join(', ')}\n`);
   io.stdout.write(formatTable(report));

@@ -1,20 +1,20 @@
-import type { EncoderBackend, Pooling } from '../model/encoder.js';
 import type { QualityRow, QualityTable } from '../pack/manifest.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { ENGLISH, type FloresDev, type StsDev } from './dev-data.js';
+import type { EmbedExits } from './embed-pool.js';
 import { sparseDot, sparseRetrievalAccuracy, tfidfVectors } from './lexical.js';
 import { pairCosines, retrievalAccuracy, spearman, truncateNormalize } from './metrics.js';
 
 export interface EvalInput {
-  backend: EncoderBackend;
+  /** Full-width pooled vectors of each text at each exit, as [exit][text]. */
+  embed: EmbedExits;
   tokenizer: TextTokenizer;
   maxTokens: number;
-  pooling: Pooling;
   exits: readonly number[];
   dims: readonly number[];
   flores: FloresDev;
   sts: ReadonlyMap<string, StsDev>;
-  /** Texts per forward call. */
+  /** Texts per embed call. */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -72,7 +72,7 @@ export function lexicalBaseline(flores: FloresDev, sts: ReadonlyMap<string, StsD
  * cell by truncating and normalising those vectors: one forward pass serves every width.
  */
 export async function evaluate(input: EvalInput): Promise<EvalReport> {
-  const { backend, tokenizer, maxTokens, pooling, exits, dims, flores, sts } = input;
+  const { tokenizer, maxTokens, exits, dims, flores, sts } = input;
   const batch = input.batch ?? 128;
   const index = new Map<string, number>();
   const texts: string[] = [];
@@ -91,20 +91,22 @@ export async function evaluate(input: EvalInput): Promise<EvalReport> {
   // Sorting by length keeps each forward call's padding small.
   const tokens = texts.map((t) => tokenizer.encode(t, maxTokens).ids);
   const order = texts.map((_, i) => i).sort((a, b) => (tokens[a] as number[]).length - (tokens[b] as number[]).length);
-  for (let start = 0; start < order.length; start += batch) {
-    const ids = order.slice(start, start + batch);
-    const out = await backend.pooledAtExits(
-      ids.map((i) => tokens[i] as number[]),
-      exits,
-      pooling,
-    );
-    out.forEach((perText, e) => {
-      perText.forEach((v, j) => {
-        (pooled[e] as Float32Array[])[ids[j] as number] = v;
+  let done = 0;
+  const batches: number[][] = [];
+  for (let start = 0; start < order.length; start += batch) batches.push(order.slice(start, start + batch));
+  // All batches are handed out at once: a worker pool runs as many as it has threads.
+  await Promise.all(
+    batches.map(async (ids) => {
+      const out = await input.embed(ids.map((i) => tokens[i] as number[]));
+      out.forEach((perText, e) => {
+        perText.forEach((v, j) => {
+          (pooled[e] as Float32Array[])[ids[j] as number] = v;
+        });
       });
-    });
-    input.onProgress?.(Math.min(start + batch, order.length), order.length);
-  }
+      done += ids.length;
+      input.onProgress?.(done, order.length);
+    }),
+  );
 
   const rows: QualityRow[] = [];
   const perLanguage: EvalReport['perLanguage'] = {};

@@ -1,0 +1,18 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { CpuEncoder } from '../model/cpu.js';
+import type { Pooling } from '../model/encoder.js';
+import { openModelFolder } from '../node/model-folder.js';
+
+/** One CPU forward per thread: `m3web eval` splits the dev texts over several of these. */
+const { model, exits, pooling } = workerData as { model: string; exits: number[]; pooling: Pooling };
+const { weights } = await openModelFolder(model);
+const encoder = new CpuEncoder(weights);
+
+parentPort?.on('message', async ({ id, tokens }: { id: number; tokens: number[][] }) => {
+  const pooled = await encoder.pooledAtExits(tokens, exits, pooling);
+  parentPort?.postMessage(
+    { id, pooled },
+    pooled.flat().map((v) => v.buffer as ArrayBuffer),
+  );
+});
+parentPort?.postMessage({ ready: true });
