@@ -18,5 +18,6 @@ export { type PackManifest, parseManifest, type QualityRow, type QualityTable, s
 export { packLayers, packWeights } from './pack/read.js';
 export { type ByteSource, blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from './pack/safetensors.js';
 export { type Pack, writePack } from './pack/write.js';
+export * from './search/index.js';
 export * from './store/index.js';
 export { type EncodedText, TextTokenizer } from './tokenizer/tokenizer.js';

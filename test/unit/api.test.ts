@@ -36,7 +36,9 @@ describe('createEncoder in Node (in-process, cpu)', () => {
     const texts = ['Ein kleiner Test.', 'A small test.'];
     const a = await fromPack.embed(texts);
     const b = await fromHf.embed(texts);
-    a.forEach((v, i) => expect(cosine(v, b[i] as Float32Array)).toBeGreaterThan(0.999999));
+    a.forEach((v, i) => {
+      expect(cosine(v, b[i] as Float32Array)).toBeGreaterThan(0.999999);
+    });
   });
 
   it('loads more layers on demand when started shallow', async () => {

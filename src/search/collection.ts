@@ -1,0 +1,182 @@
+import { type Codec, decodeRow, encodeRow } from './codec.js';
+import { metaPredicate } from './filter.js';
+import { RowStore } from './rows.js';
+import type { Segment } from './segment.js';
+import type { Meta, MetaFilter } from './types.js';
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+interface DocEntry {
+  id: string;
+  meta: Meta | undefined;
+  chunks: string[];
+  /** First of its consecutive rows. */
+  row0: number;
+}
+
+/**
+ * The documents of an index in memory: their rows in a RowStore, in the order they were added
+ * (which is also the order a reload restores, so ties rank the same before and after). Removed
+ * documents leave dead rows, masked out of every search, until they outnumber the live ones and
+ * the store is compacted.
+ *
+ * With `coarseCodec` (int8, a trained width below the full one), a second store holds the first
+ * values of every row, normalised at that width: the funnel's coarse pass reads 64 bytes a row
+ * there instead of 256 (f32, 64 dims) from the full rows. It is derived from the full rows, so
+ * it is never persisted.
+ */
+export class Collection {
+  readonly store: RowStore;
+  readonly coarse: RowStore | null;
+  private readonly docs = new Map<string, DocEntry>();
+  private rowDocs: (DocEntry | null)[] = [];
+  private live = new Uint32Array(0);
+  private deadRows = 0;
+
+  constructor(
+    readonly codec: Codec,
+    coarseCodec: Codec | null,
+  ) {
+    this.store = new RowStore(codec);
+    this.coarse = coarseCodec && new RowStore(coarseCodec);
+  }
+
+  get size(): number {
+    return this.docs.size;
+  }
+
+  get liveRows(): number {
+    return this.store.count - this.deadRows;
+  }
+
+  has(id: string): boolean {
+    return this.docs.has(id);
+  }
+
+  append(segment: Segment): void {
+    let row = this.store.count;
+    this.store.append(segment.words, segment.scales);
+    if (this.coarse) this.appendCoarse(this.coarse, segment);
+    this.growMask(this.store.count);
+    for (const d of segment.docs) {
+      // Frozen: filters get the stored object, and must not change it.
+      const entry: DocEntry = { id: d.id, meta: d.meta && deepFreeze(d.meta), chunks: d.chunks, row0: row };
+      this.docs.set(d.id, entry);
+      for (let i = 0; i < d.chunks.length; i++, row++) {
+        this.rowDocs[row] = entry;
+        this.live[row >>> 5] = (this.live[row >>> 5] as number) | (1 << (row & 31));
+      }
+    }
+  }
+
+  /** Removes the documents that are present; returns how many were. */
+  remove(ids: readonly string[]): number {
+    let removed = 0;
+    for (const id of ids) {
+      const d = this.docs.get(id);
+      if (!d) continue;
+      this.docs.delete(id);
+      removed++;
+      for (let row = d.row0; row < d.row0 + d.chunks.length; row++) {
+        this.rowDocs[row] = null;
+        this.live[row >>> 5] = (this.live[row >>> 5] as number) & ~(1 << (row & 31));
+      }
+      this.deadRows += d.chunks.length;
+    }
+    if (this.deadRows > this.liveRows) this.compact();
+    return removed;
+  }
+
+  clear(): void {
+    this.docs.clear();
+    this.rowDocs = [];
+    this.live = new Uint32Array(0);
+    this.deadRows = 0;
+    this.store.clear();
+    this.coarse?.clear();
+  }
+
+  /** Ids of the live documents in row order. */
+  ids(): string[] {
+    return [...this.docs.values()].sort((a, b) => a.row0 - b.row0).map((d) => d.id);
+  }
+
+  /** The documents `ids`, in that order, with their rows: what persistence and export store. */
+  segment(ids: readonly string[]): Segment {
+    const docs = ids.map((id) => this.docs.get(id) as DocEntry);
+    const rows = docs.flatMap((d) => Array.from(d.chunks, (_, i) => d.row0 + i));
+    return { docs: docs.map(({ id, meta, chunks }) => ({ id, ...(meta ? { meta } : {}), chunks })), ...this.store.read(rows) };
+  }
+
+  /**
+   * Rows of live documents that pass `filter`, as a bit mask (bit r % 32 of word r / 32); null
+   * when that is every row.
+   */
+  mask(filter: MetaFilter | undefined): Uint32Array | null {
+    if (!filter) return this.deadRows ? this.live : null;
+    const keep = metaPredicate(filter);
+    const mask = this.live.slice();
+    for (const d of this.docs.values()) {
+      if (keep(d.meta ?? {})) continue;
+      for (let row = d.row0; row < d.row0 + d.chunks.length; row++)
+        mask[row >>> 5] = (mask[row >>> 5] as number) & ~(1 << (row & 31));
+    }
+    return mask;
+  }
+
+  /** The document a live row belongs to, and which of its chunks the row is. */
+  at(row: number): { id: string; meta: Meta; chunk: { index: number; text: string } } {
+    const d = this.rowDocs[row] as DocEntry;
+    const index = row - d.row0;
+    return { id: d.id, meta: d.meta ?? {}, chunk: { index, text: d.chunks[index] as string } };
+  }
+
+  private appendCoarse(coarse: RowStore, segment: Segment): void {
+    const full = this.codec;
+    const c = coarse.codec;
+    const rows = segment.scales.length;
+    const words = new Uint32Array(rows * c.rowWords);
+    const scales = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const values = decodeRow(
+        full,
+        segment.words.subarray(r * full.rowWords, (r + 1) * full.rowWords),
+        segment.scales[r] as number,
+      );
+      scales[r] = encodeRow(c, values, words.subarray(r * c.rowWords, (r + 1) * c.rowWords));
+    }
+    coarse.append(words, scales);
+  }
+
+  private compact(): void {
+    const keep = (row: number) => this.rowDocs[row] != null;
+    this.coarse?.compact(keep);
+    const map = this.store.compact(keep);
+    const rowDocs: DocEntry[] = [];
+    for (const d of this.docs.values()) {
+      d.row0 = map[d.row0] as number;
+      for (let i = 0; i < d.chunks.length; i++) rowDocs[d.row0 + i] = d;
+    }
+    this.rowDocs = rowDocs;
+    this.deadRows = 0;
+    this.live = new Uint32Array(0);
+    this.growMask(this.store.count);
+    this.live.fill(0xffffffff, 0, this.store.count >>> 5);
+    for (let row = this.store.count & ~31; row < this.store.count; row++)
+      this.live[row >>> 5] = (this.live[row >>> 5] as number) | (1 << (row & 31));
+  }
+
+  private growMask(rows: number): void {
+    const words = Math.ceil(rows / 32);
+    if (words <= this.live.length) return;
+    const grown = new Uint32Array(Math.max(words, this.live.length * 2));
+    grown.set(this.live);
+    this.live = grown;
+  }
+}

@@ -1,0 +1,96 @@
+import { InputError } from '../errors.js';
+import { chunkBudget, chunkText, estimateTokens } from './chunk.js';
+import { type Codec, encodeRow } from './codec.js';
+import type { Segment } from './segment.js';
+import type { IndexDoc, IndexEncoder } from './types.js';
+
+/** Texts per encoder call: bounds the size of one message to the worker and of one result. */
+const TEXTS_PER_CALL = 512;
+/** Times a chunk the encoder truncated is halved again before its truncated vector is kept. */
+const MAX_SPLITS = 6;
+
+export interface EmbedSettings {
+  encoder: IndexEncoder;
+  layers: number;
+  codec: Codec;
+  maxTokens: number;
+  passagePrefix: string;
+}
+
+interface Piece {
+  text: string;
+  vector: Float32Array;
+}
+
+async function embedAll(texts: string[], s: EmbedSettings): Promise<{ vectors: Float32Array[]; truncated: boolean[] }> {
+  const vectors: Float32Array[] = [];
+  const truncated: boolean[] = [];
+  for (let i = 0; i < texts.length; i += TEXTS_PER_CALL) {
+    const r = await s.encoder.embedDetailed(texts.slice(i, i + TEXTS_PER_CALL), {
+      layers: s.layers,
+      dims: s.codec.dims,
+      kind: 'passage',
+    });
+    vectors.push(...r.vectors);
+    truncated.push(...r.truncated);
+  }
+  for (const v of vectors) {
+    if (v.length !== s.codec.dims)
+      throw new InputError(`the encoder returned a ${v.length}-number vector for dims ${s.codec.dims}`);
+    if (!v.every(Number.isFinite)) throw new InputError('the encoder returned a vector with a non-finite number');
+  }
+  return { vectors, truncated };
+}
+
+/**
+ * Embeds each text; one the encoder had to truncate (the chunk estimate was short for it) is
+ * split in half and its halves embedded instead, so every piece is embedded whole.
+ */
+async function embedFitting(texts: string[], s: EmbedSettings, depth = 0): Promise<Piece[][]> {
+  const { vectors, truncated } = await embedAll(texts, s);
+  const out: Piece[][] = texts.map((text, i) => [{ text, vector: vectors[i] as Float32Array }]);
+  const redo = texts.flatMap((text, i) => {
+    if (!truncated[i] || depth >= MAX_SPLITS) return [];
+    const halves = chunkText(text, Math.max(1, Math.floor(estimateTokens(text) / 2)));
+    return halves.length > 1 ? [{ i, halves }] : [];
+  });
+  if (redo.length === 0) return out;
+  const again = await embedFitting(
+    redo.flatMap((r) => r.halves),
+    s,
+    depth + 1,
+  );
+  let next = 0;
+  for (const { i, halves } of redo) out[i] = halves.flatMap(() => again[next++] as Piece[]);
+  return out;
+}
+
+/** The documents chunked to the model's token limit, embedded as passages and encoded as one segment. */
+export async function embedDocs(docs: readonly IndexDoc[], s: EmbedSettings): Promise<Segment> {
+  const budget = chunkBudget(s.maxTokens, s.passagePrefix);
+  const chunked = docs.map((d) => chunkText(d.text, budget));
+  const pieces = await embedFitting(chunked.flat(), s);
+  const c = s.codec;
+  const rows = pieces.reduce((n, p) => n + p.length, 0);
+  const words = new Uint32Array(rows * c.rowWords);
+  const scales = new Float32Array(rows);
+  const chunks: string[][] = [];
+  let row = 0;
+  let next = 0;
+  for (const d of chunked) {
+    const texts: string[] = [];
+    for (let i = 0; i < d.length; i++) {
+      for (const p of pieces[next++] as Piece[]) {
+        scales[row] = encodeRow(c, p.vector, words.subarray(row * c.rowWords, (row + 1) * c.rowWords));
+        texts.push(p.text);
+        row++;
+      }
+    }
+    chunks.push(texts);
+  }
+  return {
+    docs: docs.map((d, i) => ({ id: d.id, ...(d.meta ? { meta: d.meta } : {}), chunks: chunks[i] as string[] })),
+    words,
+    scales,
+  };
+}

@@ -1,0 +1,330 @@
+import type { ModelInfo } from '../api/types.js';
+import { DisposedError, InputError, M3WebError } from '../errors.js';
+import { createGpuContext, type GpuContext } from '../gpu/device.js';
+import { codec } from './codec.js';
+import { Collection } from './collection.js';
+import { CpuScorer } from './cpu-scorer.js';
+import { embedDocs } from './embed-docs.js';
+import { candidateCount, coarseWidth, type RankOptions, rankRows, type ScoredStore } from './funnel.js';
+import { GpuScorer } from './gpu-scorer.js';
+import { type Change, SegmentLog } from './persist.js';
+import type { Segment } from './segment.js';
+import { parseIndex, serializeIndex } from './serialize.js';
+import type { Ranked } from './topk.js';
+import type {
+  IndexDoc,
+  IndexEncoder,
+  IndexOptions,
+  IndexSignature,
+  SearchHit,
+  SearchOptions,
+  VectorIndex,
+  VectorType,
+} from './types.js';
+import { checkDocs, checkIds, checkSearch } from './validate.js';
+
+type DeviceChoice = NonNullable<IndexOptions['device']>;
+const VECTOR_TYPES: readonly VectorType[] = ['f32', 'int8', 'binary'];
+
+const signatureText = (s: IndexSignature) => `model "${s.model}", ${s.layers} layers, ${s.dims} dims, ${s.vector} vectors`;
+const sameSignature = (a: IndexSignature, b: IndexSignature) =>
+  a.model === b.model && a.layers === b.layers && a.dims === b.dims && a.vector === b.vector;
+
+function checkOptions(options: unknown): asserts options is IndexOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InputError('createIndex needs an options object: { encoder, name, ... }');
+  const o = options as IndexOptions;
+  if (typeof o.encoder?.embedDetailed !== 'function' || typeof o.encoder?.info !== 'function') {
+    throw new InputError('encoder must be an encoder from createEncoder (or an object with embedDetailed and info)');
+  }
+  if (typeof o.name !== 'string' || o.name === '')
+    throw new InputError(`name must be a non-empty string, got ${JSON.stringify(o.name)}`);
+  const oneOf = (what: string, v: unknown, allowed: readonly unknown[]) => {
+    if (v !== undefined && !allowed.includes(v))
+      throw new InputError(`${what} must be ${allowed.join(', ')} or left out, got ${JSON.stringify(v)}`);
+  };
+  oneOf('store', o.store, ['indexeddb', 'memory']);
+  oneOf('vector', o.vector, VECTOR_TYPES);
+  oneOf('device', o.device, ['auto', 'webgpu', 'cpu']);
+}
+
+/**
+ * What this index will encode with. Options left out keep what a stored index of the same
+ * model was built with, else default to the model's deepest exit and widest width, f32.
+ */
+function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignature | null): IndexSignature {
+  const same = stored?.model === model.id ? stored : null;
+  const layers = o.layers ?? same?.layers ?? Math.max(...model.exits);
+  const dims = o.dims ?? same?.dims ?? Math.max(...model.dims);
+  if (!model.exits.includes(layers))
+    throw new InputError(`layers must be one of the model's exits (${model.exits.join(', ')}), got ${JSON.stringify(layers)}`);
+  if (!model.dims.includes(dims))
+    throw new InputError(`dims must be one of the model's widths (${model.dims.join(', ')}), got ${JSON.stringify(dims)}`);
+  return { model: model.id, layers, dims, vector: o.vector ?? same?.vector ?? 'f32' };
+}
+
+/**
+ * Binary rows (48 bytes at 384 dims) are already smaller than a coarse copy would make the
+ * first pass, so binary indexes always search exactly.
+ */
+function newCollection(s: IndexSignature, model: ModelInfo): Collection {
+  const coarse = s.vector === 'binary' ? null : coarseWidth(s.dims, model.dims);
+  return new Collection(codec(s.vector, s.dims), coarse === null ? null : codec('int8', coarse));
+}
+
+interface Engine {
+  collection: Collection;
+  full: ScoredStore;
+  coarse: ScoredStore | null;
+  gpu: GpuContext | null;
+}
+
+/** Scoring on WebGPU unless the choice, the encoder's own backend or a missing adapter say CPU. */
+async function openEngine(collection: Collection, device: DeviceChoice, encoderBackend: string): Promise<Engine> {
+  const { store, coarse } = collection;
+  const onCpu = (): Engine => ({
+    collection,
+    full: { scorer: new CpuScorer(store), store },
+    coarse: coarse && { scorer: new CpuScorer(coarse), store: coarse },
+    gpu: null,
+  });
+  if (device === 'cpu' || (device === 'auto' && encoderBackend === 'cpu')) return onCpu();
+  let gpu: GpuContext | null = null;
+  try {
+    gpu = await createGpuContext();
+    const context = gpu;
+    const [full, first] = await Promise.all([GpuScorer.create(context, store), coarse && GpuScorer.create(context, coarse)]);
+    return { collection, full: { scorer: full, store }, coarse: coarse && first && { scorer: first, store: coarse }, gpu };
+  } catch (err) {
+    gpu?.device.destroy();
+    if (device === 'webgpu') throw err;
+    return onCpu();
+  }
+}
+
+function closeEngine(e: Engine): void {
+  e.full.scorer.dispose();
+  e.coarse?.scorer.dispose();
+  e.gpu?.device.destroy();
+}
+
+class SearchIndex implements VectorIndex {
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    private readonly encoder: IndexEncoder,
+    private readonly model: ModelInfo,
+    private readonly device: DeviceChoice,
+    private readonly encoderBackend: string,
+    /** What this encoder and these options produce. */
+    private readonly wanted: IndexSignature,
+    /** What the stored vectors were built with; differs from `wanted` until clear() or import(). */
+    private built: IndexSignature,
+    private engine: Engine,
+    private readonly log: SegmentLog | null,
+  ) {}
+
+  get size(): number {
+    return this.engine.collection.size;
+  }
+
+  get backend(): 'webgpu' | 'cpu' {
+    return this.engine.full.scorer.kind;
+  }
+
+  get signature(): IndexSignature {
+    return { ...this.built };
+  }
+
+  add(docs: IndexDoc[]): Promise<void> {
+    return this.write(docs, 'add');
+  }
+
+  upsert(docs: IndexDoc[]): Promise<void> {
+    return this.write(docs, 'upsert');
+  }
+
+  // The public methods are async so that bad input rejects rather than throws.
+  async remove(ids: string[]): Promise<number> {
+    const checked = checkIds(ids);
+    return this.queued(async () => {
+      const present = [...new Set(checked)].filter((id) => this.engine.collection.has(id));
+      if (present.length) await this.commit({ add: null, remove: present, reset: false });
+      return present.length;
+    });
+  }
+
+  async search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
+    const o = checkSearch(query, options, this.built.dims, this.model.dims);
+    return this.queued(async () => {
+      this.checkSignature();
+      const { collection } = this.engine;
+      if (collection.size === 0) return [];
+      const [vector] = (await this.encoder.embedDetailed([query], { layers: this.built.layers, dims: o.dims, kind: 'query' }))
+        .vectors;
+      if (vector?.length !== o.dims)
+        throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${o.dims}`);
+      const mask = collection.mask(o.filter);
+      const live = collection.liveRows;
+      // Chunks of one document compete for places: ask for enough rows to cover k documents,
+      // and for more in the rare case the best rows crowd into fewer documents than that.
+      for (let want = Math.min(live, o.k * Math.ceil(live / collection.size)); ; want = Math.min(live, want * 4)) {
+        const ranked = await this.rank(vector, {
+          width: o.dims,
+          k: want,
+          mask,
+          exact: o.exact,
+          candidates: Math.max(o.candidates ?? candidateCount(want), want),
+        });
+        const hits = this.bestPerDocument(ranked, o.k);
+        if (hits.length === o.k || ranked.rows.length < want || want === live) return hits;
+      }
+    });
+  }
+
+  clear(): Promise<void> {
+    return this.queued(() => this.replace(null, this.wanted));
+  }
+
+  export(): Promise<Uint8Array> {
+    return this.queued(async () => {
+      const { collection } = this.engine;
+      return serializeIndex(this.built, collection.segment(collection.ids()));
+    });
+  }
+
+  async import(data: Uint8Array): Promise<void> {
+    const { signature, segment } = parseIndex(data);
+    if (!sameSignature(signature, this.wanted)) {
+      throw new InputError(
+        `import: the export was built with ${signatureText(signature)}, but this index encodes with ${signatureText(this.wanted)}`,
+      );
+    }
+    return this.queued(() => this.replace(segment, signature));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeEngine(this.engine);
+  }
+
+  private async write(docs: IndexDoc[], method: 'add' | 'upsert'): Promise<void> {
+    const checked = checkDocs(docs, method);
+    return this.queued(async () => {
+      this.checkSignature();
+      const { collection } = this.engine;
+      const present = checked.filter((d) => collection.has(d.id)).map((d) => d.id);
+      if (method === 'add' && present.length) {
+        throw new InputError(
+          `add: ${present.length} id(s) already in the index (first "${present[0]}"); use upsert to replace them`,
+        );
+      }
+      if (checked.length === 0) return;
+      const add = await embedDocs(checked, {
+        encoder: this.encoder,
+        layers: this.built.layers,
+        codec: collection.codec,
+        maxTokens: this.model.maxTokens,
+        passagePrefix: this.model.prefixes.passage ?? '',
+      });
+      await this.commit({ add, remove: present, reset: false });
+    });
+  }
+
+  /** Stores the change first (a failed write leaves memory as it was), then applies it in memory. */
+  private async commit(change: Change): Promise<void> {
+    const { collection } = this.engine;
+    await this.log?.commit(change, this.built, (ids) => collection.segment(ids));
+    collection.remove(change.remove);
+    if (change.add) collection.append(change.add);
+  }
+
+  /** Replaces every document (clear, import), switching to `signature`'s vector layout if it differs. */
+  private async replace(add: Segment | null, signature: IndexSignature): Promise<void> {
+    await this.log?.commit({ add, remove: [], reset: true }, signature, (ids) => this.engine.collection.segment(ids));
+    if (sameSignature(signature, this.built)) this.engine.collection.clear();
+    else {
+      const engine = await openEngine(newCollection(signature, this.model), this.device, this.encoderBackend);
+      closeEngine(this.engine);
+      this.engine = engine;
+      this.built = signature;
+    }
+    if (add) this.engine.collection.append(add);
+  }
+
+  /** Ranks on the scorer; a lost GPU device is replaced once (everything re-uploaded) before giving up. */
+  private async rank(vector: Float32Array, o: RankOptions): Promise<Ranked> {
+    try {
+      return await rankRows(this.engine.full, this.engine.coarse, vector, o);
+    } catch (err) {
+      if (!(err instanceof M3WebError && err.code === 'GPU_DEVICE_LOST')) throw err;
+      closeEngine(this.engine);
+      this.engine = await openEngine(this.engine.collection, this.device, this.encoderBackend);
+      return rankRows(this.engine.full, this.engine.coarse, vector, o);
+    }
+  }
+
+  private bestPerDocument(ranked: Ranked, k: number): SearchHit[] {
+    const hits: SearchHit[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < ranked.rows.length && hits.length < k; i++) {
+      const at = this.engine.collection.at(ranked.rows[i] as number);
+      if (seen.has(at.id)) continue;
+      seen.add(at.id);
+      // A copy: the stored meta is frozen, and changing a hit's must not reach the index.
+      hits.push({ id: at.id, score: ranked.scores[i] as number, meta: structuredClone(at.meta), chunk: at.chunk });
+    }
+    return hits;
+  }
+
+  private checkSignature(): void {
+    if (sameSignature(this.built, this.wanted)) return;
+    throw new InputError(
+      `index "${this.name}" was built with ${signatureText(this.built)}, but this encoder and these options give ${signatureText(this.wanted)}; ` +
+        'open it with the same model and options, or clear() it to rebuild',
+    );
+  }
+
+  private queued<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(() => {
+      if (this.closed) throw new DisposedError(`Index "${this.name}"`);
+      return job();
+    });
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/**
+ * Opens a semantic search index over `encoder`: in memory, or in IndexedDB under
+ * `m3web-index-<name>`, where an index built earlier is loaded back (garbage from an interrupted
+ * write is removed). Documents are embedded as passages, queries as queries, at the same layers
+ * and width; an index built with another model, layers, width or vector type refuses to add or
+ * search (InputError naming both) until it is cleared.
+ */
+export async function createIndex(options: IndexOptions): Promise<VectorIndex> {
+  checkOptions(options);
+  const info = await options.encoder.info();
+  const opened =
+    options.store === 'indexeddb' ? await SegmentLog.open(options.name, (s) => codec(s.vector, s.dims).rowWords) : null;
+  const wanted = resolveSignature(options, info.model, opened?.signature ?? null);
+  const built = opened?.signature ?? wanted;
+  const collection = newCollection(built, info.model);
+  for (const segment of opened?.segments ?? []) collection.append(segment);
+  const device = options.device ?? 'auto';
+  const engine = await openEngine(collection, device, info.backend);
+  return new SearchIndex(
+    options.name,
+    options.encoder,
+    info.model,
+    device,
+    info.backend,
+    wanted,
+    built,
+    engine,
+    opened?.log ?? null,
+  );
+}

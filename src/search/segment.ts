@@ -1,0 +1,78 @@
+import type { Meta } from './types.js';
+
+/** A document as stored: its chunks' texts; its vectors are consecutive rows of its segment. */
+export interface DocRecord {
+  id: string;
+  meta?: Meta;
+  chunks: string[];
+}
+
+/**
+ * A batch of documents with their encoded rows (row-major, Codec.rowWords words each) and
+ * per-row scales: the unit of persistence and of export.
+ */
+export interface Segment {
+  docs: DocRecord[];
+  words: Uint32Array;
+  scales: Float32Array;
+}
+
+export const rowsOf = (docs: readonly DocRecord[]) => docs.reduce((n, d) => n + d.chunks.length, 0);
+
+/** What is wrong with `s` as a segment of `rowWords`-word rows, or null (stored and imported data can be damaged). */
+export function segmentProblem(s: unknown, rowWords: number): string | null {
+  const seg = s as Partial<Segment> | null;
+  const ok =
+    typeof seg === 'object' &&
+    seg !== null &&
+    Array.isArray(seg.docs) &&
+    seg.words instanceof Uint32Array &&
+    seg.scales instanceof Float32Array &&
+    seg.docs.every(
+      (d) =>
+        typeof d?.id === 'string' &&
+        Array.isArray(d.chunks) &&
+        d.chunks.length > 0 &&
+        d.chunks.every((c) => typeof c === 'string') &&
+        (d.meta === undefined || (typeof d.meta === 'object' && d.meta !== null)),
+    );
+  if (!ok) return 'is not a list of documents with vectors';
+  const rows = rowsOf(seg.docs as DocRecord[]);
+  if (seg.scales?.length !== rows || seg.words?.length !== rows * rowWords) {
+    return `lists ${rows} vectors but holds ${seg.scales?.length} scales and ${seg.words?.length} words (${rowWords} per vector)`;
+  }
+  return null;
+}
+
+export function concatSegments(parts: readonly Segment[]): Segment {
+  const words = new Uint32Array(parts.reduce((n, p) => n + p.words.length, 0));
+  const scales = new Float32Array(parts.reduce((n, p) => n + p.scales.length, 0));
+  let w = 0;
+  let r = 0;
+  for (const p of parts) {
+    words.set(p.words, w);
+    scales.set(p.scales, r);
+    w += p.words.length;
+    r += p.scales.length;
+  }
+  return { docs: parts.flatMap((p) => p.docs), words, scales };
+}
+
+/** The segment without the documents in `drop`. */
+export function withoutDocs(s: Segment, drop: ReadonlySet<string>, rowWords: number): Segment {
+  if (!s.docs.some((d) => drop.has(d.id))) return s;
+  const parts: Segment[] = [];
+  let row = 0;
+  for (const d of s.docs) {
+    const n = d.chunks.length;
+    if (!drop.has(d.id)) {
+      parts.push({
+        docs: [d],
+        words: s.words.subarray(row * rowWords, (row + n) * rowWords),
+        scales: s.scales.subarray(row, row + n),
+      });
+    }
+    row += n;
+  }
+  return concatSegments(parts);
+}

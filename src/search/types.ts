@@ -1,0 +1,90 @@
+import type { Encoder } from '../client.js';
+
+/** How stored vectors are kept: 4 bytes, 1 byte (plus one scale per vector) or 1 bit per dimension. */
+export type VectorType = 'f32' | 'int8' | 'binary';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type Meta = { [key: string]: JsonValue };
+
+export interface IndexDoc {
+  id: string;
+  text: string;
+  meta?: Meta;
+}
+
+/** The two encoder calls an index needs; a createEncoder encoder has them. */
+export type IndexEncoder = Pick<Encoder, 'embedDetailed' | 'info'>;
+
+export interface IndexOptions {
+  encoder: IndexEncoder;
+  /** Names the IndexedDB database (`m3web-index-<name>`); a label for a memory index. */
+  name: string;
+  /** Width of the stored vectors: one of the model's dims (default: its widest). */
+  dims?: number;
+  /** 'indexeddb' survives reloads; 'memory' (default) lives as long as the object. */
+  store?: 'indexeddb' | 'memory';
+  /** Default 'f32'. */
+  vector?: VectorType;
+  /** Encoder layers used for documents and queries (default: the model's deepest exit). */
+  layers?: number;
+  /**
+   * Where scoring runs. 'auto' (default): WebGPU unless the encoder itself runs on the CPU or no
+   * adapter exists, then plain TypeScript. 'webgpu' fails when WebGPU is unavailable.
+   */
+  device?: 'auto' | 'webgpu' | 'cpu';
+}
+
+/** Keeps documents whose meta passes the function, or equals every key of the object. */
+export type MetaFilter = ((meta: Meta) => boolean) | Meta;
+
+export interface SearchOptions {
+  /** Number of documents to return (default 10). */
+  k?: number;
+  filter?: MetaFilter;
+  /** Search at a narrower width: one of the model's dims, at most the index's. */
+  dims?: number;
+  /** Score every vector at full width instead of the coarse-to-fine funnel. */
+  exact?: boolean;
+  /** Funnel candidates re-scored at full width (default max(10 k, 200)); more costs time, buys recall. */
+  candidates?: number;
+}
+
+export interface SearchHit {
+  id: string;
+  score: number;
+  meta: Meta;
+  /** The document's best-matching chunk. */
+  chunk: { index: number; text: string };
+}
+
+/** What an index was built with; a query must be encoded the same way. */
+export interface IndexSignature {
+  model: string;
+  layers: number;
+  dims: number;
+  vector: VectorType;
+}
+
+export interface VectorIndex {
+  readonly name: string;
+  /** Number of documents. */
+  readonly size: number;
+  /** Where scoring runs. */
+  readonly backend: 'webgpu' | 'cpu';
+  readonly signature: IndexSignature;
+  /** Adds new documents; an id already in the index is an InputError (use upsert). */
+  add(docs: IndexDoc[]): Promise<void>;
+  /** Adds documents, replacing those whose id is already in the index. */
+  upsert(docs: IndexDoc[]): Promise<void>;
+  /** Removes documents by id; returns how many were there. */
+  remove(ids: string[]): Promise<number>;
+  /** The k best documents, best first, each with its best chunk. */
+  search(query: string, options?: SearchOptions): Promise<SearchHit[]>;
+  clear(): Promise<void>;
+  /** The whole index (documents, meta, chunk texts, vectors) as bytes for import(). */
+  export(): Promise<Uint8Array>;
+  /** Replaces the contents with an export() of an index built with the same model, layers, dims and vector type. */
+  import(data: Uint8Array): Promise<void>;
+  /** Frees GPU buffers; the object is unusable afterwards (the stored index stays). */
+  close(): void;
+}

@@ -1,0 +1,97 @@
+import { InputError } from '../errors.js';
+import type { IndexDoc, JsonValue, Meta, MetaFilter, SearchOptions } from './types.js';
+
+const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Throws unless `v` survives JSON and IndexedDB unchanged: plain objects, arrays, strings, finite numbers, booleans, null. */
+function checkJson(v: unknown, path: string, seen: Set<object>): asserts v is JsonValue {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new InputError(`${path} must be a finite number, got ${v}`);
+    return;
+  }
+  if (typeof v !== 'object' || !(Array.isArray(v) || isPlainObject(v))) {
+    throw new InputError(
+      `${path} must be JSON-serialisable (plain objects, arrays, strings, numbers, booleans, null), got ${typeName(v)}`,
+    );
+  }
+  if (seen.has(v)) throw new InputError(`${path} refers to itself`);
+  seen.add(v);
+  if (Array.isArray(v)) for (const [i, x] of v.entries()) checkJson(x, `${path}[${i}]`, seen);
+  else for (const [key, x] of Object.entries(v)) checkJson(x, `${path}.${key}`, seen);
+  seen.delete(v);
+}
+
+export function checkMeta(meta: unknown, path: string): asserts meta is Meta {
+  if (!isPlainObject(meta)) throw new InputError(`${path} must be a plain object, got ${typeName(meta)}`);
+  checkJson(meta, path, new Set());
+}
+
+/** Checks a batch for add / upsert; returns copies, so later changes by the caller do not reach the index. */
+export function checkDocs(docs: unknown, method: string): IndexDoc[] {
+  if (!Array.isArray(docs)) throw new InputError(`${method} takes an array of { id, text, meta? }, got ${typeName(docs)}`);
+  const ids = new Set<string>();
+  return docs.map((doc: unknown, i) => {
+    const at = `${method}: docs[${i}]`;
+    if (!isPlainObject(doc)) throw new InputError(`${at} must be an object { id, text, meta? }, got ${typeName(doc)}`);
+    const { id, text, meta } = doc;
+    if (typeof id !== 'string' || id === '')
+      throw new InputError(`${at}.id must be a non-empty string, got ${JSON.stringify(id) ?? typeName(id)}`);
+    if (ids.has(id)) throw new InputError(`${at}.id "${id}" appears twice in one call`);
+    ids.add(id);
+    if (typeof text !== 'string') throw new InputError(`${at}.text must be a string, got ${typeName(text)}`);
+    if (text.trim() === '') throw new InputError(`${at}.text is empty or only whitespace`);
+    if (meta === undefined) return { id, text };
+    checkMeta(meta, `${at}.meta`);
+    return { id, text, meta: structuredClone(meta) };
+  });
+}
+
+export function checkIds(ids: unknown): string[] {
+  if (!Array.isArray(ids)) throw new InputError(`remove takes an array of ids, got ${typeName(ids)}`);
+  ids.forEach((id, i) => {
+    if (typeof id !== 'string') throw new InputError(`remove: ids[${i}] must be a string, got ${typeName(id)}`);
+  });
+  return ids as string[];
+}
+
+export interface CheckedSearch {
+  k: number;
+  filter: MetaFilter | undefined;
+  dims: number;
+  exact: boolean;
+  candidates: number | undefined;
+}
+
+export function checkSearch(query: unknown, options: unknown, indexDims: number, modelDims: readonly number[]): CheckedSearch {
+  if (typeof query !== 'string' || query.trim() === '') {
+    throw new InputError(
+      `search needs a non-empty query string, got ${typeof query === 'string' ? 'an empty string' : typeName(query)}`,
+    );
+  }
+  if (options !== undefined && !isPlainObject(options))
+    throw new InputError(`search options must be an object, got ${typeName(options)}`);
+  const o = (options ?? {}) as SearchOptions;
+  const k = o.k ?? 10;
+  if (!Number.isInteger(k) || k < 1) throw new InputError(`k must be a positive integer, got ${JSON.stringify(k)}`);
+  const dims = o.dims ?? indexDims;
+  if (!modelDims.includes(dims) || dims > indexDims) {
+    const allowed = modelDims.filter((d) => d <= indexDims);
+    throw new InputError(
+      `dims must be one of the model's widths up to the index's ${indexDims} (${allowed.join(', ')}), got ${JSON.stringify(dims)}`,
+    );
+  }
+  if (o.filter !== undefined && typeof o.filter !== 'function') checkMeta(o.filter, 'filter');
+  if (o.exact !== undefined && typeof o.exact !== 'boolean')
+    throw new InputError(`exact must be a boolean, got ${typeName(o.exact)}`);
+  const c = o.candidates;
+  if (c !== undefined && (!Number.isInteger(c) || c < k))
+    throw new InputError(`candidates must be an integer >= k (${k}), got ${JSON.stringify(c)}`);
+  return { k, filter: o.filter, dims, exact: o.exact ?? false, candidates: c };
+}
