@@ -3,11 +3,9 @@
  * and one readback per call), on a random-weight BERT the size of a MiniLM-L12 / e5-small
  * (12 layers, 384 wide), at full and half depth, f32 and q8 weights; the CPU fallback for context.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createGpuContext, type GpuContext } from '../src/gpu/device.js';
 import type { EncoderConfig } from '../src/model/config.js';
 import { CpuEncoder } from '../src/model/cpu.js';
@@ -16,6 +14,7 @@ import { GpuEncoder } from '../src/model/gpu.js';
 import type { BertWeights, Quant } from '../src/model/weights.js';
 import { bertConfig, randomBert, randomTokens } from '../test/support/random.js';
 import { icdName } from './adapter.js';
+import { hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';
 
 const CONFIG = bertConfig({
   vocabSize: 30522,
@@ -378,46 +377,12 @@ function writeJson(path: string, meta: Meta, results: CaseResult[]): void {
     gflopPerSec: round(r.gflopPerSec, 3),
   }));
   const setupMs = Object.fromEntries(Object.entries(meta.setupMs).map(([k, v]) => [k, round(v)]));
-  const body = `${JSON.stringify({ ...meta, totalMin: round(meta.totalMin, 3), setupMs, results: clean }, null, 2)}\n`;
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, body);
-  renameSync(tmp, path);
+  writeJsonFile(path, { ...meta, totalMin: round(meta.totalMin, 3), setupMs, results: clean });
 }
 
 export async function main(args: string[]): Promise<number> {
-  let values: {
-    quick?: boolean;
-    runs?: string;
-    budget?: string;
-    shapes?: string;
-    quants?: string;
-    out?: string;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        quick: { type: 'boolean' },
-        runs: { type: 'string' },
-        budget: { type: 'string' },
-        shapes: { type: 'string' },
-        quants: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : err}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const values = parseBenchArgs(args, ['runs', 'budget', 'shapes', 'quants', 'out'], USAGE);
+  if (typeof values === 'number') return values;
   const quick = values.quick === true;
   const runs = values.runs === undefined ? (quick ? 2 : 5) : Number(values.runs);
   const budgetMin = values.budget === undefined ? DEFAULT_BUDGET_MIN : Number(values.budget);
@@ -445,15 +410,13 @@ export async function main(args: string[]): Promise<number> {
   const partial = quick || wantShapes !== undefined || wantQuants !== undefined;
   const out = values.out !== undefined ? resolve(values.out) : partial ? null : DEFAULT_OUT;
 
-  const cpu = cpus();
-  const load = () => Number((loadavg()[0] ?? 0).toFixed(2));
   const meta: Meta = {
     date: new Date().toISOString(),
     node: process.version,
     adapter: null,
     driver: icdName(),
-    host: `${cpu[0]?.model.trim() ?? 'unknown CPU'} × ${cpu.length}, ${process.platform}-${process.arch}`,
-    loadAvg: { start: load(), end: 0 },
+    host: hostName(),
+    loadAvg: { start: loadNow(), end: 0 },
     quick,
     runs,
     budgetMin,
@@ -529,7 +492,7 @@ export async function main(args: string[]): Promise<number> {
     for (const e of live) e.dispose();
     ctx.device.destroy();
   }
-  meta.loadAvg.end = load();
+  meta.loadAvg.end = loadNow();
   meta.totalMin = runner.elapsedMs() / 60_000;
 
   console.log(report(meta, runner.results, shapes, cpuShapes));

@@ -3,15 +3,14 @@
  * funnel's recall@10 against exact search, on synthetic vectors (no model) through the public
  * createIndex path, scoring on WebGPU (Dawn) with the CPU scorer for context.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { EmbedResult, EncoderInfo } from '../src/api/types.js';
 import { createGpuContext } from '../src/gpu/device.js';
 import { createIndex, type IndexEncoder, type VectorIndex, type VectorType } from '../src/search/index.js';
+import { rng } from '../test/support/random.js';
 import { icdName } from './adapter.js';
+import { hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';
 
 const DIMS = 384;
 const TRAINED_DIMS = [64, 128, 256, 384];
@@ -25,18 +24,6 @@ const USAGE = `usage: npm run bench -- search [--quick] [--queries N] [--sizes L
   --queries N   timed queries per case after 3 warm-up ones (default 40)
   --sizes LIST  vector counts (default 10000,100000); a partial run writes no JSON unless --out
   --out FILE    where the JSON goes (default bench/results/search-latest.json)`;
-
-/** mulberry32: the same vectors on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Approximately normal (sum of four uniforms, unit variance). */
 const gauss = (next: () => number) => (next() + next() + next() + next() - 2) * Math.sqrt(3);
@@ -167,28 +154,8 @@ const recall = (found: string[][], exact: string[][]) =>
   found.reduce((n, ids, i) => n + overlap(ids, exact[i] as string[]), 0) / found.length;
 
 export async function main(args: string[]): Promise<number> {
-  let values: { quick?: boolean; queries?: string; sizes?: string; out?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        quick: { type: 'boolean' },
-        queries: { type: 'string' },
-        sizes: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : err}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const values = parseBenchArgs(args, ['queries', 'sizes', 'out'], USAGE);
+  if (typeof values === 'number') return values;
   const quick = values.quick === true;
   const queries = Number(values.queries ?? (quick ? 10 : 40));
   const sizes = (values.sizes ?? (quick ? '10000' : '10000,100000')).split(',').map(Number);
@@ -202,14 +169,13 @@ export async function main(args: string[]): Promise<number> {
   const gpu = await createGpuContext();
   const adapter = gpu.adapter;
   gpu.device.destroy();
-  const load = () => round(loadavg()[0] ?? 0, 3);
   const meta = {
     date: new Date().toISOString(),
     node: process.version,
     adapter,
     driver: icdName(),
-    host: `${cpus()[0]?.model.trim() ?? 'unknown CPU'} × ${cpus().length}, ${process.platform}-${process.arch}`,
-    loadAvg: { start: load(), end: 0 },
+    host: hostName(),
+    loadAvg: { start: loadNow(), end: 0 },
     dims: DIMS,
     trainedDims: TRAINED_DIMS,
     coarseDims: 64,
@@ -270,7 +236,7 @@ export async function main(args: string[]): Promise<number> {
       index.close();
     }
   }
-  meta.loadAvg.end = load();
+  meta.loadAvg.end = loadNow();
 
   const lines = [
     '## m3web search benchmark',
@@ -301,12 +267,7 @@ export async function main(args: string[]): Promise<number> {
   if (out) {
     const clean = <T extends object>(o: T) =>
       Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v]));
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(
-      `${out}.tmp`,
-      `${JSON.stringify({ ...meta, results: results.map(clean), sweep: sweep.map(clean) }, null, 2)}\n`,
-    );
-    renameSync(`${out}.tmp`, out);
+    writeJsonFile(out, { ...meta, results: results.map(clean), sweep: sweep.map(clean) });
     log(`wrote ${relative(process.cwd(), out)}`);
   }
   return 0;

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { parseArgs } from 'node:util';
 
 /** Bad command line or bad stdin: exit status 2. */
 export class UsageError extends Error {
@@ -56,4 +57,38 @@ export function oneOf<T extends string>(
 
 export async function write(out: NodeJS.WritableStream, text: string): Promise<void> {
   if (!out.write(text)) await once(out, 'drain');
+}
+
+export interface ParsedFlags {
+  help: boolean;
+  positionals: string[];
+  str(name: string): string | undefined;
+  flag(name: string): boolean;
+}
+
+/**
+ * Parses a command's arguments strictly against `flags` (name -> kind; -h/--help is added). An
+ * unknown flag or a missing value is a UsageError carrying the command's `hint`.
+ */
+export function parseFlags(
+  args: string[],
+  flags: Record<string, 'string' | 'boolean'>,
+  hint: string,
+  allowPositionals = false,
+): ParsedFlags {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, type] of Object.entries(flags)) options[name] = { type };
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, strict: true, allowPositionals, options });
+  } catch (err) {
+    throw new UsageError((err as Error).message, hint);
+  }
+  const { values, positionals } = parsed;
+  return {
+    help: values.help === true,
+    positionals,
+    str: (name) => values[name] as string | undefined,
+    flag: (name) => values[name] === true,
+  };
 }

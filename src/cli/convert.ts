@@ -1,11 +1,10 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Pooling } from '../model/encoder.js';
 import { QUANTS, type Quant } from '../model/weights.js';
 import { openHfCheckpoint } from '../node/hf-checkpoint.js';
 import { convertCheckpoint } from '../pack/convert.js';
-import { type CliIo, intList, oneOf, positiveInt, UsageError } from './args.js';
+import { type CliIo, intList, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 
 export const CONVERT_USAGE = `Usage: m3web convert HF_DIR --out PACK_DIR [options]
 
@@ -45,33 +44,26 @@ export interface ConvertArgs {
 }
 
 export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        quant: { type: 'string' },
-        name: { type: 'string' },
-        exits: { type: 'string' },
-        dims: { type: 'string' },
-        pooling: { type: 'string' },
-        'max-tokens': { type: 'string' },
-        'query-prefix': { type: 'string' },
-        'passage-prefix': { type: 'string' },
-        license: { type: 'string' },
-        source: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message, HINT);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return 'help';
-  const str = (k: string) => values[k] as string | undefined;
+  const f = parseFlags(
+    args,
+    {
+      out: 'string',
+      quant: 'string',
+      name: 'string',
+      exits: 'string',
+      dims: 'string',
+      pooling: 'string',
+      'max-tokens': 'string',
+      'query-prefix': 'string',
+      'passage-prefix': 'string',
+      license: 'string',
+      source: 'string',
+    },
+    HINT,
+    true,
+  );
+  if (f.help) return 'help';
+  const { str, positionals } = f;
   if (positionals.length !== 1) throw new UsageError('give exactly one Hugging Face folder to convert', HINT);
   const input = positionals[0] as string;
   const out = str('out');

@@ -1,11 +1,10 @@
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
 import { parseHfConfig } from '../model/config.js';
 import type { Pooling } from '../model/encoder.js';
 import { QUANTS, type Quant } from '../model/weights.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
-import { type CliIo, oneOf, positiveInt, UsageError, write } from './args.js';
+import { type CliIo, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
 
 export const EMBED_USAGE = `Usage: m3web embed --model DIR [options] < texts.jsonl > vectors.jsonl
 
@@ -50,30 +49,23 @@ interface EmbedArgs {
 }
 
 export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string' },
-        layers: { type: 'string' },
-        dims: { type: 'string' },
-        backend: { type: 'string' },
-        quant: { type: 'string' },
-        pooling: { type: 'string' },
-        'no-normalize': { type: 'boolean' },
-        batch: { type: 'string' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message, EMBED_HINT);
-  }
-  if (values.help) return 'help';
-  const str = (k: string) => values[k] as string | undefined;
+  const f = parseFlags(
+    args,
+    {
+      model: 'string',
+      layers: 'string',
+      dims: 'string',
+      backend: 'string',
+      quant: 'string',
+      pooling: 'string',
+      'no-normalize': 'boolean',
+      batch: 'string',
+      verbose: 'boolean',
+    },
+    EMBED_HINT,
+  );
+  if (f.help) return 'help';
+  const { str } = f;
   const model = str('model');
   if (!model) throw new UsageError('--model DIR is required', EMBED_HINT);
   return {
@@ -83,9 +75,9 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
     backend: oneOf('backend', str('backend'), BACKENDS, 'auto', EMBED_HINT),
     quant: oneOf('quant', str('quant'), QUANTS, 'f32', EMBED_HINT),
     pooling: str('pooling') === undefined ? undefined : oneOf('pooling', str('pooling'), POOLINGS, 'mean', EMBED_HINT),
-    normalize: values['no-normalize'] !== true,
+    normalize: !f.flag('no-normalize'),
     batch: positiveInt('batch', str('batch'), EMBED_HINT) ?? 64,
-    verbose: values.verbose === true,
+    verbose: f.flag('verbose'),
   };
 }
 

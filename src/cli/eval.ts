@@ -1,7 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readFloresDev, readStsDev } from '../eval/dev-data.js';
 import { cpuWorkerPool, type EmbedExits } from '../eval/embed-pool.js';
 import { type EvalReport, evaluate } from '../eval/run.js';
@@ -9,7 +8,7 @@ import type { BackendChoice } from '../model/backend.js';
 import { createBackend } from '../model/backend.js';
 import { openModelFolder } from '../node/model-folder.js';
 import { MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
-import { type CliIo, oneOf, positiveInt, UsageError } from './args.js';
+import { type CliIo, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 
 export const EVAL_USAGE = `Usage: m3web eval --model DIR [options]
 
@@ -47,29 +46,23 @@ export interface EvalArgs {
 }
 
 export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      options: {
-        model: { type: 'string' },
-        data: { type: 'string' },
-        langs: { type: 'string' },
-        sts: { type: 'string' },
-        backend: { type: 'string' },
-        report: { type: 'string' },
-        write: { type: 'boolean' },
-        batch: { type: 'string' },
-        threads: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message, HINT);
-  }
-  if (values.help) return 'help';
-  const str = (k: string) => values[k] as string | undefined;
+  const f = parseFlags(
+    args,
+    {
+      model: 'string',
+      data: 'string',
+      langs: 'string',
+      sts: 'string',
+      backend: 'string',
+      report: 'string',
+      write: 'boolean',
+      batch: 'string',
+      threads: 'string',
+    },
+    HINT,
+  );
+  if (f.help) return 'help';
+  const { str } = f;
   const model = str('model');
   if (!model) throw new UsageError('--model DIR is required', HINT);
   return {
@@ -79,7 +72,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
     sts: list(str('sts')),
     backend: oneOf<BackendChoice>('backend', str('backend'), ['cpu', 'webgpu', 'auto'], 'cpu', HINT),
     report: str('report'),
-    write: values.write === true,
+    write: f.flag('write'),
     batch: positiveInt('batch', str('batch'), HINT) ?? 128,
     threads: positiveInt('threads', str('threads'), HINT) ?? availableParallelism(),
   };

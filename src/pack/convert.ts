@@ -64,7 +64,7 @@ function intList(name: string, values: number[], min: number, max: number): numb
 
 /** Converts a BERT / XLM-R checkpoint into a model pack (manifest, tokenizer, quantized shards). */
 export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOptions): Promise<Pack> {
-  const quant = options.quant ?? 'q8';
+  const { quant = 'q8', ...meta } = options;
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   if (!ID_RE.test(options.id))
     throw new InputError(`model id ${JSON.stringify(options.id)} must be letters, digits, '.', '_' or '-'`);
@@ -93,18 +93,7 @@ export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOpti
     weights,
     ckpt.config as Record<string, unknown>,
     { json: ckpt.tokenizer, ...(ckpt.tokenizerConfig ? { config: ckpt.tokenizerConfig as Record<string, unknown> } : {}) },
-    {
-      id: options.id,
-      exits,
-      dims,
-      pooling: options.pooling ?? poolingFrom(ckpt.poolingConfig) ?? 'mean',
-      maxTokens,
-      ...(options.prefixes ? { prefixes: options.prefixes } : {}),
-      ...(options.license ? { license: options.license } : {}),
-      ...(options.source ? { source: options.source } : {}),
-      ...(options.quality ? { quality: options.quality } : {}),
-      ...(options.layersPerShard ? { layersPerShard: options.layersPerShard } : {}),
-    },
+    { ...meta, exits, dims, pooling: meta.pooling ?? poolingFrom(ckpt.poolingConfig) ?? 'mean', maxTokens },
   );
 }
 

@@ -1,32 +1,19 @@
 import { QuantizedEmbeddingTable } from '../model/embedding-table.js';
-import type { Pooling } from '../model/encoder.js';
 import type { BertLayer, BertWeights, LayerNormParams, Linear, Quant } from '../model/weights.js';
 import { sha256Hex } from '../store/sha256.js';
 import { alignUp, EMBEDDINGS_SHARD, layerShardName } from './layout.js';
-import {
-  PACK_VERSION,
-  type PackManifest,
-  type QualityTable,
-  type ShardEntry,
-  type ShardKind,
-  type TensorEntry,
-} from './manifest.js';
+import { PACK_VERSION, type PackManifest, type ShardEntry, type ShardKind, type TensorEntry } from './manifest.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
 
-export interface PackMeta {
-  id: string;
-  exits: number[];
-  dims: number[];
-  pooling: Pooling;
-  maxTokens: number;
-  prefixes?: { query?: string; passage?: string };
-  license?: string;
-  source?: string;
-  quality?: QualityTable;
+/** The manifest fields the writer does not derive from the weights, plus how to cut shards. */
+export type PackMeta = Pick<
+  PackManifest,
+  'id' | 'exits' | 'dims' | 'pooling' | 'maxTokens' | 'prefixes' | 'license' | 'source' | 'quality'
+> & {
   /** Layers per shard file (default 1). */
   layersPerShard?: number;
-}
+};
 
 export interface Pack {
   manifest: PackManifest;
@@ -127,7 +114,7 @@ export async function writePack(
       ...normParts('embNorm', weights.embNorm),
     ]),
   ];
-  const per = meta.layersPerShard ?? 1;
+  const { layersPerShard: per = 1, ...described } = meta;
   for (let from = 0; from < weights.layers.length; from += per) {
     const to = Math.min(from + per, weights.layers.length);
     const parts = weights.layers.slice(from, to).flatMap((l, i) => layerParts(from + i, l));
@@ -137,7 +124,7 @@ export async function writePack(
   const manifest: PackManifest = {
     format: 'm3web-pack',
     version: PACK_VERSION,
-    id: meta.id,
+    ...described,
     config: hfConfig,
     tokenizer: {
       file: TOKENIZER_FILE,
@@ -147,14 +134,6 @@ export async function writePack(
     },
     quantization: { linear: linearQuant, embeddings: embeddingQuant },
     shards: shards.map((s) => s.entry),
-    exits: meta.exits,
-    dims: meta.dims,
-    pooling: meta.pooling,
-    maxTokens: meta.maxTokens,
-    ...(meta.prefixes ? { prefixes: meta.prefixes } : {}),
-    ...(meta.license ? { license: meta.license } : {}),
-    ...(meta.source ? { source: meta.source } : {}),
-    ...(meta.quality ? { quality: meta.quality } : {}),
   };
   const files = new Map<string, Uint8Array>([[TOKENIZER_FILE, tokenizer.json]]);
   for (const s of shards) files.set(s.entry.file, s.bytes);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEncoder, type Encoder } from '../../src/client.js';
 import { DisposedError, InputError, M3WebError } from '../../src/errors.js';
 import { cosine } from '../support/random.js';
+import { rejection } from '../support/rejection.js';
 
 // Runs in headless Chromium: createEncoder starts the real module Worker, which fetches the pack
 // that test/support/global-setup.ts wrote and runs it on WebGPU (SwiftShader here).
@@ -31,15 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await encoder?.dispose();
 });
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('createEncoder in the browser (worker + WebGPU)', () => {
   it('reports the model and the backend it chose', async () => {

@@ -6,6 +6,7 @@ import { InputError } from '../../src/errors.js';
 import { createIndex, type IndexDoc, type IndexEncoder, type IndexOptions, type VectorIndex } from '../../src/search/index.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import { cosine, rng } from '../support/random.js';
+import { rejection } from '../support/rejection.js';
 
 // createIndex in headless Chromium: real IndexedDB, WebGPU scoring on SwiftShader. Most tests
 // use a fake encoder (bag-of-words vectors from hashed words), one the real worker encoder.
@@ -124,15 +125,6 @@ async function open(options: Partial<IndexOptions> & { encoder: IndexEncoder }):
   const index = await createIndex({ name: freshName(), ...options });
   opened.push(index);
   return index;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
 }
 
 afterEach(() => {

@@ -10,7 +10,8 @@ import {
   persistStorage,
 } from '../../src/store/index.js';
 import { sha256Hex } from '../../src/store/sha256.js';
-import { BASE, makePack, offline, rejection, serve, type TestPack } from '../support/fake-pack.js';
+import { BASE, makePack, offline, serve, type TestPack } from '../support/fake-pack.js';
+import { rejection } from '../support/rejection.js';
 
 // Runs in headless Chromium against its real IndexedDB; the "server" is an in-memory fetch.
 

@@ -116,12 +116,3 @@ export function serve(base: string, pack: TestPack, options: ServerOptions = {})
 
 export const BASE = 'https://models.test/packs/tiny';
 export const offline: FetchLike = () => Promise.reject(new TypeError('Failed to fetch'));
-
-export async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}

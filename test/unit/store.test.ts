@@ -6,8 +6,9 @@ import { fetchFile } from '../../src/store/fetch.js';
 import { clearCache, listCachedModels, openPackCache, persistStorage } from '../../src/store/index.js';
 import { loadPackFiles, type PackLoadProgress, parseManifestText } from '../../src/store/pack-loader.js';
 import { sha256Hex } from '../../src/store/sha256.js';
-import { BASE, bodyOf, makePack, offline, rejection, serve } from '../support/fake-pack.js';
+import { BASE, bodyOf, makePack, offline, serve } from '../support/fake-pack.js';
 import { rng } from '../support/random.js';
+import { rejection } from '../support/rejection.js';
 
 // ---- fetchFile ----
 

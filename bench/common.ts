@@ -1,0 +1,47 @@
+/** What every bench subcommand shares: argument parsing, the host line, and result files. */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+
+type Values<K extends string> = Partial<Record<K, string>> & { quick?: boolean };
+
+/**
+ * Parses `--quick`, `--help` and the string options `names`. Returns the values, or the exit code
+ * when there is nothing to run (usage printed: 0 for --help, 2 for a bad argument).
+ */
+export function parseBenchArgs<K extends string>(args: string[], names: readonly K[], usage: string): Values<K> | number {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    quick: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const name of names) options[name] = { type: 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : err}\n\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  return values as Values<K>;
+}
+
+/** "CPU model × cores, platform-arch": which machine a result file comes from. */
+export function hostName(): string {
+  const cpu = cpus();
+  return `${cpu[0]?.model.trim() ?? 'unknown CPU'} × ${cpu.length}, ${process.platform}-${process.arch}`;
+}
+
+/** The 1-minute load average: results taken on a busy machine say so. */
+export const loadNow = (digits = 3) => Number((loadavg()[0] ?? 0).toPrecision(digits));
+
+/** Writes pretty JSON beside `path` and renames it into place, so a killed run leaves the old file. */
+export function writeJsonFile(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+}
