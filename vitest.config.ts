@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: 'node',
           environment: 'node',
-          include: ['test/unit/**/*.test.ts', 'test/gpu/**/*.test.ts', 'test/package/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/gpu/**/*.test.ts', 'test/package/**/*.test.ts', 'test/site/**/*.test.ts'],
           // Dawn in Node runs on Chromium's SwiftShader unless the caller picked another ICD.
           env: { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json' },
         },

@@ -4,6 +4,7 @@ import { type CliIo, UsageError } from './args.js';
 import { CONVERT_USAGE, convertCommand, parseConvertArgs } from './convert.js';
 import { EMBED_USAGE, embedCommand, parseEmbedArgs } from './embed.js';
 import { EVAL_USAGE, evalCommand, parseEvalArgs } from './eval.js';
+import { INDEX_USAGE, indexCommand, parseIndexArgs } from './index-docs.js';
 
 export type { CliIo } from './args.js';
 
@@ -13,6 +14,7 @@ Commands:
   embed     embed texts read as JSON lines on stdin
   convert   convert a Hugging Face checkpoint into a quantized model pack
   eval      measure a model's retrieval and STS quality at every (layers, dims)
+  index     embed documents into a search index export for index.import()
 
 Run \`m3web <command> --help\` for the options.
 `;
@@ -29,6 +31,7 @@ const COMMANDS: Record<string, Command<unknown>> = {
   embed: command({ usage: EMBED_USAGE, parse: parseEmbedArgs, run: embedCommand }),
   convert: command({ usage: CONVERT_USAGE, parse: parseConvertArgs, run: convertCommand }),
   eval: command({ usage: EVAL_USAGE, parse: parseEvalArgs, run: evalCommand }),
+  index: command({ usage: INDEX_USAGE, parse: parseIndexArgs, run: indexCommand }),
 };
 
 /** Runs the CLI with `argv` (arguments after the program name); resolves to the exit status. */

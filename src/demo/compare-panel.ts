@@ -1,4 +1,5 @@
 import type { Encoder } from '../client.js';
+import { $ } from './dom.js';
 
 export const SAMPLE_SENTENCES = [
   'The weather is lovely today.',
@@ -9,8 +10,6 @@ export const SAMPLE_SENTENCES = [
   '¿Dónde está la estación de tren más cercana?',
   'The committee approved the budget.',
 ];
-
-const $ = (id: string) => document.getElementById(id) as HTMLElement;
 
 function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
@@ -42,7 +41,7 @@ function heatmap(texts: string[], vectors: Float32Array[]): HTMLTableElement {
 }
 
 /** The compare panel: embeds each line and shows every pair's cosine at the chosen shape. */
-export function setupComparePanel(encoder: Encoder, shape: () => { layers: number; dims: number }): void {
+export async function setupComparePanel(encoder: Encoder, shape: () => { layers: number; dims: number }): Promise<void> {
   const input = $('compare-input') as HTMLTextAreaElement;
   const button = $('compare-run') as HTMLButtonElement;
   input.value = SAMPLE_SENTENCES.join('\n');
@@ -72,5 +71,5 @@ export function setupComparePanel(encoder: Encoder, shape: () => { layers: numbe
   };
   button.addEventListener('click', run);
   button.disabled = false;
-  void run();
+  await run();
 }

@@ -1,6 +1,6 @@
 import type { EncoderInfo, LoadProgress } from '../api/types.js';
+import { $ } from './dom.js';
 
-const $ = (id: string) => document.getElementById(id) as HTMLElement;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 /** Progress bar and status lines of the model panel. */
@@ -22,7 +22,9 @@ export const loadPanel = {
     $('load-backend').textContent =
       info.backend === 'webgpu'
         ? `Running on WebGPU: ${[a?.vendor, a?.architecture, a?.description].filter(Boolean).join(' / ') || 'unknown adapter'}${a?.isFallback ? ' (software adapter)' : ''}.`
-        : `No usable WebGPU here${info.fallbackReason ? ` (${info.fallbackReason})` : ''}: running on the CPU, which is slower but gives the same vectors.`;
+        : info.fallbackReason
+          ? `No usable WebGPU here (${info.fallbackReason}): running on the CPU, which is slower but gives the same vectors.`
+          : 'Running on the CPU, as asked (?device=cpu): slower than WebGPU, same vectors.';
   },
 
   failed(err: unknown): void {

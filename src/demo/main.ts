@@ -1,43 +1,71 @@
-import { createEncoder } from '../client.js';
+import type { DeviceChoice } from '../api/types.js';
+import type { Plan } from '../budget/index.js';
+import { createEncoder, type Encoder } from '../client.js';
+import { setupBudgetPanel } from './budget-panel.js';
 import { setupComparePanel } from './compare-panel.js';
+import { $, fillSelect } from './dom.js';
 import { loadPanel } from './load-panel.js';
+import { setupOffline } from './offline.js';
+import { setupSearchPanel } from './search-panel.js';
+import { setupTradeoffPanel } from './tradeoff-panel.js';
 
-/** The bundled model pack, served from public/models/. */
-const MODEL_URL = `${import.meta.env.BASE_URL}models/m3-mini`;
+/** The bundled model pack, served from public/models/; absolute, since the Worker resolves it. */
+const MODEL_URL = new URL('models/m3-mini', document.baseURI).href;
 
-const $ = (id: string) => document.getElementById(id) as HTMLElement;
-
-function fillSelect(select: HTMLSelectElement, values: number[], chosen: number): void {
-  select.replaceChildren(...values.map((v) => new Option(String(v), String(v), v === chosen, v === chosen)));
+/** `?device=cpu` runs the CPU forward even where WebGPU exists, to compare the two. */
+function deviceChoice(): DeviceChoice {
+  const asked = new URLSearchParams(location.search).get('device');
+  return asked === 'cpu' || asked === 'webgpu' ? asked : 'auto';
 }
 
 async function start(): Promise<void> {
+  setupOffline();
   const started = performance.now();
-  let encoder: Awaited<ReturnType<typeof createEncoder>>;
+  let encoder: Encoder;
   try {
-    encoder = await createEncoder({ model: MODEL_URL, onProgress: loadPanel.progress });
+    encoder = await createEncoder({ model: MODEL_URL, device: deviceChoice(), onProgress: loadPanel.progress });
   } catch (err) {
     loadPanel.failed(err);
     return;
   }
   const info = await encoder.info();
   loadPanel.ready(info, (performance.now() - started) / 1000);
+
   const layers = $('layers') as HTMLSelectElement;
   const dims = $('dims') as HTMLSelectElement;
   fillSelect(layers, info.model.exits, Math.max(...info.model.exits));
   fillSelect(dims, info.model.dims, Math.max(...info.model.dims));
   const shape = () => ({ layers: Number(layers.value), dims: Number(dims.value) });
-  const note = () => {
+  const note = (chosenBy: string) => {
     const { layers: l, dims: d } = shape();
     const row = info.model.quality?.rows.find((r) => r.layers === l && r.dims === d);
-    $('shape-note').textContent = row
-      ? `Measured quality at this shape: ${(100 * (row.metrics?.floresXxEng ?? 0)).toFixed(1)}% FLORES bitext accuracy, ${(row.metrics?.sts_en ?? 0).toFixed(2)} English STS Spearman.`
+    const measured = row
+      ? ` Measured: ${(100 * (row.metrics?.floresXxEng ?? 0)).toFixed(1)}% FLORES bitext accuracy (xx→English), ` +
+        `${(row.metrics?.sts_en ?? 0).toFixed(2)} English STS Spearman.`
       : '';
+    $('shape-note').textContent = `${l} layers × ${d} dims, ${chosenBy}.${measured}`;
   };
-  layers.addEventListener('change', note);
-  dims.addEventListener('change', note);
-  note();
-  setupComparePanel(encoder, shape);
+  const manual = () => note('chosen by hand');
+  layers.addEventListener('change', manual);
+  dims.addEventListener('change', manual);
+  note('the full model');
+  layers.disabled = false;
+  dims.disabled = false;
+
+  const applyPlan = (plan: Plan) => {
+    layers.value = String(plan.layers);
+    dims.value = String(plan.dims);
+    note(plan.fits ? 'chosen by the planner for your budget' : 'the cheapest shape (nothing fits the budget)');
+  };
+  await setupComparePanel(encoder, shape);
+  await setupSearchPanel(encoder, shape);
+  await setupBudgetPanel(encoder, applyPlan)
+    .refresh()
+    .catch((err: unknown) => {
+      $('budget-plan').textContent = `The planner failed: ${(err as Error).message}`;
+    });
+  await setupTradeoffPanel(encoder, info);
+  document.body.dataset.ready = 'true';
 }
 
 void start();

@@ -1,41 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import { chromium } from 'playwright';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.js';
+import { serveStatic } from '../support/static-server.js';
 
 const ROOT = join(import.meta.dirname, '../..');
-const TYPES: Record<string, string> = {
-  '.html': 'text/html',
-  '.js': 'text/javascript',
-  '.json': 'application/json',
-  '.wgsl': 'text/plain',
-  '.bin': 'application/octet-stream',
-};
-
-function serve(dir: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const path = join(dir, pathname.endsWith('/') ? `${pathname}index.html` : pathname);
-    try {
-      const body = readFileSync(path);
-      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ server, url: `http://localhost:${(server.address() as { port: number }).port}/` }),
-    ),
-  );
-}
-
 /**
  * What a user of the published package does: `npm pack`, install the tarball into a fresh Vite
  * app, build it, open it in Chromium. Proves the worker, the shaders and the types resolve from
@@ -79,7 +54,7 @@ try {
       stdio: 'pipe',
     });
     cpSync(join(app, 'public', 'pack'), join(app, 'dist', 'pack'), { recursive: true });
-    const served = await serve(join(app, 'dist'));
+    const served = await serveStatic(join(app, 'dist'));
     server = served.server;
     const browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,

@@ -3,7 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createEncoder } from '../../src/client.js';
 import { SafetensorsFile } from '../../src/pack/safetensors.js';
+import { createIndex } from '../../src/search/index.js';
 import { cosine } from '../support/random.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -136,6 +138,30 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     vectors(r.stdout).forEach((v, i) => {
       expect(cosine(v, oracle.get(`mean.${i}.4`, [HIDDEN]))).toBeGreaterThan(0.999);
     });
+  });
+
+  it('indexes documents into an export that index.import() loads, and names a bad documents line', async () => {
+    const docs = join(tmp, 'docs.jsonl');
+    const out = join(tmp, 'docs.m3index');
+    writeFileSync(docs, expected.texts.map((text, i) => JSON.stringify({ id: `t${i}`, text, meta: { i } })).join('\n'));
+    const r = await m3web(['index', '--model', pack, '--docs', docs, '--out', out, '--dims', '16', '--vector', 'int8'], '');
+    expect(r.stderr).toMatch(
+      new RegExp(`wrote .*docs.m3index \\(${expected.texts.length} documents, tiny at 4 layers x 16 dims int8`),
+    );
+    expect(r.code).toBe(0);
+    const encoder = await createEncoder({ model: pack, device: 'cpu' });
+    const index = await createIndex({ encoder, name: 'cli', dims: 16, vector: 'int8' });
+    await index.import(new Uint8Array(readFileSync(out)));
+    expect(index.size).toBe(expected.texts.length);
+    const [hit] = await index.search(expected.texts[2] as string, { k: 1, exact: true });
+    expect(hit).toMatchObject({ id: 't2', meta: { i: 2 } });
+    index.close();
+    await encoder.dispose();
+
+    writeFileSync(docs, '{"id":"a","text":"fine"}\n{"id":3,"text":"bad id"}\n');
+    const bad = await m3web(['index', '--model', pack, '--docs', docs, '--out', out], '');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/documents line 2 must be an object with string "id" and "text"/);
   });
 
   it('evaluates every (layers, dims) cell and writes the quality table', async () => {

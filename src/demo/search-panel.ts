@@ -1,0 +1,114 @@
+import type { Encoder } from '../client.js';
+import { createIndex } from '../search/index.js';
+import type { SearchHit, VectorIndex } from '../search/types.js';
+import corpusUrl from './corpus/flores-dev.m3index?url';
+import { CORPUS_LANGUAGES } from './corpus/languages.js';
+import { $ } from './dom.js';
+
+const EXAMPLE_QUERY = 'Which trips is the travel agent advertising?';
+
+/**
+ * The database name follows the bundled export's URL, which carries its content hash in a build:
+ * a new model or corpus gets a fresh index instead of old vectors under the same model id.
+ */
+function indexName(): string {
+  let h = 0;
+  for (const c of corpusUrl) h = (Math.imul(h, 31) + c.charCodeAt(0)) | 0;
+  return `playground-flores-${(h >>> 0).toString(36)}`;
+}
+
+/** Opens the IndexedDB index, importing the bundled corpus when it is empty (the first visit). */
+async function openCorpus(encoder: Encoder, status: (text: string) => void): Promise<VectorIndex> {
+  const started = performance.now();
+  const index = await createIndex({ encoder, name: indexName(), store: 'indexeddb', vector: 'int8' });
+  if (index.size > 0) {
+    status(`${index.size.toLocaleString()} sentences, loaded from this browser's IndexedDB.`);
+    return index;
+  }
+  status('Importing the bundled corpus into IndexedDB…');
+  const response = await fetch(corpusUrl);
+  if (!response.ok) throw new Error(`the corpus download failed (HTTP ${response.status})`);
+  await index.import(new Uint8Array(await response.arrayBuffer()));
+  const ms = performance.now() - started;
+  status(
+    `${index.size.toLocaleString()} sentences indexed in ${ms.toFixed(0)} ms and kept in IndexedDB for your next visit ` +
+      '(vectors precomputed by `m3web index` with this model).',
+  );
+  return index;
+}
+
+function hitRow(hit: SearchHit): HTMLLIElement {
+  const li = document.createElement('li');
+  const lang = String(hit.meta.lang);
+  const tag = document.createElement('span');
+  tag.className = 'tag';
+  tag.textContent = CORPUS_LANGUAGES[lang] ?? lang;
+  const score = document.createElement('span');
+  score.className = 'score';
+  score.textContent = hit.score.toFixed(3);
+  const text = document.createElement('span');
+  text.textContent = hit.chunk.text;
+  text.lang = lang.slice(0, 3);
+  li.append(score, tag, text);
+  li.title = `${hit.id} · topic: ${String(hit.meta.topic)}`;
+  return li;
+}
+
+/** The search panel: the bundled FLORES sentences in 24 languages, queried at the chosen width. */
+export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: number; dims: number }): Promise<void> {
+  const status = (text: string) => {
+    $('search-status').textContent = text;
+  };
+  const input = $('search-input') as HTMLInputElement;
+  const button = $('search-run') as HTMLButtonElement;
+  const langSelect = $('search-lang') as HTMLSelectElement;
+  langSelect.replaceChildren(
+    new Option('any language', ''),
+    ...Object.entries(CORPUS_LANGUAGES).map(([code, name]) => new Option(name, code)),
+  );
+  let index: VectorIndex;
+  try {
+    index = await openCorpus(encoder, status);
+  } catch (err) {
+    $('search-status').classList.add('error');
+    const storage = (err as { code?: string }).code === 'STORAGE_QUOTA';
+    status(
+      `The search corpus could not be set up: ${(err as Error).message}.` +
+        (storage ? ' Browser storage is full: free some space for this site and reload.' : ''),
+    );
+    return;
+  }
+  const run = async () => {
+    const query = input.value.trim();
+    if (!query) {
+      $('search-time').textContent = 'Type a query in any language.';
+      return;
+    }
+    button.disabled = true;
+    $('search-time').textContent = 'Searching…';
+    $('search-hits').replaceChildren();
+    try {
+      // The corpus is stored at full depth; the chosen width narrows the search.
+      const dims = Math.min(shape().dims, index.signature.dims);
+      const lang = langSelect.value;
+      const started = performance.now();
+      const hits = await index.search(query, { k: 10, dims, ...(lang ? { filter: { lang } } : {}) });
+      const ms = performance.now() - started;
+      $('search-time').textContent =
+        `${hits.length} hits in ${ms.toFixed(0)} ms (embedding the query at ${index.signature.layers} layers, ` +
+        `scoring ${index.size.toLocaleString()} sentences at ${dims} dims on ${index.backend === 'webgpu' ? 'the GPU' : 'the CPU'}).`;
+      $('search-hits').replaceChildren(...hits.map(hitRow));
+    } catch (err) {
+      $('search-time').textContent = `Search failed: ${(err as Error).message}`;
+    } finally {
+      button.disabled = false;
+    }
+  };
+  input.value = EXAMPLE_QUERY;
+  button.addEventListener('click', run);
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') void run();
+  });
+  button.disabled = false;
+  await run();
+}

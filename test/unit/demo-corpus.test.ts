@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createEncoder } from '../../src/client.js';
+import { CORPUS_INDEX, CORPUS_MODEL, corpusDocs } from '../../src/demo/corpus/build.js';
+import { CORPUS_LANGUAGES } from '../../src/demo/corpus/languages.js';
+import { createIndex } from '../../src/search/index.js';
+
+/**
+ * The playground imports a precomputed index instead of embedding 2,376 sentences on a visitor's
+ * device. It must hold vectors of the model the site ships: after retraining, rerun
+ * `npm run demo:corpus` or this fails.
+ */
+describe('the playground corpus export', { timeout: 120_000 }, () => {
+  it('holds every corpus sentence, embedded by the bundled model', async () => {
+    const docs = await corpusDocs();
+    expect(docs).toHaveLength(99 * Object.keys(CORPUS_LANGUAGES).length);
+    const encoder = await createEncoder({ model: CORPUS_MODEL, device: 'cpu' });
+    try {
+      const index = await createIndex({ encoder, name: 'corpus', vector: 'int8' });
+      await index.import(new Uint8Array(readFileSync(CORPUS_INDEX)));
+      expect(index.size).toBe(docs.length);
+      for (const doc of [docs[0], docs[500], docs[1200], docs.at(-1)]) {
+        const [hit] = await index.search(doc?.text as string, { k: 1, exact: true });
+        expect(hit?.id).toBe(doc?.id);
+        expect(hit?.meta).toEqual(doc?.meta);
+        expect(hit?.score).toBeGreaterThan(0.98);
+      }
+      index.close();
+    } finally {
+      await encoder.dispose();
+    }
+  });
+});
