@@ -1,0 +1,143 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.js';
+import { serveStatic } from '../support/static-server.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const VITE = join(ROOT, 'node_modules/vite/bin/vite.js');
+/** Set to a folder (npm run docs:screenshots) to save a picture of each panel there. */
+const SHOTS = process.env.M3WEB_SCREENSHOTS;
+/** Load, search, the budget probe and the trade-off timings of m3-mini on SwiftShader. */
+const READY_MS = 240_000;
+
+const text = (page: Page, id: string) => page.locator(`#${id}`).innerText();
+
+const PANELS = ['offline-status', 'load-status', 'budget-plan', 'compare-time', 'search-status', 'tradeoff-status'];
+
+/** Waits for every panel to finish; a timeout names what each panel last said. */
+async function ready(page: Page): Promise<void> {
+  try {
+    await page.waitForSelector('body[data-ready="true"]', { timeout: READY_MS });
+  } catch (err) {
+    const said = await Promise.all(PANELS.map((id) => text(page, id).catch(() => '?')));
+    throw new Error(`${(err as Error).message}\n${PANELS.map((id, i) => `#${id}: ${said[i]}`).join('\n')}`);
+  }
+}
+
+/** The built site (npm run build) on a plain static server, in headless Chromium. */
+describe('the playground site', { timeout: 900_000 }, () => {
+  let server: Server;
+  let url: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'm3web-site-'));
+    // As `npm run build` does it: Vitest's NODE_ENV=test would make an in-process build a non-production one.
+    const env = { ...process.env, NODE_ENV: 'production' };
+    execFileSync(process.execPath, [VITE, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'], {
+      cwd: ROOT,
+      env,
+    });
+    ({ server, url } = await serveStatic(outDir));
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  it('loads the bundled model with progress, then compares, searches and plots', async () => {
+    const shards = new Set<string>();
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.error(`page: ${m.text()}`);
+    });
+    await page.goto(url);
+    // The progress line names each shard while it downloads.
+    const progress = setInterval(() => {
+      void text(page, 'load-status')
+        .then((t) => shards.add(t.replace(/:.*/, '')))
+        .catch(() => {});
+    }, 50);
+    await ready(page);
+    clearInterval(progress);
+    expect([...shards].some((s) => /downloading .*\.bin/.test(s))).toBe(true);
+    expect(await text(page, 'load-status')).toMatch(/^m3-mini: 6 layers, 256 dims, q8, loaded in [\d.]+ s$/);
+    expect(await text(page, 'load-backend')).toMatch(/^Running on WebGPU|running on the CPU/);
+    expect(await text(page, 'offline-status')).toMatch(/^Works offline/);
+    expect(await text(page, 'compare-time')).toMatch(/^7 sentences embedded in \d+ ms at 6 layers x 256 dims\.$/);
+    expect(await page.locator('#compare-heatmap td').count()).toBe(49);
+
+    expect(await text(page, 'search-status')).toMatch(/^2,376 sentences indexed in \d+ ms/);
+    const hits = page.locator('#search-hits li');
+    expect(await hits.count()).toBe(10);
+    const languages = new Set(await page.locator('#search-hits .tag').allInnerTexts());
+    expect(languages.size).toBeGreaterThan(2);
+    expect(await text(page, 'tradeoff-status')).toMatch(/^Median of 3 runs/);
+    expect(await page.locator('#tradeoff-chart circle').count()).toBe(24);
+    if (SHOTS) {
+      mkdirSync(SHOTS, { recursive: true });
+      for (const panel of ['load', 'budget', 'compare', 'search', 'tradeoff']) {
+        await page.locator(`#${panel}`).screenshot({ path: join(SHOTS, `${panel}.png`) });
+      }
+    }
+  });
+
+  it('filters search hits by language, and a query in one language finds others', async () => {
+    await page.fill('#search-input', 'Wo finde ich ein günstiges Hotel?');
+    await page.selectOption('#search-lang', 'jpn_Jpan');
+    await page.click('#search-run');
+    await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.startsWith('10 hits'));
+    expect(await page.locator('#search-hits li').count()).toBe(10);
+    expect(new Set(await page.locator('#search-hits .tag').allInnerTexts())).toEqual(new Set(['Japanese']));
+  });
+
+  it('moves the plan with the latency slider', async () => {
+    const plan = () => text(page, 'budget-plan');
+    const shape = async () => [await page.inputValue('#layers'), await page.inputValue('#dims')].join(' layers × ');
+    await page.locator('#budget-latency').fill('0');
+    expect(await text(page, 'budget-latency-value')).toBe('1 ms');
+    await expect.poll(plan, { timeout: 30_000 }).toMatch(/^1 layers × 32 dims: .*nothing fits/);
+    expect(await shape()).toBe('1 layers × 32');
+    await page.locator('#budget-latency').fill('10');
+    expect(await text(page, 'budget-latency-value')).toBe('2000 ms');
+    // Two seconds fit every shape here; the plan is then the best measured quality, whatever its depth.
+    await expect.poll(plan, { timeout: 30_000 }).not.toMatch(/^1 layers × 32 dims|nothing fits/);
+    expect(await plan()).toMatch(new RegExp(`^${await shape()} dims: predicted`));
+    expect(await text(page, 'shape-note')).toMatch(/chosen by the planner for your budget/);
+    await page.selectOption('#layers', '2');
+    expect(await text(page, 'shape-note')).toMatch(/^2 layers × 256 dims, chosen by hand\./);
+  });
+
+  it('opens offline after the first visit: page from the service worker, model and corpus from IndexedDB', async () => {
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+    await context.setOffline(true);
+    try {
+      await page.goto(url);
+      await ready(page);
+      expect(await text(page, 'offline-status')).toMatch(/^Offline/);
+      expect(await text(page, 'load-status')).toMatch(/from the offline cache/);
+      expect(await text(page, 'search-status')).toMatch(/^2,376 sentences, loaded from this browser's IndexedDB/);
+      expect(await page.locator('#search-hits li').count()).toBe(10);
+    } finally {
+      await context.setOffline(false);
+    }
+  });
+
+  it('runs on the CPU when asked (?device=cpu), and says so', async () => {
+    const cpu = await context.newPage();
+    await cpu.goto(`${url}?device=cpu`);
+    await ready(cpu);
+    expect(await text(cpu, 'load-backend')).toMatch(/^Running on the CPU, as asked/);
+    expect(await cpu.locator('#search-hits li').count()).toBe(10);
+    await cpu.close();
+  });
+});
