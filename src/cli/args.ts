@@ -92,3 +92,17 @@ export function parseFlags(
     flag: (name) => values[name] === true,
   };
 }
+
+/**
+ * One line of a JSON-lines input: undefined for a blank line, else the parsed value. A byte-order
+ * mark before line 1 is dropped; bad JSON is a UsageError naming `source` and the line.
+ */
+export function jsonLine(raw: string, lineNo: number, source: string, expected = ''): unknown {
+  const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+  if (line.trim() === '') return undefined;
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new UsageError(`${source} line ${lineNo} is not valid JSON${expected}`);
+  }
+}

@@ -4,7 +4,7 @@ import { parseHfConfig } from '../model/config.js';
 import type { Pooling } from '../model/encoder.js';
 import { QUANTS, type Quant } from '../model/weights.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
-import { type CliIo, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
+import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
 
 export const EMBED_USAGE = `Usage: m3web embed --model DIR [options] < texts.jsonl > vectors.jsonl
 
@@ -127,14 +127,8 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
     let lineNo = 0;
     for await (const raw of lines) {
       lineNo++;
-      const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-      if (line.trim() === '') continue;
-      let text: unknown;
-      try {
-        text = JSON.parse(line);
-      } catch {
-        throw new UsageError(`stdin line ${lineNo} is not valid JSON (expected one JSON string per line)`);
-      }
+      const text = jsonLine(raw, lineNo, 'stdin', ' (expected one JSON string per line)');
+      if (text === undefined) continue;
       if (typeof text !== 'string') {
         throw new UsageError(
           `stdin line ${lineNo} is a JSON ${text === null ? 'null' : Array.isArray(text) ? 'array' : typeof text}, expected a string`,

@@ -2,7 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createEncoder } from '../client.js';
 import { createIndex } from '../search/index.js';
 import type { IndexDoc, VectorIndex, VectorType } from '../search/types.js';
-import { type CliIo, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
+import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 
 export const INDEX_USAGE = `Usage: m3web index --model DIR --docs FILE.jsonl --out FILE [options]
 
@@ -65,14 +65,8 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
 export function parseDocs(text: string): IndexDoc[] {
   const docs: IndexDoc[] = [];
   text.split('\n').forEach((raw, i) => {
-    const line = i === 0 ? raw.replace(/^\uFEFF/, '') : raw;
-    if (line.trim() === '') return;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(line);
-    } catch {
-      throw new UsageError(`documents line ${i + 1} is not valid JSON`);
-    }
+    const doc = jsonLine(raw, i + 1, 'documents');
+    if (doc === undefined) return;
     const d = doc as Partial<IndexDoc> | null;
     if (typeof d !== 'object' || d === null || typeof d.id !== 'string' || typeof d.text !== 'string') {
       throw new UsageError(`documents line ${i + 1} must be an object with string "id" and "text"`);

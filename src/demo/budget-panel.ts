@@ -17,11 +17,6 @@ function stops(input: HTMLInputElement, values: readonly number[], initial: numb
   return () => values[Number(input.value)] as number;
 }
 
-export interface BudgetPanel {
-  /** The plan for the sliders' budget, recomputed now. */
-  refresh(): Promise<Plan>;
-}
-
 function describe(plan: Plan): string {
   const q = plan.predicted.quality;
   return (
@@ -34,37 +29,36 @@ function describe(plan: Plan): string {
 
 /**
  * Latency and memory sliders; every move asks the planner (device probe + the model's quality
- * table) for the best (layers, dims) that fits, and hands it to `apply`.
+ * table) for the best (layers, dims) that fits, and hands it to `apply`. Resolves once the first
+ * plan is shown.
  */
-export function setupBudgetPanel(encoder: Encoder, apply: (plan: Plan) => void): BudgetPanel {
+export async function setupBudgetPanel(encoder: Encoder, apply: (plan: Plan) => void): Promise<void> {
   const latency = $('budget-latency') as HTMLInputElement;
   const memory = $('budget-memory') as HTMLInputElement;
   const latencyMs = stops(latency, LATENCY_MS, 100);
   const memoryMiB = stops(memory, MEMORY_MIB, 256);
   let latest = 0;
-  const refresh = async (): Promise<Plan> => {
+  const refresh = async (): Promise<void> => {
     const call = ++latest;
     const maxLatencyMs = latencyMs();
     const maxMemoryMB = memoryMiB();
     $('budget-latency-value').textContent = `${maxLatencyMs} ms`;
     $('budget-memory-value').textContent = `${maxMemoryMB} MiB`;
-    const plan = await encoder.plan({ ...WORKLOAD, maxLatencyMs, maxMemoryMB });
-    // Slider events outrun the planner; only the newest answer may change the page.
-    if (call === latest) {
+    try {
+      const plan = await encoder.plan({ ...WORKLOAD, maxLatencyMs, maxMemoryMB });
+      // Slider events outrun the planner; only the newest answer may change the page.
+      if (call !== latest) return;
       $('budget-plan').textContent = describe(plan);
       $('budget-reason').textContent = plan.reason;
       apply(plan);
-    }
-    return plan;
-  };
-  const onInput = () => {
-    refresh().catch((err: unknown) => {
+    } catch (err) {
       $('budget-plan').textContent = `The planner failed: ${(err as Error).message}`;
-    });
+    }
   };
+  const onInput = () => void refresh();
   latency.addEventListener('input', onInput);
   memory.addEventListener('input', onInput);
   latency.disabled = false;
   memory.disabled = false;
-  return { refresh };
+  await refresh();
 }

@@ -59,11 +59,7 @@ async function start(): Promise<void> {
   };
   await setupComparePanel(encoder, shape);
   await setupSearchPanel(encoder, shape);
-  await setupBudgetPanel(encoder, applyPlan)
-    .refresh()
-    .catch((err: unknown) => {
-      $('budget-plan').textContent = `The planner failed: ${(err as Error).message}`;
-    });
+  await setupBudgetPanel(encoder, applyPlan);
   await setupTradeoffPanel(encoder, info);
   document.body.dataset.ready = 'true';
 }

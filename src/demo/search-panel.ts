@@ -8,19 +8,15 @@ import { $ } from './dom.js';
 const EXAMPLE_QUERY = 'Which trips is the travel agent advertising?';
 
 /**
- * The database name follows the bundled export's URL, which carries its content hash in a build:
- * a new model or corpus gets a fresh index instead of old vectors under the same model id.
+ * The database is named after the bundled export's file, whose name carries its content hash in a
+ * build: a new model or corpus gets a fresh index instead of old vectors under the same model id.
  */
-function indexName(): string {
-  let h = 0;
-  for (const c of corpusUrl) h = (Math.imul(h, 31) + c.charCodeAt(0)) | 0;
-  return `playground-flores-${(h >>> 0).toString(36)}`;
-}
+const INDEX_NAME = `playground-${corpusUrl.slice(corpusUrl.lastIndexOf('/') + 1)}`;
 
 /** Opens the IndexedDB index, importing the bundled corpus when it is empty (the first visit). */
 async function openCorpus(encoder: Encoder, status: (text: string) => void): Promise<VectorIndex> {
   const started = performance.now();
-  const index = await createIndex({ encoder, name: indexName(), store: 'indexeddb', vector: 'int8' });
+  const index = await createIndex({ encoder, name: INDEX_NAME, store: 'indexeddb', vector: 'int8' });
   if (index.size > 0) {
     status(`${index.size.toLocaleString()} sentences, loaded from this browser's IndexedDB.`);
     return index;
