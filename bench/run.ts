@@ -22,6 +22,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: true,
     load: () => import('./engine.js'),
   },
+  node: {
+    summary: 'm3web vs transformers.js in Node, both on Dawn over the same adapter, same model and texts',
+    usesDawn: true,
+    load: () => import('./node.js'),
+  },
   search: {
     summary: 'exact vs Matryoshka funnel latency and recall@10 of index.search on 10k / 100k synthetic 384-dim vectors',
     usesDawn: true,

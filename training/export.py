@@ -2,7 +2,7 @@
 
   OUT/config.json, model.safetensors, tokenizer.json, tokenizer_config.json
   OUT/modules.json, 1_Pooling/config.json   (sentence-transformers layout: mean pooling)
-  OUT/onnx/model.onnx                        (transformers.js layout: last_hidden_state output)
+  OUT/onnx/model.onnx, model_quantized.onnx  (transformers.js layout, see onnx_export.py)
 """
 
 import argparse
@@ -11,10 +11,10 @@ import os
 import shutil
 import struct
 
-import numpy as np
 import torch
 
 from model import Encoder
+from onnx_export import export_onnx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "work")
@@ -34,24 +34,6 @@ def write_safetensors(path, tensors, metadata):
         f.write(raw)
         for b in blobs:
             f.write(b)
-
-
-class LastHidden(torch.nn.Module):
-    """BertModel's forward signature and first output, for ONNX consumers."""
-
-    def __init__(self, enc):
-        super().__init__()
-        self.enc = enc
-
-    def forward(self, input_ids, attention_mask, token_type_ids):
-        e = self.enc
-        t = input_ids.shape[1]
-        x = e.word(input_ids) + e.pos.weight[:t] + e.token_type(token_type_ids)
-        x = e.emb_norm(x)
-        bias = (1.0 - attention_mask[:, None, None, :].float()) * -1e4
-        for layer in e.layers:
-            x = layer(x, bias)
-        return x
 
 
 def main():
@@ -88,19 +70,7 @@ def main():
         json.dump({"word_embedding_dimension": cfg["hidden_size"], "pooling_mode_cls_token": False,
                    "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False}, f, indent=1)
     if not args.no_onnx:
-        os.makedirs(os.path.join(args.out, "onnx"), exist_ok=True)
-        ids = torch.tensor([[2, 100, 200, 3], [2, 300, 3, 0]])
-        mask = (ids != 0).long()
-        torch.onnx.export(LastHidden(enc), (ids, mask, torch.zeros_like(ids)),
-                          os.path.join(args.out, "onnx", "model.onnx"),
-                          input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["last_hidden_state"],
-                          dynamic_axes={n: {0: "batch", 1: "seq"} for n in
-                                        ["input_ids", "attention_mask", "token_type_ids", "last_hidden_state"]},
-                          opset_version=14)
-        with torch.no_grad():
-            ref = LastHidden(enc)(ids, mask, torch.zeros_like(ids)).numpy()
-        np.save(os.path.join(args.out, "onnx", "check.npy"), ref)
+        export_onnx(enc, os.path.join(args.out, "onnx"))
     print("exported step", ck["step"], "to", args.out)
 
 

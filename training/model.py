@@ -71,15 +71,13 @@ class Encoder(nn.Module):
                 out[i + 1] = (x * m).sum(1) / m.sum(1)
         return out
 
-    def hf_state_dict(self):
-        """Parameters under Hugging Face BertModel names."""
-        sd = {
-            "embeddings.word_embeddings.weight": self.word.weight,
-            "embeddings.position_embeddings.weight": self.pos.weight,
-            "embeddings.token_type_embeddings.weight": self.token_type.weight,
-            "embeddings.LayerNorm.weight": self.emb_norm.weight,
-            "embeddings.LayerNorm.bias": self.emb_norm.bias,
-        }
+    def hf_params(self):
+        """(Hugging Face BertModel name, parameter) pairs."""
+        yield "embeddings.word_embeddings.weight", self.word.weight
+        yield "embeddings.position_embeddings.weight", self.pos.weight
+        yield "embeddings.token_type_embeddings.weight", self.token_type.weight
+        yield "embeddings.LayerNorm.weight", self.emb_norm.weight
+        yield "embeddings.LayerNorm.bias", self.emb_norm.bias
         names = {"query": "attention.self.query", "key": "attention.self.key",
                  "value": "attention.self.value", "attn_out": "attention.output.dense",
                  "attn_norm": "attention.output.LayerNorm", "ffn_in": "intermediate.dense",
@@ -87,6 +85,17 @@ class Encoder(nn.Module):
         for i, layer in enumerate(self.layers):
             for ours, theirs in names.items():
                 mod = getattr(layer, ours)
-                sd[f"encoder.layer.{i}.{theirs}.weight"] = mod.weight
-                sd[f"encoder.layer.{i}.{theirs}.bias"] = mod.bias
-        return {k: v.detach().contiguous() for k, v in sd.items()}
+                yield f"encoder.layer.{i}.{theirs}.weight", mod.weight
+                yield f"encoder.layer.{i}.{theirs}.bias", mod.bias
+
+    def hf_state_dict(self):
+        """Parameters under Hugging Face BertModel names."""
+        return {name: p.detach().contiguous() for name, p in self.hf_params()}
+
+    def load_hf_state_dict(self, tensors):
+        """Copies tensors named as in a Hugging Face BertModel checkpoint into this model."""
+        with torch.no_grad():
+            for name, p in self.hf_params():
+                if name not in tensors:
+                    raise KeyError(f"checkpoint has no tensor {name}")
+                p.copy_(tensors[name].reshape(p.shape))

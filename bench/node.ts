@@ -1,0 +1,128 @@
+/**
+ * `npm run bench -- node`: m3web against transformers.js in Node, both on Dawn over the same
+ * Vulkan adapter (m3web through the `webgpu` package, transformers.js through onnxruntime-node's
+ * WebGPU execution provider), same model, same texts, one run. Every runtime runs in its own
+ * process, one after the other.
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { icdName } from './adapter.js';
+import { hostName, loadNow, parseBenchArgs } from './common.js';
+import type { CasePlan } from './measure.js';
+import { type BenchModelId, MODELS_DIR, prepareModel } from './models.js';
+import { RESULT_MARK, type RunnerSpec } from './node-runner.js';
+import { type RowResult, ratios } from './results-table.js';
+import { writeComparison } from './results.js';
+import { BenchTexts } from './texts.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const RUNNER_TIMEOUT_MS = 25 * 60_000;
+
+const USAGE = `usage: npm run bench -- node [--model bert-12x384|m3-mini] [--batch N] [--runs N] [--only LIST] [--quick]
+
+  --model    bert-12x384 (default: random weights, 12 layers x 384, the bundled tokenizer) or m3-mini (the bundled model)
+  --batch N  texts of 128 tokens in the throughput case (default 32 on a hardware adapter, 8 on a
+             software one, where 32 x 128 would take minutes per call; the same for every runtime)
+  --runs N   timed runs per case (default 5; fast latency cases take up to 20 within 10 s)
+  --only     runtimes to run, e.g. m3web-webgpu,transformers.js-webgpu (default: all)
+  --quick    smoke check: bert-12x384 replaced by m3-mini, batch 2, 2 runs; writes no results`;
+
+interface RuntimeSetup {
+  key: string;
+  spec: (m: { hfDir: string; packDir: string; id: string; half: { layers: number; dims: number } }) => Omit<RunnerSpec, 'plan'>;
+}
+
+/** m3web's q8 is its pack; f32 the Hugging Face folder. transformers.js reads the ONNX exports of that folder. */
+const RUNTIMES: RuntimeSetup[] = [
+  { key: 'm3web-webgpu', spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'q8', modelDir: m.packDir, modelId: m.id, half: m.half }) },
+  { key: 'm3web-webgpu', spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'f32', modelDir: m.hfDir, modelId: m.id }) },
+  { key: 'transformers.js-webgpu', spec: (m) => ({ runtime: 'transformers.js', device: 'webgpu', dtype: 'q8', modelDir: MODELS_DIR, modelId: m.id }) },
+  { key: 'transformers.js-webgpu', spec: (m) => ({ runtime: 'transformers.js', device: 'webgpu', dtype: 'f32', modelDir: MODELS_DIR, modelId: m.id }) },
+  { key: 'm3web-cpu', spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'f32', modelDir: m.hfDir, modelId: m.id }) },
+  { key: 'transformers.js-cpu', spec: (m) => ({ runtime: 'transformers.js', device: 'cpu', dtype: 'q8', modelDir: MODELS_DIR, modelId: m.id }) },
+  { key: 'transformers.js-cpu', spec: (m) => ({ runtime: 'transformers.js', device: 'cpu', dtype: 'f32', modelDir: MODELS_DIR, modelId: m.id }) },
+];
+
+function runRunner(spec: RunnerSpec): Promise<RowResult[]> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [...process.execArgv, join(HERE, 'node-runner.ts'), JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUNNER_TIMEOUT_MS);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_MARK));
+      if (line) return done(JSON.parse(line.slice(RESULT_MARK.length)) as RowResult[]);
+      const why = signal === 'SIGKILL' ? `no result within ${RUNNER_TIMEOUT_MS / 60_000} min` : `exit ${code}`;
+      const detail = err.trim().split('\n').filter((l) => !l.startsWith('Warning:')).slice(-3).join(' ');
+      done([{ runtime: spec.runtime, device: spec.device, dtype: spec.dtype, point: 'full', error: `${why}: ${detail}` }]);
+    });
+  });
+}
+
+export async function main(args: string[]): Promise<number> {
+  const opts = parseBenchArgs(args, ['model', 'batch', 'runs', 'only'] as const, USAGE);
+  if (typeof opts === 'number') return opts;
+  const modelId = (opts.quick ? 'm3-mini' : (opts.model ?? 'bert-12x384')) as BenchModelId;
+  if (modelId !== 'bert-12x384' && modelId !== 'm3-mini') {
+    console.error(`--model must be bert-12x384 or m3-mini\n\n${USAGE}`);
+    return 2;
+  }
+  const software = /lavapipe|swiftshader/.test(icdName());
+  const batch = Number(opts.batch ?? (opts.quick ? 2 : software ? 8 : 32));
+  const runs = Number(opts.runs ?? (opts.quick ? 2 : 5));
+  if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(runs) || runs < 1) {
+    console.error(`--batch and --runs take positive integers\n\n${USAGE}`);
+    return 2;
+  }
+  const only = opts.only?.split(',');
+  const log = (s: string) => console.error(s);
+
+  const model = await prepareModel(modelId, log);
+  const tok = JSON.parse(await readFile(join(model.hfDir, 'tokenizer.json'), 'utf8'));
+  const tokConfig = JSON.parse(await readFile(join(model.hfDir, 'tokenizer_config.json'), 'utf8'));
+  const texts = new BenchTexts(tok, tokConfig);
+  const plan: CasePlan = {
+    short: texts.text(16),
+    long: texts.text(128),
+    batch: texts.batch(batch, 128),
+    batchTokens: batch * 128,
+    minRuns: runs,
+    maxRuns: Math.max(runs, opts.quick ? runs : 20),
+    budgetMs: opts.quick ? 0 : 10_000,
+  };
+  const half = { layers: model.halfLayers, dims: model.quarterDims };
+  const rows: RowResult[] = [];
+  for (const setup of RUNTIMES) {
+    if (only && !only.includes(setup.key)) continue;
+    const spec: RunnerSpec = { ...setup.spec({ ...model, half }), plan };
+    log(`${spec.runtime} ${spec.device} ${spec.dtype}...`);
+    const got = await runRunner(spec);
+    for (const r of got) log(r.error ? `  failed: ${r.error}` : `  ${r.point}: ${r.throughput?.tokensPerSec.toFixed(1)} tokens/s`);
+    rows.push(...got);
+  }
+
+  const meta = {
+    date: new Date().toISOString(),
+    host: hostName(),
+    adapter: icdName(),
+    node: process.version,
+    load: loadNow(),
+    model: model.description,
+    batch: `${batch} × 128 tokens${batch < 32 ? ' (32 × 128 takes minutes per call on a software adapter; every runtime gets the same batch)' : ''}`,
+  };
+  const table = await writeComparison('node', meta, rows, opts.quick === true);
+  console.log(table);
+  console.log(ratios(rows).join('\n'));
+  return rows.some((r) => r.error) ? 1 : 0;
+}

@@ -1,0 +1,49 @@
+/**
+ * bench/results/latest.json holds the latest Node and browser comparisons side by side (each run
+ * replaces its own part); bench/results/latest.md is the same as markdown tables.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeJsonFile } from './common.js';
+import { agreement, markdownTable, type RowResult, ratios } from './results-table.js';
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
+const JSON_PATH = join(DIR, 'latest.json');
+const MD_PATH = join(DIR, 'latest.md');
+
+type Kind = 'node' | 'browser';
+interface Comparison {
+  meta: Record<string, string | number>;
+  table: string;
+  ratios: string[];
+  rows: (Omit<RowResult, 'probe'> & { cosineVsTransformersJs?: number })[];
+}
+
+function section(kind: Kind, c: Comparison): string {
+  const meta = Object.entries(c.meta)
+    .map(([k, v]) => `- ${k}: ${v}`)
+    .join('\n');
+  return `## ${kind === 'node' ? 'Node (Dawn)' : 'Browser (headless Chromium)'}\n\n${meta}\n\n${c.table}\n\nRatios (m3web / transformers.js; throughput above 1 and latency below 1 favour m3web):\n${c.ratios.join('\n')}\n`;
+}
+
+/** Stores this run's part and returns its markdown table. `dryRun` writes nothing. */
+export async function writeComparison(kind: Kind, meta: Comparison['meta'], rows: RowResult[], dryRun: boolean): Promise<string> {
+  const agree = agreement(rows);
+  const table = markdownTable(rows, kind === 'browser');
+  if (dryRun) return table;
+  const all: Partial<Record<Kind, Comparison>> = existsSync(JSON_PATH) ? JSON.parse(readFileSync(JSON_PATH, 'utf8')) : {};
+  all[kind] = {
+    meta,
+    table,
+    ratios: ratios(rows),
+    rows: rows.map(({ probe: _probe, ...r }) => {
+      const cos = agree.get(r);
+      return cos === undefined ? r : { ...r, cosineVsTransformersJs: cos };
+    }),
+  };
+  writeJsonFile(JSON_PATH, all);
+  const parts = (['node', 'browser'] as const).flatMap((k) => (all[k] ? [section(k, all[k])] : []));
+  writeFileSync(MD_PATH, `# m3web vs transformers.js (npm run bench -- node / browser)\n\n${parts.join('\n')}`);
+  return table;
+}

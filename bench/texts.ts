@@ -1,0 +1,57 @@
+/**
+ * Benchmark inputs: texts that tokenize to exactly N tokens (specials included) under a model's
+ * tokenizer.json, so every runtime times the same shapes. Both runtimes tokenize with
+ * @huggingface/tokenizers, so a text is the same length for both.
+ */
+import { Tokenizer } from '@huggingface/tokenizers';
+
+/** Written for this benchmark (no licence strings attached), mixing scripts like real traffic. */
+const POOL = [
+  'The library closes early on public holidays, so check the calendar before you go.',
+  'Die Bahn fährt heute wegen Bauarbeiten nur bis zum Hauptbahnhof.',
+  'Le marché du samedi propose des fromages, du pain frais et des fleurs de saison.',
+  'El concierto empieza a las nueve, pero conviene llegar media hora antes.',
+  'Каждое утро он пьёт чай и читает новости перед работой.',
+  '東京の地下鉄は朝のラッシュ時にとても混雑します。',
+  '这个城市的公园在春天开满了樱花。',
+  'مكتبة المدينة مفتوحة حتى الساعة الثامنة مساءً.',
+  'हमारी ट्रेन दस मिनट देर से पहुँचेगी।',
+  'A good recipe for bread needs only flour, water, salt and patience.',
+  'O museu de arte moderna recebe milhares de visitantes por mês.',
+  'Yarın hava yağmurlu olacak, şemsiyeni yanına almayı unutma.',
+];
+
+export class BenchTexts {
+  private readonly tokenizer: Tokenizer;
+
+  constructor(tokenizerJson: unknown, tokenizerConfig: unknown) {
+    this.tokenizer = new Tokenizer(tokenizerJson as object, (tokenizerConfig ?? {}) as object);
+  }
+
+  count(text: string): number {
+    return this.tokenizer.encode(text).ids.length;
+  }
+
+  /**
+   * A text of exactly `tokens` tokens: whole words of the pool, starting `variant` words in. A word
+   * may add several tokens and overshoot, so later starting points are tried until one fits.
+   */
+  text(tokens: number, variant = 0): string {
+    const words = POOL.join(' ').split(' ');
+    for (let start = variant; start < variant + words.length; start++) {
+      const parts: string[] = [];
+      for (let i = start; ; i++) {
+        parts.push(words[i % words.length] as string);
+        const n = this.count(parts.join(' '));
+        if (n === tokens) return parts.join(' ');
+        if (n > tokens) break;
+      }
+    }
+    throw new Error(`no text of exactly ${tokens} tokens found (variant ${variant})`);
+  }
+
+  /** `n` different texts of `tokens` tokens each. */
+  batch(n: number, tokens: number): string[] {
+    return Array.from({ length: n }, (_, i) => this.text(tokens, i));
+  }
+}
