@@ -50,7 +50,10 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /** Two warm-up calls (the first of a shape may compile or allocate), then the timed runs. */
-export async function timeCalls(fn: () => Promise<unknown>, plan: Pick<CasePlan, 'minRuns' | 'maxRuns' | 'budgetMs'>): Promise<Stats> {
+export async function timeCalls(
+  fn: () => Promise<unknown>,
+  plan: Pick<CasePlan, 'minRuns' | 'maxRuns' | 'budgetMs'>,
+): Promise<Stats> {
   await fn();
   const warm = await timed(fn);
   const runs = Math.max(plan.minRuns, Math.min(plan.maxRuns, Math.floor(plan.budgetMs / Math.max(warm, 1e-3))));

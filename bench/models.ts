@@ -61,7 +61,11 @@ function run(command: string, args: string[], what: string): void {
 
 function exportOnnx(hfDir: string): void {
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: the ONNX export needs Debian's python3-torch and python3-onnx`);
-  run(PYTHON, [join(ROOT, 'training', 'onnx_export.py'), hfDir], 'ONNX export (training/onnx_export.py; needs python3-torch, python3-onnx)');
+  run(
+    PYTHON,
+    [join(ROOT, 'training', 'onnx_export.py'), hfDir],
+    'ONNX export (training/onnx_export.py; needs python3-torch, python3-onnx)',
+  );
 }
 
 /** Rebuilds `dir` unless its stamp matches `key`. */
@@ -92,7 +96,15 @@ export async function prepareModel(id: BenchModelId, log: (s: string) => void): 
       },
       log,
     );
-    return { id, description: 'bundled m3-mini: BERT, 6 layers, 256 wide, 4 heads, FFN 1024, vocab 32k', hfDir, packDir: BUNDLED, layers: 6, halfLayers: 3, quarterDims: 64 };
+    return {
+      id,
+      description: 'bundled m3-mini: BERT, 6 layers, 256 wide, 4 heads, FFN 1024, vocab 32k',
+      hfDir,
+      packDir: BUNDLED,
+      layers: 6,
+      halfLayers: 3,
+      quarterDims: 64,
+    };
   }
   const packDir = join(MODELS_DIR, `${id}-q8`);
   const c = RANDOM_CONFIG;
@@ -113,7 +125,19 @@ export async function prepareModel(id: BenchModelId, log: (s: string) => void): 
     async () =>
       run(
         process.execPath,
-        [join(ROOT, 'bin', 'm3web.js'), 'convert', hfDir, '--out', packDir, '--quant', 'q8', '--name', id, '--dims', `${q},${q * 2},${c.hiddenSize}`],
+        [
+          join(ROOT, 'bin', 'm3web.js'),
+          'convert',
+          hfDir,
+          '--out',
+          packDir,
+          '--quant',
+          'q8',
+          '--name',
+          id,
+          '--dims',
+          `${q},${q * 2},${c.hiddenSize}`,
+        ],
         'm3web convert',
       ),
     log,

@@ -59,9 +59,15 @@ async function main(): Promise<void> {
   const full = sampled(rt.full);
   const probe = (await full([spec.plan.long]))[0] as ArrayLike<number>;
   const coldStartMs = performance.now() - t0;
-  const rows: RowResult[] = [{ ...base, point: 'full', coldStartMs, ...(await runCases(full, spec.plan)), probe: Array.from(probe) }];
+  const rows: RowResult[] = [
+    { ...base, point: 'full', coldStartMs, ...(await runCases(full, spec.plan)), probe: Array.from(probe) },
+  ];
   if (rt.half && spec.half)
-    rows.push({ ...base, point: `${spec.half.layers} layers × ${spec.half.dims} dims`, ...(await runCases(sampled(rt.half), spec.plan)) });
+    rows.push({
+      ...base,
+      point: `${spec.half.layers} layers × ${spec.half.dims} dims`,
+      ...(await runCases(sampled(rt.half), spec.plan)),
+    });
   await rt.close();
   const memory = { RSS: resourceUsage().maxRSS / 1024, 'JS heap': peakHeap / 2 ** 20 };
   for (const r of rows) r.peakMemory = memory;

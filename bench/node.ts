@@ -13,8 +13,8 @@ import { hostName, loadNow, parseBenchArgs } from './common.js';
 import type { CasePlan } from './measure.js';
 import { type BenchModelId, MODELS_DIR, prepareModel } from './models.js';
 import { RESULT_MARK, type RunnerSpec } from './node-runner.js';
-import { type RowResult, ratios } from './results-table.js';
 import { writeComparison } from './results.js';
+import { type RowResult, ratios } from './results-table.js';
 import { BenchTexts } from './texts.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -36,13 +36,28 @@ interface RuntimeSetup {
 
 /** m3web's q8 is its pack; f32 the Hugging Face folder. transformers.js reads the ONNX exports of that folder. */
 const RUNTIMES: RuntimeSetup[] = [
-  { key: 'm3web-webgpu', spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'q8', modelDir: m.packDir, modelId: m.id, half: m.half }) },
+  {
+    key: 'm3web-webgpu',
+    spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'q8', modelDir: m.packDir, modelId: m.id, half: m.half }),
+  },
   { key: 'm3web-webgpu', spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'f32', modelDir: m.hfDir, modelId: m.id }) },
-  { key: 'transformers.js-webgpu', spec: (m) => ({ runtime: 'transformers.js', device: 'webgpu', dtype: 'q8', modelDir: MODELS_DIR, modelId: m.id }) },
-  { key: 'transformers.js-webgpu', spec: (m) => ({ runtime: 'transformers.js', device: 'webgpu', dtype: 'f32', modelDir: MODELS_DIR, modelId: m.id }) },
+  {
+    key: 'transformers.js-webgpu',
+    spec: (m) => ({ runtime: 'transformers.js', device: 'webgpu', dtype: 'q8', modelDir: MODELS_DIR, modelId: m.id }),
+  },
+  {
+    key: 'transformers.js-webgpu',
+    spec: (m) => ({ runtime: 'transformers.js', device: 'webgpu', dtype: 'f32', modelDir: MODELS_DIR, modelId: m.id }),
+  },
   { key: 'm3web-cpu', spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'f32', modelDir: m.hfDir, modelId: m.id }) },
-  { key: 'transformers.js-cpu', spec: (m) => ({ runtime: 'transformers.js', device: 'cpu', dtype: 'q8', modelDir: MODELS_DIR, modelId: m.id }) },
-  { key: 'transformers.js-cpu', spec: (m) => ({ runtime: 'transformers.js', device: 'cpu', dtype: 'f32', modelDir: MODELS_DIR, modelId: m.id }) },
+  {
+    key: 'transformers.js-cpu',
+    spec: (m) => ({ runtime: 'transformers.js', device: 'cpu', dtype: 'q8', modelDir: MODELS_DIR, modelId: m.id }),
+  },
+  {
+    key: 'transformers.js-cpu',
+    spec: (m) => ({ runtime: 'transformers.js', device: 'cpu', dtype: 'f32', modelDir: MODELS_DIR, modelId: m.id }),
+  },
 ];
 
 function runRunner(spec: RunnerSpec): Promise<RowResult[]> {
@@ -64,7 +79,12 @@ function runRunner(spec: RunnerSpec): Promise<RowResult[]> {
       const line = out.split('\n').find((l) => l.startsWith(RESULT_MARK));
       if (line) return done(JSON.parse(line.slice(RESULT_MARK.length)) as RowResult[]);
       const why = signal === 'SIGKILL' ? `no result within ${RUNNER_TIMEOUT_MS / 60_000} min` : `exit ${code}`;
-      const detail = err.trim().split('\n').filter((l) => !l.startsWith('Warning:')).slice(-3).join(' ');
+      const detail = err
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('Warning:'))
+        .slice(-3)
+        .join(' ');
       done([{ runtime: spec.runtime, device: spec.device, dtype: spec.dtype, point: 'full', error: `${why}: ${detail}` }]);
     });
   });
@@ -108,7 +128,8 @@ export async function main(args: string[]): Promise<number> {
     const spec: RunnerSpec = { ...setup.spec({ ...model, half }), plan };
     log(`${spec.runtime} ${spec.device} ${spec.dtype}...`);
     const got = await runRunner(spec);
-    for (const r of got) log(r.error ? `  failed: ${r.error}` : `  ${r.point}: ${r.throughput?.tokensPerSec.toFixed(1)} tokens/s`);
+    for (const r of got)
+      log(r.error ? `  failed: ${r.error}` : `  ${r.point}: ${r.throughput?.tokensPerSec.toFixed(1)} tokens/s`);
     rows.push(...got);
   }
 

@@ -92,7 +92,9 @@ export function markdownTable(rows: RowResult[], browser: boolean): string {
       continue;
     }
     const start = browser ? `${ms(r.coldStartMs)} / ${ms(r.warmStartMs)}` : ms(r.coldStartMs);
-    const tput = r.throughput ? `${r.throughput.tokensPerSec.toFixed(1)} (${r.throughput.texts}×${r.throughput.tokens / r.throughput.texts})` : '—';
+    const tput = r.throughput
+      ? `${r.throughput.tokensPerSec.toFixed(1)} (${r.throughput.texts}×${r.throughput.tokens / r.throughput.texts})`
+      : '—';
     const cos = agree.get(r);
     lines.push(
       `| ${[

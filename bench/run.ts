@@ -27,6 +27,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: true,
     load: () => import('./node.js'),
   },
+  profile: {
+    summary: 'GPU time per kernel for one forward (timestamp queries) on a random BERT',
+    usesDawn: true,
+    load: () => import('./profile.js'),
+  },
   search: {
     summary: 'exact vs Matryoshka funnel latency and recall@10 of index.search on 10k / 100k synthetic 384-dim vectors',
     usesDawn: true,

@@ -7,3 +7,9 @@ fn weight(n: u32, k: u32) -> f32 {
   let pair = unpack2x16float(W[i >> 1u]);
   return select(pair.x, pair.y, (i & 1u) == 1u);
 }
+
+// k and K multiples of 4: two whole words.
+fn weight4(n: u32, k: u32) -> vec4<f32> {
+  let i = (n * P.K + k) >> 1u;
+  return vec4<f32>(unpack2x16float(W[i]), unpack2x16float(W[i + 1u]));
+}

@@ -4,3 +4,8 @@
 fn weight(n: u32, k: u32) -> f32 {
   return W[n * P.K + k];
 }
+
+fn weight4(n: u32, k: u32) -> vec4<f32> {
+  let i = n * P.K + k;
+  return vec4<f32>(W[i], W[i + 1u], W[i + 2u], W[i + 3u]);
+}

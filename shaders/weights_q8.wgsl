@@ -8,3 +8,10 @@ fn weight(n: u32, k: u32) -> f32 {
   let q = extractBits(bitcast<i32>(W[i >> 2u]), (i & 3u) * 8u, 8u);
   return f32(q) * Scales[n];
 }
+
+// k and K multiples of 4: the four bytes of one word.
+fn weight4(n: u32, k: u32) -> vec4<f32> {
+  let w = bitcast<i32>(W[(n * P.K + k) >> 2u]);
+  let q = vec4<i32>(extractBits(w, 0u, 8u), extractBits(w, 8u, 8u), extractBits(w, 16u, 8u), extractBits(w, 24u, 8u));
+  return vec4<f32>(q) * Scales[n];
+}

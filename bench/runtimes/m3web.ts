@@ -12,7 +12,8 @@ export interface M3webRuntime {
 export async function openM3web(model: string, device: 'webgpu' | 'cpu'): Promise<M3webRuntime> {
   const encoder = await createEncoder({ model, device });
   const info = await encoder.info();
-  if (info.backend !== device) throw new Error(`m3web asked for ${device} but runs on ${info.backend}: ${info.fallbackReason ?? ''}`);
+  if (info.backend !== device)
+    throw new Error(`m3web asked for ${device} but runs on ${info.backend}: ${info.fallbackReason ?? ''}`);
   const adapter = info.adapter ? `${info.adapter.vendor} ${info.adapter.architecture} ${info.adapter.description}`.trim() : 'cpu';
   return { encoder, adapter, at: (point) => (texts) => encoder.embed(texts, point ?? {}) };
 }

@@ -12,14 +12,15 @@ export interface TransformersRuntime {
 /**
  * `localModelPath` is a folder (Node) or URL prefix (browser) holding `<modelId>/` with config,
  * tokenizer and onnx/; nothing is fetched from the Hugging Face hub. `wasmPaths` points
- * onnxruntime-web at locally served runtime files instead of its CDN default.
+ * onnxruntime-web at locally served runtime files instead of its CDN default: a URL prefix, or
+ * the {mjs, wasm} pair transformers.js also caches in Cache Storage.
  */
 export async function openTransformers(options: {
   modelId: string;
   localModelPath: string;
   device: TransformersDevice;
   dtype: 'fp32' | 'q8';
-  wasmPaths?: string;
+  wasmPaths?: string | { mjs: string; wasm: string };
 }): Promise<TransformersRuntime> {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;

@@ -1,10 +1,11 @@
-import { DisposedError, GpuError } from '../errors.js';
+import { DisposedError, GpuError, UnsupportedError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { AttentionKernel } from '../gpu/kernels/attention.js';
 import { EmbedKernel } from '../gpu/kernels/embed.js';
 import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
 import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import { PoolKernel } from '../gpu/kernels/pool.js';
+import { KernelProfiler, type KernelTime } from '../gpu/profiler.js';
 import { GrowableBuffer, UniformArena, uploadBuffer } from '../gpu/resources.js';
 import { bucketize, SUBMISSION_TOKENS, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
@@ -61,6 +62,8 @@ export class GpuEncoder implements EncoderBackend {
   private tail: Promise<unknown> = Promise.resolve();
   private failure: GpuError | null = null;
   private disposed = false;
+  /** Set only while a profiled forward records. */
+  private profiler: KernelProfiler | null = null;
 
   private constructor(
     readonly gpu: GpuContext,
@@ -148,6 +151,26 @@ export class GpuEncoder implements EncoderBackend {
     return this.serialised(() => this.run(tokens, layers, { kind: 'hidden' }));
   }
 
+  /**
+   * Runs one forward like `embed` with every dispatch timed by timestamp queries, and returns GPU
+   * time per kernel (slowest first). Needs the adapter's `timestamp-query` feature.
+   */
+  async profile(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<KernelTime[]> {
+    checkForwardOptions(this, tokens, options);
+    if (!this.gpu.features.timestampQuery) throw new UnsupportedError('this GPU adapter has no timestamp-query feature');
+    return this.serialised(async () => {
+      const profiler = new KernelProfiler(this.device);
+      this.profiler = profiler;
+      try {
+        await this.run(tokens, options.layers, { kind: 'pooled', options });
+        return await profiler.read();
+      } finally {
+        this.profiler = null;
+        profiler.destroy();
+      }
+    });
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -230,7 +253,7 @@ export class GpuEncoder implements EncoderBackend {
     placed.forEach((p, bi) => {
       const { batch } = p;
       const M = batch.size * batch.seqLen;
-      const pass = encoder.beginComputePass({ label: `batch ${bi}` });
+      const pass = this.profiler?.pass(encoder) ?? encoder.beginComputePass({ label: `batch ${bi}` });
       embed.encode(pass, this.uniforms, { ...p, positionTable: this.tables.position, tokenType: this.tables.tokenType }, x, M, H);
       layerNorm.encode(pass, this.uniforms, x, null, this.tables.embNorm, M, H);
       for (const l of this.layers.slice(0, layers)) {
@@ -261,6 +284,7 @@ export class GpuEncoder implements EncoderBackend {
       rowsDone += batch.size;
     });
     encoder.copyBufferToBuffer(out, 0, readback, 0, outBytes);
+    this.profiler?.resolve(encoder);
     this.uniforms.flush();
     this.device.queue.submit([encoder.finish()]);
     const [validation, oom] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);

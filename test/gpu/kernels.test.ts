@@ -17,7 +17,8 @@ const binding = (buffer: GPUBuffer): GPUBufferBinding => ({ buffer, offset: 0, s
 describe('matmul kernel', async () => {
   const { device } = await testGpu();
   const kernel = await MatmulKernel.create(device, QUANTS);
-  // Odd sizes on purpose: K and N not multiples of the 16 x 64 tile, M straddling the 128-row switch.
+  // Odd sizes on purpose: K and N not multiples of the tile (K = 7, 33 take the scalar weight
+  // path, 48 and 40 the vec4 one), M on both sides of the 16-row switch.
   const shapes = [
     [1, 7, 5],
     [7, 33, 65],

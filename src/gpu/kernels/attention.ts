@@ -1,3 +1,4 @@
+import type { DispatchTarget } from '../profiler.js';
 import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
 
@@ -32,7 +33,7 @@ export class AttentionKernel {
 
   /** ctx[rows * S, H] from the fused qkv[rows * S, 3H], masking keys at or past each row's length. */
   encode(
-    pass: GPUComputePassEncoder,
+    pass: DispatchTarget,
     uniforms: UniformArena,
     qkv: GPUBuffer,
     lengths: GPUBufferBinding,

@@ -1,3 +1,4 @@
+import type { DispatchTarget } from '../profiler.js';
 import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
 
@@ -23,7 +24,7 @@ export class EmbedKernel {
   }
 
   encode(
-    pass: GPUComputePassEncoder,
+    pass: DispatchTarget,
     uniforms: UniformArena,
     inputs: { wordRows: GPUBufferBinding; positions: GPUBufferBinding; positionTable: GPUBuffer; tokenType: GPUBuffer },
     x: GPUBuffer,

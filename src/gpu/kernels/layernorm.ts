@@ -1,3 +1,4 @@
+import type { DispatchTarget } from '../profiler.js';
 import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
 
@@ -35,7 +36,7 @@ export class LayerNormKernel {
    * bound in its place too (the shader never reads it) because every binding must be filled.
    */
   encode(
-    pass: GPUComputePassEncoder,
+    pass: DispatchTarget,
     uniforms: UniformArena,
     x: GPUBuffer,
     residual: GPUBuffer | null,

@@ -1,4 +1,5 @@
 import type { Pooling } from '../../model/encoder.js';
+import type { DispatchTarget } from '../profiler.js';
 import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
 
@@ -22,7 +23,7 @@ export class PoolKernel {
 
   /** Writes rows out[outRow0 .. outRow0 + rows) of the [texts, dims] output. */
   encode(
-    pass: GPUComputePassEncoder,
+    pass: DispatchTarget,
     uniforms: UniformArena,
     hidden: GPUBuffer,
     lengths: GPUBufferBinding,
