@@ -22,6 +22,9 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/gpu/**/*.test.ts', 'test/browser/**/*.test.ts'],
+          // The trained-model check is about quantisation numerics, the same WGSL in both projects,
+          // and costs a minute of software-adapter time: Node runs it once.
+          exclude: ['test/gpu/trained-model.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           browser: {
             enabled: true,
