@@ -12,10 +12,10 @@ export type { BackendKind, EncoderBackend, ForwardOptions, Pooling } from './mod
 export { GpuEncoder } from './model/gpu.js';
 export { type HfModelFiles, type LoadedModel, type LoadOptions, loadHfModel } from './model/load.js';
 export { modelFromPack } from './model/pack-model.js';
-export { type BertWeights, QUANTS, type Quant } from './model/weights.js';
+export { type BertWeights, type EncoderWeights, type ModernBertWeights, QUANTS, type Quant } from './model/weights.js';
 export { type ConvertOptions, checkpointFromFiles, convertCheckpoint, type HfCheckpoint } from './pack/convert.js';
 export { type PackManifest, parseManifest, type QualityRow, type QualityTable, shardsFor } from './pack/manifest.js';
-export { packLayers, packWeights } from './pack/read.js';
+export { extendPackWeights, packLayers, packWeights } from './pack/read.js';
 export { type ByteSource, blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from './pack/safetensors.js';
 export { type Pack, writePack } from './pack/write.js';
 export * from './search/index.js';
