@@ -1,4 +1,4 @@
-// Y[M, N] = act(X[M, K] . W[N, K]^T + bias[N]), tiled through workgroup memory.
+// Y[M, N] = epilogue(X[M, K] . W[N, K]^T + bias[N]), tiled through workgroup memory.
 // W is in Hugging Face [out, in] layout and is read through `weight(n, k)`, which one of the
 // weights_*.wgsl decoders supplies (f32, f16, q8, q4): dequantisation happens while the tile is
 // staged, so the inner loop is identical for every storage format and always accumulates in f32.
@@ -17,8 +17,20 @@ struct MatmulParams {
 
 // 1 for short inputs (a 16-row tile wastes less on one short text), 4 for large batches.
 override ROWS_PER_THREAD: u32 = 4u;
-// 0: identity, 1: exact GELU (the feed-forward's first projection).
-override ACTIVATION: u32 = 0u;
+// What happens to each output before it is stored:
+// 0: nothing; 1: exact GELU (BERT's first feed-forward projection);
+// 2: GeGLU (ModernBERT's Wi): W's rows [0, N/2) are inputs and [N/2, N) gates; the tile computes
+//    them interleaved (input i, gate i) so one thread holds both and Y is [M, N/2] of gelu(in) * gate;
+// 3: add into Y (a pre-norm residual connection: Y += X . W^T + bias).
+override EPILOGUE: u32 = 0u;
+
+// The weight row behind tile column n (only GeGLU reorders them).
+fn source_row(n: u32) -> u32 {
+  if (EPILOGUE == 2u) {
+    return select(n / 2u, P.N / 2u + n / 2u, (n & 1u) == 1u);
+  }
+  return n;
+}
 
 const TILE_K: u32 = 16u;
 const TILE_N: u32 = 64u;
@@ -59,7 +71,7 @@ fn main(
       let gk = k0 + c;
       var w = 0.0;
       if (gn < P.N && gk < P.K) {
-        w = weight(gn, gk);
+        w = weight(source_row(gn), gk);
       }
       w_tile[(c * TILE_N + n) / 4u][n % 4u] = w;
     }
@@ -78,12 +90,27 @@ fn main(
     if (gr >= P.M) {
       break;
     }
+    if (EPILOGUE == 2u) {
+      // N is even, so an even column's gate partner is always inside this thread's vec4.
+      let half = P.N / 2u;
+      for (var j = 0u; j < 4u; j += 2u) {
+        let gc = col0 + lid.x * 4u + j;
+        if (gc < P.N) {
+          let i = gc / 2u;
+          Y[gr * half + i] = gelu(acc[r][j] + Bias[i]) * (acc[r][j + 1u] + Bias[half + i]);
+        }
+      }
+      continue;
+    }
     for (var j = 0u; j < 4u; j++) {
       let gc = col0 + lid.x * 4u + j;
       if (gc < P.N) {
         var v = acc[r][j] + Bias[gc];
-        if (ACTIVATION == 1u) {
+        if (EPILOGUE == 1u) {
           v = gelu(v);
+        }
+        if (EPILOGUE == 3u) {
+          v += Y[gr * P.N + gc];
         }
         Y[gr * P.N + gc] = v;
       }
