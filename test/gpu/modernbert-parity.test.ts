@@ -15,8 +15,13 @@ import { cosine } from '../support/random.js';
  * transformers definition): hidden states and pooled vectors at every exit, in both exit
  * conventions. Texts run past the local window, and global and local RoPE thetas differ.
  */
-const THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.95 };
-const CLS_THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.9 };
+/**
+ * Minimum cosine per text. The CPU with q8 weights measures the same as WebGPU q8: that loss is the
+ * format's, not the kernels'. q4's bounds guard the measured level (as for BERT, see README).
+ */
+const THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.9 };
+/** CLS reads one token, with no averaging over the text, so quantization noise shows more. */
+const CLS_THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.85 };
 const MODELS = ['modernbert-tiny', 'modernbert-bias-tiny'];
 const measured: string[] = [];
 
