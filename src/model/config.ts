@@ -144,8 +144,9 @@ function ropeTheta(params: Record<string, unknown>, type: string): number {
 /**
  * ModernBERT (transformers models/modernbert): the conventions below follow
  * configuration_modernbert.py and modeling_modernbert.py.
- * - Layer l is global when l % global_attn_every_n_layers == 0 (default 3), unless the
- *   transformers 5 form `layer_types` lists "full_attention" / "sliding_attention" per layer.
+ * - Layer l is global when l % global_attn_every_n_layers == 0 (default 3); the transformers 5
+ *   form `layer_types` ("full_attention" / "sliding_attention" per layer) must agree with it
+ *   where both are given (transformers takes the window from one and the RoPE from the other).
  * - Local layers see |i - j| <= local_attention // 2 (default 128, so 64 each side).
  * - Global layers rotate with global_rope_theta (default 160000), local layers with
  *   local_rope_theta (default 10000; an explicit null means "use the global theta", as
@@ -170,7 +171,8 @@ function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm)
     );
   }
   const numLayers = positiveInt(cfg, 'num_hidden_layers');
-  let globalLayers: boolean[];
+  const every = positiveInt(cfg, 'global_attn_every_n_layers', 3);
+  let globalLayers = Array.from({ length: numLayers }, (_, l) => l % every === 0);
   if (cfg.layer_types !== undefined && cfg.layer_types !== null) {
     const types = cfg.layer_types;
     if (
@@ -182,10 +184,12 @@ function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm)
         `config.json: "layer_types" must list "full_attention" or "sliding_attention" for each of the ${numLayers} layers`,
       );
     }
-    globalLayers = types.map((t) => t === 'full_attention');
-  } else {
-    const every = positiveInt(cfg, 'global_attn_every_n_layers', 3);
-    globalLayers = Array.from({ length: numLayers }, (_, l) => l % every === 0);
+    // transformers 5 picks a layer's RoPE by layer_types but its window by the period: they must agree.
+    const byType = types.map((t) => t === 'full_attention');
+    if (cfg.global_attn_every_n_layers !== undefined && byType.some((g, l) => g !== globalLayers[l])) {
+      throw new ModelFormatError('config.json: "layer_types" disagrees with "global_attn_every_n_layers"');
+    }
+    globalLayers = byType;
   }
   let globalRopeTheta: number;
   let localRopeTheta: number;

@@ -76,6 +76,11 @@ describe('ModernBERT config', () => {
       /rope_type "linear"/,
     ],
     [{ layer_types: ['full_attention'] }, ModelFormatError, /layer_types/],
+    [
+      { layer_types: Array.from({ length: 22 }, (_, l) => (l % 2 ? 'sliding_attention' : 'full_attention')) },
+      ModelFormatError,
+      /disagrees/,
+    ],
     [{ num_attention_heads: 128 }, ModelFormatError, /even head size/],
     [{ attention_bias: 'yes' }, ModelFormatError, /attention_bias/],
   ])('refuses %j with a clear error', (change, type, message) => {
