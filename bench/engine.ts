@@ -1,18 +1,21 @@
 /**
  * `npm run bench -- engine`: tokens/s of the public forward path, GpuEncoder.embed (one submission
  * and one readback per call), on a random-weight BERT the size of a MiniLM-L12 / e5-small
- * (12 layers, 384 wide), at full and half depth, f32 and q8 weights; the CPU fallback for context.
+ * (12 layers, 384 wide), at full and half depth, f32 and q8 weights; the CPU fallback for context;
+ * and the ModernBERT path on the mmBERT-small shape (22 layers, 384 wide, 256k vocabulary), q8.
  */
 import { loadavg } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGpuContext, type GpuContext } from '../src/gpu/device.js';
-import type { EncoderConfig } from '../src/model/config.js';
+import { type EncoderConfig, parseHfConfig } from '../src/model/config.js';
 import { CpuEncoder } from '../src/model/cpu.js';
 import type { EncoderBackend, ForwardOptions } from '../src/model/encoder.js';
 import { GpuEncoder } from '../src/model/gpu.js';
+import { weightsFromTensors } from '../src/model/hf.js';
 import type { BertWeights, Quant } from '../src/model/weights.js';
-import { bertConfig, randomBert, randomTokens } from '../test/support/random.js';
+import { MMBERT_SMALL_CONFIG } from '../test/support/mmbert.js';
+import { bertConfig, randomBert, randomModernBertTensors, randomTokens } from '../test/support/random.js';
 import { icdName } from './adapter.js';
 import { hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';
 
@@ -29,6 +32,8 @@ const CONFIG = bertConfig({
  * throughput (dispatches, submission, readback, input upload).
  */
 const PROBE_CONFIG = bertConfig({ vocabSize: 1000, hiddenSize: 64, numLayers: 12, numHeads: 4, intermediateSize: 128 });
+/** The public mmBERT-small config (random q8 weights): RoPE, local/global attention, GeGLU. */
+const MMBERT_CONFIG = parseHfConfig(MMBERT_SMALL_CONFIG);
 const FULL = CONFIG.numLayers;
 const HALF = FULL / 2;
 const QUANTS: readonly Quant[] = ['f32', 'q8'];
@@ -72,7 +77,7 @@ const USAGE = `usage: npm run bench -- engine [--quick] [--runs N] [--budget MIN
   --shapes LIST only these GPU/CPU shapes, e.g. 32x128,1x16   --quants LIST only these weight formats (f32,q8)
   --out FILE    where the JSON goes (default bench/results/engine-latest.json; --quick/--shapes/--quants write none unless given)`;
 
-type Model = 'bert-384' | 'probe-64';
+type Model = 'bert-384' | 'probe-64' | 'mmbert-small';
 type Backend = 'webgpu' | 'cpu';
 
 interface CaseResult {
@@ -102,7 +107,8 @@ const ok = (r: CaseResult | undefined): r is Measured => r?.medianMs !== undefin
 export function forwardFlops(shape: Shape, layers: number, c: EncoderConfig = CONFIG): number {
   const H = c.hiddenSize;
   const tokens = shape.batch * shape.seq;
-  const dense = 2 * tokens * (4 * H * H + 2 * H * c.intermediateSize);
+  // ModernBERT's GeGLU input projection is twice as wide: 3 H x I multiply-adds instead of 2.
+  const dense = 2 * tokens * (4 * H * H + (c.modern ? 3 : 2) * H * c.intermediateSize);
   const attention = 2 * 2 * shape.batch * shape.seq * shape.seq * H;
   return layers * (dense + attention);
 }
@@ -363,6 +369,21 @@ function report(meta: Meta, results: CaseResult[], shapes: Shape[], cpuShapes: S
       'not arithmetic. Negative or odd splits mean run-to-run noise exceeded the depth difference.',
     '',
   );
+
+  const L = MMBERT_CONFIG.numLayers;
+  lines.push(
+    `### ModernBERT: mmBERT-small shape (${L} layers, H ${MMBERT_CONFIG.hiddenSize}, FFN ${MMBERT_CONFIG.intermediateSize} GeGLU, vocab ${MMBERT_CONFIG.vocabSize}), q8`,
+    '',
+  );
+  lines.push('| case | GFLOP | tokens/s (median ms per call) | GFLOP/s |', '|---|---:|---:|---:|');
+  for (const s of shapes) {
+    const r = find(results, 'mmbert-small', 'webgpu', 'q8', s, L);
+    if (!r) continue;
+    lines.push(
+      `| GPU ${shapeName(s)} | ${(forwardFlops(s, L, MMBERT_CONFIG) / 1e9).toFixed(2)} | ${cell(r, rate)} | ${cell(r, (x) => x.gflopPerSec.toFixed(2))} |`,
+    );
+  }
+  lines.push('');
   return lines.join('\n');
 }
 
@@ -482,6 +503,16 @@ export async function main(args: string[]): Promise<number> {
       for (const quant of quants) {
         await runner.measure(encoders.get(quant) as GpuEncoder, 'bert-384', 'webgpu', quant, big, layers);
       }
+    }
+    if (quants.includes('q8')) {
+      log('mmbert-small q8: generating random weights...');
+      const weights = await weightsFromTensors(MMBERT_CONFIG, randomModernBertTensors(MMBERT_CONFIG), {
+        quant: 'q8',
+        embeddingQuant: 'q8',
+      });
+      const modern = await GpuEncoder.create(ctx, weights);
+      live.push(modern);
+      for (const shape of shapes) await runner.measure(modern, 'mmbert-small', 'webgpu', 'q8', shape, MMBERT_CONFIG.numLayers);
     }
   } catch (err) {
     // Only a hung call lands here; per-case errors are recorded in the results.

@@ -91,7 +91,9 @@ export async function prepareModel(id: BenchModelId, log: (s: string) => void): 
         const { manifest, files } = await readPackFolder(BUNDLED);
         const config = parseHfConfig(manifest.config);
         // The q8 pack's weights, dequantised: the f32 model both runtimes run is the one shipped.
-        await writeHfFolder(hfDir, packWeights(manifest, files, config.numLayers), await bundledTokenizer());
+        const weights = packWeights(manifest, files, config.numLayers);
+        if (weights.family !== 'bert') throw new Error(`${BUNDLED} is not a BERT pack; the ONNX export writes BERT graphs`);
+        await writeHfFolder(hfDir, weights, await bundledTokenizer());
         exportOnnx(hfDir);
       },
       log,

@@ -2,66 +2,110 @@
 // QKV is the fused projection output [rows * S, 3H] (query | key | value per token). Keys are
 // streamed through workgroup memory a tile at a time with an online (running-max) softmax, so
 // the S x S score matrix never exists and long rows cost no extra memory. Keys at or past the
-// row's length are masked out; every row has at least one real token, so the sum is never 0.
+// row's length are masked out.
+//
+// ModernBERT adds two things. ROPE rotates each query and key by its position in the row as it
+// is loaded (rotate_half form, cos/sin from a precomputed table), so the rotated QKV is never
+// stored. A window (ModernBERT's local layers) limits query i to keys j with |i - j| <= window:
+// the workgroup only streams the key tiles its 64 queries can see, so a local layer costs
+// O(S * window) instead of O(S^2).
 
 struct AttentionParams {
   S: u32,
   H: u32,
   head_dim: u32,
   scale: f32,
+  // GLOBAL for full attention.
+  window: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: AttentionParams;
 @group(0) @binding(1) var<storage, read> QKV: array<f32>;
 @group(0) @binding(2) var<storage, read> Lengths: array<u32>;
-@group(0) @binding(3) var<storage, read_write> Out: array<f32>;
+// [position][pair] -> (cos, sin), see src/model/rope.ts. Unread without ROPE.
+@group(0) @binding(3) var<storage, read> Rope: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Out: array<f32>;
 
 const QUERIES: u32 = 64u;
 const MAX_HEAD_DIM: u32 = 128u;
+const GLOBAL: u32 = 0xffffffffu;
 // Keys per tile: 2048 floats each for K and V stays inside the 16 KiB workgroup-memory minimum.
 override KEY_TILE: u32 = 32u;
+override ROPE: bool = false;
 const TILE_FLOATS: u32 = 2048u;
 
 var<workgroup> k_tile: array<f32, TILE_FLOATS>;
 var<workgroup> v_tile: array<f32, TILE_FLOATS>;
 
+// Component c of the query or key vector starting at `base`, rotated for position `pos`.
+fn load_rotated(base: u32, pos: u32, c: u32) -> f32 {
+  let x = QKV[base + c];
+  if (!ROPE) {
+    return x;
+  }
+  let half = P.head_dim / 2u;
+  let low = c < half;
+  let pair = select(c - half, c, low);
+  let t = (pos * half + pair) * 2u;
+  // rotate_half(x)[c] is -x[c + half] in the first half and x[c - half] in the second.
+  let partner = QKV[base + select(c - half, c + half, low)];
+  return x * Rope[t] + select(partner, -partner, low) * Rope[t + 1u];
+}
+
+fn visible(q: u32, k: u32) -> bool {
+  return P.window == GLOBAL || max(q, k) - min(q, k) <= P.window;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let row = wid.z;
   let head = wid.y;
-  let qi = wid.x * QUERIES + li;
+  let q0 = wid.x * QUERIES;
+  let qi = q0 + li;
   let len = Lengths[row];
   let d = P.head_dim;
   let stride = 3u * P.H;
   let q_active = qi < P.S;
-  let q_base = (row * P.S + min(qi, P.S - 1u)) * stride + head * d;
+  let q_pos = min(qi, P.S - 1u);
+  let q_base = (row * P.S + q_pos) * stride + head * d;
 
   var q: array<f32, MAX_HEAD_DIM>;
   var acc: array<f32, MAX_HEAD_DIM>;
   for (var c = 0u; c < d; c++) {
-    q[c] = QKV[q_base + c] * P.scale;
+    q[c] = load_rotated(q_base, q_pos, c) * P.scale;
     acc[c] = 0.0;
   }
   var running_max = -3.4e38;
   var running_sum = 0.0;
   var scores: array<f32, 64>;
 
-  for (var j0 = 0u; j0 < len; j0 += KEY_TILE) {
-    let tile_len = min(KEY_TILE, len - j0);
+  // Keys any of this workgroup's queries can see.
+  var first = 0u;
+  var end = len;
+  if (P.window != GLOBAL) {
+    first = select(0u, q0 - P.window, q0 > P.window);
+    end = min(len, q0 + QUERIES + P.window);
+  }
+  for (var j0 = first; j0 < end; j0 += KEY_TILE) {
+    let tile_len = min(KEY_TILE, end - j0);
     for (var i = li; i < tile_len * d; i += QUERIES) {
       let j = i / d;
       let c = i % d;
       let k_base = (row * P.S + j0 + j) * stride + head * d;
-      k_tile[i] = QKV[k_base + P.H + c];
+      k_tile[i] = load_rotated(k_base + P.H, j0 + j, c);
       v_tile[i] = QKV[k_base + 2u * P.H + c];
     }
     workgroupBarrier();
 
+    // Keys outside this query's window keep the floor score and get no weight below.
     var tile_max = running_max;
     for (var j = 0u; j < tile_len; j++) {
-      var s = 0.0;
-      for (var c = 0u; c < d; c++) {
-        s += q[c] * k_tile[j * d + c];
+      var s = -3.4e38;
+      if (visible(q_pos, j0 + j)) {
+        s = 0.0;
+        for (var c = 0u; c < d; c++) {
+          s += q[c] * k_tile[j * d + c];
+        }
       }
       scores[j] = s;
       tile_max = max(tile_max, s);
@@ -73,6 +117,9 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
       acc[c] *= correction;
     }
     for (var j = 0u; j < tile_len; j++) {
+      if (!visible(q_pos, j0 + j)) {
+        continue;
+      }
       let p = exp(scores[j] - tile_max);
       running_sum += p;
       for (var c = 0u; c < d; c++) {
@@ -85,7 +132,8 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
 
   if (q_active) {
     let o_base = (row * P.S + qi) * P.H + head * d;
-    let inv = 1.0 / running_sum;
+    // A padded query past a local window's reach sees no key at all: it gets zeros, not NaN.
+    let inv = select(0.0, 1.0 / running_sum, running_sum > 0.0);
     for (var c = 0u; c < d; c++) {
       Out[o_base + c] = acc[c] * inv;
     }

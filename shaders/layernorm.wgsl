@@ -1,5 +1,8 @@
-// In place: X[row] = LayerNorm(X[row] + Residual[row]) * gamma + beta, one workgroup per row.
-// Fusing the residual add saves a full read and write of the activations per sub-layer.
+// LayerNorm over rows, one workgroup per row, in two forms:
+//   main:    X[row] = LayerNorm(X[row] + Residual[row]) in place (BERT's post-norm sub-layers;
+//            fusing the residual add saves a full read and write of the activations);
+//   norm_to: Out[row] = LayerNorm(X[row]), X untouched (ModernBERT's pre-norm: the residual
+//            stream X must survive its normalised copy).
 
 struct NormParams {
   H: u32,
@@ -11,31 +14,47 @@ struct NormParams {
 @group(0) @binding(2) var<storage, read> Residual: array<f32>;
 @group(0) @binding(3) var<storage, read> Gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> Beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> Out: array<f32>;
 
 // 0 for the embedding LayerNorm, which has no residual branch.
 override HAS_RESIDUAL: u32 = 1u;
 
-@compute @workgroup_size(64)
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let base = wid.x * P.H;
+// (mean, 1 / sqrt(variance + eps)) of the row of X at `base`. Two-pass variance: the one-pass
+// E[x^2] - mean^2 form loses digits on large activations.
+fn row_stats(li: u32, base: u32) -> vec2<f32> {
   var sum = 0.0;
   for (var c = li; c < P.H; c += REDUCE_THREADS) {
-    var v = X[base + c];
-    if (HAS_RESIDUAL == 1u) {
-      v += Residual[base + c];
-      X[base + c] = v;
-    }
-    sum += v;
+    sum += X[base + c];
   }
   let mean = workgroup_sum(li, sum) / f32(P.H);
-  // Two-pass variance: the one-pass E[x^2] - mean^2 form loses digits on large activations.
   var sq = 0.0;
   for (var c = li; c < P.H; c += REDUCE_THREADS) {
     let t = X[base + c] - mean;
     sq += t * t;
   }
-  let inv = inverseSqrt(workgroup_sum(li, sq) / f32(P.H) + P.eps);
+  return vec2(mean, inverseSqrt(workgroup_sum(li, sq) / f32(P.H) + P.eps));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let base = wid.x * P.H;
+  if (HAS_RESIDUAL == 1u) {
+    for (var c = li; c < P.H; c += REDUCE_THREADS) {
+      X[base + c] += Residual[base + c];
+    }
+  }
+  // Each invocation re-reads only the columns it wrote, so no barrier is needed before the stats.
+  let s = row_stats(li, base);
   for (var c = li; c < P.H; c += REDUCE_THREADS) {
-    X[base + c] = (X[base + c] - mean) * inv * Gamma[c] + Beta[c];
+    X[base + c] = (X[base + c] - s.x) * s.y * Gamma[c] + Beta[c];
+  }
+}
+
+@compute @workgroup_size(64)
+fn norm_to(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let base = wid.x * P.H;
+  let s = row_stats(li, base);
+  for (var c = li; c < P.H; c += REDUCE_THREADS) {
+    Out[base + c] = (X[base + c] - s.x) * s.y * Gamma[c] + Beta[c];
   }
 }

@@ -1,4 +1,4 @@
-// Y[M, N] = act(X[M, K] . W[N, K]^T + bias[N]), tiled through workgroup memory.
+// Y[M, N] = epilogue(X[M, K] . W[N, K]^T + bias[N]), tiled through workgroup memory.
 // W is in Hugging Face [out, in] layout and is read through `weight4(n, k)` (four consecutive k)
 // or `weight(n, k)`, which one of the weights_*.wgsl decoders supplies (f32, f16, q8, q4):
 // dequantisation happens while the tile is staged, so the inner loop is identical for every
@@ -25,8 +25,20 @@ struct MatmulParams {
 // Rows of Y per thread: the tile is 8 * ROWS rows. Short inputs use a smaller tile (each row
 // tile re-decodes the whole weight tile, so fewer, fuller tiles win); see matmul.ts.
 override ROWS: u32 = 8u;
-// 0: identity, 1: exact GELU (the feed-forward's first projection).
-override ACTIVATION: u32 = 0u;
+// What happens to each output before it is stored:
+// 0: nothing; 1: exact GELU (BERT's first feed-forward projection);
+// 2: GeGLU (ModernBERT's Wi): W's rows [0, N/2) are inputs and [N/2, N) gates; the tile computes
+//    them interleaved (input i, gate i) so one thread holds both and Y is [M, N/2] of gelu(in) * gate;
+// 3: add into Y (a pre-norm residual connection: Y += X . W^T + bias).
+override EPILOGUE: u32 = 0u;
+
+// The weight row behind tile column n (only GeGLU reorders them).
+fn source_row(n: u32) -> u32 {
+  if (EPILOGUE == 2u) {
+    return select(n / 2u, P.N / 2u + n / 2u, (n & 1u) == 1u);
+  }
+  return n;
+}
 
 const TILE_N: u32 = 64u;
 const MAX_TILE_M: u32 = 64u;
@@ -57,11 +69,12 @@ fn w4(n: u32, k: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
   if (n < P.N) {
     // weight4 reads whole words, which needs every row to start on a 4-weight boundary.
+    let row = source_row(n);
     if (k + 3u < P.K && (P.K & 3u) == 0u) {
-      v = weight4(n, k);
+      v = weight4(row, k);
     } else {
       for (var j = 0u; j < 4u && k + j < P.K; j++) {
-        v[j] = weight(n, k + j);
+        v[j] = weight(row, k + j);
       }
     }
   }
@@ -105,12 +118,27 @@ fn main(
     if (gr >= P.M) {
       break;
     }
+    if (EPILOGUE == 2u) {
+      // N is even, so an even column's gate partner is always inside this thread's vec4.
+      let half = P.N / 2u;
+      for (var j = 0u; j < 4u; j += 2u) {
+        let gc = col0 + lid.x * 4u + j;
+        if (gc < P.N) {
+          let i = gc / 2u;
+          Y[gr * half + i] = gelu(acc[r][j] + Bias[i]) * (acc[r][j + 1u] + Bias[half + i]);
+        }
+      }
+      continue;
+    }
     for (var j = 0u; j < 4u; j++) {
       let gc = col0 + lid.x * 4u + j;
       if (gc < P.N) {
         var v = acc[r][j] + Bias[gc];
-        if (ACTIVATION == 1u) {
+        if (EPILOGUE == 1u) {
           v = gelu(v);
+        }
+        if (EPILOGUE == 3u) {
+          v += Y[gr * P.N + gc];
         }
         Y[gr * P.N + gc] = v;
       }

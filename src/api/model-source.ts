@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 import type { LoadedModel } from '../model/load.js';
 import { modelFromPack } from '../model/pack-model.js';
 import type { PackManifest } from '../pack/manifest.js';
-import { packLayers } from '../pack/read.js';
+import { extendPackWeights } from '../pack/read.js';
 import { loadPackFiles } from '../store/pack-loader.js';
 import type { LoadProgress, ModelInfo } from './types.js';
 
@@ -68,7 +68,7 @@ export async function openPack(source: string, load: PackFileLoader, layers: num
       const more = await load(wanted, new Set(files.keys()));
       fromCache &&= more.fromCache;
       for (const [name, bytes] of more.files) files.set(name, bytes);
-      model.weights.layers.push(...packLayers(manifest, model.weights.config, files, have, wanted));
+      extendPackWeights(manifest, model.weights, files, wanted);
       return true;
     },
   };

@@ -137,9 +137,10 @@ export function matrixBytes(rows: number, cols: number, quant: Quant): number {
  * tokens and keeping `indexVectors` vectors of `dims` f32 numbers. With H = hidden, I = intermediate:
  *
  *   embeddings  vocab × H in quant.embeddings, plus f32 position [maxPositions, H], token-type
- *               [typeVocab, H] and LayerNorm (2H) tables
+ *               [typeVocab, H] and LayerNorm (2H) tables; for ModernBERT instead the final norm
+ *               (2H) and up to two RoPE tables [maxTokens, headDim] each
  *   per layer   the [3H, H], [H, H], [I, H], [H, I] matrices in quant.linear, f32 biases
- *               (3H + H + I + H) and two f32 LayerNorms (4H)
+ *               (3H + H + I + H) and two f32 LayerNorms (4H); ModernBERT's GeGLU input is [2I, H]
  *   activations 4 bytes × (M × (6H + I) + 2 × T × H): the forward's reused buffers (hidden H,
  *               q/k/v 3H, attention context H, attention output H, FFN I) for the M tokens of the
  *               largest length bucket (bucketize keeps M <= 4096 unless one text is longer), and
@@ -160,17 +161,20 @@ export function memoryMB(
   quant: WeightQuant,
   indexVectors = 0,
 ): number {
-  const { hiddenSize: H, intermediateSize: I } = config;
-  const embeddings =
-    matrixBytes(config.vocabSize, H, quant.embeddings) + (config.maxPositions + config.typeVocabSize + 2) * H * 4;
+  const { hiddenSize: H, intermediateSize: I, modern } = config;
+  const tables = modern
+    ? (modern.globalRopeTheta === modern.localRopeTheta ? 1 : 2) * config.maxTokens * config.headDim * 4 + 4 * H * 4
+    : (config.maxPositions + config.typeVocabSize + 2) * H * 4;
+  const embeddings = matrixBytes(config.vocabSize, H, quant.embeddings) + tables;
+  const ffnIn = modern ? 2 * I : I;
   const layerMatrices = [
     [3 * H, H],
     [H, H],
-    [I, H],
+    [ffnIn, H],
     [H, I],
   ] as const;
   const perLayer =
-    layerMatrices.reduce((s, [rows, cols]) => s + matrixBytes(rows, cols, quant.linear), 0) + (3 * H + H + I + H + 4 * H) * 4;
+    layerMatrices.reduce((s, [rows, cols]) => s + matrixBytes(rows, cols, quant.linear), 0) + (3 * H + H + ffnIn + H + 4 * H) * 4;
   const rowsPerBucket = Math.max(1, Math.floor(DEFAULT_BATCH_TOKENS / seqLen));
   const bucketTokens = Math.min(batch, rowsPerBucket) * seqLen;
   const submissionTokens = Math.min(batch * seqLen, Math.max(SUBMISSION_TOKENS, seqLen));

@@ -1,5 +1,6 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { EXIT_NORMS, type ExitNorm } from '../model/config.js';
 import type { Pooling } from '../model/encoder.js';
 import { QUANTS, type Quant } from '../model/weights.js';
 import { openHfCheckpoint } from '../node/hf-checkpoint.js';
@@ -8,7 +9,7 @@ import { type CliIo, intList, oneOf, parseFlags, positiveInt, UsageError } from 
 
 export const CONVERT_USAGE = `Usage: m3web convert HF_DIR --out PACK_DIR [options]
 
-Converts a Hugging Face BERT / XLM-R checkpoint (config.json, tokenizer.json,
+Converts a Hugging Face BERT / XLM-R / ModernBERT checkpoint (config.json, tokenizer.json,
 model.safetensors or a sharded model.safetensors.index.json) into a model pack:
 manifest.json, tokenizer.json, embeddings.bin and one shard per layer.
 
@@ -19,6 +20,10 @@ Options:
   --exits LIST        layer counts the model may stop at, e.g. 1-6 or 2,4,6 (default: all)
   --dims LIST         Matryoshka widths, e.g. 32,64,128,256 (default: the full width)
   --pooling P         mean or cls (default: 1_Pooling/config.json, else mean)
+  --exit-norm N       ModernBERT: none (early exits pool the raw layer output, as
+                      Hugging Face hidden_states and sentence-transformers'
+                      layer losses do) or final (final norm at every exit);
+                      default none
   --max-tokens N      truncate texts to N tokens (default: the model's limit)
   --query-prefix S    text put before queries (e.g. "query: ")
   --passage-prefix S  text put before passages
@@ -37,6 +42,7 @@ export interface ConvertArgs {
   exits: number[] | undefined;
   dims: number[] | undefined;
   pooling: Pooling | undefined;
+  exitNorm: ExitNorm | undefined;
   maxTokens: number | undefined;
   prefixes: { query?: string; passage?: string } | undefined;
   license: string | undefined;
@@ -53,6 +59,7 @@ export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
       exits: 'string',
       dims: 'string',
       pooling: 'string',
+      'exit-norm': 'string',
       'max-tokens': 'string',
       'query-prefix': 'string',
       'passage-prefix': 'string',
@@ -78,6 +85,7 @@ export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
     exits: intList('exits', str('exits'), HINT),
     dims: intList('dims', str('dims'), HINT),
     pooling: str('pooling') === undefined ? undefined : oneOf<Pooling>('pooling', str('pooling'), ['mean', 'cls'], 'mean', HINT),
+    exitNorm: str('exit-norm') === undefined ? undefined : oneOf('exit-norm', str('exit-norm'), EXIT_NORMS, 'none', HINT),
     maxTokens: positiveInt('max-tokens', str('max-tokens'), HINT),
     prefixes:
       query === undefined && passage === undefined
@@ -99,6 +107,7 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
       ...(args.exits ? { exits: args.exits } : {}),
       ...(args.dims ? { dims: args.dims } : {}),
       ...(args.pooling ? { pooling: args.pooling } : {}),
+      ...(args.exitNorm ? { exitNorm: args.exitNorm } : {}),
       ...(args.maxTokens ? { maxTokens: args.maxTokens } : {}),
       ...(args.prefixes ? { prefixes: args.prefixes } : {}),
       ...(args.license ? { license: args.license } : {}),

@@ -3,7 +3,7 @@ import { createGpuContext, type GpuAdapterSummary, type GpuContext } from '../gp
 import { CpuEncoder } from './cpu.js';
 import type { BackendKind, EncoderBackend, ForwardOptions, Pooling } from './encoder.js';
 import { GpuEncoder } from './gpu.js';
-import type { BertWeights } from './weights.js';
+import type { EncoderWeights } from './weights.js';
 
 export type BackendChoice = BackendKind | 'auto';
 
@@ -56,7 +56,7 @@ class Managed implements ManagedBackend {
   }
 }
 
-async function createGpuBackend(weights: BertWeights): Promise<ManagedBackend> {
+async function createGpuBackend(weights: EncoderWeights): Promise<ManagedBackend> {
   const gpu = await createGpuContext();
   try {
     const encoder = await GpuEncoder.create(gpu, weights);
@@ -71,7 +71,7 @@ async function createGpuBackend(weights: BertWeights): Promise<ManagedBackend> {
  * The forward backend for `weights`: 'webgpu' (throws GpuError when WebGPU is unavailable),
  * 'cpu', or 'auto' (WebGPU, else the CPU).
  */
-export async function createBackend(weights: BertWeights, kind: BackendChoice = 'auto'): Promise<ManagedBackend> {
+export async function createBackend(weights: EncoderWeights, kind: BackendChoice = 'auto'): Promise<ManagedBackend> {
   switch (kind) {
     case 'cpu':
       return new Managed(new CpuEncoder(weights), { kind: 'cpu', adapter: null, fallbackReason: null }, null);

@@ -1,6 +1,29 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 
-export type ModelType = 'bert' | 'xlm-roberta';
+export type ModelType = 'bert' | 'xlm-roberta' | 'modernbert';
+
+/**
+ * What an early exit of a ModernBERT pools. 'none' (the default): the raw residual stream of the
+ * exit layer, as Hugging Face returns it in `hidden_states` and as sentence-transformers'
+ * AdaptiveLayerLoss / Matryoshka2dLoss train it; only the last layer gets the final norm. 'final':
+ * the final norm at every exit, for models trained that way.
+ */
+export type ExitNorm = 'none' | 'final';
+export const EXIT_NORMS: readonly ExitNorm[] = ['none', 'final'];
+
+/** ModernBERT's numbers beyond BERT's, normalised from either transformers config format. */
+export interface ModernBertSpec {
+  /** Per layer: true for global (full) attention, false for local (sliding-window) attention. */
+  globalLayers: boolean[];
+  /** A local layer's query i sees keys j with |i - j| <= windowHalf (HF: local_attention // 2). */
+  windowHalf: number;
+  globalRopeTheta: number;
+  localRopeTheta: number;
+  attentionBias: boolean;
+  mlpBias: boolean;
+  normBias: boolean;
+  exitNorm: ExitNorm;
+}
 
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
 export interface EncoderConfig {
@@ -22,6 +45,8 @@ export interface EncoderConfig {
   positionOffset: number;
   /** Longest token sequence (specials included) the position table can address. */
   maxTokens: number;
+  /** Present exactly when modelType is 'modernbert'. */
+  modern?: ModernBertSpec;
 }
 
 const SUPPORTED_ACTIVATIONS = new Set(['gelu', 'gelu_python']);
@@ -42,15 +67,21 @@ function positiveInt(raw: Record<string, unknown>, key: string, fallback?: numbe
   return v;
 }
 
-export function parseHfConfig(raw: unknown): EncoderConfig {
+export interface ConfigOptions {
+  /** ModernBERT only (default 'none'); packs record it in their manifest. */
+  exitNorm?: ExitNorm;
+}
+
+export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): EncoderConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ModelFormatError('config.json must be a JSON object');
   }
   const cfg = raw as Record<string, unknown>;
   const modelType = cfg.model_type;
+  if (modelType === 'modernbert') return parseModernBertConfig(cfg, options.exitNorm ?? 'none');
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
     throw new UnsupportedError(
-      `model_type ${JSON.stringify(modelType)} is not supported (supported: bert, xlm-roberta, roberta)`,
+      `model_type ${JSON.stringify(modelType)} is not supported (supported: bert, xlm-roberta, roberta, modernbert)`,
     );
   }
   const act = cfg.hidden_act ?? 'gelu';
@@ -83,4 +114,124 @@ export function parseHfConfig(raw: unknown): EncoderConfig {
     positionOffset,
     maxTokens,
   };
+}
+
+function bool(raw: Record<string, unknown>, key: string): boolean {
+  const v = raw[key] ?? false;
+  if (typeof v !== 'boolean') throw new ModelFormatError(`config.json: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function obj(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ModelFormatError(`config.json: ${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+/** One rope_parameters entry (transformers 5): only unscaled ("default") RoPE is implemented. */
+function ropeTheta(params: Record<string, unknown>, type: string): number {
+  const p = obj(params[type], `rope_parameters.${type}`);
+  if ((p.rope_type ?? 'default') !== 'default') {
+    throw new UnsupportedError(
+      `rope_parameters.${type}.rope_type ${JSON.stringify(p.rope_type)} is not supported (only default RoPE)`,
+    );
+  }
+  const theta = num(p, 'rope_theta');
+  if (theta <= 0) throw new ModelFormatError(`config.json: rope_parameters.${type}.rope_theta must be positive`);
+  return theta;
+}
+
+/**
+ * ModernBERT (transformers models/modernbert): the conventions below follow
+ * configuration_modernbert.py and modeling_modernbert.py.
+ * - Layer l is global when l % global_attn_every_n_layers == 0 (default 3); the transformers 5
+ *   form `layer_types` ("full_attention" / "sliding_attention" per layer) must agree with it
+ *   where both are given (transformers takes the window from one and the RoPE from the other).
+ * - Local layers see |i - j| <= local_attention // 2 (default 128, so 64 each side).
+ * - Global layers rotate with global_rope_theta (default 160000), local layers with
+ *   local_rope_theta (default 10000; an explicit null means "use the global theta", as
+ *   transformers 4.48+ reads it); `rope_parameters.{full,sliding}_attention.rope_theta` wins.
+ * - LayerNorm eps is norm_eps (default 1e-5); biases follow attention_bias / mlp_bias / norm_bias.
+ */
+function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm): EncoderConfig {
+  if (!EXIT_NORMS.includes(exitNorm))
+    throw new ModelFormatError(`exitNorm must be none or final, got ${JSON.stringify(exitNorm)}`);
+  const act = cfg.hidden_activation ?? 'gelu';
+  if (typeof act !== 'string' || !SUPPORTED_ACTIVATIONS.has(act)) {
+    throw new UnsupportedError(`hidden_activation ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
+  }
+  if (cfg.rope_scaling !== undefined && cfg.rope_scaling !== null) {
+    throw new UnsupportedError('rope_scaling is not supported (only unscaled RoPE)');
+  }
+  const hiddenSize = positiveInt(cfg, 'hidden_size');
+  const numHeads = positiveInt(cfg, 'num_attention_heads');
+  if (hiddenSize % numHeads !== 0 || (hiddenSize / numHeads) % 2 !== 0) {
+    throw new ModelFormatError(
+      `hidden_size ${hiddenSize} / num_attention_heads ${numHeads} must give an even head size (RoPE rotates pairs)`,
+    );
+  }
+  const numLayers = positiveInt(cfg, 'num_hidden_layers');
+  const every = positiveInt(cfg, 'global_attn_every_n_layers', 3);
+  let globalLayers = Array.from({ length: numLayers }, (_, l) => l % every === 0);
+  if (cfg.layer_types !== undefined && cfg.layer_types !== null) {
+    const types = cfg.layer_types;
+    if (
+      !Array.isArray(types) ||
+      types.length !== numLayers ||
+      types.some((t) => t !== 'full_attention' && t !== 'sliding_attention')
+    ) {
+      throw new ModelFormatError(
+        `config.json: "layer_types" must list "full_attention" or "sliding_attention" for each of the ${numLayers} layers`,
+      );
+    }
+    // transformers 5 picks a layer's RoPE by layer_types but its window by the period: they must agree.
+    const byType = types.map((t) => t === 'full_attention');
+    if (cfg.global_attn_every_n_layers !== undefined && byType.some((g, l) => g !== globalLayers[l])) {
+      throw new ModelFormatError('config.json: "layer_types" disagrees with "global_attn_every_n_layers"');
+    }
+    globalLayers = byType;
+  }
+  let globalRopeTheta: number;
+  let localRopeTheta: number;
+  if (cfg.rope_parameters !== undefined && cfg.rope_parameters !== null) {
+    const params = obj(cfg.rope_parameters, 'rope_parameters');
+    globalRopeTheta = ropeTheta(params, 'full_attention');
+    localRopeTheta = ropeTheta(params, 'sliding_attention');
+  } else {
+    globalRopeTheta = num(cfg, 'global_rope_theta', 160000);
+    localRopeTheta = cfg.local_rope_theta === null ? globalRopeTheta : num(cfg, 'local_rope_theta', 10000);
+  }
+  if (globalRopeTheta <= 0 || localRopeTheta <= 0) throw new ModelFormatError('config.json: RoPE thetas must be positive');
+  const maxPositions = positiveInt(cfg, 'max_position_embeddings');
+  return {
+    modelType: 'modernbert',
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    hiddenSize,
+    numLayers,
+    numHeads,
+    headDim: hiddenSize / numHeads,
+    intermediateSize: positiveInt(cfg, 'intermediate_size'),
+    maxPositions,
+    typeVocabSize: 0,
+    layerNormEps: num(cfg, 'norm_eps', 1e-5),
+    padTokenId: num(cfg, 'pad_token_id', 50283),
+    positionOffset: 0,
+    maxTokens: maxPositions,
+    modern: {
+      globalLayers,
+      windowHalf: Math.floor(positiveInt(cfg, 'local_attention', 128) / 2),
+      globalRopeTheta,
+      localRopeTheta,
+      attentionBias: bool(cfg, 'attention_bias'),
+      mlpBias: bool(cfg, 'mlp_bias'),
+      normBias: bool(cfg, 'norm_bias'),
+      exitNorm,
+    },
+  };
+}
+
+/** Whether a ModernBERT's exit after `layers` layers passes through final_norm (see ExitNorm). */
+export function exitUsesFinalNorm(config: EncoderConfig, layers: number): boolean {
+  const m = config.modern;
+  return m !== undefined && layers > 0 && (layers === config.numLayers || m.exitNorm === 'final');
 }

@@ -1,6 +1,7 @@
+import { dequantizeLinear } from '../pack/quantize.js';
 import type { TokenBatch } from './batch.js';
 import type { Pooling } from './encoder.js';
-import type { LayerNormParams } from './weights.js';
+import type { LayerNormParams, Linear } from './weights.js';
 
 /**
  * The forward's building blocks in plain f32 TypeScript: the CPU fallback runs them, and each
@@ -13,6 +14,18 @@ export interface DenseF32 {
   rows: number;
   cols: number;
 }
+
+export const dense = (l: Linear): DenseF32 => ({ w: dequantizeLinear(l), b: l.bias, rows: l.rows, cols: l.cols });
+
+/**
+ * One architecture's forward over a batch: the exit representation after `layers` layers,
+ * [size * seqLen, H]; `afterLayer` sees each layer's exit in turn.
+ */
+export type CpuForward = (
+  batch: TokenBatch,
+  layers: number,
+  afterLayer?: (layer: number, h: Float32Array) => void,
+) => Float32Array;
 
 /**
  * y[m, n] = x[m, :] . W[n, :] + b[n]. Rows of W are contiguous, so both operands stream. Blocks of
@@ -96,12 +109,17 @@ export function layerNorm(x: Float32Array, residual: Float32Array | null, p: Lay
   }
 }
 
-/** Softmax attention per (row, head) over the row's real tokens; padded keys get no weight. */
+/**
+ * Softmax attention per (row, head) over the row's real tokens; padded keys get no weight. With
+ * `windowHalf`, query i sees only keys j with |i - j| <= windowHalf (ModernBERT's local layers);
+ * a padded query that sees no key at all gets zeros.
+ */
 export function attention(
   qkv: Float32Array,
   batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
   heads: number,
   d: number,
+  windowHalf = Number.POSITIVE_INFINITY,
 ): Float32Array {
   const H = heads * d;
   const S = batch.seqLen;
@@ -112,9 +130,12 @@ export function attention(
     const len = batch.lengths[r] as number;
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < S; i++) {
+        const lo = Math.max(0, i - windowHalf);
+        const hi = Math.min(len, i + windowHalf + 1);
+        if (hi <= lo) continue;
         const q = (r * S + i) * 3 * H + h * d;
         let max = Number.NEGATIVE_INFINITY;
-        for (let j = 0; j < len; j++) {
+        for (let j = lo; j < hi; j++) {
           const k = (r * S + j) * 3 * H + H + h * d;
           let s = 0;
           for (let c = 0; c < d; c++) s += (qkv[q + c] as number) * (qkv[k + c] as number);
@@ -122,12 +143,12 @@ export function attention(
           max = Math.max(max, s * scale);
         }
         let sum = 0;
-        for (let j = 0; j < len; j++) {
+        for (let j = lo; j < hi; j++) {
           scores[j] = Math.exp((scores[j] as number) - max);
           sum += scores[j] as number;
         }
         const o = (r * S + i) * H + h * d;
-        for (let j = 0; j < len; j++) {
+        for (let j = lo; j < hi; j++) {
           const v = (r * S + j) * 3 * H + 2 * H + h * d;
           const p = (scores[j] as number) / sum;
           for (let c = 0; c < d; c++) ctx[o + c] = (ctx[o + c] as number) + p * (qkv[v + c] as number);
@@ -136,6 +157,37 @@ export function attention(
     }
   }
   return ctx;
+}
+
+/**
+ * In place: rotates each head's query and key of qkv [size * seqLen, 3H] by its position within
+ * the row (rotate_half form: pairs (c, c + d/2)), using a ropeTable().
+ */
+export function applyRope(
+  qkv: Float32Array,
+  batch: Pick<TokenBatch, 'size' | 'seqLen'>,
+  heads: number,
+  d: number,
+  table: Float32Array,
+): void {
+  const H = heads * d;
+  const half = d / 2;
+  for (let t = 0; t < batch.size * batch.seqLen; t++) {
+    const pos = t % batch.seqLen;
+    for (let part = 0; part < 2; part++) {
+      for (let h = 0; h < heads; h++) {
+        const o = t * 3 * H + part * H + h * d;
+        for (let i = 0; i < half; i++) {
+          const cos = table[(pos * half + i) * 2] as number;
+          const sin = table[(pos * half + i) * 2 + 1] as number;
+          const a = qkv[o + i] as number;
+          const b = qkv[o + i + half] as number;
+          qkv[o + i] = a * cos - b * sin;
+          qkv[o + i + half] = b * cos + a * sin;
+        }
+      }
+    }
+  }
 }
 
 /** Mean over the first `length` token rows of hidden [seqLen, H], or the first row for 'cls'. */

@@ -1,7 +1,7 @@
-import { dequantizeLinear } from '../pack/quantize.js';
 import { bucketize, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
-import { attention, type DenseF32, layerNorm, matmul, pool } from './cpu-ops.js';
+import { modernBertCpuForward } from './cpu-modernbert.js';
+import { attention, type CpuForward, type DenseF32, dense, layerNorm, matmul, pool } from './cpu-ops.js';
 import {
   checkForwardOptions,
   checkTokens,
@@ -11,7 +11,7 @@ import {
   type Pooling,
 } from './encoder.js';
 import { gelu } from './math.js';
-import type { BertWeights, LayerNormParams, Linear } from './weights.js';
+import type { BertWeights, EncoderWeights, LayerNormParams } from './weights.js';
 
 interface CpuLayer {
   qkv: DenseF32;
@@ -22,7 +22,43 @@ interface CpuLayer {
   ffnNorm: LayerNormParams;
 }
 
-const dense = (l: Linear): DenseF32 => ({ w: dequantizeLinear(l), b: l.bias, rows: l.rows, cols: l.cols });
+/** The BERT / XLM-R forward: post-norm layers over word + position + token-type embeddings. */
+function bertCpuForward(weights: BertWeights): CpuForward {
+  const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = weights.config;
+  const layers: CpuLayer[] = weights.layers.map((l) => ({
+    qkv: dense(l.qkv),
+    attnOut: dense(l.attnOut),
+    attnNorm: l.attnNorm,
+    ffnIn: dense(l.ffnIn),
+    ffnOut: dense(l.ffnOut),
+    ffnNorm: l.ffnNorm,
+  }));
+  return (batch, count, afterLayer) => {
+    const M = batch.size * batch.seqLen;
+    let x: Float32Array = new Float32Array(M * H);
+    weights.word.gather(batch.ids, x);
+    const { position, tokenType } = weights;
+    for (let m = 0; m < M; m++) {
+      const p = (batch.positions[m] as number) * H;
+      for (let c = 0; c < H; c++)
+        x[m * H + c] = (x[m * H + c] as number) + (position[p + c] as number) + (tokenType[c] as number);
+    }
+    layerNorm(x, null, weights.embNorm, H, eps);
+    for (const [i, layer] of layers.slice(0, count).entries()) {
+      const qkv = matmul(x, layer.qkv, M);
+      const ctx = attention(qkv, batch, numHeads, headDim);
+      const a = matmul(ctx, layer.attnOut, M);
+      layerNorm(a, x, layer.attnNorm, H, eps);
+      const f = matmul(a, layer.ffnIn, M);
+      for (let i = 0; i < f.length; i++) f[i] = gelu(f[i] as number);
+      const y = matmul(f, layer.ffnOut, M);
+      layerNorm(y, a, layer.ffnNorm, H, eps);
+      x = y;
+      afterLayer?.(i + 1, x);
+    }
+    return x;
+  };
+}
 
 /**
  * The plain-TypeScript f32 forward: the fallback where WebGPU is missing or fails, and the
@@ -31,22 +67,13 @@ const dense = (l: Linear): DenseF32 => ({ w: dequantizeLinear(l), b: l.bias, row
 export class CpuEncoder implements EncoderBackend {
   readonly kind = 'cpu' as const;
   readonly config: EncoderConfig;
-  private readonly layers: CpuLayer[];
+  readonly loadedLayers: number;
+  private readonly run: CpuForward;
 
-  constructor(private readonly weights: BertWeights) {
+  constructor(weights: EncoderWeights) {
     this.config = weights.config;
-    this.layers = weights.layers.map((l) => ({
-      qkv: dense(l.qkv),
-      attnOut: dense(l.attnOut),
-      attnNorm: l.attnNorm,
-      ffnIn: dense(l.ffnIn),
-      ffnOut: dense(l.ffnOut),
-      ffnNorm: l.ffnNorm,
-    }));
-  }
-
-  get loadedLayers(): number {
-    return this.layers.length;
+    this.loadedLayers = weights.layers.length;
+    this.run = weights.family === 'modernbert' ? modernBertCpuForward(weights) : bertCpuForward(weights);
   }
 
   async embed(tokens: readonly ArrayLike<number>[], o: ForwardOptions): Promise<Float32Array[]> {
@@ -101,31 +128,11 @@ export class CpuEncoder implements EncoderBackend {
 
   dispose(): void {}
 
-  /** Hidden states [size * seqLen, H] after `layers` layers; `afterLayer` sees each layer's output. */
+  /**
+   * What an exit after `layers` layers pools, [size * seqLen, H]; `afterLayer` sees each layer's
+   * exit (it must not keep the array: the forward may go on writing it).
+   */
   forward(batch: TokenBatch, layers: number, afterLayer?: (layer: number, h: Float32Array) => void): Float32Array {
-    const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = this.config;
-    const M = batch.size * batch.seqLen;
-    let x: Float32Array = new Float32Array(M * H);
-    this.weights.word.gather(batch.ids, x);
-    const { position, tokenType } = this.weights;
-    for (let m = 0; m < M; m++) {
-      const p = (batch.positions[m] as number) * H;
-      for (let c = 0; c < H; c++)
-        x[m * H + c] = (x[m * H + c] as number) + (position[p + c] as number) + (tokenType[c] as number);
-    }
-    layerNorm(x, null, this.weights.embNorm, H, eps);
-    for (const [i, layer] of this.layers.slice(0, layers).entries()) {
-      const qkv = matmul(x, layer.qkv, M);
-      const ctx = attention(qkv, batch, numHeads, headDim);
-      const a = matmul(ctx, layer.attnOut, M);
-      layerNorm(a, x, layer.attnNorm, H, eps);
-      const f = matmul(a, layer.ffnIn, M);
-      for (let i = 0; i < f.length; i++) f[i] = gelu(f[i] as number);
-      const y = matmul(f, layer.ffnOut, M);
-      layerNorm(y, a, layer.ffnNorm, H, eps);
-      x = y;
-      afterLayer?.(i + 1, x);
-    }
-    return x;
+    return this.run(batch, layers, afterLayer);
   }
 }

@@ -29,7 +29,10 @@ export interface EncoderBackend {
    * what evaluation and the planner's quality sweep need, in one pass where the backend can.
    */
   pooledAtExits(tokens: readonly ArrayLike<number>[], exits: readonly number[], pooling: Pooling): Promise<Float32Array[][]>;
-  /** Hidden states [length, hidden] after `layers` layers (0 = embedding output), for parity checks. */
+  /**
+   * Hidden states [length, hidden] after `layers` layers (0 = embedding output) as pooling reads
+   * them (for ModernBERT, after final_norm where ExitNorm says so), for parity checks.
+   */
   hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]>;
   dispose(): void;
 }

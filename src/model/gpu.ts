@@ -1,55 +1,28 @@
 import { DisposedError, GpuError, UnsupportedError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
-import { AttentionKernel } from '../gpu/kernels/attention.js';
-import { EmbedKernel } from '../gpu/kernels/embed.js';
-import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
-import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import { PoolKernel } from '../gpu/kernels/pool.js';
 import { KernelProfiler, type KernelTime } from '../gpu/profiler.js';
-import { GrowableBuffer, UniformArena, uploadBuffer } from '../gpu/resources.js';
+import { GrowableBuffer, UniformArena } from '../gpu/resources.js';
 import { bucketize, SUBMISSION_TOKENS, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
 import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions, type Pooling } from './encoder.js';
-import type { BertWeights, LayerNormParams } from './weights.js';
-
-interface GpuLayer {
-  qkv: GpuLinear;
-  attnOut: GpuLinear;
-  attnNorm: GpuLayerNorm;
-  ffnIn: GpuLinear;
-  ffnOut: GpuLinear;
-  ffnNorm: GpuLayerNorm;
-}
-
-interface Kernels {
-  matmul: MatmulKernel;
-  attention: AttentionKernel;
-  layerNorm: LayerNormKernel;
-  embed: EmbedKernel;
-  pool: PoolKernel;
-}
+import { BertGraph } from './gpu-bert.js';
+import type { BatchInputs, GpuGraph } from './gpu-graph.js';
+import { ModernBertGraph } from './gpu-modernbert.js';
+import type { EncoderWeights } from './weights.js';
 
 /** Storage-binding offsets must be multiples of minStorageBufferOffsetAlignment (256 by default). */
 const ALIGN = 256;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
-/** Uniform slots per batch: embed + its norm + 7 per layer + pool. */
-const slotsPerBatch = (layers: number) => 3 + 7 * layers;
-
-/** Where each batch's inputs sit inside the one upload of a submission. */
-interface BatchInputs {
-  batch: TokenBatch;
-  wordRows: GPUBufferBinding;
-  positions: GPUBufferBinding;
-  lengths: GPUBufferBinding;
-}
 
 type Output = { kind: 'pooled'; options: ForwardOptions } | { kind: 'hidden' };
 
 /**
- * The BERT forward on WebGPU. Weights are uploaded once; pipelines are compiled once; activation,
- * input, uniform and readback buffers grow to the largest call seen and are reused. Each call
- * (up to SUBMISSION_TOKENS tokens) is one command submission with one readback. Calls are
- * serialised, so concurrent callers queue instead of sharing buffers.
+ * The encoder forward on WebGPU, for any architecture with a GpuGraph. Weights are uploaded once;
+ * pipelines are compiled once; activation, input, uniform and readback buffers grow to the
+ * largest call seen and are reused. Each call (up to SUBMISSION_TOKENS tokens) is one command
+ * submission with one readback. Calls are serialised, so concurrent callers queue instead of
+ * sharing buffers.
  */
 export class GpuEncoder implements EncoderBackend {
   readonly kind = 'webgpu' as const;
@@ -57,7 +30,7 @@ export class GpuEncoder implements EncoderBackend {
   private readonly device: GPUDevice;
   private readonly uniforms: UniformArena;
   private readonly inputs: GrowableBuffer;
-  private readonly act: Record<'x' | 'qkv' | 'ctx' | 'a' | 'f' | 'out', GrowableBuffer>;
+  private readonly out: GrowableBuffer;
   private readonly readback: GrowableBuffer;
   private tail: Promise<unknown> = Promise.resolve();
   private failure: GpuError | null = null;
@@ -67,63 +40,32 @@ export class GpuEncoder implements EncoderBackend {
 
   private constructor(
     readonly gpu: GpuContext,
-    private readonly weights: BertWeights,
-    private readonly kernels: Kernels,
-    private readonly tables: { position: GPUBuffer; tokenType: GPUBuffer; embNorm: GpuLayerNorm },
-    private readonly layers: GpuLayer[],
+    private readonly weights: EncoderWeights,
+    private readonly graph: GpuGraph,
+    private readonly pool: PoolKernel,
   ) {
     this.config = weights.config;
     this.device = gpu.device;
     const d = this.device;
     this.uniforms = new UniformArena(d);
     this.inputs = new GrowableBuffer(d, 'inputs');
-    this.act = {
-      x: new GrowableBuffer(d, 'hidden'),
-      qkv: new GrowableBuffer(d, 'qkv'),
-      ctx: new GrowableBuffer(d, 'attention-context'),
-      a: new GrowableBuffer(d, 'attention-output'),
-      f: new GrowableBuffer(d, 'ffn-intermediate'),
-      out: new GrowableBuffer(d, 'output'),
-    };
+    this.out = new GrowableBuffer(d, 'output');
     this.readback = new GrowableBuffer(d, 'readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     gpu.lost.then((info) => {
       this.failure ??= new GpuError('GPU_DEVICE_LOST', `the GPU device was lost (${info.reason}): ${info.message}`);
     });
   }
 
-  static async create(gpu: GpuContext, weights: BertWeights): Promise<GpuEncoder> {
-    const { device } = gpu;
-    const c = weights.config;
-    const quants = weights.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
-    const [matmul, attention, layerNorm, embed, pool] = await Promise.all([
-      MatmulKernel.create(device, quants.length ? quants : ['f32']),
-      AttentionKernel.create(device, c.headDim),
-      LayerNormKernel.create(device, c.layerNormEps),
-      EmbedKernel.create(device),
-      PoolKernel.create(device),
+  static async create(gpu: GpuContext, weights: EncoderWeights): Promise<GpuEncoder> {
+    const [graph, pool] = await Promise.all([
+      weights.family === 'modernbert' ? ModernBertGraph.create(gpu, weights) : BertGraph.create(gpu, weights),
+      PoolKernel.create(gpu.device),
     ]);
-    const norm = (label: string, p: LayerNormParams): GpuLayerNorm => ({
-      gamma: uploadBuffer(device, `${label}.gamma`, p.gamma),
-      beta: uploadBuffer(device, `${label}.beta`, p.beta),
-    });
-    const layers = weights.layers.map((l, i) => ({
-      qkv: uploadLinear(device, `layer${i}.qkv`, l.qkv),
-      attnOut: uploadLinear(device, `layer${i}.attn_out`, l.attnOut),
-      attnNorm: norm(`layer${i}.attn_norm`, l.attnNorm),
-      ffnIn: uploadLinear(device, `layer${i}.ffn_in`, l.ffnIn),
-      ffnOut: uploadLinear(device, `layer${i}.ffn_out`, l.ffnOut),
-      ffnNorm: norm(`layer${i}.ffn_norm`, l.ffnNorm),
-    }));
-    const tables = {
-      position: uploadBuffer(device, 'position_embeddings', weights.position),
-      tokenType: uploadBuffer(device, 'token_type_embeddings', weights.tokenType.subarray(0, c.hiddenSize)),
-      embNorm: norm('embeddings.norm', weights.embNorm),
-    };
-    return new GpuEncoder(gpu, weights, { matmul, attention, layerNorm, embed, pool }, tables, layers);
+    return new GpuEncoder(gpu, weights, graph, pool);
   }
 
   get loadedLayers(): number {
-    return this.layers.length;
+    return this.graph.loadedLayers;
   }
 
   async embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
@@ -145,8 +87,8 @@ export class GpuEncoder implements EncoderBackend {
 
   async hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
     checkTokens(tokens, this.config.maxTokens, this.config.vocabSize);
-    if (!Number.isInteger(layers) || layers < 0 || layers > this.layers.length) {
-      throw new RangeError(`layers must be in 0..${this.layers.length}`);
+    if (!Number.isInteger(layers) || layers < 0 || layers > this.loadedLayers) {
+      throw new RangeError(`layers must be in 0..${this.loadedLayers}`);
     }
     return this.serialised(() => this.run(tokens, layers, { kind: 'hidden' }));
   }
@@ -174,18 +116,8 @@ export class GpuEncoder implements EncoderBackend {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const l of this.layers) {
-      for (const lin of [l.qkv, l.attnOut, l.ffnIn, l.ffnOut]) destroyLinear(lin);
-      for (const n of [l.attnNorm, l.ffnNorm]) {
-        n.gamma.destroy();
-        n.beta.destroy();
-      }
-    }
-    this.tables.position.destroy();
-    this.tables.tokenType.destroy();
-    this.tables.embNorm.gamma.destroy();
-    this.tables.embNorm.beta.destroy();
-    for (const b of Object.values(this.act)) b.destroy();
+    this.graph.destroy();
+    this.out.destroy();
     this.inputs.destroy();
     this.readback.destroy();
     this.uniforms.destroy();
@@ -223,15 +155,8 @@ export class GpuEncoder implements EncoderBackend {
 
   /** Encodes every batch of the group into one command buffer, submits once and reads back once. */
   private async submit(batches: TokenBatch[], layers: number, output: Output, results: Float32Array[]): Promise<void> {
-    const { hiddenSize: H, intermediateSize: I, numHeads } = this.config;
-    const { matmul, attention, layerNorm, embed, pool } = this.kernels;
-    const maxM = Math.max(...batches.map((b) => b.size * b.seqLen));
-    const x = this.act.x.ensure(maxM * H * 4);
-    const qkv = this.act.qkv.ensure(maxM * 3 * H * 4);
-    const ctx = this.act.ctx.ensure(maxM * H * 4);
-    const a = this.act.a.ensure(maxM * H * 4);
-    const f = this.act.f.ensure(maxM * I * 4);
-
+    const H = this.config.hiddenSize;
+    this.graph.reserve(Math.max(...batches.map((b) => b.size * b.seqLen)));
     const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches);
 
     // Pooled mode writes [texts, dims]; hidden mode copies each batch's [M, H] block out.
@@ -241,33 +166,24 @@ export class GpuEncoder implements EncoderBackend {
       outOffsets.push(outBytes);
       outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * H * 4);
     }
-    const out = this.act.out.ensure(outBytes);
+    const out = this.out.ensure(outBytes);
     const readback = this.readback.ensure(outBytes);
 
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
     this.device.queue.writeBuffer(inputBuffer, 0, upload);
-    this.uniforms.begin(batches.length * slotsPerBatch(layers));
+    // + 1 per batch for the pooling dispatch.
+    this.uniforms.begin(batches.length * (this.graph.slots(layers) + 1));
     const encoder = this.device.createCommandEncoder({ label: 'm3web forward' });
     let rowsDone = 0;
     placed.forEach((p, bi) => {
       const { batch } = p;
       const M = batch.size * batch.seqLen;
       const pass = this.profiler?.pass(encoder) ?? encoder.beginComputePass({ label: `batch ${bi}` });
-      embed.encode(pass, this.uniforms, { ...p, positionTable: this.tables.position, tokenType: this.tables.tokenType }, x, M, H);
-      layerNorm.encode(pass, this.uniforms, x, null, this.tables.embNorm, M, H);
-      for (const l of this.layers.slice(0, layers)) {
-        matmul.encode(pass, this.uniforms, x, l.qkv, qkv, M);
-        attention.encode(pass, this.uniforms, qkv, p.lengths, ctx, { rows: batch.size, seqLen: batch.seqLen, heads: numHeads });
-        matmul.encode(pass, this.uniforms, ctx, l.attnOut, a, M);
-        layerNorm.encode(pass, this.uniforms, a, x, l.attnNorm, M, H);
-        matmul.encode(pass, this.uniforms, a, l.ffnIn, f, M, 'gelu');
-        matmul.encode(pass, this.uniforms, f, l.ffnOut, x, M);
-        layerNorm.encode(pass, this.uniforms, x, a, l.ffnNorm, M, H);
-      }
+      const hidden = this.graph.encode(pass, this.uniforms, p, layers);
       if (output.kind === 'pooled') {
         const o = output.options;
-        pool.encode(pass, this.uniforms, x, p.lengths, out, {
+        this.pool.encode(pass, this.uniforms, hidden, p.lengths, out, {
           rows: batch.size,
           seqLen: batch.seqLen,
           hidden: H,
@@ -279,7 +195,7 @@ export class GpuEncoder implements EncoderBackend {
         pass.end();
       } else {
         pass.end();
-        encoder.copyBufferToBuffer(x, 0, out, outOffsets[bi] as number, M * H * 4);
+        encoder.copyBufferToBuffer(hidden, 0, out, outOffsets[bi] as number, M * H * 4);
       }
       rowsDone += batch.size;
     });

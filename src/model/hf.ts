@@ -2,10 +2,20 @@ import { ModelFormatError } from '../errors.js';
 import { quantizeLinear } from '../pack/quantize.js';
 import type { TensorSource } from '../pack/safetensors.js';
 import type { EncoderConfig } from './config.js';
-import { QuantizedEmbeddingTable } from './embedding-table.js';
-import { type BertLayer, type BertWeights, F32EmbeddingTable, type LayerNormParams, type Linear, type Quant } from './weights.js';
+import { embeddingTable } from './embedding-table.js';
+import { modernBertWeightsFromTensors } from './hf-modernbert.js';
+import type { BertLayer, BertWeights, EncoderWeights, LayerNormParams, Linear, Quant } from './weights.js';
 
 const WORD_EMBEDDINGS = 'embeddings.word_embeddings.weight';
+
+/** Reads a checkpoint of any supported architecture (see bertWeightsFromTensors for the options). */
+export function weightsFromTensors(
+  config: EncoderConfig,
+  source: TensorSource,
+  options: HfWeightOptions = {},
+): Promise<EncoderWeights> {
+  return config.modern ? modernBertWeightsFromTensors(config, source, options) : bertWeightsFromTensors(config, source, options);
+}
 
 /**
  * Checkpoints name the same tensors with different heads in front: BertModel saves
@@ -77,11 +87,9 @@ export async function bertWeightsFromTensors(
   const V = config.vocabSize;
   const table = await source.get(`${p}${WORD_EMBEDDINGS}`, [V, H]);
   return {
+    family: 'bert',
     config,
-    word:
-      embeddingQuant === 'f32'
-        ? new F32EmbeddingTable(table, V, H)
-        : new QuantizedEmbeddingTable(quantizeLinear(table, V, H, new Float32Array(0), embeddingQuant)),
+    word: embeddingTable(table, V, H, embeddingQuant),
     position: await source.get(`${p}embeddings.position_embeddings.weight`, [config.maxPositions, H]),
     tokenType: await source.get(`${p}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, H]),
     embNorm: await norm('embeddings.LayerNorm'),

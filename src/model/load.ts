@@ -1,9 +1,9 @@
 import { InputError, ModelFormatError } from '../errors.js';
 import { SafetensorsFile } from '../pack/safetensors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { type EncoderConfig, parseHfConfig } from './config.js';
-import { bertWeightsFromTensors } from './hf.js';
-import { type BertWeights, QUANTS, type Quant } from './weights.js';
+import { type EncoderConfig, type ExitNorm, parseHfConfig } from './config.js';
+import { weightsFromTensors } from './hf.js';
+import { type EncoderWeights, QUANTS, type Quant } from './weights.js';
 
 /** The contents of a Hugging Face model folder: parsed JSON files and the raw checkpoint bytes. */
 export interface HfModelFiles {
@@ -22,19 +22,21 @@ export interface LoadOptions {
   quant?: Quant;
   /** Load only the first `layers` transformer layers (default: all). */
   layers?: number;
+  /** ModernBERT only: what early exits pool (default 'none'). */
+  exitNorm?: ExitNorm;
 }
 
 export interface LoadedModel {
   config: EncoderConfig;
-  weights: BertWeights;
+  weights: EncoderWeights;
   tokenizer: TextTokenizer;
 }
 
-/** Parses and checks a Hugging Face BERT / XLM-R model: config, tokenizer and weights. */
+/** Parses and checks a Hugging Face BERT / XLM-R / ModernBERT model: config, tokenizer and weights. */
 export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}): Promise<LoadedModel> {
   const quant = options.quant ?? 'f32';
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
-  const config = parseHfConfig(files.config);
+  const config = parseHfConfig(files.config, options.exitNorm ? { exitNorm: options.exitNorm } : {});
   const layers = options.layers ?? config.numLayers;
   if (!Number.isInteger(layers) || layers < 1 || layers > config.numLayers) {
     throw new InputError(`layers must be an integer in 1..${config.numLayers}, got ${layers}`);
@@ -47,6 +49,6 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     );
   }
   if (!(files.safetensors instanceof Uint8Array)) throw new ModelFormatError('model.safetensors must be given as bytes');
-  const weights = await bertWeightsFromTensors(config, new SafetensorsFile(files.safetensors), { quant, layers });
+  const weights = await weightsFromTensors(config, new SafetensorsFile(files.safetensors), { quant, layers });
   return { config, weights, tokenizer };
 }

@@ -51,6 +51,7 @@ export interface BertLayer {
 }
 
 export interface BertWeights {
+  family: 'bert';
   config: EncoderConfig;
   word: EmbeddingTable;
   /** [maxPositions, H] */
@@ -61,6 +62,35 @@ export interface BertWeights {
   /** May hold fewer than config.numLayers when only the first layers were loaded. */
   layers: BertLayer[];
 }
+
+/**
+ * One pre-norm ModernBERT layer. Absent biases (attention_bias / mlp_bias / norm_bias false, as in
+ * the public checkpoints) are stored as zeros, so every kernel and pack tensor has one shape.
+ */
+export interface ModernBertLayer {
+  /** Wqkv, [3H, H]: query, key and value rows, as transformers stores it. */
+  qkv: Linear;
+  attnOut: Linear;
+  /** null for layer 0, whose attention reads the embedding output directly (HF: nn.Identity). */
+  attnNorm: LayerNormParams | null;
+  /** Wi, [2I, H]: rows [0, I) are the GELU input, rows [I, 2I) the gate. */
+  ffnIn: Linear;
+  ffnOut: Linear;
+  ffnNorm: LayerNormParams;
+}
+
+export interface ModernBertWeights {
+  family: 'modernbert';
+  config: EncoderConfig;
+  word: EmbeddingTable;
+  embNorm: LayerNormParams;
+  /** May hold fewer than config.numLayers when only the first layers were loaded. */
+  layers: ModernBertLayer[];
+  finalNorm: LayerNormParams;
+}
+
+/** The weights of any supported architecture; `family` tells which forward runs them. */
+export type EncoderWeights = BertWeights | ModernBertWeights;
 
 export class F32EmbeddingTable implements EmbeddingTable {
   constructor(

@@ -1,7 +1,7 @@
 import { InputError, ModelFormatError } from '../errors.js';
-import { parseHfConfig } from '../model/config.js';
+import { type ExitNorm, parseHfConfig } from '../model/config.js';
 import type { Pooling } from '../model/encoder.js';
-import { bertWeightsFromTensors } from '../model/hf.js';
+import { weightsFromTensors } from '../model/hf.js';
 import { QUANTS, type Quant } from '../model/weights.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { QualityTable } from './manifest.js';
@@ -31,6 +31,8 @@ export interface ConvertOptions {
   dims?: number[];
   /** Default: from 1_Pooling/config.json, else mean. */
   pooling?: Pooling;
+  /** ModernBERT only: what early exits pool (default 'none', see ExitNorm). */
+  exitNorm?: ExitNorm;
   maxTokens?: number;
   prefixes?: { query?: string; passage?: string };
   license?: string;
@@ -62,13 +64,14 @@ function intList(name: string, values: number[], min: number, max: number): numb
   return [...new Set(values)].sort((a, b) => a - b);
 }
 
-/** Converts a BERT / XLM-R checkpoint into a model pack (manifest, tokenizer, quantized shards). */
+/** Converts a BERT / XLM-R / ModernBERT checkpoint into a model pack (manifest, tokenizer, quantized shards). */
 export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOptions): Promise<Pack> {
   const { quant = 'q8', ...meta } = options;
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   if (!ID_RE.test(options.id))
     throw new InputError(`model id ${JSON.stringify(options.id)} must be letters, digits, '.', '_' or '-'`);
-  const config = parseHfConfig(ckpt.config);
+  const config = parseHfConfig(ckpt.config, options.exitNorm ? { exitNorm: options.exitNorm } : {});
+  if (options.exitNorm && !config.modern) throw new InputError('exitNorm applies to ModernBERT models only');
   let tokenizerJson: unknown;
   try {
     tokenizerJson = JSON.parse(new TextDecoder().decode(ckpt.tokenizer));
@@ -88,12 +91,19 @@ export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOpti
     config.maxTokens,
     modelMaxLength(ckpt.tokenizerConfig) ?? config.maxTokens,
   );
-  const weights = await bertWeightsFromTensors(config, ckpt.weights, { quant, embeddingQuant: quant });
+  const weights = await weightsFromTensors(config, ckpt.weights, { quant, embeddingQuant: quant });
   return writePack(
     weights,
     ckpt.config as Record<string, unknown>,
     { json: ckpt.tokenizer, ...(ckpt.tokenizerConfig ? { config: ckpt.tokenizerConfig as Record<string, unknown> } : {}) },
-    { ...meta, exits, dims, pooling: meta.pooling ?? poolingFrom(ckpt.poolingConfig) ?? 'mean', maxTokens },
+    {
+      ...meta,
+      ...(config.modern ? { exitNorm: config.modern.exitNorm } : {}),
+      exits,
+      dims,
+      pooling: meta.pooling ?? poolingFrom(ckpt.poolingConfig) ?? 'mean',
+      maxTokens,
+    },
   );
 }
 

@@ -1,4 +1,5 @@
 import { ModelFormatError } from '../errors.js';
+import { EXIT_NORMS, type ExitNorm } from '../model/config.js';
 import type { Pooling } from '../model/encoder.js';
 import { QUANTS, type Quant } from '../model/weights.js';
 
@@ -68,6 +69,12 @@ export interface PackManifest {
   /** Matryoshka widths the model was trained to be truncated to. */
   dims: number[];
   pooling: Pooling;
+  /**
+   * ModernBERT only: what an exit before the last layer pools, the raw layer output ('none', the
+   * default: what Hugging Face's hidden_states and sentence-transformers' layer losses use) or
+   * the final norm applied to it ('final'). See ExitNorm.
+   */
+  exitNorm?: ExitNorm;
   /** Texts longer than this many tokens (specials included) are truncated. */
   maxTokens: number;
   prefixes?: { query?: string; passage?: string };
@@ -212,6 +219,10 @@ export function parseManifest(raw: unknown): PackManifest {
       ...(p.query === undefined ? {} : { query: str(p.query, 'prefixes.query') }),
       ...(p.passage === undefined ? {} : { passage: str(p.passage, 'prefixes.passage') }),
     };
+  }
+  if (m.exitNorm !== undefined) {
+    if (!EXIT_NORMS.includes(m.exitNorm as ExitNorm)) fail(`exitNorm must be one of ${EXIT_NORMS.join(', ')}`);
+    manifest.exitNorm = m.exitNorm as ExitNorm;
   }
   if (m.license !== undefined) manifest.license = str(m.license, 'license');
   if (m.source !== undefined) manifest.source = str(m.source, 'source');

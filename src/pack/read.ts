@@ -3,15 +3,16 @@ import { type EncoderConfig, parseHfConfig } from '../model/config.js';
 import { QuantizedEmbeddingTable } from '../model/embedding-table.js';
 import {
   type BertLayer,
-  type BertWeights,
   type EmbeddingTable,
+  type EncoderWeights,
   F32EmbeddingTable,
   type LayerNormParams,
   type Linear,
+  type ModernBertLayer,
 } from '../model/weights.js';
 import { matrixBytes, scaleCount } from './layout.js';
 import type { PackManifest, ShardEntry, TensorEntry } from './manifest.js';
-import { LINEARS, NORMS } from './write.js';
+import type { LINEARS } from './write.js';
 
 /** Typed views over one shard's tensors, each checked against the shape and dtype it claims. */
 class ShardView {
@@ -79,32 +80,47 @@ function bytesOf(files: ReadonlyMap<string, Uint8Array>, file: string): Uint8Arr
   return bytes;
 }
 
-/** Layers [from, to) out of the pack's layer shards (which must all be in `files`). */
+/** The HF config of a pack as the runtime reads it, its manifest's exit convention included. */
+export function packConfig(manifest: PackManifest): EncoderConfig {
+  return parseHfConfig(manifest.config, manifest.exitNorm ? { exitNorm: manifest.exitNorm } : {});
+}
+
+/**
+ * Layers [from, to) out of the pack's layer shards (which must all be in `files`). ModernBERT
+ * layers have a [2I, H] feed-forward input (GeGLU) and no attention norm in layer 0.
+ */
 export function packLayers(
   manifest: PackManifest,
   config: EncoderConfig,
   files: ReadonlyMap<string, Uint8Array>,
   from: number,
   to: number,
-): BertLayer[] {
+): (BertLayer | ModernBertLayer)[] {
   const H = config.hiddenSize;
   const I = config.intermediateSize;
-  const out: BertLayer[] = [];
+  const modern = config.modern !== undefined;
+  const out: (BertLayer | ModernBertLayer)[] = [];
   for (let l = from; l < to; l++) {
     const shard = manifest.shards.find((s) => s.layers && s.layers[0] <= l && l < s.layers[1]) as ShardEntry;
     const view = new ShardView(shard, bytesOf(files, shard.file));
-    const dims = { qkv: [3 * H, H], attnOut: [H, H], ffnIn: [I, H], ffnOut: [H, I] } as const;
-    const layer = {} as BertLayer;
-    for (const k of LINEARS) layer[k] = view.linear(`layer.${l}.${k}`, dims[k][0], dims[k][1]);
-    for (const k of NORMS) layer[k] = view.norm(`layer.${l}.${k}`, H);
-    out.push(layer);
+    const dims = { qkv: [3 * H, H], attnOut: [H, H], ffnIn: [modern ? 2 * I : I, H], ffnOut: [H, I] } as const;
+    const at = `layer.${l}`;
+    const linear = (k: (typeof LINEARS)[number]) => view.linear(`${at}.${k}`, dims[k][0], dims[k][1]);
+    out.push({
+      qkv: linear('qkv'),
+      attnOut: linear('attnOut'),
+      attnNorm: modern && l === 0 ? null : view.norm(`${at}.attnNorm`, H),
+      ffnIn: linear('ffnIn'),
+      ffnOut: linear('ffnOut'),
+      ffnNorm: view.norm(`${at}.ffnNorm`, H),
+    } as BertLayer | ModernBertLayer);
   }
   return out;
 }
 
 /** The weights of the first `layers` layers, as views into the loaded shard bytes (no copies). */
-export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, layers: number): BertWeights {
-  const config = parseHfConfig(manifest.config);
+export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, layers: number): EncoderWeights {
+  const config = packConfig(manifest);
   const H = config.hiddenSize;
   const shard = manifest.shards.find((s) => s.kind === 'embeddings') as ShardEntry;
   const view = new ShardView(shard, bytesOf(files, shard.file));
@@ -117,12 +133,36 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
           H,
         )
       : new QuantizedEmbeddingTable(table);
+  const embNorm = view.norm('embNorm', H);
+  if (config.modern) {
+    return {
+      family: 'modernbert',
+      config,
+      word,
+      embNorm,
+      layers: packLayers(manifest, config, files, 0, layers) as ModernBertLayer[],
+      finalNorm: view.norm('finalNorm', H),
+    };
+  }
   return {
+    family: 'bert',
     config,
     word,
     position: view.f32('position', [config.maxPositions, H]),
     tokenType: view.f32('tokenType', [config.typeVocabSize, H]),
-    embNorm: view.norm('embNorm', H),
-    layers: packLayers(manifest, config, files, 0, layers),
+    embNorm,
+    layers: packLayers(manifest, config, files, 0, layers) as BertLayer[],
   };
+}
+
+/** Appends the pack's layers [loaded, to) to `weights` (a model loaded a few layers at a time). */
+export function extendPackWeights(
+  manifest: PackManifest,
+  weights: EncoderWeights,
+  files: ReadonlyMap<string, Uint8Array>,
+  to: number,
+): void {
+  const more = packLayers(manifest, weights.config, files, weights.layers.length, to);
+  if (weights.family === 'modernbert') weights.layers.push(...(more as ModernBertLayer[]));
+  else weights.layers.push(...(more as BertLayer[]));
 }

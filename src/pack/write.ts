@@ -1,5 +1,5 @@
 import { QuantizedEmbeddingTable } from '../model/embedding-table.js';
-import type { BertLayer, BertWeights, LayerNormParams, Linear, Quant } from '../model/weights.js';
+import type { BertLayer, EncoderWeights, LayerNormParams, Linear, ModernBertLayer, Quant } from '../model/weights.js';
 import { sha256Hex } from '../store/sha256.js';
 import { alignUp, EMBEDDINGS_SHARD, layerShardName } from './layout.js';
 import { PACK_VERSION, type PackManifest, type ShardEntry, type ShardKind, type TensorEntry } from './manifest.js';
@@ -9,7 +9,7 @@ export const TOKENIZER_FILE = 'tokenizer.json';
 /** The manifest fields the writer does not derive from the weights, plus how to cut shards. */
 export type PackMeta = Pick<
   PackManifest,
-  'id' | 'exits' | 'dims' | 'pooling' | 'maxTokens' | 'prefixes' | 'license' | 'source' | 'quality'
+  'id' | 'exits' | 'dims' | 'pooling' | 'maxTokens' | 'prefixes' | 'license' | 'source' | 'quality' | 'exitNorm'
 > & {
   /** Layers per shard file (default 1). */
   layersPerShard?: number;
@@ -50,10 +50,14 @@ const normParts = (name: string, n: LayerNormParams): Part[] => [
 export const LINEARS = ['qkv', 'attnOut', 'ffnIn', 'ffnOut'] as const;
 export const NORMS = ['attnNorm', 'ffnNorm'] as const;
 
-function layerParts(index: number, layer: BertLayer): Part[] {
+function layerParts(index: number, layer: BertLayer | ModernBertLayer): Part[] {
   return [
     ...LINEARS.flatMap((k) => linearParts(`layer.${index}.${k}`, layer[k])),
-    ...NORMS.flatMap((k) => normParts(`layer.${index}.${k}`, layer[k])),
+    // ModernBERT's layer 0 has no attention norm, so its shard has no such tensor.
+    ...NORMS.flatMap((k) => {
+      const norm = layer[k];
+      return norm ? normParts(`layer.${index}.${k}`, norm) : [];
+    }),
   ];
 }
 
@@ -79,12 +83,13 @@ async function shard(
 }
 
 /**
- * Serialises quantized BERT weights into a model pack: an embeddings shard, one shard per layer
- * (or per `layersPerShard` layers), the tokenizer and manifest.json. The vocabulary table must
- * already be quantized (a QuantizedEmbeddingTable) or be f32.
+ * Serialises quantized weights into a model pack: an embeddings shard (the vocabulary table, and
+ * BERT's position / token-type tables or ModernBERT's final norm), one shard per layer (or per
+ * `layersPerShard` layers), the tokenizer and manifest.json. The vocabulary table must already be
+ * quantized (a QuantizedEmbeddingTable) or be f32.
  */
 export async function writePack(
-  weights: BertWeights,
+  weights: EncoderWeights,
   hfConfig: Record<string, unknown>,
   tokenizer: { json: Uint8Array; config?: Record<string, unknown> },
   meta: PackMeta,
@@ -109,8 +114,12 @@ export async function writePack(
   const shards = [
     await shard(EMBEDDINGS_SHARD, 'embeddings', [
       ...wordParts,
-      f32Part('position', weights.position, [config.maxPositions, H]),
-      f32Part('tokenType', weights.tokenType, [config.typeVocabSize, H]),
+      ...(weights.family === 'modernbert'
+        ? normParts('finalNorm', weights.finalNorm)
+        : [
+            f32Part('position', weights.position, [config.maxPositions, H]),
+            f32Part('tokenType', weights.tokenType, [config.typeVocabSize, H]),
+          ]),
       ...normParts('embNorm', weights.embNorm),
     ]),
   ];

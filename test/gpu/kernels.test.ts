@@ -4,9 +4,10 @@ import { EmbedKernel } from '../../src/gpu/kernels/embed.js';
 import { LayerNormKernel } from '../../src/gpu/kernels/layernorm.js';
 import { MatmulKernel, uploadLinear } from '../../src/gpu/kernels/matmul.js';
 import { PoolKernel } from '../../src/gpu/kernels/pool.js';
-import { attention, layerNorm, matmul, pool } from '../../src/model/cpu-ops.js';
+import { applyRope, attention, layerNorm, matmul, pool } from '../../src/model/cpu-ops.js';
 import { finishVector } from '../../src/model/encoder.js';
 import { gelu } from '../../src/model/math.js';
+import { ropeTable } from '../../src/model/rope.js';
 import { QUANTS } from '../../src/model/weights.js';
 import { dequantizeLinear, quantizeLinear } from '../../src/pack/quantize.js';
 import { empty, runPass, storage, testGpu } from '../support/gpu.js';
@@ -43,6 +44,83 @@ describe('matmul kernel', async () => {
         });
       }
     }
+  }
+});
+
+describe('matmul kernel, ModernBERT epilogues', async () => {
+  const { device } = await testGpu();
+  const quants = ['f32', 'q8'] as const;
+  const kernel = await MatmulKernel.create(device, quants, ['geglu', 'residual']);
+  for (const quant of quants) {
+    for (const [M, K, N] of [
+      [7, 33, 130],
+      [130, 48, 64],
+    ] as const) {
+      it(`${quant} ${M}x${K}: GeGLU over ${N} rows, and adding into y`, async () => {
+        const next = rng(M + K + N);
+        const x = randomArray(M * K, 1, next);
+        const linear = quantizeLinear(randomArray(N * K, 1 / Math.sqrt(K), next), N, K, randomArray(N, 0.5, next), quant);
+        const full = matmul(x, { w: dequantizeLinear(linear), b: linear.bias, rows: N, cols: K }, M);
+        const I = N / 2;
+        const y = empty(device, M * I);
+        const got = await runPass(device, y, M * I, (pass, u) =>
+          kernel.encode(pass, u, storage(device, x), uploadLinear(device, 'w', linear), y, M, 'geglu'),
+        );
+        const want = new Float32Array(M * I);
+        for (let m = 0; m < M; m++)
+          for (let i = 0; i < I; i++) want[m * I + i] = gelu(full[m * N + i] as number) * (full[m * N + I + i] as number);
+        expect(maxAbsDiff(got.subarray(0, M * I), want)).toBeLessThan(1e-4);
+
+        const before = randomArray(M * N, 1, next);
+        const acc = storage(device, before);
+        const summed = await runPass(device, acc, M * N, (pass, u) =>
+          kernel.encode(pass, u, storage(device, x), uploadLinear(device, 'w', linear), acc, M, 'residual'),
+        );
+        expect(
+          maxAbsDiff(
+            summed.subarray(0, M * N),
+            full.map((v, i) => v + (before[i] as number)),
+          ),
+        ).toBeLessThan(1e-4);
+      });
+    }
+  }
+});
+
+describe('attention kernel with RoPE and a sliding window', async () => {
+  const { device } = await testGpu();
+  const cases = [
+    { lengths: [70, 20, 1], seqLen: 70, heads: 2, headDim: 16, window: 5 },
+    { lengths: [300, 150], seqLen: 300, heads: 1, headDim: 64, window: 64 },
+    { lengths: [40], seqLen: 40, heads: 2, headDim: 32, window: undefined },
+  ];
+  for (const c of cases) {
+    it(`seq ${c.seqLen}, lengths ${c.lengths}, window ${c.window ?? 'none'}`, async () => {
+      const kernel = await AttentionKernel.create(device, c.headDim, true);
+      const H = c.heads * c.headDim;
+      const rows = c.lengths.length;
+      const M = rows * c.seqLen;
+      const qkv = randomArray(M * 3 * H, 1.5, rng(c.seqLen + H + 1));
+      const lengths = new Uint32Array(c.lengths);
+      const table = ropeTable(10000, c.headDim, c.seqLen);
+      const ctx = empty(device, M * H);
+      const got = await runPass(device, ctx, M * H, (pass, u) =>
+        kernel.encode(
+          pass,
+          u,
+          storage(device, qkv),
+          binding(storage(device, lengths)),
+          ctx,
+          { rows, seqLen: c.seqLen, heads: c.heads },
+          { rope: storage(device, table), ...(c.window === undefined ? {} : { windowHalf: c.window }) },
+        ),
+      );
+      const batch = { size: rows, seqLen: c.seqLen, lengths };
+      const rotated = qkv.slice();
+      applyRope(rotated, batch, c.heads, c.headDim, table);
+      const want = attention(rotated, batch, c.heads, c.headDim, c.window);
+      expect(maxAbsDiff(got.subarray(0, M * H), want)).toBeLessThan(1e-4);
+    });
   }
 });
 
@@ -105,6 +183,24 @@ describe('layernorm kernel', async () => {
         expect(maxAbsDiff(got.subarray(0, M * H), want)).toBeLessThan(1e-4);
       });
     }
+    it(`H=${H} into another buffer, leaving x as it was`, async () => {
+      const eps = 1e-5;
+      const kernel = await LayerNormKernel.create(device, eps);
+      const M = 5;
+      const next = rng(H + 1);
+      const x = randomArray(M * H, 3, next).map((v) => v + 5);
+      const norm = { gamma: randomArray(H, 0.2, next).map((v) => v + 1), beta: randomArray(H, 0.2, next) };
+      const xb = storage(device, x);
+      const out = empty(device, M * H);
+      const got = await runPass(device, out, M * H, (pass, u) =>
+        kernel.encodeTo(pass, u, xb, out, { gamma: storage(device, norm.gamma), beta: storage(device, norm.beta) }, M, H),
+      );
+      const want = x.slice();
+      layerNorm(want, null, norm, H, eps);
+      expect(maxAbsDiff(got.subarray(0, M * H), want)).toBeLessThan(1e-4);
+      const kept = await runPass(device, xb, M * H, () => {});
+      expect(maxAbsDiff(kept.subarray(0, M * H), x)).toBe(0);
+    });
   }
 });
 

@@ -866,9 +866,11 @@ def node_check():
 
 def main():
     assert os.path.isdir(FLORES), f"missing {FLORES}"
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
-    os.makedirs(OUT)
+    # Only this script's folders: make_modernbert.py and the m3 tokenizer cases live here too.
+    for name in ("bert-tiny", "xlmr-tiny", "tokenizer-bge"):
+        if os.path.isdir(os.path.join(OUT, name)):
+            shutil.rmtree(os.path.join(OUT, name))
+    os.makedirs(OUT, exist_ok=True)
     corpus = dev_corpus()
     make_bert_tiny(corpus)
     make_xlmr_tiny(corpus)

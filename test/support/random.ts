@@ -56,6 +56,7 @@ export function randomBert(config: EncoderConfig, quant: Quant = 'f32', seed = 1
     beta: randomArray(H, 0.1, next),
   });
   return {
+    family: 'bert',
     config,
     word: new F32EmbeddingTable(randomArray(config.vocabSize * H, 0.5, next), config.vocabSize, H),
     position: randomArray(config.maxPositions * H, 0.2, next),
@@ -131,6 +132,53 @@ export function randomHfTensors(config: EncoderConfig, seed = 3): TensorSource {
       if (!s || s.join() !== shape.join()) throw new Error(`random checkpoint: no tensor ${name} [${shape}]`);
       const n = s.reduce((a, b) => a * b, 1);
       return randomArray(n, s.length === 2 ? 1 / Math.sqrt(s[1] as number) : 0.1, rng(seed + name.length * 7919 + n));
+    },
+  };
+}
+
+/**
+ * Hugging Face-named tensors of a random ModernBERT (ModernBertForMaskedLM names, `model.`
+ * prefix), generated on demand with one uniform draw per value so even a 256k-row vocabulary
+ * table is quick to make.
+ */
+export function randomModernBertTensors(config: EncoderConfig, seed = 3): TensorSource {
+  const H = config.hiddenSize;
+  const I = config.intermediateSize;
+  const spec = config.modern;
+  if (!spec) throw new Error('randomModernBertTensors needs a ModernBERT config');
+  const shapes = new Map<string, number[]>([['model.embeddings.tok_embeddings.weight', [config.vocabSize, H]]]);
+  const norm = (name: string) => {
+    shapes.set(`${name}.weight`, [H]);
+    if (spec.normBias) shapes.set(`${name}.bias`, [H]);
+  };
+  const linear = (name: string, rows: number, cols: number, bias: boolean) => {
+    shapes.set(`${name}.weight`, [rows, cols]);
+    if (bias) shapes.set(`${name}.bias`, [rows]);
+  };
+  norm('model.embeddings.norm');
+  for (let l = 0; l < config.numLayers; l++) {
+    const at = `model.layers.${l}`;
+    if (l > 0) norm(`${at}.attn_norm`);
+    linear(`${at}.attn.Wqkv`, 3 * H, H, spec.attentionBias);
+    linear(`${at}.attn.Wo`, H, H, spec.attentionBias);
+    norm(`${at}.mlp_norm`);
+    linear(`${at}.mlp.Wi`, 2 * I, H, spec.mlpBias);
+    linear(`${at}.mlp.Wo`, H, I, spec.mlpBias);
+  }
+  norm('model.final_norm');
+  return {
+    has: (name) => shapes.has(name),
+    names: () => shapes.keys(),
+    get(name, shape) {
+      const s = shapes.get(name);
+      if (!s || s.join() !== shape.join()) throw new Error(`random checkpoint: no tensor ${name} [${shape}]`);
+      const n = s.reduce((a, b) => a * b, 1);
+      const next = rng(seed + name.length * 7919 + n);
+      const out = new Float32Array(n);
+      const isNormWeight = s.length === 1 && name.endsWith('norm.weight');
+      const half = (s.length === 2 ? 1 / Math.sqrt(s[1] as number) : 0.1) * Math.sqrt(3);
+      for (let i = 0; i < n; i++) out[i] = (isNormWeight ? 1 : 0) + (2 * next() - 1) * half;
+      return out;
     },
   };
 }

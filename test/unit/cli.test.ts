@@ -187,3 +187,32 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     expect(manifest.quality.baseline.name).toMatch(/TF-IDF/);
   });
 });
+
+describe('m3web convert and embed on a ModernBERT folder', { timeout: 120_000 }, () => {
+  const dir = 'test/oracle/fixtures/modernbert-tiny';
+  const mb = JSON.parse(readFileSync(join(ROOT, dir, 'expected.json'), 'utf8')) as { texts: string[] };
+  const mbOracle = new SafetensorsFile(new Uint8Array(readFileSync(join(ROOT, dir, 'expected.safetensors'))));
+  const H = 64;
+
+  it('embeds the Hugging Face folder like the oracle, at an early exit too', async () => {
+    const r = await m3web(['embed', '--model', dir, '--backend', 'cpu', '--no-normalize', '--layers', '2'], jsonLines(mb.texts));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    vectors(r.stdout).forEach((v, i) => {
+      expect(cosine(v, mbOracle.get(`mean.none.${i}.2`, [H]))).toBeGreaterThan(0.99999);
+    });
+  });
+
+  it('converts it with --exit-norm final into a pack that embeds like the oracle', async () => {
+    const pack = join(mkdtempSync(join(tmpdir(), 'm3web-mb-')), 'pack');
+    const conv = await m3web(['convert', dir, '--out', pack, '--quant', 'q8', '--exit-norm', 'final', '--dims', '32,64'], '');
+    expect(conv.stderr).toMatch(/wrote modernbert-tiny \(q8, 5 shards/);
+    expect(conv.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(pack, 'manifest.json'), 'utf8'))).toMatchObject({ exitNorm: 'final', dims: [32, 64] });
+    const r = await m3web(['embed', '--model', pack, '--backend', 'cpu', '--no-normalize', '--layers', '2'], jsonLines(mb.texts));
+    expect(r.code).toBe(0);
+    vectors(r.stdout).forEach((v, i) => {
+      expect(cosine(v, mbOracle.get(`mean.final.${i}.2`, [H]))).toBeGreaterThan(0.999);
+    });
+  });
+});

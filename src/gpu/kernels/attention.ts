@@ -6,6 +6,15 @@ const QUERIES_PER_WORKGROUP = 64;
 /** Floats of K (and of V) one key tile may hold; must match TILE_FLOATS in attention.wgsl. */
 const TILE_FLOATS = 2048;
 export const MAX_HEAD_DIM = 128;
+/** attention.wgsl's GLOBAL: no window. */
+const GLOBAL = 0xffffffff;
+
+/** ModernBERT's per-layer attention: a RoPE table (see src/model/rope.ts) and an optional window. */
+export interface RotaryAttention {
+  rope: GPUBuffer;
+  /** Keys within this many positions each side (local layers); undefined for global layers. */
+  windowHalf?: number;
+}
 
 /** Launcher for shaders/attention.wgsl. */
 export class AttentionKernel {
@@ -14,21 +23,25 @@ export class AttentionKernel {
     private readonly layout: GPUBindGroupLayout,
     private readonly pipeline: GPUComputePipeline,
     private readonly headDim: number,
+    private readonly rotary: boolean,
   ) {}
 
-  /** The key-tile length is specialised per head size, so one kernel serves one model shape. */
-  static async create(device: GPUDevice, headDim: number): Promise<AttentionKernel> {
+  /**
+   * The key-tile length is specialised per head size, so one kernel serves one model shape;
+   * `rotary` compiles the RoPE variant (ModernBERT), whose every call must pass a table.
+   */
+  static async create(device: GPUDevice, headDim: number, rotary = false): Promise<AttentionKernel> {
     if (headDim > MAX_HEAD_DIM) throw new RangeError(`head size ${headDim} exceeds ${MAX_HEAD_DIM}`);
-    const layout = bindGroupLayout(device, 'attention', ['uniform', 'read', 'read', 'write']);
+    const layout = bindGroupLayout(device, 'attention', ['uniform', 'read', 'read', 'read', 'write']);
     const pipeline = await computePipeline(device, {
-      label: `attention-d${headDim}`,
+      label: `attention-d${headDim}${rotary ? '-rope' : ''}`,
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: {
         module: device.createShaderModule({ label: 'attention', code: await wgsl('attention') }),
-        constants: { KEY_TILE: Math.min(64, Math.floor(TILE_FLOATS / headDim)) },
+        constants: { KEY_TILE: Math.min(64, Math.floor(TILE_FLOATS / headDim)), ROPE: rotary ? 1 : 0 },
       },
     });
-    return new AttentionKernel(device, layout, pipeline, headDim);
+    return new AttentionKernel(device, layout, pipeline, headDim, rotary);
   }
 
   /** ctx[rows * S, H] from the fused qkv[rows * S, 3H], masking keys at or past each row's length. */
@@ -39,11 +52,18 @@ export class AttentionKernel {
     lengths: GPUBufferBinding,
     ctx: GPUBuffer,
     shape: { rows: number; seqLen: number; heads: number },
+    rotary?: RotaryAttention,
   ): void {
+    if (this.rotary !== (rotary !== undefined)) {
+      throw new Error(`this attention kernel was compiled ${this.rotary ? 'with' : 'without'} RoPE`);
+    }
     const H = shape.heads * this.headDim;
-    const params = uniforms.push([shape.seqLen, H, this.headDim, 1 / Math.sqrt(this.headDim)], [3]);
+    const window = rotary?.windowHalf ?? GLOBAL;
+    const params = uniforms.push([shape.seqLen, H, this.headDim, 1 / Math.sqrt(this.headDim), window], [3]);
     pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, bindGroup(this.device, this.layout, [params, qkv, lengths, ctx]));
+    // Without RoPE the shader never reads binding 3, but every binding must be filled.
+    const rope = rotary?.rope ?? lengths;
+    pass.setBindGroup(0, bindGroup(this.device, this.layout, [params, qkv, lengths, rope, ctx]));
     pass.dispatchWorkgroups(Math.ceil(shape.seqLen / QUERIES_PER_WORKGROUP), shape.heads, shape.rows);
   }
 }

@@ -30,7 +30,14 @@ export function destroyLinear(l: GpuLinear): void {
   l.bias.destroy();
 }
 
-export type Activation = 'none' | 'gelu';
+/**
+ * What matmul.wgsl does with each output (its EPILOGUE): store it, apply exact GELU, GeGLU
+ * (W stacks inputs over gates; y has half of W's rows as columns), or add it into y.
+ */
+export type Epilogue = 'none' | 'gelu' | 'geglu' | 'residual';
+const EPILOGUE_CODE: Record<Epilogue, number> = { none: 0, gelu: 1, geglu: 2, residual: 3 };
+/** BERT's epilogues: plain projections and the GELU feed-forward. */
+export const BERT_EPILOGUES: readonly Epilogue[] = ['none', 'gelu'];
 
 const TILE_N = 64;
 /**
@@ -49,8 +56,12 @@ export class MatmulKernel {
     private readonly pipelines: Map<string, GPUComputePipeline>,
   ) {}
 
-  /** Compiles every variant (row tiling x activation) for the given storage formats up front. */
-  static async create(device: GPUDevice, quants: readonly Quant[]): Promise<MatmulKernel> {
+  /** Compiles every variant (row tiling x epilogue) for the given storage formats up front. */
+  static async create(
+    device: GPUDevice,
+    quants: readonly Quant[],
+    epilogues: readonly Epilogue[] = BERT_EPILOGUES,
+  ): Promise<MatmulKernel> {
     const base = ['uniform', 'read', 'read', 'write', 'read'] as const;
     const layouts = {
       plain: bindGroupLayout(device, 'matmul', base),
@@ -65,13 +76,13 @@ export class MatmulKernel {
         });
         const layout = device.createPipelineLayout({ bindGroupLayouts: [layouts[isScaled(quant) ? 'scaled' : 'plain']] });
         for (const rows of ROW_VARIANTS) {
-          for (const act of ['none', 'gelu'] as const) {
+          for (const e of epilogues) {
             const pipeline = await computePipeline(device, {
-              label: `matmul-${quant}-r${rows}-${act}`,
+              label: `matmul-${quant}-r${rows}-${e}`,
               layout,
-              compute: { module, constants: { ROWS: rows, ACTIVATION: act === 'gelu' ? 1 : 0 } },
+              compute: { module, constants: { ROWS: rows, EPILOGUE: EPILOGUE_CODE[e] } },
             });
-            pipelines.set(key(quant, rows, act), pipeline);
+            pipelines.set(key(quant, rows, e), pipeline);
           }
         }
       }),
@@ -79,7 +90,7 @@ export class MatmulKernel {
     return new MatmulKernel(device, layouts, pipelines);
   }
 
-  /** y[M, w.rows] = act(x[M, w.cols] . W^T + b) */
+  /** y[M, w.rows] = epilogue(x[M, w.cols] . W^T + b); GeGLU writes y[M, w.rows / 2]. */
   encode(
     pass: DispatchTarget,
     uniforms: UniformArena,
@@ -87,11 +98,11 @@ export class MatmulKernel {
     w: GpuLinear,
     y: GPUBuffer,
     M: number,
-    act: Activation = 'none',
+    epilogue: Epilogue = 'none',
   ): void {
     const rows = rowsFor(M);
-    const pipeline = this.pipelines.get(key(w.quant, rows, act));
-    if (!pipeline) throw new Error(`matmul pipeline for ${w.quant} weights was not compiled`);
+    const pipeline = this.pipelines.get(key(w.quant, rows, epilogue));
+    if (!pipeline) throw new Error(`matmul pipeline for ${w.quant} weights with ${epilogue} epilogue was not compiled`);
     const params = uniforms.push([M, w.rows, w.cols, 0]);
     const resources = [params, x, w.bias, y, w.weights];
     if (w.scales) resources.push(w.scales);
@@ -102,4 +113,4 @@ export class MatmulKernel {
 }
 
 const isScaled = (q: Quant) => q === 'q8' || q === 'q4';
-const key = (q: Quant, rows: number, act: Activation) => `${q}/${rows}/${act}`;
+const key = (q: Quant, rows: number, e: Epilogue) => `${q}/${rows}/${e}`;

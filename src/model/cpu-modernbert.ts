@@ -1,0 +1,56 @@
+import { exitUsesFinalNorm } from './config.js';
+import { applyRope, attention, type CpuForward, dense, layerNorm, matmul } from './cpu-ops.js';
+import { gelu } from './math.js';
+import { ropeTables } from './rope.js';
+import type { ModernBertWeights } from './weights.js';
+
+function addInto(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] = (x[i] as number) + (y[i] as number);
+}
+
+/**
+ * The ModernBERT forward (pre-norm; conventions in config.ts's parseModernBertConfig): x is the
+ * residual stream, each sub-layer reads a normalised copy and adds its output back.
+ */
+export function modernBertCpuForward(weights: ModernBertWeights): CpuForward {
+  const { config } = weights;
+  const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps } = config;
+  const spec = config.modern as NonNullable<typeof config.modern>;
+  const layers = weights.layers.map((l) => ({
+    qkv: dense(l.qkv),
+    attnOut: dense(l.attnOut),
+    attnNorm: l.attnNorm,
+    ffnIn: dense(l.ffnIn),
+    ffnOut: dense(l.ffnOut),
+    ffnNorm: l.ffnNorm,
+  }));
+  const tables = ropeTables(spec, headDim, config.maxTokens);
+  const normed = (x: Float32Array, p: Parameters<typeof layerNorm>[2]) => {
+    const n = x.slice();
+    layerNorm(n, null, p, H, eps);
+    return n;
+  };
+  const exit = (x: Float32Array, count: number) => (exitUsesFinalNorm(config, count) ? normed(x, weights.finalNorm) : x);
+
+  return (batch, count, afterLayer) => {
+    const M = batch.size * batch.seqLen;
+    const x = new Float32Array(M * H);
+    weights.word.gather(batch.ids, x);
+    layerNorm(x, null, weights.embNorm, H, eps);
+    for (const [i, layer] of layers.slice(0, count).entries()) {
+      const global = spec.globalLayers[i] as boolean;
+      const qkv = matmul(layer.attnNorm ? normed(x, layer.attnNorm) : x, layer.qkv, M);
+      applyRope(qkv, batch, numHeads, headDim, global ? tables.global : tables.local);
+      const ctx = attention(qkv, batch, numHeads, headDim, global ? Number.POSITIVE_INFINITY : spec.windowHalf);
+      addInto(x, matmul(ctx, layer.attnOut, M));
+      const f = matmul(normed(x, layer.ffnNorm), layer.ffnIn, M);
+      const g = new Float32Array(M * I);
+      for (let m = 0; m < M; m++) {
+        for (let c = 0; c < I; c++) g[m * I + c] = gelu(f[m * 2 * I + c] as number) * (f[m * 2 * I + I + c] as number);
+      }
+      addInto(x, matmul(g, layer.ffnOut, M));
+      afterLayer?.(i + 1, exit(x, i + 1));
+    }
+    return exit(x, count);
+  };
+}

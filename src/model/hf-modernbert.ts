@@ -1,0 +1,69 @@
+import { ModelFormatError } from '../errors.js';
+import { quantizeLinear } from '../pack/quantize.js';
+import type { TensorSource } from '../pack/safetensors.js';
+import type { EncoderConfig } from './config.js';
+import { embeddingTable } from './embedding-table.js';
+import type { HfWeightOptions } from './hf.js';
+import type { LayerNormParams, Linear, ModernBertLayer, ModernBertWeights } from './weights.js';
+
+const TOK_EMBEDDINGS = 'embeddings.tok_embeddings.weight';
+
+/** ModernBertModel saves `embeddings...`, ModernBertForMaskedLM `model.embeddings...`. */
+function findPrefix(source: TensorSource): string {
+  for (const name of source.names()) {
+    if (name.endsWith(TOK_EMBEDDINGS)) return name.slice(0, -TOK_EMBEDDINGS.length);
+  }
+  throw new ModelFormatError(`model.safetensors: missing tensor "${TOK_EMBEDDINGS}" (is this a ModernBERT checkpoint?)`);
+}
+
+/**
+ * Reads the ModernBERT parameters of a Hugging Face checkpoint tensor by tensor (transformers
+ * names: embeddings.{tok_embeddings,norm}, layers.{l}.{attn_norm,attn.Wqkv,attn.Wo,mlp_norm,
+ * mlp.Wi,mlp.Wo}, final_norm), quantizing as it goes. Biases the config turns off are zeros.
+ */
+export async function modernBertWeightsFromTensors(
+  config: EncoderConfig,
+  source: TensorSource,
+  options: HfWeightOptions = {},
+): Promise<ModernBertWeights> {
+  const spec = config.modern;
+  if (!spec) throw new ModelFormatError(`model_type ${config.modelType} is not ModernBERT`);
+  const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers } = options;
+  const p = findPrefix(source);
+  const H = config.hiddenSize;
+  const I = config.intermediateSize;
+  const norm = async (name: string): Promise<LayerNormParams> => ({
+    gamma: await source.get(`${p}${name}.weight`, [H]),
+    beta: spec.normBias ? await source.get(`${p}${name}.bias`, [H]) : new Float32Array(H),
+  });
+  const linear = async (name: string, rows: number, cols: number, bias: boolean): Promise<Linear> =>
+    quantizeLinear(
+      await source.get(`${p}${name}.weight`, [rows, cols]),
+      rows,
+      cols,
+      bias ? await source.get(`${p}${name}.bias`, [rows]) : new Float32Array(rows),
+      quant,
+    );
+
+  const layers: ModernBertLayer[] = [];
+  for (let l = 0; l < layerCount; l++) {
+    const at = `layers.${l}`;
+    layers.push({
+      qkv: await linear(`${at}.attn.Wqkv`, 3 * H, H, spec.attentionBias),
+      attnOut: await linear(`${at}.attn.Wo`, H, H, spec.attentionBias),
+      attnNorm: l === 0 ? null : await norm(`${at}.attn_norm`),
+      ffnIn: await linear(`${at}.mlp.Wi`, 2 * I, H, spec.mlpBias),
+      ffnOut: await linear(`${at}.mlp.Wo`, H, I, spec.mlpBias),
+      ffnNorm: await norm(`${at}.mlp_norm`),
+    });
+  }
+  const V = config.vocabSize;
+  return {
+    family: 'modernbert',
+    config,
+    word: embeddingTable(await source.get(`${p}${TOK_EMBEDDINGS}`, [V, H]), V, H, embeddingQuant),
+    embNorm: await norm('embeddings.norm'),
+    layers,
+    finalNorm: await norm('final_norm'),
+  };
+}
