@@ -17,6 +17,11 @@ interface Subcommand {
 }
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
+  browser: {
+    summary: 'm3web vs transformers.js in headless Chromium (WebGPU and CPU/wasm), same model and texts',
+    usesDawn: false,
+    load: () => import('./browser.js'),
+  },
   engine: {
     summary: 'tokens/s of GpuEncoder.embed (and the CPU fallback) on a random 12-layer 384-wide BERT',
     usesDawn: true,

@@ -5,21 +5,35 @@ import { extname, join } from 'node:path';
 const TYPES: Record<string, string> = {
   '.html': 'text/html',
   '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
   '.css': 'text/css',
   '.json': 'application/json',
   '.wgsl': 'text/plain',
+  // WebAssembly.instantiateStreaming refuses any other type.
+  '.wasm': 'application/wasm',
 };
 
+export interface StaticOptions {
+  /** URL prefix ('/models/', slashes at both ends) → the folder served under it; `dir` serves the rest. */
+  mounts?: Record<string, string>;
+  /** Sent with every response, e.g. the COOP/COEP pair that makes pages cross-origin isolated. */
+  headers?: Record<string, string>;
+}
+
 /** Serves `dir` on a free localhost port, as a plain static host would (no SPA fallbacks). */
-export function serveStatic(dir: string): Promise<{ server: Server; url: string }> {
+export function serveStatic(dir: string, options: StaticOptions = {}): Promise<{ server: Server; url: string }> {
+  // Longest prefix first, so a mount inside another one wins.
+  const mounts = Object.entries(options.mounts ?? {}).sort(([a], [b]) => b.length - a.length);
   const server = createServer((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const path = join(dir, pathname.endsWith('/') ? `${pathname}index.html` : pathname);
+    const [prefix, root] = mounts.find(([p]) => pathname.startsWith(p)) ?? ['/', dir];
+    const rest = pathname.slice(prefix.length - 1);
+    const path = join(root, rest.endsWith('/') ? `${rest}index.html` : rest);
     try {
       const body = readFileSync(path);
-      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body);
+      res.writeHead(200, { ...options.headers, 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body);
     } catch {
-      res.writeHead(404).end();
+      res.writeHead(404, options.headers).end();
     }
   });
   return new Promise((resolve) =>
