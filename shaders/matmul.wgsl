@@ -14,7 +14,13 @@ struct MatmulParams {
   M: u32,
   N: u32,
   K: u32,
-  _pad: u32,
+  // What happens to each output before it is stored:
+  // 0: nothing; 1: exact GELU (BERT's first feed-forward projection);
+  // 2: GeGLU (ModernBERT's Wi): W's rows [0, N/2) are inputs and [N/2, N) gates; the tile computes
+  //    them interleaved (input i, gate i) so one thread holds both and Y is [M, N/2] of gelu(in) * gate;
+  // 3: add into Y (a pre-norm residual connection: Y += X . W^T + bias).
+  // A uniform rather than a pipeline constant: one pipeline fewer to compile per epilogue.
+  epilogue: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: MatmulParams;
@@ -25,16 +31,9 @@ struct MatmulParams {
 // Rows of Y per thread: the tile is 8 * ROWS rows. Short inputs use a smaller tile (each row
 // tile re-decodes the whole weight tile, so fewer, fuller tiles win); see matmul.ts.
 override ROWS: u32 = 8u;
-// What happens to each output before it is stored:
-// 0: nothing; 1: exact GELU (BERT's first feed-forward projection);
-// 2: GeGLU (ModernBERT's Wi): W's rows [0, N/2) are inputs and [N/2, N) gates; the tile computes
-//    them interleaved (input i, gate i) so one thread holds both and Y is [M, N/2] of gelu(in) * gate;
-// 3: add into Y (a pre-norm residual connection: Y += X . W^T + bias).
-override EPILOGUE: u32 = 0u;
-
 // The weight row behind tile column n (only GeGLU reorders them).
 fn source_row(n: u32) -> u32 {
-  if (EPILOGUE == 2u) {
+  if (P.epilogue == 2u) {
     return select(n / 2u, P.N / 2u + n / 2u, (n & 1u) == 1u);
   }
   return n;
@@ -118,7 +117,7 @@ fn main(
     if (gr >= P.M) {
       break;
     }
-    if (EPILOGUE == 2u) {
+    if (P.epilogue == 2u) {
       // N is even, so an even column's gate partner is always inside this thread's vec4.
       let half = P.N / 2u;
       for (var j = 0u; j < 4u; j += 2u) {
@@ -134,10 +133,10 @@ fn main(
       let gc = col0 + lid.x * 4u + j;
       if (gc < P.N) {
         var v = acc[r][j] + Bias[gc];
-        if (EPILOGUE == 1u) {
+        if (P.epilogue == 1u) {
           v = gelu(v);
         }
-        if (EPILOGUE == 3u) {
+        if (P.epilogue == 3u) {
           v += Y[gr * P.N + gc];
         }
         Y[gr * P.N + gc] = v;

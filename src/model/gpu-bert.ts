@@ -81,6 +81,10 @@ export class BertGraph implements GpuGraph {
     return 2 + 7 * layers;
   }
 
+  prepare(tokenCounts: readonly number[]): Promise<void> {
+    return this.kernels.matmul.prepare(tokenCounts);
+  }
+
   reserve(maxM: number): void {
     const { hiddenSize: H, intermediateSize: I } = this.weights.config;
     const bytes = (floatsPerToken: number) => maxM * floatsPerToken * 4;

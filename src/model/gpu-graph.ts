@@ -22,6 +22,8 @@ export interface GpuGraph {
   readonly loadedLayers: number;
   /** Uniform slots one batch of `layers` layers takes. */
   slots(layers: number): number;
+  /** Compiles the pipelines batches of these token counts need (once; later calls return at once). */
+  prepare(tokenCounts: readonly number[]): Promise<void>;
   /** Grows the activation buffers for batches of up to `maxM` tokens. */
   reserve(maxM: number): void;
   /**

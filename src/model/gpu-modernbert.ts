@@ -56,7 +56,7 @@ export class ModernBertGraph implements GpuGraph {
     const spec = c.modern as ModernBertSpec;
     const quants = weights.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
     const [matmul, attention, layerNorm] = await Promise.all([
-      MatmulKernel.create(device, quants.length ? quants : ['f32'], ['none', 'geglu', 'residual']),
+      MatmulKernel.create(device, quants.length ? quants : ['f32']),
       AttentionKernel.create(device, c.headDim, true),
       LayerNormKernel.create(device, c.layerNormEps),
     ]);
@@ -90,6 +90,10 @@ export class ModernBertGraph implements GpuGraph {
   /** Embedding norm, 7 per layer (layer 0 one fewer), final norm. */
   slots(layers: number): number {
     return 2 + 7 * layers;
+  }
+
+  prepare(tokenCounts: readonly number[]): Promise<void> {
+    return this.kernels.matmul.prepare(tokenCounts);
   }
 
   reserve(maxM: number): void {

@@ -156,7 +156,11 @@ export class GpuEncoder implements EncoderBackend {
   /** Encodes every batch of the group into one command buffer, submits once and reads back once. */
   private async submit(batches: TokenBatch[], layers: number, output: Output, results: Float32Array[]): Promise<void> {
     const H = this.config.hiddenSize;
-    this.graph.reserve(Math.max(...batches.map((b) => b.size * b.seqLen)));
+    const counts = batches.map((b) => b.size * b.seqLen);
+    await this.graph.prepare(counts).catch((cause) => {
+      throw new GpuError('GPU_ERROR', `compiling the forward's pipelines failed: ${String(cause)}`, { cause });
+    });
+    this.graph.reserve(Math.max(...counts));
     const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches);
 
     // Pooled mode writes [texts, dims]; hidden mode copies each batch's [M, H] block out.

@@ -31,13 +31,13 @@ export function destroyLinear(l: GpuLinear): void {
 }
 
 /**
- * What matmul.wgsl does with each output (its EPILOGUE): store it, apply exact GELU, GeGLU
- * (W stacks inputs over gates; y has half of W's rows as columns), or add it into y.
+ * What matmul.wgsl does with each output: store it, apply exact GELU, GeGLU (W stacks inputs
+ * over gates; y has half of W's rows as columns), or add it into y. A uniform, not a pipeline
+ * constant: each matmul pipeline takes ~1.3 s to compile on SwiftShader, and the epilogue is a
+ * branch once per output.
  */
 export type Epilogue = 'none' | 'gelu' | 'geglu' | 'residual';
 const EPILOGUE_CODE: Record<Epilogue, number> = { none: 0, gelu: 1, geglu: 2, residual: 3 };
-/** BERT's epilogues: plain projections and the GELU feed-forward. */
-export const BERT_EPILOGUES: readonly Epilogue[] = ['none', 'gelu'];
 
 const TILE_N = 64;
 /**
@@ -45,49 +45,69 @@ const TILE_N = 64;
  * 64-row tile would mostly multiply padding (measured on lavapipe: 16 x 384 x 1536 takes
  * 11 ms with 16-row tiles and 22 ms with 64-row ones; 1024 rows run ~15% faster with 64).
  */
-const ROW_VARIANTS = [2, 8] as const;
 const rowsFor = (M: number) => (M <= 16 ? 2 : 8);
+const BATCH_ROWS = 64;
 
-/** Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders. */
+/**
+ * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders. Pipelines are
+ * compiled per (weight format, row tiling) on first need (`prepare`), so a page that only embeds
+ * short queries never compiles the batch tiling, and the first call waits for one pipeline per
+ * format instead of all of them.
+ */
 export class MatmulKernel {
+  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  private readonly ready = new Map<string, GPUComputePipeline>();
+
   private constructor(
     private readonly device: GPUDevice,
     private readonly layouts: Record<'plain' | 'scaled', GPUBindGroupLayout>,
-    private readonly pipelines: Map<string, GPUComputePipeline>,
+    private readonly modules: Map<Quant, GPUShaderModule>,
   ) {}
 
-  /** Compiles every variant (row tiling x epilogue) for the given storage formats up front. */
-  static async create(
-    device: GPUDevice,
-    quants: readonly Quant[],
-    epilogues: readonly Epilogue[] = BERT_EPILOGUES,
-  ): Promise<MatmulKernel> {
+  static async create(device: GPUDevice, quants: readonly Quant[]): Promise<MatmulKernel> {
     const base = ['uniform', 'read', 'read', 'write', 'read'] as const;
     const layouts = {
       plain: bindGroupLayout(device, 'matmul', base),
       scaled: bindGroupLayout(device, 'matmul-scaled', [...base, 'read']),
     };
-    const pipelines = new Map<string, GPUComputePipeline>();
-    await Promise.all(
-      [...new Set(quants)].map(async (quant) => {
-        const module = device.createShaderModule({
-          label: `matmul-${quant}`,
-          code: await wgsl('common', 'matmul', `weights_${quant}`),
-        });
-        const layout = device.createPipelineLayout({ bindGroupLayouts: [layouts[isScaled(quant) ? 'scaled' : 'plain']] });
-        for (const rows of ROW_VARIANTS) {
-          for (const e of epilogues) {
-            const pipeline = await computePipeline(device, {
-              label: `matmul-${quant}-r${rows}-${e}`,
-              layout,
-              compute: { module, constants: { ROWS: rows, EPILOGUE: EPILOGUE_CODE[e] } },
-            });
-            pipelines.set(key(quant, rows, e), pipeline);
-          }
+    const modules = new Map<Quant, GPUShaderModule>();
+    for (const quant of new Set(quants)) {
+      modules.set(
+        quant,
+        device.createShaderModule({ label: `matmul-${quant}`, code: await wgsl('common', 'matmul', `weights_${quant}`) }),
+      );
+    }
+    const kernel = new MatmulKernel(device, layouts, modules);
+    // The batch tiling now, so an adapter that cannot compile the kernel fails while the backend
+    // is being chosen (where 'auto' falls back to the CPU), not at the first call.
+    await kernel.prepare([BATCH_ROWS]);
+    return kernel;
+  }
+
+  /** Compiles what calls with these row counts need; encode() then finds every pipeline ready. */
+  async prepare(rowCounts: Iterable<number>): Promise<void> {
+    const wanted = new Set([...rowCounts].map(rowsFor));
+    const jobs: Promise<GPUComputePipeline>[] = [];
+    for (const [quant, module] of this.modules) {
+      for (const rows of wanted) {
+        const k = key(quant, rows);
+        let job = this.pipelines.get(k);
+        if (!job) {
+          job = computePipeline(this.device, {
+            label: `matmul-${quant}-r${rows}`,
+            layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layouts[isScaled(quant) ? 'scaled' : 'plain']] }),
+            compute: { module, constants: { ROWS: rows } },
+          });
+          this.pipelines.set(k, job);
+          job.then(
+            (p) => this.ready.set(k, p),
+            () => this.pipelines.delete(k),
+          );
         }
-      }),
-    );
-    return new MatmulKernel(device, layouts, pipelines);
+        jobs.push(job);
+      }
+    }
+    await Promise.all(jobs);
   }
 
   /** y[M, w.rows] = epilogue(x[M, w.cols] . W^T + b); GeGLU writes y[M, w.rows / 2]. */
@@ -101,9 +121,9 @@ export class MatmulKernel {
     epilogue: Epilogue = 'none',
   ): void {
     const rows = rowsFor(M);
-    const pipeline = this.pipelines.get(key(w.quant, rows, epilogue));
-    if (!pipeline) throw new Error(`matmul pipeline for ${w.quant} weights with ${epilogue} epilogue was not compiled`);
-    const params = uniforms.push([M, w.rows, w.cols, 0]);
+    const pipeline = this.ready.get(key(w.quant, rows));
+    if (!pipeline) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
+    const params = uniforms.push([M, w.rows, w.cols, EPILOGUE_CODE[epilogue]]);
     const resources = [params, x, w.bias, y, w.weights];
     if (w.scales) resources.push(w.scales);
     pass.setPipeline(pipeline);
@@ -113,4 +133,4 @@ export class MatmulKernel {
 }
 
 const isScaled = (q: Quant) => q === 'q8' || q === 'q4';
-const key = (q: Quant, rows: number, e: Epilogue) => `${q}/${rows}/${e}`;
+const key = (q: Quant, rows: number) => `${q}/${rows}`;
