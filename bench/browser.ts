@@ -10,12 +10,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type Limits, runPage } from './browser/driver.js';
 import { buildSite, type Site, serveSite } from './browser/site.js';
-import { hostName, loadNow, parseBenchArgs } from './common.js';
-import type { CasePlan } from './measure.js';
+import { batchAndRuns, hostName, loadNow, parseBenchArgs } from './common.js';
 import { prepareModel } from './models.js';
 import { writeComparison } from './results.js';
 import { type RowResult, ratios } from './results-table.js';
-import { BenchTexts } from './texts.js';
+import { casePlan } from './texts.js';
 
 /** SwiftShader runs m3-mini at well under a GFLOP/s: 32 × 128 tokens would take minutes per call. */
 const DEFAULT_BATCH = 4;
@@ -66,28 +65,14 @@ async function version(pkg: string): Promise<string> {
 export async function main(args: string[]): Promise<number> {
   const opts = parseBenchArgs(args, ['batch', 'runs', 'only'] as const, USAGE);
   if (typeof opts === 'number') return opts;
-  const batch = Number(opts.batch ?? (opts.quick ? 2 : DEFAULT_BATCH));
-  const runs = Number(opts.runs ?? (opts.quick ? 2 : 5));
-  if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(runs) || runs < 1) {
-    console.error(`--batch and --runs take positive integers\n\n${USAGE}`);
-    return 2;
-  }
+  const counts = batchAndRuns(opts, DEFAULT_BATCH, USAGE);
+  if (typeof counts === 'number') return counts;
+  const { batch, runs } = counts;
   const only = opts.only?.split(',');
   const log = (s: string) => console.error(s);
 
   const model = await prepareModel('m3-mini', log);
-  const tok = JSON.parse(await readFile(join(model.hfDir, 'tokenizer.json'), 'utf8'));
-  const tokConfig = JSON.parse(await readFile(join(model.hfDir, 'tokenizer_config.json'), 'utf8'));
-  const texts = new BenchTexts(tok, tokConfig);
-  const plan: CasePlan = {
-    short: texts.text(16),
-    long: texts.text(128),
-    batch: texts.batch(batch, 128),
-    batchTokens: batch * 128,
-    minRuns: runs,
-    maxRuns: Math.max(runs, opts.quick ? runs : 20),
-    budgetMs: opts.quick ? 0 : 10_000,
-  };
+  const plan = await casePlan(model.hfDir, { batch, runs, quick: opts.quick === true });
   const limits: Limits = { startMs: 4 * 60_000, casesMs: (opts.quick ? 5 : 12) * 60_000 };
 
   log('building the benchmark pages...');

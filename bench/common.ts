@@ -45,3 +45,18 @@ export function writeJsonFile(path: string, value: unknown): void {
   writeFileSync(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(`${path}.tmp`, path);
 }
+
+/** `--batch` and `--runs` of the runtime comparisons, or the exit code after a bad value (usage printed). */
+export function batchAndRuns(
+  opts: { batch?: string; runs?: string; quick?: boolean },
+  defaultBatch: number,
+  usage: string,
+): { batch: number; runs: number } | number {
+  const batch = Number(opts.batch ?? (opts.quick ? 2 : defaultBatch));
+  const runs = Number(opts.runs ?? (opts.quick ? 2 : 5));
+  if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(runs) || runs < 1) {
+    console.error(`--batch and --runs take positive integers\n\n${usage}`);
+    return 2;
+  }
+  return { batch, runs };
+}

@@ -5,17 +5,15 @@
  * process, one after the other.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { icdName } from './adapter.js';
-import { hostName, loadNow, parseBenchArgs } from './common.js';
-import type { CasePlan } from './measure.js';
+import { batchAndRuns, hostName, loadNow, parseBenchArgs } from './common.js';
 import { type BenchModelId, MODELS_DIR, prepareModel } from './models.js';
 import { RESULT_MARK, type RunnerSpec } from './node-runner.js';
 import { writeComparison } from './results.js';
 import { type RowResult, ratios } from './results-table.js';
-import { BenchTexts } from './texts.js';
+import { casePlan } from './texts.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RUNNER_TIMEOUT_MS = 25 * 60_000;
@@ -99,28 +97,14 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const software = /lavapipe|swiftshader/.test(icdName());
-  const batch = Number(opts.batch ?? (opts.quick ? 2 : software ? 8 : 32));
-  const runs = Number(opts.runs ?? (opts.quick ? 2 : 5));
-  if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(runs) || runs < 1) {
-    console.error(`--batch and --runs take positive integers\n\n${USAGE}`);
-    return 2;
-  }
+  const counts = batchAndRuns(opts, software ? 8 : 32, USAGE);
+  if (typeof counts === 'number') return counts;
+  const { batch, runs } = counts;
   const only = opts.only?.split(',');
   const log = (s: string) => console.error(s);
 
   const model = await prepareModel(modelId, log);
-  const tok = JSON.parse(await readFile(join(model.hfDir, 'tokenizer.json'), 'utf8'));
-  const tokConfig = JSON.parse(await readFile(join(model.hfDir, 'tokenizer_config.json'), 'utf8'));
-  const texts = new BenchTexts(tok, tokConfig);
-  const plan: CasePlan = {
-    short: texts.text(16),
-    long: texts.text(128),
-    batch: texts.batch(batch, 128),
-    batchTokens: batch * 128,
-    minRuns: runs,
-    maxRuns: Math.max(runs, opts.quick ? runs : 20),
-    budgetMs: opts.quick ? 0 : 10_000,
-  };
+  const plan = await casePlan(model.hfDir, { batch, runs, quick: opts.quick === true });
   const half = { layers: model.halfLayers, dims: model.quarterDims };
   const rows: RowResult[] = [];
   for (const setup of RUNTIMES) {

@@ -1,4 +1,5 @@
 /** Result rows of the runtime comparison (Node and browser alike) and their markdown table. */
+import { cosine } from '../test/support/random.js';
 import type { Stats, ThroughputStats } from './measure.js';
 
 export type Runtime = 'm3web' | 'transformers.js';
@@ -25,18 +26,6 @@ export interface RowResult {
 
 const ms = (v: number | undefined) => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const stat = (s: Stats | undefined) => (s ? `${ms(s.p50)} / ${ms(s.p95)}` : '—');
-
-function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    na += (a[i] as number) ** 2;
-    nb += (b[i] as number) ** 2;
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 const label = (r: RowResult) => `${r.runtime} ${r.device} ${r.dtype}${r.point === 'full' ? '' : `, ${r.point}`}`;
 

@@ -3,7 +3,10 @@
  * tokenizer.json, so every runtime times the same shapes. Both runtimes tokenize with
  * @huggingface/tokenizers, so a text is the same length for both.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import type { CasePlan } from './measure.js';
 
 /** Written for this benchmark (no licence strings attached), mixing scripts like real traffic. */
 const POOL = [
@@ -21,7 +24,7 @@ const POOL = [
   'Yarın hava yağmurlu olacak, şemsiyeni yanına almayı unutma.',
 ];
 
-export class BenchTexts {
+class BenchTexts {
   private readonly tokenizer: Tokenizer;
 
   constructor(tokenizerJson: unknown, tokenizerConfig: unknown) {
@@ -54,4 +57,22 @@ export class BenchTexts {
   batch(n: number, tokens: number): string[] {
     return Array.from({ length: n }, (_, i) => this.text(tokens, i));
   }
+}
+
+/**
+ * The cases both comparisons time, with texts from the Hugging Face folder's tokenizer: one text
+ * of 16 and one of 128 tokens, and `batch` texts of 128. Fast cases take up to 20 runs in 10 s.
+ */
+export async function casePlan(hfDir: string, o: { batch: number; runs: number; quick: boolean }): Promise<CasePlan> {
+  const read = async (name: string) => JSON.parse(await readFile(join(hfDir, name), 'utf8'));
+  const texts = new BenchTexts(await read('tokenizer.json'), await read('tokenizer_config.json'));
+  return {
+    short: texts.text(16),
+    long: texts.text(128),
+    batch: texts.batch(o.batch, 128),
+    batchTokens: o.batch * 128,
+    minRuns: o.runs,
+    maxRuns: o.quick ? o.runs : Math.max(o.runs, 20),
+    budgetMs: o.quick ? 0 : 10_000,
+  };
 }

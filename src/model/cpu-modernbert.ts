@@ -1,5 +1,5 @@
 import { exitUsesFinalNorm } from './config.js';
-import { applyRope, attention, type CpuForward, dense, layerNorm, matmul } from './cpu-ops.js';
+import { applyRope, attention, type CpuForward, denseLayer, layerNorm, matmul } from './cpu-ops.js';
 import { gelu } from './math.js';
 import { ropeTables } from './rope.js';
 import type { ModernBertWeights } from './weights.js';
@@ -16,14 +16,7 @@ export function modernBertCpuForward(weights: ModernBertWeights): CpuForward {
   const { config } = weights;
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps } = config;
   const spec = config.modern as NonNullable<typeof config.modern>;
-  const layers = weights.layers.map((l) => ({
-    qkv: dense(l.qkv),
-    attnOut: dense(l.attnOut),
-    attnNorm: l.attnNorm,
-    ffnIn: dense(l.ffnIn),
-    ffnOut: dense(l.ffnOut),
-    ffnNorm: l.ffnNorm,
-  }));
+  const layers = weights.layers.map(denseLayer);
   const tables = ropeTables(spec, headDim, config.maxTokens);
   const normed = (x: Float32Array, p: Parameters<typeof layerNorm>[2]) => {
     const n = x.slice();

@@ -17,6 +17,13 @@ export interface DenseF32 {
 
 export const dense = (l: Linear): DenseF32 => ({ w: dequantizeLinear(l), b: l.bias, rows: l.rows, cols: l.cols });
 
+type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
+
+/** A layer (BERT or ModernBERT) with its four projections dequantised to f32 once, at load. */
+export function denseLayer<L extends Record<Projection, Linear>>(l: L): Omit<L, Projection> & Record<Projection, DenseF32> {
+  return { ...l, qkv: dense(l.qkv), attnOut: dense(l.attnOut), ffnIn: dense(l.ffnIn), ffnOut: dense(l.ffnOut) };
+}
+
 /**
  * One architecture's forward over a batch: the exit representation after `layers` layers,
  * [size * seqLen, H]; `afterLayer` sees each layer's exit in turn.

@@ -1,7 +1,7 @@
 import { bucketize, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
 import { modernBertCpuForward } from './cpu-modernbert.js';
-import { attention, type CpuForward, type DenseF32, dense, layerNorm, matmul, pool } from './cpu-ops.js';
+import { attention, type CpuForward, denseLayer, layerNorm, matmul, pool } from './cpu-ops.js';
 import {
   checkForwardOptions,
   checkTokens,
@@ -11,28 +11,12 @@ import {
   type Pooling,
 } from './encoder.js';
 import { gelu } from './math.js';
-import type { BertWeights, EncoderWeights, LayerNormParams } from './weights.js';
-
-interface CpuLayer {
-  qkv: DenseF32;
-  attnOut: DenseF32;
-  attnNorm: LayerNormParams;
-  ffnIn: DenseF32;
-  ffnOut: DenseF32;
-  ffnNorm: LayerNormParams;
-}
+import type { BertWeights, EncoderWeights } from './weights.js';
 
 /** The BERT / XLM-R forward: post-norm layers over word + position + token-type embeddings. */
 function bertCpuForward(weights: BertWeights): CpuForward {
   const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = weights.config;
-  const layers: CpuLayer[] = weights.layers.map((l) => ({
-    qkv: dense(l.qkv),
-    attnOut: dense(l.attnOut),
-    attnNorm: l.attnNorm,
-    ffnIn: dense(l.ffnIn),
-    ffnOut: dense(l.ffnOut),
-    ffnNorm: l.ffnNorm,
-  }));
+  const layers = weights.layers.map(denseLayer);
   return (batch, count, afterLayer) => {
     const M = batch.size * batch.seqLen;
     let x: Float32Array = new Float32Array(M * H);

@@ -57,9 +57,8 @@ describe('trained m3-mini vs the PyTorch oracle', async () => {
 
   const files = new Map<string, Uint8Array>();
   for (const s of manifest.shards) files.set(s.file, await readFixtureBytes(`${PACK}/${s.file}`));
-  const weights = packWeights(manifest, files, manifest.exits.at(-1) as number);
-  if (weights.family !== 'bert') throw new Error('the bundled m3-mini is a BERT model');
-  const shipped = weights;
+  const shipped = packWeights(manifest, files, manifest.exits.at(-1) as number);
+  if (shipped.family !== 'bert') throw new Error('the bundled m3-mini is a BERT model');
   const { hiddenSize: H, numLayers: L } = shipped.config;
   const pooled = await oracle.get('pooled', [expected.ids.length, L, H]);
   const ids = TEXTS.map((i) => expected.ids[i] as number[]);

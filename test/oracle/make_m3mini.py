@@ -30,7 +30,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "m3-m
 PER_LANG = 3
 LONG_TOKENS = 250
 
-HF_NAMES = {"qkv": None, "attnOut": "attention.output.dense", "attnNorm": "attention.output.LayerNorm",
+HF_NAMES = {"attnOut": "attention.output.dense", "attnNorm": "attention.output.LayerNorm",
             "ffnIn": "intermediate.dense", "ffnOut": "output.dense", "ffnNorm": "output.LayerNorm"}
 
 

@@ -124,16 +124,7 @@ export function randomHfTensors(config: EncoderConfig, seed = 3): TensorSource {
     for (const n of ['attention.output.LayerNorm', 'output.LayerNorm'])
       shapes.set(`${at}.${n}.weight`, [H]).set(`${at}.${n}.bias`, [H]);
   }
-  return {
-    has: (name) => shapes.has(name),
-    names: () => shapes.keys(),
-    get(name, shape) {
-      const s = shapes.get(name);
-      if (!s || s.join() !== shape.join()) throw new Error(`random checkpoint: no tensor ${name} [${shape}]`);
-      const n = s.reduce((a, b) => a * b, 1);
-      return randomArray(n, s.length === 2 ? 1 / Math.sqrt(s[1] as number) : 0.1, rng(seed + name.length * 7919 + n));
-    },
-  };
+  return shapedSource(shapes, seed, randomArray);
 }
 
 /**
@@ -166,6 +157,24 @@ export function randomModernBertTensors(config: EncoderConfig, seed = 3): Tensor
     linear(`${at}.mlp.Wo`, H, I, spec.mlpBias);
   }
   norm('model.final_norm');
+  return shapedSource(shapes, seed, (n, std, next, name) => {
+    const out = new Float32Array(n);
+    const centre = name.endsWith('norm.weight') ? 1 : 0;
+    const half = std * Math.sqrt(3);
+    for (let i = 0; i < n; i++) out[i] = centre + (2 * next() - 1) * half;
+    return out;
+  });
+}
+
+/**
+ * A TensorSource over `shapes`, each tensor drawn on demand with its own seeded generator;
+ * matrices get std 1/sqrt(cols), vectors 0.1.
+ */
+function shapedSource(
+  shapes: Map<string, number[]>,
+  seed: number,
+  draw: (n: number, std: number, next: () => number, name: string) => Float32Array,
+): TensorSource {
   return {
     has: (name) => shapes.has(name),
     names: () => shapes.keys(),
@@ -173,12 +182,7 @@ export function randomModernBertTensors(config: EncoderConfig, seed = 3): Tensor
       const s = shapes.get(name);
       if (!s || s.join() !== shape.join()) throw new Error(`random checkpoint: no tensor ${name} [${shape}]`);
       const n = s.reduce((a, b) => a * b, 1);
-      const next = rng(seed + name.length * 7919 + n);
-      const out = new Float32Array(n);
-      const isNormWeight = s.length === 1 && name.endsWith('norm.weight');
-      const half = (s.length === 2 ? 1 / Math.sqrt(s[1] as number) : 0.1) * Math.sqrt(3);
-      for (let i = 0; i < n; i++) out[i] = (isNormWeight ? 1 : 0) + (2 * next() - 1) * half;
-      return out;
+      return draw(n, s.length === 2 ? 1 / Math.sqrt(s[1] as number) : 0.1, rng(seed + name.length * 7919 + n), name);
     },
   };
 }
