@@ -51,10 +51,16 @@ fn cosine(acc: f32, sq: f32, scale: f32) -> f32 {
   return acc * scale;
 }
 
-// A block's dot product with the query, and its squared norm when the score is normalised.
+// A block's dot product with the query, plus its squared norm when the score is normalised: the
+// norm is a branch on a uniform rather than a select, so unnormalised scoring (the funnel's
+// coarse pass, full-width search) does not pay for it.
 fn f32_block(s: Slot, b: u32, n: u32) -> vec2<f32> {
   let v = select(vec4<f32>(0.0), bitcast<vec4<f32>>(Rows[s.base + b * PAGE_ROWS]), LANES < vec4<u32>(n));
-  return vec2<f32>(dot(bitcast<vec4<f32>>(Query[b]), v), select(0.0, dot(v, v), P.normalize == 1u));
+  var sq = 0.0;
+  if (P.normalize == 1u) {
+    sq = dot(v, v);
+  }
+  return vec2<f32>(dot(bitcast<vec4<f32>>(Query[b]), v), sq);
 }
 
 @compute @workgroup_size(256)
@@ -75,14 +81,21 @@ fn score_f32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wi
   Scores[s.row] = cosine(sum.x, sum.y, 1.0);
 }
 
-// Stored bytes lie in -127..127, so unpack4x8snorm gives exactly byte / 127 (one builtin instead
-// of shifts and a conversion); the 127 is put back once per row.
+// The four signed bytes of a word as exact integers, lowest first: two shifts a lane, cheaper
+// than unpack4x8snorm's clamp and scaling on software adapters, which run the coarse pass.
+fn int8_lanes(word: u32) -> vec4<f32> {
+  return vec4<f32>((vec4<i32>(bitcast<i32>(word)) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u));
+}
+
 fn int8_block(s: Slot, b: u32, n: u32) -> vec2<f32> {
   let words = Rows[s.base + b * PAGE_ROWS];
   var sum = vec2<f32>(0.0);
   for (var j = 0u; j < 4u; j++) {
-    let v = select(vec4<f32>(0.0), unpack4x8snorm(words[j]), LANES + 4u * j < vec4<u32>(n));
-    sum += vec2<f32>(dot(bitcast<vec4<f32>>(Query[b * 4u + j]), v), select(0.0, dot(v, v), P.normalize == 1u));
+    let v = select(vec4<f32>(0.0), int8_lanes(words[j]), LANES + 4u * j < vec4<u32>(n));
+    sum.x += dot(bitcast<vec4<f32>>(Query[b * 4u + j]), v);
+    if (P.normalize == 1u) {
+      sum.y += dot(v, v);
+    }
   }
   return sum;
 }
@@ -102,7 +115,7 @@ fn score_int8(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
   if (full < P.width_blocks) {
     sum += int8_block(s, full, valid(full, 16u));
   }
-  Scores[s.row] = cosine(sum.x, sum.y, 127.0 * Scales[s.row]);
+  Scores[s.row] = cosine(sum.x, sum.y, Scales[s.row]);
 }
 
 @compute @workgroup_size(256)

@@ -1,4 +1,4 @@
-import { int8Lane, popcount } from './codec.js';
+import { BLOCK_WORDS, int8Lane, popcount } from './codec.js';
 import { PAGE_ROWS, type RowStore } from './rows.js';
 import type { Scorer } from './scorer.js';
 import { MASKED_SCORE, type Ranked, selectTop } from './topk.js';
@@ -30,30 +30,37 @@ export function rowScorer(store: RowStore, query: Uint32Array, width: number): (
   }
   const finish = (dot: number, sq: number, scale: number) =>
     Math.fround(normalize ? dot / Math.max(Math.sqrt(sq), 1e-30) : dot * scale);
+  // Walks a row block by block (4 dims a block for f32, 4 words of 4 dims for int8): the block's
+  // words are contiguous, the next block lies a page-row stride further on.
+  const stride = PAGE_ROWS * BLOCK_WORDS;
   if (c.type === 'f32') {
     const floats = store.pages.map((p) => new Float32Array(p.buffer));
     return (row) => {
       const f = floats[Math.floor(row / PAGE_ROWS)] as Float32Array;
-      const r = row % PAGE_ROWS;
+      let at = (row % PAGE_ROWS) * BLOCK_WORDS;
       let dot = 0;
       let sq = 0;
-      for (let i = 0; i < width; i++) {
-        const v = f[at(r, i)] as number;
-        dot += (q[i] as number) * v;
-        sq += v * v;
+      for (let i = 0; i < width; i += 4, at += stride) {
+        for (let j = 0; j < 4 && i + j < width; j++) {
+          const v = f[at + j] as number;
+          dot += (q[i + j] as number) * v;
+          sq += v * v;
+        }
       }
       return finish(dot, sq, 1);
     };
   }
   return (row) => {
     const page = store.pages[Math.floor(row / PAGE_ROWS)] as Uint32Array;
-    const r = row % PAGE_ROWS;
+    let at = (row % PAGE_ROWS) * BLOCK_WORDS;
     let dot = 0;
     let sq = 0;
-    for (let i = 0; i < width; i++) {
-      const v = int8Lane(page[at(r, i >>> 2)] as number, i & 3);
-      dot += (q[i] as number) * v;
-      sq += v * v;
+    for (let i = 0; i < width; i += 16, at += stride) {
+      for (let j = 0; j < 16 && i + j < width; j++) {
+        const v = int8Lane(page[at + (j >>> 2)] as number, j & 3);
+        dot += (q[i + j] as number) * v;
+        sq += v * v;
+      }
     }
     return finish(dot, sq, store.scales[row] as number);
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { chunkBudget, chunkText, estimateTokens } from '../../src/search/chunk.js';
-import { codec, encodeQuery, encodeRow, int8Lane, popcount } from '../../src/search/codec.js';
+import { codec, decodeRow, encodeQuery, encodeRow, int8Lane, popcount } from '../../src/search/codec.js';
 import { CpuScorer } from '../../src/search/cpu-scorer.js';
 import { metaPredicate } from '../../src/search/filter.js';
 import { candidateCount, coarseWidth, rankRows } from '../../src/search/funnel.js';
@@ -76,10 +76,26 @@ describe('CPU scorer', () => {
     const store = storeOf('f32', vectors);
     const s = new CpuScorer(store);
     const full = await s.scoreAll(encodeQuery(store.codec, q, 64), 64, all(300));
-    const prefix = await s.scoreAll(encodeQuery(store.codec, q, 16), 16, all(300));
-    vectors.forEach((v, r) => {
-      expect(full[r]).toBeCloseTo(dot(q, unit(v)), 6);
-      expect(prefix[r]).toBeCloseTo(dot(q, v, 16) / Math.hypot(...v.subarray(0, 16)), 6);
+    vectors.forEach((v, r) => expect(full[r]).toBeCloseTo(dot(q, unit(v)), 6));
+    // 22 ends inside a 4-dim block.
+    for (const width of [16, 22]) {
+      const prefix = await s.scoreAll(encodeQuery(store.codec, q, width), width, all(300));
+      vectors.forEach((v, r) => {
+        expect(prefix[r]).toBeCloseTo(dot(q, v, width) / Math.hypot(...v.subarray(0, width)), 6);
+      });
+    }
+  });
+
+  it('int8 at a prefix width is the cosine of the decoded prefixes', async () => {
+    const store = storeOf('int8', vectors);
+    const s = new CpuScorer(store);
+    // 22 ends inside a 16-dim block and inside one of its words.
+    const width = 22;
+    const got = await s.scoreAll(encodeQuery(store.codec, q, width), width, all(300));
+    vectors.forEach((_, r) => {
+      const { words, scales } = store.read([r]);
+      const v = decodeRow(store.codec, words, scales[0] as number);
+      expect(got[r]).toBeCloseTo(dot(q, v, width) / Math.hypot(...v.subarray(0, width)), 6);
     });
   });
 
