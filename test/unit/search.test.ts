@@ -76,7 +76,9 @@ describe('CPU scorer', () => {
     const store = storeOf('f32', vectors);
     const s = new CpuScorer(store);
     const full = await s.scoreAll(encodeQuery(store.codec, q, 64), 64, all(300));
-    vectors.forEach((v, r) => expect(full[r]).toBeCloseTo(dot(q, unit(v)), 6));
+    vectors.forEach((v, r) => {
+      expect(full[r]).toBeCloseTo(dot(q, unit(v)), 6);
+    });
     // 22 ends inside a 4-dim block.
     for (const width of [16, 22]) {
       const prefix = await s.scoreAll(encodeQuery(store.codec, q, width), width, all(300));
