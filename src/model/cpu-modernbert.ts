@@ -1,5 +1,5 @@
 import { exitUsesFinalNorm } from './config.js';
-import { applyRope, attention, type CpuForward, denseLayer, layerNorm, matmul } from './cpu-ops.js';
+import { applyRope, attention, type CpuForward, cpuLayers, layerNorm } from './cpu-ops.js';
 import { gelu } from './math.js';
 import { ropeTables } from './rope.js';
 import type { ModernBertWeights } from './weights.js';
@@ -16,7 +16,7 @@ export function modernBertCpuForward(weights: ModernBertWeights): CpuForward {
   const { config } = weights;
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps } = config;
   const spec = config.modern as NonNullable<typeof config.modern>;
-  const layers = weights.layers.map(denseLayer);
+  const layers = cpuLayers(weights.layers);
   const tables = ropeTables(spec, headDim, config.maxTokens);
   const normed = (x: Float32Array, p: Parameters<typeof layerNorm>[2]) => {
     const n = x.slice();
@@ -32,16 +32,16 @@ export function modernBertCpuForward(weights: ModernBertWeights): CpuForward {
     layerNorm(x, null, weights.embNorm, H, eps);
     for (const [i, layer] of layers.slice(0, count).entries()) {
       const global = spec.globalLayers[i] as boolean;
-      const qkv = matmul(layer.attnNorm ? normed(x, layer.attnNorm) : x, layer.qkv, M);
+      const qkv = layer.qkv(layer.attnNorm ? normed(x, layer.attnNorm) : x, M);
       applyRope(qkv, batch, numHeads, headDim, global ? tables.global : tables.local);
       const ctx = attention(qkv, batch, numHeads, headDim, global ? Number.POSITIVE_INFINITY : spec.windowHalf);
-      addInto(x, matmul(ctx, layer.attnOut, M));
-      const f = matmul(normed(x, layer.ffnNorm), layer.ffnIn, M);
+      addInto(x, layer.attnOut(ctx, M));
+      const f = layer.ffnIn(normed(x, layer.ffnNorm), M);
       const g = new Float32Array(M * I);
       for (let m = 0; m < M; m++) {
         for (let c = 0; c < I; c++) g[m * I + c] = gelu(f[m * 2 * I + c] as number) * (f[m * 2 * I + I + c] as number);
       }
-      addInto(x, matmul(g, layer.ffnOut, M));
+      addInto(x, layer.ffnOut(g, M));
       afterLayer?.(i + 1, exit(x, i + 1));
     }
     return exit(x, count);

@@ -1,11 +1,13 @@
 import { dequantizeLinear } from '../pack/quantize.js';
 import type { TokenBatch } from './batch.js';
 import type { Pooling } from './encoder.js';
+import { WasmMatmul } from './wasm/matmul.js';
 import type { LayerNormParams, Linear } from './weights.js';
 
 /**
- * The forward's building blocks in plain f32 TypeScript: the CPU fallback runs them, and each
- * WGSL kernel is tested against its counterpart here.
+ * The forward's building blocks in f32 on the CPU: the CPU fallback runs them, and each WGSL
+ * kernel is tested against its plain-TypeScript counterpart here. Projections run in the SIMD
+ * WebAssembly kernel of wasm/matmul.wat where the runtime has one, with `matmul` as fallback.
  */
 
 export interface DenseF32 {
@@ -17,11 +19,31 @@ export interface DenseF32 {
 
 export const dense = (l: Linear): DenseF32 => ({ w: dequantizeLinear(l), b: l.bias, rows: l.rows, cols: l.cols });
 
+/** A projection ready to run: y = x W^T + b over the M rows of x. */
+export type CpuLinear = (x: Float32Array, M: number) => Float32Array;
+
+/**
+ * A projection dequantised to f32 once, at load, and run by the SIMD WebAssembly kernel when
+ * there is one (its weights then live only in the kernel's memory), else by `matmul`.
+ */
+export function cpuLinear(l: Linear, kernel: WasmMatmul | null): CpuLinear {
+  const d = dense(l);
+  const placed = kernel?.place(d.w, d.b, d.rows, d.cols);
+  if (!kernel || !placed) return (x, M) => matmul(x, d, M);
+  return (x, M) => kernel.matmul(x, placed, M) ?? matmul(x, d, M);
+}
+
 type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
 
-/** A layer (BERT or ModernBERT) with its four projections dequantised to f32 once, at load. */
-export function denseLayer<L extends Record<Projection, Linear>>(l: L): Omit<L, Projection> & Record<Projection, DenseF32> {
-  return { ...l, qkv: dense(l.qkv), attnOut: dense(l.attnOut), ffnIn: dense(l.ffnIn), ffnOut: dense(l.ffnOut) };
+/** Layers (BERT or ModernBERT) with their four projections made runnable, sharing one kernel. */
+export function cpuLayers<L extends Record<Projection, Linear>>(
+  layers: readonly L[],
+): (Omit<L, Projection> & Record<Projection, CpuLinear>)[] {
+  const kernel = WasmMatmul.create();
+  return layers.map((l) => {
+    const run = (p: Projection) => cpuLinear(l[p], kernel);
+    return { ...l, qkv: run('qkv'), attnOut: run('attnOut'), ffnIn: run('ffnIn'), ffnOut: run('ffnOut') };
+  });
 }
 
 /**

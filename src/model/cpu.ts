@@ -1,7 +1,7 @@
 import { bucketize, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
 import { modernBertCpuForward } from './cpu-modernbert.js';
-import { attention, type CpuForward, denseLayer, layerNorm, matmul, pool } from './cpu-ops.js';
+import { attention, type CpuForward, cpuLayers, layerNorm, pool } from './cpu-ops.js';
 import {
   checkForwardOptions,
   checkTokens,
@@ -16,7 +16,7 @@ import type { BertWeights, EncoderWeights } from './weights.js';
 /** The BERT / XLM-R forward: post-norm layers over word + position + token-type embeddings. */
 function bertCpuForward(weights: BertWeights): CpuForward {
   const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = weights.config;
-  const layers = weights.layers.map(denseLayer);
+  const layers = cpuLayers(weights.layers);
   return (batch, count, afterLayer) => {
     const M = batch.size * batch.seqLen;
     let x: Float32Array = new Float32Array(M * H);
@@ -29,13 +29,13 @@ function bertCpuForward(weights: BertWeights): CpuForward {
     }
     layerNorm(x, null, weights.embNorm, H, eps);
     for (const [i, layer] of layers.slice(0, count).entries()) {
-      const qkv = matmul(x, layer.qkv, M);
+      const qkv = layer.qkv(x, M);
       const ctx = attention(qkv, batch, numHeads, headDim);
-      const a = matmul(ctx, layer.attnOut, M);
+      const a = layer.attnOut(ctx, M);
       layerNorm(a, x, layer.attnNorm, H, eps);
-      const f = matmul(a, layer.ffnIn, M);
+      const f = layer.ffnIn(a, M);
       for (let i = 0; i < f.length; i++) f[i] = gelu(f[i] as number);
-      const y = matmul(f, layer.ffnOut, M);
+      const y = layer.ffnOut(f, M);
       layerNorm(y, a, layer.ffnNorm, H, eps);
       x = y;
       afterLayer?.(i + 1, x);
@@ -45,8 +45,9 @@ function bertCpuForward(weights: BertWeights): CpuForward {
 }
 
 /**
- * The plain-TypeScript f32 forward: the fallback where WebGPU is missing or fails, and the
- * reference the GPU kernels are tested against. Quantized weights are dequantized once here.
+ * The f32 CPU forward (TypeScript, projections in SIMD WebAssembly): the fallback where WebGPU
+ * is missing or fails, and the reference the GPU is tested against. Quantized weights are
+ * dequantized once here.
  */
 export class CpuEncoder implements EncoderBackend {
   readonly kind = 'cpu' as const;
