@@ -1,5 +1,5 @@
 import { exitUsesFinalNorm } from './config.js';
-import { applyRope, attention, type CpuForward, cpuLayers, layerNorm } from './cpu-ops.js';
+import { applyRope, type CpuForward, cpuAttention, cpuLayers, layerNorm } from './cpu-ops.js';
 import { gelu } from './math.js';
 import { ropeTables } from './rope.js';
 import type { ModernBertWeights } from './weights.js';
@@ -17,6 +17,7 @@ export function modernBertCpuForward(weights: ModernBertWeights): CpuForward {
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps } = config;
   const spec = config.modern as NonNullable<typeof config.modern>;
   const layers = cpuLayers(weights.layers);
+  const attend = cpuAttention();
   const tables = ropeTables(spec, headDim, config.maxTokens);
   const normed = (x: Float32Array, p: Parameters<typeof layerNorm>[2]) => {
     const n = x.slice();
@@ -34,7 +35,7 @@ export function modernBertCpuForward(weights: ModernBertWeights): CpuForward {
       const global = spec.globalLayers[i] as boolean;
       const qkv = layer.qkv(layer.attnNorm ? normed(x, layer.attnNorm) : x, M);
       applyRope(qkv, batch, numHeads, headDim, global ? tables.global : tables.local);
-      const ctx = attention(qkv, batch, numHeads, headDim, global ? Number.POSITIVE_INFINITY : spec.windowHalf);
+      const ctx = attend(qkv, batch, numHeads, headDim, global ? Number.POSITIVE_INFINITY : spec.windowHalf);
       addInto(x, layer.attnOut(ctx, M));
       const f = layer.ffnIn(normed(x, layer.ffnNorm), M);
       const g = new Float32Array(M * I);

@@ -1,6 +1,7 @@
 import { dequantizeLinear } from '../pack/quantize.js';
 import type { TokenBatch } from './batch.js';
 import type { Pooling } from './encoder.js';
+import { WasmAttention } from './wasm/attention.js';
 import { WasmMatmul } from './wasm/matmul.js';
 import type { LayerNormParams, Linear } from './weights.js';
 
@@ -186,6 +187,14 @@ export function attention(
     }
   }
   return ctx;
+}
+
+/** `attention` run by the SIMD WebAssembly kernel where there is one, with one kernel per forward. */
+export function cpuAttention(): typeof attention {
+  const kernel = WasmAttention.create();
+  if (!kernel) return attention;
+  return (qkv, batch, heads, d, windowHalf) =>
+    kernel.attention(qkv, batch, heads, d, windowHalf) ?? attention(qkv, batch, heads, d, windowHalf);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { bucketize, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
 import { modernBertCpuForward } from './cpu-modernbert.js';
-import { attention, type CpuForward, cpuLayers, layerNorm, pool } from './cpu-ops.js';
+import { type CpuForward, cpuAttention, cpuLayers, layerNorm, pool } from './cpu-ops.js';
 import {
   checkForwardOptions,
   checkTokens,
@@ -17,6 +17,7 @@ import type { BertWeights, EncoderWeights } from './weights.js';
 function bertCpuForward(weights: BertWeights): CpuForward {
   const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = weights.config;
   const layers = cpuLayers(weights.layers);
+  const attend = cpuAttention();
   return (batch, count, afterLayer) => {
     const M = batch.size * batch.seqLen;
     let x: Float32Array = new Float32Array(M * H);
@@ -30,7 +31,7 @@ function bertCpuForward(weights: BertWeights): CpuForward {
     layerNorm(x, null, weights.embNorm, H, eps);
     for (const [i, layer] of layers.slice(0, count).entries()) {
       const qkv = layer.qkv(x, M);
-      const ctx = attention(qkv, batch, numHeads, headDim);
+      const ctx = attend(qkv, batch, numHeads, headDim);
       const a = layer.attnOut(ctx, M);
       layerNorm(a, x, layer.attnNorm, H, eps);
       const f = layer.ffnIn(a, M);

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { attention, cpuLinear, matmul } from '../../src/model/cpu-ops.js';
+import { assemble } from '../../src/model/wasm/assemble.js';
+import { WasmAttention } from '../../src/model/wasm/attention.js';
+import { ATTENTION_WASM_BASE64 } from '../../src/model/wasm/attention-wasm.js';
+import { WasmMatmul } from '../../src/model/wasm/matmul.js';
+import { MATMUL_WASM_BASE64 } from '../../src/model/wasm/matmul-wasm.js';
+import type { Linear } from '../../src/model/weights.js';
+import { randomArray, rng } from '../support/random.js';
+
+// The SIMD WebAssembly kernels of the CPU fallback, against the plain-TypeScript loops.
+describe('WebAssembly kernels', () => {
+  it('the committed modules are the .wat files assembled (run `npm run build:wasm` after editing one)', async () => {
+    expect(Buffer.from(await assemble('matmul')).toString('base64')).toBe(MATMUL_WASM_BASE64);
+    expect(Buffer.from(await assemble('attention')).toString('base64')).toBe(ATTENTION_WASM_BASE64);
+  });
+
+  it('equals the TypeScript matmul on shapes with leftover rows, columns and K % 4 dims', () => {
+    const kernel = WasmMatmul.create();
+    expect(kernel).not.toBeNull();
+    const next = rng(7);
+    const shapes: [number, number, number][] = [
+      [1, 1, 1],
+      [3, 5, 7],
+      [4, 2, 4],
+      [9, 7, 13],
+      [17, 33, 258],
+      [64, 96, 256],
+    ];
+    const placed = shapes.map(([, N, K]) => {
+      const w = randomArray(N * K, 1, next);
+      const b = randomArray(N, 1, next);
+      return { dense: { w, b, rows: N, cols: K }, at: kernel?.place(w, b, N, K) };
+    });
+    // Large M first: the scratch grows, and the weights placed before must survive it.
+    for (const Mscale of [8, 1]) {
+      shapes.forEach(([M, N, K], i) => {
+        const { dense, at } = placed[i] as (typeof placed)[number];
+        const rows = M * Mscale;
+        const x = randomArray(rows * K, 1, next);
+        const got = kernel?.matmul(x, at as NonNullable<typeof at>, rows) as Float32Array;
+        const want = matmul(x, dense, rows);
+        expect(got.length).toBe(rows * N);
+        const scale = Math.sqrt(K);
+        want.forEach((v, j) => {
+          expect(Math.abs((got[j] as number) - v)).toBeLessThan(1e-5 * scale);
+        });
+      });
+    }
+  });
+
+  it('cpuLinear gives the same projection with and without the kernel', () => {
+    const next = rng(11);
+    const rows = 24;
+    const cols = 40;
+    const w = randomArray(rows * cols, 1, next);
+    const l: Linear = { quant: 'f32', rows, cols, data: new Uint8Array(w.buffer), bias: randomArray(rows, 1, next) };
+    const x = randomArray(5 * cols, 1, next);
+    const plain = cpuLinear(l, null)(x, 5);
+    const simd = cpuLinear(l, WasmMatmul.create())(x, 5);
+    plain.forEach((v, j) => {
+      expect(simd[j]).toBeCloseTo(v, 5);
+    });
+  });
+
+  it('attention equals the TypeScript attention on padded rows, odd head sizes and sliding windows', () => {
+    const kernel = WasmAttention.create();
+    expect(kernel).not.toBeNull();
+    const next = rng(13);
+    const cases: { heads: number; d: number; seqLen: number; lengths: number[]; window?: number }[] = [
+      { heads: 2, d: 8, seqLen: 5, lengths: [5, 3] },
+      { heads: 3, d: 6, seqLen: 9, lengths: [9, 1, 4] },
+      { heads: 4, d: 16, seqLen: 40, lengths: [40, 33], window: 4 },
+      { heads: 1, d: 64, seqLen: 130, lengths: [130], window: 64 },
+    ];
+    for (const { heads, d, seqLen, lengths, window } of cases) {
+      const batch = { size: lengths.length, seqLen, lengths: Uint32Array.from(lengths) };
+      const qkv = randomArray(batch.size * seqLen * 3 * heads * d, 2, next);
+      const got = kernel?.attention(qkv, batch, heads, d, window) as Float32Array;
+      const want = attention(qkv, batch, heads, d, window);
+      expect(got.length).toBe(want.length);
+      const H = heads * d;
+      lengths.forEach((len, r) => {
+        for (let i = 0; i < seqLen; i++) {
+          for (let c = 0; c < H; c++) {
+            const at = (r * seqLen + i) * H + c;
+            // Padding rows: zeros, which nothing reads.
+            if (i >= len) expect(got[at]).toBe(0);
+            else expect(Math.abs((got[at] as number) - (want[at] as number))).toBeLessThan(1e-5);
+          }
+        }
+      });
+    }
+  });
+});
