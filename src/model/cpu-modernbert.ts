@@ -1,5 +1,5 @@
 import { exitUsesFinalNorm } from './config.js';
-import { applyRope, type CpuForward, cpuAttention, cpuLayers, layerNorm } from './cpu-ops.js';
+import { applyRope, type CpuForward, cpuLayers, layerNorm } from './cpu-ops.js';
 import { gelu } from './math.js';
 import { ropeTables } from './rope.js';
 import type { ModernBertWeights } from './weights.js';
@@ -16,8 +16,7 @@ export function modernBertCpuForward(weights: ModernBertWeights): CpuForward {
   const { config } = weights;
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps } = config;
   const spec = config.modern as NonNullable<typeof config.modern>;
-  const layers = cpuLayers(weights.layers);
-  const attend = cpuAttention();
+  const { layers, attend } = cpuLayers(weights.layers);
   const tables = ropeTables(spec, headDim, config.maxTokens);
   const normed = (x: Float32Array, p: Parameters<typeof layerNorm>[2]) => {
     const n = x.slice();

@@ -1,8 +1,8 @@
 import { dequantizeLinear } from '../pack/quantize.js';
 import type { TokenBatch } from './batch.js';
 import type { Pooling } from './encoder.js';
-import { WasmAttention } from './wasm/attention.js';
-import { WasmMatmul } from './wasm/matmul.js';
+import { gelu } from './math.js';
+import { type Activation, WasmKernels } from './wasm/kernels.js';
 import type { LayerNormParams, Linear } from './weights.js';
 
 /**
@@ -20,31 +20,45 @@ export interface DenseF32 {
 
 export const dense = (l: Linear): DenseF32 => ({ w: dequantizeLinear(l), b: l.bias, rows: l.rows, cols: l.cols });
 
-/** A projection ready to run: y = x W^T + b over the M rows of x. */
-export type CpuLinear = (x: Float32Array, M: number) => Float32Array;
+/** A projection ready to run: y = x W^T + b over the M rows of x, then the activation. */
+export type CpuLinear = (x: Float32Array, M: number, activation?: Activation) => Float32Array;
 
 /**
  * A projection dequantised to f32 once, at load, and run by the SIMD WebAssembly kernel when
  * there is one (its weights then live only in the kernel's memory), else by `matmul`.
  */
-export function cpuLinear(l: Linear, kernel: WasmMatmul | null): CpuLinear {
+export function cpuLinear(l: Linear, kernel: WasmKernels | null): CpuLinear {
   const d = dense(l);
+  const plain: CpuLinear = (x, M, activation = 'none') => {
+    const y = matmul(x, d, M);
+    if (activation === 'gelu') for (let i = 0; i < y.length; i++) y[i] = gelu(y[i] as number);
+    return y;
+  };
   const placed = kernel?.place(d.w, d.b, d.rows, d.cols);
-  if (!kernel || !placed) return (x, M) => matmul(x, d, M);
-  return (x, M) => kernel.matmul(x, placed, M) ?? matmul(x, d, M);
+  if (!kernel || !placed) return plain;
+  return (x, M, activation = 'none') => kernel.matmul(x, placed, M, activation) ?? plain(x, M, activation);
 }
 
 type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
 
-/** Layers (BERT or ModernBERT) with their four projections made runnable, sharing one kernel. */
+/**
+ * Layers (BERT or ModernBERT) with their four projections made runnable, and the attention to
+ * run between them; the SIMD kernels where the runtime has them, one instance per forward.
+ */
 export function cpuLayers<L extends Record<Projection, Linear>>(
   layers: readonly L[],
-): (Omit<L, Projection> & Record<Projection, CpuLinear>)[] {
-  const kernel = WasmMatmul.create();
-  return layers.map((l) => {
-    const run = (p: Projection) => cpuLinear(l[p], kernel);
-    return { ...l, qkv: run('qkv'), attnOut: run('attnOut'), ffnIn: run('ffnIn'), ffnOut: run('ffnOut') };
-  });
+): { layers: (Omit<L, Projection> & Record<Projection, CpuLinear>)[]; attend: typeof attention } {
+  const kernel = WasmKernels.create();
+  return {
+    layers: layers.map((l) => {
+      const run = (p: Projection) => cpuLinear(l[p], kernel);
+      return { ...l, qkv: run('qkv'), attnOut: run('attnOut'), ffnIn: run('ffnIn'), ffnOut: run('ffnOut') };
+    }),
+    attend: kernel
+      ? (qkv, batch, heads, d, windowHalf) =>
+          kernel.attention(qkv, batch, heads, d, windowHalf) ?? attention(qkv, batch, heads, d, windowHalf)
+      : attention,
+  };
 }
 
 /**
@@ -187,14 +201,6 @@ export function attention(
     }
   }
   return ctx;
-}
-
-/** `attention` run by the SIMD WebAssembly kernel where there is one, with one kernel per forward. */
-export function cpuAttention(): typeof attention {
-  const kernel = WasmAttention.create();
-  if (!kernel) return attention;
-  return (qkv, batch, heads, d, windowHalf) =>
-    kernel.attention(qkv, batch, heads, d, windowHalf) ?? attention(qkv, batch, heads, d, windowHalf);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { bucketize, type TokenBatch } from './batch.js';
 import type { EncoderConfig } from './config.js';
 import { modernBertCpuForward } from './cpu-modernbert.js';
-import { type CpuForward, cpuAttention, cpuLayers, layerNorm, pool } from './cpu-ops.js';
+import { type CpuForward, cpuLayers, layerNorm, pool } from './cpu-ops.js';
 import {
   checkForwardOptions,
   checkTokens,
@@ -10,14 +10,12 @@ import {
   finishVector,
   type Pooling,
 } from './encoder.js';
-import { gelu } from './math.js';
 import type { BertWeights, EncoderWeights } from './weights.js';
 
 /** The BERT / XLM-R forward: post-norm layers over word + position + token-type embeddings. */
 function bertCpuForward(weights: BertWeights): CpuForward {
   const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = weights.config;
-  const layers = cpuLayers(weights.layers);
-  const attend = cpuAttention();
+  const { layers, attend } = cpuLayers(weights.layers);
   return (batch, count, afterLayer) => {
     const M = batch.size * batch.seqLen;
     let x: Float32Array = new Float32Array(M * H);
@@ -34,8 +32,7 @@ function bertCpuForward(weights: BertWeights): CpuForward {
       const ctx = attend(qkv, batch, numHeads, headDim);
       const a = layer.attnOut(ctx, M);
       layerNorm(a, x, layer.attnNorm, H, eps);
-      const f = layer.ffnIn(a, M);
-      for (let i = 0; i < f.length; i++) f[i] = gelu(f[i] as number);
+      const f = layer.ffnIn(a, M, 'gelu');
       const y = layer.ffnOut(f, M);
       layerNorm(y, a, layer.ffnNorm, H, eps);
       x = y;

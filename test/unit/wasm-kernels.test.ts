@@ -1,22 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { attention, cpuLinear, matmul } from '../../src/model/cpu-ops.js';
-import { assemble } from '../../src/model/wasm/assemble.js';
-import { WasmAttention } from '../../src/model/wasm/attention.js';
-import { ATTENTION_WASM_BASE64 } from '../../src/model/wasm/attention-wasm.js';
-import { WasmMatmul } from '../../src/model/wasm/matmul.js';
-import { MATMUL_WASM_BASE64 } from '../../src/model/wasm/matmul-wasm.js';
+import { gelu } from '../../src/model/math.js';
+import { assembleKernels } from '../../src/model/wasm/assemble.js';
+import { WasmKernels } from '../../src/model/wasm/kernels.js';
+import { KERNELS_WASM_BASE64 } from '../../src/model/wasm/kernels-wasm.js';
 import type { Linear } from '../../src/model/weights.js';
 import { randomArray, rng } from '../support/random.js';
 
 // The SIMD WebAssembly kernels of the CPU fallback, against the plain-TypeScript loops.
 describe('WebAssembly kernels', () => {
-  it('the committed modules are the .wat files assembled (run `npm run build:wasm` after editing one)', async () => {
-    expect(Buffer.from(await assemble('matmul')).toString('base64')).toBe(MATMUL_WASM_BASE64);
-    expect(Buffer.from(await assemble('attention')).toString('base64')).toBe(ATTENTION_WASM_BASE64);
+  it('the committed module is kernels.wat assembled (run `npm run build:wasm` after editing it)', async () => {
+    expect(Buffer.from(await assembleKernels()).toString('base64')).toBe(KERNELS_WASM_BASE64);
   });
 
   it('equals the TypeScript matmul on shapes with leftover rows, columns and K % 4 dims', () => {
-    const kernel = WasmMatmul.create();
+    const kernel = WasmKernels.create();
     expect(kernel).not.toBeNull();
     const next = rng(7);
     const shapes: [number, number, number][] = [
@@ -38,7 +36,7 @@ describe('WebAssembly kernels', () => {
         const { dense, at } = placed[i] as (typeof placed)[number];
         const rows = M * Mscale;
         const x = randomArray(rows * K, 1, next);
-        const got = kernel?.matmul(x, at as NonNullable<typeof at>, rows) as Float32Array;
+        const got = kernel?.matmul(x, at as NonNullable<typeof at>, rows, 'none') as Float32Array;
         const want = matmul(x, dense, rows);
         expect(got.length).toBe(rows * N);
         const scale = Math.sqrt(K);
@@ -56,15 +54,31 @@ describe('WebAssembly kernels', () => {
     const w = randomArray(rows * cols, 1, next);
     const l: Linear = { quant: 'f32', rows, cols, data: new Uint8Array(w.buffer), bias: randomArray(rows, 1, next) };
     const x = randomArray(5 * cols, 1, next);
-    const plain = cpuLinear(l, null)(x, 5);
-    const simd = cpuLinear(l, WasmMatmul.create())(x, 5);
-    plain.forEach((v, j) => {
-      expect(simd[j]).toBeCloseTo(v, 5);
+    for (const activation of ['none', 'gelu'] as const) {
+      const plain = cpuLinear(l, null)(x, 5, activation);
+      const simd = cpuLinear(l, WasmKernels.create())(x, 5, activation);
+      plain.forEach((v, j) => {
+        expect(simd[j]).toBeCloseTo(v, 5);
+      });
+    }
+  });
+
+  it('GELU (exp and erf in SIMD) equals the TypeScript GELU from -40 to 40, odd counts included', () => {
+    const kernel = WasmKernels.create() as WasmKernels;
+    // An identity projection: y = x, so the epilogue sees chosen values.
+    const n = 7;
+    const eye = new Float32Array(n * n).map((_, i) => (i % (n + 1) === 0 ? 1 : 0));
+    const placed = kernel.place(eye, new Float32Array(n), n, n) as NonNullable<ReturnType<WasmKernels['place']>>;
+    const values = Float32Array.from({ length: 8001 * n }, (_, i) => -40 + (i * 80) / (8001 * n - 1));
+    const got = kernel.matmul(values, placed, 8001, 'gelu') as Float32Array;
+    values.forEach((v, i) => {
+      const want = gelu(v);
+      expect(Math.abs((got[i] as number) - want)).toBeLessThan(2e-7 * Math.max(1, Math.abs(want)));
     });
   });
 
   it('attention equals the TypeScript attention on padded rows, odd head sizes and sliding windows', () => {
-    const kernel = WasmAttention.create();
+    const kernel = WasmKernels.create();
     expect(kernel).not.toBeNull();
     const next = rng(13);
     const cases: { heads: number; d: number; seqLen: number; lengths: number[]; window?: number }[] = [
