@@ -46,7 +46,6 @@ const TILE_N = 64;
  * 11 ms with 16-row tiles and 22 ms with 64-row ones; 1024 rows run ~15% faster with 64).
  */
 const rowsFor = (M: number) => (M <= 16 ? 2 : 8);
-const BATCH_ROWS = 64;
 
 /**
  * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders. Pipelines are
@@ -78,9 +77,11 @@ export class MatmulKernel {
       );
     }
     const kernel = new MatmulKernel(device, layouts, modules);
-    // The batch tiling now, so an adapter that cannot compile the kernel fails while the backend
-    // is being chosen (where 'auto' falls back to the CPU), not at the first call.
-    await kernel.prepare([BATCH_ROWS]);
+    // One tiling now, so an adapter that cannot compile the kernel fails while the backend is
+    // being chosen (where 'auto' falls back to the CPU), not at the first call. The short-text
+    // one: a page's first call is most often one query, and compiling the other tiling too
+    // before it would double its wait (~1.3 s per pipeline on SwiftShader).
+    await kernel.prepare([1]);
     return kernel;
   }
 
