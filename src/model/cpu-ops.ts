@@ -29,14 +29,13 @@ export type CpuLinear = (x: Float32Array, M: number, activation?: Activation) =>
  */
 export function cpuLinear(l: Linear, kernel: WasmKernels | null): CpuLinear {
   const d = dense(l);
-  const plain: CpuLinear = (x, M, activation = 'none') => {
+  const placed = kernel?.place(d.w, d.b, d.rows, d.cols);
+  if (kernel && placed) return (x, M, activation = 'none') => kernel.matmul(x, placed, M, activation);
+  return (x, M, activation = 'none') => {
     const y = matmul(x, d, M);
     if (activation === 'gelu') for (let i = 0; i < y.length; i++) y[i] = gelu(y[i] as number);
     return y;
   };
-  const placed = kernel?.place(d.w, d.b, d.rows, d.cols);
-  if (!kernel || !placed) return plain;
-  return (x, M, activation = 'none') => kernel.matmul(x, placed, M, activation) ?? plain(x, M, activation);
 }
 
 type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
@@ -54,10 +53,7 @@ export function cpuLayers<L extends Record<Projection, Linear>>(
       const run = (p: Projection) => cpuLinear(l[p], kernel);
       return { ...l, qkv: run('qkv'), attnOut: run('attnOut'), ffnIn: run('ffnIn'), ffnOut: run('ffnOut') };
     }),
-    attend: kernel
-      ? (qkv, batch, heads, d, windowHalf) =>
-          kernel.attention(qkv, batch, heads, d, windowHalf) ?? attention(qkv, batch, heads, d, windowHalf)
-      : attention,
+    attend: kernel ? (...args) => kernel.attention(...args) : attention,
   };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { UnsupportedError } from '../../src/errors.js';
 import { attention, cpuLinear, matmul } from '../../src/model/cpu-ops.js';
 import { gelu } from '../../src/model/math.js';
 import { assembleKernels } from '../../src/model/wasm/assemble.js';
@@ -105,5 +106,26 @@ describe('WebAssembly kernels', () => {
         }
       });
     }
+  });
+
+  it('near its memory cap: weights stay in TypeScript, calls run in chunks, and a call that cannot fit is refused', () => {
+    // 4 pages: the first placement fills most of it.
+    const kernel = WasmKernels.create(4 * 65536) as WasmKernels;
+    const next = rng(17);
+    const [N, K] = [64, 768];
+    const w = randomArray(N * K, 1, next);
+    const b = randomArray(N, 1, next);
+    const placed = kernel.place(w, b, N, K);
+    expect(placed).not.toBeNull();
+    expect(kernel.place(w, b, N, K)).toBeNull();
+    // 40 rows of scratch (x and y) need ~130 KB; ~60 KB are left: the call goes in chunks.
+    const x = randomArray(40 * K, 1, next);
+    const got = kernel.matmul(x, placed as NonNullable<typeof placed>, 40, 'none');
+    const want = matmul(x, { w, b, rows: N, cols: K }, 40);
+    want.forEach((v, j) => {
+      expect(Math.abs((got[j] as number) - v)).toBeLessThan(1e-4);
+    });
+    const batch = { size: 1, seqLen: 64, lengths: Uint32Array.from([64]) };
+    expect(() => kernel.attention(randomArray(64 * 3 * 256, 1, next), batch, 4, 64)).toThrow(UnsupportedError);
   });
 });

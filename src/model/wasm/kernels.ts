@@ -1,3 +1,4 @@
+import { UnsupportedError } from '../../errors.js';
 import type { TokenBatch } from '../batch.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
 
@@ -30,6 +31,8 @@ interface Exports {
 }
 
 const PAGE_BYTES = 65536;
+// What a 32-bit memory can address.
+const MAX_BYTES = 2 ** 32;
 // Past any sequence the engine accepts, and small enough that i + window stays an i32.
 const GLOBAL_WINDOW = 1 << 30;
 
@@ -53,25 +56,34 @@ function compile(): WebAssembly.Module | null {
 /**
  * Launcher for kernels.wat, the CPU fallback's SIMD kernels (matmul 7-8x the plain TypeScript
  * loop in V8). One instance per model: its memory holds every placed weight, then the scratch
- * of the call in flight, which grows as larger batches come. Each call returns null where its
- * scratch cannot fit (a 32-bit memory holds 4 GiB), and the caller runs TypeScript instead.
+ * of the call in flight, which grows as larger batches come.
  */
 export class WasmKernels {
   private used = 0;
 
-  private constructor(private readonly k: Exports) {}
+  private constructor(
+    private readonly k: Exports,
+    private readonly maxBytes: number,
+  ) {}
 
-  /** Kernels with empty memory, or null where the module cannot run here. */
-  static create(): WasmKernels | null {
+  /**
+   * Kernels with empty memory, or null where the module cannot run here. `maxBytes` caps the
+   * memory below the 4 GiB a 32-bit memory can address (tests use it to reach the limits).
+   */
+  static create(maxBytes = MAX_BYTES): WasmKernels | null {
     const module = compile();
-    return module && new WasmKernels(new WebAssembly.Instance(module, {}).exports as unknown as Exports);
+    return module && new WasmKernels(new WebAssembly.Instance(module, {}).exports as unknown as Exports, maxBytes);
   }
 
-  /** Copies W and b into the kernels' memory. */
+  /**
+   * Copies W and b into the kernels' memory; null when that would leave less than 1/64 of the
+   * memory's cap for the calls' scratch rows, or the runtime refuses to grow it (that projection
+   * then runs in TypeScript).
+   */
   place(w: Float32Array, b: Float32Array, rows: number, cols: number): PlacedLinear | null {
     const at = this.used;
     const end = at + (w.length + b.length) * 4;
-    if (!this.reserve(end)) return null;
+    if (end + this.maxBytes / 64 > this.maxBytes || !this.reserve(end)) return null;
     const f = new Float32Array(this.k.memory.buffer);
     f.set(w, at / 4);
     f.set(b, at / 4 + w.length);
@@ -79,53 +91,71 @@ export class WasmKernels {
     return { w: at, b: at + w.length * 4, rows, cols };
   }
 
-  /** y = x W^T + b for the M rows of x, then the activation. */
-  matmul(x: Float32Array, p: PlacedLinear, M: number, activation: Activation): Float32Array | null {
+  /** y = x W^T + b for the M rows of x, then the activation; as many rows at a time as fit. */
+  matmul(x: Float32Array, p: PlacedLinear, M: number, activation: Activation): Float32Array {
+    const y = new Float32Array(M * p.rows);
     const xAt = this.used;
-    const yAt = xAt + M * p.cols * 4;
     // GELU runs whole vectors of 4: room for the last one's spare lanes.
-    if (!this.reserve(yAt + M * p.rows * 4 + 16)) return null;
-    this.write(xAt, x.subarray(0, M * p.cols));
-    this.k.matmul(xAt, p.w, p.b, yAt, M, p.rows, p.cols);
-    if (activation === 'gelu') this.k.gelu(yAt, M * p.rows);
-    return this.read(yAt, M * p.rows);
+    const chunk = this.rowsThatFit(M, (p.cols + p.rows) * 4, 16);
+    for (let m0 = 0; m0 < M; m0 += chunk) {
+      const m = Math.min(chunk, M - m0);
+      const yAt = xAt + m * p.cols * 4;
+      this.write(xAt, x.subarray(m0 * p.cols, (m0 + m) * p.cols));
+      this.k.matmul(xAt, p.w, p.b, yAt, m, p.rows, p.cols);
+      if (activation === 'gelu') this.k.gelu(yAt, m * p.rows);
+      y.set(this.view(yAt, m * p.rows), m0 * p.rows);
+    }
+    return y;
   }
 
-  /** Same contract as cpu-ops.ts's `attention`, except that padding rows come back as zeros. */
+  /**
+   * Same contract as cpu-ops.ts's `attention`, except that padding rows come back as zeros;
+   * one text at a time.
+   */
   attention(
     qkv: Float32Array,
     batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
     heads: number,
     d: number,
     windowHalf = Number.POSITIVE_INFINITY,
-  ): Float32Array | null {
+  ): Float32Array {
     const H = heads * d;
     const S = batch.seqLen;
-    const rows = batch.size * S;
+    const ctx = new Float32Array(batch.size * S * H);
     const qkvAt = this.used;
-    const ctxAt = qkvAt + rows * 3 * H * 4;
-    const scoresAt = ctxAt + rows * H * 4;
-    if (!this.reserve(scoresAt + (S + 3) * 4)) return null;
-    this.write(qkvAt, qkv.subarray(0, rows * 3 * H));
+    const ctxAt = qkvAt + S * 3 * H * 4;
+    const scoresAt = ctxAt + S * H * 4;
+    this.rowsThatFit(1, (S * 4 * H + S + 3) * 4, 0);
     const window = Number.isFinite(windowHalf) ? windowHalf : GLOBAL_WINDOW;
     for (let r = 0; r < batch.size; r++) {
-      const len = batch.lengths[r] as number;
-      this.k.attention(qkvAt + r * S * 3 * H * 4, ctxAt + r * S * H * 4, scoresAt, S, len, heads, d, window, 1 / Math.sqrt(d));
+      this.write(qkvAt, qkv.subarray(r * S * 3 * H, (r + 1) * S * 3 * H));
+      this.k.attention(qkvAt, ctxAt, scoresAt, S, batch.lengths[r] as number, heads, d, window, 1 / Math.sqrt(d));
+      ctx.set(this.view(ctxAt, S * H), r * S * H);
     }
-    return this.read(ctxAt, rows * H);
+    return ctx;
+  }
+
+  /** The most of `rows` rows (halving from all of them) whose scratch fits after the weights. */
+  private rowsThatFit(rows: number, bytesPerRow: number, extra: number): number {
+    for (let n = rows; n >= 1; n = Math.floor(n / 2)) if (this.reserve(this.used + n * bytesPerRow + extra)) return n;
+    throw new UnsupportedError(
+      `the CPU kernels' WebAssembly memory cannot grow past ${this.k.memory.buffer.byteLength >> 20} MiB for this call; ` +
+        'use the WebGPU backend or a smaller model',
+    );
   }
 
   private write(at: number, data: Float32Array): void {
     new Float32Array(this.k.memory.buffer, at, data.length).set(data);
   }
 
-  private read(at: number, length: number): Float32Array {
-    return new Float32Array(this.k.memory.buffer, at, length).slice();
+  private view(at: number, length: number): Float32Array {
+    return new Float32Array(this.k.memory.buffer, at, length);
   }
 
   private reserve(bytes: number): boolean {
     const have = this.k.memory.buffer.byteLength;
     if (bytes <= have) return true;
+    if (bytes > this.maxBytes) return false;
     try {
       this.k.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
       return true;
