@@ -18,7 +18,7 @@ const binding = (buffer: GPUBuffer): GPUBufferBinding => ({ buffer, offset: 0, s
 describe('matmul kernel', async () => {
   const { device } = await testGpu();
   const kernel = await MatmulKernel.create(device, QUANTS);
-  await kernel.prepare([1, 513]);
+  await kernel.prepare([1, 513], { wait: true });
   // Odd sizes on purpose: K and N not multiples of the tile (K = 7, 33 take the scalar weight
   // path, 48 and 40 the vec4 one), M on both sides of the 16-row switch.
   const shapes = [
@@ -52,7 +52,7 @@ describe('matmul kernel, ModernBERT epilogues', async () => {
   const { device } = await testGpu();
   const quants = ['f32', 'q8'] as const;
   const kernel = await MatmulKernel.create(device, quants);
-  await kernel.prepare([7, 130]);
+  await kernel.prepare([7, 130], { wait: true });
   for (const quant of quants) {
     for (const [M, K, N] of [
       [7, 33, 130],

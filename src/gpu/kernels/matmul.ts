@@ -46,12 +46,14 @@ const TILE_N = 64;
  * 11 ms with 16-row tiles and 22 ms with 64-row ones; 1024 rows run ~15% faster with 64).
  */
 const rowsFor = (M: number) => (M <= 16 ? 2 : 8);
+const TILINGS = [8, 2];
+const BATCH_ROWS = 64;
 
 /**
  * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders. Pipelines are
- * compiled per (weight format, row tiling) on first need (`prepare`), so a page that only embeds
- * short queries never compiles the batch tiling, and the first call waits for one pipeline per
- * format instead of all of them.
+ * compiled per (weight format, row tiling) on first need (`prepare`); the batch tiling at
+ * creation. A call whose own tiling is still compiling runs on the other one, which is correct
+ * for any M (only slower), rather than waiting: a compile takes ~1.3 s on SwiftShader.
  */
 export class MatmulKernel {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
@@ -77,19 +79,21 @@ export class MatmulKernel {
       );
     }
     const kernel = new MatmulKernel(device, layouts, modules);
-    // One tiling now, so an adapter that cannot compile the kernel fails while the backend is
-    // being chosen (where 'auto' falls back to the CPU), not at the first call. The short-text
-    // one: a page's first call is most often one query, and compiling the other tiling too
-    // before it would double its wait (~1.3 s per pipeline on SwiftShader).
-    await kernel.prepare([1]);
+    // The batch tiling now, so an adapter that cannot compile the kernel fails while the backend
+    // is being chosen (where 'auto' falls back to the CPU), not at the first call.
+    await kernel.prepare([BATCH_ROWS], { wait: true });
     return kernel;
   }
 
-  /** Compiles what calls with these row counts need; encode() then finds every pipeline ready. */
-  async prepare(rowCounts: Iterable<number>): Promise<void> {
+  /**
+   * Starts compiling what calls with these row counts want, and waits for the pipelines of
+   * formats that have none ready yet; `wait` waits for all of them.
+   */
+  async prepare(rowCounts: Iterable<number>, o: { wait?: boolean } = {}): Promise<void> {
     const wanted = new Set([...rowCounts].map(rowsFor));
     const jobs: Promise<GPUComputePipeline>[] = [];
     for (const [quant, module] of this.modules) {
+      const runnable = TILINGS.some((rows) => this.ready.has(key(quant, rows)));
       for (const rows of wanted) {
         const k = key(quant, rows);
         let job = this.pipelines.get(k);
@@ -105,7 +109,7 @@ export class MatmulKernel {
             () => this.pipelines.delete(k),
           );
         }
-        jobs.push(job);
+        if (o.wait || !runnable) jobs.push(job);
       }
     }
     await Promise.all(jobs);
@@ -121,9 +125,10 @@ export class MatmulKernel {
     M: number,
     epilogue: Epilogue = 'none',
   ): void {
-    const rows = rowsFor(M);
-    const pipeline = this.ready.get(key(w.quant, rows));
-    if (!pipeline) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
+    const rows = [rowsFor(M), ...TILINGS].find((r) => this.ready.has(key(w.quant, r)));
+    const pipeline = rows === undefined ? undefined : this.ready.get(key(w.quant, rows));
+    if (!pipeline || rows === undefined)
+      throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
     const params = uniforms.push([M, w.rows, w.cols, EPILOGUE_CODE[epilogue]]);
     const resources = [params, x, w.bias, y, w.weights];
     if (w.scales) resources.push(w.scales);
