@@ -126,9 +126,8 @@ export class MatmulKernel {
     epilogue: Epilogue = 'none',
   ): void {
     const rows = [rowsFor(M), ...TILINGS].find((r) => this.ready.has(key(w.quant, r)));
-    const pipeline = rows === undefined ? undefined : this.ready.get(key(w.quant, rows));
-    if (!pipeline || rows === undefined)
-      throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
+    if (rows === undefined) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
+    const pipeline = this.ready.get(key(w.quant, rows)) as GPUComputePipeline;
     const params = uniforms.push([M, w.rows, w.cols, EPILOGUE_CODE[epilogue]]);
     const resources = [params, x, w.bias, y, w.weights];
     if (w.scales) resources.push(w.scales);

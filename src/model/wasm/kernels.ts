@@ -127,15 +127,19 @@ export class WasmKernels {
     const scoresAt = ctxAt + S * H * 4;
     this.rowsThatFit(1, (S * 4 * H + S + 3) * 4, 0);
     const window = Number.isFinite(windowHalf) ? windowHalf : GLOBAL_WINDOW;
+    const scale = 1 / Math.sqrt(d);
     for (let r = 0; r < batch.size; r++) {
       this.write(qkvAt, qkv.subarray(r * S * 3 * H, (r + 1) * S * 3 * H));
-      this.k.attention(qkvAt, ctxAt, scoresAt, S, batch.lengths[r] as number, heads, d, window, 1 / Math.sqrt(d));
+      this.k.attention(qkvAt, ctxAt, scoresAt, S, batch.lengths[r] as number, heads, d, window, scale);
       ctx.set(this.view(ctxAt, S * H), r * S * H);
     }
     return ctx;
   }
 
-  /** The most of `rows` rows (halving from all of them) whose scratch fits after the weights. */
+  /**
+   * The most of `rows` rows (halving from all of them; attention's rows are whole texts) whose
+   * scratch fits after the weights.
+   */
   private rowsThatFit(rows: number, bytesPerRow: number, extra: number): number {
     for (let n = rows; n >= 1; n = Math.floor(n / 2)) if (this.reserve(this.used + n * bytesPerRow + extra)) return n;
     throw new UnsupportedError(
