@@ -384,7 +384,8 @@ def run_model(name, cfg, tok, vocab, merges, texts, dtype, seed):
 
 
 def config(vocab_size, **kw):
-    """Field set and order of the public mmBERT config.json files (values scaled down)."""
+    """The fields of the public mmBERT config.json files, in their order; values scaled down, and the
+    local theta differs from the global one on purpose (mmBERT uses 160k for both)."""
     cfg = {
         "architectures": ["ModernBertForMaskedLM"],
         "attention_bias": False,

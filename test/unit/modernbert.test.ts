@@ -39,6 +39,11 @@ describe('ModernBERT config', () => {
     // Layers 0, 3, 6, ..., 21 are global.
     expect(small.modern?.globalLayers.flatMap((g, l) => (g ? [l] : []))).toEqual([0, 3, 6, 9, 12, 15, 18, 21]);
     expect(parseHfConfig(MMBERT_BASE_CONFIG)).toMatchObject({ hiddenSize: 768, numHeads: 12, headDim: 64, numLayers: 22 });
+    // The published file carries both config forms; each alone reads the same.
+    const { rope_parameters: _r, mask_token_id: _m, ...v4 } = MMBERT_SMALL_CONFIG;
+    expect(parseHfConfig(v4)).toEqual(small);
+    const { global_rope_theta: _g, local_rope_theta: _l, ...v5 } = MMBERT_SMALL_CONFIG;
+    expect(parseHfConfig(v5)).toEqual(small);
   });
 
   it('reads the transformers 5 form (layer_types, rope_parameters) and the defaults', () => {
@@ -58,13 +63,12 @@ describe('ModernBERT config', () => {
       local_rope_theta: _l,
       local_attention: _w,
       global_attn_every_n_layers: _e,
+      rope_parameters: _r,
       ...bare
     } = MMBERT_SMALL_CONFIG;
     expect(parseHfConfig(bare).modern).toMatchObject({ windowHalf: 64, globalRopeTheta: 160000, localRopeTheta: 10000 });
     // transformers reads an explicit null local theta as "use the global one".
-    expect(parseHfConfig({ ...MMBERT_SMALL_CONFIG, global_rope_theta: 5, local_rope_theta: null }).modern?.localRopeTheta).toBe(
-      5,
-    );
+    expect(parseHfConfig({ ...bare, global_rope_theta: 5, local_rope_theta: null }).modern?.localRopeTheta).toBe(5);
   });
 
   it.each([
