@@ -4,11 +4,11 @@
 // dequantisation happens while the tile is staged, so the inner loop is identical for every
 // storage format and always accumulates in f32.
 //
-// Each of the 16 x 8 threads keeps a ROWS x 4 block of Y in registers and both tiles are staged
-// as vec4 along K, so every step of the inner loop is ROWS x 4 four-wide dot products fed by
-// ROWS + 4 vec4 reads from workgroup memory. On software adapters (lavapipe, SwiftShader) memory
-// reads, not arithmetic, bound the loop, so the larger the register block the better; on GPUs
-// this is the usual register-tiled layout.
+// Two entry points share the decoders and the epilogue:
+// - `main`, for batches: each of the 16 x 8 threads keeps a ROWS x 4 block of Y in registers and
+//   both tiles are staged as vec4 along K, so every step of the inner loop is ROWS x 4 four-wide
+//   dot products fed by ROWS + 4 vec4 reads from workgroup memory; the usual register-tiled layout.
+// - `few_rows`, for one short text: see there.
 
 struct MatmulParams {
   M: u32,
@@ -28,9 +28,6 @@ struct MatmulParams {
 @group(0) @binding(2) var<storage, read> Bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 
-// Rows of Y per thread: the tile is 8 * ROWS rows. Short inputs use a smaller tile (each row
-// tile re-decodes the whole weight tile, so fewer, fuller tiles win); see matmul.ts.
-override ROWS: u32 = 8u;
 // The weight row behind tile column n (only GeGLU reorders them).
 fn source_row(n: u32) -> u32 {
   if (P.epilogue == 2u) {
@@ -39,14 +36,16 @@ fn source_row(n: u32) -> u32 {
   return n;
 }
 
+// `main`'s tile: 64 x 64 outputs, ROWS x 4 per thread.
 const TILE_N: u32 = 64u;
-const MAX_TILE_M: u32 = 64u;
+const TILE_M: u32 = 64u;
+const ROWS: u32 = 8u;
 // K is staged 32 at a time, as 8 vec4: together the two tiles fill the 16 KiB of workgroup
 // memory every WebGPU adapter offers.
 const TILE_K4: u32 = 8u;
 const THREADS: u32 = 128u;
 
-var<workgroup> x_tile: array<vec4<f32>, MAX_TILE_M * TILE_K4>;
+var<workgroup> x_tile: array<vec4<f32>, TILE_M * TILE_K4>;
 var<workgroup> w_tile: array<vec4<f32>, TILE_N * TILE_K4>;
 
 fn x4(r: u32, k: u32) -> vec4<f32> {
@@ -86,13 +85,12 @@ fn main(
   @builtin(local_invocation_index) li: u32,
   @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-  let tile_m = 8u * ROWS;
-  let row0 = wid.y * tile_m;
+  let row0 = wid.y * TILE_M;
   let col0 = wid.x * TILE_N;
   var acc: array<vec4<f32>, 8>;
 
   for (var k0 = 0u; k0 < P.K; k0 += TILE_K4 * 4u) {
-    for (var i = li; i < tile_m * TILE_K4; i += THREADS) {
+    for (var i = li; i < TILE_M * TILE_K4; i += THREADS) {
       x_tile[i] = x4(row0 + i / TILE_K4, k0 + (i % TILE_K4) * 4u);
     }
     for (var i = li; i < TILE_N * TILE_K4; i += THREADS) {
@@ -117,30 +115,67 @@ fn main(
     if (gr >= P.M) {
       break;
     }
-    if (P.epilogue == 2u) {
-      // N is even, so an even column's gate partner is always inside this thread's vec4.
-      let half = P.N / 2u;
-      for (var j = 0u; j < 4u; j += 2u) {
-        let gc = col0 + lid.x * 4u + j;
-        if (gc < P.N) {
-          let i = gc / 2u;
-          Y[gr * half + i] = gelu(acc[r][j] + Bias[i]) * (acc[r][j + 1u] + Bias[half + i]);
-        }
-      }
-      continue;
-    }
-    for (var j = 0u; j < 4u; j++) {
-      let gc = col0 + lid.x * 4u + j;
-      if (gc < P.N) {
-        var v = acc[r][j] + Bias[gc];
-        if (P.epilogue == 1u) {
-          v = gelu(v);
-        }
-        if (P.epilogue == 3u) {
-          v += Y[gr * P.N + gc];
-        }
-        Y[gr * P.N + gc] = v;
+    store4(gr, col0 + lid.x * 4u, acc[r]);
+  }
+}
+
+// Y[row, c0 .. c0 + 3] (tile columns) from their four sums, through the epilogue.
+fn store4(row: u32, c0: u32, sums: vec4<f32>) {
+  if (P.epilogue == 2u) {
+    // N is even and c0 a multiple of 4, so an even column's gate partner is always in `sums`.
+    let half = P.N / 2u;
+    for (var j = 0u; j < 4u; j += 2u) {
+      if (c0 + j < P.N) {
+        let i = (c0 + j) / 2u;
+        Y[row * half + i] = gelu(sums[j] + Bias[i]) * (sums[j + 1u] + Bias[half + i]);
       }
     }
+    return;
+  }
+  for (var j = 0u; j < 4u; j++) {
+    let c = c0 + j;
+    if (c < P.N) {
+      var v = sums[j] + Bias[c];
+      if (P.epilogue == 1u) {
+        v = gelu(v);
+      }
+      if (P.epilogue == 3u) {
+        v += Y[row * P.N + c];
+      }
+      Y[row * P.N + c] = v;
+    }
+  }
+}
+
+// Short inputs (one text of a few dozen tokens), FEW_ROWS rows of Y per workgroup row: `main`
+// would stage and decode a whole weight tile to multiply mostly padding rows. Here there is no
+// workgroup memory and no barrier: each thread owns four columns of Y and decodes their weights
+// straight into registers, once per FEW_ROWS rows, and X is read at addresses that are the same
+// across the workgroup, which GPUs broadcast and llvmpipe loads once per SIMD batch (it gathers
+// lane by lane for `main`'s tile reads). Measured on lavapipe: see matmul.ts.
+const FEW_ROWS: u32 = 16u;
+const FEW_THREADS: u32 = 32u;
+
+@compute @workgroup_size(FEW_THREADS)
+fn few_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let c0 = gid.x * 4u;
+  let row0 = wid.y * FEW_ROWS;
+  let rows = min(FEW_ROWS, P.M - row0);
+  var acc: array<vec4<f32>, FEW_ROWS>;
+  for (var k = 0u; k < P.K; k += 4u) {
+    let w0 = w4(c0, k);
+    let w1 = w4(c0 + 1u, k);
+    let w2 = w4(c0 + 2u, k);
+    let w3 = w4(c0 + 3u, k);
+    // A constant trip count, so the block stays in registers on GPUs; the guard is uniform.
+    for (var r = 0u; r < FEW_ROWS; r++) {
+      if (r < rows) {
+        let a = x4(row0 + r, k);
+        acc[r] += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
+      }
+    }
+  }
+  for (var r = 0u; r < rows; r++) {
+    store4(row0 + r, c0, acc[r]);
   }
 }

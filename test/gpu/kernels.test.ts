@@ -20,10 +20,11 @@ describe('matmul kernel', async () => {
   const kernel = await MatmulKernel.create(device, QUANTS);
   await kernel.prepare([1, 513], { wait: true });
   // Odd sizes on purpose: K and N not multiples of the tile (K = 7, 33 take the scalar weight
-  // path, 48 and 40 the vec4 one), M on both sides of the 16-row switch.
+  // path, 48 and 40 the vec4 one), M on both sides of the 48-row switch.
   const shapes = [
     [1, 7, 5],
     [7, 33, 65],
+    [48, 36, 260],
     [130, 48, 120],
     [513, 40, 70],
   ] as const;

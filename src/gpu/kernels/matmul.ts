@@ -39,15 +39,26 @@ export function destroyLinear(l: GpuLinear): void {
 export type Epilogue = 'none' | 'gelu' | 'geglu' | 'residual';
 const EPILOGUE_CODE: Record<Epilogue, number> = { none: 0, gelu: 1, geglu: 2, residual: 3 };
 
-const TILE_N = 64;
 /**
- * Rows of Y per thread (the tile is 8x that): 8 for batches, 2 for one short text, where a
- * 64-row tile would mostly multiply padding (measured on lavapipe: 16 x 384 x 1536 takes
- * 11 ms with 16-row tiles and 22 ms with 64-row ones; 1024 rows run ~15% faster with 64).
+ * The two entry points of matmul.wgsl and the block of Y one workgroup computes: `main` (64-row
+ * register tiles through workgroup memory) for batches, `few_rows` (weights decoded straight into
+ * registers, 16 rows per workgroup) for short inputs. Measured on lavapipe (3 x 6 q8 matmuls of a
+ * 384-wide layer, 2 cores shared with a training job): at 16 rows `few_rows` takes 79 ms where
+ * `main` with 16-row tiles took 207 ms and with 64-row tiles 292; at 2 rows 17 ms against 200;
+ * they meet at 64 rows (296 vs 293 ms), past which `main`'s reuse of each decoded weight wins.
  */
-const rowsFor = (M: number) => (M <= 16 ? 2 : 8);
-const TILINGS = [8, 2];
-const BATCH_ROWS = 64;
+interface Tiling {
+  entryPoint: 'main' | 'few_rows';
+  rows: number;
+  cols: number;
+}
+const TILINGS = {
+  batch: { entryPoint: 'main', rows: 64, cols: 64 },
+  few: { entryPoint: 'few_rows', rows: 16, cols: 128 },
+} satisfies Record<string, Tiling>;
+type TilingName = keyof typeof TILINGS;
+const TILING_NAMES = Object.keys(TILINGS) as TilingName[];
+const tilingFor = (M: number): TilingName => (M <= 48 ? 'few' : 'batch');
 
 /**
  * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders. Pipelines are
@@ -81,7 +92,7 @@ export class MatmulKernel {
     const kernel = new MatmulKernel(device, layouts, modules);
     // The batch tiling now, so an adapter that cannot compile the kernel fails while the backend
     // is being chosen (where 'auto' falls back to the CPU), not at the first call.
-    await kernel.prepare([BATCH_ROWS], { wait: true });
+    await kernel.prepare([TILINGS.batch.rows], { wait: true });
     return kernel;
   }
 
@@ -90,18 +101,19 @@ export class MatmulKernel {
    * formats that have none ready yet; `wait` waits for all of them.
    */
   async prepare(rowCounts: Iterable<number>, o: { wait?: boolean } = {}): Promise<void> {
-    const wanted = new Set([...rowCounts].map(rowsFor));
+    const wanted = new Set([...rowCounts].map(tilingFor));
     const jobs: Promise<GPUComputePipeline>[] = [];
     for (const [quant, module] of this.modules) {
-      const runnable = TILINGS.some((rows) => this.ready.has(key(quant, rows)));
-      for (const rows of wanted) {
-        const k = key(quant, rows);
+      const runnable = TILING_NAMES.some((t) => this.ready.has(key(quant, t)));
+      for (const tiling of wanted) {
+        const k = key(quant, tiling);
         let job = this.pipelines.get(k);
         if (!job) {
+          const { entryPoint } = TILINGS[tiling];
           job = computePipeline(this.device, {
-            label: `matmul-${quant}-r${rows}`,
+            label: `matmul-${quant}-${tiling}`,
             layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layouts[isScaled(quant) ? 'scaled' : 'plain']] }),
-            compute: { module, constants: { ROWS: rows } },
+            compute: { module, entryPoint },
           });
           this.pipelines.set(k, job);
           job.then(
@@ -125,17 +137,18 @@ export class MatmulKernel {
     M: number,
     epilogue: Epilogue = 'none',
   ): void {
-    const rows = [rowsFor(M), ...TILINGS].find((r) => this.ready.has(key(w.quant, r)));
-    if (rows === undefined) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
-    const pipeline = this.ready.get(key(w.quant, rows)) as GPUComputePipeline;
+    const tiling = [tilingFor(M), ...TILING_NAMES].find((t) => this.ready.has(key(w.quant, t)));
+    if (tiling === undefined) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
+    const pipeline = this.ready.get(key(w.quant, tiling)) as GPUComputePipeline;
     const params = uniforms.push([M, w.rows, w.cols, EPILOGUE_CODE[epilogue]]);
     const resources = [params, x, w.bias, y, w.weights];
     if (w.scales) resources.push(w.scales);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup(this.device, this.layouts[w.scales ? 'scaled' : 'plain'], resources));
-    pass.dispatchWorkgroups(Math.ceil(w.rows / TILE_N), Math.ceil(M / (8 * rows)));
+    const { rows, cols } = TILINGS[tiling];
+    pass.dispatchWorkgroups(Math.ceil(w.rows / cols), Math.ceil(M / rows));
   }
 }
 
 const isScaled = (q: Quant) => q === 'q8' || q === 'q4';
-const key = (q: Quant, rows: number) => `${q}/${rows}`;
+const key = (q: Quant, tiling: TilingName) => `${q}/${tiling}`;
