@@ -1,6 +1,7 @@
 import type { Linear, Quant } from '../../model/weights.js';
 import type { DispatchTarget } from '../profiler.js';
-import { bindGroup, bindGroupLayout, computePipeline, type UniformArena, uploadBuffer } from '../resources.js';
+import { PipelineVariants } from '../pipeline-variants.js';
+import { bindGroup, bindGroupLayout, type UniformArena, uploadBuffer } from '../resources.js';
 import { wgsl } from '../shader.js';
 
 /** A Linear whose weight bytes, scales and bias live in GPU buffers. */
@@ -61,19 +62,16 @@ const TILING_NAMES = Object.keys(TILINGS) as TilingName[];
 const tilingFor = (M: number): TilingName => (M <= 48 ? 'few' : 'batch');
 
 /**
- * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders. Pipelines are
- * compiled per (weight format, row tiling) on first need (`prepare`); the batch tiling at
- * creation. A call whose own tiling is still compiling runs on the other one, which is correct
- * for any M (only slower), rather than waiting: a compile takes ~1.3 s on SwiftShader.
+ * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders: one pipeline per
+ * (weight format, tiling). `few_rows` compiles in tens of milliseconds and `main` (unrolled
+ * register tiles) in ~1.4 s on SwiftShader, so creation waits for `few_rows` only and starts
+ * `main`; until it is ready, batches run on `few_rows`, which is correct for any M, only slower.
  */
 export class MatmulKernel {
-  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
-  private readonly ready = new Map<string, GPUComputePipeline>();
-
   private constructor(
     private readonly device: GPUDevice,
     private readonly layouts: Record<'plain' | 'scaled', GPUBindGroupLayout>,
-    private readonly modules: Map<Quant, GPUShaderModule>,
+    private readonly variants: Map<Quant, PipelineVariants<TilingName>>,
   ) {}
 
   static async create(device: GPUDevice, quants: readonly Quant[]): Promise<MatmulKernel> {
@@ -82,17 +80,25 @@ export class MatmulKernel {
       plain: bindGroupLayout(device, 'matmul', base),
       scaled: bindGroupLayout(device, 'matmul-scaled', [...base, 'read']),
     };
-    const modules = new Map<Quant, GPUShaderModule>();
+    const variants = new Map<Quant, PipelineVariants<TilingName>>();
     for (const quant of new Set(quants)) {
-      modules.set(
-        quant,
-        device.createShaderModule({ label: `matmul-${quant}`, code: await wgsl('common', 'matmul', `weights_${quant}`) }),
-      );
+      const module = device.createShaderModule({
+        label: `matmul-${quant}`,
+        code: await wgsl('common', 'matmul', `weights_${quant}`),
+      });
+      const layout = device.createPipelineLayout({ bindGroupLayouts: [layouts[isScaled(quant) ? 'scaled' : 'plain']] });
+      const descriptor = (tiling: TilingName): GPUComputePipelineDescriptor => ({
+        label: `matmul-${quant}-${tiling}`,
+        layout,
+        compute: { module, entryPoint: TILINGS[tiling].entryPoint },
+      });
+      variants.set(quant, new PipelineVariants(device, descriptor, TILING_NAMES));
     }
-    const kernel = new MatmulKernel(device, layouts, modules);
-    // The batch tiling now, so an adapter that cannot compile the kernel fails while the backend
-    // is being chosen (where 'auto' falls back to the CPU), not at the first call.
-    await kernel.prepare([TILINGS.batch.rows], { wait: true });
+    const kernel = new MatmulKernel(device, layouts, variants);
+    // Waiting for one pipeline here makes an adapter that cannot compile the kernel fail while
+    // the backend is being chosen (where 'auto' falls back to the CPU), not at the first call.
+    await Promise.all([...variants.values()].map((v) => v.start('few')));
+    for (const v of variants.values()) v.start('batch').catch(() => {});
     return kernel;
   }
 
@@ -103,24 +109,10 @@ export class MatmulKernel {
   async prepare(rowCounts: Iterable<number>, o: { wait?: boolean } = {}): Promise<void> {
     const wanted = new Set([...rowCounts].map(tilingFor));
     const jobs: Promise<GPUComputePipeline>[] = [];
-    for (const [quant, module] of this.modules) {
-      const runnable = TILING_NAMES.some((t) => this.ready.has(key(quant, t)));
+    for (const v of this.variants.values()) {
+      const runnable = v.anyReady;
       for (const tiling of wanted) {
-        const k = key(quant, tiling);
-        let job = this.pipelines.get(k);
-        if (!job) {
-          const { entryPoint } = TILINGS[tiling];
-          job = computePipeline(this.device, {
-            label: `matmul-${quant}-${tiling}`,
-            layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layouts[isScaled(quant) ? 'scaled' : 'plain']] }),
-            compute: { module, entryPoint },
-          });
-          this.pipelines.set(k, job);
-          job.then(
-            (p) => this.ready.set(k, p),
-            () => this.pipelines.delete(k),
-          );
-        }
+        const job = v.start(tiling);
         if (o.wait || !runnable) jobs.push(job);
       }
     }
@@ -137,18 +129,16 @@ export class MatmulKernel {
     M: number,
     epilogue: Epilogue = 'none',
   ): void {
-    const tiling = [tilingFor(M), ...TILING_NAMES].find((t) => this.ready.has(key(w.quant, t)));
-    if (tiling === undefined) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
-    const pipeline = this.ready.get(key(w.quant, tiling)) as GPUComputePipeline;
+    const picked = this.variants.get(w.quant)?.pick(tilingFor(M));
+    if (!picked) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
     const params = uniforms.push([M, w.rows, w.cols, EPILOGUE_CODE[epilogue]]);
     const resources = [params, x, w.bias, y, w.weights];
     if (w.scales) resources.push(w.scales);
-    pass.setPipeline(pipeline);
+    pass.setPipeline(picked.pipeline);
     pass.setBindGroup(0, bindGroup(this.device, this.layouts[w.scales ? 'scaled' : 'plain'], resources));
-    const { rows, cols } = TILINGS[tiling];
+    const { rows, cols } = TILINGS[picked.variant];
     pass.dispatchWorkgroups(Math.ceil(w.rows / cols), Math.ceil(M / rows));
   }
 }
 
 const isScaled = (q: Quant) => q === 'q8' || q === 'q4';
-const key = (q: Quant, tiling: TilingName) => `${q}/${tiling}`;
