@@ -1,6 +1,6 @@
 import type { Linear, Quant } from '../../model/weights.js';
-import type { DispatchTarget } from '../profiler.js';
 import { PipelineVariants } from '../pipeline-variants.js';
+import type { DispatchTarget } from '../profiler.js';
 import { bindGroup, bindGroupLayout, type UniformArena, uploadBuffer } from '../resources.js';
 import { wgsl } from '../shader.js';
 
