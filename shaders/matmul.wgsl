@@ -8,7 +8,7 @@
 // - `main`, for batches: each of the 16 x 8 threads keeps a ROWS x 4 block of Y in registers and
 //   both tiles are staged as vec4 along K, so every step of the inner loop is ROWS x 4 four-wide
 //   dot products fed by ROWS + 4 vec4 reads from workgroup memory; the usual register-tiled layout.
-// - `few_rows`, for one short text: see there.
+// - `few_rows`, for short inputs (up to 48 rows, see matmul.ts): see there.
 
 struct MatmulParams {
   M: u32,
@@ -87,7 +87,7 @@ fn main(
 ) {
   let row0 = wid.y * TILE_M;
   let col0 = wid.x * TILE_N;
-  var acc: array<vec4<f32>, 8>;
+  var acc: array<vec4<f32>, ROWS>;
 
   for (var k0 = 0u; k0 < P.K; k0 += TILE_K4 * 4u) {
     for (var i = li; i < TILE_M * TILE_K4; i += THREADS) {
