@@ -32,10 +32,6 @@ export class PipelineVariants<V extends string> {
     return job;
   }
 
-  get anyReady(): boolean {
-    return this.ready.size > 0;
-  }
-
   /** `preferred` if it is compiled, else the first compiled variant in order. */
   pick(preferred: V): { variant: V; pipeline: GPUComputePipeline } | undefined {
     for (const variant of [preferred, ...this.order]) {

@@ -103,20 +103,13 @@ export class MatmulKernel {
   }
 
   /**
-   * Starts compiling what calls with these row counts want, and waits for the pipelines of
-   * formats that have none ready yet; `wait` waits for all of them.
+   * Starts compiling what calls with these row counts want; `wait` waits for it. Calls never need
+   * to wait: creation compiled `few_rows`, which serves any M.
    */
   async prepare(rowCounts: Iterable<number>, o: { wait?: boolean } = {}): Promise<void> {
     const wanted = new Set([...rowCounts].map(tilingFor));
-    const jobs: Promise<GPUComputePipeline>[] = [];
-    for (const v of this.variants.values()) {
-      const runnable = v.anyReady;
-      for (const tiling of wanted) {
-        const job = v.start(tiling);
-        if (o.wait || !runnable) jobs.push(job);
-      }
-    }
-    await Promise.all(jobs);
+    const jobs = [...this.variants.values()].flatMap((v) => [...wanted].map((tiling) => v.start(tiling)));
+    if (o.wait) await Promise.all(jobs);
   }
 
   /** y[M, w.rows] = epilogue(x[M, w.cols] . W^T + b); GeGLU writes y[M, w.rows / 2]. */
