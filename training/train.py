@@ -147,6 +147,21 @@ def cosent(a, b, score, scale=20.0):
     return torch.logsumexp(torch.cat([torch.zeros(1), diff]), 0)
 
 
+def load_sts_dev(sp):
+    """English STS-B dev pairs, read for the monitor only (never trained on)."""
+    path = os.path.join(HERE, "dev-data", "stsb-dev", "stsb-en-dev.csv")
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    a = [torch.tensor(x[:254]) for x in sp.encode([r[0] for r in rows])]
+    b = [torch.tensor(x[:254]) for x in sp.encode([r[1] for r in rows])]
+    return a, b, torch.tensor([float(r[2]) for r in rows])
+
+
+def spearman(x, y):
+    rank = lambda v: v.argsort().argsort().float()
+    return torch.corrcoef(torch.stack([rank(x), rank(y)]))[0, 1].item()
+
+
 def load_dev(sp, langs):
     dev = {}
     for lang in langs + ["eng_Latn"]:
@@ -158,12 +173,15 @@ def load_dev(sp, langs):
 
 
 @torch.no_grad()
-def monitor(model, dev, exits):
+def monitor(model, dev, sts_dev, exits):
     model.eval()
     eng = embed(model, dev["eng_Latn"], exits)
+    sa, sb = embed(model, sts_dev[0], exits), embed(model, sts_dev[1], exits)
     scores = {}
     for e in exits:
         for d in (64, 256):
+            cos = (F.normalize(sa[e][:, :d], dim=-1) * F.normalize(sb[e][:, :d], dim=-1)).sum(-1)
+            scores[f"sts-L{e}d{d}"] = round(spearman(cos, sts_dev[2]), 4)
             accs = []
             for lang, seqs in dev.items():
                 if lang == "eng_Latn":
@@ -236,6 +254,7 @@ def main():
     import sentencepiece as spm
     sp = spm.SentencePieceProcessor(model_file=os.path.join(WORK, "spm.model"))
     dev = load_dev(sp, MONITOR_LANGS)
+    sts_dev = load_sts_dev(sp)
     exits = list(range(1, args.layers + 1))
     dims = [d for d in DIMS if d < args.hidden] + [args.hidden]
     log = open(os.path.join(run_dir, "log.jsonl"), "a")
@@ -261,7 +280,7 @@ def main():
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
                "sts": round(sts.item() / n, 4), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
         if step % args.monitor_every == 0 or step == args.steps:
-            rec["dev"] = monitor(model, dev, [1, args.layers // 2, args.layers])
+            rec["dev"] = monitor(model, dev, sts_dev, [1, args.layers // 2, args.layers])
         log.write(json.dumps(rec) + "\n")
         log.flush()
         if step % 10 == 0 or "dev" in rec:
