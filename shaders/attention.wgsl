@@ -1,13 +1,18 @@
 // Multi-head scaled dot-product attention over right-padded rows, one invocation per query.
 // QKV is the fused projection output [rows * S, 3H] (query | key | value per token). Keys are
-// streamed through workgroup memory a tile at a time with an online (running-max) softmax, so
-// the S x S score matrix never exists and long rows cost no extra memory. Keys at or past the
-// row's length are masked out.
+// taken a tile at a time with an online (running-max) softmax, so the S x S score matrix never
+// exists and long rows cost no extra memory. Keys at or past the row's length are masked out.
+//
+// Every invocation of a workgroup reads the same key and value at the same time, straight from
+// QKV: GPUs serve such reads as one broadcast from cache, and CPU adapters as one scalar load,
+// so staging keys through workgroup memory bought nothing measurable, and it cost every pipeline
+// its zero-initialisation, which SwiftShader compiles in time proportional to its size (16 KiB:
+// over a second of every cold start).
 //
 // ModernBERT adds two things. ROPE rotates each query and key by its position in the row as it
 // is loaded (rotate_half form, cos/sin from a precomputed table), so the rotated QKV is never
 // stored. A window (ModernBERT's local layers) limits query i to keys j with |i - j| <= window:
-// the workgroup only streams the key tiles its 64 queries can see, so a local layer costs
+// the workgroup only visits the keys its 64 queries can see, so a local layer costs
 // O(S * window) instead of O(S^2).
 
 struct AttentionParams {
@@ -29,17 +34,13 @@ struct AttentionParams {
 const QUERIES: u32 = 64u;
 const MAX_HEAD_DIM: u32 = 128u;
 const GLOBAL: u32 = 0xffffffffu;
-// Keys per tile: 2048 floats each for K and V stays inside the 16 KiB workgroup-memory minimum.
-override KEY_TILE: u32 = 32u;
+// Keys scored before the accumulator is rescaled to their maximum.
+const KEY_TILE: u32 = 64u;
 // The head size as a pipeline constant: loops over a head then have a fixed trip count, so the
 // compiler unrolls them and keeps q and acc in registers instead of indexed private memory
 // (attention 2.3x faster on lavapipe at 32 dims). Must equal P.head_dim.
 override HEAD_DIM: u32 = 64u;
 override ROPE: bool = false;
-const TILE_FLOATS: u32 = 2048u;
-
-var<workgroup> k_tile: array<f32, TILE_FLOATS>;
-var<workgroup> v_tile: array<f32, TILE_FLOATS>;
 
 // Component c of the query or key vector starting at `base`, rotated for position `pos`.
 fn load_rotated(base: u32, pos: u32, c: u32) -> f32 {
@@ -81,7 +82,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
   }
   var running_max = -3.4e38;
   var running_sum = 0.0;
-  var scores: array<f32, 64>;
+  var scores: array<f32, KEY_TILE>;
 
   // Keys any of this workgroup's queries can see.
   var first = 0u;
@@ -92,23 +93,16 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
   }
   for (var j0 = first; j0 < end; j0 += KEY_TILE) {
     let tile_len = min(KEY_TILE, end - j0);
-    for (var i = li; i < tile_len * d; i += QUERIES) {
-      let j = i / d;
-      let c = i % d;
-      let k_base = (row * P.S + j0 + j) * stride + head * d;
-      k_tile[i] = load_rotated(k_base + P.H, j0 + j, c);
-      v_tile[i] = QKV[k_base + 2u * P.H + c];
-    }
-    workgroupBarrier();
 
     // Keys outside this query's window keep the floor score and get no weight below.
     var tile_max = running_max;
     for (var j = 0u; j < tile_len; j++) {
       var s = -3.4e38;
       if (visible(q_pos, j0 + j)) {
+        let k_base = (row * P.S + j0 + j) * stride + P.H + head * d;
         s = 0.0;
         for (var c = 0u; c < d; c++) {
-          s += q[c] * k_tile[j * d + c];
+          s += q[c] * load_rotated(k_base, j0 + j, c);
         }
       }
       scores[j] = s;
@@ -126,12 +120,12 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
       }
       let p = exp(scores[j] - tile_max);
       running_sum += p;
+      let v_base = (row * P.S + j0 + j) * stride + 2u * P.H + head * d;
       for (var c = 0u; c < d; c++) {
-        acc[c] += p * v_tile[j * d + c];
+        acc[c] += p * QKV[v_base + c];
       }
     }
     running_max = tile_max;
-    workgroupBarrier();
   }
 
   if (q_active) {

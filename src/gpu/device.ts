@@ -15,6 +15,8 @@ export interface GpuContext {
   features: { shaderF16: boolean; timestampQuery: boolean; subgroups: boolean };
   /** Settles when the device is lost (driver reset, tab backgrounded too long, destroy()). */
   lost: Promise<GPUDeviceLostInfo>;
+  /** True where awaiting GPU work polls on this thread (Dawn in Node): see CompletionPacer. */
+  waitPolls: boolean;
 }
 
 /**
@@ -96,5 +98,6 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
     },
     features: { shaderF16: has('shader-f16'), timestampQuery: has('timestamp-query'), subgroups: has('subgroups') },
     lost: device.lost,
+    waitPolls: gpu !== (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu,
   };
 }

@@ -1,4 +1,5 @@
 import { DisposedError, GpuError, UnsupportedError } from '../errors.js';
+import { CompletionPacer } from '../gpu/completion-pacer.js';
 import type { GpuContext } from '../gpu/device.js';
 import { PoolKernel } from '../gpu/kernels/pool.js';
 import { KernelProfiler, type KernelTime } from '../gpu/profiler.js';
@@ -32,6 +33,7 @@ export class GpuEncoder implements EncoderBackend {
   private readonly inputs: GrowableBuffer;
   private readonly out: GrowableBuffer;
   private readonly readback: GrowableBuffer;
+  private readonly pacer: CompletionPacer;
   private tail: Promise<unknown> = Promise.resolve();
   private failure: GpuError | null = null;
   private disposed = false;
@@ -51,6 +53,7 @@ export class GpuEncoder implements EncoderBackend {
     this.inputs = new GrowableBuffer(d, 'inputs');
     this.out = new GrowableBuffer(d, 'output');
     this.readback = new GrowableBuffer(d, 'readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.pacer = new CompletionPacer(gpu.waitPolls);
     gpu.lost.then((info) => {
       this.failure ??= new GpuError('GPU_DEVICE_LOST', `the GPU device was lost (${info.reason}): ${info.message}`);
     });
@@ -212,7 +215,9 @@ export class GpuEncoder implements EncoderBackend {
     if (scoped) throw new GpuError('GPU_ERROR', `WebGPU rejected the forward pass: ${scoped.message}`);
 
     try {
-      await readback.mapAsync(GPUMapMode.READ, 0, outBytes);
+      // Token-layers of padded rows: what the forward's GPU time grows with.
+      const work = layers * counts.reduce((a, b) => a + b, 0);
+      await this.pacer.settle(work, () => readback.mapAsync(GPUMapMode.READ, 0, outBytes));
     } catch (cause) {
       throw this.failure ?? new GpuError('GPU_ERROR', `reading results back failed: ${String(cause)}`, { cause });
     }

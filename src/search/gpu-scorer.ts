@@ -1,4 +1,5 @@
 import { GpuError } from '../errors.js';
+import { CompletionPacer } from '../gpu/completion-pacer.js';
 import type { GpuContext } from '../gpu/device.js';
 import { ScoreKernel } from '../gpu/kernels/score.js';
 import { type TopkBuffers, TopkKernel } from '../gpu/kernels/topk.js';
@@ -39,6 +40,7 @@ export class GpuScorer implements Scorer {
     GrowableBuffer
   >;
   private readonly readback: GrowableBuffer;
+  private readonly pacer: CompletionPacer;
   private scalesUploaded: GPUBuffer | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private failure: GpuError | null = null;
@@ -74,6 +76,7 @@ export class GpuScorer implements Scorer {
       out: grow('top-k out'),
     };
     this.readback = new GrowableBuffer(d, 'search readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.pacer = new CompletionPacer(gpu.waitPolls);
     gpu.lost.then((info) => {
       this.failure ??= new GpuError('GPU_DEVICE_LOST', `the GPU device was lost (${info.reason}): ${info.message}`);
     });
@@ -201,7 +204,7 @@ export class GpuScorer implements Scorer {
     }
     // Pop the scopes whatever happened, so a failed call leaves none pushed; the readback maps
     // meanwhile, so the scopes cost no extra round trip.
-    const mapped = thrown ? null : this.map(bytes).catch((err: unknown) => err);
+    const mapped = thrown ? null : this.map(bytes, store.count * width).catch((err: unknown) => err);
     const [validation, oom] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
     const data = await mapped;
     if (thrown) throw thrown;
@@ -216,13 +219,14 @@ export class GpuScorer implements Scorer {
     const enc = this.device.createCommandEncoder({ label: 'search readback' });
     enc.copyBufferToBuffer(buffer, 0, this.readback.ensure(bytes), 0, bytes);
     this.device.queue.submit([enc.finish()]);
-    return this.map(bytes);
+    return this.map(bytes, 0);
   }
 
-  private async map(bytes: number): Promise<ArrayBuffer> {
+  /** Maps the readback once the submission before it, `work` scored vector components, is done. */
+  private async map(bytes: number, work: number): Promise<ArrayBuffer> {
     const readback = this.readback.ensure(bytes);
     try {
-      await readback.mapAsync(GPUMapMode.READ, 0, bytes);
+      await this.pacer.settle(work, () => readback.mapAsync(GPUMapMode.READ, 0, bytes));
     } catch (cause) {
       throw this.failure ?? new GpuError('GPU_ERROR', `reading search results back failed: ${String(cause)}`, { cause });
     }

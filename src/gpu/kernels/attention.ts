@@ -3,8 +3,6 @@ import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '
 import { wgsl } from '../shader.js';
 
 const QUERIES_PER_WORKGROUP = 64;
-/** Floats of K (and of V) one key tile may hold; must match TILE_FLOATS in attention.wgsl. */
-const TILE_FLOATS = 2048;
 export const MAX_HEAD_DIM = 128;
 /** attention.wgsl's GLOBAL: no window. */
 const GLOBAL = 0xffffffff;
@@ -27,8 +25,8 @@ export class AttentionKernel {
   ) {}
 
   /**
-   * The key-tile length is specialised per head size, so one kernel serves one model shape;
-   * `rotary` compiles the RoPE variant (ModernBERT), whose every call must pass a table.
+   * The head size is a pipeline constant, so one kernel serves one model shape; `rotary`
+   * compiles the RoPE variant (ModernBERT), whose every call must pass a table.
    */
   static async create(device: GPUDevice, headDim: number, rotary = false): Promise<AttentionKernel> {
     if (headDim > MAX_HEAD_DIM) throw new RangeError(`head size ${headDim} exceeds ${MAX_HEAD_DIM}`);
@@ -38,7 +36,7 @@ export class AttentionKernel {
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: {
         module: device.createShaderModule({ label: 'attention', code: await wgsl('attention') }),
-        constants: { KEY_TILE: Math.min(64, Math.floor(TILE_FLOATS / headDim)), ROPE: rotary ? 1 : 0, HEAD_DIM: headDim },
+        constants: { ROPE: rotary ? 1 : 0, HEAD_DIM: headDim },
       },
     });
     return new AttentionKernel(device, layout, pipeline, headDim, rotary);

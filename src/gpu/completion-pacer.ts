@@ -1,0 +1,51 @@
+/**
+ * Dawn's Node binding (the `webgpu` package) settles GPU promises by ticking the device from
+ * setImmediate for as long as one is pending, so awaiting a readback keeps one CPU core busy for
+ * the whole forward pass. On a software adapter that core is one the adapter's own threads need:
+ * on 2 cores with lavapipe, a loop of 16 x 1536 x 384 q8 matmuls ran at 6.3 GFLOP/s waiting at
+ * once and at 9.0 sleeping through most of each submission first. On a hardware GPU the poll
+ * only burns a core. So where waiting polls, the pacer sleeps for most of the time that work of
+ * the same size took before and only then starts waiting. Browsers wait in another process: there
+ * the pacer does nothing.
+ */
+export class CompletionPacer {
+  /** Observed milliseconds per unit of work, per octave of work (small calls carry more overhead). */
+  private readonly msPerUnit = new Map<number, number>();
+
+  constructor(private readonly enabled: boolean) {}
+
+  /**
+   * Waits for `done` (a mapAsync or onSubmittedWorkDone begun now, after a submission of `work`
+   * units: any measure proportional to its GPU time) and learns how long such work takes.
+   */
+  async settle<T>(work: number, done: () => Promise<T>): Promise<T> {
+    if (!this.enabled || !(work > 0)) return done();
+    const start = performance.now();
+    const octave = Math.round(Math.log2(work));
+    const rate = this.msPerUnit.get(octave);
+    // Sleeping past completion adds latency; waiting early only polls for the rest. A sleep that
+    // ends with the work already done only bounds the work's time from above, so the estimate
+    // drops well below it; a faster observation replaces the estimate, a slower one moves it.
+    const sleep = rate === undefined ? 0 : SLEEP_SHARE * rate * work;
+    if (sleep >= MIN_SLEEP_MS) await new Promise((resolve) => setTimeout(resolve, sleep));
+    const waitStart = performance.now();
+    const result = await done();
+    const end = performance.now();
+    const observed = (end - start) / work;
+    let next = observed;
+    if (sleep >= MIN_SLEEP_MS && end - waitStart < OVERSHOT_MS) next = OVERSHOT_SHARE * observed;
+    else if (rate !== undefined && observed > rate) next = rate + RATE_WEIGHT * (observed - rate);
+    this.msPerUnit.set(octave, next);
+    return result;
+  }
+}
+
+const SLEEP_SHARE = 0.85;
+/** Work that is done before the sleep ends resolves within this; a poll finds it at once. */
+const OVERSHOT_MS = 1;
+/** After an overshoot: the work took at most the sleep, probably much less (polling slows it). */
+const OVERSHOT_SHARE = 0.7;
+/** Node's timers have millisecond granularity; a shorter sleep is all overhead. */
+const MIN_SLEEP_MS = 2;
+/** Weight of a slower observation: follows a GPU that slows down within a few calls, not one outlier. */
+const RATE_WEIGHT = 0.3;
