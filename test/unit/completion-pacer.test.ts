@@ -39,7 +39,7 @@ describe('CompletionPacer', () => {
     const startedAt: number[] = [];
     await call(pacer, 1000, 100, startedAt);
     // The GPU becomes 4x faster (or the first call was slowed down by polling).
-    const took = [];
+    const took: number[] = [];
     for (let i = 0; i < 12; i++) took.push(await call(pacer, 1000, 25, startedAt));
     const converged = took.indexOf(25);
     expect(took[0]).toBe(85);

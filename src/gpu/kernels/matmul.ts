@@ -64,8 +64,12 @@ const tilingFor = (M: number): TilingName => (M <= 48 ? 'few' : 'batch');
 /**
  * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders: one pipeline per
  * (weight format, tiling). `few_rows` compiles in tens of milliseconds and `main` (unrolled
- * register tiles) in ~1.4 s on SwiftShader, so creation waits for `few_rows` only and starts
- * `main`; until it is ready, batches run on `few_rows`, which is correct for any M, only slower.
+ * register tiles) in ~1.4 s on SwiftShader, so creation compiles `few_rows` only, and `main`
+ * starts compiling when a call first has more rows than `few_rows` serves best; until it is
+ * ready, batches run on `few_rows`, which is correct for any M, only slower. Not at creation:
+ * there it held up the first vector, which needs only `few_rows` when the text is short (Node
+ * compiles synchronously: SwiftShader, m3-mini, encoder creation 1.56 -> 0.30 s; in a page the
+ * compile shares a software adapter's CPU with the first call).
  */
 export class MatmulKernel {
   private constructor(
@@ -98,7 +102,6 @@ export class MatmulKernel {
     // Waiting for one pipeline here makes an adapter that cannot compile the kernel fail while
     // the backend is being chosen (where 'auto' falls back to the CPU), not at the first call.
     await Promise.all([...variants.values()].map((v) => v.start('few')));
-    for (const v of variants.values()) v.start('batch').catch(() => {});
     return kernel;
   }
 
