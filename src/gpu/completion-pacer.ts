@@ -9,8 +9,8 @@
  * the pacer does nothing.
  */
 export class CompletionPacer {
-  /** Observed milliseconds per unit of work, per octave of work (small calls carry more overhead). */
-  private readonly msPerUnit = new Map<number, number>();
+  /** The last few observed milliseconds per unit of work, per octave of work (small calls carry more overhead). */
+  private readonly seen = new Map<number, number[]>();
 
   constructor(private readonly enabled: boolean) {}
 
@@ -22,30 +22,32 @@ export class CompletionPacer {
     if (!this.enabled || !(work > 0)) return done();
     const start = performance.now();
     const octave = Math.round(Math.log2(work));
-    const rate = this.msPerUnit.get(octave);
-    // Sleeping past completion adds latency; waiting early only polls for the rest. A sleep that
-    // ends with the work already done only bounds the work's time from above, so the estimate
-    // drops well below it; a faster observation replaces the estimate, a slower one moves it.
-    const sleep = rate === undefined ? 0 : SLEEP_SHARE * rate * work;
+    const seen = this.seen.get(octave) ?? [];
+    // Sleeping past completion adds latency; waiting early only polls for the rest. So the sleep
+    // follows the fastest recent call: a one-off slow call (the first, which compiles and grows
+    // buffers; a GC pause) never lengthens it, and a GPU that slows down lengthens it only once
+    // every recent call was slow.
+    const sleep = seen.length >= MIN_SEEN ? SLEEP_SHARE * Math.min(...seen) * work : 0;
     if (sleep >= MIN_SLEEP_MS) await new Promise((resolve) => setTimeout(resolve, sleep));
     const waitStart = performance.now();
     const result = await done();
     const end = performance.now();
-    const observed = (end - start) / work;
-    let next = observed;
-    if (sleep >= MIN_SLEEP_MS && end - waitStart < OVERSHOT_MS) next = OVERSHOT_SHARE * observed;
-    else if (rate !== undefined && observed > rate) next = rate + RATE_WEIGHT * (observed - rate);
-    this.msPerUnit.set(octave, next);
+    // A sleep that ends with the work already done only bounds its time from above.
+    const overshot = sleep >= MIN_SLEEP_MS && end - waitStart < OVERSHOT_MS;
+    seen.push(((overshot ? OVERSHOT_SHARE : 1) * (end - start)) / work);
+    if (seen.length > KEEP) seen.shift();
+    this.seen.set(octave, seen);
     return result;
   }
 }
 
 const SLEEP_SHARE = 0.85;
+/** Calls of a size seen before the pacer sleeps for it, and how many it remembers. */
+const MIN_SEEN = 2;
+const KEEP = 3;
 /** Work that is done before the sleep ends resolves within this; a poll finds it at once. */
 const OVERSHOT_MS = 1;
 /** After an overshoot: the work took at most the sleep, probably much less (polling slows it). */
 const OVERSHOT_SHARE = 0.7;
 /** Node's timers have millisecond granularity; a shorter sleep is all overhead. */
 const MIN_SLEEP_MS = 2;
-/** Weight of a slower observation: follows a GPU that slows down within a few calls, not one outlier. */
-const RATE_WEIGHT = 0.3;
