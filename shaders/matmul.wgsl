@@ -4,11 +4,13 @@
 // dequantisation happens while the tile is staged, so the inner loop is identical for every
 // storage format and always accumulates in f32.
 //
-// Two entry points share the decoders and the epilogue:
+// Two tilings share the decoders and the epilogue:
 // - `main`, for batches: each of the 16 x 8 threads keeps a ROWS x 4 block of Y in registers and
 //   both tiles are staged as vec4 along K, so every step of the inner loop is ROWS x 4 four-wide
 //   dot products fed by ROWS + 4 vec4 reads from workgroup memory; the usual register-tiled layout.
-// - `few_rows`, for short inputs (up to 48 rows, see matmul.ts): see there.
+// - `few_rows_block`, for short inputs (up to 48 rows, see matmul.ts) and for every input on CPU
+//   adapters: see there. Its entry points are in matmul_rows.wgsl and matmul_rows_subgroup.wgsl,
+//   which also supply `row_values`, the way it reads X.
 
 struct MatmulParams {
   M: u32,
@@ -151,15 +153,12 @@ fn store4(row: u32, c0: u32, sums: vec4<f32>) {
 // would stage and decode a whole weight tile to multiply mostly padding rows. Here there is no
 // workgroup memory and no barrier: each thread owns four columns of Y and decodes their weights
 // straight into registers, once per FEW_ROWS rows, and X is read at addresses that are the same
-// across the workgroup, which GPUs broadcast and llvmpipe loads once per SIMD batch (it gathers
-// lane by lane for `main`'s tile reads). Measured on lavapipe: see matmul.ts.
+// across the workgroup (`row_values`). Measured on lavapipe: see matmul.ts.
 const FEW_ROWS: u32 = 16u;
 const FEW_THREADS: u32 = 32u;
 
-@compute @workgroup_size(FEW_THREADS)
-fn few_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let c0 = gid.x * 4u;
-  let row0 = wid.y * FEW_ROWS;
+// Called from uniform control flow with a uniform row0; `lane` is for `row_values` only.
+fn few_rows_block(c0: u32, row0: u32, lane: u32) {
   let rows = min(FEW_ROWS, P.M - row0);
   var acc: array<vec4<f32>, FEW_ROWS>;
   for (var k = 0u; k < P.K; k += 4u) {
@@ -170,7 +169,7 @@ fn few_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id
     // A constant trip count, so the block stays in registers on GPUs; the guard is uniform.
     for (var r = 0u; r < FEW_ROWS; r++) {
       if (r < rows) {
-        let a = x4(row0 + r, k);
+        let a = row_values(row0 + r, k, lane);
         acc[r] += vec4<f32>(dot(a, w0), dot(a, w1), dot(a, w2), dot(a, w3));
       }
     }

@@ -70,6 +70,7 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
   const requiredFeatures: GPUFeatureName[] = [];
   if (has('shader-f16')) requiredFeatures.push('shader-f16');
   if (has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  if (has('subgroups')) requiredFeatures.push('subgroups');
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({

@@ -23,9 +23,12 @@ export function bindGroup(
   });
 }
 
-/** A storage buffer holding `data`, padded to 4 bytes (WebGPU's copy alignment). */
+/**
+ * A storage buffer holding `data`, padded to 16 bytes: WebGPU copies need 4, and a shader that
+ * reads the buffer as an array of vec4s sees only whole ones.
+ */
 export function uploadBuffer(device: GPUDevice, label: string, data: ArrayBufferView, extraUsage = 0): GPUBuffer {
-  const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
+  const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
   const buffer = device.createBuffer({
     label,
     size,

@@ -16,7 +16,12 @@ function load(name: string): Promise<string> {
   });
 }
 
-/** The concatenation of the named WGSL files (helpers first), each fetched once per page. */
+const ENABLE = /^enable [\w, ]+;$/gm;
+
+/**
+ * The concatenation of the named WGSL files (helpers first), each fetched once per page. WGSL
+ * wants `enable` directives before any declaration, so those of every file are moved to the top.
+ */
 export async function wgsl(...names: string[]): Promise<string> {
   const parts = await Promise.all(
     names.map((n) => {
@@ -29,5 +34,7 @@ export async function wgsl(...names: string[]): Promise<string> {
       return p;
     }),
   );
-  return parts.join('\n');
+  const source = parts.join('\n');
+  const directives = [...new Set(source.match(ENABLE))];
+  return [...directives, source.replace(ENABLE, '')].join('\n');
 }

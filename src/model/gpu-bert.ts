@@ -2,7 +2,7 @@ import type { GpuContext } from '../gpu/device.js';
 import { AttentionKernel } from '../gpu/kernels/attention.js';
 import { EmbedKernel } from '../gpu/kernels/embed.js';
 import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
-import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
+import { destroyLinear, type GpuLinear, MatmulKernel, matmulStrategy, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
 import { type BatchInputs, destroyNorm, type GpuGraph, uploadNorm } from './gpu-graph.js';
@@ -51,7 +51,7 @@ export class BertGraph implements GpuGraph {
     const c = weights.config;
     const quants = weights.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
     const [matmul, attention, layerNorm, embed] = await Promise.all([
-      MatmulKernel.create(device, quants.length ? quants : ['f32']),
+      MatmulKernel.create(device, quants.length ? quants : ['f32'], matmulStrategy(gpu)),
       AttentionKernel.create(device, c.headDim),
       LayerNormKernel.create(device, c.layerNormEps),
       EmbedKernel.create(device),

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { AttentionKernel } from '../gpu/kernels/attention.js';
 import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
-import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
+import { destroyLinear, type GpuLinear, MatmulKernel, matmulStrategy, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
 import { exitUsesFinalNorm, type ModernBertSpec } from './config.js';
@@ -56,7 +56,7 @@ export class ModernBertGraph implements GpuGraph {
     const spec = c.modern as ModernBertSpec;
     const quants = weights.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
     const [matmul, attention, layerNorm] = await Promise.all([
-      MatmulKernel.create(device, quants.length ? quants : ['f32']),
+      MatmulKernel.create(device, quants.length ? quants : ['f32'], matmulStrategy(gpu)),
       AttentionKernel.create(device, c.headDim, true),
       LayerNormKernel.create(device, c.layerNormEps),
     ]);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AttentionKernel } from '../../src/gpu/kernels/attention.js';
 import { EmbedKernel } from '../../src/gpu/kernels/embed.js';
 import { LayerNormKernel } from '../../src/gpu/kernels/layernorm.js';
-import { MatmulKernel, uploadLinear } from '../../src/gpu/kernels/matmul.js';
+import { MatmulKernel, type MatmulStrategy, matmulStrategy, uploadLinear } from '../../src/gpu/kernels/matmul.js';
 import { PoolKernel } from '../../src/gpu/kernels/pool.js';
 import { applyRope, attention, layerNorm, matmul, pool } from '../../src/model/cpu-ops.js';
 import { finishVector } from '../../src/model/encoder.js';
@@ -15,9 +15,17 @@ import { maxAbsDiff, randomArray, rng } from '../support/random.js';
 
 const binding = (buffer: GPUBuffer): GPUBufferBinding => ({ buffer, offset: 0, size: buffer.size });
 
-describe('matmul kernel', async () => {
+// Every strategy on every test adapter: both of them have subgroups, and both would pick
+// `subgroup` for themselves, which leaves `tiled` (the GPU plan) to these tests alone.
+const strategies = async (): Promise<MatmulStrategy[]> => {
+  const gpu = await testGpu();
+  expect(matmulStrategy(gpu)).toBe(gpu.features.subgroups && gpu.adapter.isFallback ? 'subgroup' : 'tiled');
+  return gpu.features.subgroups ? ['tiled', 'subgroup'] : ['tiled'];
+};
+
+describe.each(await strategies())('matmul kernel, %s', async (strategy) => {
   const { device } = await testGpu();
-  const kernel = await MatmulKernel.create(device, QUANTS);
+  const kernel = await MatmulKernel.create(device, QUANTS, strategy);
   await kernel.prepare([1, 513], { wait: true });
   // Odd sizes on purpose: K and N not multiples of the tile (K = 7, 33 take the scalar weight
   // path, 48 and 40 the vec4 one), M on both sides of the 48-row switch.
@@ -49,10 +57,10 @@ describe('matmul kernel', async () => {
   }
 });
 
-describe('matmul kernel, ModernBERT epilogues', async () => {
+describe.each(await strategies())('matmul kernel, %s, ModernBERT epilogues', async (strategy) => {
   const { device } = await testGpu();
   const quants = ['f32', 'q8'] as const;
-  const kernel = await MatmulKernel.create(device, quants);
+  const kernel = await MatmulKernel.create(device, quants, strategy);
   await kernel.prepare([7, 130], { wait: true });
   for (const quant of quants) {
     for (const [M, K, N] of [

@@ -1,4 +1,5 @@
 import type { Linear, Quant } from '../../model/weights.js';
+import type { GpuContext } from '../device.js';
 import { PipelineVariants } from '../pipeline-variants.js';
 import type { DispatchTarget } from '../profiler.js';
 import { bindGroup, bindGroupLayout, type UniformArena, uploadBuffer } from '../resources.js';
@@ -41,54 +42,78 @@ export type Epilogue = 'none' | 'gelu' | 'geglu' | 'residual';
 const EPILOGUE_CODE: Record<Epilogue, number> = { none: 0, gelu: 1, geglu: 2, residual: 3 };
 
 /**
- * The two entry points of matmul.wgsl and the block of Y one workgroup computes: `main` (64-row
- * register tiles through workgroup memory) for batches, `few_rows` (weights decoded straight into
- * registers, 16 rows per workgroup) for short inputs. Measured on lavapipe (3 x 6 q8 matmuls of a
+ * The tilings of matmul.wgsl and the block of Y one workgroup computes: `main` (64-row register
+ * tiles through workgroup memory) for batches, `few_rows` (weights decoded straight into
+ * registers, 16 rows per workgroup) for short inputs, and `subgroup_rows`, the same as
+ * `few_rows` with X read through subgroup broadcasts. Measured on lavapipe (3 x 6 q8 matmuls of a
  * 384-wide layer, 2 cores shared with a training job): at 16 rows `few_rows` takes 79 ms where
  * `main` with 16-row tiles took 207 ms and with 64-row tiles 292; at 2 rows 17 ms against 200;
  * they meet at 64 rows (296 vs 293 ms), past which `main`'s reuse of each decoded weight wins.
  */
 interface Tiling {
-  entryPoint: 'main' | 'few_rows';
+  entryPoint: 'main' | 'few_rows' | 'subgroup_rows';
   rows: number;
   cols: number;
 }
 const TILINGS = {
   batch: { entryPoint: 'main', rows: 64, cols: 64 },
   few: { entryPoint: 'few_rows', rows: 16, cols: 128 },
+  subgroup: { entryPoint: 'subgroup_rows', rows: 16, cols: 128 },
 } satisfies Record<string, Tiling>;
 type TilingName = keyof typeof TILINGS;
-const TILING_NAMES = Object.keys(TILINGS) as TilingName[];
-const tilingFor = (M: number): TilingName => (M <= 48 ? 'few' : 'batch');
+
+/**
+ * How an adapter runs matmuls. `tiled`: `few_rows` up to 48 rows, `main` past that; the plan for
+ * GPUs. `subgroup`: `subgroup_rows` for every M; the plan for CPU adapters with subgroups, which
+ * run lanes as SIMD vectors and load memory lane by lane inside loops, so that loads, not
+ * arithmetic, set the pace: `main` reads its workgroup tiles that way, and `few_rows` reads each
+ * X value once per lane. Measured ([M x 384] . [384 x 1536], q8, median of 7 x 10 matmuls):
+ * lavapipe, M = 16: `few_rows` 1.93 ms, `subgroup_rows` 1.03; M = 128: 12.8 vs 5.8; M = 1024:
+ * `main` 101 ms, `few_rows` 101, `subgroup_rows` 37. SwiftShader (4-lane subgroups), M = 16:
+ * 14.1 vs 10.8 ms; M = 256: `main` 183 ms (and ~1.6 s to compile), `subgroup_rows` 153 (87 ms).
+ * GPUs keep `tiled`: nothing here could measure one.
+ */
+export type MatmulStrategy = 'tiled' | 'subgroup';
+
+export function matmulStrategy(gpu: Pick<GpuContext, 'adapter' | 'features'>): MatmulStrategy {
+  return gpu.features.subgroups && gpu.adapter.isFallback ? 'subgroup' : 'tiled';
+}
+
+const STRATEGIES: Record<MatmulStrategy, { rowsShader: string; tilingFor(M: number): TilingName; order: TilingName[] }> = {
+  tiled: { rowsShader: 'matmul_rows', tilingFor: (M) => (M <= 48 ? 'few' : 'batch'), order: ['batch', 'few'] },
+  subgroup: { rowsShader: 'matmul_rows_subgroup', tilingFor: () => 'subgroup', order: ['subgroup'] },
+};
 
 /**
  * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders: one pipeline per
  * (weight format, tiling). `few_rows` compiles in tens of milliseconds and `main` (unrolled
- * register tiles) in ~1.4 s on SwiftShader, so creation compiles `few_rows` only, and `main`
- * starts compiling when a call first has more rows than `few_rows` serves best; until it is
- * ready, batches run on `few_rows`, which is correct for any M, only slower. Not at creation:
- * there it held up the first vector, which needs only `few_rows` when the text is short (Node
- * compiles synchronously: SwiftShader, m3-mini, encoder creation 1.56 -> 0.30 s; in a page the
- * compile shares a software adapter's CPU with the first call).
+ * register tiles) in ~1.4 s on SwiftShader, so creation compiles the tiling for one short text
+ * only, and `main` starts compiling when a call first has more rows than `few_rows` serves
+ * best; until it is ready, batches run on `few_rows`, which is correct for any M, only slower.
+ * Not at creation: there it held up the first vector, which needs only `few_rows` when the text
+ * is short (Node compiles synchronously: SwiftShader, m3-mini, encoder creation 1.56 -> 0.30 s;
+ * in a page the compile shares a software adapter's CPU with the first call).
  */
 export class MatmulKernel {
   private constructor(
     private readonly device: GPUDevice,
     private readonly layouts: Record<'plain' | 'scaled', GPUBindGroupLayout>,
     private readonly variants: Map<Quant, PipelineVariants<TilingName>>,
+    readonly strategy: MatmulStrategy,
   ) {}
 
-  static async create(device: GPUDevice, quants: readonly Quant[]): Promise<MatmulKernel> {
+  static async create(device: GPUDevice, quants: readonly Quant[], strategy: MatmulStrategy = 'tiled'): Promise<MatmulKernel> {
     const base = ['uniform', 'read', 'read', 'write', 'read'] as const;
     const layouts = {
       plain: bindGroupLayout(device, 'matmul', base),
       scaled: bindGroupLayout(device, 'matmul-scaled', [...base, 'read']),
     };
+    const plan = STRATEGIES[strategy];
     const variants = new Map<Quant, PipelineVariants<TilingName>>();
     for (const quant of new Set(quants)) {
       const module = device.createShaderModule({
-        label: `matmul-${quant}`,
-        code: await wgsl('common', 'matmul', `weights_${quant}`),
+        label: `matmul-${quant}-${strategy}`,
+        code: await wgsl('common', 'matmul', plan.rowsShader, `weights_${quant}`),
       });
       const layout = device.createPipelineLayout({ bindGroupLayouts: [layouts[isScaled(quant) ? 'scaled' : 'plain']] });
       const descriptor = (tiling: TilingName): GPUComputePipelineDescriptor => ({
@@ -96,20 +121,22 @@ export class MatmulKernel {
         layout,
         compute: { module, entryPoint: TILINGS[tiling].entryPoint },
       });
-      variants.set(quant, new PipelineVariants(device, descriptor, TILING_NAMES));
+      variants.set(quant, new PipelineVariants(device, descriptor, plan.order));
     }
-    const kernel = new MatmulKernel(device, layouts, variants);
+    const kernel = new MatmulKernel(device, layouts, variants, strategy);
     // Waiting for one pipeline here makes an adapter that cannot compile the kernel fail while
     // the backend is being chosen (where 'auto' falls back to the CPU), not at the first call.
-    await Promise.all([...variants.values()].map((v) => v.start('few')));
+    const first = plan.tilingFor(1);
+    await Promise.all([...variants.values()].map((v) => v.start(first)));
     return kernel;
   }
 
   /**
    * Starts compiling what calls with these row counts want; `wait` waits for it. Calls never need
-   * to wait: creation compiled `few_rows`, which serves any M.
+   * to wait: creation compiled the short-input tiling, which serves any M.
    */
   async prepare(rowCounts: Iterable<number>, o: { wait?: boolean } = {}): Promise<void> {
+    const { tilingFor } = STRATEGIES[this.strategy];
     const wanted = new Set([...rowCounts].map(tilingFor));
     const jobs = [...this.variants.values()].flatMap((v) => [...wanted].map((tiling) => v.start(tiling)));
     if (o.wait) await Promise.all(jobs);
@@ -125,7 +152,7 @@ export class MatmulKernel {
     M: number,
     epilogue: Epilogue = 'none',
   ): void {
-    const picked = this.variants.get(w.quant)?.pick(tilingFor(M));
+    const picked = this.variants.get(w.quant)?.pick(STRATEGIES[this.strategy].tilingFor(M));
     if (!picked) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
     const params = uniforms.push([M, w.rows, w.cols, EPILOGUE_CODE[epilogue]]);
     const resources = [params, x, w.bias, y, w.weights];
