@@ -4,10 +4,13 @@
 // exists and long rows cost no extra memory. Keys at or past the row's length are masked out.
 //
 // Every invocation of a workgroup reads the same key and value at the same time, straight from
-// QKV: GPUs serve such reads as one broadcast from cache, and CPU adapters as one scalar load.
-// Staging keys through workgroup memory was slower on lavapipe (12 x 384, 8 x 128 tokens: 586 vs
-// 399 ms; not measured on a hardware GPU) and cost the pipeline WebGPU's zero-initialisation of
-// that memory, which SwiftShader compiles in time proportional to its size (16 KiB: 1.6 s).
+// QKV, four components at a time through `head4`, which attention_rows.wgsl (GPUs: such reads
+// are one broadcast from cache) or attention_rows_subgroup.wgsl (CPU adapters) supplies along
+// with the entry point. Staging keys through workgroup memory was slower on lavapipe (12 x 384,
+// 8 x 128 tokens: 586 vs 399 ms; not measured on a hardware GPU) and cost the pipeline WebGPU's
+// zero-initialisation of that memory, which SwiftShader compiles in time proportional to its
+// size (16 KiB: 1.6 s). Control flow stays uniform across the workgroup (keys outside a query's
+// window are scored and then masked), as subgroup operations require.
 //
 // ModernBERT adds two things. ROPE rotates each query and key by its position in the row as it
 // is loaded (rotate_half form, cos/sin from a precomputed table), so the rotated QKV is never
@@ -32,7 +35,7 @@ struct AttentionParams {
 @group(0) @binding(4) var<storage, read_write> Out: array<f32>;
 
 const QUERIES: u32 = 64u;
-const MAX_HEAD_DIM: u32 = 128u;
+const MAX_HEAD_VEC4S: u32 = 32u;
 const GLOBAL: u32 = 0xffffffffu;
 // Keys scored before the accumulator is rescaled to their maximum.
 const KEY_TILE: u32 = 64u;
@@ -42,10 +45,14 @@ const KEY_TILE: u32 = 64u;
 override HEAD_DIM: u32 = 64u;
 override ROPE: bool = false;
 
-// Component c of the query or key vector starting at `base`, rotated for position `pos`.
-fn load_rotated(base: u32, pos: u32, c: u32) -> f32 {
+// Component c of the query, key or value vector starting at `base`; queries and keys (`rotate`)
+// turned for position `pos`. Zero past the head.
+fn head_value(base: u32, pos: u32, c: u32, rotate: bool) -> f32 {
+  if (c >= HEAD_DIM) {
+    return 0.0;
+  }
   let x = QKV[base + c];
-  if (!ROPE) {
+  if (!ROPE || !rotate) {
     return x;
   }
   let half = HEAD_DIM / 2u;
@@ -61,24 +68,27 @@ fn visible(q: u32, k: u32) -> bool {
   return P.window == GLOBAL || max(q, k) - min(q, k) <= P.window;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+override HEAD_VEC4S: u32 = (HEAD_DIM + 3u) / 4u;
+
+// Called from uniform control flow; `lane` is for `head4` only.
+fn attend(li: u32, wid: vec3<u32>, lane: u32) {
   let row = wid.z;
   let head = wid.y;
   let q0 = wid.x * QUERIES;
   let qi = q0 + li;
   let len = Lengths[row];
-  let d = HEAD_DIM;
   let stride = 3u * P.H;
   let q_active = qi < P.S;
   let q_pos = min(qi, P.S - 1u);
-  let q_base = (row * P.S + q_pos) * stride + head * d;
+  let q_base = (row * P.S + q_pos) * stride + head * HEAD_DIM;
 
-  var q: array<f32, MAX_HEAD_DIM>;
-  var acc: array<f32, MAX_HEAD_DIM>;
-  for (var c = 0u; c < d; c++) {
-    q[c] = load_rotated(q_base, q_pos, c) * P.scale;
-    acc[c] = 0.0;
+  var q: array<vec4<f32>, MAX_HEAD_VEC4S>;
+  var acc: array<vec4<f32>, MAX_HEAD_VEC4S>;
+  for (var c = 0u; c < HEAD_VEC4S; c++) {
+    for (var i = 0u; i < 4u; i++) {
+      q[c][i] = head_value(q_base, q_pos, c * 4u + i, true) * P.scale;
+    }
+    acc[c] = vec4<f32>(0.0);
   }
   var running_max = -3.4e38;
   var running_sum = 0.0;
@@ -97,43 +107,38 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
     // Keys outside this query's window keep the floor score and get no weight below.
     var tile_max = running_max;
     for (var j = 0u; j < tile_len; j++) {
-      var s = -3.4e38;
-      if (visible(q_pos, j0 + j)) {
-        let k_base = (row * P.S + j0 + j) * stride + P.H + head * d;
-        s = 0.0;
-        for (var c = 0u; c < d; c++) {
-          s += q[c] * load_rotated(k_base, j0 + j, c);
-        }
+      let k_base = (row * P.S + j0 + j) * stride + P.H + head * HEAD_DIM;
+      var s = 0.0;
+      for (var c = 0u; c < HEAD_VEC4S; c++) {
+        s += dot(q[c], head4(k_base, j0 + j, c * 4u, lane, true));
       }
+      s = select(-3.4e38, s, visible(q_pos, j0 + j));
       scores[j] = s;
       tile_max = max(tile_max, s);
     }
     // Rescale what was accumulated under the old maximum once per tile, not once per key.
     let correction = exp(running_max - tile_max);
     running_sum *= correction;
-    for (var c = 0u; c < d; c++) {
+    for (var c = 0u; c < HEAD_VEC4S; c++) {
       acc[c] *= correction;
     }
     for (var j = 0u; j < tile_len; j++) {
-      if (!visible(q_pos, j0 + j)) {
-        continue;
-      }
-      let p = exp(scores[j] - tile_max);
+      let p = select(0.0, exp(scores[j] - tile_max), visible(q_pos, j0 + j));
       running_sum += p;
-      let v_base = (row * P.S + j0 + j) * stride + 2u * P.H + head * d;
-      for (var c = 0u; c < d; c++) {
-        acc[c] += p * QKV[v_base + c];
+      let v_base = (row * P.S + j0 + j) * stride + 2u * P.H + head * HEAD_DIM;
+      for (var c = 0u; c < HEAD_VEC4S; c++) {
+        acc[c] += p * head4(v_base, 0u, c * 4u, lane, false);
       }
     }
     running_max = tile_max;
   }
 
   if (q_active) {
-    let o_base = (row * P.S + qi) * P.H + head * d;
+    let o_base = (row * P.S + qi) * P.H + head * HEAD_DIM;
     // A padded query past a local window's reach sees no key at all: it gets zeros, not NaN.
     let inv = select(0.0, 1.0 / running_sum, running_sum > 0.0);
-    for (var c = 0u; c < d; c++) {
-      Out[o_base + c] = acc[c] * inv;
+    for (var c = 0u; c < HEAD_DIM; c++) {
+      Out[o_base + c] = acc[c / 4u][c % 4u] * inv;
     }
   }
 }

@@ -53,6 +53,20 @@ async function createNodeGpu(): Promise<GPU | undefined> {
   }
 }
 
+/**
+ * How kernels read values that every lane needs at the same time (matmul's rows of X,
+ * attention's keys and values). `direct`: each lane loads them, which GPUs serve as one broadcast
+ * from cache. `subgroup`: lanes 0-3 of each subgroup load one value each and share them through
+ * subgroup broadcasts; for CPU adapters (lavapipe, SwiftShader), which run a subgroup's lanes as
+ * one SIMD vector and, inside loops, load memory lane by lane even where every lane wants the
+ * same address. Measurements in matmul.ts and attention.ts.
+ */
+export type SharedReads = 'direct' | 'subgroup';
+
+export function sharedReads(gpu: Pick<GpuContext, 'adapter' | 'features'>): SharedReads {
+  return gpu.features.subgroups && gpu.adapter.isFallback ? 'subgroup' : 'direct';
+}
+
 export interface GpuContextOptions {
   powerPreference?: GPUPowerPreference;
 }

@@ -1,8 +1,8 @@
-import type { GpuContext } from '../gpu/device.js';
+import { type GpuContext, sharedReads } from '../gpu/device.js';
 import { AttentionKernel } from '../gpu/kernels/attention.js';
 import { EmbedKernel } from '../gpu/kernels/embed.js';
 import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
-import { destroyLinear, type GpuLinear, MatmulKernel, matmulStrategy, uploadLinear } from '../gpu/kernels/matmul.js';
+import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
 import { type BatchInputs, destroyNorm, type GpuGraph, uploadNorm } from './gpu-graph.js';
@@ -48,11 +48,12 @@ export class BertGraph implements GpuGraph {
 
   static async create(gpu: GpuContext, weights: BertWeights): Promise<BertGraph> {
     const { device } = gpu;
+    const reads = sharedReads(gpu);
     const c = weights.config;
     const quants = weights.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
     const [matmul, attention, layerNorm, embed] = await Promise.all([
-      MatmulKernel.create(device, quants.length ? quants : ['f32'], matmulStrategy(gpu)),
-      AttentionKernel.create(device, c.headDim),
+      MatmulKernel.create(device, quants.length ? quants : ['f32'], reads),
+      AttentionKernel.create(device, c.headDim, false, reads),
       LayerNormKernel.create(device, c.layerNormEps),
       EmbedKernel.create(device),
     ]);

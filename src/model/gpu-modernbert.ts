@@ -1,7 +1,7 @@
-import type { GpuContext } from '../gpu/device.js';
+import { type GpuContext, sharedReads } from '../gpu/device.js';
 import { AttentionKernel } from '../gpu/kernels/attention.js';
 import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
-import { destroyLinear, type GpuLinear, MatmulKernel, matmulStrategy, uploadLinear } from '../gpu/kernels/matmul.js';
+import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
 import { exitUsesFinalNorm, type ModernBertSpec } from './config.js';
@@ -52,12 +52,13 @@ export class ModernBertGraph implements GpuGraph {
 
   static async create(gpu: GpuContext, weights: ModernBertWeights): Promise<ModernBertGraph> {
     const { device } = gpu;
+    const reads = sharedReads(gpu);
     const c = weights.config;
     const spec = c.modern as ModernBertSpec;
     const quants = weights.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
     const [matmul, attention, layerNorm] = await Promise.all([
-      MatmulKernel.create(device, quants.length ? quants : ['f32'], matmulStrategy(gpu)),
-      AttentionKernel.create(device, c.headDim, true),
+      MatmulKernel.create(device, quants.length ? quants : ['f32'], reads),
+      AttentionKernel.create(device, c.headDim, true, reads),
       LayerNormKernel.create(device, c.layerNormEps),
     ]);
     const cpuTables = ropeTables(spec, c.headDim, c.maxTokens);

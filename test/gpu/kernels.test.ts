@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { type SharedReads, sharedReads } from '../../src/gpu/device.js';
 import { AttentionKernel } from '../../src/gpu/kernels/attention.js';
 import { EmbedKernel } from '../../src/gpu/kernels/embed.js';
 import { LayerNormKernel } from '../../src/gpu/kernels/layernorm.js';
-import { MatmulKernel, type MatmulStrategy, matmulStrategy, uploadLinear } from '../../src/gpu/kernels/matmul.js';
+import { MatmulKernel, uploadLinear } from '../../src/gpu/kernels/matmul.js';
 import { PoolKernel } from '../../src/gpu/kernels/pool.js';
 import { applyRope, attention, layerNorm, matmul, pool } from '../../src/model/cpu-ops.js';
 import { finishVector } from '../../src/model/encoder.js';
@@ -15,17 +16,17 @@ import { maxAbsDiff, randomArray, rng } from '../support/random.js';
 
 const binding = (buffer: GPUBuffer): GPUBufferBinding => ({ buffer, offset: 0, size: buffer.size });
 
-// Every strategy on every test adapter: both of them have subgroups, and both would pick
-// `subgroup` for themselves, which leaves `tiled` (the GPU plan) to these tests alone.
-const strategies = async (): Promise<MatmulStrategy[]> => {
+// Both ways of reading shared values on every test adapter: both adapters have subgroups and
+// would pick `subgroup` for themselves, which leaves `direct` (the GPU plan) to these tests.
+const readPlans = async (): Promise<SharedReads[]> => {
   const gpu = await testGpu();
-  expect(matmulStrategy(gpu)).toBe(gpu.features.subgroups && gpu.adapter.isFallback ? 'subgroup' : 'tiled');
-  return gpu.features.subgroups ? ['tiled', 'subgroup'] : ['tiled'];
+  expect(sharedReads(gpu)).toBe(gpu.features.subgroups && gpu.adapter.isFallback ? 'subgroup' : 'direct');
+  return gpu.features.subgroups ? ['direct', 'subgroup'] : ['direct'];
 };
 
-describe.each(await strategies())('matmul kernel, %s', async (strategy) => {
+describe.each(await readPlans())('matmul kernel, %s reads', async (reads) => {
   const { device } = await testGpu();
-  const kernel = await MatmulKernel.create(device, QUANTS, strategy);
+  const kernel = await MatmulKernel.create(device, QUANTS, reads);
   await kernel.prepare([1, 513], { wait: true });
   // Odd sizes on purpose: K and N not multiples of the tile (K = 7, 33 take the scalar weight
   // path, 48 and 40 the vec4 one), M on both sides of the 48-row switch.
@@ -57,10 +58,10 @@ describe.each(await strategies())('matmul kernel, %s', async (strategy) => {
   }
 });
 
-describe.each(await strategies())('matmul kernel, %s, ModernBERT epilogues', async (strategy) => {
+describe.each(await readPlans())('matmul kernel, %s reads, ModernBERT epilogues', async (reads) => {
   const { device } = await testGpu();
   const quants = ['f32', 'q8'] as const;
-  const kernel = await MatmulKernel.create(device, quants, strategy);
+  const kernel = await MatmulKernel.create(device, quants, reads);
   await kernel.prepare([7, 130], { wait: true });
   for (const quant of quants) {
     for (const [M, K, N] of [
@@ -98,7 +99,7 @@ describe.each(await strategies())('matmul kernel, %s, ModernBERT epilogues', asy
   }
 });
 
-describe('attention kernel with RoPE and a sliding window', async () => {
+describe.each(await readPlans())('attention kernel, %s reads, with RoPE and a sliding window', async (reads) => {
   const { device } = await testGpu();
   const cases = [
     { lengths: [70, 20, 1], seqLen: 70, heads: 2, headDim: 16, window: 5 },
@@ -107,7 +108,7 @@ describe('attention kernel with RoPE and a sliding window', async () => {
   ];
   for (const c of cases) {
     it(`seq ${c.seqLen}, lengths ${c.lengths}, window ${c.window ?? 'none'}`, async () => {
-      const kernel = await AttentionKernel.create(device, c.headDim, true);
+      const kernel = await AttentionKernel.create(device, c.headDim, true, reads);
       const H = c.heads * c.headDim;
       const rows = c.lengths.length;
       const M = rows * c.seqLen;
@@ -135,17 +136,18 @@ describe('attention kernel with RoPE and a sliding window', async () => {
   }
 });
 
-describe('attention kernel', async () => {
+describe.each(await readPlans())('attention kernel, %s reads', async (reads) => {
   const { device } = await testGpu();
   const cases = [
     { lengths: [1], seqLen: 1, heads: 2, headDim: 16 },
-    { lengths: [7, 3, 1], seqLen: 7, heads: 3, headDim: 12 },
+    // 10: a head that is not a whole number of vec4s.
+    { lengths: [7, 3, 1], seqLen: 7, heads: 3, headDim: 10 },
     { lengths: [513, 200], seqLen: 513, heads: 2, headDim: 64 },
     { lengths: [70, 65], seqLen: 70, heads: 1, headDim: 128 },
   ];
   for (const c of cases) {
     it(`seq ${c.seqLen}, lengths ${c.lengths}, ${c.heads} heads of ${c.headDim}`, async () => {
-      const kernel = await AttentionKernel.create(device, c.headDim);
+      const kernel = await AttentionKernel.create(device, c.headDim, false, reads);
       const H = c.heads * c.headDim;
       const rows = c.lengths.length;
       const M = rows * c.seqLen;

@@ -1,5 +1,5 @@
 import type { Linear, Quant } from '../../model/weights.js';
-import type { GpuContext } from '../device.js';
+import type { SharedReads } from '../device.js';
 import { PipelineVariants } from '../pipeline-variants.js';
 import type { DispatchTarget } from '../profiler.js';
 import { bindGroup, bindGroupLayout, type UniformArena, uploadBuffer } from '../resources.js';
@@ -63,24 +63,16 @@ const TILINGS = {
 type TilingName = keyof typeof TILINGS;
 
 /**
- * How an adapter runs matmuls. `tiled`: `few_rows` up to 48 rows, `main` past that; the plan for
- * GPUs. `subgroup`: `subgroup_rows` for every M; the plan for CPU adapters with subgroups, which
- * run lanes as SIMD vectors and load memory lane by lane inside loops, so that loads, not
- * arithmetic, set the pace: `main` reads its workgroup tiles that way, and `few_rows` reads each
- * X value once per lane. Measured ([M x 384] . [384 x 1536], q8, median of 7 x 10 matmuls):
- * lavapipe, M = 16: `few_rows` 1.93 ms, `subgroup_rows` 1.03; M = 128: 12.8 vs 5.8; M = 1024:
- * `main` 101 ms, `few_rows` 101, `subgroup_rows` 37. SwiftShader (4-lane subgroups), M = 16:
- * 14.1 vs 10.8 ms; M = 256: `main` 183 ms (and ~1.6 s to compile), `subgroup_rows` 153 (87 ms).
- * GPUs keep `tiled`: nothing here could measure one.
+ * The tilings each way of reading X uses (see SharedReads). `direct`: `few_rows` up to 48 rows,
+ * `main` past that. `subgroup`: `subgroup_rows` for every M, as on a CPU adapter `main` reads its
+ * workgroup tiles lane by lane too. Measured ([M x 384] . [384 x 1536], q8, median of 7 x 10
+ * matmuls): lavapipe, M = 16: `few_rows` 1.93 ms, `subgroup_rows` 1.03; M = 128: 12.8 vs 5.8;
+ * M = 1024: `main` 101 ms, `few_rows` 101, `subgroup_rows` 37. SwiftShader (4-lane subgroups),
+ * M = 16: 14.1 vs 10.8 ms; M = 256: `main` 183 ms (and ~1.6 s to compile), `subgroup_rows` 153
+ * (87 ms). GPUs keep `direct`: nothing here could measure one.
  */
-export type MatmulStrategy = 'tiled' | 'subgroup';
-
-export function matmulStrategy(gpu: Pick<GpuContext, 'adapter' | 'features'>): MatmulStrategy {
-  return gpu.features.subgroups && gpu.adapter.isFallback ? 'subgroup' : 'tiled';
-}
-
-const STRATEGIES: Record<MatmulStrategy, { rowsShader: string; tilingFor(M: number): TilingName; order: TilingName[] }> = {
-  tiled: { rowsShader: 'matmul_rows', tilingFor: (M) => (M <= 48 ? 'few' : 'batch'), order: ['batch', 'few'] },
+const PLANS: Record<SharedReads, { rowsShader: string; tilingFor(M: number): TilingName; order: TilingName[] }> = {
+  direct: { rowsShader: 'matmul_rows', tilingFor: (M) => (M <= 48 ? 'few' : 'batch'), order: ['batch', 'few'] },
   subgroup: { rowsShader: 'matmul_rows_subgroup', tilingFor: () => 'subgroup', order: ['subgroup'] },
 };
 
@@ -99,20 +91,20 @@ export class MatmulKernel {
     private readonly device: GPUDevice,
     private readonly layouts: Record<'plain' | 'scaled', GPUBindGroupLayout>,
     private readonly variants: Map<Quant, PipelineVariants<TilingName>>,
-    readonly strategy: MatmulStrategy,
+    readonly reads: SharedReads,
   ) {}
 
-  static async create(device: GPUDevice, quants: readonly Quant[], strategy: MatmulStrategy = 'tiled'): Promise<MatmulKernel> {
+  static async create(device: GPUDevice, quants: readonly Quant[], reads: SharedReads = 'direct'): Promise<MatmulKernel> {
     const base = ['uniform', 'read', 'read', 'write', 'read'] as const;
     const layouts = {
       plain: bindGroupLayout(device, 'matmul', base),
       scaled: bindGroupLayout(device, 'matmul-scaled', [...base, 'read']),
     };
-    const plan = STRATEGIES[strategy];
+    const plan = PLANS[reads];
     const variants = new Map<Quant, PipelineVariants<TilingName>>();
     for (const quant of new Set(quants)) {
       const module = device.createShaderModule({
-        label: `matmul-${quant}-${strategy}`,
+        label: `matmul-${quant}-${reads}`,
         code: await wgsl('common', 'matmul', plan.rowsShader, `weights_${quant}`),
       });
       const layout = device.createPipelineLayout({ bindGroupLayouts: [layouts[isScaled(quant) ? 'scaled' : 'plain']] });
@@ -123,7 +115,7 @@ export class MatmulKernel {
       });
       variants.set(quant, new PipelineVariants(device, descriptor, plan.order));
     }
-    const kernel = new MatmulKernel(device, layouts, variants, strategy);
+    const kernel = new MatmulKernel(device, layouts, variants, reads);
     // Waiting for one pipeline here makes an adapter that cannot compile the kernel fail while
     // the backend is being chosen (where 'auto' falls back to the CPU), not at the first call.
     const first = plan.tilingFor(1);
@@ -136,7 +128,7 @@ export class MatmulKernel {
    * to wait: creation compiled the short-input tiling, which serves any M.
    */
   async prepare(rowCounts: Iterable<number>, o: { wait?: boolean } = {}): Promise<void> {
-    const { tilingFor } = STRATEGIES[this.strategy];
+    const { tilingFor } = PLANS[this.reads];
     const wanted = new Set([...rowCounts].map(tilingFor));
     const jobs = [...this.variants.values()].flatMap((v) => [...wanted].map((tiling) => v.start(tiling)));
     if (o.wait) await Promise.all(jobs);
@@ -152,7 +144,7 @@ export class MatmulKernel {
     M: number,
     epilogue: Epilogue = 'none',
   ): void {
-    const picked = this.variants.get(w.quant)?.pick(STRATEGIES[this.strategy].tilingFor(M));
+    const picked = this.variants.get(w.quant)?.pick(PLANS[this.reads].tilingFor(M));
     if (!picked) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
     const params = uniforms.push([M, w.rows, w.cols, EPILOGUE_CODE[epilogue]]);
     const resources = [params, x, w.bias, y, w.weights];
