@@ -2,7 +2,8 @@
 // W is in Hugging Face [out, in] layout and is read through `weight4(n, k)` (four consecutive k)
 // or `weight(n, k)`, which one of the weights_*.wgsl decoders supplies (f32, f16, q8, q4):
 // dequantisation happens while the tile is staged, so the inner loop is identical for every
-// storage format and always accumulates in f32.
+// storage format and always accumulates in f32. A scale per weight row (`row_scale`) multiplies
+// the finished sum instead.
 //
 // Two tilings share the decoders and the epilogue:
 // - `main`, for batches: each of the 16 x 8 threads keeps a ROWS x 4 block of Y in registers and
@@ -122,7 +123,13 @@ fn main(
 }
 
 // Y[row, c0 .. c0 + 3] (tile columns) from their four sums, through the epilogue.
-fn store4(row: u32, c0: u32, sums: vec4<f32>) {
+fn store4(row: u32, c0: u32, raw: vec4<f32>) {
+  let sums = raw * vec4<f32>(
+    row_scale(source_row(c0)),
+    row_scale(source_row(c0 + 1u)),
+    row_scale(source_row(c0 + 2u)),
+    row_scale(source_row(c0 + 3u)),
+  );
   if (P.epilogue == 2u) {
     // N is even and c0 a multiple of 4, so an even column's gate partner is always in `sums`.
     let half = P.N / 2u;

@@ -13,3 +13,7 @@ fn weight4(n: u32, k: u32) -> vec4<f32> {
   let i = (n * P.K + k) >> 1u;
   return vec4<f32>(unpack2x16float(W[i]), unpack2x16float(W[i + 1u]));
 }
+
+fn row_scale(n: u32) -> f32 {
+  return 1.0;
+}

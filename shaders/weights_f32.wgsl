@@ -10,3 +10,7 @@ fn weight(n: u32, k: u32) -> f32 {
 fn weight4(n: u32, k: u32) -> vec4<f32> {
   return W[(n * P.K + k) >> 2u];
 }
+
+fn row_scale(n: u32) -> f32 {
+  return 1.0;
+}
