@@ -1,11 +1,9 @@
 """Trains the 2D-Matryoshka encoder: one loss summed over every exit (layer count) and several widths.
 
 Loss per step, for each exit in 1..L and each width d in DIMS:
-  - symmetric InfoNCE with in-batch negatives over translation pairs (groups.jsonl),
+  - symmetric InfoNCE with in-batch negatives over translation pairs (groups.jsonl), and
   - CoSENT over scored STS training pairs (same language), which orders similarities the way
-    STS Spearman measures them, and
-  - with --lex-batch, CoSENT over pairs graded by a lexical teacher (lexical_pairs.py), shown in
-    one language or two.
+    STS Spearman measures them.
 A checkpoint is written every --ckpt-every steps (atomically); rerunning resumes from it.
 """
 
@@ -98,20 +96,6 @@ class Sampler:
             a, b = self.pair_in(g)
             rows.append((self.ids(a)[:max_tokens], self.ids(b)[:max_tokens]))
         return [r[0] for r in rows], [r[1] for r in rows]
-
-    def lex(self, size, cross):
-        """Teacher-graded pairs: one language for both texts, or (share `cross`) two."""
-        picks = self.rng.sample(range(len(self.c["lex_pairs"])), size)
-        a, b = [], []
-        for i in picks:
-            g, h = self.c["lex_pairs"][i]
-            ta = self.rng.randrange(self.group_off[g], self.group_off[g + 1])
-            in_h = {self.text_lang[t]: t for t in range(self.group_off[h], self.group_off[h + 1])}
-            same = in_h.get(self.text_lang[ta])
-            tb = same if same is not None and self.rng.random() >= cross else self.rng.choice(list(in_h.values()))
-            a.append(self.ids(ta))
-            b.append(self.ids(tb))
-        return a, b, self.c["lex_score"][picks]
 
     def sts(self, size):
         n = len(self.c["sts_a"])
@@ -231,9 +215,6 @@ def main():
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--scale", type=float, default=20.0)
     ap.add_argument("--sts-weight", type=float, default=0.3)
-    ap.add_argument("--lex-batch", type=int, default=0, help="teacher-graded pairs per step (lexical_pairs.py)")
-    ap.add_argument("--lex-weight", type=float, default=0.5)
-    ap.add_argument("--lex-cross", type=float, default=0.5, help="share of them shown in two languages")
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--no-init", action="store_true", help="random word embeddings instead of the SVD init")
@@ -248,9 +229,6 @@ def main():
     ckpt_path = os.path.join(run_dir, "ckpt.pt")
 
     corpus = torch.load(os.path.join(WORK, "corpus.pt"))
-    if args.lex_batch:
-        lex = torch.load(os.path.join(WORK, "lex_pairs.pt"))
-        corpus["lex_pairs"], corpus["lex_score"] = lex["pairs"].tolist(), lex["score"]
     torch.manual_seed(args.seed)
     model = Encoder(corpus["vocab"], hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
                     ffn=args.hidden * 4, dropout=args.dropout)
@@ -291,13 +269,8 @@ def main():
         esa, esb = embed(model, sa, exits), embed(model, sb, exits)
         nce = sum(info_nce(ea[e][:, :d], eb[e][:, :d], args.scale) for e in exits for d in dims)
         sts = sum(cosent(esa[e][:, :d], esb[e][:, :d], score) for e in exits for d in dims)
-        lex = torch.zeros(())
-        if args.lex_batch:
-            la, lb, lscore = sampler.lex(args.lex_batch, args.lex_cross)
-            ela, elb = embed(model, la, exits), embed(model, lb, exits)
-            lex = sum(cosent(ela[e][:, :d], elb[e][:, :d], lscore) for e in exits for d in dims)
         n = len(exits) * len(dims)
-        loss = (nce + args.sts_weight * sts + args.lex_weight * lex) / n
+        loss = (nce + args.sts_weight * sts) / n
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -305,7 +278,7 @@ def main():
         step += 1
         elapsed += time.time() - t0
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
-               "sts": round(sts.item() / n, 4), "lex": round(lex.item() / n, 4), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
+               "sts": round(sts.item() / n, 4), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
         if step % args.monitor_every == 0 or step == args.steps:
             rec["dev"] = monitor(model, dev, sts_dev, [1, args.layers // 2, args.layers])
         log.write(json.dumps(rec) + "\n")
