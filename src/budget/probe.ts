@@ -49,10 +49,18 @@ const PROBE_BATCH = 8;
  */
 const SLOW_CALL_MS = 250;
 
-/** Cache key for a device: the backend kind plus everything the adapter says about itself. */
+/**
+ * Which generation of kernels a probe timed. Bumped when a kernel change moves speed, so that
+ * stored probes of older kernels are measured again instead of steering plans for 30 days
+ * (2: subgroup reads on CPU adapters, 2-3x faster there).
+ */
+const KERNELS_REVISION = 2;
+
+/** Cache key for a device: the kernels, the backend kind and everything the adapter says about itself. */
 export function probeCacheKey(target: ProbeTarget): string {
   const a = target.adapter;
-  return a ? `${target.kind}:${[a.vendor, a.architecture, a.device, a.description].join('/')}` : target.kind;
+  const device = a ? `${target.kind}:${[a.vendor, a.architecture, a.device, a.description].join('/')}` : target.kind;
+  return `k${KERNELS_REVISION}|${device}`;
 }
 
 /**

@@ -183,7 +183,7 @@ describe('probe', () => {
     const probe = await probeDevice(backend, { kind: 'cpu', adapter: null });
     expect(clock.calls).toHaveLength(1 + 3);
     expect(probe.measured.every((p) => p.layers === 1 && p.ms === 400)).toBe(true);
-    expect(probe.key).toBe('cpu');
+    expect(probe.key).toBe(probeCacheKey({ kind: 'cpu', adapter: null }));
   });
 
   it('rejects bad options with InputError', async () => {
@@ -198,7 +198,9 @@ describe('probe', () => {
     }
   });
 
-  it('keys probes by backend kind and every adapter field', () => {
+  it('keys probes by kernel revision, backend kind and every adapter field', () => {
+    // A probe of older kernels must not steer plans for the new ones.
+    expect(probeCacheKey({ kind: 'cpu', adapter: null })).toMatch(/^k\d+\|cpu$/);
     const keys = new Set([
       probeCacheKey({ kind: 'webgpu', adapter: ADAPTER }),
       probeCacheKey({ kind: 'webgpu', adapter: { ...ADAPTER, description: 'y' } }),
