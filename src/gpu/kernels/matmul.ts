@@ -91,7 +91,7 @@ export class MatmulKernel {
     private readonly device: GPUDevice,
     private readonly layouts: Record<'plain' | 'scaled', GPUBindGroupLayout>,
     private readonly variants: Map<Quant, PipelineVariants<TilingName>>,
-    readonly reads: SharedReads,
+    private readonly reads: SharedReads,
   ) {}
 
   static async create(device: GPUDevice, quants: readonly Quant[], reads: SharedReads = 'direct'): Promise<MatmulKernel> {
