@@ -52,10 +52,8 @@ class Sampler:
     def ids(self, t):
         return self.tok[self.off[t]: self.off[t + 1]]
 
-    def pair_in(self, g, lang_pair=None):
+    def pair_in(self, g):
         lo, hi = self.group_off[g], self.group_off[g + 1]
-        if lang_pair is not None:
-            return lang_pair
         eng = self.group_eng[g]
         others = [t for t in range(lo, hi) if t != eng]
         a = self.rng.choice(others)
@@ -65,8 +63,7 @@ class Sampler:
         return a, self.rng.choice(rest)
 
     def long_pair(self, used, max_tokens):
-        """Several consecutive FLORES groups concatenated in two languages: long aligned texts,
-        with the (source, language) of each side."""
+        """Several consecutive FLORES groups concatenated in two languages: long aligned texts."""
         pool = self.by_src["flores"]
         start = self.rng.randrange(len(pool))
         k = self.rng.randint(3, 10)
@@ -81,10 +78,9 @@ class Sampler:
             texts = {self.text_lang[t]: t for t in range(self.group_off[g], self.group_off[g + 1])}
             a.append(self.ids(texts[la]))
             b.append(self.ids(texts[lb]))
-        return torch.cat(a)[:max_tokens], torch.cat(b)[:max_tokens], ("flores", la), ("flores", lb)
+        return torch.cat(a)[:max_tokens], torch.cat(b)[:max_tokens]
 
     def batch(self, size, long_share, max_tokens, long_max_tokens):
-        """Translation pairs as (a ids, b ids, (source, language) of each of a and b)."""
         used, rows = set(), []
         while len(rows) < size:
             if self.rng.random() < long_share:
@@ -96,9 +92,8 @@ class Sampler:
                 continue
             used.add(g)
             a, b = self.pair_in(g)
-            rows.append((self.ids(a)[:max_tokens], self.ids(b)[:max_tokens],
-                         (src, self.text_lang[a]), (src, self.text_lang[b])))
-        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows] + [r[3] for r in rows]
+            rows.append((self.ids(a)[:max_tokens], self.ids(b)[:max_tokens]))
+        return [r[0] for r in rows], [r[1] for r in rows]
 
     def sts(self, size):
         n = len(self.c["sts_a"])
@@ -150,57 +145,6 @@ def cosent(a, b, score, scale=20.0):
     return torch.logsumexp(torch.cat([torch.zeros(1), diff]), 0)
 
 
-class LanguageOffsets:
-    """Running means of the normalised embeddings per (source, language) and per source, for every
-    exit and width. A language whose mean sits apart from its source's mean makes hubs: a few
-    English sentences then top most of its queries (run4: Russian FLORES dev xx->eng 40%, 68% once
-    each language is centred). The penalty's gradient moves each row against its language's
-    offset, which is the gradient of the squared offset, with the running mean as its value."""
-
-    def __init__(self, momentum=0.95, capacity=4096):
-        self.momentum, self.capacity = momentum, capacity
-        self.keys, self.sources = {}, {}
-        self.lang_mean, self.src_mean = {}, {}
-
-    def _index(self, table, key):
-        if key not in table:
-            table[key] = len(table)
-        return table[key]
-
-    def _update(self, means, cell, idx, z, rows):
-        if cell not in means:
-            means[cell] = (torch.zeros(rows, z.shape[1]), torch.zeros(rows, dtype=torch.bool))
-        mean, seen = means[cell]
-        sums = torch.zeros(rows, z.shape[1]).index_add_(0, idx, z)
-        counts = torch.bincount(idx, minlength=rows)
-        hit = counts > 0
-        batch_mean = sums[hit] / counts[hit, None]
-        keep = torch.where(seen[hit], self.momentum, 0.0)[:, None]
-        mean[hit] = keep * mean[hit] + (1 - keep) * batch_mean
-        seen |= hit
-        return mean
-
-    def penalty(self, cell, z, keys):
-        """z: [N, d] embeddings (not yet normalised) of rows with (source, language) keys."""
-        z = F.normalize(z, dim=-1)
-        idx = torch.tensor([self._index(self.keys, k) for k in keys])
-        src = torch.tensor([self._index(self.sources, k[0]) for k in keys])
-        if len(self.keys) > self.capacity:
-            raise RuntimeError("more (source, language) keys than LanguageOffsets.capacity")
-        lang = self._update(self.lang_mean, cell, idx, z.detach(), self.capacity)
-        source = self._update(self.src_mean, cell, src, z.detach(), 16)
-        offset = lang[idx] - source[src]
-        return 2 * (z * offset).sum(-1).mean(), offset.pow(2).sum(-1).mean()
-
-    def state_dict(self):
-        return {"keys": self.keys, "sources": self.sources, "lang_mean": self.lang_mean,
-                "src_mean": self.src_mean}
-
-    def load_state_dict(self, state):
-        self.keys, self.sources = state["keys"], state["sources"]
-        self.lang_mean, self.src_mean = state["lang_mean"], state["src_mean"]
-
-
 def load_sts_dev(sp):
     """English STS-B dev pairs, read for the monitor only (never trained on)."""
     path = os.path.join(HERE, "dev-data", "stsb-dev", "stsb-en-dev.csv")
@@ -216,10 +160,10 @@ def spearman(x, y):
     return torch.corrcoef(torch.stack([rank(x), rank(y)]))[0, 1].item()
 
 
-def load_dev(sp, langs):
+def load_dev(sp, langs, split="dev"):
     dev = {}
     for lang in langs + ["eng_Latn"]:
-        path = os.path.join(SHARED, "flores-sib200", lang, "dev.tsv")
+        path = os.path.join(SHARED, "flores-sib200", lang, f"{split}.tsv")
         with open(path, encoding="utf-8") as f:
             rows = sorted(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), key=lambda r: r["index_id"])
         dev[lang] = [torch.tensor(x[:254]) for x in sp.encode([r["text"] for r in rows])]
@@ -269,8 +213,6 @@ def main():
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--scale", type=float, default=20.0)
     ap.add_argument("--sts-weight", type=float, default=0.3)
-    ap.add_argument("--offset-weight", type=float, default=0.0,
-                    help="weight of the penalty on per-language mean offsets (LanguageOffsets)")
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--no-init", action="store_true", help="random word embeddings instead of the SVD init")
@@ -295,7 +237,6 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     sampler = Sampler(corpus, args.seed)
-    offsets = LanguageOffsets()
     step, elapsed = 0, 0.0
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
@@ -304,8 +245,6 @@ def main():
         step, elapsed = ck["step"], ck["elapsed"]
         sampler.rng.setstate(ck["rng"])
         torch.set_rng_state(ck["torch_rng"])
-        if "offsets" in ck:
-            offsets.load_state_dict(ck["offsets"])
         print(f"resumed at step {step} ({elapsed / 3600:.2f} h)", flush=True)
     with open(os.path.join(run_dir, "args.json"), "w") as f:
         json.dump(vars(args), f, indent=1)
@@ -322,7 +261,7 @@ def main():
         t0 = time.time()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args)
-        a, b, keys = sampler.batch(args.batch, args.long_share, args.max_tokens, args.long_max_tokens)
+        a, b = sampler.batch(args.batch, args.long_share, args.max_tokens, args.long_max_tokens)
         ea, eb = embed(model, a, exits), embed(model, b, exits)
         sa, sb, score = sampler.sts(args.sts_batch)
         esa, esb = embed(model, sa, exits), embed(model, sb, exits)
@@ -330,11 +269,6 @@ def main():
         sts = sum(cosent(esa[e][:, :d], esb[e][:, :d], score) for e in exits for d in dims)
         n = len(exits) * len(dims)
         loss = (nce + args.sts_weight * sts) / n
-        if args.offset_weight > 0:
-            pens = [offsets.penalty((e, d), torch.cat([ea[e][:, :d], eb[e][:, :d]]), keys)
-                    for e in exits for d in dims]
-            loss = loss + args.offset_weight * sum(p for p, _ in pens) / n
-            spread = sum(s for _, s in pens).item() / n
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -342,8 +276,7 @@ def main():
         step += 1
         elapsed += time.time() - t0
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
-               "sts": round(sts.item() / n, 4), **({"offset": round(spread, 5)} if args.offset_weight > 0 else {}),
-               "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
+               "sts": round(sts.item() / n, 4), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
         if step % args.monitor_every == 0 or step == args.steps:
             rec["dev"] = monitor(model, dev, sts_dev, [1, args.layers // 2, args.layers])
         log.write(json.dumps(rec) + "\n")
@@ -354,8 +287,7 @@ def main():
             tmp = ckpt_path + ".tmp"
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "elapsed": elapsed, "rng": sampler.rng.getstate(),
-                        "torch_rng": torch.get_rng_state(), "config": model.config,
-                        "offsets": offsets.state_dict()}, tmp)
+                        "torch_rng": torch.get_rng_state(), "config": model.config}, tmp)
             os.replace(tmp, ckpt_path)
     print(f"done: {step} steps, {elapsed / 3600:.2f} h of training", flush=True)
 
