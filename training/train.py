@@ -81,11 +81,10 @@ class Sampler:
         return torch.cat(a)[:max_tokens], torch.cat(b)[:max_tokens]
 
     def batch(self, size, long_share, max_tokens, long_max_tokens):
-        """Translation pairs as (a ids, b ids, group), group -1 for the long rows (several groups)."""
         used, rows = set(), []
         while len(rows) < size:
             if self.rng.random() < long_share:
-                rows.append((*self.long_pair(used, long_max_tokens), -1))
+                rows.append(self.long_pair(used, long_max_tokens))
                 continue
             src = self.rng.choices(self.src_names, self.src_weights)[0]
             g = self.rng.choice(self.by_src[src])
@@ -93,8 +92,8 @@ class Sampler:
                 continue
             used.add(g)
             a, b = self.pair_in(g)
-            rows.append((self.ids(a)[:max_tokens], self.ids(b)[:max_tokens], g))
-        return [r[0] for r in rows], [r[1] for r in rows], torch.tensor([r[2] for r in rows])
+            rows.append((self.ids(a)[:max_tokens], self.ids(b)[:max_tokens]))
+        return [r[0] for r in rows], [r[1] for r in rows]
 
     def sts(self, size):
         n = len(self.c["sts_a"])
@@ -131,43 +130,11 @@ def embed(model, seqs, exits, chunk_tokens=12000):
     return {e: torch.cat(chunks[e])[inverse] for e in exits}
 
 
-class NegativeQueue:
-    """b-side embeddings of the last `size` rows, detached, as extra negatives for a -> b: one
-    batch holds ~75 English candidates, so a language whose embeddings all lean towards a few
-    English sentences (hubs; diagnose.py) is rarely shown those sentences as negatives. Entries
-    from the query's own group (the same meaning in another language) are masked out."""
-
-    def __init__(self, size, exits, hidden):
-        self.emb = {e: torch.zeros(size, hidden) for e in exits}
-        self.group = torch.full((size,), -2, dtype=torch.long)
-        self.next = 0
-
-    def negatives(self, e, d, groups):
-        """Normalised queue prefixes [K, d] and a mask [N, K] of the entries to leave out."""
-        skip = (self.group[None, :] == groups[:, None]) | (self.group[None, :] < 0)
-        return F.normalize(self.emb[e][:, :d], dim=-1), skip
-
-    def push(self, emb, groups):
-        keep = groups >= 0
-        n, size = int(keep.sum()), len(self.group)
-        at = (self.next + torch.arange(n)) % size
-        for e, x in emb.items():
-            self.emb[e][at] = x.detach()[keep]
-        self.group[at] = groups[keep]
-        self.next = (self.next + n) % size
-
-
-def info_nce(a, b, scale, extra=None):
-    """Symmetric InfoNCE with in-batch negatives; `extra` = (negatives [K, d], skip mask [N, K])
-    adds negatives to the a -> b direction."""
+def info_nce(a, b, scale):
     a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
     logits = a @ b.T * scale
     target = torch.arange(len(a))
-    a_to_b = logits
-    if extra is not None:
-        negatives, skip = extra
-        a_to_b = torch.cat([logits, (a @ negatives.T * scale).masked_fill(skip, -1e4)], 1)
-    return (F.cross_entropy(a_to_b, target) + F.cross_entropy(logits.T, target)) / 2
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
 def cosent(a, b, score, scale=20.0):
@@ -246,7 +213,6 @@ def main():
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--scale", type=float, default=20.0)
     ap.add_argument("--sts-weight", type=float, default=0.3)
-    ap.add_argument("--queue", type=int, default=0, help="extra a -> b negatives from earlier steps (NegativeQueue)")
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--no-init", action="store_true", help="random word embeddings instead of the SVD init")
@@ -289,19 +255,17 @@ def main():
     sts_dev = load_sts_dev(sp)
     exits = list(range(1, args.layers + 1))
     dims = [d for d in DIMS if d < args.hidden] + [args.hidden]
-    queue = NegativeQueue(args.queue, exits, args.hidden) if args.queue > 0 else None
     log = open(os.path.join(run_dir, "log.jsonl"), "a")
     model.train()
     while step < args.steps:
         t0 = time.time()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args)
-        a, b, groups = sampler.batch(args.batch, args.long_share, args.max_tokens, args.long_max_tokens)
+        a, b = sampler.batch(args.batch, args.long_share, args.max_tokens, args.long_max_tokens)
         ea, eb = embed(model, a, exits), embed(model, b, exits)
         sa, sb, score = sampler.sts(args.sts_batch)
         esa, esb = embed(model, sa, exits), embed(model, sb, exits)
-        nce = sum(info_nce(ea[e][:, :d], eb[e][:, :d], args.scale, queue and queue.negatives(e, d, groups))
-                  for e in exits for d in dims)
+        nce = sum(info_nce(ea[e][:, :d], eb[e][:, :d], args.scale) for e in exits for d in dims)
         sts = sum(cosent(esa[e][:, :d], esb[e][:, :d], score) for e in exits for d in dims)
         n = len(exits) * len(dims)
         loss = (nce + args.sts_weight * sts) / n
@@ -309,8 +273,6 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if queue is not None:
-            queue.push(eb, groups)
         step += 1
         elapsed += time.time() - t0
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
