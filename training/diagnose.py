@@ -18,7 +18,7 @@ import sentencepiece as spm
 import torch
 import torch.nn.functional as F
 
-from model import Encoder
+from model import load_checkpoint
 from train import SHARED, WORK, embed, load_dev
 
 NAMED = ["rus_Cyrl", "jpn_Jpan", "deu_Latn", "cat_Latn"]
@@ -35,12 +35,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    ck = torch.load(os.path.join(WORK, "runs", args.run, "ckpt.pt"))
+    model, ck = load_checkpoint(os.path.join(WORK, "runs", args.run, "ckpt.pt"))
     c = ck["config"]
-    model = Encoder(c["vocab_size"], c["hidden_size"], c["num_hidden_layers"], c["num_attention_heads"],
-                    c["intermediate_size"], c["max_position_embeddings"], dropout=0.0)
-    model.load_state_dict(ck["model"])
-    model.eval()
     sp = spm.SentencePieceProcessor(model_file=os.path.join(WORK, "spm.model"))
     root = os.path.join(SHARED, "flores-sib200")
     langs = sorted(l for l in os.listdir(root) if os.path.exists(os.path.join(root, l, "dev.tsv")) and l != "eng_Latn")

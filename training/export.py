@@ -11,9 +11,8 @@ import os
 import shutil
 import struct
 
-import torch
 
-from model import Encoder
+from model import load_checkpoint
 from onnx_export import export_onnx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,12 +42,8 @@ def main():
     ap.add_argument("--name", default="m3-mini")
     ap.add_argument("--no-onnx", action="store_true")
     args = ap.parse_args()
-    ck = torch.load(os.path.join(WORK, "runs", args.run, "ckpt.pt"))
+    enc, ck = load_checkpoint(os.path.join(WORK, "runs", args.run, "ckpt.pt"))
     cfg = ck["config"]
-    enc = Encoder(cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"],
-                  cfg["num_attention_heads"], cfg["intermediate_size"], cfg["max_position_embeddings"])
-    enc.load_state_dict(ck["model"])
-    enc.eval()
     os.makedirs(args.out, exist_ok=True)
     config = {"architectures": ["BertModel"], "model_type": "bert", "hidden_act": "gelu",
               "type_vocab_size": 2, "layer_norm_eps": 1e-12, "pad_token_id": 0,

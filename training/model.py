@@ -99,3 +99,14 @@ class Encoder(nn.Module):
                 if name not in tensors:
                     raise KeyError(f"checkpoint has no tensor {name}")
                 p.copy_(tensors[name].reshape(p.shape))
+
+
+def load_checkpoint(path):
+    """The Encoder of a train.py checkpoint, in eval mode, and the checkpoint itself."""
+    ck = torch.load(path)
+    cfg = ck["config"]
+    enc = Encoder(cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"],
+                  cfg["intermediate_size"], cfg["max_position_embeddings"], dropout=0.0)
+    enc.load_state_dict(ck["model"])
+    enc.eval()
+    return enc, ck
