@@ -91,7 +91,7 @@ export class MatmulKernel {
     private readonly device: GPUDevice,
     private readonly layouts: Record<'plain' | 'scaled', GPUBindGroupLayout>,
     private readonly variants: Map<Quant, PipelineVariants<TilingName>>,
-    private readonly reads: SharedReads,
+    private readonly tilingFor: (M: number) => TilingName,
   ) {}
 
   static async create(device: GPUDevice, quants: readonly Quant[], reads: SharedReads = 'direct'): Promise<MatmulKernel> {
@@ -115,7 +115,7 @@ export class MatmulKernel {
       });
       variants.set(quant, new PipelineVariants(device, descriptor, plan.order));
     }
-    const kernel = new MatmulKernel(device, layouts, variants, reads);
+    const kernel = new MatmulKernel(device, layouts, variants, plan.tilingFor);
     // Waiting for one pipeline here makes an adapter that cannot compile the kernel fail while
     // the backend is being chosen (where 'auto' falls back to the CPU), not at the first call.
     const first = plan.tilingFor(1);
@@ -128,8 +128,7 @@ export class MatmulKernel {
    * to wait: creation compiled the short-input tiling, which serves any M.
    */
   async prepare(rowCounts: Iterable<number>, o: { wait?: boolean } = {}): Promise<void> {
-    const { tilingFor } = PLANS[this.reads];
-    const wanted = new Set([...rowCounts].map(tilingFor));
+    const wanted = new Set([...rowCounts].map(this.tilingFor));
     const jobs = [...this.variants.values()].flatMap((v) => [...wanted].map((tiling) => v.start(tiling)));
     if (o.wait) await Promise.all(jobs);
   }
@@ -144,7 +143,7 @@ export class MatmulKernel {
     M: number,
     epilogue: Epilogue = 'none',
   ): void {
-    const picked = this.variants.get(w.quant)?.pick(PLANS[this.reads].tilingFor(M));
+    const picked = this.variants.get(w.quant)?.pick(this.tilingFor(M));
     if (!picked) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
     const params = uniforms.push([M, w.rows, w.cols, EPILOGUE_CODE[epilogue]]);
     const resources = [params, x, w.bias, y, w.weights];
