@@ -1,6 +1,9 @@
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/chromium.js';
+import { requireTestMachine } from './test/support/preflight.js';
+
+requireTestMachine();
 
 export default defineConfig({
   test: {

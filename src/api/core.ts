@@ -2,6 +2,7 @@ import { type Budget, type DeviceProbe, fitCostModel, getOrProbe, type Plan, pla
 import { DisposedError, InputError, M3WebError } from '../errors.js';
 import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
 import type { Quant } from '../model/weights.js';
+import { checkText } from '../tokenizer/check-text.js';
 import type { ModelHandle } from './model-source.js';
 import type { DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo } from './types.js';
 
@@ -19,11 +20,7 @@ function checkTexts(texts: unknown): asserts texts is string[] {
   if (!Array.isArray(texts))
     throw new InputError(`texts must be an array of strings, got ${texts === null ? 'null' : typeof texts}`);
   if (texts.length === 0) throw new InputError('texts is empty: pass at least one string');
-  texts.forEach((t, i) => {
-    if (typeof t !== 'string')
-      throw new InputError(`texts[${i}] must be a string, got ${t === null ? 'null' : Array.isArray(t) ? 'array' : typeof t}`);
-    if (t.trim() === '') throw new InputError(`texts[${i}] is empty or only whitespace`);
-  });
+  texts.forEach((t, i) => checkText(t, `texts[${i}]`));
 }
 
 function checkChoice(name: string, value: unknown, allowed: readonly number[]): void {

@@ -4,12 +4,14 @@ import { parseHfConfig } from '../model/config.js';
 import type { Pooling } from '../model/encoder.js';
 import { QUANTS, type Quant } from '../model/weights.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
+import { checkText } from '../tokenizer/check-text.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
 
 export const EMBED_USAGE = `Usage: m3web embed --model DIR [options] < texts.jsonl > vectors.jsonl
 
 Reads one JSON string per line on stdin (blank lines are skipped) and writes one
-JSON array of numbers per line on stdout, in input order.
+JSON array of numbers per line on stdout, in input order. A text that is empty or
+only whitespace ("" or "  ") is an input error (exit 2), as in the API.
 
 Options:
   --model DIR       a model pack folder (manifest.json, from \`m3web convert\`) or a
@@ -23,10 +25,12 @@ Options:
   --pooling P       mean or cls (default: the pack's, else mean)
   --no-normalize    do not L2-normalise the vectors
   --batch N         texts per forward call (default 64)
-  --verbose         report the backend and progress on stderr
+  --verbose         also report the model, options and timing on stderr
   -h, --help        show this help
 
-Texts longer than the model's limit are truncated (a count goes to stderr).
+stderr gets one line naming the backend that ran (and why the CPU, when
+WebGPU was not used). Texts longer than the model's limit are truncated (a count
+goes to stderr).
 Exit status: 0 success, 1 model or runtime error, 2 usage or input error.
 Set M3WEB_DEBUG=1 for stack traces.
 `;
@@ -100,13 +104,14 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
 
   const backend: ManagedBackend = await createBackend(weights, args.backend);
   try {
+    // Always one line: which backend ran, and why the CPU when WebGPU was not used.
+    const { info } = backend;
+    const a = info.adapter;
+    const where = a
+      ? `webgpu on ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || 'unknown adapter'}${a.isFallback ? ' (software)' : ''}`
+      : `cpu${info.fallbackReason ? ` (WebGPU not used: ${info.fallbackReason})` : ''}`;
+    log(`backend ${where}`);
     if (args.verbose) {
-      const { info } = backend;
-      const a = info.adapter;
-      const where = a
-        ? `webgpu on ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || 'unknown adapter'}${a.isFallback ? ' (software)' : ''}`
-        : `cpu${info.fallbackReason ? ` (WebGPU not used: ${info.fallbackReason})` : ''}`;
-      log(`backend ${where}`);
       log(
         `model ${config.modelType}: ${config.numLayers} layers, hidden ${config.hiddenSize}, up to ${config.maxTokens} tokens; ` +
           `using ${layers} layers, ${dims} dims, ${manifest ? manifest.quantization.linear : args.quant}, ${pooling} pooling${args.normalize ? ', normalised' : ''}`,
@@ -134,6 +139,7 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
           `stdin line ${lineNo} is a JSON ${text === null ? 'null' : Array.isArray(text) ? 'array' : typeof text}, expected a string`,
         );
       }
+      checkText(text, `stdin line ${lineNo}`);
       const encoded = tokenizer.encode(text, config.maxTokens);
       if (encoded.truncated) truncated++;
       pending.push(encoded.ids);

@@ -2,6 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createEncoder } from '../client.js';
 import { createIndex } from '../search/index.js';
 import type { IndexDoc, VectorIndex, VectorType } from '../search/types.js';
+import { checkText } from '../tokenizer/check-text.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 
 export const INDEX_USAGE = `Usage: m3web index --model DIR --docs FILE.jsonl --out FILE [options]
@@ -71,6 +72,7 @@ export function parseDocs(text: string): IndexDoc[] {
     if (typeof d !== 'object' || d === null || typeof d.id !== 'string' || typeof d.text !== 'string') {
       throw new UsageError(`documents line ${i + 1} must be an object with string "id" and "text"`);
     }
+    checkText(d.text, `documents line ${i + 1}: "text"`);
     docs.push(d.meta === undefined ? { id: d.id, text: d.text } : { id: d.id, text: d.text, meta: d.meta });
   });
   if (docs.length === 0) throw new UsageError('the documents file has no documents');

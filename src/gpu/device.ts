@@ -1,4 +1,5 @@
 import { GpuError } from '../errors.js';
+import { missingVulkanDriver } from './vulkan-drivers.js';
 
 export interface GpuAdapterSummary {
   vendor: string;
@@ -19,23 +20,44 @@ export interface GpuContext {
   waitPolls: boolean;
 }
 
+/** WebGPU's entry point, or why there is none here (for GpuError and `fallbackReason`). */
+type GpuOrReason = { gpu: GPU; reason?: undefined } | { gpu?: undefined; reason: string };
+
 /**
  * navigator.gpu in browsers and workers; in Node the `webgpu` package (Dawn). The module name
  * is held in a variable so bundlers leave the Node-only import alone.
  */
-let nodeGpu: Promise<GPU | undefined> | undefined;
+let nodeGpu: Promise<GpuOrReason> | undefined;
 
-export function getGpu(): Promise<GPU | undefined> {
+function getGpu(): Promise<GpuOrReason> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) return Promise.resolve(nav.gpu);
-  if (typeof process === 'undefined' || !process.versions?.node) return Promise.resolve(undefined);
+  if (nav?.gpu) return Promise.resolve({ gpu: nav.gpu });
+  if (typeof process === 'undefined' || !process.versions?.node) {
+    return Promise.resolve({ reason: 'WebGPU is not available in this environment' });
+  }
   // One Dawn instance per process, held here: if the instance object is garbage-collected,
   // dawn.node tears down the native instance under live devices and the process crashes.
   nodeGpu ??= createNodeGpu();
   return nodeGpu;
 }
 
-async function createNodeGpu(): Promise<GPU | undefined> {
+async function createNodeGpu(): Promise<GpuOrReason> {
+  // M3WEB_DAWN_FLAGS="backend=opengles" and the like pick Dawn's backend in Node.
+  const flags = (process.env.M3WEB_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  if (process.platform === 'linux' && !flags.some((f) => f.startsWith('backend=') && f !== 'backend=vulkan')) {
+    const fs = process.getBuiltinModule('node:fs');
+    const missing = missingVulkanDriver(process.env, {
+      listDir: (dir) => {
+        try {
+          return fs.readdirSync(dir);
+        } catch {
+          return [];
+        }
+      },
+      exists: (path) => fs.existsSync(path),
+    });
+    if (missing) return { reason: missing };
+  }
   const dawnModule = 'webgpu';
   try {
     const dawn = (await import(/* @vite-ignore */ dawnModule)) as {
@@ -45,11 +67,9 @@ async function createNodeGpu(): Promise<GPU | undefined> {
     for (const [k, v] of Object.entries(dawn.globals)) {
       if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
     }
-    // M3WEB_DAWN_FLAGS="backend=opengles" and the like pick Dawn's backend in Node.
-    const flags = (process.env.M3WEB_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
-    return dawn.create(flags);
-  } catch {
-    return undefined;
+    return { gpu: dawn.create(flags) };
+  } catch (cause) {
+    return { reason: `the webgpu package (Dawn) could not be loaded: ${cause instanceof Error ? cause.message : String(cause)}` };
   }
 }
 
@@ -72,8 +92,8 @@ export interface GpuContextOptions {
 }
 
 export async function createGpuContext(options: GpuContextOptions = {}): Promise<GpuContext> {
-  const gpu = await getGpu();
-  if (!gpu) throw new GpuError('GPU_UNAVAILABLE', 'WebGPU is not available in this environment');
+  const { gpu, reason } = await getGpu();
+  if (!gpu) throw new GpuError('GPU_UNAVAILABLE', reason);
   const compat = typeof process !== 'undefined' && /backend=opengl/.test(process.env?.M3WEB_DAWN_FLAGS ?? '');
   const adapter = await gpu.requestAdapter({
     powerPreference: options.powerPreference ?? 'high-performance',

@@ -16,11 +16,33 @@ export interface OpenedModel extends LoadedModel {
   manifest?: PackManifest;
 }
 
-export const isPackFolder = (dir: string) =>
-  access(join(dir, MANIFEST_FILE), constants.F_OK).then(
+const exists = (path: string) =>
+  access(path, constants.F_OK).then(
     () => true,
     () => false,
   );
+
+/** JSON of `path`, or undefined where the file is missing or not JSON. */
+const jsonOrUndefined = (path: string): Promise<unknown> =>
+  readFile(path, 'utf8').then(
+    (text) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return undefined;
+      }
+    },
+    () => undefined,
+  );
+
+/**
+ * A pack is told by its manifest's content (`"format": "m3web-pack"`), not by the file name:
+ * Hugging Face folders sometimes hold some other tool's manifest.json beside config.json.
+ */
+export const isPackFolder = async (dir: string) => {
+  const manifest = await jsonOrUndefined(join(dir, MANIFEST_FILE));
+  return typeof manifest === 'object' && manifest !== null && (manifest as { format?: unknown }).format === 'm3web-pack';
+};
 
 /**
  * Opens a model pack folder (manifest.json) or a plain Hugging Face folder. `quant` applies to
@@ -41,23 +63,23 @@ export async function readModelConfig(dir: string): Promise<{ config: unknown; m
   const info = await stat(dir).catch(() => null);
   if (!info) throw new ModelFormatError(`model folder ${dir} does not exist`);
   if (!info.isDirectory()) throw new ModelFormatError(`model folder ${dir} is not a directory`);
-  const pack = await isPackFolder(dir);
-  const path = join(dir, pack ? MANIFEST_FILE : 'config.json');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
-  } catch (cause) {
-    throw new ModelFormatError(`${path} is missing or not valid JSON (is ${dir} a model folder?)`, { cause });
+  if (await isPackFolder(dir)) {
+    const manifest = parseManifest(await jsonOrUndefined(join(dir, MANIFEST_FILE)));
+    return { config: manifest.config, manifest };
   }
-  if (!pack) return { config: raw };
-  const manifest = parseManifest(raw);
-  return { config: manifest.config, manifest };
+  const path = join(dir, 'config.json');
+  const config = await jsonOrUndefined(path);
+  if (config !== undefined) return { config };
+  const stray = (await exists(join(dir, MANIFEST_FILE))) ? ` (its ${MANIFEST_FILE} is not an m3web pack manifest)` : '';
+  throw new ModelFormatError(
+    `${dir} is neither an m3web pack nor a Hugging Face checkpoint: ${path} is missing or not valid JSON${stray}`,
+  );
 }
 
 /** A pack folder or a Hugging Face folder as a ModelHandle for createEncoder in Node. */
 export async function openFolderHandle(dir: string, layers: number | undefined): Promise<ModelHandle> {
-  await readModelConfig(dir);
-  if (await isPackFolder(dir)) {
+  const { manifest } = await readModelConfig(dir);
+  if (manifest) {
     return openPack(dir, async (l, have) => ({ ...(await readPackFolder(dir, l, have)), fromCache: false }), layers);
   }
   // A plain checkpoint has no manifest: every layer is an exit, only the full width is

@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { checkText } from '../tokenizer/check-text.js';
 import type { IndexDoc, JsonValue, Meta, MetaFilter, SearchOptions } from './types.js';
 
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
@@ -45,8 +46,7 @@ export function checkDocs(docs: unknown, method: string): IndexDoc[] {
       throw new InputError(`${at}.id must be a non-empty string, got ${JSON.stringify(id) ?? typeName(id)}`);
     if (ids.has(id)) throw new InputError(`${at}.id "${id}" appears twice in one call`);
     ids.add(id);
-    if (typeof text !== 'string') throw new InputError(`${at}.text must be a string, got ${typeName(text)}`);
-    if (text.trim() === '') throw new InputError(`${at}.text is empty or only whitespace`);
+    checkText(text, `${at}.text`);
     if (meta === undefined) return { id, text };
     checkMeta(meta, `${at}.meta`);
     return { id, text, meta: structuredClone(meta) };
@@ -70,11 +70,7 @@ export interface CheckedSearch {
 }
 
 export function checkSearch(query: unknown, options: unknown, indexDims: number, modelDims: readonly number[]): CheckedSearch {
-  if (typeof query !== 'string' || query.trim() === '') {
-    throw new InputError(
-      `search needs a non-empty query string, got ${typeof query === 'string' ? 'an empty string' : typeName(query)}`,
-    );
-  }
+  checkText(query, 'search: query');
   if (options !== undefined && !isPlainObject(options))
     throw new InputError(`search options must be an object, got ${typeName(options)}`);
   const o = (options ?? {}) as SearchOptions;

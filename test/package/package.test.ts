@@ -43,8 +43,10 @@ try {
 }
 `,
     );
-    // Only the package itself comes from the tarball; its dependencies from the npm cache.
-    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent'], { cwd: app, stdio: 'pipe' });
+    // The package comes from the tarball; its dependencies as a user gets them: from the registry,
+    // through the npm cache. `npm ci` caches tarballs but not the registry metadata that resolving
+    // a fresh app needs, so `--offline` fails wherever the cache started empty.
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--silent'], { cwd: app, stdio: 'pipe' });
     const ckpt = await openHfCheckpoint(join(ROOT, 'test/oracle/fixtures/bert-tiny'));
     const pack = await convertCheckpoint(ckpt, { id: 'tiny', quant: 'q8' });
     await ckpt.close();

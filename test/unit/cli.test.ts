@@ -52,7 +52,7 @@ const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 describe('m3web embed (cpu)', { timeout: 60_000 }, () => {
   it('writes one unit vector per text, in input order, skipping blank lines', async () => {
     const r = await m3web(['embed', '--model', MODEL, '--backend', 'cpu', '--batch', '5'], `\n${jsonLines(expected.texts)}\n \n`);
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toBe('m3web: backend cpu\n');
     expect(r.code).toBe(0);
     const vs = vectors(r.stdout);
     expect(vs).toHaveLength(expected.texts.length);
@@ -95,6 +95,40 @@ describe('m3web embed (cpu)', { timeout: 60_000 }, () => {
     const bad = await m3web(['embed', '--model', MODEL, '--backend', 'cpu'], '"ok"\nnot json\n');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/line 2 is not valid JSON/);
+  });
+
+  it("refuses an empty or whitespace-only text with exit 2, by the API's rule, writing no vectors", async () => {
+    for (const blank of ['', ' \t ']) {
+      const r = await m3web(['embed', '--model', MODEL, '--backend', 'cpu'], `"ok"\n${JSON.stringify(blank)}\n"later"\n`);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/stdin line 2 is empty or only whitespace\n$/);
+    }
+    const enc = await createEncoder({ model: MODEL, device: 'cpu', cache: false });
+    try {
+      await expect(enc.embed(['ok', ' \t '])).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        message: /is empty or only whitespace/,
+      });
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('says in one stderr line why WebGPU was not used when no Vulkan driver is installed', async () => {
+    const r = await m3web(['embed', '--model', MODEL], '"hello"\n', {
+      VK_ICD_FILENAMES: '',
+      VK_DRIVER_FILES: '',
+      XDG_CONFIG_HOME: '/nonexistent',
+      XDG_CONFIG_DIRS: '/nonexistent',
+      XDG_DATA_HOME: '/nonexistent',
+      XDG_DATA_DIRS: '/nonexistent',
+    });
+    expect(r.code).toBe(0);
+    expect(vectors(r.stdout)).toHaveLength(1);
+    // No system folder (/etc/vulkan/icd.d) holds a driver on the machines this runs on; if one
+    // does, WebGPU may run instead, and the line says so.
+    expect(r.stderr).toMatch(/^m3web: backend (cpu \(WebGPU not used: no Vulkan driver installed; [^\n]*\)|webgpu on [^\n]*)\n$/);
   });
 
   it('exits 1 with a one-line message for a missing model folder', async () => {
@@ -162,6 +196,10 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     const bad = await m3web(['index', '--model', pack, '--docs', docs, '--out', out], '');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/documents line 2 must be an object with string "id" and "text"/);
+    writeFileSync(docs, '{"id":"a","text":"fine"}\n{"id":"b","text":"  "}\n');
+    const blank = await m3web(['index', '--model', pack, '--docs', docs, '--out', out], '');
+    expect(blank.code).toBe(2);
+    expect(blank.stderr).toMatch(/documents line 2: "text" is empty or only whitespace/);
   });
 
   it('evaluates every (layers, dims) cell and writes the quality table', async () => {
@@ -196,7 +234,7 @@ describe('m3web convert and embed on a ModernBERT folder', { timeout: 120_000 },
 
   it('embeds the Hugging Face folder like the oracle, at an early exit too', async () => {
     const r = await m3web(['embed', '--model', dir, '--backend', 'cpu', '--no-normalize', '--layers', '2'], jsonLines(mb.texts));
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toBe('m3web: backend cpu\n');
     expect(r.code).toBe(0);
     vectors(r.stdout).forEach((v, i) => {
       expect(cosine(v, mbOracle.get(`mean.none.${i}.2`, [H]))).toBeGreaterThan(0.99999);

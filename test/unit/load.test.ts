@@ -2,10 +2,12 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createEncoder } from '../../src/client.js';
 import { InputError, ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import { type HfModelFiles, loadHfModel } from '../../src/model/load.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
+import { isPackFolder, openModelFolder, readModelConfig } from '../../src/node/model-folder.js';
 import { SafetensorsFile } from '../../src/pack/safetensors.js';
 import { cosine } from '../support/random.js';
 
@@ -133,5 +135,37 @@ describe('readHfFolder', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'config.json'), '{ nope');
     await expect(readHfFolder(dir)).rejects.toThrow(/badjson.config\.json is not valid JSON/);
+  });
+});
+
+describe("a Hugging Face folder with some other tool's manifest.json", () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'm3web-stray-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const src = join(FIXTURES, 'bert-tiny');
+  const dir = join(tmp, 'bert-tiny');
+  mkdirSync(dir);
+  for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) copyFileSync(join(src, f), join(dir, f));
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ files: ['config.json', 'model.safetensors'], version: 3 }));
+
+  it("opens as a checkpoint, in the API and in the CLI's reader", async () => {
+    expect(await isPackFolder(dir)).toBe(false);
+    expect(await readModelConfig(dir)).toEqual({ config: JSON.parse(readFileSync(join(src, 'config.json'), 'utf8')) });
+    expect((await openModelFolder(dir)).weights.layers).toHaveLength(4);
+    const enc = await createEncoder({ model: dir, device: 'cpu', cache: false });
+    try {
+      expect((await enc.embed(['hello']))[0]).toHaveLength(48);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('without config.json, is refused naming both readings', async () => {
+    const bare = join(tmp, 'bare');
+    mkdirSync(bare);
+    writeFileSync(join(bare, 'manifest.json'), '{"files": []}');
+    await expect(readModelConfig(bare)).rejects.toThrow(ModelFormatError);
+    await expect(readModelConfig(bare)).rejects.toThrow(
+      /neither an m3web pack nor a Hugging Face checkpoint.*not an m3web pack manifest/,
+    );
   });
 });

@@ -274,7 +274,7 @@ describe('input checks', () => {
   });
 
   it('rejects bad search options', () => {
-    bad(() => checkSearch('', {}, 48, [16, 48]), /non-empty query/);
+    bad(() => checkSearch('', {}, 48, [16, 48]), /search: query is empty or only whitespace/);
     bad(() => checkSearch('q', { k: 0 }, 48, [16, 48]), /positive integer/);
     bad(() => checkSearch('q', { dims: 32 }, 48, [16, 48]), /16, 48/);
     bad(() => checkSearch('q', { dims: 48 }, 16, [16, 48]), /up to the index's 16/);
