@@ -20,7 +20,7 @@ function checkTexts(texts: unknown): asserts texts is string[] {
   if (!Array.isArray(texts))
     throw new InputError(`texts must be an array of strings, got ${texts === null ? 'null' : typeof texts}`);
   if (texts.length === 0) throw new InputError('texts is empty: pass at least one string');
-  texts.forEach((t, i) => checkText(t, `texts[${i}]`));
+  for (const [i, t] of texts.entries()) checkText(t, `texts[${i}]`);
 }
 
 function checkChoice(name: string, value: unknown, allowed: readonly number[]): void {
