@@ -1,6 +1,5 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError, ModelFormatError } from '../errors.js';
-import { checkText } from './check-text.js';
 
 export interface EncodedText {
   /** Token ids, the post-processor's special tokens included. */
@@ -59,7 +58,7 @@ export class TextTokenizer {
    * `maxTokens - 1` ids and the final special token (`[SEP]`, `</s>`) so the template stays whole.
    */
   encode(text: string, maxTokens: number): EncodedText {
-    checkText(text, 'text');
+    if (typeof text !== 'string') throw new InputError(`text must be a string, got ${typeof text}`);
     if (!Number.isInteger(maxTokens) || maxTokens < 1) {
       throw new InputError(`maxTokens must be a positive integer, got ${maxTokens}`);
     }
