@@ -7,13 +7,13 @@
 import { loadavg } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { weightsFromTensors } from '../src/checkpoint/weights.js';
 import { createGpuContext, type GpuContext } from '../src/gpu/device.js';
-import { type EncoderConfig, parseHfConfig } from '../src/model/config.js';
 import { CpuEncoder } from '../src/model/cpu.js';
 import type { EncoderBackend, ForwardOptions } from '../src/model/encoder.js';
 import { GpuEncoder } from '../src/model/gpu.js';
-import { weightsFromTensors } from '../src/model/hf.js';
-import type { BertWeights, Quant } from '../src/model/weights.js';
+import { type EncoderConfig, parseHfConfig } from '../src/weights/config.js';
+import type { BertWeights, Quant } from '../src/weights/weights.js';
 import { MMBERT_SMALL_CONFIG } from '../test/support/mmbert.js';
 import { bertConfig, randomBert, randomModernBertTensors, randomTokens } from '../test/support/random.js';
 import { icdName } from './adapter.js';

@@ -5,9 +5,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EncoderConfig } from '../src/model/config.js';
-import type { BertWeights, LayerNormParams, Linear } from '../src/model/weights.js';
-import { dequantizeLinear } from '../src/pack/quantize.js';
+import type { EncoderConfig } from '../src/weights/config.js';
+import { dequantizeLinear } from '../src/weights/quantize.js';
+import type { BertWeights, LayerNormParams, Linear } from '../src/weights/weights.js';
 
 function hfConfig(c: EncoderConfig): Record<string, unknown> {
   return {

@@ -10,9 +10,9 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseHfConfig } from '../src/model/config.js';
 import { readPackFolder } from '../src/node/pack-folder.js';
 import { packWeights } from '../src/pack/read.js';
+import { parseHfConfig } from '../src/weights/config.js';
 import { bertConfig, randomBert } from '../test/support/random.js';
 import { writeHfFolder } from './hf-folder.js';
 

@@ -6,7 +6,7 @@
 import { createGpuContext } from '../src/gpu/device.js';
 import type { KernelTime } from '../src/gpu/profiler.js';
 import { GpuEncoder } from '../src/model/gpu.js';
-import type { Quant } from '../src/model/weights.js';
+import type { Quant } from '../src/weights/weights.js';
 import { bertConfig, randomBert, randomTokens } from '../test/support/random.js';
 import { icdName } from './adapter.js';
 import { parseBenchArgs } from './common.js';

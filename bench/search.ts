@@ -5,9 +5,9 @@
  */
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EmbedResult, EncoderInfo } from '../src/api/types.js';
 import { createGpuContext } from '../src/gpu/device.js';
 import { createIndex, type IndexEncoder, type VectorIndex, type VectorType } from '../src/search/index.js';
+import type { EmbedResult, EncoderInfo } from '../src/types.js';
 import { rng } from '../test/support/random.js';
 import { icdName } from './adapter.js';
 import { hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';

@@ -1,23 +1,15 @@
-export type * from './api/types.js';
-export * from './budget/index.js';
-export { createEncoder, type Encoder } from './client.js';
+/**
+ * m3web's public API: an encoder (createEncoder), a search index over it (createIndex), the
+ * offline model cache, the browser-side converter for a dropped Hugging Face folder, and typed
+ * errors. Engine internals (backends, kernels, pack readers) are in `m3web/internals`, with no
+ * promise of stability.
+ */
+
+export type { Budget, Plan } from './budget/plan.js';
+export { createEncoder, type Encoder } from './client/client.js';
 export * from './errors.js';
-export type { GpuAdapterSummary, GpuContext, GpuContextOptions } from './gpu/device.js';
-export { createGpuContext } from './gpu/device.js';
-export { type BackendChoice, type BackendInfo, createBackend, type ManagedBackend } from './model/backend.js';
-export type { ConfigOptions, EncoderConfig, ExitNorm, ModelType, ModernBertSpec } from './model/config.js';
-export { EXIT_NORMS, parseHfConfig } from './model/config.js';
-export { CpuEncoder } from './model/cpu.js';
-export type { BackendKind, EncoderBackend, ForwardOptions, Pooling } from './model/encoder.js';
-export { GpuEncoder } from './model/gpu.js';
-export { type HfModelFiles, type LoadedModel, type LoadOptions, loadHfModel } from './model/load.js';
-export { modelFromPack } from './model/pack-model.js';
-export { type BertWeights, type EncoderWeights, type ModernBertWeights, QUANTS, type Quant } from './model/weights.js';
 export { type ConvertOptions, checkpointFromFiles, convertCheckpoint, type HfCheckpoint } from './pack/convert.js';
-export { type PackManifest, parseManifest, type QualityRow, type QualityTable, shardsFor } from './pack/manifest.js';
-export { extendPackWeights, packLayers, packWeights } from './pack/read.js';
-export { type ByteSource, blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from './pack/safetensors.js';
-export { type Pack, writePack } from './pack/write.js';
+export type { Pack } from './pack/write.js';
 export * from './search/index.js';
-export * from './store/index.js';
-export { type EncodedText, TextTokenizer } from './tokenizer/tokenizer.js';
+export { type CachedModel, clearCache, deleteCachedModel, listCachedModels, persistStorage } from './store/cache.js';
+export type * from './types.js';

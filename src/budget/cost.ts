@@ -1,7 +1,7 @@
 import { DEFAULT_BATCH_TOKENS, SUBMISSION_TOKENS } from '../model/batch.js';
-import type { EncoderConfig } from '../model/config.js';
-import type { Quant } from '../model/weights.js';
 import { scaleCount, matrixBytes as storedBytes } from '../pack/layout.js';
+import type { EncoderConfig } from '../weights/config.js';
+import type { Quant } from '../weights/weights.js';
 import type { DeviceProbe } from './probe.js';
 
 /** How a model's weights are stored: PackManifest['quantization']. */

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
-import { type EncoderConfig, parseHfConfig } from '../model/config.js';
 import type { QualityRow } from '../pack/manifest.js';
+import { type EncoderConfig, parseHfConfig } from '../weights/config.js';
 import { type CostModel, memoryMB, type WeightQuant } from './cost.js';
 import { compareQuality, type QualityEstimate, qualityEstimator } from './quality.js';
 

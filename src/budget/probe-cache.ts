@@ -1,6 +1,6 @@
 import { createStore, get, set, type UseStore } from 'idb-keyval';
-import type { EncoderConfig } from '../model/config.js';
 import type { EncoderBackend } from '../model/encoder.js';
+import type { EncoderConfig } from '../weights/config.js';
 import { type DeviceProbe, type ProbeTarget, probeCacheKey, probeDevice } from './probe.js';
 
 // A database of its own, so clearing shards or app data never drops probes and the reverse.

@@ -1,10 +1,10 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { EXIT_NORMS, type ExitNorm } from '../model/config.js';
-import type { Pooling } from '../model/encoder.js';
-import { QUANTS, type Quant } from '../model/weights.js';
 import { openHfCheckpoint } from '../node/hf-checkpoint.js';
 import { convertCheckpoint } from '../pack/convert.js';
+import type { Pooling } from '../weights/config.js';
+import { EXIT_NORMS, type ExitNorm } from '../weights/config.js';
+import { QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, intList, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 
 export const CONVERT_USAGE = `Usage: m3web convert HF_DIR --out PACK_DIR [options]

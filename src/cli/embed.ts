@@ -1,10 +1,10 @@
 import { createInterface } from 'node:readline';
 import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
-import { parseHfConfig } from '../model/config.js';
-import type { Pooling } from '../model/encoder.js';
-import { QUANTS, type Quant } from '../model/weights.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
+import type { Pooling } from '../weights/config.js';
+import { parseHfConfig } from '../weights/config.js';
+import { QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
 
 export const EMBED_USAGE = `Usage: m3web embed --model DIR [options] < texts.jsonl > vectors.jsonl

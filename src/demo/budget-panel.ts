@@ -1,5 +1,4 @@
-import type { Budget, Plan } from '../budget/index.js';
-import type { Encoder } from '../client.js';
+import type { Budget, Encoder, Plan } from '../index.js';
 import { $ } from './dom.js';
 
 /** The workload the budget is stated for: one search query of about 32 tokens. */

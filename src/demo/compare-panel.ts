@@ -1,4 +1,4 @@
-import type { Encoder } from '../client.js';
+import type { Encoder } from '../index.js';
 import { $ } from './dom.js';
 
 export const SAMPLE_SENTENCES = [

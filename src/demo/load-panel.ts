@@ -1,4 +1,4 @@
-import type { EncoderInfo, LoadProgress } from '../api/types.js';
+import type { EncoderInfo, LoadProgress } from '../index.js';
 import { $ } from './dom.js';
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;

@@ -1,6 +1,5 @@
-import type { DeviceChoice } from '../api/types.js';
-import type { Plan } from '../budget/index.js';
-import { createEncoder, type Encoder } from '../client.js';
+import type { DeviceChoice, Plan } from '../index.js';
+import { createEncoder, type Encoder } from '../index.js';
 import { setupBudgetPanel } from './budget-panel.js';
 import { setupComparePanel } from './compare-panel.js';
 import { $, fillSelect } from './dom.js';

@@ -1,6 +1,5 @@
-import type { Encoder } from '../client.js';
-import { createIndex } from '../search/index.js';
-import type { SearchHit, VectorIndex } from '../search/types.js';
+import type { Encoder, SearchHit, VectorIndex } from '../index.js';
+import { createIndex } from '../index.js';
 import corpusUrl from './corpus/flores-dev.m3index?url';
 import { CORPUS_LANGUAGES } from './corpus/languages.js';
 import { $ } from './dom.js';

@@ -1,5 +1,4 @@
-import type { EncoderInfo } from '../api/types.js';
-import type { Encoder } from '../client.js';
+import type { Encoder, EncoderInfo } from '../index.js';
 import { $ } from './dom.js';
 
 const SAMPLE = 'The committee will publish its report on the new railway line next spring.';

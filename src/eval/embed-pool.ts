@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Pooling } from '../model/encoder.js';
+import type { Pooling } from '../weights/config.js';
 
 export type EmbedExits = (tokens: number[][]) => Promise<Float32Array[][]>;
 

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CpuEncoder } from '../model/cpu.js';
-import type { Pooling } from '../model/encoder.js';
 import { openModelFolder } from '../node/model-folder.js';
+import type { Pooling } from '../weights/config.js';
 
 /** One CPU forward per thread: `m3web eval` splits the dev texts over several of these. */
 const { model, exits, pooling } = workerData as { model: string; exits: number[]; pooling: Pooling };

@@ -1,9 +1,10 @@
 import { InputError } from '../errors.js';
 import { createGpuContext, type GpuAdapterSummary, type GpuContext } from '../gpu/device.js';
+import type { Pooling } from '../weights/config.js';
+import type { EncoderWeights } from '../weights/weights.js';
 import { CpuEncoder } from './cpu.js';
-import type { BackendKind, EncoderBackend, ForwardOptions, Pooling } from './encoder.js';
+import type { BackendKind, EncoderBackend, ForwardOptions } from './encoder.js';
 import { GpuEncoder } from './gpu.js';
-import type { EncoderWeights } from './weights.js';
 
 export type BackendChoice = BackendKind | 'auto';
 

@@ -1,4 +1,4 @@
-import type { EncoderConfig } from './config.js';
+import type { EncoderConfig } from '../weights/config.js';
 
 /** A right-padded block of texts of similar length: what one forward pass over the GPU consumes. */
 export interface TokenBatch {

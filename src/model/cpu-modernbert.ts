@@ -1,8 +1,8 @@
-import { exitUsesFinalNorm } from './config.js';
+import { exitUsesFinalNorm } from '../weights/config.js';
+import type { ModernBertWeights } from '../weights/weights.js';
 import { applyRope, type CpuForward, cpuLayers, layerNorm } from './cpu-ops.js';
 import { gelu } from './math.js';
 import { ropeTables } from './rope.js';
-import type { ModernBertWeights } from './weights.js';
 
 function addInto(x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) x[i] = (x[i] as number) + (y[i] as number);

@@ -1,9 +1,9 @@
-import { dequantizeLinear } from '../pack/quantize.js';
+import type { Pooling } from '../weights/config.js';
+import { dequantizeLinear } from '../weights/quantize.js';
+import type { LayerNormParams, Linear } from '../weights/weights.js';
 import type { TokenBatch } from './batch.js';
-import type { Pooling } from './encoder.js';
 import { gelu } from './math.js';
 import { type Activation, WasmKernels } from './wasm/kernels.js';
-import type { LayerNormParams, Linear } from './weights.js';
 
 /**
  * The forward's building blocks in f32 on the CPU: the CPU fallback runs them, and each WGSL

@@ -1,7 +1,6 @@
 import { InputError } from '../errors.js';
-import type { EncoderConfig } from './config.js';
+import type { EncoderConfig, Pooling } from '../weights/config.js';
 
-export type Pooling = 'mean' | 'cls';
 export type BackendKind = 'webgpu' | 'cpu';
 
 export interface ForwardOptions {

@@ -5,8 +5,8 @@ import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js'
 import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
+import type { BertWeights } from '../weights/weights.js';
 import { type BatchInputs, destroyNorm, type GpuGraph, uploadNorm } from './gpu-graph.js';
-import type { BertWeights } from './weights.js';
 
 type Activation = 'x' | 'qkv' | 'ctx' | 'a' | 'f';
 

@@ -1,8 +1,8 @@
 import type { GpuLayerNorm } from '../gpu/kernels/layernorm.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { type UniformArena, uploadBuffer } from '../gpu/resources.js';
+import type { LayerNormParams } from '../weights/weights.js';
 import type { TokenBatch } from './batch.js';
-import type { LayerNormParams } from './weights.js';
 
 /** Where one batch's inputs sit inside the one upload of a submission. */
 export interface BatchInputs {

@@ -4,10 +4,10 @@ import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js'
 import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
-import { exitUsesFinalNorm, type ModernBertSpec } from './config.js';
+import { exitUsesFinalNorm, type ModernBertSpec } from '../weights/config.js';
+import type { ModernBertWeights } from '../weights/weights.js';
 import { type BatchInputs, destroyNorm, type GpuGraph, uploadNorm } from './gpu-graph.js';
 import { ropeTables } from './rope.js';
-import type { ModernBertWeights } from './weights.js';
 
 type Activation = 'x' | 'n' | 'qkv' | 'ctx' | 'g';
 

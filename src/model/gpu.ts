@@ -4,13 +4,13 @@ import type { GpuContext } from '../gpu/device.js';
 import { PoolKernel } from '../gpu/kernels/pool.js';
 import { KernelProfiler, type KernelTime } from '../gpu/profiler.js';
 import { GrowableBuffer, UniformArena } from '../gpu/resources.js';
+import type { EncoderConfig, Pooling } from '../weights/config.js';
+import type { EncoderWeights } from '../weights/weights.js';
 import { bucketize, SUBMISSION_TOKENS, type TokenBatch } from './batch.js';
-import type { EncoderConfig } from './config.js';
-import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions, type Pooling } from './encoder.js';
+import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions } from './encoder.js';
 import { BertGraph } from './gpu-bert.js';
 import type { BatchInputs, GpuGraph } from './gpu-graph.js';
 import { ModernBertGraph } from './gpu-modernbert.js';
-import type { EncoderWeights } from './weights.js';
 
 /** Storage-binding offsets must be multiples of minStorageBufferOffsetAlignment (256 by default). */
 const ALIGN = 256;

@@ -1,6 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import type { ByteSource } from '../checkpoint/safetensors.js';
 import { ModelFormatError } from '../errors.js';
-import type { ByteSource } from '../pack/safetensors.js';
 
 /** A file read by ranges through one open handle; `close()` when done. */
 export interface FileSource extends ByteSource {

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
 import { ModelFormatError } from '../errors.js';
 import type { HfCheckpoint } from '../pack/convert.js';
-import { SafetensorsReader, ShardedTensors, type TensorSource } from '../pack/safetensors.js';
 import { type FileSource, fileSource } from './files.js';
 
 async function optionalJson(path: string): Promise<unknown> {

@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { access, open, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { HfModelFiles } from '../checkpoint/load.js';
 import { ModelFormatError, UnsupportedError } from '../errors.js';
-import type { HfModelFiles } from '../model/load.js';
 
 const exists = (path: string) =>
   access(path, constants.F_OK).then(

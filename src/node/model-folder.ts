@@ -1,13 +1,12 @@
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ModelHandle, openPack } from '../api/model-source.js';
+import { type LoadedModel, loadHfModel } from '../checkpoint/load.js';
 import { ModelFormatError } from '../errors.js';
-import { parseHfConfig } from '../model/config.js';
-import { type LoadedModel, loadHfModel } from '../model/load.js';
-import { modelFromPack } from '../model/pack-model.js';
-import type { Quant } from '../model/weights.js';
 import { MANIFEST_FILE, type PackManifest, parseManifest } from '../pack/manifest.js';
+import { modelFromPack } from '../pack/model.js';
+import { parseHfConfig } from '../weights/config.js';
+import type { Quant } from '../weights/weights.js';
 import { readHfFolder } from './hf-folder.js';
 import { readPackFolder } from './pack-folder.js';
 
@@ -74,34 +73,4 @@ export async function readModelConfig(dir: string): Promise<{ config: unknown; m
   throw new ModelFormatError(
     `${dir} is neither an m3web pack nor a Hugging Face checkpoint: ${path} is missing or not valid JSON${stray}`,
   );
-}
-
-/** A pack folder or a Hugging Face folder as a ModelHandle for createEncoder in Node. */
-export async function openFolderHandle(dir: string, layers: number | undefined): Promise<ModelHandle> {
-  const { manifest } = await readModelConfig(dir);
-  if (manifest) {
-    return openPack(dir, async (l, have) => ({ ...(await readPackFolder(dir, l, have)), fromCache: false }), layers);
-  }
-  // A plain checkpoint has no manifest: every layer is an exit, only the full width is
-  // promised, and it loads whole (quantizing on the fly would cost more than it saves).
-  const model = await loadHfModel(await readHfFolder(dir));
-  const { numLayers, hiddenSize, maxTokens } = model.config;
-  return {
-    info: {
-      id: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir,
-      source: dir,
-      layers: numLayers,
-      hiddenSize,
-      exits: Array.from({ length: numLayers }, (_, i) => i + 1),
-      dims: [hiddenSize],
-      pooling: 'mean',
-      maxTokens,
-      quantization: 'f32',
-      prefixes: {},
-      quality: null,
-    },
-    model,
-    fromCache: false,
-    ensureLayers: async () => false,
-  };
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, ModelFormatError } from '../errors.js';
 import { MANIFEST_FILE, type PackManifest, parseManifest, shardsFor } from '../pack/manifest.js';
-import { sha256Hex } from '../store/sha256.js';
+import { sha256Hex } from '../pack/sha256.js';
 
 /**
  * Reads a model pack from a local folder: the manifest and the files the first `layers` layers

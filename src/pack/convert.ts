@@ -1,11 +1,11 @@
+import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
+import { weightsFromTensors } from '../checkpoint/weights.js';
 import { InputError, ModelFormatError } from '../errors.js';
-import { type ExitNorm, parseHfConfig } from '../model/config.js';
-import type { Pooling } from '../model/encoder.js';
-import { weightsFromTensors } from '../model/hf.js';
-import { QUANTS, type Quant } from '../model/weights.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import type { Pooling } from '../weights/config.js';
+import { type ExitNorm, parseHfConfig } from '../weights/config.js';
+import { QUANTS, type Quant } from '../weights/weights.js';
 import type { QualityTable } from './manifest.js';
-import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from './safetensors.js';
 import { type Pack, writePack } from './write.js';
 
 /** A Hugging Face checkpoint as the converter needs it, wherever its files came from. */

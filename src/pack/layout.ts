@@ -1,4 +1,4 @@
-import { Q4_GROUP, type Quant } from '../model/weights.js';
+import { Q4_GROUP, type Quant } from '../weights/weights.js';
 
 /** Tensors start on 16-byte boundaries so any typed-array view of them is aligned. */
 export const TENSOR_ALIGN = 16;

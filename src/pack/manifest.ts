@@ -1,7 +1,7 @@
 import { ModelFormatError } from '../errors.js';
-import { EXIT_NORMS, type ExitNorm } from '../model/config.js';
-import type { Pooling } from '../model/encoder.js';
-import { QUANTS, type Quant } from '../model/weights.js';
+import type { Pooling } from '../weights/config.js';
+import { EXIT_NORMS, type ExitNorm } from '../weights/config.js';
+import { QUANTS, type Quant } from '../weights/weights.js';
 
 /** Bumped when a reader of the previous format would misread a pack. */
 export const PACK_VERSION = 1;

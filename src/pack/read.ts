@@ -1,6 +1,6 @@
 import { ModelFormatError } from '../errors.js';
-import { type EncoderConfig, parseHfConfig } from '../model/config.js';
-import { QuantizedEmbeddingTable } from '../model/embedding-table.js';
+import { type EncoderConfig, parseHfConfig } from '../weights/config.js';
+import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
 import {
   type BertLayer,
   type EmbeddingTable,
@@ -9,7 +9,7 @@ import {
   type LayerNormParams,
   type Linear,
   type ModernBertLayer,
-} from '../model/weights.js';
+} from '../weights/weights.js';
 import { matrixBytes, scaleCount } from './layout.js';
 import type { PackManifest, ShardEntry, TensorEntry } from './manifest.js';
 import type { LINEARS } from './write.js';

@@ -1,8 +1,8 @@
-import { QuantizedEmbeddingTable } from '../model/embedding-table.js';
-import type { BertLayer, EncoderWeights, LayerNormParams, Linear, ModernBertLayer, Quant } from '../model/weights.js';
-import { sha256Hex } from '../store/sha256.js';
+import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
+import type { BertLayer, EncoderWeights, LayerNormParams, Linear, ModernBertLayer, Quant } from '../weights/weights.js';
 import { alignUp, EMBEDDINGS_SHARD, layerShardName } from './layout.js';
 import { PACK_VERSION, type PackManifest, type ShardEntry, type ShardKind, type TensorEntry } from './manifest.js';
+import { sha256Hex } from './sha256.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
 

@@ -1,6 +1,6 @@
-import type { ModelInfo } from '../api/types.js';
 import { DisposedError, InputError, M3WebError } from '../errors.js';
 import { createGpuContext, type GpuContext } from '../gpu/device.js';
+import type { ModelInfo } from '../types.js';
 import { codec } from './codec.js';
 import { Collection } from './collection.js';
 import { CpuScorer } from './cpu-scorer.js';

@@ -1,4 +1,4 @@
-import type { Encoder } from '../client.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo } from '../types.js';
 
 /** How stored vectors are kept: 4 bytes, 1 byte (plus one scale per vector) or 1 bit per dimension. */
 export type VectorType = 'f32' | 'int8' | 'binary';
@@ -13,7 +13,10 @@ export interface IndexDoc {
 }
 
 /** The two encoder calls an index needs; a createEncoder encoder has them. */
-export type IndexEncoder = Pick<Encoder, 'embedDetailed' | 'info'>;
+export interface IndexEncoder {
+  embedDetailed(texts: string[], options?: EmbedOptions): Promise<EmbedResult>;
+  info(): Promise<EncoderInfo>;
+}
 
 export interface IndexOptions {
   encoder: IndexEncoder;

@@ -1,8 +1,8 @@
 import { InputError, IntegrityError, ModelFormatError, NetworkError, StorageQuotaError } from '../errors.js';
 import { type FileEntry, MANIFEST_FILE, type PackManifest, parseManifest, shardsFor } from '../pack/manifest.js';
+import { sha256Hex } from '../pack/sha256.js';
 import { cacheKey, openPackCache, type PackCache } from './cache.js';
 import { type FetchLike, fetchFile, throwIfAborted } from './fetch.js';
-import { sha256Hex } from './sha256.js';
 
 export type PackLoadPhase = 'manifest' | 'download' | 'cache' | 'done';
 

@@ -1,10 +1,10 @@
 import { expose, transfer } from 'comlink';
-import { EncoderCore } from '../api/core.js';
-import { openModel } from '../api/open-model.js';
-import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions, LoadProgress } from '../api/types.js';
-import { installErrorTransfer } from '../api/wire-errors.js';
 import type { Budget, Plan } from '../budget/index.js';
+import { EncoderCore } from '../engine/encoder-core.js';
 import { DisposedError, M3WebError } from '../errors.js';
+import { openModel } from '../source/open-model.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions, LoadProgress } from '../types.js';
+import { installErrorTransfer } from './protocol.js';
 
 installErrorTransfer();
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEncoder, type Encoder } from '../../src/client.js';
+import { createEncoder, type Encoder } from '../../src/client/client.js';
 import { DisposedError, InputError, M3WebError } from '../../src/errors.js';
 import { cosine } from '../support/random.js';
 import { rejection } from '../support/rejection.js';

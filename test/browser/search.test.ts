@@ -1,10 +1,10 @@
 import { createStore, get, keys } from 'idb-keyval';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { EmbedOptions, EmbedResult, EncoderInfo } from '../../src/api/types.js';
-import { createEncoder } from '../../src/client.js';
+import { createEncoder } from '../../src/client/client.js';
 import { InputError } from '../../src/errors.js';
 import { createIndex, type IndexDoc, type IndexEncoder, type IndexOptions, type VectorIndex } from '../../src/search/index.js';
 import { parseIndex } from '../../src/search/serialize.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo } from '../../src/types.js';
 import { cosine, rng } from '../support/random.js';
 import { rejection } from '../support/rejection.js';
 

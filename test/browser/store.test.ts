@@ -1,6 +1,7 @@
 import { createStore, get, keys, set } from 'idb-keyval';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NetworkError, StorageQuotaError } from '../../src/errors.js';
+import { sha256Hex } from '../../src/pack/sha256.js';
 import {
   clearCache,
   deleteCachedModel,
@@ -9,7 +10,6 @@ import {
   type PackLoadProgress,
   persistStorage,
 } from '../../src/store/index.js';
-import { sha256Hex } from '../../src/store/sha256.js';
 import { BASE, makePack, offline, serve, type TestPack } from '../support/fake-pack.js';
 import { rejection } from '../support/rejection.js';
 

@@ -9,8 +9,8 @@ import { applyRope, attention, layerNorm, matmul, pool } from '../../src/model/c
 import { finishVector } from '../../src/model/encoder.js';
 import { gelu } from '../../src/model/math.js';
 import { ropeTable } from '../../src/model/rope.js';
-import { QUANTS } from '../../src/model/weights.js';
-import { dequantizeLinear, quantizeLinear } from '../../src/pack/quantize.js';
+import { dequantizeLinear, quantizeLinear } from '../../src/weights/quantize.js';
+import { QUANTS } from '../../src/weights/weights.js';
 import { empty, runPass, storage, testGpu } from '../support/gpu.js';
 import { maxAbsDiff, randomArray, rng } from '../support/random.js';
 

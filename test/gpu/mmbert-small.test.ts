@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseHfConfig } from '../../src/model/config.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
-import { modelFromPack } from '../../src/model/pack-model.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { parseManifest } from '../../src/pack/manifest.js';
+import { modelFromPack } from '../../src/pack/model.js';
+import { parseHfConfig } from '../../src/weights/config.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
 import { testGpu } from '../support/gpu.js';
 import { MMBERT_SMALL_CONFIG } from '../support/mmbert.js';

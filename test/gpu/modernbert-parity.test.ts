@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXIT_NORMS, parseHfConfig } from '../../src/model/config.js';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { weightsFromTensors } from '../../src/checkpoint/weights.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import type { EncoderBackend } from '../../src/model/encoder.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
-import { weightsFromTensors } from '../../src/model/hf.js';
-import type { Quant } from '../../src/model/weights.js';
-import { SafetensorsFile } from '../../src/pack/safetensors.js';
+import { EXIT_NORMS, parseHfConfig } from '../../src/weights/config.js';
+import type { Quant } from '../../src/weights/weights.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
 import { testGpu } from '../support/gpu.js';
 import { cosine } from '../support/random.js';

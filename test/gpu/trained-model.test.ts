@@ -1,13 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import type { EncoderBackend } from '../../src/model/encoder.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
-import { type BertWeights, F32EmbeddingTable, type Linear, type Quant } from '../../src/model/weights.js';
 import { parseManifest } from '../../src/pack/manifest.js';
-import { dequantizeLinear, quantizeLinear } from '../../src/pack/quantize.js';
 import { packWeights } from '../../src/pack/read.js';
-import { SafetensorsFile } from '../../src/pack/safetensors.js';
-import { sha256Hex } from '../../src/store/sha256.js';
+import { sha256Hex } from '../../src/pack/sha256.js';
+import { dequantizeLinear, quantizeLinear } from '../../src/weights/quantize.js';
+import { type BertWeights, F32EmbeddingTable, type Linear, type Quant } from '../../src/weights/weights.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
 import { testGpu } from '../support/gpu.js';
 import { cosine } from '../support/random.js';

@@ -1,6 +1,6 @@
 import type { PackManifest } from '../../src/pack/manifest.js';
+import { sha256Hex } from '../../src/pack/sha256.js';
 import type { FetchLike } from '../../src/store/fetch.js';
-import { sha256Hex } from '../../src/store/sha256.js';
 import { rng } from './random.js';
 
 // A model pack of random bytes and an in-memory server for it, for the store tests in Node and

@@ -1,7 +1,7 @@
-import type { EncoderConfig } from '../../src/model/config.js';
-import { type BertWeights, F32EmbeddingTable, type Quant } from '../../src/model/weights.js';
-import { quantizeLinear } from '../../src/pack/quantize.js';
-import type { TensorSource } from '../../src/pack/safetensors.js';
+import type { TensorSource } from '../../src/checkpoint/safetensors.js';
+import type { EncoderConfig } from '../../src/weights/config.js';
+import { quantizeLinear } from '../../src/weights/quantize.js';
+import { type BertWeights, F32EmbeddingTable, type Quant } from '../../src/weights/weights.js';
 
 /** mulberry32: a small seeded generator so random fixtures are identical on every run. */
 export function rng(seed: number): () => number {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEncoder, type Encoder } from '../../src/client.js';
+import { createEncoder, type Encoder } from '../../src/client/client.js';
 import { DisposedError, InputError, ModelFormatError } from '../../src/errors.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createEncoder } from '../../src/client.js';
-import { SafetensorsFile } from '../../src/pack/safetensors.js';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { createEncoder } from '../../src/client/client.js';
 import { createIndex } from '../../src/search/index.js';
 import { cosine } from '../support/random.js';
 

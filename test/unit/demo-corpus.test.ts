@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createEncoder } from '../../src/client.js';
+import { createEncoder } from '../../src/client/client.js';
 import { CORPUS_INDEX, CORPUS_MODEL, corpusDocs } from '../../src/demo/corpus/build.js';
 import { CORPUS_LANGUAGES } from '../../src/demo/corpus/languages.js';
 import { createIndex } from '../../src/search/index.js';

@@ -3,9 +3,9 @@ import { InputError } from '../../src/errors.js';
 import { bucketize } from '../../src/model/batch.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import { erf } from '../../src/model/math.js';
-import { Q4_GROUP } from '../../src/model/weights.js';
-import { f16BitsToF32, f32ToF16Bits } from '../../src/pack/f16.js';
-import { dequantizeLinear, quantizeLinear } from '../../src/pack/quantize.js';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/weights/f16.js';
+import { dequantizeLinear, quantizeLinear } from '../../src/weights/quantize.js';
+import { Q4_GROUP } from '../../src/weights/weights.js';
 import { bertConfig, randomArray, randomBert, randomTokens, rng } from '../support/random.js';
 
 describe('f16 codec', () => {

@@ -2,13 +2,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEncoder } from '../../src/client.js';
+import { type HfModelFiles, loadHfModel } from '../../src/checkpoint/load.js';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { createEncoder } from '../../src/client/client.js';
 import { InputError, ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
-import { type HfModelFiles, loadHfModel } from '../../src/model/load.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
 import { isPackFolder, openModelFolder, readModelConfig } from '../../src/node/model-folder.js';
-import { SafetensorsFile } from '../../src/pack/safetensors.js';
 import { cosine } from '../support/random.js';
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');

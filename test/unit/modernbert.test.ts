@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadHfModel } from '../../src/checkpoint/load.js';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { InputError, ModelFormatError, UnsupportedError } from '../../src/errors.js';
-import { parseHfConfig } from '../../src/model/config.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
-import { loadHfModel } from '../../src/model/load.js';
-import { modelFromPack } from '../../src/model/pack-model.js';
-import type { Quant } from '../../src/model/weights.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { parseManifest } from '../../src/pack/manifest.js';
-import { SafetensorsFile } from '../../src/pack/safetensors.js';
+import { modelFromPack } from '../../src/pack/model.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { parseHfConfig } from '../../src/weights/config.js';
+import type { Quant } from '../../src/weights/weights.js';
 import { MMBERT_BASE_CONFIG, MMBERT_SMALL_CONFIG } from '../support/mmbert.js';
 import { cosine } from '../support/random.js';
 

@@ -2,15 +2,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { IntegrityError, ModelFormatError } from '../../src/errors.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
-import { modelFromPack } from '../../src/model/pack-model.js';
-import type { Quant } from '../../src/model/weights.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { readPackFolder } from '../../src/node/pack-folder.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { parseManifest } from '../../src/pack/manifest.js';
-import { SafetensorsFile } from '../../src/pack/safetensors.js';
+import { modelFromPack } from '../../src/pack/model.js';
+import type { Quant } from '../../src/weights/weights.js';
 import { bertConfig, cosine, randomHfTensors } from '../support/random.js';
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, M3WebError, ModelFormatError, NetworkError, UnsupportedError } from '../../src/errors.js';
 import type { PackManifest } from '../../src/pack/manifest.js';
+import { sha256Hex } from '../../src/pack/sha256.js';
 import type { FetchLike } from '../../src/store/fetch.js';
 import { fetchFile } from '../../src/store/fetch.js';
 import { clearCache, listCachedModels, openPackCache, persistStorage } from '../../src/store/index.js';
 import { loadPackFiles, type PackLoadProgress, parseManifestText } from '../../src/store/pack-loader.js';
-import { sha256Hex } from '../../src/store/sha256.js';
 import { BASE, bodyOf, makePack, offline, serve } from '../support/fake-pack.js';
 import { rng } from '../support/random.js';
 import { rejection } from '../support/rejection.js';

@@ -5,7 +5,7 @@ import { gelu } from '../../src/model/math.js';
 import { assembleKernels } from '../../src/model/wasm/assemble.js';
 import { WasmKernels } from '../../src/model/wasm/kernels.js';
 import { KERNELS_WASM_BASE64 } from '../../src/model/wasm/kernels-wasm.js';
-import type { Linear } from '../../src/model/weights.js';
+import type { Linear } from '../../src/weights/weights.js';
 import { randomArray, rng } from '../support/random.js';
 
 // The SIMD WebAssembly kernels of the CPU fallback, against the plain-TypeScript loops.

@@ -1,4 +1,4 @@
-import type { Linear, Quant } from '../../model/weights.js';
+import type { Linear, Quant } from '../../weights/weights.js';
 import type { SharedReads } from '../device.js';
 import { PipelineVariants } from '../pipeline-variants.js';
 import type { DispatchTarget } from '../profiler.js';

@@ -1,4 +1,4 @@
-import type { Pooling } from '../../model/encoder.js';
+import type { Pooling } from '../../weights/config.js';
 import type { DispatchTarget } from '../profiler.js';
 import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';

@@ -1,7 +1,8 @@
-import type { GpuAdapterSummary } from '../gpu/device.js';
-import type { BackendKind, Pooling } from '../model/encoder.js';
-import type { QualityTable } from '../pack/manifest.js';
-import type { PackLoadProgress } from '../store/pack-loader.js';
+import type { GpuAdapterSummary } from './gpu/device.js';
+import type { BackendKind } from './model/encoder.js';
+import type { QualityTable } from './pack/manifest.js';
+import type { PackLoadProgress } from './store/pack-loader.js';
+import type { Pooling } from './weights/config.js';
 
 export type DeviceChoice = 'auto' | 'webgpu' | 'cpu';
 

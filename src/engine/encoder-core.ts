@@ -1,10 +1,10 @@
 import { type Budget, type DeviceProbe, fitCostModel, getOrProbe, type Plan, planBudget } from '../budget/index.js';
 import { DisposedError, InputError, M3WebError } from '../errors.js';
 import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
-import type { Quant } from '../model/weights.js';
+import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
-import type { ModelHandle } from './model-source.js';
-import type { DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo } from './types.js';
+import type { DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo } from '../types.js';
+import type { Quant } from '../weights/weights.js';
 
 /** Texts per backend call: bounds the latency of an abort and the size of one GPU submission. */
 const CHUNK_TEXTS = 256;

@@ -1,5 +1,5 @@
-import { type Linear, Q4_GROUP, type Quant } from '../model/weights.js';
 import { f16BitsToF32, f32ToF16Bits } from './f16.js';
+import { type Linear, Q4_GROUP, type Quant } from './weights.js';
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 

@@ -1,21 +1,12 @@
 import { ModelFormatError } from '../errors.js';
-import { quantizeLinear } from '../pack/quantize.js';
-import type { TensorSource } from '../pack/safetensors.js';
-import type { EncoderConfig } from './config.js';
-import { embeddingTable } from './embedding-table.js';
-import { modernBertWeightsFromTensors } from './hf-modernbert.js';
-import type { BertLayer, BertWeights, EncoderWeights, LayerNormParams, Linear, Quant } from './weights.js';
+import type { EncoderConfig } from '../weights/config.js';
+import { embeddingTable } from '../weights/embedding-table.js';
+import { quantizeLinear } from '../weights/quantize.js';
+import type { BertLayer, BertWeights, LayerNormParams, Linear } from '../weights/weights.js';
+import type { HfWeightOptions } from './options.js';
+import type { TensorSource } from './safetensors.js';
 
 const WORD_EMBEDDINGS = 'embeddings.word_embeddings.weight';
-
-/** Reads a checkpoint of any supported architecture (see bertWeightsFromTensors for the options). */
-export function weightsFromTensors(
-  config: EncoderConfig,
-  source: TensorSource,
-  options: HfWeightOptions = {},
-): Promise<EncoderWeights> {
-  return config.modern ? modernBertWeightsFromTensors(config, source, options) : bertWeightsFromTensors(config, source, options);
-}
 
 /**
  * Checkpoints name the same tensors with different heads in front: BertModel saves
@@ -26,15 +17,6 @@ function findPrefix(source: TensorSource): string {
     if (name.endsWith(WORD_EMBEDDINGS)) return name.slice(0, -WORD_EMBEDDINGS.length);
   }
   throw new ModelFormatError(`model.safetensors: missing tensor "${WORD_EMBEDDINGS}" (is this a BERT-family checkpoint?)`);
-}
-
-export interface HfWeightOptions {
-  /** Storage of the layer matrices (default f32). */
-  quant?: Quant;
-  /** Storage of the vocabulary table (default f32; packs store it like the layers). */
-  embeddingQuant?: Quant;
-  /** Read only the first `layers` transformer layers (default: all). */
-  layers?: number;
 }
 
 /**

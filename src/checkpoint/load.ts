@@ -1,9 +1,9 @@
 import { InputError, ModelFormatError } from '../errors.js';
-import { SafetensorsFile } from '../pack/safetensors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { type EncoderConfig, type ExitNorm, parseHfConfig } from './config.js';
-import { weightsFromTensors } from './hf.js';
-import { type EncoderWeights, QUANTS, type Quant } from './weights.js';
+import { type EncoderConfig, type ExitNorm, parseHfConfig } from '../weights/config.js';
+import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
+import { SafetensorsFile } from './safetensors.js';
+import { weightsFromTensors } from './weights.js';
 
 /** The contents of a Hugging Face model folder: parsed JSON files and the raw checkpoint bytes. */
 export interface HfModelFiles {

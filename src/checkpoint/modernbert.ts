@@ -1,10 +1,10 @@
 import { ModelFormatError } from '../errors.js';
-import { quantizeLinear } from '../pack/quantize.js';
-import type { TensorSource } from '../pack/safetensors.js';
-import type { EncoderConfig } from './config.js';
-import { embeddingTable } from './embedding-table.js';
-import type { HfWeightOptions } from './hf.js';
-import type { LayerNormParams, Linear, ModernBertLayer, ModernBertWeights } from './weights.js';
+import type { EncoderConfig } from '../weights/config.js';
+import { embeddingTable } from '../weights/embedding-table.js';
+import { quantizeLinear } from '../weights/quantize.js';
+import type { LayerNormParams, Linear, ModernBertLayer, ModernBertWeights } from '../weights/weights.js';
+import type { HfWeightOptions } from './options.js';
+import type { TensorSource } from './safetensors.js';
 
 const TOK_EMBEDDINGS = 'embeddings.tok_embeddings.weight';
 

@@ -1,4 +1,4 @@
-import { dequantizeRow, quantizeLinear } from '../pack/quantize.js';
+import { dequantizeRow, quantizeLinear } from './quantize.js';
 import { type EmbeddingTable, F32EmbeddingTable, type Linear, type Quant } from './weights.js';
 
 /**

@@ -1,8 +1,8 @@
+import type { LoadedModel } from '../checkpoint/load.js';
 import { ModelFormatError } from '../errors.js';
-import type { PackManifest } from '../pack/manifest.js';
-import { packWeights } from '../pack/read.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import type { LoadedModel } from './load.js';
+import type { PackManifest } from './manifest.js';
+import { packWeights } from './read.js';
 
 /** Tokenizer and the first `layers` layers' weights from a pack's verified files. */
 export function modelFromPack(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, layers: number): LoadedModel {

@@ -2,6 +2,9 @@ import { ModelFormatError, UnsupportedError } from '../errors.js';
 
 export type ModelType = 'bert' | 'xlm-roberta' | 'modernbert';
 
+/** How token vectors become one text vector: their mean (over real tokens) or the first token's. */
+export type Pooling = 'mean' | 'cls';
+
 /**
  * What an early exit of a ModernBERT pools. 'none' (the default): the raw residual stream of the
  * exit layer, as Hugging Face returns it in `hidden_states` and as sentence-transformers'

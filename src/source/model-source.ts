@@ -1,10 +1,10 @@
+import type { LoadedModel } from '../checkpoint/load.js';
 import { InputError } from '../errors.js';
-import type { LoadedModel } from '../model/load.js';
-import { modelFromPack } from '../model/pack-model.js';
 import type { PackManifest } from '../pack/manifest.js';
+import { modelFromPack } from '../pack/model.js';
 import { extendPackWeights } from '../pack/read.js';
 import { loadPackFiles } from '../store/pack-loader.js';
-import type { LoadProgress, ModelInfo } from './types.js';
+import type { LoadProgress, ModelInfo } from '../types.js';
 
 /** A model whose layers can be loaded a few at a time: the first L for a shallow plan, more later. */
 export interface ModelHandle {

@@ -14,8 +14,8 @@ export async function openModel(model: unknown, options: SourceOptions): Promise
     throw new InputError(`model must be a URL or folder path string, got ${model === null ? 'null' : typeof model}`);
   }
   if (isNode && !URL_RE.test(model)) {
-    const nodeModule = ['..', 'node', 'model-folder.js'].join('/');
-    const { openFolderHandle } = (await import(/* @vite-ignore */ nodeModule)) as typeof import('../node/model-folder.js');
+    const nodeModule = ['.', 'folder.js'].join('/');
+    const { openFolderHandle } = (await import(/* @vite-ignore */ nodeModule)) as typeof import('./folder.js');
     return openFolderHandle(model, options.layers);
   }
   return openPackUrl(isNode ? model : new URL(model, globalThis.location?.href).href, options);

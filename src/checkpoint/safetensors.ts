@@ -1,5 +1,5 @@
 import { ModelFormatError } from '../errors.js';
-import { bf16BitsToF32, f16BitsToF32 } from './f16.js';
+import { bf16BitsToF32, f16BitsToF32 } from '../weights/f16.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 

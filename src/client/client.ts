@@ -1,14 +1,14 @@
 import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
-import { EncoderCore } from './api/core.js';
-import { openModel } from './api/open-model.js';
-import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions } from './api/types.js';
-import { installErrorTransfer } from './api/wire-errors.js';
-import type { Budget, Plan } from './budget/index.js';
-import { DisposedError, InputError, M3WebError } from './errors.js';
-import type { WorkerApi } from './worker/worker.js';
+import type { Budget, Plan } from '../budget/index.js';
+import { EncoderCore } from '../engine/encoder-core.js';
+import { DisposedError, InputError, M3WebError } from '../errors.js';
+import { openModel } from '../source/open-model.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions } from '../types.js';
+import { installErrorTransfer } from '../worker/protocol.js';
+import type { WorkerApi } from '../worker/worker.js';
 
-export type * from './api/types.js';
-export type { Budget, Plan } from './budget/index.js';
+export type { Budget, Plan } from '../budget/index.js';
+export type * from '../types.js';
 
 /** What createEncoder returns, in the page (a worker does the work) and in Node (in-process). */
 export interface Encoder {
@@ -144,7 +144,7 @@ export async function createEncoder(options: EncoderOptions): Promise<Encoder> {
   checkOptions(options);
   if (typeof Worker === 'undefined' || typeof window === 'undefined') return createInProcess(options);
   installErrorTransfer();
-  const worker = new Worker(new URL('./worker/worker.js', import.meta.url), { type: 'module', name: 'm3web' });
+  const worker = new Worker(new URL('../worker/worker.js', import.meta.url), { type: 'module', name: 'm3web' });
   const failed = new Promise<never>((_, reject) => {
     worker.addEventListener(
       'error',
