@@ -5,8 +5,9 @@
  */
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createIndex } from '../src/client/client.js';
 import { createGpuContext } from '../src/gpu/device.js';
-import { createIndex, type IndexEncoder, type VectorIndex, type VectorType } from '../src/search/index.js';
+import type { IndexEncoder, VectorIndex, VectorType } from '../src/search/index.js';
 import type { EmbedResult, EncoderInfo } from '../src/types.js';
 import { rng } from '../test/support/random.js';
 import { icdName } from './adapter.js';
@@ -82,6 +83,7 @@ function lookupEncoder(docs: Float32Array[], queries: Float32Array[]): IndexEnco
     fallbackReason: null,
     loadedLayers: 12,
     fromCache: false,
+    engine: { shared: false, clients: 1 },
   };
   return {
     info: async () => info,

@@ -17,14 +17,20 @@ struct MatmulParams {
   M: u32,
   N: u32,
   K: u32,
-  // What happens to each output before it is stored:
-  // 0: nothing; 1: exact GELU (BERT's first feed-forward projection);
-  // 2: GeGLU (ModernBERT's Wi): W's rows [0, N/2) are inputs and [N/2, N) gates; the tile computes
-  //    them interleaved (input i, gate i) so one thread holds both and Y is [M, N/2] of gelu(in) * gate;
-  // 3: add into Y (a pre-norm residual connection: Y += X . W^T + bias).
-  // A uniform rather than a pipeline constant: one pipeline fewer to compile per epilogue.
+  // One of the EPILOGUE_* codes below. A uniform rather than a pipeline constant: one pipeline
+  // fewer to compile per epilogue.
   epilogue: u32,
 }
+
+// What happens to each output before it is stored (matmul.ts's EPILOGUE, same codes):
+const EPILOGUE_NONE: u32 = 0u;
+// Exact GELU (BERT's first feed-forward projection).
+const EPILOGUE_GELU: u32 = 1u;
+// GeGLU (ModernBERT's Wi): W's rows [0, N/2) are inputs and [N/2, N) gates; the tile computes
+// them interleaved (input i, gate i) so one thread holds both and Y is [M, N/2] of gelu(in) * gate.
+const EPILOGUE_GEGLU: u32 = 2u;
+// Add into Y (a pre-norm residual connection: Y += X . W^T + bias).
+const EPILOGUE_RESIDUAL: u32 = 3u;
 
 @group(0) @binding(0) var<uniform> P: MatmulParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -33,7 +39,7 @@ struct MatmulParams {
 
 // The weight row behind tile column n (only GeGLU reorders them).
 fn source_row(n: u32) -> u32 {
-  if (P.epilogue == 2u) {
+  if (P.epilogue == EPILOGUE_GEGLU) {
     return select(n / 2u, P.N / 2u + n / 2u, (n & 1u) == 1u);
   }
   return n;
@@ -130,7 +136,7 @@ fn store4(row: u32, c0: u32, raw: vec4<f32>) {
     row_scale(source_row(c0 + 2u)),
     row_scale(source_row(c0 + 3u)),
   );
-  if (P.epilogue == 2u) {
+  if (P.epilogue == EPILOGUE_GEGLU) {
     // N is even and c0 a multiple of 4, so an even column's gate partner is always in `sums`.
     let half = P.N / 2u;
     for (var j = 0u; j < 4u; j += 2u) {
@@ -145,10 +151,10 @@ fn store4(row: u32, c0: u32, raw: vec4<f32>) {
     let c = c0 + j;
     if (c < P.N) {
       var v = sums[j] + Bias[c];
-      if (P.epilogue == 1u) {
+      if (P.epilogue == EPILOGUE_GELU) {
         v = gelu(v);
       }
-      if (P.epilogue == 3u) {
+      if (P.epilogue == EPILOGUE_RESIDUAL) {
         v += Y[row * P.N + c];
       }
       Y[row * P.N + c] = v;

@@ -15,11 +15,11 @@ struct TopkParams {
 
 @group(0) @binding(0) var<uniform> P: TopkParams;
 @group(0) @binding(1) var<storage, read> Scores: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Hist: array<atomic<u32>>;
+@group(0) @binding(2) var<storage, read_write> Histogram: array<atomic<u32>>;
 // [0]: threshold bin, [1]: survivors appended so far.
 @group(0) @binding(3) var<storage, read_write> State: array<atomic<u32>, 2>;
-@group(0) @binding(4) var<storage, read_write> CandScores: array<f32>;
-@group(0) @binding(5) var<storage, read_write> CandRows: array<u32>;
+@group(0) @binding(4) var<storage, read_write> CandidateScores: array<f32>;
+@group(0) @binding(5) var<storage, read_write> CandidateRows: array<u32>;
 @group(0) @binding(6) var<storage, read_write> Out: array<u32>;
 
 const BINS: u32 = 65536u;
@@ -48,7 +48,7 @@ fn histogram(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   for (var i = gid.x; i < P.n; i += stride(nwg)) {
     let s = Scores[i];
     if (live(s)) {
-      atomicAdd(&Hist[bin_of(s)], 1u);
+      atomicAdd(&Histogram[bin_of(s)], 1u);
     }
   }
 }
@@ -60,7 +60,7 @@ fn threshold(@builtin(local_invocation_index) li: u32) {
   let per = BINS / THREADS;
   var part = 0u;
   for (var i = 0u; i < per; i++) {
-    part += atomicLoad(&Hist[li * per + i]);
+    part += atomicLoad(&Histogram[li * per + i]);
   }
   above[li] = part;
   workgroupBarrier();
@@ -88,7 +88,7 @@ fn threshold(@builtin(local_invocation_index) li: u32) {
     var bin = (li + 1u) * per;
     loop {
       bin -= 1u;
-      cum += atomicLoad(&Hist[bin]);
+      cum += atomicLoad(&Histogram[bin]);
       if (cum >= P.k) {
         break;
       }
@@ -105,8 +105,8 @@ fn compact(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     if (live(s) && bin_of(s) >= cut) {
       let slot = atomicAdd(&State[1], 1u);
       if (slot < CAP) {
-        CandScores[slot] = s;
-        CandRows[slot] = i;
+        CandidateScores[slot] = s;
+        CandidateRows[slot] = i;
       }
     }
   }
@@ -136,8 +136,8 @@ fn sort(@builtin(local_invocation_index) li: u32) {
   }
   for (var t = li; t < size; t += THREADS) {
     if (t < m) {
-      keys[t] = CandScores[t];
-      ids[t] = CandRows[t];
+      keys[t] = CandidateScores[t];
+      ids[t] = CandidateRows[t];
     } else {
       keys[t] = MASKED;
       ids[t] = 0xffffffffu;

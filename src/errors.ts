@@ -13,7 +13,8 @@ export type M3WebErrorCode =
   | 'ABORTED'
   | 'NETWORK'
   | 'INTEGRITY'
-  | 'STORAGE_QUOTA';
+  | 'STORAGE_QUOTA'
+  | 'ENGINE_LOST';
 
 export class M3WebError extends Error {
   readonly code: M3WebErrorCode;
@@ -73,5 +74,16 @@ export class StorageQuotaError extends M3WebError {
   constructor(bytesNeeded: number, message: string, options?: { cause?: unknown }) {
     super('STORAGE_QUOTA', message, options);
     this.bytesNeeded = bytesNeeded;
+  }
+}
+
+/**
+ * The engine's worker stopped (it crashed, or the browser killed it) while a call was in flight.
+ * The call is lost; the encoder's next call starts a new engine (stored indexes come back with
+ * it, in-memory ones do not).
+ */
+export class EngineLostError extends M3WebError {
+  constructor(message: string) {
+    super('ENGINE_LOST', message);
   }
 }

@@ -6,10 +6,10 @@
  */
 
 export type { Budget, Plan } from './budget/plan.js';
-export { createEncoder, type Encoder } from './client/client.js';
+export { createEncoder, createIndex, type Encoder } from './client/client.js';
 export * from './errors.js';
 export { type ConvertOptions, checkpointFromFiles, convertCheckpoint, type HfCheckpoint } from './pack/convert.js';
 export type { Pack } from './pack/write.js';
-export * from './search/index.js';
+export type * from './search/types.js';
 export { type CachedModel, clearCache, deleteCachedModel, listCachedModels, persistStorage } from './store/cache.js';
 export type * from './types.js';

@@ -20,6 +20,12 @@ export interface EncoderOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Keep downloaded shards in IndexedDB (browser; default true). */
   cache?: boolean;
+  /**
+   * Share one engine (model, GPU device, indexes) with every tab of this origin that opens the
+   * same model, through a SharedWorker (default true where the browser has one with WebGPU in
+   * it); false gives this page a dedicated worker of its own.
+   */
+  shared?: boolean;
 }
 
 export type LoadProgress = PackLoadProgress;
@@ -67,4 +73,13 @@ export interface EncoderInfo {
   loadedLayers: number;
   /** True when the weights came from the offline cache, with no download. */
   fromCache: boolean;
+  engine: EngineInfo;
+}
+
+/** Where the encoder's engine runs and whom it serves. */
+export interface EngineInfo {
+  /** True when the engine is a SharedWorker that every tab of this origin opening this model shares. */
+  shared: boolean;
+  /** Encoders (tabs, or createEncoder calls) the engine serves now, this one included. */
+  clients: number;
 }

@@ -1,6 +1,5 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { createEncoder } from '../client/client.js';
-import { createIndex } from '../search/index.js';
+import { createEncoder, createIndex } from '../client/client.js';
 import type { IndexDoc, VectorIndex, VectorType } from '../search/types.js';
 import { checkText } from '../tokenizer/check-text.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError } from './args.js';

@@ -1,165 +1,52 @@
-import { proxy, type Remote, releaseProxy, wrap } from 'comlink';
-import type { Budget, Plan } from '../budget/index.js';
-import { EncoderCore } from '../engine/encoder-core.js';
-import { DisposedError, InputError, M3WebError } from '../errors.js';
-import { openModel } from '../source/open-model.js';
-import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions } from '../types.js';
-import { installErrorTransfer } from '../worker/protocol.js';
-import type { WorkerApi } from '../worker/worker.js';
+import { InputError } from '../errors.js';
+import { openIndex } from '../search/index.js';
+import type { IndexOptions, VectorIndex } from '../search/types.js';
+import type { EncoderOptions } from '../types.js';
+import { type Encoder, EncoderClient } from './encoder.js';
 
-export type { Budget, Plan } from '../budget/index.js';
-export type * from '../types.js';
-
-/** What createEncoder returns, in the page (a worker does the work) and in Node (in-process). */
-export interface Encoder {
-  /** One vector per text, in input order; texts past the model's limit are truncated. */
-  embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
-  /** The same, plus each text's token count and whether it was truncated. */
-  embedDetailed(texts: string[], options?: EmbedOptions): Promise<EmbedResult>;
-  info(): Promise<EncoderInfo>;
-  /**
-   * The (layers, dims) with the best measured quality whose predicted latency, memory and bytes per
-   * vector fit `budget` on this device; `fits: false` with the cheapest plan when nothing does.
-   */
-  plan(budget?: Budget): Promise<Plan>;
-  /**
-   * Destroys the GPU device as a driver reset or a long background tab would. The call in flight
-   * rejects with GPU_DEVICE_LOST and the next one creates a new device: lets an app test its
-   * recovery path.
-   */
-  simulateDeviceLoss(): Promise<void>;
-  /** Stops the worker (or frees the GPU device); later calls reject with DisposedError. */
-  dispose(): Promise<void>;
-}
-
-const abortError = () => new M3WebError('ABORTED', 'the call was aborted');
+export type { Encoder } from './encoder.js';
 
 function checkOptions(options: unknown): asserts options is EncoderOptions {
   if (typeof options !== 'object' || options === null)
     throw new InputError('createEncoder needs an options object: { model, device?, onProgress? }');
   const o = options as EncoderOptions;
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new InputError('onProgress must be a function');
-}
-
-/** Rejects as soon as `signal` aborts, even while the worker is still busy with the call. */
-function abortable<T>(call: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void): Promise<T> {
-  if (!signal) return call;
-  if (signal.aborted) return Promise.reject(abortError());
-  return new Promise<T>((resolve, reject) => {
-    const stop = () => {
-      onAbort();
-      reject(abortError());
-    };
-    signal.addEventListener('abort', stop, { once: true });
-    call.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
-  });
-}
-
-class WorkerEncoder implements Encoder {
-  private nextCall = 1;
-  private disposed = false;
-
-  constructor(
-    private readonly worker: Worker,
-    private readonly remote: Remote<WorkerApi>,
-  ) {}
-
-  async embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    return (await this.embedDetailed(texts, options)).vectors;
-  }
-
-  embedDetailed(texts: string[], options: EmbedOptions = {}): Promise<EmbedResult> {
-    if (this.disposed) return Promise.reject(new DisposedError('This encoder'));
-    const { signal, ...rest } = options ?? {};
-    const id = this.nextCall++;
-    return abortable(this.remote.embedDetailed(id, texts, rest), signal, () => void this.remote.abort(id));
-  }
-
-  info(): Promise<EncoderInfo> {
-    if (this.disposed) return Promise.reject(new DisposedError('This encoder'));
-    return this.remote.info();
-  }
-
-  plan(budget: Budget = {}): Promise<Plan> {
-    if (this.disposed) return Promise.reject(new DisposedError('This encoder'));
-    return this.remote.plan(budget);
-  }
-
-  simulateDeviceLoss(): Promise<void> {
-    if (this.disposed) return Promise.reject(new DisposedError('This encoder'));
-    return this.remote.simulateDeviceLoss();
-  }
-
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.remote[releaseProxy]();
-    this.worker.terminate();
-  }
-}
-
-class LocalEncoder implements Encoder {
-  constructor(private readonly core: EncoderCore) {}
-
-  embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    return this.core.embed(texts, options);
-  }
-
-  embedDetailed(texts: string[], options: EmbedOptions = {}): Promise<EmbedResult> {
-    return this.core.embedDetailed(texts, options);
-  }
-
-  async info(): Promise<EncoderInfo> {
-    return this.core.info();
-  }
-
-  plan(budget: Budget = {}): Promise<Plan> {
-    return this.core.plan(budget);
-  }
-
-  async simulateDeviceLoss(): Promise<void> {
-    this.core.simulateDeviceLoss();
-  }
-
-  async dispose(): Promise<void> {
-    this.core.dispose();
-  }
-}
-
-async function createInProcess(options: EncoderOptions): Promise<Encoder> {
-  const handle = await openModel(options.model, {
-    ...(options.layers === undefined ? {} : { layers: options.layers }),
-    ...(options.cache === undefined ? {} : { cache: options.cache }),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
-  return new LocalEncoder(await EncoderCore.create(handle, options.device ?? 'auto'));
+  if (o.shared !== undefined && typeof o.shared !== 'boolean') throw new InputError('shared must be true or false');
 }
 
 /**
- * Loads a model and returns an encoder. In a page the model, tokenizer, GPU device and cache live
- * in a dedicated module Worker, so encoding never blocks the UI; in Node (or where Worker is
- * missing) the same work runs in-process, on Dawn for WebGPU.
+ * Loads a model and returns an encoder. In a page the model, tokenizer, GPU device, cache and
+ * indexes live in one engine per origin: a SharedWorker that every tab opening this model shares
+ * (one download, one copy of the weights, one device), or a dedicated worker where the browser
+ * has no SharedWorker (or `shared: false`). In Node the same engine runs in-process, on Dawn.
+ *
+ * @example
+ * const encoder = await createEncoder({ model: '/models/m3-mini' });
+ * const [v] = await encoder.embed(['Wie spät ist es?'], { layers: 3, dims: 64 });
+ * v.length; // 64
  */
 export async function createEncoder(options: EncoderOptions): Promise<Encoder> {
   checkOptions(options);
-  if (typeof Worker === 'undefined' || typeof window === 'undefined') return createInProcess(options);
-  installErrorTransfer();
-  const worker = new Worker(new URL('../worker/worker.js', import.meta.url), { type: 'module', name: 'm3web' });
-  const failed = new Promise<never>((_, reject) => {
-    worker.addEventListener(
-      'error',
-      (e) => reject(new M3WebError('UNSUPPORTED', `the m3web worker failed to start: ${e.message || 'script error'}`)),
-      { once: true },
-    );
-  });
-  const remote = wrap<WorkerApi>(worker);
-  const { onProgress, ...rest } = options;
-  try {
-    const model = typeof rest.model === 'string' ? new URL(rest.model, location.href).href : rest.model;
-    await Promise.race([remote.init({ ...rest, model }, onProgress ? proxy(onProgress) : undefined), failed]);
-  } catch (err) {
-    worker.terminate();
-    throw err;
+  return EncoderClient.create(options);
+}
+
+/**
+ * Opens a search index over `options.encoder`. With an encoder from createEncoder the index
+ * lives in the engine beside the model: documents are embedded and scored there, on the
+ * encoder's own GPU device, and vectors never cross to the page; a stored index is shared by
+ * every tab of the engine. Any other object with `embedDetailed` and `info` (vectors from your
+ * own server, say) gets an index in this thread, scoring on a device of its own.
+ *
+ * @example
+ * const index = await createIndex({ encoder, name: 'docs', store: 'indexeddb' });
+ * await index.add([{ id: 'a', text: 'Die Katze schläft auf dem Sofa.' }]);
+ * (await index.search('where is the cat?', { k: 1 }))[0].id; // 'a'
+ */
+export async function createIndex(options: IndexOptions): Promise<VectorIndex> {
+  if (typeof options !== 'object' || options === null) {
+    throw new InputError('createIndex needs an options object: { encoder, name, ... }');
   }
-  return new WorkerEncoder(worker, remote);
+  const { encoder, ...rest } = options;
+  if (encoder instanceof EncoderClient) return encoder.openIndex(rest);
+  return openIndex(options);
 }

@@ -25,6 +25,10 @@ export const loadPanel = {
         : info.fallbackReason
           ? `No usable WebGPU here (${info.fallbackReason}): running on the CPU, which is slower but gives the same vectors.`
           : 'Running on the CPU, as asked (?device=cpu): slower than WebGPU, same vectors.';
+    const { shared, clients } = info.engine;
+    $('load-engine').textContent = shared
+      ? `One engine for this site: ${clients} ${clients === 1 ? 'tab uses' : 'tabs use'} this model, its GPU device and its search index.`
+      : 'This tab has an engine of its own (no SharedWorker here): a dedicated worker.';
   },
 
   failed(err: unknown): void {

@@ -1,6 +1,8 @@
 import { type Budget, type DeviceProbe, fitCostModel, getOrProbe, type Plan, planBudget } from '../budget/index.js';
 import { DisposedError, InputError, M3WebError } from '../errors.js';
+import type { GpuSession } from '../gpu/session.js';
 import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
+import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
 import type { DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo } from '../types.js';
@@ -29,31 +31,46 @@ function checkChoice(name: string, value: unknown, allowed: readonly number[]): 
   }
 }
 
+/** What the encoder itself knows of EncoderInfo; the engine adds how it is shared. */
+export type CoreInfo = Omit<EncoderInfo, 'engine'>;
+
 /**
- * The encoder behind createEncoder: runs in the worker (browser) or in-process (Node). Owns the
- * model, the tokenizer and the backend; every call goes through one queue, so concurrent callers
- * wait their turn instead of racing for GPU buffers or a half-loaded model.
+ * The encoder behind createEncoder: runs in the engine (a worker in the browser, in-process in
+ * Node). Owns the model, the tokenizer and the backend, whose GPU device comes from the engine's
+ * session (shared with the engine's indexes); every call goes through one queue, so concurrent
+ * callers wait their turn instead of racing for a half-loaded model.
  */
 export class EncoderCore {
   private backend: ManagedBackend | null = null;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue(() => this.checkAlive());
   private disposed = false;
   private probe: Promise<DeviceProbe> | undefined;
 
   private constructor(
     private readonly handle: ModelHandle,
     private readonly device: DeviceChoice,
+    private readonly session: GpuSession,
   ) {}
 
-  static async create(handle: ModelHandle, device: DeviceChoice = 'auto'): Promise<EncoderCore> {
+  static async create(handle: ModelHandle, device: DeviceChoice, session: GpuSession): Promise<EncoderCore> {
     if (!['auto', 'webgpu', 'cpu'].includes(device))
       throw new InputError(`device must be auto, webgpu or cpu, got ${JSON.stringify(device)}`);
-    const core = new EncoderCore(handle, device);
+    const core = new EncoderCore(handle, device, session);
     await core.ensureBackend();
     return core;
   }
 
-  info(): EncoderInfo {
+  /** The model this encoder runs. */
+  get model(): ModelHandle['info'] {
+    return this.handle.info;
+  }
+
+  /** Where the encoder runs now ('webgpu' until the first backend says otherwise). */
+  get backendKind(): 'webgpu' | 'cpu' {
+    return this.backend?.info.kind ?? (this.device === 'cpu' ? 'cpu' : 'webgpu');
+  }
+
+  info(): CoreInfo {
     this.checkAlive();
     const b = this.backend;
     return {
@@ -138,9 +155,9 @@ export class EncoderCore {
   }
 
   /** Destroys the GPU device now, as a driver reset would; the next call recovers. */
-  simulateDeviceLoss(): void {
+  async simulateDeviceLoss(): Promise<void> {
     this.checkAlive();
-    this.backend?.loseDevice();
+    await this.session.loseDevice();
   }
 
   /** The backend, for the budget probe. */
@@ -160,12 +177,7 @@ export class EncoderCore {
   }
 
   private queued<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(() => {
-      this.checkAlive();
-      return job();
-    });
-    this.tail = result.catch(() => undefined);
-    return result;
+    return this.queue.run(job);
   }
 
   /**
@@ -191,8 +203,10 @@ export class EncoderCore {
     this.probe = undefined;
   }
 
+  /** The backend, rebuilt when its device was lost (by this encoder's call or an index's). */
   private async ensureBackend(): Promise<ManagedBackend> {
-    this.backend ??= await createBackend(this.handle.model.weights, this.device as BackendChoice);
+    if (this.backend?.gpu?.queue.lostError) await this.resetBackend();
+    this.backend ??= await createBackend(this.handle.model.weights, this.device as BackendChoice, this.session);
     return this.backend;
   }
 }

@@ -1,28 +1,3 @@
-/** Bind group layout entry kinds used by the kernels: uniform params, read-only and writable storage. */
-export type BindingKind = 'uniform' | 'read' | 'write';
-
-export function bindGroupLayout(device: GPUDevice, label: string, kinds: readonly BindingKind[]): GPUBindGroupLayout {
-  return device.createBindGroupLayout({
-    label,
-    entries: kinds.map((kind, binding) => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
-    })),
-  });
-}
-
-export function bindGroup(
-  device: GPUDevice,
-  layout: GPUBindGroupLayout,
-  resources: readonly (GPUBuffer | GPUBufferBinding)[],
-): GPUBindGroup {
-  return device.createBindGroup({
-    layout,
-    entries: resources.map((r, binding) => ({ binding, resource: 'buffer' in r ? r : { buffer: r } })),
-  });
-}
-
 /**
  * A storage buffer holding `data`, padded to 16 bytes: WebGPU copies need 4, and a shader that
  * reads the buffer as an array of vec4s sees only whole ones.
@@ -67,20 +42,20 @@ export class UniformArena {
     this.used = 0;
   }
 
-  /** Appends one parameter block; `fields` are u32 unless listed in `floats` by index. */
-  push(fields: readonly number[], floats: readonly number[] = []): GPUBufferBinding {
+  /**
+   * Takes the next slot for a block of `bytes` (see UniformBlock.write): its binding, and the
+   * staging bytes to fill before flush().
+   */
+  push(bytes: number): { binding: GPUBufferBinding; view: DataView } {
+    if (bytes > UniformArena.SLOT) throw new RangeError(`UniformArena: a ${bytes}-byte block exceeds one slot`);
     if (!this.buffer || this.used + UniformArena.SLOT > this.buffer.size) {
       throw new RangeError('UniformArena: more dispatches than begin() reserved');
     }
-    const u32 = new Uint32Array(this.staging, this.used, fields.length);
-    const f32 = new Float32Array(this.staging, this.used, fields.length);
-    fields.forEach((v, i) => {
-      if (floats.includes(i)) f32[i] = v;
-      else u32[i] = v;
-    });
-    const binding = { buffer: this.buffer, offset: this.used, size: Math.ceil(fields.length / 4) * 16 };
+    const size = Math.ceil(bytes / 16) * 16;
+    const binding = { buffer: this.buffer, offset: this.used, size };
+    const view = new DataView(this.staging, this.used, size);
     this.used += UniformArena.SLOT;
-    return binding;
+    return { binding, view };
   }
 
   flush(): void {

@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
-import { createGpuContext, type GpuAdapterSummary, type GpuContext } from '../gpu/device.js';
+import type { GpuAdapterSummary } from '../gpu/device.js';
+import { type GpuHandle, GpuSession } from '../gpu/session.js';
 import type { Pooling } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { CpuEncoder } from './cpu.js';
@@ -16,18 +17,22 @@ export interface BackendInfo {
   fallbackReason: string | null;
 }
 
-/** A backend made by createBackend; dispose() also destroys the GPU device it created. */
+/** A backend made by createBackend; dispose() also closes the GPU session it made for itself. */
 export interface ManagedBackend extends EncoderBackend {
   readonly info: BackendInfo;
+  /** The device and queue the webgpu backend runs on (null on the CPU). */
+  readonly gpu: GpuHandle | null;
   /** Destroys the GPU device as a driver reset would (no-op on the CPU): for recovery tests. */
-  loseDevice(): void;
+  loseDevice(): Promise<void>;
 }
 
 class Managed implements ManagedBackend {
   constructor(
     private readonly inner: EncoderBackend,
     readonly info: BackendInfo,
-    private readonly gpu: GpuContext | null,
+    readonly gpu: GpuHandle | null,
+    private readonly session: GpuSession | null,
+    private readonly ownsSession: boolean,
   ) {}
 
   get kind(): BackendKind {
@@ -48,44 +53,55 @@ class Managed implements ManagedBackend {
   hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
     return this.inner.hiddenStates(tokens, layers);
   }
-  loseDevice(): void {
-    this.gpu?.device.destroy();
+  async loseDevice(): Promise<void> {
+    await this.session?.loseDevice();
   }
   dispose(): void {
     this.inner.dispose();
-    this.gpu?.device.destroy();
+    if (this.ownsSession) this.session?.dispose();
   }
 }
 
-async function createGpuBackend(weights: EncoderWeights): Promise<ManagedBackend> {
-  const gpu = await createGpuContext();
+async function createGpuBackend(weights: EncoderWeights, session: GpuSession, owns: boolean): Promise<ManagedBackend> {
   try {
-    const encoder = await GpuEncoder.create(gpu, weights);
-    return new Managed(encoder, { kind: 'webgpu', adapter: gpu.adapter, fallbackReason: null }, gpu);
+    const gpu = await session.acquire();
+    const encoder = await GpuEncoder.create(gpu.gpu, weights, gpu.queue);
+    return new Managed(encoder, { kind: 'webgpu', adapter: gpu.gpu.adapter, fallbackReason: null }, gpu, session, owns);
   } catch (err) {
-    gpu.device.destroy();
+    if (owns) session.dispose();
     throw err;
   }
 }
 
+const cpuBackend = (weights: EncoderWeights, fallbackReason: string | null) =>
+  new Managed(new CpuEncoder(weights), { kind: 'cpu', adapter: null, fallbackReason }, null, null, false);
+
 /**
  * The forward backend for `weights`: 'webgpu' (throws GpuError when WebGPU is unavailable),
- * 'cpu', or 'auto' (WebGPU, else the CPU).
+ * 'cpu', or 'auto' (WebGPU, else the CPU). On WebGPU it runs on `session`'s device, shared with
+ * whatever else uses that session; without one it makes a session of its own.
  */
-export async function createBackend(weights: EncoderWeights, kind: BackendChoice = 'auto'): Promise<ManagedBackend> {
+export async function createBackend(
+  weights: EncoderWeights,
+  kind: BackendChoice = 'auto',
+  session?: GpuSession,
+): Promise<ManagedBackend> {
+  const gpuSession = session ?? new GpuSession();
+  const owns = session === undefined;
   switch (kind) {
     case 'cpu':
-      return new Managed(new CpuEncoder(weights), { kind: 'cpu', adapter: null, fallbackReason: null }, null);
+      if (owns) gpuSession.dispose();
+      return cpuBackend(weights, null);
     case 'webgpu':
-      return createGpuBackend(weights);
+      return createGpuBackend(weights, gpuSession, owns);
     case 'auto':
       try {
-        return await createGpuBackend(weights);
+        return await createGpuBackend(weights, gpuSession, owns);
       } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        return new Managed(new CpuEncoder(weights), { kind: 'cpu', adapter: null, fallbackReason: reason }, null);
+        return cpuBackend(weights, err instanceof Error ? err.message : String(err));
       }
     default:
+      if (owns) gpuSession.dispose();
       throw new InputError(`backend must be webgpu, cpu or auto, got ${JSON.stringify(kind)}`);
   }
 }

@@ -1,133 +1,98 @@
-import { type GpuContext, sharedReads } from '../gpu/device.js';
-import { AttentionKernel } from '../gpu/kernels/attention.js';
+import type { GpuContext } from '../gpu/device.js';
 import { EmbedKernel } from '../gpu/kernels/embed.js';
-import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
-import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
+import type { GpuLayerNorm } from '../gpu/kernels/layernorm.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
-import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
+import type { UniformArena } from '../gpu/resources.js';
+import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights } from '../weights/weights.js';
-import { type BatchInputs, destroyNorm, type GpuGraph, uploadNorm } from './gpu-graph.js';
+import {
+  type BatchInputs,
+  createLayerKernels,
+  type GpuLayerCore,
+  LayerGraph,
+  type LayerKernels,
+  uploadLayerCore,
+  WeightUploads,
+} from './gpu-graph.js';
 
-type Activation = 'x' | 'qkv' | 'ctx' | 'a' | 'f';
-
-interface GpuLayer {
-  qkv: GpuLinear;
-  attnOut: GpuLinear;
+interface GpuLayer extends GpuLayerCore {
   attnNorm: GpuLayerNorm;
-  ffnIn: GpuLinear;
-  ffnOut: GpuLinear;
-  ffnNorm: GpuLayerNorm;
 }
 
-/** The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward. */
-export class BertGraph implements GpuGraph {
-  private readonly act: Record<Activation, GrowableBuffer>;
-  /** The activation buffers as sized by the last reserve(). */
-  private bufs: Record<Activation, GPUBuffer> | null = null;
+/** BERT's embedding tables: learned positions, and the one token type BERT encoders use. */
+interface Tables {
+  position: GPUBuffer;
+  tokenType: GPUBuffer;
+  embNorm: GpuLayerNorm;
+}
 
+type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
+
+/** The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward. */
+export class BertGraph extends LayerGraph<Role, GpuLayer> {
   private constructor(
-    private readonly weights: BertWeights,
-    private readonly kernels: {
-      matmul: MatmulKernel;
-      attention: AttentionKernel;
-      layerNorm: LayerNormKernel;
-      embed: EmbedKernel;
-    },
-    private readonly tables: { position: GPUBuffer; tokenType: GPUBuffer; embNorm: GpuLayerNorm },
-    private readonly layers: GpuLayer[],
     device: GPUDevice,
+    private readonly config: EncoderConfig,
+    kernels: LayerKernels,
+    private readonly embed: EmbedKernel,
+    private readonly tables: Tables,
+    layers: GpuLayer[],
+    uploads: WeightUploads,
   ) {
-    this.act = {
-      x: new GrowableBuffer(device, 'hidden'),
-      qkv: new GrowableBuffer(device, 'qkv'),
-      ctx: new GrowableBuffer(device, 'attention-context'),
-      a: new GrowableBuffer(device, 'attention-output'),
-      f: new GrowableBuffer(device, 'ffn-intermediate'),
-    };
+    const { hiddenSize: H, intermediateSize: I } = config;
+    super(
+      device,
+      {
+        activations: { residual: H, qkv: 3 * H, attnContext: H, attnOut: H, ffnHidden: I },
+        // Embed and its norm, then 7 per layer.
+        slots: { fixed: 2, perLayer: 7 },
+      },
+      kernels,
+      layers,
+      uploads,
+    );
   }
 
   static async create(gpu: GpuContext, weights: BertWeights): Promise<BertGraph> {
-    const { device } = gpu;
-    const reads = sharedReads(gpu);
     const c = weights.config;
-    const quants = weights.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
-    const [matmul, attention, layerNorm, embed] = await Promise.all([
-      MatmulKernel.create(device, quants.length ? quants : ['f32'], reads),
-      AttentionKernel.create(device, c.headDim, false, reads),
-      LayerNormKernel.create(device, c.layerNormEps),
-      EmbedKernel.create(device),
+    const [kernels, embed] = await Promise.all([
+      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary: false }),
+      EmbedKernel.create(gpu.device),
     ]);
+    const up = new WeightUploads(gpu.device);
     const layers = weights.layers.map((l, i) => ({
-      qkv: uploadLinear(device, `layer${i}.qkv`, l.qkv),
-      attnOut: uploadLinear(device, `layer${i}.attn_out`, l.attnOut),
-      attnNorm: uploadNorm(device, `layer${i}.attn_norm`, l.attnNorm),
-      ffnIn: uploadLinear(device, `layer${i}.ffn_in`, l.ffnIn),
-      ffnOut: uploadLinear(device, `layer${i}.ffn_out`, l.ffnOut),
-      ffnNorm: uploadNorm(device, `layer${i}.ffn_norm`, l.ffnNorm),
+      ...uploadLayerCore(up, i, l),
+      attnNorm: up.norm(`layer${i}.attn_norm`, l.attnNorm),
     }));
     const tables = {
-      position: uploadBuffer(device, 'position_embeddings', weights.position),
-      tokenType: uploadBuffer(device, 'token_type_embeddings', weights.tokenType.subarray(0, c.hiddenSize)),
-      embNorm: uploadNorm(device, 'embeddings.norm', weights.embNorm),
+      position: up.buffer('position_embeddings', weights.position),
+      tokenType: up.buffer('token_type_embeddings', weights.tokenType.subarray(0, c.hiddenSize)),
+      embNorm: up.norm('embeddings.norm', weights.embNorm),
     };
-    return new BertGraph(weights, { matmul, attention, layerNorm, embed }, tables, layers, device);
-  }
-
-  get loadedLayers(): number {
-    return this.layers.length;
-  }
-
-  /** Embed + its norm + 7 per layer. */
-  slots(layers: number): number {
-    return 2 + 7 * layers;
-  }
-
-  prepare(tokenCounts: readonly number[]): Promise<void> {
-    return this.kernels.matmul.prepare(tokenCounts);
-  }
-
-  reserve(maxM: number): void {
-    const { hiddenSize: H, intermediateSize: I } = this.weights.config;
-    const bytes = (floatsPerToken: number) => maxM * floatsPerToken * 4;
-    this.bufs = {
-      x: this.act.x.ensure(bytes(H)),
-      qkv: this.act.qkv.ensure(bytes(3 * H)),
-      ctx: this.act.ctx.ensure(bytes(H)),
-      a: this.act.a.ensure(bytes(H)),
-      f: this.act.f.ensure(bytes(I)),
-    };
+    return new BertGraph(gpu.device, c, kernels, embed, tables, layers, up);
   }
 
   encode(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, layers: number): GPUBuffer {
-    const { hiddenSize: H, numHeads } = this.weights.config;
-    const { matmul, attention, layerNorm, embed } = this.kernels;
-    if (!this.bufs) throw new Error('BertGraph.encode before reserve');
-    const { x, qkv, ctx, a, f } = this.bufs;
+    const { hiddenSize: H, numHeads } = this.config;
+    const { matmul, attention, layerNorm } = this.kernels;
+    const { residual, qkv, attnContext, attnOut, ffnHidden } = this.activations();
     const { batch } = p;
     const M = batch.size * batch.seqLen;
-    embed.encode(pass, uniforms, { ...p, positionTable: this.tables.position, tokenType: this.tables.tokenType }, x, M, H);
-    layerNorm.encode(pass, uniforms, x, null, this.tables.embNorm, M, H);
+    const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads };
+    const { position, tokenType, embNorm } = this.tables;
+    this.embed.encode(pass, uniforms, { ...p, positionTable: position, tokenType }, residual, M, H); // residual [M, H]
+    layerNorm.encode(pass, uniforms, residual, null, embNorm, M, H);
     for (const l of this.layers.slice(0, layers)) {
-      matmul.encode(pass, uniforms, x, l.qkv, qkv, M);
-      attention.encode(pass, uniforms, qkv, p.lengths, ctx, { rows: batch.size, seqLen: batch.seqLen, heads: numHeads });
-      matmul.encode(pass, uniforms, ctx, l.attnOut, a, M);
-      layerNorm.encode(pass, uniforms, a, x, l.attnNorm, M, H);
-      matmul.encode(pass, uniforms, a, l.ffnIn, f, M, 'gelu');
-      matmul.encode(pass, uniforms, f, l.ffnOut, x, M);
-      layerNorm.encode(pass, uniforms, x, a, l.ffnNorm, M, H);
+      matmul.encode(pass, uniforms, residual, l.qkv, qkv, M); // qkv [M, 3H]
+      attention.encode(pass, uniforms, qkv, p.lengths, attnContext, shape); // attnContext [M, H]
+      matmul.encode(pass, uniforms, attnContext, l.attnOut, attnOut, M); // attnOut [M, H]
+      // Post-norm: attnOut = LN(attnOut + residual), the feed-forward's input and its residual.
+      layerNorm.encode(pass, uniforms, attnOut, residual, l.attnNorm, M, H);
+      matmul.encode(pass, uniforms, attnOut, l.ffnIn, ffnHidden, M, 'gelu'); // ffnHidden [M, I]
+      // The layer's input is spent, so the feed-forward output takes its buffer.
+      matmul.encode(pass, uniforms, ffnHidden, l.ffnOut, residual, M); // residual [M, H]
+      layerNorm.encode(pass, uniforms, residual, attnOut, l.ffnNorm, M, H);
     }
-    return x;
-  }
-
-  destroy(): void {
-    for (const l of this.layers) {
-      for (const lin of [l.qkv, l.attnOut, l.ffnIn, l.ffnOut]) destroyLinear(lin);
-      destroyNorm(l.attnNorm);
-      destroyNorm(l.ffnNorm);
-    }
-    this.tables.position.destroy();
-    this.tables.tokenType.destroy();
-    destroyNorm(this.tables.embNorm);
-    for (const b of Object.values(this.act)) b.destroy();
+    return residual;
   }
 }

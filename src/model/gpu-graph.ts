@@ -1,7 +1,10 @@
-import type { GpuLayerNorm } from '../gpu/kernels/layernorm.js';
+import { type GpuContext, sharedReads } from '../gpu/device.js';
+import { AttentionKernel } from '../gpu/kernels/attention.js';
+import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
+import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
-import { type UniformArena, uploadBuffer } from '../gpu/resources.js';
-import type { LayerNormParams } from '../weights/weights.js';
+import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
+import type { BertLayer, LayerNormParams, Linear, ModernBertLayer } from '../weights/weights.js';
 import type { TokenBatch } from './batch.js';
 
 /** Where one batch's inputs sit inside the one upload of a submission. */
@@ -34,11 +37,131 @@ export interface GpuGraph {
   destroy(): void;
 }
 
-export function uploadNorm(device: GPUDevice, label: string, p: LayerNormParams): GpuLayerNorm {
-  return { gamma: uploadBuffer(device, `${label}.gamma`, p.gamma), beta: uploadBuffer(device, `${label}.beta`, p.beta) };
+/** Uploads weights and keeps what it uploaded, so that a graph frees all of it in one call. */
+export class WeightUploads {
+  private readonly owned: (() => void)[] = [];
+
+  constructor(private readonly device: GPUDevice) {}
+
+  buffer(label: string, data: ArrayBufferView): GPUBuffer {
+    const b = uploadBuffer(this.device, label, data);
+    this.owned.push(() => b.destroy());
+    return b;
+  }
+
+  linear(label: string, l: Linear): GpuLinear {
+    const g = uploadLinear(this.device, label, l);
+    this.owned.push(() => destroyLinear(g));
+    return g;
+  }
+
+  norm(label: string, p: LayerNormParams): GpuLayerNorm {
+    return { gamma: this.buffer(`${label}.gamma`, p.gamma), beta: this.buffer(`${label}.beta`, p.beta) };
+  }
+
+  destroy(): void {
+    for (const free of this.owned.splice(0)) free();
+  }
 }
 
-export function destroyNorm(n: GpuLayerNorm): void {
-  n.gamma.destroy();
-  n.beta.destroy();
+/** The kernels of an encoder layer, common to every architecture. */
+export interface LayerKernels {
+  matmul: MatmulKernel;
+  attention: AttentionKernel;
+  layerNorm: LayerNormKernel;
+}
+
+/** The projections and norm every architecture's layer has; each adds its own to them. */
+export interface GpuLayerCore {
+  qkv: GpuLinear;
+  attnOut: GpuLinear;
+  ffnIn: GpuLinear;
+  ffnOut: GpuLinear;
+  ffnNorm: GpuLayerNorm;
+}
+
+type LayerWeights = BertLayer | ModernBertLayer;
+
+export async function createLayerKernels(
+  gpu: GpuContext,
+  o: { layers: readonly LayerWeights[]; headDim: number; eps: number; rotary: boolean },
+): Promise<LayerKernels> {
+  const reads = sharedReads(gpu);
+  const quants = o.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
+  const [matmul, attention, layerNorm] = await Promise.all([
+    MatmulKernel.create(gpu.device, quants.length ? quants : ['f32'], reads),
+    AttentionKernel.create(gpu.device, o.headDim, o.rotary, reads),
+    LayerNormKernel.create(gpu.device, o.eps),
+  ]);
+  return { matmul, attention, layerNorm };
+}
+
+export function uploadLayerCore(up: WeightUploads, i: number, l: LayerWeights): GpuLayerCore {
+  return {
+    qkv: up.linear(`layer${i}.qkv`, l.qkv),
+    attnOut: up.linear(`layer${i}.attn_out`, l.attnOut),
+    ffnIn: up.linear(`layer${i}.ffn_in`, l.ffnIn),
+    ffnOut: up.linear(`layer${i}.ffn_out`, l.ffnOut),
+    ffnNorm: up.norm(`layer${i}.ffn_norm`, l.ffnNorm),
+  };
+}
+
+/** What an architecture declares beside its encode: see LayerGraph. */
+export interface GraphShape<Role extends string> {
+  /** Floats per token of each activation buffer, by the role it plays in encode. */
+  activations: Record<Role, number>;
+  /** Uniform slots (dispatches) of a batch: `fixed` plus `perLayer` for each layer. */
+  slots: { fixed: number; perLayer: number };
+}
+
+/**
+ * The part of a GpuGraph every architecture shares: activation buffers by role, sized by
+ * reserve(); pipeline preparation; freeing what was uploaded. An architecture supplies its
+ * weights, its GraphShape and encode.
+ */
+export abstract class LayerGraph<Role extends string, Layer extends GpuLayerCore> implements GpuGraph {
+  private readonly buffers: [Role, GrowableBuffer][];
+  /** The activation buffers as sized by the last reserve(). */
+  private sized: Record<Role, GPUBuffer> | null = null;
+
+  protected constructor(
+    device: GPUDevice,
+    private readonly shape: GraphShape<Role>,
+    protected readonly kernels: LayerKernels,
+    protected readonly layers: readonly Layer[],
+    private readonly uploads: WeightUploads,
+  ) {
+    this.buffers = (Object.keys(shape.activations) as Role[]).map((role) => [role, new GrowableBuffer(device, role)]);
+  }
+
+  abstract encode(pass: DispatchTarget, uniforms: UniformArena, inputs: BatchInputs, layers: number): GPUBuffer;
+
+  get loadedLayers(): number {
+    return this.layers.length;
+  }
+
+  slots(layers: number): number {
+    return this.shape.slots.fixed + this.shape.slots.perLayer * layers;
+  }
+
+  prepare(tokenCounts: readonly number[]): Promise<void> {
+    return this.kernels.matmul.prepare(tokenCounts);
+  }
+
+  reserve(maxM: number): void {
+    const sized = {} as Record<Role, GPUBuffer>;
+    for (const [role, b] of this.buffers) sized[role] = b.ensure(maxM * this.shape.activations[role] * 4);
+    this.sized = sized;
+  }
+
+  /** The activation buffers for encode. */
+  protected activations(): Record<Role, GPUBuffer> {
+    if (!this.sized) throw new Error('GpuGraph: encode before reserve');
+    return this.sized;
+  }
+
+  destroy(): void {
+    this.uploads.destroy();
+    for (const [, b] of this.buffers) b.destroy();
+  }
 }

@@ -1,9 +1,9 @@
 import { DisposedError, GpuError, UnsupportedError } from '../errors.js';
-import { CompletionPacer } from '../gpu/completion-pacer.js';
 import type { GpuContext } from '../gpu/device.js';
 import { PoolKernel } from '../gpu/kernels/pool.js';
 import { KernelProfiler, type KernelTime } from '../gpu/profiler.js';
-import { GrowableBuffer, UniformArena } from '../gpu/resources.js';
+import { GpuQueue } from '../gpu/queue.js';
+import { GrowableBuffer } from '../gpu/resources.js';
 import type { EncoderConfig, Pooling } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { bucketize, SUBMISSION_TOKENS, type TokenBatch } from './batch.js';
@@ -22,20 +22,16 @@ type Output = { kind: 'pooled'; options: ForwardOptions } | { kind: 'hidden' };
  * The encoder forward on WebGPU, for any architecture with a GpuGraph. Weights are uploaded once;
  * pipelines are compiled once; activation, input, uniform and readback buffers grow to the
  * largest call seen and are reused. Each call (up to SUBMISSION_TOKENS tokens) is one command
- * submission with one readback. Calls are serialised, so concurrent callers queue instead of
- * sharing buffers.
+ * submission with one readback, through the device's GpuQueue: calls are serialised with each
+ * other and with everything else on the device (an index scoring on it), so concurrent callers
+ * queue instead of sharing buffers.
  */
 export class GpuEncoder implements EncoderBackend {
   readonly kind = 'webgpu' as const;
   readonly config: EncoderConfig;
   private readonly device: GPUDevice;
-  private readonly uniforms: UniformArena;
   private readonly inputs: GrowableBuffer;
   private readonly out: GrowableBuffer;
-  private readonly readback: GrowableBuffer;
-  private readonly pacer: CompletionPacer;
-  private tail: Promise<unknown> = Promise.resolve();
-  private failure: GpuError | null = null;
   private disposed = false;
   /** Set only while a profiled forward records. */
   private profiler: KernelProfiler | null = null;
@@ -45,26 +41,21 @@ export class GpuEncoder implements EncoderBackend {
     private readonly weights: EncoderWeights,
     private readonly graph: GpuGraph,
     private readonly pool: PoolKernel,
+    private readonly queue: GpuQueue,
   ) {
     this.config = weights.config;
     this.device = gpu.device;
-    const d = this.device;
-    this.uniforms = new UniformArena(d);
-    this.inputs = new GrowableBuffer(d, 'inputs');
-    this.out = new GrowableBuffer(d, 'output');
-    this.readback = new GrowableBuffer(d, 'readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    this.pacer = new CompletionPacer(gpu.waitPolls);
-    gpu.lost.then((info) => {
-      this.failure ??= new GpuError('GPU_DEVICE_LOST', `the GPU device was lost (${info.reason}): ${info.message}`);
-    });
+    this.inputs = new GrowableBuffer(this.device, 'inputs');
+    this.out = new GrowableBuffer(this.device, 'output');
   }
 
-  static async create(gpu: GpuContext, weights: EncoderWeights): Promise<GpuEncoder> {
+  /** `queue`: the device's shared queue where other work (an index) runs on the same device. */
+  static async create(gpu: GpuContext, weights: EncoderWeights, queue = new GpuQueue(gpu)): Promise<GpuEncoder> {
     const [graph, pool] = await Promise.all([
       weights.family === 'modernbert' ? ModernBertGraph.create(gpu, weights) : BertGraph.create(gpu, weights),
       PoolKernel.create(gpu.device),
     ]);
-    return new GpuEncoder(gpu, weights, graph, pool);
+    return new GpuEncoder(gpu, weights, graph, pool, queue);
   }
 
   get loadedLayers(): number {
@@ -122,18 +113,13 @@ export class GpuEncoder implements EncoderBackend {
     this.graph.destroy();
     this.out.destroy();
     this.inputs.destroy();
-    this.readback.destroy();
-    this.uniforms.destroy();
   }
 
   private serialised<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(() => {
+    return this.queue.exclusive(() => {
       if (this.disposed) throw new DisposedError('This encoder');
-      if (this.failure) throw this.failure;
       return job();
     });
-    this.tail = result.catch(() => undefined);
-    return result;
   }
 
   private async run(tokens: readonly ArrayLike<number>[], layers: number, output: Output): Promise<Float32Array[]> {
@@ -174,55 +160,44 @@ export class GpuEncoder implements EncoderBackend {
       outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * H * 4);
     }
     const out = this.out.ensure(outBytes);
-    const readback = this.readback.ensure(outBytes);
-
-    this.device.pushErrorScope('out-of-memory');
-    this.device.pushErrorScope('validation');
-    this.device.queue.writeBuffer(inputBuffer, 0, upload);
-    // + 1 per batch for the pooling dispatch.
-    this.uniforms.begin(batches.length * (this.graph.slots(layers) + 1));
-    const encoder = this.device.createCommandEncoder({ label: 'm3web forward' });
-    let rowsDone = 0;
-    placed.forEach((p, bi) => {
-      const { batch } = p;
-      const M = batch.size * batch.seqLen;
-      const pass = this.profiler?.pass(encoder) ?? encoder.beginComputePass({ label: `batch ${bi}` });
-      const hidden = this.graph.encode(pass, this.uniforms, p, layers);
-      if (output.kind === 'pooled') {
-        const o = output.options;
-        this.pool.encode(pass, this.uniforms, hidden, p.lengths, out, {
-          rows: batch.size,
-          seqLen: batch.seqLen,
-          hidden: H,
-          dims: o.dims,
-          outRow0: rowsDone,
-          pooling: o.pooling,
-          normalize: o.normalize,
-        });
-        pass.end();
-      } else {
-        pass.end();
-        encoder.copyBufferToBuffer(hidden, 0, out, outOffsets[bi] as number, M * H * 4);
-      }
-      rowsDone += batch.size;
-    });
-    encoder.copyBufferToBuffer(out, 0, readback, 0, outBytes);
-    this.profiler?.resolve(encoder);
-    this.uniforms.flush();
-    this.device.queue.submit([encoder.finish()]);
-    const [validation, oom] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
-    const scoped = validation ?? oom;
-    if (scoped) throw new GpuError('GPU_ERROR', `WebGPU rejected the forward pass: ${scoped.message}`);
-
-    try {
-      // Token-layers of padded rows: what the forward's GPU time grows with.
-      const work = layers * counts.reduce((a, b) => a + b, 0);
-      await this.pacer.settle(work, () => readback.mapAsync(GPUMapMode.READ, 0, outBytes));
-    } catch (cause) {
-      throw this.failure ?? new GpuError('GPU_ERROR', `reading results back failed: ${String(cause)}`, { cause });
-    }
-    const data = new Float32Array(readback.getMappedRange(0, outBytes).slice(0));
-    readback.unmap();
+    const data = new Float32Array(
+      await this.queue.submit({
+        label: 'forward',
+        // + 1 per batch for the pooling dispatch.
+        slots: batches.length * (this.graph.slots(layers) + 1),
+        // Token-layers of padded rows: what the forward's GPU time grows with.
+        work: layers * counts.reduce((a, b) => a + b, 0),
+        encode: (encoder, uniforms) => {
+          this.device.queue.writeBuffer(inputBuffer, 0, upload);
+          let rowsDone = 0;
+          placed.forEach((p, bi) => {
+            const { batch } = p;
+            const M = batch.size * batch.seqLen;
+            const pass = this.profiler?.pass(encoder) ?? encoder.beginComputePass({ label: `batch ${bi}` });
+            const hidden = this.graph.encode(pass, uniforms, p, layers);
+            if (output.kind === 'pooled') {
+              const o = output.options;
+              this.pool.encode(pass, uniforms, hidden, p.lengths, out, {
+                rows: batch.size,
+                seqLen: batch.seqLen,
+                hidden: H,
+                dims: o.dims,
+                outRow0: rowsDone,
+                pooling: o.pooling,
+                normalize: o.normalize,
+              });
+              pass.end();
+            } else {
+              pass.end();
+              encoder.copyBufferToBuffer(hidden, 0, out, outOffsets[bi] as number, M * H * 4);
+            }
+            rowsDone += batch.size;
+          });
+          this.profiler?.resolve(encoder);
+          return { buffer: out, bytes: outBytes };
+        },
+      }),
+    );
     batches.forEach((batch, bi) => {
       const base = (outOffsets[bi] as number) / 4;
       batch.indices.forEach((textIndex, row) => {

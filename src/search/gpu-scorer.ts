@@ -1,9 +1,9 @@
 import { GpuError } from '../errors.js';
-import { CompletionPacer } from '../gpu/completion-pacer.js';
 import type { GpuContext } from '../gpu/device.js';
 import { ScoreKernel } from '../gpu/kernels/score.js';
 import { type TopkBuffers, TopkKernel } from '../gpu/kernels/topk.js';
-import { GrowableBuffer, UniformArena } from '../gpu/resources.js';
+import { GpuQueue, type Readback } from '../gpu/queue.js';
+import { GrowableBuffer, type UniformArena } from '../gpu/resources.js';
 import { PAGE_ROWS, type RowStore } from './rows.js';
 import type { Scorer } from './scorer.js';
 import { MASKED_SCORE, type Ranked, selectTop } from './topk.js';
@@ -27,34 +27,30 @@ const storage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBuff
 /**
  * WebGPU scoring over a RowStore. The GPU keeps a copy of the pages that follows the store
  * incrementally (changed row ranges only), and every buffer and pipeline lives as long as the
- * scorer; one search is one submission and one small readback.
+ * scorer; one search is one submission and one small readback, through the device's GpuQueue
+ * (shared with the encoder when both run on one device).
  */
 export class GpuScorer implements Scorer {
   readonly kind = 'webgpu';
   private readonly device: GPUDevice;
-  private readonly uniforms: UniformArena;
   private readonly vectors: VectorBuffer[] = [];
   private readonly pagesPerBuffer: number;
   private readonly buffers: Record<
     'scales' | 'query' | 'mask' | 'scores' | 'histogram' | 'state' | 'candidateScores' | 'candidateRows' | 'out',
     GrowableBuffer
   >;
-  private readonly readback: GrowableBuffer;
-  private readonly pacer: CompletionPacer;
   private scalesUploaded: GPUBuffer | null = null;
-  private tail: Promise<unknown> = Promise.resolve();
-  private failure: GpuError | null = null;
 
   private constructor(
     gpu: GpuContext,
     private readonly store: RowStore,
     private readonly score: ScoreKernel,
     private readonly topk: TopkKernel,
+    private readonly queue: GpuQueue,
     options: GpuScorerOptions,
   ) {
     const d = gpu.device;
     this.device = d;
-    this.uniforms = new UniformArena(d);
     const limit = options.maxBufferBytes ?? Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize);
     this.pagesPerBuffer = Math.floor(limit / (store.pageWords * 4));
     if (this.pagesPerBuffer < 1) {
@@ -75,16 +71,17 @@ export class GpuScorer implements Scorer {
       candidateRows: grow('top-k candidate rows'),
       out: grow('top-k out'),
     };
-    this.readback = new GrowableBuffer(d, 'search readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    this.pacer = new CompletionPacer(gpu.waitPolls);
-    gpu.lost.then((info) => {
-      this.failure ??= new GpuError('GPU_DEVICE_LOST', `the GPU device was lost (${info.reason}): ${info.message}`);
-    });
   }
 
-  static async create(gpu: GpuContext, store: RowStore, options: GpuScorerOptions = {}): Promise<GpuScorer> {
+  /** `queue`: the device's shared queue where other work (the encoder) runs on the same device. */
+  static async create(
+    gpu: GpuContext,
+    store: RowStore,
+    options: GpuScorerOptions = {},
+    queue = new GpuQueue(gpu),
+  ): Promise<GpuScorer> {
     const [score, topk] = await Promise.all([ScoreKernel.create(gpu.device, store.codec.type), TopkKernel.create(gpu.device)]);
-    return new GpuScorer(gpu, store, score, topk, options);
+    return new GpuScorer(gpu, store, score, topk, queue, options);
   }
 
   /** Number of vector buffers the store occupies now. */
@@ -105,8 +102,8 @@ export class GpuScorer implements Scorer {
         candidateRows: b.candidateRows.ensure(TopkKernel.CANDIDATE_BYTES),
         out: b.out.ensure(TopkKernel.outBytes(k)),
       };
-      const { data, scores } = await this.run(query, width, mask, 1, (enc, scores) => {
-        this.topk.encode(enc, this.uniforms, scores, t, n, k);
+      const { data, scores } = await this.run(query, width, mask, 1, (enc, uniforms, scores) => {
+        this.topk.encode(enc, uniforms, scores, t, n, k);
         return { buffer: t.out, bytes: TopkKernel.outBytes(k) };
       });
       const words = new Uint32Array(data);
@@ -124,7 +121,7 @@ export class GpuScorer implements Scorer {
     return this.queued(async () => {
       const n = this.store.count;
       if (n === 0) return new Float32Array(0);
-      const { data } = await this.run(query, width, mask, 0, (_, scores) => ({ buffer: scores, bytes: n * 4 }));
+      const { data } = await this.run(query, width, mask, 0, (_enc, _uniforms, scores) => ({ buffer: scores, bytes: n * 4 }));
       return new Float32Array(data);
     });
   }
@@ -133,17 +130,10 @@ export class GpuScorer implements Scorer {
     for (const v of this.vectors) v.buffer.destroy();
     this.vectors.length = 0;
     for (const b of Object.values(this.buffers)) b.destroy();
-    this.readback.destroy();
-    this.uniforms.destroy();
   }
 
   private queued<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(() => {
-      if (this.failure) throw this.failure;
-      return job();
-    });
-    this.tail = result.catch(() => undefined);
-    return result;
+    return this.queue.exclusive(job);
   }
 
   /**
@@ -155,84 +145,53 @@ export class GpuScorer implements Scorer {
     width: number,
     mask: Uint32Array | null,
     extraSlots: number,
-    more: (encoder: GPUCommandEncoder, scores: GPUBuffer) => { buffer: GPUBuffer; bytes: number },
+    more: (encoder: GPUCommandEncoder, uniforms: UniformArena, scores: GPUBuffer) => Readback,
   ): Promise<{ data: ArrayBuffer; scores: GPUBuffer }> {
     const { device, store } = this;
     const c = store.codec;
-    let thrown: unknown = null;
-    let scores: GPUBuffer | null = null;
-    let bytes = 0;
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    try {
-      this.sync();
-      const b = this.buffers;
-      const queryBuffer = b.query.ensure(query.byteLength);
-      device.queue.writeBuffer(queryBuffer, 0, query);
-      const maskBuffer = b.mask.ensure(mask ? Math.ceil(store.count / 32) * 4 : 4);
-      if (mask) device.queue.writeBuffer(maskBuffer, 0, mask, 0, Math.min(mask.length, maskBuffer.size / 4));
-      scores = b.scores.ensure(store.pages.length * PAGE_ROWS * 4);
-      const scales = b.scales.ensure(c.type === 'int8' ? store.count * 4 : 4);
-      this.uniforms.begin(this.bufferCount + extraSlots);
-      const enc = device.createCommandEncoder({ label: 'search' });
-      const pass = enc.beginComputePass({ label: 'score' });
-      for (let i = 0; i < this.bufferCount; i++) {
-        const row0 = i * this.pagesPerBuffer * PAGE_ROWS;
-        this.score.encode(
-          pass,
-          this.uniforms,
-          { query: queryBuffer, rows: (this.vectors[i] as VectorBuffer).buffer, scales, mask: maskBuffer, scores },
-          {
-            rows: Math.min(store.count - row0, this.pagesPerBuffer * PAGE_ROWS),
-            row0,
-            blocks: c.blocks,
-            width,
-            widthBlocks: c.blocksFor(width),
-            normalize: c.type !== 'binary' && width < c.dims,
-            masked: mask !== null,
-          },
-        );
-      }
-      pass.end();
-      const read = more(enc, scores);
-      bytes = read.bytes;
-      enc.copyBufferToBuffer(read.buffer, 0, this.readback.ensure(bytes), 0, bytes);
-      this.uniforms.flush();
-      device.queue.submit([enc.finish()]);
-    } catch (err) {
-      thrown = err;
-    }
-    // Pop the scopes whatever happened, so a failed call leaves none pushed; the readback maps
-    // meanwhile, so the scopes cost no extra round trip.
-    const mapped = thrown ? null : this.map(bytes, store.count * width).catch((err: unknown) => err);
-    const [validation, oom] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
-    const data = await mapped;
-    if (thrown) throw thrown;
-    const scoped = validation ?? oom;
-    if (scoped) throw new GpuError('GPU_ERROR', `WebGPU rejected the search: ${scoped.message}`);
-    if (!(data instanceof ArrayBuffer)) throw data;
-    return { data, scores: scores as GPUBuffer };
+    // Set while encoding, inside the error scopes: growing it can run out of memory.
+    let scores!: GPUBuffer;
+    const data = await this.queue.submit({
+      label: 'search',
+      slots: this.bufferCount + extraSlots,
+      work: store.count * width,
+      encode: (enc, uniforms) => {
+        this.sync();
+        const b = this.buffers;
+        scores = b.scores.ensure(store.pages.length * PAGE_ROWS * 4);
+        const queryBuffer = b.query.ensure(query.byteLength);
+        device.queue.writeBuffer(queryBuffer, 0, query);
+        const maskBuffer = b.mask.ensure(mask ? Math.ceil(store.count / 32) * 4 : 4);
+        if (mask) device.queue.writeBuffer(maskBuffer, 0, mask, 0, Math.min(mask.length, maskBuffer.size / 4));
+        const scales = b.scales.ensure(c.type === 'int8' ? store.count * 4 : 4);
+        const pass = enc.beginComputePass({ label: 'score' });
+        for (let i = 0; i < this.bufferCount; i++) {
+          const row0 = i * this.pagesPerBuffer * PAGE_ROWS;
+          this.score.encode(
+            pass,
+            uniforms,
+            { query: queryBuffer, rows: (this.vectors[i] as VectorBuffer).buffer, scales, mask: maskBuffer, scores },
+            {
+              rows: Math.min(store.count - row0, this.pagesPerBuffer * PAGE_ROWS),
+              row0,
+              blocks: c.blocks,
+              width,
+              widthBlocks: c.blocksFor(width),
+              normalize: c.type !== 'binary' && width < c.dims,
+              masked: mask !== null,
+            },
+          );
+        }
+        pass.end();
+        return more(enc, uniforms, scores);
+      },
+    });
+    return { data, scores };
   }
 
   /** A second readback of `bytes` of `buffer` (the overflow path). */
-  private async download(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
-    const enc = this.device.createCommandEncoder({ label: 'search readback' });
-    enc.copyBufferToBuffer(buffer, 0, this.readback.ensure(bytes), 0, bytes);
-    this.device.queue.submit([enc.finish()]);
-    return this.map(bytes, 0);
-  }
-
-  /** Maps the readback once the submission before it, `work` scored vector components, is done. */
-  private async map(bytes: number, work: number): Promise<ArrayBuffer> {
-    const readback = this.readback.ensure(bytes);
-    try {
-      await this.pacer.settle(work, () => readback.mapAsync(GPUMapMode.READ, 0, bytes));
-    } catch (cause) {
-      throw this.failure ?? new GpuError('GPU_ERROR', `reading search results back failed: ${String(cause)}`, { cause });
-    }
-    const data = readback.getMappedRange(0, bytes).slice(0);
-    readback.unmap();
-    return data;
+  private download(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    return this.queue.submit({ label: 'search readback', slots: 0, work: 0, encode: () => ({ buffer, bytes }) });
   }
 
   /** Brings the GPU copy up to date: grown buffers are re-uploaded whole, others get changed rows. */

@@ -1,4 +1,4 @@
-export { createIndex } from './search-index.js';
+export { openIndex } from './search-index.js';
 export type {
   IndexDoc,
   IndexEncoder,

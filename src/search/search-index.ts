@@ -1,5 +1,6 @@
 import { DisposedError, InputError, M3WebError } from '../errors.js';
-import { createGpuContext, type GpuContext } from '../gpu/device.js';
+import { GpuSession } from '../gpu/session.js';
+import { SerialQueue } from '../serial-queue.js';
 import type { ModelInfo } from '../types.js';
 import { codec } from './codec.js';
 import { Collection } from './collection.js';
@@ -7,7 +8,7 @@ import { CpuScorer } from './cpu-scorer.js';
 import { embedDocs } from './embed-docs.js';
 import { candidateCount, coarseWidth, type RankOptions, rankRows, type ScoredStore } from './funnel.js';
 import { GpuScorer } from './gpu-scorer.js';
-import { type Change, SegmentLog } from './persist.js';
+import { type Change, SegmentLog, type StoredIndex } from './persist.js';
 import type { Segment } from './segment.js';
 import { parseIndex, serializeIndex } from './serialize.js';
 import type { Ranked } from './topk.js';
@@ -72,45 +73,52 @@ function newCollection(s: IndexSignature, model: ModelInfo): Collection {
   return new Collection(codec(s.vector, s.dims), coarse === null ? null : codec('int8', coarse));
 }
 
-interface Engine {
+/** The collection and the scorers over it (on the GPU session's device, or the CPU). */
+interface Scoring {
   collection: Collection;
   full: ScoredStore;
   coarse: ScoredStore | null;
-  gpu: GpuContext | null;
 }
 
 /** Scoring on WebGPU unless the choice, the encoder's own backend or a missing adapter say CPU. */
-async function openEngine(collection: Collection, device: DeviceChoice, encoderBackend: string): Promise<Engine> {
+async function openScoring(
+  collection: Collection,
+  device: DeviceChoice,
+  encoderBackend: string,
+  session: GpuSession,
+): Promise<Scoring> {
   const { store, coarse } = collection;
-  const onCpu = (): Engine => ({
+  const onCpu = (): Scoring => ({
     collection,
     full: { scorer: new CpuScorer(store), store },
     coarse: coarse && { scorer: new CpuScorer(coarse), store: coarse },
-    gpu: null,
   });
   if (device === 'cpu' || (device === 'auto' && encoderBackend === 'cpu')) return onCpu();
-  let gpu: GpuContext | null = null;
   try {
-    gpu = await createGpuContext();
-    const context = gpu;
-    const [full, first] = await Promise.all([GpuScorer.create(context, store), coarse && GpuScorer.create(context, coarse)]);
-    return { collection, full: { scorer: full, store }, coarse: coarse && first && { scorer: first, store: coarse }, gpu };
+    const { gpu, queue } = await session.acquire();
+    const [full, first] = await Promise.all([
+      GpuScorer.create(gpu, store, {}, queue),
+      coarse && GpuScorer.create(gpu, coarse, {}, queue),
+    ]);
+    return { collection, full: { scorer: full, store }, coarse: coarse && first && { scorer: first, store: coarse } };
   } catch (err) {
-    gpu?.device.destroy();
     if (device === 'webgpu') throw err;
     return onCpu();
   }
 }
 
-function closeEngine(e: Engine): void {
-  e.full.scorer.dispose();
-  e.coarse?.scorer.dispose();
-  e.gpu?.device.destroy();
+function closeScoring(s: Scoring): void {
+  s.full.scorer.dispose();
+  s.coarse?.scorer.dispose();
 }
 
 class SearchIndex implements VectorIndex {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue(() => {
+    if (this.closed) throw new DisposedError(`Index "${this.name}"`);
+  });
   private closed = false;
+  /** Another engine committed to the stored index since this one last read it. */
+  private stale = false;
 
   constructor(
     readonly name: string,
@@ -122,9 +130,15 @@ class SearchIndex implements VectorIndex {
     private readonly wanted: IndexSignature,
     /** What the stored vectors were built with; differs from `wanted` until clear() or import(). */
     private built: IndexSignature,
-    private engine: Engine,
+    private engine: Scoring,
     private readonly log: SegmentLog | null,
-  ) {}
+    private readonly gpu: GpuSession,
+    private readonly ownsGpu: boolean,
+  ) {
+    log?.onChange(() => {
+      this.stale = true;
+    });
+  }
 
   get size(): number {
     return this.engine.collection.size;
@@ -149,16 +163,19 @@ class SearchIndex implements VectorIndex {
   // The public methods are async so that bad input rejects rather than throws.
   async remove(ids: string[]): Promise<number> {
     const checked = checkIds(ids);
-    return this.queued(async () => {
-      const present = [...new Set(checked)].filter((id) => this.engine.collection.has(id));
-      if (present.length) await this.commit({ add: null, remove: present, reset: false });
-      return present.length;
-    });
+    return this.queued(() =>
+      this.locked(async () => {
+        const present = [...new Set(checked)].filter((id) => this.engine.collection.has(id));
+        if (present.length) await this.commit({ add: null, remove: present, reset: false });
+        return present.length;
+      }),
+    );
   }
 
   async search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
     const o = checkSearch(query, options, this.built.dims, this.model.dims);
     return this.queued(async () => {
+      if (this.stale && this.log) await this.log.locked(() => this.reload());
       this.checkSignature();
       const { collection } = this.engine;
       if (collection.size === 0) return [];
@@ -185,11 +202,12 @@ class SearchIndex implements VectorIndex {
   }
 
   clear(): Promise<void> {
-    return this.queued(() => this.replace(null, this.wanted));
+    return this.queued(() => this.locked(() => this.replace(null, this.wanted)));
   }
 
   export(): Promise<Uint8Array> {
     return this.queued(async () => {
+      if (this.stale && this.log) await this.log.locked(() => this.reload());
       const { collection } = this.engine;
       return serializeIndex(this.built, collection.segment(collection.ids()));
     });
@@ -202,13 +220,15 @@ class SearchIndex implements VectorIndex {
         `import: the export was built with ${signatureText(signature)}, but this index encodes with ${signatureText(this.wanted)}`,
       );
     }
-    return this.queued(() => this.replace(segment, signature));
+    return this.queued(() => this.locked(() => this.replace(segment, signature)));
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    closeEngine(this.engine);
+    closeScoring(this.engine);
+    this.log?.close();
+    if (this.ownsGpu) this.gpu.dispose();
   }
 
   private async write(docs: IndexDoc[], method: 'add' | 'upsert'): Promise<void> {
@@ -223,6 +243,7 @@ class SearchIndex implements VectorIndex {
         );
       }
       if (checked.length === 0) return;
+      // Embedding, the slow part, happens outside the lock: other tabs keep writing meanwhile.
       const add = await embedDocs(checked, {
         encoder: this.encoder,
         layers: this.built.layers,
@@ -230,8 +251,41 @@ class SearchIndex implements VectorIndex {
         maxTokens: this.model.maxTokens,
         passagePrefix: this.model.prefixes.passage ?? '',
       });
-      await this.commit({ add, remove: present, reset: false });
+      await this.locked(async () => {
+        // Ids another tab stored meanwhile count as present too.
+        this.checkSignature();
+        const now = checked.filter((d) => this.engine.collection.has(d.id)).map((d) => d.id);
+        if (method === 'add' && now.length) {
+          throw new InputError(`add: ${now.length} id(s) already in the index (first "${now[0]}"); use upsert to replace them`);
+        }
+        await this.commit({ add, remove: now, reset: false });
+      });
     });
+  }
+
+  /**
+   * Runs a write holding the stored index's lock, after reading what other engines committed
+   * since; a memory index just runs it.
+   */
+  private locked<T>(job: () => Promise<T>): Promise<T> {
+    const { log } = this;
+    if (!log) return job();
+    return log.locked(async () => {
+      if (this.stale || (await log.changedElsewhere())) await this.reload();
+      return job();
+    });
+  }
+
+  /** Replaces memory with the stored index as it is now (call under the log's lock). */
+  private async reload(): Promise<void> {
+    this.stale = false;
+    const stored: StoredIndex = await (this.log as SegmentLog).read();
+    const signature = stored.signature ?? this.wanted;
+    const engine = await openScoring(newCollection(signature, this.model), this.device, this.encoderBackend, this.gpu);
+    for (const segment of stored.segments) engine.collection.append(segment);
+    closeScoring(this.engine);
+    this.engine = engine;
+    this.built = signature;
   }
 
   /** Stores the change first (a failed write leaves memory as it was), then applies it in memory. */
@@ -247,22 +301,25 @@ class SearchIndex implements VectorIndex {
     await this.log?.commit({ add, remove: [], reset: true }, signature, (ids) => this.engine.collection.segment(ids));
     if (sameSignature(signature, this.built)) this.engine.collection.clear();
     else {
-      const engine = await openEngine(newCollection(signature, this.model), this.device, this.encoderBackend);
-      closeEngine(this.engine);
+      const engine = await openScoring(newCollection(signature, this.model), this.device, this.encoderBackend, this.gpu);
+      closeScoring(this.engine);
       this.engine = engine;
       this.built = signature;
     }
     if (add) this.engine.collection.append(add);
   }
 
-  /** Ranks on the scorer; a lost GPU device is replaced once (everything re-uploaded) before giving up. */
+  /**
+   * Ranks on the scorer. After a lost GPU device it retries once on the session's replacement
+   * (made once for the encoder and every index on the session), the vectors uploaded again.
+   */
   private async rank(vector: Float32Array, o: RankOptions): Promise<Ranked> {
     try {
       return await rankRows(this.engine.full, this.engine.coarse, vector, o);
     } catch (err) {
       if (!(err instanceof M3WebError && err.code === 'GPU_DEVICE_LOST')) throw err;
-      closeEngine(this.engine);
-      this.engine = await openEngine(this.engine.collection, this.device, this.encoderBackend);
+      closeScoring(this.engine);
+      this.engine = await openScoring(this.engine.collection, this.device, this.encoderBackend, this.gpu);
       return rankRows(this.engine.full, this.engine.coarse, vector, o);
     }
   }
@@ -289,12 +346,7 @@ class SearchIndex implements VectorIndex {
   }
 
   private queued<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(() => {
-      if (this.closed) throw new DisposedError(`Index "${this.name}"`);
-      return job();
-    });
-    this.tail = result.catch(() => undefined);
-    return result;
+    return this.queue.run(job);
   }
 }
 
@@ -303,9 +355,10 @@ class SearchIndex implements VectorIndex {
  * `m3web-index-<name>`, where an index built earlier is loaded back (garbage from an interrupted
  * write is removed). Documents are embedded as passages, queries as queries, at the same layers
  * and width; an index built with another model, layers, width or vector type refuses to add or
- * search (InputError naming both) until it is cleared.
+ * search (InputError naming both) until it is cleared. GPU scoring runs on `gpu`'s device (the
+ * encoder's, in an engine); without one the index makes a session of its own.
  */
-export async function createIndex(options: IndexOptions): Promise<VectorIndex> {
+export async function openIndex(options: IndexOptions, gpu?: GpuSession): Promise<VectorIndex> {
   checkOptions(options);
   const info = await options.encoder.info();
   const opened =
@@ -315,16 +368,25 @@ export async function createIndex(options: IndexOptions): Promise<VectorIndex> {
   const collection = newCollection(built, info.model);
   for (const segment of opened?.segments ?? []) collection.append(segment);
   const device = options.device ?? 'auto';
-  const engine = await openEngine(collection, device, info.backend);
-  return new SearchIndex(
-    options.name,
-    options.encoder,
-    info.model,
-    device,
-    info.backend,
-    wanted,
-    built,
-    engine,
-    opened?.log ?? null,
-  );
+  const session = gpu ?? new GpuSession();
+  try {
+    const scoring = await openScoring(collection, device, info.backend, session);
+    return new SearchIndex(
+      options.name,
+      options.encoder,
+      info.model,
+      device,
+      info.backend,
+      wanted,
+      built,
+      scoring,
+      opened?.log ?? null,
+      session,
+      gpu === undefined,
+    );
+  } catch (err) {
+    opened?.log.close();
+    if (gpu === undefined) session.dispose();
+    throw err;
+  }
 }

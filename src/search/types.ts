@@ -15,7 +15,8 @@ export interface IndexDoc {
 /** The two encoder calls an index needs; a createEncoder encoder has them. */
 export interface IndexEncoder {
   embedDetailed(texts: string[], options?: EmbedOptions): Promise<EmbedResult>;
-  info(): Promise<EncoderInfo>;
+  /** The model, and where the encoder runs (an index on a CPU encoder scores on the CPU too). */
+  info(): Promise<Pick<EncoderInfo, 'model' | 'backend'>> | Pick<EncoderInfo, 'model' | 'backend'>;
 }
 
 export interface IndexOptions {

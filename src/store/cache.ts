@@ -50,7 +50,8 @@ const range = (prefix: string) => IDBKeyRange.bound(prefix, prefix + END);
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
-function isQuotaError(e: unknown, depth = 0): boolean {
+/** Whether `e` (or an error it wraps) is the browser refusing to store more. */
+export function isQuotaError(e: unknown, depth = 0): boolean {
   if (typeof e !== 'object' || e === null || depth > 3) return false;
   const { name, cause, error } = e as { name?: unknown; cause?: unknown; error?: unknown };
   // Firefox before 2020 used its own name for the same condition.

@@ -1,5 +1,54 @@
 import { transferHandlers } from 'comlink';
 import * as errors from '../errors.js';
+import type { IndexSignature } from '../search/types.js';
+
+// What crosses between a page and its engine's worker, besides the calls themselves (worker/host.ts,
+// whose type is the API): the hello handshake, index state, how each side learns the other is
+// gone (Web Locks), and typed errors.
+
+/** The worker's answer to hello(). */
+export interface HelloReply {
+  /** Whether WebGPU exists in the worker (Chromium has none in shared workers on some platforms). */
+  gpu: boolean;
+  /** A Web Lock the worker holds for its whole life: granted to a waiting client once it is gone. */
+  workerLock: string | null;
+  /** True for a SharedWorker. */
+  shared: boolean;
+}
+
+/** What a page-side index proxy shows synchronously, refreshed by every call and change. */
+export interface IndexState {
+  name: string;
+  size: number;
+  backend: 'webgpu' | 'cpu';
+  signature: IndexSignature;
+}
+
+const locks = (): LockManager | undefined => (globalThis.navigator as Navigator | undefined)?.locks;
+
+/** Holds Web Lock `name` until `release` settles; resolves once it is held (at once without Web Locks). */
+export function holdLock(name: string, release: Promise<unknown>): Promise<void> {
+  const manager = locks();
+  if (!manager) return Promise.resolve();
+  return new Promise((held) => {
+    void manager.request(name, () => {
+      held();
+      return release.catch(() => undefined);
+    });
+  });
+}
+
+/**
+ * Resolves when the context holding Web Lock `name` is gone (a closed tab, a crashed worker),
+ * which is when the lock is granted here. Never resolves where Web Locks are missing.
+ */
+export function whenGone(name: string, signal?: AbortSignal): Promise<void> {
+  const manager = locks();
+  if (!manager) return new Promise(() => {});
+  return new Promise((gone) => {
+    manager.request(name, signal ? { signal } : {}, async () => gone()).catch(() => undefined);
+  });
+}
 
 type Thrown = { value: unknown };
 type WireError = {
@@ -20,6 +69,7 @@ const CLASSES: Record<string, { prototype: errors.M3WebError }> = {
   NetworkError: errors.NetworkError,
   IntegrityError: errors.IntegrityError,
   StorageQuotaError: errors.StorageQuotaError,
+  EngineLostError: errors.EngineLostError,
   M3WebError: errors.M3WebError,
 };
 

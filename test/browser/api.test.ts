@@ -39,6 +39,8 @@ describe('createEncoder in the browser (worker + WebGPU)', () => {
     expect(info.backend).toBe('webgpu');
     expect(info.model).toMatchObject({ id: 'bert-tiny-q8', exits: [1, 2, 3, 4], dims: [16, 48], maxTokens: 64, pooling: 'mean' });
     expect(info.loadedLayers).toBe(4);
+    // Chromium has SharedWorker, with WebGPU inside it: one engine for the origin.
+    expect(info.engine).toEqual({ shared: true, clients: 1 });
   });
 
   it('gives the same vectors as the Node path, full and shallow', async () => {
@@ -107,13 +109,18 @@ describe('createEncoder in the browser (worker + WebGPU)', () => {
     );
   });
 
-  it('recovers from a lost GPU device on the next call', async () => {
+  it('fails the call in flight when the GPU device is lost, and recovers on the next', async () => {
     await encoder.embed(['warm']);
+    const inFlight = encoder.embed(Array.from({ length: 32 }, (_, i) => `text number ${i} in flight`));
     await encoder.simulateDeviceLoss();
-    const err = await rejection(encoder.embed(['lost']));
+    const err = await rejection(inFlight);
     expect((err as M3WebError).code).toBe('GPU_DEVICE_LOST');
     const again = await encoder.embed([node.texts[1] as string]);
     expect(cosine(again[0] as Float32Array, node.full[1] as number[])).toBeGreaterThan(0.99999);
+    // A loss between calls is repaired before the next one runs: nothing fails.
+    await encoder.simulateDeviceLoss();
+    const after = await encoder.embed([node.texts[2] as string]);
+    expect(cosine(after[0] as Float32Array, node.full[2] as number[])).toBeGreaterThan(0.99999);
   });
 
   it('plans through the worker', async () => {

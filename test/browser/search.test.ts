@@ -1,8 +1,8 @@
 import { createStore, get, keys } from 'idb-keyval';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEncoder } from '../../src/client/client.js';
-import { InputError } from '../../src/errors.js';
-import { createIndex, type IndexDoc, type IndexEncoder, type IndexOptions, type VectorIndex } from '../../src/search/index.js';
+import { createEncoder, createIndex } from '../../src/client/client.js';
+import { InputError, StorageQuotaError } from '../../src/errors.js';
+import type { IndexDoc, IndexEncoder, IndexOptions, VectorIndex } from '../../src/search/index.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import type { EmbedOptions, EmbedResult, EncoderInfo } from '../../src/types.js';
 import { cosine, rng } from '../support/random.js';
@@ -64,6 +64,7 @@ function fakeEncoder(o: FakeOptions = {}): IndexEncoder & { calls: Call[] } {
     fallbackReason: null,
     loadedLayers: Math.max(...exits),
     fromCache: false,
+    engine: { shared: false, clients: 1 },
   };
   return {
     calls,
@@ -334,6 +335,25 @@ describe('IndexedDB persistence', () => {
       expect(reopened.size).toBe(DOCS.length + 1);
     });
   }
+
+  it('a full disk fails an add with STORAGE_QUOTA and leaves the index as it was', async () => {
+    const name = freshName();
+    const index = await open({ encoder: fakeEncoder(), name, store: 'indexeddb', device: 'cpu' });
+    await index.add(DOCS);
+    const put = IDBObjectStore.prototype.put;
+    vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementation(function (this: IDBObjectStore, value, key) {
+      if (String(key).startsWith('segment')) throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
+      return put.call(this, value, key);
+    });
+    const err = await rejection(index.add(manyDocs(50, 3)));
+    vi.restoreAllMocks();
+    expect(err).toBeInstanceOf(StorageQuotaError);
+    expect((err as StorageQuotaError).bytesNeeded).toBeGreaterThan(0);
+    expect((err as Error).message).toMatch(/storage is full; the index is unchanged/);
+    expect(index.size).toBe(DOCS.length);
+    index.close();
+    expect((await open({ encoder: fakeEncoder(), name, store: 'indexeddb', device: 'cpu' })).size).toBe(DOCS.length);
+  });
 
   it('refuses queries encoded with another model or other layers, naming both, until cleared', async () => {
     const name = freshName();

@@ -19,6 +19,34 @@ const text = (page: Page, id: string) => page.locator(`#${id}`).innerText();
 
 const PANELS = ['offline-status', 'load-status', 'budget-plan', 'compare-time', 'search-status', 'tradeoff-status'];
 
+/** Seconds the load panel says the model took. */
+const loadSeconds = (status: string) => Number(/loaded in ([\d.]+) s/.exec(status)?.[1] ?? Number.NaN);
+
+/** Waits for the model panel alone (the other panels of an extra tab are not what its test is about). */
+async function modelReady(page: Page): Promise<string> {
+  await page.waitForFunction(
+    () => /loaded in|could not be loaded/.test(document.querySelector('#load-status')?.textContent ?? ''),
+    null,
+    { timeout: READY_MS },
+  );
+  const status = await text(page, 'load-status');
+  expect(status).toMatch(/loaded in/);
+  return status;
+}
+
+/** Chromium's worker targets of the whole browser, by type ('shared_worker', 'worker', 'service_worker'). */
+async function workerTargets(browser: Browser): Promise<Record<string, number>> {
+  const cdp = await browser.newBrowserCDPSession();
+  try {
+    const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { type: string }[] };
+    const count: Record<string, number> = {};
+    for (const t of targetInfos) count[t.type] = (count[t.type] ?? 0) + 1;
+    return count;
+  } finally {
+    await cdp.detach();
+  }
+}
+
 /** Waits for every panel to finish; a timeout names what each panel last said. */
 async function ready(page: Page): Promise<void> {
   try {
@@ -36,6 +64,9 @@ describe('the playground site', { timeout: 900_000 }, () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  /** Every path the site server was asked for. */
+  const requests: string[] = [];
+  let firstLoad = '';
 
   beforeAll(async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'm3web-site-'));
@@ -45,7 +76,7 @@ describe('the playground site', { timeout: 900_000 }, () => {
       cwd: ROOT,
       env,
     });
-    ({ server, url } = await serveStatic(outDir));
+    ({ server, url } = await serveStatic(outDir, { onRequest: (path) => requests.push(path) }));
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
@@ -70,7 +101,9 @@ describe('the playground site', { timeout: 900_000 }, () => {
     await ready(page);
     clearInterval(progress);
     expect([...shards].some((s) => /downloading .*\.bin/.test(s))).toBe(true);
-    expect(await text(page, 'load-status')).toMatch(/^m3-mini: 6 layers, 256 dims, q8, loaded in [\d.]+ s$/);
+    firstLoad = await text(page, 'load-status');
+    expect(firstLoad).toMatch(/^m3-mini: 6 layers, 256 dims, q8, loaded in [\d.]+ s$/);
+    expect(await text(page, 'load-engine')).toMatch(/^One engine for this site: 1 tab uses this model/);
     expect(await text(page, 'load-backend')).toMatch(/^Running on WebGPU|running on the CPU/);
     expect(await text(page, 'offline-status')).toMatch(/^Works offline/);
     expect(await text(page, 'compare-time')).toMatch(/^7 sentences embedded in \d+ ms at 6 layers x 256 dims\.$/);
@@ -88,6 +121,39 @@ describe('the playground site', { timeout: 900_000 }, () => {
       for (const panel of ['load', 'budget', 'compare', 'search', 'tradeoff']) {
         await page.locator(`#${panel}`).screenshot({ path: join(SHOTS, `${panel}.png`) });
       }
+    }
+  });
+
+  it('shares one engine with a second tab: one shared worker, each shard fetched once, ready 5x sooner', async () => {
+    const second = await context.newPage();
+    try {
+      await second.goto(url);
+      const status = await modelReady(second);
+      expect(loadSeconds(status)).toBeLessThan(loadSeconds(firstLoad) / 5);
+      expect(await text(second, 'load-engine')).toMatch(/^One engine for this site: 2 tabs use this model/);
+      const targets = await workerTargets(browser);
+      expect(targets.shared_worker).toBe(1);
+      expect(targets.worker ?? 0).toBe(0);
+      const shards = requests.filter((p) => p.startsWith('/models/m3-mini/') && p.endsWith('.bin'));
+      expect(shards.length).toBeGreaterThan(1);
+      expect(new Set(shards).size).toBe(shards.length);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('runs on a dedicated worker where the browser has no SharedWorker', async () => {
+    const solo = await context.newPage();
+    try {
+      await solo.addInitScript(() => {
+        delete (globalThis as { SharedWorker?: unknown }).SharedWorker;
+      });
+      await solo.goto(url);
+      expect(await modelReady(solo)).toMatch(/from the offline cache/);
+      expect(await text(solo, 'load-engine')).toMatch(/dedicated worker/);
+      expect((await workerTargets(browser)).worker).toBe(1);
+    } finally {
+      await solo.close();
     }
   });
 

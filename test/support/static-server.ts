@@ -18,6 +18,8 @@ export interface StaticOptions {
   mounts?: Record<string, string>;
   /** Sent with every response, e.g. the COOP/COEP pair that makes pages cross-origin isolated. */
   headers?: Record<string, string>;
+  /** Hears the path of every request, to count what was fetched. */
+  onRequest?: (path: string) => void;
 }
 
 /** Serves `dir` on a free localhost port, as a plain static host would (no SPA fallbacks). */
@@ -26,6 +28,7 @@ export function serveStatic(dir: string, options: StaticOptions = {}): Promise<{
   const mounts = Object.entries(options.mounts ?? {}).sort(([a], [b]) => b.length - a.length);
   const server = createServer((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    options.onRequest?.(pathname);
     const [prefix, root] = mounts.find(([p]) => pathname.startsWith(p)) ?? ['/', dir];
     const rest = pathname.slice(prefix.length - 1);
     const path = join(root, rest.endsWith('/') ? `${rest}index.html` : rest);

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
-import { createEncoder } from '../../src/client/client.js';
-import { createIndex } from '../../src/search/index.js';
+import { createEncoder, createIndex } from '../../src/client/client.js';
 import { cosine } from '../support/random.js';
 
 const ROOT = join(import.meta.dirname, '../..');

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createEncoder } from '../../src/client/client.js';
+import { createEncoder, createIndex } from '../../src/client/client.js';
 import { CORPUS_INDEX, CORPUS_MODEL, corpusDocs } from '../../src/demo/corpus/build.js';
 import { CORPUS_LANGUAGES } from '../../src/demo/corpus/languages.js';
-import { createIndex } from '../../src/search/index.js';
 
 /**
  * The playground imports a precomputed index instead of embedding 2,376 sentences on a visitor's

@@ -1,12 +1,26 @@
 import type { SharedReads } from '../device.js';
+import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import type { DispatchTarget } from '../profiler.js';
-import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
+import { computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
 
-const QUERIES_PER_WORKGROUP = 64;
+const QUERIES = 64;
 export const MAX_HEAD_DIM = 128;
-/** attention.wgsl's GLOBAL: no window. */
+/** The window of a global layer: none. */
 const GLOBAL = 0xffffffff;
+
+const PARAMS = new UniformBlock('AttentionParams', { S: 'u32', H: 'u32', head_dim: 'u32', scale: 'f32', window: 'u32' });
+const BINDINGS = new Bindings('attention', { params: 'uniform', qkv: 'read', lengths: 'read', rope: 'read', out: 'write' });
+
+export function attentionShader(reads: SharedReads): ShaderInterface {
+  return {
+    files: ['attention', reads === 'subgroup' ? 'attention_rows_subgroup' : 'attention_rows'],
+    params: PARAMS,
+    layouts: [BINDINGS],
+    // The q and acc arrays hold MAX_HEAD_DIM floats as vec4s.
+    constants: { QUERIES, GLOBAL, MAX_HEAD_VEC4S: MAX_HEAD_DIM / 4 },
+  };
+}
 
 /** ModernBERT's per-layer attention: a RoPE table (see src/model/rope.ts) and an optional window. */
 export interface RotaryAttention {
@@ -18,8 +32,7 @@ export interface RotaryAttention {
 /** Launcher for shaders/attention.wgsl. */
 export class AttentionKernel {
   private constructor(
-    private readonly device: GPUDevice,
-    private readonly layout: GPUBindGroupLayout,
+    private readonly layout: KernelLayout<typeof BINDINGS.kinds>,
     private readonly pipeline: GPUComputePipeline,
     private readonly headDim: number,
     private readonly rotary: boolean,
@@ -38,19 +51,16 @@ export class AttentionKernel {
     reads: SharedReads = 'direct',
   ): Promise<AttentionKernel> {
     if (headDim > MAX_HEAD_DIM) throw new RangeError(`head size ${headDim} exceeds ${MAX_HEAD_DIM}`);
-    const layout = bindGroupLayout(device, 'attention', ['uniform', 'read', 'read', 'read', 'write']);
+    const layout = BINDINGS.layout(device);
     const pipeline = await computePipeline(device, {
       label: `attention-d${headDim}${rotary ? '-rope' : ''}`,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      layout: layout.pipelineLayout,
       compute: {
-        module: device.createShaderModule({
-          label: 'attention',
-          code: await wgsl('attention', reads === 'subgroup' ? 'attention_rows_subgroup' : 'attention_rows'),
-        }),
+        module: device.createShaderModule({ label: 'attention', code: await wgsl(...attentionShader(reads).files) }),
         constants: { ROPE: rotary ? 1 : 0, HEAD_DIM: headDim },
       },
     });
-    return new AttentionKernel(device, layout, pipeline, headDim, rotary);
+    return new AttentionKernel(layout, pipeline, headDim, rotary);
   }
 
   /** ctx[rows * S, H] from the fused qkv[rows * S, 3H], masking keys at or past each row's length. */
@@ -66,13 +76,17 @@ export class AttentionKernel {
     if (this.rotary !== (rotary !== undefined)) {
       throw new Error(`this attention kernel was compiled ${this.rotary ? 'with' : 'without'} RoPE`);
     }
-    const H = shape.heads * this.headDim;
-    const window = rotary?.windowHalf ?? GLOBAL;
-    const params = uniforms.push([shape.seqLen, H, this.headDim, 1 / Math.sqrt(this.headDim), window], [3]);
+    const params = PARAMS.write(uniforms, {
+      S: shape.seqLen,
+      H: shape.heads * this.headDim,
+      head_dim: this.headDim,
+      scale: 1 / Math.sqrt(this.headDim),
+      window: rotary?.windowHalf ?? GLOBAL,
+    });
     pass.setPipeline(this.pipeline);
-    // Without RoPE the shader never reads binding 3, but every binding must be filled.
+    // Without RoPE the shader never reads the table, but every binding must be filled.
     const rope = rotary?.rope ?? lengths;
-    pass.setBindGroup(0, bindGroup(this.device, this.layout, [params, qkv, lengths, rope, ctx]));
-    pass.dispatchWorkgroups(Math.ceil(shape.seqLen / QUERIES_PER_WORKGROUP), shape.heads, shape.rows);
+    pass.setBindGroup(0, this.layout.group({ params, qkv, lengths, rope, out: ctx }));
+    pass.dispatchWorkgroups(Math.ceil(shape.seqLen / QUERIES), shape.heads, shape.rows);
   }
 }

@@ -1,26 +1,38 @@
+import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import type { DispatchTarget } from '../profiler.js';
-import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
+import { computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
 
 const WORKGROUP = 64;
 const MAX_GROUPS_X = 65535;
 
+const PARAMS = new UniformBlock('EmbedParams', { M: 'u32', H: 'u32' });
+const BINDINGS = new Bindings('embed', {
+  params: 'uniform',
+  wordRows: 'read',
+  positions: 'read',
+  positionTable: 'read',
+  tokenType: 'read',
+  x: 'write',
+});
+
+export const EMBED_SHADER: ShaderInterface = { files: ['embed'], params: PARAMS, layouts: [BINDINGS] };
+
 /** Launcher for shaders/embed.wgsl: word rows + position rows + token-type row 0. */
 export class EmbedKernel {
   private constructor(
-    private readonly device: GPUDevice,
-    private readonly layout: GPUBindGroupLayout,
+    private readonly layout: KernelLayout<typeof BINDINGS.kinds>,
     private readonly pipeline: GPUComputePipeline,
   ) {}
 
   static async create(device: GPUDevice): Promise<EmbedKernel> {
-    const layout = bindGroupLayout(device, 'embed', ['uniform', 'read', 'read', 'read', 'read', 'write']);
+    const layout = BINDINGS.layout(device);
     const pipeline = await computePipeline(device, {
       label: 'embed',
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module: device.createShaderModule({ label: 'embed', code: await wgsl('embed') }) },
+      layout: layout.pipelineLayout,
+      compute: { module: device.createShaderModule({ label: 'embed', code: await wgsl(...EMBED_SHADER.files) }) },
     });
-    return new EmbedKernel(device, layout, pipeline);
+    return new EmbedKernel(layout, pipeline);
   }
 
   encode(
@@ -31,13 +43,10 @@ export class EmbedKernel {
     M: number,
     H: number,
   ): void {
-    const params = uniforms.push([M, H]);
+    const params = PARAMS.write(uniforms, { M, H });
     const groups = Math.ceil((M * H) / WORKGROUP);
     pass.setPipeline(this.pipeline);
-    pass.setBindGroup(
-      0,
-      bindGroup(this.device, this.layout, [params, inputs.wordRows, inputs.positions, inputs.positionTable, inputs.tokenType, x]),
-    );
+    pass.setBindGroup(0, this.layout.group({ params, ...inputs, x }));
     pass.dispatchWorkgroups(Math.min(groups, MAX_GROUPS_X), Math.ceil(groups / MAX_GROUPS_X));
   }
 }

@@ -1,5 +1,6 @@
+import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import type { DispatchTarget } from '../profiler.js';
-import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
+import { computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
 
 export interface GpuLayerNorm {
@@ -7,39 +8,39 @@ export interface GpuLayerNorm {
   beta: GPUBuffer;
 }
 
+const PARAMS = new UniformBlock('NormParams', { H: 'u32', eps: 'f32' });
+const IN_PLACE = new Bindings('layernorm', { params: 'uniform', x: 'write', residual: 'read', gamma: 'read', beta: 'read' });
+const TO = new Bindings('layernorm-to', { ...IN_PLACE.kinds, out: 'write' });
+
+export const LAYERNORM_SHADER: ShaderInterface = { files: ['reduce', 'layernorm'], params: PARAMS, layouts: [IN_PLACE, TO] };
+
 /**
  * Launcher for shaders/layernorm.wgsl: x = LayerNorm(x + residual) in place (`encode`), or
  * out = LayerNorm(x) with x kept (`encodeTo`).
  */
 export class LayerNormKernel {
   private constructor(
-    private readonly device: GPUDevice,
-    private readonly layouts: Record<'inPlace' | 'to', GPUBindGroupLayout>,
+    private readonly layouts: { inPlace: KernelLayout<typeof IN_PLACE.kinds>; to: KernelLayout<typeof TO.kinds> },
     private readonly pipelines: Record<'withResidual' | 'plain' | 'to', GPUComputePipeline>,
     private readonly eps: number,
   ) {}
 
   static async create(device: GPUDevice, eps: number): Promise<LayerNormKernel> {
-    const inPlace = bindGroupLayout(device, 'layernorm', ['uniform', 'write', 'read', 'read', 'read']);
-    const to = bindGroupLayout(device, 'layernorm-to', ['uniform', 'write', 'read', 'read', 'read', 'write']);
-    const module = device.createShaderModule({ label: 'layernorm', code: await wgsl('reduce', 'layernorm') });
-    const make = (layout: GPUBindGroupLayout, label: string, entryPoint: string, residual: boolean) =>
-      computePipeline(device, {
-        label,
-        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint, constants: { HAS_RESIDUAL: residual ? 1 : 0 } },
-      });
+    const layouts = { inPlace: IN_PLACE.layout(device), to: TO.layout(device) };
+    const module = device.createShaderModule({ label: 'layernorm', code: await wgsl(...LAYERNORM_SHADER.files) });
+    const make = (layout: GPUPipelineLayout, label: string, entryPoint: string, residual: boolean) =>
+      computePipeline(device, { label, layout, compute: { module, entryPoint, constants: { HAS_RESIDUAL: residual ? 1 : 0 } } });
     const [withResidual, plain, normTo] = await Promise.all([
-      make(inPlace, 'layernorm-residual', 'main', true),
-      make(inPlace, 'layernorm', 'main', false),
-      make(to, 'layernorm-to', 'norm_to', false),
+      make(layouts.inPlace.pipelineLayout, 'layernorm-residual', 'main', true),
+      make(layouts.inPlace.pipelineLayout, 'layernorm', 'main', false),
+      make(layouts.to.pipelineLayout, 'layernorm-to', 'norm_to', false),
     ]);
-    return new LayerNormKernel(device, { inPlace, to }, { withResidual, plain, to: normTo }, eps);
+    return new LayerNormKernel(layouts, { withResidual, plain, to: normTo }, eps);
   }
 
   /**
-   * Normalises rows of x[M, H] in place, adding `residual` first when given. Without one, x is
-   * bound in its place too (the shader never reads it) because every binding must be filled.
+   * Normalises rows of x[M, H] in place, adding `residual` first when given. Without one, gamma
+   * is bound in its place (the shader never reads it) because every binding must be filled.
    */
   encode(
     pass: DispatchTarget,
@@ -50,12 +51,9 @@ export class LayerNormKernel {
     M: number,
     H: number,
   ): void {
-    const params = uniforms.push([H, this.eps], [1]);
+    const params = PARAMS.write(uniforms, { H, eps: this.eps });
     pass.setPipeline(residual ? this.pipelines.withResidual : this.pipelines.plain);
-    pass.setBindGroup(
-      0,
-      bindGroup(this.device, this.layouts.inPlace, [params, x, residual ?? norm.gamma, norm.gamma, norm.beta]),
-    );
+    pass.setBindGroup(0, this.layouts.inPlace.group({ params, x, residual: residual ?? norm.gamma, ...norm }));
     pass.dispatchWorkgroups(M);
   }
 
@@ -69,9 +67,10 @@ export class LayerNormKernel {
     M: number,
     H: number,
   ): void {
-    const params = uniforms.push([H, this.eps], [1]);
+    const params = PARAMS.write(uniforms, { H, eps: this.eps });
     pass.setPipeline(this.pipelines.to);
-    pass.setBindGroup(0, bindGroup(this.device, this.layouts.to, [params, x, norm.gamma, norm.gamma, norm.beta, out]));
+    // norm_to never reads Residual: gamma fills it.
+    pass.setBindGroup(0, this.layouts.to.group({ params, x, residual: norm.gamma, ...norm, out }));
     pass.dispatchWorkgroups(M);
   }
 }

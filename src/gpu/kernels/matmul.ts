@@ -1,8 +1,9 @@
 import type { Linear, Quant } from '../../weights/weights.js';
 import type { SharedReads } from '../device.js';
+import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import { PipelineVariants } from '../pipeline-variants.js';
 import type { DispatchTarget } from '../profiler.js';
-import { bindGroup, bindGroupLayout, type UniformArena, uploadBuffer } from '../resources.js';
+import { type UniformArena, uploadBuffer } from '../resources.js';
 import { wgsl } from '../shader.js';
 
 /** A Linear whose weight bytes, scales and bias live in GPU buffers. */
@@ -33,13 +34,13 @@ export function destroyLinear(l: GpuLinear): void {
 }
 
 /**
- * What matmul.wgsl does with each output: store it, apply exact GELU, GeGLU (W stacks inputs
- * over gates; y has half of W's rows as columns), or add it into y. A uniform, not a pipeline
- * constant: each matmul pipeline takes ~1.3 s to compile on SwiftShader, and the epilogue is a
- * branch once per output.
+ * What matmul.wgsl does with each output, by its EPILOGUE_* code there: store it, apply exact
+ * GELU, GeGLU (W stacks inputs over gates; y has half of W's rows as columns), or add it into y.
+ * A uniform, not a pipeline constant: each matmul pipeline takes ~1.3 s to compile on
+ * SwiftShader, and the epilogue is a branch once per output.
  */
-export type Epilogue = 'none' | 'gelu' | 'geglu' | 'residual';
-const EPILOGUE_CODE: Record<Epilogue, number> = { none: 0, gelu: 1, geglu: 2, residual: 3 };
+export const EPILOGUE = { none: 0, gelu: 1, geglu: 2, residual: 3 } as const;
+export type Epilogue = keyof typeof EPILOGUE;
 
 /**
  * The tilings of matmul.wgsl and the block of Y one workgroup computes: `main` (64-row register
@@ -76,6 +77,29 @@ const PLANS: Record<SharedReads, { rowsShader: string; tilingFor(M: number): Til
   subgroup: { rowsShader: 'matmul_rows_subgroup', tilingFor: () => 'subgroup', order: ['subgroup'] },
 };
 
+const PARAMS = new UniformBlock('MatmulParams', { M: 'u32', N: 'u32', K: 'u32', epilogue: 'u32' });
+// W and (for q8 / q4) Scales are declared by the weights_*.wgsl decoder.
+const PLAIN = new Bindings('matmul', { params: 'uniform', x: 'read', bias: 'read', y: 'write', w: 'read' });
+const SCALED = new Bindings('matmul-scaled', { ...PLAIN.kinds, scales: 'read' });
+
+const isScaled = (q: Quant) => q === 'q8' || q === 'q4';
+
+export function matmulShader(quant: Quant, reads: SharedReads): ShaderInterface {
+  return {
+    files: ['common', 'matmul', PLANS[reads].rowsShader, `weights_${quant}`],
+    params: PARAMS,
+    layouts: [isScaled(quant) ? SCALED : PLAIN],
+    constants: {
+      ...Object.fromEntries(Object.entries(EPILOGUE).map(([name, code]) => [`EPILOGUE_${name.toUpperCase()}`, code])),
+      TILE_M: TILINGS.batch.rows,
+      TILE_N: TILINGS.batch.cols,
+      FEW_ROWS: TILINGS.few.rows,
+      // Four columns per thread.
+      FEW_THREADS: TILINGS.few.cols / 4,
+    },
+  };
+}
+
 /**
  * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders: one pipeline per
  * (weight format, tiling). `few_rows` compiles in tens of milliseconds and `main` (unrolled
@@ -88,26 +112,21 @@ const PLANS: Record<SharedReads, { rowsShader: string; tilingFor(M: number): Til
  */
 export class MatmulKernel {
   private constructor(
-    private readonly device: GPUDevice,
-    private readonly layouts: Record<'plain' | 'scaled', GPUBindGroupLayout>,
+    private readonly layouts: { plain: KernelLayout<typeof PLAIN.kinds>; scaled: KernelLayout<typeof SCALED.kinds> },
     private readonly variants: Map<Quant, PipelineVariants<TilingName>>,
     private readonly tilingFor: (M: number) => TilingName,
   ) {}
 
   static async create(device: GPUDevice, quants: readonly Quant[], reads: SharedReads = 'direct'): Promise<MatmulKernel> {
-    const base = ['uniform', 'read', 'read', 'write', 'read'] as const;
-    const layouts = {
-      plain: bindGroupLayout(device, 'matmul', base),
-      scaled: bindGroupLayout(device, 'matmul-scaled', [...base, 'read']),
-    };
+    const layouts = { plain: PLAIN.layout(device), scaled: SCALED.layout(device) };
     const plan = PLANS[reads];
     const variants = new Map<Quant, PipelineVariants<TilingName>>();
     for (const quant of new Set(quants)) {
       const module = device.createShaderModule({
         label: `matmul-${quant}-${reads}`,
-        code: await wgsl('common', 'matmul', plan.rowsShader, `weights_${quant}`),
+        code: await wgsl(...matmulShader(quant, reads).files),
       });
-      const layout = device.createPipelineLayout({ bindGroupLayouts: [layouts[isScaled(quant) ? 'scaled' : 'plain']] });
+      const layout = layouts[isScaled(quant) ? 'scaled' : 'plain'].pipelineLayout;
       const descriptor = (tiling: TilingName): GPUComputePipelineDescriptor => ({
         label: `matmul-${quant}-${tiling}`,
         layout,
@@ -115,7 +134,7 @@ export class MatmulKernel {
       });
       variants.set(quant, new PipelineVariants(device, descriptor, plan.order));
     }
-    const kernel = new MatmulKernel(device, layouts, variants, plan.tilingFor);
+    const kernel = new MatmulKernel(layouts, variants, plan.tilingFor);
     // Waiting for one pipeline here makes an adapter that cannot compile the kernel fail while
     // the backend is being chosen (where 'auto' falls back to the CPU), not at the first call.
     const first = plan.tilingFor(1);
@@ -133,26 +152,26 @@ export class MatmulKernel {
     if (o.wait) await Promise.all(jobs);
   }
 
-  /** y[M, w.rows] = epilogue(x[M, w.cols] . W^T + b); GeGLU writes y[M, w.rows / 2]. */
+  /** y[M, linear.rows] = epilogue(x[M, linear.cols] . W^T + b); GeGLU writes y[M, linear.rows / 2]. */
   encode(
     pass: DispatchTarget,
     uniforms: UniformArena,
     x: GPUBuffer,
-    w: GpuLinear,
+    linear: GpuLinear,
     y: GPUBuffer,
     M: number,
     epilogue: Epilogue = 'none',
   ): void {
-    const picked = this.variants.get(w.quant)?.pick(this.tilingFor(M));
-    if (!picked) throw new Error(`matmul pipeline for ${w.quant} weights, ${M} rows: prepare() was not awaited`);
-    const params = uniforms.push([M, w.rows, w.cols, EPILOGUE_CODE[epilogue]]);
-    const resources = [params, x, w.bias, y, w.weights];
-    if (w.scales) resources.push(w.scales);
+    const picked = this.variants.get(linear.quant)?.pick(this.tilingFor(M));
+    if (!picked) throw new Error(`matmul pipeline for ${linear.quant} weights, ${M} rows: prepare() was not awaited`);
+    const params = PARAMS.write(uniforms, { M, N: linear.rows, K: linear.cols, epilogue: EPILOGUE[epilogue] });
+    const { bias, weights: w, scales } = linear;
     pass.setPipeline(picked.pipeline);
-    pass.setBindGroup(0, bindGroup(this.device, this.layouts[w.scales ? 'scaled' : 'plain'], resources));
+    pass.setBindGroup(
+      0,
+      scales ? this.layouts.scaled.group({ params, x, bias, y, w, scales }) : this.layouts.plain.group({ params, x, bias, y, w }),
+    );
     const { rows, cols } = TILINGS[picked.variant];
-    pass.dispatchWorkgroups(Math.ceil(w.rows / cols), Math.ceil(M / rows));
+    pass.dispatchWorkgroups(Math.ceil(linear.rows / cols), Math.ceil(M / rows));
   }
 }
-
-const isScaled = (q: Quant) => q === 'q8' || q === 'q4';

@@ -1,24 +1,36 @@
 import type { Pooling } from '../../weights/config.js';
+import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import type { DispatchTarget } from '../profiler.js';
-import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
+import { computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
+
+const PARAMS = new UniformBlock('PoolParams', {
+  S: 'u32',
+  H: 'u32',
+  dims: 'u32',
+  out_row0: 'u32',
+  mean: 'u32',
+  normalize: 'u32',
+});
+const BINDINGS = new Bindings('pool', { params: 'uniform', hidden: 'read', lengths: 'read', out: 'write' });
+
+export const POOL_SHADER: ShaderInterface = { files: ['reduce', 'pool'], params: PARAMS, layouts: [BINDINGS] };
 
 /** Launcher for shaders/pool.wgsl: pool, truncate to `dims`, optionally L2-normalise. */
 export class PoolKernel {
   private constructor(
-    private readonly device: GPUDevice,
-    private readonly layout: GPUBindGroupLayout,
+    private readonly layout: KernelLayout<typeof BINDINGS.kinds>,
     private readonly pipeline: GPUComputePipeline,
   ) {}
 
   static async create(device: GPUDevice): Promise<PoolKernel> {
-    const layout = bindGroupLayout(device, 'pool', ['uniform', 'read', 'read', 'write']);
+    const layout = BINDINGS.layout(device);
     const pipeline = await computePipeline(device, {
       label: 'pool',
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module: device.createShaderModule({ label: 'pool', code: await wgsl('reduce', 'pool') }) },
+      layout: layout.pipelineLayout,
+      compute: { module: device.createShaderModule({ label: 'pool', code: await wgsl(...POOL_SHADER.files) }) },
     });
-    return new PoolKernel(device, layout, pipeline);
+    return new PoolKernel(layout, pipeline);
   }
 
   /** Writes rows out[outRow0 .. outRow0 + rows) of the [texts, dims] output. */
@@ -30,9 +42,16 @@ export class PoolKernel {
     out: GPUBuffer,
     o: { rows: number; seqLen: number; hidden: number; dims: number; outRow0: number; pooling: Pooling; normalize: boolean },
   ): void {
-    const params = uniforms.push([o.seqLen, o.hidden, o.dims, o.outRow0, o.pooling === 'mean' ? 1 : 0, o.normalize ? 1 : 0]);
+    const params = PARAMS.write(uniforms, {
+      S: o.seqLen,
+      H: o.hidden,
+      dims: o.dims,
+      out_row0: o.outRow0,
+      mean: o.pooling === 'mean' ? 1 : 0,
+      normalize: o.normalize ? 1 : 0,
+    });
     pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, bindGroup(this.device, this.layout, [params, hidden, lengths, out]));
+    pass.setBindGroup(0, this.layout.group({ params, hidden, lengths, out }));
     pass.dispatchWorkgroups(o.rows);
   }
 }

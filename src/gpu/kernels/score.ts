@@ -1,4 +1,5 @@
-import { bindGroup, bindGroupLayout, computePipeline, type UniformArena } from '../resources.js';
+import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
+import { computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
 
 export type ScoreEncoding = 'f32' | 'int8' | 'binary';
@@ -31,33 +32,67 @@ export interface ScoreDispatch {
   masked: boolean;
 }
 
+const PAGE_ROWS = 256;
+
+const PARAMS = new UniformBlock('ScoreParams', {
+  rows: 'u32',
+  row0: 'u32',
+  blocks: 'u32',
+  width: 'u32',
+  width_blocks: 'u32',
+  normalize: 'u32',
+  masked: 'u32',
+});
+const BINDINGS = new Bindings('score', {
+  params: 'uniform',
+  query: 'read',
+  rows: 'read',
+  scales: 'read',
+  mask: 'read',
+  scores: 'write',
+});
+
+export const SCORE_SHADER: ShaderInterface = {
+  files: ['score'],
+  params: PARAMS,
+  layouts: [BINDINGS],
+  constants: { PAGE_ROWS },
+};
+
 /** Launcher for shaders/score.wgsl: one query against the rows of one vector buffer. */
 export class ScoreKernel {
-  static readonly PAGE_ROWS = 256;
+  static readonly PAGE_ROWS = PAGE_ROWS;
 
   private constructor(
-    private readonly device: GPUDevice,
-    private readonly layout: GPUBindGroupLayout,
+    private readonly layout: KernelLayout<typeof BINDINGS.kinds>,
     private readonly pipeline: GPUComputePipeline,
   ) {}
 
   static async create(device: GPUDevice, encoding: ScoreEncoding): Promise<ScoreKernel> {
-    const layout = bindGroupLayout(device, 'score', ['uniform', 'read', 'read', 'read', 'read', 'write']);
+    const layout = BINDINGS.layout(device);
     const pipeline = await computePipeline(device, {
       label: `score ${encoding}`,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      layout: layout.pipelineLayout,
       compute: {
-        module: device.createShaderModule({ label: 'score', code: await wgsl('score') }),
+        module: device.createShaderModule({ label: 'score', code: await wgsl(...SCORE_SHADER.files) }),
         entryPoint: `score_${encoding}`,
       },
     });
-    return new ScoreKernel(device, layout, pipeline);
+    return new ScoreKernel(layout, pipeline);
   }
 
   encode(pass: GPUComputePassEncoder, uniforms: UniformArena, b: ScoreBuffers, o: ScoreDispatch): void {
-    const params = uniforms.push([o.rows, o.row0, o.blocks, o.width, o.widthBlocks, o.normalize ? 1 : 0, o.masked ? 1 : 0]);
+    const params = PARAMS.write(uniforms, {
+      rows: o.rows,
+      row0: o.row0,
+      blocks: o.blocks,
+      width: o.width,
+      width_blocks: o.widthBlocks,
+      normalize: o.normalize ? 1 : 0,
+      masked: o.masked ? 1 : 0,
+    });
     pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, bindGroup(this.device, this.layout, [params, b.query, b.rows, b.scales, b.mask, b.scores]));
-    pass.dispatchWorkgroups(Math.ceil(o.rows / ScoreKernel.PAGE_ROWS));
+    pass.setBindGroup(0, this.layout.group({ params, ...b }));
+    pass.dispatchWorkgroups(Math.ceil(o.rows / PAGE_ROWS));
   }
 }

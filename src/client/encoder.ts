@@ -1,0 +1,218 @@
+import { proxy } from 'comlink';
+import type { Budget, Plan } from '../budget/plan.js';
+import { DisposedError, EngineLostError, InputError, M3WebError } from '../errors.js';
+import type { IndexOptions, VectorIndex } from '../search/types.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions } from '../types.js';
+import type { IndexMethod } from '../worker/host.js';
+import type { IndexState } from '../worker/protocol.js';
+import { type Connection, connect, inPage } from './connection.js';
+import { IndexClient, type IndexOwner } from './index-client.js';
+
+/** What createEncoder returns, in the page (a worker does the work) and in Node (in-process). */
+export interface Encoder {
+  /** One vector per text, in input order; texts past the model's limit are truncated. */
+  embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /** The same, plus each text's token count and whether it was truncated. */
+  embedDetailed(texts: string[], options?: EmbedOptions): Promise<EmbedResult>;
+  info(): Promise<EncoderInfo>;
+  /**
+   * The (layers, dims) with the best measured quality whose predicted latency, memory and bytes per
+   * vector fit `budget` on this device; `fits: false` with the cheapest plan when nothing does.
+   */
+  plan(budget?: Budget): Promise<Plan>;
+  /**
+   * Destroys the GPU device as a driver reset or a long background tab would. The call in flight
+   * rejects with GPU_DEVICE_LOST and the next one creates a new device (for the encoder and its
+   * indexes alike): lets an app test its recovery path.
+   */
+  simulateDeviceLoss(): Promise<void>;
+  /**
+   * Gives up this encoder's share of the engine: the engine (worker, GPU device) goes when its
+   * last client does. Later calls reject with DisposedError.
+   */
+  dispose(): Promise<void>;
+}
+
+const abortError = () => new M3WebError('ABORTED', 'the call was aborted');
+
+/** Rejects as soon as `signal` aborts, even while the engine is still busy with the call. */
+function abortable<T>(call: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void): Promise<T> {
+  if (!signal) return call;
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => {
+      onAbort();
+      reject(abortError());
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    call.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
+}
+
+/** Input that structured cloning refuses (functions, class instances with methods) is the caller's error. */
+function asInputError(err: unknown): unknown {
+  if (err instanceof Error && err.name === 'DataCloneError') {
+    return new InputError(`an argument cannot be sent to the m3web worker (${err.message}); pass plain data`);
+  }
+  return err;
+}
+
+type EngineOptions = Omit<EncoderOptions, 'onProgress' | 'shared'>;
+
+/**
+ * The client side of an engine. Every call goes over the connection; when the engine's worker
+ * dies, calls in flight reject with ENGINE_LOST and the next call connects again (a new engine,
+ * the model from the offline cache), reopening stored indexes on it.
+ */
+export class EncoderClient implements Encoder, IndexOwner {
+  private nextCall = 1;
+  private disposed = false;
+  /** Bumped on every new connection: index proxies opened on an older one must reopen. */
+  private generation = 0;
+  private reconnecting: Promise<Connection> | null = null;
+
+  private constructor(
+    private conn: Connection | null,
+    private readonly options: EncoderOptions,
+  ) {
+    if (conn) this.watch(conn);
+  }
+
+  get local(): boolean {
+    return this.conn?.local ?? !inPage();
+  }
+
+  static async create(options: EncoderOptions): Promise<EncoderClient> {
+    const conn = await EncoderClient.open(options);
+    return new EncoderClient(conn, options);
+  }
+
+  private static async open(options: EncoderOptions): Promise<Connection> {
+    const { onProgress, shared, ...rest } = options;
+    const conn = await connect({ ...(shared === undefined ? {} : { shared }), ...(rest.device ? { device: rest.device } : {}) });
+    try {
+      const model =
+        typeof rest.model === 'string' && typeof location !== 'undefined' ? new URL(rest.model, location.href).href : rest.model;
+      const engineOptions: EngineOptions = { ...rest, model };
+      await Promise.race([conn.api.open(engineOptions, onProgress ? proxy(onProgress) : undefined), conn.lost]);
+      return conn;
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+  }
+
+  async embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    return (await this.embedDetailed(texts, options)).vectors;
+  }
+
+  embedDetailed(texts: string[], options: EmbedOptions = {}): Promise<EmbedResult> {
+    const { signal, ...rest } = options ?? {};
+    const id = this.nextCall++;
+    return this.call((api, conn) =>
+      abortable(api.embedDetailed(id, texts, rest), signal, () => void conn.api.abort(id).catch(() => undefined)),
+    );
+  }
+
+  info(): Promise<EncoderInfo> {
+    return this.call((api) => api.info());
+  }
+
+  plan(budget: Budget = {}): Promise<Plan> {
+    return this.call((api) => api.plan(budget));
+  }
+
+  simulateDeviceLoss(): Promise<void> {
+    return this.call((api) => api.simulateDeviceLoss());
+  }
+
+  /** Stops this worker at once, as a crash would (tests of recovery). */
+  simulateCrash(): Promise<void> {
+    return this.call(async (api) => {
+      await api.crash().catch(() => undefined);
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.conn?.close();
+    this.conn = null;
+  }
+
+  /** Opens an index that lives in the engine, next to the model, scoring on its device. */
+  async openIndex(options: Omit<IndexOptions, 'encoder'>): Promise<VectorIndex> {
+    const generation = this.generation;
+    const { id, state } = await this.openRemoteIndex(options, (s) => index.update(s));
+    const index: IndexClient = new IndexClient(this, options, id, state, generation);
+    return index;
+  }
+
+  /** Calls index method `method` for `index`, reopening it first if the engine was replaced. */
+  async indexCall(index: IndexClient, method: IndexMethod, args: unknown[]): Promise<{ result: unknown; state: IndexState }> {
+    return this.call(async (api) => {
+      if (index.generation !== this.generation) {
+        if (index.options.store !== 'indexeddb') {
+          throw new EngineLostError(
+            `in-memory index "${index.name}" was lost with its engine (the worker stopped); create it again`,
+          );
+        }
+        const { id, state } = await this.openRemoteIndex(index.options, (s) => index.update(s));
+        index.rebind(id, state, this.generation);
+      }
+      return api.index(index.id, method, args);
+    });
+  }
+
+  closeIndex(index: IndexClient): void {
+    if (index.generation === this.generation) void this.conn?.api.closeIndex(index.id).catch(() => undefined);
+  }
+
+  private openRemoteIndex(
+    options: Omit<IndexOptions, 'encoder'>,
+    onChange: (s: IndexState) => void,
+  ): Promise<{ id: number; state: IndexState }> {
+    return this.call((api) => api.openIndex(options, proxy(onChange)));
+  }
+
+  private async call<T>(job: (api: Connection['api'], conn: Connection) => Promise<T>): Promise<T> {
+    if (this.disposed) throw new DisposedError('This encoder');
+    const conn = await this.live();
+    try {
+      return await Promise.race([job(conn.api, conn), conn.lost]);
+    } catch (err) {
+      throw asInputError(err);
+    }
+  }
+
+  /** The connection, made anew when the last one was lost. */
+  private async live(): Promise<Connection> {
+    if (this.conn) return this.conn;
+    this.reconnecting ??= EncoderClient.open(this.options).then(
+      (conn) => {
+        this.reconnecting = null;
+        if (this.disposed) {
+          conn.close();
+          throw new DisposedError('This encoder');
+        }
+        this.conn = conn;
+        this.generation++;
+        this.watch(conn);
+        return conn;
+      },
+      (err) => {
+        this.reconnecting = null;
+        throw err;
+      },
+    );
+    return this.reconnecting;
+  }
+
+  private watch(conn: Connection): void {
+    conn.lost.catch(() => {
+      if (this.conn !== conn) return;
+      this.conn = null;
+      conn.close();
+    });
+  }
+}

@@ -1,0 +1,98 @@
+import { InputError } from '../errors.js';
+import type { IndexDoc, IndexOptions, IndexSignature, SearchHit, SearchOptions, VectorIndex } from '../search/types.js';
+import type { IndexMethod } from '../worker/host.js';
+import type { IndexState } from '../worker/protocol.js';
+
+/** Whoever carries an IndexClient's calls to the engine (the EncoderClient that opened it). */
+export interface IndexOwner {
+  /** True where the engine runs in this thread, so a function filter can reach it. */
+  readonly local: boolean;
+  indexCall(index: IndexClient, method: IndexMethod, args: unknown[]): Promise<{ result: unknown; state: IndexState }>;
+  closeIndex(index: IndexClient): void;
+}
+
+/**
+ * The page's handle on an index that lives in the engine: every method is a call there; the
+ * synchronous fields show the state the last call (or another tab's change) reported.
+ */
+export class IndexClient implements VectorIndex {
+  private closed = false;
+
+  constructor(
+    private readonly owner: IndexOwner,
+    readonly options: Omit<IndexOptions, 'encoder'>,
+    private remoteId: number,
+    private state: IndexState,
+    private opened: number,
+  ) {}
+
+  get id(): number {
+    return this.remoteId;
+  }
+  /** The owner's connection this handle was opened on. */
+  get generation(): number {
+    return this.opened;
+  }
+  get name(): string {
+    return this.state.name;
+  }
+  get size(): number {
+    return this.state.size;
+  }
+  get backend(): 'webgpu' | 'cpu' {
+    return this.state.backend;
+  }
+  get signature(): IndexSignature {
+    return { ...this.state.signature };
+  }
+
+  update(state: IndexState): void {
+    this.state = state;
+  }
+
+  rebind(id: number, state: IndexState, generation: number): void {
+    this.remoteId = id;
+    this.state = state;
+    this.opened = generation;
+  }
+
+  add(docs: IndexDoc[]): Promise<void> {
+    return this.call('add', [docs]) as Promise<void>;
+  }
+  upsert(docs: IndexDoc[]): Promise<void> {
+    return this.call('upsert', [docs]) as Promise<void>;
+  }
+  remove(ids: string[]): Promise<number> {
+    return this.call('remove', [ids]) as Promise<number>;
+  }
+  async search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
+    if (typeof options?.filter === 'function' && !this.owner.local) {
+      throw new InputError(
+        'a function filter cannot reach the index in the worker; use an object filter (documents whose meta has every key: { lang: "de" })',
+      );
+    }
+    return this.call('search', [query, options]) as Promise<SearchHit[]>;
+  }
+  clear(): Promise<void> {
+    return this.call('clear', []) as Promise<void>;
+  }
+  export(): Promise<Uint8Array> {
+    return this.call('export', []) as Promise<Uint8Array>;
+  }
+  import(data: Uint8Array): Promise<void> {
+    return this.call('import', [data]) as Promise<void>;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.owner.closeIndex(this);
+  }
+
+  private async call(method: IndexMethod, args: unknown[]): Promise<unknown> {
+    if (this.closed) throw new InputError(`index "${this.name}" was closed`);
+    const { result, state } = await this.owner.indexCall(this, method, args);
+    this.state = state;
+    return result;
+  }
+}

@@ -1,0 +1,152 @@
+import { InputError } from '../errors.js';
+import { GpuSession } from '../gpu/session.js';
+import { openIndex } from '../search/index.js';
+import type { IndexOptions, VectorIndex } from '../search/types.js';
+import { openModel } from '../source/open-model.js';
+import type { DeviceChoice, LoadProgress } from '../types.js';
+import { EncoderCore } from './encoder-core.js';
+
+/** What identifies an engine: clients asking for the same model this way share one. */
+export interface EngineOptions {
+  model: string;
+  device?: DeviceChoice;
+  /** Layers to load at first; deeper calls load the rest. */
+  layers?: number;
+  cache?: boolean;
+}
+
+export type EngineIndexOptions = Omit<IndexOptions, 'encoder'>;
+
+/** One client's use of an index; the index closes when its last user releases it. */
+export interface IndexLease {
+  index: VectorIndex;
+  /** Called after each change any user makes (size, signature). */
+  onChange(listener: () => void): void;
+  /** Tells the other users of the index that it changed. */
+  changed(): void;
+  release(): void;
+}
+
+interface SharedIndex {
+  index: Promise<VectorIndex>;
+  options: EngineIndexOptions;
+  users: number;
+  listeners: Set<() => void>;
+}
+
+/** The options two opens of one stored index must agree on (those given: left out takes the stored ones). */
+function sameIndexOptions(a: EngineIndexOptions, b: EngineIndexOptions): boolean {
+  return (['dims', 'layers', 'vector', 'device'] as const).every(
+    (k) => a[k] === undefined || b[k] === undefined || a[k] === b[k],
+  );
+}
+
+/**
+ * A model, the GPU device it runs on and the indexes that score on that same device: what a
+ * worker hosts (one per model, shared by every tab of an origin where SharedWorker exists) and
+ * what createEncoder runs in-process in Node. Search and embed share the device's one queue, and
+ * a lost device is replaced once for both.
+ */
+export class Engine {
+  private readonly indexes = new Map<string, SharedIndex>();
+  private disposed = false;
+
+  private constructor(
+    readonly core: EncoderCore,
+    readonly session: GpuSession,
+  ) {}
+
+  static async open(options: EngineOptions, onProgress?: (p: LoadProgress) => void): Promise<Engine> {
+    const handle = await openModel(options.model, {
+      ...(options.layers === undefined ? {} : { layers: options.layers }),
+      ...(options.cache === undefined ? {} : { cache: options.cache }),
+      ...(onProgress ? { onProgress } : {}),
+    });
+    const session = new GpuSession();
+    try {
+      return new Engine(await EncoderCore.create(handle, options.device ?? 'auto', session), session);
+    } catch (err) {
+      session.dispose();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens index `options.name` over this engine's encoder, scoring on its device. A stored
+   * ('indexeddb') index is one object per name, shared by every client of the engine that opens
+   * it with compatible options; a memory index belongs to the one client that made it.
+   */
+  async openIndex(options: EngineIndexOptions): Promise<IndexLease> {
+    if (this.disposed) throw new InputError('the engine was disposed');
+    const open = () => openIndex({ ...options, encoder: this.core }, this.session);
+    if (options.store !== 'indexeddb') {
+      const index = await open();
+      const listeners = new Set<() => void>();
+      return lease(index, { index: Promise.resolve(index), options, users: 1, listeners }, () => index.close());
+    }
+    let shared = this.indexes.get(options.name);
+    if (shared && !sameIndexOptions(shared.options, options)) {
+      throw new InputError(
+        `index "${options.name}" is already open in this engine (another tab?) with ${JSON.stringify(shared.options)}; ` +
+          `open it with the same options, got ${JSON.stringify(options)}`,
+      );
+    }
+    if (!shared) {
+      shared = { index: open(), options, users: 0, listeners: new Set() };
+      this.indexes.set(options.name, shared);
+    }
+    const entry = shared;
+    entry.users++;
+    let index: VectorIndex;
+    try {
+      index = await entry.index;
+    } catch (err) {
+      this.releaseShared(options.name, entry);
+      throw err;
+    }
+    return lease(index, entry, () => this.releaseShared(options.name, entry));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const shared of this.indexes.values())
+      void shared.index.then(
+        (i) => i.close(),
+        () => undefined,
+      );
+    this.indexes.clear();
+    this.core.dispose();
+    this.session.dispose();
+  }
+
+  private releaseShared(name: string, entry: SharedIndex): void {
+    if (--entry.users > 0) return;
+    if (this.indexes.get(name) === entry) this.indexes.delete(name);
+    void entry.index.then(
+      (i) => i.close(),
+      () => undefined,
+    );
+  }
+}
+
+function lease(index: VectorIndex, entry: SharedIndex, close: () => void): IndexLease {
+  let released = false;
+  const mine = new Set<() => void>();
+  return {
+    index,
+    onChange(listener) {
+      mine.add(listener);
+      entry.listeners.add(listener);
+    },
+    changed() {
+      for (const listener of entry.listeners) listener();
+    },
+    release() {
+      if (released) return;
+      released = true;
+      for (const listener of mine) entry.listeners.delete(listener);
+      close();
+    },
+  };
+}
