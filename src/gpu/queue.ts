@@ -84,13 +84,22 @@ export class GpuQueue {
     } catch (err) {
       thrown = err;
     }
-    // Popped whatever happened, so a failed encoding leaves no scope pushed; the readback maps
-    // meanwhile, so the scopes cost no extra round trip.
-    const mapped = thrown ? null : this.map(s.label, bytes, s.work).catch((err: unknown) => err);
-    const [validation, oom] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
-    const data = await mapped;
+    // Popped whatever happened, so a failed encoding leaves no scope pushed. In a browser the
+    // readback maps meanwhile (one round trip to the GPU process, not two). Where waiting polls
+    // (Dawn in Node) it maps only after: a pending pop would keep Dawn polling through the
+    // pacer's sleep, on the core a software adapter needs.
+    const pops = () => Promise.all([device.popErrorScope(), device.popErrorScope()]);
+    const map = () => (thrown ? Promise.resolve(null) : this.map(s.label, bytes, s.work).catch((err: unknown) => err));
+    let scopes: (GPUError | null)[];
+    let data: unknown;
+    if (this.gpu.waitPolls) {
+      scopes = await pops();
+      data = await map();
+    } else {
+      [scopes, data] = await Promise.all([pops(), map()]);
+    }
     if (thrown) throw thrown;
-    const scoped = validation ?? oom;
+    const scoped = scopes[0] ?? scopes[1];
     if (scoped) throw new GpuError('GPU_ERROR', `WebGPU rejected the ${s.label}: ${scoped.message}`);
     if (!(data instanceof ArrayBuffer)) throw data;
     return data;

@@ -413,6 +413,10 @@ describe('with the real encoder', () => {
         expect(h.score).toBeCloseTo(want[i]?.score as number, 5);
       });
       expect((await index.search(query, { dims: 16 })).length).toBe(4);
+      // The index lives in the worker: a function cannot get there, and says so.
+      const fn = await rejection(index.search(query, { filter: () => true }));
+      expect(fn).toBeInstanceOf(InputError);
+      expect((fn as Error).message).toMatch(/function filter cannot reach the index in the worker/);
       index.close();
       const reopened = await open({ encoder, name, store: 'indexeddb' });
       expect(await reopened.search(query, { k: 4, exact: true })).toEqual(hits);

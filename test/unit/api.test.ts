@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEncoder, type Encoder } from '../../src/client/client.js';
+import { createEncoder, createIndex, type Encoder } from '../../src/client/client.js';
 import { DisposedError, InputError, ModelFormatError } from '../../src/errors.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
@@ -69,9 +69,29 @@ describe('createEncoder in Node (in-process, cpu)', () => {
     await expect(enc.plan({ maxLatencyMs: -1 })).rejects.toThrow(InputError);
   });
 
-  it('rejects calls after dispose', async () => {
+  it('rejects calls after dispose, on the encoder and its indexes', async () => {
     const enc = await createEncoder({ model: HF, device: 'cpu' });
+    const index = await createIndex({ encoder: enc, name: 'after-dispose' });
+    await index.add([{ id: 'a', text: 'one document' }]);
     await enc.dispose();
     await expect(enc.embed(['x'])).rejects.toThrow(DisposedError);
+    await expect(index.search('one document')).rejects.toThrow(DisposedError);
+  });
+
+  it('opens the index in the engine, where a function filter reaches it (in-process)', async () => {
+    const enc = await createEncoder({ model: HF, device: 'cpu' });
+    open.push(enc);
+    const index = await createIndex({ encoder: enc, name: 'filters' });
+    await index.add([
+      { id: 'de', text: 'Die Katze schläft.', meta: { lang: 'de' } },
+      { id: 'en', text: 'The cat sleeps.', meta: { lang: 'en' } },
+    ]);
+    expect(index).toMatchObject({ size: 2, backend: 'cpu', signature: { model: 'bert-tiny', layers: 4, dims: 48 } });
+    const byFunction = await index.search('The cat sleeps.', { k: 2, filter: (m) => m.lang === 'de' });
+    const byObject = await index.search('The cat sleeps.', { k: 2, filter: { lang: 'de' } });
+    expect(byFunction.map((h) => h.id)).toEqual(['de']);
+    expect(byObject).toEqual(byFunction);
+    await expect(index.add([{ id: 'x', text: '   ' }])).rejects.toThrow(/docs\[0\]\.text is empty or only whitespace/);
+    index.close();
   });
 });
