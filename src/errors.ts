@@ -14,7 +14,9 @@ export type M3WebErrorCode =
   | 'NETWORK'
   | 'INTEGRITY'
   | 'STORAGE_QUOTA'
-  | 'ENGINE_LOST';
+  | 'ENGINE_LOST'
+  | 'MODEL_NOT_FOUND'
+  | 'ACCESS_DENIED';
 
 export class M3WebError extends Error {
   readonly code: M3WebErrorCode;
@@ -85,5 +87,19 @@ export class StorageQuotaError extends M3WebError {
 export class EngineLostError extends M3WebError {
   constructor(message: string) {
     super('ENGINE_LOST', message);
+  }
+}
+
+/** The model id or file does not exist where it was looked for (the URL tried is in the message). */
+export class ModelNotFoundError extends M3WebError {
+  constructor(message: string) {
+    super('MODEL_NOT_FOUND', message);
+  }
+}
+
+/** The model is gated or private: the hub answered 401 or 403 (pass a token with access). */
+export class AccessDeniedError extends M3WebError {
+  constructor(message: string) {
+    super('ACCESS_DENIED', message);
   }
 }

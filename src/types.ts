@@ -3,15 +3,22 @@ import type { BackendKind } from './model/encoder.js';
 import type { QualityTable } from './pack/manifest.js';
 import type { PackLoadProgress } from './store/pack-loader.js';
 import type { Pooling } from './weights/config.js';
+import type { Quant } from './weights/weights.js';
 
 export type DeviceChoice = 'auto' | 'webgpu' | 'cpu';
 
 export interface EncoderOptions {
   /**
-   * Where the model is: the URL of a model pack folder (its manifest.json inside), or in Node a
-   * local pack folder or a plain Hugging Face folder.
+   * Where the model is: a hub id (`hf:org/name`, `hf:org/name@revision`), the URL of a model pack
+   * folder (its manifest.json inside), or in Node a local pack folder or Hugging Face folder.
    */
   model: string;
+  /** For a hub id: where the hub is (default https://huggingface.co) and an access token for gated models. */
+  hub?: { url?: string; token?: string };
+  /** For a hub id: how the converted weights are stored (default q8). */
+  dtype?: Quant;
+  /** For a hub id or Hugging Face folder: the Matryoshka widths the model was trained for (default: full width only). */
+  dims?: number[];
   /** 'auto' (default) uses WebGPU when an adapter exists, else the CPU forward. */
   device?: DeviceChoice;
   /** Load only the first `layers` layers now; deeper calls fetch the rest when needed. */

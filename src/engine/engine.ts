@@ -3,17 +3,11 @@ import { GpuSession } from '../gpu/session.js';
 import { openIndex } from '../search/index.js';
 import type { IndexOptions, VectorIndex } from '../search/types.js';
 import { openModel } from '../source/open-model.js';
-import type { DeviceChoice, LoadProgress } from '../types.js';
+import type { EncoderOptions, LoadProgress } from '../types.js';
 import { EncoderCore } from './encoder-core.js';
 
 /** What identifies an engine: clients asking for the same model this way share one. */
-export interface EngineOptions {
-  model: string;
-  device?: DeviceChoice;
-  /** Layers to load at first; deeper calls load the rest. */
-  layers?: number;
-  cache?: boolean;
-}
+export type EngineOptions = Pick<EncoderOptions, 'model' | 'device' | 'layers' | 'cache' | 'hub' | 'dtype' | 'dims'>;
 
 export type EngineIndexOptions = Omit<IndexOptions, 'encoder'>;
 
@@ -57,11 +51,8 @@ export class Engine {
   ) {}
 
   static async open(options: EngineOptions, onProgress?: (p: LoadProgress) => void): Promise<Engine> {
-    const handle = await openModel(options.model, {
-      ...(options.layers === undefined ? {} : { layers: options.layers }),
-      ...(options.cache === undefined ? {} : { cache: options.cache }),
-      ...(onProgress ? { onProgress } : {}),
-    });
+    const { model, device: _device, ...source } = options;
+    const handle = await openModel(model, { ...source, ...(onProgress ? { onProgress } : {}) });
     const session = new GpuSession();
     try {
       return new Engine(await EncoderCore.create(handle, options.device ?? 'auto', session), session);

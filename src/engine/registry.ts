@@ -8,8 +8,12 @@ interface Entry {
   progress: Set<(p: LoadProgress) => void>;
 }
 
-/** The options that decide whether two clients can share an engine (depth loads on demand). */
-const engineKey = (o: EngineOptions) => JSON.stringify([o.model, o.device ?? 'auto', o.cache ?? true]);
+/**
+ * The options that decide whether two clients can share an engine (depth loads on demand; a hub
+ * token only opens the door, so it does not part two clients).
+ */
+const engineKey = (o: EngineOptions) =>
+  JSON.stringify([o.model, o.device ?? 'auto', o.cache ?? true, o.hub?.url ?? null, o.dtype ?? null, o.dims ?? null]);
 
 /**
  * The engines of one worker, by model: a client asking for a model that is loaded (or loading)

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
 import { ModelFormatError } from '../errors.js';
-import type { HfCheckpoint } from '../pack/convert.js';
+import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
 
 async function optionalJson(path: string): Promise<unknown> {
@@ -25,6 +25,10 @@ async function requiredJson(dir: string, name: string): Promise<unknown> {
   if (v === undefined) throw new ModelFormatError(`${name} not found in model folder ${dir}`);
   return v;
 }
+
+/** The folder's sentence-transformers files (modules, pooling, prompts, max length), those it has. */
+export const readSentenceTransformers = (dir: string) =>
+  sentenceTransformersFiles((name) => optionalJson(join(dir, ...name.split('/'))));
 
 /**
  * Opens a Hugging Face folder for conversion, streaming the weights: single-file or sharded
@@ -61,7 +65,7 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
       config,
       tokenizer: new Uint8Array(tokenizer),
       tokenizerConfig: await optionalJson(join(dir, 'tokenizer_config.json')),
-      poolingConfig: await optionalJson(join(dir, '1_Pooling', 'config.json')),
+      sentenceTransformers: await readSentenceTransformers(dir),
       weights,
       close,
     };

@@ -1,4 +1,9 @@
 import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
+import {
+  poolingPath,
+  type SentenceTransformersFiles,
+  sentenceTransformersSettings,
+} from '../checkpoint/sentence-transformers.js';
 import { weightsFromTensors } from '../checkpoint/weights.js';
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
@@ -16,8 +21,8 @@ export interface HfCheckpoint {
   tokenizer: Uint8Array;
   /** Parsed tokenizer_config.json, if present. */
   tokenizerConfig?: unknown;
-  /** Parsed sentence-transformers 1_Pooling/config.json, if present: it names the pooling. */
-  poolingConfig?: unknown;
+  /** The sentence-transformers files, where the folder has them: pooling, prompts, max length. */
+  sentenceTransformers?: SentenceTransformersFiles;
   weights: TensorSource;
 }
 
@@ -29,7 +34,7 @@ export interface ConvertOptions {
   exits?: number[];
   /** Matryoshka widths (default: only the full width, for models not trained for truncation). */
   dims?: number[];
-  /** Default: from 1_Pooling/config.json, else mean. */
+  /** Default: the sentence-transformers Pooling module's, else mean. */
   pooling?: Pooling;
   /** ModernBERT only: what early exits pool (default 'none', see ExitNorm). */
   exitNorm?: ExitNorm;
@@ -42,14 +47,6 @@ export interface ConvertOptions {
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-function poolingFrom(raw: unknown): Pooling | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const p = raw as Record<string, unknown>;
-  if (p.pooling_mode_cls_token === true) return 'cls';
-  if (p.pooling_mode_mean_tokens === true) return 'mean';
-  throw new ModelFormatError('1_Pooling/config.json asks for a pooling m3web does not implement (only mean or CLS)');
-}
 
 function modelMaxLength(tokenizerConfig: unknown): number | undefined {
   const v = (tokenizerConfig as Record<string, unknown> | undefined)?.model_max_length;
@@ -84,10 +81,11 @@ export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOpti
       `tokenizer.json has token id ${tokenizer.maxTokenId} but config.json's vocab_size is ${config.vocabSize}`,
     );
   }
+  const st = sentenceTransformersSettings(ckpt.sentenceTransformers ?? {});
   const exits = intList('exits', options.exits ?? Array.from({ length: config.numLayers }, (_, i) => i + 1), 1, config.numLayers);
   const dims = intList('dims', options.dims ?? [config.hiddenSize], 1, config.hiddenSize);
   const maxTokens = Math.min(
-    options.maxTokens ?? config.maxTokens,
+    options.maxTokens ?? st.maxTokens ?? config.maxTokens,
     config.maxTokens,
     modelMaxLength(ckpt.tokenizerConfig) ?? config.maxTokens,
   );
@@ -101,10 +99,22 @@ export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOpti
       ...(config.modern ? { exitNorm: config.modern.exitNorm } : {}),
       exits,
       dims,
-      pooling: meta.pooling ?? poolingFrom(ckpt.poolingConfig) ?? 'mean',
+      pooling: meta.pooling ?? st.pooling ?? 'mean',
+      ...((meta.prefixes ?? st.prefixes) ? { prefixes: meta.prefixes ?? st.prefixes } : {}),
       maxTokens,
     },
   );
+}
+
+/** Reads a folder's sentence-transformers files through `json` (undefined for a missing file). */
+export async function sentenceTransformersFiles(json: (name: string) => Promise<unknown>): Promise<SentenceTransformersFiles> {
+  const modules = await json('modules.json');
+  const [pooling, bertConfig, stConfig] = await Promise.all([
+    json(`${poolingPath(modules)}/config.json`),
+    json('sentence_bert_config.json'),
+    json('config_sentence_transformers.json'),
+  ]);
+  return { modules, pooling, bertConfig, stConfig };
 }
 
 async function jsonOf(blob: Blob | undefined, name: string): Promise<unknown> {
@@ -126,7 +136,8 @@ export async function checkpointFromFiles(files: Iterable<File>): Promise<HfChec
   for (const f of files) {
     const path = (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
     const parts = path.split('/');
-    const key = parts.length > 1 && parts.at(-2) === '1_Pooling' ? `1_Pooling/${f.name}` : f.name;
+    // Files of a module folder (1_Pooling/config.json) keep their folder; the rest go by name.
+    const key = parts.length > 1 && parts.at(-2) !== parts[0] ? `${parts.at(-2)}/${f.name}` : f.name;
     byName.set(key, f);
   }
   const need = (name: string) => {
@@ -152,7 +163,7 @@ export async function checkpointFromFiles(files: Iterable<File>): Promise<HfChec
     config: await jsonOf(need('config.json'), 'config.json'),
     tokenizer: new Uint8Array(await need('tokenizer.json').arrayBuffer()),
     tokenizerConfig: await jsonOf(byName.get('tokenizer_config.json'), 'tokenizer_config.json'),
-    poolingConfig: await jsonOf(byName.get('1_Pooling/config.json'), '1_Pooling/config.json'),
+    sentenceTransformers: await sentenceTransformersFiles((name) => jsonOf(byName.get(name), name)),
     weights,
   };
 }

@@ -1,19 +1,33 @@
 import { loadHfModel } from '../checkpoint/load.js';
+import { sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
+import { InputError } from '../errors.js';
+import { readSentenceTransformers } from '../node/hf-checkpoint.js';
 import { readHfFolder } from '../node/hf-folder.js';
 import { readModelConfig } from '../node/model-folder.js';
 import { readPackFolder } from '../node/pack-folder.js';
 import { type ModelHandle, openPack } from './model-source.js';
 
-/** A pack folder or a Hugging Face folder as a ModelHandle for createEncoder in Node. */
-export async function openFolderHandle(dir: string, layers: number | undefined): Promise<ModelHandle> {
+/**
+ * A pack folder or a Hugging Face folder as a ModelHandle for createEncoder in Node. `dims`
+ * declares the Matryoshka widths of a Hugging Face folder (a pack declares its own).
+ */
+export async function openFolderHandle(dir: string, layers: number | undefined, dims?: number[]): Promise<ModelHandle> {
   const { manifest } = await readModelConfig(dir);
   if (manifest) {
+    if (dims) throw new InputError(`dims are declared by the pack in ${dir} (${manifest.dims.join(', ')}); leave them out`);
     return openPack(dir, async (l, have) => ({ ...(await readPackFolder(dir, l, have)), fromCache: false }), layers);
   }
-  // A plain checkpoint has no manifest: every layer is an exit, only the full width is
-  // promised, and it loads whole (quantizing on the fly would cost more than it saves).
-  const model = await loadHfModel(await readHfFolder(dir));
-  const { numLayers, hiddenSize, maxTokens } = model.config;
+  // A plain checkpoint has no manifest: every layer is an exit, only the full width (or the
+  // widths declared) is promised, and it loads whole (quantizing on the fly would cost more than
+  // it saves). Its sentence-transformers files say how to pool and which prompts to use.
+  const [model, st] = await Promise.all([
+    loadHfModel(await readHfFolder(dir)),
+    readSentenceTransformers(dir).then(sentenceTransformersSettings),
+  ]);
+  const { numLayers, hiddenSize } = model.config;
+  const maxTokens = Math.min(model.config.maxTokens, st.maxTokens ?? Number.POSITIVE_INFINITY);
+  model.config = { ...model.config, maxTokens };
+  const widths = checkDims(dims ?? [hiddenSize], hiddenSize);
   return {
     info: {
       id: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir,
@@ -21,15 +35,23 @@ export async function openFolderHandle(dir: string, layers: number | undefined):
       layers: numLayers,
       hiddenSize,
       exits: Array.from({ length: numLayers }, (_, i) => i + 1),
-      dims: [hiddenSize],
-      pooling: 'mean',
+      dims: widths,
+      pooling: st.pooling ?? 'mean',
       maxTokens,
       quantization: 'f32',
-      prefixes: {},
+      prefixes: st.prefixes ?? {},
       quality: null,
     },
     model,
     fromCache: false,
     ensureLayers: async () => false,
   };
+}
+
+/** Declared widths: sorted, distinct, each in 1..hidden. */
+export function checkDims(dims: unknown, hidden: number): number[] {
+  if (!Array.isArray(dims) || dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 1 || d > hidden)) {
+    throw new InputError(`dims must be a non-empty list of integers in 1..${hidden}, got ${JSON.stringify(dims)}`);
+  }
+  return [...new Set(dims as number[])].sort((a, b) => a - b);
 }

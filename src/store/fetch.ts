@@ -6,6 +6,14 @@ export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 export interface FetchFileOptions {
   /** The size the manifest lists: the buffer is allocated once at this size and the body may not exceed it. */
   expectedBytes: number;
+  /**
+   * Read `expectedBytes` from this byte of the file instead of the whole file (a tensor of a
+   * checkpoint on a server): a Range request, and a server that ignores Range is read past the
+   * bytes before it and cut off after the ones wanted.
+   */
+  offset?: number;
+  /** Sent with every request (an Authorization header for a hub). */
+  headers?: HeadersInit;
   onProgress?: (loaded: number, total: number) => void;
   signal?: AbortSignal;
   fetch?: FetchLike;
@@ -61,6 +69,8 @@ function allocate(url: string, bytes: number): Uint8Array {
  */
 export async function fetchFile(url: string, options: FetchFileOptions): Promise<Uint8Array> {
   const { expectedBytes: total, signal } = options;
+  const ranged = options.offset !== undefined;
+  const offset = options.offset ?? 0;
   const doFetch: FetchLike = options.fetch ?? ((u, init) => globalThis.fetch(u, init));
   const buf = allocate(url, total);
   let loaded = 0;
@@ -77,8 +87,11 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
 
   for (;;) {
     throwIfAborted(signal);
-    const headers = new Headers();
-    if (loaded > 0) headers.set('Range', `bytes=${loaded}-`);
+    const headers = new Headers(options.headers);
+    if (ranged) headers.set('Range', `bytes=${offset + loaded}-${offset + total - 1}`);
+    else if (loaded > 0) headers.set('Range', `bytes=${loaded}-`);
+    // Bytes of a 200 answer before the range wanted (a server that ignores Range).
+    let skip = 0;
     let res: Response;
     try {
       res = await doFetch(url, signal ? { headers, signal } : { headers });
@@ -87,12 +100,13 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
       await retry(`request failed (${String(cause)})`, cause);
       continue;
     }
-    if (res.status === 206 && loaded > 0) {
+    if (res.status === 206 && (loaded > 0 || ranged)) {
       const start = rangeStart(res);
-      if (start !== undefined && start !== loaded)
-        throw new NetworkError(`${url}: asked for bytes from ${loaded}, got HTTP 206 from ${start}`);
+      if (start !== undefined && start !== offset + loaded)
+        throw new NetworkError(`${url}: asked for bytes from ${offset + loaded}, got HTTP 206 from ${start}`);
     } else if (res.status === 200 || res.status === 206) {
       loaded = 0;
+      skip = res.status === 200 ? offset : 0;
     } else {
       void res.body?.cancel().catch(() => {});
       if (transientStatus(res.status)) {
@@ -110,13 +124,26 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
         if (signal?.aborted) void reader?.cancel().catch(() => {});
         throwIfAborted(signal);
         if (chunk.done) break;
-        if (loaded + chunk.value.byteLength > total) {
-          void reader?.cancel().catch(() => {});
-          throw new IntegrityError(`${url}: the server sent more than the ${total} bytes the manifest lists`);
+        let bytes = chunk.value;
+        if (skip > 0) {
+          const dropped = Math.min(skip, bytes.byteLength);
+          skip -= dropped;
+          bytes = bytes.subarray(dropped);
         }
-        buf.set(chunk.value, loaded);
-        loaded += chunk.value.byteLength;
+        if (loaded + bytes.byteLength > total) {
+          if (!ranged) {
+            void reader?.cancel().catch(() => {});
+            throw new IntegrityError(`${url}: the server sent more than the ${total} bytes the manifest lists`);
+          }
+          bytes = bytes.subarray(0, total - loaded);
+        }
+        buf.set(bytes, loaded);
+        loaded += bytes.byteLength;
         options.onProgress?.(loaded, total);
+        if (ranged && loaded === total) {
+          void reader?.cancel().catch(() => {});
+          break;
+        }
       }
     } catch (cause) {
       if (cause instanceof M3WebError) throw cause;

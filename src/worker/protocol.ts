@@ -70,6 +70,8 @@ const CLASSES: Record<string, { prototype: errors.M3WebError }> = {
   IntegrityError: errors.IntegrityError,
   StorageQuotaError: errors.StorageQuotaError,
   EngineLostError: errors.EngineLostError,
+  ModelNotFoundError: errors.ModelNotFoundError,
+  AccessDeniedError: errors.AccessDeniedError,
   M3WebError: errors.M3WebError,
 };
 

@@ -1,0 +1,54 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { sha256Hex } from '../pack/sha256.js';
+import { openFolderHandle } from './folder.js';
+import type { ConversionKeys, HubPackStore } from './hub-model.js';
+
+/** Where Node keeps converted hub models: M3WEB_CACHE_DIR, else ~/.cache/m3web. */
+export const hubCacheDir = () => process.env.M3WEB_CACHE_DIR || join(homedir(), '.cache', 'm3web');
+
+const keyName = async (key: string) => (await sha256Hex(new TextEncoder().encode(key))).slice(0, 24);
+
+/**
+ * Converted hub models as pack folders: `<cache>/hub/<hash of the conversion key>/`, and one
+ * small file per revision key in `<cache>/hub/refs/` naming the folder it resolved to last. A
+ * folder is written under a temporary name and renamed, so a crash never leaves half a pack
+ * where a later run would open it.
+ */
+export function folderHubStore(root = join(hubCacheDir(), 'hub')): HubPackStore {
+  return {
+    async find(keys: ConversionKeys) {
+      const name = keys.exact
+        ? await keyName(keys.exact)
+        : await readFile(join(root, 'refs', await keyName(keys.latest)), 'utf8').catch(() => null);
+      if (!name) return null;
+      const dir = join(root, name.trim());
+      const complete = await readFile(join(dir, 'manifest.json')).then(
+        () => true,
+        () => false,
+      );
+      return complete ? dir : null;
+    },
+    async save(keys, pack) {
+      const name = await keyName(keys.exact);
+      const dir = join(root, name);
+      const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+      await mkdir(tmp, { recursive: true });
+      try {
+        for (const [file, bytes] of pack.files) await writeFile(join(tmp, file), bytes);
+        await rm(dir, { recursive: true, force: true });
+        await rename(tmp, dir);
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      }
+      await mkdir(join(root, 'refs'), { recursive: true });
+      const ref = join(root, 'refs', await keyName(keys.latest));
+      await writeFile(`${ref}.tmp`, name);
+      await rename(`${ref}.tmp`, ref);
+      return dir;
+    },
+    open: (dir, options) => openFolderHandle(dir, options.layers),
+  };
+}

@@ -1,0 +1,201 @@
+import { type ByteSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
+import { AccessDeniedError, ModelFormatError, ModelNotFoundError, NetworkError, UnsupportedError } from '../errors.js';
+import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
+import { type FetchLike, fetchFile } from '../store/fetch.js';
+
+/** Where a hub is and how to get in: a mirror or a self-hosted copy works as well as huggingface.co. */
+export interface HubOptions {
+  /** Default https://huggingface.co (in Node, the M3WEB_HUB_URL environment variable first). */
+  url?: string;
+  /** An access token, for gated or private models; sent to the hub's host only. */
+  token?: string;
+}
+
+export interface HubModelId {
+  /** "org/name". */
+  repo: string;
+  /** A branch, tag or commit (default "main"). */
+  revision: string;
+}
+
+export const DEFAULT_HUB = 'https://huggingface.co';
+const NAME = '[A-Za-z0-9][\\w.-]{0,95}';
+const HUB_ID = new RegExp(`^hf:(${NAME}/${NAME})(?:@([\\w./-]{1,200}))?$`);
+
+/** `hf:org/name` or `hf:org/name@revision` as its parts; null for anything else. */
+export function parseHubId(model: string): HubModelId | null {
+  const m = HUB_ID.exec(model);
+  return m ? { repo: m[1] as string, revision: m[2] ?? 'main' } : null;
+}
+
+export const hubIdText = (id: HubModelId) => `hf:${id.repo}@${id.revision}`;
+
+/**
+ * One model repository on a hub, read in the Hub's layout (`{url}/{repo}/resolve/{revision}/{file}`,
+ * redirects followed to wherever the weights live). The commit the revision resolved to is taken
+ * from the first answer (X-Repo-Commit, else its ETag), so a cache can tell versions apart.
+ */
+export class HubRepo {
+  readonly base: string;
+  private resolvedCommit: string | null = null;
+
+  constructor(
+    readonly id: HubModelId,
+    private readonly options: HubOptions = {},
+    private readonly doFetch: FetchLike = (u, init) => globalThis.fetch(u, init),
+  ) {
+    const hub = (options.url ?? DEFAULT_HUB).replace(/\/+$/, '');
+    this.base = `${hub}/${id.repo}/resolve/${encodeURIComponent(id.revision)}`;
+  }
+
+  /** The commit `revision` resolved to, once a file has been read. */
+  get commit(): string | null {
+    return this.resolvedCommit;
+  }
+
+  fileUrl(file: string): string {
+    return `${this.base}/${file.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  /** Headers for the hub; fetch drops Authorization itself when a redirect leaves the hub's origin. */
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.options.token ? { ...extra, Authorization: `Bearer ${this.options.token}` } : extra;
+  }
+
+  /** A file's bytes; undefined for a missing optional one. */
+  async bytes(file: string, required: boolean): Promise<Uint8Array | undefined> {
+    const res = await this.get(file, required);
+    return res && new Uint8Array(await res.arrayBuffer());
+  }
+
+  async json(file: string, required: boolean): Promise<unknown> {
+    const bytes = await this.bytes(file, required);
+    if (!bytes) return undefined;
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch (cause) {
+      throw new ModelFormatError(`${this.fileUrl(file)} is not valid JSON`, { cause });
+    }
+  }
+
+  /** Whether the file exists, asking for its first byte only. */
+  async has(file: string): Promise<boolean> {
+    const res = await this.get(file, false, { Range: 'bytes=0-0' });
+    void res?.body?.cancel().catch(() => {});
+    return res !== undefined;
+  }
+
+  /**
+   * Random access to a large file by Range requests (each resumed if it breaks off), so a
+   * checkpoint is read tensor by tensor and never held whole. A server that ignores Range gets
+   * the file read once into memory instead.
+   */
+  async byteSource(file: string): Promise<ByteSource> {
+    const url = this.fileUrl(file);
+    const probe = (await this.get(file, true, { Range: 'bytes=0-0' })) as Response;
+    const total = /\/(\d+)$/.exec(probe.headers.get('content-range') ?? '')?.[1];
+    if (probe.status !== 206 || total === undefined) {
+      const whole = new Uint8Array(await probe.arrayBuffer());
+      return { name: file, size: whole.byteLength, read: async (offset, length) => whole.subarray(offset, offset + length) };
+    }
+    void probe.body?.cancel().catch(() => {});
+    const headers = this.headers();
+    return {
+      name: file,
+      size: Number(total),
+      read: (offset, length) => fetchFile(url, { expectedBytes: length, offset, headers, fetch: this.doFetch }),
+    };
+  }
+
+  private async get(file: string, required: boolean, extra: Record<string, string> = {}): Promise<Response | undefined> {
+    const url = this.fileUrl(file);
+    let res: Response;
+    try {
+      res = await this.doFetch(url, { headers: this.headers(extra) });
+    } catch (cause) {
+      throw new NetworkError(`cannot reach ${url} (${String(cause)})`, { cause });
+    }
+    this.resolvedCommit ??=
+      res.headers.get('x-repo-commit') ?? res.headers.get('etag')?.replace(/^W\//, '').replace(/"/g, '') ?? null;
+    if (res.ok) return res;
+    void res.body?.cancel().catch(() => {});
+    if (res.status === 401 || res.status === 403) {
+      throw new AccessDeniedError(
+        `${url}: HTTP ${res.status}: ${this.id.repo} is gated, private or missing for this account; ` +
+          (this.options.token
+            ? 'the token passed has no access to it'
+            : 'pass hub: { token } with an access token that can read it'),
+      );
+    }
+    if (res.status === 404) {
+      if (!required) return undefined;
+      throw new ModelNotFoundError(`${url}: HTTP 404: no ${file} in ${this.id.repo} at revision ${this.id.revision}`);
+    }
+    throw new NetworkError(`${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+  }
+}
+
+/** What progress a hub checkpoint reports while its weights stream in. */
+export type WeightProgress = (file: string, loaded: number, total: number) => void;
+
+/**
+ * Opens a repository's checkpoint for conversion, the weights read lazily by Range requests
+ * (single or sharded safetensors). Refuses pickle (.bin) and ONNX-only repositories: m3web
+ * never unpickles.
+ */
+export async function openHubCheckpoint(repo: HubRepo, onWeights?: WeightProgress): Promise<HfCheckpoint> {
+  const config = await repo.json('config.json', true);
+  const tokenizer = await repo.bytes('tokenizer.json', false);
+  if (!tokenizer) {
+    throw new ModelFormatError(`${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json`);
+  }
+  const [tokenizerConfig, sentenceTransformers, index] = await Promise.all([
+    repo.json('tokenizer_config.json', false),
+    sentenceTransformersFiles((name) => repo.json(name, false)),
+    repo.json('model.safetensors.index.json', false),
+  ]);
+  const files = index
+    ? [...new Set(Object.values(((index as { weight_map?: unknown }).weight_map ?? {}) as Record<string, string>))]
+    : (await repo.has('model.safetensors'))
+      ? ['model.safetensors']
+      : [];
+  if (files.length === 0) {
+    for (const other of ['pytorch_model.bin', 'onnx/model.onnx', 'model.onnx']) {
+      if (await repo.has(other)) {
+        throw new UnsupportedError(
+          `${repo.id.repo} has ${other} but no model.safetensors: m3web reads safetensors weights only (it never unpickles .bin files)`,
+        );
+      }
+    }
+    throw new ModelFormatError(
+      `${repo.id.repo} at ${repo.id.revision} has no model.safetensors (or model.safetensors.index.json)`,
+    );
+  }
+  for (const f of files) {
+    if (!/^[\w.-]+$/.test(f))
+      throw new ModelFormatError(`model.safetensors.index.json names a strange shard file ${JSON.stringify(f)}`);
+  }
+  const sources = await Promise.all(files.map((f) => repo.byteSource(f)));
+  const total = sources.reduce((n, s) => n + s.size, 0);
+  let loaded = 0;
+  const counted = sources.map(
+    (s): ByteSource => ({
+      ...s,
+      read: async (offset, length) => {
+        const bytes = await s.read(offset, length);
+        loaded += bytes.byteLength;
+        onWeights?.(s.name, loaded, total);
+        return bytes;
+      },
+    }),
+  );
+  let weights: TensorSource;
+  if (index) {
+    const readers = new Map<string, TensorSource>();
+    for (const s of counted) readers.set(s.name, await SafetensorsReader.open(s));
+    weights = ShardedTensors.fromIndex((index as { weight_map?: unknown }).weight_map, readers);
+  } else {
+    weights = await SafetensorsReader.open(counted[0] as ByteSource);
+  }
+  return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights };
+}

@@ -1,0 +1,204 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { createEncoder } from '../../src/client/client.js';
+import { parseHubId } from '../../src/source/hub.js';
+import { type FakeHub, folderFiles, shardSafetensors, startFakeHub } from '../support/hub-server.js';
+import { cosine } from '../support/random.js';
+
+// Models by hub id, in Node, against a local server in the Hugging Face Hub's layout (no real
+// hub is reachable here): redirects to a second origin for the weights, Range requests, a
+// gated repo, a connection cut mid-shard, missing and unsupported repos.
+
+const FIXTURE = join(import.meta.dirname, '../oracle/fixtures/bert-tiny');
+const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as { texts: string[] };
+const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURE, 'expected.safetensors'))));
+const H = 48;
+const BASE = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+function bertTiny(extra: [string, Uint8Array][] = []): Map<string, Uint8Array> {
+  return new Map([...folderFiles(FIXTURE, [...BASE, 'model.safetensors']), ...extra]);
+}
+
+let hub: FakeHub;
+let cacheDir: string;
+
+beforeAll(async () => {
+  cacheDir = mkdtempSync(join(tmpdir(), 'm3web-hub-cache-'));
+  process.env.M3WEB_CACHE_DIR = cacheDir;
+  const weights = folderFiles(FIXTURE, ['model.safetensors']).get('model.safetensors') as Uint8Array;
+  const shards = shardSafetensors(weights, 3);
+  hub = await startFakeHub(
+    new Map([
+      ['fixtures/bert-tiny', { files: bertTiny(), commit: 'c0ffee1' }],
+      [
+        'fixtures/bert-tiny-sharded',
+        {
+          files: new Map([...folderFiles(FIXTURE, BASE), ...shards]),
+          commit: 'c0ffee2',
+          cutOnce: new Map([['model-00002-of-00003.safetensors', 1500]]),
+        },
+      ],
+      [
+        'fixtures/bert-tiny-st',
+        {
+          files: bertTiny([
+            [
+              'modules.json',
+              json([
+                { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+                { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+                { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
+              ]),
+            ],
+            [
+              '1_Pooling/config.json',
+              json({ word_embedding_dimension: H, pooling_mode_cls_token: true, pooling_mode_mean_tokens: false }),
+            ],
+            [
+              'config_sentence_transformers.json',
+              json({ prompts: { query: 'query: ', document: 'passage: ' }, default_prompt_name: null }),
+            ],
+            ['sentence_bert_config.json', json({ max_seq_length: 150, do_lower_case: false })],
+          ]),
+          commit: 'c0ffee3',
+        },
+      ],
+      [
+        'fixtures/bert-tiny-dense',
+        {
+          files: bertTiny([
+            [
+              'modules.json',
+              json([
+                { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+                { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+                { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.models.Dense' },
+              ]),
+            ],
+          ]),
+          commit: 'c0ffee4',
+        },
+      ],
+      ['fixtures/gated', { files: bertTiny(), commit: 'c0ffee5', token: 'hf_secret' }],
+      [
+        'fixtures/pickle-only',
+        { files: new Map([...folderFiles(FIXTURE, BASE), ['pytorch_model.bin', new Uint8Array(64)]]), commit: 'c0ffee6' },
+      ],
+      [
+        'fixtures/gpt2',
+        {
+          files: new Map([
+            ...bertTiny(),
+            ['config.json', json({ ...JSON.parse(readFileSync(join(FIXTURE, 'config.json'), 'utf8')), model_type: 'gpt2' })],
+          ]),
+          commit: 'c0ffee7',
+        },
+      ],
+    ]),
+  );
+});
+
+afterAll(async () => {
+  await hub?.close();
+  delete process.env.M3WEB_CACHE_DIR;
+});
+
+const open = (repo: string, extra: Record<string, unknown> = {}) =>
+  createEncoder({ model: `hf:${repo}`, hub: { url: hub.url }, device: 'cpu', ...extra });
+
+async function expectOracle(repo: string, pooling: 'mean' | 'cls', floor: number, extra: Record<string, unknown> = {}) {
+  const enc = await open(repo, extra);
+  try {
+    const vectors = await enc.embed(expected.texts, { normalize: false });
+    vectors.forEach((v, i) => {
+      expect(cosine(v, oracle.get(`${pooling}.${i}.4`, [H]))).toBeGreaterThanOrEqual(floor);
+    });
+    return await enc.info();
+  } finally {
+    await enc.dispose();
+  }
+}
+
+describe('hub ids', () => {
+  it('parses hf:org/name and hf:org/name@revision, and nothing else', () => {
+    expect(parseHubId('hf:intfloat/multilingual-e5-small')).toEqual({ repo: 'intfloat/multilingual-e5-small', revision: 'main' });
+    expect(parseHubId('hf:BAAI/bge-m3@refs/pr/12')).toEqual({ repo: 'BAAI/bge-m3', revision: 'refs/pr/12' });
+    for (const bad of ['hf:bge-m3', 'hf:a/b/c', 'intfloat/e5', '/models/m3-mini', 'hf:../x/y'])
+      expect(parseHubId(bad)).toBeNull();
+  });
+});
+
+describe('createEncoder({ model: "hf:org/name" }) in Node', { timeout: 120_000 }, () => {
+  it('downloads by Range from the redirect target, converts, and embeds like the oracle (f32 and q8)', async () => {
+    const info = await expectOracle('fixtures/bert-tiny', 'mean', 0.99999, { dtype: 'f32' });
+    expect(info.model).toMatchObject({ id: 'fixtures--bert-tiny', quantization: 'f32', exits: [1, 2, 3, 4], dims: [H] });
+    const weightRequests = hub.log.filter((r) => r.path.endsWith('model.safetensors'));
+    expect(weightRequests.some((r) => r.server === 'cdn' && r.range !== null)).toBe(true);
+    await expectOracle('fixtures/bert-tiny', 'mean', 0.999, { dtype: 'q8', dims: [16, H] });
+  });
+
+  it('opens the stored conversion without downloading the weights again, and with the hub gone', async () => {
+    const before = hub.log.filter((r) => r.server === 'cdn').length;
+    await expectOracle('fixtures/bert-tiny', 'mean', 0.99999, { dtype: 'f32' });
+    expect(hub.log.filter((r) => r.server === 'cdn').length).toBe(before);
+    const url = hub.url;
+    await hub.close();
+    try {
+      const enc = await createEncoder({ model: 'hf:fixtures/bert-tiny', hub: { url }, dtype: 'f32', device: 'cpu' });
+      const [v] = await enc.embed([expected.texts[0] as string], { normalize: false });
+      expect(cosine(v as Float32Array, oracle.get('mean.0.4', [H]))).toBeGreaterThanOrEqual(0.99999);
+      await enc.dispose();
+      await expect(createEncoder({ model: 'hf:fixtures/bert-tiny-st', hub: { url }, device: 'cpu' })).rejects.toMatchObject({
+        code: 'NETWORK',
+        message: expect.stringMatching(/never converted and stored on this device/),
+      });
+    } finally {
+      hub = await startFakeHub(hub.repos);
+    }
+  });
+
+  it('reads a sharded checkpoint, resuming a shard whose connection was cut', async () => {
+    await expectOracle('fixtures/bert-tiny-sharded', 'mean', 0.99999, { dtype: 'f32' });
+    const cut = hub.log.filter((r) => r.server === 'cdn' && r.path.endsWith('model-00002-of-00003.safetensors'));
+    expect(cut.length).toBeGreaterThan(1);
+  });
+
+  it('follows the sentence-transformers modules: CLS pooling, prompts as query/passage prefixes, max length', async () => {
+    const info = await expectOracle('fixtures/bert-tiny-st', 'cls', 0.99999, { dtype: 'f32' });
+    expect(info.model).toMatchObject({ pooling: 'cls', prefixes: { query: 'query: ', passage: 'passage: ' }, maxTokens: 150 });
+  });
+
+  it('sends the token to the hub only, never to the host the weights are redirected to', async () => {
+    await expect(open('fixtures/gated')).rejects.toMatchObject({
+      code: 'ACCESS_DENIED',
+      message: expect.stringMatching(/pass hub: \{ token \}/),
+    });
+    const start = hub.log.length;
+    await expectOracle('fixtures/gated', 'mean', 0.999, { hub: { url: hub.url, token: 'hf_secret' } });
+    const mine = hub.log.slice(start);
+    expect(mine.filter((r) => r.server === 'hub').every((r) => r.authorization === 'Bearer hf_secret')).toBe(true);
+    expect(mine.some((r) => r.server === 'cdn')).toBe(true);
+    expect(mine.filter((r) => r.server === 'cdn').every((r) => r.authorization === null)).toBe(true);
+  });
+
+  it('says what is wrong: a missing repo, pickle-only weights, an architecture or module m3web does not run', async () => {
+    await expect(open('fixtures/nope')).rejects.toMatchObject({
+      code: 'MODEL_NOT_FOUND',
+      message: expect.stringContaining(`${hub.url}/fixtures/nope/resolve/main/config.json`),
+    });
+    await expect(open('fixtures/pickle-only')).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/pytorch_model\.bin but no model\.safetensors.*never unpickles/),
+    });
+    await expect(open('fixtures/gpt2')).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/gpt2/) });
+    await expect(open('fixtures/bert-tiny-dense')).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/Dense/),
+    });
+    await expect(createEncoder({ model: 'hf:just-a-name', device: 'cpu' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+});
