@@ -2,16 +2,20 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { openHfCheckpoint } from '../node/hf-checkpoint.js';
 import { convertCheckpoint } from '../pack/convert.js';
+import { parseHubId } from '../source/hub.js';
+import { hubPackId } from '../source/hub-model.js';
 import type { Pooling } from '../weights/config.js';
 import { EXIT_NORMS, type ExitNorm } from '../weights/config.js';
 import { QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, intList, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
+import { hubCheckpoint } from './hub-arg.js';
 
-export const CONVERT_USAGE = `Usage: m3web convert HF_DIR --out PACK_DIR [options]
+export const CONVERT_USAGE = `Usage: m3web convert HF_DIR|hf:org/name[@rev] --out PACK_DIR [options]
 
 Converts a Hugging Face BERT / XLM-R / ModernBERT checkpoint (config.json, tokenizer.json,
-model.safetensors or a sharded model.safetensors.index.json) into a model pack:
-manifest.json, tokenizer.json, embeddings.bin and one shard per layer.
+model.safetensors or a sharded model.safetensors.index.json), from a folder or straight
+from a hub (M3WEB_HUB_URL, default https://huggingface.co; HF_TOKEN for gated models),
+into a model pack: manifest.json, tokenizer.json, embeddings.bin and one shard per layer.
 
 Options:
   --out DIR           where to write the pack (replaced if it exists)
@@ -71,7 +75,7 @@ export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
   );
   if (f.help) return 'help';
   const { str, positionals } = f;
-  if (positionals.length !== 1) throw new UsageError('give exactly one Hugging Face folder to convert', HINT);
+  if (positionals.length !== 1) throw new UsageError('give exactly one Hugging Face folder or hub id to convert', HINT);
   const input = positionals[0] as string;
   const out = str('out');
   if (!out) throw new UsageError('--out PACK_DIR is required', HINT);
@@ -81,7 +85,7 @@ export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
     input,
     out,
     quant: oneOf('quant', str('quant'), QUANTS, 'q8', HINT),
-    id: str('name') ?? (resolve(input).split(/[\\/]/).pop() as string),
+    id: str('name') ?? defaultId(input),
     exits: intList('exits', str('exits'), HINT),
     dims: intList('dims', str('dims'), HINT),
     pooling: str('pooling') === undefined ? undefined : oneOf<Pooling>('pooling', str('pooling'), ['mean', 'cls'], 'mean', HINT),
@@ -96,9 +100,16 @@ export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
   };
 }
 
+/** The pack id a source gets unless --name says otherwise: the folder's name, or org--name for a hub id. */
+function defaultId(input: string): string {
+  const hub = parseHubId(input);
+  return hub ? hubPackId(hub) : (resolve(input).split(/[\\/]/).pop() as string);
+}
+
 export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void> {
   const started = performance.now();
-  const ckpt = await openHfCheckpoint(args.input);
+  const hub = parseHubId(args.input);
+  const ckpt = hub ? await hubCheckpoint(hub, io) : await openHfCheckpoint(args.input);
   let pack: Awaited<ReturnType<typeof convertCheckpoint>>;
   try {
     pack = await convertCheckpoint(ckpt, {
@@ -111,7 +122,7 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
       ...(args.maxTokens ? { maxTokens: args.maxTokens } : {}),
       ...(args.prefixes ? { prefixes: args.prefixes } : {}),
       ...(args.license ? { license: args.license } : {}),
-      ...(args.source ? { source: args.source } : {}),
+      ...(args.source || hub ? { source: args.source ?? args.input } : {}),
     });
   } finally {
     await ckpt.close();

@@ -6,6 +6,7 @@ import type { Pooling } from '../weights/config.js';
 import { parseHfConfig } from '../weights/config.js';
 import { QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
+import { modelFolder } from './hub-arg.js';
 
 export const EMBED_USAGE = `Usage: m3web embed --model DIR [options] < texts.jsonl > vectors.jsonl
 
@@ -14,14 +15,16 @@ JSON array of numbers per line on stdout, in input order. A text that is empty o
 only whitespace ("" or "  ") is an input error (exit 2), as in the API.
 
 Options:
-  --model DIR       a model pack folder (manifest.json, from \`m3web convert\`) or a
-                    Hugging Face folder: config.json, tokenizer.json,
-                    model.safetensors, optional tokenizer_config.json
+  --model M         a model pack folder (manifest.json, from \`m3web convert\`), a
+                    Hugging Face folder (config.json, tokenizer.json,
+                    model.safetensors), or a hub id hf:org/name[@rev], converted
+                    once into M3WEB_CACHE_DIR (hub: M3WEB_HUB_URL, HF_TOKEN)
   --layers L        run the first L transformer layers (default: all)
   --dims D          keep the first D dimensions (default: hidden size)
   --backend B       webgpu, cpu or auto (default auto: WebGPU if available, else CPU)
-  --quant Q         weight storage for a Hugging Face folder: f32, f16, q8 or q4
-                    (default f32; a pack keeps its own)
+  --quant Q         weight storage for a Hugging Face folder or hub id: f32, f16,
+                    q8 or q4 (default f32 for a folder, q8 for a hub id; a pack
+                    keeps its own)
   --pooling P       mean or cls (default: the pack's, else mean)
   --no-normalize    do not L2-normalise the vectors
   --batch N         texts per forward call (default 64)
@@ -45,7 +48,7 @@ interface EmbedArgs {
   layers: number | undefined;
   dims: number | undefined;
   backend: BackendChoice;
-  quant: Quant;
+  quant: Quant | undefined;
   pooling: Pooling | undefined;
   normalize: boolean;
   batch: number;
@@ -77,7 +80,7 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
     layers: positiveInt('layers', str('layers'), EMBED_HINT),
     dims: positiveInt('dims', str('dims'), EMBED_HINT),
     backend: oneOf('backend', str('backend'), BACKENDS, 'auto', EMBED_HINT),
-    quant: oneOf('quant', str('quant'), QUANTS, 'f32', EMBED_HINT),
+    quant: str('quant') === undefined ? undefined : oneOf('quant', str('quant'), QUANTS, 'f32', EMBED_HINT),
     pooling: str('pooling') === undefined ? undefined : oneOf('pooling', str('pooling'), POOLINGS, 'mean', EMBED_HINT),
     normalize: !f.flag('no-normalize'),
     batch: positiveInt('batch', str('batch'), EMBED_HINT) ?? 64,
@@ -91,14 +94,16 @@ const vectorLine = (v: Float32Array) => `${JSON.stringify(Array.from(v, (x) => N
 export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const log = (msg: string) => io.stderr.write(`m3web: ${msg}\n`);
   const started = performance.now();
-  const peek = await readModelConfig(args.model);
+  const folder = await modelFolder(args.model, io, { dtype: args.quant ?? 'q8' });
+  const peek = await readModelConfig(folder);
   const { numLayers, hiddenSize } = parseHfConfig(peek.config);
   const layers = args.layers ?? numLayers;
   const dims = args.dims ?? hiddenSize;
   // Checked before the weights load: a typo should not cost a multi-gigabyte read.
   if (layers > numLayers) throw new UsageError(`--layers must be in 1..${numLayers} for this model, got ${layers}`, EMBED_HINT);
   if (dims > hiddenSize) throw new UsageError(`--dims must be in 1..${hiddenSize} for this model, got ${dims}`, EMBED_HINT);
-  const { config, weights, tokenizer, manifest } = await openModelFolder(args.model, { quant: args.quant, layers });
+  const quant = args.quant ?? 'f32';
+  const { config, weights, tokenizer, manifest } = await openModelFolder(folder, { quant, layers });
   const pooling = args.pooling ?? manifest?.pooling ?? 'mean';
   const options = { layers, dims, pooling, normalize: args.normalize };
 
@@ -114,7 +119,7 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
     if (args.verbose) {
       log(
         `model ${config.modelType}: ${config.numLayers} layers, hidden ${config.hiddenSize}, up to ${config.maxTokens} tokens; ` +
-          `using ${layers} layers, ${dims} dims, ${manifest ? manifest.quantization.linear : args.quant}, ${pooling} pooling${args.normalize ? ', normalised' : ''}`,
+          `using ${layers} layers, ${dims} dims, ${manifest ? manifest.quantization.linear : quant}, ${pooling} pooling${args.normalize ? ', normalised' : ''}`,
       );
     }
 

@@ -9,6 +9,7 @@ import { createBackend } from '../model/backend.js';
 import { openModelFolder } from '../node/model-folder.js';
 import { MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
 import { type CliIo, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
+import { modelFolder } from './hub-arg.js';
 
 export const EVAL_USAGE = `Usage: m3web eval --model DIR [options]
 
@@ -102,7 +103,8 @@ export function formatTable(report: EvalReport): string {
 
 export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
   const started = performance.now();
-  const model = await openModelFolder(args.model);
+  const folder = await modelFolder(args.model, io);
+  const model = await openModelFolder(folder);
   const { config, manifest } = model;
   const exits = manifest?.exits ?? Array.from({ length: config.numLayers }, (_, i) => i + 1);
   const dims = manifest?.dims ?? [config.hiddenSize];
@@ -112,7 +114,7 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
   let embed: EmbedExits;
   let close: () => Promise<void>;
   if (args.backend === 'cpu') {
-    const pool = await cpuWorkerPool(args.model, exits, pooling, args.threads);
+    const pool = await cpuWorkerPool(folder, exits, pooling, args.threads);
     embed = pool.embed;
     close = pool.close;
   } else {
@@ -149,7 +151,7 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
   if (args.report) await writeFile(args.report, `${JSON.stringify(report, null, 1)}\n`);
   if (args.write) {
     if (!manifest) throw new UsageError('--write needs a model pack (a folder with manifest.json)', HINT);
-    const path = join(args.model, MANIFEST_FILE);
+    const path = join(folder, MANIFEST_FILE);
     const raw = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
     raw.quality = report.table;
     parseManifest(raw);

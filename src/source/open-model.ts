@@ -19,8 +19,10 @@ export async function openModel(model: unknown, options: HubSourceOptions): Prom
   }
   const hubId = parseHubId(model);
   if (hubId) {
+    // In Node the environment may name the hub and the token, as for Hugging Face's own tools.
     const hubUrl = options.hub?.url ?? (isNode ? process.env.M3WEB_HUB_URL : undefined);
-    const hub = { ...options.hub, ...(hubUrl ? { url: hubUrl } : {}) };
+    const token = options.hub?.token ?? (isNode ? process.env.HF_TOKEN : undefined);
+    const hub = { ...(hubUrl ? { url: hubUrl } : {}), ...(token ? { token } : {}) };
     const store = isNode
       ? (await nodeOnly<typeof import('./hub-folder.js')>('hub-folder.js')).folderHubStore()
       : options.cache === false

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder, createIndex } from '../../src/client/client.js';
+import { m3web } from '../support/cli.js';
 import { cosine } from '../support/random.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -12,33 +12,6 @@ const MODEL = 'test/oracle/fixtures/bert-tiny';
 const expected = JSON.parse(readFileSync(join(ROOT, MODEL, 'expected.json'), 'utf8')) as { texts: string[] };
 const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(ROOT, MODEL, 'expected.safetensors'))));
 const HIDDEN = 48;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI from source (tsx), so the test never sees a stale dist/. */
-function m3web(args: string[], stdin: string, env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/m3web.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, M3WEB_DEBUG: '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
 
 const jsonLines = (texts: string[]) => texts.map((t) => `${JSON.stringify(t)}\n`).join('');
 const vectors = (stdout: string) =>

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
 import { parseHubId } from '../../src/source/hub.js';
+import { m3web } from '../support/cli.js';
 import { type FakeHub, folderFiles, shardSafetensors, startFakeHub } from '../support/hub-server.js';
 import { cosine } from '../support/random.js';
 
@@ -200,5 +201,39 @@ describe('createEncoder({ model: "hf:org/name" }) in Node', { timeout: 120_000 }
       message: expect.stringMatching(/Dense/),
     });
     await expect(createEncoder({ model: 'hf:just-a-name', device: 'cpu' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+});
+
+describe('m3web with hub ids', { timeout: 120_000 }, () => {
+  const env = () => ({ M3WEB_HUB_URL: hub.url, M3WEB_CACHE_DIR: cacheDir, HF_TOKEN: 'hf_secret' });
+
+  it('embeds from a hub id (converted once into the cache) and converts one into a pack', async () => {
+    const texts = expected.texts.slice(0, 3);
+    const r = await m3web(
+      ['embed', '--model', 'hf:fixtures/gated', '--quant', 'f32', '--backend', 'cpu', '--no-normalize'],
+      texts.map((t) => `${JSON.stringify(t)}\n`).join(''),
+      env(),
+    );
+    expect(r.stderr).toBe('m3web: backend cpu\n');
+    expect(r.code).toBe(0);
+    r.stdout
+      .trim()
+      .split('\n')
+      .forEach((line, i) => {
+        expect(cosine(JSON.parse(line) as number[], oracle.get(`mean.${i}.4`, [H]))).toBeGreaterThanOrEqual(0.99999);
+      });
+    const out = join(mkdtempSync(join(tmpdir(), 'm3web-hub-convert-')), 'pack');
+    const conv = await m3web(
+      ['convert', 'hf:fixtures/bert-tiny-st', '--out', out, '--quant', 'q8', '--dims', '16,48'],
+      '',
+      env(),
+    );
+    expect(conv.stderr).toMatch(/wrote fixtures--bert-tiny-st \(q8, 5 shards/);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({
+      pooling: 'cls',
+      dims: [16, 48],
+      prefixes: { query: 'query: ', passage: 'passage: ' },
+      source: 'hf:fixtures/bert-tiny-st',
+    });
   });
 });
