@@ -55,8 +55,11 @@ export function memoryFetch(base: string, pack: Pack): FetchLike {
   };
 }
 
-/** A hub model made ready to open: where its stored conversion is, or the pack itself (no store). */
-export type HubPack = { location: string } | { pack: Pack };
+/**
+ * A hub model made ready to open: where its stored conversion is (`converted`: just now, from a
+ * download), or the pack itself (no store).
+ */
+export type HubPack = { location: string; converted: boolean } | { pack: Pack };
 
 /**
  * Makes a hub model ready to open: the stored conversion when the revision still resolves to
@@ -79,7 +82,7 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   const key = (c: string | null) => conversionKey(id, c, hubUrl, dtype, options.dims);
   const commit = offline ? null : repo.commit;
   const stored = store && (await store.find({ exact: commit && key(commit), latest: key(null) }));
-  if (stored) return { location: stored };
+  if (stored) return { location: stored, converted: false };
   if (offline) {
     throw new NetworkError(`${offline.message}; ${hubIdText(id)} was never converted and stored on this device`, {
       cause: offline,
@@ -96,13 +99,18 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
     source: `${hubUrl === DEFAULT_HUB ? '' : `${hubUrl} `}hf:${id.repo}@${resolved}`,
   });
   if (!store) return { pack };
-  return { location: await store.save({ exact: key(resolved), latest: key(null) }, pack) };
+  return { location: await store.save({ exact: key(resolved), latest: key(null) }, pack), converted: true };
 }
 
 /** Opens a model by its hub id (see resolveHubPack). */
 export async function openHubModel(id: HubModelId, options: HubSourceOptions, store: HubPackStore | null): Promise<ModelHandle> {
   const ready = await resolveHubPack(id, options, store);
-  if ('location' in ready) return (store as HubPackStore).open(ready.location, options);
+  if ('location' in ready) {
+    const handle = await (store as HubPackStore).open(ready.location, options);
+    if (!ready.converted) return handle;
+    // Read back from the store, but it came over the network this time.
+    return { info: handle.info, model: handle.model, fromCache: false, ensureLayers: (l) => handle.ensureLayers(l) };
+  }
   const { pack } = ready;
   return openPack(hubIdText(id), async () => ({ manifest: pack.manifest, files: pack.files, fromCache: false }), options.layers);
 }

@@ -1,8 +1,10 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
 import { createEncoder } from '../../src/client/client.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
+import { folderFiles, startFakeHub } from './hub-server.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 export const GENERATED = join(ROOT, 'test/generated');
@@ -14,11 +16,29 @@ export const API_TEXTS = [
   'Short.',
 ];
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The fake hub the browser tests open hub ids from (test/support/hub-server.ts). */
+    hubUrl: string;
+  }
+}
+
+const FIXTURE = join(ROOT, 'test/oracle/fixtures/bert-tiny');
+
 /**
  * Before the browser tests: converts the oracle checkpoint into a q8 pack the test pages fetch
- * over HTTP, and embeds a few texts through the Node path so the browser can compare.
+ * over HTTP, embeds a few texts through the Node path so the browser can compare, and starts a
+ * fake hub serving the checkpoint (plainly, and gated behind a token).
  */
-export default async function setup(): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const files = folderFiles(FIXTURE, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
+  const hub = await startFakeHub(
+    new Map([
+      ['fixtures/bert-tiny', { files, commit: 'b0a710' }],
+      ['fixtures/gated', { files, commit: 'b0a711', token: 'hf_browser' }],
+    ]),
+  );
+  project.provide('hubUrl', hub.url);
   const dir = join(GENERATED, 'packs', 'bert-tiny-q8');
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
@@ -43,4 +63,5 @@ export default async function setup(): Promise<void> {
     join(dir, 'node-vectors.json'),
     JSON.stringify({ texts: API_TEXTS, full: full.map((v) => [...v]), shallow: shallow.map((v) => [...v]) }),
   );
+  return () => hub.close();
 }

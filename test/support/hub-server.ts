@@ -16,9 +16,11 @@ export interface FakeRepo {
 
 export interface FakeHub {
   url: string;
+  /** While true, every request but the control ones is dropped, as if the network were gone. */
+  offline: boolean;
   repos: Map<string, FakeRepo>;
   /** Every request: which server, path, and the headers that matter. */
-  log: { server: 'hub' | 'cdn'; path: string; range: string | null; authorization: string | null }[];
+  log: { server: 'hub' | 'cdn'; method: string; path: string; range: string | null; authorization: string | null }[];
   close(): Promise<void>;
 }
 
@@ -72,15 +74,28 @@ function sendBytes(
  */
 export async function startFakeHub(repos: Map<string, FakeRepo> = new Map()): Promise<FakeHub> {
   const log: FakeHub['log'] = [];
+  const state = { offline: false };
+  // Control paths, for tests in a browser that cannot reach this object: POST /__offline,
+  // POST /__online, GET /__log.
+  const control = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (!path.startsWith('/__')) return false;
+    if (path === '/__offline') state.offline = true;
+    if (path === '/__online') state.offline = false;
+    res.writeHead(200, { ...CORS, 'content-type': 'application/json' }).end(path === '/__log' ? JSON.stringify(log) : '{}');
+    return true;
+  };
   const note = (server: 'hub' | 'cdn', req: IncomingMessage) =>
     log.push({
       server,
+      method: req.method ?? 'GET',
       path: decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname),
       range: req.headers.range ?? null,
       authorization: req.headers.authorization ?? null,
     });
 
   const cdn = createServer((req, res) => {
+    if (state.offline) return void req.socket.destroy();
     note('cdn', req);
     if (req.method === 'OPTIONS') return void res.writeHead(204, CORS).end();
     const [, repoKey, file] = /^\/blobs\/([^/]+)\/(.+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname) ?? [];
@@ -94,6 +109,8 @@ export async function startFakeHub(repos: Map<string, FakeRepo> = new Map()): Pr
   const cdnUrl = await listen(cdn);
 
   const hub = createServer((req, res) => {
+    if (control(req, res)) return;
+    if (state.offline) return void req.socket.destroy();
     note('hub', req);
     if (req.method === 'OPTIONS') return void res.writeHead(204, CORS).end();
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -116,6 +133,12 @@ export async function startFakeHub(repos: Map<string, FakeRepo> = new Map()): Pr
     url,
     repos,
     log,
+    get offline() {
+      return state.offline;
+    },
+    set offline(v: boolean) {
+      state.offline = v;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         hub.closeAllConnections();

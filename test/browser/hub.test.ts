@@ -1,0 +1,74 @@
+import { describe, expect, inject, it } from 'vitest';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { createEncoder } from '../../src/client/client.js';
+import { deleteCachedModel } from '../../src/store/cache.js';
+import { cosine } from '../support/random.js';
+
+// Hub ids in Chromium: the engine's worker reads the fake hub (test/support/global-setup.ts) by
+// CORS fetches and Range requests after a cross-origin redirect, converts in the worker, keeps
+// the pack in IndexedDB, and opens it again with the hub unreachable.
+
+const H = 48;
+const FIXTURE = '/test/oracle/fixtures/bert-tiny';
+
+async function oracle(): Promise<{ texts: string[]; mean: (i: number) => Float32Array }> {
+  const { texts } = (await (await fetch(`${FIXTURE}/expected.json`)).json()) as { texts: string[] };
+  const file = new SafetensorsFile(new Uint8Array(await (await fetch(`${FIXTURE}/expected.safetensors`)).arrayBuffer()));
+  return { texts: texts.slice(0, 4), mean: (i) => file.get(`mean.${i}.4`, [H]) };
+}
+
+const hubLog = async (hub: string) =>
+  ((await (await fetch(`${hub}/__log`)).json()) as { server: string; method: string; authorization: string | null }[]).filter(
+    // CORS preflights carry no credentials by design.
+    (r) => r.method !== 'OPTIONS',
+  );
+
+describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 120_000 }, () => {
+  it('converts in the worker, embeds like the oracle, and reopens from IndexedDB with the hub unreachable', async () => {
+    const hub = inject('hubUrl');
+    const { texts, mean } = await oracle();
+    const options = { model: 'hf:fixtures/bert-tiny', hub: { url: hub }, dtype: 'f32' as const, device: 'cpu' as const };
+    await deleteCachedModel('fixtures--bert-tiny');
+    const first = await createEncoder(options);
+    expect(await first.info()).toMatchObject({ fromCache: false, model: { id: 'fixtures--bert-tiny', quantization: 'f32' } });
+    (await first.embed(texts, { normalize: false })).forEach((v, i) => {
+      expect(cosine(v, mean(i))).toBeGreaterThanOrEqual(0.99999);
+    });
+    await first.dispose();
+
+    await fetch(`${hub}/__offline`, { method: 'POST' });
+    try {
+      const again = await createEncoder(options);
+      expect((await again.info()).fromCache).toBe(true);
+      (await again.embed(texts, { normalize: false })).forEach((v, i) => {
+        expect(cosine(v, mean(i))).toBeGreaterThanOrEqual(0.99999);
+      });
+      await again.dispose();
+    } finally {
+      await fetch(`${hub}/__online`, { method: 'POST' });
+    }
+  });
+
+  it('sends the token to the hub only, and names ACCESS_DENIED without one', async () => {
+    const hub = inject('hubUrl');
+    await expect(createEncoder({ model: 'hf:fixtures/gated', hub: { url: hub }, device: 'cpu' })).rejects.toMatchObject({
+      code: 'ACCESS_DENIED',
+    });
+    const before = (await hubLog(hub)).length;
+    // cache: false converts every time (nothing stored), so the weights are fetched in this test.
+    const enc = await createEncoder({
+      model: 'hf:fixtures/gated',
+      hub: { url: hub, token: 'hf_browser' },
+      device: 'cpu',
+      cache: false,
+    });
+    const { texts, mean } = await oracle();
+    const [v] = await enc.embed(texts.slice(0, 1), { normalize: false });
+    expect(cosine(v as Float32Array, mean(0))).toBeGreaterThanOrEqual(0.999);
+    await enc.dispose();
+    const mine = (await hubLog(hub)).slice(before);
+    expect(mine.some((r) => r.server === 'cdn')).toBe(true);
+    expect(mine.filter((r) => r.server === 'cdn').every((r) => r.authorization === null)).toBe(true);
+    expect(mine.filter((r) => r.server === 'hub').every((r) => r.authorization === 'Bearer hf_browser')).toBe(true);
+  });
+});
