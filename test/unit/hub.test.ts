@@ -14,6 +14,7 @@ import { cosine } from '../support/random.js';
 // gated repo, a connection cut mid-shard, missing and unsupported repos.
 
 const FIXTURE = join(import.meta.dirname, '../oracle/fixtures/bert-tiny');
+const MODERN = join(import.meta.dirname, '../oracle/fixtures/modernbert-tiny');
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as { texts: string[] };
 const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURE, 'expected.safetensors'))));
 const H = 48;
@@ -35,6 +36,7 @@ beforeAll(async () => {
   hub = await startFakeHub(
     new Map([
       ['fixtures/bert-tiny', { files: bertTiny(), commit: 'c0ffee1' }],
+      ['fixtures/modernbert-tiny', { files: folderFiles(MODERN, [...BASE, 'model.safetensors']), commit: 'c0ffee8' }],
       [
         'fixtures/bert-tiny-sharded',
         {
@@ -159,6 +161,20 @@ describe('createEncoder({ model: "hf:org/name" }) in Node', { timeout: 120_000 }
       });
     } finally {
       hub = await startFakeHub(hub.repos);
+    }
+  });
+
+  it('opens a ModernBERT repository like the oracle', async () => {
+    const mb = JSON.parse(readFileSync(join(MODERN, 'expected.json'), 'utf8')) as { texts: string[] };
+    const mbOracle = new SafetensorsFile(new Uint8Array(readFileSync(join(MODERN, 'expected.safetensors'))));
+    const enc = await open('fixtures/modernbert-tiny', { dtype: 'f32' });
+    try {
+      const vectors = await enc.embed(mb.texts, { normalize: false });
+      vectors.forEach((v, i) => {
+        expect(cosine(v, mbOracle.get(`mean.none.${i}.4`, [64]))).toBeGreaterThanOrEqual(0.99999);
+      });
+    } finally {
+      await enc.dispose();
     }
   });
 
