@@ -10,6 +10,32 @@ import { setupTradeoffPanel } from './tradeoff-panel.js';
 
 /** The bundled model pack, served from public/models/; absolute, since the Worker resolves it. */
 const MODEL_URL = new URL('models/m3-mini', document.baseURI).href;
+const BUNDLED = 'm3-mini';
+
+/**
+ * `?model=hf:org/name` opens a Hub model instead of the bundled one (`?hub=URL` for a mirror);
+ * the model box sets it.
+ */
+function modelChoice(): { model: string; shown: string; hub?: { url: string } } {
+  const params = new URLSearchParams(location.search);
+  const asked = params.get('model');
+  const hub = params.get('hub');
+  if (!asked || asked === BUNDLED) return { model: MODEL_URL, shown: BUNDLED };
+  return { model: asked, shown: asked, ...(hub ? { hub: { url: hub } } : {}) };
+}
+
+function setupModelForm(shown: string): void {
+  const input = $('model-input') as HTMLInputElement;
+  input.value = shown;
+  $('model-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const params = new URLSearchParams(location.search);
+    const value = input.value.trim();
+    if (!value || value === BUNDLED) params.delete('model');
+    else params.set('model', value);
+    location.search = params.toString();
+  });
+}
 
 /** `?device=cpu` runs the CPU forward even where WebGPU exists, to compare the two. */
 function deviceChoice(): DeviceChoice {
@@ -19,10 +45,12 @@ function deviceChoice(): DeviceChoice {
 
 async function start(): Promise<void> {
   setupOffline();
+  const { shown, ...source } = modelChoice();
+  setupModelForm(shown);
   const started = performance.now();
   let encoder: Encoder;
   try {
-    encoder = await createEncoder({ model: MODEL_URL, device: deviceChoice(), onProgress: loadPanel.progress });
+    encoder = await createEncoder({ ...source, device: deviceChoice(), onProgress: loadPanel.progress });
   } catch (err) {
     loadPanel.failed(err);
     return;

@@ -1,5 +1,6 @@
-import type { Encoder, SearchHit, VectorIndex } from '../index.js';
+import type { Encoder, IndexDoc, SearchHit, VectorIndex } from '../index.js';
 import { createIndex } from '../index.js';
+import corpusDocsUrl from './corpus/flores-dev.jsonl?url';
 import corpusUrl from './corpus/flores-dev.m3index?url';
 import { CORPUS_LANGUAGES } from './corpus/languages.js';
 import { $ } from './dom.js';
@@ -12,12 +13,44 @@ const EXAMPLE_QUERY = 'Which trips is the travel agent advertising?';
  */
 const INDEX_NAME = `playground-${corpusUrl.slice(corpusUrl.lastIndexOf('/') + 1)}`;
 
-/** Opens the IndexedDB index, importing the bundled corpus when it is empty (the first visit). */
+/** The model the bundled corpus export was embedded with. */
+export const CORPUS_MODEL_ID = 'm3-mini';
+const ADD_BATCH = 64;
+
+/** Embeds the corpus sentences with another model, in batches, saying how far it got. */
+async function embedCorpus(index: VectorIndex, model: string, status: (text: string) => void): Promise<void> {
+  const response = await fetch(corpusDocsUrl);
+  if (!response.ok) throw new Error(`the corpus download failed (HTTP ${response.status})`);
+  const docs = (await response.text())
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as IndexDoc);
+  for (let i = 0; i < docs.length; i += ADD_BATCH) {
+    status(
+      `Embedding the corpus with ${model} on this device: ${i.toLocaleString()} of ${docs.length.toLocaleString()} sentences…`,
+    );
+    await index.add(docs.slice(i, i + ADD_BATCH));
+  }
+}
+
+/**
+ * Opens the IndexedDB index, filling it when it is empty (the first visit): from the bundled
+ * export for the bundled model, else by embedding the sentences with the model in use.
+ */
 async function openCorpus(encoder: Encoder, status: (text: string) => void): Promise<VectorIndex> {
   const started = performance.now();
-  const index = await createIndex({ encoder, name: INDEX_NAME, store: 'indexeddb', vector: 'int8' });
+  const { model } = await encoder.info();
+  const bundled = model.id === CORPUS_MODEL_ID;
+  const name = bundled ? INDEX_NAME : `${INDEX_NAME}-${model.id}-${model.quantization}`;
+  const index = await createIndex({ encoder, name, store: 'indexeddb', vector: 'int8' });
   if (index.size > 0) {
     status(`${index.size.toLocaleString()} sentences, loaded from this browser's IndexedDB.`);
+    return index;
+  }
+  if (!bundled) {
+    await embedCorpus(index, model.id, status);
+    const ms = performance.now() - started;
+    status(`${index.size.toLocaleString()} sentences embedded by ${model.id} in ${ms.toFixed(0)} ms and kept in IndexedDB.`);
     return index;
   }
   status('Importing the bundled corpus into IndexedDB…');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.js';
+import { folderFiles, startFakeHub } from '../support/hub-server.js';
 import { serveStatic } from '../support/static-server.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -195,6 +196,31 @@ describe('the playground site', { timeout: 900_000 }, () => {
       expect(await page.locator('#search-hits li').count()).toBe(10);
     } finally {
       await context.setOffline(false);
+    }
+  });
+
+  it('opens a Hub model from the model box: downloaded, converted, and every panel runs on it', async () => {
+    const fixture = join(ROOT, 'test/oracle/fixtures/bert-tiny');
+    const files = folderFiles(fixture, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
+    const hub = await startFakeHub(new Map([['fixtures/bert-tiny', { files, commit: 'f00d' }]]));
+    const other = await context.newPage();
+    try {
+      await other.goto(`${url}?device=cpu&hub=${encodeURIComponent(hub.url)}`);
+      await modelReady(other);
+      await other.fill('#model-input', 'hf:fixtures/bert-tiny');
+      await other.click('#model-form button');
+      await other.waitForURL(/model=hf%3Afixtures%2Fbert-tiny/);
+      await ready(other);
+      expect(await text(other, 'load-status')).toMatch(/^fixtures--bert-tiny: 4 layers, 48 dims, q8, loaded in [\d.]+ s$/);
+      expect(await other.inputValue('#model-input')).toBe('hf:fixtures/bert-tiny');
+      expect(await text(other, 'search-status')).toMatch(/^2,376 sentences embedded by fixtures--bert-tiny/);
+      expect(await other.locator('#search-hits li').count()).toBe(10);
+      expect(await text(other, 'budget-reason')).toMatch(/no quality table/);
+      expect(await text(other, 'tradeoff-status')).toMatch(/no quality table/);
+      expect(hub.log.some((r) => r.server === 'cdn' && r.range !== null)).toBe(true);
+    } finally {
+      await other.close();
+      await hub.close();
     }
   });
 

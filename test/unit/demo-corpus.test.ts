@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createEncoder, createIndex } from '../../src/client/client.js';
-import { CORPUS_INDEX, CORPUS_MODEL, corpusDocs } from '../../src/demo/corpus/build.js';
+import { CORPUS_DOCS, CORPUS_INDEX, CORPUS_MODEL, corpusDocs } from '../../src/demo/corpus/build.js';
 import { CORPUS_LANGUAGES } from '../../src/demo/corpus/languages.js';
 
 /**
@@ -13,6 +13,9 @@ describe('the playground corpus export', { timeout: 120_000 }, () => {
   it('holds every corpus sentence, embedded by the bundled model', async () => {
     const docs = await corpusDocs();
     expect(docs).toHaveLength(99 * Object.keys(CORPUS_LANGUAGES).length);
+    // The JSON-lines copy other models embed on the page: the same documents.
+    const lines = readFileSync(CORPUS_DOCS, 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l))).toEqual(docs);
     const encoder = await createEncoder({ model: CORPUS_MODEL, device: 'cpu' });
     try {
       const index = await createIndex({ encoder, name: 'corpus', vector: 'int8' });

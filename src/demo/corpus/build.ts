@@ -4,8 +4,7 @@
  * visit. Rerun whenever public/models/m3-mini changes (`npm run demo:corpus`); a unit test fails
  * when the export no longer matches the model.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main } from '../../cli/m3web.js';
 import { CORPUS_LANGUAGES } from './languages.js';
@@ -14,6 +13,8 @@ const ROOT = join(import.meta.dirname, '../../..');
 const FLORES_DEV = join(ROOT, 'training/dev-data/flores-dev');
 export const CORPUS_MODEL = join(ROOT, 'public/models/m3-mini');
 export const CORPUS_INDEX = join(import.meta.dirname, 'flores-dev.m3index');
+/** The same documents as JSON lines, for models other than the bundled one (the page embeds them). */
+export const CORPUS_DOCS = join(import.meta.dirname, 'flores-dev.jsonl');
 
 /** One document per sentence: id `<lang>:<index_id>`, meta { lang, topic }. */
 export async function corpusDocs(): Promise<{ id: string; text: string; meta: { lang: string; topic: string } }[]> {
@@ -29,15 +30,9 @@ export async function corpusDocs(): Promise<{ id: string; text: string; meta: { 
 }
 
 async function build(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'm3web-corpus-'));
-  try {
-    const docsFile = join(dir, 'docs.jsonl');
-    await writeFile(docsFile, (await corpusDocs()).map((d) => JSON.stringify(d)).join('\n'));
-    const code = await main(['index', '--model', CORPUS_MODEL, '--docs', docsFile, '--out', CORPUS_INDEX, '--vector', 'int8']);
-    process.exitCode = code;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  await writeFile(CORPUS_DOCS, `${(await corpusDocs()).map((d) => JSON.stringify(d)).join('\n')}\n`);
+  const code = await main(['index', '--model', CORPUS_MODEL, '--docs', CORPUS_DOCS, '--out', CORPUS_INDEX, '--vector', 'int8']);
+  process.exitCode = code;
 }
 
 if (process.argv[1] === import.meta.filename) await build();
