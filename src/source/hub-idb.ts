@@ -4,26 +4,10 @@ import { openPackCache, type PackCache } from '../store/cache.js';
 import type { FetchLike } from '../store/fetch.js';
 import { loadPackFiles } from '../store/pack-loader.js';
 import { type ConversionKeys, type HubPackStore, manifestText, memoryFetch } from './hub-model.js';
-import { type ModelHandle, openPack, type SourceOptions } from './model-source.js';
+import { openPackUrl, type SourceOptions } from './model-source.js';
 
 /** A fetch that is always offline: the pack loader then takes what the cache holds. */
 const cacheOnly: FetchLike = () => Promise.reject(new TypeError('served from the IndexedDB cache only'));
-
-function openStored(base: string, cache: PackCache, options: SourceOptions): Promise<ModelHandle> {
-  return openPack(
-    base,
-    (layers, have) =>
-      loadPackFiles(base, {
-        ...(layers === undefined ? {} : { layers }),
-        have,
-        fetch: cacheOnly,
-        cache,
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      }),
-    options.layers,
-  );
-}
 
 /**
  * Converted hub models in the pack cache (IndexedDB), each stored like a downloaded pack whose
@@ -41,6 +25,6 @@ export function idbHubStore(cache: PackCache | null = openPackCache()): HubPackS
       await cache.putManifest(`${keys.latest}/${MANIFEST_FILE}`, manifestText(pack), manifestHash);
       return keys.exact;
     },
-    open: (base: string, options: SourceOptions) => openStored(base, cache, options),
+    open: (base: string, options: SourceOptions) => openPackUrl(base, options, { fetch: cacheOnly, cache }),
   };
 }

@@ -3,7 +3,7 @@ import { InputError } from '../errors.js';
 import type { PackManifest } from '../pack/manifest.js';
 import { modelFromPack } from '../pack/model.js';
 import { extendPackWeights } from '../pack/read.js';
-import { loadPackFiles } from '../store/pack-loader.js';
+import { type LoadPackOptions, loadPackFiles } from '../store/pack-loader.js';
 import type { LoadProgress, ModelInfo } from '../types.js';
 
 /** A model whose layers can be loaded a few at a time: the first L for a shallow plan, more later. */
@@ -74,8 +74,15 @@ export async function openPack(source: string, load: PackFileLoader, layers: num
   };
 }
 
-/** A pack served over HTTP(S) (or relative to the page), cached in IndexedDB where it exists. */
-export function openPackUrl(url: string, options: SourceOptions): Promise<ModelHandle> {
+/**
+ * A pack served over HTTP(S) (or relative to the page), cached in IndexedDB where it exists.
+ * `via` replaces how files are fetched and cached (a store that serves from the cache only).
+ */
+export function openPackUrl(
+  url: string,
+  options: SourceOptions,
+  via: Pick<LoadPackOptions, 'fetch' | 'cache'> = {},
+): Promise<ModelHandle> {
   const base = url.replace(/\/manifest\.json$/, '').replace(/\/+$/, '');
   return openPack(
     base,
@@ -86,6 +93,7 @@ export function openPackUrl(url: string, options: SourceOptions): Promise<ModelH
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.cache === false ? { cache: null } : {}),
+        ...via,
       }),
     options.layers,
   );
