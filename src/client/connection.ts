@@ -142,5 +142,3 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     throw err;
   }
 }
-
-export { lostError };

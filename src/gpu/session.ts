@@ -17,15 +17,9 @@ export interface GpuHandle {
 export class GpuSession {
   private current: Promise<GpuHandle> | null = null;
   private unavailable: GpuError | null = null;
-  private made = 0;
   private disposed = false;
 
   constructor(private readonly create: () => Promise<GpuContext> = () => createGpuContext()) {}
-
-  /** Devices this session has requested so far (one, unless devices were lost). */
-  get devicesCreated(): number {
-    return this.made;
-  }
 
   async acquire(): Promise<GpuHandle> {
     for (;;) {
@@ -64,7 +58,6 @@ export class GpuSession {
   }
 
   private async open(): Promise<GpuHandle> {
-    this.made++;
     let gpu: GpuContext;
     try {
       gpu = await this.create();

@@ -54,7 +54,8 @@ function modelMaxLength(tokenizerConfig: unknown): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v > 1 && v < 1_000_000 ? v : undefined;
 }
 
-function intList(name: string, values: number[], min: number, max: number): number[] {
+/** Distinct integers in min..max, sorted; an InputError names the first one outside. */
+export function intList(name: string, values: number[], min: number, max: number): number[] {
   for (const v of values) {
     if (!Number.isInteger(v) || v < min || v > max) throw new InputError(`${name} must be integers in ${min}..${max}, got ${v}`);
   }

@@ -5,6 +5,7 @@ import { readSentenceTransformers } from '../node/hf-checkpoint.js';
 import { readHfFolder } from '../node/hf-folder.js';
 import { readModelConfig } from '../node/model-folder.js';
 import { readPackFolder } from '../node/pack-folder.js';
+import { intList } from '../pack/convert.js';
 import { type ModelHandle, openPack } from './model-source.js';
 
 /**
@@ -27,7 +28,10 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
   const { numLayers, hiddenSize } = model.config;
   const maxTokens = Math.min(model.config.maxTokens, st.maxTokens ?? Number.POSITIVE_INFINITY);
   model.config = { ...model.config, maxTokens };
-  const widths = checkDims(dims ?? [hiddenSize], hiddenSize);
+  if (dims !== undefined && (!Array.isArray(dims) || dims.length === 0)) {
+    throw new InputError(`dims must be a non-empty list of integers in 1..${hiddenSize}, got ${JSON.stringify(dims)}`);
+  }
+  const widths = intList('dims', dims ?? [hiddenSize], 1, hiddenSize);
   return {
     info: {
       id: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir,
@@ -46,12 +50,4 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
     fromCache: false,
     ensureLayers: async () => false,
   };
-}
-
-/** Declared widths: sorted, distinct, each in 1..hidden. */
-export function checkDims(dims: unknown, hidden: number): number[] {
-  if (!Array.isArray(dims) || dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 1 || d > hidden)) {
-    throw new InputError(`dims must be a non-empty list of integers in 1..${hidden}, got ${JSON.stringify(dims)}`);
-  }
-  return [...new Set(dims as number[])].sort((a, b) => a - b);
 }

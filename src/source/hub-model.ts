@@ -41,12 +41,6 @@ export interface HubPackStore {
 /** A pack id from a repo name: the manifest allows letters, digits, '.', '_' and '-'. */
 export const hubPackId = (id: HubModelId) => id.repo.replace('/', '--');
 
-/** Identifies one conversion: the same commit converted another way is another pack. */
-export function conversionKey(id: HubModelId, commit: string | null, hub: string, dtype: Quant, dims?: number[]): string {
-  const how = [dtype, ...(dims ?? [])].join(',');
-  return `${hub === DEFAULT_HUB ? '' : `${hub} `}${hubIdText(id)}${commit ? `#${commit}` : ''} (${how})`;
-}
-
 /** Serves a pack held in memory as if over HTTP, so it is stored by the same loader as a download. */
 export function memoryFetch(base: string, pack: Pack): FetchLike {
   return async (url) => {
@@ -69,8 +63,12 @@ export type HubPack = { location: string; converted: boolean } | { pack: Pack };
 export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, store: HubPackStore | null): Promise<HubPack> {
   const dtype = options.dtype ?? 'q8';
   if (!QUANTS.includes(dtype)) throw new InputError(`dtype must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(dtype)}`);
-  const hubUrl = (options.hub?.url ?? DEFAULT_HUB).replace(/\/+$/, '');
   const repo = new HubRepo(id, options.hub, options.fetch);
+  // Where a revision or commit of this repo lives: the hub is named unless it is the default one.
+  const where = (rev: string) => `${repo.hubUrl === DEFAULT_HUB ? '' : `${repo.hubUrl} `}hf:${id.repo}@${rev}`;
+  // The same commit converted another way is another pack.
+  const how = [dtype, ...(options.dims ?? [])].join(',');
+  const key = (commit: string | null) => `${where(id.revision)}${commit ? `#${commit}` : ''} (${how})`;
   let offline: NetworkError | null = null;
   try {
     // Checked before any weights are fetched: an architecture m3web does not run fails here.
@@ -79,7 +77,6 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
     if (!(err instanceof NetworkError)) throw err;
     offline = err;
   }
-  const key = (c: string | null) => conversionKey(id, c, hubUrl, dtype, options.dims);
   const commit = offline ? null : repo.commit;
   const stored = store && (await store.find({ exact: commit && key(commit), latest: key(null) }));
   if (stored) return { location: stored, converted: false };
@@ -96,7 +93,7 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
     id: hubPackId(id),
     quant: dtype,
     ...(options.dims ? { dims: options.dims } : {}),
-    source: `${hubUrl === DEFAULT_HUB ? '' : `${hubUrl} `}hf:${id.repo}@${resolved}`,
+    source: where(resolved),
   });
   if (!store) return { pack };
   return { location: await store.save({ exact: key(resolved), latest: key(null) }, pack), converted: true };

@@ -36,16 +36,20 @@ export const hubIdText = (id: HubModelId) => `hf:${id.repo}@${id.revision}`;
  * from the first answer (X-Repo-Commit, else its ETag), so a cache can tell versions apart.
  */
 export class HubRepo {
+  /** The hub's address, without a trailing slash. */
+  readonly hubUrl: string;
   readonly base: string;
   private resolvedCommit: string | null = null;
+  /** JSON files read so far: the source checks config.json before the checkpoint reads it. */
+  private readonly jsonFiles = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly id: HubModelId,
     private readonly options: HubOptions = {},
     private readonly doFetch: FetchLike = (u, init) => globalThis.fetch(u, init),
   ) {
-    const hub = (options.url ?? DEFAULT_HUB).replace(/\/+$/, '');
-    this.base = `${hub}/${id.repo}/resolve/${encodeURIComponent(id.revision)}`;
+    this.hubUrl = (options.url ?? DEFAULT_HUB).replace(/\/+$/, '');
+    this.base = `${this.hubUrl}/${id.repo}/resolve/${encodeURIComponent(id.revision)}`;
   }
 
   /** The commit `revision` resolved to, once a file has been read. */
@@ -68,7 +72,18 @@ export class HubRepo {
     return res && new Uint8Array(await res.arrayBuffer());
   }
 
-  async json(file: string, required: boolean): Promise<unknown> {
+  json(file: string, required: boolean): Promise<unknown> {
+    let read = this.jsonFiles.get(file);
+    if (!read) {
+      read = this.readJson(file, required);
+      this.jsonFiles.set(file, read);
+      // A failed read is not remembered: asked again, the file is fetched again.
+      read.catch(() => this.jsonFiles.delete(file));
+    }
+    return read;
+  }
+
+  private async readJson(file: string, required: boolean): Promise<unknown> {
     const bytes = await this.bytes(file, required);
     if (!bytes) return undefined;
     try {
@@ -154,12 +169,23 @@ export async function openHubCheckpoint(repo: HubRepo, onWeights?: WeightProgres
     sentenceTransformersFiles((name) => repo.json(name, false)),
     repo.json('model.safetensors.index.json', false),
   ]);
-  const files = index
+  const shards = index
     ? [...new Set(Object.values(((index as { weight_map?: unknown }).weight_map ?? {}) as Record<string, string>))]
-    : (await repo.has('model.safetensors'))
-      ? ['model.safetensors']
-      : [];
-  if (files.length === 0) {
+    : null;
+  for (const f of shards ?? []) {
+    if (!/^[\w.-]+$/.test(f))
+      throw new ModelFormatError(`model.safetensors.index.json names a strange shard file ${JSON.stringify(f)}`);
+  }
+  // A single file is opened straight away: its first ranged request also says whether it exists.
+  const sources = shards
+    ? await Promise.all(shards.map((f) => repo.byteSource(f)))
+    : [
+        await repo.byteSource('model.safetensors').catch((err: unknown) => {
+          if (err instanceof ModelNotFoundError) return null;
+          throw err;
+        }),
+      ].filter((s): s is ByteSource => s !== null);
+  if (sources.length === 0) {
     for (const other of ['pytorch_model.bin', 'onnx/model.onnx', 'model.onnx']) {
       if (await repo.has(other)) {
         throw new UnsupportedError(
@@ -171,11 +197,6 @@ export async function openHubCheckpoint(repo: HubRepo, onWeights?: WeightProgres
       `${repo.id.repo} at ${repo.id.revision} has no model.safetensors (or model.safetensors.index.json)`,
     );
   }
-  for (const f of files) {
-    if (!/^[\w.-]+$/.test(f))
-      throw new ModelFormatError(`model.safetensors.index.json names a strange shard file ${JSON.stringify(f)}`);
-  }
-  const sources = await Promise.all(files.map((f) => repo.byteSource(f)));
   const total = sources.reduce((n, s) => n + s.size, 0);
   let loaded = 0;
   const counted = sources.map(

@@ -71,7 +71,7 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
       client = clientId;
       if (clientLock) void whenGone(clientLock).then(goodbye);
       const gpu = typeof navigator !== 'undefined' && 'gpu' in navigator && navigator.gpu != null;
-      return { gpu, workerLock, shared: registry.shared };
+      return { gpu, workerLock };
     },
 
     async open(options: EngineOptions, onProgress?: (p: LoadProgress) => void): Promise<EncoderInfo> {

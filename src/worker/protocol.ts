@@ -12,8 +12,6 @@ export interface HelloReply {
   gpu: boolean;
   /** A Web Lock the worker holds for its whole life: granted to a waiting client once it is gone. */
   workerLock: string | null;
-  /** True for a SharedWorker. */
-  shared: boolean;
 }
 
 /** What a page-side index proxy shows synchronously, refreshed by every call and change. */

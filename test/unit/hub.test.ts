@@ -21,6 +21,17 @@ const H = 48;
 const BASE = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
+/** modules.json of a sentence-transformers folder: Transformer, Pooling, then `last`. */
+const modules = (last: string) =>
+  json(
+    ['Transformer', 'Pooling', last].map((type, idx) => ({
+      idx,
+      name: String(idx),
+      path: ['', '1_Pooling', `2_${last}`][idx],
+      type: `sentence_transformers.models.${type}`,
+    })),
+  );
+
 function bertTiny(extra: [string, Uint8Array][] = []): Map<string, Uint8Array> {
   return new Map([...folderFiles(FIXTURE, [...BASE, 'model.safetensors']), ...extra]);
 }
@@ -49,14 +60,7 @@ beforeAll(async () => {
         'fixtures/bert-tiny-st',
         {
           files: bertTiny([
-            [
-              'modules.json',
-              json([
-                { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-                { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-                { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
-              ]),
-            ],
+            ['modules.json', modules('Normalize')],
             [
               '1_Pooling/config.json',
               json({ word_embedding_dimension: H, pooling_mode_cls_token: true, pooling_mode_mean_tokens: false }),
@@ -73,16 +77,7 @@ beforeAll(async () => {
       [
         'fixtures/bert-tiny-dense',
         {
-          files: bertTiny([
-            [
-              'modules.json',
-              json([
-                { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-                { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-                { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.models.Dense' },
-              ]),
-            ],
-          ]),
+          files: bertTiny([['modules.json', modules('Dense')]]),
           commit: 'c0ffee4',
         },
       ],
