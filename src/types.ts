@@ -69,6 +69,11 @@ export interface ModelInfo {
   quantization: string;
   prefixes: { query?: string; passage?: string };
   quality: QualityTable | null;
+  /**
+   * Identifies the weights (from the pack's file hashes): a model republished under the same id
+   * has another. Absent for a checkpoint folder opened without a pack.
+   */
+  fingerprint?: string;
 }
 
 export interface EncoderInfo {

@@ -1,5 +1,13 @@
 import { InputError } from '../errors.js';
-import type { IndexDoc, IndexOptions, IndexSignature, SearchHit, SearchOptions, VectorIndex } from '../search/types.js';
+import type {
+  IndexDoc,
+  IndexOptions,
+  IndexSignature,
+  SearchHit,
+  SearchOptions,
+  SyncReport,
+  VectorIndex,
+} from '../search/types.js';
 import type { IndexMethod } from '../worker/host.js';
 import type { IndexState } from '../worker/protocol.js';
 
@@ -45,6 +53,9 @@ export class IndexClient implements VectorIndex {
   get signature(): IndexSignature {
     return { ...this.state.signature };
   }
+  get needsRebuild(): boolean {
+    return this.state.needsRebuild;
+  }
 
   update(state: IndexState): void {
     this.state = state;
@@ -61,6 +72,9 @@ export class IndexClient implements VectorIndex {
   }
   upsert(docs: IndexDoc[]): Promise<void> {
     return this.call('upsert', [docs]) as Promise<void>;
+  }
+  sync(docs: IndexDoc[]): Promise<SyncReport> {
+    return this.call('sync', [docs]) as Promise<SyncReport>;
   }
   remove(ids: string[]): Promise<number> {
     return this.call('remove', [ids]) as Promise<number>;

@@ -88,3 +88,40 @@ export async function readStsDev(dir: string, langs?: readonly string[]): Promis
   }
   return out;
 }
+
+/** One language of xquad-dev: paragraphs, and questions naming the paragraph that answers them. */
+export interface XquadLang {
+  paragraphs: string[];
+  questions: { text: string; paragraph: number }[];
+}
+
+/**
+ * Reads `xquad.<lang>.json` files (SQuAD JSON). Paragraphs and questions are in the same order in
+ * every language, so paragraph i of one language translates paragraph i of English.
+ */
+export async function readXquad(dir: string, langs?: readonly string[]): Promise<Map<string, XquadLang>> {
+  const out = new Map<string, XquadLang>();
+  for (const f of (await readdir(dir)).sort()) {
+    const m = /^xquad\.([a-z]+)\.json$/.exec(f);
+    if (!m || (langs && !langs.includes(m[1] as string) && m[1] !== 'en')) continue;
+    const raw = JSON.parse(await readFile(join(dir, f), 'utf8')) as {
+      data?: { paragraphs?: { context: string; qas: { question: string }[] }[] }[];
+    };
+    const lang: XquadLang = { paragraphs: [], questions: [] };
+    for (const article of raw.data ?? []) {
+      for (const p of article.paragraphs ?? []) {
+        for (const q of p.qas) lang.questions.push({ text: q.question.trim(), paragraph: lang.paragraphs.length });
+        lang.paragraphs.push(p.context.trim());
+      }
+    }
+    if (lang.paragraphs.length === 0) throw new ModelFormatError(`${dir}/${f} holds no paragraphs (SQuAD JSON expected)`);
+    out.set(m[1] as string, lang);
+  }
+  const en = out.get('en');
+  if (!en) throw new ModelFormatError(`${dir} has no xquad.en.json`);
+  for (const [lang, d] of out) {
+    if (d.paragraphs.length !== en.paragraphs.length || d.questions.length !== en.questions.length)
+      throw new ModelFormatError(`${dir}/xquad.${lang}.json is not aligned with xquad.en.json`);
+  }
+  return out;
+}

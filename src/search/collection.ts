@@ -1,5 +1,6 @@
 import { type Codec, decodeRow, encodeRow } from './codec.js';
 import { metaPredicate } from './filter.js';
+import { LexicalIndex } from './lexical.js';
 import { RowStore } from './rows.js';
 import type { Segment } from './segment.js';
 import type { Meta, MetaFilter } from './types.js';
@@ -16,6 +17,7 @@ interface DocEntry {
   id: string;
   meta: Meta | undefined;
   chunks: string[];
+  hash: string | undefined;
   /** First of its consecutive rows. */
   row0: number;
 }
@@ -34,6 +36,8 @@ interface DocEntry {
 export class Collection {
   readonly store: RowStore;
   readonly coarse: RowStore | null;
+  /** BM25 over the same rows, from the chunk texts. */
+  readonly lexical = new LexicalIndex();
   private readonly docs = new Map<string, DocEntry>();
   private rowDocs: (DocEntry | null)[] = [];
   private live = new Uint32Array(0);
@@ -66,10 +70,11 @@ export class Collection {
     this.growMask(this.store.count);
     for (const d of segment.docs) {
       // Frozen: filters get the stored object, and must not change it.
-      const entry: DocEntry = { id: d.id, meta: d.meta && deepFreeze(d.meta), chunks: d.chunks, row0: row };
+      const entry: DocEntry = { id: d.id, meta: d.meta && deepFreeze(d.meta), chunks: d.chunks, hash: d.hash, row0: row };
       this.docs.set(d.id, entry);
       for (let i = 0; i < d.chunks.length; i++, row++) {
         this.rowDocs[row] = entry;
+        this.lexical.add(row, d.chunks[i] as string);
         this.live[row >>> 5] = (this.live[row >>> 5] as number) | (1 << (row & 31));
       }
     }
@@ -85,6 +90,7 @@ export class Collection {
       removed++;
       for (let row = d.row0; row < d.row0 + d.chunks.length; row++) {
         this.rowDocs[row] = null;
+        this.lexical.remove(row, d.chunks[row - d.row0] as string);
         this.live[row >>> 5] = (this.live[row >>> 5] as number) & ~(1 << (row & 31));
       }
       this.deadRows += d.chunks.length;
@@ -100,6 +106,7 @@ export class Collection {
     this.deadRows = 0;
     this.store.clear();
     this.coarse?.clear();
+    this.lexical.clear();
   }
 
   /** Ids of the live documents in row order. */
@@ -111,7 +118,16 @@ export class Collection {
   segment(ids: readonly string[]): Segment {
     const docs = ids.map((id) => this.docs.get(id) as DocEntry);
     const rows = docs.flatMap((d) => Array.from(d.chunks, (_, i) => d.row0 + i));
-    return { docs: docs.map(({ id, meta, chunks }) => ({ id, ...(meta ? { meta } : {}), chunks })), ...this.store.read(rows) };
+    return {
+      docs: docs.map(({ id, meta, chunks, hash }) => ({ id, ...(meta ? { meta } : {}), chunks, ...(hash ? { hash } : {}) })),
+      ...this.store.read(rows),
+    };
+  }
+
+  /** The stored document `id`'s content hash and meta, or null when it is not in the collection. */
+  stored(id: string): { hash: string | undefined; meta: Meta | undefined } | null {
+    const d = this.docs.get(id);
+    return d ? { hash: d.hash, meta: d.meta } : null;
   }
 
   /**
@@ -158,6 +174,7 @@ export class Collection {
     const keep = (row: number) => this.rowDocs[row] != null;
     this.coarse?.compact(keep);
     const map = this.store.compact(keep);
+    this.lexical.remap(map);
     const rowDocs: DocEntry[] = [];
     for (const d of this.docs.values()) {
       d.row0 = map[d.row0] as number;

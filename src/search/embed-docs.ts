@@ -65,9 +65,15 @@ async function embedFitting(texts: string[], s: EmbedSettings, depth = 0): Promi
   return out;
 }
 
-/** The documents chunked to the model's token limit, embedded as passages and encoded as one segment. */
-export async function embedDocs(docs: readonly IndexDoc[], s: EmbedSettings): Promise<Segment> {
-  const budget = chunkBudget(s.maxTokens, s.passagePrefix);
+/** The chunk budget of a passage: the model's token limit less its specials and passage prefix. */
+export const passageBudget = (s: Pick<EmbedSettings, 'maxTokens' | 'passagePrefix'>) => chunkBudget(s.maxTokens, s.passagePrefix);
+
+/**
+ * The documents chunked to the model's token limit, embedded as passages and encoded as one
+ * segment; `hashes[i]` (docHash of docs[i]) is stored with each.
+ */
+export async function embedDocs(docs: readonly IndexDoc[], hashes: readonly string[], s: EmbedSettings): Promise<Segment> {
+  const budget = passageBudget(s);
   const chunked = docs.map((d) => chunkText(d.text, budget));
   const pieces = await embedFitting(chunked.flat(), s);
   const c = s.codec;
@@ -89,7 +95,12 @@ export async function embedDocs(docs: readonly IndexDoc[], s: EmbedSettings): Pr
     chunks.push(texts);
   }
   return {
-    docs: docs.map((d, i) => ({ id: d.id, ...(d.meta ? { meta: d.meta } : {}), chunks: chunks[i] as string[] })),
+    docs: docs.map((d, i) => ({
+      id: d.id,
+      ...(d.meta ? { meta: d.meta } : {}),
+      chunks: chunks[i] as string[],
+      hash: hashes[i] as string,
+    })),
     words,
     scales,
   };

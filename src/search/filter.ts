@@ -1,6 +1,6 @@
 import type { JsonValue, Meta, MetaFilter } from './types.js';
 
-function jsonEqual(a: JsonValue | undefined, b: JsonValue): boolean {
+export function jsonEqual(a: JsonValue | undefined, b: JsonValue): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;

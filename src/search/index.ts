@@ -7,8 +7,11 @@ export type {
   JsonValue,
   Meta,
   MetaFilter,
+  Ranker,
   SearchHit,
+  SearchMode,
   SearchOptions,
+  SyncReport,
   VectorIndex,
   VectorType,
 } from './types.js';

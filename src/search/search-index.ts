@@ -5,11 +5,13 @@ import type { ModelInfo } from '../types.js';
 import { codec } from './codec.js';
 import { Collection } from './collection.js';
 import { CpuScorer } from './cpu-scorer.js';
-import { embedDocs } from './embed-docs.js';
+import { docHash } from './doc-hash.js';
+import { type EmbedSettings, embedDocs, passageBudget } from './embed-docs.js';
 import { candidateCount, coarseWidth, type RankOptions, rankRows, type ScoredStore } from './funnel.js';
+import { type DocRank, type Fused, fuseRanks } from './fuse.js';
 import { GpuScorer } from './gpu-scorer.js';
 import { type Change, SegmentLog, type StoredIndex } from './persist.js';
-import type { Segment } from './segment.js';
+import { concatSegments, type Segment, withoutDocs } from './segment.js';
 import { parseIndex, serializeIndex } from './serialize.js';
 import type { Ranked } from './topk.js';
 import type {
@@ -17,19 +19,34 @@ import type {
   IndexEncoder,
   IndexOptions,
   IndexSignature,
+  Ranker,
   SearchHit,
   SearchOptions,
+  SyncReport,
   VectorIndex,
   VectorType,
 } from './types.js';
-import { checkDocs, checkIds, checkSearch } from './validate.js';
+import { type CheckedSearch, checkDocs, checkIds, checkSearch } from './validate.js';
+import { metaSegment, planWrite } from './write-plan.js';
 
 type DeviceChoice = NonNullable<IndexOptions['device']>;
 const VECTOR_TYPES: readonly VectorType[] = ['f32', 'int8', 'binary'];
 
-const signatureText = (s: IndexSignature) => `model "${s.model}", ${s.layers} layers, ${s.dims} dims, ${s.vector} vectors`;
+const signatureText = (s: IndexSignature) =>
+  `model "${s.model}"${s.fingerprint ? ` (weights ${s.fingerprint.slice(0, 8)})` : ''}, ${s.layers} layers, ${s.dims} dims, ${s.vector} vectors`;
+/** Indexes stored before fingerprints existed, and models without one, are matched by id alone. */
+const sameWeights = (a: IndexSignature, b: IndexSignature) =>
+  a.fingerprint === undefined || b.fingerprint === undefined || a.fingerprint === b.fingerprint;
 const sameSignature = (a: IndexSignature, b: IndexSignature) =>
-  a.model === b.model && a.layers === b.layers && a.dims === b.dims && a.vector === b.vector;
+  a.model === b.model && sameWeights(a, b) && a.layers === b.layers && a.dims === b.dims && a.vector === b.vector;
+
+/**
+ * Documents each ranker contributes to a hybrid search: its top k alone would let a document
+ * ranked k + 1 by both rankers lose to one ranked first by one and absent from the other.
+ */
+const fusionDepth = (k: number) => Math.max(4 * k, 40);
+
+const rankedAlone = (list: DocRank[], ranker: Ranker): Fused[] => list.map((d, i) => ({ ...d, ranks: { [ranker]: i + 1 } }));
 
 function checkOptions(options: unknown): asserts options is IndexOptions {
   if (typeof options !== 'object' || options === null)
@@ -61,7 +78,13 @@ function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignat
     throw new InputError(`layers must be one of the model's exits (${model.exits.join(', ')}), got ${JSON.stringify(layers)}`);
   if (!model.dims.includes(dims))
     throw new InputError(`dims must be one of the model's widths (${model.dims.join(', ')}), got ${JSON.stringify(dims)}`);
-  return { model: model.id, layers, dims, vector: o.vector ?? same?.vector ?? 'f32' };
+  return {
+    model: model.id,
+    ...(model.fingerprint ? { fingerprint: model.fingerprint } : {}),
+    layers,
+    dims,
+    vector: o.vector ?? same?.vector ?? 'f32',
+  };
 }
 
 /**
@@ -152,12 +175,24 @@ class SearchIndex implements VectorIndex {
     return { ...this.built };
   }
 
+  get needsRebuild(): boolean {
+    return !sameSignature(this.built, this.wanted);
+  }
+
   add(docs: IndexDoc[]): Promise<void> {
     return this.write(docs, 'add');
   }
 
   upsert(docs: IndexDoc[]): Promise<void> {
     return this.write(docs, 'upsert');
+  }
+
+  async sync(docs: IndexDoc[]): Promise<SyncReport> {
+    const checked = checkDocs(docs, 'sync');
+    return this.queued(async () => {
+      this.checkSignature();
+      return this.store(checked, 'sync');
+    });
   }
 
   // The public methods are async so that bad input rejects rather than throws.
@@ -179,25 +214,18 @@ class SearchIndex implements VectorIndex {
       this.checkSignature();
       const { collection } = this.engine;
       if (collection.size === 0) return [];
-      const [vector] = (await this.encoder.embedDetailed([query], { layers: this.built.layers, dims: o.dims, kind: 'query' }))
-        .vectors;
-      if (vector?.length !== o.dims)
-        throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${o.dims}`);
       const mask = collection.mask(o.filter);
-      const live = collection.liveRows;
-      // Chunks of one document compete for places: ask for enough rows to cover k documents,
-      // and for more in the rare case the best rows crowd into fewer documents than that.
-      for (let want = Math.min(live, o.k * Math.ceil(live / collection.size)); ; want = Math.min(live, want * 4)) {
-        const ranked = await this.rank(vector, {
-          width: o.dims,
-          k: want,
-          mask,
-          exact: o.exact,
-          candidates: Math.max(o.candidates ?? candidateCount(want), want),
-        });
-        const hits = this.bestPerDocument(ranked, o.k);
-        if (hits.length === o.k || ranked.rows.length < want || want === live) return hits;
-      }
+      const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
+      const lists: Partial<Record<Ranker, DocRank[]>> = {};
+      if (o.mode !== 'lexical') lists.vector = await this.vectorDocs(query, o, mask, depth);
+      if (o.mode !== 'vector')
+        lists.lexical = await this.bestDocuments(async (want) => collection.lexical.top(query, want, mask), depth);
+      const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
+      return fused.map((d) => {
+        const at = collection.at(d.row);
+        // A copy: the stored meta is frozen, and changing a hit's must not reach the index.
+        return { id: d.id, score: d.score, ranks: d.ranks, meta: structuredClone(at.meta), chunk: at.chunk };
+      });
     });
   }
 
@@ -235,32 +263,68 @@ class SearchIndex implements VectorIndex {
     const checked = checkDocs(docs, method);
     return this.queued(async () => {
       this.checkSignature();
-      const { collection } = this.engine;
-      const present = checked.filter((d) => collection.has(d.id)).map((d) => d.id);
-      if (method === 'add' && present.length) {
-        throw new InputError(
-          `add: ${present.length} id(s) already in the index (first "${present[0]}"); use upsert to replace them`,
-        );
-      }
-      if (checked.length === 0) return;
-      // Embedding, the slow part, happens outside the lock: other tabs keep writing meanwhile.
-      const add = await embedDocs(checked, {
-        encoder: this.encoder,
-        layers: this.built.layers,
-        codec: collection.codec,
-        maxTokens: this.model.maxTokens,
-        passagePrefix: this.model.prefixes.passage ?? '',
-      });
-      await this.locked(async () => {
-        // Ids another tab stored meanwhile count as present too.
-        this.checkSignature();
-        const now = checked.filter((d) => this.engine.collection.has(d.id)).map((d) => d.id);
-        if (method === 'add' && now.length) {
-          throw new InputError(`add: ${now.length} id(s) already in the index (first "${now[0]}"); use upsert to replace them`);
-        }
-        await this.commit({ add, remove: now, reset: false });
-      });
+      if (method === 'add') this.refuseStored(checked);
+      if (checked.length) await this.store(checked, method);
     });
+  }
+
+  /**
+   * Stores `docs`, embedding only those whose text changed (by content hash); 'sync' also
+   * removes every stored document not among them, all in one commit. Embedding, the slow part,
+   * happens outside the lock, so other tabs keep writing meanwhile; under the lock the plan is
+   * made again against what they stored, and a document another tab changed meanwhile is
+   * embedded there.
+   */
+  private async store(docs: IndexDoc[], method: 'add' | 'upsert' | 'sync'): Promise<SyncReport> {
+    const settings = this.embedSettings();
+    const budget = passageBudget(settings);
+    const hashes = await Promise.all(docs.map((d) => docHash(d.text, budget)));
+    const early = planWrite(docs, hashes, this.engine.collection);
+    const embedded = early.embed.length ? await embedDocs(early.embed, early.hashes, settings) : null;
+    const done = new Set(early.embed.map((d) => d.id));
+    return this.locked(async () => {
+      this.checkSignature();
+      // Ids another tab stored meanwhile count as present too.
+      if (method === 'add') this.refuseStored(docs);
+      const { collection } = this.engine;
+      const plan = planWrite(docs, hashes, collection);
+      const wanted = new Set(plan.embed.map((d) => d.id));
+      const late = plan.embed.filter((d) => !done.has(d.id));
+      const lateHashes = plan.hashes.filter((_, i) => !done.has((plan.embed[i] as IndexDoc).id));
+      const parts = [
+        embedded && withoutDocs(embedded, new Set([...done].filter((id) => !wanted.has(id))), collection.codec.rowWords),
+        late.length ? await embedDocs(late, lateHashes, settings) : null,
+        plan.meta.length ? metaSegment(plan.meta, collection) : null,
+      ].filter((p): p is Segment => p !== null && p.docs.length > 0);
+      const given = new Set(docs.map((d) => d.id));
+      const changed = [...plan.embed, ...plan.meta].map((d) => d.id);
+      const stale = method === 'sync' ? collection.ids().filter((id) => !given.has(id)) : [];
+      const replaced = changed.filter((id) => collection.has(id));
+      const added = changed.length - replaced.length;
+      if (parts.length || stale.length) {
+        await this.commit({ add: parts.length ? concatSegments(parts) : null, remove: [...replaced, ...stale], reset: false });
+      }
+      return { added, updated: replaced.length, removed: stale.length, unchanged: plan.unchanged, embedded: plan.embed.length };
+    });
+  }
+
+  private refuseStored(docs: readonly IndexDoc[]): void {
+    const present = docs.filter((d) => this.engine.collection.has(d.id)).map((d) => d.id);
+    if (present.length) {
+      throw new InputError(
+        `add: ${present.length} id(s) already in the index (first "${present[0]}"); use upsert to replace them`,
+      );
+    }
+  }
+
+  private embedSettings(): EmbedSettings {
+    return {
+      encoder: this.encoder,
+      layers: this.built.layers,
+      codec: this.engine.collection.codec,
+      maxTokens: this.model.maxTokens,
+      passagePrefix: this.model.prefixes.passage ?? '',
+    };
   }
 
   /**
@@ -324,17 +388,45 @@ class SearchIndex implements VectorIndex {
     }
   }
 
-  private bestPerDocument(ranked: Ranked, k: number): SearchHit[] {
-    const hits: SearchHit[] = [];
-    const seen = new Set<string>();
-    for (let i = 0; i < ranked.rows.length && hits.length < k; i++) {
-      const at = this.engine.collection.at(ranked.rows[i] as number);
-      if (seen.has(at.id)) continue;
-      seen.add(at.id);
-      // A copy: the stored meta is frozen, and changing a hit's must not reach the index.
-      hits.push({ id: at.id, score: ranked.scores[i] as number, meta: structuredClone(at.meta), chunk: at.chunk });
+  private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
+    const [vector] = (await this.encoder.embedDetailed([query], { layers: this.built.layers, dims: o.dims, kind: 'query' }))
+      .vectors;
+    if (vector?.length !== o.dims)
+      throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${o.dims}`);
+    return this.bestDocuments(
+      (want) =>
+        this.rank(vector, {
+          width: o.dims,
+          k: want,
+          mask,
+          exact: o.exact,
+          candidates: Math.max(o.candidates ?? candidateCount(want), want),
+        }),
+      depth,
+    );
+  }
+
+  /**
+   * The k best documents by their best row. Chunks of one document compete for places: rows
+   * are asked for enough to cover k documents, and for more in the rare case the best rows
+   * crowd into fewer documents than that.
+   */
+  private async bestDocuments(rank: (want: number) => Promise<Ranked>, k: number): Promise<DocRank[]> {
+    const { collection } = this.engine;
+    const live = collection.liveRows;
+    for (let want = Math.min(live, k * Math.ceil(live / collection.size)); ; want = Math.min(live, want * 4)) {
+      const ranked = await rank(want);
+      const docs: DocRank[] = [];
+      const seen = new Set<string>();
+      for (let i = 0; i < ranked.rows.length && docs.length < k; i++) {
+        const row = ranked.rows[i] as number;
+        const { id } = collection.at(row);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        docs.push({ id, score: ranked.scores[i] as number, row });
+      }
+      if (docs.length === k || ranked.rows.length < want || want === live) return docs;
     }
-    return hits;
   }
 
   private checkSignature(): void {

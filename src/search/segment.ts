@@ -5,6 +5,8 @@ export interface DocRecord {
   id: string;
   meta?: Meta;
   chunks: string[];
+  /** docHash of the text and chunk budget the rows were made from (absent in indexes from before it). */
+  hash?: string;
 }
 
 /**
@@ -34,7 +36,8 @@ export function segmentProblem(s: unknown, rowWords: number): string | null {
         Array.isArray(d.chunks) &&
         d.chunks.length > 0 &&
         d.chunks.every((c) => typeof c === 'string') &&
-        (d.meta === undefined || (typeof d.meta === 'object' && d.meta !== null)),
+        (d.meta === undefined || (typeof d.meta === 'object' && d.meta !== null)) &&
+        (d.hash === undefined || typeof d.hash === 'string'),
     );
   if (!ok) return 'is not a list of documents with vectors';
   const rows = rowsOf(seg.docs as DocRecord[]);

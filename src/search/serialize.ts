@@ -36,6 +36,7 @@ function isSignature(s: unknown): s is IndexSignature {
     typeof x === 'object' &&
     x !== null &&
     typeof x.model === 'string' &&
+    (x.fingerprint === undefined || typeof x.fingerprint === 'string') &&
     Number.isInteger(x.layers) &&
     Number.isInteger(x.dims) &&
     (x.dims as number) > 0 &&

@@ -38,6 +38,12 @@ export interface IndexOptions {
   device?: 'auto' | 'webgpu' | 'cpu';
 }
 
+/** The two rankers: cosine of embeddings, and BM25 over words (src/search/lexical.ts). */
+export type Ranker = 'vector' | 'lexical';
+
+/** 'hybrid' fuses both rankers' lists by reciprocal rank fusion. */
+export type SearchMode = 'hybrid' | Ranker;
+
 /** Keeps documents whose meta passes the function, or equals every key of the object. */
 export type MetaFilter = ((meta: Meta) => boolean) | Meta;
 
@@ -51,19 +57,44 @@ export interface SearchOptions {
   exact?: boolean;
   /** Funnel candidates re-scored at full width (default max(10 k, 200)); more costs time, buys recall. */
   candidates?: number;
+  /**
+   * Which rankers order the results (default 'hybrid'). 'lexical' needs no encoder call, so it
+   * answers as fast as the user types.
+   */
+  mode?: SearchMode;
+  /**
+   * Reciprocal rank fusion for 'hybrid': a document scores sum of weight / (k + rank) over the
+   * rankers that found it. Defaults (chosen on xquad-dev, docs/search.md): k 60, weights 1 and 1.
+   */
+  fusion?: { k?: number; weights?: Partial<Record<Ranker, number>> };
 }
 
 export interface SearchHit {
   id: string;
+  /** The cosine ('vector'), the BM25 score ('lexical') or the fused score ('hybrid'). */
   score: number;
+  /** 1-based rank of the document in each ranker's list that found it. */
+  ranks: Partial<Record<Ranker, number>>;
   meta: Meta;
   /** The document's best-matching chunk. */
   chunk: { index: number; text: string };
 }
 
+/** What sync() changed. */
+export interface SyncReport {
+  added: number;
+  updated: number;
+  removed: number;
+  unchanged: number;
+  /** Documents embedded (new or changed text); a meta-only change keeps its vectors. */
+  embedded: number;
+}
+
 /** What an index was built with; a query must be encoded the same way. */
 export interface IndexSignature {
   model: string;
+  /** The model's weights fingerprint (ModelInfo.fingerprint), where it has one. */
+  fingerprint?: string;
   layers: number;
   dims: number;
   vector: VectorType;
@@ -76,10 +107,24 @@ export interface VectorIndex {
   /** Where scoring runs. */
   readonly backend: 'webgpu' | 'cpu';
   readonly signature: IndexSignature;
+  /**
+   * True when the stored vectors were built with another model, layers, width or vector type
+   * than this encoder and these options give: searches and writes refuse (InputError) until
+   * clear() or a sync after clear() rebuilds it. Vectors of two models are never mixed.
+   */
+  readonly needsRebuild: boolean;
   /** Adds new documents; an id already in the index is an InputError (use upsert). */
   add(docs: IndexDoc[]): Promise<void>;
-  /** Adds documents, replacing those whose id is already in the index. */
+  /**
+   * Adds documents, replacing those whose id is already in the index. Only documents whose text
+   * changed are embedded again (by content hash); a changed meta alone keeps the vectors.
+   */
   upsert(docs: IndexDoc[]): Promise<void>;
+  /**
+   * Makes the index hold exactly `docs`: adds the new, re-embeds the changed, removes the rest,
+   * in one commit (a reload mid-way finds the old state or the new one).
+   */
+  sync(docs: IndexDoc[]): Promise<SyncReport>;
   /** Removes documents by id; returns how many were there. */
   remove(ids: string[]): Promise<number>;
   /** The k best documents, best first, each with its best chunk. */

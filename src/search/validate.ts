@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
 import { checkText } from '../tokenizer/check-text.js';
-import type { IndexDoc, JsonValue, Meta, MetaFilter, SearchOptions } from './types.js';
+import type { FusionWeights } from './fuse.js';
+import type { IndexDoc, JsonValue, Meta, MetaFilter, SearchMode, SearchOptions } from './types.js';
 
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
@@ -67,6 +68,30 @@ export interface CheckedSearch {
   dims: number;
   exact: boolean;
   candidates: number | undefined;
+  mode: SearchMode;
+  fusion: FusionWeights;
+}
+
+const MODES: readonly SearchMode[] = ['hybrid', 'vector', 'lexical'];
+/** Reciprocal rank fusion defaults: the k of Cormack et al. and equal weights (docs/search.md shows the xquad-dev sweep). */
+export const DEFAULT_FUSION: FusionWeights = { k: 60, weights: { vector: 1, lexical: 1 } };
+
+function checkFusion(fusion: unknown): FusionWeights {
+  if (fusion === undefined) return DEFAULT_FUSION;
+  if (!isPlainObject(fusion)) throw new InputError(`fusion must be an object { k?, weights? }, got ${typeName(fusion)}`);
+  const k = fusion.k ?? DEFAULT_FUSION.k;
+  if (typeof k !== 'number' || !Number.isFinite(k) || k < 0)
+    throw new InputError(`fusion.k must be a number >= 0, got ${JSON.stringify(k)}`);
+  const w = fusion.weights ?? {};
+  if (!isPlainObject(w)) throw new InputError(`fusion.weights must be an object { vector?, lexical? }, got ${typeName(w)}`);
+  const weights = { ...DEFAULT_FUSION.weights };
+  for (const [ranker, v] of Object.entries(w)) {
+    if (!(ranker in weights)) throw new InputError(`fusion.weights: unknown ranker "${ranker}" (vector, lexical)`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new InputError(`fusion.weights.${ranker} must be a number >= 0, got ${JSON.stringify(v)}`);
+    weights[ranker as keyof typeof weights] = v;
+  }
+  return { k, weights };
 }
 
 export function checkSearch(query: unknown, options: unknown, indexDims: number, modelDims: readonly number[]): CheckedSearch {
@@ -89,5 +114,7 @@ export function checkSearch(query: unknown, options: unknown, indexDims: number,
   const c = o.candidates;
   if (c !== undefined && (!Number.isInteger(c) || c < k))
     throw new InputError(`candidates must be an integer >= k (${k}), got ${JSON.stringify(c)}`);
-  return { k, filter: o.filter, dims, exact: o.exact ?? false, candidates: c };
+  const mode = o.mode ?? 'hybrid';
+  if (!MODES.includes(mode)) throw new InputError(`mode must be ${MODES.join(', ')} or left out, got ${JSON.stringify(mode)}`);
+  return { k, filter: o.filter, dims, exact: o.exact ?? false, candidates: c, mode, fusion: checkFusion(o.fusion) };
 }

@@ -23,6 +23,15 @@ export interface SourceOptions {
   signal?: AbortSignal;
 }
 
+/** The shards' SHA-256 digests (their first 16 bytes) XOR-ed: any changed weight file changes it. */
+function weightsFingerprint(manifest: PackManifest): string {
+  const folded = new Uint8Array(16);
+  for (const { sha256 } of manifest.shards) {
+    for (let i = 0; i < 16; i++) folded[i] = (folded[i] as number) ^ Number.parseInt(sha256.slice(2 * i, 2 * i + 2), 16);
+  }
+  return Array.from(folded, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 export function infoFromManifest(manifest: PackManifest, source: string, model: LoadedModel): ModelInfo {
   return {
     id: manifest.id,
@@ -36,6 +45,7 @@ export function infoFromManifest(manifest: PackManifest, source: string, model: 
     quantization: manifest.quantization.linear,
     prefixes: manifest.prefixes ?? {},
     quality: manifest.quality ?? null,
+    fingerprint: weightsFingerprint(manifest),
   };
 }
 

@@ -8,14 +8,15 @@ import type { EmbedOptions, EmbedResult, EncoderInfo, LoadProgress } from '../ty
 import { type HelloReply, type IndexState, whenGone } from './protocol.js';
 
 /** The index methods a client may call through the host (VectorIndex's, by name). */
-export type IndexMethod = 'add' | 'upsert' | 'remove' | 'search' | 'clear' | 'export' | 'import';
-const WRITES: ReadonlySet<IndexMethod> = new Set(['add', 'upsert', 'remove', 'clear', 'import']);
+export type IndexMethod = 'add' | 'upsert' | 'sync' | 'remove' | 'search' | 'clear' | 'export' | 'import';
+const WRITES: ReadonlySet<IndexMethod> = new Set(['add', 'upsert', 'sync', 'remove', 'clear', 'import']);
 
 const stateOf = (index: VectorIndex): IndexState => ({
   name: index.name,
   size: index.size,
   backend: index.backend,
   signature: index.signature,
+  needsRebuild: index.needsRebuild,
 });
 
 /**

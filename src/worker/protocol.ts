@@ -20,6 +20,7 @@ export interface IndexState {
   size: number;
   backend: 'webgpu' | 'cpu';
   signature: IndexSignature;
+  needsRebuild: boolean;
 }
 
 const locks = (): LockManager | undefined => (globalThis.navigator as Navigator | undefined)?.locks;

@@ -146,7 +146,7 @@ describe('search', () => {
       true,
     );
 
-    const hits = await index.search(FRUIT, { k: 6 });
+    const hits = await index.search(FRUIT, { k: 6, mode: 'vector' });
     expect(encoder.calls.at(-1)?.options).toMatchObject({ kind: 'query', layers: 4, dims: 48 });
     expect(hits[0]?.id).toBe('fruit');
     expect(new Set(hits.map((h) => h.id)).size).toBe(hits.length);
@@ -157,6 +157,7 @@ describe('search', () => {
     expect(hits[0]).toEqual({
       id: 'fruit',
       score: expect.any(Number),
+      ranks: { vector: 1 },
       meta: DOCS[0]?.meta,
       chunk: { index: 0, text: DOCS[0]?.text },
     });
@@ -175,6 +176,33 @@ describe('search', () => {
     expect(await index.search(FRUIT, { filter: { topic: 'none' } })).toEqual([]);
   });
 
+  it('hybrid by default: both rankers fused, each hit naming its ranks; lexical alone calls no encoder', async () => {
+    const encoder = fakeEncoder();
+    const index = await open({ encoder, device: 'cpu' });
+    await index.add([...DOCS, ...manyDocs(60, 5)]);
+    const query = 'cherry jam';
+    const vector = await index.search(query, { k: 5, mode: 'vector' });
+    const lexical = await index.search(query, { k: 5, mode: 'lexical' });
+    const hybrid = await index.search(query, { k: 5 });
+    expect(lexical.map((h) => h.id)).toEqual(['cherry']);
+    expect(lexical[0]?.ranks).toEqual({ lexical: 1 });
+    expect(vector.every((h, i) => h.ranks.vector === i + 1 && h.ranks.lexical === undefined)).toBe(true);
+    expect(hybrid[0]).toMatchObject({ id: 'cherry', ranks: { lexical: 1 } });
+    expect(hybrid[0]?.score).toBeCloseTo(1 / 61 + (hybrid[0]?.ranks.vector ? 1 / (60 + hybrid[0].ranks.vector) : 0), 6);
+    const calls = encoder.calls.length;
+    await index.search('banana', { mode: 'lexical' });
+    expect(encoder.calls.length).toBe(calls);
+    // Only the vector ranker: weight 0 for the lexical one gives the vector order.
+    const weighted = await index.search(query, { k: 5, fusion: { weights: { lexical: 0 } } });
+    expect(weighted.map((h) => h.id)).toEqual(vector.map((h) => h.id));
+    // Filters reach both rankers.
+    expect((await index.search(query, { mode: 'lexical', filter: { lang: 'de' } })).length).toBe(0);
+    const bad: unknown[] = [{ mode: 'bm25' }, { fusion: { k: -1 } }, { fusion: { weights: { sparse: 1 } } }, { fusion: 3 }];
+    for (const options of bad) {
+      await expect(rejection(index.search(query, options as never)), JSON.stringify(options)).resolves.toBeInstanceOf(InputError);
+    }
+  });
+
   for (const vector of ['f32', 'int8', 'binary'] as const) {
     it(`${vector}: the WebGPU and CPU scorers return the same hits, exact and funnel`, async () => {
       const docs = manyDocs(1200, 3);
@@ -185,7 +213,8 @@ describe('search', () => {
       expect(gpu.backend).toBe('webgpu');
       for (const query of ['w1 w2 w3', 'w150 w7', 'w299']) {
         for (const options of [{ k: 20, exact: true }, { k: 20 }, { k: 5, filter: { bucket: 1 } }, { k: 7, dims: 16 }]) {
-          const [g, c] = await Promise.all([gpu.search(query, options), cpu.search(query, options)]);
+          const vectorOnly = { ...options, mode: 'vector' } as const;
+          const [g, c] = await Promise.all([gpu.search(query, vectorOnly), cpu.search(query, vectorOnly)]);
           expect(g.map((h) => h.id)).toEqual(c.map((h) => h.id));
           g.forEach((h, i) => {
             expect(Math.abs(h.score - (c[i]?.score as number))).toBeLessThan(1e-5);
@@ -201,8 +230,8 @@ describe('search', () => {
     let found = 0;
     for (let q = 0; q < 10; q++) {
       const query = `w${q * 7} w${q * 13 + 1}`;
-      const exact = (await index.search(query, { exact: true })).map((h) => h.id);
-      const funnel = (await index.search(query)).map((h) => h.id);
+      const exact = (await index.search(query, { exact: true, mode: 'vector' })).map((h) => h.id);
+      const funnel = (await index.search(query, { mode: 'vector' })).map((h) => h.id);
       found += funnel.filter((id) => exact.includes(id)).length;
     }
     expect(found / 100).toBeGreaterThanOrEqual(0.98);
@@ -336,6 +365,29 @@ describe('IndexedDB persistence', () => {
     });
   }
 
+  it('a sync cut short before its manifest switch leaves the old state; run again it embeds only what changed', async () => {
+    const name = freshName();
+    const encoder = fakeEncoder();
+    const index = await open({ encoder, name, store: 'indexeddb', device: 'cpu' });
+    await index.sync(manyDocs(200, 4));
+    const before = await index.search('w1 w2', { k: 10 });
+    const next = manyDocs(200, 4).map((d, i) => (i % 50 === 3 ? { ...d, text: `${d.text} w299 changed` } : d));
+    const put = IDBObjectStore.prototype.put;
+    vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementation(function (this: IDBObjectStore, value, key) {
+      if (String(key).startsWith('manifest')) throw new DOMException('simulated reload mid-sync', 'AbortError');
+      return put.call(this, value, key);
+    });
+    await expect(rejection(index.sync(next.slice(10)))).resolves.toBeInstanceOf(Error);
+    vi.restoreAllMocks();
+    index.close();
+    const reopened = await open({ encoder, name, store: 'indexeddb', device: 'cpu' });
+    expect(reopened.size).toBe(200);
+    expect(await reopened.search('w1 w2', { k: 10 })).toEqual(before);
+    const calls = encoder.calls.length;
+    expect(await reopened.sync(next.slice(10))).toEqual({ added: 0, updated: 3, removed: 10, unchanged: 187, embedded: 3 });
+    expect(encoder.calls.slice(calls).flatMap((c) => c.texts)).toHaveLength(3);
+  });
+
   it('a full disk fails an add with STORAGE_QUOTA and leaves the index as it was', async () => {
     const name = freshName();
     const index = await open({ encoder: fakeEncoder(), name, store: 'indexeddb', device: 'cpu' });
@@ -362,6 +414,7 @@ describe('IndexedDB persistence', () => {
     built.close();
 
     const otherModel = await open({ encoder: fakeEncoder({ id: 'model-b' }), name, store: 'indexeddb', device: 'cpu' });
+    expect(otherModel.needsRebuild).toBe(true);
     const err = await rejection(otherModel.search(FRUIT));
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(/model "model-a".*model "model-b"/);
@@ -399,7 +452,7 @@ describe('with the real encoder', () => {
       ];
       await index.add(docs);
       const query = 'a fox and a dog';
-      const hits = await index.search(query, { k: 4, exact: true });
+      const hits = await index.search(query, { k: 4, exact: true, mode: 'vector' });
       const [q] = await encoder.embed([query], { kind: 'query' });
       const passages = await encoder.embed(
         docs.map((d) => d.text),
@@ -419,7 +472,7 @@ describe('with the real encoder', () => {
       expect((fn as Error).message).toMatch(/function filter cannot reach the index in the worker/);
       index.close();
       const reopened = await open({ encoder, name, store: 'indexeddb' });
-      expect(await reopened.search(query, { k: 4, exact: true })).toEqual(hits);
+      expect(await reopened.search(query, { k: 4, exact: true, mode: 'vector' })).toEqual(hits);
     } finally {
       await encoder.dispose();
     }

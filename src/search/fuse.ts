@@ -1,0 +1,52 @@
+import type { Ranker } from './types.js';
+
+/** A document in one ranker's list: its score there and the row (chunk) that earned it. */
+export interface DocRank {
+  id: string;
+  score: number;
+  row: number;
+}
+
+export interface Fused {
+  id: string;
+  score: number;
+  row: number;
+  /** 1-based rank in each list that holds the document. */
+  ranks: Partial<Record<Ranker, number>>;
+}
+
+export interface FusionWeights {
+  k: number;
+  weights: Record<Ranker, number>;
+}
+
+/**
+ * Reciprocal rank fusion (Cormack et al., 2009): a document scores sum_r w_r / (k + rank_r) over
+ * the lists that hold it. Ranks, not scores, are combined, so a cosine and a BM25 score never
+ * need a common scale (min-max scaling, as a weighted sum of scores needs, lets one outlier
+ * reorder everything else). The chunk shown is the one from the list whose term weighed most.
+ */
+export function fuseRanks(lists: Partial<Record<Ranker, DocRank[]>>, f: FusionWeights, k: number): Fused[] {
+  const byId = new Map<string, Fused & { best: number }>();
+  for (const [ranker, list] of Object.entries(lists) as [Ranker, DocRank[]][]) {
+    list.forEach((d, i) => {
+      const term = f.weights[ranker] / (f.k + i + 1);
+      let e = byId.get(d.id);
+      if (!e) {
+        e = { id: d.id, score: 0, row: d.row, ranks: {}, best: -1 };
+        byId.set(d.id, e);
+      }
+      e.score += term;
+      e.ranks[ranker] = i + 1;
+      if (term > e.best) {
+        e.best = term;
+        e.row = d.row;
+      }
+    });
+  }
+  // Ties (equal fused scores) keep the order of first appearance: vector list first, then lexical.
+  return [...byId.values()]
+    .sort((a, b) => b.score - a.score)
+    .slice(0, k)
+    .map(({ id, score, row, ranks }) => ({ id, score, row, ranks }));
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { codec } from '../../src/search/codec.js';
+import { Collection } from '../../src/search/collection.js';
+import { fuseRanks } from '../../src/search/fuse.js';
+import { LexicalIndex } from '../../src/search/lexical.js';
+import { terms } from '../../src/search/terms.js';
+
+// The lexical ranker and rank fusion behind hybrid search, against hand-computed BM25.
+
+const words = (text: string) => terms(text).filter((t) => !t.startsWith('\u0001'));
+
+describe('terms', () => {
+  it('splits words in scripts without spaces and folds case and Latin accents', () => {
+    expect(words('Café CAFÉ naïve')).toEqual(['cafe', 'cafe', 'naive']);
+    expect(words('東京は日本の首都です')).toContain('東京');
+    expect(words('ภาษาไทยง่ายนิดเดียว').length).toBeGreaterThan(1);
+    expect(words('Ёлка, 3.14 и 42!')).toEqual(['елка', '3.14', 'и', '42']);
+  });
+
+  it('keeps marks that are vowels in their script', () => {
+    const [hindi] = words('किताब');
+    expect(hindi).toBe('किताब'.normalize('NFC'));
+    expect(words('किताब कताब')).toHaveLength(2);
+  });
+
+  it('adds a 5-letter prefix term for longer words, apart from whole words', () => {
+    const all = terms('Verteidigung verteidigen teidi');
+    const prefixes = all.filter((t) => t.startsWith('\u0001'));
+    expect(prefixes).toEqual(['\u0001verte', '\u0001verte']);
+    expect(all).toContain('teidi');
+  });
+});
+
+describe('BM25', () => {
+  const idf = (n: number, df: number) => Math.log(1 + (n - df + 0.5) / (df + 0.5));
+  const bm25 = (tf: number, len: number, avg: number) => (tf * 2.2) / (tf + 1.2 * (0.25 + (0.75 * len) / avg));
+
+  it('scores rows as Okapi BM25 (k1 1.2, b 0.75) and ranks by it', () => {
+    const lex = new LexicalIndex();
+    ['red fox', 'red red dog', 'blue bird sings'].forEach((t, row) => {
+      lex.add(row, t);
+    });
+    const ranked = lex.top('red', 10, null);
+    expect([...ranked.rows]).toEqual([1, 0]);
+    const avg = 8 / 3;
+    expect(ranked.scores[0]).toBeCloseTo(idf(3, 2) * bm25(2, 3, avg), 5);
+    expect(ranked.scores[1]).toBeCloseTo(idf(3, 2) * bm25(1, 2, avg), 5);
+    expect(lex.top('green', 10, null).rows.length).toBe(0);
+  });
+
+  it('forgets removed rows in scores and statistics, also after a compaction', () => {
+    const lex = new LexicalIndex();
+    ['red fox', 'red red dog', 'blue bird sings'].forEach((t, row) => {
+      lex.add(row, t);
+    });
+    lex.remove(1, 'red red dog');
+    const after = lex.top('red', 10, null);
+    expect([...after.rows]).toEqual([0]);
+    expect(after.scores[0]).toBeCloseTo(idf(2, 1) * bm25(1, 2, 2.5), 5);
+    lex.remap(Int32Array.from([0, -1, 1]));
+    expect([...lex.top('bird red', 10, null).rows].sort()).toEqual([0, 1]);
+    const mask = Uint32Array.of(0b10);
+    expect([...lex.top('bird red', 10, mask).rows]).toEqual([1]);
+  });
+
+  it('a Collection keeps its lexical rows in step with its vectors through removal and compaction', () => {
+    const c = new Collection(codec('f32', 4), null);
+    const docs = Array.from({ length: 6 }, (_, i) => ({ id: `d${i}`, chunks: [`word${i} common`, `tail${i}`] }));
+    c.append({ docs, words: new Uint32Array(12 * 4), scales: new Float32Array(12).fill(1) });
+    c.remove(['d0', 'd1', 'd2', 'd3']);
+    const ranked = c.lexical.top('word5 tail4', 10, c.mask(undefined));
+    expect([...ranked.rows].map((r) => c.at(r).chunk.text).sort()).toEqual(['tail4', 'word5 common']);
+  });
+});
+
+describe('reciprocal rank fusion', () => {
+  it('sums weight / (k + rank) and records each ranker that found a document', () => {
+    const fused = fuseRanks(
+      {
+        vector: [
+          { id: 'a', score: 0.9, row: 0 },
+          { id: 'b', score: 0.8, row: 1 },
+        ],
+        lexical: [
+          { id: 'b', score: 7, row: 2 },
+          { id: 'c', score: 3, row: 3 },
+        ],
+      },
+      { k: 60, weights: { vector: 1, lexical: 1 } },
+      10,
+    );
+    expect(fused.map((f) => f.id)).toEqual(['b', 'a', 'c']);
+    expect(fused[0]).toEqual({ id: 'b', score: 1 / 62 + 1 / 61, row: 2, ranks: { vector: 2, lexical: 1 } });
+    expect(fused[2]?.ranks).toEqual({ lexical: 2 });
+  });
+});
