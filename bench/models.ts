@@ -37,7 +37,7 @@ export interface BenchModel {
 }
 
 /** 12 layers x 384 wide (a MiniLM-L12 / e5-small shape) with the bundled model's tokenizer. */
-const RANDOM_CONFIG = bertConfig({
+export const RANDOM_CONFIG = bertConfig({
   vocabSize: 32000,
   hiddenSize: 384,
   numLayers: 12,
@@ -46,7 +46,7 @@ const RANDOM_CONFIG = bertConfig({
   maxPositions: 512,
 });
 
-async function bundledTokenizer(): Promise<{ json: string; config: Record<string, unknown> }> {
+export async function bundledTokenizer(): Promise<{ json: string; config: Record<string, unknown> }> {
   const manifest = JSON.parse(await readFile(join(BUNDLED, 'manifest.json'), 'utf8'));
   return { json: await readFile(join(BUNDLED, 'tokenizer.json'), 'utf8'), config: manifest.tokenizer.config ?? {} };
 }

@@ -27,6 +27,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: true,
     load: () => import('./engine.js'),
   },
+  'hub-heap': {
+    summary: 'peak JS heap of Chromium converting a random 12 x 384 BERT opened by hub id, against the pack it makes',
+    usesDawn: false,
+    load: () => import('./hub-heap.js'),
+  },
   node: {
     summary: 'm3web vs transformers.js in Node, both on Dawn over the same adapter, same model and texts',
     usesDawn: true,
@@ -36,6 +41,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: 'GPU time per kernel for one forward (timestamp queries) on a random BERT',
     usesDawn: true,
     load: () => import('./profile.js'),
+  },
+  static: {
+    summary: 'static tiered index over 100k synthetic passages: tier sizes, bytes per query, latency, recall@10',
+    usesDawn: false,
+    load: () => import('./static.js'),
   },
   search: {
     summary: 'exact vs Matryoshka funnel latency and recall@10 of index.search on 10k / 100k synthetic 384-dim vectors',

@@ -13,8 +13,8 @@ import { rng } from '../test/support/random.js';
 import { icdName } from './adapter.js';
 import { hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';
 
-const DIMS = 384;
-const TRAINED_DIMS = [64, 128, 256, 384];
+export const DIMS = 384;
+export const TRAINED_DIMS = [64, 128, 256, 384];
 const K = 10;
 const SWEEP = [50, 100, 200, 400, 800];
 const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), 'results', 'search-latest.json');
@@ -35,7 +35,7 @@ const gauss = (next: () => number) => (next() + next() + next() + next() - 2) * 
  * noise of `spread` times the centres' scale: clusters overlap, so the first 64 dims rank the
  * neighbours approximately but not exactly (64-dim top-10 alone finds about 0.8 of the true one).
  */
-class Synthetic {
+export class Synthetic {
   private readonly centres: Float32Array[];
   private readonly next: () => number;
 
@@ -49,7 +49,17 @@ class Synthetic {
   }
 
   point(): Float32Array {
-    return this.sample(this.centres[Math.floor(this.next() * this.centres.length)] as Float32Array);
+    return this.pointOf(this.cluster());
+  }
+
+  /** A random cluster's number. */
+  cluster(): number {
+    return Math.floor(this.next() * this.centres.length);
+  }
+
+  /** A point of cluster `c`. */
+  pointOf(c: number): Float32Array {
+    return this.sample(this.centres[c] as Float32Array);
   }
 
   private sample(centre: Float32Array | null): Float32Array {
@@ -119,16 +129,16 @@ interface SweepResult {
   recallAt10: number;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
-const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+export const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 const round = (x: number, digits = 4) => Number(x.toPrecision(digits));
-const overlap = (a: string[], b: string[]) => a.filter((id) => b.includes(id)).length / b.length;
+export const overlap = (a: string[], b: string[]) => a.filter((id) => b.includes(id)).length / b.length;
 
 type Mode = { exact?: boolean; candidates?: number };
 type Timed = { ms: number; ids: string[][] };
@@ -152,7 +162,7 @@ async function timeSearches(index: VectorIndex, queries: number, modes: Mode[]):
   return out.map((o) => ({ ms: median(o.samples), ids: o.ids }));
 }
 
-const recall = (found: string[][], exact: string[][]) =>
+export const recall = (found: string[][], exact: string[][]) =>
   found.reduce((n, ids, i) => n + overlap(ids, exact[i] as string[]), 0) / found.length;
 
 export async function main(args: string[]): Promise<number> {

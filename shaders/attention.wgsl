@@ -17,6 +17,12 @@
 // stored. A window (ModernBERT's local layers) limits query i to keys j with |i - j| <= window:
 // the workgroup only visits the keys its 64 queries can see, so a local layer costs
 // O(S * window) instead of O(S^2).
+//
+// Decoder embedders (Qwen3, Gemma 3) add grouped-query attention: QKV rows are [queries (H) |
+// keys (KV_WIDTH) | values (KV_WIDTH)] and `group` query heads share one key/value head; Qwen3's
+// causal mask (query i sees keys j <= i, so a workgroup stops at its last query); and a scale
+// other than head_dim^-0.5 (Gemma's query_pre_attn_scalar). BERT and ModernBERT run with
+// kv_width = H, group = 1, causal = 0.
 
 struct AttentionParams {
   S: u32,
@@ -25,6 +31,12 @@ struct AttentionParams {
   scale: f32,
   // GLOBAL for full attention.
   window: u32,
+  // Width of the keys (and of the values) in a QKV row: kv heads x head_dim.
+  kv_width: u32,
+  // Query heads per key/value head.
+  group: u32,
+  // 1: query i sees keys j <= i only.
+  causal: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: AttentionParams;
@@ -65,7 +77,7 @@ fn head_value(base: u32, pos: u32, c: u32, rotate: bool) -> f32 {
 }
 
 fn visible(q: u32, k: u32) -> bool {
-  return P.window == GLOBAL || max(q, k) - min(q, k) <= P.window;
+  return (P.window == GLOBAL || max(q, k) - min(q, k) <= P.window) && (P.causal == 0u || k <= q);
 }
 
 override HEAD_VEC4S: u32 = (HEAD_DIM + 3u) / 4u;
@@ -77,7 +89,8 @@ fn attend(li: u32, wid: vec3<u32>, lane: u32) {
   let q0 = wid.x * QUERIES;
   let qi = q0 + li;
   let len = Lengths[row];
-  let stride = 3u * P.H;
+  let stride = P.H + 2u * P.kv_width;
+  let kv_head = (head / P.group) * HEAD_DIM;
   let q_active = qi < P.S;
   let q_pos = min(qi, P.S - 1u);
   let q_base = (row * P.S + q_pos) * stride + head * HEAD_DIM;
@@ -101,13 +114,16 @@ fn attend(li: u32, wid: vec3<u32>, lane: u32) {
     first = select(0u, q0 - P.window, q0 > P.window);
     end = min(len, q0 + QUERIES + P.window);
   }
+  if (P.causal == 1u) {
+    end = min(end, q0 + QUERIES);
+  }
   for (var j0 = first; j0 < end; j0 += KEY_TILE) {
     let tile_len = min(KEY_TILE, end - j0);
 
     // Keys outside this query's window keep the floor score and get no weight below.
     var tile_max = running_max;
     for (var j = 0u; j < tile_len; j++) {
-      let k_base = (row * P.S + j0 + j) * stride + P.H + head * HEAD_DIM;
+      let k_base = (row * P.S + j0 + j) * stride + P.H + kv_head;
       var s = 0.0;
       for (var c = 0u; c < HEAD_VEC4S; c++) {
         s += dot(q[c], head4(k_base, j0 + j, c * 4u, lane, true));
@@ -125,7 +141,7 @@ fn attend(li: u32, wid: vec3<u32>, lane: u32) {
     for (var j = 0u; j < tile_len; j++) {
       let p = select(0.0, exp(scores[j] - tile_max), visible(q_pos, j0 + j));
       running_sum += p;
-      let v_base = (row * P.S + j0 + j) * stride + 2u * P.H + head * HEAD_DIM;
+      let v_base = (row * P.S + j0 + j) * stride + P.H + P.kv_width + kv_head;
       for (var c = 0u; c < HEAD_VEC4S; c++) {
         acc[c] += p * head4(v_base, 0u, c * 4u, lane, false);
       }

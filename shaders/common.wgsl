@@ -14,3 +14,14 @@ fn erf_approx(x: f32) -> f32 {
 fn gelu(x: f32) -> f32 {
   return 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
 }
+
+// PyTorch's gelu(approximate='tanh') (Gemma's gelu_pytorch_tanh). tanh's argument is clamped where
+// tanh is already +-1 in f32: some adapters build tanh from exp, which overflows past ~44.
+fn gelu_tanh(x: f32) -> f32 {
+  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -10.0, 10.0);
+  return 0.5 * x * (1.0 + tanh(u));
+}
+
+fn silu(x: f32) -> f32 {
+  return x / (1.0 + exp(-x));
+}

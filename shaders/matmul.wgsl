@@ -31,15 +31,32 @@ const EPILOGUE_GELU: u32 = 1u;
 const EPILOGUE_GEGLU: u32 = 2u;
 // Add into Y (a pre-norm residual connection: Y += X . W^T + bias).
 const EPILOGUE_RESIDUAL: u32 = 3u;
+// Gated like GeGLU, with SiLU (Qwen3's SwiGLU) or tanh-approximated GELU (Gemma's) on the inputs.
+const EPILOGUE_SWIGLU: u32 = 4u;
+const EPILOGUE_GEGLU_TANH: u32 = 5u;
+
+fn gated() -> bool {
+  return P.epilogue == EPILOGUE_GEGLU || P.epilogue == EPILOGUE_SWIGLU || P.epilogue == EPILOGUE_GEGLU_TANH;
+}
+
+fn gate_activation(x: f32) -> f32 {
+  if (P.epilogue == EPILOGUE_SWIGLU) {
+    return silu(x);
+  }
+  if (P.epilogue == EPILOGUE_GEGLU_TANH) {
+    return gelu_tanh(x);
+  }
+  return gelu(x);
+}
 
 @group(0) @binding(0) var<uniform> P: MatmulParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> Bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 
-// The weight row behind tile column n (only GeGLU reorders them).
+// The weight row behind tile column n (only the gated epilogues reorder them).
 fn source_row(n: u32) -> u32 {
-  if (P.epilogue == EPILOGUE_GEGLU) {
+  if (gated()) {
     return select(n / 2u, P.N / 2u + n / 2u, (n & 1u) == 1u);
   }
   return n;
@@ -136,13 +153,13 @@ fn store4(row: u32, c0: u32, raw: vec4<f32>) {
     row_scale(source_row(c0 + 2u)),
     row_scale(source_row(c0 + 3u)),
   );
-  if (P.epilogue == EPILOGUE_GEGLU) {
+  if (gated()) {
     // N is even and c0 a multiple of 4, so an even column's gate partner is always in `sums`.
     let half = P.N / 2u;
     for (var j = 0u; j < 4u; j += 2u) {
       if (c0 + j < P.N) {
         let i = (c0 + j) / 2u;
-        Y[row * half + i] = gelu(sums[j] + Bias[i]) * (sums[j + 1u] + Bias[half + i]);
+        Y[row * half + i] = gate_activation(sums[j] + Bias[i]) * (sums[j + 1u] + Bias[half + i]);
       }
     }
     return;

@@ -1,4 +1,4 @@
-// One workgroup per text: pool its real tokens (mean over the mask, or the first token),
+// One workgroup per text: pool its real tokens (mean over the mask, the first or the last token),
 // keep the first `dims` numbers (Matryoshka truncation), optionally L2-normalise, and write
 // the vector to row `out_row0 + row` of the call's output, so every batch of a call lands in
 // one buffer and is read back once.
@@ -8,7 +8,8 @@ struct PoolParams {
   H: u32,
   dims: u32,
   out_row0: u32,
-  mean: u32,
+  // 0: first token, 1: mean, 2: last real token.
+  mode: u32,
   normalize: u32,
 }
 
@@ -26,8 +27,9 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
   let out_base = (P.out_row0 + row) * P.dims;
   var sq = 0.0;
   for (var c = li; c < P.dims; c += REDUCE_THREADS) {
-    var v = Hidden[base + c];
-    if (P.mean == 1u) {
+    let row0 = select(0u, len - 1u, P.mode == 2u);
+    var v = Hidden[base + row0 * P.H + c];
+    if (P.mode == 1u) {
       for (var t = 1u; t < len; t++) {
         v += Hidden[base + t * P.H + c];
       }

@@ -20,4 +20,13 @@ export * from './store/index.js';
 export { type EncodedText, TextTokenizer } from './tokenizer/tokenizer.js';
 export type { ConfigOptions, EncoderConfig, ExitNorm, ModelType, ModernBertSpec, Pooling } from './weights/config.js';
 export { EXIT_NORMS, parseHfConfig } from './weights/config.js';
-export { type BertWeights, type EncoderWeights, type ModernBertWeights, QUANTS, type Quant } from './weights/weights.js';
+export type { DecoderSpec } from './weights/decoder-config.js';
+export {
+  type BertWeights,
+  type DecoderWeights,
+  type DenseModule,
+  type EncoderWeights,
+  type ModernBertWeights,
+  QUANTS,
+  type Quant,
+} from './weights/weights.js';

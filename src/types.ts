@@ -1,6 +1,6 @@
 import type { GpuAdapterSummary } from './gpu/device.js';
 import type { BackendKind } from './model/encoder.js';
-import type { QualityTable } from './pack/manifest.js';
+import type { QualityTable, SearchDefaults } from './pack/manifest.js';
 import type { PackLoadProgress } from './store/pack-loader.js';
 import type { Pooling } from './weights/config.js';
 import type { Quant } from './weights/weights.js';
@@ -9,10 +9,15 @@ export type DeviceChoice = 'auto' | 'webgpu' | 'cpu';
 
 export interface EncoderOptions {
   /**
-   * Where the model is: a hub id (`hf:org/name`, `hf:org/name@revision`), the URL of a model pack
-   * folder (its manifest.json inside), or in Node a local pack folder or Hugging Face folder.
+   * Where the model is: a hub id (`hf:org/name`, `hf:org/name@revision`, or a bare `org/name`
+   * where it cannot be a relative URL: no scheme, no leading `./` or `/`, exactly one slash), the
+   * URL of a model pack folder (its manifest.json inside), or in Node a local pack folder or
+   * Hugging Face folder (a bare `org/name` that exists as a folder is that folder); or, in a
+   * page, a folder the user dropped or picked (see ModelFolder).
    */
-  model: string;
+  model: string | ModelFolder;
+  /** For a hub id: the branch, tag or commit to read (default main); must agree with an `@revision` in `model`. */
+  revision?: string;
   /** For a hub id: where the hub is (default https://huggingface.co) and an access token for gated models. */
   hub?: { url?: string; token?: string };
   /** For a hub id: how the converted weights are stored (default q8). */
@@ -36,6 +41,18 @@ export interface EncoderOptions {
 }
 
 export type LoadProgress = PackLoadProgress;
+
+/**
+ * A model folder dropped or picked in a page (a Hugging Face folder or an m3web pack), as
+ * `EncoderOptions.model`. A Hugging Face folder is converted in the engine's worker (dtype, dims
+ * apply), tensor by tensor, with progress in weight bytes; nothing is cached.
+ */
+export interface ModelFolder {
+  /** The folder's name: the model's source, and its id for a Hugging Face folder. */
+  name: string;
+  /** Its files by path inside it, '/'-separated: 'config.json', '1_Pooling/config.json'. */
+  files: Record<string, Blob>;
+}
 
 export interface EmbedOptions {
   /** Layers to run; one of the model's exits (default: all). */
@@ -69,6 +86,8 @@ export interface ModelInfo {
   quantization: string;
   prefixes: { query?: string; passage?: string };
   quality: QualityTable | null;
+  /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */
+  search?: SearchDefaults;
   /**
    * Identifies the weights (from the pack's file hashes): a model republished under the same id
    * has another. Absent for a checkpoint folder opened without a pack.

@@ -2,7 +2,7 @@
  * Peak JS memory of a page together with its workers (m3web runs in one), over CDP: the V8 heap
  * and ArrayBuffer backing stores. WebAssembly memories are in neither (Chromium keeps them out of
  * backingStorageSize), nor are GPU buffers: those show only in the RSS figures. Sampled once a
- * second, so a shorter peak can be missed, unlike the RSS high-water marks.
+ * second by default, so a shorter peak can be missed, unlike the RSS high-water marks.
  */
 import type { CDPSession, Page } from 'playwright';
 
@@ -23,14 +23,20 @@ export class JsHeapPeaks {
   private buffers = 0;
   private readonly timer: NodeJS.Timeout;
 
-  private constructor(private readonly cdp: CDPSession) {
-    this.timer = setInterval(() => void this.sample(), 1000);
+  private constructor(
+    private readonly cdp: CDPSession,
+    everyMs: number,
+  ) {
+    this.timer = setInterval(() => void this.sample(), everyMs);
   }
 
-  /** Attach before the first navigation: workers are picked up as they start, reloads included. */
-  static async attach(page: Page): Promise<JsHeapPeaks> {
+  /**
+   * Attach before the first navigation: workers are picked up as they start, reloads included.
+   * Samples every `everyMs` (a shorter period catches shorter peaks, at some cost to the page).
+   */
+  static async attach(page: Page, everyMs = 1000): Promise<JsHeapPeaks> {
     const cdp = await page.context().newCDPSession(page);
-    const peaks = new JsHeapPeaks(cdp);
+    const peaks = new JsHeapPeaks(cdp, everyMs);
     cdp.on('Target.attachedToTarget', (e) => peaks.workers.add(e.sessionId));
     cdp.on('Target.detachedFromTarget', (e) => e.sessionId && peaks.workers.delete(e.sessionId));
     cdp.on('Target.receivedMessageFromTarget', (e) => {

@@ -1,6 +1,7 @@
 import { DEFAULT_BATCH_TOKENS, SUBMISSION_TOKENS } from '../model/batch.js';
 import { scaleCount, matrixBytes as storedBytes } from '../pack/layout.js';
 import type { EncoderConfig } from '../weights/config.js';
+import { projectionShapes } from '../weights/shapes.js';
 import type { Quant } from '../weights/weights.js';
 import type { DeviceProbe } from './probe.js';
 
@@ -137,12 +138,12 @@ export function matrixBytes(rows: number, cols: number, quant: Quant): number {
  * tokens and keeping `indexVectors` vectors of `dims` f32 numbers. With H = hidden, I = intermediate:
  *
  *   embeddings  vocab × H in quant.embeddings, plus f32 position [maxPositions, H], token-type
- *               [typeVocab, H] and LayerNorm (2H) tables; for ModernBERT instead the final norm
- *               (2H) and up to two RoPE tables [maxTokens, headDim] each
- *   per layer   the [3H, H], [H, H], [I, H], [H, I] matrices in quant.linear, f32 biases
- *               (3H + H + I + H) and two f32 LayerNorms (4H); ModernBERT's GeGLU input is [2I, H]
- *   activations 4 bytes × (M × (6H + I) + 2 × T × H): the forward's reused buffers (hidden H,
- *               q/k/v 3H, attention context H, attention output H, FFN I) for the M tokens of the
+ *               [typeVocab, H] and LayerNorm (2H) tables; for ModernBERT and the decoders instead
+ *               the final norm (2H) and a RoPE table [maxTokens, headDim] per distinct base
+ *   per layer   the projections (projectionShapes: BERT's [3H, H], [H, H], [I, H], [H, I]) in
+ *               quant.linear, their f32 biases and two f32 LayerNorms (4H)
+ *   activations 4 bytes × (M × (3H + QKV + I) + 2 × T × H): the forward's reused buffers (hidden H,
+ *               q/k/v QKV = 3H for BERT, attention context H, attention output H, FFN I) for the M tokens of the
  *               largest length bucket (bucketize keeps M <= 4096 unless one text is longer), and
  *               the uploaded word rows, staged on the CPU and copied to the GPU, for the
  *               T = min(batch × seqLen, 32768) tokens of one submission
@@ -161,23 +162,23 @@ export function memoryMB(
   quant: WeightQuant,
   indexVectors = 0,
 ): number {
-  const { hiddenSize: H, intermediateSize: I, modern } = config;
-  const tables = modern
-    ? (modern.globalRopeTheta === modern.localRopeTheta ? 1 : 2) * config.maxTokens * config.headDim * 4 + 4 * H * 4
-    : (config.maxPositions + config.typeVocabSize + 2) * H * 4;
+  const { hiddenSize: H, intermediateSize: I, modern, decoder } = config;
+  // RoPE tables (one per distinct base) and the final norm of the pre-norm models.
+  const thetas = modern ? new Set([modern.globalRopeTheta, modern.localRopeTheta]).size : new Set(decoder?.ropeTheta).size;
+  const tables =
+    modern || decoder
+      ? thetas * config.maxTokens * config.headDim * 4 + 4 * H * 4
+      : (config.maxPositions + config.typeVocabSize + 2) * H * 4;
   const embeddings = matrixBytes(config.vocabSize, H, quant.embeddings) + tables;
-  const ffnIn = modern ? 2 * I : I;
-  const layerMatrices = [
-    [3 * H, H],
-    [H, H],
-    [ffnIn, H],
-    [H, I],
-  ] as const;
+  const shapes = Object.values(projectionShapes(config));
+  // f32 biases of the projections, and two norms' worth of f32 factors (4H).
   const perLayer =
-    layerMatrices.reduce((s, [rows, cols]) => s + matrixBytes(rows, cols, quant.linear), 0) + (3 * H + H + ffnIn + H + 4 * H) * 4;
+    shapes.reduce((s, [rows, cols]) => s + matrixBytes(rows, cols, quant.linear), 0) +
+    (shapes.reduce((s, [rows]) => s + rows, 0) + 4 * H) * 4;
   const rowsPerBucket = Math.max(1, Math.floor(DEFAULT_BATCH_TOKENS / seqLen));
   const bucketTokens = Math.min(batch, rowsPerBucket) * seqLen;
   const submissionTokens = Math.min(batch * seqLen, Math.max(SUBMISSION_TOKENS, seqLen));
-  const activations = 4 * (bucketTokens * (6 * H + I) + 2 * submissionTokens * H);
+  const [qkvRows] = projectionShapes(config).qkv;
+  const activations = 4 * (bucketTokens * (3 * H + qkvRows + I) + 2 * submissionTokens * H);
   return (embeddings + layers * perLayer + activations + indexVectors * dims * 4) / MIB;
 }

@@ -22,7 +22,7 @@ export interface LoadOptions {
   quant?: Quant;
   /** Load only the first `layers` transformer layers (default: all). */
   layers?: number;
-  /** ModernBERT only: what early exits pool (default 'none'). */
+  /** Pre-norm models only (ModernBERT, Qwen3, Gemma 3): what early exits pool (default 'none'). */
   exitNorm?: ExitNorm;
 }
 
@@ -32,7 +32,7 @@ export interface LoadedModel {
   tokenizer: TextTokenizer;
 }
 
-/** Parses and checks a Hugging Face BERT / XLM-R / ModernBERT model: config, tokenizer and weights. */
+/** Parses and checks a Hugging Face model of a supported architecture: config, tokenizer and weights. */
 export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}): Promise<LoadedModel> {
   const quant = options.quant ?? 'f32';
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);

@@ -1,5 +1,16 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 import type { Pooling } from '../weights/config.js';
+import { quantizeLinear } from '../weights/quantize.js';
+import type { DenseModule, Quant } from '../weights/weights.js';
+import type { TensorSource } from './safetensors.js';
+
+/** One Dense module's files: its config.json and, where the reader can open it, its model.safetensors. */
+export interface DenseFiles {
+  /** The module folder, e.g. 2_Dense. */
+  path: string;
+  config: unknown;
+  weights?: TensorSource;
+}
 
 /** The sentence-transformers files of a model folder, parsed (each may be absent). */
 export interface SentenceTransformersFiles {
@@ -11,6 +22,17 @@ export interface SentenceTransformersFiles {
   bertConfig?: unknown;
   /** config_sentence_transformers.json */
   stConfig?: unknown;
+  /** The Dense modules, in modules.json's order. */
+  dense?: DenseFiles[];
+}
+
+/** A Dense module as its config.json declares it. */
+export interface DenseSpec {
+  path: string;
+  inFeatures: number;
+  outFeatures: number;
+  bias: boolean;
+  activation: DenseModule['activation'];
 }
 
 /** What the sentence-transformers files decide about a converted model. */
@@ -18,46 +40,100 @@ export interface SentenceTransformersSettings {
   pooling?: Pooling;
   prefixes?: { query?: string; passage?: string };
   maxTokens?: number;
+  /** Dense projections after pooling, in order. */
+  dense?: DenseSpec[];
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const MODULE_PATH = /^[\w.-]+$/;
+
+/** modules.json's modules of one type (by class name suffix), with a plain relative path. */
+export function modulePaths(modules: unknown, type: string): string[] {
+  if (!Array.isArray(modules)) return [];
+  return modules
+    .filter((m) => isObject(m) && String(m.type).endsWith(`.${type}`))
+    .map((m) => (m as Record<string, unknown>).path)
+    .filter((p): p is string => typeof p === 'string' && MODULE_PATH.test(p));
+}
 
 /** The path of the Pooling module from modules.json (default 1_Pooling), where its config.json lives. */
 export function poolingPath(modules: unknown): string {
-  if (!Array.isArray(modules)) return '1_Pooling';
-  const pooling = modules.find((m) => isObject(m) && String(m.type).endsWith('.Pooling'));
-  return isObject(pooling) && typeof pooling.path === 'string' && /^[\w.-]+$/.test(pooling.path) ? pooling.path : '1_Pooling';
+  return modulePaths(modules, 'Pooling')[0] ?? '1_Pooling';
 }
 
 function poolingOf(raw: unknown): Pooling | undefined {
   if (!isObject(raw)) return undefined;
   if (raw.pooling_mode_cls_token === true) return 'cls';
   if (raw.pooling_mode_mean_tokens === true) return 'mean';
+  if (raw.pooling_mode_lasttoken === true) return 'last';
   const asked = Object.entries(raw)
     .filter(([k, v]) => k.startsWith('pooling_mode_') && v === true)
     .map(([k]) => k.slice('pooling_mode_'.length));
-  throw new UnsupportedError(`the Pooling module asks for ${asked.join(', ') || 'no pooling'}; m3web pools by mean or CLS`);
+  throw new UnsupportedError(
+    `the Pooling module asks for ${asked.join(', ') || 'no pooling'}; m3web pools by mean, CLS or last token`,
+  );
+}
+
+const ACTIVATIONS: Record<string, DenseModule['activation']> = {
+  'torch.nn.modules.linear.Identity': 'identity',
+  'torch.nn.modules.activation.Tanh': 'tanh',
+};
+
+function denseSpec(d: DenseFiles): DenseSpec {
+  const c = d.config;
+  if (!isObject(c)) throw new ModelFormatError(`${d.path}/config.json is missing or not an object`);
+  const features = (key: string) => {
+    const v = c[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new ModelFormatError(`${d.path}/config.json: "${key}" must be a positive integer`);
+    return v;
+  };
+  const activation = ACTIVATIONS[String(c.activation_function ?? 'torch.nn.modules.activation.Tanh')];
+  if (!activation) {
+    throw new UnsupportedError(
+      `${d.path} uses activation ${JSON.stringify(c.activation_function)}; m3web runs Dense modules with Identity or Tanh`,
+    );
+  }
+  return {
+    path: d.path,
+    inFeatures: features('in_features'),
+    outFeatures: features('out_features'),
+    bias: c.bias !== false,
+    activation,
+  };
 }
 
 /**
- * Reads the modules a sentence-transformers model applies after the transformer. Modules m3web
- * does not run (Dense projections, other poolings) are refused rather than skipped: skipping
- * one would return vectors unlike the model's without a word.
+ * Reads the modules a sentence-transformers model applies after the transformer: Pooling, then
+ * any Dense projections, then Normalize. Modules m3web does not run (other poolings, LayerNorm,
+ * a Normalize before a Dense) are refused rather than skipped: skipping one would return vectors
+ * unlike the model's without a word.
  */
 export function sentenceTransformersSettings(files: SentenceTransformersFiles): SentenceTransformersSettings {
   const out: SentenceTransformersSettings = {};
   if (files.modules !== undefined) {
     if (!Array.isArray(files.modules)) throw new ModelFormatError('modules.json must be a list of modules');
+    const order = ['Transformer', 'Pooling', 'Dense', 'Normalize'];
+    let at = 0;
     for (const m of files.modules) {
       const type = isObject(m) ? String(m.type) : '';
-      if (/\.(Transformer|Pooling|Normalize)$/.test(type)) continue;
-      throw new UnsupportedError(
-        `modules.json lists a ${type || 'module'} after the transformer; m3web runs the transformer, Pooling and Normalize modules only`,
-      );
+      const kind = order.findIndex((k) => type.endsWith(`.${k}`));
+      if (kind < 0) {
+        throw new UnsupportedError(
+          `modules.json lists a ${type || 'module'} after the transformer; m3web runs the Transformer, Pooling, Dense and Normalize modules only`,
+        );
+      }
+      if (kind < at)
+        throw new UnsupportedError(
+          `modules.json lists ${type} after ${order[at]}; m3web runs them in the order ${order.join(', ')}`,
+        );
+      at = kind;
     }
   }
   const pooling = poolingOf(files.pooling);
   if (pooling) out.pooling = pooling;
+  const dense = (files.dense ?? []).map(denseSpec);
+  if (dense.length > 0) out.dense = dense;
   const length = isObject(files.bertConfig) ? files.bertConfig.max_seq_length : undefined;
   // sentence-transformers truncates the tokenized input, special tokens included, to it.
   if (typeof length === 'number' && Number.isInteger(length) && length > 1) out.maxTokens = length;
@@ -67,6 +143,38 @@ export function sentenceTransformersSettings(files: SentenceTransformersFiles): 
   const passage = prompt('passage', 'document');
   if (query !== undefined || passage !== undefined) {
     out.prefixes = { ...(query === undefined ? {} : { query }), ...(passage === undefined ? {} : { passage }) };
+  }
+  return out;
+}
+
+/**
+ * The Dense modules' weights (sentence-transformers names linear.weight / linear.bias), quantized
+ * like the layers. The chain must start at the hidden size and, so that Matryoshka widths and the
+ * pooled buffers keep one meaning, end there too (EmbeddingGemma: 768 -> 3072 -> 768).
+ */
+export async function denseModules(files: SentenceTransformersFiles, hiddenSize: number, quant: Quant): Promise<DenseModule[]> {
+  const specs = sentenceTransformersSettings(files).dense ?? [];
+  let width = hiddenSize;
+  for (const spec of specs) {
+    if (spec.inFeatures !== width)
+      throw new ModelFormatError(`${spec.path} takes ${spec.inFeatures} features but receives ${width}`);
+    width = spec.outFeatures;
+  }
+  if (width !== hiddenSize) {
+    throw new UnsupportedError(
+      `the Dense modules end at ${width} features; m3web runs Dense chains that return to the hidden size ${hiddenSize}`,
+    );
+  }
+  const out: DenseModule[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const source = files.dense?.[i]?.weights;
+    if (!source) {
+      throw new UnsupportedError(`${spec.path}/model.safetensors is missing (m3web reads Dense weights from safetensors only)`);
+    }
+    const { outFeatures: rows, inFeatures: cols } = spec;
+    const w = await source.get('linear.weight', [rows, cols]);
+    const b = spec.bias ? await source.get('linear.bias', [rows]) : new Float32Array(rows);
+    out.push({ linear: quantizeLinear(w, rows, cols, b, quant), activation: spec.activation });
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { EncoderConfig } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { bertWeightsFromTensors } from './bert.js';
+import { decoderWeightsFromTensors } from './decoder.js';
 import { modernBertWeightsFromTensors } from './modernbert.js';
 import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
@@ -11,5 +12,6 @@ export function weightsFromTensors(
   source: TensorSource,
   options: HfWeightOptions = {},
 ): Promise<EncoderWeights> {
+  if (config.decoder) return decoderWeightsFromTensors(config, source, options);
   return config.modern ? modernBertWeightsFromTensors(config, source, options) : bertWeightsFromTensors(config, source, options);
 }

@@ -2,32 +2,35 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { openHfCheckpoint } from '../node/hf-checkpoint.js';
 import { convertCheckpoint } from '../pack/convert.js';
-import { parseHubId } from '../source/hub.js';
+import { hubIdText } from '../source/hub-id.js';
 import { hubPackId } from '../source/hub-model.js';
-import type { Pooling } from '../weights/config.js';
-import { EXIT_NORMS, type ExitNorm } from '../weights/config.js';
+import { EXIT_NORMS, type ExitNorm, POOLINGS, type Pooling } from '../weights/config.js';
 import { QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, intList, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
-import { hubCheckpoint } from './hub-arg.js';
+import { cliHubId, hubCheckpoint } from './hub-arg.js';
 
-export const CONVERT_USAGE = `Usage: m3web convert HF_DIR|hf:org/name[@rev] --out PACK_DIR [options]
+export const CONVERT_USAGE = `Usage: m3web convert HF_DIR|hf:org/name[@rev]|org/name --out PACK_DIR [options]
 
-Converts a Hugging Face BERT / XLM-R / ModernBERT checkpoint (config.json, tokenizer.json,
-model.safetensors or a sharded model.safetensors.index.json), from a folder or straight
+Converts a Hugging Face BERT / XLM-R / ModernBERT / Qwen3 / Gemma 3 checkpoint (config.json,
+tokenizer.json, model.safetensors or a sharded model.safetensors.index.json, and the
+sentence-transformers modules: Pooling, Dense, Normalize, prompts), from a folder or straight
 from a hub (M3WEB_HUB_URL, default https://huggingface.co; HF_TOKEN for gated models),
-into a model pack: manifest.json, tokenizer.json, embeddings.bin and one shard per layer.
+into a model pack: manifest.json, tokenizer.json, embeddings.bin, one shard per layer and,
+for Dense modules, head.bin.
+A bare org/name is a hub id unless a folder of that name exists.
 
 Options:
   --out DIR           where to write the pack (replaced if it exists)
   --quant Q           f32, f16, q8 or q4 for the layers and the vocabulary (default q8)
-  --name ID           model id (default: the folder name)
+  --revision R        hub branch, tag or commit (default main, or @rev in the id)
+  --name ID           model id (default: the folder name, or org--name for a hub id)
   --exits LIST        layer counts the model may stop at, e.g. 1-6 or 2,4,6 (default: all)
   --dims LIST         Matryoshka widths, e.g. 32,64,128,256 (default: the full width)
-  --pooling P         mean or cls (default: 1_Pooling/config.json, else mean)
-  --exit-norm N       ModernBERT: none (early exits pool the raw layer output, as
-                      Hugging Face hidden_states and sentence-transformers'
-                      layer losses do) or final (final norm at every exit);
-                      default none
+  --pooling P         mean, cls or last (default: 1_Pooling/config.json, else mean)
+  --exit-norm N       ModernBERT, Qwen3, Gemma 3: none (early exits pool the raw
+                      layer output, as Hugging Face hidden_states and
+                      sentence-transformers' layer losses do) or final (final
+                      norm at every exit); default none
   --max-tokens N      truncate texts to N tokens (default: the model's limit)
   --query-prefix S    text put before queries (e.g. "query: ")
   --passage-prefix S  text put before passages
@@ -42,7 +45,9 @@ export interface ConvertArgs {
   input: string;
   out: string;
   quant: Quant;
-  id: string;
+  /** --name; default the folder name, or org--name for a hub id. */
+  id: string | undefined;
+  revision: string | undefined;
   exits: number[] | undefined;
   dims: number[] | undefined;
   pooling: Pooling | undefined;
@@ -58,6 +63,7 @@ export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
     args,
     {
       out: 'string',
+      revision: 'string',
       quant: 'string',
       name: 'string',
       exits: 'string',
@@ -85,10 +91,11 @@ export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
     input,
     out,
     quant: oneOf('quant', str('quant'), QUANTS, 'q8', HINT),
-    id: str('name') ?? defaultId(input),
+    id: str('name'),
+    revision: str('revision'),
     exits: intList('exits', str('exits'), HINT),
     dims: intList('dims', str('dims'), HINT),
-    pooling: str('pooling') === undefined ? undefined : oneOf<Pooling>('pooling', str('pooling'), ['mean', 'cls'], 'mean', HINT),
+    pooling: str('pooling') === undefined ? undefined : oneOf<Pooling>('pooling', str('pooling'), POOLINGS, 'mean', HINT),
     exitNorm: str('exit-norm') === undefined ? undefined : oneOf('exit-norm', str('exit-norm'), EXIT_NORMS, 'none', HINT),
     maxTokens: positiveInt('max-tokens', str('max-tokens'), HINT),
     prefixes:
@@ -100,20 +107,16 @@ export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
   };
 }
 
-/** The pack id a source gets unless --name says otherwise: the folder's name, or org--name for a hub id. */
-function defaultId(input: string): string {
-  const hub = parseHubId(input);
-  return hub ? hubPackId(hub) : (resolve(input).split(/[\\/]/).pop() as string);
-}
-
 export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void> {
   const started = performance.now();
-  const hub = parseHubId(args.input);
+  const hub = await cliHubId(args.input, args.revision);
   const ckpt = hub ? await hubCheckpoint(hub, io) : await openHfCheckpoint(args.input);
+  const source = args.source ?? (hub && (hub.revision === 'main' ? `hf:${hub.repo}` : hubIdText(hub)));
+  const id = args.id ?? (hub ? hubPackId(hub) : (resolve(args.input).split(/[\\/]/).pop() as string));
   let pack: Awaited<ReturnType<typeof convertCheckpoint>>;
   try {
     pack = await convertCheckpoint(ckpt, {
-      id: args.id,
+      id,
       quant: args.quant,
       ...(args.exits ? { exits: args.exits } : {}),
       ...(args.dims ? { dims: args.dims } : {}),
@@ -122,7 +125,7 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
       ...(args.maxTokens ? { maxTokens: args.maxTokens } : {}),
       ...(args.prefixes ? { prefixes: args.prefixes } : {}),
       ...(args.license ? { license: args.license } : {}),
-      ...(args.source || hub ? { source: args.source ?? args.input } : {}),
+      ...(source ? { source } : {}),
     });
   } finally {
     await ckpt.close();

@@ -2,8 +2,7 @@ import { createInterface } from 'node:readline';
 import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
-import type { Pooling } from '../weights/config.js';
-import { parseHfConfig } from '../weights/config.js';
+import { POOLINGS, type Pooling, parseHfConfig } from '../weights/config.js';
 import { QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
 import { modelFolder } from './hub-arg.js';
@@ -17,15 +16,17 @@ only whitespace ("" or "  ") is an input error (exit 2), as in the API.
 Options:
   --model M         a model pack folder (manifest.json, from \`m3web convert\`), a
                     Hugging Face folder (config.json, tokenizer.json,
-                    model.safetensors), or a hub id hf:org/name[@rev], converted
-                    once into M3WEB_CACHE_DIR (hub: M3WEB_HUB_URL, HF_TOKEN)
+                    model.safetensors), or a hub id hf:org/name[@rev] (or a bare
+                    org/name that is no folder here), converted once into
+                    M3WEB_CACHE_DIR (hub: M3WEB_HUB_URL, HF_TOKEN)
+  --revision R      hub branch, tag or commit (default main, or @rev in the id)
   --layers L        run the first L transformer layers (default: all)
   --dims D          keep the first D dimensions (default: hidden size)
   --backend B       webgpu, cpu or auto (default auto: WebGPU if available, else CPU)
   --quant Q         weight storage for a Hugging Face folder or hub id: f32, f16,
                     q8 or q4 (default f32 for a folder, q8 for a hub id; a pack
                     keeps its own)
-  --pooling P       mean or cls (default: the pack's, else mean)
+  --pooling P       mean, cls or last (default: the pack's or 1_Pooling's, else mean)
   --no-normalize    do not L2-normalise the vectors
   --batch N         texts per forward call (default 64)
   --verbose         also report the model, options and timing on stderr
@@ -41,10 +42,10 @@ Set M3WEB_DEBUG=1 for stack traces.
 const EMBED_HINT = 'Run `m3web embed --help` for usage.\n';
 
 const BACKENDS: readonly BackendChoice[] = ['webgpu', 'cpu', 'auto'];
-const POOLINGS: readonly Pooling[] = ['mean', 'cls'];
 
 interface EmbedArgs {
   model: string;
+  revision: string | undefined;
   layers: number | undefined;
   dims: number | undefined;
   backend: BackendChoice;
@@ -60,6 +61,7 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
     args,
     {
       model: 'string',
+      revision: 'string',
       layers: 'string',
       dims: 'string',
       backend: 'string',
@@ -77,6 +79,7 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
   if (!model) throw new UsageError('--model DIR is required', EMBED_HINT);
   return {
     model,
+    revision: str('revision'),
     layers: positiveInt('layers', str('layers'), EMBED_HINT),
     dims: positiveInt('dims', str('dims'), EMBED_HINT),
     backend: oneOf('backend', str('backend'), BACKENDS, 'auto', EMBED_HINT),
@@ -94,7 +97,7 @@ const vectorLine = (v: Float32Array) => `${JSON.stringify(Array.from(v, (x) => N
 export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const log = (msg: string) => io.stderr.write(`m3web: ${msg}\n`);
   const started = performance.now();
-  const folder = await modelFolder(args.model, io, { dtype: args.quant ?? 'q8' });
+  const folder = await modelFolder(args.model, io, { dtype: args.quant ?? 'q8', revision: args.revision });
   const peek = await readModelConfig(folder);
   const { numLayers, hiddenSize } = parseHfConfig(peek.config);
   const layers = args.layers ?? numLayers;
@@ -103,8 +106,8 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   if (layers > numLayers) throw new UsageError(`--layers must be in 1..${numLayers} for this model, got ${layers}`, EMBED_HINT);
   if (dims > hiddenSize) throw new UsageError(`--dims must be in 1..${hiddenSize} for this model, got ${dims}`, EMBED_HINT);
   const quant = args.quant ?? 'f32';
-  const { config, weights, tokenizer, manifest } = await openModelFolder(folder, { quant, layers });
-  const pooling = args.pooling ?? manifest?.pooling ?? 'mean';
+  const { config, weights, tokenizer, manifest, sentenceTransformers } = await openModelFolder(folder, { quant, layers });
+  const pooling = args.pooling ?? manifest?.pooling ?? sentenceTransformers?.pooling ?? 'mean';
   const options = { layers, dims, pooling, normalize: args.normalize };
 
   const backend: ManagedBackend = await createBackend(weights, args.backend);

@@ -9,6 +9,7 @@ import { createBackend } from '../model/backend.js';
 import { openModelFolder } from '../node/model-folder.js';
 import { MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
 import { type CliIo, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
+import { evalSearchCommand } from './eval-search.js';
 import { modelFolder } from './hub-arg.js';
 
 export const EVAL_USAGE = `Usage: m3web eval --model DIR [options]
@@ -19,14 +20,21 @@ every layer at full width for a Hugging Face folder):
   - STS-B dev Spearman correlation per language;
 and the same for a character n-gram TF-IDF baseline. Prints a table.
 
+With --search instead: question -> paragraph retrieval on xquad-dev (data/xquad-dev), through
+the search index, for the vector ranker, the lexical (BM25) ranker and hybrid fusions, at the
+model's deepest exit and full width: R@1 and MRR@10 per language, monolingual and against
+English paragraphs. --write then stores the best fusion as the pack's hybrid default.
+
 Options:
-  --model DIR     model pack or Hugging Face folder
+  --model DIR     model pack or Hugging Face folder, or a hub id (as for embed)
+  --revision R    hub branch, tag or commit (default main)
   --data DIR      dev data folder with flores-dev/ and stsb-dev/ (default training/dev-data)
   --langs LIST    only these FLORES languages, comma-separated (default: all)
   --sts LIST      only these STS-B languages, e.g. en,de (default: all)
   --backend B     cpu, webgpu or auto (default cpu: exact f32 on any machine)
   --report FILE   also write the full report (per-language figures) as JSON
-  --write         store the quality table in the pack's manifest.json
+  --write         store the quality table (or with --search the fusion) in the pack's manifest.json
+  --search        measure search (see above) instead of bitext and STS
   --batch N       texts per forward call (default 128)
   --threads N     CPU threads for --backend cpu (default: all cores)
   -h, --help      show this help
@@ -36,12 +44,14 @@ const HINT = 'Run `m3web eval --help` for usage.\n';
 
 export interface EvalArgs {
   model: string;
+  revision: string | undefined;
   data: string;
   langs: string[] | undefined;
   sts: string[] | undefined;
   backend: BackendChoice;
   report: string | undefined;
   write: boolean;
+  search: boolean;
   batch: number;
   threads: number;
 }
@@ -51,12 +61,14 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
     args,
     {
       model: 'string',
+      revision: 'string',
       data: 'string',
       langs: 'string',
       sts: 'string',
       backend: 'string',
       report: 'string',
       write: 'boolean',
+      search: 'boolean',
       batch: 'string',
       threads: 'string',
     },
@@ -68,12 +80,14 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
   if (!model) throw new UsageError('--model DIR is required', HINT);
   return {
     model,
+    revision: str('revision'),
     data: str('data') ?? 'training/dev-data',
     langs: list(str('langs')),
     sts: list(str('sts')),
     backend: oneOf<BackendChoice>('backend', str('backend'), ['cpu', 'webgpu', 'auto'], 'cpu', HINT),
     report: str('report'),
     write: f.flag('write'),
+    search: f.flag('search'),
     batch: positiveInt('batch', str('batch'), HINT) ?? 128,
     threads: positiveInt('threads', str('threads'), HINT) ?? availableParallelism(),
   };
@@ -103,7 +117,12 @@ export function formatTable(report: EvalReport): string {
 
 export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
   const started = performance.now();
-  const folder = await modelFolder(args.model, io);
+  const folder = await modelFolder(args.model, io, { revision: args.revision });
+  if (args.search) {
+    await evalSearchCommand(args, folder, io);
+    io.stderr.write(`m3web: eval took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    return;
+  }
   const model = await openModelFolder(folder);
   const { config, manifest } = model;
   const exits = manifest?.exits ?? Array.from({ length: config.numLayers }, (_, i) => i + 1);

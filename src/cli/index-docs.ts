@@ -1,19 +1,34 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createEncoder, createIndex } from '../client/client.js';
-import type { IndexDoc, VectorIndex, VectorType } from '../search/types.js';
+import { parseIndex } from '../search/serialize.js';
+import { tierSizes } from '../search/static/format.js';
+import { writeStaticIndex } from '../search/static/write.js';
+import type { IndexDoc, IndexSignature, VectorIndex, VectorType } from '../search/types.js';
 import { checkText } from '../tokenizer/check-text.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 
 export const INDEX_USAGE = `Usage: m3web index --model DIR --docs FILE.jsonl --out FILE [options]
+       m3web index --static --model DIR --docs FILE.jsonl --out DIR [options]
 
 Embeds documents and writes a search index export that a page loads with
 \`index.import(bytes)\`, so visitors search at once instead of embedding a corpus
 on first visit. Each line of FILE.jsonl is one document: {"id", "text", "meta"?}.
 
+With --static it writes a folder for a static host instead, which a page opens
+with \`createIndex({ encoder, url })\`: a small coarse tier fetched once, then per
+query only the row and postings shards it needs.
+
 Options:
-  --model DIR      model pack or Hugging Face folder (the page must load the same model)
+  --model DIR      model pack or Hugging Face folder, or a hub id (the page must
+                   load the same model)
+  --revision R     hub branch, tag or commit (default main)
   --docs FILE      documents, one JSON object per line
-  --out FILE       where the export goes (written atomically)
+  --out FILE       where the export goes (written atomically; with --static, a
+                   folder, replaced whole)
+  --static         write a static tiered index folder (see above)
+  --ngrams         the lexical ranker also indexes character 4-grams (as the
+                   ngrams index option; --static only, where it is built in)
   --layers L       encoder layers (default: all)
   --dims D         stored width: one of the model's dims (default: its widest)
   --vector V       f32, int8 or binary (default f32)
@@ -29,22 +44,37 @@ const ADD_BATCH = 256;
 
 export interface IndexArgs {
   model: string;
+  revision: string | undefined;
   docs: string;
   out: string;
   layers: number | undefined;
   dims: number | undefined;
   vector: VectorType;
   backend: (typeof BACKENDS)[number];
+  static: boolean;
+  ngrams: boolean;
 }
 
 export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
   const f = parseFlags(
     args,
-    { model: 'string', docs: 'string', out: 'string', layers: 'string', dims: 'string', vector: 'string', backend: 'string' },
+    {
+      model: 'string',
+      revision: 'string',
+      docs: 'string',
+      out: 'string',
+      layers: 'string',
+      dims: 'string',
+      vector: 'string',
+      backend: 'string',
+      static: 'boolean',
+      ngrams: 'boolean',
+    },
     HINT,
   );
   if (f.help) return 'help';
-  const { str } = f;
+  const { str, flag } = f;
+  if (flag('ngrams') && !flag('static')) throw new UsageError('--ngrams needs --static (an export does not carry it)', HINT);
   const required = (name: string) => {
     const v = str(name);
     if (!v) throw new UsageError(`--${name} is required`, HINT);
@@ -52,12 +82,15 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
   };
   return {
     model: required('model'),
+    revision: str('revision'),
     docs: required('docs'),
     out: required('out'),
     layers: positiveInt('layers', str('layers'), HINT),
     dims: positiveInt('dims', str('dims'), HINT),
     vector: oneOf('vector', str('vector'), VECTORS, 'f32', HINT),
     backend: oneOf('backend', str('backend'), BACKENDS, 'cpu', HINT),
+    static: flag('static'),
+    ngrams: flag('ngrams'),
   };
 }
 
@@ -81,7 +114,12 @@ export function parseDocs(text: string): IndexDoc[] {
 export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
   const docs = parseDocs(await readFile(args.docs, 'utf8'));
   const started = performance.now();
-  const encoder = await createEncoder({ model: args.model, device: args.backend, cache: false });
+  const encoder = await createEncoder({
+    model: args.model,
+    ...(args.revision ? { revision: args.revision } : {}),
+    device: args.backend,
+    cache: false,
+  });
   let index: VectorIndex | null = null;
   try {
     index = await createIndex({
@@ -96,16 +134,48 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
       io.stderr.write(`m3web: indexed ${Math.min(i + ADD_BATCH, docs.length)} of ${docs.length} documents\n`);
     }
     const bytes = await index.export();
-    const tmp = `${args.out}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, args.out);
-    const s = index.signature;
+    const written = args.static
+      ? await writeFolder(args.out, bytes, (await encoder.info()).model.dims, args.ngrams)
+      : await writeExport(args.out, bytes);
     io.stderr.write(
-      `m3web: wrote ${args.out} (${docs.length} documents, ${s.model} at ${s.layers} layers x ${s.dims} dims ${s.vector}, ` +
-        `${(bytes.byteLength / 1e6).toFixed(2)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      `m3web: wrote ${args.out} (${docs.length} documents, ${signatureLine(index.signature)}, ${written}) ` +
+        `in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
     );
   } finally {
     index?.close();
     await encoder.dispose();
   }
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
+const signatureLine = (s: IndexSignature) => `${s.model} at ${s.layers} layers x ${s.dims} dims ${s.vector}`;
+
+async function writeExport(out: string, bytes: Uint8Array): Promise<string> {
+  const tmp = `${out}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, out);
+  return mb(bytes.byteLength);
+}
+
+/** Writes the static folder beside `out` and swaps it in, so a host never serves half of one. */
+async function writeFolder(out: string, bytes: Uint8Array, trainedDims: number[], ngrams: boolean): Promise<string> {
+  const { signature, segment } = parseIndex(bytes);
+  const tmp = `${out}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  const m = await writeStaticIndex(signature, segment, {
+    trainedDims,
+    ngrams,
+    put: async (path, data) => {
+      await mkdir(dirname(join(tmp, path)), { recursive: true });
+      await writeFile(join(tmp, path), data);
+    },
+  });
+  await rm(out, { recursive: true, force: true });
+  await rename(tmp, out);
+  const t = tierSizes(m);
+  const s = m.sizes;
+  return (
+    `coarse tier ${mb(t.coarse)} (${m.coarse.dims} dims ${m.coarse.vector}), postings ${mb(t.postings)} in ${s.terms.length} shards, ` +
+    `rows ${mb(t.rows)} in ${s.rows.length} shards, texts ${mb(t.texts)} in ${s.texts.length} shards`
+  );
 }

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { openIndex } from '../search/index.js';
-import type { IndexOptions, VectorIndex } from '../search/types.js';
+import type { IndexOptions, StaticIndex, StaticIndexOptions, VectorIndex } from '../search/types.js';
 import type { EncoderOptions } from '../types.js';
 import { type Encoder, EncoderClient } from './encoder.js';
 
@@ -41,8 +41,13 @@ export async function createEncoder(options: EncoderOptions): Promise<Encoder> {
  * const index = await createIndex({ encoder, name: 'docs', store: 'indexeddb' });
  * await index.add([{ id: 'a', text: 'Die Katze schläft auf dem Sofa.' }]);
  * (await index.search('where is the cat?', { k: 1 }))[0].id; // 'a'
+ *
+ * With `url` it opens, read-only, the folder `m3web index --static` wrote (StaticIndexOptions):
+ * const site = await createIndex({ encoder, url: '/search-index/' });
  */
-export async function createIndex(options: IndexOptions): Promise<VectorIndex> {
+export async function createIndex(options: StaticIndexOptions): Promise<StaticIndex>;
+export async function createIndex(options: IndexOptions): Promise<VectorIndex>;
+export async function createIndex(options: IndexOptions | StaticIndexOptions): Promise<VectorIndex> {
   if (typeof options !== 'object' || options === null) {
     throw new InputError('createIndex needs an options object: { encoder, name, ... }');
   }

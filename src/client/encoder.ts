@@ -1,12 +1,15 @@
 import { proxy } from 'comlink';
 import type { Budget, Plan } from '../budget/plan.js';
 import { DisposedError, EngineLostError, InputError, M3WebError } from '../errors.js';
-import type { IndexOptions, VectorIndex } from '../search/types.js';
+import type { IndexOptions, StaticIndexOptions, VectorIndex } from '../search/types.js';
+import { parseHubId } from '../source/hub-id.js';
 import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions } from '../types.js';
 import type { IndexMethod } from '../worker/host.js';
 import type { IndexState } from '../worker/protocol.js';
 import { type Connection, connect, inPage } from './connection.js';
-import { IndexClient, type IndexOwner } from './index-client.js';
+import { IndexClient, type IndexOwner, StaticIndexClient } from './index-client.js';
+
+type RemoteIndexOptions = Omit<IndexOptions, 'encoder'> | Omit<StaticIndexOptions, 'encoder'>;
 
 /** What createEncoder returns, in the page (a worker does the work) and in Node (in-process). */
 export interface Encoder {
@@ -91,8 +94,11 @@ export class EncoderClient implements Encoder, IndexOwner {
     const { onProgress, shared, ...rest } = options;
     const conn = await connect({ ...(shared === undefined ? {} : { shared }), ...(rest.device ? { device: rest.device } : {}) });
     try {
+      // A pack URL is resolved against the page, since the worker has another base; a hub id is not a URL.
       const model =
-        typeof rest.model === 'string' && typeof location !== 'undefined' ? new URL(rest.model, location.href).href : rest.model;
+        typeof rest.model === 'string' && typeof location !== 'undefined' && !parseHubId(rest.model)
+          ? new URL(rest.model, location.href).href
+          : rest.model;
       const engineOptions: EngineOptions = { ...rest, model };
       await Promise.race([conn.api.open(engineOptions, onProgress ? proxy(onProgress) : undefined), conn.lost]);
       return conn;
@@ -141,10 +147,11 @@ export class EncoderClient implements Encoder, IndexOwner {
   }
 
   /** Opens an index that lives in the engine, next to the model, scoring on its device. */
-  async openIndex(options: Omit<IndexOptions, 'encoder'>): Promise<VectorIndex> {
+  async openIndex(options: RemoteIndexOptions): Promise<VectorIndex> {
     const generation = this.generation;
     const { id, state } = await this.openRemoteIndex(options, (s) => index.update(s));
-    const index: IndexClient = new IndexClient(this, options, id, state, generation);
+    const Client = options.url === undefined ? IndexClient : StaticIndexClient;
+    const index: IndexClient = new Client(this, options, id, state, generation);
     return index;
   }
 
@@ -152,7 +159,8 @@ export class EncoderClient implements Encoder, IndexOwner {
   async indexCall(index: IndexClient, method: IndexMethod, args: unknown[]): Promise<{ result: unknown; state: IndexState }> {
     return this.call(async (api) => {
       if (index.generation !== this.generation) {
-        if (index.options.store !== 'indexeddb') {
+        // A stored index, or a static one (its files are cached), opens again; a memory one is gone.
+        if (index.options.store !== 'indexeddb' && index.options.url === undefined) {
           throw new EngineLostError(
             `in-memory index "${index.name}" was lost with its engine (the worker stopped); create it again`,
           );
@@ -169,7 +177,7 @@ export class EncoderClient implements Encoder, IndexOwner {
   }
 
   private openRemoteIndex(
-    options: Omit<IndexOptions, 'encoder'>,
+    options: RemoteIndexOptions,
     onChange: (s: IndexState) => void,
   ): Promise<{ id: number; state: IndexState }> {
     return this.call((api) => api.openIndex(options, proxy(onChange)));

@@ -5,6 +5,9 @@ import type {
   IndexSignature,
   SearchHit,
   SearchOptions,
+  StaticIndex,
+  StaticIndexOptions,
+  StaticIndexStats,
   SyncReport,
   VectorIndex,
 } from '../search/types.js';
@@ -28,7 +31,7 @@ export class IndexClient implements VectorIndex {
 
   constructor(
     private readonly owner: IndexOwner,
-    readonly options: Omit<IndexOptions, 'encoder'>,
+    readonly options: Omit<IndexOptions, 'encoder'> | Omit<StaticIndexOptions, 'encoder'>,
     private remoteId: number,
     private state: IndexState,
     private opened: number,
@@ -103,10 +106,17 @@ export class IndexClient implements VectorIndex {
     this.owner.closeIndex(this);
   }
 
-  private async call(method: IndexMethod, args: unknown[]): Promise<unknown> {
+  protected async call(method: IndexMethod, args: unknown[]): Promise<unknown> {
     if (this.closed) throw new InputError(`index "${this.name}" was closed`);
     const { result, state } = await this.owner.indexCall(this, method, args);
     this.state = state;
     return result;
+  }
+}
+
+/** The page's handle on a static index in the engine. */
+export class StaticIndexClient extends IndexClient implements StaticIndex {
+  stats(): Promise<StaticIndexStats> {
+    return this.call('stats', []) as Promise<StaticIndexStats>;
   }
 }

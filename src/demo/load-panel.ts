@@ -5,10 +5,11 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 /** Progress bar and status lines of the model panel. */
 export const loadPanel = {
-  progress(p: LoadProgress): void {
+  /** `reading` names the 'download' phase: a dropped folder's weights are converted, not downloaded. */
+  progress(p: LoadProgress, reading: 'downloading' | 'converting' = 'downloading'): void {
     const bar = $('load-progress') as HTMLProgressElement;
     bar.value = p.total ? p.loaded / p.total : 0;
-    const what = p.phase === 'cache' ? 'from the offline cache' : p.phase === 'download' ? 'downloading' : p.phase;
+    const what = p.phase === 'cache' ? 'from the offline cache' : p.phase === 'download' ? reading : p.phase;
     $('load-status').textContent = `${what}${p.file ? ` ${p.file}` : ''}: ${mb(p.loaded)} of ${mb(p.total)}`;
   },
 

@@ -1,8 +1,9 @@
-import type { DeviceChoice, Plan } from '../index.js';
-import { createEncoder, type Encoder } from '../index.js';
+import type { DeviceChoice, ModelFolder, Plan } from '../index.js';
+import { createEncoder, type Encoder, InputError } from '../index.js';
 import { setupBudgetPanel } from './budget-panel.js';
 import { setupComparePanel } from './compare-panel.js';
 import { $, fillSelect } from './dom.js';
+import { FOLDER_MODEL, keptFolder, setupFolderBox } from './folder-box.js';
 import { loadPanel } from './load-panel.js';
 import { setupOffline } from './offline.js';
 import { setupSearchPanel } from './search-panel.js';
@@ -13,14 +14,19 @@ const MODEL_URL = new URL('models/m3-mini', document.baseURI).href;
 const BUNDLED = 'm3-mini';
 
 /**
- * `?model=hf:org/name` opens a Hub model instead of the bundled one (`?hub=URL` for a mirror);
- * the model box sets it.
+ * `?model=hf:org/name` opens a Hub model instead of the bundled one (`?hub=URL` for a mirror),
+ * `?model=folder` the folder dropped last; the model box sets it.
  */
-function modelChoice(): { model: string; shown: string; hub?: { url: string } } {
+async function modelChoice(): Promise<{ model: string | ModelFolder; shown: string; hub?: { url: string } }> {
   const params = new URLSearchParams(location.search);
   const asked = params.get('model');
   const hub = params.get('hub');
   if (!asked || asked === BUNDLED) return { model: MODEL_URL, shown: BUNDLED };
+  if (asked === FOLDER_MODEL) {
+    const folder = await keptFolder();
+    if (!folder) throw new InputError('no dropped folder is kept on this device any more: drop the model folder again');
+    return { model: folder, shown: `folder: ${folder.name}` };
+  }
   return { model: asked, shown: asked, ...(hub ? { hub: { url: hub } } : {}) };
 }
 
@@ -45,12 +51,15 @@ function deviceChoice(): DeviceChoice {
 
 async function start(): Promise<void> {
   setupOffline();
-  const { shown, ...source } = modelChoice();
-  setupModelForm(shown);
+  setupFolderBox();
   const started = performance.now();
   let encoder: Encoder;
   try {
-    encoder = await createEncoder({ ...source, device: deviceChoice(), onProgress: loadPanel.progress });
+    const { shown, ...source } = await modelChoice();
+    setupModelForm(shown);
+    // A folder is on this device: its weights are read and converted, not downloaded.
+    const reading = typeof source.model === 'string' ? 'downloading' : 'converting';
+    encoder = await createEncoder({ ...source, device: deviceChoice(), onProgress: (p) => loadPanel.progress(p, reading) });
   } catch (err) {
     loadPanel.failed(err);
     return;

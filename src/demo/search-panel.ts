@@ -1,4 +1,4 @@
-import type { Encoder, IndexDoc, SearchHit, VectorIndex } from '../index.js';
+import type { Encoder, IndexDoc, SearchHit, SearchMode, VectorIndex } from '../index.js';
 import { createIndex } from '../index.js';
 import corpusDocsUrl from './corpus/flores-dev.jsonl?url';
 import corpusUrl from './corpus/flores-dev.m3index?url';
@@ -65,6 +65,25 @@ async function openCorpus(encoder: Encoder, status: (text: string) => void): Pro
   return index;
 }
 
+/** Which rankers found the hit, and where: "vector #3 · words #1". */
+function rankBadge(hit: SearchHit): HTMLSpanElement {
+  const badge = document.createElement('span');
+  badge.className = 'ranks';
+  const parts = [
+    hit.ranks.vector === undefined ? null : `vector #${hit.ranks.vector}`,
+    hit.ranks.lexical === undefined ? null : `words #${hit.ranks.lexical}`,
+  ].filter((p) => p !== null);
+  badge.textContent = parts.join(' · ');
+  return badge;
+}
+
+const HOW: Record<SearchMode, (s: { layers: number; dims: number; size: string; where: string }) => string> = {
+  hybrid: (s) =>
+    `embedding the query at ${s.layers} layers, scoring ${s.size} sentences at ${s.dims} dims on ${s.where} and by BM25, fused by rank`,
+  vector: (s) => `embedding the query at ${s.layers} layers, scoring ${s.size} sentences at ${s.dims} dims on ${s.where}`,
+  lexical: (s) => `BM25 over the words of ${s.size} sentences, no model call`,
+};
+
 function hitRow(hit: SearchHit): HTMLLIElement {
   const li = document.createElement('li');
   const lang = String(hit.meta.lang);
@@ -77,7 +96,7 @@ function hitRow(hit: SearchHit): HTMLLIElement {
   const text = document.createElement('span');
   text.textContent = hit.chunk.text;
   text.lang = lang.slice(0, 3);
-  li.append(score, tag, text);
+  li.append(score, tag, text, rankBadge(hit));
   li.title = `${hit.id} · topic: ${String(hit.meta.topic)}`;
   return li;
 }
@@ -90,6 +109,7 @@ export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: 
   const input = $('search-input') as HTMLInputElement;
   const button = $('search-run') as HTMLButtonElement;
   const langSelect = $('search-lang') as HTMLSelectElement;
+  const modeSelect = $('search-mode') as HTMLSelectElement;
   langSelect.replaceChildren(
     new Option('any language', ''),
     ...Object.entries(CORPUS_LANGUAGES).map(([code, name]) => new Option(name, code)),
@@ -119,12 +139,17 @@ export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: 
       // The corpus is stored at full depth; the chosen width narrows the search.
       const dims = Math.min(shape().dims, index.signature.dims);
       const lang = langSelect.value;
+      const mode = modeSelect.value as SearchMode;
       const started = performance.now();
-      const hits = await index.search(query, { k: 10, dims, ...(lang ? { filter: { lang } } : {}) });
+      const hits = await index.search(query, { k: 10, dims, mode, ...(lang ? { filter: { lang } } : {}) });
       const ms = performance.now() - started;
-      $('search-time').textContent =
-        `${hits.length} hits in ${ms.toFixed(0)} ms (embedding the query at ${index.signature.layers} layers, ` +
-        `scoring ${index.size.toLocaleString()} sentences at ${dims} dims on ${index.backend === 'webgpu' ? 'the GPU' : 'the CPU'}).`;
+      const how = HOW[mode]({
+        layers: index.signature.layers,
+        dims,
+        size: index.size.toLocaleString(),
+        where: index.backend === 'webgpu' ? 'the GPU' : 'the CPU',
+      });
+      $('search-time').textContent = `${hits.length} hits in ${ms.toFixed(0)} ms (${how}).`;
       $('search-hits').replaceChildren(...hits.map(hitRow));
     } catch (err) {
       $('search-time').textContent = `Search failed: ${(err as Error).message}`;
@@ -134,6 +159,7 @@ export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: 
   };
   input.value = EXAMPLE_QUERY;
   button.addEventListener('click', run);
+  modeSelect.addEventListener('change', () => void run());
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter') void run();
   });

@@ -1,15 +1,17 @@
 import { InputError } from '../errors.js';
 import { GpuSession } from '../gpu/session.js';
 import { openIndex } from '../search/index.js';
-import type { IndexOptions, VectorIndex } from '../search/types.js';
+import type { IndexOptions, StaticIndexOptions, VectorIndex } from '../search/types.js';
 import { openModel } from '../source/open-model.js';
 import type { EncoderOptions, LoadProgress } from '../types.js';
 import { EncoderCore } from './encoder-core.js';
 
 /** What identifies an engine: clients asking for the same model this way share one. */
-export type EngineOptions = Pick<EncoderOptions, 'model' | 'device' | 'layers' | 'cache' | 'hub' | 'dtype' | 'dims'>;
+export type EngineOptions = Pick<EncoderOptions, 'model' | 'revision' | 'device' | 'layers' | 'cache' | 'hub' | 'dtype' | 'dims'>;
 
-export type EngineIndexOptions = Omit<IndexOptions, 'encoder'>;
+/** A stored or memory index's options, or a static folder's. */
+export type EngineIndexOptions = Omit<IndexOptions, 'encoder'> | Omit<StaticIndexOptions, 'encoder'>;
+type StoredIndexOptions = Omit<IndexOptions, 'encoder'>;
 
 /** One client's use of an index; the index closes when its last user releases it. */
 export interface IndexLease {
@@ -23,13 +25,13 @@ export interface IndexLease {
 
 interface SharedIndex {
   index: Promise<VectorIndex>;
-  options: EngineIndexOptions;
+  options: StoredIndexOptions;
   users: number;
   listeners: Set<() => void>;
 }
 
 /** The options two opens of one stored index must agree on (those given: left out takes the stored ones). */
-function sameIndexOptions(a: EngineIndexOptions, b: EngineIndexOptions): boolean {
+function sameIndexOptions(a: StoredIndexOptions, b: StoredIndexOptions): boolean {
   return (['dims', 'layers', 'vector', 'device'] as const).every(
     (k) => a[k] === undefined || b[k] === undefined || a[k] === b[k],
   );
@@ -65,7 +67,7 @@ export class Engine {
   /**
    * Opens index `options.name` over this engine's encoder, scoring on its device. A stored
    * ('indexeddb') index is one object per name, shared by every client of the engine that opens
-   * it with compatible options; a memory index belongs to the one client that made it.
+   * it with compatible options; a memory or static index belongs to the one client that made it.
    */
   async openIndex(options: EngineIndexOptions): Promise<IndexLease> {
     if (this.disposed) throw new InputError('the engine was disposed');
@@ -73,7 +75,7 @@ export class Engine {
     if (options.store !== 'indexeddb') {
       const index = await open();
       const listeners = new Set<() => void>();
-      return lease(index, { index: Promise.resolve(index), options, users: 1, listeners }, () => index.close());
+      return lease(index, listeners, () => index.close());
     }
     let shared = this.indexes.get(options.name);
     if (shared && !sameIndexOptions(shared.options, options)) {
@@ -95,7 +97,7 @@ export class Engine {
       this.releaseShared(options.name, entry);
       throw err;
     }
-    return lease(index, entry, () => this.releaseShared(options.name, entry));
+    return lease(index, entry.listeners, () => this.releaseShared(options.name, entry));
   }
 
   dispose(): void {
@@ -121,22 +123,22 @@ export class Engine {
   }
 }
 
-function lease(index: VectorIndex, entry: SharedIndex, close: () => void): IndexLease {
+function lease(index: VectorIndex, listeners: Set<() => void>, close: () => void): IndexLease {
   let released = false;
   const mine = new Set<() => void>();
   return {
     index,
     onChange(listener) {
       mine.add(listener);
-      entry.listeners.add(listener);
+      listeners.add(listener);
     },
     changed() {
-      for (const listener of entry.listeners) listener();
+      for (const listener of listeners) listener();
     },
     release() {
       if (released) return;
       released = true;
-      for (const listener of mine) entry.listeners.delete(listener);
+      for (const listener of mine) listeners.delete(listener);
       close();
     },
   };

@@ -8,12 +8,26 @@ interface Entry {
   progress: Set<(p: LoadProgress) => void>;
 }
 
+/** A model folder by its files' paths and sizes (and dates, where they are Files): Blobs have no identity in JSON. */
+const modelKey = (model: EngineOptions['model']) =>
+  typeof model === 'string'
+    ? model
+    : [model.name, ...Object.entries(model.files).map(([path, f]) => [path, f.size, f instanceof File ? f.lastModified : 0])];
+
 /**
  * The options that decide whether two clients can share an engine (depth loads on demand; a hub
  * token only opens the door, so it does not part two clients).
  */
 const engineKey = (o: EngineOptions) =>
-  JSON.stringify([o.model, o.device ?? 'auto', o.cache ?? true, o.hub?.url ?? null, o.dtype ?? null, o.dims ?? null]);
+  JSON.stringify([
+    modelKey(o.model),
+    o.revision ?? null,
+    o.device ?? 'auto',
+    o.cache ?? true,
+    o.hub?.url ?? null,
+    o.dtype ?? null,
+    o.dims ?? null,
+  ]);
 
 /**
  * The engines of one worker, by model: a client asking for a model that is loaded (or loading)

@@ -23,6 +23,8 @@ export interface SearchEvalInput {
   configs: Record<string, SearchOptions>;
   layers?: number;
   dims?: number;
+  /** IndexOptions.ngrams. */
+  ngrams?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -58,6 +60,7 @@ async function paragraphIndex(
     encoder,
     name: 'xquad',
     device: 'cpu',
+    ngrams: input.ngrams ?? false,
     ...(input.layers === undefined ? {} : { layers: input.layers }),
     ...(input.dims === undefined ? {} : { dims: input.dims }),
   });

@@ -1,12 +1,7 @@
 import { exitUsesFinalNorm } from '../weights/config.js';
 import type { ModernBertWeights } from '../weights/weights.js';
-import { applyRope, type CpuForward, cpuLayers, layerNorm } from './cpu-ops.js';
-import { gelu } from './math.js';
+import { addInto, applyRope, type CpuForward, cpuLayers, gated, layerNorm } from './cpu-ops.js';
 import { ropeTables } from './rope.js';
-
-function addInto(x: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] = (x[i] as number) + (y[i] as number);
-}
 
 /**
  * The ModernBERT forward (pre-norm; conventions in config.ts's parseModernBertConfig): x is the
@@ -37,11 +32,7 @@ export function modernBertCpuForward(weights: ModernBertWeights): CpuForward {
       const ctx = attend(qkv, batch, numHeads, headDim, global ? Number.POSITIVE_INFINITY : spec.windowHalf);
       addInto(x, layer.attnOut(ctx, M));
       const f = layer.ffnIn(normed(x, layer.ffnNorm), M);
-      const g = new Float32Array(M * I);
-      for (let m = 0; m < M; m++) {
-        for (let c = 0; c < I; c++) g[m * I + c] = gelu(f[m * 2 * I + c] as number) * (f[m * 2 * I + I + c] as number);
-      }
-      addInto(x, layer.ffnOut(g, M));
+      addInto(x, layer.ffnOut(gated(f, M, I, 'gelu'), M));
       afterLayer?.(i + 1, exit(x, i + 1));
     }
     return exit(x, count);

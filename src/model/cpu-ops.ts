@@ -1,8 +1,9 @@
 import type { Pooling } from '../weights/config.js';
 import { dequantizeLinear } from '../weights/quantize.js';
-import type { LayerNormParams, Linear } from '../weights/weights.js';
+import type { DenseModule, LayerNormParams, Linear } from '../weights/weights.js';
+import type { AttentionShape } from './attention-shape.js';
 import type { TokenBatch } from './batch.js';
-import { gelu } from './math.js';
+import { gelu, geluTanh, silu } from './math.js';
 import { type Activation, WasmKernels } from './wasm/kernels.js';
 
 /**
@@ -46,7 +47,11 @@ type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
  */
 export function cpuLayers<L extends Record<Projection, Linear>>(
   layers: readonly L[],
-): { layers: (Omit<L, Projection> & Record<Projection, CpuLinear>)[]; attend: typeof attention } {
+): {
+  layers: (Omit<L, Projection> & Record<Projection, CpuLinear>)[];
+  attend: typeof attention;
+  attendGrouped: typeof groupedAttention;
+} {
   const kernel = WasmKernels.create();
   return {
     layers: layers.map((l) => {
@@ -54,6 +59,7 @@ export function cpuLayers<L extends Record<Projection, Linear>>(
       return { ...l, qkv: run('qkv'), attnOut: run('attnOut'), ffnIn: run('ffnIn'), ffnOut: run('ffnOut') };
     }),
     attend: kernel ? (...args) => kernel.attention(...args) : attention,
+    attendGrouped: kernel ? (...args) => kernel.groupedAttention(...args) : groupedAttention,
   };
 }
 
@@ -161,22 +167,37 @@ export function attention(
   d: number,
   windowHalf = Number.POSITIVE_INFINITY,
 ): Float32Array {
-  const H = heads * d;
+  return groupedAttention(qkv, batch, { heads, kvHeads: heads, d, windowHalf, causal: false, scale: 1 / Math.sqrt(d) });
+}
+
+/**
+ * Grouped-query attention over qkv rows laid out [queries (heads * d), keys (kvHeads * d), values
+ * (kvHeads * d)]; output [size * seqLen, heads * d]. Masks as `attention`, plus `causal`.
+ */
+export function groupedAttention(
+  qkv: Float32Array,
+  batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
+  { heads, kvHeads, d, windowHalf, causal, scale }: AttentionShape,
+): Float32Array {
+  const Q = heads * d;
+  const KV = kvHeads * d;
+  const stride = Q + 2 * KV;
+  const group = heads / kvHeads;
   const S = batch.seqLen;
-  const ctx = new Float32Array(batch.size * S * H);
+  const ctx = new Float32Array(batch.size * S * Q);
   const scores = new Float32Array(S);
-  const scale = 1 / Math.sqrt(d);
   for (let r = 0; r < batch.size; r++) {
     const len = batch.lengths[r] as number;
     for (let h = 0; h < heads; h++) {
+      const kvHead = Math.floor(h / group) * d;
       for (let i = 0; i < S; i++) {
         const lo = Math.max(0, i - windowHalf);
-        const hi = Math.min(len, i + windowHalf + 1);
+        const hi = Math.min(len, causal ? i + 1 : len, i + windowHalf + 1);
         if (hi <= lo) continue;
-        const q = (r * S + i) * 3 * H + h * d;
+        const q = (r * S + i) * stride + h * d;
         let max = Number.NEGATIVE_INFINITY;
         for (let j = lo; j < hi; j++) {
-          const k = (r * S + j) * 3 * H + H + h * d;
+          const k = (r * S + j) * stride + Q + kvHead;
           let s = 0;
           for (let c = 0; c < d; c++) s += (qkv[q + c] as number) * (qkv[k + c] as number);
           scores[j] = s * scale;
@@ -187,9 +208,9 @@ export function attention(
           scores[j] = Math.exp((scores[j] as number) - max);
           sum += scores[j] as number;
         }
-        const o = (r * S + i) * H + h * d;
+        const o = (r * S + i) * Q + h * d;
         for (let j = lo; j < hi; j++) {
-          const v = (r * S + j) * 3 * H + 2 * H + h * d;
+          const v = (r * S + j) * stride + Q + KV + kvHead;
           const p = (scores[j] as number) / sum;
           for (let c = 0; c < d; c++) ctx[o + c] = (ctx[o + c] as number) + p * (qkv[v + c] as number);
         }
@@ -210,34 +231,96 @@ export function applyRope(
   d: number,
   table: Float32Array,
 ): void {
-  const H = heads * d;
+  rotateHeads(qkv, batch, { stride: 3 * heads * d, heads: 2 * heads, d }, table);
+}
+
+/**
+ * In place: rotates the first `heads` heads of d values of each token row (row length `stride`)
+ * by the token's position within its text, using a ropeTable().
+ */
+export function rotateHeads(
+  x: Float32Array,
+  batch: Pick<TokenBatch, 'size' | 'seqLen'>,
+  { stride, heads, d }: { stride: number; heads: number; d: number },
+  table: Float32Array,
+): void {
   const half = d / 2;
   for (let t = 0; t < batch.size * batch.seqLen; t++) {
     const pos = t % batch.seqLen;
-    for (let part = 0; part < 2; part++) {
-      for (let h = 0; h < heads; h++) {
-        const o = t * 3 * H + part * H + h * d;
-        for (let i = 0; i < half; i++) {
-          const cos = table[(pos * half + i) * 2] as number;
-          const sin = table[(pos * half + i) * 2 + 1] as number;
-          const a = qkv[o + i] as number;
-          const b = qkv[o + i + half] as number;
-          qkv[o + i] = a * cos - b * sin;
-          qkv[o + i + half] = b * cos + a * sin;
-        }
+    for (let h = 0; h < heads; h++) {
+      const o = t * stride + h * d;
+      for (let i = 0; i < half; i++) {
+        const cos = table[(pos * half + i) * 2] as number;
+        const sin = table[(pos * half + i) * 2 + 1] as number;
+        const a = x[o + i] as number;
+        const b = x[o + i + half] as number;
+        x[o + i] = a * cos - b * sin;
+        x[o + i + half] = b * cos + a * sin;
       }
     }
   }
 }
 
-/** Mean over the first `length` token rows of hidden [seqLen, H], or the first row for 'cls'. */
+/**
+ * In place: RMSNorm of every run of gamma.length values of x whose start is a multiple of `stride`
+ * plus a multiple of gamma.length below `span` (default: x = whole rows of gamma.length).
+ */
+export function rmsNorm(x: Float32Array, gamma: Float32Array, eps: number, stride = gamma.length, span = gamma.length): void {
+  const n = gamma.length;
+  for (let row = 0; row < x.length; row += stride) {
+    for (let o = row; o < row + span; o += n) {
+      let ss = 0;
+      for (let c = 0; c < n; c++) ss += (x[o + c] as number) ** 2;
+      const inv = 1 / Math.sqrt(ss / n + eps);
+      for (let c = 0; c < n; c++) x[o + c] = (x[o + c] as number) * inv * (gamma[c] as number);
+    }
+  }
+}
+
+/** A gated MLP's activation: the activation of rows' first I values times their second I values. */
+export type Gate = 'gelu' | 'gelu_tanh' | 'silu';
+const GATES: Record<Gate, (x: number) => number> = { gelu, gelu_tanh: geluTanh, silu };
+
+/** In place: x += y. */
+export function addInto(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] = (x[i] as number) + (y[i] as number);
+}
+
+/** g[m, c] = act(f[m, c]) * f[m, I + c] over f [M, 2I]. */
+export function gated(f: Float32Array, M: number, I: number, gate: Gate): Float32Array {
+  const act = GATES[gate];
+  const g = new Float32Array(M * I);
+  for (let m = 0; m < M; m++) {
+    for (let c = 0; c < I; c++) g[m * I + c] = act(f[m * 2 * I + c] as number) * (f[m * 2 * I + I + c] as number);
+  }
+  return g;
+}
+
+/**
+ * Mean over the first `length` token rows of hidden [seqLen, H], or the first row for 'cls', or
+ * the last real row for 'last'.
+ */
 export function pool(hidden: Float32Array, length: number, H: number, pooling: Pooling): Float32Array {
   const pooled = new Float32Array(H);
-  if (pooling === 'cls') {
-    pooled.set(hidden.subarray(0, H));
+  if (pooling !== 'mean') {
+    const row = pooling === 'cls' ? 0 : length - 1;
+    pooled.set(hidden.subarray(row * H, (row + 1) * H));
     return pooled;
   }
   for (let t = 0; t < length; t++) for (let c = 0; c < H; c++) pooled[c] = (pooled[c] as number) + (hidden[t * H + c] as number);
   for (let c = 0; c < H; c++) pooled[c] = (pooled[c] as number) / length;
   return pooled;
+}
+
+/** sentence-transformers Dense modules made runnable on one pooled vector (dequantised once). */
+export type CpuHead = (pooled: Float32Array) => Float32Array;
+
+export function cpuHead(modules: readonly DenseModule[] = []): CpuHead {
+  const layers = modules.map((m) => ({ d: dense(m.linear), tanh: m.activation === 'tanh' }));
+  return (pooled) =>
+    layers.reduce((x, { d, tanh }) => {
+      const y = matmul(x, d, 1);
+      if (tanh) for (let i = 0; i < y.length; i++) y[i] = Math.tanh(y[i] as number);
+      return y;
+    }, pooled);
 }

@@ -2,9 +2,21 @@ import type { EncoderConfig, Pooling } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { bucketize, type TokenBatch } from './batch.js';
 import { bertCpuForward } from './cpu-bert.js';
+import { decoderCpuForward } from './cpu-decoder.js';
 import { modernBertCpuForward } from './cpu-modernbert.js';
-import { type CpuForward, pool } from './cpu-ops.js';
+import { type CpuForward, type CpuHead, cpuHead, pool } from './cpu-ops.js';
 import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions, finishVector } from './encoder.js';
+
+function forwardOf(weights: EncoderWeights): CpuForward {
+  switch (weights.family) {
+    case 'bert':
+      return bertCpuForward(weights);
+    case 'modernbert':
+      return modernBertCpuForward(weights);
+    case 'decoder':
+      return decoderCpuForward(weights);
+  }
+}
 
 /**
  * The f32 CPU forward (TypeScript, projections in SIMD WebAssembly): the fallback where WebGPU
@@ -16,11 +28,15 @@ export class CpuEncoder implements EncoderBackend {
   readonly config: EncoderConfig;
   readonly loadedLayers: number;
   private readonly run: CpuForward;
+  /** Pooling, then the sentence-transformers Dense modules where the model has them. */
+  private readonly pooled: (tokens: Float32Array, length: number, pooling: Pooling) => Float32Array;
 
   constructor(weights: EncoderWeights) {
     this.config = weights.config;
     this.loadedLayers = weights.layers.length;
-    this.run = weights.family === 'modernbert' ? modernBertCpuForward(weights) : bertCpuForward(weights);
+    this.run = forwardOf(weights);
+    const head: CpuHead = cpuHead(weights.head);
+    this.pooled = (tokens, length, pooling) => head(pool(tokens, length, this.config.hiddenSize, pooling));
   }
 
   async embed(tokens: readonly ArrayLike<number>[], o: ForwardOptions): Promise<Float32Array[]> {
@@ -31,7 +47,7 @@ export class CpuEncoder implements EncoderBackend {
       const h = this.forward(batch, o.layers);
       batch.indices.forEach((textIndex, row) => {
         const tokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
-        out[textIndex] = finishVector(pool(tokens, batch.lengths[row] as number, H, o.pooling), o.dims, o.normalize);
+        out[textIndex] = finishVector(this.pooled(tokens, batch.lengths[row] as number, o.pooling), o.dims, o.normalize);
       });
     }
     return out;
@@ -52,7 +68,7 @@ export class CpuEncoder implements EncoderBackend {
         if (e < 0) return;
         batch.indices.forEach((textIndex, row) => {
           const rowTokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
-          (out[e] as Float32Array[])[textIndex] = pool(rowTokens, batch.lengths[row] as number, H, pooling);
+          (out[e] as Float32Array[])[textIndex] = this.pooled(rowTokens, batch.lengths[row] as number, pooling);
         });
       });
     }

@@ -4,7 +4,7 @@ import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js'
 import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
-import type { BertLayer, LayerNormParams, Linear, ModernBertLayer } from '../weights/weights.js';
+import type { BertLayer, DecoderLayer, LayerNormParams, Linear, ModernBertLayer } from '../weights/weights.js';
 import type { TokenBatch } from './batch.js';
 
 /** Where one batch's inputs sit inside the one upload of a submission. */
@@ -71,16 +71,20 @@ export interface LayerKernels {
   layerNorm: LayerNormKernel;
 }
 
-/** The projections and norm every architecture's layer has; each adds its own to them. */
-export interface GpuLayerCore {
+/** The projections every architecture's layer has; each adds its own norms to them. */
+export interface GpuProjections {
   qkv: GpuLinear;
   attnOut: GpuLinear;
   ffnIn: GpuLinear;
   ffnOut: GpuLinear;
+}
+
+/** A LayerNorm model's layer core: the projections and the feed-forward norm. */
+export interface GpuLayerCore extends GpuProjections {
   ffnNorm: GpuLayerNorm;
 }
 
-type LayerWeights = BertLayer | ModernBertLayer;
+type LayerWeights = BertLayer | ModernBertLayer | DecoderLayer;
 
 export async function createLayerKernels(
   gpu: GpuContext,
@@ -96,14 +100,17 @@ export async function createLayerKernels(
   return { matmul, attention, layerNorm };
 }
 
-export function uploadLayerCore(up: WeightUploads, i: number, l: LayerWeights): GpuLayerCore {
+export function uploadProjections(up: WeightUploads, i: number, l: LayerWeights): GpuProjections {
   return {
     qkv: up.linear(`layer${i}.qkv`, l.qkv),
     attnOut: up.linear(`layer${i}.attn_out`, l.attnOut),
     ffnIn: up.linear(`layer${i}.ffn_in`, l.ffnIn),
     ffnOut: up.linear(`layer${i}.ffn_out`, l.ffnOut),
-    ffnNorm: up.norm(`layer${i}.ffn_norm`, l.ffnNorm),
   };
+}
+
+export function uploadLayerCore(up: WeightUploads, i: number, l: BertLayer | ModernBertLayer): GpuLayerCore {
+  return { ...uploadProjections(up, i, l), ffnNorm: up.norm(`layer${i}.ffn_norm`, l.ffnNorm) };
 }
 
 /** What an architecture declares beside its encode: see LayerGraph. */
@@ -119,7 +126,7 @@ export interface GraphShape<Role extends string> {
  * reserve(); pipeline preparation; freeing what was uploaded. An architecture supplies its
  * weights, its GraphShape and encode.
  */
-export abstract class LayerGraph<Role extends string, Layer extends GpuLayerCore> implements GpuGraph {
+export abstract class LayerGraph<Role extends string, Layer extends GpuProjections> implements GpuGraph {
   private readonly buffers: [Role, GrowableBuffer][];
   /** The activation buffers as sized by the last reserve(). */
   private sized: Record<Role, GPUBuffer> | null = null;

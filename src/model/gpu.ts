@@ -7,10 +7,23 @@ import { GrowableBuffer } from '../gpu/resources.js';
 import type { EncoderConfig, Pooling } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { bucketize, SUBMISSION_TOKENS, type TokenBatch } from './batch.js';
-import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions } from './encoder.js';
+import { type CpuHead, cpuHead } from './cpu-ops.js';
+import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions, finishVector } from './encoder.js';
 import { BertGraph } from './gpu-bert.js';
+import { DecoderGraph } from './gpu-decoder.js';
 import type { BatchInputs, GpuGraph } from './gpu-graph.js';
 import { ModernBertGraph } from './gpu-modernbert.js';
+
+function graphOf(gpu: GpuContext, weights: EncoderWeights): Promise<GpuGraph> {
+  switch (weights.family) {
+    case 'bert':
+      return BertGraph.create(gpu, weights);
+    case 'modernbert':
+      return ModernBertGraph.create(gpu, weights);
+    case 'decoder':
+      return DecoderGraph.create(gpu, weights);
+  }
+}
 
 /** Storage-binding offsets must be multiples of minStorageBufferOffsetAlignment (256 by default). */
 const ALIGN = 256;
@@ -32,6 +45,8 @@ export class GpuEncoder implements EncoderBackend {
   private readonly device: GPUDevice;
   private readonly inputs: GrowableBuffer;
   private readonly out: GrowableBuffer;
+  /** The sentence-transformers Dense modules, run on the CPU after pooling; null where there are none. */
+  private readonly head: CpuHead | null;
   private disposed = false;
   /** Set only while a profiled forward records. */
   private profiler: KernelProfiler | null = null;
@@ -47,14 +62,12 @@ export class GpuEncoder implements EncoderBackend {
     this.device = gpu.device;
     this.inputs = new GrowableBuffer(this.device, 'inputs');
     this.out = new GrowableBuffer(this.device, 'output');
+    this.head = weights.head?.length ? cpuHead(weights.head) : null;
   }
 
   /** `queue`: the device's shared queue where other work (an index) runs on the same device. */
   static async create(gpu: GpuContext, weights: EncoderWeights, queue = new GpuQueue(gpu)): Promise<GpuEncoder> {
-    const [graph, pool] = await Promise.all([
-      weights.family === 'modernbert' ? ModernBertGraph.create(gpu, weights) : BertGraph.create(gpu, weights),
-      PoolKernel.create(gpu.device),
-    ]);
+    const [graph, pool] = await Promise.all([graphOf(gpu, weights), PoolKernel.create(gpu.device)]);
     return new GpuEncoder(gpu, weights, graph, pool, queue);
   }
 
@@ -64,7 +77,13 @@ export class GpuEncoder implements EncoderBackend {
 
   async embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
     checkForwardOptions(this, tokens, options);
-    return this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options }));
+    if (!this.head) return this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options }));
+    // sentence-transformers Dense modules run on the CPU over the read-back pooled vectors: a few
+    // MFLOP per text, less than one more dispatch and readback would cost.
+    const whole = { ...options, dims: this.config.hiddenSize, normalize: false };
+    const pooled = await this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options: whole }));
+    const head = this.head;
+    return pooled.map((v) => finishVector(head(v), options.dims, options.normalize));
   }
 
   /** One forward per exit: the graph reads back once per call, at its last layer. */

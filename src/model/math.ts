@@ -26,3 +26,12 @@ export function erf(x: number): number {
 export function gelu(x: number): number {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }
+
+/** PyTorch's gelu(approximate='tanh'), Gemma's gelu_pytorch_tanh. */
+export function geluTanh(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+}
+
+export function silu(x: number): number {
+  return x / (1 + Math.exp(-x));
+}

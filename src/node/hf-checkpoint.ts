@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
+import { SafetensorsFile, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
 import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
@@ -26,9 +26,21 @@ async function requiredJson(dir: string, name: string): Promise<unknown> {
   return v;
 }
 
-/** The folder's sentence-transformers files (modules, pooling, prompts, max length), those it has. */
+/** A small checkpoint (a Dense module's) read whole; undefined where the file is missing. */
+async function optionalTensors(path: string): Promise<TensorSource | undefined> {
+  const bytes = await readFile(path).catch((cause: NodeJS.ErrnoException) => {
+    if (cause.code === 'ENOENT') return undefined;
+    throw new ModelFormatError(`reading ${path} failed: ${String(cause)}`, { cause });
+  });
+  return bytes && new SafetensorsFile(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+}
+
+/** The folder's sentence-transformers files (modules, pooling, Dense, prompts, max length), those it has. */
 export const readSentenceTransformers = (dir: string) =>
-  sentenceTransformersFiles((name) => optionalJson(join(dir, ...name.split('/'))));
+  sentenceTransformersFiles(
+    (name) => optionalJson(join(dir, ...name.split('/'))),
+    (name) => optionalTensors(join(dir, ...name.split('/'))),
+  );
 
 /**
  * Opens a Hugging Face folder for conversion, streaming the weights: single-file or sharded

@@ -2,17 +2,25 @@ import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type LoadedModel, loadHfModel } from '../checkpoint/load.js';
+import {
+  denseModules,
+  type SentenceTransformersSettings,
+  sentenceTransformersSettings,
+} from '../checkpoint/sentence-transformers.js';
 import { ModelFormatError } from '../errors.js';
 import { MANIFEST_FILE, type PackManifest, parseManifest } from '../pack/manifest.js';
 import { modelFromPack } from '../pack/model.js';
 import { parseHfConfig } from '../weights/config.js';
 import type { Quant } from '../weights/weights.js';
+import { readSentenceTransformers } from './hf-checkpoint.js';
 import { readHfFolder } from './hf-folder.js';
 import { readPackFolder } from './pack-folder.js';
 
 export interface OpenedModel extends LoadedModel {
   /** Present when the folder is a model pack. */
   manifest?: PackManifest;
+  /** A Hugging Face folder's sentence-transformers settings (pooling, prompts), where it has them. */
+  sentenceTransformers?: SentenceTransformersSettings;
 }
 
 const exists = (path: string) =>
@@ -53,8 +61,10 @@ export async function openModelFolder(dir: string, options: { layers?: number; q
     const layers = options.layers ?? parseHfConfig(manifest.config).numLayers;
     return { ...modelFromPack(manifest, files, layers), manifest };
   }
-  const files = await readHfFolder(dir);
-  return loadHfModel(files, options);
+  const [model, stFiles] = await Promise.all([loadHfModel(await readHfFolder(dir), options), readSentenceTransformers(dir)]);
+  const head = await denseModules(stFiles, model.config.hiddenSize, 'f32');
+  if (head.length > 0) model.weights.head = head;
+  return { ...model, sentenceTransformers: sentenceTransformersSettings(stFiles) };
 }
 
 /** The folder's Hugging Face config (from manifest.json in a pack), read without any weights. */

@@ -1,5 +1,8 @@
 import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
 import {
+  type DenseFiles,
+  denseModules,
+  modulePaths,
   poolingPath,
   type SentenceTransformersFiles,
   sentenceTransformersSettings,
@@ -36,7 +39,7 @@ export interface ConvertOptions {
   dims?: number[];
   /** Default: the sentence-transformers Pooling module's, else mean. */
   pooling?: Pooling;
-  /** ModernBERT only: what early exits pool (default 'none', see ExitNorm). */
+  /** Pre-norm models only (ModernBERT, Qwen3, Gemma 3): what early exits pool (default 'none', see ExitNorm). */
   exitNorm?: ExitNorm;
   maxTokens?: number;
   prefixes?: { query?: string; passage?: string };
@@ -62,14 +65,15 @@ export function intList(name: string, values: number[], min: number, max: number
   return [...new Set(values)].sort((a, b) => a - b);
 }
 
-/** Converts a BERT / XLM-R / ModernBERT checkpoint into a model pack (manifest, tokenizer, quantized shards). */
+/** Converts a checkpoint of a supported architecture into a model pack (manifest, tokenizer, quantized shards). */
 export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOptions): Promise<Pack> {
   const { quant = 'q8', ...meta } = options;
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   if (!ID_RE.test(options.id))
     throw new InputError(`model id ${JSON.stringify(options.id)} must be letters, digits, '.', '_' or '-'`);
   const config = parseHfConfig(ckpt.config, options.exitNorm ? { exitNorm: options.exitNorm } : {});
-  if (options.exitNorm && !config.modern) throw new InputError('exitNorm applies to ModernBERT models only');
+  const preNorm = config.modern ?? config.decoder;
+  if (options.exitNorm && !preNorm) throw new InputError('exitNorm applies to pre-norm models only (ModernBERT, Qwen3, Gemma 3)');
   let tokenizerJson: unknown;
   try {
     tokenizerJson = JSON.parse(new TextDecoder().decode(ckpt.tokenizer));
@@ -91,13 +95,15 @@ export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOpti
     modelMaxLength(ckpt.tokenizerConfig) ?? config.maxTokens,
   );
   const weights = await weightsFromTensors(config, ckpt.weights, { quant, embeddingQuant: quant });
+  const head = await denseModules(ckpt.sentenceTransformers ?? {}, config.hiddenSize, quant);
+  if (head.length > 0) weights.head = head;
   return writePack(
     weights,
     ckpt.config as Record<string, unknown>,
     { json: ckpt.tokenizer, ...(ckpt.tokenizerConfig ? { config: ckpt.tokenizerConfig as Record<string, unknown> } : {}) },
     {
       ...meta,
-      ...(config.modern ? { exitNorm: config.modern.exitNorm } : {}),
+      ...(preNorm ? { exitNorm: preNorm.exitNorm } : {}),
       exits,
       dims,
       pooling: meta.pooling ?? st.pooling ?? 'mean',
@@ -107,15 +113,26 @@ export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOpti
   );
 }
 
-/** Reads a folder's sentence-transformers files through `json` (undefined for a missing file). */
-export async function sentenceTransformersFiles(json: (name: string) => Promise<unknown>): Promise<SentenceTransformersFiles> {
+/**
+ * Reads a folder's sentence-transformers files through `json` (undefined for a missing file) and
+ * the Dense modules' weights through `tensors` (undefined where it cannot open them).
+ */
+export async function sentenceTransformersFiles(
+  json: (name: string) => Promise<unknown>,
+  tensors?: (name: string) => Promise<TensorSource | undefined>,
+): Promise<SentenceTransformersFiles> {
   const modules = await json('modules.json');
   const [pooling, bertConfig, stConfig] = await Promise.all([
     json(`${poolingPath(modules)}/config.json`),
     json('sentence_bert_config.json'),
     json('config_sentence_transformers.json'),
   ]);
-  return { modules, pooling, bertConfig, stConfig };
+  const dense: DenseFiles[] = [];
+  for (const path of modulePaths(modules, 'Dense')) {
+    const weights = await tensors?.(`${path}/model.safetensors`);
+    dense.push({ path, config: await json(`${path}/config.json`), ...(weights ? { weights } : {}) });
+  }
+  return { modules, pooling, bertConfig, stConfig, ...(dense.length > 0 ? { dense } : {}) };
 }
 
 async function jsonOf(blob: Blob | undefined, name: string): Promise<unknown> {
@@ -164,7 +181,13 @@ export async function checkpointFromFiles(files: Iterable<File>): Promise<HfChec
     config: await jsonOf(need('config.json'), 'config.json'),
     tokenizer: new Uint8Array(await need('tokenizer.json').arrayBuffer()),
     tokenizerConfig: await jsonOf(byName.get('tokenizer_config.json'), 'tokenizer_config.json'),
-    sentenceTransformers: await sentenceTransformersFiles((name) => jsonOf(byName.get(name), name)),
+    sentenceTransformers: await sentenceTransformersFiles(
+      (name) => jsonOf(byName.get(name), name),
+      async (name) => {
+        const f = byName.get(name);
+        return f && (await SafetensorsReader.open(blobSource(f, name)));
+      },
+    ),
     weights,
   };
 }

@@ -28,6 +28,7 @@ export function scaleCount(dtype: Quant, rows: number, cols: number): number {
 
 /** Shard file names. One shard per layer lets a depth-L load fetch exactly L layer files. */
 export const EMBEDDINGS_SHARD = 'embeddings.bin';
+export const HEAD_SHARD = 'head.bin';
 export const layerShardName = (from: number, to: number) =>
   to - from === 1
     ? `layer-${String(from).padStart(2, '0')}.bin`

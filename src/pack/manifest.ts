@@ -1,7 +1,9 @@
 import { ModelFormatError } from '../errors.js';
-import type { Pooling } from '../weights/config.js';
-import { EXIT_NORMS, type ExitNorm } from '../weights/config.js';
-import { QUANTS, type Quant } from '../weights/weights.js';
+import { EXIT_NORMS, type ExitNorm, POOLINGS, type Pooling } from '../weights/config.js';
+import { type DenseModule, QUANTS, type Quant } from '../weights/weights.js';
+
+type DenseActivation = DenseModule['activation'];
+const DENSE_ACTIVATIONS: readonly DenseActivation[] = ['identity', 'tanh'];
 
 /** Bumped when a reader of the previous format would misread a pack. */
 export const PACK_VERSION = 1;
@@ -70,17 +72,39 @@ export interface PackManifest {
   dims: number[];
   pooling: Pooling;
   /**
-   * ModernBERT only: what an exit before the last layer pools, the raw layer output ('none', the
-   * default: what Hugging Face's hidden_states and sentence-transformers' layer losses use) or
-   * the final norm applied to it ('final'). See ExitNorm.
+   * Pre-norm models only (ModernBERT, Qwen3, Gemma 3): what an exit before the last layer pools,
+   * the raw layer output ('none', the default: what Hugging Face's hidden_states and
+   * sentence-transformers' layer losses use) or the final norm applied to it ('final'). See ExitNorm.
    */
   exitNorm?: ExitNorm;
   /** Texts longer than this many tokens (specials included) are truncated. */
   maxTokens: number;
+  /**
+   * The sentence-transformers Dense modules after pooling, by activation, in order; their weights
+   * are `dense.{k}` in the 'head' shard.
+   */
+  head?: DenseActivation[];
   prefixes?: { query?: string; passage?: string };
   license?: string;
   source?: string;
   quality?: QualityTable;
+  /** Hybrid search defaults measured for this model (`m3web eval --search --write`). */
+  search?: SearchDefaults;
+}
+
+/**
+ * Reciprocal rank fusion for hybrid search: a document scores the sum of weight / (k + rank)
+ * over the rankers that found it.
+ */
+export interface Fusion {
+  k: number;
+  weights: { vector: number; lexical: number };
+}
+
+/** The fusion that did best on a dev set, and which set: the model's default for hybrid search. */
+export interface SearchDefaults {
+  dataset: string;
+  fusion: Fusion;
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -199,7 +223,7 @@ export function parseManifest(raw: unknown): PackManifest {
   const exits = arr(m.exits, 'exits', numLayers).map((v, i) => int(v, `exits[${i}]`, 1, numLayers));
   const dims = arr(m.dims, 'dims', hidden).map((v, i) => int(v, `dims[${i}]`, 1, hidden));
   if (!exits.length || !dims.length) fail('exits and dims must not be empty');
-  if (m.pooling !== 'mean' && m.pooling !== 'cls') fail('pooling must be "mean" or "cls"');
+  if (!POOLINGS.includes(m.pooling as Pooling)) fail(`pooling must be one of ${POOLINGS.join(', ')}`);
   const manifest: PackManifest = {
     format: 'm3web-pack',
     version,
@@ -210,7 +234,7 @@ export function parseManifest(raw: unknown): PackManifest {
     shards,
     exits: [...new Set(exits)].sort((a, b) => a - b),
     dims: [...new Set(dims)].sort((a, b) => a - b),
-    pooling: m.pooling,
+    pooling: m.pooling as Pooling,
     maxTokens: int(m.maxTokens, 'maxTokens', 2, 1 << 20),
   };
   if (m.prefixes !== undefined) {
@@ -224,10 +248,38 @@ export function parseManifest(raw: unknown): PackManifest {
     if (!EXIT_NORMS.includes(m.exitNorm as ExitNorm)) fail(`exitNorm must be one of ${EXIT_NORMS.join(', ')}`);
     manifest.exitNorm = m.exitNorm as ExitNorm;
   }
+  if (m.head !== undefined) {
+    manifest.head = arr(m.head, 'head', 16).map((a, i) => {
+      if (!DENSE_ACTIVATIONS.includes(a as DenseActivation)) fail(`head[${i}] must be one of ${DENSE_ACTIVATIONS.join(', ')}`);
+      return a as DenseActivation;
+    });
+    if (shards.filter((s) => s.kind === 'head').length !== 1) fail('a pack with a head needs exactly one head shard');
+  }
   if (m.license !== undefined) manifest.license = str(m.license, 'license');
   if (m.source !== undefined) manifest.source = str(m.source, 'source');
   if (m.quality !== undefined) manifest.quality = parseQuality(m.quality);
+  if (m.search !== undefined) manifest.search = parseSearchDefaults(m.search);
   return manifest;
+}
+
+function parseSearchDefaults(v: unknown): SearchDefaults {
+  const s = obj(v, 'search');
+  const f = obj(s.fusion, 'search.fusion');
+  const w = obj(f.weights, 'search.fusion.weights');
+  const nonNegative = (x: unknown, what: string) => {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) fail(`${what} must be a number >= 0`);
+    return x;
+  };
+  return {
+    dataset: str(s.dataset, 'search.dataset'),
+    fusion: {
+      k: nonNegative(f.k, 'search.fusion.k'),
+      weights: {
+        vector: nonNegative(w.vector, 'search.fusion.weights.vector'),
+        lexical: nonNegative(w.lexical, 'search.fusion.weights.lexical'),
+      },
+    },
+  };
 }
 
 function parseQuality(v: unknown): QualityTable {

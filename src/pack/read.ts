@@ -1,8 +1,12 @@
 import { ModelFormatError } from '../errors.js';
 import { type EncoderConfig, parseHfConfig } from '../weights/config.js';
+import type { DecoderSpec } from '../weights/decoder-config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
+import { projectionShapes } from '../weights/shapes.js';
 import {
   type BertLayer,
+  type DecoderLayer,
+  type DenseModule,
   type EmbeddingTable,
   type EncoderWeights,
   F32EmbeddingTable,
@@ -12,7 +16,7 @@ import {
 } from '../weights/weights.js';
 import { matrixBytes, scaleCount } from './layout.js';
 import type { PackManifest, ShardEntry, TensorEntry } from './manifest.js';
-import type { LINEARS } from './write.js';
+import type { LINEARS, RMS_NORMS } from './write.js';
 
 /** Typed views over one shard's tensors, each checked against the shape and dtype it claims. */
 class ShardView {
@@ -37,6 +41,11 @@ class ShardView {
 
   private raw(t: TensorEntry): Uint8Array {
     return this.bytes.subarray(t.offset, t.offset + t.bytes);
+  }
+
+  /** The shape a tensor's entry declares (checked again when it is read). */
+  shape(name: string): number[] {
+    return this.entry(name).shape;
   }
 
   f32(name: string, shape: number[]): Float32Array {
@@ -86,8 +95,9 @@ export function packConfig(manifest: PackManifest): EncoderConfig {
 }
 
 /**
- * Layers [from, to) out of the pack's layer shards (which must all be in `files`). ModernBERT
- * layers have a [2I, H] feed-forward input (GeGLU) and no attention norm in layer 0.
+ * Layers [from, to) out of the pack's layer shards (which must all be in `files`), projections
+ * shaped by projectionShapes. ModernBERT has no attention norm in layer 0; decoder layers carry
+ * RMSNorm factors instead of LayerNorms.
  */
 export function packLayers(
   manifest: PackManifest,
@@ -95,17 +105,20 @@ export function packLayers(
   files: ReadonlyMap<string, Uint8Array>,
   from: number,
   to: number,
-): (BertLayer | ModernBertLayer)[] {
+): (BertLayer | ModernBertLayer | DecoderLayer)[] {
   const H = config.hiddenSize;
-  const I = config.intermediateSize;
   const modern = config.modern !== undefined;
-  const out: (BertLayer | ModernBertLayer)[] = [];
+  const shapes = projectionShapes(config);
+  const out: (BertLayer | ModernBertLayer | DecoderLayer)[] = [];
   for (let l = from; l < to; l++) {
     const shard = manifest.shards.find((s) => s.layers && s.layers[0] <= l && l < s.layers[1]) as ShardEntry;
     const view = new ShardView(shard, bytesOf(files, shard.file));
-    const dims = { qkv: [3 * H, H], attnOut: [H, H], ffnIn: [modern ? 2 * I : I, H], ffnOut: [H, I] } as const;
     const at = `layer.${l}`;
-    const linear = (k: (typeof LINEARS)[number]) => view.linear(`${at}.${k}`, dims[k][0], dims[k][1]);
+    const linear = (k: (typeof LINEARS)[number]) => view.linear(`${at}.${k}`, ...shapes[k]);
+    if (config.decoder) {
+      out.push(decoderLayer(view, at, config, config.decoder, linear));
+      continue;
+    }
     out.push({
       qkv: linear('qkv'),
       attnOut: linear('attnOut'),
@@ -118,8 +131,57 @@ export function packLayers(
   return out;
 }
 
+/** A Qwen3 / Gemma 3 layer: stacked projections and RMSNorm factors, as write.ts lays them out. */
+function decoderLayer(
+  view: ShardView,
+  at: string,
+  config: EncoderConfig,
+  spec: DecoderSpec,
+  linear: (k: (typeof LINEARS)[number]) => Linear,
+): DecoderLayer {
+  const { hiddenSize: H, headDim: D } = config;
+  const rms = (k: (typeof RMS_NORMS)[number], n: number) => view.f32(`${at}.${k}`, [n]);
+  return {
+    qkv: linear('qkv'),
+    attnOut: linear('attnOut'),
+    ffnIn: linear('ffnIn'),
+    ffnOut: linear('ffnOut'),
+    inputNorm: rms('inputNorm', H),
+    qNorm: rms('qNorm', D),
+    kNorm: rms('kNorm', D),
+    postAttnNorm: spec.sandwichNorms ? rms('postAttnNorm', H) : null,
+    ffnNorm: rms('ffnNorm', H),
+    postFfnNorm: spec.sandwichNorms ? rms('postFfnNorm', H) : null,
+  };
+}
+
+/** The sentence-transformers Dense modules of a pack's head shard, where the manifest lists them. */
+function packHead(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, hiddenSize: number): DenseModule[] {
+  const activations = manifest.head ?? [];
+  if (activations.length === 0) return [];
+  const shard = manifest.shards.find((s) => s.kind === 'head') as ShardEntry;
+  const view = new ShardView(shard, bytesOf(files, shard.file));
+  let width = hiddenSize;
+  const head = activations.map((activation, k) => {
+    const [rows = 0, cols] = view.shape(`dense.${k}.weight`);
+    if (cols !== width) throw new ModelFormatError(`${shard.file}: dense.${k} takes ${cols} features, its input has ${width}`);
+    width = rows;
+    return { linear: view.linear(`dense.${k}`, rows, cols), activation };
+  });
+  if (width !== hiddenSize)
+    throw new ModelFormatError(`${shard.file}: the Dense modules end at ${width} features, not ${hiddenSize}`);
+  return head;
+}
+
 /** The weights of the first `layers` layers, as views into the loaded shard bytes (no copies). */
 export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, layers: number): EncoderWeights {
+  const weights = packBody(manifest, files, layers);
+  const head = packHead(manifest, files, weights.config.hiddenSize);
+  if (head.length > 0) weights.head = head;
+  return weights;
+}
+
+function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, layers: number): EncoderWeights {
   const config = packConfig(manifest);
   const H = config.hiddenSize;
   const shard = manifest.shards.find((s) => s.kind === 'embeddings') as ShardEntry;
@@ -133,6 +195,15 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
           H,
         )
       : new QuantizedEmbeddingTable(table);
+  if (config.decoder) {
+    return {
+      family: 'decoder',
+      config,
+      word,
+      layers: packLayers(manifest, config, files, 0, layers) as DecoderLayer[],
+      finalNorm: view.f32('finalNorm', [H]),
+    };
+  }
   const embNorm = view.norm('embNorm', H);
   if (config.modern) {
     return {
@@ -163,6 +234,8 @@ export function extendPackWeights(
   to: number,
 ): void {
   const more = packLayers(manifest, weights.config, files, weights.layers.length, to);
+  // The family decides what packLayers read: the casts only restate it.
   if (weights.family === 'modernbert') weights.layers.push(...(more as ModernBertLayer[]));
+  else if (weights.family === 'decoder') weights.layers.push(...(more as DecoderLayer[]));
   else weights.layers.push(...(more as BertLayer[]));
 }

@@ -1,6 +1,6 @@
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
-import type { BertLayer, EncoderWeights, LayerNormParams, Linear, ModernBertLayer, Quant } from '../weights/weights.js';
-import { alignUp, EMBEDDINGS_SHARD, layerShardName } from './layout.js';
+import type { DecoderLayer, EncoderWeights, LayerNormParams, Linear, Quant } from '../weights/weights.js';
+import { alignUp, EMBEDDINGS_SHARD, HEAD_SHARD, layerShardName } from './layout.js';
 import { PACK_VERSION, type PackManifest, type ShardEntry, type ShardKind, type TensorEntry } from './manifest.js';
 import { sha256Hex } from './sha256.js';
 
@@ -49,16 +49,49 @@ const normParts = (name: string, n: LayerNormParams): Part[] => [
 
 export const LINEARS = ['qkv', 'attnOut', 'ffnIn', 'ffnOut'] as const;
 export const NORMS = ['attnNorm', 'ffnNorm'] as const;
+/** A decoder layer's RMSNorm factors (Gemma's 1 + w already folded in); the post norms are Gemma's only. */
+export const RMS_NORMS = ['inputNorm', 'qNorm', 'kNorm', 'postAttnNorm', 'ffnNorm', 'postFfnNorm'] as const;
 
-function layerParts(index: number, layer: BertLayer | ModernBertLayer): Part[] {
+function layerParts(index: number, layer: EncoderWeights['layers'][number]): Part[] {
+  const at = `layer.${index}`;
+  const linears = LINEARS.flatMap((k) => linearParts(`${at}.${k}`, layer[k]));
+  if (isDecoderLayer(layer)) {
+    return [
+      ...linears,
+      ...RMS_NORMS.flatMap((k) => {
+        const w = layer[k];
+        return w ? [f32Part(`${at}.${k}`, w, [w.length])] : [];
+      }),
+    ];
+  }
   return [
-    ...LINEARS.flatMap((k) => linearParts(`layer.${index}.${k}`, layer[k])),
+    ...linears,
     // ModernBERT's layer 0 has no attention norm, so its shard has no such tensor.
     ...NORMS.flatMap((k) => {
       const norm = layer[k];
-      return norm ? normParts(`layer.${index}.${k}`, norm) : [];
+      return norm ? normParts(`${at}.${k}`, norm) : [];
     }),
   ];
+}
+
+const isDecoderLayer = (l: EncoderWeights['layers'][number]): l is DecoderLayer => 'inputNorm' in l;
+
+/** The embeddings shard's tensors beyond the vocabulary table. */
+function embeddingExtras(weights: EncoderWeights): Part[] {
+  const { config } = weights;
+  const H = config.hiddenSize;
+  switch (weights.family) {
+    case 'bert':
+      return [
+        f32Part('position', weights.position, [config.maxPositions, H]),
+        f32Part('tokenType', weights.tokenType, [config.typeVocabSize, H]),
+        ...normParts('embNorm', weights.embNorm),
+      ];
+    case 'modernbert':
+      return [...normParts('finalNorm', weights.finalNorm), ...normParts('embNorm', weights.embNorm)];
+    case 'decoder':
+      return [f32Part('finalNorm', weights.finalNorm, [H])];
+  }
 }
 
 async function shard(
@@ -84,7 +117,7 @@ async function shard(
 
 /**
  * Serialises quantized weights into a model pack: an embeddings shard (the vocabulary table, and
- * BERT's position / token-type tables or ModernBERT's final norm), one shard per layer (or per
+ * BERT's position / token-type tables or the final norm of ModernBERT and the decoders), one shard per layer (or per
  * `layersPerShard` layers), the tokenizer and manifest.json. The vocabulary table must already be
  * quantized (a QuantizedEmbeddingTable) or be f32.
  */
@@ -94,8 +127,6 @@ export async function writePack(
   tokenizer: { json: Uint8Array; config?: Record<string, unknown> },
   meta: PackMeta,
 ): Promise<Pack> {
-  const { config } = weights;
-  const H = config.hiddenSize;
   const word = weights.word;
   let wordParts: Part[];
   let embeddingQuant: Quant;
@@ -111,23 +142,22 @@ export async function writePack(
     wordParts = [f32Part('word.weight', table, [word.rows, word.cols])];
     embeddingQuant = 'f32';
   }
-  const shards = [
-    await shard(EMBEDDINGS_SHARD, 'embeddings', [
-      ...wordParts,
-      ...(weights.family === 'modernbert'
-        ? normParts('finalNorm', weights.finalNorm)
-        : [
-            f32Part('position', weights.position, [config.maxPositions, H]),
-            f32Part('tokenType', weights.tokenType, [config.typeVocabSize, H]),
-          ]),
-      ...normParts('embNorm', weights.embNorm),
-    ]),
-  ];
+  const shards = [await shard(EMBEDDINGS_SHARD, 'embeddings', [...wordParts, ...embeddingExtras(weights)])];
   const { layersPerShard: per = 1, ...described } = meta;
   for (let from = 0; from < weights.layers.length; from += per) {
     const to = Math.min(from + per, weights.layers.length);
     const parts = weights.layers.slice(from, to).flatMap((l, i) => layerParts(from + i, l));
     shards.push(await shard(layerShardName(from, to), 'layers', parts, [from, to]));
+  }
+  const head = weights.head ?? [];
+  if (head.length > 0) {
+    shards.push(
+      await shard(
+        HEAD_SHARD,
+        'head',
+        head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
+      ),
+    );
   }
   const linearQuant = weights.layers[0]?.qkv.quant ?? 'f32';
   const manifest: PackManifest = {
@@ -142,6 +172,7 @@ export async function writePack(
       ...(tokenizer.config ? { config: tokenizer.config } : {}),
     },
     quantization: { linear: linearQuant, embeddings: embeddingQuant },
+    ...(head.length > 0 ? { head: head.map((m) => m.activation) } : {}),
     shards: shards.map((s) => s.entry),
   };
   const files = new Map<string, Uint8Array>([[TOKENIZER_FILE, tokenizer.json]]);

@@ -37,7 +37,7 @@ export class Collection {
   readonly store: RowStore;
   readonly coarse: RowStore | null;
   /** BM25 over the same rows, from the chunk texts. */
-  readonly lexical = new LexicalIndex();
+  readonly lexical: LexicalIndex;
   private readonly docs = new Map<string, DocEntry>();
   private rowDocs: (DocEntry | null)[] = [];
   private live = new Uint32Array(0);
@@ -46,7 +46,9 @@ export class Collection {
   constructor(
     readonly codec: Codec,
     coarseCodec: Codec | null,
+    ngrams = false,
   ) {
+    this.lexical = new LexicalIndex(ngrams);
     this.store = new RowStore(codec);
     this.coarse = coarseCodec && new RowStore(coarseCodec);
   }

@@ -1,3 +1,4 @@
+import type { Fusion } from '../pack/manifest.js';
 import type { Ranker } from './types.js';
 
 /** A document in one ranker's list: its score there and the row (chunk) that earned it. */
@@ -15,10 +16,8 @@ export interface Fused {
   ranks: Partial<Record<Ranker, number>>;
 }
 
-export interface FusionWeights {
-  k: number;
-  weights: Record<Ranker, number>;
-}
+/** Cormack et al.'s k and equal weights: the fusion for a model that measured none of its own. */
+export const STANDARD_FUSION: Fusion = { k: 60, weights: { vector: 1, lexical: 1 } };
 
 /**
  * Reciprocal rank fusion (Cormack et al., 2009): a document scores sum_r w_r / (k + rank_r) over
@@ -26,7 +25,7 @@ export interface FusionWeights {
  * need a common scale (min-max scaling, as a weighted sum of scores needs, lets one outlier
  * reorder everything else). The chunk shown is the one from the list whose term weighed most.
  */
-export function fuseRanks(lists: Partial<Record<Ranker, DocRank[]>>, f: FusionWeights, k: number): Fused[] {
+export function fuseRanks(lists: Partial<Record<Ranker, DocRank[]>>, f: Fusion, k: number): Fused[] {
   const byId = new Map<string, Fused & { best: number }>();
   for (const [ranker, list] of Object.entries(lists) as [Ranker, DocRank[]][]) {
     list.forEach((d, i) => {

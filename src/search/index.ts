@@ -1,4 +1,4 @@
-export { openIndex } from './search-index.js';
+export { openIndex } from './open.js';
 export type {
   IndexDoc,
   IndexEncoder,
@@ -11,6 +11,9 @@ export type {
   SearchHit,
   SearchMode,
   SearchOptions,
+  StaticIndex,
+  StaticIndexOptions,
+  StaticIndexStats,
   SyncReport,
   VectorIndex,
   VectorType,

@@ -1,10 +1,13 @@
 import { terms } from './terms.js';
 import { type Ranked, selectTop } from './topk.js';
 
-/** Rows holding a term, with how often it occurs in each; dead rows stay until the next compaction. */
+/**
+ * Rows holding a term and how often it occurs in each, interleaved (row, tf, row, tf...): one
+ * array per term, of small integers, which engines store unboxed. Dead rows stay until the
+ * next compaction.
+ */
 interface Posting {
-  rows: number[];
-  tfs: number[];
+  entries: number[];
   /** Live rows holding the term: BM25's document frequency. */
   df: number;
 }
@@ -13,8 +16,16 @@ interface Posting {
 const K1 = 1.2;
 const B = 0.75;
 
-function counts(text: string): { tf: Map<string, number>; length: number } {
-  const all = terms(text);
+/** BM25's inverse document frequency of a term in `df` of `n` rows (Lucene's form: never negative). */
+export const bm25Idf = (df: number, n: number) => Math.log(1 + (n - df + 0.5) / (df + 0.5));
+
+/** BM25's weight of a term occurring `tf` times in a row of `length` terms, the rows averaging `avgLength`. */
+export const bm25Tf = (tf: number, length: number, avgLength: number) =>
+  (tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * length) / avgLength));
+
+/** A text's terms with their counts, and how many terms it has. */
+export function counts(text: string, ngrams: boolean): { tf: Map<string, number>; length: number } {
+  const all = terms(text, ngrams);
   const tf = new Map<string, number>();
   for (const t of all) tf.set(t, (tf.get(t) ?? 0) + 1);
   return { tf, length: all.length };
@@ -33,16 +44,18 @@ export class LexicalIndex {
   private liveRows = 0;
   private liveLength = 0;
 
+  /** `ngrams`: index character 4-grams of words too (see terms()). */
+  constructor(private readonly ngrams: boolean) {}
+
   add(row: number, text: string): void {
-    const { tf, length } = counts(text);
+    const { tf, length } = counts(text, this.ngrams);
     for (const [term, n] of tf) {
       let p = this.postings.get(term);
       if (!p) {
-        p = { rows: [], tfs: [], df: 0 };
+        p = { entries: [], df: 0 };
         this.postings.set(term, p);
       }
-      p.rows.push(row);
-      p.tfs.push(n);
+      p.entries.push(row, n);
       p.df++;
     }
     this.lengths[row] = length;
@@ -52,7 +65,7 @@ export class LexicalIndex {
 
   /** Forgets a row added with `text` (the same text: its terms are counted again, not stored). */
   remove(row: number, text: string): void {
-    for (const term of counts(text).tf.keys()) (this.postings.get(term) as Posting).df--;
+    for (const term of counts(text, this.ngrams).tf.keys()) (this.postings.get(term) as Posting).df--;
     this.liveRows--;
     this.liveLength -= this.lengths[row] as number;
     this.lengths[row] = -1;
@@ -61,15 +74,12 @@ export class LexicalIndex {
   /** Renumbers rows after the Collection compacted its store (`map[old]` is the new row, or -1). */
   remap(map: Int32Array): void {
     for (const [term, p] of this.postings) {
-      const rows: number[] = [];
-      const tfs: number[] = [];
-      p.rows.forEach((r, i) => {
-        const to = map[r] as number;
-        if (to < 0) return;
-        rows.push(to);
-        tfs.push(p.tfs[i] as number);
-      });
-      if (rows.length) this.postings.set(term, { rows, tfs, df: p.df });
+      const entries: number[] = [];
+      for (let i = 0; i < p.entries.length; i += 2) {
+        const to = map[p.entries[i] as number] as number;
+        if (to >= 0) entries.push(to, p.entries[i + 1] as number);
+      }
+      if (entries.length) p.entries = entries;
       else this.postings.delete(term);
     }
     const lengths: number[] = [];
@@ -92,16 +102,16 @@ export class LexicalIndex {
     const scores = new Map<number, number>();
     if (this.liveRows === 0) return selectTop([], [], k);
     const avgLength = this.liveLength / this.liveRows;
-    for (const [term, qtf] of counts(query).tf) {
+    for (const [term, qtf] of counts(query, this.ngrams).tf) {
       const p = this.postings.get(term);
       if (!p || p.df === 0) continue;
-      const idf = Math.log(1 + (this.liveRows - p.df + 0.5) / (p.df + 0.5));
-      for (let i = 0; i < p.rows.length; i++) {
-        const row = p.rows[i] as number;
+      const idf = bm25Idf(p.df, this.liveRows);
+      const { entries } = p;
+      for (let i = 0; i < entries.length; i += 2) {
+        const row = entries[i] as number;
         const length = this.lengths[row] as number;
         if (length < 0 || (mask && ((mask[row >>> 5] as number) & (1 << (row & 31))) === 0)) continue;
-        const tf = p.tfs[i] as number;
-        const s = (qtf * idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * length) / avgLength));
+        const s = qtf * idf * bm25Tf(entries[i + 1] as number, length, avgLength);
         scores.set(row, (scores.get(row) ?? 0) + s);
       }
     }

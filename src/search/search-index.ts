@@ -44,9 +44,9 @@ const sameSignature = (a: IndexSignature, b: IndexSignature) =>
  * Documents each ranker contributes to a hybrid search: its top k alone would let a document
  * ranked k + 1 by both rankers lose to one ranked first by one and absent from the other.
  */
-const fusionDepth = (k: number) => Math.max(4 * k, 40);
+export const fusionDepth = (k: number) => Math.max(4 * k, 40);
 
-const rankedAlone = (list: DocRank[], ranker: Ranker): Fused[] => list.map((d, i) => ({ ...d, ranks: { [ranker]: i + 1 } }));
+export const rankedAlone = (list: DocRank[], ranker: Ranker): Fused[] => list.map((d, i) => ({ ...d, ranks: { [ranker]: i + 1 } }));
 
 function checkOptions(options: unknown): asserts options is IndexOptions {
   if (typeof options !== 'object' || options === null)
@@ -64,6 +64,7 @@ function checkOptions(options: unknown): asserts options is IndexOptions {
   oneOf('store', o.store, ['indexeddb', 'memory']);
   oneOf('vector', o.vector, VECTOR_TYPES);
   oneOf('device', o.device, ['auto', 'webgpu', 'cpu']);
+  oneOf('ngrams', o.ngrams, [true, false]);
 }
 
 /**
@@ -91,9 +92,9 @@ function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignat
  * Binary rows (48 bytes at 384 dims) are already smaller than a coarse copy would make the
  * first pass, so binary indexes always search exactly.
  */
-function newCollection(s: IndexSignature, model: ModelInfo): Collection {
+function newCollection(s: IndexSignature, model: ModelInfo, ngrams: boolean): Collection {
   const coarse = s.vector === 'binary' ? null : coarseWidth(s.dims, model.dims);
-  return new Collection(codec(s.vector, s.dims), coarse === null ? null : codec('int8', coarse));
+  return new Collection(codec(s.vector, s.dims), coarse === null ? null : codec('int8', coarse), ngrams);
 }
 
 /** The collection and the scorers over it (on the GPU session's device, or the CPU). */
@@ -157,6 +158,7 @@ class SearchIndex implements VectorIndex {
     private readonly log: SegmentLog | null,
     private readonly gpu: GpuSession,
     private readonly ownsGpu: boolean,
+    private readonly ngrams: boolean,
   ) {
     log?.onChange(() => {
       this.stale = true;
@@ -208,7 +210,7 @@ class SearchIndex implements VectorIndex {
   }
 
   async search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
-    const o = checkSearch(query, options, this.built.dims, this.model.dims);
+    const o = checkSearch(query, options, this.built.dims, this.model.dims, this.model.search?.fusion);
     return this.queued(async () => {
       if (this.stale && this.log) await this.log.locked(() => this.reload());
       this.checkSignature();
@@ -345,7 +347,12 @@ class SearchIndex implements VectorIndex {
     this.stale = false;
     const stored: StoredIndex = await (this.log as SegmentLog).read();
     const signature = stored.signature ?? this.wanted;
-    const engine = await openScoring(newCollection(signature, this.model), this.device, this.encoderBackend, this.gpu);
+    const engine = await openScoring(
+      newCollection(signature, this.model, this.ngrams),
+      this.device,
+      this.encoderBackend,
+      this.gpu,
+    );
     for (const segment of stored.segments) engine.collection.append(segment);
     closeScoring(this.engine);
     this.engine = engine;
@@ -365,7 +372,12 @@ class SearchIndex implements VectorIndex {
     await this.log?.commit({ add, remove: [], reset: true }, signature, (ids) => this.engine.collection.segment(ids));
     if (sameSignature(signature, this.built)) this.engine.collection.clear();
     else {
-      const engine = await openScoring(newCollection(signature, this.model), this.device, this.encoderBackend, this.gpu);
+      const engine = await openScoring(
+        newCollection(signature, this.model, this.ngrams),
+        this.device,
+        this.encoderBackend,
+        this.gpu,
+      );
       closeScoring(this.engine);
       this.engine = engine;
       this.built = signature;
@@ -457,7 +469,8 @@ export async function openIndex(options: IndexOptions, gpu?: GpuSession): Promis
     options.store === 'indexeddb' ? await SegmentLog.open(options.name, (s) => codec(s.vector, s.dims).rowWords) : null;
   const wanted = resolveSignature(options, info.model, opened?.signature ?? null);
   const built = opened?.signature ?? wanted;
-  const collection = newCollection(built, info.model);
+  const ngrams = options.ngrams ?? false;
+  const collection = newCollection(built, info.model, ngrams);
   for (const segment of opened?.segments ?? []) collection.append(segment);
   const device = options.device ?? 'auto';
   const session = gpu ?? new GpuSession();
@@ -475,6 +488,7 @@ export async function openIndex(options: IndexOptions, gpu?: GpuSession): Promis
       opened?.log ?? null,
       session,
       gpu === undefined,
+      ngrams,
     );
   } catch (err) {
     opened?.log.close();

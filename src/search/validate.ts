@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
+import type { Fusion } from '../pack/manifest.js';
 import { checkText } from '../tokenizer/check-text.js';
-import type { FusionWeights } from './fuse.js';
+import { STANDARD_FUSION } from './fuse.js';
 import type { IndexDoc, JsonValue, Meta, MetaFilter, SearchMode, SearchOptions } from './types.js';
 
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
@@ -69,22 +70,20 @@ export interface CheckedSearch {
   exact: boolean;
   candidates: number | undefined;
   mode: SearchMode;
-  fusion: FusionWeights;
+  fusion: Fusion;
 }
 
 const MODES: readonly SearchMode[] = ['hybrid', 'vector', 'lexical'];
-/** Reciprocal rank fusion defaults: the k of Cormack et al. and equal weights (docs/search.md shows the xquad-dev sweep). */
-export const DEFAULT_FUSION: FusionWeights = { k: 60, weights: { vector: 1, lexical: 1 } };
-
-function checkFusion(fusion: unknown): FusionWeights {
-  if (fusion === undefined) return DEFAULT_FUSION;
+/** `fusion` over the model's default `base`. */
+function checkFusion(fusion: unknown, base: Fusion): Fusion {
+  if (fusion === undefined) return base;
   if (!isPlainObject(fusion)) throw new InputError(`fusion must be an object { k?, weights? }, got ${typeName(fusion)}`);
-  const k = fusion.k ?? DEFAULT_FUSION.k;
+  const k = fusion.k ?? base.k;
   if (typeof k !== 'number' || !Number.isFinite(k) || k < 0)
     throw new InputError(`fusion.k must be a number >= 0, got ${JSON.stringify(k)}`);
   const w = fusion.weights ?? {};
   if (!isPlainObject(w)) throw new InputError(`fusion.weights must be an object { vector?, lexical? }, got ${typeName(w)}`);
-  const weights = { ...DEFAULT_FUSION.weights };
+  const weights = { ...base.weights };
   for (const [ranker, v] of Object.entries(w)) {
     if (!(ranker in weights)) throw new InputError(`fusion.weights: unknown ranker "${ranker}" (vector, lexical)`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
@@ -94,7 +93,14 @@ function checkFusion(fusion: unknown): FusionWeights {
   return { k, weights };
 }
 
-export function checkSearch(query: unknown, options: unknown, indexDims: number, modelDims: readonly number[]): CheckedSearch {
+/** Checks a search call; `fusion` is the model's default for hybrid ranking. */
+export function checkSearch(
+  query: unknown,
+  options: unknown,
+  indexDims: number,
+  modelDims: readonly number[],
+  fusion: Fusion = STANDARD_FUSION,
+): CheckedSearch {
   checkText(query, 'search: query');
   if (options !== undefined && !isPlainObject(options))
     throw new InputError(`search options must be an object, got ${typeName(options)}`);
@@ -116,5 +122,5 @@ export function checkSearch(query: unknown, options: unknown, indexDims: number,
     throw new InputError(`candidates must be an integer >= k (${k}), got ${JSON.stringify(c)}`);
   const mode = o.mode ?? 'hybrid';
   if (!MODES.includes(mode)) throw new InputError(`mode must be ${MODES.join(', ')} or left out, got ${JSON.stringify(mode)}`);
-  return { k, filter: o.filter, dims, exact: o.exact ?? false, candidates: c, mode, fusion: checkFusion(o.fusion) };
+  return { k, filter: o.filter, dims, exact: o.exact ?? false, candidates: c, mode, fusion: checkFusion(o.fusion, fusion) };
 }

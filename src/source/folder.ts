@@ -1,5 +1,5 @@
 import { loadHfModel } from '../checkpoint/load.js';
-import { sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
+import { denseModules, sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
 import { InputError } from '../errors.js';
 import { readSentenceTransformers } from '../node/hf-checkpoint.js';
 import { readHfFolder } from '../node/hf-folder.js';
@@ -21,10 +21,10 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
   // A plain checkpoint has no manifest: every layer is an exit, only the full width (or the
   // widths declared) is promised, and it loads whole (quantizing on the fly would cost more than
   // it saves). Its sentence-transformers files say how to pool and which prompts to use.
-  const [model, st] = await Promise.all([
-    loadHfModel(await readHfFolder(dir)),
-    readSentenceTransformers(dir).then(sentenceTransformersSettings),
-  ]);
+  const [model, stFiles] = await Promise.all([loadHfModel(await readHfFolder(dir)), readSentenceTransformers(dir)]);
+  const st = sentenceTransformersSettings(stFiles);
+  const head = await denseModules(stFiles, model.config.hiddenSize, 'f32');
+  if (head.length > 0) model.weights.head = head;
   const { numLayers, hiddenSize } = model.config;
   const maxTokens = Math.min(model.config.maxTokens, st.maxTokens ?? Number.POSITIVE_INFINITY);
   model.config = { ...model.config, maxTokens };

@@ -14,7 +14,8 @@ const keyName = async (key: string) => (await sha256Hex(new TextEncoder().encode
  * Converted hub models as pack folders: `<cache>/hub/<hash of the conversion key>/`, and one
  * small file per revision key in `<cache>/hub/refs/` naming the folder it resolved to last. A
  * folder is written under a temporary name and renamed, so a crash never leaves half a pack
- * where a later run would open it.
+ * where a later run would open it. When the ref moves to a newer commit's folder, the folder it
+ * named before is the one replaced (see HubPackStore.drop).
  */
 export function folderHubStore(root = join(hubCacheDir(), 'hub')): HubPackStore {
   return {
@@ -45,9 +46,15 @@ export function folderHubStore(root = join(hubCacheDir(), 'hub')): HubPackStore 
       }
       await mkdir(join(root, 'refs'), { recursive: true });
       const ref = join(root, 'refs', await keyName(keys.latest));
-      await writeFile(`${ref}.tmp`, name);
-      await rename(`${ref}.tmp`, ref);
-      return dir;
+      const before = (await readFile(ref, 'utf8').catch(() => '')).trim();
+      const tmpRef = `${ref}.tmp-${process.pid}-${Date.now()}`;
+      await writeFile(tmpRef, name);
+      await rename(tmpRef, ref);
+      return { location: dir, replaced: before && before !== name ? before : null };
+    },
+    async drop(replaced: string) {
+      // A name this store wrote (hex); anything else in a ref file is not a folder to delete.
+      if (/^[0-9a-f]{24}$/.test(replaced)) await rm(join(root, replaced), { recursive: true, force: true });
     },
     open: (dir, options) => openFolderHandle(dir, options.layers),
   };

@@ -2,8 +2,8 @@ import { MANIFEST_FILE } from '../pack/manifest.js';
 import type { Pack } from '../pack/write.js';
 import { openPackCache, type PackCache } from '../store/cache.js';
 import type { FetchLike } from '../store/fetch.js';
-import { loadPackFiles } from '../store/pack-loader.js';
-import { type ConversionKeys, type HubPackStore, manifestText, memoryFetch } from './hub-model.js';
+import { storePackFiles } from '../store/pack-loader.js';
+import { type ConversionKeys, type HubPackStore, manifestText } from './hub-model.js';
 import { openPackUrl, type SourceOptions } from './model-source.js';
 
 /** A fetch that is always offline: the pack loader then takes what the cache holds. */
@@ -11,7 +11,8 @@ const cacheOnly: FetchLike = () => Promise.reject(new TypeError('served from the
 
 /**
  * Converted hub models in the pack cache (IndexedDB), each stored like a downloaded pack whose
- * "URL" is its conversion key; the revision's key points to the last one stored.
+ * "URL" is its conversion key; the revision's key points to the last one stored. A conversion of
+ * a newer commit replaces the older one (see HubPackStore.drop).
  */
 export function idbHubStore(cache: PackCache | null = openPackCache()): HubPackStore | null {
   if (!cache) return null;
@@ -21,9 +22,18 @@ export function idbHubStore(cache: PackCache | null = openPackCache()): HubPackS
       return (await cache.getManifest(`${base}/${MANIFEST_FILE}`)) ? base : null;
     },
     async save(keys, pack: Pack) {
-      const { manifestHash } = await loadPackFiles(keys.exact, { fetch: memoryFetch(keys.exact, pack), cache });
-      await cache.putManifest(`${keys.latest}/${MANIFEST_FILE}`, manifestText(pack), manifestHash);
-      return keys.exact;
+      const latest = `${keys.latest}/${MANIFEST_FILE}`;
+      const before = await cache.getManifest(latest);
+      const manifestHash = await storePackFiles(keys.exact, pack.files, cache);
+      await cache.putManifest(latest, manifestText(pack), manifestHash);
+      // Packs are stored by id and manifest hash: the one `latest` named before, if another.
+      const replaced = before && before.hash !== manifestHash ? `${pack.manifest.id}@${before.hash}` : null;
+      return { location: keys.exact, replaced };
+    },
+    // Every stored manifest of that version goes too (the older commit's key), then its files.
+    async drop(replaced: string) {
+      const at = replaced.lastIndexOf('@');
+      await cache.deleteModel(replaced.slice(0, at), replaced.slice(at + 1));
     },
     open: (base: string, options: SourceOptions) => openPackUrl(base, options, { fetch: cacheOnly, cache }),
   };

@@ -5,8 +5,11 @@ import type { Pack } from '../pack/write.js';
 import type { FetchLike } from '../store/fetch.js';
 import { parseHfConfig } from '../weights/config.js';
 import { QUANTS, type Quant } from '../weights/weights.js';
-import { DEFAULT_HUB, type HubModelId, type HubOptions, HubRepo, hubIdText, openHubCheckpoint } from './hub.js';
+import { DEFAULT_HUB, type HubOptions, HubRepo, openHubCheckpoint } from './hub.js';
+import { type HubModelId, hubIdText } from './hub-id.js';
 import { type ModelHandle, openPack, type SourceOptions } from './model-source.js';
+import { withLock } from './web-lock.js';
+import { WeightMeter } from './weight-meter.js';
 
 export interface HubSourceOptions extends SourceOptions {
   hub?: HubOptions;
@@ -33,27 +36,24 @@ export interface ConversionKeys {
 export interface HubPackStore {
   /** Where the conversion under `keys.exact` (or, when null, `keys.latest`) is stored, or null. */
   find(keys: ConversionKeys): Promise<string | null>;
-  /** Stores a conversion under both keys; returns its location. */
-  save(keys: ConversionKeys & { exact: string }, pack: Pack): Promise<string>;
+  /**
+   * Stores a conversion under both keys: its location, and the older conversion `keys.latest`
+   * pointed to until now (another commit's), which `drop` deletes once nothing is reading it.
+   */
+  save(keys: ConversionKeys & { exact: string }, pack: Pack): Promise<{ location: string; replaced: string | null }>;
+  /** Deletes a conversion that `save` replaced. */
+  drop(replaced: string): Promise<void>;
   open(location: string, options: SourceOptions): Promise<ModelHandle>;
 }
 
 /** A pack id from a repo name: the manifest allows letters, digits, '.', '_' and '-'. */
 export const hubPackId = (id: HubModelId) => id.repo.replace('/', '--');
 
-/** Serves a pack held in memory as if over HTTP, so it is stored by the same loader as a download. */
-export function memoryFetch(base: string, pack: Pack): FetchLike {
-  return async (url) => {
-    const bytes = url.startsWith(`${base}/`) ? pack.files.get(url.slice(base.length + 1)) : undefined;
-    return bytes ? new Response(bytes.slice()) : new Response(null, { status: 404 });
-  };
-}
-
 /**
  * A hub model made ready to open: where its stored conversion is (`converted`: just now, from a
  * download), or the pack itself (no store).
  */
-export type HubPack = { location: string; converted: boolean } | { pack: Pack };
+export type HubPack = { location: string; converted: boolean; replaced: string | null } | { pack: Pack };
 
 /**
  * Makes a hub model ready to open: the stored conversion when the revision still resolves to
@@ -79,15 +79,14 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   }
   const commit = offline ? null : repo.commit;
   const stored = store && (await store.find({ exact: commit && key(commit), latest: key(null) }));
-  if (stored) return { location: stored, converted: false };
+  if (stored) return { location: stored, converted: false, replaced: null };
   if (offline) {
     throw new NetworkError(`${offline.message}; ${hubIdText(id)} was never converted and stored on this device`, {
       cause: offline,
     });
   }
-  const ckpt = await openHubCheckpoint(repo, (file, loaded, all) => {
-    options.onProgress?.({ phase: 'download', file, fileLoaded: loaded, fileTotal: all, loaded, total: all });
-  });
+  const meter = new WeightMeter(options.onProgress);
+  const ckpt = await openHubCheckpoint(repo, meter);
   const resolved = repo.commit ?? id.revision;
   const pack = await convertCheckpoint(ckpt, {
     id: hubPackId(id),
@@ -95,21 +94,70 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
     ...(options.dims ? { dims: options.dims } : {}),
     source: where(resolved),
   });
-  if (!store) return { pack };
-  return { location: await store.save({ exact: key(resolved), latest: key(null) }, pack), converted: true };
+  // Stored first: 'done' is when nothing is left to wait for.
+  const saved = store && (await store.save({ exact: key(resolved), latest: key(null) }, pack));
+  meter.finish();
+  return saved ? { ...saved, converted: true } : { pack };
+}
+
+/**
+ * The Web Lock over one repository's stored conversions: held shared while one is found and
+ * read (by any tab or worker), exclusive to delete one that a newer commit's conversion replaced.
+ */
+const storeLock = (id: HubModelId, hub: HubOptions | undefined) =>
+  `m3web-hub ${(hub?.url ?? DEFAULT_HUB).replace(/\/+$/, '')} ${id.repo}`;
+
+/**
+ * Deletes the conversion a newer one replaced, once no one is finding or reading this repo's
+ * conversions. Only tidying: if it fails, the old pack just stays on disk until cleared.
+ */
+export function dropReplaced(id: HubModelId, options: HubSourceOptions, store: HubPackStore, replaced: string): Promise<void> {
+  return withLock(storeLock(id, options.hub), 'exclusive', () => store.drop(replaced)).catch(() => {});
 }
 
 /** Opens a model by its hub id (see resolveHubPack). */
 export async function openHubModel(id: HubModelId, options: HubSourceOptions, store: HubPackStore | null): Promise<ModelHandle> {
-  const ready = await resolveHubPack(id, options, store);
-  if ('location' in ready) {
-    const handle = await (store as HubPackStore).open(ready.location, options);
-    if (!ready.converted) return handle;
-    // Read back from the store, but it came over the network this time.
-    return { info: handle.info, model: handle.model, fromCache: false, ensureLayers: (l) => handle.ensureLayers(l) };
+  if (!store) return openConverted(id, options, await resolveHubPack(id, options, null));
+  const lock = storeLock(id, options.hub);
+  const opened = await withLock(lock, 'shared', async () => {
+    const ready = await resolveHubPack(id, options, store);
+    return { ready, handle: await openConverted(id, options, ready, store) };
+  });
+  // Not awaited: it waits for other tabs still reading the old conversion.
+  if ('location' in opened.ready && opened.ready.replaced) void dropReplaced(id, options, store, opened.ready.replaced);
+  const { handle } = opened;
+  // Deeper layers are read from the store later: under the lock too, so they are not dropped mid-read.
+  return {
+    info: handle.info,
+    model: handle.model,
+    get fromCache() {
+      return handle.fromCache;
+    },
+    ensureLayers: (l) => withLock(lock, 'shared', () => handle.ensureLayers(l)),
+  };
+}
+
+/** A resolved hub model as a handle: read from the store (a location) or from memory (no store). */
+async function openConverted(
+  id: HubModelId,
+  options: HubSourceOptions,
+  ready: HubPack,
+  store: HubPackStore | null = null,
+): Promise<ModelHandle> {
+  if ('pack' in ready) {
+    const { pack } = ready;
+    return openPack(
+      hubIdText(id),
+      async () => ({ manifest: pack.manifest, files: pack.files, fromCache: false }),
+      options.layers,
+    );
   }
-  const { pack } = ready;
-  return openPack(hubIdText(id), async () => ({ manifest: pack.manifest, files: pack.files, fromCache: false }), options.layers);
+  // Just converted, the store is read back at once: its cache progress would restart the bar.
+  const { onProgress: _quiet, ...quiet } = options;
+  const handle = await (store as HubPackStore).open(ready.location, ready.converted ? quiet : options);
+  if (!ready.converted) return handle;
+  // Read back from the store, but it came over the network this time.
+  return { info: handle.info, model: handle.model, fromCache: false, ensureLayers: (l) => handle.ensureLayers(l) };
 }
 
 /** A pack's manifest.json text, for stores that keep it apart from the shards. */

@@ -1,7 +1,15 @@
-import { type ByteSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
+import {
+  type ByteSource,
+  SafetensorsFile,
+  SafetensorsReader,
+  ShardedTensors,
+  type TensorSource,
+} from '../checkpoint/safetensors.js';
 import { AccessDeniedError, ModelFormatError, ModelNotFoundError, NetworkError, UnsupportedError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FetchLike, fetchFile } from '../store/fetch.js';
+import type { HubModelId } from './hub-id.js';
+import type { WeightMeter } from './weight-meter.js';
 
 /** Where a hub is and how to get in: a mirror or a self-hosted copy works as well as huggingface.co. */
 export interface HubOptions {
@@ -11,24 +19,7 @@ export interface HubOptions {
   token?: string;
 }
 
-export interface HubModelId {
-  /** "org/name". */
-  repo: string;
-  /** A branch, tag or commit (default "main"). */
-  revision: string;
-}
-
 export const DEFAULT_HUB = 'https://huggingface.co';
-const NAME = '[A-Za-z0-9][\\w.-]{0,95}';
-const HUB_ID = new RegExp(`^hf:(${NAME}/${NAME})(?:@([\\w./-]{1,200}))?$`);
-
-/** `hf:org/name` or `hf:org/name@revision` as its parts; null for anything else. */
-export function parseHubId(model: string): HubModelId | null {
-  const m = HUB_ID.exec(model);
-  return m ? { repo: m[1] as string, revision: m[2] ?? 'main' } : null;
-}
-
-export const hubIdText = (id: HubModelId) => `hf:${id.repo}@${id.revision}`;
 
 /**
  * One model repository on a hub, read in the Hub's layout (`{url}/{repo}/resolve/{revision}/{file}`,
@@ -103,22 +94,34 @@ export class HubRepo {
   /**
    * Random access to a large file by Range requests (each resumed if it breaks off), so a
    * checkpoint is read tensor by tensor and never held whole. A server that ignores Range gets
-   * the file read once into memory instead.
+   * the file read once into memory instead. `onBytes` hears of bytes as they arrive.
    */
-  async byteSource(file: string): Promise<ByteSource> {
+  async byteSource(file: string, onBytes?: (bytes: number) => void): Promise<ByteSource> {
     const url = this.fileUrl(file);
     const probe = (await this.get(file, true, { Range: 'bytes=0-0' })) as Response;
     const total = /\/(\d+)$/.exec(probe.headers.get('content-range') ?? '')?.[1];
     if (probe.status !== 206 || total === undefined) {
       const whole = new Uint8Array(await probe.arrayBuffer());
-      return { name: file, size: whole.byteLength, read: async (offset, length) => whole.subarray(offset, offset + length) };
+      const read = async (offset: number, length: number) => {
+        onBytes?.(length);
+        return whole.subarray(offset, offset + length);
+      };
+      return { name: file, size: whole.byteLength, read };
     }
     void probe.body?.cancel().catch(() => {});
     const headers = this.headers();
     return {
       name: file,
       size: Number(total),
-      read: (offset, length) => fetchFile(url, { expectedBytes: length, offset, headers, fetch: this.doFetch }),
+      read: (offset, length) => {
+        // fetchFile reports a running count that restarts if the server starts over: pass on growth only.
+        let seen = 0;
+        const onProgress = (loaded: number) => {
+          if (loaded > seen) onBytes?.(loaded - seen);
+          seen = Math.max(seen, loaded);
+        };
+        return fetchFile(url, { expectedBytes: length, offset, headers, fetch: this.doFetch, onProgress });
+      },
     };
   }
 
@@ -150,15 +153,12 @@ export class HubRepo {
   }
 }
 
-/** What progress a hub checkpoint reports while its weights stream in. */
-export type WeightProgress = (file: string, loaded: number, total: number) => void;
-
 /**
  * Opens a repository's checkpoint for conversion, the weights read lazily by Range requests
  * (single or sharded safetensors). Refuses pickle (.bin) and ONNX-only repositories: m3web
- * never unpickles.
+ * never unpickles. `meter` counts the weight bytes as they stream in (see WeightMeter).
  */
-export async function openHubCheckpoint(repo: HubRepo, onWeights?: WeightProgress): Promise<HfCheckpoint> {
+export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Promise<HfCheckpoint> {
   const config = await repo.json('config.json', true);
   const tokenizer = await repo.bytes('tokenizer.json', false);
   if (!tokenizer) {
@@ -166,7 +166,14 @@ export async function openHubCheckpoint(repo: HubRepo, onWeights?: WeightProgres
   }
   const [tokenizerConfig, sentenceTransformers, index] = await Promise.all([
     repo.json('tokenizer_config.json', false),
-    sentenceTransformersFiles((name) => repo.json(name, false)),
+    // Dense modules' weights are small (a few MB): read whole, not by Range.
+    sentenceTransformersFiles(
+      (name) => repo.json(name, false),
+      async (name) => {
+        const bytes = await repo.bytes(name, false);
+        return bytes && new SafetensorsFile(bytes, name);
+      },
+    ),
     repo.json('model.safetensors.index.json', false),
   ]);
   const shards = index
@@ -176,11 +183,12 @@ export async function openHubCheckpoint(repo: HubRepo, onWeights?: WeightProgres
     if (!/^[\w.-]+$/.test(f))
       throw new ModelFormatError(`model.safetensors.index.json names a strange shard file ${JSON.stringify(f)}`);
   }
+  const count = (file: string) => (bytes: number) => meter?.count(file, bytes);
   // A single file is opened straight away: its first ranged request also says whether it exists.
   const sources = shards
-    ? await Promise.all(shards.map((f) => repo.byteSource(f)))
+    ? await Promise.all(shards.map((f) => repo.byteSource(f, count(f))))
     : [
-        await repo.byteSource('model.safetensors').catch((err: unknown) => {
+        await repo.byteSource('model.safetensors', count('model.safetensors')).catch((err: unknown) => {
           if (err instanceof ModelNotFoundError) return null;
           throw err;
         }),
@@ -197,26 +205,14 @@ export async function openHubCheckpoint(repo: HubRepo, onWeights?: WeightProgres
       `${repo.id.repo} at ${repo.id.revision} has no model.safetensors (or model.safetensors.index.json)`,
     );
   }
-  const total = sources.reduce((n, s) => n + s.size, 0);
-  let loaded = 0;
-  const counted = sources.map(
-    (s): ByteSource => ({
-      ...s,
-      read: async (offset, length) => {
-        const bytes = await s.read(offset, length);
-        loaded += bytes.byteLength;
-        onWeights?.(s.name, loaded, total);
-        return bytes;
-      },
-    }),
-  );
+  for (const s of sources) meter?.add(s.name, s.size);
   let weights: TensorSource;
   if (index) {
     const readers = new Map<string, TensorSource>();
-    for (const s of counted) readers.set(s.name, await SafetensorsReader.open(s));
+    for (const s of sources) readers.set(s.name, await SafetensorsReader.open(s));
     weights = ShardedTensors.fromIndex((index as { weight_map?: unknown }).weight_map, readers);
   } else {
-    weights = await SafetensorsReader.open(counted[0] as ByteSource);
+    weights = await SafetensorsReader.open(sources[0] as ByteSource);
   }
   return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights };
 }

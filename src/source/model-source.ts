@@ -46,6 +46,7 @@ export function infoFromManifest(manifest: PackManifest, source: string, model: 
     prefixes: manifest.prefixes ?? {},
     quality: manifest.quality ?? null,
     fingerprint: weightsFingerprint(manifest),
+    ...(manifest.search ? { search: manifest.search } : {}),
   };
 }
 

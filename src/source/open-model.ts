@@ -1,6 +1,8 @@
 import { InputError } from '../errors.js';
-import { parseHubId } from './hub.js';
+import type { ModelFolder } from '../types.js';
+import { parseHubId } from './hub-id.js';
 import { type HubSourceOptions, openHubModel } from './hub-model.js';
+import { openModelFolder } from './model-folder.js';
 import { type ModelHandle, openPackUrl } from './model-source.js';
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' && typeof window === 'undefined';
@@ -10,14 +12,23 @@ const URL_RE = /^(https?:|blob:|data:)/i;
 const nodeOnly = <T>(file: string): Promise<T> => import(/* @vite-ignore */ ['.', file].join('/')) as Promise<T>;
 
 /**
- * Opens `model`: a hub id (`hf:org/name[@revision]`), a pack URL, or in Node also a local pack or
- * Hugging Face folder.
+ * Opens `model`: a hub id (`hf:org/name[@revision]` or a bare `org/name`; see parseHubId), a pack
+ * URL, a dropped folder (a ModelFolder), or in Node also a local pack or Hugging Face folder.
  */
-export async function openModel(model: unknown, options: HubSourceOptions): Promise<ModelHandle> {
-  if (typeof model !== 'string' || model.trim() === '') {
-    throw new InputError(`model must be a hub id, URL or folder path string, got ${model === null ? 'null' : typeof model}`);
+export async function openModel(model: unknown, options: HubSourceOptions & { revision?: string }): Promise<ModelHandle> {
+  if (typeof model === 'object' && model !== null && 'files' in model) {
+    if (options.revision !== undefined) throw new InputError('revision applies to hub ids; a model folder has none');
+    return openModelFolder(model as ModelFolder, options);
   }
-  const hubId = parseHubId(model);
+  if (typeof model !== 'string' || model.trim() === '') {
+    throw new InputError(
+      `model must be a hub id, URL or folder path string, or a ModelFolder, got ${model === null ? 'null' : typeof model}`,
+    );
+  }
+  const { revision, ...rest } = options;
+  const hubId = isNode
+    ? await (await nodeOnly<typeof import('./node-hub-id.js')>('node-hub-id.js')).nodeHubId(model, revision)
+    : parseHubId(model, revision);
   if (hubId) {
     // In Node the environment may name the hub and the token, as for Hugging Face's own tools.
     const hubUrl = options.hub?.url ?? (isNode ? process.env.M3WEB_HUB_URL : undefined);
@@ -28,7 +39,10 @@ export async function openModel(model: unknown, options: HubSourceOptions): Prom
       : options.cache === false
         ? null
         : (await import('./hub-idb.js')).idbHubStore();
-    return openHubModel(hubId, { ...options, hub }, store);
+    return openHubModel(hubId, { ...rest, hub }, store);
+  }
+  if (revision !== undefined) {
+    throw new InputError(`revision applies to hub ids (hf:org/name or org/name); ${JSON.stringify(model)} is not one`);
   }
   if (options.dims && !isNode) {
     throw new InputError('dims are declared by the pack (its manifest.json); they apply to hub ids and Hugging Face folders');

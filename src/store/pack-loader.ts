@@ -52,6 +52,9 @@ export function parseManifestText(text: string): PackManifest {
   return parseManifest(raw);
 }
 
+/** A model version's name in the cache: the first 16 hex digits of its manifest.json's SHA-256. */
+const manifestHash = async (bytes: Uint8Array) => (await sha256Hex(bytes)).slice(0, 16);
+
 async function fetchManifestBytes(url: string, doFetch: FetchLike, signal: AbortSignal | undefined): Promise<Uint8Array> {
   // no-cache: revalidate with the server, so a published update is seen on the next load.
   const res = await doFetch(url, signal ? { cache: 'no-cache', signal } : { cache: 'no-cache' });
@@ -108,7 +111,7 @@ async function loadManifest(
     }
     return { text: stored.text, hash: stored.hash, online: false };
   }
-  return { text: new TextDecoder().decode(bytes), hash: (await sha256Hex(bytes)).slice(0, 16), online: true };
+  return { text: new TextDecoder().decode(bytes), hash: await manifestHash(bytes), online: true };
 }
 
 /** The cached copy of a file if it is still intact; a damaged copy is removed so it is fetched again. */
@@ -139,6 +142,54 @@ async function download(
     if (got === entry.sha256) return bytes;
   }
   throw new IntegrityError(`${entry.file}: SHA-256 is ${got} but the manifest lists ${entry.sha256} (fetched twice)`);
+}
+
+/**
+ * Runs `write`, which stores files in the cache and lists their keys in `written`. On a full disk
+ * it leaves no half-stored model version behind: what it wrote is removed, and the error says
+ * how many bytes the model needed.
+ */
+async function undoOnQuota(cache: PackCache, id: string, bytes: number, written: string[], write: () => Promise<void>) {
+  try {
+    await write();
+  } catch (e) {
+    if (!(e instanceof StorageQuotaError)) throw e;
+    await cache.delete(written);
+    throw new StorageQuotaError(
+      bytes,
+      `out of storage while caching ${id}: it needs ${bytes} bytes more (${e.message}); the files stored by this load were removed`,
+      { cause: e },
+    );
+  }
+}
+
+/**
+ * Stores a pack made on this device (a conversion) in the cache as if it had been downloaded
+ * from `baseUrl`, so loadPackFiles opens it from there: its files go in as they are, not fetched
+ * or copied, which keeps a conversion's peak memory near one pack. Returns the manifest's hash.
+ */
+export async function storePackFiles(baseUrl: string, files: ReadonlyMap<string, Uint8Array>, cache: PackCache): Promise<string> {
+  const manifestBytes = files.get(MANIFEST_FILE);
+  if (!manifestBytes) throw new ModelFormatError(`the pack for ${baseUrl} has no ${MANIFEST_FILE}`);
+  const text = new TextDecoder().decode(manifestBytes);
+  const manifest = parseManifestText(text);
+  const hash = await manifestHash(manifestBytes);
+  const entries = [manifest.tokenizer, ...manifest.shards];
+  const bytes = entries.reduce((n, f) => n + f.bytes, 0);
+  await cache.ensureRoom(bytes);
+  const written: string[] = [];
+  await undoOnQuota(cache, manifest.id, bytes, written, async () => {
+    for (const f of entries) {
+      const data = files.get(f.file);
+      if (!data) throw new ModelFormatError(`the pack for ${baseUrl} lists ${f.file} but has no such file`);
+      const key = cacheKey(manifest.id, hash, f.file);
+      written.push(key);
+      await cache.put(key, data);
+    }
+    await cache.putManifest(`${baseUrl.replace(/\/+$/, '')}/${MANIFEST_FILE}`, text, hash);
+  });
+  await cache.pruneStale(manifest.id);
+  return hash;
 }
 
 /**
@@ -186,7 +237,7 @@ export async function loadPackFiles(baseUrl: string, options: LoadPackOptions = 
   const missingBytes = missing.reduce((n, f) => n + f.bytes, 0);
   if (cache && missing.length) await cache.ensureRoom(missingBytes);
   const written: string[] = [];
-  try {
+  const fetchMissing = async () => {
     for (const f of missing) {
       const bytes = await download(`${base}/${f.file}`, f, options, (n) => emit('download', f.file, n, f.bytes));
       if (cache) {
@@ -197,16 +248,9 @@ export async function loadPackFiles(baseUrl: string, options: LoadPackOptions = 
       done += f.bytes;
     }
     if (cache && source.online) await cache.putManifest(manifestUrl, source.text, source.hash);
-  } catch (e) {
-    if (!(cache && e instanceof StorageQuotaError)) throw e;
-    // Leave no half-stored model version behind: drop what this load wrote.
-    await cache.delete(written);
-    throw new StorageQuotaError(
-      missingBytes,
-      `out of storage while caching ${manifest.id}: it needs ${missingBytes} bytes more (${e.message}); the files stored by this load were removed`,
-      { cause: e },
-    );
-  }
+  };
+  if (cache) await undoOnQuota(cache, manifest.id, missingBytes, written, fetchMissing);
+  else await fetchMissing();
   if (cache && source.online) await cache.pruneStale(manifest.id);
 
   onProgress?.({ phase: 'done', fileLoaded: 0, fileTotal: 0, loaded: total, total });

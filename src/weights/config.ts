@@ -1,18 +1,18 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
+import { num, obj, positiveInt, ropeTheta } from './config-fields.js';
+import { type DecoderSpec, decoderHeads, gemma3Spec, qwen3Spec } from './decoder-config.js';
+import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 
-export type ModelType = 'bert' | 'xlm-roberta' | 'modernbert';
+export { EXIT_NORMS, type ExitNorm };
 
-/** How token vectors become one text vector: their mean (over real tokens) or the first token's. */
-export type Pooling = 'mean' | 'cls';
+export type ModelType = 'bert' | 'xlm-roberta' | 'modernbert' | 'qwen3' | 'gemma3';
 
 /**
- * What an early exit of a ModernBERT pools. 'none' (the default): the raw residual stream of the
- * exit layer, as Hugging Face returns it in `hidden_states` and as sentence-transformers'
- * AdaptiveLayerLoss / Matryoshka2dLoss train it; only the last layer gets the final norm. 'final':
- * the final norm at every exit, for models trained that way.
+ * How token vectors become one text vector: their mean (over real tokens), the first token's, or
+ * the last real token's (decoders whose causal attention gathers the text there, as Qwen3-Embedding).
  */
-export type ExitNorm = 'none' | 'final';
-export const EXIT_NORMS: readonly ExitNorm[] = ['none', 'final'];
+export type Pooling = 'mean' | 'cls' | 'last';
+export const POOLINGS: readonly Pooling[] = ['mean', 'cls', 'last'];
 
 /** ModernBERT's numbers beyond BERT's, normalised from either transformers config format. */
 export interface ModernBertSpec {
@@ -50,28 +50,17 @@ export interface EncoderConfig {
   maxTokens: number;
   /** Present exactly when modelType is 'modernbert'. */
   modern?: ModernBertSpec;
+  /** Present exactly when modelType is 'qwen3' or 'gemma3'. */
+  decoder?: DecoderSpec;
 }
 
 const SUPPORTED_ACTIVATIONS = new Set(['gelu', 'gelu_python']);
 
-function num(raw: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new ModelFormatError(`config.json: "${key}" must be a number, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function positiveInt(raw: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = num(raw, key, fallback);
-  if (!Number.isInteger(v) || v <= 0) {
-    throw new ModelFormatError(`config.json: "${key}" must be a positive integer, got ${v}`);
-  }
-  return v;
-}
+/** config.json model_type values m3web runs. */
+export const SUPPORTED_MODEL_TYPES = ['bert', 'xlm-roberta', 'roberta', 'modernbert', 'qwen3', 'gemma3_text'] as const;
 
 export interface ConfigOptions {
-  /** ModernBERT only (default 'none'); packs record it in their manifest. */
+  /** Pre-norm models only (ModernBERT, Qwen3, Gemma 3; default 'none'); packs record it in their manifest. */
   exitNorm?: ExitNorm;
 }
 
@@ -81,10 +70,14 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   }
   const cfg = raw as Record<string, unknown>;
   const modelType = cfg.model_type;
-  if (modelType === 'modernbert') return parseModernBertConfig(cfg, options.exitNorm ?? 'none');
+  const exitNorm = options.exitNorm ?? 'none';
+  if (!EXIT_NORMS.includes(exitNorm))
+    throw new ModelFormatError(`exitNorm must be none or final, got ${JSON.stringify(exitNorm)}`);
+  if (modelType === 'modernbert') return parseModernBertConfig(cfg, exitNorm);
+  if (modelType === 'qwen3' || modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
     throw new UnsupportedError(
-      `model_type ${JSON.stringify(modelType)} is not supported (supported: bert, xlm-roberta, roberta, modernbert)`,
+      `model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
     );
   }
   const act = cfg.hidden_act ?? 'gelu';
@@ -125,25 +118,6 @@ function bool(raw: Record<string, unknown>, key: string): boolean {
   return v;
 }
 
-function obj(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new ModelFormatError(`config.json: ${what} must be an object`);
-  return v as Record<string, unknown>;
-}
-
-/** One rope_parameters entry (transformers 5): only unscaled ("default") RoPE is implemented. */
-function ropeTheta(params: Record<string, unknown>, type: string): number {
-  const p = obj(params[type], `rope_parameters.${type}`);
-  if ((p.rope_type ?? 'default') !== 'default') {
-    throw new UnsupportedError(
-      `rope_parameters.${type}.rope_type ${JSON.stringify(p.rope_type)} is not supported (only default RoPE)`,
-    );
-  }
-  const theta = num(p, 'rope_theta');
-  if (theta <= 0) throw new ModelFormatError(`config.json: rope_parameters.${type}.rope_theta must be positive`);
-  return theta;
-}
-
 /**
  * ModernBERT (transformers models/modernbert): the conventions below follow
  * configuration_modernbert.py and modeling_modernbert.py.
@@ -157,8 +131,6 @@ function ropeTheta(params: Record<string, unknown>, type: string): number {
  * - LayerNorm eps is norm_eps (default 1e-5); biases follow attention_bias / mlp_bias / norm_bias.
  */
 function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm): EncoderConfig {
-  if (!EXIT_NORMS.includes(exitNorm))
-    throw new ModelFormatError(`exitNorm must be none or final, got ${JSON.stringify(exitNorm)}`);
   const act = cfg.hidden_activation ?? 'gelu';
   if (typeof act !== 'string' || !SUPPORTED_ACTIVATIONS.has(act)) {
     throw new UnsupportedError(`hidden_activation ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
@@ -233,8 +205,35 @@ function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm)
   };
 }
 
-/** Whether a ModernBERT's exit after `layers` layers passes through final_norm (see ExitNorm). */
+/**
+ * Qwen3 and Gemma 3 text: the fields they share here, the rest in decoder-config.ts. Qwen3 has no
+ * pad token of its own; any id works, padded positions are masked everywhere.
+ */
+function parseDecoderConfig(cfg: Record<string, unknown>, modelType: 'qwen3' | 'gemma3_text', exitNorm: ExitNorm): EncoderConfig {
+  const hiddenSize = positiveInt(cfg, 'hidden_size');
+  const { numHeads, numKvHeads, headDim } = decoderHeads(cfg, hiddenSize);
+  const numbers = { hiddenSize, numLayers: positiveInt(cfg, 'num_hidden_layers'), headDim };
+  const maxPositions = positiveInt(cfg, 'max_position_embeddings');
+  const pad = cfg.pad_token_id;
+  const qwen = modelType === 'qwen3';
+  return {
+    modelType: qwen ? 'qwen3' : 'gemma3',
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    ...numbers,
+    numHeads,
+    intermediateSize: positiveInt(cfg, 'intermediate_size'),
+    maxPositions,
+    typeVocabSize: 0,
+    layerNormEps: num(cfg, 'rms_norm_eps', 1e-6),
+    padTokenId: typeof pad === 'number' && Number.isInteger(pad) && pad >= 0 ? pad : 0,
+    positionOffset: 0,
+    maxTokens: maxPositions,
+    decoder: (qwen ? qwen3Spec : gemma3Spec)(cfg, numbers, numKvHeads, exitNorm),
+  };
+}
+
+/** Whether a pre-norm model's exit after `layers` layers passes through its final norm (see ExitNorm). */
 export function exitUsesFinalNorm(config: EncoderConfig, layers: number): boolean {
-  const m = config.modern;
+  const m = config.modern ?? config.decoder;
   return m !== undefined && layers > 0 && (layers === config.numLayers || m.exitNorm === 'final');
 }

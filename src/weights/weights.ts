@@ -40,6 +40,12 @@ export interface EmbeddingTable {
   gather(ids: ArrayLike<number>, out: Float32Array): void;
 }
 
+/** What every architecture's weights may carry after pooling. */
+export interface SentenceHead {
+  /** sentence-transformers Dense modules applied to the pooled vector, in order (absent: none). */
+  head?: DenseModule[];
+}
+
 export interface BertLayer {
   /** Query, key and value projections stacked into one [3H, H] matrix: one matmul instead of three. */
   qkv: Linear;
@@ -50,7 +56,7 @@ export interface BertLayer {
   ffnNorm: LayerNormParams;
 }
 
-export interface BertWeights {
+export interface BertWeights extends SentenceHead {
   family: 'bert';
   config: EncoderConfig;
   word: EmbeddingTable;
@@ -79,7 +85,7 @@ export interface ModernBertLayer {
   ffnNorm: LayerNormParams;
 }
 
-export interface ModernBertWeights {
+export interface ModernBertWeights extends SentenceHead {
   family: 'modernbert';
   config: EncoderConfig;
   word: EmbeddingTable;
@@ -89,8 +95,47 @@ export interface ModernBertWeights {
   finalNorm: LayerNormParams;
 }
 
+/**
+ * One pre-norm decoder layer (Qwen3, Gemma 3). RMSNorm weights are stored as the factor the norm
+ * multiplies by: Gemma's (1 + w) is folded in when the checkpoint is read.
+ */
+export interface DecoderLayer {
+  /** q_proj, k_proj, v_proj stacked: [(heads + 2 kvHeads) * headDim, H]. */
+  qkv: Linear;
+  /** o_proj, [H, heads * headDim]. */
+  attnOut: Linear;
+  /** gate_proj and up_proj stacked, [2I, H]: rows [0, I) are activated, rows [I, 2I) multiply them. */
+  ffnIn: Linear;
+  ffnOut: Linear;
+  inputNorm: Float32Array;
+  /** Per-head RMSNorm of queries and keys, [headDim] each. */
+  qNorm: Float32Array;
+  kNorm: Float32Array;
+  /** Gemma only (sandwichNorms): the attention output's norm. */
+  postAttnNorm: Float32Array | null;
+  /** Before the MLP: Qwen3's post_attention_layernorm, Gemma's pre_feedforward_layernorm. */
+  ffnNorm: Float32Array;
+  /** Gemma only (sandwichNorms): the MLP output's norm. */
+  postFfnNorm: Float32Array | null;
+}
+
+export interface DecoderWeights extends SentenceHead {
+  family: 'decoder';
+  config: EncoderConfig;
+  word: EmbeddingTable;
+  /** May hold fewer than config.numLayers when only the first layers were loaded. */
+  layers: DecoderLayer[];
+  finalNorm: Float32Array;
+}
+
 /** The weights of any supported architecture; `family` tells which forward runs them. */
-export type EncoderWeights = BertWeights | ModernBertWeights;
+export type EncoderWeights = BertWeights | ModernBertWeights | DecoderWeights;
+
+/** A sentence-transformers Dense module after pooling: y = activation(x W^T + b). */
+export interface DenseModule {
+  linear: Linear;
+  activation: 'identity' | 'tanh';
+}
 
 export class F32EmbeddingTable implements EmbeddingTable {
   constructor(

@@ -3,12 +3,12 @@ import type { Budget, Plan } from '../budget/plan.js';
 import type { Engine, EngineIndexOptions, EngineOptions, IndexLease } from '../engine/engine.js';
 import type { EngineRegistry } from '../engine/registry.js';
 import { InputError, M3WebError } from '../errors.js';
-import type { VectorIndex } from '../search/types.js';
+import type { StaticIndex, VectorIndex } from '../search/types.js';
 import type { EmbedOptions, EmbedResult, EncoderInfo, LoadProgress } from '../types.js';
 import { type HelloReply, type IndexState, whenGone } from './protocol.js';
 
-/** The index methods a client may call through the host (VectorIndex's, by name). */
-export type IndexMethod = 'add' | 'upsert' | 'sync' | 'remove' | 'search' | 'clear' | 'export' | 'import';
+/** The index methods a client may call through the host (VectorIndex's, and a static index's stats, by name). */
+export type IndexMethod = 'add' | 'upsert' | 'sync' | 'remove' | 'search' | 'clear' | 'export' | 'import' | 'stats';
 const WRITES: ReadonlySet<IndexMethod> = new Set(['add', 'upsert', 'sync', 'remove', 'clear', 'import']);
 
 const stateOf = (index: VectorIndex): IndexState => ({
@@ -126,7 +126,8 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
 
     async index(id: number, method: IndexMethod, args: unknown[]): Promise<{ result: unknown; state: IndexState }> {
       const l = lease(id);
-      const call = l.index[method] as (...a: unknown[]) => Promise<unknown>;
+      const call = (l.index as Partial<StaticIndex>)[method] as ((...a: unknown[]) => Promise<unknown>) | undefined;
+      if (!call) throw new InputError(`${method}: index "${l.index.name}" has no such method`);
       const result = await call.apply(l.index, args);
       if (WRITES.has(method)) l.changed();
       const state = stateOf(l.index);

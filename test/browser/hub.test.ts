@@ -1,7 +1,7 @@
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
-import { deleteCachedModel } from '../../src/store/cache.js';
+import { deleteCachedModel, listCachedModels } from '../../src/store/cache.js';
 import { cosine } from '../support/random.js';
 
 // Hub ids in Chromium: the engine's worker reads the fake hub (test/support/global-setup.ts) by
@@ -18,7 +18,14 @@ async function oracle(): Promise<{ texts: string[]; mean: (i: number) => Float32
 }
 
 const hubLog = async (hub: string) =>
-  ((await (await fetch(`${hub}/__log`)).json()) as { server: string; method: string; authorization: string | null }[]).filter(
+  (
+    (await (await fetch(`${hub}/__log`)).json()) as {
+      server: string;
+      method: string;
+      path: string;
+      authorization: string | null;
+    }[]
+  ).filter(
     // CORS preflights carry no credentials by design.
     (r) => r.method !== 'OPTIONS',
   );
@@ -70,5 +77,50 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     expect(mine.some((r) => r.server === 'cdn')).toBe(true);
     expect(mine.filter((r) => r.server === 'cdn').every((r) => r.authorization === null)).toBe(true);
     expect(mine.filter((r) => r.server === 'hub').every((r) => r.authorization === 'Bearer hf_browser')).toBe(true);
+  });
+
+  it("opens a bare org/name at a revision, and deletes the older commit's conversion once a newer one is stored", async () => {
+    const hub = inject('hubUrl');
+    const options = {
+      model: 'fixtures/bert-tiny',
+      revision: 'prune',
+      hub: { url: hub },
+      dtype: 'f32' as const,
+      device: 'cpu' as const,
+    };
+    const versions = async () => (await listCachedModels()).filter((m) => m.id === 'fixtures--bert-tiny').map((m) => m.hash);
+    const push = (commit: string) => fetch(`${hub}/__commit?repo=fixtures/bert-tiny&commit=${commit}`, { method: 'POST' });
+    await deleteCachedModel('fixtures--bert-tiny');
+    await (await createEncoder(options)).dispose();
+    const [old] = await versions();
+    expect(old).toBeDefined();
+    await push('b0a719');
+    // Another tab still reading this repo's conversions holds the lock shared: nothing is dropped under it.
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    void navigator.locks.request(`m3web-hub ${hub} fixtures/bert-tiny`, { mode: 'shared' }, () => held);
+    try {
+      const enc = await createEncoder(options);
+      expect((await enc.info()).fromCache).toBe(false);
+      await enc.dispose();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await versions()).toHaveLength(2);
+      release();
+      await vi.waitFor(
+        async () => {
+          const now = await versions();
+          expect(now).toHaveLength(1);
+          expect(now).not.toContain(old);
+        },
+        { timeout: 10_000 },
+      );
+      const log = (await hubLog(hub)).filter((r) => r.server === 'hub');
+      expect(log.some((r) => r.path.startsWith('/fixtures/bert-tiny/resolve/prune/'))).toBe(true);
+    } finally {
+      release();
+      await push('b0a710');
+    }
   });
 });

@@ -167,6 +167,22 @@ describe('the playground site', { timeout: 900_000 }, () => {
     expect(new Set(await page.locator('#search-hits .tag').allInnerTexts())).toEqual(new Set(['Japanese']));
   });
 
+  it('ranks by words, meaning or both, and shows which ranker found each hit', async () => {
+    await page.selectOption('#search-lang', '');
+    await page.fill('#search-input', 'Beijing');
+    await page.selectOption('#search-mode', 'lexical');
+    await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('no model call'));
+    const lexical = await page.locator('#search-hits .ranks').allInnerTexts();
+    expect(lexical.length).toBeGreaterThan(0);
+    expect(lexical.every((r) => /^words #\d+$/.test(r))).toBe(true);
+    expect((await page.locator('#search-hits li').allInnerTexts()).every((t) => /beiji/i.test(t))).toBe(true);
+    await page.selectOption('#search-mode', 'hybrid');
+    await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('fused by rank'));
+    const hybrid = await page.locator('#search-hits .ranks').allInnerTexts();
+    expect(hybrid.some((r) => r.includes('vector #'))).toBe(true);
+    expect(hybrid.some((r) => r.includes('words #'))).toBe(true);
+  });
+
   it('moves the plan with the latency slider', async () => {
     const plan = () => text(page, 'budget-plan');
     const shape = async () => [await page.inputValue('#layers'), await page.inputValue('#dims')].join(' layers × ');
@@ -221,6 +237,20 @@ describe('the playground site', { timeout: 900_000 }, () => {
     } finally {
       await other.close();
       await hub.close();
+    }
+  });
+
+  it('opens a Hugging Face folder picked in the model box: kept for the reload, converted on this device', async () => {
+    const other = await context.newPage();
+    try {
+      await other.goto(`${url}?device=cpu`);
+      await modelReady(other);
+      await other.setInputFiles('#model-folder', join(ROOT, 'test/oracle/fixtures/bert-tiny'));
+      await other.waitForURL(/model=folder/);
+      expect(await modelReady(other)).toMatch(/^bert-tiny: 4 layers, 48 dims, q8, loaded in [\d.]+ s$/);
+      expect(await other.inputValue('#model-input')).toBe('folder: bert-tiny');
+    } finally {
+      await other.close();
     }
   });
 

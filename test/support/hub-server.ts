@@ -76,12 +76,15 @@ export async function startFakeHub(repos: Map<string, FakeRepo> = new Map()): Pr
   const log: FakeHub['log'] = [];
   const state = { offline: false };
   // Control paths, for tests in a browser that cannot reach this object: POST /__offline,
-  // POST /__online, GET /__log.
+  // POST /__online, GET /__log, POST /__commit?repo=org/name&commit=c (a new commit is pushed).
   const control = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
     if (!path.startsWith('/__')) return false;
     if (path === '/__offline') state.offline = true;
     if (path === '/__online') state.offline = false;
+    const pushed = repos.get(url.searchParams.get('repo') ?? '');
+    if (path === '/__commit' && pushed) pushed.commit = url.searchParams.get('commit') ?? pushed.commit;
     res.writeHead(200, { ...CORS, 'content-type': 'application/json' }).end(path === '/__log' ? JSON.stringify(log) : '{}');
     return true;
   };

@@ -159,7 +159,7 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     const index = await createIndex({ encoder, name: 'cli', dims: 16, vector: 'int8' });
     await index.import(new Uint8Array(readFileSync(out)));
     expect(index.size).toBe(expected.texts.length);
-    const [hit] = await index.search(expected.texts[2] as string, { k: 1, exact: true });
+    const [hit] = await index.search(expected.texts[2] as string, { k: 1, exact: true, mode: 'vector' });
     expect(hit).toMatchObject({ id: 't2', meta: { i: 2 } });
     index.close();
     await encoder.dispose();
@@ -195,6 +195,36 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     expect(manifest.quality.rows).toHaveLength(8);
     expect(manifest.quality.rows[0]).toMatchObject({ layers: 1, dims: 16 });
     expect(manifest.quality.baseline.name).toMatch(/TF-IDF/);
+  });
+
+  it('measures search on xquad-style data and stores the best fusion as the hybrid default', async () => {
+    const data = join(tmp, 'search-data');
+    mkdirSync(join(data, 'xquad-dev'), { recursive: true });
+    const squad = (paragraphs: [string, string[]][]) =>
+      JSON.stringify({
+        data: [{ paragraphs: paragraphs.map(([context, qs]) => ({ context, qas: qs.map((question) => ({ question })) })) }],
+      });
+    writeFileSync(
+      join(data, 'xquad-dev', 'xquad.en.json'),
+      squad([
+        ['The cat sleeps on the sofa all afternoon.', ['Where does the cat sleep?']],
+        ['Rain is expected in Berlin tomorrow morning.', ['What is the weather in Berlin?']],
+      ]),
+    );
+    writeFileSync(
+      join(data, 'xquad-dev', 'xquad.de.json'),
+      squad([
+        ['Die Katze schläft den ganzen Nachmittag auf dem Sofa.', ['Wo schläft die Katze?']],
+        ['Morgen früh wird in Berlin Regen erwartet.', ['Wie ist das Wetter in Berlin?']],
+      ]),
+    );
+    const r = await m3web(['eval', '--search', '--model', pack, '--data', data, '--write'], '');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^de {5}cross {3}/m);
+    expect(r.stdout).toMatch(/^lexical {15}100\.0 100\.0/m);
+    const manifest = JSON.parse(readFileSync(join(pack, 'manifest.json'), 'utf8'));
+    expect(manifest.search).toMatchObject({ dataset: expect.stringMatching(/xquad-dev/), fusion: { k: 60 } });
+    expect(manifest.search.fusion.weights.lexical).toBe(1);
   });
 });
 

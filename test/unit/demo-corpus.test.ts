@@ -22,7 +22,7 @@ describe('the playground corpus export', { timeout: 120_000 }, () => {
       await index.import(new Uint8Array(readFileSync(CORPUS_INDEX)));
       expect(index.size).toBe(docs.length);
       for (const doc of [docs[0], docs[500], docs[1200], docs.at(-1)]) {
-        const [hit] = await index.search(doc?.text as string, { k: 1, exact: true });
+        const [hit] = await index.search(doc?.text as string, { k: 1, exact: true, mode: 'vector' });
         expect(hit?.id).toBe(doc?.id);
         expect(hit?.meta).toEqual(doc?.meta);
         expect(hit?.score).toBeGreaterThan(0.98);

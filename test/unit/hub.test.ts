@@ -1,12 +1,14 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
-import { parseHubId } from '../../src/source/hub.js';
+import { parseHubId } from '../../src/source/hub-id.js';
+import { nodeHubId } from '../../src/source/node-hub-id.js';
+import type { LoadProgress } from '../../src/types.js';
 import { m3web } from '../support/cli.js';
-import { type FakeHub, folderFiles, shardSafetensors, startFakeHub } from '../support/hub-server.js';
+import { type FakeHub, type FakeRepo, folderFiles, shardSafetensors, startFakeHub } from '../support/hub-server.js';
 import { cosine } from '../support/random.js';
 
 // Models by hub id, in Node, against a local server in the Hugging Face Hub's layout (no real
@@ -75,9 +77,9 @@ beforeAll(async () => {
         },
       ],
       [
-        'fixtures/bert-tiny-dense',
+        'fixtures/bert-tiny-layernorm',
         {
-          files: bertTiny([['modules.json', modules('Dense')]]),
+          files: bertTiny([['modules.json', modules('LayerNorm')]]),
           commit: 'c0ffee4',
         },
       ],
@@ -122,11 +124,27 @@ async function expectOracle(repo: string, pooling: 'mean' | 'cls', floor: number
 }
 
 describe('hub ids', () => {
-  it('parses hf:org/name and hf:org/name@revision, and nothing else', () => {
+  it('parses hf:org/name[@revision] and a bare org/name that cannot be a relative URL, and nothing else', () => {
     expect(parseHubId('hf:intfloat/multilingual-e5-small')).toEqual({ repo: 'intfloat/multilingual-e5-small', revision: 'main' });
     expect(parseHubId('hf:BAAI/bge-m3@refs/pr/12')).toEqual({ repo: 'BAAI/bge-m3', revision: 'refs/pr/12' });
-    for (const bad of ['hf:bge-m3', 'hf:a/b/c', 'intfloat/e5', '/models/m3-mini', 'hf:../x/y'])
-      expect(parseHubId(bad)).toBeNull();
+    expect(parseHubId('intfloat/e5')).toEqual({ repo: 'intfloat/e5', revision: 'main' });
+    expect(parseHubId('jhu-clsp/mmBERT_small.v2')).toEqual({ repo: 'jhu-clsp/mmBERT_small.v2', revision: 'main' });
+    const bad = ['hf:bge-m3', 'hf:a/b/c', 'a/b/c', '/models/m3-mini', './models/m3', 'hf:../x/y', '../x', 'x/', 'm3-mini'];
+    bad.push('https://h/a', 'blob:x/y', 'a--b/c', 'a/b..c', 'a/b.', '-a/b', 'a b/c', 'models/m3/manifest.json');
+    for (const model of bad) expect(parseHubId(model), model).toBeNull();
+  });
+
+  it('takes the revision as an option, and refuses one that contradicts hf:org/name@revision', () => {
+    expect(parseHubId('intfloat/e5', 'v2')).toEqual({ repo: 'intfloat/e5', revision: 'v2' });
+    expect(parseHubId('hf:intfloat/e5@v2', 'v2')).toEqual({ repo: 'intfloat/e5', revision: 'v2' });
+    expect(() => parseHubId('hf:intfloat/e5@v1', 'v2')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(() => parseHubId('intfloat/e5', 'a b')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
+  it('in Node, a bare org/name that exists as a folder is that folder', async () => {
+    expect(await nodeHubId('test/support')).toBeNull();
+    expect(await nodeHubId('hf:test/support')).toEqual({ repo: 'test/support', revision: 'main' });
+    expect(await nodeHubId('fixtures/bert-tiny')).toEqual({ repo: 'fixtures/bert-tiny', revision: 'main' });
   });
 });
 
@@ -159,6 +177,21 @@ describe('createEncoder({ model: "hf:org/name" }) in Node', { timeout: 120_000 }
     }
   });
 
+  it('opens a bare org/name at the revision option, and refuses a revision that contradicts the id', async () => {
+    const start = hub.log.length;
+    const enc = await createEncoder({ model: 'fixtures/bert-tiny', revision: 'v2', hub: { url: hub.url }, device: 'cpu' });
+    await enc.dispose();
+    const mine = hub.log.slice(start).filter((r) => r.server === 'hub');
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((r) => r.path.startsWith('/fixtures/bert-tiny/resolve/v2/'))).toBe(true);
+    await expect(
+      createEncoder({ model: 'hf:fixtures/bert-tiny@v1', revision: 'v2', hub: { url: hub.url }, device: 'cpu' }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/v1.*v2.*one place/) });
+    await expect(createEncoder({ model: FIXTURE, revision: 'v2', device: 'cpu' })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+  });
+
   it('opens a ModernBERT repository like the oracle', async () => {
     const mb = JSON.parse(readFileSync(join(MODERN, 'expected.json'), 'utf8')) as { texts: string[] };
     const mbOracle = new SafetensorsFile(new Uint8Array(readFileSync(join(MODERN, 'expected.safetensors'))));
@@ -177,6 +210,62 @@ describe('createEncoder({ model: "hf:org/name" }) in Node', { timeout: 120_000 }
     await expectOracle('fixtures/bert-tiny-sharded', 'mean', 0.99999, { dtype: 'f32' });
     const cut = hub.log.filter((r) => r.server === 'cdn' && r.path.endsWith('model-00002-of-00003.safetensors'));
     expect(cut.length).toBeGreaterThan(1);
+  });
+
+  it('reports progress in weight bytes only, per file and overall, ending at the total', async () => {
+    const events: LoadProgress[] = [];
+    const enc = await open('fixtures/bert-tiny-sharded', {
+      revision: 'progress',
+      dtype: 'f32',
+      onProgress: (p: LoadProgress) => events.push(p),
+    });
+    await enc.dispose();
+    const files = (hub.repos.get('fixtures/bert-tiny-sharded') as FakeRepo).files;
+    const sizes = new Map([...files].filter(([f]) => f.endsWith('.safetensors')).map(([f, b]) => [f, b.byteLength]));
+    const total = [...sizes.values()].reduce((a, b) => a + b, 0);
+    // JSON files (config, tokenizer, index) are not counted: nothing but the weights moves the bar.
+    const downloads = events.filter((e) => e.phase === 'download');
+    expect(new Set(downloads.map((e) => e.file))).toEqual(new Set(sizes.keys()));
+    expect(downloads.length).toBeGreaterThan(sizes.size);
+    const perFile = new Map<string, number>();
+    let loaded = 0;
+    for (const e of downloads) {
+      expect(e).toMatchObject({ total, fileTotal: sizes.get(e.file as string) });
+      expect(e.loaded).toBeGreaterThan(loaded);
+      expect(e.fileLoaded).toBeGreaterThan(perFile.get(e.file as string) ?? 0);
+      loaded = e.loaded;
+      perFile.set(e.file as string, e.fileLoaded);
+    }
+    for (const [file, size] of sizes) expect(perFile.get(file)).toBe(size);
+    // The stored pack is read back quietly: the bar does not restart at the cache phase.
+    expect(events.filter((e) => e.phase !== 'download')).toEqual([
+      { phase: 'done', fileLoaded: 0, fileTotal: 0, loaded: total, total },
+    ]);
+  });
+
+  it("deletes the older commit's conversion once a newer one is stored, and keeps other conversions", async () => {
+    const repo = hub.repos.get('fixtures/bert-tiny') as FakeRepo;
+    const folders = () => new Set(readdirSync(join(cacheDir, 'hub')).filter((n) => /^[0-9a-f]{24}$/.test(n)));
+    const added = (before: Set<string>) => [...folders()].filter((n) => !before.has(n));
+    const convert = async (dtype: string) => {
+      const before = folders();
+      await (await open('fixtures/bert-tiny', { revision: 'prune', dtype })).dispose();
+      return added(before);
+    };
+    const [old] = await convert('f32');
+    const [q8] = await convert('q8');
+    const commit = repo.commit;
+    repo.commit = 'c0ffee9';
+    try {
+      const [newer] = await convert('f32');
+      expect(newer).toBeDefined();
+      // Dropped after the new one is written and opened, without holding up the open.
+      await vi.waitFor(() => expect(folders().has(old as string)).toBe(false));
+      expect(folders().has(q8 as string)).toBe(true);
+      expect(folders().has(newer as string)).toBe(true);
+    } finally {
+      repo.commit = commit;
+    }
   });
 
   it('follows the sentence-transformers modules: CLS pooling, prompts as query/passage prefixes, max length', async () => {
@@ -207,9 +296,9 @@ describe('createEncoder({ model: "hf:org/name" }) in Node', { timeout: 120_000 }
       message: expect.stringMatching(/pytorch_model\.bin but no model\.safetensors.*never unpickles/),
     });
     await expect(open('fixtures/gpt2')).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/gpt2/) });
-    await expect(open('fixtures/bert-tiny-dense')).rejects.toMatchObject({
+    await expect(open('fixtures/bert-tiny-layernorm')).rejects.toMatchObject({
       code: 'UNSUPPORTED',
-      message: expect.stringMatching(/Dense/),
+      message: expect.stringMatching(/LayerNorm/),
     });
     await expect(createEncoder({ model: 'hf:just-a-name', device: 'cpu' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
@@ -233,9 +322,12 @@ describe('m3web with hub ids', { timeout: 120_000 }, () => {
       .forEach((line, i) => {
         expect(cosine(JSON.parse(line) as number[], oracle.get(`mean.${i}.4`, [H]))).toBeGreaterThanOrEqual(0.99999);
       });
+    const conflict = await m3web(['embed', '--model', 'hf:fixtures/gated@v1', '--revision', 'v2'], 'x\n', env());
+    expect(conflict.code).toBe(2);
+    expect(conflict.stderr).toMatch(/revision v1 but the revision option says v2/);
     const out = join(mkdtempSync(join(tmpdir(), 'm3web-hub-convert-')), 'pack');
     const conv = await m3web(
-      ['convert', 'hf:fixtures/bert-tiny-st', '--out', out, '--quant', 'q8', '--dims', '16,48'],
+      ['convert', 'fixtures/bert-tiny-st', '--revision', 'v3', '--out', out, '--quant', 'q8', '--dims', '16,48'],
       '',
       env(),
     );
@@ -244,7 +336,7 @@ describe('m3web with hub ids', { timeout: 120_000 }, () => {
       pooling: 'cls',
       dims: [16, 48],
       prefixes: { query: 'query: ', passage: 'passage: ' },
-      source: 'hf:fixtures/bert-tiny-st',
+      source: 'hf:fixtures/bert-tiny-st@v3',
     });
   });
 });

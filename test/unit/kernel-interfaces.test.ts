@@ -8,6 +8,7 @@ import { EMBED_SHADER } from '../../src/gpu/kernels/embed.js';
 import { LAYERNORM_SHADER } from '../../src/gpu/kernels/layernorm.js';
 import { matmulShader } from '../../src/gpu/kernels/matmul.js';
 import { POOL_SHADER } from '../../src/gpu/kernels/pool.js';
+import { RMSNORM_SHADER } from '../../src/gpu/kernels/rmsnorm.js';
 import { SCORE_SHADER } from '../../src/gpu/kernels/score.js';
 import { TOPK_SHADER } from '../../src/gpu/kernels/topk.js';
 import { wgsl } from '../../src/gpu/shader.js';
@@ -21,6 +22,7 @@ import { QUANTS } from '../../src/weights/weights.js';
 const READS: SharedReads[] = ['direct', 'subgroup'];
 const INTERFACES: [string, ShaderInterface][] = [
   ['layernorm', LAYERNORM_SHADER],
+  ['rmsnorm', RMSNORM_SHADER],
   ['embed', EMBED_SHADER],
   ['pool', POOL_SHADER],
   ['score', SCORE_SHADER],

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { codec } from '../../src/search/codec.js';
 import { Collection } from '../../src/search/collection.js';
-import { fuseRanks } from '../../src/search/fuse.js';
+import { fuseRanks, STANDARD_FUSION } from '../../src/search/fuse.js';
 import { LexicalIndex } from '../../src/search/lexical.js';
 import { terms } from '../../src/search/terms.js';
+import { checkSearch } from '../../src/search/validate.js';
 
 // The lexical ranker and rank fusion behind hybrid search, against hand-computed BM25.
 
-const words = (text: string) => terms(text).filter((t) => !t.startsWith('\u0001'));
+const words = (text: string) => terms(text).filter((t) => (t.codePointAt(0) as number) > 2);
 
 describe('terms', () => {
   it('splits words in scripts without spaces and folds case and Latin accents', () => {
@@ -23,11 +24,16 @@ describe('terms', () => {
     expect(words('किताब कताब')).toHaveLength(2);
   });
 
-  it('adds a 5-letter prefix term for longer words, apart from whole words', () => {
-    const all = terms('Verteidigung verteidigen teidi');
-    const prefixes = all.filter((t) => t.startsWith('\u0001'));
-    expect(prefixes).toEqual(['\u0001verte', '\u0001verte']);
-    expect(all).toContain('teidi');
+  it('adds a 4-letter prefix term for longer words, apart from whole words', () => {
+    const all = terms('Verteidigung verteidigen vert');
+    expect(all.filter((t) => t.startsWith('\u0001'))).toEqual(['\u0001vert', '\u0001vert']);
+    expect(all).toContain('vert');
+  });
+
+  it('with ngrams, adds the character 4-grams of each word, word boundaries included', () => {
+    const grams = terms('Défense', true).filter((t) => t.startsWith('\u0002'));
+    expect(grams).toEqual([' def', 'defe', 'efen', 'fens', 'ense', 'nse '].map((g) => `\u0002${g}`));
+    expect(terms('Défense').some((t) => t.startsWith('\u0002'))).toBe(false);
   });
 });
 
@@ -36,8 +42,8 @@ describe('BM25', () => {
   const bm25 = (tf: number, len: number, avg: number) => (tf * 2.2) / (tf + 1.2 * (0.25 + (0.75 * len) / avg));
 
   it('scores rows as Okapi BM25 (k1 1.2, b 0.75) and ranks by it', () => {
-    const lex = new LexicalIndex();
-    ['red fox', 'red red dog', 'blue bird sings'].forEach((t, row) => {
+    const lex = new LexicalIndex(false);
+    ['red fox', 'red red dog', 'blue bird sing'].forEach((t, row) => {
       lex.add(row, t);
     });
     const ranked = lex.top('red', 10, null);
@@ -49,8 +55,8 @@ describe('BM25', () => {
   });
 
   it('forgets removed rows in scores and statistics, also after a compaction', () => {
-    const lex = new LexicalIndex();
-    ['red fox', 'red red dog', 'blue bird sings'].forEach((t, row) => {
+    const lex = new LexicalIndex(false);
+    ['red fox', 'red red dog', 'blue bird sing'].forEach((t, row) => {
       lex.add(row, t);
     });
     lex.remove(1, 'red red dog');
@@ -65,11 +71,11 @@ describe('BM25', () => {
 
   it('a Collection keeps its lexical rows in step with its vectors through removal and compaction', () => {
     const c = new Collection(codec('f32', 4), null);
-    const docs = Array.from({ length: 6 }, (_, i) => ({ id: `d${i}`, chunks: [`word${i} common`, `tail${i}`] }));
+    const docs = Array.from({ length: 6 }, (_, i) => ({ id: `d${i}`, chunks: [`a${i} zz`, `b${i}`] }));
     c.append({ docs, words: new Uint32Array(12 * 4), scales: new Float32Array(12).fill(1) });
     c.remove(['d0', 'd1', 'd2', 'd3']);
-    const ranked = c.lexical.top('word5 tail4', 10, c.mask(undefined));
-    expect([...ranked.rows].map((r) => c.at(r).chunk.text).sort()).toEqual(['tail4', 'word5 common']);
+    const ranked = c.lexical.top('a5 b4', 10, c.mask(undefined));
+    expect([...ranked.rows].map((r) => c.at(r).chunk.text).sort()).toEqual(['a5 zz', 'b4']);
   });
 });
 
@@ -92,5 +98,17 @@ describe('reciprocal rank fusion', () => {
     expect(fused.map((f) => f.id)).toEqual(['b', 'a', 'c']);
     expect(fused[0]).toEqual({ id: 'b', score: 1 / 62 + 1 / 61, row: 2, ranks: { vector: 2, lexical: 1 } });
     expect(fused[2]?.ranks).toEqual({ lexical: 2 });
+  });
+});
+
+describe('fusion options', () => {
+  const model = { k: 30, weights: { vector: 0.1, lexical: 1 } };
+  it("start from the model's measured fusion, else the standard one, and override by field", () => {
+    expect(checkSearch('q', {}, 48, [16, 48]).fusion).toEqual(STANDARD_FUSION);
+    expect(checkSearch('q', {}, 48, [16, 48], model)).toMatchObject({ mode: 'hybrid', fusion: model });
+    expect(checkSearch('q', { fusion: { k: 5, weights: { lexical: 2 } } }, 48, [16, 48], model).fusion).toEqual({
+      k: 5,
+      weights: { vector: 0.1, lexical: 2 },
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UnsupportedError } from '../../src/errors.js';
-import { attention, cpuLinear, matmul } from '../../src/model/cpu-ops.js';
+import type { AttentionShape } from '../../src/model/attention-shape.js';
+import { attention, cpuLinear, groupedAttention, matmul } from '../../src/model/cpu-ops.js';
 import { gelu } from '../../src/model/math.js';
 import { assembleKernels } from '../../src/model/wasm/assemble.js';
 import { WasmKernels } from '../../src/model/wasm/kernels.js';
@@ -76,6 +77,35 @@ describe('WebAssembly kernels', () => {
       const want = gelu(v);
       expect(Math.abs((got[i] as number) - want)).toBeLessThan(2e-7 * Math.max(1, Math.abs(want)));
     });
+  });
+
+  it('grouped-query attention equals the TypeScript one, causal or windowed, with its own scale', () => {
+    const kernel = WasmKernels.create();
+    expect(kernel).not.toBeNull();
+    const next = rng(17);
+    const cases: AttentionShape[] = [
+      { heads: 4, kvHeads: 2, d: 6, windowHalf: Number.POSITIVE_INFINITY, causal: true, scale: 0.3 },
+      { heads: 3, kvHeads: 1, d: 32, windowHalf: 5, causal: false, scale: 1 / 16 },
+      { heads: 2, kvHeads: 2, d: 8, windowHalf: 3, causal: true, scale: 0.5 },
+    ];
+    for (const shape of cases) {
+      const lengths = [23, 17, 1];
+      const seqLen = 23;
+      const batch = { size: lengths.length, seqLen, lengths: Uint32Array.from(lengths) };
+      const row = (shape.heads + 2 * shape.kvHeads) * shape.d;
+      const qkv = randomArray(batch.size * seqLen * row, 2, next);
+      const got = kernel?.groupedAttention(qkv, batch, shape) as Float32Array;
+      const want = groupedAttention(qkv, batch, shape);
+      const H = shape.heads * shape.d;
+      lengths.forEach((len, r) => {
+        for (let i = 0; i < len; i++) {
+          for (let c = 0; c < H; c++) {
+            const at = (r * seqLen + i) * H + c;
+            expect(Math.abs((got[at] as number) - (want[at] as number))).toBeLessThan(1e-5);
+          }
+        }
+      });
+    }
   });
 
   it('attention equals the TypeScript attention on padded rows, odd head sizes and sliding windows', () => {

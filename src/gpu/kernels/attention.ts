@@ -5,11 +5,23 @@ import { computePipeline, type UniformArena } from '../resources.js';
 import { wgsl } from '../shader.js';
 
 const QUERIES = 64;
-export const MAX_HEAD_DIM = 128;
+/** The head size attention.wgsl's q and acc arrays hold as written. */
+const SHADER_HEAD_DIM = 128;
+/** Larger heads (EmbeddingGemma's 256) get a copy of the shader with those arrays resized, see create. */
+export const MAX_HEAD_DIM = 256;
 /** The window of a global layer: none. */
 const GLOBAL = 0xffffffff;
 
-const PARAMS = new UniformBlock('AttentionParams', { S: 'u32', H: 'u32', head_dim: 'u32', scale: 'f32', window: 'u32' });
+const PARAMS = new UniformBlock('AttentionParams', {
+  S: 'u32',
+  H: 'u32',
+  head_dim: 'u32',
+  scale: 'f32',
+  window: 'u32',
+  kv_width: 'u32',
+  group: 'u32',
+  causal: 'u32',
+});
 const BINDINGS = new Bindings('attention', { params: 'uniform', qkv: 'read', lengths: 'read', rope: 'read', out: 'write' });
 
 export function attentionShader(reads: SharedReads): ShaderInterface {
@@ -17,8 +29,8 @@ export function attentionShader(reads: SharedReads): ShaderInterface {
     files: ['attention', reads === 'subgroup' ? 'attention_rows_subgroup' : 'attention_rows'],
     params: PARAMS,
     layouts: [BINDINGS],
-    // The q and acc arrays hold MAX_HEAD_DIM floats as vec4s.
-    constants: { QUERIES, GLOBAL, MAX_HEAD_VEC4S: MAX_HEAD_DIM / 4 },
+    // The q and acc arrays hold SHADER_HEAD_DIM floats as vec4s.
+    constants: { QUERIES, GLOBAL, MAX_HEAD_VEC4S: SHADER_HEAD_DIM / 4 },
   };
 }
 
@@ -27,6 +39,17 @@ export interface RotaryAttention {
   rope: GPUBuffer;
   /** Keys within this many positions each side (local layers); undefined for global layers. */
   windowHalf?: number;
+}
+
+/**
+ * Grouped-query attention (Qwen3, Gemma 3): `kvHeads` key/value heads after the queries in each
+ * QKV row, an optional causal mask and the score scale. Absent: BERT's and ModernBERT's
+ * multi-head attention with scale head_dim^-0.5.
+ */
+export interface GroupedAttention {
+  kvHeads: number;
+  causal: boolean;
+  scale: number;
 }
 
 /** Launcher for shaders/attention.wgsl. */
@@ -52,18 +75,29 @@ export class AttentionKernel {
   ): Promise<AttentionKernel> {
     if (headDim > MAX_HEAD_DIM) throw new RangeError(`head size ${headDim} exceeds ${MAX_HEAD_DIM}`);
     const layout = BINDINGS.layout(device);
+    let code = await wgsl(...attentionShader(reads).files);
+    if (headDim > SHADER_HEAD_DIM) {
+      // WGSL sizes private arrays by constant expressions only (an override cannot), and sizing
+      // them for 256 in every pipeline would double the registers BERT's attention holds.
+      const [from, to] = [SHADER_HEAD_DIM, MAX_HEAD_DIM].map((d) => `const MAX_HEAD_VEC4S: u32 = ${d / 4}u;`) as [string, string];
+      if (!code.includes(from)) throw new Error(`attention.wgsl no longer declares "${from}"`);
+      code = code.replace(from, to);
+    }
     const pipeline = await computePipeline(device, {
       label: `attention-d${headDim}${rotary ? '-rope' : ''}`,
       layout: layout.pipelineLayout,
       compute: {
-        module: device.createShaderModule({ label: 'attention', code: await wgsl(...attentionShader(reads).files) }),
+        module: device.createShaderModule({ label: 'attention', code }),
         constants: { ROPE: rotary ? 1 : 0, HEAD_DIM: headDim },
       },
     });
     return new AttentionKernel(layout, pipeline, headDim, rotary);
   }
 
-  /** ctx[rows * S, H] from the fused qkv[rows * S, 3H], masking keys at or past each row's length. */
+  /**
+   * ctx[rows * S, H] from the fused qkv[rows * S, 3H] (with `grouped`: [rows * S, H + 2 kvHeads *
+   * head_dim]), masking keys at or past each row's length.
+   */
   encode(
     pass: DispatchTarget,
     uniforms: UniformArena,
@@ -72,6 +106,7 @@ export class AttentionKernel {
     ctx: GPUBuffer,
     shape: { rows: number; seqLen: number; heads: number },
     rotary?: RotaryAttention,
+    grouped?: GroupedAttention,
   ): void {
     if (this.rotary !== (rotary !== undefined)) {
       throw new Error(`this attention kernel was compiled ${this.rotary ? 'with' : 'without'} RoPE`);
@@ -80,8 +115,11 @@ export class AttentionKernel {
       S: shape.seqLen,
       H: shape.heads * this.headDim,
       head_dim: this.headDim,
-      scale: 1 / Math.sqrt(this.headDim),
+      scale: grouped?.scale ?? 1 / Math.sqrt(this.headDim),
       window: rotary?.windowHalf ?? GLOBAL,
+      kv_width: (grouped?.kvHeads ?? shape.heads) * this.headDim,
+      group: shape.heads / (grouped?.kvHeads ?? shape.heads),
+      causal: grouped?.causal ? 1 : 0,
     });
     pass.setPipeline(this.pipeline);
     // Without RoPE the shader never reads the table, but every binding must be filled.

@@ -35,11 +35,12 @@ export function destroyLinear(l: GpuLinear): void {
 
 /**
  * What matmul.wgsl does with each output, by its EPILOGUE_* code there: store it, apply exact
- * GELU, GeGLU (W stacks inputs over gates; y has half of W's rows as columns), or add it into y.
+ * GELU, a gated activation (W stacks inputs over gates; y has half of W's rows as columns) with
+ * exact GELU (GeGLU), SiLU (SwiGLU) or tanh-approximated GELU, or add it into y.
  * A uniform, not a pipeline constant: each matmul pipeline takes ~1.3 s to compile on
  * SwiftShader, and the epilogue is a branch once per output.
  */
-export const EPILOGUE = { none: 0, gelu: 1, geglu: 2, residual: 3 } as const;
+export const EPILOGUE = { none: 0, gelu: 1, geglu: 2, residual: 3, swiglu: 4, geglu_tanh: 5 } as const;
 export type Epilogue = keyof typeof EPILOGUE;
 
 /**
@@ -152,7 +153,7 @@ export class MatmulKernel {
     if (o.wait) await Promise.all(jobs);
   }
 
-  /** y[M, linear.rows] = epilogue(x[M, linear.cols] . W^T + b); GeGLU writes y[M, linear.rows / 2]. */
+  /** y[M, linear.rows] = epilogue(x[M, linear.cols] . W^T + b); gated epilogues write y[M, linear.rows / 2]. */
   encode(
     pass: DispatchTarget,
     uniforms: UniformArena,

@@ -9,10 +9,13 @@ const PARAMS = new UniformBlock('PoolParams', {
   H: 'u32',
   dims: 'u32',
   out_row0: 'u32',
-  mean: 'u32',
+  mode: 'u32',
   normalize: 'u32',
 });
 const BINDINGS = new Bindings('pool', { params: 'uniform', hidden: 'read', lengths: 'read', out: 'write' });
+
+/** pool.wgsl's `mode` codes. */
+const POOL_MODES: Record<Pooling, number> = { cls: 0, mean: 1, last: 2 };
 
 export const POOL_SHADER: ShaderInterface = { files: ['reduce', 'pool'], params: PARAMS, layouts: [BINDINGS] };
 
@@ -47,7 +50,7 @@ export class PoolKernel {
       H: o.hidden,
       dims: o.dims,
       out_row0: o.outRow0,
-      mean: o.pooling === 'mean' ? 1 : 0,
+      mode: POOL_MODES[o.pooling],
       normalize: o.normalize ? 1 : 0,
     });
     pass.setPipeline(this.pipeline);

@@ -1,4 +1,5 @@
 import { UnsupportedError } from '../../errors.js';
+import type { AttentionShape } from '../attention-shape.js';
 import type { TokenBatch } from '../batch.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
 
@@ -24,8 +25,10 @@ interface Exports {
     S: number,
     len: number,
     heads: number,
+    kvHeads: number,
     d: number,
     window: number,
+    causal: number,
     scale: number,
   ): void;
 }
@@ -119,18 +122,27 @@ export class WasmKernels {
     d: number,
     windowHalf = Number.POSITIVE_INFINITY,
   ): Float32Array {
+    return this.groupedAttention(qkv, batch, { heads, kvHeads: heads, d, windowHalf, causal: false, scale: 1 / Math.sqrt(d) });
+  }
+
+  /** Same contract as cpu-ops.ts's `groupedAttention`, except that padding rows come back as zeros. */
+  groupedAttention(
+    qkv: Float32Array,
+    batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
+    { heads, kvHeads, d, windowHalf, causal, scale }: AttentionShape,
+  ): Float32Array {
     const H = heads * d;
+    const row = H + 2 * kvHeads * d;
     const S = batch.seqLen;
     const ctx = new Float32Array(batch.size * S * H);
     const qkvAt = this.used;
-    const ctxAt = qkvAt + S * 3 * H * 4;
+    const ctxAt = qkvAt + S * row * 4;
     const scoresAt = ctxAt + S * H * 4;
-    this.rowsThatFit(1, (S * 4 * H + S + 3) * 4, 0);
+    this.rowsThatFit(1, (S * (row + H) + S + 3) * 4, 0);
     const window = Number.isFinite(windowHalf) ? windowHalf : GLOBAL_WINDOW;
-    const scale = 1 / Math.sqrt(d);
     for (let r = 0; r < batch.size; r++) {
-      this.write(qkvAt, qkv.subarray(r * S * 3 * H, (r + 1) * S * 3 * H));
-      this.k.attention(qkvAt, ctxAt, scoresAt, S, batch.lengths[r] as number, heads, d, window, scale);
+      this.write(qkvAt, qkv.subarray(r * S * row, (r + 1) * S * row));
+      this.k.attention(qkvAt, ctxAt, scoresAt, S, batch.lengths[r] as number, heads, kvHeads, d, window, causal ? 1 : 0, scale);
       ctx.set(this.view(ctxAt, S * H), r * S * H);
     }
     return ctx;

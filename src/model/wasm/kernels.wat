@@ -5,7 +5,8 @@
 ;;              x86-64, fewer than arm64's 32), so each loaded vector is used 2 to 4 times.
 ;;              Leftover rows, columns and K % 4 dims go through $dot.
 ;;   gelu:      in place, the epilogue of BERT's first feed-forward projection.
-;;   attention: multi-head softmax attention over one text of a batch, 4 keys at a time.
+;;   attention: multi-head (or grouped-query) softmax attention over one text of a batch, 4 keys
+;;              at a time.
 ;; All pointers are byte offsets into the exported memory; the launcher (kernels.ts) lays it out.
 (module
   (memory (export "memory") 1)
@@ -292,18 +293,22 @@
     (call $axpy (local.get $o) (i32.add (local.get $v2) (local.get $n4)) (f32x4.extract_lane 2 (local.get $ps)) (local.get $n))
     (call $axpy (local.get $o) (i32.add (local.get $v3) (local.get $n4)) (f32x4.extract_lane 3 (local.get $ps)) (local.get $n)))
 
-  ;; qkv holds S token rows of [q (H) | k (H) | v (H)], H = heads * d; ctx gets S rows of H.
-  ;; Query i attends to the keys j with |i - j| <= window and j < len (window >= len: global).
+  ;; qkv holds S token rows of [q (H) | k (KV) | v (KV)], H = heads * d, KV = kv_heads * d: query
+  ;; head h reads key/value head h / (heads / kv_heads) (grouped-query attention; kv_heads = heads
+  ;; for BERT). ctx gets S rows of H. Query i attends to the keys j with |i - j| <= window and
+  ;; j < len (window >= len: global), and with causal set only to j <= i.
   ;; Padding rows (i >= len) get zeros: nothing reads them. scores: scratch for S + 3 floats.
   (func (export "attention") (param $qkv i32) (param $ctx i32) (param $scores i32) (param $S i32) (param $len i32)
-    (param $heads i32) (param $d i32) (param $window i32) (param $scale f32)
+    (param $heads i32) (param $kv_heads i32) (param $d i32) (param $window i32) (param $causal i32) (param $scale f32)
     (local $h i32) (local $i i32) (local $j i32) (local $lo i32) (local $hi i32)
-    (local $rs i32) (local $ds i32) (local $hs i32) (local $q i32) (local $o i32) (local $at i32)
+    (local $rs i32) (local $ds i32) (local $hs i32) (local $kvs i32) (local $k0 i32) (local $v0 i32)
+    (local $q i32) (local $o i32) (local $at i32)
     (local $s f32) (local $max f32) (local $sum f32) (local $inv f32)
     (local $s4 v128) (local $max4 v128) (local $sum4 v128)
     (local.set $ds (i32.shl (local.get $d) (i32.const 2)))
     (local.set $hs (i32.mul (local.get $heads) (local.get $ds)))
-    (local.set $rs (i32.mul (local.get $hs) (i32.const 3)))
+    (local.set $kvs (i32.mul (local.get $kv_heads) (local.get $ds)))
+    (local.set $rs (i32.add (local.get $hs) (i32.shl (local.get $kvs) (i32.const 1))))
     (memory.fill
       (i32.add (local.get $ctx) (i32.mul (local.get $len) (local.get $hs)))
       (i32.const 0)
@@ -311,6 +316,10 @@
     (block $heads_done
       (loop $heads_loop
         (br_if $heads_done (i32.ge_u (local.get $h) (local.get $heads)))
+        ;; Byte offsets within a token row of this head's key and value.
+        (local.set $k0 (i32.add (local.get $hs)
+          (i32.mul (i32.div_u (local.get $h) (i32.div_u (local.get $heads) (local.get $kv_heads))) (local.get $ds))))
+        (local.set $v0 (i32.add (local.get $k0) (local.get $kvs)))
         (local.set $i (i32.const 0))
         (block $rows_done
           (loop $rows
@@ -319,6 +328,9 @@
               (i32.gt_s (local.get $i) (local.get $window))))
             (local.set $hi (select (local.get $len) (i32.add (i32.add (local.get $i) (local.get $window)) (i32.const 1))
               (i32.ge_s (i32.add (local.get $i) (local.get $window)) (local.get $len))))
+            (if (local.get $causal)
+              (then (local.set $hi (select (i32.add (local.get $i) (i32.const 1)) (local.get $hi)
+                (i32.lt_s (local.get $i) (local.get $hi))))))
             (local.set $q (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $i) (local.get $rs))) (i32.mul (local.get $h) (local.get $ds))))
             ;; Scores, 4 keys at a time, then one at a time.
             (local.set $max4 (f32x4.splat (f32.const -inf)))
@@ -329,7 +341,7 @@
                 (br_if $done (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $hi)))
                 (local.set $s4 (f32x4.mul (f32x4.splat (local.get $scale))
                   (call $dot4 (local.get $q)
-                    (i32.add (i32.add (local.get $q) (i32.mul (i32.sub (local.get $j) (local.get $i)) (local.get $rs))) (local.get $hs))
+                    (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $j) (local.get $rs))) (local.get $k0))
                     (local.get $rs) (local.get $d))))
                 (v128.store align=4 (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 2))) (local.get $s4))
                 (local.set $max4 (f32x4.max (local.get $max4) (local.get $s4)))
@@ -340,7 +352,7 @@
                 (br_if $done (i32.ge_s (local.get $j) (local.get $hi)))
                 (local.set $s (f32.mul (local.get $scale)
                   (call $dot (local.get $q)
-                    (i32.add (i32.add (local.get $q) (i32.mul (i32.sub (local.get $j) (local.get $i)) (local.get $rs))) (local.get $hs))
+                    (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $j) (local.get $rs))) (local.get $k0))
                     (local.get $d))))
                 (f32.store (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 2))) (local.get $s))
                 (local.set $max (f32.max (local.get $max) (local.get $s)))
@@ -380,7 +392,7 @@
               (loop $values
                 (br_if $done (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $hi)))
                 (call $axpy4 (local.get $o)
-                  (i32.add (i32.add (local.get $q) (i32.mul (i32.sub (local.get $j) (local.get $i)) (local.get $rs))) (i32.shl (local.get $hs) (i32.const 1)))
+                  (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $j) (local.get $rs))) (local.get $v0))
                   (local.get $rs)
                   (f32x4.mul (v128.load align=4 (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 2)))) (f32x4.splat (local.get $inv)))
                   (local.get $d))
@@ -390,7 +402,7 @@
               (loop $values
                 (br_if $done (i32.ge_s (local.get $j) (local.get $hi)))
                 (call $axpy (local.get $o)
-                  (i32.add (i32.add (local.get $q) (i32.mul (i32.sub (local.get $j) (local.get $i)) (local.get $rs))) (i32.shl (local.get $hs) (i32.const 1)))
+                  (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $j) (local.get $rs))) (local.get $v0))
                   (f32.mul (f32.load (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 2)))) (local.get $inv))
                   (local.get $d))
                 (local.set $j (i32.add (local.get $j) (i32.const 1)))

@@ -1,0 +1,125 @@
+import type { ModelFolder } from '../index.js';
+
+// A model folder dropped on the model box or picked with its folder input, read into a
+// ModelFolder for createEncoder. Browsers offer three ways in: File System Access handles
+// (Chromium's DataTransferItem.getAsFileSystemHandle), the older entries API (webkitGetAsEntry,
+// everywhere) and <input webkitdirectory> (a flat list with relative paths); each becomes a
+// DirSource or goes through the same filter.
+
+/** One directory as the walk sees it, whichever API it came from. */
+export interface DirSource {
+  readonly name: string;
+  list(): Promise<DirItem[]>;
+}
+
+export type DirItem = { name: string; dir: DirSource } | { name: string; file: () => Promise<File> };
+
+// What m3web reads from a model folder: JSON files, safetensors weights, a pack's shards at its
+// top. ONNX exports, pickles and dot-folders (.git) are left out, so nothing large is kept that
+// would not be read; sentence-transformers modules sit one folder down (1_Pooling/config.json).
+const WANTED_ANYWHERE = /\.(json|safetensors)$/;
+const WANTED_AT_TOP = /^(embeddings|layer-\d+)\.bin$/;
+
+/** Whether the file at `path` (inside the folder, '/'-separated) is one m3web may read. */
+export function wanted(path: string): boolean {
+  const parts = path.split('/');
+  const name = parts.at(-1) as string;
+  if (parts.length > 2 || parts.some((p) => p.startsWith('.'))) return false;
+  return WANTED_ANYWHERE.test(name) || (parts.length === 1 && WANTED_AT_TOP.test(name));
+}
+
+/** Whether to look inside the folder at `path`: module folders one level down, no dot-folders. */
+const wantedDir = (path: string) => !path.includes('/') && !path.startsWith('.');
+
+/** The wanted files of a directory tree, by path; Files are references, nothing is read yet. */
+export async function walkFolder(root: DirSource): Promise<ModelFolder> {
+  const files: Record<string, File> = {};
+  const visit = async (dir: DirSource, prefix: string) => {
+    for (const item of await dir.list()) {
+      const path = prefix + item.name;
+      if ('dir' in item) {
+        if (wantedDir(path)) await visit(item.dir, `${path}/`);
+      } else if (wanted(path)) {
+        files[path] = await item.file();
+      }
+    }
+  };
+  await visit(root, '');
+  return { name: root.name, files };
+}
+
+/** The files of an <input webkitdirectory>: each knows its path, the folder's name first. */
+export function pickedFolder(list: Iterable<File>): ModelFolder | null {
+  let name: string | null = null;
+  const files: Record<string, File> = {};
+  for (const file of list) {
+    const [top, ...rest] = file.webkitRelativePath.split('/');
+    name ??= top ?? null;
+    if (rest.length > 0 && wanted(rest.join('/'))) files[rest.join('/')] = file;
+  }
+  return name === null ? null : { name, files };
+}
+
+// Chromium's handles API, not in TypeScript's DOM library yet.
+interface HandleLike {
+  kind: 'file' | 'directory';
+  name: string;
+}
+interface FileHandleLike extends HandleLike {
+  kind: 'file';
+  getFile(): Promise<File>;
+}
+interface DirectoryHandleLike extends HandleLike {
+  kind: 'directory';
+  values(): AsyncIterable<FileHandleLike | DirectoryHandleLike>;
+}
+type WithHandles = DataTransferItem & { getAsFileSystemHandle?: () => Promise<HandleLike | null> };
+
+export function handleSource(dir: DirectoryHandleLike): DirSource {
+  return {
+    name: dir.name,
+    async list() {
+      const items: DirItem[] = [];
+      for await (const h of dir.values()) {
+        items.push(h.kind === 'directory' ? { name: h.name, dir: handleSource(h) } : { name: h.name, file: () => h.getFile() });
+      }
+      return items;
+    },
+  };
+}
+
+export function entrySource(dir: FileSystemDirectoryEntry): DirSource {
+  return {
+    name: dir.name,
+    async list() {
+      const reader = dir.createReader();
+      const items: DirItem[] = [];
+      // readEntries answers in batches (100 in Chromium) until it answers an empty one.
+      for (;;) {
+        const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
+        if (batch.length === 0) return items;
+        for (const e of batch) {
+          items.push(
+            e.isDirectory
+              ? { name: e.name, dir: entrySource(e as FileSystemDirectoryEntry) }
+              : { name: e.name, file: () => new Promise<File>((ok, fail) => (e as FileSystemFileEntry).file(ok, fail)) },
+          );
+        }
+      }
+    },
+  };
+}
+
+/**
+ * The directory dropped as `item`, or null when it is not one. Must be called inside the drop
+ * event: a DataTransfer's items are readable only until the handler returns.
+ */
+export function droppedDir(item: DataTransferItem): Promise<DirSource | null> {
+  const handle = (item as WithHandles).getAsFileSystemHandle?.().catch(() => null);
+  const entry = item.webkitGetAsEntry();
+  return (async () => {
+    const h = await handle;
+    if (h?.kind === 'directory') return handleSource(h as DirectoryHandleLike);
+    return entry?.isDirectory ? entrySource(entry as FileSystemDirectoryEntry) : null;
+  })();
+}

@@ -1,0 +1,11 @@
+/** The shape and mask of one grouped-query attention call. */
+export interface AttentionShape {
+  heads: number;
+  /** Query head h reads key/value head floor(h / (heads / kvHeads)). */
+  kvHeads: number;
+  d: number;
+  windowHalf: number;
+  /** Queries see only keys at or before them. */
+  causal: boolean;
+  scale: number;
+}

@@ -1,0 +1,107 @@
+import { InputError } from '../../errors.js';
+import type { IndexSignature, Meta, VectorType } from '../types.js';
+
+/**
+ * The folder `m3web index --static` writes, for a static host:
+ *
+ *   index.json        this manifest
+ *   coarse.bin        every row's coarse vector (row-major words), its scale, its BM25 length (u32)
+ *   docs.json         ids, chunk counts, meta and where each document's rows sit in the shards
+ *   rows/NNNNN.bin    full-width rows, `shardRows` per file, in shard order (words, then scales)
+ *   texts/NNNNN.json  the chunk texts of the same rows, as a JSON array
+ *   terms/NNNNN.bin   BM25 postings, a term in shard termShard(term, count) (see postings.ts)
+ *
+ * Rows are numbered as in the in-memory index (documents in order, their chunks consecutive), so
+ * BM25 and ties rank alike; shards hold documents in another order (near vectors together, see
+ * order.ts), so a query's candidates fall into few of them. Binary data is little-endian.
+ */
+export const FORMAT = 'm3web-static';
+export const VERSION = 1;
+export const MANIFEST = 'index.json';
+export const COARSE = 'coarse.bin';
+export const DOCS = 'docs.json';
+
+const shardName = (dir: string, ext: string) => (i: number) => `${dir}/${String(i).padStart(5, '0')}.${ext}`;
+export const rowShard = shardName('rows', 'bin');
+export const textShard = shardName('texts', 'json');
+export const termShardFile = shardName('terms', 'bin');
+
+export interface StaticManifest {
+  format: typeof FORMAT;
+  version: typeof VERSION;
+  /** Hash of every file's bytes: caches key files by it, so a rebuilt folder never mixes with the old one. */
+  build: string;
+  signature: IndexSignature;
+  ngrams: boolean;
+  docs: number;
+  rows: number;
+  /**
+   * The coarse tier's rows: an int8 prefix of the funnel's coarse width, or the stored rows
+   * themselves (binary rows, or a model with no narrower trained width: the index is then
+   * served whole, and there are no row shards).
+   */
+  coarse: { vector: VectorType; dims: number };
+  /** Sum of the rows' BM25 lengths (terms): with `rows`, BM25's average length. */
+  totalLength: number;
+  shardRows: number;
+  /** Byte size of each file, which the reader checks as it downloads. */
+  sizes: { coarse: number; docs: number; rows: number[]; texts: number[]; terms: number[] };
+}
+
+/** docs.json: per document, in row order. */
+export interface StaticDocs {
+  ids: string[];
+  chunks: number[];
+  /** Shard position of the document's first row. */
+  at: number[];
+  /** Absent when no document has meta. */
+  meta?: (Meta | null)[];
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** Bytes of each tier: the coarse tier (coarse rows, documents), postings, full-width rows, chunk texts. */
+export function tierSizes(m: StaticManifest): { coarse: number; postings: number; rows: number; texts: number } {
+  const s = m.sizes;
+  return { coarse: s.coarse + s.docs, postings: sum(s.terms), rows: sum(s.rows), texts: sum(s.texts) };
+}
+
+/** FNV-1a over UTF-16 units: which postings shard holds `term`. */
+export function termShard(term: string, count: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < term.length; i++) h = Math.imul(h ^ term.charCodeAt(i), 16777619);
+  return (h >>> 0) % count;
+}
+
+const isInts = (v: unknown, n?: number): v is number[] =>
+  Array.isArray(v) && (n === undefined || v.length === n) && v.every((x) => Number.isInteger(x) && x >= 0);
+
+/** The manifest at `url`, checked enough that the reader can trust its numbers. */
+export function parseManifest(bytes: Uint8Array, url: string): StaticManifest {
+  const bad = (why: string) =>
+    new InputError(`${url} is not an m3web static index (${why}); write one with m3web index --static`);
+  let m: Partial<StaticManifest>;
+  try {
+    m = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw bad('not JSON');
+  }
+  if (m?.format !== FORMAT) throw bad('no "format": "m3web-static"');
+  if (m.version !== VERSION) throw bad(`format version ${m.version}, this m3web reads ${VERSION}`);
+  const s = m.sizes;
+  const ok =
+    typeof m.build === 'string' &&
+    typeof m.signature?.model === 'string' &&
+    typeof m.ngrams === 'boolean' &&
+    isInts([m.docs, m.rows, m.totalLength, m.shardRows, m.coarse?.dims, m.signature.dims, m.signature.layers]) &&
+    (m.shardRows as number) > 0 &&
+    ['f32', 'int8', 'binary'].includes(m.coarse?.vector as string) &&
+    s !== undefined &&
+    isInts([s.coarse, s.docs]) &&
+    isInts(s.rows) &&
+    isInts(s.texts, Math.ceil((m.rows as number) / (m.shardRows as number))) &&
+    isInts(s.terms) &&
+    s.terms.length > 0;
+  if (!ok) throw bad('a field is missing or out of range');
+  return m as StaticManifest;
+}

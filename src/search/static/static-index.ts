@@ -1,0 +1,426 @@
+import { DisposedError, InputError } from '../../errors.js';
+import { SerialQueue } from '../../serial-queue.js';
+import type { ModelInfo } from '../../types.js';
+import { type Codec, codec, encodeQuery } from '../codec.js';
+import { CpuScorer, isSet, rowScorer } from '../cpu-scorer.js';
+import { metaPredicate } from '../filter.js';
+import { candidateCount } from '../funnel.js';
+import { type DocRank, fuseRanks } from '../fuse.js';
+import { bm25Idf, bm25Tf, counts } from '../lexical.js';
+import { RowStore } from '../rows.js';
+import { fusionDepth, rankedAlone } from '../search-index.js';
+import { type Ranked, selectTop } from '../topk.js';
+import type {
+  IndexSignature,
+  Meta,
+  MetaFilter,
+  Ranker,
+  SearchHit,
+  SearchOptions,
+  StaticIndex,
+  StaticIndexOptions,
+  StaticIndexStats,
+  SyncReport,
+} from '../types.js';
+import { type CheckedSearch, checkSearch } from '../validate.js';
+import { defaultCache, fetchManifest, StaticFiles, type Transfer } from './files.js';
+import {
+  COARSE,
+  DOCS,
+  parseManifest,
+  rowShard,
+  type StaticDocs,
+  type StaticManifest,
+  termShard,
+  termShardFile,
+  textShard,
+  tierSizes,
+} from './format.js';
+import { PostingsShard } from './postings.js';
+
+/** A copy whose typed-array views line up (a cached Blob's bytes may start anywhere). */
+const aligned = (b: Uint8Array) => (b.byteOffset % 4 ? b.slice() : b);
+
+function badFile(name: string, why: string): InputError {
+  return new InputError(`${name} does not match its static index's manifest (${why}); rebuild it with m3web index --static`);
+}
+
+/** A file of `rows` rows of `c` (words, then scales) and, with `tail`, one u32 per row after them. */
+function parseRows(bytes: Uint8Array, name: string, c: Codec, rows: number, tail = false) {
+  const b = aligned(bytes);
+  if (b.length !== rows * (c.rowWords + 1 + (tail ? 1 : 0)) * 4) throw badFile(name, `${b.length} bytes for ${rows} rows`);
+  const words = new Uint32Array(b.buffer, b.byteOffset, rows * c.rowWords);
+  const scales = new Float32Array(b.buffer, b.byteOffset + words.byteLength, rows);
+  const lengths = new Uint32Array(b.buffer, b.byteOffset + words.byteLength + scales.byteLength, tail ? rows : 0);
+  return { words, scales, lengths };
+}
+
+function parseJson(bytes: Uint8Array, name: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw badFile(name, 'not JSON');
+  }
+}
+
+function parseDocs(bytes: Uint8Array, name: string, m: StaticManifest): StaticDocs {
+  const d = parseJson(bytes, name) as Partial<StaticDocs>;
+  const n = m.docs;
+  const ok =
+    Array.isArray(d.ids) &&
+    d.ids.length === n &&
+    Array.isArray(d.chunks) &&
+    d.chunks.length === n &&
+    d.chunks.reduce((a, b) => a + b, 0) === m.rows &&
+    Array.isArray(d.at) &&
+    d.at.length === n &&
+    d.at.every((a, i) => Number.isInteger(a) && a >= 0 && a + (d.chunks as number[])[i]! <= m.rows) &&
+    (d.meta === undefined || (Array.isArray(d.meta) && d.meta.length === n));
+  if (!ok) throw badFile(name, 'documents and rows disagree');
+  return d as StaticDocs;
+}
+
+function checkOptions(options: unknown): asserts options is StaticIndexOptions {
+  const o = options as StaticIndexOptions;
+  if (typeof o.encoder?.embedDetailed !== 'function' || typeof o.encoder?.info !== 'function')
+    throw new InputError('encoder must be an encoder from createEncoder (or an object with embedDetailed and info)');
+  if (typeof o.url !== 'string' || o.url === '')
+    throw new InputError(`url must be a non-empty string, got ${JSON.stringify(o.url)}`);
+  if (o.name !== undefined && typeof o.name !== 'string')
+    throw new InputError(`name must be a string, got ${JSON.stringify(o.name)}`);
+}
+
+/** The folder's URL with a final slash; a relative one is resolved against the page. */
+function folderUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url, (globalThis as { location?: { href: string } }).location?.href);
+  } catch {
+    throw new InputError(`url must be an absolute URL (in a page, or one relative to it), got ${JSON.stringify(url)}`);
+  }
+  if (!u.pathname.endsWith('/')) u.pathname += '/';
+  return u.href;
+}
+
+function checkModel(s: IndexSignature, model: ModelInfo, url: string): void {
+  const sameWeights = s.fingerprint === undefined || model.fingerprint === undefined || s.fingerprint === model.fingerprint;
+  if (s.model === model.id && sameWeights && model.exits.includes(s.layers) && model.dims.includes(s.dims)) return;
+  throw new InputError(
+    `the static index at ${url} was built with model "${s.model}"${s.fingerprint ? ` (weights ${s.fingerprint.slice(0, 8)})` : ''} ` +
+      `at ${s.layers} layers x ${s.dims} dims; this encoder is "${model.id}"${model.fingerprint ? ` (weights ${model.fingerprint.slice(0, 8)})` : ''}: ` +
+      'open it with the model it was built with',
+  );
+}
+
+/** What the coarse tier says about every row and document. */
+interface Tier {
+  coarse: RowStore;
+  /** BM25 length of each row. */
+  lengths: Uint32Array;
+  docs: StaticDocs;
+  /** Document of each row, and each document's first row. */
+  rowDoc: Uint32Array;
+  row0: Uint32Array;
+}
+
+async function readTier(files: StaticFiles, m: StaticManifest): Promise<Tier> {
+  const c = codec(m.coarse.vector, m.coarse.dims);
+  const [rows, docs] = await Promise.all([
+    files.read(COARSE, m.sizes.coarse, (b, name) => parseRows(b, name, c, m.rows, true)),
+    files.read(DOCS, m.sizes.docs, (b, name) => parseDocs(b, name, m)),
+  ]);
+  const coarse = new RowStore(c);
+  coarse.append(rows.words, rows.scales);
+  const rowDoc = new Uint32Array(m.rows);
+  const row0 = new Uint32Array(m.docs);
+  let row = 0;
+  docs.chunks.forEach((n, d) => {
+    row0[d] = row;
+    rowDoc.fill(d, row, row + n);
+    row += n;
+  });
+  return { coarse, lengths: rows.lengths, docs, rowDoc, row0 };
+}
+
+class StaticSearchIndex implements StaticIndex {
+  readonly backend = 'cpu';
+  readonly needsRebuild = false;
+  private closed = false;
+  private readonly queue = new SerialQueue(() => {
+    if (this.closed) throw new DisposedError(`Index "${this.name}"`);
+  });
+  private readonly full: Codec;
+  /** The coarse tier holds the full rows: nothing to fetch for vectors. */
+  private readonly local: boolean;
+  private lastSearch: Transfer = { files: 0, bytes: 0 };
+
+  constructor(
+    readonly name: string,
+    private readonly m: StaticManifest,
+    private readonly tier: Tier,
+    private readonly files: StaticFiles,
+    private readonly encoder: StaticIndexOptions['encoder'],
+    private readonly model: ModelInfo,
+  ) {
+    this.full = codec(m.signature.vector, m.signature.dims);
+    this.local = m.coarse.vector === m.signature.vector && m.coarse.dims === m.signature.dims;
+  }
+
+  get size(): number {
+    return this.m.docs;
+  }
+
+  get signature(): IndexSignature {
+    return { ...this.m.signature };
+  }
+
+  async search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
+    const o = checkSearch(query, options, this.m.signature.dims, this.model.dims, this.model.search?.fusion);
+    return this.queue.run(async () => {
+      const before = { ...this.files.fetched };
+      try {
+        return await this.answer(query, o);
+      } finally {
+        this.lastSearch = { files: this.files.fetched.files - before.files, bytes: this.files.fetched.bytes - before.bytes };
+      }
+    });
+  }
+
+  async stats(): Promise<StaticIndexStats> {
+    return {
+      tiers: tierSizes(this.m),
+      fetched: { ...this.files.fetched },
+      lastSearch: { ...this.lastSearch },
+    };
+  }
+
+  add(): Promise<void> {
+    return this.readOnly('add');
+  }
+  upsert(): Promise<void> {
+    return this.readOnly('upsert');
+  }
+  sync(): Promise<SyncReport> {
+    return this.readOnly('sync');
+  }
+  remove(): Promise<number> {
+    return this.readOnly('remove');
+  }
+  clear(): Promise<void> {
+    return this.readOnly('clear');
+  }
+  export(): Promise<Uint8Array> {
+    return this.readOnly('export');
+  }
+  import(): Promise<void> {
+    return this.readOnly('import');
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private async readOnly(method: string): Promise<never> {
+    throw new InputError(
+      `${method}: "${this.name}" is a static index, which is read-only; rebuild its folder with m3web index --static`,
+    );
+  }
+
+  private async answer(query: string, o: CheckedSearch): Promise<SearchHit[]> {
+    if (this.m.docs === 0) return [];
+    const mask = this.mask(o.filter);
+    const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
+    const lists: Partial<Record<Ranker, DocRank[]>> = {};
+    const [vector, lexical] = await Promise.all([
+      o.mode === 'lexical' ? null : this.vectorDocs(query, o, mask, depth),
+      o.mode === 'vector' ? null : this.lexicalRows(query, mask).then((r) => this.bestDocs(r, depth)),
+    ]);
+    if (vector) lists.vector = vector;
+    if (lexical) lists.lexical = lexical;
+    const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
+    return Promise.all(
+      fused.map(async (d) => {
+        const doc = this.tier.rowDoc[d.row] as number;
+        const index = d.row - (this.tier.row0[doc] as number);
+        const meta = this.tier.docs.meta?.[doc] ?? {};
+        return {
+          id: d.id,
+          score: d.score,
+          ranks: d.ranks,
+          meta: structuredClone(meta),
+          chunk: { index, text: await this.text(d.row) },
+        };
+      }),
+    );
+  }
+
+  /** Rows of documents whose meta passes `filter` (null: every row). */
+  private mask(filter: MetaFilter | undefined): Uint32Array | null {
+    if (!filter) return null;
+    const keep = metaPredicate(filter);
+    const mask = new Uint32Array(Math.ceil(this.m.rows / 32));
+    const { docs, row0 } = this.tier;
+    docs.chunks.forEach((n, d) => {
+      if (!keep((docs.meta?.[d] ?? {}) as Meta)) return;
+      for (let r = row0[d] as number; r < (row0[d] as number) + n; r++)
+        mask[r >>> 5] = (mask[r >>> 5] as number) | (1 << (r & 31));
+    });
+    return mask;
+  }
+
+  /** Where `row` sits in the row and text shards. */
+  private position(row: number): number {
+    const d = this.tier.rowDoc[row] as number;
+    return (this.tier.docs.at[d] as number) + row - (this.tier.row0[d] as number);
+  }
+
+  private shardRows(s: number): number {
+    return Math.min(this.m.shardRows, this.m.rows - s * this.m.shardRows);
+  }
+
+  private async text(row: number): Promise<string> {
+    const p = this.position(row);
+    const s = Math.floor(p / this.m.shardRows);
+    const texts = await this.files.read(textShard(s), this.m.sizes.texts[s] as number, (b, name) => {
+      const t = parseJson(b, name);
+      if (!Array.isArray(t) || t.length !== this.shardRows(s)) throw badFile(name, 'wrong number of texts');
+      return t as string[];
+    });
+    return texts[p % this.m.shardRows] as string;
+  }
+
+  /** First row of each document in `ranked` order, up to k: a document ranks by its best chunk. */
+  private bestDocs(ranked: Ranked, k: number): DocRank[] {
+    const out: DocRank[] = [];
+    const seen = new Set<number>();
+    for (let i = 0; i < ranked.rows.length && out.length < k; i++) {
+      const row = ranked.rows[i] as number;
+      const d = this.tier.rowDoc[row] as number;
+      if (seen.has(d)) continue;
+      seen.add(d);
+      out.push({ id: this.tier.docs.ids[d] as string, score: ranked.scores[i] as number, row });
+    }
+    return out;
+  }
+
+  /**
+   * Every row sharing a term with the query, ranked by BM25 exactly as LexicalIndex.top scores
+   * it (same terms, statistics and order of additions), from the postings shards of its terms.
+   */
+  private async lexicalRows(query: string, mask: Uint32Array | null): Promise<Ranked> {
+    const { tf } = counts(query, this.m.ngrams);
+    const count = this.m.sizes.terms.length;
+    const shards = await Promise.all(
+      [...tf.keys()].map((term) => {
+        const s = termShard(term, count);
+        return this.files.read(termShardFile(s), this.m.sizes.terms[s] as number, (b, name) => new PostingsShard(b, name));
+      }),
+    );
+    const avgLength = this.m.totalLength / this.m.rows;
+    const scores = new Map<number, number>();
+    [...tf].forEach(([term, qtf], i) => {
+      const p = (shards[i] as PostingsShard).get(term);
+      if (!p) return;
+      const idf = bm25Idf(p.df, this.m.rows);
+      for (let j = 0; j < p.entries.length; j += 2) {
+        const row = p.entries[j] as number;
+        if (!isSet(mask, row)) continue;
+        const s = qtf * idf * bm25Tf(p.entries[j + 1] as number, this.tier.lengths[row] as number, avgLength);
+        scores.set(row, (scores.get(row) ?? 0) + s);
+      }
+    });
+    return selectTop([...scores.values()], [...scores.keys()], scores.size);
+  }
+
+  /** The depth best documents by cosine: the funnel's candidates grow until they cover that many. */
+  private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
+    const [vector] = (await this.encoder.embedDetailed([query], { layers: this.m.signature.layers, dims: o.dims, kind: 'query' }))
+      .vectors;
+    if (vector?.length !== o.dims)
+      throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${o.dims}`);
+    const rows = this.m.rows;
+    for (let want = Math.min(rows, depth * Math.ceil(rows / this.m.docs)); ; want = Math.min(rows, want * 4)) {
+      const { ranked, complete } = await this.rankRows(vector, o, mask, want);
+      const docs = this.bestDocs(ranked, depth);
+      if (docs.length === depth || complete) return docs;
+    }
+  }
+
+  /**
+   * Rows ranked by cosine at o.dims: the funnel (every coarse row scored here, the best
+   * `candidates` re-scored from the row shards that hold them, fetched as needed), or every row
+   * (exact, or when the candidates would be every row; the coarse tier itself when it holds full
+   * rows). Unlike the in-memory index, a search no wider than the coarse tier still re-scores
+   * from full rows, so it never needs every shard. `complete`: every row in the mask was ranked.
+   */
+  private async rankRows(
+    vector: Float32Array,
+    o: CheckedSearch,
+    mask: Uint32Array | null,
+    want: number,
+  ): Promise<{ ranked: Ranked; complete: boolean }> {
+    const { coarse } = this.tier;
+    const c = coarse.codec;
+    const candidates = Math.max(o.candidates ?? candidateCount(want), want);
+    if (this.local) {
+      const ranked = await new CpuScorer(coarse).top(encodeQuery(c, vector, o.dims), o.dims, want, mask);
+      return { ranked, complete: ranked.rows.length < want || want === this.m.rows };
+    }
+    if (!o.exact && candidates < this.m.rows) {
+      const width = Math.min(c.dims, o.dims);
+      const { rows } = await new CpuScorer(coarse).top(encodeQuery(c, vector, width), width, candidates, mask);
+      return { ranked: await this.rescore(vector, o.dims, Array.from(rows)), complete: rows.length < candidates };
+    }
+    const all = Array.from({ length: this.m.rows }, (_, r) => r).filter((r) => isSet(mask, r));
+    return { ranked: await this.rescore(vector, o.dims, all), complete: true };
+  }
+
+  /** `rows` ranked by their full-width cosine, from the row shards (the same scorer as in memory). */
+  private async rescore(vector: Float32Array, width: number, rows: number[]): Promise<Ranked> {
+    const rw = this.full.rowWords;
+    const positions = rows.map((r) => this.position(r));
+    const wanted = [...new Set(positions.map((p) => Math.floor(p / this.m.shardRows)))];
+    const shards = new Map(
+      await Promise.all(
+        wanted.map(
+          async (s) =>
+            [
+              s,
+              await this.files.read(rowShard(s), this.m.sizes.rows[s] as number, (b, name) =>
+                parseRows(b, name, this.full, this.shardRows(s)),
+              ),
+            ] as const,
+        ),
+      ),
+    );
+    const words = new Uint32Array(rows.length * rw);
+    const scales = new Float32Array(rows.length);
+    positions.forEach((p, i) => {
+      const shard = shards.get(Math.floor(p / this.m.shardRows)) as ReturnType<typeof parseRows>;
+      const at = p % this.m.shardRows;
+      words.set(shard.words.subarray(at * rw, (at + 1) * rw), i * rw);
+      scales[i] = shard.scales[at] as number;
+    });
+    const store = new RowStore(this.full);
+    store.append(words, scales);
+    const score = rowScorer(store, encodeQuery(this.full, vector, width), width);
+    return selectTop(
+      Float64Array.from(rows, (_, i) => score(i)),
+      rows,
+      rows.length,
+    );
+  }
+}
+
+/** Opens the static index at `options.url` (see StaticIndexOptions): fetches the manifest and the coarse tier. */
+export async function openStaticIndex(options: StaticIndexOptions): Promise<StaticIndex> {
+  checkOptions(options);
+  const base = folderUrl(options.url);
+  const info = await options.encoder.info();
+  const cache = defaultCache();
+  const m = parseManifest(await fetchManifest(base, cache), base);
+  checkModel(m.signature, info.model, base);
+  const files = new StaticFiles(base, m.build, cache);
+  const tier = await readTier(files, m);
+  return new StaticSearchIndex(options.name ?? base, m, tier, files, options.encoder, info.model);
+}

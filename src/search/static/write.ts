@@ -1,0 +1,179 @@
+import { sha256Hex } from '../../pack/sha256.js';
+import { type Codec, codec, decodeRow, encodeRow } from '../codec.js';
+import { coarseWidth } from '../funnel.js';
+import { counts } from '../lexical.js';
+import type { Segment } from '../segment.js';
+import type { IndexSignature } from '../types.js';
+import {
+  COARSE,
+  DOCS,
+  FORMAT,
+  MANIFEST,
+  rowShard,
+  type StaticDocs,
+  type StaticManifest,
+  termShard,
+  termShardFile,
+  textShard,
+  VERSION,
+} from './format.js';
+import { clusterOrder } from './order.js';
+import { type Entries, encodeEntries, encodeShard } from './postings.js';
+
+/**
+ * Rows per row and text shard: at 384 f32 dims a row shard is 48 KiB. Smaller shards waste
+ * less of each fetch on rows that are not candidates, at more requests and more files on the
+ * host (two per 32 rows: 6,250 at 100k rows). `npm run bench -- static` at 10k passages, first
+ * vector query: 5.4 MB in 59 files at 64 rows, 3.4 MB in 75 at 32, 2.2 MB in 97 at 16.
+ */
+export const SHARD_ROWS = 32;
+/** Target bytes of a postings shard: a query fetches one per distinct term (word and prefix). */
+const TERM_SHARD_BYTES = 32 * 1024;
+
+export interface StaticWriteOptions {
+  /** The model's trained widths: the coarse tier's width is the funnel's (coarseWidth). */
+  trainedDims: readonly number[];
+  /** Index character 4-grams too, as IndexOptions.ngrams. */
+  ngrams: boolean;
+  shardRows?: number;
+  /** Stores one file of the folder (path relative to it, '/'-separated). */
+  put(path: string, bytes: Uint8Array): Promise<void>;
+}
+
+const bytesOf = (a: Uint32Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The rows' coarse copies, as the in-memory Collection derives them (or the rows themselves). */
+function coarseRows(full: Codec, coarse: Codec, s: Segment): { words: Uint32Array; scales: Float32Array } {
+  if (coarse === full) return { words: s.words, scales: s.scales };
+  const rows = s.scales.length;
+  const words = new Uint32Array(rows * coarse.rowWords);
+  const scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const values = decodeRow(full, s.words.subarray(r * full.rowWords, (r + 1) * full.rowWords), s.scales[r] as number);
+    scales[r] = encodeRow(coarse, values, words.subarray(r * coarse.rowWords, (r + 1) * coarse.rowWords));
+  }
+  return { words, scales };
+}
+
+/** Each row's BM25 length, and every term's entries with rows ascending. */
+function lexicalOf(s: Segment, ngrams: boolean): { lengths: Uint32Array; postings: Map<string, Entries> } {
+  const texts = s.docs.flatMap((d) => d.chunks);
+  const lengths = new Uint32Array(texts.length);
+  const postings = new Map<string, Entries>();
+  texts.forEach((text, row) => {
+    const { tf, length } = counts(text, ngrams);
+    lengths[row] = length;
+    for (const [term, n] of tf) {
+      const e = postings.get(term);
+      if (e) e.push(row, n);
+      else postings.set(term, [row, n]);
+    }
+  });
+  return { lengths, postings };
+}
+
+/** Postings shards: as many as keep each near TERM_SHARD_BYTES, terms placed by hash. */
+function postingShards(postings: Map<string, Entries>): Uint8Array[] {
+  const encoded = [...postings].map(([term, e]): [string, Uint8Array, number] => [term, encodeEntries(e), e.length / 2]);
+  const total = encoded.reduce((n, t) => n + t[0].length + t[1].length + 8, 0);
+  const count = Math.max(1, Math.ceil(total / TERM_SHARD_BYTES));
+  const shards: [string, Uint8Array, number][][] = Array.from({ length: count }, () => []);
+  for (const t of encoded) (shards[termShard(t[0], count)] as [string, Uint8Array, number][]).push(t);
+  return shards.map(encodeShard);
+}
+
+/**
+ * Writes the static tiered index of `segment` (an index's export, parsed) through `o.put`:
+ * see format.ts for the files. Resolves to the manifest, whose sizes give each tier's bytes.
+ */
+export async function writeStaticIndex(
+  signature: IndexSignature,
+  segment: Segment,
+  o: StaticWriteOptions,
+): Promise<StaticManifest> {
+  const shardRows = o.shardRows ?? SHARD_ROWS;
+  const full = codec(signature.vector, signature.dims);
+  const width = signature.vector === 'binary' ? null : coarseWidth(signature.dims, o.trainedDims);
+  const coarse = width === null ? full : codec('int8', width);
+  const local = coarse === full;
+  const rows = segment.scales.length;
+  const { docs } = segment;
+  const row0 = new Uint32Array(docs.length);
+  docs.forEach((d, i) => {
+    if (i + 1 < docs.length) row0[i + 1] = (row0[i] as number) + d.chunks.length;
+  });
+
+  const c = coarseRows(full, coarse, segment);
+  const { lengths, postings } = lexicalOf(segment, o.ngrams);
+  // Documents by their first row's coarse vector; a tier served whole gains nothing from it.
+  const firstRows = local
+    ? []
+    : docs.map((_, i) => {
+        const r = row0[i] as number;
+        const v = decodeRow(coarse, c.words.subarray(r * coarse.rowWords, (r + 1) * coarse.rowWords), c.scales[r] as number);
+        const n = Math.hypot(...v) || 1;
+        return v.map((x) => x / n);
+      });
+  const order = local ? docs.map((_, i) => i) : clusterOrder(firstRows, shardRows);
+  const at = new Array<number>(docs.length);
+  const rowAt: number[] = [];
+  for (const d of order) {
+    at[d] = rowAt.length;
+    for (let i = 0; i < (docs[d] as Segment['docs'][number]).chunks.length; i++) rowAt.push((row0[d] as number) + i);
+  }
+
+  const hashes: string[] = [];
+  const put = async (path: string, bytes: Uint8Array) => {
+    hashes.push(`${path} ${await sha256Hex(bytes)}`);
+    await o.put(path, bytes);
+    return bytes.length;
+  };
+  const texts = docs.flatMap((d) => d.chunks);
+  const sizes: StaticManifest['sizes'] = { coarse: 0, docs: 0, rows: [], texts: [], terms: [] };
+  for (let s = 0; s * shardRows < rows; s++) {
+    const shard = rowAt.slice(s * shardRows, (s + 1) * shardRows);
+    sizes.texts.push(await put(textShard(s), json(shard.map((r) => texts[r]))));
+    if (local) continue;
+    const words = new Uint32Array(shard.length * full.rowWords);
+    shard.forEach((r, i) => {
+      words.set(segment.words.subarray(r * full.rowWords, (r + 1) * full.rowWords), i * full.rowWords);
+    });
+    const scales = Float32Array.from(shard, (r) => segment.scales[r] as number);
+    sizes.rows.push(await put(rowShard(s), concat([bytesOf(words), bytesOf(scales)])));
+  }
+  for (const [i, bytes] of postingShards(postings).entries()) sizes.terms.push(await put(termShardFile(i), bytes));
+  sizes.coarse = await put(COARSE, concat([bytesOf(c.words), bytesOf(c.scales), bytesOf(lengths)]));
+  const docsFile: StaticDocs = {
+    ids: docs.map((d) => d.id),
+    chunks: docs.map((d) => d.chunks.length),
+    at,
+    ...(docs.some((d) => d.meta) ? { meta: docs.map((d) => d.meta ?? null) } : {}),
+  };
+  sizes.docs = await put(DOCS, json(docsFile));
+  const manifest: StaticManifest = {
+    format: FORMAT,
+    version: VERSION,
+    build: (await sha256Hex(new TextEncoder().encode(hashes.join('\n')))).slice(0, 16),
+    signature,
+    ngrams: o.ngrams,
+    docs: docs.length,
+    rows,
+    coarse: { vector: coarse.type, dims: coarse.dims },
+    totalLength: lengths.reduce((a, b) => a + b, 0),
+    shardRows,
+    sizes,
+  };
+  await o.put(MANIFEST, json(manifest));
+  return manifest;
+}

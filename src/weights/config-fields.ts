@@ -1,0 +1,38 @@
+import { ModelFormatError, UnsupportedError } from '../errors.js';
+
+/** Readers of config.json fields that name the field in their errors, for every architecture. */
+
+export function num(raw: Record<string, unknown>, key: string, fallback?: number): number {
+  const v = raw[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new ModelFormatError(`config.json: "${key}" must be a number, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+export function positiveInt(raw: Record<string, unknown>, key: string, fallback?: number): number {
+  const v = num(raw, key, fallback);
+  if (!Number.isInteger(v) || v <= 0) {
+    throw new ModelFormatError(`config.json: "${key}" must be a positive integer, got ${v}`);
+  }
+  return v;
+}
+
+export function obj(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ModelFormatError(`config.json: ${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+/** One rope_parameters entry (transformers 5): only unscaled ("default") RoPE is implemented. */
+export function ropeTheta(params: Record<string, unknown>, type: string): number {
+  const p = obj(params[type], `rope_parameters.${type}`);
+  if ((p.rope_type ?? 'default') !== 'default') {
+    throw new UnsupportedError(
+      `rope_parameters.${type}.rope_type ${JSON.stringify(p.rope_type)} is not supported (only default RoPE)`,
+    );
+  }
+  const theta = num(p, 'rope_theta');
+  if (theta <= 0) throw new ModelFormatError(`config.json: rope_parameters.${type}.rope_theta must be positive`);
+  return theta;
+}

@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""Independent PyTorch oracle for m3web's decoder-style embedders: Qwen3-Embedding and EmbeddingGemma.
+
+Writes fixtures/qwen3-tiny/ and fixtures/gemma3-tiny/ (see README.md next to this file): the real
+config.json fields with the sizes shrunk, random weights in Hugging Face layout, the sentence-transformers
+folder files (modules.json, Pooling, Dense, Normalize, prompts) and the expected hidden states at every
+exit and the final sentence-transformers vectors. Both reuse modernbert-tiny's Gemma-style tokenizer and
+its verified texts and ids (its longest text crosses the sliding windows below).
+
+Run from the repository root:  python3 test/oracle/make_decoder_embedders.py   (after make_modernbert.py)
+
+The forwards are written from the published definitions (transformers models/qwen3/modeling_qwen3.py,
+models/gemma3/{configuration,modeling}_gemma3.py; sentence-transformers models/{Pooling,Dense,Normalize}.py);
+neither transformers nor sentence-transformers is used. Conventions, read from that source:
+  qwen3:  h = embed(ids); per layer: h += o(attn(rms(h))); h += down(silu(gate(rms(h))) * up(rms(h)));
+          last_hidden_state = norm(h). RMSNorm: x * rsqrt(mean(x^2) + eps) * w. q and k are RMS-normed
+          per head (q_norm / k_norm over head_dim) before RoPE (rope_theta, rotate_half); GQA (each group of
+          num_attention_heads / num_key_value_heads query heads shares one key/value head); scaling
+          head_dim^-0.5; causal mask. Pooling: last token (pooling_mode_lasttoken), then Normalize.
+  gemma3_text (EmbeddingGemma, use_bidirectional_attention): h = embed(ids) * sqrt(hidden_size);
+          per layer: h += post_attention_norm(o(attn(input_norm(h)))); h += post_feedforward_norm(
+          down(gelu_tanh(gate(x)) * up(x))) with x = pre_feedforward_norm(h); last_hidden_state = norm(h).
+          Gemma RMSNorm multiplies by (1 + w). Scaling query_pre_attn_scalar^-0.5. Full layers rotate with
+          rope_theta, sliding ones with rope_local_base_freq. Bidirectional: the config turns sliding_window
+          into sliding_window // 2 + 1 and the mask keeps |i - j| < that, i.e. |i - j| <= sliding_window // 2.
+          Pooling: mean over real tokens, then Dense (no bias, Identity) twice, then Normalize.
+Hidden states: hidden_states[l] for l < L is the raw residual stream; the last is norm(h_L).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402  (re-executes under /usr/bin/python3 when torch is missing)
+
+import json  # noqa: E402
+import math  # noqa: E402
+import shutil  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+OUT = mf.OUT
+SOURCE = os.path.join(OUT, "modernbert-tiny")
+
+# --------------------------------------------------------------------------------------------------
+# Configs: the fields of Qwen/Qwen3-Embedding-0.6B's and google/embeddinggemma-300m's config.json,
+# sizes shrunk; head_dim * heads differs from hidden_size on purpose, as it does in EmbeddingGemma.
+# --------------------------------------------------------------------------------------------------
+
+
+def qwen3_config(vocab_size):
+    return {
+        "architectures": ["Qwen3ForCausalLM"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "bos_token_id": 2,
+        "eos_token_id": 1,
+        "head_dim": 24,
+        "hidden_act": "silu",
+        "hidden_size": 64,
+        "initializer_range": 0.02,
+        "intermediate_size": 96,
+        "max_position_embeddings": 160,
+        "max_window_layers": 3,
+        "model_type": "qwen3",
+        "num_attention_heads": 4,
+        "num_hidden_layers": 3,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-06,
+        "rope_scaling": None,
+        "rope_theta": 1000000,
+        "sliding_window": None,
+        "tie_word_embeddings": True,
+        "torch_dtype": "float32",
+        "transformers_version": "4.51.3",
+        "use_cache": True,
+        "use_sliding_window": False,
+        "vocab_size": vocab_size,
+    }
+
+
+def gemma3_config(vocab_size):
+    return {
+        "architectures": ["Gemma3TextModel"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "attn_logit_softcapping": None,
+        "bos_token_id": 2,
+        "eos_token_id": 1,
+        "final_logit_softcapping": None,
+        "head_dim": 32,
+        "hidden_activation": "gelu_pytorch_tanh",
+        "hidden_size": 64,
+        "initializer_range": 0.02,
+        "intermediate_size": 96,
+        "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+        "max_position_embeddings": 160,
+        "model_type": "gemma3_text",
+        "num_attention_heads": 3,
+        "num_hidden_layers": 4,
+        "num_key_value_heads": 1,
+        "pad_token_id": 0,
+        "query_pre_attn_scalar": 24,
+        "rms_norm_eps": 1e-06,
+        "rope_local_base_freq": 10000.0,
+        "rope_scaling": None,
+        "rope_theta": 1000000.0,
+        "sliding_window": 16,
+        "torch_dtype": "float32",
+        "transformers_version": "4.57.0.dev0",
+        "use_bidirectional_attention": True,
+        "use_cache": True,
+        "vocab_size": vocab_size,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Weights (Hugging Face names of Qwen3Model / Gemma3TextModel, saved without the "model." prefix as
+# the sentence-transformers checkpoints are)
+# --------------------------------------------------------------------------------------------------
+
+
+def make_weights(cfg, seed, gemma):
+    rs = np.random.RandomState(seed)
+    H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    D, NH, NKV = cfg["head_dim"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    w = []
+
+    def normal(name, shape, std):
+        w.append((name, rs.standard_normal(shape) * std))
+
+    # Gemma stores w with the norm multiplying by (1 + w): weights near 0; Qwen's multiply by w: near 1.
+    def norm(name, n):
+        w.append((name + ".weight", (0.0 if gemma else 1.0) + 0.1 * rs.standard_normal((n,))))
+
+    normal("embed_tokens.weight", (V, H), 0.06 if gemma else 0.5)
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"layers.{l}."
+        norm(p + "input_layernorm", H)
+        normal(p + "self_attn.q_proj.weight", (NH * D, H), 0.2)
+        normal(p + "self_attn.k_proj.weight", (NKV * D, H), 0.2)
+        normal(p + "self_attn.v_proj.weight", (NKV * D, H), 0.15)
+        normal(p + "self_attn.o_proj.weight", (H, NH * D), 0.12)
+        norm(p + "self_attn.q_norm", D)
+        norm(p + "self_attn.k_norm", D)
+        norm(p + "post_attention_layernorm", H)
+        if gemma:
+            norm(p + "pre_feedforward_layernorm", H)
+            norm(p + "post_feedforward_layernorm", H)
+        normal(p + "mlp.gate_proj.weight", (I, H), 0.2)
+        normal(p + "mlp.up_proj.weight", (I, H), 0.2)
+        normal(p + "mlp.down_proj.weight", (H, I), 0.1)
+    norm("norm", H)
+    return w
+
+
+# --------------------------------------------------------------------------------------------------
+# Forward (float64)
+# --------------------------------------------------------------------------------------------------
+
+
+def rms_norm(x, w, eps, plus_one):
+    y = x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps)
+    return y * (1.0 + w) if plus_one else y * w
+
+
+def rotate_half(x):
+    d = x.shape[-1] // 2
+    return torch.cat((-x[..., d:], x[..., :d]), dim=-1)
+
+
+def rope(x, pos, theta):
+    """x [B, heads, S, D] rotated by positions pos [B, S] (HF: cos/sin of pos * theta^(-2i/D), doubled)."""
+    D = x.shape[-1]
+    inv = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+    freqs = pos.to(torch.float64)[..., None] * inv
+    emb = torch.cat((freqs, freqs), dim=-1)[:, None]
+    return x * emb.cos() + rotate_half(x) * emb.sin()
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def silu(x):
+    return x * torch.sigmoid(x)
+
+
+def layer_plan(cfg, gemma, mistake):
+    """Per layer: (rope theta, window half or None, causal), as the model defines it, or with a mistake."""
+    L = cfg["num_hidden_layers"]
+    if not gemma:
+        return [(cfg["rope_theta"], None, mistake != "bidirectional")] * L
+    plan = []
+    for t in cfg["layer_types"]:
+        full = t == "full_attention"
+        theta = cfg["rope_theta"] if full else cfg["rope_local_base_freq"]
+        if mistake == "swapped_thetas":
+            theta = cfg["rope_local_base_freq"] if full else cfg["rope_theta"]
+        window = None if full or mistake == "no_window" else cfg["sliding_window"] // 2
+        plan.append((theta, window, mistake == "causal"))
+    return plan
+
+
+def forward(W, cfg, ids, mask, gemma, mistake=None, naive=False):
+    """ids, mask [B, S]; positions count real tokens from 0, so left and right padding agree.
+    Returns (hidden_states list of [B, S, H], L + 1 entries)."""
+    H, D = cfg["hidden_size"], cfg["head_dim"]
+    NH, NKV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    eps = cfg["rms_norm_eps"]
+    plus_one = gemma and mistake != "no_plus_one"
+    norm = lambda x, name: rms_norm(x, W[name + ".weight"], eps, plus_one)  # noqa: E731
+    lin = lambda x, name: x @ W[name + ".weight"].T  # noqa: E731
+    B, S = ids.shape
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    h = W["embed_tokens.weight"][ids]
+    if gemma:
+        h = h * torch.tensor(H**0.5, dtype=torch.float64)
+    scale = (cfg["query_pre_attn_scalar"] if gemma else D) ** -0.5
+    states = [h]
+    for l, (theta, window, causal) in enumerate(layer_plan(cfg, gemma, mistake)):
+        p = f"layers.{l}."
+        x = norm(h, p + "input_layernorm")
+        q = norm(lin(x, p + "self_attn.q_proj").view(B, S, NH, D), p + "self_attn.q_norm").transpose(1, 2)
+        k = norm(lin(x, p + "self_attn.k_proj").view(B, S, NKV, D), p + "self_attn.k_norm").transpose(1, 2)
+        v = lin(x, p + "self_attn.v_proj").view(B, S, NKV, D).transpose(1, 2)
+        q, k = rope(q, pos, theta), rope(k, pos, theta)
+        k = k.repeat_interleave(NH // NKV, dim=1)
+        v = v.repeat_interleave(NH // NKV, dim=1)
+        i = pos[:, :, None]
+        j = pos[:, None, :]
+        allowed = mask[:, None, :].bool().expand(B, S, S)
+        if causal:
+            allowed = allowed & (j <= i)
+        if window is not None:
+            allowed = allowed & ((i - j).abs() <= window)
+        if naive:
+            ctx = naive_attention(q, k, v, allowed, scale)
+        else:
+            scores = (q @ k.transpose(-1, -2)) * scale
+            scores = scores.masked_fill(~allowed[:, None], float("-inf"))
+            probs = torch.nan_to_num(torch.softmax(scores, dim=-1))
+            ctx = probs @ v
+        a = lin(ctx.transpose(1, 2).reshape(B, S, NH * D), p + "self_attn.o_proj")
+        if gemma:
+            a = norm(a, p + "post_attention_layernorm")
+            h = h + a
+            x = norm(h, p + "pre_feedforward_layernorm")
+            f = lin(gelu_tanh(lin(x, p + "mlp.gate_proj")) * lin(x, p + "mlp.up_proj"), p + "mlp.down_proj")
+            h = h + norm(f, p + "post_feedforward_layernorm")
+        else:
+            h = h + a
+            x = norm(h, p + "post_attention_layernorm")
+            h = h + lin(silu(lin(x, p + "mlp.gate_proj")) * lin(x, p + "mlp.up_proj"), p + "mlp.down_proj")
+        states.append(h)
+    states[-1] = norm(h, "norm")
+    return states
+
+
+def naive_attention(q, k, v, allowed, scale):
+    """The same attention one query at a time with explicit loops: a second route for the self-check."""
+    B, NH, S, D = q.shape
+    ctx = torch.zeros_like(q)
+    for b in range(B):
+        for hd in range(NH):
+            for i in range(S):
+                js = [j for j in range(S) if allowed[b, i, j]]
+                if not js:
+                    continue
+                s = torch.stack([sum(q[b, hd, i, c] * k[b, hd, j, c] for c in range(D)) * scale for j in js])
+                e = torch.exp(s - s.max())
+                for n, j in enumerate(js):
+                    ctx[b, hd, i] += e[n] / e.sum() * v[b, hd, j]
+    return ctx
+
+
+# --------------------------------------------------------------------------------------------------
+# sentence-transformers head
+# --------------------------------------------------------------------------------------------------
+
+
+def pool(last, mask, mode):
+    m = mask[..., None].to(torch.float64)
+    if mode == "mean":
+        return (last * m).sum(1) / m.sum(1)
+    # Pooling(lasttoken): each row's last real token, wherever the padding is.
+    idx = (mask * torch.arange(mask.shape[1])).argmax(1)
+    return last[torch.arange(last.shape[0]), idx]
+
+
+def head(pooled, dense):
+    for w in dense:
+        pooled = pooled @ w.T
+    return pooled / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+
+
+def batch(ids, pad, left=False):
+    B, S = len(ids), max(len(x) for x in ids)
+    inp = torch.full((B, S), pad, dtype=torch.long)
+    mask = torch.zeros((B, S), dtype=torch.long)
+    for i, x in enumerate(ids):
+        sl = slice(S - len(x), S) if left else slice(0, len(x))
+        inp[i, sl] = torch.tensor(x)
+        mask[i, sl] = 1
+    return inp, mask
+
+
+def min_cosine(a, b):
+    return torch.nn.functional.cosine_similarity(a, b, dim=-1).min().item()
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures
+# --------------------------------------------------------------------------------------------------
+
+QWEN_PROMPTS = {
+    "query": "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:",
+    "document": "",
+}
+GEMMA_PROMPTS = {
+    "query": "task: search result | query: ",
+    "document": "title: none | text: ",
+    "BitextMining": "task: search result | query: ",
+    "Clustering": "task: clustering | query: ",
+    "Classification": "task: classification | query: ",
+    "InstructionRetrieval": "task: code retrieval | query: ",
+    "MultilabelClassification": "task: classification | query: ",
+    "PairClassification": "task: sentence similarity | query: ",
+    "Reranking": "task: search result | query: ",
+    "Retrieval": "task: search result | query: ",
+    "Retrieval-query": "task: search result | query: ",
+    "Retrieval-document": "title: none | text: ",
+    "STS": "task: sentence similarity | query: ",
+    "Summarization": "task: summarization | query: ",
+}
+
+
+def write_st_files(folder, gemma, dense_shapes, hidden):
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]
+    modules.append({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"})
+    for n, _ in enumerate(dense_shapes):
+        modules.append({"idx": 2 + n, "name": str(2 + n), "path": f"{2 + n}_Dense", "type": "sentence_transformers.models.Dense"})
+    n = len(modules)
+    modules.append({"idx": n, "name": str(n), "path": f"{n}_Normalize", "type": "sentence_transformers.models.Normalize"})
+    mf.write_json(os.path.join(folder, "modules.json"), modules)
+    os.makedirs(os.path.join(folder, "1_Pooling"))
+    mf.write_json(
+        os.path.join(folder, "1_Pooling", "config.json"),
+        {
+            "word_embedding_dimension": hidden,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": gemma,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "pooling_mode_weightedmean_tokens": False,
+            "pooling_mode_lasttoken": not gemma,
+            "include_prompt": True,
+        },
+    )
+    os.makedirs(os.path.join(folder, f"{n}_Normalize"))
+    mf.write_json(os.path.join(folder, "sentence_bert_config.json"), {"max_seq_length": 160, "do_lower_case": False})
+    mf.write_json(
+        os.path.join(folder, "config_sentence_transformers.json"),
+        {
+            "model_type": "SentenceTransformer",
+            "__version__": {"sentence_transformers": "5.1.0", "transformers": "4.57.0", "pytorch": "2.8.0"},
+            "prompts": GEMMA_PROMPTS if gemma else QWEN_PROMPTS,
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
+
+
+def make_dense(folder, shapes, rs):
+    """Dense modules as sentence-transformers saves them: {k}_Dense/config.json + model.safetensors."""
+    ws = []
+    for n, (out_f, in_f) in enumerate(shapes):
+        d = os.path.join(folder, f"{2 + n}_Dense")
+        os.makedirs(d)
+        mf.write_json(
+            os.path.join(d, "config.json"),
+            {"in_features": in_f, "out_features": out_f, "bias": False, "activation_function": "torch.nn.modules.linear.Identity"},
+        )
+        w = (rs.standard_normal((out_f, in_f)) / math.sqrt(in_f)).astype(np.float32)
+        mf.write_safetensors(os.path.join(d, "model.safetensors"), [("linear.weight", w)])
+        ws.append(torch.from_numpy(w.astype(np.float64)))
+    return ws
+
+
+def make_model(name, cfg, gemma, seed, source):
+    folder = os.path.join(OUT, name)
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    mf.write_json(os.path.join(folder, "config.json"), cfg)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(SOURCE, f), os.path.join(folder, f))
+    path = os.path.join(folder, "model.safetensors")
+    mf.write_safetensors(path, [(n, a.astype(np.float32)) for n, a in make_weights(cfg, seed, gemma)], {"format": "pt"})
+    W = {n: torch.from_numpy(a.astype(np.float64)) for n, a in mf.read_safetensors(path).items()}
+    H = cfg["hidden_size"]
+    shapes = [(2 * H, H), (H, 2 * H)] if gemma else []
+    dense = make_dense(folder, shapes, np.random.RandomState(seed + 1))
+    write_st_files(folder, gemma, shapes, H)
+
+    texts, ids = source["texts"], source["ids"]
+    lengths = [len(x) for x in ids]
+    if gemma:
+        assert max(lengths) > cfg["sliding_window"] // 2 + 1, "some text must cross the sliding window"
+    mode = "mean" if gemma else "last"
+    pad = cfg.get("pad_token_id") or 0
+    with torch.no_grad():
+        inp, mask = batch(ids, pad)
+        states = forward(W, cfg, inp, mask, gemma)
+        out = head(pool(states[-1], mask, mode), dense)
+        # Each text alone, and (qwen3, whose tokenizer pads left) a left-padded batch, must agree.
+        for i, x in enumerate(ids):
+            alone = forward(W, cfg, torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long), gemma)
+            for l in range(len(states)):
+                diff = (alone[l][0] - states[l][i, : len(x)]).abs().max().item()
+                assert diff < 1e-9, (name, i, l, diff)
+        linp, lmask = batch(ids, pad, left=True)
+        left = head(pool(forward(W, cfg, linp, lmask, gemma)[-1], lmask, mode), dense)
+        assert (left - out).abs().max().item() < 1e-9
+        # A second route through attention (explicit loops) on the two shortest texts.
+        short = sorted(range(len(ids)), key=lambda i: lengths[i])[:2]
+        sinp, smask = batch([ids[i] for i in short], pad)
+        naive = forward(W, cfg, sinp, smask, gemma, naive=True)[-1]
+        fast = forward(W, cfg, sinp, smask, gemma)[-1]
+        assert (naive - fast).abs().max().item() < 1e-9
+        # The fixture must tell the conventions apart: each mistake moves the output past the bounds.
+        mistakes = ["swapped_thetas", "no_window", "causal", "no_plus_one"] if gemma else ["bidirectional", "mean_pooling"]
+        moved = {}
+        for m in mistakes:
+            if m == "mean_pooling":
+                wrong = head(pool(states[-1], mask, "mean"), dense)
+            else:
+                wrong = head(pool(forward(W, cfg, inp, mask, gemma, mistake=m)[-1], mask, mode), dense)
+            moved[m] = min_cosine(wrong, out)
+            assert moved[m] < 0.999, (name, m, moved[m])
+
+    L = cfg["num_hidden_layers"]
+    tensors = []
+    for i, n in enumerate(lengths):
+        for l in range(L + 1):
+            tensors.append((f"hidden.{i}.{l}", states[l][i, :n].numpy().astype(np.float32)))
+        tensors.append((f"st.{i}", out[i].numpy().astype(np.float32)))
+    mf.write_safetensors(os.path.join(folder, "expected.safetensors"), tensors)
+    mf.write_json(
+        os.path.join(folder, "expected.json"),
+        {
+            "model": name,
+            "texts": texts,
+            "ids": ids,
+            "layers": L,
+            "hidden": H,
+            "pooling": mode,
+            "mistakes_min_cosine": {k: round(v, 4) for k, v in moved.items()},
+            "note": "hidden.{i}.{l}: [len_i, hidden], real tokens only: l=0 the embedding output, 0<l<L the raw "
+            "residual stream after layer l, l=L norm(layer L). st.{i}: the sentence-transformers output (pooling, "
+            "Dense modules, Normalize). float64, one right-padded batch checked against each text alone and a "
+            "left-padded batch, stored as F32.",
+        },
+    )
+    print(f"{name}: {len(texts)} texts, lengths {lengths}; min cosine under each mistake {moved}")
+
+
+def main():
+    with open(os.path.join(SOURCE, "expected.json"), encoding="utf-8") as f:
+        source = json.load(f)
+    with open(os.path.join(SOURCE, "config.json"), encoding="utf-8") as f:
+        vocab = json.load(f)["vocab_size"]
+    make_model("qwen3-tiny", qwen3_config(vocab), False, 4321, source)
+    make_model("gemma3-tiny", gemma3_config(vocab), True, 8765, source)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { createEncoder } from '../../src/client/client.js';
+import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
+import { cosine } from '../support/random.js';
+
+// Qwen3-Embedding and EmbeddingGemma by hub id, through the local fake hub: config, tokenizer,
+// weights and the sentence-transformers files (last-token or mean pooling, Dense modules with
+// their weights, Normalize, prompts) as the Hub serves them.
+
+const QWEN = join(import.meta.dirname, '../oracle/fixtures/qwen3-tiny');
+const GEMMA = join(import.meta.dirname, '../oracle/fixtures/gemma3-tiny');
+const expected = JSON.parse(readFileSync(join(QWEN, 'expected.json'), 'utf8')) as { texts: string[] };
+const prompts = JSON.parse(readFileSync(join(QWEN, 'config_sentence_transformers.json'), 'utf8')).prompts as { query: string };
+const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(QWEN, 'expected.safetensors'))));
+const H = 64;
+const FILES = [
+  'config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'model.safetensors',
+  'modules.json',
+  '1_Pooling/config.json',
+  'sentence_bert_config.json',
+  'config_sentence_transformers.json',
+];
+
+let hub: FakeHub;
+
+beforeAll(async () => {
+  process.env.M3WEB_CACHE_DIR = mkdtempSync(join(tmpdir(), 'm3web-decoder-hub-'));
+  const gemmaFiles = [
+    ...FILES,
+    '2_Dense/config.json',
+    '2_Dense/model.safetensors',
+    '3_Dense/config.json',
+    '3_Dense/model.safetensors',
+  ];
+  hub = await startFakeHub(
+    new Map([
+      ['fixtures/qwen3-tiny', { files: folderFiles(QWEN, FILES), commit: 'decade1' }],
+      ['fixtures/gemma3-tiny', { files: folderFiles(GEMMA, gemmaFiles), commit: 'decade2' }],
+    ]),
+  );
+});
+
+afterAll(async () => {
+  await hub?.close();
+  delete process.env.M3WEB_CACHE_DIR;
+});
+
+describe('Qwen3-Embedding by hub id', { timeout: 120_000 }, () => {
+  it.each([
+    ['f32', 0.99999],
+    ['q8', 0.998],
+  ] as const)('opens at %s, pools the last token, and applies the query prompt', async (dtype, floor) => {
+    const enc = await createEncoder({ model: 'hf:fixtures/qwen3-tiny', hub: { url: hub.url }, device: 'cpu', dtype });
+    try {
+      const info = await enc.info();
+      expect(info.model).toMatchObject({ pooling: 'last', prefixes: { query: prompts.query } });
+      const vectors = await enc.embed(expected.texts);
+      vectors.forEach((v, i) => {
+        expect(cosine(v, oracle.get(`st.${i}`, [H]))).toBeGreaterThanOrEqual(floor);
+      });
+      const [query] = await enc.embed([expected.texts[0] as string], { kind: 'query' });
+      const [prompted] = await enc.embed([`${prompts.query}${expected.texts[0]}`]);
+      expect(cosine(query as Float32Array, prompted as Float32Array)).toBeGreaterThan(0.999999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+});
+
+describe('EmbeddingGemma by hub id', { timeout: 120_000 }, () => {
+  it('runs the Dense head from the repository and matches the oracle at f32', async () => {
+    const gemma = new SafetensorsFile(new Uint8Array(readFileSync(join(GEMMA, 'expected.safetensors'))));
+    const texts = (JSON.parse(readFileSync(join(GEMMA, 'expected.json'), 'utf8')) as { texts: string[] }).texts;
+    const width = (JSON.parse(readFileSync(join(GEMMA, 'config.json'), 'utf8')) as { hidden_size: number }).hidden_size;
+    const enc = await createEncoder({ model: 'hf:fixtures/gemma3-tiny', hub: { url: hub.url }, device: 'cpu', dtype: 'f32' });
+    try {
+      const vectors = await enc.embed(texts);
+      vectors.forEach((v, i) => {
+        expect(cosine(v, gemma.get(`st.${i}`, [width]))).toBeGreaterThanOrEqual(0.99999);
+      });
+    } finally {
+      await enc.dispose();
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { entrySource, handleSource, pickedFolder, walkFolder, wanted } from '../../src/demo/model-drop.js';
+
+// The playground's dropped-folder reading (src/demo/model-drop.ts) on stand-ins for the
+// browser's directory handles: which files of a model folder it keeps, and under which paths.
+
+type Tree = { [name: string]: Tree | string };
+
+const fileOf = (name: string, text: string) => new File([text], name);
+
+/** A FileSystemDirectoryHandle stand-in over a tree of names (folders) and texts (files). */
+function handle(name: string, tree: Tree): Parameters<typeof handleSource>[0] {
+  return {
+    kind: 'directory',
+    name,
+    async *values() {
+      for (const [n, v] of Object.entries(tree)) {
+        yield typeof v === 'string' ? { kind: 'file' as const, name: n, getFile: async () => fileOf(n, v) } : handle(n, v);
+      }
+    },
+  };
+}
+
+const HF: Tree = {
+  'config.json': '{}',
+  'tokenizer.json': '{}',
+  'model.safetensors': 'weights',
+  'pytorch_model.bin': 'pickle',
+  'README.md': '# model',
+  '1_Pooling': { 'config.json': '{"pooling_mode_cls_token": true}' },
+  '2_Dense': { 'config.json': '{}', 'model.safetensors': 'dense' },
+  onnx: { 'model.onnx': 'onnx', deeper: { 'config.json': '{}' } },
+  '.git': { 'config.json': 'no' },
+  '.cache': { 'x.json': 'no' },
+};
+
+describe('reading a dropped model folder', () => {
+  it('keeps what m3web reads: JSON and safetensors, module folders one level down, pack shards at the top', () => {
+    expect(
+      ['config.json', '1_Pooling/config.json', '2_Dense/model.safetensors', 'embeddings.bin', 'layer-03.bin'].every(wanted),
+    ).toBe(true);
+    for (const path of [
+      'pytorch_model.bin',
+      'onnx/model.onnx',
+      'a/b/config.json',
+      '.git/config.json',
+      'x/layer-00.bin',
+      'README.md',
+    ])
+      expect(wanted(path), path).toBe(false);
+  });
+
+  it('walks a directory handle into a ModelFolder by path, leaving the rest out', async () => {
+    const folder = await walkFolder(handleSource(handle('e5-small', HF)));
+    expect(folder.name).toBe('e5-small');
+    expect(Object.keys(folder.files).sort()).toEqual([
+      '1_Pooling/config.json',
+      '2_Dense/config.json',
+      '2_Dense/model.safetensors',
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+    ]);
+    expect(await folder.files['1_Pooling/config.json']?.text()).toBe('{"pooling_mode_cls_token": true}');
+  });
+
+  it('reads every batch of an entries-API listing (webkitGetAsEntry), as browsers answer 100 at a time', async () => {
+    const names = Array.from({ length: 250 }, (_, i) => `layer-${String(i).padStart(3, '0')}.bin`);
+    const entries = names.map((name) => ({ isDirectory: false, name, file: (ok: (f: File) => void) => ok(fileOf(name, '')) }));
+    let at = 0;
+    const reader = {
+      readEntries(ok: (batch: unknown[]) => void) {
+        ok(entries.slice(at, at + 100));
+        at += 100;
+      },
+    };
+    const dir = { name: 'pack', createReader: () => reader } as unknown as FileSystemDirectoryEntry;
+    expect(Object.keys((await walkFolder(entrySource(dir))).files)).toEqual(names);
+  });
+
+  it('takes the flat list of an <input webkitdirectory>, the folder named by the first path part', () => {
+    const picked = ['m3/manifest.json', 'm3/layer-00.bin', 'm3/.git/config.json', 'm3/1_Pooling/config.json'].map((p) =>
+      Object.assign(fileOf(p.split('/').pop() as string, ''), { webkitRelativePath: p }),
+    );
+    const folder = pickedFolder(picked);
+    expect(folder?.name).toBe('m3');
+    expect(Object.keys(folder?.files ?? {})).toEqual(['manifest.json', 'layer-00.bin', '1_Pooling/config.json']);
+    expect(pickedFolder([])).toBeNull();
+  });
+});

@@ -1,0 +1,192 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEncoder, createIndex } from '../../src/client/client.js';
+import { InputError, M3WebError } from '../../src/errors.js';
+import { openIndex } from '../../src/search/index.js';
+import { parseIndex } from '../../src/search/serialize.js';
+import { writeStaticIndex } from '../../src/search/static/write.js';
+import type { IndexEncoder, VectorIndex } from '../../src/search/types.js';
+import type { ModelInfo } from '../../src/types.js';
+import { m3web } from '../support/cli.js';
+import { rejection } from '../support/rejection.js';
+import { QUERIES, STATIC_DIMS, staticCorpus, wordsEncoder } from '../support/static-corpus.js';
+import { serveStatic } from '../support/static-server.js';
+
+// The static tiered index (m3web index --static, createIndex({ url })): a folder served over
+// HTTP searched like the in-memory index it was written from, fetching only what a query needs,
+// and answering offline from what it has seen.
+
+/** Writes `index`'s contents as a static folder in a new temporary directory. */
+async function writeFolder(index: VectorIndex, shardRows: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'm3web-static-'));
+  const { signature, segment } = parseIndex(await index.export());
+  await writeStaticIndex(signature, segment, {
+    trainedDims: STATIC_DIMS,
+    ngrams: false,
+    shardRows,
+    put: async (path, bytes) => {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), bytes);
+    },
+  });
+  return dir;
+}
+
+const ids = (hits: { id: string }[]) => hits.map((h) => h.id);
+
+describe('static index over HTTP', () => {
+  const encoder = wordsEncoder();
+  let memory: VectorIndex;
+  let dir: string;
+  let server: Server;
+  let url: string;
+
+  beforeAll(async () => {
+    memory = await openIndex({ encoder, name: 'static-source', device: 'cpu' });
+    await memory.add(staticCorpus(3000));
+    dir = await writeFolder(memory, 32);
+    ({ server, url } = await serveStatic(dir));
+  });
+  afterAll(() => {
+    memory.close();
+    server.close();
+  });
+
+  it('ranks lexical search exactly as the in-memory index, hits and scores alike', async () => {
+    const index = await openIndex({ encoder, url });
+    expect(index.size).toBe(3000);
+    for (const q of QUERIES) {
+      expect(await index.search(q, { mode: 'lexical', k: 10 })).toEqual(await memory.search(q, { mode: 'lexical', k: 10 }));
+    }
+    const filtered = await index.search(QUERIES[0] as string, { mode: 'lexical', filter: { group: 2 } });
+    expect(filtered).toEqual(await memory.search(QUERIES[0] as string, { mode: 'lexical', filter: { group: 2 } }));
+    expect(filtered.every((h) => h.meta.group === 2)).toBe(true);
+    index.close();
+  });
+
+  it('finds >= 98% of the exact vector top-10, and hybrid fuses both rankers', async () => {
+    const index = await openIndex({ encoder, url });
+    let found = 0;
+    for (const q of QUERIES) {
+      const exact = ids(await memory.search(q, { mode: 'vector', exact: true }));
+      const got = ids(await index.search(q, { mode: 'vector' }));
+      found += got.filter((id) => exact.includes(id)).length;
+    }
+    expect(found / (QUERIES.length * 10)).toBeGreaterThanOrEqual(0.98);
+    const hybrid = await index.search(QUERIES[1] as string, { k: 5, filter: { group: 1 } });
+    expect(hybrid).toHaveLength(5);
+    expect(hybrid.every((h) => h.meta.group === 1 && (h.ranks.vector ?? h.ranks.lexical) !== undefined)).toBe(true);
+    expect(hybrid.some((h) => h.ranks.vector !== undefined && h.ranks.lexical !== undefined)).toBe(true);
+    const [best] = await memory.search(QUERIES[1] as string, { k: 1, filter: { group: 1 }, mode: 'lexical' });
+    expect(ids(hybrid)).toContain(best?.id);
+    index.close();
+  });
+
+  it('fetches the coarse tier once, then only the shards a query needs, and reports the bytes', async () => {
+    // A server of its own: files are cached by URL, and this test counts what is fetched.
+    const requests: string[] = [];
+    const own = await serveStatic(dir, { onRequest: (p) => requests.push(p) });
+    const index = await openIndex({ encoder, url: own.url });
+    const stats = await index.stats();
+    const files = readdirSync(join(dir, 'rows')).length;
+    expect(stats.tiers.coarse).toBeLessThan(stats.tiers.rows / 2);
+    await index.search(QUERIES[2] as string, { mode: 'vector' });
+    const first = (await index.stats()).lastSearch;
+    expect(first.files).toBeGreaterThan(0);
+    // 200 candidates among 3000 rows would touch most of 94 shards in insertion order; shards
+    // hold near rows together (order.ts), so far fewer are fetched.
+    expect(requests.filter((p) => p.includes('/rows/')).length).toBeLessThan(files / 2);
+    await index.search(QUERIES[2] as string, { mode: 'vector' });
+    expect((await index.stats()).lastSearch).toEqual({ files: 0, bytes: 0 });
+    const after = await index.stats();
+    expect(after.fetched.bytes).toBeGreaterThan(stats.tiers.coarse);
+    index.close();
+    own.server.close();
+  });
+
+  it('is read-only: every write rejects with an InputError', async () => {
+    const index = await openIndex({ encoder, url });
+    const doc = { id: 'x', text: 'new' };
+    for (const call of [
+      index.add([doc]),
+      index.upsert([doc]),
+      index.sync([doc]),
+      index.remove(['d1']),
+      index.clear(),
+      index.import(new Uint8Array(4)),
+      index.export(),
+    ]) {
+      const err = await rejection(call);
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as Error).message).toMatch(/read-only/);
+    }
+    index.close();
+  });
+
+  it('answers offline from what it fetched; an unseen shard is a NETWORK error', async () => {
+    const own = await serveStatic(dir);
+    const index = await openIndex({ encoder, url: own.url });
+    const seen = await index.search(QUERIES[3] as string, { mode: 'vector' });
+    await new Promise((done) => own.server.close(done));
+    expect(await index.search(QUERIES[3] as string, { mode: 'vector' })).toEqual(seen);
+    const reopened = await openIndex({ encoder, url: own.url });
+    expect(await reopened.search(QUERIES[3] as string, { mode: 'vector' })).toEqual(seen);
+    const err = await rejection(reopened.search(QUERIES[4] as string, { mode: 'lexical' }));
+    expect(err).toBeInstanceOf(M3WebError);
+    expect((err as M3WebError).code).toBe('NETWORK');
+    index.close();
+    reopened.close();
+  });
+
+  it('refuses another model with an InputError naming both', async () => {
+    const base = encoder.info() as { model: ModelInfo; backend: 'cpu' };
+    const other: IndexEncoder = {
+      embedDetailed: encoder.embedDetailed,
+      info: () => ({ ...base, model: { ...base.model, id: 'other' } }),
+    };
+    const err = await rejection(openIndex({ encoder: other, url }));
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(/"words-128".*"other"/);
+  });
+});
+
+describe('m3web index --static', { timeout: 120_000 }, () => {
+  it('writes a folder that createIndex({ url }) searches through the engine, and prints tier sizes', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'm3web-static-cli-'));
+    const docsFile = join(tmp, 'docs.jsonl');
+    const texts = [
+      'The cat sleeps on the sofa.',
+      'Der Hund bellt im Garten.',
+      'Rain is expected tomorrow.',
+      'A cat chases the dog.',
+    ];
+    writeFileSync(docsFile, texts.map((text, i) => `${JSON.stringify({ id: `t${i}`, text, meta: { n: i } })}\n`).join(''));
+    const out = join(tmp, 'site-index');
+    const r = await m3web(
+      ['index', '--static', '--model', 'test/oracle/fixtures/bert-tiny', '--docs', docsFile, '--out', out],
+      '',
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/wrote .*site-index \(4 documents, .*coarse tier [\d.]+ MB .*postings [\d.]+ MB in \d+ shards/);
+    expect(JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')).docs).toBe(4);
+    const { server, url } = await serveStatic(out);
+    const encoder = await createEncoder({ model: 'test/oracle/fixtures/bert-tiny', device: 'cpu' });
+    try {
+      const index = await createIndex({ encoder, url });
+      expect(index.size).toBe(4);
+      const [hit] = await index.search('cat sofa', { k: 1, mode: 'lexical' });
+      expect(hit).toMatchObject({ id: 't0', meta: { n: 0 }, chunk: { index: 0, text: texts[0] } });
+      const [vector] = await index.search(texts[1] as string, { k: 1, mode: 'vector' });
+      expect(vector?.id).toBe('t1');
+      expect((await index.stats()).fetched.bytes).toBeGreaterThan(0);
+      expect(await rejection(index.add([{ id: 'x', text: 'y' }]))).toBeInstanceOf(InputError);
+      index.close();
+    } finally {
+      await encoder.dispose();
+      server.close();
+    }
+  });
+});
