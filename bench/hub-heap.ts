@@ -2,7 +2,7 @@
  * `npm run bench -- hub-heap`: peak JS memory (V8 heap and ArrayBuffers, page and worker
  * together, over CDP) of headless Chromium while it opens a hub id of a random 12-layer,
  * 384-wide BERT (f32 safetensors, 32k vocabulary) from a local fake hub: download by Range,
- * conversion tensor by tensor, storage in IndexedDB. Compared with the size of the pack it
+ * conversion block by block, each shard stored in IndexedDB as it is written. Compared with the size of the pack it
  * makes: the issue's bar is a peak under 1.5x the pack.
  */
 import { join } from 'node:path';

@@ -72,11 +72,11 @@ function lookupEncoder(vectors: Map<string, Float32Array>): IndexEncoder {
 
 interface ModeResult {
   mode: SearchMode;
-  /** Bytes (and files) the first query fetched, and the tenth. */
+  /** Bytes (and requests) the first query fetched, and the tenth. */
   firstBytes: number;
-  firstFiles: number;
+  firstRequests: number;
   tenthBytes: number;
-  tenthFiles: number;
+  tenthRequests: number;
   meanBytes: number;
   /** Median latency of all queries (localhost, so mostly CPU), the first one's apart. */
   firstMs: number;
@@ -151,7 +151,7 @@ export async function main(args: string[]): Promise<number> {
     openMs = performance.now() - t0;
     openBytes = (await index.stats()).fetched.bytes;
     const samples: number[] = [];
-    const fetched: { files: number; bytes: number }[] = [];
+    const fetched: { requests: number; bytes: number }[] = [];
     const found: string[][] = [];
     for (const q of qs) {
       const t = performance.now();
@@ -165,9 +165,9 @@ export async function main(args: string[]): Promise<number> {
     const r: ModeResult = {
       mode,
       firstBytes: fetched[0]?.bytes ?? 0,
-      firstFiles: fetched[0]?.files ?? 0,
+      firstRequests: fetched[0]?.requests ?? 0,
       tenthBytes: fetched[9]?.bytes ?? 0,
-      tenthFiles: fetched[9]?.files ?? 0,
+      tenthRequests: fetched[9]?.requests ?? 0,
       meanBytes: fetched.reduce((n, f) => n + f.bytes, 0) / fetched.length,
       firstMs: samples[0] ?? 0,
       medianMs: median(samples.slice(1)),
@@ -209,7 +209,7 @@ export async function main(args: string[]): Promise<number> {
       '|---|---:|---:|---:|---:|---:|---:|',
       ...results.map(
         (r) =>
-          `| ${r.mode} | ${kb(r.firstBytes)} (${r.firstFiles} files) | ${kb(r.tenthBytes)} (${r.tenthFiles} files) | ${kb(r.meanBytes)} | ${fmt(r.firstMs)} | ${fmt(r.medianMs)} | ${r.recallAt10 === undefined ? '—' : r.recallAt10.toFixed(3)} |`,
+          `| ${r.mode} | ${kb(r.firstBytes)} (${r.firstRequests} requests) | ${kb(r.tenthBytes)} (${r.tenthRequests} requests) | ${kb(r.meanBytes)} | ${fmt(r.firstMs)} | ${fmt(r.medianMs)} | ${r.recallAt10 === undefined ? '—' : r.recallAt10.toFixed(3)} |`,
       ),
     ].join('\n'),
   );

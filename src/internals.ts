@@ -12,10 +12,11 @@ export { type BackendChoice, type BackendInfo, createBackend, type ManagedBacken
 export { CpuEncoder } from './model/cpu.js';
 export type { BackendKind, EncoderBackend, ForwardOptions } from './model/encoder.js';
 export { GpuEncoder } from './model/gpu.js';
+export { convertCheckpointTo } from './pack/convert.js';
 export { type PackManifest, parseManifest, type QualityRow, type QualityTable, shardsFor } from './pack/manifest.js';
 export { modelFromPack } from './pack/model.js';
 export { extendPackWeights, packLayers, packWeights } from './pack/read.js';
-export { writePack } from './pack/write.js';
+export { memorySink, type PackSink, streamPack, writePack } from './pack/write.js';
 export * from './store/index.js';
 export { type EncodedText, TextTokenizer } from './tokenizer/tokenizer.js';
 export type { ConfigOptions, EncoderConfig, ExitNorm, ModelType, ModernBertSpec, Pooling } from './weights/config.js';

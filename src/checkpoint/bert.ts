@@ -1,8 +1,7 @@
 import { ModelFormatError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
-import { embeddingTable } from '../weights/embedding-table.js';
-import { quantizeLinear } from '../weights/quantize.js';
-import type { BertLayer, BertWeights, LayerNormParams, Linear } from '../weights/weights.js';
+import type { BertWeights, LayerNormParams, Linear, WeightParts } from '../weights/weights.js';
+import { readEmbeddingTable, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
 
@@ -20,15 +19,13 @@ function findPrefix(source: TensorSource): string {
 }
 
 /**
- * Reads the BERT / XLM-R parameters of a Hugging Face checkpoint tensor by tensor, quantizing as it
- * goes, so a streamed checkpoint never sits in memory at full precision all at once.
+ * Reads the BERT / XLM-R parameters of a Hugging Face checkpoint a layer at a time, each matrix a
+ * block of rows at a time (quantized as it goes), so a streamed checkpoint never sits in memory
+ * at full precision.
  */
-export async function bertWeightsFromTensors(
-  config: EncoderConfig,
-  source: TensorSource,
-  options: HfWeightOptions = {},
-): Promise<BertWeights> {
-  const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers } = options;
+export function bertReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts<BertWeights> {
+  const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
+  const table = options.table ?? readEmbeddingTable;
   const p = findPrefix(source);
   const H = config.hiddenSize;
   const I = config.intermediateSize;
@@ -39,42 +36,40 @@ export async function bertWeightsFromTensors(
       beta: await source.get(`${p}${name}.${modern ? 'bias' : 'beta'}`, [H]),
     };
   };
-  const linear = async (name: string, rows: number, cols: number): Promise<Linear> =>
-    quantizeLinear(
-      await source.get(`${p}${name}.weight`, [rows, cols]),
-      rows,
-      cols,
-      await source.get(`${p}${name}.bias`, [rows]),
-      quant,
-    );
-
-  const layers: BertLayer[] = [];
-  for (let l = 0; l < layerCount; l++) {
-    const at = `encoder.layer.${l}`;
-    const qkvW = new Float32Array(3 * H * H);
-    const qkvB = new Float32Array(3 * H);
-    for (const [i, part] of ['query', 'key', 'value'].entries()) {
-      qkvW.set(await source.get(`${p}${at}.attention.self.${part}.weight`, [H, H]), i * H * H);
-      qkvB.set(await source.get(`${p}${at}.attention.self.${part}.bias`, [H]), i * H);
-    }
-    layers.push({
-      qkv: quantizeLinear(qkvW, 3 * H, H, qkvB, quant),
-      attnOut: await linear(`${at}.attention.output.dense`, H, H),
-      attnNorm: await norm(`${at}.attention.output.LayerNorm`),
-      ffnIn: await linear(`${at}.intermediate.dense`, I, H),
-      ffnOut: await linear(`${at}.output.dense`, H, I),
-      ffnNorm: await norm(`${at}.output.LayerNorm`),
-    });
-  }
-  const V = config.vocabSize;
-  const table = await source.get(`${p}${WORD_EMBEDDINGS}`, [V, H]);
+  const linear = async (names: string[], rows: number, cols: number): Promise<Linear> => {
+    const bias = new Float32Array(names.length * rows);
+    for (const [i, n] of names.entries()) bias.set(await source.get(`${p}${n}.bias`, [rows]), i * rows);
+    const runs = names.map((n) => ({ name: `${p}${n}.weight`, rows }));
+    return readLinear(source, runs, cols, bias, quant, alloc);
+  };
   return {
-    family: 'bert',
-    config,
-    word: embeddingTable(table, V, H, embeddingQuant),
-    position: await source.get(`${p}embeddings.position_embeddings.weight`, [config.maxPositions, H]),
-    tokenType: await source.get(`${p}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, H]),
-    embNorm: await norm('embeddings.LayerNorm'),
-    layers,
+    layerCount,
+    async layer(l) {
+      const at = `encoder.layer.${l}`;
+      return {
+        // Query, key and value stacked: one matmul instead of three.
+        qkv: await linear(
+          ['query', 'key', 'value'].map((part) => `${at}.attention.self.${part}`),
+          H,
+          H,
+        ),
+        attnOut: await linear([`${at}.attention.output.dense`], H, H),
+        attnNorm: await norm(`${at}.attention.output.LayerNorm`),
+        ffnIn: await linear([`${at}.intermediate.dense`], I, H),
+        ffnOut: await linear([`${at}.output.dense`], H, I),
+        ffnNorm: await norm(`${at}.output.LayerNorm`),
+      };
+    },
+    async rest() {
+      const V = config.vocabSize;
+      return {
+        family: 'bert',
+        config,
+        word: await table(source, `${p}${WORD_EMBEDDINGS}`, V, H, embeddingQuant, alloc),
+        position: await source.get(`${p}embeddings.position_embeddings.weight`, [config.maxPositions, H]),
+        tokenType: await source.get(`${p}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, H]),
+        embNorm: await norm('embeddings.LayerNorm'),
+      };
+    },
   };
 }

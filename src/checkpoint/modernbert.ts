@@ -1,8 +1,7 @@
 import { ModelFormatError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
-import { embeddingTable } from '../weights/embedding-table.js';
-import { quantizeLinear } from '../weights/quantize.js';
-import type { LayerNormParams, Linear, ModernBertLayer, ModernBertWeights } from '../weights/weights.js';
+import type { LayerNormParams, Linear, ModernBertWeights, WeightParts } from '../weights/weights.js';
+import { readEmbeddingTable, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
 
@@ -17,18 +16,19 @@ function findPrefix(source: TensorSource): string {
 }
 
 /**
- * Reads the ModernBERT parameters of a Hugging Face checkpoint tensor by tensor (transformers
- * names: embeddings.{tok_embeddings,norm}, layers.{l}.{attn_norm,attn.Wqkv,attn.Wo,mlp_norm,
- * mlp.Wi,mlp.Wo}, final_norm), quantizing as it goes. Biases the config turns off are zeros.
+ * Reads the ModernBERT parameters of a Hugging Face checkpoint (transformers names:
+ * embeddings.{tok_embeddings,norm}, layers.{l}.{attn_norm,attn.Wqkv,attn.Wo,mlp_norm,mlp.Wi,mlp.Wo},
+ * final_norm) a layer at a time, quantizing as it goes. Biases the config turns off are zeros.
  */
-export async function modernBertWeightsFromTensors(
+export function modernBertReader(
   config: EncoderConfig,
   source: TensorSource,
   options: HfWeightOptions = {},
-): Promise<ModernBertWeights> {
+): WeightParts<ModernBertWeights> {
   const spec = config.modern;
   if (!spec) throw new ModelFormatError(`model_type ${config.modelType} is not ModernBERT`);
-  const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers } = options;
+  const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
+  const table = options.table ?? readEmbeddingTable;
   const p = findPrefix(source);
   const H = config.hiddenSize;
   const I = config.intermediateSize;
@@ -37,33 +37,36 @@ export async function modernBertWeightsFromTensors(
     beta: spec.normBias ? await source.get(`${p}${name}.bias`, [H]) : new Float32Array(H),
   });
   const linear = async (name: string, rows: number, cols: number, bias: boolean): Promise<Linear> =>
-    quantizeLinear(
-      await source.get(`${p}${name}.weight`, [rows, cols]),
-      rows,
+    readLinear(
+      source,
+      [{ name: `${p}${name}.weight`, rows }],
       cols,
       bias ? await source.get(`${p}${name}.bias`, [rows]) : new Float32Array(rows),
       quant,
+      alloc,
     );
-
-  const layers: ModernBertLayer[] = [];
-  for (let l = 0; l < layerCount; l++) {
-    const at = `layers.${l}`;
-    layers.push({
-      qkv: await linear(`${at}.attn.Wqkv`, 3 * H, H, spec.attentionBias),
-      attnOut: await linear(`${at}.attn.Wo`, H, H, spec.attentionBias),
-      attnNorm: l === 0 ? null : await norm(`${at}.attn_norm`),
-      ffnIn: await linear(`${at}.mlp.Wi`, 2 * I, H, spec.mlpBias),
-      ffnOut: await linear(`${at}.mlp.Wo`, H, I, spec.mlpBias),
-      ffnNorm: await norm(`${at}.mlp_norm`),
-    });
-  }
-  const V = config.vocabSize;
   return {
-    family: 'modernbert',
-    config,
-    word: embeddingTable(await source.get(`${p}${TOK_EMBEDDINGS}`, [V, H]), V, H, embeddingQuant),
-    embNorm: await norm('embeddings.norm'),
-    layers,
-    finalNorm: await norm('final_norm'),
+    layerCount,
+    async layer(l) {
+      const at = `layers.${l}`;
+      return {
+        qkv: await linear(`${at}.attn.Wqkv`, 3 * H, H, spec.attentionBias),
+        attnOut: await linear(`${at}.attn.Wo`, H, H, spec.attentionBias),
+        attnNorm: l === 0 ? null : await norm(`${at}.attn_norm`),
+        ffnIn: await linear(`${at}.mlp.Wi`, 2 * I, H, spec.mlpBias),
+        ffnOut: await linear(`${at}.mlp.Wo`, H, I, spec.mlpBias),
+        ffnNorm: await norm(`${at}.mlp_norm`),
+      };
+    },
+    async rest() {
+      const V = config.vocabSize;
+      return {
+        family: 'modernbert',
+        config,
+        word: await table(source, `${p}${TOK_EMBEDDINGS}`, V, H, embeddingQuant, alloc),
+        embNorm: await norm('embeddings.norm'),
+        finalNorm: await norm('final_norm'),
+      };
+    },
   };
 }

@@ -87,11 +87,15 @@ export function parseSafetensorsHeader(
   return { tensors, dataStart, metadata };
 }
 
-/** Decodes one tensor's raw bytes to f32, whatever float dtype it was saved in. */
-export function decodeToF32(info: TensorInfo, bytes: Uint8Array, name: string): Float32Array {
-  const n = (info.end - info.begin) / DTYPE_BYTES[info.dtype];
+/**
+ * Decodes raw bytes of one tensor (all of it, or a run of its rows) to f32, whatever float dtype
+ * it was saved in, into `out` where given (at least as long) or a new array.
+ */
+export function decodeToF32(info: TensorInfo, bytes: Uint8Array, name: string, out?: Float32Array): Float32Array {
+  const n = bytes.byteLength / DTYPE_BYTES[info.dtype];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(n);
+  if (out) out = out.subarray(0, n);
+  else out = new Float32Array(n);
   switch (info.dtype) {
     case 'F32':
       for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
@@ -116,13 +120,32 @@ export interface TensorSource {
   names(): Iterable<string>;
   /** The tensor as f32, checked against the expected shape. */
   get(name: string, shape: readonly number[]): Float32Array | Promise<Float32Array>;
+  /**
+   * Rows [from, to) of the tensor's first dimension as f32, checked against the expected shape:
+   * a large matrix is converted a block at a time instead of being decoded whole. The block may
+   * live in memory the source reuses: it is valid until the next read from this source.
+   */
+  getRows(name: string, shape: readonly number[], from: number, to: number): Float32Array | Promise<Float32Array>;
+}
+
+/** The byte range of rows [from, to) inside a tensor's data (a row: everything past the first dimension). */
+function rowBytes(source: string, name: string, info: TensorInfo, from: number, to: number): [number, number] {
+  const rows = info.shape[0] ?? 1;
+  if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= rows))
+    throw new RangeError(`${source}: rows ${from}..${to} of tensor "${name}" outside 0..${rows}`);
+  const row = rows === 0 ? 0 : (info.end - info.begin) / rows;
+  return [info.begin + from * row, info.begin + to * row];
 }
 
 /** Random access to a file's bytes: a Node file handle, a browser File/Blob, or memory. */
 export interface ByteSource {
   readonly name: string;
   readonly size: number;
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * `length` bytes from `offset`. With `into` (at least `length` bytes, free to reuse) a source
+   * may read into it instead of a new buffer, and may move its memory into the array it returns.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
 }
 
 export function blobSource(blob: Blob, name: string): ByteSource {
@@ -146,6 +169,10 @@ function checkShape(source: string, name: string, info: TensorInfo | undefined, 
  * memory, so converting a multi-GB checkpoint never holds a second copy of it.
  */
 export class SafetensorsReader implements TensorSource {
+  /** getRows' reused memory: the raw bytes of the last block and, for dtypes other than F32, its f32 values. */
+  private raw: Uint8Array = new Uint8Array(0);
+  private values = new Float32Array(0);
+
   private constructor(
     private readonly source: ByteSource,
     readonly tensors: Map<string, TensorInfo>,
@@ -176,10 +203,31 @@ export class SafetensorsReader implements TensorSource {
 
   async get(name: string, shape: readonly number[]): Promise<Float32Array> {
     const info = checkShape(this.source.name, name, this.tensors.get(name), shape);
-    const raw = await this.source.read(this.dataStart + info.begin, info.end - info.begin);
-    if (raw.length !== info.end - info.begin)
-      throw new ModelFormatError(`${this.source.name}: truncated while reading "${name}"`);
-    return decodeToF32(info, raw, name);
+    return decodeToF32(info, await this.readBytes(name, info, 0, shape[0] ?? 1), name);
+  }
+
+  /**
+   * Reads into the same memory block after block (and an F32 block is used where it lies): a
+   * conversion that drops a buffer per block leaves the whole checkpoint, twice over, for the
+   * garbage collector, which in a browser runs only after tens of MB of such buffers.
+   */
+  async getRows(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
+    const info = checkShape(this.source.name, name, this.tensors.get(name), shape);
+    const raw = await this.readBytes(name, info, from, to, this.raw);
+    // Bytes at the start of a buffer came in one of their own (or in the one given): the block memory from now on.
+    if (raw.byteOffset === 0) this.raw = new Uint8Array(raw.buffer);
+    if (info.dtype === 'F32' && raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    const n = raw.byteLength / DTYPE_BYTES[info.dtype];
+    if (this.values.length < n) this.values = new Float32Array(n);
+    return decodeToF32(info, raw, name, this.values);
+  }
+
+  private async readBytes(name: string, info: TensorInfo, from: number, to: number, into?: Uint8Array): Promise<Uint8Array> {
+    const [begin, end] = rowBytes(this.source.name, name, info, from, to);
+    const length = end - begin;
+    const raw = await this.source.read(this.dataStart + begin, length, into && into.byteLength >= length ? into : undefined);
+    if (raw.length !== length) throw new ModelFormatError(`${this.source.name}: truncated while reading "${name}"`);
+    return raw;
   }
 }
 
@@ -214,9 +262,17 @@ export class ShardedTensors implements TensorSource {
   }
 
   get(name: string, shape: readonly number[]): Float32Array | Promise<Float32Array> {
+    return this.file(name).get(name, shape);
+  }
+
+  getRows(name: string, shape: readonly number[], from: number, to: number): Float32Array | Promise<Float32Array> {
+    return this.file(name).getRows(name, shape, from, to);
+  }
+
+  private file(name: string): TensorSource {
     const source = this.byName.get(name);
     if (!source) throw new ModelFormatError(`checkpoint: missing tensor "${name}"`);
-    return source.get(name, shape);
+    return source;
   }
 }
 
@@ -243,8 +299,12 @@ export class SafetensorsFile implements TensorSource {
   }
 
   get(name: string, shape: readonly number[]): Float32Array {
+    return this.getRows(name, shape, 0, shape[0] ?? 1);
+  }
+
+  getRows(name: string, shape: readonly number[], from: number, to: number): Float32Array {
     const info = checkShape(this.source, name, this.tensors.get(name), shape);
-    const raw = this.bytes.subarray(this.dataStart + info.begin, this.dataStart + info.end);
-    return decodeToF32(info, raw, name);
+    const [begin, end] = rowBytes(this.source, name, info, from, to);
+    return decodeToF32(info, this.bytes.subarray(this.dataStart + begin, this.dataStart + end), name);
   }
 }

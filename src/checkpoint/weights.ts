@@ -1,17 +1,25 @@
 import type { EncoderConfig } from '../weights/config.js';
-import type { EncoderWeights } from '../weights/weights.js';
-import { bertWeightsFromTensors } from './bert.js';
-import { decoderWeightsFromTensors } from './decoder.js';
-import { modernBertWeightsFromTensors } from './modernbert.js';
+import type { EncoderWeights, WeightParts } from '../weights/weights.js';
+import { bertReader } from './bert.js';
+import { decoderReader } from './decoder.js';
+import { modernBertReader } from './modernbert.js';
 import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
 
-/** Reads a checkpoint of any supported architecture (see bertWeightsFromTensors for the options). */
-export function weightsFromTensors(
+/** A checkpoint of any supported architecture, read a part at a time (see bertReader for the options). */
+export function weightsReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts {
+  if (config.decoder) return decoderReader(config, source, options);
+  return config.modern ? modernBertReader(config, source, options) : bertReader(config, source, options);
+}
+
+/** Reads a checkpoint of any supported architecture whole: every layer in memory. */
+export async function weightsFromTensors(
   config: EncoderConfig,
   source: TensorSource,
   options: HfWeightOptions = {},
 ): Promise<EncoderWeights> {
-  if (config.decoder) return decoderWeightsFromTensors(config, source, options);
-  return config.modern ? modernBertWeightsFromTensors(config, source, options) : bertWeightsFromTensors(config, source, options);
+  const reader = weightsReader(config, source, options);
+  const layers = [];
+  for (let l = 0; l < reader.layerCount; l++) layers.push(await reader.layer(l));
+  return { ...(await reader.rest()), layers } as EncoderWeights;
 }

@@ -29,6 +29,8 @@ Options:
   --static         write a static tiered index folder (see above)
   --ngrams         the lexical ranker also indexes character 4-grams (as the
                    ngrams index option; --static only, where it is built in)
+  --shard-rows N   rows per row and text shard of --static (default 32): fewer
+                   bytes per query with fewer, more files with more
   --layers L       encoder layers (default: all)
   --dims D         stored width: one of the model's dims (default: its widest)
   --vector V       f32, int8 or binary (default f32)
@@ -53,6 +55,7 @@ export interface IndexArgs {
   backend: (typeof BACKENDS)[number];
   static: boolean;
   ngrams: boolean;
+  shardRows: number | undefined;
 }
 
 export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
@@ -69,12 +72,14 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
       backend: 'string',
       static: 'boolean',
       ngrams: 'boolean',
+      'shard-rows': 'string',
     },
     HINT,
   );
   if (f.help) return 'help';
   const { str, flag } = f;
   if (flag('ngrams') && !flag('static')) throw new UsageError('--ngrams needs --static (an export does not carry it)', HINT);
+  if (str('shard-rows') !== undefined && !flag('static')) throw new UsageError('--shard-rows needs --static', HINT);
   const required = (name: string) => {
     const v = str(name);
     if (!v) throw new UsageError(`--${name} is required`, HINT);
@@ -91,6 +96,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
     backend: oneOf('backend', str('backend'), BACKENDS, 'cpu', HINT),
     static: flag('static'),
     ngrams: flag('ngrams'),
+    shardRows: positiveInt('shard-rows', str('shard-rows'), HINT),
   };
 }
 
@@ -135,7 +141,7 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
     }
     const bytes = await index.export();
     const written = args.static
-      ? await writeFolder(args.out, bytes, (await encoder.info()).model.dims, args.ngrams)
+      ? await writeFolder(args.out, bytes, (await encoder.info()).model.dims, args)
       : await writeExport(args.out, bytes);
     io.stderr.write(
       `m3web: wrote ${args.out} (${docs.length} documents, ${signatureLine(index.signature)}, ${written}) ` +
@@ -157,14 +163,20 @@ async function writeExport(out: string, bytes: Uint8Array): Promise<string> {
   return mb(bytes.byteLength);
 }
 
-/** Writes the static folder beside `out` and swaps it in, so a host never serves half of one. */
-async function writeFolder(out: string, bytes: Uint8Array, trainedDims: number[], ngrams: boolean): Promise<string> {
+/** Writes the static folder beside `out`, then swaps it in: a failed write leaves the old folder as it was. */
+async function writeFolder(
+  out: string,
+  bytes: Uint8Array,
+  trainedDims: number[],
+  o: Pick<IndexArgs, 'ngrams' | 'shardRows'>,
+): Promise<string> {
   const { signature, segment } = parseIndex(bytes);
   const tmp = `${out}.tmp`;
   await rm(tmp, { recursive: true, force: true });
   const m = await writeStaticIndex(signature, segment, {
     trainedDims,
-    ngrams,
+    ngrams: o.ngrams,
+    ...(o.shardRows === undefined ? {} : { shardRows: o.shardRows }),
     put: async (path, data) => {
       await mkdir(dirname(join(tmp, path)), { recursive: true });
       await writeFile(join(tmp, path), data);

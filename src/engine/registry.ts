@@ -10,9 +10,10 @@ interface Entry {
 
 /** A model folder by its files' paths and sizes (and dates, where they are Files): Blobs have no identity in JSON. */
 const modelKey = (model: EngineOptions['model']) =>
-  typeof model === 'string'
-    ? model
-    : [model.name, ...Object.entries(model.files).map(([path, f]) => [path, f.size, f instanceof File ? f.lastModified : 0])];
+  typeof model === 'object' && model !== null && typeof model.files === 'object' && model.files !== null
+    ? [model.name, ...Object.entries(model.files).map(([path, f]) => [path, f.size, f instanceof File ? f.lastModified : 0])]
+    : // Anything else is keyed as it is; opening it names what is wrong (openModel).
+      String(model);
 
 /**
  * The options that decide whether two clients can share an engine (depth loads on demand; a hub

@@ -18,8 +18,8 @@ export async function fileSource(path: string, name = path): Promise<FileSource>
   return {
     name,
     size,
-    async read(offset, length) {
-      const out = new Uint8Array(length);
+    async read(offset, length, into) {
+      const out = into ? into.subarray(0, length) : new Uint8Array(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await handle.read(out, done, length - done, offset + done);

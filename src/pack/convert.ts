@@ -1,3 +1,4 @@
+import { pendingTable } from '../checkpoint/matrix.js';
 import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
 import {
   type DenseFiles,
@@ -7,14 +8,15 @@ import {
   type SentenceTransformersFiles,
   sentenceTransformersSettings,
 } from '../checkpoint/sentence-transformers.js';
-import { weightsFromTensors } from '../checkpoint/weights.js';
+import { weightsReader } from '../checkpoint/weights.js';
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { Pooling } from '../weights/config.js';
 import { type ExitNorm, parseHfConfig } from '../weights/config.js';
-import { QUANTS, type Quant } from '../weights/weights.js';
-import type { QualityTable } from './manifest.js';
-import { type Pack, writePack } from './write.js';
+import { QUANTS, type Quant, type WeightParts } from '../weights/weights.js';
+import { Arena } from './arena.js';
+import type { PackManifest, QualityTable } from './manifest.js';
+import { memorySink, type Pack, type PackSink, streamPack } from './write.js';
 
 /** A Hugging Face checkpoint as the converter needs it, wherever its files came from. */
 export interface HfCheckpoint {
@@ -65,8 +67,19 @@ export function intList(name: string, values: number[], min: number, max: number
   return [...new Set(values)].sort((a, b) => a - b);
 }
 
-/** Converts a checkpoint of a supported architecture into a model pack (manifest, tokenizer, quantized shards). */
+/** Converts a checkpoint of a supported architecture into a model pack (manifest, tokenizer, quantized shards) in memory. */
 export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOptions): Promise<Pack> {
+  const files = new Map<string, Uint8Array>();
+  const manifest = await convertCheckpointTo(ckpt, options, memorySink(files));
+  return { manifest, files };
+}
+
+/**
+ * Converts a checkpoint into a model pack a shard at a time, each handed to `sink` once written
+ * (manifest.json last; see streamPack): tensors are read and quantized a block of rows at a time,
+ * so the conversion holds about one shard and one block, not the checkpoint or the pack.
+ */
+export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOptions, sink: PackSink): Promise<PackManifest> {
   const { quant = 'q8', ...meta } = options;
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   if (!ID_RE.test(options.id))
@@ -94,10 +107,18 @@ export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOpti
     config.maxTokens,
     modelMaxLength(ckpt.tokenizerConfig) ?? config.maxTokens,
   );
-  const weights = await weightsFromTensors(config, ckpt.weights, { quant, embeddingQuant: quant });
   const head = await denseModules(ckpt.sentenceTransformers ?? {}, config.hiddenSize, quant);
-  if (head.length > 0) weights.head = head;
-  return writePack(
+  // Each shard's matrices are made in the memory of the shard before; the vocabulary table, the
+  // largest, straight in its shard.
+  const arena = new Arena();
+  const reader = weightsReader(config, ckpt.weights, { quant, embeddingQuant: quant, alloc: arena.alloc, table: pendingTable });
+  const weights: WeightParts = {
+    layerCount: reader.layerCount,
+    layer: (l) => reader.layer(l),
+    rest: async () => ({ ...(await reader.rest()), ...(head.length > 0 ? { head } : {}) }),
+    release: () => arena.reset(),
+  };
+  return streamPack(
     weights,
     ckpt.config as Record<string, unknown>,
     { json: ckpt.tokenizer, ...(ckpt.tokenizerConfig ? { config: ckpt.tokenizerConfig as Record<string, unknown> } : {}) },
@@ -110,6 +131,7 @@ export async function convertCheckpoint(ckpt: HfCheckpoint, options: ConvertOpti
       ...((meta.prefixes ?? st.prefixes) ? { prefixes: meta.prefixes ?? st.prefixes } : {}),
       maxTokens,
     },
+    sink,
   );
 }
 

@@ -1,7 +1,18 @@
+import { PendingTable } from '../checkpoint/matrix.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
-import type { DecoderLayer, EncoderWeights, LayerNormParams, Linear, Quant } from '../weights/weights.js';
-import { alignUp, EMBEDDINGS_SHARD, HEAD_SHARD, layerShardName } from './layout.js';
-import { PACK_VERSION, type PackManifest, type ShardEntry, type ShardKind, type TensorEntry } from './manifest.js';
+import {
+  type DecoderLayer,
+  type DenseModule,
+  type EncoderWeights,
+  F32EmbeddingTable,
+  type LayerNormParams,
+  type Linear,
+  type Quant,
+  type WeightParts,
+  type WeightsRest,
+} from '../weights/weights.js';
+import { alignUp, EMBEDDINGS_SHARD, HEAD_SHARD, layerShardName, matrixBytes, scaleCount } from './layout.js';
+import { MANIFEST_FILE, PACK_VERSION, type PackManifest, type ShardEntry, type ShardKind, type TensorEntry } from './manifest.js';
 import { sha256Hex } from './sha256.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
@@ -21,12 +32,36 @@ export interface Pack {
   files: Map<string, Uint8Array>;
 }
 
+/**
+ * Where a pack's files go as they are made: each file once, manifest.json last, so a store that
+ * keeps them as they come never holds a pack that looks complete until it is, and the writer
+ * holds one shard at a time. The bytes are lent: the writer reuses them once `put` resolves, so
+ * a sink that keeps them keeps a copy. A sink that throws stops the writing.
+ */
+export interface PackSink {
+  put(file: string, bytes: Uint8Array): Promise<void>;
+}
+
+/** A sink that keeps every file in `files`: the whole pack in memory. */
+export const memorySink = (files: Map<string, Uint8Array>): PackSink => ({
+  put: async (file, bytes) => {
+    files.set(file, bytes.slice());
+  },
+});
+
 interface Part {
   name: string;
   dtype: Quant;
   shape: number[];
-  bytes: Uint8Array;
+  /**
+   * The tensor's bytes, or for one read straight into its shard their length: `fill` then reads
+   * them, given every part's place in the shard (a part filled by another's `fill` has none).
+   */
+  bytes: Uint8Array | number;
+  fill?: (at: (name: string) => Uint8Array) => Promise<void>;
 }
+
+const partBytes = (p: Part) => (typeof p.bytes === 'number' ? p.bytes : p.bytes.length);
 
 const f32Part = (name: string, values: Float32Array, shape: number[]): Part => ({
   name,
@@ -77,7 +112,7 @@ function layerParts(index: number, layer: EncoderWeights['layers'][number]): Par
 const isDecoderLayer = (l: EncoderWeights['layers'][number]): l is DecoderLayer => 'inputNorm' in l;
 
 /** The embeddings shard's tensors beyond the vocabulary table. */
-function embeddingExtras(weights: EncoderWeights): Part[] {
+function embeddingExtras(weights: WeightsRest): Part[] {
   const { config } = weights;
   const H = config.hiddenSize;
   switch (weights.family) {
@@ -94,72 +129,118 @@ function embeddingExtras(weights: EncoderWeights): Part[] {
   }
 }
 
+/** Lays `parts` out in one shard file, in `spare` (the last shard's memory) when it is the same size. */
 async function shard(
   file: string,
   kind: ShardKind,
   parts: Part[],
-  layers?: [number, number],
+  layers: [number, number] | undefined,
+  spare: Uint8Array | undefined,
 ): Promise<{ entry: ShardEntry; bytes: Uint8Array }> {
   const tensors: TensorEntry[] = [];
   let size = 0;
   for (const p of parts) {
-    tensors.push({ name: p.name, dtype: p.dtype, shape: p.shape, offset: size, bytes: p.bytes.length });
-    size = alignUp(size + p.bytes.length);
+    tensors.push({ name: p.name, dtype: p.dtype, shape: p.shape, offset: size, bytes: partBytes(p) });
+    size = alignUp(size + partBytes(p));
   }
-  const bytes = new Uint8Array(size);
-  parts.forEach((p, i) => {
-    bytes.set(p.bytes, (tensors[i] as TensorEntry).offset);
-  });
+  // Only an exact fit is reused: IndexedDB stores a view's whole buffer, so a shard fills its own.
+  const bytes = spare?.length === size ? spare.fill(0) : new Uint8Array(size);
+  const at = (name: string) => {
+    const t = tensors.find((e) => e.name === name) as TensorEntry;
+    return bytes.subarray(t.offset, t.offset + t.bytes);
+  };
+  for (const p of parts) {
+    if (typeof p.bytes !== 'number') at(p.name).set(p.bytes);
+    await p.fill?.(at);
+  }
   const entry: ShardEntry = { file, kind, bytes: size, sha256: await sha256Hex(bytes), tensors };
   if (layers) entry.layers = layers;
   return { entry, bytes };
 }
 
-/**
- * Serialises quantized weights into a model pack: an embeddings shard (the vocabulary table, and
- * BERT's position / token-type tables or the final norm of ModernBERT and the decoders), one shard per layer (or per
- * `layersPerShard` layers), the tokenizer and manifest.json. The vocabulary table must already be
- * quantized (a QuantizedEmbeddingTable) or be f32.
- */
-export async function writePack(
-  weights: EncoderWeights,
-  hfConfig: Record<string, unknown>,
-  tokenizer: { json: Uint8Array; config?: Record<string, unknown> },
-  meta: PackMeta,
-): Promise<Pack> {
-  const word = weights.word;
-  let wordParts: Part[];
-  let embeddingQuant: Quant;
-  if (word instanceof QuantizedEmbeddingTable) {
-    wordParts = linearParts('word', word.table, false);
-    embeddingQuant = word.table.quant;
+/** The vocabulary table's parts and storage: as quantized, or f32 (gathered only from a table of another kind). */
+function wordParts(word: EncoderWeights['word']): { parts: Part[]; quant: Quant } {
+  if (word instanceof PendingTable) return { parts: pendingParts(word), quant: word.quant };
+  if (word instanceof QuantizedEmbeddingTable) return { parts: linearParts('word', word.table, false), quant: word.table.quant };
+  let table: Float32Array;
+  if (word instanceof F32EmbeddingTable) {
+    table = word.data;
   } else {
-    const table = new Float32Array(word.rows * word.cols);
+    table = new Float32Array(word.rows * word.cols);
     word.gather(
       Uint32Array.from({ length: word.rows }, (_, i) => i),
       table,
     );
-    wordParts = [f32Part('word.weight', table, [word.rows, word.cols])];
-    embeddingQuant = 'f32';
   }
-  const shards = [await shard(EMBEDDINGS_SHARD, 'embeddings', [...wordParts, ...embeddingExtras(weights)])];
+  return { parts: [f32Part('word.weight', table, [word.rows, word.cols])], quant: 'f32' };
+}
+
+/** A table not read yet: its parts, read into the shard as it is laid out (the same parts linearParts gives once read). */
+function pendingParts(word: PendingTable): Part[] {
+  const { rows, cols, quant } = word;
+  const count = scaleCount(quant, rows, cols);
+  const fill = async (at: (name: string) => Uint8Array) => {
+    const scales = count > 0 ? at('word.scales') : undefined;
+    await word.fill(at('word.weight'), scales && new Float32Array(scales.buffer, scales.byteOffset, count));
+  };
+  const weight: Part = { name: 'word.weight', dtype: quant, shape: [rows, cols], bytes: matrixBytes(quant, rows, cols), fill };
+  return count > 0 ? [weight, { name: 'word.scales', dtype: 'f32', shape: [count], bytes: count * 4 }] : [weight];
+}
+
+/**
+ * Serialises weights into a model pack, a shard at a time into `sink`: the tokenizer, an
+ * embeddings shard (the vocabulary table, and BERT's position / token-type tables or the final
+ * norm of ModernBERT and the decoders), one shard per layer (or per `layersPerShard` layers),
+ * the Dense head's shard, and manifest.json last. Each shard's layers are asked of `weights`
+ * only when that shard is written and let go (`release`) once the sink has it, so only one
+ * shard's worth is held at a time. The vocabulary table must be quantized (a
+ * QuantizedEmbeddingTable), f32, or a PendingTable read straight into its shard. Returns the manifest.
+ */
+export async function streamPack(
+  weights: WeightParts,
+  hfConfig: Record<string, unknown>,
+  tokenizer: { json: Uint8Array; config?: Record<string, unknown> },
+  meta: PackMeta,
+  sink: PackSink,
+): Promise<PackManifest> {
+  const entries: ShardEntry[] = [];
+  let spare: Uint8Array | undefined;
+  const put = async (file: string, kind: ShardKind, parts: Part[], layers?: [number, number]) => {
+    const s = await shard(file, kind, parts, layers, spare);
+    await sink.put(file, s.bytes);
+    entries.push(s.entry);
+    spare = s.bytes;
+    weights.release?.();
+  };
+  await sink.put(TOKENIZER_FILE, tokenizer.json);
+  let embeddingQuant: Quant;
+  let head: DenseModule[];
+  {
+    const rest = await weights.rest();
+    const word = wordParts(rest.word);
+    embeddingQuant = word.quant;
+    head = rest.head ?? [];
+    await put(EMBEDDINGS_SHARD, 'embeddings', [...word.parts, ...embeddingExtras(rest)]);
+  }
   const { layersPerShard: per = 1, ...described } = meta;
-  for (let from = 0; from < weights.layers.length; from += per) {
-    const to = Math.min(from + per, weights.layers.length);
-    const parts = weights.layers.slice(from, to).flatMap((l, i) => layerParts(from + i, l));
-    shards.push(await shard(layerShardName(from, to), 'layers', parts, [from, to]));
+  let linearQuant: Quant = 'f32';
+  for (let from = 0; from < weights.layerCount; from += per) {
+    const to = Math.min(from + per, weights.layerCount);
+    const parts: Part[] = [];
+    for (let l = from; l < to; l++) {
+      const layer = await weights.layer(l);
+      linearQuant = layer.qkv.quant;
+      parts.push(...layerParts(l, layer));
+    }
+    await put(layerShardName(from, to), 'layers', parts, [from, to]);
   }
-  const head = weights.head ?? [];
   if (head.length > 0) {
-    shards.push(
-      await shard(
-        HEAD_SHARD,
-        'head',
-        head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
-      ),
+    await put(
+      HEAD_SHARD,
+      'head',
+      head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
     );
   }
-  const linearQuant = weights.layers[0]?.qkv.quant ?? 'f32';
   const manifest: PackManifest = {
     format: 'm3web-pack',
     version: PACK_VERSION,
@@ -173,10 +254,25 @@ export async function writePack(
     },
     quantization: { linear: linearQuant, embeddings: embeddingQuant },
     ...(head.length > 0 ? { head: head.map((m) => m.activation) } : {}),
-    shards: shards.map((s) => s.entry),
+    shards: entries,
   };
-  const files = new Map<string, Uint8Array>([[TOKENIZER_FILE, tokenizer.json]]);
-  for (const s of shards) files.set(s.entry.file, s.bytes);
-  files.set('manifest.json', new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`));
+  await sink.put(MANIFEST_FILE, new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`));
+  return manifest;
+}
+
+/** Serialises weights held in memory into a pack held in memory (see streamPack). */
+export async function writePack(
+  weights: EncoderWeights,
+  hfConfig: Record<string, unknown>,
+  tokenizer: { json: Uint8Array; config?: Record<string, unknown> },
+  meta: PackMeta,
+): Promise<Pack> {
+  const files = new Map<string, Uint8Array>();
+  const parts: WeightParts = {
+    layerCount: weights.layers.length,
+    rest: async () => weights,
+    layer: async (l) => weights.layers[l] as EncoderWeights['layers'][number],
+  };
+  const manifest = await streamPack(parts, hfConfig, tokenizer, meta, memorySink(files));
   return { manifest, files };
 }

@@ -46,7 +46,8 @@ const sameSignature = (a: IndexSignature, b: IndexSignature) =>
  */
 export const fusionDepth = (k: number) => Math.max(4 * k, 40);
 
-export const rankedAlone = (list: DocRank[], ranker: Ranker): Fused[] => list.map((d, i) => ({ ...d, ranks: { [ranker]: i + 1 } }));
+export const rankedAlone = (list: DocRank[], ranker: Ranker): Fused[] =>
+  list.map((d, i) => ({ ...d, ranks: { [ranker]: i + 1 } }));
 
 function checkOptions(options: unknown): asserts options is IndexOptions {
   if (typeof options !== 'object' || options === null)

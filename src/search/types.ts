@@ -68,10 +68,10 @@ export interface StaticIndexOptions {
 export interface StaticIndexStats {
   /** Bytes of each tier: coarse (coarse rows and documents, fetched at open), postings, full-width rows, chunk texts. */
   tiers: { coarse: number; postings: number; rows: number; texts: number };
-  /** Files and bytes fetched from the host since the index opened (cache hits excluded). */
-  fetched: { files: number; bytes: number };
+  /** Requests to the host and bytes received since the index opened (cache hits excluded). */
+  fetched: { requests: number; bytes: number };
   /** What the last search fetched. */
-  lastSearch: { files: number; bytes: number };
+  lastSearch: { requests: number; bytes: number };
 }
 
 /** A read-only index over a static folder: add, upsert, sync, remove, clear, import and export reject (InputError). */

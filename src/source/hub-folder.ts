@@ -31,13 +31,14 @@ export function folderHubStore(root = join(hubCacheDir(), 'hub')): HubPackStore 
       );
       return complete ? dir : null;
     },
-    async save(keys, pack) {
+    async save(keys, _id, convert) {
       const name = await keyName(keys.exact);
       const dir = join(root, name);
       const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
       await mkdir(tmp, { recursive: true });
       try {
-        for (const [file, bytes] of pack.files) await writeFile(join(tmp, file), bytes);
+        // Each file is written as the conversion hands it over; the folder is complete once renamed.
+        await convert({ put: (file, bytes) => writeFile(join(tmp, file), bytes) });
         await rm(dir, { recursive: true, force: true });
         await rename(tmp, dir);
       } catch (err) {

@@ -1,9 +1,9 @@
 import { MANIFEST_FILE } from '../pack/manifest.js';
-import type { Pack } from '../pack/write.js';
+import { sha256Hex } from '../pack/sha256.js';
 import { openPackCache, type PackCache } from '../store/cache.js';
 import type { FetchLike } from '../store/fetch.js';
-import { storePackFiles } from '../store/pack-loader.js';
-import { type ConversionKeys, type HubPackStore, manifestText } from './hub-model.js';
+import { storeConvertedPack } from '../store/pack-loader.js';
+import type { ConversionKeys, HubPackStore } from './hub-model.js';
 import { openPackUrl, type SourceOptions } from './model-source.js';
 
 /** A fetch that is always offline: the pack loader then takes what the cache holds. */
@@ -21,13 +21,16 @@ export function idbHubStore(cache: PackCache | null = openPackCache()): HubPackS
       const base = keys.exact ?? keys.latest;
       return (await cache.getManifest(`${base}/${MANIFEST_FILE}`)) ? base : null;
     },
-    async save(keys, pack: Pack) {
+    async save(keys, id, convert) {
       const latest = `${keys.latest}/${MANIFEST_FILE}`;
       const before = await cache.getManifest(latest);
-      const manifestHash = await storePackFiles(keys.exact, pack.files, cache);
-      await cache.putManifest(latest, manifestText(pack), manifestHash);
-      // Packs are stored by id and manifest hash: the one `latest` named before, if another.
-      const replaced = before && before.hash !== manifestHash ? `${pack.manifest.id}@${before.hash}` : null;
+      // The version is named before the manifest exists, by the conversion's key: one commit
+      // converted one way always gives the same pack.
+      const version = (await sha256Hex(new TextEncoder().encode(keys.exact))).slice(0, 16);
+      const text = await storeConvertedPack(keys.exact, id, version, cache, convert);
+      await cache.putManifest(latest, text, version);
+      // Packs are stored by id and version: the one `latest` named before, if another.
+      const replaced = before && before.hash !== version ? `${id}@${before.hash}` : null;
       return { location: keys.exact, replaced };
     },
     // Every stored manifest of that version goes too (the older commit's key), then its files.

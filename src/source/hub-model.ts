@@ -1,7 +1,7 @@
-import { InputError, M3WebError, NetworkError } from '../errors.js';
-import { convertCheckpoint } from '../pack/convert.js';
-import { MANIFEST_FILE } from '../pack/manifest.js';
-import type { Pack } from '../pack/write.js';
+import { InputError, NetworkError } from '../errors.js';
+import { type ConvertOptions, convertCheckpoint, convertCheckpointTo } from '../pack/convert.js';
+import type { PackManifest } from '../pack/manifest.js';
+import type { Pack, PackSink } from '../pack/write.js';
 import type { FetchLike } from '../store/fetch.js';
 import { parseHfConfig } from '../weights/config.js';
 import { QUANTS, type Quant } from '../weights/weights.js';
@@ -37,10 +37,16 @@ export interface HubPackStore {
   /** Where the conversion under `keys.exact` (or, when null, `keys.latest`) is stored, or null. */
   find(keys: ConversionKeys): Promise<string | null>;
   /**
-   * Stores a conversion under both keys: its location, and the older conversion `keys.latest`
-   * pointed to until now (another commit's), which `drop` deletes once nothing is reading it.
+   * Stores a conversion of pack `id` under both keys as `convert` writes it into the store's sink
+   * a file at a time (a conversion that fails half-way leaves nothing that `find` finds). Returns
+   * its location, and the older conversion `keys.latest` pointed to until now (another
+   * commit's), which `drop` deletes once nothing is reading it.
    */
-  save(keys: ConversionKeys & { exact: string }, pack: Pack): Promise<{ location: string; replaced: string | null }>;
+  save(
+    keys: ConversionKeys & { exact: string },
+    id: string,
+    convert: (sink: PackSink) => Promise<PackManifest>,
+  ): Promise<{ location: string; replaced: string | null }>;
   /** Deletes a conversion that `save` replaced. */
   drop(replaced: string): Promise<void>;
   open(location: string, options: SourceOptions): Promise<ModelHandle>;
@@ -88,16 +94,24 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   const meter = new WeightMeter(options.onProgress);
   const ckpt = await openHubCheckpoint(repo, meter);
   const resolved = repo.commit ?? id.revision;
-  const pack = await convertCheckpoint(ckpt, {
+  const convertOptions: ConvertOptions = {
     id: hubPackId(id),
     quant: dtype,
     ...(options.dims ? { dims: options.dims } : {}),
     source: where(resolved),
-  });
-  // Stored first: 'done' is when nothing is left to wait for.
-  const saved = store && (await store.save({ exact: key(resolved), latest: key(null) }, pack));
+  };
+  // Each shard goes to the store as soon as it is written, so the pack is never held whole.
+  const ready: HubPack = store
+    ? {
+        ...(await store.save({ exact: key(resolved), latest: key(null) }, convertOptions.id, (sink) =>
+          convertCheckpointTo(ckpt, convertOptions, sink),
+        )),
+        converted: true,
+      }
+    : { pack: await convertCheckpoint(ckpt, convertOptions) };
+  // After storing: 'done' is when nothing is left to wait for.
   meter.finish();
-  return saved ? { ...saved, converted: true } : { pack };
+  return ready;
 }
 
 /**
@@ -158,11 +172,4 @@ async function openConverted(
   if (!ready.converted) return handle;
   // Read back from the store, but it came over the network this time.
   return { info: handle.info, model: handle.model, fromCache: false, ensureLayers: (l) => handle.ensureLayers(l) };
-}
-
-/** A pack's manifest.json text, for stores that keep it apart from the shards. */
-export function manifestText(pack: Pack): string {
-  const bytes = pack.files.get(MANIFEST_FILE);
-  if (!bytes) throw new M3WebError('MODEL_FORMAT', 'the converted pack has no manifest.json');
-  return new TextDecoder().decode(bytes);
 }

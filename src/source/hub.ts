@@ -113,14 +113,21 @@ export class HubRepo {
     return {
       name: file,
       size: Number(total),
-      read: (offset, length) => {
+      read: (offset, length, into) => {
         // fetchFile reports a running count that restarts if the server starts over: pass on growth only.
         let seen = 0;
         const onProgress = (loaded: number) => {
           if (loaded > seen) onBytes?.(loaded - seen);
           seen = Math.max(seen, loaded);
         };
-        return fetchFile(url, { expectedBytes: length, offset, headers, fetch: this.doFetch, onProgress });
+        return fetchFile(url, {
+          expectedBytes: length,
+          offset,
+          headers,
+          fetch: this.doFetch,
+          onProgress,
+          ...(into ? { into } : {}),
+        });
       },
     };
   }

@@ -17,6 +17,12 @@ export interface FetchFileOptions {
   onProgress?: (loaded: number, total: number) => void;
   signal?: AbortSignal;
   fetch?: FetchLike;
+  /**
+   * A buffer of at least `expectedBytes` to read into instead of a new one (a converter's block
+   * buffer, reused read after read). A ranged read may move its memory into the returned array's
+   * buffer, leaving this one detached: use the returned array.
+   */
+  into?: Uint8Array;
 }
 
 const MAX_RETRIES = 3;
@@ -53,12 +59,25 @@ function rangeStart(res: Response): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-function allocate(url: string, bytes: number): Uint8Array {
+function allocate(url: string, bytes: number): Uint8Array<ArrayBuffer> {
   try {
     return new Uint8Array(bytes);
   } catch (cause) {
     // A manifest may list sizes no ArrayBuffer can hold; say so instead of leaking a RangeError.
     throw new UnsupportedError(`${url}: cannot hold ${bytes} bytes in one buffer here (${String(cause)})`);
+  }
+}
+
+/**
+ * A reader that fills the caller's buffer (a byte stream's BYOB reader), where the body is one:
+ * it makes no chunks of its own to copy and drop, which a conversion reading a whole checkpoint
+ * would otherwise pile up by the hundred MB between collections.
+ */
+function byobReader(body: ReadableStream<Uint8Array> | null): ReadableStreamBYOBReader | undefined {
+  try {
+    return body?.getReader({ mode: 'byob' });
+  } catch {
+    return undefined;
   }
 }
 
@@ -72,7 +91,10 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
   const ranged = options.offset !== undefined;
   const offset = options.offset ?? 0;
   const doFetch: FetchLike = options.fetch ?? ((u, init) => globalThis.fetch(u, init));
-  const buf = allocate(url, total);
+  let buf: Uint8Array<ArrayBuffer> =
+    options.into && options.into.byteLength >= total
+      ? (options.into.subarray(0, total) as Uint8Array<ArrayBuffer>)
+      : allocate(url, total);
   let loaded = 0;
   let retries = 0;
   const retry = async (why: string, cause?: unknown) => {
@@ -114,6 +136,36 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
         continue;
       }
       throw new NetworkError(`${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+    }
+    const direct = ranged && skip === 0 ? byobReader(res.body) : undefined;
+    if (direct) {
+      try {
+        for (;;) {
+          const read = await direct.read(new Uint8Array(buf.buffer, buf.byteOffset + loaded, total - loaded));
+          // The read moved the buffer's memory into the one it returns.
+          if (read.value) buf = new Uint8Array(read.value.buffer, read.value.byteOffset - loaded, total);
+          throwIfAborted(signal);
+          if (read.done) break;
+          loaded += read.value.byteLength;
+          options.onProgress?.(loaded, total);
+          if (loaded === total) {
+            void direct.cancel().catch(() => {});
+            return buf;
+          }
+        }
+      } catch (cause) {
+        // A failed read keeps the memory it was given: start the range over in a new buffer.
+        if (buf.byteLength === 0) {
+          buf = allocate(url, total);
+          loaded = 0;
+        }
+        if (cause instanceof M3WebError) throw cause;
+        throwIfAborted(signal);
+        await retry(`the download broke off (${String(cause)})`, cause);
+        continue;
+      }
+      await retry('the body ended early');
+      continue;
     }
     // Content-Length is not consulted: with Content-Encoding it counts compressed bytes, and the
     // buffer is already sized by the manifest, so the body itself is checked as it arrives.

@@ -1,6 +1,7 @@
 import { InputError, IntegrityError, ModelFormatError, NetworkError, StorageQuotaError } from '../errors.js';
 import { type FileEntry, MANIFEST_FILE, type PackManifest, parseManifest, shardsFor } from '../pack/manifest.js';
 import { sha256Hex } from '../pack/sha256.js';
+import type { PackSink } from '../pack/write.js';
 import { cacheKey, openPackCache, type PackCache } from './cache.js';
 import { type FetchLike, fetchFile, throwIfAborted } from './fetch.js';
 
@@ -147,14 +148,15 @@ async function download(
 /**
  * Runs `write`, which stores files in the cache and lists their keys in `written`. On a full disk
  * it leaves no half-stored model version behind: what it wrote is removed, and the error says
- * how many bytes the model needed.
+ * how many bytes the model needed (`needed()`, asked then).
  */
-async function undoOnQuota(cache: PackCache, id: string, bytes: number, written: string[], write: () => Promise<void>) {
+async function undoOnQuota(cache: PackCache, id: string, needed: () => number, written: string[], write: () => Promise<void>) {
   try {
     await write();
   } catch (e) {
     if (!(e instanceof StorageQuotaError)) throw e;
     await cache.delete(written);
+    const bytes = needed();
     throw new StorageQuotaError(
       bytes,
       `out of storage while caching ${id}: it needs ${bytes} bytes more (${e.message}); the files stored by this load were removed`,
@@ -165,31 +167,60 @@ async function undoOnQuota(cache: PackCache, id: string, bytes: number, written:
 
 /**
  * Stores a pack made on this device (a conversion) in the cache as if it had been downloaded
- * from `baseUrl`, so loadPackFiles opens it from there: its files go in as they are, not fetched
- * or copied, which keeps a conversion's peak memory near one pack. Returns the manifest's hash.
+ * from `baseUrl`, so loadPackFiles opens it from there: `write` hands its files to the sink one
+ * at a time and each is stored as it comes, never copied or held, which keeps a conversion's
+ * peak memory near one shard. They are stored as version `version` of model `id` (a name the
+ * caller gives: a downloaded pack's version is its manifest's hash, but here the manifest comes
+ * last). manifest.json is stored last, so a conversion that fails half-way is never found, and
+ * the files it had stored are removed. Returns the manifest's text.
  */
-export async function storePackFiles(baseUrl: string, files: ReadonlyMap<string, Uint8Array>, cache: PackCache): Promise<string> {
-  const manifestBytes = files.get(MANIFEST_FILE);
-  if (!manifestBytes) throw new ModelFormatError(`the pack for ${baseUrl} has no ${MANIFEST_FILE}`);
-  const text = new TextDecoder().decode(manifestBytes);
-  const manifest = parseManifestText(text);
-  const hash = await manifestHash(manifestBytes);
-  const entries = [manifest.tokenizer, ...manifest.shards];
-  const bytes = entries.reduce((n, f) => n + f.bytes, 0);
-  await cache.ensureRoom(bytes);
+export async function storeConvertedPack(
+  baseUrl: string,
+  id: string,
+  version: string,
+  cache: PackCache,
+  write: (sink: PackSink) => Promise<unknown>,
+): Promise<string> {
   const written: string[] = [];
-  await undoOnQuota(cache, manifest.id, bytes, written, async () => {
-    for (const f of entries) {
-      const data = files.get(f.file);
-      if (!data) throw new ModelFormatError(`the pack for ${baseUrl} lists ${f.file} but has no such file`);
-      const key = cacheKey(manifest.id, hash, f.file);
+  let stored = 0;
+  let text: string | null = null;
+  const sink: PackSink = {
+    async put(file, bytes) {
+      if (text !== null) throw new ModelFormatError(`the pack for ${baseUrl} has files after its ${MANIFEST_FILE}`);
+      if (file === MANIFEST_FILE) {
+        const manifestText = new TextDecoder().decode(bytes);
+        const manifest = parseManifestText(manifestText);
+        if (manifest.id !== id) throw new ModelFormatError(`the pack for ${baseUrl} is ${manifest.id}, not ${id}`);
+        await cache.putManifest(`${baseUrl.replace(/\/+$/, '')}/${MANIFEST_FILE}`, manifestText, version);
+        text = manifestText;
+        return;
+      }
+      await cache.ensureRoom(bytes.byteLength);
+      const key = cacheKey(id, version, file);
       written.push(key);
-      await cache.put(key, data);
-    }
-    await cache.putManifest(`${baseUrl.replace(/\/+$/, '')}/${MANIFEST_FILE}`, text, hash);
-  });
-  await cache.pruneStale(manifest.id);
-  return hash;
+      // Counted before it is stored: a full disk's error names what was asked for, this file included.
+      stored += bytes.byteLength;
+      await cache.put(key, bytes);
+    },
+  };
+  try {
+    await undoOnQuota(
+      cache,
+      id,
+      () => stored,
+      written,
+      async () => {
+        await write(sink);
+      },
+    );
+  } catch (e) {
+    // undoOnQuota has removed them already on a full disk.
+    if (!(e instanceof StorageQuotaError)) await cache.delete(written).catch(() => {});
+    throw e;
+  }
+  if (text === null) throw new ModelFormatError(`the pack for ${baseUrl} has no ${MANIFEST_FILE}`);
+  await cache.pruneStale(id);
+  return text;
 }
 
 /**
@@ -249,7 +280,7 @@ export async function loadPackFiles(baseUrl: string, options: LoadPackOptions = 
     }
     if (cache && source.online) await cache.putManifest(manifestUrl, source.text, source.hash);
   };
-  if (cache) await undoOnQuota(cache, manifest.id, missingBytes, written, fetchMissing);
+  if (cache) await undoOnQuota(cache, manifest.id, () => missingBytes, written, fetchMissing);
   else await fetchMissing();
   if (cache && source.online) await cache.pruneStale(manifest.id);
 

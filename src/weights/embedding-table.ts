@@ -1,5 +1,5 @@
-import { dequantizeRow, quantizeLinear } from './quantize.js';
-import { type EmbeddingTable, F32EmbeddingTable, type Linear, type Quant } from './weights.js';
+import { dequantizeRow } from './quantize.js';
+import type { EmbeddingTable, Linear } from './weights.js';
 
 /**
  * A vocabulary table stored like a Linear's weight (f16, q8 per row, q4 per group): a 32k x 256
@@ -21,11 +21,4 @@ export class QuantizedEmbeddingTable implements EmbeddingTable {
       dequantizeRow(this.table, id, out, i * this.cols);
     }
   }
-}
-
-/** The vocabulary table as the CPU keeps it: f32, or quantized like a Linear's weight. */
-export function embeddingTable(table: Float32Array, rows: number, cols: number, quant: Quant): EmbeddingTable {
-  return quant === 'f32'
-    ? new F32EmbeddingTable(table, rows, cols)
-    : new QuantizedEmbeddingTable(quantizeLinear(table, rows, cols, new Float32Array(0), quant));
 }

@@ -3,27 +3,81 @@ import { type Linear, Q4_GROUP, type Quant } from './weights.js';
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 
+const q4RowBytes = (cols: number) => (Math.ceil(cols / Q4_GROUP) * Q4_GROUP) / 2;
+
+/** Bytes of [rows, cols] weights stored as `quant`, not padded: row r of a matrix starts at rowBytes(quant, r, cols). */
+const rowBytes = (quant: Quant, rows: number, cols: number) =>
+  rows * (quant === 'q4' ? q4RowBytes(cols) : cols * { f32: 4, f16: 2, q8: 1 }[quant]);
+
+/** Bytes a [rows, cols] matrix takes in `quant`, padded to whole u32 words as the GPU reads it. */
+export const matrixBytes = (quant: Quant, rows: number, cols: number): number => pad4(rowBytes(quant, rows, cols));
+
+/** Number of f32 scales a quantized [rows, cols] matrix carries (0 for f32 / f16). */
+export function scaleCount(quant: Quant, rows: number, cols: number): number {
+  if (quant === 'q8') return rows;
+  if (quant === 'q4') return rows * Math.ceil(cols / Q4_GROUP);
+  return 0;
+}
+
+/** Where row `r` of a quantized [*, cols] matrix starts: in its data bytes, and in its scales. */
+export const rowStart = (quant: Quant, cols: number, r: number) => ({
+  byte: rowBytes(quant, r, cols),
+  scale: scaleCount(quant, r, cols),
+});
+
+/** Where a Linear's storage comes from: `bytes` zeroed bytes, starting on a 4-byte boundary. */
+export type Alloc = (bytes: number) => Uint8Array;
+
+const fresh: Alloc = (bytes) => new Uint8Array(bytes);
+
+/** A [rows, cols] Linear with zeroed storage for its weights (and scales), to be filled by quantizeRows. */
+export function emptyLinear(quant: Quant, rows: number, cols: number, bias: Float32Array, alloc = fresh): Linear {
+  const data = alloc(matrixBytes(quant, rows, cols));
+  const count = scaleCount(quant, rows, cols);
+  if (count === 0) return { quant, rows, cols, data, bias };
+  const scales = alloc(count * 4);
+  return { quant, rows, cols, data, scales: new Float32Array(scales.buffer, scales.byteOffset, count), bias };
+}
+
 /** Quantizes a row-major [rows, cols] f32 matrix. q8 is per output row; q4 per group of 32. */
 export function quantizeLinear(w: Float32Array, rows: number, cols: number, bias: Float32Array, quant: Quant): Linear {
   if (w.length !== rows * cols) throw new RangeError(`weight has ${w.length} values, expected ${rows}x${cols}`);
+  const linear = emptyLinear(quant, rows, cols, bias);
+  quantizeRows(w, cols, quant, linear.data, linear.scales);
+  return linear;
+}
+
+/**
+ * Quantizes whole rows of a [*, cols] f32 matrix into `data` and `scales`, the regions of those
+ * rows in the quantized matrix (see rowStart). Every scale depends on its own row only, so a
+ * matrix quantized a block of rows at a time is byte for byte the matrix quantized whole.
+ */
+export function quantizeRows(w: Float32Array, cols: number, quant: Quant, data: Uint8Array, scales?: Float32Array): void {
+  const rows = cols === 0 ? 0 : w.length / cols;
   switch (quant) {
     case 'f32':
-      return { quant, rows, cols, data: new Uint8Array(w.slice().buffer), bias };
+      data.set(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+      return;
     case 'f16': {
-      const bits = new Uint16Array(pad4(rows * cols * 2) / 2);
+      const bits = new Uint16Array(data.buffer, data.byteOffset, w.length);
       for (let i = 0; i < w.length; i++) bits[i] = f32ToF16Bits(w[i] as number);
-      return { quant, rows, cols, data: new Uint8Array(bits.buffer), bias };
+      return;
     }
     case 'q8':
-      return quantizeQ8(w, rows, cols, bias);
+      quantizeQ8(w, rows, cols, new Int8Array(data.buffer, data.byteOffset, rows * cols), requireOut(scales));
+      return;
     case 'q4':
-      return quantizeQ4(w, rows, cols, bias);
+      quantizeQ4(w, rows, cols, data, requireOut(scales));
+      return;
   }
 }
 
-function quantizeQ8(w: Float32Array, rows: number, cols: number, bias: Float32Array): Linear {
-  const q = new Int8Array(pad4(rows * cols));
-  const scales = new Float32Array(rows);
+function requireOut(scales: Float32Array | undefined): Float32Array {
+  if (!scales) throw new RangeError('q8 and q4 rows need somewhere to put their scales');
+  return scales;
+}
+
+function quantizeQ8(w: Float32Array, rows: number, cols: number, q: Int8Array, scales: Float32Array): void {
   for (let r = 0; r < rows; r++) {
     let absMax = 0;
     for (let c = 0; c < cols; c++) absMax = Math.max(absMax, Math.abs(w[r * cols + c] as number));
@@ -31,7 +85,6 @@ function quantizeQ8(w: Float32Array, rows: number, cols: number, bias: Float32Ar
     scales[r] = scale;
     for (let c = 0; c < cols; c++) q[r * cols + c] = Math.round((w[r * cols + c] as number) / scale);
   }
-  return { quant: 'q8', rows, cols, data: new Uint8Array(q.buffer), scales, bias };
 }
 
 /**
@@ -39,11 +92,11 @@ function quantizeQ8(w: Float32Array, rows: number, cols: number, bias: Float32Ar
  * is searched for the least squared error instead of taken from the largest weight: clipping the
  * rare outlier buys finer steps for the other 31 weights, which roughly halves the error.
  */
-function quantizeQ4(w: Float32Array, rows: number, cols: number, bias: Float32Array): Linear {
+function quantizeQ4(w: Float32Array, rows: number, cols: number, data: Uint8Array, scales: Float32Array): void {
   const groups = Math.ceil(cols / Q4_GROUP);
-  const rowBytes = (groups * Q4_GROUP) / 2;
-  const data = new Uint8Array(pad4(rows * rowBytes)).fill(0x88);
-  const scales = new Float32Array(rows * groups);
+  const rowBytes = q4RowBytes(cols);
+  // A row's padding past `cols` holds nibble 8, which decodes to zero.
+  data.fill(0x88, 0, rows * rowBytes);
   for (let r = 0; r < rows; r++) {
     for (let g = 0; g < groups; g++) {
       const start = r * cols + g * Q4_GROUP;
@@ -58,7 +111,6 @@ function quantizeQ4(w: Float32Array, rows: number, cols: number, bias: Float32Ar
       });
     }
   }
-  return { quant: 'q4', rows, cols, data, scales, bias };
 }
 
 /** The scale in [0.5, 1.1] x absmax / qmax with the least squared error for q in [-qmin, qmax]. */

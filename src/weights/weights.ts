@@ -153,3 +153,18 @@ export class F32EmbeddingTable implements EmbeddingTable {
     }
   }
 }
+
+/** An architecture's weights without the layers: the embeddings, final norms and head. */
+export type WeightsRest<W extends EncoderWeights = EncoderWeights> = W extends EncoderWeights ? Omit<W, 'layers'> : never;
+
+/**
+ * Weights handed over a part at a time, as a converter reads a checkpoint: what is not a layer,
+ * then each layer on its own, so a pack can be written without every layer in memory at once.
+ */
+export interface WeightParts<W extends EncoderWeights = EncoderWeights> {
+  readonly layerCount: number;
+  rest(): Promise<WeightsRest<W>>;
+  layer(l: number): Promise<W['layers'][number]>;
+  /** Everything handed out so far is no longer used: its memory may be reused for the next parts. */
+  release?(): void;
+}

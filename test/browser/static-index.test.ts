@@ -1,7 +1,7 @@
 import { createStore, keys } from 'idb-keyval';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createIndex } from '../../src/client/client.js';
-import { M3WebError } from '../../src/errors.js';
+import { createEncoder, createIndex } from '../../src/client/client.js';
+import { InputError, M3WebError } from '../../src/errors.js';
 import { openIndex } from '../../src/search/index.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
@@ -31,11 +31,18 @@ async function hostFolder(): Promise<{ files: Map<string, Uint8Array>; requests:
   });
   const requests: string[] = [];
   const offline = { on: false };
-  vi.stubGlobal('fetch', async (url: string) => {
+  vi.stubGlobal('fetch', async (url: string, init?: RequestInit) => {
     requests.push(url);
     if (offline.on) throw new TypeError('Failed to fetch');
     const body = files.get(url);
-    return body ? new Response(body.slice()) : new Response(null, { status: 404 });
+    if (!body) return new Response(null, { status: 404 });
+    const range = /^bytes=(\d+)-(\d+)$/.exec(new Headers(init?.headers).get('range') ?? '');
+    if (!range) return new Response(body.slice());
+    const [from, to] = [Number(range[1]), Number(range[2])];
+    return new Response(body.slice(from, to + 1), {
+      status: 206,
+      headers: { 'content-range': `bytes ${from}-${to}/${body.length}` },
+    });
   });
   return { files, requests, offline };
 }
@@ -53,7 +60,7 @@ describe('static index in the page', () => {
     const seen = await index.search(QUERIES[0] as string, { k: 5, mode: 'lexical' });
     expect(seen).toHaveLength(5);
     const fetched = (await index.stats()).fetched;
-    expect(fetched.files).toBe(host.requests.length - 1);
+    expect(fetched.requests).toBe(host.requests.length - 1);
     index.close();
 
     const cached = await keys(createStore('m3web-static', 'files'));
@@ -62,11 +69,33 @@ describe('static index in the page', () => {
     host.offline.on = true;
     const later = await createIndex({ encoder, url: BASE });
     expect(await later.search(QUERIES[0] as string, { k: 5, mode: 'lexical' })).toEqual(seen);
-    expect((await later.stats()).fetched).toEqual({ files: 0, bytes: 0 });
+    expect((await later.stats()).fetched).toEqual({ requests: 0, bytes: 0 });
     // No vector search ran: its row shards were never fetched.
     const err = await rejection(later.search(QUERIES[0] as string, { k: 5, mode: 'vector' }));
     expect(err).toBeInstanceOf(M3WebError);
     expect((err as M3WebError).code).toBe('NETWORK');
     later.close();
+  });
+});
+
+describe('static index in the engine worker', () => {
+  it('opens a folder by URL beside the model, searches it there and reports what it fetched', async () => {
+    // Written by the global setup (test/support/global-setup.ts) from the same pack.
+    const encoder = await createEncoder({ model: '/test/generated/packs/bert-tiny-q8', device: 'cpu', cache: false });
+    try {
+      const index = await createIndex({ encoder, url: '/test/generated/static/bert-tiny-q8' });
+      expect(index.size).toBe(4);
+      const [hit] = await index.search('Der schnelle braune Fuchs', { k: 1 });
+      expect(hit).toMatchObject({ id: 't1', meta: { n: 1 }, chunk: { index: 0 } });
+      expect(hit?.ranks.lexical).toBe(1);
+      const [vector] = await index.search('Der schnelle braune Fuchs springt über den faulen Hund.', { k: 1, mode: 'vector' });
+      expect(vector?.id).toBe('t1');
+      const stats = await index.stats();
+      expect(stats.fetched.bytes).toBeGreaterThanOrEqual(stats.tiers.coarse);
+      expect(await rejection(index.sync([]))).toBeInstanceOf(InputError);
+      index.close();
+    } finally {
+      await encoder.dispose();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { bertWeightsFromTensors } from '../../src/checkpoint/bert.js';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { weightsFromTensors } from '../../src/checkpoint/weights.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import type { EncoderBackend } from '../../src/model/encoder.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
@@ -40,13 +40,13 @@ for (const model of MODELS) {
       oracle.get(`${kind}.${i}.${l}`, len === undefined ? [H] : [len, H]);
 
     const backends: [string, Quant, () => Promise<EncoderBackend>][] = [
-      ['cpu', 'f32', async () => new CpuEncoder(await bertWeightsFromTensors(config, weightsFile))],
+      ['cpu', 'f32', async () => new CpuEncoder(await weightsFromTensors(config, weightsFile))],
       ...(['f32', 'f16', 'q8', 'q4'] as const).map(
         (q) =>
           [
             'webgpu',
             q,
-            async () => GpuEncoder.create(await testGpu(), await bertWeightsFromTensors(config, weightsFile, { quant: q })),
+            async () => GpuEncoder.create(await testGpu(), await weightsFromTensors(config, weightsFile, { quant: q })),
           ] as [string, Quant, () => Promise<EncoderBackend>],
       ),
     ];

@@ -1,9 +1,11 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { createEncoder } from '../../src/client/client.js';
+import { createEncoder, createIndex, type Encoder } from '../../src/client/client.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
+import { parseIndex } from '../../src/search/serialize.js';
+import { writeStaticIndex } from '../../src/search/static/write.js';
 import { folderFiles, startFakeHub } from './hub-server.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -15,6 +17,23 @@ export const API_TEXTS = [
   '敏捷的棕色狐狸跳过了懒狗。',
   'Short.',
 ];
+
+/** A static index of API_TEXTS over the pack, which the browser tests open by URL. */
+async function writeStaticFolder(encoder: Encoder, out: string): Promise<void> {
+  const index = await createIndex({ encoder, name: 'static-fixture' });
+  await index.add(API_TEXTS.map((text, i) => ({ id: `t${i}`, text, meta: { n: i } })));
+  const { signature, segment } = parseIndex(await index.export());
+  index.close();
+  await rm(out, { recursive: true, force: true });
+  await writeStaticIndex(signature, segment, {
+    trainedDims: (await encoder.info()).model.dims,
+    ngrams: false,
+    put: async (path, bytes) => {
+      await mkdir(join(out, path, '..'), { recursive: true });
+      await writeFile(join(out, path), bytes);
+    },
+  });
+}
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -58,6 +77,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const encoder = await createEncoder({ model: dir, device: 'cpu' });
   const full = await encoder.embed(API_TEXTS);
   const shallow = await encoder.embed(API_TEXTS, { layers: 2, dims: 16 });
+  await writeStaticFolder(encoder, join(GENERATED, 'static', 'bert-tiny-q8'));
   await encoder.dispose();
   await writeFile(
     join(dir, 'node-vectors.json'),

@@ -175,14 +175,27 @@ function shapedSource(
   seed: number,
   draw: (n: number, std: number, next: () => number, name: string) => Float32Array,
 ): TensorSource {
+  // The last tensor drawn, so reading one a block of rows at a time draws it once.
+  let last: { name: string; values: Float32Array } | null = null;
+  const get = (name: string, shape: readonly number[]) => {
+    const s = shapes.get(name);
+    if (!s || s.join() !== shape.join()) throw new Error(`random checkpoint: no tensor ${name} [${shape}]`);
+    if (last?.name !== name) {
+      const n = s.reduce((a, b) => a * b, 1);
+      last = {
+        name,
+        values: draw(n, s.length === 2 ? 1 / Math.sqrt(s[1] as number) : 0.1, rng(seed + name.length * 7919 + n), name),
+      };
+    }
+    return last.values;
+  };
   return {
     has: (name) => shapes.has(name),
     names: () => shapes.keys(),
-    get(name, shape) {
-      const s = shapes.get(name);
-      if (!s || s.join() !== shape.join()) throw new Error(`random checkpoint: no tensor ${name} [${shape}]`);
-      const n = s.reduce((a, b) => a * b, 1);
-      return draw(n, s.length === 2 ? 1 / Math.sqrt(s[1] as number) : 0.1, rng(seed + name.length * 7919 + n), name);
+    get: (name, shape) => get(name, shape).slice(),
+    getRows(name, shape, from, to) {
+      const row = shape.slice(1).reduce((a, b) => a * b, 1);
+      return get(name, shape).slice(from * row, to * row);
     },
   };
 }

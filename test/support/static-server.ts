@@ -20,6 +20,8 @@ export interface StaticOptions {
   headers?: Record<string, string>;
   /** Hears the path of every request, to count what was fetched. */
   onRequest?: (path: string) => void;
+  /** Answer Range requests with the whole file, as some hosts do. */
+  ignoreRange?: boolean;
 }
 
 /** Serves `dir` on a free localhost port, as a plain static host would (no SPA fallbacks). */
@@ -34,7 +36,14 @@ export function serveStatic(dir: string, options: StaticOptions = {}): Promise<{
     const path = join(root, rest.endsWith('/') ? `${rest}index.html` : rest);
     try {
       const body = readFileSync(path);
-      res.writeHead(200, { ...options.headers, 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body);
+      const type = { ...options.headers, 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' };
+      // One byte range, as static hosts serve them (the static search index reads rows so).
+      const range = options.ignoreRange ? null : /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (!range) res.writeHead(200, type).end(body);
+      else {
+        const [from, to] = [Number(range[1]), Math.min(Number(range[2]), body.length - 1)];
+        res.writeHead(206, { ...type, 'content-range': `bytes ${from}-${to}/${body.length}` }).end(body.subarray(from, to + 1));
+      }
     } catch {
       res.writeHead(404, options.headers).end();
     }

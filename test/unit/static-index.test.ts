@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,6 +7,7 @@ import { createEncoder, createIndex } from '../../src/client/client.js';
 import { InputError, M3WebError } from '../../src/errors.js';
 import { openIndex } from '../../src/search/index.js';
 import { parseIndex } from '../../src/search/serialize.js';
+import { type FileCache, forgetOtherBuilds } from '../../src/search/static/files.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { IndexEncoder, VectorIndex } from '../../src/search/types.js';
 import type { ModelInfo } from '../../src/types.js';
@@ -54,6 +55,13 @@ describe('static index over HTTP', () => {
     memory.close();
     server.close();
   });
+  /** The same search on the folder served with Range support. */
+  const openedSearch = async (q: string) => {
+    const index = await openIndex({ encoder, url });
+    const hits = await index.search(q);
+    index.close();
+    return hits;
+  };
 
   it('ranks lexical search exactly as the in-memory index, hits and scores alike', async () => {
     const index = await openIndex({ encoder, url });
@@ -85,24 +93,29 @@ describe('static index over HTTP', () => {
     index.close();
   });
 
-  it('fetches the coarse tier once, then only the shards a query needs, and reports the bytes', async () => {
+  it('fetches the coarse tier once, then only the rows and shards a query needs, and reports the bytes', async () => {
     // A server of its own: files are cached by URL, and this test counts what is fetched.
     const requests: string[] = [];
     const own = await serveStatic(dir, { onRequest: (p) => requests.push(p) });
     const index = await openIndex({ encoder, url: own.url });
     const stats = await index.stats();
-    const files = readdirSync(join(dir, 'rows')).length;
     expect(stats.tiers.coarse).toBeLessThan(stats.tiers.rows / 2);
+    expect(stats.fetched.bytes).toBe(stats.tiers.coarse);
     await index.search(QUERIES[2] as string, { mode: 'vector' });
     const first = (await index.stats()).lastSearch;
-    expect(first.files).toBeGreaterThan(0);
-    // 200 candidates among 3000 rows would touch most of 94 shards in insertion order; shards
-    // hold near rows together (order.ts), so far fewer are fetched.
-    expect(requests.filter((p) => p.includes('/rows/')).length).toBeLessThan(files / 2);
+    // 200 candidates' rows (516 bytes each at 128 f32 dims) and the hits' text shards.
+    expect(first.bytes).toBeLessThan(200 * 516 + 10 * 4096);
+    expect(first.requests).toBe(requests.length - 3);
     await index.search(QUERIES[2] as string, { mode: 'vector' });
-    expect((await index.stats()).lastSearch).toEqual({ files: 0, bytes: 0 });
-    const after = await index.stats();
-    expect(after.fetched.bytes).toBeGreaterThan(stats.tiers.coarse);
+    expect((await index.stats()).lastSearch).toEqual({ requests: 0, bytes: 0 });
+    index.close();
+    own.server.close();
+  });
+
+  it('reads rows from a host that ignores Range requests too', async () => {
+    const own = await serveStatic(dir, { ignoreRange: true });
+    const index = await openIndex({ encoder, url: own.url });
+    for (const q of QUERIES.slice(0, 3)) expect(await index.search(q)).toEqual(await openedSearch(q));
     index.close();
     own.server.close();
   });
@@ -141,6 +154,28 @@ describe('static index over HTTP', () => {
     reopened.close();
   });
 
+  it('sees a folder rebuilt at the same URL at once, never mixing its files with the old build', async () => {
+    const small = await openIndex({ encoder, name: 'static-small', device: 'cpu' });
+    await small.add(staticCorpus(50));
+    const folder = await writeFolder(small, 32);
+    const own = await serveStatic(folder);
+    const before = await openIndex({ encoder, url: own.url });
+    expect(ids(await before.search(QUERIES[0] as string, { mode: 'lexical', k: 3 }))).toEqual(
+      ids(await small.search(QUERIES[0] as string, { mode: 'lexical', k: 3 })),
+    );
+    await small.sync(staticCorpus(80).slice(40));
+    const rebuilt = await writeFolder(small, 32);
+    rmSync(folder, { recursive: true });
+    renameSync(rebuilt, folder);
+    const after = await openIndex({ encoder, url: own.url });
+    expect(after.size).toBe(40);
+    expect(await after.search(QUERIES[0] as string, { mode: 'lexical' })).toEqual(
+      await small.search(QUERIES[0] as string, { mode: 'lexical' }),
+    );
+    for (const i of [before, after, small]) i.close();
+    own.server.close();
+  });
+
   it('refuses another model with an InputError naming both', async () => {
     const base = encoder.info() as { model: ModelInfo; backend: 'cpu' };
     const other: IndexEncoder = {
@@ -153,7 +188,45 @@ describe('static index over HTTP', () => {
   });
 });
 
+describe('static index cache', () => {
+  it("forgets a folder's files from other builds, and nothing else", async () => {
+    const entries = new Map<string, Uint8Array>(
+      [
+        'old https://h/a/rows/00001.bin@3',
+        'old https://h/a/coarse.bin',
+        'new https://h/a/coarse.bin',
+        'old https://h/a/sub/coarse.bin',
+        'manifest https://h/a/index.json',
+        'old https://h/b/coarse.bin',
+      ].map((k) => [k, new Uint8Array(1)]),
+    );
+    const cache: FileCache = {
+      get: async (k) => entries.get(k),
+      set: async (es) => {
+        for (const [k, v] of es) entries.set(k, v);
+      },
+      keys: async () => [...entries.keys()],
+      delete: async (ks) => {
+        for (const k of ks) entries.delete(k);
+      },
+    };
+    await forgetOtherBuilds(cache, 'https://h/a/', 'new');
+    expect([...entries.keys()]).toEqual([
+      'new https://h/a/coarse.bin',
+      'old https://h/a/sub/coarse.bin',
+      'manifest https://h/a/index.json',
+      'old https://h/b/coarse.bin',
+    ]);
+  });
+});
+
 describe('m3web index --static', { timeout: 120_000 }, () => {
+  it('exits 2 for --ngrams without --static', async () => {
+    const r = await m3web(['index', '--model', 'x', '--docs', 'd', '--out', 'o', '--ngrams'], '');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--ngrams needs --static/);
+  });
+
   it('writes a folder that createIndex({ url }) searches through the engine, and prints tier sizes', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'm3web-static-cli-'));
     const docsFile = join(tmp, 'docs.jsonl');

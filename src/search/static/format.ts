@@ -7,7 +7,8 @@ import type { IndexSignature, Meta, VectorType } from '../types.js';
  *   index.json        this manifest
  *   coarse.bin        every row's coarse vector (row-major words), its scale, its BM25 length (u32)
  *   docs.json         ids, chunk counts, meta and where each document's rows sit in the shards
- *   rows/NNNNN.bin    full-width rows, `shardRows` per file, in shard order (words, then scales)
+ *   rows/NNNNN.bin    full-width rows, `shardRows` per file, in shard order: per row its words,
+ *                     then its f32 scale (one record, so a run of rows is one Range request)
  *   texts/NNNNN.json  the chunk texts of the same rows, as a JSON array
  *   terms/NNNNN.bin   BM25 postings, a term in shard termShard(term, count) (see postings.ts)
  *

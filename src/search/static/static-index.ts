@@ -23,7 +23,7 @@ import type {
   SyncReport,
 } from '../types.js';
 import { type CheckedSearch, checkSearch } from '../validate.js';
-import { defaultCache, fetchManifest, StaticFiles, type Transfer } from './files.js';
+import { defaultCache, fetchManifest, forgetOtherBuilds, StaticFiles, type Transfer } from './files.js';
 import {
   COARSE,
   DOCS,
@@ -45,13 +45,13 @@ function badFile(name: string, why: string): InputError {
   return new InputError(`${name} does not match its static index's manifest (${why}); rebuild it with m3web index --static`);
 }
 
-/** A file of `rows` rows of `c` (words, then scales) and, with `tail`, one u32 per row after them. */
-function parseRows(bytes: Uint8Array, name: string, c: Codec, rows: number, tail = false) {
+/** coarse.bin: the coarse rows' words, their scales, then each row's BM25 length (u32). */
+function parseCoarse(bytes: Uint8Array, name: string, c: Codec, rows: number) {
   const b = aligned(bytes);
-  if (b.length !== rows * (c.rowWords + 1 + (tail ? 1 : 0)) * 4) throw badFile(name, `${b.length} bytes for ${rows} rows`);
+  if (b.length !== rows * (c.rowWords + 2) * 4) throw badFile(name, `${b.length} bytes for ${rows} rows`);
   const words = new Uint32Array(b.buffer, b.byteOffset, rows * c.rowWords);
   const scales = new Float32Array(b.buffer, b.byteOffset + words.byteLength, rows);
-  const lengths = new Uint32Array(b.buffer, b.byteOffset + words.byteLength + scales.byteLength, tail ? rows : 0);
+  const lengths = new Uint32Array(b.buffer, b.byteOffset + words.byteLength + scales.byteLength, rows);
   return { words, scales, lengths };
 }
 
@@ -126,7 +126,7 @@ interface Tier {
 async function readTier(files: StaticFiles, m: StaticManifest): Promise<Tier> {
   const c = codec(m.coarse.vector, m.coarse.dims);
   const [rows, docs] = await Promise.all([
-    files.read(COARSE, m.sizes.coarse, (b, name) => parseRows(b, name, c, m.rows, true)),
+    files.read(COARSE, m.sizes.coarse, (b, name) => parseCoarse(b, name, c, m.rows)),
     files.read(DOCS, m.sizes.docs, (b, name) => parseDocs(b, name, m)),
   ]);
   const coarse = new RowStore(c);
@@ -152,7 +152,7 @@ class StaticSearchIndex implements StaticIndex {
   private readonly full: Codec;
   /** The coarse tier holds the full rows: nothing to fetch for vectors. */
   private readonly local: boolean;
-  private lastSearch: Transfer = { files: 0, bytes: 0 };
+  private lastSearch: Transfer = { requests: 0, bytes: 0 };
 
   constructor(
     readonly name: string,
@@ -164,6 +164,11 @@ class StaticSearchIndex implements StaticIndex {
   ) {
     this.full = codec(m.signature.vector, m.signature.dims);
     this.local = m.coarse.vector === m.signature.vector && m.coarse.dims === m.signature.dims;
+    // Row records are read by byte range: the files must be exactly as long as their rows.
+    const record = (this.full.rowWords + 1) * 4;
+    const rowFiles = this.local ? [] : m.sizes.texts.map((_, s) => this.shardRows(s) * record);
+    if (rowFiles.length !== m.sizes.rows.length || rowFiles.some((n, s) => n !== m.sizes.rows[s]))
+      throw badFile(`${name} index.json`, 'row shard sizes');
   }
 
   get size(): number {
@@ -181,7 +186,10 @@ class StaticSearchIndex implements StaticIndex {
       try {
         return await this.answer(query, o);
       } finally {
-        this.lastSearch = { files: this.files.fetched.files - before.files, bytes: this.files.fetched.bytes - before.bytes };
+        this.lastSearch = {
+          requests: this.files.fetched.requests - before.requests,
+          bytes: this.files.fetched.bytes - before.bytes,
+        };
       }
     });
   }
@@ -375,32 +383,35 @@ class StaticSearchIndex implements StaticIndex {
     return { ranked: await this.rescore(vector, o.dims, all), complete: true };
   }
 
-  /** `rows` ranked by their full-width cosine, from the row shards (the same scorer as in memory). */
+  /** `rows` ranked by their full-width cosine, read from the row shards (the same scorer as in memory). */
   private async rescore(vector: Float32Array, width: number, rows: number[]): Promise<Ranked> {
     const rw = this.full.rowWords;
-    const positions = rows.map((r) => this.position(r));
-    const wanted = [...new Set(positions.map((p) => Math.floor(p / this.m.shardRows)))];
-    const shards = new Map(
-      await Promise.all(
-        wanted.map(
-          async (s) =>
-            [
-              s,
-              await this.files.read(rowShard(s), this.m.sizes.rows[s] as number, (b, name) =>
-                parseRows(b, name, this.full, this.shardRows(s)),
-              ),
-            ] as const,
-        ),
-      ),
-    );
+    const shardRows = this.m.shardRows;
+    const byShard = new Map<number, number[]>();
+    rows.forEach((r, i) => {
+      const s = Math.floor(this.position(r) / shardRows);
+      const list = byShard.get(s);
+      if (list) list.push(i);
+      else byShard.set(s, [i]);
+    });
     const words = new Uint32Array(rows.length * rw);
     const scales = new Float32Array(rows.length);
-    positions.forEach((p, i) => {
-      const shard = shards.get(Math.floor(p / this.m.shardRows)) as ReturnType<typeof parseRows>;
-      const at = p % this.m.shardRows;
-      words.set(shard.words.subarray(at * rw, (at + 1) * rw), i * rw);
-      scales[i] = shard.scales[at] as number;
-    });
+    await Promise.all(
+      [...byShard].map(async ([s, at]) => {
+        const path = rowShard(s);
+        const records = await this.files.records(
+          path,
+          (rw + 1) * 4,
+          at.map((i) => this.position(rows[i] as number) % shardRows),
+        );
+        at.forEach((i, j) => {
+          const rec = records[j] as Uint8Array;
+          const view = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+          for (let w = 0; w < rw; w++) words[i * rw + w] = view.getUint32(w * 4, true);
+          scales[i] = view.getFloat32(rw * 4, true);
+        });
+      }),
+    );
     const store = new RowStore(this.full);
     store.append(words, scales);
     const score = rowScorer(store, encodeQuery(this.full, vector, width), width);
@@ -420,6 +431,7 @@ export async function openStaticIndex(options: StaticIndexOptions): Promise<Stat
   const cache = defaultCache();
   const m = parseManifest(await fetchManifest(base, cache), base);
   checkModel(m.signature, info.model, base);
+  await forgetOtherBuilds(cache, base, m.build);
   const files = new StaticFiles(base, m.build, cache);
   const tier = await readTier(files, m);
   return new StaticSearchIndex(options.name ?? base, m, tier, files, options.encoder, info.model);

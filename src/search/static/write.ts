@@ -21,10 +21,9 @@ import { clusterOrder } from './order.js';
 import { type Entries, encodeEntries, encodeShard } from './postings.js';
 
 /**
- * Rows per row and text shard: at 384 f32 dims a row shard is 48 KiB. Smaller shards waste
- * less of each fetch on rows that are not candidates, at more requests and more files on the
- * host (two per 32 rows: 6,250 at 100k rows). `npm run bench -- static` at 10k passages, first
- * vector query: 5.4 MB in 59 files at 64 rows, 3.4 MB in 75 at 32, 2.2 MB in 97 at 16.
+ * Rows per row and text shard: two files per 32 rows, 6,250 at 100k rows. Rows are read by
+ * Range requests, so the shard size bounds what a host that ignores Range sends for one run of
+ * rows (48 KiB of 384-dim f32 rows); text shards are fetched whole, for the hits only.
  */
 export const SHARD_ROWS = 32;
 /** Target bytes of a postings shard: a query fetches one per distinct term (word and prefix). */
@@ -145,12 +144,15 @@ export async function writeStaticIndex(
     const shard = rowAt.slice(s * shardRows, (s + 1) * shardRows);
     sizes.texts.push(await put(textShard(s), json(shard.map((r) => texts[r]))));
     if (local) continue;
-    const words = new Uint32Array(shard.length * full.rowWords);
+    // Row records (words, then the scale): a run of rows is one byte range of the file.
+    const records = new Uint32Array(shard.length * (full.rowWords + 1));
+    const scales = new Float32Array(records.buffer);
     shard.forEach((r, i) => {
-      words.set(segment.words.subarray(r * full.rowWords, (r + 1) * full.rowWords), i * full.rowWords);
+      const at = i * (full.rowWords + 1);
+      records.set(segment.words.subarray(r * full.rowWords, (r + 1) * full.rowWords), at);
+      scales[at + full.rowWords] = segment.scales[r] as number;
     });
-    const scales = Float32Array.from(shard, (r) => segment.scales[r] as number);
-    sizes.rows.push(await put(rowShard(s), concat([bytesOf(words), bytesOf(scales)])));
+    sizes.rows.push(await put(rowShard(s), bytesOf(records)));
   }
   for (const [i, bytes] of postingShards(postings).entries()) sizes.terms.push(await put(termShardFile(i), bytes));
   sizes.coarse = await put(COARSE, concat([bytesOf(c.words), bytesOf(c.scales), bytesOf(lengths)]));
