@@ -155,47 +155,53 @@ describe('one engine per origin, in Chromium tabs', { timeout: 600_000 }, () => 
   it.each([
     ['shared', true],
     ['dedicated', false],
-  ])('a tab closed in the middle of a sync leaves the index at the old or the new set, nothing between: %s', async (_, shared) => {
-    const name = `sync-cut-${shared ? 'shared' : 'dedicated'}`;
-    const docs = (from: number, to: number, word: (i: number) => string) =>
-      Array.from({ length: to - from }, (_, j) => ({ id: `d${from + j}`, text: `${word(from + j)} document number ${from + j}` }));
-    const before = docs(0, 300, () => 'alpha');
-    const after = [...docs(150, 300, () => 'alpha'), ...docs(300, 450, () => 'beta')];
-    const sync = (page: Page, set: { id: string; text: string }[], wait: boolean) =>
-      page.evaluate(
-        async ({ name, shared, set, wait }) => {
+  ])(
+    'a tab closed in the middle of a sync leaves the index at the old or the new set, nothing between: %s',
+    async (_, shared) => {
+      const name = `sync-cut-${shared ? 'shared' : 'dedicated'}`;
+      const docs = (from: number, to: number, word: (i: number) => string) =>
+        Array.from({ length: to - from }, (_, j) => ({
+          id: `d${from + j}`,
+          text: `${word(from + j)} document number ${from + j}`,
+        }));
+      const before = docs(0, 300, () => 'alpha');
+      const after = [...docs(150, 300, () => 'alpha'), ...docs(300, 450, () => 'beta')];
+      const sync = (page: Page, set: { id: string; text: string }[], wait: boolean) =>
+        page.evaluate(
+          async ({ name, shared, set, wait }) => {
+            const encoder = await m3web.createEncoder({ model: './pack', shared });
+            const index = await m3web.createIndex({ encoder, name, store: 'indexeddb' });
+            const done = index.sync(set);
+            if (wait) await done;
+          },
+          { name, shared, set, wait },
+        );
+      const first = await tab();
+      await sync(first, before, true);
+      await first.close();
+      const cut = await tab();
+      await sync(cut, after, false);
+      await new Promise((r) => setTimeout(r, 150));
+      await cut.close();
+      const fresh = await tab();
+      const counts = await fresh.evaluate(
+        async ({ name, shared }) => {
           const encoder = await m3web.createEncoder({ model: './pack', shared });
           const index = await m3web.createIndex({ encoder, name, store: 'indexeddb' });
-          const done = index.sync(set);
-          if (wait) await done;
+          const count = async (word: string) => (await index.search(word, { k: 1000, mode: 'lexical' })).length;
+          const out = { size: index.size, alpha: await count('alpha'), beta: await count('beta') };
+          await encoder.dispose();
+          return out;
         },
-        { name, shared, set, wait },
+        { name, shared },
       );
-    const first = await tab();
-    await sync(first, before, true);
-    await first.close();
-    const cut = await tab();
-    await sync(cut, after, false);
-    await new Promise((r) => setTimeout(r, 150));
-    await cut.close();
-    const fresh = await tab();
-    const counts = await fresh.evaluate(
-      async ({ name, shared }) => {
-        const encoder = await m3web.createEncoder({ model: './pack', shared });
-        const index = await m3web.createIndex({ encoder, name, store: 'indexeddb' });
-        const count = async (word: string) => (await index.search(word, { k: 1000, mode: 'lexical' })).length;
-        const out = { size: index.size, alpha: await count('alpha'), beta: await count('beta') };
-        await encoder.dispose();
-        return out;
-      },
-      { name, shared },
-    );
-    expect([
-      { size: 300, alpha: 300, beta: 0 },
-      { size: 300, alpha: 150, beta: 150 },
-    ]).toContainEqual(counts);
-    await fresh.close();
-  });
+      expect([
+        { size: 300, alpha: 300, beta: 0 },
+        { size: 300, alpha: 150, beta: 150 },
+      ]).toContainEqual(counts);
+      await fresh.close();
+    },
+  );
 
   it('counts its clients, and a closed tab gives up its share', async () => {
     const [a, b] = await Promise.all([tab(), tab()]);
