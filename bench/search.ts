@@ -72,8 +72,11 @@ export class Synthetic {
   }
 }
 
-/** An encoder that looks vectors up by text ("d17", "q3"): the index sees only the Encoder interface. */
-function lookupEncoder(docs: Float32Array[], queries: Float32Array[]): IndexEncoder {
+/**
+ * An encoder that looks a text's vector up (`vectorOf`): the index sees only the IndexEncoder
+ * interface. `backend` says where the index scores ('cpu' keeps it off the GPU).
+ */
+export function lookupEncoder(vectorOf: (text: string) => Float32Array, backend: 'webgpu' | 'cpu'): IndexEncoder {
   const info: EncoderInfo = {
     model: {
       id: 'synthetic-384',
@@ -88,7 +91,7 @@ function lookupEncoder(docs: Float32Array[], queries: Float32Array[]): IndexEnco
       prefixes: {},
       quality: null,
     },
-    backend: 'webgpu',
+    backend,
     adapter: null,
     fallbackReason: null,
     loadedLayers: 12,
@@ -100,8 +103,7 @@ function lookupEncoder(docs: Float32Array[], queries: Float32Array[]): IndexEnco
     embedDetailed: async (texts, options): Promise<EmbedResult> => {
       const dims = options?.dims ?? DIMS;
       const vectors = texts.map((t) => {
-        const v = (t[0] === 'q' ? queries : docs)[Number(t.slice(1))] as Float32Array;
-        const cut = v.slice(0, dims);
+        const cut = vectorOf(t).slice(0, dims);
         const n = Math.hypot(...cut);
         return cut.map((x) => x / n);
       });
@@ -205,7 +207,7 @@ export async function main(args: string[]): Promise<number> {
     const data = new Synthetic(Math.max(10, Math.round(size / 100)), size);
     const docs = Array.from({ length: size }, () => data.point());
     const qs = Array.from({ length: queries + 3 }, () => data.point());
-    const encoder = lookupEncoder(docs, qs);
+    const encoder = lookupEncoder((t) => (t[0] === 'q' ? qs : docs)[Number(t.slice(1))] as Float32Array, 'webgpu');
     const texts = docs.map((_, i) => ({ id: `d${i}`, text: `d${i}` }));
     let f32Exact: string[][] = [];
     const cases: [VectorType, 'webgpu' | 'cpu'][] = [

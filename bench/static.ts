@@ -10,12 +10,11 @@ import { openIndex } from '../src/search/index.js';
 import { parseIndex } from '../src/search/serialize.js';
 import { tierSizes } from '../src/search/static/format.js';
 import { writeStaticIndex } from '../src/search/static/write.js';
-import type { IndexEncoder, SearchMode, StaticIndex, VectorType } from '../src/search/types.js';
-import type { EmbedResult } from '../src/types.js';
+import type { SearchMode, StaticIndex, VectorType } from '../src/search/types.js';
 import { rng } from '../test/support/random.js';
 import { serveStatic } from '../test/support/static-server.js';
 import { hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';
-import { DIMS, fmt, median, recall, Synthetic, TRAINED_DIMS } from './search.js';
+import { DIMS, fmt, lookupEncoder, median, recall, Synthetic, TRAINED_DIMS } from './search.js';
 
 const K = 10;
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -39,35 +38,6 @@ function textOf(next: () => number, cluster: number, words: number): string {
     out.push(`w${w.toString(36)}`);
   }
   return out.join(' ');
-}
-
-/** An encoder that looks a text's vector up: the index sees only the IndexEncoder interface. */
-function lookupEncoder(vectors: Map<string, Float32Array>): IndexEncoder {
-  const model = {
-    id: 'synthetic-384',
-    source: 'bench',
-    layers: 12,
-    hiddenSize: DIMS,
-    exits: [12],
-    dims: TRAINED_DIMS,
-    pooling: 'mean' as const,
-    maxTokens: 512,
-    quantization: 'f32' as const,
-    prefixes: {},
-    quality: null,
-  };
-  return {
-    info: () => ({ model, backend: 'cpu' }),
-    embedDetailed: async (texts, options): Promise<EmbedResult> => {
-      const dims = options?.dims ?? DIMS;
-      const out = texts.map((t) => {
-        const cut = (vectors.get(t) as Float32Array).slice(0, dims);
-        const n = Math.hypot(...cut);
-        return cut.map((x) => x / n);
-      });
-      return { vectors: out, tokens: texts.map(() => 3), truncated: texts.map(() => false) };
-    },
-  };
 }
 
 interface ModeResult {
@@ -114,7 +84,7 @@ export async function main(args: string[]): Promise<number> {
     vectors.set(text, data.pointOf(c));
     return text;
   });
-  const encoder = lookupEncoder(vectors);
+  const encoder = lookupEncoder((t) => vectors.get(t) as Float32Array, 'cpu');
 
   let t0 = performance.now();
   const memory = await openIndex({ encoder, name: 'bench-static', vector, device: 'cpu' });
