@@ -20,6 +20,19 @@ export interface Fused {
 export const STANDARD_FUSION: Fusion = { k: 60, weights: { vector: 1, lexical: 1 } };
 
 /**
+ * A BM25 list's tail below this share of its best score is left out of the fusion: documents
+ * that share only common words with the query ("the", "is") would otherwise count as much per
+ * rank as the vector ranker's. Cosines have no such tail (every row scores), so the vector list
+ * is kept whole.
+ */
+export const LEXICAL_FLOOR = 0.2;
+
+const confident = (ranker: Ranker, list: DocRank[]) => {
+  const best = list[0]?.score ?? 0;
+  return ranker === 'lexical' ? list.filter((d) => d.score >= LEXICAL_FLOOR * best) : list;
+};
+
+/**
  * Reciprocal rank fusion (Cormack et al., 2009): a document scores sum_r w_r / (k + rank_r) over
  * the lists that hold it. Ranks, not scores, are combined, so a cosine and a BM25 score never
  * need a common scale (min-max scaling, as a weighted sum of scores needs, lets one outlier
@@ -28,7 +41,7 @@ export const STANDARD_FUSION: Fusion = { k: 60, weights: { vector: 1, lexical: 1
 export function fuseRanks(lists: Partial<Record<Ranker, DocRank[]>>, f: Fusion, k: number): Fused[] {
   const byId = new Map<string, Fused & { best: number }>();
   for (const [ranker, list] of Object.entries(lists) as [Ranker, DocRank[]][]) {
-    list.forEach((d, i) => {
+    confident(ranker, list).forEach((d, i) => {
       const term = f.weights[ranker] / (f.k + i + 1);
       let e = byId.get(d.id);
       if (!e) {

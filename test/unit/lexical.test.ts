@@ -99,6 +99,25 @@ describe('reciprocal rank fusion', () => {
     expect(fused[0]).toEqual({ id: 'b', score: 1 / 62 + 1 / 61, row: 2, ranks: { vector: 2, lexical: 1 } });
     expect(fused[2]?.ranks).toEqual({ lexical: 2 });
   });
+
+  it("leaves out BM25's tail below a fifth of its best score, never the vector list's", () => {
+    const fused = fuseRanks(
+      {
+        vector: [
+          { id: 'a', score: 0.2, row: 0 },
+          { id: 'b', score: 0.01, row: 1 },
+        ],
+        lexical: [
+          { id: 'c', score: 10, row: 2 },
+          { id: 'd', score: 2, row: 3 },
+          { id: 'e', score: 1.9, row: 4 },
+        ],
+      },
+      STANDARD_FUSION,
+      10,
+    );
+    expect(fused.map((f) => f.id).sort()).toEqual(['a', 'b', 'c', 'd']);
+  });
 });
 
 describe('fusion options', () => {
