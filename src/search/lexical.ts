@@ -34,7 +34,7 @@ export function counts(text: string, ngrams: boolean): { tf: Map<string, number>
 /**
  * BM25 over the rows (chunks) of a Collection, keyed by the same row numbers as the vectors, so
  * one row mask filters both rankers. It is derived from the chunk texts, which the index
- * persists anyway: it is rebuilt when an index is loaded, never stored, and so can never
+ * persists anyway: it is built again in each session (Collection.lexical), never stored, and so can never
  * disagree with the vectors after an interrupted write.
  */
 export class LexicalIndex {
