@@ -17,6 +17,10 @@ const nodeOnly = <T>(file: string): Promise<T> => import(/* @vite-ignore */ ['.'
  */
 export async function openModel(model: unknown, options: HubSourceOptions & { revision?: string }): Promise<ModelHandle> {
   if (typeof model === 'object' && model !== null && 'files' in model) {
+    const { name, files } = model as Partial<ModelFolder>;
+    if (typeof name !== 'string' || typeof files !== 'object' || files === null || Array.isArray(files)) {
+      throw new InputError('a model folder must be { name: string, files: { [path]: Blob } }');
+    }
     if (options.revision !== undefined) throw new InputError('revision applies to hub ids; a model folder has none');
     return openModelFolder(model as ModelFolder, options);
   }

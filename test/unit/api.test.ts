@@ -54,6 +54,7 @@ describe('createEncoder in Node (in-process, cpu)', () => {
     await expect(createEncoder(null as never)).rejects.toThrow(/needs an options object/);
     await expect(createEncoder({ model: '/no/such/model' })).rejects.toThrow(ModelFormatError);
     await expect(createEncoder({ model: HF, device: 'tpu' as never })).rejects.toThrow(/device must be auto, webgpu or cpu/);
+    await expect(createEncoder({ model: { name: 'x', files: null } as never })).rejects.toThrow(/a model folder must be/);
   });
 
   it('plans within a budget, and returns the cheapest plan when nothing fits', async () => {
