@@ -67,19 +67,12 @@ export async function readLinear(
 }
 
 /** The vocabulary table as the CPU keeps it, read a block at a time: f32, or quantized like a Linear's weight. */
-export async function readEmbeddingTable(
-  source: TensorSource,
-  name: string,
-  rows: number,
-  cols: number,
-  quant: Quant,
-  alloc?: Alloc,
-): Promise<EmbeddingTable> {
+export const readEmbeddingTable: TableReader = async (source, name, rows, cols, quant, alloc) => {
   const table = await readLinear(source, [{ name, rows }], cols, new Float32Array(0), quant, alloc);
   return quant === 'f32'
     ? new F32EmbeddingTable(new Float32Array(table.data.buffer, table.data.byteOffset, rows * cols), rows, cols)
     : new QuantizedEmbeddingTable(table);
-}
+};
 
 /** How a reader makes the vocabulary table (readEmbeddingTable, or pendingTable for a converter). */
 export type TableReader = (

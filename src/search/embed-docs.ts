@@ -65,6 +65,13 @@ async function embedFitting(texts: string[], s: EmbedSettings, depth = 0): Promi
   return out;
 }
 
+/** The query's vector at `layers` and `dims`, checked for its length. */
+export async function embedQuery(encoder: IndexEncoder, query: string, layers: number, dims: number): Promise<Float32Array> {
+  const [vector] = (await encoder.embedDetailed([query], { layers, dims, kind: 'query' })).vectors;
+  if (vector?.length !== dims) throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${dims}`);
+  return vector;
+}
+
 /** The chunk budget of a passage: the model's token limit less its specials and passage prefix. */
 export const passageBudget = (s: Pick<EmbedSettings, 'maxTokens' | 'passagePrefix'>) => chunkBudget(s.maxTokens, s.passagePrefix);
 

@@ -1,4 +1,5 @@
 import type { Fusion } from '../pack/manifest.js';
+import type { Ranked } from './topk.js';
 import type { Ranker } from './types.js';
 
 /** A document in one ranker's list: its score there and the row (chunk) that earned it. */
@@ -14,6 +15,30 @@ export interface Fused {
   row: number;
   /** 1-based rank in each list that holds the document. */
   ranks: Partial<Record<Ranker, number>>;
+}
+
+/**
+ * Documents each ranker contributes to a hybrid search: its top k alone would let a document
+ * ranked k + 1 by both rankers lose to one ranked first by one and absent from the other.
+ */
+export const fusionDepth = (k: number) => Math.max(4 * k, 40);
+
+/** One ranker's list as the result, each document with its rank there. */
+export const rankedAlone = (list: DocRank[], ranker: Ranker): Fused[] =>
+  list.map((d, i) => ({ ...d, ranks: { [ranker]: i + 1 } }));
+
+/** The first row of each document in `ranked` order, up to k: a document ranks by its best chunk. */
+export function bestPerDocument(ranked: Ranked, k: number, idOf: (row: number) => string): DocRank[] {
+  const docs: DocRank[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < ranked.rows.length && docs.length < k; i++) {
+    const row = ranked.rows[i] as number;
+    const id = idOf(row);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    docs.push({ id, score: ranked.scores[i] as number, row });
+  }
+  return docs;
 }
 
 /** Cormack et al.'s k and equal weights: the fusion for a model that measured none of its own. */

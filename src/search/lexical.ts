@@ -1,3 +1,4 @@
+import { isSet } from './cpu-scorer.js';
 import { terms } from './terms.js';
 import { type Ranked, selectTop } from './topk.js';
 
@@ -22,6 +23,41 @@ export const bm25Idf = (df: number, n: number) => Math.log(1 + (n - df + 0.5) / 
 /** BM25's weight of a term occurring `tf` times in a row of `length` terms, the rows averaging `avgLength`. */
 export const bm25Tf = (tf: number, length: number, avgLength: number) =>
   (tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * length) / avgLength));
+
+/** A term's postings: rows and term frequencies interleaved, and its document frequency. */
+export interface TermPostings {
+  entries: ArrayLike<number>;
+  df: number;
+}
+
+/**
+ * The k best rows in `mask` holding a query term, ranked by their BM25 sum over the terms (each with its
+ * count in the query; absent postings score nothing). `lengthOf` gives a row's terms, negative
+ * for a removed row. The in-memory and the static index score with it alike.
+ */
+export function bm25Rows(
+  terms: Iterable<readonly [qtf: number, postings: TermPostings | null | undefined]>,
+  k: number,
+  rows: number,
+  avgLength: number,
+  lengthOf: (row: number) => number,
+  mask: Uint32Array | null,
+): Ranked {
+  const scores = new Map<number, number>();
+  for (const [qtf, p] of terms) {
+    if (!p || p.df === 0) continue;
+    const idf = bm25Idf(p.df, rows);
+    const { entries } = p;
+    for (let i = 0; i < entries.length; i += 2) {
+      const row = entries[i] as number;
+      const length = lengthOf(row);
+      if (length < 0 || !isSet(mask, row)) continue;
+      const s = qtf * idf * bm25Tf(entries[i + 1] as number, length, avgLength);
+      scores.set(row, (scores.get(row) ?? 0) + s);
+    }
+  }
+  return selectTop([...scores.values()], [...scores.keys()], k);
+}
 
 /** A text's terms with their counts, and how many terms it has. */
 export function counts(text: string, ngrams: boolean): { tf: Map<string, number>; length: number } {
@@ -99,22 +135,8 @@ export class LexicalIndex {
 
   /** The k best live rows in `mask` (null: every live row) for `query`; rows sharing no term with it are left out. */
   top(query: string, k: number, mask: Uint32Array | null): Ranked {
-    const scores = new Map<number, number>();
     if (this.liveRows === 0) return selectTop([], [], k);
-    const avgLength = this.liveLength / this.liveRows;
-    for (const [term, qtf] of counts(query, this.ngrams).tf) {
-      const p = this.postings.get(term);
-      if (!p || p.df === 0) continue;
-      const idf = bm25Idf(p.df, this.liveRows);
-      const { entries } = p;
-      for (let i = 0; i < entries.length; i += 2) {
-        const row = entries[i] as number;
-        const length = this.lengths[row] as number;
-        if (length < 0 || (mask && ((mask[row >>> 5] as number) & (1 << (row & 31))) === 0)) continue;
-        const s = qtf * idf * bm25Tf(entries[i + 1] as number, length, avgLength);
-        scores.set(row, (scores.get(row) ?? 0) + s);
-      }
-    }
-    return selectTop([...scores.values()], [...scores.keys()], k);
+    const terms = [...counts(query, this.ngrams).tf].map(([term, qtf]) => [qtf, this.postings.get(term)] as const);
+    return bm25Rows(terms, k, this.liveRows, this.liveLength / this.liveRows, (row) => this.lengths[row] as number, mask);
   }
 }

@@ -6,9 +6,9 @@ import { codec } from './codec.js';
 import { Collection } from './collection.js';
 import { CpuScorer } from './cpu-scorer.js';
 import { docHash } from './doc-hash.js';
-import { type EmbedSettings, embedDocs, passageBudget } from './embed-docs.js';
+import { type EmbedSettings, embedDocs, embedQuery, passageBudget } from './embed-docs.js';
 import { candidateCount, coarseWidth, type RankOptions, rankRows, type ScoredStore } from './funnel.js';
-import { type DocRank, type Fused, fuseRanks } from './fuse.js';
+import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from './fuse.js';
 import { GpuScorer } from './gpu-scorer.js';
 import { type Change, SegmentLog, type StoredIndex } from './persist.js';
 import { concatSegments, type Segment, withoutDocs } from './segment.js';
@@ -39,15 +39,6 @@ const sameWeights = (a: IndexSignature, b: IndexSignature) =>
   a.fingerprint === undefined || b.fingerprint === undefined || a.fingerprint === b.fingerprint;
 const sameSignature = (a: IndexSignature, b: IndexSignature) =>
   a.model === b.model && sameWeights(a, b) && a.layers === b.layers && a.dims === b.dims && a.vector === b.vector;
-
-/**
- * Documents each ranker contributes to a hybrid search: its top k alone would let a document
- * ranked k + 1 by both rankers lose to one ranked first by one and absent from the other.
- */
-export const fusionDepth = (k: number) => Math.max(4 * k, 40);
-
-export const rankedAlone = (list: DocRank[], ranker: Ranker): Fused[] =>
-  list.map((d, i) => ({ ...d, ranks: { [ranker]: i + 1 } }));
 
 function checkOptions(options: unknown): asserts options is IndexOptions {
   if (typeof options !== 'object' || options === null)
@@ -402,10 +393,7 @@ class SearchIndex implements VectorIndex {
   }
 
   private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
-    const [vector] = (await this.encoder.embedDetailed([query], { layers: this.built.layers, dims: o.dims, kind: 'query' }))
-      .vectors;
-    if (vector?.length !== o.dims)
-      throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${o.dims}`);
+    const vector = await embedQuery(this.encoder, query, this.built.layers, o.dims);
     return this.bestDocuments(
       (want) =>
         this.rank(vector, {
@@ -429,15 +417,7 @@ class SearchIndex implements VectorIndex {
     const live = collection.liveRows;
     for (let want = Math.min(live, k * Math.ceil(live / collection.size)); ; want = Math.min(live, want * 4)) {
       const ranked = await rank(want);
-      const docs: DocRank[] = [];
-      const seen = new Set<string>();
-      for (let i = 0; i < ranked.rows.length && docs.length < k; i++) {
-        const row = ranked.rows[i] as number;
-        const { id } = collection.at(row);
-        if (seen.has(id)) continue;
-        seen.add(id);
-        docs.push({ id, score: ranked.scores[i] as number, row });
-      }
+      const docs = bestPerDocument(ranked, k, (row) => collection.at(row).id);
       if (docs.length === k || ranked.rows.length < want || want === live) return docs;
     }
   }

@@ -3,12 +3,12 @@ import { SerialQueue } from '../../serial-queue.js';
 import type { ModelInfo } from '../../types.js';
 import { type Codec, codec, encodeQuery } from '../codec.js';
 import { CpuScorer, isSet, rowScorer } from '../cpu-scorer.js';
+import { embedQuery } from '../embed-docs.js';
 import { metaPredicate } from '../filter.js';
 import { candidateCount } from '../funnel.js';
-import { type DocRank, fuseRanks } from '../fuse.js';
-import { bm25Idf, bm25Tf, counts } from '../lexical.js';
+import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from '../fuse.js';
+import { bm25Rows, counts } from '../lexical.js';
 import { RowStore } from '../rows.js';
-import { fusionDepth, rankedAlone } from '../search-index.js';
 import { type Ranked, selectTop } from '../topk.js';
 import type {
   IndexSignature,
@@ -297,18 +297,8 @@ class StaticSearchIndex implements StaticIndex {
     return texts[p % this.m.shardRows] as string;
   }
 
-  /** First row of each document in `ranked` order, up to k: a document ranks by its best chunk. */
   private bestDocs(ranked: Ranked, k: number): DocRank[] {
-    const out: DocRank[] = [];
-    const seen = new Set<number>();
-    for (let i = 0; i < ranked.rows.length && out.length < k; i++) {
-      const row = ranked.rows[i] as number;
-      const d = this.tier.rowDoc[row] as number;
-      if (seen.has(d)) continue;
-      seen.add(d);
-      out.push({ id: this.tier.docs.ids[d] as string, score: ranked.scores[i] as number, row });
-    }
-    return out;
+    return bestPerDocument(ranked, k, (row) => this.tier.docs.ids[this.tier.rowDoc[row] as number] as string);
   }
 
   /**
@@ -324,28 +314,14 @@ class StaticSearchIndex implements StaticIndex {
         return this.files.read(termShardFile(s), this.m.sizes.terms[s] as number, (b, name) => new PostingsShard(b, name));
       }),
     );
-    const avgLength = this.m.totalLength / this.m.rows;
-    const scores = new Map<number, number>();
-    [...tf].forEach(([term, qtf], i) => {
-      const p = (shards[i] as PostingsShard).get(term);
-      if (!p) return;
-      const idf = bm25Idf(p.df, this.m.rows);
-      for (let j = 0; j < p.entries.length; j += 2) {
-        const row = p.entries[j] as number;
-        if (!isSet(mask, row)) continue;
-        const s = qtf * idf * bm25Tf(p.entries[j + 1] as number, this.tier.lengths[row] as number, avgLength);
-        scores.set(row, (scores.get(row) ?? 0) + s);
-      }
-    });
-    return selectTop([...scores.values()], [...scores.keys()], scores.size);
+    const postings = [...tf].map(([term, qtf], i) => [qtf, (shards[i] as PostingsShard).get(term)] as const);
+    const { lengths } = this.tier;
+    return bm25Rows(postings, this.m.rows, this.m.rows, this.m.totalLength / this.m.rows, (row) => lengths[row] as number, mask);
   }
 
   /** The depth best documents by cosine: the funnel's candidates grow until they cover that many. */
   private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
-    const [vector] = (await this.encoder.embedDetailed([query], { layers: this.m.signature.layers, dims: o.dims, kind: 'query' }))
-      .vectors;
-    if (vector?.length !== o.dims)
-      throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${o.dims}`);
+    const vector = await embedQuery(this.encoder, query, this.m.signature.layers, o.dims);
     const rows = this.m.rows;
     for (let want = Math.min(rows, depth * Math.ceil(rows / this.m.docs)); ; want = Math.min(rows, want * 4)) {
       const { ranked, complete } = await this.rankRows(vector, o, mask, want);
