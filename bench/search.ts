@@ -93,6 +93,7 @@ export function lookupEncoder(vectorOf: (text: string) => Float32Array, backend:
     },
     backend,
     adapter: null,
+    backends: { short: { backend: backend, reason: 'bench' }, batch: { backend: backend, reason: 'bench' } },
     fallbackReason: null,
     loadedLayers: 12,
     fromCache: false,
@@ -107,7 +108,7 @@ export function lookupEncoder(vectorOf: (text: string) => Float32Array, backend:
         const n = Math.hypot(...cut);
         return cut.map((x) => x / n);
       });
-      return { vectors, tokens: texts.map(() => 3), truncated: texts.map(() => false) };
+      return { vectors, tokens: texts.map(() => 3), truncated: texts.map(() => false), layers: texts.map(() => 12) };
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { Plan } from './budget/plan.js';
 import type { GpuAdapterSummary } from './gpu/device.js';
 import type { BackendKind } from './model/encoder.js';
 import type { QualityTable, SearchDefaults } from './pack/manifest.js';
@@ -24,10 +25,27 @@ export interface EncoderOptions {
   dtype?: Quant;
   /** For a hub id or Hugging Face folder: the Matryoshka widths the model was trained for (default: full width only). */
   dims?: number[];
-  /** 'auto' (default) uses WebGPU when an adapter exists, else the CPU forward. */
+  /**
+   * 'auto' (default) times both backends on this device (once per adapter and model, cached) and
+   * runs each call on the one predicted faster for its size (a short query or a batch), switching
+   * if calls disagree; 'webgpu' or 'cpu' forces one.
+   */
   device?: DeviceChoice;
-  /** Load only the first `layers` layers now; deeper calls fetch the rest when needed. */
+  /**
+   * Load only the first `layers` layers now; deeper calls fetch the rest when needed. With
+   * `progressive`, the depth the background download goes to (default: every layer).
+   */
   layers?: number;
+  /**
+   * Resolve as soon as the embeddings and the layers of the model's first trained exit are loaded,
+   * and download the rest in the background: until it is done, each call of this encoder runs at
+   * the deepest exit loaded so far (never deeper than asked; `embedDetailed`'s `layers` says which).
+   * Indexes always embed at their own depth, waiting for its layers. With every file already in
+   * the offline cache the whole model loads at once, as without it. Default false.
+   */
+  progressive?: boolean;
+  /** Hears each deeper exit a progressive start makes available (its layer count), the last being the full depth. */
+  onUpgrade?: (layers: number) => void;
   /** Download / cache progress while the model loads. */
   onProgress?: (progress: LoadProgress) => void;
   /** Keep downloaded shards in IndexedDB (browser; default true). */
@@ -72,6 +90,11 @@ export interface EmbedResult {
   tokens: number[];
   /** Whether each text was longer than the model's limit and cut. */
   truncated: boolean[];
+  /**
+   * The exit (layer count) each vector came from: the `layers` asked for, or a shallower exit
+   * while a progressive start is still downloading the deeper ones.
+   */
+  layers: number[];
 }
 
 export interface ModelInfo {
@@ -95,11 +118,22 @@ export interface ModelInfo {
   fingerprint?: string;
 }
 
+/** The backend calls of one size run on, and why. */
+export interface BackendUse {
+  backend: BackendKind;
+  /** A sentence: the predicted times that decided, a switch, or the forced device. */
+  reason: string;
+}
+
 export interface EncoderInfo {
   model: ModelInfo;
+  /** The backend short calls (one query) run on; `backends` has batches too. */
   backend: BackendKind;
+  /** Per size class: `short` (one text of up to ~128 tokens) and `batch`. */
+  backends: { short: BackendUse; batch: BackendUse };
+  /** The WebGPU adapter, while a WebGPU backend is loaded. */
   adapter: GpuAdapterSummary | null;
-  /** Why 'auto' fell back to the CPU, if it did. */
+  /** Why 'auto' runs on the CPU alone because WebGPU is missing or failed, if it does. */
   fallbackReason: string | null;
   loadedLayers: number;
   /** True when the weights came from the offline cache, with no download. */
@@ -113,4 +147,9 @@ export interface EngineInfo {
   shared: boolean;
   /** Encoders (tabs, or createEncoder calls) the engine serves now, this one included. */
   clients: number;
+}
+
+/** A plan, and the backend its predicted latency is for (the one its workload's calls run on). */
+export interface EncoderPlan extends Plan {
+  backend: BackendKind;
 }

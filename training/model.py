@@ -1,8 +1,11 @@
 """A BERT encoder with Hugging Face `BertModel` parameter names and semantics (post-norm, exact
 GELU, absolute positions), so the exported weights run unchanged in m3web and transformers.js."""
 
+import json
 import math
+import struct
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -99,6 +102,23 @@ class Encoder(nn.Module):
                 if name not in tensors:
                     raise KeyError(f"checkpoint has no tensor {name}")
                 p.copy_(tensors[name].reshape(p.shape))
+
+
+def read_safetensors(path):
+    """{name: tensor} of an f32 safetensors file."""
+    with open(path, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(size))
+        data = f.read()
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        if t["dtype"] != "F32":
+            raise ValueError(f"{path}: {name} is {t['dtype']}, only F32 is read")
+        lo, hi = t["data_offsets"]
+        out[name] = torch.from_numpy(np.frombuffer(data[lo:hi], dtype="<f4").copy()).reshape(t["shape"])
+    return out
 
 
 def load_checkpoint(path):

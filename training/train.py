@@ -1,9 +1,14 @@
 """Trains the 2D-Matryoshka encoder: one loss summed over every exit (layer count) and several widths.
 
 Loss per step, for each exit in 1..L and each width d in DIMS:
-  - symmetric InfoNCE with in-batch negatives over translation pairs (groups.jsonl), and
+  - symmetric InfoNCE with in-batch negatives over translation pairs (groups.jsonl);
+  - InfoNCE over query -> passage pairs (retrieval.jsonl), each query against every passage of the
+    batch plus mined hard negatives (passages that share its words but are about something else).
+    A matrix of its own: FLORES sentences are both translation pairs and parts of passages, and in
+    one matrix a sentence would be pushed away from the passage that contains it;
   - CoSENT over scored STS training pairs (same language), which orders similarities the way
     STS Spearman measures them.
+--init-hf starts from a Hugging Face BERT folder (training/pack_to_hf.ts writes one from a pack).
 A checkpoint is written every --ckpt-every steps (atomically); rerunning resumes from it.
 """
 
@@ -18,19 +23,14 @@ import time
 import torch
 import torch.nn.functional as F
 
-from model import Encoder
+from model import Encoder, read_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "work")
-SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
 CLS, SEP, PAD = 2, 3, 0
 DIMS = [32, 64, 128, 256]
 # Share of batch rows drawn from each source (sources without rows here are not sampled).
 SOURCE_WEIGHTS = {"flores": 0.4, "stsb": 0.1, "udhr": 0.04, "cldr": 0.08, "lo-ui": 0.18, "lo-help": 0.2}
-MONITOR_LANGS = ["deu_Latn", "fra_Latn", "spa_Latn", "rus_Cyrl", "zho_Hans", "jpn_Jpan", "arb_Arab",
-                 "hin_Deva", "swh_Latn", "yor_Latn", "tur_Latn", "vie_Latn", "kor_Hang", "ell_Grek",
-                 "heb_Hebr", "tha_Thai", "amh_Ethi", "quy_Latn", "ayr_Latn", "khm_Khmr", "tam_Taml",
-                 "fin_Latn", "ind_Latn", "zul_Latn"]
 
 
 class Sampler:
@@ -48,6 +48,7 @@ class Sampler:
         self.group_eng = corpus["group_eng"].tolist()
         self.text_lang = corpus["text_lang"].tolist()
         self.tok = corpus["tok"]
+        self.ret_src = corpus["ret_src"].tolist() if "ret_src" in corpus else []
 
     def ids(self, t):
         return self.tok[self.off[t]: self.off[t + 1]]
@@ -95,11 +96,36 @@ class Sampler:
             rows.append((self.ids(a)[:max_tokens], self.ids(b)[:max_tokens]))
         return [r[0] for r in rows], [r[1] for r in rows]
 
+    def retrieval(self, size, weights):
+        """Queries, their passages, and one mined hard negative per query (when it has one)."""
+        c = self.c
+        by_src = getattr(self, "_ret_by_src", None)
+        if by_src is None:
+            by_src = self._ret_by_src = {}
+            for i, s in enumerate(self.ret_src):
+                by_src.setdefault(c["ret_sources"][s], []).append(i)
+        names = [s for s in weights if s in by_src and weights[s] > 0]
+        q_off, p_off = c["ret_q_off"], c["ret_p_off"]
+        qs, ps, negs, used = [], [], [], set()
+        while len(qs) < size:
+            i = self.rng.choice(by_src[self.rng.choices(names, [weights[s] for s in names])[0]])
+            if i in used:
+                continue
+            used.add(i)
+            qs.append(c["ret_q"][q_off[i]: q_off[i + 1]])
+            ps.append(c["ret_p"][p_off[i]: p_off[i + 1]])
+            cands = [n for n in c["ret_neg"][i].tolist() if n >= 0 and n not in used]
+            if cands:
+                n = self.rng.choice(cands)
+                used.add(n)
+                negs.append(c["ret_p"][p_off[n]: p_off[n + 1]])
+        return qs, ps, negs
+
     def sts(self, size):
         n = len(self.c["sts_a"])
         picks = self.rng.sample(range(n), size)
-        return ([torch.tensor(self.c["sts_a"][i]) for i in picks],
-                [torch.tensor(self.c["sts_b"][i]) for i in picks],
+        return ([self.c["sts_a"][i] for i in picks],
+                [self.c["sts_b"][i] for i in picks],
                 self.c["sts_score"][picks])
 
 
@@ -131,10 +157,11 @@ def embed(model, seqs, exits, chunk_tokens=12000):
 
 
 def info_nce(a, b, scale):
+    """Row i of `a` belongs with row i of `b`; rows of `b` past len(a) are extra negatives."""
     a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
     logits = a @ b.T * scale
     target = torch.arange(len(a))
-    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits[:, : len(a)].T, target)) / 2
 
 
 def cosent(a, b, score, scale=20.0):
@@ -145,39 +172,27 @@ def cosent(a, b, score, scale=20.0):
     return torch.logsumexp(torch.cat([torch.zeros(1), diff]), 0)
 
 
-def load_sts_dev(sp):
-    """English STS-B dev pairs, read for the monitor only (never trained on)."""
-    path = os.path.join(HERE, "dev-data", "stsb-dev", "stsb-en-dev.csv")
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
-    a = [torch.tensor(x[:254]) for x in sp.encode([r[0] for r in rows])]
-    b = [torch.tensor(x[:254]) for x in sp.encode([r[1] for r in rows])]
-    return a, b, torch.tensor([float(r[2]) for r in rows])
-
-
 def spearman(x, y):
     rank = lambda v: v.argsort().argsort().float()
     return torch.corrcoef(torch.stack([rank(x), rank(y)]))[0, 1].item()
 
 
-def load_dev(sp, langs, split="dev"):
-    dev = {}
-    for lang in langs + ["eng_Latn"]:
-        path = os.path.join(SHARED, "flores-sib200", lang, f"{split}.tsv")
-        with open(path, encoding="utf-8") as f:
-            rows = sorted(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), key=lambda r: r["index_id"])
-        dev[lang] = [torch.tensor(x[:254]) for x in sp.encode([r["text"] for r in rows])]
-    return dev
-
-
 @torch.no_grad()
-def monitor(model, dev, sts_dev, exits):
+def monitor(model, sets, exits):
+    """Progress on dev texts (corpus["monitor"]): FLORES xx->eng, English STS, xquad-dev R@1."""
     model.eval()
+    dev, sts_dev = sets["flores"], sets["sts"]
     eng = embed(model, dev["eng_Latn"], exits)
     sa, sb = embed(model, sts_dev[0], exits), embed(model, sts_dev[1], exits)
+    xq = {lang: (embed(model, q, exits), embed(model, p, exits), ans) for lang, (q, p, ans) in sets["xquad"].items()}
     scores = {}
     for e in exits:
         for d in (64, 256):
+            hits = []
+            for q, p, ans in xq.values():
+                x, y = F.normalize(q[e][:, :d], dim=-1), F.normalize(p[e][:, :d], dim=-1)
+                hits.append(((x @ y.T).argmax(1) == ans).float().mean().item())
+            scores[f"xq-L{e}d{d}"] = round(sum(hits) / len(hits), 4)
             cos = (F.normalize(sa[e][:, :d], dim=-1) * F.normalize(sb[e][:, :d], dim=-1)).sum(-1)
             scores[f"sts-L{e}d{d}"] = round(spearman(cos, sts_dev[2]), 4)
             accs = []
@@ -216,6 +231,11 @@ def main():
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--no-init", action="store_true", help="random word embeddings instead of the SVD init")
+    ap.add_argument("--init-hf", help="start from this Hugging Face BERT folder's weights")
+    ap.add_argument("--ret-batch", type=int, default=0, help="query -> passage pairs per step")
+    ap.add_argument("--ret-weight", type=float, default=1.0)
+    ap.add_argument("--ret-weights", default="flores-ict=0.4,help-ict=0.3,help-title=0.3",
+                    help="share of retrieval rows per source (0 leaves a source out: the ablation)")
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--monitor-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -230,7 +250,9 @@ def main():
     torch.manual_seed(args.seed)
     model = Encoder(corpus["vocab"], hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
                     ffn=args.hidden * 4, dropout=args.dropout)
-    if not args.no_init:
+    if args.init_hf:
+        model.load_hf_state_dict(read_safetensors(os.path.join(args.init_hf, "model.safetensors")))
+    elif not args.no_init:
         model.word.weight.data.copy_(corpus["init_word"][:, : args.hidden])
     decay = [p for n, p in model.named_parameters() if p.dim() > 1]
     no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
@@ -249,13 +271,13 @@ def main():
     with open(os.path.join(run_dir, "args.json"), "w") as f:
         json.dump(vars(args), f, indent=1)
 
-    import sentencepiece as spm
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(WORK, "spm.model"))
-    dev = load_dev(sp, MONITOR_LANGS)
-    sts_dev = load_sts_dev(sp)
+    ret_weights = {k: float(v) for k, v in (kv.split("=") for kv in args.ret_weights.split(","))}
     exits = list(range(1, args.layers + 1))
     dims = [d for d in DIMS if d < args.hidden] + [args.hidden]
     log = open(os.path.join(run_dir, "log.jsonl"), "a")
+    if step == 0:
+        log.write(json.dumps({"step": 0, "dev": monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers])}) + "\n")
+        log.flush()
     model.train()
     while step < args.steps:
         t0 = time.time()
@@ -267,8 +289,13 @@ def main():
         esa, esb = embed(model, sa, exits), embed(model, sb, exits)
         nce = sum(info_nce(ea[e][:, :d], eb[e][:, :d], args.scale) for e in exits for d in dims)
         sts = sum(cosent(esa[e][:, :d], esb[e][:, :d], score) for e in exits for d in dims)
+        ret = torch.zeros(())
+        if args.ret_batch:
+            qs, ps, negs = sampler.retrieval(args.ret_batch, ret_weights)
+            eq, ep = embed(model, qs, exits), embed(model, ps + negs, exits)
+            ret = sum(info_nce(eq[e][:, :d], ep[e][:, :d], args.scale) for e in exits for d in dims)
         n = len(exits) * len(dims)
-        loss = (nce + args.sts_weight * sts) / n
+        loss = (nce + args.sts_weight * sts + args.ret_weight * ret) / n
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -276,9 +303,9 @@ def main():
         step += 1
         elapsed += time.time() - t0
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
-               "sts": round(sts.item() / n, 4), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
+               "sts": round(sts.item() / n, 4), "ret": round(ret.item() / n, 4), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
         if step % args.monitor_every == 0 or step == args.steps:
-            rec["dev"] = monitor(model, dev, sts_dev, [1, args.layers // 2, args.layers])
+            rec["dev"] = monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers])
         log.write(json.dumps(rec) + "\n")
         log.flush()
         if step % 10 == 0 or "dev" in rec:

@@ -73,10 +73,8 @@ interface Candidate {
 export function planBudget(model: PlanModel, cost: Pick<CostModel, 'latencyMs'>, budget: Budget = {}): Plan {
   const b = readBudget(budget);
   if (!model.exits.length || !model.dims.length) throw new InputError('the model lists no exits or no dims to plan over');
-  const config = 'hiddenSize' in model.config ? (model.config as EncoderConfig) : parseHfConfig(model.config);
-  const maxTokens = Math.min(config.maxTokens, model.maxTokens ?? config.maxTokens);
-  const seqLen = Math.min(maxTokens, Math.max(1, Math.ceil(b.typicalTokens ?? DEFAULT_TOKENS)));
-  const batch = Math.max(1, Math.ceil(b.batch ?? 1));
+  const config = configOf(model);
+  const { batch, seqLen } = workload(b, config, model.maxTokens);
   const indexVectors = Math.ceil(b.indexVectors ?? 0);
   const rows = model.quality?.rows ?? [];
   const quality = qualityEstimator(rows, model.exits, model.dims);
@@ -124,6 +122,26 @@ export function planBudget(model: PlanModel, cost: Pick<CostModel, 'latencyMs'>,
     predicted: { latencyMs: chosen.latencyMs, memoryMB: chosen.memoryMB, quality: chosen.quality.score },
     reason,
   };
+}
+
+/**
+ * The call a budget describes, as planBudget plans for it: `batch` texts of `seqLen` tokens. A
+ * caller choosing a backend per call size asks this first. Throws InputError like planBudget.
+ */
+export function planWorkload(
+  model: Pick<PlanModel, 'config' | 'maxTokens'>,
+  budget: Budget = {},
+): { batch: number; seqLen: number } {
+  return workload(readBudget(budget), configOf(model), model.maxTokens);
+}
+
+const configOf = (model: Pick<PlanModel, 'config'>): EncoderConfig =>
+  'hiddenSize' in model.config ? (model.config as EncoderConfig) : parseHfConfig(model.config);
+
+function workload(b: ReadBudget, config: EncoderConfig, packMaxTokens: number | undefined) {
+  const maxTokens = Math.min(config.maxTokens, packMaxTokens ?? config.maxTokens);
+  const seqLen = Math.min(maxTokens, Math.max(1, Math.ceil(b.typicalTokens ?? DEFAULT_TOKENS)));
+  return { batch: Math.max(1, Math.ceil(b.batch ?? 1)), seqLen };
 }
 
 function cheaper(a: Candidate, b: Candidate): boolean {

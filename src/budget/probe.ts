@@ -21,13 +21,19 @@ export interface ProbePoint {
  * a cached probe stays usable when the cost model in cost.ts changes.
  */
 export interface DeviceProbe {
-  version: 1;
+  /** 2: `stoppedAt`, and probes of both backends for device 'auto' (probe-cache.ts). */
+  version: 2;
   /** probeCacheKey(target): which adapter and backend the timings belong to. */
   key: string;
   kind: BackendKind;
   adapter: GpuAdapterSummary | null;
   /** Every shape at depth 1, and again at depth 2 when the backend has two layers loaded. */
   measured: ProbePoint[];
+  /**
+   * Set by probeAgainst when a call ran past the probe's time budget: the shape of that call, and
+   * `ms`, how long it had run by then (the call took at least that long). Larger shapes were not run.
+   */
+  stoppedAt?: ProbePoint;
   /** Date.now() when measured. */
   createdAt: number;
 }
@@ -105,12 +111,111 @@ export async function probeDevice(
   for (let r = 0; r < runs; r++) {
     for (const [i, c] of cases.entries()) (times[i] as number[]).push(await time(c));
   }
+  return record(
+    target,
+    cases.map((c, i) => ({ layers: c.layers, batch: c.batch, seqLen: c.seqLen, ms: median(times[i] as number[]) })),
+  );
+}
+
+/** A probe of a second backend, bounded in time, and the call still running when it stopped. */
+export interface BoundedProbe {
+  probe: DeviceProbe;
+  /** Settles when the backend is idle again: await it before using or disposing the backend. */
+  settled: Promise<void>;
+}
+
+/**
+ * When one call of a shape takes this many times the reference's time there, the backend loses
+ * that shape by far more than timer noise, so that first call is kept and no repeats are run.
+ */
+const CLEAR_LOSS = 4;
+
+/**
+ * Times `backend` at the shapes `reference` (the other backend's probeDevice) measured, to tell
+ * which of the two is faster, within `budgetMs` of wall-clock time. On a software WebGPU adapter
+ * one batched call alone can take seconds, so the shapes run smallest first (one untimed warm-up
+ * call at the smallest, for first-use costs), and a call still running when the budget is spent
+ * ends the probe there: `stoppedAt` records it as a lower bound, and the call is left to finish
+ * (`settled`) instead of being waited for. A shape that the first call shows lost by CLEAR_LOSS
+ * or more keeps that one time; the others keep the median of `repeats` more calls (the first
+ * call at a shape, which grows buffers, is not among them).
+ */
+export async function probeAgainst(
+  backend: EncoderBackend,
+  target: ProbeTarget,
+  reference: DeviceProbe,
+  budgetMs: number,
+  repeats = DEFAULT_REPEATS,
+): Promise<BoundedProbe> {
+  const { hiddenSize, vocabSize } = backend.config;
+  const cases = [...reference.measured]
+    .filter((p) => p.layers <= backend.loadedLayers)
+    .sort((a, b) => a.batch * a.seqLen - b.batch * b.seqLen || a.layers - b.layers);
+  const deadline = performance.now() + budgetMs;
+  let settled: Promise<void> = Promise.resolve();
+  /** The call's ms, and whether it finished within the budget (else: how long it had run when given up). */
+  const time = async (c: ProbePoint): Promise<{ ms: number; within: boolean }> => {
+    const start = performance.now();
+    const left = deadline - start;
+    if (left <= 0) return { ms: 0, within: false };
+    const call = backend.embed(probeTokens(c.batch, c.seqLen, vocabSize), {
+      layers: c.layers,
+      dims: hiddenSize,
+      pooling: 'mean',
+      normalize: false,
+    });
+    settled = call.then(
+      () => undefined,
+      () => undefined,
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, left);
+    });
+    await Promise.race([call, expired]);
+    clearTimeout(timer);
+    const ms = performance.now() - start;
+    return { ms, within: ms <= left };
+  };
+
+  const measured: ProbePoint[] = [];
+  const stopped = (c: ProbePoint, ms: number): BoundedProbe => ({
+    probe: record(target, measured, { ...shapeOf(c), ms }),
+    settled,
+  });
+  const first = cases[0];
+  if (first !== undefined) {
+    const warmUp = await time(first);
+    if (!warmUp.within) return stopped(first, warmUp.ms);
+  }
+  for (const c of cases) {
+    const scout = await time(c);
+    if (!scout.within) return stopped(c, scout.ms);
+    if (scout.ms >= CLEAR_LOSS * c.ms) {
+      measured.push({ ...shapeOf(c), ms: scout.ms });
+      continue;
+    }
+    const runs: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const run = await time(c);
+      if (!run.within) return stopped(c, run.ms);
+      runs.push(run.ms);
+    }
+    measured.push({ ...shapeOf(c), ms: median(runs) });
+  }
+  return { probe: record(target, measured), settled };
+}
+
+const shapeOf = (p: ProbePoint) => ({ layers: p.layers, batch: p.batch, seqLen: p.seqLen });
+
+function record(target: ProbeTarget, measured: ProbePoint[], stoppedAt?: ProbePoint): DeviceProbe {
   return {
-    version: 1,
+    version: 2,
     key: probeCacheKey(target),
     kind: target.kind,
     adapter: target.adapter,
-    measured: cases.map((c, i) => ({ layers: c.layers, batch: c.batch, seqLen: c.seqLen, ms: median(times[i] as number[]) })),
+    measured,
+    ...(stoppedAt ? { stoppedAt } : {}),
     createdAt: Date.now(),
   };
 }
@@ -131,4 +236,23 @@ function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/**
+ * The whole first-visit probe of device 'auto', in wall-clock ms: the CPU's full probe, then
+ * WebGPU's probeAgainst in what is left (at least MIN_AGAINST_MS). A software adapter then costs
+ * the page under a second once; a hardware GPU finishes long before.
+ */
+const BOTH_BUDGET_MS = 800;
+const MIN_AGAINST_MS = 200;
+
+/** Probes the CPU backend, then `gpu` against it within the budget left: what device 'auto' decides by. */
+export async function probeBoth(
+  cpu: EncoderBackend,
+  gpu: { backend: EncoderBackend; target: ProbeTarget },
+): Promise<{ cpu: DeviceProbe; webgpu: BoundedProbe }> {
+  const start = performance.now();
+  const cpuProbe = await probeDevice(cpu, { kind: 'cpu', adapter: null });
+  const left = Math.max(MIN_AGAINST_MS, BOTH_BUDGET_MS - (performance.now() - start));
+  return { cpu: cpuProbe, webgpu: await probeAgainst(gpu.backend, gpu.target, cpuProbe, left) };
 }

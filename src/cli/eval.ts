@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { readFloresDev, readStsDev } from '../eval/dev-data.js';
+import { readFloresDev, readStsDev, readXquad } from '../eval/dev-data.js';
 import { cpuWorkerPool, type EmbedExits } from '../eval/embed-pool.js';
 import { type EvalReport, evaluate } from '../eval/run.js';
 import type { BackendChoice } from '../model/backend.js';
@@ -18,7 +19,11 @@ Measures, for every (layers, dims) the model supports (the pack's exits x dims, 
 every layer at full width for a Hugging Face folder):
   - FLORES-200 dev bitext retrieval accuracy, xx->eng and eng->xx, averaged over languages;
   - STS-B dev Spearman correlation per language;
-and the same for a character n-gram TF-IDF baseline. Prints a table.
+  - where the data folder has xquad-dev/: question -> paragraph retrieval (R@1, MRR@10),
+    monolingual and against English paragraphs, averaged over languages (the model's query
+    and passage prefixes applied);
+and the same for a character n-gram TF-IDF baseline. Prints a table. The score the planner
+ranks cells by is the mean of bitext (both directions), STS and xquad MRR@10.
 
 With --search instead: question -> paragraph retrieval on xquad-dev (data/xquad-dev), through
 the search index, for the vector ranker, the lexical (BM25) ranker and hybrid fusions, at the
@@ -28,7 +33,8 @@ English paragraphs. --write then stores the best fusion as the pack's hybrid def
 Options:
   --model DIR     model pack or Hugging Face folder, or a hub id (as for embed)
   --revision R    hub branch, tag or commit (default main)
-  --data DIR      dev data folder with flores-dev/ and stsb-dev/ (default training/dev-data)
+  --data DIR      dev data folder with flores-dev/, stsb-dev/ and optionally xquad-dev/
+                  (default training/dev-data)
   --langs LIST    only these FLORES languages, comma-separated (default: all)
   --sts LIST      only these STS-B languages, e.g. en,de (default: all)
   --backend B     cpu, webgpu or auto (default cpu: exact f32 on any machine)
@@ -104,12 +110,13 @@ const rho = (x: number) => x.toFixed(3).padStart(6);
 
 export function formatTable(report: EvalReport): string {
   const { rows, baseline } = report.table;
+  const xquad = rows.some((r) => r.metrics?.xquadMonoR1 !== undefined);
   const lines = [
-    'layers  dims  xx->eng  eng->xx  STS-en  STS-mean  score',
-    '------  ----  -------  -------  ------  --------  -----',
+    `layers  dims  xx->eng  eng->xx  STS-en  STS-mean${xquad ? '  xq-mono  xq-cross' : ''}  score`,
+    `------  ----  -------  -------  ------  --------${xquad ? '  -------  --------' : ''}  -----`,
   ];
   const line = (l: string, d: string, m: Record<string, number>, score: number) =>
-    `${l.padStart(6)}  ${d.padStart(4)}   ${pct(m.floresXxEng ?? 0)}   ${pct(m.floresEngXx ?? 0)}  ${rho(m.sts_en ?? 0)}    ${rho(m.stsMean ?? 0)}  ${score.toFixed(3)}`;
+    `${l.padStart(6)}  ${d.padStart(4)}   ${pct(m.floresXxEng ?? 0)}   ${pct(m.floresEngXx ?? 0)}  ${rho(m.sts_en ?? 0)}    ${rho(m.stsMean ?? 0)}${xquad ? `   ${pct(m.xquadMonoR1 ?? 0)}    ${pct(m.xquadCrossR1 ?? 0)}` : ''}  ${score.toFixed(3)}`;
   for (const r of rows) lines.push(line(String(r.layers), String(r.dims), r.metrics ?? {}, r.score));
   if (baseline) lines.push(line('lexical', '-', baseline.metrics ?? {}, baseline.score));
   return `${lines.join('\n')}\n`;
@@ -129,6 +136,9 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
   const dims = manifest?.dims ?? [config.hiddenSize];
   const flores = await readFloresDev(join(args.data, 'flores-dev'), args.langs);
   const sts = await readStsDev(join(args.data, 'stsb-dev'), args.sts);
+  const xquadDir = join(args.data, 'xquad-dev');
+  const xquad = existsSync(xquadDir) ? await readXquad(xquadDir) : undefined;
+  const prefixes = manifest?.prefixes ?? model.sentenceTransformers?.prefixes;
   const pooling = manifest?.pooling ?? 'mean';
   let embed: EmbedExits;
   let close: () => Promise<void>;
@@ -153,6 +163,8 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
       dims,
       flores,
       sts,
+      ...(xquad ? { xquad } : {}),
+      ...(prefixes ? { prefixes } : {}),
       batch: args.batch,
       onProgress(done, total) {
         const p = Math.floor((100 * done) / total);
@@ -165,7 +177,9 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
   } finally {
     await close();
   }
-  io.stdout.write(`FLORES dev: ${flores.size - 1} languages vs English; STS dev: ${[...sts.keys()].join(', ')}\n`);
+  io.stdout.write(
+    `FLORES dev: ${flores.size - 1} languages vs English; STS dev: ${[...sts.keys()].join(', ')}${xquad ? `; xquad-dev: ${[...xquad.keys()].join(', ')} (R@1)` : ''}\n`,
+  );
   io.stdout.write(formatTable(report));
   if (args.report) await writeFile(args.report, `${JSON.stringify(report, null, 1)}\n`);
   if (args.write) {

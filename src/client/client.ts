@@ -12,6 +12,9 @@ function checkOptions(options: unknown): asserts options is EncoderOptions {
   const o = options as EncoderOptions;
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new InputError('onProgress must be a function');
   if (o.shared !== undefined && typeof o.shared !== 'boolean') throw new InputError('shared must be true or false');
+  if (o.progressive !== undefined && typeof o.progressive !== 'boolean')
+    throw new InputError('progressive must be true or false');
+  if (o.onUpgrade !== undefined && typeof o.onUpgrade !== 'function') throw new InputError('onUpgrade must be a function');
 }
 
 /**
@@ -24,6 +27,11 @@ function checkOptions(options: unknown): asserts options is EncoderOptions {
  * const encoder = await createEncoder({ model: '/models/m3-mini' });
  * const [v] = await encoder.embed(['Wie spät ist es?'], { layers: 3, dims: 64 });
  * v.length; // 64
+ *
+ * With `progressive: true` it resolves once the first trained exit is loaded and serves each call
+ * at the deepest exit loaded so far while the rest downloads:
+ * const fast = await createEncoder({ model: '/models/m3-mini', progressive: true, onUpgrade: (l) => console.log(l) });
+ * (await fast.embedDetailed(['Wie spät ist es?'])).layers; // [1] at first; [6] once the log has said 6
  */
 export async function createEncoder(options: EncoderOptions): Promise<Encoder> {
   checkOptions(options);

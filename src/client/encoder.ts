@@ -1,9 +1,9 @@
 import { proxy } from 'comlink';
-import type { Budget, Plan } from '../budget/plan.js';
+import type { Budget } from '../budget/plan.js';
 import { DisposedError, EngineLostError, InputError, M3WebError } from '../errors.js';
 import type { IndexOptions, StaticIndexOptions, VectorIndex } from '../search/types.js';
 import { parseHubId } from '../source/hub-id.js';
-import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions } from '../types.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions, EncoderPlan } from '../types.js';
 import type { IndexMethod } from '../worker/host.js';
 import type { IndexState } from '../worker/protocol.js';
 import { type Connection, connect, inPage } from './connection.js';
@@ -15,14 +15,18 @@ type RemoteIndexOptions = Omit<IndexOptions, 'encoder'> | Omit<StaticIndexOption
 export interface Encoder {
   /** One vector per text, in input order; texts past the model's limit are truncated. */
   embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
-  /** The same, plus each text's token count and whether it was truncated. */
+  /**
+   * The same, plus each text's token count, whether it was truncated, and the exit its vector
+   * came from (`layers`: shallower than asked only while a progressive start downloads).
+   */
   embedDetailed(texts: string[], options?: EmbedOptions): Promise<EmbedResult>;
   info(): Promise<EncoderInfo>;
   /**
    * The (layers, dims) with the best measured quality whose predicted latency, memory and bytes per
    * vector fit `budget` on this device; `fits: false` with the cheapest plan when nothing does.
+   * `backend` is the backend calls of the budget's size run on, whose timings predicted latency.
    */
-  plan(budget?: Budget): Promise<Plan>;
+  plan(budget?: Budget): Promise<EncoderPlan>;
   /**
    * Destroys the GPU device as a driver reset or a long background tab would. The call in flight
    * rejects with GPU_DEVICE_LOST and the next one creates a new device (for the encoder and its
@@ -60,7 +64,7 @@ function asInputError(err: unknown): unknown {
   return err;
 }
 
-type EngineOptions = Omit<EncoderOptions, 'onProgress' | 'shared'>;
+type EngineOptions = Omit<EncoderOptions, 'onProgress' | 'onUpgrade' | 'shared'>;
 
 /**
  * The client side of an engine. Every call goes over the connection; when the engine's worker
@@ -91,7 +95,7 @@ export class EncoderClient implements Encoder, IndexOwner {
   }
 
   private static async open(options: EncoderOptions): Promise<Connection> {
-    const { onProgress, shared, ...rest } = options;
+    const { onProgress, onUpgrade, shared, ...rest } = options;
     const conn = await connect({ ...(shared === undefined ? {} : { shared }), ...(rest.device ? { device: rest.device } : {}) });
     try {
       // A pack URL is resolved against the page, since the worker has another base; a hub id is not a URL.
@@ -100,7 +104,8 @@ export class EncoderClient implements Encoder, IndexOwner {
           ? new URL(rest.model, location.href).href
           : rest.model;
       const engineOptions: EngineOptions = { ...rest, model };
-      await Promise.race([conn.api.open(engineOptions, onProgress ? proxy(onProgress) : undefined), conn.lost]);
+      const progress = onProgress ? proxy(onProgress) : undefined;
+      await Promise.race([conn.api.open(engineOptions, progress, onUpgrade ? proxy(onUpgrade) : undefined), conn.lost]);
       return conn;
     } catch (err) {
       conn.close();
@@ -124,7 +129,7 @@ export class EncoderClient implements Encoder, IndexOwner {
     return this.call((api) => api.info());
   }
 
-  plan(budget: Budget = {}): Promise<Plan> {
+  plan(budget: Budget = {}): Promise<EncoderPlan> {
     return this.call((api) => api.plan(budget));
   }
 

@@ -40,8 +40,13 @@ function heatmap(texts: string[], vectors: Float32Array[]): HTMLTableElement {
   return table;
 }
 
-/** The compare panel: embeds each line and shows every pair's cosine at the chosen shape. */
-export async function setupComparePanel(encoder: Encoder, shape: () => { layers: number; dims: number }): Promise<void> {
+/**
+ * The compare panel: embeds each line and shows every pair's cosine at the chosen shape. Returns
+ * what to call when a deeper exit has arrived: an answer that came from a shallower exit than
+ * asked (a progressive start still downloading) is embedded again.
+ */
+export async function setupComparePanel(encoder: Encoder, shape: () => { layers: number; dims: number }): Promise<() => void> {
+  let shallow = false;
   const input = $('compare-input') as HTMLTextAreaElement;
   const button = $('compare-run') as HTMLButtonElement;
   input.value = SAMPLE_SENTENCES.join('\n');
@@ -58,10 +63,12 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
     try {
       const { layers, dims } = shape();
       const started = performance.now();
-      const vectors = await encoder.embed(texts, { layers, dims });
+      const { vectors, layers: exits } = await encoder.embedDetailed(texts, { layers, dims });
       const ms = performance.now() - started;
-      $('compare-time').textContent =
-        `${texts.length} sentences embedded in ${ms.toFixed(0)} ms at ${layers} layers x ${dims} dims.`;
+      const exit = Math.min(...exits);
+      shallow = exit < layers;
+      const depth = shallow ? `exit ${exit} of the ${layers} layers asked (the rest is still downloading)` : `${layers} layers`;
+      $('compare-time').textContent = `${texts.length} sentences embedded in ${ms.toFixed(0)} ms at ${depth} x ${dims} dims.`;
       $('compare-heatmap').replaceChildren(heatmap(texts, vectors));
     } catch (err) {
       $('compare-time').textContent = `Embedding failed: ${(err as Error).message}`;
@@ -69,7 +76,14 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
       button.disabled = false;
     }
   };
-  button.addEventListener('click', run);
+  // One run at a time, so an upgrade that lands mid-run is seen by the run after it.
+  let last = Promise.resolve();
+  const queue = (job: () => Promise<void>) => {
+    last = last.then(job);
+    return last;
+  };
+  button.addEventListener('click', () => void queue(run));
   button.disabled = false;
-  await run();
+  await queue(run);
+  return () => void queue(async () => (shallow ? run() : undefined));
 }

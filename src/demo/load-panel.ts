@@ -1,4 +1,4 @@
-import type { EncoderInfo, LoadProgress } from '../index.js';
+import type { DeviceChoice, EncoderInfo, LoadProgress } from '../index.js';
 import { $ } from './dom.js';
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -13,23 +13,32 @@ export const loadPanel = {
     $('load-status').textContent = `${what}${p.file ? ` ${p.file}` : ''}: ${mb(p.loaded)} of ${mb(p.total)}`;
   },
 
-  ready(info: EncoderInfo, seconds: number): void {
+  ready(info: EncoderInfo, seconds: number, device: DeviceChoice): void {
     const m = info.model;
     ($('load-progress') as HTMLProgressElement).value = 1;
     $('load-status').textContent =
       `${m.id}: ${m.layers} layers, ${m.hiddenSize} dims, ${m.quantization}, loaded in ${seconds.toFixed(1)} s` +
       (info.fromCache ? ' from the offline cache (no download)' : '');
-    const a = info.adapter;
-    $('load-backend').textContent =
-      info.backend === 'webgpu'
-        ? `Running on WebGPU: ${[a?.vendor, a?.architecture, a?.description].filter(Boolean).join(' / ') || 'unknown adapter'}${a?.isFallback ? ' (software adapter)' : ''}.`
-        : info.fallbackReason
-          ? `No usable WebGPU here (${info.fallbackReason}): running on the CPU, which is slower but gives the same vectors.`
-          : 'Running on the CPU, as asked (?device=cpu): slower than WebGPU, same vectors.';
+    $('load-backend').textContent = backendLine(info, device);
     const { shared, clients } = info.engine;
     $('load-engine').textContent = shared
       ? `One engine for this site: ${clients} ${clients === 1 ? 'tab uses' : 'tabs use'} this model, its GPU device and its search index.`
       : 'This tab has an engine of its own (no SharedWorker here): a dedicated worker.';
+  },
+
+  /**
+   * The depth the model answers at: with a progressive start the first answers come from the
+   * first exit while the deeper layers download, and each deeper exit is announced as it lands.
+   */
+  depth(loaded: number, total: number, seconds: number, first: boolean): void {
+    $('load-depth').textContent =
+      loaded >= total
+        ? first
+          ? ''
+          : `All ${total} layers loaded after ${seconds.toFixed(1)} s: answers now come from the full model.`
+        : first
+          ? `Answering from exit ${loaded} of ${total} while the other layers download.`
+          : `Exit ${loaded} of ${total} arrived after ${seconds.toFixed(1)} s: answers upgraded to it; the rest is downloading.`;
   },
 
   failed(err: unknown): void {
@@ -45,3 +54,21 @@ export const loadPanel = {
     status.textContent = `The model could not be loaded: ${(err as Error).message ?? String(err)}.${hint}`;
   },
 };
+
+const NAMES = { webgpu: 'WebGPU', cpu: 'the CPU' } as const;
+
+/** Where calls run, and why: forced, WebGPU missing, or measured on this device (device 'auto'). */
+function backendLine(info: EncoderInfo, device: DeviceChoice): string {
+  const a = info.adapter;
+  const adapter = `${[a?.vendor, a?.architecture, a?.description].filter(Boolean).join(' / ') || 'unknown adapter'}${a?.isFallback ? ' (software adapter)' : ''}`;
+  const { short, batch } = info.backends;
+  if (info.fallbackReason)
+    return `No usable WebGPU here (${info.fallbackReason}): running on the CPU, which gives the same vectors.`;
+  if (device === 'cpu') return 'Running on the CPU, as asked (?device=cpu): same vectors as WebGPU.';
+  if (device === 'webgpu') return `Running on WebGPU, as asked (?device=webgpu): ${adapter}.`;
+  if (short.backend === batch.backend) {
+    const where = short.backend === 'webgpu' ? `WebGPU: ${adapter}` : 'the CPU';
+    return `Running on ${where}, measured faster here for queries and batches (${short.reason}).`;
+  }
+  return `Queries run on ${NAMES[short.backend]}, batches on ${NAMES[batch.backend]}: measured faster here for each (${short.reason}; ${batch.reason}).`;
+}

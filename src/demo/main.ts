@@ -53,19 +53,46 @@ async function start(): Promise<void> {
   setupOffline();
   setupFolderBox();
   const started = performance.now();
+  /** The deepest exit of the model once known, the deepest loaded, and what to redo when a deeper one arrives. */
+  let total = 0;
+  let deepest = 0;
+  const upgraded: (() => void)[] = [];
   let encoder: Encoder;
   try {
     const { shown, ...source } = await modelChoice();
     setupModelForm(shown);
     // A folder is on this device: its weights are read and converted, not downloaded.
     const reading = typeof source.model === 'string' ? 'downloading' : 'converting';
-    encoder = await createEncoder({ ...source, device: deviceChoice(), onProgress: (p) => loadPanel.progress(p, reading) });
+    // Progressive: the panels start once the first exit is here; deeper exits arrive while they work.
+    encoder = await createEncoder({
+      ...source,
+      device: deviceChoice(),
+      progressive: true,
+      onProgress: (p) => loadPanel.progress(p, reading),
+      onUpgrade: (layers) => {
+        const seconds = (performance.now() - started) / 1000;
+        deepest = Math.max(deepest, layers);
+        if (total) loadPanel.depth(layers, total, seconds, false);
+        for (const listener of upgraded) listener();
+      },
+    });
   } catch (err) {
     loadPanel.failed(err);
     return;
   }
   const info = await encoder.info();
-  loadPanel.ready(info, (performance.now() - started) / 1000);
+  total = Math.max(...info.model.exits);
+  deepest = Math.max(deepest, info.loadedLayers);
+  // The trade-off panel times every depth, so it must not be answered from a shallower exit.
+  const fullDepth = new Promise<void>((resolve) => {
+    const check = () => {
+      if (deepest >= total) resolve();
+    };
+    upgraded.push(check);
+    check();
+  });
+  loadPanel.ready(info, (performance.now() - started) / 1000, deviceChoice());
+  loadPanel.depth(info.loadedLayers, total, 0, true);
 
   const layers = $('layers') as HTMLSelectElement;
   const dims = $('dims') as HTMLSelectElement;
@@ -93,9 +120,14 @@ async function start(): Promise<void> {
     dims.value = String(plan.dims);
     note(plan.fits ? 'chosen by the planner for your budget' : 'the cheapest shape (nothing fits the budget)');
   };
-  await setupComparePanel(encoder, shape);
+  const compareAgain = await setupComparePanel(encoder, shape);
+  upgraded.push(compareAgain);
+  // An exit that arrived during the panel's first run is caught up on now.
+  compareAgain();
   await setupSearchPanel(encoder, shape);
   await setupBudgetPanel(encoder, applyPlan);
+  $('tradeoff-status').textContent = 'Waiting for the deeper layers to download…';
+  await fullDepth;
   await setupTradeoffPanel(encoder, info);
   document.body.dataset.ready = 'true';
 }

@@ -1,12 +1,13 @@
-import { type Budget, type DeviceProbe, fitCostModel, getOrProbe, type Plan, planBudget } from '../budget/index.js';
+import { type Budget, planBudget, planWorkload } from '../budget/index.js';
 import { DisposedError, InputError, M3WebError } from '../errors.js';
 import type { GpuSession } from '../gpu/session.js';
-import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
+import type { ManagedBackend } from '../model/backend.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
-import type { DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo } from '../types.js';
+import type { DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan } from '../types.js';
 import type { Quant } from '../weights/weights.js';
+import { EncoderBackends } from './backends.js';
 
 /** Texts per backend call: bounds the latency of an abort and the size of one GPU submission. */
 const CHUNK_TEXTS = 256;
@@ -31,20 +32,25 @@ function checkChoice(name: string, value: unknown, allowed: readonly number[]): 
   }
 }
 
+/** Whether a call runs at the layers it asks for, or at the deepest loaded while a progressive start downloads. */
+export type EmbedDepth = 'asked' | 'loaded';
+
 /** What the encoder itself knows of EncoderInfo; the engine adds how it is shared. */
 export type CoreInfo = Omit<EncoderInfo, 'engine'>;
 
 /**
  * The encoder behind createEncoder: runs in the engine (a worker in the browser, in-process in
- * Node). Owns the model, the tokenizer and the backend, whose GPU device comes from the engine's
- * session (shared with the engine's indexes); every call goes through one queue, so concurrent
- * callers wait their turn instead of racing for a half-loaded model.
+ * Node). Owns the model, the tokenizer and the backends (EncoderBackends: which one runs a call),
+ * whose GPU device comes from the engine's session (shared with the engine's indexes); every call
+ * goes through one queue, so concurrent callers wait their turn instead of racing for a
+ * half-loaded model.
  */
 export class EncoderCore {
-  private backend: ManagedBackend | null = null;
+  private backends: EncoderBackends | null = null;
   private readonly queue = new SerialQueue(() => this.checkAlive());
   private disposed = false;
-  private probe: Promise<DeviceProbe> | undefined;
+  /** True while upgradeTo is bringing deeper exits: 'loaded' calls run at what is loaded. */
+  private upgrading = false;
 
   private constructor(
     private readonly handle: ModelHandle,
@@ -56,7 +62,7 @@ export class EncoderCore {
     if (!['auto', 'webgpu', 'cpu'].includes(device))
       throw new InputError(`device must be auto, webgpu or cpu, got ${JSON.stringify(device)}`);
     const core = new EncoderCore(handle, device, session);
-    await core.ensureBackend();
+    await core.ensureBackends();
     return core;
   }
 
@@ -65,25 +71,30 @@ export class EncoderCore {
     return this.handle.info;
   }
 
-  /** Where the encoder runs now ('webgpu' until the first backend says otherwise). */
-  get backendKind(): 'webgpu' | 'cpu' {
-    return this.backend?.info.kind ?? (this.device === 'cpu' ? 'cpu' : 'webgpu');
-  }
-
   info(): CoreInfo {
     this.checkAlive();
-    const b = this.backend;
+    const b = this.backends;
+    // Between a lost device and the next call there is no set; say what a new one would start from.
+    const pending = { backend: this.device === 'cpu' ? 'cpu' : 'webgpu', reason: 'the backends are being made again' } as const;
+    const backends = b?.uses() ?? { short: pending, batch: pending };
     return {
       model: this.handle.info,
-      backend: b?.info.kind ?? (this.device === 'cpu' ? 'cpu' : 'webgpu'),
-      adapter: b?.info.adapter ?? null,
-      fallbackReason: b?.info.fallbackReason ?? null,
+      backend: backends.short.backend,
+      backends,
+      adapter: b?.adapter ?? null,
+      fallbackReason: b?.fallbackReason ?? null,
       loadedLayers: this.handle.model.weights.layers.length,
       fromCache: this.handle.fromCache,
     };
   }
 
-  embedDetailed(texts: unknown, options: EmbedOptions = {}): Promise<EmbedResult> {
+  /**
+   * Embeds `texts`. `depth` 'asked' (an index's calls, and every call without a progressive
+   * start) runs at the layers asked for, downloading them first if they are missing; 'loaded'
+   * (a progressive client's calls) runs, while deeper exits are still downloading, at the
+   * deepest exit loaded so far that is not deeper than asked.
+   */
+  embedDetailed(texts: unknown, options: EmbedOptions = {}, depth: EmbedDepth = 'asked'): Promise<EmbedResult> {
     this.checkAlive();
     checkTexts(texts);
     const { info } = this.handle;
@@ -97,30 +108,32 @@ export class EncoderCore {
     const normalize = options.normalize ?? true;
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
-    return this.queued(async () => {
-      if (signal?.aborted) throw abortError();
-      if (await this.handle.ensureLayers(layers)) await this.resetBackend();
-      const backend = await this.ensureBackend();
-      const { tokenizer } = this.handle.model;
-      const { maxTokens } = this.handle.model.config;
-      const prefix = (options.kind && info.prefixes[options.kind]) ?? '';
-      const tokens: number[][] = [];
-      const truncated: boolean[] = [];
-      for (const text of texts) {
-        const limit = maxTokens * CHARS_PER_TOKEN_LIMIT;
-        const enc = tokenizer.encode(prefix + (text.length > limit ? text.slice(0, limit) : text), maxTokens);
-        tokens.push(enc.ids);
-        truncated.push(enc.truncated);
-      }
-      const vectors: Float32Array[] = [];
-      for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
+    return this.afterFetch(depth === 'loaded' && this.upgrading ? null : layers).then(() =>
+      this.queued(async () => {
         if (signal?.aborted) throw abortError();
-        vectors.push(
-          ...(await this.run(backend, tokens.slice(i, i + CHUNK_TEXTS), { layers, dims, pooling: info.pooling, normalize })),
-        );
-      }
-      return { vectors, tokens: tokens.map((t) => t.length), truncated };
-    });
+        const exit = depth === 'loaded' ? this.servable(layers) : layers;
+        if (await this.handle.ensureLayers(exit)) this.resetBackends();
+        const backends = await this.ensureBackends();
+        const { tokenizer } = this.handle.model;
+        const { maxTokens } = this.handle.model.config;
+        const prefix = (options.kind && info.prefixes[options.kind]) ?? '';
+        const tokens: number[][] = [];
+        const truncated: boolean[] = [];
+        for (const text of texts) {
+          const limit = maxTokens * CHARS_PER_TOKEN_LIMIT;
+          const enc = tokenizer.encode(prefix + (text.length > limit ? text.slice(0, limit) : text), maxTokens);
+          tokens.push(enc.ids);
+          truncated.push(enc.truncated);
+        }
+        const vectors: Float32Array[] = [];
+        for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
+          if (signal?.aborted) throw abortError();
+          const chunk = tokens.slice(i, i + CHUNK_TEXTS);
+          vectors.push(...(await this.run(backends, chunk, { layers: exit, dims, pooling: info.pooling, normalize })));
+        }
+        return { vectors, tokens: tokens.map((t) => t.length), truncated, layers: texts.map(() => exit) };
+      }),
+    );
   }
 
   async embed(texts: unknown, options: EmbedOptions = {}): Promise<Float32Array[]> {
@@ -128,30 +141,53 @@ export class EncoderCore {
   }
 
   /**
-   * The (layers, dims) with the best measured quality that fits `budget` on this device. The first
-   * call probes the device (a short timed run of one layer), cached per adapter in IndexedDB.
+   * The (layers, dims) with the best measured quality that fits `budget` on this device, predicted
+   * on the backend that calls of the budget's size run on. A forced device is probed on the first
+   * plan (a short timed run of one layer); 'auto' probed both backends when it was made. Probes
+   * are cached per adapter and model (IndexedDB; in Node, for the process).
    */
-  plan(budget: Budget = {}): Promise<Plan> {
+  plan(budget: Budget = {}): Promise<EncoderPlan> {
     this.checkAlive();
     return this.queued(async () => {
-      const backend = await this.ensureBackend();
       const { info } = this.handle;
-      this.probe ??= getOrProbe(backend, backend.info, `${info.id}:${info.quantization}`);
-      const cost = fitCostModel(await this.probe);
       const quant = info.quantization as Quant;
-      return planBudget(
-        {
-          exits: info.exits,
-          dims: info.dims,
-          config: this.handle.model.config,
-          quantization: { linear: quant, embeddings: quant },
-          maxTokens: info.maxTokens,
-          ...(info.quality ? { quality: info.quality } : {}),
-        },
-        cost,
-        budget,
-      );
+      const model = {
+        exits: info.exits,
+        dims: info.dims,
+        config: this.handle.model.config,
+        quantization: { linear: quant, embeddings: quant },
+        maxTokens: info.maxTokens,
+        ...(info.quality ? { quality: info.quality } : {}),
+      };
+      const { batch, seqLen } = planWorkload(model, budget);
+      const { backend, cost } = await (await this.ensureBackends()).costFor(batch, seqLen);
+      return { ...planBudget(model, cost, budget), backend };
     });
+  }
+
+  /**
+   * Brings the model from the layers loaded to `target`, one trained exit at a time, for a
+   * progressive start: each exit's files download outside the queue, so calls go on at the depth
+   * already loaded, then join the model between two calls (the backends are made again with
+   * them); `onUpgrade` hears each exit once it can serve. A failed download ends it: calls then
+   * fetch the layers they ask for, as without a progressive start, and report the failure.
+   */
+  async upgradeTo(target: number, onUpgrade: (layers: number) => void): Promise<void> {
+    const loaded = this.handle.model.weights.layers.length;
+    const next = this.handle.info.exits.filter((e) => e > loaded && e <= target).sort((a, b) => a - b);
+    this.upgrading = next.length > 0;
+    try {
+      for (const exit of next) {
+        await this.handle.fetchLayers(exit);
+        await this.queued(async () => {
+          if (await this.handle.ensureLayers(exit)) this.resetBackends();
+          await this.ensureBackends();
+        });
+        onUpgrade(exit);
+      }
+    } finally {
+      this.upgrading = false;
+    }
   }
 
   /** Destroys the GPU device now, as a driver reset would; the next call recovers. */
@@ -160,20 +196,30 @@ export class EncoderCore {
     await this.session.loseDevice();
   }
 
-  /** The backend, for the budget probe. */
-  currentBackend(): Promise<ManagedBackend> {
-    return this.queued(() => this.ensureBackend());
-  }
-
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.backend?.dispose();
-    this.backend = null;
+    this.resetBackends();
   }
 
   private checkAlive(): void {
     if (this.disposed) throw new DisposedError('This encoder');
+  }
+
+  /**
+   * Waits, outside the queue, until the files of the first `layers` layers are here (none: no
+   * wait), so a call that needs a download does not hold up the calls queued behind it.
+   */
+  private async afterFetch(layers: number | null): Promise<void> {
+    if (layers !== null && layers > this.handle.model.weights.layers.length) await this.handle.fetchLayers(layers);
+  }
+
+  /** The exit a 'loaded' call asking for `asked` runs at: the deepest loaded, while an upgrade is under way. */
+  private servable(asked: number): number {
+    if (!this.upgrading) return asked;
+    const loaded = Math.min(asked, this.handle.model.weights.layers.length);
+    // The first exit is loaded before an upgrade starts (Engine.open), so one always fits.
+    return Math.max(...this.handle.info.exits.filter((e) => e <= loaded));
   }
 
   private queued<T>(job: () => Promise<T>): Promise<T> {
@@ -181,32 +227,44 @@ export class EncoderCore {
   }
 
   /**
-   * A lost GPU device fails the call that saw it; dropping the backend here makes the next call
-   * create a new device and upload the weights again.
+   * Runs one chunk on the backend for its size and reports the time to 'auto'. A lost GPU device
+   * fails the call that saw it; dropping the backends here makes the next call create a new
+   * device and upload the weights again.
    */
   private async run(
-    backend: ManagedBackend,
+    backends: EncoderBackends,
     tokens: number[][],
     options: Parameters<ManagedBackend['embed']>[1],
   ): Promise<Float32Array[]> {
+    const seqLen = Math.max(...tokens.map((t) => t.length));
+    const backend = await backends.forCall(tokens.length, seqLen);
     try {
-      return await backend.embed(tokens, options);
+      const start = performance.now();
+      const vectors = await backend.embed(tokens, options);
+      backends.record(backend.kind, options.layers, tokens.length, seqLen, performance.now() - start);
+      return vectors;
     } catch (err) {
-      if (err instanceof M3WebError && err.code === 'GPU_DEVICE_LOST') await this.resetBackend();
+      if (err instanceof M3WebError && err.code === 'GPU_DEVICE_LOST') this.resetBackends();
       throw err;
     }
   }
 
-  private async resetBackend(): Promise<void> {
-    this.backend?.dispose();
-    this.backend = null;
-    this.probe = undefined;
+  private resetBackends(): void {
+    this.backends?.dispose();
+    this.backends = null;
   }
 
-  /** The backend, rebuilt when its device was lost (by this encoder's call or an index's). */
-  private async ensureBackend(): Promise<ManagedBackend> {
-    if (this.backend?.gpu?.queue.lostError) await this.resetBackend();
-    this.backend ??= await createBackend(this.handle.model.weights, this.device as BackendChoice, this.session);
-    return this.backend;
+  /** The backends, rebuilt when their device was lost (by this encoder's call or an index's). */
+  private async ensureBackends(): Promise<EncoderBackends> {
+    if (this.backends?.lost) this.resetBackends();
+    const { info, model } = this.handle;
+    this.backends ??= await EncoderBackends.create(
+      model.weights,
+      this.device,
+      this.session,
+      `${info.id}:${info.quantization}`,
+      Math.max(...info.exits),
+    );
+    return this.backends;
   }
 }

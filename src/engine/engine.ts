@@ -7,7 +7,10 @@ import type { EncoderOptions, LoadProgress } from '../types.js';
 import { EncoderCore } from './encoder-core.js';
 
 /** What identifies an engine: clients asking for the same model this way share one. */
-export type EngineOptions = Pick<EncoderOptions, 'model' | 'revision' | 'device' | 'layers' | 'cache' | 'hub' | 'dtype' | 'dims'>;
+export type EngineOptions = Pick<
+  EncoderOptions,
+  'model' | 'revision' | 'device' | 'layers' | 'cache' | 'hub' | 'dtype' | 'dims' | 'progressive'
+>;
 
 /** A stored or memory index's options, or a static folder's. */
 export type EngineIndexOptions = Omit<IndexOptions, 'encoder'> | Omit<StaticIndexOptions, 'encoder'>;
@@ -45,6 +48,7 @@ function sameIndexOptions(a: StoredIndexOptions, b: StoredIndexOptions): boolean
  */
 export class Engine {
   private readonly indexes = new Map<string, SharedIndex>();
+  private readonly upgradeListeners = new Set<(layers: number) => void>();
   private disposed = false;
 
   private constructor(
@@ -52,16 +56,38 @@ export class Engine {
     readonly session: GpuSession,
   ) {}
 
+  /**
+   * Loads the model and makes its encoder. With `progressive` the source opens at one layer (its
+   * exits are not known before its manifest is), the first trained exit is loaded, and the engine
+   * is ready; the layers up to `layers` (default all) then load in the background. When what
+   * came was all from the offline cache, they load now instead: a warm cache starts whole.
+   */
   static async open(options: EngineOptions, onProgress?: (p: LoadProgress) => void): Promise<Engine> {
-    const { model, device: _device, ...source } = options;
-    const handle = await openModel(model, { ...source, ...(onProgress ? { onProgress } : {}) });
+    const { model, device: _device, progressive, ...source } = options;
+    const handle = await openModel(model, {
+      ...source,
+      ...(progressive ? { layers: 1 } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
+    const target = Math.min(options.layers ?? handle.info.layers, handle.info.layers);
+    if (progressive) await handle.ensureLayers(handle.fromCache ? target : Math.min(...handle.info.exits));
     const session = new GpuSession();
+    let engine: Engine;
     try {
-      return new Engine(await EncoderCore.create(handle, options.device ?? 'auto', session), session);
+      engine = new Engine(await EncoderCore.create(handle, options.device ?? 'auto', session), session);
     } catch (err) {
       session.dispose();
       throw err;
     }
+    // Not awaited: a failed or disposed upgrade leaves calls to load what they ask for (upgradeTo).
+    if (progressive) void engine.core.upgradeTo(target, (layers) => engine.upgraded(layers)).catch(() => undefined);
+    return engine;
+  }
+
+  /** Hears each deeper exit a progressive start makes available; returns the unsubscribe. */
+  onUpgrade(listener: (layers: number) => void): () => void {
+    this.upgradeListeners.add(listener);
+    return () => this.upgradeListeners.delete(listener);
   }
 
   /**
@@ -111,6 +137,15 @@ export class Engine {
     this.indexes.clear();
     this.core.dispose();
     this.session.dispose();
+  }
+
+  private upgraded(layers: number): void {
+    for (const listener of this.upgradeListeners) {
+      // A listener's failure (a closed page's proxy, a callback that throws) is its own.
+      void Promise.resolve()
+        .then(() => listener(layers))
+        .catch(() => undefined);
+    }
   }
 
   private releaseShared(name: string, entry: SharedIndex): void {

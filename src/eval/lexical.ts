@@ -4,6 +4,8 @@
  * it a long way on bitext; a learned encoder has to beat it everywhere it claims to work.
  */
 
+import { rankScores } from './metrics.js';
+
 export type SparseVector = Map<string, number>;
 
 function ngrams(text: string): Map<string, number> {
@@ -52,19 +54,10 @@ export function sparseDot(a: SparseVector, b: SparseVector): number {
 }
 
 /** Bitext retrieval accuracy over sparse vectors: row i of `a` should find row i of `b`. */
-export function sparseRetrievalAccuracy(a: readonly SparseVector[], b: readonly SparseVector[]): number {
-  let hits = 0;
-  a.forEach((va, i) => {
-    let best = -1;
-    let bestScore = Number.NEGATIVE_INFINITY;
-    b.forEach((vb, j) => {
-      const s = sparseDot(va, vb);
-      if (s > bestScore) {
-        bestScore = s;
-        best = j;
-      }
-    });
-    if (best === i) hits++;
-  });
-  return hits / a.length;
-}
+export const sparseRetrievalAccuracy = (a: readonly SparseVector[], b: readonly SparseVector[]): number =>
+  rankScores(
+    a.length,
+    b.length,
+    (i, j) => sparseDot(a[i] as SparseVector, b[j] as SparseVector),
+    (i) => i,
+  ).r1;

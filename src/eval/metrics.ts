@@ -12,27 +12,51 @@ export function truncateNormalize(vectors: readonly Float32Array[], dims: number
   return out;
 }
 
-/**
- * Bitext retrieval accuracy: the share of rows i of `a` whose most similar row of `b` is row i.
- * Both are row-major [n, dims] matrices of unit vectors, row i of one translating row i of the other.
- */
-export function retrievalAccuracy(a: Float32Array, b: Float32Array, n: number, dims: number): number {
-  let hits = 0;
-  for (let i = 0; i < n; i++) {
-    let best = -1;
-    let bestScore = Number.NEGATIVE_INFINITY;
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let d = 0; d < dims; d++) s += (a[i * dims + d] as number) * (b[j * dims + d] as number);
-      if (s > bestScore) {
-        bestScore = s;
-        best = j;
-      }
-    }
-    if (best === i) hits++;
-  }
-  return hits / n;
+/** Recall at 1 and mean reciprocal rank within the top 10 (0 below it). */
+export interface RankScores {
+  r1: number;
+  mrr10: number;
 }
+
+/**
+ * Ranks each query's answer among `docs` documents by `similarity`; a document that ties the
+ * answer ranks ahead of it only when it comes first, as an argmax that keeps the first maximum would.
+ */
+export function rankScores(
+  queries: number,
+  docs: number,
+  similarity: (query: number, doc: number) => number,
+  answer: (query: number) => number,
+): RankScores {
+  let r1 = 0;
+  let mrr = 0;
+  for (let i = 0; i < queries; i++) {
+    const right = answer(i);
+    const target = similarity(i, right);
+    let ahead = 0;
+    for (let j = 0; j < docs && ahead < 10; j++) {
+      if (j === right) continue;
+      const s = similarity(i, j);
+      if (s > target || (s === target && j < right)) ahead++;
+    }
+    if (ahead === 0) r1++;
+    if (ahead < 10) mrr += 1 / (ahead + 1);
+  }
+  return { r1: r1 / queries, mrr10: mrr / queries };
+}
+
+/** Cosine of row i of `a` with row j of `b`, both row-major [n, dims] matrices of unit vectors. */
+export const rowDot =
+  (a: Float32Array, b: Float32Array, dims: number) =>
+  (i: number, j: number): number => {
+    let s = 0;
+    for (let d = 0; d < dims; d++) s += (a[i * dims + d] as number) * (b[j * dims + d] as number);
+    return s;
+  };
+
+/** Bitext retrieval accuracy: the share of rows i of `a` whose most similar row of `b` is row i. */
+export const retrievalAccuracy = (a: Float32Array, b: Float32Array, n: number, dims: number): number =>
+  rankScores(n, n, rowDot(a, b, dims), (i) => i).r1;
 
 /** Ranks with ties sharing their mean rank, as Spearman's rho needs. */
 function ranks(values: readonly number[]): number[] {

@@ -1,9 +1,9 @@
 import type { QualityRow, QualityTable } from '../pack/manifest.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { ENGLISH, type FloresDev, type StsDev } from './dev-data.js';
+import { ENGLISH, type FloresDev, type StsDev, type XquadLang } from './dev-data.js';
 import type { EmbedExits } from './embed-pool.js';
-import { sparseDot, sparseRetrievalAccuracy, tfidfVectors } from './lexical.js';
-import { pairCosines, retrievalAccuracy, spearman, truncateNormalize } from './metrics.js';
+import { type SparseVector, sparseDot, sparseRetrievalAccuracy, tfidfVectors } from './lexical.js';
+import { pairCosines, type RankScores, rankScores, retrievalAccuracy, rowDot, spearman, truncateNormalize } from './metrics.js';
 
 export interface EvalInput {
   /** Full-width pooled vectors of each text at each exit, as [exit][text]. */
@@ -14,6 +14,10 @@ export interface EvalInput {
   dims: readonly number[];
   flores: FloresDev;
   sts: ReadonlyMap<string, StsDev>;
+  /** xquad-dev question -> paragraph retrieval, where given (English must be among the languages). */
+  xquad?: ReadonlyMap<string, XquadLang>;
+  /** The model's query and passage prefixes, put before xquad questions and paragraphs. */
+  prefixes?: { query?: string; passage?: string };
   /** Texts per embed call. */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
@@ -23,29 +27,107 @@ export interface EvalReport {
   table: QualityTable;
   /** Per-language FLORES accuracy (xx->eng, eng->xx) at each (layers, dims), for the full report. */
   perLanguage: Record<string, Record<string, [number, number]>>;
+  /** Per-language xquad-dev R@1 (monolingual, against English) at each (layers, dims), where measured. */
+  xquadPerLanguage?: Record<string, Record<string, XquadR1>>;
 }
 
 export const QUALITY_DATASET =
   'FLORES-200 dev bitext accuracy (xx->eng, eng->xx) and STS-B dev Spearman; score = mean of the three';
+export const QUALITY_DATASET_SEARCH =
+  'FLORES-200 dev bitext accuracy (xx->eng, eng->xx), STS-B dev Spearman and xquad-dev question -> paragraph MRR@10 (mean of monolingual and against English); score = mean of the four';
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0);
+
+/** One language's R@1 against its own paragraphs and (not for English) against English ones. */
+export interface XquadR1 {
+  mono: number;
+  cross?: number;
+}
+
+/** Question -> paragraph figures, each the mean over languages. */
+interface XquadScores {
+  mono: RankScores;
+  cross: RankScores;
+  perLanguage: Record<string, XquadR1>;
+}
 
 interface Scores {
   floresXxEng: number;
   floresEngXx: number;
   sts: Record<string, number>;
   perLanguage: Record<string, [number, number]>;
+  xquad?: XquadScores;
 }
 
 function summarise(s: Scores): { score: number; metrics: Record<string, number> } {
   const stsMean = mean(Object.values(s.sts));
   const metrics: Record<string, number> = { floresXxEng: s.floresXxEng, floresEngXx: s.floresEngXx, stsMean };
   for (const [lang, rho] of Object.entries(s.sts)) metrics[`sts_${lang}`] = rho;
-  return { score: mean([s.floresXxEng, s.floresEngXx, stsMean]), metrics };
+  const parts = [s.floresXxEng, s.floresEngXx, stsMean];
+  if (s.xquad) {
+    const { mono, cross } = s.xquad;
+    Object.assign(metrics, {
+      xquadMonoR1: mono.r1,
+      xquadMonoMrr10: mono.mrr10,
+      xquadCrossR1: cross.r1,
+      xquadCrossMrr10: cross.mrr10,
+    });
+    parts.push((mono.mrr10 + cross.mrr10) / 2);
+  }
+  return { score: mean(parts), metrics };
+}
+
+const meanRanks = (xs: readonly RankScores[]): RankScores => ({
+  r1: mean(xs.map((x) => x.r1)),
+  mrr10: mean(xs.map((x) => x.mrr10)),
+});
+
+/**
+ * Each language's questions against its own paragraphs and (English excepted) against the English
+ * ones, scored by `ranks(questionLang, paragraphLang)`.
+ */
+function xquadScores(
+  xquad: ReadonlyMap<string, XquadLang>,
+  ranks: (questions: string, paragraphs: string) => RankScores,
+): XquadScores {
+  const mono: RankScores[] = [];
+  const cross: RankScores[] = [];
+  const perLanguage: Record<string, XquadR1> = {};
+  for (const lang of xquad.keys()) {
+    const own = ranks(lang, lang);
+    mono.push(own);
+    perLanguage[lang] = { mono: own.r1 };
+    if (lang === 'en') continue;
+    const en = ranks(lang, 'en');
+    cross.push(en);
+    (perLanguage[lang] as XquadR1).cross = en.r1;
+  }
+  return { mono: meanRanks(mono), cross: meanRanks(cross), perLanguage };
+}
+
+function lexicalXquad(xquad: ReadonlyMap<string, XquadLang>): XquadScores {
+  const paragraphs = new Map([...xquad].map(([lang, d]) => [lang, d.paragraphs]));
+  return xquadScores(xquad, (ql, pl) => {
+    const d = xquad.get(ql) as XquadLang;
+    const docs = paragraphs.get(pl) as string[];
+    const v = tfidfVectors([...d.questions.map((q) => q.text), ...docs]);
+    const qs = v.slice(0, d.questions.length);
+    const ps = v.slice(d.questions.length);
+    return rankScores(
+      qs.length,
+      ps.length,
+      (i, j) => sparseDot(qs[i] as SparseVector, ps[j] as SparseVector),
+      (i) => (d.questions[i] as { paragraph: number }).paragraph,
+    );
+  });
 }
 
 /** The character n-gram TF-IDF baseline on the same data. */
-export function lexicalBaseline(flores: FloresDev, sts: ReadonlyMap<string, StsDev>): Scores {
+export function lexicalBaseline(
+  flores: FloresDev,
+  sts: ReadonlyMap<string, StsDev>,
+  xquad?: ReadonlyMap<string, XquadLang>,
+): Scores {
   const english = flores.get(ENGLISH) as string[];
   const perLanguage: Record<string, [number, number]> = {};
   for (const [lang, texts] of flores) {
@@ -64,7 +146,13 @@ export function lexicalBaseline(flores: FloresDev, sts: ReadonlyMap<string, StsD
     );
   }
   const pl = Object.values(perLanguage);
-  return { floresXxEng: mean(pl.map((p) => p[0])), floresEngXx: mean(pl.map((p) => p[1])), sts: stsScores, perLanguage };
+  return {
+    floresXxEng: mean(pl.map((p) => p[0])),
+    floresEngXx: mean(pl.map((p) => p[1])),
+    sts: stsScores,
+    perLanguage,
+    ...(xquad ? { xquad: lexicalXquad(xquad) } : {}),
+  };
 }
 
 /**
@@ -72,7 +160,9 @@ export function lexicalBaseline(flores: FloresDev, sts: ReadonlyMap<string, StsD
  * cell by truncating and normalising those vectors: one forward pass serves every width.
  */
 export async function evaluate(input: EvalInput): Promise<EvalReport> {
-  const { tokenizer, maxTokens, exits, dims, flores, sts } = input;
+  const { tokenizer, maxTokens, exits, dims, flores, sts, xquad } = input;
+  const queryPrefix = input.prefixes?.query ?? '';
+  const passagePrefix = input.prefixes?.passage ?? '';
   const batch = input.batch ?? 128;
   const index = new Map<string, number>();
   const texts: string[] = [];
@@ -86,6 +176,10 @@ export async function evaluate(input: EvalInput): Promise<EvalReport> {
   for (const d of sts.values()) {
     d.a.forEach(add);
     d.b.forEach(add);
+  }
+  for (const d of xquad?.values() ?? []) {
+    for (const q of d.questions) add(queryPrefix + q.text);
+    for (const p of d.paragraphs) add(passagePrefix + p);
   }
   const pooled: Float32Array[][] = exits.map(() => new Array<Float32Array>(texts.length));
   // Sorting by length keeps each forward call's padding small.
@@ -110,6 +204,7 @@ export async function evaluate(input: EvalInput): Promise<EvalReport> {
 
   const rows: QualityRow[] = [];
   const perLanguage: EvalReport['perLanguage'] = {};
+  const xquadPerLanguage: NonNullable<EvalReport['xquadPerLanguage']> = {};
   const english = flores.get(ENGLISH) as string[];
   exits.forEach((layers, e) => {
     const vectorsOf = (list: readonly string[]) =>
@@ -128,6 +223,7 @@ export async function evaluate(input: EvalInput): Promise<EvalReport> {
         const b = truncateNormalize(vectorsOf(pairs.b), d);
         stsScores[lang] = spearman(pairCosines(a, b, pairs.a.length, d), pairs.score);
       }
+      const xq = xquad && xquadCell(xquad, (list) => truncateNormalize(vectorsOf(list), d), d, queryPrefix, passagePrefix);
       const pl = Object.values(per);
       rows.push({
         layers,
@@ -137,15 +233,44 @@ export async function evaluate(input: EvalInput): Promise<EvalReport> {
           floresEngXx: mean(pl.map((p) => p[1])),
           sts: stsScores,
           perLanguage: per,
+          ...(xq ? { xquad: xq } : {}),
         }),
       });
       perLanguage[`L${layers}d${d}`] = per;
+      if (xq) xquadPerLanguage[`L${layers}d${d}`] = xq.perLanguage;
     }
   });
-  const base = lexicalBaseline(flores, sts);
+  const base = lexicalBaseline(flores, sts, xquad);
   perLanguage.lexical = base.perLanguage;
+  if (base.xquad) xquadPerLanguage.lexical = base.xquad.perLanguage;
   return {
-    table: { dataset: QUALITY_DATASET, rows, baseline: { name: 'char 2-4-gram TF-IDF', ...summarise(base) } },
+    table: {
+      dataset: xquad ? QUALITY_DATASET_SEARCH : QUALITY_DATASET,
+      rows,
+      baseline: { name: 'char 2-4-gram TF-IDF', ...summarise(base) },
+    },
     perLanguage,
+    ...(xquad ? { xquadPerLanguage } : {}),
   };
+}
+
+/** xquad figures of one (layers, dims) cell from the texts' truncated, normalised vectors. */
+function xquadCell(
+  xquad: ReadonlyMap<string, XquadLang>,
+  unitVectors: (texts: readonly string[]) => Float32Array,
+  dims: number,
+  queryPrefix: string,
+  passagePrefix: string,
+): XquadScores {
+  const questions = new Map([...xquad].map(([lang, x]) => [lang, unitVectors(x.questions.map((q) => queryPrefix + q.text))]));
+  const paragraphs = new Map([...xquad].map(([lang, x]) => [lang, unitVectors(x.paragraphs.map((p) => passagePrefix + p))]));
+  return xquadScores(xquad, (ql, pl) => {
+    const d = xquad.get(ql) as XquadLang;
+    return rankScores(
+      d.questions.length,
+      (xquad.get(pl) as XquadLang).paragraphs.length,
+      rowDot(questions.get(ql) as Float32Array, paragraphs.get(pl) as Float32Array, dims),
+      (i) => (d.questions[i] as { paragraph: number }).paragraph,
+    );
+  });
 }

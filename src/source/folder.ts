@@ -48,6 +48,8 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
     },
     model,
     fromCache: false,
+    // Loaded whole: nothing is left to fetch.
+    fetchLayers: async () => {},
     ensureLayers: async () => false,
   };
 }

@@ -147,6 +147,7 @@ export async function openHubModel(id: HubModelId, options: HubSourceOptions, st
     get fromCache() {
       return handle.fromCache;
     },
+    fetchLayers: (l) => withLock(lock, 'shared', () => handle.fetchLayers(l)),
     ensureLayers: (l) => withLock(lock, 'shared', () => handle.ensureLayers(l)),
   };
 }
@@ -171,5 +172,11 @@ async function openConverted(
   const handle = await (store as HubPackStore).open(ready.location, ready.converted ? quiet : options);
   if (!ready.converted) return handle;
   // Read back from the store, but it came over the network this time.
-  return { info: handle.info, model: handle.model, fromCache: false, ensureLayers: (l) => handle.ensureLayers(l) };
+  return {
+    info: handle.info,
+    model: handle.model,
+    fromCache: false,
+    fetchLayers: (l) => handle.fetchLayers(l),
+    ensureLayers: (l) => handle.ensureLayers(l),
+  };
 }

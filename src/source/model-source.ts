@@ -12,7 +12,12 @@ export interface ModelHandle {
   readonly model: LoadedModel;
   /** True when nothing came over the network. */
   readonly fromCache: boolean;
-  /** Loads layers up to `layers` if they are not loaded yet; true when it added any. */
+  /**
+   * Fetches (and caches) the files of the first `layers` layers without adding them to the model,
+   * so a download can run while calls go on; concurrent fetches share their downloads.
+   */
+  fetchLayers(layers: number): Promise<void>;
+  /** Loads layers up to `layers` if they are not loaded yet (fetching what is missing); true when it added any. */
   ensureLayers(layers: number): Promise<boolean>;
 }
 
@@ -67,18 +72,31 @@ export async function openPack(source: string, load: PackFileLoader, layers: num
   const model = modelFromPack(manifest, files, initial);
   const info = infoFromManifest(manifest, source, model);
   let fromCache = first.fromCache;
+  let fetched = initial;
+  let fetching: Promise<void> = Promise.resolve();
+  const fetchLayers = (wanted: number): Promise<void> => {
+    // One load at a time, each after the one before it: a call's deeper layers and a background
+    // download never fetch the same shard twice.
+    const run = fetching.then(async () => {
+      if (wanted <= fetched) return;
+      const more = await load(wanted, new Set(files.keys()));
+      fromCache &&= more.fromCache;
+      for (const [name, bytes] of more.files) files.set(name, bytes);
+      fetched = wanted;
+    });
+    fetching = run.catch(() => undefined);
+    return run;
+  };
   return {
     info,
     model,
     get fromCache() {
       return fromCache;
     },
+    fetchLayers,
     async ensureLayers(wanted: number) {
-      const have = model.weights.layers.length;
-      if (wanted <= have) return false;
-      const more = await load(wanted, new Set(files.keys()));
-      fromCache &&= more.fromCache;
-      for (const [name, bytes] of more.files) files.set(name, bytes);
+      if (wanted <= model.weights.layers.length) return false;
+      await fetchLayers(wanted);
       extendPackWeights(manifest, model.weights, files, wanted);
       return true;
     },

@@ -1,10 +1,11 @@
 import { transfer } from 'comlink';
-import type { Budget, Plan } from '../budget/plan.js';
+import type { Budget } from '../budget/plan.js';
+import type { EmbedDepth } from '../engine/encoder-core.js';
 import type { Engine, EngineIndexOptions, EngineOptions, IndexLease } from '../engine/engine.js';
 import type { EngineRegistry } from '../engine/registry.js';
 import { InputError, M3WebError } from '../errors.js';
 import type { StaticIndex, VectorIndex } from '../search/types.js';
-import type { EmbedOptions, EmbedResult, EncoderInfo, LoadProgress } from '../types.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan, LoadProgress } from '../types.js';
 import { type HelloReply, type IndexState, whenGone } from './protocol.js';
 
 /** The index methods a client may call through the host (VectorIndex's, and a static index's stats, by name). */
@@ -30,6 +31,9 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
   let client: string | null = null;
   let joined: { key: string; engine: Engine } | null = null;
   let closed = false;
+  /** Whether this client asked for a progressive start: its calls run at the depth loaded. */
+  let depth: EmbedDepth = 'asked';
+  let stopUpgrades = () => {};
   const calls = new Map<number, AbortController>();
   const indexes = new Map<number, IndexLease>();
   let nextIndex = 1;
@@ -57,6 +61,7 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
     calls.clear();
     for (const l of indexes.values()) l.release();
     indexes.clear();
+    stopUpgrades();
     if (joined && client) registry.leave(client, joined.key);
     joined = null;
   };
@@ -75,11 +80,17 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
       return { gpu, workerLock };
     },
 
-    async open(options: EngineOptions, onProgress?: (p: LoadProgress) => void): Promise<EncoderInfo> {
+    async open(
+      options: EngineOptions,
+      onProgress?: (p: LoadProgress) => void,
+      onUpgrade?: (layers: number) => void,
+    ): Promise<EncoderInfo> {
       if (joined) throw new InputError('this connection already holds an encoder');
       if (!client) throw new InputError('hello() first');
       joined = await registry.join(client, options, onProgress);
       if (closed) registry.leave(client, joined.key);
+      if (options.progressive) depth = 'loaded';
+      if (onUpgrade) stopUpgrades = joined.engine.onUpgrade(onUpgrade);
       return info();
     },
 
@@ -87,7 +98,7 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
       const controller = new AbortController();
       calls.set(callId, controller);
       try {
-        const result = await engine().core.embedDetailed(texts, { ...options, signal: controller.signal });
+        const result = await engine().core.embedDetailed(texts, { ...options, signal: controller.signal }, depth);
         return transfer(result, [...new Set(result.vectors.map((v) => v.buffer as ArrayBuffer))]);
       } finally {
         calls.delete(callId);
@@ -100,7 +111,7 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
 
     info,
 
-    plan(budget: Budget): Promise<Plan> {
+    plan(budget: Budget): Promise<EncoderPlan> {
       return engine().core.plan(budget);
     },
 

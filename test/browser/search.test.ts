@@ -61,6 +61,10 @@ function fakeEncoder(o: FakeOptions = {}): IndexEncoder & { calls: Call[] } {
     },
     backend: o.backend ?? 'webgpu',
     adapter: null,
+    backends: {
+      short: { backend: o.backend ?? 'webgpu', reason: 'test' },
+      batch: { backend: o.backend ?? 'webgpu', reason: 'test' },
+    },
     fallbackReason: null,
     loadedLayers: Math.max(...exits),
     fromCache: false,
@@ -88,6 +92,7 @@ function fakeEncoder(o: FakeOptions = {}): IndexEncoder & { calls: Call[] } {
         vectors,
         tokens: words.map((ws) => Math.min(ws.length * (o.tokensPerWord ?? 1), maxTokens - 2) + 2),
         truncated: words.map((ws) => ws.length > fit),
+        layers: texts.map(() => options.layers ?? Math.max(...exits)),
       };
     },
   };

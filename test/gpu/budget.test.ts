@@ -8,6 +8,7 @@ import {
   probeCacheKey,
   probeDevice,
 } from '../../src/budget/index.js';
+import { createEncoder } from '../../src/client/client.js';
 import type { EncoderBackend } from '../../src/model/encoder.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
 import { testGpu } from '../support/gpu.js';
@@ -27,7 +28,7 @@ describe('budget planner on the test adapter', async () => {
     const start = Date.now();
     probe = await probeDevice(encoder, target);
     console.log(`probe of ${probe.key} took ${Date.now() - start} ms`);
-    expect(probe).toMatchObject({ version: 1, key: probeCacheKey(target), kind: 'webgpu', adapter: gpu.adapter });
+    expect(probe).toMatchObject({ version: 2, key: probeCacheKey(target), kind: 'webgpu', adapter: gpu.adapter });
     expect(probe.measured.map((p) => [p.layers, p.batch, p.seqLen])).toEqual([
       [1, 1, 16],
       [1, 1, 128],
@@ -110,5 +111,39 @@ describe('budget planner on the test adapter', async () => {
     const afterFirst = calls;
     expect(await getOrProbe(counted, target, modelKey)).toEqual(first);
     expect(calls).toBe(afterFirst);
+  });
+});
+
+describe('device auto and forced devices on the test adapter', () => {
+  // In Node only: createEncoder runs in-process here (a page would need a served model).
+  const model = typeof process === 'undefined' ? null : `${import.meta.dirname}/../oracle/fixtures/bert-tiny`;
+
+  it.runIf(model !== null)('auto picks a backend per call size and says why; plan returns the one it assumed', async () => {
+    const start = performance.now();
+    const enc = await createEncoder({ model: model as string, device: 'auto' });
+    const firstMs = performance.now() - start;
+    const info = await enc.info();
+    console.log(`auto (first, with the probe): ${firstMs.toFixed(0)} ms; ${JSON.stringify(info.backends)}`);
+    for (const use of Object.values(info.backends)) expect(use.reason).toMatch(/predicted|no WebGPU/);
+    expect(info.backend).toBe(info.backends.short.backend);
+    expect((await enc.plan({ batch: 1, typicalTokens: 16 })).backend).toBe(info.backends.short.backend);
+    expect((await enc.plan({ batch: 8, typicalTokens: 128 })).backend).toBe(info.backends.batch.backend);
+    const [v] = await enc.embed(['Wie spät ist es?']);
+    expect(v?.length).toBe(info.model.hiddenSize);
+    await enc.dispose();
+    // The probe is cached for the process: a second encoder of the same model measures nothing.
+    const again = performance.now();
+    const second = await createEncoder({ model: model as string, device: 'auto' });
+    console.log(`auto (second, cached probe): ${(performance.now() - again).toFixed(0)} ms`);
+    expect((await second.info()).backends).toEqual(info.backends);
+    await second.dispose();
+  });
+
+  it.runIf(model !== null)('device webgpu still forces WebGPU for every call size', async () => {
+    const enc = await createEncoder({ model: model as string, device: 'webgpu' });
+    const forced = { backend: 'webgpu', reason: "device 'webgpu' was asked for" };
+    expect(await enc.info()).toMatchObject({ backend: 'webgpu', backends: { short: forced, batch: forced } });
+    expect((await enc.plan({ batch: 8, typicalTokens: 128 })).backend).toBe('webgpu');
+    await enc.dispose();
   });
 });

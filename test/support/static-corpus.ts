@@ -52,7 +52,7 @@ export function wordsEncoder(): IndexEncoder {
         const n = Math.hypot(...v) || 1;
         return v.map((x) => x / n);
       });
-      return { vectors, tokens: texts.map(() => 8), truncated: texts.map(() => false) };
+      return { vectors, tokens: texts.map(() => 8), truncated: texts.map(() => false), layers: texts.map(() => 2) };
     },
   };
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 
 const TYPES: Record<string, string> = {
@@ -22,6 +22,25 @@ export interface StaticOptions {
   onRequest?: (path: string) => void;
   /** Answer Range requests with the whole file, as some hosts do. */
   ignoreRange?: boolean;
+  /** Sends the files whose path matches `paths` in `chunks` parts, `ms` apart: a slow connection. */
+  throttle?: { paths: RegExp; chunks: number; ms: number };
+  /** Hears the path of every file as its last byte is handed to the connection. */
+  onSent?: (path: string) => void;
+}
+
+/** Writes `body` in `chunks` parts `ms` apart, then ends the response. */
+function trickle(res: ServerResponse, body: Uint8Array, chunks: number, ms: number, done: () => void): void {
+  const size = Math.ceil(body.length / chunks);
+  let at = 0;
+  const next = () => {
+    if (res.destroyed) return;
+    res.write(body.subarray(at, at + size));
+    at += size;
+    if (at < body.length) return void setTimeout(next, ms);
+    done();
+    res.end();
+  };
+  next();
 }
 
 /** Serves `dir` on a free localhost port, as a plain static host would (no SPA fallbacks). */
@@ -39,8 +58,15 @@ export function serveStatic(dir: string, options: StaticOptions = {}): Promise<{
       const type = { ...options.headers, 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' };
       // One byte range, as static hosts serve them (the static search index reads rows so).
       const range = options.ignoreRange ? null : /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-      if (!range) res.writeHead(200, type).end(body);
-      else {
+      const throttle = options.throttle?.paths.test(pathname) ? options.throttle : null;
+      const sent = () => options.onSent?.(pathname);
+      if (!range && throttle) {
+        res.writeHead(200, { ...type, 'content-length': String(body.length) });
+        trickle(res, body, throttle.chunks, throttle.ms, sent);
+      } else if (!range) {
+        sent();
+        res.writeHead(200, type).end(body);
+      } else {
         const [from, to] = [Number(range[1]), Math.min(Number(range[2]), body.length - 1)];
         res.writeHead(206, { ...type, 'content-range': `bytes ${from}-${to}/${body.length}` }).end(body.subarray(from, to + 1));
       }

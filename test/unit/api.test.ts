@@ -61,7 +61,11 @@ describe('createEncoder in Node (in-process, cpu)', () => {
     const enc = await createEncoder({ model: await packDir(), device: 'cpu' });
     open.push(enc);
     const roomy = await enc.plan({ maxLatencyMs: 1e9, maxMemoryMB: 1e6 });
-    expect(roomy).toMatchObject({ layers: 4, dims: 48, fits: true });
+    expect(roomy).toMatchObject({ layers: 4, dims: 48, fits: true, backend: 'cpu' });
+    // A forced device runs every call size, whatever a probe would say.
+    const forced = { backend: 'cpu', reason: "device 'cpu' was asked for" };
+    expect(await enc.info()).toMatchObject({ backend: 'cpu', backends: { short: forced, batch: forced } });
+    expect(await enc.plan({ batch: 32, typicalTokens: 128 })).toMatchObject({ backend: 'cpu' });
     const tight = await enc.plan({ maxLatencyMs: 0 });
     expect(tight).toMatchObject({ layers: 1, dims: 16, fits: false });
     expect(tight.reason).toMatch(/no plan meets maxLatencyMs 0/);

@@ -40,7 +40,7 @@ const SHAPES = [
 
 function fakeProbe(timing: (layers: number, batch: number, seqLen: number) => number, depths = [1, 2]): DeviceProbe {
   return {
-    version: 1,
+    version: 2,
     key: 'webgpu:test',
     kind: 'webgpu',
     adapter: null,
@@ -166,7 +166,7 @@ describe('probe', () => {
     const probe = await probeDevice(backend, { kind: 'webgpu', adapter: ADAPTER });
     expect(clock.calls).toHaveLength(1 + 3 * 6);
     expect(clock.calls[0]).toEqual({ layers: 2, batch: 8, seqLen: 128 });
-    expect(probe).toMatchObject({ version: 1, key: probeCacheKey({ kind: 'webgpu', adapter: ADAPTER }), kind: 'webgpu' });
+    expect(probe).toMatchObject({ version: 2, key: probeCacheKey({ kind: 'webgpu', adapter: ADAPTER }), kind: 'webgpu' });
     expect(probe.measured.map(({ layers, batch, seqLen }) => [layers, batch, seqLen])).toEqual([
       [1, 1, 16],
       [1, 1, 128],
@@ -211,11 +211,21 @@ describe('probe', () => {
     expect(keys.size).toBe(5);
   });
 
-  it('probes on every getOrProbe call where there is no IndexedDB', async () => {
+  it('keeps probes for the process where there is no IndexedDB: one probe per device and model', async () => {
     const { backend, clock } = fakeBackend(() => 1);
-    await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'm');
-    await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'm');
+    const first = await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'm');
+    expect(await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'm')).toBe(first);
+    expect(clock.calls).toHaveLength(19);
+    await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'another model');
     expect(clock.calls).toHaveLength(2 * 19);
+  });
+
+  it('does not keep a probe timed at one depth of a deeper model (a progressive start): it is measured again', async () => {
+    const { backend, clock } = fakeBackend(() => 1, 1);
+    await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'shallow');
+    expect(clock.calls).toHaveLength(10);
+    await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'shallow');
+    expect(clock.calls).toHaveLength(2 * 10);
   });
 });
 

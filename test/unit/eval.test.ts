@@ -1,7 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/eval/dev-data.js';
+import type { EmbedExits } from '../../src/eval/embed-pool.js';
 import { sparseRetrievalAccuracy, tfidfVectors } from '../../src/eval/lexical.js';
-import { pairCosines, retrievalAccuracy, spearman, truncateNormalize } from '../../src/eval/metrics.js';
+import { pairCosines, rankScores, retrievalAccuracy, spearman, truncateNormalize } from '../../src/eval/metrics.js';
+import { evaluate, QUALITY_DATASET_SEARCH } from '../../src/eval/run.js';
+import type { QualityRow } from '../../src/pack/manifest.js';
+import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 
 describe('eval metrics', () => {
   it('spearman gives tied values their mean rank', () => {
@@ -31,5 +37,118 @@ describe('eval metrics', () => {
     const v = tfidfVectors(['Berlin 1990 Mauer', 'Paris Tour Eiffel', 'Mauer in Berlin 1990', 'Tour Eiffel de Paris']);
     expect(sparseRetrievalAccuracy(v.slice(0, 2), v.slice(2))).toBe(1);
     expect(sparseRetrievalAccuracy(v.slice(0, 2), [v[3] as Map<string, number>, v[2] as Map<string, number>])).toBe(0);
+  });
+});
+
+describe('rank scores', () => {
+  const scores = [
+    [0.9, 0.5, 0.1],
+    [0.7, 0.7, 0.2],
+    [0.1, 0.2, 0.3],
+  ];
+  const sim = (i: number, j: number) => (scores[i] as number[])[j] as number;
+
+  it('counts the answer first, breaking ties towards the earlier document', () => {
+    // query 0 -> doc 0 first; query 1's answer (doc 1) ties doc 0, which comes first: rank 2.
+    const r = rankScores(2, 3, sim, (i) => i);
+    expect(r.r1).toBe(0.5);
+    expect(r.mrr10).toBeCloseTo((1 + 1 / 2) / 2, 12);
+  });
+
+  it('gives no reciprocal rank below the tenth place', () => {
+    const r = rankScores(
+      1,
+      12,
+      (_i, j) => -j,
+      () => 10,
+    );
+    expect(r).toEqual({ r1: 0, mrr10: 0 });
+    expect(
+      rankScores(
+        1,
+        12,
+        (_i, j) => -j,
+        () => 9,
+      ).mrr10,
+    ).toBeCloseTo(1 / 10, 12);
+  });
+});
+
+describe('evaluate with xquad', () => {
+  const ROOT = join(import.meta.dirname, '../..');
+  const tokenizer = TextTokenizer.fromJson(JSON.parse(readFileSync(join(ROOT, 'public/models/m3-mini/tokenizer.json'), 'utf8')));
+  // A bag of token ids folded into 64 buckets: a lexical "model" that finds paragraphs sharing a question's words.
+  const seen: number[][] = [];
+  const embed: EmbedExits = async (tokens) => {
+    seen.push(...tokens);
+    return [
+      tokens.map((ids) => {
+        const v = new Float32Array(64);
+        for (const id of ids) v[id % 64] = (v[id % 64] as number) + 1;
+        return v;
+      }),
+    ];
+  };
+  const paragraphs = [
+    'The river Danube flows through Vienna and Budapest.',
+    'Photosynthesis turns light into sugar in green leaves.',
+  ];
+  const xquad = new Map([
+    [
+      'en',
+      {
+        paragraphs,
+        questions: [
+          { text: 'Which river flows through Vienna?', paragraph: 0 },
+          { text: 'What do green leaves turn light into?', paragraph: 1 },
+        ],
+      },
+    ],
+    [
+      'de',
+      {
+        paragraphs: ['Die Donau fließt durch Wien und Budapest.', 'Photosynthese macht in grünen Blättern aus Licht Zucker.'],
+        questions: [
+          { text: 'Welcher Fluss fließt durch Wien?', paragraph: 0 },
+          { text: 'Was machen grüne Blätter aus Licht?', paragraph: 1 },
+        ],
+      },
+    ],
+  ]);
+
+  it('scores question -> paragraph retrieval per cell, with prefixes, and counts it in the score', async () => {
+    const report = await evaluate({
+      embed,
+      tokenizer,
+      maxTokens: 128,
+      exits: [1],
+      dims: [64],
+      flores: new Map([
+        ['eng_Latn', ['A cat sleeps.', 'Rain falls today.']],
+        ['deu_Latn', ['Eine Katze schläft.', 'Heute fällt Regen.']],
+      ]),
+      sts: new Map([['en', { a: ['a cat', 'a dog', 'rain'], b: ['a cat sleeps', 'a car', 'sun'], score: [5, 1, 0] }]]),
+      xquad,
+      prefixes: { query: 'query: ', passage: 'passage: ' },
+    });
+    expect(report.table.dataset).toBe(QUALITY_DATASET_SEARCH);
+    const row = report.table.rows[0] as QualityRow;
+    const m = row.metrics as Record<string, number>;
+    expect(m.xquadMonoR1).toBe(1);
+    expect(m.xquadMonoMrr10).toBe(1);
+    expect(m.xquadCrossR1).toBeGreaterThanOrEqual(0);
+    expect(row.score).toBeCloseTo(
+      ((m.floresXxEng as number) +
+        (m.floresEngXx as number) +
+        (m.stsMean as number) +
+        ((m.xquadMonoMrr10 as number) + (m.xquadCrossMrr10 as number)) / 2) /
+        4,
+      12,
+    );
+    expect(report.xquadPerLanguage?.L1d64?.de).toEqual({ mono: 1, cross: m.xquadCrossR1 });
+    expect(report.xquadPerLanguage?.lexical?.en).toEqual({ mono: 1 });
+    const prefix = tokenizer.tokenIds('query:', false);
+    const starts = (ids: number[]) => prefix.every((t, i) => ids[i + 1] === t);
+    expect(seen.filter(starts)).toHaveLength(4);
   });
 });

@@ -32,7 +32,7 @@ function countingEncoder(fingerprint?: string): IndexEncoder & { embedded: strin
         const n = Math.hypot(...v);
         return v.map((x) => x / n);
       });
-      return { vectors, tokens: texts.map(() => 4), truncated: texts.map(() => false) };
+      return { vectors, tokens: texts.map(() => 4), truncated: texts.map(() => false), layers: texts.map(() => 2) };
     },
   };
 }

@@ -1,0 +1,92 @@
+import type { BackendKind } from '../model/encoder.js';
+import {
+  type BackendChoices,
+  type BackendProbes,
+  chooseBackends,
+  classShapes,
+  costModels,
+  type SizeClass,
+  sizeClassOf,
+} from './backend-choice.js';
+import type { CostModel } from './cost.js';
+
+/** Calls of a class whose times are weighed before a switch: enough that one slow call does not decide. */
+export const SWITCH_WINDOW = 3;
+/** How many times the other backend's predicted time the chosen one must take to be dropped. */
+export const SWITCH_MARGIN = 1.5;
+
+interface ClassState {
+  choices: BackendChoices[SizeClass];
+  /** Measured ms over the other backend's predicted ms, for the last SWITCH_WINDOW calls. */
+  ratios: number[];
+  switched: boolean;
+}
+
+/**
+ * Device 'auto' at run time: the backend per size class chosen from the probes, corrected once by
+ * what calls actually take. The rule: after each call on a class's backend, the ratio of its
+ * measured time to the other backend's predicted time for the same call is kept; when the median
+ * of the last SWITCH_WINDOW ratios exceeds SWITCH_MARGIN, the class moves to the other backend,
+ * for good (one switch per class, so it never flaps). A class whose other backend was not timed
+ * at its shape (WebGPU stopped by the probe's time budget) does not switch: there is no
+ * prediction to disagree with. The same calls and times always give the same choices.
+ */
+export class BackendSwitch {
+  private readonly shapes: ReturnType<typeof classShapes>;
+  private readonly costs: Record<BackendKind, CostModel | null>;
+  private readonly state: Record<SizeClass, ClassState>;
+
+  constructor(probes: BackendProbes, layers: number, noGpuReason: string) {
+    this.shapes = classShapes(probes.cpu);
+    this.costs = costModels(probes);
+    const choices = chooseBackends(probes, layers, noGpuReason);
+    const init = (c: SizeClass): ClassState => ({ choices: choices[c], ratios: [], switched: false });
+    this.state = { short: init('short'), batch: init('batch') };
+  }
+
+  classOf(batch: number, seqLen: number): SizeClass {
+    return sizeClassOf(this.shapes, batch, seqLen);
+  }
+
+  /** The backend for a call of `batch` texts padded to `seqLen` tokens. */
+  backendFor(batch: number, seqLen: number): BackendKind {
+    return this.state[this.classOf(batch, seqLen)].choices.backend;
+  }
+
+  /** The cost model of the backend a plan for this workload would run on. */
+  costFor(batch: number, seqLen: number): { backend: BackendKind; cost: CostModel } {
+    const backend = this.backendFor(batch, seqLen);
+    // A class is only ever given a backend whose probe timed its shape, so its model exists.
+    return { backend, cost: this.costs[backend] as CostModel };
+  }
+
+  /** Records one call's wall-clock ms on `backend`; may move its class to the other backend. */
+  record(backend: BackendKind, layers: number, batch: number, seqLen: number, ms: number): void {
+    const s = this.state[this.classOf(batch, seqLen)];
+    if (s.switched || backend !== s.choices.backend) return;
+    const other: BackendKind = backend === 'cpu' ? 'webgpu' : 'cpu';
+    const model = this.costs[other];
+    if (!model || s.choices.predictedMs[other] === null) return;
+    s.ratios.push(ms / Math.max(model.latencyMs(layers, batch, seqLen), 1e-3));
+    if (s.ratios.length > SWITCH_WINDOW) s.ratios.shift();
+    if (s.ratios.length < SWITCH_WINDOW) return;
+    const ratio = median(s.ratios);
+    if (ratio <= SWITCH_MARGIN) return;
+    s.switched = true;
+    s.choices = {
+      ...s.choices,
+      backend: other,
+      reason: `switched to ${other}: the last ${SWITCH_WINDOW} calls on ${backend} took ${ratio.toFixed(1)}x the time predicted for ${other} (before: ${s.choices.reason})`,
+    };
+  }
+
+  choices(): BackendChoices {
+    return { short: this.state.short.choices, batch: this.state.batch.choices };
+  }
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}

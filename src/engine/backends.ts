@@ -1,0 +1,141 @@
+import {
+  BackendSwitch,
+  type CostModel,
+  type DeviceProbe,
+  fitCostModel,
+  getOrProbe,
+  getOrProbeBoth,
+  SIZE_CLASSES,
+  type SizeClass,
+} from '../budget/index.js';
+import type { GpuAdapterSummary } from '../gpu/device.js';
+import type { GpuSession } from '../gpu/session.js';
+import { createBackend, type ManagedBackend } from '../model/backend.js';
+import type { BackendKind } from '../model/encoder.js';
+import type { BackendUse, DeviceChoice } from '../types.js';
+import type { EncoderWeights } from '../weights/weights.js';
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * The forward backends of one encoder and which one runs a call. A forced device has one backend
+ * and probes only when a plan asks. Device 'auto' loads both where WebGPU works, probes both once
+ * per adapter and model (cached), and lets BackendSwitch pick per call size; WebGPU is dropped
+ * when its probe never reached a class's shape, since nothing can then switch to it.
+ */
+export class EncoderBackends {
+  private forcedProbe: Promise<DeviceProbe> | undefined;
+
+  private constructor(
+    private readonly device: DeviceChoice,
+    private readonly cpu: ManagedBackend | null,
+    private gpu: ManagedBackend | null,
+    private readonly auto: BackendSwitch | null,
+    /** Why 'auto' runs on the CPU alone (WebGPU unavailable or failing), else null. */
+    readonly fallbackReason: string | null,
+    /** WebGPU's probe call still running when the probe stopped at its time budget. */
+    private readonly gpuIdle: Promise<void>,
+    private readonly modelKey: string,
+  ) {}
+
+  /** `layers`: the depth 'auto' compares the backends at (the model's default depth). */
+  static async create(
+    weights: EncoderWeights,
+    device: DeviceChoice,
+    session: GpuSession,
+    modelKey: string,
+    layers: number,
+  ): Promise<EncoderBackends> {
+    const make = (
+      cpu: ManagedBackend | null,
+      gpu: ManagedBackend | null,
+      auto: BackendSwitch | null,
+      why: string | null,
+      idle = Promise.resolve(),
+    ) => new EncoderBackends(device, cpu, gpu, auto, why, idle, modelKey);
+    if (device === 'webgpu') return make(null, await createBackend(weights, 'webgpu', session), null, null);
+    const cpu = await createBackend(weights, 'cpu');
+    if (device === 'cpu') return make(cpu, null, null, null);
+    let gpu: ManagedBackend;
+    try {
+      gpu = await createBackend(weights, 'webgpu', session);
+    } catch (err) {
+      return make(cpu, null, null, message(err));
+    }
+    try {
+      const { probes, settled } = await getOrProbeBoth(cpu, { backend: gpu, target: gpu.info }, modelKey);
+      const auto = new BackendSwitch(probes, layers, '');
+      const choices = auto.choices();
+      if (SIZE_CLASSES.every((c) => choices[c].predictedMs.webgpu === null)) {
+        void settled.then(() => gpu.dispose());
+        return make(cpu, null, auto, null);
+      }
+      return make(cpu, gpu, auto, null, settled);
+    } catch (err) {
+      // A WebGPU call that fails during the probe fails on every call after: run on the CPU.
+      gpu.dispose();
+      return make(cpu, null, null, message(err));
+    }
+  }
+
+  /** True when the WebGPU device under this set was lost: make a new set. */
+  get lost(): boolean {
+    return Boolean(this.gpu?.gpu?.queue.lostError);
+  }
+
+  get adapter(): GpuAdapterSummary | null {
+    return this.gpu?.info.adapter ?? null;
+  }
+
+  /** The backend for a call of `batch` texts padded to `seqLen` tokens. */
+  async forCall(batch: number, seqLen: number): Promise<ManagedBackend> {
+    const kind = this.auto ? this.auto.backendFor(batch, seqLen) : this.only();
+    if (kind === 'webgpu') await this.gpuIdle;
+    return this.backend(kind);
+  }
+
+  /** Tells 'auto' how long a call took, so it can correct its choice. */
+  record(backend: BackendKind, layers: number, batch: number, seqLen: number, ms: number): void {
+    this.auto?.record(backend, layers, batch, seqLen, ms);
+  }
+
+  /** The backend a plan for this workload runs on, and its cost model (a forced device probes on first use). */
+  async costFor(batch: number, seqLen: number): Promise<{ backend: BackendKind; cost: CostModel }> {
+    if (this.auto) return this.auto.costFor(batch, seqLen);
+    const kind = this.only();
+    const backend = this.backend(kind);
+    this.forcedProbe ??= getOrProbe(backend, backend.info, this.modelKey);
+    return { backend: kind, cost: fitCostModel(await this.forcedProbe) };
+  }
+
+  /** Which backend runs each size class, and why. */
+  uses(): Record<SizeClass, BackendUse> {
+    if (this.auto) {
+      const c = this.auto.choices();
+      return {
+        short: { backend: c.short.backend, reason: c.short.reason },
+        batch: { backend: c.batch.backend, reason: c.batch.reason },
+      };
+    }
+    const kind = this.only();
+    const reason = this.device === 'auto' ? `no WebGPU: ${this.fallbackReason}` : `device '${this.device}' was asked for`;
+    return { short: { backend: kind, reason }, batch: { backend: kind, reason } };
+  }
+
+  dispose(): void {
+    this.cpu?.dispose();
+    const gpu = this.gpu;
+    this.gpu = null;
+    if (gpu) void this.gpuIdle.then(() => gpu.dispose());
+  }
+
+  private only(): BackendKind {
+    return this.gpu ? 'webgpu' : 'cpu';
+  }
+
+  private backend(kind: BackendKind): ManagedBackend {
+    // Never null: a forced device picks its one backend, and 'auto' drops WebGPU only when no
+    // class can ever pick it (create).
+    return (kind === 'webgpu' ? this.gpu : this.cpu) as ManagedBackend;
+  }
+}
