@@ -73,8 +73,15 @@ export interface ModelFolder {
 }
 
 export interface EmbedOptions {
-  /** Layers to run; one of the model's exits (default: all). */
-  layers?: number;
+  /**
+   * Layers to run; one of the model's exits (default: all). 'adaptive': each text stops at the
+   * first exit where its vector (at `dims`) has settled, its cosine to the previous exit's vector
+   * at least `tolerance`; only the texts still running go through the next layer. Needs a model
+   * with two or more exits (BERT family); `embedDetailed`'s `layers` says where each text stopped.
+   */
+  layers?: number | 'adaptive';
+  /** With `layers: 'adaptive'`: the cosine in (0, 1] at which a text stops (default 0.99; 1: never early). */
+  tolerance?: number;
   /** Leading dimensions to keep; one of the model's widths (default: full). */
   dims?: number;
   /** L2-normalise the vectors (default true). */
@@ -91,8 +98,9 @@ export interface EmbedResult {
   /** Whether each text was longer than the model's limit and cut. */
   truncated: boolean[];
   /**
-   * The exit (layer count) each vector came from: the `layers` asked for, or a shallower exit
-   * while a progressive start is still downloading the deeper ones.
+   * The exit (layer count) each vector came from: the `layers` asked for, the exit each text
+   * stopped at with `layers: 'adaptive'`, or a shallower exit while a progressive start is still
+   * downloading the deeper ones.
    */
   layers: number[];
 }

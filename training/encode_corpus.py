@@ -36,6 +36,9 @@ MAX_TOKENS = 510
 SOURCES = ["flores", "stsb", "udhr", "cldr", "lo-ui", "lo-help"]
 RET_SOURCES = ["flores-ict", "help-ict", "help-title"]
 HARD_NEGATIVES = 4
+# Retrieval pairs train with these before query and passage (the pack's `prefixes`, applied by
+# `kind`): translation and STS pairs have none, so the symmetric space is left to them.
+PREFIXES = {"query": "query: ", "passage": "passage: "}
 ENG = "eng_Latn"
 MONITOR_FLORES = ["deu_Latn", "fra_Latn", "spa_Latn", "rus_Cyrl", "zho_Hans", "jpn_Jpan", "arb_Arab",
                   "hin_Deva", "swh_Latn", "yor_Latn", "tur_Latn", "vie_Latn", "kor_Hang", "ell_Grek",
@@ -128,7 +131,11 @@ def retrieval(tokenizer, max_pairs, vocab, seed):
     q_tok, q_off = pack(q_ids)
     p_tok, p_off = pack(p_ids)
     print(f"{len(pairs)} retrieval pairs, {int((neg >= 0).sum())} hard negatives", flush=True)
-    return {"ret_q": q_tok, "ret_q_off": q_off, "ret_p": p_tok, "ret_p_off": p_off, "ret_neg": neg,
+    # Prefix ids are joined to the texts' ids at training time: a prefix ending in a space
+    # tokenises the same alone as in front of a text.
+    prefix_ids = encode(tokenizer, list(PREFIXES.values()))
+    return {
+        "ret_prefix": {kind: ids.to(torch.int32) for kind, ids in zip(PREFIXES, prefix_ids)},"ret_q": q_tok, "ret_q_off": q_off, "ret_p": p_tok, "ret_p_off": p_off, "ret_neg": neg,
             "ret_src": torch.tensor([RET_SOURCES.index(p["src"]) for p in pairs], dtype=torch.int8),
             "ret_sources": RET_SOURCES}
 

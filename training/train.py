@@ -49,6 +49,8 @@ class Sampler:
         self.text_lang = corpus["text_lang"].tolist()
         self.tok = corpus["tok"]
         self.ret_src = corpus["ret_src"].tolist() if "ret_src" in corpus else []
+        empty = torch.zeros(0, dtype=torch.int32)
+        self.prefix = corpus.get("ret_prefix", {"query": empty, "passage": empty})
 
     def ids(self, t):
         return self.tok[self.off[t]: self.off[t + 1]]
@@ -112,13 +114,13 @@ class Sampler:
             if i in used:
                 continue
             used.add(i)
-            qs.append(c["ret_q"][q_off[i]: q_off[i + 1]])
-            ps.append(c["ret_p"][p_off[i]: p_off[i + 1]])
+            qs.append(torch.cat([self.prefix["query"], c["ret_q"][q_off[i]: q_off[i + 1]]]))
+            ps.append(torch.cat([self.prefix["passage"], c["ret_p"][p_off[i]: p_off[i + 1]]]))
             cands = [n for n in c["ret_neg"][i].tolist() if n >= 0 and n not in used]
             if cands:
                 n = self.rng.choice(cands)
                 used.add(n)
-                negs.append(c["ret_p"][p_off[n]: p_off[n + 1]])
+                negs.append(torch.cat([self.prefix["passage"], c["ret_p"][p_off[n]: p_off[n + 1]]]))
         return qs, ps, negs
 
     def sts(self, size):
@@ -178,13 +180,16 @@ def spearman(x, y):
 
 
 @torch.no_grad()
-def monitor(model, sets, exits):
-    """Progress on dev texts (corpus["monitor"]): FLORES xx->eng, English STS, xquad-dev R@1."""
+def monitor(model, sets, exits, prefix):
+    """Progress on dev texts (corpus["monitor"]): FLORES xx->eng, English STS, xquad-dev R@1
+    (questions and paragraphs behind the retrieval prefixes, as the pack will apply them)."""
     model.eval()
     dev, sts_dev = sets["flores"], sets["sts"]
     eng = embed(model, dev["eng_Latn"], exits)
     sa, sb = embed(model, sts_dev[0], exits), embed(model, sts_dev[1], exits)
-    xq = {lang: (embed(model, q, exits), embed(model, p, exits), ans) for lang, (q, p, ans) in sets["xquad"].items()}
+    with_prefix = lambda kind, seqs: [torch.cat([prefix[kind], s]) for s in seqs]
+    xq = {lang: (embed(model, with_prefix("query", q), exits), embed(model, with_prefix("passage", p), exits), ans)
+          for lang, (q, p, ans) in sets["xquad"].items()}
     scores = {}
     for e in exits:
         for d in (64, 256):
@@ -276,7 +281,7 @@ def main():
     dims = [d for d in DIMS if d < args.hidden] + [args.hidden]
     log = open(os.path.join(run_dir, "log.jsonl"), "a")
     if step == 0:
-        log.write(json.dumps({"step": 0, "dev": monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers])}) + "\n")
+        log.write(json.dumps({"step": 0, "dev": monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix)}) + "\n")
         log.flush()
     model.train()
     while step < args.steps:
@@ -305,7 +310,7 @@ def main():
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
                "sts": round(sts.item() / n, 4), "ret": round(ret.item() / n, 4), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
         if step % args.monitor_every == 0 or step == args.steps:
-            rec["dev"] = monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers])
+            rec["dev"] = monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix)
         log.write(json.dumps(rec) + "\n")
         log.flush()
         if step % 10 == 0 or "dev" in rec:

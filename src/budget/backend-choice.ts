@@ -74,7 +74,7 @@ export function chooseBackends(probes: BackendProbes, layers: number, noGpuReaso
     if (!gpuCost || !covers(gpu, shape)) {
       const stop = gpu.stoppedAt;
       const why = stop
-        ? `it ran over ${fmt(stop.ms)} ms at ${shapeText(stop)} (${stop.layers} layer${stop.layers === 1 ? '' : 's'}) before the probe's time budget ran out`
+        ? `the probe's time budget ran out while its call at ${shapeText(stop)} (${stop.layers} layer${stop.layers === 1 ? '' : 's'}) was still running, after ${fmt(stop.ms)} ms`
         : 'the probe did not reach that shape';
       return {
         backend: 'cpu',

@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
-import type { QualityRow } from '../pack/manifest.js';
+import type { AdaptiveQualityRow, QualityRow } from '../pack/manifest.js';
 import { type EncoderConfig, parseHfConfig } from '../weights/config.js';
+import { type AdaptivePlan, adaptiveCells } from './adaptive-plan.js';
 import { type CostModel, memoryMB, type WeightQuant } from './cost.js';
 import { compareQuality, type QualityEstimate, qualityEstimator } from './quality.js';
 
@@ -10,7 +11,7 @@ export interface PlanModel {
   exits: readonly number[];
   /** Widths the pooled vector may be truncated to. */
   dims: readonly number[];
-  quality?: { rows: readonly QualityRow[] } | undefined;
+  quality?: { rows: readonly QualityRow[]; adaptive?: readonly AdaptiveQualityRow[] | undefined } | undefined;
   /** The parsed config, or the Hugging Face config.json as a manifest carries it. */
   config: EncoderConfig | Record<string, unknown>;
   /** Defaults to f32 everywhere, the largest footprint. */
@@ -36,8 +37,14 @@ export interface Budget {
 }
 
 export interface Plan {
+  /** The exit to run, or with `adaptive` the deepest a text may run to. */
   layers: number;
   dims: number;
+  /**
+   * Present when the budget is best met by adaptive depth: embed with `{ layers: 'adaptive',
+   * tolerance }`, and texts run `meanLayers` on average (measured, or assumed: see `measured`).
+   */
+  adaptive?: AdaptivePlan;
   /** False when no (layers, dims) meets every limit; the plan is then the cheapest one. */
   fits: boolean;
   predicted: { latencyMs: number; memoryMB: number; quality: number | null };
@@ -61,10 +68,12 @@ interface Candidate {
   latencyMs: number;
   memoryMB: number;
   quality: QualityEstimate;
+  adaptive?: AdaptivePlan;
 }
 
 /**
- * The highest-quality (layers, dims) among the model's exits × dims that meets every given limit,
+ * The highest-quality (layers, dims) among the model's exits × dims, and adaptive depth at each
+ * width (adaptiveCells: measured in the manifest, else assumed), that meets every given limit,
  * ties going to the lower latency. Each candidate's costs are fixed by the workload, so raising a
  * limit only adds candidates and never lowers the chosen quality. When nothing fits, the cheapest
  * plan: costs grow with layers and dims, so it is cheapest in every limit at once, and each limit
@@ -88,6 +97,24 @@ export function planBudget(model: PlanModel, cost: Pick<CostModel, 'latencyMs'>,
       quality: quality(layers, dims),
     })),
   );
+  // Adaptive depth loads every layer and costs, on average, its mean depth.
+  const deepest = Math.max(...model.exits);
+  for (const { quality: q, dims, ...adaptive } of adaptiveCells(
+    model.exits,
+    model.dims,
+    config,
+    model.quality?.adaptive,
+    quality,
+  )) {
+    candidates.push({
+      layers: deepest,
+      dims,
+      latencyMs: cost.latencyMs(adaptive.meanLayers, batch, seqLen),
+      memoryMB: memoryMB(deepest, dims, batch, seqLen, config, model.quantization ?? F32, indexVectors),
+      quality: q,
+      adaptive,
+    });
+  }
   const misses = (c: Candidate) => b.limits.filter(([name, max]) => LIMITS[name].of(c) > max);
   const fitting = candidates.filter((c) => misses(c).length === 0);
   const fits = fitting.length > 0;
@@ -99,7 +126,12 @@ export function planBudget(model: PlanModel, cost: Pick<CostModel, 'latencyMs'>,
     ? fitting.reduce((best, c) => (better(c, best) ? c : best))
     : candidates.reduce((best, c) => (cheaper(c, best) ? c : best));
 
-  const shape = `${chosen.layers} layer${chosen.layers === 1 ? '' : 's'} × ${chosen.dims} dims`;
+  const a = chosen.adaptive;
+  const shape = a
+    ? `adaptive depth (tolerance ${a.tolerance}, ${fmt(a.meanLayers)} of ${chosen.layers} layers on average, ${
+        a.measured ? 'measured on the dev sets' : 'assumed: no measurement in the model'
+      }) × ${chosen.dims} dims`
+    : `${chosen.layers} layer${chosen.layers === 1 ? '' : 's'} × ${chosen.dims} dims`;
   let reason: string;
   if (fits) {
     const within = b.limits.map(([name, max]) => `${fmt(LIMITS[name].of(chosen))} <= ${fmt(max)} ${LIMITS[name].unit}`);
@@ -118,6 +150,7 @@ export function planBudget(model: PlanModel, cost: Pick<CostModel, 'latencyMs'>,
   return {
     layers: chosen.layers,
     dims: chosen.dims,
+    ...(a ? { adaptive: a } : {}),
     fits,
     predicted: { latencyMs: chosen.latencyMs, memoryMB: chosen.memoryMB, quality: chosen.quality.score },
     reason,

@@ -17,7 +17,8 @@ export interface Encoder {
   embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
   /**
    * The same, plus each text's token count, whether it was truncated, and the exit its vector
-   * came from (`layers`: shallower than asked only while a progressive start downloads).
+   * came from (`layers`: where each text stopped with `layers: 'adaptive'`, else the layers
+   * asked for, or shallower only while a progressive start downloads).
    */
   embedDetailed(texts: string[], options?: EmbedOptions): Promise<EmbedResult>;
   info(): Promise<EncoderInfo>;

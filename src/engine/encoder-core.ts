@@ -1,7 +1,8 @@
 import { type Budget, planBudget, planWorkload } from '../budget/index.js';
 import { DisposedError, InputError, M3WebError } from '../errors.js';
 import type { GpuSession } from '../gpu/session.js';
-import type { ManagedBackend } from '../model/backend.js';
+import { checkTolerance, DEFAULT_TOLERANCE } from '../model/adaptive.js';
+import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
@@ -30,6 +31,24 @@ function checkChoice(name: string, value: unknown, allowed: readonly number[]): 
   if (!allowed.includes(value as number)) {
     throw new InputError(`${name} must be one the model was trained for (${allowed.join(', ')}), got ${JSON.stringify(value)}`);
   }
+}
+
+/** How deep a chunk runs: every text to one exit, or each to where it settles. */
+type Depth = { kind: 'fixed'; options: ForwardOptions } | { kind: 'adaptive'; options: AdaptiveOptions };
+
+/**
+ * The tolerance of an adaptive call (null for a fixed one). Throws InputError for a tolerance
+ * without 'adaptive', one outside (0, 1], or 'adaptive' on a model with a single exit.
+ */
+function readAdaptive(options: EmbedOptions, exits: readonly number[]): number | null {
+  if (options.layers !== 'adaptive') {
+    if (options.tolerance !== undefined) throw new InputError("tolerance applies only with layers: 'adaptive'");
+    return null;
+  }
+  if (exits.length < 2) {
+    throw new InputError(`layers: 'adaptive' needs a model with two or more trained exits; this one has ${exits.join(', ')}`);
+  }
+  return checkTolerance(options.tolerance ?? DEFAULT_TOLERANCE);
 }
 
 /** Whether a call runs at the layers it asks for, or at the deepest loaded while a progressive start downloads. */
@@ -98,7 +117,9 @@ export class EncoderCore {
     this.checkAlive();
     checkTexts(texts);
     const { info } = this.handle;
-    const layers = options.layers ?? Math.max(...info.exits);
+    const tolerance = readAdaptive(options, info.exits);
+    // An adaptive call may go as deep as the model does.
+    const layers = options.layers === 'adaptive' || options.layers === undefined ? Math.max(...info.exits) : options.layers;
     const dims = options.dims ?? Math.max(...info.dims);
     checkChoice('layers', layers, info.exits);
     checkChoice('dims', dims, info.dims);
@@ -125,13 +146,22 @@ export class EncoderCore {
           tokens.push(enc.ids);
           truncated.push(enc.truncated);
         }
+        const fixed = { layers: exit, dims, pooling: info.pooling, normalize };
+        // While a progressive start has loaded one exit only, adaptive has nothing to choose from.
+        const exits = info.exits.filter((e) => e <= exit).sort((a, b) => a - b);
+        const forward: Depth =
+          tolerance !== null && exits.length > 1
+            ? { kind: 'adaptive', options: { exits, tolerance, dims, pooling: info.pooling, normalize } }
+            : { kind: 'fixed', options: fixed };
         const vectors: Float32Array[] = [];
+        const layersUsed: number[] = [];
         for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
           if (signal?.aborted) throw abortError();
-          const chunk = tokens.slice(i, i + CHUNK_TEXTS);
-          vectors.push(...(await this.run(backends, chunk, { layers: exit, dims, pooling: info.pooling, normalize })));
+          const done = await this.run(backends, tokens.slice(i, i + CHUNK_TEXTS), forward);
+          vectors.push(...done.vectors);
+          layersUsed.push(...done.layers);
         }
-        return { vectors, tokens: tokens.map((t) => t.length), truncated, layers: texts.map(() => exit) };
+        return { vectors, tokens: tokens.map((t) => t.length), truncated, layers: layersUsed };
       }),
     );
   }
@@ -227,22 +257,31 @@ export class EncoderCore {
   }
 
   /**
-   * Runs one chunk on the backend for its size and reports the time to 'auto'. A lost GPU device
-   * fails the call that saw it; dropping the backends here makes the next call create a new
-   * device and upload the weights again.
+   * Runs one chunk on the backend for its size and reports the time to 'auto' (for an adaptive
+   * chunk, at the mean depth its texts ran). A lost GPU device fails the call that saw it;
+   * dropping the backends here makes the next call create a new device and upload the weights again.
    */
   private async run(
     backends: EncoderBackends,
     tokens: number[][],
-    options: Parameters<ManagedBackend['embed']>[1],
-  ): Promise<Float32Array[]> {
+    depth: Depth,
+  ): Promise<{ vectors: Float32Array[]; layers: number[] }> {
     const seqLen = Math.max(...tokens.map((t) => t.length));
     const backend = await backends.forCall(tokens.length, seqLen);
     try {
       const start = performance.now();
-      const vectors = await backend.embed(tokens, options);
-      backends.record(backend.kind, options.layers, tokens.length, seqLen, performance.now() - start);
-      return vectors;
+      let done: { vectors: Float32Array[]; layers: number[] };
+      let meanLayers: number;
+      if (depth.kind === 'fixed') {
+        done = { vectors: await backend.embed(tokens, depth.options), layers: tokens.map(() => depth.options.layers) };
+        meanLayers = depth.options.layers;
+      } else {
+        const adaptive = await backend.embedAdaptive(tokens, depth.options);
+        done = adaptive;
+        meanLayers = adaptive.textsPerLayer.reduce((a, b) => a + b, 0) / tokens.length;
+      }
+      backends.record(backend.kind, meanLayers, tokens.length, seqLen, performance.now() - start);
+      return done;
     } catch (err) {
       if (err instanceof M3WebError && err.code === 'GPU_DEVICE_LOST') this.resetBackends();
       throw err;

@@ -4,7 +4,7 @@ import { type GpuHandle, GpuSession } from '../gpu/session.js';
 import type { Pooling } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { CpuEncoder } from './cpu.js';
-import type { BackendKind, EncoderBackend, ForwardOptions } from './encoder.js';
+import type { AdaptiveOptions, AdaptiveResult, BackendKind, EncoderBackend, ForwardOptions } from './encoder.js';
 import { GpuEncoder } from './gpu.js';
 
 export type BackendChoice = BackendKind | 'auto';
@@ -46,6 +46,9 @@ class Managed implements ManagedBackend {
   }
   embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
     return this.inner.embed(tokens, options);
+  }
+  embedAdaptive(tokens: readonly ArrayLike<number>[], options: AdaptiveOptions): Promise<AdaptiveResult> {
+    return this.inner.embedAdaptive(tokens, options);
   }
   pooledAtExits(tokens: readonly ArrayLike<number>[], exits: readonly number[], pooling: Pooling): Promise<Float32Array[][]> {
     return this.inner.pooledAtExits(tokens, exits, pooling);

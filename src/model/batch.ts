@@ -69,3 +69,25 @@ function makeBatch(
   });
   return { indices, size, seqLen, ids, positions, lengths };
 }
+
+/**
+ * The rows `keep` (ascending row numbers) of `batch`, in that order, at the same seqLen: what
+ * goes on to the next layer when the other rows' texts have left (adaptive depth).
+ */
+export function selectRows(batch: TokenBatch, keep: readonly number[]): TokenBatch {
+  const { seqLen } = batch;
+  const ids = new Uint32Array(keep.length * seqLen);
+  const positions = new Uint32Array(keep.length * seqLen);
+  keep.forEach((row, j) => {
+    ids.set(batch.ids.subarray(row * seqLen, (row + 1) * seqLen), j * seqLen);
+    positions.set(batch.positions.subarray(row * seqLen, (row + 1) * seqLen), j * seqLen);
+  });
+  return {
+    indices: keep.map((row) => batch.indices[row] as number),
+    size: keep.length,
+    seqLen,
+    ids,
+    positions,
+    lengths: Uint32Array.from(keep, (row) => batch.lengths[row] as number),
+  };
+}

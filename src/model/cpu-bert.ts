@@ -1,22 +1,27 @@
 import type { BertWeights } from '../weights/weights.js';
-import { type CpuForward, cpuLayers, layerNorm } from './cpu-ops.js';
+import { type CpuStepper, cpuLayers, layerNorm } from './cpu-ops.js';
 
-/** The BERT / XLM-R forward: post-norm layers over word + position + token-type embeddings. */
-export function bertCpuForward(weights: BertWeights): CpuForward {
+/** The BERT / XLM-R forward, a layer at a time: post-norm layers over word + position + token-type embeddings. */
+export function bertCpuStepper(weights: BertWeights): CpuStepper {
   const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = weights.config;
   const { layers, attend } = cpuLayers(weights.layers);
-  return (batch, count, afterLayer) => {
-    const M = batch.size * batch.seqLen;
-    let x: Float32Array = new Float32Array(M * H);
-    weights.word.gather(batch.ids, x);
-    const { position, tokenType } = weights;
-    for (let m = 0; m < M; m++) {
-      const p = (batch.positions[m] as number) * H;
-      for (let c = 0; c < H; c++)
-        x[m * H + c] = (x[m * H + c] as number) + (position[p + c] as number) + (tokenType[c] as number);
-    }
-    layerNorm(x, null, weights.embNorm, H, eps);
-    for (const [i, layer] of layers.slice(0, count).entries()) {
+  return {
+    embed(batch) {
+      const M = batch.size * batch.seqLen;
+      const x = new Float32Array(M * H);
+      weights.word.gather(batch.ids, x);
+      const { position, tokenType } = weights;
+      for (let m = 0; m < M; m++) {
+        const p = (batch.positions[m] as number) * H;
+        for (let c = 0; c < H; c++)
+          x[m * H + c] = (x[m * H + c] as number) + (position[p + c] as number) + (tokenType[c] as number);
+      }
+      layerNorm(x, null, weights.embNorm, H, eps);
+      return x;
+    },
+    layer(i, x, batch) {
+      const layer = layers[i] as (typeof layers)[number];
+      const M = batch.size * batch.seqLen;
       const qkv = layer.qkv(x, M);
       const ctx = attend(qkv, batch, numHeads, headDim);
       const a = layer.attnOut(ctx, M);
@@ -24,9 +29,7 @@ export function bertCpuForward(weights: BertWeights): CpuForward {
       const f = layer.ffnIn(a, M, 'gelu');
       const y = layer.ffnOut(f, M);
       layerNorm(y, a, layer.ffnNorm, H, eps);
-      x = y;
-      afterLayer?.(i + 1, x);
-    }
-    return x;
+      return y;
+    },
   };
 }

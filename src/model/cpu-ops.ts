@@ -74,6 +74,29 @@ export type CpuForward = (
 ) => Float32Array;
 
 /**
+ * A forward taken one layer at a time, so the rows may change between layers (adaptive depth
+ * drops the texts that have left). Its stream is also its exit representation.
+ */
+export interface CpuStepper {
+  /** The embedding output, [size * seqLen, H]: the stream the first layer reads. */
+  embed(batch: TokenBatch): Float32Array;
+  /** Runs layer `i` (0-based) over the stream `x` of `batch`'s rows; returns the new stream. */
+  layer(i: number, x: Float32Array, batch: TokenBatch): Float32Array;
+}
+
+/** The whole forward of a stepper whose model has `loaded` layers. */
+export function steppedForward(s: CpuStepper, loaded: number): CpuForward {
+  return (batch, count, afterLayer) => {
+    let x = s.embed(batch);
+    for (let i = 0; i < Math.min(count, loaded); i++) {
+      x = s.layer(i, x, batch);
+      afterLayer?.(i + 1, x);
+    }
+    return x;
+  };
+}
+
+/**
  * y[m, n] = x[m, :] . W[n, :] + b[n]. Rows of W are contiguous, so both operands stream. Blocks of
  * 4 rows of x by 2 rows of W keep 8 sums in registers and load each value once per 2-4 uses:
  * about 1.8x the plain dot-product loop in V8.

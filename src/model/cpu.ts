@@ -1,20 +1,33 @@
 import type { EncoderConfig, Pooling } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
+import { adaptiveUnsupported, checkExits, ExitJudge } from './adaptive.js';
 import { bucketize, type TokenBatch } from './batch.js';
-import { bertCpuForward } from './cpu-bert.js';
+import { runAdaptiveCpu } from './cpu-adaptive.js';
+import { bertCpuStepper } from './cpu-bert.js';
 import { decoderCpuForward } from './cpu-decoder.js';
 import { modernBertCpuForward } from './cpu-modernbert.js';
-import { type CpuForward, type CpuHead, cpuHead, pool } from './cpu-ops.js';
-import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions, finishVector } from './encoder.js';
+import { type CpuForward, type CpuHead, type CpuStepper, cpuHead, pool, steppedForward } from './cpu-ops.js';
+import {
+  type AdaptiveOptions,
+  type AdaptiveResult,
+  checkForwardOptions,
+  checkTokens,
+  type EncoderBackend,
+  type ForwardOptions,
+  finishVector,
+} from './encoder.js';
 
-function forwardOf(weights: EncoderWeights): CpuForward {
+/** The family's forward, and its layer-at-a-time form where it has one (what adaptive depth needs). */
+function forwardOf(weights: EncoderWeights): { run: CpuForward; stepper: CpuStepper | null } {
   switch (weights.family) {
-    case 'bert':
-      return bertCpuForward(weights);
+    case 'bert': {
+      const stepper = bertCpuStepper(weights);
+      return { run: steppedForward(stepper, weights.layers.length), stepper };
+    }
     case 'modernbert':
-      return modernBertCpuForward(weights);
+      return { run: modernBertCpuForward(weights), stepper: null };
     case 'decoder':
-      return decoderCpuForward(weights);
+      return { run: decoderCpuForward(weights), stepper: null };
   }
 }
 
@@ -28,13 +41,16 @@ export class CpuEncoder implements EncoderBackend {
   readonly config: EncoderConfig;
   readonly loadedLayers: number;
   private readonly run: CpuForward;
+  private readonly stepper: CpuStepper | null;
+  private readonly family: EncoderWeights['family'];
   /** Pooling, then the sentence-transformers Dense modules where the model has them. */
   private readonly pooled: (tokens: Float32Array, length: number, pooling: Pooling) => Float32Array;
 
   constructor(weights: EncoderWeights) {
     this.config = weights.config;
     this.loadedLayers = weights.layers.length;
-    this.run = forwardOf(weights);
+    ({ run: this.run, stepper: this.stepper } = forwardOf(weights));
+    this.family = weights.family;
     const head: CpuHead = cpuHead(weights.head);
     this.pooled = (tokens, length, pooling) => head(pool(tokens, length, this.config.hiddenSize, pooling));
   }
@@ -51,6 +67,24 @@ export class CpuEncoder implements EncoderBackend {
       });
     }
     return out;
+  }
+
+  async embedAdaptive(tokens: readonly ArrayLike<number>[], o: AdaptiveOptions): Promise<AdaptiveResult> {
+    checkExits(o.exits, this.loadedLayers);
+    checkForwardOptions(this, tokens, { ...o, layers: o.exits.at(-1) as number });
+    if (!this.stepper) throw adaptiveUnsupported(this.family);
+    const judge = new ExitJudge(tokens.length, o);
+    for (const batch of bucketize(tokens, this.config)) {
+      runAdaptiveCpu(
+        this.stepper,
+        batch,
+        o.exits,
+        judge,
+        (row, length) => this.pooled(row, length, o.pooling),
+        this.config.hiddenSize,
+      );
+    }
+    return judge.result;
   }
 
   async pooledAtExits(

@@ -13,6 +13,24 @@ export interface ForwardOptions {
   normalize: boolean;
 }
 
+export interface AdaptiveOptions {
+  /** The trained exits a text may leave at, ascending (two or more); every text still running stops at the last. */
+  exits: readonly number[];
+  /** A text leaves at an exit when its vector's cosine to the previous exit's is at least this. */
+  tolerance: number;
+  dims: number;
+  pooling: Pooling;
+  normalize: boolean;
+}
+
+export interface AdaptiveResult {
+  vectors: Float32Array[];
+  /** The exit each text left at. */
+  layers: number[];
+  /** Texts that ran each layer, [layer - 1]: the compute the shrinking batch really spent. */
+  textsPerLayer: number[];
+}
+
 /**
  * One forward implementation (WebGPU or plain TypeScript). Inputs are token id sequences with
  * the special tokens already added; outputs come back in input order.
@@ -23,6 +41,18 @@ export interface EncoderBackend {
   /** Number of layers whose weights are loaded (an upper bound for `layers`). */
   readonly loadedLayers: number;
   embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]>;
+  /**
+   * Per-text depth: each text leaves at the first exit whose vector agrees with the previous
+   * exit's (ExitJudge), and only the texts still running go through the next layer. Throws
+   * UnsupportedError for an architecture whose forward cannot drop rows between layers.
+   */
+  embedAdaptive(tokens: readonly ArrayLike<number>[], options: AdaptiveOptions): Promise<AdaptiveResult>;
+  /**
+   * Per-text depth: each text leaves at the first exit whose vector agrees with the previous
+   * exit's (ExitJudge), and only the texts still running go through the next layer. Throws
+   * UnsupportedError for an architecture whose forward cannot drop rows between layers.
+   */
+  embedAdaptive(tokens: readonly ArrayLike<number>[], options: AdaptiveOptions): Promise<AdaptiveResult>;
   /**
    * Full-width, unnormalised pooled vectors after each layer count in `exits`, as [exit][text]:
    * what evaluation and the planner's quality sweep need, in one pass where the backend can.

@@ -11,6 +11,7 @@ import {
   type GpuLayerCore,
   LayerGraph,
   type LayerKernels,
+  type SteppedGraph,
   uploadLayerCore,
   WeightUploads,
 } from './gpu-graph.js';
@@ -29,7 +30,7 @@ interface Tables {
 type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
 
 /** The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward. */
-export class BertGraph extends LayerGraph<Role, GpuLayer> {
+export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGraph {
   private constructor(
     device: GPUDevice,
     private readonly config: EncoderConfig,
@@ -73,16 +74,26 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> {
   }
 
   encode(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, layers: number): GPUBuffer {
+    this.encodeEmbeddings(pass, uniforms, p);
+    return this.encodeLayers(pass, uniforms, p, 0, layers);
+  }
+
+  encodeEmbeddings(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs): void {
+    const { residual } = this.activations();
+    const M = p.batch.size * p.batch.seqLen;
+    const { position, tokenType, embNorm } = this.tables;
+    this.embed.encode(pass, uniforms, { ...p, positionTable: position, tokenType }, residual, M, this.config.hiddenSize); // residual [M, H]
+    this.kernels.layerNorm.encode(pass, uniforms, residual, null, embNorm, M, this.config.hiddenSize);
+  }
+
+  encodeLayers(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, from: number, to: number): GPUBuffer {
     const { hiddenSize: H, numHeads } = this.config;
     const { matmul, attention, layerNorm } = this.kernels;
     const { residual, qkv, attnContext, attnOut, ffnHidden } = this.activations();
     const { batch } = p;
     const M = batch.size * batch.seqLen;
     const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads };
-    const { position, tokenType, embNorm } = this.tables;
-    this.embed.encode(pass, uniforms, { ...p, positionTable: position, tokenType }, residual, M, H); // residual [M, H]
-    layerNorm.encode(pass, uniforms, residual, null, embNorm, M, H);
-    for (const l of this.layers.slice(0, layers)) {
+    for (const l of this.layers.slice(from, to)) {
       matmul.encode(pass, uniforms, residual, l.qkv, qkv, M); // qkv [M, 3H]
       attention.encode(pass, uniforms, qkv, p.lengths, attnContext, shape); // attnContext [M, H]
       matmul.encode(pass, uniforms, attnContext, l.attnOut, attnOut, M); // attnOut [M, H]
@@ -94,5 +105,11 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> {
       layerNorm.encode(pass, uniforms, residual, attnOut, l.ffnNorm, M, H);
     }
     return residual;
+  }
+
+  streamBuffers(): { stream: GPUBuffer; scratch: GPUBuffer } {
+    // attnContext is [M, H] like the stream and is rewritten by every layer before it is read.
+    const { residual, attnContext } = this.activations();
+    return { stream: residual, scratch: attnContext };
   }
 }

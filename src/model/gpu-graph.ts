@@ -37,6 +37,21 @@ export interface GpuGraph {
   destroy(): void;
 }
 
+/**
+ * A graph whose forward can stop after any layer and go on later over fewer rows (adaptive
+ * depth): between submissions the stream holds each row's [seqLen, H] state, rows in batch order.
+ */
+export interface SteppedGraph extends GpuGraph {
+  /** Encodes the embeddings into the stream. */
+  encodeEmbeddings(pass: DispatchTarget, uniforms: UniformArena, inputs: BatchInputs): void;
+  /** Encodes layers [from, to) over the stream; returns the buffer pooling reads. */
+  encodeLayers(pass: DispatchTarget, uniforms: UniformArena, inputs: BatchInputs, from: number, to: number): GPUBuffer;
+  /** The stream, and a buffer of its size free between submissions, to move rows through. */
+  streamBuffers(): { stream: GPUBuffer; scratch: GPUBuffer };
+}
+
+export const isStepped = (graph: GpuGraph): graph is SteppedGraph => 'encodeLayers' in graph;
+
 /** Uploads weights and keeps what it uploaded, so that a graph frees all of it in one call. */
 export class WeightUploads {
   private readonly owned: (() => void)[] = [];

@@ -6,12 +6,22 @@ import { GpuQueue } from '../gpu/queue.js';
 import { GrowableBuffer } from '../gpu/resources.js';
 import type { EncoderConfig, Pooling } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
-import { bucketize, SUBMISSION_TOKENS, type TokenBatch } from './batch.js';
+import { adaptiveUnsupported, checkExits, ExitJudge } from './adaptive.js';
+import { bucketize, SUBMISSION_TOKENS, selectRows, type TokenBatch } from './batch.js';
 import { type CpuHead, cpuHead } from './cpu-ops.js';
-import { checkForwardOptions, checkTokens, type EncoderBackend, type ForwardOptions, finishVector } from './encoder.js';
+import {
+  type AdaptiveOptions,
+  type AdaptiveResult,
+  checkForwardOptions,
+  checkTokens,
+  type EncoderBackend,
+  type ForwardOptions,
+  finishVector,
+} from './encoder.js';
 import { BertGraph } from './gpu-bert.js';
+import { encodeCompaction } from './gpu-compact.js';
 import { DecoderGraph } from './gpu-decoder.js';
-import type { BatchInputs, GpuGraph } from './gpu-graph.js';
+import { type BatchInputs, type GpuGraph, isStepped, type SteppedGraph } from './gpu-graph.js';
 import { ModernBertGraph } from './gpu-modernbert.js';
 
 function graphOf(gpu: GpuContext, weights: EncoderWeights): Promise<GpuGraph> {
@@ -84,6 +94,18 @@ export class GpuEncoder implements EncoderBackend {
     const pooled = await this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options: whole }));
     const head = this.head;
     return pooled.map((v) => finishVector(head(v), options.dims, options.normalize));
+  }
+
+  async embedAdaptive(tokens: readonly ArrayLike<number>[], o: AdaptiveOptions): Promise<AdaptiveResult> {
+    checkExits(o.exits, this.loadedLayers);
+    checkForwardOptions(this, tokens, { ...o, layers: o.exits.at(-1) as number });
+    const graph = this.graph;
+    if (!isStepped(graph)) throw adaptiveUnsupported(this.weights.family);
+    const judge = new ExitJudge(tokens.length, o);
+    await this.serialised(async () => {
+      for (const batch of bucketize(tokens, this.config)) await this.adaptiveBatch(graph, batch, o, judge);
+    });
+    return judge.result;
   }
 
   /** One forward per exit: the graph reads back once per call, at its last layer. */
@@ -165,9 +187,7 @@ export class GpuEncoder implements EncoderBackend {
   private async submit(batches: TokenBatch[], layers: number, output: Output, results: Float32Array[]): Promise<void> {
     const H = this.config.hiddenSize;
     const counts = batches.map((b) => b.size * b.seqLen);
-    await this.graph.prepare(counts).catch((cause) => {
-      throw new GpuError('GPU_ERROR', `compiling the forward's pipelines failed: ${String(cause)}`, { cause });
-    });
+    await this.prepare(counts);
     this.graph.reserve(Math.max(...counts));
     const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches);
 
@@ -228,6 +248,78 @@ export class GpuEncoder implements EncoderBackend {
           results[textIndex] = data.slice(start, start + (batch.lengths[row] as number) * H);
         }
       });
+    });
+  }
+
+  /**
+   * One batch at adaptive depth: one submission per stretch of layers between two exits, reading
+   * back only the running texts' pooled vectors for the judge. The next submission first compacts
+   * the stream to the rows of the texts that go on, then runs its layers over those rows only.
+   * The stream stays in the graph's activation buffers between submissions: the queue's
+   * exclusive hold (embedAdaptive) keeps other work off them.
+   */
+  private async adaptiveBatch(graph: SteppedGraph, batch: TokenBatch, o: AdaptiveOptions, judge: ExitJudge): Promise<void> {
+    const H = this.config.hiddenSize;
+    const rowBytes = batch.seqLen * H * 4;
+    // With a head, the Dense modules run on the CPU over full-width vectors, as in embed.
+    const width = this.head ? H : o.dims;
+    const { upload, buffer, placed } = this.layoutInputs([batch]);
+    const inputs = placed[0] as BatchInputs;
+    this.graph.reserve(batch.size * batch.seqLen);
+    let rows = batch;
+    /** The rows to compact the stream to before the next stretch (null: all go on). */
+    let keep: number[] | null = null;
+    let from = 0;
+    for (const exit of o.exits) {
+      const stretch = { ...inputs, batch: rows };
+      const [start, compact, M] = [from, keep, rows.size * rows.seqLen];
+      await this.prepare([M]);
+      const bytes = rows.size * width * 4;
+      const out = this.out.ensure(bytes);
+      const data = new Float32Array(
+        await this.queue.submit({
+          label: 'forward',
+          slots: graph.slots(exit - start) + 1,
+          work: (exit - start) * M,
+          encode: (encoder, uniforms) => {
+            if (start === 0) this.device.queue.writeBuffer(buffer, 0, upload);
+            if (compact) {
+              encodeCompaction(encoder, graph.streamBuffers(), compact, rowBytes);
+              this.device.queue.writeBuffer(buffer, inputs.lengths.offset ?? 0, stretch.batch.lengths);
+            }
+            const pass = encoder.beginComputePass({ label: `layers ${start + 1}-${exit}` });
+            if (start === 0) graph.encodeEmbeddings(pass, uniforms, stretch);
+            const hidden = graph.encodeLayers(pass, uniforms, stretch, start, exit);
+            this.pool.encode(pass, uniforms, hidden, inputs.lengths, out, {
+              rows: stretch.batch.size,
+              seqLen: stretch.batch.seqLen,
+              hidden: H,
+              dims: width,
+              outRow0: 0,
+              pooling: o.pooling,
+              normalize: false,
+            });
+            pass.end();
+            return { buffer: out, bytes };
+          },
+        }),
+      );
+      for (let layer = start + 1; layer <= exit; layer++) judge.ran(layer, rows.size);
+      const next: number[] = [];
+      rows.indices.forEach((text, r) => {
+        const v = data.subarray(r * width, (r + 1) * width);
+        if (!judge.offer(text, exit, this.head ? this.head(v) : v)) next.push(r);
+      });
+      if (next.length === 0) return;
+      keep = next.length < rows.size ? next : null;
+      if (keep) rows = selectRows(rows, keep);
+      from = exit;
+    }
+  }
+
+  private async prepare(tokenCounts: readonly number[]): Promise<void> {
+    await this.graph.prepare(tokenCounts).catch((cause) => {
+      throw new GpuError('GPU_ERROR', `compiling the forward's pipelines failed: ${String(cause)}`, { cause });
     });
   }
 

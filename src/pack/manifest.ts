@@ -48,10 +48,22 @@ export interface QualityRow {
   metrics?: Record<string, number>;
 }
 
+/** Adaptive depth (`layers: 'adaptive'`) measured on the quality table's data at one width and tolerance. */
+export interface AdaptiveQualityRow {
+  dims: number;
+  tolerance: number;
+  /** Layers a text ran on average. */
+  meanLayers: number;
+  /** The headline score, on the scale of QualityRow.score. */
+  score: number;
+}
+
 export interface QualityTable {
   /** What was measured, e.g. "FLORES-200 dev bitext accuracy + STS-B dev Spearman". */
   dataset: string;
   rows: QualityRow[];
+  /** Adaptive depth on the same data, where measured: the planner then weighs it by these figures. */
+  adaptive?: AdaptiveQualityRow[];
   /** The lexical baseline on the same data, for context. */
   baseline?: { name: string; score: number; metrics?: Record<string, number> };
 }
@@ -309,6 +321,20 @@ function parseQuality(v: unknown): QualityTable {
       };
     }),
   };
+  if (q.adaptive !== undefined) {
+    table.adaptive = arr(q.adaptive, 'quality.adaptive').map((r, i) => {
+      const row = obj(r, `quality.adaptive[${i}]`);
+      const what = `quality.adaptive[${i}]`;
+      const tolerance = score(row.tolerance, `${what}.tolerance`);
+      if (!(tolerance > 0 && tolerance <= 1)) fail(`${what}.tolerance must be in (0, 1]`);
+      return {
+        dims: int(row.dims, `${what}.dims`, 1),
+        tolerance,
+        meanLayers: score(row.meanLayers, `${what}.meanLayers`),
+        score: score(row.score, `${what}.score`),
+      };
+    });
+  }
   if (q.baseline !== undefined) {
     const b = obj(q.baseline, 'quality.baseline');
     table.baseline = {

@@ -92,7 +92,7 @@ function fakeEncoder(o: FakeOptions = {}): IndexEncoder & { calls: Call[] } {
         vectors,
         tokens: words.map((ws) => Math.min(ws.length * (o.tokensPerWord ?? 1), maxTokens - 2) + 2),
         truncated: words.map((ws) => ws.length > fit),
-        layers: texts.map(() => options.layers ?? Math.max(...exits)),
+        layers: texts.map(() => (typeof options.layers === 'number' ? options.layers : Math.max(...exits))),
       };
     },
   };

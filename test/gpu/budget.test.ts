@@ -101,6 +101,7 @@ describe('budget planner on the test adapter', async () => {
         calls++;
         return encoder.embed(t, o);
       },
+      embedAdaptive: (t, o) => encoder.embedAdaptive(t, o),
       pooledAtExits: (t, e, p) => encoder.pooledAtExits(t, e, p),
       hiddenStates: (t, l) => encoder.hiddenStates(t, l),
       dispose() {},

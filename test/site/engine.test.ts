@@ -237,7 +237,9 @@ describe('one engine per origin, in Chromium tabs', { timeout: 600_000 }, () => 
   it('after the engine crashes, calls in flight get ENGINE_LOST and the next call starts a new engine with the stored index', async () => {
     const page = await tab();
     const outcome = await page.evaluate(async () => {
-      const encoder = await m3web.createEncoder({ model: './pack' });
+      // WebGPU on the software adapter keeps the 300-text call in flight when the worker dies;
+      // 'auto' would run it on the CPU, done before the crash.
+      const encoder = await m3web.createEncoder({ model: './pack', device: 'webgpu' });
       const index = await m3web.createIndex({ encoder, name: 'survives-crash', store: 'indexeddb' });
       await index.add([{ id: 'kept', text: 'a document that outlives its engine' }]);
       const memory = await m3web.createIndex({ encoder, name: 'in-memory' });

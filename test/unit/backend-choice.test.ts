@@ -198,6 +198,7 @@ function fakeBackend(
       clock.now += timing(o.layers, tokens.length, seqLen);
       return tokens.map(() => new Float32Array(o.dims));
     },
+    embedAdaptive: () => Promise.reject(new Error('unused')),
     pooledAtExits: () => Promise.reject(new Error('unused')),
     hiddenStates: () => Promise.reject(new Error('unused')),
     dispose() {},

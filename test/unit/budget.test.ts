@@ -8,6 +8,7 @@ import {
   type LatencyTerms,
   matrixBytes,
   memoryMB,
+  type Plan,
   type PlanModel,
   planBudget,
   probeCacheKey,
@@ -146,6 +147,7 @@ function fakeBackend(timing: (o: ForwardOptions, batch: number, seqLen: number) 
       clock.now += timing(o, tokens.length, seqLen);
       return tokens.map(() => new Float32Array(o.dims));
     },
+    embedAdaptive: () => Promise.reject(new Error('unused')),
     pooledAtExits: () => Promise.reject(new Error('unused')),
     hiddenStates: () => Promise.reject(new Error('unused')),
     dispose() {},
@@ -241,17 +243,21 @@ function randomSubset(all: number[], next: () => number): number[] {
   return s.length ? s : [all[Math.floor(next() * all.length)] as number];
 }
 
+/** The depth a plan runs on average: its exit, or adaptive depth's mean. */
+const ran = (p: Plan) => p.adaptive?.meanLayers ?? p.layers;
+
 describe('planBudget', () => {
   const cost = fitCostModel(fakeProbe((l, b, s) => truthMs(TRUTH, l, b, s)));
   const exits = [1, 2, 3, 4, 6, 8, 12];
   const dims = [16, 32, 48, 64];
   const rows = qualityRows(exits, dims, rng(3));
   const model: PlanModel = { exits, dims, config, quality: { rows } };
-  const costs = (m: PlanModel, b: Budget, l: number, d: number) => {
+  /** `run`: the depth latency is paid for (adaptive depth's mean; memory holds all `l` layers). */
+  const costs = (m: PlanModel, b: Budget, l: number, d: number, run = l) => {
     const seqLen = Math.min(config.maxTokens, Math.ceil(b.typicalTokens ?? 64));
     const batch = Math.ceil(b.batch ?? 1);
     return {
-      latencyMs: cost.latencyMs(l, batch, seqLen),
+      latencyMs: cost.latencyMs(run, batch, seqLen),
       memoryMB: memoryMB(
         l,
         d,
@@ -264,8 +270,8 @@ describe('planBudget', () => {
       bytes: d * 4,
     };
   };
-  const meets = (m: PlanModel, b: Budget, l: number, d: number) => {
-    const c = costs(m, b, l, d);
+  const meets = (m: PlanModel, b: Budget, l: number, d: number, run = l) => {
+    const c = costs(m, b, l, d, run);
     return (
       c.latencyMs <= (b.maxLatencyMs ?? Infinity) &&
       c.memoryMB <= (b.maxMemoryMB ?? Infinity) &&
@@ -303,14 +309,22 @@ describe('planBudget', () => {
       };
       const plan = planBudget(m, cost, budget);
 
-      // Optimality against brute force over every (exit, dims).
-      const fitting = mExits.flatMap((l) => mDims.filter((d) => meets(m, budget, l, d)).map((d) => [l, d] as const));
+      // Optimality against brute force over every (exit, dims), and adaptive depth at each width
+      // (no measurement: assumed to run halfway between the second and the last exit on average).
+      const sorted = [...mExits].sort((a, b) => a - b);
+      const deepest = sorted.at(-1) as number;
+      const mean = sorted.length > 1 ? ((sorted[1] as number) + deepest) / 2 : null;
+      const cells = [
+        ...mExits.flatMap((l) => mDims.map((d) => ({ l, d, run: l }))),
+        ...(mean === null ? [] : mDims.map((d) => ({ l: deepest, d, run: mean }))),
+      ];
+      const fitting = cells.filter((c) => meets(m, budget, c.l, c.d, c.run));
       expect(plan.fits).toBe(fitting.length > 0);
       if (plan.fits) {
         fitted++;
-        expect(meets(m, budget, plan.layers, plan.dims)).toBe(true);
-        for (const [l, d] of fitting)
-          expect(compareQuality(quality(l, d), quality(plan.layers, plan.dims))).toBeLessThanOrEqual(0);
+        expect(meets(m, budget, plan.layers, plan.dims, ran(plan))).toBe(true);
+        for (const c of fitting)
+          expect(compareQuality(quality(c.run, c.d), quality(ran(plan), plan.dims))).toBeLessThanOrEqual(0);
       } else {
         unfit++;
         expect([plan.layers, plan.dims]).toEqual([Math.min(...mExits), Math.min(...mDims)]);
@@ -327,12 +341,36 @@ describe('planBudget', () => {
         };
         const after = planBudget(m, cost, larger);
         if (plan.fits) expect(after.fits).toBe(true);
-        expect(compareQuality(quality(after.layers, after.dims), quality(plan.layers, plan.dims))).toBeGreaterThanOrEqual(0);
+        expect(compareQuality(quality(ran(after), after.dims), quality(ran(plan), plan.dims))).toBeGreaterThanOrEqual(0);
       }
     }
     // The random budgets must exercise both outcomes for the property to mean anything.
     expect(fitted).toBeGreaterThan(100);
     expect(unfit).toBeGreaterThan(20);
+  });
+
+  it('meets a latency budget by adaptive depth where that is better than any fixed depth that fits', () => {
+    const few = [1, 2, 4];
+    const grid = few.flatMap((layers) => [16, 64].map((d) => ({ layers, dims: d, score: 0.1 * layers + d / 1000 })));
+    const base: PlanModel = { exits: few, dims: [16, 64], config, quality: { rows: grid } };
+    const between = (cost.latencyMs(3, 1, 64) + cost.latencyMs(4, 1, 64)) / 2;
+    // Nothing measured: assumed to run (2 + 4) / 2 = 3 layers on average, worth a fixed depth of 3.
+    const assumed = planBudget(base, cost, { maxLatencyMs: between });
+    expect(assumed).toMatchObject({ layers: 4, dims: 64, adaptive: { tolerance: 0.99, meanLayers: 3, measured: false } });
+    expect(assumed.predicted.latencyMs).toBeCloseTo(cost.latencyMs(3, 1, 64));
+    expect(assumed.reason).toMatch(/adaptive depth \(tolerance 0.99, 3 of 4 layers on average, assumed/);
+    // Measured: the manifest's figures decide, here a mean of 2.5 layers scoring like depth 4.
+    const adaptive = [{ dims: 64, tolerance: 0.95, meanLayers: 2.5, score: 0.46 }];
+    const measured = planBudget({ ...base, quality: { rows: grid, adaptive } }, cost, { maxLatencyMs: between });
+    expect(measured).toMatchObject({ layers: 4, dims: 64, adaptive: { tolerance: 0.95, meanLayers: 2.5, measured: true } });
+    expect(measured.predicted.quality).toBe(0.46);
+    expect(measured.reason).toMatch(/measured on the dev sets/);
+    // Enough for full depth: the fixed plan, as good as the assumption and no dearer.
+    expect(planBudget(base, cost, {}).adaptive).toBeUndefined();
+    // One exit, or an architecture without adaptive depth: never.
+    expect(planBudget({ ...base, exits: [4] }, cost, { maxLatencyMs: between }).adaptive).toBeUndefined();
+    const modern = { ...config, modern: {} as NonNullable<typeof config.modern> };
+    expect(planBudget({ ...base, config: modern }, cost, { maxLatencyMs: between }).adaptive).toBeUndefined();
   });
 
   it('takes the best-scoring plan for an unlimited budget, ties going to lower latency', () => {

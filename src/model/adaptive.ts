@@ -1,0 +1,71 @@
+import { InputError, UnsupportedError } from '../errors.js';
+import { type AdaptiveOptions, type AdaptiveResult, finishVector } from './encoder.js';
+
+/**
+ * The tolerance of `layers: 'adaptive'` when none is given. A placeholder until it is chosen on
+ * the dev sets with the final weights (bench/adaptive.ts prints the curve to choose it from).
+ */
+export const DEFAULT_TOLERANCE = 0.99;
+
+/** Throws InputError unless `tolerance` is a number in (0, 1]. */
+export function checkTolerance(tolerance: unknown): number {
+  if (typeof tolerance !== 'number' || !(tolerance > 0 && tolerance <= 1)) {
+    throw new InputError(`tolerance must be a number in (0, 1], got ${JSON.stringify(tolerance)}`);
+  }
+  return tolerance;
+}
+
+/** Throws InputError unless `exits` are two or more ascending layer counts within the `loadedLayers` loaded. */
+export function checkExits(exits: readonly number[], loadedLayers: number): void {
+  const sorted = exits.every((e, i) => Number.isInteger(e) && e >= 1 && (i === 0 || e > (exits[i - 1] as number)));
+  if (exits.length < 2 || !sorted || (exits.at(-1) as number) > loadedLayers) {
+    throw new InputError(`adaptive depth needs two or more ascending exits in 1..${loadedLayers}, got ${exits.join(', ')}`);
+  }
+}
+
+/** What a backend whose forward cannot stop rows between layers throws. */
+export const adaptiveUnsupported = (family: string) =>
+  new UnsupportedError(`layers: 'adaptive' is implemented for BERT-family models only, not ${family}`);
+
+/**
+ * Decides, exit by exit, which texts leave. A text's vectors are compared as the caller gets them
+ * (truncated to `dims`, normalised), since that is what its scores are made of; the first exit has
+ * no previous exit to agree with, so no text leaves there (but at the last, where all do).
+ */
+export class ExitJudge {
+  readonly result: AdaptiveResult;
+  private readonly previous: (Float32Array | undefined)[];
+  private readonly deepest: number;
+
+  constructor(
+    texts: number,
+    private readonly o: AdaptiveOptions,
+  ) {
+    this.deepest = o.exits.at(-1) as number;
+    this.previous = new Array(texts);
+    this.result = { vectors: new Array(texts), layers: new Array(texts), textsPerLayer: new Array(this.deepest).fill(0) };
+  }
+
+  /** Counts `texts` rows run through `layer`. */
+  ran(layer: number, texts: number): void {
+    this.result.textsPerLayer[layer - 1] = (this.result.textsPerLayer[layer - 1] as number) + texts;
+  }
+
+  /** Text `text`'s pooled vector (head applied) at `exit`; true when the text leaves here, its vector kept. */
+  offer(text: number, exit: number, pooled: Float32Array): boolean {
+    const unit = finishVector(pooled, this.o.dims, true);
+    const before = this.previous[text];
+    this.previous[text] = unit;
+    if (exit !== this.deepest && (before === undefined || dot(before, unit) < this.o.tolerance)) return false;
+    this.result.vectors[text] = this.o.normalize ? unit : finishVector(pooled, this.o.dims, false);
+    this.result.layers[text] = exit;
+    this.previous[text] = undefined;
+    return true;
+  }
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);
+  return s;
+}
