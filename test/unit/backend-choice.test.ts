@@ -79,7 +79,9 @@ describe('chooseBackends', () => {
     const c = chooseBackends({ cpu: probe('cpu', CPU), webgpu: stopped }, 6, '');
     expect(c.batch.backend).toBe('cpu');
     expect(c.batch.predictedMs.webgpu).toBeNull();
-    expect(c.batch.reason).toContain('WebGPU was not timed there: it ran over 300 ms at 1×128 tokens (1 layer)');
+    expect(c.batch.reason).toContain(
+      "WebGPU was not timed there: the probe's time budget ran out while its call at 1×128 tokens (1 layer) was still running, after 300 ms",
+    );
     // The short shape was timed: there the comparison still decides, and can go either way.
     expect(c.short.backend).toBe('cpu');
     const fastShort = probe(
