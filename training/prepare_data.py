@@ -181,9 +181,9 @@ def libreoffice_ui():
 HELP_PARA_RE = re.compile(r'<(p|h[1-6]|td)\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</\1>', re.S)
 
 
-def libreoffice_help():
+def help_pages():
+    """(language, page path, HTML) of every LibreOffice help page; en-US is English, en-GB skipped."""
     root = extract_debs("help")
-    pages = defaultdict(dict)
     for pkg_dir in glob.glob(os.path.join(root, "libreoffice-help-*")):
         help_root = os.path.join(pkg_dir, "usr", "share", "libreoffice", "help")
         for lang_dir in glob.glob(os.path.join(help_root, "*")):
@@ -194,13 +194,17 @@ def libreoffice_help():
             if lang == "en-GB":
                 continue
             for page in glob.glob(os.path.join(lang_dir, "text", "**", "*.html"), recursive=True):
-                rel = os.path.relpath(page, lang_dir)
                 with open(page, encoding="utf-8", errors="replace") as f:
-                    doc = f.read()
-                for _, para_id, body in HELP_PARA_RE.findall(doc):
-                    text = clean(body)
-                    if useful(text, 4):
-                        pages[(rel, para_id)].setdefault(lang, text)
+                    yield lang, os.path.relpath(page, lang_dir), f.read()
+
+
+def libreoffice_help():
+    pages = defaultdict(dict)
+    for lang, rel, doc in help_pages():
+        for _, para_id, body in HELP_PARA_RE.findall(doc):
+            text = clean(body)
+            if useful(text, 4):
+                pages[(rel, para_id)].setdefault(lang, text)
     return [g for g in pages.values() if len(g) > 1 and ENG in g]
 
 

@@ -26,7 +26,7 @@ import random
 import re
 from collections import defaultdict
 
-from prepare_data import ENG, SHARED, WORK, clean, extract_debs, useful
+from prepare_data import ENG, SHARED, WORK, clean, help_pages, useful
 
 PASSAGE_CHARS = 1400
 CROSS_SHARE = 1 / 3
@@ -60,29 +60,16 @@ def flores_runs():
 
 def help_sections():
     """{(page, heading id): {lang: (heading, [paragraphs])}} from the LibreOffice help pages."""
-    root = extract_debs("help")
     sections = defaultdict(dict)
-    for pkg_dir in glob.glob(os.path.join(root, "libreoffice-help-*")):
-        help_root = os.path.join(pkg_dir, "usr", "share", "libreoffice", "help")
-        for lang_dir in glob.glob(os.path.join(help_root, "*")):
-            if not os.path.isdir(os.path.join(lang_dir, "text")):
-                continue
-            lang = os.path.basename(lang_dir)
-            lang = ENG if lang == "en-US" else lang
-            if lang == "en-GB":
-                continue
-            for page in glob.glob(os.path.join(lang_dir, "text", "**", "*.html"), recursive=True):
-                rel = os.path.relpath(page, lang_dir)
-                with open(page, encoding="utf-8", errors="replace") as f:
-                    doc = f.read()
-                heading = None
-                for tag, para_id, body in HEADING_RE.findall(doc):
-                    text = clean(html.unescape(body))
-                    if tag != "p":
-                        heading = (para_id, text, [])
-                        sections[(rel, para_id)][lang] = heading
-                    elif heading is not None and useful(text, 4):
-                        heading[2].append(text)
+    for lang, rel, doc in help_pages():
+        heading = None
+        for tag, para_id, body in HEADING_RE.findall(doc):
+            text = clean(html.unescape(body))
+            if tag != "p":
+                heading = (para_id, text, [])
+                sections[(rel, para_id)][lang] = heading
+            elif heading is not None and useful(text, 4):
+                heading[2].append(text)
     return sections
 
 
