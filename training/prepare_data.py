@@ -38,7 +38,8 @@ def useful(text, min_letters=2):
     return len(LETTER_RE.findall(text)) >= min_letters and len(text) <= 2000
 
 
-def flores():
+def flores_by_id():
+    """{index_id (as written): {lang: text}} over the FLORES train split."""
     root = os.path.join(SHARED, "flores-sib200")
     by_id = defaultdict(dict)
     for path in sorted(glob.glob(os.path.join(root, "*", "train.tsv"))):
@@ -46,7 +47,11 @@ def flores():
         with open(path, encoding="utf-8") as f:
             for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
                 by_id[row["index_id"]][lang] = row["text"].strip()
-    return [g for _, g in sorted(by_id.items())]
+    return by_id
+
+
+def flores():
+    return [g for _, g in sorted(flores_by_id().items())]
 
 
 def stsb():

@@ -17,8 +17,6 @@ Each pair's passage is in the query's language or, one time in three, in another
 same aligned group (English half of those times).
 """
 
-import csv
-import glob
 import html
 import json
 import os
@@ -26,7 +24,7 @@ import random
 import re
 from collections import defaultdict
 
-from prepare_data import ENG, SHARED, WORK, clean, help_pages, useful
+from prepare_data import ENG, WORK, clean, flores_by_id, help_pages, useful
 
 PASSAGE_CHARS = 1400
 CROSS_SHARE = 1 / 3
@@ -35,13 +33,7 @@ HEADING_RE = re.compile(r'<(p|h[1-6])\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</\1>', re.
 
 def flores_runs():
     """Runs of consecutive index_ids (sentences that follow each other in one article)."""
-    root = os.path.join(SHARED, "flores-sib200")
-    by_id = defaultdict(dict)
-    for path in sorted(glob.glob(os.path.join(root, "*", "train.tsv"))):
-        lang = os.path.basename(os.path.dirname(path))
-        with open(path, encoding="utf-8") as f:
-            for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-                by_id[int(row["index_id"])][lang] = row["text"].strip()
+    by_id = {int(i): texts for i, texts in flores_by_id().items()}
     runs, run = [], []
     for i in sorted(by_id):
         if run and i != run[-1] + 1:
