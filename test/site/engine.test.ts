@@ -1,20 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
-import { convertCheckpoint } from '../../src/pack/convert.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.js';
 import { serveStatic } from '../support/static-server.js';
+import { buildHarness } from './harness/build.js';
 
 // The engine across tabs, in headless Chromium: several pages of one origin run the public API
 // (test/site/harness, built by Vite as a user's app would be) against a bert-tiny pack.
 
-const ROOT = join(import.meta.dirname, '../..');
-const VITE = join(ROOT, 'node_modules/vite/bin/vite.js');
 const DOCS_PER_TAB = 500;
 const BATCH = 50;
 
@@ -86,16 +79,7 @@ describe('one engine per origin, in Chromium tabs', { timeout: 600_000 }, () => 
   };
 
   beforeAll(async () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'm3web-harness-'));
-    execFileSync(process.execPath, [VITE, 'build', '--config', 'test/site/harness/vite.config.ts', '--outDir', outDir], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
-    const ckpt = await openHfCheckpoint(join(ROOT, 'test/oracle/fixtures/bert-tiny'));
-    const pack = await convertCheckpoint(ckpt, { id: 'bert-tiny', quant: 'q8' });
-    await ckpt.close();
-    mkdirSync(join(outDir, 'pack'));
-    for (const [file, bytes] of pack.files) writeFileSync(join(outDir, 'pack', file), bytes);
+    const outDir = await buildHarness('bert-tiny');
     ({ server, url } = await serveStatic(outDir));
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     context = await browser.newContext();

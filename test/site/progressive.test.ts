@@ -1,22 +1,16 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEncoder } from '../../src/client/client.js';
-import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
-import { convertCheckpoint } from '../../src/pack/convert.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.js';
 import { cosine } from '../support/random.js';
 import { serveStatic } from '../support/static-server.js';
+import { buildHarness } from './harness/build.js';
 
 // A progressive start in Chromium (test/site/harness, built by Vite as a user's app would be): a
 // q8 bert-tiny pack (exits 1..4) whose layer shards 1-3 trickle in, 5 parts 100 ms apart each.
 
-const ROOT = join(import.meta.dirname, '../..');
-const VITE = join(ROOT, 'node_modules/vite/bin/vite.js');
 const TEXTS = ['Die Katze schläft auf dem Sofa.', 'the cat sleeps on the sofa'];
 const LAST_SHARD = '/pack/layer-03.bin';
 
@@ -68,17 +62,8 @@ describe('progressive start in Chromium over a slow connection', { timeout: 300_
   const sent = new Map<string, number>();
 
   beforeAll(async () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'm3web-harness-'));
-    execFileSync(process.execPath, [VITE, 'build', '--config', 'test/site/harness/vite.config.ts', '--outDir', outDir], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
-    const ckpt = await openHfCheckpoint(join(ROOT, 'test/oracle/fixtures/bert-tiny'));
-    const pack = await convertCheckpoint(ckpt, { id: 'bert-tiny-progressive', quant: 'q8' });
-    await ckpt.close();
+    const outDir = await buildHarness('bert-tiny-progressive');
     packDir = join(outDir, 'pack');
-    mkdirSync(packDir);
-    for (const [file, bytes] of pack.files) writeFileSync(join(packDir, file), bytes);
     ({ server, url } = await serveStatic(outDir, {
       throttle: { paths: /^\/pack\/layer-0[1-3]\.bin$/, chunks: 5, ms: 100 },
       onSent: (path) => sent.set(path, performance.now()),
