@@ -48,7 +48,9 @@ class Sampler:
         self.group_eng = corpus["group_eng"].tolist()
         self.text_lang = corpus["text_lang"].tolist()
         self.tok = corpus["tok"]
-        self.ret_src = corpus["ret_src"].tolist() if "ret_src" in corpus else []
+        self.ret_by_src = {}
+        for i, src in enumerate(corpus["ret_src"].tolist() if "ret_src" in corpus else []):
+            self.ret_by_src.setdefault(corpus["ret_sources"][src], []).append(i)
         empty = torch.zeros(0, dtype=torch.int32)
         self.prefix = corpus.get("ret_prefix", {"query": empty, "passage": empty})
 
@@ -101,11 +103,7 @@ class Sampler:
     def retrieval(self, size, weights):
         """Queries, their passages, and one mined hard negative per query (when it has one)."""
         c = self.c
-        by_src = getattr(self, "_ret_by_src", None)
-        if by_src is None:
-            by_src = self._ret_by_src = {}
-            for i, s in enumerate(self.ret_src):
-                by_src.setdefault(c["ret_sources"][s], []).append(i)
+        by_src = self.ret_by_src
         names = [s for s in weights if s in by_src and weights[s] > 0]
         q_off, p_off = c["ret_q_off"], c["ret_p_off"]
         qs, ps, negs, used = [], [], [], set()
