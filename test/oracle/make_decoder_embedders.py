@@ -175,8 +175,9 @@ def rope(x, pos, theta):
     D = x.shape[-1]
     inv = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
     freqs = pos.to(torch.float64)[..., None] * inv
+    # Angles in float64 whatever x is, so a float32 training run (make_decoder_trained.py) rotates alike.
     emb = torch.cat((freqs, freqs), dim=-1)[:, None]
-    return x * emb.cos() + rotate_half(x) * emb.sin()
+    return x * emb.cos().to(x.dtype) + rotate_half(x) * emb.sin().to(x.dtype)
 
 
 def gelu_tanh(x):
@@ -281,7 +282,7 @@ def naive_attention(q, k, v, allowed, scale):
 
 
 def pool(last, mask, mode):
-    m = mask[..., None].to(torch.float64)
+    m = mask[..., None].to(last.dtype)
     if mode == "mean":
         return (last * m).sum(1) / m.sum(1)
     # Pooling(lasttoken): each row's last real token, wherever the padding is.
@@ -372,23 +373,38 @@ def write_st_files(folder, gemma, dense_shapes, hidden):
     )
 
 
-def make_dense(folder, shapes, rs):
-    """Dense modules as sentence-transformers saves them: {k}_Dense/config.json + model.safetensors."""
+def dense_shapes(cfg, gemma):
+    """[out, in] of EmbeddingGemma's two Dense modules (768 -> 3072 -> 768, here 2H), none for Qwen3."""
+    H = cfg["hidden_size"]
+    return [(2 * H, H), (H, 2 * H)] if gemma else []
+
+
+def random_dense(shapes, seed):
+    rs = np.random.RandomState(seed)
+    return [rs.standard_normal((out_f, in_f)) / math.sqrt(in_f) for out_f, in_f in shapes]
+
+
+def write_dense(folder, dense):
+    """Dense modules as sentence-transformers saves them: {k}_Dense/config.json + model.safetensors.
+    Returns the stored (F32) values in float64, what the oracle computes from."""
     ws = []
-    for n, (out_f, in_f) in enumerate(shapes):
+    for n, w in enumerate(dense):
+        out_f, in_f = w.shape
         d = os.path.join(folder, f"{2 + n}_Dense")
         os.makedirs(d)
         mf.write_json(
             os.path.join(d, "config.json"),
             {"in_features": in_f, "out_features": out_f, "bias": False, "activation_function": "torch.nn.modules.linear.Identity"},
         )
-        w = (rs.standard_normal((out_f, in_f)) / math.sqrt(in_f)).astype(np.float32)
-        mf.write_safetensors(os.path.join(d, "model.safetensors"), [("linear.weight", w)])
-        ws.append(torch.from_numpy(w.astype(np.float64)))
+        w32 = w.astype(np.float32)
+        mf.write_safetensors(os.path.join(d, "model.safetensors"), [("linear.weight", w32)])
+        ws.append(torch.from_numpy(w32.astype(np.float64)))
     return ws
 
 
-def make_model(name, cfg, gemma, seed, source):
+def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""):
+    """Writes fixture `name`: random weights from `seed`, or the given `weights` ([(name, array)]) and
+    `dense` (Dense matrices) of a trained model."""
     folder = os.path.join(OUT, name)
     if os.path.isdir(folder):
         shutil.rmtree(folder)
@@ -397,11 +413,12 @@ def make_model(name, cfg, gemma, seed, source):
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(SOURCE, f), os.path.join(folder, f))
     path = os.path.join(folder, "model.safetensors")
-    mf.write_safetensors(path, [(n, a.astype(np.float32)) for n, a in make_weights(cfg, seed, gemma)], {"format": "pt"})
+    weights = make_weights(cfg, seed, gemma) if weights is None else weights
+    mf.write_safetensors(path, [(n, a.astype(np.float32)) for n, a in weights], {"format": "pt"})
     W = {n: torch.from_numpy(a.astype(np.float64)) for n, a in mf.read_safetensors(path).items()}
     H = cfg["hidden_size"]
-    shapes = [(2 * H, H), (H, 2 * H)] if gemma else []
-    dense = make_dense(folder, shapes, np.random.RandomState(seed + 1))
+    shapes = dense_shapes(cfg, gemma)
+    dense = write_dense(folder, random_dense(shapes, seed + 1) if dense is None else dense)
     write_st_files(folder, gemma, shapes, H)
 
     texts, ids = source["texts"], source["ids"]
@@ -460,7 +477,7 @@ def make_model(name, cfg, gemma, seed, source):
             "note": "hidden.{i}.{l}: [len_i, hidden], real tokens only: l=0 the embedding output, 0<l<L the raw "
             "residual stream after layer l, l=L norm(layer L). st.{i}: the sentence-transformers output (pooling, "
             "Dense modules, Normalize). float64, one right-padded batch checked against each text alone and a "
-            "left-padded batch, stored as F32.",
+            "left-padded batch, stored as F32." + note,
         },
     )
     print(f"{name}: {len(texts)} texts, lengths {lengths}; min cosine under each mistake {moved}")

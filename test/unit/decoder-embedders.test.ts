@@ -204,7 +204,22 @@ interface Expected {
   pooling: 'mean' | 'last';
 }
 
-describe.each(['qwen3-tiny', 'gemma3-tiny'])('%s against the PyTorch oracle', (name) => {
+/**
+ * Minimum cosine of a pack's sentence-transformers vectors against the oracle. Random weights
+ * amplify quantization error layer by layer (as for the BERT fixtures): measured q8 0.99895
+ * (qwen3-tiny) / 0.99957 (gemma3-tiny), q4 0.855 / 0.846, so their bounds guard those levels; the
+ * issue's bounds hold on the trained fixtures (make_decoder_trained.py).
+ */
+const RANDOM_MIN: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.8 };
+const TRAINED_MIN: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.99 };
+
+describe.each([
+  ['qwen3-tiny', RANDOM_MIN],
+  ['gemma3-tiny', RANDOM_MIN],
+  ['qwen3-trained', TRAINED_MIN],
+  ['gemma3-trained', TRAINED_MIN],
+])('%s against the PyTorch oracle', (name, MIN) => {
+  const gemma = name.startsWith('gemma3');
   const dir = join(FIXTURES, name);
   const expected = json(join(dir, 'expected.json')) as Expected;
   const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))));
@@ -223,7 +238,7 @@ describe.each(['qwen3-tiny', 'gemma3-tiny'])('%s against the PyTorch oracle', (n
     const prompts = json(join(dir, 'config_sentence_transformers.json')).prompts;
     expect(handle.info.prefixes.query).toBe(prompts.query);
     const { weights, tokenizer } = handle.model;
-    expect(weights.head?.length ?? 0).toBe(name === 'gemma3-tiny' ? 2 : 0);
+    expect(weights.head?.length ?? 0).toBe(gemma ? 2 : 0);
     expect(expected.texts.map((t) => [...tokenizer.encode(t, 1000).ids])).toEqual(expected.ids);
     const cpu = new CpuEncoder(weights);
     let worst = 1;
@@ -239,17 +254,15 @@ describe.each(['qwen3-tiny', 'gemma3-tiny'])('%s against the PyTorch oracle', (n
     expect(await worstSt(weights)).toBeGreaterThan(0.99999);
   });
 
-  // Random weights amplify quantization error layer by layer (as for the BERT fixtures): measured
-  // q8 0.99895 (qwen3-tiny) / 0.99957 (gemma3-tiny), q4 0.855 / 0.846. The q4 >= 0.99 target needs a
-  // trained-like model; these bounds guard the measured levels.
-  const MIN: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.8 };
   it.each(['f32', 'f16', 'q8', 'q4'] as const)('a %s pack (Dense head included) matches the oracle', async (quant) => {
     const ckpt = await openHfCheckpoint(dir);
     const pack = await convertCheckpoint(ckpt, { id: name, quant }).finally(() => ckpt.close());
     const manifest = parseManifest(JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json'))));
     expect(manifest.pooling).toBe(expected.pooling);
-    expect(manifest.head).toEqual(name === 'gemma3-tiny' ? ['identity', 'identity'] : undefined);
+    expect(manifest.head).toEqual(gemma ? ['identity', 'identity'] : undefined);
     const model = modelFromPack(manifest, pack.files, expected.layers);
-    expect(await worstSt(model.weights)).toBeGreaterThan(MIN[quant]);
+    const worst = await worstSt(model.weights);
+    console.log(`${name} cpu ${quant} pack: sentence vectors ${worst.toFixed(6)}`);
+    expect(worst).toBeGreaterThan(MIN[quant]);
   });
 });
