@@ -40,8 +40,10 @@ export interface EncoderOptions {
    * Resolve as soon as the embeddings and the layers of the model's first trained exit are loaded,
    * and download the rest in the background: until it is done, each call of this encoder runs at
    * the deepest exit loaded so far (never deeper than asked; `embedDetailed`'s `layers` says which).
-   * Indexes always embed at their own depth, waiting for its layers. With every file already in
-   * the offline cache the whole model loads at once, as without it. Default false.
+   * Indexes add documents at once at that exit too, record each row's exit, and embed those rows
+   * again at their own depth once it arrives (`shallowRows` counts what is left); a search scores
+   * each row against the query at the row's exit. With every file already in the offline cache
+   * the whole model loads at once, as without it. Default false.
    */
   progressive?: boolean;
   /** Hears each deeper exit a progressive start makes available (its layer count), the last being the full depth. */

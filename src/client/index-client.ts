@@ -59,6 +59,10 @@ export class IndexClient implements VectorIndex {
   get needsRebuild(): boolean {
     return this.state.needsRebuild;
   }
+  /** As the last call, or the engine's last word on the index (each re-embedded slice), reported it. */
+  get shallowRows(): number {
+    return this.state.shallowRows;
+  }
 
   update(state: IndexState): void {
     this.state = state;

@@ -68,8 +68,8 @@ export class EncoderCore {
   private backends: EncoderBackends | null = null;
   private readonly queue = new SerialQueue(() => this.checkAlive());
   private disposed = false;
-  /** True while upgradeTo is bringing deeper exits: 'loaded' calls run at what is loaded. */
-  private upgrading = false;
+  /** The depth upgradeTo is bringing the model to, while it runs: 'loaded' calls run at what is loaded. */
+  private upgradingTo: number | null = null;
 
   private constructor(
     private readonly handle: ModelHandle,
@@ -108,10 +108,11 @@ export class EncoderCore {
   }
 
   /**
-   * Embeds `texts`. `depth` 'asked' (an index's calls, and every call without a progressive
-   * start) runs at the layers asked for, downloading them first if they are missing; 'loaded'
-   * (a progressive client's calls) runs, while deeper exits are still downloading, at the
-   * deepest exit loaded so far that is not deeper than asked.
+   * Embeds `texts`. `depth` 'asked' (an index's queries and re-embedded rows, and every call
+   * without a progressive start) runs at the layers asked for, downloading them first if they
+   * are missing; 'loaded' (a progressive client's calls, and the documents an index adds) runs,
+   * while deeper exits are still downloading, at the deepest exit loaded so far that is not
+   * deeper than asked.
    */
   embedDetailed(texts: unknown, options: EmbedOptions = {}, depth: EmbedDepth = 'asked'): Promise<EmbedResult> {
     this.checkAlive();
@@ -129,7 +130,7 @@ export class EncoderCore {
     const normalize = options.normalize ?? true;
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
-    return this.afterFetch(depth === 'loaded' && this.upgrading ? null : layers).then(() =>
+    return this.afterFetch(depth === 'loaded' && this.upgradingTo !== null ? null : layers).then(() =>
       this.queued(async () => {
         if (signal?.aborted) throw abortError();
         const exit = depth === 'loaded' ? this.servable(layers) : layers;
@@ -205,7 +206,7 @@ export class EncoderCore {
   async upgradeTo(target: number, onUpgrade: (layers: number) => void): Promise<void> {
     const loaded = this.handle.model.weights.layers.length;
     const next = this.handle.info.exits.filter((e) => e > loaded && e <= target).sort((a, b) => a - b);
-    this.upgrading = next.length > 0;
+    this.upgradingTo = next.at(-1) ?? null;
     try {
       for (const exit of next) {
         await this.handle.fetchLayers(exit);
@@ -216,8 +217,16 @@ export class EncoderCore {
         onUpgrade(exit);
       }
     } finally {
-      this.upgrading = false;
+      this.upgradingTo = null;
     }
+  }
+
+  /**
+   * Whether the upgrade under way is still to load the first `layers` layers: a caller that
+   * needs them can wait for its onUpgrade instead of fetching them itself.
+   */
+  upgradeBrings(layers: number): boolean {
+    return this.upgradingTo !== null && this.upgradingTo >= layers && this.handle.model.weights.layers.length < layers;
   }
 
   /** Destroys the GPU device now, as a driver reset would; the next call recovers. */
@@ -246,7 +255,7 @@ export class EncoderCore {
 
   /** The exit a 'loaded' call asking for `asked` runs at: the deepest loaded, while an upgrade is under way. */
   private servable(asked: number): number {
-    if (!this.upgrading) return asked;
+    if (this.upgradingTo === null) return asked;
     const loaded = Math.min(asked, this.handle.model.weights.layers.length);
     // The first exit is loaded before an upgrade starts (Engine.open), so one always fits.
     return Math.max(...this.handle.info.exits.filter((e) => e <= loaded));

@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import { GpuSession } from '../gpu/session.js';
 import { openIndex } from '../search/index.js';
-import type { IndexOptions, StaticIndexOptions, VectorIndex } from '../search/types.js';
+import type { IndexHost, IndexOptions, StaticIndexOptions, VectorIndex } from '../search/types.js';
 import { openModel } from '../source/open-model.js';
 import type { EncoderOptions, LoadProgress } from '../types.js';
 import { EncoderCore } from './encoder-core.js';
@@ -97,10 +97,11 @@ export class Engine {
    */
   async openIndex(options: EngineIndexOptions): Promise<IndexLease> {
     if (this.disposed) throw new InputError('the engine was disposed');
-    const open = () => openIndex({ ...options, encoder: this.core }, this.session);
+    const open = (listeners: Set<() => void>) =>
+      openIndex({ ...options, encoder: this.core }, this.session, this.indexHost(listeners));
     if (options.store !== 'indexeddb') {
-      const index = await open();
       const listeners = new Set<() => void>();
+      const index = await open(listeners);
       return lease(index, listeners, () => index.close());
     }
     let shared = this.indexes.get(options.name);
@@ -111,7 +112,8 @@ export class Engine {
       );
     }
     if (!shared) {
-      shared = { index: open(), options, users: 0, listeners: new Set() };
+      const listeners = new Set<() => void>();
+      shared = { index: open(listeners), options, users: 0, listeners };
       this.indexes.set(options.name, shared);
     }
     const entry = shared;
@@ -137,6 +139,23 @@ export class Engine {
     this.indexes.clear();
     this.core.dispose();
     this.session.dispose();
+  }
+
+  /**
+   * What an index of this engine embeds with besides the core, whose own calls run at the depth
+   * asked (queries, and rows embedded again): documents at the depth loaded, so an add during a
+   * progressive start does not wait for the download (search-index.ts embeds those rows again
+   * once the index's exit arrives); `listeners` are its users', told of its background changes.
+   */
+  private indexHost(listeners: Set<() => void>): IndexHost {
+    return {
+      embedLoaded: (texts, options) => this.core.embedDetailed(texts, options, 'loaded'),
+      upgradeBrings: (layers) => this.core.upgradeBrings(layers),
+      onUpgrade: (listener) => this.onUpgrade(listener),
+      changed: () => {
+        for (const listener of listeners) listener();
+      },
+    };
   }
 
   private upgraded(layers: number): void {

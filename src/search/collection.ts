@@ -18,8 +18,16 @@ interface DocEntry {
   meta: Meta | undefined;
   chunks: string[];
   hash: string | undefined;
+  /** The exit of each chunk's row, where one is below the index's (DocRecord.exits). */
+  exits: number[] | undefined;
   /** First of its consecutive rows. */
   row0: number;
+}
+
+/** Rows of one exit to score against that exit's query vector: a bit mask, null for every row. */
+export interface ExitRows {
+  exit: number;
+  mask: Uint32Array | null;
 }
 
 /**
@@ -32,6 +40,10 @@ interface DocEntry {
  * values of every row, normalised at that width: the funnel's coarse pass reads 64 bytes a row
  * there instead of 256 (f32, 64 dims) from the full rows. It is derived from the full rows, so
  * it is never persisted.
+ *
+ * Under a progressive start some rows may hold vectors of a shallower exit than the index's
+ * (`layers`) until they are embedded again; the collection knows which, so a search scores each
+ * row against a query vector of its own exit.
  */
 export class Collection {
   readonly store: RowStore;
@@ -42,6 +54,9 @@ export class Collection {
    */
   private postings: LexicalIndex | null = null;
   private readonly docs = new Map<string, DocEntry>();
+  /** Documents with a row below `layers`, in the order they were stored. */
+  private readonly shallow = new Set<DocEntry>();
+  private shallowCount = 0;
   private rowDocs: (DocEntry | null)[] = [];
   private live = new Uint32Array(0);
   private deadRows = 0;
@@ -50,6 +65,8 @@ export class Collection {
     readonly codec: Codec,
     coarseCodec: Codec | null,
     private readonly ngrams = false,
+    /** The index's exit: rows are at it unless their document records a shallower one. */
+    readonly layers = Number.POSITIVE_INFINITY,
   ) {
     this.store = new RowStore(codec);
     this.coarse = coarseCodec && new RowStore(coarseCodec);
@@ -74,6 +91,11 @@ export class Collection {
     return this.store.count - this.deadRows;
   }
 
+  /** Live rows embedded at an exit below `layers`, still to be embedded again. */
+  get shallowRows(): number {
+    return this.shallowCount;
+  }
+
   has(id: string): boolean {
     return this.docs.has(id);
   }
@@ -85,8 +107,13 @@ export class Collection {
     this.growMask(this.store.count);
     for (const d of segment.docs) {
       // Frozen: filters get the stored object, and must not change it.
-      const entry: DocEntry = { id: d.id, meta: d.meta && deepFreeze(d.meta), chunks: d.chunks, hash: d.hash, row0: row };
+      const exits = d.exits?.some((e) => e < this.layers) ? d.exits : undefined;
+      const entry: DocEntry = { id: d.id, meta: d.meta && deepFreeze(d.meta), chunks: d.chunks, hash: d.hash, exits, row0: row };
       this.docs.set(d.id, entry);
+      if (exits) {
+        this.shallow.add(entry);
+        this.shallowCount += exits.filter((e) => e < this.layers).length;
+      }
       for (let i = 0; i < d.chunks.length; i++, row++) {
         this.rowDocs[row] = entry;
         this.postings?.add(row, d.chunks[i] as string);
@@ -102,6 +129,7 @@ export class Collection {
       const d = this.docs.get(id);
       if (!d) continue;
       this.docs.delete(id);
+      if (this.shallow.delete(d)) this.shallowCount -= (d.exits as number[]).filter((e) => e < this.layers).length;
       removed++;
       for (let row = d.row0; row < d.row0 + d.chunks.length; row++) {
         this.rowDocs[row] = null;
@@ -116,6 +144,8 @@ export class Collection {
 
   clear(): void {
     this.docs.clear();
+    this.shallow.clear();
+    this.shallowCount = 0;
     this.rowDocs = [];
     this.live = new Uint32Array(0);
     this.deadRows = 0;
@@ -134,9 +164,62 @@ export class Collection {
     const docs = ids.map((id) => this.docs.get(id) as DocEntry);
     const rows = docs.flatMap((d) => Array.from(d.chunks, (_, i) => d.row0 + i));
     return {
-      docs: docs.map(({ id, meta, chunks, hash }) => ({ id, ...(meta ? { meta } : {}), chunks, ...(hash ? { hash } : {}) })),
+      docs: docs.map(({ id, meta, chunks, hash, exits }) => ({
+        id,
+        ...(meta ? { meta } : {}),
+        chunks,
+        ...(hash ? { hash } : {}),
+        ...(exits ? { exits } : {}),
+      })),
       ...this.store.read(rows),
     };
+  }
+
+  /**
+   * Ids of the first documents (in stored order) with a row below `layers`, at least one and
+   * about `rows` rows in all: the next slice to embed again.
+   */
+  shallowIds(rows: number): string[] {
+    const ids: string[] = [];
+    let taken = 0;
+    for (const d of this.shallow) {
+      if (ids.length && taken + d.chunks.length > rows) break;
+      ids.push(d.id);
+      taken += d.chunks.length;
+    }
+    return ids;
+  }
+
+  /** Whether document `id` is stored with exactly these chunk texts and a row below `layers`. */
+  isShallowWith(id: string, chunks: readonly string[]): boolean {
+    const d = this.docs.get(id);
+    return (
+      d !== undefined && this.shallow.has(d) && d.chunks.length === chunks.length && d.chunks.every((c, i) => c === chunks[i])
+    );
+  }
+
+  /**
+   * The rows of `mask` (null: every live row) split by the exit they were embedded at, each
+   * exit present once; with no row below `layers`, just `mask` at `layers`.
+   */
+  byExit(mask: Uint32Array | null): ExitRows[] {
+    if (this.shallow.size === 0) return [{ exit: this.layers, mask }];
+    const deep = (mask ?? this.live).slice();
+    const masks = new Map<number, Uint32Array>();
+    for (const d of this.shallow) {
+      (d.exits as number[]).forEach((exit, i) => {
+        const row = d.row0 + i;
+        const bit = 1 << (row & 31);
+        if (exit >= this.layers || ((deep[row >>> 5] as number) & bit) === 0) return;
+        deep[row >>> 5] = (deep[row >>> 5] as number) & ~bit;
+        const m = masks.get(exit) ?? new Uint32Array(deep.length);
+        masks.set(exit, m);
+        m[row >>> 5] = (m[row >>> 5] as number) | bit;
+      });
+    }
+    const groups = [...masks].map(([exit, m]) => ({ exit, mask: m }));
+    if (deep.some((w) => w !== 0)) groups.push({ exit: this.layers, mask: deep });
+    return groups.sort((a, b) => a.exit - b.exit);
   }
 
   /** The stored document `id`'s content hash and meta, or null when it is not in the collection. */

@@ -10,36 +10,55 @@ const TEXTS_PER_CALL = 512;
 const MAX_SPLITS = 6;
 
 export interface EmbedSettings {
-  encoder: IndexEncoder;
+  /** Under a progressive start, an encoder that answers at the deepest exit loaded (IndexHost.embedLoaded). */
+  encoder: Pick<IndexEncoder, 'embedDetailed'>;
+  /** The index's exit: asked for, and what rows without a shallower one are recorded at. */
   layers: number;
   codec: Codec;
   maxTokens: number;
   passagePrefix: string;
+  signal?: AbortSignal;
 }
 
 interface Piece {
   text: string;
   vector: Float32Array;
+  exit: number;
 }
 
-async function embedAll(texts: string[], s: EmbedSettings): Promise<{ vectors: Float32Array[]; truncated: boolean[] }> {
+interface Embedded {
+  vectors: Float32Array[];
+  truncated: boolean[];
+  /** The exit each vector came from (EmbedResult.layers; an encoder without it answered at `layers`). */
+  exits: number[];
+}
+
+async function embedAll(texts: string[], s: EmbedSettings): Promise<Embedded> {
   const vectors: Float32Array[] = [];
   const truncated: boolean[] = [];
+  const exits: number[] = [];
   for (let i = 0; i < texts.length; i += TEXTS_PER_CALL) {
-    const r = await s.encoder.embedDetailed(texts.slice(i, i + TEXTS_PER_CALL), {
+    const batch = texts.slice(i, i + TEXTS_PER_CALL);
+    const r = await s.encoder.embedDetailed(batch, {
       layers: s.layers,
       dims: s.codec.dims,
       kind: 'passage',
+      ...(s.signal ? { signal: s.signal } : {}),
     });
     vectors.push(...r.vectors);
     truncated.push(...r.truncated);
+    exits.push(...batch.map((_, j) => r.layers?.[j] ?? s.layers));
+  }
+  for (const e of exits) {
+    if (!Number.isInteger(e) || e < 1 || e > s.layers)
+      throw new InputError(`the encoder returned a vector of exit ${e} for layers ${s.layers}`);
   }
   for (const v of vectors) {
     if (v.length !== s.codec.dims)
       throw new InputError(`the encoder returned a ${v.length}-number vector for dims ${s.codec.dims}`);
     if (!v.every(Number.isFinite)) throw new InputError('the encoder returned a vector with a non-finite number');
   }
-  return { vectors, truncated };
+  return { vectors, truncated, exits };
 }
 
 /**
@@ -47,8 +66,8 @@ async function embedAll(texts: string[], s: EmbedSettings): Promise<{ vectors: F
  * split in half and its halves embedded instead, so every piece is embedded whole.
  */
 async function embedFitting(texts: string[], s: EmbedSettings, depth = 0): Promise<Piece[][]> {
-  const { vectors, truncated } = await embedAll(texts, s);
-  const out: Piece[][] = texts.map((text, i) => [{ text, vector: vectors[i] as Float32Array }]);
+  const { vectors, truncated, exits } = await embedAll(texts, s);
+  const out: Piece[][] = texts.map((text, i) => [{ text, vector: vectors[i] as Float32Array, exit: exits[i] as number }]);
   const redo = texts.flatMap((text, i) => {
     if (!truncated[i] || depth >= MAX_SPLITS) return [];
     const halves = chunkText(text, Math.max(1, Math.floor(estimateTokens(text) / 2)));
@@ -65,11 +84,32 @@ async function embedFitting(texts: string[], s: EmbedSettings, depth = 0): Promi
   return out;
 }
 
-/** The query's vector at `layers` and `dims`, checked for its length. */
+/**
+ * The query's vector at `layers` and `dims`, checked for its length and exit: it is scored only
+ * against rows of that exit.
+ */
 export async function embedQuery(encoder: IndexEncoder, query: string, layers: number, dims: number): Promise<Float32Array> {
-  const [vector] = (await encoder.embedDetailed([query], { layers, dims, kind: 'query' })).vectors;
+  const r = await encoder.embedDetailed([query], { layers, dims, kind: 'query' });
+  const [vector] = r.vectors;
   if (vector?.length !== dims) throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${dims}`);
+  const exit = r.layers?.[0] ?? layers;
+  if (exit !== layers) throw new InputError(`the encoder returned a query vector of exit ${exit} for layers ${layers}`);
   return vector;
+}
+
+/**
+ * `texts` (chunks stored earlier, each embedded whole then) embedded again as passages at
+ * exactly `s.layers`, encoded as rows: what replaces rows of a shallower exit.
+ */
+export async function embedRows(texts: string[], s: EmbedSettings): Promise<{ words: Uint32Array; scales: Float32Array }> {
+  const { vectors, exits } = await embedAll(texts, s);
+  const shallow = exits.find((e) => e !== s.layers);
+  if (shallow !== undefined)
+    throw new InputError(`the encoder returned a vector of exit ${shallow} when asked for layers ${s.layers}`);
+  const c = s.codec;
+  const words = new Uint32Array(vectors.length * c.rowWords);
+  const scales = Float32Array.from(vectors, (v, r) => encodeRow(c, v, words.subarray(r * c.rowWords, (r + 1) * c.rowWords)));
+  return { words, scales };
 }
 
 /** The chunk budget of a passage: the model's token limit less its specials and passage prefix. */
@@ -88,26 +128,34 @@ export async function embedDocs(docs: readonly IndexDoc[], hashes: readonly stri
   const words = new Uint32Array(rows * c.rowWords);
   const scales = new Float32Array(rows);
   const chunks: string[][] = [];
+  const exits: number[][] = [];
   let row = 0;
   let next = 0;
   for (const d of chunked) {
     const texts: string[] = [];
+    const at: number[] = [];
     for (let i = 0; i < d.length; i++) {
       for (const p of pieces[next++] as Piece[]) {
         scales[row] = encodeRow(c, p.vector, words.subarray(row * c.rowWords, (row + 1) * c.rowWords));
         texts.push(p.text);
+        at.push(p.exit);
         row++;
       }
     }
     chunks.push(texts);
+    exits.push(at);
   }
   return {
-    docs: docs.map((d, i) => ({
-      id: d.id,
-      ...(d.meta ? { meta: d.meta } : {}),
-      chunks: chunks[i] as string[],
-      hash: hashes[i] as string,
-    })),
+    docs: docs.map((d, i) => {
+      const at = exits[i] as number[];
+      return {
+        id: d.id,
+        ...(d.meta ? { meta: d.meta } : {}),
+        chunks: chunks[i] as string[],
+        hash: hashes[i] as string,
+        ...(at.some((e) => e < s.layers) ? { exits: at } : {}),
+      };
+    }),
     words,
     scales,
   };

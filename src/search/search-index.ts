@@ -6,17 +6,19 @@ import { codec } from './codec.js';
 import { Collection } from './collection.js';
 import { CpuScorer } from './cpu-scorer.js';
 import { docHash } from './doc-hash.js';
-import { type EmbedSettings, embedDocs, embedQuery, passageBudget } from './embed-docs.js';
+import { type EmbedSettings, embedDocs, embedQuery, embedRows, passageBudget } from './embed-docs.js';
 import { candidateCount, coarseWidth, type RankOptions, rankRows, type ScoredStore } from './funnel.js';
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from './fuse.js';
 import { GpuScorer } from './gpu-scorer.js';
 import { type Change, SegmentLog, type StoredIndex } from './persist.js';
+import { Reembedder, SLICE_ROWS, type SliceResult } from './reembed.js';
 import { concatSegments, type Segment, withoutDocs } from './segment.js';
 import { parseIndex, serializeIndex } from './serialize.js';
-import type { Ranked } from './topk.js';
+import { mergeRanked, type Ranked } from './topk.js';
 import type {
   IndexDoc,
   IndexEncoder,
+  IndexHost,
   IndexOptions,
   IndexSignature,
   Ranker,
@@ -86,7 +88,7 @@ function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignat
  */
 function newCollection(s: IndexSignature, model: ModelInfo, ngrams: boolean): Collection {
   const coarse = s.vector === 'binary' ? null : coarseWidth(s.dims, model.dims);
-  return new Collection(codec(s.vector, s.dims), coarse === null ? null : codec('int8', coarse), ngrams);
+  return new Collection(codec(s.vector, s.dims), coarse === null ? null : codec('int8', coarse), ngrams, s.layers);
 }
 
 /** The collection and the scorers over it (on the GPU session's device, or the CPU). */
@@ -128,6 +130,14 @@ function closeScoring(s: Scoring): void {
   s.coarse?.scorer.dispose();
 }
 
+/**
+ * A memory or IndexedDB index. Under a progressive start (an engine's `host`) documents are
+ * embedded at the deepest exit loaded, each row's exit recorded; once the index's own exit has
+ * loaded, a Reembedder embeds those rows again a slice at a time, each slice one commit. A
+ * failure of that background work rejects the index's next call, once, with its error; the rows
+ * it did not reach keep their exit (and are searched at it) until the next upgrade or write
+ * starts it again.
+ */
 class SearchIndex implements VectorIndex {
   private readonly queue = new SerialQueue(() => {
     if (this.closed) throw new DisposedError(`Index "${this.name}"`);
@@ -135,6 +145,8 @@ class SearchIndex implements VectorIndex {
   private closed = false;
   /** Another engine committed to the stored index since this one last read it. */
   private stale = false;
+  private readonly reembed = new Reembedder((signal) => this.reembedSlice(signal));
+  private readonly stopUpgrades: () => void;
 
   constructor(
     readonly name: string,
@@ -151,10 +163,16 @@ class SearchIndex implements VectorIndex {
     private readonly gpu: GpuSession,
     private readonly ownsGpu: boolean,
     private readonly ngrams: boolean,
+    private readonly host: IndexHost | null,
   ) {
     log?.onChange(() => {
       this.stale = true;
     });
+    this.stopUpgrades =
+      host?.onUpgrade((layers) => {
+        if (layers >= this.built.layers) this.reembed.start();
+      }) ?? (() => {});
+    this.reembedIfShallow();
   }
 
   get size(): number {
@@ -173,6 +191,10 @@ class SearchIndex implements VectorIndex {
     return !sameSignature(this.built, this.wanted);
   }
 
+  get shallowRows(): number {
+    return this.engine.collection.shallowRows;
+  }
+
   add(docs: IndexDoc[]): Promise<void> {
     return this.write(docs, 'add');
   }
@@ -185,7 +207,9 @@ class SearchIndex implements VectorIndex {
     const checked = checkDocs(docs, 'sync');
     return this.queued(async () => {
       this.checkSignature();
-      return this.store(checked, 'sync');
+      const report = await this.store(checked, 'sync');
+      this.reembedIfShallow();
+      return report;
     });
   }
 
@@ -242,12 +266,17 @@ class SearchIndex implements VectorIndex {
         `import: the export was built with ${signatureText(signature)}, but this index encodes with ${signatureText(this.wanted)}`,
       );
     }
-    return this.queued(() => this.locked(() => this.replace(segment, signature)));
+    return this.queued(async () => {
+      await this.locked(() => this.replace(segment, signature));
+      this.reembedIfShallow();
+    });
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.reembed.stop();
+    this.stopUpgrades();
     closeScoring(this.engine);
     this.log?.close();
     if (this.ownsGpu) this.gpu.dispose();
@@ -259,6 +288,7 @@ class SearchIndex implements VectorIndex {
       this.checkSignature();
       if (method === 'add') this.refuseStored(checked);
       if (checked.length) await this.store(checked, method);
+      this.reembedIfShallow();
     });
   }
 
@@ -311,9 +341,14 @@ class SearchIndex implements VectorIndex {
     }
   }
 
+  /**
+   * How documents are embedded: under a progressive start at the deepest exit loaded (each row
+   * records its exit), else at the index's layers.
+   */
   private embedSettings(): EmbedSettings {
+    const { host } = this;
     return {
-      encoder: this.encoder,
+      encoder: host ? { embedDetailed: (texts, options) => host.embedLoaded(texts, options ?? {}) } : this.encoder,
       layers: this.built.layers,
       codec: this.engine.collection.codec,
       maxTokens: this.model.maxTokens,
@@ -392,19 +427,83 @@ class SearchIndex implements VectorIndex {
     }
   }
 
+  /**
+   * The vector ranker's documents. Rows of each exit present (one, unless a progressive start
+   * left some shallower) are ranked against the query embedded at that exit, and the lists
+   * merged by score: no row is ever scored against another exit's query vector.
+   */
   private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
-    const vector = await embedQuery(this.encoder, query, this.built.layers, o.dims);
-    return this.bestDocuments(
-      (want) =>
-        this.rank(vector, {
-          width: o.dims,
-          k: want,
-          mask,
-          exact: o.exact,
-          candidates: Math.max(o.candidates ?? candidateCount(want), want),
-        }),
-      depth,
+    const groups = this.engine.collection.byExit(mask);
+    if (groups.length === 0) return [];
+    const vectors: Float32Array[] = [];
+    for (const g of groups) vectors.push(await embedQuery(this.encoder, query, g.exit, o.dims));
+    return this.bestDocuments(async (want) => {
+      const lists: Ranked[] = [];
+      for (const [i, g] of groups.entries()) {
+        lists.push(
+          await this.rank(vectors[i] as Float32Array, {
+            width: o.dims,
+            k: want,
+            mask: g.mask,
+            exact: o.exact,
+            candidates: Math.max(o.candidates ?? candidateCount(want), want),
+          }),
+        );
+      }
+      return mergeRanked(lists, want);
+    }, depth);
+  }
+
+  /** Starts the background re-embedding when rows below the index's exit exist. */
+  private reembedIfShallow(): void {
+    if (this.engine.collection.shallowRows > 0) this.reembed.start();
+  }
+
+  /**
+   * Embeds the next few documents with rows below the index's exit again, at that exit, and
+   * commits them in place of the shallow ones. While the progressive start is still to bring
+   * that exit it waits for the upgrade; otherwise (the exit is here, or the download failed or
+   * stops short of it) the encoder call fetches what it lacks, as any call at that depth does.
+   * The embedding runs outside the queue (searches and writes go on meanwhile); under the lock,
+   * a document removed or rewritten since keeps what it has now.
+   */
+  private async reembedSlice(signal: AbortSignal): Promise<SliceResult> {
+    const ids = this.engine.collection.shallowIds(SLICE_ROWS);
+    if (ids.length === 0) return 'done';
+    const signature = this.built;
+    if (this.host?.upgradeBrings(signature.layers)) return 'wait';
+    const before = this.engine.collection.segment(ids).docs;
+    // The stored chunks, not the documents' texts: each was embedded whole, so the rows equal a fresh build's.
+    const rows = await embedRows(
+      before.flatMap((d) => d.chunks),
+      { ...this.embedSettings(), encoder: this.encoder, signal },
     );
+    await this.queue.run(() =>
+      this.locked(async () => {
+        if (!sameSignature(this.built, signature)) return;
+        const { collection } = this.engine;
+        const rw = collection.codec.rowWords;
+        const parts: Segment[] = [];
+        let row = 0;
+        for (const d of before) {
+          const n = d.chunks.length;
+          if (collection.isShallowWith(d.id, d.chunks)) {
+            const { exits: _shallow, ...record } = collection.segment([d.id]).docs[0] as Segment['docs'][number];
+            parts.push({
+              docs: [record],
+              words: rows.words.subarray(row * rw, (row + n) * rw),
+              scales: rows.scales.subarray(row, row + n),
+            });
+          }
+          row += n;
+        }
+        if (parts.length === 0) return;
+        const ids = parts.map((p) => (p.docs[0] as Segment['docs'][number]).id);
+        await this.commit({ add: concatSegments(parts), remove: ids, reset: false });
+      }),
+    );
+    this.host?.changed();
+    return 'more';
   }
 
   /**
@@ -430,8 +529,13 @@ class SearchIndex implements VectorIndex {
     );
   }
 
+  /** Runs a public call in the queue; the first after a failed re-embedding reports that failure instead. */
   private queued<T>(job: () => Promise<T>): Promise<T> {
-    return this.queue.run(job);
+    return this.queue.run(() => {
+      const failed = this.reembed.takeFailure();
+      if (failed) throw failed.error;
+      return job();
+    });
   }
 }
 
@@ -441,9 +545,10 @@ class SearchIndex implements VectorIndex {
  * write is removed). Documents are embedded as passages, queries as queries, at the same layers
  * and width; an index built with another model, layers, width or vector type refuses to add or
  * search (InputError naming both) until it is cleared. GPU scoring runs on `gpu`'s device (the
- * encoder's, in an engine); without one the index makes a session of its own.
+ * encoder's, in an engine); without one the index makes a session of its own. `host` is the
+ * engine's, for a progressive start (IndexHost).
  */
-export async function openIndex(options: IndexOptions, gpu?: GpuSession): Promise<VectorIndex> {
+export async function openIndex(options: IndexOptions, gpu?: GpuSession, host?: IndexHost): Promise<VectorIndex> {
   checkOptions(options);
   const info = await options.encoder.info();
   const opened =
@@ -470,6 +575,7 @@ export async function openIndex(options: IndexOptions, gpu?: GpuSession): Promis
       session,
       gpu === undefined,
       ngrams,
+      host ?? null,
     );
   } catch (err) {
     opened?.log.close();

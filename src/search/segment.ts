@@ -7,6 +7,12 @@ export interface DocRecord {
   chunks: string[];
   /** docHash of the text and chunk budget the rows were made from (absent in indexes from before it). */
   hash?: string;
+  /**
+   * The exit (layer count) each chunk's row was embedded at, where one is shallower than the
+   * index's own (a progressive start): absent when every row is at the index's exit, which is
+   * also what indexes from before it hold.
+   */
+  exits?: number[];
 }
 
 /**
@@ -37,7 +43,9 @@ export function segmentProblem(s: unknown, rowWords: number): string | null {
         d.chunks.length > 0 &&
         d.chunks.every((c) => typeof c === 'string') &&
         (d.meta === undefined || (typeof d.meta === 'object' && d.meta !== null)) &&
-        (d.hash === undefined || typeof d.hash === 'string'),
+        (d.hash === undefined || typeof d.hash === 'string') &&
+        (d.exits === undefined ||
+          (Array.isArray(d.exits) && d.exits.length === d.chunks.length && d.exits.every((e) => Number.isInteger(e) && e > 0))),
     );
   if (!ok) return 'is not a list of documents with vectors';
   const rows = rowsOf(seg.docs as DocRecord[]);

@@ -5,9 +5,12 @@ import type { IndexSignature } from './types.js';
 
 // export() bytes: "M3IX", u32 format version, u32 header length, the UTF-8 JSON header
 // { signature, docs }, zero padding to 4 bytes, then the rows' u32 words and their f32 scales,
-// little-endian.
+// little-endian. Version 2 is version 1 with documents whose rows are of a shallower exit
+// (DocRecord.exits, an export made during a progressive start): written only then, so a reader
+// that would take those rows for the index's exit refuses them instead.
 const MAGIC = 'M3IX';
 const VERSION = 1;
+const VERSION_EXITS = 2;
 const VECTOR_TYPES = ['f32', 'int8', 'binary'];
 
 interface Header {
@@ -21,7 +24,7 @@ export function serializeIndex(signature: IndexSignature, segment: Segment): Uin
   const out = new Uint8Array(dataStart + segment.words.byteLength + segment.scales.byteLength);
   const view = new DataView(out.buffer);
   out.set(new TextEncoder().encode(MAGIC), 0);
-  view.setUint32(4, VERSION, true);
+  view.setUint32(4, segment.docs.some((d) => d.exits) ? VERSION_EXITS : VERSION, true);
   view.setUint32(8, header.length, true);
   out.set(header, 12);
   const scalesStart = dataStart + segment.words.byteLength;
@@ -50,7 +53,8 @@ export function parseIndex(bytes: unknown): { signature: IndexSignature; segment
   if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 4)) !== MAGIC) throw bad('no M3IX header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(4, true);
-  if (version !== VERSION) throw bad(`format version ${version}, this m3web reads ${VERSION}`);
+  if (version !== VERSION && version !== VERSION_EXITS)
+    throw bad(`format version ${version}, this m3web reads ${VERSION} and ${VERSION_EXITS}`);
   const headerLength = view.getUint32(8, true);
   if (12 + headerLength > bytes.length) throw bad('truncated header');
   let header: Partial<Header>;
@@ -72,5 +76,6 @@ export function parseIndex(bytes: unknown): { signature: IndexSignature; segment
   const segment = { docs, words, scales };
   const problem = segmentProblem(segment, rowWords);
   if (problem) throw bad(`the data ${problem}`);
+  if (docs.some((d) => d.exits?.some((e) => e > signature.layers))) throw bad(`a row deeper than its ${signature.layers} layers`);
   return { signature, segment };
 }

@@ -61,3 +61,17 @@ export function selectTop(scores: ArrayLike<number>, rows: ArrayLike<number>, k:
   );
   return { rows: Uint32Array.from(order, (i) => hr[i] as number), scores: Float32Array.from(order, (i) => hs[i] as number) };
 }
+
+/** The k best of rankings over disjoint rows, ordered as selectTop orders (one ranking is returned as it is). */
+export function mergeRanked(lists: readonly Ranked[], k: number): Ranked {
+  if (lists.length === 1) return lists[0] as Ranked;
+  const rows = new Uint32Array(lists.reduce((n, l) => n + l.rows.length, 0));
+  const scores = new Float32Array(rows.length);
+  let at = 0;
+  for (const l of lists) {
+    rows.set(l.rows, at);
+    scores.set(l.scores, at);
+    at += l.rows.length;
+  }
+  return selectTop(scores, rows, k);
+}

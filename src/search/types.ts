@@ -19,6 +19,25 @@ export interface IndexEncoder {
   info(): Promise<Pick<EncoderInfo, 'model' | 'backend'>> | Pick<EncoderInfo, 'model' | 'backend'>;
 }
 
+/**
+ * What an engine gives the indexes it holds besides the encoder (the engine's own core): how to
+ * embed documents while a progressive start is still downloading deeper exits, and when those
+ * arrive. An index without it (your own encoder) embeds at its layers and never waits for one.
+ */
+export interface IndexHost {
+  /** Embeds at the deepest exit loaded that is not deeper than asked, instead of waiting for a download. */
+  embedLoaded(texts: string[], options: EmbedOptions): Promise<EmbedResult>;
+  /**
+   * Whether the progressive start's background download is still to bring the first `layers`
+   * layers: the index then waits for onUpgrade instead of having them fetched for itself.
+   */
+  upgradeBrings(layers: number): boolean;
+  /** Hears each deeper exit the progressive start loads; returns the unsubscribe. */
+  onUpgrade(listener: (layers: number) => void): () => void;
+  /** Told after the index changed by itself (a slice re-embedded), so its clients see the new state. */
+  changed(): void;
+}
+
 export interface IndexOptions {
   encoder: IndexEncoder;
   /** Names the IndexedDB database (`m3web-index-<name>`); a label for a memory index. */
@@ -154,6 +173,13 @@ export interface VectorIndex {
    * clear() or a sync after clear() rebuilds it. Vectors of two models are never mixed.
    */
   readonly needsRebuild: boolean;
+  /**
+   * Rows holding vectors of a shallower exit than `signature.layers`: documents added while a
+   * progressive start was still downloading, embedded again in the background once the index's
+   * exit has loaded (0 when none; a page can show "upgrading" meanwhile). Searches score each
+   * row against the query embedded at that row's exit.
+   */
+  readonly shallowRows: number;
   /** Adds new documents; an id already in the index is an InputError (use upsert). */
   add(docs: IndexDoc[]): Promise<void>;
   /**

@@ -18,6 +18,7 @@ const stateOf = (index: VectorIndex): IndexState => ({
   backend: index.backend,
   signature: index.signature,
   needsRebuild: index.needsRebuild,
+  shallowRows: index.shallowRows,
 });
 
 /**

@@ -21,6 +21,8 @@ export interface IndexState {
   backend: 'webgpu' | 'cpu';
   signature: IndexSignature;
   needsRebuild: boolean;
+  /** VectorIndex.shallowRows: rows still to be embedded again at the index's exit. */
+  shallowRows: number;
 }
 
 const locks = (): LockManager | undefined => (globalThis.navigator as Navigator | undefined)?.locks;

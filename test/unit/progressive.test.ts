@@ -7,7 +7,9 @@ import { createEncoder, createIndex, type Encoder } from '../../src/client/clien
 import { NetworkError } from '../../src/errors.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
+import { parseIndex } from '../../src/search/serialize.js';
 import { cosine } from '../support/random.js';
+import { rejection } from '../support/rejection.js';
 import { serveStatic } from '../support/static-server.js';
 
 // A progressive start over a slow connection: bert-tiny (4 layers) as a pack with exits 1, 2
@@ -35,6 +37,14 @@ async function packDir(): Promise<string> {
     await ckpt.close();
   }
   return dir;
+}
+
+/** Polls `done` (the index's state, updated as each slice commits) until it holds. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; !done(); i++) {
+    if (i > 1000) throw new Error('gave up waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** A throttled server for the pack, the time (performance.now) each file's last byte went out, and a close. */
@@ -109,32 +119,61 @@ describe('createEncoder({ progressive: true }) over a slow connection', () => {
     expect((await encoder.info()).loadedLayers).toBe(4);
   });
 
-  it('keeps indexes at their own depth: an index filled during the download waits for its layers', async () => {
+  it('an index made during the download adds at once, searches each row at its exit, and ends at its own', async () => {
     const { url, sent, server } = await slowServer(dir);
     servers.push(server);
     const { encoder, full } = await progressive(url);
     open.push(encoder);
 
     const index = await createIndex({ encoder, name: 'during', dims: 48 });
-    let addedAt = 0;
-    const adding = index.add(DOCS).then(() => (addedAt = performance.now()));
-    // A query of the encoder itself is not held up by the index waiting for layer 4.
-    const query = await encoder.embedDetailed(['where is the cat?'], { kind: 'query' });
-    const queriedAt = performance.now();
-    expect(query.layers).toEqual([1]);
-    await adding;
-    expect(queriedAt).toBeLessThan(addedAt);
-    expect(addedAt).toBeGreaterThanOrEqual(sent.get(LAST_SHARD) as number);
-    await full;
+    await index.add(DOCS);
+    expect(sent.has(LAST_SHARD)).toBe(false);
+    // Stored at the exit loaded (1, or 2 had it arrived), each row's exit recorded.
+    expect(index.shallowRows).toBe(DOCS.length);
+    const { segment } = parseIndex(await index.export());
+    const exits = new Map(segment.docs.map((d) => [d.id, d.exits?.[0] as number]));
+    expect([...exits.values()].every((e) => e === 1 || e === 2)).toBe(true);
+    // A search now scores each row against the query at that row's exit.
+    const q = 'where is the cat sleeping?';
+    const hits = await index.search(q, { k: 4, mode: 'vector' });
+    expect(sent.has(LAST_SHARD)).toBe(false);
+    for (const h of hits) {
+      const exit = exits.get(h.id) as number;
+      const [query] = await reference.embed([q], { layers: exit, dims: 48, kind: 'query' });
+      const [doc] = await reference.embed([DOCS.find((d) => d.id === h.id)?.text as string], {
+        layers: exit,
+        dims: 48,
+        kind: 'passage',
+      });
+      expect(h.score).toBeCloseTo(cosine(query as Float32Array, doc as Float32Array), 5);
+    }
 
+    await full;
+    await until(() => index.shallowRows === 0);
+    expect(parseIndex(await index.export()).segment.docs.every((d) => d.exits === undefined)).toBe(true);
     const fresh = await createIndex({ encoder: reference, name: 'fresh', dims: 48 });
     await fresh.add(DOCS);
     for (const q of ['where is the cat sleeping?', 'weather in Berlin']) {
       const got = await index.search(q, { k: 4, mode: 'vector' });
       const want = await fresh.search(q, { k: 4, mode: 'vector' });
       expect(got.map((h) => h.id)).toEqual(want.map((h) => h.id));
-      for (const [i, h] of got.entries()) expect(h.score).toBeCloseTo(want[i]?.score as number, 5);
+      for (const [i, h] of got.entries()) expect(Math.abs(h.score - (want[i]?.score as number))).toBeLessThan(1e-5);
     }
+  });
+
+  it('disposing the encoder while an index re-embeds hangs nothing and throws nothing', async () => {
+    const { url, server } = await slowServer(dir);
+    servers.push(server);
+    const { encoder, full } = await progressive(url);
+    const index = await createIndex({ encoder, name: 'disposed', dims: 48 });
+    const many = Array.from({ length: 120 }, (_, i) => ({ id: `d${i}`, text: `${DOCS[i % 4]?.text} (${i})` }));
+    await index.add(many);
+    expect(index.shallowRows).toBe(120);
+    await full;
+    // The re-embedding (4 slices) has started, or is about to; the engine goes with its indexes.
+    await encoder.dispose();
+    expect(await rejection(index.search('cat'))).toMatchObject({ code: 'DISPOSED' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
   });
 
   it('after a failed background download, calls fetch what they ask for and report the failure', async () => {

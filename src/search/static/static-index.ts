@@ -145,6 +145,8 @@ async function readTier(files: StaticFiles, m: StaticManifest): Promise<Tier> {
 class StaticSearchIndex implements StaticIndex {
   readonly backend = 'cpu';
   readonly needsRebuild = false;
+  /** Built offline at its exit: never shallower. */
+  readonly shallowRows = 0;
   private closed = false;
   private readonly queue = new SerialQueue(() => {
     if (this.closed) throw new DisposedError(`Index "${this.name}"`);
