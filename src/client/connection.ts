@@ -128,8 +128,11 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       release();
     },
   });
+  // A SharedWorker is never cross-origin isolated (no SharedArrayBuffer, no nested workers), so
+  // a forced CPU engine on an isolated page runs threaded only in a dedicated worker of its own.
+  const threadedCpu = options.device === 'cpu' && globalThis.crossOriginIsolated === true && options.shared !== true;
   try {
-    if (options.shared !== false && typeof SharedWorker !== 'undefined') {
+    if (options.shared !== false && !threadedCpu && typeof SharedWorker !== 'undefined') {
       const shared = await viaWorker('shared', clientId, clientLock);
       const pageGpu = 'gpu' in navigator && navigator.gpu != null;
       if (shared.hello.gpu || !pageGpu || options.device === 'cpu') return withRelease(shared);

@@ -1,10 +1,11 @@
 import type { BertWeights } from '../weights/weights.js';
 import { type CpuStepper, cpuLayers, layerNorm } from './cpu-ops.js';
+import type { WasmKernels } from './wasm/kernels.js';
 
 /** The BERT / XLM-R forward, a layer at a time: post-norm layers over word + position + token-type embeddings. */
-export function bertCpuStepper(weights: BertWeights): CpuStepper {
+export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null): CpuStepper {
   const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = weights.config;
-  const { layers, attend } = cpuLayers(weights.layers);
+  const { layers, attend } = cpuLayers(weights.layers, kernel);
   return {
     embed(batch) {
       const M = batch.size * batch.seqLen;

@@ -2,17 +2,18 @@ import { exitUsesFinalNorm } from '../weights/config.js';
 import type { DecoderWeights } from '../weights/weights.js';
 import { addInto, type CpuForward, cpuLayers, gated, rmsNorm, rotateHeads } from './cpu-ops.js';
 import { ropeTable } from './rope.js';
+import type { WasmKernels } from './wasm/kernels.js';
 
 /**
  * The Qwen3 / Gemma 3 forward (pre-norm, RMSNorm; conventions in weights/decoder-config.ts): x is the
  * residual stream; each sub-layer reads an RMS-normed copy and adds its output back, Gemma's
  * through one more norm (sandwichNorms).
  */
-export function decoderCpuForward(weights: DecoderWeights): CpuForward {
+export function decoderCpuForward(weights: DecoderWeights, kernel: WasmKernels | null): CpuForward {
   const { config } = weights;
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim: d, layerNormEps: eps } = config;
   const spec = config.decoder as NonNullable<typeof config.decoder>;
-  const { layers, attendGrouped } = cpuLayers(weights.layers);
+  const { layers, attendGrouped } = cpuLayers(weights.layers, kernel);
   const Q = numHeads * d;
   const stride = Q + 2 * spec.numKvHeads * d;
   // RoPE tables per base, grown to the longest batch seen (max_position_embeddings runs to 32k).

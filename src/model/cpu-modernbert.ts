@@ -2,16 +2,17 @@ import { exitUsesFinalNorm } from '../weights/config.js';
 import type { ModernBertWeights } from '../weights/weights.js';
 import { addInto, applyRope, type CpuForward, cpuLayers, gated, layerNorm } from './cpu-ops.js';
 import { ropeTables } from './rope.js';
+import type { WasmKernels } from './wasm/kernels.js';
 
 /**
  * The ModernBERT forward (pre-norm; conventions in config.ts's parseModernBertConfig): x is the
  * residual stream, each sub-layer reads a normalised copy and adds its output back.
  */
-export function modernBertCpuForward(weights: ModernBertWeights): CpuForward {
+export function modernBertCpuForward(weights: ModernBertWeights, kernel: WasmKernels | null): CpuForward {
   const { config } = weights;
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps } = config;
   const spec = config.modern as NonNullable<typeof config.modern>;
-  const { layers, attend } = cpuLayers(weights.layers);
+  const { layers, attend } = cpuLayers(weights.layers, kernel);
   const tables = ropeTables(spec, headDim, config.maxTokens);
   const normed = (x: Float32Array, p: Parameters<typeof layerNorm>[2]) => {
     const n = x.slice();

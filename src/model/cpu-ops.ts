@@ -4,7 +4,7 @@ import type { DenseModule, LayerNormParams, Linear } from '../weights/weights.js
 import type { AttentionShape } from './attention-shape.js';
 import type { TokenBatch } from './batch.js';
 import { gelu, geluTanh, silu } from './math.js';
-import { type Activation, WasmKernels } from './wasm/kernels.js';
+import type { Activation, PlacedLinear, WasmKernels } from './wasm/kernels.js';
 
 /**
  * The forward's building blocks in f32 on the CPU: the CPU fallback runs them, and each WGSL
@@ -25,13 +25,14 @@ export const dense = (l: Linear): DenseF32 => ({ w: dequantizeLinear(l), b: l.bi
 export type CpuLinear = (x: Float32Array, M: number, activation?: Activation) => Float32Array;
 
 /**
- * A projection dequantised to f32 once, at load, and run by the SIMD WebAssembly kernel when
- * there is one (its weights then live only in the kernel's memory), else by `matmul`.
+ * A projection run by the SIMD WebAssembly kernels when there are some (its weights then live
+ * only in their memory: q8 as int8, everything else dequantised to f32 once, at load), else
+ * dequantised to f32 and run by `matmul`.
  */
 export function cpuLinear(l: Linear, kernel: WasmKernels | null): CpuLinear {
-  const d = dense(l);
-  const placed = kernel?.place(d.w, d.b, d.rows, d.cols);
+  const placed = kernel && placeLinear(l, kernel);
   if (kernel && placed) return (x, M, activation = 'none') => kernel.matmul(x, placed, M, activation);
+  const d = dense(l);
   return (x, M, activation = 'none') => {
     const y = matmul(x, d, M);
     if (activation === 'gelu') for (let i = 0; i < y.length; i++) y[i] = gelu(y[i] as number);
@@ -39,20 +40,29 @@ export function cpuLinear(l: Linear, kernel: WasmKernels | null): CpuLinear {
   };
 }
 
+function placeLinear(l: Linear, kernel: WasmKernels): PlacedLinear | null {
+  if (l.quant === 'q8' && l.scales) {
+    const data = new Int8Array(l.data.buffer, l.data.byteOffset, l.rows * l.cols);
+    return kernel.placeQ8(data, l.scales, l.bias, l.rows, l.cols);
+  }
+  const d = dense(l);
+  return kernel.place(d.w, d.b, d.rows, d.cols);
+}
+
 type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
 
 /**
  * Layers (BERT or ModernBERT) with their four projections made runnable, and the attention to
- * run between them; the SIMD kernels where the runtime has them, one instance per forward.
+ * run between them; in `kernel` (one instance per forward) where the runtime has one.
  */
 export function cpuLayers<L extends Record<Projection, Linear>>(
   layers: readonly L[],
+  kernel: WasmKernels | null,
 ): {
   layers: (Omit<L, Projection> & Record<Projection, CpuLinear>)[];
   attend: typeof attention;
   attendGrouped: typeof groupedAttention;
 } {
-  const kernel = WasmKernels.create();
   return {
     layers: layers.map((l) => {
       const run = (p: Projection) => cpuLinear(l[p], kernel);

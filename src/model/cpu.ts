@@ -16,25 +16,32 @@ import {
   type ForwardOptions,
   finishVector,
 } from './encoder.js';
+import { WasmKernels } from './wasm/kernels.js';
+import { hardwareThreads } from './wasm/threads.js';
 
 /** The family's forward, and its layer-at-a-time form where it has one (what adaptive depth needs). */
-function forwardOf(weights: EncoderWeights): { run: CpuForward; stepper: CpuStepper | null } {
+function forwardOf(weights: EncoderWeights, kernel: WasmKernels | null): { run: CpuForward; stepper: CpuStepper | null } {
   switch (weights.family) {
     case 'bert': {
-      const stepper = bertCpuStepper(weights);
+      const stepper = bertCpuStepper(weights, kernel);
       return { run: steppedForward(stepper, weights.layers.length), stepper };
     }
     case 'modernbert':
-      return { run: modernBertCpuForward(weights), stepper: null };
+      return { run: modernBertCpuForward(weights, kernel), stepper: null };
     case 'decoder':
-      return { run: decoderCpuForward(weights), stepper: null };
+      return { run: decoderCpuForward(weights, kernel), stepper: null };
   }
 }
 
+// Past 4 threads the shares of a small model's projections get too thin to pay for the hand-over.
+const MAX_THREADS = 4;
+
 /**
- * The f32 CPU forward (TypeScript, projections in SIMD WebAssembly): the fallback where WebGPU
- * is missing or fails, and the reference the GPU is tested against. Quantized weights are
- * dequantized once here.
+ * The CPU forward (TypeScript, projections and attention in SIMD WebAssembly): the fallback where
+ * WebGPU is missing or fails, and the reference the GPU is tested against. q8 weights stay int8
+ * (projections quantise their input rows to i16, within ~1e-4 of f32); other quantizations are
+ * dequantized to f32 once here. Where threads can share memory (Node; a cross-origin isolated
+ * page's worker), the kernels use up to MAX_THREADS cores.
  */
 export class CpuEncoder implements EncoderBackend {
   readonly kind = 'cpu' as const;
@@ -43,13 +50,15 @@ export class CpuEncoder implements EncoderBackend {
   private readonly run: CpuForward;
   private readonly stepper: CpuStepper | null;
   private readonly family: EncoderWeights['family'];
+  private readonly kernel: WasmKernels | null;
   /** Pooling, then the sentence-transformers Dense modules where the model has them. */
   private readonly pooled: (tokens: Float32Array, length: number, pooling: Pooling) => Float32Array;
 
   constructor(weights: EncoderWeights) {
     this.config = weights.config;
     this.loadedLayers = weights.layers.length;
-    ({ run: this.run, stepper: this.stepper } = forwardOf(weights));
+    this.kernel = WasmKernels.create({ threads: Math.min(MAX_THREADS, hardwareThreads()) });
+    ({ run: this.run, stepper: this.stepper } = forwardOf(weights, this.kernel));
     this.family = weights.family;
     const head: CpuHead = cpuHead(weights.head);
     this.pooled = (tokens, length, pooling) => head(pool(tokens, length, this.config.hiddenSize, pooling));
@@ -123,7 +132,9 @@ export class CpuEncoder implements EncoderBackend {
     return out;
   }
 
-  dispose(): void {}
+  dispose(): void {
+    this.kernel?.dispose();
+  }
 
   /**
    * What an exit after `layers` layers pools, [size * seqLen, H]; `afterLayer` sees each layer's

@@ -5,14 +5,16 @@ import { attention, cpuLinear, groupedAttention, matmul } from '../../src/model/
 import { gelu } from '../../src/model/math.js';
 import { assembleKernels } from '../../src/model/wasm/assemble.js';
 import { WasmKernels } from '../../src/model/wasm/kernels.js';
-import { KERNELS_WASM_BASE64 } from '../../src/model/wasm/kernels-wasm.js';
+import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from '../../src/model/wasm/kernels-wasm.js';
 import type { Linear } from '../../src/weights/weights.js';
 import { randomArray, rng } from '../support/random.js';
 
 // The SIMD WebAssembly kernels of the CPU fallback, against the plain-TypeScript loops.
 describe('WebAssembly kernels', () => {
   it('the committed module is kernels.wat assembled (run `npm run build:wasm` after editing it)', async () => {
-    expect(Buffer.from(await assembleKernels()).toString('base64')).toBe(KERNELS_WASM_BASE64);
+    const { single, shared } = await assembleKernels();
+    expect(Buffer.from(single).toString('base64')).toBe(KERNELS_WASM_BASE64);
+    expect(Buffer.from(shared).toString('base64')).toBe(KERNELS_SHARED_WASM_BASE64);
   });
 
   it('equals the TypeScript matmul on shapes with leftover rows, columns and K % 4 dims', () => {
@@ -140,7 +142,7 @@ describe('WebAssembly kernels', () => {
 
   it('near its memory cap: weights stay in TypeScript, calls run in chunks, and a call that cannot fit is refused', () => {
     // 4 pages: the first placement fills most of it.
-    const kernel = WasmKernels.create(4 * 65536) as WasmKernels;
+    const kernel = WasmKernels.create({ maxBytes: 4 * 65536 }) as WasmKernels;
     const next = rng(17);
     const [N, K] = [64, 768];
     const w = randomArray(N * K, 1, next);

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { EngineLostError } from '../../src/errors.js';
+import { attention } from '../../src/model/cpu-ops.js';
+import { WasmKernels } from '../../src/model/wasm/kernels.js';
+import { KERNELS_SHARED_WASM_BASE64 } from '../../src/model/wasm/kernels-wasm.js';
+import { ThreadPool } from '../../src/model/wasm/threads.js';
+import { quantizeLinear } from '../../src/weights/quantize.js';
+import { randomArray, rng } from '../support/random.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The CPU kernels' thread pool (worker_threads here): chunks of a call shared over one memory.
+describe('WebAssembly kernel threads', () => {
+  it('split q8 projections and attention give the same bits as one thread, and dispose leaves one thread', async () => {
+    const one = WasmKernels.create() as WasmKernels;
+    const two = WasmKernels.create({ threads: 3 }) as WasmKernels;
+    const next = rng(31);
+    const [N, K, M] = [258, 300, 37];
+    const l = quantizeLinear(randomArray(N * K, 1, next), N, K, randomArray(N, 1, next), 'q8');
+    const q = new Int8Array(l.data.buffer, l.data.byteOffset, N * K);
+    const p1 = one.placeQ8(q, l.scales as Float32Array, l.bias, N, K);
+    const p2 = two.placeQ8(q, l.scales as Float32Array, l.bias, N, K);
+    const x = randomArray(M * K, 2, next);
+    const batch = { size: 2, seqLen: 70, lengths: Uint32Array.from([70, 41]) };
+    const qkv = randomArray(2 * 70 * 3 * 6 * 16, 1, next);
+    const want = one.matmul(x, p1 as NonNullable<typeof p1>, M, 'gelu');
+    const wantCtx = one.attention(qkv, batch, 6, 16);
+    // The first large call starts the workers; later calls find them ready.
+    for (let i = 0; i < 4; i++) {
+      expect(two.matmul(x, p2 as NonNullable<typeof p2>, M, 'gelu')).toEqual(want);
+      expect(two.attention(qkv, batch, 6, 16)).toEqual(wantCtx);
+      await sleep(100);
+    }
+    const plain = attention(qkv, batch, 6, 16);
+    for (let i = 0; i < 41 * 96; i++)
+      expect(Math.abs((wantCtx[70 * 96 + i] as number) - (plain[70 * 96 + i] as number))).toBeLessThan(1e-5);
+    two.dispose();
+    expect(two.matmul(x, p2 as NonNullable<typeof p2>, M, 'gelu')).toEqual(want);
+  });
+
+  it('a chunk that throws in a worker fails the call with EngineLostError and ends the pool', async () => {
+    const bytes = Uint8Array.from(atob(KERNELS_SHARED_WASM_BASE64), (c) => c.charCodeAt(0));
+    const module = new WebAssembly.Module(bytes);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const pool = new ThreadPool(memory, module, 2);
+    await sleep(300);
+    // qmatmul with y far past the end of memory: every chunk a worker takes traps. This thread's
+    // chunks are slow no-ops, so that the workers get some.
+    const job = {
+      op: 'qmatmul' as const,
+      args: [0, 0, 0, 0, 0, 2 ** 30, 1, 64, 8, 0, 64, 0],
+      count: 64,
+      unit: 1,
+      chunks: 64,
+      range: 9,
+    };
+    const own = () => {
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+    };
+    expect(() => pool.run(job, own)).toThrow(EngineLostError);
+    expect(pool.alive).toBe(false);
+  });
+});
