@@ -22,6 +22,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: false,
     load: () => import('./browser.js'),
   },
+  decoders: {
+    summary: 'tokens/s of Qwen3-Embedding-0.6B and EmbeddingGemma-300m shapes (random weights, q8 / q4) on WebGPU and the CPU',
+    usesDawn: true,
+    load: () => import('./decoders.js'),
+  },
   engine: {
     summary: 'tokens/s of GpuEncoder.embed (and the CPU fallback) on a random 12-layer 384-wide BERT',
     usesDawn: true,

@@ -157,13 +157,54 @@ export function randomModernBertTensors(config: EncoderConfig, seed = 3): Tensor
     linear(`${at}.mlp.Wo`, H, I, spec.mlpBias);
   }
   norm('model.final_norm');
-  return shapedSource(shapes, seed, (n, std, next, name) => {
+  return shapedSource(shapes, seed, uniformDraw(1));
+}
+
+/**
+ * Transformers-named tensors of a random Qwen3 or Gemma 3 text model (no `model.` prefix, as the
+ * sentence-transformers checkpoints store them), one uniform draw per value: the real shapes of
+ * a 0.6B model are quick to make.
+ */
+export function randomDecoderTensors(config: EncoderConfig, seed = 3): TensorSource {
+  const H = config.hiddenSize;
+  const I = config.intermediateSize;
+  const D = config.headDim;
+  const spec = config.decoder;
+  if (!spec) throw new Error('randomDecoderTensors needs a qwen3 or gemma3 config');
+  const shapes = new Map<string, number[]>([
+    ['embed_tokens.weight', [config.vocabSize, H]],
+    ['norm.weight', [H]],
+  ]);
+  for (let l = 0; l < config.numLayers; l++) {
+    const at = `layers.${l}`;
+    shapes
+      .set(`${at}.self_attn.q_proj.weight`, [config.numHeads * D, H])
+      .set(`${at}.self_attn.k_proj.weight`, [spec.numKvHeads * D, H])
+      .set(`${at}.self_attn.v_proj.weight`, [spec.numKvHeads * D, H])
+      .set(`${at}.self_attn.o_proj.weight`, [H, config.numHeads * D])
+      .set(`${at}.self_attn.q_norm.weight`, [D])
+      .set(`${at}.self_attn.k_norm.weight`, [D])
+      .set(`${at}.mlp.gate_proj.weight`, [I, H])
+      .set(`${at}.mlp.up_proj.weight`, [I, H])
+      .set(`${at}.mlp.down_proj.weight`, [H, I]);
+    const norms = spec.sandwichNorms
+      ? ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm']
+      : ['input_layernorm', 'post_attention_layernorm'];
+    for (const n of norms) shapes.set(`${at}.${n}.weight`, [H]);
+  }
+  // Gemma's norms multiply by (1 + w): near 0 is near identity there, near 1 for Qwen's.
+  return shapedSource(shapes, seed, uniformDraw(spec.sandwichNorms ? 0 : 1));
+}
+
+/** One uniform draw per value with the given std; norm weights centred on `normCentre`. */
+function uniformDraw(normCentre: number) {
+  return (n: number, std: number, next: () => number, name: string): Float32Array => {
     const out = new Float32Array(n);
-    const centre = name.endsWith('norm.weight') ? 1 : 0;
+    const centre = name.endsWith('norm.weight') ? normCentre : 0;
     const half = std * Math.sqrt(3);
     for (let i = 0; i < n; i++) out[i] = centre + (2 * next() - 1) * half;
     return out;
-  });
+  };
 }
 
 /**

@@ -17,71 +17,11 @@ import { parseHfConfig } from '../../src/weights/config.js';
 import { quantizeLinear } from '../../src/weights/quantize.js';
 import { projectionShapes } from '../../src/weights/shapes.js';
 import type { EncoderWeights, Quant } from '../../src/weights/weights.js';
+import { EMBEDDING_GEMMA_300M, QWEN3_EMBEDDING_06B } from '../support/decoder-configs.js';
 import { cosine } from '../support/random.js';
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
 const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
-
-/** Qwen/Qwen3-Embedding-0.6B's config.json. */
-const QWEN3_EMBEDDING_06B = {
-  architectures: ['Qwen3ForCausalLM'],
-  attention_bias: false,
-  attention_dropout: 0.0,
-  bos_token_id: 151643,
-  eos_token_id: 151643,
-  head_dim: 128,
-  hidden_act: 'silu',
-  hidden_size: 1024,
-  initializer_range: 0.02,
-  intermediate_size: 3072,
-  max_position_embeddings: 32768,
-  max_window_layers: 28,
-  model_type: 'qwen3',
-  num_attention_heads: 16,
-  num_hidden_layers: 28,
-  num_key_value_heads: 8,
-  rms_norm_eps: 1e-6,
-  rope_scaling: null,
-  rope_theta: 1000000,
-  sliding_window: null,
-  tie_word_embeddings: true,
-  torch_dtype: 'float32',
-  use_cache: true,
-  use_sliding_window: false,
-  vocab_size: 151669,
-};
-
-/** google/embeddinggemma-300m's config.json (layer_types: five sliding layers, then a full one). */
-const EMBEDDING_GEMMA_300M = {
-  architectures: ['Gemma3TextModel'],
-  attention_bias: false,
-  attention_dropout: 0.0,
-  attn_logit_softcapping: null,
-  bos_token_id: 2,
-  eos_token_id: 1,
-  final_logit_softcapping: null,
-  head_dim: 256,
-  hidden_activation: 'gelu_pytorch_tanh',
-  hidden_size: 768,
-  initializer_range: 0.02,
-  intermediate_size: 1152,
-  layer_types: Array.from({ length: 24 }, (_, l) => ((l + 1) % 6 === 0 ? 'full_attention' : 'sliding_attention')),
-  max_position_embeddings: 2048,
-  model_type: 'gemma3_text',
-  num_attention_heads: 3,
-  num_hidden_layers: 24,
-  num_key_value_heads: 1,
-  pad_token_id: 0,
-  query_pre_attn_scalar: 256,
-  rms_norm_eps: 1e-6,
-  rope_local_base_freq: 10000.0,
-  rope_scaling: null,
-  rope_theta: 1000000.0,
-  sliding_window: 512,
-  use_bidirectional_attention: true,
-  use_cache: true,
-  vocab_size: 262144,
-};
 
 describe('decoder embedder configs', () => {
   it('reads Qwen3-Embedding-0.6B', () => {
