@@ -7,12 +7,13 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readPackFolder } from '../src/node/pack-folder.js';
 import { packWeights } from '../src/pack/read.js';
 import { parseHfConfig } from '../src/weights/config.js';
+import { EMBEDDING_GEMMA_300M, QWEN3_EMBEDDING_06B } from '../test/support/decoder-configs.js';
 import { bertConfig, randomBert } from '../test/support/random.js';
 import { writeHfFolder } from './hf-folder.js';
 
@@ -21,7 +22,22 @@ export const MODELS_DIR = join(ROOT, 'bench', 'work', 'models');
 const BUNDLED = join(ROOT, 'public', 'models', 'm3-mini');
 const PYTHON = '/usr/bin/python3';
 
-export type BenchModelId = 'm3-mini' | 'bert-12x384';
+export type BenchModelId = 'm3-mini' | 'bert-12x384' | DecoderModelId;
+
+/**
+ * The decoder-style embedders at their real widths (heads, head size, FFN, vocabulary shrunk to
+ * the bundled tokenizer's 32k), 8 of their layers: per-layer work is what the runtimes are
+ * compared on, and the full 28-layer f32 export of Qwen3-0.6B (1.9 GB) is near ONNX's 2 GB file
+ * limit. No Dense head on EmbeddingGemma (both runtimes pool and normalise alike; the head is two
+ * small matmuls per text).
+ */
+const DECODERS = {
+  'qwen3-0.6b-8l': { config: QWEN3_EMBEDDING_06B, pooling: 'last_token', layers: 28 },
+  'embeddinggemma-300m-8l': { config: EMBEDDING_GEMMA_300M, pooling: 'mean', layers: 24 },
+} as const;
+export type DecoderModelId = keyof typeof DECODERS;
+const DECODER_LAYERS = 8;
+export const isDecoderModel = (id: string): id is DecoderModelId => id in DECODERS;
 
 export interface BenchModel {
   id: BenchModelId;
@@ -30,6 +46,10 @@ export interface BenchModel {
   hfDir: string;
   /** m3web pack with q8 layers. */
   packDir: string;
+  /** Decoders: an m3web pack with q4 layers too (transformers.js reads onnx/model_q4.onnx). */
+  packQ4Dir?: string;
+  /** transformers.js feature-extraction pooling that matches the model's own. */
+  pooling: 'mean' | 'last_token';
   layers: number;
   /** The "half depth, quarter width" m3web point. */
   halfLayers: number;
@@ -59,6 +79,74 @@ function run(command: string, args: string[], what: string): void {
   }
 }
 
+/** `m3web convert` of a Hugging Face folder into a pack with `quant` layers. */
+function convert(hfDir: string, packDir: string, quant: 'q8' | 'q4', name: string, dims: number[]): void {
+  const args = ['convert', hfDir, '--out', packDir, '--quant', quant, '--name', name, '--dims', dims.join(',')];
+  run(process.execPath, [join(ROOT, 'bin', 'm3web.js'), ...args], 'm3web convert');
+}
+
+/**
+ * A decoder folder: config.json (real fields, DECODER_LAYERS layers, 32k vocabulary), the bundled
+ * tokenizer (padded on the left for last-token pooling), sentence-transformers pooling without
+ * prompts (both runtimes embed the same ids); weights and ONNX exports from bench/onnx_decoder.py.
+ */
+async function writeDecoderFolder(id: DecoderModelId, hfDir: string): Promise<void> {
+  const spec = DECODERS[id];
+  const config: Record<string, unknown> = { ...spec.config, vocab_size: 32000, num_hidden_layers: DECODER_LAYERS };
+  if ('layer_types' in spec.config) config.layer_types = spec.config.layer_types.slice(0, DECODER_LAYERS);
+  const tokenizer = await bundledTokenizer();
+  const last = spec.pooling === 'last_token';
+  const files: Record<string, unknown> = {
+    'config.json': config,
+    'tokenizer_config.json': { ...tokenizer.config, ...(last ? { padding_side: 'left' } : {}) },
+    'modules.json': [
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+      { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
+    ],
+    '1_Pooling/config.json': {
+      word_embedding_dimension: spec.config.hidden_size,
+      pooling_mode_mean_tokens: !last,
+      pooling_mode_lasttoken: last,
+    },
+  };
+  await mkdir(join(hfDir, '1_Pooling'), { recursive: true });
+  for (const [name, value] of Object.entries(files)) await writeFile(join(hfDir, name), JSON.stringify(value, null, 1));
+  await writeFile(join(hfDir, 'tokenizer.json'), tokenizer.json);
+  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: the ONNX export needs Debian's python3-torch and python3-onnx`);
+  run(
+    PYTHON,
+    [join(ROOT, 'bench', 'onnx_decoder.py'), hfDir],
+    'ONNX export (bench/onnx_decoder.py; needs python3-torch, python3-onnx)',
+  );
+}
+
+async function prepareDecoder(id: DecoderModelId, log: (s: string) => void): Promise<BenchModel> {
+  const spec = DECODERS[id];
+  const hfDir = join(MODELS_DIR, id);
+  const key = createHash('sha256')
+    .update(JSON.stringify(spec))
+    .update(await readFile(join(ROOT, 'bench', 'onnx_decoder.py')))
+    .digest('hex');
+  await cached(hfDir, key, () => writeDecoderFolder(id, hfDir), log);
+  const H = spec.config.hidden_size;
+  const dims = [H / 4, H / 2, H];
+  const packs = { q8: `${hfDir}-q8`, q4: `${hfDir}-q4` };
+  for (const quant of ['q8', 'q4'] as const)
+    await cached(packs[quant], key, async () => convert(hfDir, packs[quant], quant, id, dims), log);
+  return {
+    id,
+    description: `random-weight ${spec.config.model_type} at ${id.replace(/-8l$/, '')}'s widths (hidden ${H}, ${spec.config.num_attention_heads} / ${spec.config.num_key_value_heads} heads of ${spec.config.head_dim}, FFN ${spec.config.intermediate_size}), ${DECODER_LAYERS} of ${spec.layers} layers, m3-mini's 32k tokenizer, ${spec.pooling} pooling`,
+    hfDir,
+    packDir: packs.q8,
+    packQ4Dir: packs.q4,
+    pooling: spec.pooling,
+    layers: DECODER_LAYERS,
+    halfLayers: DECODER_LAYERS / 2,
+    quarterDims: H / 4,
+  };
+}
+
 function exportOnnx(hfDir: string): void {
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: the ONNX export needs Debian's python3-torch and python3-onnx`);
   run(
@@ -79,6 +167,7 @@ async function cached(dir: string, key: string, build: () => Promise<void>, log:
 }
 
 export async function prepareModel(id: BenchModelId, log: (s: string) => void): Promise<BenchModel> {
+  if (isDecoderModel(id)) return prepareDecoder(id, log);
   const hfDir = join(MODELS_DIR, id);
   if (id === 'm3-mini') {
     const key = createHash('sha256')
@@ -103,6 +192,7 @@ export async function prepareModel(id: BenchModelId, log: (s: string) => void): 
       description: 'bundled m3-mini: BERT, 6 layers, 256 wide, 4 heads, FFN 1024, vocab 32k',
       hfDir,
       packDir: BUNDLED,
+      pooling: 'mean',
       layers: 6,
       halfLayers: 3,
       quarterDims: 64,
@@ -121,34 +211,13 @@ export async function prepareModel(id: BenchModelId, log: (s: string) => void): 
     log,
   );
   const q = c.hiddenSize / 4;
-  await cached(
-    packDir,
-    key,
-    async () =>
-      run(
-        process.execPath,
-        [
-          join(ROOT, 'bin', 'm3web.js'),
-          'convert',
-          hfDir,
-          '--out',
-          packDir,
-          '--quant',
-          'q8',
-          '--name',
-          id,
-          '--dims',
-          `${q},${q * 2},${c.hiddenSize}`,
-        ],
-        'm3web convert',
-      ),
-    log,
-  );
+  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [q, q * 2, c.hiddenSize]), log);
   return {
     id,
     description: `random-weight BERT, ${c.numLayers} layers, ${c.hiddenSize} wide, ${c.numHeads} heads, FFN ${c.intermediateSize}, m3-mini's 32k tokenizer`,
     hfDir,
     packDir,
+    pooling: 'mean',
     layers: c.numLayers,
     halfLayers: c.numLayers / 2,
     quarterDims: q,

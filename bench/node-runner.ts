@@ -6,12 +6,14 @@
 import { memoryUsage, resourceUsage } from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { type CasePlan, type EmbedFn, runCases } from './measure.js';
-import type { RowResult, Runtime } from './results-table.js';
+import type { Dtype, RowResult, Runtime } from './results-table.js';
 
 export interface RunnerSpec {
   runtime: Runtime;
   device: 'webgpu' | 'cpu';
-  dtype: 'f32' | 'q8';
+  dtype: Dtype;
+  /** transformers.js: feature-extraction pooling (m3web reads the model's own). Default mean. */
+  pooling?: 'mean' | 'last_token';
   /** m3web: the model folder (pack or HF). transformers.js: the folder holding `<modelId>/`. */
   modelDir: string;
   modelId: string;
@@ -46,7 +48,8 @@ async function open(spec: RunnerSpec): Promise<{ full: EmbedFn; half?: EmbedFn; 
     modelId: spec.modelId,
     localModelPath: spec.modelDir,
     device: spec.device,
-    dtype: spec.dtype === 'f32' ? 'fp32' : 'q8',
+    dtype: spec.dtype === 'f32' ? 'fp32' : spec.dtype,
+    pooling: spec.pooling ?? 'mean',
   });
   return { full: t.embed, close: () => t.dispose() };
 }

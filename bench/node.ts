@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { icdName } from './adapter.js';
 import { batchAndRuns, hostName, loadNow, parseBenchArgs } from './common.js';
-import { type BenchModelId, MODELS_DIR, prepareModel } from './models.js';
+import { type BenchModel, type BenchModelId, isDecoderModel, MODELS_DIR, prepareModel } from './models.js';
 import { RESULT_MARK, type RunnerSpec } from './node-runner.js';
 import { writeComparison } from './results.js';
 import { type RowResult, ratios } from './results-table.js';
@@ -18,9 +18,11 @@ import { casePlan } from './texts.js';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RUNNER_TIMEOUT_MS = 25 * 60_000;
 
-const USAGE = `usage: npm run bench -- node [--model bert-12x384|m3-mini] [--batch N] [--runs N] [--only LIST] [--quick]
+const USAGE = `usage: npm run bench -- node [--model ID] [--batch N] [--runs N] [--only LIST] [--quick]
 
-  --model    bert-12x384 (default: random weights, 12 layers x 384, the bundled tokenizer) or m3-mini (the bundled model)
+  --model    bert-12x384 (default: random weights, 12 layers x 384, the bundled tokenizer), m3-mini (the
+             bundled model), or qwen3-0.6b-8l / embeddinggemma-300m-8l (random weights at those models'
+             widths, 8 layers; q8 and q4 instead of f32 and q8)
   --batch N  texts of 128 tokens in the throughput case (default 32 on a hardware adapter, 8 on a
              software one, where 32 x 128 would take minutes per call; the same for every runtime)
   --runs N   timed runs per case (default 5; fast latency cases take up to 20 within 10 s)
@@ -29,8 +31,49 @@ const USAGE = `usage: npm run bench -- node [--model bert-12x384|m3-mini] [--bat
 
 interface RuntimeSetup {
   key: string;
-  spec: (m: { hfDir: string; packDir: string; id: string; half: { layers: number; dims: number } }) => Omit<RunnerSpec, 'plan'>;
+  spec: (m: BenchModel & { half: { layers: number; dims: number } }) => Omit<RunnerSpec, 'plan'>;
 }
+
+/** Decoders: q8 and q4 for both runtimes (m3web's packs; transformers.js's model_quantized / model_q4 exports). */
+const DECODER_RUNTIMES: RuntimeSetup[] = [
+  ...(['q8', 'q4'] as const).flatMap((dtype): RuntimeSetup[] => [
+    {
+      key: 'm3web-webgpu',
+      spec: (m) => ({
+        runtime: 'm3web',
+        device: 'webgpu',
+        dtype,
+        modelDir: dtype === 'q8' ? m.packDir : (m.packQ4Dir ?? ''),
+        modelId: m.id,
+      }),
+    },
+    {
+      key: 'transformers.js-webgpu',
+      spec: (m) => ({
+        runtime: 'transformers.js',
+        device: 'webgpu',
+        dtype,
+        modelDir: MODELS_DIR,
+        modelId: m.id,
+        pooling: m.pooling,
+      }),
+    },
+  ]),
+  { key: 'm3web-cpu', spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'q8', modelDir: m.packDir, modelId: m.id }) },
+  ...(['q8', 'q4'] as const).map(
+    (dtype): RuntimeSetup => ({
+      key: 'transformers.js-cpu',
+      spec: (m) => ({
+        runtime: 'transformers.js',
+        device: 'cpu',
+        dtype,
+        modelDir: MODELS_DIR,
+        modelId: m.id,
+        pooling: m.pooling,
+      }),
+    }),
+  ),
+];
 
 /** m3web's q8 is its pack; f32 the Hugging Face folder. transformers.js reads the ONNX exports of that folder. */
 const RUNTIMES: RuntimeSetup[] = [
@@ -92,8 +135,8 @@ export async function main(args: string[]): Promise<number> {
   const opts = parseBenchArgs(args, ['model', 'batch', 'runs', 'only'] as const, USAGE);
   if (typeof opts === 'number') return opts;
   const modelId = (opts.quick ? 'm3-mini' : (opts.model ?? 'bert-12x384')) as BenchModelId;
-  if (modelId !== 'bert-12x384' && modelId !== 'm3-mini') {
-    console.error(`--model must be bert-12x384 or m3-mini\n\n${USAGE}`);
+  if (modelId !== 'bert-12x384' && modelId !== 'm3-mini' && !isDecoderModel(modelId)) {
+    console.error(`--model: unknown ${modelId}\n\n${USAGE}`);
     return 2;
   }
   const software = /lavapipe|swiftshader/.test(icdName());
@@ -107,7 +150,7 @@ export async function main(args: string[]): Promise<number> {
   const plan = await casePlan(model.hfDir, { batch, runs, quick: opts.quick === true });
   const half = { layers: model.halfLayers, dims: model.quarterDims };
   const rows: RowResult[] = [];
-  for (const setup of RUNTIMES) {
+  for (const setup of isDecoderModel(modelId) ? DECODER_RUNTIMES : RUNTIMES) {
     if (only && !only.includes(setup.key)) continue;
     const spec: RunnerSpec = { ...setup.spec({ ...model, half }), plan };
     log(`${spec.runtime} ${spec.device} ${spec.dtype}...`);
@@ -126,7 +169,7 @@ export async function main(args: string[]): Promise<number> {
     model: model.description,
     batch: `${batch} × 128 tokens${batch < 32 ? ' (32 × 128 takes minutes per call on a software adapter; every runtime gets the same batch)' : ''}`,
   };
-  const table = await writeComparison('node', meta, rows, opts.quick === true);
+  const table = await writeComparison(isDecoderModel(modelId) ? `node ${modelId}` : 'node', meta, rows, opts.quick === true);
   console.log(table);
   console.log(ratios(rows).join('\n'));
   return rows.some((r) => r.error) ? 1 : 0;

@@ -3,11 +3,12 @@ import { cosine } from '../test/support/random.js';
 import type { Stats, ThroughputStats } from './measure.js';
 
 export type Runtime = 'm3web' | 'transformers.js';
+export type Dtype = 'f32' | 'q8' | 'q4';
 
 export interface RowResult {
   runtime: Runtime;
   device: string;
-  dtype: 'f32' | 'q8';
+  dtype: Dtype;
   /** 'full' or, for m3web, the cheaper Matryoshka point, e.g. '3 layers × 64 dims'. */
   point: string;
   /** Start to first embedding: Node, from loading the runtime's modules; browser, from navigation. */

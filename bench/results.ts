@@ -12,7 +12,8 @@ const DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 const JSON_PATH = join(DIR, 'latest.json');
 const MD_PATH = join(DIR, 'latest.md');
 
-type Kind = 'node' | 'browser';
+/** 'node', 'browser', or 'node <model>' for a Node run on another model than the default. */
+type Kind = string;
 interface Comparison {
   meta: Record<string, string | number>;
   table: string;
@@ -24,7 +25,8 @@ function section(kind: Kind, c: Comparison): string {
   const meta = Object.entries(c.meta)
     .map(([k, v]) => `- ${k}: ${v}`)
     .join('\n');
-  return `## ${kind === 'node' ? 'Node (Dawn)' : 'Browser (headless Chromium)'}\n\n${meta}\n\n${c.table}\n\nRatios (m3web / transformers.js; throughput above 1 and latency below 1 favour m3web):\n${c.ratios.join('\n')}\n`;
+  const title = kind === 'browser' ? 'Browser (headless Chromium)' : `Node (Dawn)${kind === 'node' ? '' : `, ${kind.slice(5)}`}`;
+  return `## ${title}\n\n${meta}\n\n${c.table}\n\nRatios (m3web / transformers.js; throughput above 1 and latency below 1 favour m3web):\n${c.ratios.join('\n')}\n`;
 }
 
 /** Stores this run's part and returns its markdown table. `dryRun` writes nothing. */
@@ -32,7 +34,7 @@ export async function writeComparison(kind: Kind, meta: Comparison['meta'], rows
   const agree = agreement(rows);
   const table = markdownTable(rows, kind === 'browser');
   if (dryRun) return table;
-  const all: Partial<Record<Kind, Comparison>> = existsSync(JSON_PATH) ? JSON.parse(readFileSync(JSON_PATH, 'utf8')) : {};
+  const all: Record<Kind, Comparison> = existsSync(JSON_PATH) ? JSON.parse(readFileSync(JSON_PATH, 'utf8')) : {};
   all[kind] = {
     meta,
     table,
@@ -43,7 +45,10 @@ export async function writeComparison(kind: Kind, meta: Comparison['meta'], rows
     }),
   };
   writeJsonFile(JSON_PATH, all);
-  const parts = (['node', 'browser'] as const).flatMap((k) => (all[k] ? [section(k, all[k])] : []));
+  const order = (k: string) => (k === 'node' ? 0 : k === 'browser' ? 1 : 2);
+  const parts = Object.keys(all)
+    .sort((a, b) => order(a) - order(b) || a.localeCompare(b))
+    .map((k) => section(k, all[k] as Comparison));
   writeFileSync(MD_PATH, `# m3web vs transformers.js (npm run bench -- node / browser)\n\n${parts.join('\n')}`);
   return table;
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type Browser, chromium, type Page } from 'playwright';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../test/support/chromium.js';
 import type { CasePlan, CaseResults } from '../measure.js';
-import type { RowResult, Runtime } from '../results-table.js';
+import type { Dtype, RowResult, Runtime } from '../results-table.js';
 import { JsHeapPeaks } from './heap.js';
 import { ChromiumPeaks } from './memory.js';
 import type { PageStart, Point } from './page-api.js';
@@ -15,7 +15,7 @@ import type { PageStart, Point } from './page-api.js';
 export interface PageRun {
   runtime: Runtime;
   device: string;
-  dtype: 'f32' | 'q8';
+  dtype: Dtype;
   /** The page with its query; the driver adds the probe text. */
   url: string;
   /** m3web: also time this cheaper point, in the same page. */

@@ -1,4 +1,4 @@
-/** transformers.js (`feature-extraction`, mean pooling, normalised) as a benchmark runtime. */
+/** transformers.js (`feature-extraction`, mean or last-token pooling, normalised) as a benchmark runtime. */
 import { env, type FeatureExtractionPipeline, pipeline } from '@huggingface/transformers';
 import type { EmbedFn } from '../measure.js';
 
@@ -19,7 +19,8 @@ export async function openTransformers(options: {
   modelId: string;
   localModelPath: string;
   device: TransformersDevice;
-  dtype: 'fp32' | 'q8';
+  dtype: 'fp32' | 'q8' | 'q4';
+  pooling?: 'mean' | 'last_token';
   wasmPaths?: string | { mjs: string; wasm: string };
 }): Promise<TransformersRuntime> {
   env.allowRemoteModels = false;
@@ -33,7 +34,7 @@ export async function openTransformers(options: {
   });
   return {
     embed: async (texts) => {
-      const out = await pipe(texts, { pooling: 'mean', normalize: true });
+      const out = await pipe(texts, { pooling: options.pooling ?? 'mean', normalize: true });
       const [n, d] = out.dims as [number, number];
       const data = out.data as Float32Array;
       return Array.from({ length: n }, (_, i) => data.subarray(i * d, (i + 1) * d));

@@ -170,11 +170,11 @@ def rotate_half(x):
     return torch.cat((-x[..., d:], x[..., :d]), dim=-1)
 
 
-def rope(x, pos, theta):
+def rope(x, pos, theta, angle_dtype=torch.float64):
     """x [B, heads, S, D] rotated by positions pos [B, S] (HF: cos/sin of pos * theta^(-2i/D), doubled)."""
     D = x.shape[-1]
-    inv = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
-    freqs = pos.to(torch.float64)[..., None] * inv
+    inv = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=angle_dtype) / D))
+    freqs = pos.to(angle_dtype)[..., None] * inv
     # Angles in float64 whatever x is, so a float32 training run (make_decoder_trained.py) rotates alike.
     emb = torch.cat((freqs, freqs), dim=-1)[:, None]
     return x * emb.cos().to(x.dtype) + rotate_half(x) * emb.sin().to(x.dtype)
@@ -204,9 +204,10 @@ def layer_plan(cfg, gemma, mistake):
     return plan
 
 
-def forward(W, cfg, ids, mask, gemma, mistake=None, naive=False):
+def forward(W, cfg, ids, mask, gemma, mistake=None, naive=False, export=False):
     """ids, mask [B, S]; positions count real tokens from 0, so left and right padding agree.
-    Returns (hidden_states list of [B, S, H], L + 1 entries)."""
+    Returns (hidden_states list of [B, S, H], L + 1 entries). `export`: the same function in ONNX's
+    terms (float32 RoPE angles, a finite mask value instead of -inf, so padding rows stay finite)."""
     H, D = cfg["hidden_size"], cfg["head_dim"]
     NH, NKV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     eps = cfg["rms_norm_eps"]
@@ -226,9 +227,12 @@ def forward(W, cfg, ids, mask, gemma, mistake=None, naive=False):
         q = norm(lin(x, p + "self_attn.q_proj").view(B, S, NH, D), p + "self_attn.q_norm").transpose(1, 2)
         k = norm(lin(x, p + "self_attn.k_proj").view(B, S, NKV, D), p + "self_attn.k_norm").transpose(1, 2)
         v = lin(x, p + "self_attn.v_proj").view(B, S, NKV, D).transpose(1, 2)
-        q, k = rope(q, pos, theta), rope(k, pos, theta)
-        k = k.repeat_interleave(NH // NKV, dim=1)
-        v = v.repeat_interleave(NH // NKV, dim=1)
+        angles = torch.float32 if export else torch.float64
+        q, k = rope(q, pos, theta, angles), rope(k, pos, theta, angles)
+        # Each key/value head serves NH // NKV consecutive query heads (repeat_interleave, written
+        # as expand + reshape, which the ONNX export traces with dynamic shapes).
+        k = k[:, :, None].expand(B, NKV, NH // NKV, S, D).reshape(B, NH, S, D)
+        v = v[:, :, None].expand(B, NKV, NH // NKV, S, D).reshape(B, NH, S, D)
         i = pos[:, :, None]
         j = pos[:, None, :]
         allowed = mask[:, None, :].bool().expand(B, S, S)
@@ -240,8 +244,9 @@ def forward(W, cfg, ids, mask, gemma, mistake=None, naive=False):
             ctx = naive_attention(q, k, v, allowed, scale)
         else:
             scores = (q @ k.transpose(-1, -2)) * scale
-            scores = scores.masked_fill(~allowed[:, None], float("-inf"))
-            probs = torch.nan_to_num(torch.softmax(scores, dim=-1))
+            scores = scores.masked_fill(~allowed[:, None], -1e9 if export else float("-inf"))
+            probs = torch.softmax(scores, dim=-1)
+            probs = probs if export else torch.nan_to_num(probs)
             ctx = probs @ v
         a = lin(ctx.transpose(1, 2).reshape(B, S, NH * D), p + "self_attn.o_proj")
         if gemma:
