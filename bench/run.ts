@@ -17,6 +17,11 @@ interface Subcommand {
 }
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
+  auto: {
+    summary: "device 'auto' vs forced cpu / webgpu on m3-mini through the public API (1x16, 32x128), and the probe's time",
+    usesDawn: true,
+    load: () => import('./auto.js'),
+  },
   browser: {
     summary: 'm3web vs transformers.js in headless Chromium (WebGPU and CPU/wasm), same model and texts',
     usesDawn: false,

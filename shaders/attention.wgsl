@@ -23,6 +23,9 @@
 // causal mask (query i sees keys j <= i, so a workgroup stops at its last query); and a scale
 // other than head_dim^-0.5 (Gemma's query_pre_attn_scalar). BERT and ModernBERT run with
 // kv_width = H, group = 1, causal = 0.
+//
+// QKV and Out hold XElem and YElem (see matmul.wgsl); scores, the softmax and the accumulator
+// are f32.
 
 struct AttentionParams {
   S: u32,
@@ -40,11 +43,11 @@ struct AttentionParams {
 }
 
 @group(0) @binding(0) var<uniform> P: AttentionParams;
-@group(0) @binding(1) var<storage, read> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read> QKV: array<XElem>;
 @group(0) @binding(2) var<storage, read> Lengths: array<u32>;
 // [position][pair] -> (cos, sin), see src/model/rope.ts. Unread without ROPE.
 @group(0) @binding(3) var<storage, read> Rope: array<f32>;
-@group(0) @binding(4) var<storage, read_write> Out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Out: array<YElem>;
 
 const QUERIES: u32 = 64u;
 const MAX_HEAD_VEC4S: u32 = 32u;
@@ -63,7 +66,7 @@ fn head_value(base: u32, pos: u32, c: u32, rotate: bool) -> f32 {
   if (c >= HEAD_DIM) {
     return 0.0;
   }
-  let x = QKV[base + c];
+  let x = f32(QKV[base + c]);
   if (!ROPE || !rotate) {
     return x;
   }
@@ -72,7 +75,7 @@ fn head_value(base: u32, pos: u32, c: u32, rotate: bool) -> f32 {
   let pair = select(c - half, c, low);
   let t = (pos * half + pair) * 2u;
   // rotate_half(x)[c] is -x[c + half] in the first half and x[c - half] in the second.
-  let partner = QKV[base + select(c - half, c + half, low)];
+  let partner = f32(QKV[base + select(c - half, c + half, low)]);
   return x * Rope[t] + select(partner, -partner, low) * Rope[t + 1u];
 }
 
@@ -154,7 +157,7 @@ fn attend(li: u32, wid: vec3<u32>, lane: u32) {
     // A padded query past a local window's reach sees no key at all: it gets zeros, not NaN.
     let inv = select(0.0, 1.0 / running_sum, running_sum > 0.0);
     for (var c = 0u; c < HEAD_DIM; c++) {
-      Out[o_base + c] = acc[c / 4u][c % 4u] * inv;
+      Out[o_base + c] = YElem(acc[c / 4u][c % 4u] * inv);
     }
   }
 }

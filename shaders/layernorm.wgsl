@@ -3,6 +3,7 @@
 //            fusing the residual add saves a full read and write of the activations);
 //   norm_to: Out[row] = LayerNorm(X[row]), X untouched (ModernBERT's pre-norm: the residual
 //            stream X must survive its normalised copy).
+// X (and Residual) hold XElem, Out YElem (see matmul.wgsl); the statistics are f32.
 
 struct NormParams {
   H: u32,
@@ -10,11 +11,11 @@ struct NormParams {
 }
 
 @group(0) @binding(0) var<uniform> P: NormParams;
-@group(0) @binding(1) var<storage, read_write> X: array<f32>;
-@group(0) @binding(2) var<storage, read> Residual: array<f32>;
+@group(0) @binding(1) var<storage, read_write> X: array<XElem>;
+@group(0) @binding(2) var<storage, read> Residual: array<XElem>;
 @group(0) @binding(3) var<storage, read> Gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> Beta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> Out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> Out: array<YElem>;
 
 // 0 for the embedding LayerNorm, which has no residual branch.
 override HAS_RESIDUAL: u32 = 1u;
@@ -24,12 +25,12 @@ override HAS_RESIDUAL: u32 = 1u;
 fn row_stats(li: u32, base: u32) -> vec2<f32> {
   var sum = 0.0;
   for (var c = li; c < P.H; c += REDUCE_THREADS) {
-    sum += X[base + c];
+    sum += f32(X[base + c]);
   }
   let mean = workgroup_sum(li, sum) / f32(P.H);
   var sq = 0.0;
   for (var c = li; c < P.H; c += REDUCE_THREADS) {
-    let t = X[base + c] - mean;
+    let t = f32(X[base + c]) - mean;
     sq += t * t;
   }
   return vec2(mean, inverseSqrt(workgroup_sum(li, sq) / f32(P.H) + P.eps));
@@ -40,13 +41,13 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
   let base = wid.x * P.H;
   if (HAS_RESIDUAL == 1u) {
     for (var c = li; c < P.H; c += REDUCE_THREADS) {
-      X[base + c] += Residual[base + c];
+      X[base + c] = XElem(f32(X[base + c]) + f32(Residual[base + c]));
     }
   }
   // Each invocation re-reads only the columns it wrote, so no barrier is needed before the stats.
   let s = row_stats(li, base);
   for (var c = li; c < P.H; c += REDUCE_THREADS) {
-    X[base + c] = (X[base + c] - s.x) * s.y * Gamma[c] + Beta[c];
+    X[base + c] = XElem((f32(X[base + c]) - s.x) * s.y * Gamma[c] + Beta[c]);
   }
 }
 
@@ -55,6 +56,6 @@ fn norm_to(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
   let base = wid.x * P.H;
   let s = row_stats(li, base);
   for (var c = li; c < P.H; c += REDUCE_THREADS) {
-    Out[base + c] = (X[base + c] - s.x) * s.y * Gamma[c] + Beta[c];
+    Out[base + c] = YElem((f32(X[base + c]) - s.x) * s.y * Gamma[c] + Beta[c]);
   }
 }

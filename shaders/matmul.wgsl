@@ -3,7 +3,9 @@
 // or `weight(n, k)`, which one of the weights_*.wgsl decoders supplies (f32, f16, q8, q4):
 // dequantisation happens while the tile is staged, so the inner loop is identical for every
 // storage format and always accumulates in f32. A scale per weight row (`row_scale`) multiplies
-// the finished sum instead.
+// the finished sum instead. X and Y hold XElem and YElem (f32, or f16 on adapters with
+// `shader-f16`; declared by the loader, see elemWgsl): values are widened to f32 as they are read
+// and rounded once as they are stored.
 //
 // Two tilings share the decoders and the epilogue:
 // - `main`, for batches: each of the 16 x 8 threads keeps a ROWS x 4 block of Y in registers and
@@ -50,9 +52,9 @@ fn gate_activation(x: f32) -> f32 {
 }
 
 @group(0) @binding(0) var<uniform> P: MatmulParams;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> X: array<XElem>;
 @group(0) @binding(2) var<storage, read> Bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<YElem>;
 
 // The weight row behind tile column n (only the gated epilogues reorder them).
 fn source_row(n: u32) -> u32 {
@@ -79,10 +81,10 @@ fn x4(r: u32, k: u32) -> vec4<f32> {
   if (r < P.M) {
     let i = r * P.K + k;
     if (k + 3u < P.K) {
-      v = vec4<f32>(X[i], X[i + 1u], X[i + 2u], X[i + 3u]);
+      v = vec4<f32>(f32(X[i]), f32(X[i + 1u]), f32(X[i + 2u]), f32(X[i + 3u]));
     } else {
       for (var j = 0u; k + j < P.K; j++) {
-        v[j] = X[i + j];
+        v[j] = f32(X[i + j]);
       }
     }
   }
@@ -159,7 +161,7 @@ fn store4(row: u32, c0: u32, raw: vec4<f32>) {
     for (var j = 0u; j < 4u; j += 2u) {
       if (c0 + j < P.N) {
         let i = (c0 + j) / 2u;
-        Y[row * half + i] = gate_activation(sums[j] + Bias[i]) * (sums[j + 1u] + Bias[half + i]);
+        Y[row * half + i] = YElem(gate_activation(sums[j] + Bias[i]) * (sums[j + 1u] + Bias[half + i]));
       }
     }
     return;
@@ -172,9 +174,9 @@ fn store4(row: u32, c0: u32, raw: vec4<f32>) {
         v = gelu(v);
       }
       if (P.epilogue == EPILOGUE_RESIDUAL) {
-        v += Y[row * P.N + c];
+        v += f32(Y[row * P.N + c]);
       }
-      Y[row * P.N + c] = v;
+      Y[row * P.N + c] = YElem(v);
     }
   }
 }

@@ -9,7 +9,7 @@ fn row_values(row: u32, k: u32, lane: u32) -> vec4<f32> {
   let kp = k + (lane & 3u);
   // Past the end of K the weights are zero too, but X there may be another row's values or,
   // at the end of the buffer, a robustness-clamped read: keep it an exact zero.
-  let x = select(0.0, X[row * P.K + min(kp, P.K - 1u)], kp < P.K);
+  let x = select(0.0, f32(X[row * P.K + min(kp, P.K - 1u)]), kp < P.K);
   return vec4<f32>(subgroupBroadcast(x, 0u), subgroupBroadcast(x, 1u), subgroupBroadcast(x, 2u), subgroupBroadcast(x, 3u));
 }
 

@@ -8,6 +8,7 @@
 //   norm_add: Out[run] += RMSNorm(X[run]) (Gemma's post norms: a sub-layer's output, normed,
 //             joins the residual stream Out);
 //   scale_to: Out[run] = X[run] * scale (Gemma's embeddings times sqrt(hidden_size); Gamma unread).
+// X holds XElem, Out YElem (see matmul.wgsl); the sums of squares are f32.
 
 struct RmsParams {
   width: u32,
@@ -18,9 +19,9 @@ struct RmsParams {
 }
 
 @group(0) @binding(0) var<uniform> P: RmsParams;
-@group(0) @binding(1) var<storage, read_write> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> X: array<XElem>;
 @group(0) @binding(2) var<storage, read> Gamma: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Out: array<YElem>;
 
 fn run_base(wid: vec3<u32>) -> u32 {
   return wid.x * P.row_stride + P.offset + wid.y * P.width;
@@ -30,7 +31,7 @@ fn run_base(wid: vec3<u32>) -> u32 {
 fn inv_rms(li: u32, base: u32) -> f32 {
   var sq = 0.0;
   for (var c = li; c < P.width; c += REDUCE_THREADS) {
-    let v = X[base + c];
+    let v = f32(X[base + c]);
     sq += v * v;
   }
   return inverseSqrt(workgroup_sum(li, sq) / f32(P.width) + P.eps);
@@ -42,7 +43,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
   // Each invocation rewrites only the values it read, so no barrier is needed in between.
   let inv = inv_rms(li, base);
   for (var c = li; c < P.width; c += REDUCE_THREADS) {
-    X[base + c] = X[base + c] * inv * Gamma[c];
+    X[base + c] = XElem(f32(X[base + c]) * inv * Gamma[c]);
   }
 }
 
@@ -51,7 +52,7 @@ fn norm_to(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
   let base = run_base(wid);
   let inv = inv_rms(li, base);
   for (var c = li; c < P.width; c += REDUCE_THREADS) {
-    Out[base + c] = X[base + c] * inv * Gamma[c];
+    Out[base + c] = YElem(f32(X[base + c]) * inv * Gamma[c]);
   }
 }
 
@@ -60,7 +61,7 @@ fn norm_add(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
   let base = run_base(wid);
   let inv = inv_rms(li, base);
   for (var c = li; c < P.width; c += REDUCE_THREADS) {
-    Out[base + c] += X[base + c] * inv * Gamma[c];
+    Out[base + c] = YElem(f32(Out[base + c]) + f32(X[base + c]) * inv * Gamma[c]);
   }
 }
 
@@ -68,6 +69,6 @@ fn norm_add(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
 fn scale_to(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let base = run_base(wid);
   for (var c = li; c < P.width; c += REDUCE_THREADS) {
-    Out[base + c] = X[base + c] * P.scale;
+    Out[base + c] = YElem(f32(X[base + c]) * P.scale);
   }
 }

@@ -12,7 +12,7 @@ import { serveStatic } from '../../test/support/static-server.js';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
 const OUT_DIR = join(ROOT, 'bench', 'work', 'browser-site');
-const PAGES = ['m3web', 'transformers'] as const;
+const PAGES = ['m3web', 'transformers', 'auto'] as const;
 
 /**
  * Cross-origin isolation on every response: onnxruntime-web may then use wasm threads (its

@@ -23,5 +23,5 @@ export {
   probeCacheKey,
   probeDevice,
 } from './probe.js';
-export { getOrProbe, getOrProbeBoth, modelFingerprint, probeStoreKey } from './probe-cache.js';
+export { getOrProbe, getOrProbeBoth, modelFingerprint, probeStoreKey, storedProbes } from './probe-cache.js';
 export { compareQuality, type QualityEstimate, type QualitySource, qualityEstimator } from './quality.js';

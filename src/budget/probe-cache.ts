@@ -10,39 +10,97 @@ const STORE_NAME = 'probes';
 /** Browsers and GPU drivers update under a stored probe; re-measuring monthly keeps it honest. */
 const MAX_AGE_MS = 30 * 24 * 3600 * 1000;
 
-let store: UseStore | undefined;
-/** Where there is no IndexedDB (Node), probes last as long as the process: one probe per device and model. */
-const memory = new Map<string, unknown>();
+/** A key-value store of probe records. */
+export interface ProbeStore {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' && typeof window === 'undefined';
+
+function idbStore(): ProbeStore {
+  const db: UseStore = createStore(DB_NAME, STORE_NAME);
+  return { get: (key) => get<unknown>(key, db), set: (key, value) => set(key, value, db) };
+}
+
+function memoryStore(): ProbeStore {
+  const memory = new Map<string, unknown>();
+  return { get: async (key) => memory.get(key), set: async (key, value) => void memory.set(key, value) };
+}
+
+/**
+ * `disk` behind the process's memory: a record read or written once is served from memory after,
+ * and one the disk would not take (a read-only cache folder) still lasts as long as the process.
+ */
+function withMemory(disk: ProbeStore): ProbeStore {
+  const memory = new Map<string, unknown>();
+  return {
+    async get(key) {
+      if (memory.has(key)) return memory.get(key);
+      const value = await disk.get(key);
+      if (value !== undefined) memory.set(key, value);
+      return value;
+    },
+    async set(key, value) {
+      memory.set(key, value);
+      await disk.set(key, value);
+    },
+  };
+}
+
+/**
+ * src/node/probe-folder.ts, imported by a computed name so that browser bundlers never pull
+ * node:fs into the worker (and typed here, since a type import of it would close a cycle).
+ */
+const folderStore = () =>
+  (import(/* @vite-ignore */ ['..', 'node', 'probe-folder.js'].join('/')) as Promise<{ folderProbeStore(): ProbeStore }>).then(
+    (m) => m.folderProbeStore(),
+  );
+
+let store: Promise<ProbeStore> | undefined;
+
+/**
+ * Where probes are kept: IndexedDB in a page or worker; in Node, files under the cache folder
+ * (M3WEB_CACHE_DIR) behind the process's memory, so each machine, not each process, measures
+ * once; elsewhere the process's memory.
+ */
+function probeStore(): Promise<ProbeStore> {
+  store ??=
+    typeof indexedDB !== 'undefined'
+      ? Promise.resolve(idbStore())
+      : isNode
+        ? folderStore().then(withMemory, () => memoryStore())
+        : Promise.resolve(memoryStore());
+  return store;
+}
 
 /** Timings depend on the layer shapes, not on the vocabulary (gathered on the CPU) or depth (per layer). */
 export function modelFingerprint(config: Pick<EncoderConfig, 'hiddenSize' | 'intermediateSize' | 'numHeads'>): string {
   return `h${config.hiddenSize}-i${config.intermediateSize}-a${config.numHeads}`;
 }
 
-/** The IndexedDB key of a probe: device, caller's model key, layer shapes. */
+/** The stored key of a probe: device, caller's model key, layer shapes. */
 export function probeStoreKey(target: ProbeTarget, modelKey: string, config: EncoderConfig): string {
   return `${probeCacheKey(target)}|${modelKey}|${modelFingerprint(config)}`;
 }
 
 /**
  * The stored value under `key` if `usable` accepts it, else `measure()`'s (then stored, unless
- * `keep` is false). The cache only saves time, so a storage failure (private mode, quota) falls
- * back to measuring instead of failing the caller.
+ * `keep` is false). The cache only saves time, so a storage failure (private mode, quota, a
+ * read-only disk) falls back to measuring instead of failing the caller.
  */
 async function cached<T>(key: string, usable: (v: unknown) => v is T, measure: () => Promise<T>, keep = true): Promise<T> {
-  if (typeof indexedDB === 'undefined') {
-    const hit = memory.get(key);
-    if (usable(hit)) return hit;
-    const value = await measure();
-    if (keep) memory.set(key, value);
-    return value;
-  }
-  store ??= createStore(DB_NAME, STORE_NAME);
-  const hit = await get<unknown>(key, store).catch(() => undefined);
-  if (usable(hit)) return hit;
+  const hit = await stored(key, usable);
+  if (hit !== null) return hit;
   const value = await measure();
-  if (keep) await set(key, value, store).catch(() => undefined);
+  if (keep) await (await probeStore()).set(key, value).catch(() => undefined);
   return value;
+}
+
+/** The stored value under `key` if `usable` accepts it, else null (a storage failure included). */
+async function stored<T>(key: string, usable: (v: unknown) => v is T): Promise<T | null> {
+  const hit = await (await probeStore()).get(key).catch(() => undefined);
+  return usable(hit) ? hit : null;
 }
 
 /**
@@ -66,34 +124,54 @@ export function getOrProbe(backend: EncoderBackend, target: ProbeTarget, modelKe
   );
 }
 
+/** The key and validity check of device 'auto''s record of both probes for an adapter and model. */
+function bothRecord(config: EncoderConfig, gpu: ProbeTarget, modelKey: string) {
+  const cpuKey = probeCacheKey({ kind: 'cpu', adapter: null });
+  const gpuKey = probeCacheKey(gpu);
+  return {
+    key: `auto|${probeStoreKey(gpu, modelKey, config)}`,
+    usable: (v: unknown): v is BackendProbes =>
+      typeof v === 'object' &&
+      v !== null &&
+      isUsable((v as BackendProbes).cpu, cpuKey) &&
+      isUsable((v as BackendProbes).webgpu, gpuKey, true),
+  };
+}
+
+/**
+ * The stored probes of both backends for device 'auto' on this adapter and model, or null; it
+ * measures nothing, so a caller can learn before making a WebGPU backend whether one is needed.
+ */
+export function storedProbes(config: EncoderConfig, gpu: ProbeTarget, modelKey: string): Promise<BackendProbes | null> {
+  const { key, usable } = bothRecord(config, gpu, modelKey);
+  return stored(key, usable);
+}
+
 /**
  * The stored probes of both backends for device 'auto' on this adapter and model, or fresh ones
- * (probeBoth, then stored). `settled` is WebGPU's call still running when a fresh probe stopped
- * at its time budget: await it before using or disposing that backend.
+ * (probeBoth, then stored; `measured` says which). `settled` is WebGPU's call still running when
+ * a fresh probe stopped at its time budget: await it before using or disposing that backend.
  */
 export async function getOrProbeBoth(
   cpu: EncoderBackend,
   gpu: { backend: EncoderBackend; target: ProbeTarget },
   modelKey: string,
-): Promise<{ probes: BackendProbes; settled: Promise<void> }> {
+): Promise<{ probes: BackendProbes; settled: Promise<void>; measured: boolean }> {
   let settled: Promise<void> = Promise.resolve();
-  const cpuKey = probeCacheKey({ kind: 'cpu', adapter: null });
-  const gpuKey = probeCacheKey(gpu.target);
+  let measured = false;
+  const { key, usable } = bothRecord(cpu.config, gpu.target, modelKey);
   const probes = await cached(
-    `auto|${probeStoreKey(gpu.target, modelKey, cpu.config)}`,
-    (v): v is BackendProbes =>
-      typeof v === 'object' &&
-      v !== null &&
-      isUsable((v as BackendProbes).cpu, cpuKey) &&
-      isUsable((v as BackendProbes).webgpu, gpuKey, true),
+    key,
+    usable,
     async () => {
       const both = await probeBoth(cpu, gpu);
       settled = both.webgpu.settled;
+      measured = true;
       return { cpu: both.cpu, webgpu: both.webgpu.probe };
     },
     fullProbe(cpu),
   );
-  return { probes, settled };
+  return { probes, settled, measured };
 }
 
 /** Rejects records from another format version, another device, or too long ago. */

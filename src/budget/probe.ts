@@ -43,6 +43,13 @@ export interface ProbeOptions {
   seqLens?: [number, number];
   /** Timed runs per shape (the median is kept); default 3, or 1 on a device where one call is slow. */
   repeats?: number;
+  /**
+   * Wall-clock ms the probe should end within, warm-up included; without it, `repeats` runs of
+   * every shape (one where the warm-up alone is slow). The warm-up (at one layer) and one run of
+   * every shape always happen; past them a shape runs again only if its last call, run once more,
+   * would end within the budget, or is a small call (SMALL_CALL_SHARE of the budget at most).
+   */
+  budgetMs?: number;
 }
 
 const DEFAULT_SEQ_LENS: [number, number] = [16, 128];
@@ -54,6 +61,12 @@ const PROBE_BATCH = 8;
  * is already well above timer noise, and three would make the probe take many seconds.
  */
 const SLOW_CALL_MS = 250;
+/**
+ * Under a budget, calls this small a part of it are repeated whatever the budget says: they cost
+ * little, and are the noisiest (a millisecond of descheduling doubles a one-text call at one
+ * layer, and the fit extrapolates that to every layer), while a batch's long call averages it out.
+ */
+const SMALL_CALL_SHARE = 1 / 32;
 
 /**
  * Which generation of kernels a probe timed. Bumped when a kernel change moves speed, so that
@@ -74,8 +87,9 @@ export function probeCacheKey(target: ProbeTarget): string {
  * the fixed cost of embedding, upload, pooling and readback) at a short and a long text length,
  * for one text and for a batch of PROBE_BATCH long texts. One warm-up call at the largest shape
  * first, so buffer growth is not timed; repeats are interleaved across shapes so a slow spell of
- * the machine spreads over all of them instead of skewing one. 19 calls in all; on a hardware GPU,
- * where one call of these sizes is a few ms, that stays well under the ~2 s a page can spare.
+ * the machine spreads over all of them instead of skewing one. 19 calls in all (fewer under
+ * `budgetMs`); on a hardware GPU, where one call of these sizes is a few ms, that stays well under
+ * the ~2 s a page can spare.
  */
 export async function probeDevice(
   backend: EncoderBackend,
@@ -89,6 +103,8 @@ export async function probeDevice(
   }
   const repeats = options.repeats ?? DEFAULT_REPEATS;
   if (!Number.isInteger(repeats) || repeats < 1) throw new InputError(`repeats must be a positive integer, got ${repeats}`);
+  const budget = options.budgetMs;
+  if (budget !== undefined && !(budget >= 0)) throw new InputError(`budgetMs must be a number >= 0, got ${budget}`);
 
   const shapes = [
     { batch: 1, seqLen: short },
@@ -105,11 +121,19 @@ export async function probeDevice(
     return performance.now() - start;
   };
 
-  const warmUp = await time(cases[cases.length - 1] as (typeof cases)[number]);
-  const runs = options.repeats === undefined && warmUp > SLOW_CALL_MS ? 1 : repeats;
+  const start = performance.now();
+  // Under a budget, the largest shape at one layer: it grows every buffer the deeper call would
+  // (layers reuse them) in about half the time.
+  const warmUp = await time(cases[budget === undefined ? cases.length - 1 : shapes.length - 1] as (typeof cases)[number]);
+  const runs = options.repeats === undefined && budget === undefined && warmUp > SLOW_CALL_MS ? 1 : repeats;
+  const again = (last: number) =>
+    budget === undefined || performance.now() - start + last <= budget || last <= budget * SMALL_CALL_SHARE;
   const times = cases.map((): number[] => []);
   for (let r = 0; r < runs; r++) {
-    for (const [i, c] of cases.entries()) (times[i] as number[]).push(await time(c));
+    for (const [i, c] of cases.entries()) {
+      const t = times[i] as number[];
+      if (r === 0 || again(t[t.length - 1] as number)) t.push(await time(c));
+    }
   }
   return record(
     target,
@@ -239,9 +263,11 @@ function median(values: number[]): number {
 }
 
 /**
- * The whole first-visit probe of device 'auto', in wall-clock ms: the CPU's full probe, then
- * WebGPU's probeAgainst in what is left (at least MIN_AGAINST_MS). A software adapter then costs
- * the page under a second once; a hardware GPU finishes long before.
+ * The whole first-visit probe of device 'auto', in wall-clock ms: the CPU's probe within all but
+ * MIN_AGAINST_MS of it (every shape once, repeats as the budget allows), then WebGPU's
+ * probeAgainst in what is left (at least MIN_AGAINST_MS). A software adapter then costs the page
+ * under a second once, unless the machine is busy enough to slow the CPU's first round past its
+ * share; a hardware GPU finishes long before.
  */
 const BOTH_BUDGET_MS = 800;
 const MIN_AGAINST_MS = 200;
@@ -252,7 +278,7 @@ export async function probeBoth(
   gpu: { backend: EncoderBackend; target: ProbeTarget },
 ): Promise<{ cpu: DeviceProbe; webgpu: BoundedProbe }> {
   const start = performance.now();
-  const cpuProbe = await probeDevice(cpu, { kind: 'cpu', adapter: null });
+  const cpuProbe = await probeDevice(cpu, { kind: 'cpu', adapter: null }, { budgetMs: BOTH_BUDGET_MS - MIN_AGAINST_MS });
   const left = Math.max(MIN_AGAINST_MS, BOTH_BUDGET_MS - (performance.now() - start));
   return { cpu: cpuProbe, webgpu: await probeAgainst(gpu.backend, gpu.target, cpuProbe, left) };
 }

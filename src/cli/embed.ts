@@ -1,10 +1,11 @@
 import { createInterface } from 'node:readline';
-import { type BackendChoice, createBackend, type ManagedBackend } from '../model/backend.js';
+import type { BackendChoice } from '../model/backend.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
 import { POOLINGS, type Pooling, parseHfConfig } from '../weights/config.js';
 import { QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
+import { CliBackends, probeModelKey } from './backends.js';
 import { modelFolder } from './hub-arg.js';
 
 export const EMBED_USAGE = `Usage: m3web embed --model DIR [options] < texts.jsonl > vectors.jsonl
@@ -22,7 +23,9 @@ Options:
   --revision R      hub branch, tag or commit (default main, or @rev in the id)
   --layers L        run the first L transformer layers (default: all)
   --dims D          keep the first D dimensions (default: hidden size)
-  --backend B       webgpu, cpu or auto (default auto: WebGPU if available, else CPU)
+  --backend B       webgpu, cpu or auto (default auto: the faster of the two here
+                    for each call's size, timed once per adapter and model and
+                    kept in M3WEB_CACHE_DIR; --verbose says why)
   --quant Q         weight storage for a Hugging Face folder or hub id: f32, f16,
                     q8 or q4 (default f32 for a folder, q8 for a hub id; a pack
                     keeps its own)
@@ -33,8 +36,8 @@ Options:
   -h, --help        show this help
 
 stderr gets one line naming the backend that ran (and why the CPU, when
-WebGPU was not used). Texts longer than the model's limit are truncated (a count
-goes to stderr).
+WebGPU was not used; with auto, where short texts and batches run). Texts
+longer than the model's limit are truncated (a count goes to stderr).
 Exit status: 0 success, 1 model or runtime error, 2 usage or input error.
 Set M3WEB_DEBUG=1 for stack traces.
 `;
@@ -110,16 +113,13 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const pooling = args.pooling ?? manifest?.pooling ?? sentenceTransformers?.pooling ?? 'mean';
   const options = { layers, dims, pooling, normalize: args.normalize };
 
-  const backend: ManagedBackend = await createBackend(weights, args.backend);
+  const backends = await CliBackends.open(weights, args.backend, probeModelKey(folder, manifest, quant), layers);
   try {
     // Always one line: which backend ran, and why the CPU when WebGPU was not used.
-    const { info } = backend;
-    const a = info.adapter;
-    const where = a
-      ? `webgpu on ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || 'unknown adapter'}${a.isFallback ? ' (software)' : ''}`
-      : `cpu${info.fallbackReason ? ` (WebGPU not used: ${info.fallbackReason})` : ''}`;
-    log(`backend ${where}`);
+    log(`backend ${backends.summary()}`);
+    const chosen = backends.reasons();
     if (args.verbose) {
+      for (const line of chosen) log(`auto: ${line}`);
       log(
         `model ${config.modelType}: ${config.numLayers} layers, hidden ${config.hiddenSize}, up to ${config.maxTokens} tokens; ` +
           `using ${layers} layers, ${dims} dims, ${manifest ? manifest.quantization.linear : quant}, ${pooling} pooling${args.normalize ? ', normalised' : ''}`,
@@ -131,7 +131,8 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
     let pending: number[][] = [];
     const flush = async () => {
       if (pending.length === 0) return;
-      const vectors = await backend.embed(pending, options);
+      const batch = pending;
+      const vectors = await backends.run(batch, layers, (backend) => backend.embed(batch, options));
       pending = [];
       for (const v of vectors) await write(io.stdout, vectorLine(v));
     };
@@ -156,8 +157,13 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
     }
     await flush();
     if (truncated > 0) log(`${truncated} of ${texts} texts were longer than ${config.maxTokens} tokens and were truncated`);
-    if (args.verbose) log(`embedded ${texts} texts in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    if (args.verbose) {
+      // A class that moved to the other backend after its calls disagreed with the probe.
+      const now = backends.reasons();
+      for (const [i, line] of now.entries()) if (line !== chosen[i]) log(`auto: ${line}`);
+      log(`embedded ${texts} texts in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    }
   } finally {
-    backend.dispose();
+    backends.dispose();
   }
 }

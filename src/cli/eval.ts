@@ -6,10 +6,10 @@ import { readFloresDev, readStsDev, readXquad } from '../eval/dev-data.js';
 import { cpuWorkerPool, type EmbedExits } from '../eval/embed-pool.js';
 import { type EvalReport, evaluate } from '../eval/run.js';
 import type { BackendChoice } from '../model/backend.js';
-import { createBackend } from '../model/backend.js';
 import { openModelFolder } from '../node/model-folder.js';
 import { MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
 import { type CliIo, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
+import { CliBackends, probeModelKey } from './backends.js';
 import { evalSearchCommand } from './eval-search.js';
 import { modelFolder } from './hub-arg.js';
 
@@ -147,10 +147,12 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
     embed = pool.embed;
     close = pool.close;
   } else {
-    const backend = await createBackend(model.weights, args.backend);
-    // One GPU queue: calls run one after another however many are handed out.
-    embed = (tokens) => backend.pooledAtExits(tokens, exits, pooling);
-    close = async () => backend.dispose();
+    const deepest = Math.max(...exits);
+    const backends = await CliBackends.open(model.weights, args.backend, probeModelKey(folder, manifest, 'f32'), deepest);
+    io.stderr.write(`m3web: backend ${backends.summary()}\n`);
+    // Calls run one after another however many are handed out.
+    embed = (tokens) => backends.run(tokens, deepest, (backend) => backend.pooledAtExits(tokens, exits, pooling));
+    close = async () => backends.dispose();
   }
   let report: EvalReport;
   try {

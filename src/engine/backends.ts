@@ -7,6 +7,7 @@ import {
   getOrProbeBoth,
   SIZE_CLASSES,
   type SizeClass,
+  storedProbes,
 } from '../budget/index.js';
 import type { GpuAdapterSummary } from '../gpu/device.js';
 import type { GpuSession } from '../gpu/session.js';
@@ -21,7 +22,8 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * The forward backends of one encoder and which one runs a call. A forced device has one backend
  * and probes only when a plan asks. Device 'auto' loads both where WebGPU works, probes both once
  * per adapter and model (cached), and lets BackendSwitch pick per call size; WebGPU is dropped
- * when its probe never reached a class's shape, since nothing can then switch to it.
+ * when its probe never reached a class's shape, since nothing can then switch to it (and with such
+ * a probe stored, its backend is not even made).
  */
 export class EncoderBackends {
   private forcedProbe: Promise<DeviceProbe> | undefined;
@@ -36,6 +38,8 @@ export class EncoderBackends {
     /** WebGPU's probe call still running when the probe stopped at its time budget. */
     private readonly gpuIdle: Promise<void>,
     private readonly modelKey: string,
+    /** For 'auto' with WebGPU: whether its probe was measured now or read from the cache; else null. */
+    readonly probe: 'measured' | 'stored' | null,
   ) {}
 
   /** `layers`: the depth 'auto' compares the backends at (the model's default depth). */
@@ -52,25 +56,33 @@ export class EncoderBackends {
       auto: BackendSwitch | null,
       why: string | null,
       idle = Promise.resolve(),
-    ) => new EncoderBackends(device, cpu, gpu, auto, why, idle, modelKey);
+      probe: 'measured' | 'stored' | null = null,
+    ) => new EncoderBackends(device, cpu, gpu, auto, why, idle, modelKey, probe);
     if (device === 'webgpu') return make(null, await createBackend(weights, 'webgpu', session), null, null);
     const cpu = await createBackend(weights, 'cpu');
     if (device === 'cpu') return make(cpu, null, null, null);
+    const neverGpu = (auto: BackendSwitch) => SIZE_CLASSES.every((c) => auto.choices()[c].predictedMs.webgpu === null);
     let gpu: ManagedBackend;
     try {
+      // The device first: its adapter names the stored probe, which may say that no call would
+      // ever run on WebGPU (a software adapter), and then its pipelines and weights are not made.
+      const target = { kind: 'webgpu' as const, adapter: (await session.acquire()).gpu.adapter };
+      const stored = await storedProbes(cpu.config, target, modelKey);
+      const auto = stored && new BackendSwitch(stored, layers, '');
+      if (auto && neverGpu(auto)) return make(cpu, null, auto, null, undefined, 'stored');
       gpu = await createBackend(weights, 'webgpu', session);
     } catch (err) {
       return make(cpu, null, null, message(err));
     }
     try {
-      const { probes, settled } = await getOrProbeBoth(cpu, { backend: gpu, target: gpu.info }, modelKey);
+      const { probes, settled, measured } = await getOrProbeBoth(cpu, { backend: gpu, target: gpu.info }, modelKey);
+      const probe = measured ? 'measured' : 'stored';
       const auto = new BackendSwitch(probes, layers, '');
-      const choices = auto.choices();
-      if (SIZE_CLASSES.every((c) => choices[c].predictedMs.webgpu === null)) {
+      if (neverGpu(auto)) {
         void settled.then(() => gpu.dispose());
-        return make(cpu, null, auto, null);
+        return make(cpu, null, auto, null, undefined, probe);
       }
-      return make(cpu, gpu, auto, null, settled);
+      return make(cpu, gpu, auto, null, settled, probe);
     } catch (err) {
       // A WebGPU call that fails during the probe fails on every call after: run on the CPU.
       gpu.dispose();

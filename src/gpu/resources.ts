@@ -68,6 +68,31 @@ export class UniformArena {
   }
 }
 
+/**
+ * The element type of an activation buffer: f16 only on devices with `shader-f16`. Kernels
+ * accumulate in f32 whatever they read and write.
+ */
+export type Elem = 'f32' | 'f16';
+export const ELEM_BYTES: Readonly<Record<Elem, number>> = { f32: 4, f16: 2 };
+
+/** Element types of the buffers made as f16 (see markElem); every other buffer holds f32. */
+const elemTypes = new WeakMap<GPUBuffer, Elem>();
+
+/**
+ * Records that `buffer` holds `elem` values. The type travels with the buffer, so that a launcher
+ * picks the pipeline compiled for the buffers it is given, and a graph that keeps some roles in
+ * f32 (a pre-norm residual stream) passes them to the same kernels as its f16 ones.
+ */
+export function markElem<B extends GPUBuffer>(buffer: B, elem: Elem): B {
+  if (elem === 'f32') elemTypes.delete(buffer);
+  else elemTypes.set(buffer, elem);
+  return buffer;
+}
+
+export function elemOf(b: GPUBuffer | GPUBufferBinding): Elem {
+  return elemTypes.get('buffer' in b ? b.buffer : b) ?? 'f32';
+}
+
 /** A storage buffer that is re-created larger when a call needs more room, and reused otherwise. */
 export class GrowableBuffer {
   private buffer: GPUBuffer | null = null;
@@ -76,13 +101,14 @@ export class GrowableBuffer {
     private readonly device: GPUDevice,
     private readonly label: string,
     private readonly usage: number = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    private readonly elem: Elem = 'f32',
   ) {}
 
   ensure(bytes: number): GPUBuffer {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     if (!this.buffer || this.buffer.size < size) {
       this.buffer?.destroy();
-      this.buffer = this.device.createBuffer({ label: this.label, size, usage: this.usage });
+      this.buffer = markElem(this.device.createBuffer({ label: this.label, size, usage: this.usage }), this.elem);
     }
     return this.buffer;
   }

@@ -26,11 +26,21 @@ export class GpuSession {
       if (this.disposed) throw new GpuError('GPU_UNAVAILABLE', 'the GPU session was closed');
       if (this.unavailable) throw this.unavailable;
       const pending = this.current;
-      const live = pending && (await pending.catch(() => null));
-      if (live && !live.queue.lostError) return live;
+      if (!pending) {
+        this.current = this.open();
+        continue;
+      }
+      let live: GpuHandle;
+      try {
+        live = await pending;
+      } catch (err) {
+        // This call reports the failure; the next acquire tries again (unless it was final).
+        if (this.current === pending) this.current = null;
+        throw err;
+      }
+      if (!live.queue.lostError) return live;
       // Another caller replaced the device while this one awaited: take that one.
-      if (this.current !== pending) continue;
-      this.current = this.open();
+      if (this.current === pending) this.current = this.open();
     }
   }
 

@@ -1,3 +1,5 @@
+import type { Elem } from './resources.js';
+
 /**
  * Loads WGSL sources from shaders/. The URL form lets Vite emit the files as assets for the
  * browser build, while Node reads them from disk next to the package.
@@ -23,6 +25,34 @@ const ENABLE = /^enable [\w, ]+;$/gm;
  * wants `enable` directives before any declaration, so those of every file are moved to the top.
  */
 export async function wgsl(...names: string[]): Promise<string> {
+  return assemble(names, []);
+}
+
+/** Element types of the activation buffers a kernel reads (`x`) and writes (`y`). */
+export interface ElemIO {
+  readonly x: Elem;
+  readonly y: Elem;
+}
+
+/** Every (read, write) pair of the given element types. */
+export function elemPairs(elems: readonly Elem[]): ElemIO[] {
+  const set = [...new Set(elems)];
+  return set.flatMap((x) => set.map((y) => ({ x, y })));
+}
+
+export const ioKey = (io: ElemIO): string => `${io.x}-${io.y}`;
+
+/**
+ * wgsl() for kernels that declare their activation bindings as `array<XElem>` (read) and
+ * `array<YElem>` (written, or read and written in place): the two aliases are declared here,
+ * with `enable f16;` where either is f16, so one WGSL source serves every precision.
+ */
+export async function elemWgsl(io: ElemIO, ...names: string[]): Promise<string> {
+  const f16 = io.x === 'f16' || io.y === 'f16';
+  return assemble(names, [...(f16 ? ['enable f16;'] : []), `alias XElem = ${io.x};`, `alias YElem = ${io.y};`]);
+}
+
+async function assemble(names: string[], prelude: string[]): Promise<string> {
   const parts = await Promise.all(
     names.map((n) => {
       let p = cache.get(n);
@@ -34,7 +64,7 @@ export async function wgsl(...names: string[]): Promise<string> {
       return p;
     }),
   );
-  const source = parts.join('\n');
+  const source = [...prelude, ...parts].join('\n');
   const directives = [...new Set(source.match(ENABLE))];
   return [...directives, source.replace(ENABLE, '')].join('\n');
 }

@@ -2,7 +2,7 @@ import type { GpuContext } from '../gpu/device.js';
 import { EmbedKernel } from '../gpu/kernels/embed.js';
 import type { GpuLayerNorm } from '../gpu/kernels/layernorm.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
-import type { UniformArena } from '../gpu/resources.js';
+import type { Elem, UniformArena } from '../gpu/resources.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights } from '../weights/weights.js';
 import {
@@ -11,6 +11,7 @@ import {
   type GpuLayerCore,
   LayerGraph,
   type LayerKernels,
+  roleElems,
   type SteppedGraph,
   uploadLayerCore,
   WeightUploads,
@@ -28,8 +29,13 @@ interface Tables {
 }
 
 type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
+const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden'];
 
-/** The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward. */
+/**
+ * The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward. Under f16
+ * activations every buffer is f16, the stream too: post-norm, it holds LayerNorm outputs (or one
+ * sub-layer's sum before its norm), never a sum over layers.
+ */
 export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGraph {
   private constructor(
     device: GPUDevice,
@@ -39,12 +45,15 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     private readonly tables: Tables,
     layers: GpuLayer[],
     uploads: WeightUploads,
+    elems: Record<Role, Elem>,
   ) {
     const { hiddenSize: H, intermediateSize: I } = config;
     super(
       device,
       {
         activations: { residual: H, qkv: 3 * H, attnContext: H, attnOut: H, ffnHidden: I },
+        elems,
+        output: 'residual',
         // Embed and its norm, then 7 per layer.
         slots: { fixed: 2, perLayer: 7 },
       },
@@ -54,11 +63,13 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     );
   }
 
-  static async create(gpu: GpuContext, weights: BertWeights): Promise<BertGraph> {
+  /** `activations`: the activation buffers' element type (f16 needs `shader-f16`). */
+  static async create(gpu: GpuContext, weights: BertWeights, activations: Elem = 'f32'): Promise<BertGraph> {
     const c = weights.config;
+    const elems = roleElems(ROLES, activations);
     const [kernels, embed] = await Promise.all([
-      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary: false }),
-      EmbedKernel.create(gpu.device),
+      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary: false, elems }),
+      EmbedKernel.create(gpu.device, [elems.residual]),
     ]);
     const up = new WeightUploads(gpu.device);
     const layers = weights.layers.map((l, i) => ({
@@ -70,7 +81,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       tokenType: up.buffer('token_type_embeddings', weights.tokenType.subarray(0, c.hiddenSize)),
       embNorm: up.norm('embeddings.norm', weights.embNorm),
     };
-    return new BertGraph(gpu.device, c, kernels, embed, tables, layers, up);
+    return new BertGraph(gpu.device, c, kernels, embed, tables, layers, up, elems);
   }
 
   encode(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, layers: number): GPUBuffer {

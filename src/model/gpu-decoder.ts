@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { RmsNormKernel } from '../gpu/kernels/rmsnorm.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
-import type { UniformArena } from '../gpu/resources.js';
+import type { Elem, UniformArena } from '../gpu/resources.js';
 import { type EncoderConfig, exitUsesFinalNorm } from '../weights/config.js';
 import type { DecoderSpec } from '../weights/decoder-config.js';
 import type { DecoderWeights } from '../weights/weights.js';
@@ -11,8 +11,10 @@ import {
   type GpuProjections,
   LayerGraph,
   type LayerKernels,
+  roleElems,
   uploadProjections,
   WeightUploads,
+  withInputs,
 } from './gpu-graph.js';
 import { ropeTable } from './rope.js';
 
@@ -29,6 +31,7 @@ interface GpuLayer extends GpuProjections {
 }
 
 type Role = 'residual' | 'normed' | 'qkv' | 'attnContext' | 'ffnHidden' | 'sublayer';
+const ROLES: Role[] = ['residual', 'normed', 'qkv', 'attnContext', 'ffnHidden', 'sublayer'];
 
 /**
  * The Qwen3 / Gemma 3 forward (conventions in weights/decoder-config.ts). `residual` is the
@@ -48,6 +51,7 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
     private readonly finalNorm: GPUBuffer,
     layers: GpuLayer[],
     uploads: WeightUploads,
+    elems: Record<Role, Elem>,
   ) {
     const { hiddenSize: H, intermediateSize: I, numHeads, headDim: D } = config;
     const Q = numHeads * D;
@@ -63,6 +67,8 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
           // Gemma's sub-layer outputs before their norms; Qwen3 never writes it.
           sublayer: spec.sandwichNorms ? H : 1,
         },
+        elems,
+        output: 'residual',
         // Embedding scale and final norm; per layer 2 norms, 4 matmuls, q and k norms, attention,
         // and Gemma's 2 post norms.
         slots: { fixed: 2, perLayer: 11 },
@@ -73,12 +79,17 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
     );
   }
 
-  static async create(gpu: GpuContext, weights: DecoderWeights): Promise<DecoderGraph> {
+  /**
+   * `activations`: the activation buffers' element type (f16 needs `shader-f16`); the residual
+   * stream stays f32 (see roleElems).
+   */
+  static async create(gpu: GpuContext, weights: DecoderWeights, activations: Elem = 'f32'): Promise<DecoderGraph> {
     const c = weights.config;
     const spec = c.decoder as DecoderSpec;
+    const elems = roleElems(ROLES, activations, ['residual']);
     const [kernels, rms] = await Promise.all([
-      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary: true }),
-      RmsNormKernel.create(gpu.device, c.layerNormEps),
+      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary: true, elems }),
+      RmsNormKernel.create(gpu.device, c.layerNormEps, withInputs(elems)),
     ]);
     const up = new WeightUploads(gpu.device);
     const tables = new Map<number, GPUBuffer>();
@@ -106,7 +117,7 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
       };
     });
     const finalNorm = up.buffer('final_norm', weights.finalNorm);
-    return new DecoderGraph(gpu.device, c, spec, kernels, rms, finalNorm, layers, up);
+    return new DecoderGraph(gpu.device, c, spec, kernels, rms, finalNorm, layers, up, elems);
   }
 
   encode(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, layers: number): GPUBuffer {

@@ -3,7 +3,7 @@ import { AttentionKernel } from '../gpu/kernels/attention.js';
 import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js';
 import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
-import { GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
+import { ELEM_BYTES, type Elem, GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
 import type { BertLayer, DecoderLayer, LayerNormParams, Linear, ModernBertLayer } from '../weights/weights.js';
 import type { TokenBatch } from './batch.js';
 
@@ -23,6 +23,8 @@ export interface BatchInputs {
  */
 export interface GpuGraph {
   readonly loadedLayers: number;
+  /** The element type of the buffer encode returns (the exit representation). */
+  readonly outputElem: Elem;
   /** Uniform slots one batch of `layers` layers takes. */
   slots(layers: number): number;
   /** Compiles the pipelines batches of these token counts need (once; later calls return at once). */
@@ -101,19 +103,47 @@ export interface GpuLayerCore extends GpuProjections {
 
 type LayerWeights = BertLayer | ModernBertLayer | DecoderLayer;
 
+/**
+ * `elems`: the element types of the graph's activation buffers (roleElems). The kernels compile a
+ * pipeline for each pair of types they may be given: matmuls read and write activations only,
+ * attention reads and writes f16 or f32 alone, norms also read the f32 word rows.
+ */
 export async function createLayerKernels(
   gpu: GpuContext,
-  o: { layers: readonly LayerWeights[]; headDim: number; eps: number; rotary: boolean },
+  o: {
+    layers: readonly LayerWeights[];
+    headDim: number;
+    eps: number;
+    rotary: boolean;
+    elems: Readonly<Record<'qkv' | 'attnContext', Elem> & Record<string, Elem>>;
+  },
 ): Promise<LayerKernels> {
   const reads = sharedReads(gpu);
   const quants = o.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
+  const roles = [...new Set(Object.values(o.elems))];
   const [matmul, attention, layerNorm] = await Promise.all([
-    MatmulKernel.create(gpu.device, quants.length ? quants : ['f32'], reads),
-    AttentionKernel.create(gpu.device, o.headDim, o.rotary, reads),
-    LayerNormKernel.create(gpu.device, o.eps),
+    MatmulKernel.create(gpu.device, quants.length ? quants : ['f32'], reads, roles),
+    AttentionKernel.create(gpu.device, o.headDim, o.rotary, reads, [o.elems.qkv, o.elems.attnContext]),
+    LayerNormKernel.create(gpu.device, o.eps, withInputs(o.elems)),
   ]);
   return { matmul, attention, layerNorm };
 }
+
+/**
+ * The element type of each activation role: `activations` (f16 only where the device has
+ * `shader-f16`, see GpuEncoder), except the roles in `f32` (a pre-norm residual stream, which
+ * every layer adds into and which may hold values past f16's range in large models).
+ */
+export function roleElems<Role extends string>(
+  roles: readonly Role[],
+  activations: Elem,
+  f32: readonly Role[] = [],
+): Record<Role, Elem> {
+  return Object.fromEntries(roles.map((r) => [r, f32.includes(r) ? 'f32' : activations])) as Record<Role, Elem>;
+}
+
+/** The roles' element types and f32, that of the gathered word rows a graph's first kernel reads. */
+export const withInputs = (elems: Readonly<Record<string, Elem>>): Elem[] => [...new Set<Elem>(['f32', ...Object.values(elems)])];
 
 export function uploadProjections(up: WeightUploads, i: number, l: LayerWeights): GpuProjections {
   return {
@@ -130,8 +160,12 @@ export function uploadLayerCore(up: WeightUploads, i: number, l: BertLayer | Mod
 
 /** What an architecture declares beside its encode: see LayerGraph. */
 export interface GraphShape<Role extends string> {
-  /** Floats per token of each activation buffer, by the role it plays in encode. */
+  /** Values per token of each activation buffer, by the role it plays in encode. */
   activations: Record<Role, number>;
+  /** The element type of each activation buffer (roleElems). */
+  elems: Record<Role, Elem>;
+  /** The role whose buffer encode returns. */
+  output: Role;
   /** Uniform slots (dispatches) of a batch: `fixed` plus `perLayer` for each layer. */
   slots: { fixed: number; perLayer: number };
 }
@@ -153,13 +187,20 @@ export abstract class LayerGraph<Role extends string, Layer extends GpuProjectio
     protected readonly layers: readonly Layer[],
     private readonly uploads: WeightUploads,
   ) {
-    this.buffers = (Object.keys(shape.activations) as Role[]).map((role) => [role, new GrowableBuffer(device, role)]);
+    this.buffers = (Object.keys(shape.activations) as Role[]).map((role) => [
+      role,
+      new GrowableBuffer(device, role, undefined, shape.elems[role]),
+    ]);
   }
 
   abstract encode(pass: DispatchTarget, uniforms: UniformArena, inputs: BatchInputs, layers: number): GPUBuffer;
 
   get loadedLayers(): number {
     return this.layers.length;
+  }
+
+  get outputElem(): Elem {
+    return this.shape.elems[this.shape.output];
   }
 
   slots(layers: number): number {
@@ -172,7 +213,9 @@ export abstract class LayerGraph<Role extends string, Layer extends GpuProjectio
 
   reserve(maxM: number): void {
     const sized = {} as Record<Role, GPUBuffer>;
-    for (const [role, b] of this.buffers) sized[role] = b.ensure(maxM * this.shape.activations[role] * 4);
+    for (const [role, b] of this.buffers) {
+      sized[role] = b.ensure(maxM * this.shape.activations[role] * ELEM_BYTES[this.shape.elems[role]]);
+    }
     this.sized = sized;
   }
 

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import type { GpuLayerNorm } from '../gpu/kernels/layernorm.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
-import type { UniformArena } from '../gpu/resources.js';
+import type { Elem, UniformArena } from '../gpu/resources.js';
 import { type EncoderConfig, exitUsesFinalNorm, type ModernBertSpec } from '../weights/config.js';
 import type { ModernBertWeights } from '../weights/weights.js';
 import {
@@ -10,6 +10,7 @@ import {
   type GpuLayerCore,
   LayerGraph,
   type LayerKernels,
+  roleElems,
   uploadLayerCore,
   WeightUploads,
 } from './gpu-graph.js';
@@ -24,6 +25,7 @@ interface GpuLayer extends GpuLayerCore {
 }
 
 type Role = 'residual' | 'normed' | 'qkv' | 'attnContext' | 'ffnHidden';
+const ROLES: Role[] = ['residual', 'normed', 'qkv', 'attnContext', 'ffnHidden'];
 
 /**
  * The ModernBERT forward (conventions in config.ts's parseModernBertConfig). `residual` is the
@@ -39,12 +41,15 @@ export class ModernBertGraph extends LayerGraph<Role, GpuLayer> {
     private readonly norms: { emb: GpuLayerNorm; final: GpuLayerNorm },
     layers: GpuLayer[],
     uploads: WeightUploads,
+    elems: Record<Role, Elem>,
   ) {
     const { hiddenSize: H, intermediateSize: I } = config;
     super(
       device,
       {
         activations: { residual: H, normed: H, qkv: 3 * H, attnContext: H, ffnHidden: I },
+        elems,
+        output: 'residual',
         // Embedding norm, 7 per layer (layer 0 one fewer), final norm.
         slots: { fixed: 2, perLayer: 7 },
       },
@@ -54,14 +59,20 @@ export class ModernBertGraph extends LayerGraph<Role, GpuLayer> {
     );
   }
 
-  static async create(gpu: GpuContext, weights: ModernBertWeights): Promise<ModernBertGraph> {
+  /**
+   * `activations`: the activation buffers' element type (f16 needs `shader-f16`); the residual
+   * stream stays f32 (see roleElems).
+   */
+  static async create(gpu: GpuContext, weights: ModernBertWeights, activations: Elem = 'f32'): Promise<ModernBertGraph> {
     const c = weights.config;
     const spec = c.modern as ModernBertSpec;
+    const elems = roleElems(ROLES, activations, ['residual']);
     const kernels = await createLayerKernels(gpu, {
       layers: weights.layers,
       headDim: c.headDim,
       eps: c.layerNormEps,
       rotary: true,
+      elems,
     });
     const up = new WeightUploads(gpu.device);
     const cpuTables = ropeTables(spec, c.headDim, c.maxTokens);
@@ -77,7 +88,7 @@ export class ModernBertGraph extends LayerGraph<Role, GpuLayer> {
       };
     });
     const norms = { emb: up.norm('embeddings.norm', weights.embNorm), final: up.norm('final_norm', weights.finalNorm) };
-    return new ModernBertGraph(gpu.device, c, kernels, norms, layers, up);
+    return new ModernBertGraph(gpu.device, c, kernels, norms, layers, up, elems);
   }
 
   encode(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, layers: number): GPUBuffer {

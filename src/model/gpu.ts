@@ -3,8 +3,9 @@ import type { GpuContext } from '../gpu/device.js';
 import { PoolKernel } from '../gpu/kernels/pool.js';
 import { KernelProfiler, type KernelTime } from '../gpu/profiler.js';
 import { GpuQueue } from '../gpu/queue.js';
-import { GrowableBuffer } from '../gpu/resources.js';
+import { ELEM_BYTES, type Elem, GrowableBuffer } from '../gpu/resources.js';
 import type { EncoderConfig, Pooling } from '../weights/config.js';
+import { f16BitsToF32 } from '../weights/f16.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { adaptiveUnsupported, checkExits, ExitJudge } from './adaptive.js';
 import { bucketize, SUBMISSION_TOKENS, selectRows, type TokenBatch } from './batch.js';
@@ -24,15 +25,32 @@ import { DecoderGraph } from './gpu-decoder.js';
 import { type BatchInputs, type GpuGraph, isStepped, type SteppedGraph } from './gpu-graph.js';
 import { ModernBertGraph } from './gpu-modernbert.js';
 
-function graphOf(gpu: GpuContext, weights: EncoderWeights): Promise<GpuGraph> {
+function graphOf(gpu: GpuContext, weights: EncoderWeights, activations: Elem): Promise<GpuGraph> {
   switch (weights.family) {
     case 'bert':
-      return BertGraph.create(gpu, weights);
+      return BertGraph.create(gpu, weights, activations);
     case 'modernbert':
-      return ModernBertGraph.create(gpu, weights);
+      return ModernBertGraph.create(gpu, weights, activations);
     case 'decoder':
-      return DecoderGraph.create(gpu, weights);
+      return DecoderGraph.create(gpu, weights, activations);
   }
+}
+
+export interface GpuEncoderOptions {
+  /**
+   * The element type of the activation buffers between kernels (default f32). f16 halves their
+   * memory and traffic and needs the adapter's `shader-f16`; every kernel still accumulates in
+   * f32 and keeps norm and softmax statistics in f32, and pre-norm models (ModernBERT, the
+   * decoders) keep their residual stream in f32.
+   */
+  activations?: Elem;
+}
+
+/** Widens f16 bits to f32. */
+function widenF16(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = f16BitsToF32(bits[i] as number);
+  return out;
 }
 
 /** Storage-binding offsets must be multiples of minStorageBufferOffsetAlignment (256 by default). */
@@ -67,6 +85,8 @@ export class GpuEncoder implements EncoderBackend {
     private readonly graph: GpuGraph,
     private readonly pool: PoolKernel,
     private readonly queue: GpuQueue,
+    /** The element type of the activation buffers (GpuEncoderOptions). */
+    readonly activations: Elem,
   ) {
     this.config = weights.config;
     this.device = gpu.device;
@@ -76,9 +96,22 @@ export class GpuEncoder implements EncoderBackend {
   }
 
   /** `queue`: the device's shared queue where other work (an index) runs on the same device. */
-  static async create(gpu: GpuContext, weights: EncoderWeights, queue = new GpuQueue(gpu)): Promise<GpuEncoder> {
-    const [graph, pool] = await Promise.all([graphOf(gpu, weights), PoolKernel.create(gpu.device)]);
-    return new GpuEncoder(gpu, weights, graph, pool, queue);
+  static async create(
+    gpu: GpuContext,
+    weights: EncoderWeights,
+    queue = new GpuQueue(gpu),
+    options: GpuEncoderOptions = {},
+  ): Promise<GpuEncoder> {
+    const activations = options.activations ?? 'f32';
+    if (activations === 'f16' && !gpu.features.shaderF16) {
+      throw new UnsupportedError("f16 activations need the GPU adapter's shader-f16 feature, which this one lacks");
+    }
+    // Pre-norm graphs return an f32 stream under f16 activations too (see GpuEncoderOptions).
+    const [graph, pool] = await Promise.all([
+      graphOf(gpu, weights, activations),
+      PoolKernel.create(gpu.device, ['f32', activations]),
+    ]);
+    return new GpuEncoder(gpu, weights, graph, pool, queue, activations);
   }
 
   get loadedLayers(): number {
@@ -186,6 +219,7 @@ export class GpuEncoder implements EncoderBackend {
   /** Encodes every batch of the group into one command buffer, submits once and reads back once. */
   private async submit(batches: TokenBatch[], layers: number, output: Output, results: Float32Array[]): Promise<void> {
     const H = this.config.hiddenSize;
+    const elem = this.graph.outputElem;
     const counts = batches.map((b) => b.size * b.seqLen);
     await this.prepare(counts);
     this.graph.reserve(Math.max(...counts));
@@ -196,56 +230,56 @@ export class GpuEncoder implements EncoderBackend {
     let outBytes = 0;
     for (const b of batches) {
       outOffsets.push(outBytes);
-      outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * H * 4);
+      outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * H * ELEM_BYTES[elem]);
     }
     const out = this.out.ensure(outBytes);
-    const data = new Float32Array(
-      await this.queue.submit({
-        label: 'forward',
-        // + 1 per batch for the pooling dispatch.
-        slots: batches.length * (this.graph.slots(layers) + 1),
-        // Token-layers of padded rows: what the forward's GPU time grows with.
-        work: layers * counts.reduce((a, b) => a + b, 0),
-        encode: (encoder, uniforms) => {
-          this.device.queue.writeBuffer(inputBuffer, 0, upload);
-          let rowsDone = 0;
-          placed.forEach((p, bi) => {
-            const { batch } = p;
-            const M = batch.size * batch.seqLen;
-            const pass = this.profiler?.pass(encoder) ?? encoder.beginComputePass({ label: `batch ${bi}` });
-            const hidden = this.graph.encode(pass, uniforms, p, layers);
-            if (output.kind === 'pooled') {
-              const o = output.options;
-              this.pool.encode(pass, uniforms, hidden, p.lengths, out, {
-                rows: batch.size,
-                seqLen: batch.seqLen,
-                hidden: H,
-                dims: o.dims,
-                outRow0: rowsDone,
-                pooling: o.pooling,
-                normalize: o.normalize,
-              });
-              pass.end();
-            } else {
-              pass.end();
-              encoder.copyBufferToBuffer(hidden, 0, out, outOffsets[bi] as number, M * H * 4);
-            }
-            rowsDone += batch.size;
-          });
-          this.profiler?.resolve(encoder);
-          return { buffer: out, bytes: outBytes };
-        },
-      }),
-    );
+    const raw = await this.queue.submit({
+      label: 'forward',
+      // + 1 per batch for the pooling dispatch.
+      slots: batches.length * (this.graph.slots(layers) + 1),
+      // Token-layers of padded rows: what the forward's GPU time grows with.
+      work: layers * counts.reduce((a, b) => a + b, 0),
+      encode: (encoder, uniforms) => {
+        this.device.queue.writeBuffer(inputBuffer, 0, upload);
+        let rowsDone = 0;
+        placed.forEach((p, bi) => {
+          const { batch } = p;
+          const M = batch.size * batch.seqLen;
+          const pass = this.profiler?.pass(encoder) ?? encoder.beginComputePass({ label: `batch ${bi}` });
+          const hidden = this.graph.encode(pass, uniforms, p, layers);
+          if (output.kind === 'pooled') {
+            const o = output.options;
+            this.pool.encode(pass, uniforms, hidden, p.lengths, out, {
+              rows: batch.size,
+              seqLen: batch.seqLen,
+              hidden: H,
+              dims: o.dims,
+              outRow0: rowsDone,
+              pooling: o.pooling,
+              normalize: o.normalize,
+            });
+            pass.end();
+          } else {
+            pass.end();
+            encoder.copyBufferToBuffer(hidden, 0, out, outOffsets[bi] as number, M * H * ELEM_BYTES[elem]);
+          }
+          rowsDone += batch.size;
+        });
+        this.profiler?.resolve(encoder);
+        return { buffer: out, bytes: outBytes };
+      },
+    });
     batches.forEach((batch, bi) => {
-      const base = (outOffsets[bi] as number) / 4;
+      const base = outOffsets[bi] as number;
       batch.indices.forEach((textIndex, row) => {
         if (output.kind === 'pooled') {
           const d = output.options.dims;
-          results[textIndex] = data.slice(base + row * d, base + (row + 1) * d);
+          results[textIndex] = new Float32Array(raw, base + row * d * 4, d).slice();
         } else {
-          const start = base + row * batch.seqLen * H;
-          results[textIndex] = data.slice(start, start + (batch.lengths[row] as number) * H);
+          const start = base + row * batch.seqLen * H * ELEM_BYTES[elem];
+          const n = (batch.lengths[row] as number) * H;
+          results[textIndex] =
+            elem === 'f16' ? widenF16(new Uint16Array(raw, start, n)) : new Float32Array(raw, start, n).slice();
         }
       });
     });
@@ -260,7 +294,7 @@ export class GpuEncoder implements EncoderBackend {
    */
   private async adaptiveBatch(graph: SteppedGraph, batch: TokenBatch, o: AdaptiveOptions, judge: ExitJudge): Promise<void> {
     const H = this.config.hiddenSize;
-    const rowBytes = batch.seqLen * H * 4;
+    const rowBytes = batch.seqLen * H * ELEM_BYTES[graph.outputElem];
     // With a head, the Dense modules run on the CPU over full-width vectors, as in embed.
     const width = this.head ? H : o.dims;
     const { upload, buffer, placed } = this.layoutInputs([batch]);

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type BackendProbes,
@@ -126,10 +129,14 @@ describe('BackendSwitch', () => {
     expect(s.choices().batch.reason).toMatch(
       /^switched to cpu: the last 3 calls on webgpu took 2\.0x the time predicted for cpu \(before: WebGPU: predicted/,
     );
-    // The other class is untouched, and a class switches only once.
+    // The other class is untouched. The switch is a trial: the CPU's first calls ran slower than
+    // WebGPU's last ones, so the class goes back, and then never moves again.
     expect(s.backendFor(1, 16)).toBe('cpu');
-    for (let i = 0; i < 10; i++) s.record('cpu', 6, 8, 128, 100 * gpuBatch);
-    expect(s.backendFor(8, 128)).toBe('cpu');
+    for (let i = 0; i < SWITCH_WINDOW; i++) s.record('cpu', 6, 8, 128, 100 * gpuBatch);
+    expect(s.backendFor(8, 128)).toBe('webgpu');
+    expect(s.choices().batch.reason).toMatch(/^back on webgpu: cpu's first 3 calls after a switch ran at 0\.\d+x the speed/);
+    for (let i = 0; i < 10; i++) s.record('webgpu', 6, 8, 128, 100 * cpuBatch);
+    expect(s.backendFor(8, 128)).toBe('webgpu');
   });
 
   it('switches only past SWITCH_MARGIN, on the median (one slow call does not decide)', () => {
@@ -251,6 +258,8 @@ describe('probeAgainst and the cache of both probes', () => {
   });
 
   it('measures both backends once per adapter and model; a cached probe runs no call', async () => {
+    // Node keeps probes on disk: a folder of its own, not the user's cache.
+    vi.stubEnv('M3WEB_CACHE_DIR', mkdtempSync(join(tmpdir(), 'm3web-backend-choice-')));
     const clock = useClock();
     const cpu = fakeBackend('cpu', clock, (l, b, s) => ms(CPU, l, b, s));
     const gpu = fakeBackend('webgpu', clock, (l, b, s) => ms(GPU_BIG_BATCHES, l, b, s));
@@ -266,5 +275,6 @@ describe('probeAgainst and the cache of both probes', () => {
     // Another adapter is another device: measured again.
     await getOrProbeBoth(cpu, { backend: gpu, target: { ...target, adapter: { ...ADAPTER, description: 'y' } } }, modelKey);
     expect(clock.calls.length).toBeGreaterThan(calls);
+    vi.unstubAllEnvs();
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type Budget,
@@ -213,13 +216,16 @@ describe('probe', () => {
     expect(keys.size).toBe(5);
   });
 
-  it('keeps probes for the process where there is no IndexedDB: one probe per device and model', async () => {
+  it('keeps probes for the process where there is no IndexedDB (in Node on disk too): one probe per device and model', async () => {
+    // A cache folder of its own: Node keeps probes on disk, where an earlier run's would be found.
+    vi.stubEnv('M3WEB_CACHE_DIR', mkdtempSync(join(tmpdir(), 'm3web-budget-')));
     const { backend, clock } = fakeBackend(() => 1);
     const first = await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'm');
     expect(await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'm')).toBe(first);
     expect(clock.calls).toHaveLength(19);
     await getOrProbe(backend, { kind: 'webgpu', adapter: ADAPTER }, 'another model');
     expect(clock.calls).toHaveLength(2 * 19);
+    vi.unstubAllEnvs();
   });
 
   it('does not keep a probe timed at one depth of a deeper model (a progressive start): it is measured again', async () => {

@@ -1,8 +1,8 @@
 import type { SharedReads } from '../device.js';
 import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import type { DispatchTarget } from '../profiler.js';
-import { computePipeline, type UniformArena } from '../resources.js';
-import { wgsl } from '../shader.js';
+import { computePipeline, type Elem, elemOf, type UniformArena } from '../resources.js';
+import { type ElemIO, elemPairs, elemWgsl, ioKey } from '../shader.js';
 
 const QUERIES = 64;
 /** The head size attention.wgsl's q and acc arrays hold as written. */
@@ -56,7 +56,8 @@ export interface GroupedAttention {
 export class AttentionKernel {
   private constructor(
     private readonly layout: KernelLayout<typeof BINDINGS.kinds>,
-    private readonly pipeline: GPUComputePipeline,
+    /** By ioKey of (qkv, ctx). */
+    private readonly pipelines: ReadonlyMap<string, GPUComputePipeline>,
     private readonly headDim: number,
     private readonly rotary: boolean,
   ) {}
@@ -65,33 +66,42 @@ export class AttentionKernel {
    * The head size is a pipeline constant, so one kernel serves one model shape; `rotary`
    * compiles the RoPE variant (ModernBERT), whose every call must pass a table. `reads`: see
    * SharedReads; on lavapipe (12 x 384, 8 x 128 tokens, q8) `subgroup` takes attention from
-   * 412 to 136 ms per forward.
+   * 412 to 136 ms per forward. `elems`: the activation element types in use (every pair of
+   * them is compiled).
    */
   static async create(
     device: GPUDevice,
     headDim: number,
     rotary = false,
     reads: SharedReads = 'direct',
+    elems: readonly Elem[] = ['f32'],
   ): Promise<AttentionKernel> {
     if (headDim > MAX_HEAD_DIM) throw new RangeError(`head size ${headDim} exceeds ${MAX_HEAD_DIM}`);
     const layout = BINDINGS.layout(device);
-    let code = await wgsl(...attentionShader(reads).files);
-    if (headDim > SHADER_HEAD_DIM) {
-      // WGSL sizes private arrays by constant expressions only (an override cannot), and sizing
-      // them for 256 in every pipeline would double the registers BERT's attention holds.
-      const [from, to] = [SHADER_HEAD_DIM, MAX_HEAD_DIM].map((d) => `const MAX_HEAD_VEC4S: u32 = ${d / 4}u;`) as [string, string];
-      if (!code.includes(from)) throw new Error(`attention.wgsl no longer declares "${from}"`);
-      code = code.replace(from, to);
-    }
-    const pipeline = await computePipeline(device, {
-      label: `attention-d${headDim}${rotary ? '-rope' : ''}`,
-      layout: layout.pipelineLayout,
-      compute: {
-        module: device.createShaderModule({ label: 'attention', code }),
-        constants: { ROPE: rotary ? 1 : 0, HEAD_DIM: headDim },
-      },
-    });
-    return new AttentionKernel(layout, pipeline, headDim, rotary);
+    const compile = async (io: ElemIO): Promise<[string, GPUComputePipeline]> => {
+      let code = await elemWgsl(io, ...attentionShader(reads).files);
+      if (headDim > SHADER_HEAD_DIM) {
+        // WGSL sizes private arrays by constant expressions only (an override cannot), and sizing
+        // them for 256 in every pipeline would double the registers BERT's attention holds.
+        const [from, to] = [SHADER_HEAD_DIM, MAX_HEAD_DIM].map((d) => `const MAX_HEAD_VEC4S: u32 = ${d / 4}u;`) as [
+          string,
+          string,
+        ];
+        if (!code.includes(from)) throw new Error(`attention.wgsl no longer declares "${from}"`);
+        code = code.replace(from, to);
+      }
+      const pipeline = await computePipeline(device, {
+        label: `attention-d${headDim}${rotary ? '-rope' : ''}-${ioKey(io)}`,
+        layout: layout.pipelineLayout,
+        compute: {
+          module: device.createShaderModule({ label: 'attention', code }),
+          constants: { ROPE: rotary ? 1 : 0, HEAD_DIM: headDim },
+        },
+      });
+      return [ioKey(io), pipeline];
+    };
+    const pipelines = new Map(await Promise.all(elemPairs(elems).map(compile)));
+    return new AttentionKernel(layout, pipelines, headDim, rotary);
   }
 
   /**
@@ -121,7 +131,10 @@ export class AttentionKernel {
       group: shape.heads / (grouped?.kvHeads ?? shape.heads),
       causal: grouped?.causal ? 1 : 0,
     });
-    pass.setPipeline(this.pipeline);
+    const key = ioKey({ x: elemOf(qkv), y: elemOf(ctx) });
+    const pipeline = this.pipelines.get(key);
+    if (!pipeline) throw new Error(`no attention pipeline for ${key} activations`);
+    pass.setPipeline(pipeline);
     // Without RoPE the shader never reads the table, but every binding must be filled.
     const rope = rotary?.rope ?? lengths;
     pass.setBindGroup(0, this.layout.group({ params, qkv, lengths, rope, out: ctx }));

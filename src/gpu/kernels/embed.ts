@@ -1,7 +1,7 @@
 import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import type { DispatchTarget } from '../profiler.js';
-import { computePipeline, type UniformArena } from '../resources.js';
-import { wgsl } from '../shader.js';
+import { computePipeline, type Elem, elemOf, type UniformArena } from '../resources.js';
+import { elemWgsl } from '../shader.js';
 
 const WORKGROUP = 64;
 const MAX_GROUPS_X = 65535;
@@ -18,21 +18,29 @@ const BINDINGS = new Bindings('embed', {
 
 export const EMBED_SHADER: ShaderInterface = { files: ['embed'], params: PARAMS, layouts: [BINDINGS] };
 
-/** Launcher for shaders/embed.wgsl: word rows + position rows + token-type row 0. */
+/**
+ * Launcher for shaders/embed.wgsl: word rows + position rows + token-type row 0, into an x of
+ * f32 or f16 (elemOf).
+ */
 export class EmbedKernel {
   private constructor(
     private readonly layout: KernelLayout<typeof BINDINGS.kinds>,
-    private readonly pipeline: GPUComputePipeline,
+    private readonly pipelines: ReadonlyMap<Elem, GPUComputePipeline>,
   ) {}
 
-  static async create(device: GPUDevice): Promise<EmbedKernel> {
+  /** `elems`: the element types of the x it will be given. */
+  static async create(device: GPUDevice, elems: readonly Elem[] = ['f32']): Promise<EmbedKernel> {
     const layout = BINDINGS.layout(device);
-    const pipeline = await computePipeline(device, {
-      label: 'embed',
-      layout: layout.pipelineLayout,
-      compute: { module: device.createShaderModule({ label: 'embed', code: await wgsl(...EMBED_SHADER.files) }) },
-    });
-    return new EmbedKernel(layout, pipeline);
+    const compile = async (y: Elem): Promise<[Elem, GPUComputePipeline]> => {
+      const code = await elemWgsl({ x: 'f32', y }, ...EMBED_SHADER.files);
+      const pipeline = await computePipeline(device, {
+        label: `embed-${y}`,
+        layout: layout.pipelineLayout,
+        compute: { module: device.createShaderModule({ label: `embed-${y}`, code }) },
+      });
+      return [y, pipeline];
+    };
+    return new EmbedKernel(layout, new Map(await Promise.all([...new Set(elems)].map(compile))));
   }
 
   encode(
@@ -45,7 +53,9 @@ export class EmbedKernel {
   ): void {
     const params = PARAMS.write(uniforms, { M, H });
     const groups = Math.ceil((M * H) / WORKGROUP);
-    pass.setPipeline(this.pipeline);
+    const pipeline = this.pipelines.get(elemOf(x));
+    if (!pipeline) throw new Error(`no embed pipeline for ${elemOf(x)} activations`);
+    pass.setPipeline(pipeline);
     pass.setBindGroup(0, this.layout.group({ params, ...inputs, x }));
     pass.dispatchWorkgroups(Math.min(groups, MAX_GROUPS_X), Math.ceil(groups / MAX_GROUPS_X));
   }

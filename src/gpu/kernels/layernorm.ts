@@ -1,7 +1,7 @@
 import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import type { DispatchTarget } from '../profiler.js';
-import { computePipeline, type UniformArena } from '../resources.js';
-import { wgsl } from '../shader.js';
+import { computePipeline, type Elem, elemOf, type UniformArena } from '../resources.js';
+import { type ElemIO, elemPairs, elemWgsl, ioKey } from '../shader.js';
 
 export interface GpuLayerNorm {
   gamma: GPUBuffer;
@@ -14,28 +14,54 @@ const TO = new Bindings('layernorm-to', { ...IN_PLACE.kinds, out: 'write' });
 
 export const LAYERNORM_SHADER: ShaderInterface = { files: ['reduce', 'layernorm'], params: PARAMS, layouts: [IN_PLACE, TO] };
 
+type Form = 'withResidual' | 'plain' | 'to';
+
 /**
  * Launcher for shaders/layernorm.wgsl: x = LayerNorm(x + residual) in place (`encode`), or
- * out = LayerNorm(x) with x kept (`encodeTo`).
+ * out = LayerNorm(x) with x kept (`encodeTo`). x, residual and out may hold f32 or f16 (elemOf;
+ * residual the type of x).
  */
 export class LayerNormKernel {
   private constructor(
     private readonly layouts: { inPlace: KernelLayout<typeof IN_PLACE.kinds>; to: KernelLayout<typeof TO.kinds> },
-    private readonly pipelines: Record<'withResidual' | 'plain' | 'to', GPUComputePipeline>,
+    /** By `${form} ${ioKey}`; the in-place forms with y = x. */
+    private readonly pipelines: ReadonlyMap<string, GPUComputePipeline>,
     private readonly eps: number,
   ) {}
 
-  static async create(device: GPUDevice, eps: number): Promise<LayerNormKernel> {
+  /** `elems`: the activation element types in use. */
+  static async create(device: GPUDevice, eps: number, elems: readonly Elem[] = ['f32']): Promise<LayerNormKernel> {
     const layouts = { inPlace: IN_PLACE.layout(device), to: TO.layout(device) };
-    const module = device.createShaderModule({ label: 'layernorm', code: await wgsl(...LAYERNORM_SHADER.files) });
-    const make = (layout: GPUPipelineLayout, label: string, entryPoint: string, residual: boolean) =>
-      computePipeline(device, { label, layout, compute: { module, entryPoint, constants: { HAS_RESIDUAL: residual ? 1 : 0 } } });
-    const [withResidual, plain, normTo] = await Promise.all([
-      make(layouts.inPlace.pipelineLayout, 'layernorm-residual', 'main', true),
-      make(layouts.inPlace.pipelineLayout, 'layernorm', 'main', false),
-      make(layouts.to.pipelineLayout, 'layernorm-to', 'norm_to', false),
-    ]);
-    return new LayerNormKernel(layouts, { withResidual, plain, to: normTo }, eps);
+    const forIO = async (io: ElemIO): Promise<[string, GPUComputePipeline][]> => {
+      const module = device.createShaderModule({
+        label: `layernorm-${ioKey(io)}`,
+        code: await elemWgsl(io, ...LAYERNORM_SHADER.files),
+      });
+      const make = async (form: Form): Promise<[string, GPUComputePipeline]> => {
+        const key = `${form} ${ioKey(io)}`;
+        const pipeline = await computePipeline(device, {
+          label: `layernorm-${key}`,
+          layout: (form === 'to' ? layouts.to : layouts.inPlace).pipelineLayout,
+          compute: {
+            module,
+            entryPoint: form === 'to' ? 'norm_to' : 'main',
+            constants: { HAS_RESIDUAL: form === 'withResidual' ? 1 : 0 },
+          },
+        });
+        return [key, pipeline];
+      };
+      const forms: Form[] = io.x === io.y ? ['withResidual', 'plain', 'to'] : ['to'];
+      return Promise.all(forms.map(make));
+    };
+    const pipelines = await Promise.all(elemPairs(elems).map(forIO));
+    return new LayerNormKernel(layouts, new Map(pipelines.flat()), eps);
+  }
+
+  private pipeline(form: Form, io: ElemIO): GPUComputePipeline {
+    const key = `${form} ${ioKey(io)}`;
+    const pipeline = this.pipelines.get(key);
+    if (!pipeline) throw new Error(`no layernorm pipeline for ${key} activations`);
+    return pipeline;
   }
 
   /**
@@ -52,7 +78,9 @@ export class LayerNormKernel {
     H: number,
   ): void {
     const params = PARAMS.write(uniforms, { H, eps: this.eps });
-    pass.setPipeline(residual ? this.pipelines.withResidual : this.pipelines.plain);
+    const e = elemOf(x);
+    if (residual && elemOf(residual) !== e) throw new Error('layernorm: residual and x must hold the same type');
+    pass.setPipeline(this.pipeline(residual ? 'withResidual' : 'plain', { x: e, y: e }));
     pass.setBindGroup(0, this.layouts.inPlace.group({ params, x, residual: residual ?? norm.gamma, ...norm }));
     pass.dispatchWorkgroups(M);
   }
@@ -68,7 +96,7 @@ export class LayerNormKernel {
     H: number,
   ): void {
     const params = PARAMS.write(uniforms, { H, eps: this.eps });
-    pass.setPipeline(this.pipelines.to);
+    pass.setPipeline(this.pipeline('to', { x: elemOf(x), y: elemOf(out) }));
     // norm_to never reads Residual: gamma fills it.
     pass.setBindGroup(0, this.layouts.to.group({ params, x, residual: norm.gamma, ...norm, out }));
     pass.dispatchWorkgroups(M);

@@ -3,8 +3,8 @@ import type { SharedReads } from '../device.js';
 import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import { PipelineVariants } from '../pipeline-variants.js';
 import type { DispatchTarget } from '../profiler.js';
-import { type UniformArena, uploadBuffer } from '../resources.js';
-import { wgsl } from '../shader.js';
+import { type Elem, elemOf, type UniformArena, uploadBuffer } from '../resources.js';
+import { elemPairs, elemWgsl, ioKey } from '../shader.js';
 
 /** A Linear whose weight bytes, scales and bias live in GPU buffers. */
 export interface GpuLinear {
@@ -103,7 +103,7 @@ export function matmulShader(quant: Quant, reads: SharedReads): ShaderInterface 
 
 /**
  * Launcher for shaders/matmul.wgsl with one of the weights_*.wgsl decoders: one pipeline per
- * (weight format, tiling). `few_rows` compiles in tens of milliseconds and `main` (unrolled
+ * (weight format, element types of X and Y, tiling). `few_rows` compiles in tens of milliseconds and `main` (unrolled
  * register tiles) in ~1.4 s on SwiftShader, so creation compiles the tiling for one short text
  * only, and `main` starts compiling when a call first has more rows than `few_rows` serves
  * best; until it is ready, batches run on `few_rows`, which is correct for any M, only slower.
@@ -114,26 +114,36 @@ export function matmulShader(quant: Quant, reads: SharedReads): ShaderInterface 
 export class MatmulKernel {
   private constructor(
     private readonly layouts: { plain: KernelLayout<typeof PLAIN.kinds>; scaled: KernelLayout<typeof SCALED.kinds> },
-    private readonly variants: Map<Quant, PipelineVariants<TilingName>>,
+    /** By `${quant} ${ioKey}`. */
+    private readonly variants: Map<string, PipelineVariants<TilingName>>,
     private readonly tilingFor: (M: number) => TilingName,
   ) {}
 
-  static async create(device: GPUDevice, quants: readonly Quant[], reads: SharedReads = 'direct'): Promise<MatmulKernel> {
+  /** `elems`: the activation element types in use; every (X, Y) pair of them is compiled. */
+  static async create(
+    device: GPUDevice,
+    quants: readonly Quant[],
+    reads: SharedReads = 'direct',
+    elems: readonly Elem[] = ['f32'],
+  ): Promise<MatmulKernel> {
     const layouts = { plain: PLAIN.layout(device), scaled: SCALED.layout(device) };
     const plan = PLANS[reads];
-    const variants = new Map<Quant, PipelineVariants<TilingName>>();
+    const variants = new Map<string, PipelineVariants<TilingName>>();
     for (const quant of new Set(quants)) {
-      const module = device.createShaderModule({
-        label: `matmul-${quant}-${reads}`,
-        code: await wgsl(...matmulShader(quant, reads).files),
-      });
-      const layout = layouts[isScaled(quant) ? 'scaled' : 'plain'].pipelineLayout;
-      const descriptor = (tiling: TilingName): GPUComputePipelineDescriptor => ({
-        label: `matmul-${quant}-${tiling}`,
-        layout,
-        compute: { module, entryPoint: TILINGS[tiling].entryPoint },
-      });
-      variants.set(quant, new PipelineVariants(device, descriptor, plan.order));
+      for (const io of elemPairs(elems)) {
+        const name = `matmul-${quant}-${ioKey(io)}`;
+        const module = device.createShaderModule({
+          label: `${name}-${reads}`,
+          code: await elemWgsl(io, ...matmulShader(quant, reads).files),
+        });
+        const layout = layouts[isScaled(quant) ? 'scaled' : 'plain'].pipelineLayout;
+        const descriptor = (tiling: TilingName): GPUComputePipelineDescriptor => ({
+          label: `${name}-${tiling}`,
+          layout,
+          compute: { module, entryPoint: TILINGS[tiling].entryPoint },
+        });
+        variants.set(`${quant} ${ioKey(io)}`, new PipelineVariants(device, descriptor, plan.order));
+      }
     }
     const kernel = new MatmulKernel(layouts, variants, plan.tilingFor);
     // Waiting for one pipeline here makes an adapter that cannot compile the kernel fail while
@@ -153,7 +163,10 @@ export class MatmulKernel {
     if (o.wait) await Promise.all(jobs);
   }
 
-  /** y[M, linear.rows] = epilogue(x[M, linear.cols] . W^T + b); gated epilogues write y[M, linear.rows / 2]. */
+  /**
+   * y[M, linear.rows] = epilogue(x[M, linear.cols] . W^T + b); gated epilogues write y[M, linear.rows / 2].
+   * x and y may hold f32 or f16 (elemOf), each a type the kernel was created with.
+   */
   encode(
     pass: DispatchTarget,
     uniforms: UniformArena,
@@ -163,8 +176,9 @@ export class MatmulKernel {
     M: number,
     epilogue: Epilogue = 'none',
   ): void {
-    const picked = this.variants.get(linear.quant)?.pick(this.tilingFor(M));
-    if (!picked) throw new Error(`matmul pipeline for ${linear.quant} weights, ${M} rows: prepare() was not awaited`);
+    const key = `${linear.quant} ${ioKey({ x: elemOf(x), y: elemOf(y) })}`;
+    const picked = this.variants.get(key)?.pick(this.tilingFor(M));
+    if (!picked) throw new Error(`matmul pipeline for ${key}, ${M} rows: not created, or prepare() was not awaited`);
     const params = PARAMS.write(uniforms, { M, N: linear.rows, K: linear.cols, epilogue: EPILOGUE[epilogue] });
     const { bias, weights: w, scales } = linear;
     pass.setPipeline(picked.pipeline);

@@ -1,8 +1,8 @@
 import type { Pooling } from '../../weights/config.js';
 import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import type { DispatchTarget } from '../profiler.js';
-import { computePipeline, type UniformArena } from '../resources.js';
-import { wgsl } from '../shader.js';
+import { computePipeline, type Elem, elemOf, type UniformArena } from '../resources.js';
+import { elemWgsl } from '../shader.js';
 
 const PARAMS = new UniformBlock('PoolParams', {
   S: 'u32',
@@ -19,21 +19,29 @@ const POOL_MODES: Record<Pooling, number> = { cls: 0, mean: 1, last: 2 };
 
 export const POOL_SHADER: ShaderInterface = { files: ['reduce', 'pool'], params: PARAMS, layouts: [BINDINGS] };
 
-/** Launcher for shaders/pool.wgsl: pool, truncate to `dims`, optionally L2-normalise. */
+/**
+ * Launcher for shaders/pool.wgsl: pool hidden states of f32 or f16 (elemOf), truncate to `dims`,
+ * optionally L2-normalise, into f32.
+ */
 export class PoolKernel {
   private constructor(
     private readonly layout: KernelLayout<typeof BINDINGS.kinds>,
-    private readonly pipeline: GPUComputePipeline,
+    private readonly pipelines: ReadonlyMap<Elem, GPUComputePipeline>,
   ) {}
 
-  static async create(device: GPUDevice): Promise<PoolKernel> {
+  /** `elems`: the element types of the hidden states it will be given. */
+  static async create(device: GPUDevice, elems: readonly Elem[] = ['f32']): Promise<PoolKernel> {
     const layout = BINDINGS.layout(device);
-    const pipeline = await computePipeline(device, {
-      label: 'pool',
-      layout: layout.pipelineLayout,
-      compute: { module: device.createShaderModule({ label: 'pool', code: await wgsl(...POOL_SHADER.files) }) },
-    });
-    return new PoolKernel(layout, pipeline);
+    const compile = async (x: Elem): Promise<[Elem, GPUComputePipeline]> => {
+      const code = await elemWgsl({ x, y: 'f32' }, ...POOL_SHADER.files);
+      const pipeline = await computePipeline(device, {
+        label: `pool-${x}`,
+        layout: layout.pipelineLayout,
+        compute: { module: device.createShaderModule({ label: `pool-${x}`, code }) },
+      });
+      return [x, pipeline];
+    };
+    return new PoolKernel(layout, new Map(await Promise.all([...new Set(elems)].map(compile))));
   }
 
   /** Writes rows out[outRow0 .. outRow0 + rows) of the [texts, dims] output. */
@@ -53,7 +61,9 @@ export class PoolKernel {
       mode: POOL_MODES[o.pooling],
       normalize: o.normalize ? 1 : 0,
     });
-    pass.setPipeline(this.pipeline);
+    const pipeline = this.pipelines.get(elemOf(hidden));
+    if (!pipeline) throw new Error(`no pool pipeline for ${elemOf(hidden)} hidden states`);
+    pass.setPipeline(pipeline);
     pass.setBindGroup(0, this.layout.group({ params, hidden, lengths, out }));
     pass.dispatchWorkgroups(o.rows);
   }

@@ -1,7 +1,7 @@
 import { Bindings, type KernelLayout, type ShaderInterface, UniformBlock } from '../kernel-spec.js';
 import type { DispatchTarget } from '../profiler.js';
-import { computePipeline, type UniformArena, uploadBuffer } from '../resources.js';
-import { wgsl } from '../shader.js';
+import { computePipeline, type Elem, elemOf, type UniformArena, uploadBuffer } from '../resources.js';
+import { type ElemIO, elemPairs, elemWgsl, ioKey } from '../shader.js';
 
 const PARAMS = new UniformBlock('RmsParams', { width: 'u32', row_stride: 'u32', offset: 'u32', eps: 'f32', scale: 'f32' });
 const IN_PLACE = new Bindings('rmsnorm', { params: 'uniform', x: 'write', gamma: 'read' });
@@ -24,39 +24,49 @@ export interface RmsRuns {
 
 type Form = 'main' | 'norm_to' | 'norm_add' | 'scale_to';
 
-/** Launcher for shaders/rmsnorm.wgsl (its four forms are described there). */
+/**
+ * Launcher for shaders/rmsnorm.wgsl (its four forms are described there). x and out may hold f32
+ * or f16 (elemOf).
+ */
 export class RmsNormKernel {
   private constructor(
     private readonly layouts: { inPlace: KernelLayout<typeof IN_PLACE.kinds>; to: KernelLayout<typeof TO.kinds> },
-    private readonly pipelines: Record<Form, GPUComputePipeline>,
+    /** By `${form} ${ioKey}`; `main` (in place) with y = x. */
+    private readonly pipelines: ReadonlyMap<string, GPUComputePipeline>,
     private readonly eps: number,
     /** Fills scale_to's Gamma binding, which it never reads. */
     private readonly unread: GPUBuffer,
   ) {}
 
-  static async create(device: GPUDevice, eps: number): Promise<RmsNormKernel> {
+  /** `elems`: the activation element types in use. */
+  static async create(device: GPUDevice, eps: number, elems: readonly Elem[] = ['f32']): Promise<RmsNormKernel> {
     const layouts = { inPlace: IN_PLACE.layout(device), to: TO.layout(device) };
-    const module = device.createShaderModule({ label: 'rmsnorm', code: await wgsl(...RMSNORM_SHADER.files) });
-    const make = (entryPoint: Form) =>
-      computePipeline(device, {
-        label: `rmsnorm-${entryPoint}`,
-        layout: (entryPoint === 'main' ? layouts.inPlace : layouts.to).pipelineLayout,
-        compute: { module, entryPoint },
+    const forIO = async (io: ElemIO): Promise<[string, GPUComputePipeline][]> => {
+      const module = device.createShaderModule({
+        label: `rmsnorm-${ioKey(io)}`,
+        code: await elemWgsl(io, ...RMSNORM_SHADER.files),
       });
-    const [main, normTo, normAdd, scaleTo] = await Promise.all([
-      make('main'),
-      make('norm_to'),
-      make('norm_add'),
-      make('scale_to'),
-    ]);
+      const make = async (entryPoint: Form): Promise<[string, GPUComputePipeline]> => {
+        const key = `${entryPoint} ${ioKey(io)}`;
+        const pipeline = await computePipeline(device, {
+          label: `rmsnorm-${key}`,
+          layout: (entryPoint === 'main' ? layouts.inPlace : layouts.to).pipelineLayout,
+          compute: { module, entryPoint },
+        });
+        return [key, pipeline];
+      };
+      const forms: Form[] = ['norm_to', 'norm_add', 'scale_to', ...(io.x === io.y ? ['main' as const] : [])];
+      return Promise.all(forms.map(make));
+    };
+    const pipelines = await Promise.all(elemPairs(elems).map(forIO));
     const unread = uploadBuffer(device, 'rmsnorm-unread', new Float32Array(4));
-    return new RmsNormKernel(layouts, { main, norm_to: normTo, norm_add: normAdd, scale_to: scaleTo }, eps, unread);
+    return new RmsNormKernel(layouts, new Map(pipelines.flat()), eps, unread);
   }
 
   /** x = RMSNorm(x) * gamma over the runs, in place. */
   encode(pass: DispatchTarget, uniforms: UniformArena, x: GPUBuffer, gamma: GPUBuffer, runs: RmsRuns): void {
     const params = this.params(uniforms, runs, 1);
-    pass.setPipeline(this.pipelines.main);
+    pass.setPipeline(this.pipeline('main', { x: elemOf(x), y: elemOf(x) }));
     pass.setBindGroup(0, this.layouts.inPlace.group({ params, x, gamma }));
     pass.dispatchWorkgroups(runs.rows, runs.runs ?? 1);
   }
@@ -92,6 +102,13 @@ export class RmsNormKernel {
     this.unread.destroy();
   }
 
+  private pipeline(form: Form, io: ElemIO): GPUComputePipeline {
+    const key = `${form} ${ioKey(io)}`;
+    const pipeline = this.pipelines.get(key);
+    if (!pipeline) throw new Error(`no rmsnorm pipeline for ${key} activations`);
+    return pipeline;
+  }
+
   private params(uniforms: UniformArena, r: RmsRuns, scale: number): GPUBufferBinding {
     return PARAMS.write(uniforms, {
       width: r.width,
@@ -111,7 +128,7 @@ export class RmsNormKernel {
     out: GPUBuffer,
     rows: number,
   ): void {
-    pass.setPipeline(this.pipelines[form]);
+    pass.setPipeline(this.pipeline(form, { x: elemOf(x), y: elemOf(out) }));
     pass.setBindGroup(0, this.layouts.to.group({ params, x, gamma, out }));
     pass.dispatchWorkgroups(rows);
   }

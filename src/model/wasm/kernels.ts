@@ -331,6 +331,13 @@ export class WasmKernels {
     if (bytes > this.maxBytes) return false;
     try {
       this.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+      // Workers' instances may keep the old size for bounds checks until their isolate handles
+      // V8's grow interrupt (seen as out-of-bounds traps on the first large call): start them
+      // again on the grown memory, which is rare (a batch larger than any before).
+      if (this.pool?.alive) {
+        this.pool.dispose();
+        this.pool = undefined;
+      }
       return true;
     } catch {
       return false;
