@@ -6,7 +6,7 @@ import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { weightsFromTensors } from '../../src/checkpoint/weights.js';
 import { createEncoder } from '../../src/client/client.js';
 import { InputError, ModelFormatError, UnsupportedError } from '../../src/errors.js';
-import { ExitJudge } from '../../src/model/adaptive.js';
+import { DEFAULT_TOLERANCE, ExitJudge } from '../../src/model/adaptive.js';
 import { bucketize, selectRows } from '../../src/model/batch.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import type { CpuStepper } from '../../src/model/cpu-ops.js';
@@ -67,6 +67,28 @@ describe('measured adaptive depth in a manifest', () => {
     expect(() => parseManifest({ ...raw, quality: { ...quality, adaptive: [{ ...row, tolerance: 1.5 }] } })).toThrow(
       ModelFormatError,
     );
+  });
+
+  it('m3-mini measures the default tolerance at every width, within 0.5 point of full depth (how it was chosen)', async () => {
+    const manifest = parseManifest(await readFixtureJson('public/models/m3-mini/manifest.json'));
+    const quality = manifest.quality;
+    const deepest = manifest.exits.at(-1) as number;
+    for (const dims of manifest.dims) {
+      const row = quality?.adaptive?.find((r) => r.dims === dims && r.tolerance === DEFAULT_TOLERANCE);
+      const full = quality?.rows.find((r) => r.layers === deepest && r.dims === dims);
+      if (!row || !full) throw new Error(`no adaptive row at ${dims} dims and the default tolerance, or no full-depth row`);
+      expect(row.score).toBeGreaterThanOrEqual(full.score - 0.005);
+      expect(row.meanLayers).toBeGreaterThanOrEqual(manifest.exits[1] as number);
+      expect(row.meanLayers).toBeLessThanOrEqual(deepest);
+      // The next looser tolerance measured misses the rule at some width.
+      const looser = Math.max(...(quality?.adaptive ?? []).map((r) => r.tolerance).filter((t) => t < DEFAULT_TOLERANCE));
+      const misses = manifest.dims.some((d) => {
+        const r = quality?.adaptive?.find((x) => x.dims === d && x.tolerance === looser);
+        const f = quality?.rows.find((x) => x.layers === deepest && x.dims === d);
+        return r && f && r.score < f.score - 0.005;
+      });
+      expect(misses).toBe(true);
+    }
   });
 });
 

@@ -20,6 +20,7 @@ import {
 } from '../../src/budget/index.js';
 import { InputError } from '../../src/errors.js';
 import type { GpuAdapterSummary } from '../../src/gpu/device.js';
+import { DEFAULT_TOLERANCE } from '../../src/model/adaptive.js';
 import type { EncoderBackend, ForwardOptions } from '../../src/model/encoder.js';
 import type { QualityRow } from '../../src/pack/manifest.js';
 import { bertConfig, rng } from '../support/random.js';
@@ -362,9 +363,13 @@ describe('planBudget', () => {
     const between = (cost.latencyMs(3, 1, 64) + cost.latencyMs(4, 1, 64)) / 2;
     // Nothing measured: assumed to run (2 + 4) / 2 = 3 layers on average, worth a fixed depth of 3.
     const assumed = planBudget(base, cost, { maxLatencyMs: between });
-    expect(assumed).toMatchObject({ layers: 4, dims: 64, adaptive: { tolerance: 0.99, meanLayers: 3, measured: false } });
+    expect(assumed).toMatchObject({
+      layers: 4,
+      dims: 64,
+      adaptive: { tolerance: DEFAULT_TOLERANCE, meanLayers: 3, measured: false },
+    });
     expect(assumed.predicted.latencyMs).toBeCloseTo(cost.latencyMs(3, 1, 64));
-    expect(assumed.reason).toMatch(/adaptive depth \(tolerance 0.99, 3 of 4 layers on average, assumed/);
+    expect(assumed.reason).toContain(`adaptive depth (tolerance ${DEFAULT_TOLERANCE}, 3 of 4 layers on average, assumed`);
     // Measured: the manifest's figures decide, here a mean of 2.5 layers scoring like depth 4.
     const adaptive = [{ dims: 64, tolerance: 0.95, meanLayers: 2.5, score: 0.46 }];
     const measured = planBudget({ ...base, quality: { rows: grid, adaptive } }, cost, { maxLatencyMs: between });
