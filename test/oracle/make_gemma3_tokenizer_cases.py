@@ -26,6 +26,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixtures as mf  # noqa: E402
+import make_modernbert as mm  # noqa: E402
 
 SOURCE = os.path.join(mf.REPO, "node_modules", "@lenml", "tokenizer-gemma3", "models", "tokenizer.json")
 OUT = os.path.join(mf.OUT, "gemma3-tokenizer")
@@ -66,7 +67,9 @@ class Gemma3Tokenizer:
         assert tj["normalizer"] == {"type": "Replace", "pattern": {"String": " "}, "content": SPACE}, tj["normalizer"]
         assert tj["pre_tokenizer"]["type"] == "Split" and tj["pre_tokenizer"]["pattern"] == {"String": " "}
         self.vocab = model["vocab"]
-        self.ranks = {tuple(m): r for r, m in enumerate(model["merges"])}
+        # The BPE step (spaces to U+2581, merges by rank, byte fallback) is the one the Gemma-style
+        # fixtures' tokenizer is made with (make_modernbert.py), on this file's merges.
+        self.merger = mm.GemmaBpe(self.vocab, [tuple(m) for m in model["merges"]])
         added = tj["added_tokens"]
         assert all(not (t["normalized"] or t["lstrip"] or t["rstrip"] or t["single_word"]) for t in added)
         self.added = {t["content"]: t["id"] for t in added}
@@ -92,30 +95,13 @@ class Gemma3Tokenizer:
             out.append((text[start:], False))
         return out
 
-    def bpe(self, word):
-        syms = list(word)
-        while len(syms) > 1:
-            best = None
-            for i in range(len(syms) - 1):
-                r = self.ranks.get((syms[i], syms[i + 1]))
-                if r is not None and (best is None or r < best[0]):
-                    best = (r, i)
-            if best is None:
-                break
-            i = best[1]
-            syms[i : i + 2] = [syms[i] + syms[i + 1]]
-        ids = []
-        for s in syms:
-            if s in self.vocab:
-                ids.append(self.vocab[s])
-            else:
-                ids.extend(self.vocab[f"<0x{b:02X}>"] for b in s.encode("utf-8"))
-        return ids
+    def bpe(self, piece):
+        return [self.vocab[t] for t in self.merger.tokens(piece, specials=False)]
 
     def encode(self, text):
         ids = [self.bos]
         for piece, is_added in self.split_added(text):
-            ids.extend([self.added[piece]] if is_added else self.bpe(piece.replace(" ", SPACE)))
+            ids.extend([self.added[piece]] if is_added else self.bpe(piece))
         return ids
 
 

@@ -15,8 +15,8 @@ import {
   sizeClassOf,
 } from '../../src/budget/index.js';
 import type { GpuAdapterSummary } from '../../src/gpu/device.js';
-import type { BackendKind, EncoderBackend } from '../../src/model/encoder.js';
-import { bertConfig } from '../support/random.js';
+import type { BackendKind } from '../../src/model/encoder.js';
+import { fakeBackend } from '../support/fake-backend.js';
 
 const ADAPTER: GpuAdapterSummary = { vendor: 'v', architecture: 'a', device: 'd', description: 'x', isFallback: false };
 const SHAPES = [
@@ -188,32 +188,6 @@ describe('BackendSwitch', () => {
     expect(short.cost.latencyMs(6, 1, 16)).toBeCloseTo(ms(CPU, 6, 1, 16), 3);
   });
 });
-
-const config = bertConfig({ hiddenSize: 64, numHeads: 4, intermediateSize: 128, numLayers: 4, vocabSize: 1000 });
-
-/** A backend whose embed advances a shared fake clock by `timing`. */
-function fakeBackend(
-  kind: BackendKind,
-  clock: { now: number; calls: string[] },
-  timing: (layers: number, b: number, s: number) => number,
-) {
-  const backend: EncoderBackend = {
-    kind,
-    config,
-    loadedLayers: 4,
-    async embed(tokens, o) {
-      const seqLen = tokens[0]?.length ?? 0;
-      clock.calls.push(`${kind} ${o.layers}L ${tokens.length}x${seqLen}`);
-      clock.now += timing(o.layers, tokens.length, seqLen);
-      return tokens.map(() => new Float32Array(o.dims));
-    },
-    embedAdaptive: () => Promise.reject(new Error('unused')),
-    pooledAtExits: () => Promise.reject(new Error('unused')),
-    hiddenStates: () => Promise.reject(new Error('unused')),
-    dispose() {},
-  };
-  return backend;
-}
 
 describe('probeAgainst and the cache of both probes', () => {
   afterEach(() => {

@@ -4,36 +4,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type DeviceProbe, probeBoth, probeDevice } from '../../src/budget/index.js';
 import type { GpuAdapterSummary } from '../../src/gpu/device.js';
-import type { BackendKind, EncoderBackend } from '../../src/model/encoder.js';
 import { folderProbeStore } from '../../src/node/probe-folder.js';
-import { bertConfig } from '../support/random.js';
+import { fakeBackend } from '../support/fake-backend.js';
 
 const ADAPTER: GpuAdapterSummary = { vendor: 'v', architecture: 'a', device: 'd', description: 'x', isFallback: false };
-const config = bertConfig({ hiddenSize: 64, numHeads: 4, intermediateSize: 128, numLayers: 4, vocabSize: 1000 });
-
-/** A backend whose embed advances a shared fake clock by `timing`, noting each call. */
-function fakeBackend(
-  kind: BackendKind,
-  clock: { now: number; calls: string[] },
-  timing: (l: number, b: number, s: number) => number,
-) {
-  const backend: EncoderBackend = {
-    kind,
-    config,
-    loadedLayers: 4,
-    async embed(tokens, o) {
-      const seqLen = tokens[0]?.length ?? 0;
-      clock.calls.push(`${kind} ${o.layers}L ${tokens.length}x${seqLen}`);
-      clock.now += timing(o.layers, tokens.length, seqLen);
-      return tokens.map(() => new Float32Array(o.dims));
-    },
-    embedAdaptive: () => Promise.reject(new Error('unused')),
-    pooledAtExits: () => Promise.reject(new Error('unused')),
-    hiddenStates: () => Promise.reject(new Error('unused')),
-    dispose() {},
-  };
-  return backend;
-}
 
 const useClock = () => {
   const clock = { now: 0, calls: [] as string[] };
