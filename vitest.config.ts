@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/chromium.js';
@@ -17,7 +20,11 @@ export default defineConfig({
           environment: 'node',
           include: ['test/unit/**/*.test.ts', 'test/gpu/**/*.test.ts', 'test/package/**/*.test.ts', 'test/site/**/*.test.ts'],
           // Dawn in Node runs on Chromium's SwiftShader unless the caller picked another ICD.
-          env: { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json' },
+          // A cache folder of this run's own: stored probes and hub conversions never leak between runs.
+          env: {
+            VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json',
+            M3WEB_CACHE_DIR: mkdtempSync(join(tmpdir(), 'm3web-test-cache-')),
+          },
         },
       },
       {

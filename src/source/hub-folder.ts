@@ -1,12 +1,12 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { nodeCacheDir } from '../node/probe-folder.js';
 import { sha256Hex } from '../pack/sha256.js';
 import { openFolderHandle } from './folder.js';
 import type { ConversionKeys, HubPackStore } from './hub-model.js';
 
-/** Where Node keeps converted hub models: M3WEB_CACHE_DIR, else ~/.cache/m3web. */
-export const hubCacheDir = () => process.env.M3WEB_CACHE_DIR || join(homedir(), '.cache', 'm3web');
+/** Where Node keeps converted hub models: M3WEB_CACHE_DIR, else ~/.cache/m3web (with the probes). */
+export const hubCacheDir = nodeCacheDir;
 
 const keyName = async (key: string) => (await sha256Hex(new TextEncoder().encode(key))).slice(0, 24);
 
