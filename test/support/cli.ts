@@ -29,3 +29,13 @@ export function m3web(args: string[], stdin: string, env: Record<string, string>
     child.stdin.end(stdin);
   });
 }
+
+/** Texts as the CLI reads them from stdin: one JSON string per line. */
+export const jsonLines = (texts: string[]) => texts.map((t) => `${JSON.stringify(t)}\n`).join('');
+
+/** The vectors `m3web embed` wrote, one JSON array per line. */
+export const vectors = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as number[]);

@@ -1,3 +1,5 @@
+import { type DeviceProbe, probeCacheKey } from '../../src/budget/index.js';
+import type { GpuAdapterSummary } from '../../src/gpu/device.js';
 import type { BackendKind, EncoderBackend } from '../../src/model/encoder.js';
 import { bertConfig } from './random.js';
 
@@ -26,4 +28,28 @@ export function fakeBackend(
     dispose() {},
   };
   return backend;
+}
+
+export const ADAPTER: GpuAdapterSummary = { vendor: 'v', architecture: 'a', device: 'd', description: 'x', isFallback: false };
+export const SHAPES = [
+  { batch: 1, seqLen: 16 },
+  { batch: 1, seqLen: 128 },
+  { batch: 8, seqLen: 128 },
+];
+/** Latency as fixed + layers × per-token cost, the form the cost model fits. */
+export type Timing = { fixed: number; perToken: number };
+export const ms = (t: Timing, layers: number, batch: number, seqLen: number) => t.fixed + layers * t.perToken * batch * seqLen;
+
+/** A stored probe of `kind` whose SHAPES at 1 and 2 layers took what `t` says. */
+export function probe(kind: BackendKind, t: Timing, extra: Partial<DeviceProbe> = {}): DeviceProbe {
+  const target = { kind, adapter: kind === 'webgpu' ? ADAPTER : null };
+  return {
+    version: 2,
+    key: probeCacheKey(target),
+    kind,
+    adapter: target.adapter,
+    measured: [1, 2].flatMap((layers) => SHAPES.map((s) => ({ layers, ...s, ms: ms(t, layers, s.batch, s.seqLen) }))),
+    createdAt: Date.now(),
+    ...extra,
+  };
 }

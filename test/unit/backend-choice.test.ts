@@ -6,40 +6,13 @@ import {
   type BackendProbes,
   BackendSwitch,
   chooseBackends,
-  type DeviceProbe,
   getOrProbeBoth,
   probeAgainst,
-  probeCacheKey,
   SWITCH_MARGIN,
   SWITCH_WINDOW,
   sizeClassOf,
 } from '../../src/budget/index.js';
-import type { GpuAdapterSummary } from '../../src/gpu/device.js';
-import type { BackendKind } from '../../src/model/encoder.js';
-import { fakeBackend } from '../support/fake-backend.js';
-
-const ADAPTER: GpuAdapterSummary = { vendor: 'v', architecture: 'a', device: 'd', description: 'x', isFallback: false };
-const SHAPES = [
-  { batch: 1, seqLen: 16 },
-  { batch: 1, seqLen: 128 },
-  { batch: 8, seqLen: 128 },
-];
-/** Latency as fixed + layers × per-token cost, the form the cost model fits. */
-type Timing = { fixed: number; perToken: number };
-const ms = (t: Timing, layers: number, batch: number, seqLen: number) => t.fixed + layers * t.perToken * batch * seqLen;
-
-function probe(kind: BackendKind, t: Timing, extra: Partial<DeviceProbe> = {}): DeviceProbe {
-  const target = { kind, adapter: kind === 'webgpu' ? ADAPTER : null };
-  return {
-    version: 2,
-    key: probeCacheKey(target),
-    kind,
-    adapter: target.adapter,
-    measured: [1, 2].flatMap((layers) => SHAPES.map((s) => ({ layers, ...s, ms: ms(t, layers, s.batch, s.seqLen) }))),
-    createdAt: Date.now(),
-    ...extra,
-  };
-}
+import { ADAPTER, fakeBackend, ms, probe, type Timing } from '../support/fake-backend.js';
 
 // A CPU with no fixed cost; a GPU with a high fixed cost and a low per-token cost.
 const CPU: Timing = { fixed: 0.1, perToken: 0.01 };

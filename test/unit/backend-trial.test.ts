@@ -1,28 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type BackendProbes, BackendSwitch, type DeviceProbe, probeCacheKey, SWITCH_WINDOW } from '../../src/budget/index.js';
-import type { GpuAdapterSummary } from '../../src/gpu/device.js';
-import type { BackendKind } from '../../src/model/encoder.js';
-
-const ADAPTER: GpuAdapterSummary = { vendor: 'v', architecture: 'a', device: 'd', description: 'x', isFallback: false };
-const SHAPES = [
-  { batch: 1, seqLen: 16 },
-  { batch: 1, seqLen: 128 },
-  { batch: 8, seqLen: 128 },
-];
-type Timing = { fixed: number; perToken: number };
-const ms = (t: Timing, layers: number, batch: number, seqLen: number) => t.fixed + layers * t.perToken * batch * seqLen;
-
-function probe(kind: BackendKind, t: Timing): DeviceProbe {
-  const target = { kind, adapter: kind === 'webgpu' ? ADAPTER : null };
-  return {
-    version: 2,
-    key: probeCacheKey(target),
-    kind,
-    adapter: target.adapter,
-    measured: [1, 2].flatMap((layers) => SHAPES.map((s) => ({ layers, ...s, ms: ms(t, layers, s.batch, s.seqLen) }))),
-    createdAt: Date.now(),
-  };
-}
+import { type BackendProbes, BackendSwitch, SWITCH_WINDOW } from '../../src/budget/index.js';
+import { probe, type Timing } from '../support/fake-backend.js';
 
 // The probe says: the CPU for one short text (0.96 vs 5.1 ms at 6 layers), WebGPU for batches.
 const CPU: Timing = { fixed: 0, perToken: 0.01 };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
-import { m3web } from '../support/cli.js';
+import { jsonLines, m3web, vectors } from '../support/cli.js';
 import { cosine } from '../support/random.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -13,12 +13,6 @@ const expected = JSON.parse(readFileSync(join(ROOT, MODEL, 'expected.json'), 'ut
 const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(ROOT, MODEL, 'expected.safetensors'))));
 const HIDDEN = 48;
 
-const jsonLines = (texts: string[]) => texts.map((t) => `${JSON.stringify(t)}\n`).join('');
-const vectors = (stdout: string) =>
-  stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as number[]);
 /** The stderr lines `m3web: auto: <what>: ...` as { what: rest }. */
 const autoLines = (stderr: string) =>
   Object.fromEntries([...stderr.matchAll(/^m3web: auto: ([^:]+): (.*)$/gm)].map((m) => [m[1], m[2]]));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder, createIndex } from '../../src/client/client.js';
-import { m3web } from '../support/cli.js';
+import { jsonLines, m3web, vectors } from '../support/cli.js';
 import { cosine } from '../support/random.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -13,12 +13,6 @@ const expected = JSON.parse(readFileSync(join(ROOT, MODEL, 'expected.json'), 'ut
 const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(ROOT, MODEL, 'expected.safetensors'))));
 const HIDDEN = 48;
 
-const jsonLines = (texts: string[]) => texts.map((t) => `${JSON.stringify(t)}\n`).join('');
-const vectors = (stdout: string) =>
-  stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as number[]);
 const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
 describe('m3web embed (cpu)', { timeout: 60_000 }, () => {

@@ -3,11 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type DeviceProbe, probeBoth, probeDevice } from '../../src/budget/index.js';
-import type { GpuAdapterSummary } from '../../src/gpu/device.js';
 import { folderProbeStore } from '../../src/node/probe-folder.js';
-import { fakeBackend } from '../support/fake-backend.js';
-
-const ADAPTER: GpuAdapterSummary = { vendor: 'v', architecture: 'a', device: 'd', description: 'x', isFallback: false };
+import { ADAPTER, fakeBackend } from '../support/fake-backend.js';
 
 const useClock = () => {
   const clock = { now: 0, calls: [] as string[] };
