@@ -48,7 +48,7 @@ export function ratios(rows: RowResult[]): string[] {
   const tjs = (device: string, dtype: string) =>
     rows.find((r) => r.runtime === 'transformers.js' && r.device === device && r.dtype === dtype && !r.error);
   for (const r of rows.filter((x) => x.runtime === 'm3web' && x.point === 'full' && !x.error)) {
-    const peerDevice = r.device === 'cpu' ? (tjs('wasm', r.dtype) ? 'wasm' : 'cpu') : r.device;
+    const peerDevice = r.device.startsWith('cpu') ? (tjs('wasm', r.dtype) ? 'wasm' : 'cpu') : r.device;
     const p = tjs(peerDevice, r.dtype);
     if (!p) continue;
     const parts: string[] = [];

@@ -9,6 +9,8 @@ Loss per step, for each exit in 1..L and each width d in DIMS:
   - CoSENT over scored STS training pairs (same language), which orders similarities the way
     STS Spearman measures them.
 --init-hf starts from a Hugging Face BERT folder (training/pack_to_hf.ts writes one from a pack).
+--distill W holds the translation and STS texts' embeddings (every exit x width) to those of the
+--init-hf model while the retrieval pairs train: a new task must not cost the old ones.
 A checkpoint is written every --ckpt-every steps (atomically); rerunning resumes from it.
 """
 
@@ -172,6 +174,12 @@ def cosent(a, b, score, scale=20.0):
     return torch.logsumexp(torch.cat([torch.zeros(1), diff]), 0)
 
 
+def held(student, teacher, exits, dims):
+    """1 - cosine to the teacher's embedding of the same text, summed over exits x widths."""
+    return sum((1 - F.cosine_similarity(student[e][:, :d], teacher[e][:, :d], dim=-1)).mean()
+               for e in exits for d in dims)
+
+
 def spearman(x, y):
     rank = lambda v: v.argsort().argsort().float()
     return torch.corrcoef(torch.stack([rank(x), rank(y)]))[0, 1].item()
@@ -239,6 +247,10 @@ def main():
     ap.add_argument("--ret-weight", type=float, default=1.0)
     ap.add_argument("--ret-weights", default="flores-ict=0.4,help-ict=0.3,help-title=0.3",
                     help="share of retrieval rows per source (0 leaves a source out: the ablation)")
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="weight of holding translation / STS embeddings to the --init-hf model's")
+    ap.add_argument("--freeze-word", action="store_true",
+                    help="keep the word embedding table as loaded (the tokens' cross-lingual alignment)")
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--monitor-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -253,12 +265,24 @@ def main():
     torch.manual_seed(args.seed)
     model = Encoder(corpus["vocab"], hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
                     ffn=args.hidden * 4, dropout=args.dropout)
+    teacher = None
     if args.init_hf:
-        model.load_hf_state_dict(read_safetensors(os.path.join(args.init_hf, "model.safetensors")))
+        weights = read_safetensors(os.path.join(args.init_hf, "model.safetensors"))
+        model.load_hf_state_dict(weights)
+        if args.distill:
+            teacher = Encoder(corpus["vocab"], hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
+                              ffn=args.hidden * 4, dropout=0.0)
+            teacher.load_hf_state_dict(weights)
+            teacher.eval().requires_grad_(False)
+    elif args.distill:
+        ap.error("--distill needs --init-hf (the model to hold to)")
     elif not args.no_init:
         model.word.weight.data.copy_(corpus["init_word"][:, : args.hidden])
-    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
+    if args.freeze_word:
+        model.word.weight.requires_grad_(False)
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trained if p.dim() > 1]
+    no_decay = [p for n, p in trained if p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     sampler = Sampler(corpus, args.seed)
@@ -297,16 +321,21 @@ def main():
             qs, ps, negs = sampler.retrieval(args.ret_batch, ret_weights)
             eq, ep = embed(model, qs, exits), embed(model, ps + negs, exits)
             ret = sum(info_nce(eq[e][:, :d], ep[e][:, :d], args.scale) for e in exits for d in dims)
+        dist = torch.zeros(())
+        if teacher is not None:
+            with torch.no_grad():
+                ta, tb, tsa, tsb = (embed(teacher, x, exits) for x in (a, b, sa, sb))
+            dist = sum(held(s_, t_, exits, dims) for s_, t_ in ((ea, ta), (eb, tb), (esa, tsa), (esb, tsb))) / 4
         n = len(exits) * len(dims)
-        loss = (nce + args.sts_weight * sts + args.ret_weight * ret) / n
+        loss = (nce + args.sts_weight * sts + args.ret_weight * ret + args.distill * dist) / n
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for _, p in trained], 1.0)
         opt.step()
         step += 1
         elapsed += time.time() - t0
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
-               "sts": round(sts.item() / n, 4), "ret": round(ret.item() / n, 4), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
+               "sts": round(sts.item() / n, 4), "ret": round(ret.item() / n, 4), "dist": round(dist.item() / n, 5), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
         if step % args.monitor_every == 0 or step == args.steps:
             rec["dev"] = monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix)
         log.write(json.dumps(rec) + "\n")
