@@ -9,8 +9,8 @@ export type Activation = 'none' | 'gelu';
 
 /**
  * Weights placed in the kernels' memory: byte offsets of W [rows, cols] and b [rows]; for q8, W
- * is int8 rows of `kp` bytes (cols padded with zeros to a multiple of 8) with one f32 scale per
- * row at `scales`.
+ * is int8 rows of `kp` bytes (cols padded with zeros to a multiple of 8; rows padded to an even
+ * count with a zero row) in kernels.wat's panel order, with one f32 scale per row at `scales`.
  */
 export type PlacedLinear =
   | { quant: 'f32'; w: number; b: number; rows: number; cols: number }
@@ -33,6 +33,7 @@ interface Exports {
     n1: number,
     gelu: number,
   ): void;
+  qmatmul_rows(...args: Parameters<Exports['qmatmul']>): void;
   gelu(p: number, n: number): void;
   attention(
     qkv: number,
@@ -114,7 +115,7 @@ export interface KernelOptions {
  * Launcher for kernels.wat, the CPU fallback's SIMD kernels (matmul 7-8x the plain TypeScript
  * loop in V8). One instance per model: its memory holds the workers' control words, every placed
  * weight, then the scratch of the call in flight, which grows as larger batches come. With
- * threads, q8 projections split their columns and attention its heads across a ThreadPool,
+ * threads, q8 projections split their rows or columns and attention its heads across a ThreadPool,
  * started by the first call large enough to use it.
  */
 export class WasmKernels {
@@ -158,20 +159,23 @@ export class WasmKernels {
   }
 
   /**
-   * Copies q8 weights as they are (int8 rows, padded to a multiple of 8, with their f32 scales) and
-   * the bias; null as for `place`.
+   * Copies q8 weights (int8 rows with their f32 scales) into kernels.wat's panels of 2 rows, 8
+   * values of each in turn, and the bias; null as for `place`.
    */
   placeQ8(data: Int8Array, scales: Float32Array, b: Float32Array, rows: number, cols: number): PlacedLinear | null {
     const kp = Math.ceil(cols / 8) * 8;
     const wAt = this.used;
-    const sAt = align16(wAt + rows * kp);
+    const sAt = align16(wAt + (rows + (rows & 1)) * kp);
     const bAt = align16(sAt + rows * 4);
     if (!this.claim(bAt + rows * 4)) return null;
     const bytes = new Int8Array(this.memory.buffer);
     // The memory may hold an earlier call's scratch here: the padding must be zeros.
-    bytes.fill(0, wAt, wAt + rows * kp);
-    if (kp === cols) bytes.set(data.subarray(0, rows * cols), wAt);
-    else for (let r = 0; r < rows; r++) bytes.set(data.subarray(r * cols, (r + 1) * cols), wAt + r * kp);
+    bytes.fill(0, wAt, sAt);
+    for (let r = 0; r < rows; r++) {
+      // Row r's runs of 8 go to its panel (rows r & ~1 and r | 1), second in each pair when r is odd.
+      const to = wAt + (r & ~1) * kp + (r & 1) * 8;
+      for (let k = 0; k < cols; k += 8) bytes.set(data.subarray(r * cols + k, r * cols + Math.min(cols, k + 8)), to + 2 * k);
+    }
     this.write(sAt, scales.subarray(0, rows));
     this.write(bAt, b);
     return { quant: 'q8', w: wAt, scales: sAt, b: bAt, rows, cols, kp };
@@ -205,22 +209,26 @@ export class WasmKernels {
   private q8matmul(x: Float32Array, p: Extract<PlacedLinear, { quant: 'q8' }>, M: number, activation: Activation): Float32Array {
     const { rows: N, cols: K, kp } = p;
     const y = new Float32Array(M * N);
-    // Per row: x in f32, x in i16, its scale, y; each region 16-byte aligned (3 x 16 of slack).
-    const chunk = this.rowsThatFit(M, K * 4 + kp * 2 + 4 + N * 4, 48);
+    // Per row: x in f32, x in i16, its scale, y; each region 16-byte aligned (3 x 16 of slack),
+    // and i16 rows and scales for up to 3 rows that pad the last block of 4.
+    const chunk = this.rowsThatFit(M, K * 4 + kp * 2 + 4 + N * 4, 48 + 3 * (kp * 2 + 4));
+    const blocks = Math.ceil(chunk / 4) * 4;
     const xAt = this.used;
     const qAt = align16(xAt + chunk * K * 4);
-    const sAt = align16(qAt + chunk * kp * 2);
-    const yAt = align16(sAt + chunk * 4);
+    const sAt = align16(qAt + blocks * kp * 2);
+    const yAt = align16(sAt + blocks * 4);
     const range = activationRange(kp);
     for (let m0 = 0; m0 < M; m0 += chunk) {
       const m = Math.min(chunk, M - m0);
       this.write(xAt, x.subarray(m0 * K, (m0 + m) * K));
       this.k.quantize(xAt, qAt, sAt, m, K, kp, range);
       const gelu = activation === 'gelu' ? 1 : 0;
-      // Chunks of whole 4-column blocks, so that only the last has a ragged end.
-      const args = [qAt, sAt, p.w, p.scales, p.b, yAt, m, N, kp, 0, N, gelu];
-      this.split(m * N * kp, { op: 'qmatmul', args, count: N, unit: 4, range: 9 }, (a) =>
-        this.k.qmatmul(...(a as Parameters<Exports['qmatmul']>)),
+      // Threads split the larger operand (x has 2 bytes a value, W 1), in chunks of whole 4-row
+      // blocks or 4-column blocks (whole panels), so that only the last has a ragged end.
+      const op = 2 * m > N ? 'qmatmul_rows' : 'qmatmul';
+      const args = [qAt, sAt, p.w, p.scales, p.b, yAt, m, N, kp, 0, op === 'qmatmul' ? N : m, gelu];
+      this.split(m * N * kp, { op, args, count: op === 'qmatmul' ? N : m, unit: 4, range: 9 }, (a) =>
+        this.k[op](...(a as Parameters<Exports['qmatmul']>)),
       );
       y.set(this.view(yAt, m * N), m0 * N);
     }
@@ -253,8 +261,9 @@ export class WasmKernels {
     const ctx = new Float32Array(batch.size * S * H);
     const qkvAt = this.used;
     const ctxAt = qkvAt + S * row * 4;
-    // Each chunk of heads (at most one per head) has scores of its own.
-    const scoresBytes = align16((S + 3) * 4);
+    // Each chunk of heads (at most one per head) has scratch of its own: see kernels.wat's attention.
+    const L = Math.ceil(S / 8) * 8;
+    const scoresBytes = align16(4 * (d * L + 8 * d + 4 * L));
     const scoresAt = align16(ctxAt + S * H * 4);
     this.rowsThatFit(1, S * (row + H) * 4 + heads * scoresBytes, 16);
     const window = Number.isFinite(windowHalf) ? windowHalf : GLOBAL_WINDOW;

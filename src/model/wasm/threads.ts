@@ -3,15 +3,15 @@ import { EngineLostError } from '../../errors.js';
 /**
  * Workers that run kernels.wat's exports on the kernels' shared memory, so that one call splits
  * across cores: browser workers where the page is cross-origin isolated, worker_threads in Node.
- * A call is cut into chunks (column blocks of a projection, heads of attention) that the calling
+ * A call is cut into chunks (column or row blocks of a projection, heads of attention) that the calling
  * thread and whichever workers are awake claim one at a time from a ticket word at the start of
  * that memory (Atomics), not by messages: a hand-over costs microseconds, and a worker the OS has
  * not scheduled claims nothing, so the caller never waits for it (it does the chunks itself).
  */
 
 /** The kernels' exports a worker runs. */
-export type ThreadOp = 'qmatmul' | 'attention';
-const OPS: readonly ThreadOp[] = ['qmatmul', 'attention'];
+export type ThreadOp = 'qmatmul' | 'qmatmul_rows' | 'attention';
+const OPS: readonly ThreadOp[] = ['qmatmul', 'qmatmul_rows', 'attention'];
 
 /** Bytes at the start of the kernels' memory that hold the job in flight. */
 export const CONTROL_BYTES = 512;
