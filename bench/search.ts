@@ -93,6 +93,7 @@ export function lookupEncoder(vectorOf: (text: string) => Float32Array, backend:
     },
     backend,
     adapter: null,
+    activations: null,
     backends: { short: { backend: backend, reason: 'bench' }, batch: { backend: backend, reason: 'bench' } },
     fallbackReason: null,
     loadedLayers: 12,

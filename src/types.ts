@@ -8,6 +8,9 @@ import type { Quant } from './weights/weights.js';
 
 export type DeviceChoice = 'auto' | 'webgpu' | 'cpu';
 
+/** The element type of WebGPU's activations (EncoderOptions.activations). */
+export type ActivationsChoice = 'auto' | 'f32' | 'f16';
+
 export interface EncoderOptions {
   /**
    * Where the model is: a hub id (`hf:org/name`, `hf:org/name@revision`, or a bare `org/name`
@@ -31,6 +34,14 @@ export interface EncoderOptions {
    * if calls disagree; 'webgpu' or 'cpu' forces one.
    */
   device?: DeviceChoice;
+  /**
+   * The element type of the activations WebGPU keeps between kernels (each kernel sums in f32
+   * either way). 'auto' (default), on an adapter with `shader-f16`: times one call at one layer
+   * with each (once per adapter and model, cached, as device 'auto' does) and keeps f16 where it
+   * ran at least 5% faster, else f32; f32 on other adapters. 'f16' forces it (UnsupportedError
+   * where WebGPU runs on an adapter without `shader-f16`); 'f32' forces f32. The CPU ignores it.
+   */
+  activations?: ActivationsChoice;
   /**
    * Load only the first `layers` layers now; deeper calls fetch the rest when needed. With
    * `progressive`, the depth the background download goes to (default: every layer).
@@ -130,6 +141,13 @@ export interface ModelInfo {
   fingerprint?: string;
 }
 
+/** The element type of WebGPU's activations, and why. */
+export interface ActivationsUse {
+  type: 'f32' | 'f16';
+  /** A sentence: the timings that decided, the adapter's missing `shader-f16`, or the forced type. */
+  reason: string;
+}
+
 /** The backend calls of one size run on, and why. */
 export interface BackendUse {
   backend: BackendKind;
@@ -145,6 +163,8 @@ export interface EncoderInfo {
   backends: { short: BackendUse; batch: BackendUse };
   /** The WebGPU adapter, while a WebGPU backend is loaded. */
   adapter: GpuAdapterSummary | null;
+  /** The element type of the WebGPU backend's activations, while one is loaded. */
+  activations: ActivationsUse | null;
   /** Why 'auto' runs on the CPU alone because WebGPU is missing or failed, if it does. */
   fallbackReason: string | null;
   loadedLayers: number;

@@ -1,4 +1,11 @@
 export {
+  type ActivationsProbe,
+  activationsOf,
+  activationsReason,
+  F16_MARGIN,
+  probeActivations,
+} from './activations.js';
+export {
   type BackendChoices,
   type BackendProbes,
   type ClassChoice,
@@ -23,5 +30,12 @@ export {
   probeCacheKey,
   probeDevice,
 } from './probe.js';
-export { getOrProbe, getOrProbeBoth, modelFingerprint, probeStoreKey, storedProbes } from './probe-cache.js';
+export {
+  getOrProbe,
+  getOrProbeActivations,
+  getOrProbeBoth,
+  modelFingerprint,
+  probeStoreKey,
+  storedProbes,
+} from './probe-cache.js';
 export { compareQuality, type QualityEstimate, type QualitySource, qualityEstimator } from './quality.js';

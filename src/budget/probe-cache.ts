@@ -1,6 +1,9 @@
 import { createStore, get, set, type UseStore } from 'idb-keyval';
+import type { GpuAdapterSummary } from '../gpu/device.js';
+import type { Elem } from '../gpu/resources.js';
 import type { EncoderBackend } from '../model/encoder.js';
 import type { EncoderConfig } from '../weights/config.js';
+import { type ActivationsProbe, probeActivations } from './activations.js';
 import type { BackendProbes } from './backend-choice.js';
 import { type DeviceProbe, type ProbeTarget, probeBoth, probeCacheKey, probeDevice } from './probe.js';
 
@@ -174,15 +177,42 @@ export async function getOrProbeBoth(
   return { probes, settled, measured };
 }
 
+/**
+ * The stored timings of f32 and f16 activations on `adapter` for this model, or fresh ones
+ * (probeActivations over the backends `make` builds, then stored): what activations 'auto'
+ * decides by, once per adapter and model.
+ */
+export function getOrProbeActivations(
+  config: EncoderConfig,
+  adapter: GpuAdapterSummary,
+  modelKey: string,
+  make: (activations: Elem) => Promise<EncoderBackend>,
+): Promise<ActivationsProbe> {
+  const target = { kind: 'webgpu' as const, adapter };
+  const key = probeCacheKey(target);
+  const timed = (ms: unknown) => Number.isFinite(ms) && (ms as number) >= 0;
+  return cached(
+    `activations|${probeStoreKey(target, modelKey, config)}`,
+    (v): v is ActivationsProbe => {
+      const p = v as Partial<ActivationsProbe> | null;
+      return recent(v, 1, key) && timed(p?.ms?.f32) && (p?.ms?.f16 === null || timed(p?.ms?.f16));
+    },
+    () => probeActivations(make, adapter),
+  );
+}
+
+/** Whether `v` is a record of format `version` for `key`, made within MAX_AGE_MS. */
+function recent(v: unknown, version: number, key: string): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as { version?: unknown; key?: unknown; createdAt?: unknown };
+  return p.version === version && p.key === key && typeof p.createdAt === 'number' && Date.now() - p.createdAt < MAX_AGE_MS;
+}
+
 /** Rejects records from another format version, another device, or too long ago. */
 function isUsable(v: unknown, key: string, bounded = false): v is DeviceProbe {
-  if (typeof v !== 'object' || v === null) return false;
+  if (!recent(v, 2, key)) return false;
   const p = v as Partial<DeviceProbe>;
   return (
-    p.version === 2 &&
-    p.key === key &&
-    typeof p.createdAt === 'number' &&
-    Date.now() - p.createdAt < MAX_AGE_MS &&
     Array.isArray(p.measured) &&
     // A bounded probe (probeAgainst) may have stopped before its first shape.
     (bounded || p.measured.length > 0) &&

@@ -1,11 +1,14 @@
 import { InputError } from '../errors.js';
 import type { GpuAdapterSummary } from '../gpu/device.js';
+import type { Elem } from '../gpu/resources.js';
 import type { BackendKind, EncoderBackend } from '../model/encoder.js';
 
 /** Which device a probe describes: the shape of a ManagedBackend's `info`. */
 export interface ProbeTarget {
   kind: BackendKind;
   adapter: GpuAdapterSummary | null;
+  /** WebGPU's activation element type (absent or null: f32, the only one before f16 existed). */
+  activations?: Elem | null;
 }
 
 /** One timed shape: the median wall-clock time of `backend.embed` for `batch` texts of `seqLen` tokens. */
@@ -56,11 +59,16 @@ const DEFAULT_SEQ_LENS: [number, number] = [16, 128];
 const DEFAULT_REPEATS = 3;
 /** Texts in the batched shape: enough to see how cost grows with batch, small enough to stay fast. */
 const PROBE_BATCH = 8;
+
+/** The probe's batched shape: PROBE_BATCH texts of its long length. */
+export function probeBatchShape(maxTokens: number): { batch: number; seqLen: number } {
+  return { batch: PROBE_BATCH, seqLen: defaultSeqLens(maxTokens)[1] };
+}
 /**
  * When the warm-up call alone takes this long (the CPU backend, a large model), one run per shape
  * is already well above timer noise, and three would make the probe take many seconds.
  */
-const SLOW_CALL_MS = 250;
+export const SLOW_CALL_MS = 250;
 /**
  * Under a budget, calls this small a part of it are repeated whatever the budget says: they cost
  * little, and are the noisiest (a millisecond of descheduling doubles a one-text call at one
@@ -75,11 +83,15 @@ const SMALL_CALL_SHARE = 1 / 32;
  */
 const KERNELS_REVISION = 2;
 
-/** Cache key for a device: the kernels, the backend kind and everything the adapter says about itself. */
+/**
+ * Cache key for a device: the kernels, the backend kind, everything the adapter says about itself,
+ * and f16 activations where WebGPU runs them (f32 adds nothing, so probes stored before f16
+ * existed keep their key).
+ */
 export function probeCacheKey(target: ProbeTarget): string {
   const a = target.adapter;
   const device = a ? `${target.kind}:${[a.vendor, a.architecture, a.device, a.description].join('/')}` : target.kind;
-  return `k${KERNELS_REVISION}|${device}`;
+  return `k${KERNELS_REVISION}|${device}${target.activations === 'f16' ? '|f16' : ''}`;
 }
 
 /**
@@ -250,7 +262,7 @@ function defaultSeqLens(maxTokens: number): [number, number] {
 }
 
 /** Deterministic ids spread over the vocabulary: the forward's cost does not depend on which ids. */
-function probeTokens(batch: number, seqLen: number, vocabSize: number): Uint32Array[] {
+export function probeTokens(batch: number, seqLen: number, vocabSize: number): Uint32Array[] {
   return Array.from({ length: batch }, (_, b) =>
     Uint32Array.from({ length: seqLen }, (_, j) => ((b * seqLen + j) * 7919 + 13) % vocabSize),
   );

@@ -85,7 +85,13 @@ export class CliBackends {
       this.backends.probe === 'stored'
         ? 'probe: read from the cache (M3WEB_CACHE_DIR)'
         : `probe: measured now (${this.openMs.toFixed(0)} ms with making the backends), then stored`;
-    return [probe, `short texts: ${uses.short.reason}`, `batches: ${uses.batch.reason}`];
+    const activations = this.backends.activations;
+    return [
+      probe,
+      `short texts: ${uses.short.reason}`,
+      `batches: ${uses.batch.reason}`,
+      ...(activations ? [`WebGPU activations: ${activations.type}, ${activations.reason}`] : []),
+    ];
   }
 
   dispose(): void {

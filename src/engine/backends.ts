@@ -1,22 +1,60 @@
 import {
+  activationsOf,
+  activationsReason,
   BackendSwitch,
   type CostModel,
   type DeviceProbe,
   fitCostModel,
   getOrProbe,
+  getOrProbeActivations,
   getOrProbeBoth,
   SIZE_CLASSES,
   type SizeClass,
   storedProbes,
 } from '../budget/index.js';
+import { UnsupportedError } from '../errors.js';
 import type { GpuAdapterSummary } from '../gpu/device.js';
-import type { GpuSession } from '../gpu/session.js';
+import type { GpuHandle, GpuSession } from '../gpu/session.js';
 import { createBackend, type ManagedBackend } from '../model/backend.js';
 import type { BackendKind } from '../model/encoder.js';
-import type { BackendUse, DeviceChoice } from '../types.js';
+import { GpuEncoder } from '../model/gpu.js';
+import type { ActivationsChoice, ActivationsUse, BackendUse, DeviceChoice } from '../types.js';
 import type { EncoderWeights } from '../weights/weights.js';
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * WebGPU's activation type on `gpu`'s adapter, and why: the forced one, f32 without `shader-f16`,
+ * else whichever ran faster when timed (once per adapter and model, stored). Throws
+ * UnsupportedError for a forced f16 the adapter cannot run, even where device 'auto' would
+ * otherwise fall back to the CPU: the caller asked for f16 by name.
+ */
+async function activationsFor(
+  choice: ActivationsChoice,
+  gpu: GpuHandle,
+  weights: EncoderWeights,
+  modelKey: string,
+): Promise<ActivationsUse> {
+  const { adapter, features } = gpu.gpu;
+  if (choice === 'f16' && !features.shaderF16) {
+    throw new UnsupportedError(
+      `activations 'f16' needs the GPU adapter's shader-f16 feature, which ${adapter.description || adapter.vendor || 'this one'} lacks`,
+    );
+  }
+  if (choice !== 'auto') return { type: choice, reason: `activations '${choice}' was asked for` };
+  if (!features.shaderF16) return { type: 'f32', reason: 'the GPU adapter has no shader-f16' };
+  // The probe runs one layer: encoders of the first layer alone upload a fraction of the weights.
+  const firstLayer = { ...weights, layers: weights.layers.slice(0, 1) } as EncoderWeights;
+  try {
+    const probe = await getOrProbeActivations(weights.config, adapter, modelKey, (activations) =>
+      GpuEncoder.create(gpu.gpu, firstLayer, gpu.queue, { activations }),
+    );
+    return { type: activationsOf(probe), reason: activationsReason(probe) };
+  } catch (err) {
+    // f32 is what ran before f16 existed; a failure of the f32 backend itself shows when it is made.
+    return { type: 'f32', reason: `f16 was not timed: ${message(err)}` };
+  }
+}
 
 /**
  * The forward backends of one encoder and which one runs a call. A forced device has one backend
@@ -40,16 +78,23 @@ export class EncoderBackends {
     private readonly modelKey: string,
     /** For 'auto' with WebGPU: whether its probe was measured now or read from the cache; else null. */
     readonly probe: 'measured' | 'stored' | null,
+    /** WebGPU's activation type and why (null without WebGPU). */
+    private readonly gpuActivations: ActivationsUse | null,
   ) {}
 
-  /** `layers`: the depth 'auto' compares the backends at (the model's default depth). */
+  /**
+   * `layers`: the depth 'auto' compares the backends at (the model's default depth);
+   * `activations`: EncoderOptions.activations, for the WebGPU backend.
+   */
   static async create(
     weights: EncoderWeights,
     device: DeviceChoice,
     session: GpuSession,
     modelKey: string,
     layers: number,
+    activations: ActivationsChoice = 'auto',
   ): Promise<EncoderBackends> {
+    let use: ActivationsUse | null = null;
     const make = (
       cpu: ManagedBackend | null,
       gpu: ManagedBackend | null,
@@ -57,20 +102,37 @@ export class EncoderBackends {
       why: string | null,
       idle = Promise.resolve(),
       probe: 'measured' | 'stored' | null = null,
-    ) => new EncoderBackends(device, cpu, gpu, auto, why, idle, modelKey, probe);
-    if (device === 'webgpu') return make(null, await createBackend(weights, 'webgpu', session), null, null);
+    ) => new EncoderBackends(device, cpu, gpu, auto, why, idle, modelKey, probe, use);
+    if (device === 'webgpu') {
+      use = await activationsFor(activations, await session.acquire(), weights, modelKey);
+      return make(null, await createBackend(weights, 'webgpu', session, use.type), null, null);
+    }
     const cpu = await createBackend(weights, 'cpu');
     if (device === 'cpu') return make(cpu, null, null, null);
     const neverGpu = (auto: BackendSwitch) => SIZE_CLASSES.every((c) => auto.choices()[c].predictedMs.webgpu === null);
+    let handle: GpuHandle;
+    try {
+      handle = await session.acquire();
+    } catch (err) {
+      return make(cpu, null, null, message(err));
+    }
+    try {
+      use = await activationsFor(activations, handle, weights, modelKey);
+    } catch (err) {
+      // A forced f16 the adapter lacks: the caller's error, not a reason to fall back to the CPU.
+      cpu.dispose();
+      throw err;
+    }
     let gpu: ManagedBackend;
     try {
-      // The device first: its adapter names the stored probe, which may say that no call would
-      // ever run on WebGPU (a software adapter), and then its pipelines and weights are not made.
-      const target = { kind: 'webgpu' as const, adapter: (await session.acquire()).gpu.adapter };
+      // The device first: its adapter (and the activations' type) names the stored probe, which
+      // may say that no call would ever run on WebGPU (a software adapter), and then its
+      // pipelines and weights are not made.
+      const target = { kind: 'webgpu' as const, adapter: handle.gpu.adapter, activations: use.type };
       const stored = await storedProbes(cpu.config, target, modelKey);
       const auto = stored && new BackendSwitch(stored, layers, '');
       if (auto && neverGpu(auto)) return make(cpu, null, auto, null, undefined, 'stored');
-      gpu = await createBackend(weights, 'webgpu', session);
+      gpu = await createBackend(weights, 'webgpu', session, use.type);
     } catch (err) {
       return make(cpu, null, null, message(err));
     }
@@ -97,6 +159,11 @@ export class EncoderBackends {
 
   get adapter(): GpuAdapterSummary | null {
     return this.gpu?.info.adapter ?? null;
+  }
+
+  /** WebGPU's activation type and why, while a WebGPU backend is loaded. */
+  get activations(): ActivationsUse | null {
+    return this.gpu ? this.gpuActivations : null;
   }
 
   /** The backend for a call of `batch` texts padded to `seqLen` tokens. */

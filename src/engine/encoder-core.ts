@@ -6,7 +6,7 @@ import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
-import type { DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan } from '../types.js';
+import type { ActivationsChoice, DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan } from '../types.js';
 import type { Quant } from '../weights/weights.js';
 import { EncoderBackends } from './backends.js';
 
@@ -75,12 +75,20 @@ export class EncoderCore {
     private readonly handle: ModelHandle,
     private readonly device: DeviceChoice,
     private readonly session: GpuSession,
+    private readonly activations: ActivationsChoice,
   ) {}
 
-  static async create(handle: ModelHandle, device: DeviceChoice, session: GpuSession): Promise<EncoderCore> {
+  static async create(
+    handle: ModelHandle,
+    device: DeviceChoice,
+    session: GpuSession,
+    activations: ActivationsChoice = 'auto',
+  ): Promise<EncoderCore> {
     if (!['auto', 'webgpu', 'cpu'].includes(device))
       throw new InputError(`device must be auto, webgpu or cpu, got ${JSON.stringify(device)}`);
-    const core = new EncoderCore(handle, device, session);
+    if (!['auto', 'f32', 'f16'].includes(activations))
+      throw new InputError(`activations must be auto, f32 or f16, got ${JSON.stringify(activations)}`);
+    const core = new EncoderCore(handle, device, session, activations);
     await core.ensureBackends();
     return core;
   }
@@ -101,6 +109,7 @@ export class EncoderCore {
       backend: backends.short.backend,
       backends,
       adapter: b?.adapter ?? null,
+      activations: b?.activations ?? null,
       fallbackReason: b?.fallbackReason ?? null,
       loadedLayers: this.handle.model.weights.layers.length,
       fromCache: this.handle.fromCache,
@@ -312,6 +321,7 @@ export class EncoderCore {
       this.session,
       `${info.id}:${info.quantization}`,
       Math.max(...info.exits),
+      this.activations,
     );
     return this.backends;
   }

@@ -9,7 +9,7 @@ import { EncoderCore } from './encoder-core.js';
 /** What identifies an engine: clients asking for the same model this way share one. */
 export type EngineOptions = Pick<
   EncoderOptions,
-  'model' | 'revision' | 'device' | 'layers' | 'cache' | 'hub' | 'dtype' | 'dims' | 'progressive'
+  'model' | 'revision' | 'device' | 'activations' | 'layers' | 'cache' | 'hub' | 'dtype' | 'dims' | 'progressive'
 >;
 
 /** A stored or memory index's options, or a static folder's. */
@@ -63,7 +63,7 @@ export class Engine {
    * came was all from the offline cache, they load now instead: a warm cache starts whole.
    */
   static async open(options: EngineOptions, onProgress?: (p: LoadProgress) => void): Promise<Engine> {
-    const { model, device: _device, progressive, ...source } = options;
+    const { model, device: _device, activations: _activations, progressive, ...source } = options;
     const handle = await openModel(model, {
       ...source,
       ...(progressive ? { layers: 1 } : {}),
@@ -74,7 +74,7 @@ export class Engine {
     const session = new GpuSession();
     let engine: Engine;
     try {
-      engine = new Engine(await EncoderCore.create(handle, options.device ?? 'auto', session), session);
+      engine = new Engine(await EncoderCore.create(handle, options.device ?? 'auto', session, options.activations), session);
     } catch (err) {
       session.dispose();
       throw err;

@@ -24,6 +24,7 @@ const engineKey = (o: EngineOptions) =>
     modelKey(o.model),
     o.revision ?? null,
     o.device ?? 'auto',
+    o.activations ?? 'auto',
     o.cache ?? true,
     o.hub?.url ?? null,
     o.dtype ?? null,

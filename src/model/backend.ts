@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
 import type { GpuAdapterSummary } from '../gpu/device.js';
+import type { Elem } from '../gpu/resources.js';
 import { type GpuHandle, GpuSession } from '../gpu/session.js';
 import type { Pooling } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
@@ -13,6 +14,8 @@ export interface BackendInfo {
   kind: BackendKind;
   /** The WebGPU adapter, for the webgpu backend. */
   adapter: GpuAdapterSummary | null;
+  /** The element type of the webgpu backend's activations (null on the CPU). */
+  activations: Elem | null;
   /** Why 'auto' fell back to the CPU, if it did. */
   fallbackReason: string | null;
 }
@@ -65,11 +68,17 @@ class Managed implements ManagedBackend {
   }
 }
 
-async function createGpuBackend(weights: EncoderWeights, session: GpuSession, owns: boolean): Promise<ManagedBackend> {
+async function createGpuBackend(
+  weights: EncoderWeights,
+  session: GpuSession,
+  owns: boolean,
+  activations: Elem,
+): Promise<ManagedBackend> {
   try {
     const gpu = await session.acquire();
-    const encoder = await GpuEncoder.create(gpu.gpu, weights, gpu.queue);
-    return new Managed(encoder, { kind: 'webgpu', adapter: gpu.gpu.adapter, fallbackReason: null }, gpu, session, owns);
+    const encoder = await GpuEncoder.create(gpu.gpu, weights, gpu.queue, { activations });
+    const info = { kind: 'webgpu' as const, adapter: gpu.gpu.adapter, activations, fallbackReason: null };
+    return new Managed(encoder, info, gpu, session, owns);
   } catch (err) {
     if (owns) session.dispose();
     throw err;
@@ -77,17 +86,19 @@ async function createGpuBackend(weights: EncoderWeights, session: GpuSession, ow
 }
 
 const cpuBackend = (weights: EncoderWeights, fallbackReason: string | null) =>
-  new Managed(new CpuEncoder(weights), { kind: 'cpu', adapter: null, fallbackReason }, null, null, false);
+  new Managed(new CpuEncoder(weights), { kind: 'cpu', adapter: null, activations: null, fallbackReason }, null, null, false);
 
 /**
  * The forward backend for `weights`: 'webgpu' (throws GpuError when WebGPU is unavailable),
  * 'cpu', or 'auto' (WebGPU, else the CPU). On WebGPU it runs on `session`'s device, shared with
- * whatever else uses that session; without one it makes a session of its own.
+ * whatever else uses that session; without one it makes a session of its own. `activations`: the
+ * element type of WebGPU's activation buffers (GpuEncoderOptions).
  */
 export async function createBackend(
   weights: EncoderWeights,
   kind: BackendChoice = 'auto',
   session?: GpuSession,
+  activations: Elem = 'f32',
 ): Promise<ManagedBackend> {
   const gpuSession = session ?? new GpuSession();
   const owns = session === undefined;
@@ -96,10 +107,10 @@ export async function createBackend(
       if (owns) gpuSession.dispose();
       return cpuBackend(weights, null);
     case 'webgpu':
-      return createGpuBackend(weights, gpuSession, owns);
+      return createGpuBackend(weights, gpuSession, owns, activations);
     case 'auto':
       try {
-        return await createGpuBackend(weights, gpuSession, owns);
+        return await createGpuBackend(weights, gpuSession, owns, activations);
       } catch (err) {
         return cpuBackend(weights, err instanceof Error ? err.message : String(err));
       }

@@ -61,6 +61,7 @@ function fakeEncoder(o: FakeOptions = {}): IndexEncoder & { calls: Call[] } {
     },
     backend: o.backend ?? 'webgpu',
     adapter: null,
+    activations: null,
     backends: {
       short: { backend: o.backend ?? 'webgpu', reason: 'test' },
       batch: { backend: o.backend ?? 'webgpu', reason: 'test' },

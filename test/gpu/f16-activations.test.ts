@@ -12,7 +12,7 @@ import { f16BitsToF32, f32ToF16Bits } from '../../src/weights/f16.js';
 import { dequantizeLinear, quantizeLinear } from '../../src/weights/quantize.js';
 import type { Quant } from '../../src/weights/weights.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
-import { runPass, testGpu } from '../support/gpu.js';
+import { preferLavapipe, runPass, testGpu } from '../support/gpu.js';
 import { m3Mini } from '../support/m3-mini.js';
 import { cosine, randomArray, rng } from '../support/random.js';
 
@@ -20,20 +20,9 @@ import { cosine, randomArray, rng } from '../support/random.js';
  * f16 activations (GpuEncoder's `activations: 'f16'`) against the same float64 PyTorch oracles
  * as parity.test.ts, modernbert-parity.test.ts and decoder-parity.test.ts. They need the
  * adapter's `shader-f16`, which SwiftShader (the Node project's default, and Chromium's) lacks:
- * in Node this file asks Dawn for Mesa's lavapipe instead when its driver is installed (the
- * Vulkan loader reads VK_ICD_FILENAMES when Dawn's instance is made, and each test file runs in a
- * process of its own), and skips, saying why, where no adapter has the feature.
+ * in Node this file asks Dawn for Mesa's lavapipe instead when its driver is installed
+ * (preferLavapipe), and skips, saying why, where no adapter has the feature.
  */
-const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
-
-function preferLavapipe(): void {
-  if (typeof process === 'undefined' || !process.versions?.node) return;
-  const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
-  if (/swiftshader/i.test(process.env.VK_ICD_FILENAMES ?? '') && fs.existsSync(LAVAPIPE)) {
-    process.env.VK_ICD_FILENAMES = LAVAPIPE;
-  }
-}
-
 preferLavapipe();
 const gpu: GpuContext = await testGpu();
 const skip = gpu.features.shaderF16 ? '' : `the adapter (${gpu.adapter.description || gpu.adapter.vendor}) has no shader-f16`;

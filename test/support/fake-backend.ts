@@ -6,11 +6,12 @@ import { bertConfig } from './random.js';
 /** The small BERT shape the fake backends report. */
 const config = bertConfig({ hiddenSize: 64, numHeads: 4, intermediateSize: 128, numLayers: 4, vocabSize: 1000 });
 
-/** A backend whose embed advances a shared fake clock by `timing`, noting each call. */
+/** A backend whose embed advances a shared fake clock by `timing`, noting each call under `name`. */
 export function fakeBackend(
   kind: BackendKind,
   clock: { now: number; calls: string[] },
   timing: (l: number, b: number, s: number) => number,
+  name: string = kind,
 ) {
   const backend: EncoderBackend = {
     kind,
@@ -18,7 +19,7 @@ export function fakeBackend(
     loadedLayers: 4,
     async embed(tokens, o) {
       const seqLen = tokens[0]?.length ?? 0;
-      clock.calls.push(`${kind} ${o.layers}L ${tokens.length}x${seqLen}`);
+      clock.calls.push(`${name} ${o.layers}L ${tokens.length}x${seqLen}`);
       clock.now += timing(o.layers, tokens.length, seqLen);
       return tokens.map(() => new Float32Array(o.dims));
     },

@@ -3,6 +3,22 @@ import { UniformArena } from '../../src/gpu/resources.js';
 
 let context: Promise<GpuContext> | undefined;
 
+const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
+/**
+ * In Node, has Dawn use Mesa's lavapipe instead of SwiftShader (the Node project's default, which
+ * lacks `shader-f16`) where lavapipe's driver is installed: for test files of f16 activations.
+ * Call it before the file's first GPU device: the Vulkan loader reads VK_ICD_FILENAMES when
+ * Dawn's instance is made, and each test file runs in a process of its own.
+ */
+export function preferLavapipe(): void {
+  if (typeof process === 'undefined' || !process.versions?.node) return;
+  const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+  if (/swiftshader/i.test(process.env.VK_ICD_FILENAMES ?? '') && fs.existsSync(LAVAPIPE)) {
+    process.env.VK_ICD_FILENAMES = LAVAPIPE;
+  }
+}
+
 /** One device per test file (Node worker or browser page), shared by its tests. */
 export function testGpu(): Promise<GpuContext> {
   context ??= createGpuContext();

@@ -54,6 +54,9 @@ describe('createEncoder in Node (in-process, cpu)', () => {
     await expect(createEncoder(null as never)).rejects.toThrow(/needs an options object/);
     await expect(createEncoder({ model: '/no/such/model' })).rejects.toThrow(ModelFormatError);
     await expect(createEncoder({ model: HF, device: 'tpu' as never })).rejects.toThrow(/device must be auto, webgpu or cpu/);
+    const activations = createEncoder({ model: HF, device: 'cpu', activations: 'f8' as never });
+    await expect(activations).rejects.toThrow(InputError);
+    await expect(activations).rejects.toThrow(/activations must be auto, f32 or f16, got "f8"/);
     await expect(createEncoder({ model: { name: 'x', files: null } as never })).rejects.toThrow(/a model folder must be/);
   });
 
@@ -64,7 +67,7 @@ describe('createEncoder in Node (in-process, cpu)', () => {
     expect(roomy).toMatchObject({ layers: 4, dims: 48, fits: true, backend: 'cpu' });
     // A forced device runs every call size, whatever a probe would say.
     const forced = { backend: 'cpu', reason: "device 'cpu' was asked for" };
-    expect(await enc.info()).toMatchObject({ backend: 'cpu', backends: { short: forced, batch: forced } });
+    expect(await enc.info()).toMatchObject({ backend: 'cpu', backends: { short: forced, batch: forced }, activations: null });
     expect(await enc.plan({ batch: 32, typicalTokens: 128 })).toMatchObject({ backend: 'cpu' });
     const tight = await enc.plan({ maxLatencyMs: 0 });
     expect(tight).toMatchObject({ layers: 1, dims: 16, fits: false });
