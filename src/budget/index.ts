@@ -36,6 +36,7 @@ export {
   getOrProbeBoth,
   modelFingerprint,
   probeStoreKey,
+  storedActivations,
   storedProbes,
 } from './probe-cache.js';
 export { compareQuality, type QualityEstimate, type QualitySource, qualityEstimator } from './quality.js';

@@ -177,6 +177,30 @@ export async function getOrProbeBoth(
   return { probes, settled, measured };
 }
 
+/** The key and validity check of the activations record for an adapter and model. */
+function activationsRecord(config: EncoderConfig, adapter: GpuAdapterSummary, modelKey: string) {
+  const target = { kind: 'webgpu' as const, adapter };
+  const key = probeCacheKey(target);
+  const timed = (ms: unknown) => Number.isFinite(ms) && (ms as number) >= 0;
+  return {
+    key: `activations|${probeStoreKey(target, modelKey, config)}`,
+    usable: (v: unknown): v is ActivationsProbe => {
+      const p = v as Partial<ActivationsProbe> | null;
+      return recent(v, 1, key) && timed(p?.ms?.f32) && (p?.ms?.f16 === null || timed(p?.ms?.f16));
+    },
+  };
+}
+
+/** The stored timings of f32 and f16 activations on `adapter` for this model, or null; measures nothing. */
+export function storedActivations(
+  config: EncoderConfig,
+  adapter: GpuAdapterSummary,
+  modelKey: string,
+): Promise<ActivationsProbe | null> {
+  const { key, usable } = activationsRecord(config, adapter, modelKey);
+  return stored(key, usable);
+}
+
 /**
  * The stored timings of f32 and f16 activations on `adapter` for this model, or fresh ones
  * (probeActivations over the backends `make` builds, then stored): what activations 'auto'
@@ -188,17 +212,8 @@ export function getOrProbeActivations(
   modelKey: string,
   make: (activations: Elem) => Promise<EncoderBackend>,
 ): Promise<ActivationsProbe> {
-  const target = { kind: 'webgpu' as const, adapter };
-  const key = probeCacheKey(target);
-  const timed = (ms: unknown) => Number.isFinite(ms) && (ms as number) >= 0;
-  return cached(
-    `activations|${probeStoreKey(target, modelKey, config)}`,
-    (v): v is ActivationsProbe => {
-      const p = v as Partial<ActivationsProbe> | null;
-      return recent(v, 1, key) && timed(p?.ms?.f32) && (p?.ms?.f16 === null || timed(p?.ms?.f16));
-    },
-    () => probeActivations(make, adapter),
-  );
+  const { key, usable } = activationsRecord(config, adapter, modelKey);
+  return cached(key, usable, () => probeActivations(make, adapter));
 }
 
 /** Whether `v` is a record of format `version` for `key`, made within MAX_AGE_MS. */

@@ -1,4 +1,5 @@
 import {
+  type ActivationsProbe,
   activationsOf,
   activationsReason,
   BackendSwitch,
@@ -10,6 +11,7 @@ import {
   getOrProbeBoth,
   SIZE_CLASSES,
   type SizeClass,
+  storedActivations,
   storedProbes,
 } from '../budget/index.js';
 import { UnsupportedError } from '../errors.js';
@@ -25,16 +27,18 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 
 /**
  * WebGPU's activation type on `gpu`'s adapter, and why: the forced one, f32 without `shader-f16`,
- * else whichever ran faster when timed (once per adapter and model, stored). Throws
- * UnsupportedError for a forced f16 the adapter cannot run, even where device 'auto' would
- * otherwise fall back to the CPU: the caller asked for f16 by name.
+ * else whichever ran faster when timed (once per adapter and model, stored); with `measure`
+ * false, null where that is not stored yet. Throws UnsupportedError for a forced f16 the adapter
+ * cannot run, even where device 'auto' would otherwise fall back to the CPU: the caller asked for
+ * f16 by name.
  */
 async function activationsFor(
   choice: ActivationsChoice,
   gpu: GpuHandle,
   weights: EncoderWeights,
   modelKey: string,
-): Promise<ActivationsUse> {
+  measure = true,
+): Promise<ActivationsUse | null> {
   const { adapter, features } = gpu.gpu;
   if (choice === 'f16' && !features.shaderF16) {
     throw new UnsupportedError(
@@ -43,13 +47,19 @@ async function activationsFor(
   }
   if (choice !== 'auto') return { type: choice, reason: `activations '${choice}' was asked for` };
   if (!features.shaderF16) return { type: 'f32', reason: 'the GPU adapter has no shader-f16' };
+  const decided = (probe: ActivationsProbe) => ({ type: activationsOf(probe), reason: activationsReason(probe) });
+  if (!measure) {
+    const stored = await storedActivations(weights.config, adapter, modelKey);
+    return stored && decided(stored);
+  }
   // The probe runs one layer: encoders of the first layer alone upload a fraction of the weights.
   const firstLayer = { ...weights, layers: weights.layers.slice(0, 1) } as EncoderWeights;
   try {
-    const probe = await getOrProbeActivations(weights.config, adapter, modelKey, (activations) =>
-      GpuEncoder.create(gpu.gpu, firstLayer, gpu.queue, { activations }),
+    return decided(
+      await getOrProbeActivations(weights.config, adapter, modelKey, (activations) =>
+        GpuEncoder.create(gpu.gpu, firstLayer, gpu.queue, { activations }),
+      ),
     );
-    return { type: activationsOf(probe), reason: activationsReason(probe) };
   } catch (err) {
     // f32 is what ran before f16 existed; a failure of the f32 backend itself shows when it is made.
     return { type: 'f32', reason: `f16 was not timed: ${message(err)}` };
@@ -104,8 +114,9 @@ export class EncoderBackends {
       probe: 'measured' | 'stored' | null = null,
     ) => new EncoderBackends(device, cpu, gpu, auto, why, idle, modelKey, probe, use);
     if (device === 'webgpu') {
-      use = await activationsFor(activations, await session.acquire(), weights, modelKey);
-      return make(null, await createBackend(weights, 'webgpu', session, use.type), null, null);
+      const chosen = (await activationsFor(activations, await session.acquire(), weights, modelKey)) as ActivationsUse;
+      use = chosen;
+      return make(null, await createBackend(weights, 'webgpu', session, chosen.type), null, null);
     }
     const cpu = await createBackend(weights, 'cpu');
     if (device === 'cpu') return make(cpu, null, null, null);
@@ -117,7 +128,9 @@ export class EncoderBackends {
       return make(cpu, null, null, message(err));
     }
     try {
-      use = await activationsFor(activations, handle, weights, modelKey);
+      // Not measured yet: WebGPU starts in f32 and f16 is timed only once WebGPU is chosen for
+      // some call size, so an adapter where the CPU wins (a software one) never pays for it.
+      use = await activationsFor(activations, handle, weights, modelKey, false);
     } catch (err) {
       // A forced f16 the adapter lacks: the caller's error, not a reason to fall back to the CPU.
       cpu.dispose();
@@ -128,11 +141,11 @@ export class EncoderBackends {
       // The device first: its adapter (and the activations' type) names the stored probe, which
       // may say that no call would ever run on WebGPU (a software adapter), and then its
       // pipelines and weights are not made.
-      const target = { kind: 'webgpu' as const, adapter: handle.gpu.adapter, activations: use.type };
+      const target = { kind: 'webgpu' as const, adapter: handle.gpu.adapter, activations: use?.type ?? 'f32' };
       const stored = await storedProbes(cpu.config, target, modelKey);
       const auto = stored && new BackendSwitch(stored, layers, '');
       if (auto && neverGpu(auto)) return make(cpu, null, auto, null, undefined, 'stored');
-      gpu = await createBackend(weights, 'webgpu', session, use.type);
+      gpu = await createBackend(weights, 'webgpu', session, use?.type ?? 'f32');
     } catch (err) {
       return make(cpu, null, null, message(err));
     }
@@ -144,6 +157,22 @@ export class EncoderBackends {
         void settled.then(() => gpu.dispose());
         return make(cpu, null, auto, null, undefined, probe);
       }
+      if (!use && SIZE_CLASSES.some((c) => auto.choices()[c].backend === 'webgpu')) {
+        await settled;
+        use = (await activationsFor(activations, handle, weights, modelKey)) as ActivationsUse;
+        // The f32 probes go on steering this encoder (f16 only makes WebGPU faster); the next
+        // one probes with f16 under its own key.
+        if (use.type === 'f16') {
+          try {
+            const f16 = await createBackend(weights, 'webgpu', session, 'f16');
+            gpu.dispose();
+            gpu = f16;
+          } catch (err) {
+            use = { type: 'f32', reason: `f16 ran faster when timed, but its backend failed: ${message(err)}` };
+          }
+        }
+      }
+      use ??= { type: 'f32', reason: 'f16 is timed once WebGPU is chosen for some call size, and the CPU is' };
       return make(cpu, gpu, auto, null, settled, probe);
     } catch (err) {
       // A WebGPU call that fails during the probe fails on every call after: run on the CPU.

@@ -29,8 +29,8 @@ afterAll(async () => {
   for (const e of open) await e.dispose();
 });
 
-const encoder = async (activations: 'auto' | 'f32' | 'f16') => {
-  const enc = await createEncoder({ model: model as string, device: 'webgpu', activations });
+const encoder = async (activations: 'auto' | 'f32' | 'f16', device: 'webgpu' | 'auto' = 'webgpu') => {
+  const enc = await createEncoder({ model: model as string, device, activations });
   open.push(enc);
   return enc;
 };
@@ -38,6 +38,7 @@ const encoder = async (activations: 'auto' | 'f32' | 'f16') => {
 const check = () =>
   it('auto measures f16 against f32 once, says which it runs, and embeds as f32 does', async () => {
     const create = vi.spyOn(GpuEncoder, 'create');
+    create.mockClear();
     const auto = await encoder('auto');
     const { activations } = await auto.info();
     console.log(`activations 'auto' on ${gpu.adapter.description}: ${JSON.stringify(activations)}`);
@@ -68,5 +69,25 @@ const check = () =>
     expect(create).toHaveBeenCalledTimes(1);
   });
 
+const deviceAuto = () =>
+  it("device 'auto' times f16 only once WebGPU wins some call size", async () => {
+    const create = vi.spyOn(GpuEncoder, 'create');
+    create.mockClear();
+    const enc = await encoder('auto', 'auto');
+    const info = await enc.info();
+    const gpuWins = Object.values(info.backends).some((use) => use.backend === 'webgpu');
+    const oneLayer = create.mock.calls.filter(([, w]) => w.layers.length === 1).length;
+    console.log(`device 'auto' on ${gpu.adapter.description}: ${JSON.stringify(info.backends)}, ${oneLayer} one-layer encoders`);
+    if (gpuWins) expect(info.activations?.reason).toMatch(/f16|f32 time/);
+    else {
+      expect(oneLayer).toBe(0);
+      expect(info.activations?.type ?? 'f32').toBe('f32');
+    }
+  });
+
 if (skip) it.skip(`activations 'auto': ${skip}`, () => {});
-else check();
+else {
+  // First, while nothing about this adapter is stored.
+  deviceAuto();
+  check();
+}
