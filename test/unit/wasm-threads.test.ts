@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineLostError } from '../../src/errors.js';
 import { attention } from '../../src/model/cpu-ops.js';
-import { WasmKernels } from '../../src/model/wasm/kernels.js';
+import { type PlacedLinear, WasmKernels } from '../../src/model/wasm/kernels.js';
 import { KERNELS_SHARED_WASM_BASE64 } from '../../src/model/wasm/kernels-wasm.js';
 import { ThreadPool } from '../../src/model/wasm/threads.js';
 import { quantizeLinear } from '../../src/weights/quantize.js';
@@ -9,25 +9,31 @@ import { randomArray, rng } from '../support/random.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** One random q8 projection [N, K] placed in one-thread kernels and in kernels with 3 threads. */
+function placedTwice(N: number, K: number, seed: number) {
+  const one = WasmKernels.create() as WasmKernels;
+  const two = WasmKernels.create({ threads: 3 }) as WasmKernels;
+  const next = rng(seed);
+  const l = quantizeLinear(randomArray(N * K, 1, next), N, K, randomArray(N, 1, next), 'q8');
+  const q = new Int8Array(l.data.buffer, l.data.byteOffset, N * K);
+  const p1 = one.placeQ8(q, l.scales as Float32Array, l.bias, N, K) as PlacedLinear;
+  const p2 = two.placeQ8(q, l.scales as Float32Array, l.bias, N, K) as PlacedLinear;
+  return { one, two, p1, p2, next };
+}
+
 // The CPU kernels' thread pool (worker_threads here): chunks of a call shared over one memory.
 describe('WebAssembly kernel threads', () => {
   it('split q8 projections and attention give the same bits as one thread, and dispose leaves one thread', async () => {
-    const one = WasmKernels.create() as WasmKernels;
-    const two = WasmKernels.create({ threads: 3 }) as WasmKernels;
-    const next = rng(31);
     const [N, K, M] = [258, 300, 37];
-    const l = quantizeLinear(randomArray(N * K, 1, next), N, K, randomArray(N, 1, next), 'q8');
-    const q = new Int8Array(l.data.buffer, l.data.byteOffset, N * K);
-    const p1 = one.placeQ8(q, l.scales as Float32Array, l.bias, N, K);
-    const p2 = two.placeQ8(q, l.scales as Float32Array, l.bias, N, K);
+    const { one, two, p1, p2, next } = placedTwice(N, K, 31);
     const x = randomArray(M * K, 2, next);
     const batch = { size: 2, seqLen: 70, lengths: Uint32Array.from([70, 41]) };
     const qkv = randomArray(2 * 70 * 3 * 6 * 16, 1, next);
-    const want = one.matmul(x, p1 as NonNullable<typeof p1>, M, 'gelu');
+    const want = one.matmul(x, p1, M, 'gelu');
     const wantCtx = one.attention(qkv, batch, 6, 16);
     // The first large call starts the workers; later calls find them ready.
     for (let i = 0; i < 4; i++) {
-      expect(two.matmul(x, p2 as NonNullable<typeof p2>, M, 'gelu')).toEqual(want);
+      expect(two.matmul(x, p2, M, 'gelu')).toEqual(want);
       expect(two.attention(qkv, batch, 6, 16)).toEqual(wantCtx);
       await sleep(100);
     }
@@ -35,7 +41,22 @@ describe('WebAssembly kernel threads', () => {
     for (let i = 0; i < 41 * 96; i++)
       expect(Math.abs((wantCtx[70 * 96 + i] as number) - (plain[70 * 96 + i] as number))).toBeLessThan(1e-5);
     two.dispose();
-    expect(two.matmul(x, p2 as NonNullable<typeof p2>, M, 'gelu')).toEqual(want);
+    expect(two.matmul(x, p2, M, 'gelu')).toEqual(want);
+  });
+
+  // More activation rows than weight rows split by rows (qmatmul_rows).
+  it('q8 projections split by rows give the same bits as one thread, with M % 4 rows and an odd N', async () => {
+    const [N, K, M] = [37, 200, 301];
+    const { one, two, p1, p2, next } = placedTwice(N, K, 41);
+    const x = randomArray(M * K, 2, next);
+    for (const activation of ['none', 'gelu'] as const) {
+      const want = one.matmul(x, p1, M, activation);
+      for (let i = 0; i < 3; i++) {
+        expect(two.matmul(x, p2, M, activation)).toEqual(want);
+        await sleep(100);
+      }
+    }
+    two.dispose();
   });
 
   it('a chunk that throws in a worker fails the call with EngineLostError and ends the pool', async () => {
