@@ -24,7 +24,7 @@ const USAGE = `usage: npm run bench -- browser [--batch N] [--runs N] [--only LI
   --batch N  texts of 128 tokens in the throughput case (default ${DEFAULT_BATCH}: on SwiftShader one call of 32 x 128
              takes minutes; the same for every runtime)
   --runs N   timed runs per case (default 5; fast latency cases take up to 20 within 10 s)
-  --only     runtimes to run, e.g. m3web-webgpu,transformers.js-wasm (default: all)
+  --only     runtimes to run, e.g. m3web-webgpu,transformers.js-wasm (default: all; a partial run writes no results)
   --quick    smoke check: batch 2, 2 runs; writes no results`;
 
 interface PageSetup {
@@ -43,7 +43,7 @@ const m3web =
 const tjs = (device: string, dtype: string) => (s: Site, modelId: string) =>
   `${s.origin}transformers.html?${new URLSearchParams({ models: s.hfModelsPath, model: modelId, device, dtype, ort: s.ortUrl })}`;
 
-/** m3web reads its q8 pack on both devices (the CPU forward dequantises it once). */
+/** m3web reads its q8 pack on both devices (the CPU forward keeps its int8 weights). */
 const PAGES: PageSetup[] = [
   { key: 'm3web-webgpu', page: m3web('webgpu'), run: { runtime: 'm3web', device: 'webgpu', dtype: 'q8' }, half: true },
   {
@@ -109,7 +109,7 @@ export async function main(args: string[]): Promise<number> {
     chromium: seen.chromium ?? 'unknown',
     'transformers.js': `${await version('@huggingface/transformers')} (onnxruntime-web ${await version('onnxruntime-web')}, asyncify build served locally)`,
     load: loadNow(),
-    model: `${model.description}; m3web reads its q8 pack (its CPU forward dequantises it), transformers.js the ONNX export of the same weights`,
+    model: `${model.description}; m3web reads its q8 pack (int8 weights on both devices), transformers.js the ONNX export of the same weights`,
     batch: `${batch} × 128 tokens${batch < 32 ? ' (on SwiftShader one call of 32 × 128 takes minutes; every runtime gets the same batch)' : ''}`,
     pages: `built by Vite (production), served from localhost with COOP/COEP: cross-origin isolated, so onnxruntime-web may use wasm threads (its default, min(4, ceil(cores / 2)), is ${ortThreads} here)`,
     'cold start':
@@ -117,7 +117,7 @@ export async function main(args: string[]): Promise<number> {
     memory:
       'peak RSS (VmHWM) of the page renderer and of the GPU process of a fresh browser per runtime, over both starts and all cases',
   };
-  const table = await writeComparison('browser', meta, rows, opts.quick === true);
+  const table = await writeComparison('browser', meta, rows, opts.quick === true || only !== undefined);
   console.log(table);
   console.log(ratios(rows).join('\n'));
   return rows.some((r) => r.error) ? 1 : 0;

@@ -26,7 +26,7 @@ const USAGE = `usage: npm run bench -- node [--model ID] [--batch N] [--runs N] 
   --batch N  texts of 128 tokens in the throughput case (default 32 on a hardware adapter, 8 on a
              software one, where 32 x 128 would take minutes per call; the same for every runtime)
   --runs N   timed runs per case (default 5; fast latency cases take up to 20 within 10 s)
-  --only     runtimes to run, e.g. m3web-webgpu,transformers.js-webgpu (default: all)
+  --only     runtimes to run, e.g. m3web-webgpu,transformers.js-webgpu (default: all; a partial run writes no results)
   --quick    smoke check: bert-12x384 replaced by m3-mini, batch 2, 2 runs; writes no results`;
 
 interface RuntimeSetup {
@@ -90,6 +90,7 @@ const RUNTIMES: RuntimeSetup[] = [
     key: 'transformers.js-webgpu',
     spec: (m) => ({ runtime: 'transformers.js', device: 'webgpu', dtype: 'f32', modelDir: MODELS_DIR, modelId: m.id }),
   },
+  { key: 'm3web-cpu', spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'q8', modelDir: m.packDir, modelId: m.id }) },
   { key: 'm3web-cpu', spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'f32', modelDir: m.hfDir, modelId: m.id }) },
   {
     key: 'transformers.js-cpu',
@@ -169,7 +170,7 @@ export async function main(args: string[]): Promise<number> {
     model: model.description,
     batch: `${batch} × 128 tokens${batch < 32 ? ' (32 × 128 takes minutes per call on a software adapter; every runtime gets the same batch)' : ''}`,
   };
-  const table = await writeComparison(isDecoderModel(modelId) ? `node ${modelId}` : 'node', meta, rows, opts.quick === true);
+  const table = await writeComparison(isDecoderModel(modelId) ? `node ${modelId}` : 'node', meta, rows, opts.quick === true || only !== undefined);
   console.log(table);
   console.log(ratios(rows).join('\n'));
   return rows.some((r) => r.error) ? 1 : 0;

@@ -29,7 +29,7 @@ function section(kind: Kind, c: Comparison): string {
   return `## ${title}\n\n${meta}\n\n${c.table}\n\nRatios (m3web / transformers.js; throughput above 1 and latency below 1 favour m3web):\n${c.ratios.join('\n')}\n`;
 }
 
-/** Stores this run's part and returns its markdown table. `dryRun` writes nothing. */
+/** Stores this run's part and returns its markdown table. `dryRun` (a smoke check, or a run of some runtimes only) writes nothing. */
 export async function writeComparison(kind: Kind, meta: Comparison['meta'], rows: RowResult[], dryRun: boolean): Promise<string> {
   const agree = agreement(rows);
   const table = markdownTable(rows, kind === 'browser');
@@ -45,10 +45,16 @@ export async function writeComparison(kind: Kind, meta: Comparison['meta'], rows
     }),
   };
   writeJsonFile(JSON_PATH, all);
+  renderMarkdown();
+  return table;
+}
+
+/** latest.md from every part stored in latest.json. */
+export function renderMarkdown(): void {
+  const all: Record<Kind, Comparison> = JSON.parse(readFileSync(JSON_PATH, 'utf8'));
   const order = (k: string) => (k === 'node' ? 0 : k === 'browser' ? 1 : 2);
   const parts = Object.keys(all)
     .sort((a, b) => order(a) - order(b) || a.localeCompare(b))
     .map((k) => section(k, all[k] as Comparison));
   writeFileSync(MD_PATH, `# m3web vs transformers.js (npm run bench -- node / browser)\n\n${parts.join('\n')}`);
-  return table;
 }
