@@ -61,10 +61,17 @@ export function fitCostModel(probe: DeviceProbe): CostModel {
   const perLayer = terms(twoDepths ? 3 : 0);
   const evaluate = (t: LatencyTerms, batch: number, seqLen: number) =>
     t.constant + t.perToken * batch * seqLen + t.perAttention * batch * seqLen * seqLen;
+  // A call is never faster than a measured one it contains (no more layers, texts or tokens). A
+  // probe cut short by its time budget leaves more coefficients than points, and the fit may
+  // then put the cost on terms that vanish for small calls (a 1 × 16 query predicted at 1e-7 ms
+  // on SwiftShader, which made 'auto' send queries there).
+  const floor = (layers: number, batch: number, seqLen: number) =>
+    Math.max(0, ...points.filter((p) => p.layers <= layers && p.batch <= batch && p.seqLen <= seqLen).map((p) => p.ms));
   return {
     fixed,
     perLayer,
-    latencyMs: (layers, batch, seqLen) => evaluate(fixed, batch, seqLen) + layers * evaluate(perLayer, batch, seqLen),
+    latencyMs: (layers, batch, seqLen) =>
+      Math.max(evaluate(fixed, batch, seqLen) + layers * evaluate(perLayer, batch, seqLen), floor(layers, batch, seqLen)),
   };
 }
 

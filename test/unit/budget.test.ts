@@ -94,6 +94,19 @@ describe('cost model', () => {
     }
   });
 
+  it('never predicts a call faster than a measured call it contains', () => {
+    // A probe cut short by its time budget, with the deeper short call timed faster (noise): the
+    // fit alone predicts 6 layers of 1 × 16 at 34 ms, under the 40 ms one layer took.
+    const measured = [
+      { layers: 1, batch: 1, seqLen: 16, ms: 40 },
+      { layers: 1, batch: 1, seqLen: 128, ms: 60 },
+      { layers: 2, batch: 1, seqLen: 16, ms: 30 },
+    ];
+    const cost = fitCostModel({ ...fakeProbe(() => 1), measured });
+    expect(cost.latencyMs(6, 1, 16)).toBeGreaterThanOrEqual(40);
+    expect(cost.latencyMs(6, 4, 128)).toBeGreaterThanOrEqual(60);
+  });
+
   it('puts all cost on the layers when the probe has depth 1 only', () => {
     const probe = fakeProbe((l, b, s) => truthMs(TRUTH, l, b, s), [1]);
     const cost = fitCostModel(probe);
