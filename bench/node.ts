@@ -170,7 +170,12 @@ export async function main(args: string[]): Promise<number> {
     model: model.description,
     batch: `${batch} × 128 tokens${batch < 32 ? ' (32 × 128 takes minutes per call on a software adapter; every runtime gets the same batch)' : ''}`,
   };
-  const table = await writeComparison(isDecoderModel(modelId) ? `node ${modelId}` : 'node', meta, rows, opts.quick === true || only !== undefined);
+  const table = await writeComparison(
+    isDecoderModel(modelId) ? `node ${modelId}` : 'node',
+    meta,
+    rows,
+    opts.quick === true || only !== undefined,
+  );
   console.log(table);
   console.log(ratios(rows).join('\n'));
   return rows.some((r) => r.error) ? 1 : 0;
