@@ -65,10 +65,16 @@ function backendLine(info: EncoderInfo, device: DeviceChoice): string {
   if (info.fallbackReason)
     return `No usable WebGPU here (${info.fallbackReason}): running on the CPU, which gives the same vectors.`;
   if (device === 'cpu') return 'Running on the CPU, as asked (?device=cpu): same vectors as WebGPU.';
-  if (device === 'webgpu') return `Running on WebGPU, as asked (?device=webgpu): ${adapter}.`;
+  // Said only where WebGPU runs some calls: the CPU path has no activation type to choose.
+  const act = info.activations;
+  const precision =
+    act && (device === 'webgpu' || short.backend === 'webgpu' || batch.backend === 'webgpu')
+      ? ` ${act.type} activations: ${act.reason}.`
+      : '';
+  if (device === 'webgpu') return `Running on WebGPU, as asked (?device=webgpu): ${adapter}.${precision}`;
   if (short.backend === batch.backend) {
     const where = short.backend === 'webgpu' ? `WebGPU: ${adapter}` : 'the CPU';
-    return `Running on ${where}, measured faster here for queries and batches (${short.reason}).`;
+    return `Running on ${where}, measured faster here for queries and batches (${short.reason}).${precision}`;
   }
-  return `Queries run on ${NAMES[short.backend]}, batches on ${NAMES[batch.backend]}: measured faster here for each (${short.reason}; ${batch.reason}).`;
+  return `Queries run on ${NAMES[short.backend]}, batches on ${NAMES[batch.backend]}: measured faster here for each (${short.reason}; ${batch.reason}).${precision}`;
 }

@@ -265,4 +265,15 @@ describe('the playground site', { timeout: 900_000 }, () => {
     expect(await cpu.locator('#search-hits li').count()).toBe(10);
     await cpu.close();
   });
+
+  it('runs on WebGPU when asked (?device=webgpu), and says which activation type and why', async () => {
+    const gpu = await context.newPage();
+    await gpu.goto(`${url}?device=webgpu`);
+    await modelReady(gpu);
+    // SwiftShader has no shader-f16.
+    expect(await text(gpu, 'load-backend')).toMatch(
+      /^Running on WebGPU, as asked \(\?device=webgpu\): .+\. f32 activations: the GPU adapter has no shader-f16\.$/,
+    );
+    await gpu.close();
+  });
 });
