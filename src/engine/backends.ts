@@ -25,19 +25,19 @@ import type { EncoderWeights } from '../weights/weights.js';
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+const decided = (probe: ActivationsProbe): ActivationsUse => ({ type: activationsOf(probe), reason: activationsReason(probe) });
+
 /**
- * WebGPU's activation type on `gpu`'s adapter, and why: the forced one, f32 without `shader-f16`,
- * else whichever ran faster when timed (once per adapter and model, stored); with `measure`
- * false, null where that is not stored yet. Throws UnsupportedError for a forced f16 the adapter
- * cannot run, even where device 'auto' would otherwise fall back to the CPU: the caller asked for
- * f16 by name.
+ * WebGPU's activation type on `gpu`'s adapter where it is known without timing anything: the
+ * forced one, f32 without `shader-f16`, or a stored measurement; else null. Throws
+ * UnsupportedError for a forced f16 the adapter cannot run, even where device 'auto' would
+ * otherwise fall back to the CPU: the caller asked for f16 by name.
  */
-async function activationsFor(
+async function knownActivations(
   choice: ActivationsChoice,
   gpu: GpuHandle,
   weights: EncoderWeights,
   modelKey: string,
-  measure = true,
 ): Promise<ActivationsUse | null> {
   const { adapter, features } = gpu.gpu;
   if (choice === 'f16' && !features.shaderF16) {
@@ -47,19 +47,26 @@ async function activationsFor(
   }
   if (choice !== 'auto') return { type: choice, reason: `activations '${choice}' was asked for` };
   if (!features.shaderF16) return { type: 'f32', reason: 'the GPU adapter has no shader-f16' };
-  const decided = (probe: ActivationsProbe) => ({ type: activationsOf(probe), reason: activationsReason(probe) });
-  if (!measure) {
-    const stored = await storedActivations(weights.config, adapter, modelKey);
-    return stored && decided(stored);
-  }
+  const stored = await storedActivations(weights.config, adapter, modelKey);
+  return stored && decided(stored);
+}
+
+/** knownActivations, else whichever type ran faster when timed now (then stored). */
+async function activationsFor(
+  choice: ActivationsChoice,
+  gpu: GpuHandle,
+  weights: EncoderWeights,
+  modelKey: string,
+): Promise<ActivationsUse> {
+  const known = await knownActivations(choice, gpu, weights, modelKey);
+  if (known) return known;
   // The probe runs one layer: encoders of the first layer alone upload a fraction of the weights.
   const firstLayer = { ...weights, layers: weights.layers.slice(0, 1) } as EncoderWeights;
   try {
-    return decided(
-      await getOrProbeActivations(weights.config, adapter, modelKey, (activations) =>
-        GpuEncoder.create(gpu.gpu, firstLayer, gpu.queue, { activations }),
-      ),
+    const probe = await getOrProbeActivations(weights.config, gpu.gpu.adapter, modelKey, (activations) =>
+      GpuEncoder.create(gpu.gpu, firstLayer, gpu.queue, { activations }),
     );
+    return decided(probe);
   } catch (err) {
     // f32 is what ran before f16 existed; a failure of the f32 backend itself shows when it is made.
     return { type: 'f32', reason: `f16 was not timed: ${message(err)}` };
@@ -114,7 +121,7 @@ export class EncoderBackends {
       probe: 'measured' | 'stored' | null = null,
     ) => new EncoderBackends(device, cpu, gpu, auto, why, idle, modelKey, probe, use);
     if (device === 'webgpu') {
-      const chosen = (await activationsFor(activations, await session.acquire(), weights, modelKey)) as ActivationsUse;
+      const chosen = await activationsFor(activations, await session.acquire(), weights, modelKey);
       use = chosen;
       return make(null, await createBackend(weights, 'webgpu', session, chosen.type), null, null);
     }
@@ -128,9 +135,9 @@ export class EncoderBackends {
       return make(cpu, null, null, message(err));
     }
     try {
-      // Not measured yet: WebGPU starts in f32 and f16 is timed only once WebGPU is chosen for
+      // Where nothing is stored yet, WebGPU starts in f32 and f16 is timed only once WebGPU is chosen for
       // some call size, so an adapter where the CPU wins (a software one) never pays for it.
-      use = await activationsFor(activations, handle, weights, modelKey, false);
+      use = await knownActivations(activations, handle, weights, modelKey);
     } catch (err) {
       // A forced f16 the adapter lacks: the caller's error, not a reason to fall back to the CPU.
       cpu.dispose();
@@ -159,7 +166,7 @@ export class EncoderBackends {
       }
       if (!use && SIZE_CLASSES.some((c) => auto.choices()[c].backend === 'webgpu')) {
         await settled;
-        use = (await activationsFor(activations, handle, weights, modelKey)) as ActivationsUse;
+        use = await activationsFor(activations, handle, weights, modelKey);
         // The f32 probes go on steering this encoder (f16 only makes WebGPU faster); the next
         // one probes with f16 under its own key.
         if (use.type === 'f16') {

@@ -12,7 +12,7 @@ import { f16BitsToF32, f32ToF16Bits } from '../../src/weights/f16.js';
 import { dequantizeLinear, quantizeLinear } from '../../src/weights/quantize.js';
 import type { Quant } from '../../src/weights/weights.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
-import { preferLavapipe, runPass, testGpu } from '../support/gpu.js';
+import { preferLavapipe, runPass, storage, testGpu } from '../support/gpu.js';
 import { m3Mini } from '../support/m3-mini.js';
 import { cosine, randomArray, rng } from '../support/random.js';
 
@@ -35,27 +35,8 @@ afterAll(() => {
   if (measured.length) console.log(`f16 activations (min cosine per text), ${gpu.adapter.description}:\n${measured.join('\n')}`);
 });
 
-const f16Buffer = (device: GPUDevice, values: Float32Array): GPUBuffer => {
-  const bits = Uint16Array.from(values, f32ToF16Bits);
-  const buffer = device.createBuffer({
-    size: Math.max(16, Math.ceil(bits.byteLength / 16) * 16),
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    mappedAtCreation: true,
-  });
-  new Uint16Array(buffer.getMappedRange(0, bits.byteLength)).set(bits);
-  buffer.unmap();
-  return markElem(buffer, 'f16');
-};
-const f32Buffer = (device: GPUDevice, values: Float32Array): GPUBuffer => {
-  const buffer = device.createBuffer({
-    size: Math.max(16, Math.ceil(values.byteLength / 16) * 16),
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    mappedAtCreation: true,
-  });
-  new Float32Array(buffer.getMappedRange(0, values.byteLength)).set(values);
-  buffer.unmap();
-  return buffer;
-};
+const f16Buffer = (device: GPUDevice, values: Float32Array): GPUBuffer =>
+  markElem(storage(device, Uint16Array.from(values, f32ToF16Bits)), 'f16');
 const roundF16 = (v: Float32Array) => v.map((x) => f16BitsToF32(f32ToF16Bits(x)));
 
 /**
@@ -112,13 +93,13 @@ function f16Suites(): void {
             const linear = quantizeLinear(randomArray(N * K, 1 / Math.sqrt(K), next), N, K, randomArray(N, 0.5, next), quant);
             const xIn = xe === 'f16' ? roundF16(x) : x;
             const yIn = ye === 'f16' ? roundF16(y0) : y0;
-            const y = ye === 'f16' ? f16Buffer(device, yIn) : f32Buffer(device, yIn);
+            const y = ye === 'f16' ? f16Buffer(device, yIn) : storage(device, yIn);
             const words = ye === 'f16' ? Math.ceil((M * N) / 2) : M * N;
             const raw = await runPass(device, y, words, (pass, u) =>
               kernel.encode(
                 pass,
                 u,
-                xe === 'f16' ? f16Buffer(device, xIn) : f32Buffer(device, xIn),
+                xe === 'f16' ? f16Buffer(device, xIn) : storage(device, xIn),
                 uploadLinear(device, 'w', linear),
                 y,
                 M,

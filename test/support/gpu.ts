@@ -1,5 +1,5 @@
 import { createGpuContext, type GpuContext } from '../../src/gpu/device.js';
-import { UniformArena } from '../../src/gpu/resources.js';
+import { UniformArena, uploadBuffer } from '../../src/gpu/resources.js';
 
 let context: Promise<GpuContext> | undefined;
 
@@ -25,15 +25,9 @@ export function testGpu(): Promise<GpuContext> {
   return context;
 }
 
-export function storage(device: GPUDevice, data: Float32Array | Uint32Array): GPUBuffer {
-  const buffer = device.createBuffer({
-    size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    mappedAtCreation: true,
-  });
-  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  buffer.unmap();
-  return buffer;
+/** A storage buffer holding `data` that tests can also read back. */
+export function storage(device: GPUDevice, data: ArrayBufferView): GPUBuffer {
+  return uploadBuffer(device, 'test', data, GPUBufferUsage.COPY_SRC);
 }
 
 export function empty(device: GPUDevice, floats: number): GPUBuffer {
