@@ -29,6 +29,9 @@ Options:
   --static         write a static tiered index folder (see above)
   --ngrams         the lexical ranker also indexes character 4-grams (as the
                    ngrams index option; --static only, where it is built in)
+  --symmetric      queries will be the same kind of text as the documents
+                   (sentences, titles, translations): both embedded without the
+                   model's query / passage prefixes (the symmetric index option)
   --shard-rows N   rows per row and text shard of --static (default 32): fewer
                    bytes per query with fewer, more files with more
   --layers L       encoder layers (default: all)
@@ -55,6 +58,7 @@ export interface IndexArgs {
   backend: (typeof BACKENDS)[number];
   static: boolean;
   ngrams: boolean;
+  symmetric: boolean;
   shardRows: number | undefined;
 }
 
@@ -72,6 +76,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
       backend: 'string',
       static: 'boolean',
       ngrams: 'boolean',
+      symmetric: 'boolean',
       'shard-rows': 'string',
     },
     HINT,
@@ -96,6 +101,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
     backend: oneOf('backend', str('backend'), BACKENDS, 'cpu', HINT),
     static: flag('static'),
     ngrams: flag('ngrams'),
+    symmetric: flag('symmetric'),
     shardRows: positiveInt('shard-rows', str('shard-rows'), HINT),
   };
 }
@@ -132,6 +138,7 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
       encoder,
       name: 'cli',
       vector: args.vector,
+      symmetric: args.symmetric,
       ...(args.layers === undefined ? {} : { layers: args.layers }),
       ...(args.dims === undefined ? {} : { dims: args.dims }),
     });
@@ -154,7 +161,8 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
 }
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
-const signatureLine = (s: IndexSignature) => `${s.model} at ${s.layers} layers x ${s.dims} dims ${s.vector}`;
+const signatureLine = (s: IndexSignature) =>
+  `${s.model} at ${s.layers} layers x ${s.dims} dims ${s.vector}${s.symmetric ? ', symmetric' : ''}`;
 
 async function writeExport(out: string, bytes: Uint8Array): Promise<string> {
   const tmp = `${out}.tmp`;

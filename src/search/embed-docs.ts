@@ -16,7 +16,9 @@ export interface EmbedSettings {
   layers: number;
   codec: Codec;
   maxTokens: number;
+  /** The model's passage prefix, put before documents unless the index is symmetric. */
   passagePrefix: string;
+  symmetric: boolean;
   signal?: AbortSignal;
 }
 
@@ -42,7 +44,7 @@ async function embedAll(texts: string[], s: EmbedSettings): Promise<Embedded> {
     const r = await s.encoder.embedDetailed(batch, {
       layers: s.layers,
       dims: s.codec.dims,
-      kind: 'passage',
+      ...(s.symmetric ? {} : { kind: 'passage' as const }),
       ...(s.signal ? { signal: s.signal } : {}),
     });
     vectors.push(...r.vectors);
@@ -85,11 +87,17 @@ async function embedFitting(texts: string[], s: EmbedSettings, depth = 0): Promi
 }
 
 /**
- * The query's vector at `layers` and `dims`, checked for its length and exit: it is scored only
- * against rows of that exit.
+ * The query's vector at `layers` and `dims` (plain text in a symmetric index, else behind the
+ * query prefix), checked for its length and exit: it is scored only against rows of that exit.
  */
-export async function embedQuery(encoder: IndexEncoder, query: string, layers: number, dims: number): Promise<Float32Array> {
-  const r = await encoder.embedDetailed([query], { layers, dims, kind: 'query' });
+export async function embedQuery(
+  encoder: IndexEncoder,
+  query: string,
+  layers: number,
+  dims: number,
+  symmetric: boolean | undefined,
+): Promise<Float32Array> {
+  const r = await encoder.embedDetailed([query], { layers, dims, ...(symmetric ? {} : { kind: 'query' as const }) });
   const [vector] = r.vectors;
   if (vector?.length !== dims) throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${dims}`);
   const exit = r.layers?.[0] ?? layers;
@@ -113,7 +121,8 @@ export async function embedRows(texts: string[], s: EmbedSettings): Promise<{ wo
 }
 
 /** The chunk budget of a passage: the model's token limit less its specials and passage prefix. */
-export const passageBudget = (s: Pick<EmbedSettings, 'maxTokens' | 'passagePrefix'>) => chunkBudget(s.maxTokens, s.passagePrefix);
+export const passageBudget = (s: Pick<EmbedSettings, 'maxTokens' | 'passagePrefix' | 'symmetric'>) =>
+  chunkBudget(s.maxTokens, s.symmetric ? '' : s.passagePrefix);
 
 /**
  * The documents chunked to the model's token limit, embedded as passages and encoded as one

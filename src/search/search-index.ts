@@ -35,12 +35,17 @@ type DeviceChoice = NonNullable<IndexOptions['device']>;
 const VECTOR_TYPES: readonly VectorType[] = ['f32', 'int8', 'binary'];
 
 const signatureText = (s: IndexSignature) =>
-  `model "${s.model}"${s.fingerprint ? ` (weights ${s.fingerprint.slice(0, 8)})` : ''}, ${s.layers} layers, ${s.dims} dims, ${s.vector} vectors`;
+  `model "${s.model}"${s.fingerprint ? ` (weights ${s.fingerprint.slice(0, 8)})` : ''}, ${s.layers} layers, ${s.dims} dims, ${s.vector} vectors${s.symmetric ? ', symmetric' : ''}`;
 /** Indexes stored before fingerprints existed, and models without one, are matched by id alone. */
 const sameWeights = (a: IndexSignature, b: IndexSignature) =>
   a.fingerprint === undefined || b.fingerprint === undefined || a.fingerprint === b.fingerprint;
 const sameSignature = (a: IndexSignature, b: IndexSignature) =>
-  a.model === b.model && sameWeights(a, b) && a.layers === b.layers && a.dims === b.dims && a.vector === b.vector;
+  a.model === b.model &&
+  sameWeights(a, b) &&
+  a.layers === b.layers &&
+  a.dims === b.dims &&
+  a.vector === b.vector &&
+  a.symmetric === b.symmetric;
 
 function checkOptions(options: unknown): asserts options is IndexOptions {
   if (typeof options !== 'object' || options === null)
@@ -59,6 +64,7 @@ function checkOptions(options: unknown): asserts options is IndexOptions {
   oneOf('vector', o.vector, VECTOR_TYPES);
   oneOf('device', o.device, ['auto', 'webgpu', 'cpu']);
   oneOf('ngrams', o.ngrams, [true, false]);
+  oneOf('symmetric', o.symmetric, [true, false]);
 }
 
 /**
@@ -79,6 +85,7 @@ function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignat
     layers,
     dims,
     vector: o.vector ?? same?.vector ?? 'f32',
+    ...((o.symmetric ?? same?.symmetric) ? { symmetric: true } : {}),
   };
 }
 
@@ -353,6 +360,7 @@ class SearchIndex implements VectorIndex {
       codec: this.engine.collection.codec,
       maxTokens: this.model.maxTokens,
       passagePrefix: this.model.prefixes.passage ?? '',
+      symmetric: this.built.symmetric === true,
     };
   }
 
@@ -436,7 +444,7 @@ class SearchIndex implements VectorIndex {
     const groups = this.engine.collection.byExit(mask);
     if (groups.length === 0) return [];
     const vectors: Float32Array[] = [];
-    for (const g of groups) vectors.push(await embedQuery(this.encoder, query, g.exit, o.dims));
+    for (const g of groups) vectors.push(await embedQuery(this.encoder, query, g.exit, o.dims, this.built.symmetric));
     return this.bestDocuments(async (want) => {
       const lists: Ranked[] = [];
       for (const [i, g] of groups.entries()) {

@@ -61,6 +61,14 @@ export interface IndexOptions {
    * +4 against English paragraphs) for about three times the lexical index's memory.
    */
   ngrams?: boolean;
+  /**
+   * Queries and documents are the same kind of text (sentences against sentences, titles, FAQ
+   * questions, translations): both are embedded plainly, without the model's query and passage
+   * prefixes, which are for short queries against longer passages. Default false; kept from a
+   * stored index like layers and dims. m3-mini's prompt tokens, for instance, lift question ->
+   * paragraph retrieval but cost translated sentences found by their translations 20 points.
+   */
+  symmetric?: boolean;
   /** Not for these options: a static index is opened with StaticIndexOptions. */
   url?: never;
 }
@@ -158,6 +166,8 @@ export interface IndexSignature {
   layers: number;
   dims: number;
   vector: VectorType;
+  /** Present when documents and queries were embedded without prefixes (IndexOptions.symmetric). */
+  symmetric?: true;
 }
 
 export interface VectorIndex {

@@ -156,6 +156,13 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     const [hit] = await index.search(expected.texts[2] as string, { k: 1, exact: true, mode: 'vector' });
     expect(hit).toMatchObject({ id: 't2', meta: { i: 2 } });
     index.close();
+
+    const symmetric = await m3web(['index', '--model', pack, '--docs', docs, '--out', out, '--dims', '16', '--symmetric'], '');
+    expect(symmetric.stderr).toMatch(/tiny at 4 layers x 16 dims f32, symmetric/);
+    const sentences = await createIndex({ encoder, name: 'cli-symmetric', dims: 16, symmetric: true });
+    await sentences.import(new Uint8Array(readFileSync(out)));
+    expect(sentences.size).toBe(expected.texts.length);
+    sentences.close();
     await encoder.dispose();
 
     writeFileSync(docs, '{"id":"a","text":"fine"}\n{"id":3,"text":"bad id"}\n');

@@ -323,7 +323,7 @@ class StaticSearchIndex implements StaticIndex {
 
   /** The depth best documents by cosine: the funnel's candidates grow until they cover that many. */
   private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
-    const vector = await embedQuery(this.encoder, query, this.m.signature.layers, o.dims);
+    const vector = await embedQuery(this.encoder, query, this.m.signature.layers, o.dims, this.m.signature.symmetric);
     const rows = this.m.rows;
     for (let want = Math.min(rows, depth * Math.ceil(rows / this.m.docs)); ; want = Math.min(rows, want * 4)) {
       const { ranked, complete } = await this.rankRows(vector, o, mask, want);
