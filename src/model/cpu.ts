@@ -54,10 +54,11 @@ export class CpuEncoder implements EncoderBackend {
   /** Pooling, then the sentence-transformers Dense modules where the model has them. */
   private readonly pooled: (tokens: Float32Array, length: number, pooling: Pooling) => Float32Array;
 
-  constructor(weights: EncoderWeights) {
+  /** `threads`: kernel threads (default: the cores, at most MAX_THREADS). */
+  constructor(weights: EncoderWeights, { threads = Math.min(MAX_THREADS, hardwareThreads()) }: { threads?: number } = {}) {
     this.config = weights.config;
     this.loadedLayers = weights.layers.length;
-    this.kernel = WasmKernels.create({ threads: Math.min(MAX_THREADS, hardwareThreads()) });
+    this.kernel = WasmKernels.create({ threads });
     ({ run: this.run, stepper: this.stepper } = forwardOf(weights, this.kernel));
     this.family = weights.family;
     const head: CpuHead = cpuHead(weights.head);

@@ -59,6 +59,38 @@ describe('WebAssembly kernel threads', () => {
     two.dispose();
   });
 
+  it('calls that grow the memory (the pool restarts on it) keep the bits of one thread', async () => {
+    const { one, two, p1, p2, next } = placedTwice(64, 96, 53);
+    for (const M of [40, 160, 640, 2560]) {
+      const x = randomArray(M * 96, 2, next);
+      expect(two.matmul(x, p2, M, 'none')).toEqual(one.matmul(x, p1, M, 'none'));
+    }
+    two.dispose();
+  });
+
+  // Workers of a replaced pool stop only when terminate() reaches them: one descheduled between
+  // reading a ticket and claiming it must never find that ticket current again.
+  it('a pool replacing another on the same memory goes on from its job numbers', async () => {
+    const bytes = Uint8Array.from(atob(KERNELS_SHARED_WASM_BASE64), (c) => c.charCodeAt(0));
+    const module = new WebAssembly.Module(bytes);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const ticket = () => new Int32Array(memory.buffer, 0, 1)[0] as number;
+    // qmatmul over no rows: chunks that do nothing wherever they run.
+    const job = { op: 'qmatmul' as const, args: [0, 0, 0, 0, 0, 0, 0, 64, 8, 0, 64, 0], count: 64, unit: 1, chunks: 8, range: 9 };
+    const tickets = (pool: ThreadPool) =>
+      Array.from({ length: 5 }, () => {
+        pool.run(job, () => {});
+        return ticket();
+      });
+    const first = new ThreadPool(memory, module, 1);
+    const old = tickets(first);
+    first.dispose();
+    const second = new ThreadPool(memory, module, 1);
+    const now = tickets(second);
+    second.dispose();
+    expect(Math.min(...now)).toBeGreaterThan(Math.max(...old));
+  });
+
   it('a chunk that throws in a worker fails the call with EngineLostError and ends the pool', async () => {
     const bytes = Uint8Array.from(atob(KERNELS_SHARED_WASM_BASE64), (c) => c.charCodeAt(0));
     const module = new WebAssembly.Module(bytes);

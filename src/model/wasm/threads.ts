@@ -27,6 +27,8 @@ const UNIT = 7;
 const RANGE_ARG = 8;
 const SCRATCH_ARG = 9;
 const SCRATCH_STRIDE = 10;
+// Which pool on this memory is current: one replaced (its memory grew) stops its workers with it.
+const EPOCH = 11;
 // f64 index of the first argument: after the i32 words above.
 const ARGS = 6;
 const MAX_ARGS = CONTROL_BYTES / 8 - ARGS;
@@ -43,7 +45,7 @@ const bound = (count: number, unit: number, chunks: number, k: number) =>
 
 const WORKER_SOURCE = `'use strict';
 const bound = ${bound.toString()};
-const start = ({ module, memory }) => {
+const start = ({ module, memory, epoch }) => {
   const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const c = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
   const f = new Float64Array(memory.buffer, 0, ${CONTROL_BYTES / 8});
@@ -52,7 +54,8 @@ const start = ({ module, memory }) => {
   for (;;) {
     const until = performance.now() + ${SPIN_MS};
     for (let i = 1; Atomics.load(c, ${TICKET}) === seen; i++) {
-      if ((i & 1023) === 0 && performance.now() > until) Atomics.wait(c, ${TICKET}, seen);
+      if ((i & 1023) === 0 && performance.now() > until) Atomics.wait(c, ${TICKET}, seen, 100);
+      if (Atomics.load(c, ${EPOCH}) !== epoch) return;
     }
     for (;;) {
       const t = Atomics.load(c, ${TICKET});
@@ -66,6 +69,9 @@ const start = ({ module, memory }) => {
       a[r] = bound(c[${COUNT}], c[${UNIT}], chunks, chunk);
       a[r + 1] = bound(c[${COUNT}], c[${UNIT}], chunks, chunk + 1);
       if (c[${SCRATCH_ARG}] >= 0) a[c[${SCRATCH_ARG}]] += chunk * c[${SCRATCH_STRIDE}];
+      // A newer pool posted this job: its workers run it (this one's instance may not see the
+      // grown memory). Checked after the ticket was read, so such a job is always seen as new.
+      if (Atomics.load(c, ${EPOCH}) !== epoch) return;
       // Another thread took this chunk, or a newer job replaced the one read: read again.
       if (Atomics.compareExchange(c, ${TICKET}, t, t + 1) !== t) continue;
       try {
@@ -157,19 +163,26 @@ export class ThreadPool {
   private jobs = 0;
   private broken = false;
 
-  /** Starts `count` workers on `memory` (shared) running `module`. */
+  /**
+   * Starts `count` workers on `memory` (shared) running `module`. A pool that replaces an earlier
+   * one on the same memory (WasmKernels restarts its pool when the memory grows) takes over its
+   * control words: a new epoch stops the old workers, which a terminate() reaches only later, and
+   * job numbers go on from the old pool's, so a ticket an old worker read while descheduled never
+   * comes round again for it to claim (it would run a chunk with another job's arguments).
+   */
   constructor(
     private readonly memory: WebAssembly.Memory,
     module: WebAssembly.Module,
     count: number,
   ) {
     this.c = new Int32Array(memory.buffer, 0, CONTROL_BYTES / 4);
-    this.c.fill(0);
+    const epoch = Atomics.add(this.c, EPOCH, 1) + 1;
+    this.jobs = Atomics.load(this.c, TICKET) >>> CHUNK_BITS;
     for (let i = 0; i < count; i++) {
       let thread: Thread | null = null;
       try {
         thread = spawn(() => this.lose(i));
-        thread?.post({ module, memory });
+        thread?.post({ module, memory, epoch });
       } catch {
         thread = null;
       }
