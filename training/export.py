@@ -2,6 +2,7 @@
 
   OUT/config.json, model.safetensors, tokenizer.json, tokenizer_config.json
   OUT/modules.json, 1_Pooling/config.json   (sentence-transformers layout: mean pooling)
+  OUT/config_sentence_transformers.json      (query / passage prompts, after a --prompt-tokens run)
   OUT/onnx/model.onnx, model_quantized.onnx  (transformers.js layout, see onnx_export.py)
 """
 
@@ -35,6 +36,20 @@ def write_safetensors(path, tensors, metadata):
             f.write(b)
 
 
+def add_prompt_tokens(tokenizer, vocab_size, counts):
+    """Names the last embedding rows (train.py --prompt-tokens Q,P) as added tokens `[Q00]`.. and
+    `[P00]`.., and returns the prompts that put them before queries and passages."""
+    kq, kp = counts
+    if not kq + kp:
+        return None
+    names = {"query": [f"[Q{i:02d}]" for i in range(kq)], "passage": [f"[P{i:02d}]" for i in range(kp)]}
+    first = vocab_size - kq - kp
+    for i, content in enumerate(names["query"] + names["passage"]):
+        tokenizer["added_tokens"].append({"id": first + i, "content": content, "single_word": False, "lstrip": False,
+                                          "rstrip": False, "normalized": False, "special": True})
+    return {kind: "".join(tokens) for kind, tokens in names.items() if tokens}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default="run1")
@@ -54,8 +69,15 @@ def main():
         json.dump(config, f, indent=1)
     write_safetensors(os.path.join(args.out, "model.safetensors"), enc.hf_state_dict(),
                       {"format": "pt", "step": str(ck["step"])})
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(WORK, "hf", name), os.path.join(args.out, name))
+    shutil.copy(os.path.join(WORK, "hf", "tokenizer_config.json"), os.path.join(args.out, "tokenizer_config.json"))
+    with open(os.path.join(WORK, "hf", "tokenizer.json")) as f:
+        tokenizer = json.load(f)
+    prompts = add_prompt_tokens(tokenizer, cfg["vocab_size"], ck.get("prompt_tokens", (0, 0)))
+    with open(os.path.join(args.out, "tokenizer.json"), "w") as f:
+        json.dump(tokenizer, f, ensure_ascii=False)
+    if prompts:
+        with open(os.path.join(args.out, "config_sentence_transformers.json"), "w") as f:
+            json.dump({"prompts": prompts, "default_prompt_name": None}, f, indent=1)
     with open(os.path.join(args.out, "modules.json"), "w") as f:
         json.dump([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}],

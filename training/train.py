@@ -11,6 +11,8 @@ Loss per step, for each exit in 1..L and each width d in DIMS:
 --init-hf starts from a Hugging Face BERT folder (training/pack_to_hf.ts writes one from a pack).
 --distill W holds the translation and STS texts' embeddings (every exit x width) to those of the
 --init-hf model while the retrieval pairs train: a new task must not cost the old ones.
+--prompt-tokens Q,P trains only Q + P new word embeddings, Q put before every query and P before
+every passage (the pack's prefixes): text without a prefix keeps its embedding bit for bit.
 A checkpoint is written every --ckpt-every steps (atomically); rerunning resumes from it.
 """
 
@@ -186,7 +188,7 @@ def spearman(x, y):
 
 
 @torch.no_grad()
-def monitor(model, sets, exits, prefix):
+def monitor(model, sets, exits, prefix, xquad_only=False):
     """Progress on dev texts (corpus["monitor"]): FLORES xx->eng, English STS, xquad-dev R@1
     (questions and paragraphs behind the retrieval prefixes, as the pack will apply them)."""
     model.eval()
@@ -204,6 +206,8 @@ def monitor(model, sets, exits, prefix):
                 x, y = F.normalize(q[e][:, :d], dim=-1), F.normalize(p[e][:, :d], dim=-1)
                 hits.append(((x @ y.T).argmax(1) == ans).float().mean().item())
             scores[f"xq-L{e}d{d}"] = round(sum(hits) / len(hits), 4)
+            if xquad_only:
+                continue
             cos = (F.normalize(sa[e][:, :d], dim=-1) * F.normalize(sb[e][:, :d], dim=-1)).sum(-1)
             scores[f"sts-L{e}d{d}"] = round(spearman(cos, sts_dev[2]), 4)
             accs = []
@@ -216,6 +220,14 @@ def monitor(model, sets, exits, prefix):
             scores[f"L{e}d{d}"] = round(sum(accs) / len(accs), 4)
     model.train()
     return scores
+
+
+def with_prompt_rows(word, text_prefix, kq, kp):
+    """The word table with kq + kp rows appended: query prompts start as the `query: ` prefix's
+    token embeddings (cycled), passage prompts as `passage: `'s, each with a little noise."""
+    rows = [word[text_prefix[kind].long()].repeat(n, 1)[:n] for kind, n in (("query", kq), ("passage", kp))]
+    rows = torch.cat(rows)
+    return torch.cat([word, rows + 0.1 * rows.std() * torch.randn_like(rows)])
 
 
 def lr_at(step, args):
@@ -251,6 +263,8 @@ def main():
                     help="weight of holding translation / STS embeddings to the --init-hf model's")
     ap.add_argument("--freeze-word", action="store_true",
                     help="keep the word embedding table as loaded (the tokens' cross-lingual alignment)")
+    ap.add_argument("--prompt-tokens", default="0,0",
+                    help="Q,P: train only Q query and P passage prompt embeddings (new token ids); nothing else moves")
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--monitor-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -263,11 +277,19 @@ def main():
 
     corpus = torch.load(os.path.join(WORK, "corpus.pt"))
     torch.manual_seed(args.seed)
-    model = Encoder(corpus["vocab"], hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
+    base_vocab = corpus["vocab"]
+    kq, kp = (int(x) for x in args.prompt_tokens.split(","))
+    k = kq + kp
+    if k and (not args.init_hf or args.distill or not args.ret_batch):
+        ap.error("--prompt-tokens needs --init-hf and --ret-batch, and makes --distill pointless")
+    model = Encoder(base_vocab + k, hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
                     ffn=args.hidden * 4, dropout=args.dropout)
     teacher = None
     if args.init_hf:
         weights = read_safetensors(os.path.join(args.init_hf, "model.safetensors"))
+        if k:
+            weights["embeddings.word_embeddings.weight"] = with_prompt_rows(
+                weights["embeddings.word_embeddings.weight"], corpus["ret_prefix"], kq, kp)
         model.load_hf_state_dict(weights)
         if args.distill:
             teacher = Encoder(corpus["vocab"], hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
@@ -280,12 +302,22 @@ def main():
         model.word.weight.data.copy_(corpus["init_word"][:, : args.hidden])
     if args.freeze_word:
         model.word.weight.requires_grad_(False)
+    if k:
+        model.requires_grad_(False)
+        model.word.weight.requires_grad_(True)
+        # Zero gradients (and no weight decay) leave AdamW's update of the old rows exactly zero.
+        keep = torch.zeros(base_vocab + k, 1)
+        keep[base_vocab:] = 1
+        model.word.weight.register_hook(lambda g: g * keep)
     trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    decay = [p for n, p in trained if p.dim() > 1]
-    no_decay = [p for n, p in trained if p.dim() <= 1]
+    decay = [p for n, p in trained if p.dim() > 1 and not k]
+    no_decay = [p for n, p in trained if p.dim() <= 1 or k]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     sampler = Sampler(corpus, args.seed)
+    if k:
+        sampler.prefix = {"query": torch.arange(base_vocab, base_vocab + kq, dtype=torch.int32),
+                          "passage": torch.arange(base_vocab + kq, base_vocab + k, dtype=torch.int32)}
     step, elapsed = 0, 0.0
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
@@ -303,19 +335,21 @@ def main():
     dims = [d for d in DIMS if d < args.hidden] + [args.hidden]
     log = open(os.path.join(run_dir, "log.jsonl"), "a")
     if step == 0:
-        log.write(json.dumps({"step": 0, "dev": monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix)}) + "\n")
+        log.write(json.dumps({"step": 0, "dev": monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix, bool(k))}) + "\n")
         log.flush()
     model.train()
     while step < args.steps:
         t0 = time.time()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args)
-        a, b = sampler.batch(args.batch, args.long_share, args.max_tokens, args.long_max_tokens)
-        ea, eb = embed(model, a, exits), embed(model, b, exits)
-        sa, sb, score = sampler.sts(args.sts_batch)
-        esa, esb = embed(model, sa, exits), embed(model, sb, exits)
-        nce = sum(info_nce(ea[e][:, :d], eb[e][:, :d], args.scale) for e in exits for d in dims)
-        sts = sum(cosent(esa[e][:, :d], esb[e][:, :d], score) for e in exits for d in dims)
+        nce = sts = torch.zeros(())
+        if not k:
+            a, b = sampler.batch(args.batch, args.long_share, args.max_tokens, args.long_max_tokens)
+            ea, eb = embed(model, a, exits), embed(model, b, exits)
+            sa, sb, score = sampler.sts(args.sts_batch)
+            esa, esb = embed(model, sa, exits), embed(model, sb, exits)
+            nce = sum(info_nce(ea[e][:, :d], eb[e][:, :d], args.scale) for e in exits for d in dims)
+            sts = sum(cosent(esa[e][:, :d], esb[e][:, :d], score) for e in exits for d in dims)
         ret = torch.zeros(())
         if args.ret_batch:
             qs, ps, negs = sampler.retrieval(args.ret_batch, ret_weights)
@@ -337,7 +371,7 @@ def main():
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
                "sts": round(sts.item() / n, 4), "ret": round(ret.item() / n, 4), "dist": round(dist.item() / n, 5), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
         if step % args.monitor_every == 0 or step == args.steps:
-            rec["dev"] = monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix)
+            rec["dev"] = monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix, bool(k))
         log.write(json.dumps(rec) + "\n")
         log.flush()
         if step % 10 == 0 or "dev" in rec:
@@ -346,7 +380,8 @@ def main():
             tmp = ckpt_path + ".tmp"
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "elapsed": elapsed, "rng": sampler.rng.getstate(),
-                        "torch_rng": torch.get_rng_state(), "config": model.config}, tmp)
+                        "torch_rng": torch.get_rng_state(), "config": model.config,
+                        "prompt_tokens": [kq, kp]}, tmp)
             os.replace(tmp, ckpt_path)
     print(f"done: {step} steps, {elapsed / 3600:.2f} h of training", flush=True)
 

@@ -106,6 +106,12 @@ def main():
     while len(tokenize([" ".join(words)])[0]) > LONG_TOKENS:
         words = words[:-1]
     texts.append(" ".join(words))
+    # Behind the pack's query / passage prefixes (prompt tokens: embedding rows no plain text uses).
+    prefixes = manifest.get("prefixes", {})
+    if "query" in prefixes:
+        texts.append(prefixes["query"] + "When did the first Olympic Games take place?")
+    if "passage" in prefixes:
+        texts.append(prefixes["passage"] + read_flores("eng_Latn")[5][1])
     ids = tokenize(texts)
 
     S = max(len(x) for x in ids)
