@@ -50,7 +50,10 @@ async function openCorpus(encoder: Encoder, status: (text: string) => void): Pro
   const { model } = await encoder.info();
   const bundled = model.id === CORPUS_MODEL_ID;
   const name = bundled ? INDEX_NAME : `${INDEX_NAME}-${model.id}-${model.quantization}`;
-  const index = await createIndex({ encoder, name, store: 'indexeddb', vector: 'int8' });
+  // Sentences searched by sentences: no query / passage prefixes (the bundled export's setting too).
+  const index = await createIndex({ encoder, name, store: 'indexeddb', vector: 'int8', symmetric: true });
+  // Stored vectors of other weights under the same model id (a new Hub revision) are not searched.
+  if (index.needsRebuild) await index.clear();
   if (index.size > 0) {
     status(`${index.size.toLocaleString()} sentences, loaded from this browser's IndexedDB.`);
     return index;

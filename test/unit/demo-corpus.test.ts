@@ -18,7 +18,7 @@ describe('the playground corpus export', { timeout: 120_000 }, () => {
     expect(lines.map((l) => JSON.parse(l))).toEqual(docs);
     const encoder = await createEncoder({ model: CORPUS_MODEL, device: 'cpu' });
     try {
-      const index = await createIndex({ encoder, name: 'corpus', vector: 'int8' });
+      const index = await createIndex({ encoder, name: 'corpus', vector: 'int8', symmetric: true });
       await index.import(new Uint8Array(readFileSync(CORPUS_INDEX)));
       expect(index.size).toBe(docs.length);
       for (const doc of [docs[0], docs[500], docs[1200], docs.at(-1)]) {

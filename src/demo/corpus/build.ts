@@ -31,7 +31,19 @@ export async function corpusDocs(): Promise<{ id: string; text: string; meta: { 
 
 async function build(): Promise<void> {
   await writeFile(CORPUS_DOCS, `${(await corpusDocs()).map((d) => JSON.stringify(d)).join('\n')}\n`);
-  const code = await main(['index', '--model', CORPUS_MODEL, '--docs', CORPUS_DOCS, '--out', CORPUS_INDEX, '--vector', 'int8']);
+  const code = await main([
+    'index',
+    '--model',
+    CORPUS_MODEL,
+    '--docs',
+    CORPUS_DOCS,
+    '--out',
+    CORPUS_INDEX,
+    '--vector',
+    'int8',
+    // Sentences found by sentences (their translations): no query / passage prefixes.
+    '--symmetric',
+  ]);
   process.exitCode = code;
 }
 
