@@ -7,7 +7,8 @@ import { openIndex } from '../../src/search/index.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { IndexEncoder, IndexOptions } from '../../src/search/types.js';
-import type { EmbedOptions, EmbedResult, ModelInfo } from '../../src/types.js';
+import type { EmbedOptions, EmbedResult } from '../../src/types.js';
+import { modelInfo } from '../support/model-info.js';
 import { rejection } from '../support/rejection.js';
 import { serveStatic } from '../support/static-server.js';
 
@@ -21,19 +22,7 @@ interface Call {
 
 function recordingEncoder(): IndexEncoder & { calls: Call[] } {
   const calls: Call[] = [];
-  const model: ModelInfo = {
-    id: 'prefixed',
-    source: 'test',
-    layers: 2,
-    hiddenSize: 8,
-    exits: [2],
-    dims: [8],
-    pooling: 'mean',
-    maxTokens: 64,
-    quantization: 'f32',
-    prefixes: { query: '[Q]', passage: '[P]' },
-    quality: null,
-  };
+  const model = modelInfo({ id: 'prefixed', prefixes: { query: '[Q]', passage: '[P]' } });
   return {
     calls,
     info: () => ({ model, backend: 'cpu' }),

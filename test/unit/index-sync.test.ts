@@ -1,27 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { openIndex } from '../../src/search/search-index.js';
 import type { IndexDoc, IndexEncoder } from '../../src/search/types.js';
-import type { EmbedOptions, EmbedResult, ModelInfo } from '../../src/types.js';
+import type { EmbedOptions, EmbedResult } from '../../src/types.js';
+import { modelInfo } from '../support/model-info.js';
 
 // Incremental indexing: upsert and sync embed only what changed, by content hash; a model
 // republished under the same id (another weights fingerprint) is not mixed with the old one.
 
 function countingEncoder(fingerprint?: string): IndexEncoder & { embedded: string[] } {
   const embedded: string[] = [];
-  const model: ModelInfo = {
-    id: 'counting',
-    source: 'test',
-    layers: 2,
-    hiddenSize: 8,
-    exits: [2],
-    dims: [8],
-    pooling: 'mean',
-    maxTokens: 64,
-    quantization: 'f32',
-    prefixes: {},
-    quality: null,
-    ...(fingerprint ? { fingerprint } : {}),
-  };
+  const model = modelInfo({ id: 'counting', ...(fingerprint ? { fingerprint } : {}) });
   return {
     embedded,
     info: () => ({ model, backend: 'cpu' }),
