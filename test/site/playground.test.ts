@@ -88,20 +88,23 @@ describe('the playground site', { timeout: 900_000 }, () => {
   });
 
   it('loads the bundled model with progress, then compares, searches and plots', async () => {
-    const shards = new Set<string>();
     page.on('console', (m) => {
       if (m.type() === 'error') console.error(`page: ${m.text()}`);
     });
+    // The progress line names each shard while it downloads. Recorded in the page on every change:
+    // polling from here missed a fast load on a busy machine.
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (globalThis as { loadStatuses?: string[] }).loadStatuses = seen;
+      new MutationObserver(() => {
+        const status = document.getElementById('load-status')?.textContent;
+        if (status) seen.push(status);
+      }).observe(document, { subtree: true, childList: true, characterData: true });
+    });
     await page.goto(url);
-    // The progress line names each shard while it downloads.
-    const progress = setInterval(() => {
-      void text(page, 'load-status')
-        .then((t) => shards.add(t.replace(/:.*/, '')))
-        .catch(() => {});
-    }, 50);
     await ready(page);
-    clearInterval(progress);
-    expect([...shards].some((s) => /downloading .*\.bin/.test(s))).toBe(true);
+    const shards = await page.evaluate(() => (globalThis as { loadStatuses?: string[] }).loadStatuses ?? []);
+    expect(shards.some((s) => /downloading .*\.bin/.test(s))).toBe(true);
     firstLoad = await text(page, 'load-status');
     expect(firstLoad).toMatch(/^m3-mini: 6 layers, 256 dims, q8, loaded in [\d.]+ s$/);
     expect(await text(page, 'load-engine')).toMatch(/^One engine for this site: 1 tab uses this model/);
