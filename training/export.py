@@ -69,13 +69,15 @@ def main():
         json.dump(config, f, indent=1)
     write_safetensors(os.path.join(args.out, "model.safetensors"), enc.hf_state_dict(),
                       {"format": "pt", "step": str(ck["step"])})
-    shutil.copy(os.path.join(WORK, "hf", "tokenizer_config.json"), os.path.join(args.out, "tokenizer_config.json"))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(WORK, "hf", name), os.path.join(args.out, name))
     with open(os.path.join(WORK, "hf", "tokenizer.json")) as f:
         tokenizer = json.load(f)
     prompts = add_prompt_tokens(tokenizer, cfg["vocab_size"], ck.get("prompt_tokens", (0, 0)))
-    with open(os.path.join(args.out, "tokenizer.json"), "w") as f:
-        json.dump(tokenizer, f, ensure_ascii=False)
     if prompts:
+        # Rewritten only with prompt tokens: otherwise the shipped tokenizer's bytes (and SHA) stay.
+        with open(os.path.join(args.out, "tokenizer.json"), "w") as f:
+            json.dump(tokenizer, f, ensure_ascii=False)
         with open(os.path.join(args.out, "config_sentence_transformers.json"), "w") as f:
             json.dump({"prompts": prompts, "default_prompt_name": None}, f, indent=1)
     with open(os.path.join(args.out, "modules.json"), "w") as f:

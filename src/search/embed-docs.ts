@@ -16,8 +16,9 @@ export interface EmbedSettings {
   layers: number;
   codec: Codec;
   maxTokens: number;
-  /** The model's passage prefix, put before documents unless the index is symmetric. */
+  /** What the encoder puts before each document: the model's passage prefix, '' when symmetric. */
   passagePrefix: string;
+  /** Documents are embedded plainly, not as passages. */
   symmetric: boolean;
   signal?: AbortSignal;
 }
@@ -121,8 +122,7 @@ export async function embedRows(texts: string[], s: EmbedSettings): Promise<{ wo
 }
 
 /** The chunk budget of a passage: the model's token limit less its specials and passage prefix. */
-export const passageBudget = (s: Pick<EmbedSettings, 'maxTokens' | 'passagePrefix' | 'symmetric'>) =>
-  chunkBudget(s.maxTokens, s.symmetric ? '' : s.passagePrefix);
+export const passageBudget = (s: Pick<EmbedSettings, 'maxTokens' | 'passagePrefix'>) => chunkBudget(s.maxTokens, s.passagePrefix);
 
 /**
  * The documents chunked to the model's token limit, embedded as passages and encoded as one

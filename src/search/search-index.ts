@@ -354,13 +354,14 @@ class SearchIndex implements VectorIndex {
    */
   private embedSettings(): EmbedSettings {
     const { host } = this;
+    const symmetric = this.built.symmetric === true;
     return {
       encoder: host ? { embedDetailed: (texts, options) => host.embedLoaded(texts, options ?? {}) } : this.encoder,
       layers: this.built.layers,
       codec: this.engine.collection.codec,
       maxTokens: this.model.maxTokens,
-      passagePrefix: this.model.prefixes.passage ?? '',
-      symmetric: this.built.symmetric === true,
+      passagePrefix: symmetric ? '' : (this.model.prefixes.passage ?? ''),
+      symmetric,
     };
   }
 

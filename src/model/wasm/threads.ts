@@ -54,8 +54,9 @@ const start = ({ module, memory, epoch }) => {
   for (;;) {
     const until = performance.now() + ${SPIN_MS};
     for (let i = 1; Atomics.load(c, ${TICKET}) === seen; i++) {
-      if ((i & 1023) === 0 && performance.now() > until) Atomics.wait(c, ${TICKET}, seen, 100);
+      if ((i & 1023) !== 0) continue;
       if (Atomics.load(c, ${EPOCH}) !== epoch) return;
+      if (performance.now() > until) Atomics.wait(c, ${TICKET}, seen, 100);
     }
     for (;;) {
       const t = Atomics.load(c, ${TICKET});
