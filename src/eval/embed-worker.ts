@@ -4,14 +4,13 @@ import { openModelFolder } from '../node/model-folder.js';
 import type { Pooling } from '../weights/config.js';
 
 /**
- * One CPU forward per thread: `m3web eval` splits the dev texts over several of these, so each
- * runs its kernels on its own thread. Kernel threads inside them as well (four pools on two cores)
- * gave wrong vectors now and then (FLORES 28-64% from one run to the next, 2026-12-03): see
- * docs/ARCHITECTURE.md, "CPU kernel threads".
+ * One CPU forward per thread: `m3web eval` splits the dev texts over several of these, each
+ * running its kernels on its own thread (CpuEncoder's default; kernel threads inside them gave
+ * wrong vectors now and then: docs/ARCHITECTURE.md, "CPU kernel threads").
  */
 const { model, exits, pooling } = workerData as { model: string; exits: number[]; pooling: Pooling };
 const { weights } = await openModelFolder(model);
-const encoder = new CpuEncoder(weights, { threads: 1 });
+const encoder = new CpuEncoder(weights);
 
 parentPort?.on('message', async ({ id, tokens }: { id: number; tokens: number[][] }) => {
   const pooled = await encoder.pooledAtExits(tokens, exits, pooling);

@@ -135,14 +135,6 @@ export function canShareMemory(): boolean {
   }
 }
 
-/** The cores this context reports (1 where it says nothing). */
-export function hardwareThreads(): number {
-  const os =
-    typeof process !== 'undefined' && typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:os') : null;
-  if (os) return (os as typeof import('node:os')).availableParallelism();
-  return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
-}
-
 /**
  * One call cut into `chunks` pieces of [0, count) in whole `unit`s: chunk k runs `op` with
  * args[range] and args[range + 1] set to its start and end, and args[scratch.arg] moved by k *
