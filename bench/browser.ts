@@ -36,7 +36,10 @@ interface PageSetup {
   half?: boolean;
 }
 
-const m3web = (device: string) => (s: Site) => `${s.origin}m3web.html?model=${encodeURIComponent(s.packUrl)}&device=${device}`;
+const m3web =
+  (device: string, shared = false) =>
+  (s: Site) =>
+    `${s.origin}m3web.html?model=${encodeURIComponent(s.packUrl)}&device=${device}${shared ? '&shared=1' : ''}`;
 const tjs = (device: string, dtype: string) => (s: Site, modelId: string) =>
   `${s.origin}transformers.html?${new URLSearchParams({ models: s.hfModelsPath, model: modelId, device, dtype, ort: s.ortUrl })}`;
 
@@ -54,6 +57,8 @@ const PAGES: PageSetup[] = [
     run: { runtime: 'transformers.js', device: 'webgpu', dtype: 'f32' },
   },
   { key: 'm3web-cpu', page: m3web('cpu'), run: { runtime: 'm3web', device: 'cpu', dtype: 'q8' } },
+  // The page is cross-origin isolated, so the CPU encoder above gets a thread pool; a SharedWorker has none.
+  { key: 'm3web-cpu', page: m3web('cpu', true), run: { runtime: 'm3web', device: 'cpu, 1 thread', dtype: 'q8' } },
   { key: 'transformers.js-wasm', page: tjs('wasm', 'q8'), run: { runtime: 'transformers.js', device: 'wasm', dtype: 'q8' } },
   { key: 'transformers.js-wasm', page: tjs('wasm', 'fp32'), run: { runtime: 'transformers.js', device: 'wasm', dtype: 'f32' } },
 ];

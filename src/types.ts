@@ -66,7 +66,9 @@ export interface EncoderOptions {
   /**
    * Share one engine (model, GPU device, indexes) with every tab of this origin that opens the
    * same model, through a SharedWorker (default true where the browser has one with WebGPU in
-   * it); false gives this page a dedicated worker of its own.
+   * it); false gives this page a dedicated worker of its own. With `device` 'cpu' or
+   * 'auto' on a cross-origin isolated page the default is a dedicated worker, where the CPU path
+   * can use threads (a SharedWorker cannot); `true` shares it, the CPU path on one thread.
    */
   shared?: boolean;
 }

@@ -9,8 +9,9 @@ export interface M3webRuntime {
   at(point?: { layers: number; dims: number }): EmbedFn;
 }
 
-export async function openM3web(model: string, device: 'webgpu' | 'cpu'): Promise<M3webRuntime> {
-  const encoder = await createEncoder({ model, device });
+/** `shared`: true runs a CPU encoder in a SharedWorker, on one thread (the single-thread figure). */
+export async function openM3web(model: string, device: 'webgpu' | 'cpu', shared?: boolean): Promise<M3webRuntime> {
+  const encoder = await createEncoder({ model, device, ...(shared === undefined ? {} : { shared }) });
   const info = await encoder.info();
   if (info.backend !== device)
     throw new Error(`m3web asked for ${device} but runs on ${info.backend}: ${info.fallbackReason ?? ''}`);

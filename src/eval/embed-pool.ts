@@ -8,6 +8,7 @@ export type EmbedExits = (tokens: number[][]) => Promise<Float32Array[][]>;
 /**
  * CPU forwards on `threads` worker threads, each with its own copy of the model: the JS forward
  * is single-threaded, and evaluating ~50k dev texts at every exit is hours on one core.
+ * `kernelThreads`: each encoder's kernel threads (CpuEncoder's `threads`; test/stress uses it).
  * The worker file has this module's extension: .ts when run through tsx, .js from dist/.
  */
 export async function cpuWorkerPool(
@@ -15,6 +16,7 @@ export async function cpuWorkerPool(
   exits: number[],
   pooling: Pooling,
   threads: number,
+  kernelThreads = 1,
 ): Promise<{ embed: EmbedExits; close(): Promise<void> }> {
   const ext = extname(fileURLToPath(import.meta.url));
   const url = new URL(`./embed-worker${ext}`, import.meta.url);
@@ -29,7 +31,7 @@ export async function cpuWorkerPool(
       { length: threads },
       () =>
         new Promise<Worker>((resolve, reject) => {
-          const w = new Worker(entry, { workerData: { model, exits, pooling }, eval: ext === '.ts' });
+          const w = new Worker(entry, { workerData: { model, exits, pooling, kernelThreads }, eval: ext === '.ts' });
           w.once('message', () => resolve(w));
           w.once('error', reject);
         }),

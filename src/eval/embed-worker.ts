@@ -4,13 +4,18 @@ import { openModelFolder } from '../node/model-folder.js';
 import type { Pooling } from '../weights/config.js';
 
 /**
- * One CPU forward per thread: `m3web eval` splits the dev texts over several of these, each
- * running its kernels on its own thread (CpuEncoder's default; kernel threads inside them gave
- * wrong vectors now and then: docs/ARCHITECTURE.md, "CPU kernel threads").
+ * One CPU forward per thread: `m3web eval` splits the dev texts over as many of these as there
+ * are cores, so each runs its kernels on its own thread unless asked (test/stress/kernel-threads.ts
+ * asks, to check the kernel threads against one thread).
  */
-const { model, exits, pooling } = workerData as { model: string; exits: number[]; pooling: Pooling };
+const { model, exits, pooling, kernelThreads } = workerData as {
+  model: string;
+  exits: number[];
+  pooling: Pooling;
+  kernelThreads: number;
+};
 const { weights } = await openModelFolder(model);
-const encoder = new CpuEncoder(weights);
+const encoder = new CpuEncoder(weights, { threads: kernelThreads });
 
 parentPort?.on('message', async ({ id, tokens }: { id: number; tokens: number[][] }) => {
   const pooled = await encoder.pooledAtExits(tokens, exits, pooling);

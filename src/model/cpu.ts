@@ -17,6 +17,7 @@ import {
   finishVector,
 } from './encoder.js';
 import { WasmKernels } from './wasm/kernels.js';
+import { hardwareThreads } from './wasm/threads.js';
 
 /** The family's forward, and its layer-at-a-time form where it has one (what adaptive depth needs). */
 function forwardOf(weights: EncoderWeights, kernel: WasmKernels | null): { run: CpuForward; stepper: CpuStepper | null } {
@@ -32,11 +33,15 @@ function forwardOf(weights: EncoderWeights, kernel: WasmKernels | null): { run: 
   }
 }
 
+// Past 4 threads the shares of a small model's projections get too thin to pay for the hand-over.
+const MAX_THREADS = 4;
+
 /**
  * The CPU forward (TypeScript, projections and attention in SIMD WebAssembly): the fallback where
  * WebGPU is missing or fails, and the reference the GPU is tested against. q8 weights stay int8
  * (projections quantise their input rows to i16, within ~1e-4 of f32); other quantizations are
- * dequantized to f32 once here. The kernels run on the calling thread unless `threads` asks for more.
+ * dequantized to f32 once here. Where threads can share memory (Node; a cross-origin isolated
+ * page's worker), the kernels use up to MAX_THREADS cores.
  */
 export class CpuEncoder implements EncoderBackend {
   readonly kind = 'cpu' as const;
@@ -49,13 +54,8 @@ export class CpuEncoder implements EncoderBackend {
   /** Pooling, then the sentence-transformers Dense modules where the model has them. */
   private readonly pooled: (tokens: Float32Array, length: number, pooling: Pooling) => Float32Array;
 
-  /**
-   * `threads`: kernel threads, this one included (default 1). More split projections and attention
-   * where threads can share memory (Node; a cross-origin isolated page's worker), 2-4 being useful
-   * for a small model; opt-in because several threaded encoders in one process gave wrong vectors
-   * now and then, a race not yet found (docs/ARCHITECTURE.md, "CPU kernel threads").
-   */
-  constructor(weights: EncoderWeights, { threads = 1 }: { threads?: number } = {}) {
+  /** `threads`: kernel threads (default: the cores, at most MAX_THREADS). */
+  constructor(weights: EncoderWeights, { threads = Math.min(MAX_THREADS, hardwareThreads()) }: { threads?: number } = {}) {
     this.config = weights.config;
     this.loadedLayers = weights.layers.length;
     this.kernel = WasmKernels.create({ threads });

@@ -68,6 +68,39 @@ describe('WebAssembly kernel threads', () => {
     two.dispose();
   });
 
+  // A worker that read a job's final ticket (all chunks claimed) and then the next job's larger
+  // chunk count could claim one more chunk on the old ticket and run it with both jobs' arguments
+  // mixed: a trap, or silently wrong rows. Unfixed, this failed within 0.5-4 s on 2 idle cores.
+  it('a 2-chunk projection then an 8-chunk one, over and over, keep the bits of one thread', () => {
+    const next = rng(61);
+    const one = WasmKernels.create() as WasmKernels;
+    const threaded = WasmKernels.create({ threads: 3 }) as WasmKernels;
+    // [N, K, M]: 8 x 8 rows split in 2 chunks; 64 x 64 in 8 (kernels.ts's split), on one pool.
+    const cases = (
+      [
+        [8, 4096, 8],
+        [64, 64, 64],
+      ] as const
+    ).map(([N, K, M]) => {
+      const l = quantizeLinear(randomArray(N * K, 1, next), N, K, randomArray(N, 1, next), 'q8');
+      const q = new Int8Array(l.data.buffer, l.data.byteOffset, N * K);
+      const place = (k: WasmKernels) => k.placeQ8(q, l.scales as Float32Array, l.bias, N, K) as PlacedLinear;
+      const x = randomArray(M * K, 2, next);
+      return { p: place(threaded), x, M, want: one.matmul(x, place(one), M, 'none') };
+    });
+    const until = performance.now() + 6000;
+    let calls = 0;
+    while (performance.now() < until) {
+      for (const c of cases) {
+        const y = threaded.matmul(c.x, c.p, c.M, 'none');
+        if (!y.every((v, i) => v === c.want[i])) expect.fail(`call ${calls}: wrong rows`);
+        calls++;
+      }
+    }
+    threaded.dispose();
+    expect(calls).toBeGreaterThan(1000);
+  });
+
   // Workers of a replaced pool stop only when terminate() reaches them: one descheduled between
   // reading a ticket and claiming it must never find that ticket current again.
   it('a pool replacing another on the same memory goes on from its job numbers', async () => {

@@ -135,6 +135,14 @@ export function canShareMemory(): boolean {
   }
 }
 
+/** The cores this context reports (1 where it says nothing). */
+export function hardwareThreads(): number {
+  const os =
+    typeof process !== 'undefined' && typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:os') : null;
+  if (os) return (os as typeof import('node:os')).availableParallelism();
+  return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+}
+
 /**
  * One call cut into `chunks` pieces of [0, count) in whole `unit`s: chunk k runs `op` with
  * args[range] and args[range + 1] set to its start and end, and args[scratch.arg] moved by k *
@@ -199,7 +207,11 @@ export class ThreadPool {
     // One below the most the ticket's bits hold: the caller's last claim overshoots by one.
     const chunks = Math.min(job.chunks, MAX_CHUNKS - 1);
     if (job.args.length > MAX_ARGS) throw new RangeError(`a thread job takes at most ${MAX_ARGS} arguments`);
-    // The previous job is over (all its chunks finished), so no worker reads these now.
+    // Close the previous job's ticket (no chunk index passes any job's CHUNKS) before its words
+    // change: a worker that read that job's final ticket, all chunks claimed, and then this job's
+    // larger CHUNKS took the ticket for one more chunk and ran it with a mix of both jobs'
+    // arguments (wrong vectors or trashed weights; a 4-chunk attention before an 8-chunk projection).
+    Atomics.store(c, TICKET, (this.jobs << CHUNK_BITS) | MAX_CHUNKS);
     c[FINISHED] = 0;
     c[FAILED] = 0;
     c[OP] = OPS.indexOf(job.op);
