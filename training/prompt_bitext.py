@@ -2,7 +2,7 @@
 with the texts plain and behind its prompts (query -> passage, passage -> passage, query -> query):
 what prompt tokens cost sentence-to-sentence search.
 
-  /usr/bin/python3 training/prompt_bitext.py run15      # ~10 min on 2 cores
+  /usr/bin/python3 training/prompt_bitext.py run15
 """
 import os
 import sys
@@ -28,13 +28,14 @@ exits = [1, 3, 6]
 with torch.no_grad():
     for name, (pa, pb) in {"plain": (None, None), "q->p": (qp, pp), "p->p": (pp, pp), "q->q": (qp, qp)}.items():
         eng = embed(enc, dev["eng_Latn"] if pb is None else pre(pb, dev["eng_Latn"]), exits)
+        # Each language once, at every exit: the cells below only slice these.
+        xx = [embed(enc, seqs if pa is None else pre(pa, seqs), exits) for lang, seqs in dev.items() if lang != "eng_Latn"]
         res = {}
         for e in exits:
             for d in (64, 256):
                 accs = []
-                for lang, seqs in dev.items():
-                    if lang == "eng_Latn": continue
-                    x = embed(enc, seqs if pa is None else pre(pa, seqs), [e])[e][:, :d]
+                for by_exit in xx:
+                    x = by_exit[e][:, :d]
                     accs.append(((F.normalize(x, dim=-1) @ F.normalize(eng[e][:, :d], dim=-1).T).argmax(1) == torch.arange(len(x))).float().mean().item())
                 res[f"L{e}d{d}"] = round(sum(accs) / len(accs), 3)
         print(name, res, flush=True)
