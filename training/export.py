@@ -36,6 +36,15 @@ def write_safetensors(path, tensors, metadata):
             f.write(b)
 
 
+def run_tokenizer_dir(run):
+    """A run started from a Hugging Face folder (--init-hf) keeps that folder's tokenizer;
+    a run from scratch has the one train_tokenizer.py wrote."""
+    with open(os.path.join(WORK, "runs", run, "args.json")) as f:
+        init_hf = json.load(f).get("init_hf")
+    # train.py runs from training/, so a relative --init-hf is relative to it.
+    return os.path.join(HERE, init_hf) if init_hf else os.path.join(WORK, "hf")
+
+
 def add_prompt_tokens(tokenizer, vocab_size, counts):
     """Names the last embedding rows (train.py --prompt-tokens Q,P) as added tokens `[Q00]`.. and
     `[P00]`.., and returns the prompts that put them before queries and passages."""
@@ -69,9 +78,10 @@ def main():
         json.dump(config, f, indent=1)
     write_safetensors(os.path.join(args.out, "model.safetensors"), enc.hf_state_dict(),
                       {"format": "pt", "step": str(ck["step"])})
+    tokenizer_dir = run_tokenizer_dir(args.run)
     for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(WORK, "hf", name), os.path.join(args.out, name))
-    with open(os.path.join(WORK, "hf", "tokenizer.json")) as f:
+        shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(args.out, name))
+    with open(os.path.join(tokenizer_dir, "tokenizer.json")) as f:
         tokenizer = json.load(f)
     prompts = add_prompt_tokens(tokenizer, cfg["vocab_size"], ck.get("prompt_tokens", (0, 0)))
     if prompts:

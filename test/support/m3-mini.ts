@@ -5,7 +5,7 @@ import { readFixtureBytes, readFixtureJson } from './fixtures.js';
 
 const PACK = 'public/models/m3-mini';
 
-/** The bundled m3-mini's weights as shipped (q8) and its exits, plus the oracle fixture's token ids (26 texts, 4+ languages). */
+/** The bundled m3-mini's weights as shipped (q8) and its exits, plus the oracle fixture's token ids (28 texts: 8 languages, a long one, two behind the query / passage prefixes). */
 export async function m3Mini(): Promise<{ weights: BertWeights; exits: number[]; ids: number[][] }> {
   const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await readFixtureBytes(`${PACK}/manifest.json`))));
   const files = new Map<string, Uint8Array>();
