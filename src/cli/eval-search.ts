@@ -78,6 +78,7 @@ export interface EvalSearchArgs {
   backend: BackendChoice;
   report: string | undefined;
   write: boolean;
+  chunkTokens: number | undefined;
 }
 
 export async function evalSearchCommand(args: EvalSearchArgs, folder: string, io: CliIo): Promise<void> {
@@ -90,6 +91,7 @@ export async function evalSearchCommand(args: EvalSearchArgs, folder: string, io
       encoder,
       data,
       configs: options,
+      ...(args.chunkTokens === undefined ? {} : { chunkTokens: args.chunkTokens }),
       onProgress: (m) => io.stderr.write(`m3web: ${m}\n`),
     });
   } finally {

@@ -41,6 +41,8 @@ Options:
   --report FILE   also write the full report (per-language figures) as JSON
   --write         store the quality table (or with --search the fusion) in the pack's manifest.json
   --search        measure search (see above) instead of bitext and STS
+  --chunk-tokens N  with --search: paragraphs cut into chunks of at most N tokens
+                  (the chunkTokens index option; not with --write)
   --batch N       texts per forward call (default 128)
   --threads N     CPU threads for --backend cpu (default: all cores)
   -h, --help      show this help
@@ -58,6 +60,7 @@ export interface EvalArgs {
   report: string | undefined;
   write: boolean;
   search: boolean;
+  chunkTokens: number | undefined;
   batch: number;
   threads: number;
 }
@@ -75,6 +78,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
       report: 'string',
       write: 'boolean',
       search: 'boolean',
+      'chunk-tokens': 'string',
       batch: 'string',
       threads: 'string',
     },
@@ -84,6 +88,10 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
   const { str } = f;
   const model = str('model');
   if (!model) throw new UsageError('--model DIR is required', HINT);
+  const chunkTokens = positiveInt('chunk-tokens', str('chunk-tokens'), HINT);
+  if (chunkTokens !== undefined && !f.flag('search')) throw new UsageError('--chunk-tokens needs --search', HINT);
+  // The fusion written is the default for every index, measured at the default chunking.
+  if (chunkTokens !== undefined && f.flag('write')) throw new UsageError('--chunk-tokens and --write do not go together', HINT);
   return {
     model,
     revision: str('revision'),
@@ -94,6 +102,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
     report: str('report'),
     write: f.flag('write'),
     search: f.flag('search'),
+    chunkTokens,
     batch: positiveInt('batch', str('batch'), HINT) ?? 128,
     threads: positiveInt('threads', str('threads'), HINT) ?? availableParallelism(),
   };

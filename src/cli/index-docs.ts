@@ -32,6 +32,8 @@ Options:
   --symmetric      queries will be the same kind of text as the documents
                    (sentences, titles, translations): both embedded without the
                    model's query / passage prefixes (the symmetric index option)
+  --chunk-tokens N documents cut into chunks of at most N tokens (default: the
+                   model's input length; the chunkTokens index option)
   --shard-rows N   rows per row and text shard of --static (default 32): fewer
                    bytes per query with fewer, more files with more
   --layers L       encoder layers (default: all)
@@ -59,6 +61,7 @@ export interface IndexArgs {
   static: boolean;
   ngrams: boolean;
   symmetric: boolean;
+  chunkTokens: number | undefined;
   shardRows: number | undefined;
 }
 
@@ -77,6 +80,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
       static: 'boolean',
       ngrams: 'boolean',
       symmetric: 'boolean',
+      'chunk-tokens': 'string',
       'shard-rows': 'string',
     },
     HINT,
@@ -102,6 +106,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
     static: flag('static'),
     ngrams: flag('ngrams'),
     symmetric: flag('symmetric'),
+    chunkTokens: positiveInt('chunk-tokens', str('chunk-tokens'), HINT),
     shardRows: positiveInt('shard-rows', str('shard-rows'), HINT),
   };
 }
@@ -139,6 +144,7 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
       name: 'cli',
       vector: args.vector,
       symmetric: args.symmetric,
+      ...(args.chunkTokens === undefined ? {} : { chunkTokens: args.chunkTokens }),
       ...(args.layers === undefined ? {} : { layers: args.layers }),
       ...(args.dims === undefined ? {} : { dims: args.dims }),
     });

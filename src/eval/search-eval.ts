@@ -25,6 +25,8 @@ export interface SearchEvalInput {
   dims?: number;
   /** IndexOptions.ngrams. */
   ngrams?: boolean;
+  /** IndexOptions.chunkTokens. */
+  chunkTokens?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -61,6 +63,7 @@ async function paragraphIndex(
     name: 'xquad',
     device: 'cpu',
     ngrams: input.ngrams ?? false,
+    ...(input.chunkTokens === undefined ? {} : { chunkTokens: input.chunkTokens }),
     ...(input.layers === undefined ? {} : { layers: input.layers }),
     ...(input.dims === undefined ? {} : { dims: input.dims }),
   });

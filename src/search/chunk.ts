@@ -16,6 +16,8 @@ interface Unit {
   start: number;
   end: number;
   tokens: number;
+  /** The unit ends a sentence. */
+  last?: true;
 }
 
 const DENSE = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}\\p{Script=Thai}';
@@ -49,27 +51,46 @@ export function chunkBudget(maxTokens: number, prefix: string): number {
   return Math.max(1, maxTokens - SPECIAL_TOKENS - estimateTokens(prefix));
 }
 
+/** Marks the units that end a sentence (Unicode sentence boundaries, UAX #29). */
+function markSentenceEnds(text: string, us: Unit[]): void {
+  const ends = new Set<number>();
+  for (const s of new Intl.Segmenter(undefined, { granularity: 'sentence' }).segment(text)) {
+    ends.add(s.index + s.segment.trimEnd().length);
+  }
+  for (const u of us) if (ends.has(u.end)) u.last = true;
+}
+
 /**
  * The text as one chunk if it fits `budget` estimated tokens, else as chunks of whole words
- * that do, each starting about 15% of a chunk before the previous one ended.
+ * that do. A chunk ends at a sentence end when one falls in its second half, and the next
+ * starts about 15% of a chunk before it, at the first sentence start there if any: an encoder
+ * trained on sentences and short paragraphs embeds whole sentences better than cut ones.
  */
 export function chunkText(text: string, budget: number): string[] {
   const us = units(text, budget);
   const total = us.reduce((n, u) => n + u.tokens, 0);
   if (total <= budget) return [text];
+  markSentenceEnds(text, us);
   const overlap = Math.floor(budget * OVERLAP);
   const chunks: string[] = [];
   for (let first = 0; first < us.length; ) {
     let last = first;
     let tokens = 0;
-    while (last < us.length && tokens + (us[last] as Unit).tokens <= budget) tokens += (us[last++] as Unit).tokens;
+    let sentenceEnd = -1;
+    while (last < us.length && tokens + (us[last] as Unit).tokens <= budget) {
+      tokens += (us[last++] as Unit).tokens;
+      if ((us[last - 1] as Unit).last && tokens * 2 >= budget) sentenceEnd = last;
+    }
+    if (last < us.length && sentenceEnd > 0) last = sentenceEnd;
     last = Math.max(last, first + 1);
     chunks.push(text.slice((us[first] as Unit).start, (us[last - 1] as Unit).end));
     if (last >= us.length) break;
     // Step back over whole units worth `overlap` tokens, but always move forward.
     let back = last;
     for (let t = 0; back > first + 1 && t + (us[back - 1] as Unit).tokens <= overlap; ) t += (us[--back] as Unit).tokens;
-    first = back;
+    let start = back;
+    while (start < last && !(us[start - 1] as Unit).last) start++;
+    first = (us[start - 1] as Unit).last ? start : back;
   }
   return chunks;
 }

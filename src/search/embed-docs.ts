@@ -16,6 +16,8 @@ export interface EmbedSettings {
   layers: number;
   codec: Codec;
   maxTokens: number;
+  /** IndexOptions.chunkTokens: a chunk budget below the model's. */
+  chunkTokens?: number;
   /** What the encoder puts before each document: the model's passage prefix, '' when symmetric. */
   passagePrefix: string;
   /** Documents are embedded plainly, not as passages. */
@@ -121,11 +123,12 @@ export async function embedRows(texts: string[], s: EmbedSettings): Promise<{ wo
   return { words, scales };
 }
 
-/** The chunk budget of a passage: the model's token limit less its specials and passage prefix. */
-export const passageBudget = (s: Pick<EmbedSettings, 'maxTokens' | 'passagePrefix'>) => chunkBudget(s.maxTokens, s.passagePrefix);
+/** The chunk budget of a passage: the model's token limit less its specials and passage prefix, or chunkTokens if smaller. */
+export const passageBudget = (s: Pick<EmbedSettings, 'maxTokens' | 'passagePrefix' | 'chunkTokens'>) =>
+  Math.min(s.chunkTokens ?? Number.POSITIVE_INFINITY, chunkBudget(s.maxTokens, s.passagePrefix));
 
 /**
- * The documents chunked to the model's token limit, embedded as passages and encoded as one
+ * The documents chunked to the budget (passageBudget), embedded as passages and encoded as one
  * segment; `hashes[i]` (docHash of docs[i]) is stored with each.
  */
 export async function embedDocs(docs: readonly IndexDoc[], hashes: readonly string[], s: EmbedSettings): Promise<Segment> {

@@ -65,6 +65,8 @@ function checkOptions(options: unknown): asserts options is IndexOptions {
   oneOf('device', o.device, ['auto', 'webgpu', 'cpu']);
   oneOf('ngrams', o.ngrams, [true, false]);
   oneOf('symmetric', o.symmetric, [true, false]);
+  if (o.chunkTokens !== undefined && !(Number.isInteger(o.chunkTokens) && o.chunkTokens >= 1))
+    throw new InputError(`chunkTokens must be a positive integer or left out, got ${JSON.stringify(o.chunkTokens)}`);
 }
 
 /**
@@ -170,6 +172,7 @@ class SearchIndex implements VectorIndex {
     private readonly gpu: GpuSession,
     private readonly ownsGpu: boolean,
     private readonly ngrams: boolean,
+    private readonly chunkTokens: number | undefined,
     private readonly host: IndexHost | null,
   ) {
     log?.onChange(() => {
@@ -360,6 +363,7 @@ class SearchIndex implements VectorIndex {
       layers: this.built.layers,
       codec: this.engine.collection.codec,
       maxTokens: this.model.maxTokens,
+      ...(this.chunkTokens === undefined ? {} : { chunkTokens: this.chunkTokens }),
       passagePrefix: symmetric ? '' : (this.model.prefixes.passage ?? ''),
       symmetric,
     };
@@ -584,6 +588,7 @@ export async function openIndex(options: IndexOptions, gpu?: GpuSession, host?: 
       session,
       gpu === undefined,
       ngrams,
+      options.chunkTokens,
       host ?? null,
     );
   } catch (err) {

@@ -69,6 +69,16 @@ export interface IndexOptions {
    * paragraph retrieval but cost translated sentences found by their translations 20 points.
    */
   symmetric?: boolean;
+  /**
+   * The most tokens of text (estimated, see chunk.ts) a document chunk holds; documents are cut
+   * into overlapping chunks of at most this many, each its own vector and BM25 row. Default and
+   * upper bound: what the model takes in one input. Smaller chunks suit a small model trained
+   * on short texts (m3-mini, trained on up to 128 tokens: xquad-dev vector R@1 6.3% -> 14.9% at
+   * 64), but BM25 finds whole paragraphs better than their pieces (92.1% -> 89.5%), so hybrid
+   * search keeps the default (docs/search.md, "Chunks"). Not stored: upsert and sync re-embed
+   * a document whose chunking a new value changes.
+   */
+  chunkTokens?: number;
   /** Not for these options: a static index is opened with StaticIndexOptions. */
   url?: never;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder, createIndex } from '../../src/client/client.js';
+import { estimateTokens } from '../../src/search/chunk.js';
 import { jsonLines, m3web, vectors } from '../support/cli.js';
 import { cosine } from '../support/random.js';
 
@@ -163,6 +164,19 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     await sentences.import(new Uint8Array(readFileSync(out)));
     expect(sentences.size).toBe(expected.texts.length);
     sentences.close();
+
+    const chunked = await m3web(
+      ['index', '--model', pack, '--docs', docs, '--out', out, '--dims', '16', '--chunk-tokens', '3'],
+      '',
+    );
+    expect(chunked.code).toBe(0);
+    const small = await createIndex({ encoder, name: 'cli-chunked', dims: 16 });
+    await small.import(new Uint8Array(readFileSync(out)));
+    const long = expected.texts.findIndex((t) => estimateTokens(t) > 6);
+    const [chunkHit] = await small.search(expected.texts[long] as string, { k: 1, mode: 'lexical' });
+    expect(chunkHit?.id).toBe(`t${long}`);
+    expect(estimateTokens(chunkHit?.chunk.text ?? '')).toBeLessThanOrEqual(3);
+    small.close();
     await encoder.dispose();
 
     writeFileSync(docs, '{"id":"a","text":"fine"}\n{"id":3,"text":"bad id"}\n');
@@ -226,6 +240,13 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     const manifest = JSON.parse(readFileSync(join(pack, 'manifest.json'), 'utf8'));
     expect(manifest.search).toMatchObject({ dataset: expect.stringMatching(/xquad-dev/), fusion: { k: 60 } });
     expect(manifest.search.fusion.weights.lexical).toBe(1);
+
+    const chunked = await m3web(['eval', '--search', '--model', pack, '--data', data, '--chunk-tokens', '4'], '');
+    expect(chunked.code).toBe(0);
+    expect(chunked.stdout).toMatch(/^lexical {15}/m);
+    const both = await m3web(['eval', '--search', '--model', pack, '--data', data, '--chunk-tokens', '4', '--write'], '');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--chunk-tokens and --write do not go together/);
   });
 });
 

@@ -6,37 +6,13 @@ import { InputError } from '../../src/errors.js';
 import { openIndex } from '../../src/search/index.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
-import type { IndexEncoder, IndexOptions } from '../../src/search/types.js';
-import type { EmbedOptions, EmbedResult } from '../../src/types.js';
-import { modelInfo } from '../support/model-info.js';
+import type { IndexOptions } from '../../src/search/types.js';
+import { recordingEncoder } from '../support/recording-encoder.js';
 import { rejection } from '../support/rejection.js';
 import { serveStatic } from '../support/static-server.js';
 
 // Query and passage prefixes are for short queries against passages; a symmetric index (sentences
 // searched by sentences) embeds both sides plainly, and never mixes with an index that does not.
-
-interface Call {
-  texts: string[];
-  kind: EmbedOptions['kind'];
-}
-
-function recordingEncoder(): IndexEncoder & { calls: Call[] } {
-  const calls: Call[] = [];
-  const model = modelInfo({ id: 'prefixed', prefixes: { query: '[Q]', passage: '[P]' } });
-  return {
-    calls,
-    info: () => ({ model, backend: 'cpu' }),
-    async embedDetailed(texts: string[], options?: EmbedOptions): Promise<EmbedResult> {
-      calls.push({ texts, kind: options?.kind });
-      const vectors = texts.map((t) => {
-        const v = Float32Array.from({ length: 8 }, (_, i) => Math.cos((t.length + 1) * (i + 1)) + 1e-3);
-        const n = Math.hypot(...v);
-        return v.map((x) => x / n);
-      });
-      return { vectors, tokens: texts.map(() => 4), truncated: texts.map(() => false), layers: texts.map(() => 2) };
-    },
-  };
-}
 
 const DOCS = [
   { id: 'a', text: 'The cat sat on the mat.' },

@@ -220,6 +220,31 @@ describe('chunking', () => {
     expect(words.every((w) => seen.has(w))).toBe(true);
   });
 
+  it('ends chunks at sentence ends and starts them at sentence starts where the budget allows', () => {
+    const sentences = Array.from({ length: 30 }, (_, i) => `Sentence ${i} has a few more words in it.`);
+    const text = sentences.join(' ');
+    const chunks = chunkText(text, 40);
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const c of chunks) {
+      expect(estimateTokens(c)).toBeLessThanOrEqual(40);
+      expect(c).toMatch(/^Sentence \d+ .*\.$/);
+    }
+    const firstOf = (c: string) => Number(/^Sentence (\d+)/.exec(c)?.[1]);
+    const lastOf = (c: string) => Number(/Sentence (\d+)[^.]*\.$/.exec(c)?.[1]);
+    for (let i = 1; i < chunks.length; i++) {
+      // Overlapping by whole sentences, moving forward, none skipped.
+      expect(firstOf(chunks[i] as string)).toBeGreaterThan(firstOf(chunks[i - 1] as string));
+      expect(firstOf(chunks[i] as string)).toBeLessThanOrEqual(lastOf(chunks[i - 1] as string) + 1);
+    }
+    expect(lastOf(chunks.at(-1) as string)).toBe(29);
+
+    const zh = '今天天气很好，我们去公园散步。'.repeat(12);
+    expect(chunkText(zh, 40).every((c) => c.endsWith('。'))).toBe(true);
+    // A sentence longer than a chunk is cut by words, as text without sentences is.
+    const run = `${'word '.repeat(100)}end.`;
+    expect(chunkText(run, 30).every((c) => estimateTokens(c) <= 30)).toBe(true);
+  });
+
   it('counts a token per CJK character and cuts words longer than a chunk', () => {
     const cjk = '敏捷的棕色狐狸跳过了懒狗'.repeat(10);
     const chunks = chunkText(cjk, 30);
