@@ -3,6 +3,7 @@ import { codec } from '../../src/search/codec.js';
 import { Collection } from '../../src/search/collection.js';
 import { fuseRanks, STANDARD_FUSION } from '../../src/search/fuse.js';
 import { LexicalIndex } from '../../src/search/lexical.js';
+import { romanize } from '../../src/search/romanize.js';
 import { terms } from '../../src/search/terms.js';
 import { checkSearch } from '../../src/search/validate.js';
 
@@ -28,6 +29,32 @@ describe('terms', () => {
     const all = terms('Verteidigung verteidigen vert');
     expect(all.filter((t) => t.startsWith('\u0001'))).toEqual(['\u0001vert', '\u0001vert']);
     expect(all).toContain('vert');
+  });
+
+  it('adds the Latin spelling of a Cyrillic, Greek or Devanagari word as a prefix term, so names meet across scripts', () => {
+    expect(romanize('тесла')).toBe('tesla');
+    expect(romanize('щука')).toBe('shchuka');
+    expect(romanize('αθήνα'.normalize('NFD').replace(/\p{M}/gu, ''))).toBe('athina');
+    // Hindi: the inherent vowel dropped at the end and between spoken syllables, kept before a final consonant.
+    expect(['डेनवर', 'भारत', 'फ़ुटबॉल', 'ब्रोंकोस'].map((w) => romanize(w.normalize('NFC')))).toEqual([
+      'denvar',
+      'bharat',
+      'futbol',
+      'bronkos',
+    ]);
+    expect(romanize('berlin')).toBeNull();
+    expect(romanize('москва2')).toBeNull();
+    const prefixes = (text: string) => terms(text).filter((t) => t.startsWith('\u0001'));
+    expect(prefixes('Берлин')).toEqual(['\u0001берл', '\u0001berl']);
+    expect(prefixes('Μαδρίτη')).toEqual(['\u0001μαδρ', '\u0001madr']);
+    expect(prefixes('Рим')).toEqual([]);
+    const lex = new LexicalIndex(false);
+    ['Berlin is the capital of Germany.', 'Paris is the capital of France.', 'Denver is in Colorado.'].forEach((t, row) => {
+      lex.add(row, t);
+    });
+    expect([...lex.top('Где находится Берлин?', 10, null).rows]).toEqual([0]);
+    expect([...lex.top('Πού είναι το Παρίσι;', 10, null).rows]).toEqual([1]);
+    expect([...lex.top('डेनवर कहाँ है?', 10, null).rows]).toEqual([2]);
   });
 
   it('with ngrams, adds the character 4-grams of each word, word boundaries included', () => {
