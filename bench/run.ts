@@ -27,6 +27,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: false,
     load: () => import('./browser.js'),
   },
+  lexical: {
+    summary: 'BM25 alone on xquad-dev (R@1 monolingual and against English), no model: lexical options in seconds',
+    usesDawn: false,
+    load: () => import('./lexical-xquad.js'),
+  },
   decoders: {
     summary: 'tokens/s of Qwen3-Embedding-0.6B and EmbeddingGemma-300m shapes (random weights, q8 / q4) on WebGPU and the CPU',
     usesDawn: true,
