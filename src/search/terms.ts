@@ -47,6 +47,8 @@ const FOLD_CACHE_SIZE = 50_000;
 let segmenter: Intl.Segmenter | undefined;
 /** Folded words: text repeats its words (Zipf), and folding is the costly part per word. */
 const folded = new Map<string, string>();
+/** A folded word's companion terms, for the same reason. */
+const companionCache = new Map<string, string[]>();
 
 const ASCII = /^[\0-\x7f]*$/;
 
@@ -71,21 +73,33 @@ function* words(text: string): Iterable<string> {
   for (const s of segmenter.segment(text)) if (s.isWordLike) yield s.segment;
 }
 
+/** A folded word's prefix, romanized prefix and sound key terms, those it has. */
+function companions(word: string): string[] {
+  let c = companionCache.get(word);
+  if (c !== undefined) return c;
+  c = [];
+  const letters = [...word];
+  if (letters.length > PREFIX) c.push(PREFIX_MARK + letters.slice(0, PREFIX).join(''));
+  // A Cyrillic, Greek or Devanagari word's Latin spelling joins the prefix terms: enough to meet
+  // a name spelled in Latin letters, without a second whole word in the word's own language.
+  const latin = romanize(word);
+  if (latin !== null && latin.length > PREFIX) c.push(PREFIX_MARK + latin.slice(0, PREFIX));
+  const key = soundKey(word, latin);
+  if (key !== null) c.push(SOUND_MARK + key);
+  if (companionCache.size >= FOLD_CACHE_SIZE) companionCache.clear();
+  companionCache.set(word, c);
+  return c;
+}
+
 /** The terms of `text`, in order, with repeats (term frequency counts them). */
 export function terms(text: string, ngrams = false): string[] {
   const out: string[] = [];
   for (const raw of words(text)) {
     const word = fold(raw);
     out.push(word);
-    const letters = [...word];
-    if (letters.length > PREFIX) out.push(PREFIX_MARK + letters.slice(0, PREFIX).join(''));
-    // A Cyrillic, Greek or Devanagari word's Latin spelling joins the prefix terms: enough to meet a name
-    // spelled in Latin letters, without a second whole word in the word's own language.
-    const latin = romanize(word);
-    if (latin !== null && latin.length > PREFIX) out.push(PREFIX_MARK + latin.slice(0, PREFIX));
-    const key = soundKey(word);
-    if (key !== null) out.push(SOUND_MARK + key);
+    out.push(...companions(word));
     if (!ngrams) continue;
+    const letters = [...word];
     const padded = [' ', ...letters, ' '];
     for (let i = 0; i + NGRAM <= padded.length; i++) out.push(NGRAM_MARK + padded.slice(i, i + NGRAM).join(''));
   }

@@ -62,7 +62,7 @@ describe('terms', () => {
     const keys = (text: string) => terms(text).filter((t) => t.startsWith('\u0003'));
     const folded = (word: string) => terms(word)[0] as string;
     expect(['Berlin', 'Берлин', 'برلين', 'Βερολίνο'].map((w) => soundKey(folded(w)))).toEqual(['brl', 'brl', 'brl', 'frl']);
-    expect(['defensa', 'defense', 'Verteidigung'].map(soundKey)).toEqual(['dfn', 'dfn', null]);
+    expect(['defensa', 'defense', 'Verteidigung'].map((w) => soundKey(w))).toEqual(['dfn', 'dfn', null]);
     expect(soundKey('verteidigung')).toBe('frt');
     expect(['Denver', 'Денвер', 'डेनवर'].map((w) => soundKey(folded(w)))).toEqual(['dnf', 'dnf', 'dnf']);
     expect(soundKey('the')).toBeNull();
