@@ -26,10 +26,9 @@ function consonants(latin: string): string {
  * Latin, Cyrillic, Greek, Devanagari and Arabic letters; null for a word with fewer (or in
  * another script). Words that sound alike across languages and scripts share it: "Berlin",
  * "Берлин", "برلين" (brl); "Denver", "डेनवर", "Денвер" (dnf); "defensa", "defense" (dfn).
- * `romanized`: romanize(word), where the caller has it already.
  */
-export function soundKey(word: string, romanized: string | null = romanize(word)): string | null {
-  const latin = LATIN_WORD.test(word) ? word : (romanized ?? arabicConsonants(word));
+export function soundKey(word: string): string | null {
+  const latin = LATIN_WORD.test(word) ? word : (romanize(word) ?? arabicConsonants(word));
   if (latin === null) return null;
   const key = consonants(latin);
   return key.length >= KEY_CONSONANTS ? key.slice(0, KEY_CONSONANTS) : null;
