@@ -25,9 +25,11 @@ import { evaluate } from '../src/eval/run.js';
 import { DEFAULT_TOLERANCE, ExitJudge } from '../src/model/adaptive.js';
 import { CpuEncoder } from '../src/model/cpu.js';
 import type { AdaptiveOptions } from '../src/model/encoder.js';
+import { PromptProjection } from '../src/model/projection.js';
 import { openModelFolder } from '../src/node/model-folder.js';
 import type { AdaptiveQualityRow, QualityRow } from '../src/pack/manifest.js';
 import type { Pooling } from '../src/weights/config.js';
+import type { PromptKind } from '../src/weights/weights.js';
 
 const USAGE = `usage: npx tsx bench/adaptive.ts --model DIR [options]
 
@@ -207,21 +209,35 @@ async function main(): Promise<number> {
   };
   // Virtual exits: evaluate scores one "exit" per run (a fixed depth or one adaptive setting),
   // so every run at one width is scored in one call.
-  type Run = { label: string; criterion?: string; tolerance?: number; pick: (perExit: readonly Float32Array[]) => number };
-  const runsAt = (dims: number): Run[] => [
+  type Run = {
+    label: string;
+    criterion?: string;
+    tolerance?: number;
+    pick: (perExit: readonly Float32Array[], width: number) => number;
+  };
+  const runs: Run[] = [
     ...exits.map((e) => ({ label: `fixed ${e}`, pick: () => exits.indexOf(e) })),
     ...criteria.flatMap((c) =>
       tolerances.map((t) => ({
         label: `${c === 'prev' ? 'adaptive' : `adaptive/${c}`} ${t}`,
         criterion: c,
         tolerance: t,
-        pick: (v: readonly Float32Array[]) => (CRITERIA[c] as Criterion)(v, exits, t, dims, pooling),
+        pick: (v: readonly Float32Array[], width: number) => (CRITERIA[c] as Criterion)(v, exits, t, width, pooling),
       })),
     ),
   ];
+  // Prompted xquad texts leave through their exit's projection, as embed({ kind }) returns them; the
+  // runtime then judges the exit on full-width vectors (the projection runs after the read-back).
+  const projection = model.weights.projection ? new PromptProjection(model.weights.projection) : null;
+  const promptedKind = new Map<string, PromptKind>();
+  const prompt = (kind: PromptKind, text: string) =>
+    promptedKind.set(key(model.tokenizer.encode((manifest.prefixes?.[kind] ?? '') + text, config.maxTokens).ids), kind);
+  for (const d of xquad?.values() ?? []) {
+    for (const q of d.questions) prompt('query', q.text);
+    for (const p of d.paragraphs) prompt('passage', p);
+  }
   const byDims = new Map<number, Line[]>();
   for (const dims of widths) {
-    const runs = runsAt(dims);
     const layerSums = runs.map(() => 0);
     let texts = 0;
     const embed: EmbedExits = async (tokens) => {
@@ -245,10 +261,14 @@ async function main(): Promise<number> {
       const out = runs.map(() => new Array<Float32Array>(tokens.length));
       tokens.forEach((t, i) => {
         const perExit = atExits.get(key(t)) as Float32Array[];
+        const projected = projection?.appliesTo(promptedKind.get(key(t))) ? projection : null;
         runs.forEach((run, r) => {
-          const e = run.pick(perExit);
+          const e = run.pick(perExit, projected ? config.hiddenSize : dims);
           layerSums[r] = (layerSums[r] as number) + (exits[e] as number);
-          (out[r] as Float32Array[])[i] = perExit[e] as Float32Array;
+          const v = perExit[e] as Float32Array;
+          (out[r] as Float32Array[])[i] = projected
+            ? (projected.finish([v], [exits[e] as number], v.length, false)[0] as Float32Array)
+            : v;
         });
       });
       return out;

@@ -1,6 +1,8 @@
 """Exports a training checkpoint as a Hugging Face folder and an ONNX model.
 
   OUT/config.json, model.safetensors, tokenizer.json, tokenizer_config.json
+    (model.safetensors also holds projection.{exit}.weight where train_head.py wrote the run's
+    projection.pt: m3web convert puts them in the pack; other loaders ignore them)
   OUT/modules.json, 1_Pooling/config.json   (sentence-transformers layout: mean pooling)
   OUT/config_sentence_transformers.json      (query / passage prompts, after a --prompt-tokens run)
   OUT/onnx/model.onnx, model_quantized.onnx  (transformers.js layout, see onnx_export.py)
@@ -12,6 +14,7 @@ import os
 import shutil
 import struct
 
+import torch
 
 from model import load_checkpoint
 from onnx_export import export_onnx
@@ -76,8 +79,11 @@ def main():
               "torch_dtype": "float32", "_name_or_path": args.name, **cfg}
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=1)
-    write_safetensors(os.path.join(args.out, "model.safetensors"), enc.hf_state_dict(),
-                      {"format": "pt", "step": str(ck["step"])})
+    tensors = enc.hf_state_dict()
+    projection = os.path.join(WORK, "runs", args.run, "projection.pt")
+    if os.path.exists(projection):
+        tensors.update(torch.load(projection))
+    write_safetensors(os.path.join(args.out, "model.safetensors"), tensors, {"format": "pt", "step": str(ck["step"])})
     tokenizer_dir = run_tokenizer_dir(args.run)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(args.out, name))

@@ -6,6 +6,7 @@ import { readFloresDev, readStsDev, readXquad } from '../eval/dev-data.js';
 import { cpuWorkerPool, type EmbedExits } from '../eval/embed-pool.js';
 import { type EvalReport, evaluate } from '../eval/run.js';
 import type { BackendChoice } from '../model/backend.js';
+import { PromptProjection } from '../model/projection.js';
 import { openModelFolder } from '../node/model-folder.js';
 import { MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
 import { type CliIo, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
@@ -176,6 +177,7 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
       sts,
       ...(xquad ? { xquad } : {}),
       ...(prefixes ? { prefixes } : {}),
+      ...(model.weights.projection ? { projection: new PromptProjection(model.weights.projection) } : {}),
       batch: args.batch,
       onProgress(done, total) {
         const p = Math.floor((100 * done) / total);

@@ -3,6 +3,7 @@ import { DisposedError, InputError, M3WebError } from '../errors.js';
 import type { GpuSession } from '../gpu/session.js';
 import { checkTolerance, DEFAULT_TOLERANCE } from '../model/adaptive.js';
 import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
+import { PromptProjection } from '../model/projection.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
@@ -70,6 +71,7 @@ export class EncoderCore {
   private disposed = false;
   /** The depth upgradeTo is bringing the model to, while it runs: 'loaded' calls run at what is loaded. */
   private upgradingTo: number | null = null;
+  private projector: PromptProjection | null = null;
 
   private constructor(
     private readonly handle: ModelHandle,
@@ -91,6 +93,14 @@ export class EncoderCore {
     const core = new EncoderCore(handle, device, session, activations);
     await core.ensureBackends();
     return core;
+  }
+
+  /** The model's projection of prompted text, made runnable on first use (again if the weights object is replaced). */
+  private projection(): PromptProjection | null {
+    const source = this.handle.model.weights.projection;
+    if (!source) return null;
+    if (this.projector?.source !== source) this.projector = new PromptProjection(source);
+    return this.projector;
   }
 
   /** The model this encoder runs. */
@@ -156,19 +166,27 @@ export class EncoderCore {
           tokens.push(enc.ids);
           truncated.push(enc.truncated);
         }
-        const fixed = { layers: exit, dims, pooling: info.pooling, normalize };
+        // A projected call reads back full-width, unnormalised vectors and finishes them after the projection.
+        const projection = this.projection();
+        const projected = projection?.appliesTo(options.kind) ? projection : null;
+        const width = projected ? this.handle.model.config.hiddenSize : dims;
+        const backendNormalizes = normalize && !projected;
+        const fixed = { layers: exit, dims: width, pooling: info.pooling, normalize: backendNormalizes };
         // While a progressive start has loaded one exit only, adaptive has nothing to choose from.
         const exits = info.exits.filter((e) => e <= exit).sort((a, b) => a - b);
         const forward: Depth =
           tolerance !== null && exits.length > 1
-            ? { kind: 'adaptive', options: { exits, tolerance, dims, pooling: info.pooling, normalize } }
+            ? {
+                kind: 'adaptive',
+                options: { exits, tolerance, dims: width, pooling: info.pooling, normalize: backendNormalizes },
+              }
             : { kind: 'fixed', options: fixed };
         const vectors: Float32Array[] = [];
         const layersUsed: number[] = [];
         for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
           if (signal?.aborted) throw abortError();
           const done = await this.run(backends, tokens.slice(i, i + CHUNK_TEXTS), forward);
-          vectors.push(...done.vectors);
+          vectors.push(...(projected ? projected.finish(done.vectors, done.layers, dims, normalize) : done.vectors));
           layersUsed.push(...done.layers);
         }
         return { vectors, tokens: tokens.map((t) => t.length), truncated, layers: layersUsed };

@@ -1,5 +1,7 @@
+import type { PromptProjection } from '../model/projection.js';
 import type { QualityRow, QualityTable } from '../pack/manifest.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
+import type { PromptKind } from '../weights/weights.js';
 import { ENGLISH, type FloresDev, type StsDev, type XquadLang } from './dev-data.js';
 import type { EmbedExits } from './embed-pool.js';
 import { type SparseVector, sparseDot, sparseRetrievalAccuracy, tfidfVectors } from './lexical.js';
@@ -18,6 +20,8 @@ export interface EvalInput {
   xquad?: ReadonlyMap<string, XquadLang>;
   /** The model's query and passage prefixes, put before xquad questions and paragraphs. */
   prefixes?: { query?: string; passage?: string };
+  /** The model's projection of prompted text, applied to xquad questions and paragraphs as embed({ kind }) does. */
+  projection?: PromptProjection;
   /** Texts per embed call. */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
@@ -166,20 +170,21 @@ export async function evaluate(input: EvalInput): Promise<EvalReport> {
   const batch = input.batch ?? 128;
   const index = new Map<string, number>();
   const texts: string[] = [];
-  const add = (t: string) => {
+  const kinds = new Map<number, PromptKind>();
+  const add = (t: string, kind?: PromptKind) => {
     if (!index.has(t)) {
+      if (kind) kinds.set(texts.length, kind);
       index.set(t, texts.length);
       texts.push(t);
     }
   };
-  for (const list of flores.values()) list.forEach(add);
+  for (const list of flores.values()) for (const t of list) add(t);
   for (const d of sts.values()) {
-    d.a.forEach(add);
-    d.b.forEach(add);
+    for (const t of [...d.a, ...d.b]) add(t);
   }
   for (const d of xquad?.values() ?? []) {
-    for (const q of d.questions) add(queryPrefix + q.text);
-    for (const p of d.paragraphs) add(passagePrefix + p);
+    for (const q of d.questions) add(queryPrefix + q.text, 'query');
+    for (const p of d.paragraphs) add(passagePrefix + p, 'passage');
   }
   const pooled: Float32Array[][] = exits.map(() => new Array<Float32Array>(texts.length));
   // Sorting by length keeps each forward call's padding small.
@@ -192,9 +197,14 @@ export async function evaluate(input: EvalInput): Promise<EvalReport> {
   await Promise.all(
     batches.map(async (ids) => {
       const out = await input.embed(ids.map((i) => tokens[i] as number[]));
+      const { projection } = input;
       out.forEach((perText, e) => {
         perText.forEach((v, j) => {
-          (pooled[e] as Float32Array[])[ids[j] as number] = v;
+          const text = ids[j] as number;
+          const projected = projection?.appliesTo(kinds.get(text))
+            ? projection.finish([v], [exits[e] as number], v.length, false)[0]
+            : v;
+          (pooled[e] as Float32Array[])[text] = projected as Float32Array;
         });
       });
       done += ids.length;

@@ -19,7 +19,13 @@ export interface DenseF32 {
   cols: number;
 }
 
-export const dense = (l: Linear): DenseF32 => ({ w: dequantizeLinear(l), b: l.bias, rows: l.rows, cols: l.cols });
+/** A Linear read without its bias (a pack's projections store none) adds zeros. */
+export const dense = (l: Linear): DenseF32 => ({
+  w: dequantizeLinear(l),
+  b: l.bias.length === l.rows ? l.bias : new Float32Array(l.rows),
+  rows: l.rows,
+  cols: l.cols,
+});
 
 /** A projection ready to run: y = x W^T + b over the M rows of x, then the activation. */
 export type CpuLinear = (x: Float32Array, M: number, activation?: Activation) => Float32Array;

@@ -1,4 +1,5 @@
 import { pendingTable } from '../checkpoint/matrix.js';
+import { checkpointProjection } from '../checkpoint/projection.js';
 import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
 import {
   type DenseFiles,
@@ -108,6 +109,8 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     modelMaxLength(ckpt.tokenizerConfig) ?? config.maxTokens,
   );
   const head = await denseModules(ckpt.sentenceTransformers ?? {}, config.hiddenSize, quant);
+  const prefixes = meta.prefixes ?? st.prefixes;
+  const projection = await checkpointProjection(ckpt.weights, exits, config.hiddenSize, prefixes ?? {}, quant);
   // Each shard's matrices are made in the memory of the shard before; the vocabulary table, the
   // largest, straight in its shard.
   const arena = new Arena();
@@ -115,7 +118,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
   const weights: WeightParts = {
     layerCount: reader.layerCount,
     layer: (l) => reader.layer(l),
-    rest: async () => ({ ...(await reader.rest()), ...(head.length > 0 ? { head } : {}) }),
+    rest: async () => ({ ...(await reader.rest()), ...(head.length > 0 ? { head } : {}), ...(projection ? { projection } : {}) }),
     release: () => arena.reset(),
   };
   return streamPack(
@@ -128,7 +131,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
       exits,
       dims,
       pooling: meta.pooling ?? st.pooling ?? 'mean',
-      ...((meta.prefixes ?? st.prefixes) ? { prefixes: meta.prefixes ?? st.prefixes } : {}),
+      ...(prefixes ? { prefixes } : {}),
       maxTokens,
     },
     sink,

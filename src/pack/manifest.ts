@@ -1,6 +1,6 @@
 import { ModelFormatError } from '../errors.js';
 import { EXIT_NORMS, type ExitNorm, POOLINGS, type Pooling } from '../weights/config.js';
-import { type DenseModule, QUANTS, type Quant } from '../weights/weights.js';
+import { type DenseModule, PROMPT_KINDS, type PromptKind, QUANTS, type Quant } from '../weights/weights.js';
 
 type DenseActivation = DenseModule['activation'];
 const DENSE_ACTIVATIONS: readonly DenseActivation[] = ['identity', 'tanh'];
@@ -96,6 +96,11 @@ export interface PackManifest {
    * are `dense.{k}` in the 'head' shard.
    */
   head?: DenseActivation[];
+  /**
+   * Prompted text (these kinds) is mapped by a per-exit matrix after pooling (and after the Dense
+   * head), `projection.{exit}` in the 'head' shard. See Projection.
+   */
+  projection?: { kinds: PromptKind[] };
   prefixes?: { query?: string; passage?: string };
   license?: string;
   source?: string;
@@ -266,6 +271,13 @@ export function parseManifest(raw: unknown): PackManifest {
       return a as DenseActivation;
     });
     if (shards.filter((s) => s.kind === 'head').length !== 1) fail('a pack with a head needs exactly one head shard');
+  }
+  if (m.projection !== undefined) {
+    const kinds = arr(obj(m.projection, 'projection').kinds, 'projection.kinds', 2);
+    if (kinds.length === 0 || kinds.some((k) => !PROMPT_KINDS.includes(k as PromptKind)))
+      fail(`projection.kinds must list one or both of ${PROMPT_KINDS.join(', ')}`);
+    if (shards.filter((s) => s.kind === 'head').length !== 1) fail('a pack with a projection needs exactly one head shard');
+    manifest.projection = { kinds: [...new Set(kinds)] as PromptKind[] };
   }
   if (m.license !== undefined) manifest.license = str(m.license, 'license');
   if (m.source !== undefined) manifest.source = str(m.source, 'source');

@@ -13,6 +13,7 @@ import {
   type LayerNormParams,
   type Linear,
   type ModernBertLayer,
+  type Projection,
 } from '../weights/weights.js';
 import { matrixBytes, scaleCount } from './layout.js';
 import type { PackManifest, ShardEntry, TensorEntry } from './manifest.js';
@@ -173,11 +174,22 @@ function packHead(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
   return head;
 }
 
+/** The projection of prompted text (manifest.projection): a matrix for every exit of the pack. */
+function packProjection(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, hiddenSize: number): Projection | null {
+  if (!manifest.projection) return null;
+  const shard = manifest.shards.find((s) => s.kind === 'head') as ShardEntry;
+  const view = new ShardView(shard, bytesOf(files, shard.file));
+  const byExit = new Map(manifest.exits.map((e) => [e, view.linear(`projection.${e}`, hiddenSize, hiddenSize, false)]));
+  return { kinds: manifest.projection.kinds, byExit };
+}
+
 /** The weights of the first `layers` layers, as views into the loaded shard bytes (no copies). */
 export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, layers: number): EncoderWeights {
   const weights = packBody(manifest, files, layers);
   const head = packHead(manifest, files, weights.config.hiddenSize);
   if (head.length > 0) weights.head = head;
+  const projection = packProjection(manifest, files, weights.config.hiddenSize);
+  if (projection) weights.projection = projection;
   return weights;
 }
 

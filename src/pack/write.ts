@@ -7,6 +7,7 @@ import {
   F32EmbeddingTable,
   type LayerNormParams,
   type Linear,
+  type Projection,
   type Quant,
   type WeightParts,
   type WeightsRest,
@@ -215,11 +216,13 @@ export async function streamPack(
   await sink.put(TOKENIZER_FILE, tokenizer.json);
   let embeddingQuant: Quant;
   let head: DenseModule[];
+  let projection: Projection | undefined;
   {
     const rest = await weights.rest();
     const word = wordParts(rest.word);
     embeddingQuant = word.quant;
     head = rest.head ?? [];
+    projection = rest.projection;
     await put(EMBEDDINGS_SHARD, 'embeddings', [...word.parts, ...embeddingExtras(rest)]);
   }
   const { layersPerShard: per = 1, ...described } = meta;
@@ -234,12 +237,11 @@ export async function streamPack(
     }
     await put(layerShardName(from, to), 'layers', parts, [from, to]);
   }
-  if (head.length > 0) {
-    await put(
-      HEAD_SHARD,
-      'head',
-      head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
-    );
+  if (head.length > 0 || projection) {
+    await put(HEAD_SHARD, 'head', [
+      ...head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
+      ...[...(projection?.byExit ?? [])].flatMap(([exit, l]) => linearParts(`projection.${exit}`, l, false)),
+    ]);
   }
   const manifest: PackManifest = {
     format: 'm3web-pack',
@@ -254,6 +256,7 @@ export async function streamPack(
     },
     quantization: { linear: linearQuant, embeddings: embeddingQuant },
     ...(head.length > 0 ? { head: head.map((m) => m.activation) } : {}),
+    ...(projection ? { projection: { kinds: [...projection.kinds] } } : {}),
     shards: entries,
   };
   await sink.put(MANIFEST_FILE, new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`));

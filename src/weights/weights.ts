@@ -40,10 +40,27 @@ export interface EmbeddingTable {
   gather(ids: ArrayLike<number>, out: Float32Array): void;
 }
 
+/** Text embedded for retrieval: behind the model's query or passage prefix. */
+export type PromptKind = 'query' | 'passage';
+export const PROMPT_KINDS: readonly PromptKind[] = ['query', 'passage'];
+
+/**
+ * One H x H matrix per exit that maps the pooled vector of prompted text (`kinds`) into the
+ * retrieval space, before truncation and normalisation; plain text never meets it, so a model's
+ * symmetric vectors stay what they were. m3-mini's is trained on frozen prompted vectors
+ * (training/train_head.py).
+ */
+export interface Projection {
+  kinds: readonly PromptKind[];
+  /** By exit (layer count), every exit the model has. */
+  byExit: ReadonlyMap<number, Linear>;
+}
+
 /** What every architecture's weights may carry after pooling. */
 export interface SentenceHead {
   /** sentence-transformers Dense modules applied to the pooled vector, in order (absent: none). */
   head?: DenseModule[];
+  projection?: Projection;
 }
 
 export interface BertLayer {

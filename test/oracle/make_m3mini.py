@@ -39,7 +39,7 @@ def read_pack():
     with open(os.path.join(PACK, "manifest.json"), "rb") as f:
         raw = f.read()
     manifest = json.loads(raw)
-    W = {}
+    W, P = {}, {}
     for shard in manifest["shards"]:
         with open(os.path.join(PACK, shard["file"]), "rb") as f:
             data = f.read()
@@ -50,6 +50,8 @@ def read_pack():
             buf = data[e["offset"]: e["offset"] + e["bytes"]]
             if e["dtype"] == "f32":
                 return np.frombuffer(buf, "<f4").reshape(e["shape"]).astype(np.float64)
+            if e["dtype"] == "f16":
+                return np.frombuffer(buf, "<f2").reshape(e["shape"]).astype(np.float64)
             if e["dtype"] == "q8":
                 rows, cols = e["shape"]
                 q = np.frombuffer(buf, np.int8)[: rows * cols].reshape(rows, cols).astype(np.float64)
@@ -59,6 +61,10 @@ def read_pack():
         for name in t:
             base, _, kind = name.rpartition(".")
             if kind == "scales":
+                continue
+            if shard["kind"] == "head":
+                # projection.{exit}.weight: the matrix prompted text is mapped by after pooling.
+                P[int(name.split(".")[1])] = torch.from_numpy(arr(name).copy())
                 continue
             if shard["kind"] == "embeddings":
                 hf = {"word.weight": "embeddings.word_embeddings.weight",
@@ -78,7 +84,8 @@ def read_pack():
                     W[f"{at}attention.self.{qkv}.{suffix}"] = value[i * h: (i + 1) * h]
             else:
                 W[f"{at}{HF_NAMES[part]}.{suffix}"] = value
-    return manifest, hashlib.sha256(raw).hexdigest(), {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in W.items()}
+    weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in W.items()}
+    return manifest, hashlib.sha256(raw).hexdigest(), weights, P
 
 
 def tokenize(texts):
@@ -96,7 +103,7 @@ def tokenize(texts):
 
 
 def main():
-    manifest, sha, W = read_pack()
+    manifest, sha, W, P = read_pack()
     cfg = manifest["config"]
     texts = [text for lang in LANGS[:8] for _, text in read_flores(lang)[10: 10 + PER_LANG]]
     texts.append("Hi!")
@@ -108,10 +115,13 @@ def main():
     texts.append(" ".join(words))
     # Behind the pack's query / passage prefixes (prompt tokens: embedding rows no plain text uses).
     prefixes = manifest.get("prefixes", {})
+    prompted = []  # [kind, text without the prefix, index in texts]
     if "query" in prefixes:
-        texts.append(prefixes["query"] + "When did the first Olympic Games take place?")
+        prompted.append(["query", "When did the first Olympic Games take place?", len(texts)])
+        texts.append(prefixes["query"] + prompted[-1][1])
     if "passage" in prefixes:
-        texts.append(prefixes["passage"] + read_flores("eng_Latn")[5][1])
+        prompted.append(["passage", read_flores("eng_Latn")[5][1], len(texts)])
+        texts.append(prefixes["passage"] + prompted[-1][1])
     ids = tokenize(texts)
 
     S = max(len(x) for x in ids)
@@ -124,6 +134,10 @@ def main():
         states = forward(W, cfg, "", inp, mask, roberta=False)
     m = mask[..., None].double()
     pooled = torch.stack([(s * m).sum(1) / m.sum(1) for s in states[1:]], dim=1)  # [T, L, H]
+    # What embed(text, { kind }) returns unnormalised: the prompted text's pooled vector after each
+    # layer, mapped by that exit's projection (the manifest's projection.kinds).
+    kinds = manifest.get("projection", {}).get("kinds", [])
+    projected = [[P[l + 1] @ pooled[i, l] for l in range(pooled.shape[1])] for kind, _, i in prompted if kind in kinds]
 
     os.makedirs(OUT, exist_ok=True)
     write_json(os.path.join(OUT, "expected.json"), {
@@ -132,8 +146,13 @@ def main():
         "texts": texts,
         "ids": ids,
         "pooled": "expected.safetensors: mean-pooled [texts, layers, hidden], layers 1..N",
+        "prompted": [p for p in prompted if p[0] in kinds],
+        "projected": "expected.safetensors: the prompted texts' pooled vectors after each exit's projection [prompted, layers, hidden]",
     })
-    write_safetensors(os.path.join(OUT, "expected.safetensors"), [("pooled", pooled.numpy().astype(np.float32))])
+    tensors = [("pooled", pooled.numpy().astype(np.float32))]
+    if projected:
+        tensors.append(("projected", torch.stack([torch.stack(p) for p in projected]).numpy().astype(np.float32)))
+    write_safetensors(os.path.join(OUT, "expected.safetensors"), tensors)
     print(f"m3-mini: {len(texts)} texts, longest {S} tokens, {pooled.shape[1]} layers -> {OUT}")
 
 
