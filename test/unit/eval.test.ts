@@ -6,8 +6,10 @@ import type { EmbedExits } from '../../src/eval/embed-pool.js';
 import { sparseRetrievalAccuracy, tfidfVectors } from '../../src/eval/lexical.js';
 import { pairCosines, rankScores, retrievalAccuracy, spearman, truncateNormalize } from '../../src/eval/metrics.js';
 import { evaluate, QUALITY_DATASET_SEARCH } from '../../src/eval/run.js';
+import { PromptProjection } from '../../src/model/projection.js';
 import type { QualityRow } from '../../src/pack/manifest.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { quantizeLinear } from '../../src/weights/quantize.js';
 
 describe('eval metrics', () => {
   it('spearman gives tied values their mean rank', () => {
@@ -150,5 +152,33 @@ describe('evaluate with xquad', () => {
     const prefix = tokenizer.tokenIds('query:', false);
     const starts = (ids: number[]) => prefix.every((t, i) => ids[i + 1] === t);
     expect(seen.filter(starts)).toHaveLength(4);
+  });
+
+  it('maps the vectors of its kinds of text through the projection, and nothing else', async () => {
+    // Buckets in reverse order: a question mapped so and its paragraph left alone no longer match.
+    const reverse = new Float32Array(64 * 64);
+    for (let r = 0; r < 64; r++) reverse[r * 64 + 63 - r] = 1;
+    const projection = new PromptProjection({
+      kinds: ['query'],
+      byExit: new Map([[1, quantizeLinear(reverse, 64, 64, new Float32Array(64), 'f32')]]),
+    });
+    const input = {
+      embed,
+      tokenizer,
+      maxTokens: 128,
+      exits: [1],
+      dims: [64],
+      flores: new Map([
+        ['eng_Latn', ['A cat sleeps.', 'Rain falls today.']],
+        ['deu_Latn', ['Eine Katze schläft.', 'Heute fällt Regen.']],
+      ]),
+      sts: new Map([['en', { a: ['a cat', 'a dog', 'rain'], b: ['a cat sleeps', 'a car', 'sun'], score: [5, 1, 0] }]]),
+      xquad,
+      prefixes: { query: 'query: ', passage: 'passage: ' },
+    };
+    const plain = (await evaluate(input)).table.rows[0]?.metrics as Record<string, number>;
+    const projected = (await evaluate({ ...input, projection })).table.rows[0]?.metrics as Record<string, number>;
+    expect(projected.xquadMonoR1).toBeLessThan(1);
+    for (const key of ['floresXxEng', 'floresEngXx', 'stsMean']) expect(projected[key]).toBe(plain[key]);
   });
 });
