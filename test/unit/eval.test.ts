@@ -118,21 +118,23 @@ describe('evaluate with xquad', () => {
     ],
   ]);
 
+  const input = {
+    embed,
+    tokenizer,
+    maxTokens: 128,
+    exits: [1],
+    dims: [64],
+    flores: new Map([
+      ['eng_Latn', ['A cat sleeps.', 'Rain falls today.']],
+      ['deu_Latn', ['Eine Katze schläft.', 'Heute fällt Regen.']],
+    ]),
+    sts: new Map([['en', { a: ['a cat', 'a dog', 'rain'], b: ['a cat sleeps', 'a car', 'sun'], score: [5, 1, 0] }]]),
+    xquad,
+    prefixes: { query: 'query: ', passage: 'passage: ' },
+  };
+
   it('scores question -> paragraph retrieval per cell, with prefixes, and counts it in the score', async () => {
-    const report = await evaluate({
-      embed,
-      tokenizer,
-      maxTokens: 128,
-      exits: [1],
-      dims: [64],
-      flores: new Map([
-        ['eng_Latn', ['A cat sleeps.', 'Rain falls today.']],
-        ['deu_Latn', ['Eine Katze schläft.', 'Heute fällt Regen.']],
-      ]),
-      sts: new Map([['en', { a: ['a cat', 'a dog', 'rain'], b: ['a cat sleeps', 'a car', 'sun'], score: [5, 1, 0] }]]),
-      xquad,
-      prefixes: { query: 'query: ', passage: 'passage: ' },
-    });
+    const report = await evaluate(input);
     expect(report.table.dataset).toBe(QUALITY_DATASET_SEARCH);
     const row = report.table.rows[0] as QualityRow;
     const m = row.metrics as Record<string, number>;
@@ -162,20 +164,6 @@ describe('evaluate with xquad', () => {
       kinds: ['query'],
       byExit: new Map([[1, quantizeLinear(reverse, 64, 64, new Float32Array(64), 'f32')]]),
     });
-    const input = {
-      embed,
-      tokenizer,
-      maxTokens: 128,
-      exits: [1],
-      dims: [64],
-      flores: new Map([
-        ['eng_Latn', ['A cat sleeps.', 'Rain falls today.']],
-        ['deu_Latn', ['Eine Katze schläft.', 'Heute fällt Regen.']],
-      ]),
-      sts: new Map([['en', { a: ['a cat', 'a dog', 'rain'], b: ['a cat sleeps', 'a car', 'sun'], score: [5, 1, 0] }]]),
-      xquad,
-      prefixes: { query: 'query: ', passage: 'passage: ' },
-    };
     const plain = (await evaluate(input)).table.rows[0]?.metrics as Record<string, number>;
     const projected = (await evaluate({ ...input, projection })).table.rows[0]?.metrics as Record<string, number>;
     expect(projected.xquadMonoR1).toBeLessThan(1);
