@@ -266,9 +266,7 @@ async function main(): Promise<number> {
           const e = run.pick(perExit, projected ? config.hiddenSize : dims);
           layerSums[r] = (layerSums[r] as number) + (exits[e] as number);
           const v = perExit[e] as Float32Array;
-          (out[r] as Float32Array[])[i] = projected
-            ? (projected.finish([v], [exits[e] as number], v.length, false)[0] as Float32Array)
-            : v;
+          (out[r] as Float32Array[])[i] = projected ? projected.project(v, exits[e] as number) : v;
         });
       });
       return out;

@@ -4,7 +4,7 @@ import type { BackendKind } from './model/encoder.js';
 import type { QualityTable, SearchDefaults } from './pack/manifest.js';
 import type { PackLoadProgress } from './store/pack-loader.js';
 import type { Pooling } from './weights/config.js';
-import type { Quant } from './weights/weights.js';
+import type { PromptKind, Quant } from './weights/weights.js';
 
 export type DeviceChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -102,7 +102,7 @@ export interface EmbedOptions {
   /** L2-normalise the vectors (default true). */
   normalize?: boolean;
   /** Adds the model's query or passage prefix, if it has one. */
-  kind?: 'query' | 'passage';
+  kind?: PromptKind;
   signal?: AbortSignal;
 }
 

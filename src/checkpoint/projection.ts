@@ -1,6 +1,6 @@
 import { ModelFormatError } from '../errors.js';
 import { quantizeLinear } from '../weights/quantize.js';
-import { PROMPT_KINDS, type Projection, type PromptKind, type Quant } from '../weights/weights.js';
+import { type Linear, PROMPT_KINDS, type Projection, type PromptKind, type Quant } from '../weights/weights.js';
 import type { TensorSource } from './safetensors.js';
 
 const NAME_RE = /^projection\.(\d+)\.weight$/;
@@ -19,13 +19,12 @@ export async function checkpointProjection(
   prompts: Partial<Record<PromptKind, string>>,
   quant: Quant,
 ): Promise<Projection | null> {
-  const found = [...weights.names()].filter((n) => NAME_RE.test(n));
-  if (found.length === 0) return null;
+  if (![...weights.names()].some((n) => NAME_RE.test(n))) return null;
   const kinds = PROMPT_KINDS.filter((k) => prompts[k] !== undefined);
   if (kinds.length === 0) {
     throw new ModelFormatError('the checkpoint has projection matrices but no query or passage prompt for them to follow');
   }
-  const byExit = new Map<number, ReturnType<typeof quantizeLinear>>();
+  const byExit = new Map<number, Linear>();
   for (const exit of exits) {
     const name = `projection.${exit}.weight`;
     if (!weights.has(name)) throw new ModelFormatError(`the checkpoint projects prompted text but has no ${name} (exit ${exit})`);

@@ -8,7 +8,7 @@ import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
 import type { ActivationsChoice, DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan } from '../types.js';
-import type { Quant } from '../weights/weights.js';
+import { PROMPT_KINDS, type Quant } from '../weights/weights.js';
 import { EncoderBackends } from './backends.js';
 
 /** Texts per backend call: bounds the latency of an abort and the size of one GPU submission. */
@@ -143,7 +143,7 @@ export class EncoderCore {
     const dims = options.dims ?? Math.max(...info.dims);
     checkChoice('layers', layers, info.exits);
     checkChoice('dims', dims, info.dims);
-    if (options.kind !== undefined && options.kind !== 'query' && options.kind !== 'passage') {
+    if (options.kind !== undefined && !PROMPT_KINDS.includes(options.kind)) {
       throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(options.kind)}`);
     }
     const normalize = options.normalize ?? true;

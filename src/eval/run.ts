@@ -201,10 +201,9 @@ export async function evaluate(input: EvalInput): Promise<EvalReport> {
       out.forEach((perText, e) => {
         perText.forEach((v, j) => {
           const text = ids[j] as number;
-          const projected = projection?.appliesTo(kinds.get(text))
-            ? projection.finish([v], [exits[e] as number], v.length, false)[0]
+          (pooled[e] as Float32Array[])[text] = projection?.appliesTo(kinds.get(text))
+            ? projection.project(v, exits[e] as number)
             : v;
-          (pooled[e] as Float32Array[])[text] = projected as Float32Array;
         });
       });
       done += ids.length;

@@ -16,12 +16,14 @@ export class PromptProjection {
     return kind !== undefined && this.source.kinds.includes(kind);
   }
 
-  /**
-   * `pooled[i]`, full width and unnormalised, left the model after `layers[i]` layers: each is
-   * projected by its exit's matrix, then truncated to `dims` and normalised if asked.
-   */
+  /** A full-width, unnormalised pooled vector that left the model after `exit` layers, projected (full width). */
+  project(pooled: Float32Array, exit: number): Float32Array {
+    return matmul(pooled, this.matrix(exit), 1);
+  }
+
+  /** Each `pooled[i]` (left after `layers[i]` layers) projected, then truncated to `dims` and normalised if asked. */
   finish(pooled: readonly Float32Array[], layers: readonly number[], dims: number, normalize: boolean): Float32Array[] {
-    return pooled.map((v, i) => finishVector(matmul(v, this.matrix(layers[i] as number), 1), dims, normalize));
+    return pooled.map((v, i) => finishVector(this.project(v, layers[i] as number), dims, normalize));
   }
 
   private matrix(exit: number): DenseF32 {
