@@ -20,7 +20,9 @@ the tf-idf weighted matrix puts them near each other before any training step.
 
 import argparse
 import csv
+import io
 import json
+import lzma
 import os
 import random
 import subprocess
@@ -35,6 +37,8 @@ WORK = os.path.join(HERE, "work")
 MAX_TOKENS = 510
 SOURCES = ["flores", "stsb", "udhr", "cldr", "lo-ui", "lo-help"]
 RET_SOURCES = ["flores-ict", "help-ict", "help-title"]
+# Flat token arrays that the compact corpus (--xz) stores as int16; train.py widens them again.
+COMPACT = ("tok", "ret_q", "ret_p")
 HARD_NEGATIVES = 4
 # Retrieval pairs train with these before query and passage (the pack's `prefixes`, applied by
 # `kind`): translation and STS pairs have none, so the symmetric space is left to them.
@@ -204,6 +208,9 @@ def main():
                          "weights needs far fewer than one that starts from scratch")
     ap.add_argument("--max-pairs", type=int, default=40000, help="retrieval pairs per source")
     ap.add_argument("--no-init", action="store_true", help="skip the SVD word-embedding init")
+    ap.add_argument("--xz", action="store_true",
+                    help="also write corpus.pt.xz: token ids as int16, compressed, without the SVD init "
+                         "(train.py recomputes it), small enough to carry to a machine lent for a run")
     args = ap.parse_args()
     args.tokenizer = os.path.abspath(args.tokenizer)
     with open(args.tokenizer, encoding="utf-8") as f:
@@ -255,6 +262,21 @@ def main():
                                                       args.seed)
     torch.save(corpus, os.path.join(WORK, "corpus.pt"))
     print("wrote", os.path.join(WORK, "corpus.pt"))
+    if args.xz:
+        write_compact(corpus, os.path.join(WORK, "corpus.pt.xz"))
+
+
+def write_compact(corpus, path):
+    if corpus["vocab"] > 32768:
+        raise ValueError("token ids do not fit int16")
+    compact = {k: v for k, v in corpus.items() if k != "init_word"}
+    for key in COMPACT:
+        compact[key] = compact[key].to(torch.int16)
+    buf = io.BytesIO()
+    torch.save(compact, buf)
+    with lzma.open(path, "wb", preset=6) as f:
+        f.write(buf.getbuffer())
+    print("wrote", path, os.path.getsize(path), "bytes")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
     (model.safetensors also holds projection.{exit}.weight where train_head.py wrote the run's
     projection.pt: m3web convert puts them in the pack; other loaders ignore them)
   OUT/modules.json, 1_Pooling/config.json   (sentence-transformers layout: mean pooling)
-  OUT/config_sentence_transformers.json      (query / passage prompts, after a --prompt-tokens run)
+  OUT/config_sentence_transformers.json      (query / passage prompts: the prompt tokens of a
+                                             --prompt-tokens run, or the text prefixes of a run that
+                                             trained the whole model on retrieval pairs)
   OUT/onnx/model.onnx, model_quantized.onnx  (transformers.js layout, see onnx_export.py)
 """
 
@@ -16,6 +18,7 @@ import struct
 
 import torch
 
+from encode_corpus import PREFIXES
 from model import load_checkpoint
 from onnx_export import export_onnx
 
@@ -48,6 +51,11 @@ def run_tokenizer_dir(run):
     return os.path.join(HERE, init_hf) if init_hf else os.path.join(WORK, "hf")
 
 
+def trained_retrieval(run):
+    with open(os.path.join(WORK, "runs", run, "args.json")) as f:
+        return json.load(f).get("ret_batch", 0) > 0
+
+
 def add_prompt_tokens(tokenizer, vocab_size, counts):
     """Names the last embedding rows (train.py --prompt-tokens Q,P) as added tokens `[Q00]`.. and
     `[P00]`.., and returns the prompts that put them before queries and passages."""
@@ -68,6 +76,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", default="m3-mini")
     ap.add_argument("--no-onnx", action="store_true")
+    ap.add_argument("--tokenizer-dir", help="where tokenizer.json and tokenizer_config.json come from "
+                    "(default: the run's --init-hf folder, or work/hf for a run from scratch)")
     args = ap.parse_args()
     enc, ck = load_checkpoint(os.path.join(WORK, "runs", args.run, "ckpt.pt"))
     cfg = ck["config"]
@@ -84,7 +94,7 @@ def main():
     if os.path.exists(projection):
         tensors.update(torch.load(projection))
     write_safetensors(os.path.join(args.out, "model.safetensors"), tensors, {"format": "pt", "step": str(ck["step"])})
-    tokenizer_dir = run_tokenizer_dir(args.run)
+    tokenizer_dir = args.tokenizer_dir or run_tokenizer_dir(args.run)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(args.out, name))
     with open(os.path.join(tokenizer_dir, "tokenizer.json")) as f:
@@ -94,6 +104,10 @@ def main():
         # Rewritten only with prompt tokens: otherwise the shipped tokenizer's bytes (and SHA) stay.
         with open(os.path.join(args.out, "tokenizer.json"), "w") as f:
             json.dump(tokenizer, f, ensure_ascii=False)
+    elif trained_retrieval(args.run):
+        # The whole model learned queries and passages behind the plain-text prefixes.
+        prompts = PREFIXES
+    if prompts:
         with open(os.path.join(args.out, "config_sentence_transformers.json"), "w") as f:
             json.dump({"prompts": prompts, "default_prompt_name": None}, f, indent=1)
     with open(os.path.join(args.out, "modules.json"), "w") as f:

@@ -3,12 +3,15 @@ GELU, absolute positions), so the exported weights run unchanged in m3web and tr
 
 import json
 import math
+import os
 import struct
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from read_pack import read_pack
 
 
 class Layer(nn.Module):
@@ -121,9 +124,19 @@ def read_safetensors(path):
     return out
 
 
+def read_init(folder, vocab):
+    """{Hugging Face name: f32 tensor} of a Hugging Face BERT folder or of an m3web pack folder
+    (read_pack.py), the word table cut to the first `vocab` rows."""
+    if os.path.exists(os.path.join(folder, "manifest.json")):
+        return read_pack(folder, vocab)
+    weights = read_safetensors(os.path.join(folder, "model.safetensors"))
+    weights["embeddings.word_embeddings.weight"] = weights["embeddings.word_embeddings.weight"][:vocab]
+    return weights
+
+
 def load_checkpoint(path):
     """The Encoder of a train.py checkpoint, in eval mode, and the checkpoint itself."""
-    ck = torch.load(path)
+    ck = torch.load(path, map_location="cpu", weights_only=False)
     cfg = ck["config"]
     enc = Encoder(cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"],
                   cfg["intermediate_size"], cfg["max_position_embeddings"], dropout=0.0)

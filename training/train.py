@@ -18,7 +18,9 @@ A checkpoint is written every --ckpt-every steps (atomically); rerunning resumes
 
 import argparse
 import csv
+import io
 import json
+import lzma
 import math
 import os
 import random
@@ -27,7 +29,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from model import Encoder, read_safetensors
+from encode_corpus import COMPACT, cooccurrence_embeddings
+from model import Encoder, read_init
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "work")
@@ -133,9 +136,23 @@ class Sampler:
                 self.c["sts_score"][picks])
 
 
+def load_corpus():
+    """work/corpus.pt, or work/corpus.pt.xz (encode_corpus.py --xz: token ids as int16, compressed,
+    the form carried to a machine lent for a run)."""
+    path = os.path.join(WORK, "corpus.pt")
+    if os.path.exists(path):
+        return torch.load(path, weights_only=False)
+    with lzma.open(path + ".xz") as f:
+        corpus = torch.load(io.BytesIO(f.read()), weights_only=False)
+    for key in COMPACT:
+        corpus[key] = corpus[key].int()
+    return corpus
+
+
 def embed(model, seqs, exits, chunk_tokens=12000):
     """Embeds token sequences in length-sorted chunks (little padding); returns {exit: [N, H]}."""
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    device = model.word.weight.device
     chunks = {e: [] for e in exits}
     i = 0
     while i < len(order):
@@ -150,13 +167,15 @@ def embed(model, seqs, exits, chunk_tokens=12000):
             s = seqs[k]
             ids[r, 0], ids[r, 1: len(s) + 1], ids[r, len(s) + 1] = CLS, s, SEP
             mask[r, : len(s) + 2] = True
-        pooled = model(ids, mask, exits)
+        # Built on the CPU and sent whole: one copy per chunk instead of one per row.
+        pooled = model(ids.to(device, non_blocking=True), mask.to(device, non_blocking=True), exits)
         for e in exits:
             chunks[e].append(pooled[e])
         i = j
     # One gather back to input order: per-row indexing would cost a full-size gradient per row.
     inverse = torch.empty(len(order), dtype=torch.long)
     inverse[torch.tensor(order)] = torch.arange(len(order))
+    inverse = inverse.to(device)
     return {e: torch.cat(chunks[e])[inverse] for e in exits}
 
 
@@ -164,16 +183,17 @@ def info_nce(a, b, scale):
     """Row i of `a` belongs with row i of `b`; rows of `b` past len(a) are extra negatives."""
     a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
     logits = a @ b.T * scale
-    target = torch.arange(len(a))
+    target = torch.arange(len(a), device=a.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits[:, : len(a)].T, target)) / 2
 
 
 def cosent(a, b, score, scale=20.0):
     cos = (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(-1) * scale
     diff = cos[None, :] - cos[:, None]
+    score = score.to(cos.device)
     # Penalise every pair (i, j) with score_i > score_j whose cosines are in the wrong order.
     diff = diff[score[:, None] > score[None, :]]
-    return torch.logsumexp(torch.cat([torch.zeros(1), diff]), 0)
+    return torch.logsumexp(torch.cat([diff.new_zeros(1), diff]), 0)
 
 
 def held(student, teacher, exits, dims):
@@ -183,7 +203,7 @@ def held(student, teacher, exits, dims):
 
 
 def spearman(x, y):
-    rank = lambda v: v.argsort().argsort().float()
+    rank = lambda v: v.cpu().argsort().argsort().float()
     return torch.corrcoef(torch.stack([rank(x), rank(y)]))[0, 1].item()
 
 
@@ -204,7 +224,7 @@ def monitor(model, sets, exits, prefix, xquad_only=False):
             hits = []
             for q, p, ans in xq.values():
                 x, y = F.normalize(q[e][:, :d], dim=-1), F.normalize(p[e][:, :d], dim=-1)
-                hits.append(((x @ y.T).argmax(1) == ans).float().mean().item())
+                hits.append(((x @ y.T).argmax(1).cpu() == ans).float().mean().item())
             scores[f"xq-L{e}d{d}"] = round(sum(hits) / len(hits), 4)
             if xquad_only:
                 continue
@@ -216,7 +236,7 @@ def monitor(model, sets, exits, prefix, xquad_only=False):
                     continue
                 x = F.normalize(embed(model, seqs, [e])[e][:, :d], dim=-1)
                 y = F.normalize(eng[e][:, :d], dim=-1)
-                accs.append(((x @ y.T).argmax(1) == torch.arange(len(x))).float().mean().item())
+                accs.append(((x @ y.T).argmax(1).cpu() == torch.arange(len(x))).float().mean().item())
             scores[f"L{e}d{d}"] = round(sum(accs) / len(accs), 4)
     model.train()
     return scores
@@ -263,19 +283,28 @@ def main():
                     help="weight of holding translation / STS embeddings to the --init-hf model's")
     ap.add_argument("--freeze-word", action="store_true",
                     help="keep the word embedding table as loaded (the tokens' cross-lingual alignment)")
+    ap.add_argument("--freeze-layers", type=int, default=0,
+                    help="keep the embeddings and the first N layers as loaded: exits 1..N keep the "
+                         "loaded model's embeddings, and everything trained lands in the deeper layers")
     ap.add_argument("--prompt-tokens", default="0,0",
                     help="Q,P: train only Q query and P passage prompt embeddings (new token ids); nothing else moves")
     ap.add_argument("--ckpt-every", type=int, default=50)
-    ap.add_argument("--monitor-every", type=int, default=250)
+    ap.add_argument("--monitor-every", type=int, default=250, help="0: no dev figures (quick checks)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--minutes", type=float, default=0,
+                    help="end within this many minutes: after 30 steps --steps shrinks to what fits "
+                         "(the learning-rate schedule follows), for a machine lent for a fixed time")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    started = time.time()
     run_dir = os.path.join(WORK, "runs", args.run)
     os.makedirs(run_dir, exist_ok=True)
     ckpt_path = os.path.join(run_dir, "ckpt.pt")
 
-    corpus = torch.load(os.path.join(WORK, "corpus.pt"))
+    corpus = load_corpus()
     torch.manual_seed(args.seed)
     base_vocab = corpus["vocab"]
     kq, kp = (int(x) for x in args.prompt_tokens.split(","))
@@ -286,7 +315,7 @@ def main():
                     ffn=args.hidden * 4, dropout=args.dropout)
     teacher = None
     if args.init_hf:
-        weights = read_safetensors(os.path.join(args.init_hf, "model.safetensors"))
+        weights = read_init(args.init_hf, base_vocab)
         if k:
             weights["embeddings.word_embeddings.weight"] = with_prompt_rows(
                 weights["embeddings.word_embeddings.weight"], corpus["ret_prefix"], kq, kp)
@@ -299,14 +328,29 @@ def main():
     elif args.distill:
         ap.error("--distill needs --init-hf (the model to hold to)")
     elif not args.no_init:
-        model.word.weight.data.copy_(corpus["init_word"][:, : args.hidden])
+        init = corpus.get("init_word")
+        if init is None:
+            # The compact corpus leaves the SVD init out (16 MB): it is recomputed from the tokens.
+            sizes = corpus["group_off"][1:] - corpus["group_off"][:-1]
+            text_group = torch.repeat_interleave(torch.arange(len(sizes)), sizes)
+            init = cooccurrence_embeddings(corpus["tok"], corpus["off"], text_group, len(sizes), base_vocab,
+                                           args.hidden, args.seed)
+        model.word.weight.data.copy_(init[:, : args.hidden])
+    model.to(device)
+    if teacher is not None:
+        teacher.to(device)
     if args.freeze_word:
         model.word.weight.requires_grad_(False)
+    if args.freeze_layers:
+        if not args.init_hf:
+            ap.error("--freeze-layers needs --init-hf (the weights to keep)")
+        for part in (model.word, model.pos, model.token_type, model.emb_norm, *model.layers[: args.freeze_layers]):
+            part.requires_grad_(False)
     if k:
         model.requires_grad_(False)
         model.word.weight.requires_grad_(True)
         # Zero gradients (and no weight decay) leave AdamW's update of the old rows exactly zero.
-        keep = torch.zeros(base_vocab + k, 1)
+        keep = torch.zeros(base_vocab + k, 1, device=device)
         keep[base_vocab:] = 1
         model.word.weight.register_hook(lambda g: g * keep)
     trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -320,7 +364,7 @@ def main():
                           "passage": torch.arange(base_vocab + kq, base_vocab + k, dtype=torch.int32)}
     step, elapsed = 0, 0.0
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
@@ -334,15 +378,16 @@ def main():
     exits = list(range(1, args.layers + 1))
     dims = [d for d in DIMS if d < args.hidden] + [args.hidden]
     log = open(os.path.join(run_dir, "log.jsonl"), "a")
-    if step == 0:
+    if step == 0 and args.monitor_every:
         log.write(json.dumps({"step": 0, "dev": monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix, bool(k))}) + "\n")
         log.flush()
     model.train()
+    first = step
     while step < args.steps:
         t0 = time.time()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args)
-        nce = sts = torch.zeros(())
+        nce = sts = torch.zeros((), device=device)
         if not k:
             a, b = sampler.batch(args.batch, args.long_share, args.max_tokens, args.long_max_tokens)
             ea, eb = embed(model, a, exits), embed(model, b, exits)
@@ -350,12 +395,12 @@ def main():
             esa, esb = embed(model, sa, exits), embed(model, sb, exits)
             nce = sum(info_nce(ea[e][:, :d], eb[e][:, :d], args.scale) for e in exits for d in dims)
             sts = sum(cosent(esa[e][:, :d], esb[e][:, :d], score) for e in exits for d in dims)
-        ret = torch.zeros(())
+        ret = torch.zeros((), device=device)
         if args.ret_batch:
             qs, ps, negs = sampler.retrieval(args.ret_batch, ret_weights)
             eq, ep = embed(model, qs, exits), embed(model, ps + negs, exits)
             ret = sum(info_nce(eq[e][:, :d], ep[e][:, :d], args.scale) for e in exits for d in dims)
-        dist = torch.zeros(())
+        dist = torch.zeros((), device=device)
         if teacher is not None:
             with torch.no_grad():
                 ta, tb, tsa, tsb = (embed(teacher, x, exits) for x in (a, b, sa, sb))
@@ -368,9 +413,17 @@ def main():
         opt.step()
         step += 1
         elapsed += time.time() - t0
+        if args.minutes and step == first + 10:
+            t10 = time.time()
+        if args.minutes and step == first + 30:
+            per_step = (time.time() - t10) / 20
+            left = args.minutes * 60 - (time.time() - started)
+            # A tenth held back for the monitor passes and the last checkpoint.
+            args.steps = min(args.steps, step + int(0.9 * left / per_step))
+            print(f"{per_step:.3f} s a step: {args.steps} steps fit in {args.minutes} min", flush=True)
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
                "sts": round(sts.item() / n, 4), "ret": round(ret.item() / n, 4), "dist": round(dist.item() / n, 5), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
-        if step % args.monitor_every == 0 or step == args.steps:
+        if args.monitor_every and (step % args.monitor_every == 0 or step == args.steps):
             rec["dev"] = monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix, bool(k))
         log.write(json.dumps(rec) + "\n")
         log.flush()

@@ -20,8 +20,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from model import Encoder
-from train import DIMS, WORK, Sampler, embed
+from model import load_checkpoint
+from train import DIMS, WORK, Sampler, embed, load_corpus
 
 
 @torch.no_grad()
@@ -58,26 +58,27 @@ def monitor_r1(xquad, W):
             for q, p, ans in xquad.values():
                 a = F.normalize((q[e] @ W[e].T)[:, :d], dim=-1)
                 b = F.normalize((p[e] @ W[e].T)[:, :d], dim=-1)
-                hits.append(((a @ b.T).argmax(1) == ans).float().mean().item())
+                hits.append(((a @ b.T).argmax(1).cpu() == ans).float().mean().item())
             res[f"L{e + 1}d{d}"] = round(sum(hits) / len(hits), 4)
     return res
 
 
 def fit(data, epochs, lr, scale, dims, batch=128):
     E, N, H = data["q"].shape
-    W = torch.eye(H).repeat(E, 1, 1).requires_grad_(True)
+    device = data["q"].device
+    W = torch.eye(H, device=device).repeat(E, 1, 1).requires_grad_(True)
     opt = torch.optim.Adam([W], lr=lr)
     for _ in range(epochs):
-        perm = torch.randperm(N)
+        perm = torch.randperm(N).to(device)
         for i in range(0, N - batch + 1, batch):
             idx = perm[i: i + batch]
-            neg = idx[data["hasneg"][idx]]
+            neg = idx[data["hasneg"].to(device)[idx]]
             q = torch.einsum("enh,egh->eng", data["q"][:, idx], W)
             p = torch.einsum("enh,egh->eng", torch.cat([data["p"][:, idx], data["n"][:, neg]], 1), W)
             loss = 0
             for d in dims:
                 logits = F.normalize(q[..., :d], dim=-1) @ F.normalize(p[..., :d], dim=-1).transpose(1, 2) * scale
-                loss = loss + F.cross_entropy(logits.flatten(0, 1), torch.arange(batch).repeat(E))
+                loss = loss + F.cross_entropy(logits.flatten(0, 1), torch.arange(batch, device=device).repeat(E))
             opt.zero_grad()
             (loss / len(dims)).backward()
             opt.step()
@@ -86,30 +87,27 @@ def fit(data, epochs, lr, scale, dims, batch=128):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", required=True, help="a --prompt-tokens run (its checkpoint)")
+    ap.add_argument("--run", required=True,
+                    help="a run that trained retrieval pairs: behind its prompt tokens, or behind the text prefixes")
     ap.add_argument("--pairs", default="7:5120", help="seed:count,... of pairs to embed (cached)")
     ap.add_argument("--ret-weights", default="flores-ict=0.57,help-ict=0.43")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--scale", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     run_dir = os.path.join(WORK, "runs", args.run)
-    corpus = torch.load(os.path.join(WORK, "corpus.pt"))
-    ck = torch.load(os.path.join(run_dir, "ckpt.pt"))
+    corpus = load_corpus()
+    model, ck = load_checkpoint(os.path.join(run_dir, "ckpt.pt"))
+    model.to(args.device)
     cfg = ck["config"]
-    kq, kp = ck["prompt_tokens"]
-    if not kq or not kp:
-        ap.error(f"{args.run} has no query and passage prompt tokens")
-    model = Encoder(cfg["vocab_size"], hidden=cfg["hidden_size"], layers=cfg["num_hidden_layers"],
-                    heads=cfg["num_attention_heads"], ffn=cfg["intermediate_size"], dropout=0.0)
-    model.load_state_dict(ck["model"])
-    model.eval()
+    kq, kp = ck.get("prompt_tokens", (0, 0))
     base = cfg["vocab_size"] - kq - kp
     prompts = {"query": torch.arange(base, base + kq, dtype=torch.int32),
-               "passage": torch.arange(base + kq, base + kq + kp, dtype=torch.int32)}
+               "passage": torch.arange(base + kq, base + kq + kp, dtype=torch.int32)} if kq and kp else corpus["ret_prefix"]
     exits = list(range(1, cfg["num_hidden_layers"] + 1))
     weights = {k: float(v) for k, v in (kv.split("=") for kv in args.ret_weights.split(","))}
     parts = []
@@ -120,7 +118,7 @@ def main():
             data = embed_pairs(model, corpus, prompts, seed, n, weights, exits)
             torch.save(data, path + ".tmp")
             os.replace(path + ".tmp", path)
-        parts.append(torch.load(path))
+        parts.append(torch.load(path, map_location=args.device, weights_only=False))
     data = {k: torch.cat([p[k] for p in parts], 0 if k == "hasneg" else 1) for k in ("q", "p", "n", "hasneg")}
     with torch.no_grad():
         xquad = {}
@@ -129,12 +127,12 @@ def main():
             xquad[lang] = (torch.stack([eq[e] for e in exits]), torch.stack([ep[e] for e in exits]), ans)
     H = cfg["hidden_size"]
     dims = [d for d in DIMS if d < H] + [H]
-    print("monitor without:", monitor_r1(xquad, torch.eye(H).repeat(len(exits), 1, 1)), flush=True)
+    print("monitor without:", monitor_r1(xquad, torch.eye(H, device=args.device).repeat(len(exits), 1, 1)), flush=True)
     t0 = time.time()
     W = fit(data, args.epochs, args.lr, args.scale, dims)
     print(f"fitted on {data['q'].shape[1]} pairs in {time.time() - t0:.0f} s", flush=True)
     print("monitor with:   ", monitor_r1(xquad, W), flush=True)
-    torch.save({f"projection.{e}.weight": W[e - 1].clone() for e in exits}, os.path.join(run_dir, "projection.pt"))
+    torch.save({f"projection.{e}.weight": W[e - 1].cpu().clone() for e in exits}, os.path.join(run_dir, "projection.pt"))
 
 
 if __name__ == "__main__":
