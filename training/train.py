@@ -149,6 +149,12 @@ def load_corpus():
     return corpus
 
 
+def to_device(t, device):
+    """A copy from pageable memory blocks the CPU until the GPU has caught up; from pinned memory
+    it queues behind the kernels already launched, and the CPU goes on launching."""
+    return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t
+
+
 def embed(model, seqs, exits, chunk_tokens=12000):
     """Embeds token sequences in length-sorted chunks (little padding); returns {exit: [N, H]}."""
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
@@ -168,14 +174,14 @@ def embed(model, seqs, exits, chunk_tokens=12000):
             ids[r, 0], ids[r, 1: len(s) + 1], ids[r, len(s) + 1] = CLS, s, SEP
             mask[r, : len(s) + 2] = True
         # Built on the CPU and sent whole: one copy per chunk instead of one per row.
-        pooled = model(ids.to(device, non_blocking=True), mask.to(device, non_blocking=True), exits)
+        pooled = model(to_device(ids, device), to_device(mask, device), exits)
         for e in exits:
             chunks[e].append(pooled[e])
         i = j
     # One gather back to input order: per-row indexing would cost a full-size gradient per row.
     inverse = torch.empty(len(order), dtype=torch.long)
     inverse[torch.tensor(order)] = torch.arange(len(order))
-    inverse = inverse.to(device)
+    inverse = to_device(inverse, device)
     return {e: torch.cat(chunks[e])[inverse] for e in exits}
 
 
@@ -191,8 +197,9 @@ def cosent(a, b, score, scale=20.0):
     cos = (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(-1) * scale
     diff = cos[None, :] - cos[:, None]
     score = score.to(cos.device)
-    # Penalise every pair (i, j) with score_i > score_j whose cosines are in the wrong order.
-    diff = diff[score[:, None] > score[None, :]]
+    # Penalise every pair (i, j) with score_i > score_j whose cosines are in the wrong order. A mask
+    # rather than boolean indexing: indexing waits for the GPU to learn the result's size.
+    diff = diff.masked_fill(~(score[:, None] > score[None, :]), -math.inf).flatten()
     return torch.logsumexp(torch.cat([diff.new_zeros(1), diff]), 0)
 
 
