@@ -2,11 +2,13 @@
 at most 16 MiB), and back into a checkpoint that export.py reads.
 
   slim.py pack --run RUN --out DIR      DIR/RUN-word.pt: the word table as q8 rows (what the pack
-                                        stores anyway); DIR/RUN-rest.pt: every other weight in f16,
-                                        the projection, args.json and the log
+                                        stores anyway; --exact: f16, for a run that resumes);
+                                        DIR/RUN-rest.pt: every other weight in f16, the projection,
+                                        the random states, args.json and the log
   slim.py unpack --run RUN --from DIR   work/runs/RUN/ckpt.pt (no optimiser state), projection.pt,
                                         args.json and log.jsonl again; what a --freeze-layers run
-                                        kept is read from its --init-hf folder, bit for bit
+                                        kept is read from its --init-hf folder, bit for bit; train.py
+                                        resumes from it with a fresh optimiser
 """
 
 import argparse
@@ -21,7 +23,7 @@ from train import HERE, WORK
 WORD = "word.weight"
 
 
-def pack(run, out):
+def pack(run, out, exact=False):
     run_dir = os.path.join(WORK, "runs", run)
     ck = torch.load(os.path.join(run_dir, "ckpt.pt"), map_location="cpu", weights_only=False)
     state = ck["model"]
@@ -33,11 +35,11 @@ def pack(run, out):
     with open(os.path.join(run_dir, "log.jsonl")) as f:
         log = f.read()
     os.makedirs(out, exist_ok=True)
-    torch.save({"q": torch.round(word / scales[:, None]).to(torch.int8), "scales": scales},
+    torch.save({"f16": word.half()} if exact else {"q": torch.round(word / scales[:, None]).to(torch.int8), "scales": scales},
                os.path.join(out, f"{run}-word.pt"))
     torch.save({"model": {k: v.half() for k, v in state.items() if k != WORD},
                 "projection": torch.load(projection, weights_only=False) if os.path.exists(projection) else None,
-                **{k: ck[k] for k in ("step", "elapsed", "config", "prompt_tokens")},
+                **{k: ck[k] for k in ("step", "elapsed", "config", "prompt_tokens", "rng", "torch_rng")},
                 "args": args, "log": log}, os.path.join(out, f"{run}-rest.pt"))
 
 
@@ -62,10 +64,11 @@ def unpack(run, src):
     run_dir = os.path.join(WORK, "runs", run)
     os.makedirs(run_dir, exist_ok=True)
     model = {k: v.float() for k, v in rest["model"].items()}
-    model[WORD] = word["q"].float() * word["scales"][:, None]
+    model[WORD] = word["f16"].float() if "f16" in word else word["q"].float() * word["scales"][:, None]
     if rest["args"].get("freeze_layers"):
         model = with_frozen_restored(model, rest["config"], rest["args"])
-    torch.save({"model": model, **{k: rest[k] for k in ("step", "elapsed", "config", "prompt_tokens")}},
+    keep = ("step", "elapsed", "config", "prompt_tokens", "rng", "torch_rng")
+    torch.save({"model": model, **{k: rest[k] for k in keep if k in rest}},
                os.path.join(run_dir, "ckpt.pt"))
     if rest["projection"] is not None:
         torch.save(rest["projection"], os.path.join(run_dir, "projection.pt"))
@@ -81,9 +84,11 @@ def main():
     ap.add_argument("--run", required=True)
     ap.add_argument("--out", help="pack: the folder to write")
     ap.add_argument("--from", dest="src", help="unpack: the folder pack wrote")
+    ap.add_argument("--exact", action="store_true",
+                    help="pack: the word table in f16 (16.4 MB) instead of q8, for a run that will resume")
     a = ap.parse_args()
     if a.verb == "pack":
-        pack(a.run, a.out)
+        pack(a.run, a.out, a.exact)
     else:
         unpack(a.run, a.src)
 

@@ -303,7 +303,12 @@ def main():
     ap.add_argument("--minutes", type=float, default=0,
                     help="end within this many minutes: after 30 steps --steps shrinks to what fits "
                          "(the learning-rate schedule follows), for a machine lent for a fixed time")
+    ap.add_argument("--stop-after", type=float, default=0,
+                    help="stop after this many minutes with a checkpoint, the schedule (--steps) unchanged: "
+                         "one lease of a run longer than a lease")
     args = ap.parse_args()
+    if args.minutes and args.stop_after:
+        ap.error("--minutes fits the whole run into the time, --stop-after cuts it: one or the other")
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     started = time.time()
@@ -369,15 +374,21 @@ def main():
     if k:
         sampler.prefix = {"query": torch.arange(base_vocab, base_vocab + kq, dtype=torch.int32),
                           "passage": torch.arange(base_vocab + kq, base_vocab + k, dtype=torch.int32)}
-    step, elapsed = 0, 0.0
+    step, elapsed, rewarm_from = 0, 0.0, None
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
-        sampler.rng.setstate(ck["rng"])
-        torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed at step {step} ({elapsed / 3600:.2f} h)", flush=True)
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
+        else:
+            # A slim checkpoint (slim.py) has no Adam moments: fresh ones take full-size steps at
+            # once, so the learning rate ramps up again as at the start.
+            rewarm_from = step
+        if "rng" in ck:
+            sampler.rng.setstate(ck["rng"])
+            torch.set_rng_state(ck["torch_rng"])
+        print(f"resumed at step {step} ({elapsed / 3600:.2f} h){'' if 'opt' in ck else ', optimiser afresh'}", flush=True)
     with open(os.path.join(run_dir, "args.json"), "w") as f:
         json.dump(vars(args), f, indent=1)
 
@@ -392,8 +403,11 @@ def main():
     first = step
     while step < args.steps:
         t0 = time.time()
+        lr = lr_at(step, args)
+        if rewarm_from is not None:
+            lr *= min(1.0, (step - rewarm_from + 1) / args.warmup)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, args)
+            group["lr"] = lr
         nce = sts = torch.zeros((), device=device)
         if not k:
             a, b = sampler.batch(args.batch, args.long_share, args.max_tokens, args.long_max_tokens)
@@ -429,20 +443,24 @@ def main():
             args.steps = min(args.steps, step + int(0.9 * left / per_step))
             print(f"{per_step:.3f} s a step: {args.steps} steps fit in {args.minutes} min", flush=True)
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
-               "sts": round(sts.item() / n, 4), "ret": round(ret.item() / n, 4), "dist": round(dist.item() / n, 5), "lr": lr_at(step - 1, args), "sec": round(time.time() - t0, 2)}
+               "sts": round(sts.item() / n, 4), "ret": round(ret.item() / n, 4), "dist": round(dist.item() / n, 5), "lr": lr, "sec": round(time.time() - t0, 2)}
         if args.monitor_every and (step % args.monitor_every == 0 or step == args.steps):
             rec["dev"] = monitor(model, corpus["monitor"], [1, args.layers // 2, args.layers], sampler.prefix, bool(k))
         log.write(json.dumps(rec) + "\n")
         log.flush()
         if step % 10 == 0 or "dev" in rec:
             print(json.dumps(rec), flush=True)
-        if step % args.ckpt_every == 0 or step == args.steps:
+        stop = args.stop_after and time.time() - started > args.stop_after * 60
+        if step % args.ckpt_every == 0 or step == args.steps or stop:
             tmp = ckpt_path + ".tmp"
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "elapsed": elapsed, "rng": sampler.rng.getstate(),
                         "torch_rng": torch.get_rng_state(), "config": model.config,
                         "prompt_tokens": [kq, kp]}, tmp)
             os.replace(tmp, ckpt_path)
+        if stop:
+            print(f"stopped at step {step} of {args.steps} after {args.stop_after} min", flush=True)
+            break
     print(f"done: {step} steps, {elapsed / 3600:.2f} h of training", flush=True)
 
 
