@@ -1,6 +1,6 @@
 """Reads an m3web BERT pack (public/models/m3-mini) as Hugging Face BertModel tensors, dequantised
-to f32: the Python twin of pack_to_hf.ts, for machines that have the repository and Python but no
-Node (the GPU machine the long runs use). `train.py --init-hf` takes a pack folder too.
+to f32: the Python twin of pack_to_hf.ts, for a machine with the repository and Python where Node
+may be missing (the GPU machine the long runs go to). `train.py --init-hf` takes a pack folder too.
 
 Only what BertModel holds is returned: the pack's projection and any prompt rows past `vocab` stay
 behind, so a run starts from the model exactly as the pack's plain text sees it.
