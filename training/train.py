@@ -13,7 +13,9 @@ Loss per step, for each exit in 1..L and each width d in DIMS:
 --init-hf model while the retrieval pairs train: a new task must not cost the old ones.
 --prompt-tokens Q,P trains only Q + P new word embeddings, Q put before every query and P before
 every passage (the pack's prefixes): text without a prefix keeps its embedding bit for bit.
-A checkpoint is written every --ckpt-every steps (atomically); rerunning resumes from it.
+A checkpoint is written every --ckpt-every steps (atomically); rerunning resumes from it (from a
+slim.py checkpoint too, with a fresh optimiser). --device cuda where a GPU is; --minutes and
+--stop-after fit a run to a machine lent for a fixed time (training/device_run.sh).
 """
 
 import argparse
@@ -389,8 +391,11 @@ def main():
             sampler.rng.setstate(ck["rng"])
             torch.set_rng_state(ck["torch_rng"])
         print(f"resumed at step {step} ({elapsed / 3600:.2f} h){'' if 'opt' in ck else ', optimiser afresh'}", flush=True)
-    with open(os.path.join(run_dir, "args.json"), "w") as f:
-        json.dump(vars(args), f, indent=1)
+    def write_args():
+        with open(os.path.join(run_dir, "args.json"), "w") as f:
+            json.dump(vars(args), f, indent=1)
+
+    write_args()
 
     ret_weights = {k: float(v) for k, v in (kv.split("=") for kv in args.ret_weights.split(","))}
     exits = list(range(1, args.layers + 1))
@@ -442,6 +447,7 @@ def main():
             # A tenth held back for the monitor passes and the last checkpoint.
             args.steps = min(args.steps, step + int(0.9 * left / per_step))
             print(f"{per_step:.3f} s a step: {args.steps} steps fit in {args.minutes} min", flush=True)
+            write_args()
         rec = {"step": step, "loss": round(loss.item(), 4), "nce": round(nce.item() / n, 4),
                "sts": round(sts.item() / n, 4), "ret": round(ret.item() / n, 4), "dist": round(dist.item() / n, 5), "lr": lr, "sec": round(time.time() - t0, 2)}
         if args.monitor_every and (step % args.monitor_every == 0 or step == args.steps):
