@@ -187,28 +187,40 @@ def embed(model, seqs, exits, chunk_tokens=12000):
     return {e: torch.cat(chunks[e])[inverse] for e in exits}
 
 
+# The losses take every exit at once ([exits, rows, width]) and return the sum over exits: one
+# batched kernel per step of the loss instead of one per exit (a GPU step is launch-bound).
+
+
 def info_nce(a, b, scale):
-    """Row i of `a` belongs with row i of `b`; rows of `b` past len(a) are extra negatives."""
+    """Row i of `a` belongs with row i of `b`; rows of `b` past a's are extra negatives."""
     a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
-    logits = a @ b.T * scale
-    target = torch.arange(len(a), device=a.device)
-    return (F.cross_entropy(logits, target) + F.cross_entropy(logits[:, : len(a)].T, target)) / 2
+    logits = a @ b.transpose(1, 2) * scale
+    e, n = a.shape[:2]
+    target = torch.arange(n, device=a.device).repeat(e)
+    forward = F.cross_entropy(logits.flatten(0, 1), target, reduction="sum")
+    backward = F.cross_entropy(logits[:, :, :n].transpose(1, 2).flatten(0, 1), target, reduction="sum")
+    return (forward + backward) / (2 * n)
 
 
 def cosent(a, b, score, scale=20.0):
     cos = (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(-1) * scale
-    diff = cos[None, :] - cos[:, None]
+    diff = cos[:, None, :] - cos[:, :, None]
     score = score.to(cos.device)
     # Penalise every pair (i, j) with score_i > score_j whose cosines are in the wrong order. A mask
     # rather than boolean indexing: indexing waits for the GPU to learn the result's size.
-    diff = diff.masked_fill(~(score[:, None] > score[None, :]), -math.inf).flatten()
-    return torch.logsumexp(torch.cat([diff.new_zeros(1), diff]), 0)
+    diff = diff.masked_fill(~(score[:, None] > score[None, :]), -math.inf).flatten(1)
+    return torch.logsumexp(torch.cat([diff.new_zeros(len(diff), 1), diff], 1), 1).sum()
 
 
-def held(student, teacher, exits, dims):
+def held(student, teacher, dims):
     """1 - cosine to the teacher's embedding of the same text, summed over exits x widths."""
-    return sum((1 - F.cosine_similarity(student[e][:, :d], teacher[e][:, :d], dim=-1)).mean()
-               for e in exits for d in dims)
+    return sum((1 - F.cosine_similarity(student[..., :d], teacher[..., :d], dim=-1)).mean(1).sum() for d in dims)
+
+
+def stacked(model, seqs, exits):
+    """embed() as one [exits, rows, hidden] tensor."""
+    pooled = embed(model, seqs, exits)
+    return torch.stack([pooled[e] for e in exits])
 
 
 def spearman(x, y):
@@ -416,21 +428,21 @@ def main():
         nce = sts = torch.zeros((), device=device)
         if not k:
             a, b = sampler.batch(args.batch, args.long_share, args.max_tokens, args.long_max_tokens)
-            ea, eb = embed(model, a, exits), embed(model, b, exits)
+            ea, eb = stacked(model, a, exits), stacked(model, b, exits)
             sa, sb, score = sampler.sts(args.sts_batch)
-            esa, esb = embed(model, sa, exits), embed(model, sb, exits)
-            nce = sum(info_nce(ea[e][:, :d], eb[e][:, :d], args.scale) for e in exits for d in dims)
-            sts = sum(cosent(esa[e][:, :d], esb[e][:, :d], score) for e in exits for d in dims)
+            esa, esb = stacked(model, sa, exits), stacked(model, sb, exits)
+            nce = sum(info_nce(ea[..., :d], eb[..., :d], args.scale) for d in dims)
+            sts = sum(cosent(esa[..., :d], esb[..., :d], score) for d in dims)
         ret = torch.zeros((), device=device)
         if args.ret_batch:
             qs, ps, negs = sampler.retrieval(args.ret_batch, ret_weights)
-            eq, ep = embed(model, qs, exits), embed(model, ps + negs, exits)
-            ret = sum(info_nce(eq[e][:, :d], ep[e][:, :d], args.scale) for e in exits for d in dims)
+            eq, ep = stacked(model, qs, exits), stacked(model, ps + negs, exits)
+            ret = sum(info_nce(eq[..., :d], ep[..., :d], args.scale) for d in dims)
         dist = torch.zeros((), device=device)
         if teacher is not None:
             with torch.no_grad():
-                ta, tb, tsa, tsb = (embed(teacher, x, exits) for x in (a, b, sa, sb))
-            dist = sum(held(s_, t_, exits, dims) for s_, t_ in ((ea, ta), (eb, tb), (esa, tsa), (esb, tsb))) / 4
+                ta, tb, tsa, tsb = (stacked(teacher, x, exits) for x in (a, b, sa, sb))
+            dist = sum(held(s_, t_, dims) for s_, t_ in ((ea, ta), (eb, tb), (esa, tsa), (esb, tsb))) / 4
         n = len(exits) * len(dims)
         loss = (nce + args.sts_weight * sts + args.ret_weight * ret + args.distill * dist) / n
         opt.zero_grad()
