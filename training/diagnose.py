@@ -11,17 +11,29 @@ each English candidate in xx->eng: a few English sentences then top most queries
 """
 
 import argparse
+import csv
 import os
 import random
 
-import sentencepiece as spm
 import torch
 import torch.nn.functional as F
 
+from encode_corpus import ROOT, encode
 from model import load_checkpoint
-from train import SHARED, WORK, embed, load_dev
+from prepare_data import SHARED
+from train import WORK, embed
 
 NAMED = ["rus_Cyrl", "jpn_Jpan", "deu_Latn", "cat_Latn"]
+
+
+def load_flores(tokenizer, langs, split="dev"):
+    """Token ids of each language's FLORES sentences (and English's), in index_id order."""
+    out = {}
+    for lang in langs + ["eng_Latn"]:
+        with open(os.path.join(SHARED, "flores-sib200", lang, f"{split}.tsv"), encoding="utf-8") as f:
+            rows = sorted(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), key=lambda r: r["index_id"])
+        out[lang] = encode(tokenizer, [r["text"] for r in rows], 254)
+    return out
 
 
 def accuracy(x, y):
@@ -33,18 +45,18 @@ def main():
     ap.add_argument("--run", default="run4")
     ap.add_argument("--sample", type=int, default=60, help="languages drawn at random (seed 0), plus NAMED")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tokenizer", default=os.path.join(ROOT, "public", "models", "m3-mini", "tokenizer.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, ck = load_checkpoint(os.path.join(WORK, "runs", args.run, "ckpt.pt"))
     c = ck["config"]
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(WORK, "spm.model"))
     root = os.path.join(SHARED, "flores-sib200")
     langs = sorted(l for l in os.listdir(root) if os.path.exists(os.path.join(root, l, "dev.tsv")) and l != "eng_Latn")
     langs = sorted(set(random.Random(0).sample(langs, args.sample)) | set(NAMED))
     exits = [c["num_hidden_layers"] // 2, c["num_hidden_layers"]]
     with torch.no_grad():
-        dev = {l: embed(model, s, exits) for l, s in load_dev(sp, langs).items()}
-        train = {l: embed(model, s[:99], exits) for l, s in load_dev(sp, langs, "train").items()}
+        dev = {l: embed(model, s, exits) for l, s in load_flores(args.tokenizer, langs).items()}
+        train = {l: embed(model, s[:99], exits) for l, s in load_flores(args.tokenizer, langs, "train").items()}
     print(f"{args.run}, step {ck['step']}: {len(langs)} languages, FLORES accuracy in %")
     print("layers  dims  dev xx->eng  dev eng->xx  dev centred xx->eng  train xx->eng")
     for e in exits:
