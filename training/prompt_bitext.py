@@ -12,14 +12,14 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import load_checkpoint
-from train import embed, WORK
+from train import embed, load_corpus, WORK
 
 run = sys.argv[1]
 torch.set_num_threads(1)
 enc, ck = load_checkpoint(os.path.join(WORK, "runs", run, "ckpt.pt"))
 kq, kp = ck["prompt_tokens"]
 V = ck["config"]["vocab_size"] - kq - kp
-corpus = torch.load(os.path.join(WORK, "corpus.pt"))
+corpus = load_corpus()
 dev = corpus["monitor"]["flores"]
 qp = torch.arange(V, V + kq, dtype=torch.int32)
 pp = torch.arange(V + kq, V + kq + kp, dtype=torch.int32)
