@@ -1,9 +1,10 @@
 import { createInterface } from 'node:readline';
 import type { BackendChoice } from '../model/backend.js';
+import { PromptProjection } from '../model/projection.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
 import { POOLINGS, type Pooling, parseHfConfig } from '../weights/config.js';
-import { QUANTS, type Quant } from '../weights/weights.js';
+import { PROMPT_KINDS, type PromptKind, QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
 import { CliBackends, probeModelKey } from './backends.js';
 import { modelFolder } from './hub-arg.js';
@@ -30,6 +31,9 @@ Options:
                     q8 or q4 (default f32 for a folder, q8 for a hub id; a pack
                     keeps its own)
   --pooling P       mean, cls or last (default: the pack's or 1_Pooling's, else mean)
+  --kind K          query or passage: the model's prefix for that kind goes before
+                    each text and its projection of prompted text, if it has one,
+                    applies (as embed(texts, { kind }) in the API)
   --no-normalize    do not L2-normalise the vectors
   --batch N         texts per forward call (default 64)
   --verbose         also report the model, options and timing on stderr
@@ -54,6 +58,7 @@ interface EmbedArgs {
   backend: BackendChoice;
   quant: Quant | undefined;
   pooling: Pooling | undefined;
+  kind: PromptKind | undefined;
   normalize: boolean;
   batch: number;
   verbose: boolean;
@@ -70,6 +75,7 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
       backend: 'string',
       quant: 'string',
       pooling: 'string',
+      kind: 'string',
       'no-normalize': 'boolean',
       batch: 'string',
       verbose: 'boolean',
@@ -88,6 +94,7 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
     backend: oneOf('backend', str('backend'), BACKENDS, 'auto', EMBED_HINT),
     quant: str('quant') === undefined ? undefined : oneOf('quant', str('quant'), QUANTS, 'f32', EMBED_HINT),
     pooling: str('pooling') === undefined ? undefined : oneOf('pooling', str('pooling'), POOLINGS, 'mean', EMBED_HINT),
+    kind: str('kind') === undefined ? undefined : oneOf('kind', str('kind'), PROMPT_KINDS, 'query', EMBED_HINT),
     normalize: !f.flag('no-normalize'),
     batch: positiveInt('batch', str('batch'), EMBED_HINT) ?? 64,
     verbose: f.flag('verbose'),
@@ -111,7 +118,13 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const quant = args.quant ?? 'f32';
   const { config, weights, tokenizer, manifest, sentenceTransformers } = await openModelFolder(folder, { quant, layers });
   const pooling = args.pooling ?? manifest?.pooling ?? sentenceTransformers?.pooling ?? 'mean';
-  const options = { layers, dims, pooling, normalize: args.normalize };
+  const prefix = (args.kind && (manifest?.prefixes ?? sentenceTransformers?.prefixes)?.[args.kind]) ?? '';
+  const projection = weights.projection ? new PromptProjection(weights.projection) : null;
+  const projected = projection?.appliesTo(args.kind) ? projection : null;
+  // A projected text leaves the model full-width and unnormalised, and is finished after the projection.
+  const options = projected
+    ? { layers, dims: config.hiddenSize, pooling, normalize: false }
+    : { layers, dims, pooling, normalize: args.normalize };
 
   const backends = await CliBackends.open(weights, args.backend, probeModelKey(folder, manifest, quant), layers);
   try {
@@ -122,7 +135,8 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
       for (const line of chosen) log(`auto: ${line}`);
       log(
         `model ${config.modelType}: ${config.numLayers} layers, hidden ${config.hiddenSize}, up to ${config.maxTokens} tokens; ` +
-          `using ${layers} layers, ${dims} dims, ${manifest ? manifest.quantization.linear : quant}, ${pooling} pooling${args.normalize ? ', normalised' : ''}`,
+          `using ${layers} layers, ${dims} dims, ${manifest ? manifest.quantization.linear : quant}, ${pooling} pooling${args.normalize ? ', normalised' : ''}` +
+          (args.kind ? `; ${args.kind}: prefix ${JSON.stringify(prefix)}, ${projected ? 'projected' : 'no projection'}` : ''),
       );
     }
 
@@ -132,7 +146,15 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
     const flush = async () => {
       if (pending.length === 0) return;
       const batch = pending;
-      const vectors = await backends.run(batch, layers, (backend) => backend.embed(batch, options));
+      const pooled = await backends.run(batch, layers, (backend) => backend.embed(batch, options));
+      const vectors = projected
+        ? projected.finish(
+            pooled,
+            pooled.map(() => layers),
+            dims,
+            args.normalize,
+          )
+        : pooled;
       pending = [];
       for (const v of vectors) await write(io.stdout, vectorLine(v));
     };
@@ -149,7 +171,7 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
         );
       }
       checkText(text, `stdin line ${lineNo}`);
-      const encoded = tokenizer.encode(text, config.maxTokens);
+      const encoded = tokenizer.encode(prefix + text, config.maxTokens);
       if (encoded.truncated) truncated++;
       pending.push(encoded.ids);
       texts++;

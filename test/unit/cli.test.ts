@@ -105,6 +105,45 @@ describe('m3web embed (cpu)', { timeout: 60_000 }, () => {
     expect(r.stderr).toBe('m3web: model folder no/such/model does not exist\n');
   });
 
+  it('--kind puts the prefix before each text and projects as embed({ kind }) does, on the bundled pack', async () => {
+    const texts = ['Wie spät ist es?', 'The cathedral was finished in 1880, six centuries after it was begun.'];
+    const bundled = 'public/models/m3-mini';
+    const enc = await createEncoder({ model: bundled, device: 'cpu', cache: false });
+    try {
+      for (const kind of ['query', 'passage'] as const) {
+        const r = await m3web(
+          ['embed', '--model', bundled, '--backend', 'cpu', '--kind', kind, '--layers', '3', '--dims', '64'],
+          jsonLines(texts),
+        );
+        expect(r.code).toBe(0);
+        const want = await enc.embed(texts, { kind, layers: 3, dims: 64 });
+        vectors(r.stdout).forEach((v, i) => {
+          expect(v).toHaveLength(64);
+          expect(cosine(v, want[i] as Float32Array)).toBeGreaterThan(0.99999);
+        });
+      }
+      const [plain] = await enc.embed(texts.slice(0, 1), { layers: 3, dims: 64 });
+      const [query] = vectors(
+        (
+          await m3web(
+            ['embed', '--model', bundled, '--backend', 'cpu', '--kind', 'query', '--layers', '3', '--dims', '64'],
+            jsonLines(texts.slice(0, 1)),
+          )
+        ).stdout,
+      ) as [number[]];
+      expect(cosine(query, plain as Float32Array)).toBeLessThan(0.99);
+    } finally {
+      await enc.dispose();
+    }
+    // A model without prefixes or a projection embeds the same with or without --kind.
+    const tiny = await m3web(['embed', '--model', MODEL, '--backend', 'cpu', '--kind', 'passage'], jsonLines(texts));
+    const tinyPlain = await m3web(['embed', '--model', MODEL, '--backend', 'cpu'], jsonLines(texts));
+    expect(tiny.stdout).toBe(tinyPlain.stdout);
+    const bad = await m3web(['embed', '--model', MODEL, '--kind', 'document'], '"hi"\n');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--kind/);
+  });
+
   it('prints usage for --help, and exits 2 for unknown flags or commands', async () => {
     const help = await m3web(['embed', '--help'], '');
     expect(help.code).toBe(0);
