@@ -11,14 +11,13 @@ each English candidate in xx->eng: a few English sentences then top most queries
 """
 
 import argparse
-import csv
 import os
 import random
 
 import torch
 import torch.nn.functional as F
 
-from encode_corpus import ROOT, encode
+from encode_corpus import ROOT, encode_groups, read_flores_tsv
 from model import load_checkpoint
 from prepare_data import SHARED
 from train import WORK, embed
@@ -28,12 +27,8 @@ NAMED = ["rus_Cyrl", "jpn_Jpan", "deu_Latn", "cat_Latn"]
 
 def load_flores(tokenizer, langs, split="dev"):
     """Token ids of each language's FLORES sentences (and English's), in index_id order."""
-    out = {}
-    for lang in langs + ["eng_Latn"]:
-        with open(os.path.join(SHARED, "flores-sib200", lang, f"{split}.tsv"), encoding="utf-8") as f:
-            rows = sorted(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), key=lambda r: r["index_id"])
-        out[lang] = encode(tokenizer, [r["text"] for r in rows], 254)
-    return out
+    paths = {lang: os.path.join(SHARED, "flores-sib200", lang, f"{split}.tsv") for lang in langs + ["eng_Latn"]}
+    return encode_groups(tokenizer, {lang: read_flores_tsv(p) for lang, p in paths.items()}, 254)
 
 
 def accuracy(x, y):

@@ -70,6 +70,22 @@ def encode(tokenizer, texts, max_tokens=MAX_TOKENS):
     return ids
 
 
+def encode_groups(tokenizer, groups, max_tokens=MAX_TOKENS):
+    """encode() over {key: texts} in one tokenizer run (each run starts Node): {key: ids}."""
+    flat = [t for texts in groups.values() for t in texts]
+    ids, out, at = encode(tokenizer, flat, max_tokens), {}, 0
+    for key, texts in groups.items():
+        out[key], at = ids[at: at + len(texts)], at + len(texts)
+    return out
+
+
+def read_flores_tsv(path):
+    """The sentences of a FLORES tsv (index_id, category, text) in index_id order."""
+    with open(path, encoding="utf-8") as f:
+        rows = sorted(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), key=lambda r: r["index_id"])
+    return [r["text"] for r in rows]
+
+
 def pack(ids):
     """Concatenated ids and offsets."""
     off = torch.zeros(len(ids) + 1, dtype=torch.long)
@@ -148,11 +164,8 @@ def monitor_sets(tokenizer):
     """Dev texts for train.py's progress report: FLORES dev (24 languages and English), English
     STS dev, and xquad-dev question -> paragraph in a few languages."""
     dev = os.path.join(HERE, "dev-data")
-    out = {"flores": {}, "xquad": {}}
-    for lang in MONITOR_FLORES + [ENG]:
-        with open(os.path.join(dev, "flores-dev", f"{lang}.tsv"), encoding="utf-8") as f:
-            rows = sorted(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), key=lambda r: r["index_id"])
-        out["flores"][lang] = encode(tokenizer, [r["text"] for r in rows], 254)
+    texts = {lang: read_flores_tsv(os.path.join(dev, "flores-dev", f"{lang}.tsv")) for lang in MONITOR_FLORES + [ENG]}
+    out = {"flores": encode_groups(tokenizer, texts, 254), "xquad": {}}
     with open(os.path.join(dev, "stsb-dev", "stsb-en-dev.csv"), encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     out["sts"] = (encode(tokenizer, [r[0] for r in rows], 254), encode(tokenizer, [r[1] for r in rows], 254),
