@@ -30,6 +30,8 @@ function hfConfig(c: EncoderConfig): Record<string, unknown> {
 /** Every tensor as f32, in BertModel names; quantized layers are dequantised. */
 function hfTensors(w: BertWeights): Map<string, { shape: number[]; data: Float32Array }> {
   const { hiddenSize: H, vocabSize: V } = w.config;
+  if (!w.position || !w.tokenType) throw new Error(`${w.config.modelType} weights have no BertModel form`);
+  const { position, tokenType } = w;
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   const put = (name: string, shape: number[], data: Float32Array) => out.set(name, { shape, data });
   const linear = (name: string, l: Linear) => {
@@ -46,8 +48,8 @@ function hfTensors(w: BertWeights): Map<string, { shape: number[]; data: Float32
     table,
   );
   put('embeddings.word_embeddings.weight', [V, H], table);
-  put('embeddings.position_embeddings.weight', [w.config.maxPositions, H], w.position);
-  put('embeddings.token_type_embeddings.weight', [w.config.typeVocabSize, H], w.tokenType);
+  put('embeddings.position_embeddings.weight', [w.config.maxPositions, H], position);
+  put('embeddings.token_type_embeddings.weight', [w.config.typeVocabSize, H], tokenType);
   norm('embeddings.LayerNorm', w.embNorm);
   w.layers.forEach((l, i) => {
     const at = `encoder.layer.${i}`;

@@ -10,10 +10,15 @@ import type { TensorSource } from './safetensors.js';
  */
 export const BLOCK_VALUES = 1 << 20;
 
-/** `rows` rows of a checkpoint tensor, one of the tensors a matrix stacks (q, k and v into one qkv). */
+/**
+ * `rows` rows of a checkpoint tensor, one of the tensors a matrix stacks (q, k and v into one
+ * qkv): the whole tensor, or rows [first, first + rows) of a tensor of `of` rows.
+ */
 export interface RowRun {
   name: string;
   rows: number;
+  first?: number;
+  of?: number;
 }
 
 /**
@@ -34,7 +39,8 @@ export async function quantizeStacked(
   for (const run of runs) {
     for (let from = 0; from < run.rows; from += block) {
       const to = Math.min(from + block, run.rows);
-      const values = await source.getRows(run.name, [run.rows, cols], from, to);
+      const first = run.first ?? 0;
+      const values = await source.getRows(run.name, [run.of ?? run.rows, cols], first + from, first + to);
       const at = rowStart(quant, cols, row);
       const end = rowStart(quant, cols, row + to - from);
       quantizeRows(values, cols, quant, data.subarray(at.byte, end.byte), scales?.subarray(at.scale, end.scale));

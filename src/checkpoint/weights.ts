@@ -2,6 +2,7 @@ import type { EncoderConfig } from '../weights/config.js';
 import type { EncoderWeights, WeightParts } from '../weights/weights.js';
 import { bertReader } from './bert.js';
 import { decoderReader } from './decoder.js';
+import { gteReader } from './gte.js';
 import { modernBertReader } from './modernbert.js';
 import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
@@ -9,6 +10,7 @@ import type { TensorSource } from './safetensors.js';
 /** A checkpoint of any supported architecture, read a part at a time (see bertReader for the options). */
 export function weightsReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts {
   if (config.decoder) return decoderReader(config, source, options);
+  if (config.gte) return gteReader(config, source, options);
   return config.modern ? modernBertReader(config, source, options) : bertReader(config, source, options);
 }
 

@@ -1,21 +1,29 @@
 import type { BertWeights } from '../weights/weights.js';
-import { type CpuStepper, cpuLayers, layerNorm } from './cpu-ops.js';
+import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
+import { gteRopeTable } from './rope.js';
 import type { WasmKernels } from './wasm/kernels.js';
 
-/** The BERT / XLM-R forward, a layer at a time: post-norm layers over word + position + token-type embeddings. */
+/**
+ * The BERT / XLM-R / GTE forward, a layer at a time: post-norm layers over word + position +
+ * token-type embeddings, or for GTE over the word rows (its token-type row added in) with RoPE on
+ * queries and keys and a gated GELU feed-forward.
+ */
 export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null): CpuStepper {
-  const { hiddenSize: H, numHeads, headDim, layerNormEps: eps } = weights.config;
+  const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps, gte, maxTokens } = weights.config;
   const { layers, attend } = cpuLayers(weights.layers, kernel);
+  const rope = gte ? gteRopeTable(gte, headDim, maxTokens) : null;
   return {
     embed(batch) {
       const M = batch.size * batch.seqLen;
       const x = new Float32Array(M * H);
       weights.word.gather(batch.ids, x);
       const { position, tokenType } = weights;
-      for (let m = 0; m < M; m++) {
-        const p = (batch.positions[m] as number) * H;
-        for (let c = 0; c < H; c++)
-          x[m * H + c] = (x[m * H + c] as number) + (position[p + c] as number) + (tokenType[c] as number);
+      if (position && tokenType) {
+        for (let m = 0; m < M; m++) {
+          const p = (batch.positions[m] as number) * H;
+          for (let c = 0; c < H; c++)
+            x[m * H + c] = (x[m * H + c] as number) + (position[p + c] as number) + (tokenType[c] as number);
+        }
       }
       layerNorm(x, null, weights.embNorm, H, eps);
       return x;
@@ -24,10 +32,11 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
       const layer = layers[i] as (typeof layers)[number];
       const M = batch.size * batch.seqLen;
       const qkv = layer.qkv(x, M);
+      if (rope) applyRope(qkv, batch, numHeads, headDim, rope);
       const ctx = attend(qkv, batch, numHeads, headDim);
       const a = layer.attnOut(ctx, M);
       layerNorm(a, x, layer.attnNorm, H, eps);
-      const f = layer.ffnIn(a, M, 'gelu');
+      const f = rope ? gated(layer.ffnIn(a, M), M, I, 'gelu') : layer.ffnIn(a, M, 'gelu');
       const y = layer.ffnOut(f, M);
       layerNorm(y, a, layer.ffnNorm, H, eps);
       return y;

@@ -16,15 +16,19 @@ import {
   uploadLayerCore,
   WeightUploads,
 } from './gpu-graph.js';
+import { gteRopeTable } from './rope.js';
 
 interface GpuLayer extends GpuLayerCore {
   attnNorm: GpuLayerNorm;
 }
 
-/** BERT's embedding tables: learned positions, and the one token type BERT encoders use. */
+/**
+ * BERT's embedding tables (learned positions, and the one token type BERT encoders use), or GTE's
+ * rotary table (its token-type row is in the word rows).
+ */
 interface Tables {
-  position: GPUBuffer;
-  tokenType: GPUBuffer;
+  learned: { embed: EmbedKernel; position: GPUBuffer; tokenType: GPUBuffer } | null;
+  rope: GPUBuffer | null;
   embNorm: GpuLayerNorm;
 }
 
@@ -32,7 +36,8 @@ type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
 const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden'];
 
 /**
- * The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward. Under f16
+ * The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward; for GTE, RoPE
+ * in the attention kernel and GeGLU in the feed-forward matmul's epilogue instead. Under f16
  * activations every buffer is f16, the stream too: post-norm, it holds LayerNorm outputs (or one
  * sub-layer's sum before its norm), never a sum over layers.
  */
@@ -41,7 +46,6 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     device: GPUDevice,
     private readonly config: EncoderConfig,
     kernels: LayerKernels,
-    private readonly embed: EmbedKernel,
     private readonly tables: Tables,
     layers: GpuLayer[],
     uploads: WeightUploads,
@@ -67,21 +71,27 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
   static async create(gpu: GpuContext, weights: BertWeights, activations: Elem = 'f32'): Promise<BertGraph> {
     const c = weights.config;
     const elems = roleElems(ROLES, activations);
+    const { position, tokenType } = weights;
+    const learned = position && tokenType;
     const [kernels, embed] = await Promise.all([
-      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary: false, elems }),
-      EmbedKernel.create(gpu.device, [elems.residual]),
+      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary: !learned, elems }),
+      learned ? EmbedKernel.create(gpu.device, [elems.residual]) : null,
     ]);
     const up = new WeightUploads(gpu.device);
     const layers = weights.layers.map((l, i) => ({
       ...uploadLayerCore(up, i, l),
       attnNorm: up.norm(`layer${i}.attn_norm`, l.attnNorm),
     }));
-    const tables = {
-      position: up.buffer('position_embeddings', weights.position),
-      tokenType: up.buffer('token_type_embeddings', weights.tokenType.subarray(0, c.hiddenSize)),
+    const tables: Tables = {
+      learned: embed && {
+        embed,
+        position: up.buffer('position_embeddings', position as Float32Array),
+        tokenType: up.buffer('token_type_embeddings', (tokenType as Float32Array).subarray(0, c.hiddenSize)),
+      },
+      rope: c.gte ? up.buffer('rope', gteRopeTable(c.gte, c.headDim, c.maxTokens)) : null,
       embNorm: up.norm('embeddings.norm', weights.embNorm),
     };
-    return new BertGraph(gpu.device, c, kernels, embed, tables, layers, up, elems);
+    return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems);
   }
 
   encode(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, layers: number): GPUBuffer {
@@ -92,9 +102,15 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
   encodeEmbeddings(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs): void {
     const { residual } = this.activations();
     const M = p.batch.size * p.batch.seqLen;
-    const { position, tokenType, embNorm } = this.tables;
-    this.embed.encode(pass, uniforms, { ...p, positionTable: position, tokenType }, residual, M, this.config.hiddenSize); // residual [M, H]
-    this.kernels.layerNorm.encode(pass, uniforms, residual, null, embNorm, M, this.config.hiddenSize);
+    const { learned, embNorm } = this.tables;
+    const H = this.config.hiddenSize;
+    if (!learned) {
+      this.kernels.layerNorm.encodeTo(pass, uniforms, p.wordRows, residual, embNorm, M, H); // residual [M, H]
+      return;
+    }
+    const { embed, position, tokenType } = learned;
+    embed.encode(pass, uniforms, { ...p, positionTable: position, tokenType }, residual, M, H); // residual [M, H]
+    this.kernels.layerNorm.encode(pass, uniforms, residual, null, embNorm, M, H);
   }
 
   encodeLayers(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, from: number, to: number): GPUBuffer {
@@ -104,13 +120,15 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const { batch } = p;
     const M = batch.size * batch.seqLen;
     const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads };
+    const { rope } = this.tables;
     for (const l of this.layers.slice(from, to)) {
       matmul.encode(pass, uniforms, residual, l.qkv, qkv, M); // qkv [M, 3H]
-      attention.encode(pass, uniforms, qkv, p.lengths, attnContext, shape); // attnContext [M, H]
+      attention.encode(pass, uniforms, qkv, p.lengths, attnContext, shape, rope ? { rope } : undefined); // attnContext [M, H]
       matmul.encode(pass, uniforms, attnContext, l.attnOut, attnOut, M); // attnOut [M, H]
       // Post-norm: attnOut = LN(attnOut + residual), the feed-forward's input and its residual.
       layerNorm.encode(pass, uniforms, attnOut, residual, l.attnNorm, M, H);
-      matmul.encode(pass, uniforms, attnOut, l.ffnIn, ffnHidden, M, 'gelu'); // ffnHidden [M, I]
+      // GTE's ffnIn has 2I rows (gates over factors); GeGLU leaves I columns.
+      matmul.encode(pass, uniforms, attnOut, l.ffnIn, ffnHidden, M, rope ? 'geglu' : 'gelu'); // ffnHidden [M, I]
       // The layer's input is spent, so the feed-forward output takes its buffer.
       matmul.encode(pass, uniforms, ffnHidden, l.ffnOut, residual, M); // residual [M, H]
       layerNorm.encode(pass, uniforms, residual, attnOut, l.ffnNorm, M, H);

@@ -117,12 +117,15 @@ function embeddingExtras(weights: WeightsRest): Part[] {
   const { config } = weights;
   const H = config.hiddenSize;
   switch (weights.family) {
-    case 'bert':
+    case 'bert': {
+      // GTE has neither table (rotary positions; its token-type row is in the word rows).
+      const { position, tokenType } = weights;
       return [
-        f32Part('position', weights.position, [config.maxPositions, H]),
-        f32Part('tokenType', weights.tokenType, [config.typeVocabSize, H]),
+        ...(position ? [f32Part('position', position, [config.maxPositions, H])] : []),
+        ...(tokenType ? [f32Part('tokenType', tokenType, [config.typeVocabSize, H])] : []),
         ...normParts('embNorm', weights.embNorm),
       ];
+    }
     case 'modernbert':
       return [...normParts('finalNorm', weights.finalNorm), ...normParts('embNorm', weights.embNorm)];
     case 'decoder':

@@ -5,7 +5,7 @@ import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 
 export { EXIT_NORMS, type ExitNorm };
 
-export type ModelType = 'bert' | 'xlm-roberta' | 'modernbert' | 'qwen3' | 'gemma3';
+export type ModelType = 'bert' | 'xlm-roberta' | 'gte' | 'modernbert' | 'qwen3' | 'gemma3';
 
 /**
  * How token vectors become one text vector: their mean (over real tokens), the first token's, or
@@ -26,6 +26,21 @@ export interface ModernBertSpec {
   mlpBias: boolean;
   normBias: boolean;
   exitNorm: ExitNorm;
+}
+
+/**
+ * GTE's departures from BERT (Alibaba-NLP/new-impl: gte-multilingual-base, snowflake-arctic-embed-m-v2.0):
+ * rotary positions instead of a position table, and a gated GELU feed-forward. The layers stay
+ * post-norm, so the weights are BERT's with no position table (see checkpoint/gte.ts).
+ */
+export interface GteSpec {
+  ropeTheta: number;
+  /**
+   * rope_scaling {type: "ntk"}: new-impl builds its rotary cache for factor x max_position_embeddings
+   * positions at load, which always takes the scaled branch, so the scaled frequencies apply at
+   * every length (rope.ts gteInverseFrequencies).
+   */
+  ntk: { factor: number; mixedB: number | null } | null;
 }
 
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
@@ -50,6 +65,8 @@ export interface EncoderConfig {
   maxTokens: number;
   /** Present exactly when modelType is 'modernbert'. */
   modern?: ModernBertSpec;
+  /** Present exactly when modelType is 'gte'. */
+  gte?: GteSpec;
   /** Present exactly when modelType is 'qwen3' or 'gemma3'. */
   decoder?: DecoderSpec;
 }
@@ -57,7 +74,16 @@ export interface EncoderConfig {
 const SUPPORTED_ACTIVATIONS = new Set(['gelu', 'gelu_python']);
 
 /** config.json model_type values m3web runs. */
-export const SUPPORTED_MODEL_TYPES = ['bert', 'xlm-roberta', 'roberta', 'modernbert', 'qwen3', 'gemma3_text'] as const;
+export const SUPPORTED_MODEL_TYPES = [
+  'bert',
+  'xlm-roberta',
+  'roberta',
+  'new',
+  'gte',
+  'modernbert',
+  'qwen3',
+  'gemma3_text',
+] as const;
 
 export interface ConfigOptions {
   /** Pre-norm models only (ModernBERT, Qwen3, Gemma 3; default 'none'); packs record it in their manifest. */
@@ -74,21 +100,14 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   if (!EXIT_NORMS.includes(exitNorm))
     throw new ModelFormatError(`exitNorm must be none or final, got ${JSON.stringify(exitNorm)}`);
   if (modelType === 'modernbert') return parseModernBertConfig(cfg, exitNorm);
+  if (modelType === 'new' || modelType === 'gte') return parseGteConfig(cfg);
   if (modelType === 'qwen3' || modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
     throw new UnsupportedError(
       `model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
     );
   }
-  const act = cfg.hidden_act ?? 'gelu';
-  if (typeof act !== 'string' || !SUPPORTED_ACTIVATIONS.has(act)) {
-    throw new UnsupportedError(`hidden_act ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
-  }
-  const hiddenSize = positiveInt(cfg, 'hidden_size');
-  const numHeads = positiveInt(cfg, 'num_attention_heads');
-  if (hiddenSize % numHeads !== 0) {
-    throw new ModelFormatError(`hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
-  }
+  const { hiddenSize, numHeads } = bertShape(cfg);
   const isRoberta = modelType !== 'bert';
   const padTokenId = num(cfg, 'pad_token_id', isRoberta ? 1 : 0);
   const maxPositions = positiveInt(cfg, 'max_position_embeddings');
@@ -110,6 +129,80 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
     positionOffset,
     maxTokens,
   };
+}
+
+/** hidden_act and the head split, as BERT and GTE configs state them. */
+function bertShape(cfg: Record<string, unknown>): { hiddenSize: number; numHeads: number } {
+  const act = cfg.hidden_act ?? 'gelu';
+  if (typeof act !== 'string' || !SUPPORTED_ACTIVATIONS.has(act)) {
+    throw new UnsupportedError(`hidden_act ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
+  }
+  const hiddenSize = positiveInt(cfg, 'hidden_size');
+  const numHeads = positiveInt(cfg, 'num_attention_heads');
+  if (hiddenSize % numHeads !== 0) {
+    throw new ModelFormatError(`hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
+  }
+  return { hiddenSize, numHeads };
+}
+
+/**
+ * GTE (model_type "new", or "gte" in Snowflake's copies), read from new-impl's configuration.py and
+ * modeling.py: post-norm BERT layers with a fused qkv_proj (or q/k/v_proj without pack_qkv), RoPE
+ * on queries and keys (rotate_half over the whole head, positions from 0), the feed-forward
+ * gelu(gate) * up over up_gate_proj's [up; gate] rows, word + token-type-0 embeddings and no
+ * position table. What new-impl offers beyond that and no published model uses is refused:
+ * absolute positions (use the BERT config), RMSNorm layers, log-n attention scaling.
+ */
+function parseGteConfig(cfg: Record<string, unknown>): EncoderConfig {
+  const { hiddenSize, numHeads } = bertShape(cfg);
+  const refuse = (what: string) => {
+    throw new UnsupportedError(`GTE ${what} is not supported`);
+  };
+  if ((cfg.position_embedding_type ?? 'rope') !== 'rope')
+    refuse(`position_embedding_type ${JSON.stringify(cfg.position_embedding_type)}`);
+  if ((cfg.layer_norm_type ?? 'layer_norm') !== 'layer_norm') refuse(`layer_norm_type ${JSON.stringify(cfg.layer_norm_type)}`);
+  if (bool(cfg, 'logn_attention_scale')) refuse('logn_attention_scale');
+  if ((hiddenSize / numHeads) % 2 !== 0) {
+    throw new ModelFormatError(
+      `hidden_size ${hiddenSize} / num_attention_heads ${numHeads} must give an even head size (RoPE rotates pairs)`,
+    );
+  }
+  const ropeTheta = num(cfg, 'rope_theta', 10000);
+  if (ropeTheta <= 0) throw new ModelFormatError('config.json: "rope_theta" must be positive');
+  let ntk: GteSpec['ntk'] = null;
+  if (cfg.rope_scaling !== undefined && cfg.rope_scaling !== null) {
+    const scaling = obj(cfg.rope_scaling, 'rope_scaling');
+    if (scaling.type !== 'ntk') refuse(`rope_scaling type ${JSON.stringify(scaling.type)} (only "ntk")`);
+    const factor = num(scaling, 'factor');
+    if (factor <= 0) throw new ModelFormatError('config.json: rope_scaling.factor must be positive');
+    const mixedB = scaling.mixed_b === undefined || scaling.mixed_b === null ? null : num(scaling, 'mixed_b');
+    // A factor of 1 or less never reaches the scaled branch within max_position_embeddings.
+    if (factor > 1) ntk = { factor, mixedB };
+  }
+  const maxPositions = positiveInt(cfg, 'max_position_embeddings');
+  if (maxPositions < 2) throw new ModelFormatError(`max_position_embeddings ${maxPositions} leaves no room for tokens`);
+  return {
+    modelType: 'gte',
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    hiddenSize,
+    numLayers: positiveInt(cfg, 'num_hidden_layers'),
+    numHeads,
+    headDim: hiddenSize / numHeads,
+    intermediateSize: positiveInt(cfg, 'intermediate_size'),
+    maxPositions,
+    typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 0),
+    layerNormEps: num(cfg, 'layer_norm_eps', 1e-12),
+    padTokenId: num(cfg, 'pad_token_id', 0),
+    positionOffset: 0,
+    maxTokens: maxPositions,
+    gte: { ropeTheta, ntk },
+  };
+}
+
+function nonNegativeInt(raw: Record<string, unknown>, key: string, fallback: number): number {
+  const v = num(raw, key, fallback);
+  if (!Number.isInteger(v) || v < 0) throw new ModelFormatError(`config.json: "${key}" must be an integer >= 0, got ${v}`);
+  return v;
 }
 
 function bool(raw: Record<string, unknown>, key: string): boolean {

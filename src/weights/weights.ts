@@ -68,19 +68,24 @@ export interface BertLayer {
   qkv: Linear;
   attnOut: Linear;
   attnNorm: LayerNormParams;
+  /** [I, H]; GTE's is [2I, H], rows [0, I) the GELU input (its gate), rows [I, 2I) the factor (its up). */
   ffnIn: Linear;
   ffnOut: Linear;
   ffnNorm: LayerNormParams;
 }
 
+/**
+ * The post-norm encoders: BERT and XLM-R, and GTE (config.gte), whose positions are rotary (no
+ * table) and whose token-type row is added into the word rows when they are read.
+ */
 export interface BertWeights extends SentenceHead {
   family: 'bert';
   config: EncoderConfig;
   word: EmbeddingTable;
-  /** [maxPositions, H] */
-  position: Float32Array;
-  /** [typeVocabSize, H] */
-  tokenType: Float32Array;
+  /** [maxPositions, H]; null for GTE. */
+  position: Float32Array | null;
+  /** [typeVocabSize, H]; null for GTE. */
+  tokenType: Float32Array | null;
   embNorm: LayerNormParams;
   /** May hold fewer than config.numLayers when only the first layers were loaded. */
   layers: BertLayer[];

@@ -57,6 +57,7 @@ const FIXTURES: Fixture[] = [
   { model: 'bert-tiny', pooled: 'mean-cls' },
   { model: 'xlmr-tiny', pooled: 'mean-cls' },
   { model: 'modernbert-tiny', pooled: 'mean-cls' },
+  { model: 'gte-tiny', pooled: 'mean-cls' },
   { model: 'qwen3-trained', pooled: 'st' },
   { model: 'gemma3-trained', pooled: 'st' },
 ];

@@ -11,8 +11,9 @@ import { testGpu } from '../support/gpu.js';
 import { cosine } from '../support/random.js';
 
 /**
- * Whole-model parity against test/oracle/make_fixtures.py (PyTorch, float64, written from the
- * Hugging Face definitions): hidden states after every layer and pooled outputs, per text.
+ * Whole-model parity of the post-norm encoders against test/oracle/make_fixtures.py (BERT, XLM-R)
+ * and make_gte.py (GTE, NTK-scaled and plain RoPE), PyTorch float64 forwards written from the
+ * published definitions: hidden states after every layer and pooled outputs, per text.
  */
 /**
  * Minimum cosine per text for hidden states and mean pooling. q4 misses the 0.99 goal on these
@@ -21,7 +22,7 @@ import { cosine } from '../support/random.js';
 const THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.9 };
 /** CLS reads one token, with no averaging over the text, so quantization noise shows more. */
 const CLS_THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.8 };
-const MODELS = ['bert-tiny', 'xlmr-tiny'];
+const MODELS = ['bert-tiny', 'xlmr-tiny', 'gte-tiny', 'gte-arctic-tiny'];
 const measured: string[] = [];
 
 afterAll(() => {
