@@ -1,22 +1,11 @@
-import { ModelFormatError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights, LayerNormParams, Linear, WeightParts } from '../weights/weights.js';
 import { readEmbeddingTable, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
+import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
 
 const WORD_EMBEDDINGS = 'embeddings.word_embeddings.weight';
-
-/**
- * Checkpoints name the same tensors with different heads in front: BertModel saves
- * `embeddings...`, BertForMaskedLM `bert.embeddings...`, XLM-R `roberta.embeddings...`.
- */
-function findPrefix(source: TensorSource): string {
-  for (const name of source.names()) {
-    if (name.endsWith(WORD_EMBEDDINGS)) return name.slice(0, -WORD_EMBEDDINGS.length);
-  }
-  throw new ModelFormatError(`model.safetensors: missing tensor "${WORD_EMBEDDINGS}" (is this a BERT-family checkpoint?)`);
-}
 
 /**
  * Reads the BERT / XLM-R parameters of a Hugging Face checkpoint a layer at a time, each matrix a
@@ -26,7 +15,8 @@ function findPrefix(source: TensorSource): string {
 export function bertReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts<BertWeights> {
   const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
   const table = options.table ?? readEmbeddingTable;
-  const p = findPrefix(source);
+  // BertModel saves `embeddings...`, BertForMaskedLM `bert.embeddings...`, XLM-R `roberta.embeddings...`.
+  const p = tensorPrefix(source, WORD_EMBEDDINGS, 'BERT-family');
   const H = config.hiddenSize;
   const I = config.intermediateSize;
   const norm = async (name: string): Promise<LayerNormParams> => {

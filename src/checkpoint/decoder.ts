@@ -3,17 +3,10 @@ import type { EncoderConfig } from '../weights/config.js';
 import type { DecoderWeights, Linear, WeightParts } from '../weights/weights.js';
 import { readEmbeddingTable, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
+import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
 
 const EMBED = 'embed_tokens.weight';
-
-/** sentence-transformers saves the bare model (`embed_tokens...`), a *ForCausalLM `model.embed_tokens...`. */
-function findPrefix(source: TensorSource): string {
-  for (const name of source.names()) {
-    if (name.endsWith(EMBED)) return name.slice(0, -EMBED.length);
-  }
-  throw new ModelFormatError(`model.safetensors: missing tensor "${EMBED}" (is this a Qwen3 / Gemma 3 checkpoint?)`);
-}
 
 /**
  * Reads a Qwen3 or Gemma 3 text checkpoint (transformers names: embed_tokens, layers.{l}.{input_layernorm,
@@ -31,7 +24,8 @@ export function decoderReader(
   if (!spec) throw new ModelFormatError(`model_type ${config.modelType} is not a decoder`);
   const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
   const table = options.table ?? readEmbeddingTable;
-  const p = findPrefix(source);
+  // sentence-transformers saves the bare model (`embed_tokens...`), a Qwen3ForCausalLM `model.embed_tokens...`.
+  const p = tensorPrefix(source, EMBED, 'Qwen3 / Gemma 3');
   const { hiddenSize: H, intermediateSize: I, headDim: D, numHeads } = config;
   const plusOne = config.modelType === 'gemma3';
   const norm = async (name: string, n: number): Promise<Float32Array> => {

@@ -1,39 +1,12 @@
-import { ModelFormatError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights, LayerNormParams, Linear, WeightParts } from '../weights/weights.js';
-import { type RowRun, readEmbeddingTable, readLinear } from './matrix.js';
+import { type RowRun, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
+import { tensorPrefix } from './prefix.js';
+import { rotaryEmbeddings } from './rotary.js';
 import type { TensorSource } from './safetensors.js';
 
 const WORD_EMBEDDINGS = 'embeddings.word_embeddings.weight';
-
-/** gte-multilingual-base saves its encoder under `new.` (NewForTokenClassification), Snowflake's copies bare. */
-function findPrefix(source: TensorSource): string {
-  for (const name of source.names()) {
-    if (name.endsWith(WORD_EMBEDDINGS)) return name.slice(0, -WORD_EMBEDDINGS.length);
-  }
-  throw new ModelFormatError(`model.safetensors: missing tensor "${WORD_EMBEDDINGS}" (is this a GTE checkpoint?)`);
-}
-
-/**
- * The source with `row` added to every row of tensor `name`: GTE adds token type 0's row to every
- * word row before its embedding norm, so adding it once into the vocabulary table, before the
- * table is quantized, leaves the forward nothing to add.
- */
-function withRowAdded(source: TensorSource, name: string, row: Float32Array): TensorSource {
-  const add = (values: Float32Array) => {
-    const out = Float32Array.from(values);
-    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + (row[i % row.length] as number);
-    return out;
-  };
-  return {
-    has: (n) => source.has(n),
-    names: () => source.names(),
-    get: async (n, shape) => (n === name ? add(await source.get(n, shape)) : source.get(n, shape)),
-    getRows: async (n, shape, from, to) =>
-      n === name ? add(await source.getRows(n, shape, from, to)) : source.getRows(n, shape, from, to),
-  };
-}
 
 /**
  * Reads a GTE checkpoint (names from new-impl's modeling.py: embeddings.{word_embeddings,
@@ -44,9 +17,9 @@ function withRowAdded(source: TensorSource, name: string, row: Float32Array): Te
  * pooler the checkpoint carries is not read.
  */
 export function gteReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts<BertWeights> {
-  const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
-  const table = options.table ?? readEmbeddingTable;
-  const p = findPrefix(source);
+  const { quant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
+  // gte-multilingual-base saves its encoder under `new.` (NewForTokenClassification), Snowflake's copies bare.
+  const p = tensorPrefix(source, WORD_EMBEDDINGS, 'GTE');
   const H = config.hiddenSize;
   const I = config.intermediateSize;
   const norm = async (name: string): Promise<LayerNormParams> => ({
@@ -99,23 +72,16 @@ export function gteReader(config: EncoderConfig, source: TensorSource, options: 
         ffnNorm: await norm(`${at}.mlp_ln`),
       };
     },
-    async rest() {
-      const words =
-        config.typeVocabSize > 0
-          ? withRowAdded(
-              source,
-              `${p}${WORD_EMBEDDINGS}`,
-              (await source.get(`${p}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, H])).slice(0, H),
-            )
-          : source;
-      return {
-        family: 'bert',
+    rest: () =>
+      rotaryEmbeddings(
         config,
-        word: await table(words, `${p}${WORD_EMBEDDINGS}`, config.vocabSize, H, embeddingQuant, alloc),
-        position: null,
-        tokenType: null,
-        embNorm: await norm('embeddings.LayerNorm'),
-      };
-    },
+        source,
+        {
+          word: `${p}${WORD_EMBEDDINGS}`,
+          tokenType: `${p}embeddings.token_type_embeddings.weight`,
+          norm: `${p}embeddings.LayerNorm`,
+        },
+        options,
+      ),
   };
 }

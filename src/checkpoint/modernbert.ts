@@ -3,17 +3,10 @@ import type { EncoderConfig } from '../weights/config.js';
 import type { LayerNormParams, Linear, ModernBertWeights, WeightParts } from '../weights/weights.js';
 import { readEmbeddingTable, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
+import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
 
 const TOK_EMBEDDINGS = 'embeddings.tok_embeddings.weight';
-
-/** ModernBertModel saves `embeddings...`, ModernBertForMaskedLM `model.embeddings...`. */
-function findPrefix(source: TensorSource): string {
-  for (const name of source.names()) {
-    if (name.endsWith(TOK_EMBEDDINGS)) return name.slice(0, -TOK_EMBEDDINGS.length);
-  }
-  throw new ModelFormatError(`model.safetensors: missing tensor "${TOK_EMBEDDINGS}" (is this a ModernBERT checkpoint?)`);
-}
 
 /**
  * Reads the ModernBERT parameters of a Hugging Face checkpoint (transformers names:
@@ -29,7 +22,8 @@ export function modernBertReader(
   if (!spec) throw new ModelFormatError(`model_type ${config.modelType} is not ModernBERT`);
   const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
   const table = options.table ?? readEmbeddingTable;
-  const p = findPrefix(source);
+  // ModernBertModel saves `embeddings...`, ModernBertForMaskedLM `model.embeddings...`.
+  const p = tensorPrefix(source, TOK_EMBEDDINGS, 'ModernBERT');
   const H = config.hiddenSize;
   const I = config.intermediateSize;
   const norm = async (name: string): Promise<LayerNormParams> => ({

@@ -4,13 +4,15 @@ import { bertReader } from './bert.js';
 import { decoderReader } from './decoder.js';
 import { gteReader } from './gte.js';
 import { modernBertReader } from './modernbert.js';
+import { nomicReader } from './nomic.js';
 import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
 
 /** A checkpoint of any supported architecture, read a part at a time (see bertReader for the options). */
 export function weightsReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts {
   if (config.decoder) return decoderReader(config, source, options);
-  if (config.gte) return gteReader(config, source, options);
+  if (config.modelType === 'gte') return gteReader(config, source, options);
+  if (config.modelType === 'nomic_bert') return nomicReader(config, source, options);
   return config.modern ? modernBertReader(config, source, options) : bertReader(config, source, options);
 }
 

@@ -42,9 +42,11 @@ export class ExitJudge {
   private readonly previous: (Float32Array | undefined)[];
   private readonly deepest: number;
 
+  /** `truncateNorm`: the model's (truncatesWithNorm). */
   constructor(
     texts: number,
     private readonly o: AdaptiveOptions,
+    private readonly truncateNorm = false,
   ) {
     this.deepest = o.exits.at(-1) as number;
     this.previous = new Array(texts);
@@ -58,11 +60,11 @@ export class ExitJudge {
 
   /** Text `text`'s pooled vector (head applied) at `exit`; true when the text leaves here, its vector kept. */
   offer(text: number, exit: number, pooled: Float32Array): boolean {
-    const unit = finishVector(pooled, this.o.dims, true);
+    const unit = finishVector(pooled, this.o.dims, true, this.truncateNorm);
     const before = this.previous[text];
     this.previous[text] = unit;
     if (exit !== this.deepest && (before === undefined || dot(before, unit) < this.o.tolerance)) return false;
-    this.result.vectors[text] = this.o.normalize ? unit : finishVector(pooled, this.o.dims, false);
+    this.result.vectors[text] = this.o.normalize ? unit : finishVector(pooled, this.o.dims, false, this.truncateNorm);
     this.result.layers[text] = exit;
     this.previous[text] = undefined;
     return true;

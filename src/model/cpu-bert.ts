@@ -1,17 +1,17 @@
 import type { BertWeights } from '../weights/weights.js';
 import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
-import { gteRopeTable } from './rope.js';
+import { rotaryRopeTable } from './rope.js';
 import type { WasmKernels } from './wasm/kernels.js';
 
 /**
- * The BERT / XLM-R / GTE forward, a layer at a time: post-norm layers over word + position +
- * token-type embeddings, or for GTE over the word rows (its token-type row added in) with RoPE on
- * queries and keys and a gated GELU feed-forward.
+ * The BERT / XLM-R / GTE / NomicBERT forward, a layer at a time: post-norm layers over word +
+ * position + token-type embeddings, or for the rotary ones (config.rotary) over the word rows
+ * (their token-type row added in) with RoPE on queries and keys and a gated feed-forward.
  */
 export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null): CpuStepper {
-  const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps, gte, maxTokens } = weights.config;
+  const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps, rotary, maxTokens } = weights.config;
   const { layers, attend } = cpuLayers(weights.layers, kernel);
-  const rope = gte ? gteRopeTable(gte, headDim, maxTokens) : null;
+  const rope = rotary ? rotaryRopeTable(rotary, headDim, maxTokens) : null;
   return {
     embed(batch) {
       const M = batch.size * batch.seqLen;
@@ -36,7 +36,7 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
       const ctx = attend(qkv, batch, numHeads, headDim);
       const a = layer.attnOut(ctx, M);
       layerNorm(a, x, layer.attnNorm, H, eps);
-      const f = rope ? gated(layer.ffnIn(a, M), M, I, 'gelu') : layer.ffnIn(a, M, 'gelu');
+      const f = rotary ? gated(layer.ffnIn(a, M), M, I, rotary.gate) : layer.ffnIn(a, M, 'gelu');
       const y = layer.ffnOut(f, M);
       layerNorm(y, a, layer.ffnNorm, H, eps);
       return y;

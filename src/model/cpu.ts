@@ -15,6 +15,7 @@ import {
   type EncoderBackend,
   type ForwardOptions,
   finishVector,
+  truncatesWithNorm,
 } from './encoder.js';
 import { WasmKernels } from './wasm/kernels.js';
 import { hardwareThreads } from './wasm/threads.js';
@@ -73,7 +74,8 @@ export class CpuEncoder implements EncoderBackend {
       const h = this.forward(batch, o.layers);
       batch.indices.forEach((textIndex, row) => {
         const tokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
-        out[textIndex] = finishVector(this.pooled(tokens, batch.lengths[row] as number, o.pooling), o.dims, o.normalize);
+        const pooled = this.pooled(tokens, batch.lengths[row] as number, o.pooling);
+        out[textIndex] = finishVector(pooled, o.dims, o.normalize, truncatesWithNorm(this.config));
       });
     }
     return out;
@@ -83,7 +85,7 @@ export class CpuEncoder implements EncoderBackend {
     checkExits(o.exits, this.loadedLayers);
     checkForwardOptions(this, tokens, { ...o, layers: o.exits.at(-1) as number });
     if (!this.stepper) throw adaptiveUnsupported(this.family);
-    const judge = new ExitJudge(tokens.length, o);
+    const judge = new ExitJudge(tokens.length, o, truncatesWithNorm(this.config));
     for (const batch of bucketize(tokens, this.config)) {
       runAdaptiveCpu(
         this.stepper,

@@ -91,9 +91,13 @@ export function checkTokens(tokens: readonly ArrayLike<number>[], maxTokens: num
   });
 }
 
-/** Truncates to `dims` and optionally L2-normalises, in place on a fresh copy. */
-export function finishVector(pooled: Float32Array, dims: number, normalize: boolean): Float32Array {
-  const v = pooled.slice(0, dims);
+/**
+ * Truncates to `dims` and optionally L2-normalises, on a fresh copy. With `truncateNorm`
+ * (RotaryBertSpec: nomic-embed-text's Matryoshka recipe) a vector cut short is first
+ * layer-normed, without weights, over its full width.
+ */
+export function finishVector(pooled: Float32Array, dims: number, normalize: boolean, truncateNorm = false): Float32Array {
+  const v = (truncateNorm && dims < pooled.length ? unitLayerNorm(pooled) : pooled).slice(0, dims);
   if (normalize) {
     let ss = 0;
     for (let i = 0; i < v.length; i++) ss += (v[i] as number) ** 2;
@@ -102,3 +106,17 @@ export function finishVector(pooled: Float32Array, dims: number, normalize: bool
   }
   return v;
 }
+
+/** (x - mean) / sqrt(var + 1e-5): torch's F.layer_norm without weights, at its default eps. */
+function unitLayerNorm(x: Float32Array): Float32Array {
+  let mean = 0;
+  for (let i = 0; i < x.length; i++) mean += x[i] as number;
+  mean /= x.length;
+  let variance = 0;
+  for (let i = 0; i < x.length; i++) variance += ((x[i] as number) - mean) ** 2;
+  const inv = 1 / Math.sqrt(variance / x.length + 1e-5);
+  return x.map((v) => (v - mean) * inv);
+}
+
+/** Whether the model's vectors are layer-normed before they are cut short (see finishVector). */
+export const truncatesWithNorm = (config: EncoderConfig): boolean => config.rotary?.truncateNorm === true;

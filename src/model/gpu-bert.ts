@@ -16,7 +16,7 @@ import {
   uploadLayerCore,
   WeightUploads,
 } from './gpu-graph.js';
-import { gteRopeTable } from './rope.js';
+import { rotaryRopeTable } from './rope.js';
 
 interface GpuLayer extends GpuLayerCore {
   attnNorm: GpuLayerNorm;
@@ -36,8 +36,9 @@ type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
 const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden'];
 
 /**
- * The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward; for GTE, RoPE
- * in the attention kernel and GeGLU in the feed-forward matmul's epilogue instead. Under f16
+ * The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward; for GTE and
+ * NomicBERT, RoPE in the attention kernel and GeGLU or SwiGLU in the feed-forward matmul's epilogue
+ * instead. Under f16
  * activations every buffer is f16, the stream too: post-norm, it holds LayerNorm outputs (or one
  * sub-layer's sum before its norm), never a sum over layers.
  */
@@ -65,7 +66,10 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       layers,
       uploads,
     );
+    this.ffnEpilogue = config.rotary ? (config.rotary.gate === 'silu' ? 'swiglu' : 'geglu') : 'gelu';
   }
+
+  private readonly ffnEpilogue: 'gelu' | 'geglu' | 'swiglu';
 
   /** `activations`: the activation buffers' element type (f16 needs `shader-f16`). */
   static async create(gpu: GpuContext, weights: BertWeights, activations: Elem = 'f32'): Promise<BertGraph> {
@@ -88,7 +92,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         position: up.buffer('position_embeddings', position as Float32Array),
         tokenType: up.buffer('token_type_embeddings', (tokenType as Float32Array).subarray(0, c.hiddenSize)),
       },
-      rope: c.gte ? up.buffer('rope', gteRopeTable(c.gte, c.headDim, c.maxTokens)) : null,
+      rope: c.rotary ? up.buffer('rope', rotaryRopeTable(c.rotary, c.headDim, c.maxTokens)) : null,
       embNorm: up.norm('embeddings.norm', weights.embNorm),
     };
     return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems);
@@ -127,8 +131,8 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       matmul.encode(pass, uniforms, attnContext, l.attnOut, attnOut, M); // attnOut [M, H]
       // Post-norm: attnOut = LN(attnOut + residual), the feed-forward's input and its residual.
       layerNorm.encode(pass, uniforms, attnOut, residual, l.attnNorm, M, H);
-      // GTE's ffnIn has 2I rows (gates over factors); GeGLU leaves I columns.
-      matmul.encode(pass, uniforms, attnOut, l.ffnIn, ffnHidden, M, rope ? 'geglu' : 'gelu'); // ffnHidden [M, I]
+      // The rotary ones' ffnIn has 2I rows (gates over factors); the gated epilogue leaves I columns.
+      matmul.encode(pass, uniforms, attnOut, l.ffnIn, ffnHidden, M, this.ffnEpilogue); // ffnHidden [M, I]
       // The layer's input is spent, so the feed-forward output takes its buffer.
       matmul.encode(pass, uniforms, ffnHidden, l.ffnOut, residual, M); // residual [M, H]
       layerNorm.encode(pass, uniforms, residual, attnOut, l.ffnNorm, M, H);

@@ -18,6 +18,7 @@ import {
   type EncoderBackend,
   type ForwardOptions,
   finishVector,
+  truncatesWithNorm,
 } from './encoder.js';
 import { BertGraph } from './gpu-bert.js';
 import { encodeCompaction } from './gpu-compact.js';
@@ -120,13 +121,16 @@ export class GpuEncoder implements EncoderBackend {
 
   async embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
     checkForwardOptions(this, tokens, options);
-    if (!this.head) return this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options }));
-    // sentence-transformers Dense modules run on the CPU over the read-back pooled vectors: a few
-    // MFLOP per text, less than one more dispatch and readback would cost.
-    const whole = { ...options, dims: this.config.hiddenSize, normalize: false };
+    const H = this.config.hiddenSize;
+    const cutNorm = truncatesWithNorm(this.config) && options.dims < H;
+    if (!this.head && !cutNorm) return this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options }));
+    // sentence-transformers Dense modules, and a norm over the full width before a cut, run on the
+    // CPU over the read-back pooled vectors: a few MFLOP per text at most, less than one more
+    // dispatch and readback would cost.
+    const whole = { ...options, dims: H, normalize: false };
     const pooled = await this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options: whole }));
-    const head = this.head;
-    return pooled.map((v) => finishVector(head(v), options.dims, options.normalize));
+    const head = this.head ?? ((v: Float32Array) => v);
+    return pooled.map((v) => finishVector(head(v), options.dims, options.normalize, cutNorm));
   }
 
   async embedAdaptive(tokens: readonly ArrayLike<number>[], o: AdaptiveOptions): Promise<AdaptiveResult> {
@@ -134,7 +138,7 @@ export class GpuEncoder implements EncoderBackend {
     checkForwardOptions(this, tokens, { ...o, layers: o.exits.at(-1) as number });
     const graph = this.graph;
     if (!isStepped(graph)) throw adaptiveUnsupported(this.weights.family);
-    const judge = new ExitJudge(tokens.length, o);
+    const judge = new ExitJudge(tokens.length, o, truncatesWithNorm(this.config));
     await this.serialised(async () => {
       for (const batch of bucketize(tokens, this.config)) await this.adaptiveBatch(graph, batch, o, judge);
     });
@@ -295,8 +299,8 @@ export class GpuEncoder implements EncoderBackend {
   private async adaptiveBatch(graph: SteppedGraph, batch: TokenBatch, o: AdaptiveOptions, judge: ExitJudge): Promise<void> {
     const H = this.config.hiddenSize;
     const rowBytes = batch.seqLen * H * ELEM_BYTES[graph.outputElem];
-    // With a head, the Dense modules run on the CPU over full-width vectors, as in embed.
-    const width = this.head ? H : o.dims;
+    // With a head or a norm before the cut, the CPU finishes full-width vectors, as in embed.
+    const width = this.head || truncatesWithNorm(this.config) ? H : o.dims;
     const { upload, buffer, placed } = this.layoutInputs([batch]);
     const inputs = placed[0] as BatchInputs;
     this.graph.reserve(batch.size * batch.seqLen);

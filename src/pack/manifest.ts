@@ -1,5 +1,6 @@
 import { ModelFormatError } from '../errors.js';
 import { EXIT_NORMS, type ExitNorm, POOLINGS, type Pooling } from '../weights/config.js';
+import { hfConfigField } from '../weights/config-fields.js';
 import { type DenseModule, PROMPT_KINDS, type PromptKind, QUANTS, type Quant } from '../weights/weights.js';
 
 type DenseActivation = DenseModule['activation'];
@@ -195,8 +196,8 @@ export function parseManifest(raw: unknown): PackManifest {
   const version = int(m.version, 'version', 1);
   if (version > PACK_VERSION) fail(`pack version ${version} is newer than this m3web reads (${PACK_VERSION}); update m3web`);
   const config = obj(m.config, 'config');
-  const numLayers = int(config.num_hidden_layers, 'config.num_hidden_layers', 1, 1000);
-  const hidden = int(config.hidden_size, 'config.hidden_size', 1, 1 << 16);
+  const numLayers = int(hfConfigField(config, 'num_hidden_layers'), 'config.num_hidden_layers', 1, 1000);
+  const hidden = int(hfConfigField(config, 'hidden_size'), 'config.hidden_size', 1, 1 << 16);
   const tok = obj(m.tokenizer, 'tokenizer');
   const tokenizer = {
     ...fileEntry(tok, 'tokenizer'),

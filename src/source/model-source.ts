@@ -5,6 +5,7 @@ import { modelFromPack } from '../pack/model.js';
 import { extendPackWeights } from '../pack/read.js';
 import { type LoadPackOptions, loadPackFiles } from '../store/pack-loader.js';
 import type { LoadProgress, ModelInfo } from '../types.js';
+import { hfConfigField } from '../weights/config-fields.js';
 
 /** A model whose layers can be loaded a few at a time: the first L for a shallow plan, more later. */
 export interface ModelHandle {
@@ -66,7 +67,7 @@ export async function openPack(source: string, load: PackFileLoader, layers: num
   const first = await load(layers, new Set());
   const { manifest } = first;
   const files = first.files;
-  const total = Number(manifest.config.num_hidden_layers);
+  const total = Number(hfConfigField(manifest.config, 'num_hidden_layers'));
   const initial = Math.min(layers ?? total, total);
   if (!Number.isInteger(initial) || initial < 1) throw new InputError(`layers must be an integer in 1..${total}, got ${layers}`);
   const model = modelFromPack(manifest, files, initial);

@@ -2,6 +2,7 @@ import { InputError, IntegrityError, ModelFormatError, NetworkError, StorageQuot
 import { type FileEntry, MANIFEST_FILE, type PackManifest, parseManifest, shardsFor } from '../pack/manifest.js';
 import { sha256Hex } from '../pack/sha256.js';
 import type { PackSink } from '../pack/write.js';
+import { hfConfigField } from '../weights/config-fields.js';
 import { cacheKey, openPackCache, type PackCache } from './cache.js';
 import { type FetchLike, fetchFile, throwIfAborted } from './fetch.js';
 
@@ -238,7 +239,7 @@ export async function loadPackFiles(baseUrl: string, options: LoadPackOptions = 
   onProgress?.({ phase: 'manifest', file: MANIFEST_FILE, fileLoaded: 0, fileTotal: 0, loaded: 0, total: 0 });
   const source = await loadManifest(manifestUrl, cache, doFetch, signal);
   const manifest = parseManifestText(source.text);
-  const numLayers = manifest.config.num_hidden_layers as number;
+  const numLayers = hfConfigField(manifest.config, 'num_hidden_layers') as number;
   const layers = options.layers ?? numLayers;
   if (!Number.isInteger(layers) || layers < 1 || layers > numLayers) {
     throw new InputError(`layers must be an integer in 1..${numLayers} for ${manifest.id}, got ${layers}`);

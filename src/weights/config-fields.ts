@@ -36,3 +36,17 @@ export function ropeTheta(params: Record<string, unknown>, type: string): number
   if (theta <= 0) throw new ModelFormatError(`config.json: rope_parameters.${type}.rope_theta must be positive`);
   return theta;
 }
+
+/** transformers' GPT2Config attribute_map: the names NomicBERT's config.json uses for BERT's fields. */
+const GPT2_NAMES: Readonly<Record<string, string>> = {
+  hidden_size: 'n_embd',
+  num_hidden_layers: 'n_layer',
+  num_attention_heads: 'n_head',
+  max_position_embeddings: 'n_positions',
+};
+
+/** A config.json field by its BERT name, or by GPT-2's name for it where the config uses that. */
+export function hfConfigField(raw: Record<string, unknown>, key: string): unknown {
+  const alias = GPT2_NAMES[key];
+  return raw[key] ?? (alias === undefined ? undefined : raw[alias]);
+}

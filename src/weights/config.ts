@@ -5,7 +5,7 @@ import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 
 export { EXIT_NORMS, type ExitNorm };
 
-export type ModelType = 'bert' | 'xlm-roberta' | 'gte' | 'modernbert' | 'qwen3' | 'gemma3';
+export type ModelType = 'bert' | 'xlm-roberta' | 'gte' | 'nomic_bert' | 'modernbert' | 'qwen3' | 'gemma3';
 
 /**
  * How token vectors become one text vector: their mean (over real tokens), the first token's, or
@@ -29,11 +29,12 @@ export interface ModernBertSpec {
 }
 
 /**
- * GTE's departures from BERT (Alibaba-NLP/new-impl: gte-multilingual-base, snowflake-arctic-embed-m-v2.0):
- * rotary positions instead of a position table, and a gated GELU feed-forward. The layers stay
- * post-norm, so the weights are BERT's with no position table (see checkpoint/gte.ts).
+ * The post-norm encoders with rotary positions: GTE (Alibaba-NLP/new-impl: gte-multilingual-base,
+ * snowflake-arctic-embed-m-v2.0) and NomicBERT (nomic-embed-text-v1.5). Their departures from
+ * BERT: RoPE instead of a position table, and a gated feed-forward. The layers stay post-norm, so
+ * the weights are BERT's with no position table (checkpoint/gte.ts, checkpoint/nomic.ts).
  */
-export interface GteSpec {
+export interface RotaryBertSpec {
   ropeTheta: number;
   /**
    * rope_scaling {type: "ntk"}: new-impl builds its rotary cache for factor x max_position_embeddings
@@ -41,6 +42,14 @@ export interface GteSpec {
    * every length (rope.ts gteInverseFrequencies).
    */
   ntk: { factor: number; mixedB: number | null } | null;
+  /** The feed-forward's gate activation: GELU (GTE, NomicBERT geglu) or SiLU (NomicBERT swiglu). */
+  gate: 'gelu' | 'silu';
+  /**
+   * nomic-embed-text-v1.5's Matryoshka recipe: a layer norm without weights over the pooled vector
+   * before it is cut to fewer dims (model card); at full width the vector is left as
+   * sentence-transformers returns it.
+   */
+  truncateNorm: boolean;
 }
 
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
@@ -65,8 +74,8 @@ export interface EncoderConfig {
   maxTokens: number;
   /** Present exactly when modelType is 'modernbert'. */
   modern?: ModernBertSpec;
-  /** Present exactly when modelType is 'gte'. */
-  gte?: GteSpec;
+  /** Present exactly when modelType is 'gte' or 'nomic_bert'. */
+  rotary?: RotaryBertSpec;
   /** Present exactly when modelType is 'qwen3' or 'gemma3'. */
   decoder?: DecoderSpec;
 }
@@ -80,6 +89,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'roberta',
   'new',
   'gte',
+  'nomic_bert',
   'modernbert',
   'qwen3',
   'gemma3_text',
@@ -101,6 +111,7 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
     throw new ModelFormatError(`exitNorm must be none or final, got ${JSON.stringify(exitNorm)}`);
   if (modelType === 'modernbert') return parseModernBertConfig(cfg, exitNorm);
   if (modelType === 'new' || modelType === 'gte') return parseGteConfig(cfg);
+  if (modelType === 'nomic_bert') return parseNomicConfig(cfg);
   if (modelType === 'qwen3' || modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
     throw new UnsupportedError(
@@ -169,7 +180,7 @@ function parseGteConfig(cfg: Record<string, unknown>): EncoderConfig {
   }
   const ropeTheta = num(cfg, 'rope_theta', 10000);
   if (ropeTheta <= 0) throw new ModelFormatError('config.json: "rope_theta" must be positive');
-  let ntk: GteSpec['ntk'] = null;
+  let ntk: RotaryBertSpec['ntk'] = null;
   if (cfg.rope_scaling !== undefined && cfg.rope_scaling !== null) {
     const scaling = obj(cfg.rope_scaling, 'rope_scaling');
     if (scaling.type !== 'ntk') refuse(`rope_scaling type ${JSON.stringify(scaling.type)} (only "ntk")`);
@@ -195,7 +206,62 @@ function parseGteConfig(cfg: Record<string, unknown>): EncoderConfig {
     padTokenId: num(cfg, 'pad_token_id', 0),
     positionOffset: 0,
     maxTokens: maxPositions,
-    gte: { ropeTheta, ntk },
+    rotary: { ropeTheta, ntk, gate: 'gelu', truncateNorm: false },
+  };
+}
+
+/**
+ * NomicBERT (model_type "nomic_bert": nomic-embed-text-v1 and v1.5), read from nomic-bert-2048's
+ * configuration_hf_nomic_bert.py and modeling_hf_nomic_bert.py, whose config uses GPT-2's names
+ * (n_embd, n_head, n_layer, n_inner, n_positions): post-norm layers, a fused Wqkv, RoPE with
+ * rotary_emb_base over the whole head (rotate_half), the feed-forward fc2(fc11(x) * act(fc12(x)))
+ * with act SiLU (swiglu) or GELU (geglu), word + token-type-0 embeddings under emb_ln. Refused:
+ * partial, interleaved or xPos rotary (no published embedder uses them), pre-norm, RMSNorm,
+ * parallel blocks, causal attention, grouped heads, ungated activations. With rotary_scaling_factor, dynamic NTK starts past
+ * max_trained_positions, so inputs stop there.
+ */
+function parseNomicConfig(cfg: Record<string, unknown>): EncoderConfig {
+  const refuse = (what: string) => {
+    throw new UnsupportedError(`NomicBERT ${what} is not supported`);
+  };
+  const hiddenSize = positiveInt(cfg, 'n_embd');
+  const numHeads = positiveInt(cfg, 'n_head');
+  if (hiddenSize % numHeads !== 0 || (hiddenSize / numHeads) % 2 !== 0) {
+    throw new ModelFormatError(`n_embd ${hiddenSize} / n_head ${numHeads} must give an even head size (RoPE rotates pairs)`);
+  }
+  const act = cfg.activation_function ?? 'swiglu';
+  if (act !== 'swiglu' && act !== 'geglu') refuse(`activation_function ${JSON.stringify(act)} (only swiglu and geglu)`);
+  if (num(cfg, 'rotary_emb_fraction', 0) !== 1) refuse(`rotary_emb_fraction ${JSON.stringify(cfg.rotary_emb_fraction)} (only 1)`);
+  if (bool(cfg, 'rotary_emb_interleaved')) refuse('rotary_emb_interleaved');
+  if (cfg.rotary_emb_scale_base !== undefined && cfg.rotary_emb_scale_base !== null) refuse('rotary_emb_scale_base (xPos)');
+  if (bool(cfg, 'prenorm')) refuse('prenorm');
+  if (bool(cfg, 'use_rms_norm')) refuse('use_rms_norm');
+  if (bool(cfg, 'parallel_block')) refuse('parallel_block');
+  if (bool(cfg, 'causal')) refuse('causal attention');
+  if (cfg.num_heads_kv !== undefined && cfg.num_heads_kv !== null && cfg.num_heads_kv !== numHeads) refuse('num_heads_kv');
+  const ropeTheta = num(cfg, 'rotary_emb_base', 10000);
+  if (ropeTheta <= 0) throw new ModelFormatError('config.json: "rotary_emb_base" must be positive');
+  const maxPositions = positiveInt(cfg, 'n_positions');
+  const scaled = cfg.rotary_scaling_factor !== undefined && cfg.rotary_scaling_factor !== null;
+  const maxTokens = scaled ? Math.min(maxPositions, positiveInt(cfg, 'max_trained_positions')) : maxPositions;
+  if (maxTokens < 2) throw new ModelFormatError(`n_positions ${maxPositions} leaves no room for tokens`);
+  return {
+    modelType: 'nomic_bert',
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    hiddenSize,
+    numLayers: positiveInt(cfg, 'n_layer'),
+    numHeads,
+    headDim: hiddenSize / numHeads,
+    // NomciBertGatedMLP rounds its width up to a multiple of 256 (8H/3 when n_inner is unset).
+    intermediateSize:
+      Math.ceil((cfg.n_inner == null ? Math.floor((8 * hiddenSize) / 3) : positiveInt(cfg, 'n_inner')) / 256) * 256,
+    maxPositions,
+    typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 2),
+    layerNormEps: num(cfg, 'layer_norm_epsilon', 1e-5),
+    padTokenId: num(cfg, 'pad_token_id', 0),
+    positionOffset: 0,
+    maxTokens,
+    rotary: { ropeTheta, ntk: null, gate: act === 'swiglu' ? 'silu' : 'gelu', truncateNorm: true },
   };
 }
 

@@ -58,6 +58,7 @@ const FIXTURES: Fixture[] = [
   { model: 'xlmr-tiny', pooled: 'mean-cls' },
   { model: 'modernbert-tiny', pooled: 'mean-cls' },
   { model: 'gte-tiny', pooled: 'mean-cls' },
+  { model: 'nomic-tiny', pooled: 'mean-cls' },
   { model: 'qwen3-trained', pooled: 'st' },
   { model: 'gemma3-trained', pooled: 'st' },
 ];

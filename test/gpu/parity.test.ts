@@ -11,9 +11,10 @@ import { testGpu } from '../support/gpu.js';
 import { cosine } from '../support/random.js';
 
 /**
- * Whole-model parity of the post-norm encoders against test/oracle/make_fixtures.py (BERT, XLM-R)
- * and make_gte.py (GTE, NTK-scaled and plain RoPE), PyTorch float64 forwards written from the
- * published definitions: hidden states after every layer and pooled outputs, per text.
+ * Whole-model parity of the post-norm encoders against test/oracle/make_fixtures.py (BERT, XLM-R),
+ * make_gte.py (GTE, NTK-scaled and plain RoPE) and make_nomic.py (NomicBERT, SwiGLU and GeGLU),
+ * PyTorch float64 forwards written from the published definitions: hidden states after every
+ * layer and pooled outputs, per text.
  */
 /**
  * Minimum cosine per text for hidden states and mean pooling. q4 misses the 0.99 goal on these
@@ -22,7 +23,7 @@ import { cosine } from '../support/random.js';
 const THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.9 };
 /** CLS reads one token, with no averaging over the text, so quantization noise shows more. */
 const CLS_THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.8 };
-const MODELS = ['bert-tiny', 'xlmr-tiny', 'gte-tiny', 'gte-arctic-tiny'];
+const MODELS = ['bert-tiny', 'xlmr-tiny', 'gte-tiny', 'gte-arctic-tiny', 'nomic-tiny', 'nomic-bias-tiny'];
 const measured: string[] = [];
 
 afterAll(() => {
@@ -88,3 +89,30 @@ for (const model of MODELS) {
     }
   });
 }
+
+describe('nomic-tiny: the Matryoshka cut on WebGPU', async () => {
+  const dir = 'test/oracle/fixtures/nomic-tiny';
+  const config = parseHfConfig(await readFixtureJson(`${dir}/config.json`));
+  const weightsFile = new SafetensorsFile(await readFixtureBytes(`${dir}/model.safetensors`));
+  const expected = await readFixtureJson<{ ids: number[][]; layers: number }>(`${dir}/expected.json`);
+  const oracle = new SafetensorsFile(await readFixtureBytes(`${dir}/expected.safetensors`), 'expected.safetensors');
+
+  it('layer-norms the pooled vector over its full width before cutting it (embed and adaptive exits)', async () => {
+    const backend = await GpuEncoder.create(await testGpu(), await weightsFromTensors(config, weightsFile));
+    try {
+      for (const dims of [16, 32]) {
+        const options = { layers: expected.layers, dims, pooling: 'mean', normalize: true } as const;
+        const cut = await backend.embed(expected.ids, options);
+        // No cosine reaches 2: every text runs to the last exit and is finished there.
+        const adaptive = await backend.embedAdaptive(expected.ids, { ...options, exits: [1, expected.layers], tolerance: 2 });
+        cut.forEach((v, i) => {
+          const want = oracle.get(`matryoshka.${i}.${dims}`, [dims]);
+          expect(cosine(v, want)).toBeGreaterThanOrEqual(0.99999);
+          expect(cosine(adaptive.vectors[i] as Float32Array, want)).toBeGreaterThanOrEqual(0.99999);
+        });
+      }
+    } finally {
+      backend.dispose();
+    }
+  });
+});

@@ -1,0 +1,49 @@
+import type { EncoderConfig } from '../weights/config.js';
+import type { BertWeights } from '../weights/weights.js';
+import { readEmbeddingTable } from './matrix.js';
+import type { HfWeightOptions } from './options.js';
+import type { TensorSource } from './safetensors.js';
+
+/** The source with `row` added to every row of tensor `name` (a fresh copy: sources may hand out shared memory). */
+function withRowAdded(source: TensorSource, name: string, row: Float32Array): TensorSource {
+  const add = (values: Float32Array) => {
+    const out = Float32Array.from(values);
+    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + (row[i % row.length] as number);
+    return out;
+  };
+  return {
+    has: (n) => source.has(n),
+    names: () => source.names(),
+    get: async (n, shape) => (n === name ? add(await source.get(n, shape)) : source.get(n, shape)),
+    getRows: async (n, shape, from, to) =>
+      n === name ? add(await source.getRows(n, shape, from, to)) : source.getRows(n, shape, from, to),
+  };
+}
+
+/**
+ * The embedding part of GTE and NomicBERT (full tensor names in `names`): no position table, and
+ * token type 0's row, which both add to every word row before the embedding norm, added once into
+ * the vocabulary table before it is quantized, so the forward has nothing to add.
+ */
+export async function rotaryEmbeddings(
+  config: EncoderConfig,
+  source: TensorSource,
+  names: { word: string; tokenType: string; norm: string },
+  options: HfWeightOptions,
+): Promise<Omit<BertWeights, 'layers'>> {
+  const { embeddingQuant = 'f32', alloc } = options;
+  const table = options.table ?? readEmbeddingTable;
+  const H = config.hiddenSize;
+  const words =
+    config.typeVocabSize > 0
+      ? withRowAdded(source, names.word, (await source.get(names.tokenType, [config.typeVocabSize, H])).slice(0, H))
+      : source;
+  return {
+    family: 'bert',
+    config,
+    word: await table(words, names.word, config.vocabSize, H, embeddingQuant, alloc),
+    position: null,
+    tokenType: null,
+    embNorm: { gamma: await source.get(`${names.norm}.weight`, [H]), beta: await source.get(`${names.norm}.bias`, [H]) },
+  };
+}

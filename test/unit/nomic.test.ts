@@ -1,0 +1,168 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { createEncoder } from '../../src/client/client.js';
+import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
+import { CpuEncoder } from '../../src/model/cpu.js';
+import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
+import { convertCheckpoint } from '../../src/pack/convert.js';
+import { parseManifest } from '../../src/pack/manifest.js';
+import { modelFromPack } from '../../src/pack/model.js';
+import { parseHfConfig } from '../../src/weights/config.js';
+import type { Quant } from '../../src/weights/weights.js';
+import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
+import { cosine } from '../support/random.js';
+import { NOMIC_EMBED_TEXT_V15 } from '../support/rotary-configs.js';
+
+// NomicBERT (nomic-embed-text-v1.5) against test/oracle/make_nomic.py, a float64 PyTorch forward
+// written from nomic-bert-2048's modeling_hf_nomic_bert.py, with the model card's Matryoshka recipe.
+
+const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
+const TINY = join(FIXTURES, 'nomic-tiny');
+const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+type Expected = { texts: string[]; ids: number[][]; layers: number; hidden: number };
+
+describe('NomicBERT config', () => {
+  it('reads nomic-embed-text-v1.5', () => {
+    const c = parseHfConfig(NOMIC_EMBED_TEXT_V15);
+    expect(c).toMatchObject({
+      modelType: 'nomic_bert',
+      vocabSize: 30528,
+      hiddenSize: 768,
+      numHeads: 12,
+      headDim: 64,
+      intermediateSize: 3072,
+      numLayers: 12,
+      maxTokens: 8192,
+      typeVocabSize: 2,
+      layerNormEps: 1e-12,
+    });
+    expect(c.rotary).toEqual({ ropeTheta: 1000, ntk: null, gate: 'silu', truncateNorm: true });
+    expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, activation_function: 'geglu' }).rotary?.gate).toBe('gelu');
+    // The gated MLP rounds its width up to a multiple of 256, from 8H/3 when n_inner is unset.
+    expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, n_inner: 3000 }).intermediateSize).toBe(3072);
+    expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, n_inner: null }).intermediateSize).toBe(2048);
+    // Dynamic NTK starts past the trained length: inputs stop there.
+    expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, rotary_scaling_factor: 2 }).maxTokens).toBe(2048);
+  });
+
+  it.each([
+    [{ rotary_emb_fraction: 0.5 }, UnsupportedError, /rotary_emb_fraction 0.5/],
+    [{ rotary_emb_fraction: 0 }, UnsupportedError, /rotary_emb_fraction 0/],
+    [{ rotary_emb_interleaved: true }, UnsupportedError, /rotary_emb_interleaved/],
+    [{ rotary_emb_scale_base: 512 }, UnsupportedError, /xPos/],
+    [{ prenorm: true }, UnsupportedError, /prenorm/],
+    [{ use_rms_norm: true }, UnsupportedError, /use_rms_norm/],
+    [{ parallel_block: true }, UnsupportedError, /parallel_block/],
+    [{ causal: true }, UnsupportedError, /causal/],
+    [{ activation_function: 'gelu' }, UnsupportedError, /activation_function "gelu"/],
+    [{ num_heads_kv: 4 }, UnsupportedError, /num_heads_kv/],
+    [{ n_head: 256 }, ModelFormatError, /even head size/],
+    [{ n_inner: 0 }, ModelFormatError, /n_inner/],
+  ])('refuses %j with a clear error', (change, type, message) => {
+    const run = () => parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, ...change });
+    expect(run).toThrow(type);
+    expect(run).toThrow(message);
+  });
+});
+
+describe('NomicBERT packs', () => {
+  // CLS reads one token: quantization noise shows more than in a mean.
+  const MEAN: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.9 };
+  const CLS: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.85 };
+  it.each([
+    ['nomic-tiny', 'f32'],
+    ['nomic-tiny', 'q8'],
+    ['nomic-tiny', 'q4'],
+    ['nomic-bias-tiny', 'f32'],
+    ['nomic-bias-tiny', 'q8'],
+  ] as const)('%s as a %s pack pools like the oracle at every exit', async (model, quant) => {
+    const dir = join(FIXTURES, model);
+    const expected = json(join(dir, 'expected.json')) as Expected;
+    const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))));
+    const H = expected.hidden;
+    const ckpt = await openHfCheckpoint(dir);
+    const pack = await convertCheckpoint(ckpt, { id: model, quant }).finally(() => ckpt.close());
+    const manifest = parseManifest(JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json'))));
+    const packed = modelFromPack(manifest, pack.files, expected.layers);
+    const cpu = new CpuEncoder(packed.weights);
+    const tokens = expected.texts.map((t) => packed.tokenizer.encode(t, packed.config.maxTokens).ids);
+    expect(tokens).toEqual(expected.ids);
+    const exits = Array.from({ length: expected.layers }, (_, l) => l + 1);
+    const worst = { mean: 1, cls: 1 };
+    for (const pooling of ['mean', 'cls'] as const) {
+      const pooled = await cpu.pooledAtExits(tokens, exits, pooling);
+      exits.forEach((layers, e) => {
+        expected.texts.forEach((_, i) => {
+          const c = cosine(pooled[e]?.[i] as Float32Array, oracle.get(`${pooling}.${i}.${layers}`, [H]));
+          worst[pooling] = Math.min(worst[pooling], c);
+        });
+      });
+    }
+    expect(worst.mean).toBeGreaterThan(MEAN[quant]);
+    expect(worst.cls).toBeGreaterThan(CLS[quant]);
+  });
+});
+
+describe('nomic-embed-text by hub id', { timeout: 120_000 }, () => {
+  const expected = json(join(TINY, 'expected.json')) as Expected;
+  const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(TINY, 'expected.safetensors'))));
+  const H = expected.hidden;
+  const L = expected.layers;
+  let hub: FakeHub;
+  beforeAll(async () => {
+    process.env.M3WEB_CACHE_DIR = mkdtempSync(join(tmpdir(), 'm3web-nomic-hub-'));
+    const files = [
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'model.safetensors',
+      'modules.json',
+      '1_Pooling/config.json',
+      'sentence_bert_config.json',
+      'config_sentence_transformers.json',
+    ];
+    hub = await startFakeHub(
+      new Map([['nomic-ai/nomic-embed-text-v1.5', { files: folderFiles(TINY, files), commit: 'c0ffee' }]]),
+    );
+  });
+  afterAll(async () => {
+    await hub?.close();
+    delete process.env.M3WEB_CACHE_DIR;
+  });
+
+  it("mean pooling, the card's Matryoshka recipe below full width, and the search_query prefix", async () => {
+    const enc = await createEncoder({
+      model: 'hf:nomic-ai/nomic-embed-text-v1.5',
+      hub: { url: hub.url },
+      device: 'cpu',
+      dtype: 'f32',
+      dims: [16, 32, 64],
+    });
+    try {
+      expect((await enc.info()).model).toMatchObject({ pooling: 'mean', prefixes: { query: 'search_query: ' } });
+      const full = await enc.embed(expected.texts);
+      full.forEach((v, i) => {
+        expect(cosine(v, oracle.get(`mean.${i}.${L}`, [H]))).toBeGreaterThanOrEqual(0.99999);
+      });
+      for (const dims of [16, 32]) {
+        const cut = await enc.embed(expected.texts, { dims });
+        cut.forEach((v, i) => {
+          const want = oracle.get(`matryoshka.${i}.${dims}`, [dims]);
+          expect(v).toHaveLength(dims);
+          expect(cosine(v, want)).toBeGreaterThanOrEqual(0.99999);
+          // Without the norm the cut would differ: the recipe is what is checked here.
+          expect(cosine(full[i]?.subarray(0, dims) as Float32Array, want)).toBeLessThan(0.9999);
+        });
+      }
+      const text = expected.texts[0] as string;
+      const [query] = await enc.embed([text], { kind: 'query' });
+      const [prompted] = await enc.embed([`search_query: ${text}`]);
+      expect(cosine(query as Float32Array, prompted as Float32Array)).toBeGreaterThan(0.999999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+});
