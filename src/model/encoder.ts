@@ -48,12 +48,6 @@ export interface EncoderBackend {
    */
   embedAdaptive(tokens: readonly ArrayLike<number>[], options: AdaptiveOptions): Promise<AdaptiveResult>;
   /**
-   * Per-text depth: each text leaves at the first exit whose vector agrees with the previous
-   * exit's (ExitJudge), and only the texts still running go through the next layer. Throws
-   * UnsupportedError for an architecture whose forward cannot drop rows between layers.
-   */
-  embedAdaptive(tokens: readonly ArrayLike<number>[], options: AdaptiveOptions): Promise<AdaptiveResult>;
-  /**
    * Full-width, unnormalised pooled vectors after each layer count in `exits`, as [exit][text]:
    * what evaluation and the planner's quality sweep need, in one pass where the backend can.
    */

@@ -119,6 +119,11 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
     );
   }
   const { hiddenSize, numHeads } = bertShape(cfg);
+  // JinaBERT v2 says model_type bert with ALiBi; relative_key BERTs exist too: neither has a position table to read.
+  const positions = cfg.position_embedding_type ?? 'absolute';
+  if (positions !== 'absolute') {
+    throw new UnsupportedError(`position_embedding_type ${JSON.stringify(positions)} is not supported (only absolute)`);
+  }
   const isRoberta = modelType !== 'bert';
   const padTokenId = num(cfg, 'pad_token_id', isRoberta ? 1 : 0);
   const maxPositions = positiveInt(cfg, 'max_position_embeddings');

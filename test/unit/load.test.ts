@@ -96,6 +96,15 @@ describe.each([
     await expect(loadHfModel({ ...f, config })).rejects.toThrow(/model_type "gpt2" is not supported/);
   });
 
+  it('rejects BERT position types other than absolute (JinaBERT v2 is model_type bert with ALiBi)', async () => {
+    const f = await files;
+    for (const type of ['alibi', 'relative_key']) {
+      const config = { ...(f.config as object), position_embedding_type: type };
+      await expect(loadHfModel({ ...f, config })).rejects.toThrow(UnsupportedError);
+      await expect(loadHfModel({ ...f, config })).rejects.toThrow(new RegExp(`position_embedding_type "${type}"`));
+    }
+  });
+
   it('rejects a tokenizer whose ids do not fit vocab_size', async () => {
     const f = await files;
     const config = { ...(f.config as object), vocab_size: 100 };
