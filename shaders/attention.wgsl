@@ -24,6 +24,8 @@
 // other than head_dim^-0.5 (Gemma's query_pre_attn_scalar). BERT and ModernBERT run with
 // kv_width = H, group = 1, causal = 0.
 //
+// JinaBERT v2 adds ALiBi: head h's scores get -slope_h |i - j| (see alibi_slope).
+//
 // QKV and Out hold XElem and YElem (see matmul.wgsl); scores, the softmax and the accumulator
 // are f32.
 
@@ -40,6 +42,8 @@ struct AttentionParams {
   group: u32,
   // 1: query i sees keys j <= i only.
   causal: u32,
+  // ALiBi: the largest power of two at most the head count; 0 for none.
+  alibi: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: AttentionParams;
@@ -79,6 +83,19 @@ fn head_value(base: u32, pos: u32, c: u32, rotate: bool) -> f32 {
   return x * Rope[t] + select(partner, -partner, low) * Rope[t + 1u];
 }
 
+// The ALiBi paper's slopes, as src/model/alibi.ts computes them for the CPU: with m = P.alibi,
+// 2^(-8 (h + 1) / m) for the first m heads, 2^(-4 (2 (h - m) + 1) / m) for the rest.
+fn alibi_slope(head: u32) -> f32 {
+  if (P.alibi == 0u) {
+    return 0.0;
+  }
+  let m = f32(P.alibi);
+  if (head < P.alibi) {
+    return exp2(-8.0 * f32(head + 1u) / m);
+  }
+  return exp2(-4.0 * f32(2u * (head - P.alibi) + 1u) / m);
+}
+
 fn visible(q: u32, k: u32) -> bool {
   return (P.window == GLOBAL || max(q, k) - min(q, k) <= P.window) && (P.causal == 0u || k <= q);
 }
@@ -106,6 +123,7 @@ fn attend(li: u32, wid: vec3<u32>, lane: u32) {
     }
     acc[c] = vec4<f32>(0.0);
   }
+  let slope = alibi_slope(head);
   var running_max = -3.4e38;
   var running_sum = 0.0;
   var scores: array<f32, KEY_TILE>;
@@ -131,6 +149,7 @@ fn attend(li: u32, wid: vec3<u32>, lane: u32) {
       for (var c = 0u; c < HEAD_VEC4S; c++) {
         s += dot(q[c], head4(k_base, j0 + j, c * 4u, lane, true));
       }
+      s -= slope * f32(max(q_pos, j0 + j) - min(q_pos, j0 + j));
       s = select(-3.4e38, s, visible(q_pos, j0 + j));
       scores[j] = s;
       tile_max = max(tile_max, s);

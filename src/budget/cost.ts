@@ -147,7 +147,7 @@ export function matrixBytes(rows: number, cols: number, quant: Quant): number {
  *   embeddings  vocab × H in quant.embeddings, plus f32 position [maxPositions, H], token-type
  *               [typeVocab, H] and LayerNorm (2H) tables; for ModernBERT and the decoders instead
  *               the final norm (2H) and a RoPE table [maxTokens, headDim] per distinct base; for
- *               GTE and NomicBERT one RoPE table and the LayerNorm
+ *               the gated BERTs the LayerNorm and, with RoPE, one RoPE table
  *   per layer   the projections (projectionShapes: BERT's [3H, H], [H, H], [I, H], [H, I]) in
  *               quant.linear, their f32 biases and two f32 LayerNorms (4H)
  *   activations 4 bytes × (M × (3H + QKV + I) + 2 × T × H): the forward's reused buffers (hidden H,
@@ -170,16 +170,16 @@ export function memoryMB(
   quant: WeightQuant,
   indexVectors = 0,
 ): number {
-  const { hiddenSize: H, intermediateSize: I, modern, decoder, rotary } = config;
-  // RoPE tables (one per distinct base) and the final norm of the pre-norm models; the one RoPE
-  // table and embedding norm of GTE and NomicBERT; BERT's position and token-type tables and norm.
+  const { hiddenSize: H, intermediateSize: I, modern, decoder, gatedBert } = config;
+  // RoPE tables (one per distinct base) and the final norm of the pre-norm models; the embedding
+  // norm and, with RoPE, the one table of the gated BERTs; BERT's position and token-type tables and norm.
   const thetas = modern ? new Set([modern.globalRopeTheta, modern.localRopeTheta]).size : new Set(decoder?.ropeTheta).size;
   const rope = (count: number) => count * config.maxTokens * config.headDim * 4;
   const tables =
     modern || decoder
       ? rope(thetas) + 4 * H * 4
-      : rotary
-        ? rope(1) + 2 * H * 4
+      : gatedBert
+        ? (gatedBert.positions.type === 'rope' ? rope(1) : 0) + 2 * H * 4
         : (config.maxPositions + config.typeVocabSize + 2) * H * 4;
   const embeddings = matrixBytes(config.vocabSize, H, quant.embeddings) + tables;
   const shapes = Object.values(projectionShapes(config));

@@ -1,5 +1,7 @@
+import { UnsupportedError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights, LayerNormParams, Linear, WeightParts } from '../weights/weights.js';
+import { gatedBertEmbeddings } from './gated-embeddings.js';
 import { readEmbeddingTable, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import { tensorPrefix } from './prefix.js';
@@ -8,9 +10,10 @@ import type { TensorSource } from './safetensors.js';
 const WORD_EMBEDDINGS = 'embeddings.word_embeddings.weight';
 
 /**
- * Reads the BERT / XLM-R parameters of a Hugging Face checkpoint a layer at a time, each matrix a
- * block of rows at a time (quantized as it goes), so a streamed checkpoint never sits in memory
- * at full precision.
+ * Reads the BERT / XLM-R / JinaBERT v2 parameters of a Hugging Face checkpoint a layer at a time,
+ * each matrix a block of rows at a time (quantized as it goes), so a streamed checkpoint never
+ * sits in memory at full precision. JinaBERT's feed-forward is mlp.{gated_layers (GELU rows first,
+ * no bias), wo, layernorm}, and it has no position table.
  */
 export function bertReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts<BertWeights> {
   const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
@@ -26,11 +29,16 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
       beta: await source.get(`${p}${name}.${modern ? 'bias' : 'beta'}`, [H]),
     };
   };
-  const linear = async (names: string[], rows: number, cols: number): Promise<Linear> => {
-    const bias = new Float32Array(names.length * rows);
-    for (const [i, n] of names.entries()) bias.set(await source.get(`${p}${n}.bias`, [rows]), i * rows);
+  const jina = config.modelType === 'jina_bert';
+  // jina-embeddings-v2-base-code's qk-post-norm variant names its feed-forward otherwise and norms q and k.
+  if (jina && source.has(`${p}encoder.layer.0.mlp.up_gated_layer.weight`)) {
+    throw new UnsupportedError('JinaBERT with query / key norms (jina-bert-v2-qk-post-norm) is not supported');
+  }
+  const linear = async (names: string[], rows: number, cols: number, bias = true): Promise<Linear> => {
+    const biases = new Float32Array(names.length * rows);
+    if (bias) for (const [i, n] of names.entries()) biases.set(await source.get(`${p}${n}.bias`, [rows]), i * rows);
     const runs = names.map((n) => ({ name: `${p}${n}.weight`, rows }));
-    return readLinear(source, runs, cols, bias, quant, alloc);
+    return readLinear(source, runs, cols, biases, quant, alloc);
   };
   return {
     layerCount,
@@ -45,13 +53,29 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
         ),
         attnOut: await linear([`${at}.attention.output.dense`], H, H),
         attnNorm: await norm(`${at}.attention.output.LayerNorm`),
-        ffnIn: await linear([`${at}.intermediate.dense`], I, H),
-        ffnOut: await linear([`${at}.output.dense`], H, I),
-        ffnNorm: await norm(`${at}.output.LayerNorm`),
+        ...(jina
+          ? {
+              ffnIn: await linear([`${at}.mlp.gated_layers`], 2 * I, H, false),
+              ffnOut: await linear([`${at}.mlp.wo`], H, I),
+              ffnNorm: await norm(`${at}.mlp.layernorm`),
+            }
+          : {
+              ffnIn: await linear([`${at}.intermediate.dense`], I, H),
+              ffnOut: await linear([`${at}.output.dense`], H, I),
+              ffnNorm: await norm(`${at}.output.LayerNorm`),
+            }),
       };
     },
     async rest() {
       const V = config.vocabSize;
+      if (jina) {
+        const names = {
+          word: `${p}${WORD_EMBEDDINGS}`,
+          tokenType: `${p}embeddings.token_type_embeddings.weight`,
+          norm: `${p}embeddings.LayerNorm`,
+        };
+        return gatedBertEmbeddings(config, source, names, options);
+      }
       return {
         family: 'bert',
         config,

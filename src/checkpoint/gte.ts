@@ -1,9 +1,9 @@
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights, LayerNormParams, Linear, WeightParts } from '../weights/weights.js';
+import { gatedBertEmbeddings } from './gated-embeddings.js';
 import { type RowRun, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import { tensorPrefix } from './prefix.js';
-import { rotaryEmbeddings } from './rotary.js';
 import type { TensorSource } from './safetensors.js';
 
 const WORD_EMBEDDINGS = 'embeddings.word_embeddings.weight';
@@ -73,7 +73,7 @@ export function gteReader(config: EncoderConfig, source: TensorSource, options: 
       };
     },
     rest: () =>
-      rotaryEmbeddings(
+      gatedBertEmbeddings(
         config,
         source,
         {

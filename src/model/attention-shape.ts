@@ -8,4 +8,6 @@ export interface AttentionShape {
   /** Queries see only keys at or before them. */
   causal: boolean;
   scale: number;
+  /** ALiBi: head h's scores get -alibi[h] |i - j| (model/alibi.ts); absent: none. */
+  alibi?: Float32Array;
 }

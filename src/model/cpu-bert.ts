@@ -1,17 +1,29 @@
 import type { BertWeights } from '../weights/weights.js';
+import { alibiSlopes } from './alibi.js';
 import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
-import { rotaryRopeTable } from './rope.js';
+import { ropeSpecTable } from './rope.js';
 import type { WasmKernels } from './wasm/kernels.js';
 
 /**
- * The BERT / XLM-R / GTE / NomicBERT forward, a layer at a time: post-norm layers over word +
- * position + token-type embeddings, or for the rotary ones (config.rotary) over the word rows
- * (their token-type row added in) with RoPE on queries and keys and a gated feed-forward.
+ * The BERT / XLM-R / GTE / NomicBERT / JinaBERT forward, a layer at a time: post-norm layers over
+ * word + position + token-type embeddings, or for the gated ones (config.gatedBert) over the word
+ * rows (their token-type row added in) with RoPE on queries and keys or ALiBi on the scores, and
+ * a gated feed-forward.
  */
 export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null): CpuStepper {
-  const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps, rotary, maxTokens } = weights.config;
-  const { layers, attend } = cpuLayers(weights.layers, kernel);
-  const rope = rotary ? rotaryRopeTable(rotary, headDim, maxTokens) : null;
+  const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps, gatedBert, maxTokens } = weights.config;
+  const { layers, attendGrouped } = cpuLayers(weights.layers, kernel);
+  const positions = gatedBert?.positions;
+  const rope = positions?.type === 'rope' ? ropeSpecTable(positions, headDim, maxTokens) : null;
+  const shape = {
+    heads: numHeads,
+    kvHeads: numHeads,
+    d: headDim,
+    windowHalf: Number.POSITIVE_INFINITY,
+    causal: false,
+    scale: 1 / Math.sqrt(headDim),
+    ...(positions?.type === 'alibi' ? { alibi: alibiSlopes(numHeads) } : {}),
+  };
   return {
     embed(batch) {
       const M = batch.size * batch.seqLen;
@@ -33,10 +45,10 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
       const M = batch.size * batch.seqLen;
       const qkv = layer.qkv(x, M);
       if (rope) applyRope(qkv, batch, numHeads, headDim, rope);
-      const ctx = attend(qkv, batch, numHeads, headDim);
+      const ctx = attendGrouped(qkv, batch, shape);
       const a = layer.attnOut(ctx, M);
       layerNorm(a, x, layer.attnNorm, H, eps);
-      const f = rotary ? gated(layer.ffnIn(a, M), M, I, rotary.gate) : layer.ffnIn(a, M, 'gelu');
+      const f = gatedBert ? gated(layer.ffnIn(a, M), M, I, gatedBert.gate) : layer.ffnIn(a, M, 'gelu');
       const y = layer.ffnOut(f, M);
       layerNorm(y, a, layer.ffnNorm, H, eps);
       return y;

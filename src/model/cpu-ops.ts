@@ -216,7 +216,7 @@ export function attention(
 export function groupedAttention(
   qkv: Float32Array,
   batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
-  { heads, kvHeads, d, windowHalf, causal, scale }: AttentionShape,
+  { heads, kvHeads, d, windowHalf, causal, scale, alibi }: AttentionShape,
 ): Float32Array {
   const Q = heads * d;
   const KV = kvHeads * d;
@@ -229,6 +229,7 @@ export function groupedAttention(
     const len = batch.lengths[r] as number;
     for (let h = 0; h < heads; h++) {
       const kvHead = Math.floor(h / group) * d;
+      const slope = alibi ? (alibi[h] as number) : 0;
       for (let i = 0; i < S; i++) {
         const lo = Math.max(0, i - windowHalf);
         const hi = Math.min(len, causal ? i + 1 : len, i + windowHalf + 1);
@@ -239,8 +240,8 @@ export function groupedAttention(
           const k = (r * S + j) * stride + Q + kvHead;
           let s = 0;
           for (let c = 0; c < d; c++) s += (qkv[q + c] as number) * (qkv[k + c] as number);
-          scores[j] = s * scale;
-          max = Math.max(max, s * scale);
+          scores[j] = s * scale - slope * Math.abs(i - j);
+          max = Math.max(max, scores[j] as number);
         }
         let sum = 0;
         for (let j = lo; j < hi; j++) {

@@ -87,7 +87,7 @@ export function checkTokens(tokens: readonly ArrayLike<number>[], maxTokens: num
 
 /**
  * Truncates to `dims` and optionally L2-normalises, on a fresh copy. With `truncateNorm`
- * (RotaryBertSpec: nomic-embed-text's Matryoshka recipe) a vector cut short is first
+ * (GatedBertSpec: nomic-embed-text's Matryoshka recipe) a vector cut short is first
  * layer-normed, without weights, over its full width.
  */
 export function finishVector(pooled: Float32Array, dims: number, normalize: boolean, truncateNorm = false): Float32Array {
@@ -113,4 +113,4 @@ function unitLayerNorm(x: Float32Array): Float32Array {
 }
 
 /** Whether the model's vectors are layer-normed before they are cut short (see finishVector). */
-export const truncatesWithNorm = (config: EncoderConfig): boolean => config.rotary?.truncateNorm === true;
+export const truncatesWithNorm = (config: EncoderConfig): boolean => config.gatedBert?.truncateNorm === true;

@@ -5,6 +5,7 @@ import type { DispatchTarget } from '../gpu/profiler.js';
 import type { Elem, UniformArena } from '../gpu/resources.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights } from '../weights/weights.js';
+import { alibiBase } from './alibi.js';
 import {
   type BatchInputs,
   createLayerKernels,
@@ -16,15 +17,15 @@ import {
   uploadLayerCore,
   WeightUploads,
 } from './gpu-graph.js';
-import { rotaryRopeTable } from './rope.js';
+import { ropeSpecTable } from './rope.js';
 
 interface GpuLayer extends GpuLayerCore {
   attnNorm: GpuLayerNorm;
 }
 
 /**
- * BERT's embedding tables (learned positions, and the one token type BERT encoders use), or GTE's
- * rotary table (its token-type row is in the word rows).
+ * BERT's embedding tables (learned positions, and the one token type BERT encoders use), or, for
+ * the gated ones, a RoPE table where they rotate (their token-type row is in the word rows).
  */
 interface Tables {
   learned: { embed: EmbedKernel; position: GPUBuffer; tokenType: GPUBuffer } | null;
@@ -36,11 +37,11 @@ type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
 const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden'];
 
 /**
- * The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward; for GTE and
- * NomicBERT, RoPE in the attention kernel and GeGLU or SwiGLU in the feed-forward matmul's epilogue
- * instead. Under f16
- * activations every buffer is f16, the stream too: post-norm, it holds LayerNorm outputs (or one
- * sub-layer's sum before its norm), never a sum over layers.
+ * The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward; for the gated
+ * ones (GTE, NomicBERT: RoPE; JinaBERT: ALiBi) the positions in the attention kernel and GeGLU or
+ * SwiGLU in the feed-forward matmul's epilogue instead. Under f16 activations every buffer is
+ * f16, the stream too: post-norm, it holds LayerNorm outputs (or one sub-layer's sum before its
+ * norm), never a sum over layers.
  */
 export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGraph {
   private constructor(
@@ -66,10 +67,14 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       layers,
       uploads,
     );
-    this.ffnEpilogue = config.rotary ? (config.rotary.gate === 'silu' ? 'swiglu' : 'geglu') : 'gelu';
+    const gated = config.gatedBert;
+    this.ffnEpilogue = gated ? (gated.gate === 'silu' ? 'swiglu' : 'geglu') : 'gelu';
+    this.alibiBase = gated?.positions.type === 'alibi' ? alibiBase(config.numHeads) : 0;
   }
 
   private readonly ffnEpilogue: 'gelu' | 'geglu' | 'swiglu';
+  /** ALiBi's slopes for the attention kernel (model/alibi.ts); 0 without ALiBi. */
+  private readonly alibiBase: number;
 
   /** `activations`: the activation buffers' element type (f16 needs `shader-f16`). */
   static async create(gpu: GpuContext, weights: BertWeights, activations: Elem = 'f32'): Promise<BertGraph> {
@@ -77,8 +82,10 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const elems = roleElems(ROLES, activations);
     const { position, tokenType } = weights;
     const learned = position && tokenType;
+    const positions = c.gatedBert?.positions;
+    const rotary = positions?.type === 'rope';
     const [kernels, embed] = await Promise.all([
-      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary: !learned, elems }),
+      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary, elems }),
       learned ? EmbedKernel.create(gpu.device, [elems.residual]) : null,
     ]);
     const up = new WeightUploads(gpu.device);
@@ -92,7 +99,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         position: up.buffer('position_embeddings', position as Float32Array),
         tokenType: up.buffer('token_type_embeddings', (tokenType as Float32Array).subarray(0, c.hiddenSize)),
       },
-      rope: c.rotary ? up.buffer('rope', rotaryRopeTable(c.rotary, c.headDim, c.maxTokens)) : null,
+      rope: positions?.type === 'rope' ? up.buffer('rope', ropeSpecTable(positions, c.headDim, c.maxTokens)) : null,
       embNorm: up.norm('embeddings.norm', weights.embNorm),
     };
     return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems);
@@ -123,7 +130,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const { residual, qkv, attnContext, attnOut, ffnHidden } = this.activations();
     const { batch } = p;
     const M = batch.size * batch.seqLen;
-    const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads };
+    const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads, alibiBase: this.alibiBase };
     const { rope } = this.tables;
     for (const l of this.layers.slice(from, to)) {
       matmul.encode(pass, uniforms, residual, l.qkv, qkv, M); // qkv [M, 3H]

@@ -1,4 +1,4 @@
-import type { RotaryBertSpec } from '../weights/config.js';
+import type { RopeSpec } from '../weights/config.js';
 
 /** RoPE's inverse frequencies theta^(-2i / headDim), one per pair i < headDim / 2. */
 export function inverseFrequencies(theta: number, headDim: number): Float64Array {
@@ -10,7 +10,7 @@ export function inverseFrequencies(theta: number, headDim: number): Float64Array
  * fixed NTK raises the base to theta x factor and divides every frequency by factor^(2 / headDim);
  * mixed NTK keeps the base and divides pair i's by exp(a (i + 1)^b), a = ln(factor) / (headDim / 2)^b.
  */
-export function rotaryInverseFrequencies(spec: RotaryBertSpec, headDim: number): Float64Array {
+export function ropeFrequencies(spec: RopeSpec, headDim: number): Float64Array {
   const { ropeTheta, ntk } = spec;
   if (!ntk) return inverseFrequencies(ropeTheta, headDim);
   const { factor, mixedB } = ntk;
@@ -19,9 +19,9 @@ export function rotaryInverseFrequencies(spec: RotaryBertSpec, headDim: number):
   return inverseFrequencies(ropeTheta, headDim).map((f, i) => f / Math.exp(a * (i + 1) ** mixedB));
 }
 
-/** The table of ropeTable(theta, ...) for the frequencies of rotaryInverseFrequencies. */
-export function rotaryRopeTable(spec: RotaryBertSpec, headDim: number, positions: number): Float32Array {
-  return frequencyTable(rotaryInverseFrequencies(spec, headDim), positions);
+/** The table of ropeTable(theta, ...) for the frequencies of ropeFrequencies. */
+export function ropeSpecTable(spec: RopeSpec, headDim: number, positions: number): Float32Array {
+  return frequencyTable(ropeFrequencies(spec, headDim), positions);
 }
 
 /**

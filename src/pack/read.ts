@@ -231,8 +231,8 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
     family: 'bert',
     config,
     word,
-    position: config.rotary ? null : view.f32('position', [config.maxPositions, H]),
-    tokenType: config.rotary ? null : view.f32('tokenType', [config.typeVocabSize, H]),
+    position: config.gatedBert ? null : view.f32('position', [config.maxPositions, H]),
+    tokenType: config.gatedBert ? null : view.f32('tokenType', [config.typeVocabSize, H]),
     embNorm,
     layers: packLayers(manifest, config, files, 0, layers) as BertLayer[],
   };

@@ -5,7 +5,7 @@ import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 
 export { EXIT_NORMS, type ExitNorm };
 
-export type ModelType = 'bert' | 'xlm-roberta' | 'gte' | 'nomic_bert' | 'modernbert' | 'qwen3' | 'gemma3';
+export type ModelType = 'bert' | 'xlm-roberta' | 'jina_bert' | 'gte' | 'nomic_bert' | 'modernbert' | 'qwen3' | 'gemma3';
 
 /**
  * How token vectors become one text vector: their mean (over real tokens), the first token's, or
@@ -28,21 +28,28 @@ export interface ModernBertSpec {
   exitNorm: ExitNorm;
 }
 
-/**
- * The post-norm encoders with rotary positions: GTE (Alibaba-NLP/new-impl: gte-multilingual-base,
- * snowflake-arctic-embed-m-v2.0) and NomicBERT (nomic-embed-text-v1.5). Their departures from
- * BERT: RoPE instead of a position table, and a gated feed-forward. The layers stay post-norm, so
- * the weights are BERT's with no position table (checkpoint/gte.ts, checkpoint/nomic.ts).
- */
-export interface RotaryBertSpec {
+/** RoPE as GTE and NomicBERT compute it (rotate_half over whole heads, positions from 0). */
+export interface RopeSpec {
+  type: 'rope';
   ropeTheta: number;
   /**
    * rope_scaling {type: "ntk"}: new-impl builds its rotary cache for factor x max_position_embeddings
    * positions at load, which always takes the scaled branch, so the scaled frequencies apply at
-   * every length (rope.ts gteInverseFrequencies).
+   * every length (rope.ts ropeFrequencies).
    */
   ntk: { factor: number; mixedB: number | null } | null;
-  /** The feed-forward's gate activation: GELU (GTE, NomicBERT geglu) or SiLU (NomicBERT swiglu). */
+}
+
+/**
+ * The post-norm encoders without a position table: GTE (Alibaba-NLP/new-impl: gte-multilingual-base,
+ * snowflake-arctic-embed-m-v2.0) and NomicBERT (nomic-embed-text-v1.5) with RoPE, JinaBERT v2
+ * (jina-embeddings-v2) with ALiBi, all with a gated feed-forward. The layers are BERT's, so the
+ * weights are BertWeights with no position table (checkpoint/gte.ts, nomic.ts, bert.ts).
+ */
+export interface GatedBertSpec {
+  /** RoPE, or ALiBi: a bias of -slope_h |i - j| on head h's scores (model/alibi.ts). */
+  positions: RopeSpec | { type: 'alibi' };
+  /** The feed-forward's gate activation: GELU (GTE, JinaBERT, NomicBERT geglu) or SiLU (NomicBERT swiglu). */
   gate: 'gelu' | 'silu';
   /**
    * nomic-embed-text-v1.5's Matryoshka recipe: a layer norm without weights over the pooled vector
@@ -74,8 +81,8 @@ export interface EncoderConfig {
   maxTokens: number;
   /** Present exactly when modelType is 'modernbert'. */
   modern?: ModernBertSpec;
-  /** Present exactly when modelType is 'gte' or 'nomic_bert'. */
-  rotary?: RotaryBertSpec;
+  /** Present exactly when modelType is 'jina_bert', 'gte' or 'nomic_bert'. */
+  gatedBert?: GatedBertSpec;
   /** Present exactly when modelType is 'qwen3' or 'gemma3'. */
   decoder?: DecoderSpec;
 }
@@ -119,10 +126,11 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
     );
   }
   const { hiddenSize, numHeads } = bertShape(cfg);
-  // JinaBERT v2 says model_type bert with ALiBi; relative_key BERTs exist too: neither has a position table to read.
   const positions = cfg.position_embedding_type ?? 'absolute';
+  if (positions === 'alibi' && modelType === 'bert') return parseJinaConfig(cfg, hiddenSize, numHeads);
+  // relative_key BERTs have no position table to read either.
   if (positions !== 'absolute') {
-    throw new UnsupportedError(`position_embedding_type ${JSON.stringify(positions)} is not supported (only absolute)`);
+    throw new UnsupportedError(`position_embedding_type ${JSON.stringify(positions)} is not supported (only absolute and ALiBi)`);
   }
   const isRoberta = modelType !== 'bert';
   const padTokenId = num(cfg, 'pad_token_id', isRoberta ? 1 : 0);
@@ -185,7 +193,7 @@ function parseGteConfig(cfg: Record<string, unknown>): EncoderConfig {
   }
   const ropeTheta = num(cfg, 'rope_theta', 10000);
   if (ropeTheta <= 0) throw new ModelFormatError('config.json: "rope_theta" must be positive');
-  let ntk: RotaryBertSpec['ntk'] = null;
+  let ntk: RopeSpec['ntk'] = null;
   if (cfg.rope_scaling !== undefined && cfg.rope_scaling !== null) {
     const scaling = obj(cfg.rope_scaling, 'rope_scaling');
     if (scaling.type !== 'ntk') refuse(`rope_scaling type ${JSON.stringify(scaling.type)} (only "ntk")`);
@@ -211,7 +219,7 @@ function parseGteConfig(cfg: Record<string, unknown>): EncoderConfig {
     padTokenId: num(cfg, 'pad_token_id', 0),
     positionOffset: 0,
     maxTokens: maxPositions,
-    rotary: { ropeTheta, ntk, gate: 'gelu', truncateNorm: false },
+    gatedBert: { positions: { type: 'rope', ropeTheta, ntk }, gate: 'gelu', truncateNorm: false },
   };
 }
 
@@ -266,7 +274,42 @@ function parseNomicConfig(cfg: Record<string, unknown>): EncoderConfig {
     padTokenId: num(cfg, 'pad_token_id', 0),
     positionOffset: 0,
     maxTokens,
-    rotary: { ropeTheta, ntk: null, gate: act === 'swiglu' ? 'silu' : 'gelu', truncateNorm: true },
+    gatedBert: {
+      positions: { type: 'rope', ropeTheta, ntk: null },
+      gate: act === 'swiglu' ? 'silu' : 'gelu',
+      truncateNorm: true,
+    },
+  };
+}
+
+/**
+ * JinaBERT v2 (jina-embeddings-v2-*: model_type bert, position_embedding_type alibi), read from
+ * jina-bert-implementation's JinaBertModel as its ports give it: BERT's post-norm attention with
+ * ALiBi on the scores instead of a position table, the feed-forward wo(gelu(up[:I]) * up[I:]) over
+ * mlp.gated_layers under its own post-norm, word + token-type-0 embeddings. Only the GeGLU
+ * feed-forward (feed_forward_type "geglu", what the embedding models use) is read.
+ */
+function parseJinaConfig(cfg: Record<string, unknown>, hiddenSize: number, numHeads: number): EncoderConfig {
+  const ffn = cfg.feed_forward_type ?? 'original';
+  if (ffn !== 'geglu') {
+    throw new UnsupportedError(`JinaBERT feed_forward_type ${JSON.stringify(ffn)} is not supported (only geglu)`);
+  }
+  const maxPositions = positiveInt(cfg, 'max_position_embeddings');
+  return {
+    modelType: 'jina_bert',
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    hiddenSize,
+    numLayers: positiveInt(cfg, 'num_hidden_layers'),
+    numHeads,
+    headDim: hiddenSize / numHeads,
+    intermediateSize: positiveInt(cfg, 'intermediate_size'),
+    maxPositions,
+    typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 2),
+    layerNormEps: num(cfg, 'layer_norm_eps', 1e-12),
+    padTokenId: num(cfg, 'pad_token_id', 0),
+    positionOffset: 0,
+    maxTokens: maxPositions,
+    gatedBert: { positions: { type: 'alibi' }, gate: 'gelu', truncateNorm: false },
   };
 }
 

@@ -5,12 +5,12 @@ export type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
 
 /**
  * [rows, cols] of each projection of a layer: BERT's [3H, H], [H, H], [I, H], [H, I]; the gated
- * feed-forward input of ModernBERT, GTE, NomicBERT and the decoders stacks 2I rows; a decoder's grouped-query QKV
+ * feed-forward input of ModernBERT, the gated BERTs and the decoders stacks 2I rows; a decoder's grouped-query QKV
  * has heads + 2 kvHeads heads of headDim rows, and its output projection reads heads x headDim.
  */
 export function projectionShapes(config: EncoderConfig): Record<Projection, [number, number]> {
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim: D, decoder } = config;
-  const gated = config.modern !== undefined || config.rotary !== undefined || decoder !== undefined;
+  const gated = config.modern !== undefined || config.gatedBert !== undefined || decoder !== undefined;
   const q = decoder ? numHeads * D : H;
   const kv = decoder ? decoder.numKvHeads * D : H;
   return { qkv: [q + 2 * kv, H], attnOut: [H, q], ffnIn: [gated ? 2 * I : I, H], ffnOut: [H, I] };

@@ -68,23 +68,24 @@ export interface BertLayer {
   qkv: Linear;
   attnOut: Linear;
   attnNorm: LayerNormParams;
-  /** [I, H]; the rotary ones' is [2I, H], rows [0, I) the gate (through the activation), rows [I, 2I) the factor. */
+  /** [I, H]; the gated ones' (config.gatedBert) is [2I, H], rows [0, I) through the activation, rows [I, 2I) the factor. */
   ffnIn: Linear;
   ffnOut: Linear;
   ffnNorm: LayerNormParams;
 }
 
 /**
- * The post-norm encoders: BERT and XLM-R, and GTE and NomicBERT (config.rotary), whose positions
- * are rotary (no table) and whose token-type row is added into the word rows when they are read.
+ * The post-norm encoders: BERT and XLM-R, and GTE, NomicBERT and JinaBERT v2 (config.gatedBert),
+ * which have no position table and whose token-type row is added into the word rows when they
+ * are read.
  */
 export interface BertWeights extends SentenceHead {
   family: 'bert';
   config: EncoderConfig;
   word: EmbeddingTable;
-  /** [maxPositions, H]; null for the rotary ones. */
+  /** [maxPositions, H]; null for the gated ones. */
   position: Float32Array | null;
-  /** [typeVocabSize, H]; null for the rotary ones. */
+  /** [typeVocabSize, H]; null for the gated ones. */
   tokenType: Float32Array | null;
   embNorm: LayerNormParams;
   /** May hold fewer than config.numLayers when only the first layers were loaded. */

@@ -59,6 +59,7 @@ const FIXTURES: Fixture[] = [
   { model: 'modernbert-tiny', pooled: 'mean-cls' },
   { model: 'gte-tiny', pooled: 'mean-cls' },
   { model: 'nomic-tiny', pooled: 'mean-cls' },
+  { model: 'jina-tiny', pooled: 'mean-cls' },
   { model: 'qwen3-trained', pooled: 'st' },
   { model: 'gemma3-trained', pooled: 'st' },
 ];

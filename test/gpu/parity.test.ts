@@ -12,9 +12,9 @@ import { cosine } from '../support/random.js';
 
 /**
  * Whole-model parity of the post-norm encoders against test/oracle/make_fixtures.py (BERT, XLM-R),
- * make_gte.py (GTE, NTK-scaled and plain RoPE) and make_nomic.py (NomicBERT, SwiGLU and GeGLU),
- * PyTorch float64 forwards written from the published definitions: hidden states after every
- * layer and pooled outputs, per text.
+ * make_gte.py (GTE, NTK-scaled and plain RoPE), make_nomic.py (NomicBERT, SwiGLU and GeGLU) and
+ * make_jina.py (JinaBERT v2, ALiBi over 4 and 6 heads), PyTorch float64 forwards written from the
+ * published definitions: hidden states after every layer and pooled outputs, per text.
  */
 /**
  * Minimum cosine per text for hidden states and mean pooling. q4 misses the 0.99 goal on these
@@ -23,7 +23,16 @@ import { cosine } from '../support/random.js';
 const THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.9 };
 /** CLS reads one token, with no averaging over the text, so quantization noise shows more. */
 const CLS_THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.8 };
-const MODELS = ['bert-tiny', 'xlmr-tiny', 'gte-tiny', 'gte-arctic-tiny', 'nomic-tiny', 'nomic-bias-tiny'];
+const MODELS = [
+  'bert-tiny',
+  'xlmr-tiny',
+  'gte-tiny',
+  'gte-arctic-tiny',
+  'nomic-tiny',
+  'nomic-bias-tiny',
+  'jina-tiny',
+  'jina-6head-tiny',
+];
 const measured: string[] = [];
 
 afterAll(() => {

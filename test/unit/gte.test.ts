@@ -7,7 +7,7 @@ import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
-import { inverseFrequencies, rotaryInverseFrequencies } from '../../src/model/rope.js';
+import { inverseFrequencies, ropeFrequencies } from '../../src/model/rope.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
@@ -17,7 +17,7 @@ import { parseHfConfig } from '../../src/weights/config.js';
 import type { Quant } from '../../src/weights/weights.js';
 import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
 import { cosine } from '../support/random.js';
-import { ARCTIC_EMBED_M_V2, GTE_MULTILINGUAL_BASE } from '../support/rotary-configs.js';
+import { ARCTIC_EMBED_M_V2, GTE_MULTILINGUAL_BASE } from '../support/gated-bert-configs.js';
 
 // GTE ("new" / "gte": gte-multilingual-base, snowflake-arctic-embed-m-v2.0) against
 // test/oracle/make_gte.py, a float64 PyTorch forward written from new-impl's modeling.py.
@@ -46,10 +46,14 @@ describe('GTE config', () => {
       positionOffset: 0,
       padTokenId: 1,
     });
-    expect(gte.rotary).toEqual({ ropeTheta: 20000, ntk: { factor: 8, mixedB: null }, gate: 'gelu', truncateNorm: false });
-    expect(parseHfConfig(ARCTIC_EMBED_M_V2).rotary).toMatchObject({ ropeTheta: 160000, ntk: null });
+    expect(gte.gatedBert).toEqual({
+      positions: { type: 'rope', ropeTheta: 20000, ntk: { factor: 8, mixedB: null } },
+      gate: 'gelu',
+      truncateNorm: false,
+    });
+    expect(parseHfConfig(ARCTIC_EMBED_M_V2).gatedBert?.positions).toEqual({ type: 'rope', ropeTheta: 160000, ntk: null });
     const mixed = parseHfConfig({ ...GTE_MULTILINGUAL_BASE, rope_scaling: { type: 'ntk', factor: 8, mixed_b: 0.5 } });
-    expect(mixed.rotary?.ntk).toEqual({ factor: 8, mixedB: 0.5 });
+    expect(mixed.gatedBert?.positions).toMatchObject({ ntk: { factor: 8, mixedB: 0.5 } });
   });
 
   it.each([
@@ -69,12 +73,12 @@ describe('GTE config', () => {
 
   it('NTK scaling: the base times the factor, every frequency over factor^(2/d); mixed keeps the base', () => {
     const d = 64;
-    const spec = { gate: 'gelu', truncateNorm: false } as const;
-    const fixed = rotaryInverseFrequencies({ ropeTheta: 20000, ntk: { factor: 8, mixedB: null }, ...spec }, d);
+    const spec = { type: 'rope' } as const;
+    const fixed = ropeFrequencies({ ...spec, ropeTheta: 20000, ntk: { factor: 8, mixedB: null } }, d);
     // Pair 0 turns at 8^(-2/64) of a radian per position instead of 1; the last pair 8x slower than (2e4 * 8)'s.
     expect(fixed[0]).toBeCloseTo(8 ** (-2 / 64), 12);
     expect(fixed[31]).toBeCloseTo((20000 * 8) ** (-62 / 64) / 8 ** (2 / 64), 15);
-    const mixed = rotaryInverseFrequencies({ ropeTheta: 20000, ntk: { factor: 8, mixedB: 1 }, ...spec }, d);
+    const mixed = ropeFrequencies({ ...spec, ropeTheta: 20000, ntk: { factor: 8, mixedB: 1 } }, d);
     const plain = inverseFrequencies(20000, d);
     // b = 1: pair i's divisor is factor^((i + 1) / (d / 2)), the last pair's the whole factor.
     expect((plain[31] as number) / (mixed[31] as number)).toBeCloseTo(8, 10);

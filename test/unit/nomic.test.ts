@@ -14,7 +14,7 @@ import { parseHfConfig } from '../../src/weights/config.js';
 import type { Quant } from '../../src/weights/weights.js';
 import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
 import { cosine } from '../support/random.js';
-import { NOMIC_EMBED_TEXT_V15 } from '../support/rotary-configs.js';
+import { NOMIC_EMBED_TEXT_V15 } from '../support/gated-bert-configs.js';
 
 // NomicBERT (nomic-embed-text-v1.5) against test/oracle/make_nomic.py, a float64 PyTorch forward
 // written from nomic-bert-2048's modeling_hf_nomic_bert.py, with the model card's Matryoshka recipe.
@@ -39,8 +39,8 @@ describe('NomicBERT config', () => {
       typeVocabSize: 2,
       layerNormEps: 1e-12,
     });
-    expect(c.rotary).toEqual({ ropeTheta: 1000, ntk: null, gate: 'silu', truncateNorm: true });
-    expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, activation_function: 'geglu' }).rotary?.gate).toBe('gelu');
+    expect(c.gatedBert).toEqual({ positions: { type: 'rope', ropeTheta: 1000, ntk: null }, gate: 'silu', truncateNorm: true });
+    expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, activation_function: 'geglu' }).gatedBert?.gate).toBe('gelu');
     // The gated MLP rounds its width up to a multiple of 256, from 8H/3 when n_inner is unset.
     expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, n_inner: 3000 }).intermediateSize).toBe(3072);
     expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, n_inner: null }).intermediateSize).toBe(2048);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UnsupportedError } from '../../src/errors.js';
+import { alibiSlopes } from '../../src/model/alibi.js';
 import type { AttentionShape } from '../../src/model/attention-shape.js';
 import { attention, cpuLinear, groupedAttention, matmul } from '../../src/model/cpu-ops.js';
 import { gelu } from '../../src/model/math.js';
@@ -81,7 +82,7 @@ describe('WebAssembly kernels', () => {
     });
   });
 
-  it('grouped-query attention equals the TypeScript one, causal or windowed, with its own scale', () => {
+  it('grouped-query attention equals the TypeScript one, causal or windowed, with its own scale or ALiBi', () => {
     const kernel = WasmKernels.create();
     expect(kernel).not.toBeNull();
     const next = rng(17);
@@ -89,6 +90,16 @@ describe('WebAssembly kernels', () => {
       { heads: 4, kvHeads: 2, d: 6, windowHalf: Number.POSITIVE_INFINITY, causal: true, scale: 0.3 },
       { heads: 3, kvHeads: 1, d: 32, windowHalf: 5, causal: false, scale: 1 / 16 },
       { heads: 2, kvHeads: 2, d: 8, windowHalf: 3, causal: true, scale: 0.5 },
+      // JinaBERT's ALiBi, 6 heads (not a power of two: the second slope family too).
+      {
+        heads: 6,
+        kvHeads: 6,
+        d: 8,
+        windowHalf: Number.POSITIVE_INFINITY,
+        causal: false,
+        scale: 1 / Math.sqrt(8),
+        alibi: alibiSlopes(6),
+      },
     ];
     for (const shape of cases) {
       const lengths = [23, 17, 1];

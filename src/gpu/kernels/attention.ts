@@ -21,6 +21,7 @@ const PARAMS = new UniformBlock('AttentionParams', {
   kv_width: 'u32',
   group: 'u32',
   causal: 'u32',
+  alibi: 'u32',
 });
 const BINDINGS = new Bindings('attention', { params: 'uniform', qkv: 'read', lengths: 'read', rope: 'read', out: 'write' });
 
@@ -106,7 +107,8 @@ export class AttentionKernel {
 
   /**
    * ctx[rows * S, H] from the fused qkv[rows * S, 3H] (with `grouped`: [rows * S, H + 2 kvHeads *
-   * head_dim]), masking keys at or past each row's length.
+   * head_dim]), masking keys at or past each row's length; with `shape.alibiBase` (model/alibi.ts),
+   * JinaBERT's ALiBi bias on the scores.
    */
   encode(
     pass: DispatchTarget,
@@ -114,7 +116,7 @@ export class AttentionKernel {
     qkv: GPUBuffer,
     lengths: GPUBufferBinding,
     ctx: GPUBuffer,
-    shape: { rows: number; seqLen: number; heads: number },
+    shape: { rows: number; seqLen: number; heads: number; alibiBase?: number },
     rotary?: RotaryAttention,
     grouped?: GroupedAttention,
   ): void {
@@ -130,6 +132,7 @@ export class AttentionKernel {
       kv_width: (grouped?.kvHeads ?? shape.heads) * this.headDim,
       group: shape.heads / (grouped?.kvHeads ?? shape.heads),
       causal: grouped?.causal ? 1 : 0,
+      alibi: shape.alibiBase ?? 0,
     });
     const key = ioKey({ x: elemOf(qkv), y: elemOf(ctx) });
     const pipeline = this.pipelines.get(key);

@@ -49,6 +49,7 @@ interface Exports {
     scale: number,
     h0: number,
     h1: number,
+    slopes: number,
   ): void;
 }
 
@@ -253,7 +254,7 @@ export class WasmKernels {
   groupedAttention(
     qkv: Float32Array,
     batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
-    { heads, kvHeads, d, windowHalf, causal, scale }: AttentionShape,
+    { heads, kvHeads, d, windowHalf, causal, scale, alibi }: AttentionShape,
   ): Float32Array {
     const H = heads * d;
     const row = H + 2 * kvHeads * d;
@@ -265,13 +266,16 @@ export class WasmKernels {
     const L = Math.ceil(S / 8) * 8;
     const scoresBytes = align16(4 * (d * L + 8 * d + 4 * L));
     const scoresAt = align16(ctxAt + S * H * 4);
-    this.rowsThatFit(1, S * (row + H) * 4 + heads * scoresBytes, 16);
+    const slopesAt = align16(scoresAt + heads * scoresBytes);
+    this.rowsThatFit(1, S * (row + H) * 4 + heads * scoresBytes + heads * 4, 32);
+    // Zeros leave every model without ALiBi as it was.
+    this.write(slopesAt, alibi ?? new Float32Array(heads));
     const window = Number.isFinite(windowHalf) ? windowHalf : GLOBAL_WINDOW;
     const masked = causal ? 1 : 0;
     for (let r = 0; r < batch.size; r++) {
       const len = batch.lengths[r] as number;
       this.write(qkvAt, qkv.subarray(r * S * row, (r + 1) * S * row));
-      const args = [qkvAt, ctxAt, scoresAt, S, len, heads, kvHeads, d, window, masked, scale, 0, heads];
+      const args = [qkvAt, ctxAt, scoresAt, S, len, heads, kvHeads, d, window, masked, scale, 0, heads, slopesAt];
       this.split(
         len * len * H,
         { op: 'attention', args, count: heads, unit: 1, range: 11, scratch: { arg: 2, stride: scoresBytes } },

@@ -488,8 +488,10 @@
       (i32.and (local.get $causal) (i32.lt_s (local.get $i) (local.get $hi)))))
 
   ;; Row r of a block's scores (floats [jb, je) of a row, 8-aligned) becomes its softmax over the
-  ;; keys [lo, hi), zeros elsewhere, after multiplying by scale.
+  ;; keys [lo, hi), zeros elsewhere, after multiplying by scale and subtracting slope |q - j| (ALiBi;
+  ;; slope 0 for every other model, which leaves the scores as they were).
   (func $softmax_row (param $row i32) (param $jb i32) (param $je i32) (param $lo i32) (param $hi i32) (param $scale f32)
+    (param $q i32) (param $slope f32)
     (local $j i32) (local $at i32) (local $end i32) (local $jv v128) (local $in v128) (local $s v128)
     (local $max4 v128) (local $sum4 v128) (local $max f32) (local $inv v128)
     (local.set $end (i32.add (local.get $row) (i32.shl (local.get $je) (i32.const 2))))
@@ -499,7 +501,10 @@
     (block $done
       (loop $keys
         (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
-        (local.set $s (f32x4.mul (v128.load align=4 (local.get $at)) (f32x4.splat (local.get $scale))))
+        (local.set $s (f32x4.sub
+          (f32x4.mul (v128.load align=4 (local.get $at)) (f32x4.splat (local.get $scale)))
+          (f32x4.mul (f32x4.splat (local.get $slope))
+            (f32x4.convert_i32x4_s (i32x4.abs (i32x4.sub (local.get $jv) (i32x4.splat (local.get $q))))))))
         (v128.store align=4 (local.get $at) (local.get $s))
         (local.set $in (v128.and (i32x4.ge_s (local.get $jv) (i32x4.splat (local.get $lo))) (i32x4.lt_s (local.get $jv) (i32x4.splat (local.get $hi)))))
         (local.set $max4 (f32x4.max (local.get $max4) (v128.bitselect (local.get $s) (f32x4.splat (f32.const -inf)) (local.get $in))))
@@ -542,10 +547,11 @@
   ;; 8 at a time, from the head's keys transposed (L = len rounded up to 8 columns), then the
   ;; weighted values 8 dims at a time. scratch, 16-byte aligned, holds
   ;; 4 (d L + 8 d + 4 L) bytes: the keys transposed [d, L], the block's queries [4, d] (the last
-  ;; block repeats its last query), its scores [4, L] and its output [4, d].
+  ;; block repeats its last query), its scores [4, L] and its output [4, d]. slopes holds one f32
+  ;; per query head: its ALiBi slope, or zeros.
   (func (export "attention") (param $qkv i32) (param $ctx i32) (param $scratch i32) (param $S i32) (param $len i32)
     (param $heads i32) (param $kv_heads i32) (param $d i32) (param $window i32) (param $causal i32) (param $scale f32)
-    (param $h0 i32) (param $h1 i32)
+    (param $h0 i32) (param $h1 i32) (param $slopes i32)
     (local $h i32) (local $i i32) (local $r i32) (local $j i32) (local $c i32) (local $p i32) (local $src i32) (local $dst i32)
     (local $rs i32) (local $ds i32) (local $hs i32) (local $kvs i32) (local $k0 i32) (local $v0 i32) (local $ls i32) (local $L i32)
     (local $kt i32) (local $qb i32) (local $sb i32) (local $ob i32) (local $last i32)
@@ -644,7 +650,8 @@
                 (call $softmax_row (i32.add (local.get $sb) (i32.mul (local.get $r) (local.get $ls))) (local.get $jb) (local.get $je)
                   (call $first_key (local.get $p) (local.get $window))
                   (call $end_key (local.get $p) (local.get $len) (local.get $window) (local.get $causal))
-                  (local.get $scale))
+                  (local.get $scale) (local.get $p)
+                  (f32.load (i32.add (local.get $slopes) (i32.shl (local.get $h) (i32.const 2)))))
                 (local.set $r (i32.add (local.get $r) (i32.const 1)))
                 (br $soft)))
             ;; Weighted values over the block's keys [lo, hi): each row's weights are zero past its own.

@@ -1,9 +1,10 @@
 /**
- * config.json shapes of the rotary post-norm embedders m3web opens (GTE, NomicBERT). No hub is
- * reachable here, so these are not the published files byte for byte: gte-multilingual-base's
+ * config.json shapes of the gated post-norm embedders m3web opens (GTE, NomicBERT, JinaBERT v2). No
+ * hub is reachable here, so these are not the published files byte for byte: gte-multilingual-base's
  * numbers are as a third-party parser's test quotes them (RoPE base 20000 with fixed NTK scaling
- * x8), the Snowflake one is its sibling under model_type "gte" without scaling. Unit tests read
- * them; the weights in the tests are random at shrunk sizes (test/oracle/make_gte.py, make_nomic.py).
+ * x8), the Snowflake one is its sibling under model_type "gte" without scaling, the others as
+ * remembered. Unit tests read them; the weights in the tests are random at shrunk sizes
+ * (test/oracle/make_gte.py, make_nomic.py, make_jina.py).
  */
 export const GTE_MULTILINGUAL_BASE = {
   architectures: ['NewForTokenClassification'],
@@ -85,5 +86,38 @@ export const NOMIC_EMBED_TEXT_V15 = {
   torch_dtype: 'float32',
   type_vocab_size: 2,
   use_rms_norm: false,
+  vocab_size: 30528,
+};
+
+/** jina-embeddings-v2-small-en's config.json shape (JinaBertConfig), as remembered: 4 layers x 512, 8 heads, ALiBi, GeGLU. */
+export const JINA_EMBEDDINGS_V2_SMALL_EN = {
+  architectures: ['JinaBertForMaskedLM'],
+  attention_probs_dropout_prob: 0.0,
+  attn_implementation: 'torch',
+  auto_map: {
+    AutoConfig: 'jinaai/jina-bert-implementation--configuration_bert.JinaBertConfig',
+    AutoModel: 'jinaai/jina-bert-implementation--modeling_bert.JinaBertModel',
+    AutoModelForMaskedLM: 'jinaai/jina-bert-implementation--modeling_bert.JinaBertForMaskedLM',
+  },
+  classifier_dropout: null,
+  emb_pooler: 'mean',
+  feed_forward_type: 'geglu',
+  gradient_checkpointing: false,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  hidden_size: 512,
+  initializer_range: 0.02,
+  intermediate_size: 2048,
+  layer_norm_eps: 1e-12,
+  max_position_embeddings: 8192,
+  model_max_length: 8192,
+  model_type: 'bert',
+  num_attention_heads: 8,
+  num_hidden_layers: 4,
+  pad_token_id: 0,
+  position_embedding_type: 'alibi',
+  torch_dtype: 'float32',
+  type_vocab_size: 2,
+  use_cache: true,
   vocab_size: 30528,
 };

@@ -21,11 +21,11 @@ function withRowAdded(source: TensorSource, name: string, row: Float32Array): Te
 }
 
 /**
- * The embedding part of GTE and NomicBERT (full tensor names in `names`): no position table, and
- * token type 0's row, which both add to every word row before the embedding norm, added once into
- * the vocabulary table before it is quantized, so the forward has nothing to add.
+ * The embedding part of GTE, NomicBERT and JinaBERT (full tensor names in `names`): no position
+ * table, and token type 0's row, which all three add to every word row before the embedding norm,
+ * added once into the vocabulary table before it is quantized, so the forward has nothing to add.
  */
-export async function rotaryEmbeddings(
+export async function gatedBertEmbeddings(
   config: EncoderConfig,
   source: TensorSource,
   names: { word: string; tokenType: string; norm: string },

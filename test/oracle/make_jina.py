@@ -1,0 +1,477 @@
+#!/usr/bin/env python3
+"""Independent PyTorch oracle for m3web's JinaBERT v2 architecture (model_type "bert", ALiBi).
+
+Writes fixtures/jina-tiny/ (shaped like jinaai/jina-embeddings-v2-small-en: JinaBertModel weights without a
+prefix plus pooler.dense, 4 heads, F32, mean pooling + Normalize) and fixtures/jina-6head-tiny/ (6 heads, so
+the ALiBi slopes take the recursive non-power-of-two branch; every tensor under `bert.` with the masked-LM
+head a JinaBertForMaskedLM state dict carries, F16), see README.md next to this file. Both reuse bert-tiny's
+tokenizer (uncased WordPiece, [PAD]=0 [CLS]=2 [SEP]=3) and its verified texts and ids.
+
+Run from the repository root:  /usr/bin/python3 test/oracle/make_jina.py   (~5 s; after make_fixtures.py)
+
+The forward below is written by hand in float64 from jinaai/jina-bert-implementation's modeling_bert.py
+(JinaBertEmbeddings, JinaBertEncoder.rebuild_alibi_tensor, JinaBertSelfAttention, JinaBertGLUMLP,
+JinaBertLayer, JinaBertModel; the jina-embeddings-v2-{small,base}-{en,de,es,zh} checkpoints run it);
+transformers is not used. Conventions it follows:
+  - config: BERT names (hidden_size, num_attention_heads, intermediate_size, num_hidden_layers,
+    layer_norm_eps); position_embedding_type "alibi", feed_forward_type "geglu", emb_pooler "mean"
+  - embeddings: word_embeddings[ids] + token_type_embeddings[0] (token types all zero), NO position table
+    (position_embedding_type "alibi" builds none), then embeddings.LayerNorm
+  - ALiBi, symmetric (bidirectional): bias[h, i, j] = -slope_h * |i - j| added to the scaled scores of every
+    layer, positions 0..len-1 in each right-padded row. Slopes as in the ALiBi paper's code: for n heads a
+    power of two, slope_k = start * start**k with start = 2^(-2^-(log2 n - 3)), i.e. 2^(-8 (k+1) / n);
+    otherwise with m = 2^floor(log2 n): the m slopes of m heads, then the slopes of 2m heads taken every other
+    one ([0::2]), the first n - m of them. 12 heads (the base models): 2^-1..2^-8, 2^-0.5, 2^-1.5, 2^-2.5, 2^-3.5
+  - layer `encoder.layer.{l}.`: attention.self.{query,key,value} (each [H, H] + bias), d = H / n,
+    softmax(q k^T / sqrt(d) + alibi + padding mask) v, padding keys masked; attention.output.dense;
+    post-norm h = attention.output.LayerNorm(x + dense(ctx)). mlp (JinaBertGLUMLP): u = mlp.gated_layers(h)
+    ([2I, H], no bias); gated = u[..., :I], non_gated = u[..., I:]; m = gelu(gated) * non_gated (exact
+    erf GELU); x' = mlp.layernorm(mlp.wo(m) + h)
+  - hidden_states = [embedding output after its LayerNorm, layer 1, ..., layer L], no final norm; the
+    sentence embedding (emb_pooler / sentence-transformers Pooling) is the mean over real tokens
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402  (re-executes under /usr/bin/python3 when torch is missing)
+
+import json  # noqa: E402
+import math  # noqa: E402
+import shutil  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+OUT = mf.OUT
+BERT = os.path.join(OUT, "bert-tiny")
+
+# Standard deviations of the random weights (LayerNorm weights 1 + 0.1*N(0,1), biases 0.1*N(0,1), linear
+# biases 0.1*N(0,1)). Inputs to every projection are LayerNorm outputs (unit scale), so query/key 0.15 gives
+# per-head logits of std about 2, comparable to the ALiBi bias over a few tokens (slopes 1/4 .. 1/256 with 4
+# heads): attention is neither one-hot nor set by the bias alone, so the slopes and their head order both
+# matter. gated_layers 0.12 / wo 0.08 keep per-row q8 rounding of the weights (simulated below) at cosine
+# >= 0.999 on the last CLS (0.15 gives 0.9985) while every deliberate mistake still moves it far. The
+# token-type row is large enough that dropping it moves the output too. jina-6head-tiny (2 layers, head dim
+# 8) has q8 room to spare and needs a stronger attention path for the ALiBi mistakes to move it well below
+# 0.999 (with STD as is: no ALiBi 0.997, reversed slopes 0.996): query/key 0.2, value 0.2, output 0.16.
+STD = {"emb": 0.5, "type": 0.2, "qk": 0.15, "v": 0.15, "o": 0.12, "gated": 0.12, "wo": 0.08}
+STD_6HEAD = dict(STD, qk=0.2, v=0.2, o=0.16)
+
+
+# --------------------------------------------------------------------------------------------------
+# ALiBi slopes
+# --------------------------------------------------------------------------------------------------
+
+
+def alibi_slopes(n):
+    """The ALiBi paper's _get_alibi_head_slopes, as jina-bert-implementation copies it (recursive)."""
+
+    def power_of_2(m):
+        start = 2 ** (-(2 ** -(math.log2(m) - 3)))
+        ratio = start
+        return [start * ratio**k for k in range(m)]
+
+    if math.log2(n).is_integer():
+        return power_of_2(n)
+    m = 2 ** math.floor(math.log2(n))
+    return power_of_2(m) + alibi_slopes(2 * m)[0::2][: n - m]
+
+
+def alibi_slopes_closed(n):
+    """The same slopes in closed form (numpy): slope_k = 2^(-8 (k+1) / m) for the m = 2^floor(log2 n)
+    first heads, then 2^(-8 (2j+1) / (2m)) = 2^(-4 (2j+1) / m) for j = 0 .. n-m-1 (the slopes of 2m heads
+    at k = 0, 2, 4, ...)."""
+    m = 1 << (int(n).bit_length() - 1)
+    first = 2.0 ** (-8.0 * np.arange(1, m + 1) / m)
+    rest = 2.0 ** (-4.0 * (2 * np.arange(n - m) + 1) / m)
+    return np.concatenate([first, rest])
+
+
+def self_test_slopes():
+    """The recursive and the closed forms agree for 1..32 heads; the 4-, 6-, 8- and 12-head slopes are
+    written out by hand. Returns the 6- and 12-head lists for the summary."""
+    for n in range(1, 33):
+        a, b = np.array(alibi_slopes(n)), alibi_slopes_closed(n)
+        assert a.shape == (n,) and np.abs(a / b - 1).max() < 1e-14, (n, a, b)
+    assert alibi_slopes(4) == [2.0**-2, 2.0**-4, 2.0**-6, 2.0**-8], alibi_slopes(4)
+    # 6 heads: m = 4 gives 2^-2, 2^-4, 2^-6, 2^-8; 8 heads give 2^-1 .. 2^-8, every other one from the
+    # first: 2^-1, 2^-3, 2^-5, 2^-7; the first 6 - 4 = 2 of them: 2^-1, 2^-3.
+    six = [2.0**-2, 2.0**-4, 2.0**-6, 2.0**-8, 2.0**-1, 2.0**-3]
+    assert alibi_slopes(6) == six, alibi_slopes(6)
+    # 12 heads (jina-embeddings-v2-base-*): m = 8 gives 2^-1 .. 2^-8; 16 heads give 2^-0.5 .. 2^-8, every
+    # other one from the first: 2^-0.5, 2^-1.5, 2^-2.5, 2^-3.5 (the first 12 - 8 = 4).
+    twelve = [2.0**-e for e in (1, 2, 3, 4, 5, 6, 7, 8, 0.5, 1.5, 2.5, 3.5)]
+    assert np.abs(np.array(alibi_slopes(12)) / twelve - 1).max() < 1e-14, alibi_slopes(12)
+    # 8 heads (jina-embeddings-v2-small-en): 2^-1 .. 2^-8.
+    assert alibi_slopes(8) == [2.0**-e for e in range(1, 9)], alibi_slopes(8)
+    return six, alibi_slopes(12)
+
+
+# --------------------------------------------------------------------------------------------------
+# Weights
+# --------------------------------------------------------------------------------------------------
+
+
+def make_weights(cfg, prefix, seed, std, pooler, mlm_head):
+    """(name, float64 array) in module order, named as JinaBertModel (prefix "") or JinaBertForMaskedLM
+    (prefix "bert.") state dicts name them."""
+    rs = np.random.RandomState(seed)
+    H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    w = []
+
+    def normal(name, shape, std):
+        w.append((name, rs.standard_normal(shape) * std))
+
+    def ln(name):
+        w.append((name + ".weight", 1.0 + 0.1 * rs.standard_normal((H,))))
+        w.append((name + ".bias", 0.1 * rs.standard_normal((H,))))
+
+    def lin(name, o, i, std, bias=True):
+        normal(name + ".weight", (o, i), std)
+        if bias:
+            normal(name + ".bias", (o,), 0.1)
+
+    e = prefix + "embeddings."
+    normal(e + "word_embeddings.weight", (V, H), std["emb"])
+    normal(e + "token_type_embeddings.weight", (cfg["type_vocab_size"], H), std["type"])
+    ln(e + "LayerNorm")
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"{prefix}encoder.layer.{l}."
+        lin(p + "attention.self.query", H, H, std["qk"])
+        lin(p + "attention.self.key", H, H, std["qk"])
+        lin(p + "attention.self.value", H, H, std["v"])
+        lin(p + "attention.output.dense", H, H, std["o"])
+        ln(p + "attention.output.LayerNorm")
+        lin(p + "mlp.gated_layers", 2 * I, H, std["gated"], bias=False)
+        lin(p + "mlp.wo", H, I, std["wo"])
+        ln(p + "mlp.layernorm")
+    if pooler:  # in the real JinaBertModel checkpoints; the runtime must ignore it
+        lin(prefix + "pooler.dense", H, H, 0.2)
+    if mlm_head:  # JinaBertForMaskedLM's head (decoder tied to the word table, not stored); ignored too
+        lin("cls.predictions.transform.dense", H, H, 0.2)
+        w.append(("cls.predictions.transform.LayerNorm.weight", 1.0 + 0.1 * rs.standard_normal((H,))))
+        w.append(("cls.predictions.transform.LayerNorm.bias", 0.1 * rs.standard_normal((H,))))
+        normal("cls.predictions.bias", (V,), 0.1)
+    return w
+
+
+# --------------------------------------------------------------------------------------------------
+# JinaBERT forward (float64), route 1: hand-written, the mistakes selectable
+# --------------------------------------------------------------------------------------------------
+
+
+def layer_norm(x, W, name, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = ((x - mu) ** 2).mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + eps) * W[name + ".weight"] + W[name + ".bias"]
+
+
+def gelu(x):
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def forward(W, cfg, prefix, ids, mask, slopes=None, alibi=True, signed=False, swap_glu=False, no_type=False):
+    """hidden_states [emb, layer 1..L], each [B, S, H]. slopes: per-head slopes (default: the model's).
+    Mistakes: alibi=False (no ALiBi), slopes reordered or another formula, signed (-slope * (i - j), the
+    distance without its absolute value), swap_glu (GELU on the second half of gated_layers' output instead
+    of the first), no_type (the token-type row dropped)."""
+    H, n, I, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"], cfg["layer_norm_eps"]
+    d = H // n
+    B, S = ids.shape
+    assert cfg["position_embedding_type"] == "alibi" and cfg["feed_forward_type"] == "geglu"
+    assert cfg["hidden_act"] == "gelu"
+    g = lambda name: W[prefix + name]  # noqa: E731
+
+    def lin(t, name):
+        y = t @ g(name + ".weight").T
+        return y + g(name + ".bias") if prefix + name + ".bias" in W else y
+
+    x = g("embeddings.word_embeddings.weight")[ids]
+    if not no_type:
+        x = x + g("embeddings.token_type_embeddings.weight")[torch.zeros_like(ids)]
+    x = layer_norm(x, W, prefix + "embeddings.LayerNorm", eps)
+    states = [x]
+    s = torch.tensor(alibi_slopes(n) if slopes is None else slopes, dtype=torch.float64)
+    pos = torch.arange(S, dtype=torch.float64)
+    dist = pos[:, None] - pos[None, :]  # i - j
+    bias = -s[:, None, None] * (dist if signed else dist.abs())[None]  # [n, S, S]
+    if not alibi:
+        bias = torch.zeros_like(bias)
+    add_mask = (1.0 - mask.to(torch.float64))[:, None, None, :] * torch.finfo(torch.float64).min
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{l}."
+        q, k, v = (
+            lin(x, p + f"attention.self.{name}").view(B, S, n, d).transpose(1, 2) for name in ("query", "key", "value")
+        )
+        probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + bias[None] + add_mask, dim=-1)
+        ctx = (probs @ v).permute(0, 2, 1, 3).reshape(B, S, H)
+        h = layer_norm(x + lin(ctx, p + "attention.output.dense"), W, prefix + p + "attention.output.LayerNorm", eps)
+        u = lin(h, p + "mlp.gated_layers")
+        gated, non_gated = u[..., :I], u[..., I:]
+        if swap_glu:
+            gated, non_gated = non_gated, gated
+        x = layer_norm(lin(gelu(gated) * non_gated, p + "mlp.wo") + h, W, prefix + p + "mlp.layernorm", eps)
+        states.append(x)
+    return states
+
+
+# --------------------------------------------------------------------------------------------------
+# Route 2: ALiBi by an explicit loop in numpy (closed-form slopes), torch.nn.functional attention /
+# LayerNorm / GELU
+# --------------------------------------------------------------------------------------------------
+
+
+def alibi_loop(n, S):
+    """[n, S, S] float64, one entry at a time."""
+    s = alibi_slopes_closed(n)
+    out = np.zeros((n, S, S), dtype=np.float64)
+    for h in range(n):
+        for i in range(S):
+            for j in range(S):
+                out[h, i, j] = -s[h] * abs(i - j)
+    return out
+
+
+def forward_functional(W, cfg, prefix, ids, mask):
+    H, n, I, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"], cfg["layer_norm_eps"]
+    B, S = ids.shape
+    g = lambda name: W[prefix + name]  # noqa: E731
+    ln = lambda t, name: F.layer_norm(t, (H,), g(name + ".weight"), g(name + ".bias"), eps)  # noqa: E731
+    x = F.embedding(ids, g("embeddings.word_embeddings.weight"))
+    x = ln(x + F.embedding(torch.zeros_like(ids), g("embeddings.token_type_embeddings.weight")), "embeddings.LayerNorm")
+    states = [x]
+    # multi_head_attention_forward folds batch and heads as b * n + h: the per-head bias repeated per row.
+    attn_bias = torch.from_numpy(alibi_loop(n, S)).repeat(B, 1, 1)  # [B * n, S, S]
+    eye, zeros = torch.eye(H, dtype=torch.float64), torch.zeros(3 * H, dtype=torch.float64)
+    pad = ~mask.bool()
+    tr = lambda t: t.transpose(0, 1)  # noqa: E731  [S, B, H] for multi_head_attention_forward
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{l}."
+        q, k, v = (
+            F.linear(x, g(p + f"attention.self.{m}.weight"), g(p + f"attention.self.{m}.bias"))
+            for m in ("query", "key", "value")
+        )
+        a, _ = F.multi_head_attention_forward(
+            tr(q), tr(k), tr(v), H, n,
+            in_proj_weight=None, in_proj_bias=zeros, bias_k=None, bias_v=None, add_zero_attn=False,
+            dropout_p=0.0, out_proj_weight=g(p + "attention.output.dense.weight"),
+            out_proj_bias=g(p + "attention.output.dense.bias"), training=False, key_padding_mask=pad,
+            need_weights=False, attn_mask=attn_bias, use_separate_proj_weight=True,
+            q_proj_weight=eye, k_proj_weight=eye, v_proj_weight=eye,
+        )  # fmt: skip
+        h = ln(x + tr(a), p + "attention.output.LayerNorm")
+        gated, non_gated = F.linear(h, g(p + "mlp.gated_layers.weight")).split(I, dim=-1)
+        m = F.gelu(gated) * non_gated
+        x = ln(F.linear(m, g(p + "mlp.wo.weight"), g(p + "mlp.wo.bias")) + h, p + "mlp.layernorm")
+        states.append(x)
+    return states
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures
+# --------------------------------------------------------------------------------------------------
+
+
+def q8_rows(W):
+    """Weights rounded as the runtime's q8 stores them: int8 per output row, scale absmax / 127."""
+    out = {}
+    for name, a in W.items():
+        s = a.abs().max(-1, keepdim=True).values / 127 if a.dim() == 2 else None
+        out[name] = torch.round(a / s) * s if s is not None else a
+    return out
+
+
+def mean_pool(t, lengths):
+    return torch.stack([t[i, :n].mean(0) for i, n in enumerate(lengths)])
+
+
+def min_cosine(u, w):
+    return (u * w).sum(-1).div(u.norm(dim=-1) * w.norm(dim=-1)).min().item()
+
+
+def write_st_files(folder, hidden, max_seq_length):
+    """jina-embeddings-v2-small-en's sentence-transformers files: Transformer, mean Pooling, Normalize."""
+    mf.write_json(
+        os.path.join(folder, "modules.json"),
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+    )
+    os.makedirs(os.path.join(folder, "1_Pooling"))
+    mf.write_json(
+        os.path.join(folder, "1_Pooling", "config.json"),
+        {
+            "word_embedding_dimension": hidden,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+        },
+    )
+    os.makedirs(os.path.join(folder, "2_Normalize"))  # empty, as sentence-transformers saves it
+    mf.write_json(
+        os.path.join(folder, "sentence_bert_config.json"), {"max_seq_length": max_seq_length, "do_lower_case": False}
+    )
+
+
+def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, pooler, mlm_head, st_files):
+    folder = os.path.join(OUT, name)
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    mf.write_json(os.path.join(folder, "config.json"), cfg)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(os.path.join(BERT, f), os.path.join(folder, f))
+    if st_files:
+        write_st_files(folder, cfg["hidden_size"], cfg["max_position_embeddings"])
+    stored = [(k, a.astype(dtype)) for k, a in make_weights(cfg, prefix, seed, std, pooler, mlm_head)]
+    path = os.path.join(folder, "model.safetensors")
+    mf.write_safetensors(path, stored, {"format": "pt"})
+    W = {k: torch.from_numpy(a.astype(np.float64)) for k, a in mf.read_safetensors(path).items()}
+
+    L, H, n = cfg["num_hidden_layers"], cfg["hidden_size"], cfg["num_attention_heads"]
+    slopes = alibi_slopes(n)
+    lengths = [len(x) for x in ids]
+    assert max(t for x in ids for t in x) < cfg["vocab_size"] and max(lengths) <= cfg["max_position_embeddings"]
+    B, S = len(ids), max(lengths)
+    inp = torch.full((B, S), cfg["pad_token_id"], dtype=torch.long)  # [PAD] = 0
+    mask = torch.zeros((B, S), dtype=torch.long)
+    for i, x in enumerate(ids):
+        inp[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
+    with torch.no_grad():
+        states = forward(W, cfg, prefix, inp, mask)
+        for i, x in enumerate(ids):  # each text alone must equal its rows of the padded batch
+            alone = forward(W, cfg, prefix, torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long))
+            for l in range(L + 1):
+                diff = (alone[l][0] - states[l][i, : len(x)]).abs().max().item()
+                assert diff < 1e-9, (name, "alone", i, l, diff)
+        # Second route: ALiBi by a numpy loop with closed-form slopes, F.multi_head_attention_forward with
+        # it as a float attn_mask plus a key padding mask, F.layer_norm, F.gelu.
+        other = forward_functional(W, cfg, prefix, inp, mask)
+        route = max(
+            (other[l][i, :m] - states[l][i, :m]).abs().max().item() for l in range(L + 1) for i, m in enumerate(lengths)
+        )
+        assert route < 1e-9, (name, "route 2", route)
+        # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
+        mean_last, cls_last = mean_pool(states[L], lengths), states[L][:, 0]
+        mistakes = {
+            "no ALiBi": dict(alibi=False),
+            "slopes reversed": dict(slopes=slopes[::-1]),
+            "gated/non-gated swapped": dict(swap_glu=True),
+            "no token type": dict(no_type=True),
+            "signed distance": dict(signed=True),
+        }
+        if not math.log2(n).is_integer():  # the power-of-two formula applied to n heads as is
+            mistakes[f"2^(-8k/{n}) slopes"] = dict(slopes=[2.0 ** (-8.0 * (k + 1) / n) for k in range(n)])
+        figures = {}
+        for label, kw in mistakes.items():
+            bad = forward(W, cfg, prefix, inp, mask, **kw)[L]
+            figures[label] = (min_cosine(mean_pool(bad, lengths), mean_last), min_cosine(bad[:, 0], cls_last))
+            assert max(figures[label]) < 0.999, (name, label, figures[label])
+        # How far q8 weight rounding alone moves the last CLS (float64 compute): the weight scales are
+        # chosen so that it stays >= 0.999, leaving the runtime room under a q8 bound such as 0.998.
+        q8 = forward(q8_rows(W), cfg, prefix, inp, mask)[L]
+        cos_q8 = min_cosine(q8[:, 0], cls_last)
+        cos_q8_mean = min_cosine(mean_pool(q8, lengths), mean_last)
+        assert cos_q8 >= 0.999, (name, "q8", cos_q8)
+        # Conditioning: token states at the last layer stay distinct (mean pairwise cosine, real tokens).
+        last = torch.cat([states[L][i, :m] for i, m in enumerate(lengths)])
+        unit = last / last.norm(dim=-1, keepdim=True)
+        pair = ((unit @ unit.T).sum() - len(unit)).item() / (len(unit) * (len(unit) - 1))
+
+    out = []
+    for i, m in enumerate(lengths):
+        for l in range(L + 1):
+            h = states[l][i, :m]
+            out.append((f"hidden.{i}.{l}", h.numpy().astype(np.float32)))
+            if l == 0:
+                continue
+            out.append((f"mean.{i}.{l}", h.mean(0).numpy().astype(np.float32)))
+            out.append((f"cls.{i}.{l}", h[0].numpy().astype(np.float32)))
+    mf.write_safetensors(os.path.join(folder, "expected.safetensors"), out)
+    note = (
+        "hidden.{i}.{l} (l=0..layers): [len_i, hidden], real tokens only; l=0 is the embedding output after "
+        "embeddings.LayerNorm (word + token type 0, no position table), l=k the output of layer k (post-norm, "
+        "after mlp.layernorm; no final norm). mean.{i}.{l} / cls.{i}.{l} (l>=1): mean over real tokens (not "
+        "normalised; what emb_pooler 'mean' and the sentence-transformers Pooling take, before Normalize) / "
+        "token 0. Attention adds -slopes[h] * |i - j| (slopes listed here, head order) to q k^T / sqrt(d). "
+        "Computed in float64 from the stored weights (one right-padded batch, checked against each text alone "
+        "and a second attention route), stored as F32."
+    )
+    mf.write_json(
+        os.path.join(folder, "expected.json"),
+        {"model": name, "texts": texts, "ids": ids, "layers": L, "hidden": H, "slopes": slopes, "note": note},
+    )
+    moved = ", ".join(f"{k} {a:.4f}/{c:.4f}" for k, (a, c) in figures.items())
+    print(
+        f"{name}: vocab {cfg['vocab_size']}, {n} heads, slopes {['%g' % s for s in slopes]}, {len(texts)} texts, "
+        f"lengths {lengths}; min cosine (last layer, mean/CLS) vs {moved}; route 2 max diff {route:.1e}; "
+        f"q8 weights CLS {cos_q8:.5f} mean {cos_q8_mean:.5f}; mean token cosine {pair:.2f}"
+    )
+
+
+def config(vocab_size, **kw):
+    """The fields of jina-embeddings-v2-small-en's config.json (JinaBertConfig, a BertConfig), sizes scaled
+    down."""
+    cfg = {
+        "_name_or_path": "jinaai/jina-bert-implementation",
+        "architectures": ["JinaBertForMaskedLM"],
+        "attention_probs_dropout_prob": 0.0,
+        "attn_implementation": "torch",
+        "auto_map": {
+            "AutoConfig": "jinaai/jina-bert-implementation--configuration_bert.JinaBertConfig",
+            "AutoModel": "jinaai/jina-bert-implementation--modeling_bert.JinaBertModel",
+            "AutoModelForMaskedLM": "jinaai/jina-bert-implementation--modeling_bert.JinaBertForMaskedLM",
+        },
+        "classifier_dropout": None,
+        "emb_pooler": "mean",
+        "feed_forward_type": "geglu",
+        "gradient_checkpointing": False,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": 64,
+        "initializer_range": 0.02,
+        "intermediate_size": 96,
+        "layer_norm_eps": 1e-12,
+        "max_position_embeddings": 8192,
+        "model_max_length": 8192,
+        "model_type": "bert",
+        "num_attention_heads": 4,
+        "num_hidden_layers": 3,
+        "pad_token_id": 0,
+        "position_embedding_type": "alibi",
+        "torch_dtype": "float32",
+        "transformers_version": "4.26.0",
+        "type_vocab_size": 2,
+        "use_cache": True,
+        "vocab_size": vocab_size,
+    }
+    cfg.update(kw)
+    return cfg
+
+
+def main():
+    with open(os.path.join(BERT, "expected.json"), encoding="utf-8") as f:
+        bert = json.load(f)
+    with open(os.path.join(BERT, "tokenizer.json"), encoding="utf-8") as f:
+        vocab_size = len(json.load(f)["model"]["vocab"])
+    texts, ids = bert["texts"], bert["ids"]
+    assert all(x[0] == 2 and x[-1] == 3 for x in ids)  # [CLS] ... [SEP]
+    six, twelve = self_test_slopes()
+    print(f"slopes: 4 heads {alibi_slopes(4)}; 6 heads {six}; 12 heads {[round(s, 6) for s in twelve]}")
+    run_model("jina-tiny", config(vocab_size), "", np.float32, 2718, STD, texts, ids, True, False, True)
+    six_head = config(
+        vocab_size, hidden_size=48, num_attention_heads=6, intermediate_size=80, num_hidden_layers=2,
+        torch_dtype="float16",
+    )  # fmt: skip
+    run_model("jina-6head-tiny", six_head, "bert.", np.float16, 3141, STD_6HEAD, texts, ids, False, True, False)
+
+
+if __name__ == "__main__":
+    main()
