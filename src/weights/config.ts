@@ -125,38 +125,30 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
       `model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
     );
   }
-  const { hiddenSize, numHeads } = bertShape(cfg);
+  const numbers = bertNumbers(cfg);
   const positions = cfg.position_embedding_type ?? 'absolute';
-  if (positions === 'alibi' && modelType === 'bert') return parseJinaConfig(cfg, hiddenSize, numHeads);
+  if (positions === 'alibi' && modelType === 'bert') return parseJinaConfig(cfg, numbers);
   // relative_key BERTs have no position table to read either.
   if (positions !== 'absolute') {
     throw new UnsupportedError(`position_embedding_type ${JSON.stringify(positions)} is not supported (only absolute and ALiBi)`);
   }
   const isRoberta = modelType !== 'bert';
   const padTokenId = num(cfg, 'pad_token_id', isRoberta ? 1 : 0);
-  const maxPositions = positiveInt(cfg, 'max_position_embeddings');
   const positionOffset = isRoberta ? padTokenId + 1 : 0;
-  const maxTokens = maxPositions - positionOffset;
-  if (maxTokens < 2) throw new ModelFormatError(`max_position_embeddings ${maxPositions} leaves no room for tokens`);
+  const maxTokens = numbers.maxPositions - positionOffset;
+  if (maxTokens < 2) throw new ModelFormatError(`max_position_embeddings ${numbers.maxPositions} leaves no room for tokens`);
   return {
     modelType: isRoberta ? 'xlm-roberta' : 'bert',
-    vocabSize: positiveInt(cfg, 'vocab_size'),
-    hiddenSize,
-    numLayers: positiveInt(cfg, 'num_hidden_layers'),
-    numHeads,
-    headDim: hiddenSize / numHeads,
-    intermediateSize: positiveInt(cfg, 'intermediate_size'),
-    maxPositions,
+    ...numbers,
     typeVocabSize: positiveInt(cfg, 'type_vocab_size', 2),
-    layerNormEps: num(cfg, 'layer_norm_eps', 1e-12),
     padTokenId,
     positionOffset,
     maxTokens,
   };
 }
 
-/** hidden_act and the head split, as BERT and GTE configs state them. */
-function bertShape(cfg: Record<string, unknown>): { hiddenSize: number; numHeads: number } {
+/** The numbers every BERT-named config (BERT, XLM-R, GTE, JinaBERT) states alike, hidden_act checked. */
+function bertNumbers(cfg: Record<string, unknown>) {
   const act = cfg.hidden_act ?? 'gelu';
   if (typeof act !== 'string' || !SUPPORTED_ACTIVATIONS.has(act)) {
     throw new UnsupportedError(`hidden_act ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
@@ -166,7 +158,16 @@ function bertShape(cfg: Record<string, unknown>): { hiddenSize: number; numHeads
   if (hiddenSize % numHeads !== 0) {
     throw new ModelFormatError(`hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
   }
-  return { hiddenSize, numHeads };
+  return {
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    hiddenSize,
+    numLayers: positiveInt(cfg, 'num_hidden_layers'),
+    numHeads,
+    headDim: hiddenSize / numHeads,
+    intermediateSize: positiveInt(cfg, 'intermediate_size'),
+    maxPositions: positiveInt(cfg, 'max_position_embeddings'),
+    layerNormEps: num(cfg, 'layer_norm_eps', 1e-12),
+  };
 }
 
 /**
@@ -178,7 +179,8 @@ function bertShape(cfg: Record<string, unknown>): { hiddenSize: number; numHeads
  * absolute positions (use the BERT config), RMSNorm layers, log-n attention scaling.
  */
 function parseGteConfig(cfg: Record<string, unknown>): EncoderConfig {
-  const { hiddenSize, numHeads } = bertShape(cfg);
+  const numbers = bertNumbers(cfg);
+  const { hiddenSize, numHeads } = numbers;
   const refuse = (what: string) => {
     throw new UnsupportedError(`GTE ${what} is not supported`);
   };
@@ -203,22 +205,15 @@ function parseGteConfig(cfg: Record<string, unknown>): EncoderConfig {
     // A factor of 1 or less never reaches the scaled branch within max_position_embeddings.
     if (factor > 1) ntk = { factor, mixedB };
   }
-  const maxPositions = positiveInt(cfg, 'max_position_embeddings');
-  if (maxPositions < 2) throw new ModelFormatError(`max_position_embeddings ${maxPositions} leaves no room for tokens`);
+  if (numbers.maxPositions < 2)
+    throw new ModelFormatError(`max_position_embeddings ${numbers.maxPositions} leaves no room for tokens`);
   return {
     modelType: 'gte',
-    vocabSize: positiveInt(cfg, 'vocab_size'),
-    hiddenSize,
-    numLayers: positiveInt(cfg, 'num_hidden_layers'),
-    numHeads,
-    headDim: hiddenSize / numHeads,
-    intermediateSize: positiveInt(cfg, 'intermediate_size'),
-    maxPositions,
+    ...numbers,
     typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 0),
-    layerNormEps: num(cfg, 'layer_norm_eps', 1e-12),
     padTokenId: num(cfg, 'pad_token_id', 0),
     positionOffset: 0,
-    maxTokens: maxPositions,
+    maxTokens: numbers.maxPositions,
     gatedBert: { positions: { type: 'rope', ropeTheta, ntk }, gate: 'gelu', truncateNorm: false },
   };
 }
@@ -289,26 +284,18 @@ function parseNomicConfig(cfg: Record<string, unknown>): EncoderConfig {
  * mlp.gated_layers under its own post-norm, word + token-type-0 embeddings. Only the GeGLU
  * feed-forward (feed_forward_type "geglu", what the embedding models use) is read.
  */
-function parseJinaConfig(cfg: Record<string, unknown>, hiddenSize: number, numHeads: number): EncoderConfig {
+function parseJinaConfig(cfg: Record<string, unknown>, numbers: ReturnType<typeof bertNumbers>): EncoderConfig {
   const ffn = cfg.feed_forward_type ?? 'original';
   if (ffn !== 'geglu') {
     throw new UnsupportedError(`JinaBERT feed_forward_type ${JSON.stringify(ffn)} is not supported (only geglu)`);
   }
-  const maxPositions = positiveInt(cfg, 'max_position_embeddings');
   return {
     modelType: 'jina_bert',
-    vocabSize: positiveInt(cfg, 'vocab_size'),
-    hiddenSize,
-    numLayers: positiveInt(cfg, 'num_hidden_layers'),
-    numHeads,
-    headDim: hiddenSize / numHeads,
-    intermediateSize: positiveInt(cfg, 'intermediate_size'),
-    maxPositions,
+    ...numbers,
     typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 2),
-    layerNormEps: num(cfg, 'layer_norm_eps', 1e-12),
     padTokenId: num(cfg, 'pad_token_id', 0),
     positionOffset: 0,
-    maxTokens: maxPositions,
+    maxTokens: numbers.maxPositions,
     gatedBert: { positions: { type: 'alibi' }, gate: 'gelu', truncateNorm: false },
   };
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
 import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
+import { ST_FILES } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
 
 // Qwen3-Embedding and EmbeddingGemma by hub id, through the local fake hub: config, tokenizer,
@@ -17,16 +18,7 @@ const expected = JSON.parse(readFileSync(join(QWEN, 'expected.json'), 'utf8')) a
 const prompts = JSON.parse(readFileSync(join(QWEN, 'config_sentence_transformers.json'), 'utf8')).prompts as { query: string };
 const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(QWEN, 'expected.safetensors'))));
 const H = 64;
-const FILES = [
-  'config.json',
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'model.safetensors',
-  'modules.json',
-  '1_Pooling/config.json',
-  'sentence_bert_config.json',
-  'config_sentence_transformers.json',
-];
+const FILES = [...ST_FILES, 'config_sentence_transformers.json'];
 
 let hub: FakeHub;
 
