@@ -8,6 +8,7 @@ import { QUANTS, type Quant } from '../weights/weights.js';
 import { DEFAULT_HUB, type HubOptions, HubRepo, openHubCheckpoint } from './hub.js';
 import { type HubModelId, hubIdText } from './hub-id.js';
 import { type ModelHandle, openPack, type SourceOptions } from './model-source.js';
+import { trainedWidths } from './trained-widths.js';
 import { withLock } from './web-lock.js';
 import { WeightMeter } from './weight-meter.js';
 
@@ -15,7 +16,7 @@ export interface HubSourceOptions extends SourceOptions {
   hub?: HubOptions;
   /** Storage of the converted weights (default q8). */
   dtype?: Quant;
-  /** The Matryoshka widths the model was trained for (default: its full width only). */
+  /** The Matryoshka widths the model was trained for (default: trainedWidths, else its full width only). */
   dims?: number[];
   fetch?: FetchLike;
 }
@@ -72,17 +73,20 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   const repo = new HubRepo(id, options.hub, options.fetch);
   // Where a revision or commit of this repo lives: the hub is named unless it is the default one.
   const where = (rev: string) => `${repo.hubUrl === DEFAULT_HUB ? '' : `${repo.hubUrl} `}hf:${id.repo}@${rev}`;
-  // The same commit converted another way is another pack.
-  const how = [dtype, ...(options.dims ?? [])].join(',');
-  const key = (commit: string | null) => `${where(id.revision)}${commit ? `#${commit}` : ''} (${how})`;
   let offline: NetworkError | null = null;
+  let dims = options.dims;
   try {
     // Checked before any weights are fetched: an architecture m3web does not run fails here.
-    parseHfConfig(await repo.json('config.json', true));
+    const config = parseHfConfig(await repo.json('config.json', true));
+    dims ??= trainedWidths(id.repo, config.hiddenSize);
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;
     offline = err;
   }
+  // The same commit converted another way is another pack. Widths from trainedWidths follow from
+  // the repository, which the key names, and must not depend on the network (offline opens).
+  const how = [dtype, ...(options.dims ?? [])].join(',');
+  const key = (commit: string | null) => `${where(id.revision)}${commit ? `#${commit}` : ''} (${how})`;
   const commit = offline ? null : repo.commit;
   const stored = store && (await store.find({ exact: commit && key(commit), latest: key(null) }));
   if (stored) return { location: stored, converted: false, replaced: null };
@@ -97,7 +101,7 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   const convertOptions: ConvertOptions = {
     id: hubPackId(id),
     quant: dtype,
-    ...(options.dims ? { dims: options.dims } : {}),
+    ...(dims ? { dims } : {}),
     source: where(resolved),
   };
   // Each shard goes to the store as soon as it is written, so the pack is never held whole.

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
+import { trainedWidths } from '../../src/source/trained-widths.js';
 import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
 import { ST_FILES } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
@@ -34,6 +35,8 @@ beforeAll(async () => {
   hub = await startFakeHub(
     new Map([
       ['fixtures/qwen3-tiny', { files: folderFiles(QWEN, FILES), commit: 'decade1' }],
+      // The same files under the published id: its trained Matryoshka widths apply (trainedWidths).
+      ['Qwen/Qwen3-Embedding-0.6B', { files: folderFiles(QWEN, FILES), commit: 'decade3' }],
       ['fixtures/gemma3-tiny', { files: folderFiles(GEMMA, gemmaFiles), commit: 'decade2' }],
     ]),
   );
@@ -63,6 +66,25 @@ describe('Qwen3-Embedding by hub id', { timeout: 120_000 }, () => {
     } finally {
       await enc.dispose();
     }
+  });
+});
+
+describe('trained Matryoshka widths by repository', { timeout: 120_000 }, () => {
+  it('opens a published id with its trained widths up to its hidden size, any other at full width, dims given winning', async () => {
+    const widths = async (model: string, dims?: number[]) => {
+      const enc = await createEncoder({ model, hub: { url: hub.url }, device: 'cpu', ...(dims ? { dims } : {}) });
+      try {
+        return (await enc.info()).model.dims;
+      } finally {
+        await enc.dispose();
+      }
+    };
+    expect(await widths('hf:Qwen/Qwen3-Embedding-0.6B')).toEqual([32, 64]);
+    expect(await widths('hf:fixtures/qwen3-tiny')).toEqual([64]);
+    expect(await widths('hf:Qwen/Qwen3-Embedding-0.6B', [16, 64])).toEqual([16, 64]);
+    expect(trainedWidths('nomic-ai/nomic-embed-text-v1.5', 768)).toEqual([64, 128, 256, 512, 768]);
+    expect(trainedWidths('Snowflake/snowflake-arctic-embed-m-v2.0', 768)).toEqual([256, 768]);
+    expect(trainedWidths('BAAI/bge-small-en-v1.5', 384)).toBeUndefined();
   });
 });
 

@@ -1,0 +1,20 @@
+/**
+ * The Matryoshka widths published embedders were trained for, by Hub repository (lower case), as
+ * their model cards state them (read from memory of the cards: no hub is reachable where this was
+ * written). A Hub model opens with its entry here, cut to its hidden size, unless `dims` says
+ * otherwise, so the budget planner can trade width for speed on it as on a pack; any other
+ * repository opens at its full width only.
+ */
+const TRAINED_WIDTHS: Readonly<Record<string, readonly number[]>> = {
+  'nomic-ai/nomic-embed-text-v1.5': [64, 128, 256, 512, 768],
+  'snowflake/snowflake-arctic-embed-m-v2.0': [256, 768],
+  'snowflake/snowflake-arctic-embed-l-v2.0': [256, 1024],
+  'google/embeddinggemma-300m': [128, 256, 512, 768],
+  'qwen/qwen3-embedding-0.6b': [32, 64, 128, 256, 512, 768, 1024],
+};
+
+/** The widths repository `repo` was trained for up to `hiddenSize`, or undefined where none are known. */
+export function trainedWidths(repo: string, hiddenSize: number): number[] | undefined {
+  const widths = TRAINED_WIDTHS[repo.toLowerCase()]?.filter((d) => d <= hiddenSize);
+  return widths?.length ? [...new Set([...widths, hiddenSize])] : undefined;
+}
