@@ -8,6 +8,8 @@ head a JinaBertForMaskedLM state dict carries, F16), see README.md next to this 
 tokenizer (uncased WordPiece, [PAD]=0 [CLS]=2 [SEP]=3) and its verified texts and ids.
 
 Run from the repository root:  /usr/bin/python3 test/oracle/make_jina.py   (~5 s; after make_fixtures.py)
+What it shares with make_gte.py and make_nomic.py (float64 building blocks, checks, fixture files) is in
+post_norm_oracle.py.
 
 The forward below is written by hand in float64 from jinaai/jina-bert-implementation's modeling_bert.py
 (JinaBertEmbeddings, JinaBertEncoder.rebuild_alibi_tensor, JinaBertSelfAttention, JinaBertGLUMLP,
@@ -36,17 +38,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixtures as mf  # noqa: E402  (re-executes under /usr/bin/python3 when torch is missing)
+import post_norm_oracle as pn  # noqa: E402
 
-import json  # noqa: E402
 import math  # noqa: E402
-import shutil  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
-OUT = mf.OUT
-BERT = os.path.join(OUT, "bert-tiny")
 
 # Standard deviations of the random weights (LayerNorm weights 1 + 0.1*N(0,1), biases 0.1*N(0,1), linear
 # biases 0.1*N(0,1)). Inputs to every projection are LayerNorm outputs (unit scale), so query/key 0.15 gives
@@ -118,59 +116,30 @@ def self_test_slopes():
 def make_weights(cfg, prefix, seed, std, pooler, mlm_head):
     """(name, float64 array) in module order, named as JinaBertModel (prefix "") or JinaBertForMaskedLM
     (prefix "bert.") state dicts name them."""
-    rs = np.random.RandomState(seed)
     H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
-    w = []
-
-    def normal(name, shape, std):
-        w.append((name, rs.standard_normal(shape) * std))
-
-    def ln(name):
-        w.append((name + ".weight", 1.0 + 0.1 * rs.standard_normal((H,))))
-        w.append((name + ".bias", 0.1 * rs.standard_normal((H,))))
-
-    def lin(name, o, i, std, bias=True):
-        normal(name + ".weight", (o, i), std)
-        if bias:
-            normal(name + ".bias", (o,), 0.1)
-
-    e = prefix + "embeddings."
-    normal(e + "word_embeddings.weight", (V, H), std["emb"])
-    normal(e + "token_type_embeddings.weight", (cfg["type_vocab_size"], H), std["type"])
-    ln(e + "LayerNorm")
+    wt = pn.RandomWeights(seed, H)
+    wt.embeddings(prefix, V, cfg["type_vocab_size"], std, prefix + "embeddings.LayerNorm")
     for l in range(cfg["num_hidden_layers"]):
         p = f"{prefix}encoder.layer.{l}."
-        lin(p + "attention.self.query", H, H, std["qk"])
-        lin(p + "attention.self.key", H, H, std["qk"])
-        lin(p + "attention.self.value", H, H, std["v"])
-        lin(p + "attention.output.dense", H, H, std["o"])
-        ln(p + "attention.output.LayerNorm")
-        lin(p + "mlp.gated_layers", 2 * I, H, std["gated"], bias=False)
-        lin(p + "mlp.wo", H, I, std["wo"])
-        ln(p + "mlp.layernorm")
+        for name, s in (("query", "qk"), ("key", "qk"), ("value", "v")):
+            wt.lin(p + f"attention.self.{name}", H, H, std[s])
+        wt.lin(p + "attention.output.dense", H, H, std["o"])
+        wt.ln(p + "attention.output.LayerNorm")
+        wt.lin(p + "mlp.gated_layers", 2 * I, H, std["gated"], bias=False)
+        wt.lin(p + "mlp.wo", H, I, std["wo"])
+        wt.ln(p + "mlp.layernorm")
     if pooler:  # in the real JinaBertModel checkpoints; the runtime must ignore it
-        lin(prefix + "pooler.dense", H, H, 0.2)
+        wt.lin(prefix + "pooler.dense", H, H, 0.2)
     if mlm_head:  # JinaBertForMaskedLM's head (decoder tied to the word table, not stored); ignored too
-        lin("cls.predictions.transform.dense", H, H, 0.2)
-        w.append(("cls.predictions.transform.LayerNorm.weight", 1.0 + 0.1 * rs.standard_normal((H,))))
-        w.append(("cls.predictions.transform.LayerNorm.bias", 0.1 * rs.standard_normal((H,))))
-        normal("cls.predictions.bias", (V,), 0.1)
-    return w
+        wt.lin("cls.predictions.transform.dense", H, H, 0.2)
+        wt.ln("cls.predictions.transform.LayerNorm")
+        wt.normal("cls.predictions.bias", (V,), 0.1)
+    return wt.w
 
 
 # --------------------------------------------------------------------------------------------------
 # JinaBERT forward (float64), route 1: hand-written, the mistakes selectable
 # --------------------------------------------------------------------------------------------------
-
-
-def layer_norm(x, W, name, eps):
-    mu = x.mean(-1, keepdim=True)
-    var = ((x - mu) ** 2).mean(-1, keepdim=True)
-    return (x - mu) / torch.sqrt(var + eps) * W[name + ".weight"] + W[name + ".bias"]
-
-
-def gelu(x):
-    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
 
 
 def forward(W, cfg, prefix, ids, mask, slopes=None, alibi=True, signed=False, swap_glu=False, no_type=False):
@@ -183,16 +152,8 @@ def forward(W, cfg, prefix, ids, mask, slopes=None, alibi=True, signed=False, sw
     B, S = ids.shape
     assert cfg["position_embedding_type"] == "alibi" and cfg["feed_forward_type"] == "geglu"
     assert cfg["hidden_act"] == "gelu"
-    g = lambda name: W[prefix + name]  # noqa: E731
-
-    def lin(t, name):
-        y = t @ g(name + ".weight").T
-        return y + g(name + ".bias") if prefix + name + ".bias" in W else y
-
-    x = g("embeddings.word_embeddings.weight")[ids]
-    if not no_type:
-        x = x + g("embeddings.token_type_embeddings.weight")[torch.zeros_like(ids)]
-    x = layer_norm(x, W, prefix + "embeddings.LayerNorm", eps)
+    lin = lambda t, name: pn.linear(W, t, prefix + name)  # noqa: E731
+    x = pn.embeddings(W, ids, prefix, prefix + "embeddings.LayerNorm", eps, no_type)
     states = [x]
     s = torch.tensor(alibi_slopes(n) if slopes is None else slopes, dtype=torch.float64)
     pos = torch.arange(S, dtype=torch.float64)
@@ -200,20 +161,16 @@ def forward(W, cfg, prefix, ids, mask, slopes=None, alibi=True, signed=False, sw
     bias = -s[:, None, None] * (dist if signed else dist.abs())[None]  # [n, S, S]
     if not alibi:
         bias = torch.zeros_like(bias)
-    add_mask = (1.0 - mask.to(torch.float64))[:, None, None, :] * torch.finfo(torch.float64).min
     for l in range(cfg["num_hidden_layers"]):
         p = f"encoder.layer.{l}."
-        q, k, v = (
-            lin(x, p + f"attention.self.{name}").view(B, S, n, d).transpose(1, 2) for name in ("query", "key", "value")
-        )
-        probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + bias[None] + add_mask, dim=-1)
-        ctx = (probs @ v).permute(0, 2, 1, 3).reshape(B, S, H)
-        h = layer_norm(x + lin(ctx, p + "attention.output.dense"), W, prefix + p + "attention.output.LayerNorm", eps)
+        q, k, v = (lin(x, p + f"attention.self.{name}").view(B, S, n, d) for name in ("query", "key", "value"))
+        ctx = pn.attention(q, k, v, mask, bias)
+        h = pn.layer_norm(x + lin(ctx, p + "attention.output.dense"), W, prefix + p + "attention.output.LayerNorm", eps)
         u = lin(h, p + "mlp.gated_layers")
         gated, non_gated = u[..., :I], u[..., I:]
         if swap_glu:
             gated, non_gated = non_gated, gated
-        x = layer_norm(lin(gelu(gated) * non_gated, p + "mlp.wo") + h, W, prefix + p + "mlp.layernorm", eps)
+        x = pn.layer_norm(lin(mf.gelu(gated) * non_gated, p + "mlp.wo") + h, W, prefix + p + "mlp.layernorm", eps)
         states.append(x)
     return states
 
@@ -236,33 +193,22 @@ def alibi_loop(n, S):
 
 
 def forward_functional(W, cfg, prefix, ids, mask):
-    H, n, I, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"], cfg["layer_norm_eps"]
+    n, I, eps = cfg["num_attention_heads"], cfg["intermediate_size"], cfg["layer_norm_eps"]
     B, S = ids.shape
     g = lambda name: W[prefix + name]  # noqa: E731
-    ln = lambda t, name: F.layer_norm(t, (H,), g(name + ".weight"), g(name + ".bias"), eps)  # noqa: E731
-    x = F.embedding(ids, g("embeddings.word_embeddings.weight"))
-    x = ln(x + F.embedding(torch.zeros_like(ids), g("embeddings.token_type_embeddings.weight")), "embeddings.LayerNorm")
+    ln = lambda t, name: pn.layer_norm_functional(t, W, prefix + name, eps)  # noqa: E731
+    x = pn.embeddings_functional(W, ids, prefix, prefix + "embeddings.LayerNorm", eps)
     states = [x]
     # multi_head_attention_forward folds batch and heads as b * n + h: the per-head bias repeated per row.
     attn_bias = torch.from_numpy(alibi_loop(n, S)).repeat(B, 1, 1)  # [B * n, S, S]
-    eye, zeros = torch.eye(H, dtype=torch.float64), torch.zeros(3 * H, dtype=torch.float64)
-    pad = ~mask.bool()
-    tr = lambda t: t.transpose(0, 1)  # noqa: E731  [S, B, H] for multi_head_attention_forward
     for l in range(cfg["num_hidden_layers"]):
         p = f"encoder.layer.{l}."
         q, k, v = (
             F.linear(x, g(p + f"attention.self.{m}.weight"), g(p + f"attention.self.{m}.bias"))
             for m in ("query", "key", "value")
         )
-        a, _ = F.multi_head_attention_forward(
-            tr(q), tr(k), tr(v), H, n,
-            in_proj_weight=None, in_proj_bias=zeros, bias_k=None, bias_v=None, add_zero_attn=False,
-            dropout_p=0.0, out_proj_weight=g(p + "attention.output.dense.weight"),
-            out_proj_bias=g(p + "attention.output.dense.bias"), training=False, key_padding_mask=pad,
-            need_weights=False, attn_mask=attn_bias, use_separate_proj_weight=True,
-            q_proj_weight=eye, k_proj_weight=eye, v_proj_weight=eye,
-        )  # fmt: skip
-        h = ln(x + tr(a), p + "attention.output.LayerNorm")
+        a = pn.attention_functional(q, k, v, n, W, prefix + p + "attention.output.dense", mask, attn_bias)
+        h = ln(x + a, p + "attention.output.LayerNorm")
         gated, non_gated = F.linear(h, g(p + "mlp.gated_layers.weight")).split(I, dim=-1)
         m = F.gelu(gated) * non_gated
         x = ln(F.linear(m, g(p + "mlp.wo.weight"), g(p + "mlp.wo.bias")) + h, p + "mlp.layernorm")
@@ -275,91 +221,24 @@ def forward_functional(W, cfg, prefix, ids, mask):
 # --------------------------------------------------------------------------------------------------
 
 
-def q8_rows(W):
-    """Weights rounded as the runtime's q8 stores them: int8 per output row, scale absmax / 127."""
-    out = {}
-    for name, a in W.items():
-        s = a.abs().max(-1, keepdim=True).values / 127 if a.dim() == 2 else None
-        out[name] = torch.round(a / s) * s if s is not None else a
-    return out
-
-
-def mean_pool(t, lengths):
-    return torch.stack([t[i, :n].mean(0) for i, n in enumerate(lengths)])
-
-
-def min_cosine(u, w):
-    return (u * w).sum(-1).div(u.norm(dim=-1) * w.norm(dim=-1)).min().item()
-
-
-def write_st_files(folder, hidden, max_seq_length):
-    """jina-embeddings-v2-small-en's sentence-transformers files: Transformer, mean Pooling, Normalize."""
-    mf.write_json(
-        os.path.join(folder, "modules.json"),
-        [
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-        ],
-    )
-    os.makedirs(os.path.join(folder, "1_Pooling"))
-    mf.write_json(
-        os.path.join(folder, "1_Pooling", "config.json"),
-        {
-            "word_embedding_dimension": hidden,
-            "pooling_mode_cls_token": False,
-            "pooling_mode_mean_tokens": True,
-            "pooling_mode_max_tokens": False,
-            "pooling_mode_mean_sqrt_len_tokens": False,
-        },
-    )
-    os.makedirs(os.path.join(folder, "2_Normalize"))  # empty, as sentence-transformers saves it
-    mf.write_json(
-        os.path.join(folder, "sentence_bert_config.json"), {"max_seq_length": max_seq_length, "do_lower_case": False}
-    )
-
-
 def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, pooler, mlm_head, st_files):
-    folder = os.path.join(OUT, name)
-    if os.path.isdir(folder):
-        shutil.rmtree(folder)
-    os.makedirs(folder)
-    mf.write_json(os.path.join(folder, "config.json"), cfg)
-    for f in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copyfile(os.path.join(BERT, f), os.path.join(folder, f))
-    if st_files:
-        write_st_files(folder, cfg["hidden_size"], cfg["max_position_embeddings"])
-    stored = [(k, a.astype(dtype)) for k, a in make_weights(cfg, prefix, seed, std, pooler, mlm_head)]
-    path = os.path.join(folder, "model.safetensors")
-    mf.write_safetensors(path, stored, {"format": "pt"})
-    W = {k: torch.from_numpy(a.astype(np.float64)) for k, a in mf.read_safetensors(path).items()}
+    folder = pn.new_folder(name, cfg, pn.BERT)
+    if st_files:  # jina-embeddings-v2-small-en's: Transformer, mean Pooling, Normalize
+        pn.write_st_files(folder, cfg["hidden_size"], "mean", cfg["max_position_embeddings"], all_pooling_keys=False)
+    W = pn.store_weights(folder, make_weights(cfg, prefix, seed, std, pooler, mlm_head), dtype)
 
-    L, H, n = cfg["num_hidden_layers"], cfg["hidden_size"], cfg["num_attention_heads"]
+    L, n = cfg["num_hidden_layers"], cfg["num_attention_heads"]
     slopes = alibi_slopes(n)
     lengths = [len(x) for x in ids]
     assert max(t for x in ids for t in x) < cfg["vocab_size"] and max(lengths) <= cfg["max_position_embeddings"]
-    B, S = len(ids), max(lengths)
-    inp = torch.full((B, S), cfg["pad_token_id"], dtype=torch.long)  # [PAD] = 0
-    mask = torch.zeros((B, S), dtype=torch.long)
-    for i, x in enumerate(ids):
-        inp[i, : len(x)] = torch.tensor(x)
-        mask[i, : len(x)] = 1
     with torch.no_grad():
-        states = forward(W, cfg, prefix, inp, mask)
-        for i, x in enumerate(ids):  # each text alone must equal its rows of the padded batch
-            alone = forward(W, cfg, prefix, torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long))
-            for l in range(L + 1):
-                diff = (alone[l][0] - states[l][i, : len(x)]).abs().max().item()
-                assert diff < 1e-9, (name, "alone", i, l, diff)
-        # Second route: ALiBi by a numpy loop with closed-form slopes, F.multi_head_attention_forward with
-        # it as a float attn_mask plus a key padding mask, F.layer_norm, F.gelu.
-        other = forward_functional(W, cfg, prefix, inp, mask)
-        route = max(
-            (other[l][i, :m] - states[l][i, :m]).abs().max().item() for l in range(L + 1) for i, m in enumerate(lengths)
+        # Route 1 on one padded batch ([PAD] = 0), checked against each text alone and against route 2 (ALiBi
+        # by a numpy loop with closed-form slopes, F.multi_head_attention_forward with it as a float attn_mask
+        # plus a key padding mask, F.layer_norm, F.gelu).
+        states, inp, mask, route = pn.batch_states(
+            name, ids, cfg["pad_token_id"], forward, forward_functional, W, cfg, prefix
         )
-        assert route < 1e-9, (name, "route 2", route)
         # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
-        mean_last, cls_last = mean_pool(states[L], lengths), states[L][:, 0]
         mistakes = {
             "no ALiBi": dict(alibi=False),
             "slopes reversed": dict(slopes=slopes[::-1]),
@@ -369,45 +248,19 @@ def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, pooler, mlm_head,
         }
         if not math.log2(n).is_integer():  # the power-of-two formula applied to n heads as is
             mistakes[f"2^(-8k/{n}) slopes"] = dict(slopes=[2.0 ** (-8.0 * (k + 1) / n) for k in range(n)])
-        figures = {}
-        for label, kw in mistakes.items():
-            bad = forward(W, cfg, prefix, inp, mask, **kw)[L]
-            figures[label] = (min_cosine(mean_pool(bad, lengths), mean_last), min_cosine(bad[:, 0], cls_last))
-            assert max(figures[label]) < 0.999, (name, label, figures[label])
-        # How far q8 weight rounding alone moves the last CLS (float64 compute): the weight scales are
-        # chosen so that it stays >= 0.999, leaving the runtime room under a q8 bound such as 0.998.
-        q8 = forward(q8_rows(W), cfg, prefix, inp, mask)[L]
-        cos_q8 = min_cosine(q8[:, 0], cls_last)
-        cos_q8_mean = min_cosine(mean_pool(q8, lengths), mean_last)
-        assert cos_q8 >= 0.999, (name, "q8", cos_q8)
-        # Conditioning: token states at the last layer stay distinct (mean pairwise cosine, real tokens).
-        last = torch.cat([states[L][i, :m] for i, m in enumerate(lengths)])
-        unit = last / last.norm(dim=-1, keepdim=True)
-        pair = ((unit @ unit.T).sum() - len(unit)).item() / (len(unit) * (len(unit) - 1))
+        run_last = lambda **kw: forward(W, cfg, prefix, inp, mask, **kw)[L]  # noqa: E731
+        figures = pn.check_mistakes(name, mistakes, run_last, states[L], lengths)
+        cos_q8, cos_q8_mean = pn.check_q8(name, forward(pn.q8_rows(W), cfg, prefix, inp, mask)[L], states[L], lengths)
+        pair = pn.mean_token_cosine(states[L], lengths)
 
-    out = []
-    for i, m in enumerate(lengths):
-        for l in range(L + 1):
-            h = states[l][i, :m]
-            out.append((f"hidden.{i}.{l}", h.numpy().astype(np.float32)))
-            if l == 0:
-                continue
-            out.append((f"mean.{i}.{l}", h.mean(0).numpy().astype(np.float32)))
-            out.append((f"cls.{i}.{l}", h[0].numpy().astype(np.float32)))
-    mf.write_safetensors(os.path.join(folder, "expected.safetensors"), out)
     note = (
         "hidden.{i}.{l} (l=0..layers): [len_i, hidden], real tokens only; l=0 is the embedding output after "
         "embeddings.LayerNorm (word + token type 0, no position table), l=k the output of layer k (post-norm, "
         "after mlp.layernorm; no final norm). mean.{i}.{l} / cls.{i}.{l} (l>=1): mean over real tokens (not "
         "normalised; what emb_pooler 'mean' and the sentence-transformers Pooling take, before Normalize) / "
         "token 0. Attention adds -slopes[h] * |i - j| (slopes listed here, head order) to q k^T / sqrt(d). "
-        "Computed in float64 from the stored weights (one right-padded batch, checked against each text alone "
-        "and a second attention route), stored as F32."
     )
-    mf.write_json(
-        os.path.join(folder, "expected.json"),
-        {"model": name, "texts": texts, "ids": ids, "layers": L, "hidden": H, "slopes": slopes, "note": note},
-    )
+    pn.write_expected(folder, name, texts, ids, states, note, extra_json={"slopes": slopes})
     moved = ", ".join(f"{k} {a:.4f}/{c:.4f}" for k, (a, c) in figures.items())
     print(
         f"{name}: vocab {cfg['vocab_size']}, {n} heads, slopes {['%g' % s for s in slopes]}, {len(texts)} texts, "
@@ -457,11 +310,7 @@ def config(vocab_size, **kw):
 
 
 def main():
-    with open(os.path.join(BERT, "expected.json"), encoding="utf-8") as f:
-        bert = json.load(f)
-    with open(os.path.join(BERT, "tokenizer.json"), encoding="utf-8") as f:
-        vocab_size = len(json.load(f)["model"]["vocab"])
-    texts, ids = bert["texts"], bert["ids"]
+    texts, ids, vocab_size = pn.source_texts(pn.BERT)
     assert all(x[0] == 2 and x[-1] == 3 for x in ids)  # [CLS] ... [SEP]
     six, twelve = self_test_slopes()
     print(f"slopes: 4 heads {alibi_slopes(4)}; 6 heads {six}; 12 heads {[round(s, 6) for s in twelve]}")

@@ -8,6 +8,8 @@ on, GeGLU, rotary_emb_base 10000, F16), see README.md next to this file. Both re
 (uncased WordPiece, [PAD]=0 [CLS]=2 [SEP]=3) and its verified texts and ids.
 
 Run from the repository root:  /usr/bin/python3 test/oracle/make_nomic.py   (~5 s; after make_fixtures.py)
+What it shares with make_gte.py and make_jina.py (float64 building blocks, checks, fixture files) is in
+post_norm_oracle.py.
 
 The forward below is written by hand in float64 from nomic-ai/nomic-bert-2048's modeling_hf_nomic_bert.py
 (NomicBertEmbeddings, NomicBertRotaryEmbedding, apply_rotary_emb / rotate_half, NomicBertAttention,
@@ -38,17 +40,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixtures as mf  # noqa: E402  (re-executes under /usr/bin/python3 when torch is missing)
-
-import json  # noqa: E402
-import math  # noqa: E402
-import shutil  # noqa: E402
+import post_norm_oracle as pn  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-OUT = mf.OUT
-BERT = os.path.join(OUT, "bert-tiny")
 MATRYOSHKA_DIMS = (16, 32, 64)
 CARD_LN_EPS = 1e-5  # F.layer_norm's default, as the model card calls it
 
@@ -73,40 +70,19 @@ def mlp_width(cfg):
 
 def make_weights(cfg, seed):
     """(name, float64 array) in module order, named as nomic-embed-text-v1.5 stores them (no prefix)."""
-    rs = np.random.RandomState(seed)
-    H, I, V = cfg["n_embd"], mlp_width(cfg), cfg["vocab_size"]
-    w = []
-
-    def normal(name, shape, std):
-        w.append((name, rs.standard_normal(shape) * std))
-
-    def ln(name):
-        w.append((name + ".weight", 1.0 + 0.1 * rs.standard_normal((H,))))
-        w.append((name + ".bias", LN_OFFSET + 0.1 * rs.standard_normal((H,))))
-
-    def lin(name, o, i, std, bias):
-        normal(name + ".weight", (o, i), std)
-        if bias:
-            normal(name + ".bias", (o,), 0.1)
-
-    normal("embeddings.word_embeddings.weight", (V, H), STD["emb"])
-    normal("embeddings.token_type_embeddings.weight", (cfg["type_vocab_size"], H), STD["type"])
-    ln("emb_ln")
+    H, I = cfg["n_embd"], mlp_width(cfg)
+    wt = pn.RandomWeights(seed, H, ln_bias=LN_OFFSET)
+    wt.embeddings("", cfg["vocab_size"], cfg["type_vocab_size"], STD, "emb_ln")
     for l in range(cfg["n_layer"]):
         p = f"encoder.layers.{l}."
-        qkv = rs.standard_normal((3 * H, H))
-        qkv[: 2 * H] *= STD["qk"]
-        qkv[2 * H :] *= STD["v"]
-        w.append((p + "attn.Wqkv.weight", qkv))
-        if cfg["qkv_proj_bias"]:
-            normal(p + "attn.Wqkv.bias", (3 * H,), 0.1)
-        lin(p + "attn.out_proj", H, H, STD["o"], cfg["qkv_proj_bias"])
-        lin(p + "mlp.fc11", I, H, STD["fc1"], cfg["mlp_fc1_bias"])
-        lin(p + "mlp.fc12", I, H, STD["fc1"], cfg["mlp_fc1_bias"])
-        lin(p + "mlp.fc2", H, I, STD["fc2"], cfg["mlp_fc2_bias"])
-        ln(p + "norm1")
-        ln(p + "norm2")
-    return w
+        wt.packed_qkv(p + "attn.Wqkv", STD, cfg["qkv_proj_bias"])
+        wt.lin(p + "attn.out_proj", H, H, STD["o"], cfg["qkv_proj_bias"])
+        wt.lin(p + "mlp.fc11", I, H, STD["fc1"], cfg["mlp_fc1_bias"])
+        wt.lin(p + "mlp.fc12", I, H, STD["fc1"], cfg["mlp_fc1_bias"])
+        wt.lin(p + "mlp.fc2", H, I, STD["fc2"], cfg["mlp_fc2_bias"])
+        wt.ln(p + "norm1")
+        wt.ln(p + "norm2")
+    return wt.w
 
 
 # --------------------------------------------------------------------------------------------------
@@ -114,26 +90,8 @@ def make_weights(cfg, seed):
 # --------------------------------------------------------------------------------------------------
 
 
-def layer_norm(x, W, name, eps):
-    mu = x.mean(-1, keepdim=True)
-    var = ((x - mu) ** 2).mean(-1, keepdim=True)
-    return (x - mu) / torch.sqrt(var + eps) * W[name + ".weight"] + W[name + ".bias"]
-
-
-def gelu(x):
-    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-
-
 def silu(x):
     return x / (1.0 + torch.exp(-x))
-
-
-def rotate_half(x, interleaved):
-    if not interleaved:
-        h = x.shape[-1] // 2
-        return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
-    x1, x2 = x[..., ::2], x[..., 1::2]  # GPT-J pairs (x_2j, x_2j+1)
-    return torch.stack((-x2, x1), dim=-1).flatten(-2)
 
 
 def forward(W, cfg, ids, mask, base=None, interleaved=False, swap_fc=False, no_type=False):
@@ -143,44 +101,27 @@ def forward(W, cfg, ids, mask, base=None, interleaved=False, swap_fc=False, no_t
     H, nh, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
     d = H // nh
     B, S = ids.shape
-    act = {"swiglu": silu, "geglu": gelu}[cfg["activation_function"]]
+    act = {"swiglu": silu, "geglu": mf.gelu}[cfg["activation_function"]]
     assert cfg["rotary_emb_fraction"] == 1.0 and not cfg["rotary_emb_interleaved"] and not cfg["prenorm"]
     assert cfg["rotary_emb_scale_base"] is None and cfg["rotary_scaling_factor"] is None and not cfg["causal"]
-
-    def lin(t, name):
-        y = t @ W[name + ".weight"].T
-        return y + W[name + ".bias"] if name + ".bias" in W else y
-
-    x = W["embeddings.word_embeddings.weight"][ids]
-    if not no_type:
-        x = x + W["embeddings.token_type_embeddings.weight"][torch.zeros_like(ids)]
-    x = layer_norm(x, W, "emb_ln", eps)
+    lin = lambda t, name: pn.linear(W, t, name)  # noqa: E731
+    x = pn.embeddings(W, ids, "", "emb_ln", eps, no_type)
     states = [x]
     base = float(cfg["rotary_emb_base"] if base is None else base)
     inv_freq = 1.0 / base ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
-    freqs = torch.arange(S, dtype=torch.float64)[:, None] * inv_freq[None, :]  # [S, d/2]
-    rep = freqs.repeat_interleave(2, dim=-1) if interleaved else torch.cat((freqs, freqs), dim=-1)
-    cos, sin = rep.cos()[None, :, None, :], rep.sin()[None, :, None, :]  # [1, S, 1, d]
-    add_mask = (1.0 - mask.to(torch.float64))[:, None, None, :] * torch.finfo(torch.float64).min
+    cos, sin = pn.rope_cos_sin(inv_freq, S, interleaved)
     for l in range(cfg["n_layer"]):
         p = f"encoder.layers.{l}."
         q, k, v = (t.view(B, S, nh, d) for t in lin(x, p + "attn.Wqkv").split(H, dim=-1))
-        q = q * cos + rotate_half(q, interleaved) * sin
-        k = k * cos + rotate_half(k, interleaved) * sin
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, nh, S, d]
-        probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + add_mask, dim=-1)
-        ctx = (probs @ v).permute(0, 2, 1, 3).reshape(B, S, H)
-        h = layer_norm(x + lin(ctx, p + "attn.out_proj"), W, p + "norm1", eps)
+        q, k = pn.apply_rope(q, cos, sin, interleaved), pn.apply_rope(k, cos, sin, interleaved)
+        ctx = pn.attention(q, k, v, mask)
+        h = pn.layer_norm(x + lin(ctx, p + "attn.out_proj"), W, p + "norm1", eps)
         y, gate = lin(h, p + "mlp.fc11"), lin(h, p + "mlp.fc12")
         if swap_fc:
             y, gate = gate, y
-        x = layer_norm(h + lin(y * act(gate), p + "mlp.fc2"), W, p + "norm2", eps)
+        x = pn.layer_norm(h + lin(y * act(gate), p + "mlp.fc2"), W, p + "norm2", eps)
         states.append(x)
     return states
-
-
-def mean_pool(t, lengths):
-    return torch.stack([t[i, :n].mean(0) for i, n in enumerate(lengths)])
 
 
 def matryoshka(mean, dim, with_ln=True):
@@ -196,41 +137,22 @@ def matryoshka(mean, dim, with_ln=True):
 
 def forward_functional(W, cfg, ids, mask):
     H, nh, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
-    d, half = H // nh, H // nh // 2
+    d = H // nh
     B, S = ids.shape
     act = {"swiglu": F.silu, "geglu": F.gelu}[cfg["activation_function"]]
-    ln = lambda t, n: F.layer_norm(t, (H,), W[n + ".weight"], W[n + ".bias"], eps)  # noqa: E731
-    x = F.embedding(ids, W["embeddings.word_embeddings.weight"])
-    x = ln(x + F.embedding(torch.zeros_like(ids), W["embeddings.token_type_embeddings.weight"]), "emb_ln")
+    x = pn.embeddings_functional(W, ids, "", "emb_ln", eps)
     states = [x]
     # Frequencies in numpy through logs: inv_freq_j = exp(-(2j/d) ln base).
-    j = np.arange(half, dtype=np.float64)
-    ang = np.outer(np.arange(S, dtype=np.float64), np.exp(-(2.0 * j / d) * np.log(float(cfg["rotary_emb_base"]))))
-    ang = torch.from_numpy(ang)
-    rot = torch.polar(torch.ones_like(ang), ang)[None, :, None, :]  # e^{i angle}, [1, S, 1, d/2]
-
-    def rope(t):  # pairs (t_j, t_{j+d/2}) as complex numbers, times e^{i angle_j}
-        z = torch.complex(t[..., :half], t[..., half:]) * rot
-        return torch.cat((z.real, z.imag), dim=-1).reshape(B, S, H)
-
-    eye, zeros = torch.eye(H, dtype=torch.float64), torch.zeros(3 * H, dtype=torch.float64)
-    pad = ~mask.bool()
+    j = np.arange(d // 2, dtype=np.float64)
+    rot = pn.rope_rotation(np.exp(-(2.0 * j / d) * np.log(float(cfg["rotary_emb_base"]))), S)
+    ln = lambda t, n: pn.layer_norm_functional(t, W, n, eps)  # noqa: E731
     get = lambda n: W.get(n)  # noqa: E731  (None when the config has no such bias)
     for l in range(cfg["n_layer"]):
         p = f"encoder.layers.{l}."
         qkv = F.linear(x, W[p + "attn.Wqkv.weight"], get(p + "attn.Wqkv.bias")).view(B, S, 3, nh, d)
-        q, k, v = rope(qkv[:, :, 0]), rope(qkv[:, :, 1]), qkv[:, :, 2].reshape(B, S, H)
-        out_b = get(p + "attn.out_proj.bias")
-        tr = lambda t: t.transpose(0, 1)  # noqa: E731  [S, B, H] for multi_head_attention_forward
-        a, _ = F.multi_head_attention_forward(
-            tr(q), tr(k), tr(v), H, nh,
-            in_proj_weight=None, in_proj_bias=zeros, bias_k=None, bias_v=None, add_zero_attn=False,
-            dropout_p=0.0, out_proj_weight=W[p + "attn.out_proj.weight"],
-            out_proj_bias=out_b if out_b is not None else torch.zeros(H, dtype=torch.float64),
-            training=False, key_padding_mask=pad, need_weights=False, use_separate_proj_weight=True,
-            q_proj_weight=eye, k_proj_weight=eye, v_proj_weight=eye,
-        )  # fmt: skip
-        h = ln(x + tr(a), p + "norm1")
+        q, k = pn.rope_complex(qkv[:, :, 0], rot), pn.rope_complex(qkv[:, :, 1], rot)
+        a = pn.attention_functional(q, k, qkv[:, :, 2].reshape(B, S, H), nh, W, p + "attn.out_proj", mask)
+        h = ln(x + a, p + "norm1")
         y = F.linear(h, W[p + "mlp.fc11.weight"], get(p + "mlp.fc11.bias"))
         gate = F.linear(h, W[p + "mlp.fc12.weight"], get(p + "mlp.fc12.bias"))
         x = ln(h + F.linear(y * act(gate), W[p + "mlp.fc2.weight"], get(p + "mlp.fc2.bias")), p + "norm2")
@@ -251,109 +173,33 @@ def matryoshka_numpy(mean, dim):
 # --------------------------------------------------------------------------------------------------
 
 
-def q8_rows(W):
-    """Weights rounded as the runtime's q8 stores them: int8 per output row, scale absmax / 127."""
-    out = {}
-    for n, a in W.items():
-        s = a.abs().max(-1, keepdim=True).values / 127 if a.dim() == 2 else None
-        out[n] = torch.round(a / s) * s if s is not None else a
-    return out
-
-
-def min_cosine(u, w):
-    return (u * w).sum(-1).div(u.norm(dim=-1) * w.norm(dim=-1)).min().item()
-
-
-def write_st_files(folder, hidden, max_seq_length):
-    """nomic-embed-text-v1.5's sentence-transformers files: Transformer, mean Pooling, Normalize."""
-    mf.write_json(
-        os.path.join(folder, "modules.json"),
-        [
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-        ],
-    )
-    os.makedirs(os.path.join(folder, "1_Pooling"))
-    mf.write_json(
-        os.path.join(folder, "1_Pooling", "config.json"),
-        {
-            "word_embedding_dimension": hidden,
-            "pooling_mode_cls_token": False,
-            "pooling_mode_mean_tokens": True,
-            "pooling_mode_max_tokens": False,
-            "pooling_mode_mean_sqrt_len_tokens": False,
-            "pooling_mode_weightedmean_tokens": False,
-            "pooling_mode_lasttoken": False,
-            "include_prompt": True,
-        },
-    )
-    os.makedirs(os.path.join(folder, "2_Normalize"))  # empty, as sentence-transformers saves it
-    mf.write_json(
-        os.path.join(folder, "sentence_bert_config.json"), {"max_seq_length": max_seq_length, "do_lower_case": False}
-    )
-    mf.write_json(
-        os.path.join(folder, "config_sentence_transformers.json"),
-        {
-            "model_type": "SentenceTransformer",
-            "__version__": {"sentence_transformers": "2.4.0.dev0", "transformers": "4.37.2", "pytorch": "2.1.0+cu121"},
-            "prompts": {
-                "query": "search_query: ",
-                "document": "search_document: ",
-                "classification": "classification: ",
-                "clustering": "clustering: ",
-            },
-            "default_prompt_name": None,
-            "similarity_fn_name": "cosine",
-        },
-    )
-
-
 def run_model(name, cfg, dtype, seed, texts, ids, st_files):
-    folder = os.path.join(OUT, name)
-    if os.path.isdir(folder):
-        shutil.rmtree(folder)
-    os.makedirs(folder)
-    mf.write_json(os.path.join(folder, "config.json"), cfg)
-    for f in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copyfile(os.path.join(BERT, f), os.path.join(folder, f))
-    if st_files:
-        write_st_files(folder, cfg["n_embd"], cfg["n_positions"])
-    stored = [(n, a.astype(dtype)) for n, a in make_weights(cfg, seed)]
-    path = os.path.join(folder, "model.safetensors")
-    mf.write_safetensors(path, stored, {"format": "pt"})
-    W = {n: torch.from_numpy(a.astype(np.float64)) for n, a in mf.read_safetensors(path).items()}
+    folder = pn.new_folder(name, cfg, pn.BERT)
+    if st_files:  # nomic-embed-text-v1.5's: Transformer, mean Pooling, Normalize, the card's prompts
+        prompts = {
+            "query": "search_query: ",
+            "document": "search_document: ",
+            "classification": "classification: ",
+            "clustering": "clustering: ",
+        }
+        versions = {"sentence_transformers": "2.4.0.dev0", "transformers": "4.37.2", "pytorch": "2.1.0+cu121"}
+        pn.write_st_files(folder, cfg["n_embd"], "mean", cfg["n_positions"], prompts=prompts, versions=versions)
+    W = pn.store_weights(folder, make_weights(cfg, seed), dtype)
 
     L, H = cfg["n_layer"], cfg["n_embd"]
     assert W["encoder.layers.0.mlp.fc11.weight"].shape == (mlp_width(cfg), H)
     lengths = [len(x) for x in ids]
     assert max(t for x in ids for t in x) < cfg["vocab_size"] and max(lengths) <= cfg["n_positions"]
-    B, S = len(ids), max(lengths)
-    inp = torch.zeros((B, S), dtype=torch.long)  # [PAD] = 0
-    mask = torch.zeros((B, S), dtype=torch.long)
-    for i, x in enumerate(ids):
-        inp[i, : len(x)] = torch.tensor(x)
-        mask[i, : len(x)] = 1
     with torch.no_grad():
-        states = forward(W, cfg, inp, mask)
-        for i, x in enumerate(ids):  # each text alone must equal its rows of the padded batch
-            alone = forward(W, cfg, torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long))
-            for l in range(L + 1):
-                diff = (alone[l][0] - states[l][i, : len(x)]).abs().max().item()
-                assert diff < 1e-9, (name, "alone", i, l, diff)
-        # Second route: complex RoPE, F.multi_head_attention_forward, F.layer_norm, F.silu / F.gelu.
-        other = forward_functional(W, cfg, inp, mask)
-        route = max(
-            (other[l][i, :n] - states[l][i, :n]).abs().max().item() for l in range(L + 1) for i, n in enumerate(lengths)
-        )
-        assert route < 1e-9, (name, "route 2", route)
-        mean_last = mean_pool(states[L], lengths)
+        # Route 1 on one padded batch ([PAD] = 0), checked against each text alone and against route 2
+        # (complex RoPE, F.multi_head_attention_forward, F.layer_norm, F.silu / F.gelu).
+        states, inp, mask, route = pn.batch_states(name, ids, 0, forward, forward_functional, W, cfg)
+        mean_last = pn.mean_pool(states[L], lengths)
         mat = {dim: matryoshka(mean_last, dim) for dim in MATRYOSHKA_DIMS}
         for dim in MATRYOSHKA_DIMS:  # the recipe written twice
             diff = np.abs(mat[dim].numpy() - matryoshka_numpy(mean_last, dim)).max()
             assert diff < 1e-12, (name, "matryoshka", dim, diff)
         # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
-        cls_last = states[L][:, 0]
         wrong_base = 10000 if cfg["rotary_emb_base"] != 10000 else 1000
         mistakes = {
             "fc11/fc12 swapped": dict(swap_fc=True),
@@ -361,37 +207,13 @@ def run_model(name, cfg, dtype, seed, texts, ids, st_files):
             "interleaved RoPE": dict(interleaved=True),
             "no token type": dict(no_type=True),
         }
-        figures = {}
-        for label, kw in mistakes.items():
-            bad = forward(W, cfg, inp, mask, **kw)[L]
-            figures[label] = (min_cosine(mean_pool(bad, lengths), mean_last), min_cosine(bad[:, 0], cls_last))
-            assert max(figures[label]) < 0.999, (name, label, figures[label])
-        cos_no_ln = min_cosine(matryoshka(mean_last, 16, with_ln=False), mat[16])
+        run_last = lambda **kw: forward(W, cfg, inp, mask, **kw)[L]  # noqa: E731
+        figures = pn.check_mistakes(name, mistakes, run_last, states[L], lengths)
+        cos_no_ln = pn.min_cosine(matryoshka(mean_last, 16, with_ln=False), mat[16])
         assert cos_no_ln < 0.999, (name, "matryoshka without layer_norm", cos_no_ln)
-        # How far q8 weight rounding alone moves the last CLS (float64 compute): the weight scales are
-        # chosen so that it stays >= 0.999, leaving the runtime room under a q8 bound such as gte.test.ts's 0.998.
-        q8 = forward(q8_rows(W), cfg, inp, mask)[L]
-        cos_q8 = min_cosine(q8[:, 0], cls_last)
-        cos_q8_mean = min_cosine(mean_pool(q8, lengths), mean_last)
-        assert cos_q8 >= 0.999, (name, "q8", cos_q8)
-        # Conditioning: token states at the last layer stay distinct (mean pairwise cosine, real tokens).
-        last = torch.cat([states[L][i, :n] for i, n in enumerate(lengths)])
-        unit = last / last.norm(dim=-1, keepdim=True)
-        pair = ((unit @ unit.T).sum() - len(unit)).item() / (len(unit) * (len(unit) - 1))
+        cos_q8, cos_q8_mean = pn.check_q8(name, forward(pn.q8_rows(W), cfg, inp, mask)[L], states[L], lengths)
+        pair = pn.mean_token_cosine(states[L], lengths)
 
-    out = []
-    for i, n in enumerate(lengths):
-        for l in range(L + 1):
-            h = states[l][i, :n]
-            out.append((f"hidden.{i}.{l}", h.numpy().astype(np.float32)))
-            if l == 0:
-                continue
-            out.append((f"mean.{i}.{l}", h.mean(0).numpy().astype(np.float32)))
-            out.append((f"cls.{i}.{l}", h[0].numpy().astype(np.float32)))
-        if st_files:
-            for dim in MATRYOSHKA_DIMS:
-                out.append((f"matryoshka.{i}.{dim}", mat[dim][i].numpy().astype(np.float32)))
-    mf.write_safetensors(os.path.join(folder, "expected.safetensors"), out)
     note = (
         "hidden.{i}.{l} (l=0..layers): [len_i, hidden], real tokens only; l=0 is the embedding output after "
         "emb_ln, l=k the output of layer k (post-norm, after norm2; no final norm). mean.{i}.{l} / cls.{i}.{l} "
@@ -403,14 +225,11 @@ def run_model(name, cfg, dtype, seed, texts, ids, st_files):
             "matryoshka.{i}.{dim} (dim 16, 32, 64): the model card's recipe on the last layer's mean: "
             "F.layer_norm over hidden without affine (eps 1e-5), the first dim values, L2-normalised. "
         )
-    note += (
-        "Computed in float64 from the stored weights (one right-padded batch, checked against each text alone "
-        "and a second attention route), stored as F32."
-    )
-    mf.write_json(
-        os.path.join(folder, "expected.json"),
-        {"model": name, "texts": texts, "ids": ids, "layers": L, "hidden": H, "note": note},
-    )
+
+    def matryoshka_rows(i):
+        return [(f"matryoshka.{i}.{dim}", mat[dim][i].numpy().astype(np.float32)) for dim in MATRYOSHKA_DIMS]
+
+    pn.write_expected(folder, name, texts, ids, states, note, extra_tensors=matryoshka_rows if st_files else None)
     moved = ", ".join(f"{k} {m:.4f}/{c:.4f}" for k, (m, c) in figures.items())
     print(
         f"{name}: vocab {cfg['vocab_size']}, {len(texts)} texts, lengths {lengths}; min cosine (last layer, "
@@ -480,11 +299,7 @@ def config(vocab_size, **kw):
 
 
 def main():
-    with open(os.path.join(BERT, "expected.json"), encoding="utf-8") as f:
-        bert = json.load(f)
-    with open(os.path.join(BERT, "tokenizer.json"), encoding="utf-8") as f:
-        tok_size = len(json.load(f)["model"]["vocab"])
-    texts, ids = bert["texts"], bert["ids"]
+    texts, ids, tok_size = pn.source_texts(pn.BERT)
     assert all(x[0] == 2 and x[-1] == 3 for x in ids)  # [CLS] ... [SEP]
     multiple = 8
     vocab_size = -(-tok_size // multiple) * multiple  # rounded up, as NomicBertModel pads the table
