@@ -1,8 +1,8 @@
 import { UnsupportedError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
-import type { BertWeights, LayerNormParams, Linear, WeightParts } from '../weights/weights.js';
+import type { BertWeights, WeightParts } from '../weights/weights.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
-import { readEmbeddingTable, readLinear } from './matrix.js';
+import { readBiasedLinear, readEmbeddingTable, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
@@ -22,24 +22,20 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
   const p = tensorPrefix(source, WORD_EMBEDDINGS, 'BERT-family');
   const H = config.hiddenSize;
   const I = config.intermediateSize;
-  const norm = async (name: string): Promise<LayerNormParams> => {
-    const modern = source.has(`${p}${name}.weight`);
-    return {
-      gamma: await source.get(`${p}${name}.${modern ? 'weight' : 'gamma'}`, [H]),
-      beta: await source.get(`${p}${name}.${modern ? 'bias' : 'beta'}`, [H]),
-    };
-  };
+  const norm = (name: string) => readLayerNorm(source, `${p}${name}`, H);
   const jina = config.modelType === 'jina_bert';
   // jina-embeddings-v2-base-code's qk-post-norm variant names its feed-forward otherwise and norms q and k.
   if (jina && source.has(`${p}encoder.layer.0.mlp.up_gated_layer.weight`)) {
     throw new UnsupportedError('JinaBERT with query / key norms (jina-bert-v2-qk-post-norm) is not supported');
   }
-  const linear = async (names: string[], rows: number, cols: number, bias = true): Promise<Linear> => {
-    const biases = new Float32Array(names.length * rows);
-    if (bias) for (const [i, n] of names.entries()) biases.set(await source.get(`${p}${n}.bias`, [rows]), i * rows);
-    const runs = names.map((n) => ({ name: `${p}${n}.weight`, rows }));
-    return readLinear(source, runs, cols, biases, quant, alloc);
-  };
+  const linear = (names: string[], rows: number, cols: number, bias = true) =>
+    readBiasedLinear(
+      source,
+      names.map((n) => ({ name: `${p}${n}.weight`, rows, bias: bias ? `${p}${n}.bias` : null })),
+      cols,
+      quant,
+      alloc,
+    );
   return {
     layerCount,
     async layer(l) {

@@ -1,6 +1,6 @@
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights } from '../weights/weights.js';
-import { readEmbeddingTable } from './matrix.js';
+import { readEmbeddingTable, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
 
@@ -44,6 +44,6 @@ export async function gatedBertEmbeddings(
     word: await table(words, names.word, config.vocabSize, H, embeddingQuant, alloc),
     position: null,
     tokenType: null,
-    embNorm: { gamma: await source.get(`${names.norm}.weight`, [H]), beta: await source.get(`${names.norm}.bias`, [H]) },
+    embNorm: await readLayerNorm(source, names.norm, H),
   };
 }

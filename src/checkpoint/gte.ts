@@ -1,7 +1,7 @@
 import type { EncoderConfig } from '../weights/config.js';
-import type { BertWeights, LayerNormParams, Linear, WeightParts } from '../weights/weights.js';
+import type { BertWeights, WeightParts } from '../weights/weights.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
-import { type RowRun, readLinear } from './matrix.js';
+import { type RowRun, readBiasedLinear, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
@@ -22,29 +22,17 @@ export function gteReader(config: EncoderConfig, source: TensorSource, options: 
   const p = tensorPrefix(source, WORD_EMBEDDINGS, 'GTE');
   const H = config.hiddenSize;
   const I = config.intermediateSize;
-  const norm = async (name: string): Promise<LayerNormParams> => ({
-    gamma: await source.get(`${p}${name}.weight`, [H]),
-    beta: await source.get(`${p}${name}.bias`, [H]),
-  });
-  const linear = async (runs: RowRun[], cols: number, biases: (string | null)[]): Promise<Linear> => {
-    const rows = runs.reduce((n, r) => n + r.rows, 0);
-    const bias = new Float32Array(rows);
-    let at = 0;
-    for (const [i, run] of runs.entries()) {
-      const b = biases[i];
-      if (b) bias.set(await source.get(`${p}${b}`, [run.rows]), at);
-      at += run.rows;
-    }
-    return readLinear(
+  const norm = (name: string) => readLayerNorm(source, `${p}${name}`, H);
+  // Runs named without the prefix; a run's bias tensor, where it has one, is `bias`.
+  const linear = (runs: (RowRun & { bias: string | null })[], cols: number) =>
+    readBiasedLinear(
       source,
-      runs.map((r) => ({ ...r, name: `${p}${r.name}` })),
+      runs.map((r) => ({ ...r, name: `${p}${r.name}`, bias: r.bias && `${p}${r.bias}` })),
       cols,
-      bias,
       quant,
       alloc,
     );
-  };
-  const whole = (name: string, rows: number) => linear([{ name: `${name}.weight`, rows }], H, [`${name}.bias`]);
+  const whole = (name: string, rows: number) => linear([{ name: `${name}.weight`, rows, bias: `${name}.bias` }], H);
   return {
     layerCount,
     async layer(l) {
@@ -54,21 +42,23 @@ export function gteReader(config: EncoderConfig, source: TensorSource, options: 
       const gateUp = `${at}.mlp.up_gate_proj.weight`;
       return {
         qkv: await linear(
-          parts.map((n) => ({ name: `${at}.attention.${n}.weight`, rows: (3 * H) / parts.length })),
+          parts.map((n) => ({
+            name: `${at}.attention.${n}.weight`,
+            rows: (3 * H) / parts.length,
+            bias: `${at}.attention.${n}.bias`,
+          })),
           H,
-          parts.map((n) => `${at}.attention.${n}.bias`),
         ),
         attnOut: await whole(`${at}.attention.o_proj`, H),
         attnNorm: await norm(`${at}.attn_ln`),
         ffnIn: await linear(
           [
-            { name: gateUp, rows: I, first: I, of: 2 * I },
-            { name: gateUp, rows: I, first: 0, of: 2 * I },
+            { name: gateUp, rows: I, first: I, of: 2 * I, bias: null },
+            { name: gateUp, rows: I, first: 0, of: 2 * I, bias: null },
           ],
           H,
-          [null, null],
         ),
-        ffnOut: await linear([{ name: `${at}.mlp.down_proj.weight`, rows: H }], I, [`${at}.mlp.down_proj.bias`]),
+        ffnOut: await linear([{ name: `${at}.mlp.down_proj.weight`, rows: H, bias: `${at}.mlp.down_proj.bias` }], I),
         ffnNorm: await norm(`${at}.mlp_ln`),
       };
     },

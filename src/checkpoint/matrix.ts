@@ -1,6 +1,6 @@
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
 import { type Alloc, emptyLinear, quantizeRows, rowStart } from '../weights/quantize.js';
-import { type EmbeddingTable, F32EmbeddingTable, type Linear, type Quant } from '../weights/weights.js';
+import { type EmbeddingTable, F32EmbeddingTable, type LayerNormParams, type Linear, type Quant } from '../weights/weights.js';
 import type { TensorSource } from './safetensors.js';
 
 /**
@@ -70,6 +70,35 @@ export async function readLinear(
   );
   await quantizeStacked(source, runs, cols, quant, linear.data, linear.scales);
   return linear;
+}
+
+/**
+ * readLinear for matrices whose stacked tensors each have a bias tensor (`bias`, a full name) or
+ * none (null: zeros), the bias stacked like the rows.
+ */
+export async function readBiasedLinear(
+  source: TensorSource,
+  runs: readonly (RowRun & { bias: string | null })[],
+  cols: number,
+  quant: Quant,
+  alloc?: Alloc,
+): Promise<Linear> {
+  const bias = new Float32Array(runs.reduce((n, r) => n + r.rows, 0));
+  let at = 0;
+  for (const run of runs) {
+    if (run.bias) bias.set(await source.get(run.bias, [run.rows]), at);
+    at += run.rows;
+  }
+  return readLinear(source, runs, cols, bias, quant, alloc);
+}
+
+/** The LayerNorm `name` of width `width`: `.weight` / `.bias`, or the older `.gamma` / `.beta`. */
+export async function readLayerNorm(source: TensorSource, name: string, width: number): Promise<LayerNormParams> {
+  const modern = source.has(`${name}.weight`);
+  return {
+    gamma: await source.get(`${name}.${modern ? 'weight' : 'gamma'}`, [width]),
+    beta: await source.get(`${name}.${modern ? 'bias' : 'beta'}`, [width]),
+  };
 }
 
 /** The vocabulary table as the CPU keeps it, read a block at a time: f32, or quantized like a Linear's weight. */

@@ -1,7 +1,7 @@
 import type { EncoderConfig } from '../weights/config.js';
-import type { BertWeights, LayerNormParams, Linear, WeightParts } from '../weights/weights.js';
+import type { BertWeights, WeightParts } from '../weights/weights.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
-import { readLinear } from './matrix.js';
+import { readBiasedLinear, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
@@ -27,24 +27,15 @@ export function nomicReader(
   const p = tensorPrefix(source, WORD_EMBEDDINGS, 'NomicBERT');
   const H = config.hiddenSize;
   const I = config.intermediateSize;
-  const norm = async (name: string): Promise<LayerNormParams> => ({
-    gamma: await source.get(`${p}${name}.weight`, [H]),
-    beta: await source.get(`${p}${name}.bias`, [H]),
-  });
-  const linear = async (names: string[], rows: number, cols: number): Promise<Linear> => {
-    const bias = new Float32Array(names.length * rows);
-    for (const [i, n] of names.entries()) {
-      if (source.has(`${p}${n}.bias`)) bias.set(await source.get(`${p}${n}.bias`, [rows]), i * rows);
-    }
-    return readLinear(
+  const norm = (name: string) => readLayerNorm(source, `${p}${name}`, H);
+  const linear = (names: string[], rows: number, cols: number) =>
+    readBiasedLinear(
       source,
-      names.map((n) => ({ name: `${p}${n}.weight`, rows })),
+      names.map((n) => ({ name: `${p}${n}.weight`, rows, bias: source.has(`${p}${n}.bias`) ? `${p}${n}.bias` : null })),
       cols,
-      bias,
       quant,
       alloc,
     );
-  };
   return {
     layerCount,
     async layer(l) {

@@ -70,12 +70,13 @@ export class CpuEncoder implements EncoderBackend {
     checkForwardOptions(this, tokens, o);
     const H = this.config.hiddenSize;
     const out: Float32Array[] = new Array(tokens.length);
+    const truncateNorm = truncatesWithNorm(this.config);
     for (const batch of bucketize(tokens, this.config)) {
       const h = this.forward(batch, o.layers);
       batch.indices.forEach((textIndex, row) => {
         const tokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
         const pooled = this.pooled(tokens, batch.lengths[row] as number, o.pooling);
-        out[textIndex] = finishVector(pooled, o.dims, o.normalize, truncatesWithNorm(this.config));
+        out[textIndex] = finishVector(pooled, o.dims, o.normalize, truncateNorm);
       });
     }
     return out;
