@@ -24,7 +24,8 @@
 // other than head_dim^-0.5 (Gemma's query_pre_attn_scalar). BERT and ModernBERT run with
 // kv_width = H, group = 1, causal = 0.
 //
-// JinaBERT v2 adds ALiBi: head h's scores get -slope_h |i - j| (see alibi_slope).
+// JinaBERT v2 adds ALiBi: head h's scores get -slope_h |i - j| (see alibi_slope). MPNet adds a
+// learned bias per head and distance j - i, read from a table (see relative_bias).
 //
 // QKV and Out hold XElem and YElem (see matmul.wgsl); scores, the softmax and the accumulator
 // are f32.
@@ -44,13 +45,16 @@ struct AttentionParams {
   causal: u32,
   // ALiBi: the largest power of two at most the head count; 0 for none.
   alibi: u32,
+  // MPNet's relative bias: distances beyond +-rel_reach share the bias at rel_reach; 0 for none.
+  rel_reach: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: AttentionParams;
 @group(0) @binding(1) var<storage, read> QKV: array<XElem>;
 @group(0) @binding(2) var<storage, read> Lengths: array<u32>;
-// [position][pair] -> (cos, sin), see src/model/rope.ts. Unread without ROPE.
-@group(0) @binding(3) var<storage, read> Rope: array<f32>;
+// With ROPE: [position][pair] -> (cos, sin), see src/model/rope.ts. With rel_reach: [head][distance
+// + rel_reach] -> bias, see src/model/relative-bias.ts. Unread otherwise.
+@group(0) @binding(3) var<storage, read> Positions: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Out: array<YElem>;
 
 const QUERIES: u32 = 64u;
@@ -80,7 +84,7 @@ fn head_value(base: u32, pos: u32, c: u32, rotate: bool) -> f32 {
   let t = (pos * half + pair) * 2u;
   // rotate_half(x)[c] is -x[c + half] in the first half and x[c - half] in the second.
   let partner = f32(QKV[base + select(c - half, c + half, low)]);
-  return x * Rope[t] + select(partner, -partner, low) * Rope[t + 1u];
+  return x * Positions[t] + select(partner, -partner, low) * Positions[t + 1u];
 }
 
 // The ALiBi paper's slopes, as src/model/alibi.ts computes them for the CPU: with m = P.alibi,
@@ -94,6 +98,16 @@ fn alibi_slope(head: u32) -> f32 {
     return exp2(-8.0 * f32(head + 1u) / m);
   }
   return exp2(-4.0 * f32(2u * (head - P.alibi) + 1u) / m);
+}
+
+// MPNet's bias for query q and key k of `head`; 0 without one.
+fn relative_bias(head: u32, q: u32, k: u32) -> f32 {
+  if (P.rel_reach == 0u) {
+    return 0.0;
+  }
+  let reach = i32(P.rel_reach);
+  let d = clamp(i32(k) - i32(q), -reach, reach);
+  return Positions[head * (2u * P.rel_reach + 1u) + u32(d + reach)];
 }
 
 fn visible(q: u32, k: u32) -> bool {
@@ -150,6 +164,7 @@ fn attend(li: u32, wid: vec3<u32>, lane: u32) {
         s += dot(q[c], head4(k_base, j0 + j, c * 4u, lane, true));
       }
       s -= slope * f32(max(q_pos, j0 + j) - min(q_pos, j0 + j));
+      s += relative_bias(head, q_pos, j0 + j);
       s = select(-3.4e38, s, visible(q_pos, j0 + j));
       scores[j] = s;
       tile_max = max(tile_max, s);

@@ -9,11 +9,59 @@ import type { TensorSource } from './safetensors.js';
 
 const WORD_EMBEDDINGS = 'embeddings.word_embeddings.weight';
 
+/** Where a BERT-like checkpoint keeps each part of layer l: `${layer}.${l}.${part}`. */
+interface LayerNames {
+  layer: string;
+  qkv: readonly [string, string, string];
+  attnOut: string;
+  attnNorm: string;
+  ffnIn: string;
+  /** JinaBERT's gated_layers has no bias. */
+  ffnInBias: boolean;
+  ffnOut: string;
+  ffnNorm: string;
+}
+
+const BERT: LayerNames = {
+  layer: 'encoder.layer',
+  qkv: ['attention.self.query', 'attention.self.key', 'attention.self.value'],
+  attnOut: 'attention.output.dense',
+  attnNorm: 'attention.output.LayerNorm',
+  ffnIn: 'intermediate.dense',
+  ffnInBias: true,
+  ffnOut: 'output.dense',
+  ffnNorm: 'output.LayerNorm',
+};
+
+/** JinaBERT v2's feed-forward: mlp.{gated_layers (GELU rows first, no bias), wo, layernorm}. */
+const JINA: LayerNames = { ...BERT, ffnIn: 'mlp.gated_layers', ffnInBias: false, ffnOut: 'mlp.wo', ffnNorm: 'mlp.layernorm' };
+
+const MPNET: LayerNames = {
+  ...BERT,
+  qkv: ['attention.attn.q', 'attention.attn.k', 'attention.attn.v'],
+  attnOut: 'attention.attn.o',
+  attnNorm: 'attention.LayerNorm',
+};
+
+const DISTILBERT: LayerNames = {
+  layer: 'transformer.layer',
+  qkv: ['attention.q_lin', 'attention.k_lin', 'attention.v_lin'],
+  attnOut: 'attention.out_lin',
+  attnNorm: 'sa_layer_norm',
+  ffnIn: 'ffn.lin1',
+  ffnInBias: true,
+  ffnOut: 'ffn.lin2',
+  ffnNorm: 'output_layer_norm',
+};
+
+const NAMES: Partial<Record<EncoderConfig['modelType'], LayerNames>> = { jina_bert: JINA, mpnet: MPNET, distilbert: DISTILBERT };
+
 /**
- * Reads the BERT / XLM-R / JinaBERT v2 parameters of a Hugging Face checkpoint a layer at a time,
- * each matrix a block of rows at a time (quantized as it goes), so a streamed checkpoint never
- * sits in memory at full precision. JinaBERT's feed-forward is mlp.{gated_layers (GELU rows first,
- * no bias), wo, layernorm}, and it has no position table.
+ * Reads the BERT / XLM-R / DistilBERT / MPNet / JinaBERT v2 parameters of a Hugging Face
+ * checkpoint a layer at a time, each matrix a block of rows at a time (quantized as it goes), so a
+ * streamed checkpoint never sits in memory at full precision. They differ in their tensors'
+ * names, in JinaBERT's gated feed-forward and missing position table, and in MPNet's relative
+ * attention bias; DistilBERT and MPNet have no token types, so theirs is a row of zeros.
  */
 export function bertReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts<BertWeights> {
   const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
@@ -22,63 +70,61 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
   const p = tensorPrefix(source, WORD_EMBEDDINGS, 'BERT-family');
   const H = config.hiddenSize;
   const I = config.intermediateSize;
+  const names = NAMES[config.modelType] ?? BERT;
   const norm = (name: string) => readLayerNorm(source, `${p}${name}`, H);
-  const jina = config.modelType === 'jina_bert';
   // jina-embeddings-v2-base-code's qk-post-norm variant names its feed-forward otherwise and norms q and k.
-  if (jina && source.has(`${p}encoder.layer.0.mlp.up_gated_layer.weight`)) {
+  if (names === JINA && source.has(`${p}encoder.layer.0.mlp.up_gated_layer.weight`)) {
     throw new UnsupportedError('JinaBERT with query / key norms (jina-bert-v2-qk-post-norm) is not supported');
   }
-  const linear = (names: string[], rows: number, cols: number, bias = true) =>
+  const linear = (parts: readonly string[], rows: number, cols: number, bias = true) =>
     readBiasedLinear(
       source,
-      names.map((n) => ({ name: `${p}${n}.weight`, rows, bias: bias ? `${p}${n}.bias` : null })),
+      parts.map((n) => ({ name: `${p}${n}.weight`, rows, bias: bias ? `${p}${n}.bias` : null })),
       cols,
       quant,
       alloc,
     );
+  const ffnRows = config.gatedBert ? 2 * I : I;
   return {
     layerCount,
     async layer(l) {
-      const at = `encoder.layer.${l}`;
+      const at = (part: string) => `${names.layer}.${l}.${part}`;
       return {
         // Query, key and value stacked: one matmul instead of three.
-        qkv: await linear(
-          ['query', 'key', 'value'].map((part) => `${at}.attention.self.${part}`),
-          H,
-          H,
-        ),
-        attnOut: await linear([`${at}.attention.output.dense`], H, H),
-        attnNorm: await norm(`${at}.attention.output.LayerNorm`),
-        ...(jina
-          ? {
-              ffnIn: await linear([`${at}.mlp.gated_layers`], 2 * I, H, false),
-              ffnOut: await linear([`${at}.mlp.wo`], H, I),
-              ffnNorm: await norm(`${at}.mlp.layernorm`),
-            }
-          : {
-              ffnIn: await linear([`${at}.intermediate.dense`], I, H),
-              ffnOut: await linear([`${at}.output.dense`], H, I),
-              ffnNorm: await norm(`${at}.output.LayerNorm`),
-            }),
+        qkv: await linear(names.qkv.map(at), H, H),
+        attnOut: await linear([at(names.attnOut)], H, H),
+        attnNorm: await norm(at(names.attnNorm)),
+        ffnIn: await linear([at(names.ffnIn)], ffnRows, H, names.ffnInBias),
+        ffnOut: await linear([at(names.ffnOut)], H, I),
+        ffnNorm: await norm(at(names.ffnNorm)),
       };
     },
     async rest() {
       const V = config.vocabSize;
-      if (jina) {
-        const names = {
+      if (config.gatedBert) {
+        const embeddings = {
           word: `${p}${WORD_EMBEDDINGS}`,
           tokenType: `${p}embeddings.token_type_embeddings.weight`,
           norm: `${p}embeddings.LayerNorm`,
         };
-        return gatedBertEmbeddings(config, source, names, options);
+        return gatedBertEmbeddings(config, source, embeddings, options);
       }
+      const relative = config.relativeAttention;
       return {
         family: 'bert',
         config,
         word: await table(source, `${p}${WORD_EMBEDDINGS}`, V, H, embeddingQuant, alloc),
         position: await source.get(`${p}embeddings.position_embeddings.weight`, [config.maxPositions, H]),
-        tokenType: await source.get(`${p}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, H]),
+        tokenType:
+          names === BERT
+            ? await source.get(`${p}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, H])
+            : new Float32Array(H),
         embNorm: await norm('embeddings.LayerNorm'),
+        ...(relative
+          ? {
+              relativeBias: await source.get(`${p}encoder.relative_attention_bias.weight`, [relative.tableRows, config.numHeads]),
+            }
+          : {}),
       };
     },
   };

@@ -1,17 +1,20 @@
 import type { BertWeights } from '../weights/weights.js';
 import { alibiSlopes } from './alibi.js';
 import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
+import { modelRelativeBias } from './relative-bias.js';
 import { ropeSpecTable } from './rope.js';
 import type { WasmKernels } from './wasm/kernels.js';
 
 /**
- * The BERT / XLM-R / GTE / NomicBERT / JinaBERT forward, a layer at a time: post-norm layers over
- * word + position + token-type embeddings, or for the gated ones (config.gatedBert) over the word
+ * The BERT / XLM-R / DistilBERT / MPNet / GTE / NomicBERT / JinaBERT forward, a layer at a time:
+ * post-norm layers over word + position + token-type embeddings (MPNet: a relative bias on the
+ * scores too), or for the gated ones (config.gatedBert) over the word
  * rows (their token-type row added in) with RoPE on queries and keys or ALiBi on the scores, and
  * a gated feed-forward.
  */
 export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null): CpuStepper {
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps, gatedBert, maxTokens } = weights.config;
+  const relative = modelRelativeBias(weights);
   const { layers, attendGrouped } = cpuLayers(weights.layers, kernel);
   const positions = gatedBert?.positions;
   const rope = positions?.type === 'rope' ? ropeSpecTable(positions, headDim, maxTokens) : null;
@@ -23,6 +26,7 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
     causal: false,
     scale: 1 / Math.sqrt(headDim),
     ...(positions?.type === 'alibi' ? { alibi: alibiSlopes(numHeads) } : {}),
+    ...(relative ? { relative } : {}),
   };
   return {
     embed(batch) {

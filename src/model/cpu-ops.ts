@@ -216,7 +216,7 @@ export function attention(
 export function groupedAttention(
   qkv: Float32Array,
   batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
-  { heads, kvHeads, d, windowHalf, causal, scale, alibi }: AttentionShape,
+  { heads, kvHeads, d, windowHalf, causal, scale, alibi, relative }: AttentionShape,
 ): Float32Array {
   const Q = heads * d;
   const KV = kvHeads * d;
@@ -230,6 +230,8 @@ export function groupedAttention(
     for (let h = 0; h < heads; h++) {
       const kvHead = Math.floor(h / group) * d;
       const slope = alibi ? (alibi[h] as number) : 0;
+      const reach = relative?.reach ?? 0;
+      const bias = relative?.table.subarray(h * (2 * reach + 1), (h + 1) * (2 * reach + 1));
       for (let i = 0; i < S; i++) {
         const lo = Math.max(0, i - windowHalf);
         const hi = Math.min(len, causal ? i + 1 : len, i + windowHalf + 1);
@@ -240,7 +242,8 @@ export function groupedAttention(
           const k = (r * S + j) * stride + Q + kvHead;
           let s = 0;
           for (let c = 0; c < d; c++) s += (qkv[q + c] as number) * (qkv[k + c] as number);
-          scores[j] = s * scale - slope * Math.abs(i - j);
+          const rel = bias ? (bias[reach + Math.max(-reach, Math.min(reach, j - i))] as number) : 0;
+          scores[j] = s * scale - slope * Math.abs(i - j) + rel;
           max = Math.max(max, scores[j] as number);
         }
         let sum = 0;

@@ -17,6 +17,7 @@ import {
   uploadLayerCore,
   WeightUploads,
 } from './gpu-graph.js';
+import { modelRelativeBias } from './relative-bias.js';
 import { ropeSpecTable } from './rope.js';
 
 interface GpuLayer extends GpuLayerCore {
@@ -25,11 +26,13 @@ interface GpuLayer extends GpuLayerCore {
 
 /**
  * BERT's embedding tables (learned positions, and the one token type BERT encoders use), or, for
- * the gated ones, a RoPE table where they rotate (their token-type row is in the word rows).
+ * the gated ones, a RoPE table where they rotate (their token-type row is in the word rows);
+ * MPNet's relative bias.
  */
 interface Tables {
   learned: { embed: EmbedKernel; position: GPUBuffer; tokenType: GPUBuffer } | null;
   rope: GPUBuffer | null;
+  relative: { table: GPUBuffer; reach: number } | null;
   embNorm: GpuLayerNorm;
 }
 
@@ -37,7 +40,8 @@ type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
 const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden'];
 
 /**
- * The BERT / XLM-R forward: learned positions, post-norm layers, GELU feed-forward; for the gated
+ * The BERT / XLM-R / DistilBERT / MPNet forward: learned positions (MPNet: and a relative bias in
+ * the attention kernel), post-norm layers, GELU feed-forward; for the gated
  * ones (GTE, NomicBERT: RoPE; JinaBERT: ALiBi) the positions in the attention kernel and GeGLU or
  * SwiGLU in the feed-forward matmul's epilogue instead. Under f16 activations every buffer is
  * f16, the stream too: post-norm, it holds LayerNorm outputs (or one sub-layer's sum before its
@@ -84,6 +88,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const learned = position && tokenType;
     const positions = c.gatedBert?.positions;
     const rotary = positions?.type === 'rope';
+    const relative = modelRelativeBias(weights);
     const [kernels, embed] = await Promise.all([
       createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary, elems }),
       learned ? EmbedKernel.create(gpu.device, [elems.residual]) : null,
@@ -100,6 +105,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         tokenType: up.buffer('token_type_embeddings', (tokenType as Float32Array).subarray(0, c.hiddenSize)),
       },
       rope: positions?.type === 'rope' ? up.buffer('rope', ropeSpecTable(positions, c.headDim, c.maxTokens)) : null,
+      relative: relative && { table: up.buffer('relative_bias', relative.table), reach: relative.reach },
       embNorm: up.norm('embeddings.norm', weights.embNorm),
     };
     return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems);
@@ -130,8 +136,8 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const { residual, qkv, attnContext, attnOut, ffnHidden } = this.activations();
     const { batch } = p;
     const M = batch.size * batch.seqLen;
-    const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads, alibiBase: this.alibiBase };
-    const { rope } = this.tables;
+    const { rope, relative } = this.tables;
+    const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads, alibiBase: this.alibiBase, relative };
     for (const l of this.layers.slice(from, to)) {
       matmul.encode(pass, uniforms, residual, l.qkv, qkv, M); // qkv [M, 3H]
       attention.encode(pass, uniforms, qkv, p.lengths, attnContext, shape, rope ? { rope } : undefined); // attnContext [M, H]

@@ -234,6 +234,9 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
     position: config.gatedBert ? null : view.f32('position', [config.maxPositions, H]),
     tokenType: config.gatedBert ? null : view.f32('tokenType', [config.typeVocabSize, H]),
     embNorm,
+    ...(config.relativeAttention
+      ? { relativeBias: view.f32('relativeBias', [config.relativeAttention.tableRows, config.numHeads]) }
+      : {}),
     layers: packLayers(manifest, config, files, 0, layers) as BertLayer[],
   };
 }

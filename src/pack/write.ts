@@ -119,10 +119,13 @@ function embeddingExtras(weights: WeightsRest): Part[] {
   switch (weights.family) {
     case 'bert': {
       // GTE has neither table (rotary positions; its token-type row is in the word rows).
-      const { position, tokenType } = weights;
+      const { position, tokenType, relativeBias } = weights;
       return [
         ...(position ? [f32Part('position', position, [config.maxPositions, H])] : []),
         ...(tokenType ? [f32Part('tokenType', tokenType, [config.typeVocabSize, H])] : []),
+        ...(relativeBias
+          ? [f32Part('relativeBias', relativeBias, [relativeBias.length / config.numHeads, config.numHeads])]
+          : []),
         ...normParts('embNorm', weights.embNorm),
       ];
     }

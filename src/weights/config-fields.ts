@@ -37,16 +37,34 @@ export function ropeTheta(params: Record<string, unknown>, type: string): number
   return theta;
 }
 
-/** transformers' GPT2Config attribute_map: the names NomicBERT's config.json uses for BERT's fields. */
-const GPT2_NAMES: Readonly<Record<string, string>> = {
-  hidden_size: 'n_embd',
-  num_hidden_layers: 'n_layer',
-  num_attention_heads: 'n_head',
-  max_position_embeddings: 'n_positions',
+/**
+ * The names other configs use for BERT's fields: transformers' GPT2Config attribute_map
+ * (NomicBERT) and DistilBertConfig's.
+ */
+const ALIASES: Readonly<Record<string, readonly string[]>> = {
+  hidden_size: ['n_embd', 'dim'],
+  num_hidden_layers: ['n_layer', 'n_layers'],
+  num_attention_heads: ['n_head', 'n_heads'],
+  max_position_embeddings: ['n_positions'],
 };
 
-/** A config.json field by its BERT name, or by GPT-2's name for it where the config uses that. */
+/** A config.json field by its BERT name, or by the name a GPT-2 or DistilBERT config gives it. */
 export function hfConfigField(raw: Record<string, unknown>, key: string): unknown {
-  const alias = GPT2_NAMES[key];
+  const alias = ALIASES[key]?.find((name) => raw[name] != null);
   return raw[key] ?? (alias === undefined ? undefined : raw[alias]);
 }
+
+export function nonNegativeInt(raw: Record<string, unknown>, key: string, fallback: number): number {
+  const v = num(raw, key, fallback);
+  if (!Number.isInteger(v) || v < 0) throw new ModelFormatError(`config.json: "${key}" must be an integer >= 0, got ${v}`);
+  return v;
+}
+
+export function bool(raw: Record<string, unknown>, key: string): boolean {
+  const v = raw[key] ?? false;
+  if (typeof v !== 'boolean') throw new ModelFormatError(`config.json: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** hidden_act values that name exact erf GELU. */
+export const ERF_GELU = new Set(['gelu', 'gelu_python']);

@@ -88,6 +88,8 @@ export interface BertWeights extends SentenceHead {
   /** [typeVocabSize, H]; null for the gated ones. */
   tokenType: Float32Array | null;
   embNorm: LayerNormParams;
+  /** MPNet's encoder.relative_attention_bias, [tableRows, heads] (config.relativeAttention); absent elsewhere. */
+  relativeBias?: Float32Array | null;
   /** May hold fewer than config.numLayers when only the first layers were loaded. */
   layers: BertLayer[];
 }

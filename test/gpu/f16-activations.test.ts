@@ -60,6 +60,7 @@ const FIXTURES: Fixture[] = [
   { model: 'gte-tiny', pooled: 'mean-cls' },
   { model: 'nomic-tiny', pooled: 'mean-cls' },
   { model: 'jina-tiny', pooled: 'mean-cls' },
+  { model: 'mpnet-tiny', pooled: 'mean-cls' },
   { model: 'qwen3-trained', pooled: 'st' },
   { model: 'gemma3-trained', pooled: 'st' },
 ];

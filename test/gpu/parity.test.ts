@@ -13,7 +13,8 @@ import { cosine } from '../support/random.js';
 /**
  * Whole-model parity of the post-norm encoders against test/oracle/make_fixtures.py (BERT, XLM-R),
  * make_gte.py (GTE, NTK-scaled and plain RoPE), make_nomic.py (NomicBERT, SwiGLU and GeGLU) and
- * make_jina.py (JinaBERT v2, ALiBi over 4 and 6 heads), PyTorch float64 forwards written from the
+ * make_jina.py (JinaBERT v2, ALiBi over 4 and 6 heads) and make_mpnet.py (MPNet's relative
+ * attention bias), PyTorch float64 forwards written from the
  * published definitions: hidden states after every layer and pooled outputs, per text.
  */
 /**
@@ -27,7 +28,7 @@ const ALL_QUANTS: readonly Quant[] = ['f32', 'f16', 'q8', 'q4'];
 /**
  * The WebGPU weight formats each model runs in. The weight decoding is one matmul kernel for every
  * architecture, covered in all four formats by BERT and XLM-R; the gated models add positions and
- * gates, which f32 checks exactly (a WebGPU test costs 6-12 s of pipeline compiles here). Their q8
+ * gates, MPNet its relative bias, which f32 checks exactly (a WebGPU test costs 6-12 s of pipeline compiles here). Their q8
  * runs in f16-activations.test.ts and the CPU pack tests; the q8 and q4 figures in the README were
  * measured once with all four.
  */
@@ -40,6 +41,7 @@ const MODELS: Record<string, readonly Quant[]> = {
   'nomic-bias-tiny': ['f32'],
   'jina-tiny': ['f32'],
   'jina-6head-tiny': ['f32'],
+  'mpnet-tiny': ['f32'],
 };
 const measured: string[] = [];
 

@@ -13,7 +13,16 @@ const tokenizer = (dir) => new Tokenizer(load(dir, 'tokenizer.json'), load(dir, 
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 let failed = false;
-for (const dir of ['bert-tiny', 'xlmr-tiny', 'modernbert-tiny', 'modernbert-bias-tiny']) {
+for (const dir of [
+  'bert-tiny',
+  'xlmr-tiny',
+  'modernbert-tiny',
+  'modernbert-bias-tiny',
+  'distilbert-tiny',
+  'distilbert-mlm-tiny',
+  'mpnet-tiny',
+  'mpnet-mlm-tiny',
+]) {
   const tok = tokenizer(dir);
   const { texts, ids } = load(dir, 'expected.json');
   const bad = texts.flatMap((t, i) => {

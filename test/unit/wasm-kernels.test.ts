@@ -82,7 +82,7 @@ describe('WebAssembly kernels', () => {
     });
   });
 
-  it('grouped-query attention equals the TypeScript one, causal or windowed, with its own scale or ALiBi', () => {
+  it('grouped-query attention equals the TypeScript one, causal or windowed, with its own scale, ALiBi or a relative bias', () => {
     const kernel = WasmKernels.create();
     expect(kernel).not.toBeNull();
     const next = rng(17);
@@ -99,6 +99,16 @@ describe('WebAssembly kernels', () => {
         causal: false,
         scale: 1 / Math.sqrt(8),
         alibi: alibiSlopes(6),
+      },
+      // MPNet's relative bias, its reach short of the rows so that distances clamp both ways.
+      {
+        heads: 3,
+        kvHeads: 3,
+        d: 8,
+        windowHalf: Number.POSITIVE_INFINITY,
+        causal: false,
+        scale: 1 / Math.sqrt(8),
+        relative: { table: randomArray(3 * 9, 2, next), reach: 4 },
       },
     ];
     for (const shape of cases) {

@@ -22,8 +22,9 @@ const PARAMS = new UniformBlock('AttentionParams', {
   group: 'u32',
   causal: 'u32',
   alibi: 'u32',
+  rel_reach: 'u32',
 });
-const BINDINGS = new Bindings('attention', { params: 'uniform', qkv: 'read', lengths: 'read', rope: 'read', out: 'write' });
+const BINDINGS = new Bindings('attention', { params: 'uniform', qkv: 'read', lengths: 'read', positions: 'read', out: 'write' });
 
 export function attentionShader(reads: SharedReads): ShaderInterface {
   return {
@@ -108,7 +109,8 @@ export class AttentionKernel {
   /**
    * ctx[rows * S, H] from the fused qkv[rows * S, 3H] (with `grouped`: [rows * S, H + 2 kvHeads *
    * head_dim]), masking keys at or past each row's length; with `shape.alibiBase` (model/alibi.ts),
-   * JinaBERT's ALiBi bias on the scores.
+   * JinaBERT's ALiBi bias on the scores; with `shape.relative`, MPNet's relative bias
+   * (model/relative-bias.ts: the table and its reach).
    */
   encode(
     pass: DispatchTarget,
@@ -116,7 +118,13 @@ export class AttentionKernel {
     qkv: GPUBuffer,
     lengths: GPUBufferBinding,
     ctx: GPUBuffer,
-    shape: { rows: number; seqLen: number; heads: number; alibiBase?: number },
+    shape: {
+      rows: number;
+      seqLen: number;
+      heads: number;
+      alibiBase?: number;
+      relative?: { table: GPUBuffer; reach: number } | null;
+    },
     rotary?: RotaryAttention,
     grouped?: GroupedAttention,
   ): void {
@@ -133,14 +141,16 @@ export class AttentionKernel {
       group: shape.heads / (grouped?.kvHeads ?? shape.heads),
       causal: grouped?.causal ? 1 : 0,
       alibi: shape.alibiBase ?? 0,
+      rel_reach: shape.relative?.reach ?? 0,
     });
     const key = ioKey({ x: elemOf(qkv), y: elemOf(ctx) });
     const pipeline = this.pipelines.get(key);
     if (!pipeline) throw new Error(`no attention pipeline for ${key} activations`);
     pass.setPipeline(pipeline);
-    // Without RoPE the shader never reads the table, but every binding must be filled.
-    const rope = rotary?.rope ?? lengths;
-    pass.setBindGroup(0, this.layout.group({ params, qkv, lengths, rope, out: ctx }));
+    if (rotary && shape.relative) throw new Error('attention takes RoPE or a relative bias, not both');
+    // Without either the shader never reads the table, but every binding must be filled.
+    const positions = rotary?.rope ?? shape.relative?.table ?? lengths;
+    pass.setBindGroup(0, this.layout.group({ params, qkv, lengths, positions, out: ctx }));
     pass.dispatchWorkgroups(Math.ceil(shape.seqLen / QUERIES), shape.heads, shape.rows);
   }
 }

@@ -254,7 +254,7 @@ export class WasmKernels {
   groupedAttention(
     qkv: Float32Array,
     batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
-    { heads, kvHeads, d, windowHalf, causal, scale, alibi }: AttentionShape,
+    { heads, kvHeads, d, windowHalf, causal, scale, alibi, relative }: AttentionShape,
   ): Float32Array {
     const H = heads * d;
     const row = H + 2 * kvHeads * d;
@@ -267,15 +267,34 @@ export class WasmKernels {
     const scoresBytes = align16(4 * (d * L + 8 * d + 4 * L));
     const scoresAt = align16(ctxAt + S * H * 4);
     const slopesAt = align16(scoresAt + heads * scoresBytes);
-    this.rowsThatFit(1, S * (row + H) * 4 + heads * scoresBytes + heads * 4, 32);
+    const biasAt = relative ? align16(slopesAt + heads * 4) : 0;
+    this.rowsThatFit(1, S * (row + H) * 4 + heads * scoresBytes + heads * 4 + (relative?.table.byteLength ?? 0) + 16, 32);
     // Zeros leave every model without ALiBi as it was.
     this.write(slopesAt, alibi ?? new Float32Array(heads));
+    if (relative) this.write(biasAt, relative.table);
     const window = Number.isFinite(windowHalf) ? windowHalf : GLOBAL_WINDOW;
     const masked = causal ? 1 : 0;
     for (let r = 0; r < batch.size; r++) {
       const len = batch.lengths[r] as number;
       this.write(qkvAt, qkv.subarray(r * S * row, (r + 1) * S * row));
-      const args = [qkvAt, ctxAt, scoresAt, S, len, heads, kvHeads, d, window, masked, scale, 0, heads, slopesAt];
+      const args = [
+        qkvAt,
+        ctxAt,
+        scoresAt,
+        S,
+        len,
+        heads,
+        kvHeads,
+        d,
+        window,
+        masked,
+        scale,
+        0,
+        heads,
+        slopesAt,
+        biasAt,
+        relative?.reach ?? 0,
+      ];
       this.split(
         len * len * H,
         { op: 'attention', args, count: heads, unit: 1, range: 11, scratch: { arg: 2, stride: scoresBytes } },

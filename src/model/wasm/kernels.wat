@@ -487,17 +487,39 @@
     (select (i32.add (local.get $i) (i32.const 1)) (local.get $hi)
       (i32.and (local.get $causal) (i32.lt_s (local.get $i) (local.get $hi)))))
 
+  ;; The relative bias of distances d .. d + 3, each clamped to +-reach, from bias (distance 0's f32).
+  (func $relative4 (param $bias i32) (param $reach i32) (param $d i32) (result v128)
+    (local $v v128) (local $l i32) (local $e i32)
+    (local.set $v (f32x4.splat (f32.const 0)))
+    (local.set $l (i32.const 0))
+    (block $done
+      (loop $lanes
+        (br_if $done (i32.ge_u (local.get $l) (i32.const 4)))
+        (local.set $e (i32.add (local.get $d) (local.get $l)))
+        (local.set $e (select (local.get $reach) (local.get $e) (i32.gt_s (local.get $e) (local.get $reach))))
+        (local.set $e (select (i32.sub (i32.const 0) (local.get $reach)) (local.get $e)
+          (i32.lt_s (local.get $e) (i32.sub (i32.const 0) (local.get $reach)))))
+        ;; Lanes move down one and d + l enters lane 3: after four steps lane l holds d + l.
+        (local.set $v (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 0 1 2 3 (local.get $v) (local.get $v)))
+        (local.set $v (f32x4.replace_lane 3 (local.get $v)
+          (f32.load (i32.add (local.get $bias) (i32.shl (local.get $e) (i32.const 2))))))
+        (local.set $l (i32.add (local.get $l) (i32.const 1)))
+        (br $lanes)))
+    (local.get $v))
+
   ;; Row r of a block's scores (floats [jb, je) of a row, 8-aligned) becomes its softmax over the
-  ;; keys [lo, hi), zeros elsewhere, after multiplying by scale and subtracting slope |q - j| (ALiBi;
-  ;; slope 0 for every other model, which leaves the scores as they were).
+  ;; keys [lo, hi), zeros elsewhere, after multiplying by scale, subtracting slope |q - j| (ALiBi;
+  ;; slope 0 for every other model, which leaves the scores as they were) and, where bias is not 0,
+  ;; adding the relative bias of j - q (MPNet; see $relative4).
   (func $softmax_row (param $row i32) (param $jb i32) (param $je i32) (param $lo i32) (param $hi i32) (param $scale f32)
-    (param $q i32) (param $slope f32)
+    (param $q i32) (param $slope f32) (param $bias i32) (param $reach i32)
     (local $j i32) (local $at i32) (local $end i32) (local $jv v128) (local $in v128) (local $s v128)
     (local $max4 v128) (local $sum4 v128) (local $max f32) (local $inv v128)
     (local.set $end (i32.add (local.get $row) (i32.shl (local.get $je) (i32.const 2))))
     (local.set $max4 (f32x4.splat (f32.const -inf)))
     (local.set $at (i32.add (local.get $row) (i32.shl (local.get $jb) (i32.const 2))))
     (local.set $jv (i32x4.add (i32x4.splat (local.get $jb)) (v128.const i32x4 0 1 2 3)))
+    (local.set $j (local.get $jb))
     (block $done
       (loop $keys
         (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
@@ -505,9 +527,13 @@
           (f32x4.mul (v128.load align=4 (local.get $at)) (f32x4.splat (local.get $scale)))
           (f32x4.mul (f32x4.splat (local.get $slope))
             (f32x4.convert_i32x4_s (i32x4.abs (i32x4.sub (local.get $jv) (i32x4.splat (local.get $q))))))))
+        (if (local.get $bias)
+          (then (local.set $s (f32x4.add (local.get $s)
+            (call $relative4 (local.get $bias) (local.get $reach) (i32.sub (local.get $j) (local.get $q)))))))
         (v128.store align=4 (local.get $at) (local.get $s))
         (local.set $in (v128.and (i32x4.ge_s (local.get $jv) (i32x4.splat (local.get $lo))) (i32x4.lt_s (local.get $jv) (i32x4.splat (local.get $hi)))))
         (local.set $max4 (f32x4.max (local.get $max4) (v128.bitselect (local.get $s) (f32x4.splat (f32.const -inf)) (local.get $in))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (local.set $jv (i32x4.add (local.get $jv) (i32x4.splat (i32.const 4))))
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
         (br $keys)))
@@ -548,10 +574,11 @@
   ;; weighted values 8 dims at a time. scratch, 16-byte aligned, holds
   ;; 4 (d L + 8 d + 4 L) bytes: the keys transposed [d, L], the block's queries [4, d] (the last
   ;; block repeats its last query), its scores [4, L] and its output [4, d]. slopes holds one f32
-  ;; per query head: its ALiBi slope, or zeros.
+  ;; per query head: its ALiBi slope, or zeros. bias, unless 0, holds per head 2 reach + 1 f32: its
+  ;; relative bias for distances -reach .. reach (MPNet, model/relative-bias.ts).
   (func (export "attention") (param $qkv i32) (param $ctx i32) (param $scratch i32) (param $S i32) (param $len i32)
     (param $heads i32) (param $kv_heads i32) (param $d i32) (param $window i32) (param $causal i32) (param $scale f32)
-    (param $h0 i32) (param $h1 i32) (param $slopes i32)
+    (param $h0 i32) (param $h1 i32) (param $slopes i32) (param $bias i32) (param $reach i32)
     (local $h i32) (local $i i32) (local $r i32) (local $j i32) (local $c i32) (local $p i32) (local $src i32) (local $dst i32)
     (local $rs i32) (local $ds i32) (local $hs i32) (local $kvs i32) (local $k0 i32) (local $v0 i32) (local $ls i32) (local $L i32)
     (local $kt i32) (local $qb i32) (local $sb i32) (local $ob i32) (local $last i32)
@@ -651,7 +678,14 @@
                   (call $first_key (local.get $p) (local.get $window))
                   (call $end_key (local.get $p) (local.get $len) (local.get $window) (local.get $causal))
                   (local.get $scale) (local.get $p)
-                  (f32.load (i32.add (local.get $slopes) (i32.shl (local.get $h) (i32.const 2)))))
+                  (f32.load (i32.add (local.get $slopes) (i32.shl (local.get $h) (i32.const 2))))
+                  (select
+                    (i32.add (local.get $bias) (i32.shl
+                      (i32.add (i32.mul (local.get $h) (i32.add (i32.shl (local.get $reach) (i32.const 1)) (i32.const 1))) (local.get $reach))
+                      (i32.const 2)))
+                    (i32.const 0)
+                    (local.get $bias))
+                  (local.get $reach))
                 (local.set $r (i32.add (local.get $r) (i32.const 1)))
                 (br $soft)))
             ;; Weighted values over the block's keys [lo, hi): each row's weights are zero past its own.

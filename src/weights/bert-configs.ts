@@ -1,0 +1,217 @@
+import { ModelFormatError, UnsupportedError } from '../errors.js';
+import { bool, ERF_GELU, nonNegativeInt, num, obj, positiveInt } from './config-fields.js';
+import type { EncoderConfig, RopeSpec } from './encoder-config.js';
+
+/** The numbers every BERT-named config (BERT, XLM-R, GTE, JinaBERT) states alike, hidden_act checked. */
+export function bertNumbers(cfg: Record<string, unknown>) {
+  const act = cfg.hidden_act ?? 'gelu';
+  if (typeof act !== 'string' || !ERF_GELU.has(act)) {
+    throw new UnsupportedError(`hidden_act ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
+  }
+  const hiddenSize = positiveInt(cfg, 'hidden_size');
+  const numHeads = positiveInt(cfg, 'num_attention_heads');
+  if (hiddenSize % numHeads !== 0) {
+    throw new ModelFormatError(`hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
+  }
+  return {
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    hiddenSize,
+    numLayers: positiveInt(cfg, 'num_hidden_layers'),
+    numHeads,
+    headDim: hiddenSize / numHeads,
+    intermediateSize: positiveInt(cfg, 'intermediate_size'),
+    maxPositions: positiveInt(cfg, 'max_position_embeddings'),
+    layerNormEps: num(cfg, 'layer_norm_eps', 1e-12),
+  };
+}
+
+/**
+ * GTE (model_type "new", or "gte" in Snowflake's copies), read from new-impl's configuration.py and
+ * modeling.py: post-norm BERT layers with a fused qkv_proj (or q/k/v_proj without pack_qkv), RoPE
+ * on queries and keys (rotate_half over the whole head, positions from 0), the feed-forward
+ * gelu(gate) * up over up_gate_proj's [up; gate] rows, word + token-type-0 embeddings and no
+ * position table. What new-impl offers beyond that and no published model uses is refused:
+ * absolute positions (use the BERT config), RMSNorm layers, log-n attention scaling.
+ */
+export function parseGteConfig(cfg: Record<string, unknown>): EncoderConfig {
+  const numbers = bertNumbers(cfg);
+  const { hiddenSize, numHeads } = numbers;
+  const refuse = (what: string) => {
+    throw new UnsupportedError(`GTE ${what} is not supported`);
+  };
+  if ((cfg.position_embedding_type ?? 'rope') !== 'rope')
+    refuse(`position_embedding_type ${JSON.stringify(cfg.position_embedding_type)}`);
+  if ((cfg.layer_norm_type ?? 'layer_norm') !== 'layer_norm') refuse(`layer_norm_type ${JSON.stringify(cfg.layer_norm_type)}`);
+  if (bool(cfg, 'logn_attention_scale')) refuse('logn_attention_scale');
+  if ((hiddenSize / numHeads) % 2 !== 0) {
+    throw new ModelFormatError(
+      `hidden_size ${hiddenSize} / num_attention_heads ${numHeads} must give an even head size (RoPE rotates pairs)`,
+    );
+  }
+  const ropeTheta = num(cfg, 'rope_theta', 10000);
+  if (ropeTheta <= 0) throw new ModelFormatError('config.json: "rope_theta" must be positive');
+  let ntk: RopeSpec['ntk'] = null;
+  if (cfg.rope_scaling !== undefined && cfg.rope_scaling !== null) {
+    const scaling = obj(cfg.rope_scaling, 'rope_scaling');
+    if (scaling.type !== 'ntk') refuse(`rope_scaling type ${JSON.stringify(scaling.type)} (only "ntk")`);
+    const factor = num(scaling, 'factor');
+    if (factor <= 0) throw new ModelFormatError('config.json: rope_scaling.factor must be positive');
+    const mixedB = scaling.mixed_b === undefined || scaling.mixed_b === null ? null : num(scaling, 'mixed_b');
+    // A factor of 1 or less never reaches the scaled branch within max_position_embeddings.
+    if (factor > 1) ntk = { factor, mixedB };
+  }
+  if (numbers.maxPositions < 2)
+    throw new ModelFormatError(`max_position_embeddings ${numbers.maxPositions} leaves no room for tokens`);
+  return {
+    modelType: 'gte',
+    ...numbers,
+    typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 0),
+    padTokenId: num(cfg, 'pad_token_id', 0),
+    positionOffset: 0,
+    maxTokens: numbers.maxPositions,
+    gatedBert: { positions: { type: 'rope', ropeTheta, ntk }, gate: 'gelu', truncateNorm: false },
+  };
+}
+
+/**
+ * NomicBERT (model_type "nomic_bert": nomic-embed-text-v1 and v1.5), read from nomic-bert-2048's
+ * configuration_hf_nomic_bert.py and modeling_hf_nomic_bert.py, whose config uses GPT-2's names
+ * (n_embd, n_head, n_layer, n_inner, n_positions): post-norm layers, a fused Wqkv, RoPE with
+ * rotary_emb_base over the whole head (rotate_half), the feed-forward fc2(fc11(x) * act(fc12(x)))
+ * with act SiLU (swiglu) or GELU (geglu), word + token-type-0 embeddings under emb_ln. Refused:
+ * partial, interleaved or xPos rotary (no published embedder uses them), pre-norm, RMSNorm,
+ * parallel blocks, causal attention, grouped heads, ungated activations. With rotary_scaling_factor, dynamic NTK starts past
+ * max_trained_positions, so inputs stop there.
+ */
+export function parseNomicConfig(cfg: Record<string, unknown>): EncoderConfig {
+  const refuse = (what: string) => {
+    throw new UnsupportedError(`NomicBERT ${what} is not supported`);
+  };
+  const hiddenSize = positiveInt(cfg, 'n_embd');
+  const numHeads = positiveInt(cfg, 'n_head');
+  if (hiddenSize % numHeads !== 0 || (hiddenSize / numHeads) % 2 !== 0) {
+    throw new ModelFormatError(`n_embd ${hiddenSize} / n_head ${numHeads} must give an even head size (RoPE rotates pairs)`);
+  }
+  const act = cfg.activation_function ?? 'swiglu';
+  if (act !== 'swiglu' && act !== 'geglu') refuse(`activation_function ${JSON.stringify(act)} (only swiglu and geglu)`);
+  if (num(cfg, 'rotary_emb_fraction', 0) !== 1) refuse(`rotary_emb_fraction ${JSON.stringify(cfg.rotary_emb_fraction)} (only 1)`);
+  if (bool(cfg, 'rotary_emb_interleaved')) refuse('rotary_emb_interleaved');
+  if (cfg.rotary_emb_scale_base !== undefined && cfg.rotary_emb_scale_base !== null) refuse('rotary_emb_scale_base (xPos)');
+  if (bool(cfg, 'prenorm')) refuse('prenorm');
+  if (bool(cfg, 'use_rms_norm')) refuse('use_rms_norm');
+  if (bool(cfg, 'parallel_block')) refuse('parallel_block');
+  if (bool(cfg, 'causal')) refuse('causal attention');
+  if (cfg.num_heads_kv !== undefined && cfg.num_heads_kv !== null && cfg.num_heads_kv !== numHeads) refuse('num_heads_kv');
+  const ropeTheta = num(cfg, 'rotary_emb_base', 10000);
+  if (ropeTheta <= 0) throw new ModelFormatError('config.json: "rotary_emb_base" must be positive');
+  const maxPositions = positiveInt(cfg, 'n_positions');
+  const scaled = cfg.rotary_scaling_factor !== undefined && cfg.rotary_scaling_factor !== null;
+  const maxTokens = scaled ? Math.min(maxPositions, positiveInt(cfg, 'max_trained_positions')) : maxPositions;
+  if (maxTokens < 2) throw new ModelFormatError(`n_positions ${maxPositions} leaves no room for tokens`);
+  return {
+    modelType: 'nomic_bert',
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    hiddenSize,
+    numLayers: positiveInt(cfg, 'n_layer'),
+    numHeads,
+    headDim: hiddenSize / numHeads,
+    // NomciBertGatedMLP rounds its width up to a multiple of 256 (8H/3 when n_inner is unset).
+    intermediateSize:
+      Math.ceil((cfg.n_inner == null ? Math.floor((8 * hiddenSize) / 3) : positiveInt(cfg, 'n_inner')) / 256) * 256,
+    maxPositions,
+    typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 2),
+    layerNormEps: num(cfg, 'layer_norm_epsilon', 1e-5),
+    padTokenId: num(cfg, 'pad_token_id', 0),
+    positionOffset: 0,
+    maxTokens,
+    gatedBert: {
+      positions: { type: 'rope', ropeTheta, ntk: null },
+      gate: act === 'swiglu' ? 'silu' : 'gelu',
+      truncateNorm: true,
+    },
+  };
+}
+
+/**
+ * JinaBERT v2 (jina-embeddings-v2-*: model_type bert, position_embedding_type alibi), read from
+ * jina-bert-implementation's JinaBertModel as its ports give it: BERT's post-norm attention with
+ * ALiBi on the scores instead of a position table, the feed-forward wo(gelu(up[:I]) * up[I:]) over
+ * mlp.gated_layers under its own post-norm, word + token-type-0 embeddings. Only the GeGLU
+ * feed-forward (feed_forward_type "geglu", what the embedding models use) is read.
+ */
+export function parseJinaConfig(cfg: Record<string, unknown>, numbers: ReturnType<typeof bertNumbers>): EncoderConfig {
+  const ffn = cfg.feed_forward_type ?? 'original';
+  if (ffn !== 'geglu') {
+    throw new UnsupportedError(`JinaBERT feed_forward_type ${JSON.stringify(ffn)} is not supported (only geglu)`);
+  }
+  return {
+    modelType: 'jina_bert',
+    ...numbers,
+    typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 2),
+    padTokenId: num(cfg, 'pad_token_id', 0),
+    positionOffset: 0,
+    maxTokens: numbers.maxPositions,
+    gatedBert: { positions: { type: 'alibi' }, gate: 'gelu', truncateNorm: false },
+  };
+}
+
+/**
+ * DistilBERT (transformers' DistilBertConfig names: dim, n_layers, n_heads, hidden_dim): BERT's
+ * post-norm layers over word + learned position embeddings, no token types (the reader supplies a
+ * zero row), LayerNorm eps fixed at 1e-12 in modeling_distilbert.py.
+ */
+export function parseDistilBertConfig(cfg: Record<string, unknown>): EncoderConfig {
+  const act = cfg.activation ?? 'gelu';
+  if (typeof act !== 'string' || !ERF_GELU.has(act)) {
+    throw new UnsupportedError(`DistilBERT activation ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
+  }
+  const hiddenSize = positiveInt(cfg, 'dim');
+  const numHeads = positiveInt(cfg, 'n_heads');
+  if (hiddenSize % numHeads !== 0) throw new ModelFormatError(`dim ${hiddenSize} is not divisible by n_heads ${numHeads}`);
+  const maxPositions = positiveInt(cfg, 'max_position_embeddings', 512);
+  if (maxPositions < 2) throw new ModelFormatError(`max_position_embeddings ${maxPositions} leaves no room for tokens`);
+  return {
+    modelType: 'distilbert',
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    hiddenSize,
+    numLayers: positiveInt(cfg, 'n_layers'),
+    numHeads,
+    headDim: hiddenSize / numHeads,
+    intermediateSize: positiveInt(cfg, 'hidden_dim'),
+    maxPositions,
+    typeVocabSize: 1,
+    layerNormEps: 1e-12,
+    padTokenId: num(cfg, 'pad_token_id', 0),
+    positionOffset: 0,
+    maxTokens: maxPositions,
+  };
+}
+
+/**
+ * MPNet (transformers' modeling_mpnet.py: all-mpnet-base-v2 and the other MPNet sentence
+ * embedders): BERT's post-norm layers under other names, word + learned position embeddings with
+ * RoBERTa's positions (padding_idx 1, hard-coded, so real tokens count from 2), no token types,
+ * and a relative attention bias by bucketed distance shared by every layer.
+ */
+export function parseMpnetConfig(cfg: Record<string, unknown>): EncoderConfig {
+  const numbers = bertNumbers(cfg);
+  const buckets = 32;
+  const tableRows = positiveInt(cfg, 'relative_attention_num_buckets', buckets);
+  if (tableRows < buckets) {
+    throw new UnsupportedError(
+      `MPNet relative_attention_num_buckets ${tableRows} is not supported: MPNetEncoder buckets distances into ${buckets}`,
+    );
+  }
+  const positionOffset = 2;
+  if (numbers.maxPositions <= positionOffset + 1)
+    throw new ModelFormatError(`max_position_embeddings ${numbers.maxPositions} leaves no room for tokens`);
+  return {
+    modelType: 'mpnet',
+    ...numbers,
+    typeVocabSize: 1,
+    padTokenId: num(cfg, 'pad_token_id', 1),
+    positionOffset,
+    maxTokens: numbers.maxPositions - positionOffset,
+    relativeAttention: { buckets, maxDistance: 128, tableRows },
+  };
+}

@@ -1,0 +1,110 @@
+import type { DecoderSpec } from './decoder-config.js';
+import type { ExitNorm } from './exit-norm.js';
+
+export type ModelType =
+  | 'bert'
+  | 'distilbert'
+  | 'xlm-roberta'
+  | 'mpnet'
+  | 'jina_bert'
+  | 'gte'
+  | 'nomic_bert'
+  | 'modernbert'
+  | 'qwen3'
+  | 'gemma3';
+
+/**
+ * How token vectors become one text vector: their mean (over real tokens), the first token's, or
+ * the last real token's (decoders whose causal attention gathers the text there, as Qwen3-Embedding).
+ */
+export type Pooling = 'mean' | 'cls' | 'last';
+export const POOLINGS: readonly Pooling[] = ['mean', 'cls', 'last'];
+
+/** ModernBERT's numbers beyond BERT's, normalised from either transformers config format. */
+export interface ModernBertSpec {
+  /** Per layer: true for global (full) attention, false for local (sliding-window) attention. */
+  globalLayers: boolean[];
+  /** A local layer's query i sees keys j with |i - j| <= windowHalf (HF: local_attention // 2). */
+  windowHalf: number;
+  globalRopeTheta: number;
+  localRopeTheta: number;
+  attentionBias: boolean;
+  mlpBias: boolean;
+  normBias: boolean;
+  exitNorm: ExitNorm;
+}
+
+/** RoPE as GTE and NomicBERT compute it (rotate_half over whole heads, positions from 0). */
+export interface RopeSpec {
+  type: 'rope';
+  ropeTheta: number;
+  /**
+   * rope_scaling {type: "ntk"}: new-impl builds its rotary cache for factor x max_position_embeddings
+   * positions at load, which always takes the scaled branch, so the scaled frequencies apply at
+   * every length (rope.ts ropeFrequencies).
+   */
+  ntk: { factor: number; mixedB: number | null } | null;
+}
+
+/**
+ * The post-norm encoders without a position table: GTE (Alibaba-NLP/new-impl: gte-multilingual-base,
+ * snowflake-arctic-embed-m-v2.0) and NomicBERT (nomic-embed-text-v1.5) with RoPE, JinaBERT v2
+ * (jina-embeddings-v2) with ALiBi, all with a gated feed-forward. The layers are BERT's, so the
+ * weights are BertWeights with no position table (checkpoint/gte.ts, nomic.ts, bert.ts).
+ */
+export interface GatedBertSpec {
+  /** RoPE, or ALiBi: a bias of -slope_h |i - j| on head h's scores (model/alibi.ts). */
+  positions: RopeSpec | { type: 'alibi' };
+  /** The feed-forward's gate activation: GELU (GTE, JinaBERT, NomicBERT geglu) or SiLU (NomicBERT swiglu). */
+  gate: 'gelu' | 'silu';
+  /**
+   * nomic-embed-text-v1.5's Matryoshka recipe: a layer norm without weights over the pooled vector
+   * before it is cut to fewer dims (model card); at full width the vector is left as
+   * sentence-transformers returns it.
+   */
+  truncateNorm: boolean;
+}
+
+/**
+ * MPNet's relative attention bias (transformers' MPNetEncoder): one learned bias per head and
+ * bucket of the signed distance j - i between key and query, added to the scores of every layer,
+ * T5's bucketing (half the buckets per sign, exact below a quarter of them, logarithmic up to
+ * maxDistance, where the last bucket takes every distance beyond); see model/relative-bias.ts.
+ */
+export interface RelativeAttentionSpec {
+  /** Buckets the distances fall into: MPNetEncoder.compute_position_bias passes 32 whatever the config says. */
+  buckets: number;
+  maxDistance: number;
+  /** Rows of encoder.relative_attention_bias (config relative_attention_num_buckets, at least `buckets`). */
+  tableRows: number;
+}
+
+/** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
+export interface EncoderConfig {
+  modelType: ModelType;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  maxPositions: number;
+  typeVocabSize: number;
+  layerNormEps: number;
+  padTokenId: number;
+  /**
+   * Position id of the first real token. BERT counts from 0; RoBERTa/XLM-R count from
+   * padding_idx + 1 because position `padding_idx` is reserved for pads.
+   */
+  positionOffset: number;
+  /** Longest token sequence (specials included) the position table can address. */
+  maxTokens: number;
+  /** Present exactly when modelType is 'modernbert'. */
+  modern?: ModernBertSpec;
+  /** Present exactly when modelType is 'jina_bert', 'gte' or 'nomic_bert'. */
+  gatedBert?: GatedBertSpec;
+  /** Present exactly when modelType is 'mpnet'. */
+  relativeAttention?: RelativeAttentionSpec;
+  /** Present exactly when modelType is 'qwen3' or 'gemma3'. */
+  decoder?: DecoderSpec;
+}
