@@ -2,7 +2,7 @@ import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { type EncoderConfig, type ExitNorm, parseHfConfig } from '../weights/config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
-import { SafetensorsFile } from './safetensors.js';
+import { SafetensorsFile, type TensorSource } from './safetensors.js';
 import { weightsFromTensors } from './weights.js';
 
 /** The contents of a Hugging Face model folder: parsed JSON files and the raw checkpoint bytes. */
@@ -13,8 +13,10 @@ export interface HfModelFiles {
   tokenizer: unknown;
   /** tokenizer_config.json, if the model has one. */
   tokenizerConfig?: unknown;
-  /** model.safetensors */
-  safetensors: Uint8Array;
+  /** model.safetensors; or, instead, `weights`. */
+  safetensors?: Uint8Array;
+  /** The tensors read some other way (an ONNX export: OnnxTensors). */
+  weights?: TensorSource;
 }
 
 export interface LoadOptions {
@@ -48,7 +50,11 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
       `tokenizer.json has token id ${maxId} but config.json's vocab_size is ${config.vocabSize} (tokenizer from another model?)`,
     );
   }
-  if (!(files.safetensors instanceof Uint8Array)) throw new ModelFormatError('model.safetensors must be given as bytes');
-  const weights = await weightsFromTensors(config, new SafetensorsFile(files.safetensors), { quant, layers });
+  let source = files.weights;
+  if (!source) {
+    if (!(files.safetensors instanceof Uint8Array)) throw new ModelFormatError('model.safetensors must be given as bytes');
+    source = new SafetensorsFile(files.safetensors);
+  }
+  const weights = await weightsFromTensors(config, source, { quant, layers });
   return { config, weights, tokenizer };
 }

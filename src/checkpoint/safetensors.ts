@@ -148,6 +148,11 @@ export interface ByteSource {
   read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
 }
 
+/** Bytes already in memory as a ByteSource. */
+export function bytesSource(bytes: Uint8Array, name: string): ByteSource {
+  return { name, size: bytes.length, read: async (offset, length) => bytes.subarray(offset, offset + length) };
+}
+
 export function blobSource(blob: Blob, name: string): ByteSource {
   return {
     name,

@@ -4,6 +4,7 @@ import { SafetensorsFile, SafetensorsReader, ShardedTensors, type TensorSource }
 import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
+import { onnxWeightsOf } from './hf-folder.js';
 
 async function optionalJson(path: string): Promise<unknown> {
   let text: string;
@@ -69,9 +70,14 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
       }
       weights = ShardedTensors.fromIndex(index.weight_map, readers);
     } else {
-      const source = await fileSource(join(dir, 'model.safetensors'), 'model.safetensors');
-      opened.push(source);
-      weights = await SafetensorsReader.open(source);
+      // A folder with only an ONNX export (a transformers.js repository's copy) is read from that.
+      const onnx = await onnxWeightsOf(dir);
+      if (onnx) weights = onnx;
+      else {
+        const source = await fileSource(join(dir, 'model.safetensors'), 'model.safetensors');
+        opened.push(source);
+        weights = await SafetensorsReader.open(source);
+      }
     }
     return {
       config,

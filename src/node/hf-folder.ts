@@ -1,7 +1,9 @@
 import { constants } from 'node:fs';
 import { access, open, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { HfModelFiles } from '../checkpoint/load.js';
+import { OnnxTensors } from '../checkpoint/onnx.js';
+import { bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 
 const exists = (path: string) =>
@@ -50,6 +52,25 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
+/** Where an ONNX-only folder (a transformers.js repository's copy) keeps float weights, best first. */
+const ONNX_FILES = ['onnx/model.onnx', 'onnx/model_fp16.onnx', 'model.onnx'];
+
+/**
+ * The weights of a folder without model.safetensors (or its index) that holds a float ONNX export,
+ * read whole; undefined for any other folder.
+ */
+export async function onnxWeightsOf(dir: string): Promise<TensorSource | undefined> {
+  if ((await exists(join(dir, 'model.safetensors'))) || (await exists(join(dir, 'model.safetensors.index.json'))))
+    return undefined;
+  for (const file of ONNX_FILES) {
+    const path = join(dir, ...file.split('/'));
+    if (!(await exists(path))) continue;
+    const read = async (p: string, name: string) => bytesSource(await readBytes(p), name);
+    return OnnxTensors.open(await read(path, file), (external) => read(join(dirname(path), external), external));
+  }
+  return undefined;
+}
+
 async function readSafetensors(dir: string): Promise<Uint8Array> {
   const path = join(dir, 'model.safetensors');
   if (!(await exists(path))) {
@@ -83,6 +104,7 @@ export async function readHfFolder(dir: string): Promise<HfModelFiles> {
   const config = await readJson(dir, 'config.json');
   const tokenizer = await readJson(dir, 'tokenizer.json');
   const tokenizerConfig = await readJson(dir, 'tokenizer_config.json', true);
-  const safetensors = await readSafetensors(dir);
-  return tokenizerConfig === undefined ? { config, tokenizer, safetensors } : { config, tokenizer, tokenizerConfig, safetensors };
+  const onnx = await onnxWeightsOf(dir);
+  const weights = onnx ? { weights: onnx } : { safetensors: await readSafetensors(dir) };
+  return tokenizerConfig === undefined ? { config, tokenizer, ...weights } : { config, tokenizer, tokenizerConfig, ...weights };
 }

@@ -1,3 +1,4 @@
+import { OnnxTensors } from '../checkpoint/onnx.js';
 import {
   type ByteSource,
   SafetensorsFile,
@@ -162,8 +163,9 @@ export class HubRepo {
 
 /**
  * Opens a repository's checkpoint for conversion, the weights read lazily by Range requests
- * (single or sharded safetensors). Refuses pickle (.bin) and ONNX-only repositories: m3web
- * never unpickles. `meter` counts the weight bytes as they stream in (see WeightMeter).
+ * (single or sharded safetensors, or, where there are none, a float ONNX export: the Xenova/
+ * and onnx-community/ repositories). Refuses pickle (.bin) and quantized-ONNX-only repositories:
+ * m3web never unpickles. `meter` counts the weight bytes as they stream in (see WeightMeter).
  */
 export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Promise<HfCheckpoint> {
   const config = await repo.json('config.json', true);
@@ -201,15 +203,17 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
         }),
       ].filter((s): s is ByteSource => s !== null);
   if (sources.length === 0) {
-    for (const other of ['pytorch_model.bin', 'onnx/model.onnx', 'model.onnx']) {
+    const onnx = await onnxWeights(repo, meter);
+    if (onnx) return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights: onnx };
+    for (const other of ['pytorch_model.bin', 'onnx/model_quantized.onnx']) {
       if (await repo.has(other)) {
         throw new UnsupportedError(
-          `${repo.id.repo} has ${other} but no model.safetensors: m3web reads safetensors weights only (it never unpickles .bin files)`,
+          `${repo.id.repo} has ${other} but no model.safetensors or float ONNX weights: m3web reads safetensors and f32 / f16 ONNX exports (it never unpickles .bin files)`,
         );
       }
     }
     throw new ModelFormatError(
-      `${repo.id.repo} at ${repo.id.revision} has no model.safetensors (or model.safetensors.index.json)`,
+      `${repo.id.repo} at ${repo.id.revision} has no model.safetensors (or model.safetensors.index.json) and no onnx/model.onnx`,
     );
   }
   for (const s of sources) meter?.add(s.name, s.size);
@@ -222,4 +226,26 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
     weights = await SafetensorsReader.open(sources[0] as ByteSource);
   }
   return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights };
+}
+
+/** Where transformers.js repositories keep float ONNX weights, best first. */
+const ONNX_FILES = ['onnx/model.onnx', 'onnx/model_fp16.onnx', 'model.onnx'];
+
+/**
+ * The weights of a repository without safetensors that carries an ONNX export (the Xenova/ and
+ * onnx-community/ repositories transformers.js loads), read through the graph by Range requests;
+ * an external data file beside it is opened when a tensor lives there.
+ */
+async function onnxWeights(repo: HubRepo, meter?: WeightMeter): Promise<OnnxTensors | null> {
+  for (const file of ONNX_FILES) {
+    if (!(await repo.has(file))) continue;
+    const dir = file.slice(0, file.lastIndexOf('/') + 1);
+    const open = async (name: string) => {
+      const source = await repo.byteSource(name, (bytes) => meter?.count(name, bytes));
+      meter?.add(name, source.size);
+      return source;
+    };
+    return OnnxTensors.open(await open(file), (external) => open(`${dir}${external}`));
+  }
+  return null;
 }

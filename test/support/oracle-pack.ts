@@ -36,15 +36,17 @@ export const readOracleJson = <T = OracleExpected>(path: string): T => JSON.pars
 /**
  * The Hugging Face folder `dir` converted to a `quant` pack and run on the CPU: its tokens must be
  * the oracle's (the caller checks `tokensMatch`), and the worst cosine over every exit and text
- * of its mean- and CLS-pooled vectors against the oracle's `{mean,cls}.{i}.{layers}`.
+ * of its mean- and CLS-pooled vectors against the oracle's `{mean,cls}.{i}.{layers}` (in
+ * `oracleDir`, where the folder is another export of the same weights).
  */
 export async function packAgainstOracle(
   dir: string,
   quant: Quant,
   dims?: number[],
+  oracleDir = dir,
 ): Promise<{ manifest: PackManifest; tokensMatch: boolean; mean: number; cls: number }> {
-  const expected = readOracleJson(join(dir, 'expected.json'));
-  const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))));
+  const expected = readOracleJson(join(oracleDir, 'expected.json'));
+  const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(oracleDir, 'expected.safetensors'))));
   const ckpt = await openHfCheckpoint(dir);
   const pack = await convertCheckpoint(ckpt, { id: 'oracle', quant, ...(dims ? { dims } : {}) }).finally(() => ckpt.close());
   const manifest = parseManifest(JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json'))));

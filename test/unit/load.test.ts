@@ -30,7 +30,8 @@ describe.each([
   ['bert-tiny', 'bert', 4, 48, 'bert.'],
   ['xlmr-tiny', 'xlm-roberta', 3, 64, 'roberta.'],
 ])('loadHfModel(%s)', (dir, modelType, numLayers, hidden, prefix) => {
-  const files = readHfFolder(join(FIXTURES, dir));
+  // Folders with model.safetensors: read as bytes.
+  const files = readHfFolder(join(FIXTURES, dir)).then((f) => ({ ...f, safetensors: f.safetensors as Uint8Array }));
 
   it('loads config, tokenizer and every layer', async () => {
     const { config, weights, tokenizer } = await loadHfModel(await files);

@@ -1,0 +1,894 @@
+#!/usr/bin/env python3
+"""ONNX exports of two oracle fixtures, in the layout of the ONNX-only Hugging Face repositories that
+transformers.js users load (Xenova/all-MiniLM-L6-v2, Xenova/all-mpnet-base-v2: config.json, the tokenizer
+files, onnx/model.onnx, no model.safetensors). See README.md next to this file.
+
+  fixtures/bert-tiny-onnx/           bert-tiny's config.json, tokenizer.json, tokenizer_config.json and
+                                     onnx/model.onnx (f32)
+  fixtures/mpnet-tiny-onnx/          mpnet-tiny's config.json, tokenizer files and sentence-transformers files,
+                                     onnx/model.onnx (f32) and onnx/model_fp16.onnx (initializers stored as
+                                     float16, each followed by a Cast to float)
+  fixtures/bert-tiny-onnx-variants/  unnamed.onnx (bert-tiny-onnx's model.onnx with every node name cleared and
+                                     every intermediate value renamed to a bare number), mpnet-fp16-unnamed.onnx
+                                     (mpnet-tiny-onnx's model_fp16.onnx, likewise: its biases reach their Adds
+                                     through Casts)
+                                     and external/model.onnx + external/model.onnx_data (the same model with
+                                     every initializer in one external data file)
+
+The expected outputs stay in the source fixtures (fixtures/bert-tiny/, fixtures/mpnet-tiny/: expected.json,
+expected.safetensors); the weights are exactly those fixtures' model.safetensors.
+
+Run from the repository root:  /usr/bin/python3 test/oracle/make_onnx.py   (~7 s; after make_fixtures.py and
+make_mpnet.py; rewrites only its three folders). Needs Debian's python3-torch (1.13) and python3-onnx (1.12); no
+transformers, no onnxruntime.
+
+Each model is a torch.nn.Module whose attribute tree is transformers' (BertModel: embeddings.word_embeddings,
+encoder.layer[l].attention.self.query, ...; MPNetModel: encoder.layer[l].attention.attn.q,
+encoder.relative_attention_bias, ...), so its parameter names are the safetensors names; it is loaded with
+strict=True (bert-tiny: after removing the `bert.` prefix and the MLM head `cls.*`, which BertModel does not
+hold) and its forward is transformers' in ordinary torch ops (modeling_bert.py / modeling_mpnet.py: BERT word +
+position (the position_ids buffer, an arange) + token-type rows, LayerNorm, post-norm layers, erf GELU, extended
+attention mask (1 - mask) * finfo(float32).min; MPNet position ids from padding_idx 1 as
+create_position_ids_from_input_ids, the relative position bias of compute_position_bias (32 buckets, max
+distance 128) added in every layer). Before anything is written, the module's hidden states for every fixture
+text (run alone, no padding) must match the float64 oracle's expected.safetensors hidden.{i}.{l} at every layer
+to < 1e-4, and a right-padded batch must give the same rows.
+
+torch.onnx.export as Optimum calls it for transformers.js: opset 14, do_constant_folding (the default), inputs
+input_ids, attention_mask (+ token_type_ids for BERT), int64, dynamic axes batch / sequence, one output
+last_hidden_state. Constant folding turns every nn.Linear's Transpose(weight) into a new [in, out] initializer
+with an automatic name (onnx::MatMul_<n>), while the biases, LayerNorm parameters and embedding tables keep
+their parameter names. The script prints the naming it observes, and checks (by following the graph: MatMul
+-> Add(bias initializer)) that every weight of the safetensors file is found in the graph, bit for bit.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402  (re-executes under /usr/bin/python3 when torch is missing)
+
+import hashlib  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import shutil  # noqa: E402
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import torch  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from torch import nn  # noqa: E402
+
+OPSET = 14
+TOL = 1e-4  # float32 module vs the float64 oracle, max abs diff over every hidden state
+BERT_SRC = os.path.join(mf.OUT, "bert-tiny")
+MPNET_SRC = os.path.join(mf.OUT, "mpnet-tiny")
+BERT_DST = os.path.join(mf.OUT, "bert-tiny-onnx")
+MPNET_DST = os.path.join(mf.OUT, "mpnet-tiny-onnx")
+VARIANTS = os.path.join(mf.OUT, "bert-tiny-onnx-variants")
+MLM_HEAD = "cls."  # bert-tiny's BertForMaskedLM head, not part of BertModel
+
+
+# --------------------------------------------------------------------------------------------------
+# transformers' BertModel, attribute for attribute (modeling_bert.py, absolute positions, no cache)
+# --------------------------------------------------------------------------------------------------
+
+
+def extended_mask(attention_mask, dtype):
+    """ModuleUtilsMixin.get_extended_attention_mask for an encoder: [B, 1, 1, S], 0 or finfo.min."""
+    m = attention_mask[:, None, None, :].to(dtype)
+    return (1.0 - m) * torch.finfo(dtype).min
+
+
+class GELU(nn.Module):  # transformers' GELUActivation ("gelu"): exact erf GELU
+    def forward(self, x):
+        return nn.functional.gelu(x)
+
+
+class BertEmbeddings(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        H, P = cfg["hidden_size"], cfg["max_position_embeddings"]
+        self.word_embeddings = nn.Embedding(cfg["vocab_size"], H, padding_idx=cfg["pad_token_id"])
+        self.position_embeddings = nn.Embedding(P, H)
+        self.token_type_embeddings = nn.Embedding(cfg["type_vocab_size"], H)
+        self.LayerNorm = nn.LayerNorm(H, eps=cfg["layer_norm_eps"])
+        self.dropout = nn.Dropout(cfg["hidden_dropout_prob"])
+        self.register_buffer("position_ids", torch.arange(P).expand((1, -1)), persistent=False)
+        self.register_buffer("token_type_ids", torch.zeros((1, P), dtype=torch.long), persistent=False)
+
+    def forward(self, input_ids, token_type_ids):
+        seq_length = input_ids.size(1)
+        position_ids = self.position_ids[:, 0:seq_length]
+        embeddings = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+        embeddings = embeddings + self.position_embeddings(position_ids)
+        return self.dropout(self.LayerNorm(embeddings))
+
+
+class BertSelfAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        H = cfg["hidden_size"]
+        self.num_attention_heads = cfg["num_attention_heads"]
+        self.attention_head_size = H // self.num_attention_heads
+        self.all_head_size = H
+        self.query = nn.Linear(H, H)
+        self.key = nn.Linear(H, H)
+        self.value = nn.Linear(H, H)
+        self.dropout = nn.Dropout(cfg["attention_probs_dropout_prob"])
+
+    def transpose_for_scores(self, x):
+        new_x_shape = x.size()[:-1] + (self.num_attention_heads, self.attention_head_size)
+        return x.view(new_x_shape).permute(0, 2, 1, 3)
+
+    def forward(self, hidden_states, attention_mask):
+        query_layer = self.transpose_for_scores(self.query(hidden_states))
+        key_layer = self.transpose_for_scores(self.key(hidden_states))
+        value_layer = self.transpose_for_scores(self.value(hidden_states))
+        attention_scores = torch.matmul(query_layer, key_layer.transpose(-1, -2))
+        attention_scores = attention_scores / math.sqrt(self.attention_head_size)
+        attention_scores = attention_scores + attention_mask
+        attention_probs = self.dropout(nn.functional.softmax(attention_scores, dim=-1))
+        context_layer = torch.matmul(attention_probs, value_layer).permute(0, 2, 1, 3).contiguous()
+        return context_layer.view(context_layer.size()[:-2] + (self.all_head_size,))
+
+
+class BertSelfOutput(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        H = cfg["hidden_size"]
+        self.dense = nn.Linear(H, H)
+        self.LayerNorm = nn.LayerNorm(H, eps=cfg["layer_norm_eps"])
+        self.dropout = nn.Dropout(cfg["hidden_dropout_prob"])
+
+    def forward(self, hidden_states, input_tensor):
+        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + input_tensor)
+
+
+class BertAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.self = BertSelfAttention(cfg)
+        self.output = BertSelfOutput(cfg)
+
+    def forward(self, hidden_states, attention_mask):
+        return self.output(self.self(hidden_states, attention_mask), hidden_states)
+
+
+class Intermediate(nn.Module):  # BertIntermediate / MPNetIntermediate
+    def __init__(self, cfg):
+        super().__init__()
+        assert cfg["hidden_act"] == "gelu"
+        self.dense = nn.Linear(cfg["hidden_size"], cfg["intermediate_size"])
+        self.intermediate_act_fn = GELU()
+
+    def forward(self, hidden_states):
+        return self.intermediate_act_fn(self.dense(hidden_states))
+
+
+class Output(nn.Module):  # BertOutput / MPNetOutput
+    def __init__(self, cfg):
+        super().__init__()
+        self.dense = nn.Linear(cfg["intermediate_size"], cfg["hidden_size"])
+        self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
+        self.dropout = nn.Dropout(cfg["hidden_dropout_prob"])
+
+    def forward(self, hidden_states, input_tensor):
+        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + input_tensor)
+
+
+class BertLayer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.attention = BertAttention(cfg)
+        self.intermediate = Intermediate(cfg)
+        self.output = Output(cfg)
+
+    def forward(self, hidden_states, attention_mask):
+        attention_output = self.attention(hidden_states, attention_mask)
+        return self.output(self.intermediate(attention_output), attention_output)
+
+
+class BertEncoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.layer = nn.ModuleList([BertLayer(cfg) for _ in range(cfg["num_hidden_layers"])])
+
+    def forward(self, hidden_states, attention_mask):
+        states = [hidden_states]
+        for layer_module in self.layer:
+            hidden_states = layer_module(hidden_states, attention_mask)
+            states.append(hidden_states)
+        return states
+
+
+class Pooler(nn.Module):  # BertPooler / MPNetPooler: held (its weights are in the checkpoint), not exported
+    def __init__(self, cfg):
+        super().__init__()
+        self.dense = nn.Linear(cfg["hidden_size"], cfg["hidden_size"])
+        self.activation = nn.Tanh()
+
+    def forward(self, hidden_states):
+        return self.activation(self.dense(hidden_states[:, 0]))
+
+
+class BertModel(nn.Module):
+    """forward(input_ids, attention_mask, token_type_ids) -> last_hidden_state, the signature and first output
+    of Optimum's feature-extraction export."""
+
+    input_names = ["input_ids", "attention_mask", "token_type_ids"]
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.embeddings = BertEmbeddings(cfg)
+        self.encoder = BertEncoder(cfg)
+        self.pooler = Pooler(cfg)
+
+    def hidden_states(self, input_ids, attention_mask, token_type_ids):
+        embedding_output = self.embeddings(input_ids, token_type_ids)
+        return self.encoder(embedding_output, extended_mask(attention_mask, embedding_output.dtype))
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        return self.hidden_states(input_ids, attention_mask, token_type_ids)[-1]
+
+    def example(self, ids, mask):
+        return (ids, mask, torch.zeros_like(ids))
+
+
+# --------------------------------------------------------------------------------------------------
+# transformers' MPNetModel, attribute for attribute (modeling_mpnet.py)
+# --------------------------------------------------------------------------------------------------
+
+
+def create_position_ids_from_input_ids(input_ids, padding_idx):
+    mask = input_ids.ne(padding_idx).int()
+    incremental_indices = torch.cumsum(mask, dim=1).type_as(mask) * mask
+    return incremental_indices.long() + padding_idx
+
+
+class MPNetEmbeddings(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        H = cfg["hidden_size"]
+        self.padding_idx = 1
+        self.word_embeddings = nn.Embedding(cfg["vocab_size"], H, padding_idx=self.padding_idx)
+        self.position_embeddings = nn.Embedding(cfg["max_position_embeddings"], H, padding_idx=self.padding_idx)
+        self.LayerNorm = nn.LayerNorm(H, eps=cfg["layer_norm_eps"])
+        self.dropout = nn.Dropout(cfg["hidden_dropout_prob"])
+        P = cfg["max_position_embeddings"]
+        self.register_buffer("position_ids", torch.arange(P).expand((1, -1)), persistent=False)
+
+    def forward(self, input_ids):
+        position_ids = create_position_ids_from_input_ids(input_ids, self.padding_idx)
+        embeddings = self.word_embeddings(input_ids) + self.position_embeddings(position_ids)
+        return self.dropout(self.LayerNorm(embeddings))
+
+
+class MPNetSelfAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        H = cfg["hidden_size"]
+        self.num_attention_heads = cfg["num_attention_heads"]
+        self.attention_head_size = H // self.num_attention_heads
+        self.all_head_size = H
+        self.q = nn.Linear(H, H)
+        self.k = nn.Linear(H, H)
+        self.v = nn.Linear(H, H)
+        self.o = nn.Linear(H, H)
+        self.dropout = nn.Dropout(cfg["attention_probs_dropout_prob"])
+
+    def transpose_for_scores(self, x):
+        new_x_shape = x.size()[:-1] + (self.num_attention_heads, self.attention_head_size)
+        return x.view(*new_x_shape).permute(0, 2, 1, 3)
+
+    def forward(self, hidden_states, attention_mask, position_bias):
+        q = self.transpose_for_scores(self.q(hidden_states))
+        k = self.transpose_for_scores(self.k(hidden_states))
+        v = self.transpose_for_scores(self.v(hidden_states))
+        attention_scores = torch.matmul(q, k.transpose(-1, -2))
+        attention_scores = attention_scores / math.sqrt(self.attention_head_size)
+        attention_scores += position_bias
+        attention_scores = attention_scores + attention_mask
+        attention_probs = self.dropout(nn.functional.softmax(attention_scores, dim=-1))
+        c = torch.matmul(attention_probs, v).permute(0, 2, 1, 3).contiguous()
+        c = c.view(*c.size()[:-2], self.all_head_size)
+        return self.o(c)
+
+
+class MPNetAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.attn = MPNetSelfAttention(cfg)
+        self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
+        self.dropout = nn.Dropout(cfg["hidden_dropout_prob"])
+
+    def forward(self, hidden_states, attention_mask, position_bias):
+        return self.LayerNorm(self.dropout(self.attn(hidden_states, attention_mask, position_bias)) + hidden_states)
+
+
+class MPNetLayer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.attention = MPNetAttention(cfg)
+        self.intermediate = Intermediate(cfg)
+        self.output = Output(cfg)
+
+    def forward(self, hidden_states, attention_mask, position_bias):
+        attention_output = self.attention(hidden_states, attention_mask, position_bias)
+        return self.output(self.intermediate(attention_output), attention_output)
+
+
+class MPNetEncoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.n_heads = cfg["num_attention_heads"]
+        self.layer = nn.ModuleList([MPNetLayer(cfg) for _ in range(cfg["num_hidden_layers"])])
+        self.relative_attention_bias = nn.Embedding(cfg["relative_attention_num_buckets"], self.n_heads)
+
+    def forward(self, hidden_states, attention_mask):
+        position_bias = self.compute_position_bias(hidden_states)
+        states = [hidden_states]
+        for layer_module in self.layer:
+            hidden_states = layer_module(hidden_states, attention_mask, position_bias)
+            states.append(hidden_states)
+        return states
+
+    def compute_position_bias(self, x, num_buckets=32):
+        bsz, qlen, klen = x.size(0), x.size(1), x.size(1)
+        context_position = torch.arange(qlen, dtype=torch.long)[:, None]
+        memory_position = torch.arange(klen, dtype=torch.long)[None, :]
+        relative_position = memory_position - context_position
+        rp_bucket = self.relative_position_bucket(relative_position, num_buckets=num_buckets)
+        values = self.relative_attention_bias(rp_bucket)
+        values = values.permute([2, 0, 1]).unsqueeze(0)
+        return values.expand((bsz, -1, qlen, klen)).contiguous()
+
+    @staticmethod
+    def relative_position_bucket(relative_position, num_buckets=32, max_distance=128):
+        ret = 0
+        n = -relative_position
+        num_buckets //= 2
+        ret += (n < 0).to(torch.long) * num_buckets
+        n = torch.abs(n)
+        max_exact = num_buckets // 2
+        is_small = n < max_exact
+        val_if_large = max_exact + (
+            torch.log(n.float() / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
+        ).to(torch.long)
+        val_if_large = torch.min(val_if_large, torch.full_like(val_if_large, num_buckets - 1))
+        ret += torch.where(is_small, n, val_if_large)
+        return ret
+
+
+class MPNetModel(nn.Module):
+    """forward(input_ids, attention_mask) -> last_hidden_state (Optimum's MPNet export has no token_type_ids)."""
+
+    input_names = ["input_ids", "attention_mask"]
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.embeddings = MPNetEmbeddings(cfg)
+        self.encoder = MPNetEncoder(cfg)
+        self.pooler = Pooler(cfg)
+
+    def hidden_states(self, input_ids, attention_mask):
+        embedding_output = self.embeddings(input_ids)
+        return self.encoder(embedding_output, extended_mask(attention_mask, embedding_output.dtype))
+
+    def forward(self, input_ids, attention_mask):
+        return self.hidden_states(input_ids, attention_mask)[-1]
+
+    def example(self, ids, mask):
+        return (ids, mask)
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading and the checks against the float64 oracle
+# --------------------------------------------------------------------------------------------------
+
+
+def load_model(cls, src, prefix, drop=None):
+    """The module built from src/config.json with src/model.safetensors loaded strictly (float32): every
+    tensor under prefix (removed), except those under drop (a head the base model does not hold)."""
+    cfg = read_json(os.path.join(src, "config.json"))
+    sd, dropped = {}, []
+    for name, a in mf.read_safetensors(os.path.join(src, "model.safetensors")).items():
+        if drop and name.startswith(drop):
+            dropped.append(name)
+            continue
+        assert name.startswith(prefix), name
+        sd[name[len(prefix) :]] = torch.from_numpy(a.astype(np.float32))
+    model = cls(cfg)
+    model.load_state_dict(sd, strict=True)
+    model.eval()
+    return model, cfg, sd, dropped
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def check_against_oracle(name, model, cfg, src):
+    """Each text alone (no padding) matches expected.safetensors hidden.{i}.{l} at every layer (< TOL), and a
+    right-padded batch gives the same rows (< 1e-5). Returns the ids and the largest differences."""
+    exp = read_json(os.path.join(src, "expected.json"))
+    E = mf.read_safetensors(os.path.join(src, "expected.safetensors"))
+    ids, L = exp["ids"], exp["layers"]
+    assert L == cfg["num_hidden_layers"]
+    worst, alone = 0.0, []
+    with torch.no_grad():
+        for i, x in enumerate(ids):
+            t = torch.tensor([x])
+            states = model.hidden_states(*model.example(t, torch.ones_like(t)))
+            assert len(states) == L + 1
+            alone.append(states)
+            for l in range(L + 1):
+                d = np.abs(states[l][0].numpy().astype(np.float64) - E[f"hidden.{i}.{l}"].astype(np.float64)).max()
+                worst = max(worst, float(d))
+                assert d < TOL, (name, i, l, d)
+        pad = cfg["pad_token_id"]
+        S = max(map(len, ids))
+        inp = torch.full((len(ids), S), pad, dtype=torch.long)
+        mask = torch.zeros((len(ids), S), dtype=torch.long)
+        for i, x in enumerate(ids):
+            inp[i, : len(x)] = torch.tensor(x)
+            mask[i, : len(x)] = 1
+        batch = model.hidden_states(*model.example(inp, mask))
+        worst_pad = 0.0
+        for i, x in enumerate(ids):
+            for l in range(L + 1):
+                d = (batch[l][i, : len(x)] - alone[i][l][0]).abs().max().item()
+                worst_pad = max(worst_pad, d)
+                assert d < 1e-5, (name, "padded", i, l, d)
+    print(f"{name}: torch f32 module vs float64 oracle, {len(ids)} texts x {L + 1} states: max abs diff "
+          f"{worst:.2e}; padded batch vs alone {worst_pad:.2e}")
+    return ids
+
+
+# --------------------------------------------------------------------------------------------------
+# Export
+# --------------------------------------------------------------------------------------------------
+
+
+def export(model, example_ids, pad):
+    """torch.onnx.export as Optimum's feature-extraction export calls it; returns the ModelProto."""
+    S = max(map(len, example_ids))
+    ids = torch.full((len(example_ids), S), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, x in enumerate(example_ids):
+        ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
+    names = model.input_names
+    axes = {n: {0: "batch_size", 1: "sequence_length"} for n in names + ["last_hidden_state"]}
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(model, model.example(ids, mask), buf, input_names=names,
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=OPSET,
+                          do_constant_folding=True)
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto)
+    return proto
+
+
+# --------------------------------------------------------------------------------------------------
+# Graph rewrites: float16 initializers, cleared names, external data
+# --------------------------------------------------------------------------------------------------
+
+
+def fp16_initializers(proto):
+    """The same graph with every FLOAT initializer stored as FLOAT16 under its own name, and a Cast to float
+    (node `<name>_cast`, output `<name>_float`) in front of the original nodes, which now read `<name>_float`.
+    The arithmetic stays float32, on the rounded weights."""
+    m = onnx.ModelProto()
+    m.CopyFrom(proto)
+    g = m.graph
+    inits, casts, rename = [], [], {}
+    for t in g.initializer:
+        if t.data_type != TensorProto.FLOAT:
+            inits.append(t)
+            continue
+        h = numpy_helper.to_array(t).astype(np.float16)
+        assert np.isfinite(h).all(), t.name
+        inits.append(numpy_helper.from_array(h, t.name))
+        rename[t.name] = t.name + "_float"
+        casts.append(helper.make_node("Cast", [t.name], [rename[t.name]], name=t.name + "_cast", to=TensorProto.FLOAT))
+    nodes = list(g.node)
+    for n in nodes:
+        for k, x in enumerate(n.input):
+            if x in rename:
+                n.input[k] = rename[x]
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    del g.node[:]
+    g.node.extend(casts + nodes)
+    onnx.checker.check_model(m)
+    return m
+
+
+def unnamed(proto):
+    """Every node's name cleared, and every intermediate value renamed to a bare number (the graph's inputs,
+    outputs and initializers keep their names): neither node names nor value names tell which module a MatMul
+    belongs to; only the graph does (MatMul -> Add with a `.bias` initializer)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(proto)
+    g = m.graph
+    keep = {v.name for v in g.input} | {v.name for v in g.output} | {t.name for t in g.initializer}
+    rename = {}
+    for n in g.node:
+        n.name = ""
+        for k, x in enumerate(n.output):
+            if x not in keep:
+                rename[x] = rename.get(x, str(len(rename) + 1000))
+                n.output[k] = rename[x]
+    for n in g.node:
+        for k, x in enumerate(n.input):
+            n.input[k] = rename.get(x, x)
+    assert not g.value_info
+    onnx.checker.check_model(m)
+    return m
+
+
+def save_external(proto, folder):
+    """folder/model.onnx + folder/model.onnx_data: every initializer in the one external file."""
+    m = onnx.ModelProto()
+    m.CopyFrom(proto)
+    os.makedirs(folder, exist_ok=True)
+    onnx.save_model(m, os.path.join(folder, "model.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Following the graph: the weights a reader finds, and a numpy evaluator of the ops these graphs use
+# --------------------------------------------------------------------------------------------------
+
+
+def graph_index(g):
+    inits = {t.name: t for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    consumers = {}
+    for n in g.node:
+        for x in n.input:
+            consumers.setdefault(x, []).append(n)
+    return inits, producer, consumers
+
+
+def resolve(name, inits, producer):
+    """The initializer behind a node input: itself, or the input of a Cast that reads it (fp16 files)."""
+    if name in inits:
+        return name
+    n = producer.get(name)
+    if n is not None and n.op_type == "Cast" and n.input[0] in inits:
+        return n.input[0]
+    return None
+
+
+def weights_from_graph(proto):
+    """{safetensors name: float32 array} as a reader must find them: initializers under their own names, and
+    for every MatMul by an initializer, the Add that reads its output and a `<module>.bias` initializer: the
+    transposed matrix is `<module>.weight`. Also {safetensors name: (MatMul node, Add node)}."""
+    g = proto.graph
+    inits, producer, consumers = graph_index(g)
+    arr = lambda name: numpy_helper.to_array(inits[name]).astype(np.float32)  # noqa: E731
+    found, linear, used = {}, {}, set()
+    for n in g.node:
+        if n.op_type != "MatMul":
+            continue
+        w = resolve(n.input[1], inits, producer)
+        if w is None:
+            continue
+        adds = [a for a in consumers.get(n.output[0], []) if a.op_type == "Add"]
+        assert len(adds) == 1, (n.name, [a.op_type for a in consumers.get(n.output[0], [])])
+        add = adds[0]
+        bias = [resolve(x, inits, producer) for x in add.input if x != n.output[0]]
+        assert len(bias) == 1 and bias[0] and bias[0].endswith(".bias"), (n.name, list(add.input))
+        name = bias[0][: -len(".bias")] + ".weight"
+        assert name not in found, name
+        found[name] = arr(w).T
+        linear[name] = (n, add)
+        used.add(w)
+    for name in inits:
+        if name not in used and not name.startswith("onnx::"):
+            found[name] = arr(name)
+    leftover = [x for x in inits if x.startswith("onnx::") and x not in used]
+    assert not leftover, ("initializers that are neither parameters nor MatMul weights", leftover)
+    return found, linear
+
+
+def check_weights(label, proto, sd, dtype=np.float32):
+    """The weights found by following the graph are the module's parameters (rounded to dtype), bit for bit,
+    every one the forward uses (the pooler's are not exported), and nothing else."""
+    found, linear = weights_from_graph(proto)
+    want = {n: t.numpy() for n, t in sd.items() if not n.startswith("pooler.")}
+    assert sorted(found) == sorted(want), (label, sorted(set(found) ^ set(want)))
+    for n, a in want.items():
+        assert np.array_equal(found[n], a.astype(dtype).astype(np.float32)), (label, n)
+    return found, linear
+
+
+NP = {
+    "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "MatMul": np.matmul, "Equal": np.equal,
+    "Less": np.less, "Where": np.where, "Neg": np.negative, "Abs": np.abs, "Log": np.log, "Sqrt": np.sqrt,
+    "Not": np.logical_not,
+}  # fmt: skip
+
+
+def run_numpy(proto, feeds):
+    """Evaluates the graph in numpy (float32 where the graph is float32), op by op, for the ops these exports
+    contain (opset 14 semantics). Returns the graph's first output. (MPNet's bucket branch takes log(0) = -inf
+    and casts it to int64 at distance 0, as torch's graph does; Where discards that value.)"""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _run_numpy(proto.graph, feeds)
+
+
+def _run_numpy(g, feeds):
+    env = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    env.update(feeds)
+    for n in g.node:
+        a = {x.name: helper.get_attribute_value(x) for x in n.attribute}
+        i = [env[x] if x else None for x in n.input]
+        op = n.op_type
+        if op in NP:
+            out = NP[op](*i)
+        elif op == "Constant":
+            out = numpy_helper.to_array(a["value"])
+        elif op == "Div":
+            out = np.fix(i[0] / i[1]).astype(i[0].dtype) if i[0].dtype.kind == "i" else i[0] / i[1]
+        elif op == "Pow":
+            out = np.power(i[0], i[1]).astype(i[0].dtype)
+        elif op == "Erf":
+            out = np.vectorize(math.erf)(i[0].astype(np.float64)).astype(i[0].dtype)
+        elif op == "Shape":
+            out = np.array(i[0].shape, dtype=np.int64)
+        elif op == "Gather":
+            out = np.take(i[0], i[1], axis=a.get("axis", 0))
+        elif op == "Unsqueeze":
+            out = i[0]
+            rank = out.ndim + len(i[1])
+            for ax in sorted(int(x) % rank for x in i[1]):
+                out = np.expand_dims(out, ax)
+        elif op == "Slice":
+            axes = i[3] if len(i) > 3 and i[3] is not None else range(len(i[1]))
+            steps = i[4] if len(i) > 4 and i[4] is not None else [1] * len(i[1])
+            sl = [slice(None)] * i[0].ndim
+            for s, e, ax, st in zip(i[1], i[2], axes, steps):
+                sl[int(ax)] = slice(int(s), int(e), int(st))
+            out = i[0][tuple(sl)]
+        elif op == "ReduceMean":
+            out = i[0].mean(axis=tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1))).astype(i[0].dtype)
+        elif op == "Cast":
+            out = i[0].astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[a["to"]])
+        elif op == "Reshape":
+            shape = [d if d != 0 else i[0].shape[k] for k, d in enumerate(i[1].tolist())]
+            out = i[0].reshape(shape)
+        elif op == "Transpose":
+            out = np.transpose(i[0], a.get("perm"))
+        elif op == "Concat":
+            out = np.concatenate(i, axis=a["axis"])
+        elif op == "Softmax":
+            ax = a.get("axis", -1)
+            e = np.exp(i[0] - i[0].max(axis=ax, keepdims=True))
+            out = e / e.sum(axis=ax, keepdims=True)
+        elif op == "CumSum":
+            assert not a.get("exclusive") and not a.get("reverse")
+            out = np.cumsum(i[0], axis=int(i[1])).astype(i[0].dtype)
+        elif op == "Range":
+            out = np.arange(i[0], i[1], i[2]).astype(i[0].dtype)
+        elif op == "Min":
+            out = np.minimum.reduce(i)
+        elif op == "ConstantOfShape":
+            v = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
+            out = np.full(i[0].tolist(), v.reshape(-1)[0], dtype=v.dtype)
+        elif op == "Expand":
+            out = np.broadcast_to(i[0], np.broadcast_shapes(i[0].shape, tuple(i[1].tolist())))
+        else:
+            raise NotImplementedError(op)
+        env[n.output[0]] = np.asarray(out)
+    return env[g.output[0].name]
+
+
+def check_graph(label, proto, model, src, ids, pad, tol=TOL, weights_dtype=None):
+    """The ONNX graph, evaluated in numpy, against the float64 oracle's last layer for every text alone, and
+    for a right-padded batch against the torch module's rows. Returns the largest difference from the oracle."""
+    E = mf.read_safetensors(os.path.join(src, "expected.safetensors"))
+    L = len(model.encoder.layer)
+    names = model.input_names
+    worst = 0.0
+    for k, x in enumerate(ids):
+        t = np.array([x], dtype=np.int64)
+        feeds = dict(zip(names, [t, np.ones_like(t), np.zeros_like(t)]))
+        out = run_numpy(proto, feeds)
+        assert out.dtype == np.float32 and out.shape == (1, len(x), model.embeddings.LayerNorm.weight.shape[0])
+        worst = max(worst, float(np.abs(out[0].astype(np.float64) - E[f"hidden.{k}.{L}"]).max()))
+    assert worst < tol, (label, worst)
+    S = max(map(len, ids))
+    inp = np.full((len(ids), S), pad, dtype=np.int64)
+    mask = np.zeros_like(inp)
+    for k, x in enumerate(ids):
+        inp[k, : len(x)] = x
+        mask[k, : len(x)] = 1
+    out = run_numpy(proto, dict(zip(names, [inp, mask, np.zeros_like(inp)])))
+    with torch.no_grad():
+        ref = model(*model.example(torch.from_numpy(inp), torch.from_numpy(mask))).numpy()
+    d = max(float(np.abs(out[k, : len(x)] - ref[k, : len(x)]).max()) for k, x in enumerate(ids))
+    assert d < 1e-5, (label, "padded batch vs torch", d)
+    return worst, d
+
+
+# --------------------------------------------------------------------------------------------------
+# What the exports look like
+# --------------------------------------------------------------------------------------------------
+
+
+def storage(proto):
+    """How the initializers (and Constant nodes' tensors) hold their data: counts by field."""
+    def field(t):
+        if t.data_location == TensorProto.EXTERNAL:
+            return "external"
+        for f in ("raw_data", "float_data", "int32_data", "int64_data", "double_data"):
+            if t.HasField(f) if f == "raw_data" else len(getattr(t, f)):
+                return f
+        return "empty"
+
+    inits = {}
+    for t in proto.graph.initializer:
+        inits[field(t)] = inits.get(field(t), 0) + 1
+    consts = {}
+    for n in proto.graph.node:
+        if n.op_type == "Constant":
+            f = field(n.attribute[0].t)
+            consts[f] = consts.get(f, 0) + 1
+    return inits, consts
+
+
+def describe(label, proto, linear, path):
+    g = proto.graph
+    inits, producer, consumers = graph_index(g)
+    opset = [(o.domain or "ai.onnx", o.version) for o in proto.opset_import]
+    print(f"{label}: {os.path.relpath(path, mf.REPO)} {os.path.getsize(path):,} bytes, opset {opset}, "
+          f"ir_version {proto.ir_version}, producer {proto.producer_name} {proto.producer_version}, "
+          f"{len(g.node)} nodes, {len(g.initializer)} initializers")
+    names = [t.name for t in g.initializer]
+    print(f"  initializers (first 20): {names[:20]}")
+    mm = [t for t in names if t.startswith("onnx::MatMul_")]
+    print(f"  onnx::MatMul_* (transposed [in, out] nn.Linear weights): {len(mm)}: {mm[:4]} ... {mm[-1]}")
+    init_store, const_store = storage(proto)
+    print(f"  initializer storage {init_store}; Constant node tensors {const_store}")
+    mat = [n.name for n in g.node if n.op_type == "MatMul" and resolve(n.input[1], inits, producer)]
+    other = [n.name for n in g.node if n.op_type == "MatMul" and not resolve(n.input[1], inits, producer)]
+    print(f"  MatMul by a weight: {len(mat)}, named like {mat[0]!r}; activation x activation MatMuls: "
+          f"{len(other)}, like {other[0]!r}")
+    for key in ("encoder.layer.0.attention.self.query.weight", "encoder.layer.0.attention.attn.q.weight",
+                "encoder.layer.0.intermediate.dense.weight"):
+        if key in linear:
+            n, add = linear[key]
+            w = resolve(n.input[1], inits, producer)
+            print(f"  {key}: MatMul {n.name!r} inputs {list(n.input)} (initializer {w!r} dims "
+                  f"{list(inits[w].dims)}); Add {add.name!r} inputs {list(add.input)}")
+    for n in g.node:
+        if n.op_type == "Gather" and resolve(n.input[0], inits, producer):
+            print(f"  Gather {n.name!r} inputs {list(n.input)}")
+        if n.op_type in ("Mul", "Add") and any(x.endswith("embeddings.LayerNorm.weight")
+                                               or x.endswith("embeddings.LayerNorm.bias") for x in n.input):
+            print(f"  {n.op_type} {n.name!r} inputs {list(n.input)}")
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures
+# --------------------------------------------------------------------------------------------------
+
+
+def new_folder(folder):
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(os.path.join(folder, "onnx"))
+
+
+def copy_files(src, dst, names):
+    for name in names:
+        os.makedirs(os.path.dirname(os.path.join(dst, name)), exist_ok=True)
+        shutil.copyfile(os.path.join(src, name), os.path.join(dst, name))
+
+
+def exported(name, cls, src, prefix, drop=None):
+    """The loaded module (checked against the oracle), its ONNX export (exported twice: the bytes must agree)
+    and the weights found in it."""
+    model, cfg, sd, dropped = load_model(cls, src, prefix, drop)
+    if dropped:
+        print(f"{name}: not in {cls.__name__} (dropped before the strict load): {len(dropped)} tensors {dropped}")
+    ids = check_against_oracle(name, model, cfg, src)
+    example = [ids[9], ids[4]]  # "Hi!" and a 20-token text, right-padded
+    proto = export(model, example, cfg["pad_token_id"])
+    again = export(model, example, cfg["pad_token_id"])
+    assert proto.SerializeToString() == again.SerializeToString(), f"{name}: two exports differ"
+    found, linear = check_weights(name, proto, sd)
+    return model, cfg, sd, ids, proto, linear
+
+
+def main():
+    print(f"torch {torch.__version__}, onnx {onnx.__version__}, numpy {np.__version__}")
+    # Everything is built and checked before any folder is touched.
+    bert, bert_cfg, bert_sd, bert_ids, bert_proto, bert_linear = exported(
+        "bert-tiny", BertModel, BERT_SRC, "bert.", MLM_HEAD
+    )
+    mpnet, mpnet_cfg, mpnet_sd, mpnet_ids, mpnet_proto, mpnet_linear = exported(
+        "mpnet-tiny", MPNetModel, MPNET_SRC, ""
+    )
+    mpnet_fp16 = fp16_initializers(mpnet_proto)
+    check_weights("mpnet-tiny fp16", mpnet_fp16, mpnet_sd, np.float16)
+    bert_unnamed = unnamed(bert_proto)
+    check_weights("bert-tiny unnamed", bert_unnamed, bert_sd)
+    assert not any(n.name for n in bert_unnamed.graph.node)
+    # Biases behind Casts, no names: only Cast-following MatMul -> Add finds the weights.
+    mpnet_fp16_unnamed = unnamed(mpnet_fp16)
+    check_weights("mpnet-tiny fp16 unnamed", mpnet_fp16_unnamed, mpnet_sd, np.float16)
+
+    results = {}
+    results["bert-tiny model.onnx"] = check_graph("bert", bert_proto, bert, BERT_SRC, bert_ids, 0)
+    results["bert-tiny unnamed.onnx"] = check_graph("bert unnamed", bert_unnamed, bert, BERT_SRC, bert_ids, 0)
+    results["mpnet-tiny model.onnx"] = check_graph("mpnet", mpnet_proto, mpnet, MPNET_SRC, mpnet_ids, 1)
+    # fp16: against the oracle loosely; against the torch module holding the same rounded weights tightly.
+    rounded, _, _, _ = load_model(MPNetModel, MPNET_SRC, "")
+    with torch.no_grad():
+        for p in rounded.parameters():
+            p.copy_(p.half().float())
+    results["mpnet-tiny model_fp16.onnx"] = check_graph("mpnet fp16", mpnet_fp16, rounded, MPNET_SRC, mpnet_ids, 1,
+                                                        tol=5e-2)
+    for k, (oracle, padded) in results.items():
+        print(f"{k}: numpy evaluation of the graph vs float64 oracle (last layer, each text alone) max abs diff "
+              f"{oracle:.2e}; padded batch vs the torch module {padded:.2e}")
+
+    new_folder(BERT_DST)
+    copy_files(BERT_SRC, BERT_DST, ["config.json", "tokenizer.json", "tokenizer_config.json"])
+    onnx.save(bert_proto, os.path.join(BERT_DST, "onnx", "model.onnx"))
+
+    new_folder(MPNET_DST)
+    st = ["modules.json", "sentence_bert_config.json", "1_Pooling/config.json"]
+    st += [os.path.join("2_Normalize", f) for f in sorted(os.listdir(os.path.join(MPNET_SRC, "2_Normalize")))]
+    copy_files(MPNET_SRC, MPNET_DST, ["config.json", "tokenizer.json", "tokenizer_config.json", *st])
+    onnx.save(mpnet_proto, os.path.join(MPNET_DST, "onnx", "model.onnx"))
+    onnx.save(mpnet_fp16, os.path.join(MPNET_DST, "onnx", "model_fp16.onnx"))
+
+    if os.path.isdir(VARIANTS):
+        shutil.rmtree(VARIANTS)
+    os.makedirs(VARIANTS)
+    onnx.save(bert_unnamed, os.path.join(VARIANTS, "unnamed.onnx"))
+    onnx.save(mpnet_fp16_unnamed, os.path.join(VARIANTS, "mpnet-fp16-unnamed.onnx"))
+    save_external(bert_proto, os.path.join(VARIANTS, "external"))
+
+    # Read back what was written.
+    ext = onnx.load(os.path.join(VARIANTS, "external", "model.onnx"), load_external_data=False)
+    assert all(t.data_location == TensorProto.EXTERNAL for t in ext.graph.initializer)
+    locations = {e.value for t in ext.graph.initializer for e in t.external_data if e.key == "location"}
+    assert locations == {"model.onnx_data"}, locations
+    ext = onnx.load(os.path.join(VARIANTS, "external", "model.onnx"))
+    check_weights("bert-tiny external", ext, bert_sd)
+    d, _ = check_graph("bert external", ext, bert, BERT_SRC, bert_ids, 0)
+    print(f"bert-tiny external/model.onnx read back (with its data): weights bit-equal, graph vs oracle {d:.2e}")
+    for path, sd, dtype in ((os.path.join(BERT_DST, "onnx", "model.onnx"), bert_sd, np.float32),
+                            (os.path.join(MPNET_DST, "onnx", "model.onnx"), mpnet_sd, np.float32),
+                            (os.path.join(MPNET_DST, "onnx", "model_fp16.onnx"), mpnet_sd, np.float16),
+                            (os.path.join(VARIANTS, "unnamed.onnx"), bert_sd, np.float32)):
+        check_weights(path, onnx.load(path), sd, dtype)
+
+    describe("bert-tiny", bert_proto, bert_linear, os.path.join(BERT_DST, "onnx", "model.onnx"))
+    describe("mpnet-tiny", mpnet_proto, mpnet_linear, os.path.join(MPNET_DST, "onnx", "model.onnx"))
+    _, fp16_linear = weights_from_graph(mpnet_fp16)
+    describe("mpnet-tiny fp16", mpnet_fp16, fp16_linear, os.path.join(MPNET_DST, "onnx", "model_fp16.onnx"))
+    _, unnamed_linear = weights_from_graph(bert_unnamed)
+    describe("bert-tiny unnamed", bert_unnamed, unnamed_linear, os.path.join(VARIANTS, "unnamed.onnx"))
+    for folder in (BERT_DST, MPNET_DST, VARIANTS):
+        for d, _, fs in sorted(os.walk(folder)):
+            for f in sorted(fs):
+                p = os.path.join(d, f)
+                print(f"  {os.path.relpath(p, mf.REPO)}: {os.path.getsize(p):,} bytes, sha256 {sha(p)}")
+
+
+if __name__ == "__main__":
+    main()
