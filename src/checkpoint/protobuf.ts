@@ -4,8 +4,34 @@ import type { ByteSource } from './safetensors.js';
 /** Protocol buffers' wire types: a varint, 64 bits, a length-delimited run, 32 bits. */
 export const WIRE = { varint: 0, fixed64: 1, bytes: 2, fixed32: 5 } as const;
 
-/** Bytes read ahead from the source at a time: message headers come in runs, tensor data is skipped. */
-const WINDOW = 1 << 20;
+/**
+ * Read-ahead, in bytes. Over the network each refill is a Range request, and an initializer's
+ * header sits right before its payload, which is skipped: after a jump the reader takes a small
+ * window (a header is a few hundred bytes), and doubles it while it reads on without jumping
+ * (the node list, a long run of small messages).
+ */
+const FIRST_WINDOW = 1 << 12;
+const MAX_WINDOW = 1 << 20;
+
+/** The read-ahead a reader and the readers of its fields share, so a nested message reads on from it. */
+class Window {
+  buf: Uint8Array = new Uint8Array(0);
+  start = 0;
+  size = FIRST_WINDOW;
+
+  constructor(readonly source: ByteSource) {}
+
+  /** The `n` bytes at `pos`, refilling from the source where they are not held. */
+  async at(pos: number, n: number): Promise<Uint8Array> {
+    if (pos < this.start || pos + n > this.start + this.buf.length) {
+      const onward = pos >= this.start && pos <= this.start + this.buf.length;
+      this.size = onward ? Math.min(2 * this.size, MAX_WINDOW) : FIRST_WINDOW;
+      this.buf = await this.source.read(pos, Math.min(Math.max(n, this.size), this.source.size - pos));
+      this.start = pos;
+    }
+    return this.buf.subarray(pos - this.start, pos - this.start + n);
+  }
+}
 
 /**
  * A protocol-buffers message read field by field from a ByteSource through a window of read-ahead,
@@ -13,14 +39,13 @@ const WINDOW = 1 << 20;
  * payloads are never read (their offsets are kept instead).
  */
 export class ProtoReader {
-  private buf: Uint8Array = new Uint8Array(0);
-  private bufStart = 0;
   pos: number;
 
   constructor(
-    private readonly source: ByteSource,
+    source: ByteSource,
     start: number,
     readonly end: number,
+    private readonly window = new Window(source),
   ) {
     this.pos = start;
   }
@@ -29,10 +54,7 @@ export class ProtoReader {
   sub(length: number): ProtoReader {
     const from = this.pos;
     this.skip(length);
-    const sub = new ProtoReader(this.source, from, from + length);
-    sub.buf = this.buf;
-    sub.bufStart = this.bufStart;
-    return sub;
+    return new ProtoReader(this.window.source, from, from + length, this.window);
   }
 
   get done(): boolean {
@@ -63,16 +85,10 @@ export class ProtoReader {
   /** `n` bytes (a view valid until the next read). */
   async bytes(n: number): Promise<Uint8Array> {
     if (this.pos + n > this.end) throw this.error('a field running past its message');
-    const at = this.pos - this.bufStart;
-    if (at < 0 || at + n > this.buf.length) {
-      const length = Math.min(Math.max(n, WINDOW), this.source.size - this.pos);
-      this.buf = await this.source.read(this.pos, length);
-      this.bufStart = this.pos;
-      if (this.buf.length < n) throw this.error('the file ends inside a field (truncated?)');
-    }
-    const from = this.pos - this.bufStart;
+    const out = await this.window.at(this.pos, n);
+    if (out.length < n) throw this.error('the file ends inside a field (truncated?)');
     this.pos += n;
-    return this.buf.subarray(from, from + n);
+    return out;
   }
 
   async string(): Promise<string> {
@@ -94,6 +110,6 @@ export class ProtoReader {
   }
 
   private error(what: string): ModelFormatError {
-    return new ModelFormatError(`${this.source.name}: not a valid protocol buffer (${what} at byte ${this.pos})`);
+    return new ModelFormatError(`${this.window.source.name}: not a valid protocol buffer (${what} at byte ${this.pos})`);
   }
 }
