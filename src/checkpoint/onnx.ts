@@ -6,6 +6,19 @@ import { type ByteSource, decodeToF32, type SafetensorsDtype, type TensorInfo, t
 const FLOAT_TYPES: Readonly<Record<number, SafetensorsDtype>> = { 1: 'F32', 10: 'F16', 16: 'BF16', 11: 'F64' };
 const DTYPE_BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
+/** Ops of graphs whose weights are stored quantized. */
+const QUANTIZED_OPS = new Set(['MatMulInteger', 'DequantizeLinear', 'MatMulNBits', 'QLinearMatMul', 'DynamicQuantizeMatMul']);
+/** onnxruntime's fused transformer ops (com.microsoft): their weights no longer map to the model's parameters. */
+const FUSED_OPS = new Set([
+  'Attention',
+  'MultiHeadAttention',
+  'PackedAttention',
+  'EmbedLayerNormalization',
+  'SkipLayerNormalization',
+  'FastGelu',
+  'BiasGelu',
+]);
+
 /** An initializer's payload: where its bytes are, in this file or an external data file. */
 interface Initializer {
   name: string;
@@ -179,9 +192,15 @@ export class OnnxTensors implements TensorSource {
       const module = matmulModule(n, consumers, initializerOf);
       if (module && !byName.has(`${module}.weight`)) tensors.set(`${module}.weight`, { init, transposed: true });
     }
-    if (nodes.some((n) => n.op === 'MatMulInteger' || n.op === 'DequantizeLinear' || n.op === 'MatMulNBits')) {
+    if (nodes.some((n) => QUANTIZED_OPS.has(n.op))) {
       throw new UnsupportedError(
         `${source.name} is a quantized ONNX graph: m3web reads f32 or f16 ONNX weights (onnx/model.onnx, model_fp16.onnx) and quantizes them itself`,
+      );
+    }
+    const fused = nodes.find((n) => FUSED_OPS.has(n.op));
+    if (fused) {
+      throw new UnsupportedError(
+        `${source.name} is an onnxruntime-optimized graph (fused ${fused.op}), whose weights are packed for its kernels: m3web reads the plain export (onnx/model.onnx)`,
       );
     }
     const opened = new Map<string, Promise<ByteSource>>();

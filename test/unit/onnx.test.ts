@@ -124,6 +124,11 @@ describe('ONNX weights', () => {
     await expect(openOnnx(onnxWithOps(['MatMulNBits']))).rejects.toThrow(/model_fp16\.onnx/);
   });
 
+  it('refuses onnxruntime-optimized graphs, whose fused ops pack the weights', async () => {
+    await expect(openOnnx(onnxWithOps(['EmbedLayerNormalization', 'Attention']))).rejects.toThrow(UnsupportedError);
+    await expect(openOnnx(onnxWithOps(['SkipLayerNormalization']))).rejects.toThrow(/optimized.*SkipLayerNormalization/);
+  });
+
   it('reports truncated and foreign files as ModelFormatError', async () => {
     const bytes = read('bert-tiny-onnx', 'onnx', 'model.onnx');
     await expect(openOnnx(bytes.subarray(0, Math.floor(bytes.length / 2)))).rejects.toThrow(ModelFormatError);
