@@ -8,7 +8,7 @@ const DTYPE_BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2,
 
 /** Ops of graphs whose weights are stored quantized. */
 const QUANTIZED_OPS = new Set(['MatMulInteger', 'DequantizeLinear', 'MatMulNBits', 'QLinearMatMul', 'DynamicQuantizeMatMul']);
-/** onnxruntime's fused transformer ops (com.microsoft): their weights no longer map to the model's parameters. */
+/** onnxruntime's fused transformer ops (domain com.microsoft): their weights no longer map to the model's parameters. */
 const FUSED_OPS = new Set([
   'Attention',
   'MultiHeadAttention',
@@ -35,6 +35,8 @@ interface Initializer {
 interface OnnxNode {
   name: string;
   op: string;
+  /** '' for ONNX's own ops, 'com.microsoft' for onnxruntime's. */
+  domain: string;
   inputs: string[];
   outputs: string[];
 }
@@ -93,14 +95,15 @@ async function readTensor(r: ProtoReader): Promise<Initializer> {
 }
 
 async function readNode(r: ProtoReader): Promise<OnnxNode> {
-  const n: OnnxNode = { name: '', op: '', inputs: [], outputs: [] };
+  const n: OnnxNode = { name: '', op: '', domain: '', inputs: [], outputs: [] };
   while (!r.done) {
     const { field, wire } = await r.key();
-    if (wire !== WIRE.bytes || field > 4) await r.skipValue(wire);
+    if (wire !== WIRE.bytes || field === 5 || field === 6 || field > 7) await r.skipValue(wire);
     else if (field === 1) n.inputs.push(await r.string());
     else if (field === 2) n.outputs.push(await r.string());
     else if (field === 3) n.name = await r.string();
-    else n.op = await r.string();
+    else if (field === 4) n.op = await r.string();
+    else n.domain = await r.string();
   }
   return n;
 }
@@ -197,7 +200,7 @@ export class OnnxTensors implements TensorSource {
         `${source.name} is a quantized ONNX graph: m3web reads f32 or f16 ONNX weights (onnx/model.onnx, model_fp16.onnx) and quantizes them itself`,
       );
     }
-    const fused = nodes.find((n) => FUSED_OPS.has(n.op));
+    const fused = nodes.find((n) => n.domain === 'com.microsoft' && FUSED_OPS.has(n.op));
     if (fused) {
       throw new UnsupportedError(
         `${source.name} is an onnxruntime-optimized graph (fused ${fused.op}), whose weights are packed for its kernels: m3web reads the plain export (onnx/model.onnx)`,
