@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { createEncoder } from '../../src/client/client.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
@@ -85,4 +86,40 @@ export function serveFakeHub(label: string, repos: () => Map<string, FakeRepo>):
     delete process.env.M3WEB_CACHE_DIR;
   });
   return served;
+}
+
+/** Pack bounds per weight format: f32 exact, q8 within its rounding, q4 a floor these random models hold (README, "Parity"). */
+export const PACK_BOUNDS: Readonly<Record<'mean' | 'cls', Readonly<Record<Quant, number>>>> = {
+  mean: { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.9 },
+  cls: { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.85 },
+};
+
+/** One test per (fixture folder under `fixtures`, format): as a pack it pools like its oracle at every exit. */
+export function packSuite(fixtures: string, cases: readonly (readonly [string, Quant])[], bounds = PACK_BOUNDS): void {
+  it.each(cases)('%s as a %s pack pools like the oracle at every exit', async (model, quant) => {
+    const { tokensMatch, mean, cls } = await packAgainstOracle(join(fixtures, model), quant);
+    expect(tokensMatch).toBe(true);
+    expect(mean).toBeGreaterThan(bounds.mean[quant]);
+    expect(cls).toBeGreaterThan(bounds.cls[quant]);
+  });
+}
+
+/**
+ * `hf:repo` from the fake hub at `hubUrl`, on the CPU in f32: it pools by mean, as its
+ * sentence-transformers files say, and each text's vector is the oracle's (in `oracleDir`) last
+ * layer mean within `bound`.
+ */
+export async function expectHubLikeOracle(hubUrl: string, repo: string, oracleDir: string, bound = 0.99999): Promise<void> {
+  const expected = readOracleJson(join(oracleDir, 'expected.json'));
+  const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(oracleDir, 'expected.safetensors'))));
+  const enc = await createEncoder({ model: `hf:${repo}`, hub: { url: hubUrl }, device: 'cpu', dtype: 'f32' });
+  try {
+    expect((await enc.info()).model).toMatchObject({ pooling: 'mean' });
+    const vectors = await enc.embed(expected.texts);
+    vectors.forEach((v, i) => {
+      expect(cosine(v, oracle.get(`mean.${i}.${expected.layers}`, [expected.hidden]))).toBeGreaterThanOrEqual(bound);
+    });
+  } finally {
+    await enc.dispose();
+  }
 }

@@ -3,15 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsFile, type TensorSource } from '../../src/checkpoint/safetensors.js';
 import { weightsFromTensors } from '../../src/checkpoint/weights.js';
-import { createEncoder } from '../../src/client/client.js';
 import { UnsupportedError } from '../../src/errors.js';
 import { alibiSlopes } from '../../src/model/alibi.js';
 import { parseHfConfig } from '../../src/weights/config.js';
-import type { Quant } from '../../src/weights/weights.js';
 import { JINA_EMBEDDINGS_V2_SMALL_EN } from '../support/gated-bert-configs.js';
 import { folderFiles } from '../support/hub-server.js';
-import { packAgainstOracle, readOracleJson, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
-import { cosine } from '../support/random.js';
+import { expectHubLikeOracle, packSuite, readOracleJson, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
 
 // JinaBERT v2 (jina-embeddings-v2-*) against test/oracle/make_jina.py, a float64 PyTorch forward
 // written from JinaBertModel as its ports give it: ALiBi, GeGLU, post-norm.
@@ -67,20 +64,13 @@ describe('JinaBERT v2 config', () => {
 });
 
 describe('JinaBERT v2 packs', () => {
-  const MEAN: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.9 };
-  const CLS: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.85 };
-  it.each([
+  packSuite(FIXTURES, [
     ['jina-tiny', 'f32'],
     ['jina-tiny', 'q8'],
     ['jina-tiny', 'q4'],
     ['jina-6head-tiny', 'f32'],
     ['jina-6head-tiny', 'q8'],
-  ] as const)('%s as a %s pack pools like the oracle at every exit', async (model, quant) => {
-    const { tokensMatch, mean, cls } = await packAgainstOracle(join(FIXTURES, model), quant);
-    expect(tokensMatch).toBe(true);
-    expect(mean).toBeGreaterThan(MEAN[quant]);
-    expect(cls).toBeGreaterThan(CLS[quant]);
-  });
+  ]);
 });
 
 describe('jina-embeddings-v2 by hub id', { timeout: 120_000 }, () => {
@@ -89,23 +79,6 @@ describe('jina-embeddings-v2 by hub id', { timeout: 120_000 }, () => {
     () => new Map([['jinaai/jina-embeddings-v2-small-en', { files: folderFiles(TINY, ST_FILES), commit: 'ba5e' }]]),
   );
 
-  it('mean pooling from the repository, as the oracle at the last layer, on the CPU', async () => {
-    const expected = readOracleJson(join(TINY, 'expected.json'));
-    const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(TINY, 'expected.safetensors'))));
-    const enc = await createEncoder({
-      model: 'hf:jinaai/jina-embeddings-v2-small-en',
-      hub: { url: hub.url },
-      device: 'cpu',
-      dtype: 'f32',
-    });
-    try {
-      expect((await enc.info()).model).toMatchObject({ pooling: 'mean' });
-      const vectors = await enc.embed(expected.texts);
-      vectors.forEach((v, i) => {
-        expect(cosine(v, oracle.get(`mean.${i}.${expected.layers}`, [expected.hidden]))).toBeGreaterThanOrEqual(0.99999);
-      });
-    } finally {
-      await enc.dispose();
-    }
-  });
+  it('mean pooling from the repository, as the oracle at the last layer, on the CPU', () =>
+    expectHubLikeOracle(hub.url, 'jinaai/jina-embeddings-v2-small-en', TINY));
 });

@@ -3,15 +3,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { weightsFromTensors } from '../../src/checkpoint/weights.js';
-import { createEncoder } from '../../src/client/client.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { relativeBiasTable, relativeBucket } from '../../src/model/relative-bias.js';
 import { parseHfConfig } from '../../src/weights/config.js';
-import type { BertWeights, Quant } from '../../src/weights/weights.js';
+import type { BertWeights } from '../../src/weights/weights.js';
 import { ALL_MPNET_BASE_V2 } from '../support/bert-variant-configs.js';
 import { folderFiles } from '../support/hub-server.js';
-import { packAgainstOracle, readOracleJson, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
-import { cosine } from '../support/random.js';
+import { expectHubLikeOracle, PACK_BOUNDS, packSuite, readOracleJson, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
 
 // MPNet against test/oracle/make_mpnet.py, a float64 PyTorch forward written from transformers'
 // modeling_mpnet.py: BERT's layers under other names, RoBERTa's positions, a relative attention
@@ -77,22 +75,21 @@ describe('MPNet relative buckets', () => {
   });
 });
 
+// q4 on these random weights: 0.88 mean, as for the other random fixtures a floor, not a goal.
+const Q4_FLOOR = { ...PACK_BOUNDS, mean: { ...PACK_BOUNDS.mean, q4: 0.85 } };
+
 describe('MPNet packs', () => {
-  // q4 on these random weights: 0.88 mean, as for the other random fixtures a floor, not a goal.
-  const MEAN: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.85 };
-  const CLS: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.85 };
-  it.each([
-    ['mpnet-tiny', 'f32'],
-    ['mpnet-tiny', 'q8'],
-    ['mpnet-tiny', 'q4'],
-    ['mpnet-mlm-tiny', 'f32'],
-    ['mpnet-mlm-tiny', 'q8'],
-  ] as const)('%s as a %s pack pools like the oracle at every exit', async (model, quant) => {
-    const { tokensMatch, mean, cls } = await packAgainstOracle(join(FIXTURES, model), quant);
-    expect(tokensMatch).toBe(true);
-    expect(mean).toBeGreaterThan(MEAN[quant]);
-    expect(cls).toBeGreaterThan(CLS[quant]);
-  });
+  packSuite(
+    FIXTURES,
+    [
+      ['mpnet-tiny', 'f32'],
+      ['mpnet-tiny', 'q8'],
+      ['mpnet-tiny', 'q4'],
+      ['mpnet-mlm-tiny', 'f32'],
+      ['mpnet-mlm-tiny', 'q8'],
+    ],
+    Q4_FLOOR,
+  );
 });
 
 describe('MPNet by hub id', { timeout: 120_000 }, () => {
@@ -101,23 +98,6 @@ describe('MPNet by hub id', { timeout: 120_000 }, () => {
     () => new Map([['sentence-transformers/all-mpnet-base-v2', { files: folderFiles(TINY, ST_FILES), commit: 'e8c3' }]]),
   );
 
-  it('mean pooling from the repository, as the oracle at the last layer, on the CPU', async () => {
-    const expected = readOracleJson(join(TINY, 'expected.json'));
-    const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(TINY, 'expected.safetensors'))));
-    const enc = await createEncoder({
-      model: 'hf:sentence-transformers/all-mpnet-base-v2',
-      hub: { url: hub.url },
-      device: 'cpu',
-      dtype: 'f32',
-    });
-    try {
-      expect((await enc.info()).model).toMatchObject({ pooling: 'mean' });
-      const vectors = await enc.embed(expected.texts);
-      vectors.forEach((v, i) => {
-        expect(cosine(v, oracle.get(`mean.${i}.${expected.layers}`, [expected.hidden]))).toBeGreaterThanOrEqual(0.99999);
-      });
-    } finally {
-      await enc.dispose();
-    }
-  });
+  it('mean pooling from the repository, as the oracle at the last layer, on the CPU', () =>
+    expectHubLikeOracle(hub.url, 'sentence-transformers/all-mpnet-base-v2', TINY));
 });

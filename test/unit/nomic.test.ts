@@ -5,10 +5,9 @@ import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { parseHfConfig } from '../../src/weights/config.js';
-import type { Quant } from '../../src/weights/weights.js';
 import { NOMIC_EMBED_TEXT_V15 } from '../support/gated-bert-configs.js';
 import { folderFiles } from '../support/hub-server.js';
-import { packAgainstOracle, readOracleJson, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
+import { packSuite, readOracleJson, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
 
 // NomicBERT (nomic-embed-text-v1.5) against test/oracle/make_nomic.py, a float64 PyTorch forward
@@ -63,20 +62,13 @@ describe('NomicBERT config', () => {
 
 describe('NomicBERT packs', () => {
   // CLS reads one token: quantization noise shows more than in a mean.
-  const MEAN: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.9 };
-  const CLS: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.998, q4: 0.85 };
-  it.each([
+  packSuite(FIXTURES, [
     ['nomic-tiny', 'f32'],
     ['nomic-tiny', 'q8'],
     ['nomic-tiny', 'q4'],
     ['nomic-bias-tiny', 'f32'],
     ['nomic-bias-tiny', 'q8'],
-  ] as const)('%s as a %s pack pools like the oracle at every exit', async (model, quant) => {
-    const { tokensMatch, mean, cls } = await packAgainstOracle(join(FIXTURES, model), quant);
-    expect(tokensMatch).toBe(true);
-    expect(mean).toBeGreaterThan(MEAN[quant]);
-    expect(cls).toBeGreaterThan(CLS[quant]);
-  });
+  ]);
 });
 
 describe('nomic-embed-text by hub id', { timeout: 120_000 }, () => {

@@ -8,8 +8,7 @@ import { createEncoder } from '../../src/client/client.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
 import { folderFiles } from '../support/hub-server.js';
-import { packAgainstOracle, readOracleJson, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
-import { cosine } from '../support/random.js';
+import { expectHubLikeOracle, packAgainstOracle, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
 
 // Weights from ONNX exports, as the repositories transformers.js loads carry them (onnx/model.onnx
 // and no model.safetensors): test/oracle/make_onnx.py exports bert-tiny and mpnet-tiny with
@@ -183,24 +182,12 @@ describe('ONNX-only repositories by hub id', { timeout: 120_000 }, () => {
         ],
       ]),
   );
-  const oracle = new SafetensorsFile(read('mpnet-tiny', 'expected.safetensors'));
-  const expected = readOracleJson(join(FIXTURES, 'mpnet-tiny', 'expected.json'));
-
   it.each([
     ['Xenova/all-mpnet-base-v2', 0.99999],
     ['Xenova/fp16-only', 0.9999],
-  ])('%s embeds like the oracle (mean pooling from its sentence-transformers files)', async (repo, bound) => {
-    const enc = await createEncoder({ model: `hf:${repo}`, hub: { url: hub.url }, device: 'cpu', dtype: 'f32' });
-    try {
-      expect((await enc.info()).model).toMatchObject({ pooling: 'mean' });
-      const vectors = await enc.embed(expected.texts);
-      vectors.forEach((v, i) => {
-        expect(cosine(v, oracle.get(`mean.${i}.${expected.layers}`, [expected.hidden]))).toBeGreaterThanOrEqual(bound);
-      });
-    } finally {
-      await enc.dispose();
-    }
-  });
+  ])('%s embeds like the oracle (mean pooling from its sentence-transformers files)', (repo, bound) =>
+    expectHubLikeOracle(hub.url, repo, join(FIXTURES, 'mpnet-tiny'), bound),
+  );
 
   it('refuses a repository whose only ONNX weights are quantized, naming the file', async () => {
     const run = createEncoder({ model: 'hf:Xenova/quantized-only', hub: { url: hub.url }, device: 'cpu' });
