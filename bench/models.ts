@@ -22,7 +22,9 @@ export const MODELS_DIR = join(ROOT, 'bench', 'work', 'models');
 const BUNDLED = join(ROOT, 'public', 'models', 'm3-mini');
 const PYTHON = '/usr/bin/python3';
 
-export type BenchModelId = 'm3-mini' | 'bert-12x384' | DecoderModelId;
+export type BenchModelId = 'm3-mini' | 'bert-12x384' | 'mpnet-12x384' | DecoderModelId;
+export const isBenchModel = (id: string): id is BenchModelId =>
+  id === 'm3-mini' || id === 'bert-12x384' || id === 'mpnet-12x384' || isDecoderModel(id);
 
 /**
  * The decoder-style embedders at their real widths (heads, head size, FFN, vocabulary shrunk to
@@ -54,11 +56,17 @@ export interface BenchModel {
   /** The "half depth, quarter width" m3web point. */
   halfLayers: number;
   quarterDims: number;
+  /** Where `node` stores this model's results (bench/results/<name>.json / .md); default latest. */
+  resultsFile?: string;
 }
 
-/** 12 layers x 384 wide (a MiniLM-L12 / e5-small shape) with the bundled model's tokenizer. */
+/**
+ * 12 layers x 384 wide (a MiniLM-L12 / e5-small shape) with the bundled model's tokenizer, whose
+ * 32,000 pieces are followed by 32 prompt tokens (`m3web convert` refuses a tokenizer with ids past
+ * the vocabulary).
+ */
 export const RANDOM_CONFIG = bertConfig({
-  vocabSize: 32000,
+  vocabSize: 32032,
   hiddenSize: 384,
   numLayers: 12,
   numHeads: 12,
@@ -79,10 +87,14 @@ function run(command: string, args: string[], what: string): void {
   }
 }
 
-/** `m3web convert` of a Hugging Face folder into a pack with `quant` layers. */
+/**
+ * `m3web convert` of a Hugging Face folder into a pack with `quant` layers, run from the sources
+ * (tsx's loader flags are in execArgv) as the runtimes are: bin/m3web.js runs dist/, which may be
+ * older than the working tree (and not know a model type the sources read).
+ */
 function convert(hfDir: string, packDir: string, quant: 'q8' | 'q4', name: string, dims: number[]): void {
   const args = ['convert', hfDir, '--out', packDir, '--quant', quant, '--name', name, '--dims', dims.join(',')];
-  run(process.execPath, [join(ROOT, 'bin', 'm3web.js'), ...args], 'm3web convert');
+  run(process.execPath, [...process.execArgv, join(ROOT, 'src', 'cli', 'm3web.ts'), ...args], 'm3web convert');
 }
 
 /**
@@ -147,6 +159,53 @@ async function prepareDecoder(id: DecoderModelId, log: (s: string) => void): Pro
   };
 }
 
+/** The MPNet bench model's shape (bench/onnx_mpnet.py's arguments), all-MiniLM-L12 / bert-12x384's widths. */
+const MPNET = { layers: 12, hidden: 384, heads: 12, ffn: 1536 };
+
+/**
+ * A random-weight MPNet: bench/onnx_mpnet.py writes the Hugging Face folder (config, seeded F32 weights, the
+ * bundled tokenizer) and its ONNX exports from test/oracle/make_onnx.py's MPNetModel; m3web converts the
+ * folder into its q8 pack.
+ */
+async function prepareMpnet(log: (s: string) => void): Promise<BenchModel> {
+  const id = 'mpnet-12x384';
+  const hfDir = join(MODELS_DIR, id);
+  const packDir = `${hfDir}-q8`;
+  const hash = createHash('sha256').update(JSON.stringify(MPNET));
+  for (const file of ['bench/onnx_mpnet.py', 'test/oracle/make_onnx.py', 'training/onnx_export.py'])
+    hash.update(await readFile(join(ROOT, file)));
+  hash.update(await readFile(join(BUNDLED, 'manifest.json')));
+  const key = hash.digest('hex');
+  await cached(
+    hfDir,
+    key,
+    async () => {
+      if (!existsSync(PYTHON))
+        throw new Error(`${PYTHON} is missing: the ONNX export needs Debian's python3-torch and python3-onnx`);
+      const shape = Object.entries(MPNET).flatMap(([k, v]) => [`--${k}`, String(v)]);
+      run(
+        PYTHON,
+        [join(ROOT, 'bench', 'onnx_mpnet.py'), hfDir, ...shape],
+        'ONNX export (bench/onnx_mpnet.py; needs python3-torch, python3-onnx)',
+      );
+    },
+    log,
+  );
+  const q = MPNET.hidden / 4;
+  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [q, q * 2, MPNET.hidden]), log);
+  return {
+    id,
+    description: `random-weight MPNet, ${MPNET.layers} layers, ${MPNET.hidden} wide, ${MPNET.heads} heads, FFN ${MPNET.ffn}, relative attention bias, m3-mini's 32k tokenizer`,
+    hfDir,
+    packDir,
+    pooling: 'mean',
+    layers: MPNET.layers,
+    halfLayers: MPNET.layers / 2,
+    quarterDims: q,
+    resultsFile: 'node-mpnet-latest',
+  };
+}
+
 function exportOnnx(hfDir: string): void {
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: the ONNX export needs Debian's python3-torch and python3-onnx`);
   run(
@@ -168,6 +227,7 @@ async function cached(dir: string, key: string, build: () => Promise<void>, log:
 
 export async function prepareModel(id: BenchModelId, log: (s: string) => void): Promise<BenchModel> {
   if (isDecoderModel(id)) return prepareDecoder(id, log);
+  if (id === 'mpnet-12x384') return prepareMpnet(log);
   const hfDir = join(MODELS_DIR, id);
   if (id === 'm3-mini') {
     const key = createHash('sha256')

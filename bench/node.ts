@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { icdName } from './adapter.js';
 import { batchAndRuns, hostName, loadNow, parseBenchArgs } from './common.js';
-import { type BenchModel, type BenchModelId, isDecoderModel, MODELS_DIR, prepareModel } from './models.js';
+import { type BenchModel, isBenchModel, isDecoderModel, MODELS_DIR, prepareModel } from './models.js';
 import { RESULT_MARK, type RunnerSpec } from './node-runner.js';
 import { writeComparison } from './results.js';
 import { type RowResult, ratios } from './results-table.js';
@@ -20,9 +20,11 @@ const RUNNER_TIMEOUT_MS = 25 * 60_000;
 
 const USAGE = `usage: npm run bench -- node [--model ID] [--batch N] [--runs N] [--only LIST] [--quick]
 
-  --model    bert-12x384 (default: random weights, 12 layers x 384, the bundled tokenizer), m3-mini (the
-             bundled model), or qwen3-0.6b-8l / embeddinggemma-300m-8l (random weights at those models'
-             widths, 8 layers; q8 and q4 instead of f32 and q8)
+  --model    bert-12x384 (default: random weights, 12 layers x 384, the bundled tokenizer), mpnet-12x384
+             (the same shape as MPNet, with its relative attention bias; results in
+             bench/results/node-mpnet-latest.*), m3-mini (the bundled model), or qwen3-0.6b-8l /
+             embeddinggemma-300m-8l (random weights at those models' widths, 8 layers; q8 and q4
+             instead of f32 and q8)
   --batch N  texts of 128 tokens in the throughput case (default 32 on a hardware adapter, 8 on a
              software one, where 32 x 128 would take minutes per call; the same for every runtime)
   --runs N   timed runs per case (default 5; fast latency cases take up to 20 within 10 s)
@@ -135,8 +137,8 @@ function runRunner(spec: RunnerSpec): Promise<RowResult[]> {
 export async function main(args: string[]): Promise<number> {
   const opts = parseBenchArgs(args, ['model', 'batch', 'runs', 'only'] as const, USAGE);
   if (typeof opts === 'number') return opts;
-  const modelId = (opts.quick ? 'm3-mini' : (opts.model ?? 'bert-12x384')) as BenchModelId;
-  if (modelId !== 'bert-12x384' && modelId !== 'm3-mini' && !isDecoderModel(modelId)) {
+  const modelId = opts.quick ? 'm3-mini' : (opts.model ?? 'bert-12x384');
+  if (!isBenchModel(modelId)) {
     console.error(`--model: unknown ${modelId}\n\n${USAGE}`);
     return 2;
   }
@@ -171,10 +173,11 @@ export async function main(args: string[]): Promise<number> {
     batch: `${batch} × 128 tokens${batch < 32 ? ' (32 × 128 takes minutes per call on a software adapter; every runtime gets the same batch)' : ''}`,
   };
   const table = await writeComparison(
-    isDecoderModel(modelId) ? `node ${modelId}` : 'node',
+    isDecoderModel(modelId) || model.resultsFile ? `node ${modelId}` : 'node',
     meta,
     rows,
     opts.quick === true || only !== undefined,
+    model.resultsFile,
   );
   console.log(table);
   console.log(ratios(rows).join('\n'));

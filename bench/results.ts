@@ -1,6 +1,7 @@
 /**
  * bench/results/latest.json holds the latest Node and browser comparisons side by side (each run
- * replaces its own part); bench/results/latest.md is the same as markdown tables.
+ * replaces its own part); bench/results/latest.md is the same as markdown tables. A model may keep
+ * its Node runs in a file of its own (`file`, e.g. node-mpnet-latest.json / .md).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,8 +10,7 @@ import { writeJsonFile } from './common.js';
 import { agreement, markdownTable, type RowResult, ratios } from './results-table.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
-const JSON_PATH = join(DIR, 'latest.json');
-const MD_PATH = join(DIR, 'latest.md');
+const jsonPath = (file: string) => join(DIR, `${file}.json`);
 
 /** 'node', 'browser', or 'node <model>' for a Node run on another model than the default. */
 type Kind = string;
@@ -30,11 +30,17 @@ function section(kind: Kind, c: Comparison): string {
 }
 
 /** Stores this run's part and returns its markdown table. `dryRun` (a smoke check, or a run of some runtimes only) writes nothing. */
-export async function writeComparison(kind: Kind, meta: Comparison['meta'], rows: RowResult[], dryRun: boolean): Promise<string> {
+export async function writeComparison(
+  kind: Kind,
+  meta: Comparison['meta'],
+  rows: RowResult[],
+  dryRun: boolean,
+  file = 'latest',
+): Promise<string> {
   const agree = agreement(rows);
   const table = markdownTable(rows, kind === 'browser');
   if (dryRun) return table;
-  const all: Record<Kind, Comparison> = existsSync(JSON_PATH) ? JSON.parse(readFileSync(JSON_PATH, 'utf8')) : {};
+  const all: Record<Kind, Comparison> = existsSync(jsonPath(file)) ? JSON.parse(readFileSync(jsonPath(file), 'utf8')) : {};
   all[kind] = {
     meta,
     table,
@@ -44,17 +50,17 @@ export async function writeComparison(kind: Kind, meta: Comparison['meta'], rows
       return cos === undefined ? r : { ...r, cosineVsTransformersJs: cos };
     }),
   };
-  writeJsonFile(JSON_PATH, all);
-  renderMarkdown();
+  writeJsonFile(jsonPath(file), all);
+  renderMarkdown(file);
   return table;
 }
 
-/** latest.md from every part stored in latest.json. */
-export function renderMarkdown(): void {
-  const all: Record<Kind, Comparison> = JSON.parse(readFileSync(JSON_PATH, 'utf8'));
+/** latest.md (or `file`.md) from every part stored in latest.json (`file`.json). */
+export function renderMarkdown(file = 'latest'): void {
+  const all: Record<Kind, Comparison> = JSON.parse(readFileSync(jsonPath(file), 'utf8'));
   const order = (k: string) => (k === 'node' ? 0 : k === 'browser' ? 1 : 2);
   const parts = Object.keys(all)
     .sort((a, b) => order(a) - order(b) || a.localeCompare(b))
     .map((k) => section(k, all[k] as Comparison));
-  writeFileSync(MD_PATH, `# m3web vs transformers.js (npm run bench -- node / browser)\n\n${parts.join('\n')}`);
+  writeFileSync(join(DIR, `${file}.md`), `# m3web vs transformers.js (npm run bench -- node / browser)\n\n${parts.join('\n')}`);
 }
