@@ -159,30 +159,19 @@ def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, mlm_head, st_file
         pn.write_st_files(folder, cfg["dim"], "mean", cfg["max_position_embeddings"], all_pooling_keys=False)
     W = pn.store_weights(folder, make_weights(cfg, prefix, seed, std, mlm_head), dtype)
 
-    L, n = cfg["n_layers"], cfg["n_heads"]
-    lengths = [len(x) for x in ids]
     assert max(t for x in ids for t in x) < cfg["vocab_size"]
-    assert max(lengths) + 2 <= cfg["max_position_embeddings"]  # the offset-by-2 mistake reads 2 rows further
-    with torch.no_grad():
-        # Route 1 on one padded batch ([PAD] = 0), checked against each text alone and against route 2
-        # (F.embedding, F.multi_head_attention_forward with a key padding mask, F.layer_norm, F.gelu).
-        states, inp, mask, route = pn.batch_states(
-            name, ids, cfg["pad_token_id"], forward, forward_functional, W, cfg, prefix
-        )
-        # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
-        mistakes = {
-            "norms swapped": dict(swap_norms=True),
-            "no positions": dict(no_pos=True),
-            "positions + 2": dict(pos_offset=2),
-        }
-        run_last = lambda **kw: forward(W, cfg, prefix, inp, mask, **kw)[L]  # noqa: E731
-        figures = pn.check_mistakes(name, mistakes, run_last, states[L], lengths)
+    assert max(map(len, ids)) + 2 <= cfg["max_position_embeddings"]  # the offset-by-2 mistake reads 2 rows further
+    # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
+    mistakes = {
+        "norms swapped": dict(swap_norms=True),
+        "no positions": dict(no_pos=True),
+        "positions + 2": dict(pos_offset=2),
+    }
+
+    def tanh_gelu_figure(last, run_last, lengths):
         # Not a check, a figure: tanh GELU moves too little to tell apart (see the comment above STD).
-        tanh = run_last(approx_gelu=True)
-        cos_tanh = (pn.min_cosine(pn.mean_pool(tanh, lengths), pn.mean_pool(states[L], lengths)),
-                    pn.min_cosine(tanh[:, 0], states[L][:, 0]))  # fmt: skip
-        cos_q8, cos_q8_mean = pn.check_q8(name, forward(pn.q8_rows(W), cfg, prefix, inp, mask)[L], states[L], lengths)
-        pair = pn.mean_token_cosine(states[L], lengths)
+        cos_mean, cos_cls = pn.cosines(run_last(approx_gelu=True), last, lengths)
+        return f"(not checked: tanh GELU 1 - {1 - cos_mean:.1e}/{1 - cos_cls:.1e}); ", None
 
     note = (
         "hidden.{i}.{l} (l=0..layers): [len_i, dim], real tokens only; l=0 is the embedding output after "
@@ -191,14 +180,13 @@ def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, mlm_head, st_file
         "tokens (not normalised; what the sentence-transformers Pooling takes, before Normalize) / token 0. "
         "Every LayerNorm has eps 1e-12 (hard-coded in DistilBERT); GELU is the exact erf form. "
     )
-    pn.write_expected(folder, name, texts, ids, states, note)
-    moved = ", ".join(f"{k} {a:.4f}/{c:.4f}" for k, (a, c) in figures.items())
-    print(
-        f"{name}: vocab {cfg['vocab_size']}, dim {cfg['dim']}, {n} heads, {L} layers, {len(texts)} texts, "
-        f"lengths {lengths}; min cosine (last layer, mean/CLS) vs {moved}; (not checked: tanh GELU 1 - "
-        f"{1 - cos_tanh[0]:.1e}/{1 - cos_tanh[1]:.1e}); route 2 max diff {route:.1e}; "
-        f"q8 weights CLS {cos_q8:.5f} mean {cos_q8_mean:.5f}; mean token cosine {pair:.2f}"
-    )
+    # Route 1 on one padded batch ([PAD] = 0), checked against each text alone and against route 2
+    # (F.embedding, F.multi_head_attention_forward with a key padding mask, F.layer_norm, F.gelu).
+    head = f"vocab {cfg['vocab_size']}, dim {cfg['dim']}, {cfg['n_heads']} heads, {cfg['n_layers']} layers"
+    pn.run_fixture(
+        name, folder, texts, ids, cfg["pad_token_id"], forward, forward_functional, W, cfg, prefix,
+        mistakes=mistakes, head=head, note=note, extra_checks=tanh_gelu_figure,
+    )  # fmt: skip
 
 
 def config(vocab_size, **kw):
@@ -231,8 +219,7 @@ def config(vocab_size, **kw):
 
 
 def main():
-    texts, ids, vocab_size = pn.source_texts(pn.BERT)
-    assert all(x[0] == 2 and x[-1] == 3 for x in ids)  # [CLS] ... [SEP]
+    texts, ids, vocab_size = pn.bert_texts()
     run_model("distilbert-tiny", config(vocab_size), "", np.float32, 1618, STD, texts, ids, False, True)
     mlm = config(
         vocab_size, architectures=["DistilBertForMaskedLM"], dim=48, n_heads=6, hidden_dim=96, n_layers=2,

@@ -249,6 +249,18 @@ def tokenizer_json(vocab, specials, lowercase, unk, cls, sep, lstrip=()):
     }
 
 
+# tokenizer_config.json's special-token fields in XLM-R's layout (xlmr-tiny; MPNet's tokenizer has the same).
+XLMR_SPECIAL_TOKENS = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "sep_token": "</s>",
+    "pad_token": "<pad>",
+    "cls_token": "<s>",
+    "mask_token": "<mask>",
+}
+
+
 # --------------------------------------------------------------------------------------------------
 # Small helpers: JSON, safetensors writer, corpus
 # --------------------------------------------------------------------------------------------------
@@ -696,13 +708,7 @@ def make_xlmr_tiny(corpus):
         "strip_accents": False,
         "tokenize_chinese_chars": True,
         "model_max_length": 128,
-        "bos_token": "<s>",
-        "eos_token": "</s>",
-        "unk_token": "<unk>",
-        "sep_token": "</s>",
-        "pad_token": "<pad>",
-        "cls_token": "<s>",
-        "mask_token": "<mask>",
+        **XLMR_SPECIAL_TOKENS,
         "clean_up_tokenization_spaces": True,
     }
     tj = tokenizer_json(vocab, specials, False, "<unk>", "<s>", "</s>", lstrip=("<mask>",))
@@ -864,6 +870,14 @@ def node_check():
     return r.returncode
 
 
+def node_check_unless_skipped():
+    """node_check, unless --no-node is given or node is missing; exits with its status if it fails."""
+    if "--no-node" not in sys.argv and shutil.which("node"):
+        rc = node_check()
+        if rc != 0:
+            sys.exit(rc)
+
+
 def main():
     assert os.path.isdir(FLORES), f"missing {FLORES}"
     # Only this script's folders: make_modernbert.py and the m3 tokenizer cases live here too.
@@ -877,10 +891,7 @@ def main():
     make_tokenizer_bge()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(OUT) for f in fs)
     print(f"fixtures: {total / 1e6:.2f} MB")
-    if "--no-node" not in sys.argv and shutil.which("node"):
-        rc = node_check()
-        if rc != 0:
-            sys.exit(rc)
+    node_check_unless_skipped()
 
 
 if __name__ == "__main__":

@@ -227,32 +227,19 @@ def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, pooler, mlm_head,
         pn.write_st_files(folder, cfg["hidden_size"], "mean", cfg["max_position_embeddings"], all_pooling_keys=False)
     W = pn.store_weights(folder, make_weights(cfg, prefix, seed, std, pooler, mlm_head), dtype)
 
-    L, n = cfg["num_hidden_layers"], cfg["num_attention_heads"]
+    n = cfg["num_attention_heads"]
     slopes = alibi_slopes(n)
-    lengths = [len(x) for x in ids]
-    assert max(t for x in ids for t in x) < cfg["vocab_size"] and max(lengths) <= cfg["max_position_embeddings"]
-    with torch.no_grad():
-        # Route 1 on one padded batch ([PAD] = 0), checked against each text alone and against route 2 (ALiBi
-        # by a numpy loop with closed-form slopes, F.multi_head_attention_forward with it as a float attn_mask
-        # plus a key padding mask, F.layer_norm, F.gelu).
-        states, inp, mask, route = pn.batch_states(
-            name, ids, cfg["pad_token_id"], forward, forward_functional, W, cfg, prefix
-        )
-        # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
-        mistakes = {
-            "no ALiBi": dict(alibi=False),
-            "slopes reversed": dict(slopes=slopes[::-1]),
-            "gated/non-gated swapped": dict(swap_glu=True),
-            "no token type": dict(no_type=True),
-            "signed distance": dict(signed=True),
-        }
-        if not math.log2(n).is_integer():  # the power-of-two formula applied to n heads as is
-            mistakes[f"2^(-8k/{n}) slopes"] = dict(slopes=[2.0 ** (-8.0 * (k + 1) / n) for k in range(n)])
-        run_last = lambda **kw: forward(W, cfg, prefix, inp, mask, **kw)[L]  # noqa: E731
-        figures = pn.check_mistakes(name, mistakes, run_last, states[L], lengths)
-        cos_q8, cos_q8_mean = pn.check_q8(name, forward(pn.q8_rows(W), cfg, prefix, inp, mask)[L], states[L], lengths)
-        pair = pn.mean_token_cosine(states[L], lengths)
-
+    assert max(t for x in ids for t in x) < cfg["vocab_size"] and max(map(len, ids)) <= cfg["max_position_embeddings"]
+    # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
+    mistakes = {
+        "no ALiBi": dict(alibi=False),
+        "slopes reversed": dict(slopes=slopes[::-1]),
+        "gated/non-gated swapped": dict(swap_glu=True),
+        "no token type": dict(no_type=True),
+        "signed distance": dict(signed=True),
+    }
+    if not math.log2(n).is_integer():  # the power-of-two formula applied to n heads as is
+        mistakes[f"2^(-8k/{n}) slopes"] = dict(slopes=[2.0 ** (-8.0 * (k + 1) / n) for k in range(n)])
     note = (
         "hidden.{i}.{l} (l=0..layers): [len_i, hidden], real tokens only; l=0 is the embedding output after "
         "embeddings.LayerNorm (word + token type 0, no position table), l=k the output of layer k (post-norm, "
@@ -260,13 +247,14 @@ def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, pooler, mlm_head,
         "normalised; what emb_pooler 'mean' and the sentence-transformers Pooling take, before Normalize) / "
         "token 0. Attention adds -slopes[h] * |i - j| (slopes listed here, head order) to q k^T / sqrt(d). "
     )
-    pn.write_expected(folder, name, texts, ids, states, note, extra_json={"slopes": slopes})
-    moved = ", ".join(f"{k} {a:.4f}/{c:.4f}" for k, (a, c) in figures.items())
-    print(
-        f"{name}: vocab {cfg['vocab_size']}, {n} heads, slopes {['%g' % s for s in slopes]}, {len(texts)} texts, "
-        f"lengths {lengths}; min cosine (last layer, mean/CLS) vs {moved}; route 2 max diff {route:.1e}; "
-        f"q8 weights CLS {cos_q8:.5f} mean {cos_q8_mean:.5f}; mean token cosine {pair:.2f}"
-    )
+    # Route 1 on one padded batch ([PAD] = 0), checked against each text alone and against route 2 (ALiBi by a
+    # numpy loop with closed-form slopes, F.multi_head_attention_forward with it as a float attn_mask plus a key
+    # padding mask, F.layer_norm, F.gelu).
+    head = f"vocab {cfg['vocab_size']}, {n} heads, slopes {['%g' % s for s in slopes]}"
+    pn.run_fixture(
+        name, folder, texts, ids, cfg["pad_token_id"], forward, forward_functional, W, cfg, prefix,
+        mistakes=mistakes, head=head, note=note, extra_json={"slopes": slopes},
+    )  # fmt: skip
 
 
 def config(vocab_size, **kw):
@@ -310,8 +298,7 @@ def config(vocab_size, **kw):
 
 
 def main():
-    texts, ids, vocab_size = pn.source_texts(pn.BERT)
-    assert all(x[0] == 2 and x[-1] == 3 for x in ids)  # [CLS] ... [SEP]
+    texts, ids, vocab_size = pn.bert_texts()
     six, twelve = self_test_slopes()
     print(f"slopes: 4 heads {alibi_slopes(4)}; 6 heads {six}; 12 heads {[round(s, 6) for s in twelve]}")
     run_model("jina-tiny", config(vocab_size), "", np.float32, 2718, STD, texts, ids, True, False, True)

@@ -198,13 +198,7 @@ def mpnet_tokenizer():
         "strip_accents": None,
         "tokenize_chinese_chars": True,
         "model_max_length": 160,
-        "bos_token": "<s>",
-        "eos_token": "</s>",
-        "unk_token": "<unk>",
-        "sep_token": "</s>",
-        "pad_token": "<pad>",
-        "cls_token": "<s>",
-        "mask_token": "<mask>",
+        **mf.XLMR_SPECIAL_TOKENS,
         "clean_up_tokenization_spaces": True,
     }
     return tj, tcfg, perm
@@ -361,30 +355,16 @@ def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, tok, buckets, poo
         pn.write_st_files(folder, cfg["hidden_size"], "mean", max_len, all_pooling_keys=False)
     W = pn.store_weights(folder, make_weights(cfg, prefix, seed, std, pooler, mlm_head), dtype)
 
-    L, n = cfg["num_hidden_layers"], cfg["num_attention_heads"]
-    lengths = [len(x) for x in ids]
     assert cfg["pad_token_id"] == PADDING_IDX and max(t for x in ids for t in x) < cfg["vocab_size"]
-    assert max(lengths) + PADDING_IDX < cfg["max_position_embeddings"]  # the last real token's position id
-    with torch.no_grad():
-        # Route 1 on one padded batch (<pad> = 1), checked against each text alone and against route 2 (the
-        # bias by a numpy loop with integer-form buckets, F.multi_head_attention_forward with it as a float
-        # attn_mask plus a key padding mask, F.embedding, F.layer_norm, F.gelu).
-        states, inp, mask, route = pn.batch_states(
-            name, ids, cfg["pad_token_id"], forward, forward_functional, W, cfg, prefix
-        )
-        # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
-        mistakes = {
-            "no relative bias": dict(bias="none"),
-            "bucket(i - j)": dict(bias="flipped"),
-            "positions from 0": dict(positions_from_zero=True),
-            "bias in layer 1 only": dict(bias="first layer"),
-            "no log buckets": dict(bias="no log"),
-        }
-        run_last = lambda **kw: forward(W, cfg, prefix, inp, mask, **kw)[L]  # noqa: E731
-        figures = pn.check_mistakes(name, mistakes, run_last, states[L], lengths)
-        cos_q8, cos_q8_mean = pn.check_q8(name, forward(pn.q8_rows(W), cfg, prefix, inp, mask)[L], states[L], lengths)
-        pair = pn.mean_token_cosine(states[L], lengths)
-
+    assert max(map(len, ids)) + PADDING_IDX < cfg["max_position_embeddings"]  # the last real token's position id
+    # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
+    mistakes = {
+        "no relative bias": dict(bias="none"),
+        "bucket(i - j)": dict(bias="flipped"),
+        "positions from 0": dict(positions_from_zero=True),
+        "bias in layer 1 only": dict(bias="first layer"),
+        "no log buckets": dict(bias="no log"),
+    }
     note = (
         "hidden.{i}.{l} (l=0..layers): [len_i, hidden], real tokens only; l=0 is the embedding output after "
         "embeddings.LayerNorm (word + position rows 2..len+1: padding_idx 1 + 1 + index, no token type), l=k the "
@@ -394,13 +374,17 @@ def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, tok, buckets, poo
         "(i the query's, j the key's token index 0..len-1); buckets.values[r - buckets.from] is bucket(r) for "
         "r = j - i in -300..300, as torch computes it (float32 log, truncation); the integer form agrees. "
     )
-    pn.write_expected(folder, name, texts, ids, states, note, extra_json={"buckets": buckets})
-    moved = ", ".join(f"{k} {a:.4f}/{c:.4f}" for k, (a, c) in figures.items())
-    print(
-        f"{name}: vocab {cfg['vocab_size']}, hidden {cfg['hidden_size']}, {n} heads, {L} layers, {len(texts)} "
-        f"texts, lengths {lengths}; min cosine (last layer, mean/CLS) vs {moved}; route 2 max diff {route:.1e}; "
-        f"q8 weights CLS {cos_q8:.5f} mean {cos_q8_mean:.5f}; mean token cosine {pair:.2f}"
+    # Route 1 on one padded batch (<pad> = 1), checked against each text alone and against route 2 (the bias by
+    # a numpy loop with integer-form buckets, F.multi_head_attention_forward with it as a float attn_mask plus a
+    # key padding mask, F.embedding, F.layer_norm, F.gelu).
+    head = (
+        f"vocab {cfg['vocab_size']}, hidden {cfg['hidden_size']}, {cfg['num_attention_heads']} heads, "
+        f"{cfg['num_hidden_layers']} layers"
     )
+    pn.run_fixture(
+        name, folder, texts, ids, cfg["pad_token_id"], forward, forward_functional, W, cfg, prefix,
+        mistakes=mistakes, head=head, note=note, extra_json={"buckets": buckets},
+    )  # fmt: skip
 
 
 def config(vocab_size, **kw):
@@ -433,7 +417,7 @@ def config(vocab_size, **kw):
 
 
 def main():
-    texts, bert_ids, vocab_size = pn.source_texts(pn.BERT)
+    texts, bert_ids, vocab_size = pn.bert_texts()
     buckets, line = self_test_buckets()
     print(line)
     tj, tcfg, perm = mpnet_tokenizer()
@@ -449,10 +433,7 @@ def main():
     run_model(
         "mpnet-mlm-tiny", mlm, "mpnet.", np.float16, 6060, STD_6HEAD, texts, ids, tok, buckets, False, True, False
     )
-    if "--no-node" not in sys.argv and mf.shutil.which("node"):
-        rc = mf.node_check()
-        if rc != 0:
-            sys.exit(rc)
+    mf.node_check_unless_skipped()
 
 
 if __name__ == "__main__":

@@ -186,33 +186,30 @@ def run_model(name, cfg, dtype, seed, texts, ids, st_files):
         pn.write_st_files(folder, cfg["n_embd"], "mean", cfg["n_positions"], prompts=prompts, versions=versions)
     W = pn.store_weights(folder, make_weights(cfg, seed), dtype)
 
-    L, H = cfg["n_layer"], cfg["n_embd"]
-    assert W["encoder.layers.0.mlp.fc11.weight"].shape == (mlp_width(cfg), H)
-    lengths = [len(x) for x in ids]
-    assert max(t for x in ids for t in x) < cfg["vocab_size"] and max(lengths) <= cfg["n_positions"]
-    with torch.no_grad():
-        # Route 1 on one padded batch ([PAD] = 0), checked against each text alone and against route 2
-        # (complex RoPE, F.multi_head_attention_forward, F.layer_norm, F.silu / F.gelu).
-        states, inp, mask, route = pn.batch_states(name, ids, 0, forward, forward_functional, W, cfg)
-        mean_last = pn.mean_pool(states[L], lengths)
+    assert W["encoder.layers.0.mlp.fc11.weight"].shape == (mlp_width(cfg), cfg["n_embd"])
+    assert max(t for x in ids for t in x) < cfg["vocab_size"] and max(map(len, ids)) <= cfg["n_positions"]
+    # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
+    wrong_base = 10000 if cfg["rotary_emb_base"] != 10000 else 1000
+    mistakes = {
+        "fc11/fc12 swapped": dict(swap_fc=True),
+        f"RoPE base {wrong_base}": dict(base=wrong_base),
+        "interleaved RoPE": dict(interleaved=True),
+        "no token type": dict(no_type=True),
+    }
+
+    def matryoshka_checks(last, run_last, lengths):
+        mean_last = pn.mean_pool(last, lengths)
         mat = {dim: matryoshka(mean_last, dim) for dim in MATRYOSHKA_DIMS}
         for dim in MATRYOSHKA_DIMS:  # the recipe written twice
             diff = np.abs(mat[dim].numpy() - matryoshka_numpy(mean_last, dim)).max()
             assert diff < 1e-12, (name, "matryoshka", dim, diff)
-        # The fixture must tell the conventions apart: the last layer's mean and CLS both move.
-        wrong_base = 10000 if cfg["rotary_emb_base"] != 10000 else 1000
-        mistakes = {
-            "fc11/fc12 swapped": dict(swap_fc=True),
-            f"RoPE base {wrong_base}": dict(base=wrong_base),
-            "interleaved RoPE": dict(interleaved=True),
-            "no token type": dict(no_type=True),
-        }
-        run_last = lambda **kw: forward(W, cfg, inp, mask, **kw)[L]  # noqa: E731
-        figures = pn.check_mistakes(name, mistakes, run_last, states[L], lengths)
         cos_no_ln = pn.min_cosine(matryoshka(mean_last, 16, with_ln=False), mat[16])
         assert cos_no_ln < 0.999, (name, "matryoshka without layer_norm", cos_no_ln)
-        cos_q8, cos_q8_mean = pn.check_q8(name, forward(pn.q8_rows(W), cfg, inp, mask)[L], states[L], lengths)
-        pair = pn.mean_token_cosine(states[L], lengths)
+
+        def matryoshka_rows(i):
+            return [(f"matryoshka.{i}.{dim}", mat[dim][i].numpy().astype(np.float32)) for dim in MATRYOSHKA_DIMS]
+
+        return f"matryoshka@16 without layer_norm {cos_no_ln:.4f}; ", matryoshka_rows if st_files else None
 
     note = (
         "hidden.{i}.{l} (l=0..layers): [len_i, hidden], real tokens only; l=0 is the embedding output after "
@@ -225,17 +222,12 @@ def run_model(name, cfg, dtype, seed, texts, ids, st_files):
             "matryoshka.{i}.{dim} (dim 16, 32, 64): the model card's recipe on the last layer's mean: "
             "F.layer_norm over hidden without affine (eps 1e-5), the first dim values, L2-normalised. "
         )
-
-    def matryoshka_rows(i):
-        return [(f"matryoshka.{i}.{dim}", mat[dim][i].numpy().astype(np.float32)) for dim in MATRYOSHKA_DIMS]
-
-    pn.write_expected(folder, name, texts, ids, states, note, extra_tensors=matryoshka_rows if st_files else None)
-    moved = ", ".join(f"{k} {m:.4f}/{c:.4f}" for k, (m, c) in figures.items())
-    print(
-        f"{name}: vocab {cfg['vocab_size']}, {len(texts)} texts, lengths {lengths}; min cosine (last layer, "
-        f"mean/CLS) vs {moved}; matryoshka@16 without layer_norm {cos_no_ln:.4f}; route 2 max diff {route:.1e}; "
-        f"q8 weights CLS {cos_q8:.5f} mean {cos_q8_mean:.5f}; mean token cosine {pair:.2f}"
-    )
+    # Route 1 on one padded batch ([PAD] = 0), checked against each text alone and against route 2
+    # (complex RoPE, F.multi_head_attention_forward, F.layer_norm, F.silu / F.gelu).
+    pn.run_fixture(
+        name, folder, texts, ids, 0, forward, forward_functional, W, cfg,
+        mistakes=mistakes, head=f"vocab {cfg['vocab_size']}", note=note, extra_checks=matryoshka_checks,
+    )  # fmt: skip
 
 
 def config(vocab_size, **kw):
@@ -299,8 +291,7 @@ def config(vocab_size, **kw):
 
 
 def main():
-    texts, ids, tok_size = pn.source_texts(pn.BERT)
-    assert all(x[0] == 2 and x[-1] == 3 for x in ids)  # [CLS] ... [SEP]
+    texts, ids, tok_size = pn.bert_texts()
     multiple = 8
     vocab_size = -(-tok_size // multiple) * multiple  # rounded up, as NomicBertModel pads the table
     assert vocab_size > tok_size, (tok_size, vocab_size)  # so the fixture has rows no token reaches

@@ -1,12 +1,15 @@
-"""What the oracles of the post-norm gated encoders share: make_gte.py (GTE "new"), make_nomic.py (NomicBERT)
-and make_jina.py (JinaBERT v2). Not a script: they import it as they import make_fixtures.
+"""What the oracles of the post-norm encoders share: make_gte.py (GTE "new"), make_nomic.py (NomicBERT),
+make_jina.py (JinaBERT v2), make_mpnet.py and make_distilbert.py; make_onnx.py takes padded_batch and read_json.
+Not a script: they import it as they import make_fixtures.
 
-Each of those models is a BERT-like stack of post-norm layers, h = LN(x + attn(x)), x' = LN(h + mlp(h)), with a
-gated MLP and no position table (RoPE or ALiBi), on word + token-type-0 embeddings. Here: the float64 building
-blocks of route 1 (the hand-written forward, LayerNorm and GELU taken from make_fixtures), those of route 2
-(torch.nn.functional), the random weights, the checks every fixture makes (padded batch vs each text alone,
-route 2 vs route 1, deliberate mistakes, q8 rounding), and the files every fixture folder carries. The
-architecture itself (which tensors, in which order, the mistakes a runtime could make) stays in each script.
+Each of those models is a BERT-like stack of post-norm layers, h = LN(x + attn(x)), x' = LN(h + mlp(h)), on word
+embeddings plus token-type-0 rows (the gated ones, with RoPE or ALiBi and no position table) or position rows
+(MPNet, DistilBERT). Here: the float64 building blocks of route 1 (the hand-written forward, LayerNorm and GELU
+taken from make_fixtures), those of route 2 (torch.nn.functional), the random weights, the checks every fixture
+makes (padded batch vs each text alone, route 2 vs route 1, deliberate mistakes, q8 rounding), the files every
+fixture folder carries, and run_fixture, which makes those checks and files and prints the summary line for all
+but make_gte.py (whose mistakes are judged on the CLS vector alone). The architecture itself (which tensors, in
+which order, the mistakes a runtime could make, the configs) stays in each script.
 """
 
 import json
@@ -231,13 +234,18 @@ def min_cosine(u, w):
     return (u * w).sum(-1).div(u.norm(dim=-1) * w.norm(dim=-1)).min().item()
 
 
+def cosines(other, last, lengths):
+    """How far other (last-layer states of the batch) is from last: the min cosines of the means and of the CLS
+    vectors."""
+    return min_cosine(mean_pool(other, lengths), mean_pool(last, lengths)), min_cosine(other[:, 0], last[:, 0])
+
+
 def check_mistakes(name, mistakes, run_last, last, lengths):
     """Each deliberate mistake (label -> keyword arguments of run_last, which returns the last layer's states)
     must move both the last layer's mean and its CLS vector below cosine 0.999. Returns label -> (mean, CLS)."""
-    mean_last, figures = mean_pool(last, lengths), {}
+    figures = {}
     for label, kw in mistakes.items():
-        bad = run_last(**kw)
-        figures[label] = (min_cosine(mean_pool(bad, lengths), mean_last), min_cosine(bad[:, 0], last[:, 0]))
+        figures[label] = cosines(run_last(**kw), last, lengths)
         assert max(figures[label]) < 0.999, (name, label, figures[label])
     return figures
 
@@ -246,8 +254,7 @@ def check_q8(name, last_q8, last, lengths):
     """How far per-row q8 rounding of the weights alone (last_q8, computed in float64) moves the last CLS: the
     weight scales are chosen so that it stays >= 0.999, leaving the runtime room under a q8 bound such as
     0.998. Returns the CLS and mean cosines."""
-    cos_cls = min_cosine(last_q8[:, 0], last[:, 0])
-    cos_mean = min_cosine(mean_pool(last_q8, lengths), mean_pool(last, lengths))
+    cos_mean, cos_cls = cosines(last_q8, last, lengths)
     assert cos_cls >= 0.999, (name, "q8", cos_cls)
     return cos_cls, cos_mean
 
@@ -274,6 +281,14 @@ def source_texts(folder):
     the size of that tokenizer's vocabulary."""
     src = read_json(os.path.join(folder, "expected.json"))
     return src["texts"], src["ids"], len(read_json(os.path.join(folder, "tokenizer.json"))["model"]["vocab"])
+
+
+def bert_texts():
+    """source_texts(BERT), its ids checked to be framed [CLS]=2 ... [SEP]=3: the inputs of every fixture that
+    reuses bert-tiny's tokenizer."""
+    texts, ids, vocab_size = source_texts(BERT)
+    assert all(x[0] == 2 and x[-1] == 3 for x in ids)  # [CLS] ... [SEP]
+    return texts, ids, vocab_size
 
 
 def new_folder(name, cfg, tokenizer_from):
@@ -355,4 +370,37 @@ def write_expected(folder, name, texts, ids, states, note, extra_json=None, extr
     mf.write_json(
         os.path.join(folder, "expected.json"),
         {"model": name, "texts": texts, "ids": ids, "layers": L, "hidden": H, **(extra_json or {}), "note": note},
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# One fixture: the checks, the expected files and the summary line
+# --------------------------------------------------------------------------------------------------
+
+
+def run_fixture(name, folder, texts, ids, pad_id, forward, forward_functional, W, *args, mistakes, head, note,
+                extra_checks=None, extra_json=None):
+    """What every fixture of make_nomic.py, make_jina.py, make_mpnet.py and make_distilbert.py does once folder
+    holds its config, tokenizer files and model.safetensors (W, as store_weights returned it). Route 1 is
+    forward(W, *args, ids, mask, **mistake), route 2 forward_functional(W, *args, ids, mask). On one batch
+    right-padded with pad_id: batch_states (each text alone, route 2), check_mistakes (mistakes: label ->
+    forward's keyword arguments), check_q8 and mean_token_cosine on the last layer. extra_checks(last, run_last,
+    lengths), where given, makes the script's own checks and returns a summary fragment (ending in "; ", placed
+    after the mistakes) and write_expected's extra_tensors (or None). Then write_expected (note, extra_json) and
+    the summary line: "<name>: <head>, <n> texts, lengths [...]; ..." and the figures."""
+    lengths = [len(x) for x in ids]
+    with torch.no_grad():
+        states, inp, mask, route = batch_states(name, ids, pad_id, forward, forward_functional, W, *args)
+        last = states[-1]
+        run_last = lambda **kw: forward(W, *args, inp, mask, **kw)[-1]  # noqa: E731
+        figures = check_mistakes(name, mistakes, run_last, last, lengths)
+        cos_q8, cos_q8_mean = check_q8(name, forward(q8_rows(W), *args, inp, mask)[-1], last, lengths)
+        pair = mean_token_cosine(last, lengths)
+        extra, extra_tensors = extra_checks(last, run_last, lengths) if extra_checks else ("", None)
+    write_expected(folder, name, texts, ids, states, note, extra_json, extra_tensors)
+    moved = ", ".join(f"{k} {a:.4f}/{c:.4f}" for k, (a, c) in figures.items())
+    print(
+        f"{name}: {head}, {len(texts)} texts, lengths {lengths}; min cosine (last layer, mean/CLS) vs {moved}; "
+        f"{extra}route 2 max diff {route:.1e}; q8 weights CLS {cos_q8:.5f} mean {cos_q8_mean:.5f}; "
+        f"mean token cosine {pair:.2f}"
     )
