@@ -36,26 +36,40 @@ class BenchTexts {
   }
 
   /**
-   * A text of exactly `tokens` tokens: whole words of the pool, starting `variant` words in. A word
-   * may add several tokens and overshoot, so later starting points are tried until one fits.
+   * A text of exactly `tokens` tokens: whole words of the pool, starting `from` words in or, where
+   * a word adds several tokens and overshoots, at the first later word that fits; and that word.
    */
-  text(tokens: number, variant = 0): string {
+  private fit(tokens: number, from: number): { text: string; start: number } {
     const words = POOL.join(' ').split(' ');
-    for (let start = variant; start < variant + words.length; start++) {
+    for (let start = from; start < from + words.length; start++) {
       const parts: string[] = [];
       for (let i = start; ; i++) {
         parts.push(words[i % words.length] as string);
         const n = this.count(parts.join(' '));
-        if (n === tokens) return parts.join(' ');
+        if (n === tokens) return { text: parts.join(' '), start };
         if (n > tokens) break;
       }
     }
-    throw new Error(`no text of exactly ${tokens} tokens found (variant ${variant})`);
+    throw new Error(`no text of exactly ${tokens} tokens found (from word ${from})`);
   }
 
-  /** `n` different texts of `tokens` tokens each. */
+  text(tokens: number): string {
+    return this.fit(tokens, 0).text;
+  }
+
+  /**
+   * `n` different texts of `tokens` tokens each: each starts past the previous one's first word
+   * (starting every text at word i would give one text wherever words 0..i overshoot alike).
+   */
   batch(n: number, tokens: number): string[] {
-    return Array.from({ length: n }, (_, i) => this.text(tokens, i));
+    const out: string[] = [];
+    let from = 0;
+    while (out.length < n) {
+      const { text, start } = this.fit(tokens, from);
+      out.push(text);
+      from = start + 1;
+    }
+    return out;
   }
 }
 
