@@ -56,6 +56,24 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     }
   });
 
+  it('opens an ONNX-only repository (transformers.js layout) from its graph by Range requests, and embeds like the oracle', async () => {
+    const hub = inject('hubUrl');
+    const { texts, mean } = await oracle();
+    const enc = await createEncoder({
+      model: 'hf:fixtures/bert-tiny-onnx',
+      hub: { url: hub },
+      dtype: 'f32',
+      device: 'cpu',
+      cache: false,
+    });
+    (await enc.embed(texts, { normalize: false })).forEach((v, i) => {
+      expect(cosine(v, mean(i))).toBeGreaterThanOrEqual(0.99999);
+    });
+    await enc.dispose();
+    const reads = (await hubLog(hub)).filter((r) => r.path.endsWith('onnx/model.onnx'));
+    expect(reads.length).toBeGreaterThan(1);
+  });
+
   it('sends the token to the hub only, and names ACCESS_DENIED without one', async () => {
     const hub = inject('hubUrl');
     await expect(createEncoder({ model: 'hf:fixtures/gated', hub: { url: hub }, device: 'cpu' })).rejects.toMatchObject({

@@ -47,7 +47,7 @@ const FIXTURE = join(ROOT, 'test/oracle/fixtures/bert-tiny');
 /**
  * Before the browser tests: converts the oracle checkpoint into a q8 pack the test pages fetch
  * over HTTP, embeds a few texts through the Node path so the browser can compare, and starts a
- * fake hub serving the checkpoint (plainly, and gated behind a token).
+ * fake hub serving the checkpoint (plainly, gated behind a token, and as an ONNX export).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const files = folderFiles(FIXTURE, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
@@ -55,6 +55,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     new Map([
       ['fixtures/bert-tiny', { files, commit: 'b0a710' }],
       ['fixtures/gated', { files, commit: 'b0a711', token: 'hf_browser' }],
+      // A transformers.js-style repository: the same weights as an ONNX export, no safetensors.
+      [
+        'fixtures/bert-tiny-onnx',
+        {
+          files: folderFiles(`${FIXTURE}-onnx`, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']),
+          commit: 'b0a712',
+        },
+      ],
     ]),
   );
   project.provide('hubUrl', hub.url);
