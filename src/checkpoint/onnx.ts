@@ -241,8 +241,8 @@ export class OnnxTensors implements TensorSource {
 
   /** The whole tensor in Hugging Face's layout; the last one is kept, since matrices are read a block of rows at a time. */
   private async whole(name: string, shape: readonly number[]): Promise<Float32Array> {
-    if (this.last?.name === name) return this.last.values;
     const { init, transposed } = this.mapped(name, shape);
+    if (this.last?.name === name) return this.last.values;
     const stored = await this.read(
       name,
       init,

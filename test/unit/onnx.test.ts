@@ -7,6 +7,7 @@ import { bytesSource, SafetensorsFile } from '../../src/checkpoint/safetensors.j
 import { createEncoder } from '../../src/client/client.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
+import { f32ToF16Bits } from '../../src/weights/f16.js';
 import { folderFiles } from '../support/hub-server.js';
 import { expectHubLikeOracle, packAgainstOracle, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
 
@@ -45,8 +46,19 @@ async function sameAsSafetensors(onnx: OnnxTensors): Promise<number> {
   return compared;
 }
 
-/** A minimal ONNX ModelProto: a graph of the given nodes (op types, in `domain`) and no initializers. */
-function onnxWithOps(ops: string[], domain = ''): Uint8Array {
+interface GraphNode {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  name?: string;
+  domain?: string;
+}
+
+/** An ONNX ModelProto written by hand: `nodes`, and initializers with raw data (TensorProto data_type codes). */
+function onnxGraph(
+  nodes: GraphNode[],
+  inits: { name: string; dims: number[]; type: number; raw: Uint8Array }[] = [],
+): Uint8Array {
   const varint = (n: number) => {
     const out: number[] = [];
     while (n >= 0x80) {
@@ -58,11 +70,28 @@ function onnxWithOps(ops: string[], domain = ''): Uint8Array {
   };
   const field = (num: number, body: number[]) => [...varint(num * 8 + 2), ...varint(body.length), ...body];
   const text = (s: string) => [...new TextEncoder().encode(s)];
-  const nodes = ops.flatMap((op, i) =>
-    field(1, [...field(1, text(`x${i}`)), ...field(2, text(`y${i}`)), ...field(4, text(op)), ...field(7, text(domain))]),
-  );
-  return Uint8Array.from([...varint(1 * 8), ...varint(8), ...field(7, nodes)]);
+  const node = (n: GraphNode) =>
+    field(1, [
+      ...n.inputs.flatMap((i) => field(1, text(i))),
+      ...n.outputs.flatMap((o) => field(2, text(o))),
+      ...(n.name ? field(3, text(n.name)) : []),
+      ...field(4, text(n.op)),
+      ...(n.domain ? field(7, text(n.domain)) : []),
+    ]);
+  const init = (t: (typeof inits)[number]) =>
+    field(5, [
+      ...t.dims.flatMap((d) => [...varint(1 * 8), ...varint(d)]),
+      ...varint(2 * 8),
+      ...varint(t.type),
+      ...field(8, text(t.name)),
+      ...field(9, [...t.raw]),
+    ]);
+  return Uint8Array.from([...varint(1 * 8), ...varint(8), ...field(7, [...nodes.flatMap(node), ...inits.flatMap(init)])]);
 }
+
+/** A graph of the given ops (in `domain`), each on a value of its own, and no initializers. */
+const onnxWithOps = (ops: string[], domain = '') =>
+  onnxGraph(ops.map((op, i) => ({ op, inputs: [`x${i}`], outputs: [`y${i}`], domain })));
 
 describe('ONNX weights', () => {
   it('maps every tensor of an export with scoped node names back to its Hugging Face name and layout', async () => {
@@ -108,6 +137,19 @@ describe('ONNX weights', () => {
       compared++;
     }
     expect(compared).toBeGreaterThan(30);
+  });
+
+  it('reads a whole-f16 graph (as transformers.js model_fp16.onnx files are): f16 MatMul weights, transposed back', async () => {
+    // y = x W^T with W = [[1, 2, 3], [4, 5, 6]] (out 2, in 3), stored as W^T [3, 2] in f16.
+    const stored = [1, 4, 2, 5, 3, 6];
+    const raw = new Uint8Array(new Uint16Array(stored.map(f32ToF16Bits)).buffer);
+    const graph = onnxGraph(
+      [{ op: 'MatMul', name: '/encoder/dense/MatMul', inputs: ['x', 'onnx::MatMul_7'], outputs: ['y'] }],
+      [{ name: 'onnx::MatMul_7', dims: [3, 2], type: 10, raw }],
+    );
+    const onnx = await openOnnx(graph);
+    expect([...(await onnx.get('encoder.dense.weight', [2, 3]))]).toEqual([1, 2, 3, 4, 5, 6]);
+    await expect(onnx.get('encoder.dense.weight', [3, 2])).rejects.toThrow(/shape \[2,3\], expected \[3,2\]/);
   });
 
   it('reads tensors kept in an external data file', async () => {
