@@ -172,13 +172,28 @@ export class OnnxTensors implements TensorSource {
 
   static async open(source: ByteSource, external: (file: string) => Promise<ByteSource>): Promise<OnnxTensors> {
     const { nodes, inits } = await readGraph(source);
+    if (nodes.some((n) => QUANTIZED_OPS.has(n.op))) {
+      throw new UnsupportedError(
+        `${source.name} is a quantized ONNX graph: m3web reads f32 or f16 ONNX weights (onnx/model.onnx, model_fp16.onnx) and quantizes them itself`,
+      );
+    }
+    const fused = nodes.find((n) => n.domain === 'com.microsoft' && FUSED_OPS.has(n.op));
+    if (fused) {
+      throw new UnsupportedError(
+        `${source.name} is an onnxruntime-optimized graph (fused ${fused.op}), whose weights are packed for its kernels: m3web reads the plain export (onnx/model.onnx)`,
+      );
+    }
     const byName = new Map(inits.map((i) => [i.name, i]));
     const tensors = new Map<string, Mapped>();
     for (const init of inits) if (init.dtype) tensors.set(init.name, { init, transposed: false });
     const consumers = new Map<string, OnnxNode[]>();
     const producers = new Map<string, OnnxNode>();
     for (const n of nodes) {
-      for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+      for (const i of n.inputs) {
+        const list = consumers.get(i);
+        if (list) list.push(n);
+        else consumers.set(i, [n]);
+      }
       for (const o of n.outputs) producers.set(o, n);
     }
     // An f16 export may cast each weight (and bias) to f32 before it is used.
@@ -194,17 +209,6 @@ export class OnnxTensors implements TensorSource {
       if (!init?.dtype || init.dims.length !== 2) continue;
       const module = matmulModule(n, consumers, initializerOf);
       if (module && !byName.has(`${module}.weight`)) tensors.set(`${module}.weight`, { init, transposed: true });
-    }
-    if (nodes.some((n) => QUANTIZED_OPS.has(n.op))) {
-      throw new UnsupportedError(
-        `${source.name} is a quantized ONNX graph: m3web reads f32 or f16 ONNX weights (onnx/model.onnx, model_fp16.onnx) and quantizes them itself`,
-      );
-    }
-    const fused = nodes.find((n) => n.domain === 'com.microsoft' && FUSED_OPS.has(n.op));
-    if (fused) {
-      throw new UnsupportedError(
-        `${source.name} is an onnxruntime-optimized graph (fused ${fused.op}), whose weights are packed for its kernels: m3web reads the plain export (onnx/model.onnx)`,
-      );
     }
     const opened = new Map<string, Promise<ByteSource>>();
     const open = (file: string) => {
