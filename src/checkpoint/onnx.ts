@@ -6,6 +6,9 @@ import { type ByteSource, decodeToF32, type SafetensorsDtype, type TensorInfo, t
 const FLOAT_TYPES: Readonly<Record<number, SafetensorsDtype>> = { 1: 'F32', 10: 'F16', 16: 'BF16', 11: 'F64' };
 const DTYPE_BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
+/** Where transformers.js repositories (and folders copied from them) keep float ONNX weights, best first. */
+export const ONNX_WEIGHT_FILES: readonly string[] = ['onnx/model.onnx', 'onnx/model_fp16.onnx', 'model.onnx'];
+
 /** Ops of graphs whose weights are stored quantized. */
 const QUANTIZED_OPS = new Set(['MatMulInteger', 'DequantizeLinear', 'MatMulNBits', 'QLinearMatMul', 'DynamicQuantizeMatMul']);
 /** onnxruntime's fused transformer ops (domain com.microsoft): their weights no longer map to the model's parameters. */

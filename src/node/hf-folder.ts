@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { HfModelFiles } from '../checkpoint/load.js';
-import { OnnxTensors } from '../checkpoint/onnx.js';
+import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import { bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 
@@ -52,9 +52,6 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Where an ONNX-only folder (a transformers.js repository's copy) keeps float weights, best first. */
-const ONNX_FILES = ['onnx/model.onnx', 'onnx/model_fp16.onnx', 'model.onnx'];
-
 /**
  * The weights of a folder without model.safetensors (or its index) that holds a float ONNX export,
  * read whole; undefined for any other folder.
@@ -62,7 +59,7 @@ const ONNX_FILES = ['onnx/model.onnx', 'onnx/model_fp16.onnx', 'model.onnx'];
 export async function onnxWeightsOf(dir: string): Promise<TensorSource | undefined> {
   if ((await exists(join(dir, 'model.safetensors'))) || (await exists(join(dir, 'model.safetensors.index.json'))))
     return undefined;
-  for (const file of ONNX_FILES) {
+  for (const file of ONNX_WEIGHT_FILES) {
     const path = join(dir, ...file.split('/'));
     if (!(await exists(path))) continue;
     const read = async (p: string, name: string) => bytesSource(await readBytes(p), name);

@@ -1,4 +1,4 @@
-import { OnnxTensors } from '../checkpoint/onnx.js';
+import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import {
   type ByteSource,
   SafetensorsFile,
@@ -228,16 +228,13 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
   return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights };
 }
 
-/** Where transformers.js repositories keep float ONNX weights, best first. */
-const ONNX_FILES = ['onnx/model.onnx', 'onnx/model_fp16.onnx', 'model.onnx'];
-
 /**
  * The weights of a repository without safetensors that carries an ONNX export (the Xenova/ and
  * onnx-community/ repositories transformers.js loads), read through the graph by Range requests;
  * an external data file beside it is opened when a tensor lives there.
  */
 async function onnxWeights(repo: HubRepo, meter?: WeightMeter): Promise<OnnxTensors | null> {
-  for (const file of ONNX_FILES) {
+  for (const file of ONNX_WEIGHT_FILES) {
     if (!(await repo.has(file))) continue;
     const dir = file.slice(0, file.lastIndexOf('/') + 1);
     const open = async (name: string) => {
