@@ -1,7 +1,9 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { openHfCheckpoint } from '../node/hf-checkpoint.js';
-import { convertCheckpoint } from '../pack/convert.js';
+import { convertCheckpointTo } from '../pack/convert.js';
+import type { PackManifest } from '../pack/manifest.js';
+import type { PackSink } from '../pack/write.js';
 import { hubIdText } from '../source/hub-id.js';
 import { hubPackId } from '../source/hub-model.js';
 import { EXIT_NORMS, type ExitNorm, POOLINGS, type Pooling } from '../weights/config.js';
@@ -115,23 +117,6 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
   const ckpt = hub ? await hubCheckpoint(hub, io) : await openHfCheckpoint(args.input);
   const source = args.source ?? (hub && (hub.revision === 'main' ? `hf:${hub.repo}` : hubIdText(hub)));
   const id = args.id ?? (hub ? hubPackId(hub) : (resolve(args.input).split(/[\\/]/).pop() as string));
-  let pack: Awaited<ReturnType<typeof convertCheckpoint>>;
-  try {
-    pack = await convertCheckpoint(ckpt, {
-      id,
-      quant: args.quant,
-      ...(args.exits ? { exits: args.exits } : {}),
-      ...(args.dims ? { dims: args.dims } : {}),
-      ...(args.pooling ? { pooling: args.pooling } : {}),
-      ...(args.exitNorm ? { exitNorm: args.exitNorm } : {}),
-      ...(args.maxTokens ? { maxTokens: args.maxTokens } : {}),
-      ...(args.prefixes ? { prefixes: args.prefixes } : {}),
-      ...(args.license ? { license: args.license } : {}),
-      ...(source ? { source } : {}),
-    });
-  } finally {
-    await ckpt.close();
-  }
   // Written beside the target and renamed into place: an interrupted convert never leaves a
   // folder that looks like a pack but misses shards.
   const out = resolve(args.out);
@@ -139,13 +124,39 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   let bytes = 0;
-  for (const [name, data] of pack.files) {
-    await writeFile(join(tmp, name), data);
-    bytes += data.length;
+  // Each shard goes to disk as soon as it is made: the pack is never held whole in memory.
+  const sink: PackSink = {
+    put: async (name, data) => {
+      await writeFile(join(tmp, name), data);
+      bytes += data.length;
+    },
+  };
+  let manifest: PackManifest;
+  try {
+    manifest = await convertCheckpointTo(
+      ckpt,
+      {
+        id,
+        quant: args.quant,
+        ...(args.exits ? { exits: args.exits } : {}),
+        ...(args.dims ? { dims: args.dims } : {}),
+        ...(args.pooling ? { pooling: args.pooling } : {}),
+        ...(args.exitNorm ? { exitNorm: args.exitNorm } : {}),
+        ...(args.maxTokens ? { maxTokens: args.maxTokens } : {}),
+        ...(args.prefixes ? { prefixes: args.prefixes } : {}),
+        ...(args.license ? { license: args.license } : {}),
+        ...(source ? { source } : {}),
+      },
+      sink,
+    );
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  } finally {
+    await ckpt.close();
   }
   await rm(out, { recursive: true, force: true });
   await rename(tmp, out);
-  const { manifest } = pack;
   io.stderr.write(
     `m3web: wrote ${manifest.id} (${manifest.quantization.linear}, ${manifest.shards.length} shards, ${(bytes / 1e6).toFixed(2)} MB) ` +
       `to ${args.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,

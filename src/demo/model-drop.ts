@@ -14,10 +14,11 @@ export interface DirSource {
 
 export type DirItem = { name: string; dir: DirSource } | { name: string; file: () => Promise<File> };
 
-// What m3web reads from a model folder: JSON files, safetensors weights, a pack's shards at its
-// top. ONNX exports, pickles and dot-folders (.git) are left out, so nothing large is kept that
-// would not be read; sentence-transformers modules sit one folder down (1_Pooling/config.json).
-const WANTED_ANYWHERE = /\.(json|safetensors)$/;
+// What m3web reads from a model folder: JSON files, safetensors weights, ONNX exports and their
+// external data (a transformers.js copy has only those; which graph is read, and why a quantized
+// one is refused, is the hub reader's), a pack's shards at its top. Pickles and dot-folders (.git)
+// are left out; sentence-transformers modules and onnx/ sit one folder down (1_Pooling/config.json).
+const WANTED_ANYWHERE = /\.(json|safetensors|onnx|onnx_data|onnx\.data)$/;
 const WANTED_AT_TOP = /^(embeddings|layer-\d+)\.bin$/;
 
 /** Whether the file at `path` (inside the folder, '/'-separated) is one m3web may read. */

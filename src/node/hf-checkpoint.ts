@@ -45,7 +45,8 @@ export const readSentenceTransformers = (dir: string) =>
 
 /**
  * Opens a Hugging Face folder for conversion, streaming the weights: single-file or sharded
- * (model.safetensors.index.json) checkpoints. Call `close()` when done.
+ * (model.safetensors.index.json) checkpoints, or an ONNX export and its external data. Call
+ * `close()` when done.
  */
 export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { close(): Promise<void> }> {
   const config = await requiredJson(dir, 'config.json');
@@ -71,7 +72,11 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
       weights = ShardedTensors.fromIndex(index.weight_map, readers);
     } else {
       // A folder with only an ONNX export (a transformers.js repository's copy) is read from that.
-      const onnx = await onnxWeightsOf(dir);
+      const onnx = await onnxWeightsOf(dir, async (path, name) => {
+        const source = await fileSource(path, name);
+        opened.push(source);
+        return source;
+      });
       if (onnx) weights = onnx;
       else {
         const source = await fileSource(join(dir, 'model.safetensors'), 'model.safetensors');

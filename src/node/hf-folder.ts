@@ -3,7 +3,7 @@ import { access, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { HfModelFiles } from '../checkpoint/load.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
-import { bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
+import { type ByteSource, bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 
 const exists = (path: string) =>
@@ -52,18 +52,23 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
+/** Opens a file of a model folder for reading: `name` is how errors name it. */
+export type FileOpener = (path: string, name: string) => Promise<ByteSource>;
+
+/** Reads the file whole into memory (what loadHfModel's in-memory model needs). */
+const readWhole: FileOpener = async (path, name) => bytesSource(await readBytes(path), name);
+
 /**
  * The weights of a folder without model.safetensors (or its index) that holds a float ONNX export,
- * read whole; undefined for any other folder.
+ * its files (the graph, external data) opened with `openFile`; undefined for any other folder.
  */
-export async function onnxWeightsOf(dir: string): Promise<TensorSource | undefined> {
+export async function onnxWeightsOf(dir: string, openFile: FileOpener = readWhole): Promise<TensorSource | undefined> {
   if ((await exists(join(dir, 'model.safetensors'))) || (await exists(join(dir, 'model.safetensors.index.json'))))
     return undefined;
   for (const file of ONNX_WEIGHT_FILES) {
     const path = join(dir, ...file.split('/'));
     if (!(await exists(path))) continue;
-    const read = async (p: string, name: string) => bytesSource(await readBytes(p), name);
-    return OnnxTensors.open(await read(path, file), (external) => read(join(dirname(path), external), external));
+    return OnnxTensors.open(await openFile(path, file), (external) => openFile(join(dirname(path), external), external));
   }
   return undefined;
 }

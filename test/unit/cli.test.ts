@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -178,6 +178,30 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     vectors(r.stdout).forEach((v, i) => {
       expect(cosine(v, oracle.get(`mean.${i}.4`, [HIDDEN]))).toBeGreaterThan(0.999);
     });
+  });
+
+  it('converts an ONNX-only folder into the pack its safetensors twin gives, and leaves nothing behind when it fails', async () => {
+    const fromOnnx = join(tmp, 'from-onnx');
+    const conv = await m3web(
+      ['convert', 'test/oracle/fixtures/bert-tiny-onnx', '--out', fromOnnx, '--name', 'tiny', '--dims', '16,48'],
+      '',
+    );
+    expect(conv.code).toBe(0);
+    for (const shard of ['embeddings.bin', 'layer-00.bin', 'layer-03.bin'])
+      expect(readFileSync(join(fromOnnx, shard)).equals(readFileSync(join(pack, shard))), shard).toBe(true);
+
+    const broken = join(tmp, 'broken-onnx');
+    mkdirSync(join(broken, 'onnx'), { recursive: true });
+    for (const f of ['config.json', 'tokenizer.json'])
+      writeFileSync(join(broken, f), readFileSync(join(ROOT, 'test/oracle/fixtures/bert-tiny-onnx', f)));
+    const graph = readFileSync(join(ROOT, 'test/oracle/fixtures/bert-tiny-onnx/onnx/model.onnx'));
+    writeFileSync(join(broken, 'onnx/model.onnx'), graph.subarray(0, graph.length - 1000));
+    const failed = await m3web(['convert', broken, '--out', fromOnnx], '');
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(/model\.onnx/);
+    // The pack written before is still whole, and no half-written folder is left beside it.
+    expect(readFileSync(join(fromOnnx, 'layer-03.bin')).equals(readFileSync(join(pack, 'layer-03.bin')))).toBe(true);
+    expect(readdirSync(tmp).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
   it('indexes documents into an export that index.import() loads, and names a bad documents line', async () => {

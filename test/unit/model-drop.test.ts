@@ -35,13 +35,23 @@ const HF: Tree = {
 };
 
 describe('reading a dropped model folder', () => {
-  it('keeps what m3web reads: JSON and safetensors, module folders one level down, pack shards at the top', () => {
-    expect(
-      ['config.json', '1_Pooling/config.json', '2_Dense/model.safetensors', 'embeddings.bin', 'layer-03.bin'].every(wanted),
-    ).toBe(true);
+  it('keeps what m3web reads: JSON, safetensors and ONNX, module folders one level down, pack shards at the top', () => {
+    for (const path of [
+      'config.json',
+      '1_Pooling/config.json',
+      '2_Dense/model.safetensors',
+      'embeddings.bin',
+      'layer-03.bin',
+      'onnx/model.onnx',
+      'onnx/model_fp16.onnx',
+      'onnx/model.onnx_data',
+      'model.onnx',
+      'model.onnx.data',
+    ])
+      expect(wanted(path), path).toBe(true);
     for (const path of [
       'pytorch_model.bin',
-      'onnx/model.onnx',
+      'onnx/deeper/model.onnx',
       'a/b/config.json',
       '.git/config.json',
       'x/layer-00.bin',
@@ -59,6 +69,7 @@ describe('reading a dropped model folder', () => {
       '2_Dense/model.safetensors',
       'config.json',
       'model.safetensors',
+      'onnx/model.onnx',
       'tokenizer.json',
     ]);
     expect(await folder.files['1_Pooling/config.json']?.text()).toBe('{"pooling_mode_cls_token": true}');

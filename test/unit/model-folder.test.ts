@@ -51,6 +51,13 @@ describe('createEncoder({ model: a dropped folder })', { timeout: 120_000 }, () 
     expect(events.at(-1)).toEqual({ phase: 'done', fileLoaded: 0, fileTotal: 0, loaded: size, total: size });
   });
 
+  it('converts an ONNX-only folder (a transformers.js copy: onnx/model.onnx) like its safetensors twin', async () => {
+    const onnx = join(FIXTURE, '../bert-tiny-onnx');
+    const files = folderFiles(onnx, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']);
+    const info = await expectOracle(folder('all-MiniLM', files), { dtype: 'f32' });
+    expect(info.model).toMatchObject({ id: 'all-MiniLM', quantization: 'f32', exits: [1, 2, 3, 4] });
+  });
+
   it('opens a pack folder, checking every file against its manifest', async () => {
     const ckpt = await openHfCheckpoint(FIXTURE);
     const pack = await convertCheckpoint(ckpt, { id: 'bert-tiny', quant: 'f32' }).finally(() => ckpt.close());
