@@ -40,10 +40,14 @@ export interface CostModel {
  */
 export function fitCostModel(probe: DeviceProbe): CostModel {
   const points = probe.measured;
-  const twoDepths = new Set(points.map((p) => p.layers)).size > 1;
+  const depths = new Set(points.map((p) => p.layers));
+  const twoDepths = depths.size > 1;
+  // A static embedder (no layers, probed at depth 0) has only the fixed part.
+  const noLayers = !twoDepths && depths.has(0);
   const basis = (p: { batch: number; seqLen: number }) => [1, p.batch * p.seqLen, p.batch * p.seqLen * p.seqLen];
   const rows = points.map((p) => {
     const b = basis(p);
+    if (noLayers) return b;
     return twoDepths ? [...b, ...b.map((v) => v * p.layers)] : b.map((v) => v * p.layers);
   });
   // A timer may report 0 ms for a trivially fast call; the floor keeps its weight finite.
@@ -57,8 +61,9 @@ export function fitCostModel(probe: DeviceProbe): CostModel {
     perToken: c[o + 1] as number,
     perAttention: c[o + 2] as number,
   });
-  const fixed = twoDepths ? terms(0) : { constant: 0, perToken: 0, perAttention: 0 };
-  const perLayer = terms(twoDepths ? 3 : 0);
+  const none = { constant: 0, perToken: 0, perAttention: 0 };
+  const fixed = twoDepths || noLayers ? terms(0) : none;
+  const perLayer = noLayers ? none : terms(twoDepths ? 3 : 0);
   const evaluate = (t: LatencyTerms, batch: number, seqLen: number) =>
     t.constant + t.perToken * batch * seqLen + t.perAttention * batch * seqLen * seqLen;
   // A call is never faster than a measured one it contains (no more layers, texts or tokens). A

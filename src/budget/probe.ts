@@ -123,7 +123,7 @@ export async function probeDevice(
     { batch: 1, seqLen: long },
     { batch: PROBE_BATCH, seqLen: long },
   ];
-  const depths = backend.loadedLayers >= 2 ? [1, 2] : [1];
+  const depths = backend.loadedLayers >= 2 ? [1, 2] : [Math.min(1, backend.loadedLayers)];
   const cases = depths.flatMap((layers) =>
     shapes.map((s) => ({ layers, ...s, tokens: probeTokens(s.batch, s.seqLen, vocabSize) })),
   );

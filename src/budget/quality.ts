@@ -26,7 +26,8 @@ export function qualityEstimator(
   dims: readonly number[],
 ): (layers: number, dims: number) => QualityEstimate {
   const known = new Map(rows.map((r) => [cellKey(r.layers, r.dims), r.score]));
-  const maxLayers = Math.max(...exits, ...rows.map((r) => r.layers));
+  // A static embedder's only exit is 0 layers deep.
+  const maxLayers = Math.max(1, ...exits, ...rows.map((r) => r.layers));
   const maxDims = Math.max(...dims, ...rows.map((r) => r.dims));
   return (l, d) => {
     // Matryoshka quality grows roughly with log(dims) and steadily with depth.

@@ -1,6 +1,7 @@
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { type EncoderConfig, type ExitNorm, parseHfConfig } from '../weights/config.js';
+import { completeStaticConfig, tokenizing } from '../weights/static-config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
 import { weightsFromTensors } from './weights.js';
@@ -38,13 +39,15 @@ export interface LoadedModel {
 export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}): Promise<LoadedModel> {
   const quant = options.quant ?? 'f32';
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
-  const config = parseHfConfig(files.config, options.exitNorm ? { exitNorm: options.exitNorm } : {});
-  const layers = options.layers ?? config.numLayers;
-  if (!Number.isInteger(layers) || layers < 1 || layers > config.numLayers) {
-    throw new InputError(`layers must be an integer in 1..${config.numLayers}, got ${layers}`);
-  }
-  const tokenizer = TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig);
+  const tokenizer = TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig, tokenizing(files.config));
   const maxId = tokenizer.maxTokenId;
+  const raw = completeStaticConfig(files.config, maxId + 1);
+  const config = parseHfConfig(raw, options.exitNorm ? { exitNorm: options.exitNorm } : {});
+  const layers = options.layers ?? config.numLayers;
+  const least = Math.min(1, config.numLayers);
+  if (!Number.isInteger(layers) || layers < least || layers > config.numLayers) {
+    throw new InputError(`layers must be an integer in ${least}..${config.numLayers}, got ${layers}`);
+  }
   if (maxId >= config.vocabSize) {
     throw new ModelFormatError(
       `tokenizer.json has token id ${maxId} but config.json's vocab_size is ${config.vocabSize} (tokenizer from another model?)`,

@@ -117,7 +117,8 @@ export function sentenceTransformersSettings(files: SentenceTransformersFiles): 
     let at = 0;
     for (const m of files.modules) {
       const type = isObject(m) ? String(m.type) : '';
-      const kind = order.findIndex((k) => type.endsWith(`.${k}`));
+      // A static embedder's (model2vec) first module: its table and mean, in the transformer's place.
+      const kind = type.endsWith('.StaticEmbedding') ? 0 : order.findIndex((k) => type.endsWith(`.${k}`));
       if (kind < 0) {
         throw new UnsupportedError(
           `modules.json lists a ${type || 'module'} after the transformer; m3web runs the Transformer, Pooling, Dense and Normalize modules only`,

@@ -7,10 +7,12 @@ import { modernBertReader } from './modernbert.js';
 import { nomicReader } from './nomic.js';
 import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
+import { staticReader } from './static.js';
 
 /** A checkpoint of any supported architecture, read a part at a time (see bertReader for the options). */
 export function weightsReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts {
   if (config.decoder) return decoderReader(config, source, options);
+  if (config.modelType === 'model2vec') return staticReader(config, source, options);
   if (config.modelType === 'gte') return gteReader(config, source, options);
   if (config.modelType === 'nomic_bert') return nomicReader(config, source, options);
   return config.modern ? modernBertReader(config, source, options) : bertReader(config, source, options);

@@ -3,7 +3,7 @@ import type { BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
-import { POOLINGS, type Pooling, parseHfConfig } from '../weights/config.js';
+import { POOLINGS, type Pooling, peekHfConfig } from '../weights/config.js';
 import { PROMPT_KINDS, type PromptKind, QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
 import { CliBackends, probeModelKey } from './backends.js';
@@ -109,7 +109,7 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const started = performance.now();
   const folder = await modelFolder(args.model, io, { dtype: args.quant ?? 'q8', revision: args.revision });
   const peek = await readModelConfig(folder);
-  const { numLayers, hiddenSize } = parseHfConfig(peek.config);
+  const { numLayers, hiddenSize } = peekHfConfig(peek.config);
   const layers = args.layers ?? numLayers;
   const dims = args.dims ?? hiddenSize;
   // Checked before the weights load: a typo should not cost a multi-gigabyte read.

@@ -9,6 +9,8 @@ import type { BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
 import { openModelFolder } from '../node/model-folder.js';
 import { MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
+import { everyExit } from '../weights/config.js';
+import { defaultWidths } from '../weights/static-config.js';
 import { type CliIo, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 import { CliBackends, probeModelKey } from './backends.js';
 import { evalSearchCommand } from './eval-search.js';
@@ -142,8 +144,8 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
   }
   const model = await openModelFolder(folder);
   const { config, manifest } = model;
-  const exits = manifest?.exits ?? Array.from({ length: config.numLayers }, (_, i) => i + 1);
-  const dims = manifest?.dims ?? [config.hiddenSize];
+  const exits = manifest?.exits ?? everyExit(config.numLayers);
+  const dims = manifest?.dims ?? defaultWidths(config);
   const flores = await readFloresDev(join(args.data, 'flores-dev'), args.langs);
   const sts = await readStsDev(join(args.data, 'stsb-dev'), args.sts);
   const xquadDir = join(args.data, 'xquad-dev');

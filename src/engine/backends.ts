@@ -18,7 +18,7 @@ import { UnsupportedError } from '../errors.js';
 import type { GpuAdapterSummary } from '../gpu/device.js';
 import type { GpuHandle, GpuSession } from '../gpu/session.js';
 import { createBackend, type ManagedBackend } from '../model/backend.js';
-import type { BackendKind } from '../model/encoder.js';
+import { type BackendKind, STATIC_ON_CPU } from '../model/encoder.js';
 import { GpuEncoder } from '../model/gpu.js';
 import type { ActivationsChoice, ActivationsUse, BackendUse, DeviceChoice } from '../types.js';
 import type { EncoderWeights } from '../weights/weights.js';
@@ -120,6 +120,10 @@ export class EncoderBackends {
       idle = Promise.resolve(),
       probe: 'measured' | 'stored' | null = null,
     ) => new EncoderBackends(device, cpu, gpu, auto, why, idle, modelKey, probe, use);
+    if (weights.family === 'static') {
+      if (device === 'webgpu') throw new UnsupportedError(STATIC_ON_CPU);
+      return make(await createBackend(weights, 'cpu'), null, null, STATIC_ON_CPU);
+    }
     if (device === 'webgpu') {
       const chosen = await activationsFor(activations, await session.acquire(), weights, modelKey);
       use = chosen;

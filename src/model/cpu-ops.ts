@@ -351,7 +351,8 @@ export function pool(hidden: Float32Array, length: number, H: number, pooling: P
     return pooled;
   }
   for (let t = 0; t < length; t++) for (let c = 0; c < H; c++) pooled[c] = (pooled[c] as number) + (hidden[t * H + c] as number);
-  for (let c = 0; c < H; c++) pooled[c] = (pooled[c] as number) / length;
+  // A static embedder's text may keep no token (all unknown): its mean is zeros, as model2vec's.
+  for (let c = 0; c < H; c++) pooled[c] = (pooled[c] as number) / Math.max(length, 1);
   return pooled;
 }
 

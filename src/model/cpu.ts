@@ -7,6 +7,7 @@ import { bertCpuStepper } from './cpu-bert.js';
 import { decoderCpuForward } from './cpu-decoder.js';
 import { modernBertCpuForward } from './cpu-modernbert.js';
 import { type CpuForward, type CpuHead, type CpuStepper, cpuHead, pool, steppedForward } from './cpu-ops.js';
+import { staticCpuForward } from './cpu-static.js';
 import {
   type AdaptiveOptions,
   type AdaptiveResult,
@@ -31,6 +32,8 @@ function forwardOf(weights: EncoderWeights, kernel: WasmKernels | null): { run: 
       return { run: modernBertCpuForward(weights, kernel), stepper: null };
     case 'decoder':
       return { run: decoderCpuForward(weights, kernel), stepper: null };
+    case 'static':
+      return { run: staticCpuForward(weights), stepper: null };
   }
 }
 
@@ -59,7 +62,8 @@ export class CpuEncoder implements EncoderBackend {
   constructor(weights: EncoderWeights, { threads = Math.min(MAX_THREADS, hardwareThreads()) }: { threads?: number } = {}) {
     this.config = weights.config;
     this.loadedLayers = weights.layers.length;
-    this.kernel = WasmKernels.create({ threads });
+    // A static embedder's table lookups need no kernels (and no kernel threads).
+    this.kernel = weights.family === 'static' ? null : WasmKernels.create({ threads });
     ({ run: this.run, stepper: this.stepper } = forwardOf(weights, this.kernel));
     this.family = weights.family;
     const head: CpuHead = cpuHead(weights.head);
@@ -123,7 +127,7 @@ export class CpuEncoder implements EncoderBackend {
   }
 
   async hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
-    checkTokens(tokens, this.config.maxTokens, this.config.vocabSize);
+    checkTokens(tokens, this.config);
     const H = this.config.hiddenSize;
     const out: Float32Array[] = new Array(tokens.length);
     for (const batch of bucketize(tokens, this.config)) {

@@ -60,21 +60,34 @@ export interface EncoderBackend {
   dispose(): void;
 }
 
+/** Why a static embedder never runs on WebGPU (the engine keeps it on the CPU; GpuEncoder refuses it). */
+export const STATIC_ON_CPU =
+  'a static embedder (model2vec) has no layers for WebGPU to run: its vectors are table lookups and a mean, done on the CPU';
+
+/**
+ * The fewest layers a call may run: one, or none for a static embedder (numLayers 0), whose
+ * texts may also have no token it knows (model2vec drops unknown tokens; the mean of none is zeros).
+ */
+const least = (config: EncoderConfig) => (config.numLayers === 0 ? 0 : 1);
+
 export function checkForwardOptions(backend: EncoderBackend, tokens: readonly ArrayLike<number>[], o: ForwardOptions): void {
-  const { hiddenSize, maxTokens, vocabSize } = backend.config;
-  if (!Number.isInteger(o.layers) || o.layers < 1 || o.layers > backend.loadedLayers) {
-    throw new InputError(`layers must be an integer in 1..${backend.loadedLayers}, got ${o.layers}`);
+  const { hiddenSize } = backend.config;
+  const min = least(backend.config);
+  if (!Number.isInteger(o.layers) || o.layers < min || o.layers > backend.loadedLayers) {
+    throw new InputError(`layers must be an integer in ${min}..${backend.loadedLayers}, got ${o.layers}`);
   }
   if (!Number.isInteger(o.dims) || o.dims < 1 || o.dims > hiddenSize) {
     throw new InputError(`dims must be an integer in 1..${hiddenSize}, got ${o.dims}`);
   }
-  checkTokens(tokens, maxTokens, vocabSize);
+  checkTokens(tokens, backend.config);
 }
 
-export function checkTokens(tokens: readonly ArrayLike<number>[], maxTokens: number, vocabSize: number): void {
+export function checkTokens(tokens: readonly ArrayLike<number>[], config: EncoderConfig): void {
+  const { maxTokens, vocabSize } = config;
+  const min = least(config);
   tokens.forEach((t, i) => {
-    if (t.length < 1 || t.length > maxTokens) {
-      throw new InputError(`text ${i} has ${t.length} tokens; the model takes 1..${maxTokens}`);
+    if (t.length < min || t.length > maxTokens) {
+      throw new InputError(`text ${i} has ${t.length} tokens; the model takes ${min}..${maxTokens}`);
     }
     for (let j = 0; j < t.length; j++) {
       const id = t[j] as number;

@@ -18,6 +18,7 @@ import {
   type EncoderBackend,
   type ForwardOptions,
   finishVector,
+  STATIC_ON_CPU,
   truncatesWithNorm,
 } from './encoder.js';
 import { BertGraph } from './gpu-bert.js';
@@ -34,6 +35,8 @@ function graphOf(gpu: GpuContext, weights: EncoderWeights, activations: Elem): P
       return ModernBertGraph.create(gpu, weights, activations);
     case 'decoder':
       return DecoderGraph.create(gpu, weights, activations);
+    case 'static':
+      throw new UnsupportedError(STATIC_ON_CPU);
   }
 }
 
@@ -158,7 +161,7 @@ export class GpuEncoder implements EncoderBackend {
   }
 
   async hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
-    checkTokens(tokens, this.config.maxTokens, this.config.vocabSize);
+    checkTokens(tokens, this.config);
     if (!Number.isInteger(layers) || layers < 0 || layers > this.loadedLayers) {
       throw new RangeError(`layers must be in 0..${this.loadedLayers}`);
     }

@@ -13,7 +13,8 @@ import { weightsReader } from '../checkpoint/weights.js';
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { Pooling } from '../weights/config.js';
-import { type ExitNorm, parseHfConfig } from '../weights/config.js';
+import { type ExitNorm, everyExit, parseHfConfig } from '../weights/config.js';
+import { completeStaticConfig, defaultWidths, tokenizing } from '../weights/static-config.js';
 import { QUANTS, type Quant, type WeightParts } from '../weights/weights.js';
 import { Arena } from './arena.js';
 import type { PackManifest, QualityTable } from './manifest.js';
@@ -85,24 +86,25 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   if (!ID_RE.test(options.id))
     throw new InputError(`model id ${JSON.stringify(options.id)} must be letters, digits, '.', '_' or '-'`);
-  const config = parseHfConfig(ckpt.config, options.exitNorm ? { exitNorm: options.exitNorm } : {});
-  const preNorm = config.modern ?? config.decoder;
-  if (options.exitNorm && !preNorm) throw new InputError('exitNorm applies to pre-norm models only (ModernBERT, Qwen3, Gemma 3)');
   let tokenizerJson: unknown;
   try {
     tokenizerJson = JSON.parse(new TextDecoder().decode(ckpt.tokenizer));
   } catch (cause) {
     throw new ModelFormatError('tokenizer.json is not valid JSON', { cause });
   }
-  const tokenizer = TextTokenizer.fromJson(tokenizerJson, ckpt.tokenizerConfig);
+  const tokenizer = TextTokenizer.fromJson(tokenizerJson, ckpt.tokenizerConfig, tokenizing(ckpt.config));
+  const rawConfig = completeStaticConfig(ckpt.config, tokenizer.maxTokenId + 1) as Record<string, unknown>;
+  const config = parseHfConfig(rawConfig, options.exitNorm ? { exitNorm: options.exitNorm } : {});
+  const preNorm = config.modern ?? config.decoder;
+  if (options.exitNorm && !preNorm) throw new InputError('exitNorm applies to pre-norm models only (ModernBERT, Qwen3, Gemma 3)');
   if (tokenizer.maxTokenId >= config.vocabSize) {
     throw new ModelFormatError(
       `tokenizer.json has token id ${tokenizer.maxTokenId} but config.json's vocab_size is ${config.vocabSize}`,
     );
   }
   const st = sentenceTransformersSettings(ckpt.sentenceTransformers ?? {});
-  const exits = intList('exits', options.exits ?? Array.from({ length: config.numLayers }, (_, i) => i + 1), 1, config.numLayers);
-  const dims = intList('dims', options.dims ?? [config.hiddenSize], 1, config.hiddenSize);
+  const exits = intList('exits', options.exits ?? everyExit(config.numLayers), Math.min(1, config.numLayers), config.numLayers);
+  const dims = intList('dims', options.dims ?? defaultWidths(config), 1, config.hiddenSize);
   const maxTokens = Math.min(
     options.maxTokens ?? st.maxTokens ?? config.maxTokens,
     config.maxTokens,
@@ -123,7 +125,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
   };
   return streamPack(
     weights,
-    ckpt.config as Record<string, unknown>,
+    rawConfig,
     { json: ckpt.tokenizer, ...(ckpt.tokenizerConfig ? { config: ckpt.tokenizerConfig as Record<string, unknown> } : {}) },
     {
       ...meta,

@@ -196,7 +196,8 @@ export function parseManifest(raw: unknown): PackManifest {
   const version = int(m.version, 'version', 1);
   if (version > PACK_VERSION) fail(`pack version ${version} is newer than this m3web reads (${PACK_VERSION}); update m3web`);
   const config = obj(m.config, 'config');
-  const numLayers = int(hfConfigField(config, 'num_hidden_layers'), 'config.num_hidden_layers', 1, 1000);
+  // 0 for a static embedder (model2vec), whose one exit is 0.
+  const numLayers = int(hfConfigField(config, 'num_hidden_layers'), 'config.num_hidden_layers', 0, 1000);
   const hidden = int(hfConfigField(config, 'hidden_size'), 'config.hidden_size', 1, 1 << 16);
   const tok = obj(m.tokenizer, 'tokenizer');
   const tokenizer = {
@@ -238,7 +239,9 @@ export function parseManifest(raw: unknown): PackManifest {
   }
   const missing = covered.indexOf(false);
   if (missing >= 0) fail(`no shard holds layer ${missing}`);
-  const exits = arr(m.exits, 'exits', numLayers).map((v, i) => int(v, `exits[${i}]`, 1, numLayers));
+  const exits = arr(m.exits, 'exits', Math.max(numLayers, 1)).map((v, i) =>
+    int(v, `exits[${i}]`, Math.min(1, numLayers), numLayers),
+  );
   const dims = arr(m.dims, 'dims', hidden).map((v, i) => int(v, `dims[${i}]`, 1, hidden));
   if (!exits.length || !dims.length) fail('exits and dims must not be empty');
   if (!POOLINGS.includes(m.pooling as Pooling)) fail(`pooling must be one of ${POOLINGS.join(', ')}`);
@@ -327,7 +330,7 @@ function parseQuality(v: unknown): QualityTable {
     rows: arr(q.rows, 'quality.rows').map((r, i) => {
       const row = obj(r, `quality.rows[${i}]`);
       return {
-        layers: int(row.layers, `quality.rows[${i}].layers`, 1),
+        layers: int(row.layers, `quality.rows[${i}].layers`, 0),
         dims: int(row.dims, `quality.rows[${i}].dims`, 1),
         score: score(row.score, `quality.rows[${i}].score`),
         ...metrics(row.metrics, `quality.rows[${i}].metrics`),

@@ -1,6 +1,7 @@
 import type { LoadedModel } from '../checkpoint/load.js';
 import { ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { tokenizing } from '../weights/static-config.js';
 import type { PackManifest } from './manifest.js';
 import { packWeights } from './read.js';
 
@@ -14,7 +15,7 @@ export function modelFromPack(manifest: PackManifest, files: ReadonlyMap<string,
   } catch (cause) {
     throw new ModelFormatError(`${manifest.tokenizer.file} is not valid JSON`, { cause });
   }
-  const tokenizer = TextTokenizer.fromJson(json, manifest.tokenizer.config);
+  const tokenizer = TextTokenizer.fromJson(json, manifest.tokenizer.config, tokenizing(manifest.config));
   const weights = packWeights(manifest, files, layers);
   if (tokenizer.maxTokenId >= weights.config.vocabSize) {
     throw new ModelFormatError(

@@ -207,6 +207,7 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
           H,
         )
       : new QuantizedEmbeddingTable(table);
+  if (config.modelType === 'model2vec') return { family: 'static', config, word, layers: [] };
   if (config.decoder) {
     return {
       family: 'decoder',
@@ -252,5 +253,5 @@ export function extendPackWeights(
   // The family decides what packLayers read: the casts only restate it.
   if (weights.family === 'modernbert') weights.layers.push(...(more as ModernBertLayer[]));
   else if (weights.family === 'decoder') weights.layers.push(...(more as DecoderLayer[]));
-  else weights.layers.push(...(more as BertLayer[]));
+  else if (weights.family === 'bert') weights.layers.push(...(more as BertLayer[]));
 }

@@ -133,6 +133,8 @@ function embeddingExtras(weights: WeightsRest): Part[] {
       return [...normParts('finalNorm', weights.finalNorm), ...normParts('embNorm', weights.embNorm)];
     case 'decoder':
       return [f32Part('finalNorm', weights.finalNorm, [H])];
+    case 'static':
+      return [];
   }
 }
 
@@ -232,7 +234,8 @@ export async function streamPack(
     await put(EMBEDDINGS_SHARD, 'embeddings', [...word.parts, ...embeddingExtras(rest)]);
   }
   const { layersPerShard: per = 1, ...described } = meta;
-  let linearQuant: Quant = 'f32';
+  // A model without layers (a static embedder) is stored as its table is.
+  let linearQuant: Quant = embeddingQuant;
   for (let from = 0; from < weights.layerCount; from += per) {
     const to = Math.min(from + per, weights.layerCount);
     const parts: Part[] = [];

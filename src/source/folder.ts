@@ -6,6 +6,8 @@ import { readHfFolder } from '../node/hf-folder.js';
 import { readModelConfig } from '../node/model-folder.js';
 import { readPackFolder } from '../node/pack-folder.js';
 import { intList } from '../pack/convert.js';
+import { everyExit } from '../weights/config.js';
+import { defaultWidths } from '../weights/static-config.js';
 import { type ModelHandle, openPack } from './model-source.js';
 
 /**
@@ -31,14 +33,14 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
   if (dims !== undefined && (!Array.isArray(dims) || dims.length === 0)) {
     throw new InputError(`dims must be a non-empty list of integers in 1..${hiddenSize}, got ${JSON.stringify(dims)}`);
   }
-  const widths = intList('dims', dims ?? [hiddenSize], 1, hiddenSize);
+  const widths = intList('dims', dims ?? defaultWidths(model.config), 1, hiddenSize);
   return {
     info: {
       id: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir,
       source: dir,
       layers: numLayers,
       hiddenSize,
-      exits: Array.from({ length: numLayers }, (_, i) => i + 1),
+      exits: everyExit(numLayers),
       dims: widths,
       pooling: st.pooling ?? 'mean',
       maxTokens,

@@ -3,7 +3,7 @@ import { type ConvertOptions, convertCheckpoint, convertCheckpointTo } from '../
 import type { PackManifest } from '../pack/manifest.js';
 import type { Pack, PackSink } from '../pack/write.js';
 import type { FetchLike } from '../store/fetch.js';
-import { parseHfConfig } from '../weights/config.js';
+import { peekHfConfig } from '../weights/config.js';
 import { QUANTS, type Quant } from '../weights/weights.js';
 import { DEFAULT_HUB, type HubOptions, HubRepo, openHubCheckpoint } from './hub.js';
 import { type HubModelId, hubIdText } from './hub-id.js';
@@ -77,7 +77,7 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   let dims = options.dims;
   try {
     // Checked before any weights are fetched: an architecture m3web does not run fails here.
-    const config = parseHfConfig(await repo.json('config.json', true));
+    const config = peekHfConfig(await repo.json('config.json', true));
     dims ??= trainedWidths(id.repo, config.hiddenSize);
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;

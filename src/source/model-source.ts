@@ -69,7 +69,9 @@ export async function openPack(source: string, load: PackFileLoader, layers: num
   const files = first.files;
   const total = Number(hfConfigField(manifest.config, 'num_hidden_layers'));
   const initial = Math.min(layers ?? total, total);
-  if (!Number.isInteger(initial) || initial < 1) throw new InputError(`layers must be an integer in 1..${total}, got ${layers}`);
+  const least = Math.min(1, total);
+  if (!Number.isInteger(initial) || initial < least)
+    throw new InputError(`layers must be an integer in ${least}..${total}, got ${layers}`);
   const model = modelFromPack(manifest, files, initial);
   const info = infoFromManifest(manifest, source, model);
   let fromCache = first.fromCache;

@@ -241,8 +241,9 @@ export async function loadPackFiles(baseUrl: string, options: LoadPackOptions = 
   const manifest = parseManifestText(source.text);
   const numLayers = hfConfigField(manifest.config, 'num_hidden_layers') as number;
   const layers = options.layers ?? numLayers;
-  if (!Number.isInteger(layers) || layers < 1 || layers > numLayers) {
-    throw new InputError(`layers must be an integer in 1..${numLayers} for ${manifest.id}, got ${layers}`);
+  const least = Math.min(1, numLayers);
+  if (!Number.isInteger(layers) || layers < least || layers > numLayers) {
+    throw new InputError(`layers must be an integer in ${least}..${numLayers} for ${manifest.id}, got ${layers}`);
   }
 
   const needed = [manifest.tokenizer, ...shardsFor(manifest, layers)].filter((f) => !options.have?.has(f.file));

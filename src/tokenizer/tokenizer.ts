@@ -1,8 +1,16 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError, ModelFormatError } from '../errors.js';
 
+/** How texts become ids beyond what tokenizer.json says: static embedders (model2vec) read them bare. */
+export interface TokenizingOptions {
+  /** Add the post-processor's special tokens ([CLS], [SEP]...); default true. */
+  specialTokens?: boolean;
+  /** Leave out the model's unknown token (model2vec's StaticModel.tokenize); default false. */
+  dropUnknown?: boolean;
+}
+
 export interface EncodedText {
-  /** Token ids, the post-processor's special tokens included. */
+  /** Token ids, the post-processor's special tokens included (unless TokenizingOptions leave them out). */
   ids: number[];
   /** True when the text was longer than `maxTokens` and its end was cut off. */
   truncated: boolean;
@@ -16,12 +24,22 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export class TextTokenizer {
   private readonly specialIds: Set<number>;
+  private readonly specialTokens: boolean;
+  /** The id dropped from every text, or null. */
+  private readonly unknownId: number | null;
 
-  private constructor(private readonly tokenizer: Tokenizer) {
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    unknownToken: string | null,
+    options: TokenizingOptions,
+  ) {
     this.specialIds = new Set([...tokenizer.get_added_tokens_decoder()].filter(([, token]) => token.special).map(([id]) => id));
+    this.specialTokens = options.specialTokens ?? true;
+    const unknownId = options.dropUnknown && unknownToken !== null ? tokenizer.get_vocab(true).get(unknownToken) : undefined;
+    this.unknownId = typeof unknownId === 'number' ? unknownId : null;
   }
 
-  static fromJson(tokenizerJson: unknown, tokenizerConfig?: unknown): TextTokenizer {
+  static fromJson(tokenizerJson: unknown, tokenizerConfig?: unknown, options: TokenizingOptions = {}): TextTokenizer {
     if (!isObject(tokenizerJson)) throw new ModelFormatError('tokenizer.json must be a JSON object');
     if (!isObject(tokenizerJson.model) || typeof tokenizerJson.model.type !== 'string') {
       throw new ModelFormatError('tokenizer.json has no "model" with a "type" (is this a Hugging Face tokenizers file?)');
@@ -38,7 +56,9 @@ export class TextTokenizer {
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new ModelFormatError(`tokenizer.json is not a usable tokenizer: ${reason}`, { cause });
     }
-    return new TextTokenizer(tokenizer);
+    // As model2vec reads it: the models with an unknown token name it (WordPiece, BPE, WordLevel).
+    const unknown = typeof tokenizerJson.model.unk_token === 'string' ? tokenizerJson.model.unk_token : null;
+    return new TextTokenizer(tokenizer, unknown, options);
   }
 
   /** Largest token id the tokenizer can produce (added tokens included). */
@@ -54,18 +74,21 @@ export class TextTokenizer {
   }
 
   /**
-   * Ids with special tokens, at most `maxTokens` of them. A longer text keeps its first
-   * `maxTokens - 1` ids and the final special token (`[SEP]`, `</s>`) so the template stays whole.
+   * Ids with special tokens (see TokenizingOptions), at most `maxTokens` of them. A longer text
+   * keeps its first `maxTokens - 1` ids and the final special token (`[SEP]`, `</s>`) so the
+   * template stays whole.
    */
   encode(text: string, maxTokens: number): EncodedText {
     if (typeof text !== 'string') throw new InputError(`text must be a string, got ${typeof text}`);
     if (!Number.isInteger(maxTokens) || maxTokens < 1) {
       throw new InputError(`maxTokens must be a positive integer, got ${maxTokens}`);
     }
-    const ids = this.tokenIds(text);
+    let ids = this.tokenIds(text, this.specialTokens);
+    if (this.unknownId !== null) ids = ids.filter((id) => id !== this.unknownId);
     if (ids.length <= maxTokens) return { ids, truncated: false };
     const last = ids[ids.length - 1] as number;
-    const keep = maxTokens >= 2 && this.specialIds.has(last) ? [...ids.slice(0, maxTokens - 1), last] : ids.slice(0, maxTokens);
+    const template = this.specialTokens && maxTokens >= 2 && this.specialIds.has(last);
+    const keep = template ? [...ids.slice(0, maxTokens - 1), last] : ids.slice(0, maxTokens);
     return { ids: keep, truncated: true };
   }
 }

@@ -11,6 +11,7 @@ import { bool, ERF_GELU, num, obj, positiveInt, ropeTheta } from './config-field
 import { decoderHeads, gemma3Spec, qwen3Spec } from './decoder-config.js';
 import type { EncoderConfig } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
+import { isStaticConfig, parseStaticConfig } from './static-config.js';
 
 export {
   type EncoderConfig,
@@ -36,6 +37,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'modernbert',
   'qwen3',
   'gemma3_text',
+  'model2vec',
 ] as const;
 
 export interface ConfigOptions {
@@ -53,6 +55,7 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   if (!EXIT_NORMS.includes(exitNorm))
     throw new ModelFormatError(`exitNorm must be none or final, got ${JSON.stringify(exitNorm)}`);
   if (modelType === 'modernbert') return parseModernBertConfig(cfg, exitNorm);
+  if (modelType === 'model2vec') return parseStaticConfig(cfg);
   if (modelType === 'new' || modelType === 'gte') return parseGteConfig(cfg);
   if (modelType === 'nomic_bert') return parseNomicConfig(cfg);
   if (modelType === 'distilbert') return parseDistilBertConfig(cfg);
@@ -198,6 +201,19 @@ function parseDecoderConfig(cfg: Record<string, unknown>, modelType: 'qwen3' | '
     decoder: (qwen ? qwen3Spec : gemma3Spec)(cfg, numbers, numKvHeads, exitNorm),
   };
 }
+
+/**
+ * The architecture, depth and width a config.json names, before its tokenizer is read: what a
+ * caller checks before fetching weights (a model2vec config needs the tokenizer for the rest).
+ */
+export function peekHfConfig(raw: unknown): Pick<EncoderConfig, 'modelType' | 'numLayers' | 'hiddenSize'> {
+  if (!isStaticConfig(raw)) return parseHfConfig(raw);
+  return { modelType: 'model2vec', numLayers: 0, hiddenSize: positiveInt(raw as Record<string, unknown>, 'hidden_dim') };
+}
+
+/** Every layer count a model may stop at: 1..numLayers, or 0 alone for a static embedder. */
+export const everyExit = (numLayers: number): number[] =>
+  numLayers === 0 ? [0] : Array.from({ length: numLayers }, (_, i) => i + 1);
 
 /** Whether a pre-norm model's exit after `layers` layers passes through its final norm (see ExitNorm). */
 export function exitUsesFinalNorm(config: EncoderConfig, layers: number): boolean {

@@ -11,7 +11,8 @@ export type ModelType =
   | 'nomic_bert'
   | 'modernbert'
   | 'qwen3'
-  | 'gemma3';
+  | 'gemma3'
+  | 'model2vec';
 
 /**
  * How token vectors become one text vector: their mean (over real tokens), the first token's, or

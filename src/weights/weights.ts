@@ -153,8 +153,19 @@ export interface DecoderWeights extends SentenceHead {
   finalNorm: Float32Array;
 }
 
+/**
+ * A static embedder (model2vec): the vocabulary table and no layers. A text's vector is the mean
+ * of its tokens' rows, what every forward computes at zero layers with no embedding norm.
+ */
+export interface StaticWeights extends SentenceHead {
+  family: 'static';
+  config: EncoderConfig;
+  word: EmbeddingTable;
+  layers: never[];
+}
+
 /** The weights of any supported architecture; `family` tells which forward runs them. */
-export type EncoderWeights = BertWeights | ModernBertWeights | DecoderWeights;
+export type EncoderWeights = BertWeights | ModernBertWeights | DecoderWeights | StaticWeights;
 
 /** A sentence-transformers Dense module after pooling: y = activation(x W^T + b). */
 export interface DenseModule {

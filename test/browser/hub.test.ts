@@ -74,6 +74,23 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     expect(reads.length).toBeGreaterThan(1);
   });
 
+  it('opens a model2vec static embedder in the worker, on the CPU whatever the device, and embeds like model2vec', async () => {
+    const hub = inject('hubUrl');
+    const m2v = '/test/oracle/fixtures/model2vec-tiny';
+    const { texts, ids } = (await (await fetch(`${m2v}/expected.json`)).json()) as { texts: string[]; ids: number[][] };
+    const file = new SafetensorsFile(new Uint8Array(await (await fetch(`${m2v}/expected.safetensors`)).arrayBuffer()));
+    const enc = await createEncoder({ model: 'hf:fixtures/model2vec-tiny', hub: { url: hub }, cache: false });
+    const info = await enc.info();
+    expect(info).toMatchObject({ backend: 'cpu', model: { exits: [0], dims: [16, 32] } });
+    expect(info.backends.short.reason).toMatch(/static embedder/);
+    const vectors = await enc.embed(texts, { normalize: false });
+    vectors.forEach((v, i) => {
+      if (ids[i]?.length) expect(cosine(v, file.get(`mean.${i}`, [32]))).toBeGreaterThanOrEqual(0.999);
+      else expect(Array.from(v).every((x) => x === 0)).toBe(true);
+    });
+    await enc.dispose();
+  });
+
   it('sends the token to the hub only, and names ACCESS_DENIED without one', async () => {
     const hub = inject('hubUrl');
     await expect(createEncoder({ model: 'hf:fixtures/gated', hub: { url: hub }, device: 'cpu' })).rejects.toMatchObject({

@@ -47,7 +47,8 @@ const FIXTURE = join(ROOT, 'test/oracle/fixtures/bert-tiny');
 /**
  * Before the browser tests: converts the oracle checkpoint into a q8 pack the test pages fetch
  * over HTTP, embeds a few texts through the Node path so the browser can compare, and starts a
- * fake hub serving the checkpoint (plainly, gated behind a token, and as an ONNX export).
+ * fake hub serving the checkpoint (plainly, gated behind a token, and as an ONNX export) and a
+ * model2vec static embedder.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const files = folderFiles(FIXTURE, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
@@ -61,6 +62,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
         {
           files: folderFiles(`${FIXTURE}-onnx`, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']),
           commit: 'b0a712',
+        },
+      ],
+      // A static embedder (model2vec's layout: minishlab/potion-*).
+      [
+        'fixtures/model2vec-tiny',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/model2vec-tiny'), [
+            'config.json',
+            'tokenizer.json',
+            'model.safetensors',
+            'modules.json',
+          ]),
+          commit: 'b0a713',
         },
       ],
     ]),

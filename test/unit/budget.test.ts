@@ -113,6 +113,14 @@ describe('cost model', () => {
     expect(cost.fixed).toEqual({ constant: 0, perToken: 0, perAttention: 0 });
     for (const p of probe.measured) expect(Math.abs(cost.latencyMs(1, p.batch, p.seqLen) / p.ms - 1)).toBeLessThan(0.01);
   });
+
+  it('fits a static embedder, probed at depth 0, as fixed cost only, and predicts shapes it did not time', () => {
+    const probe = fakeProbe((_, b, s) => truthMs(TRUTH, 0, b, s), [0]);
+    const cost = fitCostModel(probe);
+    expect(cost.perLayer).toEqual({ constant: 0, perToken: 0, perAttention: 0 });
+    expect(cost.fixed.perToken).toBeCloseTo(0.01, 6);
+    expect(Math.abs(cost.latencyMs(0, 32, 256) / truthMs(TRUTH, 0, 32, 256) - 1)).toBeLessThan(0.01);
+  });
 });
 
 describe('memory model', () => {

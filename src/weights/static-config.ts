@@ -1,0 +1,67 @@
+import { ModelFormatError } from '../errors.js';
+import { positiveInt } from './config-fields.js';
+import type { EncoderConfig } from './encoder-config.js';
+
+/**
+ * model2vec's StaticModel (minishlab/potion-*, M2V_*): a vocabulary table distilled from a
+ * sentence encoder and no layers. A text's vector is the mean of its tokens' rows, tokenized
+ * without special tokens and with the unknown token dropped (StaticModel.tokenize), at most
+ * MODEL2VEC_TOKENS of them (StaticModel.encode's max_length).
+ */
+export const isStaticConfig = (raw: unknown): boolean =>
+  typeof raw === 'object' && raw !== null && (raw as Record<string, unknown>).model_type === 'model2vec';
+
+const MODEL2VEC_TOKENS = 512;
+
+/**
+ * model2vec's config.json names neither the vocabulary nor the layers: they are added from the
+ * tokenizer (its vectors are one per token) before the config is parsed or stored in a pack, so a
+ * pack's manifest reads like any other model's (hidden_size, num_hidden_layers 0, vocab_size).
+ */
+export function completeStaticConfig(raw: unknown, tokenizerVocab: number): unknown {
+  if (!isStaticConfig(raw)) return raw;
+  const cfg = raw as Record<string, unknown>;
+  return { ...cfg, vocab_size: cfg.vocab_size ?? tokenizerVocab, hidden_size: cfg.hidden_dim, num_hidden_layers: 0 };
+}
+
+export function parseStaticConfig(cfg: Record<string, unknown>): EncoderConfig {
+  if (cfg.vocab_size === undefined) {
+    throw new ModelFormatError(
+      'a model2vec config.json is read with its tokenizer (completeStaticConfig): vocab_size is missing',
+    );
+  }
+  return {
+    modelType: 'model2vec',
+    vocabSize: positiveInt(cfg, 'vocab_size'),
+    hiddenSize: positiveInt(cfg, 'hidden_dim'),
+    numLayers: 0,
+    numHeads: 0,
+    headDim: 0,
+    intermediateSize: 0,
+    maxPositions: 0,
+    typeVocabSize: 0,
+    layerNormEps: 0,
+    padTokenId: 0,
+    positionOffset: 0,
+    maxTokens: MODEL2VEC_TOKENS,
+  };
+}
+
+/** How texts become tokens for a model of config.json `raw`: static embedders read no special tokens and skip unknown ones. */
+export const tokenizing = (raw: unknown): { specialTokens: boolean; dropUnknown: boolean } =>
+  isStaticConfig(raw) ? { specialTokens: false, dropUnknown: true } : { specialTokens: true, dropUnknown: false };
+
+/** The narrowest width offered by default. */
+const MIN_WIDTH = 16;
+
+/**
+ * The widths a model may be cut to when nothing declares them: model2vec's table is PCA-reduced,
+ * its dimensions ordered by variance, so its leading halves are what `dimensionality=` gives
+ * (StaticModel.from_pretrained); other models keep their full width only (not trained for it).
+ */
+export function defaultWidths(config: EncoderConfig): number[] {
+  const widths = [config.hiddenSize];
+  if (config.modelType !== 'model2vec') return widths;
+  for (let w = config.hiddenSize >> 1; w >= MIN_WIDTH; w >>= 1) widths.unshift(w);
+  return widths;
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Independent oracle for m3web's static embedders (model2vec, config model_type "model2vec").
+
+Writes fixtures/model2vec-tiny/: a model2vec folder as StaticModel.save_pretrained lays it out (config.json
+with model_type "model2vec" and hidden_dim, model.safetensors holding one F32 tensor `embeddings` [vocab, 32],
+tokenizer.json, modules.json naming sentence-transformers' StaticEmbedding and Normalize), with bert-tiny's
+uncased WordPiece tokenizer (2,062 tokens, [UNK] = 100) and a random table, plus expected.json /
+expected.safetensors (mean.{i}: each text's unnormalised vector).
+
+Run from the repository root:  /usr/bin/python3 test/oracle/make_model2vec.py   (~2 s; after make_fixtures.py).
+
+The vectors are computed in float64 with torch from MinishLab/model2vec's model/model.py (StaticModel.tokenize,
+_encode_helper, _encode_batch, encode), written here by hand; model2vec itself is not used. Conventions:
+  - tokenize: encode_batch(..., add_special_tokens=False), so no [CLS] / [SEP]; then every id equal to the
+    tokenizer model's unk_token ([UNK]) is removed (the tokenizer's models that name an unk_token: WordPiece,
+    BPE, WordLevel); then ids[:max_length], max_length = 512 (encode's default). encode also cuts each text to
+    max_length * median token length characters first; every text here stays below that, so it binds nowhere
+  - a text's vector: embeddings[ids].mean(axis=0); a text with no ids left is a vector of zeros
+  - normalize (config "normalize": true) divides by the L2 norm (+ 1e-32); m3web normalises by default, so the
+    fixture stores the unnormalised means and the test normalises both
+  - no vocabulary quantization: no `mapping` or `weights` tensor (m3web refuses those)
+The ids come from make_fixtures.py's Python WordPiece (verified against bert-tiny's committed ids below).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402  (re-executes under /usr/bin/python3 when torch is missing)
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BERT = os.path.join(HERE, "fixtures", "bert-tiny")
+OUT = os.path.join(HERE, "fixtures", "model2vec-tiny")
+HIDDEN = 32
+MAX_LENGTH = 512
+
+
+def main():
+    with open(os.path.join(BERT, "tokenizer.json")) as f:
+        tj = json.load(f)
+    with open(os.path.join(BERT, "expected.json")) as f:
+        bert = json.load(f)
+    vocab = tj["model"]["vocab"]
+    specials = [t["content"] for t in tj["added_tokens"]]
+    tok = mf.WordPieceTokenizer(vocab, True, "[UNK]", "[CLS]", "[SEP]", added=specials)
+    unk = vocab["[UNK]"]
+    for text, ids in zip(bert["texts"], bert["ids"]):
+        assert tok.encode(text) == ids, text
+
+    texts = [
+        *bert["texts"],
+        # Characters the vocabulary lacks become [UNK], which model2vec drops.
+        "The 🙂 president ☃ welcomed ✈ it.",
+        # Nothing left after dropping [UNK]: zeros.
+        "🙂 ☃ ✈",
+        # Past 512 tokens: the first 512 count.
+        " ".join(["a", "b", "c", "d", "e", "f", "g", "h"] * 80),
+    ]
+    ids = []
+    for text in texts:
+        toks = [i for i in tok.encode(text, specials=False) if i != unk][:MAX_LENGTH]
+        ids.append(toks)
+    assert any(unk in tok.encode(t) for t in texts[-3:-1]) and not ids[-2] and len(tok.encode(texts[-1], False)) > MAX_LENGTH
+    median = int(np.median([len(t) for t in vocab]))
+    assert all(len(t) <= MAX_LENGTH * median for t in texts), "encode's character cut would bind"
+
+    rng = np.random.default_rng(2062)
+    table = rng.normal(0, 0.5, size=(len(vocab), HIDDEN)).astype(np.float32)
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    os.makedirs(OUT)
+    config = {
+        "model_type": "model2vec",
+        "architectures": ["StaticModel"],
+        "tokenizer_name": "bert-tiny",
+        "apply_pca": HIDDEN,
+        "apply_zipf": True,
+        "hidden_dim": HIDDEN,
+        "seq_length": 1000000,
+        "normalize": True,
+    }
+    mf.write_json(os.path.join(OUT, "config.json"), config)
+    mf.write_json(
+        os.path.join(OUT, "modules.json"),
+        [
+            {"idx": 0, "name": "0", "path": ".", "type": "sentence_transformers.models.StaticEmbedding"},
+            {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+    )
+    shutil.copy(os.path.join(BERT, "tokenizer.json"), os.path.join(OUT, "tokenizer.json"))
+    mf.write_safetensors(os.path.join(OUT, "model.safetensors"), [("embeddings", table)], {"format": "np"})
+
+    emb = torch.from_numpy(mf.read_safetensors(os.path.join(OUT, "model.safetensors"))["embeddings"].astype(np.float64))
+    out = []
+    for i, row in enumerate(ids):
+        mean = emb[torch.tensor(row, dtype=torch.long)].mean(dim=0) if row else torch.zeros(HIDDEN, dtype=torch.float64)
+        out.append((f"mean.{i}", mean.numpy().astype(np.float32)))
+    mf.write_safetensors(os.path.join(OUT, "expected.safetensors"), out)
+    mf.write_json(
+        os.path.join(OUT, "expected.json"),
+        {
+            "model": "model2vec-tiny",
+            "texts": texts,
+            "ids": ids,
+            "note": "ids: no special tokens, [UNK] dropped, at most 512; mean.{i} in expected.safetensors is the unnormalised mean of the rows (zeros for no ids)",
+        },
+        compact=True,
+    )
+    print(f"wrote {OUT}: {len(texts)} texts, table {table.shape}")
+
+
+if __name__ == "__main__":
+    main()

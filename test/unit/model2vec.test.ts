@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadHfModel } from '../../src/checkpoint/load.js';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { createEncoder } from '../../src/client/client.js';
+import { UnsupportedError } from '../../src/errors.js';
+import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
+import { readHfFolder } from '../../src/node/hf-folder.js';
+import { convertCheckpoint } from '../../src/pack/convert.js';
+import { folderFiles } from '../support/hub-server.js';
+import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
+import { cosine } from '../support/random.js';
+
+// A model2vec static embedder (test/oracle/make_model2vec.py): a vocabulary table and no layers,
+// its vectors the mean of the rows of a text's tokens, without special tokens or [UNK].
+
+const FIXTURE = join(import.meta.dirname, '../oracle/fixtures/model2vec-tiny');
+const expected = readOracleJson<{ texts: string[]; ids: number[][] }>(join(FIXTURE, 'expected.json'));
+const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURE, 'expected.safetensors'))));
+const H = 32;
+const want = (i: number) => oracle.get(`mean.${i}`, [H]);
+const ALL_UNKNOWN = expected.ids.findIndex((ids) => ids.length === 0);
+const FILES = ['config.json', 'tokenizer.json', 'model.safetensors', 'modules.json'];
+const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
+
+/** Every text's vector against the oracle's mean: the worst cosine, the all-unknown text's vector apart. */
+function worstCosine(vectors: Float32Array[]): number {
+  expect(vectors[ALL_UNKNOWN]).toEqual(new Float32Array(vectors[ALL_UNKNOWN]?.length ?? 0));
+  return Math.min(...vectors.map((v, i) => (i === ALL_UNKNOWN ? 1 : cosine(v, want(i).subarray(0, v.length)))));
+}
+
+describe('model2vec static embedders', { timeout: 60_000 }, () => {
+  it('reads the folder: no layers, the table as the vocabulary, tokens without specials or [UNK]', async () => {
+    const { config, weights, tokenizer } = await loadHfModel(await readHfFolder(FIXTURE));
+    expect(config).toMatchObject({ modelType: 'model2vec', numLayers: 0, hiddenSize: H, vocabSize: 2062, maxTokens: 512 });
+    expect(weights).toMatchObject({ family: 'static', layers: [] });
+    const ids = expected.texts.map((t) => tokenizer.encode(t, config.maxTokens).ids);
+    expect(ids).toEqual(expected.ids);
+    expect(expected.ids.at(-1)).toHaveLength(512);
+  });
+
+  it('embeds like model2vec from a Node folder, at every width, normalised or not', async () => {
+    const enc = await createEncoder({ model: FIXTURE, device: 'cpu' });
+    try {
+      const info = await enc.info();
+      expect(info.model).toMatchObject({ layers: 0, exits: [0], hiddenSize: H, pooling: 'mean' });
+      const raw = await enc.embed(expected.texts, { normalize: false });
+      expect(worstCosine(raw)).toBeGreaterThanOrEqual(0.99999);
+      raw.forEach((v, i) => {
+        expect(norm(v)).toBeCloseTo(norm(want(i)), 5);
+      });
+      const cut = await enc.embed(expected.texts, { dims: 16 });
+      expect(worstCosine(cut)).toBeGreaterThanOrEqual(0.99999);
+      cut.forEach((v, i) => {
+        expect(v).toHaveLength(16);
+        if (i !== ALL_UNKNOWN) expect(norm(v)).toBeCloseTo(1, 5);
+      });
+      await expect(enc.embed(['x'], { layers: 1 })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it.each([
+    ['f32', 0.99999],
+    ['q8', 0.999],
+  ] as const)('converts to a %s pack that embeds like model2vec', async (quant, bound) => {
+    const ckpt = await openHfCheckpoint(FIXTURE);
+    const pack = await convertCheckpoint(ckpt, { id: 'potion-tiny', quant }).finally(() => ckpt.close());
+    const manifest = JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json')));
+    expect(manifest).toMatchObject({
+      exits: [0],
+      dims: [16, H],
+      quantization: { linear: quant, embeddings: quant },
+      config: { num_hidden_layers: 0, vocab_size: 2062, hidden_size: H },
+    });
+    expect([...pack.files.keys()].filter((f) => f.endsWith('.bin'))).toEqual(['embeddings.bin']);
+    const enc = await createEncoder({
+      model: { name: 'potion-tiny', files: Object.fromEntries([...pack.files].map(([n, b]) => [n, new Blob([b.slice()])])) },
+      device: 'cpu',
+    });
+    try {
+      expect(worstCosine(await enc.embed(expected.texts))).toBeGreaterThanOrEqual(bound);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('runs on the CPU whatever the device: auto says why, webgpu is refused', async () => {
+    const enc = await createEncoder({ model: FIXTURE, device: 'auto' });
+    try {
+      const info = await enc.info();
+      expect(info.backend).toBe('cpu');
+      expect(info.backends.short.reason).toMatch(/static embedder/);
+      const plan = await enc.plan({ maxLatencyMs: 1000, maxBytesPerVector: 64 });
+      expect(plan).toMatchObject({ layers: 0, dims: 16, backend: 'cpu', fits: true });
+    } finally {
+      await enc.dispose();
+    }
+    await expect(createEncoder({ model: FIXTURE, device: 'webgpu' })).rejects.toThrow(UnsupportedError);
+  });
+
+  it('refuses a vocabulary-quantized model (a mapping tensor) and a config without its table', async () => {
+    const table = new Uint8Array(readFileSync(join(FIXTURE, 'model.safetensors')));
+    const withMapping = safetensorsWith(table, 'mapping');
+    const files = folderFiles(FIXTURE, FILES);
+    files.set('model.safetensors', withMapping);
+    const folder = (f: Map<string, Uint8Array>) => ({
+      name: 'm2v',
+      files: Object.fromEntries([...f].map(([n, b]) => [n, new Blob([b.slice()])])),
+    });
+    await expect(createEncoder({ model: folder(files), device: 'cpu' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/vocabulary-quantized/),
+    });
+    files.set('model.safetensors', safetensorsWith(table, 'embeddings', 'table'));
+    await expect(createEncoder({ model: folder(files), device: 'cpu' })).rejects.toMatchObject({ code: 'MODEL_FORMAT' });
+  });
+});
+
+describe('model2vec by hub id', { timeout: 60_000 }, () => {
+  const hub = serveFakeHub(
+    'model2vec',
+    () => new Map([['minishlab/potion-tiny', { files: folderFiles(FIXTURE, FILES), commit: 'm2v1' }]]),
+  );
+
+  it('hf:minishlab/potion-tiny converts and embeds like model2vec', async () => {
+    const enc = await createEncoder({ model: 'hf:minishlab/potion-tiny', hub: { url: hub.url }, device: 'cpu' });
+    try {
+      expect((await enc.info()).model).toMatchObject({ exits: [0], quantization: 'q8' });
+      expect(worstCosine(await enc.embed(expected.texts))).toBeGreaterThanOrEqual(0.999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+});
+
+/**
+ * The safetensors file `bytes` with its `embeddings` tensor renamed to `rename` (default: kept),
+ * plus an empty I64 tensor `extra` when `extra` is not `embeddings`.
+ */
+function safetensorsWith(bytes: Uint8Array, extra: string, rename = 'embeddings'): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, { data_offsets: number[] }>;
+  const data = bytes.subarray(8 + n);
+  const entry = header.embeddings as { data_offsets: number[] };
+  const out: Record<string, unknown> = { [rename]: entry };
+  if (extra !== 'embeddings') out[extra] = { dtype: 'I64', shape: [0], data_offsets: [data.length, data.length] };
+  const text = new TextEncoder().encode(JSON.stringify(out).padEnd(Math.ceil((JSON.stringify(out).length + 8) / 8) * 8 - 8, ' '));
+  const file = new Uint8Array(8 + text.length + data.length);
+  new DataView(file.buffer).setBigUint64(0, BigInt(text.length), true);
+  file.set(text, 8);
+  file.set(data, 8 + text.length);
+  return file;
+}
