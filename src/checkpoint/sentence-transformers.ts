@@ -56,6 +56,16 @@ export function modulePaths(modules: unknown, type: string): string[] {
     .filter((p): p is string => typeof p === 'string' && MODULE_PATH.test(p));
 }
 
+/**
+ * The folder of a StaticEmbedding module in sentence-transformers' own static layout
+ * (static-retrieval-mrl-en-v1: `0_StaticEmbedding/` holds model.safetensors and tokenizer.json, and
+ * there is no config.json), or null. model2vec's layout names the root (`.`) and has a config.json.
+ */
+export function staticEmbeddingPath(modules: unknown): string | null {
+  const path = modulePaths(modules, 'StaticEmbedding')[0];
+  return path !== undefined && /^\w/.test(path) ? path : null;
+}
+
 /** The path of the Pooling module from modules.json (default 1_Pooling), where its config.json lives. */
 export function poolingPath(modules: unknown): string {
   return modulePaths(modules, 'Pooling')[0] ?? '1_Pooling';

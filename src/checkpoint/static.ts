@@ -1,12 +1,25 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
+import { ST_STATIC_TABLE, sentenceTransformersStaticConfig } from '../weights/static-config.js';
 import type { StaticWeights, WeightParts } from '../weights/weights.js';
 import { readEmbeddingTable } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
-import type { TensorSource } from './safetensors.js';
+import type { TensorInfo, TensorSource } from './safetensors.js';
 
 /** The table's name: model2vec saves `embeddings`, sentence-transformers' StaticEmbedding `embedding.weight`. */
-const TABLE_NAMES = ['embeddings', 'embedding.weight'];
+const TABLE_NAMES = ['embeddings', ST_STATIC_TABLE];
+
+/**
+ * The config of a sentence-transformers static folder (no config.json), from its table's shape in
+ * the safetensors header `tensors` of `file`.
+ */
+export function staticModuleConfig(tensors: ReadonlyMap<string, TensorInfo>, file: string): Record<string, unknown> {
+  const shape = tensors.get(ST_STATIC_TABLE)?.shape;
+  if (shape?.length !== 2 || !shape[1]) {
+    throw new ModelFormatError(`${file} holds no 2-D ${ST_STATIC_TABLE} tensor: it is no StaticEmbedding module's`);
+  }
+  return sentenceTransformersStaticConfig(shape[1]);
+}
 
 /**
  * Reads a static embedder's vocabulary table (see StaticWeights). model2vec's vocabulary

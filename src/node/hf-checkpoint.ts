@@ -4,7 +4,7 @@ import { SafetensorsFile, SafetensorsReader, ShardedTensors, type TensorSource }
 import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
-import { onnxWeightsOf } from './hf-folder.js';
+import { onnxWeightsOf, staticModuleOf } from './hf-folder.js';
 
 async function optionalJson(path: string): Promise<unknown> {
   let text: string;
@@ -49,9 +49,13 @@ export const readSentenceTransformers = (dir: string) =>
  * `close()` when done.
  */
 export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { close(): Promise<void> }> {
-  const config = await requiredJson(dir, 'config.json');
-  const tokenizer = await readFile(join(dir, 'tokenizer.json')).catch((cause) => {
-    throw new ModelFormatError(`tokenizer.json not found in model folder ${dir}`, { cause });
+  const config = await optionalJson(join(dir, 'config.json'));
+  // sentence-transformers' static layout keeps its tokenizer and table in the module's folder.
+  const module = config === undefined ? await staticModuleOf(dir) : null;
+  if (config === undefined && !module) await requiredJson(dir, 'config.json');
+  const at = module ? join(dir, module.path) : dir;
+  const tokenizer = await readFile(join(at, 'tokenizer.json')).catch((cause) => {
+    throw new ModelFormatError(`tokenizer.json not found in model folder ${at}`, { cause });
   });
   const opened: FileSource[] = [];
   const close = async () => {
@@ -72,20 +76,20 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
       weights = ShardedTensors.fromIndex(index.weight_map, readers);
     } else {
       // A folder with only an ONNX export (a transformers.js repository's copy) is read from that.
-      const onnx = await onnxWeightsOf(dir, async (path, name) => {
+      const onnx = await onnxWeightsOf(at, async (path, name) => {
         const source = await fileSource(path, name);
         opened.push(source);
         return source;
       });
       if (onnx) weights = onnx;
       else {
-        const source = await fileSource(join(dir, 'model.safetensors'), 'model.safetensors');
+        const source = await fileSource(join(at, 'model.safetensors'), 'model.safetensors');
         opened.push(source);
         weights = await SafetensorsReader.open(source);
       }
     }
     return {
-      config,
+      config: module?.config ?? config,
       tokenizer: new Uint8Array(tokenizer),
       tokenizerConfig: await optionalJson(join(dir, 'tokenizer_config.json')),
       sentenceTransformers: await readSentenceTransformers(dir),

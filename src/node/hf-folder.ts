@@ -3,8 +3,11 @@ import { access, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { HfModelFiles } from '../checkpoint/load.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
-import { type ByteSource, bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
+import { type ByteSource, bytesSource, SafetensorsReader, type TensorSource } from '../checkpoint/safetensors.js';
+import { staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
+import { staticModuleConfig } from '../checkpoint/static.js';
 import { ModelFormatError, UnsupportedError } from '../errors.js';
+import { fileSource } from './files.js';
 
 const exists = (path: string) =>
   access(path, constants.F_OK).then(
@@ -95,15 +98,41 @@ async function readSafetensors(dir: string): Promise<Uint8Array> {
 }
 
 /**
+ * sentence-transformers' static layout in `dir` (no config.json; see staticEmbeddingPath): its
+ * module's folder, and the config made from its table's safetensors header; else null.
+ */
+export async function staticModuleOf(dir: string): Promise<{ path: string; config: Record<string, unknown> } | null> {
+  const path = staticEmbeddingPath(await readJson(dir, 'modules.json', true));
+  if (!path) return null;
+  const file = join(dir, path, 'model.safetensors');
+  const source = await fileSource(file, `${path}/model.safetensors`);
+  try {
+    return { path, config: staticModuleConfig((await SafetensorsReader.open(source)).tensors, file) };
+  } finally {
+    await source.close();
+  }
+}
+
+/**
  * Reads a Hugging Face model folder (config.json, tokenizer.json, optional tokenizer_config.json,
- * model.safetensors) for loadHfModel.
+ * model.safetensors; or sentence-transformers' static layout) for loadHfModel.
  */
 export async function readHfFolder(dir: string): Promise<HfModelFiles> {
   const abs = resolve(dir);
   const info = await stat(abs).catch(() => null);
   if (!info) throw new ModelFormatError(`model folder ${dir} does not exist`);
   if (!info.isDirectory()) throw new ModelFormatError(`model folder ${dir} is not a directory`);
-  const config = await readJson(dir, 'config.json');
+  const config = await readJson(dir, 'config.json', true);
+  if (config === undefined) {
+    const module = await staticModuleOf(dir);
+    if (!module) throw new ModelFormatError(`config.json not found in model folder ${dir}`);
+    const moduleDir = join(dir, module.path);
+    return {
+      config: module.config,
+      tokenizer: await readJson(moduleDir, 'tokenizer.json'),
+      safetensors: await readSafetensors(moduleDir),
+    };
+  }
   const tokenizer = await readJson(dir, 'tokenizer.json');
   const tokenizerConfig = await readJson(dir, 'tokenizer_config.json', true);
   const onnx = await onnxWeightsOf(dir);

@@ -13,7 +13,7 @@ import { modelFromPack } from '../pack/model.js';
 import { parseHfConfig } from '../weights/config.js';
 import type { Quant } from '../weights/weights.js';
 import { readSentenceTransformers } from './hf-checkpoint.js';
-import { readHfFolder } from './hf-folder.js';
+import { readHfFolder, staticModuleOf } from './hf-folder.js';
 import { readPackFolder } from './pack-folder.js';
 
 export interface OpenedModel extends LoadedModel {
@@ -79,6 +79,8 @@ export async function readModelConfig(dir: string): Promise<{ config: unknown; m
   const path = join(dir, 'config.json');
   const config = await jsonOrUndefined(path);
   if (config !== undefined) return { config };
+  const module = await staticModuleOf(dir);
+  if (module) return { config: module.config };
   const stray = (await exists(join(dir, MANIFEST_FILE))) ? ` (its ${MANIFEST_FILE} is not an m3web pack manifest)` : '';
   throw new ModelFormatError(
     `${dir} is neither an m3web pack nor a Hugging Face checkpoint: ${path} is missing or not valid JSON${stray}`,

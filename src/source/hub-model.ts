@@ -76,9 +76,10 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   let offline: NetworkError | null = null;
   let dims = options.dims;
   try {
-    // Checked before any weights are fetched: an architecture m3web does not run fails here.
-    const config = peekHfConfig(await repo.json('config.json', true));
-    dims ??= trainedWidths(id.repo, config.hiddenSize);
+    // Checked before any weights are fetched: an architecture m3web does not run fails here
+    // (sentence-transformers' static layout has no config.json: openHubCheckpoint reads its module).
+    const raw = await repo.json('config.json', false);
+    if (raw !== undefined) dims ??= trainedWidths(id.repo, peekHfConfig(raw).hiddenSize);
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;
     offline = err;

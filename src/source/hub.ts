@@ -6,6 +6,8 @@ import {
   ShardedTensors,
   type TensorSource,
 } from '../checkpoint/safetensors.js';
+import { type SentenceTransformersFiles, staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
+import { staticModuleConfig } from '../checkpoint/static.js';
 import { AccessDeniedError, ModelFormatError, ModelNotFoundError, NetworkError, UnsupportedError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FetchLike, fetchFile } from '../store/fetch.js';
@@ -168,13 +170,8 @@ export class HubRepo {
  * m3web never unpickles. `meter` counts the weight bytes as they stream in (see WeightMeter).
  */
 export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Promise<HfCheckpoint> {
-  const config = await repo.json('config.json', true);
-  const tokenizer = await repo.bytes('tokenizer.json', false);
-  if (!tokenizer) {
-    throw new ModelFormatError(`${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json`);
-  }
-  const [tokenizerConfig, sentenceTransformers, index] = await Promise.all([
-    repo.json('tokenizer_config.json', false),
+  const [config, sentenceTransformers] = await Promise.all([
+    repo.json('config.json', false),
     // Dense modules' weights are small (a few MB): read whole, not by Range.
     sentenceTransformersFiles(
       (name) => repo.json(name, false),
@@ -183,6 +180,19 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
         return bytes && new SafetensorsFile(bytes, name);
       },
     ),
+  ]);
+  if (config === undefined) {
+    const path = staticEmbeddingPath(sentenceTransformers.modules);
+    if (path) return openStaticModule(repo, path, sentenceTransformers, meter);
+    // Asked again as required: its 404 names the missing file and repository.
+    await repo.bytes('config.json', true);
+  }
+  const tokenizer = await repo.bytes('tokenizer.json', false);
+  if (!tokenizer) {
+    throw new ModelFormatError(`${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json`);
+  }
+  const [tokenizerConfig, index] = await Promise.all([
+    repo.json('tokenizer_config.json', false),
     repo.json('model.safetensors.index.json', false),
   ]);
   const shards = index
@@ -226,6 +236,24 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
     weights = await SafetensorsReader.open(sources[0] as ByteSource);
   }
   return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights };
+}
+
+/**
+ * sentence-transformers' static layout: the StaticEmbedding module's folder `path` holds the
+ * tokenizer and the table, and its config is made from the table's shape (see staticModuleConfig).
+ */
+async function openStaticModule(
+  repo: HubRepo,
+  path: string,
+  sentenceTransformers: SentenceTransformersFiles,
+  meter?: WeightMeter,
+): Promise<HfCheckpoint> {
+  const tokenizer = (await repo.bytes(`${path}/tokenizer.json`, true)) as Uint8Array;
+  const file = `${path}/model.safetensors`;
+  const source = await repo.byteSource(file, (bytes) => meter?.count(file, bytes));
+  meter?.add(file, source.size);
+  const weights = await SafetensorsReader.open(source);
+  return { config: staticModuleConfig(weights.tensors, repo.fileUrl(file)), tokenizer, sentenceTransformers, weights };
 }
 
 /**

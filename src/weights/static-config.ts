@@ -14,6 +14,27 @@ export const isStaticConfig = (raw: unknown): boolean =>
 const MODEL2VEC_TOKENS = 512;
 
 /**
+ * sentence-transformers' StaticEmbedding reads every token (its max_seq_length is infinite):
+ * m3web stops at this many, past which a mean barely moves.
+ */
+const ST_STATIC_TOKENS = 8192;
+
+/** The table's name in sentence-transformers' StaticEmbedding (its nn.EmbeddingBag). */
+export const ST_STATIC_TABLE = 'embedding.weight';
+
+/**
+ * The config.json sentence-transformers' static layout lacks, for a table `hiddenDim` wide: the
+ * same forward as model2vec's, but StaticEmbedding.tokenize keeps the unknown token.
+ */
+export const sentenceTransformersStaticConfig = (hiddenDim: number): Record<string, unknown> => ({
+  model_type: 'model2vec',
+  architectures: ['StaticEmbedding'],
+  hidden_dim: hiddenDim,
+  drop_unknown: false,
+  max_tokens: ST_STATIC_TOKENS,
+});
+
+/**
  * model2vec's config.json names neither the vocabulary nor the layers: they are added from the
  * tokenizer (its vectors are one per token) before the config is parsed or stored in a pack, so a
  * pack's manifest reads like any other model's (hidden_size, num_hidden_layers 0, vocab_size).
@@ -43,13 +64,18 @@ export function parseStaticConfig(cfg: Record<string, unknown>): EncoderConfig {
     layerNormEps: 0,
     padTokenId: 0,
     positionOffset: 0,
-    maxTokens: MODEL2VEC_TOKENS,
+    maxTokens: positiveInt(cfg, 'max_tokens', MODEL2VEC_TOKENS),
   };
 }
 
-/** How texts become tokens for a model of config.json `raw`: static embedders read no special tokens and skip unknown ones. */
+/**
+ * How texts become tokens for a model of config.json `raw`: static embedders read no special
+ * tokens and, as model2vec does (not sentence-transformers' StaticEmbedding), skip unknown ones.
+ */
 export const tokenizing = (raw: unknown): { specialTokens: boolean; dropUnknown: boolean } =>
-  isStaticConfig(raw) ? { specialTokens: false, dropUnknown: true } : { specialTokens: true, dropUnknown: false };
+  isStaticConfig(raw)
+    ? { specialTokens: false, dropUnknown: (raw as Record<string, unknown>).drop_unknown !== false }
+    : { specialTokens: true, dropUnknown: false };
 
 /** The narrowest width offered by default. */
 const MIN_WIDTH = 16;

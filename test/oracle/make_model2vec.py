@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent oracle for m3web's static embedders (model2vec, config model_type "model2vec").
+"""Independent oracle for m3web's static embedders (model2vec, and sentence-transformers' StaticEmbedding).
 
 Writes fixtures/model2vec-tiny/: a model2vec folder as StaticModel.save_pretrained lays it out (config.json
 with model_type "model2vec" and hidden_dim, model.safetensors holding one F32 tensor `embeddings` [vocab, 32],
@@ -20,6 +20,14 @@ _encode_helper, _encode_batch, encode), written here by hand; model2vec itself i
     fixture stores the unnormalised means and the test normalises both
   - no vocabulary quantization: no `mapping` or `weights` tensor (m3web refuses those)
 The ids come from make_fixtures.py's Python WordPiece (verified against bert-tiny's committed ids below).
+
+Writes fixtures/st-static-tiny/ too: sentence-transformers' own static layout, as SentenceTransformer.save writes a
+model whose only module is StaticEmbedding (sentence-transformers/static-retrieval-mrl-en-v1,
+static-similarity-mrl-multilingual-v1): modules.json naming 0_StaticEmbedding, config_sentence_transformers.json,
+0_StaticEmbedding/model.safetensors holding `embedding.weight` F32 [vocab, 64], 0_StaticEmbedding/tokenizer.json, and
+no config.json. Its vectors follow sentence_transformers/models/StaticEmbedding.py: tokenize with
+add_special_tokens=False and nothing dropped ([UNK] counts), no length limit (max_seq_length is infinite), then
+nn.EmbeddingBag's mean, computed here with torch.nn.functional.embedding_bag(mode="mean") in float64.
 """
 
 import os
@@ -113,6 +121,54 @@ def main():
         compact=True,
     )
     print(f"wrote {OUT}: {len(texts)} texts, table {table.shape}")
+    write_sentence_transformers_static(tok, texts)
+
+
+ST_OUT = os.path.join(HERE, "fixtures", "st-static-tiny")
+ST_HIDDEN = 64
+
+
+def write_sentence_transformers_static(tok, texts):
+    ids = [tok.encode(text, specials=False) for text in texts]
+    assert len(ids[-1]) > MAX_LENGTH and all(ids), "StaticEmbedding keeps [UNK] and every token"
+    rng = np.random.default_rng(64)
+    table = rng.normal(0, 0.5, size=(len(tok.vocab), ST_HIDDEN)).astype(np.float32)
+    if os.path.isdir(ST_OUT):
+        shutil.rmtree(ST_OUT)
+    module = os.path.join(ST_OUT, "0_StaticEmbedding")
+    os.makedirs(module)
+    mf.write_json(
+        os.path.join(ST_OUT, "modules.json"),
+        [{"idx": 0, "name": "0", "path": "0_StaticEmbedding", "type": "sentence_transformers.models.StaticEmbedding"}],
+    )
+    mf.write_json(
+        os.path.join(ST_OUT, "config_sentence_transformers.json"),
+        {"prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine"},
+    )
+    shutil.copy(os.path.join(BERT, "tokenizer.json"), os.path.join(module, "tokenizer.json"))
+    mf.write_safetensors(os.path.join(module, "model.safetensors"), [("embedding.weight", table)], {"format": "pt"})
+
+    weight = torch.from_numpy(
+        mf.read_safetensors(os.path.join(module, "model.safetensors"))["embedding.weight"].astype(np.float64)
+    )
+    flat = torch.tensor([i for row in ids for i in row], dtype=torch.long)
+    offsets = torch.tensor(np.cumsum([0] + [len(row) for row in ids[:-1]]), dtype=torch.long)
+    means = torch.nn.functional.embedding_bag(flat, weight, offsets, mode="mean")
+    mf.write_safetensors(
+        os.path.join(ST_OUT, "expected.safetensors"),
+        [(f"mean.{i}", means[i].numpy().astype(np.float32)) for i in range(len(ids))],
+    )
+    mf.write_json(
+        os.path.join(ST_OUT, "expected.json"),
+        {
+            "model": "st-static-tiny",
+            "texts": texts,
+            "ids": ids,
+            "note": "ids: no special tokens, [UNK] kept, no limit; mean.{i} in expected.safetensors is EmbeddingBag's mean",
+        },
+        compact=True,
+    )
+    print(f"wrote {ST_OUT}: {len(texts)} texts, table {table.shape}")
 
 
 if __name__ == "__main__":

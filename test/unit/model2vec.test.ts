@@ -119,11 +119,69 @@ describe('model2vec static embedders', { timeout: 60_000 }, () => {
   });
 });
 
-describe('model2vec by hub id', { timeout: 60_000 }, () => {
+// sentence-transformers' own static layout: no config.json, the table and tokenizer in
+// 0_StaticEmbedding/, [UNK] kept and no length limit (StaticEmbedding.tokenize).
+const ST_FIXTURE = join(import.meta.dirname, '../oracle/fixtures/st-static-tiny');
+const ST_FILES = [
+  'modules.json',
+  'config_sentence_transformers.json',
+  '0_StaticEmbedding/model.safetensors',
+  '0_StaticEmbedding/tokenizer.json',
+];
+const stExpected = readOracleJson<{ texts: string[]; ids: number[][] }>(join(ST_FIXTURE, 'expected.json'));
+const stOracle = new SafetensorsFile(new Uint8Array(readFileSync(join(ST_FIXTURE, 'expected.safetensors'))));
+const stWorst = (vectors: Float32Array[]) =>
+  Math.min(...vectors.map((v, i) => cosine(v, stOracle.get(`mean.${i}`, [64]).subarray(0, v.length))));
+
+describe("sentence-transformers' static layout (0_StaticEmbedding/, no config.json)", { timeout: 60_000 }, () => {
+  it('reads [UNK] and every token, as StaticEmbedding does, from a Node folder', async () => {
+    const { config, tokenizer } = await loadHfModel(await readHfFolder(ST_FIXTURE));
+    expect(config).toMatchObject({ modelType: 'model2vec', numLayers: 0, hiddenSize: 64, vocabSize: 2062 });
+    expect(stExpected.texts.map((t) => tokenizer.encode(t, config.maxTokens).ids)).toEqual(stExpected.ids);
+    expect(stExpected.ids.at(-1)?.length).toBeGreaterThan(512);
+    const enc = await createEncoder({ model: ST_FIXTURE, device: 'cpu' });
+    try {
+      expect((await enc.info()).model).toMatchObject({ exits: [0], dims: [16, 32, 64] });
+      expect(stWorst(await enc.embed(stExpected.texts, { normalize: false }))).toBeGreaterThanOrEqual(0.99999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('converts to a q8 pack whose vectors are the oracle', async () => {
+    const ckpt = await openHfCheckpoint(ST_FIXTURE);
+    const pack = await convertCheckpoint(ckpt, { id: 'st-static', quant: 'q8' }).finally(() => ckpt.close());
+    const enc = await createEncoder({
+      model: { name: 'st', files: Object.fromEntries([...pack.files].map(([n, b]) => [n, new Blob([b.slice()])])) },
+      device: 'cpu',
+    });
+    try {
+      expect(stWorst(await enc.embed(stExpected.texts, { dims: 32 }))).toBeGreaterThanOrEqual(0.999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+});
+
+describe('static embedders by hub id', { timeout: 60_000 }, () => {
   const hub = serveFakeHub(
     'model2vec',
-    () => new Map([['minishlab/potion-tiny', { files: folderFiles(FIXTURE, FILES), commit: 'm2v1' }]]),
+    () =>
+      new Map([
+        ['minishlab/potion-tiny', { files: folderFiles(FIXTURE, FILES), commit: 'm2v1' }],
+        ['sentence-transformers/static-tiny', { files: folderFiles(ST_FIXTURE, ST_FILES), commit: 'st01' }],
+      ]),
   );
+
+  it('hf:sentence-transformers/static-tiny reads its module folder and embeds like StaticEmbedding', async () => {
+    const enc = await createEncoder({ model: 'hf:sentence-transformers/static-tiny', hub: { url: hub.url }, device: 'cpu' });
+    try {
+      expect((await enc.info()).model).toMatchObject({ exits: [0], dims: [16, 32, 64] });
+      expect(stWorst(await enc.embed(stExpected.texts))).toBeGreaterThanOrEqual(0.999);
+    } finally {
+      await enc.dispose();
+    }
+  });
 
   it('hf:minishlab/potion-tiny converts and embeds like model2vec', async () => {
     const enc = await createEncoder({ model: 'hf:minishlab/potion-tiny', hub: { url: hub.url }, device: 'cpu' });
