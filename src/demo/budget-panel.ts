@@ -1,5 +1,5 @@
 import type { Budget, Encoder, Plan } from '../index.js';
-import { $ } from './dom.js';
+import { $, layersText } from './dom.js';
 
 /** The workload the budget is stated for: one search query of about 32 tokens. */
 const WORKLOAD: Budget = { typicalTokens: 32, batch: 1 };
@@ -19,7 +19,7 @@ function stops(input: HTMLInputElement, values: readonly number[], initial: numb
 function describe(plan: Plan): string {
   const q = plan.predicted.quality;
   return (
-    `${plan.layers} layers × ${plan.dims} dims: predicted ${plan.predicted.latencyMs.toFixed(1)} ms per query, ` +
+    `${layersText(plan.layers)} × ${plan.dims} dims: predicted ${plan.predicted.latencyMs.toFixed(1)} ms per query, ` +
     `${plan.predicted.memoryMB.toFixed(0)} MiB` +
     (q === null ? '' : `, quality score ${(100 * q).toFixed(1)}`) +
     (plan.fits ? '.' : ' (nothing fits this budget; this is the cheapest shape).')

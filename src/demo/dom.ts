@@ -8,3 +8,6 @@ export function $(id: string): HTMLElement {
 export function fillSelect(select: HTMLSelectElement, values: readonly number[], chosen: number): void {
   select.replaceChildren(...values.map((v) => new Option(String(v), String(v), v === chosen, v === chosen)));
 }
+
+/** "4 layers", or for a static embedder (no layers: a table lookup and a mean) "no layers". */
+export const layersText = (layers: number): string => (layers === 0 ? 'no layers (static)' : `${layers} layers`);

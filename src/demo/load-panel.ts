@@ -1,5 +1,5 @@
 import type { DeviceChoice, EncoderInfo, LoadProgress } from '../index.js';
-import { $ } from './dom.js';
+import { $, layersText } from './dom.js';
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
@@ -17,7 +17,7 @@ export const loadPanel = {
     const m = info.model;
     ($('load-progress') as HTMLProgressElement).value = 1;
     $('load-status').textContent =
-      `${m.id}: ${m.layers} layers, ${m.hiddenSize} dims, ${m.quantization}, loaded in ${seconds.toFixed(1)} s` +
+      `${m.id}: ${layersText(m.layers)}, ${m.hiddenSize} dims, ${m.quantization}, loaded in ${seconds.toFixed(1)} s` +
       (info.fromCache ? ' from the offline cache (no download)' : '');
     $('load-backend').textContent = backendLine(info, device);
     const { shared, clients } = info.engine;
@@ -62,6 +62,7 @@ function backendLine(info: EncoderInfo, device: DeviceChoice): string {
   const a = info.adapter;
   const adapter = `${[a?.vendor, a?.architecture, a?.description].filter(Boolean).join(' / ') || 'unknown adapter'}${a?.isFallback ? ' (software adapter)' : ''}`;
   const { short, batch } = info.backends;
+  if (info.model.layers === 0) return `Running on the CPU: ${short.reason}.`;
   if (info.fallbackReason)
     return `No usable WebGPU here (${info.fallbackReason}): running on the CPU, which gives the same vectors.`;
   if (device === 'cpu') return 'Running on the CPU, as asked (?device=cpu): same vectors as WebGPU.';

@@ -2,7 +2,7 @@ import type { DeviceChoice, ModelFolder, Plan } from '../index.js';
 import { createEncoder, type Encoder, InputError } from '../index.js';
 import { setupBudgetPanel } from './budget-panel.js';
 import { setupComparePanel } from './compare-panel.js';
-import { $, fillSelect } from './dom.js';
+import { $, fillSelect, layersText } from './dom.js';
 import { FOLDER_MODEL, keptFolder, setupFolderBox } from './folder-box.js';
 import { loadPanel } from './load-panel.js';
 import { setupOffline } from './offline.js';
@@ -106,7 +106,7 @@ async function start(): Promise<void> {
       ? ` Measured: ${(100 * (row.metrics?.floresXxEng ?? 0)).toFixed(1)}% FLORES bitext accuracy (xx→English), ` +
         `${(row.metrics?.sts_en ?? 0).toFixed(2)} English STS Spearman.`
       : '';
-    $('shape-note').textContent = `${l} layers × ${d} dims, ${chosenBy}.${measured}`;
+    $('shape-note').textContent = `${layersText(l)} × ${d} dims, ${chosenBy}.${measured}`;
   };
   const manual = () => note('chosen by hand');
   layers.addEventListener('change', manual);

@@ -3,7 +3,7 @@ import { createIndex } from '../index.js';
 import corpusDocsUrl from './corpus/flores-dev.jsonl?url';
 import corpusUrl from './corpus/flores-dev.m3index?url';
 import { CORPUS_LANGUAGES } from './corpus/languages.js';
-import { $ } from './dom.js';
+import { $, layersText } from './dom.js';
 
 const EXAMPLE_QUERY = 'Which trips is the travel agent advertising?';
 
@@ -90,8 +90,8 @@ function rankBadge(hit: SearchHit): HTMLSpanElement {
 
 const HOW: Record<SearchMode, (s: { layers: number; dims: number; size: string; where: string }) => string> = {
   hybrid: (s) =>
-    `embedding the query at ${s.layers} layers, scoring ${s.size} sentences at ${s.dims} dims on ${s.where} and by BM25, fused by rank with equal weights`,
-  vector: (s) => `embedding the query at ${s.layers} layers, scoring ${s.size} sentences at ${s.dims} dims on ${s.where}`,
+    `embedding the query at ${layersText(s.layers)}, scoring ${s.size} sentences at ${s.dims} dims on ${s.where} and by BM25, fused by rank with equal weights`,
+  vector: (s) => `embedding the query at ${layersText(s.layers)}, scoring ${s.size} sentences at ${s.dims} dims on ${s.where}`,
   lexical: (s) => `BM25 over the words of ${s.size} sentences, no model call`,
 };
 

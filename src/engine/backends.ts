@@ -122,7 +122,7 @@ export class EncoderBackends {
     ) => new EncoderBackends(device, cpu, gpu, auto, why, idle, modelKey, probe, use);
     if (weights.family === 'static') {
       if (device === 'webgpu') throw new UnsupportedError(STATIC_ON_CPU);
-      return make(await createBackend(weights, 'cpu'), null, null, STATIC_ON_CPU);
+      return make(await createBackend(weights, 'cpu'), null, null, null);
     }
     if (device === 'webgpu') {
       const chosen = await activationsFor(activations, await session.acquire(), weights, modelKey);
@@ -237,7 +237,12 @@ export class EncoderBackends {
       };
     }
     const kind = this.only();
-    const reason = this.device === 'auto' ? `no WebGPU: ${this.fallbackReason}` : `device '${this.device}' was asked for`;
+    const reason =
+      this.device !== 'auto'
+        ? `device '${this.device}' was asked for`
+        : this.cpu?.config.numLayers === 0
+          ? STATIC_ON_CPU
+          : `no WebGPU: ${this.fallbackReason}`;
     return { short: { backend: kind, reason }, batch: { backend: kind, reason } };
   }
 

@@ -54,8 +54,10 @@ async function embedAll(texts: string[], s: EmbedSettings): Promise<Embedded> {
     truncated.push(...r.truncated);
     exits.push(...batch.map((_, j) => r.layers?.[j] ?? s.layers));
   }
+  // A static embedder's one exit is 0 layers; every other model's exits start at 1.
+  const least = Math.min(1, s.layers);
   for (const e of exits) {
-    if (!Number.isInteger(e) || e < 1 || e > s.layers)
+    if (!Number.isInteger(e) || e < least || e > s.layers)
       throw new InputError(`the encoder returned a vector of exit ${e} for layers ${s.layers}`);
   }
   for (const v of vectors) {

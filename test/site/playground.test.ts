@@ -264,6 +264,23 @@ describe('the playground site', { timeout: 900_000 }, () => {
     }
   });
 
+  it('opens a static embedder (a model2vec folder): every panel runs, on the CPU, with no layers', async () => {
+    const other = await context.newPage();
+    try {
+      await other.goto(url);
+      await modelReady(other);
+      await other.setInputFiles('#model-folder', join(ROOT, 'test/oracle/fixtures/model2vec-tiny'));
+      await other.waitForURL(/model=folder/);
+      await ready(other);
+      expect(await text(other, 'load-status')).toMatch(/^model2vec-tiny: no layers \(static\), 32 dims, q8, loaded in [\d.]+ s$/);
+      expect(await text(other, 'load-backend')).toMatch(/^Running on the CPU: a static embedder/);
+      expect(await text(other, 'search-status')).toMatch(/^2,376 sentences embedded by model2vec-tiny/);
+      expect(await other.locator('#search-hits li').count()).toBe(10);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('runs on the CPU when asked (?device=cpu), and says so', async () => {
     const cpu = await context.newPage();
     await cpu.goto(`${url}?device=cpu`);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadHfModel } from '../../src/checkpoint/load.js';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
-import { createEncoder } from '../../src/client/client.js';
+import { createEncoder, createIndex } from '../../src/client/client.js';
 import { UnsupportedError } from '../../src/errors.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
@@ -84,6 +84,24 @@ describe('model2vec static embedders', { timeout: 60_000 }, () => {
       expect(worstCosine(await enc.embed(expected.texts))).toBeGreaterThanOrEqual(bound);
     } finally {
       await enc.dispose();
+    }
+  });
+
+  it('backs a search index: each text finds itself by vector, hybrid and after a sync', async () => {
+    const encoder = await createEncoder({ model: FIXTURE, device: 'cpu' });
+    const index = await createIndex({ encoder, name: 'model2vec', dims: 16 });
+    try {
+      const docs = expected.texts.slice(0, 12).map((text, i) => ({ id: `t${i}`, text }));
+      await index.add(docs);
+      for (const mode of ['vector', 'hybrid'] as const) {
+        const [hit] = await index.search(expected.texts[3] as string, { k: 1, mode, exact: true });
+        expect(hit?.id).toBe('t3');
+      }
+      const report = await index.sync([...docs.slice(1), { id: 't0', text: 'A new first text.' }]);
+      expect(report).toMatchObject({ added: 0, updated: 1, removed: 0 });
+    } finally {
+      index.close();
+      await encoder.dispose();
     }
   });
 
