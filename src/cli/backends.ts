@@ -73,6 +73,7 @@ export class CliBackends {
     const where = (kind: BackendKind) => (kind === 'webgpu' ? `webgpu on ${adapterName(this.backends.adapter)}` : 'cpu');
     if (this.device !== 'auto') return where(uses.short.backend);
     if (this.backends.fallbackReason !== null) return `cpu (WebGPU not used: ${this.backends.fallbackReason})`;
+    if (this.backends.isStatic) return `cpu (${uses.short.reason})`;
     if (uses.short.backend === uses.batch.backend) return `${where(uses.short.backend)} (auto: the faster here, by measurement)`;
     return `auto: ${where(uses.short.backend)} for one short text, ${where(uses.batch.backend)} for batches`;
   }

@@ -192,6 +192,11 @@ export class EncoderBackends {
     }
   }
 
+  /** True for a static embedder, which runs on the CPU alone (STATIC_ON_CPU). */
+  get isStatic(): boolean {
+    return this.cpu?.config.numLayers === 0;
+  }
+
   /** True when the WebGPU device under this set was lost: make a new set. */
   get lost(): boolean {
     return Boolean(this.gpu?.gpu?.queue.lostError);
@@ -240,7 +245,7 @@ export class EncoderBackends {
     const reason =
       this.device !== 'auto'
         ? `device '${this.device}' was asked for`
-        : this.cpu?.config.numLayers === 0
+        : this.isStatic
           ? STATIC_ON_CPU
           : `no WebGPU: ${this.fallbackReason}`;
     return { short: { backend: kind, reason }, batch: { backend: kind, reason } };

@@ -163,6 +163,21 @@ describe('m3web embed (cpu)', { timeout: 60_000 }, () => {
   });
 });
 
+describe('m3web embed on a static embedder (model2vec)', { timeout: 60_000 }, () => {
+  it('runs it on the CPU, says why, and writes the oracle means cut to --dims', async () => {
+    const dir = 'test/oracle/fixtures/model2vec-tiny';
+    const m2v = JSON.parse(readFileSync(join(ROOT, dir, 'expected.json'), 'utf8')) as { texts: string[] };
+    const means = new SafetensorsFile(new Uint8Array(readFileSync(join(ROOT, dir, 'expected.safetensors'))));
+    const r = await m3web(['embed', '--model', dir, '--dims', '16'], jsonLines(m2v.texts.slice(0, 3)));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/backend cpu \(a static embedder/);
+    vectors(r.stdout).forEach((v, i) => {
+      expect(v).toHaveLength(16);
+      expect(cosine(v, means.get(`mean.${i}`, [32]).subarray(0, 16))).toBeGreaterThan(0.99999);
+    });
+  });
+});
+
 describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => {
   const tmp = mkdtempSync(join(tmpdir(), 'm3web-cli-'));
   const pack = join(tmp, 'pack');
