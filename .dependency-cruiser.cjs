@@ -14,7 +14,7 @@ const LAYERS = [
   ['engine'], // one engine per origin: model, device and indexes together
   ['worker'], // the engine's worker and its wire protocol
   ['client'], // the page side: createEncoder, createIndex proxies
-  ['index.ts', 'internals.ts', 'eval', 'cli'], // entries and tools
+  ['index.ts', 'internals.ts', 'eval', 'distill', 'cli'], // entries and tools (distill: static embedders from a model)
   ['demo'], // the playground: the public entry only (and the CLI, to build its corpus)
 ];
 

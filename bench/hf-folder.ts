@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { safetensorsBytes } from '../src/checkpoint/safetensors.js';
 import type { EncoderConfig } from '../src/weights/config.js';
 import { dequantizeLinear } from '../src/weights/quantize.js';
 import type { BertWeights, LayerNormParams, Linear } from '../src/weights/weights.js';
@@ -67,27 +68,6 @@ function hfTensors(w: BertWeights): Map<string, { shape: number[]; data: Float32
   return out;
 }
 
-function safetensors(tensors: Map<string, { shape: number[]; data: Float32Array }>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [name, t] of tensors) {
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const head = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + head.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
-  out.set(head, 8);
-  let at = 8 + head.length;
-  for (const t of tensors.values()) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
-  }
-  return out;
-}
-
 export async function writeHfFolder(
   dir: string,
   weights: BertWeights,
@@ -96,7 +76,7 @@ export async function writeHfFolder(
   if (weights.layers.length !== weights.config.numLayers) throw new Error('writeHfFolder needs every layer loaded');
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(hfConfig(weights.config), null, 1)}\n`);
-  await writeFile(join(dir, 'model.safetensors'), safetensors(hfTensors(weights)));
+  await writeFile(join(dir, 'model.safetensors'), safetensorsBytes(hfTensors(weights)));
   await writeFile(join(dir, 'tokenizer.json'), tokenizer.json);
   await writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(tokenizer.config, null, 1)}\n`);
 }

@@ -313,3 +313,25 @@ export class SafetensorsFile implements TensorSource {
     return decodeToF32(info, this.bytes.subarray(this.dataStart + begin, this.dataStart + end), name);
   }
 }
+
+/** F32 tensors as one safetensors file, in the order given (the header padded to 8 bytes, as Hugging Face writes it). */
+export function safetensorsBytes(tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const head = new Uint8Array(Math.ceil(json.length / 8) * 8).fill(0x20);
+  head.set(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const t of tensors.values()) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}

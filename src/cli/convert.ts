@@ -1,5 +1,5 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { openHfCheckpoint } from '../node/hf-checkpoint.js';
 import { convertCheckpointTo } from '../pack/convert.js';
 import type { PackManifest } from '../pack/manifest.js';
@@ -10,6 +10,7 @@ import { EXIT_NORMS, type ExitNorm, POOLINGS, type Pooling } from '../weights/co
 import { QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, intList, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 import { cliHubId, hubCheckpoint } from './hub-arg.js';
+import { writeFolder } from './out-folder.js';
 
 export const CONVERT_USAGE = `Usage: m3web convert HF_DIR|hf:org/name[@rev]|org/name --out PACK_DIR [options]
 
@@ -117,46 +118,37 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
   const ckpt = hub ? await hubCheckpoint(hub, io) : await openHfCheckpoint(args.input);
   const source = args.source ?? (hub && (hub.revision === 'main' ? `hf:${hub.repo}` : hubIdText(hub)));
   const id = args.id ?? (hub ? hubPackId(hub) : (resolve(args.input).split(/[\\/]/).pop() as string));
-  // Written beside the target and renamed into place: an interrupted convert never leaves a
-  // folder that looks like a pack but misses shards.
-  const out = resolve(args.out);
-  const tmp = join(dirname(out), `.${out.split(/[\\/]/).pop()}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
   let bytes = 0;
-  // Each shard goes to disk as soon as it is made: the pack is never held whole in memory.
-  const sink: PackSink = {
-    put: async (name, data) => {
-      await writeFile(join(tmp, name), data);
-      bytes += data.length;
-    },
-  };
   let manifest: PackManifest;
   try {
-    manifest = await convertCheckpointTo(
-      ckpt,
-      {
-        id,
-        quant: args.quant,
-        ...(args.exits ? { exits: args.exits } : {}),
-        ...(args.dims ? { dims: args.dims } : {}),
-        ...(args.pooling ? { pooling: args.pooling } : {}),
-        ...(args.exitNorm ? { exitNorm: args.exitNorm } : {}),
-        ...(args.maxTokens ? { maxTokens: args.maxTokens } : {}),
-        ...(args.prefixes ? { prefixes: args.prefixes } : {}),
-        ...(args.license ? { license: args.license } : {}),
-        ...(source ? { source } : {}),
-      },
-      sink,
-    );
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
+    manifest = await writeFolder(args.out, (dir) => {
+      // Each shard goes to disk as soon as it is made: the pack is never held whole in memory.
+      const sink: PackSink = {
+        put: async (name, data) => {
+          await writeFile(join(dir, name), data);
+          bytes += data.length;
+        },
+      };
+      return convertCheckpointTo(
+        ckpt,
+        {
+          id,
+          quant: args.quant,
+          ...(args.exits ? { exits: args.exits } : {}),
+          ...(args.dims ? { dims: args.dims } : {}),
+          ...(args.pooling ? { pooling: args.pooling } : {}),
+          ...(args.exitNorm ? { exitNorm: args.exitNorm } : {}),
+          ...(args.maxTokens ? { maxTokens: args.maxTokens } : {}),
+          ...(args.prefixes ? { prefixes: args.prefixes } : {}),
+          ...(args.license ? { license: args.license } : {}),
+          ...(source ? { source } : {}),
+        },
+        sink,
+      );
+    });
   } finally {
     await ckpt.close();
   }
-  await rm(out, { recursive: true, force: true });
-  await rename(tmp, out);
   io.stderr.write(
     `m3web: wrote ${manifest.id} (${manifest.quantization.linear}, ${manifest.shards.length} shards, ${(bytes / 1e6).toFixed(2)} MB) ` +
       `to ${args.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,

@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { InputError } from '../errors.js';
 import { type CliIo, UsageError } from './args.js';
 import { CONVERT_USAGE, convertCommand, parseConvertArgs } from './convert.js';
+import { DISTILL_USAGE, distillCommand, parseDistillArgs } from './distill.js';
 import { EMBED_USAGE, embedCommand, parseEmbedArgs } from './embed.js';
 import { EVAL_USAGE, evalCommand, parseEvalArgs } from './eval.js';
 import { INDEX_USAGE, indexCommand, parseIndexArgs } from './index-docs.js';
@@ -15,6 +16,7 @@ Commands:
   convert   convert a Hugging Face checkpoint into a quantized model pack
   eval      measure a model's retrieval and STS quality at every (layers, dims)
   index     embed documents into a search index export for index.import()
+  distill   distil a static embedder (model2vec's recipe) from a model
 
 Run \`m3web <command> --help\` for the options.
 `;
@@ -32,6 +34,7 @@ const COMMANDS: Record<string, Command<unknown>> = {
   convert: command({ usage: CONVERT_USAGE, parse: parseConvertArgs, run: convertCommand }),
   eval: command({ usage: EVAL_USAGE, parse: parseEvalArgs, run: evalCommand }),
   index: command({ usage: INDEX_USAGE, parse: parseIndexArgs, run: indexCommand }),
+  distill: command({ usage: DISTILL_USAGE, parse: parseDistillArgs, run: distillCommand }),
 };
 
 /** Runs the CLI with `argv` (arguments after the program name); resolves to the exit status. */
