@@ -8,6 +8,7 @@ import { UnsupportedError } from '../../src/errors.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
+import type { ModelFolder } from '../../src/types.js';
 import { folderFiles } from '../support/hub-server.js';
 import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
@@ -22,6 +23,11 @@ const H = 32;
 const want = (i: number) => oracle.get(`mean.${i}`, [H]);
 const ALL_UNKNOWN = expected.ids.findIndex((ids) => ids.length === 0);
 const FILES = ['config.json', 'tokenizer.json', 'model.safetensors', 'modules.json'];
+/** Files as a page hands a dropped folder over (EncoderOptions.model as a ModelFolder). */
+const folder = (name: string, files: ReadonlyMap<string, Uint8Array>): ModelFolder => ({
+  name,
+  files: Object.fromEntries([...files].map(([n, b]) => [n, new Blob([b.slice()])])),
+});
 const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
 
 /** Every text's vector against the oracle's mean: the worst cosine, the all-unknown text's vector apart. */
@@ -77,7 +83,7 @@ describe('model2vec static embedders', { timeout: 60_000 }, () => {
     });
     expect([...pack.files.keys()].filter((f) => f.endsWith('.bin'))).toEqual(['embeddings.bin']);
     const enc = await createEncoder({
-      model: { name: 'potion-tiny', files: Object.fromEntries([...pack.files].map(([n, b]) => [n, new Blob([b.slice()])])) },
+      model: folder('potion-tiny', pack.files),
       device: 'cpu',
     });
     try {
@@ -124,16 +130,12 @@ describe('model2vec static embedders', { timeout: 60_000 }, () => {
     const withMapping = safetensorsWith(table, 'mapping');
     const files = folderFiles(FIXTURE, FILES);
     files.set('model.safetensors', withMapping);
-    const folder = (f: Map<string, Uint8Array>) => ({
-      name: 'm2v',
-      files: Object.fromEntries([...f].map(([n, b]) => [n, new Blob([b.slice()])])),
-    });
-    await expect(createEncoder({ model: folder(files), device: 'cpu' })).rejects.toMatchObject({
+    await expect(createEncoder({ model: folder('m2v', files), device: 'cpu' })).rejects.toMatchObject({
       code: 'UNSUPPORTED',
       message: expect.stringMatching(/vocabulary-quantized/),
     });
     files.set('model.safetensors', safetensorsWith(table, 'embeddings', 'table'));
-    await expect(createEncoder({ model: folder(files), device: 'cpu' })).rejects.toMatchObject({ code: 'MODEL_FORMAT' });
+    await expect(createEncoder({ model: folder('m2v', files), device: 'cpu' })).rejects.toMatchObject({ code: 'MODEL_FORMAT' });
   });
 });
 
@@ -170,7 +172,7 @@ describe("sentence-transformers' static layout (0_StaticEmbedding/, no config.js
     const ckpt = await openHfCheckpoint(ST_FIXTURE);
     const pack = await convertCheckpoint(ckpt, { id: 'st-static', quant: 'q8' }).finally(() => ckpt.close());
     const enc = await createEncoder({
-      model: { name: 'st', files: Object.fromEntries([...pack.files].map(([n, b]) => [n, new Blob([b.slice()])])) },
+      model: folder('st', pack.files),
       device: 'cpu',
     });
     try {
