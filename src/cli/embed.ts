@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import type { BackendChoice } from '../model/backend.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
@@ -48,8 +48,6 @@ Set M3WEB_DEBUG=1 for stack traces.
 
 const EMBED_HINT = 'Run `m3web embed --help` for usage.\n';
 
-const BACKENDS: readonly BackendChoice[] = ['webgpu', 'cpu', 'auto'];
-
 interface EmbedArgs {
   model: string;
   revision: string | undefined;
@@ -91,7 +89,7 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
     revision: str('revision'),
     layers: positiveInt('layers', str('layers'), EMBED_HINT),
     dims: positiveInt('dims', str('dims'), EMBED_HINT),
-    backend: oneOf('backend', str('backend'), BACKENDS, 'auto', EMBED_HINT),
+    backend: oneOf('backend', str('backend'), BACKEND_CHOICES, 'auto', EMBED_HINT),
     quant: str('quant') === undefined ? undefined : oneOf('quant', str('quant'), QUANTS, 'f32', EMBED_HINT),
     pooling: str('pooling') === undefined ? undefined : oneOf('pooling', str('pooling'), POOLINGS, 'mean', EMBED_HINT),
     kind: str('kind') === undefined ? undefined : oneOf('kind', str('kind'), PROMPT_KINDS, 'query', EMBED_HINT),

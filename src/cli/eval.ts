@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readFloresDev, readStsDev, readXquad } from '../eval/dev-data.js';
 import { cpuWorkerPool, type EmbedExits } from '../eval/embed-pool.js';
 import { type EvalReport, evaluate } from '../eval/run.js';
-import type { BackendChoice } from '../model/backend.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
 import { openModelFolder } from '../node/model-folder.js';
 import { MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
@@ -101,7 +101,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
     data: str('data') ?? 'training/dev-data',
     langs: list(str('langs')),
     sts: list(str('sts')),
-    backend: oneOf<BackendChoice>('backend', str('backend'), ['cpu', 'webgpu', 'auto'], 'cpu', HINT),
+    backend: oneOf<BackendChoice>('backend', str('backend'), BACKEND_CHOICES, 'cpu', HINT),
     report: str('report'),
     write: f.flag('write'),
     search: f.flag('search'),

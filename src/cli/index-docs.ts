@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createEncoder, createIndex } from '../client/client.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { parseIndex } from '../search/serialize.js';
 import { tierSizes } from '../search/static/format.js';
 import { writeStaticIndex } from '../search/static/write.js';
@@ -45,7 +46,6 @@ Options:
 
 const HINT = 'Run `m3web index --help` for usage.\n';
 const VECTORS: readonly VectorType[] = ['f32', 'int8', 'binary'];
-const BACKENDS = ['cpu', 'webgpu', 'auto'] as const;
 /** Documents per add(): each add is one embed call and one progress line. */
 const ADD_BATCH = 256;
 
@@ -57,7 +57,7 @@ export interface IndexArgs {
   layers: number | undefined;
   dims: number | undefined;
   vector: VectorType;
-  backend: (typeof BACKENDS)[number];
+  backend: BackendChoice;
   static: boolean;
   ngrams: boolean;
   symmetric: boolean;
@@ -102,7 +102,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
     layers: positiveInt('layers', str('layers'), HINT),
     dims: positiveInt('dims', str('dims'), HINT),
     vector: oneOf('vector', str('vector'), VECTORS, 'f32', HINT),
-    backend: oneOf('backend', str('backend'), BACKENDS, 'cpu', HINT),
+    backend: oneOf('backend', str('backend'), BACKEND_CHOICES, 'cpu', HINT),
     static: flag('static'),
     ngrams: flag('ngrams'),
     symmetric: flag('symmetric'),

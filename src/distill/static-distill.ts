@@ -9,15 +9,37 @@ import { principalAxes, projectRows } from './principal-axes.js';
 export const DISTILL_DIMS = 256;
 export const DISTILL_SIF = 1e-4;
 
+/** The model a static embedder is distilled from. */
+export interface Teacher {
+  tokenizer: TextTokenizer;
+  hiddenSize: number;
+  /** Full-width, unnormalised pooled vectors of token id sequences (special tokens included). */
+  pool(ids: number[][]): Promise<Float32Array[]>;
+}
+
+/** A teacher on the CPU forward: `model` at `layers` (default every layer loaded), pooled by `pooling`. */
+export function cpuTeacher(
+  model: LoadedModel,
+  pooling: Pooling,
+  layers = model.weights.layers.length,
+): Teacher & { dispose(): void } {
+  if (model.weights.family === 'static') throw new UnsupportedError(STATIC_TEACHER);
+  const encoder = new CpuEncoder(model.weights);
+  return {
+    tokenizer: model.tokenizer,
+    hiddenSize: model.config.hiddenSize,
+    pool: async (ids) => (await encoder.pooledAtExits(ids, [layers], pooling))[0] as Float32Array[],
+    dispose: () => encoder.dispose(),
+  };
+}
+
+export const STATIC_TEACHER = 'the model is a static embedder already: nothing to distil';
+
 export interface DistillOptions {
-  /** How the teacher pools (its pack's or sentence-transformers' pooling). */
-  pooling: Pooling;
   /** Principal axes kept (default: the teacher's width, at most DISTILL_DIMS). */
   dims?: number;
   /** SIF coefficient `a` of the token weights a / (a + p), p by Zipf's law from the token's id; 0: none. */
   sif?: number;
-  /** The teacher's depth (default: every layer loaded). */
-  layers?: number;
   /** Tokens per teacher call. */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
@@ -33,37 +55,28 @@ export interface StaticTable {
 }
 
 /**
- * A static embedder distilled from `model`, as model2vec distils one: every token of the
+ * A static embedder distilled from `teacher`, as model2vec distils one: every token of the
  * vocabulary between the teacher's special tokens through its layers and pooling; the rows
  * centred and projected onto their principal axes (so any leading width is a good cut); each row
  * weighted by SIF, a / (a + p), with p the token's probability by Zipf's law from its id (ids of
  * trained vocabularies run roughly from frequent to rare).
  */
-export async function distillStatic(model: LoadedModel, options: DistillOptions): Promise<StaticTable> {
-  const { weights, tokenizer, config } = model;
-  if (weights.family === 'static') throw new UnsupportedError('the model is a static embedder already: nothing to distil');
-  const H = config.hiddenSize;
+export async function distillStatic(teacher: Teacher, options: DistillOptions = {}): Promise<StaticTable> {
+  const { tokenizer, hiddenSize: H } = teacher;
   const dims = options.dims ?? Math.min(H, DISTILL_DIMS);
   if (!Number.isInteger(dims) || dims < 1 || dims > H) throw new InputError(`dims must be an integer in 1..${H}, got ${dims}`);
   const sif = options.sif ?? DISTILL_SIF;
   if (!(sif >= 0)) throw new InputError(`sif must be a number >= 0, got ${sif}`);
-  const layers = options.layers ?? weights.layers.length;
   const batch = options.batch ?? 1024;
   const { before, after } = tokenTemplate(tokenizer);
   const rows = tokenizer.maxTokenId + 1;
-  const teacher = new CpuEncoder(weights);
   const raw = new Float32Array(rows * H);
-  try {
-    for (let from = 0; from < rows; from += batch) {
-      const ids = Array.from({ length: Math.min(batch, rows - from) }, (_, i) => [...before, from + i, ...after]);
-      const [pooled] = await teacher.pooledAtExits(ids, [layers], options.pooling);
-      (pooled as Float32Array[]).forEach((v, i) => {
-        raw.set(v, (from + i) * H);
-      });
-      options.onProgress?.(from + ids.length, rows);
-    }
-  } finally {
-    teacher.dispose();
+  for (let from = 0; from < rows; from += batch) {
+    const ids = Array.from({ length: Math.min(batch, rows - from) }, (_, i) => [...before, from + i, ...after]);
+    (await teacher.pool(ids)).forEach((v, i) => {
+      raw.set(v, (from + i) * H);
+    });
+    options.onProgress?.(from + ids.length, rows);
   }
   const pca = principalAxes(raw, rows, H);
   const table = projectRows(raw, rows, H, pca, dims);

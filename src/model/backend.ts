@@ -9,6 +9,7 @@ import type { AdaptiveOptions, AdaptiveResult, BackendKind, EncoderBackend, Forw
 import { GpuEncoder } from './gpu.js';
 
 export type BackendChoice = BackendKind | 'auto';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['cpu', 'webgpu', 'auto'];
 
 export interface BackendInfo {
   kind: BackendKind;

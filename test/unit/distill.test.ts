@@ -6,7 +6,7 @@ import { loadHfModel } from '../../src/checkpoint/load.js';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
 import { principalAxes, symmetricEigen } from '../../src/distill/principal-axes.js';
-import { distillStatic, zipfSif } from '../../src/distill/static-distill.js';
+import { cpuTeacher, distillStatic, zipfSif } from '../../src/distill/static-distill.js';
 import { readHfFolder } from '../../src/node/hf-folder.js';
 import { m3web } from '../support/cli.js';
 import { cosine, rng } from '../support/random.js';
@@ -66,8 +66,8 @@ describe('m3web distill', { timeout: 120_000 }, () => {
   });
 
   it("distils bert-tiny into the oracle's table", async () => {
-    const model = await loadHfModel(await readHfFolder(BERT));
-    const out = await distillStatic(model, { pooling: 'mean', dims: expected.dims, sif: expected.sif });
+    const teacher = cpuTeacher(await loadHfModel(await readHfFolder(BERT)), 'mean');
+    const out = await distillStatic(teacher, { dims: expected.dims, sif: expected.sif }).finally(() => teacher.dispose());
     expect(out).toMatchObject({ rows: expected.rows, dims: expected.dims });
     const { cos, norm } = compare(out.table, oracle.get('table', [expected.rows, expected.dims]), expected.dims);
     expect(cos).toBeGreaterThan(0.9999);
@@ -77,7 +77,10 @@ describe('m3web distill', { timeout: 120_000 }, () => {
 
   it('writes a model2vec folder that createEncoder opens, whose vectors are the means of its rows', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'm3web-distill-')), 'static');
-    const r = await m3web(['distill', '--model', 'test/oracle/fixtures/bert-tiny', '--out', out, '--dims', '32'], '');
+    const r = await m3web(
+      ['distill', '--model', 'test/oracle/fixtures/bert-tiny', '--out', out, '--dims', '32', '--backend', 'cpu'],
+      '',
+    );
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/wrote a static embedder to .* \(2062 tokens x 32 dims, [\d.]+% of the variance/);
     const written = new SafetensorsFile(new Uint8Array(readFileSync(join(out, 'model.safetensors'))));
