@@ -136,6 +136,17 @@ describe('model2vec static embedders', { timeout: 60_000 }, () => {
     });
     files.set('model.safetensors', safetensorsWith(table, 'embeddings', 'table'));
     await expect(createEncoder({ model: folder('m2v', files), device: 'cpu' })).rejects.toMatchObject({ code: 'MODEL_FORMAT' });
+    // A table whose width is not the config's, or cut short: named, never read past.
+    files.set('model.safetensors', table);
+    const wide = JSON.parse(new TextDecoder().decode(files.get('config.json')));
+    files.set('config.json', new TextEncoder().encode(JSON.stringify({ ...wide, hidden_dim: 64 })));
+    await expect(createEncoder({ model: folder('m2v', files), device: 'cpu' })).rejects.toMatchObject({
+      code: 'MODEL_FORMAT',
+      message: expect.stringMatching(/embeddings/),
+    });
+    files.set('config.json', new TextEncoder().encode(JSON.stringify(wide)));
+    files.set('model.safetensors', table.subarray(0, table.length - 4096));
+    await expect(createEncoder({ model: folder('m2v', files), device: 'cpu' })).rejects.toMatchObject({ code: 'MODEL_FORMAT' });
   });
 });
 
