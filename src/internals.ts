@@ -5,7 +5,21 @@
  */
 export * from './budget/index.js';
 export { type HfModelFiles, type LoadedModel, type LoadOptions, loadHfModel } from './checkpoint/load.js';
-export { type ByteSource, blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from './checkpoint/safetensors.js';
+export {
+  type ByteSource,
+  blobSource,
+  SafetensorsReader,
+  ShardedTensors,
+  safetensorsBytes,
+  type TensorSource,
+} from './checkpoint/safetensors.js';
+export {
+  cpuTeacher,
+  type DistillOptions,
+  distillStatic,
+  type StaticTable,
+  type Teacher,
+} from './distill/static-distill.js';
 export type { GpuAdapterSummary, GpuContext, GpuContextOptions } from './gpu/device.js';
 export { createGpuContext } from './gpu/device.js';
 export { type BackendChoice, type BackendInfo, createBackend, type ManagedBackend } from './model/backend.js';
@@ -30,4 +44,5 @@ export {
   type ModernBertWeights,
   QUANTS,
   type Quant,
+  type StaticWeights,
 } from './weights/weights.js';
