@@ -14,6 +14,7 @@ function withRowAdded(source: TensorSource, name: string, row: Float32Array): Te
   return {
     has: (n) => source.has(n),
     names: () => source.names(),
+    shape: (n) => source.shape(n),
     get: async (n, shape) => (n === name ? add(await source.get(n, shape)) : source.get(n, shape)),
     getRows: async (n, shape, from, to) =>
       n === name ? add(await source.getRows(n, shape, from, to)) : source.getRows(n, shape, from, to),

@@ -41,7 +41,13 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   const tokenizer = TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig, tokenizing(files.config));
   const maxId = tokenizer.maxTokenId;
-  const raw = completeStaticConfig(files.config, maxId + 1);
+  let source = files.weights;
+  if (!source) {
+    if (!(files.safetensors instanceof Uint8Array)) throw new ModelFormatError('model.safetensors must be given as bytes');
+    source = new SafetensorsFile(files.safetensors);
+  }
+  const tensors = source;
+  const raw = completeStaticConfig(files.config, maxId + 1, (name) => tensors.shape(name));
   const config = parseHfConfig(raw, options.exitNorm ? { exitNorm: options.exitNorm } : {});
   const layers = options.layers ?? config.numLayers;
   const least = Math.min(1, config.numLayers);
@@ -52,11 +58,6 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     throw new ModelFormatError(
       `tokenizer.json has token id ${maxId} but config.json's vocab_size is ${config.vocabSize} (tokenizer from another model?)`,
     );
-  }
-  let source = files.weights;
-  if (!source) {
-    if (!(files.safetensors instanceof Uint8Array)) throw new ModelFormatError('model.safetensors must be given as bytes');
-    source = new SafetensorsFile(files.safetensors);
   }
   const weights = await weightsFromTensors(config, source, { quant, layers });
   return { config, weights, tokenizer };

@@ -228,6 +228,11 @@ export class OnnxTensors implements TensorSource {
     return this.tensors.has(name);
   }
 
+  shape(name: string): readonly number[] | undefined {
+    const t = this.tensors.get(name);
+    return t && (t.transposed ? [...t.init.dims].reverse() : t.init.dims);
+  }
+
   names(): Iterable<string> {
     return this.tensors.keys();
   }

@@ -118,6 +118,8 @@ export function decodeToF32(info: TensorInfo, bytes: Uint8Array, name: string, o
 export interface TensorSource {
   has(name: string): boolean;
   names(): Iterable<string>;
+  /** The tensor's shape as stored (undefined for a missing one): what a config that omits a size is completed from. */
+  shape(name: string): readonly number[] | undefined;
   /** The tensor as f32, checked against the expected shape. */
   get(name: string, shape: readonly number[]): Float32Array | Promise<Float32Array>;
   /**
@@ -202,6 +204,10 @@ export class SafetensorsReader implements TensorSource {
     return this.tensors.has(name);
   }
 
+  shape(name: string): readonly number[] | undefined {
+    return this.tensors.get(name)?.shape;
+  }
+
   names(): Iterable<string> {
     return this.tensors.keys();
   }
@@ -262,6 +268,10 @@ export class ShardedTensors implements TensorSource {
     return this.byName.has(name);
   }
 
+  shape(name: string): readonly number[] | undefined {
+    return this.byName.get(name)?.shape(name);
+  }
+
   names(): Iterable<string> {
     return this.byName.keys();
   }
@@ -297,6 +307,10 @@ export class SafetensorsFile implements TensorSource {
 
   has(name: string): boolean {
     return this.tensors.has(name);
+  }
+
+  shape(name: string): readonly number[] | undefined {
+    return this.tensors.get(name)?.shape;
   }
 
   names(): Iterable<string> {

@@ -107,14 +107,21 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const started = performance.now();
   const folder = await modelFolder(args.model, io, { dtype: args.quant ?? 'q8', revision: args.revision });
   const peek = await readModelConfig(folder);
-  const { numLayers, hiddenSize } = peekHfConfig(peek.config);
+  const peeked = peekHfConfig(peek.config);
+  const { numLayers } = peeked;
   const layers = args.layers ?? numLayers;
-  const dims = args.dims ?? hiddenSize;
   // Checked before the weights load: a typo should not cost a multi-gigabyte read.
   if (layers > numLayers) throw new UsageError(`--layers must be in 1..${numLayers} for this model, got ${layers}`, EMBED_HINT);
-  if (dims > hiddenSize) throw new UsageError(`--dims must be in 1..${hiddenSize} for this model, got ${dims}`, EMBED_HINT);
+  const widest = (hidden: number) => {
+    if (args.dims !== undefined && args.dims > hidden)
+      throw new UsageError(`--dims must be in 1..${hidden} for this model, got ${args.dims}`, EMBED_HINT);
+  };
+  // An older model2vec config leaves its width to the table: then checked once it is read.
+  if (peeked.hiddenSize !== null) widest(peeked.hiddenSize);
   const quant = args.quant ?? 'f32';
   const { config, weights, tokenizer, manifest, sentenceTransformers } = await openModelFolder(folder, { quant, layers });
+  widest(config.hiddenSize);
+  const dims = args.dims ?? config.hiddenSize;
   const pooling = args.pooling ?? manifest?.pooling ?? sentenceTransformers?.pooling ?? 'mean';
   const prefix = (args.kind && (manifest?.prefixes ?? sentenceTransformers?.prefixes)?.[args.kind]) ?? '';
   const projection = weights.projection ? new PromptProjection(weights.projection) : null;

@@ -3,11 +3,10 @@ import { access, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { HfModelFiles } from '../checkpoint/load.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
-import { type ByteSource, bytesSource, SafetensorsReader, type TensorSource } from '../checkpoint/safetensors.js';
+import { type ByteSource, bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
 import { staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
-import { staticModuleConfig } from '../checkpoint/static.js';
 import { ModelFormatError, UnsupportedError } from '../errors.js';
-import { fileSource } from './files.js';
+import { sentenceTransformersStaticConfig } from '../weights/static-config.js';
 
 const exists = (path: string) =>
   access(path, constants.F_OK).then(
@@ -99,18 +98,11 @@ async function readSafetensors(dir: string): Promise<Uint8Array> {
 
 /**
  * sentence-transformers' static layout in `dir` (no config.json; see staticEmbeddingPath): its
- * module's folder, and the config made from its table's safetensors header; else null.
+ * module's folder and the config it stands for, completed from the table when read; else null.
  */
 export async function staticModuleOf(dir: string): Promise<{ path: string; config: Record<string, unknown> } | null> {
   const path = staticEmbeddingPath(await readJson(dir, 'modules.json', true));
-  if (!path) return null;
-  const file = join(dir, path, 'model.safetensors');
-  const source = await fileSource(file, `${path}/model.safetensors`);
-  try {
-    return { path, config: staticModuleConfig((await SafetensorsReader.open(source)).tensors, file) };
-  } finally {
-    await source.close();
-  }
+  return path ? { path, config: sentenceTransformersStaticConfig() } : null;
 }
 
 /**

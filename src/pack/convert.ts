@@ -93,7 +93,10 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     throw new ModelFormatError('tokenizer.json is not valid JSON', { cause });
   }
   const tokenizer = TextTokenizer.fromJson(tokenizerJson, ckpt.tokenizerConfig, tokenizing(ckpt.config));
-  const rawConfig = completeStaticConfig(ckpt.config, tokenizer.maxTokenId + 1) as Record<string, unknown>;
+  const rawConfig = completeStaticConfig(ckpt.config, tokenizer.maxTokenId + 1, (name) => ckpt.weights.shape(name)) as Record<
+    string,
+    unknown
+  >;
   const config = parseHfConfig(rawConfig, options.exitNorm ? { exitNorm: options.exitNorm } : {});
   const preNorm = config.modern ?? config.decoder;
   if (options.exitNorm && !preNorm) throw new InputError('exitNorm applies to pre-norm models only (ModernBERT, Qwen3, Gemma 3)');

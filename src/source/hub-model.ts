@@ -79,7 +79,8 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
     // Checked before any weights are fetched: an architecture m3web does not run fails here
     // (sentence-transformers' static layout has no config.json: openHubCheckpoint reads its module).
     const raw = await repo.json('config.json', false);
-    if (raw !== undefined) dims ??= trainedWidths(id.repo, peekHfConfig(raw).hiddenSize);
+    const hidden = raw === undefined ? null : peekHfConfig(raw).hiddenSize;
+    if (hidden !== null) dims ??= trainedWidths(id.repo, hidden);
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;
     offline = err;

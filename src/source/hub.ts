@@ -7,10 +7,10 @@ import {
   type TensorSource,
 } from '../checkpoint/safetensors.js';
 import { type SentenceTransformersFiles, staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
-import { staticModuleConfig } from '../checkpoint/static.js';
 import { AccessDeniedError, ModelFormatError, ModelNotFoundError, NetworkError, UnsupportedError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FetchLike, fetchFile } from '../store/fetch.js';
+import { sentenceTransformersStaticConfig } from '../weights/static-config.js';
 import type { HubModelId } from './hub-id.js';
 import type { WeightMeter } from './weight-meter.js';
 
@@ -240,7 +240,7 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
 
 /**
  * sentence-transformers' static layout: the StaticEmbedding module's folder `path` holds the
- * tokenizer and the table, and its config is made from the table's shape (see staticModuleConfig).
+ * tokenizer and the table; its config is made when converted (completeStaticConfig).
  */
 async function openStaticModule(
   repo: HubRepo,
@@ -253,7 +253,7 @@ async function openStaticModule(
   const source = await repo.byteSource(file, (bytes) => meter?.count(file, bytes));
   meter?.add(file, source.size);
   const weights = await SafetensorsReader.open(source);
-  return { config: staticModuleConfig(weights.tensors, repo.fileUrl(file)), tokenizer, sentenceTransformers, weights };
+  return { config: sentenceTransformersStaticConfig(), tokenizer, sentenceTransformers, weights };
 }
 
 /**

@@ -9,7 +9,7 @@ import {
 } from './bert-configs.js';
 import { bool, ERF_GELU, num, obj, positiveInt, ropeTheta } from './config-fields.js';
 import { decoderHeads, gemma3Spec, qwen3Spec } from './decoder-config.js';
-import type { EncoderConfig } from './encoder-config.js';
+import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 import { isStaticConfig, parseStaticConfig } from './static-config.js';
 
@@ -55,7 +55,7 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   if (!EXIT_NORMS.includes(exitNorm))
     throw new ModelFormatError(`exitNorm must be none or final, got ${JSON.stringify(exitNorm)}`);
   if (modelType === 'modernbert') return parseModernBertConfig(cfg, exitNorm);
-  if (modelType === 'model2vec') return parseStaticConfig(cfg);
+  if (isStaticConfig(cfg)) return parseStaticConfig(cfg);
   if (modelType === 'new' || modelType === 'gte') return parseGteConfig(cfg);
   if (modelType === 'nomic_bert') return parseNomicConfig(cfg);
   if (modelType === 'distilbert') return parseDistilBertConfig(cfg);
@@ -206,9 +206,15 @@ function parseDecoderConfig(cfg: Record<string, unknown>, modelType: 'qwen3' | '
  * The architecture, depth and width a config.json names, before its tokenizer is read: what a
  * caller checks before fetching weights (a model2vec config needs the tokenizer for the rest).
  */
-export function peekHfConfig(raw: unknown): Pick<EncoderConfig, 'modelType' | 'numLayers' | 'hiddenSize'> {
+export function peekHfConfig(raw: unknown): { modelType: ModelType; numLayers: number; hiddenSize: number | null } {
   if (!isStaticConfig(raw)) return parseHfConfig(raw);
-  return { modelType: 'model2vec', numLayers: 0, hiddenSize: positiveInt(raw as Record<string, unknown>, 'hidden_dim') };
+  // Older model2vec configs leave the width to the table.
+  const hidden = (raw as Record<string, unknown>).hidden_dim;
+  return {
+    modelType: 'model2vec',
+    numLayers: 0,
+    hiddenSize: hidden === undefined ? null : positiveInt(raw as Record<string, unknown>, 'hidden_dim'),
+  };
 }
 
 /** Every layer count a model may stop at: 1..numLayers, or 0 alone for a static embedder. */

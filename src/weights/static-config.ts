@@ -8,8 +8,22 @@ import type { EncoderConfig } from './encoder-config.js';
  * without special tokens and with the unknown token dropped (StaticModel.tokenize), at most
  * MODEL2VEC_TOKENS of them (StaticModel.encode's max_length).
  */
-export const isStaticConfig = (raw: unknown): boolean =>
-  typeof raw === 'object' && raw !== null && (raw as Record<string, unknown>).model_type === 'model2vec';
+export function isStaticConfig(raw: unknown): boolean {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const cfg = raw as Record<string, unknown>;
+  // model2vec wrote model_type only from late 2024; its earlier configs are known by their own keys.
+  return (
+    cfg.model_type === 'model2vec' ||
+    (cfg.model_type === undefined && MODEL2VEC_KEYS.some((k) => Object.hasOwn(cfg, k))) ||
+    (Array.isArray(cfg.architectures) && cfg.architectures.includes('StaticModel'))
+  );
+}
+
+/** Keys of model2vec's config.json since its first release (2024-09: tokenizer_name, apply_pca, apply_zipf). */
+const MODEL2VEC_KEYS = ['apply_pca', 'apply_zipf', 'sif_coefficient', 'tokenizer_name'];
+
+/** Where a static embedder keeps its table: model2vec saves `embeddings`, sentence-transformers' StaticEmbedding `embedding.weight`. */
+export const STATIC_TABLE_NAMES = ['embeddings', 'embedding.weight'];
 
 const MODEL2VEC_TOKENS = 512;
 
@@ -19,36 +33,46 @@ const MODEL2VEC_TOKENS = 512;
  */
 const ST_STATIC_TOKENS = 8192;
 
-/** The table's name in sentence-transformers' StaticEmbedding (its nn.EmbeddingBag). */
-export const ST_STATIC_TABLE = 'embedding.weight';
-
 /**
- * The config.json sentence-transformers' static layout lacks, for a table `hiddenDim` wide: the
- * same forward as model2vec's, but StaticEmbedding.tokenize keeps the unknown token.
+ * The config.json sentence-transformers' static layout lacks: the same forward as model2vec's,
+ * but StaticEmbedding.tokenize keeps the unknown token (the width comes from the table).
  */
-export const sentenceTransformersStaticConfig = (hiddenDim: number): Record<string, unknown> => ({
+export const sentenceTransformersStaticConfig = (): Record<string, unknown> => ({
   model_type: 'model2vec',
   architectures: ['StaticEmbedding'],
-  hidden_dim: hiddenDim,
   drop_unknown: false,
   max_tokens: ST_STATIC_TOKENS,
 });
 
 /**
- * model2vec's config.json names neither the vocabulary nor the layers: they are added from the
- * tokenizer (its vectors are one per token) before the config is parsed or stored in a pack, so a
+ * model2vec's config.json names neither the vocabulary nor the layers, and its older ones not the
+ * width either: they are added from the tokenizer (one vector per token) and the table's shape
+ * (`shapeOf`, from the weights' headers) before the config is parsed or stored in a pack, so a
  * pack's manifest reads like any other model's (hidden_size, num_hidden_layers 0, vocab_size).
  */
-export function completeStaticConfig(raw: unknown, tokenizerVocab: number): unknown {
+export function completeStaticConfig(
+  raw: unknown,
+  tokenizerVocab: number,
+  shapeOf: (tensor: string) => readonly number[] | undefined,
+): unknown {
   if (!isStaticConfig(raw)) return raw;
   const cfg = raw as Record<string, unknown>;
-  return { ...cfg, vocab_size: cfg.vocab_size ?? tokenizerVocab, hidden_size: cfg.hidden_dim, num_hidden_layers: 0 };
+  const table = STATIC_TABLE_NAMES.map(shapeOf).find((shape) => shape !== undefined);
+  const hidden = cfg.hidden_dim ?? table?.[1];
+  return {
+    ...cfg,
+    model_type: 'model2vec',
+    vocab_size: cfg.vocab_size ?? tokenizerVocab,
+    hidden_dim: hidden,
+    hidden_size: hidden,
+    num_hidden_layers: 0,
+  };
 }
 
 export function parseStaticConfig(cfg: Record<string, unknown>): EncoderConfig {
-  if (cfg.vocab_size === undefined) {
+  if (cfg.vocab_size === undefined || cfg.hidden_dim === undefined) {
     throw new ModelFormatError(
-      'a model2vec config.json is read with its tokenizer (completeStaticConfig): vocab_size is missing',
+      'a model2vec config.json is read with its tokenizer and table (completeStaticConfig): vocab_size or hidden_dim is missing',
     );
   }
   return {

@@ -233,6 +233,7 @@ function shapedSource(
   return {
     has: (name) => shapes.has(name),
     names: () => shapes.keys(),
+    shape: (name) => shapes.get(name),
     get: (name, shape) => get(name, shape).slice(),
     getRows(name, shape, from, to) {
       const row = shape.slice(1).reduce((a, b) => a * b, 1);

@@ -53,6 +53,7 @@ describe('JinaBERT v2 config', () => {
     const variant: TensorSource = {
       has: (n) => n === 'encoder.layer.0.mlp.up_gated_layer.weight' || file.has(n),
       names: () => file.names(),
+      shape: (n) => file.shape(n),
       get: (n, shape) => file.get(n, shape),
       getRows: (n, shape, from, to) => file.getRows(n, shape, from, to),
     };

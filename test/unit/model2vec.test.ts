@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadHfModel } from '../../src/checkpoint/load.js';
@@ -91,6 +92,23 @@ describe('model2vec static embedders', { timeout: 60_000 }, () => {
     } finally {
       await enc.dispose();
     }
+  });
+
+  it("opens model2vec's 2024 configs, without model_type or hidden_dim (the width read from the table)", async () => {
+    const files = folderFiles(FIXTURE, FILES);
+    const old = { tokenizer_name: 'bert-tiny', apply_pca: 32, apply_zipf: true };
+    files.set('config.json', new TextEncoder().encode(JSON.stringify(old)));
+    const enc = await createEncoder({ model: folder('m2v-2024', files), device: 'cpu' });
+    try {
+      expect((await enc.info()).model).toMatchObject({ layers: 0, hiddenSize: H, dims: [16, H] });
+      expect(worstCosine(await enc.embed(expected.texts))).toBeGreaterThanOrEqual(0.999);
+    } finally {
+      await enc.dispose();
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'm3web-m2v-'));
+    for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
+    const { config } = await loadHfModel(await readHfFolder(dir));
+    expect(config).toMatchObject({ modelType: 'model2vec', hiddenSize: H, vocabSize: 2062 });
   });
 
   it('backs a search index: each text finds itself by vector, hybrid and after a sync', async () => {

@@ -27,6 +27,7 @@ function withTensors(base: TensorSource, extra: Map<string, Float32Array>): Tens
   return {
     has: (n) => extra.has(n) || base.has(n),
     names: () => [...base.names(), ...extra.keys()],
+    shape: (n) => (extra.has(n) ? [H, H] : base.shape(n)),
     get: (n, shape) => extra.get(n) ?? base.get(n, shape),
     getRows: (n, shape, from, to) => {
       const t = extra.get(n);
