@@ -2,6 +2,7 @@ import { InputError } from '../errors.js';
 import type { GpuAdapterSummary } from '../gpu/device.js';
 import type { Elem } from '../gpu/resources.js';
 import type { BackendKind, EncoderBackend } from '../model/encoder.js';
+import { firstExit } from '../weights/config.js';
 
 /** Which device a probe describes: the shape of a ManagedBackend's `info`. */
 export interface ProbeTarget {
@@ -123,7 +124,7 @@ export async function probeDevice(
     { batch: 1, seqLen: long },
     { batch: PROBE_BATCH, seqLen: long },
   ];
-  const depths = backend.loadedLayers >= 2 ? [1, 2] : [Math.min(1, backend.loadedLayers)];
+  const depths = backend.loadedLayers >= 2 ? [1, 2] : [firstExit(backend.loadedLayers)];
   const cases = depths.flatMap((layers) =>
     shapes.map((s) => ({ layers, ...s, tokens: probeTokens(s.batch, s.seqLen, vocabSize) })),
   );

@@ -1,6 +1,6 @@
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { type EncoderConfig, type ExitNorm, parseHfConfig } from '../weights/config.js';
+import { type EncoderConfig, type ExitNorm, firstExit, parseHfConfig } from '../weights/config.js';
 import { completeStaticConfig, tokenizing } from '../weights/static-config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
@@ -41,16 +41,11 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   const tokenizer = TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig, tokenizing(files.config));
   const maxId = tokenizer.maxTokenId;
-  let source = files.weights;
-  if (!source) {
-    if (!(files.safetensors instanceof Uint8Array)) throw new ModelFormatError('model.safetensors must be given as bytes');
-    source = new SafetensorsFile(files.safetensors);
-  }
-  const tensors = source;
-  const raw = completeStaticConfig(files.config, maxId + 1, (name) => tensors.shape(name));
+  const source = files.weights ?? safetensorsOf(files.safetensors);
+  const raw = completeStaticConfig(files.config, maxId + 1, (name) => source.shape(name));
   const config = parseHfConfig(raw, options.exitNorm ? { exitNorm: options.exitNorm } : {});
   const layers = options.layers ?? config.numLayers;
-  const least = Math.min(1, config.numLayers);
+  const least = firstExit(config.numLayers);
   if (!Number.isInteger(layers) || layers < least || layers > config.numLayers) {
     throw new InputError(`layers must be an integer in ${least}..${config.numLayers}, got ${layers}`);
   }
@@ -61,4 +56,9 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
   }
   const weights = await weightsFromTensors(config, source, { quant, layers });
   return { config, weights, tokenizer };
+}
+
+function safetensorsOf(bytes: unknown): TensorSource {
+  if (!(bytes instanceof Uint8Array)) throw new ModelFormatError('model.safetensors must be given as bytes');
+  return new SafetensorsFile(bytes);
 }

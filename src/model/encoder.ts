@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { EncoderConfig, Pooling } from '../weights/config.js';
+import { type EncoderConfig, firstExit, type Pooling } from '../weights/config.js';
 
 export type BackendKind = 'webgpu' | 'cpu';
 
@@ -65,10 +65,10 @@ export const STATIC_ON_CPU =
   'a static embedder (model2vec) has no layers for WebGPU to run: its vectors are table lookups and a mean, done on the CPU';
 
 /**
- * The fewest layers a call may run: one, or none for a static embedder (numLayers 0), whose
- * texts may also have no token it knows (model2vec drops unknown tokens; the mean of none is zeros).
+ * The fewest layers a call may run (firstExit); a static embedder's texts may also have no token
+ * it knows (model2vec drops unknown tokens; the mean of none is zeros).
  */
-const least = (config: EncoderConfig) => (config.numLayers === 0 ? 0 : 1);
+const least = (config: EncoderConfig) => firstExit(config.numLayers);
 
 export function checkForwardOptions(backend: EncoderBackend, tokens: readonly ArrayLike<number>[], o: ForwardOptions): void {
   const { hiddenSize } = backend.config;

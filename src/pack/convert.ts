@@ -13,7 +13,7 @@ import { weightsReader } from '../checkpoint/weights.js';
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { Pooling } from '../weights/config.js';
-import { type ExitNorm, everyExit, parseHfConfig } from '../weights/config.js';
+import { type ExitNorm, everyExit, firstExit, parseHfConfig } from '../weights/config.js';
 import { completeStaticConfig, defaultWidths, tokenizing } from '../weights/static-config.js';
 import { QUANTS, type Quant, type WeightParts } from '../weights/weights.js';
 import { Arena } from './arena.js';
@@ -106,7 +106,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     );
   }
   const st = sentenceTransformersSettings(ckpt.sentenceTransformers ?? {});
-  const exits = intList('exits', options.exits ?? everyExit(config.numLayers), Math.min(1, config.numLayers), config.numLayers);
+  const exits = intList('exits', options.exits ?? everyExit(config.numLayers), firstExit(config.numLayers), config.numLayers);
   const dims = intList('dims', options.dims ?? defaultWidths(config), 1, config.hiddenSize);
   const maxTokens = Math.min(
     options.maxTokens ?? st.maxTokens ?? config.maxTokens,

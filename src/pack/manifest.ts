@@ -1,5 +1,5 @@
 import { ModelFormatError } from '../errors.js';
-import { EXIT_NORMS, type ExitNorm, POOLINGS, type Pooling } from '../weights/config.js';
+import { EXIT_NORMS, type ExitNorm, firstExit, POOLINGS, type Pooling } from '../weights/config.js';
 import { hfConfigField } from '../weights/config-fields.js';
 import { type DenseModule, PROMPT_KINDS, type PromptKind, QUANTS, type Quant } from '../weights/weights.js';
 
@@ -240,7 +240,7 @@ export function parseManifest(raw: unknown): PackManifest {
   const missing = covered.indexOf(false);
   if (missing >= 0) fail(`no shard holds layer ${missing}`);
   const exits = arr(m.exits, 'exits', Math.max(numLayers, 1)).map((v, i) =>
-    int(v, `exits[${i}]`, Math.min(1, numLayers), numLayers),
+    int(v, `exits[${i}]`, firstExit(numLayers), numLayers),
   );
   const dims = arr(m.dims, 'dims', hidden).map((v, i) => int(v, `dims[${i}]`, 1, hidden));
   if (!exits.length || !dims.length) fail('exits and dims must not be empty');

@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { firstExit } from '../weights/config.js';
 import { chunkBudget, chunkText, estimateTokens } from './chunk.js';
 import { type Codec, encodeRow } from './codec.js';
 import type { Segment } from './segment.js';
@@ -54,8 +55,7 @@ async function embedAll(texts: string[], s: EmbedSettings): Promise<Embedded> {
     truncated.push(...r.truncated);
     exits.push(...batch.map((_, j) => r.layers?.[j] ?? s.layers));
   }
-  // A static embedder's one exit is 0 layers; every other model's exits start at 1.
-  const least = Math.min(1, s.layers);
+  const least = firstExit(s.layers);
   for (const e of exits) {
     if (!Number.isInteger(e) || e < least || e > s.layers)
       throw new InputError(`the encoder returned a vector of exit ${e} for layers ${s.layers}`);

@@ -5,6 +5,7 @@ import { modelFromPack } from '../pack/model.js';
 import { extendPackWeights } from '../pack/read.js';
 import { type LoadPackOptions, loadPackFiles } from '../store/pack-loader.js';
 import type { LoadProgress, ModelInfo } from '../types.js';
+import { firstExit } from '../weights/config.js';
 import { hfConfigField } from '../weights/config-fields.js';
 
 /** A model whose layers can be loaded a few at a time: the first L for a shallow plan, more later. */
@@ -69,7 +70,7 @@ export async function openPack(source: string, load: PackFileLoader, layers: num
   const files = first.files;
   const total = Number(hfConfigField(manifest.config, 'num_hidden_layers'));
   const initial = Math.min(layers ?? total, total);
-  const least = Math.min(1, total);
+  const least = firstExit(total);
   if (!Number.isInteger(initial) || initial < least)
     throw new InputError(`layers must be an integer in ${least}..${total}, got ${layers}`);
   const model = modelFromPack(manifest, files, initial);

@@ -2,6 +2,7 @@ import { InputError, IntegrityError, ModelFormatError, NetworkError, StorageQuot
 import { type FileEntry, MANIFEST_FILE, type PackManifest, parseManifest, shardsFor } from '../pack/manifest.js';
 import { sha256Hex } from '../pack/sha256.js';
 import type { PackSink } from '../pack/write.js';
+import { firstExit } from '../weights/config.js';
 import { hfConfigField } from '../weights/config-fields.js';
 import { cacheKey, openPackCache, type PackCache } from './cache.js';
 import { type FetchLike, fetchFile, throwIfAborted } from './fetch.js';
@@ -241,7 +242,7 @@ export async function loadPackFiles(baseUrl: string, options: LoadPackOptions = 
   const manifest = parseManifestText(source.text);
   const numLayers = hfConfigField(manifest.config, 'num_hidden_layers') as number;
   const layers = options.layers ?? numLayers;
-  const least = Math.min(1, numLayers);
+  const least = firstExit(numLayers);
   if (!Number.isInteger(layers) || layers < least || layers > numLayers) {
     throw new InputError(`layers must be an integer in ${least}..${numLayers} for ${manifest.id}, got ${layers}`);
   }

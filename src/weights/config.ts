@@ -217,6 +217,9 @@ export function peekHfConfig(raw: unknown): { modelType: ModelType; numLayers: n
   };
 }
 
+/** The shallowest exit a model has: 1, or 0 for a static embedder (numLayers 0). */
+export const firstExit = (numLayers: number): number => Math.min(1, numLayers);
+
 /** Every layer count a model may stop at: 1..numLayers, or 0 alone for a static embedder. */
 export const everyExit = (numLayers: number): number[] =>
   numLayers === 0 ? [0] : Array.from({ length: numLayers }, (_, i) => i + 1);
