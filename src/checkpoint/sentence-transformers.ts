@@ -150,8 +150,9 @@ export function sentenceTransformersSettings(files: SentenceTransformersFiles): 
   if (typeof length === 'number' && Number.isInteger(length) && length > 1) out.maxTokens = length;
   const prompts = isObject(files.stConfig) && isObject(files.stConfig.prompts) ? files.stConfig.prompts : {};
   const prompt = (...names: string[]) => names.map((n) => prompts[n]).find((p): p is string => typeof p === 'string' && p !== '');
-  const query = prompt('query');
-  const passage = prompt('passage', 'document');
+  // jina-embeddings-v3 names its prompts after its task adapters.
+  const query = prompt('query', 'retrieval.query');
+  const passage = prompt('passage', 'document', 'retrieval.passage');
   if (query !== undefined || passage !== undefined) {
     out.prefixes = { ...(query === undefined ? {} : { query }), ...(passage === undefined ? {} : { passage }) };
   }

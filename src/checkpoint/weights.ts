@@ -3,6 +3,7 @@ import type { EncoderWeights, WeightParts } from '../weights/weights.js';
 import { bertReader } from './bert.js';
 import { decoderReader } from './decoder.js';
 import { gteReader } from './gte.js';
+import { jinaV3Reader } from './jina-v3.js';
 import { modernBertReader } from './modernbert.js';
 import { nomicReader } from './nomic.js';
 import type { HfWeightOptions } from './options.js';
@@ -15,6 +16,7 @@ export function weightsReader(config: EncoderConfig, source: TensorSource, optio
   if (config.modelType === 'model2vec') return staticReader(config, source, options);
   if (config.modelType === 'gte') return gteReader(config, source, options);
   if (config.modelType === 'nomic_bert') return nomicReader(config, source, options);
+  if (config.modelType === 'jina_embeddings_v3') return jinaV3Reader(config, source, options);
   return config.modern ? modernBertReader(config, source, options) : bertReader(config, source, options);
 }
 

@@ -171,14 +171,17 @@ export class EncoderCore {
         const projected = projection?.appliesTo(options.kind) ? projection : null;
         const width = projected ? this.handle.model.config.hiddenSize : dims;
         const backendNormalizes = normalize && !projected;
-        const fixed = { layers: exit, dims: width, pooling: info.pooling, normalize: backendNormalizes };
+        // A model with task adapters (jina-embeddings-v3) runs its retrieval kind's adapter.
+        const adapter = options.kind === undefined ? null : (this.handle.model.config.lora?.byKind[options.kind] ?? null);
+        const task = adapter === null ? {} : { task: adapter };
+        const fixed = { layers: exit, dims: width, pooling: info.pooling, normalize: backendNormalizes, ...task };
         // While a progressive start has loaded one exit only, adaptive has nothing to choose from.
         const exits = info.exits.filter((e) => e <= exit).sort((a, b) => a - b);
         const forward: Depth =
           tolerance !== null && exits.length > 1
             ? {
                 kind: 'adaptive',
-                options: { exits, tolerance, dims: width, pooling: info.pooling, normalize: backendNormalizes },
+                options: { exits, tolerance, dims: width, pooling: info.pooling, normalize: backendNormalizes, ...task },
               }
             : { kind: 'fixed', options: fixed };
         const vectors: Float32Array[] = [];

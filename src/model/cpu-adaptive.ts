@@ -14,12 +14,13 @@ export function runAdaptiveCpu(
   judge: ExitJudge,
   pooled: (rowTokens: Float32Array, length: number) => Float32Array,
   hiddenSize: number,
+  task?: number,
 ): void {
   const rowFloats = batch.seqLen * hiddenSize;
   let rows = batch;
-  let x = stepper.embed(batch);
+  let x = stepper.embed(batch, task);
   for (let layer = 1; rows.size > 0 && layer <= (exits.at(-1) as number); layer++) {
-    x = stepper.layer(layer - 1, x, rows);
+    x = stepper.layer(layer - 1, x, rows, task);
     judge.ran(layer, rows.size);
     if (!exits.includes(layer)) continue;
     const keep: number[] = [];

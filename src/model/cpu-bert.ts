@@ -1,6 +1,9 @@
+import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiSlopes } from './alibi.js';
 import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
+import { addLowRank, gatherWords } from './lora.js';
+import { gelu } from './math.js';
 import { modelRelativeBias } from './relative-bias.js';
 import { ropeSpecTable } from './rope.js';
 import type { WasmKernels } from './wasm/kernels.js';
@@ -13,7 +16,8 @@ import type { WasmKernels } from './wasm/kernels.js';
  * a gated feed-forward.
  */
 export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null): CpuStepper {
-  const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps, gatedBert, maxTokens } = weights.config;
+  const { hiddenSize: H, intermediateSize: I, numHeads, headDim, layerNormEps: eps, gatedBert, maxTokens, lora } = weights.config;
+  const rank = lora?.rank ?? 0;
   const relative = modelRelativeBias(weights);
   const { layers, attendGrouped } = cpuLayers(weights.layers, kernel);
   const positions = gatedBert?.positions;
@@ -29,10 +33,10 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
     ...(relative ? { relative } : {}),
   };
   return {
-    embed(batch) {
+    embed(batch, task) {
       const M = batch.size * batch.seqLen;
       const x = new Float32Array(M * H);
-      weights.word.gather(batch.ids, x);
+      gatherWords(weights, batch.ids, x, task);
       const { position, tokenType } = weights;
       if (position && tokenType) {
         for (let m = 0; m < M; m++) {
@@ -44,16 +48,26 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
       layerNorm(x, null, weights.embNorm, H, eps);
       return x;
     },
-    layer(i, x, batch) {
+    layer(i, x, batch, task) {
       const layer = layers[i] as (typeof layers)[number];
       const M = batch.size * batch.seqLen;
-      const qkv = layer.qkv(x, M);
+      // With a task adapter its low-rank part joins the projection before the activation.
+      const project = (k: Projection, input: Float32Array, activation?: 'gelu') => {
+        const pair = task === undefined ? undefined : layer.adapters?.[k];
+        if (!pair || task === undefined) return layer[k](input, M, activation);
+        const y = layer[k](input, M);
+        addLowRank(input, y, M, pair, task, rank);
+        if (activation === 'gelu') for (let j = 0; j < y.length; j++) y[j] = gelu(y[j] as number);
+        return y;
+      };
+      const qkv = project('qkv', x);
       if (rope) applyRope(qkv, batch, numHeads, headDim, rope);
       const ctx = attendGrouped(qkv, batch, shape);
-      const a = layer.attnOut(ctx, M);
+      const a = project('attnOut', ctx);
       layerNorm(a, x, layer.attnNorm, H, eps);
-      const f = gatedBert ? gated(layer.ffnIn(a, M), M, I, gatedBert.gate) : layer.ffnIn(a, M, 'gelu');
-      const y = layer.ffnOut(f, M);
+      const gate = gatedBert?.gate ?? null;
+      const f = gate ? gated(project('ffnIn', a), M, I, gate) : project('ffnIn', a, 'gelu');
+      const y = project('ffnOut', f);
       layerNorm(y, a, layer.ffnNorm, H, eps);
       return y;
     },

@@ -87,6 +87,7 @@ export type CpuForward = (
   batch: TokenBatch,
   layers: number,
   afterLayer?: (layer: number, h: Float32Array) => void,
+  task?: number,
 ) => Float32Array;
 
 /**
@@ -94,18 +95,18 @@ export type CpuForward = (
  * drops the texts that have left). Its stream is also its exit representation.
  */
 export interface CpuStepper {
-  /** The embedding output, [size * seqLen, H]: the stream the first layer reads. */
-  embed(batch: TokenBatch): Float32Array;
+  /** The embedding output, [size * seqLen, H]: the stream the first layer reads. `task`: see ForwardOptions.task. */
+  embed(batch: TokenBatch, task?: number): Float32Array;
   /** Runs layer `i` (0-based) over the stream `x` of `batch`'s rows; returns the new stream. */
-  layer(i: number, x: Float32Array, batch: TokenBatch): Float32Array;
+  layer(i: number, x: Float32Array, batch: TokenBatch, task?: number): Float32Array;
 }
 
 /** The whole forward of a stepper whose model has `loaded` layers. */
 export function steppedForward(s: CpuStepper, loaded: number): CpuForward {
-  return (batch, count, afterLayer) => {
-    let x = s.embed(batch);
+  return (batch, count, afterLayer, task) => {
+    let x = s.embed(batch, task);
     for (let i = 0; i < Math.min(count, loaded); i++) {
-      x = s.layer(i, x, batch);
+      x = s.layer(i, x, batch, task);
       afterLayer?.(i + 1, x);
     }
     return x;

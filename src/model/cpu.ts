@@ -76,7 +76,7 @@ export class CpuEncoder implements EncoderBackend {
     const out: Float32Array[] = new Array(tokens.length);
     const truncateNorm = truncatesWithNorm(this.config);
     for (const batch of bucketize(tokens, this.config)) {
-      const h = this.forward(batch, o.layers);
+      const h = this.run(batch, o.layers, undefined, o.task);
       batch.indices.forEach((textIndex, row) => {
         const tokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
         const pooled = this.pooled(tokens, batch.lengths[row] as number, o.pooling);
@@ -99,6 +99,7 @@ export class CpuEncoder implements EncoderBackend {
         judge,
         (row, length) => this.pooled(row, length, o.pooling),
         this.config.hiddenSize,
+        o.task,
       );
     }
     return judge.result;

@@ -11,6 +11,8 @@ export interface ForwardOptions {
   pooling: Pooling;
   /** L2-normalise after truncation. */
   normalize: boolean;
+  /** The task adapter to run (an index into config.lora.tasks); absent: the base weights alone. */
+  task?: number;
 }
 
 export interface AdaptiveOptions {
@@ -21,6 +23,7 @@ export interface AdaptiveOptions {
   dims: number;
   pooling: Pooling;
   normalize: boolean;
+  task?: number;
 }
 
 export interface AdaptiveResult {
@@ -79,7 +82,20 @@ export function checkForwardOptions(backend: EncoderBackend, tokens: readonly Ar
   if (!Number.isInteger(o.dims) || o.dims < 1 || o.dims > hiddenSize) {
     throw new InputError(`dims must be an integer in 1..${hiddenSize}, got ${o.dims}`);
   }
+  checkTask(backend.config, o.task);
   checkTokens(tokens, backend.config);
+}
+
+export function checkTask(config: EncoderConfig, task: number | undefined): void {
+  if (task === undefined) return;
+  const tasks = config.lora?.tasks.length ?? 0;
+  if (!Number.isInteger(task) || task < 0 || task >= tasks) {
+    throw new InputError(
+      tasks === 0
+        ? `this model has no task adapters, got task ${task}`
+        : `task must be an integer in 0..${tasks - 1}, got ${task}`,
+    );
+  }
 }
 
 export function checkTokens(tokens: readonly ArrayLike<number>[], config: EncoderConfig): void {

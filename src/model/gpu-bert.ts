@@ -1,9 +1,11 @@
 import type { GpuContext } from '../gpu/device.js';
 import { EmbedKernel } from '../gpu/kernels/embed.js';
 import type { GpuLayerNorm } from '../gpu/kernels/layernorm.js';
+import { type GpuLoraPair, LoraKernel } from '../gpu/kernels/lora.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
-import type { Elem, UniformArena } from '../gpu/resources.js';
+import { type Elem, GrowableBuffer, type UniformArena } from '../gpu/resources.js';
 import type { EncoderConfig } from '../weights/config.js';
+import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiBase } from './alibi.js';
 import {
@@ -22,6 +24,15 @@ import { ropeSpecTable } from './rope.js';
 
 interface GpuLayer extends GpuLayerCore {
   attnNorm: GpuLayerNorm;
+  /** The projections' task adapters (config.lora); null without. */
+  adapters: Record<Projection, GpuLoraPair> | null;
+}
+
+/** The task adapters' kernel and its [M, rank] f32 scratch (config.lora). */
+interface Adapters {
+  kernel: LoraKernel;
+  lowRank: GrowableBuffer;
+  rank: number;
 }
 
 /**
@@ -56,6 +67,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     layers: GpuLayer[],
     uploads: WeightUploads,
     elems: Record<Role, Elem>,
+    private readonly adapters: Adapters | null,
   ) {
     const { hiddenSize: H, intermediateSize: I } = config;
     super(
@@ -64,16 +76,16 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         activations: { residual: H, qkv: 3 * H, attnContext: H, attnOut: H, ffnHidden: I },
         elems,
         output: 'residual',
-        // Embed and its norm, then 7 per layer.
-        slots: { fixed: 2, perLayer: 7 },
+        // Embed and its norm, then 7 per layer, and one per projection's task adapter.
+        slots: { fixed: 2, perLayer: adapters ? 11 : 7 },
       },
       kernels,
       layers,
       uploads,
     );
-    const gated = config.gatedBert;
-    this.ffnEpilogue = gated ? (gated.gate === 'silu' ? 'swiglu' : 'geglu') : 'gelu';
-    this.alibiBase = gated?.positions.type === 'alibi' ? alibiBase(config.numHeads) : 0;
+    const gate = config.gatedBert?.gate ?? null;
+    this.ffnEpilogue = gate === 'silu' ? 'swiglu' : gate === 'gelu' ? 'geglu' : 'gelu';
+    this.alibiBase = config.gatedBert?.positions.type === 'alibi' ? alibiBase(config.numHeads) : 0;
   }
 
   private readonly ffnEpilogue: 'gelu' | 'geglu' | 'swiglu';
@@ -89,14 +101,23 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const positions = c.gatedBert?.positions;
     const rotary = positions?.type === 'rope';
     const relative = modelRelativeBias(weights);
-    const [kernels, embed] = await Promise.all([
+    const [kernels, embed, lora] = await Promise.all([
       createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary, elems }),
       learned ? EmbedKernel.create(gpu.device, [elems.residual]) : null,
+      c.lora ? LoraKernel.create(gpu.device, [activations]) : null,
     ]);
     const up = new WeightUploads(gpu.device);
     const layers = weights.layers.map((l, i) => ({
       ...uploadLayerCore(up, i, l),
       attnNorm: up.norm(`layer${i}.attn_norm`, l.attnNorm),
+      adapters: l.adapters
+        ? (Object.fromEntries(
+            Object.entries(l.adapters).map(([k, pair]) => [
+              k,
+              { down: up.buffer(`layer${i}.${k}.lora_a`, pair.down), up: up.buffer(`layer${i}.${k}.lora_b`, pair.up) },
+            ]),
+          ) as Record<Projection, GpuLoraPair>)
+        : null,
     }));
     const tables: Tables = {
       learned: embed && {
@@ -108,7 +129,19 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       relative: relative && { table: up.buffer('relative_bias', relative.table), reach: relative.reach },
       embNorm: up.norm('embeddings.norm', weights.embNorm),
     };
-    return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems);
+    const adapters =
+      lora && c.lora ? { kernel: lora, lowRank: new GrowableBuffer(gpu.device, 'lora_t'), rank: c.lora.rank } : null;
+    return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems, adapters);
+  }
+
+  override reserve(maxM: number): void {
+    super.reserve(maxM);
+    this.adapters?.lowRank.ensure(maxM * this.adapters.rank * 4);
+  }
+
+  override destroy(): void {
+    super.destroy();
+    this.adapters?.lowRank.destroy();
   }
 
   encode(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, layers: number): GPUBuffer {
@@ -139,15 +172,26 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const { rope, relative } = this.tables;
     const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads, alibiBase: this.alibiBase, relative };
     for (const l of this.layers.slice(from, to)) {
-      matmul.encode(pass, uniforms, residual, l.qkv, qkv, M); // qkv [M, 3H]
+      // A projection, and the task adapter's update to it before its activation where the call runs one.
+      const project = (x: GPUBuffer, k: Projection, y: GPUBuffer, epilogue: 'none' | BertGraph['ffnEpilogue'] = 'none') => {
+        const pair = p.task === undefined ? undefined : l.adapters?.[k];
+        if (!pair || !this.adapters || p.task === undefined) return matmul.encode(pass, uniforms, x, l[k], y, M, epilogue);
+        // Adapters come with the ungated feed-forward only (parseJinaV3Config), whose epilogue is GELU.
+        matmul.encode(pass, uniforms, x, l[k], y, M);
+        const { rows, cols } = l[k];
+        const { kernel, lowRank, rank } = this.adapters;
+        const shape = { M, rows, cols, rank, task: p.task, gelu: epilogue === 'gelu' };
+        kernel.encode(pass, uniforms, { x, pair, t: lowRank.ensure(M * rank * 4), y }, shape);
+      };
+      project(residual, 'qkv', qkv); // qkv [M, 3H]
       attention.encode(pass, uniforms, qkv, p.lengths, attnContext, shape, rope ? { rope } : undefined); // attnContext [M, H]
-      matmul.encode(pass, uniforms, attnContext, l.attnOut, attnOut, M); // attnOut [M, H]
+      project(attnContext, 'attnOut', attnOut); // attnOut [M, H]
       // Post-norm: attnOut = LN(attnOut + residual), the feed-forward's input and its residual.
       layerNorm.encode(pass, uniforms, attnOut, residual, l.attnNorm, M, H);
       // The rotary ones' ffnIn has 2I rows (gates over factors); the gated epilogue leaves I columns.
-      matmul.encode(pass, uniforms, attnOut, l.ffnIn, ffnHidden, M, this.ffnEpilogue); // ffnHidden [M, I]
+      project(attnOut, 'ffnIn', ffnHidden, this.ffnEpilogue); // ffnHidden [M, I]
       // The layer's input is spent, so the feed-forward output takes its buffer.
-      matmul.encode(pass, uniforms, ffnHidden, l.ffnOut, residual, M); // residual [M, H]
+      project(ffnHidden, 'ffnOut', residual); // residual [M, H]
       layerNorm.encode(pass, uniforms, residual, attnOut, l.ffnNorm, M, H);
     }
     return residual;

@@ -15,6 +15,8 @@ export interface BatchInputs {
   /** [M] position-table rows (BERT's learned positions; RoPE models count within the row). */
   positions: GPUBufferBinding;
   lengths: GPUBufferBinding;
+  /** The task adapter the batch runs (ForwardOptions.task); absent: the base weights. */
+  task?: number;
 }
 
 /**

@@ -26,6 +26,7 @@ import { encodeCompaction } from './gpu-compact.js';
 import { DecoderGraph } from './gpu-decoder.js';
 import { type BatchInputs, type GpuGraph, isStepped, type SteppedGraph } from './gpu-graph.js';
 import { ModernBertGraph } from './gpu-modernbert.js';
+import { gatherWords } from './lora.js';
 
 function graphOf(gpu: GpuContext, weights: EncoderWeights, activations: Elem): Promise<GpuGraph> {
   switch (weights.family) {
@@ -230,7 +231,8 @@ export class GpuEncoder implements EncoderBackend {
     const counts = batches.map((b) => b.size * b.seqLen);
     await this.prepare(counts);
     this.graph.reserve(Math.max(...counts));
-    const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches);
+    const task = output.kind === 'pooled' ? output.options.task : undefined;
+    const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches, task);
 
     // Pooled mode writes [texts, dims]; hidden mode copies each batch's [M, H] block out.
     const outOffsets: number[] = [];
@@ -304,7 +306,7 @@ export class GpuEncoder implements EncoderBackend {
     const rowBytes = batch.seqLen * H * ELEM_BYTES[graph.outputElem];
     // With a head or a norm before the cut, the CPU finishes full-width vectors, as in embed.
     const width = this.head || truncatesWithNorm(this.config) ? H : o.dims;
-    const { upload, buffer, placed } = this.layoutInputs([batch]);
+    const { upload, buffer, placed } = this.layoutInputs([batch], o.task);
     const inputs = placed[0] as BatchInputs;
     this.graph.reserve(batch.size * batch.seqLen);
     let rows = batch;
@@ -364,8 +366,11 @@ export class GpuEncoder implements EncoderBackend {
     });
   }
 
-  /** Packs word rows, position ids and lengths of all batches into one upload, each part 256-aligned. */
-  private layoutInputs(batches: TokenBatch[]): { upload: ArrayBuffer; buffer: GPUBuffer; placed: BatchInputs[] } {
+  /**
+   * Packs word rows (with the task adapter's update where a task runs), position ids and lengths
+   * of all batches into one upload, each part 256-aligned.
+   */
+  private layoutInputs(batches: TokenBatch[], task?: number): { upload: ArrayBuffer; buffer: GPUBuffer; placed: BatchInputs[] } {
     const H = this.config.hiddenSize;
     let total = 0;
     const take = (bytes: number): { offset: number; size: number } => {
@@ -382,7 +387,7 @@ export class GpuEncoder implements EncoderBackend {
     const upload = new ArrayBuffer(total);
     const placed = batches.map((batch, i) => {
       const p = parts[i] as (typeof parts)[number];
-      this.weights.word.gather(batch.ids, new Float32Array(upload, p.wordRows.offset, batch.ids.length * H));
+      gatherWords(this.weights, batch.ids, new Float32Array(upload, p.wordRows.offset, batch.ids.length * H), task);
       new Uint32Array(upload, p.positions.offset, batch.positions.length).set(batch.positions);
       new Uint32Array(upload, p.lengths.offset, batch.lengths.length).set(batch.lengths);
       return {
@@ -390,6 +395,7 @@ export class GpuEncoder implements EncoderBackend {
         wordRows: { buffer, ...p.wordRows },
         positions: { buffer, ...p.positions },
         lengths: { buffer, ...p.lengths },
+        ...(task === undefined ? {} : { task }),
       };
     });
     return { upload, buffer, placed };

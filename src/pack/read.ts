@@ -120,6 +120,7 @@ export function packLayers(
       out.push(decoderLayer(view, at, config, config.decoder, linear));
       continue;
     }
+    const lora = config.lora;
     out.push({
       qkv: linear('qkv'),
       attnOut: linear('attnOut'),
@@ -127,6 +128,20 @@ export function packLayers(
       ffnIn: linear('ffnIn'),
       ffnOut: linear('ffnOut'),
       ffnNorm: view.norm(`${at}.ffnNorm`, H),
+      ...(lora
+        ? {
+            adapters: Object.fromEntries(
+              Object.entries(shapes).map(([k, [rows, cols]]) => {
+                const [tasks, rank] = [lora.tasks.length, lora.rank];
+                const pair = {
+                  down: view.f32(`${at}.${k}.lora.down`, [tasks, rank, cols]),
+                  up: view.f32(`${at}.${k}.lora.up`, [tasks, rows, rank]),
+                };
+                return [k, pair];
+              }),
+            ),
+          }
+        : {}),
     } as BertLayer | ModernBertLayer);
   }
   return out;
@@ -235,6 +250,15 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
     position: config.gatedBert ? null : view.f32('position', [config.maxPositions, H]),
     tokenType: config.gatedBert ? null : view.f32('tokenType', [config.typeVocabSize, H]),
     embNorm,
+    ...(config.lora
+      ? {
+          adapters: {
+            down: view.f32('lora.down', [config.lora.tasks.length, config.vocabSize, config.lora.rank]),
+            up: view.f32('lora.up', [config.lora.tasks.length, config.lora.rank, H]),
+            tokenType: view.f32('lora.tokenType', [config.lora.tasks.length, H]),
+          },
+        }
+      : {}),
     ...(config.relativeAttention
       ? { relativeBias: view.f32('relativeBias', [config.relativeAttention.tableRows, config.numHeads]) }
       : {}),

@@ -1,4 +1,5 @@
 import { PendingTable } from '../checkpoint/matrix.js';
+import type { LoraSpec } from '../weights/config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
 import {
   type DecoderLayer,
@@ -88,7 +89,7 @@ export const NORMS = ['attnNorm', 'ffnNorm'] as const;
 /** A decoder layer's RMSNorm factors (Gemma's 1 + w already folded in); the post norms are Gemma's only. */
 export const RMS_NORMS = ['inputNorm', 'qNorm', 'kNorm', 'postAttnNorm', 'ffnNorm', 'postFfnNorm'] as const;
 
-function layerParts(index: number, layer: EncoderWeights['layers'][number]): Part[] {
+function layerParts(index: number, layer: EncoderWeights['layers'][number], lora: LoraSpec | undefined): Part[] {
   const at = `layer.${index}`;
   const linears = LINEARS.flatMap((k) => linearParts(`${at}.${k}`, layer[k]));
   if (isDecoderLayer(layer)) {
@@ -100,6 +101,7 @@ function layerParts(index: number, layer: EncoderWeights['layers'][number]): Par
       }),
     ];
   }
+  const adapters = 'adapters' in layer ? layer.adapters : undefined;
   return [
     ...linears,
     // ModernBERT's layer 0 has no attention norm, so its shard has no such tensor.
@@ -107,6 +109,16 @@ function layerParts(index: number, layer: EncoderWeights['layers'][number]): Par
       const norm = layer[k];
       return norm ? normParts(`${at}.${k}`, norm) : [];
     }),
+    ...(adapters && lora
+      ? LINEARS.flatMap((k) => {
+          const { rows, cols } = layer[k];
+          const [tasks, rank] = [lora.tasks.length, lora.rank];
+          return [
+            f32Part(`${at}.${k}.lora.down`, adapters[k].down, [tasks, rank, cols]),
+            f32Part(`${at}.${k}.lora.up`, adapters[k].up, [tasks, rows, rank]),
+          ];
+        })
+      : []),
   ];
 }
 
@@ -119,8 +131,16 @@ function embeddingExtras(weights: WeightsRest): Part[] {
   switch (weights.family) {
     case 'bert': {
       // GTE has neither table (rotary positions; its token-type row is in the word rows).
-      const { position, tokenType, relativeBias } = weights;
+      const { position, tokenType, relativeBias, adapters } = weights;
+      const lora = config.lora;
       return [
+        ...(adapters && lora
+          ? [
+              f32Part('lora.down', adapters.down, [lora.tasks.length, config.vocabSize, lora.rank]),
+              f32Part('lora.up', adapters.up, [lora.tasks.length, lora.rank, H]),
+              f32Part('lora.tokenType', adapters.tokenType, [lora.tasks.length, H]),
+            ]
+          : []),
         ...(position ? [f32Part('position', position, [config.maxPositions, H])] : []),
         ...(tokenType ? [f32Part('tokenType', tokenType, [config.typeVocabSize, H])] : []),
         ...(relativeBias
@@ -225,8 +245,10 @@ export async function streamPack(
   let embeddingQuant: Quant;
   let head: DenseModule[];
   let projection: Projection | undefined;
+  let lora: LoraSpec | undefined;
   {
     const rest = await weights.rest();
+    lora = rest.config.lora;
     const word = wordParts(rest.word);
     embeddingQuant = word.quant;
     head = rest.head ?? [];
@@ -242,7 +264,7 @@ export async function streamPack(
     for (let l = from; l < to; l++) {
       const layer = await weights.layer(l);
       linearQuant = layer.qkv.quant;
-      parts.push(...layerParts(l, layer));
+      parts.push(...layerParts(l, layer, lora));
     }
     await put(layerShardName(from, to), 'layers', parts, [from, to]);
   }

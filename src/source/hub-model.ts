@@ -80,7 +80,7 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
     // (sentence-transformers' static layout has no config.json: openHubCheckpoint reads its module).
     const raw = await repo.json('config.json', false);
     const hidden = raw === undefined ? null : peekHfConfig(raw).hiddenSize;
-    if (hidden !== null) dims ??= trainedWidths(id.repo, hidden);
+    if (hidden !== null) dims ??= trainedWidths(id.repo, hidden, raw);
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;
     offline = err;

@@ -13,8 +13,18 @@ const TRAINED_WIDTHS: Readonly<Record<string, readonly number[]>> = {
   'qwen/qwen3-embedding-0.6b': [32, 64, 128, 256, 512, 768, 1024],
 };
 
-/** The widths repository `repo` was trained for up to `hiddenSize`, or undefined where none are known. */
-export function trainedWidths(repo: string, hiddenSize: number): number[] | undefined {
-  const widths = TRAINED_WIDTHS[repo.toLowerCase()]?.filter((d) => d <= hiddenSize);
+/**
+ * The widths repository `repo` was trained for up to `hiddenSize`, or undefined where none are
+ * known: those its config.json declares (`matryoshka_dimensions`, as jina-embeddings-v3's does),
+ * else its entry in the table above.
+ */
+export function trainedWidths(repo: string, hiddenSize: number, config?: unknown): number[] | undefined {
+  const declared =
+    typeof config === 'object' && config !== null ? (config as Record<string, unknown>).matryoshka_dimensions : undefined;
+  const valid =
+    Array.isArray(declared) && declared.length > 0 && declared.every((d) => Number.isInteger(d) && d > 0)
+      ? (declared as number[])
+      : undefined;
+  const widths = (valid ?? TRAINED_WIDTHS[repo.toLowerCase()])?.filter((d) => d <= hiddenSize);
   return widths?.length ? [...new Set([...widths, hiddenSize])] : undefined;
 }

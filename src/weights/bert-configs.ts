@@ -1,6 +1,6 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 import { bool, ERF_GELU, nonNegativeInt, num, obj, positiveInt } from './config-fields.js';
-import type { EncoderConfig, RopeSpec } from './encoder-config.js';
+import type { EncoderConfig, LoraSpec, RopeSpec } from './encoder-config.js';
 
 /** The numbers every BERT-named config (BERT, XLM-R, GTE, JinaBERT) states alike, hidden_act checked. */
 export function bertNumbers(cfg: Record<string, unknown>) {
@@ -152,6 +152,59 @@ export function parseJinaConfig(cfg: Record<string, unknown>, numbers: ReturnTyp
     positionOffset: 0,
     maxTokens: numbers.maxPositions,
     gatedBert: { positions: { type: 'alibi' }, gate: 'gelu', truncateNorm: false },
+  };
+}
+
+/**
+ * jina-embeddings-v3 (model_type xlm-roberta with position_embedding_type rotary, the config of
+ * jinaai/xlm-roberta-flash-implementation; or jina_embeddings_v3, transformers' port), read from
+ * that implementation's modeling_xlm_roberta.py, mha.py, block.py and modeling_lora.py: XLM-R's
+ * post-norm layers with a fused Wqkv, RoPE over whole heads (rotate_half, rotary_emb_base,
+ * positions from 0) instead of a position table, BERT's GELU feed-forward (fc1, fc2), word +
+ * token-type-0 embeddings under emb_ln, and the task adapters of LoraSpec. Refused: interleaved,
+ * partial or xPos rotary, which no published checkpoint of this implementation uses.
+ */
+export function parseJinaV3Config(cfg: Record<string, unknown>, numbers: ReturnType<typeof bertNumbers>): EncoderConfig {
+  const refuse = (what: string) => {
+    throw new UnsupportedError(`jina-embeddings-v3 ${what} is not supported`);
+  };
+  const { headDim } = numbers;
+  if (headDim % 2 !== 0) throw new ModelFormatError(`head size ${headDim} must be even (RoPE rotates pairs)`);
+  if (bool(cfg, 'rotary_emb_interleaved')) refuse('rotary_emb_interleaved');
+  if (cfg.rotary_emb_scale_base !== undefined && cfg.rotary_emb_scale_base !== null) refuse('rotary_emb_scale_base (xPos)');
+  if (num(cfg, 'rotary_emb_dim', headDim) !== headDim)
+    refuse(`rotary_emb_dim ${JSON.stringify(cfg.rotary_emb_dim)} (only the whole head)`);
+  const ropeTheta = num(cfg, 'rotary_emb_base', 10000);
+  if (ropeTheta <= 0) throw new ModelFormatError('config.json: "rotary_emb_base" must be positive');
+  if (numbers.maxPositions < 2)
+    throw new ModelFormatError(`max_position_embeddings ${numbers.maxPositions} leaves no room for tokens`);
+  const lora = loraSpec(cfg);
+  return {
+    modelType: 'jina_embeddings_v3',
+    ...numbers,
+    typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 1),
+    padTokenId: num(cfg, 'pad_token_id', 1),
+    positionOffset: 0,
+    maxTokens: numbers.maxPositions,
+    gatedBert: { positions: { type: 'rope', ropeTheta, ntk: null }, gate: null, truncateNorm: false },
+    ...(lora ? { lora } : {}),
+  };
+}
+
+/** The adapters a config names (lora_adaptations), unless it says the checkpoint has none trained. */
+function loraSpec(cfg: Record<string, unknown>): LoraSpec | null {
+  const tasks = cfg.lora_adaptations;
+  if (tasks === undefined || tasks === null || cfg.load_trained_adapters === false) return null;
+  if (!Array.isArray(tasks) || tasks.length === 0 || tasks.some((t) => typeof t !== 'string')) {
+    throw new ModelFormatError('config.json: "lora_adaptations" must list the adapters by name');
+  }
+  const rank = positiveInt(cfg, 'lora_rank', 4);
+  const at = (task: string) => (tasks.includes(task) ? tasks.indexOf(task) : null);
+  return {
+    tasks: tasks as string[],
+    rank,
+    scale: num(cfg, 'lora_alpha', 1) / rank,
+    byKind: { query: at('retrieval.query'), passage: at('retrieval.passage') },
   };
 }
 

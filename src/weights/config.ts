@@ -4,6 +4,7 @@ import {
   parseDistilBertConfig,
   parseGteConfig,
   parseJinaConfig,
+  parseJinaV3Config,
   parseMpnetConfig,
   parseNomicConfig,
 } from './bert-configs.js';
@@ -16,6 +17,7 @@ import { isStaticConfig, parseStaticConfig } from './static-config.js';
 export {
   type EncoderConfig,
   type GatedBertSpec,
+  type LoraSpec,
   type ModelType,
   type ModernBertSpec,
   POOLINGS,
@@ -38,6 +40,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'qwen3',
   'gemma3_text',
   'model2vec',
+  'jina_embeddings_v3',
 ] as const;
 
 export interface ConfigOptions {
@@ -61,6 +64,7 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   if (modelType === 'distilbert') return parseDistilBertConfig(cfg);
   if (modelType === 'mpnet') return parseMpnetConfig(cfg);
   if (modelType === 'qwen3' || modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
+  if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
     throw new UnsupportedError(
       `model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
@@ -69,9 +73,12 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   const numbers = bertNumbers(cfg);
   const positions = cfg.position_embedding_type ?? 'absolute';
   if (positions === 'alibi' && modelType === 'bert') return parseJinaConfig(cfg, numbers);
+  if (positions === 'rotary' && modelType === 'xlm-roberta') return parseJinaV3Config(cfg, numbers);
   // relative_key BERTs have no position table to read either.
   if (positions !== 'absolute') {
-    throw new UnsupportedError(`position_embedding_type ${JSON.stringify(positions)} is not supported (only absolute and ALiBi)`);
+    throw new UnsupportedError(
+      `position_embedding_type ${JSON.stringify(positions)} is not supported (only absolute, ALiBi, and rotary for XLM-R)`,
+    );
   }
   const isRoberta = modelType !== 'bert';
   const padTokenId = num(cfg, 'pad_token_id', isRoberta ? 1 : 0);

@@ -12,7 +12,8 @@ export type ModelType =
   | 'modernbert'
   | 'qwen3'
   | 'gemma3'
-  | 'model2vec';
+  | 'model2vec'
+  | 'jina_embeddings_v3';
 
 /**
  * How token vectors become one text vector: their mean (over real tokens), the first token's, or
@@ -50,14 +51,18 @@ export interface RopeSpec {
 /**
  * The post-norm encoders without a position table: GTE (Alibaba-NLP/new-impl: gte-multilingual-base,
  * snowflake-arctic-embed-m-v2.0) and NomicBERT (nomic-embed-text-v1.5) with RoPE, JinaBERT v2
- * (jina-embeddings-v2) with ALiBi, all with a gated feed-forward. The layers are BERT's, so the
- * weights are BertWeights with no position table (checkpoint/gte.ts, nomic.ts, bert.ts).
+ * (jina-embeddings-v2) with ALiBi, all with a gated feed-forward, and jina-embeddings-v3 (XLM-R
+ * with RoPE) with BERT's. The layers are BERT's, so the weights are BertWeights with no position
+ * table (checkpoint/gte.ts, nomic.ts, bert.ts, jina-v3.ts).
  */
 export interface GatedBertSpec {
   /** RoPE, or ALiBi: a bias of -slope_h |i - j| on head h's scores (model/alibi.ts). */
   positions: RopeSpec | { type: 'alibi' };
-  /** The feed-forward's gate activation: GELU (GTE, JinaBERT, NomicBERT geglu) or SiLU (NomicBERT swiglu). */
-  gate: 'gelu' | 'silu';
+  /**
+   * The feed-forward's gate activation: GELU (GTE, JinaBERT, NomicBERT geglu) or SiLU (NomicBERT
+   * swiglu); null for BERT's ungated GELU feed-forward (jina-embeddings-v3).
+   */
+  gate: 'gelu' | 'silu' | null;
   /**
    * nomic-embed-text-v1.5's Matryoshka recipe: a layer norm without weights over the pooled vector
    * before it is cut to fewer dims (model card); at full width the vector is left as
@@ -78,6 +83,22 @@ export interface RelativeAttentionSpec {
   maxDistance: number;
   /** Rows of encoder.relative_attention_bias (config relative_attention_num_buckets, at least `buckets`). */
   tableRows: number;
+}
+
+/**
+ * Task adapters (jina-embeddings-v3's LoRA, xlm-roberta-flash-implementation's modeling_lora.py):
+ * every projection's weight and the word and token-type tables have, per task t, a low-rank
+ * update scale * B[t] A[t] that a call adds when it runs that task; without a task the base
+ * weights run alone, as sentence-transformers does when no task is named.
+ */
+export interface LoraSpec {
+  /** lora_adaptations: the adapters in the order the checkpoint's tensors stack them. */
+  tasks: readonly string[];
+  rank: number;
+  /** lora_alpha / lora_rank, folded into B when the checkpoint is read. */
+  scale: number;
+  /** The adapter (index into tasks) that text of each retrieval kind runs; null where the model has none. */
+  byKind: { query: number | null; passage: number | null };
 }
 
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
@@ -102,10 +123,12 @@ export interface EncoderConfig {
   maxTokens: number;
   /** Present exactly when modelType is 'modernbert'. */
   modern?: ModernBertSpec;
-  /** Present exactly when modelType is 'jina_bert', 'gte' or 'nomic_bert'. */
+  /** Present exactly when modelType is 'jina_bert', 'gte', 'nomic_bert' or 'jina_embeddings_v3'. */
   gatedBert?: GatedBertSpec;
   /** Present exactly when modelType is 'mpnet'. */
   relativeAttention?: RelativeAttentionSpec;
   /** Present exactly when modelType is 'qwen3' or 'gemma3'. */
   decoder?: DecoderSpec;
+  /** Present when the checkpoint carries task adapters (jina_embeddings_v3). */
+  lora?: LoraSpec;
 }

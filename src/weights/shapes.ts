@@ -10,7 +10,7 @@ export type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
  */
 export function projectionShapes(config: EncoderConfig): Record<Projection, [number, number]> {
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim: D, decoder } = config;
-  const gated = config.modern !== undefined || config.gatedBert !== undefined || decoder !== undefined;
+  const gated = config.modern !== undefined || (config.gatedBert?.gate ?? null) !== null || decoder !== undefined;
   const q = decoder ? numHeads * D : H;
   const kv = decoder ? decoder.numKvHeads * D : H;
   return { qkv: [q + 2 * kv, H], attnOut: [H, q], ffnIn: [gated ? 2 * I : I, H], ffnOut: [H, I] };

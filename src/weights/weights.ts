@@ -1,4 +1,5 @@
 import type { EncoderConfig } from './config.js';
+import type { Projection as LayerProjection } from './shapes.js';
 
 /** How a linear layer's weight matrix is stored. Activations are always f32. */
 export type Quant = 'f32' | 'f16' | 'q8' | 'q4';
@@ -63,6 +64,31 @@ export interface SentenceHead {
   projection?: Projection;
 }
 
+/**
+ * One projection's task adapters (config.lora): when task t runs, its weight is W + B[t] A[t], the
+ * low-rank update kept apart from W so that every task shares W and its quantization.
+ */
+export interface LoraPair {
+  /** A, [tasks, rank, cols]. */
+  down: Float32Array;
+  /** B times the adapters' scale, [tasks, rows, rank]. */
+  up: Float32Array;
+}
+
+/**
+ * The embeddings' task adapters: word row v of task t gains down[t][v] . up[t] (A is [vocab, rank]
+ * here, B [rank, H], as modeling_lora.py stores an Embedding's), and the token-type row,
+ * constant per task, gains tokenType[t].
+ */
+export interface EmbeddingAdapters {
+  /** [tasks, vocab, rank]. */
+  down: Float32Array;
+  /** Times the scale, [tasks, rank, H]. */
+  up: Float32Array;
+  /** [tasks, H]. */
+  tokenType: Float32Array;
+}
+
 export interface BertLayer {
   /** Query, key and value projections stacked into one [3H, H] matrix: one matmul instead of three. */
   qkv: Linear;
@@ -72,6 +98,8 @@ export interface BertLayer {
   ffnIn: Linear;
   ffnOut: Linear;
   ffnNorm: LayerNormParams;
+  /** The projections' task adapters where the model has some (config.lora). */
+  adapters?: Record<LayerProjection, LoraPair>;
 }
 
 /**
@@ -90,6 +118,8 @@ export interface BertWeights extends SentenceHead {
   embNorm: LayerNormParams;
   /** MPNet's encoder.relative_attention_bias, [tableRows, heads] (config.relativeAttention); absent elsewhere. */
   relativeBias?: Float32Array | null;
+  /** The embeddings' task adapters where the model has some (config.lora). */
+  adapters?: EmbeddingAdapters;
   /** May hold fewer than config.numLayers when only the first layers were loaded. */
   layers: BertLayer[];
 }

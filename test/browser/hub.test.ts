@@ -91,6 +91,40 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     await enc.dispose();
   });
 
+  it("runs jina-embeddings-v3's task adapters (lora.wgsl) on WebGPU in the worker as the CPU runs them", async () => {
+    const hub = inject('hubUrl');
+    const dir = '/test/oracle/fixtures/jina-v3-tiny';
+    const { texts, layers, hidden } = (await (await fetch(`${dir}/expected.json`)).json()) as {
+      texts: string[];
+      layers: number;
+      hidden: number;
+    };
+    const file = new SafetensorsFile(new Uint8Array(await (await fetch(`${dir}/expected.safetensors`)).arrayBuffer()));
+    const open = (device: 'webgpu' | 'cpu') =>
+      createEncoder({ model: 'hf:fixtures/jina-v3-tiny', hub: { url: hub }, dtype: 'f32', device, cache: false });
+    const gpu = await open('webgpu');
+    const cpu = await open('cpu');
+    try {
+      expect(await gpu.info()).toMatchObject({ backend: 'webgpu', model: { dims: [16, 32, 64] } });
+      const some = texts.slice(0, 4);
+      (await gpu.embed(some, { normalize: false })).forEach((v, i) => {
+        expect(cosine(v, file.get(`mean.${i}.${layers}`, [hidden]))).toBeGreaterThanOrEqual(0.99999);
+      });
+      for (const kind of ['query', 'passage'] as const) {
+        const onGpu = await gpu.embed(some, { kind });
+        const onCpu = await cpu.embed(some, { kind });
+        const plain = await gpu.embed(some);
+        onGpu.forEach((v, i) => {
+          expect(cosine(v, onCpu[i] as Float32Array)).toBeGreaterThanOrEqual(0.99999);
+          expect(cosine(v, plain[i] as Float32Array)).toBeLessThan(0.99);
+        });
+      }
+    } finally {
+      await gpu.dispose();
+      await cpu.dispose();
+    }
+  });
+
   it('sends the token to the hub only, and names ACCESS_DENIED without one', async () => {
     const hub = inject('hubUrl');
     await expect(createEncoder({ model: 'hf:fixtures/gated', hub: { url: hub }, device: 'cpu' })).rejects.toMatchObject({

@@ -13,8 +13,9 @@ import { cosine } from '../support/random.js';
 /**
  * Whole-model parity of the post-norm encoders against test/oracle/make_fixtures.py (BERT, XLM-R),
  * make_gte.py (GTE, NTK-scaled and plain RoPE), make_nomic.py (NomicBERT, SwiGLU and GeGLU) and
- * make_jina.py (JinaBERT v2, ALiBi over 4 and 6 heads) and make_mpnet.py (MPNet's relative
- * attention bias), PyTorch float64 forwards written from the
+ * make_jina.py (JinaBERT v2, ALiBi over 4 and 6 heads), make_mpnet.py (MPNet's relative
+ * attention bias) and make_jina_v3.py (jina-embeddings-v3's base weights; its task adapters in
+ * lora.test.ts), PyTorch float64 forwards written from the
  * published definitions: hidden states after every layer and pooled outputs, per text.
  */
 /**
@@ -42,6 +43,7 @@ const MODELS: Record<string, readonly Quant[]> = {
   'jina-tiny': ['f32'],
   'jina-6head-tiny': ['f32'],
   'mpnet-tiny': ['f32'],
+  'jina-v3-tiny': ['f32'],
 };
 const measured: string[] = [];
 

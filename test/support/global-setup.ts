@@ -47,8 +47,8 @@ const FIXTURE = join(ROOT, 'test/oracle/fixtures/bert-tiny');
 /**
  * Before the browser tests: converts the oracle checkpoint into a q8 pack the test pages fetch
  * over HTTP, embeds a few texts through the Node path so the browser can compare, and starts a
- * fake hub serving the checkpoint (plainly, gated behind a token, and as an ONNX export) and a
- * model2vec static embedder.
+ * fake hub serving the checkpoint (plainly, gated behind a token, and as an ONNX export), a
+ * model2vec static embedder and a jina-embeddings-v3-shaped model.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const files = folderFiles(FIXTURE, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
@@ -75,6 +75,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
             'modules.json',
           ]),
           commit: 'b0a713',
+        },
+      ],
+      // jina-embeddings-v3's layout: XLM-R with RoPE and task adapters, its task prompts.
+      [
+        'fixtures/jina-v3-tiny',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/jina-v3-tiny'), [
+            'config.json',
+            'tokenizer.json',
+            'tokenizer_config.json',
+            'model.safetensors',
+            'modules.json',
+            '1_Pooling/config.json',
+            'sentence_bert_config.json',
+            'config_sentence_transformers.json',
+          ]),
+          commit: 'b0a714',
         },
       ],
     ]),

@@ -6,6 +6,7 @@ import type { BindingKind, ShaderInterface } from '../../src/gpu/kernel-spec.js'
 import { attentionShader } from '../../src/gpu/kernels/attention.js';
 import { EMBED_SHADER } from '../../src/gpu/kernels/embed.js';
 import { LAYERNORM_SHADER } from '../../src/gpu/kernels/layernorm.js';
+import { LORA_SHADER } from '../../src/gpu/kernels/lora.js';
 import { matmulShader } from '../../src/gpu/kernels/matmul.js';
 import { POOL_SHADER } from '../../src/gpu/kernels/pool.js';
 import { RMSNORM_SHADER } from '../../src/gpu/kernels/rmsnorm.js';
@@ -25,6 +26,7 @@ const INTERFACES: [string, ShaderInterface][] = [
   ['rmsnorm', RMSNORM_SHADER],
   ['embed', EMBED_SHADER],
   ['pool', POOL_SHADER],
+  ['lora', LORA_SHADER],
   ['score', SCORE_SHADER],
   ['topk', TOPK_SHADER],
   ...READS.map((r): [string, ShaderInterface] => [`attention, ${r} reads`, attentionShader(r)]),
