@@ -101,8 +101,18 @@ export interface EmbedOptions {
   dims?: number;
   /** L2-normalise the vectors (default true). */
   normalize?: boolean;
-  /** Adds the model's query or passage prefix, if it has one. */
+  /**
+   * Adds the model's query or passage prefix, if it has one; on a model with task adapters
+   * (jina-embeddings-v3) also runs the adapter of that kind (retrieval.query, retrieval.passage).
+   */
   kind?: PromptKind;
+  /**
+   * On a model with task adapters (ModelInfo.tasks), the adapter to run by name, with its
+   * instruction before each text (jina-embeddings-v3: 'text-matching' for similarity,
+   * 'classification', 'separation' for clustering); not together with `kind`. Default: the
+   * adapter of `kind`, else none (the base weights, as sentence-transformers without a task).
+   */
+  task?: string;
   signal?: AbortSignal;
 }
 
@@ -131,6 +141,8 @@ export interface ModelInfo {
   maxTokens: number;
   quantization: string;
   prefixes: { query?: string; passage?: string };
+  /** The task adapters a call may name (EmbedOptions.task); absent on models without. */
+  tasks?: string[];
   quality: QualityTable | null;
   /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */
   search?: SearchDefaults;

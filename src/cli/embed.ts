@@ -4,6 +4,7 @@ import { PromptProjection } from '../model/projection.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
 import { POOLINGS, type Pooling, peekHfConfig } from '../weights/config.js';
+import { taskAdapter } from '../weights/task-adapter.js';
 import { PROMPT_KINDS, type PromptKind, QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
 import { CliBackends, probeModelKey } from './backends.js';
@@ -33,7 +34,10 @@ Options:
   --pooling P       mean, cls or last (default: the pack's or 1_Pooling's, else mean)
   --kind K          query or passage: the model's prefix for that kind goes before
                     each text and its projection of prompted text, if it has one,
-                    applies (as embed(texts, { kind }) in the API)
+                    applies (as embed(texts, { kind }) in the API); on a model with
+                    task adapters (jina-embeddings-v3) also that kind's adapter
+  --task NAME       on a model with task adapters, the adapter to run and its
+                    instruction, e.g. text-matching (not with --kind)
   --no-normalize    do not L2-normalise the vectors
   --batch N         texts per forward call (default 64)
   --verbose         also report the model, options and timing on stderr
@@ -57,6 +61,7 @@ interface EmbedArgs {
   quant: Quant | undefined;
   pooling: Pooling | undefined;
   kind: PromptKind | undefined;
+  task: string | undefined;
   normalize: boolean;
   batch: number;
   verbose: boolean;
@@ -74,6 +79,7 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
       quant: 'string',
       pooling: 'string',
       kind: 'string',
+      task: 'string',
       'no-normalize': 'boolean',
       batch: 'string',
       verbose: 'boolean',
@@ -93,6 +99,7 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
     quant: str('quant') === undefined ? undefined : oneOf('quant', str('quant'), QUANTS, 'f32', EMBED_HINT),
     pooling: str('pooling') === undefined ? undefined : oneOf('pooling', str('pooling'), POOLINGS, 'mean', EMBED_HINT),
     kind: str('kind') === undefined ? undefined : oneOf('kind', str('kind'), PROMPT_KINDS, 'query', EMBED_HINT),
+    task: str('task'),
     normalize: !f.flag('no-normalize'),
     batch: positiveInt('batch', str('batch'), EMBED_HINT) ?? 64,
     verbose: f.flag('verbose'),
@@ -123,13 +130,15 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   widest(config.hiddenSize);
   const dims = args.dims ?? config.hiddenSize;
   const pooling = args.pooling ?? manifest?.pooling ?? sentenceTransformers?.pooling ?? 'mean';
-  const prefix = (args.kind && (manifest?.prefixes ?? sentenceTransformers?.prefixes)?.[args.kind]) ?? '';
+  const { adapter, instruction } = taskAdapter(args, config.lora);
+  const prefix = instruction ?? (args.kind && (manifest?.prefixes ?? sentenceTransformers?.prefixes)?.[args.kind]) ?? '';
   const projection = weights.projection ? new PromptProjection(weights.projection) : null;
   const projected = projection?.appliesTo(args.kind) ? projection : null;
+  const task = adapter === null ? {} : { task: adapter };
   // A projected text leaves the model full-width and unnormalised, and is finished after the projection.
   const options = projected
-    ? { layers, dims: config.hiddenSize, pooling, normalize: false }
-    : { layers, dims, pooling, normalize: args.normalize };
+    ? { layers, dims: config.hiddenSize, pooling, normalize: false, ...task }
+    : { layers, dims, pooling, normalize: args.normalize, ...task };
 
   const backends = await CliBackends.open(weights, args.backend, probeModelKey(folder, manifest, quant), layers);
   try {
@@ -141,7 +150,8 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
       log(
         `model ${config.modelType}: ${config.numLayers} layers, hidden ${config.hiddenSize}, up to ${config.maxTokens} tokens; ` +
           `using ${layers} layers, ${dims} dims, ${manifest ? manifest.quantization.linear : quant}, ${pooling} pooling${args.normalize ? ', normalised' : ''}` +
-          (args.kind ? `; ${args.kind}: prefix ${JSON.stringify(prefix)}, ${projected ? 'projected' : 'no projection'}` : ''),
+          (args.kind ? `; ${args.kind}: prefix ${JSON.stringify(prefix)}, ${projected ? 'projected' : 'no projection'}` : '') +
+          (adapter === null ? '' : `; task adapter ${config.lora?.tasks[adapter]}`),
       );
     }
 

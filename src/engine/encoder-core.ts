@@ -8,6 +8,7 @@ import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
 import type { ActivationsChoice, DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan } from '../types.js';
+import { taskAdapter } from '../weights/task-adapter.js';
 import { PROMPT_KINDS, type Quant } from '../weights/weights.js';
 import { EncoderBackends } from './backends.js';
 
@@ -146,6 +147,7 @@ export class EncoderCore {
     if (options.kind !== undefined && !PROMPT_KINDS.includes(options.kind)) {
       throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(options.kind)}`);
     }
+    const { adapter, instruction } = taskAdapter(options, this.handle.model.config.lora);
     const normalize = options.normalize ?? true;
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
@@ -157,7 +159,7 @@ export class EncoderCore {
         const backends = await this.ensureBackends();
         const { tokenizer } = this.handle.model;
         const { maxTokens } = this.handle.model.config;
-        const prefix = (options.kind && info.prefixes[options.kind]) ?? '';
+        const prefix = instruction ?? (options.kind && info.prefixes[options.kind]) ?? '';
         const tokens: number[][] = [];
         const truncated: boolean[] = [];
         for (const text of texts) {
@@ -171,8 +173,6 @@ export class EncoderCore {
         const projected = projection?.appliesTo(options.kind) ? projection : null;
         const width = projected ? this.handle.model.config.hiddenSize : dims;
         const backendNormalizes = normalize && !projected;
-        // A model with task adapters (jina-embeddings-v3) runs its retrieval kind's adapter.
-        const adapter = options.kind === undefined ? null : (this.handle.model.config.lora?.byKind[options.kind] ?? null);
         const task = adapter === null ? {} : { task: adapter };
         const fixed = { layers: exit, dims: width, pooling: info.pooling, normalize: backendNormalizes, ...task };
         // While a progressive start has loaded one exit only, adaptive has nothing to choose from.

@@ -51,6 +51,7 @@ export function infoFromManifest(manifest: PackManifest, source: string, model: 
     maxTokens: model.config.maxTokens,
     quantization: manifest.quantization.linear,
     prefixes: manifest.prefixes ?? {},
+    ...(model.config.lora ? { tasks: [...model.config.lora.tasks] } : {}),
     quality: manifest.quality ?? null,
     fingerprint: weightsFingerprint(manifest),
     ...(manifest.search ? { search: manifest.search } : {}),

@@ -200,11 +200,23 @@ function loraSpec(cfg: Record<string, unknown>): LoraSpec | null {
   }
   const rank = positiveInt(cfg, 'lora_rank', 4);
   const at = (task: string) => (tasks.includes(task) ? tasks.indexOf(task) : null);
+  const given = cfg.task_instructions ?? {};
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new ModelFormatError('config.json: "task_instructions" must map task names to prompts');
+  }
+  const instructions = Object.fromEntries(
+    (tasks as string[]).map((t) => {
+      const prompt = (given as Record<string, unknown>)[t] ?? '';
+      if (typeof prompt !== 'string') throw new ModelFormatError(`config.json: task_instructions["${t}"] must be a string`);
+      return [t, prompt];
+    }),
+  );
   return {
     tasks: tasks as string[],
     rank,
     scale: num(cfg, 'lora_alpha', 1) / rank,
     byKind: { query: at('retrieval.query'), passage: at('retrieval.passage') },
+    instructions,
   };
 }
 

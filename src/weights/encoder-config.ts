@@ -99,6 +99,8 @@ export interface LoraSpec {
   scale: number;
   /** The adapter (index into tasks) that text of each retrieval kind runs; null where the model has none. */
   byKind: { query: number | null; passage: number | null };
+  /** task_instructions: the prompt put before a text a task embeds ('' where none), by task. */
+  instructions: Readonly<Record<string, string>>;
 }
 
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */

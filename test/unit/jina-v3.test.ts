@@ -14,6 +14,7 @@ import { modelFromPack } from '../../src/pack/model.js';
 import { trainedWidths } from '../../src/source/trained-widths.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { parseHfConfig } from '../../src/weights/config.js';
+import { jsonLines, m3web, vectors } from '../support/cli.js';
 import { JINA_EMBEDDINGS_V3 } from '../support/gated-bert-configs.js';
 import { folderFiles } from '../support/hub-server.js';
 import { packSuite, readOracleJson, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
@@ -72,6 +73,7 @@ describe('jina-embeddings-v3 config', () => {
       rank: 4,
       scale: 0.25,
       byKind: { query: 0, passage: 1 },
+      instructions: JINA_EMBEDDINGS_V3.task_instructions,
     });
     // transformers' own port names the same architecture.
     expect(parseHfConfig({ ...JINA_EMBEDDINGS_V3, model_type: 'jina_embeddings_v3' })).toEqual(c);
@@ -90,6 +92,8 @@ describe('jina-embeddings-v3 config', () => {
     [{ lora_adaptations: [] }, ModelFormatError, /lora_adaptations/],
     [{ lora_adaptations: 'retrieval.query' }, ModelFormatError, /lora_adaptations/],
     [{ lora_rank: 0 }, ModelFormatError, /lora_rank/],
+    [{ task_instructions: ['query: '] }, ModelFormatError, /task_instructions/],
+    [{ task_instructions: { 'retrieval.query': 1 } }, ModelFormatError, /task_instructions\["retrieval.query"\]/],
     [{ hidden_act: 'relu' }, UnsupportedError, /hidden_act/],
   ])('refuses %j with a clear error', (change, type, message) => {
     const run = () => parseHfConfig({ ...JINA_EMBEDDINGS_V3, ...change });
@@ -170,7 +174,7 @@ describe('jina-embeddings-v3 by hub id', { timeout: 120_000 }, () => {
         passage: 'Represent the document for retrieval: ',
       };
       // The widths its config.json declares (matryoshka_dimensions).
-      expect(info).toMatchObject({ pooling: 'mean', prefixes, dims: [16, 32, 64] });
+      expect(info).toMatchObject({ pooling: 'mean', prefixes, dims: [16, 32, 64], tasks: JINA_EMBEDDINGS_V3.lora_adaptations });
       const plain = await enc.embed(expected.texts);
       plain.forEach((v, i) => {
         expect(cosine(v, oracle.get(`mean.${i}.${expected.layers}`, [H]))).toBeGreaterThanOrEqual(0.99999);
@@ -196,5 +200,60 @@ describe('jina-embeddings-v3 by hub id', { timeout: 120_000 }, () => {
       cpu.dispose();
       await enc.dispose();
     }
+  });
+
+  it('`task` names any adapter (text-matching: no instruction), and is refused with kind, unknown, or without adapters', async () => {
+    const enc = await createEncoder({
+      model: 'hf:jinaai/jina-embeddings-v3',
+      hub: { url: hub.url },
+      device: 'cpu',
+      dtype: 'f32',
+    });
+    try {
+      const matched = await enc.embed(expected.texts, { task: 'text-matching', normalize: false });
+      matched.forEach((v, i) => {
+        expect(cosine(v, oracle.get(`task.4.mean.${i}.${expected.layers}`, [H]))).toBeGreaterThanOrEqual(0.99999);
+      });
+      // retrieval.query by name is kind 'query': its adapter and its instruction.
+      const [byName] = await enc.embed(expected.texts.slice(0, 1), { task: 'retrieval.query' });
+      const [byKind] = await enc.embed(expected.texts.slice(0, 1), { kind: 'query' });
+      expect(cosine(byName as Float32Array, byKind as Float32Array)).toBeGreaterThan(0.999999);
+      await expect(enc.embed(['x'], { task: 'text-matching', kind: 'query' })).rejects.toThrow(/task or kind, not both/);
+      await expect(enc.embed(['x'], { task: 'summarize' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(enc.embed(['x'], { task: 'summarize' })).rejects.toThrow(/one of retrieval.query, retrieval.passage/);
+    } finally {
+      await enc.dispose();
+    }
+    const plain = await createEncoder({ model: join(FIXTURES, 'xlmr-tiny'), device: 'cpu' });
+    try {
+      expect((await plain.info()).model.tasks).toBeUndefined();
+      await expect(plain.embed(['x'], { task: 'text-matching' })).rejects.toThrow(/no task adapters/);
+    } finally {
+      await plain.dispose();
+    }
+  });
+
+  it('m3web embed --task and --kind run the adapters', async () => {
+    const run = (flags: string[]) =>
+      m3web(['embed', '--model', TINY, '--backend', 'cpu', '--no-normalize', ...flags], jsonLines(expected.texts));
+    const matched = await run(['--task', 'text-matching']);
+    expect(matched.code).toBe(0);
+    vectors(matched.stdout).forEach((v, i) => {
+      expect(cosine(Float32Array.from(v), oracle.get(`task.4.mean.${i}.${expected.layers}`, [H]))).toBeGreaterThanOrEqual(
+        0.99999,
+      );
+    });
+    const enc = await createEncoder({ model: TINY, device: 'cpu' });
+    try {
+      const want = await enc.embed(expected.texts, { kind: 'passage', normalize: false });
+      vectors((await run(['--kind', 'passage'])).stdout).forEach((v, i) => {
+        expect(cosine(Float32Array.from(v), want[i] as Float32Array)).toBeGreaterThan(0.999999);
+      });
+    } finally {
+      await enc.dispose();
+    }
+    const bad = await run(['--task', 'summarize']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/task must be one of/);
   });
 });
