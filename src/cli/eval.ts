@@ -163,7 +163,7 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
     const backends = await CliBackends.open(model.weights, args.backend, probeModelKey(folder, manifest, 'f32'), deepest);
     io.stderr.write(`m3web: backend ${backends.summary()}\n`);
     // Calls run one after another however many are handed out.
-    embed = (tokens) => backends.run(tokens, deepest, (backend) => backend.pooledAtExits(tokens, exits, pooling));
+    embed = (tokens, task) => backends.run(tokens, deepest, (backend) => backend.pooledAtExits(tokens, exits, pooling, task));
     close = async () => backends.dispose();
   }
   let report: EvalReport;
@@ -180,6 +180,7 @@ export async function evalCommand(args: EvalArgs, io: CliIo): Promise<void> {
       ...(xquad ? { xquad } : {}),
       ...(prefixes ? { prefixes } : {}),
       ...(model.weights.projection ? { projection: new PromptProjection(model.weights.projection) } : {}),
+      ...(config.lora ? { adapters: config.lora.byKind } : {}),
       batch: args.batch,
       onProgress(done, total) {
         const p = Math.floor((100 * done) / total);

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Pooling } from '../weights/config.js';
 
-export type EmbedExits = (tokens: number[][]) => Promise<Float32Array[][]>;
+/** Pooled vectors at every exit, [exit][text]; `task`: the task adapter to run (ForwardOptions.task). */
+export type EmbedExits = (tokens: number[][], task?: number) => Promise<Float32Array[][]>;
 
 /**
  * CPU forwards on `threads` worker threads, each with its own copy of the model: the JS forward
@@ -46,7 +47,7 @@ export async function cpuWorkerPool(
     if (next) next(w);
     else idle.push(w);
   };
-  const embed: EmbedExits = async (tokens) => {
+  const embed: EmbedExits = async (tokens, task) => {
     const worker = await acquire();
     const id = nextId++;
     try {
@@ -59,7 +60,7 @@ export async function cpuWorkerPool(
         };
         worker.on('message', onMessage);
         worker.once('error', reject);
-        worker.postMessage({ id, tokens });
+        worker.postMessage({ id, tokens, task });
       });
     } finally {
       release(worker);

@@ -17,8 +17,8 @@ const { model, exits, pooling, kernelThreads } = workerData as {
 const { weights } = await openModelFolder(model);
 const encoder = new CpuEncoder(weights, { threads: kernelThreads });
 
-parentPort?.on('message', async ({ id, tokens }: { id: number; tokens: number[][] }) => {
-  const pooled = await encoder.pooledAtExits(tokens, exits, pooling);
+parentPort?.on('message', async ({ id, tokens, task }: { id: number; tokens: number[][]; task?: number }) => {
+  const pooled = await encoder.pooledAtExits(tokens, exits, pooling, task);
   parentPort?.postMessage(
     { id, pooled },
     pooled.flat().map((v) => v.buffer as ArrayBuffer),

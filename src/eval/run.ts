@@ -22,6 +22,8 @@ export interface EvalInput {
   prefixes?: { query?: string; passage?: string };
   /** The model's projection of prompted text, applied to xquad questions and paragraphs as embed({ kind }) does. */
   projection?: PromptProjection;
+  /** The task adapter xquad questions and paragraphs run, as embed({ kind }) does (jina-embeddings-v3: LoraSpec.byKind). */
+  adapters?: Readonly<Partial<Record<PromptKind, number | null>>>;
   /** Texts per embed call. */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
@@ -191,12 +193,26 @@ export async function evaluate(input: EvalInput): Promise<EvalReport> {
   const tokens = texts.map((t) => tokenizer.encode(t, maxTokens).ids);
   const order = texts.map((_, i) => i).sort((a, b) => (tokens[a] as number[]).length - (tokens[b] as number[]).length);
   let done = 0;
-  const batches: number[][] = [];
-  for (let start = 0; start < order.length; start += batch) batches.push(order.slice(start, start + batch));
+  // A call runs one task adapter: texts of different kinds' adapters go in different batches.
+  const byTask = new Map<number | undefined, number[]>();
+  for (const i of order) {
+    const kind = kinds.get(i);
+    const task = (kind && input.adapters?.[kind]) ?? undefined;
+    const list = byTask.get(task);
+    if (list) list.push(i);
+    else byTask.set(task, [i]);
+  }
+  const batches: { task: number | undefined; ids: number[] }[] = [];
+  for (const [task, list] of byTask) {
+    for (let start = 0; start < list.length; start += batch) batches.push({ task, ids: list.slice(start, start + batch) });
+  }
   // All batches are handed out at once: a worker pool runs as many as it has threads.
   await Promise.all(
-    batches.map(async (ids) => {
-      const out = await input.embed(ids.map((i) => tokens[i] as number[]));
+    batches.map(async ({ task, ids }) => {
+      const out = await input.embed(
+        ids.map((i) => tokens[i] as number[]),
+        task,
+      );
       const { projection } = input;
       out.forEach((perText, e) => {
         perText.forEach((v, j) => {

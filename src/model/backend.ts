@@ -54,8 +54,13 @@ class Managed implements ManagedBackend {
   embedAdaptive(tokens: readonly ArrayLike<number>[], options: AdaptiveOptions): Promise<AdaptiveResult> {
     return this.inner.embedAdaptive(tokens, options);
   }
-  pooledAtExits(tokens: readonly ArrayLike<number>[], exits: readonly number[], pooling: Pooling): Promise<Float32Array[][]> {
-    return this.inner.pooledAtExits(tokens, exits, pooling);
+  pooledAtExits(
+    tokens: readonly ArrayLike<number>[],
+    exits: readonly number[],
+    pooling: Pooling,
+    task?: number,
+  ): Promise<Float32Array[][]> {
+    return this.inner.pooledAtExits(tokens, exits, pooling, task);
   }
   hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
     return this.inner.hiddenStates(tokens, layers);

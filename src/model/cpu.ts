@@ -76,7 +76,7 @@ export class CpuEncoder implements EncoderBackend {
     const out: Float32Array[] = new Array(tokens.length);
     const truncateNorm = truncatesWithNorm(this.config);
     for (const batch of bucketize(tokens, this.config)) {
-      const h = this.run(batch, o.layers, undefined, o.task);
+      const h = this.forward(batch, o.layers, undefined, o.task);
       batch.indices.forEach((textIndex, row) => {
         const tokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
         const pooled = this.pooled(tokens, batch.lengths[row] as number, o.pooling);
@@ -109,20 +109,32 @@ export class CpuEncoder implements EncoderBackend {
     tokens: readonly ArrayLike<number>[],
     exits: readonly number[],
     pooling: Pooling,
+    task?: number,
   ): Promise<Float32Array[][]> {
     const H = this.config.hiddenSize;
     const deepest = Math.max(...exits);
-    checkForwardOptions(this, tokens, { layers: deepest, dims: H, pooling, normalize: false });
+    checkForwardOptions(this, tokens, {
+      layers: deepest,
+      dims: H,
+      pooling,
+      normalize: false,
+      ...(task === undefined ? {} : { task }),
+    });
     const out = exits.map(() => new Array<Float32Array>(tokens.length));
     for (const batch of bucketize(tokens, this.config)) {
-      this.forward(batch, deepest, (layer, h) => {
-        const e = exits.indexOf(layer);
-        if (e < 0) return;
-        batch.indices.forEach((textIndex, row) => {
-          const rowTokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
-          (out[e] as Float32Array[])[textIndex] = this.pooled(rowTokens, batch.lengths[row] as number, pooling);
-        });
-      });
+      this.forward(
+        batch,
+        deepest,
+        (layer, h) => {
+          const e = exits.indexOf(layer);
+          if (e < 0) return;
+          batch.indices.forEach((textIndex, row) => {
+            const rowTokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
+            (out[e] as Float32Array[])[textIndex] = this.pooled(rowTokens, batch.lengths[row] as number, pooling);
+          });
+        },
+        task,
+      );
     }
     return out;
   }
@@ -147,9 +159,9 @@ export class CpuEncoder implements EncoderBackend {
 
   /**
    * What an exit after `layers` layers pools, [size * seqLen, H]; `afterLayer` sees each layer's
-   * exit (it must not keep the array: the forward may go on writing it).
+   * exit (it must not keep the array: the forward may go on writing it); `task`: as ForwardOptions.task.
    */
-  forward(batch: TokenBatch, layers: number, afterLayer?: (layer: number, h: Float32Array) => void): Float32Array {
-    return this.run(batch, layers, afterLayer);
+  forward(batch: TokenBatch, layers: number, afterLayer?: (layer: number, h: Float32Array) => void, task?: number): Float32Array {
+    return this.run(batch, layers, afterLayer, task);
   }
 }

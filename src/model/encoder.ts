@@ -53,8 +53,14 @@ export interface EncoderBackend {
   /**
    * Full-width, unnormalised pooled vectors after each layer count in `exits`, as [exit][text]:
    * what evaluation and the planner's quality sweep need, in one pass where the backend can.
+   * `task`: as ForwardOptions.task.
    */
-  pooledAtExits(tokens: readonly ArrayLike<number>[], exits: readonly number[], pooling: Pooling): Promise<Float32Array[][]>;
+  pooledAtExits(
+    tokens: readonly ArrayLike<number>[],
+    exits: readonly number[],
+    pooling: Pooling,
+    task?: number,
+  ): Promise<Float32Array[][]>;
   /**
    * Hidden states [length, hidden] after `layers` layers (0 = embedding output) as pooling reads
    * them (for ModernBERT, after final_norm where ExitNorm says so), for parity checks.

@@ -154,10 +154,12 @@ export class GpuEncoder implements EncoderBackend {
     tokens: readonly ArrayLike<number>[],
     exits: readonly number[],
     pooling: Pooling,
+    task?: number,
   ): Promise<Float32Array[][]> {
     const out: Float32Array[][] = [];
+    const adapter = task === undefined ? {} : { task };
     for (const layers of exits)
-      out.push(await this.embed(tokens, { layers, dims: this.config.hiddenSize, pooling, normalize: false }));
+      out.push(await this.embed(tokens, { layers, dims: this.config.hiddenSize, pooling, normalize: false, ...adapter }));
     return out;
   }
 

@@ -156,6 +156,18 @@ describe('evaluate with xquad', () => {
     expect(seen.filter(starts)).toHaveLength(4);
   });
 
+  it("runs each kind's task adapter on its own texts only, a call per adapter", async () => {
+    const calls: { task: number | undefined; texts: number }[] = [];
+    const recording: EmbedExits = async (tokens, task) => {
+      calls.push({ task, texts: tokens.length });
+      return embed(tokens);
+    };
+    await evaluate({ ...input, embed: recording, adapters: { query: 0, passage: 1 } });
+    const count = (task: number | undefined) => calls.filter((c) => c.task === task).reduce((n, c) => n + c.texts, 0);
+    // 4 questions, 4 paragraphs; the FLORES and STS texts (4 + 6) run without an adapter.
+    expect([count(0), count(1), count(undefined)]).toEqual([4, 4, 10]);
+  });
+
   it('maps the vectors of its kinds of text through the projection, and nothing else', async () => {
     // Buckets in reverse order: a question mapped so and its paragraph left alone no longer match.
     const reverse = new Float32Array(64 * 64);
