@@ -154,7 +154,9 @@ export function matrixBytes(rows: number, cols: number, quant: Quant): number {
  *               the final norm (2H) and a RoPE table [maxTokens, headDim] per distinct base; for
  *               the gated BERTs the LayerNorm and, with RoPE, one RoPE table
  *   per layer   the projections (projectionShapes: BERT's [3H, H], [H, H], [I, H], [H, I]) in
- *               quant.linear, their f32 biases and two f32 LayerNorms (4H)
+ *               quant.linear, their f32 biases and two f32 LayerNorms (4H), and with task
+ *               adapters (config.lora) their f32 A and B: tasks × rank × (rows + cols) each
+ *   adapters    the embeddings' (config.lora): tasks × (vocab × rank + rank × H + H) in f32
  *   activations 4 bytes × (M × (3H + QKV + I) + 2 × T × H): the forward's reused buffers (hidden H,
  *               q/k/v QKV = 3H for BERT, attention context H, attention output H, FFN I) for the M tokens of the
  *               largest length bucket (bucketize keeps M <= 4096 unless one text is longer), and
@@ -186,12 +188,17 @@ export function memoryMB(
       : gatedBert
         ? (gatedBert.positions.type === 'rope' ? rope(1) : 0) + 2 * H * 4
         : (config.maxPositions + config.typeVocabSize + 2) * H * 4;
-  const embeddings = matrixBytes(config.vocabSize, H, quant.embeddings) + tables;
+  const lora = config.lora ? { tasks: config.lora.tasks.length, rank: config.lora.rank } : { tasks: 0, rank: 0 };
+  const embeddings =
+    matrixBytes(config.vocabSize, H, quant.embeddings) +
+    tables +
+    lora.tasks * (config.vocabSize * lora.rank + lora.rank * H + H) * 4;
   const shapes = Object.values(projectionShapes(config));
-  // f32 biases of the projections, and two norms' worth of f32 factors (4H).
+  // f32 biases of the projections, two norms' worth of f32 factors (4H), and the task adapters.
   const perLayer =
     shapes.reduce((s, [rows, cols]) => s + matrixBytes(rows, cols, quant.linear), 0) +
-    (shapes.reduce((s, [rows]) => s + rows, 0) + 4 * H) * 4;
+    (shapes.reduce((s, [rows]) => s + rows, 0) + 4 * H) * 4 +
+    shapes.reduce((s, [rows, cols]) => s + lora.tasks * lora.rank * (rows + cols) * 4, 0);
   const rowsPerBucket = Math.max(1, Math.floor(DEFAULT_BATCH_TOKENS / seqLen));
   const bucketTokens = Math.min(batch, rowsPerBucket) * seqLen;
   const submissionTokens = Math.min(batch * seqLen, Math.max(SUBMISSION_TOKENS, seqLen));

@@ -141,6 +141,15 @@ describe('memory model', () => {
     expect(memoryMB(2, 32, 2, 10, config, { linear: 'q8', embeddings: 'f16' }, 100)).toBeCloseTo(bytes / 2 ** 20, 12);
   });
 
+  it("counts task adapters in f32: per layer A and B of each projection, and the embeddings' per task", () => {
+    const q = { linear: 'q8', embeddings: 'f16' } as const;
+    const lora = { tasks: ['a', 'b', 'c'], rank: 4, scale: 0.25, byKind: { query: 0, passage: 1 }, instructions: {} };
+    const extra = memoryMB(2, 32, 2, 10, { ...config, lora }, q, 100) - memoryMB(2, 32, 2, 10, config, q, 100);
+    const perLayer = 3 * 4 * (192 + 64 + (64 + 64) + (128 + 64) + (64 + 128)) * 4;
+    const embeddings = 3 * (1000 * 4 + 4 * 64 + 64) * 4;
+    expect(extra * 2 ** 20).toBeCloseTo(2 * perLayer + embeddings, 6);
+  });
+
   it('sizes q4 by whole groups and caps activations at one length bucket', () => {
     expect(matrixBytes(3, 70, 'q4')).toBe(3 * 3 * (16 + 4));
     expect(matrixBytes(3, 70, 'f16')).toBe(3 * 70 * 2);
