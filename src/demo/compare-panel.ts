@@ -40,13 +40,18 @@ function heatmap(texts: string[], vectors: Float32Array[]): HTMLTableElement {
   return table;
 }
 
+/** The task adapter a model made for similarity runs (jina-embeddings-v3's), where it has one. */
+const SIMILARITY_TASK = 'text-matching';
+
 /**
- * The compare panel: embeds each line and shows every pair's cosine at the chosen shape. Returns
- * what to call when a deeper exit has arrived: an answer that came from a shallower exit than
- * asked (a progressive start still downloading) is embedded again.
+ * The compare panel: embeds each line and shows every pair's cosine at the chosen shape (on a
+ * model with task adapters, under its similarity adapter). Returns what to call when a deeper exit
+ * has arrived: an answer that came from a shallower exit than asked (a progressive start still
+ * downloading) is embedded again.
  */
 export async function setupComparePanel(encoder: Encoder, shape: () => { layers: number; dims: number }): Promise<() => void> {
   let shallow = false;
+  const task = (await encoder.info()).model.tasks?.includes(SIMILARITY_TASK) ? SIMILARITY_TASK : undefined;
   const input = $('compare-input') as HTMLTextAreaElement;
   const button = $('compare-run') as HTMLButtonElement;
   input.value = SAMPLE_SENTENCES.join('\n');
@@ -63,12 +68,14 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
     try {
       const { layers, dims } = shape();
       const started = performance.now();
-      const { vectors, layers: exits } = await encoder.embedDetailed(texts, { layers, dims });
+      const { vectors, layers: exits } = await encoder.embedDetailed(texts, { layers, dims, ...(task ? { task } : {}) });
       const ms = performance.now() - started;
       const exit = Math.min(...exits);
       shallow = exit < layers;
       const depth = shallow ? `exit ${exit} of the ${layers} layers asked (the rest is still downloading)` : `${layers} layers`;
-      $('compare-time').textContent = `${texts.length} sentences embedded in ${ms.toFixed(0)} ms at ${depth} x ${dims} dims.`;
+      const adapter = task ? ` with the ${task} adapter` : '';
+      $('compare-time').textContent =
+        `${texts.length} sentences embedded in ${ms.toFixed(0)} ms at ${depth} x ${dims} dims${adapter}.`;
       $('compare-heatmap').replaceChildren(heatmap(texts, vectors));
     } catch (err) {
       $('compare-time').textContent = `Embedding failed: ${(err as Error).message}`;

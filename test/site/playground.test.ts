@@ -281,6 +281,26 @@ describe('the playground site', { timeout: 900_000 }, () => {
     }
   });
 
+  it('opens a jina-embeddings-v3 folder: the compare panel runs its text-matching adapter and says so', async () => {
+    const other = await context.newPage();
+    try {
+      await other.goto(`${url}?device=cpu`);
+      await modelReady(other);
+      await other.setInputFiles('#model-folder', join(ROOT, 'test/oracle/fixtures/jina-v3-tiny'));
+      await other.waitForURL(/model=folder/);
+      await ready(other);
+      expect(await text(other, 'load-status')).toMatch(/^jina-v3-tiny: 2 layers, 64 dims, q8, loaded in [\d.]+ s$/);
+      await other.click('#compare-run');
+      await other.waitForFunction(() =>
+        /with the text-matching adapter\.$/.test(document.getElementById('compare-time')?.textContent ?? ''),
+      );
+      expect(await other.locator('#compare-heatmap td').count()).toBe(49);
+      expect(await other.locator('#search-hits li').count()).toBe(10);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('runs on the CPU when asked (?device=cpu), and says so', async () => {
     const cpu = await context.newPage();
     await cpu.goto(`${url}?device=cpu`);
