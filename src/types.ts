@@ -116,6 +116,22 @@ export interface EmbedOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `rerank` (a cross-encoder's). */
+export interface RerankOptions {
+  /** Layers to run; one of the model's exits (default: all). */
+  layers?: number;
+  signal?: AbortSignal;
+}
+
+/** One document's place in a reranking: its index in the documents given, and its score (higher is more relevant). */
+export interface RerankHit {
+  index: number;
+  /** The pair's logit, through the sigmoid unless the model's config names Identity (sentence-transformers' CrossEncoder.predict). */
+  score: number;
+  /** Whether the pair was longer than the model's limit and the longer text was cut. */
+  truncated: boolean;
+}
+
 export interface EmbedResult {
   vectors: Float32Array[];
   /** Token count of each text as embedded (specials included, after truncation). */
@@ -143,6 +159,8 @@ export interface ModelInfo {
   prefixes: { query?: string; passage?: string };
   /** The task adapters a call may name (EmbedOptions.task); absent on models without. */
   tasks?: string[];
+  /** True for a cross-encoder (a reranker): it scores pairs with `rerank` and makes no vectors. */
+  crossEncoder?: true;
   quality: QualityTable | null;
   /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */
   search?: SearchDefaults;

@@ -1,6 +1,7 @@
 import { UnsupportedError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights, WeightParts } from '../weights/weights.js';
+import { readClassifier } from './classifier.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
 import { readBiasedLinear, readEmbeddingTable, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
@@ -111,6 +112,7 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
       }
       const relative = config.relativeAttention;
       return {
+        ...(config.crossEncoder ? { classifier: await readClassifier(config, source, p) } : {}),
         family: 'bert',
         config,
         word: await table(source, `${p}${WORD_EMBEDDINGS}`, V, H, embeddingQuant, alloc),

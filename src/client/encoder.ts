@@ -3,7 +3,7 @@ import type { Budget } from '../budget/plan.js';
 import { DisposedError, EngineLostError, InputError, M3WebError } from '../errors.js';
 import type { IndexOptions, StaticIndexOptions, VectorIndex } from '../search/types.js';
 import { parseHubId } from '../source/hub-id.js';
-import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions, EncoderPlan } from '../types.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions, EncoderPlan, RerankHit, RerankOptions } from '../types.js';
 import type { IndexMethod } from '../worker/host.js';
 import type { IndexState } from '../worker/protocol.js';
 import { type Connection, connect, inPage } from './connection.js';
@@ -21,6 +21,12 @@ export interface Encoder {
    * asked for, or shallower only while a progressive start downloads).
    */
   embedDetailed(texts: string[], options?: EmbedOptions): Promise<EmbedResult>;
+  /**
+   * A cross-encoder's (a reranker's, `info().model.crossEncoder`) scores of `query` against each
+   * document, best first; an embedding model refuses with UNSUPPORTED (and a cross-encoder refuses
+   * `embed`).
+   */
+  rerank(query: string, documents: string[], options?: RerankOptions): Promise<RerankHit[]>;
   info(): Promise<EncoderInfo>;
   /**
    * The (layers, dims) with the best measured quality whose predicted latency, memory and bytes per
@@ -123,6 +129,14 @@ export class EncoderClient implements Encoder, IndexOwner {
     const id = this.nextCall++;
     return this.call((api, conn) =>
       abortable(api.embedDetailed(id, texts, rest), signal, () => void conn.api.abort(id).catch(() => undefined)),
+    );
+  }
+
+  rerank(query: string, documents: string[], options: RerankOptions = {}): Promise<RerankHit[]> {
+    const { signal, ...rest } = options ?? {};
+    const id = this.nextCall++;
+    return this.call((api, conn) =>
+      abortable(api.rerank(id, query, documents, rest), signal, () => void conn.api.abort(id).catch(() => undefined)),
     );
   }
 

@@ -1,13 +1,23 @@
 import { type Budget, planBudget, planWorkload } from '../budget/index.js';
-import { DisposedError, InputError, M3WebError } from '../errors.js';
+import { DisposedError, InputError, M3WebError, UnsupportedError } from '../errors.js';
 import type { GpuSession } from '../gpu/session.js';
 import { checkTolerance, DEFAULT_TOLERANCE } from '../model/adaptive.js';
+import { cpuHead } from '../model/cpu-ops.js';
 import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { PromptProjection } from '../model/projection.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
-import type { ActivationsChoice, DeviceChoice, EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan } from '../types.js';
+import type {
+  ActivationsChoice,
+  DeviceChoice,
+  EmbedOptions,
+  EmbedResult,
+  EncoderInfo,
+  EncoderPlan,
+  RerankHit,
+  RerankOptions,
+} from '../types.js';
 import { taskAdapter } from '../weights/task-adapter.js';
 import { PROMPT_KINDS, type Quant } from '../weights/weights.js';
 import { EncoderBackends } from './backends.js';
@@ -147,6 +157,11 @@ export class EncoderCore {
     if (options.kind !== undefined && !PROMPT_KINDS.includes(options.kind)) {
       throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(options.kind)}`);
     }
+    if (this.handle.model.config.crossEncoder) {
+      throw new UnsupportedError(
+        `${info.id} is a cross-encoder (a reranker): it scores a query against documents with rerank() and makes no text vectors`,
+      );
+    }
     const { adapter, instruction } = taskAdapter(options, this.handle.model.config.lora);
     const normalize = options.normalize ?? true;
     const signal = options.signal;
@@ -193,6 +208,67 @@ export class EncoderCore {
           layersUsed.push(...done.layers);
         }
         return { vectors, tokens: tokens.map((t) => t.length), truncated, layers: layersUsed };
+      }),
+    );
+  }
+
+  /**
+   * A cross-encoder's scores of `query` against each of `documents` (read as one pair each, by the
+   * tokenizer's pair template), best first.
+   */
+  rerank(query: unknown, documents: unknown, options: RerankOptions = {}): Promise<RerankHit[]> {
+    this.checkAlive();
+    const { info, model } = this.handle;
+    const cross = model.config.crossEncoder;
+    if (!cross || !model.weights.classifier) {
+      throw new UnsupportedError(
+        `${info.id} is an embedding model: rerank needs a cross-encoder (a reranker: a BERT or XLM-R *ForSequenceClassification checkpoint with one label)`,
+      );
+    }
+    checkText(query, 'query');
+    if (!Array.isArray(documents))
+      throw new InputError(`documents must be an array of strings, got ${documents === null ? 'null' : typeof documents}`);
+    if (documents.length === 0) return Promise.resolve([]);
+    for (const [i, d] of documents.entries()) checkText(d, `documents[${i}]`);
+    const layers = options.layers ?? Math.max(...info.exits);
+    checkChoice('layers', layers, info.exits);
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortError());
+    const head = cpuHead(model.weights.classifier);
+    const limit = model.config.maxTokens * CHARS_PER_TOKEN_LIMIT;
+    const cut = (t: string) => (t.length > limit ? t.slice(0, limit) : t);
+    return this.afterFetch(layers).then(() =>
+      this.queued(async () => {
+        if (signal?.aborted) throw abortError();
+        if (await this.handle.ensureLayers(layers)) this.resetBackends();
+        const backends = await this.ensureBackends();
+        const pairs = (documents as string[]).map((d) =>
+          model.tokenizer.encodePair(cut(query as string), cut(d), model.config.maxTokens),
+        );
+        const H = model.config.hiddenSize;
+        const hits: RerankHit[] = [];
+        for (let i = 0; i < pairs.length; i += CHUNK_TEXTS) {
+          if (signal?.aborted) throw abortError();
+          const chunk = pairs.slice(i, i + CHUNK_TEXTS);
+          const options = {
+            layers,
+            dims: H,
+            pooling: 'cls' as const,
+            normalize: false,
+            secondSegment: chunk.map((p) => p.secondSegment),
+          };
+          const done = await this.run(
+            backends,
+            chunk.map((p) => p.ids),
+            { kind: 'fixed', options },
+          );
+          done.vectors.forEach((first, j) => {
+            const logit = head(first)[0] as number;
+            const score = cross.activation === 'sigmoid' ? 1 / (1 + Math.exp(-logit)) : logit;
+            hits.push({ index: i + j, score, truncated: (chunk[j] as (typeof chunk)[number]).truncated });
+          });
+        }
+        return hits.sort((a, b) => b.score - a.score || a.index - b.index);
       }),
     );
   }

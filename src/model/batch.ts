@@ -12,6 +12,8 @@ export interface TokenBatch {
   positions: Uint32Array;
   /** Real (unpadded) length of each row; the attention and pooling masks derive from it. */
   lengths: Uint32Array;
+  /** [size, seqLen] token types (a cross-encoder's second segment: 1), or null where all are 0. */
+  types: Uint32Array | null;
 }
 
 /** Default token budget of one batch: keeps the FFN activation (tokens x intermediate) well under binding limits. */
@@ -28,6 +30,7 @@ export function bucketize(
   tokens: readonly ArrayLike<number>[],
   config: Pick<EncoderConfig, 'padTokenId' | 'positionOffset'>,
   maxBatchTokens = DEFAULT_BATCH_TOKENS,
+  secondSegment?: readonly number[],
 ): TokenBatch[] {
   const order = tokens
     .map((_, i) => i)
@@ -45,29 +48,34 @@ export function bucketize(
     current.push(i);
   }
   if (current.length > 0) groups.push(current);
-  return groups.map((indices) => makeBatch(tokens, indices, config));
+  return groups.map((indices) => makeBatch(tokens, indices, config, secondSegment));
 }
 
+/** `secondSegment`: per text, where its token type 1 starts (ForwardOptions.secondSegment). */
 function makeBatch(
   tokens: readonly ArrayLike<number>[],
   indices: number[],
   { padTokenId, positionOffset }: Pick<EncoderConfig, 'padTokenId' | 'positionOffset'>,
+  secondSegment?: readonly number[],
 ): TokenBatch {
   const size = indices.length;
   const seqLen = Math.max(1, ...indices.map((i) => (tokens[i] as ArrayLike<number>).length));
   const ids = new Uint32Array(size * seqLen).fill(padTokenId);
   const positions = new Uint32Array(size * seqLen);
   const lengths = new Uint32Array(size);
+  const types = secondSegment ? new Uint32Array(size * seqLen) : null;
   indices.forEach((textIndex, row) => {
     const t = tokens[textIndex] as ArrayLike<number>;
     lengths[row] = t.length;
+    const second = secondSegment?.[textIndex] ?? t.length;
     for (let j = 0; j < seqLen; j++) {
       if (j < t.length) ids[row * seqLen + j] = t[j] as number;
+      if (types && j >= second && j < t.length) types[row * seqLen + j] = 1;
       // RoBERTa reserves position row `padding_idx` for pads; BERT (offset 0) just counts.
       positions[row * seqLen + j] = positionOffset > 0 && j >= t.length ? padTokenId : positionOffset + j;
     }
   });
-  return { indices, size, seqLen, ids, positions, lengths };
+  return { indices, size, seqLen, ids, positions, lengths, types };
 }
 
 /**
@@ -78,9 +86,11 @@ export function selectRows(batch: TokenBatch, keep: readonly number[]): TokenBat
   const { seqLen } = batch;
   const ids = new Uint32Array(keep.length * seqLen);
   const positions = new Uint32Array(keep.length * seqLen);
+  const types = batch.types && new Uint32Array(keep.length * seqLen);
   keep.forEach((row, j) => {
     ids.set(batch.ids.subarray(row * seqLen, (row + 1) * seqLen), j * seqLen);
     positions.set(batch.positions.subarray(row * seqLen, (row + 1) * seqLen), j * seqLen);
+    types?.set((batch.types as Uint32Array).subarray(row * seqLen, (row + 1) * seqLen), j * seqLen);
   });
   return {
     indices: keep.map((row) => batch.indices[row] as number),
@@ -89,5 +99,6 @@ export function selectRows(batch: TokenBatch, keep: readonly number[]): TokenBat
     ids,
     positions,
     lengths: Uint32Array.from(keep, (row) => batch.lengths[row] as number),
+    types,
   };
 }

@@ -2,11 +2,12 @@ import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiSlopes } from './alibi.js';
 import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
-import { addLowRank, gatherWords } from './lora.js';
+import { addLowRank } from './lora.js';
 import { gelu } from './math.js';
 import { modelRelativeBias } from './relative-bias.js';
 import { ropeSpecTable } from './rope.js';
 import type { WasmKernels } from './wasm/kernels.js';
+import { gatherWords } from './word-rows.js';
 
 /**
  * The BERT / XLM-R / DistilBERT / MPNet / GTE / NomicBERT / JinaBERT forward, a layer at a time:
@@ -36,7 +37,7 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
     embed(batch, task) {
       const M = batch.size * batch.seqLen;
       const x = new Float32Array(M * H);
-      gatherWords(weights, batch.ids, x, task);
+      gatherWords(weights, batch.ids, x, task, batch.types);
       const { position, tokenType } = weights;
       if (position && tokenType) {
         for (let m = 0; m < M; m++) {

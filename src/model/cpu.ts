@@ -75,7 +75,7 @@ export class CpuEncoder implements EncoderBackend {
     const H = this.config.hiddenSize;
     const out: Float32Array[] = new Array(tokens.length);
     const truncateNorm = truncatesWithNorm(this.config);
-    for (const batch of bucketize(tokens, this.config)) {
+    for (const batch of bucketize(tokens, this.config, undefined, o.secondSegment)) {
       const h = this.forward(batch, o.layers, undefined, o.task);
       batch.indices.forEach((textIndex, row) => {
         const tokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);

@@ -13,6 +13,11 @@ export interface ForwardOptions {
   normalize: boolean;
   /** The task adapter to run (an index into config.lora.tasks); absent: the base weights alone. */
   task?: number;
+  /**
+   * Per text, the position where its second segment starts: token type 1 from there on (a
+   * cross-encoder's query and document pair, on a model with token types); absent: one segment.
+   */
+  secondSegment?: readonly number[];
 }
 
 export interface AdaptiveOptions {
@@ -90,6 +95,16 @@ export function checkForwardOptions(backend: EncoderBackend, tokens: readonly Ar
   }
   checkTask(backend.config, o.task);
   checkTokens(tokens, backend.config);
+  if (o.secondSegment !== undefined) {
+    if (!Array.isArray(o.secondSegment) || o.secondSegment.length !== tokens.length) {
+      throw new InputError('secondSegment must give one position per text');
+    }
+    o.secondSegment.forEach((s, i) => {
+      if (!Number.isInteger(s) || s < 0 || s > (tokens[i] as ArrayLike<number>).length) {
+        throw new InputError(`secondSegment[${i}] must be a position in 0..${(tokens[i] as ArrayLike<number>).length}, got ${s}`);
+      }
+    });
+  }
 }
 
 export function checkTask(config: EncoderConfig, task: number | undefined): void {

@@ -26,7 +26,7 @@ import { encodeCompaction } from './gpu-compact.js';
 import { DecoderGraph } from './gpu-decoder.js';
 import { type BatchInputs, type GpuGraph, isStepped, type SteppedGraph } from './gpu-graph.js';
 import { ModernBertGraph } from './gpu-modernbert.js';
-import { gatherWords } from './lora.js';
+import { gatherWords } from './word-rows.js';
 
 function graphOf(gpu: GpuContext, weights: EncoderWeights, activations: Elem): Promise<GpuGraph> {
   switch (weights.family) {
@@ -208,7 +208,8 @@ export class GpuEncoder implements EncoderBackend {
 
   private async run(tokens: readonly ArrayLike<number>[], layers: number, output: Output): Promise<Float32Array[]> {
     const results: Float32Array[] = new Array(tokens.length);
-    const batches = bucketize(tokens, this.config);
+    const second = output.kind === 'pooled' ? output.options.secondSegment : undefined;
+    const batches = bucketize(tokens, this.config, undefined, second);
     let group: TokenBatch[] = [];
     let groupTokens = 0;
     const flush = async () => {
@@ -389,7 +390,7 @@ export class GpuEncoder implements EncoderBackend {
     const upload = new ArrayBuffer(total);
     const placed = batches.map((batch, i) => {
       const p = parts[i] as (typeof parts)[number];
-      gatherWords(this.weights, batch.ids, new Float32Array(upload, p.wordRows.offset, batch.ids.length * H), task);
+      gatherWords(this.weights, batch.ids, new Float32Array(upload, p.wordRows.offset, batch.ids.length * H), task, batch.types);
       new Uint32Array(upload, p.positions.offset, batch.positions.length).set(batch.positions);
       new Uint32Array(upload, p.lengths.offset, batch.lengths.length).set(batch.lengths);
       return {

@@ -205,7 +205,19 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
   if (head.length > 0) weights.head = head;
   const projection = packProjection(manifest, files, weights.config.hiddenSize);
   if (projection) weights.projection = projection;
+  if (weights.config.crossEncoder) weights.classifier = packClassifier(manifest, files, weights.config.hiddenSize);
   return weights;
+}
+
+/** A cross-encoder's head (config.crossEncoder): checkpoint/classifier.ts's two modules, `classifier.{k}` in the head shard. */
+function packClassifier(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, hiddenSize: number): DenseModule[] {
+  const shard = manifest.shards.find((s) => s.kind === 'head');
+  if (!shard) throw new ModelFormatError('a cross-encoder pack needs a head shard with its classifier');
+  const view = new ShardView(shard, bytesOf(files, shard.file));
+  return [
+    { linear: view.linear('classifier.0', hiddenSize, hiddenSize), activation: 'tanh' },
+    { linear: view.linear('classifier.1', 1, hiddenSize), activation: 'identity' },
+  ];
 }
 
 function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, layers: number): EncoderWeights {

@@ -244,6 +244,7 @@ export async function streamPack(
   await sink.put(TOKENIZER_FILE, tokenizer.json);
   let embeddingQuant: Quant;
   let head: DenseModule[];
+  let classifier: DenseModule[];
   let projection: Projection | undefined;
   let lora: LoraSpec | undefined;
   {
@@ -252,6 +253,7 @@ export async function streamPack(
     const word = wordParts(rest.word);
     embeddingQuant = word.quant;
     head = rest.head ?? [];
+    classifier = rest.classifier ?? [];
     projection = rest.projection;
     await put(EMBEDDINGS_SHARD, 'embeddings', [...word.parts, ...embeddingExtras(rest)]);
   }
@@ -268,9 +270,11 @@ export async function streamPack(
     }
     await put(layerShardName(from, to), 'layers', parts, [from, to]);
   }
-  if (head.length > 0 || projection) {
+  if (head.length > 0 || projection || classifier.length > 0) {
     await put(HEAD_SHARD, 'head', [
       ...head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
+      // A cross-encoder's head: its shapes and activations follow from the config (packClassifier).
+      ...classifier.flatMap((m, k) => linearParts(`classifier.${k}`, m.linear)),
       ...[...(projection?.byExit ?? [])].flatMap(([exit, l]) => linearParts(`projection.${exit}`, l, false)),
     ]);
   }

@@ -52,6 +52,7 @@ export function infoFromManifest(manifest: PackManifest, source: string, model: 
     quantization: manifest.quantization.linear,
     prefixes: manifest.prefixes ?? {},
     ...(model.config.lora ? { tasks: [...model.config.lora.tasks] } : {}),
+    ...(model.config.crossEncoder ? { crossEncoder: true as const } : {}),
     quality: manifest.quality ?? null,
     fingerprint: weightsFingerprint(manifest),
     ...(manifest.search ? { search: manifest.search } : {}),

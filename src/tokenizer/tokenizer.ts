@@ -1,5 +1,5 @@
 import { Tokenizer } from '@huggingface/tokenizers';
-import { InputError, ModelFormatError } from '../errors.js';
+import { InputError, ModelFormatError, UnsupportedError } from '../errors.js';
 
 /** How texts become ids beyond what tokenizer.json says: static embedders (model2vec) read them bare. */
 export interface TokenizingOptions {
@@ -13,6 +13,15 @@ export interface EncodedText {
   /** Token ids, the post-processor's special tokens included (unless TokenizingOptions leave them out). */
   ids: number[];
   /** True when the text was longer than `maxTokens` and its end was cut off. */
+  truncated: boolean;
+}
+
+/** Two texts as one sequence, by the post-processor's pair template ([CLS] A [SEP] B [SEP], <s> A </s></s> B </s>). */
+export interface EncodedPair {
+  ids: number[];
+  /** Where token type 1 starts (ids.length where the template gives every token type 0, as RoBERTa's). */
+  secondSegment: number;
+  /** True when the pair was longer than `maxTokens` and the longer text was cut, a token at a time. */
   truncated: boolean;
 }
 
@@ -90,5 +99,51 @@ export class TextTokenizer {
     const template = this.specialTokens && maxTokens >= 2 && this.specialIds.has(last);
     const keep = template ? [...ids.slice(0, maxTokens - 1), last] : ids.slice(0, maxTokens);
     return { ids: keep, truncated: true };
+  }
+
+  /**
+   * `first` and `second` as one sequence by the pair template, at most `maxTokens` ids: past it the
+   * longer of the two loses its last token until the pair fits (transformers' "longest_first",
+   * what sentence-transformers' CrossEncoder asks for).
+   */
+  encodePair(first: string, second: string, maxTokens: number): EncodedPair {
+    for (const [what, t] of [
+      ['first', first],
+      ['second', second],
+    ] as const) {
+      if (typeof t !== 'string') throw new InputError(`the ${what} text must be a string, got ${typeof t}`);
+    }
+    const full = this.tokenizer.encode(first, { text_pair: second, return_token_type_ids: true });
+    const a = this.tokenIds(first, false);
+    const b = this.tokenIds(second, false);
+    // The template's specials around and between the two texts: found where the bare encodings sit in the pair.
+    const at = (part: number[], from: number) => {
+      for (let i = from; i + part.length <= full.ids.length; i++) {
+        if (part.every((t, k) => full.ids[i + k] === t)) return i;
+      }
+      throw new ModelFormatError("tokenizer.json's post-processor has no pair template that keeps both texts whole");
+    };
+    const startA = at(a, 0);
+    const startB = at(b, startA + a.length);
+    const pre = full.ids.slice(0, startA);
+    const mid = full.ids.slice(startA + a.length, startB);
+    const post = full.ids.slice(startB + b.length);
+    const types: number[] = full.token_type_ids ?? [];
+    const typeB = types[startB] ?? 0;
+    if (types.slice(0, startB).some((t) => t !== 0) || types.slice(startB).some((t) => t !== typeB)) {
+      throw new UnsupportedError(
+        "tokenizer.json's pair template gives token types m3web does not run (0 for the first text, one type for the second)",
+      );
+    }
+    const room = maxTokens - pre.length - mid.length - post.length;
+    if (room < 2) throw new InputError(`maxTokens ${maxTokens} leaves no room for a pair of texts`);
+    let [keepA, keepB] = [a.length, b.length];
+    while (keepA + keepB > room) {
+      if (keepA > keepB) keepA--;
+      else keepB--;
+    }
+    const ids = [...pre, ...a.slice(0, keepA), ...mid, ...b.slice(0, keepB), ...post];
+    const secondSegment = typeB === 0 ? ids.length : pre.length + keepA + mid.length;
+    return { ids, secondSegment, truncated: keepA < a.length || keepB < b.length };
   }
 }

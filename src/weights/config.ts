@@ -10,11 +10,12 @@ import {
 } from './bert-configs.js';
 import { bool, ERF_GELU, num, obj, positiveInt, ropeTheta } from './config-fields.js';
 import { decoderHeads, gemma3Spec, qwen3Spec } from './decoder-config.js';
-import type { EncoderConfig, ModelType } from './encoder-config.js';
+import type { CrossEncoderSpec, EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 import { isStaticConfig, parseStaticConfig } from './static-config.js';
 
 export {
+  type CrossEncoderSpec,
   type EncoderConfig,
   type GatedBertSpec,
   type LoraSpec,
@@ -85,6 +86,7 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   const positionOffset = isRoberta ? padTokenId + 1 : 0;
   const maxTokens = numbers.maxPositions - positionOffset;
   if (maxTokens < 2) throw new ModelFormatError(`max_position_embeddings ${numbers.maxPositions} leaves no room for tokens`);
+  const crossEncoder = crossEncoderSpec(cfg);
   return {
     modelType: isRoberta ? 'xlm-roberta' : 'bert',
     ...numbers,
@@ -92,7 +94,26 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
     padTokenId,
     positionOffset,
     maxTokens,
+    ...(crossEncoder ? { crossEncoder } : {}),
   };
+}
+
+/**
+ * A single-label *ForSequenceClassification config: a cross-encoder (reranker). Classifiers with
+ * more labels, and every other architecture, open as the encoder under their head, as before.
+ */
+function crossEncoderSpec(cfg: Record<string, unknown>): CrossEncoderSpec | null {
+  const classifier =
+    Array.isArray(cfg.architectures) &&
+    cfg.architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'));
+  if (!classifier) return null;
+  const labels = cfg.num_labels ?? (typeof cfg.id2label === 'object' && cfg.id2label ? Object.keys(cfg.id2label).length : 2);
+  if (labels !== 1) return null;
+  const st = cfg.sentence_transformers;
+  const named = typeof st === 'object' && st !== null ? (st as Record<string, unknown>).activation_fn : undefined;
+  if (named === undefined || named === null || named === 'torch.nn.modules.activation.Sigmoid') return { activation: 'sigmoid' };
+  if (named === 'torch.nn.modules.linear.Identity') return { activation: 'identity' };
+  throw new UnsupportedError(`cross-encoder activation_fn ${JSON.stringify(named)} is not supported (only Sigmoid and Identity)`);
 }
 
 /**

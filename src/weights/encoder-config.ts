@@ -103,6 +103,19 @@ export interface LoraSpec {
   instructions: Readonly<Record<string, string>>;
 }
 
+/**
+ * A cross-encoder (a reranker: BertForSequenceClassification or XLMRobertaForSequenceClassification
+ * with one label): it reads a query and a document as one sequence of two segments and scores the
+ * pair from its first token through the classification head (weights.classifier).
+ */
+export interface CrossEncoderSpec {
+  /**
+   * What sentence-transformers' CrossEncoder puts over the logit: its config's activation_fn, or
+   * for one label, when none is named, the sigmoid it has always applied.
+   */
+  activation: 'sigmoid' | 'identity';
+}
+
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
 export interface EncoderConfig {
   modelType: ModelType;
@@ -133,4 +146,6 @@ export interface EncoderConfig {
   decoder?: DecoderSpec;
   /** Present when the checkpoint carries task adapters (jina_embeddings_v3). */
   lora?: LoraSpec;
+  /** Present for a single-label sequence classifier of the BERT family: a cross-encoder. */
+  crossEncoder?: CrossEncoderSpec;
 }

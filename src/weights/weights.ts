@@ -62,6 +62,12 @@ export interface SentenceHead {
   /** sentence-transformers Dense modules applied to the pooled vector, in order (absent: none). */
   head?: DenseModule[];
   projection?: Projection;
+  /**
+   * A cross-encoder's classification head (config.crossEncoder), applied to the first token's
+   * state: BERT's pooler (dense, tanh) and classifier, or RoBERTa's classifier.dense (tanh) and
+   * out_proj, ending in one logit.
+   */
+  classifier?: DenseModule[];
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Engine, EngineIndexOptions, EngineOptions, IndexLease } from '../e
 import type { EngineRegistry } from '../engine/registry.js';
 import { InputError, M3WebError } from '../errors.js';
 import type { StaticIndex, VectorIndex } from '../search/types.js';
-import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan, LoadProgress } from '../types.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan, LoadProgress, RerankHit, RerankOptions } from '../types.js';
 import { type HelloReply, type IndexState, whenGone } from './protocol.js';
 
 /** The index methods a client may call through the host (VectorIndex's, and a static index's stats, by name). */
@@ -101,6 +101,21 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
       try {
         const result = await engine().core.embedDetailed(texts, { ...options, signal: controller.signal }, depth);
         return transfer(result, [...new Set(result.vectors.map((v) => v.buffer as ArrayBuffer))]);
+      } finally {
+        calls.delete(callId);
+      }
+    },
+
+    async rerank(
+      callId: number,
+      query: unknown,
+      documents: unknown,
+      options: Omit<RerankOptions, 'signal'>,
+    ): Promise<RerankHit[]> {
+      const controller = new AbortController();
+      calls.set(callId, controller);
+      try {
+        return await engine().core.rerank(query, documents, { ...options, signal: controller.signal });
       } finally {
         calls.delete(callId);
       }

@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createEncoder } from '../../src/client/client.js';
+import { UnsupportedError } from '../../src/errors.js';
+import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { parseHfConfig } from '../../src/weights/config.js';
+import { packAgainstOracleFolder } from '../support/cross-encoder.js';
+
+// Cross-encoders (rerankers) against test/oracle/make_cross_encoder.py: float64 PyTorch forwards of
+// BertForSequenceClassification and XLMRobertaForSequenceClassification written from transformers' definitions.
+
+const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
+interface Expected {
+  pairs: [string, string][];
+  ids: number[][];
+  token_type_ids: number[][];
+  logits: number[];
+  scores: number[];
+}
+const read = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name, 'expected.json'), 'utf8')) as Expected;
+const MODELS = ['ce-bert-tiny', 'ce-xlmr-tiny'] as const;
+
+describe('cross-encoder config', () => {
+  const bert = JSON.parse(readFileSync(join(FIXTURES, 'ce-bert-tiny/config.json'), 'utf8')) as Record<string, unknown>;
+
+  it('a single-label sequence classifier of the BERT family is a cross-encoder; more labels open as an encoder', () => {
+    expect(parseHfConfig(bert).crossEncoder).toEqual({ activation: 'sigmoid' });
+    const identity = { ...bert, sentence_transformers: { activation_fn: 'torch.nn.modules.linear.Identity' } };
+    expect(parseHfConfig(identity).crossEncoder).toEqual({ activation: 'identity' });
+    expect(parseHfConfig({ ...bert, num_labels: 1, id2label: undefined }).crossEncoder).toBeDefined();
+    const twoLabels = { ...bert, id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } };
+    expect(parseHfConfig(twoLabels).crossEncoder).toBeUndefined();
+    expect(parseHfConfig({ ...bert, id2label: undefined }).crossEncoder).toBeUndefined();
+    expect(parseHfConfig({ ...bert, architectures: ['BertModel'] }).crossEncoder).toBeUndefined();
+    const softmax = { ...bert, sentence_transformers: { activation_fn: 'torch.nn.modules.activation.Softmax' } };
+    expect(() => parseHfConfig(softmax)).toThrow(UnsupportedError);
+    expect(() => parseHfConfig(softmax)).toThrow(/activation_fn/);
+  });
+});
+
+describe.each(MODELS)('%s', (model) => {
+  const dir = join(FIXTURES, model);
+  const expected = read(model);
+
+  it('the pair template: BERT types the second text 1, RoBERTa types none', () => {
+    const tokenizer = TextTokenizer.fromJson(
+      JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
+      JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
+    );
+    expected.pairs.forEach(([q, d], i) => {
+      const pair = tokenizer.encodePair(q, d, 512);
+      const types = expected.token_type_ids[i] as number[];
+      expect(pair.ids).toEqual(expected.ids[i]);
+      expect(pair.secondSegment).toBe(types.includes(1) ? types.indexOf(1) : types.length);
+      expect(pair.truncated).toBe(false);
+    });
+    // Longest first: the longer text loses tokens until the pair fits, the template kept whole.
+    const [q, d] = expected.pairs[3] as [string, string];
+    const cut = tokenizer.encodePair(q, d, 24);
+    expect(cut.ids).toHaveLength(24);
+    expect(cut.truncated).toBe(true);
+    expect(cut.ids.at(-1)).toBe(expected.ids[3]?.at(-1));
+  });
+
+  it('rerank scores every pair as the oracle does (CPU, f32), best first', async () => {
+    const enc = await createEncoder({ model: dir, device: 'cpu' });
+    try {
+      expect((await enc.info()).model.crossEncoder).toBe(true);
+      for (const [i, [q, d]] of expected.pairs.entries()) {
+        const [hit] = await enc.rerank(q, [d]);
+        expect(hit?.index).toBe(0);
+        expect(hit?.score).toBeCloseTo(expected.scores[i] as number, 5);
+      }
+      // One query against several documents: sorted by score.
+      const query = (expected.pairs[0] as [string, string])[0];
+      const docs = expected.pairs.filter(([q]) => q === query).map(([, d]) => d);
+      const want = expected.pairs.flatMap(([q], i) => (q === query ? [expected.scores[i] as number] : []));
+      const hits = await enc.rerank(query, docs);
+      expect(hits.map((h) => h.index)).toEqual(want.map((_, i) => i).sort((a, b) => (want[b] as number) - (want[a] as number)));
+      expect(await enc.rerank(query, [])).toEqual([]);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('packs: f32 as the checkpoint, q8 at the level q8 rounding alone reaches in the oracle', async () => {
+    const worst = await packAgainstOracleFolder(dir, expected);
+    expect(worst.f32).toBeLessThan(1e-5);
+    // make_cross_encoder.py: per-row q8 rounding of these random models moves the logits by up to
+    // 0.17 (BERT) / 0.15 (XLM-R) on a spread of ~1; the runtime's q8 adds its int16 activations.
+    expect(worst.q8).toBeLessThan(0.3);
+  });
+});
+
+describe('rerank and embed refuse the other kind of model, and bad input', () => {
+  it('an embedding model has no rerank; a cross-encoder makes no vectors; documents must be texts', async () => {
+    const embedder = await createEncoder({ model: join(FIXTURES, 'bert-tiny'), device: 'cpu' });
+    const cross = await createEncoder({ model: join(FIXTURES, 'ce-bert-tiny'), device: 'cpu' });
+    try {
+      await expect(embedder.rerank('q', ['d'])).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+      await expect(embedder.rerank('q', ['d'])).rejects.toThrow(/cross-encoder/);
+      await expect(cross.embed(['a text'])).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+      await expect(cross.embed(['a text'])).rejects.toThrow(/rerank/);
+      await expect(cross.rerank('q', 'd' as unknown as string[])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(cross.rerank('q', ['d', ''])).rejects.toThrow(/documents\[1\]/);
+      await expect(cross.rerank('  ', ['d'])).rejects.toThrow(/query/);
+      await expect(cross.rerank('q', ['d'], { layers: 7 })).rejects.toThrow(/layers/);
+      const [shallow] = await cross.rerank('q', ['d'], { layers: 1 });
+      expect(Number.isFinite(shallow?.score)).toBe(true);
+    } finally {
+      await embedder.dispose();
+      await cross.dispose();
+    }
+  });
+});
