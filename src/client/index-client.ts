@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { rerankedSearch } from '../search/rerank.js';
 import type {
   IndexDoc,
   IndexOptions,
@@ -92,7 +93,8 @@ export class IndexClient implements VectorIndex {
         'a function filter cannot reach the index in the worker; use an object filter (documents whose meta has every key: { lang: "de" })',
       );
     }
-    return this.call('search', [query, options]) as Promise<SearchHit[]>;
+    // A reranker stays on this side: the index in the engine answers the first stage.
+    return rerankedSearch(query, options, (q, o) => this.call('search', [q, o]) as Promise<SearchHit[]>);
   }
   clear(): Promise<void> {
     return this.call('clear', []) as Promise<void>;

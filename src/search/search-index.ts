@@ -12,6 +12,7 @@ import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } fr
 import { GpuScorer } from './gpu-scorer.js';
 import { type Change, SegmentLog, type StoredIndex } from './persist.js';
 import { Reembedder, SLICE_ROWS, type SliceResult } from './reembed.js';
+import { rerankedSearch } from './rerank.js';
 import { concatSegments, type Segment, withoutDocs } from './segment.js';
 import { parseIndex, serializeIndex } from './serialize.js';
 import { mergeRanked, type Ranked } from './topk.js';
@@ -235,7 +236,11 @@ class SearchIndex implements VectorIndex {
     );
   }
 
-  async search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
+  search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
+    return rerankedSearch(query, options, (q, o) => this.firstStage(q, o));
+  }
+
+  private async firstStage(query: string, options?: SearchOptions): Promise<SearchHit[]> {
     const o = checkSearch(query, options, this.built.dims, this.model.dims, this.model.search?.fusion);
     return this.queued(async () => {
       if (this.stale && this.log) await this.log.locked(() => this.reload());

@@ -1,4 +1,4 @@
-import type { EmbedOptions, EmbedResult, EncoderInfo } from '../types.js';
+import type { EmbedOptions, EmbedResult, EncoderInfo, RerankHit } from '../types.js';
 
 /** How stored vectors are kept: 4 bytes, 1 byte (plus one scale per vector) or 1 bit per dimension. */
 export type VectorType = 'f32' | 'int8' | 'binary';
@@ -145,6 +145,13 @@ export interface SearchOptions {
    * rankers that found it. Defaults (chosen on xquad-dev, docs/search.md): k 60, weights 1 and 1.
    */
   fusion?: { k?: number; weights?: Partial<Record<Ranker, number>> };
+  /**
+   * A second stage: a cross-encoder (an encoder of a reranker model, `info().model.crossEncoder`)
+   * scores the query against the best chunk of each of the first stage's best `top` documents
+   * (default max(20, 3 k)), and the best k of those come back in its order, with `rerankScore`.
+   * Runs in the caller's thread, calling the reranker's engine.
+   */
+  rerank?: { reranker: { rerank(query: string, documents: string[]): Promise<RerankHit[]> }; top?: number };
 }
 
 export interface SearchHit {
@@ -156,6 +163,8 @@ export interface SearchHit {
   meta: Meta;
   /** The document's best-matching chunk. */
   chunk: { index: number; text: string };
+  /** With SearchOptions.rerank: the cross-encoder's score of the query against the chunk, which orders the hits. */
+  rerankScore?: number;
 }
 
 /** What sync() changed. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createEncoder } from '../../src/client/client.js';
+import { createEncoder, createIndex } from '../../src/client/client.js';
 import { UnsupportedError } from '../../src/errors.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { parseHfConfig } from '../../src/weights/config.js';
@@ -111,6 +111,40 @@ describe('rerank and embed refuse the other kind of model, and bad input', () =>
     } finally {
       await embedder.dispose();
       await cross.dispose();
+    }
+  });
+});
+
+describe('search with a reranking step', () => {
+  it("reorders the first stage's best `top` hits by the cross-encoder, and keeps k", async () => {
+    const encoder = await createEncoder({ model: join(FIXTURES, 'bert-tiny'), device: 'cpu' });
+    const reranker = await createEncoder({ model: join(FIXTURES, 'ce-bert-tiny'), device: 'cpu' });
+    const { texts } = JSON.parse(readFileSync(join(FIXTURES, 'bert-tiny/expected.json'), 'utf8')) as { texts: string[] };
+    const index = await createIndex({ encoder, name: 'rerank', store: 'memory' });
+    try {
+      await index.add(texts.map((text, i) => ({ id: `d${i}`, text })));
+      const query = texts[2] as string;
+      const first = await index.search(query, { k: 6 });
+      const hits = await index.search(query, { k: 3, rerank: { reranker, top: 6 } });
+      const want = await reranker.rerank(
+        query,
+        first.map((h) => h.chunk.text),
+      );
+      expect(hits.map((h) => h.id)).toEqual(want.slice(0, 3).map((r) => first[r.index]?.id));
+      hits.forEach((h, i) => {
+        expect(h.rerankScore).toBeCloseTo(want[i]?.score as number, 6);
+      });
+      // The lexical first stage reranks the same way (here it finds the query's own text only).
+      const lexical = await index.search(query, { k: 2, mode: 'lexical', rerank: { reranker } });
+      expect(lexical.map((h) => h.id)).toEqual(['d2']);
+      expect(lexical[0]?.rerankScore).toBeGreaterThan(0);
+      await expect(index.search(query, { rerank: { reranker: encoder } })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+      await expect(index.search(query, { rerank: {} as never })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(index.search(query, { rerank: { reranker, top: 0 } })).rejects.toThrow(/rerank.top/);
+    } finally {
+      index.close();
+      await encoder.dispose();
+      await reranker.dispose();
     }
   });
 });

@@ -8,6 +8,7 @@ import { metaPredicate } from '../filter.js';
 import { candidateCount } from '../funnel.js';
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from '../fuse.js';
 import { bm25Rows, counts } from '../lexical.js';
+import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
 import { type Ranked, selectTop } from '../topk.js';
 import type {
@@ -181,7 +182,11 @@ class StaticSearchIndex implements StaticIndex {
     return { ...this.m.signature };
   }
 
-  async search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
+  search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
+    return rerankedSearch(query, options, (q, o) => this.firstStage(q, o));
+  }
+
+  private async firstStage(query: string, options?: SearchOptions): Promise<SearchHit[]> {
     const o = checkSearch(query, options, this.m.signature.dims, this.model.dims, this.model.search?.fusion);
     return this.queue.run(async () => {
       const before = { ...this.files.fetched };

@@ -1,0 +1,37 @@
+import { InputError } from '../errors.js';
+import type { SearchHit, SearchOptions } from './types.js';
+
+/**
+ * A search with a reranking step (SearchOptions.rerank): the first stage (`search`: hybrid, vector
+ * or lexical, as asked) finds the best `top` documents, a cross-encoder scores the query against
+ * each one's best chunk, and the best `k` of those come back in its order, each with its
+ * `rerankScore`. Runs where the caller is (the page, or Node): a reranker is an encoder of its own,
+ * which cannot travel to an index's worker.
+ */
+export async function rerankedSearch(
+  query: string,
+  options: SearchOptions | undefined,
+  search: (query: string, options?: SearchOptions) => Promise<SearchHit[]>,
+): Promise<SearchHit[]> {
+  if (options?.rerank === undefined) return search(query, options);
+  const { rerank, ...first } = options;
+  if (typeof rerank !== 'object' || rerank === null || typeof rerank.reranker?.rerank !== 'function') {
+    throw new InputError('rerank must be { reranker, top? } with a cross-encoder encoder as reranker');
+  }
+  const k = first.k ?? 10;
+  const top = rerank.top ?? Math.max(20, 3 * k);
+  if (!Number.isInteger(top) || top < 1)
+    throw new InputError(`rerank.top must be a positive integer, got ${JSON.stringify(top)}`);
+  const pool = Math.max(k, top);
+  const hits = await search(query, {
+    ...first,
+    k: pool,
+    ...(first.candidates === undefined ? {} : { candidates: Math.max(first.candidates, pool) }),
+  });
+  if (hits.length === 0) return hits;
+  const ranked = await rerank.reranker.rerank(
+    query,
+    hits.map((h) => h.chunk.text),
+  );
+  return ranked.slice(0, k).map((r) => ({ ...(hits[r.index] as SearchHit), rerankScore: r.score }));
+}
