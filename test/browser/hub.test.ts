@@ -1,6 +1,6 @@
 import { describe, expect, inject, it, vi } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
-import { createEncoder } from '../../src/client/client.js';
+import { createEncoder, createIndex } from '../../src/client/client.js';
 import { deleteCachedModel, listCachedModels } from '../../src/store/cache.js';
 import { cosine } from '../support/random.js';
 
@@ -122,6 +122,45 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     } finally {
       await gpu.dispose();
       await cpu.dispose();
+    }
+  });
+
+  it('reranks with a cross-encoder on WebGPU in the worker, and as a search step of an index in the worker', async () => {
+    const hub = inject('hubUrl');
+    const dir = '/test/oracle/fixtures/ce-xlmr-tiny';
+    const { pairs, scores } = (await (await fetch(`${dir}/expected.json`)).json()) as {
+      pairs: [string, string][];
+      scores: number[];
+    };
+    const reranker = await createEncoder({
+      model: 'hf:fixtures/ce-xlmr-tiny',
+      hub: { url: hub },
+      dtype: 'f32',
+      device: 'webgpu',
+      cache: false,
+    });
+    const encoder = await createEncoder({ model: 'hf:fixtures/bert-tiny', hub: { url: hub }, dtype: 'f32', device: 'cpu' });
+    const index = await createIndex({ encoder, name: 'browser-rerank', store: 'memory' });
+    try {
+      expect(await reranker.info()).toMatchObject({ backend: 'webgpu', model: { crossEncoder: true } });
+      for (const [i, [q, d]] of pairs.entries()) {
+        const [hit] = await reranker.rerank(q, [d]);
+        expect(Math.abs((hit?.score as number) - (scores[i] as number))).toBeLessThan(1e-4);
+      }
+      const docs = [...new Set(pairs.map(([, d]) => d))];
+      await index.add(docs.map((text, i) => ({ id: `d${i}`, text })));
+      const query = (pairs[0] as [string, string])[0];
+      const first = await index.search(query, { k: 5 });
+      const hits = await index.search(query, { k: 2, rerank: { reranker, top: 5 } });
+      const want = await reranker.rerank(
+        query,
+        first.map((h) => h.chunk.text),
+      );
+      expect(hits.map((h) => h.id)).toEqual(want.slice(0, 2).map((r) => first[r.index]?.id));
+    } finally {
+      index.close();
+      await encoder.dispose();
+      await reranker.dispose();
     }
   });
 

@@ -48,7 +48,7 @@ const FIXTURE = join(ROOT, 'test/oracle/fixtures/bert-tiny');
  * Before the browser tests: converts the oracle checkpoint into a q8 pack the test pages fetch
  * over HTTP, embeds a few texts through the Node path so the browser can compare, and starts a
  * fake hub serving the checkpoint (plainly, gated behind a token, and as an ONNX export), a
- * model2vec static embedder and a jina-embeddings-v3-shaped model.
+ * model2vec static embedder, a jina-embeddings-v3-shaped model and a cross-encoder.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const files = folderFiles(FIXTURE, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
@@ -92,6 +92,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
             'config_sentence_transformers.json',
           ]),
           commit: 'b0a714',
+        },
+      ],
+      // A cross-encoder (BAAI/bge-reranker-base's layout: XLMRobertaForSequenceClassification).
+      [
+        'fixtures/ce-xlmr-tiny',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/ce-xlmr-tiny'), [
+            'config.json',
+            'tokenizer.json',
+            'tokenizer_config.json',
+            'model.safetensors',
+          ]),
+          commit: 'b0a715',
         },
       ],
     ]),
