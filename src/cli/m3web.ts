@@ -6,6 +6,7 @@ import { DISTILL_USAGE, distillCommand, parseDistillArgs } from './distill.js';
 import { EMBED_USAGE, embedCommand, parseEmbedArgs } from './embed.js';
 import { EVAL_USAGE, evalCommand, parseEvalArgs } from './eval.js';
 import { INDEX_USAGE, indexCommand, parseIndexArgs } from './index-docs.js';
+import { parseRerankArgs, RERANK_USAGE, rerankCommand } from './rerank.js';
 
 export type { CliIo } from './args.js';
 
@@ -13,6 +14,7 @@ const USAGE = `Usage: m3web <command> [options]
 
 Commands:
   embed     embed texts read as JSON lines on stdin
+  rerank    score documents read as JSON lines against a query (a cross-encoder)
   convert   convert a Hugging Face checkpoint into a quantized model pack
   eval      measure a model's retrieval and STS quality at every (layers, dims)
   index     embed documents into a search index export for index.import()
@@ -31,6 +33,7 @@ const command = <A>(c: Command<A>) => c as Command<unknown>;
 
 const COMMANDS: Record<string, Command<unknown>> = {
   embed: command({ usage: EMBED_USAGE, parse: parseEmbedArgs, run: embedCommand }),
+  rerank: command({ usage: RERANK_USAGE, parse: parseRerankArgs, run: rerankCommand }),
   convert: command({ usage: CONVERT_USAGE, parse: parseConvertArgs, run: convertCommand }),
   eval: command({ usage: EVAL_USAGE, parse: parseEvalArgs, run: evalCommand }),
   index: command({ usage: INDEX_USAGE, parse: parseIndexArgs, run: indexCommand }),

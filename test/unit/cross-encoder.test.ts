@@ -5,6 +5,7 @@ import { createEncoder, createIndex } from '../../src/client/client.js';
 import { UnsupportedError } from '../../src/errors.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { parseHfConfig } from '../../src/weights/config.js';
+import { jsonLines, m3web } from '../support/cli.js';
 import { packAgainstOracleFolder } from '../support/cross-encoder.js';
 
 // Cross-encoders (rerankers) against test/oracle/make_cross_encoder.py: float64 PyTorch forwards of
@@ -146,5 +147,41 @@ describe('search with a reranking step', () => {
       await encoder.dispose();
       await reranker.dispose();
     }
+  });
+});
+
+describe('m3web rerank', () => {
+  it('scores stdin documents against --query, best first, as rerank() does', async () => {
+    const dir = join(FIXTURES, 'ce-xlmr-tiny');
+    const expected = read('ce-xlmr-tiny');
+    const query = (expected.pairs[0] as [string, string])[0];
+    const docs = expected.pairs.filter(([q]) => q === query).map(([, d]) => d);
+    const r = await m3web(['rerank', '--model', dir, '--query', query, '--backend', 'cpu'], jsonLines(docs));
+    expect(r.code).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { index: number; score: number });
+    const enc = await createEncoder({ model: dir, device: 'cpu' });
+    try {
+      const want = await enc.rerank(query, docs);
+      expect(lines.map((l) => l.index)).toEqual(want.map((h) => h.index));
+      lines.forEach((l, i) => {
+        expect(l.score).toBeCloseTo(want[i]?.score as number, 6);
+      });
+    } finally {
+      await enc.dispose();
+    }
+    const top = await m3web(['rerank', '--model', dir, '--query', query, '--backend', 'cpu', '--top', '1'], jsonLines(docs));
+    expect(top.stdout.trim().split('\n')).toHaveLength(1);
+    const noQuery = await m3web(['rerank', '--model', dir], jsonLines(docs));
+    expect(noQuery.code).toBe(2);
+    expect(noQuery.stderr).toMatch(/--query/);
+    const embedder = await m3web(
+      ['rerank', '--model', join(FIXTURES, 'bert-tiny'), '--query', 'q', '--backend', 'cpu'],
+      jsonLines(docs),
+    );
+    expect(embedder.code).toBe(1);
+    expect(embedder.stderr).toMatch(/cross-encoder/);
   });
 });
