@@ -17,8 +17,11 @@ function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-/** Cosine similarities as a table whose cells shade from white (0) to blue (1). */
-function heatmap(texts: string[], vectors: Float32Array[]): HTMLTableElement {
+/**
+ * Every pair's score (cosine, or a cross-encoder's relevance of the column's text to the row's) as
+ * a table whose cells shade from white (0) to blue (1).
+ */
+function heatmap(texts: string[], scores: number[][], what: string): HTMLTableElement {
   const table = document.createElement('table');
   table.className = 'heatmap';
   texts.forEach((text, i) => {
@@ -27,14 +30,13 @@ function heatmap(texts: string[], vectors: Float32Array[]): HTMLTableElement {
     head.textContent = text;
     head.title = text;
     row.append(head);
-    vectors.forEach((v, j) => {
+    (scores[i] as number[]).forEach((s, j) => {
       const cell = row.insertCell();
-      const s = dot(vectors[i] as Float32Array, v);
       cell.textContent = s.toFixed(2);
       const shade = Math.max(0, Math.min(1, s));
       cell.style.background = `rgba(25, 103, 210, ${shade.toFixed(2)})`;
       cell.style.color = shade > 0.55 ? '#fff' : '#1d232a';
-      cell.title = `${texts[i]}\n${texts[j]}\ncosine ${s.toFixed(4)}`;
+      cell.title = `${texts[i]}\n${texts[j]}\n${what} ${s.toFixed(4)}`;
     });
   });
   return table;
@@ -45,13 +47,14 @@ const SIMILARITY_TASK = 'text-matching';
 
 /**
  * The compare panel: embeds each line and shows every pair's cosine at the chosen shape (on a
- * model with task adapters, under its similarity adapter). Returns what to call when a deeper exit
- * has arrived: an answer that came from a shallower exit than asked (a progressive start still
- * downloading) is embedded again.
+ * model with task adapters, under its similarity adapter; a cross-encoder scores each row's text
+ * against every line instead). Returns what to call when a deeper exit has arrived: an answer that
+ * came from a shallower exit than asked (a progressive start still downloading) is embedded again.
  */
 export async function setupComparePanel(encoder: Encoder, shape: () => { layers: number; dims: number }): Promise<() => void> {
   let shallow = false;
-  const task = (await encoder.info()).model.tasks?.includes(SIMILARITY_TASK) ? SIMILARITY_TASK : undefined;
+  const { model } = await encoder.info();
+  const task = model.tasks?.includes(SIMILARITY_TASK) ? SIMILARITY_TASK : undefined;
   const input = $('compare-input') as HTMLTextAreaElement;
   const button = $('compare-run') as HTMLButtonElement;
   input.value = SAMPLE_SENTENCES.join('\n');
@@ -68,6 +71,20 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
     try {
       const { layers, dims } = shape();
       const started = performance.now();
+      if (model.crossEncoder) {
+        const scores = await Promise.all(
+          texts.map(async (query) => {
+            const row = new Array<number>(texts.length);
+            for (const hit of await encoder.rerank(query, texts, { layers })) row[hit.index] = hit.score;
+            return row;
+          }),
+        );
+        const ms = performance.now() - started;
+        $('compare-time').textContent =
+          `${texts.length * texts.length} pairs scored by the cross-encoder in ${ms.toFixed(0)} ms at ${layers} layers (row: query, column: document).`;
+        $('compare-heatmap').replaceChildren(heatmap(texts, scores, 'relevance'));
+        return;
+      }
       const { vectors, layers: exits } = await encoder.embedDetailed(texts, { layers, dims, ...(task ? { task } : {}) });
       const ms = performance.now() - started;
       const exit = Math.min(...exits);
@@ -76,7 +93,8 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
       const adapter = task ? ` with the ${task} adapter` : '';
       $('compare-time').textContent =
         `${texts.length} sentences embedded in ${ms.toFixed(0)} ms at ${depth} x ${dims} dims${adapter}.`;
-      $('compare-heatmap').replaceChildren(heatmap(texts, vectors));
+      const cosines = vectors.map((a) => vectors.map((b) => dot(a, b)));
+      $('compare-heatmap').replaceChildren(heatmap(texts, cosines, 'cosine'));
     } catch (err) {
       $('compare-time').textContent = `Embedding failed: ${(err as Error).message}`;
     } finally {

@@ -125,6 +125,12 @@ export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: 
     new Option('any language', ''),
     ...Object.entries(CORPUS_LANGUAGES).map(([code, name]) => new Option(name, code)),
   );
+  if ((await encoder.info()).model.crossEncoder) {
+    status(
+      'This model is a cross-encoder (a reranker): it scores a query against documents (the compare panel shows it) and makes no vectors to search with. Open an embedding model here, and pass this one to index.search as its rerank step.',
+    );
+    return;
+  }
   let index: VectorIndex;
   try {
     index = await openCorpus(encoder, status);

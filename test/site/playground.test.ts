@@ -301,6 +301,27 @@ describe('the playground site', { timeout: 900_000 }, () => {
     }
   });
 
+  it('opens a cross-encoder folder: the compare panel scores every pair, the search panel says why it has nothing to do', async () => {
+    const other = await context.newPage();
+    try {
+      await other.goto(`${url}?device=cpu`);
+      await modelReady(other);
+      await other.setInputFiles('#model-folder', join(ROOT, 'test/oracle/fixtures/ce-bert-tiny'));
+      await other.waitForURL(/model=folder/);
+      expect(await modelReady(other)).toMatch(/^ce-bert-tiny: 4 layers, 48 dims, q8, loaded in [\d.]+ s$/);
+      await other.waitForFunction(() =>
+        /cross-encoder \(a reranker\)/.test(document.getElementById('search-status')?.textContent ?? ''),
+      );
+      await other.click('#compare-run');
+      await other.waitForFunction(() =>
+        /^49 pairs scored by the cross-encoder/.test(document.getElementById('compare-time')?.textContent ?? ''),
+      );
+      expect(await other.locator('#compare-heatmap td').count()).toBe(49);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('runs on the CPU when asked (?device=cpu), and says so', async () => {
     const cpu = await context.newPage();
     await cpu.goto(`${url}?device=cpu`);
