@@ -69,6 +69,8 @@ BERT_DST = os.path.join(mf.OUT, "bert-tiny-onnx")
 MPNET_DST = os.path.join(mf.OUT, "mpnet-tiny-onnx")
 VARIANTS = os.path.join(mf.OUT, "bert-tiny-onnx-variants")
 MLM_HEAD = "cls."  # bert-tiny's BertForMaskedLM head, not part of BertModel
+CE_SRC = os.path.join(mf.OUT, "ce-bert-tiny")  # make_cross_encoder.py's BertForSequenceClassification
+CE_DST = os.path.join(mf.OUT, "ce-bert-tiny-onnx")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -246,6 +248,25 @@ class BertModel(EncoderModel):
         return (ids, mask, torch.zeros_like(ids))
 
 
+class BertForSequenceClassification(nn.Module):
+    """transformers' BertForSequenceClassification with one label (a cross-encoder): the pooler over the first
+    token, then the classifier; the export's one output is `logits` [batch, 1], as Optimum's text-classification
+    export (Xenova/ms-marco-MiniLM-L-6-v2)."""
+
+    input_names = BertModel.input_names
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.bert = BertModel(cfg)
+        self.classifier = nn.Linear(cfg["hidden_size"], 1)
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        return self.classifier(self.bert.pooler(self.bert(input_ids, attention_mask, token_type_ids)))
+
+    def example(self, ids, mask):
+        return (ids, mask, torch.zeros_like(ids))
+
+
 # --------------------------------------------------------------------------------------------------
 # transformers' MPNetModel, attribute for attribute (modeling_mpnet.py)
 # --------------------------------------------------------------------------------------------------
@@ -411,15 +432,17 @@ def check_against_oracle(name, model, cfg, src):
 # --------------------------------------------------------------------------------------------------
 
 
-def export(model, example_ids, pad):
-    """torch.onnx.export as Optimum's feature-extraction export calls it; returns the ModelProto."""
+def export(model, example_ids, pad, output="last_hidden_state"):
+    """torch.onnx.export as Optimum's feature-extraction (or, output "logits", text-classification) export calls
+    it; returns the ModelProto."""
     ids, mask = pn.padded_batch(example_ids, pad)
     names = model.input_names
-    axes = {n: {0: "batch_size", 1: "sequence_length"} for n in names + ["last_hidden_state"]}
+    axes = {n: {0: "batch_size", 1: "sequence_length"} for n in names}
+    axes[output] = {0: "batch_size"} if output == "logits" else {0: "batch_size", 1: "sequence_length"}
     buf = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(model, model.example(ids, mask), buf, input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=OPSET,
+                          output_names=[output], dynamic_axes=axes, opset_version=OPSET,
                           do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
     onnx.checker.check_model(proto)
@@ -636,6 +659,12 @@ def _run_numpy(g, feeds):
             out = np.full(i[0].tolist(), v.reshape(-1)[0], dtype=v.dtype)
         elif op == "Expand":
             out = np.broadcast_to(i[0], np.broadcast_shapes(i[0].shape, tuple(i[1].tolist())))
+        elif op == "Gemm":
+            x = i[0].T if a.get("transA") else i[0]
+            w = i[1].T if a.get("transB") else i[1]
+            out = (a.get("alpha", 1.0) * (x @ w) + a.get("beta", 1.0) * (i[2] if len(i) > 2 and i[2] is not None else 0)).astype(x.dtype)
+        elif op == "Tanh":
+            out = np.tanh(i[0])
         else:
             raise NotImplementedError(op)
         env[n.output[0]] = np.asarray(out)
@@ -760,6 +789,33 @@ def exported(name, cls, src, prefix, drop=None):
     return model, cfg, sd, ids, proto, linear
 
 
+def cross_encoder():
+    """ce-bert-tiny as a transformers.js text-classification repository: the module checked against
+    make_cross_encoder.py's float64 logits, exported with one output `logits`, and the graph evaluated in numpy
+    on every pair (with its token types) against those logits."""
+    model, cfg, sd, _ = load_model(BertForSequenceClassification, CE_SRC, "")
+    exp = pn.read_json(os.path.join(CE_SRC, "expected.json"))
+    worst_torch, worst_graph = 0.0, 0.0
+    proto = export(model, [exp["ids"][1], exp["ids"][7]], cfg["pad_token_id"], "logits")
+    found, _ = weights_from_graph(proto)
+    assert sorted(found) == sorted(sd), sorted(set(found) ^ set(sd))
+    for n, t in sd.items():
+        assert np.array_equal(found[n], t.numpy()), n
+    for ids, types, want in zip(exp["ids"], exp["token_type_ids"], exp["logits"]):
+        t, tt = torch.tensor([ids]), torch.tensor([types])
+        with torch.no_grad():
+            got = model(t, torch.ones_like(t), tt)[0, 0].item()
+        worst_torch = max(worst_torch, abs(got - want))
+        out = run_numpy(proto, dict(zip(model.input_names, [t.numpy(), np.ones_like(t.numpy()), tt.numpy()])))
+        assert out.shape == (1, 1)
+        worst_graph = max(worst_graph, abs(float(out[0, 0]) - want))
+    assert worst_torch < TOL and worst_graph < TOL, (worst_torch, worst_graph)
+    ops = sorted({n.op_type for n in proto.graph.node if any(x in n.input for x in ("bert.pooler.dense.weight", "classifier.weight"))})
+    print(f"ce-bert-tiny: {len(exp['ids'])} pairs, torch f32 module vs float64 oracle logits {worst_torch:.2e}, "
+          f"numpy evaluation of the graph {worst_graph:.2e}; the head's weights reach {ops} under their own names")
+    return proto
+
+
 def main():
     print(f"torch {torch.__version__}, onnx {onnx.__version__}, numpy {np.__version__}")
     # Everything is built and checked before any folder is touched.
@@ -771,6 +827,7 @@ def main():
     )
     mpnet_fp16 = fp16_initializers(mpnet_proto)
     check_weights("mpnet-tiny fp16", mpnet_fp16, mpnet_sd, np.float16)
+    ce_proto = cross_encoder()
     bert_unnamed = unnamed(bert_proto)
     check_weights("bert-tiny unnamed", bert_unnamed, bert_sd)
     assert not any(n.name for n in bert_unnamed.graph.node)
@@ -804,6 +861,10 @@ def main():
     onnx.save(mpnet_proto, os.path.join(MPNET_DST, "onnx", "model.onnx"))
     onnx.save(mpnet_fp16, os.path.join(MPNET_DST, "onnx", "model_fp16.onnx"))
 
+    new_folder(CE_DST)
+    copy_files(CE_SRC, CE_DST, ["config.json", "tokenizer.json", "tokenizer_config.json"])
+    onnx.save(ce_proto, os.path.join(CE_DST, "onnx", "model.onnx"))
+
     if os.path.isdir(VARIANTS):
         shutil.rmtree(VARIANTS)
     os.makedirs(VARIANTS)
@@ -832,7 +893,7 @@ def main():
     describe("mpnet-tiny fp16", mpnet_fp16, fp16_linear, os.path.join(MPNET_DST, "onnx", "model_fp16.onnx"))
     _, unnamed_linear = weights_from_graph(bert_unnamed)
     describe("bert-tiny unnamed", bert_unnamed, unnamed_linear, os.path.join(VARIANTS, "unnamed.onnx"))
-    for folder in (BERT_DST, MPNET_DST, VARIANTS):
+    for folder in (BERT_DST, MPNET_DST, CE_DST, VARIANTS):
         for d, _, fs in sorted(os.walk(folder)):
             for f in sorted(fs):
                 p = os.path.join(d, f)

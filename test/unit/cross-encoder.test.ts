@@ -94,6 +94,22 @@ describe.each(MODELS)('%s', (model) => {
   });
 });
 
+describe('a transformers.js text-classification repository (ONNX only: Xenova/ms-marco-MiniLM-L-6-v2)', () => {
+  it('reads the pooler and classifier out of the graph (Gemm under their own names) and scores as the oracle', async () => {
+    const expected = read('ce-bert-tiny');
+    const enc = await createEncoder({ model: join(FIXTURES, 'ce-bert-tiny-onnx'), device: 'cpu' });
+    try {
+      expect((await enc.info()).model.crossEncoder).toBe(true);
+      for (const [i, [q, d]] of expected.pairs.entries()) {
+        const [hit] = await enc.rerank(q, [d]);
+        expect(hit?.score).toBeCloseTo(expected.scores[i] as number, 5);
+      }
+    } finally {
+      await enc.dispose();
+    }
+  });
+});
+
 describe('rerank and embed refuse the other kind of model, and bad input', () => {
   it('an embedding model has no rerank; a cross-encoder makes no vectors; documents must be texts', async () => {
     const embedder = await createEncoder({ model: join(FIXTURES, 'bert-tiny'), device: 'cpu' });
