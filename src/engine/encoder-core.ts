@@ -250,7 +250,8 @@ export class EncoderCore {
         for (let i = 0; i < pairs.length; i += CHUNK_TEXTS) {
           if (signal?.aborted) throw abortError();
           const chunk = pairs.slice(i, i + CHUNK_TEXTS);
-          const options = {
+          // The first token's state, full width, unnormalised: what the classifier head reads.
+          const first = {
             layers,
             dims: H,
             pooling: 'cls' as const,
@@ -260,10 +261,10 @@ export class EncoderCore {
           const done = await this.run(
             backends,
             chunk.map((p) => p.ids),
-            { kind: 'fixed', options },
+            { kind: 'fixed', options: first },
           );
-          done.vectors.forEach((first, j) => {
-            const logit = head(first)[0] as number;
+          done.vectors.forEach((state, j) => {
+            const logit = head(state)[0] as number;
             const score = cross.activation === 'sigmoid' ? 1 / (1 + Math.exp(-logit)) : logit;
             hits.push({ index: i + j, score, truncated: (chunk[j] as (typeof chunk)[number]).truncated });
           });
