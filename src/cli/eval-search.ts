@@ -8,6 +8,7 @@ import { type Fusion, MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
 import { STANDARD_FUSION } from '../search/fuse.js';
 import type { SearchOptions } from '../search/types.js';
 import type { CliIo } from './args.js';
+import { modelFolder } from './hub-arg.js';
 
 export const SEARCH_DATASET = 'xquad-dev question -> paragraph retrieval, mean MRR@10 (monolingual and against English)';
 
@@ -79,12 +80,25 @@ export interface EvalSearchArgs {
   report: string | undefined;
   write: boolean;
   chunkTokens: number | undefined;
+  /** A cross-encoder to rerank the lexical and standard hybrid rankings with (--rerank). */
+  rerank: string | undefined;
 }
+
+/** Paragraphs the reranked configurations hand the cross-encoder: SearchOptions.rerank's default for k 10. */
+const RERANK_TOP = 20;
 
 export async function evalSearchCommand(args: EvalSearchArgs, folder: string, io: CliIo): Promise<void> {
   const data = await readXquad(join(args.data, 'xquad-dev'), args.langs);
+  const reranker = args.rerank
+    ? await createEncoder({ model: await modelFolder(args.rerank, io), device: args.backend, cache: false })
+    : null;
   const encoder = await createEncoder({ model: folder, device: args.backend, cache: false });
   const { options, fusions } = configs();
+  if (reranker) {
+    const rerank = { reranker, top: RERANK_TOP };
+    options['lexical+rerank'] = { mode: 'lexical', rerank };
+    options['hybrid+rerank'] = { mode: 'hybrid', fusion: STANDARD_FUSION, rerank };
+  }
   let scores: SearchScore[];
   try {
     scores = await evaluateSearch({
@@ -96,6 +110,7 @@ export async function evalSearchCommand(args: EvalSearchArgs, folder: string, io
     });
   } finally {
     await encoder.dispose();
+    await reranker?.dispose();
   }
   const means = meanScores(scores);
   const chosen = bestFusion(means, fusions);

@@ -46,6 +46,9 @@ Options:
   --search        measure search (see above) instead of bitext and STS
   --chunk-tokens N  with --search: paragraphs cut into chunks of at most N tokens
                   (the chunkTokens index option; not with --write)
+  --rerank MODEL  with --search: also the lexical and hybrid (k 60, equal weights)
+                  rankings reranked by this cross-encoder (folder, pack or hub id)
+                  over their best 20 paragraphs
   --batch N       texts per forward call (default 128)
   --threads N     CPU threads for --backend cpu (default: all cores)
   -h, --help      show this help
@@ -64,6 +67,7 @@ export interface EvalArgs {
   write: boolean;
   search: boolean;
   chunkTokens: number | undefined;
+  rerank: string | undefined;
   batch: number;
   threads: number;
 }
@@ -82,6 +86,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
       write: 'boolean',
       search: 'boolean',
       'chunk-tokens': 'string',
+      rerank: 'string',
       batch: 'string',
       threads: 'string',
     },
@@ -95,6 +100,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
   if (chunkTokens !== undefined && !f.flag('search')) throw new UsageError('--chunk-tokens needs --search', HINT);
   // The fusion written is the default for every index, measured at the default chunking.
   if (chunkTokens !== undefined && f.flag('write')) throw new UsageError('--chunk-tokens and --write do not go together', HINT);
+  if (str('rerank') !== undefined && !f.flag('search')) throw new UsageError('--rerank needs --search', HINT);
   return {
     model,
     revision: str('revision'),
@@ -106,6 +112,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
     write: f.flag('write'),
     search: f.flag('search'),
     chunkTokens,
+    rerank: str('rerank'),
     batch: positiveInt('batch', str('batch'), HINT) ?? 128,
     threads: positiveInt('threads', str('threads'), HINT) ?? availableParallelism(),
   };

@@ -325,6 +325,18 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     const both = await m3web(['eval', '--search', '--model', pack, '--data', data, '--chunk-tokens', '4', '--write'], '');
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--chunk-tokens and --write do not go together/);
+
+    // A cross-encoder reranks the lexical and standard hybrid rankings: two more rows.
+    const reranked = await m3web(
+      ['eval', '--search', '--model', pack, '--data', data, '--rerank', 'test/oracle/fixtures/ce-bert-tiny'],
+      '',
+    );
+    expect(reranked.code).toBe(0);
+    expect(reranked.stdout).toMatch(/^lexical\+rerank {6}[ \d.]+$/m);
+    expect(reranked.stdout).toMatch(/^hybrid\+rerank {7}[ \d.]+$/m);
+    const noSearch = await m3web(['eval', '--model', pack, '--rerank', 'test/oracle/fixtures/ce-bert-tiny'], '');
+    expect(noSearch.code).toBe(2);
+    expect(noSearch.stderr).toMatch(/--rerank needs --search/);
   });
 });
 
