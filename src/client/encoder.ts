@@ -126,18 +126,18 @@ export class EncoderClient implements Encoder, IndexOwner {
 
   embedDetailed(texts: string[], options: EmbedOptions = {}): Promise<EmbedResult> {
     const { signal, ...rest } = options ?? {};
-    const id = this.nextCall++;
-    return this.call((api, conn) =>
-      abortable(api.embedDetailed(id, texts, rest), signal, () => void conn.api.abort(id).catch(() => undefined)),
-    );
+    return this.abortableCall(signal, (api, id) => api.embedDetailed(id, texts, rest));
   }
 
   rerank(query: string, documents: string[], options: RerankOptions = {}): Promise<RerankHit[]> {
     const { signal, ...rest } = options ?? {};
+    return this.abortableCall(signal, (api, id) => api.rerank(id, query, documents, rest));
+  }
+
+  /** An engine call under a fresh call id, which `signal` aborts there too. */
+  private abortableCall<T>(signal: AbortSignal | undefined, job: (api: Connection['api'], id: number) => Promise<T>): Promise<T> {
     const id = this.nextCall++;
-    return this.call((api, conn) =>
-      abortable(api.rerank(id, query, documents, rest), signal, () => void conn.api.abort(id).catch(() => undefined)),
-    );
+    return this.call((api, conn) => abortable(job(api, id), signal, () => void conn.api.abort(id).catch(() => undefined)));
   }
 
   info(): Promise<EncoderInfo> {

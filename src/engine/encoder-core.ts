@@ -29,6 +29,10 @@ const CHUNK_TEXTS = 256;
  * cutting it first only saves tokenizer time on megabyte-sized input, never changes the ids.
  */
 const CHARS_PER_TOKEN_LIMIT = 64;
+const cutText = (text: string, maxTokens: number) => {
+  const limit = maxTokens * CHARS_PER_TOKEN_LIMIT;
+  return text.length > limit ? text.slice(0, limit) : text;
+};
 
 const abortError = () => new M3WebError('ABORTED', 'the call was aborted');
 
@@ -178,8 +182,7 @@ export class EncoderCore {
         const tokens: number[][] = [];
         const truncated: boolean[] = [];
         for (const text of texts) {
-          const limit = maxTokens * CHARS_PER_TOKEN_LIMIT;
-          const enc = tokenizer.encode(prefix + (text.length > limit ? text.slice(0, limit) : text), maxTokens);
+          const enc = tokenizer.encode(prefix + cutText(text, maxTokens), maxTokens);
           tokens.push(enc.ids);
           truncated.push(enc.truncated);
         }
@@ -235,15 +238,14 @@ export class EncoderCore {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
     const head = cpuHead(model.weights.classifier);
-    const limit = model.config.maxTokens * CHARS_PER_TOKEN_LIMIT;
-    const cut = (t: string) => (t.length > limit ? t.slice(0, limit) : t);
     return this.afterFetch(layers).then(() =>
       this.queued(async () => {
         if (signal?.aborted) throw abortError();
         if (await this.handle.ensureLayers(layers)) this.resetBackends();
         const backends = await this.ensureBackends();
+        const { maxTokens } = model.config;
         const pairs = (documents as string[]).map((d) =>
-          model.tokenizer.encodePair(cut(query as string), cut(d), model.config.maxTokens),
+          model.tokenizer.encodePair(cutText(query as string, maxTokens), cutText(d, maxTokens), maxTokens),
         );
         const H = model.config.hiddenSize;
         const hits: RerankHit[] = [];

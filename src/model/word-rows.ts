@@ -1,3 +1,4 @@
+import type { EncoderConfig, LoraSpec } from '../weights/config.js';
 import type { EmbeddingAdapters, EncoderWeights } from '../weights/weights.js';
 
 /**
@@ -14,10 +15,10 @@ export function gatherWords(
 ): void {
   weights.word.gather(ids, rows);
   if (weights.family !== 'bert') return;
-  const { adapters, tokenType } = weights;
-  if (task !== undefined && adapters) addEmbeddingAdapter(adapters, ids, rows, task, weights.config.lora?.rank ?? 0);
+  const { adapters, tokenType, config } = weights;
+  if (task !== undefined && adapters && config.lora) addEmbeddingAdapter(adapters, ids, rows, task, config);
   if (!types || !tokenType) return;
-  const H = weights.config.hiddenSize;
+  const H = config.hiddenSize;
   for (let i = 0; i < ids.length; i++) {
     const t = types[i] as number;
     if (t === 0) continue;
@@ -32,10 +33,9 @@ function addEmbeddingAdapter(
   ids: ArrayLike<number>,
   rows: Float32Array,
   task: number,
-  rank: number,
+  { hiddenSize: H, vocabSize: vocab, lora }: EncoderConfig,
 ): void {
-  const H = rows.length / ids.length;
-  const vocab = adapters.down.length / ((adapters.tokenType.length / H) * rank);
+  const rank = (lora as LoraSpec).rank;
   const up = adapters.up.subarray(task * rank * H, (task + 1) * rank * H);
   const typeRow = adapters.tokenType.subarray(task * H, (task + 1) * H);
   for (let i = 0; i < ids.length; i++) {

@@ -36,6 +36,16 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
   let depth: EmbedDepth = 'asked';
   let stopUpgrades = () => {};
   const calls = new Map<number, AbortController>();
+  /** Runs a call the page may abort by its id (abort below) while it runs. */
+  const abortable = async <T>(callId: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const controller = new AbortController();
+    calls.set(callId, controller);
+    try {
+      return await run(controller.signal);
+    } finally {
+      calls.delete(callId);
+    }
+  };
   const indexes = new Map<number, IndexLease>();
   let nextIndex = 1;
 
@@ -95,15 +105,11 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
       return info();
     },
 
-    async embedDetailed(callId: number, texts: unknown, options: Omit<EmbedOptions, 'signal'>): Promise<EmbedResult> {
-      const controller = new AbortController();
-      calls.set(callId, controller);
-      try {
-        const result = await engine().core.embedDetailed(texts, { ...options, signal: controller.signal }, depth);
+    embedDetailed(callId: number, texts: unknown, options: Omit<EmbedOptions, 'signal'>): Promise<EmbedResult> {
+      return abortable(callId, async (signal) => {
+        const result = await engine().core.embedDetailed(texts, { ...options, signal }, depth);
         return transfer(result, [...new Set(result.vectors.map((v) => v.buffer as ArrayBuffer))]);
-      } finally {
-        calls.delete(callId);
-      }
+      });
     },
 
     async rerank(
@@ -112,13 +118,7 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
       documents: unknown,
       options: Omit<RerankOptions, 'signal'>,
     ): Promise<RerankHit[]> {
-      const controller = new AbortController();
-      calls.set(callId, controller);
-      try {
-        return await engine().core.rerank(query, documents, { ...options, signal: controller.signal });
-      } finally {
-        calls.delete(callId);
-      }
+      return abortable(callId, (signal) => engine().core.rerank(query, documents, { ...options, signal }));
     },
 
     abort(callId: number): void {
