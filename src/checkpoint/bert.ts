@@ -1,7 +1,6 @@
 import { UnsupportedError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights, WeightParts } from '../weights/weights.js';
-import { readClassifier } from './classifier.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
 import { readBiasedLinear, readEmbeddingTable, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
@@ -13,7 +12,8 @@ const WORD_EMBEDDINGS = 'embeddings.word_embeddings.weight';
 /** Where a BERT-like checkpoint keeps each part of layer l: `${layer}.${l}.${part}`. */
 interface LayerNames {
   layer: string;
-  qkv: readonly [string, string, string];
+  /** Query, key and value, or one fused tensor of all three. */
+  qkv: readonly string[];
   attnOut: string;
   attnNorm: string;
   ffnIn: string;
@@ -21,6 +21,7 @@ interface LayerNames {
   ffnInBias: boolean;
   ffnOut: string;
   ffnNorm: string;
+  embNorm: string;
 }
 
 const BERT: LayerNames = {
@@ -32,6 +33,23 @@ const BERT: LayerNames = {
   ffnInBias: true,
   ffnOut: 'output.dense',
   ffnNorm: 'output.LayerNorm',
+  embNorm: 'embeddings.LayerNorm',
+};
+
+/**
+ * jinaai's xlm-roberta-flash-implementation with absolute positions (jina-reranker-v2): XLM-R's
+ * layers under flash-attention's module names, the embedding norm `emb_ln`.
+ */
+const FLASH: LayerNames = {
+  layer: 'encoder.layers',
+  qkv: ['mixer.Wqkv'],
+  attnOut: 'mixer.out_proj',
+  attnNorm: 'norm1',
+  ffnIn: 'mlp.fc1',
+  ffnInBias: true,
+  ffnOut: 'mlp.fc2',
+  ffnNorm: 'norm2',
+  embNorm: 'emb_ln',
 };
 
 /** JinaBERT v2's feed-forward: mlp.{gated_layers (GELU rows first, no bias), wo, layernorm}. */
@@ -53,6 +71,7 @@ const DISTILBERT: LayerNames = {
   ffnInBias: true,
   ffnOut: 'ffn.lin2',
   ffnNorm: 'output_layer_norm',
+  embNorm: 'embeddings.LayerNorm',
 };
 
 const NAMES: Partial<Record<EncoderConfig['modelType'], LayerNames>> = { jina_bert: JINA, mpnet: MPNET, distilbert: DISTILBERT };
@@ -71,7 +90,7 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
   const p = tensorPrefix(source, WORD_EMBEDDINGS, 'BERT-family');
   const H = config.hiddenSize;
   const I = config.intermediateSize;
-  const names = NAMES[config.modelType] ?? BERT;
+  const names = source.has(`${p}${FLASH.layer}.0.${FLASH.qkv[0]}.weight`) ? FLASH : (NAMES[config.modelType] ?? BERT);
   const norm = (name: string) => readLayerNorm(source, `${p}${name}`, H);
   // jina-embeddings-v2-base-code's qk-post-norm variant names its feed-forward otherwise and norms q and k.
   if (names === JINA && source.has(`${p}encoder.layer.0.mlp.up_gated_layer.weight`)) {
@@ -92,7 +111,7 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
       const at = (part: string) => `${names.layer}.${l}.${part}`;
       return {
         // Query, key and value stacked: one matmul instead of three.
-        qkv: await linear(names.qkv.map(at), H, H),
+        qkv: await linear(names.qkv.map(at), (3 * H) / names.qkv.length, H),
         attnOut: await linear([at(names.attnOut)], H, H),
         attnNorm: await norm(at(names.attnNorm)),
         ffnIn: await linear([at(names.ffnIn)], ffnRows, H, names.ffnInBias),
@@ -112,16 +131,15 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
       }
       const relative = config.relativeAttention;
       return {
-        ...(config.crossEncoder ? { classifier: await readClassifier(config, source, p) } : {}),
         family: 'bert',
         config,
         word: await table(source, `${p}${WORD_EMBEDDINGS}`, V, H, embeddingQuant, alloc),
         position: await source.get(`${p}embeddings.position_embeddings.weight`, [config.maxPositions, H]),
         tokenType:
-          names === BERT
+          names === BERT || names === FLASH
             ? await source.get(`${p}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, H])
             : new Float32Array(H),
-        embNorm: await norm('embeddings.LayerNorm'),
+        embNorm: await norm(names.embNorm),
         ...(relative
           ? {
               relativeBias: await source.get(`${p}encoder.relative_attention_bias.weight`, [relative.tableRows, config.numHeads]),

@@ -1,21 +1,44 @@
-import type { EncoderConfig } from '../weights/config.js';
-import type { DenseModule } from '../weights/weights.js';
+import type { CrossEncoderSpec, EncoderConfig } from '../weights/config.js';
+import type { ClassifierHead } from '../weights/weights.js';
 import { readBiasedLinear } from './matrix.js';
+import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
 
+const POOLER = 'pooler.dense.weight';
+
 /**
- * A cross-encoder's head (config.crossEncoder) from a *ForSequenceClassification checkpoint, kept
- * in f32 (two small matrices): BertForSequenceClassification's `{p}pooler.dense` (tanh) and
- * `classifier`, XLMRobertaForSequenceClassification's `classifier.dense` (tanh) and
- * `classifier.out_proj` (transformers' RobertaClassificationHead). `p` is the encoder's prefix.
+ * Where each architecture's *ForSequenceClassification keeps its head: BERT's and GTE's pooler
+ * under the encoder's prefix (BertForSequenceClassification, new-impl's
+ * NewForSequenceClassification), RoBERTa's classification head (XLM-R, and jinaai's
+ * xlm-roberta-flash-implementation the same), DistilBERT's pre_classifier, ModernBERT's
+ * head.{dense, norm}; each ends in `classifier` (RoBERTa's in classifier.out_proj).
  */
-export async function readClassifier(config: EncoderConfig, source: TensorSource, p: string): Promise<DenseModule[]> {
+function headNames(config: EncoderConfig, source: TensorSource): { hidden: string; norm: string | null; out: string } {
+  switch (config.modelType) {
+    case 'xlm-roberta':
+      return { hidden: 'classifier.dense', norm: null, out: 'classifier.out_proj' };
+    case 'distilbert':
+      return { hidden: 'pre_classifier', norm: null, out: 'classifier' };
+    case 'modernbert':
+      return { hidden: 'head.dense', norm: 'head.norm', out: 'classifier' };
+    default:
+      return { hidden: `${tensorPrefix(source, POOLER, 'sequence classifier')}pooler.dense`, norm: null, out: 'classifier' };
+  }
+}
+
+/** A cross-encoder's head (config.crossEncoder) from its checkpoint, in f32. */
+export async function readClassifier(config: EncoderConfig, source: TensorSource): Promise<ClassifierHead> {
   const H = config.hiddenSize;
-  const dense = async (name: string, rows: number, activation: DenseModule['activation']): Promise<DenseModule> => ({
-    linear: await readBiasedLinear(source, [{ name: `${name}.weight`, rows, bias: `${name}.bias` }], H, 'f32'),
-    activation,
-  });
-  return config.modelType === 'bert'
-    ? [await dense(`${p}pooler.dense`, H, 'tanh'), await dense('classifier', 1, 'identity')]
-    : [await dense('classifier.dense', H, 'tanh'), await dense('classifier.out_proj', 1, 'identity')];
+  const { hidden } = config.crossEncoder as CrossEncoderSpec;
+  const names = headNames(config, source);
+  const linear = (name: string, rows: number, bias: boolean) =>
+    readBiasedLinear(source, [{ name: `${name}.weight`, rows, bias: bias ? `${name}.bias` : null }], H, 'f32');
+  const norm =
+    names.norm && hidden.norm
+      ? {
+          gamma: await source.get(`${names.norm}.weight`, [H]),
+          beta: hidden.norm.bias ? await source.get(`${names.norm}.bias`, [H]) : new Float32Array(H),
+        }
+      : null;
+  return { hidden: await linear(names.hidden, H, hidden.bias), norm, out: await linear(names.out, 1, true) };
 }

@@ -1,4 +1,4 @@
-import type { EncoderConfig } from '../weights/config.js';
+import { type EncoderConfig, readsSegmentTypes } from '../weights/config.js';
 import type { BertWeights } from '../weights/weights.js';
 import { readEmbeddingTable, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
@@ -25,6 +25,8 @@ function withRowAdded(source: TensorSource, name: string, row: Float32Array): Te
  * The embedding part of GTE, NomicBERT and JinaBERT (full tensor names in `names`): no position
  * table, and token type 0's row, which all three add to every word row before the embedding norm,
  * added once into the vocabulary table before it is quantized, so the forward has nothing to add.
+ * A cross-encoder with segment types keeps the type table too: its second segment adds the
+ * difference of its row from row 0 (model/word-rows.ts).
  */
 export async function gatedBertEmbeddings(
   config: EncoderConfig,
@@ -35,16 +37,14 @@ export async function gatedBertEmbeddings(
   const { embeddingQuant = 'f32', alloc } = options;
   const table = options.table ?? readEmbeddingTable;
   const H = config.hiddenSize;
-  const words =
-    config.typeVocabSize > 0
-      ? withRowAdded(source, names.word, (await source.get(names.tokenType, [config.typeVocabSize, H])).slice(0, H))
-      : source;
+  const types = config.typeVocabSize > 0 ? await source.get(names.tokenType, [config.typeVocabSize, H]) : null;
+  const words = types ? withRowAdded(source, names.word, types.slice(0, H)) : source;
   return {
     family: 'bert',
     config,
     word: await table(words, names.word, config.vocabSize, H, embeddingQuant, alloc),
     position: null,
-    tokenType: null,
+    tokenType: readsSegmentTypes(config) ? types : null,
     embNorm: await readLayerNorm(source, names.norm, H),
   };
 }

@@ -1,6 +1,7 @@
 import type { EncoderConfig } from '../weights/config.js';
 import type { EncoderWeights, WeightParts } from '../weights/weights.js';
 import { bertReader } from './bert.js';
+import { readClassifier } from './classifier.js';
 import { decoderReader } from './decoder.js';
 import { gteReader } from './gte.js';
 import { jinaV3Reader } from './jina-v3.js';
@@ -10,8 +11,17 @@ import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
 import { staticReader } from './static.js';
 
-/** A checkpoint of any supported architecture, read a part at a time (see bertReader for the options). */
+/**
+ * A checkpoint of any supported architecture, read a part at a time (see bertReader for the
+ * options); a cross-encoder's classification head comes with the rest.
+ */
 export function weightsReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions = {}): WeightParts {
+  const reader = architectureReader(config, source, options);
+  if (!config.crossEncoder) return reader;
+  return { ...reader, rest: async () => ({ ...(await reader.rest()), classifier: await readClassifier(config, source) }) };
+}
+
+function architectureReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions): WeightParts {
   if (config.decoder) return decoderReader(config, source, options);
   if (config.modelType === 'model2vec') return staticReader(config, source, options);
   if (config.modelType === 'gte') return gteReader(config, source, options);

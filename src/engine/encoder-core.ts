@@ -2,7 +2,7 @@ import { type Budget, planBudget, planWorkload } from '../budget/index.js';
 import { DisposedError, InputError, M3WebError, UnsupportedError } from '../errors.js';
 import type { GpuSession } from '../gpu/session.js';
 import { checkTolerance, DEFAULT_TOLERANCE } from '../model/adaptive.js';
-import { cpuHead } from '../model/cpu-ops.js';
+import { cpuClassifier } from '../model/cpu-classifier.js';
 import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { PromptProjection } from '../model/projection.js';
 import { SerialQueue } from '../serial-queue.js';
@@ -18,6 +18,7 @@ import type {
   RerankHit,
   RerankOptions,
 } from '../types.js';
+import { readsSegmentTypes } from '../weights/config.js';
 import { taskAdapter } from '../weights/task-adapter.js';
 import { PROMPT_KINDS, type Quant } from '../weights/weights.js';
 import { EncoderBackends } from './backends.js';
@@ -225,7 +226,7 @@ export class EncoderCore {
     const cross = model.config.crossEncoder;
     if (!cross || !model.weights.classifier) {
       throw new UnsupportedError(
-        `${info.id} is an embedding model: rerank needs a cross-encoder (a reranker: a BERT or XLM-R *ForSequenceClassification checkpoint with one label)`,
+        `${info.id} is an embedding model: rerank needs a cross-encoder (a reranker: a *ForSequenceClassification checkpoint with one label)`,
       );
     }
     checkText(query, 'query');
@@ -237,7 +238,8 @@ export class EncoderCore {
     checkChoice('layers', layers, info.exits);
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
-    const head = cpuHead(model.weights.classifier);
+    const head = cpuClassifier(model.weights.classifier, cross, model.config.layerNormEps);
+    const segments = readsSegmentTypes(model.config);
     return this.afterFetch(layers).then(() =>
       this.queued(async () => {
         if (signal?.aborted) throw abortError();
@@ -245,28 +247,28 @@ export class EncoderCore {
         const backends = await this.ensureBackends();
         const { maxTokens } = model.config;
         const pairs = (documents as string[]).map((d) =>
-          model.tokenizer.encodePair(cutText(query as string, maxTokens), cutText(d, maxTokens), maxTokens),
+          model.tokenizer.encodePair(cutText(query as string, maxTokens), cutText(d, maxTokens), maxTokens, segments),
         );
         const H = model.config.hiddenSize;
         const hits: RerankHit[] = [];
         for (let i = 0; i < pairs.length; i += CHUNK_TEXTS) {
           if (signal?.aborted) throw abortError();
           const chunk = pairs.slice(i, i + CHUNK_TEXTS);
-          // The first token's state, full width, unnormalised: what the classifier head reads.
-          const first = {
+          // The pooled state, full width, unnormalised: what the classifier head reads.
+          const pooled = {
             layers,
             dims: H,
-            pooling: 'cls' as const,
+            pooling: cross.pooling,
             normalize: false,
             secondSegment: chunk.map((p) => p.secondSegment),
           };
           const done = await this.run(
             backends,
             chunk.map((p) => p.ids),
-            { kind: 'fixed', options: first },
+            { kind: 'fixed', options: pooled },
           );
           done.vectors.forEach((state, j) => {
-            const logit = head(state)[0] as number;
+            const logit = head(state);
             const score = cross.activation === 'sigmoid' ? 1 / (1 + Math.exp(-logit)) : logit;
             hits.push({ index: i + j, score, truncated: (chunk[j] as (typeof chunk)[number]).truncated });
           });

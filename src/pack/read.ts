@@ -1,10 +1,11 @@
 import { ModelFormatError } from '../errors.js';
-import { type EncoderConfig, parseHfConfig } from '../weights/config.js';
+import { type EncoderConfig, parseHfConfig, readsSegmentTypes } from '../weights/config.js';
 import type { DecoderSpec } from '../weights/decoder-config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
 import { projectionShapes } from '../weights/shapes.js';
 import {
   type BertLayer,
+  type ClassifierHead,
   type DecoderLayer,
   type DenseModule,
   type EmbeddingTable,
@@ -205,19 +206,21 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
   if (head.length > 0) weights.head = head;
   const projection = packProjection(manifest, files, weights.config.hiddenSize);
   if (projection) weights.projection = projection;
-  if (weights.config.crossEncoder) weights.classifier = packClassifier(manifest, files, weights.config.hiddenSize);
+  if (weights.config.crossEncoder) weights.classifier = packClassifier(manifest, files, weights.config);
   return weights;
 }
 
-/** A cross-encoder's head (config.crossEncoder): checkpoint/classifier.ts's two modules, `classifier.{k}` in the head shard. */
-function packClassifier(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, hiddenSize: number): DenseModule[] {
+/** A cross-encoder's head (config.crossEncoder): `classifier.0` (hidden), `classifier.norm` where there is one, `classifier.1` in the head shard. */
+function packClassifier(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, config: EncoderConfig): ClassifierHead {
   const shard = manifest.shards.find((s) => s.kind === 'head');
   if (!shard) throw new ModelFormatError('a cross-encoder pack needs a head shard with its classifier');
   const view = new ShardView(shard, bytesOf(files, shard.file));
-  return [
-    { linear: view.linear('classifier.0', hiddenSize, hiddenSize), activation: 'tanh' },
-    { linear: view.linear('classifier.1', 1, hiddenSize), activation: 'identity' },
-  ];
+  const H = config.hiddenSize;
+  return {
+    hidden: view.linear('classifier.0', H, H),
+    norm: config.crossEncoder?.hidden.norm ? view.norm('classifier.norm', H) : null,
+    out: view.linear('classifier.1', 1, H),
+  };
 }
 
 function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, layers: number): EncoderWeights {
@@ -260,7 +263,7 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
     config,
     word,
     position: config.gatedBert ? null : view.f32('position', [config.maxPositions, H]),
-    tokenType: config.gatedBert ? null : view.f32('tokenType', [config.typeVocabSize, H]),
+    tokenType: config.gatedBert && !readsSegmentTypes(config) ? null : view.f32('tokenType', [config.typeVocabSize, H]),
     embNorm,
     ...(config.lora
       ? {

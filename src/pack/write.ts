@@ -2,6 +2,7 @@ import { PendingTable } from '../checkpoint/matrix.js';
 import type { LoraSpec } from '../weights/config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
 import {
+  type ClassifierHead,
   type DecoderLayer,
   type DenseModule,
   type EncoderWeights,
@@ -244,7 +245,7 @@ export async function streamPack(
   await sink.put(TOKENIZER_FILE, tokenizer.json);
   let embeddingQuant: Quant;
   let head: DenseModule[];
-  let classifier: DenseModule[];
+  let classifier: ClassifierHead | undefined;
   let projection: Projection | undefined;
   let lora: LoraSpec | undefined;
   {
@@ -253,7 +254,7 @@ export async function streamPack(
     const word = wordParts(rest.word);
     embeddingQuant = word.quant;
     head = rest.head ?? [];
-    classifier = rest.classifier ?? [];
+    classifier = rest.classifier;
     projection = rest.projection;
     await put(EMBEDDINGS_SHARD, 'embeddings', [...word.parts, ...embeddingExtras(rest)]);
   }
@@ -270,11 +271,17 @@ export async function streamPack(
     }
     await put(layerShardName(from, to), 'layers', parts, [from, to]);
   }
-  if (head.length > 0 || projection || classifier.length > 0) {
+  if (head.length > 0 || projection || classifier) {
     await put(HEAD_SHARD, 'head', [
       ...head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
       // A cross-encoder's head: its shapes and activations follow from the config (packClassifier).
-      ...classifier.flatMap((m, k) => linearParts(`classifier.${k}`, m.linear)),
+      ...(classifier
+        ? [
+            ...linearParts('classifier.0', classifier.hidden),
+            ...(classifier.norm ? normParts('classifier.norm', classifier.norm) : []),
+            ...linearParts('classifier.1', classifier.out),
+          ]
+        : []),
       ...[...(projection?.byExit ?? [])].flatMap(([exit, l]) => linearParts(`projection.${exit}`, l, false)),
     ]);
   }

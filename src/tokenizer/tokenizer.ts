@@ -104,9 +104,10 @@ export class TextTokenizer {
   /**
    * `first` and `second` as one sequence by the pair template, at most `maxTokens` ids: past it the
    * longer of the two loses its last token until the pair fits (transformers' "longest_first",
-   * what sentence-transformers' CrossEncoder asks for).
+   * what sentence-transformers' CrossEncoder asks for). `segmentTypes`: whether the model reads the
+   * template's token types (without, the second segment is not marked and any types are fine).
    */
-  encodePair(first: string, second: string, maxTokens: number): EncodedPair {
+  encodePair(first: string, second: string, maxTokens: number, segmentTypes = true): EncodedPair {
     for (const [what, t] of [
       ['first', first],
       ['second', second],
@@ -129,8 +130,8 @@ export class TextTokenizer {
     const mid = full.ids.slice(startA + a.length, startB);
     const post = full.ids.slice(startB + b.length);
     const types: number[] = full.token_type_ids ?? [];
-    const typeB = types[startB] ?? 0;
-    if (types.slice(0, startB).some((t) => t !== 0) || types.slice(startB).some((t) => t !== typeB)) {
+    const typeB = segmentTypes ? (types[startB] ?? 0) : 0;
+    if (segmentTypes && (types.slice(0, startB).some((t) => t !== 0) || types.slice(startB).some((t) => t !== typeB))) {
       throw new UnsupportedError(
         "tokenizer.json's pair template gives token types m3web does not run (0 for the first text, one type for the second)",
       );

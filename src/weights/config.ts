@@ -9,11 +9,13 @@ import {
   parseNomicConfig,
 } from './bert-configs.js';
 import { bool, ERF_GELU, num, obj, positiveInt, ropeTheta } from './config-fields.js';
+import { type ClassifierFamily, crossEncoderSpec } from './cross-encoder-config.js';
 import { decoderHeads, gemma3Spec, qwen3Spec } from './decoder-config.js';
-import type { CrossEncoderSpec, EncoderConfig, ModelType } from './encoder-config.js';
+import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 import { isStaticConfig, parseStaticConfig } from './static-config.js';
 
+export { readsSegmentTypes } from './cross-encoder-config.js';
 export {
   type CrossEncoderSpec,
   type EncoderConfig,
@@ -54,15 +56,15 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
     throw new ModelFormatError('config.json must be a JSON object');
   }
   const cfg = raw as Record<string, unknown>;
-  const modelType = cfg.model_type;
+  const modelType = cfg.model_type ?? (isFlashXlmRoberta(cfg) ? 'xlm-roberta' : undefined);
   const exitNorm = options.exitNorm ?? 'none';
   if (!EXIT_NORMS.includes(exitNorm))
     throw new ModelFormatError(`exitNorm must be none or final, got ${JSON.stringify(exitNorm)}`);
-  if (modelType === 'modernbert') return parseModernBertConfig(cfg, exitNorm);
+  if (modelType === 'modernbert') return withCrossEncoder(parseModernBertConfig(cfg, exitNorm), cfg, 'modernbert');
   if (isStaticConfig(cfg)) return parseStaticConfig(cfg);
-  if (modelType === 'new' || modelType === 'gte') return parseGteConfig(cfg);
+  if (modelType === 'new' || modelType === 'gte') return withCrossEncoder(parseGteConfig(cfg), cfg, 'gte');
   if (modelType === 'nomic_bert') return parseNomicConfig(cfg);
-  if (modelType === 'distilbert') return parseDistilBertConfig(cfg);
+  if (modelType === 'distilbert') return withCrossEncoder(parseDistilBertConfig(cfg), cfg, 'distilbert');
   if (modelType === 'mpnet') return parseMpnetConfig(cfg);
   if (modelType === 'qwen3' || modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
@@ -86,34 +88,30 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   const positionOffset = isRoberta ? padTokenId + 1 : 0;
   const maxTokens = numbers.maxPositions - positionOffset;
   if (maxTokens < 2) throw new ModelFormatError(`max_position_embeddings ${numbers.maxPositions} leaves no room for tokens`);
-  const crossEncoder = crossEncoderSpec(cfg);
-  return {
+  const config: EncoderConfig = {
     modelType: isRoberta ? 'xlm-roberta' : 'bert',
     ...numbers,
     typeVocabSize: positiveInt(cfg, 'type_vocab_size', 2),
     padTokenId,
     positionOffset,
     maxTokens,
-    ...(crossEncoder ? { crossEncoder } : {}),
   };
+  return withCrossEncoder(config, cfg, isRoberta ? 'roberta' : 'bert');
 }
 
 /**
- * A single-label *ForSequenceClassification config: a cross-encoder (reranker). Classifiers with
- * more labels, and every other architecture, open as the encoder under their head, as before.
+ * jinaai's xlm-roberta-flash-implementation (jina-reranker-v2-base-multilingual) writes no
+ * model_type: its XLMRobertaFlashConfig, named in auto_map, sets none.
  */
-function crossEncoderSpec(cfg: Record<string, unknown>): CrossEncoderSpec | null {
-  const classifier =
-    Array.isArray(cfg.architectures) &&
-    cfg.architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'));
-  if (!classifier) return null;
-  const labels = cfg.num_labels ?? (typeof cfg.id2label === 'object' && cfg.id2label ? Object.keys(cfg.id2label).length : 2);
-  if (labels !== 1) return null;
-  const st = cfg.sentence_transformers;
-  const named = typeof st === 'object' && st !== null ? (st as Record<string, unknown>).activation_fn : undefined;
-  if (named === undefined || named === null || named === 'torch.nn.modules.activation.Sigmoid') return { activation: 'sigmoid' };
-  if (named === 'torch.nn.modules.linear.Identity') return { activation: 'identity' };
-  throw new UnsupportedError(`cross-encoder activation_fn ${JSON.stringify(named)} is not supported (only Sigmoid and Identity)`);
+function isFlashXlmRoberta(cfg: Record<string, unknown>): boolean {
+  const map = cfg.auto_map;
+  const named = typeof map === 'object' && map !== null ? (map as Record<string, unknown>).AutoConfig : undefined;
+  return typeof named === 'string' && named.endsWith('.XLMRobertaFlashConfig');
+}
+
+function withCrossEncoder(config: EncoderConfig, cfg: Record<string, unknown>, family: ClassifierFamily): EncoderConfig {
+  const crossEncoder = crossEncoderSpec(cfg, family);
+  return crossEncoder ? { ...config, crossEncoder } : config;
 }
 
 /**

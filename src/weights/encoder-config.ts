@@ -104,9 +104,10 @@ export interface LoraSpec {
 }
 
 /**
- * A cross-encoder (a reranker: BertForSequenceClassification or XLMRobertaForSequenceClassification
- * with one label): it reads a query and a document as one sequence of two segments and scores the
- * pair from its first token through the classification head (weights.classifier).
+ * A cross-encoder (a reranker: a *ForSequenceClassification checkpoint with one label of BERT,
+ * XLM-R, GTE, ModernBERT or DistilBERT): it reads a query and a document as one sequence of two
+ * segments and scores the pair through the classification head (weights.classifier), one hidden
+ * layer and the one-logit classifier.
  */
 export interface CrossEncoderSpec {
   /**
@@ -114,6 +115,14 @@ export interface CrossEncoderSpec {
    * for one label, when none is named, the sigmoid it has always applied.
    */
   activation: 'sigmoid' | 'identity';
+  /** What the head reads: the first token's state, or the mean of the pair's (ModernBERT's classifier_pooling "mean"). */
+  pooling: 'cls' | 'mean';
+  /**
+   * The hidden layer: BERT's and GTE's pooler and RoBERTa's classifier.dense end in tanh,
+   * DistilBERT's pre_classifier in ReLU, ModernBERT's head.dense in GELU and a LayerNorm
+   * (with a bias where norm_bias says), its dense without a bias unless classifier_bias.
+   */
+  hidden: { activation: 'tanh' | 'relu' | 'gelu'; bias: boolean; norm: { bias: boolean } | null };
 }
 
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
@@ -146,6 +155,6 @@ export interface EncoderConfig {
   decoder?: DecoderSpec;
   /** Present when the checkpoint carries task adapters (jina_embeddings_v3). */
   lora?: LoraSpec;
-  /** Present for a single-label sequence classifier of the BERT family: a cross-encoder. */
+  /** Present for a single-label sequence classifier: a cross-encoder. */
   crossEncoder?: CrossEncoderSpec;
 }

@@ -62,12 +62,19 @@ export interface SentenceHead {
   /** sentence-transformers Dense modules applied to the pooled vector, in order (absent: none). */
   head?: DenseModule[];
   projection?: Projection;
-  /**
-   * A cross-encoder's classification head (config.crossEncoder), applied to the first token's
-   * state: BERT's pooler (dense, tanh) and classifier, or RoBERTa's classifier.dense (tanh) and
-   * out_proj, ending in one logit.
-   */
-  classifier?: DenseModule[];
+  /** A cross-encoder's classification head (config.crossEncoder), applied to the pooled pair. */
+  classifier?: ClassifierHead;
+}
+
+/**
+ * What config.crossEncoder.hidden describes: the hidden layer (BERT's pooler, RoBERTa's
+ * classifier.dense, ModernBERT's head.dense, ...), the LayerNorm after it where there is one, and
+ * the classifier's one output row. Kept in f32: two small matrices, run once per pair.
+ */
+export interface ClassifierHead {
+  hidden: Linear;
+  norm: LayerNormParams | null;
+  out: Linear;
 }
 
 /**

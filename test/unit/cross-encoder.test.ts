@@ -4,12 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { createEncoder, createIndex } from '../../src/client/client.js';
 import { UnsupportedError } from '../../src/errors.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
-import { parseHfConfig } from '../../src/weights/config.js';
+import { parseHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
 import { jsonLines, m3web } from '../support/cli.js';
 import { packAgainstOracleFolder } from '../support/cross-encoder.js';
 
-// Cross-encoders (rerankers) against test/oracle/make_cross_encoder.py: float64 PyTorch forwards of
-// BertForSequenceClassification and XLMRobertaForSequenceClassification written from transformers' definitions.
+// Cross-encoders (rerankers) against test/oracle/make_cross_encoder.py and make_cross_encoder_heads.py:
+// float64 PyTorch forwards of BertForSequenceClassification and XLMRobertaForSequenceClassification written
+// from transformers' definitions, and of GTE's (new-impl), ModernBERT's, DistilBERT's and jina-reranker-v2's
+// (xlm-roberta-flash-implementation's names, a config without model_type).
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
 interface Expected {
@@ -20,15 +22,25 @@ interface Expected {
   scores: number[];
 }
 const read = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name, 'expected.json'), 'utf8')) as Expected;
-const MODELS = ['ce-bert-tiny', 'ce-xlmr-tiny'] as const;
+const MODELS = [
+  'ce-bert-tiny',
+  'ce-xlmr-tiny',
+  'ce-gte-tiny',
+  'ce-modernbert-tiny',
+  'ce-distilbert-tiny',
+  'ce-jina-flash-tiny',
+] as const;
+const configOf = (name: string) =>
+  JSON.parse(readFileSync(join(FIXTURES, name, 'config.json'), 'utf8')) as Record<string, unknown>;
 
 describe('cross-encoder config', () => {
-  const bert = JSON.parse(readFileSync(join(FIXTURES, 'ce-bert-tiny/config.json'), 'utf8')) as Record<string, unknown>;
+  const bert = configOf('ce-bert-tiny');
+  const tanh = { activation: 'tanh', bias: true, norm: null };
 
   it('a single-label sequence classifier of the BERT family is a cross-encoder; more labels open as an encoder', () => {
-    expect(parseHfConfig(bert).crossEncoder).toEqual({ activation: 'sigmoid' });
+    expect(parseHfConfig(bert).crossEncoder).toEqual({ activation: 'sigmoid', pooling: 'cls', hidden: tanh });
     const identity = { ...bert, sentence_transformers: { activation_fn: 'torch.nn.modules.linear.Identity' } };
-    expect(parseHfConfig(identity).crossEncoder).toEqual({ activation: 'identity' });
+    expect(parseHfConfig(identity).crossEncoder?.activation).toBe('identity');
     expect(parseHfConfig({ ...bert, num_labels: 1, id2label: undefined }).crossEncoder).toBeDefined();
     const twoLabels = { ...bert, id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } };
     expect(parseHfConfig(twoLabels).crossEncoder).toBeUndefined();
@@ -38,27 +50,49 @@ describe('cross-encoder config', () => {
     expect(() => parseHfConfig(softmax)).toThrow(UnsupportedError);
     expect(() => parseHfConfig(softmax)).toThrow(/activation_fn/);
   });
+
+  it("each architecture's head: GTE's and RoBERTa's tanh, DistilBERT's ReLU, ModernBERT's GELU + LayerNorm over its pooling", () => {
+    expect(parseHfConfig(configOf('ce-gte-tiny')).crossEncoder?.hidden).toEqual(tanh);
+    expect(parseHfConfig(configOf('ce-distilbert-tiny')).crossEncoder?.hidden).toEqual({ ...tanh, activation: 'relu' });
+    const modern = configOf('ce-modernbert-tiny');
+    expect(parseHfConfig(modern).crossEncoder).toEqual({
+      activation: 'sigmoid',
+      pooling: 'mean',
+      hidden: { activation: 'gelu', bias: false, norm: { bias: false } },
+    });
+    const cls = { ...modern, classifier_pooling: undefined, classifier_bias: true, norm_bias: true };
+    expect(parseHfConfig(cls).crossEncoder).toMatchObject({ pooling: 'cls', hidden: { bias: true, norm: { bias: true } } });
+    expect(() => parseHfConfig({ ...modern, classifier_pooling: 'max' })).toThrow(/classifier_pooling/);
+    expect(() => parseHfConfig({ ...modern, classifier_activation: 'silu' })).toThrow(UnsupportedError);
+    // jina-reranker-v2's config names no model_type: auto_map's XLMRobertaFlashConfig says XLM-R.
+    const flash = configOf('ce-jina-flash-tiny');
+    expect(flash.model_type).toBeUndefined();
+    expect(parseHfConfig(flash)).toMatchObject({ modelType: 'xlm-roberta', positionOffset: 2, crossEncoder: { hidden: tanh } });
+    expect(() => parseHfConfig({ ...flash, auto_map: undefined })).toThrow(/model_type/);
+  });
 });
 
 describe.each(MODELS)('%s', (model) => {
   const dir = join(FIXTURES, model);
   const expected = read(model);
 
-  it('the pair template: BERT types the second text 1, RoBERTa types none', () => {
+  it('the pair template: BERT types the second text 1 where the model reads types, RoBERTa types none', () => {
     const tokenizer = TextTokenizer.fromJson(
       JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
       JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
     );
+    const typed = readsSegmentTypes(parseHfConfig(configOf(model)));
+    expect(typed).toBe(model === 'ce-bert-tiny' || model === 'ce-gte-tiny');
     expected.pairs.forEach(([q, d], i) => {
-      const pair = tokenizer.encodePair(q, d, 512);
+      const pair = tokenizer.encodePair(q, d, 512, typed);
       const types = expected.token_type_ids[i] as number[];
       expect(pair.ids).toEqual(expected.ids[i]);
-      expect(pair.secondSegment).toBe(types.includes(1) ? types.indexOf(1) : types.length);
+      expect(pair.secondSegment).toBe(typed && types.includes(1) ? types.indexOf(1) : types.length);
       expect(pair.truncated).toBe(false);
     });
     // Longest first: the longer text loses tokens until the pair fits, the template kept whole.
     const [q, d] = expected.pairs[3] as [string, string];
-    const cut = tokenizer.encodePair(q, d, 24);
+    const cut = tokenizer.encodePair(q, d, 24, typed);
     expect(cut.ids).toHaveLength(24);
     expect(cut.truncated).toBe(true);
     expect(cut.ids.at(-1)).toBe(expected.ids[3]?.at(-1));
@@ -87,9 +121,10 @@ describe.each(MODELS)('%s', (model) => {
 
   it('packs: f32 as the checkpoint, q8 at the level q8 rounding alone reaches in the oracle', async () => {
     const worst = await packAgainstOracleFolder(dir, expected);
+    console.log(`${model} packs: max |logit - oracle| f32 ${worst.f32.toExponential(1)}, q8 ${worst.q8.toFixed(3)}`);
     expect(worst.f32).toBeLessThan(1e-5);
-    // make_cross_encoder.py: per-row q8 rounding of these random models moves the logits by up to
-    // 0.17 (BERT) / 0.15 (XLM-R) on a spread of ~1; the runtime's q8 adds its int16 activations.
+    // make_cross_encoder*.py: per-row q8 rounding of these random models moves the logits by up to
+    // 0.07-0.33 on spreads of 0.8-1.9; the runtime's q8 adds its int16 activations.
     expect(worst.q8).toBeLessThan(0.3);
   });
 });

@@ -1,0 +1,61 @@
+import { UnsupportedError } from '../errors.js';
+import { bool, ERF_GELU } from './config-fields.js';
+import type { CrossEncoderSpec, EncoderConfig } from './encoder-config.js';
+
+/** The architectures whose single-label sequence classifiers m3web runs, by their classification head. */
+export type ClassifierFamily = 'bert' | 'roberta' | 'gte' | 'distilbert' | 'modernbert';
+
+/**
+ * A single-label *ForSequenceClassification config: a cross-encoder (reranker). Classifiers with
+ * more labels, and every other architecture, open as the encoder under their head, as before.
+ */
+export function crossEncoderSpec(cfg: Record<string, unknown>, family: ClassifierFamily): CrossEncoderSpec | null {
+  const classifier =
+    Array.isArray(cfg.architectures) &&
+    cfg.architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'));
+  if (!classifier) return null;
+  const labels = cfg.num_labels ?? (typeof cfg.id2label === 'object' && cfg.id2label ? Object.keys(cfg.id2label).length : 2);
+  if (labels !== 1) return null;
+  return { activation: scoreActivation(cfg), ...(family === 'modernbert' ? modernBertHead(cfg) : pooledHead(family)) };
+}
+
+function scoreActivation(cfg: Record<string, unknown>): CrossEncoderSpec['activation'] {
+  const st = cfg.sentence_transformers;
+  const named = typeof st === 'object' && st !== null ? (st as Record<string, unknown>).activation_fn : undefined;
+  if (named === undefined || named === null || named === 'torch.nn.modules.activation.Sigmoid') return 'sigmoid';
+  if (named === 'torch.nn.modules.linear.Identity') return 'identity';
+  throw new UnsupportedError(`cross-encoder activation_fn ${JSON.stringify(named)} is not supported (only Sigmoid and Identity)`);
+}
+
+/** BERT's and GTE's pooler, RoBERTa's classification head, DistilBERT's pre_classifier: the first token through one dense layer. */
+function pooledHead(family: Exclude<ClassifierFamily, 'modernbert'>): Omit<CrossEncoderSpec, 'activation'> {
+  return { pooling: 'cls', hidden: { activation: family === 'distilbert' ? 'relu' : 'tanh', bias: true, norm: null } };
+}
+
+/**
+ * ModernBertForSequenceClassification (transformers' modeling_modernbert.py): the final-normed
+ * states pooled by classifier_pooling, then ModernBertPredictionHead, norm(act(dense(x))).
+ */
+function modernBertHead(cfg: Record<string, unknown>): Omit<CrossEncoderSpec, 'activation'> {
+  const pooling = cfg.classifier_pooling ?? 'cls';
+  if (pooling !== 'cls' && pooling !== 'mean') {
+    throw new UnsupportedError(`ModernBERT classifier_pooling ${JSON.stringify(pooling)} is not supported (only cls and mean)`);
+  }
+  const act = cfg.classifier_activation ?? 'gelu';
+  if (typeof act !== 'string' || !ERF_GELU.has(act)) {
+    throw new UnsupportedError(`ModernBERT classifier_activation ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
+  }
+  return {
+    pooling,
+    hidden: { activation: 'gelu', bias: bool(cfg, 'classifier_bias'), norm: { bias: bool(cfg, 'norm_bias') } },
+  };
+}
+
+/**
+ * Whether a pair's second segment reads its own token-type row: only a cross-encoder with two
+ * types or more (XLM-R, DistilBERT and ModernBERT have one or none, and their tokenizers' pair
+ * types are not model inputs).
+ */
+export function readsSegmentTypes(config: EncoderConfig): boolean {
+  return config.crossEncoder !== undefined && config.typeVocabSize > 1;
+}
