@@ -11,3 +11,5 @@ export function fillSelect(select: HTMLSelectElement, values: readonly number[],
 
 /** "4 layers", or for a static embedder (no layers: a table lookup and a mean) "no layers". */
 export const layersText = (layers: number): string => (layers === 0 ? 'no layers (static)' : `${layers} layers`);
+
+export const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;

@@ -1,7 +1,5 @@
 import type { DeviceChoice, EncoderInfo, LoadProgress } from '../index.js';
-import { $, layersText } from './dom.js';
-
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+import { $, layersText, mb } from './dom.js';
 
 /** Progress bar and status lines of the model panel. */
 export const loadPanel = {

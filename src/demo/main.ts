@@ -6,6 +6,7 @@ import { $, fillSelect, layersText } from './dom.js';
 import { FOLDER_MODEL, keptFolder, setupFolderBox } from './folder-box.js';
 import { loadPanel } from './load-panel.js';
 import { setupOffline } from './offline.js';
+import { setupRerankBox } from './rerank-box.js';
 import { setupSearchPanel } from './search-panel.js';
 import { setupTradeoffPanel } from './tradeoff-panel.js';
 
@@ -18,16 +19,21 @@ const BUNDLED = 'm3-mini';
  * `?model=folder` the folder dropped last; the model box sets it.
  */
 async function modelChoice(): Promise<{ model: string | ModelFolder; shown: string; hub?: { url: string } }> {
-  const params = new URLSearchParams(location.search);
-  const asked = params.get('model');
-  const hub = params.get('hub');
+  const asked = new URLSearchParams(location.search).get('model');
+  const hub = hubChoice();
   if (!asked || asked === BUNDLED) return { model: MODEL_URL, shown: BUNDLED };
   if (asked === FOLDER_MODEL) {
     const folder = await keptFolder();
     if (!folder) throw new InputError('no dropped folder is kept on this device any more: drop the model folder again');
     return { model: folder, shown: `folder: ${folder.name}` };
   }
-  return { model: asked, shown: asked, ...(hub ? { hub: { url: hub } } : {}) };
+  return { model: asked, shown: asked, ...(hub ? { hub } : {}) };
+}
+
+/** `?hub=URL`: a Hub mirror for the model box's and the rerank box's Hub ids. */
+function hubChoice(): { url: string } | undefined {
+  const url = new URLSearchParams(location.search).get('hub');
+  return url ? { url } : undefined;
 }
 
 function setupModelForm(shown: string): void {
@@ -124,7 +130,8 @@ async function start(): Promise<void> {
   upgraded.push(compareAgain);
   // An exit that arrived during the panel's first run is caught up on now.
   compareAgain();
-  await setupSearchPanel(encoder, shape);
+  const hub = hubChoice();
+  await setupSearchPanel(encoder, shape, setupRerankBox({ ...(hub ? { hub } : {}), device: deviceChoice() }));
   await setupBudgetPanel(encoder, applyPlan);
   $('tradeoff-status').textContent = 'Waiting for the deeper layers to download…';
   await fullDepth;

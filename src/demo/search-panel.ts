@@ -4,6 +4,7 @@ import corpusDocsUrl from './corpus/flores-dev.jsonl?url';
 import corpusUrl from './corpus/flores-dev.m3index?url';
 import { CORPUS_LANGUAGES } from './corpus/languages.js';
 import { $, layersText } from './dom.js';
+import { RERANK_TOP, type RerankBox } from './rerank-box.js';
 
 const EXAMPLE_QUERY = 'Which trips is the travel agent advertising?';
 
@@ -103,7 +104,9 @@ function hitRow(hit: SearchHit): HTMLLIElement {
   tag.textContent = CORPUS_LANGUAGES[lang] ?? lang;
   const score = document.createElement('span');
   score.className = 'score';
-  score.textContent = hit.score.toFixed(3);
+  // A reranked hit shows the cross-encoder's relevance; the first stage's score stays in the tooltip.
+  score.textContent = (hit.rerankScore ?? hit.score).toFixed(3);
+  score.title = hit.rerankScore === undefined ? 'first-stage score' : `reranker's score (first stage: ${hit.score.toFixed(3)})`;
   const text = document.createElement('span');
   text.textContent = hit.chunk.text;
   text.lang = lang.slice(0, 3);
@@ -113,7 +116,11 @@ function hitRow(hit: SearchHit): HTMLLIElement {
 }
 
 /** The search panel: the bundled FLORES sentences in 24 languages, queried at the chosen width. */
-export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: number; dims: number }): Promise<void> {
+export async function setupSearchPanel(
+  encoder: Encoder,
+  shape: () => { layers: number; dims: number },
+  rerank: RerankBox,
+): Promise<void> {
   const status = (text: string) => {
     $('search-status').textContent = text;
   };
@@ -126,6 +133,8 @@ export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: 
     ...Object.entries(CORPUS_LANGUAGES).map(([code, name]) => new Option(name, code)),
   );
   if ((await encoder.info()).model.crossEncoder) {
+    $('rerank-form').hidden = true;
+    $('rerank-status').hidden = true;
     status(
       'This model is a cross-encoder (a reranker): it scores a query against documents (the compare panel shows it) and makes no vectors to search with. Open an embedding model here, and pass this one to index.search as its rerank step.',
     );
@@ -157,6 +166,7 @@ export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: 
       const dims = Math.min(shape().dims, index.signature.dims);
       const lang = langSelect.value;
       const mode = modeSelect.value as SearchMode;
+      const reranker = rerank.current();
       const started = performance.now();
       const hits = await index.search(query, {
         k: 10,
@@ -164,6 +174,7 @@ export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: 
         mode,
         fusion: SENTENCE_FUSION,
         ...(lang ? { filter: { lang } } : {}),
+        ...(reranker ? { rerank: { reranker, top: RERANK_TOP } } : {}),
       });
       const ms = performance.now() - started;
       const how = HOW[mode]({
@@ -172,7 +183,8 @@ export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: 
         size: index.size.toLocaleString(),
         where: index.backend === 'webgpu' ? 'the GPU' : 'the CPU',
       });
-      $('search-time').textContent = `${hits.length} hits in ${ms.toFixed(0)} ms (${how}).`;
+      const second = reranker ? `; the best ${RERANK_TOP} read again with the query by the cross-encoder` : '';
+      $('search-time').textContent = `${hits.length} hits in ${ms.toFixed(0)} ms (${how}${second}).`;
       $('search-hits').replaceChildren(...hits.map(hitRow));
     } catch (err) {
       $('search-time').textContent = `Search failed: ${(err as Error).message}`;
@@ -183,6 +195,7 @@ export async function setupSearchPanel(encoder: Encoder, shape: () => { layers: 
   input.value = EXAMPLE_QUERY;
   button.addEventListener('click', run);
   modeSelect.addEventListener('change', () => void run());
+  rerank.onChange(() => void run());
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter') void run();
   });

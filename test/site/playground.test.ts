@@ -322,6 +322,78 @@ describe('the playground site', { timeout: 900_000 }, () => {
     }
   });
 
+  it('reranks the search hits with a cross-encoder opened by Hub id, refuses an embedding model there, and drops it', async () => {
+    const served = (name: string) => ({
+      files: folderFiles(join(ROOT, 'test/oracle/fixtures', name), [
+        'config.json',
+        'tokenizer.json',
+        'tokenizer_config.json',
+        'model.safetensors',
+      ]),
+      commit: 'beef',
+    });
+    // jina-reranker-v2's layout: a config without model_type, XLM-R under the flash implementation's names.
+    const hub = await startFakeHub(
+      new Map([
+        ['fixtures/ce-jina-flash-tiny', served('ce-jina-flash-tiny')],
+        ['fixtures/bert-tiny', served('bert-tiny')],
+      ]),
+    );
+    const other = await context.newPage();
+    const searchTime = () => text(other, 'search-time');
+    try {
+      await other.goto(`${url}?device=cpu&hub=${encodeURIComponent(hub.url)}`);
+      await modelReady(other);
+      await other.waitForSelector('#rerank-open:not([disabled])', { timeout: READY_MS });
+      await other.waitForFunction(() => document.querySelectorAll('#search-hits li').length === 10, null, { timeout: READY_MS });
+      const open = async (id: string, said: RegExp) => {
+        await other.fill('#rerank-input', id);
+        await other.click('#rerank-open');
+        await other
+          .waitForFunction(
+            (re) => new RegExp(re).test(document.getElementById('rerank-status')?.textContent ?? ''),
+            said.source,
+            {
+              timeout: 120_000,
+            },
+          )
+          .catch(async (err: Error) => {
+            throw new Error(`${err.message}\n#rerank-status: ${await text(other, 'rerank-status')}`);
+          });
+      };
+      await open('hf:fixtures/bert-tiny', /not opened: hf:fixtures\/bert-tiny is an embedding model/);
+      expect(await searchTime()).not.toMatch(/cross-encoder/);
+      await open(
+        'hf:fixtures/ce-jina-flash-tiny',
+        /^Reranking the best 20 hits with fixtures--ce-jina-flash-tiny \(3 layers, q8\)/,
+      );
+      await other.waitForFunction(
+        () => /read again with the query by the cross-encoder/.test(document.getElementById('search-time')?.textContent ?? ''),
+        null,
+        {
+          timeout: READY_MS,
+        },
+      );
+      const scores = await other
+        .locator('#search-hits .score')
+        .evaluateAll((els) => els.map((e) => ({ value: Number(e.textContent), title: (e as HTMLElement).title })));
+      expect(scores).toHaveLength(10);
+      for (const [i, s] of scores.entries()) {
+        expect(s.title).toMatch(/^reranker's score \(first stage: /);
+        if (i > 0) expect(s.value).toBeLessThanOrEqual(scores[i - 1]?.value as number);
+      }
+      await open('', /^No reranking/);
+      await other.waitForFunction(
+        () =>
+          !/cross-encoder/.test(document.getElementById('search-time')?.textContent ?? '') &&
+          /hits in/.test(document.getElementById('search-time')?.textContent ?? ''),
+      );
+    } finally {
+      await other.close();
+      await hub.close();
+    }
+  });
+
   it('runs on the CPU when asked (?device=cpu), and says so', async () => {
     const cpu = await context.newPage();
     await cpu.goto(`${url}?device=cpu`);

@@ -1,0 +1,74 @@
+import { createEncoder, type DeviceChoice, type Encoder } from '../index.js';
+import { $, mb } from './dom.js';
+
+/** How many of the first stage's hits the cross-encoder reorders. */
+export const RERANK_TOP = 20;
+
+/** The search panel's second stage: a cross-encoder opened by Hub id on demand. */
+export interface RerankBox {
+  /** The reranker in use, or null. */
+  current(): Encoder | null;
+  /** Called after a reranker is opened or removed. */
+  onChange(listener: () => void): void;
+}
+
+/**
+ * The "Rerank with" box: a Hub id opens a cross-encoder beside the page's model (its own engine in
+ * the worker, downloaded once and kept offline like any model); an empty box removes it. An
+ * embedding model is refused with the reason, and the one in use stays.
+ */
+export function setupRerankBox(options: { hub?: { url: string }; device: DeviceChoice }): RerankBox {
+  const input = $('rerank-input') as HTMLInputElement;
+  const button = $('rerank-open') as HTMLButtonElement;
+  const status = (text: string, error = false) => {
+    $('rerank-status').textContent = text;
+    $('rerank-status').classList.toggle('error', error);
+  };
+  const listeners: (() => void)[] = [];
+  let reranker: Encoder | null = null;
+  const open = async (id: string) => {
+    const started = performance.now();
+    const candidate = await createEncoder({
+      model: id,
+      device: options.device,
+      ...(options.hub ? { hub: options.hub } : {}),
+      onProgress: (p) => status(`Opening ${id}: ${p.phase}${p.file ? ` ${p.file}` : ''}, ${mb(p.loaded)} of ${mb(p.total)}`),
+    });
+    const { model } = await candidate.info();
+    if (!model.crossEncoder) {
+      await candidate.dispose();
+      throw new Error(`${id} is an embedding model; a reranker is a cross-encoder (a sequence classifier with one label)`);
+    }
+    await reranker?.dispose();
+    reranker = candidate;
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    status(
+      `Reranking the best ${RERANK_TOP} hits with ${model.id} (${model.layers} layers, ${model.quantization}), opened in ${seconds} s.`,
+    );
+  };
+  $('rerank-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const id = input.value.trim();
+    button.disabled = true;
+    const done = id
+      ? open(id)
+      : (async () => {
+          await reranker?.dispose();
+          reranker = null;
+          status('No reranking: the hits are ranked by the first stage alone.');
+        })();
+    done
+      .then(() => {
+        for (const listener of listeners) listener();
+      })
+      .catch((err: unknown) => status(`The reranker was not opened: ${(err as Error).message}`, true))
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+  button.disabled = false;
+  return {
+    current: () => reranker,
+    onChange: (listener) => listeners.push(listener),
+  };
+}
