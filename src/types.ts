@@ -120,6 +120,11 @@ export interface EmbedOptions {
 export interface RerankOptions {
   /** Layers to run; one of the model's exits (default: all). */
   layers?: number;
+  /**
+   * What relevance means, for a reranker whose prompt takes an instruction (Qwen3-Reranker:
+   * default "Given a web search query, retrieve relevant passages that answer the query").
+   */
+  instruction?: string;
   signal?: AbortSignal;
 }
 
@@ -128,7 +133,7 @@ export interface RerankHit {
   index: number;
   /** The pair's logit, through the sigmoid unless the model's config names Identity (sentence-transformers' CrossEncoder.predict). */
   score: number;
-  /** Whether the pair was longer than the model's limit and the longer text was cut. */
+  /** Whether the pair was longer than the model's limit and the longer text (a prompted pair: the document) was cut. */
   truncated: boolean;
 }
 

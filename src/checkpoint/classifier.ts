@@ -11,18 +11,29 @@ const POOLER = 'pooler.dense.weight';
  * under the encoder's prefix (BertForSequenceClassification, new-impl's
  * NewForSequenceClassification), RoBERTa's classification head (XLM-R, and jinaai's
  * xlm-roberta-flash-implementation the same), DistilBERT's pre_classifier, ModernBERT's
- * head.{dense, norm}; each ends in `classifier` (RoBERTa's in classifier.out_proj).
+ * head.{dense, norm}; each ends in `classifier` (RoBERTa's in classifier.out_proj), a decoder's
+ * in `score`, without a bias.
  */
-function headNames(config: EncoderConfig, source: TensorSource): { hidden: string; norm: string | null; out: string } {
+function headNames(
+  config: EncoderConfig,
+  source: TensorSource,
+): { hidden: string | null; norm: string | null; out: string; outBias: boolean } {
   switch (config.modelType) {
     case 'xlm-roberta':
-      return { hidden: 'classifier.dense', norm: null, out: 'classifier.out_proj' };
+      return { hidden: 'classifier.dense', norm: null, out: 'classifier.out_proj', outBias: true };
     case 'distilbert':
-      return { hidden: 'pre_classifier', norm: null, out: 'classifier' };
+      return { hidden: 'pre_classifier', norm: null, out: 'classifier', outBias: true };
     case 'modernbert':
-      return { hidden: 'head.dense', norm: 'head.norm', out: 'classifier' };
+      return { hidden: 'head.dense', norm: 'head.norm', out: 'classifier', outBias: true };
+    case 'qwen3':
+      return { hidden: null, norm: null, out: 'score', outBias: false };
     default:
-      return { hidden: `${tensorPrefix(source, POOLER, 'sequence classifier')}pooler.dense`, norm: null, out: 'classifier' };
+      return {
+        hidden: `${tensorPrefix(source, POOLER, 'sequence classifier')}pooler.dense`,
+        norm: null,
+        out: 'classifier',
+        outBias: true,
+      };
   }
 }
 
@@ -34,11 +45,15 @@ export async function readClassifier(config: EncoderConfig, source: TensorSource
   const linear = (name: string, rows: number, bias: boolean) =>
     readBiasedLinear(source, [{ name: `${name}.weight`, rows, bias: bias ? `${name}.bias` : null }], H, 'f32');
   const norm =
-    names.norm && hidden.norm
+    names.norm && hidden?.norm
       ? {
           gamma: await source.get(`${names.norm}.weight`, [H]),
           beta: hidden.norm.bias ? await source.get(`${names.norm}.bias`, [H]) : new Float32Array(H),
         }
       : null;
-  return { hidden: await linear(names.hidden, H, hidden.bias), norm, out: await linear(names.out, 1, true) };
+  return {
+    hidden: names.hidden && hidden ? await linear(names.hidden, H, hidden.bias) : null,
+    norm,
+    out: await linear(names.out, 1, names.outBias),
+  };
 }

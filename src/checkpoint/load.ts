@@ -3,6 +3,7 @@ import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { type EncoderConfig, type ExitNorm, firstExit, parseHfConfig } from '../weights/config.js';
 import { completeStaticConfig, tokenizing } from '../weights/static-config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
+import { asQwen3Classifier, qwen3RerankerOverrides } from './qwen3-reranker.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
 import { weightsFromTensors } from './weights.js';
 
@@ -18,6 +19,8 @@ export interface HfModelFiles {
   safetensors?: Uint8Array;
   /** The tensors read some other way (an ONNX export: OnnxTensors). */
   weights?: TensorSource;
+  /** The folder's name: how an original Qwen3-Reranker is known (qwen3-reranker.ts). */
+  name?: string;
 }
 
 export interface LoadOptions {
@@ -41,8 +44,12 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   const tokenizer = TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig, tokenizing(files.config));
   const maxId = tokenizer.maxTokenId;
-  const source = files.weights ?? safetensorsOf(files.safetensors);
-  const raw = completeStaticConfig(files.config, maxId + 1, (name) => source.shape(name));
+  const { config: asClassifier, weights: source } = asQwen3Classifier(
+    qwen3RerankerOverrides(files.config, files.name),
+    tokenizer,
+    files.weights ?? safetensorsOf(files.safetensors),
+  );
+  const raw = completeStaticConfig(asClassifier, maxId + 1, (name) => source.shape(name));
   const config = parseHfConfig(raw, options.exitNorm ? { exitNorm: options.exitNorm } : {});
   const layers = options.layers ?? config.numLayers;
   const least = firstExit(config.numLayers);

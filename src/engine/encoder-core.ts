@@ -8,6 +8,7 @@ import { PromptProjection } from '../model/projection.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
+import { encodeRerankInput } from '../tokenizer/rerank-input.js';
 import type {
   ActivationsChoice,
   DeviceChoice,
@@ -218,7 +219,7 @@ export class EncoderCore {
 
   /**
    * A cross-encoder's scores of `query` against each of `documents` (read as one pair each, by the
-   * tokenizer's pair template), best first.
+   * tokenizer's pair template or the model's prompt), best first.
    */
   rerank(query: unknown, documents: unknown, options: RerankOptions = {}): Promise<RerankHit[]> {
     this.checkAlive();
@@ -236,6 +237,12 @@ export class EncoderCore {
     for (const [i, d] of documents.entries()) checkText(d, `documents[${i}]`);
     const layers = options.layers ?? Math.max(...info.exits);
     checkChoice('layers', layers, info.exits);
+    const { instruction } = options;
+    if (instruction !== undefined) {
+      checkText(instruction, 'instruction');
+      if (cross.input === 'pair')
+        throw new InputError(`${info.id} reads no instruction: only a reranker with an instruction prompt (Qwen3-Reranker) does`);
+    }
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
     const head = cpuClassifier(model.weights.classifier, cross, model.config.layerNormEps);
@@ -247,7 +254,10 @@ export class EncoderCore {
         const backends = await this.ensureBackends();
         const { maxTokens } = model.config;
         const pairs = (documents as string[]).map((d) =>
-          model.tokenizer.encodePair(cutText(query as string, maxTokens), cutText(d, maxTokens), maxTokens, segments),
+          encodeRerankInput(model.tokenizer, cross, cutText(query as string, maxTokens), cutText(d, maxTokens), maxTokens, {
+            segmentTypes: segments,
+            instruction,
+          }),
         );
         const H = model.config.hiddenSize;
         const hits: RerankHit[] = [];

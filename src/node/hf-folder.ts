@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { access, open, readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { HfModelFiles } from '../checkpoint/load.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import { type ByteSource, bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
@@ -129,5 +129,8 @@ export async function readHfFolder(dir: string): Promise<HfModelFiles> {
   const tokenizerConfig = await readJson(dir, 'tokenizer_config.json', true);
   const onnx = await onnxWeightsOf(dir);
   const weights = onnx ? { weights: onnx } : { safetensors: await readSafetensors(dir) };
-  return tokenizerConfig === undefined ? { config, tokenizer, ...weights } : { config, tokenizer, tokenizerConfig, ...weights };
+  const name = basename(abs);
+  return tokenizerConfig === undefined
+    ? { config, tokenizer, name, ...weights }
+    : { config, tokenizer, tokenizerConfig, name, ...weights };
 }

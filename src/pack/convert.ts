@@ -1,5 +1,6 @@
 import { pendingTable } from '../checkpoint/matrix.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
+import { asQwen3Classifier, qwen3RerankerOverrides } from '../checkpoint/qwen3-reranker.js';
 import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
 import {
   type DenseFiles,
@@ -93,7 +94,13 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     throw new ModelFormatError('tokenizer.json is not valid JSON', { cause });
   }
   const tokenizer = TextTokenizer.fromJson(tokenizerJson, ckpt.tokenizerConfig, tokenizing(ckpt.config));
-  const rawConfig = completeStaticConfig(ckpt.config, tokenizer.maxTokenId + 1, (name) => ckpt.weights.shape(name)) as Record<
+  // An original Qwen3-Reranker is stored as the sequence classifier it converts to.
+  const { config: asClassifier, weights: tensors } = asQwen3Classifier(
+    qwen3RerankerOverrides(ckpt.config, options.id),
+    tokenizer,
+    ckpt.weights,
+  );
+  const rawConfig = completeStaticConfig(asClassifier, tokenizer.maxTokenId + 1, (name) => tensors.shape(name)) as Record<
     string,
     unknown
   >;
@@ -115,11 +122,11 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
   );
   const head = await denseModules(ckpt.sentenceTransformers ?? {}, config.hiddenSize, quant);
   const prefixes = meta.prefixes ?? st.prefixes;
-  const projection = await checkpointProjection(ckpt.weights, exits, config.hiddenSize, prefixes ?? {}, quant);
+  const projection = await checkpointProjection(tensors, exits, config.hiddenSize, prefixes ?? {}, quant);
   // Each shard's matrices are made in the memory of the shard before; the vocabulary table, the
   // largest, straight in its shard.
   const arena = new Arena();
-  const reader = weightsReader(config, ckpt.weights, { quant, embeddingQuant: quant, alloc: arena.alloc, table: pendingTable });
+  const reader = weightsReader(config, tensors, { quant, embeddingQuant: quant, alloc: arena.alloc, table: pendingTable });
   const weights: WeightParts = {
     layerCount: reader.layerCount,
     layer: (l) => reader.layer(l),

@@ -210,15 +210,16 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
   return weights;
 }
 
-/** A cross-encoder's head (config.crossEncoder): `classifier.0` (hidden), `classifier.norm` where there is one, `classifier.1` in the head shard. */
+/** A cross-encoder's head (config.crossEncoder): `classifier.0` (hidden) and `classifier.norm` where there are, `classifier.1` in the head shard. */
 function packClassifier(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, config: EncoderConfig): ClassifierHead {
   const shard = manifest.shards.find((s) => s.kind === 'head');
   if (!shard) throw new ModelFormatError('a cross-encoder pack needs a head shard with its classifier');
   const view = new ShardView(shard, bytesOf(files, shard.file));
   const H = config.hiddenSize;
+  const hidden = config.crossEncoder?.hidden;
   return {
-    hidden: view.linear('classifier.0', H, H),
-    norm: config.crossEncoder?.hidden.norm ? view.norm('classifier.norm', H) : null,
+    hidden: hidden ? view.linear('classifier.0', H, H) : null,
+    norm: hidden?.norm ? view.norm('classifier.norm', H) : null,
     out: view.linear('classifier.1', 1, H),
   };
 }

@@ -277,7 +277,7 @@ export async function streamPack(
       // A cross-encoder's head: its shapes and activations follow from the config (packClassifier).
       ...(classifier
         ? [
-            ...linearParts('classifier.0', classifier.hidden),
+            ...(classifier.hidden ? linearParts('classifier.0', classifier.hidden) : []),
             ...(classifier.norm ? normParts('classifier.norm', classifier.norm) : []),
             ...linearParts('classifier.1', classifier.out),
           ]

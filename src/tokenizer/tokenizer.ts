@@ -77,6 +77,11 @@ export class TextTokenizer {
     return max;
   }
 
+  /** The id of one vocabulary entry (added tokens included), or null. */
+  tokenId(token: string): number | null {
+    return this.tokenizer.get_vocab(true).get(token) ?? null;
+  }
+
   /** The full, untruncated token ids, with or without the post-processor's special tokens. */
   tokenIds(text: string, addSpecialTokens = true): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;

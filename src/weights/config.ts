@@ -66,7 +66,8 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   if (modelType === 'nomic_bert') return parseNomicConfig(cfg);
   if (modelType === 'distilbert') return withCrossEncoder(parseDistilBertConfig(cfg), cfg, 'distilbert');
   if (modelType === 'mpnet') return parseMpnetConfig(cfg);
-  if (modelType === 'qwen3' || modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
+  if (modelType === 'qwen3') return withCrossEncoder(parseDecoderConfig(cfg, modelType, exitNorm), cfg, 'qwen3');
+  if (modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
     throw new UnsupportedError(

@@ -3,7 +3,7 @@ import { bool, ERF_GELU } from './config-fields.js';
 import type { CrossEncoderSpec, EncoderConfig } from './encoder-config.js';
 
 /** The architectures whose single-label sequence classifiers m3web runs, by their classification head. */
-export type ClassifierFamily = 'bert' | 'roberta' | 'gte' | 'distilbert' | 'modernbert';
+export type ClassifierFamily = 'bert' | 'roberta' | 'gte' | 'distilbert' | 'modernbert' | 'qwen3';
 
 /**
  * A single-label *ForSequenceClassification config: a cross-encoder (reranker). Classifiers with
@@ -16,7 +16,16 @@ export function crossEncoderSpec(cfg: Record<string, unknown>, family: Classifie
   if (!classifier) return null;
   const labels = cfg.num_labels ?? (typeof cfg.id2label === 'object' && cfg.id2label ? Object.keys(cfg.id2label).length : 2);
   if (labels !== 1) return null;
-  return { activation: scoreActivation(cfg), ...(family === 'modernbert' ? modernBertHead(cfg) : pooledHead(family)) };
+  return { activation: scoreActivation(cfg), ...headOf(family, cfg) };
+}
+
+function headOf(family: ClassifierFamily, cfg: Record<string, unknown>): Omit<CrossEncoderSpec, 'activation'> {
+  if (family === 'modernbert') return modernBertHead(cfg);
+  // Qwen3ForSequenceClassification: `score` over the last real token's final-normed state. The
+  // single-label ones are Qwen3-Reranker's (its yes and no rows of the LM head as one), which read
+  // their chat prompt.
+  if (family === 'qwen3') return { pooling: 'last', hidden: null, input: 'qwen3-reranker' };
+  return pooledHead(family);
 }
 
 function scoreActivation(cfg: Record<string, unknown>): CrossEncoderSpec['activation'] {
@@ -28,8 +37,12 @@ function scoreActivation(cfg: Record<string, unknown>): CrossEncoderSpec['activa
 }
 
 /** BERT's and GTE's pooler, RoBERTa's classification head, DistilBERT's pre_classifier: the first token through one dense layer. */
-function pooledHead(family: Exclude<ClassifierFamily, 'modernbert'>): Omit<CrossEncoderSpec, 'activation'> {
-  return { pooling: 'cls', hidden: { activation: family === 'distilbert' ? 'relu' : 'tanh', bias: true, norm: null } };
+function pooledHead(family: 'bert' | 'roberta' | 'gte' | 'distilbert'): Omit<CrossEncoderSpec, 'activation'> {
+  return {
+    pooling: 'cls',
+    hidden: { activation: family === 'distilbert' ? 'relu' : 'tanh', bias: true, norm: null },
+    input: 'pair',
+  };
 }
 
 /**
@@ -48,6 +61,7 @@ function modernBertHead(cfg: Record<string, unknown>): Omit<CrossEncoderSpec, 'a
   return {
     pooling,
     hidden: { activation: 'gelu', bias: bool(cfg, 'classifier_bias'), norm: { bias: bool(cfg, 'norm_bias') } },
+    input: 'pair',
   };
 }
 

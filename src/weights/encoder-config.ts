@@ -105,9 +105,9 @@ export interface LoraSpec {
 
 /**
  * A cross-encoder (a reranker: a *ForSequenceClassification checkpoint with one label of BERT,
- * XLM-R, GTE, ModernBERT or DistilBERT): it reads a query and a document as one sequence of two
- * segments and scores the pair through the classification head (weights.classifier), one hidden
- * layer and the one-logit classifier.
+ * XLM-R, GTE, ModernBERT, DistilBERT or Qwen3): it reads a query and a document as one sequence
+ * and scores the pair through the classification head (weights.classifier): a hidden layer where
+ * the architecture has one, then the one-logit classifier.
  */
 export interface CrossEncoderSpec {
   /**
@@ -115,14 +115,24 @@ export interface CrossEncoderSpec {
    * for one label, when none is named, the sigmoid it has always applied.
    */
   activation: 'sigmoid' | 'identity';
-  /** What the head reads: the first token's state, or the mean of the pair's (ModernBERT's classifier_pooling "mean"). */
-  pooling: 'cls' | 'mean';
+  /**
+   * What the head reads: the first token's state, the mean of the pair's (ModernBERT's
+   * classifier_pooling "mean"), or the last token's (a decoder's).
+   */
+  pooling: 'cls' | 'mean' | 'last';
   /**
    * The hidden layer: BERT's and GTE's pooler and RoBERTa's classifier.dense end in tanh,
    * DistilBERT's pre_classifier in ReLU, ModernBERT's head.dense in GELU and a LayerNorm
-   * (with a bias where norm_bias says), its dense without a bias unless classifier_bias.
+   * (with a bias where norm_bias says), its dense without a bias unless classifier_bias; a
+   * decoder's `score` reads the final-normed state itself (null).
    */
-  hidden: { activation: 'tanh' | 'relu' | 'gelu'; bias: boolean; norm: { bias: boolean } | null };
+  hidden: { activation: 'tanh' | 'relu' | 'gelu'; bias: boolean; norm: { bias: boolean } | null } | null;
+  /**
+   * How the query and the document become one sequence: the tokenizer's pair template, or
+   * Qwen3-Reranker's chat prompt (an instruction, the query and the document inside its
+   * system / user / assistant turns, src/tokenizer/rerank-input.ts).
+   */
+  input: 'pair' | 'qwen3-reranker';
 }
 
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */

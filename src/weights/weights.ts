@@ -68,11 +68,11 @@ export interface SentenceHead {
 
 /**
  * What config.crossEncoder.hidden describes: the hidden layer (BERT's pooler, RoBERTa's
- * classifier.dense, ModernBERT's head.dense, ...), the LayerNorm after it where there is one, and
- * the classifier's one output row. Kept in f32: two small matrices, run once per pair.
+ * classifier.dense, ModernBERT's head.dense, ...; none for a decoder's `score`), the LayerNorm
+ * after it where there is one, and the classifier's one output row. Kept in f32: two small matrices, run once per pair.
  */
 export interface ClassifierHead {
-  hidden: Linear;
+  hidden: Linear | null;
   norm: LayerNormParams | null;
   out: Linear;
 }

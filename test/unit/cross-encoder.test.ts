@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEncoder, createIndex } from '../../src/client/client.js';
 import { UnsupportedError } from '../../src/errors.js';
+import { encodeRerankInput } from '../../src/tokenizer/rerank-input.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
-import { parseHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
+import { type CrossEncoderSpec, parseHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
 import { jsonLines, m3web } from '../support/cli.js';
 import { packAgainstOracleFolder } from '../support/cross-encoder.js';
 
@@ -38,7 +40,7 @@ describe('cross-encoder config', () => {
   const tanh = { activation: 'tanh', bias: true, norm: null };
 
   it('a single-label sequence classifier of the BERT family is a cross-encoder; more labels open as an encoder', () => {
-    expect(parseHfConfig(bert).crossEncoder).toEqual({ activation: 'sigmoid', pooling: 'cls', hidden: tanh });
+    expect(parseHfConfig(bert).crossEncoder).toEqual({ activation: 'sigmoid', pooling: 'cls', hidden: tanh, input: 'pair' });
     const identity = { ...bert, sentence_transformers: { activation_fn: 'torch.nn.modules.linear.Identity' } };
     expect(parseHfConfig(identity).crossEncoder?.activation).toBe('identity');
     expect(parseHfConfig({ ...bert, num_labels: 1, id2label: undefined }).crossEncoder).toBeDefined();
@@ -59,6 +61,7 @@ describe('cross-encoder config', () => {
       activation: 'sigmoid',
       pooling: 'mean',
       hidden: { activation: 'gelu', bias: false, norm: { bias: false } },
+      input: 'pair',
     });
     const cls = { ...modern, classifier_pooling: undefined, classifier_bias: true, norm_bias: true };
     expect(parseHfConfig(cls).crossEncoder).toMatchObject({ pooling: 'cls', hidden: { bias: true, norm: { bias: true } } });
@@ -126,6 +129,108 @@ describe.each(MODELS)('%s', (model) => {
     // make_cross_encoder*.py: per-row q8 rounding of these random models moves the logits by up to
     // 0.07-0.33 on spreads of 0.8-1.9; the runtime's q8 adds its int16 activations.
     expect(worst.q8).toBeLessThan(0.3);
+  });
+});
+
+describe('Qwen3-Reranker (a decoder cross-encoder) against test/oracle/make_qwen3_reranker.py', () => {
+  const dir = join(FIXTURES, 'ce-qwen3-tiny');
+  const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected & { instructions: (string | null)[] };
+  const options = (i: number) => (expected.instructions[i] ? { instruction: expected.instructions[i] as string } : {});
+
+  it('its sequence-classifier form is a cross-encoder over the last token, read through the chat prompt', () => {
+    expect(parseHfConfig(configOf('ce-qwen3-tiny')).crossEncoder).toEqual({
+      activation: 'sigmoid',
+      pooling: 'last',
+      hidden: null,
+      input: 'qwen3-reranker',
+    });
+    // Qwen3ForCausalLM (Qwen3-Embedding's and the original reranker's class) stays an embedder here.
+    expect(parseHfConfig(configOf('qwen3-tiny')).crossEncoder).toBeUndefined();
+  });
+
+  it('the prompt: prefix and suffix tokenized apart, the instruction given or the default, the document cut first', () => {
+    const config = parseHfConfig(configOf('ce-qwen3-tiny'));
+    const tokenizer = TextTokenizer.fromJson(
+      JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
+      JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
+    );
+    const spec = config.crossEncoder as CrossEncoderSpec;
+    expected.pairs.forEach(([q, d], i) => {
+      const input = encodeRerankInput(tokenizer, spec, q, d, 512, {
+        segmentTypes: false,
+        instruction: expected.instructions[i] ?? undefined,
+      });
+      expect(input.ids).toEqual(expected.ids[i]);
+      expect(input.truncated).toBe(false);
+    });
+    const [q, d] = expected.pairs[3] as [string, string];
+    const full = expected.ids[3] as number[];
+    const cut = encodeRerankInput(tokenizer, spec, q, d, full.length - 10, { segmentTypes: false });
+    expect(cut.truncated).toBe(true);
+    expect(cut.ids).toHaveLength(full.length - 10);
+    // The suffix (the assistant turn the score is read after) stays whole at the end.
+    expect(cut.ids.slice(-12)).toEqual(full.slice(-12));
+    expect(() => encodeRerankInput(tokenizer, spec, q, d, 20, { segmentTypes: false })).toThrow(/no room/);
+  });
+
+  it('rerank scores every pair as the oracle does (CPU, f32), packs f32 and q8 too', async () => {
+    const enc = await createEncoder({ model: dir, device: 'cpu' });
+    try {
+      expect((await enc.info()).model.crossEncoder).toBe(true);
+      for (const [i, [q, d]] of expected.pairs.entries()) {
+        const [hit] = await enc.rerank(q, [d], options(i));
+        const logit = Math.log((hit?.score as number) / (1 - (hit?.score as number)));
+        expect(Math.abs(logit - (expected.logits[i] as number))).toBeLessThan(1e-4);
+      }
+      // The instruction matters: the same pair under another one scores otherwise.
+      const [q, d] = expected.pairs[5] as [string, string];
+      const [other] = await enc.rerank(q, [d]);
+      expect(Math.abs((other?.score as number) - (expected.scores[5] as number))).toBeGreaterThan(1e-3);
+      await expect(enc.rerank(q, [d], { instruction: ' ' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    } finally {
+      await enc.dispose();
+    }
+    const worst = await packAgainstOracleFolder(dir, expected);
+    console.log(`ce-qwen3-tiny packs: max |logit - oracle| f32 ${worst.f32.toExponential(1)}, q8 ${worst.q8.toFixed(3)}`);
+    expect(worst.f32).toBeLessThan(1e-4);
+    // make_qwen3_reranker.py: q8 rounding alone moves these logits (spread 3.6) by up to 0.29.
+    expect(worst.q8).toBeLessThan(0.6);
+  });
+
+  it("the original repository (Qwen3ForCausalLM) is known by its name and scored by its LM head's yes and no rows", async () => {
+    const original = join(FIXTURES, 'qwen3-reranker-tiny');
+    expect(parseHfConfig(configOf('qwen3-reranker-tiny')).crossEncoder).toBeUndefined();
+    const enc = await createEncoder({ model: original, device: 'cpu' });
+    try {
+      expect((await enc.info()).model.crossEncoder).toBe(true);
+      for (const [i, [q, d]] of expected.pairs.entries()) {
+        const [hit] = await enc.rerank(q, [d], options(i));
+        expect(hit?.score).toBeCloseTo(expected.scores[i] as number, 5);
+      }
+    } finally {
+      await enc.dispose();
+    }
+    const worst = await packAgainstOracleFolder(original, expected);
+    expect(worst.f32).toBeLessThan(1e-4);
+    expect(worst.q8).toBeLessThan(0.6);
+    // The same files under another name are a causal LM, opened as an embedder (last-token pooling).
+    const copy = mkdtempSync(join(tmpdir(), 'm3web-qwen3-'));
+    for (const f of readdirSync(original)) copyFileSync(join(original, f), join(copy, f));
+    const plain = await createEncoder({ model: copy, device: 'cpu' });
+    try {
+      expect((await plain.info()).model.crossEncoder).toBeUndefined();
+    } finally {
+      await plain.dispose();
+    }
+  });
+
+  it('a model whose prompt takes no instruction refuses one', async () => {
+    const enc = await createEncoder({ model: join(FIXTURES, 'ce-xlmr-tiny'), device: 'cpu' });
+    try {
+      await expect(enc.rerank('q', ['d'], { instruction: 'find it' })).rejects.toThrow(/reads no instruction/);
+    } finally {
+      await enc.dispose();
+    }
   });
 });
 

@@ -1,0 +1,42 @@
+import { InputError } from '../errors.js';
+import type { CrossEncoderSpec } from '../weights/config.js';
+import type { EncodedPair, TextTokenizer } from './tokenizer.js';
+
+/**
+ * Qwen3-Reranker's prompt, from its model card (format_instruction, prefix and suffix): the
+ * model answers "yes" or "no" after it, and its score is how much more it leans to "yes".
+ */
+const QWEN3_RERANKER = {
+  prefix:
+    '<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the Instruct provided. ' +
+    'Note that the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n',
+  suffix: '<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n',
+  instruction: 'Given a web search query, retrieve relevant passages that answer the query',
+};
+
+/**
+ * One (query, document) pair as the cross-encoder reads it, at most `maxTokens` ids: by the
+ * tokenizer's pair template (`segmentTypes`: whether the model reads its token types), or inside
+ * Qwen3-Reranker's prompt, whose prefix and suffix are tokenized apart and kept whole while the
+ * instruction, query and document between them lose their end (the model card's truncation).
+ */
+export function encodeRerankInput(
+  tokenizer: TextTokenizer,
+  spec: CrossEncoderSpec,
+  query: string,
+  document: string,
+  maxTokens: number,
+  options: { segmentTypes: boolean; instruction?: string | undefined },
+): EncodedPair {
+  if (spec.input === 'pair') return tokenizer.encodePair(query, document, maxTokens, options.segmentTypes);
+  const { prefix, suffix } = QWEN3_RERANKER;
+  const instruction = options.instruction ?? QWEN3_RERANKER.instruction;
+  const before = tokenizer.tokenIds(prefix, false);
+  const after = tokenizer.tokenIds(suffix, false);
+  const body = tokenizer.tokenIds(`<Instruct>: ${instruction}\n<Query>: ${query}\n<Document>: ${document}`, false);
+  const room = maxTokens - before.length - after.length;
+  if (room < 1) throw new InputError(`maxTokens ${maxTokens} leaves no room inside the reranker's prompt`);
+  const kept = body.slice(0, room);
+  const ids = [...before, ...kept, ...after];
+  return { ids, secondSegment: ids.length, truncated: kept.length < body.length };
+}
