@@ -8,9 +8,10 @@ import { modelFolder } from './hub-arg.js';
 
 export const RERANK_USAGE = `Usage: m3web rerank --model DIR --query TEXT [options] < documents.jsonl
 
-Scores the query against each document with a cross-encoder (a reranker: a BERT
-or XLM-R *ForSequenceClassification checkpoint with one label, e.g.
-cross-encoder/ms-marco-MiniLM-L-6-v2, BAAI/bge-reranker-base). Documents are read
+Scores the query against each document with a cross-encoder (a reranker: a BERT,
+XLM-R, GTE, ModernBERT, DistilBERT or Qwen3 *ForSequenceClassification checkpoint
+with one label, e.g. cross-encoder/ms-marco-MiniLM-L-6-v2, BAAI/bge-reranker-base,
+or Qwen3-Reranker). Documents are read
 as JSON strings, one per line; one JSON object per document goes to stdout, best
 first: {"index": line's document number from 0, "score": as sentence-transformers'
 CrossEncoder.predict gives it}.
@@ -20,6 +21,8 @@ Options:
   --revision R      hub branch, tag or commit (default main)
   --query TEXT      the query every document is scored against
   --top N           print only the best N
+  --instruction T   what relevance means, for a reranker whose prompt takes one
+                    (Qwen3-Reranker; default: its web search instruction)
   --layers L        run the first L layers (default: all)
   --backend B       webgpu, cpu or auto (default auto)
   --quant Q         weight storage for a hub id: f32, f16, q8 or q4 (default q8;
@@ -37,6 +40,7 @@ interface RerankArgs {
   query: string;
   top: number | undefined;
   layers: number | undefined;
+  instruction: string | undefined;
   backend: BackendChoice;
   quant: Quant | undefined;
 }
@@ -44,7 +48,16 @@ interface RerankArgs {
 export function parseRerankArgs(args: string[]): RerankArgs | 'help' {
   const f = parseFlags(
     args,
-    { model: 'string', revision: 'string', query: 'string', top: 'string', layers: 'string', backend: 'string', quant: 'string' },
+    {
+      model: 'string',
+      revision: 'string',
+      query: 'string',
+      top: 'string',
+      layers: 'string',
+      instruction: 'string',
+      backend: 'string',
+      quant: 'string',
+    },
     HINT,
   );
   if (f.help) return 'help';
@@ -59,6 +72,7 @@ export function parseRerankArgs(args: string[]): RerankArgs | 'help' {
     query,
     top: positiveInt('top', str('top'), HINT),
     layers: positiveInt('layers', str('layers'), HINT),
+    instruction: str('instruction'),
     backend: oneOf('backend', str('backend'), BACKEND_CHOICES, 'auto', HINT),
     quant: str('quant') === undefined ? undefined : oneOf('quant', str('quant'), QUANTS, 'f32', HINT),
   };
@@ -79,7 +93,10 @@ export async function rerankCommand(args: RerankArgs, io: CliIo): Promise<void> 
   const folder = await modelFolder(args.model, io, { dtype: args.quant ?? 'q8', revision: args.revision });
   const reranker = await createEncoder({ model: folder, device: args.backend });
   try {
-    const hits = await reranker.rerank(args.query, documents, args.layers === undefined ? {} : { layers: args.layers });
+    const hits = await reranker.rerank(args.query, documents, {
+      ...(args.layers === undefined ? {} : { layers: args.layers }),
+      ...(args.instruction === undefined ? {} : { instruction: args.instruction }),
+    });
     for (const { index, score } of hits.slice(0, args.top ?? hits.length))
       await write(io.stdout, `${JSON.stringify({ index, score })}\n`);
     const cut = hits.filter((h) => h.truncated).length;

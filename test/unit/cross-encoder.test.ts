@@ -330,6 +330,31 @@ describe('m3web rerank', () => {
     }
     const top = await m3web(['rerank', '--model', dir, '--query', query, '--backend', 'cpu', '--top', '1'], jsonLines(docs));
     expect(top.stdout.trim().split('\n')).toHaveLength(1);
+    // An instruction for a model whose prompt takes none is an input error; Qwen3-Reranker's takes one.
+    const refused = await m3web(
+      ['rerank', '--model', dir, '--query', query, '--backend', 'cpu', '--instruction', 'x'],
+      jsonLines(docs),
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/reads no instruction/);
+    const qwen = read('ce-qwen3-tiny') as Expected & { instructions: (string | null)[] };
+    const [qq, qd] = qwen.pairs[5] as [string, string];
+    const instructed = await m3web(
+      [
+        'rerank',
+        '--model',
+        join(FIXTURES, 'ce-qwen3-tiny'),
+        '--query',
+        qq,
+        '--backend',
+        'cpu',
+        '--instruction',
+        qwen.instructions[5] as string,
+      ],
+      jsonLines([qd]),
+    );
+    expect(instructed.code).toBe(0);
+    expect((JSON.parse(instructed.stdout) as { score: number }).score).toBeCloseTo(qwen.scores[5] as number, 5);
     const noQuery = await m3web(['rerank', '--model', dir], jsonLines(docs));
     expect(noQuery.code).toBe(2);
     expect(noQuery.stderr).toMatch(/--query/);
