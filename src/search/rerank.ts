@@ -16,7 +16,7 @@ export async function rerankedSearch(
   if (options?.rerank === undefined) return search(query, options);
   const { rerank, ...first } = options;
   if (typeof rerank !== 'object' || rerank === null || typeof rerank.reranker?.rerank !== 'function') {
-    throw new InputError('rerank must be { reranker, top? } with a cross-encoder encoder as reranker');
+    throw new InputError('rerank must be { reranker, top?, instruction? } with a cross-encoder encoder as reranker');
   }
   const k = first.k ?? 10;
   const top = rerank.top ?? Math.max(20, 3 * k);
@@ -32,6 +32,7 @@ export async function rerankedSearch(
   const ranked = await rerank.reranker.rerank(
     query,
     hits.map((h) => h.chunk.text),
+    rerank.instruction === undefined ? {} : { instruction: rerank.instruction },
   );
   return ranked.slice(0, k).map((r) => ({ ...(hits[r.index] as SearchHit), rerankScore: r.score }));
 }

@@ -151,7 +151,12 @@ export interface SearchOptions {
    * (default max(20, 3 k)), and the best k of those come back in its order, with `rerankScore`.
    * Runs in the caller's thread, calling the reranker's engine.
    */
-  rerank?: { reranker: { rerank(query: string, documents: string[]): Promise<RerankHit[]> }; top?: number };
+  rerank?: {
+    reranker: { rerank(query: string, documents: string[], options?: { instruction?: string }): Promise<RerankHit[]> };
+    top?: number;
+    /** What relevance means, for a reranker whose prompt takes an instruction (RerankOptions.instruction). */
+    instruction?: string;
+  };
 }
 
 export interface SearchHit {

@@ -298,6 +298,8 @@ describe('search with a reranking step', () => {
       await expect(index.search(query, { rerank: { reranker: encoder } })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
       await expect(index.search(query, { rerank: {} as never })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
       await expect(index.search(query, { rerank: { reranker, top: 0 } })).rejects.toThrow(/rerank.top/);
+      // The instruction reaches the reranker, which takes none here.
+      await expect(index.search(query, { rerank: { reranker, instruction: 'find it' } })).rejects.toThrow(/reads no instruction/);
     } finally {
       index.close();
       await encoder.dispose();
