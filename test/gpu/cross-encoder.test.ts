@@ -5,6 +5,7 @@ import { cpuClassifier } from '../../src/model/cpu-classifier.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
 import { type CrossEncoderSpec, parseHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
 import type { ClassifierHead } from '../../src/weights/weights.js';
+import { PAIR_CROSS_ENCODERS } from '../support/cross-encoder-fixtures.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
 import { testGpu } from '../support/gpu.js';
 
@@ -13,15 +14,7 @@ import { testGpu } from '../support/gpu.js';
 // reaches the GPU as token-type rows added to the gathered word rows (where the model reads types),
 // and the pooled state goes through the classifier head.
 
-const MODELS = [
-  'ce-bert-tiny',
-  'ce-xlmr-tiny',
-  'ce-gte-tiny',
-  'ce-modernbert-tiny',
-  'ce-distilbert-tiny',
-  'ce-jina-flash-tiny',
-  'ce-qwen3-tiny',
-];
+const MODELS = [...PAIR_CROSS_ENCODERS, 'ce-qwen3-tiny'];
 
 describe.each(MODELS)('%s on WebGPU', (model) => {
   it("the pooled state through the head gives the oracle's logit for every pair", async () => {

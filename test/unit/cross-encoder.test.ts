@@ -9,6 +9,7 @@ import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { type CrossEncoderSpec, parseHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
 import { jsonLines, m3web } from '../support/cli.js';
 import { packAgainstOracleFolder } from '../support/cross-encoder.js';
+import { PAIR_CROSS_ENCODERS } from '../support/cross-encoder-fixtures.js';
 
 // Cross-encoders (rerankers) against test/oracle/make_cross_encoder.py and make_cross_encoder_heads.py:
 // float64 PyTorch forwards of BertForSequenceClassification and XLMRobertaForSequenceClassification written
@@ -24,14 +25,7 @@ interface Expected {
   scores: number[];
 }
 const read = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name, 'expected.json'), 'utf8')) as Expected;
-const MODELS = [
-  'ce-bert-tiny',
-  'ce-xlmr-tiny',
-  'ce-gte-tiny',
-  'ce-modernbert-tiny',
-  'ce-distilbert-tiny',
-  'ce-jina-flash-tiny',
-] as const;
+const MODELS = PAIR_CROSS_ENCODERS;
 const configOf = (name: string) =>
   JSON.parse(readFileSync(join(FIXTURES, name, 'config.json'), 'utf8')) as Record<string, unknown>;
 
