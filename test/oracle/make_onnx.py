@@ -14,12 +14,16 @@ files, onnx/model.onnx, no model.safetensors). See README.md next to this file.
                                      through Casts)
                                      and external/model.onnx + external/model.onnx_data (the same model with
                                      every initializer in one external data file)
+  fixtures/ce-bert-tiny-onnx/        ce-bert-tiny (make_cross_encoder.py) as a text-classification repository
+                                     (Xenova/ms-marco-MiniLM-L-6-v2's layout: one output `logits`)
+  fixtures/ce-xlmr-tiny-onnx/        ce-xlmr-tiny likewise (Xenova/bge-reranker-base's layout: inputs input_ids
+                                     and attention_mask, RoBERTa's positions computed in the graph)
 
 The expected outputs stay in the source fixtures (fixtures/bert-tiny/, fixtures/mpnet-tiny/: expected.json,
 expected.safetensors); the weights are exactly those fixtures' model.safetensors.
 
 Run from the repository root:  /usr/bin/python3 test/oracle/make_onnx.py   (~7 s; after make_fixtures.py and
-make_mpnet.py; rewrites only its three folders). Needs Debian's python3-torch (1.13) and python3-onnx (1.12); no
+make_mpnet.py and make_cross_encoder.py; rewrites only its five folders). Needs Debian's python3-torch (1.13) and python3-onnx (1.12); no
 transformers, no onnxruntime.
 
 Each model is a torch.nn.Module whose attribute tree is transformers' (BertModel: embeddings.word_embeddings,
@@ -71,6 +75,8 @@ VARIANTS = os.path.join(mf.OUT, "bert-tiny-onnx-variants")
 MLM_HEAD = "cls."  # bert-tiny's BertForMaskedLM head, not part of BertModel
 CE_SRC = os.path.join(mf.OUT, "ce-bert-tiny")  # make_cross_encoder.py's BertForSequenceClassification
 CE_DST = os.path.join(mf.OUT, "ce-bert-tiny-onnx")
+CE_XLMR_SRC = os.path.join(mf.OUT, "ce-xlmr-tiny")  # make_cross_encoder.py's XLMRobertaForSequenceClassification
+CE_XLMR_DST = os.path.join(mf.OUT, "ce-xlmr-tiny-onnx")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -265,6 +271,65 @@ class BertForSequenceClassification(nn.Module):
 
     def example(self, ids, mask):
         return (ids, mask, torch.zeros_like(ids))
+
+
+class RobertaEmbeddings(BertEmbeddings):
+    """RobertaEmbeddings (modeling_roberta.py, as XLM-R's): BERT's tables, positions counted from padding_idx + 1
+    over the real tokens (create_position_ids_from_input_ids), token type 0 throughout (XLM-R's tokenizer gives
+    the model no token types)."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.padding_idx = cfg["pad_token_id"]
+        self.position_embeddings = nn.Embedding(cfg["max_position_embeddings"], cfg["hidden_size"], padding_idx=self.padding_idx)
+
+    def forward(self, input_ids):
+        position_ids = create_position_ids_from_input_ids(input_ids, self.padding_idx)
+        embeddings = self.word_embeddings(input_ids) + self.token_type_embeddings(torch.zeros_like(input_ids))
+        embeddings = embeddings + self.position_embeddings(position_ids)
+        return self.dropout(self.LayerNorm(embeddings))
+
+
+class XLMRobertaModel(EncoderModel):
+    input_names = ["input_ids", "attention_mask"]
+
+    def __init__(self, cfg):
+        super().__init__(cfg, RobertaEmbeddings(cfg), Encoder(cfg, BertAttention))
+        del self.pooler  # XLMRobertaForSequenceClassification builds its encoder without one
+
+    def forward(self, input_ids, attention_mask):
+        return self.hidden_states(input_ids, attention_mask)[-1]
+
+    def example(self, ids, mask):
+        return (ids, mask)
+
+
+class ClassificationHead(nn.Module):  # RobertaClassificationHead: dense, tanh, out_proj over <s>
+    def __init__(self, cfg):
+        super().__init__()
+        self.dense = nn.Linear(cfg["hidden_size"], cfg["hidden_size"])
+        self.out_proj = nn.Linear(cfg["hidden_size"], 1)
+
+    def forward(self, features):
+        return self.out_proj(torch.tanh(self.dense(features[:, 0, :])))
+
+
+class XLMRobertaForSequenceClassification(nn.Module):
+    """transformers' XLMRobertaForSequenceClassification with one label (Xenova/bge-reranker-base's layout): the
+    export's inputs input_ids and attention_mask, its one output `logits` [batch, 1]."""
+
+    input_names = XLMRobertaModel.input_names
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.roberta = XLMRobertaModel(cfg)
+        self.classifier = ClassificationHead(cfg)
+
+    def forward(self, input_ids, attention_mask):
+        return self.classifier(self.roberta(input_ids, attention_mask))
+
+    def example(self, ids, mask):
+        return (ids, mask)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -789,29 +854,33 @@ def exported(name, cls, src, prefix, drop=None):
     return model, cfg, sd, ids, proto, linear
 
 
-def cross_encoder():
-    """ce-bert-tiny as a transformers.js text-classification repository: the module checked against
-    make_cross_encoder.py's float64 logits, exported with one output `logits`, and the graph evaluated in numpy
-    on every pair (with its token types) against those logits."""
-    model, cfg, sd, _ = load_model(BertForSequenceClassification, CE_SRC, "")
-    exp = pn.read_json(os.path.join(CE_SRC, "expected.json"))
+def cross_encoder(cls, src, head):
+    """A make_cross_encoder.py fixture as a transformers.js text-classification repository: the module checked
+    against its float64 logits, exported with one output `logits`, and the graph evaluated in numpy on every pair
+    (with its token types, where the model reads them) against those logits. `head`: two of the head's
+    parameters, whose nodes are reported."""
+    model, cfg, sd, _ = load_model(cls, src, "")
+    exp = pn.read_json(os.path.join(src, "expected.json"))
+    name = os.path.basename(src)
     worst_torch, worst_graph = 0.0, 0.0
     proto = export(model, [exp["ids"][1], exp["ids"][7]], cfg["pad_token_id"], "logits")
     found, _ = weights_from_graph(proto)
     assert sorted(found) == sorted(sd), sorted(set(found) ^ set(sd))
     for n, t in sd.items():
         assert np.array_equal(found[n], t.numpy()), n
+    typed = "token_type_ids" in model.input_names
     for ids, types, want in zip(exp["ids"], exp["token_type_ids"], exp["logits"]):
         t, tt = torch.tensor([ids]), torch.tensor([types])
+        inputs = [t, torch.ones_like(t), *([tt] if typed else [])]
         with torch.no_grad():
-            got = model(t, torch.ones_like(t), tt)[0, 0].item()
+            got = model(*inputs)[0, 0].item()
         worst_torch = max(worst_torch, abs(got - want))
-        out = run_numpy(proto, dict(zip(model.input_names, [t.numpy(), np.ones_like(t.numpy()), tt.numpy()])))
+        out = run_numpy(proto, dict(zip(model.input_names, [x.numpy() for x in inputs])))
         assert out.shape == (1, 1)
         worst_graph = max(worst_graph, abs(float(out[0, 0]) - want))
     assert worst_torch < TOL and worst_graph < TOL, (worst_torch, worst_graph)
-    ops = sorted({n.op_type for n in proto.graph.node if any(x in n.input for x in ("bert.pooler.dense.weight", "classifier.weight"))})
-    print(f"ce-bert-tiny: {len(exp['ids'])} pairs, torch f32 module vs float64 oracle logits {worst_torch:.2e}, "
+    ops = sorted({n.op_type for n in proto.graph.node if any(x in n.input for x in head)})
+    print(f"{name}: {len(exp['ids'])} pairs, torch f32 module vs float64 oracle logits {worst_torch:.2e}, "
           f"numpy evaluation of the graph {worst_graph:.2e}; the head's weights reach {ops} under their own names")
     return proto
 
@@ -827,7 +896,10 @@ def main():
     )
     mpnet_fp16 = fp16_initializers(mpnet_proto)
     check_weights("mpnet-tiny fp16", mpnet_fp16, mpnet_sd, np.float16)
-    ce_proto = cross_encoder()
+    ce_proto = cross_encoder(BertForSequenceClassification, CE_SRC, ("bert.pooler.dense.weight", "classifier.weight"))
+    ce_xlmr_proto = cross_encoder(
+        XLMRobertaForSequenceClassification, CE_XLMR_SRC, ("classifier.dense.weight", "classifier.out_proj.weight")
+    )
     bert_unnamed = unnamed(bert_proto)
     check_weights("bert-tiny unnamed", bert_unnamed, bert_sd)
     assert not any(n.name for n in bert_unnamed.graph.node)
@@ -865,6 +937,10 @@ def main():
     copy_files(CE_SRC, CE_DST, ["config.json", "tokenizer.json", "tokenizer_config.json"])
     onnx.save(ce_proto, os.path.join(CE_DST, "onnx", "model.onnx"))
 
+    new_folder(CE_XLMR_DST)
+    copy_files(CE_XLMR_SRC, CE_XLMR_DST, ["config.json", "tokenizer.json", "tokenizer_config.json"])
+    onnx.save(ce_xlmr_proto, os.path.join(CE_XLMR_DST, "onnx", "model.onnx"))
+
     if os.path.isdir(VARIANTS):
         shutil.rmtree(VARIANTS)
     os.makedirs(VARIANTS)
@@ -893,7 +969,7 @@ def main():
     describe("mpnet-tiny fp16", mpnet_fp16, fp16_linear, os.path.join(MPNET_DST, "onnx", "model_fp16.onnx"))
     _, unnamed_linear = weights_from_graph(bert_unnamed)
     describe("bert-tiny unnamed", bert_unnamed, unnamed_linear, os.path.join(VARIANTS, "unnamed.onnx"))
-    for folder in (BERT_DST, MPNET_DST, CE_DST, VARIANTS):
+    for folder in (BERT_DST, MPNET_DST, CE_DST, CE_XLMR_DST, VARIANTS):
         for d, _, fs in sorted(os.walk(folder)):
             for f in sorted(fs):
                 p = os.path.join(d, f)

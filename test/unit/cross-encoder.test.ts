@@ -228,10 +228,13 @@ describe('Qwen3-Reranker (a decoder cross-encoder) against test/oracle/make_qwen
   });
 });
 
-describe('a transformers.js text-classification repository (ONNX only: Xenova/ms-marco-MiniLM-L-6-v2)', () => {
-  it('reads the pooler and classifier out of the graph (Gemm under their own names) and scores as the oracle', async () => {
-    const expected = read('ce-bert-tiny');
-    const enc = await createEncoder({ model: join(FIXTURES, 'ce-bert-tiny-onnx'), device: 'cpu' });
+describe.each([
+  ['ce-bert-tiny', 'Xenova/ms-marco-MiniLM-L-6-v2'],
+  ['ce-xlmr-tiny', 'Xenova/bge-reranker-base'],
+])('%s as a transformers.js text-classification repository (ONNX only, %s)', (model) => {
+  it('reads the head out of the graph (Gemm under its own names) and scores as the oracle', async () => {
+    const expected = read(model);
+    const enc = await createEncoder({ model: join(FIXTURES, `${model}-onnx`), device: 'cpu' });
     try {
       expect((await enc.info()).model.crossEncoder).toBe(true);
       for (const [i, [q, d]] of expected.pairs.entries()) {
