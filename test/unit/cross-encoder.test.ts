@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -216,6 +216,32 @@ describe('Qwen3-Reranker (a decoder cross-encoder) against test/oracle/make_qwen
     } finally {
       await plain.dispose();
     }
+  });
+
+  it("vLLM's override fields in a config say the same under any name; a token the tokenizer lacks is a format error", async () => {
+    const original = join(FIXTURES, 'qwen3-reranker-tiny');
+    const folder = (config: Record<string, unknown>) => {
+      const dir = mkdtempSync(join(tmpdir(), 'm3web-causal-'));
+      for (const f of readdirSync(original)) copyFileSync(join(original, f), join(dir, f));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+      return dir;
+    };
+    const base = configOf('qwen3-reranker-tiny');
+    const told = await createEncoder({
+      model: folder({ ...base, is_original_qwen3_reranker: true, classifier_from_token: ['no', 'yes'] }),
+      device: 'cpu',
+    });
+    try {
+      const [q, d] = expected.pairs[0] as [string, string];
+      expect((await told.rerank(q, [d]))[0]?.score).toBeCloseTo(expected.scores[0] as number, 5);
+    } finally {
+      await told.dispose();
+    }
+    const bad = { ...base, is_original_qwen3_reranker: true, classifier_from_token: ['no', 'maybe'] };
+    await expect(createEncoder({ model: folder(bad), device: 'cpu' })).rejects.toThrow(/no token "maybe"/);
+    await expect(createEncoder({ model: folder({ ...bad, classifier_from_token: 'yes' }), device: 'cpu' })).rejects.toMatchObject(
+      { code: 'MODEL_FORMAT' },
+    );
   });
 
   it('a model whose prompt takes no instruction refuses one', async () => {
