@@ -283,3 +283,35 @@ export async function prepareModel(id: BenchModelId, log: (s: string) => void): 
     quarterDims: q,
   };
 }
+
+/** The reranking comparison's cross-encoder: bert-12x384 with a pooler and a one-label classifier. */
+export interface BenchCrossEncoder {
+  description: string;
+  /** Hugging Face BertForSequenceClassification folder (f32) with onnx/ inside. */
+  hfDir: string;
+  /** m3web pack with q8 layers (the head in f32). */
+  packDir: string;
+}
+
+/**
+ * bert-12x384's weights as a BertForSequenceClassification (ms-marco-MiniLM-L-12's shape) in the
+ * forms both runtimes read, made once by bench/onnx_cross_encoder.py from the same numbers.
+ */
+export async function prepareCrossEncoder(log: (s: string) => void): Promise<BenchCrossEncoder> {
+  const base = await prepareModel('bert-12x384', log);
+  const id = 'ce-12x384';
+  const hfDir = join(MODELS_DIR, id);
+  const packDir = join(MODELS_DIR, `${id}-q8`);
+  const key = `from ${base.id}, pooler and classifier seed 7 ${JSON.stringify(RANDOM_CONFIG)}`;
+  await cached(
+    hfDir,
+    key,
+    async () => {
+      if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: the export needs Debian's python3-torch and python3-onnx`);
+      run(PYTHON, [join(ROOT, 'bench', 'onnx_cross_encoder.py'), base.hfDir, hfDir], 'bench/onnx_cross_encoder.py');
+    },
+    log,
+  );
+  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [RANDOM_CONFIG.hiddenSize]), log);
+  return { description: `${base.description}, as a one-label BertForSequenceClassification`, hfDir, packDir };
+}

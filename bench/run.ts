@@ -27,6 +27,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: false,
     load: () => import('./browser.js'),
   },
+  rerank: {
+    summary: 'm3web rerank vs transformers.js text-classification on the same cross-encoder (Node: Dawn and CPU)',
+    usesDawn: true,
+    load: () => import('./rerank.js'),
+  },
   lexical: {
     summary: 'BM25 alone on xquad-dev (R@1 monolingual and against English), no model: lexical options in seconds',
     usesDawn: false,

@@ -73,13 +73,20 @@ class BenchTexts {
   }
 }
 
+/** Texts of exact token counts under the Hugging Face folder's tokenizer. */
+export async function benchTexts(
+  hfDir: string,
+): Promise<{ text(tokens: number): string; batch(n: number, tokens: number): string[] }> {
+  const read = async (name: string) => JSON.parse(await readFile(join(hfDir, name), 'utf8'));
+  return new BenchTexts(await read('tokenizer.json'), await read('tokenizer_config.json'));
+}
+
 /**
  * The cases both comparisons time, with texts from the Hugging Face folder's tokenizer: one text
  * of 16 and one of 128 tokens, and `batch` texts of 128. Fast cases take up to 20 runs in 10 s.
  */
 export async function casePlan(hfDir: string, o: { batch: number; runs: number; quick: boolean }): Promise<CasePlan> {
-  const read = async (name: string) => JSON.parse(await readFile(join(hfDir, name), 'utf8'));
-  const texts = new BenchTexts(await read('tokenizer.json'), await read('tokenizer_config.json'));
+  const texts = await benchTexts(hfDir);
   return {
     short: texts.text(16),
     long: texts.text(128),

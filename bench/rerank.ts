@@ -1,0 +1,179 @@
+/**
+ * `npm run bench -- rerank`: m3web's `encoder.rerank` against transformers.js's
+ * AutoModelForSequenceClassification on the same cross-encoder (bert-12x384 with a pooler and a
+ * one-label classifier: bench/onnx_cross_encoder.py), the same pairs, each runtime in its own
+ * process, in one run. Writes bench/results/rerank-latest.json and .md.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { icdName } from './adapter.js';
+import { batchAndRuns, hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';
+import { MODELS_DIR, prepareCrossEncoder } from './models.js';
+import { RESULT_MARK, type RerankResult, type RerankSpec } from './rerank-runner.js';
+import { benchTexts } from './texts.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const RESULTS = join(HERE, 'results');
+const RUNNER_TIMEOUT_MS = 15 * 60_000;
+
+const USAGE = `Usage: npm run bench -- rerank [--batch N] [--runs N] [--only LIST] [--quick]
+
+One query (16 tokens) against one document (16 tokens: a pair of 31) and against N documents of
+113 tokens (pairs of 128; default 8 on a software adapter), scored by m3web (rerank) and transformers.js
+(AutoModelForSequenceClassification, sigmoid of the logit) on the same cross-encoder, each runtime
+in its own process. --only takes runtime keys (m3web-webgpu, m3web-cpu, transformers.js-webgpu,
+transformers.js-cpu).`;
+
+type Setup = {
+  key: string;
+  spec: (m: { hfDir: string; packDir: string }) => Omit<RerankSpec, 'query' | 'shortDoc' | 'documents' | 'plan'>;
+};
+
+/** m3web's q8 is its pack, f32 the Hugging Face folder; transformers.js reads that folder's ONNX exports. */
+const SETUPS: Setup[] = [
+  {
+    key: 'm3web-webgpu',
+    spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'q8', modelDir: m.packDir, modelId: 'ce-12x384' }),
+  },
+  {
+    key: 'm3web-webgpu',
+    spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'f32', modelDir: m.hfDir, modelId: 'ce-12x384' }),
+  },
+  ...(['q8', 'f32'] as const).map((dtype) => ({
+    key: 'transformers.js-webgpu',
+    spec: () => ({
+      runtime: 'transformers.js' as const,
+      device: 'webgpu' as const,
+      dtype,
+      modelDir: MODELS_DIR,
+      modelId: 'ce-12x384',
+    }),
+  })),
+  {
+    key: 'm3web-cpu',
+    spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'q8', modelDir: m.packDir, modelId: 'ce-12x384' }),
+  },
+  { key: 'm3web-cpu', spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'f32', modelDir: m.hfDir, modelId: 'ce-12x384' }) },
+  ...(['q8', 'f32'] as const).map((dtype) => ({
+    key: 'transformers.js-cpu',
+    spec: () => ({
+      runtime: 'transformers.js' as const,
+      device: 'cpu' as const,
+      dtype,
+      modelDir: MODELS_DIR,
+      modelId: 'ce-12x384',
+    }),
+  })),
+];
+
+function runRunner(spec: RerankSpec): Promise<RerankResult> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [...process.execArgv, join(HERE, 'rerank-runner.ts'), JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUNNER_TIMEOUT_MS);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_MARK));
+      if (line) return done(JSON.parse(line.slice(RESULT_MARK.length)) as RerankResult);
+      const why = signal === 'SIGKILL' ? `no result within ${RUNNER_TIMEOUT_MS / 60_000} min` : `exit ${code}`;
+      done({
+        runtime: spec.runtime,
+        device: spec.device,
+        dtype: spec.dtype,
+        error: `${why}: ${err.trim().split('\n').slice(-3).join(' ')}`,
+      });
+    });
+  });
+}
+
+const ms = (v: number | undefined) => (v === undefined ? '—' : v < 100 ? v.toFixed(1) : v.toFixed(0));
+
+function table(rows: RerankResult[], batch: number): string {
+  const reference = rows.find((r) => r.runtime === 'transformers.js' && r.dtype === 'f32' && r.scores)?.scores;
+  const lines = [
+    `| runtime | load → first scores ms | 1 pair (31 tokens) ms p50 / p95 | ${batch} pairs × 128 tokens ms p50 / p95 | pairs/s | max abs score diff vs transformers.js f32 |`,
+    '|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const name = `${r.runtime} ${r.device} ${r.dtype}`;
+    if (r.error) {
+      lines.push(`| ${name} | failed: ${r.error.replace(/\|/g, '/')} | | | | |`);
+      continue;
+    }
+    const diff =
+      reference && r.scores && r.runtime === 'm3web'
+        ? Math.max(...r.scores.map((s, i) => Math.abs(s - (reference[i] as number)))).toExponential(1)
+        : '—';
+    const perSec = r.batch ? ((batch / r.batch.p50) * 1000).toFixed(1) : '—';
+    lines.push(
+      `| ${name} | ${ms(r.loadMs)} | ${ms(r.short?.p50)} / ${ms(r.short?.p95)} | ${ms(r.batch?.p50)} / ${ms(r.batch?.p95)} | ${perSec} | ${diff} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** m3web's time over transformers.js's on the same device and dtype: below 1 is faster. */
+function ratios(rows: RerankResult[]): string[] {
+  const out: string[] = [];
+  for (const m of rows.filter((r) => r.runtime === 'm3web' && !r.error)) {
+    const t = rows.find((r) => r.runtime === 'transformers.js' && r.device === m.device && r.dtype === m.dtype && !r.error);
+    if (!t?.batch || !m.batch || !t.short || !m.short) continue;
+    out.push(
+      `${m.device} ${m.dtype}: m3web / transformers.js time, 1 pair ${(m.short.p50 / t.short.p50).toFixed(2)}x, batch ${(m.batch.p50 / t.batch.p50).toFixed(2)}x`,
+    );
+  }
+  return out;
+}
+
+export async function main(args: string[]): Promise<number> {
+  const opts = parseBenchArgs(args, ['batch', 'runs', 'only'] as const, USAGE);
+  if (typeof opts === 'number') return opts;
+  const software = /lavapipe|swiftshader/.test(icdName());
+  const counts = batchAndRuns(opts, software ? 8 : 32, USAGE);
+  if (typeof counts === 'number') return counts;
+  const { batch, runs } = counts;
+  const only = opts.only?.split(',');
+  const log = (s: string) => console.error(s);
+  const model = await prepareCrossEncoder(log);
+  const texts = await benchTexts(model.hfDir);
+  // Texts are measured with their own [CLS] and [SEP]; a pair frames both once, so 16 + 113 tokens make 128.
+  const [query, shortDoc] = texts.batch(2, 16);
+  const documents = texts.batch(batch, 113);
+  const plan = { minRuns: runs, maxRuns: opts.quick ? runs : Math.max(runs, 20), budgetMs: opts.quick ? 0 : 10_000 };
+  const rows: RerankResult[] = [];
+  for (const setup of SETUPS) {
+    if (only && !only.includes(setup.key)) continue;
+    const spec: RerankSpec = { ...setup.spec(model), query: query as string, shortDoc: shortDoc as string, documents, plan };
+    log(`${spec.runtime} ${spec.device} ${spec.dtype}...`);
+    const got = await runRunner(spec);
+    log(got.error ? `  failed: ${got.error}` : `  ${batch} pairs: ${ms(got.batch?.p50)} ms`);
+    rows.push(got);
+  }
+  const meta = {
+    date: new Date().toISOString(),
+    host: hostName(),
+    adapter: icdName(),
+    node: process.version,
+    load: loadNow(),
+    model: model.description,
+    batch,
+  };
+  const md = `${table(rows, batch)}\n\n${ratios(rows).join('\n')}\n`;
+  console.log(md);
+  if (!opts.quick && !only) {
+    writeJsonFile(join(RESULTS, 'rerank-latest.json'), { meta, rows });
+    writeFileSync(join(RESULTS, 'rerank-latest.md'), `${JSON.stringify(meta)}\n\n${md}`);
+  }
+  return rows.some((r) => r.error) ? 1 : 0;
+}
