@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { SafetensorsFile, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
 import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
@@ -94,6 +94,7 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
       tokenizerConfig: await optionalJson(join(dir, 'tokenizer_config.json')),
       sentenceTransformers: await readSentenceTransformers(dir),
       weights,
+      name: basename(resolve(dir)),
       close,
     };
   } catch (err) {

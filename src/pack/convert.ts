@@ -32,6 +32,8 @@ export interface HfCheckpoint {
   /** The sentence-transformers files, where the folder has them: pooling, prompts, max length. */
   sentenceTransformers?: SentenceTransformersFiles;
   weights: TensorSource;
+  /** The repository's id or the folder's name: how an original Qwen3-Reranker is known (default: the pack id). */
+  name?: string;
 }
 
 export interface ConvertOptions {
@@ -96,7 +98,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
   const tokenizer = TextTokenizer.fromJson(tokenizerJson, ckpt.tokenizerConfig, tokenizing(ckpt.config));
   // An original Qwen3-Reranker is stored as the sequence classifier it converts to.
   const { config: asClassifier, weights: tensors } = asQwen3Classifier(
-    qwen3RerankerOverrides(ckpt.config, options.id),
+    qwen3RerankerOverrides(ckpt.config, ckpt.name ?? options.id),
     tokenizer,
     ckpt.weights,
   );

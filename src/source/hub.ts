@@ -214,7 +214,7 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
       ].filter((s): s is ByteSource => s !== null);
   if (sources.length === 0) {
     const onnx = await onnxWeights(repo, meter);
-    if (onnx) return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights: onnx };
+    if (onnx) return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights: onnx, name: repo.id.repo };
     for (const other of ['pytorch_model.bin', 'onnx/model_quantized.onnx']) {
       if (await repo.has(other)) {
         throw new UnsupportedError(
@@ -235,7 +235,7 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
   } else {
     weights = await SafetensorsReader.open(sources[0] as ByteSource);
   }
-  return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights };
+  return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights, name: repo.id.repo };
 }
 
 /**

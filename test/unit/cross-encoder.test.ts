@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEncoder, createIndex } from '../../src/client/client.js';
 import { UnsupportedError } from '../../src/errors.js';
+import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
+import { convertCheckpoint } from '../../src/pack/convert.js';
 import { encodeRerankInput } from '../../src/tokenizer/rerank-input.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { type CrossEncoderSpec, parseHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
@@ -207,6 +209,10 @@ describe('Qwen3-Reranker (a decoder cross-encoder) against test/oracle/make_qwen
     const worst = await packAgainstOracleFolder(original, expected);
     expect(worst.f32).toBeLessThan(1e-4);
     expect(worst.q8).toBeLessThan(0.6);
+    // A pack under another id keeps what the folder's name said.
+    const ckpt = await openHfCheckpoint(original);
+    const pack = await convertCheckpoint(ckpt, { id: 'renamed', quant: 'f32' }).finally(() => ckpt.close());
+    expect(parseHfConfig(pack.manifest.config).crossEncoder?.input).toBe('qwen3-reranker');
     // The same files under another name are a causal LM, opened as an embedder (last-token pooling).
     const copy = mkdtempSync(join(tmpdir(), 'm3web-qwen3-'));
     for (const f of readdirSync(original)) copyFileSync(join(original, f), join(copy, f));
