@@ -125,6 +125,13 @@ export interface RerankOptions {
    * default "Given a web search query, retrieve relevant passages that answer the query").
    */
   instruction?: string;
+  /**
+   * A document too long to fit beside the query: 'cut' (default) keeps its start, as
+   * sentence-transformers' CrossEncoder does; 'windows' scores it in overlapping windows (80
+   * tokens shared) and keeps the best window's score, as jina-reranker-v2's rerank() does (pair
+   * template rerankers; a document is read up to 64 characters per token of the model's limit).
+   */
+  long?: 'cut' | 'windows';
   signal?: AbortSignal;
 }
 
@@ -133,7 +140,10 @@ export interface RerankHit {
   index: number;
   /** The pair's logit, through the sigmoid unless the model's config names Identity (sentence-transformers' CrossEncoder.predict). */
   score: number;
-  /** Whether the pair was longer than the model's limit and the longer text (a prompted pair: the document) was cut. */
+  /**
+   * Whether the pair was longer than the model's limit and the longer text (a prompted pair: the
+   * document; with `long: 'windows'`, the query) was cut.
+   */
   truncated: boolean;
 }
 

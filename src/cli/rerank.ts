@@ -23,6 +23,8 @@ Options:
   --top N           print only the best N
   --instruction T   what relevance means, for a reranker whose prompt takes one
                     (Qwen3-Reranker; default: its web search instruction)
+  --windows         score a document too long for the model in overlapping windows
+                    and keep the best (default: cut it, as sentence-transformers does)
   --layers L        run the first L layers (default: all)
   --backend B       webgpu, cpu or auto (default auto)
   --quant Q         weight storage for a hub id: f32, f16, q8 or q4 (default q8;
@@ -41,6 +43,7 @@ interface RerankArgs {
   top: number | undefined;
   layers: number | undefined;
   instruction: string | undefined;
+  windows: boolean;
   backend: BackendChoice;
   quant: Quant | undefined;
 }
@@ -55,6 +58,7 @@ export function parseRerankArgs(args: string[]): RerankArgs | 'help' {
       top: 'string',
       layers: 'string',
       instruction: 'string',
+      windows: 'boolean',
       backend: 'string',
       quant: 'string',
     },
@@ -73,6 +77,7 @@ export function parseRerankArgs(args: string[]): RerankArgs | 'help' {
     top: positiveInt('top', str('top'), HINT),
     layers: positiveInt('layers', str('layers'), HINT),
     instruction: str('instruction'),
+    windows: f.flag('windows'),
     backend: oneOf('backend', str('backend'), BACKEND_CHOICES, 'auto', HINT),
     quant: str('quant') === undefined ? undefined : oneOf('quant', str('quant'), QUANTS, 'f32', HINT),
   };
@@ -96,6 +101,7 @@ export async function rerankCommand(args: RerankArgs, io: CliIo): Promise<void> 
     const hits = await reranker.rerank(args.query, documents, {
       ...(args.layers === undefined ? {} : { layers: args.layers }),
       ...(args.instruction === undefined ? {} : { instruction: args.instruction }),
+      ...(args.windows ? { long: 'windows' as const } : {}),
     });
     for (const { index, score } of hits.slice(0, args.top ?? hits.length))
       await write(io.stdout, `${JSON.stringify({ index, score })}\n`);

@@ -36,6 +36,9 @@ const cutText = (text: string, maxTokens: number) => {
   return text.length > limit ? text.slice(0, limit) : text;
 };
 
+/** Tokens consecutive windows of a long document share (RerankOptions.long), jina-reranker-v2's default. */
+const WINDOW_OVERLAP = 80;
+
 const abortError = () => new M3WebError('ABORTED', 'the call was aborted');
 
 function checkTexts(texts: unknown): asserts texts is string[] {
@@ -243,6 +246,10 @@ export class EncoderCore {
       if (cross.input === 'pair')
         throw new InputError(`${info.id} reads no instruction: only a reranker with an instruction prompt (Qwen3-Reranker) does`);
     }
+    const long = options.long ?? 'cut';
+    if (long !== 'cut' && long !== 'windows')
+      throw new InputError(`long must be "cut" or "windows", got ${JSON.stringify(long)}`);
+    const windows = long === 'windows' ? { overlap: WINDOW_OVERLAP } : undefined;
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
     const head = cpuClassifier(model.weights.classifier, cross, model.config.layerNormEps);
@@ -253,14 +260,16 @@ export class EncoderCore {
         if (await this.handle.ensureLayers(layers)) this.resetBackends();
         const backends = await this.ensureBackends();
         const { maxTokens } = model.config;
-        const pairs = (documents as string[]).map((d) =>
+        // Every document's inputs (one, or its windows), each tagged with the document's index.
+        const pairs = (documents as string[]).flatMap((d, index) =>
           encodeRerankInput(model.tokenizer, cross, cutText(query as string, maxTokens), cutText(d, maxTokens), maxTokens, {
             segmentTypes: segments,
             instruction,
-          }),
+            windows,
+          }).map((input) => ({ ...input, index })),
         );
         const H = model.config.hiddenSize;
-        const hits: RerankHit[] = [];
+        const best = new Map<number, RerankHit>();
         for (let i = 0; i < pairs.length; i += CHUNK_TEXTS) {
           if (signal?.aborted) throw abortError();
           const chunk = pairs.slice(i, i + CHUNK_TEXTS);
@@ -278,12 +287,14 @@ export class EncoderCore {
             { kind: 'fixed', options: pooled },
           );
           done.vectors.forEach((state, j) => {
+            const { index, truncated } = chunk[j] as (typeof chunk)[number];
             const logit = head(state);
             const score = cross.activation === 'sigmoid' ? 1 / (1 + Math.exp(-logit)) : logit;
-            hits.push({ index: i + j, score, truncated: (chunk[j] as (typeof chunk)[number]).truncated });
+            const seen = best.get(index);
+            if (!seen || score > seen.score) best.set(index, { index, score, truncated });
           });
         }
-        return hits.sort((a, b) => b.score - a.score || a.index - b.index);
+        return [...best.values()].sort((a, b) => b.score - a.score || a.index - b.index);
       }),
     );
   }

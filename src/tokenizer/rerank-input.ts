@@ -15,10 +15,11 @@ const QWEN3_RERANKER = {
 };
 
 /**
- * One (query, document) pair as the cross-encoder reads it, at most `maxTokens` ids: by the
+ * One (query, document) pair as the cross-encoder reads it, at most `maxTokens` ids each: by the
  * tokenizer's pair template (`segmentTypes`: whether the model reads its token types), or inside
  * Qwen3-Reranker's prompt, whose prefix and suffix are tokenized apart and kept whole while the
  * instruction, query and document between them lose their end (the model card's truncation).
+ * One input, or with `windows` (pair templates only) one per window of a document too long to fit.
  */
 export function encodeRerankInput(
   tokenizer: TextTokenizer,
@@ -26,9 +27,18 @@ export function encodeRerankInput(
   query: string,
   document: string,
   maxTokens: number,
-  options: { segmentTypes: boolean; instruction?: string | undefined },
-): EncodedPair {
-  if (spec.input === 'pair') return tokenizer.encodePair(query, document, maxTokens, options.segmentTypes);
+  options: { segmentTypes: boolean; instruction?: string | undefined; windows?: { overlap: number } | undefined },
+): EncodedPair[] {
+  if (spec.input === 'pair') {
+    return options.windows
+      ? tokenizer.encodePairWindows(query, document, maxTokens, options.segmentTypes, options.windows.overlap)
+      : [tokenizer.encodePair(query, document, maxTokens, options.segmentTypes)];
+  }
+  if (options.windows) {
+    throw new InputError(
+      `windows apply to rerankers that read a pair template; this one reads its prompt up to ${maxTokens} tokens`,
+    );
+  }
   const { prefix, suffix } = QWEN3_RERANKER;
   const instruction = options.instruction ?? QWEN3_RERANKER.instruction;
   const before = tokenizer.tokenIds(prefix, false);
@@ -38,5 +48,5 @@ export function encodeRerankInput(
   if (room < 1) throw new InputError(`maxTokens ${maxTokens} leaves no room inside the reranker's prompt`);
   const kept = body.slice(0, room);
   const ids = [...before, ...kept, ...after];
-  return { ids, secondSegment: ids.length, truncated: kept.length < body.length };
+  return [{ ids, secondSegment: ids.length, truncated: kept.length < body.length }];
 }

@@ -113,6 +113,38 @@ export class TextTokenizer {
    * template's token types (without, the second segment is not marked and any types are fine).
    */
   encodePair(first: string, second: string, maxTokens: number, segmentTypes = true): EncodedPair {
+    const p = this.pairParts(first, second, maxTokens, segmentTypes);
+    let [keepA, keepB] = [p.a.length, p.b.length];
+    while (keepA + keepB > p.room) {
+      if (keepA > keepB) keepA--;
+      else keepB--;
+    }
+    return { ...p.join(keepA, p.b.slice(0, keepB)), truncated: keepA < p.a.length || keepB < p.b.length };
+  }
+
+  /**
+   * Like encodePair, but a `second` text too long to fit is not cut: it is read in windows of the
+   * room the first text leaves (the first keeping at most half of it), consecutive windows sharing
+   * `overlap` tokens (at most a quarter of a window), the last one ending at the text's end (as
+   * jina-reranker-v2's rerank() splits a long document). A pair that fits is encodePair's.
+   */
+  encodePairWindows(first: string, second: string, maxTokens: number, segmentTypes: boolean, overlap: number): EncodedPair[] {
+    const p = this.pairParts(first, second, maxTokens, segmentTypes);
+    if (p.a.length + p.b.length <= p.room) return [{ ...p.join(p.a.length, p.b), truncated: false }];
+    const keepA = Math.min(p.a.length, Math.floor(p.room / 2));
+    const width = p.room - keepA;
+    const step = width - Math.min(overlap, Math.floor(width / 4));
+    const windows: EncodedPair[] = [];
+    for (let start = 0; ; start += step) {
+      const last = start + width >= p.b.length;
+      const from = last ? Math.max(0, p.b.length - width) : start;
+      windows.push({ ...p.join(keepA, p.b.slice(from, from + width)), truncated: keepA < p.a.length });
+      if (last) return windows;
+    }
+  }
+
+  /** The pair template around `first` and `second`, checked, and the ids a pair of their parts makes. */
+  private pairParts(first: string, second: string, maxTokens: number, segmentTypes: boolean) {
     for (const [what, t] of [
       ['first', first],
       ['second', second],
@@ -143,13 +175,10 @@ export class TextTokenizer {
     }
     const room = maxTokens - pre.length - mid.length - post.length;
     if (room < 2) throw new InputError(`maxTokens ${maxTokens} leaves no room for a pair of texts`);
-    let [keepA, keepB] = [a.length, b.length];
-    while (keepA + keepB > room) {
-      if (keepA > keepB) keepA--;
-      else keepB--;
-    }
-    const ids = [...pre, ...a.slice(0, keepA), ...mid, ...b.slice(0, keepB), ...post];
-    const secondSegment = typeB === 0 ? ids.length : pre.length + keepA + mid.length;
-    return { ids, secondSegment, truncated: keepA < a.length || keepB < b.length };
+    const join = (keepA: number, partB: number[]) => {
+      const ids = [...pre, ...a.slice(0, keepA), ...mid, ...partB, ...post];
+      return { ids, secondSegment: typeB === 0 ? ids.length : pre.length + keepA + mid.length };
+    };
+    return { a, b, room, join };
   }
 }

@@ -2,13 +2,20 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { weightsFromTensors } from '../../src/checkpoint/weights.js';
 import { createEncoder, createIndex } from '../../src/client/client.js';
 import { UnsupportedError } from '../../src/errors.js';
+import { CpuEncoder } from '../../src/model/cpu.js';
+import { cpuClassifier } from '../../src/model/cpu-classifier.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { encodeRerankInput } from '../../src/tokenizer/rerank-input.js';
+import type { EncodedPair } from '../../src/tokenizer/tokenizer.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import type { RerankHit } from '../../src/types.js';
 import { type CrossEncoderSpec, parseHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
+import type { ClassifierHead } from '../../src/weights/weights.js';
 import { jsonLines, m3web } from '../support/cli.js';
 import { packAgainstOracleFolder } from '../support/cross-encoder.js';
 import { PAIR_CROSS_ENCODERS } from '../support/cross-encoder-fixtures.js';
@@ -152,21 +159,24 @@ describe('Qwen3-Reranker (a decoder cross-encoder) against test/oracle/make_qwen
     );
     const spec = config.crossEncoder as CrossEncoderSpec;
     expected.pairs.forEach(([q, d], i) => {
-      const input = encodeRerankInput(tokenizer, spec, q, d, 512, {
+      const [input] = encodeRerankInput(tokenizer, spec, q, d, 512, {
         segmentTypes: false,
         instruction: expected.instructions[i] ?? undefined,
       });
-      expect(input.ids).toEqual(expected.ids[i]);
-      expect(input.truncated).toBe(false);
+      expect(input?.ids).toEqual(expected.ids[i]);
+      expect(input?.truncated).toBe(false);
     });
     const [q, d] = expected.pairs[3] as [string, string];
     const full = expected.ids[3] as number[];
-    const cut = encodeRerankInput(tokenizer, spec, q, d, full.length - 10, { segmentTypes: false });
+    const [cut] = encodeRerankInput(tokenizer, spec, q, d, full.length - 10, { segmentTypes: false }) as [EncodedPair];
     expect(cut.truncated).toBe(true);
     expect(cut.ids).toHaveLength(full.length - 10);
     // The suffix (the assistant turn the score is read after) stays whole at the end.
     expect(cut.ids.slice(-12)).toEqual(full.slice(-12));
     expect(() => encodeRerankInput(tokenizer, spec, q, d, 20, { segmentTypes: false })).toThrow(/no room/);
+    expect(() => encodeRerankInput(tokenizer, spec, q, d, 512, { segmentTypes: false, windows: { overlap: 80 } })).toThrow(
+      /pair template/,
+    );
   });
 
   it('rerank scores every pair as the oracle does (CPU, f32), packs f32 and q8 too', async () => {
@@ -279,6 +289,80 @@ describe.each([
   });
 });
 
+describe("a long document in windows (RerankOptions.long: 'windows')", () => {
+  const dir = join(FIXTURES, 'ce-bert-tiny');
+  const expected = read('ce-bert-tiny');
+  const tokenizer = TextTokenizer.fromJson(
+    JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
+    JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
+  );
+  const [query, short] = expected.pairs[0] as [string, string];
+  const long = expected.pairs.map(([, d]) => d).join(' ');
+
+  it('windows cover the whole document in order, overlapping, each framed by the template with the query', () => {
+    const max = 48;
+    const b = tokenizer.tokenIds(long, false);
+    const a = tokenizer.tokenIds(query, false);
+    const windows = tokenizer.encodePairWindows(query, long, max, true, 8);
+    expect(windows.length).toBeGreaterThan(3);
+    const keepA = Math.min(a.length, Math.floor((max - 3) / 2));
+    const width = max - 3 - keepA;
+    let covered = 0;
+    windows.forEach((w, i) => {
+      expect(w.ids.length).toBeLessThanOrEqual(max);
+      expect(w.ids.slice(0, keepA + 2)).toEqual([2, ...a.slice(0, keepA), 3]);
+      expect(w.ids.at(-1)).toBe(3);
+      expect(w.secondSegment).toBe(keepA + 2);
+      const part = w.ids.slice(keepA + 2, -1);
+      const from = i === windows.length - 1 ? b.length - part.length : i * (width - Math.min(8, Math.floor(width / 4)));
+      expect(part).toEqual(b.slice(from, from + part.length));
+      expect(from).toBeLessThanOrEqual(covered);
+      covered = from + part.length;
+    });
+    expect(covered).toBe(b.length);
+    // A pair that fits is encodePair's, whole.
+    expect(tokenizer.encodePairWindows(query, short, 512, true, 8)).toEqual([tokenizer.encodePair(query, short, 512)]);
+  });
+
+  it("scores a long document by its best window, as the model's forward scores each; short ones as 'cut' does", async () => {
+    const enc = await createEncoder({ model: dir, device: 'cpu' });
+    const config = parseHfConfig(configOf('ce-bert-tiny'));
+    const weights = await weightsFromTensors(config, new SafetensorsFile(readFileSync(join(dir, 'model.safetensors'))));
+    const cpu = new CpuEncoder(weights);
+    try {
+      const windowed = await enc.rerank(query, [short, long], { long: 'windows' });
+      const cut = await enc.rerank(query, [short, long]);
+      const hit = (hits: RerankHit[], index: number) => hits.find((h) => h.index === index) as RerankHit;
+      expect(hit(windowed, 0).score).toBe(hit(cut, 0).score);
+      expect(hit(cut, 1).truncated).toBe(true);
+      expect(hit(windowed, 1).truncated).toBe(false);
+      const windows = tokenizer.encodePairWindows(query, long, config.maxTokens, true, 80);
+      expect(windows.length).toBeGreaterThan(1);
+      const states = await cpu.embed(
+        windows.map((w) => w.ids),
+        {
+          layers: config.numLayers,
+          dims: config.hiddenSize,
+          pooling: 'cls',
+          normalize: false,
+          secondSegment: windows.map((w) => w.secondSegment),
+        },
+      );
+      const head = cpuClassifier(
+        weights.classifier as ClassifierHead,
+        config.crossEncoder as CrossEncoderSpec,
+        config.layerNormEps,
+      );
+      const bestLogit = Math.max(...states.map((v) => head(v)));
+      expect(hit(windowed, 1).score).toBeCloseTo(1 / (1 + Math.exp(-bestLogit)), 5);
+      await expect(enc.rerank(query, [long], { long: 'all' as never })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    } finally {
+      cpu.dispose();
+      await enc.dispose();
+    }
+  });
+});
+
 describe('rerank and embed refuse the other kind of model, and bad input', () => {
   it('an embedding model has no rerank; a cross-encoder makes no vectors; documents must be texts', async () => {
     const embedder = await createEncoder({ model: join(FIXTURES, 'bert-tiny'), device: 'cpu' });
@@ -386,6 +470,20 @@ describe('m3web rerank', () => {
     );
     expect(instructed.code).toBe(0);
     expect((JSON.parse(instructed.stdout) as { score: number }).score).toBeCloseTo(qwen.scores[5] as number, 5);
+    // --windows: a document past the model's limit read in windows, as rerank({ long: 'windows' }).
+    const long = expected.pairs.map(([, d]) => d).join(' ');
+    const windowed = await m3web(
+      ['rerank', '--model', dir, '--query', query, '--backend', 'cpu', '--windows'],
+      jsonLines([long]),
+    );
+    expect(windowed.code).toBe(0);
+    const enc2 = await createEncoder({ model: dir, device: 'cpu' });
+    try {
+      const [want] = await enc2.rerank(query, [long], { long: 'windows' });
+      expect((JSON.parse(windowed.stdout) as { score: number }).score).toBeCloseTo(want?.score as number, 6);
+    } finally {
+      await enc2.dispose();
+    }
     const noQuery = await m3web(['rerank', '--model', dir], jsonLines(docs));
     expect(noQuery.code).toBe(2);
     expect(noQuery.stderr).toMatch(/--query/);
