@@ -1,4 +1,5 @@
 /** What every bench subcommand shares: argument parsing, the host line, and result files. */
+import { spawn } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
@@ -59,4 +60,43 @@ export function batchAndRuns(
     return 2;
   }
   return { batch, runs };
+}
+
+/** The line a runner process prints its result on: `RESULT {json}`. */
+export const RESULT_MARK = 'RESULT ';
+
+/**
+ * Runs `script` (a .ts module beside the caller, with tsx's loader flags) with `spec` as its JSON
+ * argument in a process of its own, and resolves with the JSON of its `RESULT` line; or, when it
+ * prints none (a crash, or no result within `timeoutMs`), with `failed(why)`, the reason carrying
+ * the last lines of its stderr.
+ */
+export function runInProcess<T>(script: string, spec: unknown, timeoutMs: number, failed: (why: string) => T): Promise<T> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [...process.execArgv, script, JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_MARK));
+      if (line) return done(JSON.parse(line.slice(RESULT_MARK.length)) as T);
+      const why = signal === 'SIGKILL' ? `no result within ${timeoutMs / 60_000} min` : `exit ${code}`;
+      const detail = err
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('Warning:'))
+        .slice(-3)
+        .join(' ');
+      done(failed(`${why}: ${detail}`));
+    });
+  });
 }

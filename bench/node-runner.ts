@@ -5,6 +5,7 @@
  */
 import { memoryUsage, resourceUsage } from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { RESULT_MARK } from './common.js';
 import { type CasePlan, type EmbedFn, runCases } from './measure.js';
 import type { Dtype, RowResult, Runtime } from './results-table.js';
 
@@ -21,8 +22,6 @@ export interface RunnerSpec {
   half?: { layers: number; dims: number };
   plan: CasePlan;
 }
-
-export const RESULT_MARK = 'RESULT ';
 
 let peakHeap = 0;
 const sampleHeap = () => {

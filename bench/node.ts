@@ -4,13 +4,12 @@
  * WebGPU execution provider), same model, same texts, one run. Every runtime runs in its own
  * process, one after the other.
  */
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { icdName } from './adapter.js';
-import { batchAndRuns, hostName, loadNow, parseBenchArgs } from './common.js';
+import { batchAndRuns, hostName, loadNow, parseBenchArgs, runInProcess } from './common.js';
 import { type BenchModel, isBenchModel, isDecoderModel, MODELS_DIR, prepareModel } from './models.js';
-import { RESULT_MARK, type RunnerSpec } from './node-runner.js';
+import type { RunnerSpec } from './node-runner.js';
 import { writeComparison } from './results.js';
 import { type RowResult, ratios } from './results-table.js';
 import { casePlan } from './texts.js';
@@ -105,33 +104,9 @@ const RUNTIMES: RuntimeSetup[] = [
 ];
 
 function runRunner(spec: RunnerSpec): Promise<RowResult[]> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [...process.execArgv, join(HERE, 'node-runner.ts'), JSON.stringify(spec)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUNNER_TIMEOUT_MS);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith(RESULT_MARK));
-      if (line) return done(JSON.parse(line.slice(RESULT_MARK.length)) as RowResult[]);
-      const why = signal === 'SIGKILL' ? `no result within ${RUNNER_TIMEOUT_MS / 60_000} min` : `exit ${code}`;
-      const detail = err
-        .trim()
-        .split('\n')
-        .filter((l) => !l.startsWith('Warning:'))
-        .slice(-3)
-        .join(' ');
-      done([{ runtime: spec.runtime, device: spec.device, dtype: spec.dtype, point: 'full', error: `${why}: ${detail}` }]);
-    });
-  });
+  return runInProcess(join(HERE, 'node-runner.ts'), spec, RUNNER_TIMEOUT_MS, (error) => [
+    { runtime: spec.runtime, device: spec.device, dtype: spec.dtype, point: 'full', error },
+  ]);
 }
 
 export async function main(args: string[]): Promise<number> {

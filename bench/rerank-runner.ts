@@ -4,6 +4,7 @@
  * documents, and prints one `RESULT {json}` line with the timings and the batch's scores.
  */
 import { fileURLToPath } from 'node:url';
+import { RESULT_MARK } from './common.js';
 import { type Stats, timeCalls } from './measure.js';
 
 export interface RerankSpec {
@@ -31,8 +32,6 @@ export interface RerankResult {
   scores?: number[];
   error?: string;
 }
-
-export const RESULT_MARK = 'RESULT ';
 
 type Rerank = (query: string, documents: string[]) => Promise<number[]>;
 

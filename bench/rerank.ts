@@ -4,14 +4,13 @@
  * one-label classifier: bench/onnx_cross_encoder.py), the same pairs, each runtime in its own
  * process, in one run. Writes bench/results/rerank-latest.json and .md.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { icdName } from './adapter.js';
-import { batchAndRuns, hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';
+import { batchAndRuns, hostName, loadNow, parseBenchArgs, runInProcess, writeJsonFile } from './common.js';
 import { MODELS_DIR, prepareCrossEncoder } from './models.js';
-import { RESULT_MARK, type RerankResult, type RerankSpec } from './rerank-runner.js';
+import type { RerankResult, RerankSpec } from './rerank-runner.js';
 import { benchTexts } from './texts.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -69,32 +68,12 @@ const SETUPS: Setup[] = [
 ];
 
 function runRunner(spec: RerankSpec): Promise<RerankResult> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [...process.execArgv, join(HERE, 'rerank-runner.ts'), JSON.stringify(spec)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUNNER_TIMEOUT_MS);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith(RESULT_MARK));
-      if (line) return done(JSON.parse(line.slice(RESULT_MARK.length)) as RerankResult);
-      const why = signal === 'SIGKILL' ? `no result within ${RUNNER_TIMEOUT_MS / 60_000} min` : `exit ${code}`;
-      done({
-        runtime: spec.runtime,
-        device: spec.device,
-        dtype: spec.dtype,
-        error: `${why}: ${err.trim().split('\n').slice(-3).join(' ')}`,
-      });
-    });
-  });
+  return runInProcess<RerankResult>(join(HERE, 'rerank-runner.ts'), spec, RUNNER_TIMEOUT_MS, (error) => ({
+    runtime: spec.runtime,
+    device: spec.device,
+    dtype: spec.dtype,
+    error,
+  }));
 }
 
 const ms = (v: number | undefined) => (v === undefined ? '—' : v < 100 ? v.toFixed(1) : v.toFixed(0));
