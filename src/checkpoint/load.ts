@@ -38,7 +38,17 @@ export interface LoadedModel {
   tokenizer: TextTokenizer;
 }
 
-/** Parses and checks a Hugging Face model of a supported architecture: config, tokenizer and weights. */
+/** tokenizer_config.json's model_max_length, where it states a real limit (tokenizers without one say 1e30). */
+export function tokenizerMaxLength(tokenizerConfig: unknown): number | undefined {
+  const v = (tokenizerConfig as Record<string, unknown> | undefined)?.model_max_length;
+  return typeof v === 'number' && Number.isInteger(v) && v > 1 && v < 1_000_000 ? v : undefined;
+}
+
+/**
+ * Parses and checks a Hugging Face model of a supported architecture: config, tokenizer and
+ * weights. Texts are held to the position table and to the tokenizer's model_max_length, as a
+ * pack converted from the folder is.
+ */
 export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}): Promise<LoadedModel> {
   const quant = options.quant ?? 'f32';
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
@@ -50,7 +60,11 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     files.weights ?? safetensorsOf(files.safetensors),
   );
   const raw = completeStaticConfig(asClassifier, maxId + 1, (name) => source.shape(name));
-  const config = parseHfConfig(raw, options.exitNorm ? { exitNorm: options.exitNorm } : {});
+  const parsed = parseHfConfig(raw, options.exitNorm ? { exitNorm: options.exitNorm } : {});
+  const config = {
+    ...parsed,
+    maxTokens: Math.min(parsed.maxTokens, tokenizerMaxLength(files.tokenizerConfig) ?? parsed.maxTokens),
+  };
   const layers = options.layers ?? config.numLayers;
   const least = firstExit(config.numLayers);
   if (!Number.isInteger(layers) || layers < least || layers > config.numLayers) {

@@ -1,3 +1,4 @@
+import { tokenizerMaxLength } from '../checkpoint/load.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
 import { asQwen3Classifier, qwen3RerankerOverrides } from '../checkpoint/qwen3-reranker.js';
@@ -58,12 +59,6 @@ export interface ConvertOptions {
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-function modelMaxLength(tokenizerConfig: unknown): number | undefined {
-  const v = (tokenizerConfig as Record<string, unknown> | undefined)?.model_max_length;
-  // Tokenizers without a limit say 1e30 here.
-  return typeof v === 'number' && Number.isInteger(v) && v > 1 && v < 1_000_000 ? v : undefined;
-}
-
 /** Distinct integers in min..max, sorted; an InputError names the first one outside. */
 export function intList(name: string, values: number[], min: number, max: number): number[] {
   for (const v of values) {
@@ -120,7 +115,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
   const maxTokens = Math.min(
     options.maxTokens ?? st.maxTokens ?? config.maxTokens,
     config.maxTokens,
-    modelMaxLength(ckpt.tokenizerConfig) ?? config.maxTokens,
+    tokenizerMaxLength(ckpt.tokenizerConfig) ?? config.maxTokens,
   );
   const head = await denseModules(ckpt.sentenceTransformers ?? {}, config.hiddenSize, quant);
   const prefixes = meta.prefixes ?? st.prefixes;

@@ -36,6 +36,11 @@ describe.each([
   it('loads config, tokenizer and every layer', async () => {
     const { config, weights, tokenizer } = await loadHfModel(await files);
     expect(config).toMatchObject({ modelType, numLayers, hiddenSize: hidden });
+    // tokenizer_config.json's model_max_length holds texts too, as in a pack converted from the folder.
+    const f = await files;
+    const short = await loadHfModel({ ...f, tokenizerConfig: { ...(f.tokenizerConfig as object), model_max_length: 40 } });
+    expect(short.config.maxTokens).toBe(40);
+    expect(config.maxTokens).toBeGreaterThan(40);
     expect(weights.layers).toHaveLength(numLayers);
     expect(weights.layers[0]?.qkv).toMatchObject({ quant: 'f32', rows: 3 * hidden, cols: hidden });
     expect(tokenizer.encode('Hi!', config.maxTokens).truncated).toBe(false);
