@@ -176,6 +176,8 @@ export interface ModelInfo {
   tasks?: string[];
   /** True for a cross-encoder (a reranker): it scores pairs with `rerank` and makes no vectors. */
   crossEncoder?: true;
+  /** A reranker whose prompt takes an instruction (Qwen3-Reranker): the one it reads by default (RerankOptions.instruction). */
+  rerankInstruction?: string;
   quality: QualityTable | null;
   /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */
   search?: SearchDefaults;

@@ -8,6 +8,8 @@ export const RERANK_TOP = 20;
 export interface RerankBox {
   /** The reranker in use, or null. */
   current(): Encoder | null;
+  /** The instruction to pass, for a reranker whose prompt takes one (Qwen3-Reranker). */
+  instruction(): string | undefined;
   /** Called after a reranker is opened or removed. */
   onChange(listener: () => void): void;
 }
@@ -26,6 +28,14 @@ export function setupRerankBox(options: { hub?: { url: string }; device: DeviceC
   };
   const listeners: (() => void)[] = [];
   let reranker: Encoder | null = null;
+  let instructed = false;
+  const instructionBox = $('rerank-instruction') as HTMLInputElement;
+  // Shown, with the model's own instruction, only for a reranker that reads one.
+  const showInstruction = (text: string | undefined) => {
+    instructed = text !== undefined;
+    $('rerank-instruction-row').hidden = !instructed;
+    instructionBox.value = text ?? '';
+  };
   const open = async (id: string) => {
     const started = performance.now();
     const candidate = await createEncoder({
@@ -41,6 +51,7 @@ export function setupRerankBox(options: { hub?: { url: string }; device: DeviceC
     }
     await reranker?.dispose();
     reranker = candidate;
+    showInstruction(model.rerankInstruction);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     status(
       `Reranking the best ${RERANK_TOP} hits with ${model.id} (${model.layers} layers, ${model.quantization}), opened in ${seconds} s.`,
@@ -55,6 +66,7 @@ export function setupRerankBox(options: { hub?: { url: string }; device: DeviceC
       : (async () => {
           await reranker?.dispose();
           reranker = null;
+          showInstruction(undefined);
           status('No reranking: the hits are ranked by the first stage alone.');
         })();
     done
@@ -66,9 +78,13 @@ export function setupRerankBox(options: { hub?: { url: string }; device: DeviceC
         button.disabled = false;
       });
   });
+  instructionBox.addEventListener('change', () => {
+    for (const listener of listeners) listener();
+  });
   button.disabled = false;
   return {
     current: () => reranker,
+    instruction: () => (instructed && instructionBox.value.trim() ? instructionBox.value.trim() : undefined),
     onChange: (listener) => listeners.push(listener),
   };
 }

@@ -115,6 +115,11 @@ function hitRow(hit: SearchHit): HTMLLIElement {
   return li;
 }
 
+const instructionOf = (rerank: RerankBox) => {
+  const instruction = rerank.instruction();
+  return instruction === undefined ? {} : { instruction };
+};
+
 /** The search panel: the bundled FLORES sentences in 24 languages, queried at the chosen width. */
 export async function setupSearchPanel(
   encoder: Encoder,
@@ -174,7 +179,7 @@ export async function setupSearchPanel(
         mode,
         fusion: SENTENCE_FUSION,
         ...(lang ? { filter: { lang } } : {}),
-        ...(reranker ? { rerank: { reranker, top: RERANK_TOP } } : {}),
+        ...(reranker ? { rerank: { reranker, top: RERANK_TOP, ...instructionOf(rerank) } } : {}),
       });
       const ms = performance.now() - started;
       const how = HOW[mode]({

@@ -6,6 +6,7 @@ import { readHfFolder } from '../node/hf-folder.js';
 import { readModelConfig } from '../node/model-folder.js';
 import { readPackFolder } from '../node/pack-folder.js';
 import { intList } from '../pack/convert.js';
+import { crossEncoderInfo } from '../tokenizer/rerank-input.js';
 import { everyExit } from '../weights/config.js';
 import { defaultWidths } from '../weights/static-config.js';
 import { type ModelHandle, openPack } from './model-source.js';
@@ -47,7 +48,7 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
       quantization: 'f32',
       prefixes: st.prefixes ?? {},
       ...(model.config.lora ? { tasks: [...model.config.lora.tasks] } : {}),
-      ...(model.config.crossEncoder ? { crossEncoder: true as const } : {}),
+      ...crossEncoderInfo(model.config.crossEncoder),
       quality: null,
     },
     model,

@@ -14,6 +14,12 @@ const QWEN3_RERANKER = {
   instruction: 'Given a web search query, retrieve relevant passages that answer the query',
 };
 
+/** What a cross-encoder's model info says of it: that it is one, and the instruction its prompt reads by default. */
+export function crossEncoderInfo(spec: CrossEncoderSpec | undefined): { crossEncoder?: true; rerankInstruction?: string } {
+  if (!spec) return {};
+  return spec.input === 'pair' ? { crossEncoder: true } : { crossEncoder: true, rerankInstruction: QWEN3_RERANKER.instruction };
+}
+
 /**
  * One (query, document) pair as the cross-encoder reads it, at most `maxTokens` ids each: by the
  * tokenizer's pair template (`segmentTypes`: whether the model reads its token types), or inside

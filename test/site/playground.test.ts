@@ -337,6 +337,8 @@ describe('the playground site', { timeout: 900_000 }, () => {
       new Map([
         ['fixtures/ce-jina-flash-tiny', served('ce-jina-flash-tiny')],
         ['fixtures/bert-tiny', served('bert-tiny')],
+        // The original Qwen3-Reranker layout (a causal LM known by its name), whose prompt takes an instruction.
+        ['fixtures/Qwen3-Reranker-tiny', served('qwen3-reranker-tiny')],
       ]),
     );
     const other = await context.newPage();
@@ -382,7 +384,29 @@ describe('the playground site', { timeout: 900_000 }, () => {
         expect(s.title).toMatch(/^reranker's score \(first stage: /);
         if (i > 0) expect(s.value).toBeLessThanOrEqual(scores[i - 1]?.value as number);
       }
+      expect(await other.locator('#rerank-instruction-row').isHidden()).toBe(true);
+      // A reranker that reads an instruction shows its default, and a new one reranks again.
+      await open(
+        'hf:fixtures/Qwen3-Reranker-tiny',
+        /^Reranking the best 20 hits with fixtures--Qwen3-Reranker-tiny \(3 layers, q8\)/,
+      );
+      expect(await other.locator('#rerank-instruction-row').isVisible()).toBe(true);
+      expect(await other.inputValue('#rerank-instruction')).toMatch(/^Given a web search query/);
+      const firstScores = async () => other.locator('#search-hits .score').first().getAttribute('title');
+      await other.waitForFunction(
+        () => /read again with the query by the cross-encoder/.test(document.getElementById('search-time')?.textContent ?? ''),
+        null,
+        { timeout: READY_MS },
+      );
+      const before = await text(other, 'search-hits');
+      await other.fill('#rerank-instruction', 'Find the sentence about travel');
+      await other.dispatchEvent('#rerank-instruction', 'change');
+      await other.waitForFunction((was) => document.getElementById('search-hits')?.innerText !== was, before, {
+        timeout: READY_MS,
+      });
+      expect(await firstScores()).toMatch(/^reranker's score/);
       await open('', /^No reranking/);
+      expect(await other.locator('#rerank-instruction-row').isHidden()).toBe(true);
       await other.waitForFunction(
         () =>
           !/cross-encoder/.test(document.getElementById('search-time')?.textContent ?? '') &&

@@ -108,6 +108,7 @@ describe.each(MODELS)('%s', (model) => {
     const enc = await createEncoder({ model: dir, device: 'cpu' });
     try {
       expect((await enc.info()).model.crossEncoder).toBe(true);
+      expect((await enc.info()).model.rerankInstruction).toBeUndefined();
       for (const [i, [q, d]] of expected.pairs.entries()) {
         const [hit] = await enc.rerank(q, [d]);
         expect(hit?.index).toBe(0);
@@ -182,7 +183,10 @@ describe('Qwen3-Reranker (a decoder cross-encoder) against test/oracle/make_qwen
   it('rerank scores every pair as the oracle does (CPU, f32), packs f32 and q8 too', async () => {
     const enc = await createEncoder({ model: dir, device: 'cpu' });
     try {
-      expect((await enc.info()).model.crossEncoder).toBe(true);
+      expect((await enc.info()).model).toMatchObject({
+        crossEncoder: true,
+        rerankInstruction: 'Given a web search query, retrieve relevant passages that answer the query',
+      });
       for (const [i, [q, d]] of expected.pairs.entries()) {
         const [hit] = await enc.rerank(q, [d], options(i));
         const logit = Math.log((hit?.score as number) / (1 - (hit?.score as number)));
