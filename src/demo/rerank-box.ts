@@ -1,15 +1,13 @@
-import { createEncoder, type DeviceChoice, type Encoder } from '../index.js';
+import { createEncoder, type DeviceChoice, type Encoder, type SearchOptions } from '../index.js';
 import { $, mb } from './dom.js';
 
 /** How many of the first stage's hits the cross-encoder reorders. */
-export const RERANK_TOP = 20;
+const RERANK_TOP = 20;
 
 /** The search panel's second stage: a cross-encoder opened by Hub id on demand. */
 export interface RerankBox {
-  /** The reranker in use, or null. */
-  current(): Encoder | null;
-  /** The instruction to pass, for a reranker whose prompt takes one (Qwen3-Reranker). */
-  instruction(): string | undefined;
+  /** The search's reranking step (with the instruction, for a reranker whose prompt takes one), or none. */
+  step(): SearchOptions['rerank'];
   /** Called after a reranker is opened or removed. */
   onChange(listener: () => void): void;
 }
@@ -28,12 +26,11 @@ export function setupRerankBox(options: { hub?: { url: string }; device: DeviceC
   };
   const listeners: (() => void)[] = [];
   let reranker: Encoder | null = null;
-  let instructed = false;
+  const instructionRow = $('rerank-instruction-row');
   const instructionBox = $('rerank-instruction') as HTMLInputElement;
   // Shown, with the model's own instruction, only for a reranker that reads one.
   const showInstruction = (text: string | undefined) => {
-    instructed = text !== undefined;
-    $('rerank-instruction-row').hidden = !instructed;
+    instructionRow.hidden = text === undefined;
     instructionBox.value = text ?? '';
   };
   const open = async (id: string) => {
@@ -83,8 +80,11 @@ export function setupRerankBox(options: { hub?: { url: string }; device: DeviceC
   });
   button.disabled = false;
   return {
-    current: () => reranker,
-    instruction: () => (instructed && instructionBox.value.trim() ? instructionBox.value.trim() : undefined),
+    step: () => {
+      if (!reranker) return undefined;
+      const instruction = instructionRow.hidden ? '' : instructionBox.value.trim();
+      return { reranker, top: RERANK_TOP, ...(instruction ? { instruction } : {}) };
+    },
     onChange: (listener) => listeners.push(listener),
   };
 }

@@ -4,7 +4,7 @@ import corpusDocsUrl from './corpus/flores-dev.jsonl?url';
 import corpusUrl from './corpus/flores-dev.m3index?url';
 import { CORPUS_LANGUAGES } from './corpus/languages.js';
 import { $, layersText } from './dom.js';
-import { RERANK_TOP, type RerankBox } from './rerank-box.js';
+import type { RerankBox } from './rerank-box.js';
 
 const EXAMPLE_QUERY = 'Which trips is the travel agent advertising?';
 
@@ -115,11 +115,6 @@ function hitRow(hit: SearchHit): HTMLLIElement {
   return li;
 }
 
-const instructionOf = (rerank: RerankBox) => {
-  const instruction = rerank.instruction();
-  return instruction === undefined ? {} : { instruction };
-};
-
 /** The search panel: the bundled FLORES sentences in 24 languages, queried at the chosen width. */
 export async function setupSearchPanel(
   encoder: Encoder,
@@ -171,7 +166,7 @@ export async function setupSearchPanel(
       const dims = Math.min(shape().dims, index.signature.dims);
       const lang = langSelect.value;
       const mode = modeSelect.value as SearchMode;
-      const reranker = rerank.current();
+      const step = rerank.step();
       const started = performance.now();
       const hits = await index.search(query, {
         k: 10,
@@ -179,7 +174,7 @@ export async function setupSearchPanel(
         mode,
         fusion: SENTENCE_FUSION,
         ...(lang ? { filter: { lang } } : {}),
-        ...(reranker ? { rerank: { reranker, top: RERANK_TOP, ...instructionOf(rerank) } } : {}),
+        ...(step ? { rerank: step } : {}),
       });
       const ms = performance.now() - started;
       const how = HOW[mode]({
@@ -188,7 +183,7 @@ export async function setupSearchPanel(
         size: index.size.toLocaleString(),
         where: index.backend === 'webgpu' ? 'the GPU' : 'the CPU',
       });
-      const second = reranker ? `; the best ${RERANK_TOP} read again with the query by the cross-encoder` : '';
+      const second = step ? `; the best ${step.top} read again with the query by the cross-encoder` : '';
       $('search-time').textContent = `${hits.length} hits in ${ms.toFixed(0)} ms (${how}${second}).`;
       $('search-hits').replaceChildren(...hits.map(hitRow));
     } catch (err) {

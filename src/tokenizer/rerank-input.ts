@@ -14,6 +14,18 @@ const QWEN3_RERANKER = {
   instruction: 'Given a web search query, retrieve relevant passages that answer the query',
 };
 
+/** The prompt's prefix and suffix ids, tokenized once per tokenizer: every document of every call shares them. */
+const promptEnds = new WeakMap<TextTokenizer, { before: number[]; after: number[] }>();
+
+function qwen3PromptEnds(tokenizer: TextTokenizer): { before: number[]; after: number[] } {
+  let ends = promptEnds.get(tokenizer);
+  if (!ends) {
+    ends = { before: tokenizer.tokenIds(QWEN3_RERANKER.prefix, false), after: tokenizer.tokenIds(QWEN3_RERANKER.suffix, false) };
+    promptEnds.set(tokenizer, ends);
+  }
+  return ends;
+}
+
 /** What a cross-encoder's model info says of it: that it is one, and the instruction its prompt reads by default. */
 export function crossEncoderInfo(spec: CrossEncoderSpec | undefined): { crossEncoder?: true; rerankInstruction?: string } {
   if (!spec) return {};
@@ -45,10 +57,8 @@ export function encodeRerankInput(
       `windows apply to rerankers that read a pair template; this one reads its prompt up to ${maxTokens} tokens`,
     );
   }
-  const { prefix, suffix } = QWEN3_RERANKER;
   const instruction = options.instruction ?? QWEN3_RERANKER.instruction;
-  const before = tokenizer.tokenIds(prefix, false);
-  const after = tokenizer.tokenIds(suffix, false);
+  const { before, after } = qwen3PromptEnds(tokenizer);
   const body = tokenizer.tokenIds(`<Instruct>: ${instruction}\n<Query>: ${query}\n<Document>: ${document}`, false);
   const room = maxTokens - before.length - after.length;
   if (room < 1) throw new InputError(`maxTokens ${maxTokens} leaves no room inside the reranker's prompt`);
