@@ -1,7 +1,7 @@
 import { DEFAULT_BATCH_TOKENS, SUBMISSION_TOKENS } from '../model/batch.js';
 import { scaleCount, matrixBytes as storedBytes } from '../pack/layout.js';
 import type { EncoderConfig } from '../weights/config.js';
-import { projectionShapes } from '../weights/shapes.js';
+import { ffnWidth, isMoeLayer, projectionShapes } from '../weights/shapes.js';
 import type { Quant } from '../weights/weights.js';
 import type { DeviceProbe } from './probe.js';
 
@@ -154,11 +154,13 @@ export function matrixBytes(rows: number, cols: number, quant: Quant): number {
  *               the final norm (2H) and a RoPE table [maxTokens, headDim] per distinct base; for
  *               the gated BERTs the LayerNorm and, with RoPE, one RoPE table
  *   per layer   the projections (projectionShapes: BERT's [3H, H], [H, H], [I, H], [H, I]) in
- *               quant.linear, their f32 biases and two f32 LayerNorms (4H), and with task
- *               adapters (config.lora) their f32 A and B: tasks × rank × (rows + cols) each
+ *               quant.linear, their f32 biases and two f32 LayerNorms (4H), with task
+ *               adapters (config.lora) their f32 A and B: tasks × rank × (rows + cols) each, and
+ *               with experts (config.moe) E times the feed-forward and an f32 router [E, H]
  *   adapters    the embeddings' (config.lora): tasks × (vocab × rank + rank × H + H) in f32
  *   activations 4 bytes × (M × (3H + QKV + I) + 2 × T × H): the forward's reused buffers (hidden H,
- *               q/k/v QKV = 3H for BERT, attention context H, attention output H, FFN I) for the M tokens of the
+ *               q/k/v QKV = 3H for BERT, attention context H, attention output H, FFN I, or E I
+ *               with experts) for the M tokens of the
  *               largest length bucket (bucketize keeps M <= 4096 unless one text is longer), and
  *               the uploaded word rows, staged on the CPU and copied to the GPU, for the
  *               T = min(batch × seqLen, 32768) tokens of one submission
@@ -193,16 +195,24 @@ export function memoryMB(
     matrixBytes(config.vocabSize, H, quant.embeddings) +
     tables +
     lora.tasks * (config.vocabSize * lora.rank + lora.rank * H + H) * 4;
-  const shapes = Object.values(projectionShapes(config));
-  // f32 biases of the projections, two norms' worth of f32 factors (4H), and the task adapters.
-  const perLayer =
-    shapes.reduce((s, [rows, cols]) => s + matrixBytes(rows, cols, quant.linear), 0) +
-    (shapes.reduce((s, [rows]) => s + rows, 0) + 4 * H) * 4 +
-    shapes.reduce((s, [rows, cols]) => s + lora.tasks * lora.rank * (rows + cols) * 4, 0);
+  // f32 biases of the projections, two norms' worth of f32 factors (4H), the task adapters and a
+  // mixture of experts' f32 router; layers differ where some have experts.
+  const layerBytes = (l: number) => {
+    const shapes = Object.values(projectionShapes(config, l));
+    return (
+      shapes.reduce((s, [rows, cols]) => s + matrixBytes(rows, cols, quant.linear), 0) +
+      (shapes.reduce((s, [rows]) => s + rows, 0) + 4 * H) * 4 +
+      shapes.reduce((s, [rows, cols]) => s + lora.tasks * lora.rank * (rows + cols) * 4, 0) +
+      (isMoeLayer(config, l) ? (config.moe?.experts ?? 0) * H * 4 : 0)
+    );
+  };
+  let weightBytes = 0;
+  for (let l = 0; l < layers; l++) weightBytes += layerBytes(l);
+  const widest = Math.max(I, ...Array.from({ length: layers }, (_, l) => ffnWidth(config, l)));
   const rowsPerBucket = Math.max(1, Math.floor(DEFAULT_BATCH_TOKENS / seqLen));
   const bucketTokens = Math.min(batch, rowsPerBucket) * seqLen;
   const submissionTokens = Math.min(batch * seqLen, Math.max(SUBMISSION_TOKENS, seqLen));
   const [qkvRows] = projectionShapes(config).qkv;
-  const activations = 4 * (bucketTokens * (3 * H + qkvRows + I) + 2 * submissionTokens * H);
-  return (embeddings + layers * perLayer + activations + indexVectors * dims * 4) / MIB;
+  const activations = 4 * (bucketTokens * (3 * H + qkvRows + widest) + 2 * submissionTokens * H);
+  return (embeddings + weightBytes + activations + indexVectors * dims * 4) / MIB;
 }

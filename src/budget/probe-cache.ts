@@ -78,8 +78,9 @@ function probeStore(): Promise<ProbeStore> {
 }
 
 /** Timings depend on the layer shapes, not on the vocabulary (gathered on the CPU) or depth (per layer). */
-export function modelFingerprint(config: Pick<EncoderConfig, 'hiddenSize' | 'intermediateSize' | 'numHeads'>): string {
-  return `h${config.hiddenSize}-i${config.intermediateSize}-a${config.numHeads}`;
+export function modelFingerprint(config: Pick<EncoderConfig, 'hiddenSize' | 'intermediateSize' | 'numHeads' | 'moe'>): string {
+  const { moe } = config;
+  return `h${config.hiddenSize}-i${config.intermediateSize}-a${config.numHeads}${moe ? `-e${moe.experts}x${moe.everyN}` : ''}`;
 }
 
 /** The stored key of a probe: device, caller's model key, layer shapes. */

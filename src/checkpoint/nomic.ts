@@ -1,7 +1,9 @@
 import type { EncoderConfig } from '../weights/config.js';
-import type { BertWeights, WeightParts } from '../weights/weights.js';
+import { type Alloc, emptyLinear, quantizeRows, rowStart } from '../weights/quantize.js';
+import { isMoeLayer } from '../weights/shapes.js';
+import type { BertLayer, BertWeights, Quant, WeightParts } from '../weights/weights.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
-import { readBiasedLinear, readLayerNorm } from './matrix.js';
+import { BLOCK_VALUES, readBiasedLinear, readLayerNorm, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
@@ -15,7 +17,9 @@ const WORD_EMBEDDINGS = 'embeddings.word_embeddings.weight';
  * The activation applies to fc12, so the gated input stacks fc12's rows over fc11's. Biases are
  * read where the checkpoint has them (qkv_proj_bias / mlp_fc1_bias / mlp_fc2_bias; nomic-embed-text
  * has none) and are zeros otherwise. The vocabulary table may have more rows than the tokenizer
- * (pad_vocab_size_multiple): they are never gathered.
+ * (pad_vocab_size_multiple): they are never gathered. nomic-embed-text-v2-moe's ungated layers
+ * read mlp.fc1 / mlp.fc2, its expert layers (config.moe) mlp.router.layer, mlp.experts.mlp.w1 /
+ * w2 and mlp.experts.bias (moeFeedForward).
  */
 export function nomicReader(
   config: EncoderConfig,
@@ -40,14 +44,23 @@ export function nomicReader(
     layerCount,
     async layer(l) {
       const at = `encoder.layers.${l}`;
-      return {
+      const attention = {
         qkv: await linear([`${at}.attn.Wqkv`], 3 * H, H),
         attnOut: await linear([`${at}.attn.out_proj`], H, H),
         attnNorm: await norm(`${at}.norm1`),
-        ffnIn: await linear([`${at}.mlp.fc12`, `${at}.mlp.fc11`], I, H),
-        ffnOut: await linear([`${at}.mlp.fc2`], H, I),
-        ffnNorm: await norm(`${at}.norm2`),
       };
+      const ffnNorm = await norm(`${at}.norm2`);
+      if (config.moe && isMoeLayer(config, l)) {
+        return {
+          ...attention,
+          ...(await moeFeedForward(source, `${p}${at}.mlp`, H, I, config.moe.experts, quant, alloc)),
+          ffnNorm,
+        };
+      }
+      const ffnIn = config.gatedBert?.gate
+        ? await linear([`${at}.mlp.fc12`, `${at}.mlp.fc11`], I, H)
+        : await linear([`${at}.mlp.fc1`], I, H);
+      return { ...attention, ffnIn, ffnOut: await linear([`${at}.mlp.fc2`], H, I), ffnNorm };
     },
     rest: () =>
       gatedBertEmbeddings(
@@ -57,4 +70,41 @@ export function nomicReader(
         options,
       ),
   };
+}
+
+/**
+ * NomicMoELayer's weights as one wide feed-forward (BertLayer.router): w1 [E I, H] is already the
+ * stacked first projection; w2 is stored [E I, H] too, each expert's [I, H] applied untransposed
+ * (x1 @ w2), so the second projection [H, E I] is its transpose, made here a block of rows at a time.
+ */
+async function moeFeedForward(
+  source: TensorSource,
+  at: string,
+  H: number,
+  I: number,
+  experts: number,
+  quant: Quant,
+  alloc: Alloc | undefined,
+): Promise<Pick<BertLayer, 'ffnIn' | 'ffnOut' | 'router'>> {
+  const wide = experts * I;
+  const router = await readLinear(
+    source,
+    [{ name: `${at}.router.layer.weight`, rows: experts }],
+    H,
+    new Float32Array(experts),
+    'f32',
+  );
+  const ffnIn = await readLinear(source, [{ name: `${at}.experts.mlp.w1`, rows: wide }], H, new Float32Array(wide), quant, alloc);
+  const w2 = await source.get(`${at}.experts.mlp.w2`, [wide, H]);
+  const ffnOut = emptyLinear(quant, H, wide, await source.get(`${at}.experts.bias`, [H]), alloc);
+  const block = Math.max(1, Math.floor(BLOCK_VALUES / wide));
+  for (let from = 0; from < H; from += block) {
+    const to = Math.min(from + block, H);
+    const rows = new Float32Array((to - from) * wide);
+    for (let h = from; h < to; h++) for (let c = 0; c < wide; c++) rows[(h - from) * wide + c] = w2[c * H + h] as number;
+    const start = rowStart(quant, wide, from);
+    const end = rowStart(quant, wide, to);
+    quantizeRows(rows, wide, quant, ffnOut.data.subarray(start.byte, end.byte), ffnOut.scales?.subarray(start.scale, end.scale));
+  }
+  return { router, ffnIn, ffnOut };
 }

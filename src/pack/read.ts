@@ -2,7 +2,7 @@ import { ModelFormatError } from '../errors.js';
 import { type EncoderConfig, parseHfConfig, readsSegmentTypes } from '../weights/config.js';
 import type { DecoderSpec } from '../weights/decoder-config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
-import { projectionShapes } from '../weights/shapes.js';
+import { isMoeLayer, projectionShapes } from '../weights/shapes.js';
 import {
   type BertLayer,
   type ClassifierHead,
@@ -110,9 +110,9 @@ export function packLayers(
 ): (BertLayer | ModernBertLayer | DecoderLayer)[] {
   const H = config.hiddenSize;
   const modern = config.modern !== undefined;
-  const shapes = projectionShapes(config);
   const out: (BertLayer | ModernBertLayer | DecoderLayer)[] = [];
   for (let l = from; l < to; l++) {
+    const shapes = projectionShapes(config, l);
     const shard = manifest.shards.find((s) => s.layers && s.layers[0] <= l && l < s.layers[1]) as ShardEntry;
     const view = new ShardView(shard, bytesOf(files, shard.file));
     const at = `layer.${l}`;
@@ -129,6 +129,9 @@ export function packLayers(
       ffnIn: linear('ffnIn'),
       ffnOut: linear('ffnOut'),
       ffnNorm: view.norm(`${at}.ffnNorm`, H),
+      ...(config.moe && isMoeLayer(config, l)
+        ? { router: { ...view.linear(`${at}.router`, config.moe.experts, H, false), bias: new Float32Array(config.moe.experts) } }
+        : {}),
       ...(lora
         ? {
             adapters: Object.fromEntries(

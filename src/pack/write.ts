@@ -103,8 +103,10 @@ function layerParts(index: number, layer: EncoderWeights['layers'][number], lora
     ];
   }
   const adapters = 'adapters' in layer ? layer.adapters : undefined;
+  const router = 'router' in layer ? layer.router : undefined;
   return [
     ...linears,
+    ...(router ? linearParts(`${at}.router`, router, false) : []),
     // ModernBERT's layer 0 has no attention norm, so its shard has no such tensor.
     ...NORMS.flatMap((k) => {
       const norm = layer[k];

@@ -1,6 +1,6 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 import { bool, ERF_GELU, nonNegativeInt, num, obj, positiveInt } from './config-fields.js';
-import type { EncoderConfig, LoraSpec, RopeSpec } from './encoder-config.js';
+import type { EncoderConfig, LoraSpec, MoeSpec, RopeSpec } from './encoder-config.js';
 
 /** The numbers every BERT-named config (BERT, XLM-R, GTE, JinaBERT) states alike, hidden_act checked. */
 export function bertNumbers(cfg: Record<string, unknown>) {
@@ -80,11 +80,17 @@ export function parseGteConfig(cfg: Record<string, unknown>): EncoderConfig {
  * rotary_emb_base over the whole head (rotate_half), the feed-forward fc2(fc11(x) * act(fc12(x)))
  * with act SiLU (swiglu) or GELU (geglu), word + token-type-0 embeddings under emb_ln. Refused:
  * partial, interleaved or xPos rotary (no published embedder uses them), pre-norm, RMSNorm,
- * parallel blocks, causal attention, grouped heads, ungated activations. With rotary_scaling_factor, dynamic NTK starts past
+ * parallel blocks, causal attention, grouped heads. With rotary_scaling_factor, dynamic NTK starts past
  * max_trained_positions, so inputs stop there.
+ *
+ * nomic-embed-text-v2-moe: activation_function "gelu" is NomicBertMLP's ungated fc2(gelu(fc1(x)))
+ * (exact erf, n_inner wide, not rounded), and with moe_every_n_layers every such layer l with
+ * l % n === 1 is a NomicMoELayer instead (MoeSpec); its Matryoshka cut is a plain slice (its model
+ * card: truncate_dim), not v1.5's layer norm. Refused: shared experts, the expert-choice router and
+ * megablocks' p-norm of the routed weights (moe_normalize_expert_weights), which it does not use.
  */
 export function parseNomicConfig(cfg: Record<string, unknown>): EncoderConfig {
-  const refuse = (what: string) => {
+  const refuse = (what: string): never => {
     throw new UnsupportedError(`NomicBERT ${what} is not supported`);
   };
   const hiddenSize = positiveInt(cfg, 'n_embd');
@@ -93,7 +99,10 @@ export function parseNomicConfig(cfg: Record<string, unknown>): EncoderConfig {
     throw new ModelFormatError(`n_embd ${hiddenSize} / n_head ${numHeads} must give an even head size (RoPE rotates pairs)`);
   }
   const act = cfg.activation_function ?? 'swiglu';
-  if (act !== 'swiglu' && act !== 'geglu') refuse(`activation_function ${JSON.stringify(act)} (only swiglu and geglu)`);
+  if (act !== 'swiglu' && act !== 'geglu' && act !== 'gelu') {
+    refuse(`activation_function ${JSON.stringify(act)} (only swiglu, geglu and gelu)`);
+  }
+  const moe = nomicMoe(cfg, refuse);
   if (num(cfg, 'rotary_emb_fraction', 0) !== 1) refuse(`rotary_emb_fraction ${JSON.stringify(cfg.rotary_emb_fraction)} (only 1)`);
   if (bool(cfg, 'rotary_emb_interleaved')) refuse('rotary_emb_interleaved');
   if (cfg.rotary_emb_scale_base !== undefined && cfg.rotary_emb_scale_base !== null) refuse('rotary_emb_scale_base (xPos)');
@@ -115,9 +124,7 @@ export function parseNomicConfig(cfg: Record<string, unknown>): EncoderConfig {
     numLayers: positiveInt(cfg, 'n_layer'),
     numHeads,
     headDim: hiddenSize / numHeads,
-    // NomciBertGatedMLP rounds its width up to a multiple of 256 (8H/3 when n_inner is unset).
-    intermediateSize:
-      Math.ceil((cfg.n_inner == null ? Math.floor((8 * hiddenSize) / 3) : positiveInt(cfg, 'n_inner')) / 256) * 256,
+    intermediateSize: nomicMlpWidth(cfg, act === 'gelu', hiddenSize),
     maxPositions,
     typeVocabSize: nonNegativeInt(cfg, 'type_vocab_size', 2),
     layerNormEps: num(cfg, 'layer_norm_epsilon', 1e-5),
@@ -126,10 +133,34 @@ export function parseNomicConfig(cfg: Record<string, unknown>): EncoderConfig {
     maxTokens,
     gatedBert: {
       positions: { type: 'rope', ropeTheta, ntk: null },
-      gate: act === 'swiglu' ? 'silu' : 'gelu',
-      truncateNorm: true,
+      gate: act === 'swiglu' ? 'silu' : act === 'geglu' ? 'gelu' : null,
+      truncateNorm: act !== 'gelu',
     },
+    ...(moe ? { moe } : {}),
   };
+}
+
+/**
+ * NomicBertMLP is n_inner wide (4H when unset); NomciBertGatedMLP rounds its width up to a multiple
+ * of 256 (8H/3 when n_inner is unset).
+ */
+function nomicMlpWidth(cfg: Record<string, unknown>, ungated: boolean, H: number): number {
+  const inner = cfg.n_inner == null ? null : positiveInt(cfg, 'n_inner');
+  if (ungated) return inner ?? 4 * H;
+  return Math.ceil((inner ?? Math.floor((8 * H) / 3)) / 256) * 256;
+}
+
+function nomicMoe(cfg: Record<string, unknown>, refuse: (what: string) => never): MoeSpec | null {
+  const everyN = nonNegativeInt(cfg, 'moe_every_n_layers', 0);
+  if (everyN === 0) return null;
+  if (cfg.activation_function !== 'gelu') refuse('mixture of experts with a gated activation_function');
+  if (nonNegativeInt(cfg, 'num_shared_experts', 0) > 0) refuse('num_shared_experts');
+  if (bool(cfg, 'expert_choice_router')) refuse('expert_choice_router');
+  if (cfg.moe_normalize_expert_weights) refuse('moe_normalize_expert_weights');
+  const experts = positiveInt(cfg, 'num_experts');
+  const topK = positiveInt(cfg, 'moe_top_k');
+  if (topK > experts) throw new ModelFormatError(`moe_top_k ${topK} is more than num_experts ${experts}`);
+  return { experts, topK, everyN };
 }
 
 /**

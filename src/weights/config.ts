@@ -23,6 +23,7 @@ export {
   type LoraSpec,
   type ModelType,
   type ModernBertSpec,
+  type MoeSpec,
   POOLINGS,
   type Pooling,
   type RopeSpec,

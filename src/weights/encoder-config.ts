@@ -72,6 +72,19 @@ export interface GatedBertSpec {
 }
 
 /**
+ * A mixture-of-experts feed-forward (nomic-embed-text-v2-moe: NomicBERT's NomicMoELayer, from
+ * megablocks): in the layers l with l % everyN === 1, a router (a Linear H -> experts without bias)
+ * takes the softmax over all experts in f32, keeps each token's topK most probable, and the
+ * token's output is the sum of those experts' GELU MLPs (w1: [I, H] in, w2: [I, H] out, neither
+ * with a bias) weighted by their probabilities, not renormalised, plus one bias shared by all.
+ */
+export interface MoeSpec {
+  experts: number;
+  topK: number;
+  everyN: number;
+}
+
+/**
  * MPNet's relative attention bias (transformers' MPNetEncoder): one learned bias per head and
  * bucket of the signed distance j - i between key and query, added to the scores of every layer,
  * T5's bucketing (half the buckets per sign, exact below a quarter of them, logarithmic up to
@@ -161,6 +174,8 @@ export interface EncoderConfig {
   gatedBert?: GatedBertSpec;
   /** Present exactly when modelType is 'mpnet'. */
   relativeAttention?: RelativeAttentionSpec;
+  /** Present for NomicBERT with experts (moe_every_n_layers > 0). */
+  moe?: MoeSpec;
   /** Present exactly when modelType is 'qwen3' or 'gemma3'. */
   decoder?: DecoderSpec;
   /** Present when the checkpoint carries task adapters (jina_embeddings_v3). */

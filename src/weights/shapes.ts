@@ -3,13 +3,28 @@ import type { EncoderConfig } from './config.js';
 /** A layer's four projections, named as the weights and packs name them. */
 export type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
 
+/** Whether layer `l` (0-based) has a mixture of experts for its feed-forward (config.moe). */
+export const isMoeLayer = (config: Pick<EncoderConfig, 'moe'>, l: number): boolean =>
+  config.moe !== undefined && l % config.moe.everyN === 1;
+
 /**
- * [rows, cols] of each projection of a layer: BERT's [3H, H], [H, H], [I, H], [H, I]; the gated
- * feed-forward input of ModernBERT, the gated BERTs and the decoders stacks 2I rows; a decoder's grouped-query QKV
- * has heads + 2 kvHeads heads of headDim rows, and its output projection reads heads x headDim.
+ * The feed-forward's hidden width in layer `l`: the intermediate size, or for a mixture of
+ * experts every expert's, side by side (the experts' first projections stack into one [E I, H]
+ * matrix, their second ones into one [H, E I]).
  */
-export function projectionShapes(config: EncoderConfig): Record<Projection, [number, number]> {
-  const { hiddenSize: H, intermediateSize: I, numHeads, headDim: D, decoder } = config;
+export function ffnWidth(config: EncoderConfig, l: number): number {
+  return isMoeLayer(config, l) ? (config.moe?.experts ?? 1) * config.intermediateSize : config.intermediateSize;
+}
+
+/**
+ * [rows, cols] of each projection of layer `l`: BERT's [3H, H], [H, H], [I, H], [H, I]; the gated
+ * feed-forward input of ModernBERT, the gated BERTs and the decoders stacks 2I rows; a decoder's grouped-query QKV
+ * has heads + 2 kvHeads heads of headDim rows, and its output projection reads heads x headDim; a
+ * mixture of experts' feed-forward is E I wide (ffnWidth).
+ */
+export function projectionShapes(config: EncoderConfig, l = 0): Record<Projection, [number, number]> {
+  const { hiddenSize: H, numHeads, headDim: D, decoder } = config;
+  const I = ffnWidth(config, l);
   const gated = config.modern !== undefined || (config.gatedBert?.gate ?? null) !== null || decoder !== undefined;
   const q = decoder ? numHeads * D : H;
   const kv = decoder ? decoder.numKvHeads * D : H;

@@ -111,6 +111,13 @@ export interface BertLayer {
   ffnIn: Linear;
   ffnOut: Linear;
   ffnNorm: LayerNormParams;
+  /**
+   * A mixture of experts' router (config.moe, in its layers only): [experts, H] in f32 with a zero
+   * bias, so that quantization never changes which experts a token goes to. There ffnIn stacks the
+   * experts' first projections, [E I, H] without bias, and ffnOut their second ones side by side,
+   * [H, E I], with the one bias they share.
+   */
+  router?: Linear;
   /** The projections' task adapters where the model has some (config.lora). */
   adapters?: Record<LayerProjection, LoraPair>;
 }

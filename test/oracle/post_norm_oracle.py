@@ -76,10 +76,11 @@ def store_weights(folder, weights, dtype):
 
 
 def q8_rows(W):
-    """Weights rounded as the runtime's q8 stores them: int8 per output row, scale absmax / 127."""
+    """Weights rounded as the runtime's q8 stores them: int8 per output row, scale absmax / 127; a mixture of
+    experts' router stays as it is (m3web keeps it in f32, so that rounding never changes a token's experts)."""
     out = {}
     for n, a in W.items():
-        s = a.abs().max(-1, keepdim=True).values / 127 if a.dim() == 2 else None
+        s = a.abs().max(-1, keepdim=True).values / 127 if a.dim() == 2 and ".router." not in n else None
         out[n] = torch.round(a / s) * s if s is not None else a
     return out
 

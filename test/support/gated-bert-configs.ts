@@ -89,6 +89,35 @@ export const NOMIC_EMBED_TEXT_V15 = {
   vocab_size: 30528,
 };
 
+/**
+ * nomic-embed-text-v2-moe's config.json shape, as its ports read it (vLLM's NomicBertModel,
+ * llama.cpp's nomic-bert-moe, public re-implementations), not checked against the file: XLM-R's
+ * 250k vocabulary, the ungated GELU MLP with biases, 8 experts of 3072, top 2, in every second
+ * layer, 2048 positions, 512 tokens in sentence-transformers.
+ */
+export const NOMIC_EMBED_TEXT_V2_MOE = {
+  ...NOMIC_EMBED_TEXT_V15,
+  activation_function: 'gelu',
+  expert_choice_router: false,
+  layer_norm_epsilon: 1e-5,
+  max_trained_positions: 2048,
+  mlp_fc1_bias: true,
+  mlp_fc2_bias: true,
+  moe_every_n_layers: 2,
+  moe_impl: 'megablocks',
+  moe_normalize_expert_weights: false,
+  moe_top_k: 2,
+  n_positions: 2048,
+  num_experts: 8,
+  num_shared_experts: 0,
+  pad_token_id: 1,
+  qkv_proj_bias: true,
+  rotary_emb_base: 10000,
+  router_aux_loss_coef: 0.1,
+  type_vocab_size: 1,
+  vocab_size: 250048,
+};
+
 /** jina-embeddings-v2-small-en's config.json shape (JinaBertConfig), as remembered: 4 layers x 512, 8 heads, ALiBi, GeGLU. */
 export const JINA_EMBEDDINGS_V2_SMALL_EN = {
   architectures: ['JinaBertForMaskedLM'],

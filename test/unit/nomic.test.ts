@@ -5,7 +5,8 @@ import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { parseHfConfig } from '../../src/weights/config.js';
-import { NOMIC_EMBED_TEXT_V15 } from '../support/gated-bert-configs.js';
+import { isMoeLayer, projectionShapes } from '../../src/weights/shapes.js';
+import { NOMIC_EMBED_TEXT_V2_MOE, NOMIC_EMBED_TEXT_V15 } from '../support/gated-bert-configs.js';
 import { folderFiles } from '../support/hub-server.js';
 import { packSuite, readOracleJson, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
@@ -40,6 +41,33 @@ describe('NomicBERT config', () => {
     expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V15, rotary_scaling_factor: 2 }).maxTokens).toBe(2048);
   });
 
+  it('reads nomic-embed-text-v2-moe: the ungated MLP, experts in every second layer, a plain Matryoshka cut', () => {
+    const c = parseHfConfig(NOMIC_EMBED_TEXT_V2_MOE);
+    expect(c).toMatchObject({ vocabSize: 250048, intermediateSize: 3072, maxTokens: 2048, typeVocabSize: 1, padTokenId: 1 });
+    expect(c.gatedBert).toEqual({ positions: { type: 'rope', ropeTheta: 10000, ntk: null }, gate: null, truncateNorm: false });
+    expect(c.moe).toEqual({ experts: 8, topK: 2, everyN: 2 });
+    expect(Array.from({ length: 12 }, (_, l) => isMoeLayer(c, l))).toEqual(Array.from({ length: 12 }, (_, l) => l % 2 === 1));
+    expect(projectionShapes(c, 0)).toMatchObject({ ffnIn: [3072, 768], ffnOut: [768, 3072] });
+    expect(projectionShapes(c, 1)).toMatchObject({ ffnIn: [8 * 3072, 768], ffnOut: [768, 8 * 3072] });
+    // NomicBertMLP takes n_inner as it is (4H when unset); only the gated MLP rounds it.
+    expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V2_MOE, n_inner: 3000 }).intermediateSize).toBe(3000);
+    expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V2_MOE, n_inner: null }).intermediateSize).toBe(3072);
+    expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V2_MOE, moe_every_n_layers: 0 }).moe).toBeUndefined();
+  });
+
+  it.each([
+    [{ num_shared_experts: 1 }, UnsupportedError, /num_shared_experts/],
+    [{ expert_choice_router: true }, UnsupportedError, /expert_choice_router/],
+    [{ moe_normalize_expert_weights: 1 }, UnsupportedError, /moe_normalize_expert_weights/],
+    [{ activation_function: 'swiglu' }, UnsupportedError, /gated activation_function/],
+    [{ moe_top_k: 9 }, ModelFormatError, /moe_top_k 9 is more than num_experts 8/],
+    [{ num_experts: 0 }, ModelFormatError, /num_experts/],
+  ])('refuses the experts of %j with a clear error', (change, type, message) => {
+    const run = () => parseHfConfig({ ...NOMIC_EMBED_TEXT_V2_MOE, ...change });
+    expect(run).toThrow(type);
+    expect(run).toThrow(message);
+  });
+
   it.each([
     [{ rotary_emb_fraction: 0.5 }, UnsupportedError, /rotary_emb_fraction 0.5/],
     [{ rotary_emb_fraction: 0 }, UnsupportedError, /rotary_emb_fraction 0/],
@@ -49,7 +77,7 @@ describe('NomicBERT config', () => {
     [{ use_rms_norm: true }, UnsupportedError, /use_rms_norm/],
     [{ parallel_block: true }, UnsupportedError, /parallel_block/],
     [{ causal: true }, UnsupportedError, /causal/],
-    [{ activation_function: 'gelu' }, UnsupportedError, /activation_function "gelu"/],
+    [{ activation_function: 'relu' }, UnsupportedError, /activation_function "relu"/],
     [{ num_heads_kv: 4 }, UnsupportedError, /num_heads_kv/],
     [{ n_head: 256 }, ModelFormatError, /even head size/],
     [{ n_inner: 0 }, ModelFormatError, /n_inner/],
@@ -68,6 +96,9 @@ describe('NomicBERT packs', () => {
     ['nomic-tiny', 'q4'],
     ['nomic-bias-tiny', 'f32'],
     ['nomic-bias-tiny', 'q8'],
+    ['nomic-moe-tiny', 'f32'],
+    ['nomic-moe-tiny', 'q8'],
+    ['nomic-moe-tiny', 'q4'],
   ]);
 });
 
