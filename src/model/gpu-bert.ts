@@ -2,10 +2,12 @@ import type { GpuContext } from '../gpu/device.js';
 import { EmbedKernel } from '../gpu/kernels/embed.js';
 import type { GpuLayerNorm } from '../gpu/kernels/layernorm.js';
 import { type GpuLoraPair, LoraKernel } from '../gpu/kernels/lora.js';
+import type { GpuLinear } from '../gpu/kernels/matmul.js';
+import { MoeGateKernel } from '../gpu/kernels/moe-gate.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { type Elem, GrowableBuffer, type UniformArena } from '../gpu/resources.js';
 import type { EncoderConfig } from '../weights/config.js';
-import type { Projection } from '../weights/shapes.js';
+import { ffnWidth, type Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiBase } from './alibi.js';
 import {
@@ -24,6 +26,8 @@ import { ropeSpecTable } from './rope.js';
 
 interface GpuLayer extends GpuLayerCore {
   attnNorm: GpuLayerNorm;
+  /** A mixture of experts' router, [experts, H] f32, in its layers (config.moe); null elsewhere. */
+  router: GpuLinear | null;
   /** The projections' task adapters (config.lora); null without. */
   adapters: Record<Projection, GpuLoraPair> | null;
 }
@@ -47,8 +51,8 @@ interface Tables {
   embNorm: GpuLayerNorm;
 }
 
-type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
-const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden'];
+type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden' | 'routerLogits';
+const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden', 'routerLogits'];
 
 /**
  * The BERT / XLM-R / DistilBERT / MPNet forward: learned positions (MPNet: and a relative bias in
@@ -56,7 +60,9 @@ const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden']
  * ones (GTE, NomicBERT: RoPE; JinaBERT: ALiBi) the positions in the attention kernel and GeGLU or
  * SwiGLU in the feed-forward matmul's epilogue instead. Under f16 activations every buffer is
  * f16, the stream too: post-norm, it holds LayerNorm outputs (or one sub-layer's sum before its
- * norm), never a sum over layers.
+ * norm), never a sum over layers. NomicBERT's expert layers (config.moe) run every expert's first
+ * projection as one wide matmul, weigh its GELU output by each token's route (shaders/moe_gate.wgsl,
+ * from the router's f32 logits) and sum the chosen experts in one wide second projection.
  */
 export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGraph {
   private constructor(
@@ -68,16 +74,18 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     uploads: WeightUploads,
     elems: Record<Role, Elem>,
     private readonly adapters: Adapters | null,
+    private readonly moeGate: MoeGateKernel | null,
   ) {
-    const { hiddenSize: H, intermediateSize: I } = config;
+    const { hiddenSize: H } = config;
+    const ffnHidden = Math.max(...layers.map((_, l) => ffnWidth(config, l)));
     super(
       device,
       {
-        activations: { residual: H, qkv: 3 * H, attnContext: H, attnOut: H, ffnHidden: I },
+        activations: { residual: H, qkv: 3 * H, attnContext: H, attnOut: H, ffnHidden, routerLogits: config.moe?.experts ?? 1 },
         elems,
         output: 'residual',
-        // Embed and its norm, then 7 per layer, and one per projection's task adapter.
-        slots: { fixed: 2, perLayer: adapters ? 11 : 7 },
+        // Embed and its norm, then 7 per layer, one per projection's task adapter, and the router and its gate.
+        slots: { fixed: 2, perLayer: 7 + (adapters ? 4 : 0) + (moeGate ? 2 : 0) },
       },
       kernels,
       layers,
@@ -95,21 +103,24 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
   /** `activations`: the activation buffers' element type (f16 needs `shader-f16`). */
   static async create(gpu: GpuContext, weights: BertWeights, activations: Elem = 'f32'): Promise<BertGraph> {
     const c = weights.config;
-    const elems = roleElems(ROLES, activations);
+    // Routing is decided in f32, as the reference does: an f16 logit could swap two close experts.
+    const elems = roleElems(ROLES, activations, ['routerLogits']);
     const { position, tokenType } = weights;
     const learned = position && tokenType;
     const positions = c.gatedBert?.positions;
     const rotary = positions?.type === 'rope';
     const relative = modelRelativeBias(weights);
-    const [kernels, embed, lora] = await Promise.all([
+    const [kernels, embed, lora, moeGate] = await Promise.all([
       createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary, elems }),
       learned ? EmbedKernel.create(gpu.device, [elems.residual]) : null,
       c.lora ? LoraKernel.create(gpu.device, [activations]) : null,
+      c.moe ? MoeGateKernel.create(gpu.device, c.moe.experts, [elems.ffnHidden]) : null,
     ]);
     const up = new WeightUploads(gpu.device);
     const layers = weights.layers.map((l, i) => ({
       ...uploadLayerCore(up, i, l),
       attnNorm: up.norm(`layer${i}.attn_norm`, l.attnNorm),
+      router: l.router ? up.linear(`layer${i}.router`, l.router) : null,
       adapters: l.adapters
         ? (Object.fromEntries(
             Object.entries(l.adapters).map(([k, pair]) => [
@@ -131,7 +142,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     };
     const adapters =
       lora && c.lora ? { kernel: lora, lowRank: new GrowableBuffer(gpu.device, 'lora_t'), rank: c.lora.rank } : null;
-    return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems, adapters);
+    return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems, adapters, moeGate);
   }
 
   override reserve(maxM: number): void {
@@ -166,7 +177,8 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
   encodeLayers(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, from: number, to: number): GPUBuffer {
     const { hiddenSize: H, numHeads } = this.config;
     const { matmul, attention, layerNorm } = this.kernels;
-    const { residual, qkv, attnContext, attnOut, ffnHidden } = this.activations();
+    const { residual, qkv, attnContext, attnOut, ffnHidden, routerLogits } = this.activations();
+    const { moe } = this.config;
     const { batch } = p;
     const M = batch.size * batch.seqLen;
     const { rope, relative } = this.tables;
@@ -189,7 +201,12 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       // Post-norm: attnOut = LN(attnOut + residual), the feed-forward's input and its residual.
       layerNorm.encode(pass, uniforms, attnOut, residual, l.attnNorm, M, H);
       // The rotary ones' ffnIn has 2I rows (gates over factors); the gated epilogue leaves I columns.
-      project(attnOut, 'ffnIn', ffnHidden, this.ffnEpilogue); // ffnHidden [M, I]
+      project(attnOut, 'ffnIn', ffnHidden, this.ffnEpilogue); // ffnHidden [M, I], or [M, E I] with experts
+      if (l.router && moe && this.moeGate) {
+        matmul.encode(pass, uniforms, attnOut, l.router, routerLogits, M); // routerLogits [M, E]
+        const shape = { M, experts: moe.experts, width: this.config.intermediateSize, topK: moe.topK };
+        this.moeGate.encode(pass, uniforms, { logits: routerLogits, hidden: ffnHidden }, shape);
+      }
       // The layer's input is spent, so the feed-forward output takes its buffer.
       project(ffnHidden, 'ffnOut', residual); // residual [M, H]
       layerNorm.encode(pass, uniforms, residual, attnOut, l.ffnNorm, M, H);

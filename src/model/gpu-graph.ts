@@ -29,6 +29,8 @@ export interface GpuGraph {
   readonly outputElem: Elem;
   /** Uniform slots one batch of `layers` layers takes. */
   slots(layers: number): number;
+  /** Bytes per token of the largest activation buffer: what a device's binding limit divides. */
+  readonly tokenBytes: number;
   /** Compiles the pipelines batches of these token counts need (once; later calls return at once). */
   prepare(tokenCounts: readonly number[]): Promise<void>;
   /** Grows the activation buffers for batches of up to `maxM` tokens. */
@@ -121,7 +123,13 @@ export async function createLayerKernels(
   },
 ): Promise<LayerKernels> {
   const reads = sharedReads(gpu);
-  const quants = o.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]);
+  const quants = o.layers.flatMap((l) => [
+    l.qkv.quant,
+    l.attnOut.quant,
+    l.ffnIn.quant,
+    l.ffnOut.quant,
+    ...('router' in l && l.router ? [l.router.quant] : []),
+  ]);
   const roles = [...new Set(Object.values(o.elems))];
   const [matmul, attention, layerNorm] = await Promise.all([
     MatmulKernel.create(gpu.device, quants.length ? quants : ['f32'], reads, roles),
@@ -207,6 +215,10 @@ export abstract class LayerGraph<Role extends string, Layer extends GpuProjectio
 
   slots(layers: number): number {
     return this.shape.slots.fixed + this.shape.slots.perLayer * layers;
+  }
+
+  get tokenBytes(): number {
+    return Math.max(...this.buffers.map(([role]) => this.shape.activations[role] * ELEM_BYTES[this.shape.elems[role]]));
   }
 
   prepare(tokenCounts: readonly number[]): Promise<void> {

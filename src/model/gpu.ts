@@ -8,7 +8,7 @@ import type { EncoderConfig, Pooling } from '../weights/config.js';
 import { f16BitsToF32 } from '../weights/f16.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { adaptiveUnsupported, checkExits, ExitJudge } from './adaptive.js';
-import { bucketize, SUBMISSION_TOKENS, selectRows, type TokenBatch } from './batch.js';
+import { bucketize, DEFAULT_BATCH_TOKENS, SUBMISSION_TOKENS, selectRows, type TokenBatch } from './batch.js';
 import { type CpuHead, cpuHead } from './cpu-ops.js';
 import {
   type AdaptiveOptions,
@@ -123,6 +123,26 @@ export class GpuEncoder implements EncoderBackend {
     return this.graph.loadedLayers;
   }
 
+  /**
+   * The batches' tokens: the usual budget, or fewer where the widest activation buffer of that
+   * many would pass the device's binding limit (a mixture of experts' E I wide feed-forward: 98 KiB
+   * a token in f32 for nomic-embed-text-v2-moe, 128 MiB on adapters that keep the default).
+   */
+  private batchTokens(tokens: readonly ArrayLike<number>[]): number {
+    const { limits } = this.device;
+    const bytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+    const fits = Math.floor(bytes / this.graph.tokenBytes);
+    const longest = Math.max(0, ...tokens.map((t) => t.length));
+    if (longest > fits) {
+      const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+      throw new UnsupportedError(
+        `a text of ${longest} tokens needs a ${mib(longest * this.graph.tokenBytes)} MiB activation buffer, past this ` +
+          `GPU's binding limit of ${mib(bytes)} MiB: pass shorter texts (at most ${fits} tokens) or device: 'cpu'`,
+      );
+    }
+    return Math.min(DEFAULT_BATCH_TOKENS, fits);
+  }
+
   async embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
     checkForwardOptions(this, tokens, options);
     const H = this.config.hiddenSize;
@@ -144,7 +164,8 @@ export class GpuEncoder implements EncoderBackend {
     if (!isStepped(graph)) throw adaptiveUnsupported(this.weights.family);
     const judge = new ExitJudge(tokens.length, o, truncatesWithNorm(this.config));
     await this.serialised(async () => {
-      for (const batch of bucketize(tokens, this.config)) await this.adaptiveBatch(graph, batch, o, judge);
+      for (const batch of bucketize(tokens, this.config, this.batchTokens(tokens)))
+        await this.adaptiveBatch(graph, batch, o, judge);
     });
     return judge.result;
   }
@@ -209,7 +230,7 @@ export class GpuEncoder implements EncoderBackend {
   private async run(tokens: readonly ArrayLike<number>[], layers: number, output: Output): Promise<Float32Array[]> {
     const results: Float32Array[] = new Array(tokens.length);
     const second = output.kind === 'pooled' ? output.options.secondSegment : undefined;
-    const batches = bucketize(tokens, this.config, undefined, second);
+    const batches = bucketize(tokens, this.config, this.batchTokens(tokens), second);
     let group: TokenBatch[] = [];
     let groupTokens = 0;
     const flush = async () => {

@@ -1,12 +1,13 @@
 /**
  * The Matryoshka widths published embedders were trained for, by Hub repository (lower case), as
- * their model cards state them (read from memory of the cards: no hub is reachable where this was
- * written). A Hub model opens with its entry here, cut to its hidden size, unless `dims` says
+ * their model cards state them (read from memory of the cards, nomic-embed-text-v2-moe's from public
+ * copies of its card: no hub is reachable where this was written). A Hub model opens with its entry here, cut to its hidden size, unless `dims` says
  * otherwise, so the budget planner can trade width for speed on it as on a pack; any other
  * repository opens at its full width only.
  */
 const TRAINED_WIDTHS: Readonly<Record<string, readonly number[]>> = {
   'nomic-ai/nomic-embed-text-v1.5': [64, 128, 256, 512, 768],
+  'nomic-ai/nomic-embed-text-v2-moe': [256, 768],
   'snowflake/snowflake-arctic-embed-m-v2.0': [256, 768],
   'snowflake/snowflake-arctic-embed-l-v2.0': [256, 1024],
   'google/embeddinggemma-300m': [128, 256, 512, 768],

@@ -51,6 +51,14 @@ interface Fixture {
   model: string;
   /** Pooled vectors checked against the oracle: mean and CLS (BERT, ModernBERT), or the sentence-transformers output. */
   pooled: 'mean-cls' | 'st';
+  /**
+   * The hidden states' bound where it is below the pooled vectors': a mixture of experts sends a
+   * token whose second and third router logits nearly tie (nomic-moe-tiny: gaps down to 5.5e-4
+   * among 982 routes, by its oracle) to another expert once its input is rounded to f16, as any
+   * f16 or bf16 run of the model would; the text's other tokens and its pooled vector stay within
+   * the usual bound.
+   */
+  hidden?: number;
 }
 
 const FIXTURES: Fixture[] = [
@@ -59,6 +67,7 @@ const FIXTURES: Fixture[] = [
   { model: 'modernbert-tiny', pooled: 'mean-cls' },
   { model: 'gte-tiny', pooled: 'mean-cls' },
   { model: 'nomic-tiny', pooled: 'mean-cls' },
+  { model: 'nomic-moe-tiny', pooled: 'mean-cls', hidden: 0.998 },
   { model: 'jina-tiny', pooled: 'mean-cls' },
   { model: 'mpnet-tiny', pooled: 'mean-cls' },
   { model: 'qwen3-trained', pooled: 'st' },
@@ -126,7 +135,7 @@ function f16Suites(): void {
     }
   });
 
-  for (const { model, pooled } of FIXTURES) {
+  for (const { model, pooled, hidden } of FIXTURES) {
     describe(`${model} with f16 activations`, async () => {
       const dir = `test/oracle/fixtures/${model}`;
       const config = parseHfConfig(await readFixtureJson(`${dir}/config.json`));
@@ -194,11 +203,11 @@ function f16Suites(): void {
           if (quant === 'q8') {
             const vsF32 = minCosine(got, await run(quant, 'f32'));
             line += `; vs f32 activations hidden ${vsF32.hidden.toFixed(6)}, pooled ${vsF32.pooled.toFixed(6)}`;
-            expect(vsF32.hidden).toBeGreaterThanOrEqual(THRESHOLD);
+            expect(vsF32.hidden).toBeGreaterThanOrEqual(hidden ?? THRESHOLD);
             expect(vsF32.pooled).toBeGreaterThanOrEqual(THRESHOLD);
           }
           measured.push(line);
-          expect(vsOracle.hidden).toBeGreaterThanOrEqual(bound);
+          expect(vsOracle.hidden).toBeGreaterThanOrEqual(Math.min(bound, hidden ?? bound));
           expect(vsOracle.pooled).toBeGreaterThanOrEqual(bound);
         });
       }

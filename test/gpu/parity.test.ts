@@ -40,6 +40,7 @@ const MODELS: Record<string, readonly Quant[]> = {
   'gte-arctic-tiny': ['f32'],
   'nomic-tiny': ['f32'],
   'nomic-bias-tiny': ['f32'],
+  'nomic-moe-tiny': ['f32'],
   'jina-tiny': ['f32'],
   'jina-6head-tiny': ['f32'],
   'mpnet-tiny': ['f32'],
@@ -134,6 +135,65 @@ describe('nomic-tiny: the Matryoshka cut on WebGPU', async () => {
       }
     } finally {
       backend.dispose();
+    }
+  });
+});
+
+describe('nomic-moe-tiny: the plain Matryoshka cut, and batches within the binding limit', async () => {
+  const dir = 'test/oracle/fixtures/nomic-moe-tiny';
+  const config = parseHfConfig(await readFixtureJson(`${dir}/config.json`));
+  const weightsFile = new SafetensorsFile(await readFixtureBytes(`${dir}/model.safetensors`));
+  const expected = await readFixtureJson<{ ids: number[][]; layers: number }>(`${dir}/expected.json`);
+  const oracle = new SafetensorsFile(await readFixtureBytes(`${dir}/expected.safetensors`), 'expected.safetensors');
+  const options = { layers: expected.layers, pooling: 'mean', normalize: true } as const;
+
+  it('cuts the mean without a norm, as the v2-moe card does', async () => {
+    const backend = await GpuEncoder.create(await testGpu(), await weightsFromTensors(config, weightsFile));
+    try {
+      const cut = await backend.embed(expected.ids, { ...options, dims: 16 });
+      cut.forEach((v, i) => {
+        expect(cosine(v, oracle.get(`matryoshka.${i}.16`, [16]))).toBeGreaterThanOrEqual(0.99999);
+      });
+    } finally {
+      backend.dispose();
+    }
+  });
+
+  it("splits batches at the device's binding limit and refuses a text past it, naming both", async () => {
+    const gpu = await testGpu();
+    // The experts' hidden buffer is 8 x 96 f32 a token (3 KiB): a limit of 100 tokens' worth.
+    const limit = 100 * 8 * 96 * 4;
+    const limits = new Proxy(gpu.device.limits, {
+      get: (t, p) => (p === 'maxStorageBufferBindingSize' ? limit : Reflect.get(t, p)),
+    });
+    const device = new Proxy(gpu.device, {
+      get: (t, p) => {
+        if (p === 'limits') return limits;
+        const v = Reflect.get(t, p);
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    const weights = await weightsFromTensors(config, weightsFile);
+    const [small, unlimited] = await Promise.all([
+      GpuEncoder.create({ ...gpu, device }, weights),
+      GpuEncoder.create(gpu, weights),
+    ]);
+    try {
+      const short = expected.ids.filter((t) => t.length <= 100);
+      expect(short.reduce((n, t) => n + t.length, 0)).toBeGreaterThan(100);
+      const [split, whole] = await Promise.all([
+        small.embed(short, { ...options, dims: 64 }),
+        unlimited.embed(short, { ...options, dims: 64 }),
+      ]);
+      split.forEach((v, i) => {
+        expect(cosine(v, whole[i] as Float32Array)).toBeGreaterThan(0.999999);
+      });
+      await expect(small.embed(expected.ids, { ...options, dims: 64 })).rejects.toThrow(
+        /a text of 150 tokens needs a 0.4 MiB activation buffer, past this GPU's binding limit of 0.3 MiB: pass shorter texts \(at most 100 tokens\)/,
+      );
+    } finally {
+      small.dispose();
+      unlimited.dispose();
     }
   });
 });

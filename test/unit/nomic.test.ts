@@ -16,6 +16,7 @@ import { cosine } from '../support/random.js';
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
 const TINY = join(FIXTURES, 'nomic-tiny');
+const MOE = join(FIXTURES, 'nomic-moe-tiny');
 
 describe('NomicBERT config', () => {
   it('reads nomic-embed-text-v1.5', () => {
@@ -115,6 +116,10 @@ describe('nomic-embed-text by hub id', { timeout: 120_000 }, () => {
           'nomic-ai/nomic-embed-text-v1.5',
           { files: folderFiles(TINY, [...ST_FILES, 'config_sentence_transformers.json']), commit: 'c0ffee' },
         ],
+        [
+          'nomic-ai/nomic-embed-text-v2-moe',
+          { files: folderFiles(MOE, [...ST_FILES, 'config_sentence_transformers.json']), commit: 'c0ffee' },
+        ],
       ]),
   );
 
@@ -146,6 +151,38 @@ describe('nomic-embed-text by hub id', { timeout: 120_000 }, () => {
       const [query] = await enc.embed([text], { kind: 'query' });
       const [prompted] = await enc.embed([`search_query: ${text}`]);
       expect(cosine(query as Float32Array, prompted as Float32Array)).toBeGreaterThan(0.999999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('nomic-embed-text-v2-moe: its experts, the passage prompt, and the plain cut', async () => {
+    const moe = readOracleJson(join(MOE, 'expected.json'));
+    const moeOracle = new SafetensorsFile(new Uint8Array(readFileSync(join(MOE, 'expected.safetensors'))));
+    const enc = await createEncoder({
+      model: 'hf:nomic-ai/nomic-embed-text-v2-moe',
+      hub: { url: hub.url },
+      device: 'cpu',
+      dtype: 'q8',
+      dims: [16, 64],
+    });
+    try {
+      expect((await enc.info()).model).toMatchObject({
+        pooling: 'mean',
+        prefixes: { query: 'search_query: ', passage: 'search_document: ' },
+      });
+      const full = await enc.embed(moe.texts);
+      full.forEach((v, i) => {
+        expect(cosine(v, moeOracle.get(`mean.${i}.${moe.layers}`, [moe.hidden]))).toBeGreaterThanOrEqual(0.999);
+      });
+      const cut = await enc.embed(moe.texts, { dims: 16 });
+      cut.forEach((v, i) => {
+        expect(cosine(v, moeOracle.get(`matryoshka.${i}.16`, [16]))).toBeGreaterThanOrEqual(0.999);
+      });
+      const text = moe.texts[0] as string;
+      const [passage] = await enc.embed([text], { kind: 'passage' });
+      const [prompted] = await enc.embed([`search_document: ${text}`]);
+      expect(cosine(passage as Float32Array, prompted as Float32Array)).toBeGreaterThan(0.999999);
     } finally {
       await enc.dispose();
     }
