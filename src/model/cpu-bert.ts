@@ -1,10 +1,10 @@
 import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiSlopes } from './alibi.js';
-import { applyRope, type CpuStepper, cpuLayers, cpuLinear, gated, layerNorm } from './cpu-ops.js';
+import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
 import { addLowRank } from './lora.js';
 import { gelu } from './math.js';
-import { gateExperts } from './moe.js';
+import { cpuExperts } from './moe.js';
 import { modelRelativeBias } from './relative-bias.js';
 import { ropeSpecTable } from './rope.js';
 import type { WasmKernels } from './wasm/kernels.js';
@@ -15,8 +15,7 @@ import { gatherWords } from './word-rows.js';
  * post-norm layers over word + position + token-type embeddings (MPNet: a relative bias on the
  * scores too), or for the gated ones (config.gatedBert) over the word
  * rows (their token-type row added in) with RoPE on queries and keys or ALiBi on the scores, and
- * a gated feed-forward; NomicBERT's expert layers weigh every expert's GELU output by its route
- * (model/moe.ts) before the stacked second projection.
+ * a gated feed-forward; NomicBERT's expert layers run each expert over its tokens (model/moe.ts).
  */
 export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null): CpuStepper {
   const {
@@ -32,8 +31,8 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
   } = weights.config;
   const rank = lora?.rank ?? 0;
   const relative = modelRelativeBias(weights);
-  const { layers, attendGrouped } = cpuLayers(weights.layers, kernel);
-  const routers = weights.layers.map((l) => (l.router ? cpuLinear(l.router, kernel) : null));
+  const { layers, attendGrouped } = cpuLayers(weights.layers, kernel, (l) => l.router !== undefined);
+  const experts = weights.layers.map((l) => (l.router && moe ? cpuExperts({ ...l, router: l.router }, moe, kernel) : null));
   const positions = gatedBert?.positions;
   const rope = positions?.type === 'rope' ? ropeSpecTable(positions, headDim, maxTokens) : null;
   const shape = {
@@ -80,10 +79,10 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
       const a = project('attnOut', ctx);
       layerNorm(a, x, layer.attnNorm, H, eps);
       const gate = gatedBert?.gate ?? null;
-      const f = gate ? gated(project('ffnIn', a), M, I, gate) : project('ffnIn', a, 'gelu');
-      const router = routers[i];
-      if (router && moe) gateExperts(router(a, M), f, M, I, moe);
-      const y = project('ffnOut', f);
+      const moeLayer = experts[i];
+      const y = moeLayer
+        ? moeLayer(a, M)
+        : project('ffnOut', gate ? gated(project('ffnIn', a), M, I, gate) : project('ffnIn', a, 'gelu'));
       layerNorm(y, a, layer.ffnNorm, H, eps);
       return y;
     },

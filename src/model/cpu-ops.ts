@@ -64,15 +64,27 @@ type Projection = 'qkv' | 'attnOut' | 'ffnIn' | 'ffnOut';
 export function cpuLayers<L extends Record<Projection, Linear>>(
   layers: readonly L[],
   kernel: WasmKernels | null,
+  runsOwnFeedForward: (layer: L) => boolean = () => false,
 ): {
   layers: (Omit<L, Projection> & Record<Projection, CpuLinear>)[];
   attend: typeof attention;
   attendGrouped: typeof groupedAttention;
 } {
+  // A layer that runs its feed-forward another way (a mixture of experts' slices) places no copy of it.
+  const elsewhere: CpuLinear = () => {
+    throw new Error('this layer runs its feed-forward through its experts');
+  };
   return {
     layers: layers.map((l) => {
       const run = (p: Projection) => cpuLinear(l[p], kernel);
-      return { ...l, qkv: run('qkv'), attnOut: run('attnOut'), ffnIn: run('ffnIn'), ffnOut: run('ffnOut') };
+      const own = runsOwnFeedForward(l);
+      return {
+        ...l,
+        qkv: run('qkv'),
+        attnOut: run('attnOut'),
+        ffnIn: own ? elsewhere : run('ffnIn'),
+        ffnOut: own ? elsewhere : run('ffnOut'),
+      };
     }),
     attend: kernel ? (...args) => kernel.attention(...args) : attention,
     attendGrouped: kernel ? (...args) => kernel.groupedAttention(...args) : groupedAttention,

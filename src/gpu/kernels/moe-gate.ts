@@ -19,7 +19,7 @@ export const MOE_GATE_SHADER: ShaderInterface = {
 
 /**
  * Launcher for shaders/moe_gate.wgsl: scales each token's experts' hidden values [M, E I] in
- * place by its route, read from the router's f32 logits [M, E] (model/moe.ts is the reference).
+ * place by its route, read from the router's f32 logits [M, E] (model/moe.ts routeTokens ranks them alike).
  */
 export class MoeGateKernel {
   private constructor(
