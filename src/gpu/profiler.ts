@@ -5,7 +5,10 @@
  */
 
 /** What kernel launchers record into: a compute pass, or the profiler's stand-in for one. */
-export type DispatchTarget = Pick<GPUComputePassEncoder, 'setPipeline' | 'setBindGroup' | 'dispatchWorkgroups' | 'end'>;
+export type DispatchTarget = Pick<
+  GPUComputePassEncoder,
+  'setPipeline' | 'setBindGroup' | 'dispatchWorkgroups' | 'dispatchWorkgroupsIndirect' | 'end'
+>;
 
 export interface KernelTime {
   /** The pipeline's label, e.g. `matmul-q8-r4-gelu` or `attention-d64`. */
@@ -42,6 +45,20 @@ export class KernelProfiler {
   pass(encoder: GPUCommandEncoder): DispatchTarget {
     let pipeline: GPUComputePipeline | null = null;
     const groups = new Map<number, GPUBindGroup | null>();
+    const timed = (dispatch: (pass: GPUComputePassEncoder) => void) => {
+      if (!pipeline) throw new Error('dispatch before setPipeline');
+      const at = this.labels.length * 2;
+      if (at + 2 > MAX_QUERIES) throw new RangeError(`a profiled forward may have at most ${MAX_QUERIES / 2} dispatches`);
+      this.labels.push(pipeline.label);
+      const pass = encoder.beginComputePass({
+        label: pipeline.label,
+        timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 },
+      });
+      pass.setPipeline(pipeline);
+      for (const [i, g] of groups) pass.setBindGroup(i, g);
+      dispatch(pass);
+      pass.end();
+    };
     return {
       setPipeline: (p: GPUComputePipeline) => {
         pipeline = p;
@@ -49,20 +66,9 @@ export class KernelProfiler {
       setBindGroup: (index: number, group: GPUBindGroup | null) => {
         groups.set(index, group);
       },
-      dispatchWorkgroups: (x: number, y?: number, z?: number) => {
-        if (!pipeline) throw new Error('dispatch before setPipeline');
-        const at = this.labels.length * 2;
-        if (at + 2 > MAX_QUERIES) throw new RangeError(`a profiled forward may have at most ${MAX_QUERIES / 2} dispatches`);
-        this.labels.push(pipeline.label);
-        const pass = encoder.beginComputePass({
-          label: pipeline.label,
-          timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 },
-        });
-        pass.setPipeline(pipeline);
-        for (const [i, g] of groups) pass.setBindGroup(i, g);
-        pass.dispatchWorkgroups(x, y, z);
-        pass.end();
-      },
+      dispatchWorkgroups: (x: number, y?: number, z?: number) => timed((pass) => pass.dispatchWorkgroups(x, y, z)),
+      dispatchWorkgroupsIndirect: (buffer: GPUBuffer, offset: number) =>
+        timed((pass) => pass.dispatchWorkgroupsIndirect(buffer, offset)),
       end: () => undefined,
     } as DispatchTarget;
   }

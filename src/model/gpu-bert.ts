@@ -3,31 +3,32 @@ import { EmbedKernel } from '../gpu/kernels/embed.js';
 import type { GpuLayerNorm } from '../gpu/kernels/layernorm.js';
 import { type GpuLoraPair, LoraKernel } from '../gpu/kernels/lora.js';
 import type { GpuLinear } from '../gpu/kernels/matmul.js';
-import { MoeGateKernel } from '../gpu/kernels/moe-gate.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { type Elem, GrowableBuffer, type UniformArena } from '../gpu/resources.js';
 import type { EncoderConfig } from '../weights/config.js';
-import { ffnWidth, type Projection } from '../weights/shapes.js';
+import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiBase } from './alibi.js';
+import { GpuExperts } from './gpu-experts.js';
 import {
   type BatchInputs,
   createLayerKernels,
-  type GpuLayerCore,
   LayerGraph,
   type LayerKernels,
   roleElems,
   type SteppedGraph,
-  uploadLayerCore,
   WeightUploads,
 } from './gpu-graph.js';
 import { modelRelativeBias } from './relative-bias.js';
 import { ropeSpecTable } from './rope.js';
 
-interface GpuLayer extends GpuLayerCore {
+interface GpuLayer {
+  qkv: GpuLinear;
+  attnOut: GpuLinear;
   attnNorm: GpuLayerNorm;
-  /** A mixture of experts' router, [experts, H] f32, in its layers (config.moe); null elsewhere. */
-  router: GpuLinear | null;
+  /** The feed-forward's projections; null in a mixture of experts' layers, which GpuExperts runs. */
+  ffn: { ffnIn: GpuLinear; ffnOut: GpuLinear } | null;
+  ffnNorm: GpuLayerNorm;
   /** The projections' task adapters (config.lora); null without. */
   adapters: Record<Projection, GpuLoraPair> | null;
 }
@@ -51,8 +52,8 @@ interface Tables {
   embNorm: GpuLayerNorm;
 }
 
-type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden' | 'routerLogits';
-const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden', 'routerLogits'];
+type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
+const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden'];
 
 /**
  * The BERT / XLM-R / DistilBERT / MPNet forward: learned positions (MPNet: and a relative bias in
@@ -60,9 +61,8 @@ const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden',
  * ones (GTE, NomicBERT: RoPE; JinaBERT: ALiBi) the positions in the attention kernel and GeGLU or
  * SwiGLU in the feed-forward matmul's epilogue instead. Under f16 activations every buffer is
  * f16, the stream too: post-norm, it holds LayerNorm outputs (or one sub-layer's sum before its
- * norm), never a sum over layers. NomicBERT's expert layers (config.moe) run every expert's first
- * projection as one wide matmul, weigh its GELU output by each token's route (shaders/moe_gate.wgsl,
- * from the router's f32 logits) and sum the chosen experts in one wide second projection.
+ * norm), never a sum over layers. NomicBERT's expert layers (config.moe) run their feed-forward
+ * through GpuExperts, each expert over its own tokens.
  */
 export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGraph {
   private constructor(
@@ -74,18 +74,17 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     uploads: WeightUploads,
     elems: Record<Role, Elem>,
     private readonly adapters: Adapters | null,
-    private readonly moeGate: MoeGateKernel | null,
+    private readonly experts: GpuExperts | null,
   ) {
-    const { hiddenSize: H } = config;
-    const ffnHidden = Math.max(...layers.map((_, l) => ffnWidth(config, l)));
+    const { hiddenSize: H, intermediateSize: I } = config;
     super(
       device,
       {
-        activations: { residual: H, qkv: 3 * H, attnContext: H, attnOut: H, ffnHidden, routerLogits: config.moe?.experts ?? 1 },
+        activations: { residual: H, qkv: 3 * H, attnContext: H, attnOut: H, ffnHidden: I },
         elems,
         output: 'residual',
-        // Embed and its norm, then 7 per layer, one per projection's task adapter, and the router and its gate.
-        slots: { fixed: 2, perLayer: 7 + (adapters ? 4 : 0) + (moeGate ? 2 : 0) },
+        // Embed and its norm, then 7 per layer, one per projection's task adapter, and what experts add.
+        slots: { fixed: 2, perLayer: 7 + (adapters ? 4 : 0) + (experts?.extraSlots ?? 0) },
       },
       kernels,
       layers,
@@ -103,24 +102,37 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
   /** `activations`: the activation buffers' element type (f16 needs `shader-f16`). */
   static async create(gpu: GpuContext, weights: BertWeights, activations: Elem = 'f32'): Promise<BertGraph> {
     const c = weights.config;
-    // Routing is decided in f32, as the reference does: an f16 logit could swap two close experts.
-    const elems = roleElems(ROLES, activations, ['routerLogits']);
+    const elems = roleElems(ROLES, activations);
     const { position, tokenType } = weights;
     const learned = position && tokenType;
     const positions = c.gatedBert?.positions;
     const rotary = positions?.type === 'rope';
     const relative = modelRelativeBias(weights);
-    const [kernels, embed, lora, moeGate] = await Promise.all([
-      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary, elems }),
+    const up = new WeightUploads(gpu.device);
+    const moe = c.moe ? GpuExperts.prepare(weights.layers, c.moe, up) : null;
+    const kernelLayers = { layers: weights.layers, quants: moe?.quants ?? [] };
+    const [kernels, embed, lora, experts] = await Promise.all([
+      createLayerKernels(gpu, {
+        ...kernelLayers,
+        headDim: c.headDim,
+        eps: c.layerNormEps,
+        rotary,
+        // The router writes f32 logits whatever the activations: routing is decided in f32, as the
+        // reference does, since an f16 logit could swap two close experts.
+        elems: moe ? { ...elems, routerLogits: 'f32' } : elems,
+      }),
       learned ? EmbedKernel.create(gpu.device, [elems.residual]) : null,
       c.lora ? LoraKernel.create(gpu.device, [activations]) : null,
-      c.moe ? MoeGateKernel.create(gpu.device, c.moe.experts, [elems.ffnHidden]) : null,
+      moe && c.moe
+        ? GpuExperts.create(gpu.device, c.moe, { H: c.hiddenSize, I: c.intermediateSize, elem: activations }, moe.layers)
+        : null,
     ]);
-    const up = new WeightUploads(gpu.device);
     const layers = weights.layers.map((l, i) => ({
-      ...uploadLayerCore(up, i, l),
+      qkv: up.linear(`layer${i}.qkv`, l.qkv),
+      attnOut: up.linear(`layer${i}.attn_out`, l.attnOut),
       attnNorm: up.norm(`layer${i}.attn_norm`, l.attnNorm),
-      router: l.router ? up.linear(`layer${i}.router`, l.router) : null,
+      ffn: l.router ? null : { ffnIn: up.linear(`layer${i}.ffn_in`, l.ffnIn), ffnOut: up.linear(`layer${i}.ffn_out`, l.ffnOut) },
+      ffnNorm: up.norm(`layer${i}.ffn_norm`, l.ffnNorm),
       adapters: l.adapters
         ? (Object.fromEntries(
             Object.entries(l.adapters).map(([k, pair]) => [
@@ -142,17 +154,23 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     };
     const adapters =
       lora && c.lora ? { kernel: lora, lowRank: new GrowableBuffer(gpu.device, 'lora_t'), rank: c.lora.rank } : null;
-    return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems, adapters, moeGate);
+    return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems, adapters, experts);
   }
 
   override reserve(maxM: number): void {
     super.reserve(maxM);
     this.adapters?.lowRank.ensure(maxM * this.adapters.rank * 4);
+    this.experts?.reserve(maxM);
+  }
+
+  override maxTokens(bytes: number): number {
+    return Math.min(super.maxTokens(bytes), this.experts?.maxTokens(bytes) ?? Number.POSITIVE_INFINITY);
   }
 
   override destroy(): void {
     super.destroy();
     this.adapters?.lowRank.destroy();
+    this.experts?.destroy();
   }
 
   encode(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, layers: number): GPUBuffer {
@@ -177,20 +195,22 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
   encodeLayers(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, from: number, to: number): GPUBuffer {
     const { hiddenSize: H, numHeads } = this.config;
     const { matmul, attention, layerNorm } = this.kernels;
-    const { residual, qkv, attnContext, attnOut, ffnHidden, routerLogits } = this.activations();
-    const { moe } = this.config;
+    const { residual, qkv, attnContext, attnOut, ffnHidden } = this.activations();
     const { batch } = p;
     const M = batch.size * batch.seqLen;
     const { rope, relative } = this.tables;
     const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads, alibiBase: this.alibiBase, relative };
-    for (const l of this.layers.slice(from, to)) {
+    for (let i = from; i < to; i++) {
+      const l = this.layers[i] as GpuLayer;
       // A projection, and the task adapter's update to it before its activation where the call runs one.
       const project = (x: GPUBuffer, k: Projection, y: GPUBuffer, epilogue: 'none' | BertGraph['ffnEpilogue'] = 'none') => {
+        const linear = k === 'ffnIn' || k === 'ffnOut' ? l.ffn?.[k] : l[k];
+        if (!linear) throw new Error(`layer ${i} runs its feed-forward through its experts`);
         const pair = p.task === undefined ? undefined : l.adapters?.[k];
-        if (!pair || !this.adapters || p.task === undefined) return matmul.encode(pass, uniforms, x, l[k], y, M, epilogue);
+        if (!pair || !this.adapters || p.task === undefined) return matmul.encode(pass, uniforms, x, linear, y, M, epilogue);
         // Adapters come with the ungated feed-forward only (parseJinaV3Config), whose epilogue is GELU.
-        matmul.encode(pass, uniforms, x, l[k], y, M);
-        const { rows, cols } = l[k];
+        matmul.encode(pass, uniforms, x, linear, y, M);
+        const { rows, cols } = linear;
         const { kernel, lowRank, rank } = this.adapters;
         const shape = { M, rows, cols, rank, task: p.task, gelu: epilogue === 'gelu' };
         kernel.encode(pass, uniforms, { x, pair, t: lowRank.ensure(M * rank * 4), y }, shape);
@@ -200,15 +220,14 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       project(attnContext, 'attnOut', attnOut); // attnOut [M, H]
       // Post-norm: attnOut = LN(attnOut + residual), the feed-forward's input and its residual.
       layerNorm.encode(pass, uniforms, attnOut, residual, l.attnNorm, M, H);
-      // The rotary ones' ffnIn has 2I rows (gates over factors); the gated epilogue leaves I columns.
-      project(attnOut, 'ffnIn', ffnHidden, this.ffnEpilogue); // ffnHidden [M, I], or [M, E I] with experts
-      if (l.router && moe && this.moeGate) {
-        matmul.encode(pass, uniforms, attnOut, l.router, routerLogits, M); // routerLogits [M, E]
-        const shape = { M, experts: moe.experts, width: this.config.intermediateSize, topK: moe.topK };
-        this.moeGate.encode(pass, uniforms, { logits: routerLogits, hidden: ffnHidden }, shape);
-      }
       // The layer's input is spent, so the feed-forward output takes its buffer.
-      project(ffnHidden, 'ffnOut', residual); // residual [M, H]
+      if (!l.ffn && this.experts) {
+        this.experts.encode(pass, uniforms, matmul, i, attnOut, residual, M); // residual [M, H]
+      } else {
+        // The rotary ones' ffnIn has 2I rows (gates over factors); the gated epilogue leaves I columns.
+        project(attnOut, 'ffnIn', ffnHidden, this.ffnEpilogue); // ffnHidden [M, I]
+        project(ffnHidden, 'ffnOut', residual); // residual [M, H]
+      }
       layerNorm.encode(pass, uniforms, residual, attnOut, l.ffnNorm, M, H);
     }
     return residual;

@@ -4,7 +4,7 @@ import { type GpuLayerNorm, LayerNormKernel } from '../gpu/kernels/layernorm.js'
 import { destroyLinear, type GpuLinear, MatmulKernel, uploadLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { ELEM_BYTES, type Elem, GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
-import type { BertLayer, DecoderLayer, LayerNormParams, Linear, ModernBertLayer } from '../weights/weights.js';
+import type { BertLayer, DecoderLayer, LayerNormParams, Linear, ModernBertLayer, Quant } from '../weights/weights.js';
 import type { TokenBatch } from './batch.js';
 
 /** Where one batch's inputs sit inside the one upload of a submission. */
@@ -29,8 +29,8 @@ export interface GpuGraph {
   readonly outputElem: Elem;
   /** Uniform slots one batch of `layers` layers takes. */
   slots(layers: number): number;
-  /** Bytes per token of the largest activation buffer: what a device's binding limit divides. */
-  readonly tokenBytes: number;
+  /** The most tokens one batch may have for every activation buffer to stay within `bytes`. */
+  maxTokens(bytes: number): number;
   /** Compiles the pipelines batches of these token counts need (once; later calls return at once). */
   prepare(tokenCounts: readonly number[]): Promise<void>;
   /** Grows the activation buffers for batches of up to `maxM` tokens. */
@@ -116,6 +116,8 @@ export async function createLayerKernels(
   gpu: GpuContext,
   o: {
     layers: readonly LayerWeights[];
+    /** Weight formats of other matrices the graph multiplies by (a mixture of experts' blocks and router). */
+    quants?: readonly Quant[];
     headDim: number;
     eps: number;
     rotary: boolean;
@@ -123,13 +125,7 @@ export async function createLayerKernels(
   },
 ): Promise<LayerKernels> {
   const reads = sharedReads(gpu);
-  const quants = o.layers.flatMap((l) => [
-    l.qkv.quant,
-    l.attnOut.quant,
-    l.ffnIn.quant,
-    l.ffnOut.quant,
-    ...('router' in l && l.router ? [l.router.quant] : []),
-  ]);
+  const quants = [...o.layers.flatMap((l) => [l.qkv.quant, l.attnOut.quant, l.ffnIn.quant, l.ffnOut.quant]), ...(o.quants ?? [])];
   const roles = [...new Set(Object.values(o.elems))];
   const [matmul, attention, layerNorm] = await Promise.all([
     MatmulKernel.create(gpu.device, quants.length ? quants : ['f32'], reads, roles),
@@ -185,7 +181,7 @@ export interface GraphShape<Role extends string> {
  * reserve(); pipeline preparation; freeing what was uploaded. An architecture supplies its
  * weights, its GraphShape and encode.
  */
-export abstract class LayerGraph<Role extends string, Layer extends GpuProjections> implements GpuGraph {
+export abstract class LayerGraph<Role extends string, Layer> implements GpuGraph {
   private readonly buffers: [Role, GrowableBuffer][];
   /** The activation buffers as sized by the last reserve(). */
   private sized: Record<Role, GPUBuffer> | null = null;
@@ -217,8 +213,9 @@ export abstract class LayerGraph<Role extends string, Layer extends GpuProjectio
     return this.shape.slots.fixed + this.shape.slots.perLayer * layers;
   }
 
-  get tokenBytes(): number {
-    return Math.max(...this.buffers.map(([role]) => this.shape.activations[role] * ELEM_BYTES[this.shape.elems[role]]));
+  maxTokens(bytes: number): number {
+    const perToken = Math.max(...this.buffers.map(([role]) => this.shape.activations[role] * ELEM_BYTES[this.shape.elems[role]]));
+    return Math.floor(bytes / perToken);
   }
 
   prepare(tokenCounts: readonly number[]): Promise<void> {

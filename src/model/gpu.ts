@@ -124,20 +124,20 @@ export class GpuEncoder implements EncoderBackend {
   }
 
   /**
-   * The batches' tokens: the usual budget, or fewer where the widest activation buffer of that
-   * many would pass the device's binding limit (a mixture of experts' E I wide feed-forward: 98 KiB
-   * a token in f32 for nomic-embed-text-v2-moe, 128 MiB on adapters that keep the default).
+   * The batches' tokens: the usual budget, or fewer where an activation buffer of that many would
+   * pass the device's buffer or binding limit (a mixture of experts' scratch holds every expert's
+   * block: 96 KiB a token in f32 for nomic-embed-text-v2-moe, against 128 MiB on adapters that
+   * keep the default limits).
    */
   private batchTokens(tokens: readonly ArrayLike<number>[]): number {
     const { limits } = this.device;
     const bytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-    const fits = Math.floor(bytes / this.graph.tokenBytes);
+    const fits = this.graph.maxTokens(bytes);
     const longest = Math.max(0, ...tokens.map((t) => t.length));
     if (longest > fits) {
-      const mib = (b: number) => (b / 2 ** 20).toFixed(1);
       throw new UnsupportedError(
-        `a text of ${longest} tokens needs a ${mib(longest * this.graph.tokenBytes)} MiB activation buffer, past this ` +
-          `GPU's binding limit of ${mib(bytes)} MiB: pass shorter texts (at most ${fits} tokens) or device: 'cpu'`,
+        `a text of ${longest} tokens is more than this GPU's buffer limit of ${(bytes / 2 ** 20).toFixed(1)} MiB ` +
+          `holds (at most ${fits} tokens): pass shorter texts or device: 'cpu'`,
       );
     }
     return Math.min(DEFAULT_BATCH_TOKENS, fits);

@@ -8,7 +8,7 @@ import { EMBED_SHADER } from '../../src/gpu/kernels/embed.js';
 import { LAYERNORM_SHADER } from '../../src/gpu/kernels/layernorm.js';
 import { LORA_SHADER } from '../../src/gpu/kernels/lora.js';
 import { matmulShader } from '../../src/gpu/kernels/matmul.js';
-import { MOE_GATE_SHADER } from '../../src/gpu/kernels/moe-gate.js';
+import { MOE_SHADER } from '../../src/gpu/kernels/moe.js';
 import { POOL_SHADER } from '../../src/gpu/kernels/pool.js';
 import { RMSNORM_SHADER } from '../../src/gpu/kernels/rmsnorm.js';
 import { SCORE_SHADER } from '../../src/gpu/kernels/score.js';
@@ -28,7 +28,7 @@ const INTERFACES: [string, ShaderInterface][] = [
   ['embed', EMBED_SHADER],
   ['pool', POOL_SHADER],
   ['lora', LORA_SHADER],
-  ['moe_gate', MOE_GATE_SHADER],
+  ['moe', MOE_SHADER],
   ['score', SCORE_SHADER],
   ['topk', TOPK_SHADER],
   ...READS.map((r): [string, ShaderInterface] => [`attention, ${r} reads`, attentionShader(r)]),

@@ -176,9 +176,56 @@ export class MatmulKernel {
     M: number,
     epilogue: Epilogue = 'none',
   ): void {
+    const { rows, cols } = this.bind(pass, uniforms, x, linear, y, M, epilogue);
+    pass.dispatchWorkgroups(Math.ceil(linear.rows / cols), Math.ceil(M / rows));
+  }
+
+  /**
+   * The block of Y one workgroup of a call of M rows computes: what an indirect dispatch's
+   * argument writer needs to know (see encodeIndirect).
+   */
+  tiling(linear: GpuLinear, x: GPUBuffer, y: GPUBuffer, M: number): { rows: number; cols: number } {
+    return TILINGS[this.pick(linear, x, y, M).variant];
+  }
+
+  /**
+   * encode() over blocks of x and y (bindings), with the workgroup counts read from `args` on the
+   * GPU: rows past the ones the arguments cover are never computed (a mixture of experts' expert
+   * blocks). `rows.bound`: the rows the blocks hold; `rows.expect`: the rows the tiling is chosen
+   * for, as tiling(linear, x, y, rows.expect) told the arguments' writer in the same encode.
+   */
+  encodeIndirect(
+    pass: DispatchTarget,
+    uniforms: UniformArena,
+    blocks: { x: GPUBufferBinding; y: GPUBufferBinding },
+    linear: GpuLinear,
+    rows: { bound: number; expect: number },
+    epilogue: Epilogue,
+    args: { buffer: GPUBuffer; offset: number },
+  ): void {
+    this.bind(pass, uniforms, blocks.x, linear, blocks.y, rows.bound, epilogue, rows.expect);
+    pass.dispatchWorkgroupsIndirect(args.buffer, args.offset);
+  }
+
+  private pick(linear: GpuLinear, x: GPUBuffer, y: GPUBuffer, M: number) {
     const key = `${linear.quant} ${ioKey({ x: elemOf(x), y: elemOf(y) })}`;
     const picked = this.variants.get(key)?.pick(this.tilingFor(M));
     if (!picked) throw new Error(`matmul pipeline for ${key}, ${M} rows: not created, or prepare() was not awaited`);
+    return picked;
+  }
+
+  private bind(
+    pass: DispatchTarget,
+    uniforms: UniformArena,
+    x: GPUBuffer | GPUBufferBinding,
+    linear: GpuLinear,
+    y: GPUBuffer | GPUBufferBinding,
+    M: number,
+    epilogue: Epilogue,
+    tilingRows = M,
+  ): Tiling {
+    const buffer = (b: GPUBuffer | GPUBufferBinding) => ('buffer' in b ? b.buffer : b);
+    const picked = this.pick(linear, buffer(x), buffer(y), tilingRows);
     const params = PARAMS.write(uniforms, { M, N: linear.rows, K: linear.cols, epilogue: EPILOGUE[epilogue] });
     const { bias, weights: w, scales } = linear;
     pass.setPipeline(picked.pipeline);
@@ -186,7 +233,6 @@ export class MatmulKernel {
       0,
       scales ? this.layouts.scaled.group({ params, x, bias, y, w, scales }) : this.layouts.plain.group({ params, x, bias, y, w }),
     );
-    const { rows, cols } = TILINGS[picked.variant];
-    pass.dispatchWorkgroups(Math.ceil(linear.rows / cols), Math.ceil(M / rows));
+    return TILINGS[picked.variant];
   }
 }
