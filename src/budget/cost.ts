@@ -1,7 +1,7 @@
 import { DEFAULT_BATCH_TOKENS, SUBMISSION_TOKENS } from '../model/batch.js';
 import { scaleCount, matrixBytes as storedBytes } from '../pack/layout.js';
 import type { EncoderConfig } from '../weights/config.js';
-import { ffnWidth, isMoeLayer, projectionShapes } from '../weights/shapes.js';
+import { isMoeLayer, projectionShapes } from '../weights/shapes.js';
 import type { Quant } from '../weights/weights.js';
 import type { DeviceProbe } from './probe.js';
 
@@ -159,8 +159,8 @@ export function matrixBytes(rows: number, cols: number, quant: Quant): number {
  *               with experts (config.moe) E times the feed-forward and an f32 router [E, H]
  *   adapters    the embeddings' (config.lora): tasks × (vocab × rank + rank × H + H) in f32
  *   activations 4 bytes × (M × (3H + QKV + I) + 2 × T × H): the forward's reused buffers (hidden H,
- *               q/k/v QKV = 3H for BERT, attention context H, attention output H, FFN I, or E I
- *               with experts) for the M tokens of the
+ *               q/k/v QKV = 3H for BERT, attention context H, attention output H, FFN I, and
+ *               with experts E (H + I): every expert's block of rows) for the M tokens of the
  *               largest length bucket (bucketize keeps M <= 4096 unless one text is longer), and
  *               the uploaded word rows, staged on the CPU and copied to the GPU, for the
  *               T = min(batch × seqLen, 32768) tokens of one submission
@@ -208,11 +208,13 @@ export function memoryMB(
   };
   let weightBytes = 0;
   for (let l = 0; l < layers; l++) weightBytes += layerBytes(l);
-  const widest = Math.max(I, ...Array.from({ length: layers }, (_, l) => ffnWidth(config, l)));
+  // A mixture of experts' scratch: every expert's block of up to all the tokens, in and hidden.
+  const withExperts = Array.from({ length: layers }, (_, l) => isMoeLayer(config, l)).some(Boolean);
+  const experts = config.moe && withExperts ? config.moe.experts * (H + I) : 0;
   const rowsPerBucket = Math.max(1, Math.floor(DEFAULT_BATCH_TOKENS / seqLen));
   const bucketTokens = Math.min(batch, rowsPerBucket) * seqLen;
   const submissionTokens = Math.min(batch * seqLen, Math.max(SUBMISSION_TOKENS, seqLen));
   const [qkvRows] = projectionShapes(config).qkv;
-  const activations = 4 * (bucketTokens * (3 * H + qkvRows + widest) + 2 * submissionTokens * H);
+  const activations = 4 * (bucketTokens * (3 * H + qkvRows + I + experts) + 2 * submissionTokens * H);
   return (embeddings + weightBytes + activations + indexVectors * dims * 4) / MIB;
 }

@@ -12,7 +12,7 @@ export const isMoeLayer = (config: Pick<EncoderConfig, 'moe'>, l: number): boole
  * experts every expert's, side by side (the experts' first projections stack into one [E I, H]
  * matrix, their second ones into one [H, E I]).
  */
-export function ffnWidth(config: EncoderConfig, l: number): number {
+function ffnWidth(config: EncoderConfig, l: number): number {
   return isMoeLayer(config, l) ? (config.moe?.experts ?? 1) * config.intermediateSize : config.intermediateSize;
 }
 
