@@ -108,12 +108,13 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const positions = c.gatedBert?.positions;
     const rotary = positions?.type === 'rope';
     const relative = modelRelativeBias(weights);
-    const up = new WeightUploads(gpu.device);
-    const moe = c.moe ? GpuExperts.prepare(weights.layers, c.moe, up) : null;
-    const kernelLayers = { layers: weights.layers, quants: moe?.quants ?? [] };
-    const [kernels, embed, lora, experts] = await Promise.all([
+    const moe = c.moe
+      ? { spec: c.moe, quants: GpuExperts.quants(weights.layers, c.moe, c.hiddenSize, c.intermediateSize) }
+      : null;
+    const [kernels, embed, lora] = await Promise.all([
       createLayerKernels(gpu, {
-        ...kernelLayers,
+        layers: weights.layers,
+        quants: moe?.quants ?? [],
         headDim: c.headDim,
         eps: c.layerNormEps,
         rotary,
@@ -123,10 +124,10 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       }),
       learned ? EmbedKernel.create(gpu.device, [elems.residual]) : null,
       c.lora ? LoraKernel.create(gpu.device, [activations]) : null,
-      moe && c.moe
-        ? GpuExperts.create(gpu.device, c.moe, { H: c.hiddenSize, I: c.intermediateSize, elem: activations }, moe.layers)
-        : null,
     ]);
+    const up = new WeightUploads(gpu.device);
+    const shape = { H: c.hiddenSize, I: c.intermediateSize, elem: activations };
+    const experts = moe ? await GpuExperts.create(gpu.device, moe.spec, shape, weights.layers, up) : null;
     const layers = weights.layers.map((l, i) => ({
       qkv: up.linear(`layer${i}.qkv`, l.qkv),
       attnOut: up.linear(`layer${i}.attn_out`, l.attnOut),

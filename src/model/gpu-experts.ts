@@ -4,7 +4,7 @@ import { ARGS_PER_EXPERT, expertCapacity, MoeKernel } from '../gpu/kernels/moe.j
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { ELEM_BYTES, type Elem, GrowableBuffer, type UniformArena } from '../gpu/resources.js';
 import type { MoeSpec } from '../weights/config.js';
-import { expertBlocks } from '../weights/linear-blocks.js';
+import { columnBlockQuant, expertBlocks } from '../weights/linear-blocks.js';
 import type { BertLayer, Quant } from '../weights/weights.js';
 import type { WeightUploads } from './gpu-graph.js';
 
@@ -59,19 +59,33 @@ export class GpuExperts {
   }
 
   /**
-   * The expert blocks of each layer's stacked projections (expertBlocks), uploaded; `quants`
-   * lists their formats (a q4 block that cannot keep its groups is f32) for the matmul kernel.
+   * The weight formats the experts' matmuls read (a q4 block that cannot keep its groups is f32),
+   * for the matmul kernel, before anything is uploaded; refuses what the blocks' offsets cannot hold.
    */
-  static prepare(
-    layers: readonly BertLayer[],
+  static quants(layers: readonly BertLayer[], spec: MoeSpec, H: number, I: number): Quant[] {
+    // Blocks of expertCapacity rows start on 256-byte offsets only when a row has an even size.
+    if (H % 2 !== 0 || I % 2 !== 0)
+      throw new UnsupportedError(`experts on WebGPU with an odd hidden (${H}) or expert (${I}) width`);
+    const quants = new Set<Quant>(['f32']);
+    for (const l of layers) {
+      if (!l.router) continue;
+      quants.add(l.ffnIn.quant).add(columnBlockQuant(l.ffnOut, 0, l.ffnIn.rows / spec.experts));
+    }
+    return [...quants];
+  }
+
+  /** Uploads each expert layer's router, expert blocks (expertBlocks, one layer at a time) and shared bias. */
+  static async create(
+    device: GPUDevice,
     spec: MoeSpec,
+    shape: { H: number; I: number; elem: Elem },
+    layers: readonly BertLayer[],
     up: WeightUploads,
-  ): { layers: (ExpertLayer | null)[]; quants: Quant[] } {
-    const quants = new Set<Quant>();
+  ): Promise<GpuExperts> {
+    const kernel = await MoeKernel.create(device, spec.experts, [shape.elem]);
     const uploaded = layers.map((l, i) => {
       if (!l.router) return null;
       const blocks = expertBlocks(l.ffnIn, l.ffnOut, spec.experts);
-      for (const b of blocks) quants.add(b.up.quant).add(b.down.quant);
       return {
         router: up.linear(`layer${i}.router`, l.router),
         up: blocks.map((b, e) => up.linear(`layer${i}.expert${e}.up`, b.up)),
@@ -79,20 +93,7 @@ export class GpuExperts {
         bias: up.buffer(`layer${i}.experts.bias`, l.ffnOut.bias),
       };
     });
-    return { layers: uploaded, quants: [...quants, 'f32'] };
-  }
-
-  static async create(
-    device: GPUDevice,
-    spec: MoeSpec,
-    shape: { H: number; I: number; elem: Elem },
-    layers: (ExpertLayer | null)[],
-  ): Promise<GpuExperts> {
-    // Blocks of expertCapacity rows start on 256-byte offsets only when a row has an even size.
-    if (shape.H % 2 !== 0 || shape.I % 2 !== 0) {
-      throw new UnsupportedError(`experts on WebGPU with an odd hidden (${shape.H}) or expert (${shape.I}) width`);
-    }
-    return new GpuExperts(device, spec, shape, await MoeKernel.create(device, spec.experts, [shape.elem]), layers);
+    return new GpuExperts(device, spec, shape, kernel, uploaded);
   }
 
   /** Uniform slots of one expert layer beyond a dense feed-forward's two: the router, route's block and 2E - 2 more matmuls. */

@@ -39,7 +39,7 @@ export function columnBlock(l: Linear, from: number, n: number): Linear {
     }
     return { quant: l.quant, rows: l.rows, cols: n, data, ...(l.scales ? { scales: l.scales } : {}), bias };
   }
-  if (from % Q4_GROUP === 0 && n % Q4_GROUP === 0) {
+  if (columnBlockQuant(l, from, n) === 'q4') {
     const groups = Math.ceil(l.cols / Q4_GROUP);
     const data = new Uint8Array((l.rows * n) / 2);
     const scales = new Float32Array((l.rows * n) / Q4_GROUP);
@@ -56,6 +56,10 @@ export function columnBlock(l: Linear, from: number, n: number): Linear {
   for (let r = 0; r < l.rows; r++) w.set(all.subarray(r * l.cols + from, r * l.cols + from + n), r * n);
   return { quant: 'f32', rows: l.rows, cols: n, data: new Uint8Array(w.buffer), bias };
 }
+
+/** The format columnBlock keeps for columns [from, from + n) of `l`. */
+export const columnBlockQuant = (l: Linear, from: number, n: number): Linear['quant'] =>
+  l.quant === 'q4' && (from % Q4_GROUP !== 0 || n % Q4_GROUP !== 0) ? 'f32' : l.quant;
 
 /** Expert e's two projections out of a layer's stacked ones (E experts side by side). */
 export function expertBlocks(ffnIn: Linear, ffnOut: Linear, experts: number): { up: Linear; down: Linear }[] {
