@@ -42,6 +42,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: true,
     load: () => import('./decoders.js'),
   },
+  experts: {
+    summary: "a mixture-of-experts layer against a dense one at nomic-embed-text-v2-moe's shape (random q8), WebGPU and the CPU",
+    usesDawn: true,
+    load: () => import('./experts.js'),
+  },
   engine: {
     summary: 'tokens/s of GpuEncoder.embed (and the CPU fallback) on a random 12-layer 384-wide BERT',
     usesDawn: true,
