@@ -124,11 +124,6 @@ export class GpuExperts {
     };
   }
 
-  /** Whether layer `i` runs its feed-forward here. */
-  has(i: number): boolean {
-    return this.layers[i] !== null && this.layers[i] !== undefined;
-  }
-
   /** out[M, H] = layer i's feed-forward of x[M, H]. */
   encode(
     pass: DispatchTarget,
