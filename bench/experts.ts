@@ -24,6 +24,7 @@ import { hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';
 import { timeCalls } from './measure.js';
 
 const VOCAB = 32_000;
+const CONFIG = parseHfConfig({ ...NOMIC_EMBED_TEXT_V2_MOE, n_layer: 2, vocab_size: VOCAB });
 const SHAPES = [
   { batch: 1, seq: 16 },
   { batch: 8, seq: 128 },
@@ -46,11 +47,9 @@ const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 /** Two v2-moe-shaped layers, random q8 weights; layer 1 with experts or, for the reference, dense. */
 function model(experts: boolean): BertWeights {
-  const config = parseHfConfig({ ...NOMIC_EMBED_TEXT_V2_MOE, n_layer: 2, vocab_size: VOCAB });
-  const { hiddenSize: H, intermediateSize: I } = config;
-  const spec = config.moe;
+  const { hiddenSize: H, intermediateSize: I, moe: spec } = CONFIG;
   if (!spec) throw new Error('the v2-moe config has no experts');
-  const weights = randomBert(experts ? config : { ...config, moe: undefined }, 'q8');
+  const weights = randomBert(experts ? CONFIG : { ...CONFIG, moe: undefined }, 'q8');
   weights.position = null;
   weights.tokenType = null;
   if (experts) {
@@ -60,8 +59,11 @@ function model(experts: boolean): BertWeights {
     const q8 = (rows: number, cols: number, bias: Float32Array) =>
       quantizeLinear(randomArray(rows * cols, 1 / Math.sqrt(cols), next), rows, cols, bias, 'q8');
     layer.ffnIn = q8(E * I, H, new Float32Array(E * I));
-    layer.ffnOut = q8(H, E * I, randomArray(H, 0.1, next));
-    layer.router = quantizeLinear(randomArray(E * H, 0.3, next), E, H, new Float32Array(E), 'f32');
+    layer.ffnOut = q8(E * H, I, new Float32Array(E * H));
+    layer.experts = {
+      router: quantizeLinear(randomArray(E * H, 0.3, next), E, H, new Float32Array(E), 'f32'),
+      bias: randomArray(H, 0.1, next),
+    };
   }
   return weights;
 }
@@ -80,7 +82,7 @@ export async function main(args: string[]): Promise<number> {
   const adapter = `${ctx.adapter.description} (${icdName()})`;
   const loadStart = loadNow();
   log(`adapter: ${adapter}; node ${process.version}; load ${loadStart}`);
-  const H = 768;
+  const H = CONFIG.hiddenSize;
   /** Median ms of layer 1: the forward to depth 2 less the forward to depth 1. */
   const layerMs = async (backend: EncoderBackend, ids: number[][]) => {
     const depth = async (layers: number) =>

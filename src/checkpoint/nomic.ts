@@ -3,7 +3,7 @@ import { type Alloc, emptyLinear, quantizeRows, rowStart } from '../weights/quan
 import { isMoeLayer } from '../weights/shapes.js';
 import type { BertLayer, BertWeights, Quant, WeightParts } from '../weights/weights.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
-import { BLOCK_VALUES, readBiasedLinear, readLayerNorm, readLinear } from './matrix.js';
+import { readBiasedLinear, readLayerNorm, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
@@ -73,9 +73,9 @@ export function nomicReader(
 }
 
 /**
- * NomicMoELayer's weights as one wide feed-forward (BertLayer.router): w1 [E I, H] is already the
- * stacked first projection; w2 is stored [E I, H] too, each expert's [I, H] applied untransposed
- * (x1 @ w2), so the second projection [H, E I] is its transpose, made here a block of rows at a time.
+ * NomicMoELayer's weights (BertLayer.experts): w1 [E I, H] is already the stacked first projection;
+ * w2 is stored [E I, H] too, each expert's [I, H] applied untransposed (x1 @ w2), so expert e's
+ * second projection is its block's transpose, [H, I], stored at rows e H, read an expert at a time.
  */
 async function moeFeedForward(
   source: TensorSource,
@@ -85,7 +85,7 @@ async function moeFeedForward(
   experts: number,
   quant: Quant,
   alloc: Alloc | undefined,
-): Promise<Pick<BertLayer, 'ffnIn' | 'ffnOut' | 'router'>> {
+): Promise<Pick<BertLayer, 'ffnIn' | 'ffnOut' | 'experts'>> {
   const wide = experts * I;
   const router = await readLinear(
     source,
@@ -95,16 +95,14 @@ async function moeFeedForward(
     'f32',
   );
   const ffnIn = await readLinear(source, [{ name: `${at}.experts.mlp.w1`, rows: wide }], H, new Float32Array(wide), quant, alloc);
-  const w2 = await source.get(`${at}.experts.mlp.w2`, [wide, H]);
-  const ffnOut = emptyLinear(quant, H, wide, await source.get(`${at}.experts.bias`, [H]), alloc);
-  const block = Math.max(1, Math.floor(BLOCK_VALUES / wide));
-  for (let from = 0; from < H; from += block) {
-    const to = Math.min(from + block, H);
-    const rows = new Float32Array((to - from) * wide);
-    for (let h = from; h < to; h++) for (let c = 0; c < wide; c++) rows[(h - from) * wide + c] = w2[c * H + h] as number;
-    const start = rowStart(quant, wide, from);
-    const end = rowStart(quant, wide, to);
-    quantizeRows(rows, wide, quant, ffnOut.data.subarray(start.byte, end.byte), ffnOut.scales?.subarray(start.scale, end.scale));
+  const ffnOut = emptyLinear(quant, experts * H, I, new Float32Array(experts * H), alloc);
+  const down = new Float32Array(H * I);
+  for (let e = 0; e < experts; e++) {
+    const w2 = await source.getRows(`${at}.experts.mlp.w2`, [wide, H], e * I, (e + 1) * I);
+    for (let i = 0; i < I; i++) for (let h = 0; h < H; h++) down[h * I + i] = w2[i * H + h] as number;
+    const start = rowStart(quant, I, e * H);
+    const end = rowStart(quant, I, (e + 1) * H);
+    quantizeRows(down, I, quant, ffnOut.data.subarray(start.byte, end.byte), ffnOut.scales?.subarray(start.scale, end.scale));
   }
-  return { router, ffnIn, ffnOut };
+  return { experts: { router, bias: await source.get(`${at}.experts.bias`, [H]) }, ffnIn, ffnOut };
 }

@@ -31,8 +31,8 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
   } = weights.config;
   const rank = lora?.rank ?? 0;
   const relative = modelRelativeBias(weights);
-  const { layers, attendGrouped } = cpuLayers(weights.layers, kernel, (l) => l.router !== undefined);
-  const experts = weights.layers.map((l) => (l.router && moe ? cpuExperts({ ...l, router: l.router }, moe, kernel) : null));
+  const { layers, attendGrouped } = cpuLayers(weights.layers, kernel, (l) => l.experts !== undefined);
+  const experts = weights.layers.map((l) => (l.experts && moe ? cpuExperts({ ...l, experts: l.experts }, moe, kernel) : null));
   const positions = gatedBert?.positions;
   const rope = positions?.type === 'rope' ? ropeSpecTable(positions, headDim, maxTokens) : null;
   const shape = {

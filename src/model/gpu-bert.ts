@@ -108,13 +108,12 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const positions = c.gatedBert?.positions;
     const rotary = positions?.type === 'rope';
     const relative = modelRelativeBias(weights);
-    const moe = c.moe
-      ? { spec: c.moe, quants: GpuExperts.quants(weights.layers, c.moe, c.hiddenSize, c.intermediateSize) }
-      : null;
+    const moe = c.moe ?? null;
     const [kernels, embed, lora] = await Promise.all([
       createLayerKernels(gpu, {
         layers: weights.layers,
-        quants: moe?.quants ?? [],
+        // A mixture of experts' router is f32 in every format.
+        quants: moe ? ['f32'] : [],
         headDim: c.headDim,
         eps: c.layerNormEps,
         rotary,
@@ -127,12 +126,12 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     ]);
     const up = new WeightUploads(gpu.device);
     const shape = { H: c.hiddenSize, I: c.intermediateSize, elem: activations };
-    const experts = moe ? await GpuExperts.create(gpu.device, moe.spec, shape, weights.layers, up) : null;
+    const experts = moe ? await GpuExperts.create(gpu.device, moe, shape, weights.layers, up) : null;
     const layers = weights.layers.map((l, i) => ({
       qkv: up.linear(`layer${i}.qkv`, l.qkv),
       attnOut: up.linear(`layer${i}.attn_out`, l.attnOut),
       attnNorm: up.norm(`layer${i}.attn_norm`, l.attnNorm),
-      ffn: l.router ? null : { ffnIn: up.linear(`layer${i}.ffn_in`, l.ffnIn), ffnOut: up.linear(`layer${i}.ffn_out`, l.ffnOut) },
+      ffn: l.experts ? null : { ffnIn: up.linear(`layer${i}.ffn_in`, l.ffnIn), ffnOut: up.linear(`layer${i}.ffn_out`, l.ffnOut) },
       ffnNorm: up.norm(`layer${i}.ffn_norm`, l.ffnNorm),
       adapters: l.adapters
         ? (Object.fromEntries(

@@ -4,8 +4,8 @@ import { ARGS_PER_EXPERT, expertCapacity, MoeKernel } from '../gpu/kernels/moe.j
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { ELEM_BYTES, type Elem, GrowableBuffer, type UniformArena } from '../gpu/resources.js';
 import type { MoeSpec } from '../weights/config.js';
-import { columnBlockQuant, expertBlocks } from '../weights/linear-blocks.js';
-import type { BertLayer, Quant } from '../weights/weights.js';
+import { expertBlocks } from '../weights/linear-blocks.js';
+import type { BertLayer } from '../weights/weights.js';
 import type { WeightUploads } from './gpu-graph.js';
 
 /** One expert layer's weights on the GPU: the f32 router, each expert's two projections, their shared bias. */
@@ -58,23 +58,7 @@ export class GpuExperts {
     });
   }
 
-  /**
-   * The weight formats the experts' matmuls read (a q4 block that cannot keep its groups is f32),
-   * for the matmul kernel, before anything is uploaded; refuses what the blocks' offsets cannot hold.
-   */
-  static quants(layers: readonly BertLayer[], spec: MoeSpec, H: number, I: number): Quant[] {
-    // Blocks of expertCapacity rows start on 256-byte offsets only when a row has an even size.
-    if (H % 2 !== 0 || I % 2 !== 0)
-      throw new UnsupportedError(`experts on WebGPU with an odd hidden (${H}) or expert (${I}) width`);
-    const quants = new Set<Quant>(['f32']);
-    for (const l of layers) {
-      if (!l.router) continue;
-      quants.add(l.ffnIn.quant).add(columnBlockQuant(l.ffnOut, 0, l.ffnIn.rows / spec.experts));
-    }
-    return [...quants];
-  }
-
-  /** Uploads each expert layer's router, expert blocks (expertBlocks, one layer at a time) and shared bias. */
+  /** Uploads each expert layer's router, expert blocks (expertBlocks: views of the stacked matrices) and shared bias. */
   static async create(
     device: GPUDevice,
     spec: MoeSpec,
@@ -82,15 +66,19 @@ export class GpuExperts {
     layers: readonly BertLayer[],
     up: WeightUploads,
   ): Promise<GpuExperts> {
+    // Blocks of expertCapacity rows start on 256-byte offsets only when a row has an even size.
+    if (shape.H % 2 !== 0 || shape.I % 2 !== 0) {
+      throw new UnsupportedError(`experts on WebGPU with an odd hidden (${shape.H}) or expert (${shape.I}) width`);
+    }
     const kernel = await MoeKernel.create(device, spec.experts, [shape.elem]);
     const uploaded = layers.map((l, i) => {
-      if (!l.router) return null;
+      if (!l.experts) return null;
       const blocks = expertBlocks(l.ffnIn, l.ffnOut, spec.experts);
       return {
-        router: up.linear(`layer${i}.router`, l.router),
+        router: up.linear(`layer${i}.router`, l.experts.router),
         up: blocks.map((b, e) => up.linear(`layer${i}.expert${e}.up`, b.up)),
         down: blocks.map((b, e) => up.linear(`layer${i}.expert${e}.down`, b.down)),
-        bias: up.buffer(`layer${i}.experts.bias`, l.ffnOut.bias),
+        bias: up.buffer(`layer${i}.experts.bias`, l.experts.bias),
       };
     });
     return new GpuExperts(device, spec, shape, kernel, uploaded);

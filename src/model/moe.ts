@@ -46,18 +46,18 @@ interface Expert {
  * it only, through per-expert projections cut once from the layer's stacked ones (expertBlocks).
  */
 export function cpuExperts(
-  layer: { router: Linear; ffnIn: Linear; ffnOut: Linear },
+  layer: { experts: { router: Linear; bias: Float32Array }; ffnIn: Linear; ffnOut: Linear },
   spec: MoeSpec,
   kernel: WasmKernels | null,
 ): (x: Float32Array, M: number) => Float32Array {
   const { experts: E } = spec;
-  const H = layer.ffnOut.rows;
-  const router = cpuLinear(layer.router, kernel);
+  const H = layer.ffnOut.rows / E;
+  const router = cpuLinear(layer.experts.router, kernel);
   const experts: Expert[] = expertBlocks(layer.ffnIn, layer.ffnOut, E).map((b) => ({
     up: cpuLinear(b.up, kernel),
     down: cpuLinear(b.down, kernel),
   }));
-  const bias = layer.ffnOut.bias;
+  const { bias } = layer.experts;
   return (x, M) => {
     const { experts: chosen, weights } = routeTokens(router(x, M), M, spec);
     const y = new Float32Array(M * H);

@@ -130,7 +130,15 @@ export function packLayers(
       ffnOut: linear('ffnOut'),
       ffnNorm: view.norm(`${at}.ffnNorm`, H),
       ...(config.moe && isMoeLayer(config, l)
-        ? { router: { ...view.linear(`${at}.router`, config.moe.experts, H, false), bias: new Float32Array(config.moe.experts) } }
+        ? {
+            experts: {
+              router: {
+                ...view.linear(`${at}.router`, config.moe.experts, H, false),
+                bias: new Float32Array(config.moe.experts),
+              },
+              bias: view.f32(`${at}.experts.bias`, [H]),
+            },
+          }
         : {}),
       ...(lora
         ? {

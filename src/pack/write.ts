@@ -103,10 +103,15 @@ function layerParts(index: number, layer: EncoderWeights['layers'][number], lora
     ];
   }
   const adapters = 'adapters' in layer ? layer.adapters : undefined;
-  const router = 'router' in layer ? layer.router : undefined;
+  const experts = 'experts' in layer ? layer.experts : undefined;
   return [
     ...linears,
-    ...(router ? linearParts(`${at}.router`, router, false) : []),
+    ...(experts
+      ? [
+          ...linearParts(`${at}.router`, experts.router, false),
+          f32Part(`${at}.experts.bias`, experts.bias, [experts.bias.length]),
+        ]
+      : []),
     // ModernBERT's layer 0 has no attention norm, so its shard has no such tensor.
     ...NORMS.flatMap((k) => {
       const norm = layer[k];

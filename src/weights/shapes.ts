@@ -8,25 +8,16 @@ export const isMoeLayer = (config: Pick<EncoderConfig, 'moe'>, l: number): boole
   config.moe !== undefined && l % config.moe.everyN === 1;
 
 /**
- * The feed-forward's hidden width in layer `l`: the intermediate size, or for a mixture of
- * experts every expert's, side by side (the experts' first projections stack into one [E I, H]
- * matrix, their second ones into one [H, E I]).
- */
-function ffnWidth(config: EncoderConfig, l: number): number {
-  return isMoeLayer(config, l) ? (config.moe?.experts ?? 1) * config.intermediateSize : config.intermediateSize;
-}
-
-/**
  * [rows, cols] of each projection of layer `l`: BERT's [3H, H], [H, H], [I, H], [H, I]; the gated
  * feed-forward input of ModernBERT, the gated BERTs and the decoders stacks 2I rows; a decoder's grouped-query QKV
  * has heads + 2 kvHeads heads of headDim rows, and its output projection reads heads x headDim; a
- * mixture of experts' feed-forward is E I wide (ffnWidth).
+ * mixture of experts stacks its E experts' projections by rows, [E I, H] and [E H, I].
  */
 export function projectionShapes(config: EncoderConfig, l = 0): Record<Projection, [number, number]> {
-  const { hiddenSize: H, numHeads, headDim: D, decoder } = config;
-  const I = ffnWidth(config, l);
+  const { hiddenSize: H, intermediateSize: I, numHeads, headDim: D, decoder, moe } = config;
   const gated = config.modern !== undefined || (config.gatedBert?.gate ?? null) !== null || decoder !== undefined;
   const q = decoder ? numHeads * D : H;
   const kv = decoder ? decoder.numKvHeads * D : H;
-  return { qkv: [q + 2 * kv, H], attnOut: [H, q], ffnIn: [gated ? 2 * I : I, H], ffnOut: [H, I] };
+  const E = moe && isMoeLayer(config, l) ? moe.experts : 1;
+  return { qkv: [q + 2 * kv, H], attnOut: [H, q], ffnIn: [E * (gated ? 2 * I : I), H], ffnOut: [E * H, I] };
 }

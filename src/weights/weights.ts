@@ -112,12 +112,13 @@ export interface BertLayer {
   ffnOut: Linear;
   ffnNorm: LayerNormParams;
   /**
-   * A mixture of experts' router (config.moe, in its layers only): [experts, H] in f32 with a zero
-   * bias, so that quantization never changes which experts a token goes to. There ffnIn stacks the
-   * experts' first projections, [E I, H] without bias, and ffnOut their second ones side by side,
-   * [H, E I], with the one bias they share.
+   * A mixture of experts (config.moe, in its layers only): the router, [experts, H] in f32 with a
+   * zero bias, so that quantization never changes which experts a token goes to, and the one bias
+   * the experts share, added after their weighted sum. There ffnIn stacks the experts' first
+   * projections, [E I, H], and ffnOut their second ones, [E H, I] (expert e's [H, I] at rows
+   * e H), both with zero biases: each expert is a block of rows (weights/linear-blocks.ts).
    */
-  router?: Linear;
+  experts?: { router: Linear; bias: Float32Array };
   /** The projections' task adapters where the model has some (config.lora). */
   adapters?: Record<LayerProjection, LoraPair>;
 }

@@ -49,7 +49,7 @@ describe('NomicBERT config', () => {
     expect(c.moe).toEqual({ experts: 8, topK: 2, everyN: 2 });
     expect(Array.from({ length: 12 }, (_, l) => isMoeLayer(c, l))).toEqual(Array.from({ length: 12 }, (_, l) => l % 2 === 1));
     expect(projectionShapes(c, 0)).toMatchObject({ ffnIn: [3072, 768], ffnOut: [768, 3072] });
-    expect(projectionShapes(c, 1)).toMatchObject({ ffnIn: [8 * 3072, 768], ffnOut: [768, 8 * 3072] });
+    expect(projectionShapes(c, 1)).toMatchObject({ ffnIn: [8 * 3072, 768], ffnOut: [8 * 768, 3072] });
     // NomicBertMLP takes n_inner as it is (4H when unset); only the gated MLP rounds it.
     expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V2_MOE, n_inner: 3000 }).intermediateSize).toBe(3000);
     expect(parseHfConfig({ ...NOMIC_EMBED_TEXT_V2_MOE, n_inner: null }).intermediateSize).toBe(3072);
