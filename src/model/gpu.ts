@@ -133,7 +133,7 @@ export class GpuEncoder implements EncoderBackend {
     const { limits } = this.device;
     const bytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
     const fits = this.graph.maxTokens(bytes);
-    const longest = Math.max(0, ...tokens.map((t) => t.length));
+    const longest = tokens.reduce((n, t) => Math.max(n, t.length), 0);
     if (longest > fits) {
       throw new UnsupportedError(
         `a text of ${longest} tokens is more than this GPU's buffer limit of ${(bytes / 2 ** 20).toFixed(1)} MiB ` +
