@@ -122,7 +122,8 @@ export interface RerankOptions {
   layers?: number;
   /**
    * What relevance means, for a reranker whose prompt takes an instruction (Qwen3-Reranker:
-   * default "Given a web search query, retrieve relevant passages that answer the query").
+   * default "Given a web search query, retrieve relevant passages that answer the query";
+   * mxbai-rerank-v2: default none).
    */
   instruction?: string;
   /**

@@ -26,6 +26,7 @@ function headNames(
     case 'modernbert':
       return { hidden: 'head.dense', norm: 'head.norm', out: 'classifier', outBias: true };
     case 'qwen3':
+    case 'qwen2':
       return { hidden: null, norm: null, out: 'score', outBias: false };
     default:
       return {

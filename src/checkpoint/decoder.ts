@@ -1,7 +1,7 @@
 import { ModelFormatError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { DecoderWeights, Linear, WeightParts } from '../weights/weights.js';
-import { readEmbeddingTable, readLinear } from './matrix.js';
+import { readBiasedLinear, readEmbeddingTable, readLinear } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
 import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
@@ -9,11 +9,11 @@ import type { TensorSource } from './safetensors.js';
 const EMBED = 'embed_tokens.weight';
 
 /**
- * Reads a Qwen3 or Gemma 3 text checkpoint (transformers names: embed_tokens, layers.{l}.{input_layernorm,
- * self_attn.{q,k,v,o}_proj, self_attn.{q,k}_norm, post_attention_layernorm, mlp.{gate,up,down}_proj}
+ * Reads a Qwen3, Qwen2 or Gemma 3 text checkpoint (transformers names: embed_tokens, layers.{l}.{input_layernorm,
+ * self_attn.{q,k,v,o}_proj, self_attn.{q,k}_norm (not Qwen2's), post_attention_layernorm, mlp.{gate,up,down}_proj}
  * and Gemma's pre/post_feedforward_layernorm, norm) a layer at a time, quantizing as it goes.
- * q/k/v and gate/up are stacked so each runs as one matmul. Gemma's RMSNorm factors (1 + w) are
- * folded in here, so both families' norms multiply by the stored weights.
+ * q/k/v (with Qwen2's biases) and gate/up are stacked so each runs as one matmul. Gemma's RMSNorm
+ * factors (1 + w) are folded in here, so every family's norms multiply by the stored weights.
  */
 export function decoderReader(
   config: EncoderConfig,
@@ -25,7 +25,7 @@ export function decoderReader(
   const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
   const table = options.table ?? readEmbeddingTable;
   // sentence-transformers saves the bare model (`embed_tokens...`), a Qwen3ForCausalLM `model.embed_tokens...`.
-  const p = tensorPrefix(source, EMBED, 'Qwen3 / Gemma 3');
+  const p = tensorPrefix(source, EMBED, 'Qwen / Gemma 3');
   const { hiddenSize: H, intermediateSize: I, headDim: D, numHeads } = config;
   const plusOne = config.modelType === 'gemma3';
   const norm = async (name: string, n: number): Promise<Float32Array> => {
@@ -37,19 +37,27 @@ export function decoderReader(
     return readLinear(source, runs, cols, new Float32Array(rows.reduce((a, b) => a + b, 0)), quant, alloc);
   };
   const kv = spec.numKvHeads * D;
+  const qkv = (a: string): Promise<Linear> => {
+    const runs = [`${a}.q_proj`, `${a}.k_proj`, `${a}.v_proj`].map((n, i) => ({
+      name: `${p}${n}.weight`,
+      rows: i === 0 ? numHeads * D : kv,
+      bias: spec.qkvBias ? `${p}${n}.bias` : null,
+    }));
+    return readBiasedLinear(source, runs, H, quant, alloc);
+  };
   return {
     layerCount,
     async layer(l) {
       const at = `layers.${l}`;
       const a = `${at}.self_attn`;
       return {
-        qkv: await linear([`${a}.q_proj`, `${a}.k_proj`, `${a}.v_proj`], [numHeads * D, kv, kv], H),
+        qkv: await qkv(a),
         attnOut: await linear([`${a}.o_proj`], [H], numHeads * D),
         ffnIn: await linear([`${at}.mlp.gate_proj`, `${at}.mlp.up_proj`], [I, I], H),
         ffnOut: await linear([`${at}.mlp.down_proj`], [H], I),
         inputNorm: await norm(`${at}.input_layernorm`, H),
-        qNorm: await norm(`${a}.q_norm`, D),
-        kNorm: await norm(`${a}.k_norm`, D),
+        qNorm: spec.qkNorm ? await norm(`${a}.q_norm`, D) : null,
+        kNorm: spec.qkNorm ? await norm(`${a}.k_norm`, D) : null,
         postAttnNorm: spec.sandwichNorms ? await norm(`${at}.post_attention_layernorm`, H) : null,
         ffnNorm: await norm(spec.sandwichNorms ? `${at}.pre_feedforward_layernorm` : `${at}.post_attention_layernorm`, H),
         postFfnNorm: spec.sandwichNorms ? await norm(`${at}.post_feedforward_layernorm`, H) : null,

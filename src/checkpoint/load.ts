@@ -1,9 +1,10 @@
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { type EncoderConfig, type ExitNorm, firstExit, parseHfConfig } from '../weights/config.js';
+import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
 import { completeStaticConfig, tokenizing } from '../weights/static-config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
-import { asQwen3Classifier, qwen3RerankerOverrides } from './qwen3-reranker.js';
+import { asDecoderClassifier } from './decoder-reranker.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
 import { weightsFromTensors } from './weights.js';
 
@@ -19,7 +20,7 @@ export interface HfModelFiles {
   safetensors?: Uint8Array;
   /** The tensors read some other way (an ONNX export: OnnxTensors). */
   weights?: TensorSource;
-  /** The folder's name: how an original Qwen3-Reranker is known (qwen3-reranker.ts). */
+  /** The folder's name: how a reranker saved as a causal LM is known (weights/decoder-rerankers.ts). */
   name?: string;
 }
 
@@ -54,8 +55,8 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
   if (!QUANTS.includes(quant)) throw new InputError(`quant must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(quant)}`);
   const tokenizer = TextTokenizer.fromJson(files.tokenizer, files.tokenizerConfig, tokenizing(files.config));
   const maxId = tokenizer.maxTokenId;
-  const { config: asClassifier, weights: source } = asQwen3Classifier(
-    qwen3RerankerOverrides(files.config, files.name),
+  const { config: asClassifier, weights: source } = asDecoderClassifier(
+    decoderRerankerOverrides(files.config, files.name),
     tokenizer,
     files.weights ?? safetensorsOf(files.safetensors),
   );

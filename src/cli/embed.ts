@@ -114,7 +114,7 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const started = performance.now();
   const folder = await modelFolder(args.model, io, { dtype: args.quant ?? 'q8', revision: args.revision });
   const peek = await readModelConfig(folder);
-  const peeked = peekHfConfig(peek.config);
+  const peeked = peekHfConfig(peek.config, folder);
   const { numLayers } = peeked;
   const layers = args.layers ?? numLayers;
   // Checked before the weights load: a typo should not cost a multi-gigabyte read.

@@ -11,7 +11,7 @@ export const RERANK_USAGE = `Usage: m3web rerank --model DIR --query TEXT [optio
 Scores the query against each document with a cross-encoder (a reranker: a BERT,
 XLM-R, GTE, ModernBERT, DistilBERT or Qwen3 *ForSequenceClassification checkpoint
 with one label, e.g. cross-encoder/ms-marco-MiniLM-L-6-v2, BAAI/bge-reranker-base,
-or Qwen3-Reranker). Documents are read
+Qwen3-Reranker or mxbai-rerank-base-v2). Documents are read
 as JSON strings, one per line; one JSON object per document goes to stdout, best
 first: {"index": line's document number from 0, "score": as sentence-transformers'
 CrossEncoder.predict gives it}.
@@ -22,7 +22,8 @@ Options:
   --query TEXT      the query every document is scored against
   --top N           print only the best N
   --instruction T   what relevance means, for a reranker whose prompt takes one
-                    (Qwen3-Reranker; default: its web search instruction)
+                    (Qwen3-Reranker, default: its web search instruction;
+                    mxbai-rerank-v2, default: none)
   --windows         score a document too long for the model in overlapping windows
                     and keep the best (default: cut it, as sentence-transformers does)
   --layers L        run the first L layers (default: all)

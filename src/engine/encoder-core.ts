@@ -244,7 +244,9 @@ export class EncoderCore {
     if (instruction !== undefined) {
       checkText(instruction, 'instruction');
       if (cross.input === 'pair')
-        throw new InputError(`${info.id} reads no instruction: only a reranker with an instruction prompt (Qwen3-Reranker) does`);
+        throw new InputError(
+          `${info.id} reads no instruction: only a reranker with an instruction prompt (Qwen3-Reranker, mxbai-rerank-v2) does`,
+        );
     }
     const long = options.long ?? 'cut';
     if (long !== 'cut' && long !== 'windows')

@@ -5,7 +5,7 @@ import { ropeTable } from './rope.js';
 import type { WasmKernels } from './wasm/kernels.js';
 
 /**
- * The Qwen3 / Gemma 3 forward (pre-norm, RMSNorm; conventions in weights/decoder-config.ts): x is the
+ * The Qwen3 / Qwen2 / Gemma 3 forward (pre-norm, RMSNorm; conventions in weights/decoder-config.ts): x is the
  * residual stream; each sub-layer reads an RMS-normed copy and adds its output back, Gemma's
  * through one more norm (sandwichNorms).
  */
@@ -40,8 +40,8 @@ export function decoderCpuForward(weights: DecoderWeights, kernel: WasmKernels |
     if (spec.embedScale !== 1) for (let i = 0; i < x.length; i++) x[i] = (x[i] as number) * spec.embedScale;
     for (const [i, layer] of layers.slice(0, count).entries()) {
       const qkv = layer.qkv(normed(x, layer.inputNorm), M);
-      rmsNorm(qkv, layer.qNorm, eps, stride, Q);
-      rmsNorm(qkv.subarray(Q), layer.kNorm, eps, stride, spec.numKvHeads * d);
+      if (layer.qNorm) rmsNorm(qkv, layer.qNorm, eps, stride, Q);
+      if (layer.kNorm) rmsNorm(qkv.subarray(Q), layer.kNorm, eps, stride, spec.numKvHeads * d);
       const rope = table(spec.ropeTheta[i] as number, batch.seqLen);
       rotateHeads(qkv, batch, { stride, heads: numHeads + spec.numKvHeads, d }, rope);
       const ctx = attendGrouped(qkv, batch, {

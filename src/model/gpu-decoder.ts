@@ -20,8 +20,8 @@ import { ropeTable } from './rope.js';
 
 interface GpuLayer extends GpuProjections {
   inputNorm: GPUBuffer;
-  qNorm: GPUBuffer;
-  kNorm: GPUBuffer;
+  qNorm: GPUBuffer | null;
+  kNorm: GPUBuffer | null;
   postAttnNorm: GPUBuffer | null;
   ffnNorm: GPUBuffer;
   postFfnNorm: GPUBuffer | null;
@@ -34,11 +34,11 @@ type Role = 'residual' | 'normed' | 'qkv' | 'attnContext' | 'ffnHidden' | 'subla
 const ROLES: Role[] = ['residual', 'normed', 'qkv', 'attnContext', 'ffnHidden', 'sublayer'];
 
 /**
- * The Qwen3 / Gemma 3 forward (conventions in weights/decoder-config.ts). `residual` is the
+ * The Qwen3 / Qwen2 / Gemma 3 forward (conventions in weights/decoder-config.ts). `residual` is the
  * residual stream; each sub-layer reads an RMS-normed copy. Qwen3's output projections add
  * straight into the stream (matmul's residual epilogue); Gemma's write `sublayer`, whose norm then
  * adds it into the stream (rmsnorm.wgsl's norm_add). The q/k norms run in place over the fused QKV
- * rows before attention, which rotates them (RoPE) as it loads them; SwiGLU and Gemma's tanh GeGLU
+ * rows (Qwen2 has none) before attention, which rotates them (RoPE) as it loads them; SwiGLU and Gemma's tanh GeGLU
  * are matmul epilogues.
  */
 export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
@@ -107,8 +107,8 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
       return {
         ...uploadProjections(up, i, l),
         inputNorm: up.buffer(`layer${i}.input_norm`, l.inputNorm),
-        qNorm: up.buffer(`layer${i}.q_norm`, l.qNorm),
-        kNorm: up.buffer(`layer${i}.k_norm`, l.kNorm),
+        qNorm: norm('q_norm', l.qNorm),
+        kNorm: norm('k_norm', l.kNorm),
         postAttnNorm: norm('post_attn_norm', l.postAttnNorm),
         ffnNorm: up.buffer(`layer${i}.ffn_norm`, l.ffnNorm),
         postFfnNorm: norm('post_ffn_norm', l.postFfnNorm),
@@ -136,8 +136,10 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
     for (const l of this.layers.slice(0, layers)) {
       rms.encodeTo(pass, uniforms, residual, normed, l.inputNorm, M, H); // normed [M, H]
       matmul.encode(pass, uniforms, normed, l.qkv, qkv, M); // qkv [M, Q + 2KV]
-      rms.encode(pass, uniforms, qkv, l.qNorm, { rows: M, width: D, rowStride: stride, runs: numHeads });
-      rms.encode(pass, uniforms, qkv, l.kNorm, { rows: M, width: D, rowStride: stride, offset: Q, runs: spec.numKvHeads });
+      if (l.qNorm) rms.encode(pass, uniforms, qkv, l.qNorm, { rows: M, width: D, rowStride: stride, runs: numHeads });
+      if (l.kNorm) {
+        rms.encode(pass, uniforms, qkv, l.kNorm, { rows: M, width: D, rowStride: stride, offset: Q, runs: spec.numKvHeads });
+      }
       attention.encode(
         pass,
         uniforms,

@@ -1,7 +1,7 @@
+import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
 import { tokenizerMaxLength } from '../checkpoint/load.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
-import { asQwen3Classifier, qwen3RerankerOverrides } from '../checkpoint/qwen3-reranker.js';
 import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
 import {
   type DenseFiles,
@@ -16,6 +16,7 @@ import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { Pooling } from '../weights/config.js';
 import { type ExitNorm, everyExit, firstExit, parseHfConfig } from '../weights/config.js';
+import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
 import { completeStaticConfig, defaultWidths, tokenizing } from '../weights/static-config.js';
 import { QUANTS, type Quant, type WeightParts } from '../weights/weights.js';
 import { Arena } from './arena.js';
@@ -33,7 +34,7 @@ export interface HfCheckpoint {
   /** The sentence-transformers files, where the folder has them: pooling, prompts, max length. */
   sentenceTransformers?: SentenceTransformersFiles;
   weights: TensorSource;
-  /** The repository's id or the folder's name: how an original Qwen3-Reranker is known (default: the pack id). */
+  /** The repository's id or the folder's name: how a reranker saved as a causal LM is known (default: the pack id). */
   name?: string;
 }
 
@@ -91,9 +92,9 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     throw new ModelFormatError('tokenizer.json is not valid JSON', { cause });
   }
   const tokenizer = TextTokenizer.fromJson(tokenizerJson, ckpt.tokenizerConfig, tokenizing(ckpt.config));
-  // An original Qwen3-Reranker is stored as the sequence classifier it converts to.
-  const { config: asClassifier, weights: tensors } = asQwen3Classifier(
-    qwen3RerankerOverrides(ckpt.config, ckpt.name ?? options.id),
+  // A reranker saved as a causal LM (Qwen3-Reranker, mxbai-rerank-v2) is stored as the sequence classifier it converts to.
+  const { config: asClassifier, weights: tensors } = asDecoderClassifier(
+    decoderRerankerOverrides(ckpt.config, ckpt.name ?? options.id),
     tokenizer,
     ckpt.weights,
   );

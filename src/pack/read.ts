@@ -159,7 +159,7 @@ export function packLayers(
   return out;
 }
 
-/** A Qwen3 / Gemma 3 layer: stacked projections and RMSNorm factors, as write.ts lays them out. */
+/** A Qwen3 / Qwen2 / Gemma 3 layer: stacked projections and RMSNorm factors, as write.ts lays them out. */
 function decoderLayer(
   view: ShardView,
   at: string,
@@ -175,8 +175,8 @@ function decoderLayer(
     ffnIn: linear('ffnIn'),
     ffnOut: linear('ffnOut'),
     inputNorm: rms('inputNorm', H),
-    qNorm: rms('qNorm', D),
-    kNorm: rms('kNorm', D),
+    qNorm: spec.qkNorm ? rms('qNorm', D) : null,
+    kNorm: spec.qkNorm ? rms('kNorm', D) : null,
     postAttnNorm: spec.sandwichNorms ? rms('postAttnNorm', H) : null,
     ffnNorm: rms('ffnNorm', H),
     postFfnNorm: spec.sandwichNorms ? rms('postFfnNorm', H) : null,

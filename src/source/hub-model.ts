@@ -79,7 +79,7 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
     // Checked before any weights are fetched: an architecture m3web does not run fails here
     // (sentence-transformers' static layout has no config.json: openHubCheckpoint reads its module).
     const raw = await repo.json('config.json', false);
-    const hidden = raw === undefined ? null : peekHfConfig(raw).hiddenSize;
+    const hidden = raw === undefined ? null : peekHfConfig(raw, id.repo).hiddenSize;
     if (hidden !== null) dims ??= trainedWidths(id.repo, hidden, raw);
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;

@@ -14,30 +14,55 @@ const QWEN3_RERANKER = {
   instruction: 'Given a web search query, retrieve relevant passages that answer the query',
 };
 
-/** The prompt's prefix and suffix ids, tokenized once per tokenizer: every document of every call shares them. */
-const promptEnds = new WeakMap<TextTokenizer, { before: number[]; after: number[] }>();
+/**
+ * mxbai-rerank-v2's prompt, from mixedbread-ai/mxbai-rerank (MxbaiRerankV2): Qwen2's chat turns
+ * around "query: ...", "document: ..." and a task that asks for 0 or 1; its score is the "1"
+ * logit against the "0" one. The instruction, where given, goes before the query.
+ */
+const MXBAI_RERANK_V2 = {
+  prefix:
+    '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\n',
+  suffix: '<|im_end|>\n<|im_start|>assistant\n',
+  task:
+    'You are a search relevance expert who evaluates how well documents match search queries. For each query-document ' +
+    'pair, carefully analyze the semantic relationship between them, then provide your binary relevance judgment ' +
+    '(0 for not relevant, 1 for relevant).\nRelevance:',
+  sep: '\n',
+  /** MxbaiRerankV2's default max_length: the query, separator and document together. */
+  maxLength: 8192,
+};
 
-function qwen3PromptEnds(tokenizer: TextTokenizer): { before: number[]; after: number[] } {
-  let ends = promptEnds.get(tokenizer);
-  if (!ends) {
-    ends = { before: tokenizer.tokenIds(QWEN3_RERANKER.prefix, false), after: tokenizer.tokenIds(QWEN3_RERANKER.suffix, false) };
-    promptEnds.set(tokenizer, ends);
+/** A prompt's fixed pieces' ids, tokenized once per tokenizer: every document of every call shares them. */
+const fixedIds = new WeakMap<TextTokenizer, Map<string, number[]>>();
+
+function idsOf(tokenizer: TextTokenizer, text: string): number[] {
+  let known = fixedIds.get(tokenizer);
+  if (!known) {
+    known = new Map();
+    fixedIds.set(tokenizer, known);
   }
-  return ends;
+  let ids = known.get(text);
+  if (!ids) {
+    ids = tokenizer.tokenIds(text, false);
+    known.set(text, ids);
+  }
+  return ids;
 }
 
 /** What a cross-encoder's model info says of it: that it is one, and the instruction its prompt reads by default. */
 export function crossEncoderInfo(spec: CrossEncoderSpec | undefined): { crossEncoder?: true; rerankInstruction?: string } {
   if (!spec) return {};
-  return spec.input === 'pair' ? { crossEncoder: true } : { crossEncoder: true, rerankInstruction: QWEN3_RERANKER.instruction };
+  return spec.input === 'qwen3-reranker'
+    ? { crossEncoder: true, rerankInstruction: QWEN3_RERANKER.instruction }
+    : { crossEncoder: true };
 }
 
 /**
  * One (query, document) pair as the cross-encoder reads it, at most `maxTokens` ids each: by the
- * tokenizer's pair template (`segmentTypes`: whether the model reads its token types), or inside
- * Qwen3-Reranker's prompt, whose prefix and suffix are tokenized apart and kept whole while the
- * instruction, query and document between them lose their end (the model card's truncation).
- * One input, or with `windows` (pair templates only) one per window of a document too long to fit.
+ * tokenizer's pair template (`segmentTypes`: whether the model reads its token types), or inside a
+ * decoder reranker's prompt, whose fixed pieces are tokenized apart and kept whole while the text
+ * between them is cut as the model's own code cuts it. One input, or with `windows` (pair
+ * templates only) one per window of a document too long to fit.
  */
 export function encodeRerankInput(
   tokenizer: TextTokenizer,
@@ -57,12 +82,63 @@ export function encodeRerankInput(
       `windows apply to rerankers that read a pair template; this one reads its prompt up to ${maxTokens} tokens`,
     );
   }
-  const instruction = options.instruction ?? QWEN3_RERANKER.instruction;
-  const { before, after } = qwen3PromptEnds(tokenizer);
-  const body = tokenizer.tokenIds(`<Instruct>: ${instruction}\n<Query>: ${query}\n<Document>: ${document}`, false);
+  const ids =
+    spec.input === 'qwen3-reranker'
+      ? qwen3Input(tokenizer, query, document, maxTokens, options.instruction)
+      : mxbaiInput(tokenizer, query, document, maxTokens, options.instruction);
+  return [ids];
+}
+
+/** Qwen3-Reranker (its model card): the instruction, query and document between prefix and suffix lose their end. */
+function qwen3Input(
+  tokenizer: TextTokenizer,
+  query: string,
+  document: string,
+  maxTokens: number,
+  instruction: string | undefined,
+): EncodedPair {
+  const [before, after] = [idsOf(tokenizer, QWEN3_RERANKER.prefix), idsOf(tokenizer, QWEN3_RERANKER.suffix)];
+  const body = tokenizer.tokenIds(
+    `<Instruct>: ${instruction ?? QWEN3_RERANKER.instruction}\n<Query>: ${query}\n<Document>: ${document}`,
+    false,
+  );
   const room = maxTokens - before.length - after.length;
   if (room < 1) throw new InputError(`maxTokens ${maxTokens} leaves no room inside the reranker's prompt`);
   const kept = body.slice(0, room);
   const ids = [...before, ...kept, ...after];
-  return [{ ids, secondSegment: ids.length, truncated: kept.length < body.length }];
+  return { ids, secondSegment: ids.length, truncated: kept.length < body.length };
+}
+
+/**
+ * mxbai-rerank-v2 (MxbaiRerankV2.prepare_inputs): the query keeps at most 3/4 of the room, the
+ * document what the model's limit leaves after the query (at most the room), and the separator
+ * and document together are cut to the room the query leaves; the room is max_length, less the
+ * fixed pieces where the model's limit would not hold both.
+ */
+function mxbaiInput(
+  tokenizer: TextTokenizer,
+  query: string,
+  document: string,
+  maxTokens: number,
+  instruction: string | undefined,
+): EncodedPair {
+  const m = MXBAI_RERANK_V2;
+  const [prefix, suffix, task, sep] = [m.prefix, m.suffix, m.task, m.sep].map((t) => idsOf(tokenizer, t)) as [
+    number[],
+    number[],
+    number[],
+    number[],
+  ];
+  const fixed = prefix.length + task.length + suffix.length + sep.length;
+  const room = Math.min(m.maxLength, maxTokens - fixed);
+  if (room < 4) throw new InputError(`maxTokens ${maxTokens} leaves no room inside the reranker's prompt`);
+  const queryText = `${instruction === undefined ? '' : `instruction: ${instruction}${m.sep}`}query: ${query}`;
+  const queryAll = tokenizer.tokenIds(queryText, false);
+  const q = queryAll.slice(0, Math.floor((room * 3) / 4));
+  const docAll = tokenizer.tokenIds(`document: ${document}`, false);
+  const d = docAll.slice(0, Math.min(maxTokens - q.length, room));
+  const second = [...sep, ...d].slice(0, room - q.length);
+  const ids = [...prefix, ...q, ...second, ...sep, ...task, ...suffix];
+  const truncated = q.length < queryAll.length || second.length < sep.length + docAll.length;
+  return { ids, secondSegment: ids.length, truncated };
 }

@@ -10,7 +10,8 @@ import {
 } from './bert-configs.js';
 import { bool, ERF_GELU, num, obj, positiveInt, ropeTheta } from './config-fields.js';
 import { type ClassifierFamily, crossEncoderSpec } from './cross-encoder-config.js';
-import { decoderHeads, gemma3Spec, qwen3Spec } from './decoder-config.js';
+import { decoderHeads, gemma3Spec, qwen2Spec, qwen3Spec } from './decoder-config.js';
+import { decoderRerankerOverrides } from './decoder-rerankers.js';
 import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 import { isStaticConfig, parseStaticConfig } from './static-config.js';
@@ -42,6 +43,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'nomic_bert',
   'modernbert',
   'qwen3',
+  'qwen2',
   'gemma3_text',
   'model2vec',
   'jina_embeddings_v3',
@@ -68,6 +70,7 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   if (modelType === 'distilbert') return withCrossEncoder(parseDistilBertConfig(cfg), cfg, 'distilbert');
   if (modelType === 'mpnet') return parseMpnetConfig(cfg);
   if (modelType === 'qwen3') return withCrossEncoder(parseDecoderConfig(cfg, modelType, exitNorm), cfg, 'qwen3');
+  if (modelType === 'qwen2') return parseQwen2Reranker(cfg, exitNorm);
   if (modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
@@ -204,18 +207,38 @@ function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm)
 }
 
 /**
- * Qwen3 and Gemma 3 text: the fields they share here, the rest in decoder-config.ts. Qwen3 has no
- * pad token of its own; any id works, padded positions are masked everywhere.
+ * Qwen2 opens as a reranker only (mxbai-rerank-v2, decoder-rerankers.ts): Qwen2 embedders
+ * (gte-Qwen2, KaLM) set causal or bidirectional attention in their remote code, which config.json
+ * does not say, and the wrong one would give plausible but wrong vectors.
  */
-function parseDecoderConfig(cfg: Record<string, unknown>, modelType: 'qwen3' | 'gemma3_text', exitNorm: ExitNorm): EncoderConfig {
+function parseQwen2Reranker(cfg: Record<string, unknown>, exitNorm: ExitNorm): EncoderConfig {
+  const config = withCrossEncoder(parseDecoderConfig(cfg, 'qwen2', exitNorm), cfg, 'qwen2');
+  if (!config.crossEncoder) {
+    throw new UnsupportedError(
+      'model_type qwen2 opens as a reranker only (mixedbread-ai/mxbai-rerank-base-v2 and -large-v2, known by their name): ' +
+        'whether a Qwen2 embedder (gte-Qwen2, KaLM-Embedding) attends causally or both ways is set in its remote code, not in config.json',
+    );
+  }
+  return config;
+}
+
+/**
+ * Qwen3, Qwen2 and Gemma 3 text: the fields they share here, the rest in decoder-config.ts. Qwen
+ * has no pad token of its own; any id works, padded positions are masked everywhere.
+ */
+function parseDecoderConfig(
+  cfg: Record<string, unknown>,
+  modelType: 'qwen3' | 'qwen2' | 'gemma3_text',
+  exitNorm: ExitNorm,
+): EncoderConfig {
   const hiddenSize = positiveInt(cfg, 'hidden_size');
   const { numHeads, numKvHeads, headDim } = decoderHeads(cfg, hiddenSize);
   const numbers = { hiddenSize, numLayers: positiveInt(cfg, 'num_hidden_layers'), headDim };
   const maxPositions = positiveInt(cfg, 'max_position_embeddings');
   const pad = cfg.pad_token_id;
-  const qwen = modelType === 'qwen3';
+  const spec = { qwen3: qwen3Spec, qwen2: qwen2Spec, gemma3_text: gemma3Spec }[modelType];
   return {
-    modelType: qwen ? 'qwen3' : 'gemma3',
+    modelType: modelType === 'gemma3_text' ? 'gemma3' : modelType,
     vocabSize: positiveInt(cfg, 'vocab_size'),
     ...numbers,
     numHeads,
@@ -226,16 +249,20 @@ function parseDecoderConfig(cfg: Record<string, unknown>, modelType: 'qwen3' | '
     padTokenId: typeof pad === 'number' && Number.isInteger(pad) && pad >= 0 ? pad : 0,
     positionOffset: 0,
     maxTokens: maxPositions,
-    decoder: (qwen ? qwen3Spec : gemma3Spec)(cfg, numbers, numKvHeads, exitNorm),
+    decoder: spec(cfg, numbers, numKvHeads, exitNorm),
   };
 }
 
 /**
  * The architecture, depth and width a config.json names, before its tokenizer is read: what a
  * caller checks before fetching weights (a model2vec config needs the tokenizer for the rest).
+ * `name` (a Hub id or folder) tells a decoder reranker that only its name says it is one.
  */
-export function peekHfConfig(raw: unknown): { modelType: ModelType; numLayers: number; hiddenSize: number | null } {
-  if (!isStaticConfig(raw)) return parseHfConfig(raw);
+export function peekHfConfig(
+  raw: unknown,
+  name?: string,
+): { modelType: ModelType; numLayers: number; hiddenSize: number | null } {
+  if (!isStaticConfig(raw)) return parseHfConfig(decoderRerankerOverrides(raw, name));
   // Older model2vec configs leave the width to the table.
   const hidden = (raw as Record<string, unknown>).hidden_dim;
   return {

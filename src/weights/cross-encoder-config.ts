@@ -1,31 +1,59 @@
-import { UnsupportedError } from '../errors.js';
+import { ModelFormatError, UnsupportedError } from '../errors.js';
 import { bool, ERF_GELU } from './config-fields.js';
+import { DECODER_RERANK_PROMPTS, type DecoderRerankPrompt, isCausalLm } from './decoder-rerankers.js';
 import type { CrossEncoderSpec, EncoderConfig } from './encoder-config.js';
 
 /** The architectures whose single-label sequence classifiers m3web runs, by their classification head. */
-export type ClassifierFamily = 'bert' | 'roberta' | 'gte' | 'distilbert' | 'modernbert' | 'qwen3';
+export type ClassifierFamily = 'bert' | 'roberta' | 'gte' | 'distilbert' | 'modernbert' | 'qwen3' | 'qwen2';
 
 /**
  * A single-label *ForSequenceClassification config: a cross-encoder (reranker). Classifiers with
  * more labels, and every other architecture, open as the encoder under their head, as before.
  */
 export function crossEncoderSpec(cfg: Record<string, unknown>, family: ClassifierFamily): CrossEncoderSpec | null {
+  // A causal LM told which answer tokens score it (vLLM's classifier_from_token) is the one-label
+  // classifier the checkpoint readers turn it into.
+  const told = isCausalLm(cfg) && cfg.classifier_from_token !== undefined;
   const classifier =
     Array.isArray(cfg.architectures) &&
     cfg.architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'));
-  if (!classifier) return null;
-  const labels = cfg.num_labels ?? (typeof cfg.id2label === 'object' && cfg.id2label ? Object.keys(cfg.id2label).length : 2);
+  if (!classifier && !told) return null;
+  const labels = told
+    ? 1
+    : (cfg.num_labels ?? (typeof cfg.id2label === 'object' && cfg.id2label ? Object.keys(cfg.id2label).length : 2));
   if (labels !== 1) return null;
   return { activation: scoreActivation(cfg), ...headOf(family, cfg) };
 }
 
 function headOf(family: ClassifierFamily, cfg: Record<string, unknown>): Omit<CrossEncoderSpec, 'activation'> {
   if (family === 'modernbert') return modernBertHead(cfg);
-  // Qwen3ForSequenceClassification: `score` over the last real token's final-normed state. The
-  // single-label ones are Qwen3-Reranker's (its yes and no rows of the LM head as one), which read
+  // Qwen*ForSequenceClassification: `score` over the last real token's final-normed state. The
+  // single-label ones are rerankers (their answer tokens' rows of the LM head as one), which read
   // their chat prompt.
-  if (family === 'qwen3') return { pooling: 'last', hidden: null, input: 'qwen3-reranker' };
+  if (family === 'qwen3' || family === 'qwen2') return { pooling: 'last', hidden: null, input: decoderPrompt(cfg, family) };
   return pooledHead(family);
+}
+
+/**
+ * The prompt a decoder reranker reads: the one its name told (decoder-rerankers.ts), else
+ * Qwen3-Reranker's for Qwen3, the only single-label Qwen3 classifiers published; a Qwen2 one could
+ * be anyone's.
+ */
+function decoderPrompt(cfg: Record<string, unknown>, family: 'qwen3' | 'qwen2'): DecoderRerankPrompt {
+  const told = cfg.m3web_rerank_prompt;
+  if (told !== undefined) {
+    if (!DECODER_RERANK_PROMPTS.includes(told as DecoderRerankPrompt)) {
+      throw new ModelFormatError(
+        `config.json: "m3web_rerank_prompt" must be one of ${DECODER_RERANK_PROMPTS.join(', ')}, got ${JSON.stringify(told)}`,
+      );
+    }
+    return told as DecoderRerankPrompt;
+  }
+  if (family === 'qwen3') return 'qwen3-reranker';
+  throw new UnsupportedError(
+    'a Qwen2 sequence classifier whose prompt is unknown: config.json does not say it, and m3web knows ' +
+      'mxbai-rerank-v2 (by its name) only',
+  );
 }
 
 function scoreActivation(cfg: Record<string, unknown>): CrossEncoderSpec['activation'] {

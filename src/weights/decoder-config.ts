@@ -6,8 +6,8 @@ import type { ExitNorm } from './exit-norm.js';
 export type GateActivation = 'silu' | 'gelu_tanh';
 
 /**
- * The numbers of a decoder-style embedder (Qwen3-Embedding, EmbeddingGemma) beyond BERT's: pre-norm
- * layers with RMSNorm, per-head query/key RMSNorm, grouped-query attention and a gated MLP.
+ * The numbers of a decoder-style model (Qwen3-Embedding, EmbeddingGemma, Qwen2 / Qwen3 rerankers)
+ * beyond BERT's: pre-norm layers with RMSNorm, grouped-query attention and a gated MLP.
  */
 export interface DecoderSpec {
   /** Key/value heads; each serves numHeads / numKvHeads query heads (grouped-query attention). */
@@ -23,6 +23,10 @@ export interface DecoderSpec {
   /** Multiplies the gathered embedding rows (Gemma: sqrt(hidden_size)). */
   embedScale: number;
   activation: GateActivation;
+  /** Per-head RMSNorm of queries and keys before RoPE (Qwen3, Gemma 3; not Qwen2). */
+  qkNorm: boolean;
+  /** Biases on the query, key and value projections (Qwen2; o_proj has none). */
+  qkvBias: boolean;
   /**
    * Gemma's extra norms on each sub-layer's output before it joins the residual stream
    * (post_attention_layernorm, post_feedforward_layernorm).
@@ -92,9 +96,21 @@ export function qwen3Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exitN
     attnScale: 1 / Math.sqrt(n.headDim),
     embedScale: 1,
     activation: activation(raw, 'hidden_act', 'silu', 'silu'),
+    qkNorm: true,
+    qkvBias: false,
     sandwichNorms: false,
     exitNorm,
   };
+}
+
+/**
+ * Qwen2 (transformers models/qwen2): Qwen3's layers with biases on q_proj, k_proj and v_proj
+ * (always: its config has no attention_bias) and no query / key norms; head_dim is
+ * hidden_size / num_attention_heads. m3web opens it as a reranker only (config.ts says why).
+ */
+export function qwen2Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exitNorm: ExitNorm): DecoderSpec {
+  if (raw.use_sliding_window === true) throw new UnsupportedError('use_sliding_window is not supported for qwen2');
+  return { ...qwen3Spec(raw, n, numKvHeads, exitNorm), qkNorm: false, qkvBias: true };
 }
 
 /**
@@ -135,6 +151,8 @@ export function gemma3Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exit
     attnScale: 1 / Math.sqrt(positive(raw, 'query_pre_attn_scalar', n.headDim)),
     embedScale: Math.sqrt(n.hiddenSize),
     activation: activation(raw, 'hidden_activation', 'gelu_pytorch_tanh', 'gelu_tanh'),
+    qkNorm: true,
+    qkvBias: false,
     sandwichNorms: true,
     exitNorm,
   };

@@ -1,4 +1,5 @@
 import type { DecoderSpec } from './decoder-config.js';
+import type { DecoderRerankPrompt } from './decoder-rerankers.js';
 import type { ExitNorm } from './exit-norm.js';
 
 export type ModelType =
@@ -11,6 +12,7 @@ export type ModelType =
   | 'nomic_bert'
   | 'modernbert'
   | 'qwen3'
+  | 'qwen2'
   | 'gemma3'
   | 'model2vec'
   | 'jina_embeddings_v3';
@@ -141,11 +143,12 @@ export interface CrossEncoderSpec {
    */
   hidden: { activation: 'tanh' | 'relu' | 'gelu'; bias: boolean; norm: { bias: boolean } | null } | null;
   /**
-   * How the query and the document become one sequence: the tokenizer's pair template, or
-   * Qwen3-Reranker's chat prompt (an instruction, the query and the document inside its
-   * system / user / assistant turns, src/tokenizer/rerank-input.ts).
+   * How the query and the document become one sequence: the tokenizer's pair template, or a
+   * decoder reranker's chat prompt (Qwen3-Reranker's, mxbai-rerank-v2's: an optional
+   * instruction, the query and the document inside system / user / assistant turns,
+   * src/tokenizer/rerank-input.ts).
    */
-  input: 'pair' | 'qwen3-reranker';
+  input: 'pair' | DecoderRerankPrompt;
 }
 
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
@@ -176,7 +179,7 @@ export interface EncoderConfig {
   relativeAttention?: RelativeAttentionSpec;
   /** Present for NomicBERT with experts (moe_every_n_layers > 0). */
   moe?: MoeSpec;
-  /** Present exactly when modelType is 'qwen3' or 'gemma3'. */
+  /** Present exactly when modelType is 'qwen3', 'qwen2' or 'gemma3'. */
   decoder?: DecoderSpec;
   /** Present when the checkpoint carries task adapters (jina_embeddings_v3). */
   lora?: LoraSpec;

@@ -172,7 +172,7 @@ export interface ModernBertWeights extends SentenceHead {
 }
 
 /**
- * One pre-norm decoder layer (Qwen3, Gemma 3). RMSNorm weights are stored as the factor the norm
+ * One pre-norm decoder layer (Qwen3, Qwen2, Gemma 3). RMSNorm weights are stored as the factor the norm
  * multiplies by: Gemma's (1 + w) is folded in when the checkpoint is read.
  */
 export interface DecoderLayer {
@@ -184,9 +184,9 @@ export interface DecoderLayer {
   ffnIn: Linear;
   ffnOut: Linear;
   inputNorm: Float32Array;
-  /** Per-head RMSNorm of queries and keys, [headDim] each. */
-  qNorm: Float32Array;
-  kNorm: Float32Array;
+  /** Per-head RMSNorm of queries and keys, [headDim] each; null where the family has none (Qwen2). */
+  qNorm: Float32Array | null;
+  kNorm: Float32Array | null;
   /** Gemma only (sandwichNorms): the attention output's norm. */
   postAttnNorm: Float32Array | null;
   /** Before the MLP: Qwen3's post_attention_layernorm, Gemma's pre_feedforward_layernorm. */

@@ -4,6 +4,7 @@ import { weightsFromTensors } from '../../src/checkpoint/weights.js';
 import { cpuClassifier } from '../../src/model/cpu-classifier.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
 import { type CrossEncoderSpec, parseHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
+import { decoderRerankerOverrides } from '../../src/weights/decoder-rerankers.js';
 import type { ClassifierHead } from '../../src/weights/weights.js';
 import { PAIR_CROSS_ENCODERS } from '../support/cross-encoder-fixtures.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
@@ -14,12 +15,13 @@ import { testGpu } from '../support/gpu.js';
 // reaches the GPU as token-type rows added to the gathered word rows (where the model reads types),
 // and the pooled state goes through the classifier head.
 
-const MODELS = [...PAIR_CROSS_ENCODERS, 'ce-qwen3-tiny'];
+// mxbai-rerank-tiny-v2-seq: Qwen2's layers (q/k/v biases, no q/k norms), known by its folder's name.
+const MODELS = [...PAIR_CROSS_ENCODERS, 'ce-qwen3-tiny', 'mxbai-rerank-tiny-v2-seq'];
 
 describe.each(MODELS)('%s on WebGPU', (model) => {
   it("the pooled state through the head gives the oracle's logit for every pair", async () => {
     const dir = `test/oracle/fixtures/${model}`;
-    const config = parseHfConfig(await readFixtureJson(`${dir}/config.json`));
+    const config = parseHfConfig(decoderRerankerOverrides(await readFixtureJson(`${dir}/config.json`), model));
     const weights = await weightsFromTensors(config, new SafetensorsFile(await readFixtureBytes(`${dir}/model.safetensors`)));
     const expected = await readFixtureJson<{ ids: number[][]; token_type_ids?: number[][]; logits: number[] }>(
       `${dir}/expected.json`,

@@ -213,7 +213,8 @@ def forward(W, cfg, ids, mask, gemma, mistake=None, naive=False, export=False):
     eps = cfg["rms_norm_eps"]
     plus_one = gemma and mistake != "no_plus_one"
     norm = lambda x, name: rms_norm(x, W[name + ".weight"], eps, plus_one)  # noqa: E731
-    lin = lambda x, name: x @ W[name + ".weight"].T  # noqa: E731
+    # Qwen2's q/k/v projections carry biases; the other projections here have none.
+    lin = lambda x, name: x @ W[name + ".weight"].T + W[name + ".bias"] if name + ".bias" in W else x @ W[name + ".weight"].T  # noqa: E731
     B, S = ids.shape
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     h = W["embed_tokens.weight"][ids]
@@ -224,8 +225,10 @@ def forward(W, cfg, ids, mask, gemma, mistake=None, naive=False, export=False):
     for l, (theta, window, causal) in enumerate(layer_plan(cfg, gemma, mistake)):
         p = f"layers.{l}."
         x = norm(h, p + "input_layernorm")
-        q = norm(lin(x, p + "self_attn.q_proj").view(B, S, NH, D), p + "self_attn.q_norm").transpose(1, 2)
-        k = norm(lin(x, p + "self_attn.k_proj").view(B, S, NKV, D), p + "self_attn.k_norm").transpose(1, 2)
+        # Qwen2 has no query / key norms.
+        qk_norm = (lambda t, name: norm(t, name)) if p + "self_attn.q_norm.weight" in W else (lambda t, name: t)  # noqa: E731
+        q = qk_norm(lin(x, p + "self_attn.q_proj").view(B, S, NH, D), p + "self_attn.q_norm").transpose(1, 2)
+        k = qk_norm(lin(x, p + "self_attn.k_proj").view(B, S, NKV, D), p + "self_attn.k_norm").transpose(1, 2)
         v = lin(x, p + "self_attn.v_proj").view(B, S, NKV, D).transpose(1, 2)
         angles = torch.float32 if export else torch.float64
         q, k = rope(q, pos, theta, angles), rope(k, pos, theta, angles)

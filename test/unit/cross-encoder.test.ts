@@ -14,7 +14,8 @@ import { encodeRerankInput } from '../../src/tokenizer/rerank-input.js';
 import type { EncodedPair } from '../../src/tokenizer/tokenizer.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import type { RerankHit } from '../../src/types.js';
-import { type CrossEncoderSpec, parseHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
+import { type CrossEncoderSpec, parseHfConfig, peekHfConfig, readsSegmentTypes } from '../../src/weights/config.js';
+import { decoderRerankerOverrides } from '../../src/weights/decoder-rerankers.js';
 import type { ClassifierHead } from '../../src/weights/weights.js';
 import { jsonLines, m3web } from '../support/cli.js';
 import { packAgainstOracleFolder } from '../support/cross-encoder.js';
@@ -271,6 +272,92 @@ describe('Qwen3-Reranker (a decoder cross-encoder) against test/oracle/make_qwen
     } finally {
       await enc.dispose();
     }
+  });
+});
+
+describe('mxbai-rerank-v2 (a Qwen2 decoder reranker) against test/oracle/make_mxbai_reranker.py', () => {
+  const original = join(FIXTURES, 'mxbai-rerank-tiny-v2');
+  const seq = join(FIXTURES, 'mxbai-rerank-tiny-v2-seq');
+  const expected = JSON.parse(readFileSync(join(original, 'expected.json'), 'utf8')) as Expected & {
+    instructions: (string | null)[];
+    truncated: boolean[];
+  };
+  const options = (i: number) => (expected.instructions[i] ? { instruction: expected.instructions[i] as string } : {});
+
+  it('Qwen2 opens as a reranker only, known by its name; a Qwen2 classifier of unknown prompt is refused', () => {
+    const causal = configOf('mxbai-rerank-tiny-v2');
+    expect(() => parseHfConfig(causal)).toThrow(UnsupportedError);
+    expect(() => parseHfConfig(causal)).toThrow(/remote code/);
+    const spec = { activation: 'sigmoid', pooling: 'last', hidden: null, input: 'mxbai-rerank-v2' };
+    expect(parseHfConfig(decoderRerankerOverrides(causal, 'mixedbread-ai/mxbai-rerank-base-v2')).crossEncoder).toEqual(spec);
+    expect(peekHfConfig(causal, 'mixedbread-ai/mxbai-rerank-large-v2').numLayers).toBe(3);
+    expect(() => peekHfConfig(causal, 'someone/qwen2-reranker')).toThrow(UnsupportedError);
+    const classifier = configOf('mxbai-rerank-tiny-v2-seq');
+    expect(() => parseHfConfig(classifier)).toThrow(/prompt is unknown/);
+    expect(parseHfConfig(decoderRerankerOverrides(classifier, 'michaelfeil/mxbai-rerank-base-v2-seq')).crossEncoder).toEqual(
+      spec,
+    );
+    expect(() => parseHfConfig({ ...classifier, m3web_rerank_prompt: 'chatml' })).toThrow(/m3web_rerank_prompt/);
+    // Names that only look alike say nothing.
+    for (const name of ['mixedbread-ai/mxbai-rerank-base-v1', 'mixedbread-ai/mxbai-rerank-base-v20', 'x/not-mxbai-rerank-base']) {
+      expect(decoderRerankerOverrides(causal, name)).toBe(causal);
+    }
+  });
+
+  it("the prompt: MxbaiRerankV2's pieces tokenized apart, the query cut to 3/4 of the room, the document after it", () => {
+    const config = parseHfConfig(decoderRerankerOverrides(configOf('mxbai-rerank-tiny-v2'), original));
+    const tokenizer = TextTokenizer.fromJson(
+      JSON.parse(readFileSync(join(original, 'tokenizer.json'), 'utf8')),
+      JSON.parse(readFileSync(join(original, 'tokenizer_config.json'), 'utf8')),
+    );
+    const spec = config.crossEncoder as CrossEncoderSpec;
+    const maxTokens = Math.max(...expected.ids.map((ids) => ids.length));
+    expected.pairs.forEach(([q, d], i) => {
+      const [input] = encodeRerankInput(tokenizer, spec, q, d, maxTokens, {
+        segmentTypes: false,
+        instruction: expected.instructions[i] ?? undefined,
+      });
+      expect(input?.ids).toEqual(expected.ids[i]);
+      expect(input?.truncated).toBe(expected.truncated[i]);
+    });
+    const [q, d] = expected.pairs[0] as [string, string];
+    expect(() => encodeRerankInput(tokenizer, spec, q, d, 20, { segmentTypes: false })).toThrow(/no room/);
+  });
+
+  it.each([
+    ['the original repository (Qwen2ForCausalLM), by its LM head\'s "1" and "0" rows', original],
+    ['its sequence-classifier conversion', seq],
+  ])('scores every pair as the oracle does: %s (CPU, f32; packs f32 and q8)', async (_, dir) => {
+    const enc = await createEncoder({ model: dir, device: 'cpu' });
+    try {
+      const info = (await enc.info()).model;
+      expect(info.crossEncoder).toBe(true);
+      expect(info.rerankInstruction).toBeUndefined();
+      for (const [i, [q, d]] of expected.pairs.entries()) {
+        const [hit] = await enc.rerank(q, [d], options(i));
+        const logit = Math.log((hit?.score as number) / (1 - (hit?.score as number)));
+        expect(Math.abs(logit - (expected.logits[i] as number))).toBeLessThan(1e-4);
+        expect(hit?.truncated).toBe(expected.truncated[i]);
+      }
+    } finally {
+      await enc.dispose();
+    }
+    const worst = await packAgainstOracleFolder(dir, expected);
+    console.log(
+      `${dir.split('/').pop()} packs: max |logit - oracle| f32 ${worst.f32.toExponential(1)}, q8 ${worst.q8.toFixed(3)}`,
+    );
+    expect(worst.f32).toBeLessThan(1e-4);
+    // make_mxbai_reranker.py: q8 rounding alone moves these logits (spread 2.6) by up to 0.18.
+    expect(worst.q8).toBeLessThan(0.4);
+  });
+
+  it('the same files under another name are refused with the reason, not opened as an embedder', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'm3web-qwen2-'));
+    for (const f of readdirSync(original)) copyFileSync(join(original, f), join(copy, f));
+    await expect(createEncoder({ model: copy, device: 'cpu' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/opens as a reranker only/),
+    });
   });
 });
 

@@ -18,6 +18,7 @@ import { cosine } from '../support/random.js';
 const FIXTURE = join(import.meta.dirname, '../oracle/fixtures/bert-tiny');
 const MODERN = join(import.meta.dirname, '../oracle/fixtures/modernbert-tiny');
 const QWEN3_RERANKER = join(import.meta.dirname, '../oracle/fixtures/qwen3-reranker-tiny');
+const MXBAI_RERANKER = join(import.meta.dirname, '../oracle/fixtures/mxbai-rerank-tiny-v2');
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as { texts: string[] };
 const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURE, 'expected.safetensors'))));
 const H = 48;
@@ -53,6 +54,10 @@ beforeAll(async () => {
       ['fixtures/modernbert-tiny', { files: folderFiles(MODERN, [...BASE, 'model.safetensors']), commit: 'c0ffee8' }],
       // Qwen3-Reranker's original layout (Qwen3ForCausalLM): known by its name, as vLLM is told by hf_overrides.
       ['fixtures/Qwen3-Reranker-tiny', { files: folderFiles(QWEN3_RERANKER, [...BASE, 'model.safetensors']), commit: 'c0ffee9' }],
+      [
+        'fixtures/mxbai-rerank-tiny-v2',
+        { files: folderFiles(MXBAI_RERANKER, [...BASE, 'model.safetensors']), commit: 'c0ffeea' },
+      ],
       [
         'fixtures/bert-tiny-sharded',
         {
@@ -276,15 +281,17 @@ describe('createEncoder({ model: "hf:org/name" }) in Node', { timeout: 120_000 }
     expect(info.model).toMatchObject({ pooling: 'cls', prefixes: { query: 'query: ', passage: 'passage: ' }, maxTokens: 150 });
   });
 
-  it('opens an original Qwen3-Reranker by Hub id as the cross-encoder its name says it is', async () => {
-    const expected = JSON.parse(readFileSync(join(QWEN3_RERANKER, 'expected.json'), 'utf8')) as {
+  it.each([
+    ['fixtures/Qwen3-Reranker-tiny', QWEN3_RERANKER],
+    ['fixtures/mxbai-rerank-tiny-v2', MXBAI_RERANKER],
+  ])('opens %s (a causal LM) by Hub id as the cross-encoder its name says it is', async (repo, folder) => {
+    const expected = JSON.parse(readFileSync(join(folder, 'expected.json'), 'utf8')) as {
       pairs: [string, string][];
-      instructions: (string | null)[];
       scores: number[];
     };
-    const enc = await open('fixtures/Qwen3-Reranker-tiny', { dtype: 'f32' });
+    const enc = await open(repo, { dtype: 'f32' });
     try {
-      expect((await enc.info()).model).toMatchObject({ id: 'fixtures--Qwen3-Reranker-tiny', crossEncoder: true });
+      expect((await enc.info()).model).toMatchObject({ id: repo.replace('/', '--'), crossEncoder: true });
       const [q, d] = expected.pairs[0] as [string, string];
       const [hit] = await enc.rerank(q, [d]);
       expect(hit?.score).toBeCloseTo(expected.scores[0] as number, 5);

@@ -1,39 +1,34 @@
 import { ModelFormatError } from '../errors.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { isCausalLm } from '../weights/decoder-rerankers.js';
 import { tensorPrefix } from './prefix.js';
 import type { TensorSource } from './safetensors.js';
 
-/**
- * The original Qwen3-Reranker repositories hold a Qwen3ForCausalLM whose score is the last
- * token's "yes" logit against its "no" logit; their config says nothing of it. vLLM is told with
- * `hf_overrides` (`is_original_qwen3_reranker`, `classifier_from_token`); m3web adds the same
- * fields where the repository's or folder's name says Qwen3-Reranker.
- */
-const RERANKER_NAME = /(^|[/\\-])qwen3-reranker-/i;
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** config.json with vLLM's Qwen3-Reranker overrides where `name` (a Hub id, pack id or folder) is one's. */
-export function qwen3RerankerOverrides(raw: unknown, name: string | undefined): unknown {
-  if (!isObject(raw) || raw.model_type !== 'qwen3' || name === undefined || !RERANKER_NAME.test(name)) return raw;
-  const causal = Array.isArray(raw.architectures) && raw.architectures.includes('Qwen3ForCausalLM');
-  if (!causal || raw.is_original_qwen3_reranker !== undefined) return raw;
-  return { ...raw, is_original_qwen3_reranker: true, classifier_from_token: ['no', 'yes'] };
-}
+/** The sequence classifier class of a decoder family, as transformers names it. */
+const CLASSIFIER: Record<string, string> = {
+  qwen3: 'Qwen3ForSequenceClassification',
+  qwen2: 'Qwen2ForSequenceClassification',
+};
 
 /**
- * An original Qwen3-Reranker (config `is_original_qwen3_reranker`) as the sequence classifier it
- * converts to, as sentence-transformers' and vLLM's conversions make it: the config of a
- * single-label Qwen3ForSequenceClassification and a `score.weight` row, the LM head's (or the tied
- * embeddings') "yes" row minus its "no" row, so sigmoid(score) is softmax([no, yes])[yes].
- * Anything else is returned as it is.
+ * A reranker saved as a causal LM (config `is_original_qwen3_reranker`, or a *ForCausalLM with
+ * `classifier_from_token`; weights/decoder-rerankers.ts adds both where the name says) as the
+ * sequence classifier it converts to, as sentence-transformers' and vLLM's conversions make it:
+ * the config of a single-label *ForSequenceClassification and a `score.weight` row, the LM head's
+ * (or the tied embeddings') "yes" row minus its "no" row, so sigmoid(score) is
+ * softmax([no, yes])[yes]. Anything else is returned as it is.
  */
-export function asQwen3Classifier(
+export function asDecoderClassifier(
   raw: unknown,
   tokenizer: TextTokenizer,
   source: TensorSource,
 ): { config: unknown; weights: TensorSource } {
-  if (!isObject(raw) || raw.is_original_qwen3_reranker !== true) return { config: raw, weights: source };
+  if (!isObject(raw)) return { config: raw, weights: source };
+  const told = raw.is_original_qwen3_reranker === true || (isCausalLm(raw) && raw.classifier_from_token !== undefined);
+  const architecture = CLASSIFIER[String(raw.model_type)];
+  if (!told || !architecture) return { config: raw, weights: source };
   const tokens = raw.classifier_from_token;
   if (!Array.isArray(tokens) || tokens.length !== 2 || tokens.some((t) => typeof t !== 'string')) {
     throw new ModelFormatError('config.json: "classifier_from_token" must name the "no" and the "yes" token');
@@ -45,7 +40,7 @@ export function asQwen3Classifier(
   }) as [number, number];
   const head = source.has('lm_head.weight')
     ? 'lm_head.weight'
-    : `${tensorPrefix(source, 'embed_tokens.weight', 'Qwen3')}embed_tokens.weight`;
+    : `${tensorPrefix(source, 'embed_tokens.weight', 'Qwen')}embed_tokens.weight`;
   const shape = source.shape(head) ?? [];
   const [rows, H] = [shape[0] ?? 0, shape[1] ?? 0];
   const score = async () => {
@@ -63,7 +58,7 @@ export function asQwen3Classifier(
   };
   const config = {
     ...raw,
-    architectures: ['Qwen3ForSequenceClassification'],
+    architectures: [architecture],
     num_labels: 1,
     id2label: { 0: 'LABEL_0' },
     label2id: { LABEL_0: 0 },
