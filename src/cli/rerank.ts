@@ -9,7 +9,7 @@ import { modelFolder } from './hub-arg.js';
 export const RERANK_USAGE = `Usage: m3web rerank --model DIR --query TEXT [options] < documents.jsonl
 
 Scores the query against each document with a cross-encoder (a reranker: a BERT,
-XLM-R, GTE, ModernBERT, DistilBERT or Qwen3 *ForSequenceClassification checkpoint
+XLM-R, GTE, ModernBERT, DistilBERT, JinaBERT or Qwen3 *ForSequenceClassification checkpoint
 with one label, e.g. cross-encoder/ms-marco-MiniLM-L-6-v2, BAAI/bge-reranker-base,
 Qwen3-Reranker or mxbai-rerank-base-v2). Documents are read
 as JSON strings, one per line; one JSON object per document goes to stdout, best

@@ -80,7 +80,8 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   }
   const numbers = bertNumbers(cfg);
   const positions = cfg.position_embedding_type ?? 'absolute';
-  if (positions === 'alibi' && modelType === 'bert') return parseJinaConfig(cfg, numbers);
+  // JinaBertForSequenceClassification (jina-reranker-v1) is BertForSequenceClassification over JinaBERT.
+  if (positions === 'alibi' && modelType === 'bert') return withCrossEncoder(parseJinaConfig(cfg, numbers), cfg, 'bert');
   if (positions === 'rotary' && modelType === 'xlm-roberta') return parseJinaV3Config(cfg, numbers);
   // relative_key BERTs have no position table to read either.
   if (positions !== 'absolute') {

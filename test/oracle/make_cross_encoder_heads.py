@@ -17,13 +17,17 @@ Writes, see README.md next to this file:
     mixer.out_proj, norm1, mlp.fc1, mlp.fc2, norm2}; RoBERTa's classification head), xlmr-tiny's tokenizer;
   - fixtures/ce-distilbert-tiny/: DistilBertForSequenceClassification (the first token through pre_classifier,
     ReLU, then `classifier`; no token types: the tokenizer's pair types are no model input), bert-tiny's
-    tokenizer.
+    tokenizer;
+  - fixtures/ce-jinabert-tiny/: shaped like jinaai/jina-reranker-v1-turbo-en (JinaBertForSequenceClassification,
+    a BertForSequenceClassification over JinaBertModel: ALiBi instead of positions, the GeGLU feed-forward, two
+    token types; BertPooler's dense + tanh over the first token, then `classifier`), bert-tiny's tokenizer.
 
 Run from the repository root:  /usr/bin/python3 test/oracle/make_cross_encoder_heads.py   (~5 s; after
-make_fixtures.py, make_gte.py, make_modernbert.py and make_distilbert.py, whose tokenizers and forwards it reuses)
+make_fixtures.py, make_gte.py, make_modernbert.py, make_distilbert.py and make_jina.py, whose tokenizers and
+forwards it reuses)
 
 The encoders are the float64 forwards those scripts already check (make_gte.forward, make_modernbert.forward,
-make_distilbert.forward, make_cross_encoder.encoder); the heads are written here from the classes named above:
+make_distilbert.forward, make_jina.forward, make_cross_encoder.encoder); the heads are written here from the classes named above:
 transformers' modeling_modernbert.py (ModernBertForSequenceClassification, ModernBertPredictionHead) and
 modeling_distilbert.py (DistilBertForSequenceClassification), new-impl's modeling.py (NewPooler,
 NewForSequenceClassification), and jinaai's modeling_xlm_roberta.py (XLMRobertaClassificationHead, embedding.py's
@@ -42,6 +46,7 @@ import post_norm_oracle as pn  # noqa: E402
 import make_cross_encoder as ce  # noqa: E402
 import make_distilbert as mdb  # noqa: E402
 import make_gte as mg  # noqa: E402
+import make_jina as mj  # noqa: E402
 import make_modernbert as mm  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -116,6 +121,16 @@ def gte_logits(cfg):
         return hidden_then_logit(W, first, "new.pooler.dense", "classifier", act)
 
     return logits, {"second segment as token type 0": "types", "mean instead of the first token": "mean", "no tanh": "no tanh"}
+
+
+def jinabert_logits(cfg):
+    def logits(W, ids, types, mask, mistake=None):
+        tt = torch.zeros_like(types) if mistake == "types" else types
+        with typed_embeddings(tt):
+            x = mj.forward(W, cfg, "bert.", ids, mask, alibi=mistake != "no alibi")[-1]
+        return hidden_then_logit(W, x[:, 0], "bert.pooler.dense", "classifier", torch.tanh)
+
+    return logits, {"second segment as token type 0": "types", "no ALiBi": "no alibi"}
 
 
 def modernbert_logits(cfg):
@@ -229,7 +244,7 @@ def run(name, cfg, source, weights, seqs, types, pad, make_logits, dtype, max_to
         for label, m in mistakes.items():
             moved[label] = (logits(W, inp, tt, mask, m) - got).abs().max().item()
             assert moved[label] > 0.1, (name, label, moved[label])
-        head = ("classifier", "new.pooler", "head.", "pre_classifier")
+        head = ("classifier", "new.pooler", "bert.pooler", "head.", "pre_classifier")
         q8 = {n: (t if n.startswith(head) else q) for (n, t), q in zip(W.items(), pn.q8_rows(W).values())}
         q8_moved = (logits(q8, inp, tt, mask) - got).abs().max().item()
     spread = got.std().item()
@@ -274,6 +289,18 @@ def main():
     seqs, types = pairs_of(ids, pairs, True)
     PAIRS_BY_NAME["ce-distilbert-tiny"] = pairs
     run("ce-distilbert-tiny", cfg, pn.BERT, w, seqs, types, 0, distilbert_logits, np.float32, 160)
+
+    # JinaBERT (jina-reranker-v1): ALiBi, GeGLU, two token types, BERT's pooler and classifier.
+    auto_map = {
+        "AutoConfig": "jinaai/jina-bert-implementation--configuration_bert.JinaBertConfig",
+        "AutoModel": "jinaai/jina-bert-implementation--modeling_bert.JinaBertModel",
+        "AutoModelForSequenceClassification": "jinaai/jina-bert-implementation--modeling_bert.JinaBertForSequenceClassification",
+    }
+    cfg = mj.config(vocab, architectures=["JinaBertForSequenceClassification"], auto_map=auto_map, emb_pooler=None, **LABELS)
+    w = mj.make_weights(cfg, "bert.", 4242, mj.STD, True, False) + classifier_weights(4243, cfg["hidden_size"], None, "classifier")
+    seqs, types = pairs_of(ids, pairs, True)
+    PAIRS_BY_NAME["ce-jinabert-tiny"] = pairs
+    run("ce-jinabert-tiny", cfg, pn.BERT, w, seqs, types, 0, jinabert_logits, np.float32, 160)
 
     # ModernBERT: mean pooling, head norm without bias, dense without bias.
     _, mids, mvocab = pn.source_texts(MODERN)

@@ -10,4 +10,5 @@ export const PAIR_CROSS_ENCODERS = [
   'ce-modernbert-tiny',
   'ce-distilbert-tiny',
   'ce-jina-flash-tiny',
+  'ce-jinabert-tiny',
 ] as const;

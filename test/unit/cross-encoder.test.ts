@@ -76,6 +76,11 @@ describe('cross-encoder config', () => {
     expect(flash.model_type).toBeUndefined();
     expect(parseHfConfig(flash)).toMatchObject({ modelType: 'xlm-roberta', positionOffset: 2, crossEncoder: { hidden: tanh } });
     expect(() => parseHfConfig({ ...flash, auto_map: undefined })).toThrow(/model_type/);
+    // jina-reranker-v1: BERT's pooler and classifier over JinaBERT (ALiBi, GeGLU).
+    expect(parseHfConfig(configOf('ce-jinabert-tiny'))).toMatchObject({
+      modelType: 'jina_bert',
+      crossEncoder: { pooling: 'cls', hidden: tanh, input: 'pair' },
+    });
   });
 });
 
@@ -89,7 +94,7 @@ describe.each(MODELS)('%s', (model) => {
       JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
     );
     const typed = readsSegmentTypes(parseHfConfig(configOf(model)));
-    expect(typed).toBe(model === 'ce-bert-tiny' || model === 'ce-gte-tiny');
+    expect(typed).toBe(model === 'ce-bert-tiny' || model === 'ce-gte-tiny' || model === 'ce-jinabert-tiny');
     expected.pairs.forEach(([q, d], i) => {
       const pair = tokenizer.encodePair(q, d, 512, typed);
       const types = expected.token_type_ids[i] as number[];
