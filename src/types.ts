@@ -177,7 +177,10 @@ export interface ModelInfo {
   tasks?: string[];
   /** True for a cross-encoder (a reranker): it scores pairs with `rerank` and makes no vectors. */
   crossEncoder?: true;
-  /** A reranker whose prompt takes an instruction (Qwen3-Reranker): the one it reads by default (RerankOptions.instruction). */
+  /**
+   * A reranker whose prompt takes an instruction (Qwen3-Reranker, mxbai-rerank-v2): the one it reads
+   * by default (RerankOptions.instruction), '' where it reads none unless given one (mxbai-rerank-v2).
+   */
   rerankInstruction?: string;
   quality: QualityTable | null;
   /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */

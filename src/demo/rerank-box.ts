@@ -28,7 +28,7 @@ export function setupRerankBox(options: { hub?: { url: string }; device: DeviceC
   let reranker: Encoder | null = null;
   const instructionRow = $('rerank-instruction-row');
   const instructionBox = $('rerank-instruction') as HTMLInputElement;
-  // Shown, with the model's own instruction, only for a reranker that reads one.
+  // Shown, with the model's own instruction (empty where it has none), only for a reranker that takes one.
   const showInstruction = (text: string | undefined) => {
     instructionRow.hidden = text === undefined;
     instructionBox.value = text ?? '';

@@ -52,9 +52,8 @@ function idsOf(tokenizer: TextTokenizer, text: string): number[] {
 /** What a cross-encoder's model info says of it: that it is one, and the instruction its prompt reads by default. */
 export function crossEncoderInfo(spec: CrossEncoderSpec | undefined): { crossEncoder?: true; rerankInstruction?: string } {
   if (!spec) return {};
-  return spec.input === 'qwen3-reranker'
-    ? { crossEncoder: true, rerankInstruction: QWEN3_RERANKER.instruction }
-    : { crossEncoder: true };
+  if (spec.input === 'pair') return { crossEncoder: true };
+  return { crossEncoder: true, rerankInstruction: spec.input === 'qwen3-reranker' ? QWEN3_RERANKER.instruction : '' };
 }
 
 /**
