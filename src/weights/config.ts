@@ -70,7 +70,7 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   if (modelType === 'distilbert') return withCrossEncoder(parseDistilBertConfig(cfg), cfg, 'distilbert');
   if (modelType === 'mpnet') return parseMpnetConfig(cfg);
   if (modelType === 'qwen3') return withCrossEncoder(parseDecoderConfig(cfg, modelType, exitNorm), cfg, 'qwen3');
-  if (modelType === 'qwen2') return parseQwen2Reranker(cfg, exitNorm);
+  if (modelType === 'qwen2') return parseQwen2Config(cfg, exitNorm);
   if (modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
@@ -208,16 +208,20 @@ function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm)
 }
 
 /**
- * Qwen2 opens as a reranker only (mxbai-rerank-v2, decoder-rerankers.ts): Qwen2 embedders
- * (gte-Qwen2, KaLM) set causal or bidirectional attention in their remote code, which config.json
- * does not say, and the wrong one would give plausible but wrong vectors.
+ * Qwen2: a reranker (mxbai-rerank-v2, decoder-rerankers.ts), or an embedder run as transformers'
+ * Qwen2Model runs it, causal (as Qwen3-Embedding). A config whose auto_map names model code of its
+ * own is refused: that code may attend both ways (gte-Qwen2's says it does), and running it
+ * causally would give plausible but wrong vectors.
  */
-function parseQwen2Reranker(cfg: Record<string, unknown>, exitNorm: ExitNorm): EncoderConfig {
+function parseQwen2Config(cfg: Record<string, unknown>, exitNorm: ExitNorm): EncoderConfig {
   const config = withCrossEncoder(parseDecoderConfig(cfg, 'qwen2', exitNorm), cfg, 'qwen2');
-  if (!config.crossEncoder) {
+  const map = cfg.auto_map;
+  const remote =
+    typeof map === 'object' && map !== null ? Object.entries(map).find(([k]) => k.startsWith('AutoModel')) : undefined;
+  if (!config.crossEncoder && remote) {
     throw new UnsupportedError(
-      'model_type qwen2 opens as a reranker only (mixedbread-ai/mxbai-rerank-base-v2 and -large-v2, known by their name): ' +
-        'whether a Qwen2 embedder (gte-Qwen2, KaLM-Embedding) attends causally or both ways is set in its remote code, not in config.json',
+      `this Qwen2 model runs its own code (auto_map ${remote[0]}: ${JSON.stringify(remote[1])}), which may attend both ways ` +
+        "where transformers' Qwen2Model is causal: m3web runs Qwen2 as transformers defines it only",
     );
   }
   return config;

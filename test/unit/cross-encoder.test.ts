@@ -289,14 +289,18 @@ describe('mxbai-rerank-v2 (a Qwen2 decoder reranker) against test/oracle/make_mx
   };
   const options = (i: number) => (expected.instructions[i] ? { instruction: expected.instructions[i] as string } : {});
 
-  it('Qwen2 opens as a reranker only, known by its name; a Qwen2 classifier of unknown prompt is refused', () => {
+  it('a reranker by its name; a Qwen2 classifier of unknown prompt and Qwen2 with its own model code are refused', () => {
     const causal = configOf('mxbai-rerank-tiny-v2');
-    expect(() => parseHfConfig(causal)).toThrow(UnsupportedError);
-    expect(() => parseHfConfig(causal)).toThrow(/remote code/);
+    // Under no known name: a causal LM, run as transformers' Qwen2Model runs it (an embedder).
+    expect(parseHfConfig(causal).crossEncoder).toBeUndefined();
+    expect(parseHfConfig(causal).decoder).toMatchObject({ causal: true, qkNorm: false, qkvBias: true });
+    const ownCode = { ...causal, auto_map: { AutoModel: 'modeling_qwen.Qwen2Model' } };
+    expect(() => parseHfConfig(ownCode)).toThrow(UnsupportedError);
+    expect(() => parseHfConfig(ownCode)).toThrow(/own code.*modeling_qwen\.Qwen2Model/);
     const spec = { activation: 'sigmoid', pooling: 'last', hidden: null, input: 'mxbai-rerank-v2' };
     expect(parseHfConfig(decoderRerankerOverrides(causal, 'mixedbread-ai/mxbai-rerank-base-v2')).crossEncoder).toEqual(spec);
     expect(peekHfConfig(causal, 'mixedbread-ai/mxbai-rerank-large-v2').numLayers).toBe(3);
-    expect(() => peekHfConfig(causal, 'someone/qwen2-reranker')).toThrow(UnsupportedError);
+    expect(peekHfConfig(causal, 'someone/qwen2-embedder').modelType).toBe('qwen2');
     const classifier = configOf('mxbai-rerank-tiny-v2-seq');
     expect(() => parseHfConfig(classifier)).toThrow(/prompt is unknown/);
     expect(parseHfConfig(decoderRerankerOverrides(classifier, 'michaelfeil/mxbai-rerank-base-v2-seq')).crossEncoder).toEqual(
@@ -357,13 +361,18 @@ describe('mxbai-rerank-v2 (a Qwen2 decoder reranker) against test/oracle/make_mx
     expect(worst.q8).toBeLessThan(0.4);
   });
 
-  it('the same files under another name are refused with the reason, not opened as an embedder', async () => {
+  it('the same files under another name are the causal LM their config says: an embedder', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'm3web-qwen2-'));
     for (const f of readdirSync(original)) copyFileSync(join(original, f), join(copy, f));
-    await expect(createEncoder({ model: copy, device: 'cpu' })).rejects.toMatchObject({
-      code: 'UNSUPPORTED',
-      message: expect.stringMatching(/opens as a reranker only/),
-    });
+    const enc = await createEncoder({ model: copy, device: 'cpu' });
+    try {
+      expect((await enc.info()).model.crossEncoder).toBeUndefined();
+      const [v] = await enc.embed([(expected.pairs[0] as [string, string])[0]]);
+      expect(Math.hypot(...(v as Float32Array))).toBeCloseTo(1, 5);
+      await expect(enc.rerank('q', ['d'])).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    } finally {
+      await enc.dispose();
+    }
   });
 });
 
