@@ -88,8 +88,10 @@ export function parseSafetensorsHeader(
 }
 
 /**
- * Decodes raw bytes of one tensor (all of it, or a run of its rows) to f32, whatever float dtype
- * it was saved in, into `out` where given (at least as long) or a new array.
+ * Decodes raw bytes of one tensor (all of it, or a run of its rows) to f32, whatever float or
+ * integer dtype it was saved in, into `out` where given (at least as long) or a new array.
+ * Integers past 2^24 lose precision in f32: the integer tensors m3web reads (model2vec's token
+ * mapping, its int8 tables) stay far below.
  */
 export function decodeToF32(info: TensorInfo, bytes: Uint8Array, name: string, out?: Float32Array): Float32Array {
   const n = bytes.byteLength / DTYPE_BYTES[info.dtype];
@@ -109,8 +111,23 @@ export function decodeToF32(info: TensorInfo, bytes: Uint8Array, name: string, o
     case 'F64':
       for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
       return out;
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = view.getInt8(i);
+      return out;
+    case 'U8':
+      for (let i = 0; i < n; i++) out[i] = view.getUint8(i);
+      return out;
+    case 'I16':
+      for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true);
+      return out;
+    case 'I32':
+      for (let i = 0; i < n; i++) out[i] = view.getInt32(i * 4, true);
+      return out;
+    case 'I64':
+      for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(i * 8, true));
+      return out;
     default:
-      throw new ModelFormatError(`tensor "${name}" has dtype ${info.dtype}; a float dtype is required`);
+      throw new ModelFormatError(`tensor "${name}" has dtype ${info.dtype}; a number dtype is required`);
   }
 }
 

@@ -276,8 +276,9 @@ def write_json(path, obj, compact=False):
 
 
 def write_safetensors(path, tensors, metadata=None):
-    """tensors: list of (name, np.ndarray) with dtype float32 / float16. Standard safetensors layout."""
-    codes = {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16"}
+    """tensors: list of (name, np.ndarray) with dtype float32 / float16 (or float64, int8, int64). Standard safetensors
+    layout."""
+    codes = {np.dtype(k): v for k, v in SAFETENSORS_DTYPES.items()}
     header, blobs, off = {}, [], 0
     if metadata:
         header["__metadata__"] = metadata
@@ -296,13 +297,16 @@ def write_safetensors(path, tensors, metadata=None):
             f.write(b)
 
 
+SAFETENSORS_DTYPES = {np.float32: "F32", np.float16: "F16", np.float64: "F64", np.int8: "I8", np.int64: "I64"}
+
+
 def read_safetensors(path):
     with open(path, "rb") as f:
         buf = f.read()
     n = struct.unpack_from("<Q", buf, 0)[0]
     header = json.loads(buf[8 : 8 + n])
     header.pop("__metadata__", None)
-    dt = {"F32": np.float32, "F16": np.float16}
+    dt = {v: k for k, v in SAFETENSORS_DTYPES.items()}
     out = {}
     for name, h in header.items():
         a, b = h["data_offsets"]

@@ -18,8 +18,14 @@ _encode_helper, _encode_batch, encode), written here by hand; model2vec itself i
   - a text's vector: embeddings[ids].mean(axis=0); a text with no ids left is a vector of zeros
   - normalize (config "normalize": true) divides by the L2 norm (+ 1e-32); m3web normalises by default, so the
     fixture stores the unnormalised means and the test normalises both
-  - no vocabulary quantization: no `mapping` or `weights` tensor (m3web refuses those)
 The ids come from make_fixtures.py's Python WordPiece (verified against bert-tiny's committed ids below).
+
+Writes fixtures/model2vec-vq-tiny/ too: the same tokenizer and texts under a vocabulary-quantized, int8 model as
+model2vec's distill(vocabulary_quantization=K) and quantize_to="int8" save it (persistence/persistence.py
+save_pretrained): model.safetensors holding `embeddings` I8 [K, 32] (K = 300 shared rows), `mapping` I64 [vocab]
+(each token's row) and `weights` F64 [vocab] (each token's factor), config.json with "embedding_dtype": "int8" and
+"vocabulary_quantization": K. A text's vector follows model.py's _encode_helper and _encode_batch:
+embeddings[mapping[ids]] * weights[ids][:, None], averaged (the int8 values as they are: model2vec keeps no scale).
 
 Writes fixtures/st-static-tiny/ too: sentence-transformers' own static layout, as SentenceTransformer.save writes a
 model whose only module is StaticEmbedding (sentence-transformers/static-retrieval-mrl-en-v1,
@@ -122,6 +128,59 @@ def main():
     )
     print(f"wrote {OUT}: {len(texts)} texts, table {table.shape}")
     write_sentence_transformers_static(tok, texts)
+    write_vocabulary_quantized(config, texts, ids, len(vocab))
+
+
+VQ_OUT = os.path.join(HERE, "fixtures", "model2vec-vq-tiny")
+SHARED_ROWS = 300
+
+
+def write_vocabulary_quantized(config, texts, ids, vocab_size):
+    rng = np.random.default_rng(300)
+    table = rng.integers(-127, 128, size=(SHARED_ROWS, HIDDEN)).astype(np.int8)
+    mapping = rng.integers(0, SHARED_ROWS, size=vocab_size).astype(np.int64)
+    weights = rng.uniform(0.05, 2.0, size=vocab_size).astype(np.float64)
+    if os.path.isdir(VQ_OUT):
+        shutil.rmtree(VQ_OUT)
+    os.makedirs(VQ_OUT)
+    mf.write_json(
+        os.path.join(VQ_OUT, "config.json"),
+        {**config, "embedding_dtype": "int8", "vocabulary_quantization": SHARED_ROWS},
+    )
+    for name in ("modules.json", "tokenizer.json"):
+        shutil.copy(os.path.join(OUT, name), os.path.join(VQ_OUT, name))
+    path = os.path.join(VQ_OUT, "model.safetensors")
+    mf.write_safetensors(path, [("embeddings", table), ("mapping", mapping), ("weights", weights)], {"format": "np"})
+    stored = mf.read_safetensors(path)
+    assert stored["embeddings"].dtype == np.int8 and stored["mapping"].dtype == np.int64 and stored["weights"].dtype == np.float64
+    emb = torch.from_numpy(stored["embeddings"].astype(np.float64))
+    m = torch.from_numpy(stored["mapping"].copy())
+    w = torch.from_numpy(stored["weights"].copy())
+    out = []
+    for i, row in enumerate(ids):
+        if row:
+            t = torch.tensor(row, dtype=torch.long)
+            mean = (emb[m[t]] * w[t][:, None]).mean(dim=0)
+        else:
+            mean = torch.zeros(HIDDEN, dtype=torch.float64)
+        out.append((f"mean.{i}", mean.numpy().astype(np.float32)))
+    # A second route: the per-token table written out first, then plain rows, as a non-quantized model reads.
+    full = emb[m] * w[:, None]
+    for i, row in enumerate(ids):
+        if row:
+            assert np.allclose(full[torch.tensor(row)].mean(dim=0).numpy(), out[i][1], rtol=1e-6, atol=1e-5), i
+    mf.write_safetensors(os.path.join(VQ_OUT, "expected.safetensors"), out)
+    mf.write_json(
+        os.path.join(VQ_OUT, "expected.json"),
+        {
+            "model": "model2vec-vq-tiny",
+            "texts": texts,
+            "ids": ids,
+            "note": "as model2vec-tiny's; mean.{i}: the mean of embeddings[mapping[id]] * weights[id] over the ids (zeros for none)",
+        },
+        compact=True,
+    )
+    print(f"wrote {VQ_OUT}: {len(texts)} texts, {SHARED_ROWS} shared int8 rows for {vocab_size} tokens")
 
 
 ST_OUT = os.path.join(HERE, "fixtures", "st-static-tiny")

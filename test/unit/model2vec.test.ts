@@ -19,10 +19,14 @@ import { cosine } from '../support/random.js';
 
 const FIXTURE = join(import.meta.dirname, '../oracle/fixtures/model2vec-tiny');
 const expected = readOracleJson<{ texts: string[]; ids: number[][] }>(join(FIXTURE, 'expected.json'));
-const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURE, 'expected.safetensors'))));
 const H = 32;
-const want = (i: number) => oracle.get(`mean.${i}`, [H]);
 const ALL_UNKNOWN = expected.ids.findIndex((ids) => ids.length === 0);
+/** The oracle's unnormalised mean of text i, for a fixture folder of width H. */
+const oracleMeans = (dir: string) => {
+  const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))));
+  return (i: number) => oracle.get(`mean.${i}`, [H]);
+};
+const want = oracleMeans(FIXTURE);
 const FILES = ['config.json', 'tokenizer.json', 'model.safetensors', 'modules.json'];
 /** Files as a page hands a dropped folder over (EncoderOptions.model as a ModelFolder). */
 const folder = (name: string, files: ReadonlyMap<string, Uint8Array>): ModelFolder => ({
@@ -32,9 +36,9 @@ const folder = (name: string, files: ReadonlyMap<string, Uint8Array>): ModelFold
 const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
 
 /** Every text's vector against the oracle's mean: the worst cosine, the all-unknown text's vector apart. */
-function worstCosine(vectors: Float32Array[]): number {
+function worstCosine(vectors: Float32Array[], means = want): number {
   expect(vectors[ALL_UNKNOWN]).toEqual(new Float32Array(vectors[ALL_UNKNOWN]?.length ?? 0));
-  return Math.min(...vectors.map((v, i) => (i === ALL_UNKNOWN ? 1 : cosine(v, want(i).subarray(0, v.length)))));
+  return Math.min(...vectors.map((v, i) => (i === ALL_UNKNOWN ? 1 : cosine(v, means(i).subarray(0, v.length)))));
 }
 
 describe('model2vec static embedders', { timeout: 60_000 }, () => {
@@ -143,14 +147,14 @@ describe('model2vec static embedders', { timeout: 60_000 }, () => {
     await expect(createEncoder({ model: FIXTURE, device: 'webgpu' })).rejects.toThrow(UnsupportedError);
   });
 
-  it('refuses a vocabulary-quantized model (a mapping tensor) and a config without its table', async () => {
+  it('refuses a mapping of the wrong length and a config without its table', async () => {
     const table = new Uint8Array(readFileSync(join(FIXTURE, 'model.safetensors')));
     const withMapping = safetensorsWith(table, 'mapping');
     const files = folderFiles(FIXTURE, FILES);
     files.set('model.safetensors', withMapping);
     await expect(createEncoder({ model: folder('m2v', files), device: 'cpu' })).rejects.toMatchObject({
-      code: 'UNSUPPORTED',
-      message: expect.stringMatching(/vocabulary-quantized/),
+      code: 'MODEL_FORMAT',
+      message: expect.stringMatching(/mapping/),
     });
     files.set('model.safetensors', safetensorsWith(table, 'embeddings', 'table'));
     await expect(createEncoder({ model: folder('m2v', files), device: 'cpu' })).rejects.toMatchObject({ code: 'MODEL_FORMAT' });
@@ -165,6 +169,62 @@ describe('model2vec static embedders', { timeout: 60_000 }, () => {
     files.set('config.json', new TextEncoder().encode(JSON.stringify(wide)));
     files.set('model.safetensors', table.subarray(0, table.length - 4096));
     await expect(createEncoder({ model: folder('m2v', files), device: 'cpu' })).rejects.toMatchObject({ code: 'MODEL_FORMAT' });
+  });
+});
+
+// model2vec's vocabulary quantization with an int8 table (make_model2vec.py's model2vec-vq-tiny):
+// 300 shared int8 rows, each token's row by `mapping` (I64), scaled by its `weights` (F64).
+const VQ_FIXTURE = join(import.meta.dirname, '../oracle/fixtures/model2vec-vq-tiny');
+const vqMeans = oracleMeans(VQ_FIXTURE);
+
+/** `bytes` (a safetensors file) with element `at` of its I64 tensor `name` set to `value`. */
+function withI64(bytes: Uint8Array, name: string, at: number, value: number): Uint8Array {
+  const out = bytes.slice();
+  const view = new DataView(out.buffer);
+  const n = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(out.subarray(8, 8 + n))) as Record<string, { data_offsets: number[] }>;
+  const begin = (header[name]?.data_offsets[0] as number) + 8 + n;
+  view.setBigInt64(begin + at * 8, BigInt(value), true);
+  return out;
+}
+
+describe('vocabulary-quantized model2vec with an int8 table', { timeout: 60_000 }, () => {
+  it('embeds as model2vec does: each token its shared row times its weight, from a folder and from packs', async () => {
+    const enc = await createEncoder({ model: VQ_FIXTURE, device: 'cpu' });
+    try {
+      expect((await enc.info()).model).toMatchObject({ layers: 0, hiddenSize: H, dims: [16, H] });
+      const raw = await enc.embed(expected.texts, { normalize: false });
+      expect(worstCosine(raw, vqMeans)).toBeGreaterThanOrEqual(0.99999);
+      raw.forEach((v, i) => {
+        expect(norm(v) / (norm(vqMeans(i)) || 1)).toBeCloseTo(i === ALL_UNKNOWN ? 0 : 1, 5);
+      });
+    } finally {
+      await enc.dispose();
+    }
+    for (const [quant, bound] of [
+      ['f32', 0.99999],
+      ['q8', 0.999],
+    ] as const) {
+      const ckpt = await openHfCheckpoint(VQ_FIXTURE);
+      const pack = await convertCheckpoint(ckpt, { id: 'potion-vq', quant }).finally(() => ckpt.close());
+      const manifest = JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json')));
+      expect(manifest.config).toMatchObject({ vocab_size: 2062, hidden_size: H, vocabulary_quantization: 300 });
+      const packed = await createEncoder({ model: folder('potion-vq', pack.files), device: 'cpu' });
+      try {
+        expect(worstCosine(await packed.embed(expected.texts), vqMeans)).toBeGreaterThanOrEqual(bound);
+      } finally {
+        await packed.dispose();
+      }
+    }
+  });
+
+  it('a mapping that points past the shared rows is a format error naming the token', async () => {
+    const files = folderFiles(VQ_FIXTURE, FILES);
+    files.set('model.safetensors', withI64(files.get('model.safetensors') as Uint8Array, 'mapping', 7, 300));
+    await expect(createEncoder({ model: folder('vq', files), device: 'cpu' })).rejects.toMatchObject({
+      code: 'MODEL_FORMAT',
+      message: expect.stringMatching(/token 7 to row 300/),
+    });
   });
 });
 
@@ -219,6 +279,7 @@ describe('static embedders by hub id', { timeout: 60_000 }, () => {
       new Map([
         ['minishlab/potion-tiny', { files: folderFiles(FIXTURE, FILES), commit: 'm2v1' }],
         ['sentence-transformers/static-tiny', { files: folderFiles(ST_FIXTURE, ST_FILES), commit: 'st01' }],
+        ['minishlab/potion-vq-tiny', { files: folderFiles(VQ_FIXTURE, FILES), commit: 'vq01' }],
       ]),
   );
 
@@ -227,6 +288,15 @@ describe('static embedders by hub id', { timeout: 60_000 }, () => {
     try {
       expect((await enc.info()).model).toMatchObject({ exits: [0], dims: [16, 32, 64] });
       expect(stWorst(await enc.embed(stExpected.texts))).toBeGreaterThanOrEqual(0.999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('hf:minishlab/potion-vq-tiny (vocabulary-quantized, int8) converts and embeds like model2vec', async () => {
+    const enc = await createEncoder({ model: 'hf:minishlab/potion-vq-tiny', hub: { url: hub.url }, device: 'cpu' });
+    try {
+      expect(worstCosine(await enc.embed(expected.texts), vqMeans)).toBeGreaterThanOrEqual(0.999);
     } finally {
       await enc.dispose();
     }
