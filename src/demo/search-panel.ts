@@ -96,6 +96,21 @@ const HOW: Record<SearchMode, (s: { layers: number; dims: number; size: string; 
   lexical: (s) => `BM25 over the words of ${s.size} sentences, no model call`,
 };
 
+/** The chunk's text with the query's words in <mark>, as text nodes (never parsed as HTML). */
+function marked(chunk: SearchHit['chunk']): Node[] {
+  const nodes: Node[] = [];
+  let at = 0;
+  for (const [start, end] of chunk.highlights) {
+    if (start > at) nodes.push(document.createTextNode(chunk.text.slice(at, start)));
+    const mark = document.createElement('mark');
+    mark.textContent = chunk.text.slice(start, end);
+    nodes.push(mark);
+    at = end;
+  }
+  nodes.push(document.createTextNode(chunk.text.slice(at)));
+  return nodes;
+}
+
 function hitRow(hit: SearchHit): HTMLLIElement {
   const li = document.createElement('li');
   const lang = String(hit.meta.lang);
@@ -108,7 +123,7 @@ function hitRow(hit: SearchHit): HTMLLIElement {
   score.textContent = (hit.rerankScore ?? hit.score).toFixed(3);
   score.title = hit.rerankScore === undefined ? 'first-stage score' : `reranker's score (first stage: ${hit.score.toFixed(3)})`;
   const text = document.createElement('span');
-  text.textContent = hit.chunk.text;
+  text.append(...marked(hit.chunk));
   text.lang = lang.slice(0, 3);
   li.append(score, tag, text, rankBadge(hit));
   li.title = `${hit.id} · topic: ${String(hit.meta.topic)}`;

@@ -87,6 +87,11 @@ export class Collection {
     return this.postings;
   }
 
+  /** The lexical index where a search has made it, else null (making it costs ~2 µs a word). */
+  get lexicalIfBuilt(): LexicalIndex | null {
+    return this.postings;
+  }
+
   get liveRows(): number {
     return this.store.count - this.deadRows;
   }

@@ -1,5 +1,6 @@
 export { openIndex } from './open.js';
 export type {
+  Highlight,
   IndexDoc,
   IndexEncoder,
   IndexOptions,

@@ -13,6 +13,16 @@ interface Posting {
   df: number;
 }
 
+/** Rows an index needs before its document frequencies call a term common. */
+const MIN_ROWS_FOR_COMMON = 20;
+
+/**
+ * Whether a term in `df` of `rows` rows is in more than half of them: a word to leave unmarked in
+ * a hit (SearchHit's highlights). Below MIN_ROWS_FOR_COMMON rows nothing is, the counts saying too
+ * little. The in-memory and the static index decide alike.
+ */
+export const isCommonTerm = (df: number, rows: number): boolean => rows >= MIN_ROWS_FOR_COMMON && df * 2 > rows;
+
 /** Okapi BM25's usual constants (Lucene's defaults): term frequency saturation and length normalisation. */
 const K1 = 1.2;
 const B = 0.75;
@@ -124,6 +134,11 @@ export class LexicalIndex {
       if (to >= 0) lengths[to] = n;
     });
     this.lengths = lengths;
+  }
+
+  /** isCommonTerm over the live rows. */
+  isCommon(term: string): boolean {
+    return isCommonTerm(this.postings.get(term)?.df ?? 0, this.liveRows);
   }
 
   clear(): void {

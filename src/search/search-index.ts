@@ -10,6 +10,7 @@ import { type EmbedSettings, embedDocs, embedQuery, embedRows, passageBudget } f
 import { candidateCount, coarseWidth, type RankOptions, rankRows, type ScoredStore } from './funnel.js';
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from './fuse.js';
 import { GpuScorer } from './gpu-scorer.js';
+import { highlights } from './highlight.js';
 import { type Change, SegmentLog, type StoredIndex } from './persist.js';
 import { Reembedder, SLICE_ROWS, type SliceResult } from './reembed.js';
 import { rerankedSearch } from './rerank.js';
@@ -254,10 +255,14 @@ class SearchIndex implements VectorIndex {
       if (o.mode !== 'vector')
         lists.lexical = await this.bestDocuments(async (want) => collection.lexical.top(query, want, mask), depth);
       const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
+      // Where the lexical ranker ran, its counts leave common words unmarked; a vector search
+      // marks every query word (whatever earlier searches built), so a mode always marks alike.
+      const common = o.mode === 'vector' ? undefined : (term: string) => collection.lexical.isCommon(term);
       return fused.map((d) => {
         const at = collection.at(d.row);
+        const chunk = { ...at.chunk, highlights: highlights(query, at.chunk.text, common) };
         // A copy: the stored meta is frozen, and changing a hit's must not reach the index.
-        return { id: d.id, score: d.score, ranks: d.ranks, meta: structuredClone(at.meta), chunk: at.chunk };
+        return { id: d.id, score: d.score, ranks: d.ranks, meta: structuredClone(at.meta), chunk };
       });
     });
   }

@@ -65,13 +65,14 @@ function fold(word: string): string {
   return f;
 }
 
-function* words(text: string): Iterable<string> {
+/** The words of `text` and where each starts (UTF-16 offsets). */
+function* words(text: string): Iterable<{ word: string; index: number }> {
   if (!UNSPACED.test(text)) {
-    for (const m of text.matchAll(SPACED_WORD)) yield m[0];
+    for (const m of text.matchAll(SPACED_WORD)) yield { word: m[0], index: m.index };
     return;
   }
   segmenter ??= new Intl.Segmenter(undefined, { granularity: 'word' });
-  for (const s of segmenter.segment(text)) if (s.isWordLike) yield s.segment;
+  for (const s of segmenter.segment(text)) if (s.isWordLike) yield { word: s.segment, index: s.index };
 }
 
 /** A folded word's prefix, romanized prefix and sound key terms, those it has. */
@@ -95,7 +96,7 @@ function companions(word: string): string[] {
 /** The terms of `text`, in order, with repeats (term frequency counts them). */
 export function terms(text: string, ngrams = false): string[] {
   const out: string[] = [];
-  for (const raw of words(text)) {
+  for (const { word: raw } of words(text)) {
     const word = fold(raw);
     out.push(word);
     out.push(...companions(word));
@@ -105,4 +106,20 @@ export function terms(text: string, ngrams = false): string[] {
     for (let i = 0; i + NGRAM <= padded.length; i++) out.push(NGRAM_MARK + padded.slice(i, i + NGRAM).join(''));
   }
   return out;
+}
+
+/**
+ * Each word of `text` with where it is and the terms that name it closely: the folded word and
+ * its prefixes (its own, and its Latin spelling's), not its sound key, which also joins words
+ * that merely sound alike.
+ */
+export function* wordSpans(text: string): Iterable<{ start: number; end: number; terms: string[] }> {
+  for (const { word: raw, index } of words(text)) {
+    const word = fold(raw);
+    yield {
+      start: index,
+      end: index + raw.length,
+      terms: [word, ...companions(word).filter((t) => !t.startsWith(SOUND_MARK))],
+    };
+  }
 }

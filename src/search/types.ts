@@ -1,4 +1,7 @@
 import type { EmbedOptions, EmbedResult, EncoderInfo, RerankHit } from '../types.js';
+import type { Highlight } from './highlight.js';
+
+export type { Highlight } from './highlight.js';
 
 /** How stored vectors are kept: 4 bytes, 1 byte (plus one scale per vector) or 1 bit per dimension. */
 export type VectorType = 'f32' | 'int8' | 'binary';
@@ -166,8 +169,14 @@ export interface SearchHit {
   /** 1-based rank of the document in each ranker's list that found it. */
   ranks: Partial<Record<Ranker, number>>;
   meta: Meta;
-  /** The document's best-matching chunk. */
-  chunk: { index: number; text: string };
+  /**
+   * The document's best-matching chunk, and where its text holds the query's words
+   * (`highlights`: [start, end) runs of UTF-16 code units, in order, one a word; the words the
+   * lexical ranker matches, by folded form or prefix, whatever the mode; where the index knows
+   * its term counts, words in more than half its chunks stay unmarked). Empty where no word
+   * matches, as a vector hit of other words may.
+   */
+  chunk: { index: number; text: string; highlights: Highlight[] };
   /** With SearchOptions.rerank: the cross-encoder's score of the query against the chunk, which orders the hits. */
   rerankScore?: number;
 }

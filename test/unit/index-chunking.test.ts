@@ -35,6 +35,9 @@ describe('chunkTokens', () => {
     const [hit] = await byOption.search(WORDS.slice(60, 64).join(' '), { mode: 'lexical', k: 1 });
     expect(hit?.id).toBe('long');
     expect(estimateTokens(hit?.chunk.text ?? '')).toBeLessThanOrEqual(20);
+    // The hit marks where its chunk holds the query's words.
+    const { text, highlights } = hit?.chunk ?? { text: '', highlights: [] };
+    expect(highlights.map(([a, b]) => text.slice(a, b))).toEqual(expect.arrayContaining(WORDS.slice(60, 64)));
     byModel.close();
     byOption.close();
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { codec } from '../../src/search/codec.js';
 import { Collection } from '../../src/search/collection.js';
 import { fuseRanks, STANDARD_FUSION } from '../../src/search/fuse.js';
+import { highlights } from '../../src/search/highlight.js';
 import { LexicalIndex } from '../../src/search/lexical.js';
 import { romanize } from '../../src/search/romanize.js';
 import { soundKey } from '../../src/search/sound-key.js';
@@ -122,6 +123,41 @@ describe('BM25', () => {
     c.remove(['d0', 'd1', 'd2', 'd3']);
     const ranked = c.lexical.top('a5 b4', 10, c.mask(undefined));
     expect([...ranked.rows].map((r) => c.at(r).chunk.text).sort()).toEqual(['a5 zz', 'b4']);
+  });
+});
+
+describe('highlights', () => {
+  const marked = (query: string, text: string, common?: (t: string) => boolean) =>
+    highlights(query, text, common).map(([a, b]) => text.slice(a, b));
+
+  it("marks the chunk's words that share a folded form or a prefix with a query word, in order", () => {
+    expect(marked('Cafe verteidigung', 'Das Café und die Verteidigungen, nicht die Burg.')).toEqual(['Café', 'Verteidigungen']);
+    // A Cyrillic word meets its Latin spelling's prefix; a Chinese query is split by the Segmenter.
+    expect(marked('Berlin', 'Он живёт в Берлине.')).toEqual(['Берлине']);
+    expect(marked('北京', '我住在北京。')).toEqual(['北京']);
+    // Offsets are UTF-16 code units, past surrogate pairs too.
+    const text = '😋 naïve Zoë';
+    expect(highlights('zoe', text)).toEqual([[text.indexOf('Zoë'), text.length]]);
+    // A sound key alone does not mark: "defense" and "defensa" share one, not a prefix of four.
+    expect(marked('defensa', 'the defense')).toEqual(['defense']);
+    expect(marked('dfns', 'the defense')).toEqual([]);
+    expect(marked('', 'anything')).toEqual([]);
+  });
+
+  it("leaves common words unmarked where the index's counts say so", () => {
+    const lex = new LexicalIndex(false);
+    const rows = Array.from({ length: 30 }, (_, i) => `the report ${i} on ${i % 3 === 0 ? 'rivers' : 'lakes'}`);
+    rows.forEach((t, row) => {
+      lex.add(row, t);
+    });
+    expect(lex.isCommon('the')).toBe(true);
+    expect(lex.isCommon('rivers')).toBe(false);
+    const common = (t: string) => lex.isCommon(t);
+    expect(marked('the rivers', 'the report 3 on rivers', common)).toEqual(['rivers']);
+    // Too few rows to tell: nothing is common.
+    const small = new LexicalIndex(false);
+    small.add(0, 'the end');
+    expect(small.isCommon('the')).toBe(false);
   });
 });
 

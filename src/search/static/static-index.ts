@@ -7,7 +7,8 @@ import { embedQuery } from '../embed-docs.js';
 import { metaPredicate } from '../filter.js';
 import { candidateCount } from '../funnel.js';
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from '../fuse.js';
-import { bm25Rows, counts } from '../lexical.js';
+import { highlights } from '../highlight.js';
+import { bm25Rows, counts, isCommonTerm } from '../lexical.js';
 import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
 import { type Ranked, selectTop } from '../topk.js';
@@ -248,22 +249,25 @@ class StaticSearchIndex implements StaticIndex {
     const lists: Partial<Record<Ranker, DocRank[]>> = {};
     const [vector, lexical] = await Promise.all([
       o.mode === 'lexical' ? null : this.vectorDocs(query, o, mask, depth),
-      o.mode === 'vector' ? null : this.lexicalRows(query, mask).then((r) => this.bestDocs(r, depth)),
+      o.mode === 'vector' ? null : this.lexicalRows(query, mask),
     ]);
     if (vector) lists.vector = vector;
-    if (lexical) lists.lexical = lexical;
+    if (lexical) lists.lexical = this.bestDocs(lexical.ranked, depth);
+    // As the in-memory index: common words unmarked where the lexical ranker ran.
+    const common = lexical ? (term: string) => isCommonTerm(lexical.df.get(term) ?? 0, this.m.rows) : undefined;
     const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
     return Promise.all(
       fused.map(async (d) => {
         const doc = this.tier.rowDoc[d.row] as number;
         const index = d.row - (this.tier.row0[doc] as number);
         const meta = this.tier.docs.meta?.[doc] ?? {};
+        const text = await this.text(d.row);
         return {
           id: d.id,
           score: d.score,
           ranks: d.ranks,
           meta: structuredClone(meta),
-          chunk: { index, text: await this.text(d.row) },
+          chunk: { index, text, highlights: highlights(query, text, common) },
         };
       }),
     );
@@ -312,7 +316,8 @@ class StaticSearchIndex implements StaticIndex {
    * Every row sharing a term with the query, ranked by BM25 exactly as LexicalIndex.top scores
    * it (same terms, statistics and order of additions), from the postings shards of its terms.
    */
-  private async lexicalRows(query: string, mask: Uint32Array | null): Promise<Ranked> {
+  /** BM25's ranked rows, and the document frequency of each query term. */
+  private async lexicalRows(query: string, mask: Uint32Array | null): Promise<{ ranked: Ranked; df: Map<string, number> }> {
     const { tf } = counts(query, this.m.ngrams);
     const count = this.m.sizes.terms.length;
     const shards = await Promise.all(
@@ -323,7 +328,9 @@ class StaticSearchIndex implements StaticIndex {
     );
     const postings = [...tf].map(([term, qtf], i) => [qtf, (shards[i] as PostingsShard).get(term)] as const);
     const { lengths } = this.tier;
-    return bm25Rows(postings, this.m.rows, this.m.rows, this.m.totalLength / this.m.rows, (row) => lengths[row] as number, mask);
+    const df = new Map([...tf.keys()].map((term, i) => [term, postings[i]?.[1]?.df ?? 0]));
+    const avgLength = this.m.totalLength / this.m.rows;
+    return { ranked: bm25Rows(postings, this.m.rows, this.m.rows, avgLength, (row) => lengths[row] as number, mask), df };
   }
 
   /** The depth best documents by cosine: the funnel's candidates grow until they cover that many. */

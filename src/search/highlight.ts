@@ -1,0 +1,19 @@
+import { wordSpans } from './terms.js';
+
+/** A run of a chunk's text to mark, [start, end) in UTF-16 code units. */
+export type Highlight = [start: number, end: number];
+
+/**
+ * Where `text` holds the words of `query`, in order: each word sharing its folded form or a
+ * prefix term with a query word, as the lexical ranker matches them ("Café" for "cafe",
+ * "Verteidigungen" for "Verteidigung", "Берлин" for "Berlin"). `common` names query terms too
+ * frequent to be worth marking ("the", "de"), from an index's own statistics where it has them.
+ */
+export function highlights(query: string, text: string, common?: (term: string) => boolean): Highlight[] {
+  const wanted = new Set<string>();
+  for (const word of wordSpans(query)) for (const t of word.terms) if (!common?.(t)) wanted.add(t);
+  if (wanted.size === 0) return [];
+  const out: Highlight[] = [];
+  for (const word of wordSpans(text)) if (word.terms.some((t) => wanted.has(t))) out.push([word.start, word.end]);
+  return out;
+}
