@@ -111,6 +111,9 @@ function marked(chunk: SearchHit['chunk']): Node[] {
   return nodes;
 }
 
+/** How long typing pauses before a lexical search runs. */
+const TYPING_PAUSE_MS = 120;
+
 function hitRow(hit: SearchHit): HTMLLIElement {
   const li = document.createElement('li');
   const lang = String(hit.meta.lang);
@@ -167,15 +170,23 @@ export async function setupSearchPanel(
     );
     return;
   }
-  const run = async () => {
-    const query = input.value.trim();
-    if (!query) {
+  // Each search takes a ticket; only the latest one shows its hits (typing starts one per key).
+  let latest = 0;
+  /** `typing`: a lexical search on each keystroke, its last word completed while it is typed. */
+  const run = async (typing = false) => {
+    const ticket = ++latest;
+    // A finished word ends in a space: typing keeps it, so that word is not completed.
+    const query = typing ? input.value.trimStart() : input.value.trim();
+    if (!query.trim()) {
       $('search-time').textContent = 'Type a query in any language.';
       return;
     }
     button.disabled = true;
-    $('search-time').textContent = 'Searching…';
-    $('search-hits').replaceChildren();
+    // While typing, the last hits stay until the next ones replace them.
+    if (!typing) {
+      $('search-time').textContent = 'Searching…';
+      $('search-hits').replaceChildren();
+    }
     try {
       // The corpus is stored at full depth; the chosen width narrows the search.
       const dims = Math.min(shape().dims, index.signature.dims);
@@ -190,7 +201,9 @@ export async function setupSearchPanel(
         fusion: SENTENCE_FUSION,
         ...(lang ? { filter: { lang } } : {}),
         ...(step ? { rerank: step } : {}),
+        ...(typing ? { prefix: true } : {}),
       });
+      if (ticket !== latest) return;
       const ms = performance.now() - started;
       const how = HOW[mode]({
         layers: index.signature.layers,
@@ -199,17 +212,25 @@ export async function setupSearchPanel(
         where: index.backend === 'webgpu' ? 'the GPU' : 'the CPU',
       });
       const second = step ? `; the best ${step.top} read again with the query by the cross-encoder` : '';
-      $('search-time').textContent = `${hits.length} hits in ${ms.toFixed(0)} ms (${how}${second}).`;
+      const completing = typing ? ', its last word completed as you type' : '';
+      $('search-time').textContent = `${hits.length} hits in ${ms.toFixed(0)} ms (${how}${second}${completing}).`;
       $('search-hits').replaceChildren(...hits.map(hitRow));
     } catch (err) {
-      $('search-time').textContent = `Search failed: ${(err as Error).message}`;
+      if (ticket === latest) $('search-time').textContent = `Search failed: ${(err as Error).message}`;
     } finally {
       button.disabled = false;
     }
   };
   input.value = EXAMPLE_QUERY;
-  button.addEventListener('click', run);
+  button.addEventListener('click', () => void run());
   modeSelect.addEventListener('change', () => void run());
+  // Lexical search needs no model call: it answers as the user types.
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  input.addEventListener('input', () => {
+    if (modeSelect.value !== 'lexical') return;
+    clearTimeout(pending);
+    pending = setTimeout(() => void run(true), TYPING_PAUSE_MS);
+  });
   rerank.onChange(() => void run());
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter') void run();

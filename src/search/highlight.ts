@@ -1,4 +1,4 @@
-import { wordSpans } from './terms.js';
+import { typedWord, wordSpans } from './terms.js';
 
 /** A run of a chunk's text to mark, [start, end) in UTF-16 code units. */
 export type Highlight = [start: number, end: number];
@@ -8,12 +8,18 @@ export type Highlight = [start: number, end: number];
  * prefix term with a query word, as the lexical ranker matches them ("Café" for "cafe",
  * "Verteidigungen" for "Verteidigung", "Берлин" for "Berlin"). `common` names query terms too
  * frequent to be worth marking ("the", "de"), from an index's own statistics where it has them.
+ * `prefix` (SearchOptions.prefix): the query's last word, still being typed, also marks the words
+ * it begins.
  */
-export function highlights(query: string, text: string, common?: (term: string) => boolean): Highlight[] {
+export function highlights(query: string, text: string, common?: (term: string) => boolean, prefix = false): Highlight[] {
   const wanted = new Set<string>();
   for (const word of wordSpans(query)) for (const t of word.terms) if (!common?.(t)) wanted.add(t);
-  if (wanted.size === 0) return [];
+  const typed = prefix ? typedWord(query) : null;
+  if (wanted.size === 0 && typed === null) return [];
   const out: Highlight[] = [];
-  for (const word of wordSpans(text)) if (word.terms.some((t) => wanted.has(t))) out.push([word.start, word.end]);
+  for (const word of wordSpans(text)) {
+    const begun = typed !== null && (word.terms[0] as string).startsWith(typed);
+    if (begun || word.terms.some((t) => wanted.has(t))) out.push([word.start, word.end]);
+  }
   return out;
 }

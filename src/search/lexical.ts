@@ -1,5 +1,5 @@
 import { isSet } from './cpu-scorer.js';
-import { terms } from './terms.js';
+import { isWordTerm, terms, typedWord } from './terms.js';
 import { type Ranked, selectTop } from './topk.js';
 
 /**
@@ -12,6 +12,9 @@ interface Posting {
   /** Live rows holding the term: BM25's document frequency. */
   df: number;
 }
+
+/** How many indexed words a word still being typed stands for (SearchOptions.prefix). */
+export const MAX_COMPLETIONS = 16;
 
 /** Rows an index needs before its document frequencies call a term common. */
 const MIN_ROWS_FOR_COMMON = 20;
@@ -89,6 +92,8 @@ export class LexicalIndex {
   private lengths: number[] = [];
   private liveRows = 0;
   private liveLength = 0;
+  /** The whole-word terms in code-unit order, for completions; null once a word was added or dropped. */
+  private sortedWords: string[] | null = null;
 
   /** `ngrams`: index character 4-grams of words too (see terms()). */
   constructor(private readonly ngrams: boolean) {}
@@ -100,6 +105,7 @@ export class LexicalIndex {
       if (!p) {
         p = { entries: [], df: 0 };
         this.postings.set(term, p);
+        if (isWordTerm(term)) this.sortedWords = null;
       }
       p.entries.push(row, n);
       p.df++;
@@ -128,6 +134,7 @@ export class LexicalIndex {
       if (entries.length) p.entries = entries;
       else this.postings.delete(term);
     }
+    this.sortedWords = null;
     const lengths: number[] = [];
     this.lengths.forEach((n, r) => {
       const to = map[r] as number;
@@ -141,17 +148,49 @@ export class LexicalIndex {
     return isCommonTerm(this.postings.get(term)?.df ?? 0, this.liveRows);
   }
 
+  /**
+   * The indexed words that `prefix` begins (itself left out), in the most live rows first, at
+   * most `max`. The sorted word list is made on the first call after words changed.
+   */
+  completions(prefix: string, max: number): string[] {
+    this.sortedWords ??= [...this.postings.keys()].filter(isWordTerm).sort();
+    const words = this.sortedWords;
+    let lo = 0;
+    let hi = words.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((words[mid] as string) < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const found: [string, number][] = [];
+    for (let i = lo; i < words.length && (words[i] as string).startsWith(prefix); i++) {
+      const word = words[i] as string;
+      const df = this.postings.get(word)?.df ?? 0;
+      if (word !== prefix && df > 0) found.push([word, df]);
+    }
+    found.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    return found.slice(0, max).map(([word]) => word);
+  }
+
   clear(): void {
+    this.sortedWords = null;
     this.postings.clear();
     this.lengths = [];
     this.liveRows = 0;
     this.liveLength = 0;
   }
 
-  /** The k best live rows in `mask` (null: every live row) for `query`; rows sharing no term with it are left out. */
-  top(query: string, k: number, mask: Uint32Array | null): Ranked {
+  /**
+   * The k best live rows in `mask` (null: every live row) for `query`; rows sharing no term with
+   * it are left out. `prefix`: the query's last word, still being typed, also stands for the
+   * indexed words it begins (completions), each counted once.
+   */
+  top(query: string, k: number, mask: Uint32Array | null, prefix = false): Ranked {
     if (this.liveRows === 0) return selectTop([], [], k);
-    const terms = [...counts(query, this.ngrams).tf].map(([term, qtf]) => [qtf, this.postings.get(term)] as const);
+    const { tf } = counts(query, this.ngrams);
+    const typed = prefix ? typedWord(query) : null;
+    for (const word of typed === null ? [] : this.completions(typed, MAX_COMPLETIONS)) if (!tf.has(word)) tf.set(word, 1);
+    const terms = [...tf].map(([term, qtf]) => [qtf, this.postings.get(term)] as const);
     return bm25Rows(terms, k, this.liveRows, this.liveLength / this.liveRows, (row) => this.lengths[row] as number, mask);
   }
 }

@@ -253,14 +253,14 @@ class SearchIndex implements VectorIndex {
       const lists: Partial<Record<Ranker, DocRank[]>> = {};
       if (o.mode !== 'lexical') lists.vector = await this.vectorDocs(query, o, mask, depth);
       if (o.mode !== 'vector')
-        lists.lexical = await this.bestDocuments(async (want) => collection.lexical.top(query, want, mask), depth);
+        lists.lexical = await this.bestDocuments(async (want) => collection.lexical.top(query, want, mask, o.prefix), depth);
       const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
       // Where the lexical ranker ran, its counts leave common words unmarked; a vector search
       // marks every query word (whatever earlier searches built), so a mode always marks alike.
       const common = o.mode === 'vector' ? undefined : (term: string) => collection.lexical.isCommon(term);
       return fused.map((d) => {
         const at = collection.at(d.row);
-        const chunk = { ...at.chunk, highlights: highlights(query, at.chunk.text, common) };
+        const chunk = { ...at.chunk, highlights: highlights(query, at.chunk.text, common, o.prefix) };
         // A copy: the stored meta is frozen, and changing a hit's must not reach the index.
         return { id: d.id, score: d.score, ranks: d.ranks, meta: structuredClone(at.meta), chunk };
       });

@@ -123,3 +123,13 @@ export function* wordSpans(text: string): Iterable<{ start: number; end: number;
     };
   }
 }
+
+/** Whether a term is a whole word (not a prefix, n-gram or sound-key term). */
+export const isWordTerm = (term: string): boolean => term.charCodeAt(0) > 3;
+
+/** The folded last word of `query` where the query ends with it (a word still being typed), else null. */
+export function typedWord(query: string): string | null {
+  let last: { end: number; terms: string[] } | null = null;
+  for (const word of wordSpans(query)) last = word;
+  return last && last.end === query.length ? (last.terms[0] as string) : null;
+}

@@ -144,6 +144,14 @@ export interface SearchOptions {
    */
   mode?: SearchMode;
   /**
+   * The query's last word is still being typed (a search box that answers on each keystroke):
+   * it also matches the indexed words it begins, the MAX_COMPLETIONS most frequent of them, in
+   * the lexical ranker and in the highlights. A query ending in a space or punctuation has no
+   * such word. The in-memory and IndexedDB index only: a static index's postings are sharded by
+   * term and keep no word list to complete from, so it refuses it.
+   */
+  prefix?: boolean;
+  /**
    * Reciprocal rank fusion for 'hybrid': a document scores sum of weight / (k + rank) over the
    * rankers that found it. Defaults (chosen on xquad-dev, docs/search.md): k 60, weights 1 and 1.
    */

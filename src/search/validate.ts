@@ -71,6 +71,7 @@ export interface CheckedSearch {
   candidates: number | undefined;
   mode: SearchMode;
   fusion: Fusion;
+  prefix: boolean;
 }
 
 const MODES: readonly SearchMode[] = ['hybrid', 'vector', 'lexical'];
@@ -122,5 +123,17 @@ export function checkSearch(
     throw new InputError(`candidates must be an integer >= k (${k}), got ${JSON.stringify(c)}`);
   const mode = o.mode ?? 'hybrid';
   if (!MODES.includes(mode)) throw new InputError(`mode must be ${MODES.join(', ')} or left out, got ${JSON.stringify(mode)}`);
-  return { k, filter: o.filter, dims, exact: o.exact ?? false, candidates: c, mode, fusion: checkFusion(o.fusion, fusion) };
+  if (o.prefix !== undefined && typeof o.prefix !== 'boolean')
+    throw new InputError(`prefix must be a boolean, got ${typeName(o.prefix)}`);
+  const prefix = o.prefix ?? false;
+  return {
+    k,
+    filter: o.filter,
+    dims,
+    exact: o.exact ?? false,
+    candidates: c,
+    mode,
+    fusion: checkFusion(o.fusion, fusion),
+    prefix,
+  };
 }

@@ -126,6 +126,40 @@ describe('BM25', () => {
   });
 });
 
+describe('prefix: a word still being typed', () => {
+  const lex = new LexicalIndex(false);
+  ['Berlin is big', 'Bern is small', 'the berry', 'Berlin and Bern', 'nothing here'].forEach((t, row) => {
+    lex.add(row, t);
+  });
+
+  it('stands for the indexed words it begins, the most frequent first, only at the end of the query', () => {
+    expect(lex.completions('ber', 16)).toEqual(['berlin', 'bern', 'berry']);
+    expect(lex.completions('ber', 2)).toEqual(['berlin', 'bern']);
+    expect(lex.completions('bern', 16)).toEqual([]);
+    expect(lex.top('ber', 10, null).rows.length).toBe(0);
+    expect([...lex.top('ber', 10, null, true).rows].sort()).toEqual([0, 1, 2, 3]);
+    expect([...lex.top('berl', 10, null, true).rows].sort()).toEqual([0, 3]);
+    // A finished word (a space after it) completes nothing.
+    expect(lex.top('ber ', 10, null, true).rows.length).toBe(0);
+    expect([...lex.top('big ber', 10, null, true).rows].sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('follows the index: added words complete at once, removed rows no longer', () => {
+    const grown = new LexicalIndex(false);
+    grown.add(0, 'alpha');
+    expect(grown.completions('al', 16)).toEqual(['alpha']);
+    grown.add(1, 'alps alpine');
+    expect(grown.completions('al', 16)).toEqual(['alpha', 'alpine', 'alps']);
+    grown.remove(0, 'alpha');
+    expect(grown.completions('al', 16)).toEqual(['alpine', 'alps']);
+    expect(highlights('al', 'the alpine alps', undefined, true)).toEqual([
+      [4, 10],
+      [11, 15],
+    ]);
+    expect(highlights('al', 'the alpine alps')).toEqual([]);
+  });
+});
+
 describe('highlights', () => {
   const marked = (query: string, text: string, common?: (t: string) => boolean) =>
     highlights(query, text, common).map(([a, b]) => text.slice(a, b));

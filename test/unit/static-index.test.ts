@@ -75,6 +75,26 @@ describe('static index over HTTP', () => {
     index.close();
   });
 
+  it('completes a word still being typed in the in-memory index (prefix); the static index refuses it', async () => {
+    const word = (QUERIES[0] as string).split(' ').sort((a, b) => b.length - a.length)[0] as string;
+    const typed = word.slice(0, 3);
+    const completed = await memory.search(typed, { mode: 'lexical', prefix: true, k: 5 });
+    expect(completed.length).toBeGreaterThan(0);
+    for (const hit of completed) {
+      const marked = hit.chunk.highlights.map(([a, b]) => hit.chunk.text.slice(a, b).toLowerCase());
+      expect(marked.some((m) => m.startsWith(typed.toLowerCase()))).toBe(true);
+    }
+    expect(await rejection(memory.search(typed, { prefix: 'yes' as unknown as boolean }))).toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    const index = await openIndex({ encoder, url });
+    expect(await rejection(index.search(typed, { mode: 'lexical', prefix: true }))).toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/prefix/),
+    });
+    index.close();
+  });
+
   it('finds >= 98% of the exact vector top-10, and hybrid fuses both rankers', async () => {
     const index = await openIndex({ encoder, url });
     let found = 0;

@@ -1,4 +1,4 @@
-import { DisposedError, InputError } from '../../errors.js';
+import { DisposedError, InputError, UnsupportedError } from '../../errors.js';
 import { SerialQueue } from '../../serial-queue.js';
 import type { ModelInfo } from '../../types.js';
 import { type Codec, codec, encodeQuery } from '../codec.js';
@@ -243,6 +243,12 @@ class StaticSearchIndex implements StaticIndex {
   }
 
   private async answer(query: string, o: CheckedSearch): Promise<SearchHit[]> {
+    if (o.prefix) {
+      throw new UnsupportedError(
+        "prefix: a static index's postings are sharded by term and keep no word list to complete a word from; " +
+          'search it without prefix, or complete words in an in-memory or IndexedDB index',
+      );
+    }
     if (this.m.docs === 0) return [];
     const mask = this.mask(o.filter);
     const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
