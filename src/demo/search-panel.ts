@@ -172,8 +172,11 @@ export async function setupSearchPanel(
   }
   // Each search takes a ticket; only the latest one shows its hits (typing starts one per key).
   let latest = 0;
+  let pending: ReturnType<typeof setTimeout> | undefined;
   /** `typing`: a lexical search on each keystroke, its last word completed while it is typed. */
   const run = async (typing = false) => {
+    // Any other search (Enter, a menu) supersedes a keystroke's that has not started yet.
+    if (!typing) clearTimeout(pending);
     const ticket = ++latest;
     // A finished word ends in a space: typing keeps it, so that word is not completed.
     const query = typing ? input.value.trimStart() : input.value.trim();
@@ -225,7 +228,6 @@ export async function setupSearchPanel(
   button.addEventListener('click', () => void run());
   modeSelect.addEventListener('change', () => void run());
   // Lexical search needs no model call: it answers as the user types.
-  let pending: ReturnType<typeof setTimeout> | undefined;
   input.addEventListener('input', () => {
     if (modeSelect.value !== 'lexical') return;
     clearTimeout(pending);

@@ -186,6 +186,14 @@ describe('the playground site', { timeout: 900_000 }, () => {
     const literal = texts.filter((t) => /beiji/i.test(t)).length;
     expect(literal).toBeGreaterThanOrEqual(5);
     expect(texts.slice(0, literal).every((t) => /beiji/i.test(t))).toBe(true);
+    // The query's words are marked in each hit; typing in words mode searches at once, the last word completed.
+    expect((await page.locator('#search-hits mark').allInnerTexts()).some((m) => /^beijing$/i.test(m))).toBe(true);
+    await page.fill('#search-input', 'Beij');
+    await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('completed as you type'));
+    const marks = await page.locator('#search-hits mark').allInnerTexts();
+    expect(marks.length).toBeGreaterThan(0);
+    expect(marks.every((m) => /^beij/i.test(m))).toBe(true);
+    await page.fill('#search-input', 'Beijing');
     await page.selectOption('#search-mode', 'hybrid');
     await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('fused by rank'));
     const hybrid = await page.locator('#search-hits .ranks').allInnerTexts();
