@@ -115,16 +115,12 @@ def main():
     for i, row in enumerate(ids):
         mean = emb[torch.tensor(row, dtype=torch.long)].mean(dim=0) if row else torch.zeros(HIDDEN, dtype=torch.float64)
         out.append((f"mean.{i}", mean.numpy().astype(np.float32)))
-    mf.write_safetensors(os.path.join(OUT, "expected.safetensors"), out)
-    mf.write_json(
-        os.path.join(OUT, "expected.json"),
-        {
-            "model": "model2vec-tiny",
-            "texts": texts,
-            "ids": ids,
-            "note": "ids: no special tokens, [UNK] dropped, at most 512; mean.{i} in expected.safetensors is the unnormalised mean of the rows (zeros for no ids)",
-        },
-        compact=True,
+    write_expected(
+        OUT,
+        texts,
+        ids,
+        out,
+        "ids: no special tokens, [UNK] dropped, at most 512; mean.{i} in expected.safetensors is the unnormalised mean of the rows (zeros for no ids)",
     )
     print(f"wrote {OUT}: {len(texts)} texts, table {table.shape}")
     write_sentence_transformers_static(tok, texts)
@@ -169,18 +165,24 @@ def write_vocabulary_quantized(config, texts, ids, vocab_size):
     for i, row in enumerate(ids):
         if row:
             assert np.allclose(full[torch.tensor(row)].mean(dim=0).numpy(), out[i][1], rtol=1e-6, atol=1e-5), i
-    mf.write_safetensors(os.path.join(VQ_OUT, "expected.safetensors"), out)
-    mf.write_json(
-        os.path.join(VQ_OUT, "expected.json"),
-        {
-            "model": "model2vec-vq-tiny",
-            "texts": texts,
-            "ids": ids,
-            "note": "as model2vec-tiny's; mean.{i}: the mean of embeddings[mapping[id]] * weights[id] over the ids (zeros for none)",
-        },
-        compact=True,
+    write_expected(
+        VQ_OUT,
+        texts,
+        ids,
+        out,
+        "as model2vec-tiny's; mean.{i}: the mean of embeddings[mapping[id]] * weights[id] over the ids (zeros for none)",
     )
     print(f"wrote {VQ_OUT}: {len(texts)} texts, {SHARED_ROWS} shared int8 rows for {vocab_size} tokens")
+
+
+def write_expected(folder, texts, ids, means, note):
+    """expected.safetensors (the `mean.{i}` tensors) and expected.json of a fixture folder."""
+    mf.write_safetensors(os.path.join(folder, "expected.safetensors"), means)
+    mf.write_json(
+        os.path.join(folder, "expected.json"),
+        {"model": os.path.basename(folder), "texts": texts, "ids": ids, "note": note},
+        compact=True,
+    )
 
 
 ST_OUT = os.path.join(HERE, "fixtures", "st-static-tiny")
@@ -213,19 +215,12 @@ def write_sentence_transformers_static(tok, texts):
     flat = torch.tensor([i for row in ids for i in row], dtype=torch.long)
     offsets = torch.tensor(np.cumsum([0] + [len(row) for row in ids[:-1]]), dtype=torch.long)
     means = torch.nn.functional.embedding_bag(flat, weight, offsets, mode="mean")
-    mf.write_safetensors(
-        os.path.join(ST_OUT, "expected.safetensors"),
+    write_expected(
+        ST_OUT,
+        texts,
+        ids,
         [(f"mean.{i}", means[i].numpy().astype(np.float32)) for i in range(len(ids))],
-    )
-    mf.write_json(
-        os.path.join(ST_OUT, "expected.json"),
-        {
-            "model": "st-static-tiny",
-            "texts": texts,
-            "ids": ids,
-            "note": "ids: no special tokens, [UNK] kept, no limit; mean.{i} in expected.safetensors is EmbeddingBag's mean",
-        },
-        compact=True,
+        "ids: no special tokens, [UNK] kept, no limit; mean.{i} in expected.safetensors is EmbeddingBag's mean",
     )
     print(f"wrote {ST_OUT}: {len(texts)} texts, table {table.shape}")
 
