@@ -6,6 +6,8 @@
  * SearchIndex: a truncated chunk is split again).
  */
 
+import { windowedSegments } from './text-windows.js';
+
 /** Specials every encoded text carries ([CLS] and [SEP], or <s> and </s>). */
 const SPECIAL_TOKENS = 2;
 /** Overlap between neighbouring chunks, as a share of the chunk budget. */
@@ -54,7 +56,7 @@ export function chunkBudget(maxTokens: number, prefix: string): number {
 /** Marks the units that end a sentence (Unicode sentence boundaries, UAX #29). */
 function markSentenceEnds(text: string, us: Unit[]): void {
   const ends = new Set<number>();
-  for (const s of new Intl.Segmenter(undefined, { granularity: 'sentence' }).segment(text)) {
+  for (const s of windowedSegments(text, new Intl.Segmenter(undefined, { granularity: 'sentence' }))) {
     ends.add(s.index + s.segment.trimEnd().length);
   }
   for (const u of us) if (ends.has(u.end)) u.last = true;

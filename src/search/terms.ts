@@ -24,6 +24,7 @@
 
 import { romanize } from './romanize.js';
 import { soundKey } from './sound-key.js';
+import { windowedSegments } from './text-windows.js';
 
 const PREFIX = 4;
 const NGRAM = 4;
@@ -72,7 +73,7 @@ function* words(text: string): Iterable<{ word: string; index: number }> {
     return;
   }
   segmenter ??= new Intl.Segmenter(undefined, { granularity: 'word' });
-  for (const s of segmenter.segment(text)) if (s.isWordLike) yield { word: s.segment, index: s.index };
+  for (const s of windowedSegments(text, segmenter)) if (s.isWordLike) yield { word: s.segment, index: s.index };
 }
 
 /** A folded word's prefix, romanized prefix and sound key terms, those it has. */

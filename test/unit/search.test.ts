@@ -7,6 +7,7 @@ import { metaPredicate } from '../../src/search/filter.js';
 import { candidateCount, coarseWidth, rankRows } from '../../src/search/funnel.js';
 import { PAGE_ROWS, RowStore } from '../../src/search/rows.js';
 import { parseIndex, serializeIndex } from '../../src/search/serialize.js';
+import { windowedSegments } from '../../src/search/text-windows.js';
 import { MASKED_SCORE, selectTop } from '../../src/search/topk.js';
 import type { VectorType } from '../../src/search/types.js';
 import { checkDocs, checkIds, checkSearch } from '../../src/search/validate.js';
@@ -243,6 +244,20 @@ describe('chunking', () => {
     // A sentence longer than a chunk is cut by words, as text without sentences is.
     const run = `${'word '.repeat(100)}end.`;
     expect(chunkText(run, 30).every((c) => estimateTokens(c) <= 30)).toBe(true);
+  });
+
+  it('reads long texts in windows cut between words: the same words at the same places as in one piece', () => {
+    const words = new Intl.Segmenter('en', { granularity: 'word' });
+    const text = Array.from({ length: 3000 }, (_, i) => `w${i}${i % 7 === 0 ? '.\n' : ' '}`).join('');
+    const whole = [...words.segment(text)].map((s) => [s.index, s.segment]);
+    const windowed = [...windowedSegments(text, words)].map((s) => [s.index, s.segment]);
+    expect(text.length).toBeGreaterThan(3 * 4096);
+    expect(windowed).toEqual(whole);
+    // A text with no spaces at all is cut at the window's length, never inside a surrogate pair.
+    const emoji = '😋'.repeat(5000);
+    const pieces = [...windowedSegments(emoji, new Intl.Segmenter('en', { granularity: 'grapheme' }))];
+    expect(pieces.every((s) => s.segment === '😋')).toBe(true);
+    expect(pieces).toHaveLength(5000);
   });
 
   it('counts a token per CJK character and cuts words longer than a chunk', () => {
