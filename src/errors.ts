@@ -103,3 +103,6 @@ export class AccessDeniedError extends M3WebError {
     super('ACCESS_DENIED', message);
   }
 }
+
+/** What a wrong value is, for an error message: 'null', 'array' or its typeof. */
+export const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);

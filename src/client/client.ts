@@ -2,6 +2,7 @@ import { InputError } from '../errors.js';
 import { openIndex } from '../search/index.js';
 import type { IndexOptions, StaticIndex, StaticIndexOptions, VectorIndex } from '../search/types.js';
 import type { EncoderOptions } from '../types.js';
+import { QUANTS } from '../weights/weights.js';
 import { type Encoder, EncoderClient } from './encoder.js';
 
 export type { Encoder } from './encoder.js';
@@ -15,6 +16,13 @@ function checkOptions(options: unknown): asserts options is EncoderOptions {
   if (o.progressive !== undefined && typeof o.progressive !== 'boolean')
     throw new InputError('progressive must be true or false');
   if (o.onUpgrade !== undefined && typeof o.onUpgrade !== 'function') throw new InputError('onUpgrade must be a function');
+  if (o.dtype !== undefined && !QUANTS.includes(o.dtype))
+    throw new InputError(`dtype must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(o.dtype)}`);
+  if (o.layers !== undefined && (!Number.isInteger(o.layers) || o.layers < 0))
+    throw new InputError(`layers must be a whole number of layers, got ${JSON.stringify(o.layers)}`);
+  if (o.cache !== undefined && typeof o.cache !== 'boolean') throw new InputError('cache must be true or false');
+  if (o.hub !== undefined && (typeof o.hub !== 'object' || o.hub === null || Array.isArray(o.hub)))
+    throw new InputError('hub must be an object { url?, token? }');
 }
 
 /**

@@ -1,6 +1,6 @@
 import { proxy } from 'comlink';
 import type { Budget } from '../budget/plan.js';
-import { DisposedError, EngineLostError, InputError, M3WebError } from '../errors.js';
+import { DisposedError, EngineLostError, InputError, M3WebError, typeName } from '../errors.js';
 import type { IndexOptions, StaticIndexOptions, VectorIndex } from '../search/types.js';
 import { parseHubId } from '../source/hub-id.js';
 import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions, EncoderPlan, RerankHit, RerankOptions } from '../types.js';
@@ -48,6 +48,17 @@ export interface Encoder {
 }
 
 const abortError = () => new M3WebError('ABORTED', 'the call was aborted');
+
+/** A call's options: an object, or nothing (the engine checks the keys). */
+const isOptions = (o: unknown): boolean => o === undefined || o === null || (typeof o === 'object' && !Array.isArray(o));
+
+/** An AbortSignal, by what `abortable` uses of one (a signal from another realm included). */
+const isAbortSignal = (s: unknown): s is AbortSignal =>
+  typeof s === 'object' &&
+  s !== null &&
+  typeof (s as AbortSignal).aborted === 'boolean' &&
+  typeof (s as AbortSignal).addEventListener === 'function' &&
+  typeof (s as AbortSignal).removeEventListener === 'function';
 
 /** Rejects as soon as `signal` aborts, even while the engine is still busy with the call. */
 function abortable<T>(call: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void): Promise<T> {
@@ -125,17 +136,26 @@ export class EncoderClient implements Encoder, IndexOwner {
   }
 
   embedDetailed(texts: string[], options: EmbedOptions = {}): Promise<EmbedResult> {
+    if (!isOptions(options)) return Promise.reject(new InputError(`embed options must be an object, got ${typeName(options)}`));
     const { signal, ...rest } = options ?? {};
     return this.abortableCall(signal, (api, id) => api.embedDetailed(id, texts, rest));
   }
 
   rerank(query: string, documents: string[], options: RerankOptions = {}): Promise<RerankHit[]> {
+    if (!isOptions(options)) return Promise.reject(new InputError(`rerank options must be an object, got ${typeName(options)}`));
     const { signal, ...rest } = options ?? {};
     return this.abortableCall(signal, (api, id) => api.rerank(id, query, documents, rest));
   }
 
-  /** An engine call under a fresh call id, which `signal` aborts there too. */
-  private abortableCall<T>(signal: AbortSignal | undefined, job: (api: Connection['api'], id: number) => Promise<T>): Promise<T> {
+  /**
+   * An engine call under a fresh call id, which `signal` aborts there too; a signal aborted
+   * already starts nothing.
+   */
+  private abortableCall<T>(signal: unknown, job: (api: Connection['api'], id: number) => Promise<T>): Promise<T> {
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      return Promise.reject(new InputError(`signal must be an AbortSignal, got ${typeName(signal)}`));
+    }
+    if (signal?.aborted) return Promise.reject(abortError());
     const id = this.nextCall++;
     return this.call((api, conn) => abortable(job(api, id), signal, () => void conn.api.abort(id).catch(() => undefined)));
   }

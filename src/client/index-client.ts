@@ -1,4 +1,4 @@
-import { InputError } from '../errors.js';
+import { DisposedError, InputError } from '../errors.js';
 import { rerankedSearch } from '../search/rerank.js';
 import type {
   IndexDoc,
@@ -113,7 +113,7 @@ export class IndexClient implements VectorIndex {
   }
 
   protected async call(method: IndexMethod, args: unknown[]): Promise<unknown> {
-    if (this.closed) throw new InputError(`index "${this.name}" was closed`);
+    if (this.closed) throw new DisposedError(`Index "${this.name}"`);
     const { result, state } = await this.owner.indexCall(this, method, args);
     this.state = state;
     return result;

@@ -1,5 +1,5 @@
 import { type Budget, planBudget, planWorkload } from '../budget/index.js';
-import { DisposedError, InputError, M3WebError, UnsupportedError } from '../errors.js';
+import { DisposedError, InputError, M3WebError, ModelFormatError, typeName, UnsupportedError } from '../errors.js';
 import type { GpuSession } from '../gpu/session.js';
 import { checkTolerance, DEFAULT_TOLERANCE } from '../model/adaptive.js';
 import { cpuClassifier } from '../model/cpu-classifier.js';
@@ -26,6 +26,26 @@ import { EncoderBackends } from './backends.js';
 
 /** Texts per backend call: bounds the latency of an abort and the size of one GPU submission. */
 const CHUNK_TEXTS = 256;
+
+/**
+ * Lets the event loop run between chunks (a timer or a message: the abort of this call), which
+ * a CPU forward, synchronous WebAssembly, would otherwise hold off until the whole call is done.
+ */
+const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * `v`, checked finite: a forward over corrupt weights (NaN or infinite values that passed the
+ * files' checksums, or were saved so) yields non-finite vectors, which must not reach a caller
+ * or an index as if they were embeddings.
+ */
+function finite(v: Float32Array, model: string, text: number): Float32Array {
+  for (const x of v) {
+    if (!Number.isFinite(x)) {
+      throw new ModelFormatError(`${model} gave a non-finite vector for text ${text}: its weights hold NaN or infinite values`);
+    }
+  }
+  return v;
+}
 /**
  * Characters kept before tokenizing. A text this long is far past any model's token limit, so
  * cutting it first only saves tokenizer time on megabyte-sized input, never changes the ids.
@@ -46,6 +66,23 @@ function checkTexts(texts: unknown): asserts texts is string[] {
     throw new InputError(`texts must be an array of strings, got ${texts === null ? 'null' : typeof texts}`);
   if (texts.length === 0) throw new InputError('texts is empty: pass at least one string');
   for (const [i, t] of texts.entries()) checkText(t, `texts[${i}]`);
+}
+
+const EMBED_OPTIONS = ['layers', 'tolerance', 'dims', 'normalize', 'kind', 'task', 'signal'];
+const RERANK_OPTIONS = ['layers', 'instruction', 'long', 'signal'];
+
+/**
+ * `options` of a call: an object (or nothing) holding only the keys the call reads, so a typo
+ * (`dim: 64`) is an error rather than a silent default.
+ */
+function checkOptions(options: unknown, known: readonly string[], call: string): void {
+  if (options === undefined || options === null) return;
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new InputError(`${call} options must be an object, got ${typeName(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new InputError(`${call}: unknown option "${key}" (${known.join(', ')})`);
+  }
 }
 
 function checkChoice(name: string, value: unknown, allowed: readonly number[]): void {
@@ -156,6 +193,10 @@ export class EncoderCore {
   embedDetailed(texts: unknown, options: EmbedOptions = {}, depth: EmbedDepth = 'asked'): Promise<EmbedResult> {
     this.checkAlive();
     checkTexts(texts);
+    checkOptions(options, EMBED_OPTIONS, 'embed');
+    options ??= {};
+    if (options.normalize !== undefined && typeof options.normalize !== 'boolean')
+      throw new InputError(`normalize must be a boolean, got ${typeName(options.normalize)}`);
     const { info } = this.handle;
     const tolerance = readAdaptive(options, info.exits);
     // An adaptive call may go as deep as the model does.
@@ -186,8 +227,13 @@ export class EncoderCore {
         const prefix = instruction ?? (options.kind && info.prefixes[options.kind]) ?? '';
         const tokens: number[][] = [];
         const truncated: boolean[] = [];
-        for (const text of texts) {
+        // What the prefix and the specials alone encode to: a text adding nothing to it has no
+        // character the tokenizer reads, and its vector would be the model's bias alone. A static
+        // embedder's is zeros, as model2vec gives for a text of unknown tokens.
+        const bare = info.layers === 0 ? -1 : tokenizer.encode(prefix, maxTokens).ids.length;
+        for (const [i, text] of (texts as string[]).entries()) {
           const enc = tokenizer.encode(prefix + cutText(text, maxTokens), maxTokens);
+          if (enc.ids.length <= bare) throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
           tokens.push(enc.ids);
           truncated.push(enc.truncated);
         }
@@ -210,9 +256,11 @@ export class EncoderCore {
         const vectors: Float32Array[] = [];
         const layersUsed: number[] = [];
         for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
+          if (i > 0) await nextTask();
           if (signal?.aborted) throw abortError();
           const done = await this.run(backends, tokens.slice(i, i + CHUNK_TEXTS), forward);
-          vectors.push(...(projected ? projected.finish(done.vectors, done.layers, dims, normalize) : done.vectors));
+          const finished = projected ? projected.finish(done.vectors, done.layers, dims, normalize) : done.vectors;
+          vectors.push(...finished.map((v, j) => finite(v, info.id, i + j)));
           layersUsed.push(...done.layers);
         }
         return { vectors, tokens: tokens.map((t) => t.length), truncated, layers: layersUsed };
@@ -236,8 +284,14 @@ export class EncoderCore {
     checkText(query, 'query');
     if (!Array.isArray(documents))
       throw new InputError(`documents must be an array of strings, got ${documents === null ? 'null' : typeof documents}`);
-    if (documents.length === 0) return Promise.resolve([]);
+    checkOptions(options, RERANK_OPTIONS, 'rerank');
+    options ??= {};
     for (const [i, d] of documents.entries()) checkText(d, `documents[${i}]`);
+    // A text the tokenizer reads nothing of (control, zero-width or unpaired surrogate characters) pairs as nothing.
+    for (const [i, t] of [query, ...documents].entries()) {
+      if (model.tokenizer.tokenIds(t as string, false).length === 0)
+        throw new InputError(`${i === 0 ? 'query' : `documents[${i - 1}]`} has no character the model's tokenizer reads`);
+    }
     const layers = options.layers ?? Math.max(...info.exits);
     checkChoice('layers', layers, info.exits);
     const { instruction } = options;
@@ -252,6 +306,7 @@ export class EncoderCore {
     if (long !== 'cut' && long !== 'windows')
       throw new InputError(`long must be "cut" or "windows", got ${JSON.stringify(long)}`);
     const windows = long === 'windows' ? { overlap: WINDOW_OVERLAP } : undefined;
+    if (documents.length === 0) return Promise.resolve([]);
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
     const head = cpuClassifier(model.weights.classifier, cross, model.config.layerNormEps);
@@ -273,6 +328,7 @@ export class EncoderCore {
         const H = model.config.hiddenSize;
         const best = new Map<number, RerankHit>();
         for (let i = 0; i < pairs.length; i += CHUNK_TEXTS) {
+          if (i > 0) await nextTask();
           if (signal?.aborted) throw abortError();
           const chunk = pairs.slice(i, i + CHUNK_TEXTS);
           // The pooled state, full width, unnormalised: what the classifier head reads.
@@ -290,7 +346,7 @@ export class EncoderCore {
           );
           done.vectors.forEach((state, j) => {
             const { index, truncated } = chunk[j] as (typeof chunk)[number];
-            const logit = head(state);
+            const logit = head(finite(state, info.id, index));
             const score = cross.activation === 'sigmoid' ? 1 / (1 + Math.exp(-logit)) : logit;
             const seen = best.get(index);
             if (!seen || score > seen.score) best.set(index, { index, score, truncated });

@@ -1,4 +1,4 @@
-import { InputError } from '../errors.js';
+import { InputError, typeName } from '../errors.js';
 import { firstExit } from '../weights/config.js';
 import { chunkBudget, chunkText, estimateTokens } from './chunk.js';
 import { type Codec, encodeRow } from './codec.js';
@@ -51,8 +51,11 @@ async function embedAll(texts: string[], s: EmbedSettings): Promise<Embedded> {
       ...(s.symmetric ? {} : { kind: 'passage' as const }),
       ...(s.signal ? { signal: s.signal } : {}),
     });
-    vectors.push(...r.vectors);
-    truncated.push(...r.truncated);
+    // A user's encoder answers one vector per text, or the rows would go to the wrong documents.
+    if (!Array.isArray(r?.vectors) || r.vectors.length !== batch.length)
+      throw new InputError(`the encoder returned ${r?.vectors?.length ?? 'no'} vectors for ${batch.length} texts`);
+    vectors.push(...r.vectors.map(checkVector(s.codec.dims)));
+    truncated.push(...batch.map((_, j) => r.truncated?.[j] === true));
     exits.push(...batch.map((_, j) => r.layers?.[j] ?? s.layers));
   }
   const least = firstExit(s.layers);
@@ -60,13 +63,18 @@ async function embedAll(texts: string[], s: EmbedSettings): Promise<Embedded> {
     if (!Number.isInteger(e) || e < least || e > s.layers)
       throw new InputError(`the encoder returned a vector of exit ${e} for layers ${s.layers}`);
   }
-  for (const v of vectors) {
-    if (v.length !== s.codec.dims)
-      throw new InputError(`the encoder returned a ${v.length}-number vector for dims ${s.codec.dims}`);
-    if (!v.every(Number.isFinite)) throw new InputError('the encoder returned a vector with a non-finite number');
-  }
   return { vectors, truncated, exits };
 }
+
+/** A vector from the encoder, checked: a Float32Array of `dims` finite numbers. */
+const checkVector =
+  (dims: number) =>
+  (v: unknown): Float32Array => {
+    if (!(v instanceof Float32Array)) throw new InputError(`the encoder returned a ${typeName(v)} where a Float32Array belongs`);
+    if (v.length !== dims) throw new InputError(`the encoder returned a ${v.length}-number vector for dims ${dims}`);
+    if (!v.every(Number.isFinite)) throw new InputError('the encoder returned a vector with a non-finite number');
+    return v;
+  };
 
 /**
  * Embeds each text; one the encoder had to truncate (the chunk estimate was short for it) is
@@ -103,8 +111,9 @@ export async function embedQuery(
   symmetric: boolean | undefined,
 ): Promise<Float32Array> {
   const r = await encoder.embedDetailed([query], { layers, dims, ...(symmetric ? {} : { kind: 'query' as const }) });
-  const [vector] = r.vectors;
-  if (vector?.length !== dims) throw new InputError(`the encoder returned a ${vector?.length}-number vector for dims ${dims}`);
+  if (!Array.isArray(r?.vectors) || r.vectors.length !== 1)
+    throw new InputError(`the encoder returned ${r?.vectors?.length ?? 'no'} vectors for one query`);
+  const vector = checkVector(dims)(r.vectors[0]);
   const exit = r.layers?.[0] ?? layers;
   if (exit !== layers) throw new InputError(`the encoder returned a query vector of exit ${exit} for layers ${layers}`);
   return vector;

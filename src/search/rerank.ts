@@ -19,6 +19,7 @@ export async function rerankedSearch(
     throw new InputError('rerank must be { reranker, top?, instruction? } with a cross-encoder encoder as reranker');
   }
   const k = first.k ?? 10;
+  if (!Number.isInteger(k) || k < 1) throw new InputError(`k must be a positive integer, got ${JSON.stringify(k)}`);
   const top = rerank.top ?? Math.max(20, 3 * k);
   if (!Number.isInteger(top) || top < 1)
     throw new InputError(`rerank.top must be a positive integer, got ${JSON.stringify(top)}`);
@@ -29,10 +30,27 @@ export async function rerankedSearch(
     ...(first.candidates === undefined ? {} : { candidates: Math.max(first.candidates, pool) }),
   });
   if (hits.length === 0) return hits;
-  const ranked = await rerank.reranker.rerank(
+  const ranked: unknown = await rerank.reranker.rerank(
     query,
     hits.map((h) => h.chunk.text),
     rerank.instruction === undefined ? {} : { instruction: rerank.instruction },
   );
-  return ranked.slice(0, k).map((r) => ({ ...(hits[r.index] as SearchHit), rerankScore: r.score }));
+  return checkRanked(ranked, hits.length)
+    .slice(0, k)
+    .map((r) => ({ ...(hits[r.index] as SearchHit), rerankScore: r.score }));
+}
+
+/** A reranker's answer, checked: a custom one may return anything, and it must not become a hit. */
+function checkRanked(ranked: unknown, documents: number): { index: number; score: number }[] {
+  const bad = (why: string) => new InputError(`rerank.reranker returned ${why}; it must return { index, score } per document`);
+  if (!Array.isArray(ranked)) throw bad(`${ranked === null ? 'null' : typeof ranked}, not an array`);
+  const seen = new Set<number>();
+  for (const r of ranked as { index?: unknown; score?: unknown }[]) {
+    const { index, score } = r ?? {};
+    if (!Number.isInteger(index) || (index as number) < 0 || (index as number) >= documents || seen.has(index as number))
+      throw bad(`index ${JSON.stringify(index)} for ${documents} documents`);
+    if (typeof score !== 'number' || !Number.isFinite(score)) throw bad(`score ${String(score)} for document ${index}`);
+    seen.add(index as number);
+  }
+  return ranked as { index: number; score: number }[];
 }

@@ -1,10 +1,8 @@
-import { InputError } from '../errors.js';
+import { InputError, typeName } from '../errors.js';
 import type { Fusion } from '../pack/manifest.js';
 import { checkText } from '../tokenizer/check-text.js';
 import { STANDARD_FUSION } from './fuse.js';
 import type { IndexDoc, JsonValue, Meta, MetaFilter, SearchMode, SearchOptions } from './types.js';
-
-const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false;

@@ -72,9 +72,9 @@ export async function openPack(source: string, load: PackFileLoader, layers: num
   const { manifest } = first;
   const files = first.files;
   const total = Number(hfConfigField(manifest.config, 'num_hidden_layers'));
-  const initial = Math.min(layers ?? total, total);
+  const initial = layers ?? total;
   const least = firstExit(total);
-  if (!Number.isInteger(initial) || initial < least)
+  if (!Number.isInteger(initial) || initial < least || initial > total)
     throw new InputError(`layers must be an integer in ${least}..${total}, got ${layers}`);
   const model = modelFromPack(manifest, files, initial);
   const info = infoFromManifest(manifest, source, model);
