@@ -4,6 +4,7 @@ import { openIndex } from '../search/index.js';
 import type { IndexHost, IndexOptions, StaticIndexOptions, VectorIndex } from '../search/types.js';
 import { openModel } from '../source/open-model.js';
 import type { EncoderOptions, LoadProgress } from '../types.js';
+import { firstExit } from '../weights/config.js';
 import { EncoderCore } from './encoder-core.js';
 
 /** What identifies an engine: clients asking for the same model this way share one. */
@@ -69,7 +70,15 @@ export class Engine {
       ...(progressive ? { layers: 1 } : {}),
       ...(onProgress ? { onProgress } : {}),
     });
-    const target = Math.min(options.layers ?? handle.info.layers, handle.info.layers);
+    // The caller's depth, checked once the model says how deep it is (sources take any, as a
+    // progressive start's one layer).
+    const least = firstExit(handle.info.layers);
+    if (
+      options.layers !== undefined &&
+      (!Number.isInteger(options.layers) || options.layers < least || options.layers > handle.info.layers)
+    )
+      throw new InputError(`layers must be an integer in ${least}..${handle.info.layers}, got ${JSON.stringify(options.layers)}`);
+    const target = options.layers ?? handle.info.layers;
     if (progressive) await handle.ensureLayers(handle.fromCache ? target : Math.min(...handle.info.exits));
     const session = new GpuSession();
     let engine: Engine;

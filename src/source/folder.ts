@@ -7,7 +7,7 @@ import { readModelConfig } from '../node/model-folder.js';
 import { readPackFolder } from '../node/pack-folder.js';
 import { intList } from '../pack/convert.js';
 import { crossEncoderInfo } from '../tokenizer/rerank-input.js';
-import { everyExit, firstExit } from '../weights/config.js';
+import { everyExit } from '../weights/config.js';
 import { defaultWidths } from '../weights/static-config.js';
 import { type ModelHandle, openPack } from './model-source.js';
 
@@ -29,10 +29,6 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
   const head = await denseModules(stFiles, model.config.hiddenSize, 'f32');
   if (head.length > 0) model.weights.head = head;
   const { numLayers, hiddenSize } = model.config;
-  // A checkpoint loads whole; `layers` is still checked against it.
-  const least = firstExit(numLayers);
-  if (layers !== undefined && (!Number.isInteger(layers) || layers < least || layers > numLayers))
-    throw new InputError(`layers must be an integer in ${least}..${numLayers}, got ${JSON.stringify(layers)}`);
   const maxTokens = Math.min(model.config.maxTokens, st.maxTokens ?? Number.POSITIVE_INFINITY);
   model.config = { ...model.config, maxTokens };
   if (dims !== undefined && (!Array.isArray(dims) || dims.length === 0)) {

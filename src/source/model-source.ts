@@ -72,9 +72,10 @@ export async function openPack(source: string, load: PackFileLoader, layers: num
   const { manifest } = first;
   const files = first.files;
   const total = Number(hfConfigField(manifest.config, 'num_hidden_layers'));
-  const initial = layers ?? total;
+  // A progressive start asks for one layer of a model it knows nothing of yet: what a pack has is the most it gets.
+  const initial = Math.min(layers ?? total, total);
   const least = firstExit(total);
-  if (!Number.isInteger(initial) || initial < least || initial > total)
+  if (!Number.isInteger(initial) || initial < least)
     throw new InputError(`layers must be an integer in ${least}..${total}, got ${layers}`);
   const model = modelFromPack(manifest, files, initial);
   const info = infoFromManifest(manifest, source, model);
