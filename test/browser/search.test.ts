@@ -165,8 +165,10 @@ describe('search', () => {
       score: expect.any(Number),
       ranks: { vector: 1 },
       meta: DOCS[0]?.meta,
-      chunk: { index: 0, text: DOCS[0]?.text },
+      chunk: { index: 0, text: DOCS[0]?.text, highlights: expect.any(Array) },
     });
+    // A vector hit marks the query's words its text holds too.
+    expect(hits[0]?.chunk.highlights.length).toBeGreaterThan(0);
     expect((await index.search(FRUIT, { k: 2, dims: 16 })).length).toBe(2);
   });
 
