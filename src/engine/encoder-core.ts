@@ -289,7 +289,7 @@ export class EncoderCore {
     for (const [i, d] of documents.entries()) checkText(d, `documents[${i}]`);
     // A text the tokenizer reads nothing of (control, zero-width or unpaired surrogate characters) pairs as nothing.
     for (const [i, t] of [query, ...documents].entries()) {
-      if (model.tokenizer.tokenIds(t as string, false).length === 0)
+      if (model.tokenizer.tokenIds(cutText(t as string, model.config.maxTokens), false).length === 0)
         throw new InputError(`${i === 0 ? 'query' : `documents[${i - 1}]`} has no character the model's tokenizer reads`);
     }
     const layers = options.layers ?? Math.max(...info.exits);
