@@ -182,6 +182,11 @@ export interface ModelInfo {
    * by default (RerankOptions.instruction), '' where it reads none unless given one (mxbai-rerank-v2).
    */
   rerankInstruction?: string;
+  /**
+   * True for a late-interaction (ColBERT) model: it scores documents against a query with `rerank`
+   * (MaxSim over token vectors) and makes no single vector per text.
+   */
+  lateInteraction?: true;
   quality: QualityTable | null;
   /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */
   search?: SearchDefaults;

@@ -5,7 +5,9 @@ import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
 import { completeStaticConfig, tokenizing } from '../weights/static-config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
 import { asDecoderClassifier } from './decoder-reranker.js';
+import { readLateInteraction } from './late-interaction.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
+import { denseModules, type SentenceTransformersFiles } from './sentence-transformers.js';
 import { weightsFromTensors } from './weights.js';
 
 /** The contents of a Hugging Face model folder: parsed JSON files and the raw checkpoint bytes. */
@@ -22,6 +24,8 @@ export interface HfModelFiles {
   weights?: TensorSource;
   /** The folder's name: how a reranker saved as a causal LM is known (weights/decoder-rerankers.ts). */
   name?: string;
+  /** The sentence-transformers files: the Dense modules after pooling, or a ColBERT model's settings. */
+  sentenceTransformers?: SentenceTransformersFiles;
 }
 
 export interface LoadOptions {
@@ -60,8 +64,18 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     tokenizer,
     files.weights ?? safetensorsOf(files.safetensors),
   );
-  const raw = completeStaticConfig(asClassifier, maxId + 1, (name) => source.shape(name));
-  const parsed = parseHfConfig(raw, options.exitNorm ? { exitNorm: options.exitNorm } : {});
+  const raw = completeStaticConfig(asClassifier, maxId + 1, (name) => source.shape(name)) as Record<string, unknown>;
+  const configOptions = options.exitNorm ? { exitNorm: options.exitNorm } : {};
+  const base = parseHfConfig(raw, configOptions);
+  const st = files.sentenceTransformers ?? {};
+  const late = await readLateInteraction(
+    raw,
+    base,
+    configOptions,
+    { tokenizerConfig: files.tokenizerConfig, sentenceTransformers: st, weights: source },
+    tokenizer,
+  );
+  const parsed = late?.config ?? base;
   const config = {
     ...parsed,
     maxTokens: Math.min(parsed.maxTokens, tokenizerMaxLength(files.tokenizerConfig) ?? parsed.maxTokens),
@@ -77,6 +91,12 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     );
   }
   const weights = await weightsFromTensors(config, source, { quant, layers });
+  // A ColBERT model's Dense modules project every token, not a pooled vector.
+  if (late) weights.lateProjection = late.projection;
+  else {
+    const head = await denseModules(st, config.hiddenSize, 'f32');
+    if (head.length > 0) weights.head = head;
+  }
   return { config, weights, tokenizer };
 }
 

@@ -24,6 +24,8 @@ export interface SentenceTransformersFiles {
   stConfig?: unknown;
   /** The Dense modules, in modules.json's order. */
   dense?: DenseFiles[];
+  /** artifact.metadata: a stanford-futuredata ColBERT checkpoint's settings. */
+  colbertMetadata?: unknown;
 }
 
 /** A Dense module as its config.json declares it. */

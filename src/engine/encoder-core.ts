@@ -4,10 +4,12 @@ import type { GpuSession } from '../gpu/session.js';
 import { checkTolerance, DEFAULT_TOLERANCE } from '../model/adaptive.js';
 import { cpuClassifier } from '../model/cpu-classifier.js';
 import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
+import { LateInteractionScorer } from '../model/late-interaction.js';
 import { PromptProjection } from '../model/projection.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
+import { encodeLateDocument, encodeLateQuery } from '../tokenizer/late-interaction-input.js';
 import { encodeRerankInput } from '../tokenizer/rerank-input.js';
 import type {
   ActivationsChoice,
@@ -19,7 +21,7 @@ import type {
   RerankHit,
   RerankOptions,
 } from '../types.js';
-import { readsSegmentTypes } from '../weights/config.js';
+import { type LateInteractionSpec, readsSegmentTypes } from '../weights/config.js';
 import { taskAdapter } from '../weights/task-adapter.js';
 import { PROMPT_KINDS, type Quant } from '../weights/weights.js';
 import { EncoderBackends } from './backends.js';
@@ -91,8 +93,14 @@ function checkChoice(name: string, value: unknown, allowed: readonly number[]): 
   }
 }
 
-/** How deep a chunk runs: every text to one exit, or each to where it settles. */
-type Depth = { kind: 'fixed'; options: ForwardOptions } | { kind: 'adaptive'; options: AdaptiveOptions };
+/**
+ * How deep a chunk runs: every text to one exit, or each to where it settles; or every token's
+ * state at one exit (a late-interaction model's), the first `attended` tokens of each text attended.
+ */
+type Depth =
+  | { kind: 'fixed'; options: ForwardOptions }
+  | { kind: 'adaptive'; options: AdaptiveOptions }
+  | { kind: 'tokens'; layers: number; attended?: number[] };
 
 /**
  * The tolerance of an adaptive call (null for a fixed one). Throws InputError for a tolerance
@@ -212,6 +220,12 @@ export class EncoderCore {
         `${info.id} is a cross-encoder (a reranker): it scores a query against documents with rerank() and makes no text vectors`,
       );
     }
+    if (this.handle.model.config.lateInteraction) {
+      throw new UnsupportedError(
+        `${info.id} is a late-interaction (ColBERT) model: it scores a query against documents with rerank() ` +
+          '(token vectors and MaxSim) and makes no single vector per text',
+      );
+    }
     const { adapter, instruction } = taskAdapter(options, this.handle.model.config.lora);
     const normalize = options.normalize ?? true;
     const signal = options.signal;
@@ -276,9 +290,11 @@ export class EncoderCore {
     this.checkAlive();
     const { info, model } = this.handle;
     const cross = model.config.crossEncoder;
-    if (!cross || !model.weights.classifier) {
+    const late = model.config.lateInteraction;
+    if (!late && (!cross || !model.weights.classifier)) {
       throw new UnsupportedError(
-        `${info.id} is an embedding model: rerank needs a cross-encoder (a reranker: a *ForSequenceClassification checkpoint with one label)`,
+        `${info.id} is an embedding model: rerank needs a cross-encoder (a reranker: a *ForSequenceClassification checkpoint ` +
+          'with one label) or a late-interaction (ColBERT) model',
       );
     }
     checkText(query, 'query');
@@ -297,7 +313,8 @@ export class EncoderCore {
     const { instruction } = options;
     if (instruction !== undefined) {
       checkText(instruction, 'instruction');
-      if (cross.input === 'pair')
+      // Only a decoder reranker's prompt reads one.
+      if (!cross || cross.input === 'pair')
         throw new InputError(
           `${info.id} reads no instruction: only a reranker with an instruction prompt (Qwen3-Reranker, mxbai-rerank-v2) does`,
         );
@@ -305,10 +322,16 @@ export class EncoderCore {
     const long = options.long ?? 'cut';
     if (long !== 'cut' && long !== 'windows')
       throw new InputError(`long must be "cut" or "windows", got ${JSON.stringify(long)}`);
+    if (late && long === 'windows')
+      throw new InputError(
+        `${info.id} is a late-interaction model: it reads a document's first ${late.documentLength} tokens; long: "windows" is for cross-encoders`,
+      );
     const windows = long === 'windows' ? { overlap: WINDOW_OVERLAP } : undefined;
     if (documents.length === 0) return Promise.resolve([]);
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
+    if (late) return this.lateRerank(query as string, documents as string[], layers, late, signal);
+    if (!cross || !model.weights.classifier) throw new Error('unreachable: a cross-encoder without its head');
     const head = cpuClassifier(model.weights.classifier, cross, model.config.layerNormEps);
     const segments = readsSegmentTypes(model.config);
     return this.afterFetch(layers).then(() =>
@@ -353,6 +376,50 @@ export class EncoderCore {
           });
         }
         return [...best.values()].sort((a, b) => b.score - a.score || a.index - b.index);
+      }),
+    );
+  }
+
+  /**
+   * A late-interaction model's rerank: the query's token vectors once, each document's, and the
+   * MaxSim of the two (RerankHit.score: a sum over the query's tokens, not a probability).
+   */
+  private lateRerank(
+    query: string,
+    documents: string[],
+    layers: number,
+    spec: LateInteractionSpec,
+    signal: AbortSignal | undefined,
+  ): Promise<RerankHit[]> {
+    const { info, model } = this.handle;
+    const scorer = new LateInteractionScorer(model.weights.lateProjection ?? [], spec);
+    return this.afterFetch(layers).then(() =>
+      this.queued(async () => {
+        if (signal?.aborted) throw abortError();
+        if (await this.handle.ensureLayers(layers)) this.resetBackends();
+        const backends = await this.ensureBackends();
+        const { tokenizer, config } = model;
+        const q = encodeLateQuery(tokenizer, spec, cutText(query, config.maxTokens));
+        const [states] = (await this.run(backends, [q.ids], { kind: 'tokens', layers, attended: [q.attended] })).vectors;
+        const queryVectors = scorer.vectors(finite(states as Float32Array, info.id, 0), q.ids, false);
+        const docs = documents.map((d) => encodeLateDocument(tokenizer, spec, cutText(d, config.maxTokens)));
+        const hits: RerankHit[] = [];
+        for (let i = 0; i < docs.length; i += CHUNK_TEXTS) {
+          await nextTask();
+          if (signal?.aborted) throw abortError();
+          const chunk = docs.slice(i, i + CHUNK_TEXTS);
+          const done = await this.run(
+            backends,
+            chunk.map((d) => d.ids),
+            { kind: 'tokens', layers },
+          );
+          done.vectors.forEach((s, j) => {
+            const doc = chunk[j] as (typeof chunk)[number];
+            const vectors = scorer.vectors(finite(s, info.id, i + j), doc.ids, true);
+            hits.push({ index: i + j, score: scorer.score(queryVectors, vectors), truncated: q.truncated || doc.truncated });
+          });
+        }
+        return hits.sort((a, b) => b.score - a.score || a.index - b.index);
       }),
     );
   }
@@ -474,6 +541,12 @@ export class EncoderCore {
       if (depth.kind === 'fixed') {
         done = { vectors: await backend.embed(tokens, depth.options), layers: tokens.map(() => depth.options.layers) };
         meanLayers = depth.options.layers;
+      } else if (depth.kind === 'tokens') {
+        done = {
+          vectors: await backend.hiddenStates(tokens, depth.layers, depth.attended),
+          layers: tokens.map(() => depth.layers),
+        };
+        meanLayers = depth.layers;
       } else {
         const adaptive = await backend.embedAdaptive(tokens, depth.options);
         done = adaptive;

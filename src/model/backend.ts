@@ -62,8 +62,8 @@ class Managed implements ManagedBackend {
   ): Promise<Float32Array[][]> {
     return this.inner.pooledAtExits(tokens, exits, pooling, task);
   }
-  hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
-    return this.inner.hiddenStates(tokens, layers);
+  hiddenStates(tokens: readonly ArrayLike<number>[], layers: number, attended?: readonly number[]): Promise<Float32Array[]> {
+    return this.inner.hiddenStates(tokens, layers, attended);
   }
   async loseDevice(): Promise<void> {
     await this.session?.loseDevice();

@@ -12,6 +12,13 @@ export interface TokenBatch {
   positions: Uint32Array;
   /** Real (unpadded) length of each row; the attention and pooling masks derive from it. */
   lengths: Uint32Array;
+  /**
+   * Tokens of each row whose states are wanted, where more than `lengths`: a late-interaction
+   * query's expansion tokens, past its attended length, attend to its tokens but no token attends
+   * to them. Absent where every row's is its length. (The GPU and the TypeScript attention compute
+   * every row anyway; the WebAssembly kernel skips rows past this.)
+   */
+  computed?: Uint32Array;
   /** [size, seqLen] token types (a cross-encoder's second segment: 1), or null where all are 0. */
   types: Uint32Array | null;
 }
@@ -31,6 +38,7 @@ export function bucketize(
   config: Pick<EncoderConfig, 'padTokenId' | 'positionOffset'>,
   maxBatchTokens = DEFAULT_BATCH_TOKENS,
   secondSegment?: readonly number[],
+  attended?: readonly number[],
 ): TokenBatch[] {
   const order = tokens
     .map((_, i) => i)
@@ -48,15 +56,19 @@ export function bucketize(
     current.push(i);
   }
   if (current.length > 0) groups.push(current);
-  return groups.map((indices) => makeBatch(tokens, indices, config, secondSegment));
+  return groups.map((indices) => makeBatch(tokens, indices, config, secondSegment, attended));
 }
 
-/** `secondSegment`: per text, where its token type 1 starts (ForwardOptions.secondSegment). */
+/**
+ * `secondSegment`: per text, where its token type 1 starts (ForwardOptions.secondSegment);
+ * `attended`: per text, how many of its first tokens are attended (all where absent; see TokenBatch.computed).
+ */
 function makeBatch(
   tokens: readonly ArrayLike<number>[],
   indices: number[],
   { padTokenId, positionOffset }: Pick<EncoderConfig, 'padTokenId' | 'positionOffset'>,
   secondSegment?: readonly number[],
+  attended?: readonly number[],
 ): TokenBatch {
   const size = indices.length;
   const seqLen = Math.max(1, ...indices.map((i) => (tokens[i] as ArrayLike<number>).length));
@@ -64,9 +76,11 @@ function makeBatch(
   const positions = new Uint32Array(size * seqLen);
   const lengths = new Uint32Array(size);
   const types = secondSegment ? new Uint32Array(size * seqLen) : null;
+  const computed = attended ? new Uint32Array(size) : null;
   indices.forEach((textIndex, row) => {
     const t = tokens[textIndex] as ArrayLike<number>;
-    lengths[row] = t.length;
+    lengths[row] = attended?.[textIndex] ?? t.length;
+    if (computed) computed[row] = t.length;
     const second = secondSegment?.[textIndex] ?? t.length;
     for (let j = 0; j < seqLen; j++) {
       if (j < t.length) ids[row * seqLen + j] = t[j] as number;
@@ -75,7 +89,7 @@ function makeBatch(
       positions[row * seqLen + j] = positionOffset > 0 && j >= t.length ? padTokenId : positionOffset + j;
     }
   });
-  return { indices, size, seqLen, ids, positions, lengths, types };
+  return { indices, size, seqLen, ids, positions, lengths, types, ...(computed ? { computed } : {}) };
 }
 
 /**
@@ -100,5 +114,6 @@ export function selectRows(batch: TokenBatch, keep: readonly number[]): TokenBat
     positions,
     lengths: Uint32Array.from(keep, (row) => batch.lengths[row] as number),
     types,
+    ...(batch.computed ? { computed: Uint32Array.from(keep, (row) => batch.computed?.[row] as number) } : {}),
   };
 }

@@ -370,13 +370,14 @@ export function pool(hidden: Float32Array, length: number, H: number, pooling: P
 }
 
 /** sentence-transformers Dense modules made runnable on one pooled vector (dequantised once). */
-export type CpuHead = (pooled: Float32Array) => Float32Array;
+/** Dense modules over `rows` vectors side by side (default one: a pooled vector). */
+export type CpuHead = (x: Float32Array, rows?: number) => Float32Array;
 
 export function cpuHead(modules: readonly DenseModule[] = []): CpuHead {
   const layers = modules.map((m) => ({ d: dense(m.linear), tanh: m.activation === 'tanh' }));
-  return (pooled) =>
+  return (pooled, rows = 1) =>
     layers.reduce((x, { d, tanh }) => {
-      const y = matmul(x, d, 1);
+      const y = matmul(x, d, rows);
       if (tanh) for (let i = 0; i < y.length; i++) y[i] = Math.tanh(y[i] as number);
       return y;
     }, pooled);

@@ -11,6 +11,7 @@ import { staticCpuForward } from './cpu-static.js';
 import {
   type AdaptiveOptions,
   type AdaptiveResult,
+  checkAttended,
   checkForwardOptions,
   checkTokens,
   type EncoderBackend,
@@ -139,15 +140,20 @@ export class CpuEncoder implements EncoderBackend {
     return out;
   }
 
-  async hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
+  async hiddenStates(
+    tokens: readonly ArrayLike<number>[],
+    layers: number,
+    attended?: readonly number[],
+  ): Promise<Float32Array[]> {
     checkTokens(tokens, this.config);
+    checkAttended(tokens, attended);
     const H = this.config.hiddenSize;
     const out: Float32Array[] = new Array(tokens.length);
-    for (const batch of bucketize(tokens, this.config)) {
+    for (const batch of bucketize(tokens, this.config, undefined, undefined, attended)) {
       const h = this.forward(batch, layers);
       batch.indices.forEach((textIndex, row) => {
         const base = row * batch.seqLen * H;
-        out[textIndex] = h.slice(base, base + (batch.lengths[row] as number) * H);
+        out[textIndex] = h.slice(base, base + (tokens[textIndex] as ArrayLike<number>).length * H);
       });
     }
     return out;

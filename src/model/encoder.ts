@@ -68,9 +68,11 @@ export interface EncoderBackend {
   ): Promise<Float32Array[][]>;
   /**
    * Hidden states [length, hidden] after `layers` layers (0 = embedding output) as pooling reads
-   * them (for ModernBERT, after final_norm where ExitNorm says so), for parity checks.
+   * them (for ModernBERT, after final_norm where ExitNorm says so): what a late-interaction model
+   * projects, and parity checks. `attended`: per text, how many of its first tokens are attended
+   * (default all; TokenBatch.computed).
    */
-  hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]>;
+  hiddenStates(tokens: readonly ArrayLike<number>[], layers: number, attended?: readonly number[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -117,6 +119,17 @@ export function checkTask(config: EncoderConfig, task: number | undefined): void
         : `task must be an integer in 0..${tasks - 1}, got ${task}`,
     );
   }
+}
+
+/** `attended` (hiddenStates): one count per text, each at least 1 and at most the text's tokens. */
+export function checkAttended(tokens: readonly ArrayLike<number>[], attended: readonly number[] | undefined): void {
+  if (attended === undefined) return;
+  if (attended.length !== tokens.length)
+    throw new InputError(`attended has ${attended.length} counts for ${tokens.length} texts`);
+  attended.forEach((n, i) => {
+    if (!Number.isInteger(n) || n < 1 || n > (tokens[i] as ArrayLike<number>).length)
+      throw new InputError(`attended[${i}] must be in 1..${(tokens[i] as ArrayLike<number>).length}, got ${n}`);
+  });
 }
 
 export function checkTokens(tokens: readonly ArrayLike<number>[], config: EncoderConfig): void {

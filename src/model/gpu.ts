@@ -13,6 +13,7 @@ import { type CpuHead, cpuHead } from './cpu-ops.js';
 import {
   type AdaptiveOptions,
   type AdaptiveResult,
+  checkAttended,
   checkForwardOptions,
   checkTokens,
   type EncoderBackend,
@@ -62,7 +63,7 @@ function widenF16(bits: Uint16Array): Float32Array {
 const ALIGN = 256;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
-type Output = { kind: 'pooled'; options: ForwardOptions } | { kind: 'hidden' };
+type Output = { kind: 'pooled'; options: ForwardOptions } | { kind: 'hidden'; attended?: readonly number[] | undefined };
 
 /**
  * The encoder forward on WebGPU, for any architecture with a GpuGraph. Weights are uploaded once;
@@ -184,12 +185,17 @@ export class GpuEncoder implements EncoderBackend {
     return out;
   }
 
-  async hiddenStates(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
+  async hiddenStates(
+    tokens: readonly ArrayLike<number>[],
+    layers: number,
+    attended?: readonly number[],
+  ): Promise<Float32Array[]> {
     checkTokens(tokens, this.config);
+    checkAttended(tokens, attended);
     if (!Number.isInteger(layers) || layers < 0 || layers > this.loadedLayers) {
       throw new RangeError(`layers must be in 0..${this.loadedLayers}`);
     }
-    return this.serialised(() => this.run(tokens, layers, { kind: 'hidden' }));
+    return this.serialised(() => this.run(tokens, layers, { kind: 'hidden', attended }));
   }
 
   /**
@@ -230,7 +236,8 @@ export class GpuEncoder implements EncoderBackend {
   private async run(tokens: readonly ArrayLike<number>[], layers: number, output: Output): Promise<Float32Array[]> {
     const results: Float32Array[] = new Array(tokens.length);
     const second = output.kind === 'pooled' ? output.options.secondSegment : undefined;
-    const batches = bucketize(tokens, this.config, this.batchTokens(tokens), second);
+    const attended = output.kind === 'hidden' ? output.attended : undefined;
+    const batches = bucketize(tokens, this.config, this.batchTokens(tokens), second, attended);
     let group: TokenBatch[] = [];
     let groupTokens = 0;
     const flush = async () => {
@@ -310,7 +317,7 @@ export class GpuEncoder implements EncoderBackend {
           results[textIndex] = new Float32Array(raw, base + row * d * 4, d).slice();
         } else {
           const start = base + row * batch.seqLen * H * ELEM_BYTES[elem];
-          const n = (batch.lengths[row] as number) * H;
+          const n = ((batch.computed ?? batch.lengths)[row] as number) * H;
           results[textIndex] =
             elem === 'f16' ? widenF16(new Uint16Array(raw, start, n)) : new Float32Array(raw, start, n).slice();
         }

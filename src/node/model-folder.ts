@@ -2,11 +2,7 @@ import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type LoadedModel, loadHfModel } from '../checkpoint/load.js';
-import {
-  denseModules,
-  type SentenceTransformersSettings,
-  sentenceTransformersSettings,
-} from '../checkpoint/sentence-transformers.js';
+import { type SentenceTransformersSettings, sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
 import { ModelFormatError } from '../errors.js';
 import { MANIFEST_FILE, type PackManifest, parseManifest } from '../pack/manifest.js';
 import { modelFromPack } from '../pack/model.js';
@@ -61,9 +57,8 @@ export async function openModelFolder(dir: string, options: { layers?: number; q
     const layers = options.layers ?? parseHfConfig(manifest.config).numLayers;
     return { ...modelFromPack(manifest, files, layers), manifest };
   }
-  const [model, stFiles] = await Promise.all([loadHfModel(await readHfFolder(dir), options), readSentenceTransformers(dir)]);
-  const head = await denseModules(stFiles, model.config.hiddenSize, 'f32');
-  if (head.length > 0) model.weights.head = head;
+  const [files, stFiles] = await Promise.all([readHfFolder(dir), readSentenceTransformers(dir)]);
+  const model = await loadHfModel({ ...files, sentenceTransformers: stFiles }, options);
   return { ...model, sentenceTransformers: sentenceTransformersSettings(stFiles) };
 }
 

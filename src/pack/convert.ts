@@ -1,4 +1,5 @@
 import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
+import { readLateInteraction } from '../checkpoint/late-interaction.js';
 import { tokenizerMaxLength } from '../checkpoint/load.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
@@ -102,7 +103,10 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     string,
     unknown
   >;
-  const config = parseHfConfig(rawConfig, options.exitNorm ? { exitNorm: options.exitNorm } : {});
+  const configOptions = options.exitNorm ? { exitNorm: options.exitNorm } : {};
+  const base = parseHfConfig(rawConfig, configOptions);
+  const late = await readLateInteraction(rawConfig, base, configOptions, { ...ckpt, weights: tensors }, tokenizer);
+  const config = late?.config ?? base;
   const preNorm = config.modern ?? config.decoder;
   if (options.exitNorm && !preNorm) throw new InputError('exitNorm applies to pre-norm models only (ModernBERT, Qwen3, Gemma 3)');
   if (tokenizer.maxTokenId >= config.vocabSize) {
@@ -118,7 +122,8 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     config.maxTokens,
     tokenizerMaxLength(ckpt.tokenizerConfig) ?? config.maxTokens,
   );
-  const head = await denseModules(ckpt.sentenceTransformers ?? {}, config.hiddenSize, quant);
+  // A ColBERT model's Dense modules project every token (late.projection), not a pooled vector.
+  const head = late ? [] : await denseModules(ckpt.sentenceTransformers ?? {}, config.hiddenSize, quant);
   const prefixes = meta.prefixes ?? st.prefixes;
   const projection = await checkpointProjection(tensors, exits, config.hiddenSize, prefixes ?? {}, quant);
   // Each shard's matrices are made in the memory of the shard before; the vocabulary table, the
@@ -128,12 +133,17 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
   const weights: WeightParts = {
     layerCount: reader.layerCount,
     layer: (l) => reader.layer(l),
-    rest: async () => ({ ...(await reader.rest()), ...(head.length > 0 ? { head } : {}), ...(projection ? { projection } : {}) }),
+    rest: async () => ({
+      ...(await reader.rest()),
+      ...(head.length > 0 ? { head } : {}),
+      ...(projection ? { projection } : {}),
+      ...(late ? { lateProjection: late.projection } : {}),
+    }),
     release: () => arena.reset(),
   };
   return streamPack(
     weights,
-    rawConfig,
+    late?.raw ?? rawConfig,
     { json: ckpt.tokenizer, ...(ckpt.tokenizerConfig ? { config: ckpt.tokenizerConfig as Record<string, unknown> } : {}) },
     {
       ...meta,
@@ -157,17 +167,25 @@ export async function sentenceTransformersFiles(
   tensors?: (name: string) => Promise<TensorSource | undefined>,
 ): Promise<SentenceTransformersFiles> {
   const modules = await json('modules.json');
-  const [pooling, bertConfig, stConfig] = await Promise.all([
+  const [pooling, bertConfig, stConfig, colbertMetadata] = await Promise.all([
     json(`${poolingPath(modules)}/config.json`),
     json('sentence_bert_config.json'),
     json('config_sentence_transformers.json'),
+    json('artifact.metadata'),
   ]);
   const dense: DenseFiles[] = [];
   for (const path of modulePaths(modules, 'Dense')) {
     const weights = await tensors?.(`${path}/model.safetensors`);
     dense.push({ path, config: await json(`${path}/config.json`), ...(weights ? { weights } : {}) });
   }
-  return { modules, pooling, bertConfig, stConfig, ...(dense.length > 0 ? { dense } : {}) };
+  return {
+    modules,
+    pooling,
+    bertConfig,
+    stConfig,
+    ...(dense.length > 0 ? { dense } : {}),
+    ...(colbertMetadata === undefined ? {} : { colbertMetadata }),
+  };
 }
 
 async function jsonOf(blob: Blob | undefined, name: string): Promise<unknown> {

@@ -1,5 +1,5 @@
 import { ModelFormatError } from '../errors.js';
-import { type EncoderConfig, parseHfConfig, readsSegmentTypes } from '../weights/config.js';
+import { type EncoderConfig, type LateInteractionSpec, parseHfConfig, readsSegmentTypes } from '../weights/config.js';
 import type { DecoderSpec } from '../weights/decoder-config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
 import { isMoeLayer, projectionShapes } from '../weights/shapes.js';
@@ -218,7 +218,29 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
   const projection = packProjection(manifest, files, weights.config.hiddenSize);
   if (projection) weights.projection = projection;
   if (weights.config.crossEncoder) weights.classifier = packClassifier(manifest, files, weights.config);
+  if (weights.config.lateInteraction) weights.lateProjection = packLateProjection(manifest, files, weights.config);
   return weights;
+}
+
+/** A late-interaction model's token projection (config.lateInteraction): `late.{k}` in the head shard, from the hidden size to its dim. */
+function packLateProjection(
+  manifest: PackManifest,
+  files: ReadonlyMap<string, Uint8Array>,
+  config: EncoderConfig,
+): DenseModule[] {
+  const shard = manifest.shards.find((s) => s.kind === 'head');
+  if (!shard) throw new ModelFormatError('a late-interaction pack needs a head shard with its projection');
+  const view = new ShardView(shard, bytesOf(files, shard.file));
+  const spec = config.lateInteraction as LateInteractionSpec;
+  let width = config.hiddenSize;
+  const modules = spec.projection.map((activation, k) => {
+    const [rows = 0, cols] = view.shape(`late.${k}.weight`);
+    if (cols !== width) throw new ModelFormatError(`${shard.file}: late.${k} takes ${cols} features, its input has ${width}`);
+    width = rows;
+    return { linear: view.linear(`late.${k}`, rows, cols), activation };
+  });
+  if (width !== spec.dim) throw new ModelFormatError(`${shard.file}: the projection ends at ${width} features, not ${spec.dim}`);
+  return modules;
 }
 
 /** A cross-encoder's head (config.crossEncoder): `classifier.0` (hidden) and `classifier.norm` where there are, `classifier.1` in the head shard. */

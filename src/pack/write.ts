@@ -254,6 +254,7 @@ export async function streamPack(
   let head: DenseModule[];
   let classifier: ClassifierHead | undefined;
   let projection: Projection | undefined;
+  let late: DenseModule[];
   let lora: LoraSpec | undefined;
   {
     const rest = await weights.rest();
@@ -263,6 +264,7 @@ export async function streamPack(
     head = rest.head ?? [];
     classifier = rest.classifier;
     projection = rest.projection;
+    late = rest.lateProjection ?? [];
     await put(EMBEDDINGS_SHARD, 'embeddings', [...word.parts, ...embeddingExtras(rest)]);
   }
   const { layersPerShard: per = 1, ...described } = meta;
@@ -278,7 +280,7 @@ export async function streamPack(
     }
     await put(layerShardName(from, to), 'layers', parts, [from, to]);
   }
-  if (head.length > 0 || projection || classifier) {
+  if (head.length > 0 || projection || classifier || late.length > 0) {
     await put(HEAD_SHARD, 'head', [
       ...head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
       // A cross-encoder's head: its shapes and activations follow from the config (packClassifier).
@@ -290,6 +292,8 @@ export async function streamPack(
           ]
         : []),
       ...[...(projection?.byExit ?? [])].flatMap(([exit, l]) => linearParts(`projection.${exit}`, l, false)),
+      // A late-interaction model's token projection: its activations are in config.json (packLateProjection).
+      ...late.flatMap((m, k) => linearParts(`late.${k}`, m.linear)),
     ]);
   }
   const manifest: PackManifest = {

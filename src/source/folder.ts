@@ -1,12 +1,12 @@
 import { loadHfModel } from '../checkpoint/load.js';
-import { denseModules, sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
+import { sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
 import { InputError } from '../errors.js';
 import { readSentenceTransformers } from '../node/hf-checkpoint.js';
 import { readHfFolder } from '../node/hf-folder.js';
 import { readModelConfig } from '../node/model-folder.js';
 import { readPackFolder } from '../node/pack-folder.js';
 import { intList } from '../pack/convert.js';
-import { crossEncoderInfo } from '../tokenizer/rerank-input.js';
+import { rerankerInfo } from '../tokenizer/rerank-input.js';
 import { everyExit } from '../weights/config.js';
 import { defaultWidths } from '../weights/static-config.js';
 import { type ModelHandle, openPack } from './model-source.js';
@@ -24,10 +24,9 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
   // A plain checkpoint has no manifest: every layer is an exit, only the full width (or the
   // widths declared) is promised, and it loads whole (quantizing on the fly would cost more than
   // it saves). Its sentence-transformers files say how to pool and which prompts to use.
-  const [model, stFiles] = await Promise.all([loadHfModel(await readHfFolder(dir)), readSentenceTransformers(dir)]);
+  const [files, stFiles] = await Promise.all([readHfFolder(dir), readSentenceTransformers(dir)]);
+  const model = await loadHfModel({ ...files, sentenceTransformers: stFiles });
   const st = sentenceTransformersSettings(stFiles);
-  const head = await denseModules(stFiles, model.config.hiddenSize, 'f32');
-  if (head.length > 0) model.weights.head = head;
   const { numLayers, hiddenSize } = model.config;
   const maxTokens = Math.min(model.config.maxTokens, st.maxTokens ?? Number.POSITIVE_INFINITY);
   model.config = { ...model.config, maxTokens };
@@ -48,7 +47,7 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
       quantization: 'f32',
       prefixes: st.prefixes ?? {},
       ...(model.config.lora ? { tasks: [...model.config.lora.tasks] } : {}),
-      ...crossEncoderInfo(model.config.crossEncoder),
+      ...rerankerInfo(model.config),
       quality: null,
     },
     model,

@@ -4,7 +4,7 @@ import type { PackManifest } from '../pack/manifest.js';
 import { modelFromPack } from '../pack/model.js';
 import { extendPackWeights } from '../pack/read.js';
 import { type LoadPackOptions, loadPackFiles } from '../store/pack-loader.js';
-import { crossEncoderInfo } from '../tokenizer/rerank-input.js';
+import { rerankerInfo } from '../tokenizer/rerank-input.js';
 import type { LoadProgress, ModelInfo } from '../types.js';
 import { firstExit } from '../weights/config.js';
 import { hfConfigField } from '../weights/config-fields.js';
@@ -53,7 +53,7 @@ export function infoFromManifest(manifest: PackManifest, source: string, model: 
     quantization: manifest.quantization.linear,
     prefixes: manifest.prefixes ?? {},
     ...(model.config.lora ? { tasks: [...model.config.lora.tasks] } : {}),
-    ...crossEncoderInfo(model.config.crossEncoder),
+    ...rerankerInfo(model.config),
     quality: manifest.quality ?? null,
     fingerprint: weightsFingerprint(manifest),
     ...(manifest.search ? { search: manifest.search } : {}),

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { CrossEncoderSpec } from '../weights/config.js';
+import type { CrossEncoderSpec, EncoderConfig } from '../weights/config.js';
 import type { EncodedPair, TextTokenizer } from './tokenizer.js';
 
 /**
@@ -49,8 +49,17 @@ function idsOf(tokenizer: TextTokenizer, text: string): number[] {
   return ids;
 }
 
-/** What a cross-encoder's model info says of it: that it is one, and the instruction its prompt reads by default. */
-export function crossEncoderInfo(spec: CrossEncoderSpec | undefined): { crossEncoder?: true; rerankInstruction?: string } {
+/**
+ * What a reranker's model info says of it: that it is a cross-encoder, and the instruction its
+ * prompt reads by default; or that it is a late-interaction model.
+ */
+export function rerankerInfo(config: Pick<EncoderConfig, 'crossEncoder' | 'lateInteraction'>): {
+  crossEncoder?: true;
+  rerankInstruction?: string;
+  lateInteraction?: true;
+} {
+  if (config.lateInteraction) return { lateInteraction: true };
+  const spec = config.crossEncoder;
   if (!spec) return {};
   if (spec.input === 'pair') return { crossEncoder: true };
   return { crossEncoder: true, rerankInstruction: spec.input === 'qwen3-reranker' ? QWEN3_RERANKER.instruction : '' };

@@ -14,6 +14,7 @@ import { decoderHeads, gemma3Spec, qwen2Spec, qwen3Spec } from './decoder-config
 import { decoderRerankerOverrides } from './decoder-rerankers.js';
 import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
+import { lateInteractionSpec } from './late-interaction.js';
 import { isStaticConfig, parseStaticConfig } from './static-config.js';
 
 export { readsSegmentTypes } from './cross-encoder-config.js';
@@ -21,6 +22,7 @@ export {
   type CrossEncoderSpec,
   type EncoderConfig,
   type GatedBertSpec,
+  type LateInteractionSpec,
   type LoraSpec,
   type ModelType,
   type ModernBertSpec,
@@ -55,6 +57,17 @@ export interface ConfigOptions {
 }
 
 export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): EncoderConfig {
+  const config = parseArchitecture(raw, options);
+  const late = lateInteractionSpec(raw as Record<string, unknown>, config.vocabSize);
+  if (!late) return config;
+  if (config.crossEncoder || config.decoder || config.numLayers === 0)
+    throw new UnsupportedError('late interaction (ColBERT) is read over bidirectional encoders only');
+  if (late.queryLength > config.maxTokens || late.documentLength > config.maxTokens)
+    throw new ModelFormatError(`the ColBERT query and document lengths must fit the model's ${config.maxTokens} positions`);
+  return { ...config, lateInteraction: late };
+}
+
+function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ModelFormatError('config.json must be a JSON object');
   }

@@ -151,6 +151,34 @@ export interface CrossEncoderSpec {
   input: 'pair' | DecoderRerankPrompt;
 }
 
+/**
+ * A late-interaction model (ColBERT: stanford-futuredata's HF_ColBERT checkpoints, PyLate's): a
+ * query and a document are encoded apart, every token's state projected (weights.lateProjection)
+ * and L2-normalised, and a document scores the sum over the query's vectors of the largest dot
+ * product with its own (MaxSim). Converters record it in the pack's config.json as
+ * `m3web_late_interaction` (src/weights/late-interaction.ts), read from artifact.metadata or
+ * config_sentence_transformers.json.
+ */
+export interface LateInteractionSpec {
+  /** Width of the token vectors: the projection's output. */
+  dim: number;
+  /** Tokens of a query, specials and marker included: a longer one is cut, a shorter one expanded. */
+  queryLength: number;
+  /** Most tokens of a document, specials and marker included. */
+  documentLength: number;
+  /** The token put after the first token of a query ([unused0], PyLate's "[Q] "), or null for none. */
+  queryMarker: number | null;
+  documentMarker: number | null;
+  /** The token a query is padded with up to queryLength (the mask token), or null where queries are not expanded. */
+  expansionToken: number | null;
+  /** Whether the expansion tokens are attended (attend_to_mask_tokens); by default they attend but are not attended. */
+  attendExpansion: boolean;
+  /** Tokens whose states a document leaves out (punctuation). */
+  skiplist: readonly number[];
+  /** The activation of each module of the projection chain (head shard `late.{k}`). */
+  projection: readonly ('identity' | 'tanh')[];
+}
+
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
 export interface EncoderConfig {
   modelType: ModelType;
@@ -185,4 +213,6 @@ export interface EncoderConfig {
   lora?: LoraSpec;
   /** Present for a single-label sequence classifier: a cross-encoder. */
   crossEncoder?: CrossEncoderSpec;
+  /** Present for a late-interaction (ColBERT) model. */
+  lateInteraction?: LateInteractionSpec;
 }

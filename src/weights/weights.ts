@@ -64,6 +64,8 @@ export interface SentenceHead {
   projection?: Projection;
   /** A cross-encoder's classification head (config.crossEncoder), applied to the pooled pair. */
   classifier?: ClassifierHead;
+  /** A late-interaction model's projection of every token's state (config.lateInteraction), in order. */
+  lateProjection?: DenseModule[];
 }
 
 /**

@@ -161,6 +161,32 @@ describe('WebAssembly kernels', () => {
     }
   });
 
+  it("computes a late-interaction query's expansion rows (past the attended length, up to `computed`) as the TypeScript attention does", () => {
+    const kernel = WasmKernels.create();
+    const next = rng(19);
+    const [heads, d, seqLen] = [3, 8, 14];
+    const lengths = [5, 9, 14];
+    const computed = [14, 12, 14];
+    const batch = { size: 3, seqLen, lengths: Uint32Array.from(lengths), computed: Uint32Array.from(computed) };
+    const qkv = randomArray(batch.size * seqLen * 3 * heads * d, 2, next);
+    const got = kernel?.attention(qkv, batch, heads, d) as Float32Array;
+    const want = attention(qkv, batch, heads, d);
+    const H = heads * d;
+    computed.forEach((n, r) => {
+      for (let i = 0; i < seqLen; i++) {
+        for (let c = 0; c < H; c++) {
+          const at = (r * seqLen + i) * H + c;
+          if (i >= n) expect(got[at]).toBe(0);
+          else expect(Math.abs((got[at] as number) - (want[at] as number))).toBeLessThan(1e-5);
+        }
+      }
+    });
+    // The expansion rows are not zeros, and the attended rows are what they are without them.
+    expect(Math.abs(got[(0 * seqLen + 10) * H] as number)).toBeGreaterThan(0);
+    const plain = kernel?.attention(qkv, { size: 3, seqLen, lengths: batch.lengths }, heads, d) as Float32Array;
+    expect(got.subarray(0, 5 * H)).toEqual(plain.subarray(0, 5 * H));
+  });
+
   it('near its memory cap: weights stay in TypeScript, calls run in chunks, and a call that cannot fit is refused', () => {
     // 4 pages: the first placement fills most of it.
     const kernel = WasmKernels.create({ maxBytes: 4 * 65536 }) as WasmKernels;

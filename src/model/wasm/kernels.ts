@@ -242,7 +242,7 @@ export class WasmKernels {
    */
   attention(
     qkv: Float32Array,
-    batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
+    batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths' | 'computed'>,
     heads: number,
     d: number,
     windowHalf = Number.POSITIVE_INFINITY,
@@ -250,10 +250,13 @@ export class WasmKernels {
     return this.groupedAttention(qkv, batch, { heads, kvHeads: heads, d, windowHalf, causal: false, scale: 1 / Math.sqrt(d) });
   }
 
-  /** Same contract as cpu-ops.ts's `groupedAttention`, except that padding rows come back as zeros. */
+  /**
+   * Same contract as cpu-ops.ts's `groupedAttention`, except that padding rows come back as zeros:
+   * a row's first `computed` tokens (its `lengths` where none) are computed, the first `lengths` attended.
+   */
   groupedAttention(
     qkv: Float32Array,
-    batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
+    batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths' | 'computed'>,
     { heads, kvHeads, d, windowHalf, causal, scale, alibi, relative }: AttentionShape,
   ): Float32Array {
     const H = heads * d;
@@ -294,6 +297,7 @@ export class WasmKernels {
         slopesAt,
         biasAt,
         relative?.reach ?? 0,
+        batch.computed?.[r] ?? len,
       ];
       this.split(
         len * len * H,

@@ -567,8 +567,10 @@
   ;; head h reads key/value head h / (heads / kv_heads) (grouped-query attention; kv_heads = heads
   ;; for BERT). ctx gets S rows of H. Query i attends to the keys j with |i - j| <= window and
   ;; j < len (window >= len: global), and with causal set only to j <= i.
-  ;; Padding rows (i >= len) get zeros: nothing reads them. Only query heads [h0, h1) are computed
-  ;; (a thread's share); the share with h0 = 0 writes the padding rows.
+  ;; Rows i < rows (rows >= len) are computed: a late-interaction query's expansion tokens (len <= i
+  ;; < rows) attend to the keys but are not attended. Padding rows (i >= rows) get zeros: nothing
+  ;; reads them. Only query heads [h0, h1) are computed (a thread's share); the share with h0 = 0
+  ;; writes the padding rows.
   ;; Queries go 4 at a time, as matrix products of 4 x 8 blocks ($mm4x8): scores against keys
   ;; 8 at a time, from the head's keys transposed (L = len rounded up to 8 columns), then the
   ;; weighted values 8 dims at a time. scratch, 16-byte aligned, holds
@@ -578,7 +580,7 @@
   ;; relative bias for distances -reach .. reach (MPNet, model/relative-bias.ts).
   (func (export "attention") (param $qkv i32) (param $ctx i32) (param $scratch i32) (param $S i32) (param $len i32)
     (param $heads i32) (param $kv_heads i32) (param $d i32) (param $window i32) (param $causal i32) (param $scale f32)
-    (param $h0 i32) (param $h1 i32) (param $slopes i32) (param $bias i32) (param $reach i32)
+    (param $h0 i32) (param $h1 i32) (param $slopes i32) (param $bias i32) (param $reach i32) (param $rows i32)
     (local $h i32) (local $i i32) (local $r i32) (local $j i32) (local $c i32) (local $p i32) (local $src i32) (local $dst i32)
     (local $rs i32) (local $ds i32) (local $hs i32) (local $kvs i32) (local $k0 i32) (local $v0 i32) (local $ls i32) (local $L i32)
     (local $kt i32) (local $qb i32) (local $sb i32) (local $ob i32) (local $last i32)
@@ -596,9 +598,9 @@
     (if (i32.eqz (local.get $h0))
       (then
         (memory.fill
-          (i32.add (local.get $ctx) (i32.mul (local.get $len) (local.get $hs)))
+          (i32.add (local.get $ctx) (i32.mul (local.get $rows) (local.get $hs)))
           (i32.const 0)
-          (i32.mul (i32.sub (local.get $S) (local.get $len)) (local.get $hs)))))
+          (i32.mul (i32.sub (local.get $S) (local.get $rows)) (local.get $hs)))))
     (local.set $h (local.get $h0))
     (block $heads_done
       (loop $heads_loop
@@ -637,8 +639,8 @@
         (local.set $i (i32.const 0))
         (block $rows_done
           (loop $rows
-            (br_if $rows_done (i32.ge_u (local.get $i) (local.get $len)))
-            (local.set $last (i32.sub (local.get $len) (i32.const 1)))
+            (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+            (local.set $last (i32.sub (local.get $rows) (i32.const 1)))
             (local.set $r (i32.const 0))
             (block $done
               (loop $copy
@@ -721,8 +723,8 @@
             (local.set $r (i32.const 0))
             (block $done
               (loop $out
-                (br_if $done (i32.ge_u (local.get $r) (select (i32.const 4) (i32.sub (local.get $len) (local.get $i))
-                  (i32.gt_u (i32.sub (local.get $len) (local.get $i)) (i32.const 4)))))
+                (br_if $done (i32.ge_u (local.get $r) (select (i32.const 4) (i32.sub (local.get $rows) (local.get $i))
+                  (i32.gt_u (i32.sub (local.get $rows) (local.get $i)) (i32.const 4)))))
                 (memory.copy
                   (i32.add (i32.add (local.get $ctx) (i32.mul (i32.add (local.get $i) (local.get $r)) (local.get $hs))) (i32.mul (local.get $h) (local.get $ds)))
                   (i32.add (local.get $ob) (i32.mul (local.get $r) (local.get $ds)))
