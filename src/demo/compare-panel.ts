@@ -18,10 +18,11 @@ function dot(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * Every pair's score (cosine, or a cross-encoder's relevance of the column's text to the row's) as
- * a table whose cells shade from white (0) to blue (1).
+ * Every pair's score (cosine, or a reranker's relevance of the column's text to the row's) as
+ * a table whose cells shade from white (0) to blue (`full`: 1, or a late-interaction model's
+ * largest MaxSim, a sum over the query's tokens).
  */
-function heatmap(texts: string[], scores: number[][], what: string): HTMLTableElement {
+function heatmap(texts: string[], scores: number[][], what: string, full = 1): HTMLTableElement {
   const table = document.createElement('table');
   table.className = 'heatmap';
   texts.forEach((text, i) => {
@@ -33,7 +34,7 @@ function heatmap(texts: string[], scores: number[][], what: string): HTMLTableEl
     (scores[i] as number[]).forEach((s, j) => {
       const cell = row.insertCell();
       cell.textContent = s.toFixed(2);
-      const shade = Math.max(0, Math.min(1, s));
+      const shade = Math.max(0, Math.min(1, s / full));
       cell.style.background = `rgba(25, 103, 210, ${shade.toFixed(2)})`;
       cell.style.color = shade > 0.55 ? '#fff' : '#1d232a';
       cell.title = `${texts[i]}\n${texts[j]}\n${what} ${s.toFixed(4)}`;
@@ -71,7 +72,7 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
     try {
       const { layers, dims } = shape();
       const started = performance.now();
-      if (model.crossEncoder) {
+      if (model.crossEncoder || model.lateInteraction) {
         const scores = await Promise.all(
           texts.map(async (query) => {
             const row = new Array<number>(texts.length);
@@ -80,9 +81,11 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
           }),
         );
         const ms = performance.now() - started;
+        const by = model.lateInteraction ? 'late interaction (MaxSim)' : 'the cross-encoder';
         $('compare-time').textContent =
-          `${texts.length * texts.length} pairs scored by the cross-encoder in ${ms.toFixed(0)} ms at ${layers} layers (row: query, column: document).`;
-        $('compare-heatmap').replaceChildren(heatmap(texts, scores, 'relevance'));
+          `${texts.length * texts.length} pairs scored by ${by} in ${ms.toFixed(0)} ms at ${layers} layers (row: query, column: document).`;
+        const full = model.lateInteraction ? Math.max(...scores.flat()) : 1;
+        $('compare-heatmap').replaceChildren(heatmap(texts, scores, model.lateInteraction ? 'MaxSim' : 'relevance', full));
         return;
       }
       const { vectors, layers: exits } = await encoder.embedDetailed(texts, { layers, dims, ...(task ? { task } : {}) });

@@ -42,9 +42,11 @@ export function setupRerankBox(options: { hub?: { url: string }; device: DeviceC
       onProgress: (p) => status(`Opening ${id}: ${p.phase}${p.file ? ` ${p.file}` : ''}, ${mb(p.loaded)} of ${mb(p.total)}`),
     });
     const { model } = await candidate.info();
-    if (!model.crossEncoder) {
+    if (!model.crossEncoder && !model.lateInteraction) {
       await candidate.dispose();
-      throw new Error(`${id} is an embedding model; a reranker is a cross-encoder (a sequence classifier with one label)`);
+      throw new Error(
+        `${id} is an embedding model; a reranker is a cross-encoder (a sequence classifier with one label) or a late-interaction (ColBERT) model`,
+      );
     }
     await reranker?.dispose();
     reranker = candidate;

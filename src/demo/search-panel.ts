@@ -150,11 +150,13 @@ export async function setupSearchPanel(
     new Option('any language', ''),
     ...Object.entries(CORPUS_LANGUAGES).map(([code, name]) => new Option(name, code)),
   );
-  if ((await encoder.info()).model.crossEncoder) {
+  const { model } = await encoder.info();
+  if (model.crossEncoder || model.lateInteraction) {
     $('rerank-form').hidden = true;
     $('rerank-status').hidden = true;
+    const kind = model.crossEncoder ? 'a cross-encoder' : 'a late-interaction (ColBERT) model';
     status(
-      'This model is a cross-encoder (a reranker): it scores a query against documents (the compare panel shows it) and makes no vectors to search with. Open an embedding model here, and pass this one to index.search as its rerank step.',
+      `This model is ${kind} (a reranker): it scores a query against documents (the compare panel shows it) and makes no single vector per text to search with. Open an embedding model here, and pass this one to index.search as its rerank step.`,
     );
     return;
   }
