@@ -21,13 +21,13 @@ interface Expected {
   scores: number[][];
 }
 
-describe.each(['colbert-stanford-tiny', 'colbert-pylate-tiny'])('%s on WebGPU', (model) => {
+describe.each(['colbert-stanford-tiny', 'colbert-pylate-tiny', 'colbert-modernbert-tiny'])('%s on WebGPU', (model) => {
   it("the token states of queries (with expansion) and documents give the oracle's MaxSim scores", async () => {
     const dir = `test/oracle/fixtures/${model}`;
     const config = parseHfConfig(await readFixtureJson(`${dir}/config.json`));
     const weights = await weightsFromTensors(config, new SafetensorsFile(await readFixtureBytes(`${dir}/model.safetensors`)));
     const expected = await readFixtureJson<Expected>(`${dir}/expected.json`);
-    const projectionFile = model.includes('pylate') ? `${dir}/1_Dense/model.safetensors` : `${dir}/model.safetensors`;
+    const projectionFile = model.includes('stanford') ? `${dir}/model.safetensors` : `${dir}/1_Dense/model.safetensors`;
     const linear = await new SafetensorsFile(await readFixtureBytes(projectionFile)).get('linear.weight', [
       24,
       config.hiddenSize,
