@@ -95,7 +95,8 @@ function checkChoice(name: string, value: unknown, allowed: readonly number[]): 
 
 /**
  * How deep a chunk runs: every text to one exit, or each to where it settles; or every token's
- * state at one exit (a late-interaction model's), the first `attended` tokens of each text attended.
+ * projected vector at one exit (a late-interaction model's), the first `attended` tokens of each
+ * text attended.
  */
 type Depth =
   | { kind: 'fixed'; options: ForwardOptions }
@@ -392,7 +393,7 @@ export class EncoderCore {
     signal: AbortSignal | undefined,
   ): Promise<RerankHit[]> {
     const { info, model } = this.handle;
-    const scorer = new LateInteractionScorer(model.weights.lateProjection ?? [], spec);
+    const scorer = new LateInteractionScorer(spec);
     return this.afterFetch(layers).then(() =>
       this.queued(async () => {
         if (signal?.aborted) throw abortError();
@@ -400,8 +401,8 @@ export class EncoderCore {
         const backends = await this.ensureBackends();
         const { tokenizer, config } = model;
         const q = encodeLateQuery(tokenizer, spec, cutText(query, config.maxTokens));
-        const [states] = (await this.run(backends, [q.ids], { kind: 'tokens', layers, attended: [q.attended] })).vectors;
-        const queryVectors = scorer.vectors(finite(states as Float32Array, info.id, 0), q.ids, false);
+        const [projected] = (await this.run(backends, [q.ids], { kind: 'tokens', layers, attended: [q.attended] })).vectors;
+        const queryVectors = scorer.vectors(finite(projected as Float32Array, info.id, 0), q.ids, false);
         const docs = documents.map((d) => encodeLateDocument(tokenizer, spec, cutText(d, config.maxTokens)));
         const hits: RerankHit[] = [];
         for (let i = 0; i < docs.length; i += CHUNK_TEXTS) {
@@ -543,7 +544,7 @@ export class EncoderCore {
         meanLayers = depth.options.layers;
       } else if (depth.kind === 'tokens') {
         done = {
-          vectors: await backend.hiddenStates(tokens, depth.layers, depth.attended),
+          vectors: await backend.tokenVectors(tokens, depth.layers, depth.attended),
           layers: tokens.map(() => depth.layers),
         };
         meanLayers = depth.layers;

@@ -65,6 +65,9 @@ class Managed implements ManagedBackend {
   hiddenStates(tokens: readonly ArrayLike<number>[], layers: number, attended?: readonly number[]): Promise<Float32Array[]> {
     return this.inner.hiddenStates(tokens, layers, attended);
   }
+  tokenVectors(tokens: readonly ArrayLike<number>[], layers: number, attended?: readonly number[]): Promise<Float32Array[]> {
+    return this.inner.tokenVectors(tokens, layers, attended);
+  }
   async loseDevice(): Promise<void> {
     await this.session?.loseDevice();
   }

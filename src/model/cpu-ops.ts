@@ -373,11 +373,12 @@ export function pool(hidden: Float32Array, length: number, H: number, pooling: P
 /** Dense modules over `rows` vectors side by side (default one: a pooled vector). */
 export type CpuHead = (x: Float32Array, rows?: number) => Float32Array;
 
-export function cpuHead(modules: readonly DenseModule[] = []): CpuHead {
-  const layers = modules.map((m) => ({ d: dense(m.linear), tanh: m.activation === 'tanh' }));
+/** `kernel`: the SIMD kernels that run the modules where there are some (cpuLinear). */
+export function cpuHead(modules: readonly DenseModule[] = [], kernel: WasmKernels | null = null): CpuHead {
+  const layers = modules.map((m) => ({ linear: cpuLinear(m.linear, kernel), tanh: m.activation === 'tanh' }));
   return (pooled, rows = 1) =>
-    layers.reduce((x, { d, tanh }) => {
-      const y = matmul(x, d, rows);
+    layers.reduce((x, { linear, tanh }) => {
+      const y = linear(x, rows);
       if (tanh) for (let i = 0; i < y.length; i++) y[i] = Math.tanh(y[i] as number);
       return y;
     }, pooled);

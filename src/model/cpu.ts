@@ -1,3 +1,4 @@
+import { UnsupportedError } from '../errors.js';
 import type { EncoderConfig, Pooling } from '../weights/config.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { adaptiveUnsupported, checkExits, ExitJudge } from './adaptive.js';
@@ -58,6 +59,8 @@ export class CpuEncoder implements EncoderBackend {
   private readonly kernel: WasmKernels | null;
   /** Pooling, then the sentence-transformers Dense modules where the model has them. */
   private readonly pooled: (tokens: Float32Array, length: number, pooling: Pooling) => Float32Array;
+  /** A late-interaction model's projection of every token (in the SIMD kernels where there are some); null for other models. */
+  private readonly tokenHead: CpuHead | null;
 
   /** `threads`: kernel threads (default: the cores, at most MAX_THREADS). */
   constructor(weights: EncoderWeights, { threads = Math.min(MAX_THREADS, hardwareThreads()) }: { threads?: number } = {}) {
@@ -69,6 +72,7 @@ export class CpuEncoder implements EncoderBackend {
     this.family = weights.family;
     const head: CpuHead = cpuHead(weights.head);
     this.pooled = (tokens, length, pooling) => head(pool(tokens, length, this.config.hiddenSize, pooling));
+    this.tokenHead = weights.lateProjection?.length ? cpuHead(weights.lateProjection, this.kernel) : null;
   }
 
   async embed(tokens: readonly ArrayLike<number>[], o: ForwardOptions): Promise<Float32Array[]> {
@@ -154,6 +158,29 @@ export class CpuEncoder implements EncoderBackend {
       batch.indices.forEach((textIndex, row) => {
         const base = row * batch.seqLen * H;
         out[textIndex] = h.slice(base, base + (tokens[textIndex] as ArrayLike<number>).length * H);
+      });
+    }
+    return out;
+  }
+
+  async tokenVectors(
+    tokens: readonly ArrayLike<number>[],
+    layers: number,
+    attended?: readonly number[],
+  ): Promise<Float32Array[]> {
+    const project = this.tokenHead;
+    if (!project)
+      throw new UnsupportedError('tokenVectors: this model has no token projection (it is no late-interaction model)');
+    checkTokens(tokens, this.config);
+    checkAttended(tokens, attended);
+    const out: Float32Array[] = new Array(tokens.length);
+    for (const batch of bucketize(tokens, this.config, undefined, undefined, attended)) {
+      // The whole block at once (padding rows too): one matmul instead of one per text.
+      const v = project(this.forward(batch, layers), batch.size * batch.seqLen);
+      const dim = v.length / (batch.size * batch.seqLen);
+      batch.indices.forEach((textIndex, row) => {
+        const base = row * batch.seqLen * dim;
+        out[textIndex] = v.slice(base, base + (tokens[textIndex] as ArrayLike<number>).length * dim);
       });
     }
     return out;

@@ -73,6 +73,11 @@ export interface EncoderBackend {
    * (default all; TokenBatch.computed).
    */
   hiddenStates(tokens: readonly ArrayLike<number>[], layers: number, attended?: readonly number[]): Promise<Float32Array[]>;
+  /**
+   * A late-interaction model's token vectors: every token's state after `layers` layers through
+   * weights.lateProjection, [length, dim] per text, not normalised; `attended` as for hiddenStates.
+   */
+  tokenVectors(tokens: readonly ArrayLike<number>[], layers: number, attended?: readonly number[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 

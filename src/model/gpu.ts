@@ -27,6 +27,7 @@ import { encodeCompaction } from './gpu-compact.js';
 import { DecoderGraph } from './gpu-decoder.js';
 import { type BatchInputs, type GpuGraph, isStepped, type SteppedGraph } from './gpu-graph.js';
 import { ModernBertGraph } from './gpu-modernbert.js';
+import { GpuTokenProjection } from './gpu-token-projection.js';
 import { gatherWords } from './word-rows.js';
 
 function graphOf(gpu: GpuContext, weights: EncoderWeights, activations: Elem): Promise<GpuGraph> {
@@ -63,7 +64,11 @@ function widenF16(bits: Uint16Array): Float32Array {
 const ALIGN = 256;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
-type Output = { kind: 'pooled'; options: ForwardOptions } | { kind: 'hidden'; attended?: readonly number[] | undefined };
+/** What a forward reads back: pooled vectors, every token's state, or every token's vector (the late-interaction projection). */
+type Output =
+  | { kind: 'pooled'; options: ForwardOptions }
+  | { kind: 'hidden'; attended?: readonly number[] | undefined }
+  | { kind: 'tokens'; attended?: readonly number[] | undefined };
 
 /**
  * The encoder forward on WebGPU, for any architecture with a GpuGraph. Weights are uploaded once;
@@ -81,6 +86,8 @@ export class GpuEncoder implements EncoderBackend {
   private readonly out: GrowableBuffer;
   /** The sentence-transformers Dense modules, run on the CPU after pooling; null where there are none. */
   private readonly head: CpuHead | null;
+  /** A late-interaction model's projection where it runs on the CPU (a Tanh module); null where the GPU runs it, or there is none. */
+  private readonly cpuTokenHead: CpuHead | null;
   private disposed = false;
   /** Set only while a profiled forward records. */
   private profiler: KernelProfiler | null = null;
@@ -93,12 +100,14 @@ export class GpuEncoder implements EncoderBackend {
     private readonly queue: GpuQueue,
     /** The element type of the activation buffers (GpuEncoderOptions). */
     readonly activations: Elem,
+    private readonly projection: GpuTokenProjection | null,
   ) {
     this.config = weights.config;
     this.device = gpu.device;
     this.inputs = new GrowableBuffer(this.device, 'inputs');
     this.out = new GrowableBuffer(this.device, 'output');
     this.head = weights.head?.length ? cpuHead(weights.head) : null;
+    this.cpuTokenHead = weights.lateProjection?.length && !projection ? cpuHead(weights.lateProjection) : null;
   }
 
   /** `queue`: the device's shared queue where other work (an index) runs on the same device. */
@@ -117,7 +126,8 @@ export class GpuEncoder implements EncoderBackend {
       graphOf(gpu, weights, activations),
       PoolKernel.create(gpu.device, ['f32', activations]),
     ]);
-    return new GpuEncoder(gpu, weights, graph, pool, queue, activations);
+    const projection = await GpuTokenProjection.create(gpu, weights.lateProjection ?? [], graph.outputElem);
+    return new GpuEncoder(gpu, weights, graph, pool, queue, activations, projection);
   }
 
   get loadedLayers(): number {
@@ -198,6 +208,26 @@ export class GpuEncoder implements EncoderBackend {
     return this.serialised(() => this.run(tokens, layers, { kind: 'hidden', attended }));
   }
 
+  async tokenVectors(
+    tokens: readonly ArrayLike<number>[],
+    layers: number,
+    attended?: readonly number[],
+  ): Promise<Float32Array[]> {
+    const head = this.cpuTokenHead;
+    if (head) {
+      const states = await this.hiddenStates(tokens, layers, attended);
+      return states.map((s, i) => head(s, (tokens[i] as ArrayLike<number>).length));
+    }
+    if (!this.projection)
+      throw new UnsupportedError('tokenVectors: this model has no token projection (it is no late-interaction model)');
+    checkTokens(tokens, this.config);
+    checkAttended(tokens, attended);
+    if (!Number.isInteger(layers) || layers < 1 || layers > this.loadedLayers) {
+      throw new RangeError(`layers must be in 1..${this.loadedLayers}`);
+    }
+    return this.serialised(() => this.run(tokens, layers, { kind: 'tokens', attended }));
+  }
+
   /**
    * Runs one forward like `embed` with every dispatch timed by timestamp queries, and returns GPU
    * time per kernel (slowest first). Needs the adapter's `timestamp-query` feature.
@@ -222,6 +252,7 @@ export class GpuEncoder implements EncoderBackend {
     if (this.disposed) return;
     this.disposed = true;
     this.graph.destroy();
+    this.projection?.destroy();
     this.out.destroy();
     this.inputs.destroy();
   }
@@ -236,7 +267,7 @@ export class GpuEncoder implements EncoderBackend {
   private async run(tokens: readonly ArrayLike<number>[], layers: number, output: Output): Promise<Float32Array[]> {
     const results: Float32Array[] = new Array(tokens.length);
     const second = output.kind === 'pooled' ? output.options.secondSegment : undefined;
-    const attended = output.kind === 'hidden' ? output.attended : undefined;
+    const attended = output.kind === 'pooled' ? undefined : output.attended;
     const batches = bucketize(tokens, this.config, this.batchTokens(tokens), second, attended);
     let group: TokenBatch[] = [];
     let groupTokens = 0;
@@ -262,21 +293,25 @@ export class GpuEncoder implements EncoderBackend {
     const counts = batches.map((b) => b.size * b.seqLen);
     await this.prepare(counts);
     this.graph.reserve(Math.max(...counts));
+    const projection = output.kind === 'tokens' ? (this.projection as GpuTokenProjection) : null;
+    projection?.reserve(Math.max(...counts));
     const task = output.kind === 'pooled' ? output.options.task : undefined;
     const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches, task);
 
-    // Pooled mode writes [texts, dims]; hidden mode copies each batch's [M, H] block out.
+    // Pooled mode writes [texts, dims]; hidden mode copies each batch's [M, H] block out, tokens
+    // mode its projected [M, dim] block (f32).
     const outOffsets: number[] = [];
     let outBytes = 0;
+    const rowBytes = projection ? projection.dim * 4 : H * ELEM_BYTES[elem];
     for (const b of batches) {
       outOffsets.push(outBytes);
-      outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * H * ELEM_BYTES[elem]);
+      outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * rowBytes);
     }
     const out = this.out.ensure(outBytes);
     const raw = await this.queue.submit({
       label: 'forward',
-      // + 1 per batch for the pooling dispatch.
-      slots: batches.length * (this.graph.slots(layers) + 1),
+      // + 1 per batch for the pooling dispatch, or the projection's.
+      slots: batches.length * (this.graph.slots(layers) + (projection?.dispatches ?? 1)),
       // Token-layers of padded rows: what the forward's GPU time grows with.
       work: layers * counts.reduce((a, b) => a + b, 0),
       encode: (encoder, uniforms) => {
@@ -300,8 +335,9 @@ export class GpuEncoder implements EncoderBackend {
             });
             pass.end();
           } else {
+            const y = projection ? projection.encode(pass, uniforms, hidden, M) : hidden;
             pass.end();
-            encoder.copyBufferToBuffer(hidden, 0, out, outOffsets[bi] as number, M * H * ELEM_BYTES[elem]);
+            encoder.copyBufferToBuffer(y, 0, out, outOffsets[bi] as number, M * rowBytes);
           }
           rowsDone += batch.size;
         });
@@ -316,10 +352,10 @@ export class GpuEncoder implements EncoderBackend {
           const d = output.options.dims;
           results[textIndex] = new Float32Array(raw, base + row * d * 4, d).slice();
         } else {
-          const start = base + row * batch.seqLen * H * ELEM_BYTES[elem];
-          const n = ((batch.computed ?? batch.lengths)[row] as number) * H;
+          const start = base + row * batch.seqLen * rowBytes;
+          const n = ((batch.computed ?? batch.lengths)[row] as number) * (rowBytes / ELEM_BYTES[projection ? 'f32' : elem]);
           results[textIndex] =
-            elem === 'f16' ? widenF16(new Uint16Array(raw, start, n)) : new Float32Array(raw, start, n).slice();
+            elem === 'f16' && !projection ? widenF16(new Uint16Array(raw, start, n)) : new Float32Array(raw, start, n).slice();
         }
       });
     });
@@ -392,7 +428,7 @@ export class GpuEncoder implements EncoderBackend {
   }
 
   private async prepare(tokenCounts: readonly number[]): Promise<void> {
-    await this.graph.prepare(tokenCounts).catch((cause) => {
+    await Promise.all([this.graph.prepare(tokenCounts), this.projection?.prepare(tokenCounts)]).catch((cause) => {
       throw new GpuError('GPU_ERROR', `compiling the forward's pipelines failed: ${String(cause)}`, { cause });
     });
   }

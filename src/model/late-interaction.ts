@@ -1,63 +1,49 @@
 import type { LateInteractionSpec } from '../weights/encoder-config.js';
-import type { DenseModule } from '../weights/weights.js';
-import { type CpuHead, cpuHead } from './cpu-ops.js';
+import { matmul } from './cpu-ops.js';
 
 /** F.normalize's floor: a zero vector stays zero. */
 const NORM_EPS = 1e-12;
 
 /**
- * A late-interaction (ColBERT) model's token vectors and their MaxSim score, on the CPU: the
- * projection (a few hundred thousand numbers) runs over the states the forward read back.
+ * A late-interaction (ColBERT) model's token vectors as they are compared, and their MaxSim score,
+ * on the CPU: the backends return every token's projected vector (EncoderBackend.tokenVectors).
  */
 export class LateInteractionScorer {
-  private readonly project: CpuHead;
   private readonly skip: ReadonlySet<number>;
 
-  constructor(
-    modules: readonly DenseModule[],
-    private readonly spec: LateInteractionSpec,
-  ) {
-    this.project = cpuHead(modules);
+  constructor(private readonly spec: LateInteractionSpec) {
     this.skip = new Set(spec.skiplist);
   }
 
   /**
-   * The vectors [n, dim] of one text's states [ids.length, H]: each kept token's state projected
-   * and L2-normalised. A document leaves out its skiplist tokens; a query keeps every token,
-   * expansion included.
+   * The vectors [n, dim] of one text's projected tokens [ids.length, dim], each L2-normalised: a
+   * document leaves out its skiplist tokens; a query keeps every token, expansion included.
    */
-  vectors(states: Float32Array, ids: readonly number[], document: boolean): Float32Array {
-    const H = states.length / ids.length;
-    const keep = document ? ids.flatMap((id, j) => (this.skip.has(id) ? [] : [j])) : ids.map((_, j) => j);
-    const kept = keep.length === ids.length ? states : new Float32Array(keep.length * H);
-    if (kept !== states) {
-      for (const [r, j] of keep.entries()) kept.set(states.subarray(j * H, (j + 1) * H), r * H);
-    }
-    const v = this.project(kept, keep.length);
+  vectors(projected: Float32Array, ids: readonly number[], document: boolean): Float32Array {
     const { dim } = this.spec;
-    for (let r = 0; r < keep.length; r++) {
-      const row = v.subarray(r * dim, (r + 1) * dim);
+    const keep = document ? ids.flatMap((id, j) => (this.skip.has(id) ? [] : [j])) : ids.map((_, j) => j);
+    const out = new Float32Array(keep.length * dim);
+    for (const [r, j] of keep.entries()) {
+      const row = projected.subarray(j * dim, (j + 1) * dim);
       let sum = 0;
       for (const x of row) sum += x * x;
       const inv = 1 / Math.max(Math.sqrt(sum), NORM_EPS);
-      for (let c = 0; c < dim; c++) row[c] = (row[c] as number) * inv;
+      for (let c = 0; c < dim; c++) out[r * dim + c] = (row[c] as number) * inv;
     }
-    return v;
+    return out;
   }
 
   /** The sum over the query's vectors of the largest dot product with the document's (ColBERT's MaxSim). */
   score(query: Float32Array, document: Float32Array): number {
     const { dim } = this.spec;
-    const docs = document.length / dim;
+    const rows = document.length / dim;
+    const queries = query.length / dim;
+    // [queries, rows] dot products, blocked as the CPU forward's projections are.
+    const dots = matmul(query, { w: document, b: new Float32Array(rows), rows, cols: dim }, queries);
     let total = 0;
-    for (let q = 0; q < query.length; q += dim) {
+    for (let q = 0; q < queries; q++) {
       let best = Number.NEGATIVE_INFINITY;
-      for (let d = 0; d < docs; d++) {
-        let s = 0;
-        const at = d * dim;
-        for (let c = 0; c < dim; c++) s += (query[q + c] as number) * (document[at + c] as number);
-        if (s > best) best = s;
-      }
+      for (let d = q * rows; d < (q + 1) * rows; d++) best = Math.max(best, dots[d] as number);
       total += best;
     }
     return total;

@@ -104,6 +104,7 @@ describe('budget planner on the test adapter', async () => {
       embedAdaptive: (t, o) => encoder.embedAdaptive(t, o),
       pooledAtExits: (t, e, p) => encoder.pooledAtExits(t, e, p),
       hiddenStates: (t, l) => encoder.hiddenStates(t, l),
+      tokenVectors: (t, l) => encoder.tokenVectors(t, l),
       dispose() {},
     };
     const modelKey = `budget-test-${Date.now()}-${Math.random()}`;

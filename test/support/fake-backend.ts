@@ -26,6 +26,7 @@ export function fakeBackend(
     embedAdaptive: () => Promise.reject(new Error('unused')),
     pooledAtExits: () => Promise.reject(new Error('unused')),
     hiddenStates: () => Promise.reject(new Error('unused')),
+    tokenVectors: () => Promise.reject(new Error('unused')),
     dispose() {},
   };
   return backend;

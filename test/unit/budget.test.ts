@@ -184,6 +184,7 @@ function fakeBackend(timing: (o: ForwardOptions, batch: number, seqLen: number) 
     embedAdaptive: () => Promise.reject(new Error('unused')),
     pooledAtExits: () => Promise.reject(new Error('unused')),
     hiddenStates: () => Promise.reject(new Error('unused')),
+    tokenVectors: () => Promise.reject(new Error('unused')),
     dispose() {},
   };
   vi.spyOn(performance, 'now').mockImplementation(() => clock.now);
