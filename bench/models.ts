@@ -7,14 +7,15 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SafetensorsFile, safetensorsBytes } from '../src/checkpoint/safetensors.js';
 import { readPackFolder } from '../src/node/pack-folder.js';
 import { packWeights } from '../src/pack/read.js';
 import { parseHfConfig } from '../src/weights/config.js';
 import { EMBEDDING_GEMMA_300M, QWEN3_EMBEDDING_06B } from '../test/support/decoder-configs.js';
-import { bertConfig, randomBert } from '../test/support/random.js';
+import { bertConfig, randomArray, randomBert, rng } from '../test/support/random.js';
 import { writeHfFolder } from './hf-folder.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -314,4 +315,84 @@ export async function prepareCrossEncoder(log: (s: string) => void): Promise<Ben
   );
   await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [RANDOM_CONFIG.hiddenSize]), log);
   return { description: `${base.description}, as a one-label BertForSequenceClassification`, hfDir, packDir };
+}
+
+/** The late-interaction comparison's settings: what both runtimes tokenize queries and documents by. */
+export interface LateBench {
+  queryMarker: number;
+  documentMarker: number;
+  mask: number;
+  queryLength: number;
+  documentLength: number;
+  dim: number;
+}
+
+/** answerai-colbert-small-v1's shape: 96-dim token vectors, 32-token queries, documents cut at 180. */
+const COLBERT = { dim: 96, queryLength: 32, documentLength: 180, markers: ['[Q00]', '[Q01]'] } as const;
+
+/**
+ * The late-interaction comparison's model: bert-12x384 as a stanford HF_ColBERT checkpoint (a seeded
+ * 96 x 384 `linear.weight` beside the encoder; artifact.metadata naming two of the bundled
+ * tokenizer's prompt tokens as markers) with its ONNX exports for transformers.js's AutoModel.
+ */
+export async function prepareColbert(log: (s: string) => void): Promise<BenchCrossEncoder & { late: LateBench }> {
+  const base = await prepareModel('bert-12x384', log);
+  const id = 'colbert-12x384';
+  const hfDir = join(MODELS_DIR, id);
+  const packDir = join(MODELS_DIR, `${id}-q8`);
+  const key = `from ${base.id}, linear seed 11 ${JSON.stringify(COLBERT)} ${JSON.stringify(RANDOM_CONFIG)}`;
+  const H = RANDOM_CONFIG.hiddenSize;
+  await cached(
+    hfDir,
+    key,
+    async () => {
+      const config = JSON.parse(await readFile(join(base.hfDir, 'config.json'), 'utf8'));
+      const source = new SafetensorsFile(new Uint8Array(await readFile(join(base.hfDir, 'model.safetensors'))));
+      const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+      for (const name of source.names()) {
+        const shape = [...(source.shape(name) as readonly number[])];
+        tensors.set(name, { shape, data: await source.get(name, shape) });
+      }
+      tensors.set('linear.weight', { shape: [COLBERT.dim, H], data: randomArray(COLBERT.dim * H, 1 / Math.sqrt(H), rng(11)) });
+      await mkdir(join(hfDir, 'onnx'), { recursive: true });
+      await writeFile(join(hfDir, 'config.json'), `${JSON.stringify({ ...config, architectures: ['HF_ColBERT'] }, null, 1)}\n`);
+      await writeFile(join(hfDir, 'model.safetensors'), safetensorsBytes(tensors));
+      const metadata = {
+        query_token_id: COLBERT.markers[0],
+        doc_token_id: COLBERT.markers[1],
+        query_maxlen: COLBERT.queryLength,
+        doc_maxlen: COLBERT.documentLength,
+        dim: COLBERT.dim,
+        attend_to_mask_tokens: false,
+        // No skiplist, so that the JavaScript ColBERT on transformers.js keeps the same tokens.
+        mask_punctuation: false,
+      };
+      await writeFile(join(hfDir, 'artifact.metadata'), `${JSON.stringify(metadata, null, 1)}\n`);
+      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'onnx/model_quantized.onnx'])
+        await copyFile(join(base.hfDir, f), join(hfDir, f));
+    },
+    log,
+  );
+  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [H]), log);
+  const tokenizer = JSON.parse(await readFile(join(hfDir, 'tokenizer.json'), 'utf8')) as {
+    added_tokens: { id: number; content: string }[];
+  };
+  const idOf = (token: string) => {
+    const found = tokenizer.added_tokens.find((t) => t.content === token);
+    if (!found) throw new Error(`the bench tokenizer has no ${token}`);
+    return found.id;
+  };
+  return {
+    description: `${base.description}, as a ColBERT (HF_ColBERT) with a ${COLBERT.dim}-dim projection`,
+    hfDir,
+    packDir,
+    late: {
+      queryMarker: idOf(COLBERT.markers[0]),
+      documentMarker: idOf(COLBERT.markers[1]),
+      mask: idOf('[MASK]'),
+      queryLength: COLBERT.queryLength,
+      documentLength: COLBERT.documentLength,
+      dim: COLBERT.dim,
+    },
+  };
 }

@@ -2,14 +2,16 @@
  * `npm run bench -- rerank`: m3web's `encoder.rerank` against transformers.js's
  * AutoModelForSequenceClassification on the same cross-encoder (bert-12x384 with a pooler and a
  * one-label classifier: bench/onnx_cross_encoder.py), the same pairs, each runtime in its own
- * process, in one run. Writes bench/results/rerank-latest.json and .md.
+ * process, in one run. Writes bench/results/rerank-latest.json and .md. `npm run bench -- colbert`:
+ * the same on a late-interaction model (bert-12x384 as a ColBERT: models.ts prepareColbert), where
+ * transformers.js runs the encoder and JavaScript the ColBERT steps; colbert-latest.*.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { icdName } from './adapter.js';
 import { batchAndRuns, hostName, loadNow, parseBenchArgs, runInProcess, writeJsonFile } from './common.js';
-import { MODELS_DIR, prepareCrossEncoder } from './models.js';
+import { type BenchCrossEncoder, type LateBench, MODELS_DIR, prepareColbert, prepareCrossEncoder } from './models.js';
 import type { RerankResult, RerankSpec } from './rerank-runner.js';
 import { benchTexts } from './texts.js';
 
@@ -17,52 +19,60 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, 'results');
 const RUNNER_TIMEOUT_MS = 15 * 60_000;
 
-const USAGE = `Usage: npm run bench -- rerank [--batch N] [--runs N] [--only LIST] [--quick]
+type Kind = 'cross-encoder' | 'late';
 
-One query (16 tokens) against one document (16 tokens: a pair of 31) and against N documents of
-113 tokens (pairs of 128; default 8 on a software adapter), scored by m3web (rerank) and transformers.js
-(AutoModelForSequenceClassification, sigmoid of the logit) on the same cross-encoder, each runtime
-in its own process. --only takes runtime keys (m3web-webgpu, m3web-cpu, transformers.js-webgpu,
-transformers.js-cpu).`;
+const usage = (
+  kind: Kind,
+) => `Usage: npm run bench -- ${kind === 'late' ? 'colbert' : 'rerank'} [--batch N] [--runs N] [--only LIST] [--quick]
+
+One query (16 tokens) against one document (16 tokens) and against N documents of 113 tokens
+(default 8 on a software adapter), scored by m3web (rerank) and transformers.js on the same
+${
+  kind === 'late'
+    ? `late-interaction model (AutoModel's last_hidden_state, then the projection,
+normalisation and MaxSim in JavaScript; queries expanded to 32 tokens)`
+    : 'cross-encoder (AutoModelForSequenceClassification, sigmoid of the logit; pairs of 31 and 128 tokens)'
+}, each runtime in its own process. --only takes runtime keys (m3web-webgpu, m3web-cpu,
+transformers.js-webgpu, transformers.js-cpu).`;
 
 type Setup = {
   key: string;
-  spec: (m: { hfDir: string; packDir: string }) => Omit<RerankSpec, 'query' | 'shortDoc' | 'documents' | 'plan'>;
+  spec: (m: { hfDir: string; packDir: string; id: string }) => Omit<RerankSpec, 'query' | 'shortDoc' | 'documents' | 'plan'>;
 };
 
 /** m3web's q8 is its pack, f32 the Hugging Face folder; transformers.js reads that folder's ONNX exports. */
 const SETUPS: Setup[] = [
   {
     key: 'm3web-webgpu',
-    spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'q8', modelDir: m.packDir, modelId: 'ce-12x384' }),
+    spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'q8', modelDir: m.packDir, modelId: m.id }),
   },
   {
     key: 'm3web-webgpu',
-    spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'f32', modelDir: m.hfDir, modelId: 'ce-12x384' }),
+    spec: (m) => ({ runtime: 'm3web', device: 'webgpu', dtype: 'f32', modelDir: m.hfDir, modelId: m.id }),
   },
   ...(['q8', 'f32'] as const).map((dtype) => ({
     key: 'transformers.js-webgpu',
-    spec: () => ({
+    spec: (m: { id: string }) => ({
       runtime: 'transformers.js' as const,
       device: 'webgpu' as const,
       dtype,
       modelDir: MODELS_DIR,
-      modelId: 'ce-12x384',
+      modelId: m.id,
     }),
   })),
   {
     key: 'm3web-cpu',
-    spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'q8', modelDir: m.packDir, modelId: 'ce-12x384' }),
+    spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'q8', modelDir: m.packDir, modelId: m.id }),
   },
-  { key: 'm3web-cpu', spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'f32', modelDir: m.hfDir, modelId: 'ce-12x384' }) },
+  { key: 'm3web-cpu', spec: (m) => ({ runtime: 'm3web', device: 'cpu', dtype: 'f32', modelDir: m.hfDir, modelId: m.id }) },
   ...(['q8', 'f32'] as const).map((dtype) => ({
     key: 'transformers.js-cpu',
-    spec: () => ({
+    spec: (m: { id: string }) => ({
       runtime: 'transformers.js' as const,
       device: 'cpu' as const,
       dtype,
       modelDir: MODELS_DIR,
-      modelId: 'ce-12x384',
+      modelId: m.id,
     }),
   })),
 ];
@@ -78,10 +88,14 @@ function runRunner(spec: RerankSpec): Promise<RerankResult> {
 
 const ms = (v: number | undefined) => (v === undefined ? '—' : v < 100 ? v.toFixed(1) : v.toFixed(0));
 
-function table(rows: RerankResult[], batch: number): string {
+function table(rows: RerankResult[], batch: number, kind: Kind): string {
   const reference = rows.find((r) => r.runtime === 'transformers.js' && r.dtype === 'f32' && r.scores)?.scores;
+  const [one, many] =
+    kind === 'late'
+      ? ['1 document (16 tokens)', `${batch} documents × 113 tokens`]
+      : ['1 pair (31 tokens)', `${batch} pairs × 128 tokens`];
   const lines = [
-    `| runtime | load → first scores ms | 1 pair (31 tokens) ms p50 / p95 | ${batch} pairs × 128 tokens ms p50 / p95 | pairs/s | max abs score diff vs transformers.js f32 |`,
+    `| runtime | load → first scores ms | ${one} ms p50 / p95 | ${many} ms p50 / p95 | documents/s | max abs score diff vs transformers.js f32 |`,
     '|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
@@ -103,19 +117,24 @@ function table(rows: RerankResult[], batch: number): string {
 }
 
 /** m3web's time over transformers.js's on the same device and dtype: below 1 is faster. */
-function ratios(rows: RerankResult[]): string[] {
+function ratios(rows: RerankResult[], kind: Kind): string[] {
+  const one = kind === 'late' ? '1 document' : '1 pair';
   const out: string[] = [];
   for (const m of rows.filter((r) => r.runtime === 'm3web' && !r.error)) {
     const t = rows.find((r) => r.runtime === 'transformers.js' && r.device === m.device && r.dtype === m.dtype && !r.error);
     if (!t?.batch || !m.batch || !t.short || !m.short) continue;
     out.push(
-      `${m.device} ${m.dtype}: m3web / transformers.js time, 1 pair ${(m.short.p50 / t.short.p50).toFixed(2)}x, batch ${(m.batch.p50 / t.batch.p50).toFixed(2)}x`,
+      `${m.device} ${m.dtype}: m3web / transformers.js time, ${one} ${(m.short.p50 / t.short.p50).toFixed(2)}x, batch ${(m.batch.p50 / t.batch.p50).toFixed(2)}x`,
     );
   }
   return out;
 }
 
-export async function main(args: string[]): Promise<number> {
+export const main = (args: string[]): Promise<number> => bench(args, 'cross-encoder');
+export const colbertMain = (args: string[]): Promise<number> => bench(args, 'late');
+
+async function bench(args: string[], kind: Kind): Promise<number> {
+  const USAGE = usage(kind);
   const opts = parseBenchArgs(args, ['batch', 'runs', 'only'] as const, USAGE);
   if (typeof opts === 'number') return opts;
   const software = /lavapipe|swiftshader/.test(icdName());
@@ -124,7 +143,9 @@ export async function main(args: string[]): Promise<number> {
   const { batch, runs } = counts;
   const only = opts.only?.split(',');
   const log = (s: string) => console.error(s);
-  const model = await prepareCrossEncoder(log);
+  const model: BenchCrossEncoder & { late?: LateBench } =
+    kind === 'late' ? await prepareColbert(log) : await prepareCrossEncoder(log);
+  const id = kind === 'late' ? 'colbert-12x384' : 'ce-12x384';
   const texts = await benchTexts(model.hfDir);
   // Texts are measured with their own [CLS] and [SEP]; a pair frames both once, so 16 + 113 tokens make 128.
   const [query, shortDoc] = texts.batch(2, 16);
@@ -133,10 +154,17 @@ export async function main(args: string[]): Promise<number> {
   const rows: RerankResult[] = [];
   for (const setup of SETUPS) {
     if (only && !only.includes(setup.key)) continue;
-    const spec: RerankSpec = { ...setup.spec(model), query: query as string, shortDoc: shortDoc as string, documents, plan };
+    const spec: RerankSpec = {
+      ...setup.spec({ ...model, id }),
+      query: query as string,
+      shortDoc: shortDoc as string,
+      documents,
+      plan,
+      ...(model.late ? { late: model.late } : {}),
+    };
     log(`${spec.runtime} ${spec.device} ${spec.dtype}...`);
     const got = await runRunner(spec);
-    log(got.error ? `  failed: ${got.error}` : `  ${batch} pairs: ${ms(got.batch?.p50)} ms`);
+    log(got.error ? `  failed: ${got.error}` : `  ${batch} documents: ${ms(got.batch?.p50)} ms`);
     rows.push(got);
   }
   const meta = {
@@ -148,11 +176,12 @@ export async function main(args: string[]): Promise<number> {
     model: model.description,
     batch,
   };
-  const md = `${table(rows, batch)}\n\n${ratios(rows).join('\n')}\n`;
+  const md = `${table(rows, batch, kind)}\n\n${ratios(rows, kind).join('\n')}\n`;
   console.log(md);
   if (!opts.quick && !only) {
-    writeJsonFile(join(RESULTS, 'rerank-latest.json'), { meta, rows });
-    writeFileSync(join(RESULTS, 'rerank-latest.md'), `${JSON.stringify(meta)}\n\n${md}`);
+    const name = kind === 'late' ? 'colbert' : 'rerank';
+    writeJsonFile(join(RESULTS, `${name}-latest.json`), { meta, rows });
+    writeFileSync(join(RESULTS, `${name}-latest.md`), `${JSON.stringify(meta)}\n\n${md}`);
   }
   return rows.some((r) => r.error) ? 1 : 0;
 }

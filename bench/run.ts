@@ -32,6 +32,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: true,
     load: () => import('./rerank.js'),
   },
+  colbert: {
+    summary: 'm3web rerank vs transformers.js (AutoModel + MaxSim in JavaScript) on the same late-interaction model',
+    usesDawn: true,
+    load: async () => ({ main: (await import('./rerank.js')).colbertMain }),
+  },
   lexical: {
     summary: 'BM25 alone on xquad-dev (R@1 monolingual and against English), no model: lexical options in seconds',
     usesDawn: false,

@@ -9,7 +9,7 @@ import { PromptProjection } from '../model/projection.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
-import { encodeLateDocument, encodeLateQuery } from '../tokenizer/late-interaction-input.js';
+import { encodeLateDocument, encodeLateQuery, type LateInput } from '../tokenizer/late-interaction-input.js';
 import { encodeRerankInput } from '../tokenizer/rerank-input.js';
 import type {
   ActivationsChoice,
@@ -399,25 +399,28 @@ export class EncoderCore {
         if (signal?.aborted) throw abortError();
         if (await this.handle.ensureLayers(layers)) this.resetBackends();
         const backends = await this.ensureBackends();
-        const { tokenizer, config } = model;
-        const q = encodeLateQuery(tokenizer, spec, cutText(query, config.maxTokens));
-        const [projected] = (await this.run(backends, [q.ids], { kind: 'tokens', layers, attended: [q.attended] })).vectors;
-        const queryVectors = scorer.vectors(finite(projected as Float32Array, info.id, 0), q.ids, false);
-        const docs = documents.map((d) => encodeLateDocument(tokenizer, spec, cutText(d, config.maxTokens)));
+        const { tokenizer } = model;
+        const q = encodeLateQuery(tokenizer, spec, cutText(query, spec.queryLength));
+        const docs = documents.map((d) => encodeLateDocument(tokenizer, spec, cutText(d, spec.documentLength)));
+        // The query rides with the first chunk of documents: one submission and one readback.
+        const inputs = [q, ...docs];
+        let queryVectors: Float32Array = new Float32Array(0);
         const hits: RerankHit[] = [];
-        for (let i = 0; i < docs.length; i += CHUNK_TEXTS) {
-          await nextTask();
+        for (let i = 0; i < inputs.length; i += CHUNK_TEXTS) {
+          if (i > 0) await nextTask();
           if (signal?.aborted) throw abortError();
-          const chunk = docs.slice(i, i + CHUNK_TEXTS);
+          const chunk = inputs.slice(i, i + CHUNK_TEXTS);
           const done = await this.run(
             backends,
-            chunk.map((d) => d.ids),
-            { kind: 'tokens', layers },
+            chunk.map((t) => t.ids),
+            { kind: 'tokens', layers, attended: chunk.map((t) => t.attended) },
           );
-          done.vectors.forEach((s, j) => {
-            const doc = chunk[j] as (typeof chunk)[number];
-            const vectors = scorer.vectors(finite(s, info.id, i + j), doc.ids, true);
-            hits.push({ index: i + j, score: scorer.score(queryVectors, vectors), truncated: q.truncated || doc.truncated });
+          done.vectors.forEach((projected, j) => {
+            const at = i + j;
+            const { ids, truncated } = chunk[j] as LateInput;
+            const vectors = scorer.vectors(finite(projected, info.id, at), ids, at > 0);
+            if (at === 0) queryVectors = vectors;
+            else hits.push({ index: at - 1, score: scorer.score(queryVectors, vectors), truncated: q.truncated || truncated });
           });
         }
         return hits.sort((a, b) => b.score - a.score || a.index - b.index);

@@ -148,6 +148,21 @@ describe('late interaction: what it refuses', () => {
     }
   });
 
+  it('more documents than one chunk: the query rides with the first, every document scores as alone', async () => {
+    const expected = read('colbert-stanford-tiny');
+    const enc = await createEncoder({ model: stanford, device: 'cpu' });
+    try {
+      const many = Array.from({ length: 300 }, (_, i) => expected.documents[i % expected.documents.length] as string);
+      const hits = await enc.rerank(expected.queries[0] as string, many);
+      expect(hits).toHaveLength(300);
+      for (const h of hits) {
+        expect(h.score).toBeCloseTo(expected.scores[0]?.[h.index % expected.documents.length] as number, 4);
+      }
+    } finally {
+      await enc.dispose();
+    }
+  });
+
   it('a checkpoint missing its projection, a marker or with a residual Dense is refused when opened', async () => {
     const otherDim = copy(stanford);
     const cfg = JSON.parse(readFileSync(join(otherDim, 'config.json'), 'utf8'));
