@@ -41,6 +41,23 @@ export interface RerankResult {
 
 type Rerank = (query: string, documents: string[]) => Promise<number[]>;
 
+/** transformers.js's tokenizer and a model of class `Model` from the spec's local folder (nothing fetched). */
+async function transformersModel<M>(
+  spec: RerankSpec,
+  Model: { from_pretrained(id: string, options: { device: 'webgpu' | 'cpu'; dtype: 'fp32' | 'q8' }): Promise<M> },
+) {
+  const { AutoTokenizer, env } = await import('@huggingface/transformers');
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = spec.modelDir;
+  const tokenizer = await AutoTokenizer.from_pretrained(spec.modelId);
+  const model = await Model.from_pretrained(spec.modelId, {
+    device: spec.device,
+    dtype: spec.dtype === 'f32' ? 'fp32' : spec.dtype,
+  });
+  return { tokenizer, model };
+}
+
 async function open(spec: RerankSpec): Promise<{ rerank: Rerank; close(): Promise<void> }> {
   if (spec.runtime === 'm3web') {
     const { createEncoder } = await import('../src/index.js');
@@ -57,15 +74,8 @@ async function open(spec: RerankSpec): Promise<{ rerank: Rerank; close(): Promis
     };
   }
   if (spec.late) return openLate(spec, spec.late);
-  const { AutoModelForSequenceClassification, AutoTokenizer, env } = await import('@huggingface/transformers');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = spec.modelDir;
-  const tokenizer = await AutoTokenizer.from_pretrained(spec.modelId);
-  const model = await AutoModelForSequenceClassification.from_pretrained(spec.modelId, {
-    device: spec.device,
-    dtype: spec.dtype === 'f32' ? 'fp32' : spec.dtype,
-  });
+  const { AutoModelForSequenceClassification } = await import('@huggingface/transformers');
+  const { tokenizer, model } = await transformersModel(spec, AutoModelForSequenceClassification);
   return {
     // CrossEncoder.predict's sigmoid over the one logit, pairs padded into one batch. The token
     // types asked for: the bench tokenizer's class (PreTrainedTokenizerFast) leaves them out in
@@ -94,15 +104,8 @@ async function open(spec: RerankSpec): Promise<{ rerank: Rerank; close(): Promis
  * (mask_punctuation false).
  */
 async function openLate(spec: RerankSpec, late: LateBench): Promise<{ rerank: Rerank; close(): Promise<void> }> {
-  const { AutoModel, AutoTokenizer, Tensor, env } = await import('@huggingface/transformers');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = spec.modelDir;
-  const tokenizer = await AutoTokenizer.from_pretrained(spec.modelId);
-  const model = await AutoModel.from_pretrained(spec.modelId, {
-    device: spec.device,
-    dtype: spec.dtype === 'f32' ? 'fp32' : spec.dtype,
-  });
+  const { AutoModel, Tensor } = await import('@huggingface/transformers');
+  const { tokenizer, model } = await transformersModel(spec, AutoModel);
   const weights = new SafetensorsFile(new Uint8Array(await readFile(join(spec.modelDir, spec.modelId, 'model.safetensors'))));
   const H = (weights.shape('linear.weight') as number[])[1] as number;
   const w = await weights.get('linear.weight', [late.dim, H]);

@@ -8,7 +8,7 @@ import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { encodeLateDocument, encodeLateQuery } from '../../src/tokenizer/late-interaction-input.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
-import { parseHfConfig } from '../../src/weights/config.js';
+import { type LateInteractionSpec, parseHfConfig } from '../../src/weights/config.js';
 import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
 
 // Late-interaction (ColBERT) models against test/oracle/make_colbert.py: a stanford-futuredata
@@ -59,21 +59,23 @@ async function packOf(name: string, quant: 'f32' | 'q8'): Promise<string> {
 describe.each(MODELS)('%s', (name) => {
   const expected = read(name);
   const dir = join(FIXTURES, name);
+  // What make_colbert.py writes into every fixture's files.
+  const spec: LateInteractionSpec = {
+    dim: 24,
+    queryLength: 32,
+    documentLength: 40,
+    queryMarker: expected.markers[0],
+    documentMarker: expected.markers[1],
+    expansionToken: 4,
+    attendExpansion: false,
+    skiplist: expected.skiplist,
+    projection: ['identity'],
+  };
 
   it('is read as the late-interaction model its files describe', async () => {
     const pack = await packOf(name, 'f32');
     const config = parseHfConfig(JSON.parse(readFileSync(join(pack, 'manifest.json'), 'utf8')).config);
-    expect(config.lateInteraction).toEqual({
-      dim: 24,
-      queryLength: 32,
-      documentLength: 40,
-      queryMarker: expected.markers[0],
-      documentMarker: expected.markers[1],
-      expansionToken: 4,
-      attendExpansion: false,
-      skiplist: expected.skiplist,
-      projection: ['identity'],
-    });
+    expect(config.lateInteraction).toEqual(spec);
     const enc = await createEncoder({ model: pack, device: 'cpu' });
     try {
       const { model } = await enc.info();
@@ -86,17 +88,6 @@ describe.each(MODELS)('%s', (name) => {
 
   it("tokenizes queries (marker, cut, expansion) and documents (marker, cut) to the oracle's ids", async () => {
     const tokenizer = TextTokenizer.fromJson(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')));
-    const spec = {
-      dim: 24,
-      queryLength: 32,
-      documentLength: 40,
-      queryMarker: expected.markers[0],
-      documentMarker: expected.markers[1],
-      expansionToken: 4,
-      attendExpansion: false,
-      skiplist: expected.skiplist,
-      projection: ['identity'] as const,
-    };
     expected.queries.forEach((q, i) => {
       const got = encodeLateQuery(tokenizer, spec, q);
       expect(got.ids).toEqual(expected.query_ids[i]);
