@@ -136,6 +136,18 @@ export interface RerankOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `embedTokens` (a late-interaction model's token vectors). */
+export interface TokenEmbedOptions {
+  /**
+   * 'query' (the query marker, cut and expanded to the model's query length with mask tokens) or
+   * 'passage' (default: the document marker, cut at its document length, punctuation left out).
+   */
+  kind?: 'query' | 'passage';
+  /** Layers to run; one of the model's exits (default: all). */
+  layers?: number;
+  signal?: AbortSignal;
+}
+
 /** One document's place in a reranking: its index in the documents given, and its score (higher is more relevant). */
 export interface RerankHit {
   index: number;
@@ -183,10 +195,12 @@ export interface ModelInfo {
    */
   rerankInstruction?: string;
   /**
-   * True for a late-interaction (ColBERT) model: it scores documents against a query with `rerank`
-   * (MaxSim over token vectors) and makes no single vector per text.
+   * Present for a late-interaction (ColBERT) model: it scores documents against a query with
+   * `rerank` (MaxSim over token vectors) or gives the token vectors (`embedTokens`, `dim` numbers
+   * each), and makes no single vector per text. Queries are cut and expanded to `queryLength`
+   * tokens, documents cut at `documentLength`.
    */
-  lateInteraction?: true;
+  lateInteraction?: { dim: number; queryLength: number; documentLength: number };
   quality: QualityTable | null;
   /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */
   search?: SearchDefaults;

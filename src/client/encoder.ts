@@ -3,7 +3,16 @@ import type { Budget } from '../budget/plan.js';
 import { DisposedError, EngineLostError, InputError, M3WebError, typeName } from '../errors.js';
 import type { IndexOptions, StaticIndexOptions, VectorIndex } from '../search/types.js';
 import { parseHubId } from '../source/hub-id.js';
-import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderOptions, EncoderPlan, RerankHit, RerankOptions } from '../types.js';
+import type {
+  EmbedOptions,
+  EmbedResult,
+  EncoderInfo,
+  EncoderOptions,
+  EncoderPlan,
+  RerankHit,
+  RerankOptions,
+  TokenEmbedOptions,
+} from '../types.js';
 import type { IndexMethod } from '../worker/host.js';
 import type { IndexState } from '../worker/protocol.js';
 import { type Connection, connect, inPage } from './connection.js';
@@ -27,6 +36,13 @@ export interface Encoder {
    * `embed`).
    */
   rerank(query: string, documents: string[], options?: RerankOptions): Promise<RerankHit[]>;
+  /**
+   * A late-interaction (ColBERT) model's token vectors (`info().model.lateInteraction`): per text,
+   * its tokens' L2-normalised vectors of `dim` numbers side by side, read as a query (`kind:
+   * 'query'`: cut and expanded to the query length) or a document (default); `maxSim(query,
+   * document, dim)` scores them as `rerank` does. Other models refuse with UNSUPPORTED.
+   */
+  embedTokens(texts: string[], options?: TokenEmbedOptions): Promise<Float32Array[]>;
   info(): Promise<EncoderInfo>;
   /**
    * The (layers, dims) with the best measured quality whose predicted latency, memory and bytes per
@@ -145,6 +161,13 @@ export class EncoderClient implements Encoder, IndexOwner {
     if (!isOptions(options)) return Promise.reject(new InputError(`rerank options must be an object, got ${typeName(options)}`));
     const { signal, ...rest } = options ?? {};
     return this.abortableCall(signal, (api, id) => api.rerank(id, query, documents, rest));
+  }
+
+  embedTokens(texts: string[], options: TokenEmbedOptions = {}): Promise<Float32Array[]> {
+    if (!isOptions(options))
+      return Promise.reject(new InputError(`embedTokens options must be an object, got ${typeName(options)}`));
+    const { signal, ...rest } = options ?? {};
+    return this.abortableCall(signal, (api, id) => api.embedTokens(id, texts, rest));
   }
 
   /**

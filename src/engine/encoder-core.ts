@@ -20,6 +20,7 @@ import type {
   EncoderPlan,
   RerankHit,
   RerankOptions,
+  TokenEmbedOptions,
 } from '../types.js';
 import { type LateInteractionSpec, readsSegmentTypes } from '../weights/config.js';
 import { taskAdapter } from '../weights/task-adapter.js';
@@ -72,6 +73,7 @@ function checkTexts(texts: unknown): asserts texts is string[] {
 
 const EMBED_OPTIONS = ['layers', 'tolerance', 'dims', 'normalize', 'kind', 'task', 'signal'];
 const RERANK_OPTIONS = ['layers', 'instruction', 'long', 'signal'];
+const TOKEN_OPTIONS = ['kind', 'layers', 'signal'];
 
 /**
  * `options` of a call: an object (or nothing) holding only the keys the call reads, so a typo
@@ -382,30 +384,85 @@ export class EncoderCore {
   }
 
   /**
-   * A late-interaction model's rerank: the query's token vectors once, each document's, and the
-   * MaxSim of the two (RerankHit.score: a sum over the query's tokens, not a probability).
+   * A late-interaction model's token vectors (`info().model.lateInteraction`): per text, its
+   * kept tokens' vectors, L2-normalised, side by side ([n, dim]); `kind` 'query' cuts and expands
+   * as a query, 'passage' (default) reads a document. What `rerank` scores by `maxSim`, for a page
+   * that keeps its documents' vectors.
    */
-  private lateRerank(
+  embedTokens(texts: unknown, options: TokenEmbedOptions = {}): Promise<Float32Array[]> {
+    this.checkAlive();
+    const { info, model } = this.handle;
+    const spec = model.config.lateInteraction;
+    if (!spec) {
+      throw new UnsupportedError(`${info.id} makes no token vectors: embedTokens needs a late-interaction (ColBERT) model`);
+    }
+    checkTexts(texts);
+    checkOptions(options, TOKEN_OPTIONS, 'embedTokens');
+    options ??= {};
+    const kind = options.kind ?? 'passage';
+    if (!PROMPT_KINDS.includes(kind)) throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(kind)}`);
+    const layers = options.layers ?? Math.max(...info.exits);
+    checkChoice('layers', layers, info.exits);
+    for (const [i, t] of (texts as string[]).entries()) {
+      if (model.tokenizer.tokenIds(cutText(t, spec.documentLength), false).length === 0)
+        throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
+    }
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortError());
+    const encode = kind === 'query' ? encodeLateQuery : encodeLateDocument;
+    const length = kind === 'query' ? spec.queryLength : spec.documentLength;
+    return this.lateVectors(
+      (texts as string[]).map((t) => ({ ...encode(model.tokenizer, spec, cutText(t, length)), document: kind === 'passage' })),
+      layers,
+      spec,
+      signal,
+    ).then((done) => done.map((d) => d.vectors));
+  }
+
+  /**
+   * A late-interaction model's rerank: the query's token vectors, each document's, and the MaxSim
+   * of the two (RerankHit.score: a sum over the query's tokens, not a probability).
+   */
+  private async lateRerank(
     query: string,
     documents: string[],
     layers: number,
     spec: LateInteractionSpec,
     signal: AbortSignal | undefined,
   ): Promise<RerankHit[]> {
-    const { info, model } = this.handle;
+    const { tokenizer } = this.handle.model;
+    const q = { ...encodeLateQuery(tokenizer, spec, cutText(query, spec.queryLength)), document: false };
+    const docs = documents.map((d) => ({
+      ...encodeLateDocument(tokenizer, spec, cutText(d, spec.documentLength)),
+      document: true,
+    }));
+    // The query rides with the first chunk of documents: one submission and one readback.
+    const [queryVectors, ...done] = await this.lateVectors([q, ...docs], layers, spec, signal);
+    const scorer = new LateInteractionScorer(spec);
+    return done
+      .map((d, index) => ({
+        index,
+        score: scorer.score((queryVectors as (typeof done)[number]).vectors, d.vectors),
+        truncated: q.truncated || d.truncated,
+      }))
+      .sort((a, b) => b.score - a.score || a.index - b.index);
+  }
+
+  /** The token vectors of texts already tokenized (`document`: read as a document: its skiplist applies), in chunks of CHUNK_TEXTS. */
+  private lateVectors(
+    inputs: (LateInput & { document: boolean })[],
+    layers: number,
+    spec: LateInteractionSpec,
+    signal: AbortSignal | undefined,
+  ): Promise<{ vectors: Float32Array; truncated: boolean }[]> {
+    const { info } = this.handle;
     const scorer = new LateInteractionScorer(spec);
     return this.afterFetch(layers).then(() =>
       this.queued(async () => {
         if (signal?.aborted) throw abortError();
         if (await this.handle.ensureLayers(layers)) this.resetBackends();
         const backends = await this.ensureBackends();
-        const { tokenizer } = model;
-        const q = encodeLateQuery(tokenizer, spec, cutText(query, spec.queryLength));
-        const docs = documents.map((d) => encodeLateDocument(tokenizer, spec, cutText(d, spec.documentLength)));
-        // The query rides with the first chunk of documents: one submission and one readback.
-        const inputs = [q, ...docs];
-        let queryVectors: Float32Array = new Float32Array(0);
-        const hits: RerankHit[] = [];
+        const out: { vectors: Float32Array; truncated: boolean }[] = [];
         for (let i = 0; i < inputs.length; i += CHUNK_TEXTS) {
           if (i > 0) await nextTask();
           if (signal?.aborted) throw abortError();
@@ -416,14 +473,11 @@ export class EncoderCore {
             { kind: 'tokens', layers, attended: chunk.map((t) => t.attended) },
           );
           done.vectors.forEach((projected, j) => {
-            const at = i + j;
-            const { ids, truncated } = chunk[j] as LateInput;
-            const vectors = scorer.vectors(finite(projected, info.id, at), ids, at > 0);
-            if (at === 0) queryVectors = vectors;
-            else hits.push({ index: at - 1, score: scorer.score(queryVectors, vectors), truncated: q.truncated || truncated });
+            const { ids, truncated, document } = chunk[j] as (typeof chunk)[number];
+            out.push({ vectors: scorer.vectors(finite(projected, info.id, i + j), ids, document), truncated });
           });
         }
-        return hits.sort((a, b) => b.score - a.score || a.index - b.index);
+        return out;
       }),
     );
   }

@@ -1,3 +1,4 @@
+import { InputError } from '../errors.js';
 import type { LateInteractionSpec } from '../weights/encoder-config.js';
 import { matmul } from './cpu-ops.js';
 
@@ -33,19 +34,29 @@ export class LateInteractionScorer {
     return out;
   }
 
-  /** The sum over the query's vectors of the largest dot product with the document's (ColBERT's MaxSim). */
   score(query: Float32Array, document: Float32Array): number {
-    const { dim } = this.spec;
-    const rows = document.length / dim;
-    const queries = query.length / dim;
-    // [queries, rows] dot products, blocked as the CPU forward's projections are.
-    const dots = matmul(query, { w: document, b: new Float32Array(rows), rows, cols: dim }, queries);
-    let total = 0;
-    for (let q = 0; q < queries; q++) {
-      let best = Number.NEGATIVE_INFINITY;
-      for (let d = q * rows; d < (q + 1) * rows; d++) best = Math.max(best, dots[d] as number);
-      total += best;
-    }
-    return total;
+    return maxSim(query, document, this.spec.dim);
   }
+}
+
+/**
+ * ColBERT's MaxSim: the sum over the query's vectors of the largest dot product with the
+ * document's; both are rows of `dim` numbers side by side (as `embedTokens` gives them).
+ */
+export function maxSim(query: Float32Array, document: Float32Array, dim: number): number {
+  if (!Number.isInteger(dim) || dim < 1 || query.length % dim !== 0 || document.length % dim !== 0 || document.length === 0)
+    throw new InputError(
+      `maxSim: the query (${query.length}) and the document (${document.length}) must be non-empty rows of dim ${dim}`,
+    );
+  const rows = document.length / dim;
+  const queries = query.length / dim;
+  // [queries, rows] dot products, blocked as the CPU forward's projections are.
+  const dots = matmul(query, { w: document, b: new Float32Array(rows), rows, cols: dim }, queries);
+  let total = 0;
+  for (let q = 0; q < queries; q++) {
+    let best = Number.NEGATIVE_INFINITY;
+    for (let d = q * rows; d < (q + 1) * rows; d++) best = Math.max(best, dots[d] as number);
+    total += best;
+  }
+  return total;
 }

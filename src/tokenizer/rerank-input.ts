@@ -56,9 +56,10 @@ function idsOf(tokenizer: TextTokenizer, text: string): number[] {
 export function rerankerInfo(config: Pick<EncoderConfig, 'crossEncoder' | 'lateInteraction'>): {
   crossEncoder?: true;
   rerankInstruction?: string;
-  lateInteraction?: true;
+  lateInteraction?: { dim: number; queryLength: number; documentLength: number };
 } {
-  if (config.lateInteraction) return { lateInteraction: true };
+  const late = config.lateInteraction;
+  if (late) return { lateInteraction: { dim: late.dim, queryLength: late.queryLength, documentLength: late.documentLength } };
   const spec = config.crossEncoder;
   if (!spec) return {};
   if (spec.input === 'pair') return { crossEncoder: true };

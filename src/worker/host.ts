@@ -5,7 +5,16 @@ import type { Engine, EngineIndexOptions, EngineOptions, IndexLease } from '../e
 import type { EngineRegistry } from '../engine/registry.js';
 import { InputError, M3WebError } from '../errors.js';
 import type { StaticIndex, VectorIndex } from '../search/types.js';
-import type { EmbedOptions, EmbedResult, EncoderInfo, EncoderPlan, LoadProgress, RerankHit, RerankOptions } from '../types.js';
+import type {
+  EmbedOptions,
+  EmbedResult,
+  EncoderInfo,
+  EncoderPlan,
+  LoadProgress,
+  RerankHit,
+  RerankOptions,
+  TokenEmbedOptions,
+} from '../types.js';
 import { type HelloReply, type IndexState, whenGone } from './protocol.js';
 
 /** The index methods a client may call through the host (VectorIndex's, and a static index's stats, by name). */
@@ -119,6 +128,13 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
       options: Omit<RerankOptions, 'signal'>,
     ): Promise<RerankHit[]> {
       return abortable(callId, (signal) => engine().core.rerank(query, documents, { ...options, signal }));
+    },
+
+    embedTokens(callId: number, texts: unknown, options: Omit<TokenEmbedOptions, 'signal'>): Promise<Float32Array[]> {
+      return abortable(callId, async (signal) => {
+        const vectors = await engine().core.embedTokens(texts, { ...options, signal });
+        return transfer(vectors, [...new Set(vectors.map((v) => v.buffer as ArrayBuffer))]);
+      });
     },
 
     abort(callId: number): void {

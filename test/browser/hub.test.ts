@@ -1,6 +1,7 @@
 import { describe, expect, inject, it, vi } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder, createIndex } from '../../src/client/client.js';
+import { maxSim } from '../../src/index.js';
 import { deleteCachedModel, listCachedModels } from '../../src/store/cache.js';
 import { cosine } from '../support/random.js';
 
@@ -161,6 +162,41 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
       index.close();
       await encoder.dispose();
       await reranker.dispose();
+    }
+  });
+
+  it('reranks with a late-interaction model on WebGPU in the worker, and its token vectors come back for maxSim', async () => {
+    const hub = inject('hubUrl');
+    const dir = '/test/oracle/fixtures/colbert-modernbert-tiny';
+    const { queries, documents, scores } = (await (await fetch(`${dir}/expected.json`)).json()) as {
+      queries: string[];
+      documents: string[];
+      scores: number[][];
+    };
+    const colbert = await createEncoder({
+      model: 'hf:fixtures/colbert-modernbert-tiny',
+      hub: { url: hub },
+      dtype: 'f32',
+      device: 'webgpu',
+      activations: 'f32',
+      cache: false,
+    });
+    try {
+      expect(await colbert.info()).toMatchObject({ backend: 'webgpu', model: { lateInteraction: { dim: 24, queryLength: 32 } } });
+      let worst = 0;
+      for (const [i, q] of queries.entries()) {
+        for (const hit of await colbert.rerank(q, documents)) {
+          worst = Math.max(worst, Math.abs(hit.score - (scores[i]?.[hit.index] as number)));
+        }
+      }
+      expect(worst).toBeLessThan(1e-3);
+      const [query] = await colbert.embedTokens([queries[0] as string], { kind: 'query' });
+      const docs = await colbert.embedTokens(documents);
+      docs.forEach((d, j) => {
+        expect(Math.abs(maxSim(query as Float32Array, d, 24) - (scores[0]?.[j] as number))).toBeLessThan(1e-3);
+      });
+    } finally {
+      await colbert.dispose();
     }
   });
 

@@ -107,6 +107,24 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a715',
         },
       ],
+      // A late-interaction model (PyLate's layout over ModernBERT: GTE-ModernColBERT-v1's).
+      [
+        'fixtures/colbert-modernbert-tiny',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/colbert-modernbert-tiny'), [
+            'config.json',
+            'tokenizer.json',
+            'tokenizer_config.json',
+            'model.safetensors',
+            'modules.json',
+            'sentence_bert_config.json',
+            'config_sentence_transformers.json',
+            '1_Dense/config.json',
+            '1_Dense/model.safetensors',
+          ]),
+          commit: 'b0a716',
+        },
+      ],
     ]),
   );
   project.provide('hubUrl', hub.url);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEncoder, createIndex } from '../../src/client/client.js';
-import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
+import { InputError, ModelFormatError, UnsupportedError } from '../../src/errors.js';
+import { maxSim } from '../../src/index.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { encodeLateDocument, encodeLateQuery } from '../../src/tokenizer/late-interaction-input.js';
@@ -79,7 +80,7 @@ describe.each(MODELS)('%s', (name) => {
     const enc = await createEncoder({ model: pack, device: 'cpu' });
     try {
       const { model } = await enc.info();
-      expect(model.lateInteraction).toBe(true);
+      expect(model.lateInteraction).toEqual({ dim: 24, queryLength: 32, documentLength: 40 });
       expect(model.crossEncoder).toBeUndefined();
     } finally {
       await enc.dispose();
@@ -114,6 +115,46 @@ describe.each(MODELS)('%s', (name) => {
     expect(folder).toBeLessThan(1e-4);
     expect(f32).toBeLessThan(1e-4);
     expect(q8).toBeLessThan(2 * expected.q8_moved + 0.05);
+  });
+});
+
+describe('token vectors (embedTokens) and maxSim', () => {
+  it.each(MODELS)("%s: the documents' vectors, kept, score a query as rerank does", async (name) => {
+    const expected = read(name);
+    const enc = await createEncoder({ model: join(FIXTURES, name), device: 'cpu' });
+    try {
+      const docs = await enc.embedTokens(expected.documents);
+      const queries = await enc.embedTokens(expected.queries, { kind: 'query' });
+      // A query keeps all of its 32 tokens (expansion included); a document leaves its skiplist out.
+      for (const q of queries) expect(q.length).toBe(32 * 24);
+      docs.forEach((d, j) => {
+        const kept = (expected.document_ids[j] as number[]).filter((id) => !expected.skiplist.includes(id));
+        expect(d.length).toBe(kept.length * 24);
+        for (let r = 0; r < kept.length; r++) expect(Math.hypot(...d.subarray(r * 24, (r + 1) * 24))).toBeCloseTo(1, 5);
+      });
+      let worst = 0;
+      queries.forEach((q, i) => {
+        docs.forEach((d, j) => {
+          worst = Math.max(worst, Math.abs(maxSim(q, d, 24) - (expected.scores[i]?.[j] as number)));
+        });
+      });
+      expect(worst).toBeLessThan(1e-4);
+      expect(() => maxSim(queries[0] as Float32Array, new Float32Array(0), 24)).toThrow(InputError);
+      expect(() => maxSim(queries[0] as Float32Array, docs[0] as Float32Array, 7)).toThrow(InputError);
+      await expect(enc.embedTokens(['x'], { kind: 'document' as never })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(enc.embedTokens(['x'], { dim: 2 } as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('an embedding model refuses embedTokens', async () => {
+    const enc = await createEncoder({ model: join(FIXTURES, 'bert-tiny'), device: 'cpu' });
+    try {
+      await expect(enc.embedTokens(['a text'])).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    } finally {
+      await enc.dispose();
+    }
   });
 });
 
