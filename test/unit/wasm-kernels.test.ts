@@ -169,18 +169,22 @@ describe('WebAssembly kernels', () => {
     const computed = [14, 12, 14];
     const batch = { size: 3, seqLen, lengths: Uint32Array.from(lengths), computed: Uint32Array.from(computed) };
     const qkv = randomArray(batch.size * seqLen * 3 * heads * d, 2, next);
-    const got = kernel?.attention(qkv, batch, heads, d) as Float32Array;
-    const want = attention(qkv, batch, heads, d);
     const H = heads * d;
-    computed.forEach((n, r) => {
-      for (let i = 0; i < seqLen; i++) {
-        for (let c = 0; c < H; c++) {
-          const at = (r * seqLen + i) * H + c;
-          if (i >= n) expect(got[at]).toBe(0);
-          else expect(Math.abs((got[at] as number) - (want[at] as number))).toBeLessThan(1e-5);
+    // A local window of 2 leaves the farthest expansion rows no key at all: zeros, as elsewhere.
+    for (const window of [undefined, 2]) {
+      const got = kernel?.attention(qkv, batch, heads, d, window) as Float32Array;
+      const want = attention(qkv, batch, heads, d, window);
+      computed.forEach((n, r) => {
+        for (let i = 0; i < seqLen; i++) {
+          for (let c = 0; c < H; c++) {
+            const at = (r * seqLen + i) * H + c;
+            if (i >= n) expect(got[at]).toBe(0);
+            else expect(Math.abs((got[at] as number) - (want[at] as number))).toBeLessThan(1e-5);
+          }
         }
-      }
-    });
+      });
+    }
+    const got = kernel?.attention(qkv, batch, heads, d) as Float32Array;
     // The expansion rows are not zeros, and the attended rows are what they are without them.
     expect(Math.abs(got[(0 * seqLen + 10) * H] as number)).toBeGreaterThan(0);
     const plain = kernel?.attention(qkv, { size: 3, seqLen, lengths: batch.lengths }, heads, d) as Float32Array;

@@ -514,7 +514,7 @@
   (func $softmax_row (param $row i32) (param $jb i32) (param $je i32) (param $lo i32) (param $hi i32) (param $scale f32)
     (param $q i32) (param $slope f32) (param $bias i32) (param $reach i32)
     (local $j i32) (local $at i32) (local $end i32) (local $jv v128) (local $in v128) (local $s v128)
-    (local $max4 v128) (local $sum4 v128) (local $max f32) (local $inv v128)
+    (local $max4 v128) (local $sum4 v128) (local $max f32) (local $inv v128) (local $total f32)
     (local.set $end (i32.add (local.get $row) (i32.shl (local.get $je) (i32.const 2))))
     (local.set $max4 (f32x4.splat (f32.const -inf)))
     (local.set $at (i32.add (local.get $row) (i32.shl (local.get $jb) (i32.const 2))))
@@ -554,7 +554,10 @@
         (local.set $jv (i32x4.add (local.get $jv) (i32x4.splat (i32.const 4))))
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
         (br $keys)))
-    (local.set $inv (f32x4.splat (f32.div (f32.const 1) (call $hsum (local.get $sum4)))))
+    ;; A row that sees no key (an expansion token past a local window's reach) gets zero weights, not NaN.
+    (local.set $total (call $hsum (local.get $sum4)))
+    (local.set $inv (f32x4.splat (select (f32.div (f32.const 1) (local.get $total)) (f32.const 0)
+      (f32.gt (local.get $total) (f32.const 0)))))
     (local.set $at (i32.add (local.get $row) (i32.shl (local.get $jb) (i32.const 2))))
     (block $done
       (loop $keys
