@@ -31,19 +31,19 @@ const DOCUMENT_LENGTH = 180;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * `config` (parsed from `raw` with `options`) as a late-interaction model where the checkpoint is
- * one: the settings recorded in config.json (`raw`, returned with them) and the config parsed
- * again, checked, with its projection; null for a model of another kind.
+ * config.json (`raw`) parsed with `options`, as a late-interaction model where the checkpoint is
+ * one: its settings recorded in the config (`raw` is returned with them, for a pack's
+ * config.json) and its token projection; `projection` is null for a model of another kind.
  */
-export async function readLateInteraction(
+export async function parseWithLateInteraction(
   raw: Record<string, unknown>,
-  config: EncoderConfig,
   options: ConfigOptions,
   source: Omit<LateInteractionSource, 'config'>,
   tokenizer: TextTokenizer,
-): Promise<{ raw: Record<string, unknown>; config: EncoderConfig; projection: DenseModule[] } | null> {
+): Promise<{ raw: Record<string, unknown>; config: EncoderConfig; projection: DenseModule[] | null }> {
+  const config = parseHfConfig(raw, options);
   const late = await lateInteractionOf({ ...source, config: raw }, tokenizer, config.hiddenSize);
-  if (!late) return null;
+  if (!late) return { raw, config, projection: null };
   const recorded = { ...raw, [LATE_INTERACTION_KEY]: lateInteractionJson(late.spec) };
   return { raw: recorded, config: parseHfConfig(recorded, options), projection: late.projection };
 }

@@ -5,7 +5,7 @@ import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
 import { completeStaticConfig, tokenizing } from '../weights/static-config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
 import { asDecoderClassifier } from './decoder-reranker.js';
-import { readLateInteraction } from './late-interaction.js';
+import { parseWithLateInteraction } from './late-interaction.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
 import { denseModules, type SentenceTransformersFiles } from './sentence-transformers.js';
 import { weightsFromTensors } from './weights.js';
@@ -65,17 +65,13 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     files.weights ?? safetensorsOf(files.safetensors),
   );
   const raw = completeStaticConfig(asClassifier, maxId + 1, (name) => source.shape(name)) as Record<string, unknown>;
-  const configOptions = options.exitNorm ? { exitNorm: options.exitNorm } : {};
-  const base = parseHfConfig(raw, configOptions);
   const st = files.sentenceTransformers ?? {};
-  const late = await readLateInteraction(
+  const { config: parsed, projection: late } = await parseWithLateInteraction(
     raw,
-    base,
-    configOptions,
+    options.exitNorm ? { exitNorm: options.exitNorm } : {},
     { tokenizerConfig: files.tokenizerConfig, sentenceTransformers: st, weights: source },
     tokenizer,
   );
-  const parsed = late?.config ?? base;
   const config = {
     ...parsed,
     maxTokens: Math.min(parsed.maxTokens, tokenizerMaxLength(files.tokenizerConfig) ?? parsed.maxTokens),
@@ -92,7 +88,7 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
   }
   const weights = await weightsFromTensors(config, source, { quant, layers });
   // A ColBERT model's Dense modules project every token, not a pooled vector.
-  if (late) weights.lateProjection = late.projection;
+  if (late) weights.lateProjection = late;
   else {
     const head = await denseModules(st, config.hiddenSize, 'f32');
     if (head.length > 0) weights.head = head;

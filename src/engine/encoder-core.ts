@@ -4,7 +4,7 @@ import type { GpuSession } from '../gpu/session.js';
 import { checkTolerance, DEFAULT_TOLERANCE } from '../model/adaptive.js';
 import { cpuClassifier } from '../model/cpu-classifier.js';
 import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
-import { LateInteractionScorer } from '../model/late-interaction.js';
+import { LateInteractionScorer, maxSim } from '../model/late-interaction.js';
 import { PromptProjection } from '../model/projection.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
@@ -403,20 +403,18 @@ export class EncoderCore {
     if (!PROMPT_KINDS.includes(kind)) throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(kind)}`);
     const layers = options.layers ?? Math.max(...info.exits);
     checkChoice('layers', layers, info.exits);
-    for (const [i, t] of (texts as string[]).entries()) {
-      if (model.tokenizer.tokenIds(cutText(t, spec.documentLength), false).length === 0)
-        throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
-    }
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(abortError());
     const encode = kind === 'query' ? encodeLateQuery : encodeLateDocument;
     const length = kind === 'query' ? spec.queryLength : spec.documentLength;
-    return this.lateVectors(
-      (texts as string[]).map((t) => ({ ...encode(model.tokenizer, spec, cutText(t, length)), document: kind === 'passage' })),
-      layers,
-      spec,
-      signal,
-    ).then((done) => done.map((d) => d.vectors));
+    // What the specials and the marker alone encode to: a text adding nothing has no character the tokenizer reads.
+    const bare = encode(model.tokenizer, spec, '').tokens;
+    const inputs = (texts as string[]).map((t, i) => {
+      const input = encode(model.tokenizer, spec, cutText(t, length));
+      if (input.tokens <= bare) throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
+      return { ...input, document: kind === 'passage' };
+    });
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortError());
+    return this.lateVectors(inputs, layers, spec, signal).then((done) => done.map((d) => d.vectors));
   }
 
   /**
@@ -438,11 +436,10 @@ export class EncoderCore {
     }));
     // The query rides with the first chunk of documents: one submission and one readback.
     const [queryVectors, ...done] = await this.lateVectors([q, ...docs], layers, spec, signal);
-    const scorer = new LateInteractionScorer(spec);
     return done
       .map((d, index) => ({
         index,
-        score: scorer.score((queryVectors as (typeof done)[number]).vectors, d.vectors),
+        score: maxSim((queryVectors as (typeof done)[number]).vectors, d.vectors, spec.dim),
         truncated: q.truncated || d.truncated,
       }))
       .sort((a, b) => b.score - a.score || a.index - b.index);

@@ -149,18 +149,7 @@ export class CpuEncoder implements EncoderBackend {
     layers: number,
     attended?: readonly number[],
   ): Promise<Float32Array[]> {
-    checkTokens(tokens, this.config);
-    checkAttended(tokens, attended);
-    const H = this.config.hiddenSize;
-    const out: Float32Array[] = new Array(tokens.length);
-    for (const batch of bucketize(tokens, this.config, undefined, undefined, attended)) {
-      const h = this.forward(batch, layers);
-      batch.indices.forEach((textIndex, row) => {
-        const base = row * batch.seqLen * H;
-        out[textIndex] = h.slice(base, base + (tokens[textIndex] as ArrayLike<number>).length * H);
-      });
-    }
-    return out;
+    return this.perToken(tokens, layers, attended, null);
   }
 
   async tokenVectors(
@@ -168,19 +157,30 @@ export class CpuEncoder implements EncoderBackend {
     layers: number,
     attended?: readonly number[],
   ): Promise<Float32Array[]> {
-    const project = this.tokenHead;
-    if (!project)
+    if (!this.tokenHead)
       throw new UnsupportedError('tokenVectors: this model has no token projection (it is no late-interaction model)');
+    return this.perToken(tokens, layers, attended, this.tokenHead);
+  }
+
+  /** Each text's rows of the states after `layers` layers, through `project` where given. */
+  private perToken(
+    tokens: readonly ArrayLike<number>[],
+    layers: number,
+    attended: readonly number[] | undefined,
+    project: CpuHead | null,
+  ): Float32Array[] {
     checkTokens(tokens, this.config);
     checkAttended(tokens, attended);
     const out: Float32Array[] = new Array(tokens.length);
     for (const batch of bucketize(tokens, this.config, undefined, undefined, attended)) {
-      // The whole block at once (padding rows too): one matmul instead of one per text.
-      const v = project(this.forward(batch, layers), batch.size * batch.seqLen);
-      const dim = v.length / (batch.size * batch.seqLen);
+      const rows = batch.size * batch.seqLen;
+      // The whole block at once (padding rows too): one projection instead of one per text.
+      const h = this.forward(batch, layers);
+      const v = project ? project(h, rows) : h;
+      const width = v.length / rows;
       batch.indices.forEach((textIndex, row) => {
-        const base = row * batch.seqLen * dim;
-        out[textIndex] = v.slice(base, base + (tokens[textIndex] as ArrayLike<number>).length * dim);
+        const base = row * batch.seqLen * width;
+        out[textIndex] = v.slice(base, base + (tokens[textIndex] as ArrayLike<number>).length * width);
       });
     }
     return out;

@@ -200,12 +200,7 @@ export class GpuEncoder implements EncoderBackend {
     layers: number,
     attended?: readonly number[],
   ): Promise<Float32Array[]> {
-    checkTokens(tokens, this.config);
-    checkAttended(tokens, attended);
-    if (!Number.isInteger(layers) || layers < 0 || layers > this.loadedLayers) {
-      throw new RangeError(`layers must be in 0..${this.loadedLayers}`);
-    }
-    return this.serialised(() => this.run(tokens, layers, { kind: 'hidden', attended }));
+    return this.perToken(tokens, layers, { kind: 'hidden', attended });
   }
 
   async tokenVectors(
@@ -220,12 +215,21 @@ export class GpuEncoder implements EncoderBackend {
     }
     if (!this.projection)
       throw new UnsupportedError('tokenVectors: this model has no token projection (it is no late-interaction model)');
+    return this.perToken(tokens, layers, { kind: 'tokens', attended });
+  }
+
+  /** Each text's rows of the states after `layers` layers (or of their projection), read back once. */
+  private perToken(
+    tokens: readonly ArrayLike<number>[],
+    layers: number,
+    output: Extract<Output, { kind: 'hidden' | 'tokens' }>,
+  ): Promise<Float32Array[]> {
     checkTokens(tokens, this.config);
-    checkAttended(tokens, attended);
-    if (!Number.isInteger(layers) || layers < 1 || layers > this.loadedLayers) {
-      throw new RangeError(`layers must be in 1..${this.loadedLayers}`);
+    checkAttended(tokens, output.attended);
+    if (!Number.isInteger(layers) || layers < 0 || layers > this.loadedLayers) {
+      throw new RangeError(`layers must be in 0..${this.loadedLayers}`);
     }
-    return this.serialised(() => this.run(tokens, layers, { kind: 'tokens', attended }));
+    return this.serialised(() => this.run(tokens, layers, output));
   }
 
   /**
@@ -302,7 +306,9 @@ export class GpuEncoder implements EncoderBackend {
     // mode its projected [M, dim] block (f32).
     const outOffsets: number[] = [];
     let outBytes = 0;
-    const rowBytes = projection ? projection.dim * 4 : H * ELEM_BYTES[elem];
+    const rowElem: Elem = projection ? 'f32' : elem;
+    const rowWidth = projection ? projection.dim : H;
+    const rowBytes = rowWidth * ELEM_BYTES[rowElem];
     for (const b of batches) {
       outOffsets.push(outBytes);
       outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * rowBytes);
@@ -353,9 +359,9 @@ export class GpuEncoder implements EncoderBackend {
           results[textIndex] = new Float32Array(raw, base + row * d * 4, d).slice();
         } else {
           const start = base + row * batch.seqLen * rowBytes;
-          const n = ((batch.computed ?? batch.lengths)[row] as number) * (rowBytes / ELEM_BYTES[projection ? 'f32' : elem]);
+          const n = ((batch.computed ?? batch.lengths)[row] as number) * rowWidth;
           results[textIndex] =
-            elem === 'f16' && !projection ? widenF16(new Uint16Array(raw, start, n)) : new Float32Array(raw, start, n).slice();
+            rowElem === 'f16' ? widenF16(new Uint16Array(raw, start, n)) : new Float32Array(raw, start, n).slice();
         }
       });
     });

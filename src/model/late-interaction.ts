@@ -6,8 +6,8 @@ import { matmul } from './cpu-ops.js';
 const NORM_EPS = 1e-12;
 
 /**
- * A late-interaction (ColBERT) model's token vectors as they are compared, and their MaxSim score,
- * on the CPU: the backends return every token's projected vector (EncoderBackend.tokenVectors).
+ * A late-interaction (ColBERT) model's token vectors as they are compared (by `maxSim` below), on
+ * the CPU: the backends return every token's projected vector (EncoderBackend.tokenVectors).
  */
 export class LateInteractionScorer {
   private readonly skip: ReadonlySet<number>;
@@ -32,10 +32,6 @@ export class LateInteractionScorer {
       for (let c = 0; c < dim; c++) out[r * dim + c] = (row[c] as number) * inv;
     }
     return out;
-  }
-
-  score(query: Float32Array, document: Float32Array): number {
-    return maxSim(query, document, this.spec.dim);
   }
 }
 

@@ -1,5 +1,5 @@
 import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
-import { readLateInteraction } from '../checkpoint/late-interaction.js';
+import { parseWithLateInteraction } from '../checkpoint/late-interaction.js';
 import { tokenizerMaxLength } from '../checkpoint/load.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
@@ -103,10 +103,16 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     string,
     unknown
   >;
-  const configOptions = options.exitNorm ? { exitNorm: options.exitNorm } : {};
-  const base = parseHfConfig(rawConfig, configOptions);
-  const late = await readLateInteraction(rawConfig, base, configOptions, { ...ckpt, weights: tensors }, tokenizer);
-  const config = late?.config ?? base;
+  const {
+    raw: recorded,
+    config,
+    projection: late,
+  } = await parseWithLateInteraction(
+    rawConfig,
+    options.exitNorm ? { exitNorm: options.exitNorm } : {},
+    { ...ckpt, weights: tensors },
+    tokenizer,
+  );
   const preNorm = config.modern ?? config.decoder;
   if (options.exitNorm && !preNorm) throw new InputError('exitNorm applies to pre-norm models only (ModernBERT, Qwen3, Gemma 3)');
   if (tokenizer.maxTokenId >= config.vocabSize) {
@@ -137,13 +143,13 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
       ...(await reader.rest()),
       ...(head.length > 0 ? { head } : {}),
       ...(projection ? { projection } : {}),
-      ...(late ? { lateProjection: late.projection } : {}),
+      ...(late ? { lateProjection: late } : {}),
     }),
     release: () => arena.reset(),
   };
   return streamPack(
     weights,
-    late?.raw ?? rawConfig,
+    recorded,
     { json: ckpt.tokenizer, ...(ckpt.tokenizerConfig ? { config: ckpt.tokenizerConfig as Record<string, unknown> } : {}) },
     {
       ...meta,

@@ -6,6 +6,8 @@ export interface LateInput {
   ids: number[];
   /** How many of the first ids are attended: the rest are a query's expansion tokens. */
   attended: number;
+  /** How many of the first ids the text made (specials and marker included): those before any expansion. */
+  tokens: number;
   truncated: boolean;
 }
 
@@ -16,7 +18,7 @@ export interface LateInput {
 function withMarker(tokenizer: TextTokenizer, text: string, length: number, marker: number | null): LateInput {
   const { ids, truncated } = tokenizer.encode(text, marker === null ? length : length - 1);
   if (marker !== null) ids.splice(1, 0, marker);
-  return { ids, attended: ids.length, truncated };
+  return { ids, attended: ids.length, tokens: ids.length, truncated };
 }
 
 /**
@@ -28,7 +30,7 @@ export function encodeLateQuery(tokenizer: TextTokenizer, spec: LateInteractionS
   const q = withMarker(tokenizer, text, spec.queryLength, spec.queryMarker);
   if (spec.expansionToken === null) return q;
   const ids = [...q.ids, ...new Array<number>(spec.queryLength - q.ids.length).fill(spec.expansionToken)];
-  return { ids, attended: spec.attendExpansion ? ids.length : q.attended, truncated: q.truncated };
+  return { ...q, ids, attended: spec.attendExpansion ? ids.length : q.attended };
 }
 
 /** A document: cut at spec.documentLength tokens. */
