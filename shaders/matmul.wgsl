@@ -36,6 +36,8 @@ const EPILOGUE_RESIDUAL: u32 = 3u;
 // Gated like GeGLU, with SiLU (Qwen3's SwiGLU) or tanh-approximated GELU (Gemma's) on the inputs.
 const EPILOGUE_SWIGLU: u32 = 4u;
 const EPILOGUE_GEGLU_TANH: u32 = 5u;
+// ReLU (T5's feed-forward).
+const EPILOGUE_RELU: u32 = 6u;
 
 fn gated() -> bool {
   return P.epilogue == EPILOGUE_GEGLU || P.epilogue == EPILOGUE_SWIGLU || P.epilogue == EPILOGUE_GEGLU_TANH;
@@ -172,6 +174,9 @@ fn store4(row: u32, c0: u32, raw: vec4<f32>) {
       var v = sums[j] + Bias[c];
       if (P.epilogue == EPILOGUE_GELU) {
         v = gelu(v);
+      }
+      if (P.epilogue == EPILOGUE_RELU) {
+        v = max(v, 0.0);
       }
       if (P.epilogue == EPILOGUE_RESIDUAL) {
         v += f32(Y[row * P.N + c]);

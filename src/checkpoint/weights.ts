@@ -10,6 +10,7 @@ import { nomicReader } from './nomic.js';
 import type { HfWeightOptions } from './options.js';
 import type { TensorSource } from './safetensors.js';
 import { staticReader } from './static.js';
+import { t5Reader } from './t5.js';
 
 /**
  * A checkpoint of any supported architecture, read a part at a time (see bertReader for the
@@ -22,6 +23,7 @@ export function weightsReader(config: EncoderConfig, source: TensorSource, optio
 }
 
 function architectureReader(config: EncoderConfig, source: TensorSource, options: HfWeightOptions): WeightParts {
+  if (config.modelType === 't5') return t5Reader(config, source, options);
   if (config.decoder) return decoderReader(config, source, options);
   if (config.modelType === 'model2vec') return staticReader(config, source, options);
   if (config.modelType === 'gte') return gteReader(config, source, options);

@@ -10,6 +10,6 @@ export interface AttentionShape {
   scale: number;
   /** ALiBi: head h's scores get -alibi[h] |i - j| (model/alibi.ts); absent: none. */
   alibi?: Float32Array;
-  /** MPNet: head h's scores get table[h (2 reach + 1) + reach + clamp(j - i, +-reach)] (model/relative-bias.ts). */
+  /** MPNet, T5: head h's scores get table[h (2 reach + 1) + reach + clamp(j - i, +-reach)] (model/relative-bias.ts). */
   relative?: { table: Float32Array; reach: number };
 }

@@ -1,13 +1,14 @@
 import { exitUsesFinalNorm } from '../weights/config.js';
 import type { DecoderWeights } from '../weights/weights.js';
-import { addInto, type CpuForward, cpuLayers, gated, rmsNorm, rotateHeads } from './cpu-ops.js';
+import { addInto, type CpuForward, type CpuLinear, cpuLayers, gated, rmsNorm, rotateHeads } from './cpu-ops.js';
+import { modelRelativeBias } from './relative-bias.js';
 import { ropeTable } from './rope.js';
 import type { WasmKernels } from './wasm/kernels.js';
 
 /**
- * The Qwen3 / Qwen2 / Gemma 3 forward (pre-norm, RMSNorm; conventions in weights/decoder-config.ts): x is the
- * residual stream; each sub-layer reads an RMS-normed copy and adds its output back, Gemma's
- * through one more norm (sandwichNorms).
+ * The Qwen3 / Qwen2 / Gemma 3 / T5 forward (pre-norm, RMSNorm; conventions in weights/decoder-config.ts):
+ * x is the residual stream; each sub-layer reads an RMS-normed copy and adds its output back, Gemma's
+ * through one more norm (sandwichNorms). T5 places tokens by its relative bias instead of RoPE.
  */
 export function decoderCpuForward(weights: DecoderWeights, kernel: WasmKernels | null): CpuForward {
   const { config } = weights;
@@ -32,6 +33,16 @@ export function decoderCpuForward(weights: DecoderWeights, kernel: WasmKernels |
     return n;
   };
   const exit = (x: Float32Array, count: number) => (exitUsesFinalNorm(config, count) ? normed(x, weights.finalNorm) : x);
+  const relative = modelRelativeBias(weights);
+  const { activation } = spec;
+  /** The feed-forward's hidden rows [M, I]: gated (2I input rows) or ReLU / GELU over I. */
+  const hidden = (ffnIn: CpuLinear, x: Float32Array, M: number): Float32Array => {
+    if (spec.gated && activation !== 'relu') return gated(ffnIn(x, M), M, I, activation);
+    if (activation === 'gelu') return ffnIn(x, M, 'gelu');
+    const h = ffnIn(x, M);
+    for (let k = 0; k < h.length; k++) h[k] = Math.max(0, h[k] as number);
+    return h;
+  };
 
   return (batch, count, afterLayer) => {
     const M = batch.size * batch.seqLen;
@@ -42,8 +53,10 @@ export function decoderCpuForward(weights: DecoderWeights, kernel: WasmKernels |
       const qkv = layer.qkv(normed(x, layer.inputNorm), M);
       if (layer.qNorm) rmsNorm(qkv, layer.qNorm, eps, stride, Q);
       if (layer.kNorm) rmsNorm(qkv.subarray(Q), layer.kNorm, eps, stride, spec.numKvHeads * d);
-      const rope = table(spec.ropeTheta[i] as number, batch.seqLen);
-      rotateHeads(qkv, batch, { stride, heads: numHeads + spec.numKvHeads, d }, rope);
+      if (spec.ropeTheta) {
+        const rope = table(spec.ropeTheta[i] as number, batch.seqLen);
+        rotateHeads(qkv, batch, { stride, heads: numHeads + spec.numKvHeads, d }, rope);
+      }
       const ctx = attendGrouped(qkv, batch, {
         heads: numHeads,
         kvHeads: spec.numKvHeads,
@@ -51,11 +64,12 @@ export function decoderCpuForward(weights: DecoderWeights, kernel: WasmKernels |
         windowHalf: spec.windowHalf[i] as number,
         causal: spec.causal,
         scale: spec.attnScale,
+        ...(relative ? { relative } : {}),
       });
       const a = layer.attnOut(ctx, M);
       if (layer.postAttnNorm) rmsNorm(a, layer.postAttnNorm, eps);
       addInto(x, a);
-      const y = layer.ffnOut(gated(layer.ffnIn(normed(x, layer.ffnNorm), M), M, I, spec.activation), M);
+      const y = layer.ffnOut(hidden(layer.ffnIn, normed(x, layer.ffnNorm), M), M);
       if (layer.postFfnNorm) rmsNorm(y, layer.postFfnNorm, eps);
       addInto(x, y);
       afterLayer?.(i + 1, exit(x, i + 1));

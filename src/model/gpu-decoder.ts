@@ -1,4 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
+import type { Epilogue } from '../gpu/kernels/matmul.js';
 import { RmsNormKernel } from '../gpu/kernels/rmsnorm.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import type { Elem, UniformArena } from '../gpu/resources.js';
@@ -16,6 +17,7 @@ import {
   WeightUploads,
   withInputs,
 } from './gpu-graph.js';
+import { modelRelativeBias } from './relative-bias.js';
 import { ropeTable } from './rope.js';
 
 interface GpuLayer extends GpuProjections {
@@ -25,21 +27,32 @@ interface GpuLayer extends GpuProjections {
   postAttnNorm: GPUBuffer | null;
   ffnNorm: GPUBuffer;
   postFfnNorm: GPUBuffer | null;
-  rope: GPUBuffer;
+  /** Null where the relative bias places tokens (T5). */
+  rope: GPUBuffer | null;
   /** Set for sliding-window layers. */
   windowHalf?: number;
 }
+
+/** The matmul epilogue of each feed-forward the configs allow (t5-config.ts, decoder-config.ts). */
+const FEED_FORWARD: Readonly<Record<string, Epilogue>> = {
+  'gated silu': 'swiglu',
+  'gated gelu_tanh': 'geglu_tanh',
+  'gated gelu': 'geglu',
+  gelu: 'gelu',
+  relu: 'relu',
+};
 
 type Role = 'residual' | 'normed' | 'qkv' | 'attnContext' | 'ffnHidden' | 'sublayer';
 const ROLES: Role[] = ['residual', 'normed', 'qkv', 'attnContext', 'ffnHidden', 'sublayer'];
 
 /**
- * The Qwen3 / Qwen2 / Gemma 3 forward (conventions in weights/decoder-config.ts). `residual` is the
+ * The Qwen3 / Qwen2 / Gemma 3 / T5 forward (conventions in weights/decoder-config.ts). `residual` is the
  * residual stream; each sub-layer reads an RMS-normed copy. Qwen3's output projections add
  * straight into the stream (matmul's residual epilogue); Gemma's write `sublayer`, whose norm then
  * adds it into the stream (rmsnorm.wgsl's norm_add). The q/k norms run in place over the fused QKV
- * rows (Qwen2 has none) before attention, which rotates them (RoPE) as it loads them; SwiGLU and Gemma's tanh GeGLU
- * are matmul epilogues.
+ * rows (Qwen2 has none) before attention, which rotates them (RoPE) as it loads them, or adds T5's
+ * relative bias to the scores; the feed-forward activations (SwiGLU, tanh GeGLU, T5's ReLU) are
+ * matmul epilogues.
  */
 export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
   private constructor(
@@ -49,6 +62,7 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
     kernels: LayerKernels,
     private readonly rms: RmsNormKernel,
     private readonly finalNorm: GPUBuffer,
+    private readonly relative: { table: GPUBuffer; reach: number } | null,
     layers: GpuLayer[],
     uploads: WeightUploads,
     elems: Record<Role, Elem>,
@@ -88,7 +102,13 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
     const spec = c.decoder as DecoderSpec;
     const elems = roleElems(ROLES, activations, ['residual']);
     const [kernels, rms] = await Promise.all([
-      createLayerKernels(gpu, { layers: weights.layers, headDim: c.headDim, eps: c.layerNormEps, rotary: true, elems }),
+      createLayerKernels(gpu, {
+        layers: weights.layers,
+        headDim: c.headDim,
+        eps: c.layerNormEps,
+        rotary: spec.ropeTheta !== null,
+        elems,
+      }),
       RmsNormKernel.create(gpu.device, c.layerNormEps, withInputs(elems)),
     ]);
     const up = new WeightUploads(gpu.device);
@@ -112,12 +132,14 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
         postAttnNorm: norm('post_attn_norm', l.postAttnNorm),
         ffnNorm: up.buffer(`layer${i}.ffn_norm`, l.ffnNorm),
         postFfnNorm: norm('post_ffn_norm', l.postFfnNorm),
-        rope: rope(spec.ropeTheta[i] as number),
+        rope: spec.ropeTheta && rope(spec.ropeTheta[i] as number),
         ...(Number.isFinite(windowHalf) ? { windowHalf } : {}),
       };
     });
     const finalNorm = up.buffer('final_norm', weights.finalNorm);
-    return new DecoderGraph(gpu.device, c, spec, kernels, rms, finalNorm, layers, up, elems);
+    const bias = modelRelativeBias(weights);
+    const relative = bias && { table: up.buffer('relative_bias', bias.table), reach: bias.reach };
+    return new DecoderGraph(gpu.device, c, spec, kernels, rms, finalNorm, relative, layers, up, elems);
   }
 
   encode(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs, layers: number): GPUBuffer {
@@ -129,9 +151,10 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
     const M = batch.size * batch.seqLen;
     const Q = numHeads * D;
     const stride = Q + 2 * spec.numKvHeads * D;
-    const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads };
+    const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads, relative: this.relative };
     const grouped = { kvHeads: spec.numKvHeads, causal: spec.causal, scale: spec.attnScale };
-    const ffnEpilogue = spec.activation === 'silu' ? 'swiglu' : 'geglu_tanh';
+    const ffnEpilogue = FEED_FORWARD[`${spec.gated ? 'gated ' : ''}${spec.activation}`];
+    if (!ffnEpilogue) throw new Error(`no feed-forward epilogue for ${spec.gated ? 'gated ' : ''}${spec.activation}`);
     rms.encodeScale(pass, uniforms, p.wordRows, residual, M, H, spec.embedScale); // residual [M, H]
     for (const l of this.layers.slice(0, layers)) {
       rms.encodeTo(pass, uniforms, residual, normed, l.inputNorm, M, H); // normed [M, H]
@@ -147,12 +170,12 @@ export class DecoderGraph extends LayerGraph<Role, GpuLayer> {
         p.lengths,
         attnContext,
         shape,
-        { rope: l.rope, ...(l.windowHalf === undefined ? {} : { windowHalf: l.windowHalf }) },
+        l.rope ? { rope: l.rope, ...(l.windowHalf === undefined ? {} : { windowHalf: l.windowHalf }) } : undefined,
         grouped,
       ); // attnContext [M, Q]
       this.addSublayer(pass, uniforms, attnContext, l.attnOut, l.postAttnNorm, M);
       rms.encodeTo(pass, uniforms, residual, normed, l.ffnNorm, M, H); // normed [M, H]
-      // ffnIn has 2I rows (gate inputs over up projections); the gated epilogue leaves I columns.
+      // A gated ffnIn has 2I rows (gate inputs over up projections); its epilogue leaves I columns.
       matmul.encode(pass, uniforms, normed, l.ffnIn, ffnHidden, M, ffnEpilogue); // ffnHidden [M, I]
       this.addSublayer(pass, uniforms, ffnHidden, l.ffnOut, l.postFfnNorm, M);
     }

@@ -1,6 +1,6 @@
 import { ModelFormatError } from '../errors.js';
 import type { RelativeAttentionSpec } from '../weights/encoder-config.js';
-import type { BertWeights } from '../weights/weights.js';
+import type { BertWeights, DecoderWeights } from '../weights/weights.js';
 
 /**
  * T5's bucket of the signed distance `distance` = j - i from query i to key j, as MPNetEncoder
@@ -24,7 +24,7 @@ export function relativeBucket(
 }
 
 /**
- * MPNet's relative bias laid out for the attention kernels: head h's bias for distance d = j - i
+ * MPNet's or T5's relative bias laid out for the attention kernels: head h's bias for distance d = j - i
  * at [h * (2 reach + 1) + reach + d], d clamped to +-reach. Every distance past maxDistance falls
  * in the last bucket of its sign, so reach = maxDistance covers any length.
  */
@@ -43,10 +43,13 @@ export function relativeBiasTable(
   return { table, reach };
 }
 
-/** The kernels' relative bias table of an MPNet model (see relativeBiasTable); null for every other model. */
-export function modelRelativeBias(weights: BertWeights): { table: Float32Array; reach: number } | null {
+/** The kernels' relative bias table of an MPNet or T5 model (see relativeBiasTable); null for every other model. */
+export function modelRelativeBias(
+  weights: Pick<BertWeights | DecoderWeights, 'config' | 'relativeBias'>,
+): { table: Float32Array; reach: number } | null {
   const spec = weights.config.relativeAttention;
   if (!spec) return null;
-  if (!weights.relativeBias) throw new ModelFormatError('MPNet weights without encoder.relative_attention_bias');
+  if (!weights.relativeBias)
+    throw new ModelFormatError(`${weights.config.modelType} weights without their relative_attention_bias`);
   return relativeBiasTable(weights.relativeBias, weights.config.numHeads, spec);
 }

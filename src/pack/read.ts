@@ -159,7 +159,7 @@ export function packLayers(
   return out;
 }
 
-/** A Qwen3 / Qwen2 / Gemma 3 layer: stacked projections and RMSNorm factors, as write.ts lays them out. */
+/** A Qwen3 / Qwen2 / Gemma 3 / T5 layer: stacked projections and RMSNorm factors, as write.ts lays them out. */
 function decoderLayer(
   view: ShardView,
   at: string,
@@ -272,6 +272,10 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
         )
       : new QuantizedEmbeddingTable(table);
   if (config.modelType === 'model2vec') return { family: 'static', config, word, layers: [] };
+  const relativeBias = () =>
+    config.relativeAttention
+      ? { relativeBias: view.f32('relativeBias', [config.relativeAttention.tableRows, config.numHeads]) }
+      : {};
   if (config.decoder) {
     return {
       family: 'decoder',
@@ -279,6 +283,7 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
       word,
       layers: packLayers(manifest, config, files, 0, layers) as DecoderLayer[],
       finalNorm: view.f32('finalNorm', [H]),
+      ...relativeBias(),
     };
   }
   const embNorm = view.norm('embNorm', H);
@@ -308,9 +313,7 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
           },
         }
       : {}),
-    ...(config.relativeAttention
-      ? { relativeBias: view.f32('relativeBias', [config.relativeAttention.tableRows, config.numHeads]) }
-      : {}),
+    ...relativeBias(),
     layers: packLayers(manifest, config, files, 0, layers) as BertLayer[],
   };
 }

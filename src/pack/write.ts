@@ -1,5 +1,5 @@
 import { PendingTable } from '../checkpoint/matrix.js';
-import type { LoraSpec } from '../weights/config.js';
+import type { EncoderConfig, LoraSpec } from '../weights/config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
 import {
   type ClassifierHead,
@@ -139,7 +139,7 @@ function embeddingExtras(weights: WeightsRest): Part[] {
   switch (weights.family) {
     case 'bert': {
       // GTE has neither table (rotary positions; its token-type row is in the word rows).
-      const { position, tokenType, relativeBias, adapters } = weights;
+      const { position, tokenType, adapters } = weights;
       const lora = config.lora;
       return [
         ...(adapters && lora
@@ -151,19 +151,22 @@ function embeddingExtras(weights: WeightsRest): Part[] {
           : []),
         ...(position ? [f32Part('position', position, [config.maxPositions, H])] : []),
         ...(tokenType ? [f32Part('tokenType', tokenType, [config.typeVocabSize, H])] : []),
-        ...(relativeBias
-          ? [f32Part('relativeBias', relativeBias, [relativeBias.length / config.numHeads, config.numHeads])]
-          : []),
+        ...relativeBiasParts(weights),
         ...normParts('embNorm', weights.embNorm),
       ];
     }
     case 'modernbert':
       return [...normParts('finalNorm', weights.finalNorm), ...normParts('embNorm', weights.embNorm)];
     case 'decoder':
-      return [f32Part('finalNorm', weights.finalNorm, [H])];
+      return [f32Part('finalNorm', weights.finalNorm, [H]), ...relativeBiasParts(weights)];
     case 'static':
       return [];
   }
+}
+
+/** MPNet's and T5's relative bias table, [tableRows, heads], where the model has one. */
+function relativeBiasParts({ relativeBias, config }: { relativeBias?: Float32Array | null; config: EncoderConfig }): Part[] {
+  return relativeBias ? [f32Part('relativeBias', relativeBias, [relativeBias.length / config.numHeads, config.numHeads])] : [];
 }
 
 /** Lays `parts` out in one shard file, in `spare` (the last shard's memory) when it is the same size. */

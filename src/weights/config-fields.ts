@@ -39,12 +39,12 @@ export function ropeTheta(params: Record<string, unknown>, type: string): number
 
 /**
  * The names other configs use for BERT's fields: transformers' GPT2Config attribute_map
- * (NomicBERT) and DistilBertConfig's.
+ * (NomicBERT), DistilBertConfig's and T5Config's.
  */
 const ALIASES: Readonly<Record<string, readonly string[]>> = {
-  hidden_size: ['n_embd', 'dim'],
-  num_hidden_layers: ['n_layer', 'n_layers'],
-  num_attention_heads: ['n_head', 'n_heads'],
+  hidden_size: ['n_embd', 'dim', 'd_model'],
+  num_hidden_layers: ['n_layer', 'n_layers', 'num_layers'],
+  num_attention_heads: ['n_head', 'n_heads', 'num_heads'],
   max_position_embeddings: ['n_positions'],
 };
 

@@ -16,6 +16,7 @@ import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 import { lateInteractionSpec } from './late-interaction.js';
 import { isStaticConfig, parseStaticConfig } from './static-config.js';
+import { parseT5Config } from './t5-config.js';
 
 export { readsSegmentTypes } from './cross-encoder-config.js';
 export {
@@ -47,12 +48,14 @@ export const SUPPORTED_MODEL_TYPES = [
   'qwen2',
   'qwen3',
   'gemma3_text',
+  't5',
+  'mt5',
   'model2vec',
   'jina_embeddings_v3',
 ] as const;
 
 export interface ConfigOptions {
-  /** Pre-norm models only (ModernBERT, Qwen3, Gemma 3; default 'none'); packs record it in their manifest. */
+  /** Pre-norm models only (ModernBERT, Qwen3, Gemma 3, T5; default 'none'); packs record it in their manifest. */
   exitNorm?: ExitNorm;
 }
 
@@ -61,7 +64,7 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   const late = lateInteractionSpec(raw as Record<string, unknown>, config.vocabSize);
   if (!late) return config;
   if (config.crossEncoder || config.decoder || config.numLayers === 0)
-    throw new UnsupportedError('late interaction (ColBERT) is read over bidirectional encoders only');
+    throw new UnsupportedError('late interaction (ColBERT) is read over BERT-style and ModernBERT encoders only');
   if (late.queryLength > config.maxTokens || late.documentLength > config.maxTokens)
     throw new ModelFormatError(`the ColBERT query and document lengths must fit the model's ${config.maxTokens} positions`);
   return { ...config, lateInteraction: late };
@@ -85,6 +88,7 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   if (modelType === 'qwen3') return withCrossEncoder(parseDecoderConfig(cfg, modelType, exitNorm), cfg, 'qwen3');
   if (modelType === 'qwen2') return parseQwen2Config(cfg, exitNorm);
   if (modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
+  if (modelType === 't5' || modelType === 'mt5') return parseT5Config(cfg, exitNorm);
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
     throw new UnsupportedError(

@@ -2,12 +2,15 @@ import { ModelFormatError, UnsupportedError } from '../errors.js';
 import { num, obj, positiveInt, ropeTheta } from './config-fields.js';
 import type { ExitNorm } from './exit-norm.js';
 
-/** Gated feed-forward activations: SiLU (Qwen3's SwiGLU) or tanh-approximated GELU (Gemma's GeGLU). */
-export type GateActivation = 'silu' | 'gelu_tanh';
+/**
+ * Feed-forward activations: gated, SiLU (Qwen3's SwiGLU), tanh-approximated GELU (Gemma's and T5
+ * v1.1's GeGLU) or exact GELU; plain (T5's ReLU, exact GELU).
+ */
+export type FeedForwardActivation = 'silu' | 'gelu_tanh' | 'gelu' | 'relu';
 
 /**
- * The numbers of a decoder-style model (Qwen3-Embedding, EmbeddingGemma, Qwen2 / Qwen3 rerankers)
- * beyond BERT's: pre-norm layers with RMSNorm, grouped-query attention and a gated MLP.
+ * The numbers of a pre-norm RMSNorm model (Qwen3-Embedding, EmbeddingGemma, Qwen2 / Qwen3 rerankers,
+ * T5 encoders) beyond BERT's: grouped-query attention, RoPE or a relative bias, a gated or plain MLP.
  */
 export interface DecoderSpec {
   /** Key/value heads; each serves numHeads / numKvHeads query heads (grouped-query attention). */
@@ -16,13 +19,15 @@ export interface DecoderSpec {
   causal: boolean;
   /** Per layer: a query i sees keys j with |i - j| <= windowHalf (Infinity for full attention). */
   windowHalf: number[];
-  /** Per layer: the RoPE base. */
-  ropeTheta: number[];
+  /** Per layer: the RoPE base; null where a relative bias places tokens instead (T5: config.relativeAttention). */
+  ropeTheta: number[] | null;
   /** Multiplies q . k before the softmax. */
   attnScale: number;
   /** Multiplies the gathered embedding rows (Gemma: sqrt(hidden_size)). */
   embedScale: number;
-  activation: GateActivation;
+  activation: FeedForwardActivation;
+  /** activation(gate) * up, from a feed-forward input of 2I rows (gate rows first); otherwise activation over I rows. */
+  gated: boolean;
   /** Per-head RMSNorm of queries and keys before RoPE (Qwen3, Gemma 3; not Qwen2). */
   qkNorm: boolean;
   /** Biases on the query, key and value projections (Qwen2; o_proj has none). */
@@ -69,7 +74,7 @@ export function decoderHeads(raw: Raw, hiddenSize: number): { numHeads: number; 
   return { numHeads, numKvHeads, headDim };
 }
 
-function activation(raw: Raw, key: string, want: string, as: GateActivation): GateActivation {
+function activation(raw: Raw, key: string, want: string, as: FeedForwardActivation): FeedForwardActivation {
   const act = raw[key];
   if (act !== want) throw new UnsupportedError(`${key} ${JSON.stringify(act)} is not supported (only ${want})`);
   return as;
@@ -96,6 +101,7 @@ export function qwen3Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exitN
     attnScale: 1 / Math.sqrt(n.headDim),
     embedScale: 1,
     activation: activation(raw, 'hidden_act', 'silu', 'silu'),
+    gated: true,
     qkNorm: true,
     qkvBias: false,
     sandwichNorms: false,
@@ -151,6 +157,7 @@ export function gemma3Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exit
     attnScale: 1 / Math.sqrt(positive(raw, 'query_pre_attn_scalar', n.headDim)),
     embedScale: Math.sqrt(n.hiddenSize),
     activation: activation(raw, 'hidden_activation', 'gelu_pytorch_tanh', 'gelu_tanh'),
+    gated: true,
     qkNorm: true,
     qkvBias: false,
     sandwichNorms: true,

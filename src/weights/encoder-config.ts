@@ -14,6 +14,7 @@ export type ModelType =
   | 'qwen3'
   | 'qwen2'
   | 'gemma3'
+  | 't5'
   | 'model2vec'
   | 'jina_embeddings_v3';
 
@@ -87,13 +88,16 @@ export interface MoeSpec {
 }
 
 /**
- * MPNet's relative attention bias (transformers' MPNetEncoder): one learned bias per head and
- * bucket of the signed distance j - i between key and query, added to the scores of every layer,
- * T5's bucketing (half the buckets per sign, exact below a quarter of them, logarithmic up to
+ * MPNet's and T5's relative attention bias (transformers' MPNetEncoder, T5Stack): one learned bias
+ * per head and bucket of the signed distance j - i between key and query, added to the scores of
+ * every layer, T5's bucketing (half the buckets per sign, exact below a quarter of them, logarithmic up to
  * maxDistance, where the last bucket takes every distance beyond); see model/relative-bias.ts.
  */
 export interface RelativeAttentionSpec {
-  /** Buckets the distances fall into: MPNetEncoder.compute_position_bias passes 32 whatever the config says. */
+  /**
+   * Buckets the distances fall into: T5's relative_attention_num_buckets; MPNetEncoder.compute_position_bias
+   * passes 32 whatever the config says.
+   */
   buckets: number;
   maxDistance: number;
   /** Rows of encoder.relative_attention_bias (config relative_attention_num_buckets, at least `buckets`). */
@@ -203,11 +207,11 @@ export interface EncoderConfig {
   modern?: ModernBertSpec;
   /** Present exactly when modelType is 'jina_bert', 'gte', 'nomic_bert' or 'jina_embeddings_v3'. */
   gatedBert?: GatedBertSpec;
-  /** Present exactly when modelType is 'mpnet'. */
+  /** Present exactly when modelType is 'mpnet' or 't5'. */
   relativeAttention?: RelativeAttentionSpec;
   /** Present for NomicBERT with experts (moe_every_n_layers > 0). */
   moe?: MoeSpec;
-  /** Present exactly when modelType is 'qwen3', 'qwen2' or 'gemma3'. */
+  /** Present exactly when modelType is 'qwen3', 'qwen2', 'gemma3' or 't5'. */
   decoder?: DecoderSpec;
   /** Present when the checkpoint carries task adapters (jina_embeddings_v3). */
   lora?: LoraSpec;

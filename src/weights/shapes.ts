@@ -9,13 +9,13 @@ export const isMoeLayer = (config: Pick<EncoderConfig, 'moe'>, l: number): boole
 
 /**
  * [rows, cols] of each projection of layer `l`: BERT's [3H, H], [H, H], [I, H], [H, I]; the gated
- * feed-forward input of ModernBERT, the gated BERTs and the decoders stacks 2I rows; a decoder's grouped-query QKV
+ * feed-forward input of ModernBERT, the gated BERTs and the gated decoders stacks 2I rows; a decoder's grouped-query QKV
  * has heads + 2 kvHeads heads of headDim rows, and its output projection reads heads x headDim; a
  * mixture of experts stacks its E experts' projections by rows, [E I, H] and [E H, I].
  */
 export function projectionShapes(config: EncoderConfig, l = 0): Record<Projection, [number, number]> {
   const { hiddenSize: H, intermediateSize: I, numHeads, headDim: D, decoder, moe } = config;
-  const gated = config.modern !== undefined || (config.gatedBert?.gate ?? null) !== null || decoder !== undefined;
+  const gated = config.modern !== undefined || (config.gatedBert?.gate ?? null) !== null || decoder?.gated === true;
   const q = decoder ? numHeads * D : H;
   const kv = decoder ? decoder.numKvHeads * D : H;
   const E = moe && isMoeLayer(config, l) ? moe.experts : 1;

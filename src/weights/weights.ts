@@ -204,6 +204,8 @@ export interface DecoderWeights extends SentenceHead {
   /** May hold fewer than config.numLayers when only the first layers were loaded. */
   layers: DecoderLayer[];
   finalNorm: Float32Array;
+  /** T5's block-0 relative_attention_bias, [tableRows, heads] (config.relativeAttention); absent elsewhere. */
+  relativeBias?: Float32Array | null;
 }
 
 /**

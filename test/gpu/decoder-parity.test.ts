@@ -10,10 +10,11 @@ import { testGpu } from '../support/gpu.js';
 import { cosine } from '../support/random.js';
 
 /**
- * Qwen3-Embedding and EmbeddingGemma on WebGPU against test/oracle/make_decoder_embedders.py
- * (PyTorch, float64): hidden states at every exit and the final sentence-transformers vectors
- * (last-token pooling; mean pooling + two Dense modules). Grouped-query heads, Qwen's causal mask,
- * Gemma's windows, RoPE bases and sandwich norms all differ from BERT's kernels' defaults.
+ * Qwen3-Embedding, EmbeddingGemma and T5 encoders on WebGPU against test/oracle/make_decoder_embedders.py
+ * and make_t5.py (PyTorch, float64): hidden states at every exit and the final sentence-transformers
+ * vectors (last-token pooling; mean pooling + Dense modules). Grouped-query heads, Qwen's causal mask,
+ * Gemma's windows, RoPE bases and sandwich norms, T5's relative bias, unscaled scores and ReLU all
+ * differ from BERT's kernels' defaults.
  */
 /**
  * Minimum cosine per weight format. The vocabulary stays f32 here (packs also quantize it:
@@ -23,11 +24,14 @@ import { cosine } from '../support/random.js';
  * fixtures (make_decoder_trained.py), as for BERT on m3-mini.
  */
 const THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999, q4: 0.99 };
-const FIXTURES: [string, Quant[]][] = [
-  ['qwen3-tiny', ['f32', 'q8']],
-  ['gemma3-tiny', ['f32', 'q8']],
-  ['qwen3-trained', ['f32', 'f16', 'q8', 'q4']],
-  ['gemma3-trained', ['f32', 'f16', 'q8', 'q4']],
+/** Fixture, the formats it runs at, its sentence-transformers Dense modules. */
+const FIXTURES: [string, Quant[], string[]][] = [
+  ['qwen3-tiny', ['f32', 'q8'], []],
+  ['gemma3-tiny', ['f32', 'q8'], ['2_Dense', '3_Dense']],
+  ['qwen3-trained', ['f32', 'f16', 'q8', 'q4'], []],
+  ['gemma3-trained', ['f32', 'f16', 'q8', 'q4'], ['2_Dense', '3_Dense']],
+  ['t5-st-tiny', ['f32', 'q8'], ['2_Dense']],
+  ['t5-gated-tiny', ['f32', 'q8'], []],
 ];
 const measured: string[] = [];
 
@@ -35,7 +39,7 @@ afterAll(() => {
   console.log(`decoder parity (min cosine vs PyTorch):\n${measured.join('\n')}`);
 });
 
-for (const [model, quants] of FIXTURES) {
+for (const [model, quants, densePaths] of FIXTURES) {
   describe(model, async () => {
     const dir = `test/oracle/fixtures/${model}`;
     const config = parseHfConfig(await readFixtureJson(`${dir}/config.json`));
@@ -43,13 +47,11 @@ for (const [model, quants] of FIXTURES) {
     const expected = await readFixtureJson<{ ids: number[][]; layers: number; pooling: 'mean' | 'last' }>(`${dir}/expected.json`);
     const oracle = new SafetensorsFile(await readFixtureBytes(`${dir}/expected.safetensors`), 'expected.safetensors');
     const dense = await Promise.all(
-      ['2_Dense', '3_Dense']
-        .filter(() => model.startsWith('gemma3'))
-        .map(async (path) => ({
-          path,
-          config: await readFixtureJson(`${dir}/${path}/config.json`),
-          weights: new SafetensorsFile(await readFixtureBytes(`${dir}/${path}/model.safetensors`)),
-        })),
+      densePaths.map(async (path) => ({
+        path,
+        config: await readFixtureJson(`${dir}/${path}/config.json`),
+        weights: new SafetensorsFile(await readFixtureBytes(`${dir}/${path}/model.safetensors`)),
+      })),
     );
     const H = config.hiddenSize;
     const L = expected.layers;

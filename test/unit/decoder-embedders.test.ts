@@ -51,14 +51,14 @@ describe('decoder embedder configs', () => {
     const d = c.decoder;
     expect(d).toMatchObject({ numKvHeads: 1, causal: false, attnScale: 1 / 16, embedScale: Math.sqrt(768), sandwichNorms: true });
     expect(d?.windowHalf.slice(0, 6)).toEqual([256, 256, 256, 256, 256, Number.POSITIVE_INFINITY]);
-    expect(d?.ropeTheta.slice(4, 7)).toEqual([10000, 1000000, 10000]);
+    expect(d?.ropeTheta?.slice(4, 7)).toEqual([10000, 1000000, 10000]);
     // transformers 5 writes the bases per layer type.
     const { rope_theta: _t, rope_local_base_freq: _l, ...v5 } = EMBEDDING_GEMMA_300M;
     const params = {
       full_attention: { rope_type: 'default', rope_theta: 5 },
       sliding_attention: { rope_type: 'default', rope_theta: 7 },
     };
-    expect(parseHfConfig({ ...v5, rope_parameters: params }).decoder?.ropeTheta.slice(4, 6)).toEqual([7, 5]);
+    expect(parseHfConfig({ ...v5, rope_parameters: params }).decoder?.ropeTheta?.slice(4, 6)).toEqual([7, 5]);
   });
 
   it('keeps every GPU buffer of Qwen3-Embedding-0.6B and EmbeddingGemma-300m within the default WebGPU limits', () => {

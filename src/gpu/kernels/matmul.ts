@@ -35,12 +35,12 @@ export function destroyLinear(l: GpuLinear): void {
 
 /**
  * What matmul.wgsl does with each output, by its EPILOGUE_* code there: store it, apply exact
- * GELU, a gated activation (W stacks inputs over gates; y has half of W's rows as columns) with
+ * GELU or ReLU, a gated activation (W stacks inputs over gates; y has half of W's rows as columns) with
  * exact GELU (GeGLU), SiLU (SwiGLU) or tanh-approximated GELU, or add it into y.
  * A uniform, not a pipeline constant: each matmul pipeline takes ~1.3 s to compile on
  * SwiftShader, and the epilogue is a branch once per output.
  */
-export const EPILOGUE = { none: 0, gelu: 1, geglu: 2, residual: 3, swiglu: 4, geglu_tanh: 5 } as const;
+export const EPILOGUE = { none: 0, gelu: 1, geglu: 2, residual: 3, swiglu: 4, geglu_tanh: 5, relu: 6 } as const;
 export type Epilogue = keyof typeof EPILOGUE;
 
 /**

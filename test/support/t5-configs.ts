@@ -1,0 +1,60 @@
+/**
+ * T5 config.json files as published (the fields transformers writes; task_specific_params left
+ * out): the unit tests read them, the T5 benchmark runs random weights at their shapes.
+ */
+/** google-t5/t5-small as transformers 4.x writes it: the plain ReLU feed-forward (sentence-t5 and GTR share it). */
+export const T5_SMALL = {
+  architectures: ['T5WithLMHeadModel'],
+  d_ff: 2048,
+  d_kv: 64,
+  d_model: 512,
+  decoder_start_token_id: 0,
+  dense_act_fn: 'relu',
+  dropout_rate: 0.1,
+  eos_token_id: 1,
+  feed_forward_proj: 'relu',
+  initializer_factor: 1.0,
+  is_encoder_decoder: true,
+  is_gated_act: false,
+  layer_norm_epsilon: 1e-6,
+  model_type: 't5',
+  n_positions: 512,
+  num_decoder_layers: 6,
+  num_heads: 8,
+  num_layers: 6,
+  output_past: true,
+  pad_token_id: 0,
+  relative_attention_max_distance: 128,
+  relative_attention_num_buckets: 32,
+  vocab_size: 32128,
+};
+
+/** google/t5-v1_1-base: the gated GELU (gelu_new) feed-forward, as mT5 and T5 v1.1 encoders have. */
+export const T5_V1_1_BASE = {
+  architectures: ['T5ForConditionalGeneration'],
+  classifier_dropout: 0.0,
+  d_ff: 2048,
+  d_kv: 64,
+  d_model: 768,
+  decoder_start_token_id: 0,
+  dense_act_fn: 'gelu_new',
+  dropout_rate: 0.1,
+  eos_token_id: 1,
+  feed_forward_proj: 'gated-gelu',
+  initializer_factor: 1.0,
+  is_encoder_decoder: true,
+  is_gated_act: true,
+  layer_norm_epsilon: 1e-6,
+  model_type: 't5',
+  num_decoder_layers: 12,
+  num_heads: 12,
+  num_layers: 12,
+  output_past: true,
+  pad_token_id: 0,
+  relative_attention_max_distance: 128,
+  relative_attention_num_buckets: 32,
+  tie_word_embeddings: false,
+  transformers_version: '4.33.2',
+  use_cache: true,
+  vocab_size: 32128,
+};
