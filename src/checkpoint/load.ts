@@ -1,6 +1,6 @@
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { type EncoderConfig, type ExitNorm, firstExit, parseHfConfig } from '../weights/config.js';
+import { type EncoderConfig, type ExitNorm, firstExit } from '../weights/config.js';
 import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
 import { completeStaticConfig, tokenizing } from '../weights/static-config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';

@@ -16,7 +16,7 @@ import { weightsReader } from '../checkpoint/weights.js';
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { Pooling } from '../weights/config.js';
-import { type ExitNorm, everyExit, firstExit, parseHfConfig } from '../weights/config.js';
+import { type ExitNorm, everyExit, firstExit } from '../weights/config.js';
 import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
 import { completeStaticConfig, defaultWidths, tokenizing } from '../weights/static-config.js';
 import { QUANTS, type Quant, type WeightParts } from '../weights/weights.js';
