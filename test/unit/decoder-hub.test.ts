@@ -9,12 +9,13 @@ import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.j
 import { ST_FILES } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
 
-// Qwen3-Embedding and EmbeddingGemma by hub id, through the local fake hub: config, tokenizer,
+// Qwen3-Embedding, EmbeddingGemma and sentence-t5 by hub id, through the local fake hub: config, tokenizer,
 // weights and the sentence-transformers files (last-token or mean pooling, Dense modules with
 // their weights, Normalize, prompts) as the Hub serves them.
 
 const QWEN = join(import.meta.dirname, '../oracle/fixtures/qwen3-tiny');
 const GEMMA = join(import.meta.dirname, '../oracle/fixtures/gemma3-tiny');
+const T5 = join(import.meta.dirname, '../oracle/fixtures/t5-st-tiny');
 const expected = JSON.parse(readFileSync(join(QWEN, 'expected.json'), 'utf8')) as { texts: string[] };
 const prompts = JSON.parse(readFileSync(join(QWEN, 'config_sentence_transformers.json'), 'utf8')).prompts as { query: string };
 const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(QWEN, 'expected.safetensors'))));
@@ -38,6 +39,10 @@ beforeAll(async () => {
       // The same files under the published id: its trained Matryoshka widths apply (trainedWidths).
       ['Qwen/Qwen3-Embedding-0.6B', { files: folderFiles(QWEN, FILES), commit: 'decade3' }],
       ['fixtures/gemma3-tiny', { files: folderFiles(GEMMA, gemmaFiles), commit: 'decade2' }],
+      [
+        'fixtures/t5-st-tiny',
+        { files: folderFiles(T5, [...ST_FILES, '2_Dense/config.json', '2_Dense/model.safetensors']), commit: 'decade4' },
+      ],
     ]),
   );
 });
@@ -88,16 +93,19 @@ describe('trained Matryoshka widths by repository', { timeout: 120_000 }, () => 
   });
 });
 
-describe('EmbeddingGemma by hub id', { timeout: 120_000 }, () => {
-  it('runs the Dense head from the repository and matches the oracle at f32', async () => {
-    const gemma = new SafetensorsFile(new Uint8Array(readFileSync(join(GEMMA, 'expected.safetensors'))));
-    const texts = (JSON.parse(readFileSync(join(GEMMA, 'expected.json'), 'utf8')) as { texts: string[] }).texts;
-    const width = (JSON.parse(readFileSync(join(GEMMA, 'config.json'), 'utf8')) as { hidden_size: number }).hidden_size;
-    const enc = await createEncoder({ model: 'hf:fixtures/gemma3-tiny', hub: { url: hub.url }, device: 'cpu', dtype: 'f32' });
+describe('Dense heads by hub id (EmbeddingGemma, sentence-t5)', { timeout: 120_000 }, () => {
+  it.each([
+    ['gemma3-tiny', GEMMA],
+    ['t5-st-tiny', T5],
+  ])('%s: runs the Dense head from the repository and matches the oracle at f32', async (name, dir) => {
+    const want = new SafetensorsFile(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))));
+    const { texts, hidden } = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { texts: string[]; hidden: number };
+    const enc = await createEncoder({ model: `hf:fixtures/${name}`, hub: { url: hub.url }, device: 'cpu', dtype: 'f32' });
     try {
+      expect((await enc.info()).model.pooling).toBe('mean');
       const vectors = await enc.embed(texts);
       vectors.forEach((v, i) => {
-        expect(cosine(v, gemma.get(`st.${i}`, [width]))).toBeGreaterThanOrEqual(0.99999);
+        expect(cosine(v, want.get(`st.${i}`, [hidden]))).toBeGreaterThanOrEqual(0.99999);
       });
     } finally {
       await enc.dispose();
