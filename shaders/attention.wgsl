@@ -24,8 +24,10 @@
 // other than head_dim^-0.5 (Gemma's query_pre_attn_scalar). BERT and ModernBERT run with
 // kv_width = H, group = 1, causal = 0.
 //
-// JinaBERT v2 adds ALiBi: head h's scores get -slope_h |i - j| (see alibi_slope). MPNet adds a
-// learned bias per head and distance j - i, read from a table (see relative_bias).
+// JinaBERT v2 adds ALiBi: head h's scores get -slope_h |i - j| (see alibi_slope). MPNet and T5
+// add a learned bias per head and distance j - i, read from a table (see relative_bias). DeBERTa
+// adds disentangled terms: query i against the key projection, and key j against the query
+// projection, of relative-position row delta(i - j) (see disentangled_row).
 //
 // QKV and Out hold XElem and YElem (see matmul.wgsl); scores, the softmax and the accumulator
 // are f32.
@@ -47,13 +49,22 @@ struct AttentionParams {
   alibi: u32,
   // MPNet's relative bias: distances beyond +-rel_reach share the bias at rel_reach; 0 for none.
   rel_reach: u32,
+  // DeBERTa: bit 1 content -> position (c2p), bit 2 position -> content (p2c); 0 for none.
+  dis: u32,
+  // The relative row Positions' first projected row holds (the rows a batch reaches start there).
+  dis_first: u32,
+  // Where Positions holds delta(d) for d = i - j in -dis_reach ..= dis_reach, as f32.
+  dis_index: u32,
+  dis_reach: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: AttentionParams;
 @group(0) @binding(1) var<storage, read> QKV: array<XElem>;
 @group(0) @binding(2) var<storage, read> Lengths: array<u32>;
 // With ROPE: [position][pair] -> (cos, sin), see src/model/rope.ts. With rel_reach: [head][distance
-// + rel_reach] -> bias, see src/model/relative-bias.ts. Unread otherwise.
+// + rel_reach] -> bias, see src/model/relative-bias.ts. With dis: the layer's q | k | v projections
+// of relative rows dis_first.. (QKV's row layout), and at dis_index the row of each distance, see
+// src/model/disentangled.ts. Unread otherwise.
 @group(0) @binding(3) var<storage, read> Positions: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Out: array<YElem>;
 
@@ -110,6 +121,23 @@ fn relative_bias(head: u32, q: u32, k: u32) -> f32 {
   return Positions[head * (2u * P.rel_reach + 1u) + u32(d + reach)];
 }
 
+// DeBERTa: where the projections of the relative row that query q and key k read start in Positions.
+fn disentangled_row(q: u32, k: u32, stride: u32) -> u32 {
+  let delta = u32(Positions[P.dis_index + u32(i32(q) - i32(k) + i32(P.dis_reach))]);
+  return (delta - P.dis_first) * stride;
+}
+
+// Four components of a relative row's projection from `base`, zero past the head.
+fn rel4(base: u32, c0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var i = 0u; i < 4u; i++) {
+    if (c0 + i < HEAD_DIM) {
+      v[i] = Positions[base + c0 + i];
+    }
+  }
+  return v;
+}
+
 fn visible(q: u32, k: u32) -> bool {
   return (P.window == GLOBAL || max(q, k) - min(q, k) <= P.window) && (P.causal == 0u || k <= q);
 }
@@ -160,8 +188,20 @@ fn attend(li: u32, wid: vec3<u32>, lane: u32) {
     for (var j = 0u; j < tile_len; j++) {
       let k_base = (row * P.S + j0 + j) * stride + P.H + kv_head;
       var s = 0.0;
+      var rel = 0u;
+      if (P.dis != 0u) {
+        rel = disentangled_row(q_pos, j0 + j, stride);
+      }
       for (var c = 0u; c < HEAD_VEC4S; c++) {
-        s += dot(q[c], head4(k_base, j0 + j, c * 4u, lane, true));
+        let k4 = head4(k_base, j0 + j, c * 4u, lane, true);
+        s += dot(q[c], k4);
+        // q is scaled already; the key's term takes the scale here.
+        if ((P.dis & 1u) != 0u) {
+          s += dot(q[c], rel4(rel + P.H + kv_head, c * 4u));
+        }
+        if ((P.dis & 2u) != 0u) {
+          s += P.scale * dot(k4, rel4(rel + head * HEAD_DIM, c * 4u));
+        }
       }
       s -= slope * f32(max(q_pos, j0 + j) - min(q_pos, j0 + j));
       s += relative_bias(head, q_pos, j0 + j);

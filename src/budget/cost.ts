@@ -152,7 +152,8 @@ export function matrixBytes(rows: number, cols: number, quant: Quant): number {
  *   embeddings  vocab × H in quant.embeddings, plus f32 position [maxPositions, H], token-type
  *               [typeVocab, H] and LayerNorm (2H) tables; for ModernBERT and the decoders instead
  *               the final norm (2H) and a RoPE table [maxTokens, headDim] per distinct base; for
- *               the gated BERTs the LayerNorm and, with RoPE, one RoPE table
+ *               the gated BERTs the LayerNorm and, with RoPE, one RoPE table; for DeBERTa the
+ *               relative rows [2 span, H] and a layer's projections of them [2 span, 3H]
  *   per layer   the projections (projectionShapes: BERT's [3H, H], [H, H], [I, H], [H, I]) in
  *               quant.linear, their f32 biases and two f32 LayerNorms (4H), with task
  *               adapters (config.lora) their f32 A and B: tasks × rank × (rows + cols) each, and
@@ -184,12 +185,16 @@ export function memoryMB(
   // norm and, with RoPE, the one table of the gated BERTs; BERT's position and token-type tables and norm.
   const thetas = modern ? new Set([modern.globalRopeTheta, modern.localRopeTheta]).size : new Set(decoder?.ropeTheta).size;
   const rope = (count: number) => count * config.maxTokens * config.headDim * 4;
+  const span = config.disentangled?.span ?? 0;
   const tables =
     modern || decoder
       ? rope(thetas) + 4 * H * 4
       : gatedBert
         ? (gatedBert.positions.type === 'rope' ? rope(1) : 0) + 2 * H * 4
-        : (config.maxPositions + config.typeVocabSize + 2) * H * 4;
+        : span > 0
+          ? // DeBERTa: the relative rows and a layer's q/k/v projections of them, and the embedding norm.
+            (2 * span * 4 + 2) * H * 4
+          : (config.maxPositions + config.typeVocabSize + 2) * H * 4;
   const lora = config.lora ? { tasks: config.lora.tasks.length, rank: config.lora.rank } : { tasks: 0, rank: 0 };
   const embeddings =
     matrixBytes(config.vocabSize, H, quant.embeddings) +

@@ -1,6 +1,7 @@
 import { UnsupportedError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights, WeightParts } from '../weights/weights.js';
+import { readRelEmbeddings } from './deberta.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
 import { readBiasedLinear, readEmbeddingTable, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
@@ -74,10 +75,21 @@ const DISTILBERT: LayerNames = {
   embNorm: 'embeddings.LayerNorm',
 };
 
-const NAMES: Partial<Record<EncoderConfig['modelType'], LayerNames>> = { jina_bert: JINA, mpnet: MPNET, distilbert: DISTILBERT };
+/** DeBERTa-v2 / v3: BERT's layers with q/k/v named query_proj, key_proj, value_proj. */
+const DEBERTA: LayerNames = {
+  ...BERT,
+  qkv: ['attention.self.query_proj', 'attention.self.key_proj', 'attention.self.value_proj'],
+};
+
+const NAMES: Partial<Record<EncoderConfig['modelType'], LayerNames>> = {
+  jina_bert: JINA,
+  mpnet: MPNET,
+  distilbert: DISTILBERT,
+  deberta_v2: DEBERTA,
+};
 
 /**
- * Reads the BERT / XLM-R / DistilBERT / MPNet / JinaBERT v2 parameters of a Hugging Face
+ * Reads the BERT / XLM-R / DistilBERT / MPNet / JinaBERT v2 / DeBERTa-v3 parameters of a Hugging Face
  * checkpoint a layer at a time, each matrix a block of rows at a time (quantized as it goes), so a
  * streamed checkpoint never sits in memory at full precision. They differ in their tensors'
  * names, in JinaBERT's gated feed-forward and missing position table, and in MPNet's relative
@@ -128,6 +140,17 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
           norm: `${p}embeddings.LayerNorm`,
         };
         return gatedBertEmbeddings(config, source, embeddings, options);
+      }
+      if (config.disentangled) {
+        return {
+          family: 'bert',
+          config,
+          word: await table(source, `${p}${WORD_EMBEDDINGS}`, V, H, embeddingQuant, alloc),
+          position: null,
+          tokenType: null,
+          embNorm: await norm(names.embNorm),
+          relEmbeddings: await readRelEmbeddings(config, source, p),
+        };
       }
       const relative = config.relativeAttention;
       return {

@@ -1,7 +1,9 @@
 import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiSlopes } from './alibi.js';
-import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
+import type { AttentionShape } from './attention-shape.js';
+import { applyRope, type CpuStepper, cpuLayers, gated, groupedAttention, layerNorm } from './cpu-ops.js';
+import { disentangledScale, relativeRows, rowsForLength } from './disentangled.js';
 import { addLowRank } from './lora.js';
 import { gelu } from './math.js';
 import { cpuExperts } from './moe.js';
@@ -11,9 +13,9 @@ import type { WasmKernels } from './wasm/kernels.js';
 import { gatherWords } from './word-rows.js';
 
 /**
- * The BERT / XLM-R / DistilBERT / MPNet / GTE / NomicBERT / JinaBERT forward, a layer at a time:
+ * The BERT / XLM-R / DistilBERT / MPNet / GTE / NomicBERT / JinaBERT / DeBERTa forward, a layer at a time:
  * post-norm layers over word + position + token-type embeddings (MPNet: a relative bias on the
- * scores too), or for the gated ones (config.gatedBert) over the word
+ * scores too; DeBERTa: no position or type rows, disentangled attention), or for the gated ones (config.gatedBert) over the word
  * rows (their token-type row added in) with RoPE on queries and keys or ALiBi on the scores, and
  * a gated feed-forward; NomicBERT's expert layers run each expert over its tokens (model/moe.ts).
  */
@@ -28,6 +30,7 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
     maxTokens,
     lora,
     moe,
+    disentangled,
   } = weights.config;
   const rank = lora?.rank ?? 0;
   const relative = modelRelativeBias(weights);
@@ -41,9 +44,24 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
     d: headDim,
     windowHalf: Number.POSITIVE_INFINITY,
     causal: false,
-    scale: 1 / Math.sqrt(headDim),
+    scale: disentangled ? disentangledScale(disentangled, headDim) : 1 / Math.sqrt(headDim),
     ...(positions?.type === 'alibi' ? { alibi: alibiSlopes(numHeads) } : {}),
     ...(relative ? { relative } : {}),
+  };
+  const relRows = disentangled && relativeRows(disentangled, maxTokens - 1);
+  /**
+   * DeBERTa's attention for layer `layer`: its q/k/v projections of the relative rows this batch
+   * reaches, and each distance's row among them. The WebAssembly kernel has no disentangled
+   * terms, so the TypeScript attention runs it.
+   */
+  const disentangledShape = (project: (x: Float32Array, rows: number) => Float32Array, seqLen: number): AttentionShape => {
+    if (!disentangled || !relRows || !weights.relEmbeddings) return shape;
+    const { first, count } = rowsForLength(relRows, maxTokens - 1, seqLen);
+    const reach = seqLen - 1;
+    const index = new Int32Array(2 * reach + 1);
+    for (let d = -reach; d <= reach; d++) index[d + reach] = (relRows[d + maxTokens - 1] as number) - first;
+    const rel = project(weights.relEmbeddings.subarray(first * H, (first + count) * H), count);
+    return { ...shape, disentangled: { rel, index, reach, c2p: disentangled.c2p, p2c: disentangled.p2c } };
   };
   return {
     embed(batch, task) {
@@ -75,7 +93,13 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
       };
       const qkv = project('qkv', x);
       if (rope) applyRope(qkv, batch, numHeads, headDim, rope);
-      const ctx = attendGrouped(qkv, batch, shape);
+      const ctx = disentangled
+        ? groupedAttention(
+            qkv,
+            batch,
+            disentangledShape((rows, n) => layer.qkv(rows, n), batch.seqLen),
+          )
+        : attendGrouped(qkv, batch, shape);
       const a = project('attnOut', ctx);
       layerNorm(a, x, layer.attnNorm, H, eps);
       const gate = gatedBert?.gate ?? null;

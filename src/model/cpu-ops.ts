@@ -229,7 +229,7 @@ export function attention(
 export function groupedAttention(
   qkv: Float32Array,
   batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths'>,
-  { heads, kvHeads, d, windowHalf, causal, scale, alibi, relative }: AttentionShape,
+  { heads, kvHeads, d, windowHalf, causal, scale, alibi, relative, disentangled: dis }: AttentionShape,
 ): Float32Array {
   const Q = heads * d;
   const KV = kvHeads * d;
@@ -255,6 +255,12 @@ export function groupedAttention(
           const k = (r * S + j) * stride + Q + kvHead;
           let s = 0;
           for (let c = 0; c < d; c++) s += (qkv[q + c] as number) * (qkv[k + c] as number);
+          if (dis) {
+            // Row delta(i - j) of the relative projections: its keys meet the query, its queries the key.
+            const row = (dis.index[i - j + dis.reach] as number) * stride;
+            if (dis.c2p) for (let c = 0; c < d; c++) s += (qkv[q + c] as number) * (dis.rel[row + Q + kvHead + c] as number);
+            if (dis.p2c) for (let c = 0; c < d; c++) s += (qkv[k + c] as number) * (dis.rel[row + h * d + c] as number);
+          }
           const rel = bias ? (bias[reach + Math.max(-reach, Math.min(reach, j - i))] as number) : 0;
           scores[j] = s * scale - slope * Math.abs(i - j) + rel;
           max = Math.max(max, scores[j] as number);

@@ -1,4 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
+import type { DisentangledAttention } from '../gpu/kernels/attention.js';
 import { EmbedKernel } from '../gpu/kernels/embed.js';
 import type { GpuLayerNorm } from '../gpu/kernels/layernorm.js';
 import { type GpuLoraPair, LoraKernel } from '../gpu/kernels/lora.js';
@@ -9,6 +10,7 @@ import type { EncoderConfig } from '../weights/config.js';
 import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiBase } from './alibi.js';
+import { disentangledScale, relativeRows, rowsForLength } from './disentangled.js';
 import { GpuExperts } from './gpu-experts.js';
 import {
   type BatchInputs,
@@ -49,15 +51,30 @@ interface Tables {
   learned: { embed: EmbedKernel; position: GPUBuffer; tokenType: GPUBuffer } | null;
   rope: GPUBuffer | null;
   relative: { table: GPUBuffer; reach: number } | null;
+  disentangled: Disentangled | null;
   embNorm: GpuLayerNorm;
+}
+
+/**
+ * DeBERTa's relative-position rows (normed, [2 span, H]) and the buffer the attention reads: each
+ * layer's q/k/v projections of the rows a batch reaches, then each distance's row (`rows`, as f32)
+ * at element `index`.
+ */
+interface Disentangled extends Omit<DisentangledAttention, 'first'> {
+  rel: GPUBuffer;
+  rows: Int32Array;
+  scale: number;
+  /** Binding offsets must be multiples of 256 bytes: a batch's first row is rounded down to a multiple of this. */
+  align: number;
 }
 
 type Role = 'residual' | 'qkv' | 'attnContext' | 'attnOut' | 'ffnHidden';
 const ROLES: Role[] = ['residual', 'qkv', 'attnContext', 'attnOut', 'ffnHidden'];
 
 /**
- * The BERT / XLM-R / DistilBERT / MPNet forward: learned positions (MPNet: and a relative bias in
- * the attention kernel), post-norm layers, GELU feed-forward; for the gated
+ * The BERT / XLM-R / DistilBERT / MPNet / DeBERTa forward: learned positions (MPNet: and a relative
+ * bias in the attention kernel; DeBERTa: none, its disentangled terms in the attention kernel over
+ * each layer's projections of the relative rows), post-norm layers, GELU feed-forward; for the gated
  * ones (GTE, NomicBERT: RoPE; JinaBERT: ALiBi) the positions in the attention kernel and GeGLU or
  * SwiGLU in the feed-forward matmul's epilogue instead. Under f16 activations every buffer is
  * f16, the stream too: post-norm, it holds LayerNorm outputs (or one sub-layer's sum before its
@@ -84,7 +101,10 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         elems,
         output: 'residual',
         // Embed and its norm, then 7 per layer, one per projection's task adapter, and what experts add.
-        slots: { fixed: 2, perLayer: 7 + (adapters ? 4 : 0) + (experts?.extraSlots ?? 0) },
+        slots: {
+          fixed: 2,
+          perLayer: 7 + (adapters ? 4 : 0) + (experts?.extraSlots ?? 0) + (config.disentangled ? 1 : 0),
+        },
       },
       kernels,
       layers,
@@ -118,8 +138,9 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         eps: c.layerNormEps,
         rotary,
         // The router writes f32 logits whatever the activations: routing is decided in f32, as the
-        // reference does, since an f16 logit could swap two close experts.
-        elems: moe ? { ...elems, routerLogits: 'f32' } : elems,
+        // reference does, since an f16 logit could swap two close experts. DeBERTa's relative
+        // projections are f32 too: the attention reads them beside its f32 index.
+        elems: { ...elems, ...(moe ? { routerLogits: 'f32' } : {}), ...(c.disentangled ? { relQkv: 'f32' } : {}) },
       }),
       learned ? EmbedKernel.create(gpu.device, [elems.residual]) : null,
       c.lora ? LoraKernel.create(gpu.device, [activations]) : null,
@@ -150,11 +171,18 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       },
       rope: positions?.type === 'rope' ? up.buffer('rope', ropeSpecTable(positions, c.headDim, c.maxTokens)) : null,
       relative: relative && { table: up.buffer('relative_bias', relative.table), reach: relative.reach },
+      disentangled: disentangledTables(c, weights.relEmbeddings, up),
       embNorm: up.norm('embeddings.norm', weights.embNorm),
     };
     const adapters =
       lora && c.lora ? { kernel: lora, lowRank: new GrowableBuffer(gpu.device, 'lora_t'), rank: c.lora.rank } : null;
     return new BertGraph(gpu.device, c, kernels, tables, layers, up, elems, adapters, experts);
+  }
+
+  override prepare(tokenCounts: readonly number[]): Promise<void> {
+    // DeBERTa's relative rows: from 1 to every row, both tilings.
+    const rows = this.tables.disentangled ? [1, this.tables.disentangled.rows.length] : [];
+    return super.prepare([...tokenCounts, ...rows]);
   }
 
   override reserve(maxM: number): void {
@@ -198,8 +226,9 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const { residual, qkv, attnContext, attnOut, ffnHidden } = this.activations();
     const { batch } = p;
     const M = batch.size * batch.seqLen;
-    const { rope, relative } = this.tables;
+    const { rope, relative, disentangled: dis } = this.tables;
     const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads, alibiBase: this.alibiBase, relative };
+    const relRows = dis && this.relativeRows(dis, batch.seqLen);
     for (let i = from; i < to; i++) {
       const l = this.layers[i] as GpuLayer;
       // A projection, and the task adapter's update to it before its activation where the call runs one.
@@ -216,7 +245,15 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         kernel.encode(pass, uniforms, { x, pair, t: lowRank.ensure(M * rank * 4), y }, shape);
       };
       project(residual, 'qkv', qkv); // qkv [M, 3H]
-      attention.encode(pass, uniforms, qkv, p.lengths, attnContext, shape, rope ? { rope } : undefined); // attnContext [M, H]
+      if (dis && relRows) {
+        // The layer's q/k/v of the relative rows this batch reaches: [count, 3H] at the table's start.
+        matmul.encode(pass, uniforms, relRows.x, l.qkv, dis.table, relRows.count);
+        const grouped = { kvHeads: numHeads, causal: false, scale: dis.scale };
+        const disentangled = { ...dis, first: relRows.first };
+        attention.encode(pass, uniforms, qkv, p.lengths, attnContext, { ...shape, disentangled }, undefined, grouped);
+      } else {
+        attention.encode(pass, uniforms, qkv, p.lengths, attnContext, shape, rope ? { rope } : undefined); // attnContext [M, H]
+      }
       project(attnContext, 'attnOut', attnOut); // attnOut [M, H]
       // Post-norm: attnOut = LN(attnOut + residual), the feed-forward's input and its residual.
       layerNorm.encode(pass, uniforms, attnOut, residual, l.attnNorm, M, H);
@@ -233,9 +270,47 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     return residual;
   }
 
+  /** The block of relative rows a batch of `seqLen` tokens reads, from a row the binding alignment allows. */
+  private relativeRows(dis: Disentangled, seqLen: number): { x: GPUBufferBinding; first: number; count: number } {
+    const H = this.config.hiddenSize;
+    const { first, count } = rowsForLength(dis.rows, dis.reach, seqLen);
+    const start = first - (first % dis.align);
+    const rows = first + count - start;
+    return { x: { buffer: dis.rel, offset: start * H * 4, size: rows * H * 4 }, first: start, count: rows };
+  }
+
   streamBuffers(): { stream: GPUBuffer; scratch: GPUBuffer } {
     // attnContext is [M, H] like the stream and is rewritten by every layer before it is read.
     const { residual, attnContext } = this.activations();
     return { stream: residual, scratch: attnContext };
   }
+}
+
+/** DeBERTa's tables (Disentangled) for a model with disentangled attention; null for every other. */
+function disentangledTables(
+  c: EncoderConfig,
+  relEmbeddings: Float32Array | null | undefined,
+  up: WeightUploads,
+): Disentangled | null {
+  const spec = c.disentangled;
+  if (!spec) return null;
+  if (!relEmbeddings) throw new Error('DeBERTa weights without their relative embeddings');
+  const H = c.hiddenSize;
+  const reach = c.maxTokens - 1;
+  const rows = relativeRows(spec, reach);
+  const index = 2 * spec.span * 3 * H;
+  const table = new Float32Array(index + rows.length);
+  table.set(rows, index);
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  return {
+    rel: up.buffer('rel_embeddings', relEmbeddings),
+    table: up.buffer('rel_qkv', table),
+    rows,
+    index,
+    reach,
+    c2p: spec.c2p,
+    p2c: spec.p2c,
+    scale: disentangledScale(spec, c.headDim),
+    align: 256 / gcd(256, H * 4),
+  };
 }

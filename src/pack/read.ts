@@ -301,8 +301,12 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
     family: 'bert',
     config,
     word,
-    position: config.gatedBert ? null : view.f32('position', [config.maxPositions, H]),
-    tokenType: config.gatedBert && !readsSegmentTypes(config) ? null : view.f32('tokenType', [config.typeVocabSize, H]),
+    position: config.gatedBert || config.disentangled ? null : view.f32('position', [config.maxPositions, H]),
+    tokenType:
+      (config.gatedBert && !readsSegmentTypes(config)) || config.disentangled
+        ? null
+        : view.f32('tokenType', [config.typeVocabSize, H]),
+    ...(config.disentangled ? { relEmbeddings: view.f32('relEmbeddings', [2 * config.disentangled.span, H]) } : {}),
     embNorm,
     ...(config.lora
       ? {

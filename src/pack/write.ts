@@ -139,7 +139,7 @@ function embeddingExtras(weights: WeightsRest): Part[] {
   switch (weights.family) {
     case 'bert': {
       // GTE has neither table (rotary positions; its token-type row is in the word rows).
-      const { position, tokenType, adapters } = weights;
+      const { position, tokenType, adapters, relEmbeddings } = weights;
       const lora = config.lora;
       return [
         ...(adapters && lora
@@ -152,6 +152,7 @@ function embeddingExtras(weights: WeightsRest): Part[] {
         ...(position ? [f32Part('position', position, [config.maxPositions, H])] : []),
         ...(tokenType ? [f32Part('tokenType', tokenType, [config.typeVocabSize, H])] : []),
         ...relativeBiasParts(weights),
+        ...(relEmbeddings ? [f32Part('relEmbeddings', relEmbeddings, [relEmbeddings.length / H, H])] : []),
         ...normParts('embNorm', weights.embNorm),
       ];
     }

@@ -10,6 +10,7 @@ import {
 } from './bert-configs.js';
 import { bool, ERF_GELU, num, obj, positiveInt, ropeTheta } from './config-fields.js';
 import { type ClassifierFamily, crossEncoderSpec } from './cross-encoder-config.js';
+import { parseDebertaV2Config } from './deberta-config.js';
 import { decoderHeads, gemma3Spec, qwen2Spec, qwen3Spec } from './decoder-config.js';
 import { decoderRerankerOverrides } from './decoder-rerankers.js';
 import type { EncoderConfig, ModelType } from './encoder-config.js';
@@ -50,6 +51,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'gemma3_text',
   't5',
   'mt5',
+  'deberta-v2',
   'model2vec',
   'jina_embeddings_v3',
 ] as const;
@@ -89,6 +91,7 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   if (modelType === 'qwen2') return parseQwen2Config(cfg, exitNorm);
   if (modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType === 't5' || modelType === 'mt5') return parseT5Config(cfg, exitNorm);
+  if (modelType === 'deberta-v2') return withCrossEncoder(parseDebertaV2Config(cfg), cfg, 'deberta');
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
     throw new UnsupportedError(

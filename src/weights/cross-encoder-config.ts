@@ -4,7 +4,7 @@ import { DECODER_RERANK_PROMPTS, type DecoderRerankPrompt, isCausalLm } from './
 import type { CrossEncoderSpec, EncoderConfig } from './encoder-config.js';
 
 /** The architectures whose single-label sequence classifiers m3web runs, by their classification head. */
-export type ClassifierFamily = 'bert' | 'roberta' | 'gte' | 'distilbert' | 'modernbert' | 'qwen3' | 'qwen2';
+export type ClassifierFamily = 'bert' | 'roberta' | 'gte' | 'distilbert' | 'modernbert' | 'deberta' | 'qwen3' | 'qwen2';
 
 /**
  * A single-label *ForSequenceClassification config: a cross-encoder (reranker). Classifiers with
@@ -27,6 +27,7 @@ export function crossEncoderSpec(cfg: Record<string, unknown>, family: Classifie
 
 function headOf(family: ClassifierFamily, cfg: Record<string, unknown>): Omit<CrossEncoderSpec, 'activation'> {
   if (family === 'modernbert') return modernBertHead(cfg);
+  if (family === 'deberta') return debertaHead(cfg);
   // Qwen*ForSequenceClassification: `score` over the last real token's final-normed state. The
   // single-label ones are rerankers (their answer tokens' rows of the LM head as one), which read
   // their chat prompt.
@@ -71,6 +72,22 @@ function pooledHead(family: 'bert' | 'roberta' | 'gte' | 'distilbert'): Omit<Cro
     hidden: { activation: family === 'distilbert' ? 'relu' : 'tanh', bias: true, norm: null },
     input: 'pair',
   };
+}
+
+/**
+ * DebertaV2ForSequenceClassification's ContextPooler: the first token through pooler.dense and
+ * pooler_hidden_act (exact GELU; the default), as wide as the hidden size, then the classifier.
+ */
+function debertaHead(cfg: Record<string, unknown>): Omit<CrossEncoderSpec, 'activation'> {
+  const act = cfg.pooler_hidden_act ?? 'gelu';
+  if (typeof act !== 'string' || !ERF_GELU.has(act)) {
+    throw new UnsupportedError(`pooler_hidden_act ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
+  }
+  const width = cfg.pooler_hidden_size;
+  if (width !== undefined && width !== cfg.hidden_size) {
+    throw new UnsupportedError(`a DeBERTa pooler of ${JSON.stringify(width)} features (not hidden_size) is not supported`);
+  }
+  return { pooling: 'cls', hidden: { activation: 'gelu', bias: true, norm: null }, input: 'pair' };
 }
 
 /**

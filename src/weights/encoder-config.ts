@@ -15,6 +15,7 @@ export type ModelType =
   | 'qwen2'
   | 'gemma3'
   | 't5'
+  | 'deberta_v2'
   | 'model2vec'
   | 'jina_embeddings_v3';
 
@@ -102,6 +103,26 @@ export interface RelativeAttentionSpec {
   maxDistance: number;
   /** Rows of encoder.relative_attention_bias (config relative_attention_num_buckets, at least `buckets`). */
   tableRows: number;
+}
+
+/**
+ * DeBERTa-v2 / v3's disentangled attention (transformers' modeling_deberta_v2.py): scores add, to
+ * q_i . k_j, the query against the key projection of relative-position embedding delta (c2p) and
+ * the key against its query projection (p2c), all over sqrt(head_dim x (1 + terms)); delta is
+ * clamp(bucket(i - j) + span, 0, 2 span - 1), bucket the identity below buckets / 2 and
+ * logarithmic up to maxPosition (make_log_bucket_position); see model/disentangled.ts.
+ */
+export interface DisentangledSpec {
+  /** position_buckets, or max_relative_positions without buckets: rel_embeddings has 2 span rows. */
+  span: number;
+  /** position_buckets (0: distances are not bucketed, only clamped). */
+  buckets: number;
+  /** max_relative_positions (max_position_embeddings where the config gives none). */
+  maxPosition: number;
+  c2p: boolean;
+  p2c: boolean;
+  /** norm_rel_ebd "layer_norm": rel_embeddings pass encoder.LayerNorm first. */
+  relNorm: boolean;
 }
 
 /**
@@ -209,6 +230,8 @@ export interface EncoderConfig {
   gatedBert?: GatedBertSpec;
   /** Present exactly when modelType is 'mpnet' or 't5'. */
   relativeAttention?: RelativeAttentionSpec;
+  /** Present exactly when modelType is 'deberta_v2'. */
+  disentangled?: DisentangledSpec;
   /** Present for NomicBERT with experts (moe_every_n_layers > 0). */
   moe?: MoeSpec;
   /** Present exactly when modelType is 'qwen3', 'qwen2', 'gemma3' or 't5'. */

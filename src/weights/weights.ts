@@ -141,6 +141,8 @@ export interface BertWeights extends SentenceHead {
   embNorm: LayerNormParams;
   /** MPNet's encoder.relative_attention_bias, [tableRows, heads] (config.relativeAttention); absent elsewhere. */
   relativeBias?: Float32Array | null;
+  /** DeBERTa's encoder.rel_embeddings, [2 span, H], already through encoder.LayerNorm (config.disentangled). */
+  relEmbeddings?: Float32Array | null;
   /** The embeddings' task adapters where the model has some (config.lora). */
   adapters?: EmbeddingAdapters;
   /** May hold fewer than config.numLayers when only the first layers were loaded. */

@@ -70,6 +70,8 @@ const FIXTURES: Fixture[] = [
   { model: 'nomic-moe-tiny', pooled: 'mean-cls', hidden: 0.998 },
   { model: 'jina-tiny', pooled: 'mean-cls' },
   { model: 'mpnet-tiny', pooled: 'mean-cls' },
+  { model: 'deberta-tiny', pooled: 'mean-cls' },
+  { model: 't5-gated-tiny', pooled: 'st' },
   { model: 'qwen3-trained', pooled: 'st' },
   { model: 'gemma3-trained', pooled: 'st' },
 ];

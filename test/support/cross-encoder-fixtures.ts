@@ -1,6 +1,6 @@
 /**
  * The cross-encoder fixtures that read their pair by the tokenizer's template (make_cross_encoder.py,
- * make_cross_encoder_heads.py); ce-qwen3-tiny (make_qwen3_reranker.py) reads its own prompt.
+ * make_cross_encoder_heads.py, make_deberta.py); ce-qwen3-tiny (make_qwen3_reranker.py) reads its own prompt.
  * No Node imports: the GPU tests run in the browser too.
  */
 export const PAIR_CROSS_ENCODERS = [
@@ -11,4 +11,5 @@ export const PAIR_CROSS_ENCODERS = [
   'ce-distilbert-tiny',
   'ce-jina-flash-tiny',
   'ce-jinabert-tiny',
+  'ce-deberta-tiny',
 ] as const;

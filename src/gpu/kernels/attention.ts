@@ -23,6 +23,10 @@ const PARAMS = new UniformBlock('AttentionParams', {
   causal: 'u32',
   alibi: 'u32',
   rel_reach: 'u32',
+  dis: 'u32',
+  dis_first: 'u32',
+  dis_index: 'u32',
+  dis_reach: 'u32',
 });
 const BINDINGS = new Bindings('attention', { params: 'uniform', qkv: 'read', lengths: 'read', positions: 'read', out: 'write' });
 
@@ -52,6 +56,20 @@ export interface GroupedAttention {
   kvHeads: number;
   causal: boolean;
   scale: number;
+}
+
+/**
+ * DeBERTa's disentangled attention (model/disentangled.ts): `table` holds the layer's q/k/v
+ * projections of relative rows `first`.. (QKV's row layout) and, at element `index`, the relative
+ * row of each distance i - j in -reach ..= reach (as f32).
+ */
+export interface DisentangledAttention {
+  table: GPUBuffer;
+  first: number;
+  index: number;
+  reach: number;
+  c2p: boolean;
+  p2c: boolean;
 }
 
 /** Launcher for shaders/attention.wgsl. */
@@ -110,7 +128,7 @@ export class AttentionKernel {
    * ctx[rows * S, H] from the fused qkv[rows * S, 3H] (with `grouped`: [rows * S, H + 2 kvHeads *
    * head_dim]), masking keys at or past each row's length; with `shape.alibiBase` (model/alibi.ts),
    * JinaBERT's ALiBi bias on the scores; with `shape.relative`, MPNet's relative bias
-   * (model/relative-bias.ts: the table and its reach).
+   * (model/relative-bias.ts: the table and its reach); with `shape.disentangled`, DeBERTa's terms.
    */
   encode(
     pass: DispatchTarget,
@@ -124,6 +142,7 @@ export class AttentionKernel {
       heads: number;
       alibiBase?: number;
       relative?: { table: GPUBuffer; reach: number } | null;
+      disentangled?: DisentangledAttention | null;
     },
     rotary?: RotaryAttention,
     grouped?: GroupedAttention,
@@ -131,6 +150,7 @@ export class AttentionKernel {
     if (this.rotary !== (rotary !== undefined)) {
       throw new Error(`this attention kernel was compiled ${this.rotary ? 'with' : 'without'} RoPE`);
     }
+    const dis = shape.disentangled;
     const params = PARAMS.write(uniforms, {
       S: shape.seqLen,
       H: shape.heads * this.headDim,
@@ -142,14 +162,20 @@ export class AttentionKernel {
       causal: grouped?.causal ? 1 : 0,
       alibi: shape.alibiBase ?? 0,
       rel_reach: shape.relative?.reach ?? 0,
+      dis: dis ? Number(dis.c2p) | (Number(dis.p2c) << 1) : 0,
+      dis_first: dis?.first ?? 0,
+      dis_index: dis?.index ?? 0,
+      dis_reach: dis?.reach ?? 0,
     });
     const key = ioKey({ x: elemOf(qkv), y: elemOf(ctx) });
     const pipeline = this.pipelines.get(key);
     if (!pipeline) throw new Error(`no attention pipeline for ${key} activations`);
     pass.setPipeline(pipeline);
-    if (rotary && shape.relative) throw new Error('attention takes RoPE or a relative bias, not both');
-    // Without either the shader never reads the table, but every binding must be filled.
-    const positions = rotary?.rope ?? shape.relative?.table ?? lengths;
+    if ([rotary, shape.relative, dis].filter(Boolean).length > 1) {
+      throw new Error('attention takes one of RoPE, a relative bias and disentangled terms');
+    }
+    // Without any the shader never reads the table, but every binding must be filled.
+    const positions = rotary?.rope ?? shape.relative?.table ?? dis?.table ?? lengths;
     pass.setBindGroup(0, this.layout.group({ params, qkv, lengths, positions, out: ctx }));
     pass.dispatchWorkgroups(Math.ceil(shape.seqLen / QUERIES), shape.heads, shape.rows);
   }

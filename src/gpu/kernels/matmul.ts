@@ -165,12 +165,13 @@ export class MatmulKernel {
 
   /**
    * y[M, linear.rows] = epilogue(x[M, linear.cols] . W^T + b); gated epilogues write y[M, linear.rows / 2].
-   * x and y may hold f32 or f16 (elemOf), each a type the kernel was created with.
+   * x and y may hold f32 or f16 (elemOf), each a type the kernel was created with; x may be a
+   * binding of rows inside a larger buffer.
    */
   encode(
     pass: DispatchTarget,
     uniforms: UniformArena,
-    x: GPUBuffer,
+    x: GPUBuffer | GPUBufferBinding,
     linear: GpuLinear,
     y: GPUBuffer,
     M: number,
