@@ -2,7 +2,7 @@ import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiSlopes } from './alibi.js';
 import type { AttentionShape } from './attention-shape.js';
-import { applyRope, type CpuStepper, cpuLayers, gated, groupedAttention, layerNorm } from './cpu-ops.js';
+import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
 import { disentangledScale, relativeRows, rowsForLength } from './disentangled.js';
 import { addLowRank } from './lora.js';
 import { gelu } from './math.js';
@@ -49,11 +49,7 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
     ...(relative ? { relative } : {}),
   };
   const relRows = disentangled && relativeRows(disentangled, maxTokens - 1);
-  /**
-   * DeBERTa's attention for layer `layer`: its q/k/v projections of the relative rows this batch
-   * reaches, and each distance's row among them. The WebAssembly kernel has no disentangled
-   * terms, so the TypeScript attention runs it.
-   */
+  /** DeBERTa's attention shape for a layer: its q/k/v projections of the relative rows a batch reaches, and each distance's row among them. */
   const disentangledShape = (project: (x: Float32Array, rows: number) => Float32Array, seqLen: number): AttentionShape => {
     if (!disentangled || !relRows || !weights.relEmbeddings) return shape;
     const { first, count } = rowsForLength(relRows, maxTokens - 1, seqLen);
@@ -93,13 +89,7 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
       };
       const qkv = project('qkv', x);
       if (rope) applyRope(qkv, batch, numHeads, headDim, rope);
-      const ctx = disentangled
-        ? groupedAttention(
-            qkv,
-            batch,
-            disentangledShape((rows, n) => layer.qkv(rows, n), batch.seqLen),
-          )
-        : attendGrouped(qkv, batch, shape);
+      const ctx = attendGrouped(qkv, batch, disentangled ? disentangledShape(layer.qkv, batch.seqLen) : shape);
       const a = project('attnOut', ctx);
       layerNorm(a, x, layer.attnNorm, H, eps);
       const gate = gatedBert?.gate ?? null;

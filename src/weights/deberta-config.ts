@@ -26,6 +26,9 @@ export function parseDebertaV2Config(cfg: Raw): EncoderConfig {
   if (cfg.share_att_key !== true) refuse('separate position projections (share_att_key false)');
   if (cfg.embedding_size !== undefined && cfg.embedding_size !== numbers.hiddenSize) refuse('embedding_size');
   if (cfg.relative_attention !== true) refuse('no relative attention');
+  // The attention kernels read a head four values at a time (every published DeBERTa has 64).
+  if (numbers.headDim % 4 !== 0)
+    throw new UnsupportedError(`a DeBERTa head size of ${numbers.headDim} is not supported (a multiple of 4)`);
   const types = Array.isArray(cfg.pos_att_type)
     ? cfg.pos_att_type
     : typeof cfg.pos_att_type === 'string'

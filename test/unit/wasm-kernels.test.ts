@@ -82,7 +82,7 @@ describe('WebAssembly kernels', () => {
     });
   });
 
-  it('grouped-query attention equals the TypeScript one, causal or windowed, with its own scale, ALiBi or a relative bias', () => {
+  it('grouped-query attention equals the TypeScript one, causal or windowed, with its own scale, ALiBi, a relative bias or disentangled terms', () => {
     const kernel = WasmKernels.create();
     expect(kernel).not.toBeNull();
     const next = rng(17);
@@ -110,6 +110,25 @@ describe('WebAssembly kernels', () => {
         scale: 1 / Math.sqrt(8),
         relative: { table: randomArray(3 * 9, 2, next), reach: 4 },
       },
+      // DeBERTa's disentangled terms over 30 relative rows (q | k | v each), each distance's row
+      // clamped as make_log_bucket_position's are; then c2p alone.
+      ...[true, false].map(
+        (p2c): AttentionShape => ({
+          heads: 3,
+          kvHeads: 3,
+          d: 8,
+          windowHalf: Number.POSITIVE_INFINITY,
+          causal: false,
+          scale: 1 / Math.sqrt(24),
+          disentangled: {
+            rel: randomArray(30 * 9 * 8, 2, next),
+            index: Int32Array.from({ length: 45 }, (_, k) => Math.min(29, Math.max(0, k - 8))),
+            reach: 22,
+            c2p: true,
+            p2c,
+          },
+        }),
+      ),
     ];
     for (const shape of cases) {
       const lengths = [23, 17, 1];

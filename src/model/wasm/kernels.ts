@@ -257,8 +257,10 @@ export class WasmKernels {
   groupedAttention(
     qkv: Float32Array,
     batch: Pick<TokenBatch, 'size' | 'seqLen' | 'lengths' | 'computed'>,
-    { heads, kvHeads, d, windowHalf, causal, scale, alibi, relative }: AttentionShape,
+    { heads, kvHeads, d, windowHalf, causal, scale, alibi, relative, disentangled: dis }: AttentionShape,
   ): Float32Array {
+    if (dis && d % 4 !== 0)
+      throw new RangeError(`the disentangled attention kernel needs a head size that is a multiple of 4, not ${d}`);
     const H = heads * d;
     const row = H + 2 * kvHeads * d;
     const S = batch.seqLen;
@@ -271,10 +273,18 @@ export class WasmKernels {
     const scoresAt = align16(ctxAt + S * H * 4);
     const slopesAt = align16(scoresAt + heads * scoresBytes);
     const biasAt = relative ? align16(slopesAt + heads * 4) : 0;
-    this.rowsThatFit(1, S * (row + H) * 4 + heads * scoresBytes + heads * 4 + (relative?.table.byteLength ?? 0) + 16, 32);
+    // DeBERTa's relative rows (qkv's layout) and each distance's row among them, as i32.
+    const relAt = dis ? align16(slopesAt + heads * 4) : 0;
+    const indexAt = dis ? align16(relAt + dis.rel.byteLength) : 0;
+    const extra = (relative?.table.byteLength ?? 0) + (dis ? dis.rel.byteLength + dis.index.byteLength + 16 : 0);
+    this.rowsThatFit(1, S * (row + H) * 4 + heads * scoresBytes + heads * 4 + extra + 16, 32);
     // Zeros leave every model without ALiBi as it was.
     this.write(slopesAt, alibi ?? new Float32Array(heads));
     if (relative) this.write(biasAt, relative.table);
+    if (dis) {
+      this.write(relAt, dis.rel);
+      this.write(indexAt, dis.index);
+    }
     const window = Number.isFinite(windowHalf) ? windowHalf : GLOBAL_WINDOW;
     const masked = causal ? 1 : 0;
     for (let r = 0; r < batch.size; r++) {
@@ -298,6 +308,10 @@ export class WasmKernels {
         biasAt,
         relative?.reach ?? 0,
         batch.computed?.[r] ?? len,
+        relAt,
+        // Distance 0's entry: the kernel reads index[i - j].
+        indexAt + (dis?.reach ?? 0) * 4,
+        dis ? Number(dis.c2p) | (Number(dis.p2c) << 1) : 0,
       ];
       this.split(
         len * len * H,
@@ -346,8 +360,8 @@ export class WasmKernels {
     );
   }
 
-  private write(at: number, data: Float32Array): void {
-    new Float32Array(this.memory.buffer, at, data.length).set(data);
+  private write(at: number, data: Float32Array | Int32Array): void {
+    new Uint8Array(this.memory.buffer, at, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
 
   private view(at: number, length: number): Float32Array {

@@ -566,6 +566,43 @@
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
         (br $keys))))
 
+;; DeBERTa's disentangled terms of query p against keys [jb, min(je, len)), added to a block's
+  ;; score row before attention scales it: q . Kr (c2p, flags bit 1) and k_j . Qr (p2c, bit 2) of
+  ;; the relative row of distance p - j, index[p - j] (i32; index points at distance 0's) among rel's
+  ;; rows, which are laid out as qkv's (rs bytes; the head's keys at k0, its queries at qh). q: the
+  ;; query's d floats. ds (bytes) is a multiple of 16: the caller runs these models only with d % 4 = 0.
+  (func $disentangled_row (param $row i32) (param $jb i32) (param $je i32) (param $len i32) (param $p i32)
+    (param $q i32) (param $qkv i32) (param $rs i32) (param $k0 i32) (param $qh i32) (param $rel i32) (param $index i32)
+    (param $flags i32) (param $ds i32)
+    (local $j i32) (local $end i32) (local $r i32) (local $k i32) (local $c i32) (local $acc v128) (local $at i32)
+    (local.set $end (select (local.get $len) (local.get $je) (i32.gt_u (local.get $je) (local.get $len))))
+    (local.set $j (local.get $jb))
+    (block $done
+      (loop $keys
+        (br_if $done (i32.ge_u (local.get $j) (local.get $end)))
+        (local.set $r (i32.add (local.get $rel) (i32.mul (local.get $rs)
+          (i32.load (i32.add (local.get $index) (i32.shl (i32.sub (local.get $p) (local.get $j)) (i32.const 2)))))))
+        (local.set $k (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $j) (local.get $rs))) (local.get $k0)))
+        (local.set $acc (f32x4.splat (f32.const 0)))
+        (local.set $c (i32.const 0))
+        (block $dims_done
+          (loop $dims
+            (br_if $dims_done (i32.ge_u (local.get $c) (local.get $ds)))
+            (if (i32.and (local.get $flags) (i32.const 1))
+              (then (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+                (v128.load align=4 (i32.add (local.get $q) (local.get $c)))
+                (v128.load align=4 (i32.add (i32.add (local.get $r) (local.get $k0)) (local.get $c))))))))
+            (if (i32.and (local.get $flags) (i32.const 2))
+              (then (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+                (v128.load align=4 (i32.add (local.get $k) (local.get $c)))
+                (v128.load align=4 (i32.add (i32.add (local.get $r) (local.get $qh)) (local.get $c))))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $dims)))
+        (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+        (f32.store (local.get $at) (f32.add (f32.load (local.get $at)) (call $hsum (local.get $acc))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $keys))))
+
   ;; qkv holds S token rows of [q (H) | k (KV) | v (KV)], H = heads * d, KV = kv_heads * d: query
   ;; head h reads key/value head h / (heads / kv_heads) (grouped-query attention; kv_heads = heads
   ;; for BERT). ctx gets S rows of H. Query i attends to the keys j with |i - j| <= window and
@@ -580,10 +617,12 @@
   ;; 4 (d L + 8 d + 4 L) bytes: the keys transposed [d, L], the block's queries [4, d] (the last
   ;; block repeats its last query), its scores [4, L] and its output [4, d]. slopes holds one f32
   ;; per query head: its ALiBi slope, or zeros. bias, unless 0, holds per head 2 reach + 1 f32: its
-  ;; relative bias for distances -reach .. reach (MPNet, model/relative-bias.ts).
+  ;; relative bias for distances -reach .. reach (MPNet, model/relative-bias.ts). dis, unless 0, adds
+  ;; DeBERTa's disentangled terms from rel and index (see $disentangled_row).
   (func (export "attention") (param $qkv i32) (param $ctx i32) (param $scratch i32) (param $S i32) (param $len i32)
     (param $heads i32) (param $kv_heads i32) (param $d i32) (param $window i32) (param $causal i32) (param $scale f32)
     (param $h0 i32) (param $h1 i32) (param $slopes i32) (param $bias i32) (param $reach i32) (param $rows i32)
+    (param $rel i32) (param $index i32) (param $dis i32)
     (local $h i32) (local $i i32) (local $r i32) (local $j i32) (local $c i32) (local $p i32) (local $src i32) (local $dst i32)
     (local $rs i32) (local $ds i32) (local $hs i32) (local $kvs i32) (local $k0 i32) (local $v0 i32) (local $ls i32) (local $L i32)
     (local $kt i32) (local $qb i32) (local $sb i32) (local $ob i32) (local $last i32)
@@ -673,6 +712,21 @@
                   (i32.add (local.get $sb) (i32.shl (local.get $j) (i32.const 2))) (local.get $ls))
                 (local.set $j (i32.add (local.get $j) (i32.const 8)))
                 (br $keys)))
+            (if (local.get $dis)
+              (then
+                (local.set $r (i32.const 0))
+                (block $done
+                  (loop $terms
+                    (br_if $done (i32.ge_u (local.get $r) (i32.const 4)))
+                    (call $disentangled_row (i32.add (local.get $sb) (i32.mul (local.get $r) (local.get $ls)))
+                      (local.get $jb) (local.get $je) (local.get $len)
+                      (select (i32.add (local.get $i) (local.get $r)) (local.get $last)
+                        (i32.lt_u (i32.add (local.get $i) (local.get $r)) (local.get $last)))
+                      (i32.add (local.get $qb) (i32.mul (local.get $r) (local.get $ds)))
+                      (local.get $qkv) (local.get $rs) (local.get $k0) (i32.mul (local.get $h) (local.get $ds))
+                      (local.get $rel) (local.get $index) (local.get $dis) (local.get $ds))
+                    (local.set $r (i32.add (local.get $r) (i32.const 1)))
+                    (br $terms)))))
             (local.set $r (i32.const 0))
             (block $done
               (loop $soft
