@@ -317,6 +317,35 @@ export async function prepareCrossEncoder(log: (s: string) => void): Promise<Ben
   return { description: `${base.description}, as a one-label BertForSequenceClassification`, hfDir, packDir };
 }
 
+/**
+ * A DeBERTa-v3 reranker at mxbai-rerank-xsmall-v1's shape (12 x 384, random weights, the bench
+ * tokenizer) in the forms both runtimes read, made once by bench/onnx_deberta.py from the same numbers.
+ */
+export async function prepareDebertaCrossEncoder(log: (s: string) => void): Promise<BenchCrossEncoder> {
+  const base = await prepareModel('bert-12x384', log);
+  const id = 'ce-deberta-12x384';
+  const hfDir = join(MODELS_DIR, id);
+  const packDir = join(MODELS_DIR, `${id}-q8`);
+  const hash = createHash('sha256');
+  for (const file of ['bench/onnx_deberta.py', 'test/oracle/make_deberta.py']) hash.update(await readFile(join(ROOT, file)));
+  const key = `from ${base.id}'s tokenizer, ${hash.digest('hex')}`;
+  await cached(
+    hfDir,
+    key,
+    async () => {
+      if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: the export needs Debian's python3-torch and python3-onnx`);
+      run(PYTHON, [join(ROOT, 'bench', 'onnx_deberta.py'), base.hfDir, hfDir], 'bench/onnx_deberta.py');
+    },
+    log,
+  );
+  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [384]), log);
+  return {
+    description: "a random DeBERTa-v3 reranker at mxbai-rerank-xsmall-v1's shape (12 x 384, 6 heads, 256 buckets)",
+    hfDir,
+    packDir,
+  };
+}
+
 /** The late-interaction comparison's settings: what both runtimes tokenize queries and documents by. */
 export interface LateBench {
   queryMarker: number;

@@ -11,7 +11,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { icdName } from './adapter.js';
 import { batchAndRuns, hostName, loadNow, parseBenchArgs, runInProcess, writeJsonFile } from './common.js';
-import { type BenchCrossEncoder, type LateBench, MODELS_DIR, prepareColbert, prepareCrossEncoder } from './models.js';
+import {
+  type BenchCrossEncoder,
+  type LateBench,
+  MODELS_DIR,
+  prepareColbert,
+  prepareCrossEncoder,
+  prepareDebertaCrossEncoder,
+} from './models.js';
 import type { RerankResult, RerankSpec } from './rerank-runner.js';
 import { benchTexts } from './texts.js';
 
@@ -19,11 +26,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, 'results');
 const RUNNER_TIMEOUT_MS = 15 * 60_000;
 
-type Kind = 'cross-encoder' | 'late';
+type Kind = 'cross-encoder' | 'deberta' | 'late';
 
-const usage = (
-  kind: Kind,
-) => `Usage: npm run bench -- ${kind === 'late' ? 'colbert' : 'rerank'} [--batch N] [--runs N] [--only LIST] [--quick]
+const usage = (kind: Kind) => `Usage: npm run bench -- ${KINDS[kind].name} [--batch N] [--runs N] [--only LIST] [--quick]
 
 One query (16 tokens) against one document (16 tokens) and against N documents of 113 tokens
 (default 8 on a software adapter), scored by m3web (rerank) and transformers.js on the same
@@ -132,6 +137,17 @@ function ratios(rows: RerankResult[], kind: Kind): string[] {
 
 export const main = (args: string[]): Promise<number> => bench(args, 'cross-encoder');
 export const colbertMain = (args: string[]): Promise<number> => bench(args, 'late');
+export const debertaMain = (args: string[]): Promise<number> => bench(args, 'deberta');
+
+/** Each comparison's model, its id among the bench models, and its results' file name. */
+const KINDS: Record<
+  Kind,
+  { prepare: (log: (s: string) => void) => Promise<BenchCrossEncoder & { late?: LateBench }>; id: string; name: string }
+> = {
+  'cross-encoder': { prepare: prepareCrossEncoder, id: 'ce-12x384', name: 'rerank' },
+  deberta: { prepare: prepareDebertaCrossEncoder, id: 'ce-deberta-12x384', name: 'rerank-deberta' },
+  late: { prepare: prepareColbert, id: 'colbert-12x384', name: 'colbert' },
+};
 
 async function bench(args: string[], kind: Kind): Promise<number> {
   const USAGE = usage(kind);
@@ -143,9 +159,8 @@ async function bench(args: string[], kind: Kind): Promise<number> {
   const { batch, runs } = counts;
   const only = opts.only?.split(',');
   const log = (s: string) => console.error(s);
-  const model: BenchCrossEncoder & { late?: LateBench } =
-    kind === 'late' ? await prepareColbert(log) : await prepareCrossEncoder(log);
-  const id = kind === 'late' ? 'colbert-12x384' : 'ce-12x384';
+  const { id, name } = KINDS[kind];
+  const model = await KINDS[kind].prepare(log);
   const texts = await benchTexts(model.hfDir);
   // Texts are measured with their own [CLS] and [SEP]; a pair frames both once, so 16 + 113 tokens make 128.
   const [query, shortDoc] = texts.batch(2, 16);
@@ -179,7 +194,6 @@ async function bench(args: string[], kind: Kind): Promise<number> {
   const md = `${table(rows, batch, kind)}\n\n${ratios(rows, kind).join('\n')}\n`;
   console.log(md);
   if (!opts.quick && !only) {
-    const name = kind === 'late' ? 'colbert' : 'rerank';
     writeJsonFile(join(RESULTS, `${name}-latest.json`), { meta, rows });
     writeFileSync(join(RESULTS, `${name}-latest.md`), `${JSON.stringify(meta)}\n\n${md}`);
   }

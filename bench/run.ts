@@ -32,6 +32,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: true,
     load: () => import('./rerank.js'),
   },
+  'rerank-deberta': {
+    summary: 'm3web rerank vs transformers.js text-classification on a DeBERTa-v3 reranker (mxbai-rerank-xsmall-v1 shape)',
+    usesDawn: true,
+    load: async () => ({ main: (await import('./rerank.js')).debertaMain }),
+  },
   colbert: {
     summary: 'm3web rerank vs transformers.js (AutoModel + MaxSim in JavaScript) on the same late-interaction model',
     usesDawn: true,

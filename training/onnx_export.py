@@ -72,6 +72,8 @@ def quantize_dynamic(src, dst):
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     nodes, added, replaced = [], [], set()
+    # One int8 copy per weight, however many MatMuls take it (DeBERTa projects tokens and relative rows alike).
+    quantized = {}
 
     def const(name, array):
         added.append(numpy_helper.from_array(array, name))
@@ -81,13 +83,17 @@ def quantize_dynamic(src, dst):
         weight = inits.get(node.input[1]) if node.op_type == "MatMul" else None
         table = inits.get(node.input[0]) if node.op_type == "Gather" else None
         if weight is not None and len(weight.dims) == 2:
-            w = numpy_helper.to_array(weight)
-            scale = np.abs(w).max(axis=0) / 127.0
-            scale[scale == 0] = 1.0
             base = weight.name
-            wq = const(f"{base}_q", np.clip(np.round(w / scale), -127, 127).astype(np.int8))
-            wz = const(f"{base}_zp", np.zeros(w.shape[1], np.int8))
-            ws = const(f"{base}_scale", scale.astype(np.float32))
+            if base not in quantized:
+                w = numpy_helper.to_array(weight)
+                scale = np.abs(w).max(axis=0) / 127.0
+                scale[scale == 0] = 1.0
+                quantized[base] = (
+                    const(f"{base}_q", np.clip(np.round(w / scale), -127, 127).astype(np.int8)),
+                    const(f"{base}_zp", np.zeros(w.shape[1], np.int8)),
+                    const(f"{base}_scale", scale.astype(np.float32)),
+                )
+            wq, wz, ws = quantized[base]
             out = node.output[0]
             nodes += [
                 helper.make_node("DynamicQuantizeLinear", [node.input[0]], [f"{out}_xq", f"{out}_xs", f"{out}_xz"]),

@@ -70,13 +70,14 @@ def deberta_config(vocab_size, classifier):
     return cfg
 
 
-def make_weights(cfg, prefix, seed, classifier):
+def make_weights(cfg, prefix, seed, classifier, std_scale=1.0):
+    """std_scale multiplies the projections' spread (bench/onnx_deberta.py widens the model and narrows them)."""
     rs = np.random.RandomState(seed)
     H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     w = []
 
     def normal(name, shape, std):
-        w.append((name, rs.standard_normal(shape) * std))
+        w.append((name, rs.standard_normal(shape) * std * (std_scale if len(shape) == 2 and "embeddings" not in name else 1.0)))
 
     def ln(name):
         w.append((name + ".weight", 1.0 + 0.1 * rs.standard_normal(H)))
@@ -169,7 +170,7 @@ def forward(W, cfg, prefix, ids, mask, mistake=None, naive=False):
                 r_pos = rel_pos if mistake != "p2c_sign" else -rel_pos
                 p2c_pos = torch.clamp(-r_pos + span, 0, 2 * span - 1)
                 scores = scores + torch.gather(p2c, -1, p2c_pos.expand(B, nh, S, S)).transpose(-1, -2) / scale
-        scores = scores.masked_fill(~allowed, torch.finfo(torch.float64).min)
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
         probs = torch.softmax(scores, -1).masked_fill(~allowed, 0.0)
         ctx = (probs @ v).transpose(1, 2).reshape(B, S, H)
         a = ln(lin(ctx, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
