@@ -295,55 +295,61 @@ export interface BenchCrossEncoder {
 }
 
 /**
- * bert-12x384's weights as a BertForSequenceClassification (ms-marco-MiniLM-L-12's shape) in the
- * forms both runtimes read, made once by bench/onnx_cross_encoder.py from the same numbers.
+ * A cross-encoder that `script` (run by /usr/bin/python3) writes from bert-12x384's folder as a
+ * Hugging Face folder with its ONNX exports, and its m3web q8 pack; rebuilt when `key` changes.
  */
-export async function prepareCrossEncoder(log: (s: string) => void): Promise<BenchCrossEncoder> {
+async function scriptedCrossEncoder(
+  o: { id: string; script: string; key: string; description: (base: string) => string },
+  log: (s: string) => void,
+): Promise<BenchCrossEncoder> {
   const base = await prepareModel('bert-12x384', log);
-  const id = 'ce-12x384';
-  const hfDir = join(MODELS_DIR, id);
-  const packDir = join(MODELS_DIR, `${id}-q8`);
-  const key = `from ${base.id}, pooler and classifier seed 7 ${JSON.stringify(RANDOM_CONFIG)}`;
+  const hfDir = join(MODELS_DIR, o.id);
+  const packDir = join(MODELS_DIR, `${o.id}-q8`);
+  const key = `from ${base.id}, ${o.key}`;
   await cached(
     hfDir,
     key,
     async () => {
       if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: the export needs Debian's python3-torch and python3-onnx`);
-      run(PYTHON, [join(ROOT, 'bench', 'onnx_cross_encoder.py'), base.hfDir, hfDir], 'bench/onnx_cross_encoder.py');
+      run(PYTHON, [join(ROOT, o.script), base.hfDir, hfDir], o.script);
     },
     log,
   );
-  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [RANDOM_CONFIG.hiddenSize]), log);
-  return { description: `${base.description}, as a one-label BertForSequenceClassification`, hfDir, packDir };
+  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', o.id, [RANDOM_CONFIG.hiddenSize]), log);
+  return { description: o.description(base.description), hfDir, packDir };
 }
 
 /**
- * A DeBERTa-v3 reranker at mxbai-rerank-xsmall-v1's shape (12 x 384, random weights, the bench
- * tokenizer) in the forms both runtimes read, made once by bench/onnx_deberta.py from the same numbers.
+ * bert-12x384's weights as a BertForSequenceClassification (ms-marco-MiniLM-L-12's shape) in the
+ * forms both runtimes read, made once by bench/onnx_cross_encoder.py from the same numbers.
  */
-export async function prepareDebertaCrossEncoder(log: (s: string) => void): Promise<BenchCrossEncoder> {
-  const base = await prepareModel('bert-12x384', log);
-  const id = 'ce-deberta-12x384';
-  const hfDir = join(MODELS_DIR, id);
-  const packDir = join(MODELS_DIR, `${id}-q8`);
-  const hash = createHash('sha256');
-  for (const file of ['bench/onnx_deberta.py', 'test/oracle/make_deberta.py']) hash.update(await readFile(join(ROOT, file)));
-  const key = `from ${base.id}'s tokenizer, ${hash.digest('hex')}`;
-  await cached(
-    hfDir,
-    key,
-    async () => {
-      if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: the export needs Debian's python3-torch and python3-onnx`);
-      run(PYTHON, [join(ROOT, 'bench', 'onnx_deberta.py'), base.hfDir, hfDir], 'bench/onnx_deberta.py');
+export const prepareCrossEncoder = (log: (s: string) => void): Promise<BenchCrossEncoder> =>
+  scriptedCrossEncoder(
+    {
+      id: 'ce-12x384',
+      script: 'bench/onnx_cross_encoder.py',
+      key: `pooler and classifier seed 7 ${JSON.stringify(RANDOM_CONFIG)}`,
+      description: (base) => `${base}, as a one-label BertForSequenceClassification`,
     },
     log,
   );
-  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [384]), log);
-  return {
-    description: "a random DeBERTa-v3 reranker at mxbai-rerank-xsmall-v1's shape (12 x 384, 6 heads, 256 buckets)",
-    hfDir,
-    packDir,
-  };
+
+/**
+ * A DeBERTa-v3 reranker at mxbai-rerank-xsmall-v1's shape (12 x 384, random weights over the bench
+ * tokenizer) in the forms both runtimes read, made once by bench/onnx_deberta.py from the same numbers.
+ */
+export async function prepareDebertaCrossEncoder(log: (s: string) => void): Promise<BenchCrossEncoder> {
+  const hash = createHash('sha256');
+  for (const file of ['bench/onnx_deberta.py', 'test/oracle/make_deberta.py']) hash.update(await readFile(join(ROOT, file)));
+  return scriptedCrossEncoder(
+    {
+      id: 'ce-deberta-12x384',
+      script: 'bench/onnx_deberta.py',
+      key: `its tokenizer, ${hash.digest('hex')}`,
+      description: () => "a random DeBERTa-v3 reranker at mxbai-rerank-xsmall-v1's shape (12 x 384, 6 heads, 256 buckets)",
+    },
+    log,
+  );
 }
 
 /** The late-interaction comparison's settings: what both runtimes tokenize queries and documents by. */
