@@ -165,6 +165,38 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     }
   });
 
+  it('opens a DeBERTa-v3 reranker and a sentence-t5 embedder by Hub id on WebGPU in the worker, as their oracles', async () => {
+    const hub = inject('hubUrl');
+    const open = (name: string) =>
+      createEncoder({ model: `hf:fixtures/${name}`, hub: { url: hub }, dtype: 'f32', device: 'webgpu', cache: false });
+    const deberta = await open('ce-deberta-tiny');
+    try {
+      const { pairs, scores } = (await (await fetch('/test/oracle/fixtures/ce-deberta-tiny/expected.json')).json()) as {
+        pairs: [string, string][];
+        scores: number[];
+      };
+      expect(await deberta.info()).toMatchObject({ backend: 'webgpu', model: { crossEncoder: true } });
+      for (const [i, [q, d]] of pairs.entries()) {
+        const [hit] = await deberta.rerank(q, [d]);
+        expect(Math.abs((hit?.score as number) - (scores[i] as number))).toBeLessThan(1e-4);
+      }
+    } finally {
+      await deberta.dispose();
+    }
+    const t5 = await open('t5-st-tiny');
+    try {
+      const dir = '/test/oracle/fixtures/t5-st-tiny';
+      const { texts, hidden } = (await (await fetch(`${dir}/expected.json`)).json()) as { texts: string[]; hidden: number };
+      const want = new SafetensorsFile(new Uint8Array(await (await fetch(`${dir}/expected.safetensors`)).arrayBuffer()));
+      expect(await t5.info()).toMatchObject({ backend: 'webgpu', model: { pooling: 'mean' } });
+      (await t5.embed(texts)).forEach((v, i) => {
+        expect(cosine(v, want.get(`st.${i}`, [hidden]))).toBeGreaterThanOrEqual(0.9999);
+      });
+    } finally {
+      await t5.dispose();
+    }
+  });
+
   it('reranks with a late-interaction model on WebGPU in the worker, and its token vectors come back for maxSim', async () => {
     const hub = inject('hubUrl');
     const dir = '/test/oracle/fixtures/colbert-modernbert-tiny';

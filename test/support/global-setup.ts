@@ -125,6 +125,36 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a716',
         },
       ],
+      // A DeBERTa-v3 reranker (mxbai-rerank-v1's layout) and a sentence-t5 embedder (T5EncoderModel, Dense head).
+      [
+        'fixtures/ce-deberta-tiny',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/ce-deberta-tiny'), [
+            'config.json',
+            'tokenizer.json',
+            'tokenizer_config.json',
+            'model.safetensors',
+          ]),
+          commit: 'b0a717',
+        },
+      ],
+      [
+        'fixtures/t5-st-tiny',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/t5-st-tiny'), [
+            'config.json',
+            'tokenizer.json',
+            'tokenizer_config.json',
+            'model.safetensors',
+            'modules.json',
+            'sentence_bert_config.json',
+            '1_Pooling/config.json',
+            '2_Dense/config.json',
+            '2_Dense/model.safetensors',
+          ]),
+          commit: 'b0a718',
+        },
+      ],
     ]),
   );
   project.provide('hubUrl', hub.url);
