@@ -1,7 +1,6 @@
 import { UnsupportedError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights, WeightParts } from '../weights/weights.js';
-import { readRelEmbeddings } from './deberta.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
 import { readBiasedLinear, readEmbeddingTable, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
@@ -149,7 +148,10 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
           position: null,
           tokenType: null,
           embNorm: await norm(names.embNorm),
-          relEmbeddings: await readRelEmbeddings(config, source, p),
+          relEmbeddings: {
+            table: await source.get(`${p}encoder.rel_embeddings.weight`, [2 * config.disentangled.span, H]),
+            norm: config.disentangled.relNorm ? await norm('encoder.LayerNorm') : null,
+          },
         };
       }
       const relative = config.relativeAttention;

@@ -3,7 +3,7 @@ import type { BertWeights } from '../weights/weights.js';
 import { alibiSlopes } from './alibi.js';
 import type { AttentionShape } from './attention-shape.js';
 import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
-import { disentangledScale, relativeRows, rowsForLength } from './disentangled.js';
+import { disentangledScale, relativeEmbeddings, relativeRows, rowsForLength } from './disentangled.js';
 import { addLowRank } from './lora.js';
 import { gelu } from './math.js';
 import { cpuExperts } from './moe.js';
@@ -48,16 +48,23 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
     ...(positions?.type === 'alibi' ? { alibi: alibiSlopes(numHeads) } : {}),
     ...(relative ? { relative } : {}),
   };
-  const relRows = disentangled && relativeRows(disentangled, maxTokens - 1);
+  const dis = disentangled && {
+    spec: disentangled,
+    table: relativeEmbeddings(weights, weights.config),
+    rows: relativeRows(disentangled, maxTokens - 1),
+  };
   /** DeBERTa's attention shape for a layer: its q/k/v projections of the relative rows a batch reaches, and each distance's row among them. */
-  const disentangledShape = (project: (x: Float32Array, rows: number) => Float32Array, seqLen: number): AttentionShape => {
-    if (!disentangled || !relRows || !weights.relEmbeddings) return shape;
-    const { first, count } = rowsForLength(relRows, maxTokens - 1, seqLen);
+  const disentangledShape = (
+    d: NonNullable<typeof dis>,
+    project: (x: Float32Array, rows: number) => Float32Array,
+    seqLen: number,
+  ): AttentionShape => {
+    const { first, count } = rowsForLength(d.rows, maxTokens - 1, seqLen);
     const reach = seqLen - 1;
     const index = new Int32Array(2 * reach + 1);
-    for (let d = -reach; d <= reach; d++) index[d + reach] = (relRows[d + maxTokens - 1] as number) - first;
-    const rel = project(weights.relEmbeddings.subarray(first * H, (first + count) * H), count);
-    return { ...shape, disentangled: { rel, index, reach, c2p: disentangled.c2p, p2c: disentangled.p2c } };
+    for (let k = -reach; k <= reach; k++) index[k + reach] = (d.rows[k + maxTokens - 1] as number) - first;
+    const rel = project(d.table.subarray(first * H, (first + count) * H), count);
+    return { ...shape, disentangled: { rel, index, reach, c2p: d.spec.c2p, p2c: d.spec.p2c } };
   };
   return {
     embed(batch, task) {
@@ -89,7 +96,7 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
       };
       const qkv = project('qkv', x);
       if (rope) applyRope(qkv, batch, numHeads, headDim, rope);
-      const ctx = attendGrouped(qkv, batch, disentangled ? disentangledShape(layer.qkv, batch.seqLen) : shape);
+      const ctx = attendGrouped(qkv, batch, dis ? disentangledShape(dis, layer.qkv, batch.seqLen) : shape);
       const a = project('attnOut', ctx);
       layerNorm(a, x, layer.attnNorm, H, eps);
       const gate = gatedBert?.gate ?? null;

@@ -1,4 +1,6 @@
-import type { DisentangledSpec } from '../weights/encoder-config.js';
+import type { DisentangledSpec, EncoderConfig } from '../weights/encoder-config.js';
+import type { BertWeights } from '../weights/weights.js';
+import { layerNorm } from './cpu-ops.js';
 
 /**
  * make_log_bucket_position (transformers' modeling_deberta_v2.py) for one distance d = i - j:
@@ -37,6 +39,18 @@ export function relativeRows(spec: DisentangledSpec, reach: number): Int32Array 
 export function rowsForLength(rows: Int32Array, reach: number, seqLen: number): { first: number; count: number } {
   const first = rows[reach - (seqLen - 1)] as number;
   return { first, count: (rows[reach + seqLen - 1] as number) - first + 1 };
+}
+
+/**
+ * The relative rows as every layer reads them, [2 span, H]: through encoder.LayerNorm where the
+ * model has it (a copy; the weights keep the checkpoint's tensors). Once per backend.
+ */
+export function relativeEmbeddings(weights: Pick<BertWeights, 'relEmbeddings'>, config: EncoderConfig): Float32Array {
+  const rel = weights.relEmbeddings;
+  if (!rel) throw new Error('DeBERTa weights without their relative embeddings');
+  const table = rel.table.slice();
+  if (rel.norm) layerNorm(table, null, rel.norm, config.hiddenSize, config.layerNormEps);
+  return table;
 }
 
 /** 1 / sqrt(head_dim x (1 + the relative terms)): DeBERTa's scale of all three score terms. */

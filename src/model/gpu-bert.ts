@@ -10,7 +10,7 @@ import type { EncoderConfig } from '../weights/config.js';
 import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiBase } from './alibi.js';
-import { disentangledScale, relativeRows, rowsForLength } from './disentangled.js';
+import { disentangledScale, relativeEmbeddings, relativeRows, rowsForLength } from './disentangled.js';
 import { GpuExperts } from './gpu-experts.js';
 import {
   type BatchInputs,
@@ -171,7 +171,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       },
       rope: positions?.type === 'rope' ? up.buffer('rope', ropeSpecTable(positions, c.headDim, c.maxTokens)) : null,
       relative: relative && { table: up.buffer('relative_bias', relative.table), reach: relative.reach },
-      disentangled: disentangledTables(c, weights.relEmbeddings, up),
+      disentangled: disentangledTables(c, weights, up),
       embNorm: up.norm('embeddings.norm', weights.embNorm),
     };
     const adapters =
@@ -228,7 +228,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
     const M = batch.size * batch.seqLen;
     const { rope, relative, disentangled: dis } = this.tables;
     const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads, alibiBase: this.alibiBase, relative };
-    const relRows = dis && this.relativeRows(dis, batch.seqLen);
+    const relRows = dis && this.relativeBlock(dis, batch.seqLen);
     for (let i = from; i < to; i++) {
       const l = this.layers[i] as GpuLayer;
       // A projection, and the task adapter's update to it before its activation where the call runs one.
@@ -271,7 +271,7 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
   }
 
   /** The block of relative rows a batch of `seqLen` tokens reads, from a row the binding alignment allows. */
-  private relativeRows(dis: Disentangled, seqLen: number): { x: GPUBufferBinding; first: number; count: number } {
+  private relativeBlock(dis: Disentangled, seqLen: number): { x: GPUBufferBinding; first: number; count: number } {
     const H = this.config.hiddenSize;
     const { first, count } = rowsForLength(dis.rows, dis.reach, seqLen);
     const start = first - (first % dis.align);
@@ -287,14 +287,9 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
 }
 
 /** DeBERTa's tables (Disentangled) for a model with disentangled attention; null for every other. */
-function disentangledTables(
-  c: EncoderConfig,
-  relEmbeddings: Float32Array | null | undefined,
-  up: WeightUploads,
-): Disentangled | null {
+function disentangledTables(c: EncoderConfig, weights: BertWeights, up: WeightUploads): Disentangled | null {
   const spec = c.disentangled;
   if (!spec) return null;
-  if (!relEmbeddings) throw new Error('DeBERTa weights without their relative embeddings');
   const H = c.hiddenSize;
   const reach = c.maxTokens - 1;
   const rows = relativeRows(spec, reach);
@@ -303,7 +298,7 @@ function disentangledTables(
   table.set(rows, index);
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
   return {
-    rel: up.buffer('rel_embeddings', relEmbeddings),
+    rel: up.buffer('rel_embeddings', relativeEmbeddings(weights, c)),
     table: up.buffer('rel_qkv', table),
     rows,
     index,

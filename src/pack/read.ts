@@ -306,7 +306,14 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
       (config.gatedBert && !readsSegmentTypes(config)) || config.disentangled
         ? null
         : view.f32('tokenType', [config.typeVocabSize, H]),
-    ...(config.disentangled ? { relEmbeddings: view.f32('relEmbeddings', [2 * config.disentangled.span, H]) } : {}),
+    ...(config.disentangled
+      ? {
+          relEmbeddings: {
+            table: view.f32('relEmbeddings', [2 * config.disentangled.span, H]),
+            norm: config.disentangled.relNorm ? view.norm('relNorm', H) : null,
+          },
+        }
+      : {}),
     embNorm,
     ...(config.lora
       ? {

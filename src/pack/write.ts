@@ -152,7 +152,8 @@ function embeddingExtras(weights: WeightsRest): Part[] {
         ...(position ? [f32Part('position', position, [config.maxPositions, H])] : []),
         ...(tokenType ? [f32Part('tokenType', tokenType, [config.typeVocabSize, H])] : []),
         ...relativeBiasParts(weights),
-        ...(relEmbeddings ? [f32Part('relEmbeddings', relEmbeddings, [relEmbeddings.length / H, H])] : []),
+        ...(relEmbeddings ? [f32Part('relEmbeddings', relEmbeddings.table, [relEmbeddings.table.length / H, H])] : []),
+        ...(relEmbeddings?.norm ? normParts('relNorm', relEmbeddings.norm) : []),
         ...normParts('embNorm', weights.embNorm),
       ];
     }

@@ -141,8 +141,11 @@ export interface BertWeights extends SentenceHead {
   embNorm: LayerNormParams;
   /** MPNet's encoder.relative_attention_bias, [tableRows, heads] (config.relativeAttention); absent elsewhere. */
   relativeBias?: Float32Array | null;
-  /** DeBERTa's encoder.rel_embeddings, [2 span, H], already through encoder.LayerNorm (config.disentangled). */
-  relEmbeddings?: Float32Array | null;
+  /**
+   * DeBERTa's encoder.rel_embeddings, [2 span, H], and encoder.LayerNorm where norm_rel_ebd says
+   * every layer reads them through it (config.disentangled; model/disentangled.ts applies it).
+   */
+  relEmbeddings?: { table: Float32Array; norm: LayerNormParams | null } | null;
   /** The embeddings' task adapters where the model has some (config.lora). */
   adapters?: EmbeddingAdapters;
   /** May hold fewer than config.numLayers when only the first layers were loaded. */

@@ -43,6 +43,11 @@ declare module 'vitest' {
 }
 
 const FIXTURE = join(ROOT, 'test/oracle/fixtures/bert-tiny');
+/** A safetensors checkpoint repository's files. */
+const CHECKPOINT = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+/** Oracle fixture `name`'s checkpoint files and `extra` ones, as a hub repository serves them. */
+const fixtureFiles = (name: string, extra: readonly string[] = []) =>
+  folderFiles(join(ROOT, 'test/oracle/fixtures', name), [...CHECKPOINT, ...extra]);
 
 /**
  * Before the browser tests: converts the oracle checkpoint into a q8 pack the test pages fetch
@@ -51,7 +56,7 @@ const FIXTURE = join(ROOT, 'test/oracle/fixtures/bert-tiny');
  * model2vec static embedder, a jina-embeddings-v3-shaped model and a cross-encoder.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const files = folderFiles(FIXTURE, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
+  const files = fixtureFiles('bert-tiny');
   const hub = await startFakeHub(
     new Map([
       ['fixtures/bert-tiny', { files, commit: 'b0a710' }],
@@ -81,11 +86,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       [
         'fixtures/jina-v3-tiny',
         {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/jina-v3-tiny'), [
-            'config.json',
-            'tokenizer.json',
-            'tokenizer_config.json',
-            'model.safetensors',
+          files: fixtureFiles('jina-v3-tiny', [
             'modules.json',
             '1_Pooling/config.json',
             'sentence_bert_config.json',
@@ -98,12 +99,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       [
         'fixtures/ce-xlmr-tiny',
         {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/ce-xlmr-tiny'), [
-            'config.json',
-            'tokenizer.json',
-            'tokenizer_config.json',
-            'model.safetensors',
-          ]),
+          files: fixtureFiles('ce-xlmr-tiny'),
           commit: 'b0a715',
         },
       ],
@@ -111,11 +107,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       [
         'fixtures/colbert-modernbert-tiny',
         {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/colbert-modernbert-tiny'), [
-            'config.json',
-            'tokenizer.json',
-            'tokenizer_config.json',
-            'model.safetensors',
+          files: fixtureFiles('colbert-modernbert-tiny', [
             'modules.json',
             'sentence_bert_config.json',
             'config_sentence_transformers.json',
@@ -129,23 +121,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
       [
         'fixtures/ce-deberta-tiny',
         {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/ce-deberta-tiny'), [
-            'config.json',
-            'tokenizer.json',
-            'tokenizer_config.json',
-            'model.safetensors',
-          ]),
+          files: fixtureFiles('ce-deberta-tiny'),
           commit: 'b0a717',
         },
       ],
       [
         'fixtures/t5-st-tiny',
         {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/t5-st-tiny'), [
-            'config.json',
-            'tokenizer.json',
-            'tokenizer_config.json',
-            'model.safetensors',
+          files: fixtureFiles('t5-st-tiny', [
             'modules.json',
             'sentence_bert_config.json',
             '1_Pooling/config.json',
