@@ -10,7 +10,8 @@ Loss per step, for each exit in 1..L and each width d in DIMS:
     STS Spearman measures them.
 --init-hf starts from a Hugging Face BERT folder (training/pack_to_hf.ts writes one from a pack).
 --distill W holds the translation and STS texts' embeddings (every exit x width) to those of the
---init-hf model while the retrieval pairs train: a new task must not cost the old ones.
+--teacher model (default: the --init-hf one) while the retrieval pairs train: a new task must
+not cost the old ones.
 --prompt-tokens Q,P trains only Q + P new word embeddings, Q put before every query and P before
 every passage (the pack's prefixes): text without a prefix keeps its embedding bit for bit.
 A checkpoint is written every --ckpt-every steps (atomically); rerunning resumes from it (from a
@@ -301,7 +302,10 @@ def main():
     ap.add_argument("--ret-weights", default="flores-ict=0.4,help-ict=0.3,help-title=0.3",
                     help="share of retrieval rows per source (0 leaves a source out: the ablation)")
     ap.add_argument("--distill", type=float, default=0.0,
-                    help="weight of holding translation / STS embeddings to the --init-hf model's")
+                    help="weight of holding translation / STS embeddings to the --teacher model's")
+    ap.add_argument("--teacher", help="the model --distill holds to (a Hugging Face BERT or pack folder; "
+                                      "default: --init-hf); with it a run from scratch can learn the "
+                                      "bundled model's translation space while retrieval trains")
     ap.add_argument("--freeze-word", action="store_true",
                     help="keep the word embedding table as loaded (the tokens' cross-lingual alignment)")
     ap.add_argument("--freeze-layers", type=int, default=0,
@@ -340,19 +344,20 @@ def main():
     model = Encoder(base_vocab + k, hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
                     ffn=args.hidden * 4, dropout=args.dropout)
     teacher = None
+    teacher_dir = args.teacher or args.init_hf
+    if args.distill:
+        if not teacher_dir:
+            ap.error("--distill needs --teacher or --init-hf (the model to hold to)")
+        teacher = Encoder(base_vocab, hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
+                          ffn=args.hidden * 4, dropout=0.0)
+        teacher.load_hf_state_dict(read_init(teacher_dir, base_vocab))
+        teacher.eval().requires_grad_(False)
     if args.init_hf:
         weights = read_init(args.init_hf, base_vocab)
         if k:
             weights["embeddings.word_embeddings.weight"] = with_prompt_rows(
                 weights["embeddings.word_embeddings.weight"], corpus["ret_prefix"], kq, kp)
         model.load_hf_state_dict(weights)
-        if args.distill:
-            teacher = Encoder(corpus["vocab"], hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
-                              ffn=args.hidden * 4, dropout=0.0)
-            teacher.load_hf_state_dict(weights)
-            teacher.eval().requires_grad_(False)
-    elif args.distill:
-        ap.error("--distill needs --init-hf (the model to hold to)")
     elif not args.no_init:
         init = corpus.get("init_word")
         if init is None:
