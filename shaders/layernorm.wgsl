@@ -4,10 +4,15 @@
 //   norm_to: Out[row] = LayerNorm(X[row]), X untouched (ModernBERT's pre-norm: the residual
 //            stream X must survive its normalised copy).
 // X (and Residual) hold XElem, Out YElem (see matmul.wgsl); the statistics are f32.
+// A row is H values at row * stride + offset: stride H for whole rows; in main without a residual
+// a block of columns of wider rows (jina-bert-v2-qk-post-norm norms the query and the key columns
+// of the stacked q/k/v rows in place, so the attention reads them where it always does).
 
 struct NormParams {
   H: u32,
   eps: f32,
+  stride: u32,
+  offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: NormParams;
@@ -38,7 +43,7 @@ fn row_stats(li: u32, base: u32) -> vec2<f32> {
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let base = wid.x * P.H;
+  let base = wid.x * P.stride + P.offset;
   if (HAS_RESIDUAL == 1u) {
     for (var c = li; c < P.H; c += REDUCE_THREADS) {
       X[base + c] = XElem(f32(X[base + c]) + f32(Residual[base + c]));
@@ -53,7 +58,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
 
 @compute @workgroup_size(64)
 fn norm_to(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let base = wid.x * P.H;
+  let base = wid.x * P.stride + P.offset;
   let s = row_stats(li, base);
   for (var c = li; c < P.H; c += REDUCE_THREADS) {
     Out[base + c] = YElem((f32(X[base + c]) - s.x) * s.y * Gamma[c] + Beta[c]);

@@ -1,4 +1,4 @@
-import { UnsupportedError } from '../errors.js';
+import { ModelFormatError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
 import type { BertWeights, WeightParts } from '../weights/weights.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
@@ -55,6 +55,9 @@ const FLASH: LayerNames = {
 /** JinaBERT v2's feed-forward: mlp.{gated_layers (GELU rows first, no bias), wo, layernorm}. */
 const JINA: LayerNames = { ...BERT, ffnIn: 'mlp.gated_layers', ffnInBias: false, ffnOut: 'mlp.wo', ffnNorm: 'mlp.layernorm' };
 
+/** jina-bert-v2-qk-post-norm's: mlp.up_gated_layer's GELU rows come second; layer_norm_2 ends the layer. */
+const JINA_CODE: LayerNames = { ...JINA, ffnIn: 'mlp.up_gated_layer', ffnOut: 'mlp.down_layer', ffnNorm: 'layer_norm_2' };
+
 const MPNET: LayerNames = {
   ...BERT,
   qkv: ['attention.attn.q', 'attention.attn.k', 'attention.attn.v'],
@@ -101,11 +104,17 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
   const p = tensorPrefix(source, WORD_EMBEDDINGS, 'BERT-family');
   const H = config.hiddenSize;
   const I = config.intermediateSize;
-  const names = source.has(`${p}${FLASH.layer}.0.${FLASH.qkv[0]}.weight`) ? FLASH : (NAMES[config.modelType] ?? BERT);
+  const qkPostNorm = config.gatedBert?.qkPostNorm === true;
+  const names = source.has(`${p}${FLASH.layer}.0.${FLASH.qkv[0]}.weight`)
+    ? FLASH
+    : qkPostNorm
+      ? JINA_CODE
+      : (NAMES[config.modelType] ?? BERT);
   const norm = (name: string) => readLayerNorm(source, `${p}${name}`, H);
-  // jina-embeddings-v2-base-code's qk-post-norm variant names its feed-forward otherwise and norms q and k.
   if (names === JINA && source.has(`${p}encoder.layer.0.mlp.up_gated_layer.weight`)) {
-    throw new UnsupportedError('JinaBERT with query / key norms (jina-bert-v2-qk-post-norm) is not supported');
+    throw new ModelFormatError(
+      "these tensors are jina-bert-v2-qk-post-norm's (mlp.up_gated_layer), but config.json's auto_map does not name that code",
+    );
   }
   const linear = (parts: readonly string[], rows: number, cols: number, bias = true) =>
     readBiasedLinear(
@@ -116,6 +125,17 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
       alloc,
     );
   const ffnRows = config.gatedBert ? 2 * I : I;
+  // up_gated_layer's halves read in the other order, so that the GELU rows come first as everywhere.
+  const ffnIn = (name: string) =>
+    qkPostNorm
+      ? readBiasedLinear(
+          source,
+          [I, 0].map((first) => ({ name: `${p}${name}.weight`, rows: I, first, of: 2 * I, bias: null })),
+          H,
+          quant,
+          alloc,
+        )
+      : linear([name], ffnRows, H, names.ffnInBias);
   return {
     layerCount,
     async layer(l) {
@@ -125,9 +145,16 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
         qkv: await linear(names.qkv.map(at), (3 * H) / names.qkv.length, H),
         attnOut: await linear([at(names.attnOut)], H, H),
         attnNorm: await norm(at(names.attnNorm)),
-        ffnIn: await linear([at(names.ffnIn)], ffnRows, H, names.ffnInBias),
+        ffnIn: await ffnIn(at(names.ffnIn)),
         ffnOut: await linear([at(names.ffnOut)], H, I),
         ffnNorm: await norm(at(names.ffnNorm)),
+        ...(qkPostNorm
+          ? {
+              qNorm: await norm(at('attention.self.layer_norm_q')),
+              kNorm: await norm(at('attention.self.layer_norm_k')),
+              preFfnNorm: await norm(at('layer_norm_1')),
+            }
+          : {}),
       };
     },
     async rest() {

@@ -2,7 +2,7 @@ import type { Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiSlopes } from './alibi.js';
 import type { AttentionShape } from './attention-shape.js';
-import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm } from './cpu-ops.js';
+import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm, normColumns } from './cpu-ops.js';
 import { disentangledScale, relativeEmbeddings, relativeRows, rowsForLength } from './disentangled.js';
 import { addLowRank } from './lora.js';
 import { gelu } from './math.js';
@@ -95,10 +95,12 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
         return y;
       };
       const qkv = project('qkv', x);
+      if (layer.qNorm && layer.kNorm) normColumns(qkv, M, 3 * H, [layer.qNorm, layer.kNorm], H, eps);
       if (rope) applyRope(qkv, batch, numHeads, headDim, rope);
       const ctx = attendGrouped(qkv, batch, dis ? disentangledShape(dis, layer.qkv, batch.seqLen) : shape);
       const a = project('attnOut', ctx);
       layerNorm(a, x, layer.attnNorm, H, eps);
+      if (layer.preFfnNorm) layerNorm(a, x, layer.preFfnNorm, H, eps);
       const gate = gatedBert?.gate ?? null;
       const moeLayer = experts[i];
       const y = moeLayer

@@ -208,6 +208,25 @@ export function layerNorm(x: Float32Array, residual: Float32Array | null, p: Lay
 }
 
 /**
+ * LayerNorms over column blocks of width H in each of M rows of `stride` values: block b (columns
+ * [b H, (b + 1) H)) by norms[b], in place (jina-bert-v2-qk-post-norm's query and key, in place in
+ * the stacked q/k/v rows).
+ */
+export function normColumns(
+  x: Float32Array,
+  M: number,
+  stride: number,
+  norms: readonly LayerNormParams[],
+  H: number,
+  eps: number,
+): void {
+  for (let m = 0; m < M; m++) {
+    for (const [b, norm] of norms.entries())
+      layerNorm(x.subarray(m * stride + b * H, m * stride + (b + 1) * H), null, norm, H, eps);
+  }
+}
+
+/**
  * Softmax attention per (row, head) over the row's real tokens; padded keys get no weight. With
  * `windowHalf`, query i sees only keys j with |i - j| <= windowHalf (ModernBERT's local layers);
  * a padded query that sees no key at all gets zeros.

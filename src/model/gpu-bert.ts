@@ -31,6 +31,8 @@ interface GpuLayer {
   /** The feed-forward's projections; null in a mixture of experts' layers, which GpuExperts runs. */
   ffn: { ffnIn: GpuLinear; ffnOut: GpuLinear } | null;
   ffnNorm: GpuLayerNorm;
+  /** jina-bert-v2-qk-post-norm's query, key and pre-feed-forward norms (BertLayer); null without. */
+  qkPostNorm: { q: GpuLayerNorm; k: GpuLayerNorm; preFfn: GpuLayerNorm } | null;
   /** The projections' task adapters (config.lora); null without. */
   adapters: Record<Projection, GpuLoraPair> | null;
 }
@@ -103,7 +105,12 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         // Embed and its norm, then 7 per layer, one per projection's task adapter, and what experts add.
         slots: {
           fixed: 2,
-          perLayer: 7 + (adapters ? 4 : 0) + (experts?.extraSlots ?? 0) + (config.disentangled ? 1 : 0),
+          perLayer:
+            7 +
+            (adapters ? 4 : 0) +
+            (experts?.extraSlots ?? 0) +
+            (config.disentangled ? 1 : 0) +
+            (config.gatedBert?.qkPostNorm ? 3 : 0),
         },
       },
       kernels,
@@ -154,6 +161,14 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       attnNorm: up.norm(`layer${i}.attn_norm`, l.attnNorm),
       ffn: l.experts ? null : { ffnIn: up.linear(`layer${i}.ffn_in`, l.ffnIn), ffnOut: up.linear(`layer${i}.ffn_out`, l.ffnOut) },
       ffnNorm: up.norm(`layer${i}.ffn_norm`, l.ffnNorm),
+      qkPostNorm:
+        l.qNorm && l.kNorm && l.preFfnNorm
+          ? {
+              q: up.norm(`layer${i}.q_norm`, l.qNorm),
+              k: up.norm(`layer${i}.k_norm`, l.kNorm),
+              preFfn: up.norm(`layer${i}.pre_ffn_norm`, l.preFfnNorm),
+            }
+          : null,
       adapters: l.adapters
         ? (Object.fromEntries(
             Object.entries(l.adapters).map(([k, pair]) => [
@@ -245,6 +260,10 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         kernel.encode(pass, uniforms, { x, pair, t: lowRank.ensure(M * rank * 4), y }, shape);
       };
       project(residual, 'qkv', qkv); // qkv [M, 3H]
+      if (l.qkPostNorm) {
+        layerNorm.encodeColumns(pass, uniforms, qkv, l.qkPostNorm.q, M, H, 3 * H, 0);
+        layerNorm.encodeColumns(pass, uniforms, qkv, l.qkPostNorm.k, M, H, 3 * H, H);
+      }
       if (dis && relRows) {
         // The layer's q/k/v of the relative rows this batch reaches: [count, 3H] at the table's start.
         matmul.encode(pass, uniforms, relRows.x, l.qkv, dis.table, relRows.count);
@@ -257,6 +276,8 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       project(attnContext, 'attnOut', attnOut); // attnOut [M, H]
       // Post-norm: attnOut = LN(attnOut + residual), the feed-forward's input and its residual.
       layerNorm.encode(pass, uniforms, attnOut, residual, l.attnNorm, M, H);
+      // qk-post-norm adds the layer's input once more: attnOut = LN(attnOut + residual).
+      if (l.qkPostNorm) layerNorm.encode(pass, uniforms, attnOut, residual, l.qkPostNorm.preFfn, M, H);
       // The layer's input is spent, so the feed-forward output takes its buffer.
       if (!l.ffn && this.experts) {
         this.experts.encode(pass, uniforms, matmul, i, attnOut, residual, M); // residual [M, H]

@@ -129,6 +129,9 @@ export function packLayers(
       ffnIn: linear('ffnIn'),
       ffnOut: linear('ffnOut'),
       ffnNorm: view.norm(`${at}.ffnNorm`, H),
+      ...(config.gatedBert?.qkPostNorm
+        ? { qNorm: view.norm(`${at}.qNorm`, H), kNorm: view.norm(`${at}.kNorm`, H), preFfnNorm: view.norm(`${at}.preFfnNorm`, H) }
+        : {}),
       ...(config.moe && isMoeLayer(config, l)
         ? {
             experts: {

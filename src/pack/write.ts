@@ -86,7 +86,8 @@ const normParts = (name: string, n: LayerNormParams): Part[] => [
 ];
 
 export const LINEARS = ['qkv', 'attnOut', 'ffnIn', 'ffnOut'] as const;
-export const NORMS = ['attnNorm', 'ffnNorm'] as const;
+/** The last three are jina-bert-v2-qk-post-norm's only (BertLayer's qNorm, kNorm, preFfnNorm). */
+const NORMS = ['attnNorm', 'ffnNorm', 'qNorm', 'kNorm', 'preFfnNorm'] as const;
 /** A decoder layer's RMSNorm factors (Gemma's 1 + w already folded in); the post norms are Gemma's only. */
 export const RMS_NORMS = ['inputNorm', 'qNorm', 'kNorm', 'postAttnNorm', 'ffnNorm', 'postFfnNorm'] as const;
 
@@ -104,6 +105,7 @@ function layerParts(index: number, layer: EncoderWeights['layers'][number], lora
   }
   const adapters = 'adapters' in layer ? layer.adapters : undefined;
   const experts = 'experts' in layer ? layer.experts : undefined;
+  const norms: Partial<Record<(typeof NORMS)[number], LayerNormParams | null>> = layer;
   return [
     ...linears,
     ...(experts
@@ -114,7 +116,7 @@ function layerParts(index: number, layer: EncoderWeights['layers'][number], lora
       : []),
     // ModernBERT's layer 0 has no attention norm, so its shard has no such tensor.
     ...NORMS.flatMap((k) => {
-      const norm = layer[k];
+      const norm = norms[k];
       return norm ? normParts(`${at}.${k}`, norm) : [];
     }),
     ...(adapters && lora

@@ -168,13 +168,18 @@ function nomicMoe(cfg: Record<string, unknown>, refuse: (what: string) => never)
  * jina-bert-implementation's JinaBertModel as its ports give it: BERT's post-norm attention with
  * ALiBi on the scores instead of a position table, the feed-forward wo(gelu(up[:I]) * up[I:]) over
  * mlp.gated_layers under its own post-norm, word + token-type-0 embeddings. Only the GeGLU
- * feed-forward (feed_forward_type "geglu", what the embedding models use) is read.
+ * feed-forward (feed_forward_type "geglu", what the embedding models use) is read. A config whose
+ * remote code (auto_map) is jinaai/jina-bert-v2-qk-post-norm, jina-embeddings-v2-base-code's, norms
+ * query and key and adds a norm before the feed-forward (GatedBertSpec.qkPostNorm); nothing else in
+ * its config.json sets it apart.
  */
 export function parseJinaConfig(cfg: Record<string, unknown>, numbers: ReturnType<typeof bertNumbers>): EncoderConfig {
   const ffn = cfg.feed_forward_type ?? 'original';
   if (ffn !== 'geglu') {
     throw new UnsupportedError(`JinaBERT feed_forward_type ${JSON.stringify(ffn)} is not supported (only geglu)`);
   }
+  const autoMap = cfg.auto_map && typeof cfg.auto_map === 'object' ? Object.values(cfg.auto_map) : [];
+  const qkPostNorm = autoMap.some((v) => typeof v === 'string' && v.includes('jina-bert-v2-qk-post-norm'));
   return {
     modelType: 'jina_bert',
     ...numbers,
@@ -182,7 +187,7 @@ export function parseJinaConfig(cfg: Record<string, unknown>, numbers: ReturnTyp
     padTokenId: num(cfg, 'pad_token_id', 0),
     positionOffset: 0,
     maxTokens: numbers.maxPositions,
-    gatedBert: { positions: { type: 'alibi' }, gate: 'gelu', truncateNorm: false },
+    gatedBert: { positions: { type: 'alibi' }, gate: 'gelu', truncateNorm: false, ...(qkPostNorm ? { qkPostNorm } : {}) },
   };
 }
 

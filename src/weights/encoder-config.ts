@@ -73,6 +73,12 @@ export interface GatedBertSpec {
    * sentence-transformers returns it.
    */
   truncateNorm: boolean;
+  /**
+   * jina-bert-v2-qk-post-norm (jina-embeddings-v2-base-code): query and key each go through a
+   * LayerNorm over all heads before the scores, and a second LayerNorm, of the layer input plus the
+   * attention block's output, feeds the feed-forward (BertLayer's qNorm, kNorm, preFfnNorm).
+   */
+  qkPostNorm?: true;
 }
 
 /**

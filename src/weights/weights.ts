@@ -114,6 +114,14 @@ export interface BertLayer {
   ffnOut: Linear;
   ffnNorm: LayerNormParams;
   /**
+   * jina-bert-v2-qk-post-norm's extra norms (config.gatedBert.qkPostNorm): query and key, each
+   * normed over all H columns before the scores, and preFfnNorm, LayerNorm(x + attnNorm's output)
+   * with x the layer input, which feeds the feed-forward and is its residual.
+   */
+  qNorm?: LayerNormParams;
+  kNorm?: LayerNormParams;
+  preFfnNorm?: LayerNormParams;
+  /**
    * A mixture of experts (config.moe, in its layers only): the router, [experts, H] in f32 with a
    * zero bias, so that quantization never changes which experts a token goes to, and the one bias
    * the experts share, added after their weighted sum. There ffnIn stacks the experts' first

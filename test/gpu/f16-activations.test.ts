@@ -69,6 +69,7 @@ const FIXTURES: Fixture[] = [
   { model: 'nomic-tiny', pooled: 'mean-cls' },
   { model: 'nomic-moe-tiny', pooled: 'mean-cls', hidden: 0.998 },
   { model: 'jina-tiny', pooled: 'mean-cls' },
+  { model: 'jina-code-tiny', pooled: 'mean-cls' },
   { model: 'mpnet-tiny', pooled: 'mean-cls' },
   { model: 'deberta-tiny', pooled: 'mean-cls' },
   { model: 't5-gated-tiny', pooled: 'st' },

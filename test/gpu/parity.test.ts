@@ -29,7 +29,7 @@ const ALL_QUANTS: readonly Quant[] = ['f32', 'f16', 'q8', 'q4'];
 /**
  * The WebGPU weight formats each model runs in. The weight decoding is one matmul kernel for every
  * architecture, covered in all four formats by BERT and XLM-R; the gated models add positions and
- * gates, MPNet its relative bias, DeBERTa its disentangled terms, which f32 checks exactly (a WebGPU test costs 6-12 s of pipeline compiles here). Their q8
+ * gates (JinaBERT's code variant its query / key norms), MPNet its relative bias, DeBERTa its disentangled terms, which f32 checks exactly (a WebGPU test costs 6-12 s of pipeline compiles here). Their q8
  * runs in f16-activations.test.ts and the CPU pack tests; the q8 and q4 figures in the README were
  * measured once with all four.
  */
@@ -43,6 +43,7 @@ const MODELS: Record<string, readonly Quant[]> = {
   'nomic-moe-tiny': ['f32'],
   'jina-tiny': ['f32'],
   'jina-6head-tiny': ['f32'],
+  'jina-code-tiny': ['f32'],
   'mpnet-tiny': ['f32'],
   'jina-v3-tiny': ['f32'],
   'deberta-tiny': ['f32', 'q8'],

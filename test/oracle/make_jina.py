@@ -5,7 +5,8 @@ Writes fixtures/jina-tiny/ (shaped like jinaai/jina-embeddings-v2-small-en: Jina
 prefix plus pooler.dense, 4 heads, F32, mean pooling + Normalize) and fixtures/jina-6head-tiny/ (6 heads, so
 the ALiBi slopes take the recursive non-power-of-two branch; every tensor under `bert.` with the masked-LM
 head a JinaBertForMaskedLM state dict carries, F16), see README.md next to this file. Both reuse bert-tiny's
-tokenizer (uncased WordPiece, [PAD]=0 [CLS]=2 [SEP]=3) and its verified texts and ids.
+tokenizer (uncased WordPiece, [PAD]=0 [CLS]=2 [SEP]=3) and its verified texts and ids. fixtures/jina-code-tiny/ is
+jina-embeddings-v2-base-code's variant (remote code jinaai/jina-bert-v2-qk-post-norm), below.
 
 Run from the repository root:  /usr/bin/python3 test/oracle/make_jina.py   (~5 s; after make_fixtures.py)
 What it shares with make_gte.py and make_nomic.py (float64 building blocks, checks, fixture files) is in
@@ -31,6 +32,12 @@ transformers is not used. Conventions it follows:
     erf GELU); x' = mlp.layernorm(mlp.wo(m) + h)
   - hidden_states = [embedding output after its LayerNorm, layer 1, ..., layer L], no final norm; the
     sentence embedding (emb_pooler / sentence-transformers Pooling) is the mean over real tokens
+  - jina-bert-v2-qk-post-norm (jina-embeddings-v2-base-code), as its modeling_bert.py gives it (a
+    transformers port of it and text-embeddings-inference's jina_code.rs agree): q = attention.self.layer_norm_q(
+    query(x)) and k = attention.self.layer_norm_k(key(x)), each a LayerNorm over all heads (width H) before the
+    heads are split; a = attention.output.LayerNorm(x + dense(ctx)) as above, then r = layer_norm_1(x + a) (the
+    layer input added a second time); u = mlp.up_gated_layer(r) ([2I, H], no bias), m = u[..., :I] *
+    gelu(u[..., I:]) (the GELU on the SECOND half, unlike gated_layers); x' = layer_norm_2(r + mlp.down_layer(m))
 """
 
 import os
@@ -57,6 +64,9 @@ import torch.nn.functional as F  # noqa: E402
 # 0.999 (with STD as is: no ALiBi 0.997, reversed slopes 0.996): query/key 0.2, value 0.2, output 0.16.
 STD = {"emb": 0.5, "type": 0.2, "qk": 0.15, "v": 0.15, "o": 0.12, "gated": 0.12, "wo": 0.08}
 STD_6HEAD = dict(STD, qk=0.2, v=0.2, o=0.16)
+# jina-code-tiny's q and k are normed before the scores, so their projections' scale only shows where a runtime
+# skips the norms: at 0.4 unnormed scores are about 7x as large (no norms: cosine 0.99 at STD's 0.15).
+STD_CODE = dict(STD, qk=0.4)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -113,9 +123,9 @@ def self_test_slopes():
 # --------------------------------------------------------------------------------------------------
 
 
-def make_weights(cfg, prefix, seed, std, pooler, mlm_head):
+def make_weights(cfg, prefix, seed, std, pooler, mlm_head, code=False):
     """(name, float64 array) in module order, named as JinaBertModel (prefix "") or JinaBertForMaskedLM
-    (prefix "bert.") state dicts name them."""
+    (prefix "bert.") state dicts name them; code: jina-bert-v2-qk-post-norm's names and extra norms."""
     H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     wt = pn.RandomWeights(seed, H)
     wt.embeddings(prefix, V, cfg["type_vocab_size"], std, prefix + "embeddings.LayerNorm")
@@ -123,8 +133,17 @@ def make_weights(cfg, prefix, seed, std, pooler, mlm_head):
         p = f"{prefix}encoder.layer.{l}."
         for name, s in (("query", "qk"), ("key", "qk"), ("value", "v")):
             wt.lin(p + f"attention.self.{name}", H, H, std[s])
+        if code:
+            wt.ln(p + "attention.self.layer_norm_q")
+            wt.ln(p + "attention.self.layer_norm_k")
         wt.lin(p + "attention.output.dense", H, H, std["o"])
         wt.ln(p + "attention.output.LayerNorm")
+        if code:
+            wt.ln(p + "layer_norm_1")
+            wt.lin(p + "mlp.up_gated_layer", 2 * I, H, std["gated"], bias=False)
+            wt.lin(p + "mlp.down_layer", H, I, std["wo"])
+            wt.ln(p + "layer_norm_2")
+            continue
         wt.lin(p + "mlp.gated_layers", 2 * I, H, std["gated"], bias=False)
         wt.lin(p + "mlp.wo", H, I, std["wo"])
         wt.ln(p + "mlp.layernorm")
@@ -142,11 +161,13 @@ def make_weights(cfg, prefix, seed, std, pooler, mlm_head):
 # --------------------------------------------------------------------------------------------------
 
 
-def forward(W, cfg, prefix, ids, mask, slopes=None, alibi=True, signed=False, swap_glu=False, no_type=False):
+def forward(W, cfg, prefix, ids, mask, slopes=None, alibi=True, signed=False, swap_glu=False, no_type=False,
+            no_qk_norm=False, no_norm_1=False):
     """hidden_states [emb, layer 1..L], each [B, S, H]. slopes: per-head slopes (default: the model's).
     Mistakes: alibi=False (no ALiBi), slopes reordered or another formula, signed (-slope * (i - j), the
-    distance without its absolute value), swap_glu (GELU on the second half of gated_layers' output instead
-    of the first), no_type (the token-type row dropped)."""
+    distance without its absolute value), swap_glu (the GELU on the other half of the gated projection's
+    output), no_type (the token-type row dropped); for the qk-post-norm variant (cfg["qk_post_norm"], the
+    oracle's own key) no_qk_norm (q and k unnormed), no_norm_1 (layer_norm_1 and its second residual left out)."""
     H, n, I, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"], cfg["layer_norm_eps"]
     d = H // n
     B, S = ids.shape
@@ -161,11 +182,25 @@ def forward(W, cfg, prefix, ids, mask, slopes=None, alibi=True, signed=False, sw
     bias = -s[:, None, None] * (dist if signed else dist.abs())[None]  # [n, S, S]
     if not alibi:
         bias = torch.zeros_like(bias)
+    code = cfg.get("qk_post_norm", False)
     for l in range(cfg["num_hidden_layers"]):
         p = f"encoder.layer.{l}."
-        q, k, v = (lin(x, p + f"attention.self.{name}").view(B, S, n, d) for name in ("query", "key", "value"))
-        ctx = pn.attention(q, k, v, mask, bias)
+        q, k, v = (lin(x, p + f"attention.self.{name}") for name in ("query", "key", "value"))
+        if code and not no_qk_norm:
+            q = pn.layer_norm(q, W, prefix + p + "attention.self.layer_norm_q", eps)
+            k = pn.layer_norm(k, W, prefix + p + "attention.self.layer_norm_k", eps)
+        ctx = pn.attention(q.view(B, S, n, d), k.view(B, S, n, d), v.view(B, S, n, d), mask, bias)
         h = pn.layer_norm(x + lin(ctx, p + "attention.output.dense"), W, prefix + p + "attention.output.LayerNorm", eps)
+        if code:
+            if not no_norm_1:
+                h = pn.layer_norm(x + h, W, prefix + p + "layer_norm_1", eps)
+            u = lin(h, p + "mlp.up_gated_layer")
+            up, gated = u[..., :I], u[..., I:]
+            if swap_glu:
+                up, gated = gated, up
+            x = pn.layer_norm(h + lin(up * mf.gelu(gated), p + "mlp.down_layer"), W, prefix + p + "layer_norm_2", eps)
+            states.append(x)
+            continue
         u = lin(h, p + "mlp.gated_layers")
         gated, non_gated = u[..., :I], u[..., I:]
         if swap_glu:
@@ -201,14 +236,24 @@ def forward_functional(W, cfg, prefix, ids, mask):
     states = [x]
     # multi_head_attention_forward folds batch and heads as b * n + h: the per-head bias repeated per row.
     attn_bias = torch.from_numpy(alibi_loop(n, S)).repeat(B, 1, 1)  # [B * n, S, S]
+    code = cfg.get("qk_post_norm", False)
     for l in range(cfg["num_hidden_layers"]):
         p = f"encoder.layer.{l}."
         q, k, v = (
             F.linear(x, g(p + f"attention.self.{m}.weight"), g(p + f"attention.self.{m}.bias"))
             for m in ("query", "key", "value")
         )
+        if code:
+            q, k = ln(q, p + "attention.self.layer_norm_q"), ln(k, p + "attention.self.layer_norm_k")
         a = pn.attention_functional(q, k, v, n, W, prefix + p + "attention.output.dense", mask, attn_bias)
         h = ln(x + a, p + "attention.output.LayerNorm")
+        if code:
+            r = ln(x + h, p + "layer_norm_1")
+            up, gated = F.linear(r, g(p + "mlp.up_gated_layer.weight")).split(I, dim=-1)
+            down = F.linear(up * F.gelu(gated), g(p + "mlp.down_layer.weight"), g(p + "mlp.down_layer.bias"))
+            x = ln(r + down, p + "layer_norm_2")
+            states.append(x)
+            continue
         gated, non_gated = F.linear(h, g(p + "mlp.gated_layers.weight")).split(I, dim=-1)
         m = F.gelu(gated) * non_gated
         x = ln(F.linear(m, g(p + "mlp.wo.weight"), g(p + "mlp.wo.bias")) + h, p + "mlp.layernorm")
@@ -221,11 +266,12 @@ def forward_functional(W, cfg, prefix, ids, mask):
 # --------------------------------------------------------------------------------------------------
 
 
-def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, pooler, mlm_head, st_files):
+def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, pooler, mlm_head, st_files, code=False):
     folder = pn.new_folder(name, cfg, pn.BERT)
     if st_files:  # jina-embeddings-v2-small-en's: Transformer, mean Pooling, Normalize
         pn.write_st_files(folder, cfg["hidden_size"], "mean", cfg["max_position_embeddings"], all_pooling_keys=False)
-    W = pn.store_weights(folder, make_weights(cfg, prefix, seed, std, pooler, mlm_head), dtype)
+    W = pn.store_weights(folder, make_weights(cfg, prefix, seed, std, pooler, mlm_head, code), dtype)
+    cfg = dict(cfg, qk_post_norm=code)  # the forward's switch; config.json stays the checkpoint's
 
     n = cfg["num_attention_heads"]
     slopes = alibi_slopes(n)
@@ -238,6 +284,9 @@ def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, pooler, mlm_head,
         "no token type": dict(no_type=True),
         "signed distance": dict(signed=True),
     }
+    if code:
+        mistakes["no q / k norms"] = dict(no_qk_norm=True)
+        mistakes["no layer_norm_1"] = dict(no_norm_1=True)
     if not math.log2(n).is_integer():  # the power-of-two formula applied to n heads as is
         mistakes[f"2^(-8k/{n}) slopes"] = dict(slopes=[2.0 ** (-8.0 * (k + 1) / n) for k in range(n)])
     note = (
@@ -246,7 +295,9 @@ def run_model(name, cfg, prefix, dtype, seed, std, texts, ids, pooler, mlm_head,
         "after mlp.layernorm; no final norm). mean.{i}.{l} / cls.{i}.{l} (l>=1): mean over real tokens (not "
         "normalised; what emb_pooler 'mean' and the sentence-transformers Pooling take, before Normalize) / "
         "token 0. Attention adds -slopes[h] * |i - j| (slopes listed here, head order) to q k^T / sqrt(d). "
-    )
+        + ("q and k are normed (layer_norm_q / layer_norm_k over H) before the heads split; layer_norm_1(x + a) "
+           "feeds mlp.up_gated_layer, whose second half goes through GELU; layer_norm_2 ends the layer. " if code else "")
+    )  # fmt: skip
     # Route 1 on one padded batch ([PAD] = 0), checked against each text alone and against route 2 (ALiBi by a
     # numpy loop with closed-form slopes, F.multi_head_attention_forward with it as a float attn_mask plus a key
     # padding mask, F.layer_norm, F.gelu).
@@ -307,6 +358,17 @@ def main():
         torch_dtype="float16",
     )  # fmt: skip
     run_model("jina-6head-tiny", six_head, "bert.", np.float16, 3141, STD_6HEAD, texts, ids, False, True, False)
+    # jina-embeddings-v2-base-code's config.json names its remote code (auto_map) and nothing else sets it apart.
+    code_remote = "jinaai/jina-bert-v2-qk-post-norm"
+    code = config(
+        vocab_size, _name_or_path="jinaai/jina-embeddings-v2-base-code",
+        auto_map={
+            "AutoConfig": f"{code_remote}--configuration_bert.JinaBertConfig",
+            "AutoModel": f"{code_remote}--modeling_bert.JinaBertModel",
+            "AutoModelForMaskedLM": f"{code_remote}--modeling_bert.JinaBertForMaskedLM",
+        },
+    )  # fmt: skip
+    run_model("jina-code-tiny", code, "", np.float32, 1618, STD_CODE, texts, ids, False, False, True, code=True)
 
 
 if __name__ == "__main__":

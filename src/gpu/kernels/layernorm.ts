@@ -8,7 +8,7 @@ export interface GpuLayerNorm {
   beta: GPUBuffer;
 }
 
-const PARAMS = new UniformBlock('NormParams', { H: 'u32', eps: 'f32' });
+const PARAMS = new UniformBlock('NormParams', { H: 'u32', eps: 'f32', stride: 'u32', offset: 'u32' });
 const IN_PLACE = new Bindings('layernorm', { params: 'uniform', x: 'write', residual: 'read', gamma: 'read', beta: 'read' });
 const TO = new Bindings('layernorm-to', { ...IN_PLACE.kinds, out: 'write' });
 
@@ -77,11 +77,29 @@ export class LayerNormKernel {
     M: number,
     H: number,
   ): void {
-    const params = PARAMS.write(uniforms, { H, eps: this.eps });
+    const params = PARAMS.write(uniforms, { H, eps: this.eps, stride: H, offset: 0 });
     const e = elemOf(x);
     if (residual && elemOf(residual) !== e) throw new Error('layernorm: residual and x must hold the same type');
     pass.setPipeline(this.pipeline(residual ? 'withResidual' : 'plain', { x: e, y: e }));
     pass.setBindGroup(0, this.layouts.inPlace.group({ params, x, residual: residual ?? norm.gamma, ...norm }));
+    pass.dispatchWorkgroups(M);
+  }
+
+  /** Normalises columns [offset, offset + H) of each of the M rows of x (`stride` values a row) in place. */
+  encodeColumns(
+    pass: DispatchTarget,
+    uniforms: UniformArena,
+    x: GPUBuffer,
+    norm: GpuLayerNorm,
+    M: number,
+    H: number,
+    stride: number,
+    offset: number,
+  ): void {
+    const params = PARAMS.write(uniforms, { H, eps: this.eps, stride, offset });
+    const e = elemOf(x);
+    pass.setPipeline(this.pipeline('plain', { x: e, y: e }));
+    pass.setBindGroup(0, this.layouts.inPlace.group({ params, x, residual: norm.gamma, ...norm }));
     pass.dispatchWorkgroups(M);
   }
 
@@ -95,7 +113,7 @@ export class LayerNormKernel {
     M: number,
     H: number,
   ): void {
-    const params = PARAMS.write(uniforms, { H, eps: this.eps });
+    const params = PARAMS.write(uniforms, { H, eps: this.eps, stride: H, offset: 0 });
     pass.setPipeline(this.pipeline('to', { x: elemOf(x), y: elemOf(out) }));
     // norm_to never reads Residual: gamma fills it.
     pass.setBindGroup(0, this.layouts.to.group({ params, x, residual: norm.gamma, ...norm, out }));
