@@ -14,7 +14,8 @@ Sources (train data only; FLORES dev/devtest, STS dev and xquad-dev are never re
   help-ict     the same over LibreOffice help sections (paragraphs under one heading)
   help-title   a help section's heading -> its body
 Each pair's passage is in the query's language or, one time in three, in another language of the
-same aligned group (English half of those times).
+same aligned group (English half of those times). Help text left untranslated (the English text
+under another language's folder) is not that language's.
 """
 
 import html
@@ -51,7 +52,9 @@ def flores_runs():
 
 
 def help_sections():
-    """{(page, heading id): {lang: (heading, [paragraphs])}} from the LibreOffice help pages."""
+    """{(page, heading id): {lang: (heading, [paragraphs])}} from the LibreOffice help pages, each
+    language's heading and paragraphs without the untranslated ones (English copies: see
+    prepare_data.translated); a heading left untranslated is None."""
     sections = defaultdict(dict)
     for lang, rel, doc in help_pages():
         heading = None
@@ -62,6 +65,14 @@ def help_sections():
                 sections[(rel, para_id)][lang] = heading
             elif heading is not None and useful(text, 4):
                 heading[2].append(text)
+    for by_lang in sections.values():
+        eng = by_lang.get(ENG)
+        if eng is None:
+            continue
+        english = set(eng[2])
+        for lang, (para_id, title, paras) in list(by_lang.items()):
+            if lang != ENG:
+                by_lang[lang] = (para_id, None if title == eng[1] else title, [p for p in paras if p not in english])
     return sections
 
 
@@ -115,7 +126,7 @@ def main():
         langs = sorted(bodies)
         for lang in langs:
             title = by_lang[lang][1]
-            if not useful(title, 4) or len(title) > 120:
+            if title is None or not useful(title, 4) or len(title) > 120:
                 continue
             pl = pick_passage_lang(rng, lang, langs)
             body = passage(bodies[pl])
