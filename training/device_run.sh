@@ -36,6 +36,8 @@ declare -A variants=(
   # big, its translation and STS embeddings pulled toward the bundled model's: the translation space
   # that scratch runs took ~5,000 CPU steps to build, taught directly while retrieval trains
   [bigd]="--lr 7e-4 --warmup 200 --batch 512 --sts-batch 128 --ret-batch 256 --teacher ../public/models/m3-mini --distill 5"
+  # big with UI strings -> the help sections that name them among the queries (the ui-help ablation)
+  [bigu]="--lr 7e-4 --warmup 200 --batch 512 --sts-batch 128 --ret-batch 256 --ret-weights flores-ict=0.45,help-ict=0.3,ui-help=0.25"
 )
 declare -A pids
 for v in $RUNS; do

@@ -36,7 +36,7 @@ ROOT = os.path.dirname(HERE)
 WORK = os.path.join(HERE, "work")
 MAX_TOKENS = 510
 SOURCES = ["flores", "stsb", "udhr", "cldr", "lo-ui", "lo-help"]
-RET_SOURCES = ["flores-ict", "help-ict", "help-title"]
+RET_SOURCES = ["flores-ict", "help-ict", "help-title", "ui-help"]
 # Flat token arrays that the compact corpus (--xz) stores as int16; train.py widens them again.
 COMPACT = ("tok", "ret_q", "ret_p")
 HARD_NEGATIVES = 4

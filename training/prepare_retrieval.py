@@ -13,6 +13,9 @@ Sources (train data only; FLORES dev/devtest, STS dev and xquad-dev are never re
                sentence removed two times in three
   help-ict     the same over LibreOffice help sections (paragraphs under one heading)
   help-title   a help section's heading -> its body
+  ui-help      a user-interface string (a menu item, a dialog's field: LibreOffice's translated UI)
+               -> a help section whose body names it, in the same language: a short phrase
+               against a passage that contains it, the keyword-like query of a search box
 Each pair's passage is in the query's language or, one time in three, in another language of the
 same aligned group (English half of those times). Help text left untranslated (the English text
 under another language's folder) is not that language's.
@@ -76,6 +79,80 @@ def help_sections():
     return sections
 
 
+def ui_locale(code):
+    """LibreOffice's UI catalogue locale as its help folders name the language (pt_BR -> pt-BR)."""
+    return code.replace("_", "-").replace("@", "-")
+
+
+# Scripts written without spaces between words (Thai, Lao, Tibetan, Myanmar, Khmer, kana, CJK).
+NO_SPACES_RE = re.compile("[\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def ui_strings():
+    """{lang: set of UI strings} specific enough to stand for what a help text is about: 2 to 6
+    words, one word of 6 letters or more, or 3 to 20 characters in scripts without spaces."""
+    out = defaultdict(set)
+    with open(os.path.join(WORK, "groups.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            g = json.loads(line)
+            if g["src"] != "lo-ui":
+                continue
+            for code, text in g["texts"].items():
+                words = len(text.split())
+                if NO_SPACES_RE.search(text):
+                    keep = 3 <= len(text) <= 20
+                else:
+                    keep = (words == 1 and 6 <= len(text) <= 30) or (2 <= words <= 6 and len(text) <= 60)
+                if keep:
+                    out[ui_locale(code) if code != ENG else ENG].add(text)
+    return out
+
+
+def in_word(a, b):
+    """Whether a and b, side by side, are letters of one word (never in scripts without spaces)."""
+    return a.isalnum() and b.isalnum() and not NO_SPACES_RE.match(a) and not NO_SPACES_RE.match(b)
+
+
+def mentions(text, by_start):
+    """The strings (indexed by their first two characters) that occur in text as whole words."""
+    found = set()
+    for i in range(len(text) - 1):
+        if i and in_word(text[i - 1], text[i]):
+            continue
+        for s in by_start.get(text[i: i + 2], ()):
+            end = i + len(s)
+            if text.startswith(s, i) and (end == len(text) or not in_word(text[end - 1], text[end])):
+                found.add(s)
+    return found
+
+
+def ui_help_pairs(rng, sections, strings, max_sections=3):
+    """A UI string -> one of the (at most max_sections) help sections whose body names it."""
+    by_lang_string = defaultdict(lambda: defaultdict(list))
+    for key, by_lang in sections.items():
+        for lang, (_, _, paras) in by_lang.items():
+            body = passage(paras)
+            if lang in strings and len(body) >= 80:
+                by_lang_string[lang][key].append(body)
+    for lang, bodies in sorted(by_lang_string.items()):
+        by_start = defaultdict(list)
+        for s in strings[lang]:
+            by_start[s[:2]].append(s)
+        where = defaultdict(list)
+        for key, (body,) in bodies.items():
+            for s in mentions(body, by_start):
+                where[s].append(key)
+        for s, keys in sorted(where.items()):
+            if len(keys) > max_sections:
+                continue
+            key = rng.choice(keys)
+            langs = sorted(l for l, (_, _, paras) in sections[key].items() if paras)
+            pl = pick_passage_lang(rng, lang, langs)
+            body = passage(sections[key][pl][2])
+            if len(body) >= 80:
+                yield {"src": "ui-help", "key": f"help:{key[0]}#{key[1]}", "q": s, "ql": lang, "p": body, "pl": pl}
+
+
 def passage(parts):
     text = ""
     for part in parts:
@@ -132,6 +209,7 @@ def main():
             body = passage(bodies[pl])
             if len(body) >= 80:
                 pairs.append({"src": "help-title", "key": key, "q": title, "ql": lang, "p": body, "pl": pl})
+    pairs.extend(ui_help_pairs(rng, sections, ui_strings()))
     rng.shuffle(pairs)
     counts = defaultdict(int)
     with open(os.path.join(WORK, "retrieval.jsonl"), "w", encoding="utf-8") as f:
