@@ -208,9 +208,9 @@ export function layerNorm(x: Float32Array, residual: Float32Array | null, p: Lay
 }
 
 /**
- * LayerNorms over column blocks of width H in each of M rows of `stride` values: block b (columns
- * [b H, (b + 1) H)) by norms[b], in place (jina-bert-v2-qk-post-norm's query and key, in place in
- * the stacked q/k/v rows).
+ * LayerNorms over column blocks of width H in each of M rows of `stride` values, in place: block b
+ * (columns [b H, (b + 1) H)) by norms[b] (jina-bert-v2-qk-post-norm's query and key within the
+ * stacked q/k/v rows).
  */
 export function normColumns(
   x: Float32Array,
