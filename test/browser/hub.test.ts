@@ -197,6 +197,31 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     }
   });
 
+  it("opens jina-embeddings-v2-base-code's layout (query / key norms) by Hub id on WebGPU in the worker, as its oracle", async () => {
+    const dir = '/test/oracle/fixtures/jina-code-tiny';
+    const encoder = await createEncoder({
+      model: 'hf:fixtures/jina-code-tiny',
+      hub: { url: inject('hubUrl') },
+      dtype: 'f32',
+      device: 'webgpu',
+      cache: false,
+    });
+    try {
+      const { texts, hidden, layers } = (await (await fetch(`${dir}/expected.json`)).json()) as {
+        texts: string[];
+        hidden: number;
+        layers: number;
+      };
+      const want = new SafetensorsFile(new Uint8Array(await (await fetch(`${dir}/expected.safetensors`)).arrayBuffer()));
+      expect(await encoder.info()).toMatchObject({ backend: 'webgpu', model: { pooling: 'mean' } });
+      (await encoder.embed(texts)).forEach((v, i) => {
+        expect(cosine(v, want.get(`mean.${i}.${layers}`, [hidden]))).toBeGreaterThanOrEqual(0.9999);
+      });
+    } finally {
+      await encoder.dispose();
+    }
+  });
+
   it('reranks with a late-interaction model on WebGPU in the worker, and its token vectors come back for maxSim', async () => {
     const hub = inject('hubUrl');
     const dir = '/test/oracle/fixtures/colbert-modernbert-tiny';

@@ -138,6 +138,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a718',
         },
       ],
+      // jina-embeddings-v2-base-code's layout: JinaBERT with query / key norms.
+      [
+        'fixtures/jina-code-tiny',
+        {
+          files: fixtureFiles('jina-code-tiny', ['modules.json', 'sentence_bert_config.json', '1_Pooling/config.json']),
+          commit: 'b0a719',
+        },
+      ],
     ]),
   );
   project.provide('hubUrl', hub.url);
