@@ -23,9 +23,9 @@ export const MODELS_DIR = join(ROOT, 'bench', 'work', 'models');
 const BUNDLED = join(ROOT, 'public', 'models', 'm3-mini');
 const PYTHON = '/usr/bin/python3';
 
-export type BenchModelId = 'm3-mini' | 'bert-12x384' | 'mpnet-12x384' | DecoderModelId;
+export type BenchModelId = 'm3-mini' | 'bert-12x384' | ScriptedId | DecoderModelId;
 export const isBenchModel = (id: string): id is BenchModelId =>
-  id === 'm3-mini' || id === 'bert-12x384' || id === 'mpnet-12x384' || isDecoderModel(id);
+  id === 'm3-mini' || id === 'bert-12x384' || isScripted(id) || isDecoderModel(id);
 
 /**
  * The decoder-style embedders at their real widths (heads, head size, FFN, vocabulary shrunk to
@@ -160,21 +160,51 @@ async function prepareDecoder(id: DecoderModelId, log: (s: string) => void): Pro
   };
 }
 
-/** The MPNet bench model's shape (bench/onnx_mpnet.py's arguments), all-MiniLM-L12 / bert-12x384's widths. */
-const MPNET = { layers: 12, hidden: 384, heads: 12, ffn: 1536 };
-
 /**
- * A random-weight MPNet: bench/onnx_mpnet.py writes the Hugging Face folder (config, seeded F32 weights, the
- * bundled tokenizer) and its ONNX exports from test/oracle/make_onnx.py's MPNetModel; m3web converts the
- * folder into its q8 pack.
+ * Random-weight models that a bench script writes (the Hugging Face folder: config, seeded F32 weights,
+ * the bundled tokenizer; and its ONNX exports, traced from an oracle's forward) from a shape, each
+ * with its own results file: MPNet at all-MiniLM-L12 / bert-12x384's widths, JinaBERT v2 at
+ * jina-embeddings-v2-small-en's.
  */
-async function prepareMpnet(log: (s: string) => void): Promise<BenchModel> {
-  const id = 'mpnet-12x384';
+const SCRIPTED = {
+  'mpnet-12x384': {
+    script: 'bench/onnx_mpnet.py',
+    sources: ['test/oracle/make_onnx.py', 'training/onnx_export.py'],
+    shape: { layers: 12, hidden: 384, heads: 12, ffn: 1536 },
+    description: (s: ScriptedShape) =>
+      `random-weight MPNet, ${s.layers} layers, ${s.hidden} wide, ${s.heads} heads, FFN ${s.ffn}, relative attention bias, m3-mini's 32k tokenizer`,
+    resultsFile: 'node-mpnet-latest',
+  },
+  'jina-4x512': {
+    script: 'bench/onnx_jina.py',
+    sources: [
+      'test/oracle/make_jina.py',
+      'test/oracle/post_norm_oracle.py',
+      'test/oracle/make_onnx.py',
+      'training/onnx_export.py',
+    ],
+    shape: { layers: 4, hidden: 512, heads: 8, ffn: 2048 },
+    description: (s: ScriptedShape) =>
+      `random-weight JinaBERT v2 at jina-embeddings-v2-small-en's shape, ${s.layers} layers, ${s.hidden} wide, ${s.heads} heads, GeGLU FFN ${s.ffn}, ALiBi, m3-mini's 32k tokenizer`,
+    resultsFile: 'node-jina-latest',
+  },
+} as const;
+type ScriptedId = keyof typeof SCRIPTED;
+interface ScriptedShape {
+  layers: number;
+  hidden: number;
+  heads: number;
+  ffn: number;
+}
+const isScripted = (id: string): id is ScriptedId => id in SCRIPTED;
+
+/** A SCRIPTED model's folder, made once by its script, and m3web's q8 pack of it. */
+async function prepareScripted(id: ScriptedId, log: (s: string) => void): Promise<BenchModel> {
+  const spec = SCRIPTED[id];
   const hfDir = join(MODELS_DIR, id);
   const packDir = `${hfDir}-q8`;
-  const hash = createHash('sha256').update(JSON.stringify(MPNET));
-  for (const file of ['bench/onnx_mpnet.py', 'test/oracle/make_onnx.py', 'training/onnx_export.py'])
-    hash.update(await readFile(join(ROOT, file)));
+  const hash = createHash('sha256').update(JSON.stringify(spec.shape));
+  for (const file of [spec.script, ...spec.sources]) hash.update(await readFile(join(ROOT, file)));
   hash.update(await readFile(join(BUNDLED, 'manifest.json')));
   const key = hash.digest('hex');
   await cached(
@@ -183,27 +213,24 @@ async function prepareMpnet(log: (s: string) => void): Promise<BenchModel> {
     async () => {
       if (!existsSync(PYTHON))
         throw new Error(`${PYTHON} is missing: the ONNX export needs Debian's python3-torch and python3-onnx`);
-      const shape = Object.entries(MPNET).flatMap(([k, v]) => [`--${k}`, String(v)]);
-      run(
-        PYTHON,
-        [join(ROOT, 'bench', 'onnx_mpnet.py'), hfDir, ...shape],
-        'ONNX export (bench/onnx_mpnet.py; needs python3-torch, python3-onnx)',
-      );
+      const shape = Object.entries(spec.shape).flatMap(([k, v]) => [`--${k}`, String(v)]);
+      run(PYTHON, [join(ROOT, spec.script), hfDir, ...shape], `ONNX export (${spec.script}; needs python3-torch, python3-onnx)`);
     },
     log,
   );
-  const q = MPNET.hidden / 4;
-  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [q, q * 2, MPNET.hidden]), log);
+  const { layers, hidden } = spec.shape;
+  const q = hidden / 4;
+  await cached(packDir, key, async () => convert(hfDir, packDir, 'q8', id, [q, q * 2, hidden]), log);
   return {
     id,
-    description: `random-weight MPNet, ${MPNET.layers} layers, ${MPNET.hidden} wide, ${MPNET.heads} heads, FFN ${MPNET.ffn}, relative attention bias, m3-mini's 32k tokenizer`,
+    description: spec.description(spec.shape),
     hfDir,
     packDir,
     pooling: 'mean',
-    layers: MPNET.layers,
-    halfLayers: MPNET.layers / 2,
+    layers,
+    halfLayers: layers / 2,
     quarterDims: q,
-    resultsFile: 'node-mpnet-latest',
+    resultsFile: spec.resultsFile,
   };
 }
 
@@ -228,7 +255,7 @@ async function cached(dir: string, key: string, build: () => Promise<void>, log:
 
 export async function prepareModel(id: BenchModelId, log: (s: string) => void): Promise<BenchModel> {
   if (isDecoderModel(id)) return prepareDecoder(id, log);
-  if (id === 'mpnet-12x384') return prepareMpnet(log);
+  if (isScripted(id)) return prepareScripted(id, log);
   const hfDir = join(MODELS_DIR, id);
   if (id === 'm3-mini') {
     const key = createHash('sha256')

@@ -21,7 +21,8 @@ const USAGE = `usage: npm run bench -- node [--model ID] [--batch N] [--runs N] 
 
   --model    bert-12x384 (default: random weights, 12 layers x 384, the bundled tokenizer), mpnet-12x384
              (the same shape as MPNet, with its relative attention bias; results in
-             bench/results/node-mpnet-latest.*), m3-mini (the bundled model), or qwen3-0.6b-8l /
+             bench/results/node-mpnet-latest.*), jina-4x512 (JinaBERT v2 at jina-embeddings-v2-small-en's
+             shape: ALiBi, GeGLU; bench/results/node-jina-latest.*), m3-mini (the bundled model), or qwen3-0.6b-8l /
              embeddinggemma-300m-8l (random weights at those models' widths, 8 layers; q8 and q4
              instead of f32 and q8)
   --batch N  texts of 128 tokens in the throughput case (default 32 on a hardware adapter, 8 on a

@@ -176,8 +176,9 @@ def forward(W, cfg, prefix, ids, mask, slopes=None, alibi=True, signed=False, sw
     lin = lambda t, name: pn.linear(W, t, prefix + name)  # noqa: E731
     x = pn.embeddings(W, ids, prefix, prefix + "embeddings.LayerNorm", eps, no_type)
     states = [x]
-    s = torch.tensor(alibi_slopes(n) if slopes is None else slopes, dtype=torch.float64)
-    pos = torch.arange(S, dtype=torch.float64)
+    # The weights' dtype: float64 here, float32 in bench/onnx_jina.py's export of this forward.
+    s = torch.tensor(alibi_slopes(n) if slopes is None else slopes, dtype=x.dtype)
+    pos = torch.arange(S, dtype=x.dtype)
     dist = pos[:, None] - pos[None, :]  # i - j
     bias = -s[:, None, None] * (dist if signed else dist.abs())[None]  # [n, S, S]
     if not alibi:

@@ -138,7 +138,7 @@ def attention(q, k, v, mask, bias=None):
     scores = q @ k.transpose(-1, -2) / math.sqrt(d)
     if bias is not None:
         scores = scores + bias[None]
-    add_mask = (1.0 - mask.to(torch.float64))[:, None, None, :] * torch.finfo(torch.float64).min
+    add_mask = (1.0 - mask.to(scores.dtype))[:, None, None, :] * torch.finfo(scores.dtype).min
     probs = torch.softmax(scores + add_mask, dim=-1)
     return (probs @ v).permute(0, 2, 1, 3).reshape(B, S, nh * d)
 
