@@ -367,7 +367,8 @@ export const prepareCrossEncoder = (log: (s: string) => void): Promise<BenchCros
  */
 export async function prepareDebertaCrossEncoder(log: (s: string) => void): Promise<BenchCrossEncoder> {
   const hash = createHash('sha256');
-  for (const file of ['bench/onnx_deberta.py', 'test/oracle/make_deberta.py']) hash.update(await readFile(join(ROOT, file)));
+  for (const file of ['bench/onnx_deberta.py', 'test/oracle/make_deberta.py', 'training/onnx_export.py'])
+    hash.update(await readFile(join(ROOT, file)));
   return scriptedCrossEncoder(
     {
       id: 'ce-deberta-12x384',

@@ -30,22 +30,6 @@ import torch  # noqa: E402
 SEED = 11
 
 
-class Reranker(torch.nn.Module):
-    """make_deberta.logits over float32 weights held as buffers, so the export stores them as initializers
-    (quantize_dynamic rewrites MatMuls by initializers; constants traced from plain tensors would be nodes)."""
-
-    def __init__(self, W, cfg):
-        super().__init__()
-        self.names = list(W)
-        for i, n in enumerate(self.names):
-            self.register_buffer(f"w{i}", W[n])
-        self.cfg = cfg
-
-    def forward(self, input_ids, attention_mask):
-        W = {n: getattr(self, f"w{i}") for i, n in enumerate(self.names)}
-        return md.logits(W, self.cfg, input_ids, attention_mask)[:, None]
-
-
 def main():
     src, dst = sys.argv[1], sys.argv[2]
     with open(os.path.join(src, "config.json"), encoding="utf-8") as f:
@@ -73,7 +57,7 @@ def main():
     weights = [(n, a * 0.2 if n == "classifier.weight" else a) for n, a in weights]
     mf.write_safetensors(os.path.join(dst, "model.safetensors"), [(n, a.astype(np.float32)) for n, a in weights], {"format": "pt"})
     W = {n: torch.from_numpy(a) for n, a in mf.read_safetensors(os.path.join(dst, "model.safetensors")).items()}
-    model = Reranker(W, run_cfg).eval()
+    model = onnx_export.BufferedForward(W, lambda W, ids, mask: md.logits(W, run_cfg, ids, mask)[:, None]).eval()
     example = torch.tensor([[2, 100, 200, 3, 300, 400, 3]])
     mask = torch.ones_like(example)
     buffer = io.BytesIO()

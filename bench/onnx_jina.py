@@ -38,26 +38,10 @@ import torch  # noqa: E402
 import make_fixtures as mf  # noqa: E402
 import make_jina as mj  # noqa: E402
 import make_onnx as mo  # noqa: E402
-from onnx_export import OPSET, quantize_dynamic  # noqa: E402
+from onnx_export import OPSET, BufferedForward, quantize_dynamic  # noqa: E402
 
 BUNDLED = os.path.join(REPO, "public", "models", "m3-mini")
 VOCAB = 32032  # the bundled tokenizer's ids: 32,000 pieces and its 32 prompt tokens
-
-
-class Encoder(torch.nn.Module):
-    """make_jina.forward's last hidden state over float32 weights held as buffers, so that the export stores them
-    as initializers (quantize_dynamic rewrites MatMuls by initializers)."""
-
-    def __init__(self, W, cfg):
-        super().__init__()
-        self.names = list(W)
-        for i, n in enumerate(self.names):
-            self.register_buffer(f"w{i}", W[n])
-        self.cfg = cfg
-
-    def forward(self, input_ids, attention_mask):
-        W = {n: getattr(self, f"w{i}") for i, n in enumerate(self.names)}
-        return mj.forward(W, self.cfg, "", input_ids, attention_mask)[-1]
 
 
 def main():
@@ -85,7 +69,7 @@ def main():
     ids[:, 0], ids[0, -1] = 2, 3
     ids[1, 25], ids[1, 26:] = 3, 0
     mask = (ids != 0).long()
-    model = Encoder(W32, cfg).eval()
+    model = BufferedForward(W32, lambda W, ids, mask: mj.forward(W, cfg, "", ids, mask)[-1]).eval()
     buffer = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(

@@ -43,6 +43,22 @@ class LastHidden(torch.nn.Module):
         return x
 
 
+class BufferedForward(torch.nn.Module):
+    """fn(W, *inputs) over the tensors W held as buffers, so that torch.onnx stores them as
+    initializers (quantize_dynamic rewrites MatMuls by initializers; constants traced from plain
+    tensors would be nodes): an oracle's forward, written over a dict of weights, as an ONNX graph."""
+
+    def __init__(self, W, fn):
+        super().__init__()
+        self.names = list(W)
+        for i, n in enumerate(self.names):
+            self.register_buffer(f"w{i}", W[n])
+        self.fn = fn
+
+    def forward(self, *inputs):
+        return self.fn({n: getattr(self, f"w{i}") for i, n in enumerate(self.names)}, *inputs)
+
+
 def export_onnx(enc, onnx_dir):
     """Writes model.onnx, model_quantized.onnx and check.npy (the f32 output for a fixed input)."""
     os.makedirs(onnx_dir, exist_ok=True)

@@ -128,18 +128,18 @@ def mentions(text, by_start):
 
 def ui_help_pairs(rng, sections, strings, max_sections=3):
     """A UI string -> one of the (at most max_sections) help sections whose body names it."""
-    by_lang_string = defaultdict(lambda: defaultdict(list))
+    bodies_by_lang = defaultdict(dict)
     for key, by_lang in sections.items():
         for lang, (_, _, paras) in by_lang.items():
             body = passage(paras)
             if lang in strings and len(body) >= 80:
-                by_lang_string[lang][key].append(body)
-    for lang, bodies in sorted(by_lang_string.items()):
+                bodies_by_lang[lang][key] = body
+    for lang, bodies in sorted(bodies_by_lang.items()):
         by_start = defaultdict(list)
         for s in strings[lang]:
             by_start[s[:2]].append(s)
         where = defaultdict(list)
-        for key, (body,) in bodies.items():
+        for key, body in bodies.items():
             for s in mentions(body, by_start):
                 where[s].append(key)
         for s, keys in sorted(where.items()):

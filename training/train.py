@@ -344,16 +344,15 @@ def main():
     model = Encoder(base_vocab + k, hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
                     ffn=args.hidden * 4, dropout=args.dropout)
     teacher = None
-    teacher_dir = args.teacher or args.init_hf
+    weights = read_init(args.init_hf, base_vocab) if args.init_hf else None
     if args.distill:
-        if not teacher_dir:
+        if not (args.teacher or weights):
             ap.error("--distill needs --teacher or --init-hf (the model to hold to)")
         teacher = Encoder(base_vocab, hidden=args.hidden, layers=args.layers, heads=args.hidden // 64,
                           ffn=args.hidden * 4, dropout=0.0)
-        teacher.load_hf_state_dict(read_init(teacher_dir, base_vocab))
+        teacher.load_hf_state_dict(read_init(args.teacher, base_vocab) if args.teacher else weights)
         teacher.eval().requires_grad_(False)
-    if args.init_hf:
-        weights = read_init(args.init_hf, base_vocab)
+    if weights:
         if k:
             weights["embeddings.word_embeddings.weight"] = with_prompt_rows(
                 weights["embeddings.word_embeddings.weight"], corpus["ret_prefix"], kq, kp)

@@ -77,12 +77,7 @@ export class LayerNormKernel {
     M: number,
     H: number,
   ): void {
-    const params = PARAMS.write(uniforms, { H, eps: this.eps, stride: H, offset: 0 });
-    const e = elemOf(x);
-    if (residual && elemOf(residual) !== e) throw new Error('layernorm: residual and x must hold the same type');
-    pass.setPipeline(this.pipeline(residual ? 'withResidual' : 'plain', { x: e, y: e }));
-    pass.setBindGroup(0, this.layouts.inPlace.group({ params, x, residual: residual ?? norm.gamma, ...norm }));
-    pass.dispatchWorkgroups(M);
+    this.inPlace(pass, uniforms, x, residual, norm, M, { H, stride: H, offset: 0 });
   }
 
   /** Normalises columns [offset, offset + H) of each of the M rows of x (`stride` values a row) in place. */
@@ -96,10 +91,24 @@ export class LayerNormKernel {
     stride: number,
     offset: number,
   ): void {
-    const params = PARAMS.write(uniforms, { H, eps: this.eps, stride, offset });
+    this.inPlace(pass, uniforms, x, null, norm, M, { H, stride, offset });
+  }
+
+  /** M rows of H values at row * stride + offset, normalised in place (with the residual added first where given). */
+  private inPlace(
+    pass: DispatchTarget,
+    uniforms: UniformArena,
+    x: GPUBuffer,
+    residual: GPUBuffer | null,
+    norm: GpuLayerNorm,
+    M: number,
+    rows: { H: number; stride: number; offset: number },
+  ): void {
+    const params = PARAMS.write(uniforms, { ...rows, eps: this.eps });
     const e = elemOf(x);
-    pass.setPipeline(this.pipeline('plain', { x: e, y: e }));
-    pass.setBindGroup(0, this.layouts.inPlace.group({ params, x, residual: norm.gamma, ...norm }));
+    if (residual && elemOf(residual) !== e) throw new Error('layernorm: residual and x must hold the same type');
+    pass.setPipeline(this.pipeline(residual ? 'withResidual' : 'plain', { x: e, y: e }));
+    pass.setBindGroup(0, this.layouts.inPlace.group({ params, x, residual: residual ?? norm.gamma, ...norm }));
     pass.dispatchWorkgroups(M);
   }
 
