@@ -1,6 +1,6 @@
 /**
  * m3web's public API: an encoder (createEncoder), a search index over it (createIndex), ColBERT's
- * MaxSim over a late-interaction model's token vectors (maxSim), the offline model cache, the browser-side converter for a dropped Hugging Face folder, and typed
+ * MaxSim over a late-interaction model's token vectors (maxSim), the lexical matching score of two sparse vectors (sparseScore), the offline model cache, the browser-side converter for a dropped Hugging Face folder, and typed
  * errors. Engine internals (backends, kernels, pack readers) are in `m3web/internals`, with no
  * promise of stability.
  */
@@ -9,6 +9,7 @@ export type { Budget, Plan } from './budget/plan.js';
 export { createEncoder, createIndex, type Encoder } from './client/client.js';
 export * from './errors.js';
 export { maxSim } from './model/late-interaction.js';
+export { sparseScore } from './model/sparse.js';
 export { type ConvertOptions, checkpointFromFiles, convertCheckpoint, type HfCheckpoint } from './pack/convert.js';
 export type { Pack } from './pack/write.js';
 export type * from './search/types.js';

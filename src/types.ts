@@ -1,10 +1,13 @@
 import type { Plan } from './budget/plan.js';
 import type { GpuAdapterSummary } from './gpu/device.js';
 import type { BackendKind } from './model/encoder.js';
+import type { SparseVector } from './model/sparse.js';
 import type { QualityTable, SearchDefaults } from './pack/manifest.js';
 import type { PackLoadProgress } from './store/pack-loader.js';
 import type { Pooling } from './weights/config.js';
 import type { PromptKind, Quant } from './weights/weights.js';
+
+export type { SparseVector };
 
 export type DeviceChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -148,6 +151,15 @@ export interface TokenEmbedOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `embedSparse` (a model with a lexical-weights head: BGE-M3's sparse output). */
+export interface SparseEmbedOptions {
+  /** The model's query or passage prefix before the text, where it has them (BGE-M3 has none). */
+  kind?: 'query' | 'passage';
+  /** Layers to run; one of the model's exits (default: all; the head was trained after the last). */
+  layers?: number;
+  signal?: AbortSignal;
+}
+
 /** One document's place in a reranking: its index in the documents given, and its score (higher is more relevant). */
 export interface RerankHit {
   index: number;
@@ -201,6 +213,11 @@ export interface ModelInfo {
    * tokens, documents cut at `documentLength`.
    */
   lateInteraction?: { dim: number; queryLength: number; documentLength: number };
+  /**
+   * True for a model with a lexical-weights head (BGE-M3's sparse output): `embedSparse` gives each
+   * text's weighted token ids beside its dense vector from `embed`.
+   */
+  sparse?: true;
   quality: QualityTable | null;
   /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */
   search?: SearchDefaults;

@@ -1,12 +1,11 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { type ConfigOptions, type EncoderConfig, parseHfConfig } from '../weights/config.js';
 import type { LateInteractionSpec } from '../weights/encoder-config.js';
-import { LATE_INTERACTION_KEY, lateInteractionJson } from '../weights/late-interaction.js';
 import { quantizeLinear } from '../weights/quantize.js';
 import type { DenseModule } from '../weights/weights.js';
 import type { TensorSource } from './safetensors.js';
 import type { DenseFiles, SentenceTransformersFiles } from './sentence-transformers.js';
+import { specialToken } from './special-tokens.js';
 
 /** A late-interaction checkpoint's settings and its token projection, read for conversion. */
 export interface LateInteractionCheckpoint {
@@ -29,24 +28,6 @@ const QUERY_LENGTH = 32;
 const DOCUMENT_LENGTH = 180;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * config.json (`raw`) parsed with `options`, as a late-interaction model where the checkpoint is
- * one: its settings recorded in the config (`raw` is returned with them, for a pack's
- * config.json) and its token projection; `projection` is null for a model of another kind.
- */
-export async function parseWithLateInteraction(
-  raw: Record<string, unknown>,
-  options: ConfigOptions,
-  source: Omit<LateInteractionSource, 'config'>,
-  tokenizer: TextTokenizer,
-): Promise<{ raw: Record<string, unknown>; config: EncoderConfig; projection: DenseModule[] | null }> {
-  const config = parseHfConfig(raw, options);
-  const late = await lateInteractionOf({ ...source, config: raw }, tokenizer, config.hiddenSize);
-  if (!late) return { raw, config, projection: null };
-  const recorded = { ...raw, [LATE_INTERACTION_KEY]: lateInteractionJson(late.spec) };
-  return { raw: recorded, config: parseHfConfig(recorded, options), projection: late.projection };
-}
 
 /**
  * The checkpoint's late-interaction settings and projection, or null for a model of another kind:
@@ -72,17 +53,6 @@ function tokenOf(tokenizer: TextTokenizer, token: string, what: string): number 
   const id = tokenizer.tokenId(token);
   if (id === null) throw new ModelFormatError(`tokenizer.json has no token ${JSON.stringify(token)} (the ${what})`);
   return id;
-}
-
-/** A special token tokenizer_config.json names (a string or an AddedToken object), else the first of `usual` the vocabulary has. */
-function specialToken(tokenizer: TextTokenizer, tokenizerConfig: unknown, key: string, usual: string[]): number | null {
-  const named = isObject(tokenizerConfig) ? tokenizerConfig[key] : undefined;
-  const content = isObject(named) ? named.content : named;
-  for (const token of typeof content === 'string' ? [content, ...usual] : usual) {
-    const id = tokenizer.tokenId(token);
-    if (id !== null) return id;
-  }
-  return null;
 }
 
 function maskToken(tokenizer: TextTokenizer, tokenizerConfig: unknown): number {

@@ -5,9 +5,9 @@ import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
 import { completeStaticConfig, tokenizing } from '../weights/static-config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
 import { asDecoderClassifier } from './decoder-reranker.js';
-import { parseWithLateInteraction } from './late-interaction.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
 import { denseModules, type SentenceTransformersFiles } from './sentence-transformers.js';
+import { parseWithTokenHeads } from './token-heads.js';
 import { weightsFromTensors } from './weights.js';
 
 /** The contents of a Hugging Face model folder: parsed JSON files and the raw checkpoint bytes. */
@@ -24,7 +24,7 @@ export interface HfModelFiles {
   weights?: TensorSource;
   /** The folder's name: how a reranker saved as a causal LM is known (weights/decoder-rerankers.ts). */
   name?: string;
-  /** The sentence-transformers files: the Dense modules after pooling, or a ColBERT model's settings. */
+  /** The sentence-transformers files: the Dense modules after pooling, a ColBERT model's settings, a sparse head. */
   sentenceTransformers?: SentenceTransformersFiles;
 }
 
@@ -66,7 +66,11 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
   );
   const raw = completeStaticConfig(asClassifier, maxId + 1, (name) => source.shape(name)) as Record<string, unknown>;
   const st = files.sentenceTransformers ?? {};
-  const { config: parsed, projection: late } = await parseWithLateInteraction(
+  const {
+    config: parsed,
+    projection: late,
+    sparseHead,
+  } = await parseWithTokenHeads(
     raw,
     options.exitNorm ? { exitNorm: options.exitNorm } : {},
     { tokenizerConfig: files.tokenizerConfig, sentenceTransformers: st, weights: source },
@@ -93,6 +97,7 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     const head = await denseModules(st, config.hiddenSize, 'f32');
     if (head.length > 0) weights.head = head;
   }
+  if (sparseHead) weights.sparseHead = sparseHead;
   return { config, weights, tokenizer };
 }
 

@@ -3,6 +3,7 @@ import type { Pooling } from '../weights/config.js';
 import { quantizeLinear } from '../weights/quantize.js';
 import type { DenseModule, Quant } from '../weights/weights.js';
 import type { TensorSource } from './safetensors.js';
+import type { TorchTensor } from './torch-state-dict.js';
 
 /** One Dense module's files: its config.json and, where the reader can open it, its model.safetensors. */
 export interface DenseFiles {
@@ -26,6 +27,8 @@ export interface SentenceTransformersFiles {
   dense?: DenseFiles[];
   /** artifact.metadata: a stanford-futuredata ColBERT checkpoint's settings. */
   colbertMetadata?: unknown;
+  /** sparse_linear.pt's state dict: BGE-M3's lexical-weights head. */
+  sparseLinear?: ReadonlyMap<string, TorchTensor>;
 }
 
 /** A Dense module as its config.json declares it. */

@@ -1,9 +1,12 @@
 import { createInterface } from 'node:readline';
+import { UnsupportedError } from '../errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
+import { lexicalWeights } from '../model/sparse.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
-import { POOLINGS, type Pooling, peekHfConfig } from '../weights/config.js';
+import type { SparseVector } from '../types.js';
+import { POOLINGS, type Pooling, peekHfConfig, type SparseSpec } from '../weights/config.js';
 import { taskAdapter } from '../weights/task-adapter.js';
 import { PROMPT_KINDS, type PromptKind, QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError, write } from './args.js';
@@ -39,6 +42,11 @@ Options:
   --task NAME       on a model with task adapters, the adapter to run and its
                     instruction, e.g. text-matching (not with --kind)
   --no-normalize    do not L2-normalise the vectors
+  --sparse          on a model with a lexical-weights head (BGE-M3's
+                    sparse_linear.pt), write each text's lexical weights instead:
+                    {"indices": [token ids, ascending], "values": [weights]} (as
+                    embedSparse in the API; not with --dims, --pooling, --task or
+                    --no-normalize)
   --batch N         texts per forward call (default 64)
   --verbose         also report the model, options and timing on stderr
   -h, --help        show this help
@@ -63,6 +71,7 @@ interface EmbedArgs {
   kind: PromptKind | undefined;
   task: string | undefined;
   normalize: boolean;
+  sparse: boolean;
   batch: number;
   verbose: boolean;
 }
@@ -81,6 +90,7 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
       kind: 'string',
       task: 'string',
       'no-normalize': 'boolean',
+      sparse: 'boolean',
       batch: 'string',
       verbose: 'boolean',
     },
@@ -90,6 +100,10 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
   const { str } = f;
   const model = str('model');
   if (!model) throw new UsageError('--model DIR is required', EMBED_HINT);
+  const sparse = f.flag('sparse');
+  const clash = ['dims', 'pooling', 'task'].find((k) => str(k) !== undefined) ?? (f.flag('no-normalize') ? 'no-normalize' : null);
+  if (sparse && clash)
+    throw new UsageError(`--sparse writes lexical weights, not vectors: --${clash} does not apply`, EMBED_HINT);
   return {
     model,
     revision: str('revision'),
@@ -101,13 +115,16 @@ export function parseEmbedArgs(args: string[]): EmbedArgs | 'help' {
     kind: str('kind') === undefined ? undefined : oneOf('kind', str('kind'), PROMPT_KINDS, 'query', EMBED_HINT),
     task: str('task'),
     normalize: !f.flag('no-normalize'),
+    sparse,
     batch: positiveInt('batch', str('batch'), EMBED_HINT) ?? 64,
     verbose: f.flag('verbose'),
   };
 }
 
 /** Shortest decimal that reads back as the same float32 (9 significant digits always suffice). */
-const vectorLine = (v: Float32Array) => `${JSON.stringify(Array.from(v, (x) => Number(x.toPrecision(9))))}\n`;
+const numbers = (v: Float32Array) => Array.from(v, (x) => Number(x.toPrecision(9)));
+const vectorLine = (v: Float32Array) => `${JSON.stringify(numbers(v))}\n`;
+const sparseLine = (v: SparseVector) => `${JSON.stringify({ indices: Array.from(v.indices), values: numbers(v.values) })}\n`;
 
 export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const log = (msg: string) => io.stderr.write(`m3web: ${msg}\n`);
@@ -128,6 +145,9 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const quant = args.quant ?? 'f32';
   const { config, weights, tokenizer, manifest, sentenceTransformers } = await openModelFolder(folder, { quant, layers });
   widest(config.hiddenSize);
+  const { sparse } = config;
+  if (args.sparse && !sparse)
+    throw new UnsupportedError(`${args.model} has no lexical-weights head (sparse_linear.pt): --sparse needs one`);
   const dims = args.dims ?? config.hiddenSize;
   const pooling = args.pooling ?? manifest?.pooling ?? sentenceTransformers?.pooling ?? 'mean';
   const { adapter, instruction } = taskAdapter(args, config.lora);
@@ -161,6 +181,13 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
     const flush = async () => {
       if (pending.length === 0) return;
       const batch = pending;
+      if (args.sparse) {
+        pending = [];
+        const scores = await backends.run(batch, layers, (backend) => backend.tokenScores(batch, layers));
+        for (const [j, s] of scores.entries())
+          await write(io.stdout, sparseLine(lexicalWeights(s, batch[j] as number[], sparse as SparseSpec)));
+        return;
+      }
       const pooled = await backends.run(batch, layers, (backend) => backend.embed(batch, options));
       const vectors = projected
         ? projected.finish(

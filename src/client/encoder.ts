@@ -11,6 +11,8 @@ import type {
   EncoderPlan,
   RerankHit,
   RerankOptions,
+  SparseEmbedOptions,
+  SparseVector,
   TokenEmbedOptions,
 } from '../types.js';
 import type { IndexMethod } from '../worker/host.js';
@@ -43,6 +45,12 @@ export interface Encoder {
    * document, dim)` scores them as `rerank` does. Other models refuse with UNSUPPORTED.
    */
   embedTokens(texts: string[], options?: TokenEmbedOptions): Promise<Float32Array[]>;
+  /**
+   * A model's lexical weights (`info().model.sparse`: BGE-M3's sparse output): per text, the token
+   * ids that weigh, ascending, and their weights; `sparseScore(a, b)` scores two of them, as
+   * FlagEmbedding's compute_lexical_matching_score does. Other models refuse with UNSUPPORTED.
+   */
+  embedSparse(texts: string[], options?: SparseEmbedOptions): Promise<SparseVector[]>;
   info(): Promise<EncoderInfo>;
   /**
    * The (layers, dims) with the best measured quality whose predicted latency, memory and bytes per
@@ -168,6 +176,13 @@ export class EncoderClient implements Encoder, IndexOwner {
       return Promise.reject(new InputError(`embedTokens options must be an object, got ${typeName(options)}`));
     const { signal, ...rest } = options ?? {};
     return this.abortableCall(signal, (api, id) => api.embedTokens(id, texts, rest));
+  }
+
+  embedSparse(texts: string[], options: SparseEmbedOptions = {}): Promise<SparseVector[]> {
+    if (!isOptions(options))
+      return Promise.reject(new InputError(`embedSparse options must be an object, got ${typeName(options)}`));
+    const { signal, ...rest } = options ?? {};
+    return this.abortableCall(signal, (api, id) => api.embedSparse(id, texts, rest));
   }
 
   /**

@@ -6,6 +6,7 @@ import { cpuClassifier } from '../model/cpu-classifier.js';
 import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { LateInteractionScorer, maxSim } from '../model/late-interaction.js';
 import { PromptProjection } from '../model/projection.js';
+import { lexicalWeights } from '../model/sparse.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
@@ -20,6 +21,8 @@ import type {
   EncoderPlan,
   RerankHit,
   RerankOptions,
+  SparseEmbedOptions,
+  SparseVector,
   TokenEmbedOptions,
 } from '../types.js';
 import { type LateInteractionSpec, readsSegmentTypes } from '../weights/config.js';
@@ -74,6 +77,7 @@ function checkTexts(texts: unknown): asserts texts is string[] {
 const EMBED_OPTIONS = ['layers', 'tolerance', 'dims', 'normalize', 'kind', 'task', 'signal'];
 const RERANK_OPTIONS = ['layers', 'instruction', 'long', 'signal'];
 const TOKEN_OPTIONS = ['kind', 'layers', 'signal'];
+const SPARSE_OPTIONS = ['kind', 'layers', 'signal'];
 
 /**
  * `options` of a call: an object (or nothing) holding only the keys the call reads, so a typo
@@ -98,12 +102,13 @@ function checkChoice(name: string, value: unknown, allowed: readonly number[]): 
 /**
  * How deep a chunk runs: every text to one exit, or each to where it settles; or every token's
  * projected vector at one exit (a late-interaction model's), the first `attended` tokens of each
- * text attended.
+ * text attended; or every token's lexical-weights head output at one exit.
  */
 type Depth =
   | { kind: 'fixed'; options: ForwardOptions }
   | { kind: 'adaptive'; options: AdaptiveOptions }
-  | { kind: 'tokens'; layers: number; attended?: number[] };
+  | { kind: 'tokens'; layers: number; attended?: number[] }
+  | { kind: 'scores'; layers: number };
 
 /**
  * The tolerance of an adaptive call (null for a fixed one). Throws InputError for a tolerance
@@ -418,6 +423,55 @@ export class EncoderCore {
   }
 
   /**
+   * The lexical weights of `texts` (a model with a lexical-weights head: `info().model.sparse`),
+   * each tokenized as `embed` does (`kind`: the model's prefix, where it has one): per text the
+   * token ids that weigh and their weights, compared by `sparseScore`.
+   */
+  embedSparse(texts: unknown, options: SparseEmbedOptions = {}): Promise<SparseVector[]> {
+    this.checkAlive();
+    const { info, model } = this.handle;
+    const spec = model.config.sparse;
+    if (!spec) {
+      throw new UnsupportedError(
+        `${info.id} has no lexical-weights head: embedSparse needs a model with one (BGE-M3's sparse_linear.pt)`,
+      );
+    }
+    checkTexts(texts);
+    checkOptions(options, SPARSE_OPTIONS, 'embedSparse');
+    options ??= {};
+    if (options.kind !== undefined && !PROMPT_KINDS.includes(options.kind))
+      throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(options.kind)}`);
+    const layers = options.layers ?? Math.max(...info.exits);
+    checkChoice('layers', layers, info.exits);
+    const prefix = (options.kind && info.prefixes[options.kind]) ?? '';
+    const { maxTokens } = model.config;
+    const bare = model.tokenizer.encode(prefix, maxTokens).ids.length;
+    const tokens = (texts as string[]).map((t, i) => {
+      const { ids } = model.tokenizer.encode(prefix + cutText(t, maxTokens), maxTokens);
+      if (ids.length <= bare) throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
+      return ids;
+    });
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortError());
+    return this.afterFetch(layers).then(() =>
+      this.queued(async () => {
+        if (signal?.aborted) throw abortError();
+        if (await this.handle.ensureLayers(layers)) this.resetBackends();
+        const backends = await this.ensureBackends();
+        const out: SparseVector[] = [];
+        for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
+          if (i > 0) await nextTask();
+          if (signal?.aborted) throw abortError();
+          const chunk = tokens.slice(i, i + CHUNK_TEXTS);
+          const done = await this.run(backends, chunk, { kind: 'scores', layers });
+          out.push(...done.vectors.map((s, j) => lexicalWeights(finite(s, info.id, i + j), chunk[j] as number[], spec)));
+        }
+        return out;
+      }),
+    );
+  }
+
+  /**
    * A late-interaction model's rerank: the query's token vectors, each document's, and the MaxSim
    * of the two (RerankHit.score: a sum over the query's tokens, not a probability).
    */
@@ -596,9 +650,12 @@ export class EncoderCore {
       if (depth.kind === 'fixed') {
         done = { vectors: await backend.embed(tokens, depth.options), layers: tokens.map(() => depth.options.layers) };
         meanLayers = depth.options.layers;
-      } else if (depth.kind === 'tokens') {
+      } else if (depth.kind === 'tokens' || depth.kind === 'scores') {
         done = {
-          vectors: await backend.tokenVectors(tokens, depth.layers, depth.attended),
+          vectors:
+            depth.kind === 'tokens'
+              ? await backend.tokenVectors(tokens, depth.layers, depth.attended)
+              : await backend.tokenScores(tokens, depth.layers),
           layers: tokens.map(() => depth.layers),
         };
         meanLayers = depth.layers;

@@ -18,6 +18,7 @@ import {
   type EncoderBackend,
   type ForwardOptions,
   finishVector,
+  NO_SPARSE_HEAD,
   truncatesWithNorm,
 } from './encoder.js';
 import { WasmKernels } from './wasm/kernels.js';
@@ -61,6 +62,8 @@ export class CpuEncoder implements EncoderBackend {
   private readonly pooled: (tokens: Float32Array, length: number, pooling: Pooling) => Float32Array;
   /** A late-interaction model's projection of every token (in the SIMD kernels where there are some); null for other models. */
   private readonly tokenHead: CpuHead | null;
+  /** A lexical-weights head over every token; null for models without one. */
+  private readonly sparseHead: CpuHead | null;
 
   /** `threads`: kernel threads (default: the cores, at most MAX_THREADS). */
   constructor(weights: EncoderWeights, { threads = Math.min(MAX_THREADS, hardwareThreads()) }: { threads?: number } = {}) {
@@ -73,6 +76,7 @@ export class CpuEncoder implements EncoderBackend {
     const head: CpuHead = cpuHead(weights.head);
     this.pooled = (tokens, length, pooling) => head(pool(tokens, length, this.config.hiddenSize, pooling));
     this.tokenHead = weights.lateProjection?.length ? cpuHead(weights.lateProjection, this.kernel) : null;
+    this.sparseHead = weights.sparseHead ? cpuHead([{ linear: weights.sparseHead, activation: 'identity' }], this.kernel) : null;
   }
 
   async embed(tokens: readonly ArrayLike<number>[], o: ForwardOptions): Promise<Float32Array[]> {
@@ -160,6 +164,11 @@ export class CpuEncoder implements EncoderBackend {
     if (!this.tokenHead)
       throw new UnsupportedError('tokenVectors: this model has no token projection (it is no late-interaction model)');
     return this.perToken(tokens, layers, attended, this.tokenHead);
+  }
+
+  async tokenScores(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
+    if (!this.sparseHead) throw new UnsupportedError(NO_SPARSE_HEAD);
+    return this.perToken(tokens, layers, undefined, this.sparseHead);
   }
 
   /** Each text's rows of the states after `layers` layers, through `project` where given. */

@@ -78,8 +78,16 @@ export interface EncoderBackend {
    * weights.lateProjection, [length, dim] per text, not normalised; `attended` as for hiddenStates.
    */
   tokenVectors(tokens: readonly ArrayLike<number>[], layers: number, attended?: readonly number[]): Promise<Float32Array[]>;
+  /**
+   * A model with a lexical-weights head (config.sparse): every token's state after `layers`
+   * layers through weights.sparseHead, one number per token ([length] per text), before the ReLU.
+   */
+  tokenScores(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]>;
   dispose(): void;
 }
+
+/** What tokenScores says on a model without a lexical-weights head. */
+export const NO_SPARSE_HEAD = 'tokenScores: this model has no lexical-weights (sparse) head';
 
 /** Why a static embedder never runs on WebGPU (the engine keeps it on the CPU; GpuEncoder refuses it). */
 export const STATIC_ON_CPU =

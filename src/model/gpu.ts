@@ -19,6 +19,7 @@ import {
   type EncoderBackend,
   type ForwardOptions,
   finishVector,
+  NO_SPARSE_HEAD,
   STATIC_ON_CPU,
   truncatesWithNorm,
 } from './encoder.js';
@@ -64,11 +65,14 @@ function widenF16(bits: Uint16Array): Float32Array {
 const ALIGN = 256;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
-/** What a forward reads back: pooled vectors, every token's state, or every token's vector (the late-interaction projection). */
+/**
+ * What a forward reads back: pooled vectors, every token's state, or every token's state through
+ * a projection (the late-interaction model's, or the lexical-weights head).
+ */
 type Output =
   | { kind: 'pooled'; options: ForwardOptions }
   | { kind: 'hidden'; attended?: readonly number[] | undefined }
-  | { kind: 'tokens'; attended?: readonly number[] | undefined };
+  | { kind: 'tokens'; projection: GpuTokenProjection; attended?: readonly number[] | undefined };
 
 /**
  * The encoder forward on WebGPU, for any architecture with a GpuGraph. Weights are uploaded once;
@@ -101,6 +105,8 @@ export class GpuEncoder implements EncoderBackend {
     /** The element type of the activation buffers (GpuEncoderOptions). */
     readonly activations: Elem,
     private readonly projection: GpuTokenProjection | null,
+    /** The lexical-weights head (weights.sparseHead) over every token; null for models without one. */
+    private readonly sparse: GpuTokenProjection | null,
   ) {
     this.config = weights.config;
     this.device = gpu.device;
@@ -126,8 +132,15 @@ export class GpuEncoder implements EncoderBackend {
       graphOf(gpu, weights, activations),
       PoolKernel.create(gpu.device, ['f32', activations]),
     ]);
-    const projection = await GpuTokenProjection.create(gpu, weights.lateProjection ?? [], graph.outputElem);
-    return new GpuEncoder(gpu, weights, graph, pool, queue, activations, projection);
+    const [projection, sparse] = await Promise.all([
+      GpuTokenProjection.create(gpu, weights.lateProjection ?? [], graph.outputElem),
+      GpuTokenProjection.create(
+        gpu,
+        weights.sparseHead ? [{ linear: weights.sparseHead, activation: 'identity' }] : [],
+        graph.outputElem,
+      ),
+    ]);
+    return new GpuEncoder(gpu, weights, graph, pool, queue, activations, projection, sparse);
   }
 
   get loadedLayers(): number {
@@ -215,7 +228,12 @@ export class GpuEncoder implements EncoderBackend {
     }
     if (!this.projection)
       throw new UnsupportedError('tokenVectors: this model has no token projection (it is no late-interaction model)');
-    return this.perToken(tokens, layers, { kind: 'tokens', attended });
+    return this.perToken(tokens, layers, { kind: 'tokens', projection: this.projection, attended });
+  }
+
+  async tokenScores(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
+    if (!this.sparse) throw new UnsupportedError(NO_SPARSE_HEAD);
+    return this.perToken(tokens, layers, { kind: 'tokens', projection: this.sparse });
   }
 
   /** Each text's rows of the states after `layers` layers (or of their projection), read back once. */
@@ -257,6 +275,7 @@ export class GpuEncoder implements EncoderBackend {
     this.disposed = true;
     this.graph.destroy();
     this.projection?.destroy();
+    this.sparse?.destroy();
     this.out.destroy();
     this.inputs.destroy();
   }
@@ -295,9 +314,9 @@ export class GpuEncoder implements EncoderBackend {
     const H = this.config.hiddenSize;
     const elem = this.graph.outputElem;
     const counts = batches.map((b) => b.size * b.seqLen);
-    await this.prepare(counts);
+    const projection = output.kind === 'tokens' ? output.projection : null;
+    await this.prepare(counts, projection);
     this.graph.reserve(Math.max(...counts));
-    const projection = output.kind === 'tokens' ? (this.projection as GpuTokenProjection) : null;
     projection?.reserve(Math.max(...counts));
     const task = output.kind === 'pooled' ? output.options.task : undefined;
     const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches, task);
@@ -433,8 +452,9 @@ export class GpuEncoder implements EncoderBackend {
     }
   }
 
-  private async prepare(tokenCounts: readonly number[]): Promise<void> {
-    await Promise.all([this.graph.prepare(tokenCounts), this.projection?.prepare(tokenCounts)]).catch((cause) => {
+  /** Compiles the tilings the forward, and `projection` where one follows it, want for batches of these token counts. */
+  private async prepare(tokenCounts: readonly number[], projection: GpuTokenProjection | null = null): Promise<void> {
+    await Promise.all([this.graph.prepare(tokenCounts), projection?.prepare(tokenCounts)]).catch((cause) => {
       throw new GpuError('GPU_ERROR', `compiling the forward's pipelines failed: ${String(cause)}`, { cause });
     });
   }

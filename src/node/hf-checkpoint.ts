@@ -27,20 +27,27 @@ async function requiredJson(dir: string, name: string): Promise<unknown> {
   return v;
 }
 
-/** A small checkpoint (a Dense module's) read whole; undefined where the file is missing. */
-async function optionalTensors(path: string): Promise<TensorSource | undefined> {
+/** A small file read whole; undefined where it is missing. */
+async function optionalBytes(path: string): Promise<Uint8Array | undefined> {
   const bytes = await readFile(path).catch((cause: NodeJS.ErrnoException) => {
     if (cause.code === 'ENOENT') return undefined;
     throw new ModelFormatError(`reading ${path} failed: ${String(cause)}`, { cause });
   });
-  return bytes && new SafetensorsFile(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+  return bytes && new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The folder's sentence-transformers files (modules, pooling, Dense, prompts, max length), those it has. */
+/** A small checkpoint (a Dense module's) read whole; undefined where the file is missing. */
+async function optionalTensors(path: string): Promise<TensorSource | undefined> {
+  const bytes = await optionalBytes(path);
+  return bytes && new SafetensorsFile(bytes, path);
+}
+
+/** The folder's sentence-transformers files (modules, pooling, Dense, prompts, max length, a sparse head), those it has. */
 export const readSentenceTransformers = (dir: string) =>
   sentenceTransformersFiles(
     (name) => optionalJson(join(dir, ...name.split('/'))),
     (name) => optionalTensors(join(dir, ...name.split('/'))),
+    (name) => optionalBytes(join(dir, ...name.split('/'))),
   );
 
 /**

@@ -1,5 +1,4 @@
 import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
-import { parseWithLateInteraction } from '../checkpoint/late-interaction.js';
 import { tokenizerMaxLength } from '../checkpoint/load.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
@@ -12,6 +11,9 @@ import {
   type SentenceTransformersFiles,
   sentenceTransformersSettings,
 } from '../checkpoint/sentence-transformers.js';
+import { SPARSE_FILE } from '../checkpoint/sparse.js';
+import { parseWithTokenHeads } from '../checkpoint/token-heads.js';
+import { readTorchStateDict } from '../checkpoint/torch-state-dict.js';
 import { weightsReader } from '../checkpoint/weights.js';
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
@@ -107,7 +109,8 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     raw: recorded,
     config,
     projection: late,
-  } = await parseWithLateInteraction(
+    sparseHead,
+  } = await parseWithTokenHeads(
     rawConfig,
     options.exitNorm ? { exitNorm: options.exitNorm } : {},
     { ...ckpt, weights: tensors },
@@ -144,6 +147,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
       ...(head.length > 0 ? { head } : {}),
       ...(projection ? { projection } : {}),
       ...(late ? { lateProjection: late } : {}),
+      ...(sparseHead ? { sparseHead } : {}),
     }),
     release: () => arena.reset(),
   };
@@ -165,19 +169,22 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
 }
 
 /**
- * Reads a folder's sentence-transformers files through `json` (undefined for a missing file) and
- * the Dense modules' weights through `tensors` (undefined where it cannot open them).
+ * Reads a folder's sentence-transformers files through `json` (undefined for a missing file), the
+ * Dense modules' weights through `tensors` (undefined where it cannot open them), and a sparse
+ * head's state dict (sparse_linear.pt) through `bytes` (undefined for a missing file).
  */
 export async function sentenceTransformersFiles(
   json: (name: string) => Promise<unknown>,
   tensors?: (name: string) => Promise<TensorSource | undefined>,
+  bytes?: (name: string) => Promise<Uint8Array | undefined>,
 ): Promise<SentenceTransformersFiles> {
   const modules = await json('modules.json');
-  const [pooling, bertConfig, stConfig, colbertMetadata] = await Promise.all([
+  const [pooling, bertConfig, stConfig, colbertMetadata, sparseBytes] = await Promise.all([
     json(`${poolingPath(modules)}/config.json`),
     json('sentence_bert_config.json'),
     json('config_sentence_transformers.json'),
     json('artifact.metadata'),
+    bytes?.(SPARSE_FILE),
   ]);
   const dense: DenseFiles[] = [];
   for (const path of modulePaths(modules, 'Dense')) {
@@ -191,6 +198,7 @@ export async function sentenceTransformersFiles(
     stConfig,
     ...(dense.length > 0 ? { dense } : {}),
     ...(colbertMetadata === undefined ? {} : { colbertMetadata }),
+    ...(sparseBytes ? { sparseLinear: readTorchStateDict(sparseBytes, SPARSE_FILE) } : {}),
   };
 }
 
@@ -245,6 +253,10 @@ export async function checkpointFromFiles(files: Iterable<File>): Promise<HfChec
       async (name) => {
         const f = byName.get(name);
         return f && (await SafetensorsReader.open(blobSource(f, name)));
+      },
+      async (name) => {
+        const f = byName.get(name);
+        return f && new Uint8Array(await f.arrayBuffer());
       },
     ),
     weights,

@@ -222,7 +222,15 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
   if (projection) weights.projection = projection;
   if (weights.config.crossEncoder) weights.classifier = packClassifier(manifest, files, weights.config);
   if (weights.config.lateInteraction) weights.lateProjection = packLateProjection(manifest, files, weights.config);
+  if (weights.config.sparse) weights.sparseHead = packSparseHead(manifest, files, weights.config.hiddenSize);
   return weights;
+}
+
+/** A lexical-weights head (config.sparse): `sparse`, one row over the hidden size, in the head shard. */
+function packSparseHead(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, hiddenSize: number): Linear {
+  const shard = manifest.shards.find((s) => s.kind === 'head');
+  if (!shard) throw new ModelFormatError('a pack with a sparse head needs a head shard holding it');
+  return new ShardView(shard, bytesOf(files, shard.file)).linear('sparse', 1, hiddenSize);
 }
 
 /** A late-interaction model's token projection (config.lateInteraction): `late.{k}` in the head shard, from the hidden size to its dim. */

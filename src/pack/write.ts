@@ -262,6 +262,7 @@ export async function streamPack(
   let classifier: ClassifierHead | undefined;
   let projection: Projection | undefined;
   let late: DenseModule[];
+  let sparse: Linear | undefined;
   let lora: LoraSpec | undefined;
   {
     const rest = await weights.rest();
@@ -272,6 +273,7 @@ export async function streamPack(
     classifier = rest.classifier;
     projection = rest.projection;
     late = rest.lateProjection ?? [];
+    sparse = rest.sparseHead;
     await put(EMBEDDINGS_SHARD, 'embeddings', [...word.parts, ...embeddingExtras(rest)]);
   }
   const { layersPerShard: per = 1, ...described } = meta;
@@ -287,7 +289,7 @@ export async function streamPack(
     }
     await put(layerShardName(from, to), 'layers', parts, [from, to]);
   }
-  if (head.length > 0 || projection || classifier || late.length > 0) {
+  if (head.length > 0 || projection || classifier || late.length > 0 || sparse) {
     await put(HEAD_SHARD, 'head', [
       ...head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
       // A cross-encoder's head: its shapes and activations follow from the config (packClassifier).
@@ -301,6 +303,7 @@ export async function streamPack(
       ...[...(projection?.byExit ?? [])].flatMap(([exit, l]) => linearParts(`projection.${exit}`, l, false)),
       // A late-interaction model's token projection: its activations are in config.json (packLateProjection).
       ...late.flatMap((m, k) => linearParts(`late.${k}`, m.linear)),
+      ...(sparse ? linearParts('sparse', sparse) : []),
     ]);
   }
   const manifest: PackManifest = {

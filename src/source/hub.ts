@@ -179,6 +179,7 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
         const bytes = await repo.bytes(name, false);
         return bytes && new SafetensorsFile(bytes, name);
       },
+      (name) => repo.bytes(name, false),
     ),
   ]);
   if (config === undefined) {

@@ -54,6 +54,7 @@ export function infoFromManifest(manifest: PackManifest, source: string, model: 
     prefixes: manifest.prefixes ?? {},
     ...(model.config.lora ? { tasks: [...model.config.lora.tasks] } : {}),
     ...rerankerInfo(model.config),
+    ...(model.config.sparse ? { sparse: true as const } : {}),
     quality: manifest.quality ?? null,
     fingerprint: weightsFingerprint(manifest),
     ...(manifest.search ? { search: manifest.search } : {}),

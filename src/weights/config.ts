@@ -16,6 +16,7 @@ import { decoderRerankerOverrides } from './decoder-rerankers.js';
 import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 import { lateInteractionSpec } from './late-interaction.js';
+import { sparseSpec } from './sparse.js';
 import { isStaticConfig, parseStaticConfig } from './static-config.js';
 import { parseT5Config } from './t5-config.js';
 
@@ -32,6 +33,7 @@ export {
   POOLINGS,
   type Pooling,
   type RopeSpec,
+  type SparseSpec,
 } from './encoder-config.js';
 export { EXIT_NORMS, type ExitNorm };
 
@@ -62,7 +64,7 @@ export interface ConfigOptions {
 }
 
 export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): EncoderConfig {
-  const config = parseArchitecture(raw, options);
+  const config = withSparse(parseArchitecture(raw, options), raw as Record<string, unknown>);
   const late = lateInteractionSpec(raw as Record<string, unknown>, config.vocabSize);
   if (!late) return config;
   if (config.crossEncoder || config.decoder || config.numLayers === 0)
@@ -70,6 +72,16 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   if (late.queryLength > config.maxTokens || late.documentLength > config.maxTokens)
     throw new ModelFormatError(`the ColBERT query and document lengths must fit the model's ${config.maxTokens} positions`);
   return { ...config, lateInteraction: late };
+}
+
+function withSparse(config: EncoderConfig, raw: Record<string, unknown>): EncoderConfig {
+  const sparse = sparseSpec(raw, config.vocabSize);
+  if (!sparse) return config;
+  if (config.crossEncoder || config.numLayers === 0)
+    throw new UnsupportedError(
+      'a lexical-weights (sparse) head is read over encoders that embed text, not rerankers or static tables',
+    );
+  return { ...config, sparse };
 }
 
 function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig {

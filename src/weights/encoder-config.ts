@@ -210,6 +210,18 @@ export interface LateInteractionSpec {
   projection: readonly ('identity' | 'tanh')[];
 }
 
+/**
+ * A lexical-weights head (BGE-M3's sparse_linear.pt): every token's final state through one
+ * Linear to a number, ReLU, and per text the largest weight of each token id, the special tokens
+ * left out: a learned sparse vector over the vocabulary, scored by the dot product over shared
+ * ids. Converters record it in the pack's config.json as `m3web_sparse` (src/weights/sparse.ts);
+ * the Linear is the head shard's `sparse` (weights.sparseHead).
+ */
+export interface SparseSpec {
+  /** Token ids that never weigh (the tokenizer's cls, eos, pad and unk tokens, as FlagEmbedding leaves them out). */
+  exclude: readonly number[];
+}
+
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
 export interface EncoderConfig {
   modelType: ModelType;
@@ -248,4 +260,6 @@ export interface EncoderConfig {
   crossEncoder?: CrossEncoderSpec;
   /** Present for a late-interaction (ColBERT) model. */
   lateInteraction?: LateInteractionSpec;
+  /** Present for a model with a lexical-weights head (BGE-M3's sparse output). */
+  sparse?: SparseSpec;
 }

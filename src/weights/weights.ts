@@ -66,6 +66,8 @@ export interface SentenceHead {
   classifier?: ClassifierHead;
   /** A late-interaction model's projection of every token's state (config.lateInteraction), in order. */
   lateProjection?: DenseModule[];
+  /** A lexical-weights head (config.sparse): one row over the hidden size, in f32. */
+  sparseHead?: Linear;
 }
 
 /**

@@ -13,6 +13,8 @@ import type {
   LoadProgress,
   RerankHit,
   RerankOptions,
+  SparseEmbedOptions,
+  SparseVector,
   TokenEmbedOptions,
 } from '../types.js';
 import { type HelloReply, type IndexState, whenGone } from './protocol.js';
@@ -134,6 +136,13 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
       return abortable(callId, async (signal) => {
         const vectors = await engine().core.embedTokens(texts, { ...options, signal });
         return transfer(vectors, [...new Set(vectors.map((v) => v.buffer as ArrayBuffer))]);
+      });
+    },
+
+    embedSparse(callId: number, texts: unknown, options: Omit<SparseEmbedOptions, 'signal'>): Promise<SparseVector[]> {
+      return abortable(callId, async (signal) => {
+        const vectors = await engine().core.embedSparse(texts, { ...options, signal });
+        return transfer(vectors, [...new Set(vectors.flatMap((v) => [v.indices.buffer, v.values.buffer] as ArrayBuffer[]))]);
       });
     },
 

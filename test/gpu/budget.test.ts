@@ -105,6 +105,7 @@ describe('budget planner on the test adapter', async () => {
       pooledAtExits: (t, e, p) => encoder.pooledAtExits(t, e, p),
       hiddenStates: (t, l) => encoder.hiddenStates(t, l),
       tokenVectors: (t, l) => encoder.tokenVectors(t, l),
+      tokenScores: (t, l) => encoder.tokenScores(t, l),
       dispose() {},
     };
     const modelKey = `budget-test-${Date.now()}-${Math.random()}`;

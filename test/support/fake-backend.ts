@@ -27,6 +27,7 @@ export function fakeBackend(
     pooledAtExits: () => Promise.reject(new Error('unused')),
     hiddenStates: () => Promise.reject(new Error('unused')),
     tokenVectors: () => Promise.reject(new Error('unused')),
+    tokenScores: () => Promise.reject(new Error('unused')),
     dispose() {},
   };
   return backend;

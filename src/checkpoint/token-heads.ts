@@ -1,0 +1,45 @@
+import type { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { type ConfigOptions, type EncoderConfig, parseHfConfig } from '../weights/config.js';
+import { LATE_INTERACTION_KEY, lateInteractionJson } from '../weights/late-interaction.js';
+import { SPARSE_KEY, sparseJson } from '../weights/sparse.js';
+import type { DenseModule, Linear } from '../weights/weights.js';
+import { type LateInteractionSource, lateInteractionOf } from './late-interaction.js';
+import { sparseHeadOf } from './sparse.js';
+
+/** What a checkpoint runs over every token's state besides pooling, read for conversion. */
+export interface TokenHeads {
+  /** config.json with the heads' settings recorded (for a pack's config.json). */
+  raw: Record<string, unknown>;
+  config: EncoderConfig;
+  /** A late-interaction (ColBERT) model's token projection, or null. */
+  projection: DenseModule[] | null;
+  /** A lexical-weights head (BGE-M3's sparse_linear.pt), or null. */
+  sparseHead: Linear | null;
+}
+
+/**
+ * config.json (`raw`) parsed with `options`, with the heads the checkpoint runs over every token:
+ * a late-interaction model's projection, and a lexical-weights head. Their settings are recorded
+ * in the returned config.json, so a pack reads them back as the checkpoint gave them.
+ */
+export async function parseWithTokenHeads(
+  raw: Record<string, unknown>,
+  options: ConfigOptions,
+  source: Omit<LateInteractionSource, 'config'>,
+  tokenizer: TextTokenizer,
+): Promise<TokenHeads> {
+  const { hiddenSize } = parseHfConfig(raw, options);
+  const late = await lateInteractionOf({ ...source, config: raw }, tokenizer, hiddenSize);
+  const sparse = sparseHeadOf(source.sentenceTransformers?.sparseLinear, tokenizer, source.tokenizerConfig, hiddenSize);
+  const recorded = {
+    ...raw,
+    ...(late ? { [LATE_INTERACTION_KEY]: lateInteractionJson(late.spec) } : {}),
+    ...(sparse ? { [SPARSE_KEY]: sparseJson(sparse.spec) } : {}),
+  };
+  return {
+    raw: recorded,
+    config: parseHfConfig(recorded, options),
+    projection: late?.projection ?? null,
+    sparseHead: sparse?.head ?? null,
+  };
+}

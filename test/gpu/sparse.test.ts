@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { sparseHeadOf } from '../../src/checkpoint/sparse.js';
+import { readTorchStateDict } from '../../src/checkpoint/torch-state-dict.js';
+import { weightsFromTensors } from '../../src/checkpoint/weights.js';
+import { CpuEncoder } from '../../src/model/cpu.js';
+import { GpuEncoder } from '../../src/model/gpu.js';
+import { lexicalWeights } from '../../src/model/sparse.js';
+import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { parseHfConfig } from '../../src/weights/config.js';
+import type { Quant } from '../../src/weights/weights.js';
+import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
+import { testGpu } from '../support/gpu.js';
+
+// Lexical weights (BGE-M3's sparse output) on WebGPU (Dawn in Node, Chromium's adapter in the
+// browser) against test/oracle/make_bge_m3.py: every token's state through the head on the GPU,
+// one number per token read back; ReLU, the special tokens and the max per id on the CPU.
+
+interface Expected {
+  ids: number[][];
+  exclude: number[];
+  lexical: { scores: number[]; indices: number[]; values: number[] }[];
+}
+
+const BASE = 'test/oracle/fixtures/xlmr-tiny';
+
+async function setup(quant: Quant) {
+  const config = parseHfConfig(await readFixtureJson(`${BASE}/config.json`));
+  const tensors = new SafetensorsFile(await readFixtureBytes(`${BASE}/model.safetensors`));
+  const tokenizer = TextTokenizer.fromJson(
+    await readFixtureJson(`${BASE}/tokenizer.json`),
+    await readFixtureJson(`${BASE}/tokenizer_config.json`),
+  );
+  const stateDict = readTorchStateDict(
+    await readFixtureBytes('test/oracle/fixtures/bge-m3-tiny/sparse_linear.pt'),
+    'sparse_linear.pt',
+  );
+  const sparse = sparseHeadOf(stateDict, tokenizer, await readFixtureJson(`${BASE}/tokenizer_config.json`), config.hiddenSize);
+  if (!sparse) throw new Error('no sparse head read');
+  const weights = { ...(await weightsFromTensors(config, tensors, { quant })), sparseHead: sparse.head };
+  const expected = await readFixtureJson<Expected>('test/oracle/fixtures/bge-m3-tiny/expected.json');
+  return { weights, spec: sparse.spec, expected, L: config.numLayers };
+}
+
+const worstScore = (got: Float32Array[], expected: Expected) =>
+  Math.max(...got.flatMap((s, i) => Array.from(s, (x, j) => Math.abs(x - (expected.lexical[i]?.scores[j] as number)))));
+
+describe('lexical weights on WebGPU', () => {
+  it("f32: every token's head output and the lexical weights are the oracle's", async () => {
+    const { weights, spec, expected, L } = await setup('f32');
+    expect([...spec.exclude]).toEqual(expected.exclude);
+    const backend = await GpuEncoder.create(await testGpu(), weights);
+    try {
+      const scores = await backend.tokenScores(expected.ids, L);
+      expect(scores.map((s) => s.length)).toEqual(expected.ids.map((t) => t.length));
+      const worst = worstScore(scores, expected);
+      console.log(`bge-m3-tiny webgpu f32: max |score - oracle| ${worst.toExponential(2)}`);
+      expect(worst).toBeLessThan(1e-4);
+      scores.forEach((s, i) => {
+        const got = lexicalWeights(s, expected.ids[i] as number[], spec);
+        const want = expected.lexical[i] as Expected['lexical'][number];
+        expect([...got.indices]).toEqual(want.indices);
+        expect(Math.max(...Array.from(got.values, (v, k) => Math.abs(v - (want.values[k] as number))))).toBeLessThan(1e-4);
+      });
+    } finally {
+      backend.dispose();
+    }
+  });
+
+  it('q8: the GPU gives the CPU backend’s scores over the same quantized weights, near the oracle', async () => {
+    const { weights, expected, L } = await setup('q8');
+    const gpu = await GpuEncoder.create(await testGpu(), weights);
+    const cpu = new CpuEncoder(weights);
+    try {
+      const [onGpu, onCpu] = await Promise.all([gpu.tokenScores(expected.ids, L), cpu.tokenScores(expected.ids, L)]);
+      const apart = Math.max(...onGpu.flatMap((s, i) => Array.from(s, (x, j) => Math.abs(x - (onCpu[i]?.[j] as number)))));
+      const worst = worstScore(onGpu, expected);
+      console.log(`bge-m3-tiny webgpu q8: max |gpu - cpu| ${apart.toExponential(2)}, max |score - oracle| ${worst.toFixed(4)}`);
+      expect(apart).toBeLessThan(1e-3);
+      // Pre-ReLU scores of every token, negative ones too: q8 over random weights moves them by up to ~0.13 (sd 0.5).
+      expect(worst).toBeLessThan(0.2);
+    } finally {
+      gpu.dispose();
+      cpu.dispose();
+    }
+  });
+});

@@ -1,0 +1,193 @@
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createEncoder } from '../../src/client/client.js';
+import { InputError, ModelFormatError, UnsupportedError } from '../../src/errors.js';
+import { sparseScore } from '../../src/index.js';
+import type { SparseVector } from '../../src/types.js';
+import { m3web } from '../support/cli.js';
+import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
+
+// Lexical weights (BGE-M3's sparse output: sparse_linear.pt beside an XLM-R) against
+// test/oracle/make_bge_m3.py, a float64 forward of xlmr-tiny with FlagEmbedding's M3 rules.
+
+const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
+const BASE = join(FIXTURES, 'xlmr-tiny');
+const HEAD = join(FIXTURES, 'bge-m3-tiny', 'sparse_linear.pt');
+const MODEL_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+
+interface Expected {
+  texts: string[];
+  ids: number[][];
+  lexical: { scores: number[]; indices: number[]; values: number[] }[];
+  pairs: number[];
+}
+const expected = readOracleJson<Expected>(join(FIXTURES, 'bge-m3-tiny', 'expected.json'));
+
+/** BGE-M3's sentence-transformers files: CLS pooling, then Normalize. */
+const ST = new Map<string, string>([
+  [
+    'modules.json',
+    JSON.stringify([
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+      { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
+    ]),
+  ],
+  ['1_Pooling/config.json', JSON.stringify({ word_embedding_dimension: 64, pooling_mode_cls_token: true })],
+]);
+
+/** A folder with xlmr-tiny's model files, its sentence-transformers files, and `head` as sparse_linear.pt (none: left out). */
+function folder(head: Uint8Array | null = new Uint8Array(readFileSync(HEAD))): string {
+  const dir = mkdtempSync(join(tmpdir(), 'm3web-bge-m3-'));
+  for (const f of MODEL_FILES) copyFileSync(join(BASE, f), join(dir, f));
+  if (head) writeFileSync(join(dir, 'sparse_linear.pt'), head);
+  return dir;
+}
+
+function expectLikeOracle(got: SparseVector[], tolerance: number): void {
+  got.forEach((v, i) => {
+    const want = expected.lexical[i] as Expected['lexical'][number];
+    expect([...v.indices]).toEqual(want.indices);
+    expect(Math.max(...Array.from(v.values, (x, k) => Math.abs(x - (want.values[k] as number))))).toBeLessThan(tolerance);
+  });
+}
+
+describe('lexical weights (BGE-M3 sparse)', () => {
+  it("a folder with sparse_linear.pt gives the oracle's weights and lexical matching scores, on the CPU", async () => {
+    const enc = await createEncoder({ model: folder(), device: 'cpu' });
+    try {
+      expect((await enc.info()).model.sparse).toBe(true);
+      const got = await enc.embedSparse(expected.texts);
+      expectLikeOracle(got, 1e-4);
+      const pairs = got.map((v) => sparseScore(got[0] as SparseVector, v));
+      expect(Math.max(...pairs.map((p, i) => Math.abs(p - (expected.pairs[i] as number))))).toBeLessThan(1e-3);
+      // The dense vector is still there: the same model embeds.
+      expect((await enc.embed(['U.S. President']))[0]).toHaveLength(64);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  const hub = serveFakeHub(
+    'bge-m3',
+    () =>
+      new Map([
+        [
+          'BAAI/bge-m3',
+          {
+            commit: 'b9e3',
+            files: new Map([
+              ...MODEL_FILES.map((f) => [f, new Uint8Array(readFileSync(join(BASE, f)))] as const),
+              ...[...ST].map(([f, text]) => [f, new TextEncoder().encode(text)] as const),
+              ['sparse_linear.pt', new Uint8Array(readFileSync(HEAD))] as const,
+            ]),
+          },
+        ],
+      ]),
+  );
+
+  it('hf:BAAI/bge-m3 converts with its head (a pack, q8 by default) and weighs tokens near the oracle', async () => {
+    const enc = await createEncoder({ model: 'hf:BAAI/bge-m3', hub: { url: hub.url }, device: 'cpu' });
+    try {
+      const { model } = await enc.info();
+      expect(model).toMatchObject({ sparse: true, pooling: 'cls', quantization: 'q8' });
+      const got = await enc.embedSparse(expected.texts);
+      // q8 layers move every weight a little (random weights amplify it, as for pooled vectors):
+      // the weights within 0.1 of the oracle's (they reach 1.3), and so the scores of text pairs.
+      let worst = 0;
+      got.forEach((v, i) => {
+        const want = expected.lexical[i] as Expected['lexical'][number];
+        const have = new Map([...v.indices].map((id, k) => [id, v.values[k] as number]));
+        const ids = new Set([...want.indices, ...v.indices]);
+        const oracle = new Map(want.indices.map((id, k) => [id, want.values[k] as number]));
+        for (const id of ids) worst = Math.max(worst, Math.abs((have.get(id) ?? 0) - (oracle.get(id) ?? 0)));
+      });
+      const pairs = got.map((v) => sparseScore(got[0] as SparseVector, v));
+      console.log(`bge-m3-tiny q8: max |weight - oracle| ${worst.toFixed(4)}; pairs ${pairs.map((p) => p.toFixed(3)).join(' ')}`);
+      expect(worst).toBeLessThan(0.1);
+      const off = Math.max(...pairs.map((p, i) => Math.abs(p - (expected.pairs[i] as number))));
+      expect(off).toBeLessThan(0.03 * (expected.pairs[0] as number));
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('hf:BAAI/bge-m3 in f32 is the oracle to 1e-4', async () => {
+    const enc = await createEncoder({ model: 'hf:BAAI/bge-m3', hub: { url: hub.url }, device: 'cpu', dtype: 'f32' });
+    try {
+      expectLikeOracle(await enc.embedSparse(expected.texts), 1e-4);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('refuses bad calls with typed errors, and keeps working after them', async () => {
+    const enc = await createEncoder({ model: folder(), device: 'cpu' });
+    try {
+      await expect(enc.embedSparse([])).rejects.toThrow(InputError);
+      await expect(enc.embedSparse([''])).rejects.toThrow(InputError);
+      await expect(enc.embedSparse(['a'], { dims: 8 } as never)).rejects.toThrow(/unknown option "dims"/);
+      await expect(enc.embedSparse(['a'], { layers: 7 })).rejects.toThrow(InputError);
+      await expect(enc.embedSparse(['a'], { kind: 'doc' as never })).rejects.toThrow(InputError);
+      const ac = new AbortController();
+      ac.abort();
+      await expect(enc.embedSparse(['a'], { signal: ac.signal })).rejects.toThrow(/aborted/);
+      expectLikeOracle(await enc.embedSparse(expected.texts.slice(0, 2)), 1e-4);
+    } finally {
+      await enc.dispose();
+    }
+    await expect(enc.embedSparse(['a'])).rejects.toThrow(/disposed/);
+  });
+
+  it('a model without the head refuses embedSparse with UNSUPPORTED', async () => {
+    const enc = await createEncoder({ model: folder(null), device: 'cpu' });
+    try {
+      expect((await enc.info()).model.sparse).toBeUndefined();
+      await expect(enc.embedSparse(['a'])).rejects.toThrow(UnsupportedError);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('a corrupt or misshapen sparse_linear.pt is a MODEL_FORMAT error when the model opens', async () => {
+    const bytes = new Uint8Array(readFileSync(HEAD));
+    await expect(createEncoder({ model: folder(bytes.subarray(0, 700)), device: 'cpu' })).rejects.toThrow(ModelFormatError);
+    // Another model's head (BGE-M3's is [1, 1024]; this encoder's hidden size is 64).
+    const wide = new Uint8Array(readFileSync(join(FIXTURES, 'torch-state-dicts', 'linear-f32.pt')));
+    await expect(createEncoder({ model: folder(wide), device: 'cpu' })).rejects.toThrow(
+      /sparse_linear\.pt: weight must be \[1, 64\]/,
+    );
+  });
+
+  it('sparseScore checks its inputs', () => {
+    const a = { indices: Uint32Array.of(1, 5, 9), values: Float32Array.of(0.5, 1, 2) };
+    const b = { indices: Uint32Array.of(5, 9, 12), values: Float32Array.of(2, 0.25, 3) };
+    expect(sparseScore(a, b)).toBe(2.5);
+    expect(sparseScore(a, { indices: new Uint32Array(), values: new Float32Array() })).toBe(0);
+    expect(() => sparseScore(a, { indices: Uint32Array.of(9, 5), values: Float32Array.of(1, 1) })).toThrow(InputError);
+    expect(() => sparseScore(a, { indices: [1], values: [1] } as never)).toThrow(InputError);
+  });
+
+  it('m3web embed --sparse writes the lexical weights as JSON lines', async () => {
+    const dir = folder();
+    const stdin = expected.texts.map((t) => `${JSON.stringify(t)}\n`).join('');
+    const out = await m3web(['embed', '--model', dir, '--sparse', '--backend', 'cpu'], stdin);
+    expect(out.code, out.stderr).toBe(0);
+    const lines = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { indices: number[]; values: number[] });
+    expectLikeOracle(
+      lines.map((l) => ({ indices: Uint32Array.from(l.indices), values: Float32Array.from(l.values) })),
+      1e-4,
+    );
+    const clash = await m3web(['embed', '--model', dir, '--sparse', '--dims', '32'], stdin);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/--dims does not apply/);
+    const none = await m3web(['embed', '--model', folder(null), '--sparse', '--backend', 'cpu'], stdin);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no lexical-weights head/);
+  });
+});
