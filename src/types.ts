@@ -4,10 +4,11 @@ import type { BackendKind } from './model/encoder.js';
 import type { SparseVector } from './model/sparse.js';
 import type { QualityTable, SearchDefaults } from './pack/manifest.js';
 import type { PackLoadProgress } from './store/pack-loader.js';
+import type { LateInteractionInfo } from './tokenizer/rerank-input.js';
 import type { Pooling } from './weights/config.js';
 import type { PromptKind, Quant } from './weights/weights.js';
 
-export type { SparseVector };
+export type { LateInteractionInfo, SparseVector };
 
 export type DeviceChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -212,7 +213,7 @@ export interface ModelInfo {
    * each), and makes no single vector per text. Queries are cut and expanded to `queryLength`
    * tokens, documents cut at `documentLength`.
    */
-  lateInteraction?: { dim: number; queryLength: number; documentLength: number };
+  lateInteraction?: LateInteractionInfo;
   /**
    * True for a model with a lexical-weights head (BGE-M3's sparse output): `embedSparse` gives each
    * text's weighted token ids beside its dense vector from `embed`.

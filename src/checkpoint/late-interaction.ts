@@ -5,7 +5,8 @@ import { quantizeLinear } from '../weights/quantize.js';
 import type { DenseModule } from '../weights/weights.js';
 import type { TensorSource } from './safetensors.js';
 import type { DenseFiles, SentenceTransformersFiles } from './sentence-transformers.js';
-import { specialToken } from './special-tokens.js';
+import { specialToken, tokenizerMaxLength } from './tokenizer-config.js';
+import type { TorchTensor } from './torch-state-dict.js';
 
 /** A late-interaction checkpoint's settings and its token projection, read for conversion. */
 export interface LateInteractionCheckpoint {
@@ -34,19 +35,68 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * a stanford-futuredata ColBERT checkpoint (config.json's architectures ["HF_ColBERT"], the
  * projection `linear.weight` beside the encoder, artifact.metadata for the rest), or a PyLate model
  * (modules.json lists pylate's Dense modules; config_sentence_transformers.json the rest).
- * Settings a file leaves out take the defaults PyLate applies when it opens the same files.
+ * Settings a file leaves out take the defaults PyLate applies when it opens the same files. Or
+ * BGE-M3's multi-vector output (colbert_linear.pt beside the encoder), read as FlagEmbedding's M3
+ * models run it.
  */
 export async function lateInteractionOf(
   source: LateInteractionSource,
   tokenizer: TextTokenizer,
   hiddenSize: number,
+  maxTokens: number,
 ): Promise<LateInteractionCheckpoint | null> {
+  const colbert = source.sentenceTransformers?.colbertLinear;
+  if (colbert) return bgeM3(colbert, hiddenSize, Math.min(maxTokens, tokenizerMaxLength(source.tokenizerConfig) ?? maxTokens));
   const architectures = source.config.architectures;
   if (Array.isArray(architectures) && architectures[0] === 'HF_ColBERT') return stanford(source, tokenizer, hiddenSize);
   const modules = source.sentenceTransformers?.modules;
   if (Array.isArray(modules) && modules.some((m) => isObject(m) && String(m.type).startsWith('pylate.')))
     return pylate(source, tokenizer, hiddenSize);
   return null;
+}
+
+/** The file BGE-M3 (and FlagEmbedding's fine-tunes of it) keep the multi-vector projection in. */
+export const COLBERT_FILE = 'colbert_linear.pt';
+
+/**
+ * BGE-M3 (FlagEmbedding's EncoderOnlyEmbedderM3Model._colbert_embedding and colbert_score): every
+ * token but the first (whose state is the dense vector) through colbert_linear, L2-normalised;
+ * queries and documents read alike, without markers, expansion or a skiplist, up to the model's
+ * length; a document scores MaxSim averaged over the query's vectors. The model still pools its
+ * dense vector, so `embed` runs too.
+ */
+function bgeM3(stateDict: ReadonlyMap<string, TorchTensor>, hiddenSize: number, length: number): LateInteractionCheckpoint {
+  const weight = stateDict.get('weight');
+  const bias = stateDict.get('bias');
+  if (weight?.shape.length !== 2 || weight.shape[1] !== hiddenSize || (weight.shape[0] as number) < 1)
+    throw new ModelFormatError(`${COLBERT_FILE}: weight must be [dim, ${hiddenSize}] (a Linear from the hidden size)`);
+  const dim = weight.shape[0] as number;
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== dim))
+    throw new ModelFormatError(`${COLBERT_FILE}: bias must hold ${dim} numbers`);
+  const extra = [...stateDict.keys()].filter((k) => k !== 'weight' && k !== 'bias');
+  if (extra.length > 0) throw new ModelFormatError(`${COLBERT_FILE}: holds ${extra.join(', ')} besides weight and bias`);
+  return {
+    spec: {
+      dim,
+      queryLength: length,
+      documentLength: length,
+      queryMarker: null,
+      documentMarker: null,
+      expansionToken: null,
+      attendExpansion: false,
+      skiplist: [],
+      projection: ['identity'],
+      firstToken: false,
+      score: 'mean',
+      pooled: true,
+    },
+    projection: [
+      {
+        linear: quantizeLinear(weight.data, dim, hiddenSize, bias?.data ?? new Float32Array(dim), 'f32'),
+        activation: 'identity',
+      },
+    ],
+  };
 }
 
 function tokenOf(tokenizer: TextTokenizer, token: string, what: string): number {

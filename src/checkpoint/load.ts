@@ -8,6 +8,7 @@ import { asDecoderClassifier } from './decoder-reranker.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
 import { denseModules, type SentenceTransformersFiles } from './sentence-transformers.js';
 import { parseWithTokenHeads } from './token-heads.js';
+import { tokenizerMaxLength } from './tokenizer-config.js';
 import { weightsFromTensors } from './weights.js';
 
 /** The contents of a Hugging Face model folder: parsed JSON files and the raw checkpoint bytes. */
@@ -41,12 +42,6 @@ export interface LoadedModel {
   config: EncoderConfig;
   weights: EncoderWeights;
   tokenizer: TextTokenizer;
-}
-
-/** tokenizer_config.json's model_max_length, where it states a real limit (tokenizers without one say 1e30). */
-export function tokenizerMaxLength(tokenizerConfig: unknown): number | undefined {
-  const v = (tokenizerConfig as Record<string, unknown> | undefined)?.model_max_length;
-  return typeof v === 'number' && Number.isInteger(v) && v > 1 && v < 1_000_000 ? v : undefined;
 }
 
 /**

@@ -29,6 +29,8 @@ export interface SentenceTransformersFiles {
   colbertMetadata?: unknown;
   /** sparse_linear.pt's state dict: BGE-M3's lexical-weights head. */
   sparseLinear?: ReadonlyMap<string, TorchTensor>;
+  /** colbert_linear.pt's state dict: BGE-M3's multi-vector (ColBERT) projection. */
+  colbertLinear?: ReadonlyMap<string, TorchTensor>;
 }
 
 /** A Dense module as its config.json declares it. */

@@ -3,7 +3,7 @@ import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { SparseSpec } from '../weights/encoder-config.js';
 import { quantizeLinear } from '../weights/quantize.js';
 import type { Linear } from '../weights/weights.js';
-import { specialToken } from './special-tokens.js';
+import { specialToken } from './tokenizer-config.js';
 import type { TorchTensor } from './torch-state-dict.js';
 
 /** The file BGE-M3 (and FlagEmbedding's fine-tunes of it) keep the lexical-weights Linear in. */

@@ -28,8 +28,8 @@ export async function parseWithTokenHeads(
   source: Omit<LateInteractionSource, 'config'>,
   tokenizer: TextTokenizer,
 ): Promise<TokenHeads> {
-  const { hiddenSize } = parseHfConfig(raw, options);
-  const late = await lateInteractionOf({ ...source, config: raw }, tokenizer, hiddenSize);
+  const { hiddenSize, maxTokens } = parseHfConfig(raw, options);
+  const late = await lateInteractionOf({ ...source, config: raw }, tokenizer, hiddenSize, maxTokens);
   const sparse = sparseHeadOf(source.sentenceTransformers?.sparseLinear, tokenizer, source.tokenizerConfig, hiddenSize);
   const recorded = {
     ...raw,

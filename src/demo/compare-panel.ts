@@ -1,5 +1,6 @@
 import type { Encoder } from '../index.js';
 import { $ } from './dom.js';
+import { scoresOnly } from './rerank-box.js';
 
 export const SAMPLE_SENTENCES = [
   'The weather is lovely today.',
@@ -72,7 +73,7 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
     try {
       const { layers, dims } = shape();
       const started = performance.now();
-      if (model.crossEncoder || model.lateInteraction) {
+      if (scoresOnly(model)) {
         const scores = await Promise.all(
           texts.map(async (query) => {
             const row = new Array<number>(texts.length);

@@ -1,10 +1,17 @@
-import { createEncoder, type DeviceChoice, type Encoder, type SearchOptions } from '../index.js';
+import { createEncoder, type DeviceChoice, type Encoder, type ModelInfo, type SearchOptions } from '../index.js';
 import { $, mb } from './dom.js';
 
 /** How many of the first stage's hits the cross-encoder reorders. */
 const RERANK_TOP = 20;
 
 /** The search panel's second stage: a cross-encoder opened by Hub id on demand. */
+/**
+ * Whether a model only scores pairs (a cross-encoder, a ColBERT model) and makes no vector per
+ * text to search with; BGE-M3's multi-vector output comes beside its dense one.
+ */
+export const scoresOnly = (model: ModelInfo): boolean =>
+  model.crossEncoder === true || (model.lateInteraction !== undefined && !model.lateInteraction.pooled);
+
 export interface RerankBox {
   /** The search's reranking step (with the instruction, for a reranker whose prompt takes one), or none. */
   step(): SearchOptions['rerank'];

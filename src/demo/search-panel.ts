@@ -4,7 +4,7 @@ import corpusDocsUrl from './corpus/flores-dev.jsonl?url';
 import corpusUrl from './corpus/flores-dev.m3index?url';
 import { CORPUS_LANGUAGES } from './corpus/languages.js';
 import { $, layersText } from './dom.js';
-import type { RerankBox } from './rerank-box.js';
+import { type RerankBox, scoresOnly } from './rerank-box.js';
 
 const EXAMPLE_QUERY = 'Which trips is the travel agent advertising?';
 
@@ -151,7 +151,7 @@ export async function setupSearchPanel(
     ...Object.entries(CORPUS_LANGUAGES).map(([code, name]) => new Option(name, code)),
   );
   const { model } = await encoder.info();
-  if (model.crossEncoder || model.lateInteraction) {
+  if (scoresOnly(model)) {
     $('rerank-form').hidden = true;
     $('rerank-status').hidden = true;
     const kind = model.crossEncoder ? 'a cross-encoder' : 'a late-interaction (ColBERT) model';

@@ -4,7 +4,7 @@ import type { GpuSession } from '../gpu/session.js';
 import { checkTolerance, DEFAULT_TOLERANCE } from '../model/adaptive.js';
 import { cpuClassifier } from '../model/cpu-classifier.js';
 import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
-import { LateInteractionScorer, maxSim } from '../model/late-interaction.js';
+import { LateInteractionScorer } from '../model/late-interaction.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
 import { SerialQueue } from '../serial-queue.js';
@@ -228,7 +228,7 @@ export class EncoderCore {
         `${info.id} is a cross-encoder (a reranker): it scores a query against documents with rerank() and makes no text vectors`,
       );
     }
-    if (this.handle.model.config.lateInteraction) {
+    if (this.handle.model.config.lateInteraction && !this.handle.model.config.lateInteraction.pooled) {
       throw new UnsupportedError(
         `${info.id} is a late-interaction (ColBERT) model: it scores a query against documents with rerank() ` +
           '(token vectors and MaxSim) and makes no single vector per text',
@@ -473,7 +473,7 @@ export class EncoderCore {
 
   /**
    * A late-interaction model's rerank: the query's token vectors, each document's, and the MaxSim
-   * of the two (RerankHit.score: a sum over the query's tokens, not a probability).
+   * of the two (RerankHit.score: a sum over the query's tokens, or BGE-M3's mean; not a probability).
    */
   private async lateRerank(
     query: string,
@@ -488,12 +488,13 @@ export class EncoderCore {
       ...encodeLateDocument(tokenizer, spec, cutText(d, spec.documentLength)),
       document: true,
     }));
+    const scorer = new LateInteractionScorer(spec);
     // The query rides with the first chunk of documents: one submission and one readback.
     const [queryVectors, ...done] = await this.lateVectors([q, ...docs], layers, spec, signal);
     return done
       .map((d, index) => ({
         index,
-        score: maxSim((queryVectors as (typeof done)[number]).vectors, d.vectors, spec.dim),
+        score: scorer.score((queryVectors as (typeof done)[number]).vectors, d.vectors),
         truncated: q.truncated || d.truncated,
       }))
       .sort((a, b) => b.score - a.score || a.index - b.index);

@@ -18,11 +18,13 @@ export class LateInteractionScorer {
 
   /**
    * The vectors [n, dim] of one text's projected tokens [ids.length, dim], each L2-normalised: a
-   * document leaves out its skiplist tokens; a query keeps every token, expansion included.
+   * document leaves out its skiplist tokens; a query keeps every token, expansion included; where
+   * the spec says so, neither keeps the first token's.
    */
   vectors(projected: Float32Array, ids: readonly number[], document: boolean): Float32Array {
     const { dim } = this.spec;
-    const keep = document ? ids.flatMap((id, j) => (this.skip.has(id) ? [] : [j])) : ids.map((_, j) => j);
+    const from = this.spec.firstToken === false ? 1 : 0;
+    const keep = ids.flatMap((id, j) => (j < from || (document && this.skip.has(id)) ? [] : [j]));
     const out = new Float32Array(keep.length * dim);
     for (const [r, j] of keep.entries()) {
       const row = projected.subarray(j * dim, (j + 1) * dim);
@@ -32,6 +34,13 @@ export class LateInteractionScorer {
       for (let c = 0; c < dim; c++) out[r * dim + c] = (row[c] as number) * inv;
     }
     return out;
+  }
+
+  /** How a query and a document compare: MaxSim, averaged over the query's vectors where the spec says so. */
+  score(query: Float32Array, document: Float32Array): number {
+    const { dim } = this.spec;
+    const sum = maxSim(query, document, dim);
+    return this.spec.score === 'mean' ? sum / Math.max(1, query.length / dim) : sum;
   }
 }
 

@@ -1,5 +1,5 @@
 import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
-import { tokenizerMaxLength } from '../checkpoint/load.js';
+import { COLBERT_FILE } from '../checkpoint/late-interaction.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
 import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
@@ -13,6 +13,7 @@ import {
 } from '../checkpoint/sentence-transformers.js';
 import { SPARSE_FILE } from '../checkpoint/sparse.js';
 import { parseWithTokenHeads } from '../checkpoint/token-heads.js';
+import { tokenizerMaxLength } from '../checkpoint/tokenizer-config.js';
 import { readTorchStateDict } from '../checkpoint/torch-state-dict.js';
 import { weightsReader } from '../checkpoint/weights.js';
 import { InputError, ModelFormatError } from '../errors.js';
@@ -170,8 +171,8 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
 
 /**
  * Reads a folder's sentence-transformers files through `json` (undefined for a missing file), the
- * Dense modules' weights through `tensors` (undefined where it cannot open them), and a sparse
- * head's state dict (sparse_linear.pt) through `bytes` (undefined for a missing file).
+ * Dense modules' weights through `tensors` (undefined where it cannot open them), and BGE-M3's
+ * heads' state dicts (sparse_linear.pt, colbert_linear.pt) through `bytes` (undefined for a missing file).
  */
 export async function sentenceTransformersFiles(
   json: (name: string) => Promise<unknown>,
@@ -179,12 +180,13 @@ export async function sentenceTransformersFiles(
   bytes?: (name: string) => Promise<Uint8Array | undefined>,
 ): Promise<SentenceTransformersFiles> {
   const modules = await json('modules.json');
-  const [pooling, bertConfig, stConfig, colbertMetadata, sparseBytes] = await Promise.all([
+  const [pooling, bertConfig, stConfig, colbertMetadata, sparseBytes, colbertBytes] = await Promise.all([
     json(`${poolingPath(modules)}/config.json`),
     json('sentence_bert_config.json'),
     json('config_sentence_transformers.json'),
     json('artifact.metadata'),
     bytes?.(SPARSE_FILE),
+    bytes?.(COLBERT_FILE),
   ]);
   const dense: DenseFiles[] = [];
   for (const path of modulePaths(modules, 'Dense')) {
@@ -199,6 +201,7 @@ export async function sentenceTransformersFiles(
     ...(dense.length > 0 ? { dense } : {}),
     ...(colbertMetadata === undefined ? {} : { colbertMetadata }),
     ...(sparseBytes ? { sparseLinear: readTorchStateDict(sparseBytes, SPARSE_FILE) } : {}),
+    ...(colbertBytes ? { colbertLinear: readTorchStateDict(colbertBytes, COLBERT_FILE) } : {}),
   };
 }
 

@@ -2,6 +2,18 @@ import { InputError } from '../errors.js';
 import type { CrossEncoderSpec, EncoderConfig } from '../weights/config.js';
 import type { EncodedPair, TextTokenizer } from './tokenizer.js';
 
+/** What ModelInfo.lateInteraction says of a late-interaction model. */
+export interface LateInteractionInfo {
+  /** Numbers per token vector. */
+  dim: number;
+  queryLength: number;
+  documentLength: number;
+  /** 'mean' where `rerank` averages MaxSim over the query's vectors (BGE-M3's colbert score); absent: the sum. */
+  score?: 'mean';
+  /** True where the model also makes one vector per text with `embed` (BGE-M3's dense output); absent: it only scores. */
+  pooled?: true;
+}
+
 /**
  * Qwen3-Reranker's prompt, from its model card (format_instruction, prefix and suffix): the
  * model answers "yes" or "no" after it, and its score is how much more it leans to "yes".
@@ -56,10 +68,13 @@ function idsOf(tokenizer: TextTokenizer, text: string): number[] {
 export function rerankerInfo(config: Pick<EncoderConfig, 'crossEncoder' | 'lateInteraction'>): {
   crossEncoder?: true;
   rerankInstruction?: string;
-  lateInteraction?: { dim: number; queryLength: number; documentLength: number };
+  lateInteraction?: LateInteractionInfo;
 } {
   const late = config.lateInteraction;
-  if (late) return { lateInteraction: { dim: late.dim, queryLength: late.queryLength, documentLength: late.documentLength } };
+  if (late) {
+    const { dim, queryLength, documentLength, score, pooled } = late;
+    return { lateInteraction: { dim, queryLength, documentLength, ...(score ? { score } : {}), ...(pooled ? { pooled } : {}) } };
+  }
   const spec = config.crossEncoder;
   if (!spec) return {};
   if (spec.input === 'pair') return { crossEncoder: true };

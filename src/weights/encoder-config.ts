@@ -208,6 +208,12 @@ export interface LateInteractionSpec {
   skiplist: readonly number[];
   /** The activation of each module of the projection chain (head shard `late.{k}`). */
   projection: readonly ('identity' | 'tanh')[];
+  /** False where the first token's vector is left out of queries and documents (BGE-M3: its CLS state is the dense vector); absent: kept. */
+  firstToken?: false;
+  /** 'mean' where MaxSim is averaged over the query's vectors (BGE-M3's colbert_score); absent: summed, as ColBERT does. */
+  score?: 'mean';
+  /** True where the model also pools one vector per text (BGE-M3's dense output), so `embed` runs; absent: it makes token vectors only. */
+  pooled?: true;
 }
 
 /**

@@ -18,6 +18,9 @@ export function lateInteractionJson(spec: LateInteractionSpec): Record<string, u
     attend_expansion: spec.attendExpansion,
     skiplist: [...spec.skiplist],
     projection: [...spec.projection],
+    ...(spec.firstToken === false ? { first_token: false } : {}),
+    ...(spec.score === 'mean' ? { score: 'mean' } : {}),
+    ...(spec.pooled ? { pooled: true } : {}),
   };
 }
 
@@ -51,6 +54,9 @@ export function lateInteractionSpec(cfg: Record<string, unknown>, vocabSize: num
   if (!Array.isArray(projection) || projection.length === 0 || projection.some((a) => a !== 'identity' && a !== 'tanh'))
     return fail('.projection must list the activations (identity or tanh) of one or more modules');
   if (typeof raw.attend_expansion !== 'boolean') return fail('.attend_expansion must be a boolean');
+  if (raw.first_token !== undefined && raw.first_token !== false) return fail('.first_token must be false or absent');
+  if (raw.score !== undefined && raw.score !== 'mean') return fail('.score must be "mean" or absent');
+  if (raw.pooled !== undefined && raw.pooled !== true) return fail('.pooled must be true or absent');
   const queryMarker = token('query_marker');
   const documentMarker = token('document_marker');
   // The smallest query: [CLS], its marker, one token, [SEP].
@@ -65,5 +71,8 @@ export function lateInteractionSpec(cfg: Record<string, unknown>, vocabSize: num
     attendExpansion: raw.attend_expansion,
     skiplist: skiplist as number[],
     projection: projection as LateInteractionSpec['projection'],
+    ...(raw.first_token === false ? { firstToken: false as const } : {}),
+    ...(raw.score === 'mean' ? { score: 'mean' as const } : {}),
+    ...(raw.pooled === true ? { pooled: true as const } : {}),
   };
 }

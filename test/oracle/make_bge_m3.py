@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Independent PyTorch oracle for m3web's lexical weights (BGE-M3's sparse output).
 
-Writes fixtures/bge-m3-tiny/ (see README.md next to this file): a lexical-weights head as BGE-M3 ships one,
-`sparse_linear.pt` (torch.save of a Linear(hidden, 1)'s state dict: `weight` [1, H] and `bias` [1], float32),
-for xlmr-tiny's encoder (make_fixtures.py: the tests put this file beside that folder's files, as BAAI/bge-m3
-keeps it beside its XLM-R), and expected.json with, for each of xlmr-tiny's texts:
+Writes fixtures/bge-m3-tiny/ (see README.md next to this file): BGE-M3's two heads as it ships them, for
+xlmr-tiny's encoder (make_fixtures.py: the tests put these files beside that folder's files, as BAAI/bge-m3
+keeps them beside its XLM-R): the lexical-weights head `sparse_linear.pt` (torch.save of a Linear(hidden, 1)'s
+state dict: `weight` [1, H] and `bias` [1], float32) and the multi-vector projection `colbert_linear.pt` (a
+Linear(hidden, hidden)'s, as BGE-M3's colbert_dim -1 makes it); and expected.json with, for each of xlmr-tiny's
+texts:
 
 - `scores`: every token's head output before the ReLU, sparse_linear(last_hidden_state) (float64 forward);
 - `indices` / `values`: the lexical weights as FlagEmbedding's M3Embedder makes them
@@ -12,7 +14,10 @@ keeps it beside its XLM-R), and expected.json with, for each of xlmr-tiny's text
   tokenizer's cls, eos, pad and unk tokens left out, weights <= 0 dropped, and per token id the largest
   weight over its occurrences; indices ascending;
 - `pairs`: the lexical matching score (compute_lexical_matching_score: the sum over shared ids of the products)
-  of text 0 with every text.
+  of text 0 with every text;
+- `colbert`: [query i][document j], BGE-M3's multi-vector score of text i against text j (FlagEmbedding's
+  `_colbert_embedding`: every state but the first, CLS, through colbert_linear, L2-normalised; `colbert_score`:
+  for each query vector the largest dot product with the document's, summed and divided by the query's count).
 
 Run from the repository root:  /usr/bin/python3 test/oracle/make_bge_m3.py   (~2 s; after make_fixtures.py)
 Deterministic (numpy RandomState 2024): a rerun gives byte-identical files. Neither transformers nor
@@ -50,15 +55,26 @@ def main():
     with torch.no_grad():
         head.weight.copy_(torch.from_numpy(weight))
         head.bias.copy_(torch.from_numpy(bias))
+    colbert = torch.nn.Linear(H, H)
+    cw = (rng.standard_normal((H, H)) / np.sqrt(H)).astype(np.float32)
+    cb = (rng.standard_normal(H) * 0.1).astype(np.float32)
+    with torch.no_grad():
+        colbert.weight.copy_(torch.from_numpy(cw))
+        colbert.bias.copy_(torch.from_numpy(cb))
     os.makedirs(OUT, exist_ok=True)
     torch.save(head.state_dict(), os.path.join(OUT, "sparse_linear.pt"))
+    torch.save(colbert.state_dict(), os.path.join(OUT, "colbert_linear.pt"))
 
     w64 = torch.from_numpy(weight.astype(np.float64))
     b64 = torch.from_numpy(bias.astype(np.float64))
+    cw64 = torch.from_numpy(cw.astype(np.float64))
+    cb64 = torch.from_numpy(cb.astype(np.float64))
     texts = []
+    multi = []
     for ids in expected["ids"]:
         inp = torch.tensor([ids])
         states = mf.forward(W, cfg, "roberta.", inp, torch.ones_like(inp), True)
+        multi.append(torch.nn.functional.normalize(states[-1][0, 1:] @ cw64.T + cb64, dim=-1))
         scores = (states[-1][0] @ w64.T + b64)[:, 0]
         best = collections.defaultdict(float)
         for w, idx in zip(torch.relu(scores).tolist(), ids):
@@ -66,6 +82,18 @@ def main():
                 best[idx] = w
         indices = sorted(best)
         texts.append({"scores": scores.tolist(), "indices": indices, "values": [best[i] for i in indices]})
+    colbert_scores = [[(q @ d.T).max(dim=1).values.sum().item() / q.shape[0] for d in multi] for q in multi]
+    # What the rules change: keeping the CLS vector, or summing instead of averaging.
+    with_cls = []
+    for ids in expected["ids"][:4]:
+        inp = torch.tensor([ids])
+        h = mf.forward(W, cfg, "roberta.", inp, torch.ones_like(inp), True)[-1][0]
+        with_cls.append(torch.nn.functional.normalize(h @ cw64.T + cb64, dim=-1))
+    moved = max(
+        abs((q @ d.T).max(dim=1).values.sum().item() / q.shape[0] - colbert_scores[i][j])
+        for i, q in enumerate(with_cls)
+        for j, d in enumerate(with_cls)
+    )
     first = dict(zip(texts[0]["indices"], texts[0]["values"]))
     pairs = [sum(first[i] * v for i, v in zip(t["indices"], t["values"]) if i in first) for t in texts]
     repeated = sum(len(ids) - len(set(ids)) for ids in expected["ids"])
@@ -79,10 +107,13 @@ def main():
             "exclude": sorted(UNUSED),
             "lexical": texts,
             "pairs": pairs,
+            "colbert": colbert_scores,
             "note": f"{kept} weighted ids over {sum(map(len, expected['ids']))} tokens; {repeated} repeated token occurrences",
         },
     )
     print(f"bge-m3-tiny: {kept} weighted ids, {repeated} repeated occurrences, pairs {[round(p, 3) for p in pairs]}")
+    flat = [x for row in colbert_scores for x in row]
+    print(f"colbert scores {min(flat):.3f}..{max(flat):.3f}; keeping the CLS vector moves them by up to {moved:.3f}")
 
 
 if __name__ == "__main__":

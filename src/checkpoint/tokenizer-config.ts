@@ -15,3 +15,9 @@ export function specialToken(tokenizer: TextTokenizer, tokenizerConfig: unknown,
   }
   return null;
 }
+
+/** tokenizer_config.json's model_max_length, where it states a real limit (tokenizers without one say 1e30). */
+export function tokenizerMaxLength(tokenizerConfig: unknown): number | undefined {
+  const v = (tokenizerConfig as Record<string, unknown> | undefined)?.model_max_length;
+  return typeof v === 'number' && Number.isInteger(v) && v > 1 && v < 1_000_000 ? v : undefined;
+}

@@ -1,20 +1,24 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createEncoder } from '../../src/client/client.js';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { createEncoder, type Encoder } from '../../src/client/client.js';
 import { InputError, ModelFormatError, UnsupportedError } from '../../src/errors.js';
-import { sparseScore } from '../../src/index.js';
+import { maxSim, sparseScore } from '../../src/index.js';
 import type { SparseVector } from '../../src/types.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
+import { cosine } from '../support/random.js';
 
-// Lexical weights (BGE-M3's sparse output: sparse_linear.pt beside an XLM-R) against
-// test/oracle/make_bge_m3.py, a float64 forward of xlmr-tiny with FlagEmbedding's M3 rules.
+// BGE-M3's lexical weights (sparse_linear.pt beside an XLM-R) and multi-vector output
+// (colbert_linear.pt) against test/oracle/make_bge_m3.py, a float64 forward of xlmr-tiny with
+// FlagEmbedding's M3 rules.
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
 const BASE = join(FIXTURES, 'xlmr-tiny');
 const HEAD = join(FIXTURES, 'bge-m3-tiny', 'sparse_linear.pt');
+const COLBERT = join(FIXTURES, 'bge-m3-tiny', 'colbert_linear.pt');
 const MODEL_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
 
 interface Expected {
@@ -22,6 +26,7 @@ interface Expected {
   ids: number[][];
   lexical: { scores: number[]; indices: number[]; values: number[] }[];
   pairs: number[];
+  colbert: number[][];
 }
 const expected = readOracleJson<Expected>(join(FIXTURES, 'bge-m3-tiny', 'expected.json'));
 
@@ -38,12 +43,28 @@ const ST = new Map<string, string>([
   ['1_Pooling/config.json', JSON.stringify({ word_embedding_dimension: 64, pooling_mode_cls_token: true })],
 ]);
 
-/** A folder with xlmr-tiny's model files, its sentence-transformers files, and `head` as sparse_linear.pt (none: left out). */
-function folder(head: Uint8Array | null = new Uint8Array(readFileSync(HEAD))): string {
+/**
+ * A folder with xlmr-tiny's model files, BGE-M3's sentence-transformers files, and `head` as sparse_linear.pt and `colbert` as
+ * colbert_linear.pt (null: left out).
+ */
+function folder(head: Uint8Array | null = new Uint8Array(readFileSync(HEAD)), colbert: Uint8Array | null = null): string {
   const dir = mkdtempSync(join(tmpdir(), 'm3web-bge-m3-'));
   for (const f of MODEL_FILES) copyFileSync(join(BASE, f), join(dir, f));
+  mkdirSync(join(dir, '1_Pooling'));
+  for (const [f, text] of ST) writeFileSync(join(dir, f), text);
   if (head) writeFileSync(join(dir, 'sparse_linear.pt'), head);
+  if (colbert) writeFileSync(join(dir, 'colbert_linear.pt'), colbert);
   return dir;
+}
+
+/** Largest |score - oracle| of each text as the query reranking every text, by the model's rerank. */
+async function colbertOff(enc: Encoder, texts: string[]): Promise<number> {
+  let worst = 0;
+  for (const [i, query] of texts.entries()) {
+    for (const hit of await enc.rerank(query, expected.texts))
+      worst = Math.max(worst, Math.abs(hit.score - (expected.colbert[i]?.[hit.index] as number)));
+  }
+  return worst;
 }
 
 function expectLikeOracle(got: SparseVector[], tolerance: number): void {
@@ -82,6 +103,7 @@ describe('lexical weights (BGE-M3 sparse)', () => {
               ...MODEL_FILES.map((f) => [f, new Uint8Array(readFileSync(join(BASE, f)))] as const),
               ...[...ST].map(([f, text]) => [f, new TextEncoder().encode(text)] as const),
               ['sparse_linear.pt', new Uint8Array(readFileSync(HEAD))] as const,
+              ['colbert_linear.pt', new Uint8Array(readFileSync(COLBERT))] as const,
             ]),
           },
         ],
@@ -92,7 +114,12 @@ describe('lexical weights (BGE-M3 sparse)', () => {
     const enc = await createEncoder({ model: 'hf:BAAI/bge-m3', hub: { url: hub.url }, device: 'cpu' });
     try {
       const { model } = await enc.info();
-      expect(model).toMatchObject({ sparse: true, pooling: 'cls', quantization: 'q8' });
+      expect(model).toMatchObject({
+        sparse: true,
+        pooling: 'cls',
+        quantization: 'q8',
+        lateInteraction: { dim: 64, queryLength: 128, documentLength: 128, score: 'mean', pooled: true },
+      });
       const got = await enc.embedSparse(expected.texts);
       // q8 layers move every weight a little (random weights amplify it, as for pooled vectors):
       // the weights within 0.1 of the oracle's (they reach 1.3), and so the scores of text pairs.
@@ -109,15 +136,19 @@ describe('lexical weights (BGE-M3 sparse)', () => {
       expect(worst).toBeLessThan(0.1);
       const off = Math.max(...pairs.map((p, i) => Math.abs(p - (expected.pairs[i] as number))));
       expect(off).toBeLessThan(0.03 * (expected.pairs[0] as number));
+      const multi = await colbertOff(enc, expected.texts.slice(0, 3));
+      console.log(`bge-m3-tiny colbert q8: max |score - oracle| ${multi.toFixed(4)} (scores 0.41-1)`);
+      expect(multi).toBeLessThan(0.02);
     } finally {
       await enc.dispose();
     }
   });
 
-  it('hf:BAAI/bge-m3 in f32 is the oracle to 1e-4', async () => {
+  it('hf:BAAI/bge-m3 in f32 is the oracle to 1e-4, its lexical weights and its multi-vector scores', async () => {
     const enc = await createEncoder({ model: 'hf:BAAI/bge-m3', hub: { url: hub.url }, device: 'cpu', dtype: 'f32' });
     try {
       expectLikeOracle(await enc.embedSparse(expected.texts), 1e-4);
+      expect(await colbertOff(enc, expected.texts.slice(0, 3))).toBeLessThan(1e-4);
     } finally {
       await enc.dispose();
     }
@@ -158,6 +189,38 @@ describe('lexical weights (BGE-M3 sparse)', () => {
     const wide = new Uint8Array(readFileSync(join(FIXTURES, 'torch-state-dicts', 'linear-f32.pt')));
     await expect(createEncoder({ model: folder(wide), device: 'cpu' })).rejects.toThrow(
       /sparse_linear\.pt: weight must be \[1, 64\]/,
+    );
+  });
+
+  it("colbert_linear.pt: BGE-M3's multi-vector scores (every token but the first, MaxSim averaged), beside its dense vectors", async () => {
+    const enc = await createEncoder({ model: folder(null, new Uint8Array(readFileSync(COLBERT))), device: 'cpu' });
+    try {
+      const { model } = await enc.info();
+      expect(model.lateInteraction).toEqual({ dim: 64, queryLength: 128, documentLength: 128, score: 'mean', pooled: true });
+      const off = await colbertOff(enc, expected.texts);
+      console.log(`bge-m3-tiny colbert, cpu f32: max |score - oracle| ${off.toExponential(2)}`);
+      expect(off).toBeLessThan(1e-4);
+      // Queries and documents read alike: every token but the first, normalised.
+      const [q, d] = await enc
+        .embedTokens(expected.texts.slice(0, 1), { kind: 'query' })
+        .then(async (qs) => [qs[0] as Float32Array, (await enc.embedTokens(expected.texts.slice(0, 1)))[0] as Float32Array]);
+      expect(q).toEqual(d);
+      expect(q).toHaveLength(((expected.ids[0] as number[]).length - 1) * 64);
+      expect(maxSim(q as Float32Array, d as Float32Array, 64) / ((q as Float32Array).length / 64)).toBeCloseTo(1, 5);
+      // The dense output is the model's CLS vector: xlmr-tiny's oracle.
+      const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(BASE, 'expected.safetensors'))));
+      const dense = await enc.embed(expected.texts, { normalize: false });
+      expect(Math.min(...dense.map((v, i) => cosine(v, oracle.get(`cls.${i}.3`, [64]))))).toBeGreaterThan(0.99999);
+      await expect(enc.embedSparse(['a'])).rejects.toThrow(UnsupportedError);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('a colbert_linear.pt of another width is a MODEL_FORMAT error', async () => {
+    const wide = new Uint8Array(readFileSync(join(FIXTURES, 'torch-state-dicts', 'linear-f16.pt')));
+    await expect(createEncoder({ model: folder(null, wide), device: 'cpu' })).rejects.toThrow(
+      /colbert_linear\.pt: weight must be \[dim, 64\]/,
     );
   });
 

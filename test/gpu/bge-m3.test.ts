@@ -5,24 +5,45 @@ import { readTorchStateDict } from '../../src/checkpoint/torch-state-dict.js';
 import { weightsFromTensors } from '../../src/checkpoint/weights.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
+import { LateInteractionScorer } from '../../src/model/late-interaction.js';
 import { lexicalWeights } from '../../src/model/sparse.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { parseHfConfig } from '../../src/weights/config.js';
+import type { LateInteractionSpec } from '../../src/weights/encoder-config.js';
+import { quantizeLinear } from '../../src/weights/quantize.js';
 import type { Quant } from '../../src/weights/weights.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
 import { testGpu } from '../support/gpu.js';
 
-// Lexical weights (BGE-M3's sparse output) on WebGPU (Dawn in Node, Chromium's adapter in the
-// browser) against test/oracle/make_bge_m3.py: every token's state through the head on the GPU,
-// one number per token read back; ReLU, the special tokens and the max per id on the CPU.
+// BGE-M3's lexical weights and multi-vector output on WebGPU (Dawn in Node, Chromium's adapter in
+// the browser) against test/oracle/make_bge_m3.py: every token's state through the sparse head on
+// the GPU, one number per token read back (ReLU, the special tokens and the max per id on the
+// CPU); every token's state through colbert_linear on the GPU (normalisation and MaxSim on the CPU).
 
 interface Expected {
   ids: number[][];
   exclude: number[];
   lexical: { scores: number[]; indices: number[]; values: number[] }[];
+  colbert: number[][];
 }
 
 const BASE = 'test/oracle/fixtures/xlmr-tiny';
+const HEADS = 'test/oracle/fixtures/bge-m3-tiny';
+/** BGE-M3's multi-vector settings over xlmr-tiny (src/checkpoint/late-interaction.ts, bgeM3). */
+const MULTI: LateInteractionSpec = {
+  dim: 64,
+  queryLength: 128,
+  documentLength: 128,
+  queryMarker: null,
+  documentMarker: null,
+  expansionToken: null,
+  attendExpansion: false,
+  skiplist: [],
+  projection: ['identity'],
+  firstToken: false,
+  score: 'mean',
+  pooled: true,
+};
 
 async function setup(quant: Quant) {
   const config = parseHfConfig(await readFixtureJson(`${BASE}/config.json`));
@@ -37,15 +58,28 @@ async function setup(quant: Quant) {
   );
   const sparse = sparseHeadOf(stateDict, tokenizer, await readFixtureJson(`${BASE}/tokenizer_config.json`), config.hiddenSize);
   if (!sparse) throw new Error('no sparse head read');
-  const weights = { ...(await weightsFromTensors(config, tensors, { quant })), sparseHead: sparse.head };
-  const expected = await readFixtureJson<Expected>('test/oracle/fixtures/bge-m3-tiny/expected.json');
+  const colbert = readTorchStateDict(await readFixtureBytes(`${HEADS}/colbert_linear.pt`), 'colbert_linear.pt');
+  const H = config.hiddenSize;
+  const linear = quantizeLinear(
+    colbert.get('weight')?.data as Float32Array,
+    H,
+    H,
+    colbert.get('bias')?.data as Float32Array,
+    'f32',
+  );
+  const weights = {
+    ...(await weightsFromTensors(config, tensors, { quant })),
+    sparseHead: sparse.head,
+    lateProjection: [{ linear, activation: 'identity' as const }],
+  };
+  const expected = await readFixtureJson<Expected>(`${HEADS}/expected.json`);
   return { weights, spec: sparse.spec, expected, L: config.numLayers };
 }
 
 const worstScore = (got: Float32Array[], expected: Expected) =>
   Math.max(...got.flatMap((s, i) => Array.from(s, (x, j) => Math.abs(x - (expected.lexical[i]?.scores[j] as number)))));
 
-describe('lexical weights on WebGPU', () => {
+describe('BGE-M3 heads on WebGPU', () => {
   it("f32: every token's head output and the lexical weights are the oracle's", async () => {
     const { weights, spec, expected, L } = await setup('f32');
     expect([...spec.exclude]).toEqual(expected.exclude);
@@ -62,6 +96,24 @@ describe('lexical weights on WebGPU', () => {
         expect([...got.indices]).toEqual(want.indices);
         expect(Math.max(...Array.from(got.values, (v, k) => Math.abs(v - (want.values[k] as number))))).toBeLessThan(1e-4);
       });
+    } finally {
+      backend.dispose();
+    }
+  });
+
+  it("f32: every token but the first through colbert_linear gives the oracle's multi-vector scores", async () => {
+    const { weights, expected, L } = await setup('f32');
+    const backend = await GpuEncoder.create(await testGpu(), weights);
+    try {
+      const scorer = new LateInteractionScorer(MULTI);
+      const vectors = (await backend.tokenVectors(expected.ids, L)).map((v, i) =>
+        scorer.vectors(v, expected.ids[i] as number[], true),
+      );
+      const worst = Math.max(
+        ...vectors.flatMap((q, i) => vectors.map((d, j) => Math.abs(scorer.score(q, d) - (expected.colbert[i]?.[j] as number)))),
+      );
+      console.log(`bge-m3-tiny colbert webgpu f32: max |score - oracle| ${worst.toExponential(2)}`);
+      expect(worst).toBeLessThan(1e-4);
     } finally {
       backend.dispose();
     }
