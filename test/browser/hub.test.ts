@@ -1,7 +1,7 @@
 import { describe, expect, inject, it, vi } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder, createIndex } from '../../src/client/client.js';
-import { maxSim } from '../../src/index.js';
+import { maxSim, type SparseVector, sparseScore } from '../../src/index.js';
 import { deleteCachedModel, listCachedModels } from '../../src/store/cache.js';
 import { cosine } from '../support/random.js';
 
@@ -254,6 +254,42 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
       });
     } finally {
       await colbert.dispose();
+    }
+  });
+
+  it("gives BGE-M3's lexical weights and multi-vector scores on WebGPU in the worker, as its oracle", async () => {
+    const { texts, lexical, colbert } = (await (await fetch('/test/oracle/fixtures/bge-m3-tiny/expected.json')).json()) as {
+      texts: string[];
+      lexical: { indices: number[]; values: number[] }[];
+      colbert: number[][];
+    };
+    const m3 = await createEncoder({
+      model: 'hf:fixtures/bge-m3-tiny',
+      hub: { url: inject('hubUrl') },
+      dtype: 'f32',
+      device: 'webgpu',
+      activations: 'f32',
+      cache: false,
+    });
+    try {
+      expect(await m3.info()).toMatchObject({ backend: 'webgpu', model: { sparse: true, lateInteraction: { score: 'mean' } } });
+      const weights = await m3.embedSparse(texts);
+      weights.forEach((v, i) => {
+        expect(v.indices).toBeInstanceOf(Uint32Array);
+        expect([...v.indices]).toEqual(lexical[i]?.indices);
+      });
+      const off = Math.max(
+        ...weights.flatMap((v, i) => Array.from(v.values, (x, k) => Math.abs(x - (lexical[i]?.values[k] as number)))),
+      );
+      expect(off).toBeLessThan(1e-4);
+      expect(sparseScore(weights[0] as SparseVector, weights[0] as SparseVector)).toBeGreaterThan(1);
+      let worst = 0;
+      for (const hit of await m3.rerank(texts[1] as string, texts))
+        worst = Math.max(worst, Math.abs(hit.score - (colbert[1]?.[hit.index] as number)));
+      expect(worst).toBeLessThan(1e-4);
+      expect(await m3.embed(texts.slice(0, 2))).toHaveLength(2);
+    } finally {
+      await m3.dispose();
     }
   });
 

@@ -146,6 +146,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a719',
         },
       ],
+      // BAAI/bge-m3's layout: an XLM-R with its sparse_linear.pt and colbert_linear.pt beside it.
+      [
+        'fixtures/bge-m3-tiny',
+        {
+          files: new Map([
+            ...fixtureFiles('xlmr-tiny'),
+            ...folderFiles(join(ROOT, 'test/oracle/fixtures/bge-m3-tiny'), ['sparse_linear.pt', 'colbert_linear.pt']),
+          ]),
+          commit: 'b0a71a',
+        },
+      ],
     ]),
   );
   project.provide('hubUrl', hub.url);
