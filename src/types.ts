@@ -117,6 +117,12 @@ export interface EmbedOptions {
    * adapter of `kind`, else none (the base weights, as sentence-transformers without a task).
    */
   task?: string;
+  /**
+   * On a model with a lexical-weights head (ModelInfo.sparse: BGE-M3), also each text's lexical
+   * weights from the same forward (EmbedResult.sparse), as `embedSparse` gives them; for
+   * `embedDetailed` (`embed` returns vectors only), not with `layers: 'adaptive'`.
+   */
+  sparse?: boolean;
   signal?: AbortSignal;
 }
 
@@ -185,6 +191,8 @@ export interface EmbedResult {
    * downloading the deeper ones.
    */
   layers: number[];
+  /** With `sparse: true`: each text's lexical weights, from the forward its vector came from. */
+  sparse?: SparseVector[];
 }
 
 export interface ModelInfo {

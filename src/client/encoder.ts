@@ -156,6 +156,8 @@ export class EncoderClient implements Encoder, IndexOwner {
   }
 
   async embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    if (isOptions(options) && options?.sparse)
+      throw new InputError('embed returns vectors only: pass sparse: true to embedDetailed (or call embedSparse)');
     return (await this.embedDetailed(texts, options)).vectors;
   }
 

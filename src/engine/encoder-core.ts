@@ -74,7 +74,7 @@ function checkTexts(texts: unknown): asserts texts is string[] {
   for (const [i, t] of texts.entries()) checkText(t, `texts[${i}]`);
 }
 
-const EMBED_OPTIONS = ['layers', 'tolerance', 'dims', 'normalize', 'kind', 'task', 'signal'];
+const EMBED_OPTIONS = ['layers', 'tolerance', 'dims', 'normalize', 'kind', 'task', 'sparse', 'signal'];
 const RERANK_OPTIONS = ['layers', 'instruction', 'long', 'signal'];
 const TOKEN_OPTIONS = ['kind', 'layers', 'signal'];
 const SPARSE_OPTIONS = ['kind', 'layers', 'signal'];
@@ -105,7 +105,7 @@ function checkChoice(name: string, value: unknown, allowed: readonly number[]): 
  * text attended; or every token's lexical-weights head output at one exit.
  */
 type Depth =
-  | { kind: 'fixed'; options: ForwardOptions }
+  | { kind: 'fixed'; options: ForwardOptions; sparse?: true }
   | { kind: 'adaptive'; options: AdaptiveOptions }
   | { kind: 'tokens'; layers: number; attended?: number[] }
   | { kind: 'scores'; layers: number };
@@ -235,6 +235,12 @@ export class EncoderCore {
       );
     }
     const { adapter, instruction } = taskAdapter(options, this.handle.model.config.lora);
+    const sparse = this.handle.model.config.sparse;
+    if (options.sparse !== undefined && typeof options.sparse !== 'boolean')
+      throw new InputError(`sparse must be a boolean, got ${typeName(options.sparse)}`);
+    if (options.sparse && !sparse)
+      throw new UnsupportedError(`${info.id} has no lexical-weights head: sparse: true needs a model with one (BGE-M3's)`);
+    if (options.sparse && tolerance !== null) throw new InputError("sparse: true does not go with layers: 'adaptive'");
     const normalize = options.normalize ?? true;
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
@@ -274,18 +280,23 @@ export class EncoderCore {
                 kind: 'adaptive',
                 options: { exits, tolerance, dims: width, pooling: info.pooling, normalize: backendNormalizes, ...task },
               }
-            : { kind: 'fixed', options: fixed };
+            : { kind: 'fixed', options: fixed, ...(options.sparse ? { sparse: true as const } : {}) };
         const vectors: Float32Array[] = [];
         const layersUsed: number[] = [];
+        const weights: SparseVector[] = [];
         for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
           if (i > 0) await nextTask();
           if (signal?.aborted) throw abortError();
-          const done = await this.run(backends, tokens.slice(i, i + CHUNK_TEXTS), forward);
+          const chunk = tokens.slice(i, i + CHUNK_TEXTS);
+          const done = await this.run(backends, chunk, forward);
           const finished = projected ? projected.finish(done.vectors, done.layers, dims, normalize) : done.vectors;
           vectors.push(...finished.map((v, j) => finite(v, info.id, i + j)));
           layersUsed.push(...done.layers);
+          if (done.scores && sparse)
+            weights.push(...done.scores.map((s, j) => lexicalWeights(finite(s, info.id, i + j), chunk[j] as number[], sparse)));
         }
-        return { vectors, tokens: tokens.map((t) => t.length), truncated, layers: layersUsed };
+        const result = { vectors, tokens: tokens.map((t) => t.length), truncated, layers: layersUsed };
+        return options.sparse ? { ...result, sparse: weights } : result;
       }),
     );
   }
@@ -641,14 +652,18 @@ export class EncoderCore {
     backends: EncoderBackends,
     tokens: number[][],
     depth: Depth,
-  ): Promise<{ vectors: Float32Array[]; layers: number[] }> {
+  ): Promise<{ vectors: Float32Array[]; layers: number[]; scores?: Float32Array[] }> {
     const seqLen = Math.max(...tokens.map((t) => t.length));
     const backend = await backends.forCall(tokens.length, seqLen);
     try {
       const start = performance.now();
-      let done: { vectors: Float32Array[]; layers: number[] };
+      let done: { vectors: Float32Array[]; layers: number[]; scores?: Float32Array[] };
       let meanLayers: number;
-      if (depth.kind === 'fixed') {
+      if (depth.kind === 'fixed' && depth.sparse) {
+        const both = await backend.embedWithScores(tokens, depth.options);
+        done = { ...both, layers: tokens.map(() => depth.options.layers) };
+        meanLayers = depth.options.layers;
+      } else if (depth.kind === 'fixed') {
         done = { vectors: await backend.embed(tokens, depth.options), layers: tokens.map(() => depth.options.layers) };
         meanLayers = depth.options.layers;
       } else if (depth.kind === 'tokens' || depth.kind === 'scores') {

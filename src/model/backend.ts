@@ -71,6 +71,12 @@ class Managed implements ManagedBackend {
   tokenScores(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
     return this.inner.tokenScores(tokens, layers);
   }
+  embedWithScores(
+    tokens: readonly ArrayLike<number>[],
+    options: ForwardOptions,
+  ): Promise<{ vectors: Float32Array[]; scores: Float32Array[] }> {
+    return this.inner.embedWithScores(tokens, options);
+  }
   async loseDevice(): Promise<void> {
     await this.session?.loseDevice();
   }

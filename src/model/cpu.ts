@@ -80,19 +80,39 @@ export class CpuEncoder implements EncoderBackend {
   }
 
   async embed(tokens: readonly ArrayLike<number>[], o: ForwardOptions): Promise<Float32Array[]> {
+    return this.pooledVectors(tokens, o, null).vectors;
+  }
+
+  async embedWithScores(
+    tokens: readonly ArrayLike<number>[],
+    o: ForwardOptions,
+  ): Promise<{ vectors: Float32Array[]; scores: Float32Array[] }> {
+    if (!this.sparseHead) throw new UnsupportedError(NO_SPARSE_HEAD);
+    return this.pooledVectors(tokens, o, this.sparseHead);
+  }
+
+  /** Pooled vectors, and where `sparse` is given that head over every token of the same forward. */
+  private pooledVectors(
+    tokens: readonly ArrayLike<number>[],
+    o: ForwardOptions,
+    sparse: CpuHead | null,
+  ): { vectors: Float32Array[]; scores: Float32Array[] } {
     checkForwardOptions(this, tokens, o);
     const H = this.config.hiddenSize;
-    const out: Float32Array[] = new Array(tokens.length);
+    const vectors: Float32Array[] = new Array(tokens.length);
+    const scores: Float32Array[] = sparse ? new Array(tokens.length) : [];
     const truncateNorm = truncatesWithNorm(this.config);
     for (const batch of bucketize(tokens, this.config, undefined, o.secondSegment)) {
       const h = this.forward(batch, o.layers, undefined, o.task);
+      const weights = sparse?.(h, batch.size * batch.seqLen);
       batch.indices.forEach((textIndex, row) => {
-        const tokens = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
-        const pooled = this.pooled(tokens, batch.lengths[row] as number, o.pooling);
-        out[textIndex] = finishVector(pooled, o.dims, o.normalize, truncateNorm);
+        const length = batch.lengths[row] as number;
+        const states = h.subarray(row * batch.seqLen * H, (row + 1) * batch.seqLen * H);
+        vectors[textIndex] = finishVector(this.pooled(states, length, o.pooling), o.dims, o.normalize, truncateNorm);
+        if (weights) scores[textIndex] = weights.slice(row * batch.seqLen, row * batch.seqLen + length);
       });
     }
-    return out;
+    return { vectors, scores };
   }
 
   async embedAdaptive(tokens: readonly ArrayLike<number>[], o: AdaptiveOptions): Promise<AdaptiveResult> {

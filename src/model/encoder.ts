@@ -83,6 +83,11 @@ export interface EncoderBackend {
    * layers through weights.sparseHead, one number per token ([length] per text), before the ReLU.
    */
   tokenScores(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]>;
+  /** `embed` and `tokenScores` at `options.layers` from one forward: a model's dense and sparse outputs together. */
+  embedWithScores(
+    tokens: readonly ArrayLike<number>[],
+    options: ForwardOptions,
+  ): Promise<{ vectors: Float32Array[]; scores: Float32Array[] }>;
   dispose(): void;
 }
 

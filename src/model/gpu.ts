@@ -70,7 +70,12 @@ const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
  * a projection (the late-interaction model's, or the lexical-weights head).
  */
 type Output =
-  | { kind: 'pooled'; options: ForwardOptions }
+  | {
+      kind: 'pooled';
+      options: ForwardOptions;
+      /** The lexical-weights head, run over every token in the same pass; its outputs go to `scores`. */
+      sparse?: { projection: GpuTokenProjection; scores: Float32Array[] };
+    }
   | { kind: 'hidden'; attended?: readonly number[] | undefined }
   | { kind: 'tokens'; projection: GpuTokenProjection; attended?: readonly number[] | undefined };
 
@@ -167,16 +172,36 @@ export class GpuEncoder implements EncoderBackend {
     return Math.min(DEFAULT_BATCH_TOKENS, fits);
   }
 
-  async embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
+  embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
+    return this.pooledVectors(tokens, options);
+  }
+
+  async embedWithScores(
+    tokens: readonly ArrayLike<number>[],
+    options: ForwardOptions,
+  ): Promise<{ vectors: Float32Array[]; scores: Float32Array[] }> {
+    if (!this.sparse) throw new UnsupportedError(NO_SPARSE_HEAD);
+    const scores: Float32Array[] = new Array(tokens.length);
+    const vectors = await this.pooledVectors(tokens, options, { projection: this.sparse, scores });
+    return { vectors, scores };
+  }
+
+  private async pooledVectors(
+    tokens: readonly ArrayLike<number>[],
+    options: ForwardOptions,
+    sparse?: Extract<Output, { kind: 'pooled' }>['sparse'],
+  ): Promise<Float32Array[]> {
     checkForwardOptions(this, tokens, options);
     const H = this.config.hiddenSize;
     const cutNorm = truncatesWithNorm(this.config) && options.dims < H;
-    if (!this.head && !cutNorm) return this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options }));
+    const extra = sparse ? { sparse } : {};
+    if (!this.head && !cutNorm)
+      return this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options, ...extra }));
     // sentence-transformers Dense modules, and a norm over the full width before a cut, run on the
     // CPU over the read-back pooled vectors: a few MFLOP per text at most, less than one more
     // dispatch and readback would cost.
     const whole = { ...options, dims: H, normalize: false };
-    const pooled = await this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options: whole }));
+    const pooled = await this.serialised(() => this.run(tokens, options.layers, { kind: 'pooled', options: whole, ...extra }));
     const head = this.head ?? ((v: Float32Array) => v);
     return pooled.map((v) => finishVector(head(v), options.dims, options.normalize, cutNorm));
   }
@@ -315,9 +340,11 @@ export class GpuEncoder implements EncoderBackend {
     const elem = this.graph.outputElem;
     const counts = batches.map((b) => b.size * b.seqLen);
     const projection = output.kind === 'tokens' ? output.projection : null;
-    await this.prepare(counts, projection);
+    const sparse = output.kind === 'pooled' ? (output.sparse ?? null) : null;
+    await this.prepare(counts, projection ?? sparse?.projection ?? null);
     this.graph.reserve(Math.max(...counts));
     projection?.reserve(Math.max(...counts));
+    sparse?.projection.reserve(Math.max(...counts));
     const task = output.kind === 'pooled' ? output.options.task : undefined;
     const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches, task);
 
@@ -332,11 +359,20 @@ export class GpuEncoder implements EncoderBackend {
       outOffsets.push(outBytes);
       outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * rowBytes);
     }
+    // The lexical-weights head's [M] numbers per batch, after the pooled vectors.
+    const scoreOffsets: number[] = [];
+    if (sparse) {
+      for (const b of batches) {
+        outBytes = align(outBytes);
+        scoreOffsets.push(outBytes);
+        outBytes += b.size * b.seqLen * 4;
+      }
+    }
     const out = this.out.ensure(outBytes);
     const raw = await this.queue.submit({
       label: 'forward',
-      // + 1 per batch for the pooling dispatch, or the projection's.
-      slots: batches.length * (this.graph.slots(layers) + (projection?.dispatches ?? 1)),
+      // + 1 per batch for the pooling dispatch, or the projection's; + the head's beside pooling.
+      slots: batches.length * (this.graph.slots(layers) + (projection?.dispatches ?? 1) + (sparse?.projection.dispatches ?? 0)),
       // Token-layers of padded rows: what the forward's GPU time grows with.
       work: layers * counts.reduce((a, b) => a + b, 0),
       encode: (encoder, uniforms) => {
@@ -358,7 +394,9 @@ export class GpuEncoder implements EncoderBackend {
               pooling: o.pooling,
               normalize: o.normalize,
             });
+            const y = sparse?.projection.encode(pass, uniforms, hidden, M);
             pass.end();
+            if (y) encoder.copyBufferToBuffer(y, 0, out, scoreOffsets[bi] as number, M * 4);
           } else {
             const y = projection ? projection.encode(pass, uniforms, hidden, M) : hidden;
             pass.end();
@@ -376,6 +414,10 @@ export class GpuEncoder implements EncoderBackend {
         if (output.kind === 'pooled') {
           const d = output.options.dims;
           results[textIndex] = new Float32Array(raw, base + row * d * 4, d).slice();
+          if (sparse) {
+            const start = (scoreOffsets[bi] as number) + row * batch.seqLen * 4;
+            sparse.scores[textIndex] = new Float32Array(raw, start, batch.lengths[row] as number).slice();
+          }
         } else {
           const start = base + row * batch.seqLen * rowBytes;
           const n = ((batch.computed ?? batch.lengths)[row] as number) * rowWidth;

@@ -20,6 +20,10 @@ import type {
 import { type HelloReply, type IndexState, whenGone } from './protocol.js';
 
 /** The index methods a client may call through the host (VectorIndex's, and a static index's stats, by name). */
+
+/** The arrays of lexical weights, whose buffers move to the page instead of being copied. */
+const sparseArrays = (vectors: readonly SparseVector[] = []) => vectors.flatMap((v) => [v.indices, v.values]);
+
 export type IndexMethod = 'add' | 'upsert' | 'sync' | 'remove' | 'search' | 'clear' | 'export' | 'import' | 'stats';
 const WRITES: ReadonlySet<IndexMethod> = new Set(['add', 'upsert', 'sync', 'remove', 'clear', 'import']);
 
@@ -119,7 +123,9 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
     embedDetailed(callId: number, texts: unknown, options: Omit<EmbedOptions, 'signal'>): Promise<EmbedResult> {
       return abortable(callId, async (signal) => {
         const result = await engine().core.embedDetailed(texts, { ...options, signal }, depth);
-        return transfer(result, [...new Set(result.vectors.map((v) => v.buffer as ArrayBuffer))]);
+        return transfer(result, [
+          ...new Set([...result.vectors, ...sparseArrays(result.sparse)].map((v) => v.buffer as ArrayBuffer)),
+        ]);
       });
     },
 
@@ -142,7 +148,7 @@ export function createHost(registry: EngineRegistry, workerLock: string | null, 
     embedSparse(callId: number, texts: unknown, options: Omit<SparseEmbedOptions, 'signal'>): Promise<SparseVector[]> {
       return abortable(callId, async (signal) => {
         const vectors = await engine().core.embedSparse(texts, { ...options, signal });
-        return transfer(vectors, [...new Set(vectors.flatMap((v) => [v.indices.buffer, v.values.buffer] as ArrayBuffer[]))]);
+        return transfer(vectors, [...new Set(sparseArrays(vectors).map((v) => v.buffer as ArrayBuffer))]);
       });
     },
 

@@ -287,7 +287,9 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
       for (const hit of await m3.rerank(texts[1] as string, texts))
         worst = Math.max(worst, Math.abs(hit.score - (colbert[1]?.[hit.index] as number)));
       expect(worst).toBeLessThan(1e-4);
-      expect(await m3.embed(texts.slice(0, 2))).toHaveLength(2);
+      const both = await m3.embedDetailed(texts, { sparse: true });
+      expect(both.sparse?.map((v) => [...v.indices])).toEqual(lexical.map((l) => l.indices));
+      expect(both.vectors).toHaveLength(texts.length);
     } finally {
       await m3.dispose();
     }

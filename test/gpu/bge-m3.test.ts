@@ -101,6 +101,23 @@ describe('BGE-M3 heads on WebGPU', () => {
     }
   });
 
+  it('f32: dense vectors and token scores from one forward equal those of two', async () => {
+    const { weights, expected, L } = await setup('f32');
+    const backend = await GpuEncoder.create(await testGpu(), weights);
+    try {
+      const options = { layers: L, dims: 64, pooling: 'cls' as const, normalize: true };
+      const both = await backend.embedWithScores(expected.ids, options);
+      const [vectors, scores] = [await backend.embed(expected.ids, options), await backend.tokenScores(expected.ids, L)];
+      const apart = (a: Float32Array[], b: Float32Array[]) =>
+        Math.max(...a.flatMap((v, i) => Array.from(v, (x, j) => Math.abs(x - (b[i]?.[j] as number)))));
+      expect(both.scores.map((s) => s.length)).toEqual(expected.ids.map((t) => t.length));
+      expect(apart(both.vectors, vectors)).toBeLessThan(1e-6);
+      expect(apart(both.scores, scores)).toBeLessThan(1e-6);
+    } finally {
+      backend.dispose();
+    }
+  });
+
   it("f32: every token but the first through colbert_linear gives the oracle's multi-vector scores", async () => {
     const { weights, expected, L } = await setup('f32');
     const backend = await GpuEncoder.create(await testGpu(), weights);

@@ -154,6 +154,27 @@ describe('lexical weights (BGE-M3 sparse)', () => {
     }
   });
 
+  it("embedDetailed({ sparse: true }) gives a text's dense vector and lexical weights from one forward", async () => {
+    const enc = await createEncoder({ model: folder(), device: 'cpu' });
+    try {
+      const both = await enc.embedDetailed(expected.texts, { sparse: true, dims: 64 });
+      expect(both.vectors).toEqual(await enc.embed(expected.texts));
+      expect(both.sparse).toEqual(await enc.embedSparse(expected.texts));
+      expect((await enc.embedDetailed(expected.texts.slice(0, 1))).sparse).toBeUndefined();
+      await expect(enc.embed(['a'], { sparse: true })).rejects.toThrow(/embedDetailed/);
+      await expect(enc.embedDetailed(['a'], { sparse: true, layers: 'adaptive' })).rejects.toThrow(InputError);
+      await expect(enc.embedDetailed(['a'], { sparse: 1 as never })).rejects.toThrow(InputError);
+    } finally {
+      await enc.dispose();
+    }
+    const plain = await createEncoder({ model: folder(null), device: 'cpu' });
+    try {
+      await expect(plain.embedDetailed(['a'], { sparse: true })).rejects.toThrow(UnsupportedError);
+    } finally {
+      await plain.dispose();
+    }
+  });
+
   it('refuses bad calls with typed errors, and keeps working after them', async () => {
     const enc = await createEncoder({ model: folder(), device: 'cpu' });
     try {
