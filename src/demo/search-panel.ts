@@ -84,6 +84,7 @@ function rankBadge(hit: SearchHit): HTMLSpanElement {
   const parts = [
     hit.ranks.vector === undefined ? null : `vector #${hit.ranks.vector}`,
     hit.ranks.lexical === undefined ? null : `words #${hit.ranks.lexical}`,
+    hit.ranks.sparse === undefined ? null : `lexical weights #${hit.ranks.sparse}`,
   ].filter((p) => p !== null);
   badge.textContent = parts.join(' · ');
   return badge;
@@ -94,6 +95,7 @@ const HOW: Record<SearchMode, (s: { layers: number; dims: number; size: string; 
     `embedding the query at ${layersText(s.layers)}, scoring ${s.size} sentences at ${s.dims} dims on ${s.where} and by BM25, fused by rank with equal weights`,
   vector: (s) => `embedding the query at ${layersText(s.layers)}, scoring ${s.size} sentences at ${s.dims} dims on ${s.where}`,
   lexical: (s) => `BM25 over the words of ${s.size} sentences, no model call`,
+  sparse: (s) => `embedding the query at ${layersText(s.layers)}, scoring ${s.size} sentences by the model's lexical weights`,
 };
 
 /** The chunk's text with the query's words in <mark>, as text nodes (never parsed as HTML). */

@@ -116,7 +116,8 @@ export interface PackManifest {
  */
 export interface Fusion {
   k: number;
-  weights: { vector: number; lexical: number };
+  /** `sparse`: the model's lexical weights, in an index that stores them (absent: 1). */
+  weights: { vector: number; lexical: number; sparse?: number };
 }
 
 /** The fusion that did best on a dev set, and which set: the model's default for hybrid search. */

@@ -3,6 +3,7 @@ import { metaPredicate } from './filter.js';
 import { LexicalIndex } from './lexical.js';
 import { RowStore } from './rows.js';
 import type { Segment } from './segment.js';
+import { SparsePostings, type StoredSparse } from './sparse-postings.js';
 import type { Meta, MetaFilter } from './types.js';
 
 function deepFreeze<T>(v: T): T {
@@ -20,6 +21,8 @@ interface DocEntry {
   hash: string | undefined;
   /** The exit of each chunk's row, where one is below the index's (DocRecord.exits). */
   exits: number[] | undefined;
+  /** Each chunk's lexical weights, in an index that stores them. */
+  sparse: StoredSparse[] | undefined;
   /** First of its consecutive rows. */
   row0: number;
 }
@@ -53,6 +56,8 @@ export class Collection {
    * (about 2 µs a word), so opening a large index that is only searched by vector costs nothing.
    */
   private postings: LexicalIndex | null = null;
+  /** The lexical weights' postings (IndexSignature.sparse), made on the first search that ranks by them. */
+  private weights: SparsePostings | null = null;
   private readonly docs = new Map<string, DocEntry>();
   /** Documents with a row below `layers`, in the order they were stored. */
   private readonly shallow = new Set<DocEntry>();
@@ -87,6 +92,18 @@ export class Collection {
     return this.postings;
   }
 
+  /** The stored lexical weights by token id: made from the documents on first use, and kept up as they are added. */
+  get sparse(): SparsePostings {
+    if (!this.weights) {
+      const weights = new SparsePostings();
+      for (const d of this.docs.values()) {
+        for (const [i, v] of (d.sparse ?? []).entries()) weights.add(d.row0 + i, v);
+      }
+      this.weights = weights;
+    }
+    return this.weights;
+  }
+
   /** The lexical index where a search has made it, else null (making it costs ~2 µs a word). */
   get lexicalIfBuilt(): LexicalIndex | null {
     return this.postings;
@@ -113,7 +130,15 @@ export class Collection {
     for (const d of segment.docs) {
       // Frozen: filters get the stored object, and must not change it.
       const exits = d.exits?.some((e) => e < this.layers) ? d.exits : undefined;
-      const entry: DocEntry = { id: d.id, meta: d.meta && deepFreeze(d.meta), chunks: d.chunks, hash: d.hash, exits, row0: row };
+      const entry: DocEntry = {
+        id: d.id,
+        meta: d.meta && deepFreeze(d.meta),
+        chunks: d.chunks,
+        hash: d.hash,
+        exits,
+        sparse: d.sparse,
+        row0: row,
+      };
       this.docs.set(d.id, entry);
       if (exits) {
         this.shallow.add(entry);
@@ -122,6 +147,8 @@ export class Collection {
       for (let i = 0; i < d.chunks.length; i++, row++) {
         this.rowDocs[row] = entry;
         this.postings?.add(row, d.chunks[i] as string);
+        const weights = d.sparse?.[i];
+        if (weights) this.weights?.add(row, weights);
         this.live[row >>> 5] = (this.live[row >>> 5] as number) | (1 << (row & 31));
       }
     }
@@ -157,6 +184,7 @@ export class Collection {
     this.store.clear();
     this.coarse?.clear();
     this.postings = null;
+    this.weights = null;
   }
 
   /** Ids of the live documents in row order. */
@@ -169,12 +197,13 @@ export class Collection {
     const docs = ids.map((id) => this.docs.get(id) as DocEntry);
     const rows = docs.flatMap((d) => Array.from(d.chunks, (_, i) => d.row0 + i));
     return {
-      docs: docs.map(({ id, meta, chunks, hash, exits }) => ({
+      docs: docs.map(({ id, meta, chunks, hash, exits, sparse }) => ({
         id,
         ...(meta ? { meta } : {}),
         chunks,
         ...(hash ? { hash } : {}),
         ...(exits ? { exits } : {}),
+        ...(sparse ? { sparse } : {}),
       })),
       ...this.store.read(rows),
     };
@@ -278,6 +307,8 @@ export class Collection {
     this.coarse?.compact(keep);
     const map = this.store.compact(keep);
     this.postings?.remap(map);
+    // Made again from the documents on the next search that needs it.
+    this.weights = null;
     const rowDocs: DocEntry[] = [];
     for (const d of this.docs.values()) {
       d.row0 = map[d.row0] as number;

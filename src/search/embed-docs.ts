@@ -1,8 +1,10 @@
 import { InputError, typeName } from '../errors.js';
+import type { SparseVector } from '../types.js';
 import { firstExit } from '../weights/config.js';
 import { chunkBudget, chunkText, estimateTokens } from './chunk.js';
 import { type Codec, encodeRow } from './codec.js';
 import type { Segment } from './segment.js';
+import type { StoredSparse } from './sparse-postings.js';
 import type { IndexDoc, IndexEncoder } from './types.js';
 
 /** Texts per encoder call: bounds the size of one message to the worker and of one result. */
@@ -23,6 +25,8 @@ export interface EmbedSettings {
   passagePrefix: string;
   /** Documents are embedded plainly, not as passages. */
   symmetric: boolean;
+  /** Each chunk's lexical weights are stored too (IndexSignature.sparse), from the forward of its vector. */
+  sparse: boolean;
   signal?: AbortSignal;
 }
 
@@ -30,6 +34,7 @@ interface Piece {
   text: string;
   vector: Float32Array;
   exit: number;
+  sparse: StoredSparse | undefined;
 }
 
 interface Embedded {
@@ -37,24 +42,44 @@ interface Embedded {
   truncated: boolean[];
   /** The exit each vector came from (EmbedResult.layers; an encoder without it answered at `layers`). */
   exits: number[];
+  /** With EmbedSettings.sparse: each text's lexical weights. */
+  sparse: StoredSparse[];
+}
+
+/** Lexical weights from the encoder, checked, as an index stores them. */
+function storedSparse(v: unknown): StoredSparse {
+  const s = v as Partial<SparseVector> | null;
+  if (
+    !(s?.indices instanceof Uint32Array) ||
+    !(s.values instanceof Float32Array) ||
+    s.indices.length !== s.values.length ||
+    !s.values.every(Number.isFinite)
+  )
+    throw new InputError('the encoder returned lexical weights that are not { indices: Uint32Array, values: Float32Array }');
+  return { indices: Array.from(s.indices), values: Array.from(s.values) };
 }
 
 async function embedAll(texts: string[], s: EmbedSettings): Promise<Embedded> {
   const vectors: Float32Array[] = [];
   const truncated: boolean[] = [];
   const exits: number[] = [];
+  const sparse: StoredSparse[] = [];
   for (let i = 0; i < texts.length; i += TEXTS_PER_CALL) {
     const batch = texts.slice(i, i + TEXTS_PER_CALL);
     const r = await s.encoder.embedDetailed(batch, {
       layers: s.layers,
       dims: s.codec.dims,
       ...(s.symmetric ? {} : { kind: 'passage' as const }),
+      ...(s.sparse ? { sparse: true } : {}),
       ...(s.signal ? { signal: s.signal } : {}),
     });
     // A user's encoder answers one vector per text, or the rows would go to the wrong documents.
     if (!Array.isArray(r?.vectors) || r.vectors.length !== batch.length)
       throw new InputError(`the encoder returned ${r?.vectors?.length ?? 'no'} vectors for ${batch.length} texts`);
+    if (s.sparse && (!Array.isArray(r.sparse) || r.sparse.length !== batch.length))
+      throw new InputError(`the encoder returned ${r.sparse?.length ?? 'no'} lexical weights for ${batch.length} texts`);
     vectors.push(...r.vectors.map(checkVector(s.codec.dims)));
+    if (s.sparse) sparse.push(...(r.sparse as SparseVector[]).map(storedSparse));
     truncated.push(...batch.map((_, j) => r.truncated?.[j] === true));
     exits.push(...batch.map((_, j) => r.layers?.[j] ?? s.layers));
   }
@@ -63,7 +88,7 @@ async function embedAll(texts: string[], s: EmbedSettings): Promise<Embedded> {
     if (!Number.isInteger(e) || e < least || e > s.layers)
       throw new InputError(`the encoder returned a vector of exit ${e} for layers ${s.layers}`);
   }
-  return { vectors, truncated, exits };
+  return { vectors, truncated, exits, sparse };
 }
 
 /** A vector from the encoder, checked: a Float32Array of `dims` finite numbers. */
@@ -81,8 +106,10 @@ const checkVector =
  * split in half and its halves embedded instead, so every piece is embedded whole.
  */
 async function embedFitting(texts: string[], s: EmbedSettings, depth = 0): Promise<Piece[][]> {
-  const { vectors, truncated, exits } = await embedAll(texts, s);
-  const out: Piece[][] = texts.map((text, i) => [{ text, vector: vectors[i] as Float32Array, exit: exits[i] as number }]);
+  const { vectors, truncated, exits, sparse } = await embedAll(texts, s);
+  const out: Piece[][] = texts.map((text, i) => [
+    { text, vector: vectors[i] as Float32Array, exit: exits[i] as number, sparse: sparse[i] },
+  ]);
   const redo = texts.flatMap((text, i) => {
     if (!truncated[i] || depth >= MAX_SPLITS) return [];
     const halves = chunkText(text, Math.max(1, Math.floor(estimateTokens(text) / 2)));
@@ -109,14 +136,20 @@ export async function embedQuery(
   layers: number,
   dims: number,
   symmetric: boolean | undefined,
-): Promise<Float32Array> {
-  const r = await encoder.embedDetailed([query], { layers, dims, ...(symmetric ? {} : { kind: 'query' as const }) });
+  sparse = false,
+): Promise<{ vector: Float32Array; sparse?: StoredSparse }> {
+  const r = await encoder.embedDetailed([query], {
+    layers,
+    dims,
+    ...(symmetric ? {} : { kind: 'query' as const }),
+    ...(sparse ? { sparse: true } : {}),
+  });
   if (!Array.isArray(r?.vectors) || r.vectors.length !== 1)
     throw new InputError(`the encoder returned ${r?.vectors?.length ?? 'no'} vectors for one query`);
   const vector = checkVector(dims)(r.vectors[0]);
   const exit = r.layers?.[0] ?? layers;
   if (exit !== layers) throw new InputError(`the encoder returned a query vector of exit ${exit} for layers ${layers}`);
-  return vector;
+  return sparse ? { vector, sparse: storedSparse(r.sparse?.[0]) } : { vector };
 }
 
 /**
@@ -152,21 +185,25 @@ export async function embedDocs(docs: readonly IndexDoc[], hashes: readonly stri
   const scales = new Float32Array(rows);
   const chunks: string[][] = [];
   const exits: number[][] = [];
+  const weights: StoredSparse[][] = [];
   let row = 0;
   let next = 0;
   for (const d of chunked) {
     const texts: string[] = [];
     const at: number[] = [];
+    const sparse: StoredSparse[] = [];
     for (let i = 0; i < d.length; i++) {
       for (const p of pieces[next++] as Piece[]) {
         scales[row] = encodeRow(c, p.vector, words.subarray(row * c.rowWords, (row + 1) * c.rowWords));
         texts.push(p.text);
         at.push(p.exit);
+        if (p.sparse) sparse.push(p.sparse);
         row++;
       }
     }
     chunks.push(texts);
     exits.push(at);
+    weights.push(sparse);
   }
   return {
     docs: docs.map((d, i) => {
@@ -177,6 +214,7 @@ export async function embedDocs(docs: readonly IndexDoc[], hashes: readonly stri
         chunks: chunks[i] as string[],
         hash: hashes[i] as string,
         ...(at.some((e) => e < s.layers) ? { exits: at } : {}),
+        ...(s.sparse ? { sparse: weights[i] as StoredSparse[] } : {}),
       };
     }),
     words,

@@ -67,7 +67,7 @@ export function fuseRanks(lists: Partial<Record<Ranker, DocRank[]>>, f: Fusion, 
   const byId = new Map<string, Fused & { best: number }>();
   for (const [ranker, list] of Object.entries(lists) as [Ranker, DocRank[]][]) {
     confident(ranker, list).forEach((d, i) => {
-      const term = f.weights[ranker] / (f.k + i + 1);
+      const term = (f.weights[ranker] ?? 1) / (f.k + i + 1);
       let e = byId.get(d.id);
       if (!e) {
         e = { id: d.id, score: 0, row: d.row, ranks: {}, best: -1 };
@@ -81,7 +81,7 @@ export function fuseRanks(lists: Partial<Record<Ranker, DocRank[]>>, f: Fusion, 
       }
     });
   }
-  // Ties (equal fused scores) keep the order of first appearance: vector list first, then lexical.
+  // Ties (equal fused scores) keep the order of first appearance: vector list first, then lexical, then sparse.
   return [...byId.values()]
     .sort((a, b) => b.score - a.score)
     .slice(0, k)

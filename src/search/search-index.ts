@@ -16,6 +16,7 @@ import { Reembedder, SLICE_ROWS, type SliceResult } from './reembed.js';
 import { rerankedSearch } from './rerank.js';
 import { concatSegments, type Segment, withoutDocs } from './segment.js';
 import { parseIndex, serializeIndex } from './serialize.js';
+import type { StoredSparse } from './sparse-postings.js';
 import { mergeRanked, type Ranked } from './topk.js';
 import type {
   IndexDoc,
@@ -37,7 +38,7 @@ type DeviceChoice = NonNullable<IndexOptions['device']>;
 const VECTOR_TYPES: readonly VectorType[] = ['f32', 'int8', 'binary'];
 
 const signatureText = (s: IndexSignature) =>
-  `model "${s.model}"${s.fingerprint ? ` (weights ${s.fingerprint.slice(0, 8)})` : ''}, ${s.layers} layers, ${s.dims} dims, ${s.vector} vectors${s.symmetric ? ', symmetric' : ''}`;
+  `model "${s.model}"${s.fingerprint ? ` (weights ${s.fingerprint.slice(0, 8)})` : ''}, ${s.layers} layers, ${s.dims} dims, ${s.vector} vectors${s.symmetric ? ', symmetric' : ''}${s.sparse ? ', lexical weights' : ''}`;
 /** Indexes stored before fingerprints existed, and models without one, are matched by id alone. */
 const sameWeights = (a: IndexSignature, b: IndexSignature) =>
   a.fingerprint === undefined || b.fingerprint === undefined || a.fingerprint === b.fingerprint;
@@ -47,7 +48,8 @@ const sameSignature = (a: IndexSignature, b: IndexSignature) =>
   a.layers === b.layers &&
   a.dims === b.dims &&
   a.vector === b.vector &&
-  a.symmetric === b.symmetric;
+  a.symmetric === b.symmetric &&
+  a.sparse === b.sparse;
 
 function checkOptions(options: unknown): asserts options is IndexOptions {
   if (typeof options !== 'object' || options === null)
@@ -67,6 +69,7 @@ function checkOptions(options: unknown): asserts options is IndexOptions {
   oneOf('device', o.device, ['auto', 'webgpu', 'cpu']);
   oneOf('ngrams', o.ngrams, [true, false]);
   oneOf('symmetric', o.symmetric, [true, false]);
+  oneOf('sparse', o.sparse, [true, false]);
   if (o.chunkTokens !== undefined && !(Number.isInteger(o.chunkTokens) && o.chunkTokens >= 1))
     throw new InputError(`chunkTokens must be a positive integer or left out, got ${JSON.stringify(o.chunkTokens)}`);
 }
@@ -83,6 +86,11 @@ function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignat
     throw new InputError(`layers must be one of the model's exits (${model.exits.join(', ')}), got ${JSON.stringify(layers)}`);
   if (!model.dims.includes(dims))
     throw new InputError(`dims must be one of the model's widths (${model.dims.join(', ')}), got ${JSON.stringify(dims)}`);
+  if (o.sparse && !model.sparse)
+    throw new InputError(
+      `sparse: model "${model.id}" has no lexical-weights head (BGE-M3's sparse_linear.pt) to store weights from`,
+    );
+  const sparse = o.sparse ?? (same ? same.sparse === true : model.sparse === true);
   return {
     model: model.id,
     ...(model.fingerprint ? { fingerprint: model.fingerprint } : {}),
@@ -90,6 +98,7 @@ function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignat
     dims,
     vector: o.vector ?? same?.vector ?? 'f32',
     ...((o.symmetric ?? same?.symmetric) ? { symmetric: true } : {}),
+    ...(sparse ? { sparse: true } : {}),
   };
 }
 
@@ -243,6 +252,10 @@ class SearchIndex implements VectorIndex {
 
   private async firstStage(query: string, options?: SearchOptions): Promise<SearchHit[]> {
     const o = checkSearch(query, options, this.built.dims, this.model.dims, this.model.search?.fusion);
+    if (o.mode === 'sparse' && !this.built.sparse)
+      throw new InputError(
+        "mode 'sparse' needs an index that stores lexical weights (IndexOptions.sparse, on a model with a sparse head)",
+      );
     return this.queued(async () => {
       if (this.stale && this.log) await this.log.locked(() => this.reload());
       this.checkSignature();
@@ -251,13 +264,19 @@ class SearchIndex implements VectorIndex {
       const mask = collection.mask(o.filter);
       const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
       const lists: Partial<Record<Ranker, DocRank[]>> = {};
-      if (o.mode !== 'lexical') lists.vector = await this.vectorDocs(query, o, mask, depth);
-      if (o.mode !== 'vector')
+      const bySparse = o.mode === 'sparse' || (o.mode === 'hybrid' && this.built.sparse === true);
+      if (o.mode === 'vector' || o.mode === 'hybrid' || bySparse) {
+        const found = await this.vectorDocs(query, o, mask, o.mode === 'sparse' ? 0 : depth, bySparse);
+        if (o.mode !== 'sparse') lists.vector = found.docs;
+        const weights = found.sparse;
+        if (weights) lists.sparse = await this.bestDocuments(async (want) => collection.sparse.top(weights, want, mask), depth);
+      }
+      if (o.mode === 'lexical' || o.mode === 'hybrid')
         lists.lexical = await this.bestDocuments(async (want) => collection.lexical.top(query, want, mask, o.prefix), depth);
       const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
       // Where the lexical ranker ran, its counts leave common words unmarked; a vector search
       // marks every query word (whatever earlier searches built), so a mode always marks alike.
-      const common = o.mode === 'vector' ? undefined : (term: string) => collection.lexical.isCommon(term);
+      const common = lists.lexical ? (term: string) => collection.lexical.isCommon(term) : undefined;
       return fused.map((d) => {
         const at = collection.at(d.row);
         const chunk = { ...at.chunk, highlights: highlights(query, at.chunk.text, common, o.prefix) };
@@ -368,14 +387,17 @@ class SearchIndex implements VectorIndex {
   private embedSettings(): EmbedSettings {
     const { host } = this;
     const symmetric = this.built.symmetric === true;
+    const sparse = this.built.sparse === true;
     return {
-      encoder: host ? { embedDetailed: (texts, options) => host.embedLoaded(texts, options ?? {}) } : this.encoder,
+      // Lexical weights come from the last layer's head: such an index waits for its layers rather than store shallower rows.
+      encoder: host && !sparse ? { embedDetailed: (texts, options) => host.embedLoaded(texts, options ?? {}) } : this.encoder,
       layers: this.built.layers,
       codec: this.engine.collection.codec,
       maxTokens: this.model.maxTokens,
       ...(this.chunkTokens === undefined ? {} : { chunkTokens: this.chunkTokens }),
       passagePrefix: symmetric ? '' : (this.model.prefixes.passage ?? ''),
       symmetric,
+      sparse,
     };
   }
 
@@ -453,28 +475,53 @@ class SearchIndex implements VectorIndex {
   /**
    * The vector ranker's documents. Rows of each exit present (one, unless a progressive start
    * left some shallower) are ranked against the query embedded at that exit, and the lists
-   * merged by score: no row is ever scored against another exit's query vector.
+   * merged by score: no row is ever scored against another exit's query vector. With `sparse`,
+   * also the query's lexical weights, from the forward at the index's exit.
    */
-  private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
+  private async vectorDocs(
+    query: string,
+    o: CheckedSearch,
+    mask: Uint32Array | null,
+    depth: number,
+    sparse: boolean,
+  ): Promise<{ docs: DocRank[]; sparse?: StoredSparse }> {
     const groups = this.engine.collection.byExit(mask);
-    if (groups.length === 0) return [];
+    if (groups.length === 0) return { docs: [] };
     const vectors: Float32Array[] = [];
-    for (const g of groups) vectors.push(await embedQuery(this.encoder, query, g.exit, o.dims, this.built.symmetric));
-    return this.bestDocuments(async (want) => {
-      const lists: Ranked[] = [];
-      for (const [i, g] of groups.entries()) {
-        lists.push(
-          await this.rank(vectors[i] as Float32Array, {
-            width: o.dims,
-            k: want,
-            mask: g.mask,
-            exact: o.exact,
-            candidates: Math.max(o.candidates ?? candidateCount(want), want),
-          }),
-        );
-      }
-      return mergeRanked(lists, want);
-    }, depth);
+    let weights: StoredSparse | undefined;
+    for (const g of groups) {
+      // The query's lexical weights come from the forward at the index's exit, where its rows' came from.
+      const q = await embedQuery(
+        this.encoder,
+        query,
+        g.exit,
+        o.dims,
+        this.built.symmetric,
+        sparse && g.exit === this.built.layers,
+      );
+      vectors.push(q.vector);
+      weights ??= q.sparse;
+    }
+    // depth 0: only the query's lexical weights are wanted.
+    const docs =
+      depth === 0
+        ? []
+        : await this.bestDocuments(async (want) => {
+            const lists: Ranked[] = [];
+            for (const [i, g] of groups.entries()) {
+              lists.push(
+                await this.rank(vectors[i] as Float32Array, {
+                  width: o.dims,
+                  k: want,
+                  mask: g.mask,
+                  exact: o.exact,
+                  candidates: Math.max(o.candidates ?? candidateCount(want), want),
+                }),
+              );
+            }
+            return mergeRanked(lists, want);
+          }, depth);
+    return weights ? { docs, sparse: weights } : { docs };
   }
 
   /** Starts the background re-embedding when rows below the index's exit exist. */

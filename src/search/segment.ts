@@ -1,4 +1,18 @@
+import type { StoredSparse } from './sparse-postings.js';
 import type { Meta } from './types.js';
+
+const isStoredSparse = (v: unknown): boolean => {
+  const s = v as Partial<StoredSparse> | null;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    Array.isArray(s.indices) &&
+    Array.isArray(s.values) &&
+    s.indices.length === s.values.length &&
+    s.indices.every((id) => Number.isInteger(id) && id >= 0) &&
+    s.values.every((w) => typeof w === 'number' && Number.isFinite(w))
+  );
+};
 
 /** A document as stored: its chunks' texts; its vectors are consecutive rows of its segment. */
 export interface DocRecord {
@@ -13,6 +27,8 @@ export interface DocRecord {
    * also what indexes from before it hold.
    */
   exits?: number[];
+  /** Each chunk's lexical weights, in an index that stores them (IndexSignature.sparse). */
+  sparse?: StoredSparse[];
 }
 
 /**
@@ -45,7 +61,9 @@ export function segmentProblem(s: unknown, rowWords: number): string | null {
         (d.meta === undefined || (typeof d.meta === 'object' && d.meta !== null)) &&
         (d.hash === undefined || typeof d.hash === 'string') &&
         (d.exits === undefined ||
-          (Array.isArray(d.exits) && d.exits.length === d.chunks.length && d.exits.every((e) => Number.isInteger(e) && e > 0))),
+          (Array.isArray(d.exits) && d.exits.length === d.chunks.length && d.exits.every((e) => Number.isInteger(e) && e > 0))) &&
+        (d.sparse === undefined ||
+          (Array.isArray(d.sparse) && d.sparse.length === d.chunks.length && d.sparse.every(isStoredSparse))),
     );
   if (!ok) return 'is not a list of documents with vectors';
   const rows = rowsOf(seg.docs as DocRecord[]);

@@ -44,7 +44,8 @@ function isSignature(s: unknown): s is IndexSignature {
     Number.isInteger(x.dims) &&
     (x.dims as number) > 0 &&
     VECTOR_TYPES.includes(x.vector as string) &&
-    (x.symmetric === undefined || x.symmetric === true)
+    (x.symmetric === undefined || x.symmetric === true) &&
+    (x.sparse === undefined || x.sparse === true)
   );
 }
 

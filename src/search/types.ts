@@ -73,6 +73,14 @@ export interface IndexOptions {
    */
   symmetric?: boolean;
   /**
+   * On a model with a lexical-weights head (ModelInfo.sparse: BGE-M3), store each chunk's lexical
+   * weights (from the forward that makes its vector) and fuse a third ranker, their dot product
+   * with the query's, into hybrid search (and `mode: 'sparse'` alone). Default: true on such a
+   * model; kept from a stored index like layers and dims. Documents of such an index are embedded
+   * at its layers even while a progressive start is still downloading them.
+   */
+  sparse?: boolean;
+  /**
    * The most tokens of text (estimated, see chunk.ts) a document chunk holds; documents are cut
    * into overlapping chunks of at most this many, each its own vector and BM25 row. Default and
    * upper bound: what the model takes in one input. Smaller chunks suit a small model trained
@@ -119,10 +127,13 @@ export interface StaticIndex extends VectorIndex {
   stats(): Promise<StaticIndexStats>;
 }
 
-/** The two rankers: cosine of embeddings, and BM25 over words (src/search/lexical.ts). */
-export type Ranker = 'vector' | 'lexical';
+/**
+ * The rankers: cosine of embeddings, BM25 over words (src/search/lexical.ts), and, in an index
+ * that stores them (IndexOptions.sparse), the model's lexical weights (BGE-M3's sparse output).
+ */
+export type Ranker = 'vector' | 'lexical' | 'sparse';
 
-/** 'hybrid' fuses both rankers' lists by reciprocal rank fusion. */
+/** 'hybrid' fuses the rankers' lists by reciprocal rank fusion. */
 export type SearchMode = 'hybrid' | Ranker;
 
 /** Keeps documents whose meta passes the function, or equals every key of the object. */
@@ -172,7 +183,7 @@ export interface SearchOptions {
 
 export interface SearchHit {
   id: string;
-  /** The cosine ('vector'), the BM25 score ('lexical') or the fused score ('hybrid'). */
+  /** The cosine ('vector'), the BM25 score ('lexical'), the lexical weights' dot product ('sparse') or the fused score ('hybrid'). */
   score: number;
   /** 1-based rank of the document in each ranker's list that found it. */
   ranks: Partial<Record<Ranker, number>>;
@@ -209,6 +220,8 @@ export interface IndexSignature {
   vector: VectorType;
   /** Present when documents and queries were embedded without prefixes (IndexOptions.symmetric). */
   symmetric?: true;
+  /** Present when each chunk's lexical weights are stored beside its vector (IndexOptions.sparse). */
+  sparse?: true;
 }
 
 export interface VectorIndex {

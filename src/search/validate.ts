@@ -72,7 +72,7 @@ export interface CheckedSearch {
   prefix: boolean;
 }
 
-const MODES: readonly SearchMode[] = ['hybrid', 'vector', 'lexical'];
+const MODES: readonly SearchMode[] = ['hybrid', 'vector', 'lexical', 'sparse'];
 /** `fusion` over the model's default `base`. */
 function checkFusion(fusion: unknown, base: Fusion): Fusion {
   if (fusion === undefined) return base;
@@ -81,10 +81,11 @@ function checkFusion(fusion: unknown, base: Fusion): Fusion {
   if (typeof k !== 'number' || !Number.isFinite(k) || k < 0)
     throw new InputError(`fusion.k must be a number >= 0, got ${JSON.stringify(k)}`);
   const w = fusion.weights ?? {};
-  if (!isPlainObject(w)) throw new InputError(`fusion.weights must be an object { vector?, lexical? }, got ${typeName(w)}`);
-  const weights = { ...base.weights };
+  if (!isPlainObject(w))
+    throw new InputError(`fusion.weights must be an object { vector?, lexical?, sparse? }, got ${typeName(w)}`);
+  const weights = { sparse: 1, ...base.weights };
   for (const [ranker, v] of Object.entries(w)) {
-    if (!(ranker in weights)) throw new InputError(`fusion.weights: unknown ranker "${ranker}" (vector, lexical)`);
+    if (!(ranker in weights)) throw new InputError(`fusion.weights: unknown ranker "${ranker}" (vector, lexical, sparse)`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
       throw new InputError(`fusion.weights.${ranker} must be a number >= 0, got ${JSON.stringify(v)}`);
     weights[ranker as keyof typeof weights] = v;

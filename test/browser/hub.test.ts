@@ -290,6 +290,24 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
       const both = await m3.embedDetailed(texts, { sparse: true });
       expect(both.sparse?.map((v) => [...v.indices])).toEqual(lexical.map((l) => l.indices));
       expect(both.vectors).toHaveLength(texts.length);
+      // An index in the worker stores the weights in IndexedDB and ranks by them after a reopen.
+      const docs = texts.map((text, i) => ({ id: `d${i}`, text }));
+      const first = await createIndex({ encoder: m3, name: 'bge-m3-sparse', store: 'indexeddb' });
+      await first.clear();
+      await first.add(docs);
+      const before = (await first.search(texts[2] as string, { mode: 'sparse', k: 12 })).map((h) => h.id);
+      first.close();
+      const again = await createIndex({ encoder: m3, name: 'bge-m3-sparse', store: 'indexeddb' });
+      try {
+        expect(again.signature.sparse).toBe(true);
+        expect(again.size).toBe(texts.length);
+        expect(before[0]).toBe('d2');
+        expect((await again.search(texts[2] as string, { mode: 'sparse', k: 12 })).map((h) => h.id)).toEqual(before);
+        expect((await again.search(texts[2] as string))[0]?.ranks.sparse).toBe(1);
+        await again.clear();
+      } finally {
+        again.close();
+      }
     } finally {
       await m3.dispose();
     }

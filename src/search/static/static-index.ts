@@ -249,6 +249,8 @@ class StaticSearchIndex implements StaticIndex {
           'search it without prefix, or complete words in an in-memory or IndexedDB index',
       );
     }
+    if (o.mode === 'sparse')
+      throw new UnsupportedError("mode 'sparse': a static index holds no lexical weights; search it hybrid, vector or lexical");
     if (this.m.docs === 0) return [];
     const mask = this.mask(o.filter);
     const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
@@ -341,7 +343,7 @@ class StaticSearchIndex implements StaticIndex {
 
   /** The depth best documents by cosine: the funnel's candidates grow until they cover that many. */
   private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
-    const vector = await embedQuery(this.encoder, query, this.m.signature.layers, o.dims, this.m.signature.symmetric);
+    const { vector } = await embedQuery(this.encoder, query, this.m.signature.layers, o.dims, this.m.signature.symmetric);
     const rows = this.m.rows;
     for (let want = Math.min(rows, depth * Math.ceil(rows / this.m.docs)); ; want = Math.min(rows, want * 4)) {
       const { ranked, complete } = await this.rankRows(vector, o, mask, want);
