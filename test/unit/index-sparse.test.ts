@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEncoder, createIndex, type Encoder } from '../../src/client/client.js';
 import { InputError } from '../../src/errors.js';
 import { sparseScore } from '../../src/index.js';
+import { parseIndex } from '../../src/search/serialize.js';
+import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { VectorIndex } from '../../src/search/types.js';
 import { readOracleJson } from '../support/oracle-pack.js';
 
@@ -99,6 +101,21 @@ describe('an index that stores lexical weights', () => {
     } finally {
       copy.close();
     }
+  });
+
+  it('a static index written from its export says it holds no lexical weights', async () => {
+    const { signature, segment } = parseIndex(await index.export());
+    expect(segment.docs[0]?.sparse).toHaveLength(1);
+    const files = new Map<string, Uint8Array>();
+    const m = await writeStaticIndex(signature, segment, {
+      trainedDims: [64],
+      ngrams: false,
+      put: async (path, bytes) => {
+        files.set(path, bytes);
+      },
+    });
+    expect(m.signature).toMatchObject({ model: signature.model, layers: signature.layers });
+    expect(JSON.parse(new TextDecoder().decode(files.get('index.json'))).signature.sparse).toBeUndefined();
   });
 
   it('sparse: false stores none, and refuses an export made with them', async () => {

@@ -167,7 +167,8 @@ export async function writeStaticIndex(
     format: FORMAT,
     version: VERSION,
     build: (await sha256Hex(new TextEncoder().encode(hashes.join('\n')))).slice(0, 16),
-    signature,
+    // A static index holds no lexical weights (an in-memory or IndexedDB index keeps them).
+    signature: { ...signature, sparse: undefined },
     ngrams: o.ngrams,
     docs: docs.length,
     rows,
