@@ -6,6 +6,7 @@ import type { DenseModule } from '../weights/weights.js';
 import type { TensorSource } from './safetensors.js';
 import type { DenseFiles, SentenceTransformersFiles } from './sentence-transformers.js';
 import { specialToken, tokenizerMaxLength } from './tokenizer-config.js';
+import { linearFromStateDict } from './torch-linear.js';
 import type { TorchTensor } from './torch-state-dict.js';
 
 /** A late-interaction checkpoint's settings and its token projection, read for conversion. */
@@ -66,15 +67,8 @@ export const COLBERT_FILE = 'colbert_linear.pt';
  * dense vector, so `embed` runs too.
  */
 function bgeM3(stateDict: ReadonlyMap<string, TorchTensor>, hiddenSize: number, length: number): LateInteractionCheckpoint {
-  const weight = stateDict.get('weight');
-  const bias = stateDict.get('bias');
-  if (weight?.shape.length !== 2 || weight.shape[1] !== hiddenSize || (weight.shape[0] as number) < 1)
-    throw new ModelFormatError(`${COLBERT_FILE}: weight must be [dim, ${hiddenSize}] (a Linear from the hidden size)`);
-  const dim = weight.shape[0] as number;
-  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== dim))
-    throw new ModelFormatError(`${COLBERT_FILE}: bias must hold ${dim} numbers`);
-  const extra = [...stateDict.keys()].filter((k) => k !== 'weight' && k !== 'bias');
-  if (extra.length > 0) throw new ModelFormatError(`${COLBERT_FILE}: holds ${extra.join(', ')} besides weight and bias`);
+  const linear = linearFromStateDict(stateDict, COLBERT_FILE, hiddenSize, null);
+  const dim = linear.rows;
   return {
     spec: {
       dim,
@@ -90,12 +84,7 @@ function bgeM3(stateDict: ReadonlyMap<string, TorchTensor>, hiddenSize: number, 
       score: 'mean',
       pooled: true,
     },
-    projection: [
-      {
-        linear: quantizeLinear(weight.data, dim, hiddenSize, bias?.data ?? new Float32Array(dim), 'f32'),
-        activation: 'identity',
-      },
-    ],
+    projection: [{ linear, activation: 'identity' }],
   };
 }
 

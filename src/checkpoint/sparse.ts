@@ -1,9 +1,8 @@
-import { ModelFormatError } from '../errors.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { SparseSpec } from '../weights/encoder-config.js';
-import { quantizeLinear } from '../weights/quantize.js';
 import type { Linear } from '../weights/weights.js';
 import { specialToken } from './tokenizer-config.js';
+import { linearFromStateDict } from './torch-linear.js';
 import type { TorchTensor } from './torch-state-dict.js';
 
 /** The file BGE-M3 (and FlagEmbedding's fine-tunes of it) keep the lexical-weights Linear in. */
@@ -29,21 +28,12 @@ export function sparseHeadOf(
   hiddenSize: number,
 ): { spec: SparseSpec; head: Linear } | null {
   if (!stateDict) return null;
-  const weight = stateDict.get('weight');
-  const bias = stateDict.get('bias');
-  const fail = (why: string): never => {
-    throw new ModelFormatError(`${SPARSE_FILE}: ${why}`);
-  };
-  if (weight?.shape.length !== 2 || weight.shape[0] !== 1 || weight.shape[1] !== hiddenSize)
-    return fail(`weight must be [1, ${hiddenSize}] (a Linear from the hidden size to one weight per token)`);
-  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== 1)) return fail('bias must hold one number');
-  const extra = [...stateDict.keys()].filter((k) => k !== 'weight' && k !== 'bias');
-  if (extra.length > 0) return fail(`holds ${extra.join(', ')} besides weight and bias`);
+  const head = linearFromStateDict(stateDict, SPARSE_FILE, hiddenSize, 1);
   const exclude = EXCLUDED.map(([key, usual]) => specialToken(tokenizer, tokenizerConfig, key, usual)).filter(
     (id): id is number => id !== null,
   );
   return {
     spec: { exclude: [...new Set(exclude)].sort((a, b) => a - b) },
-    head: quantizeLinear(weight.data, 1, hiddenSize, bias?.data ?? new Float32Array(1), 'f32'),
+    head,
   };
 }
