@@ -33,6 +33,9 @@ Options:
   --symmetric      queries will be the same kind of text as the documents
                    (sentences, titles, translations): both embedded without the
                    model's query / passage prefixes (the symmetric index option)
+  --no-sparse      on a model with a lexical-weights head (BGE-M3), store no
+                   lexical weights (the sparse index option; a static index
+                   never holds them)
   --chunk-tokens N documents cut into chunks of at most N tokens (default: the
                    model's input length; the chunkTokens index option)
   --shard-rows N   rows per row and text shard of --static (default 32): fewer
@@ -61,6 +64,7 @@ export interface IndexArgs {
   static: boolean;
   ngrams: boolean;
   symmetric: boolean;
+  sparse: boolean;
   chunkTokens: number | undefined;
   shardRows: number | undefined;
 }
@@ -80,6 +84,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
       static: 'boolean',
       ngrams: 'boolean',
       symmetric: 'boolean',
+      'no-sparse': 'boolean',
       'chunk-tokens': 'string',
       'shard-rows': 'string',
     },
@@ -106,6 +111,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
     static: flag('static'),
     ngrams: flag('ngrams'),
     symmetric: flag('symmetric'),
+    sparse: !flag('no-sparse'),
     chunkTokens: positiveInt('chunk-tokens', str('chunk-tokens'), HINT),
     shardRows: positiveInt('shard-rows', str('shard-rows'), HINT),
   };
@@ -144,6 +150,8 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
       name: 'cli',
       vector: args.vector,
       symmetric: args.symmetric,
+      // The index's default (a model's lexical weights where it has a head) unless told not to.
+      ...(args.sparse ? {} : { sparse: false }),
       ...(args.chunkTokens === undefined ? {} : { chunkTokens: args.chunkTokens }),
       ...(args.layers === undefined ? {} : { layers: args.layers }),
       ...(args.dims === undefined ? {} : { dims: args.dims }),
@@ -168,7 +176,7 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 const signatureLine = (s: IndexSignature) =>
-  `${s.model} at ${s.layers} layers x ${s.dims} dims ${s.vector}${s.symmetric ? ', symmetric' : ''}`;
+  `${s.model} at ${s.layers} layers x ${s.dims} dims ${s.vector}${s.symmetric ? ', symmetric' : ''}${s.sparse ? ', lexical weights' : ''}`;
 
 async function writeExport(out: string, bytes: Uint8Array): Promise<string> {
   const tmp = `${out}.tmp`;

@@ -174,6 +174,9 @@ export async function setupSearchPanel(
     );
     return;
   }
+  // An index of the model's lexical weights (BGE-M3's) can rank by them alone too.
+  if (index.signature.sparse && !modeSelect.querySelector('option[value="sparse"]'))
+    modeSelect.append(new Option("lexical weights (the model's sparse output)", 'sparse'));
   // Each search takes a ticket; only the latest one shows its hits (typing starts one per key).
   let latest = 0;
   let pending: ReturnType<typeof setTimeout> | undefined;

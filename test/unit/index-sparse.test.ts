@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { sparseScore } from '../../src/index.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { VectorIndex } from '../../src/search/types.js';
+import { m3web } from '../support/cli.js';
 import { readOracleJson } from '../support/oracle-pack.js';
 
 // An index over a model with a lexical-weights head (BGE-M3's layout over xlmr-tiny) stores each
@@ -129,6 +130,26 @@ describe('an index that stores lexical weights', () => {
     } finally {
       plain.close();
     }
+  });
+
+  it('m3web index stores the weights by default, and --no-sparse leaves them out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'm3web-index-sparse-cli-'));
+    const docs = join(dir, 'docs.jsonl');
+    writeFileSync(
+      docs,
+      DOCS.slice(0, 3)
+        .map((d) => `${JSON.stringify(d)}\n`)
+        .join(''),
+    );
+    const model = folder(true);
+    const withWeights = await m3web(['index', '--model', model, '--docs', docs, '--out', join(dir, 'a.m3index')], '');
+    expect(withWeights.code, withWeights.stderr).toBe(0);
+    expect(withWeights.stderr).toMatch(/lexical weights/);
+    expect(parseIndex(new Uint8Array(readFileSync(join(dir, 'a.m3index')))).segment.docs[0]?.sparse).toHaveLength(1);
+    const without = await m3web(['index', '--model', model, '--docs', docs, '--out', join(dir, 'b.m3index'), '--no-sparse'], '');
+    expect(without.code, without.stderr).toBe(0);
+    expect(without.stderr).not.toMatch(/lexical weights/);
+    expect(parseIndex(new Uint8Array(readFileSync(join(dir, 'b.m3index')))).signature.sparse).toBeUndefined();
   });
 
   it('a model without the head refuses sparse: true', async () => {
