@@ -183,7 +183,7 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
       const batch = pending;
       if (args.sparse) {
         pending = [];
-        const scores = await backends.run(batch, layers, (backend) => backend.tokenScores(batch, layers));
+        const { scores } = await backends.run(batch, layers, (backend) => backend.embedWithScores(batch, options));
         for (const [j, s] of scores.entries())
           await write(io.stdout, sparseLine(lexicalWeights(s, batch[j] as number[], sparse as SparseSpec)));
         return;

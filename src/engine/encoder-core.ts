@@ -100,15 +100,14 @@ function checkChoice(name: string, value: unknown, allowed: readonly number[]): 
 }
 
 /**
- * How deep a chunk runs: every text to one exit, or each to where it settles; or every token's
- * projected vector at one exit (a late-interaction model's), the first `attended` tokens of each
- * text attended; or every token's lexical-weights head output at one exit.
+ * How deep a chunk runs: every text to one exit (`sparse`: with every token's lexical-weights
+ * head output), or each to where it settles; or every token's projected vector at one exit (a
+ * late-interaction model's), the first `attended` tokens of each text attended.
  */
 type Depth =
   | { kind: 'fixed'; options: ForwardOptions; sparse?: true }
   | { kind: 'adaptive'; options: AdaptiveOptions }
-  | { kind: 'tokens'; layers: number; attended?: number[] }
-  | { kind: 'scores'; layers: number };
+  | { kind: 'tokens'; layers: number; attended?: number[] };
 
 /**
  * The tolerance of an adaptive call (null for a fixed one). Throws InputError for a tolerance
@@ -441,45 +440,14 @@ export class EncoderCore {
   embedSparse(texts: unknown, options: SparseEmbedOptions = {}): Promise<SparseVector[]> {
     this.checkAlive();
     const { info, model } = this.handle;
-    const spec = model.config.sparse;
-    if (!spec) {
+    if (!model.config.sparse) {
       throw new UnsupportedError(
         `${info.id} has no lexical-weights head: embedSparse needs a model with one (BGE-M3's sparse_linear.pt)`,
       );
     }
-    checkTexts(texts);
     checkOptions(options, SPARSE_OPTIONS, 'embedSparse');
-    options ??= {};
-    if (options.kind !== undefined && !PROMPT_KINDS.includes(options.kind))
-      throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(options.kind)}`);
-    const layers = options.layers ?? Math.max(...info.exits);
-    checkChoice('layers', layers, info.exits);
-    const prefix = (options.kind && info.prefixes[options.kind]) ?? '';
-    const { maxTokens } = model.config;
-    const bare = model.tokenizer.encode(prefix, maxTokens).ids.length;
-    const tokens = (texts as string[]).map((t, i) => {
-      const { ids } = model.tokenizer.encode(prefix + cutText(t, maxTokens), maxTokens);
-      if (ids.length <= bare) throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
-      return ids;
-    });
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(abortError());
-    return this.afterFetch(layers).then(() =>
-      this.queued(async () => {
-        if (signal?.aborted) throw abortError();
-        if (await this.handle.ensureLayers(layers)) this.resetBackends();
-        const backends = await this.ensureBackends();
-        const out: SparseVector[] = [];
-        for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
-          if (i > 0) await nextTask();
-          if (signal?.aborted) throw abortError();
-          const chunk = tokens.slice(i, i + CHUNK_TEXTS);
-          const done = await this.run(backends, chunk, { kind: 'scores', layers });
-          out.push(...done.vectors.map((s, j) => lexicalWeights(finite(s, info.id, i + j), chunk[j] as number[], spec)));
-        }
-        return out;
-      }),
-    );
+    // The pooled vectors come with them: one more dispatch and a few bytes, not another path through the backends.
+    return this.embedDetailed(texts, { ...(options ?? {}), sparse: true }).then((r) => r.sparse as SparseVector[]);
   }
 
   /**
@@ -666,12 +634,9 @@ export class EncoderCore {
       } else if (depth.kind === 'fixed') {
         done = { vectors: await backend.embed(tokens, depth.options), layers: tokens.map(() => depth.options.layers) };
         meanLayers = depth.options.layers;
-      } else if (depth.kind === 'tokens' || depth.kind === 'scores') {
+      } else if (depth.kind === 'tokens') {
         done = {
-          vectors:
-            depth.kind === 'tokens'
-              ? await backend.tokenVectors(tokens, depth.layers, depth.attended)
-              : await backend.tokenScores(tokens, depth.layers),
+          vectors: await backend.tokenVectors(tokens, depth.layers, depth.attended),
           layers: tokens.map(() => depth.layers),
         };
         meanLayers = depth.layers;

@@ -68,9 +68,6 @@ class Managed implements ManagedBackend {
   tokenVectors(tokens: readonly ArrayLike<number>[], layers: number, attended?: readonly number[]): Promise<Float32Array[]> {
     return this.inner.tokenVectors(tokens, layers, attended);
   }
-  tokenScores(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
-    return this.inner.tokenScores(tokens, layers);
-  }
   embedWithScores(
     tokens: readonly ArrayLike<number>[],
     options: ForwardOptions,

@@ -186,11 +186,6 @@ export class CpuEncoder implements EncoderBackend {
     return this.perToken(tokens, layers, attended, this.tokenHead);
   }
 
-  async tokenScores(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
-    if (!this.sparseHead) throw new UnsupportedError(NO_SPARSE_HEAD);
-    return this.perToken(tokens, layers, undefined, this.sparseHead);
-  }
-
   /** Each text's rows of the states after `layers` layers, through `project` where given. */
   private perToken(
     tokens: readonly ArrayLike<number>[],

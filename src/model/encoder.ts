@@ -79,11 +79,10 @@ export interface EncoderBackend {
    */
   tokenVectors(tokens: readonly ArrayLike<number>[], layers: number, attended?: readonly number[]): Promise<Float32Array[]>;
   /**
-   * A model with a lexical-weights head (config.sparse): every token's state after `layers`
-   * layers through weights.sparseHead, one number per token ([length] per text), before the ReLU.
+   * `embed`, and from the same forward, on a model with a lexical-weights head (config.sparse),
+   * every token's final state through weights.sparseHead: one number per token ([length] per
+   * text, before the ReLU).
    */
-  tokenScores(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]>;
-  /** `embed` and `tokenScores` at `options.layers` from one forward: a model's dense and sparse outputs together. */
   embedWithScores(
     tokens: readonly ArrayLike<number>[],
     options: ForwardOptions,
@@ -91,8 +90,8 @@ export interface EncoderBackend {
   dispose(): void;
 }
 
-/** What tokenScores says on a model without a lexical-weights head. */
-export const NO_SPARSE_HEAD = 'tokenScores: this model has no lexical-weights (sparse) head';
+/** What embedWithScores says on a model without a lexical-weights head. */
+export const NO_SPARSE_HEAD = 'embedWithScores: this model has no lexical-weights (sparse) head';
 
 /** Why a static embedder never runs on WebGPU (the engine keeps it on the CPU; GpuEncoder refuses it). */
 export const STATIC_ON_CPU =

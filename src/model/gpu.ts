@@ -256,11 +256,6 @@ export class GpuEncoder implements EncoderBackend {
     return this.perToken(tokens, layers, { kind: 'tokens', projection: this.projection, attended });
   }
 
-  async tokenScores(tokens: readonly ArrayLike<number>[], layers: number): Promise<Float32Array[]> {
-    if (!this.sparse) throw new UnsupportedError(NO_SPARSE_HEAD);
-    return this.perToken(tokens, layers, { kind: 'tokens', projection: this.sparse });
-  }
-
   /** Each text's rows of the states after `layers` layers (or of their projection), read back once. */
   private perToken(
     tokens: readonly ArrayLike<number>[],

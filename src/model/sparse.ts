@@ -12,7 +12,7 @@ export interface SparseVector {
 }
 
 /**
- * A text's lexical weights from its tokens' head outputs (EncoderBackend.tokenScores), as
+ * A text's lexical weights from its tokens' head outputs (EncoderBackend.embedWithScores), as
  * FlagEmbedding's M3 inference makes them: ReLU, the special tokens left out, zeros dropped, and
  * each token id's largest weight over its occurrences.
  */

@@ -76,6 +76,9 @@ async function setup(quant: Quant) {
   return { weights, spec: sparse.spec, expected, L: config.numLayers };
 }
 
+/** embed's options at the last layer, as BGE-M3 pools (CLS). */
+const forward = (L: number) => ({ layers: L, dims: 64, pooling: 'cls' as const, normalize: true });
+
 const worstScore = (got: Float32Array[], expected: Expected) =>
   Math.max(...got.flatMap((s, i) => Array.from(s, (x, j) => Math.abs(x - (expected.lexical[i]?.scores[j] as number)))));
 
@@ -85,7 +88,7 @@ describe('BGE-M3 heads on WebGPU', () => {
     expect([...spec.exclude]).toEqual(expected.exclude);
     const backend = await GpuEncoder.create(await testGpu(), weights);
     try {
-      const scores = await backend.tokenScores(expected.ids, L);
+      const { scores } = await backend.embedWithScores(expected.ids, forward(L));
       expect(scores.map((s) => s.length)).toEqual(expected.ids.map((t) => t.length));
       const worst = worstScore(scores, expected);
       console.log(`bge-m3-tiny webgpu f32: max |score - oracle| ${worst.toExponential(2)}`);
@@ -101,18 +104,16 @@ describe('BGE-M3 heads on WebGPU', () => {
     }
   });
 
-  it('f32: dense vectors and token scores from one forward equal those of two', async () => {
+  it('f32: the dense vectors that come with the scores are the ones embed gives', async () => {
     const { weights, expected, L } = await setup('f32');
     const backend = await GpuEncoder.create(await testGpu(), weights);
     try {
-      const options = { layers: L, dims: 64, pooling: 'cls' as const, normalize: true };
-      const both = await backend.embedWithScores(expected.ids, options);
-      const [vectors, scores] = [await backend.embed(expected.ids, options), await backend.tokenScores(expected.ids, L)];
-      const apart = (a: Float32Array[], b: Float32Array[]) =>
-        Math.max(...a.flatMap((v, i) => Array.from(v, (x, j) => Math.abs(x - (b[i]?.[j] as number)))));
-      expect(both.scores.map((s) => s.length)).toEqual(expected.ids.map((t) => t.length));
-      expect(apart(both.vectors, vectors)).toBeLessThan(1e-6);
-      expect(apart(both.scores, scores)).toBeLessThan(1e-6);
+      const both = await backend.embedWithScores(expected.ids, forward(L));
+      const vectors = await backend.embed(expected.ids, forward(L));
+      const apart = Math.max(
+        ...both.vectors.flatMap((v, i) => Array.from(v, (x, j) => Math.abs(x - (vectors[i]?.[j] as number)))),
+      );
+      expect(apart).toBeLessThan(1e-6);
     } finally {
       backend.dispose();
     }
@@ -141,7 +142,10 @@ describe('BGE-M3 heads on WebGPU', () => {
     const gpu = await GpuEncoder.create(await testGpu(), weights);
     const cpu = new CpuEncoder(weights);
     try {
-      const [onGpu, onCpu] = await Promise.all([gpu.tokenScores(expected.ids, L), cpu.tokenScores(expected.ids, L)]);
+      const [{ scores: onGpu }, { scores: onCpu }] = await Promise.all([
+        gpu.embedWithScores(expected.ids, forward(L)),
+        cpu.embedWithScores(expected.ids, forward(L)),
+      ]);
       const apart = Math.max(...onGpu.flatMap((s, i) => Array.from(s, (x, j) => Math.abs(x - (onCpu[i]?.[j] as number)))));
       const worst = worstScore(onGpu, expected);
       console.log(`bge-m3-tiny webgpu q8: max |gpu - cpu| ${apart.toExponential(2)}, max |score - oracle| ${worst.toFixed(4)}`);

@@ -105,7 +105,6 @@ describe('budget planner on the test adapter', async () => {
       pooledAtExits: (t, e, p) => encoder.pooledAtExits(t, e, p),
       hiddenStates: (t, l) => encoder.hiddenStates(t, l),
       tokenVectors: (t, l) => encoder.tokenVectors(t, l),
-      tokenScores: (t, l) => encoder.tokenScores(t, l),
       embedWithScores: (t, o) => encoder.embedWithScores(t, o),
       dispose() {},
     };

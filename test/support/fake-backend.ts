@@ -27,7 +27,6 @@ export function fakeBackend(
     pooledAtExits: () => Promise.reject(new Error('unused')),
     hiddenStates: () => Promise.reject(new Error('unused')),
     tokenVectors: () => Promise.reject(new Error('unused')),
-    tokenScores: () => Promise.reject(new Error('unused')),
     embedWithScores: () => Promise.reject(new Error('unused')),
     dispose() {},
   };

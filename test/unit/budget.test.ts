@@ -185,7 +185,6 @@ function fakeBackend(timing: (o: ForwardOptions, batch: number, seqLen: number) 
     pooledAtExits: () => Promise.reject(new Error('unused')),
     hiddenStates: () => Promise.reject(new Error('unused')),
     tokenVectors: () => Promise.reject(new Error('unused')),
-    tokenScores: () => Promise.reject(new Error('unused')),
     embedWithScores: () => Promise.reject(new Error('unused')),
     dispose() {},
   };
