@@ -205,7 +205,7 @@ describe('search', () => {
     expect(weighted.map((h) => h.id)).toEqual(vector.map((h) => h.id));
     // Filters reach both rankers.
     expect((await index.search(query, { mode: 'lexical', filter: { lang: 'de' } })).length).toBe(0);
-    const bad: unknown[] = [{ mode: 'bm25' }, { fusion: { k: -1 } }, { fusion: { weights: { sparse: 1 } } }, { fusion: 3 }];
+    const bad: unknown[] = [{ mode: 'bm25' }, { fusion: { k: -1 } }, { fusion: { weights: { splade: 1 } } }, { fusion: 3 }];
     for (const options of bad) {
       await expect(rejection(index.search(query, options as never)), JSON.stringify(options)).resolves.toBeInstanceOf(InputError);
     }
