@@ -2,7 +2,7 @@ import { InputError, typeName } from '../errors.js';
 import type { Fusion } from '../pack/manifest.js';
 import { checkText } from '../tokenizer/check-text.js';
 import { STANDARD_FUSION } from './fuse.js';
-import type { IndexDoc, JsonValue, Meta, MetaFilter, SearchMode, SearchOptions } from './types.js';
+import type { IndexDoc, JsonValue, Meta, MetaFilter, Ranker, SearchMode, SearchOptions } from './types.js';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false;
@@ -72,7 +72,8 @@ export interface CheckedSearch {
   prefix: boolean;
 }
 
-const MODES: readonly SearchMode[] = ['hybrid', 'vector', 'lexical', 'sparse'];
+const RANKERS: readonly Ranker[] = ['vector', 'lexical', 'sparse'];
+const MODES: readonly SearchMode[] = ['hybrid', ...RANKERS];
 /** `fusion` over the model's default `base`. */
 function checkFusion(fusion: unknown, base: Fusion): Fusion {
   if (fusion === undefined) return base;
@@ -83,9 +84,10 @@ function checkFusion(fusion: unknown, base: Fusion): Fusion {
   const w = fusion.weights ?? {};
   if (!isPlainObject(w))
     throw new InputError(`fusion.weights must be an object { vector?, lexical?, sparse? }, got ${typeName(w)}`);
-  const weights = { sparse: 1, ...base.weights };
+  const weights = { ...base.weights };
   for (const [ranker, v] of Object.entries(w)) {
-    if (!(ranker in weights)) throw new InputError(`fusion.weights: unknown ranker "${ranker}" (vector, lexical, sparse)`);
+    if (!RANKERS.includes(ranker as Ranker))
+      throw new InputError(`fusion.weights: unknown ranker "${ranker}" (${RANKERS.join(', ')})`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
       throw new InputError(`fusion.weights.${ranker} must be a number >= 0, got ${JSON.stringify(v)}`);
     weights[ranker as keyof typeof weights] = v;
