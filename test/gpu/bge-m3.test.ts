@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { lateInteractionOf } from '../../src/checkpoint/late-interaction.js';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { sparseHeadOf } from '../../src/checkpoint/sparse.js';
 import { readTorchStateDict } from '../../src/checkpoint/torch-state-dict.js';
@@ -9,8 +10,6 @@ import { LateInteractionScorer } from '../../src/model/late-interaction.js';
 import { lexicalWeights } from '../../src/model/sparse.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { parseHfConfig } from '../../src/weights/config.js';
-import type { LateInteractionSpec } from '../../src/weights/encoder-config.js';
-import { quantizeLinear } from '../../src/weights/quantize.js';
 import type { Quant } from '../../src/weights/weights.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
 import { testGpu } from '../support/gpu.js';
@@ -29,51 +28,32 @@ interface Expected {
 
 const BASE = 'test/oracle/fixtures/xlmr-tiny';
 const HEADS = 'test/oracle/fixtures/bge-m3-tiny';
-/** BGE-M3's multi-vector settings over xlmr-tiny (src/checkpoint/late-interaction.ts, bgeM3). */
-const MULTI: LateInteractionSpec = {
-  dim: 64,
-  queryLength: 128,
-  documentLength: 128,
-  queryMarker: null,
-  documentMarker: null,
-  expansionToken: null,
-  attendExpansion: false,
-  skiplist: [],
-  projection: ['identity'],
-  firstToken: false,
-  score: 'mean',
-  pooled: true,
-};
-
+/**
+ * xlmr-tiny with BGE-M3's heads, read as a checkpoint reads them (src/checkpoint/sparse.ts and
+ * late-interaction.ts): the lexical-weights head and spec, and the multi-vector projection and spec.
+ */
 async function setup(quant: Quant) {
-  const config = parseHfConfig(await readFixtureJson(`${BASE}/config.json`));
+  const raw = await readFixtureJson<Record<string, unknown>>(`${BASE}/config.json`);
+  const config = parseHfConfig(raw);
   const tensors = new SafetensorsFile(await readFixtureBytes(`${BASE}/model.safetensors`));
-  const tokenizer = TextTokenizer.fromJson(
-    await readFixtureJson(`${BASE}/tokenizer.json`),
-    await readFixtureJson(`${BASE}/tokenizer_config.json`),
+  const tokenizerConfig = await readFixtureJson(`${BASE}/tokenizer_config.json`);
+  const tokenizer = TextTokenizer.fromJson(await readFixtureJson(`${BASE}/tokenizer.json`), tokenizerConfig);
+  const head = async (file: string) => readTorchStateDict(await readFixtureBytes(`${HEADS}/${file}`), file);
+  const sparse = sparseHeadOf(await head('sparse_linear.pt'), tokenizer, tokenizerConfig, config.hiddenSize);
+  const multi = await lateInteractionOf(
+    { config: raw, tokenizerConfig, sentenceTransformers: { colbertLinear: await head('colbert_linear.pt') }, weights: tensors },
+    tokenizer,
+    config.hiddenSize,
+    config.maxTokens,
   );
-  const stateDict = readTorchStateDict(
-    await readFixtureBytes('test/oracle/fixtures/bge-m3-tiny/sparse_linear.pt'),
-    'sparse_linear.pt',
-  );
-  const sparse = sparseHeadOf(stateDict, tokenizer, await readFixtureJson(`${BASE}/tokenizer_config.json`), config.hiddenSize);
-  if (!sparse) throw new Error('no sparse head read');
-  const colbert = readTorchStateDict(await readFixtureBytes(`${HEADS}/colbert_linear.pt`), 'colbert_linear.pt');
-  const H = config.hiddenSize;
-  const linear = quantizeLinear(
-    colbert.get('weight')?.data as Float32Array,
-    H,
-    H,
-    colbert.get('bias')?.data as Float32Array,
-    'f32',
-  );
+  if (!sparse || !multi) throw new Error('the heads were not read');
   const weights = {
     ...(await weightsFromTensors(config, tensors, { quant })),
     sparseHead: sparse.head,
-    lateProjection: [{ linear, activation: 'identity' as const }],
+    lateProjection: multi.projection,
   };
   const expected = await readFixtureJson<Expected>(`${HEADS}/expected.json`);
-  return { weights, spec: sparse.spec, expected, L: config.numLayers };
+  return { weights, spec: sparse.spec, multi: multi.spec, expected, L: config.numLayers };
 }
 
 /** embed's options at the last layer, as BGE-M3 pools (CLS). */
@@ -120,10 +100,11 @@ describe('BGE-M3 heads on WebGPU', () => {
   });
 
   it("f32: every token but the first through colbert_linear gives the oracle's multi-vector scores", async () => {
-    const { weights, expected, L } = await setup('f32');
+    const { weights, multi, expected, L } = await setup('f32');
+    expect(multi).toMatchObject({ dim: 64, firstToken: false, score: 'mean', pooled: true, expansionToken: null });
     const backend = await GpuEncoder.create(await testGpu(), weights);
     try {
-      const scorer = new LateInteractionScorer(MULTI);
+      const scorer = new LateInteractionScorer(multi);
       const vectors = (await backend.tokenVectors(expected.ids, L)).map((v, i) =>
         scorer.vectors(v, expected.ids[i] as number[], true),
       );
