@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEncoder, createIndex, type Encoder } from '../../src/client/client.js';
 import { InputError } from '../../src/errors.js';
 import { sparseScore } from '../../src/index.js';
-import { parseIndex } from '../../src/search/serialize.js';
+import { parseIndex, serializeIndex } from '../../src/search/serialize.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { VectorIndex } from '../../src/search/types.js';
 import { m3web } from '../support/cli.js';
@@ -117,6 +117,31 @@ describe('an index that stores lexical weights', () => {
     });
     expect(m.signature).toMatchObject({ model: signature.model, layers: signature.layers });
     expect(JSON.parse(new TextDecoder().decode(files.get('index.json'))).signature.sparse).toBeUndefined();
+  });
+
+  it('refuses an export whose lexical weights are damaged, keeping what it holds', async () => {
+    const copy = await createIndex({ encoder, name: 'sparse-damaged', store: 'memory' });
+    try {
+      const { signature, segment } = parseIndex(await index.export());
+      const damaged = (change: (w: { indices: number[]; values: number[] }) => void) => {
+        const docs = structuredClone(segment.docs);
+        change(docs[0]?.sparse?.[0] as { indices: number[]; values: number[] });
+        return serializeIndex(signature, { ...segment, docs });
+      };
+      for (const bytes of [
+        damaged((w) => w.values.pop()),
+        damaged((w) => {
+          w.indices[0] = -1;
+        }),
+        damaged((w) => {
+          w.values[0] = Number.NaN;
+        }),
+      ])
+        await expect(copy.import(bytes)).rejects.toThrow(InputError);
+      expect(copy.size).toBe(0);
+    } finally {
+      copy.close();
+    }
   });
 
   it('sparse: false stores none, and refuses an export made with them', async () => {
