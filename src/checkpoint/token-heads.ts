@@ -28,9 +28,11 @@ export async function parseWithTokenHeads(
   source: Omit<LateInteractionSource, 'config'>,
   tokenizer: TextTokenizer,
 ): Promise<TokenHeads> {
-  const { hiddenSize, maxTokens } = parseHfConfig(raw, options);
+  const plain = parseHfConfig(raw, options);
+  const { hiddenSize, maxTokens } = plain;
   const late = await lateInteractionOf({ ...source, config: raw }, tokenizer, hiddenSize, maxTokens);
   const sparse = sparseHeadOf(source.sentenceTransformers?.sparseLinear, tokenizer, source.tokenizerConfig, hiddenSize);
+  if (!late && !sparse) return { raw, config: plain, projection: null, sparseHead: null };
   const recorded = {
     ...raw,
     ...(late ? { [LATE_INTERACTION_KEY]: lateInteractionJson(late.spec) } : {}),
