@@ -116,8 +116,8 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
   const started = performance.now();
   const hub = await cliHubId(args.input, args.revision);
   const ckpt = hub ? await hubCheckpoint(hub, io) : await openHfCheckpoint(args.input);
-  const source = args.source ?? (hub && (hub.revision === 'main' ? `hf:${hub.repo}` : hubIdText(hub)));
-  const id = args.id ?? (hub ? hubPackId(hub) : (resolve(args.input).split(/[\\/]/).pop() as string));
+  const source = args.source ?? (hub && (hub.revision === 'main' ? hubIdText(hub).replace(/@main$/, '') : hubIdText(hub)));
+  const id = args.id ?? (hub ? hubPackId(hub) : (resolve(args.input).split(/[\\/]/).pop() as string).replace(/\.gguf$/i, ''));
   let bytes = 0;
   let manifest: PackManifest;
   try {

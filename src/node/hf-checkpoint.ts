@@ -4,6 +4,7 @@ import { SafetensorsFile, SafetensorsReader, ShardedTensors, type TensorSource }
 import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
+import { ggufPathOf, openGgufFile } from './gguf-file.js';
 import { onnxWeightsOf, staticModuleOf } from './hf-folder.js';
 
 async function optionalJson(path: string): Promise<unknown> {
@@ -56,6 +57,8 @@ export const readSentenceTransformers = (dir: string) =>
  * `close()` when done.
  */
 export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { close(): Promise<void> }> {
+  const gguf = await ggufPathOf(dir);
+  if (gguf) return openGgufFile(gguf);
   const config = await optionalJson(join(dir, 'config.json'));
   // sentence-transformers' static layout keeps its tokenizer and table in the module's folder.
   const module = config === undefined ? await staticModuleOf(dir) : null;

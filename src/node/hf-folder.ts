@@ -1,12 +1,14 @@
 import { constants } from 'node:fs';
 import { access, open, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { openGguf } from '../checkpoint/gguf-model.js';
 import type { HfModelFiles } from '../checkpoint/load.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import { type ByteSource, bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
 import { staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 import { sentenceTransformersStaticConfig } from '../weights/static-config.js';
+import { ggufPathOf } from './gguf-file.js';
 
 const exists = (path: string) =>
   access(path, constants.F_OK).then(
@@ -113,6 +115,13 @@ export async function readHfFolder(dir: string): Promise<HfModelFiles> {
   const abs = resolve(dir);
   const info = await stat(abs).catch(() => null);
   if (!info) throw new ModelFormatError(`model folder ${dir} does not exist`);
+  const gguf = await ggufPathOf(abs);
+  if (gguf) {
+    const name = basename(gguf);
+    const ckpt = await openGguf(bytesSource(await readBytes(gguf), name));
+    const tokenizer: unknown = JSON.parse(new TextDecoder().decode(ckpt.tokenizer));
+    return { ...ckpt, tokenizer, name: name.replace(/\.gguf$/i, '') };
+  }
   if (!info.isDirectory()) throw new ModelFormatError(`model folder ${dir} is not a directory`);
   const config = await readJson(dir, 'config.json', true);
   if (config === undefined) {

@@ -8,6 +8,7 @@ import { MANIFEST_FILE, type PackManifest, parseManifest } from '../pack/manifes
 import { modelFromPack } from '../pack/model.js';
 import { parseHfConfig } from '../weights/config.js';
 import type { Quant } from '../weights/weights.js';
+import { ggufPathOf, openGgufFile } from './gguf-file.js';
 import { readSentenceTransformers } from './hf-checkpoint.js';
 import { readHfFolder, staticModuleOf } from './hf-folder.js';
 import { readPackFolder } from './pack-folder.js';
@@ -57,7 +58,9 @@ export async function openModelFolder(dir: string, options: { layers?: number; q
     const layers = options.layers ?? parseHfConfig(manifest.config).numLayers;
     return { ...modelFromPack(manifest, files, layers), manifest };
   }
-  const [files, stFiles] = await Promise.all([readHfFolder(dir), readSentenceTransformers(dir)]);
+  const files = await readHfFolder(dir);
+  // A GGUF file carries its pooling; a folder keeps it in its sentence-transformers files.
+  const stFiles = files.sentenceTransformers ?? (await readSentenceTransformers(dir));
   const model = await loadHfModel({ ...files, sentenceTransformers: stFiles }, options);
   return { ...model, sentenceTransformers: sentenceTransformersSettings(stFiles) };
 }
@@ -66,6 +69,12 @@ export async function openModelFolder(dir: string, options: { layers?: number; q
 export async function readModelConfig(dir: string): Promise<{ config: unknown; manifest?: PackManifest }> {
   const info = await stat(dir).catch(() => null);
   if (!info) throw new ModelFormatError(`model folder ${dir} does not exist`);
+  const gguf = await ggufPathOf(dir);
+  if (gguf) {
+    const ckpt = await openGgufFile(gguf);
+    await ckpt.close();
+    return { config: ckpt.config };
+  }
   if (!info.isDirectory()) throw new ModelFormatError(`model folder ${dir} is not a directory`);
   if (await isPackFolder(dir)) {
     const manifest = parseManifest(await jsonOrUndefined(join(dir, MANIFEST_FILE)));

@@ -24,7 +24,9 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
   // A plain checkpoint has no manifest: every layer is an exit, only the full width (or the
   // widths declared) is promised, and it loads whole (quantizing on the fly would cost more than
   // it saves). Its sentence-transformers files say how to pool and which prompts to use.
-  const [files, stFiles] = await Promise.all([readHfFolder(dir), readSentenceTransformers(dir)]);
+  const files = await readHfFolder(dir);
+  // A GGUF file carries its pooling; a folder keeps it in its sentence-transformers files.
+  const stFiles = files.sentenceTransformers ?? (await readSentenceTransformers(dir));
   const model = await loadHfModel({ ...files, sentenceTransformers: stFiles });
   const st = sentenceTransformersSettings(stFiles);
   const { numLayers, hiddenSize } = model.config;

@@ -54,7 +54,7 @@ export interface HubPackStore {
 }
 
 /** A pack id from a repo name: the manifest allows letters, digits, '.', '_' and '-'. */
-export const hubPackId = (id: HubModelId) => id.repo.replace('/', '--');
+export const hubPackId = (id: HubModelId) => `${id.repo.replace('/', '--')}${id.ggufTag ? `--${id.ggufTag}` : ''}`;
 
 /**
  * A hub model made ready to open: where its stored conversion is (`converted`: just now, from a
@@ -72,7 +72,7 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   if (!QUANTS.includes(dtype)) throw new InputError(`dtype must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(dtype)}`);
   const repo = new HubRepo(id, options.hub, options.fetch);
   // Where a revision or commit of this repo lives: the hub is named unless it is the default one.
-  const where = (rev: string) => `${repo.hubUrl === DEFAULT_HUB ? '' : `${repo.hubUrl} `}hf:${id.repo}@${rev}`;
+  const where = (rev: string) => `${repo.hubUrl === DEFAULT_HUB ? '' : `${repo.hubUrl} `}${hubIdText({ ...id, revision: rev })}`;
   let offline: NetworkError | null = null;
   let dims = options.dims;
   try {

@@ -1,3 +1,4 @@
+import { openGguf, pickGgufFile } from '../checkpoint/gguf-model.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import {
   type ByteSource,
@@ -49,6 +50,11 @@ export class HubRepo {
   /** The commit `revision` resolved to, once a file has been read. */
   get commit(): string | null {
     return this.resolvedCommit;
+  }
+
+  /** The Hub API's listing of the repository's top-level files at this revision. */
+  get treeUrl(): string {
+    return `${this.hubUrl}/api/models/${this.id.repo}/tree/${encodeURIComponent(this.id.revision)}`;
   }
 
   fileUrl(file: string): string {
@@ -135,16 +141,42 @@ export class HubRepo {
     };
   }
 
-  private async get(file: string, required: boolean, extra: Record<string, string> = {}): Promise<Response | undefined> {
-    const url = this.fileUrl(file);
+  /**
+   * The paths of the repository's top-level files, from the Hub's tree API (what a GGUF
+   * repository must be asked, since nothing in it names the file to read); [] where the hub has none.
+   */
+  async listFiles(): Promise<string[]> {
+    const url = this.treeUrl;
+    const res = await this.getUrl(url, 'the file list', false, {}, false);
+    if (!res) return [];
+    const list: unknown = await res.json().catch(() => null);
+    if (!Array.isArray(list)) throw new ModelFormatError(`${url} did not answer with a list of files`);
+    return (list as { path?: unknown; type?: unknown }[])
+      .filter((e) => typeof e?.path === 'string' && e.type !== 'directory')
+      .map((e) => e.path as string);
+  }
+
+  private get(file: string, required: boolean, extra: Record<string, string> = {}): Promise<Response | undefined> {
+    return this.getUrl(this.fileUrl(file), file, required, extra);
+  }
+
+  private async getUrl(
+    url: string,
+    file: string,
+    required: boolean,
+    extra: Record<string, string> = {},
+    // The API's answers carry no commit (an ETag there is the listing's, not the commit's).
+    fromRepo = true,
+  ): Promise<Response | undefined> {
     let res: Response;
     try {
       res = await this.doFetch(url, { headers: this.headers(extra) });
     } catch (cause) {
       throw new NetworkError(`cannot reach ${url} (${String(cause)})`, { cause });
     }
-    this.resolvedCommit ??=
-      res.headers.get('x-repo-commit') ?? res.headers.get('etag')?.replace(/^W\//, '').replace(/"/g, '') ?? null;
+    if (fromRepo)
+      this.resolvedCommit ??=
+        res.headers.get('x-repo-commit') ?? res.headers.get('etag')?.replace(/^W\//, '').replace(/"/g, '') ?? null;
     if (res.ok) return res;
     void res.body?.cancel().catch(() => {});
     if (res.status === 401 || res.status === 403) {
@@ -182,14 +214,19 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
       (name) => repo.bytes(name, false),
     ),
   ]);
+  if (repo.id.ggufTag !== undefined) return (await openHubGguf(repo, meter)) as HfCheckpoint;
   if (config === undefined) {
     const path = staticEmbeddingPath(sentenceTransformers.modules);
     if (path) return openStaticModule(repo, path, sentenceTransformers, meter);
+    const gguf = await openHubGguf(repo, meter);
+    if (gguf) return gguf;
     // Asked again as required: its 404 names the missing file and repository.
     await repo.bytes('config.json', true);
   }
   const tokenizer = await repo.bytes('tokenizer.json', false);
   if (!tokenizer) {
+    const gguf = await openHubGguf(repo, meter);
+    if (gguf) return gguf;
     throw new ModelFormatError(`${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json`);
   }
   const [tokenizerConfig, index] = await Promise.all([
@@ -216,6 +253,8 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
   if (sources.length === 0) {
     const onnx = await onnxWeights(repo, meter);
     if (onnx) return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights: onnx, name: repo.id.repo };
+    const gguf = await openHubGguf(repo, meter);
+    if (gguf) return gguf;
     for (const other of ['pytorch_model.bin', 'onnx/model_quantized.onnx']) {
       if (await repo.has(other)) {
         throw new UnsupportedError(
@@ -237,6 +276,22 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
     weights = await SafetensorsReader.open(sources[0] as ByteSource);
   }
   return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights, name: repo.id.repo };
+}
+
+/**
+ * A GGUF repository's model (no config.json: llama.cpp's files carry their own): the file
+ * `hf:org/name:TAG` names, else the best quantization there (pickGgufFile), read by Range
+ * requests; null where the repository has no .gguf file.
+ */
+async function openHubGguf(repo: HubRepo, meter?: WeightMeter): Promise<HfCheckpoint | null> {
+  const file = pickGgufFile(await repo.listFiles(), repo.id.ggufTag);
+  if (!file) {
+    if (repo.id.ggufTag === undefined) return null;
+    throw new ModelNotFoundError(`${repo.id.repo} at ${repo.id.revision} lists no .gguf file for ${repo.id.ggufTag}`);
+  }
+  const source = await repo.byteSource(file, (bytes) => meter?.count(file, bytes));
+  meter?.add(file, source.size);
+  return { ...(await openGguf(source)), name: repo.id.repo };
 }
 
 /**

@@ -65,17 +65,20 @@ export async function openModelFolder(folder: ModelFolder, options: HubSourceOpt
     const handle = await openPackUrl(base, options, { fetch: folderFetch(base, folder.files), cache: null });
     return { ...handle, info: { ...handle.info, source } };
   }
-  if (!folder.files['config.json']) {
+  const gguf = Object.keys(folder.files).some((f) => /\.gguf$/i.test(f));
+  if (!folder.files['config.json'] && !gguf) {
     throw new ModelFormatError(
-      `${source} has neither manifest.json (an m3web pack) nor config.json (a Hugging Face model): drop the model's own folder`,
+      `${source} has neither manifest.json (an m3web pack), config.json (a Hugging Face model) nor a .gguf file: drop the model's own folder`,
     );
   }
   const dtype = options.dtype ?? 'q8';
   if (!QUANTS.includes(dtype)) throw new InputError(`dtype must be one of ${QUANTS.join(', ')}, got ${JSON.stringify(dtype)}`);
   const id = folderPackId(folder.name);
   // Named in messages as `folder/<name>` (a missing model.safetensors, pickle-only weights).
+  // The folder's file list stands in for the Hub's tree API: a GGUF file is found by it.
+  const list = () => Response.json(Object.keys(folder.files).map((path) => ({ type: 'file', path })));
   const repo: HubRepo = new HubRepo({ repo: `folder/${id}`, revision: 'main' }, { url: ORIGIN }, (url, init) =>
-    folderFetch(repo.base, folder.files)(url, init),
+    url === repo.treeUrl ? Promise.resolve(list()) : folderFetch(repo.base, folder.files)(url, init),
   );
   const meter = new WeightMeter(options.onProgress);
   const pack = await convertCheckpoint(await openHubCheckpoint(repo, meter), {

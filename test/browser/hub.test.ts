@@ -257,6 +257,30 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     }
   });
 
+  it('opens a GGUF repository by hub id and quantization on WebGPU in the worker, as its oracle', async () => {
+    const { texts, files } = (await (await fetch('/test/oracle/fixtures/gguf-bert/expected.json')).json()) as {
+      texts: string[];
+      files: Record<string, { mean: number[][] }>;
+    };
+    const gguf = await createEncoder({
+      model: 'hf:fixtures/gguf-bert:Q4_K_M',
+      hub: { url: inject('hubUrl') },
+      dtype: 'f32',
+      device: 'webgpu',
+      activations: 'f32',
+      cache: false,
+    });
+    try {
+      expect(await gguf.info()).toMatchObject({ backend: 'webgpu', model: { pooling: 'mean', layers: 2, hiddenSize: 256 } });
+      const vectors = await gguf.embed(texts);
+      vectors.forEach((v, i) => {
+        expect(cosine(v, files['q4_k_m.gguf']?.mean[i] as number[])).toBeGreaterThan(0.99999);
+      });
+    } finally {
+      await gguf.dispose();
+    }
+  });
+
   it("gives BGE-M3's lexical weights and multi-vector scores on WebGPU in the worker, as its oracle", async () => {
     const { texts, lexical, colbert } = (await (await fetch('/test/oracle/fixtures/bge-m3-tiny/expected.json')).json()) as {
       texts: string[];

@@ -771,6 +771,8 @@ def make_tokenizer_bge():
     folder = os.path.join(OUT, "tokenizer-bge")
     os.makedirs(folder, exist_ok=True)
     kv = read_gguf_kv(os.path.join(TOKDATA, "ggml-vocab-bert-bge.gguf"))
+    # The file itself too: m3web opens GGUF models and rebuilds their tokenizer from this metadata.
+    shutil.copyfile(os.path.join(TOKDATA, "ggml-vocab-bert-bge.gguf"), os.path.join(folder, "ggml-vocab-bert-bge.gguf"))
     # llama.cpp stores BERT vocabs in "phantom space" form: "▁word" for word-initial tokens, "ing" for
     # "##ing", and "[...]" tokens unchanged. Undo it to get the original vocab.txt entries.
     tokens = []
@@ -857,6 +859,8 @@ BAAI/bge-small-en), Apache-2.0 (Google BERT).
   undone: `▁word` -> `word`, `ing` -> `##ing`, `[...]` unchanged), wrapped in a tokenizer.json laid out
   like bert-base-uncased's (BertNormalizer lowercase, BertPreTokenizer, WordPiece, [CLS] $A [SEP]).
 - `tokenizer_config.json`: bert-base-uncased-style settings.
+- `ggml-vocab-bert-bge.gguf`: the vocab-only GGUF file itself (no tensors), which m3web's GGUF reader
+  opens and rebuilds a tokenizer from (`test/unit/gguf.test.ts`).
 - `cases.json`: `[{ "text", "ids" }]`: the strings of `bge.inp` (split on `\\n__ggml_vocab_test__\\n`,
   whitespace kept exactly) with the ids the reference Hugging Face tokenizer gave for each in
   `bge.out` (`encode(text, add_special_tokens=False)`, so no [CLS]/[SEP]).

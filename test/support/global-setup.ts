@@ -157,6 +157,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a71a',
         },
       ],
+      // A GGUF repository (llama.cpp's files, no config.json): one file per quantization.
+      [
+        'fixtures/gguf-bert',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-bert'), [
+            'f16.gguf',
+            'q8_0.gguf',
+            'q4_k_m.gguf',
+            'mixed.gguf',
+          ]),
+          commit: 'b0a71b',
+        },
+      ],
     ]),
   );
   project.provide('hubUrl', hub.url);

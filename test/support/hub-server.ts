@@ -69,8 +69,9 @@ function sendBytes(
 
 /**
  * A hub in the Hugging Face layout on two local origins: `{hub}/{org}/{name}/resolve/{rev}/{file}`
- * answers small files itself and redirects `.safetensors` files (302) to a second origin, the
- * "CDN", which serves Range requests. Gated repos want a bearer token; missing files are 404.
+ * answers small files itself and redirects `.safetensors` and `.gguf` files (302) to a second origin,
+ * the "CDN", which serves Range requests; `{hub}/api/models/{org}/{name}/tree/{rev}` lists a repo's
+ * files. Gated repos want a bearer token; missing files are 404.
  */
 export async function startFakeHub(repos: Map<string, FakeRepo> = new Map()): Promise<FakeHub> {
   const log: FakeHub['log'] = [];
@@ -117,6 +118,14 @@ export async function startFakeHub(repos: Map<string, FakeRepo> = new Map()): Pr
     note('hub', req);
     if (req.method === 'OPTIONS') return void res.writeHead(204, CORS).end();
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    // The Hub API's listing of a repository's files, as GGUF repositories are read.
+    const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(path);
+    const listed = tree && repos.get(tree[1] as string);
+    if (tree) {
+      if (!listed) return void res.writeHead(404, CORS).end('Repository not found');
+      const list = [...listed.files].map(([name, bytes]) => ({ type: 'file', path: name, size: bytes.length }));
+      return void res.writeHead(200, { ...CORS, 'content-type': 'application/json' }).end(JSON.stringify(list));
+    }
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     const repo = m && repos.get(m[1] as string);
     if (!m || !repo) return void res.writeHead(404, CORS).end('Repository not found');
@@ -125,7 +134,7 @@ export async function startFakeHub(repos: Map<string, FakeRepo> = new Map()): Pr
     const bytes = repo.files.get(file);
     const headers = { 'x-repo-commit': repo.commit, etag: `"${repo.commit}-${file}"` };
     if (!bytes) return void res.writeHead(404, { ...CORS, ...headers }).end('Entry not found');
-    if (file.endsWith('.safetensors')) {
+    if (file.endsWith('.safetensors') || file.endsWith('.gguf')) {
       const location = `${cdnUrl}/blobs/${encodeURIComponent(m[1] as string)}/${encodeURIComponent(file)}`;
       return void res.writeHead(302, { ...CORS, ...headers, location }).end();
     }

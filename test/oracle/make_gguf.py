@@ -1,0 +1,750 @@
+#!/usr/bin/env python3
+"""GGUF fixtures for m3web's GGUF reader: a small random BERT written as llama.cpp lays it out, and its PyTorch oracle.
+
+Writes fixtures/gguf-bert/ (see the "gguf-bert" section of README.md next to this file):
+
+  config.json, tokenizer.json, tokenizer_config.json   the model in Hugging Face form (tokenizer files: bert-tiny's)
+  f16.gguf      2-D weights F16 (as `convert_hf_to_gguf.py --outtype f16`), general.file_type 1
+  q8_0.gguf     2-D weights Q8_0 (as `convert_hf_to_gguf.py --outtype q8_0`), file_type 7
+  q4_k_m.gguf   llama-quantize's Q4_K_M mix from f16.gguf (Q4_K; Q6_K for token_embd and use_more_bits layers of
+                attn_v / ffn_down), file_type 15
+  mixed.gguf    the 2-D weights cycle through Q4_0 Q4_1 Q5_0 Q5_1 Q5_K BF16 F32 Q8_0 Q6_K Q4_K, file_type 2
+  expected.json texts, ids, the float64 oracle (mean pooling and CLS of the last layer, per-layer means) from the
+                master float32 weights, and per file its tensor types and the oracle run on the weights that file
+                stores (dequantized by this script's numpy dequantizers)
+
+The layout follows llama.cpp's convert_hf_to_gguf.py (BertModel, MODEL_ARCH.BERT), gguf-py (constants.py,
+gguf_writer.py, vocab.py SpecialVocab), llama-quant.cpp (Q4_K_M rules) and ggml (ggml-common.h block structs,
+ggml-quants.c dequantize_row_*). Nothing of the gguf Python package is used: the writer, the quantizers and the
+dequantizers are written here. test/oracle/gguf_llamacpp.mjs then runs llama.cpp itself on the four files.
+
+Run:  cd test/oracle && /usr/bin/python3 make_gguf.py      (numpy + torch; a few seconds; byte-identical on a rerun)
+"""
+
+import json
+import math
+import os
+import shutil
+import struct
+
+import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
+import numpy as np
+import post_norm_oracle as pno
+import torch
+
+NAME = "gguf-bert"
+FOLDER = os.path.join(mf.OUT, NAME)
+SEED = 20250601
+
+# --------------------------------------------------------------------------------------------------
+# ggml / gguf constants (gguf-py/gguf/constants.py)
+# --------------------------------------------------------------------------------------------------
+
+GGUF_MAGIC = b"GGUF"
+GGUF_VERSION = 3
+ALIGNMENT = 32  # GGUF_DEFAULT_ALIGNMENT; the converter does not write general.alignment
+GGML_QUANT_VERSION = 2
+
+# GGUFValueType
+UINT8, INT8, UINT16, INT16, UINT32, INT32, FLOAT32, BOOL, STRING, ARRAY, UINT64, INT64, FLOAT64 = range(13)
+
+# GGMLQuantizationType: id, block size, bytes per block
+GGML_TYPES = {
+    "F32": (0, 1, 4),
+    "F16": (1, 1, 2),
+    "Q4_0": (2, 32, 18),
+    "Q4_1": (3, 32, 20),
+    "Q5_0": (6, 32, 22),
+    "Q5_1": (7, 32, 24),
+    "Q8_0": (8, 32, 34),
+    "Q4_K": (12, 256, 144),
+    "Q5_K": (13, 256, 176),
+    "Q6_K": (14, 256, 210),
+    "BF16": (30, 1, 2),
+}
+
+# LlamaFileType
+FTYPE_MOSTLY_F16, FTYPE_MOSTLY_Q4_0, FTYPE_MOSTLY_Q8_0, FTYPE_MOSTLY_Q4_K_M = 1, 2, 7, 15
+
+# TokenType
+TOKEN_NORMAL, TOKEN_CONTROL = 1, 3
+POOLING_MEAN = 1
+
+# --------------------------------------------------------------------------------------------------
+# Quantizers and dequantizers (block structs of ggml-common.h, bit layouts of ggml-quants.c)
+# --------------------------------------------------------------------------------------------------
+
+F16 = np.dtype("<f2")
+
+
+def f16(a):
+    """float32 -> the float32 value of its float16 rounding (round to nearest even, as ggml's fp32_to_fp16)."""
+    return np.asarray(a, np.float32).astype(F16).astype(np.float32)
+
+
+def roundf(a):
+    """C roundf: half away from zero (numpy's round is half to even)."""
+    return np.trunc(a + np.copysign(0.5, a))
+
+
+def safe_inv(d):
+    out = np.zeros_like(d)
+    np.divide(1.0, d, out=out, where=d != 0)
+    return out
+
+
+def signed_absmax(x):
+    """Per row, the value with the largest magnitude, sign kept (first one on ties, as ggml's loops)."""
+    return np.take_along_axis(x, np.abs(x).argmax(-1)[..., None], -1)[..., 0]
+
+
+BLOCK_DTYPES = {
+    "Q4_0": np.dtype([("d", F16), ("qs", "u1", 16)]),
+    "Q4_1": np.dtype([("d", F16), ("m", F16), ("qs", "u1", 16)]),
+    "Q5_0": np.dtype([("d", F16), ("qh", "<u4"), ("qs", "u1", 16)]),  # qh: uint8_t[4], read as a LE uint32
+    "Q5_1": np.dtype([("d", F16), ("m", F16), ("qh", "<u4"), ("qs", "u1", 16)]),
+    "Q8_0": np.dtype([("d", F16), ("qs", "i1", 32)]),
+    "Q4_K": np.dtype([("d", F16), ("dmin", F16), ("scales", "u1", 12), ("qs", "u1", 128)]),
+    "Q5_K": np.dtype([("d", F16), ("dmin", F16), ("scales", "u1", 12), ("qh", "u1", 32), ("qs", "u1", 128)]),
+    "Q6_K": np.dtype([("ql", "u1", 128), ("qh", "u1", 64), ("scales", "i1", 16), ("d", F16)]),
+}
+for _t, _dt in BLOCK_DTYPES.items():
+    assert _dt.itemsize == GGML_TYPES[_t][2], (_t, _dt.itemsize)
+
+
+def nibbles(lo, hi):
+    return (lo.astype(np.uint8) & 15) | ((hi.astype(np.uint8) & 15) << 4)
+
+
+def q_legacy(x, levels, symmetric):
+    """Q4_0 / Q5_0 (symmetric: d = signed absmax / -levels/2, q = x/d + levels/2) and Q4_1 / Q5_1 (min/max:
+    d = (max - min) / (levels - 1), q = (x - min) / d). x: [nblocks, 32]. Returns d, m (or None), q as ints."""
+    if symmetric:
+        half = levels // 2
+        d = f16(signed_absmax(x) / -half)
+        q = np.clip(np.floor(x * safe_inv(d)[:, None] + half + 0.5), 0, levels - 1)
+        return d, None, q.astype(np.int64)
+    mn, mx = x.min(1), x.max(1)
+    d = f16((mx - mn) / (levels - 1))
+    m = f16(mn)
+    q = np.clip(roundf((x - m[:, None]) * safe_inv(d)[:, None]), 0, levels - 1)
+    return d, m, q.astype(np.int64)
+
+
+def qh_bits(q):
+    """Q5_0 / Q5_1 high bits: bit j of qh is bit 4 of element j (elements 0..31)."""
+    bits = (q >> 4) & 1
+    return (bits.astype(np.uint64) << np.arange(32, dtype=np.uint64)).sum(1).astype(np.uint32)
+
+
+def pack_scales_k4(ls, lm):
+    """Inverse of ggml's get_scale_min_k4: 8 six-bit scales and mins in 12 bytes. ls, lm: [nb, 8]."""
+    s = np.zeros((ls.shape[0], 12), np.uint8)
+    s[:, 0:4] = (ls[:, 0:4] & 63) | ((ls[:, 4:8] >> 4) << 6)
+    s[:, 4:8] = (lm[:, 0:4] & 63) | ((lm[:, 4:8] >> 4) << 6)
+    s[:, 8:12] = (ls[:, 4:8] & 15) | ((lm[:, 4:8] & 15) << 4)
+    return s
+
+
+def unpack_scales_k4(s):
+    s = s.astype(np.int64)
+    ls = np.concatenate([s[:, 0:4] & 63, (s[:, 8:12] & 15) | ((s[:, 0:4] >> 6) << 4)], 1)
+    lm = np.concatenate([s[:, 4:8] & 63, (s[:, 8:12] >> 4) | ((s[:, 4:8] >> 6) << 4)], 1)
+    return ls, lm
+
+
+def q_k_minmax(x, levels):
+    """Q4_K / Q5_K: 8 sub-blocks of 32, each x = d*ls*q - dmin*lm with 6-bit ls, lm (min clamped to <= 0, as
+    ggml's make_qkx). x: [nb, 256]. Returns d, dmin, ls, lm, q [nb, 8, 32]."""
+    sub = x.reshape(-1, 8, 32)
+    mn = np.minimum(sub.min(2), 0.0)
+    scale = (sub.max(2) - mn) / (levels - 1)
+    mins = -mn
+    d = f16(scale.max(1) / 63)
+    dmin = f16(mins.max(1) / 63)
+    ls = np.clip(roundf(scale * safe_inv(d)[:, None]), 0, 63).astype(np.int64)
+    lm = np.clip(roundf(mins * safe_inv(dmin)[:, None]), 0, 63).astype(np.int64)
+    sd = d[:, None] * ls
+    sm = dmin[:, None] * lm
+    q = np.clip(roundf((sub + sm[:, :, None]) * safe_inv(sd)[:, :, None]), 0, levels - 1).astype(np.int64)
+    return d, dmin, ls, lm, q
+
+
+def quantize(x, t):
+    """x: float32 [rows, cols] (cols = ne[0]); returns the bytes ggml stores for type t, row-major."""
+    x = np.ascontiguousarray(x, np.float32)
+    if t == "F32":
+        return x.astype("<f4").tobytes()
+    if t == "F16":
+        return x.astype(F16).tobytes()
+    if t == "BF16":  # ggml_compute_fp32_to_bf16: round to nearest even (no NaN here)
+        u = x.view(np.uint32).astype(np.uint64)
+        assert np.isfinite(x).all()
+        return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2").tobytes()
+    _, bs, _ = GGML_TYPES[t]
+    assert x.shape[-1] % bs == 0, (t, x.shape)
+    xb = x.reshape(-1, bs)
+    out = np.zeros(len(xb), BLOCK_DTYPES[t])
+    if t == "Q8_0":  # gguf-py quants.py Q8_0 / ggml quantize_row_q8_0_ref
+        d = np.abs(xb).max(1) / 127
+        out["qs"] = roundf(xb * safe_inv(d)[:, None])
+        out["d"] = d
+    elif t in ("Q4_0", "Q5_0", "Q4_1", "Q5_1"):
+        levels = 16 if t[1] == "4" else 32
+        d, m, q = q_legacy(xb, levels, t.endswith("_0"))
+        out["d"] = d
+        if m is not None:
+            out["m"] = m
+        out["qs"] = nibbles(q[:, :16], q[:, 16:])
+        if levels == 32:
+            out["qh"] = qh_bits(q)
+    elif t in ("Q4_K", "Q5_K"):
+        d, dmin, ls, lm, q = q_k_minmax(xb, 16 if t == "Q4_K" else 32)
+        out["d"], out["dmin"], out["scales"] = d, dmin, pack_scales_k4(ls, lm)
+        # qs[32k + l]: sub-block 2k in the low nibble, 2k+1 in the high nibble
+        out["qs"] = nibbles(q[:, 0::2, :], q[:, 1::2, :]).reshape(-1, 128)
+        if t == "Q5_K":  # qh[l] bit 2k / 2k+1: bit 4 of sub-block 2k / 2k+1, element l
+            hb = ((q >> 4) & 1).astype(np.uint8)  # [nb, 8, 32]
+            out["qh"] = (hb << np.arange(8, dtype=np.uint8)[None, :, None]).sum(1).astype(np.uint8)
+    elif t == "Q6_K":
+        sub = xb.reshape(-1, 16, 16)
+        s = signed_absmax(sub) / -32  # per 16: x = s * q, q in [-32, 31]
+        d = f16(signed_absmax(s) / -128)
+        sc = np.clip(roundf(s * safe_inv(d)[:, None]), -128, 127).astype(np.int64)
+        eff = d[:, None] * sc
+        L = (np.clip(roundf(sub * safe_inv(eff)[:, :, None]), -32, 31) + 32).astype(np.int64).reshape(-1, 256)
+        ql = np.zeros((len(xb), 128), np.uint8)
+        qh = np.zeros((len(xb), 64), np.uint8)
+        for n in range(2):  # two halves of 128 elements
+            a, b, c, e = (L[:, 128 * n + 32 * k : 128 * n + 32 * k + 32] for k in range(4))
+            ql[:, 64 * n : 64 * n + 32] = nibbles(a, c)
+            ql[:, 64 * n + 32 : 64 * n + 64] = nibbles(b, e)
+            qh[:, 32 * n : 32 * n + 32] = (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6)
+        out["ql"], out["qh"], out["scales"], out["d"] = ql, qh, sc, d
+    else:
+        raise ValueError(t)
+    return out.tobytes()
+
+
+def dequantize(buf, t, shape):
+    """Bytes of type t -> float32 [*shape], written from ggml's dequantize_row_* (independently of quantize)."""
+    n = int(np.prod(shape))
+    if t == "F32":
+        return np.frombuffer(buf, "<f4").reshape(shape).astype(np.float32)
+    if t == "F16":
+        return np.frombuffer(buf, F16).astype(np.float32).reshape(shape)
+    if t == "BF16":
+        return (np.frombuffer(buf, "<u2").astype(np.uint32) << 16).view(np.float32).reshape(shape)
+    b = np.frombuffer(buf, BLOCK_DTYPES[t])
+    assert len(b) * GGML_TYPES[t][1] == n, (t, len(b), shape)
+    f = lambda a: a.astype(np.float32)  # noqa: E731
+    if t == "Q8_0":
+        y = f(b["d"])[:, None] * b["qs"].astype(np.float32)
+    elif t in ("Q4_0", "Q4_1", "Q5_0", "Q5_1"):
+        qs = b["qs"].astype(np.int32)
+        lo, hi = qs & 0x0F, qs >> 4
+        if t.startswith("Q5"):
+            qh = b["qh"].astype(np.int64)[:, None]
+            j = np.arange(16)
+            lo = lo | (((qh >> j) << 4) & 0x10)  # xh_0 = ((qh >> (j + 0)) << 4) & 0x10
+            hi = hi | ((qh >> (j + 12)) & 0x10)  # xh_1 = ((qh >> (j + 12))     ) & 0x10
+        q = np.concatenate([lo, hi], 1).astype(np.float32)  # y[j] = lo, y[j + 16] = hi
+        if t.endswith("_0"):
+            y = (q - (8 if t == "Q4_0" else 16)) * f(b["d"])[:, None]
+        else:
+            y = q * f(b["d"])[:, None] + f(b["m"])[:, None]
+    elif t in ("Q4_K", "Q5_K"):
+        ls, lm = unpack_scales_k4(b["scales"])
+        d1 = f(b["d"])[:, None] * ls  # [nb, 8]
+        m1 = f(b["dmin"])[:, None] * lm
+        qs = b["qs"].reshape(-1, 4, 32).astype(np.int32)  # j = 0, 64, 128, 192: 32 bytes each
+        q = np.stack([qs & 0xF, qs >> 4], 2).reshape(-1, 8, 32)  # sub-block 2k: low nibbles, 2k+1: high
+        if t == "Q5_K":
+            qh = b["qh"].astype(np.int32)[:, None, :]  # [nb, 1, 32]
+            q = q + ((qh >> np.arange(8)[None, :, None]) & 1) * 16  # u1 = 1 << 2k, u2 = 2 << 2k
+        y = (d1[:, :, None] * q - m1[:, :, None]).reshape(-1, 256)
+    elif t == "Q6_K":
+        ql = b["ql"].astype(np.int32).reshape(-1, 2, 64)
+        qh = b["qh"].astype(np.int32).reshape(-1, 2, 32)
+        q1 = (ql[:, :, 0:32] & 0xF) | (((qh >> 0) & 3) << 4)
+        q2 = (ql[:, :, 32:64] & 0xF) | (((qh >> 2) & 3) << 4)
+        q3 = (ql[:, :, 0:32] >> 4) | (((qh >> 4) & 3) << 4)
+        q4 = (ql[:, :, 32:64] >> 4) | (((qh >> 6) & 3) << 4)
+        q = np.concatenate([q1, q2, q3, q4], 2).reshape(-1, 256) - 32  # y[l], y[l+32], y[l+64], y[l+96]
+        sc = np.repeat(b["scales"].astype(np.float32), 16, 1)  # scale k covers elements 16k .. 16k+15
+        y = f(b["d"])[:, None] * sc * q
+    else:
+        raise ValueError(t)
+    return y.reshape(shape).astype(np.float32)
+
+
+# dequantize(quantize(x)) must stay this close to x (relative Frobenius error on Gaussian rows), per type
+ROUNDTRIP_BOUND = {"F32": 0.0, "F16": 1e-3, "BF16": 5e-3, "Q8_0": 0.01, "Q6_K": 0.03, "Q5_0": 0.05, "Q5_1": 0.04,
+                   "Q5_K": 0.04, "Q4_0": 0.1, "Q4_1": 0.1, "Q4_K": 0.1}
+
+
+def roundtrip_checks():
+    """Each type on Gaussian data and on rows with an offset, a zero block and one outlier: the relative error is
+    under its bound, and a second quantization of the dequantized values gives the same bytes (the encoding is
+    stable), so layout slips between the two halves show up here before llama.cpp sees the files."""
+    rs = np.random.RandomState(7)
+    x = rs.standard_normal((8, 512)).astype(np.float32)
+    x[1] += 3.0
+    x[2, :256] = 0.0
+    x[3, 17] = 40.0
+    x[4] *= 1e-3
+    errs = {}
+    for t in GGML_TYPES:
+        y = dequantize(quantize(x, t), t, x.shape)
+        rel = float(np.linalg.norm(y - x) / np.linalg.norm(x))
+        assert rel <= ROUNDTRIP_BOUND[t], (t, rel)
+        if t not in ("F32", "F16", "BF16"):
+            g = rs.standard_normal((4, 512)).astype(np.float32)
+            relg = float(np.linalg.norm(dequantize(quantize(g, t), t, g.shape) - g) / np.linalg.norm(g))
+            assert relg <= ROUNDTRIP_BOUND[t], (t, relg)
+        assert np.all(y[2, :256] == 0), t
+        errs[t] = rel
+    return errs
+
+
+# --------------------------------------------------------------------------------------------------
+# GGUF writer (gguf-py/gguf/gguf_writer.py layout)
+# --------------------------------------------------------------------------------------------------
+
+SCALAR_FMT = {UINT8: "B", INT8: "b", UINT16: "H", INT16: "h", UINT32: "I", INT32: "i", FLOAT32: "f", BOOL: "?",
+              UINT64: "Q", INT64: "q", FLOAT64: "d"}
+
+
+def pack_str(s):
+    b = s.encode("utf-8")
+    return struct.pack("<Q", len(b)) + b
+
+
+def pack_value(vtype, value, sub=None):
+    if vtype in SCALAR_FMT:
+        return struct.pack("<" + SCALAR_FMT[vtype], value)
+    if vtype == STRING:
+        return pack_str(value)
+    if vtype == ARRAY:
+        return struct.pack("<IQ", sub, len(value)) + b"".join(pack_value(sub, v) for v in value)
+    raise ValueError(vtype)
+
+
+def pad(n):
+    return (ALIGNMENT - n % ALIGNMENT) % ALIGNMENT
+
+
+def write_gguf(path, kvs, tensors):
+    """kvs: [(key, vtype, value[, subtype])]; tensors: [(name, ggml type name, numpy shape, bytes)]. Header, KVs,
+    tensor infos (dims reversed: ne[0] = numpy's last axis; offsets relative to the data section, each a
+    multiple of 32), zero padding to 32, then each tensor's bytes padded to 32."""
+    out = bytearray(GGUF_MAGIC + struct.pack("<IQQ", GGUF_VERSION, len(tensors), len(kvs)))
+    for kv in kvs:
+        key, vtype, value = kv[:3]
+        out += pack_str(key) + struct.pack("<I", vtype) + pack_value(vtype, value, kv[3] if len(kv) > 3 else None)
+    offset = 0
+    for name, t, shape, data in tensors:
+        tid, bs, bb = GGML_TYPES[t]
+        assert shape[-1] % bs == 0 and len(data) == int(np.prod(shape)) // bs * bb, (name, t, shape, len(data))
+        out += pack_str(name) + struct.pack("<I", len(shape))
+        out += b"".join(struct.pack("<Q", d) for d in reversed(shape))
+        out += struct.pack("<IQ", tid, offset)
+        offset += len(data) + pad(len(data))
+    out += b"\0" * pad(len(out))
+    for _, _, _, data in tensors:
+        out += data + b"\0" * pad(len(data))
+    with open(path, "wb") as f:
+        f.write(out)
+    return len(out)
+
+
+def read_back(path):
+    """Parses a written file again (independently of write_gguf): KVs through make_fixtures.read_gguf_kv, then the
+    tensor infos; checks the alignment of every offset and of the data section and the file's length. Returns
+    the KVs and name -> (type name, numpy shape, bytes)."""
+    kv = mf.read_gguf_kv(path)
+    with open(path, "rb") as f:
+        buf = f.read()
+    o = 24
+    for _ in range(struct.unpack_from("<Q", buf, 16)[0]):  # skip the KVs again to find the tensor infos
+        o += 8 + struct.unpack_from("<Q", buf, o)[0]
+        vtype = struct.unpack_from("<I", buf, o)[0]
+        o += 4
+        o = skip_value(buf, o, vtype)
+    by_id = {v[0]: k for k, v in GGML_TYPES.items()}
+    infos = []
+    for _ in range(struct.unpack_from("<Q", buf, 8)[0]):
+        n = struct.unpack_from("<Q", buf, o)[0]
+        name = buf[o + 8 : o + 8 + n].decode()
+        o += 8 + n
+        nd = struct.unpack_from("<I", buf, o)[0]
+        dims = struct.unpack_from(f"<{nd}Q", buf, o + 4)
+        tid, off = struct.unpack_from("<IQ", buf, o + 4 + 8 * nd)
+        o += 4 + 8 * nd + 12
+        assert off % ALIGNMENT == 0, (name, off)
+        infos.append((name, by_id[tid], tuple(reversed(dims)), off))
+    start = o + pad(o)
+    tensors, end = {}, start
+    for name, t, shape, off in infos:
+        _, bs, bb = GGML_TYPES[t]
+        size = int(np.prod(shape)) // bs * bb
+        tensors[name] = (t, shape, buf[start + off : start + off + size])
+        end = max(end, start + off + size + pad(size))
+    assert end == len(buf), (path, end, len(buf))
+    return kv, tensors
+
+
+def skip_value(buf, o, vtype):
+    if vtype in SCALAR_FMT:
+        return o + struct.calcsize("<" + SCALAR_FMT[vtype])
+    if vtype == STRING:
+        return o + 8 + struct.unpack_from("<Q", buf, o)[0]
+    sub, n = struct.unpack_from("<IQ", buf, o)
+    o += 12
+    for _ in range(n):
+        o = skip_value(buf, o, sub)
+    return o
+
+
+# --------------------------------------------------------------------------------------------------
+# The model: config, weights, HF -> GGUF names
+# --------------------------------------------------------------------------------------------------
+
+H, LAYERS, HEADS, INTER, MAXPOS, TYPES, EPS = 256, 2, 4, 512, 128, 2, 1e-12
+
+
+def config(vocab_size):
+    return {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": vocab_size,
+        "hidden_size": H,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": HEADS,
+        "intermediate_size": INTER,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": MAXPOS,
+        "type_vocab_size": TYPES,
+        "initializer_range": 0.02,
+        "layer_norm_eps": EPS,
+        "pad_token_id": 0,
+        "position_embedding_type": "absolute",
+        "torch_dtype": "float32",
+    }
+
+
+def make_weights(vocab_size):
+    """HF BertModel state dict (no "bert." prefix), float32. Standard deviations: make_fixtures.BERT_STD, scaled
+    by sqrt(fan-in of bert-tiny / fan-in here) for the matrices, so that logits and activations have the sizes
+    they have in bert-tiny (hidden 48, intermediate 120)."""
+    r_h, r_i = math.sqrt(48 / H), math.sqrt(120 / INTER)
+    std = dict(mf.BERT_STD)
+    std.update(qk=std["qk"] * r_h, v=std["v"] * r_h, o=std["o"] * r_h, ffn_in=std["ffn_in"] * r_h,
+               ffn_out=std["ffn_out"] * r_i)
+    rw = pno.RandomWeights(SEED, H)
+    rw.embeddings("", vocab_size, TYPES, std, "embeddings.LayerNorm")
+    rw.normal("embeddings.position_embeddings.weight", (MAXPOS, H), std["emb"])
+    for l in range(LAYERS):
+        p = f"encoder.layer.{l}."
+        rw.lin(p + "attention.self.query", H, H, std["qk"])
+        rw.lin(p + "attention.self.key", H, H, std["qk"])
+        rw.lin(p + "attention.self.value", H, H, std["v"])
+        rw.lin(p + "attention.output.dense", H, H, std["o"])
+        rw.ln(p + "attention.output.LayerNorm")
+        rw.lin(p + "intermediate.dense", INTER, H, std["ffn_in"])
+        rw.lin(p + "output.dense", H, INTER, std["ffn_out"])
+        rw.ln(p + "output.LayerNorm")
+    rw.lin("pooler.dense", H, H, 0.2)  # in the checkpoint, not in the GGUF (the converter drops the pooler)
+    return {n: a.astype(np.float32) for n, a in rw.w}
+
+
+def gguf_name(hf):
+    """convert_hf_to_gguf.py's mapping for MODEL_ARCH.BERT (gguf-py tensor_mapping / constants TENSOR_NAMES)."""
+    fixed = {
+        "embeddings.word_embeddings": "token_embd",
+        "embeddings.token_type_embeddings": "token_types",
+        "embeddings.position_embeddings": "position_embd",
+        "embeddings.LayerNorm": "token_embd_norm",
+    }
+    layer = {
+        "attention.self.query": "attn_q",
+        "attention.self.key": "attn_k",
+        "attention.self.value": "attn_v",
+        "attention.output.dense": "attn_output",
+        "attention.output.LayerNorm": "attn_output_norm",
+        "intermediate.dense": "ffn_up",
+        "output.dense": "ffn_down",
+        "output.LayerNorm": "layer_output_norm",
+    }
+    base, suffix = hf.rsplit(".", 1)
+    if base in fixed:
+        return f"{fixed[base]}.{suffix}"
+    parts = base.split(".")
+    assert parts[:2] == ["encoder", "layer"], hf
+    return f"blk.{parts[2]}.{layer['.'.join(parts[3:])]}.{suffix}"
+
+
+def gguf_tensors(W):
+    """(HF name, GGUF name, float32 array) in the converter's order: the safetensors keys sorted (safe_open.keys()),
+    the pooler and position_ids left out."""
+    return [(n, gguf_name(n), W[n]) for n in sorted(W) if not n.startswith("pooler.")]
+
+
+def f32_always(gname, arr):
+    """convert_hf_to_gguf.py prepare_tensors: 1-D tensors, *_norm.weight, biases, POS_EMBD and TOKEN_TYPES stay F32
+    (llama-quantize leaves position_embd and token_types unquantized too)."""
+    return arr.ndim == 1 or not gname.endswith(".weight") or gname.endswith("_norm.weight") or gname in (
+        "position_embd.weight", "token_types.weight")
+
+
+def use_more_bits(i_layer, n_layers):  # llama-quant.cpp
+    return i_layer < n_layers // 8 or i_layer >= 7 * n_layers // 8 or (i_layer - n_layers // 8) % 3 == 2
+
+
+MIXED_CYCLE = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q5_K", "BF16", "F32", "Q8_0", "Q6_K", "Q4_K"]
+
+
+def tensor_types(tensors, kind):
+    """GGUF name -> ggml type for one file kind."""
+    types, k = {}, 0
+    for _, g, a in tensors:
+        if f32_always(g, a):
+            types[g] = "F32"
+        elif kind == "f16":
+            types[g] = "F16"
+        elif kind == "q8_0":
+            types[g] = "Q8_0"
+        elif kind == "q4_k_m":  # llama_tensor_get_type for LLAMA_FTYPE_MOSTLY_Q4_K_M; BERT has no output.weight
+            bid = int(g.split(".")[1]) if g.startswith("blk.") else None
+            more = (g == "token_embd.weight" or (g.endswith(("attn_v.weight", "ffn_down.weight"))
+                                                  and use_more_bits(bid, LAYERS)))
+            types[g] = "Q6_K" if more else "Q4_K"
+        elif kind == "mixed":  # in the order of the file
+            types[g] = MIXED_CYCLE[k % len(MIXED_CYCLE)]
+            k += 1
+    return types
+
+
+# --------------------------------------------------------------------------------------------------
+# Metadata (what convert_hf_to_gguf.py's BertModel and SpecialVocab write for this checkpoint)
+# --------------------------------------------------------------------------------------------------
+
+
+def size_label(n):  # gguf-py utility.model_weight_count_rounded_notation (no experts)
+    scaled, suffix = (n * 1e-6, "M") if n > 1e6 else (n * 1e-3, "K")
+    fix = max(2 - len(str(round(scaled)).lstrip("0")), 0)
+    return f"{scaled:.{fix}f}{suffix}"
+
+
+def vocab_metadata(tok_json, tok_cfg):
+    """tokenizer.ggml.* as BertModel.set_vocab + SpecialVocab write them for a WordPiece tokenizer.json."""
+    vocab = tok_json["model"]["vocab"]
+    inv = {i: t for t, i in vocab.items()}
+    assert sorted(inv) == list(range(len(vocab)))
+    added = {a["content"]: a for a in tok_json["added_tokens"]}
+    special = {t for t, a in added.items() if a["special"]}
+    # get_vocab_base: added special tokens are CONTROL, every other token NORMAL (no USER_DEFINED / UNUSED here)
+    toktypes = [TOKEN_CONTROL if inv[i] in special else TOKEN_NORMAL for i in range(len(inv))]
+
+    def phantom(tok, tt):  # BertModel.set_vocab: "convert to phantom space vocab"
+        if tt == TOKEN_CONTROL:
+            return tok
+        if tok.startswith("##"):
+            return tok[2:]
+        return "\u2581" + tok
+
+    tokens = [phantom(inv[i], toktypes[i]) for i in range(len(inv))]
+    assert len(set(tokens)) == len(tokens), "phantom-space transform made duplicate tokens"
+    # SpecialVocab._try_load_from_tokenizer_json: no bos/eos in tokenizer_config -> bos = cls, eos = sep; the
+    # TemplateProcessing single [CLS] $A [SEP] gives add_bos = add_eos = true, the pair [CLS] $A [SEP] $B [SEP]
+    # gives add_sep = false. The ids: bos, eos, unk, sep, pad, (cls: no handler in gguf_writer, skipped), mask.
+    cfg = dict(tok_cfg)
+    cfg.setdefault("bos_token", cfg["cls_token"])
+    cfg.setdefault("eos_token", cfg["sep_token"])
+    single = tok_json["post_processor"]["single"]
+    assert [s.get("SpecialToken", {}).get("id") for s in (single[0], single[-1])] == [cfg["cls_token"],
+                                                                                    cfg["sep_token"]]
+    ids = [(f"tokenizer.ggml.{k}", UINT32, added[cfg[f"{t}_token"]]["id"]) for t, k in (
+        ("bos", "bos_token_id"), ("eos", "eos_token_id"), ("unk", "unknown_token_id"), ("sep", "seperator_token_id"),
+        ("pad", "padding_token_id"), ("mask", "mask_token_id"))]
+    return [
+        ("tokenizer.ggml.token_type_count", UINT32, TYPES),
+        ("tokenizer.ggml.model", STRING, "bert"),
+        # The converter's pre-tokenizer hash would not know this vocabulary; "bert-bge" is what it writes for the
+        # bert-base-uncased family (same BertNormalizer + BertPreTokenizer). llama.cpp ignores it for WPM.
+        ("tokenizer.ggml.pre", STRING, "bert-bge"),
+        ("tokenizer.ggml.tokens", ARRAY, tokens, STRING),
+        ("tokenizer.ggml.token_type", ARRAY, toktypes, INT32),
+        *ids,
+        ("tokenizer.ggml.add_bos_token", BOOL, True),
+        ("tokenizer.ggml.add_eos_token", BOOL, True),
+        ("tokenizer.ggml.add_sep_token", BOOL, False),
+    ]
+
+
+def metadata(cfg, n_params, file_type, vocab_kvs, quantized_by_llama_quantize):
+    """KV list in the converter's order (GGUFWriter: general.architecture; prepare_metadata: general.type, name,
+    size_label; TextModel/BertModel.set_gguf_parameters; quantization_version; set_vocab). A file made by
+    llama-quantize from f16.gguf carries the same KVs with general.quantization_version and general.file_type
+    moved to the end (gguf_set_kv, then gguf_set_val_u32 removes and re-appends the key)."""
+    a = "bert"
+    head = [
+        ("general.architecture", STRING, a),
+        ("general.type", STRING, "model"),
+        ("general.name", STRING, NAME),
+        ("general.size_label", STRING, size_label(n_params)),
+        (f"{a}.block_count", UINT32, cfg["num_hidden_layers"]),
+        (f"{a}.context_length", UINT32, cfg["max_position_embeddings"]),
+        (f"{a}.embedding_length", UINT32, cfg["hidden_size"]),
+        (f"{a}.feed_forward_length", UINT32, cfg["intermediate_size"]),
+        (f"{a}.attention.head_count", UINT32, cfg["num_attention_heads"]),
+        (f"{a}.attention.layer_norm_epsilon", FLOAT32, cfg["layer_norm_eps"]),
+    ]
+    ftype = [("general.file_type", UINT32, file_type)]
+    tail = [
+        (f"{a}.attention.causal", BOOL, False),
+        # _try_set_pooling_type: written when modules.json names a Pooling module with pooling_mode_mean_tokens
+        (f"{a}.pooling_type", UINT32, POOLING_MEAN),
+    ]
+    qv = [("general.quantization_version", UINT32, GGML_QUANT_VERSION)]
+    if quantized_by_llama_quantize:
+        return head + tail + vocab_kvs + qv + ftype
+    return head + ftype + tail + qv + vocab_kvs
+
+
+# --------------------------------------------------------------------------------------------------
+# Texts and the oracle
+# --------------------------------------------------------------------------------------------------
+
+# FLORES-200 dev sentences by index_id (other than bert-tiny's 1075 / 331); no accented letters in the German one
+FLORES_EXTRA = [("eng_Latn", 1110), ("deu_Latn", 596)]
+ACCENT_TEXT = "Crème brûlée at the café"
+
+
+def texts_and_ids(tok):
+    src_texts, src_ids, _ = pno.bert_texts()
+    texts = src_texts[:2]
+    for lang, idx in FLORES_EXTRA:
+        hit = [t for i, t in mf.read_flores(lang, "dev") if i == idx]
+        assert len(hit) == 1, (lang, idx)
+        texts.append(hit[0])
+    texts += [mf.SHORT_TEXT, ACCENT_TEXT]
+    ids = [tok.encode(t) for t in texts]
+    assert ids[:2] == src_ids[:2], "tokenizer disagrees with bert-tiny's verified ids"
+    assert all(len(x) <= MAXPOS for x in ids)
+    return texts, ids
+
+
+def run_oracle(W, cfg, ids):
+    """float64 hidden states of one right-padded batch (make_fixtures.forward, checked against torch.nn's encoder
+    layer and against each text alone). Returns [emb, layer1, layer2], each [B, S, H]."""
+    Wt = {n: torch.from_numpy(a.astype(np.float64)) for n, a in W.items()}
+    inp, mask = pno.padded_batch(ids, 0)
+    with torch.no_grad():
+        states = mf.forward(Wt, cfg, "", inp, mask, False)
+        mf.cross_check_torch_nn(Wt, cfg, "", inp, mask, states)
+        for i, x in enumerate(ids):
+            alone = mf.forward(Wt, cfg, "", torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long), False)
+            d = max((alone[l][0] - states[l][i, : len(x)]).abs().max().item() for l in range(len(states)))
+            assert d < 1e-9, ("alone", i, d)
+    return states
+
+
+def r7(a):
+    return [float(f"{v:.7g}") for v in np.asarray(a, np.float64).ravel()]
+
+
+def pooled(states, ids):
+    last = states[-1]
+    mean = [r7(last[i, : len(x)].mean(0).numpy()) for i, x in enumerate(ids)]
+    cls = [r7(last[i, 0].numpy()) for i in range(len(ids))]
+    return mean, cls
+
+
+def cos(u, v):
+    u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
+    return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------------
+
+FILES = [("f16.gguf", "f16", FTYPE_MOSTLY_F16, False), ("q8_0.gguf", "q8_0", FTYPE_MOSTLY_Q8_0, False),
+         ("q4_k_m.gguf", "q4_k_m", FTYPE_MOSTLY_Q4_K_M, True), ("mixed.gguf", "mixed", FTYPE_MOSTLY_Q4_0, True)]
+
+
+def main():
+    errs = roundtrip_checks()
+    print("round trips (relative error): " + ", ".join(f"{t} {e:.4f}" for t, e in errs.items()))
+
+    os.makedirs(FOLDER, exist_ok=True)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(os.path.join(pno.BERT, f), os.path.join(FOLDER, f))
+    tok_json = pno.read_json(os.path.join(FOLDER, "tokenizer.json"))
+    tok_cfg = pno.read_json(os.path.join(FOLDER, "tokenizer_config.json"))
+    vocab = tok_json["model"]["vocab"]
+    specials = [a["content"] for a in tok_json["added_tokens"]]
+    tok = mf.WordPieceTokenizer(vocab, True, "[UNK]", "[CLS]", "[SEP]", added=specials)
+    cfg = config(len(vocab))
+    mf.write_json(os.path.join(FOLDER, "config.json"), cfg)
+
+    texts, ids = texts_and_ids(tok)
+    W = make_weights(len(vocab))
+    tensors = gguf_tensors(W)
+    n_params = sum(a.size for _, _, a in tensors)
+    vkv = vocab_metadata(tok_json, tok_cfg)
+
+    states = run_oracle(W, cfg, ids)
+    mean, cls = pooled(states, ids)
+    layer_mean = [[r7(s[i, : len(x)].mean(0).numpy()) for s in states] for i, x in enumerate(ids)]
+
+    files = {}
+    for fname, kind, ftype, by_quantize in FILES:
+        types = tensor_types(tensors, kind)
+        blobs = [(g, types[g], a.shape, quantize(a, types[g])) for _, g, a in tensors]
+        size = write_gguf(os.path.join(FOLDER, fname), metadata(cfg, n_params, ftype, vkv, by_quantize), blobs)
+        kv, stored = read_back(os.path.join(FOLDER, fname))
+        assert list(stored) == [g for _, g, _ in tensors] and kv["general.file_type"] == ftype
+        assert kv["tokenizer.ggml.tokens"][:6] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "\u2581!"]
+        # the oracle on exactly what the file stores
+        Wq = {h: dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
+        Wq.update({n: a for n, a in W.items() if n.startswith("pooler.")})
+        qmean, qcls = pooled(run_oracle(Wq, cfg, ids), ids)
+        worst = min(cos(a, b) for a, b in zip(qmean, mean))
+        worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
+        files[fname] = {"file_type": ftype, "tensor_types": types, "mean": qmean, "cls": qcls}
+        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; "
+              f"min cosine of the stored weights' mean vs the float32 oracle {worst:.6f}")
+
+    expected = {
+        "model": NAME,
+        "texts": texts,
+        "ids": ids,
+        "tokens": [tok.tokens(t) for t in texts],
+        "layers": LAYERS,
+        "hidden": H,
+        "mean": mean,
+        "cls": cls,
+        "layer_mean": layer_mean,
+        "files": files,
+        "note": "ids: the Hugging Face BertTokenizer ids of tokenizer.json ([CLS] ... [SEP]). mean / cls: the last "
+        "layer's mean over the real tokens (not normalised) and token 0, from the float32 weights of make_gguf.py "
+        "(the checkpoint the GGUF files were converted from). layer_mean[i][l]: mean after the embedding "
+        "LayerNorm (l=0) and after layer l. files[f].mean / .cls: the same oracle run on the weights file f "
+        "stores, dequantized (so a reader of f should match these most closely); files[f].tensor_types: the ggml "
+        "type of every tensor in f. Computed in float64 (one right-padded batch, checked against each text alone "
+        "and torch.nn.TransformerEncoderLayer), exact GELU (erf); values rounded to 7 significant digits.",
+    }
+    mf.write_json(os.path.join(FOLDER, "expected.json"), expected)
+    lengths = [len(x) for x in ids]
+    n_unk = sum(x.count(vocab["[UNK]"]) for x in ids)
+    print(f"{NAME}: {len(texts)} texts, lengths {lengths}, {n_unk} unk, {n_params} parameters in the GGUF; "
+          f"mean token cosine (last layer) {pno.mean_token_cosine(states[-1], lengths):.2f}; "
+          f"expected.json {os.path.getsize(os.path.join(FOLDER, 'expected.json'))} bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createEncoder } from '../../src/client/client.js';
+import { CpuEncoder } from '../../src/model/cpu.js';
+import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
+import { openModelFolder } from '../../src/node/model-folder.js';
+import { convertCheckpoint } from '../../src/pack/convert.js';
+import { parseManifest } from '../../src/pack/manifest.js';
+import { modelFromPack } from '../../src/pack/model.js';
+import { jsonLines, m3web, vectors } from '../support/cli.js';
+import { folderFiles } from '../support/hub-server.js';
+import { serveFakeHub } from '../support/oracle-pack.js';
+import { cosine } from '../support/random.js';
+
+// GGUF models (llama.cpp's format) against two oracles that are not m3web: test/oracle/make_gguf.py
+// writes a BERT as llama.cpp's converter lays it out (every 2-D tensor in one ggml type per file,
+// and one file cycling through all eleven types m3web decodes) and runs it in float64 PyTorch on
+// the weights each file stores (its own dequantizer, written from ggml's); gguf_llamacpp.mjs runs
+// the same files in llama.cpp itself (node-llama-cpp 3.22.1, CPU).
+
+const DIR = join(import.meta.dirname, '../oracle/fixtures/gguf-bert');
+const FILES = ['f16.gguf', 'q8_0.gguf', 'q4_k_m.gguf', 'mixed.gguf'] as const;
+type File = (typeof FILES)[number];
+const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as {
+  texts: string[];
+  ids: number[][];
+  mean: number[][];
+  files: Record<File, { mean: number[][]; tensor_types: Record<string, string> }>;
+};
+const llamaCpp = JSON.parse(readFileSync(join(DIR, 'llamacpp.json'), 'utf8')) as {
+  files: Record<File, { ids: number[][]; embeddings: number[][] }>;
+};
+
+const worst = (vectors: ArrayLike<number>[], oracle: number[][]) =>
+  Math.min(...vectors.map((v, i) => cosine(v, oracle[i] as number[])));
+
+describe('GGUF models', () => {
+  it('the fixtures hold every ggml type m3web decodes', () => {
+    const types = new Set(FILES.flatMap((f) => Object.values(expected.files[f].tensor_types)));
+    for (const t of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'])
+      expect(types).toContain(t);
+  });
+
+  it.each(FILES)('%s opens from its path and embeds as PyTorch and llama.cpp do with the weights it stores', async (file) => {
+    const enc = await createEncoder({ model: join(DIR, file), device: 'cpu' });
+    try {
+      expect((await enc.info()).model).toMatchObject({ pooling: 'mean', layers: 2, hiddenSize: 256 });
+      const vectors = await enc.embed(expected.texts);
+      // Decoded exactly: what is left is f32 against float64 arithmetic.
+      expect(worst(vectors, expected.files[file].mean)).toBeGreaterThan(0.999999);
+      // llama.cpp multiplies quantized matrices by 8-bit activations and takes GELU's tanh form.
+      expect(worst(vectors, llamaCpp.files[file].embeddings)).toBeGreaterThan(0.9999);
+      // Against the float weights the file was made from, quantization shows (4-bit: 0.991).
+      if (file !== 'f16.gguf') expect(worst(vectors, expected.mean)).toBeLessThan(0.99999);
+    } finally {
+      await enc.dispose();
+    }
+    const { tokenizer, config } = await openModelFolder(join(DIR, file));
+    const ids = expected.texts.map((t) => tokenizer.encode(t, config.maxTokens).ids);
+    expect(ids).toEqual(expected.ids);
+    expect(ids).toEqual(llamaCpp.files[file].ids);
+  });
+
+  it('a folder holding several GGUF files reads the Q8_0 one; converted to a q8 pack it keeps its vectors', async () => {
+    const ckpt = await openHfCheckpoint(DIR);
+    const pack = await convertCheckpoint(ckpt, { id: 'gguf-bert', quant: 'q8' }).finally(() => ckpt.close());
+    const manifest = parseManifest(JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json'))));
+    expect(manifest).toMatchObject({ pooling: 'mean', exits: [1, 2] });
+    const model = modelFromPack(manifest, pack.files, 2);
+    const cpu = new CpuEncoder(model.weights);
+    const tokens = expected.texts.map((t) => model.tokenizer.encode(t, model.config.maxTokens).ids);
+    const [last] = await cpu.pooledAtExits(tokens, [2], 'mean');
+    cpu.dispose();
+    expect(worst(last as Float32Array[], expected.files['q8_0.gguf'].mean)).toBeGreaterThan(0.999);
+  });
+
+  it('the CLI converts a .gguf file and embeds from a .gguf path', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'm3web-gguf-'));
+    const converted = await m3web(['convert', join(DIR, 'q4_k_m.gguf'), '--out', out, '--quant', 'f16'], '');
+    expect(converted.code).toBe(0);
+    expect(parseManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')))).toMatchObject({ id: 'q4_k_m' });
+    for (const model of [out, join(DIR, 'q4_k_m.gguf')]) {
+      const embedded = await m3web(['embed', '--model', model], jsonLines(expected.texts.slice(0, 2)));
+      expect(embedded.code).toBe(0);
+      expect(worst(vectors(embedded.stdout), expected.files['q4_k_m.gguf'].mean)).toBeGreaterThan(0.9999);
+    }
+  });
+});
+
+describe('GGUF models by hub id', () => {
+  const files = folderFiles(DIR, [...FILES]);
+  files.set('README.md', new TextEncoder().encode('# gguf-bert\n'));
+  const hub = serveFakeHub('gguf', () => new Map([['fixtures/gguf-bert', { files, commit: 'c0ffee' }]]));
+
+  it.each([
+    ['hf:fixtures/gguf-bert', 'q8_0.gguf'],
+    ['hf:fixtures/gguf-bert:Q4_K_M', 'q4_k_m.gguf'],
+  ] as const)('%s lists the repository, reads %s and embeds as its oracle', async (model, file) => {
+    const enc = await createEncoder({ model, hub: { url: hub.url }, device: 'cpu', dtype: 'f32' });
+    try {
+      expect((await enc.info()).model).toMatchObject({ pooling: 'mean', layers: 2 });
+      expect(worst(await enc.embed(expected.texts), expected.files[file].mean)).toBeGreaterThan(0.999999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+});

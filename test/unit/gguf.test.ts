@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GgufFile } from '../../src/checkpoint/gguf.js';
+import { openGguf, pickGgufFile } from '../../src/checkpoint/gguf-model.js';
+import { bytesSource } from '../../src/checkpoint/safetensors.js';
+import { ModelFormatError, ModelNotFoundError, UnsupportedError } from '../../src/errors.js';
+import { parseHubId } from '../../src/source/hub-id.js';
+import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { rejection } from '../support/rejection.js';
+
+// The GGUF container and the tokenizer m3web rebuilds from its metadata. The models themselves
+// (every ggml type, against llama.cpp and PyTorch) are in gguf-models.test.ts.
+
+const BGE = join(import.meta.dirname, '../oracle/fixtures/tokenizer-bge');
+/** llama.cpp's vocab-only GGUF of bert-base-uncased (bge-small-en's vocabulary), as its converter wrote it. */
+const vocabOnly = new Uint8Array(readFileSync(join(BGE, 'ggml-vocab-bert-bge.gguf')));
+const open = (bytes: Uint8Array, name = 'model.gguf') => openGguf(bytesSource(bytes, name));
+
+/** A GGUF v3 header: metadata [key, type, value] (scalars and string arrays) and tensors [name, ne, type, offset]. */
+function gguf(kvs: [string, number, unknown][], tensors: [string, number[], number, number][] = [], data = 0): Uint8Array {
+  const out: number[] = [];
+  const push = (bytes: ArrayBuffer) => out.push(...new Uint8Array(bytes));
+  const u32 = (v: number) => push(new Uint32Array([v]).buffer);
+  const u64 = (v: number) => push(new BigUint64Array([BigInt(v)]).buffer);
+  const str = (s: string) => {
+    const b = new TextEncoder().encode(s);
+    u64(b.length);
+    out.push(...b);
+  };
+  const value = (type: number, v: unknown) => {
+    if (type === 8) str(v as string);
+    else if (type === 4) u32(v as number);
+    else if (type === 9) {
+      u32(8);
+      u64((v as string[]).length);
+      for (const s of v as string[]) str(s);
+    }
+  };
+  u32(0x46554747);
+  u32(3);
+  u64(tensors.length);
+  u64(kvs.length);
+  for (const [k, t, v] of kvs) {
+    str(k);
+    u32(t);
+    value(t, v);
+  }
+  for (const [name, ne, type, offset] of tensors) {
+    str(name);
+    u32(ne.length);
+    for (const d of ne) u64(d);
+    u32(type);
+    u64(offset);
+  }
+  while (out.length % 32) out.push(0);
+  return new Uint8Array([...out, ...new Array(data).fill(0)]);
+}
+
+const BERT_KV: [string, number, unknown][] = [
+  ['general.architecture', 8, 'bert'],
+  ['bert.embedding_length', 4, 32],
+  ['bert.block_count', 4, 1],
+  ['bert.attention.head_count', 4, 2],
+  ['bert.feed_forward_length', 4, 64],
+  ['bert.context_length', 4, 16],
+  ['tokenizer.ggml.model', 8, 'bert'],
+  ['tokenizer.ggml.tokens', 9, ['[UNK]', '[CLS]', '[SEP]', '\u2581a']],
+];
+
+describe('GGUF tokenizer', () => {
+  it("rebuilds bert-base-uncased's WordPiece tokenizer from llama.cpp's vocab-only GGUF, as Hugging Face tokenizes", async () => {
+    const ckpt = await open(vocabOnly);
+    const json = JSON.parse(new TextDecoder().decode(ckpt.tokenizer));
+    const cases = JSON.parse(readFileSync(join(BGE, 'cases.json'), 'utf8')) as { text: string; ids: number[] }[];
+    const bare = TextTokenizer.fromJson(json, undefined, { specialTokens: false });
+    // 46 strings from llama.cpp's tokenizer tests (accents, CJK, Cyrillic, emoji, runs of whitespace)
+    // with the ids the reference Hugging Face tokenizer gave.
+    expect(cases.length).toBe(46);
+    for (const c of cases) expect(bare.encode(c.text, 10_000).ids, JSON.stringify(c.text)).toEqual(c.ids);
+    // The vocabulary is bert-base-uncased's vocab.txt, the phantom spaces undone: the same as the
+    // tokenizer.json written from it for the tokenizer tests.
+    const reference = JSON.parse(readFileSync(join(BGE, 'tokenizer.json'), 'utf8')).model.vocab as Record<string, number>;
+    const rebuilt = json.model.vocab as Record<string, number>;
+    expect(Object.keys(rebuilt).length).toBe(30522);
+    expect(Object.entries(rebuilt).filter(([piece, id]) => reference[piece] !== id)).toEqual([]);
+    expect(json.normalizer.lowercase).toBe(true);
+    const withSpecials = TextTokenizer.fromJson(json);
+    expect(withSpecials.encode('Hello world', 512).ids).toEqual([101, 7592, 2088, 102]);
+    expect(ckpt.config).toMatchObject({ model_type: 'bert', hidden_size: 384, num_hidden_layers: 12, vocab_size: 30522 });
+    expect(ckpt.sentenceTransformers.pooling).toEqual({ pooling_mode_mean_tokens: true });
+  });
+
+  it('keeps case where the vocabulary has upper-case pieces', async () => {
+    const tokens = ['[UNK]', '[CLS]', '[SEP]', '\u2581Berlin', '\u2581berlin'];
+    const kv = BERT_KV.map(([k, t, v]): [string, number, unknown] => [k, t, k === 'tokenizer.ggml.tokens' ? tokens : v]);
+    const json = JSON.parse(new TextDecoder().decode((await open(gguf(kv))).tokenizer));
+    expect(json.normalizer.lowercase).toBe(false);
+    expect(TextTokenizer.fromJson(json, undefined, { specialTokens: false }).encode('Berlin berlin', 16).ids).toEqual([3, 4]);
+  });
+});
+
+describe('GGUF container', () => {
+  it('refuses a file cut anywhere in its header with ModelFormatError', async () => {
+    const header = 200_000;
+    for (let cut = 0; cut < header; cut += 997) {
+      const err = await rejection(GgufFile.open(bytesSource(vocabOnly.subarray(0, cut), 'cut.gguf')));
+      expect(err, `cut at ${cut}`).toBeInstanceOf(ModelFormatError);
+    }
+  });
+
+  it('changes to header bytes give a model or a typed error, never another error', async () => {
+    let parsed = 0;
+    for (let at = 0; at < 2048; at += 17) {
+      const bytes = vocabOnly.slice();
+      bytes[at] = (bytes[at] as number) ^ 0x5a;
+      try {
+        await open(bytes);
+        parsed++;
+      } catch (err) {
+        expect(err, `byte ${at}`).toBeInstanceOf(Error);
+        expect(err instanceof ModelFormatError || err instanceof UnsupportedError, `byte ${at}: ${String(err)}`).toBe(true);
+      }
+    }
+    expect(parsed).toBeGreaterThan(0);
+  });
+
+  it('refuses what is not GGUF, other versions, oversized counts and tensors outside the file', async () => {
+    expect(await rejection(open(new TextEncoder().encode('{"not": "gguf"}........................')))).toBeInstanceOf(
+      ModelFormatError,
+    );
+    const v1 = gguf(BERT_KV);
+    v1[4] = 1;
+    expect(await rejection(open(v1))).toBeInstanceOf(UnsupportedError);
+    const huge = gguf(BERT_KV);
+    new DataView(huge.buffer).setBigUint64(16, 1n << 40n, true); // metadata count
+    expect(String(await rejection(open(huge)))).toMatch(/metadata count .* does not fit/);
+    const outside = gguf(BERT_KV, [['token_embd.weight', [32, 4], 0, 0]], 64);
+    expect(String(await rejection(open(outside)))).toMatch(/lies outside/);
+    const ragged = gguf(BERT_KV, [['token_embd.weight', [48, 4], 8, 0]], 1024);
+    expect(String(await rejection(open(ragged)))).toMatch(/not whole blocks of 32/);
+  });
+
+  it('names a storage type it does not decode, and architectures and poolings it does not run', async () => {
+    const q2 = await open(gguf(BERT_KV, [['token_embd.weight', [256, 4], 10, 0]], 4096));
+    const err = await rejection(Promise.resolve(q2.weights.get('embeddings.word_embeddings.weight', [4, 256])));
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String(err)).toMatch(/Q2_K/);
+    const llama = BERT_KV.map(([k, t, v]): [string, number, unknown] => [k, t, k === 'general.architecture' ? 'llama' : v]);
+    expect(String(await rejection(open(gguf(llama))))).toMatch(/architecture "llama"/);
+    const rank: [string, number, unknown][] = [...BERT_KV, ['bert.pooling_type', 4, 4]];
+    expect(String(await rejection(open(gguf(rank))))).toMatch(/rank: a reranker/);
+  });
+});
+
+describe('choosing a GGUF file', () => {
+  const repo = [
+    'README.md',
+    'nomic-embed-text-v1.5.Q4_K_M.gguf',
+    'nomic-embed-text-v1.5.Q8_0.gguf',
+    'nomic-embed-text-v1.5.f16.gguf',
+    'mmproj-model-f16.gguf',
+  ];
+
+  it('takes the quantization named, else the closest to the original weights', () => {
+    expect(pickGgufFile(repo)).toBe('nomic-embed-text-v1.5.Q8_0.gguf');
+    expect(pickGgufFile(repo.filter((f) => !f.includes('Q8_0')))).toBe('nomic-embed-text-v1.5.f16.gguf');
+    expect(pickGgufFile(repo, 'q4_k_m')).toBe('nomic-embed-text-v1.5.Q4_K_M.gguf');
+    expect(pickGgufFile(['README.md', 'config.json'])).toBeNull();
+    expect(() => pickGgufFile(repo, 'Q3_K_S')).toThrow(ModelNotFoundError);
+    expect(() => pickGgufFile(['m-Q8_0-00001-of-00002.gguf', 'm-Q8_0-00002-of-00002.gguf'])).toThrow(UnsupportedError);
+  });
+
+  it('reads the quantization from a hub id, before its revision', () => {
+    expect(parseHubId('hf:nomic-ai/nomic-embed-text-v1.5-GGUF:Q8_0@v2')).toEqual({
+      repo: 'nomic-ai/nomic-embed-text-v1.5-GGUF',
+      revision: 'v2',
+      ggufTag: 'Q8_0',
+    });
+    expect(parseHubId('hf:org/name')).toEqual({ repo: 'org/name', revision: 'main' });
+  });
+});
