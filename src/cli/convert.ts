@@ -12,13 +12,15 @@ import { type CliIo, intList, oneOf, parseFlags, positiveInt, UsageError } from 
 import { cliHubId, hubCheckpoint } from './hub-arg.js';
 import { writeFolder } from './out-folder.js';
 
-export const CONVERT_USAGE = `Usage: m3web convert HF_DIR|hf:org/name[@rev]|org/name --out PACK_DIR [options]
+export const CONVERT_USAGE = `Usage: m3web convert HF_DIR|MODEL.gguf|hf:org/name[:QUANT][@rev]|org/name --out PACK_DIR [options]
 
 Converts a Hugging Face checkpoint of a supported architecture (BERT, XLM-R, DistilBERT,
 MPNet, GTE, NomicBERT, JinaBERT v2, ModernBERT, Qwen3, Gemma 3, model2vec: config.json,
 tokenizer.json, model.safetensors or a sharded model.safetensors.index.json, or, without
 those, a float ONNX export onnx/model.onnx as transformers.js repositories carry; and the
-sentence-transformers modules: Pooling, Dense, Normalize, prompts), from a folder or straight
+sentence-transformers modules: Pooling, Dense, Normalize, prompts), or a GGUF file of a BERT
+or XLM-R embedder (llama.cpp's format; hf:org/name:Q8_0 picks a GGUF repository's file by its
+quantization), from a folder or straight
 from a hub (M3WEB_HUB_URL, default https://huggingface.co; HF_TOKEN for gated models),
 into a model pack: manifest.json, tokenizer.json, embeddings.bin, one shard per layer and,
 for Dense modules, head.bin.

@@ -22,7 +22,8 @@ only whitespace ("" or "  ") is an input error (exit 2), as in the API.
 Options:
   --model M         a model pack folder (manifest.json, from \`m3web convert\`), a
                     Hugging Face folder (config.json, tokenizer.json,
-                    model.safetensors or onnx/model.onnx), or a hub id hf:org/name[@rev] (or a bare
+                    model.safetensors or onnx/model.onnx), a GGUF file (llama.cpp's
+                    BERT / XLM-R embedders), or a hub id hf:org/name[:QUANT][@rev] (or a bare
                     org/name that is no folder here), converted once into
                     M3WEB_CACHE_DIR (hub: M3WEB_HUB_URL, HF_TOKEN)
   --revision R      hub branch, tag or commit (default main, or @rev in the id)

@@ -2,9 +2,9 @@ import { createStore, get, set } from 'idb-keyval';
 import { InputError, type ModelFolder } from '../index.js';
 import { $ } from './dom.js';
 import { loadPanel } from './load-panel.js';
-import { droppedDir, pickedFolder, walkFolder } from './model-drop.js';
+import { droppedDir, droppedGguf, pickedFolder, walkFolder } from './model-drop.js';
 
-// A folder dropped on the model box (or picked with its folder button) opens as `?model=folder`:
+// A folder or a .gguf file dropped on the model box (or a folder picked with its button) opens as `?model=folder`:
 // every panel is set up once, for one model, so the page loads again on it. The folder's files
 // wait in IndexedDB meanwhile (only the last one dropped is kept); they are converted in the
 // engine's worker on each visit, since a local folder is not cached as a converted pack.
@@ -21,9 +21,12 @@ export async function keptFolder(): Promise<ModelFolder | null> {
 
 async function openFolder(folder: ModelFolder | null): Promise<void> {
   try {
-    if (!folder) throw new InputError('drop a folder (a Hugging Face model folder or an m3web pack), not single files');
+    if (!folder)
+      throw new InputError(
+        'drop a folder (a Hugging Face model folder or an m3web pack) or a .gguf file, not other single files',
+      );
     if (Object.keys(folder.files).length === 0)
-      throw new InputError(`${folder.name} has no model files (JSON, safetensors, pack shards)`);
+      throw new InputError(`${folder.name} has no model files (JSON, safetensors, GGUF, pack shards)`);
     $('load-status').textContent = `Keeping ${folder.name} on this device for the page to open it…`;
     await set(KEY, folder, store());
     const params = new URLSearchParams(location.search);
@@ -47,8 +50,10 @@ export function setupFolderBox(): void {
     box.classList.remove('dropping');
     const item = [...(e.dataTransfer?.items ?? [])].find((i) => i.kind === 'file');
     // Read inside the handler: the drop's items are gone once it returns.
-    const dir = item ? droppedDir(item) : Promise.resolve(null);
-    dir.then((d) => d && walkFolder(d)).then(openFolder, (err: unknown) => loadPanel.failed(err));
+    const gguf = item ? droppedGguf(item) : null;
+    const dir = item && !gguf ? droppedDir(item) : Promise.resolve(null);
+    const folder = gguf ? Promise.resolve(gguf) : dir.then((d) => d && walkFolder(d));
+    folder.then(openFolder, (err: unknown) => loadPanel.failed(err));
   });
   const picker = $('model-folder') as HTMLInputElement;
   picker.addEventListener('change', () => void openFolder(pickedFolder(picker.files ?? [])));

@@ -16,9 +16,10 @@ export type DirItem = { name: string; dir: DirSource } | { name: string; file: (
 
 // What m3web reads from a model folder: JSON files, safetensors weights, ONNX exports and their
 // external data (a transformers.js copy has only those; which graph is read, and why a quantized
-// one is refused, is the hub reader's), a pack's shards at its top. Pickles and dot-folders (.git)
-// are left out; sentence-transformers modules and onnx/ sit one folder down (1_Pooling/config.json).
-const WANTED_ANYWHERE = /\.(json|safetensors|onnx|onnx_data|onnx\.data)$/;
+// one is refused, is the hub reader's), GGUF files, a pack's shards at its top. Pickles and
+// dot-folders (.git) are left out; sentence-transformers modules and onnx/ sit one folder down
+// (1_Pooling/config.json).
+const WANTED_ANYWHERE = /\.(json|safetensors|onnx|onnx_data|onnx\.data|gguf)$/;
 const WANTED_AT_TOP = /^(embeddings|layer-\d+)\.bin$/;
 
 /** Whether the file at `path` (inside the folder, '/'-separated) is one m3web may read. */
@@ -123,4 +124,14 @@ export function droppedDir(item: DataTransferItem): Promise<DirSource | null> {
     if (h?.kind === 'directory') return handleSource(h as DirectoryHandleLike);
     return entry?.isDirectory ? entrySource(entry as FileSystemDirectoryEntry) : null;
   })();
+}
+
+/**
+ * A GGUF file dropped as `item` (llama.cpp's models are one file each) as a folder holding only
+ * it; null for anything else. Called inside the drop event, as droppedDir is.
+ */
+export function droppedGguf(item: DataTransferItem): ModelFolder | null {
+  const file = item.getAsFile();
+  if (!file || !/\.gguf$/i.test(file.name)) return null;
+  return { name: file.name.replace(/\.gguf$/i, ''), files: { [file.name]: file } };
 }

@@ -89,6 +89,23 @@ describe('GGUF models', () => {
   });
 });
 
+describe('GGUF models dropped in a page', () => {
+  it('a folder of one .gguf file (what the playground makes of a dropped file) converts and embeds as its oracle', async () => {
+    const bytes = readFileSync(join(DIR, 'mixed.gguf'));
+    const enc = await createEncoder({
+      model: { name: 'mixed', files: { 'mixed.gguf': new Blob([bytes]) } },
+      device: 'cpu',
+      dtype: 'f32',
+    });
+    try {
+      expect((await enc.info()).model).toMatchObject({ source: 'folder mixed', pooling: 'mean' });
+      expect(worst(await enc.embed(expected.texts), expected.files['mixed.gguf'].mean)).toBeGreaterThan(0.999999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+});
+
 describe('GGUF models by hub id', () => {
   const files = folderFiles(DIR, [...FILES]);
   files.set('README.md', new TextEncoder().encode('# gguf-bert\n'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entrySource, handleSource, pickedFolder, walkFolder, wanted } from '../../src/demo/model-drop.js';
+import { droppedGguf, entrySource, handleSource, pickedFolder, walkFolder, wanted } from '../../src/demo/model-drop.js';
 
 // The playground's dropped-folder reading (src/demo/model-drop.ts) on stand-ins for the
 // browser's directory handles: which files of a model folder it keeps, and under which paths.
@@ -47,6 +47,7 @@ describe('reading a dropped model folder', () => {
       'onnx/model.onnx_data',
       'model.onnx',
       'model.onnx.data',
+      'nomic-embed-text-v1.5.Q8_0.gguf',
     ])
       expect(wanted(path), path).toBe(true);
     for (const path of [
@@ -97,5 +98,13 @@ describe('reading a dropped model folder', () => {
     expect(folder?.name).toBe('m3');
     expect(Object.keys(folder?.files ?? {})).toEqual(['manifest.json', 'layer-00.bin', '1_Pooling/config.json']);
     expect(pickedFolder([])).toBeNull();
+  });
+
+  it('takes a single dropped .gguf file as a folder of one file, and nothing else that is not a folder', () => {
+    const item = (name: string) => ({ getAsFile: () => new File([new Uint8Array(4)], name) }) as unknown as DataTransferItem;
+    const folder = droppedGguf(item('bge-small-en-v1.5-Q8_0.gguf'));
+    expect(folder?.name).toBe('bge-small-en-v1.5-Q8_0');
+    expect(Object.keys(folder?.files ?? {})).toEqual(['bge-small-en-v1.5-Q8_0.gguf']);
+    expect(droppedGguf(item('config.json'))).toBeNull();
   });
 });

@@ -79,7 +79,7 @@ describe('createEncoder({ model: a dropped folder })', { timeout: 120_000 }, () 
       createEncoder({ model: folder('photos', new Map([['a.jpg', new Uint8Array(4)]])), device: 'cpu' }),
     ).rejects.toMatchObject({
       code: 'MODEL_FORMAT',
-      message: expect.stringMatching(/neither manifest\.json .* nor config\.json/),
+      message: expect.stringMatching(/neither manifest\.json .*, config\.json .* nor a \.gguf file/),
     });
     const pickle = hfFolder([['pytorch_model.bin', new Uint8Array(64)]]);
     pickle.delete('model.safetensors');
