@@ -75,10 +75,12 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   const where = (rev: string) => `${repo.hubUrl === DEFAULT_HUB ? '' : `${repo.hubUrl} `}${hubIdText({ ...id, revision: rev })}`;
   let offline: NetworkError | null = null;
   let dims = options.dims;
+  let hasConfig = false;
   try {
     // Checked before any weights are fetched: an architecture m3web does not run fails here
     // (sentence-transformers' static layout has no config.json: openHubCheckpoint reads its module).
     const raw = await repo.json('config.json', false);
+    hasConfig = raw !== undefined;
     const hidden = raw === undefined ? null : peekHfConfig(raw, id.repo).hiddenSize;
     if (hidden !== null) dims ??= trainedWidths(id.repo, hidden, raw);
   } catch (err) {
@@ -99,6 +101,9 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   }
   const meter = new WeightMeter(options.onProgress);
   const ckpt = await openHubCheckpoint(repo, meter);
+  // A GGUF repository has no config.json: its width is known once the file's header is read.
+  const width = dims || hasConfig ? null : peekHfConfig(ckpt.config, id.repo).hiddenSize;
+  if (width !== null) dims = trainedWidths(id.repo, width, ckpt.config);
   const resolved = repo.commit ?? id.revision;
   const convertOptions: ConvertOptions = {
     id: hubPackId(id),

@@ -26,6 +26,8 @@ export function trainedWidths(repo: string, hiddenSize: number, config?: unknown
     Array.isArray(declared) && declared.length > 0 && declared.every((d) => Number.isInteger(d) && d > 0)
       ? (declared as number[])
       : undefined;
-  const widths = (valid ?? TRAINED_WIDTHS[repo.toLowerCase()])?.filter((d) => d <= hiddenSize);
+  // A GGUF conversion's repository is the original's name with -GGUF after it.
+  const known = TRAINED_WIDTHS[repo.toLowerCase()] ?? TRAINED_WIDTHS[repo.toLowerCase().replace(/-gguf$/, '')];
+  const widths = (valid ?? known)?.filter((d) => d <= hiddenSize);
   return widths?.length ? [...new Set([...widths, hiddenSize])] : undefined;
 }

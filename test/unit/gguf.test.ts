@@ -6,6 +6,7 @@ import { openGguf, pickGgufFile } from '../../src/checkpoint/gguf-model.js';
 import { bytesSource } from '../../src/checkpoint/safetensors.js';
 import { ModelFormatError, ModelNotFoundError, UnsupportedError } from '../../src/errors.js';
 import { parseHubId } from '../../src/source/hub-id.js';
+import { trainedWidths } from '../../src/source/trained-widths.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { rejection } from '../support/rejection.js';
 
@@ -169,6 +170,11 @@ describe('choosing a GGUF file', () => {
     expect(pickGgufFile(['README.md', 'config.json'])).toBeNull();
     expect(() => pickGgufFile(repo, 'Q3_K_S')).toThrow(ModelNotFoundError);
     expect(() => pickGgufFile(['m-Q8_0-00001-of-00002.gguf', 'm-Q8_0-00002-of-00002.gguf'])).toThrow(UnsupportedError);
+  });
+
+  it("knows a GGUF repository's Matryoshka widths by the original's name", () => {
+    expect(trainedWidths('nomic-ai/nomic-embed-text-v1.5-GGUF', 768)).toEqual([64, 128, 256, 512, 768]);
+    expect(trainedWidths('someone/bge-small-en-v1.5-gguf', 384)).toBeUndefined();
   });
 
   it('reads the quantization from a hub id, before its revision', () => {
