@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""GGUF fixtures for m3web's GGUF reader: a small random BERT written as llama.cpp lays it out, and its PyTorch oracle.
+"""GGUF fixtures for m3web's GGUF reader: a small random BERT and a small random XLM-R written as llama.cpp lays them
+out, and their PyTorch oracle.
 
-Writes fixtures/gguf-bert/ (see the "gguf-bert" section of README.md next to this file):
+Writes fixtures/gguf-bert/ and fixtures/gguf-xlmr/ (see the "gguf-bert" section of README.md next to this file).
+fixtures/gguf-bert/:
 
   config.json, tokenizer.json, tokenizer_config.json   the model in Hugging Face form (tokenizer files: bert-tiny's)
   f16.gguf      2-D weights F16 (as `convert_hf_to_gguf.py --outtype f16`), general.file_type 1
@@ -13,12 +15,24 @@ Writes fixtures/gguf-bert/ (see the "gguf-bert" section of README.md next to thi
                 master float32 weights, and per file its tensor types and the oracle run on the weights that file
                 stores (dequantized by this script's numpy dequantizers)
 
+fixtures/gguf-xlmr/:
+
+  config.json, tokenizer_config.json   the model in Hugging Face XLMRobertaModel form (for reference)
+  sentencepiece.bpe.model, README.md   the vocabulary: google/sentencepiece's English test model (Unigram, 1,000
+                pieces, Apache-2.0), copied from ../shared/data/tokenizers/sp_test_model.model
+  f16.gguf, q8_0.gguf   as the converter writes an XLMRobertaModel (XLMRobertaModel._xlmroberta_set_vocab: the
+                SentencePiece pieces realigned to transformers' fairseq ids, tokenizer.ggml.model "t5"; the position
+                table without its first pad_token_id + 1 rows)
+  expected.json the same oracle with transformers' XLM-R semantics (positions from pad_token_id + 1), ids from
+                sentencepiece itself (+1, <s> ... </s>: what XLMRobertaTokenizer gives)
+
 The layout follows llama.cpp's convert_hf_to_gguf.py (BertModel, MODEL_ARCH.BERT), gguf-py (constants.py,
 gguf_writer.py, vocab.py SpecialVocab), llama-quant.cpp (Q4_K_M rules) and ggml (ggml-common.h block structs,
 ggml-quants.c dequantize_row_*). Nothing of the gguf Python package is used: the writer, the quantizers and the
-dequantizers are written here. test/oracle/gguf_llamacpp.mjs then runs llama.cpp itself on the four files.
+dequantizers are written here. test/oracle/gguf_llamacpp.mjs then runs llama.cpp itself on every file.
 
 Run:  cd test/oracle && /usr/bin/python3 make_gguf.py      (numpy + torch; a few seconds; byte-identical on a rerun)
+      (gguf-xlmr also needs the sentencepiece Python bindings: apt-get install python3-sentencepiece)
 """
 
 import json
@@ -67,7 +81,7 @@ GGML_TYPES = {
 FTYPE_MOSTLY_F16, FTYPE_MOSTLY_Q4_0, FTYPE_MOSTLY_Q8_0, FTYPE_MOSTLY_Q4_K_M = 1, 2, 7, 15
 
 # TokenType
-TOKEN_NORMAL, TOKEN_CONTROL = 1, 3
+TOKEN_NORMAL, TOKEN_UNKNOWN, TOKEN_CONTROL, TOKEN_UNUSED = 1, 2, 3, 5
 POOLING_MEAN = 1
 
 # --------------------------------------------------------------------------------------------------
@@ -326,6 +340,9 @@ def pack_value(vtype, value, sub=None):
     if vtype == STRING:
         return pack_str(value)
     if vtype == ARRAY:
+        if isinstance(value, bytes):  # gguf_writer: a bytes value is an array of UINT8
+            assert sub == UINT8
+            return struct.pack("<IQ", sub, len(value)) + value
         return struct.pack("<IQ", sub, len(value)) + b"".join(pack_value(sub, v) for v in value)
     raise ValueError(vtype)
 
@@ -435,17 +452,17 @@ def config(vocab_size):
     }
 
 
-def make_weights(vocab_size):
+def make_weights(vocab_size, types=TYPES, maxpos=MAXPOS, seed=SEED):
     """HF BertModel state dict (no "bert." prefix), float32. Standard deviations: make_fixtures.BERT_STD, scaled
     by sqrt(fan-in of bert-tiny / fan-in here) for the matrices, so that logits and activations have the sizes
-    they have in bert-tiny (hidden 48, intermediate 120)."""
+    they have in bert-tiny (hidden 48, intermediate 120). XLMRobertaModel's state dict has the same names."""
     r_h, r_i = math.sqrt(48 / H), math.sqrt(120 / INTER)
     std = dict(mf.BERT_STD)
     std.update(qk=std["qk"] * r_h, v=std["v"] * r_h, o=std["o"] * r_h, ffn_in=std["ffn_in"] * r_h,
                ffn_out=std["ffn_out"] * r_i)
-    rw = pno.RandomWeights(SEED, H)
-    rw.embeddings("", vocab_size, TYPES, std, "embeddings.LayerNorm")
-    rw.normal("embeddings.position_embeddings.weight", (MAXPOS, H), std["emb"])
+    rw = pno.RandomWeights(seed, H)
+    rw.embeddings("", vocab_size, types, std, "embeddings.LayerNorm")
+    rw.normal("embeddings.position_embeddings.weight", (maxpos, H), std["emb"])
     for l in range(LAYERS):
         p = f"encoder.layer.{l}."
         rw.lin(p + "attention.self.query", H, H, std["qk"])
@@ -584,19 +601,20 @@ def vocab_metadata(tok_json, tok_cfg):
     ]
 
 
-def metadata(cfg, n_params, file_type, vocab_kvs, quantized_by_llama_quantize):
+def metadata(cfg, n_params, file_type, vocab_kvs, quantized_by_llama_quantize, name=NAME, context_length=None):
     """KV list in the converter's order (GGUFWriter: general.architecture; prepare_metadata: general.type, name,
     size_label; TextModel/BertModel.set_gguf_parameters; quantization_version; set_vocab). A file made by
     llama-quantize from f16.gguf carries the same KVs with general.quantization_version and general.file_type
-    moved to the end (gguf_set_kv, then gguf_set_val_u32 removes and re-appends the key)."""
+    moved to the end (gguf_set_kv, then gguf_set_val_u32 removes and re-appends the key). context_length: XLM-R's
+    max_position_embeddings less pad_token_id + 1 (XLMRobertaModel._xlmroberta_tokenizer_init)."""
     a = "bert"
     head = [
         ("general.architecture", STRING, a),
         ("general.type", STRING, "model"),
-        ("general.name", STRING, NAME),
+        ("general.name", STRING, name),
         ("general.size_label", STRING, size_label(n_params)),
         (f"{a}.block_count", UINT32, cfg["num_hidden_layers"]),
-        (f"{a}.context_length", UINT32, cfg["max_position_embeddings"]),
+        (f"{a}.context_length", UINT32, cfg["max_position_embeddings"] if context_length is None else context_length),
         (f"{a}.embedding_length", UINT32, cfg["hidden_size"]),
         (f"{a}.feed_forward_length", UINT32, cfg["intermediate_size"]),
         (f"{a}.attention.head_count", UINT32, cfg["num_attention_heads"]),
@@ -637,16 +655,17 @@ def texts_and_ids(tok):
     return texts, ids
 
 
-def run_oracle(W, cfg, ids):
+def run_oracle(W, cfg, ids, roberta=False):
     """float64 hidden states of one right-padded batch (make_fixtures.forward, checked against torch.nn's encoder
-    layer and against each text alone). Returns [emb, layer1, layer2], each [B, S, H]."""
+    layer and against each text alone). Returns [emb, layer1, layer2], each [B, S, H]. roberta: XLM-R's position
+    ids (create_position_ids_from_input_ids: pad_token_id + 1 onwards for the real tokens), padded with pad_token_id."""
     Wt = {n: torch.from_numpy(a.astype(np.float64)) for n, a in W.items()}
-    inp, mask = pno.padded_batch(ids, 0)
+    inp, mask = pno.padded_batch(ids, cfg["pad_token_id"] if roberta else 0)
     with torch.no_grad():
-        states = mf.forward(Wt, cfg, "", inp, mask, False)
+        states = mf.forward(Wt, cfg, "", inp, mask, roberta)
         mf.cross_check_torch_nn(Wt, cfg, "", inp, mask, states)
         for i, x in enumerate(ids):
-            alone = mf.forward(Wt, cfg, "", torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long), False)
+            alone = mf.forward(Wt, cfg, "", torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long), roberta)
             d = max((alone[l][0] - states[l][i, : len(x)]).abs().max().item() for l in range(len(states)))
             assert d < 1e-9, ("alone", i, d)
     return states
@@ -676,10 +695,7 @@ FILES = [("f16.gguf", "f16", FTYPE_MOSTLY_F16, False), ("q8_0.gguf", "q8_0", FTY
          ("q4_k_m.gguf", "q4_k_m", FTYPE_MOSTLY_Q4_K_M, True), ("mixed.gguf", "mixed", FTYPE_MOSTLY_Q4_0, True)]
 
 
-def main():
-    errs = roundtrip_checks()
-    print("round trips (relative error): " + ", ".join(f"{t} {e:.4f}" for t, e in errs.items()))
-
+def main_bert():
     os.makedirs(FOLDER, exist_ok=True)
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copyfile(os.path.join(pno.BERT, f), os.path.join(FOLDER, f))
@@ -744,6 +760,294 @@ def main():
     print(f"{NAME}: {len(texts)} texts, lengths {lengths}, {n_unk} unk, {n_params} parameters in the GGUF; "
           f"mean token cosine (last layer) {pno.mean_token_cosine(states[-1], lengths):.2f}; "
           f"expected.json {os.path.getsize(os.path.join(FOLDER, 'expected.json'))} bytes")
+
+
+# --------------------------------------------------------------------------------------------------
+# gguf-xlmr: an XLM-R with a real SentencePiece Unigram vocabulary, as XLMRobertaModel converts it
+# --------------------------------------------------------------------------------------------------
+
+XNAME = "gguf-xlmr"
+XFOLDER = os.path.join(mf.OUT, XNAME)
+XSEED = 20250602
+XMAXPOS, XTYPES, XEPS, XPAD = 130, 1, 1e-5, 1
+SP_MODEL = os.path.join(mf.TOKDATA, "sp_test_model.model")  # google/sentencepiece's test model, Apache-2.0
+XFILES = [f for f in FILES if f[0] in ("f16.gguf", "q8_0.gguf")]
+
+# FLORES-200 dev sentences (eng_Latn) by index_id, then texts written for this fixture: a leading space, runs of
+# spaces, upper case and digits; accented words (no piece has an accent: <unk>); a word in a script the vocabulary
+# has no piece for, a currency sign, and characters the model's NFKC charsmap rewrites (… -> ..., fullwidth ＡＢＣ).
+XFLORES = [1075, 1321, 1530]
+XTEXTS = [
+    " Leading space, then  two and   three spaces: MIXED Case, 42 items!",
+    ACCENT_TEXT,
+    "Tokyo 東京 costs €5… ＡＢＣ",
+]
+
+
+def xlmr_config(vocab_size):
+    """config.json of an XLMRobertaModel (transformers' layout)."""
+    return {
+        "architectures": ["XLMRobertaModel"],
+        "model_type": "xlm-roberta",
+        "vocab_size": vocab_size,
+        "hidden_size": H,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": HEADS,
+        "intermediate_size": INTER,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": XMAXPOS,
+        "type_vocab_size": XTYPES,
+        "initializer_range": 0.02,
+        "layer_norm_eps": XEPS,
+        "pad_token_id": XPAD,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+        "position_embedding_type": "absolute",
+        "torch_dtype": "float32",
+    }
+
+
+# tokenizer_config.json as XLM-R embedders ship it (multilingual-e5's, model_max_length cut to the positions here)
+XLMR_TOKENIZER_CONFIG = {
+    "bos_token": "<s>",
+    "cls_token": "<s>",
+    "eos_token": "</s>",
+    "mask_token": {"__type": "AddedToken", "content": "<mask>", "lstrip": True, "normalized": True, "rstrip": False,
+                   "single_word": False},
+    "model_max_length": XMAXPOS - XPAD - 1,
+    "pad_token": "<pad>",
+    "sep_token": "</s>",
+    "tokenizer_class": "XLMRobertaTokenizer",
+    "unk_token": "<unk>",
+}
+
+
+def xlmr_tokenizer_json(vocab_size):
+    """The parts of the tokenizer.json transformers' XLMRobertaConverter writes that gguf-py's SpecialVocab reads:
+    added_tokens (<s> <pad> </s> <unk> = 0..3, <mask> = the last id) and the TemplateProcessing post-processor
+    (single <s> $A </s>, pair <s> $A </s> </s> $B </s>)."""
+    added = [{"id": i, "content": c, "special": True} for i, c in enumerate(["<s>", "<pad>", "</s>", "<unk>"])]
+    added.append({"id": vocab_size - 1, "content": "<mask>", "special": True})
+    tok = lambda t: {"SpecialToken": {"id": t, "type_id": 0}}  # noqa: E731
+    seq = lambda t: {"Sequence": {"id": t, "type_id": 0}}  # noqa: E731
+    post = {"type": "TemplateProcessing", "single": [tok("<s>"), seq("A"), tok("</s>")],
+            "pair": [tok("<s>"), seq("A"), tok("</s>"), tok("</s>"), seq("B"), tok("</s>")]}
+    return {"added_tokens": added, "post_processor": post}
+
+
+def special_vocab(tok_json, tok_cfg, cfg, n_vocab):
+    """gguf-py vocab.py SpecialVocab for a folder with tokenizer.json, tokenizer_config.json and config.json, the
+    steps this tokenizer takes: bos/eos default to cls/sep; the TemplateProcessing gives add_bos (its first token is
+    bos or cls), add_eos (its last is eos) and add_sep (the pair's middle `</s> </s>`: the second separator sets it);
+    ids by tokenizer_config's token contents looked up in added_tokens, then config.json's *_token_id where still
+    unset; ids >= n_vocab skipped. Returns ({type: id}, {type: add flag}) in insertion order."""
+    tc = dict(tok_cfg)
+    content = lambda e: e if isinstance(e, str) else (e or {}).get("content")  # noqa: E731
+    bos, cls, eos, sep = (content(tc.get(f"{t}_token")) for t in ("bos", "cls", "eos", "sep"))
+    bos, eos = bos or cls, eos or sep
+    post = tok_json["post_processor"]
+    assert post["type"] == "TemplateProcessing"
+    single, pair = post["single"], post["pair"]
+    first, last = (single[i].get("SpecialToken", {}).get("id") for i in (0, -1))
+    add = {"bos": first in (bos, cls), "eos": last == eos}
+    assert pair[0].get("SpecialToken", {}).get("id") == first and pair[-1].get("SpecialToken", {}).get("id") == last
+    inner = pair[1:-1]
+    assert inner[0] == {"Sequence": {"id": "A", "type_id": 0}} and inner[-1]["Sequence"]["id"] == "B"
+    mid = [m.get("SpecialToken", {}).get("id") for m in inner[1:-1]]
+    add_sep = bool(mid) and mid[0] in (sep, eos) and not last
+    if len(mid) == 2 and mid[1] in (sep, eos):
+        add_sep = True
+    add["sep"] = add_sep
+    ids = {}
+    for typ in ("bos", "eos", "unk", "sep", "pad", "cls", "mask"):
+        c = content(tc.get(f"{typ}_token"))
+        tid = next((a["id"] for a in tok_json["added_tokens"] if a["content"] == c), None)
+        if tid is not None and tid < n_vocab:
+            ids.setdefault(typ, tid)
+    for typ in ("bos", "eos", "unk", "sep", "pad", "cls", "mask"):
+        tid = cfg.get(f"{typ}_token_id")
+        if isinstance(tid, int) and tid < n_vocab:
+            ids.setdefault(typ, tid)
+    return ids, add
+
+
+def sp_vocab(path, config_vocab_size):
+    """XLMRobertaModel._xlmroberta_set_vocab from a sentencepiece.bpe.model: tokens / scores / types by sentencepiece
+    id in a list of max(config vocab_size, sp size) entries ([PADi], -10000, UNUSED where sentencepiece has none),
+    then realigned to transformers' fairseq ids: [<s>, <pad>, </s>, <unk>] + tokens[3:-1] (piece i -> id i + 1;
+    the list's last entry falls off, so the last id holds [PAD<sp size>] where transformers has <mask>)."""
+    os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
+    from sentencepiece import SentencePieceProcessor
+    from sentencepiece import sentencepiece_model_pb2 as model
+
+    proto = model.ModelProto()
+    with open(path, "rb") as f:
+        proto.ParseFromString(f.read())
+    assert proto.trainer_spec.model_type == 1  # UNIGRAM
+    norm = proto.normalizer_spec
+    sp = SentencePieceProcessor()
+    sp.LoadFromFile(path)
+    n = max(config_vocab_size, sp.vocab_size())
+    tokens = [f"[PAD{i}]" for i in range(n)]
+    scores = [-10000.0] * n
+    types = [TOKEN_UNUSED] * n
+    for i in range(sp.vocab_size()):
+        t = TOKEN_NORMAL
+        if sp.IsUnknown(i):
+            t = TOKEN_UNKNOWN
+        elif sp.IsControl(i):
+            t = TOKEN_CONTROL
+        elif sp.IsUnused(i):
+            t = TOKEN_UNUSED
+        elif sp.IsByte(i):
+            t = 6  # BYTE
+        tokens[i], scores[i], types[i] = sp.IdToPiece(i), sp.GetScore(i), t
+    tokens = ["<s>", "<pad>", "</s>", "<unk>"] + tokens[3:-1]
+    scores = [0.0, 0.0, 0.0, 0.0] + scores[3:-1]
+    types = [TOKEN_CONTROL, TOKEN_CONTROL, TOKEN_CONTROL, TOKEN_UNKNOWN] + types[3:-1]
+    return sp, tokens, scores, types, norm
+
+
+def xlmr_vocab_metadata(tokens, scores, types, norm, special_ids, add_flags):
+    """What _xlmroberta_set_vocab and SpecialVocab.add_to_gguf write, in their order. The charsmap is the model's
+    normalizer_spec.precompiled_charsmap (bytes: gguf_writer makes it an array of UINT8, the type llama-vocab.cpp
+    asserts: INT8 or UINT8). gguf_writer 0024aa7 has no handler for cls (SpecialVocab finds it: 0), so no key."""
+    ids = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "sep": "seperator_token_id",
+           "pad": "padding_token_id", "mask": "mask_token_id"}
+    return [
+        ("tokenizer.ggml.model", STRING, "t5"),
+        ("tokenizer.ggml.pre", STRING, "default"),
+        ("tokenizer.ggml.tokens", ARRAY, tokens, STRING),
+        ("tokenizer.ggml.scores", ARRAY, scores, FLOAT32),
+        ("tokenizer.ggml.token_type", ARRAY, types, INT32),
+        ("tokenizer.ggml.add_space_prefix", BOOL, bool(norm.add_dummy_prefix)),
+        ("tokenizer.ggml.token_type_count", UINT32, XTYPES),
+        ("tokenizer.ggml.remove_extra_whitespaces", BOOL, bool(norm.remove_extra_whitespaces)),
+        *([("tokenizer.ggml.precompiled_charsmap", ARRAY, bytes(norm.precompiled_charsmap), UINT8)]
+          if norm.precompiled_charsmap else []),
+        *[(f"tokenizer.ggml.{ids[t]}", UINT32, i) for t, i in special_ids.items() if t in ids],
+        *[(f"tokenizer.ggml.add_{t}_token", BOOL, v) for t, v in add_flags.items()],
+    ]
+
+
+def xlmr_texts_and_ids(sp):
+    """Texts and transformers' XLMRobertaTokenizer ids: sentencepiece's encode, piece id + 1 (0, <unk>, -> 3),
+    framed <s> = 0 ... </s> = 2."""
+    flores = dict(mf.read_flores("eng_Latn", "dev"))
+    texts = [flores[i] for i in XFLORES] + XTEXTS
+    ids = [[0] + [i + 1 if i else 3 for i in sp.encode(t)] + [2] for t in texts]
+    assert all(len(x) <= XMAXPOS - XPAD - 1 for x in ids)
+    return texts, ids
+
+
+XLMR_README = """# gguf-xlmr fixture
+
+Made by `test/oracle/make_gguf.py` (see the "gguf-bert" section of `test/oracle/README.md`): a small random XLM-R
+written as llama.cpp's converter writes an `XLMRobertaModel`, and its PyTorch and llama.cpp oracles.
+
+`sentencepiece.bpe.model` is `sp_test_model.model` of google/sentencepiece (github.com/google/sentencepiece,
+`python/test/test_model.model`: an English Unigram model of 1,000 pieces trained on botchan.txt), copied unchanged
+from `../shared/data/tokenizers/`. Licence: Apache License 2.0, Copyright Google Inc.
+(https://www.apache.org/licenses/LICENSE-2.0). Its pieces, scores and normalizer's precompiled character map are
+what the GGUF files' `tokenizer.ggml.*` arrays hold.
+
+The random weights and the other files are the project's (Apache-2.0). Texts: FLORES-200 dev sentences (eng_Latn,
+via SIB-200; CC-BY-SA-4.0) and strings written for this fixture.
+"""
+
+
+def main_xlmr():
+    os.makedirs(XFOLDER, exist_ok=True)
+    shutil.copyfile(SP_MODEL, os.path.join(XFOLDER, "sentencepiece.bpe.model"))
+    with open(os.path.join(XFOLDER, "README.md"), "w", encoding="utf-8", newline="\n") as f:
+        f.write(XLMR_README)
+    from sentencepiece import SentencePieceProcessor
+
+    n_pieces = SentencePieceProcessor(model_file=os.path.join(XFOLDER, "sentencepiece.bpe.model")).vocab_size()
+    # XLM-R's config.json: vocab_size = sentencepiece's pieces + 1 (fairseq offset) + 1 (<mask>), as
+    # XLMRobertaTokenizer.vocab_size (250,002 for 250,000 pieces). Then the converter's list has that many entries.
+    cfg = xlmr_config(n_pieces + 2)
+    mf.write_json(os.path.join(XFOLDER, "config.json"), cfg)
+    mf.write_json(os.path.join(XFOLDER, "tokenizer_config.json"), XLMR_TOKENIZER_CONFIG)
+    sp, tokens, scores, types, norm = sp_vocab(os.path.join(XFOLDER, "sentencepiece.bpe.model"), cfg["vocab_size"])
+    n_vocab = len(tokens)
+    assert n_vocab == cfg["vocab_size"] and len(set(tokens)) == n_vocab
+    assert tokens[1000] == sp.IdToPiece(999) and tokens[-1] == f"[PAD{sp.vocab_size()}]" and types[-1] == TOKEN_UNUSED
+    special_ids, add_flags = special_vocab(xlmr_tokenizer_json(n_vocab), XLMR_TOKENIZER_CONFIG, cfg, n_vocab)
+    assert special_ids == {"bos": 0, "eos": 2, "unk": 3, "sep": 2, "pad": 1, "cls": 0, "mask": n_vocab - 1}
+    assert add_flags == {"bos": True, "eos": True, "sep": True}
+    vkv = xlmr_vocab_metadata(tokens, scores, types, norm, special_ids, add_flags)
+
+    texts, ids = xlmr_texts_and_ids(sp)
+    W = make_weights(n_vocab, XTYPES, XMAXPOS, XSEED)
+    off = XPAD + 1  # XLMRobertaModel.modify_tensors: position_embd is the table from row pad_token_id + 1 on
+    tensors = [(h, g, a[off:] if g == "position_embd.weight" else a) for h, g, a in gguf_tensors(W)]
+    n_params = sum(a.size for _, _, a in tensors)
+    context = XMAXPOS - off
+
+    states = run_oracle(W, cfg, ids, roberta=True)
+    mean, cls = pooled(states, ids)
+    layer_mean = [[r7(s[i, : len(x)].mean(0).numpy()) for s in states] for i, x in enumerate(ids)]
+
+    files = {}
+    for fname, kind, ftype, by_quantize in XFILES:
+        types_ = tensor_types(tensors, kind)
+        blobs = [(g, types_[g], a.shape, quantize(a, types_[g])) for _, g, a in tensors]
+        meta = metadata(cfg, n_params, ftype, vkv, by_quantize, name=XNAME, context_length=context)
+        size = write_gguf(os.path.join(XFOLDER, fname), meta, blobs)
+        kv, stored = read_back(os.path.join(XFOLDER, fname))
+        assert list(stored) == [g for _, g, _ in tensors] and kv["general.file_type"] == ftype
+        assert kv["tokenizer.ggml.tokens"] == tokens and kv["tokenizer.ggml.token_type"] == types
+        assert kv["tokenizer.ggml.precompiled_charsmap"] == list(norm.precompiled_charsmap)
+        assert stored["position_embd.weight"][1] == (context, H) and kv["bert.context_length"] == context
+        Wq = {h: dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
+        # the cut rows: zeros (only padding would read them, and padding is masked)
+        pos = "embeddings.position_embeddings.weight"
+        Wq[pos] = np.concatenate([np.zeros((off, H), np.float32), Wq[pos]])
+        Wq.update({n: a for n, a in W.items() if n.startswith("pooler.")})
+        qmean, qcls = pooled(run_oracle(Wq, cfg, ids, roberta=True), ids)
+        worst = min(cos(a, b) for a, b in zip(qmean, mean))
+        worst_w = max(float(np.linalg.norm(Wq[h][off:] - a) / np.linalg.norm(a)) if h == pos else
+                      float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
+        files[fname] = {"file_type": ftype, "tensor_types": types_, "mean": qmean, "cls": qcls}
+        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; "
+              f"min cosine of the stored weights' mean vs the float32 oracle {worst:.6f}")
+
+    expected = {
+        "model": XNAME,
+        "texts": texts,
+        "ids": ids,
+        "tokens": [[tokens[i] for i in x] for x in ids],
+        "layers": LAYERS,
+        "hidden": H,
+        "mean": mean,
+        "cls": cls,
+        "layer_mean": layer_mean,
+        "files": files,
+        "note": "ids: transformers' XLMRobertaTokenizer ids: sentencepiece's own encode(text) of "
+        "sentencepiece.bpe.model, each piece id + 1 (piece 0, <unk>, -> 3), framed <s> = 0 ... </s> = 2; tokens: "
+        "the GGUF's token strings of those ids. mean / cls: the last layer's mean over the real tokens (not "
+        "normalised) and token 0, from the float32 weights of make_gguf.py, with XLM-R's position ids "
+        "(pad_token_id + 1 = 2 onwards). layer_mean[i][l]: mean after the embedding LayerNorm (l=0) and after "
+        "layer l. files[f].mean / .cls: the same oracle run on the weights file f stores, dequantized (the two "
+        "position rows the converter cut off read as zeros: no real token uses them); files[f].tensor_types: the "
+        "ggml type of every tensor in f. Computed in float64 (one right-padded batch, checked against each text "
+        "alone and torch.nn.TransformerEncoderLayer), exact GELU (erf); values rounded to 7 significant digits.",
+    }
+    mf.write_json(os.path.join(XFOLDER, "expected.json"), expected)
+    lengths = [len(x) for x in ids]
+    print(f"{XNAME}: {len(texts)} texts, lengths {lengths}, {sum(x.count(3) for x in ids)} unk, {n_params} parameters "
+          f"in the GGUF; mean token cosine (last layer) {pno.mean_token_cosine(states[-1], lengths):.2f}; "
+          f"expected.json {os.path.getsize(os.path.join(XFOLDER, 'expected.json'))} bytes")
+
+
+def main():
+    errs = roundtrip_checks()
+    print("round trips (relative error): " + ", ".join(f"{t} {e:.4f}" for t, e in errs.items()))
+    main_bert()
+    main_xlmr()
 
 
 if __name__ == "__main__":

@@ -20,17 +20,31 @@ import { cosine } from '../support/random.js';
 // the weights each file stores (its own dequantizer, written from ggml's); gguf_llamacpp.mjs runs
 // the same files in llama.cpp itself (node-llama-cpp 3.22.1, CPU).
 
-const DIR = join(import.meta.dirname, '../oracle/fixtures/gguf-bert');
+const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
+const DIR = join(FIXTURES, 'gguf-bert');
 const FILES = ['f16.gguf', 'q8_0.gguf', 'q4_k_m.gguf', 'mixed.gguf'] as const;
-type File = (typeof FILES)[number];
-const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as {
-  texts: string[];
-  ids: number[][];
-  mean: number[][];
-  files: Record<File, { mean: number[][]; tensor_types: Record<string, string> }>;
-};
-const llamaCpp = JSON.parse(readFileSync(join(DIR, 'llamacpp.json'), 'utf8')) as {
-  files: Record<File, { ids: number[][]; embeddings: number[][] }>;
+
+interface Oracles {
+  /** PyTorch's (make_gguf.py) */
+  expected: {
+    texts: string[];
+    ids: number[][];
+    mean: number[][];
+    files: Record<string, { mean: number[][]; tensor_types: Record<string, string> }>;
+  };
+  /** llama.cpp's (gguf_llamacpp.mjs) */
+  llamaCpp: { files: Record<string, { ids: number[][]; embeddings: number[][] }> };
+}
+const oracles = (dir: string): Oracles => ({
+  expected: JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')),
+  llamaCpp: JSON.parse(readFileSync(join(dir, 'llamacpp.json'), 'utf8')),
+});
+const { expected } = oracles(DIR);
+/** A file's entry in an oracle's table. */
+const of = <T>(table: Record<string, T>, file: string): T => {
+  const entry = table[file];
+  if (!entry) throw new Error(`no oracle entry for ${file}`);
+  return entry;
 };
 
 const worst = (vectors: ArrayLike<number>[], oracle: number[][]) =>
@@ -38,30 +52,42 @@ const worst = (vectors: ArrayLike<number>[], oracle: number[][]) =>
 
 describe('GGUF models', () => {
   it('the fixtures hold every ggml type m3web decodes', () => {
-    const types = new Set(FILES.flatMap((f) => Object.values(expected.files[f].tensor_types)));
+    const types = new Set(FILES.flatMap((f) => Object.values(of(expected.files, f).tensor_types)));
     for (const t of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'])
       expect(types).toContain(t);
   });
 
-  it.each(FILES)('%s opens from its path and embeds as PyTorch and llama.cpp do with the weights it stores', async (file) => {
-    const enc = await createEncoder({ model: join(DIR, file), device: 'cpu' });
-    try {
-      expect((await enc.info()).model).toMatchObject({ pooling: 'mean', layers: 2, hiddenSize: 256 });
-      const vectors = await enc.embed(expected.texts);
-      // Decoded exactly: what is left is f32 against float64 arithmetic.
-      expect(worst(vectors, expected.files[file].mean)).toBeGreaterThan(0.999999);
-      // llama.cpp multiplies quantized matrices by 8-bit activations and takes GELU's tanh form.
-      expect(worst(vectors, llamaCpp.files[file].embeddings)).toBeGreaterThan(0.9999);
-      // Against the float weights the file was made from, quantization shows (4-bit: 0.991).
-      if (file !== 'f16.gguf') expect(worst(vectors, expected.mean)).toBeLessThan(0.99999);
-    } finally {
-      await enc.dispose();
-    }
-    const { tokenizer, config } = await openModelFolder(join(DIR, file));
-    const ids = expected.texts.map((t) => tokenizer.encode(t, config.maxTokens).ids);
-    expect(ids).toEqual(expected.ids);
-    expect(ids).toEqual(llamaCpp.files[file].ids);
-  });
+  // gguf-xlmr: an XLM-R with a real SentencePiece Unigram vocabulary (google/sentencepiece's test
+  // model) as the converter writes it: pieces, scores and character map, positions cut by two rows.
+  const cases: [string, string][] = [
+    ...FILES.map((f): [string, string] => ['gguf-bert', f]),
+    ['gguf-xlmr', 'f16.gguf'],
+    ['gguf-xlmr', 'q8_0.gguf'],
+  ];
+  it.each(cases)(
+    '%s/%s opens from its path and embeds as PyTorch and llama.cpp do with the weights it stores',
+    async (folder, file) => {
+      const dir = join(FIXTURES, folder);
+      const { expected, llamaCpp } = oracles(dir);
+      const enc = await createEncoder({ model: join(dir, file), device: 'cpu' });
+      try {
+        expect((await enc.info()).model).toMatchObject({ pooling: 'mean', layers: 2, hiddenSize: 256 });
+        const vectors = await enc.embed(expected.texts);
+        // Decoded exactly: what is left is f32 against float64 arithmetic.
+        expect(worst(vectors, of(expected.files, file).mean)).toBeGreaterThan(0.999999);
+        // llama.cpp multiplies quantized matrices by 8-bit activations and takes GELU's tanh form.
+        expect(worst(vectors, of(llamaCpp.files, file).embeddings)).toBeGreaterThan(0.9999);
+        // Against the float weights the file was made from, quantization shows (4-bit: 0.991).
+        if (file !== 'f16.gguf') expect(worst(vectors, expected.mean)).toBeLessThan(0.99999);
+      } finally {
+        await enc.dispose();
+      }
+      const { tokenizer, config } = await openModelFolder(join(dir, file));
+      const ids = expected.texts.map((t) => tokenizer.encode(t, config.maxTokens).ids);
+      expect(ids).toEqual(expected.ids);
+      expect(ids).toEqual(of(llamaCpp.files, file).ids);
+    },
+  );
 
   it('a folder holding several GGUF files reads the Q8_0 one; converted to a q8 pack it keeps its vectors', async () => {
     const ckpt = await openHfCheckpoint(DIR);
@@ -73,7 +99,7 @@ describe('GGUF models', () => {
     const tokens = expected.texts.map((t) => model.tokenizer.encode(t, model.config.maxTokens).ids);
     const [last] = await cpu.pooledAtExits(tokens, [2], 'mean');
     cpu.dispose();
-    expect(worst(last as Float32Array[], expected.files['q8_0.gguf'].mean)).toBeGreaterThan(0.999);
+    expect(worst(last as Float32Array[], of(expected.files, 'q8_0.gguf').mean)).toBeGreaterThan(0.999);
   });
 
   it('the CLI converts a .gguf file and embeds from a .gguf path', async () => {
@@ -84,7 +110,7 @@ describe('GGUF models', () => {
     for (const model of [out, join(DIR, 'q4_k_m.gguf')]) {
       const embedded = await m3web(['embed', '--model', model], jsonLines(expected.texts.slice(0, 2)));
       expect(embedded.code).toBe(0);
-      expect(worst(vectors(embedded.stdout), expected.files['q4_k_m.gguf'].mean)).toBeGreaterThan(0.9999);
+      expect(worst(vectors(embedded.stdout), of(expected.files, 'q4_k_m.gguf').mean)).toBeGreaterThan(0.9999);
     }
   });
 });
@@ -99,7 +125,7 @@ describe('GGUF models dropped in a page', () => {
     });
     try {
       expect((await enc.info()).model).toMatchObject({ source: 'folder mixed', pooling: 'mean' });
-      expect(worst(await enc.embed(expected.texts), expected.files['mixed.gguf'].mean)).toBeGreaterThan(0.999999);
+      expect(worst(await enc.embed(expected.texts), of(expected.files, 'mixed.gguf').mean)).toBeGreaterThan(0.999999);
     } finally {
       await enc.dispose();
     }
@@ -118,7 +144,7 @@ describe('GGUF models by hub id', () => {
     const enc = await createEncoder({ model, hub: { url: hub.url }, device: 'cpu', dtype: 'f32' });
     try {
       expect((await enc.info()).model).toMatchObject({ pooling: 'mean', layers: 2 });
-      expect(worst(await enc.embed(expected.texts), expected.files[file].mean)).toBeGreaterThan(0.999999);
+      expect(worst(await enc.embed(expected.texts), of(expected.files, file).mean)).toBeGreaterThan(0.999999);
     } finally {
       await enc.dispose();
     }
