@@ -84,7 +84,8 @@ export function wordPieceJson(file: GgufFile, v: Vocab): unknown {
     else if (t.startsWith(PHANTOM)) piece = t.slice(PHANTOM.length);
     // Older converters left bracketed tokens ([unused0]) as they were, as they still do unused slots.
     else if (type !== UNUSED && !/^\[.*\]$/s.test(t)) piece = `##${t}`;
-    if (type !== CONTROL && piece !== piece.toLowerCase()) cased = true;
+    // Unused slots ([PAD2062], where the table is padded) say nothing about the vocabulary's case.
+    if (type !== CONTROL && type !== UNUSED && piece !== piece.toLowerCase()) cased = true;
     if (!Object.hasOwn(vocab, piece)) vocab[piece] = id;
   });
   const cls = v.special('cls', '[CLS]');

@@ -32,7 +32,11 @@ function gguf(kvs: [string, number, unknown][], tensors: [string, number[], numb
   const value = (type: number, v: unknown) => {
     if (type === 8) str(v as string);
     else if (type === 4) u32(v as number);
-    else if (type === 9) {
+    else if (type === 9 && typeof (v as unknown[])[0] === 'number') {
+      u32(4);
+      u64((v as number[]).length);
+      for (const n of v as number[]) u32(n);
+    } else if (type === 9) {
       u32(8);
       u64((v as string[]).length);
       for (const s of v as string[]) str(s);
@@ -92,7 +96,18 @@ describe('GGUF tokenizer', () => {
     expect(ckpt.sentenceTransformers.pooling).toEqual({ pooling_mode_mean_tokens: true });
   });
 
-  it('keeps case where the vocabulary has upper-case pieces', async () => {
+  it('keeps case where the vocabulary has upper-case pieces, not for the unused slots of a padded table', async () => {
+    const padded: [string, number, unknown][] = [
+      ...BERT_KV.map(([k, t, v]): [string, number, unknown] => [
+        k,
+        t,
+        k === 'tokenizer.ggml.tokens' ? ['[UNK]', '[CLS]', '[SEP]', '\u2581a', '\u2581[PAD4]'] : v,
+      ]),
+      ['tokenizer.ggml.token_type', 9, [3, 3, 3, 1, 5]],
+    ];
+    const uncased = JSON.parse(new TextDecoder().decode((await open(gguf(padded))).tokenizer));
+    expect(uncased.normalizer.lowercase).toBe(true);
+    expect(TextTokenizer.fromJson(uncased, undefined, { specialTokens: false }).encode('A a', 16).ids).toEqual([3, 3]);
     const tokens = ['[UNK]', '[CLS]', '[SEP]', '\u2581Berlin', '\u2581berlin'];
     const kv = BERT_KV.map(([k, t, v]): [string, number, unknown] => [k, t, k === 'tokenizer.ggml.tokens' ? tokens : v]);
     const json = JSON.parse(new TextDecoder().decode((await open(gguf(kv))).tokenizer));
