@@ -1,9 +1,9 @@
-// llama.cpp itself as the second oracle of fixtures/gguf-bert/ and fixtures/gguf-xlmr/ (made by make_gguf.py; see
-// README.md, "gguf-bert").
+// llama.cpp itself as the second oracle of fixtures/gguf-bert/, fixtures/gguf-xlmr/ and fixtures/gguf-nomic/ (made
+// by make_gguf.py; see README.md, "gguf-bert").
 //
 // For each .gguf of those folders this loads the file in llama.cpp (CPU) through node-llama-cpp and records
 //   ids:          llama.cpp's tokenization of each text, framed as llama_tokenize(add_special) frames it: for a WPM
-//                 vocab (gguf-bert) BOS = [CLS] first and SEP = [SEP] last; for a UGM vocab (gguf-xlmr) BOS = <s>
+//                 vocab (gguf-bert, gguf-nomic) BOS = [CLS] first and SEP = [SEP] last; for a UGM vocab (gguf-xlmr) BOS = <s>
 //                 first when tokenizer.ggml.add_bos_token says so and EOS = </s> last when add_eos_token says so.
 //                 node-llama-cpp's model.tokenize(text) runs llama_tokenize without specials, so they are added here,
 //   embeddings:   the embedding of those ids, pooled as the GGUF's pooling_type says (mean): getEmbeddingFor(text) for
@@ -47,6 +47,15 @@ const FOLDERS = [
       'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
     },
   },
+  // NomicBERT (architecture nomic-bert: RoPE, SwiGLU); its longest text has 150 ids, nomic-bert.context_length is 160
+  {
+    name: 'gguf-nomic',
+    contextSize: 160,
+    bounds: {
+      'f16.gguf': { oracle: 0.999, stored: 0.999 },
+      'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
+    },
+  },
 ];
 
 const pkg = JSON.parse(fs.readFileSync(path.join(NLC, 'package.json'), 'utf8'));
@@ -70,7 +79,7 @@ const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
 let failed = false;
 
-for (const { name, bounds } of FOLDERS) {
+for (const { name, bounds, contextSize = 128 } of FOLDERS) {
   const FOLDER = path.join(HERE, 'fixtures', name);
   const expected = JSON.parse(fs.readFileSync(path.join(FOLDER, 'expected.json'), 'utf8'));
   const { texts } = expected;
@@ -99,7 +108,7 @@ for (const { name, bounds } of FOLDERS) {
     }
     const { bos, sep, eos } = model.tokens;
     ugm = model.vocabularyType === 'ugm';
-    const ctx = await model.createEmbeddingContext({ contextSize: 128 });
+    const ctx = await model.createEmbeddingContext({ contextSize });
     const rec = { ids: [], embeddings: [], embeddings_from_ids: [], cosine: [] };
     console.log(
       `${file}: vocabulary ${model.vocabularyType}, bos ${bos}, sep ${sep}, eos ${eos}, ` +

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""GGUF fixtures for m3web's GGUF reader: a small random BERT and a small random XLM-R written as llama.cpp lays them
-out, and their PyTorch oracle.
+"""GGUF fixtures for m3web's GGUF reader: a small random BERT, a small random XLM-R and make_nomic.py's NomicBERT
+written as llama.cpp lays them out, and their PyTorch oracle.
 
-Writes fixtures/gguf-bert/ and fixtures/gguf-xlmr/ (see the "gguf-bert" section of README.md next to this file).
+Writes fixtures/gguf-bert/, fixtures/gguf-xlmr/ and fixtures/gguf-nomic/ (see the "gguf-bert" section of README.md
+next to this file).
 fixtures/gguf-bert/:
 
   config.json, tokenizer.json, tokenizer_config.json   the model in Hugging Face form (tokenizer files: bert-tiny's)
@@ -26,7 +27,15 @@ fixtures/gguf-xlmr/:
   expected.json the same oracle with transformers' XLM-R semantics (positions from pad_token_id + 1), ids from
                 sentencepiece itself (+1, <s> ... </s>: what XLMRobertaTokenizer gives)
 
-The layout follows llama.cpp's convert_hf_to_gguf.py (BertModel, MODEL_ARCH.BERT), gguf-py (constants.py,
+fixtures/gguf-nomic/:
+
+  f16.gguf, q8_0.gguf   fixtures/nomic-tiny's weights (make_nomic.py) as the converter writes a NomicBertModel
+                (architecture nomic-bert, rope.freq_base; fc11 -> ffn_up, fc12 -> ffn_gate; the vocabulary padded to
+                config.json's vocab_size with UNUSED "[PADi]" tokens)
+  expected.json nomic-tiny's texts and ids, the oracle by make_nomic.forward
+
+The layout follows llama.cpp's convert_hf_to_gguf.py (BertModel, MODEL_ARCH.BERT; NomicBertModel,
+MODEL_ARCH.NOMIC_BERT), gguf-py (constants.py,
 gguf_writer.py, vocab.py SpecialVocab), llama-quant.cpp (Q4_K_M rules) and ggml (ggml-common.h block structs,
 ggml-quants.c dequantize_row_*). Nothing of the gguf Python package is used: the writer, the quantizers and the
 dequantizers are written here. test/oracle/gguf_llamacpp.mjs then runs llama.cpp itself on every file.
@@ -42,6 +51,7 @@ import shutil
 import struct
 
 import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
+import make_nomic as mn
 import numpy as np
 import post_norm_oracle as pno
 import torch
@@ -503,10 +513,10 @@ def gguf_name(hf):
     return f"blk.{parts[2]}.{layer['.'.join(parts[3:])]}.{suffix}"
 
 
-def gguf_tensors(W):
-    """(HF name, GGUF name, float32 array) in the converter's order: the safetensors keys sorted (safe_open.keys()),
-    the pooler and position_ids left out."""
-    return [(n, gguf_name(n), W[n]) for n in sorted(W) if not n.startswith("pooler.")]
+def gguf_tensors(W, name=gguf_name):
+    """(HF name, GGUF name, float32 array) in the converter's order: the safetensors keys sorted (safe_open.keys(),
+    gguf-py's SafetensorsLocal), the pooler and position_ids left out. name: the HF -> GGUF mapping."""
+    return [(n, name(n), W[n]) for n in sorted(W) if not n.startswith("pooler.")]
 
 
 def f32_always(gname, arr):
@@ -555,24 +565,31 @@ def size_label(n):  # gguf-py utility.model_weight_count_rounded_notation (no ex
     return f"{scaled:.{fix}f}{suffix}"
 
 
-def vocab_metadata(tok_json, tok_cfg):
-    """tokenizer.ggml.* as BertModel.set_vocab + SpecialVocab write them for a WordPiece tokenizer.json."""
+def vocab_metadata(tok_json, tok_cfg, n_vocab=None, types=TYPES):
+    """tokenizer.ggml.* as BertModel.set_vocab + SpecialVocab write them for a WordPiece tokenizer.json. n_vocab:
+    config.json's vocab_size where it is larger than the tokenizer's vocabulary (NomicBERT pads its table to a
+    multiple of 8): get_vocab_base fills ids the tokenizer lacks with "[PAD<id>]", UNUSED; types: type_vocab_size."""
     vocab = tok_json["model"]["vocab"]
     inv = {i: t for t, i in vocab.items()}
     assert sorted(inv) == list(range(len(vocab)))
+    n_vocab = len(vocab) if n_vocab is None else n_vocab
+    assert n_vocab >= len(vocab)
+    inv.update({i: f"[PAD{i}]" for i in range(len(vocab), n_vocab)})
     added = {a["content"]: a for a in tok_json["added_tokens"]}
     special = {t for t, a in added.items() if a["special"]}
-    # get_vocab_base: added special tokens are CONTROL, every other token NORMAL (no USER_DEFINED / UNUSED here)
-    toktypes = [TOKEN_CONTROL if inv[i] in special else TOKEN_NORMAL for i in range(len(inv))]
+    # get_vocab_base: added special tokens are CONTROL, ids the tokenizer has no token for UNUSED, every other token
+    # NORMAL (no USER_DEFINED here)
+    toktypes = [TOKEN_CONTROL if inv[i] in special else TOKEN_NORMAL if i < len(vocab) else TOKEN_UNUSED
+                for i in range(n_vocab)]
 
-    def phantom(tok, tt):  # BertModel.set_vocab: "convert to phantom space vocab"
+    def phantom(tok, tt):  # BertModel.set_vocab: "convert to phantom space vocab" (UNUSED "[PADi]" too: "▁[PADi]")
         if tt == TOKEN_CONTROL:
             return tok
         if tok.startswith("##"):
             return tok[2:]
         return "\u2581" + tok
 
-    tokens = [phantom(inv[i], toktypes[i]) for i in range(len(inv))]
+    tokens = [phantom(inv[i], toktypes[i]) for i in range(n_vocab)]
     assert len(set(tokens)) == len(tokens), "phantom-space transform made duplicate tokens"
     # SpecialVocab._try_load_from_tokenizer_json: no bos/eos in tokenizer_config -> bos = cls, eos = sep; the
     # TemplateProcessing single [CLS] $A [SEP] gives add_bos = add_eos = true, the pair [CLS] $A [SEP] $B [SEP]
@@ -587,7 +604,7 @@ def vocab_metadata(tok_json, tok_cfg):
         ("bos", "bos_token_id"), ("eos", "eos_token_id"), ("unk", "unknown_token_id"), ("sep", "seperator_token_id"),
         ("pad", "padding_token_id"), ("mask", "mask_token_id"))]
     return [
-        ("tokenizer.ggml.token_type_count", UINT32, TYPES),
+        ("tokenizer.ggml.token_type_count", UINT32, types),
         ("tokenizer.ggml.model", STRING, "bert"),
         # The converter's pre-tokenizer hash would not know this vocabulary; "bert-bge" is what it writes for the
         # bert-base-uncased family (same BertNormalizer + BertPreTokenizer). llama.cpp ignores it for WPM.
@@ -1043,11 +1060,198 @@ def main_xlmr():
           f"expected.json {os.path.getsize(os.path.join(XFOLDER, 'expected.json'))} bytes")
 
 
+# --------------------------------------------------------------------------------------------------
+# gguf-nomic: the nomic-tiny NomicBERT (nomic-embed-text v1.5's layout) as the converter writes a NomicBertModel
+# --------------------------------------------------------------------------------------------------
+
+NNAME = "gguf-nomic"
+NFOLDER = os.path.join(mf.OUT, NNAME)
+NSOURCE = os.path.join(mf.OUT, "nomic-tiny")  # make_nomic.py's fixture: config, tokenizer, model.safetensors
+NFILES = XFILES
+NARCH = "nomic-bert"  # MODEL_ARCH.NOMIC_BERT (NomicBertModel.__init__: NOMIC_BERT_MOE only with moe_every_n_layers)
+
+# gguf-py tensor_mapping.py, the entries marked "nomic-bert": fc11 is FFN_UP, fc12 FFN_GATE; llama.cpp's graph
+# (src/models/bert.cpp, build_ffn LLM_FFN_SILU LLM_FFN_PAR) computes ffn_down(silu(ffn_gate(x)) * ffn_up(x)), which
+# is NomciBertGatedMLP's fc2(fc11(x) * silu(fc12(x))).
+NOMIC_FIXED = {
+    "embeddings.word_embeddings": "token_embd",
+    "embeddings.token_type_embeddings": "token_types",
+    "emb_ln": "token_embd_norm",
+}
+NOMIC_LAYER = {
+    "attn.Wqkv": "attn_qkv",
+    "attn.out_proj": "attn_output",
+    "norm1": "attn_output_norm",
+    "mlp.fc11": "ffn_up",
+    "mlp.fc12": "ffn_gate",
+    "mlp.fc2": "ffn_down",
+    "norm2": "layer_output_norm",
+}
+
+
+def nomic_gguf_name(hf):
+    """convert_hf_to_gguf.py's mapping for MODEL_ARCH.NOMIC_BERT."""
+    base, suffix = hf.rsplit(".", 1)
+    if base in NOMIC_FIXED:
+        return f"{NOMIC_FIXED[base]}.{suffix}"
+    parts = base.split(".")
+    assert parts[:2] == ["encoder", "layers"], hf
+    return f"blk.{parts[2]}.{NOMIC_LAYER['.'.join(parts[3:])]}.{suffix}"
+
+
+def nomic_converter_checks(cfg):
+    """NomicBertModel.__init__'s asserts on a non-MoE NomicBERT, all of which nomic-tiny passes but the one on
+    n_positions: it accepts 8192 with max_trained_positions 2048 (v1, v1.5: n_positions becomes 2048) or 2048 / 2048
+    (v2-moe: 512) and raises on anything else, nomic-tiny's 160 / 160 included. The files are what it writes once
+    past that check with n_positions as it is (TextModel.set_gguf_parameters: context_length from n_positions, the
+    config having no max_position_embeddings). Returns that context length."""
+    assert not cfg.get("moe_every_n_layers")
+    assert cfg["activation_function"] == "swiglu" and cfg["causal"] is False
+    assert cfg["qkv_proj_bias"] is False and cfg["mlp_fc1_bias"] is False and cfg["mlp_fc2_bias"] is False
+    assert cfg["prenorm"] is False and cfg["rotary_emb_fraction"] == 1.0
+    assert cfg["rotary_emb_interleaved"] is False and cfg["rotary_emb_scale_base"] is None
+    npos, mtp = cfg["n_positions"], cfg.get("max_trained_positions", 2048)
+    assert (npos, mtp) not in ((8192, 2048), (2048, 2048)), "the converter would rewrite n_positions"
+    assert "max_position_embeddings" not in cfg and "intermediate_size" not in cfg and "hidden_size" not in cfg
+    # llama.cpp takes n_ff from feed_forward_length (n_inner); NomciBertGatedMLP rounds n_inner up to 256
+    assert mn.mlp_width(cfg) == cfg["n_inner"]
+    return npos
+
+
+def nomic_metadata(cfg, n_params, file_type, vocab_kvs, context_length):
+    """KV list in the converter's order for a NomicBertModel: as metadata()'s, the architecture "nomic-bert", and
+    TextModel.set_gguf_parameters' rope.freq_base (rotary_emb_base, which TextModel.__init__ takes as rope_theta)
+    between head_count and layer_norm_epsilon. No head_count_kv (the config has no num_key_value_heads)."""
+    a = NARCH
+    return [
+        ("general.architecture", STRING, a),
+        ("general.type", STRING, "model"),
+        ("general.name", STRING, NNAME),
+        ("general.size_label", STRING, size_label(n_params)),
+        (f"{a}.block_count", UINT32, cfg["n_layer"]),
+        (f"{a}.context_length", UINT32, context_length),
+        (f"{a}.embedding_length", UINT32, cfg["n_embd"]),
+        (f"{a}.feed_forward_length", UINT32, cfg["n_inner"]),
+        (f"{a}.attention.head_count", UINT32, cfg["n_head"]),
+        (f"{a}.rope.freq_base", FLOAT32, float(cfg["rotary_emb_base"])),
+        (f"{a}.attention.layer_norm_epsilon", FLOAT32, cfg["layer_norm_epsilon"]),
+        ("general.file_type", UINT32, file_type),
+        (f"{a}.attention.causal", BOOL, False),
+        (f"{a}.pooling_type", UINT32, POOLING_MEAN),  # nomic-tiny's modules.json: 1_Pooling, mean tokens
+        ("general.quantization_version", UINT32, GGML_QUANT_VERSION),
+        *vocab_kvs,
+    ]
+
+
+def run_nomic_oracle(W, cfg, ids):
+    """float64 hidden states [emb_ln, layer 1..3] of one right-padded batch ([PAD] = 0) by make_nomic.forward,
+    checked against each text alone and make_nomic.forward_functional (post_norm_oracle.batch_states). Returns the
+    states and (weights, ids, mask) to rerun forward with a deliberate mistake."""
+    Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
+    with torch.no_grad():
+        states, inp, mask, _ = pno.batch_states(NNAME, ids, 0, mn.forward, mn.forward_functional, Wt, cfg)
+    return states, (Wt, inp, mask)
+
+
+def main_nomic():
+    os.makedirs(NFOLDER, exist_ok=True)
+    cfg = pno.read_json(os.path.join(NSOURCE, "config.json"))
+    context = nomic_converter_checks(cfg)
+    tok_json = pno.read_json(os.path.join(NSOURCE, "tokenizer.json"))
+    tok_cfg = pno.read_json(os.path.join(NSOURCE, "tokenizer_config.json"))
+    pooling = pno.read_json(os.path.join(NSOURCE, "1_Pooling", "config.json"))
+    assert pooling["pooling_mode_mean_tokens"]
+    vocab = tok_json["model"]["vocab"]
+    specials = [a["content"] for a in tok_json["added_tokens"]]
+    tok = mf.WordPieceTokenizer(vocab, True, "[UNK]", "[CLS]", "[SEP]", added=specials)
+    n_vocab = cfg["vocab_size"]  # 2064: bert-tiny's 2062 tokens, the table padded to a multiple of 8
+    assert n_vocab > len(vocab)
+    vkv = vocab_metadata(tok_json, tok_cfg, n_vocab=n_vocab, types=cfg["type_vocab_size"])
+    tokens = dict((k[0], k[2]) for k in vkv)["tokenizer.ggml.tokens"]
+    assert len(tokens) == n_vocab and tokens[len(vocab):] == [f"\u2581[PAD{i}]" for i in range(len(vocab), n_vocab)]
+
+    # nomic-tiny's texts and ids (bert-tiny's, checked against transformers' BertTokenizer by make_fixtures.py)
+    src = pno.read_json(os.path.join(NSOURCE, "expected.json"))
+    texts, ids = src["texts"], src["ids"]
+    assert [tok.encode(t) for t in texts] == ids and max(map(len, ids)) <= context
+
+    W = mf.read_safetensors(os.path.join(NSOURCE, "model.safetensors"))
+    assert W["embeddings.word_embeddings.weight"].shape == (n_vocab, cfg["n_embd"])
+    tensors = gguf_tensors(W, nomic_gguf_name)
+    n_params = sum(a.size for _, _, a in tensors)
+
+    states, (Wt, inp, mask) = run_nomic_oracle(W, cfg, ids)
+    mean, cls = pooled(states, ids)
+    layer_mean = [[r7(s[i, : len(x)].mean(0).numpy()) for s in states] for i, x in enumerate(ids)]
+    # the same numbers as make_nomic.py's own run of nomic-tiny (expected.safetensors, float32)
+    ref = mf.read_safetensors(os.path.join(NSOURCE, "expected.safetensors"))
+    L = cfg["n_layer"]
+    diff = max(float(np.abs(np.asarray(m) - ref[f"mean.{i}.{L}"]).max()) for i, m in enumerate(mean))
+    assert diff < 1e-5, ("nomic-tiny's expected.safetensors", diff)
+    # what this fixture tells apart: ffn_up / ffn_gate exchanged, and a RoPE base of 10000 (llama.cpp's default
+    # where rope.freq_base is missing) move every text's mean under cosine 0.999
+    moved = {}
+    lengths = [len(x) for x in ids]
+    with torch.no_grad():
+        for label, kw in {"ffn_up/ffn_gate swapped": dict(swap_fc=True), "rope base 10000": dict(base=10000)}.items():
+            wrong = pno.mean_pool(mn.forward(Wt, cfg, inp, mask, **kw)[-1], lengths)
+            moved[label] = pno.min_cosine(wrong, pno.mean_pool(states[-1], lengths))
+            assert moved[label] < 0.999, (label, moved[label])
+
+    files = {}
+    for fname, kind, ftype, _ in NFILES:
+        types_ = tensor_types(tensors, kind)
+        blobs = [(g, types_[g], a.shape, quantize(a, types_[g])) for _, g, a in tensors]
+        size = write_gguf(os.path.join(NFOLDER, fname), nomic_metadata(cfg, n_params, ftype, vkv, context), blobs)
+        kv, stored = read_back(os.path.join(NFOLDER, fname))
+        assert list(stored) == [g for _, g, _ in tensors] and kv["general.file_type"] == ftype
+        assert kv["general.architecture"] == NARCH and kv[f"{NARCH}.context_length"] == context
+        assert kv[f"{NARCH}.rope.freq_base"] == cfg["rotary_emb_base"] and kv["tokenizer.ggml.tokens"] == tokens
+        assert stored["blk.0.ffn_up.weight"][2] == quantize(W["encoder.layers.0.mlp.fc11.weight"], types_[
+            "blk.0.ffn_up.weight"])
+        Wq = {h: dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
+        qmean, qcls = pooled(run_nomic_oracle(Wq, cfg, ids)[0], ids)
+        worst = min(cos(a, b) for a, b in zip(qmean, mean))
+        worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
+        files[fname] = {"file_type": ftype, "tensor_types": types_, "mean": qmean, "cls": qcls}
+        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; "
+              f"min cosine of the stored weights' mean vs the float32 oracle {worst:.6f}")
+
+    expected = {
+        "model": NNAME,
+        "source": "nomic-tiny",
+        "texts": texts,
+        "ids": ids,
+        "tokens": [tok.tokens(t) for t in texts],
+        "layers": L,
+        "hidden": cfg["n_embd"],
+        "mean": mean,
+        "cls": cls,
+        "layer_mean": layer_mean,
+        "files": files,
+        "note": "The weights of fixtures/nomic-tiny (make_nomic.py: NomicBertModel, SwiGLU, no biases, rotary_emb_base "
+        "1000, vocab 2064) as llama.cpp's converter writes a NomicBertModel (architecture nomic-bert; fc11 -> ffn_up, "
+        "fc12 -> ffn_gate). texts / ids: nomic-tiny's (the Hugging Face BertTokenizer ids of its tokenizer.json, "
+        "[CLS] ... [SEP]). mean / cls: the last layer's mean over the real tokens (not normalised) and token 0, from "
+        "nomic-tiny's float32 weights by make_nomic.forward (float64; one right-padded batch checked against each "
+        "text alone and make_nomic.forward_functional; equal to nomic-tiny's expected.safetensors). layer_mean[i][l]: "
+        "mean after emb_ln (l=0) and after layer l. files[f].mean / .cls: the same oracle run on the weights file f "
+        "stores, dequantized; files[f].tensor_types: the ggml type of every tensor in f. Values rounded to 7 "
+        "significant digits.",
+    }
+    mf.write_json(os.path.join(NFOLDER, "expected.json"), expected)
+    print(f"{NNAME}: {len(texts)} texts, lengths {lengths}, {sum(x.count(vocab['[UNK]']) for x in ids)} unk, "
+          f"{n_params} parameters in the GGUF; min cosine of the mean with " +
+          ", ".join(f"{k} {v:.4f}" for k, v in moved.items()) +
+          f"; expected.json {os.path.getsize(os.path.join(NFOLDER, 'expected.json'))} bytes")
+
+
 def main():
     errs = roundtrip_checks()
     print("round trips (relative error): " + ", ".join(f"{t} {e:.4f}" for t, e in errs.items()))
     main_bert()
     main_xlmr()
+    main_nomic()
 
 
 if __name__ == "__main__":
