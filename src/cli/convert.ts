@@ -18,10 +18,10 @@ Converts a Hugging Face checkpoint of a supported architecture (BERT, XLM-R, Dis
 MPNet, GTE, NomicBERT, JinaBERT v2, ModernBERT, Qwen3, Gemma 3, model2vec: config.json,
 tokenizer.json, model.safetensors or a sharded model.safetensors.index.json, or, without
 those, a float ONNX export onnx/model.onnx as transformers.js repositories carry; and the
-sentence-transformers modules: Pooling, Dense, Normalize, prompts), or a GGUF file of a BERT,
-XLM-R or NomicBERT embedder (llama.cpp's format; hf:org/name:Q8_0 picks a GGUF repository's file by its
-quantization), from a folder or straight
-from a hub (M3WEB_HUB_URL, default https://huggingface.co; HF_TOKEN for gated models),
+sentence-transformers modules: Pooling, Dense, Normalize, prompts), or a GGUF file of a
+BERT, XLM-R or NomicBERT embedder (llama.cpp's format; hf:org/name:Q8_0 picks a GGUF
+repository's file by its quantization), from a folder or straight from a hub
+(M3WEB_HUB_URL, default https://huggingface.co; HF_TOKEN for gated models),
 into a model pack: manifest.json, tokenizer.json, embeddings.bin, one shard per layer and,
 for Dense modules, head.bin.
 A bare org/name is a hub id unless a folder of that name exists.
