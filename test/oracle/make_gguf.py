@@ -440,10 +440,13 @@ def skip_value(buf, o, vtype):
 H, LAYERS, HEADS, INTER, MAXPOS, TYPES, EPS = 256, 2, 4, 512, 128, 2, 1e-12
 
 
-def config(vocab_size):
+def config(vocab_size, arch="BertModel", model_type="bert", maxpos=MAXPOS, types=TYPES, eps=EPS, pad=0,
+           **token_ids):
+    """config.json of a BertModel (transformers' layout); the arguments give xlmr_config's fields, token_ids its
+    bos_token_id / eos_token_id (written after pad_token_id, where transformers writes them)."""
     return {
-        "architectures": ["BertModel"],
-        "model_type": "bert",
+        "architectures": [arch],
+        "model_type": model_type,
         "vocab_size": vocab_size,
         "hidden_size": H,
         "num_hidden_layers": LAYERS,
@@ -452,11 +455,12 @@ def config(vocab_size):
         "hidden_act": "gelu",
         "hidden_dropout_prob": 0.1,
         "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": MAXPOS,
-        "type_vocab_size": TYPES,
+        "max_position_embeddings": maxpos,
+        "type_vocab_size": types,
         "initializer_range": 0.02,
-        "layer_norm_eps": EPS,
-        "pad_token_id": 0,
+        "layer_norm_eps": eps,
+        "pad_token_id": pad,
+        **token_ids,
         "position_embedding_type": "absolute",
         "torch_dtype": "float32",
     }
@@ -487,6 +491,16 @@ def make_weights(vocab_size, types=TYPES, maxpos=MAXPOS, seed=SEED):
     return {n: a.astype(np.float32) for n, a in rw.w}
 
 
+def mapped_name(hf, fixed, layer, layers):
+    """HF -> GGUF tensor name: fixed maps modules outside the layers, layer those in encoder.<layers>.<i>."""
+    base, suffix = hf.rsplit(".", 1)
+    if base in fixed:
+        return f"{fixed[base]}.{suffix}"
+    parts = base.split(".")
+    assert parts[:2] == ["encoder", layers], hf
+    return f"blk.{parts[2]}.{layer['.'.join(parts[3:])]}.{suffix}"
+
+
 def gguf_name(hf):
     """convert_hf_to_gguf.py's mapping for MODEL_ARCH.BERT (gguf-py tensor_mapping / constants TENSOR_NAMES)."""
     fixed = {
@@ -505,12 +519,7 @@ def gguf_name(hf):
         "output.dense": "ffn_down",
         "output.LayerNorm": "layer_output_norm",
     }
-    base, suffix = hf.rsplit(".", 1)
-    if base in fixed:
-        return f"{fixed[base]}.{suffix}"
-    parts = base.split(".")
-    assert parts[:2] == ["encoder", "layer"], hf
-    return f"blk.{parts[2]}.{layer['.'.join(parts[3:])]}.{suffix}"
+    return mapped_name(hf, fixed, layer, "layer")
 
 
 def gguf_tensors(W, name=gguf_name):
@@ -712,6 +721,52 @@ FILES = [("f16.gguf", "f16", FTYPE_MOSTLY_F16, False), ("q8_0.gguf", "q8_0", FTY
          ("q4_k_m.gguf", "q4_k_m", FTYPE_MOSTLY_Q4_K_M, True), ("mixed.gguf", "mixed", FTYPE_MOSTLY_Q4_0, True)]
 
 
+def write_files(folder, file_list, tensors, ids, mean, meta, check, oracle):
+    """Writes, reads back and checks each (file name, kind, file type, made by llama-quantize) of file_list: tensors
+    as gguf_tensors gives them, the KVs meta(file type, made by llama-quantize); check(kv, stored, tensor types) adds
+    the fixture's own asserts, and oracle(stored weights by HF name) returns the oracle's states on them. mean: the
+    float32 oracle's, to compare against. Returns expected.json's "files"."""
+    files = {}
+    for fname, kind, ftype, by_quantize in file_list:
+        types = tensor_types(tensors, kind)
+        blobs = [(g, types[g], a.shape, quantize(a, types[g])) for _, g, a in tensors]
+        size = write_gguf(os.path.join(folder, fname), meta(ftype, by_quantize), blobs)
+        kv, stored = read_back(os.path.join(folder, fname))
+        assert list(stored) == [g for _, g, _ in tensors] and kv["general.file_type"] == ftype
+        check(kv, stored, types)
+        # the oracle on exactly what the file stores
+        Wq = {h: dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
+        worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
+        qmean, qcls = pooled(oracle(Wq), ids)
+        worst = min(cos(a, b) for a, b in zip(qmean, mean))
+        files[fname] = {"file_type": ftype, "tensor_types": types, "mean": qmean, "cls": qcls}
+        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; "
+              f"min cosine of the stored weights' mean vs the float32 oracle {worst:.6f}")
+    return files
+
+
+def write_expected(folder, fields, states, files, note, n_unk, n_params, detail):
+    """Writes expected.json: fields (model, [source,] texts, ids, tokens), then from the float32 oracle's states
+    ([embedding output, layer 1, ...], each [B, S, H]) layers, hidden, mean, cls and layer_mean, then files and
+    note. Prints the fixture's summary line; detail: what it says about the oracle."""
+    ids = fields["ids"]
+    mean, cls = pooled(states, ids)
+    expected = {
+        **fields,
+        "layers": len(states) - 1,
+        "hidden": states[-1].shape[-1],
+        "mean": mean,
+        "cls": cls,
+        "layer_mean": [[r7(s[i, : len(x)].mean(0).numpy()) for s in states] for i, x in enumerate(ids)],
+        "files": files,
+        "note": note,
+    }
+    path = os.path.join(folder, "expected.json")
+    mf.write_json(path, expected)
+    print(f"{fields['model']}: {len(ids)} texts, lengths {[len(x) for x in ids]}, {n_unk} unk, {n_params} parameters "
+          f"in the GGUF; {detail}; expected.json {os.path.getsize(path)} bytes")
+
+
 def main_bert():
     os.makedirs(FOLDER, exist_ok=True)
     for f in ("tokenizer.json", "tokenizer_config.json"):
@@ -729,54 +784,26 @@ def main_bert():
     tensors = gguf_tensors(W)
     n_params = sum(a.size for _, _, a in tensors)
     vkv = vocab_metadata(tok_json, tok_cfg)
-
     states = run_oracle(W, cfg, ids)
-    mean, cls = pooled(states, ids)
-    layer_mean = [[r7(s[i, : len(x)].mean(0).numpy()) for s in states] for i, x in enumerate(ids)]
+    pooler = {n: a for n, a in W.items() if n.startswith("pooler.")}
 
-    files = {}
-    for fname, kind, ftype, by_quantize in FILES:
-        types = tensor_types(tensors, kind)
-        blobs = [(g, types[g], a.shape, quantize(a, types[g])) for _, g, a in tensors]
-        size = write_gguf(os.path.join(FOLDER, fname), metadata(cfg, n_params, ftype, vkv, by_quantize), blobs)
-        kv, stored = read_back(os.path.join(FOLDER, fname))
-        assert list(stored) == [g for _, g, _ in tensors] and kv["general.file_type"] == ftype
+    def check(kv, stored, types):
         assert kv["tokenizer.ggml.tokens"][:6] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "\u2581!"]
-        # the oracle on exactly what the file stores
-        Wq = {h: dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
-        Wq.update({n: a for n, a in W.items() if n.startswith("pooler.")})
-        qmean, qcls = pooled(run_oracle(Wq, cfg, ids), ids)
-        worst = min(cos(a, b) for a, b in zip(qmean, mean))
-        worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
-        files[fname] = {"file_type": ftype, "tensor_types": types, "mean": qmean, "cls": qcls}
-        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; "
-              f"min cosine of the stored weights' mean vs the float32 oracle {worst:.6f}")
 
-    expected = {
-        "model": NAME,
-        "texts": texts,
-        "ids": ids,
-        "tokens": [tok.tokens(t) for t in texts],
-        "layers": LAYERS,
-        "hidden": H,
-        "mean": mean,
-        "cls": cls,
-        "layer_mean": layer_mean,
-        "files": files,
-        "note": "ids: the Hugging Face BertTokenizer ids of tokenizer.json ([CLS] ... [SEP]). mean / cls: the last "
+    files = write_files(FOLDER, FILES, tensors, ids, pooled(states, ids)[0],
+                        lambda ftype, by_quantize: metadata(cfg, n_params, ftype, vkv, by_quantize), check,
+                        lambda Wq: run_oracle({**Wq, **pooler}, cfg, ids))
+    write_expected(
+        FOLDER, {"model": NAME, "texts": texts, "ids": ids, "tokens": [tok.tokens(t) for t in texts]}, states, files,
+        "ids: the Hugging Face BertTokenizer ids of tokenizer.json ([CLS] ... [SEP]). mean / cls: the last "
         "layer's mean over the real tokens (not normalised) and token 0, from the float32 weights of make_gguf.py "
         "(the checkpoint the GGUF files were converted from). layer_mean[i][l]: mean after the embedding "
         "LayerNorm (l=0) and after layer l. files[f].mean / .cls: the same oracle run on the weights file f "
         "stores, dequantized (so a reader of f should match these most closely); files[f].tensor_types: the ggml "
         "type of every tensor in f. Computed in float64 (one right-padded batch, checked against each text alone "
         "and torch.nn.TransformerEncoderLayer), exact GELU (erf); values rounded to 7 significant digits.",
-    }
-    mf.write_json(os.path.join(FOLDER, "expected.json"), expected)
-    lengths = [len(x) for x in ids]
-    n_unk = sum(x.count(vocab["[UNK]"]) for x in ids)
-    print(f"{NAME}: {len(texts)} texts, lengths {lengths}, {n_unk} unk, {n_params} parameters in the GGUF; "
-          f"mean token cosine (last layer) {pno.mean_token_cosine(states[-1], lengths):.2f}; "
-          f"expected.json {os.path.getsize(os.path.join(FOLDER, 'expected.json'))} bytes")
+        sum(x.count(vocab["[UNK]"]) for x in ids), n_params,
+        f"mean token cosine (last layer) {pno.mean_token_cosine(states[-1], [len(x) for x in ids]):.2f}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -803,27 +830,8 @@ XTEXTS = [
 
 def xlmr_config(vocab_size):
     """config.json of an XLMRobertaModel (transformers' layout)."""
-    return {
-        "architectures": ["XLMRobertaModel"],
-        "model_type": "xlm-roberta",
-        "vocab_size": vocab_size,
-        "hidden_size": H,
-        "num_hidden_layers": LAYERS,
-        "num_attention_heads": HEADS,
-        "intermediate_size": INTER,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": XMAXPOS,
-        "type_vocab_size": XTYPES,
-        "initializer_range": 0.02,
-        "layer_norm_eps": XEPS,
-        "pad_token_id": XPAD,
-        "bos_token_id": 0,
-        "eos_token_id": 2,
-        "position_embedding_type": "absolute",
-        "torch_dtype": "float32",
-    }
+    return config(vocab_size, "XLMRobertaModel", "xlm-roberta", XMAXPOS, XTYPES, XEPS, XPAD, bos_token_id=0,
+                  eos_token_id=2)
 
 
 # tokenizer_config.json as XLM-R embedders ship it (multilingual-e5's, model_max_length cut to the positions here)
@@ -1005,45 +1013,25 @@ def main_xlmr():
     context = XMAXPOS - off
 
     states = run_oracle(W, cfg, ids, roberta=True)
-    mean, cls = pooled(states, ids)
-    layer_mean = [[r7(s[i, : len(x)].mean(0).numpy()) for s in states] for i, x in enumerate(ids)]
+    pooler = {n: a for n, a in W.items() if n.startswith("pooler.")}
+    pos = "embeddings.position_embeddings.weight"
 
-    files = {}
-    for fname, kind, ftype, by_quantize in XFILES:
-        types_ = tensor_types(tensors, kind)
-        blobs = [(g, types_[g], a.shape, quantize(a, types_[g])) for _, g, a in tensors]
-        meta = metadata(cfg, n_params, ftype, vkv, by_quantize, name=XNAME, context_length=context)
-        size = write_gguf(os.path.join(XFOLDER, fname), meta, blobs)
-        kv, stored = read_back(os.path.join(XFOLDER, fname))
-        assert list(stored) == [g for _, g, _ in tensors] and kv["general.file_type"] == ftype
+    def check(kv, stored, _tensor_types):
         assert kv["tokenizer.ggml.tokens"] == tokens and kv["tokenizer.ggml.token_type"] == types
         assert kv["tokenizer.ggml.precompiled_charsmap"] == list(norm.precompiled_charsmap)
         assert stored["position_embd.weight"][1] == (context, H) and kv["bert.context_length"] == context
-        Wq = {h: dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
-        # the cut rows: zeros (only padding would read them, and padding is masked)
-        pos = "embeddings.position_embeddings.weight"
-        Wq[pos] = np.concatenate([np.zeros((off, H), np.float32), Wq[pos]])
-        Wq.update({n: a for n, a in W.items() if n.startswith("pooler.")})
-        qmean, qcls = pooled(run_oracle(Wq, cfg, ids, roberta=True), ids)
-        worst = min(cos(a, b) for a, b in zip(qmean, mean))
-        worst_w = max(float(np.linalg.norm(Wq[h][off:] - a) / np.linalg.norm(a)) if h == pos else
-                      float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
-        files[fname] = {"file_type": ftype, "tensor_types": types_, "mean": qmean, "cls": qcls}
-        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; "
-              f"min cosine of the stored weights' mean vs the float32 oracle {worst:.6f}")
 
-    expected = {
-        "model": XNAME,
-        "texts": texts,
-        "ids": ids,
-        "tokens": [[tokens[i] for i in x] for x in ids],
-        "layers": LAYERS,
-        "hidden": H,
-        "mean": mean,
-        "cls": cls,
-        "layer_mean": layer_mean,
-        "files": files,
-        "note": "ids: transformers' XLMRobertaTokenizer ids: sentencepiece's own encode(text) of "
+    def oracle(Wq):  # the cut rows: zeros (only padding would read them, and padding is masked)
+        Wq = {**Wq, pos: np.concatenate([np.zeros((off, H), np.float32), Wq[pos]]), **pooler}
+        return run_oracle(Wq, cfg, ids, roberta=True)
+
+    files = write_files(XFOLDER, XFILES, tensors, ids, pooled(states, ids)[0],
+                        lambda ftype, by_quantize: metadata(cfg, n_params, ftype, vkv, by_quantize, name=XNAME,
+                                                            context_length=context), check, oracle)
+    write_expected(
+        XFOLDER, {"model": XNAME, "texts": texts, "ids": ids, "tokens": [[tokens[i] for i in x] for x in ids]},
+        states, files,
+        "ids: transformers' XLMRobertaTokenizer ids: sentencepiece's own encode(text) of "
         "sentencepiece.bpe.model, each piece id + 1 (piece 0, <unk>, -> 3), framed <s> = 0 ... </s> = 2; tokens: "
         "the GGUF's token strings of those ids. mean / cls: the last layer's mean over the real tokens (not "
         "normalised) and token 0, from the float32 weights of make_gguf.py, with XLM-R's position ids "
@@ -1052,12 +1040,8 @@ def main_xlmr():
         "position rows the converter cut off read as zeros: no real token uses them); files[f].tensor_types: the "
         "ggml type of every tensor in f. Computed in float64 (one right-padded batch, checked against each text "
         "alone and torch.nn.TransformerEncoderLayer), exact GELU (erf); values rounded to 7 significant digits.",
-    }
-    mf.write_json(os.path.join(XFOLDER, "expected.json"), expected)
-    lengths = [len(x) for x in ids]
-    print(f"{XNAME}: {len(texts)} texts, lengths {lengths}, {sum(x.count(3) for x in ids)} unk, {n_params} parameters "
-          f"in the GGUF; mean token cosine (last layer) {pno.mean_token_cosine(states[-1], lengths):.2f}; "
-          f"expected.json {os.path.getsize(os.path.join(XFOLDER, 'expected.json'))} bytes")
+        sum(x.count(3) for x in ids), n_params,
+        f"mean token cosine (last layer) {pno.mean_token_cosine(states[-1], [len(x) for x in ids]):.2f}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1091,12 +1075,7 @@ NOMIC_LAYER = {
 
 def nomic_gguf_name(hf):
     """convert_hf_to_gguf.py's mapping for MODEL_ARCH.NOMIC_BERT."""
-    base, suffix = hf.rsplit(".", 1)
-    if base in NOMIC_FIXED:
-        return f"{NOMIC_FIXED[base]}.{suffix}"
-    parts = base.split(".")
-    assert parts[:2] == ["encoder", "layers"], hf
-    return f"blk.{parts[2]}.{NOMIC_LAYER['.'.join(parts[3:])]}.{suffix}"
+    return mapped_name(hf, NOMIC_FIXED, NOMIC_LAYER, "layers")
 
 
 def nomic_converter_checks(cfg):
@@ -1181,8 +1160,7 @@ def main_nomic():
     n_params = sum(a.size for _, _, a in tensors)
 
     states, (Wt, inp, mask) = run_nomic_oracle(W, cfg, ids)
-    mean, cls = pooled(states, ids)
-    layer_mean = [[r7(s[i, : len(x)].mean(0).numpy()) for s in states] for i, x in enumerate(ids)]
+    mean = pooled(states, ids)[0]
     # the same numbers as make_nomic.py's own run of nomic-tiny (expected.safetensors, float32)
     ref = mf.read_safetensors(os.path.join(NSOURCE, "expected.safetensors"))
     L = cfg["n_layer"]
@@ -1198,38 +1176,19 @@ def main_nomic():
             moved[label] = pno.min_cosine(wrong, pno.mean_pool(states[-1], lengths))
             assert moved[label] < 0.999, (label, moved[label])
 
-    files = {}
-    for fname, kind, ftype, _ in NFILES:
-        types_ = tensor_types(tensors, kind)
-        blobs = [(g, types_[g], a.shape, quantize(a, types_[g])) for _, g, a in tensors]
-        size = write_gguf(os.path.join(NFOLDER, fname), nomic_metadata(cfg, n_params, ftype, vkv, context), blobs)
-        kv, stored = read_back(os.path.join(NFOLDER, fname))
-        assert list(stored) == [g for _, g, _ in tensors] and kv["general.file_type"] == ftype
+    def check(kv, stored, types):
         assert kv["general.architecture"] == NARCH and kv[f"{NARCH}.context_length"] == context
         assert kv[f"{NARCH}.rope.freq_base"] == cfg["rotary_emb_base"] and kv["tokenizer.ggml.tokens"] == tokens
-        assert stored["blk.0.ffn_up.weight"][2] == quantize(W["encoder.layers.0.mlp.fc11.weight"], types_[
+        assert stored["blk.0.ffn_up.weight"][2] == quantize(W["encoder.layers.0.mlp.fc11.weight"], types[
             "blk.0.ffn_up.weight"])
-        Wq = {h: dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
-        qmean, qcls = pooled(run_nomic_oracle(Wq, cfg, ids)[0], ids)
-        worst = min(cos(a, b) for a, b in zip(qmean, mean))
-        worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
-        files[fname] = {"file_type": ftype, "tensor_types": types_, "mean": qmean, "cls": qcls}
-        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; "
-              f"min cosine of the stored weights' mean vs the float32 oracle {worst:.6f}")
 
-    expected = {
-        "model": NNAME,
-        "source": "nomic-tiny",
-        "texts": texts,
-        "ids": ids,
-        "tokens": [tok.tokens(t) for t in texts],
-        "layers": L,
-        "hidden": cfg["n_embd"],
-        "mean": mean,
-        "cls": cls,
-        "layer_mean": layer_mean,
-        "files": files,
-        "note": "The weights of fixtures/nomic-tiny (make_nomic.py: NomicBertModel, SwiGLU, no biases, rotary_emb_base "
+    files = write_files(NFOLDER, NFILES, tensors, ids, mean,
+                        lambda ftype, _: nomic_metadata(cfg, n_params, ftype, vkv, context), check,
+                        lambda Wq: run_nomic_oracle(Wq, cfg, ids)[0])
+    write_expected(
+        NFOLDER, {"model": NNAME, "source": "nomic-tiny", "texts": texts, "ids": ids,
+                  "tokens": [tok.tokens(t) for t in texts]}, states, files,
+        "The weights of fixtures/nomic-tiny (make_nomic.py: NomicBertModel, SwiGLU, no biases, rotary_emb_base "
         "1000, vocab 2064) as llama.cpp's converter writes a NomicBertModel (architecture nomic-bert; fc11 -> ffn_up, "
         "fc12 -> ffn_gate). texts / ids: nomic-tiny's (the Hugging Face BertTokenizer ids of its tokenizer.json, "
         "[CLS] ... [SEP]). mean / cls: the last layer's mean over the real tokens (not normalised) and token 0, from "
@@ -1238,12 +1197,8 @@ def main_nomic():
         "mean after emb_ln (l=0) and after layer l. files[f].mean / .cls: the same oracle run on the weights file f "
         "stores, dequantized; files[f].tensor_types: the ggml type of every tensor in f. Values rounded to 7 "
         "significant digits.",
-    }
-    mf.write_json(os.path.join(NFOLDER, "expected.json"), expected)
-    print(f"{NNAME}: {len(texts)} texts, lengths {lengths}, {sum(x.count(vocab['[UNK]']) for x in ids)} unk, "
-          f"{n_params} parameters in the GGUF; min cosine of the mean with " +
-          ", ".join(f"{k} {v:.4f}" for k, v in moved.items()) +
-          f"; expected.json {os.path.getsize(os.path.join(NFOLDER, 'expected.json'))} bytes")
+        sum(x.count(vocab["[UNK]"]) for x in ids), n_params,
+        "min cosine of the mean with " + ", ".join(f"{k} {v:.4f}" for k, v in moved.items()))
 
 
 def main():
