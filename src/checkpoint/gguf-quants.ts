@@ -1,4 +1,4 @@
-import { bf16BitsToF32, f16BitsToF32 } from '../weights/f16.js';
+import { f16BitsToF32 } from '../weights/f16.js';
 
 /**
  * ggml's tensor storage types that m3web reads, by their GGUF type id: how many values a block
@@ -12,8 +12,32 @@ export interface GgmlType {
   block: number;
   /** Bytes per block. */
   bytes: number;
-  /** Decodes the block at `at` of `src` into out[o .. o + block). */
-  decode(src: DataView, at: number, out: Float32Array, o: number): void;
+  /** Decodes `count` values (whole blocks) from `src` into out[0 .. count). */
+  run(src: Uint8Array, count: number, out: Float32Array): void;
+}
+
+const viewOf = (src: Uint8Array) => new DataView(src.buffer, src.byteOffset, src.byteLength);
+
+/** Every half-precision bit pattern's value: a 256 KiB table beats decoding each of a large table's values. */
+let halves: Float32Array | null = null;
+function f16Run(src: Uint8Array, count: number, out: Float32Array): void {
+  if (!halves) {
+    halves = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halves[h] = f16BitsToF32(h);
+  }
+  const table = halves;
+  for (let i = 0, b = 0; i < count; i++, b += 2) out[i] = table[(src[b] as number) | ((src[b + 1] as number) << 8)] as number;
+}
+
+/** bfloat16 is float32's upper half: the bits are shifted into place (typed arrays share the platform's byte order). */
+function bf16Run(src: Uint8Array, count: number, out: Float32Array): void {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, count);
+  for (let i = 0, b = 0; i < count; i++, b += 2) bits[i] = ((src[b] as number) | ((src[b + 1] as number) << 8)) << 16;
+}
+
+function f32Run(src: Uint8Array, count: number, out: Float32Array): void {
+  const view = viewOf(src);
+  for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
 }
 
 const f16 = (v: DataView, at: number) => f16BitsToF32(v.getUint16(at, true));
@@ -25,115 +49,96 @@ function scaleMin(v: DataView, scales: number, j: number): [number, number] {
   return [(hi & 0xf) | ((v.getUint8(scales + j - 4) >> 6) << 4), (hi >> 4) | ((v.getUint8(scales + j) >> 6) << 4)];
 }
 
-/** Q4_0 and Q5_0 (`high`: 32 fifth bits, bit j for value j): a scale per 32 values centred on zero. */
-function symmetric32(v: DataView, at: number, out: Float32Array, o: number, high: boolean): void {
-  const d = f16(v, at);
-  const qh = high ? v.getUint32(at + 2, true) : 0;
-  const qs = at + (high ? 6 : 2);
-  const zero = high ? 16 : 8;
-  for (let j = 0; j < 16; j++) {
-    const q = v.getUint8(qs + j);
-    out[o + j] = (((q & 0xf) | (((qh >>> j) & 1) << 4)) - zero) * d;
-    out[o + j + 16] = (((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) - zero) * d;
+/**
+ * Q4_0 / Q5_0 (`high`: 32 fifth bits, bit j for value j), a scale per 32 values centred on zero;
+ * Q4_1 / Q5_1 (`affine`): a scale and a minimum.
+ */
+function legacy32(src: Uint8Array, count: number, out: Float32Array, high: boolean, affine: boolean): void {
+  const v = viewOf(src);
+  const bytes = 18 + (high ? 4 : 0) + (affine ? 2 : 0);
+  const zero = affine ? 0 : high ? 16 : 8;
+  for (let at = 0, o = 0; o < count; at += bytes, o += 32) {
+    const d = f16(v, at);
+    const m = affine ? f16(v, at + 2) : 0;
+    const bits = at + (affine ? 4 : 2);
+    const qh = high ? v.getUint32(bits, true) : 0;
+    const qs = bits + (high ? 4 : 0);
+    for (let j = 0; j < 16; j++) {
+      const q = v.getUint8(qs + j);
+      out[o + j] = (((q & 0xf) | (((qh >>> j) & 1) << 4)) - zero) * d + m;
+      out[o + j + 16] = (((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) - zero) * d + m;
+    }
   }
 }
 
-/** Q4_1 and Q5_1: a scale and a minimum per 32 values. */
-function affine32(v: DataView, at: number, out: Float32Array, o: number, high: boolean): void {
-  const d = f16(v, at);
-  const m = f16(v, at + 2);
-  const qh = high ? v.getUint32(at + 4, true) : 0;
-  const qs = at + (high ? 8 : 4);
-  for (let j = 0; j < 16; j++) {
-    const q = v.getUint8(qs + j);
-    out[o + j] = ((q & 0xf) | (((qh >>> j) & 1) << 4)) * d + m;
-    out[o + j + 16] = ((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) * d + m;
+function q8Run(src: Uint8Array, count: number, out: Float32Array): void {
+  const v = viewOf(src);
+  for (let at = 0, o = 0; o < count; at += 34, o += 32) {
+    const d = f16(v, at);
+    for (let j = 0; j < 32; j++) out[o + j] = d * v.getInt8(at + 2 + j);
   }
 }
 
 /** Q4_K and Q5_K (`high`: 32 bytes of fifth bits before the nibbles): 256 values in 8 sub-blocks of 32. */
-function kQuant(v: DataView, at: number, out: Float32Array, o: number, high: boolean): void {
-  const d = f16(v, at);
-  const dmin = f16(v, at + 2);
-  const scales = at + 4;
-  const qh = at + 16;
-  let ql = high ? at + 48 : at + 16;
-  for (let j = 0, is = 0; j < 256; j += 64, is += 2, ql += 32) {
-    const [s1, m1] = scaleMin(v, scales, is);
-    const [s2, m2] = scaleMin(v, scales, is + 1);
-    const lowBit = 1 << is;
-    const highBit = 2 << is;
-    for (let l = 0; l < 32; l++) {
-      const q = v.getUint8(ql + l);
-      const h = high ? v.getUint8(qh + l) : 0;
-      out[o + j + l] = d * s1 * ((q & 0xf) + (h & lowBit ? 16 : 0)) - dmin * m1;
-      out[o + j + 32 + l] = d * s2 * ((q >> 4) + (h & highBit ? 16 : 0)) - dmin * m2;
+function kRun(src: Uint8Array, count: number, out: Float32Array, high: boolean): void {
+  const v = viewOf(src);
+  for (let at = 0, o = 0; o < count; at += high ? 176 : 144, o += 256) {
+    const d = f16(v, at);
+    const dmin = f16(v, at + 2);
+    const scales = at + 4;
+    const qh = at + 16;
+    let ql = high ? at + 48 : at + 16;
+    for (let j = 0, is = 0; j < 256; j += 64, is += 2, ql += 32) {
+      const [s1, m1] = scaleMin(v, scales, is);
+      const [s2, m2] = scaleMin(v, scales, is + 1);
+      const lowBit = 1 << is;
+      const highBit = 2 << is;
+      for (let l = 0; l < 32; l++) {
+        const q = v.getUint8(ql + l);
+        const h = high ? v.getUint8(qh + l) : 0;
+        out[o + j + l] = d * s1 * ((q & 0xf) + (h & lowBit ? 16 : 0)) - dmin * m1;
+        out[o + j + 32 + l] = d * s2 * ((q >> 4) + (h & highBit ? 16 : 0)) - dmin * m2;
+      }
     }
   }
 }
 
 /** Q6_K: 256 values, 4 low bits in ql, 2 high bits in qh, a signed 8-bit scale per 16 values. */
-function q6K(v: DataView, at: number, out: Float32Array, o: number): void {
-  const d = f16(v, at + 208);
-  for (let n = 0; n < 2; n++) {
-    const ql = at + 64 * n;
-    const qh = at + 128 + 32 * n;
-    const sc = at + 192 + 8 * n;
-    for (let l = 0; l < 32; l++) {
-      const is = l >> 4;
-      const a = v.getUint8(ql + l);
-      const b = v.getUint8(ql + l + 32);
-      const h = v.getUint8(qh + l);
-      const y = o + 128 * n + l;
-      out[y] = d * v.getInt8(sc + is) * (((a & 0xf) | ((h & 3) << 4)) - 32);
-      out[y + 32] = d * v.getInt8(sc + is + 2) * (((b & 0xf) | (((h >> 2) & 3) << 4)) - 32);
-      out[y + 64] = d * v.getInt8(sc + is + 4) * (((a >> 4) | (((h >> 4) & 3) << 4)) - 32);
-      out[y + 96] = d * v.getInt8(sc + is + 6) * (((b >> 4) | (((h >> 6) & 3) << 4)) - 32);
+function q6KRun(src: Uint8Array, count: number, out: Float32Array): void {
+  const v = viewOf(src);
+  for (let at = 0, o = 0; o < count; at += 210, o += 256) {
+    const d = f16(v, at + 208);
+    for (let n = 0; n < 2; n++) {
+      const ql = at + 64 * n;
+      const qh = at + 128 + 32 * n;
+      const sc = at + 192 + 8 * n;
+      for (let l = 0; l < 32; l++) {
+        const is = l >> 4;
+        const a = v.getUint8(ql + l);
+        const b = v.getUint8(ql + l + 32);
+        const h = v.getUint8(qh + l);
+        const y = o + 128 * n + l;
+        out[y] = d * v.getInt8(sc + is) * (((a & 0xf) | ((h & 3) << 4)) - 32);
+        out[y + 32] = d * v.getInt8(sc + is + 2) * (((b & 0xf) | (((h >> 2) & 3) << 4)) - 32);
+        out[y + 64] = d * v.getInt8(sc + is + 4) * (((a >> 4) | (((h >> 4) & 3) << 4)) - 32);
+        out[y + 96] = d * v.getInt8(sc + is + 6) * (((b >> 4) | (((h >> 6) & 3) << 4)) - 32);
+      }
     }
   }
 }
 
 export const GGML_TYPES: Readonly<Record<number, GgmlType>> = {
-  0: {
-    name: 'F32',
-    block: 1,
-    bytes: 4,
-    decode: (v, at, out, o) => {
-      out[o] = v.getFloat32(at, true);
-    },
-  },
-  1: {
-    name: 'F16',
-    block: 1,
-    bytes: 2,
-    decode: (v, at, out, o) => {
-      out[o] = f16(v, at);
-    },
-  },
-  30: {
-    name: 'BF16',
-    block: 1,
-    bytes: 2,
-    decode: (v, at, out, o) => {
-      out[o] = bf16BitsToF32(v.getUint16(at, true));
-    },
-  },
-  2: { name: 'Q4_0', block: 32, bytes: 18, decode: (v, at, out, o) => symmetric32(v, at, out, o, false) },
-  3: { name: 'Q4_1', block: 32, bytes: 20, decode: (v, at, out, o) => affine32(v, at, out, o, false) },
-  6: { name: 'Q5_0', block: 32, bytes: 22, decode: (v, at, out, o) => symmetric32(v, at, out, o, true) },
-  7: { name: 'Q5_1', block: 32, bytes: 24, decode: (v, at, out, o) => affine32(v, at, out, o, true) },
-  8: {
-    name: 'Q8_0',
-    block: 32,
-    bytes: 34,
-    decode: (v, at, out, o) => {
-      const d = f16(v, at);
-      for (let j = 0; j < 32; j++) out[o + j] = d * v.getInt8(at + 2 + j);
-    },
-  },
-  12: { name: 'Q4_K', block: 256, bytes: 144, decode: (v, at, out, o) => kQuant(v, at, out, o, false) },
-  13: { name: 'Q5_K', block: 256, bytes: 176, decode: (v, at, out, o) => kQuant(v, at, out, o, true) },
-  14: { name: 'Q6_K', block: 256, bytes: 210, decode: q6K },
+  0: { name: 'F32', block: 1, bytes: 4, run: f32Run },
+  1: { name: 'F16', block: 1, bytes: 2, run: f16Run },
+  30: { name: 'BF16', block: 1, bytes: 2, run: bf16Run },
+  2: { name: 'Q4_0', block: 32, bytes: 18, run: (src, n, out) => legacy32(src, n, out, false, false) },
+  3: { name: 'Q4_1', block: 32, bytes: 20, run: (src, n, out) => legacy32(src, n, out, false, true) },
+  6: { name: 'Q5_0', block: 32, bytes: 22, run: (src, n, out) => legacy32(src, n, out, true, false) },
+  7: { name: 'Q5_1', block: 32, bytes: 24, run: (src, n, out) => legacy32(src, n, out, true, true) },
+  8: { name: 'Q8_0', block: 32, bytes: 34, run: q8Run },
+  12: { name: 'Q4_K', block: 256, bytes: 144, run: (src, n, out) => kRun(src, n, out, false) },
+  13: { name: 'Q5_K', block: 256, bytes: 176, run: (src, n, out) => kRun(src, n, out, true) },
+  14: { name: 'Q6_K', block: 256, bytes: 210, run: q6KRun },
 };
 
 /** Names of the ggml types m3web does not decode (the 2- and 3-bit K-quants, the IQ and ternary types), for messages. */
@@ -160,9 +165,3 @@ export const OTHER_GGML_TYPES: Readonly<Record<number, string>> = {
   35: 'TQ2_0',
   39: 'MXFP4',
 };
-
-/** Decodes `count` values (whole blocks) of type `type` from `bytes` into `out` from index 0. */
-export function decodeBlocks(type: GgmlType, bytes: Uint8Array, count: number, out: Float32Array): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let b = 0, o = 0; o < count; b += type.bytes, o += type.block) type.decode(view, b, out, o);
-}

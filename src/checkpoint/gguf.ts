@@ -1,5 +1,5 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
-import { decodeBlocks, GGML_TYPES, OTHER_GGML_TYPES } from './gguf-quants.js';
+import { GGML_TYPES, OTHER_GGML_TYPES } from './gguf-quants.js';
 import type { ByteSource } from './safetensors.js';
 
 /** A metadata value: numbers (64-bit integers as numbers), booleans, strings and arrays of them. */
@@ -206,7 +206,7 @@ export class GgufFile {
     const count = (to - from) * perRow;
     const bytes = await this.source.read(info.begin + from * rowBytes, (to - from) * rowBytes);
     const out = new Float32Array(count);
-    decodeBlocks(type, bytes, count, out);
+    type.run(bytes, count, out);
     return out;
   }
 }
