@@ -50,10 +50,11 @@ export function setupFolderBox(): void {
     box.classList.remove('dropping');
     const item = [...(e.dataTransfer?.items ?? [])].find((i) => i.kind === 'file');
     // Read inside the handler: the drop's items are gone once it returns.
-    const gguf = item ? droppedGguf(item) : null;
-    const dir = item && !gguf ? droppedDir(item) : Promise.resolve(null);
-    const folder = gguf ? Promise.resolve(gguf) : dir.then((d) => d && walkFolder(d));
-    folder.then(openFolder, (err: unknown) => loadPanel.failed(err));
+    const gguf = item ? droppedGguf(item) : Promise.resolve(null);
+    const dir = item ? droppedDir(item) : Promise.resolve(null);
+    Promise.all([gguf, dir])
+      .then(([file, d]) => file ?? (d && walkFolder(d)))
+      .then(openFolder, (err: unknown) => loadPanel.failed(err));
   });
   const picker = $('model-folder') as HTMLInputElement;
   picker.addEventListener('change', () => void openFolder(pickedFolder(picker.files ?? [])));

@@ -127,11 +127,24 @@ export function droppedDir(item: DataTransferItem): Promise<DirSource | null> {
 }
 
 /**
- * A GGUF file dropped as `item` (llama.cpp's models are one file each) as a folder holding only
- * it; null for anything else. Called inside the drop event, as droppedDir is.
+ * A GGUF file dropped as `item` (llama.cpp's models are one file each; Ollama keeps them as blobs
+ * named by digest, without an extension, so the first bytes decide) as a folder holding only it;
+ * null for anything else. The file is taken inside the drop event, as droppedDir takes its handle.
  */
-export function droppedGguf(item: DataTransferItem): ModelFolder | null {
+export function droppedGguf(item: DataTransferItem): Promise<ModelFolder | null> {
   const file = item.getAsFile();
-  if (!file || !/\.gguf$/i.test(file.name)) return null;
-  return { name: file.name.replace(/\.gguf$/i, ''), files: { [file.name]: file } };
+  return (async () => {
+    if (!file) return null;
+    const named = /\.gguf$/i.test(file.name);
+    // A dropped directory comes as a File too, one that cannot be read.
+    const head = named
+      ? 'GGUF'
+      : await file
+          .slice(0, 4)
+          .text()
+          .catch(() => '');
+    if (head !== 'GGUF') return null;
+    const path = named ? file.name : `${file.name}.gguf`;
+    return { name: path.replace(/\.gguf$/i, ''), files: { [path]: file } };
+  })();
 }

@@ -52,9 +52,9 @@ export class HubRepo {
     return this.resolvedCommit;
   }
 
-  /** The Hub API's listing of the repository's top-level files at this revision. */
+  /** The Hub API's listing of the repository's files at this revision (some keep each quantization in a folder). */
   get treeUrl(): string {
-    return `${this.hubUrl}/api/models/${this.id.repo}/tree/${encodeURIComponent(this.id.revision)}`;
+    return `${this.hubUrl}/api/models/${this.id.repo}/tree/${encodeURIComponent(this.id.revision)}?recursive=true`;
   }
 
   fileUrl(file: string): string {
@@ -142,8 +142,8 @@ export class HubRepo {
   }
 
   /**
-   * The paths of the repository's top-level files, from the Hub's tree API (what a GGUF
-   * repository must be asked, since nothing in it names the file to read); [] where the hub has none.
+   * The paths of the repository's files, from the Hub's tree API (what a GGUF repository must be
+   * asked, since nothing in it names the file to read); [] where the hub has none.
    */
   async listFiles(): Promise<string[]> {
     const url = this.treeUrl;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -125,6 +125,19 @@ describe('GGUF models', () => {
   });
 });
 
+describe('GGUF files without their extension', () => {
+  it('an Ollama blob (named by its digest) opens by path: its first bytes say GGUF', async () => {
+    const blob = join(mkdtempSync(join(tmpdir(), 'm3web-ollama-')), 'sha256-6a3f8c1d');
+    copyFileSync(join(DIR, 'q8_0.gguf'), blob);
+    const enc = await createEncoder({ model: blob, device: 'cpu' });
+    try {
+      expect(worst(await enc.embed(expected.texts), of(expected.files, 'q8_0.gguf').mean)).toBeGreaterThan(0.999999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+});
+
 describe('GGUF models dropped in a page', () => {
   it('a folder of one .gguf file (what the playground makes of a dropped file) converts and embeds as its oracle', async () => {
     const bytes = readFileSync(join(DIR, 'mixed.gguf'));
@@ -145,11 +158,21 @@ describe('GGUF models dropped in a page', () => {
 describe('GGUF models by hub id', () => {
   const files = folderFiles(DIR, [...FILES]);
   files.set('README.md', new TextEncoder().encode('# gguf-bert\n'));
-  const hub = serveFakeHub('gguf', () => new Map([['fixtures/gguf-bert', { files, commit: 'c0ffee' }]]));
+  // Some repositories keep each quantization in a folder of its own.
+  const nested = new Map([...files].map(([name, bytes]) => [`${name.replace('.gguf', '').toUpperCase()}/${name}`, bytes]));
+  const hub = serveFakeHub(
+    'gguf',
+    () =>
+      new Map([
+        ['fixtures/gguf-bert', { files, commit: 'c0ffee' }],
+        ['fixtures/gguf-nested', { files: nested, commit: 'c0ffef' }],
+      ]),
+  );
 
   it.each([
     ['hf:fixtures/gguf-bert', 'q8_0.gguf'],
     ['hf:fixtures/gguf-bert:Q4_K_M', 'q4_k_m.gguf'],
+    ['hf:fixtures/gguf-nested:q4_k_m', 'q4_k_m.gguf'],
   ] as const)('%s lists the repository, reads %s and embeds as its oracle', async (model, file) => {
     const enc = await createEncoder({ model, hub: { url: hub.url }, device: 'cpu', dtype: 'f32' });
     try {

@@ -100,11 +100,14 @@ describe('reading a dropped model folder', () => {
     expect(pickedFolder([])).toBeNull();
   });
 
-  it('takes a single dropped .gguf file as a folder of one file, and nothing else that is not a folder', () => {
-    const item = (name: string) => ({ getAsFile: () => new File([new Uint8Array(4)], name) }) as unknown as DataTransferItem;
-    const folder = droppedGguf(item('bge-small-en-v1.5-Q8_0.gguf'));
+  it('takes a single dropped GGUF file (by its name, or by its first bytes: an Ollama blob) as a folder of one file', async () => {
+    const item = (name: string, bytes = new Uint8Array(4)) =>
+      ({ getAsFile: () => new File([bytes], name) }) as unknown as DataTransferItem;
+    const folder = await droppedGguf(item('bge-small-en-v1.5-Q8_0.gguf'));
     expect(folder?.name).toBe('bge-small-en-v1.5-Q8_0');
     expect(Object.keys(folder?.files ?? {})).toEqual(['bge-small-en-v1.5-Q8_0.gguf']);
-    expect(droppedGguf(item('config.json'))).toBeNull();
+    const blob = await droppedGguf(item('sha256-970aa74c', new TextEncoder().encode('GGUF\x03\x00\x00\x00')));
+    expect(Object.keys(blob?.files ?? {})).toEqual(['sha256-970aa74c.gguf']);
+    expect(await droppedGguf(item('config.json', new TextEncoder().encode('{"a": 1}')))).toBeNull();
   });
 });
