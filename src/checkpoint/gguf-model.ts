@@ -24,14 +24,21 @@ const POOLINGS: Readonly<Record<number, string>> = {
   3: 'pooling_mode_lasttoken',
 };
 
-/** Where a transformers tensor comes from: a GGUF tensor, some of its rows, with zero rows put before them. */
-interface Mapped {
+/** Rows [from, from + rows) of one GGUF tensor. */
+interface Part {
   gguf: string;
-  shape: number[];
-  /** Rows of the GGUF tensor: [from, from + shape[0] - zeroRows). */
   from: number;
-  /** Zero rows before the GGUF tensor's (XLM-R's position table, which llama.cpp cuts). */
+  rows: number;
+}
+
+/**
+ * Where a transformers tensor comes from: `zeroRows` rows of zeros (XLM-R's position rows, which
+ * llama.cpp cuts), then the rows of one or more GGUF tensors in order (a matrix the converter split).
+ */
+interface Mapped {
+  shape: number[];
   zeroRows: number;
+  parts: Part[];
 }
 
 /** GGUF tensors under transformers' names (see Mapped), decoded to f32 a block of rows at a time. */
@@ -49,7 +56,9 @@ class GgufTensors implements TensorSource {
     const m = this.map.get(name);
     if (!m) throw new ModelFormatError(`${this.file.name}: missing tensor "${name}"`);
     if (m.shape.length !== shape.length || m.shape.some((d, i) => d !== shape[i]))
-      throw new ModelFormatError(`${this.file.name}: tensor "${m.gguf}" has shape [${m.shape}], expected [${shape}]`);
+      throw new ModelFormatError(
+        `${this.file.name}: tensor "${m.parts.map((p) => p.gguf).join('" + "')}" has shape [${m.shape}], expected [${shape}]`,
+      );
     return m;
   }
 
@@ -58,14 +67,19 @@ class GgufTensors implements TensorSource {
   }
 
   async getRows(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
-    const m = this.mapped(name, shape);
+    const { zeroRows, parts } = this.mapped(name, shape);
+    const only = parts[0] as Part;
+    if (parts.length === 1 && from >= zeroRows)
+      return this.file.rows(only.gguf, only.from + from - zeroRows, only.from + to - zeroRows);
     const perRow = shape.slice(1).reduce((a, b) => a * b, 1);
-    const zeros = Math.max(0, Math.min(to, m.zeroRows) - from);
-    const first = Math.max(from, m.zeroRows) - m.zeroRows;
-    const last = Math.max(to, m.zeroRows) - m.zeroRows;
-    if (zeros === 0) return this.file.rows(m.gguf, m.from + first, m.from + last);
     const out = new Float32Array((to - from) * perRow);
-    out.set(await this.file.rows(m.gguf, m.from + first, m.from + last), zeros * perRow);
+    let start = zeroRows;
+    for (const part of parts) {
+      const lo = Math.max(from, start);
+      const hi = Math.min(to, start + part.rows);
+      if (lo < hi) out.set(await this.file.rows(part.gguf, part.from + lo - start, part.from + hi - start), (lo - from) * perRow);
+      start += part.rows;
+    }
     return out;
   }
 }
@@ -122,6 +136,23 @@ const NOMIC_NAMES: TensorNames = {
 };
 
 /**
+ * JinaBERT v2's names: BERT's attention, the GeGLU feed-forward `mlp.gated_layers` (GELU'd rows
+ * first), `mlp.wo` and `mlp.layernorm`; no position table (ALiBi). Current converters write
+ * gated_layers whole as `ffn_up`; older ones split it, the GELU'd half as `ffn_gate`, the other as
+ * `ffn_up` (tensorMap joins them again).
+ */
+const JINA_NAMES: TensorNames = {
+  embeddings: BERT_NAMES.embeddings,
+  layer: BERT_NAMES.layer,
+  layers: [
+    ...BERT_NAMES.layers.filter(([hf]) => !['intermediate.dense', 'output.dense', 'output.LayerNorm'].includes(hf)),
+    ['mlp.gated_layers', 'ffn_up'],
+    ['mlp.wo', 'ffn_down'],
+    ['mlp.layernorm', 'layer_output_norm'],
+  ],
+};
+
+/**
  * The file's tensors under transformers' names. Conversions that fuse BERT's three projections
  * (`attn_qkv`) have them split into three; XLM-R's position table gets `zeroPositions` rows back.
  */
@@ -136,26 +167,41 @@ function tensorMap(
   const add = (hf: string, gguf: string, from = 0, rows?: number, zeroRows = 0) => {
     const info = file.tensors.get(gguf);
     if (!info) return;
-    const shape = [...info.shape];
-    shape[0] = (rows ?? (shape[0] as number)) + zeroRows;
-    map.set(hf, { gguf, shape, from, zeroRows });
+    const part = { gguf, from, rows: rows ?? (info.shape[0] as number) };
+    map.set(hf, { shape: [part.rows + zeroRows, ...info.shape.slice(1)], zeroRows, parts: [part] });
+  };
+  // An older JinaBERT conversion's split feed-forward: the GELU'd half (ffn_gate) first, as transformers stores it.
+  const join = (hf: string, first: string, second: string) => {
+    const [a, b] = [file.tensors.get(first), file.tensors.get(second)];
+    if (!a || !b) return;
+    const parts = [a, b].map((t) => ({ gguf: t.name, from: 0, rows: t.shape[0] as number }));
+    map.set(hf, { shape: [(a.shape[0] as number) + (b.shape[0] as number), ...a.shape.slice(1)], zeroRows: 0, parts });
   };
   for (const p of ['weight', 'bias']) {
     for (const [hf, gguf] of names.embeddings) add(`${hf}.${p}`, `${gguf}.${p}`);
     for (let l = 0; l < layers; l++) {
       for (const [hf, gguf] of names.layers) add(`${names.layer(l)}${hf}.${p}`, `blk.${l}.${gguf}.${p}`);
       const qkv = `blk.${l}.attn_qkv.${p}`;
-      if (names === BERT_NAMES && file.tensors.has(qkv))
+      if (names !== NOMIC_NAMES && file.tensors.has(qkv))
         for (const [i, k] of ['query', 'key', 'value'].entries())
           add(`${names.layer(l)}attention.self.${k}.${p}`, qkv, i * hidden, hidden);
+      if (names === JINA_NAMES) join(`${names.layer(l)}mlp.gated_layers.${p}`, `blk.${l}.ffn_gate.${p}`, `blk.${l}.ffn_up.${p}`);
     }
   }
   add('embeddings.position_embeddings.weight', 'position_embd.weight', 0, undefined, zeroPositions);
+  // A tensor no name reaches is a part of the model m3web would leave out (jina-embeddings-v2-base-code's
+  // query / key norms, a classifier): refused rather than run without it.
+  const used = new Set([...map.values()].flatMap((m) => m.parts.map((p) => p.gguf)));
+  const left = [...file.tensors.keys()].filter((t) => !used.has(t));
+  if (left.length > 0)
+    throw new UnsupportedError(
+      `${file.name} holds tensors m3web does not run: ${left.slice(0, 6).join(', ')}${left.length > 6 ? ', ...' : ''}`,
+    );
   return map;
 }
 
 const SUPPORTED =
-  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...) and nomic-bert (nomic-embed-text v1, v1.5)';
+  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5) and jina-bert-v2 (jina-embeddings-v2-*-en)';
 
 /** A config.json of transformers' form for the file's architecture, and the names of its tensors. */
 function architecture(
@@ -169,6 +215,25 @@ function architecture(
   const types = file.tensors.get('token_types.weight')?.shape[0] ?? 0;
   const pad = ggufNumber(file, 'tokenizer.ggml.padding_token_id') ?? (xlmr ? 1 : undefined);
   const padding = pad === undefined ? {} : { pad_token_id: pad };
+  if (arch === 'jina-bert-v2') {
+    const config = {
+      architectures: ['JinaBertModel'],
+      model_type: 'bert',
+      position_embedding_type: 'alibi',
+      feed_forward_type: 'geglu',
+      vocab_size: vocabSize,
+      hidden_size: hp('embedding_length'),
+      num_hidden_layers: hp('block_count'),
+      num_attention_heads: hp('attention.head_count'),
+      intermediate_size: hp('feed_forward_length'),
+      hidden_act: 'gelu',
+      max_position_embeddings: hp('context_length'),
+      type_vocab_size: types,
+      layer_norm_eps: eps,
+      ...padding,
+    };
+    return { config, names: JINA_NAMES, zeroPositions: 0 };
+  }
   if (arch === 'nomic-bert') {
     const config = {
       architectures: ['NomicBertModel'],
@@ -216,7 +281,7 @@ function architecture(
 export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   const file = await GgufFile.open(source);
   const arch = file.metadata.get('general.architecture');
-  if (arch !== 'bert' && arch !== 'nomic-bert')
+  if (arch !== 'bert' && arch !== 'nomic-bert' && arch !== 'jina-bert-v2')
     throw new UnsupportedError(`${file.name} is a GGUF of architecture ${JSON.stringify(arch)}; m3web reads ${SUPPORTED}`);
   const tokenizerModel = file.metadata.get('tokenizer.ggml.model');
   // The converter writes XLM-R models as "bert" with their SentencePiece vocabulary ("t5").

@@ -1,10 +1,11 @@
-// llama.cpp itself as the second oracle of fixtures/gguf-bert/, fixtures/gguf-xlmr/ and fixtures/gguf-nomic/ (made
-// by make_gguf.py; see README.md, "gguf-bert").
+// llama.cpp itself as the second oracle of fixtures/gguf-bert/, fixtures/gguf-xlmr/, fixtures/gguf-nomic/ and
+// fixtures/gguf-jina/ (made by make_gguf.py; see README.md, "gguf-bert").
 //
 // For each .gguf of those folders this loads the file in llama.cpp (CPU) through node-llama-cpp and records
 //   ids:          llama.cpp's tokenization of each text, framed as llama_tokenize(add_special) frames it: for a WPM
-//                 vocab (gguf-bert, gguf-nomic) BOS = [CLS] first and SEP = [SEP] last; for a UGM vocab (gguf-xlmr) BOS = <s>
-//                 first when tokenizer.ggml.add_bos_token says so and EOS = </s> last when add_eos_token says so.
+//                 vocab (gguf-bert, gguf-nomic, gguf-jina) BOS = [CLS] first and SEP = [SEP] last; for a UGM vocab
+//                 (gguf-xlmr) BOS = <s> first when tokenizer.ggml.add_bos_token says so and EOS = </s> last when
+//                 add_eos_token says so.
 //                 node-llama-cpp's model.tokenize(text) runs llama_tokenize without specials, so they are added here,
 //   embeddings:   the embedding of those ids, pooled as the GGUF's pooling_type says (mean): getEmbeddingFor(text) for
 //                 WPM (node-llama-cpp's embedding context prepends tokens.bos and appends tokens.sep, the same ids);
@@ -54,6 +55,17 @@ const FOLDERS = [
     bounds: {
       'f16.gguf': { oracle: 0.999, stored: 0.999 },
       'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
+    },
+  },
+  // JinaBERT v2 (architecture jina-bert-v2: ALiBi, GeGLU in one fused ffn_up, or split into ffn_gate + ffn_up as
+  // older converters wrote it); the same 12 texts as gguf-nomic
+  {
+    name: 'gguf-jina',
+    contextSize: 160,
+    bounds: {
+      'f16.gguf': { oracle: 0.999, stored: 0.999 },
+      'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
+      'f16-split.gguf': { oracle: 0.999, stored: 0.999 },
     },
   },
 ];

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""GGUF fixtures for m3web's GGUF reader: a small random BERT, a small random XLM-R and make_nomic.py's NomicBERT
-written as llama.cpp lays them out, and their PyTorch oracle.
+"""GGUF fixtures for m3web's GGUF reader: a small random BERT, a small random XLM-R, make_nomic.py's NomicBERT and
+make_jina.py's JinaBERT v2 written as llama.cpp lays them out, and their PyTorch oracle.
 
-Writes fixtures/gguf-bert/, fixtures/gguf-xlmr/ and fixtures/gguf-nomic/ (see the "gguf-bert" section of README.md
-next to this file).
+Writes fixtures/gguf-bert/, fixtures/gguf-xlmr/, fixtures/gguf-nomic/ and fixtures/gguf-jina/ (see the "gguf-bert"
+section of README.md next to this file).
 fixtures/gguf-bert/:
 
   config.json, tokenizer.json, tokenizer_config.json   the model in Hugging Face form (tokenizer files: bert-tiny's)
@@ -34,8 +34,15 @@ fixtures/gguf-nomic/:
                 config.json's vocab_size with UNUSED "[PADi]" tokens)
   expected.json nomic-tiny's texts and ids, the oracle by make_nomic.forward
 
+fixtures/gguf-jina/:
+
+  f16.gguf, q8_0.gguf   fixtures/jina-tiny's weights (make_jina.py) as the converter writes a JinaBertV2Model
+                (architecture jina-bert-v2, no position table (ALiBi); mlp.gated_layers [2I, H] kept whole as one
+                ffn_up of 2I rows, no ffn_gate; mlp.wo -> ffn_down, mlp.layernorm -> layer_output_norm)
+  expected.json jina-tiny's texts and ids, the oracle by make_jina.forward
+
 The layout follows llama.cpp's convert_hf_to_gguf.py (BertModel, MODEL_ARCH.BERT; NomicBertModel,
-MODEL_ARCH.NOMIC_BERT), gguf-py (constants.py,
+MODEL_ARCH.NOMIC_BERT; JinaBertV2Model, MODEL_ARCH.JINA_BERT_V2), gguf-py (constants.py,
 gguf_writer.py, vocab.py SpecialVocab), llama-quant.cpp (Q4_K_M rules) and ggml (ggml-common.h block structs,
 ggml-quants.c dequantize_row_*). Nothing of the gguf Python package is used: the writer, the quantizers and the
 dequantizers are written here. test/oracle/gguf_llamacpp.mjs then runs llama.cpp itself on every file.
@@ -51,6 +58,7 @@ import shutil
 import struct
 
 import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
+import make_jina as mj
 import make_nomic as mn
 import numpy as np
 import post_norm_oracle as pno
@@ -627,13 +635,15 @@ def vocab_metadata(tok_json, tok_cfg, n_vocab=None, types=TYPES):
     ]
 
 
-def metadata(cfg, n_params, file_type, vocab_kvs, quantized_by_llama_quantize, name=NAME, context_length=None):
+def metadata(cfg, n_params, file_type, vocab_kvs, quantized_by_llama_quantize, name=NAME, context_length=None,
+             arch="bert"):
     """KV list in the converter's order (GGUFWriter: general.architecture; prepare_metadata: general.type, name,
     size_label; TextModel/BertModel.set_gguf_parameters; quantization_version; set_vocab). A file made by
     llama-quantize from f16.gguf carries the same KVs with general.quantization_version and general.file_type
     moved to the end (gguf_set_kv, then gguf_set_val_u32 removes and re-appends the key). context_length: XLM-R's
-    max_position_embeddings less pad_token_id + 1 (XLMRobertaModel._xlmroberta_tokenizer_init)."""
-    a = "bert"
+    max_position_embeddings less pad_token_id + 1 (XLMRobertaModel._xlmroberta_tokenizer_init). arch: the
+    architecture and key prefix ("jina-bert-v2" for JinaBertV2Model, which adds no KVs of its own)."""
+    a = arch
     head = [
         ("general.architecture", STRING, a),
         ("general.type", STRING, "model"),
@@ -1201,12 +1211,166 @@ def main_nomic():
         "min cosine of the mean with " + ", ".join(f"{k} {v:.4f}" for k, v in moved.items()))
 
 
+# --------------------------------------------------------------------------------------------------
+# gguf-jina: the jina-tiny JinaBERT v2 (ALiBi, GeGLU) as the converter writes a JinaBertV2Model
+# --------------------------------------------------------------------------------------------------
+
+JNAME = "gguf-jina"
+JFOLDER = os.path.join(mf.OUT, JNAME)
+JSOURCE = os.path.join(mf.OUT, "jina-tiny")  # make_jina.py's fixture: config, tokenizer, model.safetensors, ST files
+JFILES = XFILES
+JARCH = "jina-bert-v2"  # MODEL_ARCH.JINA_BERT_V2 (JinaBertV2Model: "JinaBertModel", "JinaBertForMaskedLM")
+
+# gguf-py tensor_mapping.py's "jina-bert-v2" entries. JinaBertV2Model has no modify_tensors of its own: the fused
+# GeGLU projection mlp.gated_layers [2I, H] is written as it is, as ONE ffn_up of 2I rows (tensor_mapping lists
+# "encoder.layer.{bid}.mlp.gated_layers" under FFN_UP), and no ffn_gate. llama.cpp (src/models/bert.cpp) sees an
+# ffn_up wider than n_ff without ffn_gate (up_contains_gate) and runs LLM_FFN_GEGLU: ggml_geglu of the 2I outputs,
+# GELU on the FIRST I (rows 0..I-1) times the second I, which is JinaBertGLUMLP's gelu(u[:I]) * u[I:]. Older
+# converters (2024) split the tensor instead: rows 0..I-1 as gated_layers_w -> ffn_gate, rows I..2I-1 as
+# gated_layers_v -> ffn_up (LLM_FFN_GELU, LLM_FFN_PAR: gelu(ffn_gate(x)) * ffn_up(x), the same function); llama.cpp
+# still loads that layout.
+JINA_FIXED = {
+    "embeddings.word_embeddings": "token_embd",
+    "embeddings.token_type_embeddings": "token_types",
+    "embeddings.LayerNorm": "token_embd_norm",
+}
+JINA_LAYER = {
+    "attention.self.query": "attn_q",
+    "attention.self.key": "attn_k",
+    "attention.self.value": "attn_v",
+    "attention.output.dense": "attn_output",
+    "attention.output.LayerNorm": "attn_output_norm",
+    "mlp.gated_layers": "ffn_up",
+    "mlp.wo": "ffn_down",
+    "mlp.layernorm": "layer_output_norm",
+}
+
+
+def jina_gguf_name(hf):
+    """convert_hf_to_gguf.py's mapping for MODEL_ARCH.JINA_BERT_V2."""
+    return mapped_name(hf, JINA_FIXED, JINA_LAYER, "layer")
+
+
+def run_jina_oracle(W, cfg, ids):
+    """float64 hidden states [embeddings.LayerNorm, layer 1..L] of one right-padded batch ([PAD] = 0) by
+    make_jina.forward, checked against each text alone and make_jina.forward_functional (ALiBi by an explicit loop,
+    closed-form slopes). Returns the states and (weights, ids, mask) to rerun forward with a deliberate mistake."""
+    Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
+    with torch.no_grad():
+        states, inp, mask, _ = pno.batch_states(JNAME, ids, 0, mj.forward, mj.forward_functional, Wt, cfg, "")
+    return states, (Wt, inp, mask)
+
+
+def main_jina():
+    os.makedirs(JFOLDER, exist_ok=True)
+    cfg = pno.read_json(os.path.join(JSOURCE, "config.json"))
+    assert cfg["position_embedding_type"] == "alibi" and cfg["feed_forward_type"] == "geglu"
+    assert cfg["architectures"] == ["JinaBertForMaskedLM"] and cfg["hidden_act"] == "gelu"
+    H_, I_ = cfg["hidden_size"], cfg["intermediate_size"]
+    assert H_ % 32 == 0 and I_ % 32 == 0  # every row (64 or 96 values) is whole Q8_0 blocks
+    tok_json = pno.read_json(os.path.join(JSOURCE, "tokenizer.json"))
+    tok_cfg = pno.read_json(os.path.join(JSOURCE, "tokenizer_config.json"))
+    assert tok_cfg["tokenizer_class"] == "BertTokenizer"  # JinaBertV2Model.set_vocab -> BertModel.set_vocab
+    pooling = pno.read_json(os.path.join(JSOURCE, "1_Pooling", "config.json"))
+    assert pooling["pooling_mode_mean_tokens"]
+    vocab = tok_json["model"]["vocab"]
+    specials = [a["content"] for a in tok_json["added_tokens"]]
+    tok = mf.WordPieceTokenizer(vocab, True, "[UNK]", "[CLS]", "[SEP]", added=specials)
+    assert cfg["vocab_size"] == len(vocab)
+    vkv = vocab_metadata(tok_json, tok_cfg, types=cfg["type_vocab_size"])
+    tokens = dict((k[0], k[2]) for k in vkv)["tokenizer.ggml.tokens"]
+
+    src = pno.read_json(os.path.join(JSOURCE, "expected.json"))
+    texts, ids = src["texts"], src["ids"]
+    assert [tok.encode(t) for t in texts] == ids
+    assert src["slopes"] == mj.alibi_slopes(cfg["num_attention_heads"])
+
+    W = mf.read_safetensors(os.path.join(JSOURCE, "model.safetensors"))
+    assert W["encoder.layer.0.mlp.gated_layers.weight"].shape == (2 * I_, H_)
+    assert not any(n.startswith("cls.") or n.startswith("bert.") for n in W)
+    tensors = gguf_tensors(W, jina_gguf_name)
+    n_params = sum(a.size for _, _, a in tensors)
+
+    states, (Wt, inp, mask) = run_jina_oracle(W, cfg, ids)
+    mean = pooled(states, ids)[0]
+    # the same numbers as make_jina.py's own run of jina-tiny (expected.safetensors, float32)
+    ref = mf.read_safetensors(os.path.join(JSOURCE, "expected.safetensors"))
+    L = cfg["num_hidden_layers"]
+    diff = max(float(np.abs(np.asarray(m) - ref[f"mean.{i}.{L}"]).max()) for i, m in enumerate(mean))
+    assert diff < 1e-5, ("jina-tiny's expected.safetensors", diff)
+    # what this fixture tells apart: the GELU on the second half of ffn_up, ALiBi left out, the slopes reversed
+    moved = {}
+    lengths = [len(x) for x in ids]
+    slopes = mj.alibi_slopes(cfg["num_attention_heads"])
+    with torch.no_grad():
+        for label, kw in {"GELU on the second half": dict(swap_glu=True), "no ALiBi": dict(alibi=False),
+                          "slopes reversed": dict(slopes=slopes[::-1])}.items():
+            wrong = pno.mean_pool(mj.forward(Wt, cfg, "", inp, mask, **kw)[-1], lengths)
+            moved[label] = pno.min_cosine(wrong, pno.mean_pool(states[-1], lengths))
+            assert moved[label] < 0.999, (label, moved[label])
+
+    def check(kv, stored, types):
+        assert kv["general.architecture"] == JARCH and kv[f"{JARCH}.context_length"] == cfg["max_position_embeddings"]
+        assert kv["tokenizer.ggml.tokens"] == tokens and not any(".ffn_gate." in g for g in stored)
+        for l in range(L):
+            up = stored[f"blk.{l}.ffn_up.weight"]
+            assert up[1] == (2 * I_, H_) and up[2] == quantize(W[f"encoder.layer.{l}.mlp.gated_layers.weight"],
+                                                               types[f"blk.{l}.ffn_up.weight"])
+            assert stored[f"blk.{l}.ffn_down.weight"][1] == (H_, I_)
+
+    def meta(ftype, by_quantize):
+        return metadata(cfg, n_params, ftype, vkv, by_quantize, name=JNAME, arch=JARCH)
+
+    files = write_files(JFOLDER, JFILES, tensors, ids, mean, meta, check, lambda Wq: run_jina_oracle(Wq, cfg, ids)[0])
+
+    # The older converters' layout (2024: Ollama's jina models were made then): gated_layers split in two, its
+    # GELU'd half (rows 0..I-1, gated_layers_w) as ffn_gate, the linear half (gated_layers_v) as ffn_up; llama.cpp
+    # still reads it, as gelu(ffn_gate(x)) * ffn_up(x).
+    split = []
+    for h, g, a in tensors:
+        if g.endswith(".ffn_up.weight"):
+            split += [(h + "#gate", g.replace(".ffn_up.", ".ffn_gate."), a[:I_]), (h + "#up", g, a[I_:])]
+        else:
+            split.append((h, g, a))
+
+    def check_split(kv, stored, types):
+        assert kv["general.architecture"] == JARCH
+        for l in range(L):
+            assert stored[f"blk.{l}.ffn_gate.weight"][1] == (I_, H_) and stored[f"blk.{l}.ffn_up.weight"][1] == (I_, H_)
+
+    def joined(Wq):
+        W2 = {h: a for h, a in Wq.items() if "#" not in h}
+        for h in {h.split("#")[0] for h in Wq if "#" in h}:
+            W2[h] = np.concatenate([Wq[h + "#gate"], Wq[h + "#up"]])
+        return run_jina_oracle(W2, cfg, ids)[0]
+
+    files.update(write_files(JFOLDER, [("f16-split.gguf", "f16", FTYPE_MOSTLY_F16, False)], split, ids, mean, meta,
+                             check_split, joined))
+    write_expected(
+        JFOLDER, {"model": JNAME, "source": "jina-tiny", "texts": texts, "ids": ids,
+                  "tokens": [tok.tokens(t) for t in texts]}, states, files,
+        "The weights of fixtures/jina-tiny (make_jina.py: JinaBERT v2, hidden 64, 3 layers, 4 heads, ALiBi slopes "
+        "2^-2 2^-4 2^-6 2^-8, GeGLU intermediate 96, vocab 2062) as llama.cpp's converter writes a JinaBertV2Model "
+        "(architecture jina-bert-v2; mlp.gated_layers [192, 64] -> ONE ffn_up.weight of 2I = 192 rows, rows 0..95 "
+        "the GELU'd half, rows 96..191 the linear half; no ffn_gate; mlp.wo -> ffn_down, mlp.layernorm -> "
+        "layer_output_norm; no position table). texts / ids: jina-tiny's (the Hugging Face BertTokenizer ids of its "
+        "tokenizer.json, [CLS] ... [SEP]). mean / cls: the last layer's mean over the real tokens (not normalised) "
+        "and token 0, from jina-tiny's float32 weights by make_jina.forward (float64; one right-padded batch checked "
+        "against each text alone and make_jina.forward_functional; equal to jina-tiny's expected.safetensors). "
+        "layer_mean[i][l]: mean after embeddings.LayerNorm (l=0) and after layer l. files[f].mean / .cls: the same "
+        "oracle run on the weights file f stores, dequantized; files[f].tensor_types: the ggml type of every tensor "
+        "in f. Values rounded to 7 significant digits.",
+        sum(x.count(vocab["[UNK]"]) for x in ids), n_params,
+        "min cosine of the mean with " + ", ".join(f"{k} {v:.4f}" for k, v in moved.items()))
+
+
 def main():
     errs = roundtrip_checks()
     print("round trips (relative error): " + ", ".join(f"{t} {e:.4f}" for t, e in errs.items()))
     main_bert()
     main_xlmr()
     main_nomic()
+    main_jina()
 
 
 if __name__ == "__main__":

@@ -164,6 +164,16 @@ describe('GGUF container', () => {
     expect(String(err)).toMatch(/Q2_K/);
     const llama = BERT_KV.map(([k, t, v]): [string, number, unknown] => [k, t, k === 'general.architecture' ? 'llama' : v]);
     expect(String(await rejection(open(gguf(llama))))).toMatch(/architecture "llama"/);
+    // jina-embeddings-v2-base-code's query / key norms: run without them, the model would be another.
+    const extra = gguf(
+      BERT_KV,
+      [
+        ['token_embd.weight', [32, 4], 0, 0],
+        ['blk.0.attn_q_norm.weight', [32], 0, 512],
+      ],
+      1024,
+    );
+    expect(String(await rejection(open(extra)))).toMatch(/tensors m3web does not run: blk\.0\.attn_q_norm\.weight/);
     const rank: [string, number, unknown][] = [...BERT_KV, ['bert.pooling_type', 4, 4]];
     expect(String(await rejection(open(gguf(rank))))).toMatch(/rank: a reranker/);
   });
