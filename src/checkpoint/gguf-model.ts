@@ -97,12 +97,14 @@ interface TensorNames {
   layers: readonly (readonly [string, string])[];
 }
 
+/** The word and token-type tables, under the same names in every architecture here. */
+const TABLES = [
+  ['embeddings.word_embeddings', 'token_embd'],
+  ['embeddings.token_type_embeddings', 'token_types'],
+] as const;
+
 const BERT_NAMES: TensorNames = {
-  embeddings: [
-    ['embeddings.word_embeddings', 'token_embd'],
-    ['embeddings.token_type_embeddings', 'token_types'],
-    ['embeddings.LayerNorm', 'token_embd_norm'],
-  ],
+  embeddings: [...TABLES, ['embeddings.LayerNorm', 'token_embd_norm']],
   layer: (l) => `encoder.layer.${l}.`,
   layers: [
     ['attention.self.query', 'attn_q'],
@@ -118,11 +120,7 @@ const BERT_NAMES: TensorNames = {
 
 /** NomicBertModel's names: fused q/k/v, SwiGLU's fc11 (up) and fc12 (the gate), llama.cpp's ffn_up and ffn_gate. */
 const NOMIC_NAMES: TensorNames = {
-  embeddings: [
-    ['embeddings.word_embeddings', 'token_embd'],
-    ['embeddings.token_type_embeddings', 'token_types'],
-    ['emb_ln', 'token_embd_norm'],
-  ],
+  embeddings: [...TABLES, ['emb_ln', 'token_embd_norm']],
   layer: (l) => `encoder.layers.${l}.`,
   layers: [
     ['attn.Wqkv', 'attn_qkv'],

@@ -755,6 +755,25 @@ def write_files(folder, file_list, tensors, ids, mean, meta, check, oracle):
     return files
 
 
+def same_as_source(mean, source, layers):
+    """The oracle's means are the source fixture's own (its expected.safetensors, float32): the same model."""
+    ref = mf.read_safetensors(os.path.join(source, "expected.safetensors"))
+    diff = max(float(np.abs(np.asarray(m) - ref[f"mean.{i}.{layers}"]).max()) for i, m in enumerate(mean))
+    assert diff < 1e-5, (f"{os.path.basename(source)}'s expected.safetensors", diff)
+
+
+def mutants(states, lengths, forward, cases):
+    """Min cosine of each deliberate mistake's means (forward(**kw) for each case) with the oracle's: each must move
+    every text's mean under 0.999, or the fixture could not tell it apart."""
+    moved = {}
+    with torch.no_grad():
+        for label, kw in cases.items():
+            wrong = pno.mean_pool(forward(**kw)[-1], lengths)
+            moved[label] = pno.min_cosine(wrong, pno.mean_pool(states[-1], lengths))
+            assert moved[label] < 0.999, (label, moved[label])
+    return moved
+
+
 def write_expected(folder, fields, states, files, note, n_unk, n_params, detail):
     """Writes expected.json: fields (model, [source,] texts, ids, tokens), then from the float32 oracle's states
     ([embedding output, layer 1, ...], each [B, S, H]) layers, hidden, mean, cls and layer_mean, then files and
@@ -1171,20 +1190,13 @@ def main_nomic():
 
     states, (Wt, inp, mask) = run_nomic_oracle(W, cfg, ids)
     mean = pooled(states, ids)[0]
-    # the same numbers as make_nomic.py's own run of nomic-tiny (expected.safetensors, float32)
-    ref = mf.read_safetensors(os.path.join(NSOURCE, "expected.safetensors"))
     L = cfg["n_layer"]
-    diff = max(float(np.abs(np.asarray(m) - ref[f"mean.{i}.{L}"]).max()) for i, m in enumerate(mean))
-    assert diff < 1e-5, ("nomic-tiny's expected.safetensors", diff)
+    same_as_source(mean, NSOURCE, L)
     # what this fixture tells apart: ffn_up / ffn_gate exchanged, and a RoPE base of 10000 (llama.cpp's default
-    # where rope.freq_base is missing) move every text's mean under cosine 0.999
-    moved = {}
+    # where rope.freq_base is missing)
     lengths = [len(x) for x in ids]
-    with torch.no_grad():
-        for label, kw in {"ffn_up/ffn_gate swapped": dict(swap_fc=True), "rope base 10000": dict(base=10000)}.items():
-            wrong = pno.mean_pool(mn.forward(Wt, cfg, inp, mask, **kw)[-1], lengths)
-            moved[label] = pno.min_cosine(wrong, pno.mean_pool(states[-1], lengths))
-            assert moved[label] < 0.999, (label, moved[label])
+    moved = mutants(states, lengths, lambda **kw: mn.forward(Wt, cfg, inp, mask, **kw),
+                    {"ffn_up/ffn_gate swapped": dict(swap_fc=True), "rope base 10000": dict(base=10000)})
 
     def check(kv, stored, types):
         assert kv["general.architecture"] == NARCH and kv[f"{NARCH}.context_length"] == context
@@ -1293,21 +1305,14 @@ def main_jina():
 
     states, (Wt, inp, mask) = run_jina_oracle(W, cfg, ids)
     mean = pooled(states, ids)[0]
-    # the same numbers as make_jina.py's own run of jina-tiny (expected.safetensors, float32)
-    ref = mf.read_safetensors(os.path.join(JSOURCE, "expected.safetensors"))
     L = cfg["num_hidden_layers"]
-    diff = max(float(np.abs(np.asarray(m) - ref[f"mean.{i}.{L}"]).max()) for i, m in enumerate(mean))
-    assert diff < 1e-5, ("jina-tiny's expected.safetensors", diff)
+    same_as_source(mean, JSOURCE, L)
     # what this fixture tells apart: the GELU on the second half of ffn_up, ALiBi left out, the slopes reversed
-    moved = {}
     lengths = [len(x) for x in ids]
     slopes = mj.alibi_slopes(cfg["num_attention_heads"])
-    with torch.no_grad():
-        for label, kw in {"GELU on the second half": dict(swap_glu=True), "no ALiBi": dict(alibi=False),
-                          "slopes reversed": dict(slopes=slopes[::-1])}.items():
-            wrong = pno.mean_pool(mj.forward(Wt, cfg, "", inp, mask, **kw)[-1], lengths)
-            moved[label] = pno.min_cosine(wrong, pno.mean_pool(states[-1], lengths))
-            assert moved[label] < 0.999, (label, moved[label])
+    moved = mutants(states, lengths, lambda **kw: mj.forward(Wt, cfg, "", inp, mask, **kw),
+                    {"GELU on the second half": dict(swap_glu=True), "no ALiBi": dict(alibi=False),
+                     "slopes reversed": dict(slopes=slopes[::-1])})
 
     def check(kv, stored, types):
         assert kv["general.architecture"] == JARCH and kv[f"{JARCH}.context_length"] == cfg["max_position_embeddings"]
