@@ -95,6 +95,10 @@ interface TensorNames {
   embeddings: readonly (readonly [string, string])[];
   layer: (l: number) => string;
   layers: readonly (readonly [string, string])[];
+  /** BERT's separate query / key / value, which some conversions fuse into one `attn_qkv`. */
+  splitsQkv?: boolean;
+  /** A matrix older converters split into `ffn_gate` (its first rows) and `ffn_up` (the rest). */
+  gatedUp?: string;
 }
 
 /** The word and token-type tables, under the same names in every architecture here. */
@@ -116,6 +120,7 @@ const BERT_NAMES: TensorNames = {
     ['output.dense', 'ffn_down'],
     ['output.LayerNorm', 'layer_output_norm'],
   ],
+  splitsQkv: true,
 };
 
 /** NomicBertModel's names: fused q/k/v, SwiGLU's fc11 (up) and fc12 (the gate), llama.cpp's ffn_up and ffn_gate. */
@@ -140,8 +145,8 @@ const NOMIC_NAMES: TensorNames = {
  * `ffn_up` (tensorMap joins them again).
  */
 const JINA_NAMES: TensorNames = {
-  embeddings: BERT_NAMES.embeddings,
-  layer: BERT_NAMES.layer,
+  ...BERT_NAMES,
+  gatedUp: 'mlp.gated_layers',
   layers: [
     ...BERT_NAMES.layers.filter(([hf]) => !['intermediate.dense', 'output.dense', 'output.LayerNorm'].includes(hf)),
     ['mlp.gated_layers', 'ffn_up'],
@@ -180,10 +185,10 @@ function tensorMap(
     for (let l = 0; l < layers; l++) {
       for (const [hf, gguf] of names.layers) add(`${names.layer(l)}${hf}.${p}`, `blk.${l}.${gguf}.${p}`);
       const qkv = `blk.${l}.attn_qkv.${p}`;
-      if (names !== NOMIC_NAMES && file.tensors.has(qkv))
+      if (names.splitsQkv && file.tensors.has(qkv))
         for (const [i, k] of ['query', 'key', 'value'].entries())
           add(`${names.layer(l)}attention.self.${k}.${p}`, qkv, i * hidden, hidden);
-      if (names === JINA_NAMES) join(`${names.layer(l)}mlp.gated_layers.${p}`, `blk.${l}.ffn_gate.${p}`, `blk.${l}.ffn_up.${p}`);
+      if (names.gatedUp) join(`${names.layer(l)}${names.gatedUp}.${p}`, `blk.${l}.ffn_gate.${p}`, `blk.${l}.ffn_up.${p}`);
     }
   }
   add('embeddings.position_embeddings.weight', 'position_embd.weight', 0, undefined, zeroPositions);

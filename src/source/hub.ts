@@ -202,6 +202,8 @@ export class HubRepo {
  * m3web never unpickles. `meter` counts the weight bytes as they stream in (see WeightMeter).
  */
 export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Promise<HfCheckpoint> {
+  // A GGUF file carries its config, vocabulary and pooling: nothing else of the repository is read.
+  if (repo.id.ggufTag !== undefined) return (await openHubGguf(repo, meter)) as HfCheckpoint;
   const [config, sentenceTransformers] = await Promise.all([
     repo.json('config.json', false),
     // Dense modules' weights are small (a few MB): read whole, not by Range.
@@ -214,7 +216,6 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
       (name) => repo.bytes(name, false),
     ),
   ]);
-  if (repo.id.ggufTag !== undefined) return (await openHubGguf(repo, meter)) as HfCheckpoint;
   if (config === undefined) {
     const path = staticEmbeddingPath(sentenceTransformers.modules);
     if (path) return openStaticModule(repo, path, sentenceTransformers, meter);
