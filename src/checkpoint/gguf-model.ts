@@ -27,6 +27,24 @@ const POOLINGS: Readonly<Record<number, string>> = {
 };
 const FAMILY_POOLING: Readonly<Record<string, number>> = { bert: 1, 'nomic-bert': 1, 'jina-bert-v2': 1, qwen3: 3 };
 
+/**
+ * The prompts of models whose cards ask for them (config_sentence_transformers.json's, which a
+ * GGUF does not carry), by the model's name in the file (`general.name`, `general.basename`) or
+ * the file's own name: without them `kind: 'query'` would add nothing.
+ */
+const KNOWN_PROMPTS: readonly { name: RegExp; prompts: Record<string, string> }[] = [
+  {
+    name: /qwen3[-_ ]?embedding/i,
+    prompts: { query: 'Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:' },
+  },
+  { name: /nomic[-_ ]embed[-_ ]text[-_ ]v1/i, prompts: { query: 'search_query: ', document: 'search_document: ' } },
+];
+
+function knownPrompts(file: GgufFile): Record<string, string> | undefined {
+  const names = [file.metadata.get('general.name'), file.metadata.get('general.basename'), file.name];
+  return KNOWN_PROMPTS.find((k) => names.some((n) => typeof n === 'string' && k.name.test(n)))?.prompts;
+}
+
 /** Rows [from, from + rows) of one GGUF tensor. */
 interface Part {
   gguf: string;
@@ -376,7 +394,7 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   return {
     config,
     tokenizer: new TextEncoder().encode(JSON.stringify(json)),
-    sentenceTransformers: { pooling: { [poolingKey]: true } },
+    sentenceTransformers: { pooling: { [poolingKey]: true }, stConfig: { prompts: knownPrompts(file) } },
     weights: new GgufTensors(file, tensorMap(file, names, layers, hidden, zeroPositions)),
   };
 }

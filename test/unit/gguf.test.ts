@@ -133,6 +133,7 @@ describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
   const merges = (real.model.merges as (string | string[])[]).map((m) => (Array.isArray(m) ? m.join(' ') : m));
   const qwenKv = (extra: [string, number, unknown][] = []): [string, number, unknown][] => [
     ['general.architecture', 8, 'qwen3'],
+    ['general.name', 8, 'Qwen3 Embedding 0.6B'],
     ['qwen3.block_count', 4, 28],
     ['qwen3.context_length', 4, 32768],
     ['qwen3.embedding_length', 4, 1024],
@@ -172,6 +173,10 @@ describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
     }
     expect(ckpt.config).toMatchObject({ model_type: 'qwen3', num_key_value_heads: 8, head_dim: 128, vocab_size: 151669 });
     expect(ckpt.sentenceTransformers.pooling).toEqual({ pooling_mode_lasttoken: true });
+    // The query instruction of Qwen3-Embedding's card (a GGUF carries no prompts), known by the model's name.
+    expect(ckpt.sentenceTransformers.stConfig).toEqual({
+      prompts: { query: 'Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:' },
+    });
   });
 
   it("ends with the file's EOS where it says add_eos_token, pools as it says, and refuses another pre-tokenizer", async () => {
