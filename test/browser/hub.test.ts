@@ -257,29 +257,37 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     }
   });
 
-  it('opens a GGUF repository by hub id and quantization on WebGPU in the worker, as its oracle', async () => {
-    const { texts, files } = (await (await fetch('/test/oracle/fixtures/gguf-bert/expected.json')).json()) as {
-      texts: string[];
-      files: Record<string, { mean: number[][] }>;
-    };
-    const gguf = await createEncoder({
-      model: 'hf:fixtures/gguf-bert:Q4_K_M',
-      hub: { url: inject('hubUrl') },
-      dtype: 'f32',
-      device: 'webgpu',
-      activations: 'f32',
-      cache: false,
-    });
-    try {
-      expect(await gguf.info()).toMatchObject({ backend: 'webgpu', model: { pooling: 'mean', layers: 2, hiddenSize: 256 } });
-      const vectors = await gguf.embed(texts);
-      vectors.forEach((v, i) => {
-        expect(cosine(v, files['q4_k_m.gguf']?.mean[i] as number[])).toBeGreaterThan(0.99999);
+  // gguf-qwen3's q8_0 file says neither its pooling nor add_eos_token, as the first official Qwen3-Embedding GGUFs.
+  it.each([
+    ['gguf-bert', 'Q4_K_M', { pooling: 'mean', layers: 2, hiddenSize: 256 }],
+    ['gguf-qwen3', 'Q8_0', { pooling: 'last', layers: 3, hiddenSize: 64 }],
+  ])(
+    'opens the GGUF repository %s by hub id and quantization %s on WebGPU in the worker, as its oracle',
+    async (repo, tag, model) => {
+      const { texts, files } = (await (await fetch(`/test/oracle/fixtures/${repo}/expected.json`)).json()) as {
+        texts: string[];
+        files: Record<string, { mean?: number[][]; pooled?: number[][] }>;
+      };
+      const gguf = await createEncoder({
+        model: `hf:fixtures/${repo}:${tag}`,
+        hub: { url: inject('hubUrl') },
+        dtype: 'f32',
+        device: 'webgpu',
+        activations: 'f32',
+        cache: false,
       });
-    } finally {
-      await gguf.dispose();
-    }
-  });
+      try {
+        expect(await gguf.info()).toMatchObject({ backend: 'webgpu', model });
+        const vectors = await gguf.embed(texts);
+        const file = files[`${tag.toLowerCase()}.gguf`];
+        vectors.forEach((v, i) => {
+          expect(cosine(v, (file?.pooled ?? file?.mean)?.[i] as number[])).toBeGreaterThan(0.99999);
+        });
+      } finally {
+        await gguf.dispose();
+      }
+    },
+  );
 
   it("gives BGE-M3's lexical weights and multi-vector scores on WebGPU in the worker, as its oracle", async () => {
     const { texts, lexical, colbert } = (await (await fetch('/test/oracle/fixtures/bge-m3-tiny/expected.json')).json()) as {

@@ -1,15 +1,20 @@
 // llama.cpp itself as the second oracle of fixtures/gguf-bert/, fixtures/gguf-xlmr/, fixtures/gguf-nomic/ and
-// fixtures/gguf-jina/ (made by make_gguf.py; see README.md, "gguf-bert").
+// fixtures/gguf-jina/ (made by make_gguf.py; see README.md, "gguf-bert") and fixtures/gguf-qwen3/ (make_gguf_qwen3.py;
+// README.md, "gguf-qwen3").
 //
 // For each .gguf of those folders this loads the file in llama.cpp (CPU) through node-llama-cpp and records
 //   ids:          llama.cpp's tokenization of each text, framed as llama_tokenize(add_special) frames it: for a WPM
 //                 vocab (gguf-bert, gguf-nomic, gguf-jina) BOS = [CLS] first and SEP = [SEP] last; for a UGM vocab
-//                 (gguf-xlmr) BOS = <s> first when tokenizer.ggml.add_bos_token says so and EOS = </s> last when
-//                 add_eos_token says so.
+//                 (gguf-xlmr) and a BPE vocab (gguf-qwen3) BOS first when tokenizer.ggml.add_bos_token says so and
+//                 EOS last when add_eos_token says so (gguf-qwen3: f16.gguf appends <|endoftext|>, q8_0.gguf, which
+//                 has no add_eos_token, appends nothing).
 //                 node-llama-cpp's model.tokenize(text) runs llama_tokenize without specials, so they are added here,
-//   embeddings:   the embedding of those ids, pooled as the GGUF's pooling_type says (mean): getEmbeddingFor(text) for
-//                 WPM (node-llama-cpp's embedding context prepends tokens.bos and appends tokens.sep, the same ids);
-//                 getEmbeddingFor(ids) for UGM, where node-llama-cpp would append </s> but never prepend <s>,
+//   embeddings:   the embedding of those ids, pooled as the GGUF's pooling_type says (mean; gguf-qwen3: last token):
+//                 getEmbeddingFor(text) for WPM (node-llama-cpp's embedding context prepends tokens.bos and appends
+//                 tokens.sep, the same ids); getEmbeddingFor(ids) for UGM, where node-llama-cpp would append </s> but
+//                 never prepend <s>, and for BPE. A file without pooling_type (gguf-qwen3's q8_0.gguf) runs with
+//                 pooling NONE: node-llama-cpp then returns llama_get_embeddings_ith(ctx, -1), the last token's
+//                 hidden state after output_norm, which is last-token pooling (what `--pooling last` gives),
 //   embeddings_from_ids: getEmbeddingFor(expected.json's ids), so the numbers can be compared with the PyTorch
 //                 oracle even where the tokenizations differ,
 // writes <folder>/llamacpp.json and prints, per file and text, the cosines with expected.json's oracle.
@@ -19,6 +24,7 @@
 // (it brings prebuilt CPU llama.cpp binaries), then
 //     cd test/oracle && /usr/bin/python3 make_gguf.py && node gguf_llamacpp.mjs [path/to/node_modules/node-llama-cpp]
 // The package path may also be given as NODE_LLAMA_CPP=...; default /tmp/nlc/node_modules/node-llama-cpp.
+// GGUF_FOLDERS=gguf-qwen3[,gguf-bert...] runs only those folders (default: all).
 // Exits 1 when a file does not load or a cosine is under its bound (see FOLDERS).
 
 import fs from 'node:fs';
@@ -68,7 +74,21 @@ const FOLDERS = [
       'f16-split.gguf': { oracle: 0.999, stored: 0.999 },
     },
   },
+  // Qwen3 (architecture qwen3: causal, GQA, q/k norms, last-token pooling) on a reduced real Qwen3 BPE vocabulary;
+  // the oracle is expected.json's `pooled` (the last token, <|endoftext|>), not a mean. Its longest text has 209 ids.
+  // One token's state is noisier than a mean: Q8_0 weights alone bring the oracle to 0.99926 (make_gguf_qwen3.py), so
+  // q8_0.gguf's bound against the float32 oracle is 0.998.
+  {
+    name: 'gguf-qwen3',
+    contextSize: 512,
+    last: true,
+    bounds: {
+      'f16.gguf': { oracle: 0.999, stored: 0.999 },
+      'q8_0.gguf': { oracle: 0.998, stored: 0.999 },
+    },
+  },
 ];
+const ONLY = process.env.GGUF_FOLDERS ? new Set(process.env.GGUF_FOLDERS.split(',')) : null;
 
 const pkg = JSON.parse(fs.readFileSync(path.join(NLC, 'package.json'), 'utf8'));
 const { getLlama, LlamaLogLevel } = await import(pathToFileURL(path.join(NLC, 'dist', 'index.js')).href);
@@ -91,7 +111,12 @@ const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
 let failed = false;
 
-for (const { name, bounds, contextSize = 128 } of FOLDERS) {
+for (const { name, bounds, contextSize = 128, last = false } of FOLDERS) {
+  if (ONLY && !ONLY.has(name)) continue;
+  if (last) {
+    failed = (await runLast(name, bounds, contextSize)) || failed;
+    continue;
+  }
   const FOLDER = path.join(HERE, 'fixtures', name);
   const expected = JSON.parse(fs.readFileSync(path.join(FOLDER, 'expected.json'), 'utf8'));
   const { texts } = expected;
@@ -209,3 +234,124 @@ for (const { name, bounds, contextSize = 128 } of FOLDERS) {
 }
 await llama.dispose();
 process.exit(failed ? 1 : 0);
+
+// A decoder embedder with last-token pooling on a BPE vocabulary (gguf-qwen3). Per text: ids (llama_tokenize(
+// add_special): [bos if add_bos_token] + model.tokenize(text) + [eos if add_eos_token]), ids_agree (those ids are
+// expected.json's), tokens_agree (model.tokenize(text) alone is expected.json's ids less the appended
+// <|endoftext|>: the tokenizers agree whatever the framing), embeddings (getEmbeddingFor(those ids)),
+// embeddings_from_ids (getEmbeddingFor(expected.json's ids)). Returns whether a bound failed.
+async function runLast(name, bounds, contextSize) {
+  const FOLDER = path.join(HERE, 'fixtures', name);
+  const expected = JSON.parse(fs.readFileSync(path.join(FOLDER, 'expected.json'), 'utf8'));
+  const { texts } = expected;
+  const out = {
+    llama_cpp: {
+      node_llama_cpp: pkg.version,
+      release: llama.llamaCppRelease,
+      build_type: llama.buildType,
+      gpu: llama.gpu,
+    },
+    note: '',
+    files: {},
+  };
+  let bad = false;
+  const ratios = [];
+  console.log(`${name}:`);
+  for (const file of Object.keys(bounds)) {
+    let model;
+    try {
+      model = await llama.loadModel({ modelPath: path.join(FOLDER, file) });
+    } catch (err) {
+      console.log(`${file}: llama.cpp refused the file: ${err.message}`);
+      bad = true;
+      continue;
+    }
+    const { bos, eos, eot } = model.tokens;
+    const addBos = model.tokens.shouldPrependBosToken;
+    const addEos = model.tokens.shouldAppendEosToken;
+    const pooling = model.fileInfo.metadata?.[model.fileInfo.metadata?.general?.architecture]?.pooling_type ?? null;
+    const ctx = await model.createEmbeddingContext({ contextSize });
+    const rec = {
+      vocabulary: model.vocabularyType,
+      bos,
+      eos,
+      eot,
+      add_bos: addBos,
+      add_eos: addEos,
+      pooling_type: pooling,
+      ids: [],
+      embeddings: [],
+      embeddings_from_ids: [],
+      cosine: [],
+    };
+    console.log(
+      `${file}: vocabulary ${model.vocabularyType}, bos ${bos}, eos ${eos}, eot ${eot}, add_bos ${addBos}, ` +
+        `add_eos ${addEos}, pooling_type ${pooling}, embedding size ${model.embeddingVectorSize}`,
+    );
+    const eotId = expected.ids[0].at(-1);
+    for (let i = 0; i < texts.length; i++) {
+      const pieces = Array.from(model.tokenize(texts[i]));
+      const ids = [...(addBos ? [bos] : []), ...pieces, ...(addEos ? [eos] : [])];
+      const fromText = (await ctx.getEmbeddingFor(ids)).vector;
+      const fromIds = (await ctx.getEmbeddingFor(expected.ids[i])).vector;
+      const want = expected.ids[i];
+      const idsAgree = same(ids, want);
+      const tokensAgree = want.at(-1) === eotId && same(pieces, want.slice(0, -1));
+      const c = {
+        ids_agree: idsAgree,
+        tokens_agree: tokensAgree,
+        oracle: cosine(fromIds, expected.pooled[i]),
+        stored: cosine(fromIds, expected.files[file].pooled[i]),
+        text_vs_oracle: cosine(fromText, expected.pooled[i]),
+      };
+      ratios.push(norm(fromIds) / norm(expected.files[file].pooled[i]));
+      rec.ids.push(ids);
+      rec.embeddings.push(r8(fromText));
+      rec.embeddings_from_ids.push(r8(fromIds));
+      rec.cosine.push(
+        Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === 'number' ? Number(v.toFixed(7)) : v])),
+      );
+      const b = bounds[file];
+      const under = c.oracle < b.oracle || c.stored < b.stored || (idsAgree && c.text_vs_oracle < b.oracle);
+      bad ||= under;
+      console.log(
+        `  text ${i} (${want.length} ids): ids ${idsAgree ? 'agree' : 'DIFFER'}, tokens ` +
+          `${tokensAgree ? 'agree' : 'DIFFER'}; cosine from HF ids vs oracle ${c.oracle.toFixed(6)}, vs stored-weights ` +
+          `oracle ${c.stored.toFixed(6)}; from llama.cpp's ids vs oracle ${c.text_vs_oracle.toFixed(6)}` +
+          (under ? '  << under bound' : ''),
+      );
+      if (!tokensAgree) {
+        const vocab = model.fileInfo.metadata?.tokenizer?.ggml?.tokens ?? [];
+        const show = (x) => x.map((t) => JSON.stringify(vocab[t] ?? t)).join(' ');
+        console.log(`    HF:        ${show(want)}`);
+        console.log(`    llama.cpp: ${show(ids)}`);
+      }
+    }
+    out.files[file] = rec;
+    const min = (k) => Math.min(...rec.cosine.map((c) => c[k]));
+    const count = (k) => rec.cosine.filter((c) => c[k]).length;
+    console.log(
+      `  ${file}: min cosine from HF ids: vs oracle ${min('oracle').toFixed(6)}, vs stored ${min('stored').toFixed(6)}; ` +
+        `ids agree on ${count('ids_agree')}/${texts.length} texts, tokens on ${count('tokens_agree')}/${texts.length}`,
+    );
+    await ctx.dispose();
+    await model.dispose();
+  }
+  const lo = Math.min(...ratios),
+    hi = Math.max(...ratios);
+  out.note =
+    "embeddings / embeddings_from_ids: what getEmbeddingFor returns, not normalised: with the GGUF's pooling_type (3, " +
+    'LAST) llama_get_embeddings_seq, without one (pooling NONE) llama_get_embeddings_ith(ctx, -1); both are the ' +
+    "last token's hidden state after output_norm. Their L2 norms are " +
+    `${lo.toFixed(4)}..${hi.toFixed(4)} times those of the oracle's. ids: ([bos] if add_bos) + model.tokenize(text) + ` +
+    '([eos] if add_eos), what llama_tokenize(add_special) gives for this BPE vocabulary (q8_0.gguf has no ' +
+    'add_eos_token: no <|endoftext|>, so its embeddings are those of the last text token, not the oracle); ' +
+    "embeddings come from those ids, embeddings_from_ids from expected.json's ids. cosine: of embeddings_from_ids " +
+    "with expected.json's pooled (oracle: float32 weights; stored: files[f].pooled, the file's own dequantized " +
+    "weights); text_vs_oracle: of embeddings with pooled. ids_agree: ids equal expected.json's; tokens_agree: " +
+    "model.tokenize(text) equals expected.json's ids less the final <|endoftext|> (llama.cpp's BPE has no NFC " +
+    'normalizer: a decomposed accent stays two characters).';
+  fs.writeFileSync(path.join(FOLDER, 'llamacpp.json'), `${JSON.stringify(out)}\n`);
+  console.log(`${name}/llamacpp.json written; L2 norm of llama.cpp's embedding / oracle's: ${lo.toFixed(4)}..${hi.toFixed(4)}`);
+  return bad;
+}

