@@ -1,8 +1,8 @@
 import { ModelFormatError, ModelNotFoundError, UnsupportedError } from '../errors.js';
 import { GgufFile, ggufNumber } from './gguf.js';
-import { byteLevelBpeJson, unigramJson, type Vocab, vocabOf, wordPieceJson } from './gguf-tokenizer.js';
+import { byteLevelBpeJson, sentencePieceBpeJson, unigramJson, type Vocab, vocabOf, wordPieceJson } from './gguf-tokenizer.js';
 import type { ByteSource, TensorSource } from './safetensors.js';
-import type { SentenceTransformersFiles } from './sentence-transformers.js';
+import type { DenseFiles, SentenceTransformersFiles } from './sentence-transformers.js';
 
 /**
  * What a GGUF file holds, in the shape of a Hugging Face folder (config.json, tokenizer.json, the
@@ -25,7 +25,20 @@ const POOLINGS: Readonly<Record<number, string>> = {
   2: 'pooling_mode_cls_token',
   3: 'pooling_mode_lasttoken',
 };
-const FAMILY_POOLING: Readonly<Record<string, number>> = { bert: 1, 'nomic-bert': 1, 'jina-bert-v2': 1, qwen3: 3 };
+/**
+ * Per architecture m3web reads: how its family pools, and the vocabularies its files hold
+ * (`tokenizer.ggml.model`) with the tokenizer.json each is rebuilt as. The converter writes XLM-R
+ * models as "bert" with their SentencePiece vocabulary ("t5").
+ */
+const ARCHITECTURES: Readonly<
+  Record<string, { pooling: number; vocabularies: Readonly<Record<string, (file: GgufFile, v: Vocab) => unknown>> }>
+> = {
+  bert: { pooling: 1, vocabularies: { bert: wordPieceJson, t5: unigramJson } },
+  'nomic-bert': { pooling: 1, vocabularies: { bert: wordPieceJson } },
+  'jina-bert-v2': { pooling: 1, vocabularies: { bert: wordPieceJson } },
+  qwen3: { pooling: 3, vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, qwenLast(file, v)) } },
+  'gemma-embedding': { pooling: 1, vocabularies: { llama: sentencePieceBpeJson } },
+};
 
 /**
  * The prompts of models whose cards ask for them (config_sentence_transformers.json's, which a
@@ -38,6 +51,7 @@ const KNOWN_PROMPTS: readonly { name: RegExp; prompts: Record<string, string> }[
     prompts: { query: 'Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:' },
   },
   { name: /nomic[-_ ]embed[-_ ]text[-_ ]v1/i, prompts: { query: 'search_query: ', document: 'search_document: ' } },
+  { name: /embedding[-_ ]?gemma/i, prompts: { query: 'task: search result | query: ', document: 'title: none | text: ' } },
 ];
 
 function knownPrompts(file: GgufFile): Record<string, string> | undefined {
@@ -60,6 +74,8 @@ interface Mapped {
   shape: number[];
   zeroRows: number;
   parts: Part[];
+  /** Subtracted from every value: the 1 llama.cpp's converter adds to Gemma's norms, which the Gemma reader adds itself. */
+  less?: number;
 }
 
 /** GGUF tensors under transformers' names (see Mapped), decoded to f32 a block of rows at a time. */
@@ -88,6 +104,12 @@ class GgufTensors implements TensorSource {
   }
 
   async getRows(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
+    const { less } = this.mapped(name, shape);
+    const rows = await this.decoded(name, shape, from, to);
+    return less ? rows.map((v) => v - less) : rows;
+  }
+
+  private async decoded(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
     const { zeroRows, parts } = this.mapped(name, shape);
     const only = parts[0] as Part;
     if (parts.length === 1 && from >= zeroRows)
@@ -121,6 +143,8 @@ interface TensorNames {
   splitsQkv?: boolean;
   /** A matrix older converters split into `ffn_gate` (its first rows) and `ffn_up` (the rest). */
   gatedUp?: string;
+  /** The converter stored Gemma's RMSNorm factors as (1 + w). */
+  normsPlusOne?: boolean;
 }
 
 /** The word and token-type tables, under the same names in every architecture here. */
@@ -204,6 +228,21 @@ const QWEN3_NAMES: TensorNames = {
 };
 
 /**
+ * Gemma3TextModel's names, as EmbeddingGemma's checkpoint keeps them: Qwen3's, with Gemma's norms
+ * around each sub-layer's output.
+ */
+const GEMMA_NAMES: TensorNames = {
+  ...QWEN3_NAMES,
+  layers: [
+    ...QWEN3_NAMES.layers.filter(([hf]) => hf !== 'post_attention_layernorm'),
+    ['post_attention_layernorm', 'post_attention_norm'],
+    ['pre_feedforward_layernorm', 'ffn_norm'],
+    ['post_feedforward_layernorm', 'post_ffw_norm'],
+  ],
+  normsPlusOne: true,
+};
+
+/**
  * The file's tensors under transformers' names. Conversions that fuse BERT's three projections
  * (`attn_qkv`) have them split into three; XLM-R's position table gets `zeroPositions` rows back.
  */
@@ -219,7 +258,8 @@ function tensorMap(
     const info = file.tensors.get(gguf);
     if (!info) return;
     const part = { gguf, from, rows: rows ?? (info.shape[0] as number) };
-    map.set(hf, { shape: [part.rows + zeroRows, ...info.shape.slice(1)], zeroRows, parts: [part] });
+    const less = names.normsPlusOne && /norm\.weight$/.test(hf) ? 1 : 0;
+    map.set(hf, { shape: [part.rows + zeroRows, ...info.shape.slice(1)], zeroRows, parts: [part], less });
   };
   // An older JinaBERT conversion's split feed-forward: the GELU'd half (ffn_gate) first, as transformers stores it.
   const join = (hf: string, first: string, second: string) => {
@@ -240,19 +280,49 @@ function tensorMap(
     }
   }
   add('embeddings.position_embeddings.weight', 'position_embd.weight', 0, undefined, zeroPositions);
-  // A tensor no name reaches is a part of the model m3web would leave out (jina-embeddings-v2-base-code's
-  // query / key norms, a classifier): refused rather than run without it.
-  const used = new Set([...map.values()].flatMap((m) => m.parts.map((p) => p.gguf)));
+  return map;
+}
+
+/**
+ * A tensor no name reaches is a part of the model m3web would leave out (jina-embeddings-v2-base-code's
+ * query / key norms, a classifier): refused rather than run without it.
+ */
+function refuseUnread(file: GgufFile, maps: readonly ReadonlyMap<string, Mapped>[]): void {
+  const used = new Set(maps.flatMap((map) => [...map.values()].flatMap((m) => m.parts.map((p) => p.gguf))));
   const left = [...file.tensors.keys()].filter((t) => !used.has(t));
   if (left.length > 0)
     throw new UnsupportedError(
       `${file.name} holds tensors m3web does not run: ${left.slice(0, 6).join(', ')}${left.length > 6 ? ', ...' : ''}`,
     );
-  return map;
+}
+
+/**
+ * EmbeddingGemma's projections after pooling (sentence-transformers' 2_Dense and 3_Dense, 768 ->
+ * 3072 -> 768, no bias, no activation), which llama.cpp's converter writes as `dense_2` and
+ * `dense_3` when asked to. A file without them would give the mean of the last layer, which is
+ * not EmbeddingGemma's embedding (nor its Matryoshka widths): refused.
+ */
+function gemmaDense(file: GgufFile): { files: DenseFiles[]; maps: Map<string, Mapped>[] } {
+  const found = ['dense_2', 'dense_3'].map((n) => file.tensors.get(`${n}.weight`));
+  if (found.some((t) => t === undefined))
+    throw new UnsupportedError(
+      `${file.name} is EmbeddingGemma without its Dense projections (dense_2, dense_3), as llama.cpp converted it before --sentence-transformers-dense-modules: its vectors would not be EmbeddingGemma's; use a file converted with them (ggml-org/embeddinggemma-300M-GGUF) or the original checkpoint`,
+    );
+  const maps = found.map((t) => {
+    const info = t as NonNullable<typeof t>;
+    const rows = info.shape[0] as number;
+    return new Map([['linear.weight', { shape: [...info.shape], zeroRows: 0, parts: [{ gguf: info.name, from: 0, rows }] }]]);
+  });
+  const files = found.map((t, i) => {
+    const [out, inp] = (t as NonNullable<typeof t>).shape as [number, number];
+    const config = { in_features: inp, out_features: out, bias: false, activation_function: 'torch.nn.modules.linear.Identity' };
+    return { path: `${i + 2}_Dense`, config, weights: new GgufTensors(file, maps[i] as Map<string, Mapped>) };
+  });
+  return { files, maps };
 }
 
 const SUPPORTED =
-  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), jina-bert-v2 (jina-embeddings-v2-*-en) and qwen3 (Qwen3-Embedding)';
+  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), jina-bert-v2 (jina-embeddings-v2-*-en) , qwen3 (Qwen3-Embedding) and gemma-embedding (EmbeddingGemma, with its Dense projections)';
 
 /**
  * Qwen3-Embedding's config: grouped-query heads of `key_length`, RMSNorm, RoPE (llama.cpp's base
@@ -285,6 +355,48 @@ function qwen3Config(file: GgufFile, vocabSize: number, padding: { pad_token_id?
   };
 }
 
+/**
+ * EmbeddingGemma's config as llama.cpp runs a `gemma-embedding` file: bidirectional; a layer is
+ * sliding where `attention.sliding_window_pattern` says (a flag per layer, or every n-th layer
+ * full), else every sixth layer is full; local layers rotate by `rope.freq_base_swa` (10000 where
+ * older files leave it out), full ones by `rope.freq_base`; queries scaled by 1/sqrt(key_length).
+ */
+function gemmaConfig(file: GgufFile, vocabSize: number, padding: { pad_token_id?: number }): Record<string, unknown> {
+  const a = 'gemma-embedding';
+  const hp = (key: string) => required(file, `${a}.${key}`);
+  const layers = hp('block_count');
+  const heads = hp('attention.head_count');
+  const headDim = ggufNumber(file, `${a}.attention.key_length`) ?? hp('embedding_length') / heads;
+  const pattern = file.metadata.get(`${a}.attention.sliding_window_pattern`);
+  const every = typeof pattern === 'number' ? pattern : 6;
+  const sliding = Array.from({ length: layers }, (_, l) =>
+    Array.isArray(pattern) ? pattern[l] === true : l % every < every - 1,
+  );
+  const softcap = ggufNumber(file, `${a}.attn_logit_softcapping`);
+  return {
+    architectures: ['Gemma3TextModel'],
+    model_type: 'gemma3_text',
+    use_bidirectional_attention: true,
+    vocab_size: vocabSize,
+    hidden_size: hp('embedding_length'),
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    num_key_value_heads: ggufNumber(file, `${a}.attention.head_count_kv`) ?? heads,
+    head_dim: headDim,
+    query_pre_attn_scalar: headDim,
+    intermediate_size: hp('feed_forward_length'),
+    max_position_embeddings: hp('context_length'),
+    rms_norm_eps: ggufNumber(file, `${a}.attention.layer_norm_rms_epsilon`) ?? 1e-6,
+    rope_theta: ggufNumber(file, `${a}.rope.freq_base`) ?? 10000,
+    rope_local_base_freq: ggufNumber(file, `${a}.rope.freq_base_swa`) ?? 10000,
+    sliding_window: hp('attention.sliding_window'),
+    layer_types: sliding.map((s) => (s ? 'sliding_attention' : 'full_attention')),
+    hidden_activation: 'gelu_pytorch_tanh',
+    ...(softcap === undefined ? {} : { attn_logit_softcapping: softcap }),
+    ...padding,
+  };
+}
+
 /** A config.json of transformers' form for the file's architecture, and the names of its tensors. */
 function architecture(
   file: GgufFile,
@@ -298,6 +410,7 @@ function architecture(
   const pad = ggufNumber(file, 'tokenizer.ggml.padding_token_id') ?? (xlmr ? 1 : undefined);
   const padding = pad === undefined ? {} : { pad_token_id: pad };
   if (arch === 'qwen3') return { config: qwen3Config(file, vocabSize, padding), names: QWEN3_NAMES, zeroPositions: 0 };
+  if (arch === 'gemma-embedding') return { config: gemmaConfig(file, vocabSize, padding), names: GEMMA_NAMES, zeroPositions: 0 };
   if (arch === 'jina-bert-v2') {
     const config = {
       architectures: ['JinaBertModel'],
@@ -364,19 +477,22 @@ function architecture(
 export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   const file = await GgufFile.open(source);
   const arch = file.metadata.get('general.architecture');
-  const familyPooling = typeof arch === 'string' && Object.hasOwn(FAMILY_POOLING, arch) ? FAMILY_POOLING[arch] : undefined;
-  if (typeof arch !== 'string' || familyPooling === undefined)
+  const family = typeof arch === 'string' && Object.hasOwn(ARCHITECTURES, arch) ? ARCHITECTURES[arch] : undefined;
+  if (typeof arch !== 'string' || family === undefined)
     throw new UnsupportedError(`${file.name} is a GGUF of architecture ${JSON.stringify(arch)}; m3web reads ${SUPPORTED}`);
   const tokenizerModel = file.metadata.get('tokenizer.ggml.model');
-  // The converter writes XLM-R models as "bert" with their SentencePiece vocabulary ("t5").
-  const xlmr = arch === 'bert' && tokenizerModel === 't5';
-  const qwen = arch === 'qwen3';
-  if (tokenizerModel !== (qwen ? 'gpt2' : 'bert') && !xlmr)
+  const rebuild = typeof tokenizerModel === 'string' ? family.vocabularies[tokenizerModel] : undefined;
+  if (!rebuild)
     throw new UnsupportedError(
-      `${file.name} is ${arch} with a ${JSON.stringify(tokenizerModel)} tokenizer; m3web rebuilds WordPiece ("bert") vocabularies, XLM-R's SentencePiece ("t5") ones and Qwen's byte-level BPE ("gpt2")`,
+      `${file.name} is ${arch} with a ${JSON.stringify(tokenizerModel)} tokenizer; m3web rebuilds ${Object.keys(
+        family.vocabularies,
+      )
+        .map((m) => JSON.stringify(m))
+        .join(' and ')} vocabularies for it`,
     );
+  const xlmr = arch === 'bert' && tokenizerModel === 't5';
   const stated = ggufNumber(file, `${arch}.pooling_type`) ?? 0;
-  const pooling = stated === 0 ? familyPooling : stated;
+  const pooling = stated === 0 ? family.pooling : stated;
   const poolingKey = POOLINGS[pooling];
   if (!poolingKey)
     throw new UnsupportedError(
@@ -386,16 +502,19 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   const { config, names, zeroPositions } = architecture(file, arch, vocab.tokens.length, xlmr);
   const layers = required(file, `${arch}.block_count`);
   const hidden = required(file, `${arch}.embedding_length`);
-  const json = qwen
-    ? byteLevelBpeJson(file, vocab, qwenLast(file, vocab))
-    : xlmr
-      ? unigramJson(file, vocab)
-      : wordPieceJson(file, vocab);
+  const json = rebuild(file, vocab);
+  const map = tensorMap(file, names, layers, hidden, zeroPositions);
+  const dense = arch === 'gemma-embedding' ? gemmaDense(file) : { files: [], maps: [] };
+  refuseUnread(file, [map, ...dense.maps]);
   return {
     config,
     tokenizer: new TextEncoder().encode(JSON.stringify(json)),
-    sentenceTransformers: { pooling: { [poolingKey]: true }, stConfig: { prompts: knownPrompts(file) } },
-    weights: new GgufTensors(file, tensorMap(file, names, layers, hidden, zeroPositions)),
+    sentenceTransformers: {
+      pooling: { [poolingKey]: true },
+      stConfig: { prompts: knownPrompts(file) },
+      ...(dense.files.length > 0 ? { dense: dense.files } : {}),
+    },
+    weights: new GgufTensors(file, map),
   };
 }
 

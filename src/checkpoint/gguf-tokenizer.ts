@@ -50,20 +50,21 @@ const addedToken = (id: number, content: string, special = true) => ({
 });
 
 /**
- * The post-processor's template: `first A last`, and for pairs `first A last (mid) B last`; a
- * vocabulary that puts nothing first (Qwen's) has `first` null.
+ * The post-processor's template: `first A last`, and for pairs `first A last (mid) B last`;
+ * either end may be null (Qwen puts nothing first, Gemma without add_eos_token nothing last).
  */
-function template(first: [string, number] | null, last: [string, number], pairMid: boolean) {
+function template(first: [string, number] | null, last: [string, number] | null, pairMid: boolean) {
   const tok = (id: string, type = 0) => ({ SpecialToken: { id, type_id: type } });
   const seq = (id: string, type: number) => ({ Sequence: { id, type_id: type } });
   const typeB = pairMid ? 0 : 1;
   const head = first ? [tok(first[0])] : [];
+  const tail = (type: number) => (last ? [tok(last[0], type)] : []);
   return {
     type: 'TemplateProcessing',
-    single: [...head, seq('A', 0), tok(last[0])],
-    pair: [...head, seq('A', 0), tok(last[0]), ...(pairMid ? [tok(last[0])] : []), seq('B', typeB), tok(last[0], typeB)],
+    single: [...head, seq('A', 0), ...tail(0)],
+    pair: [...head, seq('A', 0), ...tail(0), ...(pairMid ? tail(0) : []), seq('B', typeB), ...tail(typeB)],
     special_tokens: Object.fromEntries(
-      [...(first ? [first] : []), last].map(([t, id]) => [t, { id: t, ids: [id], tokens: [t] }]),
+      [first, last].flatMap((e) => (e ? [e] : [])).map(([t, id]) => [t, { id: t, ids: [id], tokens: [t] }]),
     ),
   };
 }
@@ -230,4 +231,93 @@ export function byteLevelBpeJson(file: GgufFile, v: Vocab, last: number | null):
       merges,
     },
   };
+}
+
+/**
+ * tokenizer.json for a SentencePiece BPE vocabulary (tokenizer.ggml.model "llama": Gemma's), in
+ * the form transformers' GemmaConverter gives the model's own tokenizer: spaces as U+2581, BPE
+ * with byte fallback, and the merges it derives from the pieces (every split of a piece into two
+ * pieces, by the piece's score, then the longer left and right parts first). llama.cpp's
+ * converter marks added tokens with the score -1000 and writes user-defined ones with spaces for
+ * U+2581; SentencePiece scored them 0, and that is undone here, so the merges come out in the
+ * model's order. `<bos>` first and `<eos>` last as add_bos_token / add_eos_token say (llama.cpp's
+ * defaults for this vocabulary: first, not last).
+ */
+export function sentencePieceBpeJson(file: GgufFile, v: Vocab): unknown {
+  const scores = ggufArray(file, 'tokenizer.ggml.scores', 'number');
+  if (!scores || scores.length !== v.tokens.length)
+    throw new ModelFormatError(
+      `${file.name}: a SentencePiece BPE vocabulary needs a score for each of its ${v.tokens.length} tokens`,
+    );
+  if (file.metadata.get('tokenizer.ggml.add_space_prefix') !== false)
+    throw new UnsupportedError(
+      `${file.name}: a SentencePiece BPE vocabulary with a space prefix; m3web rebuilds Gemma's, which has none`,
+    );
+  const added = (type: number | undefined) => type === CONTROL || type === USER_DEFINED || type === UNKNOWN;
+  const pieces = v.tokens.map((t, id) => (v.types[id] === USER_DEFINED ? t.replaceAll(' ', PHANTOM) : t));
+  const vocab: Record<string, number> = {};
+  pieces.forEach((p, id) => {
+    if (!Object.hasOwn(vocab, p)) vocab[p] = id;
+  });
+  const bos = (flag(file, 'tokenizer.ggml.add_bos_token') ?? true) ? v.special('bos', '<bos>') : null;
+  const eos = (flag(file, 'tokenizer.ggml.add_eos_token') ?? false) ? v.special('eos', '<eos>') : null;
+  const unk = v.tokens[v.special('unknown', '<unk>')] as string;
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: pieces.flatMap((p, id) => (added(v.types[id]) ? [addedToken(id, p, v.types[id] !== USER_DEFINED)] : [])),
+    normalizer: { type: 'Replace', pattern: { String: ' ' }, content: PHANTOM },
+    pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'MergedWithPrevious', invert: false },
+    post_processor: template(
+      bos === null ? null : [v.tokens[bos] as string, bos],
+      eos === null ? null : [v.tokens[eos] as string, eos],
+      false,
+    ),
+    decoder: {
+      type: 'Sequence',
+      decoders: [{ type: 'Replace', pattern: { String: PHANTOM }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }],
+    },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: unk,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: v.types.includes(BYTE),
+      ignore_merges: false,
+      vocab,
+      merges: pieceMerges(
+        pieces,
+        scores.map((s, id) => (added(v.types[id]) ? 0 : s)),
+        vocab,
+      ),
+    },
+  };
+}
+
+/**
+ * transformers' generate_merges as its Gemma extractor calls it: for each piece in id order, its
+ * splits into two pieces (ordered by the parts' ids; a tab stands for its byte piece there),
+ * then all of them by the piece's score, the left part's length and the right part's, highest
+ * first, ties kept in order. Lengths in code points, as Python counts them.
+ */
+function pieceMerges(pieces: readonly string[], scores: readonly number[], vocab: Readonly<Record<string, number>>): string[][] {
+  const idOf = (p: string) => (p === '\t' && Object.hasOwn(vocab, '<0x09>') ? vocab['<0x09>'] : vocab[p]) as number;
+  const merges: { left: string; right: string; score: number; l: number; r: number }[] = [];
+  pieces.forEach((piece, id) => {
+    const chars = Array.from(piece);
+    const local: (typeof merges)[number][] = [];
+    for (let i = 1; i < chars.length; i++) {
+      const left = chars.slice(0, i).join('');
+      const right = chars.slice(i).join('');
+      if (Object.hasOwn(vocab, left) && Object.hasOwn(vocab, right))
+        local.push({ left, right, score: scores[id] as number, l: i, r: chars.length - i });
+    }
+    local.sort((a, b) => idOf(a.left) - idOf(b.left) || idOf(a.right) - idOf(b.right));
+    merges.push(...local);
+  });
+  merges.sort((a, b) => b.score - a.score || b.l - a.l || b.r - a.r);
+  return merges.map((m) => [m.left, m.right]);
 }

