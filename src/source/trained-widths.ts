@@ -26,8 +26,12 @@ export function trainedWidths(repo: string, hiddenSize: number, config?: unknown
     Array.isArray(declared) && declared.length > 0 && declared.every((d) => Number.isInteger(d) && d > 0)
       ? (declared as number[])
       : undefined;
-  // A GGUF conversion's repository is the original's name with -GGUF after it.
-  const known = TRAINED_WIDTHS[repo.toLowerCase()] ?? TRAINED_WIDTHS[repo.toLowerCase().replace(/-gguf$/, '')];
+  // A GGUF conversion's repository is the original's name with -GGUF after it, often under another
+  // owner (ggml-org/embeddinggemma-300M-GGUF, unsloth/..., second-state/...).
+  const lower = repo.toLowerCase();
+  const gguf = /-gguf$/.test(lower) ? lower.replace(/-gguf$/, '').split('/').pop() : undefined;
+  const known =
+    TRAINED_WIDTHS[lower] ?? Object.entries(TRAINED_WIDTHS).find(([original]) => original.split('/').pop() === gguf)?.[1];
   const widths = (valid ?? known)?.filter((d) => d <= hiddenSize);
   return widths?.length ? [...new Set([...widths, hiddenSize])] : undefined;
 }

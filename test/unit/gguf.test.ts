@@ -354,6 +354,10 @@ describe('choosing a GGUF file', () => {
   it("knows a GGUF repository's Matryoshka widths by the original's name", () => {
     expect(trainedWidths('nomic-ai/nomic-embed-text-v1.5-GGUF', 768)).toEqual([64, 128, 256, 512, 768]);
     expect(trainedWidths('someone/bge-small-en-v1.5-gguf', 384)).toBeUndefined();
+    // Under another owner than the original's, as most GGUF conversions are.
+    expect(trainedWidths('ggml-org/embeddinggemma-300M-GGUF', 768)).toEqual([128, 256, 512, 768]);
+    expect(trainedWidths('Qwen/Qwen3-Embedding-0.6B-GGUF', 1024)).toEqual([32, 64, 128, 256, 512, 768, 1024]);
+    expect(trainedWidths('ggml-org/embeddinggemma-300M', 768)).toBeUndefined();
   });
 
   it('reads the quantization from a hub id, before its revision', () => {
