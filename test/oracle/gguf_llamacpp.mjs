@@ -1,6 +1,6 @@
 // llama.cpp itself as the second oracle of fixtures/gguf-bert/, fixtures/gguf-xlmr/, fixtures/gguf-nomic/ and
-// fixtures/gguf-jina/ (made by make_gguf.py; see README.md, "gguf-bert") and fixtures/gguf-qwen3/ (make_gguf_qwen3.py;
-// README.md, "gguf-qwen3").
+// fixtures/gguf-jina/ (made by make_gguf.py; see README.md, "gguf-bert"), fixtures/gguf-qwen3/ (make_gguf_qwen3.py;
+// README.md, "gguf-qwen3") and fixtures/gguf-gemma/ (make_gguf_gemma.py; README.md, "gguf-gemma").
 //
 // For each .gguf of those folders this loads the file in llama.cpp (CPU) through node-llama-cpp and records
 //   ids:          llama.cpp's tokenization of each text, framed as llama_tokenize(add_special) frames it: for a WPM
@@ -87,6 +87,29 @@ const FOLDERS = [
       'q8_0.gguf': { oracle: 0.998, stored: 0.999 },
     },
   },
+  // EmbeddingGemma (architecture gemma-embedding: bidirectional, sliding windows, mean pooling, then dense_2 / dense_3)
+  // on a reduced real Gemma 3 SentencePiece vocabulary; compared, like gguf-qwen3, with expected.json's `pooled` (here
+  // the mean through the dense layers). f16-nodense.gguf has no dense tensors: llama.cpp returns the mean, which is its
+  // files[f].pooled (stored) but not the top-level pooled (oracle: no bound).
+  {
+    name: 'gguf-gemma',
+    contextSize: 512,
+    last: true,
+    bounds: {
+      'f16.gguf': { oracle: 0.999, stored: 0.999 },
+      'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
+      'f16-nodense.gguf': { oracle: -1, stored: 0.999 },
+    },
+    note:
+      "embeddings / embeddings_from_ids: what getEmbeddingFor returns (llama_get_embeddings_seq: the GGUF's " +
+      'pooling_type 1, MEAN, over all tokens, then dense_2 and dense_3 where the file has them), not normalised. ids: ' +
+      '[bos] + model.tokenize(text) + [eos] (tokenizer.ggml.add_bos_token / add_eos_token true), what ' +
+      'llama_tokenize(add_special) gives for this SPM vocabulary; embeddings come from those ids, embeddings_from_ids ' +
+      "from expected.json's ids. cosine: of embeddings_from_ids with expected.json's pooled (oracle: float32 weights, " +
+      "after the dense layers; meaningless for f16-nodense.gguf) and files[f].pooled (stored: the file's own " +
+      'dequantized weights; the mean for f16-nodense.gguf); text_vs_oracle: of embeddings with pooled. ids_agree: ids ' +
+      "equal expected.json's; tokens_agree: model.tokenize(text) equals them less <bos> and <eos>.",
+  },
 ];
 const ONLY = process.env.GGUF_FOLDERS ? new Set(process.env.GGUF_FOLDERS.split(',')) : null;
 
@@ -111,10 +134,10 @@ const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
 let failed = false;
 
-for (const { name, bounds, contextSize = 128, last = false } of FOLDERS) {
+for (const { name, bounds, contextSize = 128, last = false, note } of FOLDERS) {
   if (ONLY && !ONLY.has(name)) continue;
   if (last) {
-    failed = (await runLast(name, bounds, contextSize)) || failed;
+    failed = (await runLast(name, bounds, contextSize, note)) || failed;
     continue;
   }
   const FOLDER = path.join(HERE, 'fixtures', name);
@@ -239,8 +262,10 @@ process.exit(failed ? 1 : 0);
 // add_special): [bos if add_bos_token] + model.tokenize(text) + [eos if add_eos_token]), ids_agree (those ids are
 // expected.json's), tokens_agree (model.tokenize(text) alone is expected.json's ids less the appended
 // <|endoftext|>: the tokenizers agree whatever the framing), embeddings (getEmbeddingFor(those ids)),
-// embeddings_from_ids (getEmbeddingFor(expected.json's ids)). Returns whether a bound failed.
-async function runLast(name, bounds, contextSize) {
+// embeddings_from_ids (getEmbeddingFor(expected.json's ids)). Returns whether a bound failed. Also used for gguf-gemma
+// (mean pooling and dense layers inside llama.cpp: getEmbeddingFor gives the final vector; compared with `pooled` too;
+// tokens_agree then also leaves out the leading <bos>); note: llamacpp.json's note where the folder gives one.
+async function runLast(name, bounds, contextSize, note) {
   const FOLDER = path.join(HERE, 'fixtures', name);
   const expected = JSON.parse(fs.readFileSync(path.join(FOLDER, 'expected.json'), 'utf8'));
   const { texts } = expected;
@@ -296,7 +321,7 @@ async function runLast(name, bounds, contextSize) {
       const fromIds = (await ctx.getEmbeddingFor(expected.ids[i])).vector;
       const want = expected.ids[i];
       const idsAgree = same(ids, want);
-      const tokensAgree = want.at(-1) === eotId && same(pieces, want.slice(0, -1));
+      const tokensAgree = want.at(-1) === eotId && same(pieces, want.slice(addBos && want[0] === bos ? 1 : 0, -1));
       const c = {
         ids_agree: idsAgree,
         tokens_agree: tokensAgree,
@@ -339,18 +364,19 @@ async function runLast(name, bounds, contextSize) {
   }
   const lo = Math.min(...ratios),
     hi = Math.max(...ratios);
-  out.note =
-    "embeddings / embeddings_from_ids: what getEmbeddingFor returns, not normalised: with the GGUF's pooling_type (3, " +
-    'LAST) llama_get_embeddings_seq, without one (pooling NONE) llama_get_embeddings_ith(ctx, -1); both are the ' +
-    "last token's hidden state after output_norm. Their L2 norms are " +
-    `${lo.toFixed(4)}..${hi.toFixed(4)} times those of the oracle's. ids: ([bos] if add_bos) + model.tokenize(text) + ` +
-    '([eos] if add_eos), what llama_tokenize(add_special) gives for this BPE vocabulary (q8_0.gguf has no ' +
-    'add_eos_token: no <|endoftext|>, so its embeddings are those of the last text token, not the oracle); ' +
-    "embeddings come from those ids, embeddings_from_ids from expected.json's ids. cosine: of embeddings_from_ids " +
-    "with expected.json's pooled (oracle: float32 weights; stored: files[f].pooled, the file's own dequantized " +
-    "weights); text_vs_oracle: of embeddings with pooled. ids_agree: ids equal expected.json's; tokens_agree: " +
-    "model.tokenize(text) equals expected.json's ids less the final <|endoftext|> (llama.cpp's BPE has no NFC " +
-    'normalizer: a decomposed accent stays two characters).';
+  out.note = note
+    ? `${note} Their L2 norms are ${lo.toFixed(4)}..${hi.toFixed(4)} times those of the oracle's.`
+    : "embeddings / embeddings_from_ids: what getEmbeddingFor returns, not normalised: with the GGUF's pooling_type (3, " +
+      'LAST) llama_get_embeddings_seq, without one (pooling NONE) llama_get_embeddings_ith(ctx, -1); both are the ' +
+      "last token's hidden state after output_norm. Their L2 norms are " +
+      `${lo.toFixed(4)}..${hi.toFixed(4)} times those of the oracle's. ids: ([bos] if add_bos) + model.tokenize(text) + ` +
+      '([eos] if add_eos), what llama_tokenize(add_special) gives for this BPE vocabulary (q8_0.gguf has no ' +
+      'add_eos_token: no <|endoftext|>, so its embeddings are those of the last text token, not the oracle); ' +
+      "embeddings come from those ids, embeddings_from_ids from expected.json's ids. cosine: of embeddings_from_ids " +
+      "with expected.json's pooled (oracle: float32 weights; stored: files[f].pooled, the file's own dequantized " +
+      "weights); text_vs_oracle: of embeddings with pooled. ids_agree: ids equal expected.json's; tokens_agree: " +
+      "model.tokenize(text) equals expected.json's ids less the final <|endoftext|> (llama.cpp's BPE has no NFC " +
+      'normalizer: a decomposed accent stays two characters).';
   fs.writeFileSync(path.join(FOLDER, 'llamacpp.json'), `${JSON.stringify(out)}\n`);
   console.log(`${name}/llamacpp.json written; L2 norm of llama.cpp's embedding / oracle's: ${lo.toFixed(4)}..${hi.toFixed(4)}`);
   return bad;

@@ -177,6 +177,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a71c',
         },
       ],
+      [
+        'fixtures/gguf-gemma',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-gemma'), ['f16.gguf', 'q8_0.gguf']),
+          commit: 'b0a71d',
+        },
+      ],
     ]),
   );
   project.provide('hubUrl', hub.url);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEncoder } from '../../src/client/client.js';
+import { UnsupportedError } from '../../src/errors.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { openModelFolder } from '../../src/node/model-folder.js';
@@ -13,6 +14,7 @@ import { jsonLines, m3web, vectors } from '../support/cli.js';
 import { folderFiles } from '../support/hub-server.js';
 import { serveFakeHub } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
+import { rejection } from '../support/rejection.js';
 
 // GGUF models (llama.cpp's format) against two oracles that are not m3web: test/oracle/make_gguf.py
 // writes a BERT as llama.cpp's converter lays it out (every 2-D tensor in one ggml type per file,
@@ -77,6 +79,9 @@ describe('GGUF models', () => {
   // gguf-qwen3: a Qwen3-Embedding (causal, grouped-query, RoPE, last token) on the real Qwen3 vocabulary cut to
   // 2,000 byte-level BPE tokens; f16 as a current converter writes it (pooling_type last, add_eos_token), q8_0 as
   // the first official files were (neither key: <|endoftext|> and the last token all the same).
+  // gguf-gemma: an EmbeddingGemma (bidirectional, sliding and full layers, Gemma's norms stored as 1 + w, Dense
+  // 64 -> 128 -> 64 after the mean) on the real Gemma 3 vocabulary cut to 2,965 pieces, as the converter writes it
+  // with --sentence-transformers-dense-modules.
   const cases: [string, string][] = [
     ...FILES.map((f): [string, string] => ['gguf-bert', f]),
     ['gguf-xlmr', 'f16.gguf'],
@@ -88,6 +93,8 @@ describe('GGUF models', () => {
     ['gguf-jina', 'f16-split.gguf'],
     ['gguf-qwen3', 'f16.gguf'],
     ['gguf-qwen3', 'q8_0.gguf'],
+    ['gguf-gemma', 'f16.gguf'],
+    ['gguf-gemma', 'q8_0.gguf'],
   ];
   it.each(cases)(
     '%s/%s opens from its path and embeds as PyTorch and llama.cpp do with the weights it stores',
@@ -121,6 +128,7 @@ describe('GGUF models', () => {
       const differ = ids.flatMap((x, i) => (bare(x) === bare(llamaIds[i] as number[]) ? [] : [expected.texts[i]]));
       expect(differ.every((t) => /[\u0900-\u097f]|e\u0301/.test(t as string))).toBe(true);
       expect(differ.length).toBe(['gguf-nomic', 'gguf-jina', 'gguf-qwen3'].includes(folder) ? 1 : 0);
+      if (folder === 'gguf-gemma') expect(ids.every((x) => x[0] === 2 && x.at(-1) === 1)).toBe(true);
       if (folder === 'gguf-qwen3') expect(ids.every((x) => x.at(-1) === 2000)).toBe(true);
     },
   );
@@ -148,6 +156,35 @@ describe('GGUF models', () => {
       expect(embedded.code).toBe(0);
       expect(worst(vectors(embedded.stdout), pooledOf(of(expected.files, 'q4_k_m.gguf')))).toBeGreaterThan(0.9999);
     }
+  });
+});
+
+describe('EmbeddingGemma as a GGUF file and as its checkpoint', () => {
+  const dir = join(FIXTURES, 'gguf-gemma');
+  const { expected } = oracles(dir);
+
+  it('the sentence-transformers folder of the same weights embeds as the f16 file does', async () => {
+    // Its sentence_bert_config.json truncates at 160 tokens, which one text (168 ids) passes.
+    const fit = expected.ids.flatMap((x, i) => (x.length <= 160 ? [i] : []));
+    expect(fit.length).toBe(expected.texts.length - 1);
+    const enc = await createEncoder({ model: dir, device: 'cpu' });
+    try {
+      const vectors = await enc.embed(fit.map((i) => expected.texts[i] as string));
+      expect(
+        worst(
+          vectors,
+          fit.map((i) => pooledOf(expected)[i] as number[]),
+        ),
+      ).toBeGreaterThan(0.999999);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('refuses a file converted without the Dense projections (llama.cpp would return the bare mean)', async () => {
+    const err = await rejection(createEncoder({ model: join(dir, 'f16-nodense.gguf'), device: 'cpu' }));
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(String(err)).toMatch(/without its Dense projections/);
   });
 });
 
