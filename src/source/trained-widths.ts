@@ -29,9 +29,9 @@ export function trainedWidths(repo: string, hiddenSize: number, config?: unknown
   // A GGUF conversion's repository is the original's name with -GGUF after it, often under another
   // owner (ggml-org/embeddinggemma-300M-GGUF, unsloth/..., second-state/...).
   const lower = repo.toLowerCase();
-  const gguf = /-gguf$/.test(lower) ? lower.replace(/-gguf$/, '').split('/').pop() : undefined;
+  const converted = lower.endsWith('-gguf') ? lower.slice(0, -'-gguf'.length).split('/').pop() : undefined;
   const known =
-    TRAINED_WIDTHS[lower] ?? Object.entries(TRAINED_WIDTHS).find(([original]) => original.split('/').pop() === gguf)?.[1];
+    TRAINED_WIDTHS[lower] ?? Object.entries(TRAINED_WIDTHS).find(([original]) => original.split('/').pop() === converted)?.[1];
   const widths = (valid ?? known)?.filter((d) => d <= hiddenSize);
   return widths?.length ? [...new Set([...widths, hiddenSize])] : undefined;
 }
