@@ -18,6 +18,17 @@ async function oracle(): Promise<{ texts: string[]; mean: (i: number) => Float32
   return { texts: texts.slice(0, 4), mean: (i) => file.get(`mean.${i}.4`, [H]) };
 }
 
+/** A fixture repository of the fake hub, opened on WebGPU in the worker in f32 and never cached. */
+const onWebGpu = (repo: string) =>
+  createEncoder({
+    model: `hf:fixtures/${repo}`,
+    hub: { url: inject('hubUrl') },
+    dtype: 'f32',
+    device: 'webgpu',
+    activations: 'f32',
+    cache: false,
+  });
+
 const hubLog = async (hub: string) =>
   (
     (await (await fetch(`${hub}/__log`)).json()) as {
@@ -270,14 +281,7 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
         texts: string[];
         files: Record<string, { mean?: number[][]; pooled?: number[][] }>;
       };
-      const gguf = await createEncoder({
-        model: `hf:fixtures/${repo}:${tag}`,
-        hub: { url: inject('hubUrl') },
-        dtype: 'f32',
-        device: 'webgpu',
-        activations: 'f32',
-        cache: false,
-      });
+      const gguf = await onWebGpu(`${repo}:${tag}`);
       try {
         expect(await gguf.info()).toMatchObject({ backend: 'webgpu', model });
         const vectors = await gguf.embed(texts);
@@ -297,14 +301,7 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
       lexical: { indices: number[]; values: number[] }[];
       colbert: number[][];
     };
-    const m3 = await createEncoder({
-      model: 'hf:fixtures/bge-m3-tiny',
-      hub: { url: inject('hubUrl') },
-      dtype: 'f32',
-      device: 'webgpu',
-      activations: 'f32',
-      cache: false,
-    });
+    const m3 = await onWebGpu('bge-m3-tiny');
     try {
       expect(await m3.info()).toMatchObject({ backend: 'webgpu', model: { sparse: true, lateInteraction: { score: 'mean' } } });
       const weights = await m3.embedSparse(texts);
