@@ -71,6 +71,12 @@ function gguf(kvs: [string, number, unknown][], tensors: [string, number[], numb
   return new Uint8Array([...out, ...new Array(data).fill(0)]);
 }
 
+/** An architecture's name and its `{arch}.*` hyperparameters (all u32). */
+const archKv = (arch: string, hp: Record<string, number>): [string, number, unknown][] => [
+  ['general.architecture', 8, arch],
+  ...Object.entries(hp).map(([k, v]): [string, number, unknown] => [`${arch}.${k}`, 4, v]),
+];
+
 const BERT_KV: [string, number, unknown][] = [
   ['general.architecture', 8, 'bert'],
   ['bert.embedding_length', 4, 32],
@@ -137,16 +143,17 @@ describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
   for (const a of added) [tokens[a.id], types[a.id]] = [a.content, a.special ? 3 : 4];
   const merges = (real.model.merges as (string | string[])[]).map((m) => (Array.isArray(m) ? m.join(' ') : m));
   const qwenKv = (extra: [string, number, unknown][] = []): [string, number, unknown][] => [
-    ['general.architecture', 8, 'qwen3'],
+    ...archKv('qwen3', {
+      block_count: 28,
+      context_length: 32768,
+      embedding_length: 1024,
+      feed_forward_length: 3072,
+      'attention.head_count': 16,
+      'attention.head_count_kv': 8,
+      'attention.key_length': 128,
+      'attention.value_length': 128,
+    }),
     ['general.name', 8, 'Qwen3 Embedding 0.6B'],
-    ['qwen3.block_count', 4, 28],
-    ['qwen3.context_length', 4, 32768],
-    ['qwen3.embedding_length', 4, 1024],
-    ['qwen3.feed_forward_length', 4, 3072],
-    ['qwen3.attention.head_count', 4, 16],
-    ['qwen3.attention.head_count_kv', 4, 8],
-    ['qwen3.attention.key_length', 4, 128],
-    ['qwen3.attention.value_length', 4, 128],
     ['tokenizer.ggml.model', 8, 'gpt2'],
     ['tokenizer.ggml.pre', 8, 'qwen2'],
     ['tokenizer.ggml.tokens', 9, tokens],
@@ -222,18 +229,19 @@ describe('GGUF SentencePiece BPE tokenizer (Gemma 3)', () => {
     scores[id] = special !== undefined ? -1000 : types[id] === 6 ? 0 : -(id - 494);
   }
   const gemmaKv = (extra: [string, number, unknown][] = []): [string, number, unknown][] => [
-    ['general.architecture', 8, 'gemma-embedding'],
+    ...archKv('gemma-embedding', {
+      block_count: 24,
+      context_length: 2048,
+      embedding_length: 768,
+      feed_forward_length: 1152,
+      'attention.head_count': 3,
+      'attention.head_count_kv': 1,
+      'attention.key_length': 256,
+      'attention.value_length': 256,
+      'attention.sliding_window': 512,
+      pooling_type: 1,
+    }),
     ['general.name', 8, 'Embeddinggemma 300m'],
-    ['gemma-embedding.block_count', 4, 24],
-    ['gemma-embedding.context_length', 4, 2048],
-    ['gemma-embedding.embedding_length', 4, 768],
-    ['gemma-embedding.feed_forward_length', 4, 1152],
-    ['gemma-embedding.attention.head_count', 4, 3],
-    ['gemma-embedding.attention.head_count_kv', 4, 1],
-    ['gemma-embedding.attention.key_length', 4, 256],
-    ['gemma-embedding.attention.value_length', 4, 256],
-    ['gemma-embedding.attention.sliding_window', 4, 512],
-    ['gemma-embedding.pooling_type', 4, 1],
     ['tokenizer.ggml.model', 8, 'llama'],
     ['tokenizer.ggml.pre', 8, 'default'],
     ['tokenizer.ggml.tokens', 9, tokens],
