@@ -1,5 +1,6 @@
 import { ModelFormatError, ModelNotFoundError, UnsupportedError } from '../errors.js';
 import { GgufFile, ggufNumber } from './gguf.js';
+import { ggufConfig, requiredNumber } from './gguf-config.js';
 import { byteLevelBpeJson, sentencePieceBpeJson, unigramJson, type Vocab, vocabOf, wordPieceJson } from './gguf-tokenizer.js';
 import type { ByteSource, TensorSource } from './safetensors.js';
 import type { DenseFiles, SentenceTransformersFiles } from './sentence-transformers.js';
@@ -25,20 +26,12 @@ const POOLINGS: Readonly<Record<number, string>> = {
   2: 'pooling_mode_cls_token',
   3: 'pooling_mode_lasttoken',
 };
-/**
- * Per architecture m3web reads: how its family pools, and the vocabularies its files hold
- * (`tokenizer.ggml.model`) with the tokenizer.json each is rebuilt as. The converter writes XLM-R
- * models as "bert" with their SentencePiece vocabulary ("t5").
- */
-const ARCHITECTURES: Readonly<
-  Record<string, { pooling: number; vocabularies: Readonly<Record<string, (file: GgufFile, v: Vocab) => unknown>> }>
-> = {
-  bert: { pooling: 1, vocabularies: { bert: wordPieceJson, t5: unigramJson } },
-  'nomic-bert': { pooling: 1, vocabularies: { bert: wordPieceJson } },
-  'jina-bert-v2': { pooling: 1, vocabularies: { bert: wordPieceJson } },
-  qwen3: { pooling: 3, vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, qwenLast(file, v)) } },
-  'gemma-embedding': { pooling: 1, vocabularies: { llama: sentencePieceBpeJson } },
-};
+/** What m3web knows of one architecture (ARCHITECTURES). */
+interface Family {
+  names: TensorNames;
+  pooling: number;
+  vocabularies: Readonly<Record<string, (file: GgufFile, v: Vocab) => unknown>>;
+}
 
 /**
  * The prompts of models whose cards ask for them (config_sentence_transformers.json's, which a
@@ -126,12 +119,6 @@ class GgufTensors implements TensorSource {
     return out;
   }
 }
-
-const required = (file: GgufFile, key: string): number => {
-  const v = ggufNumber(file, key);
-  if (v === undefined) throw new ModelFormatError(`${file.name}: metadata ${key} is missing`);
-  return v;
-};
 
 /** Transformers' names of an architecture's tensors, by llama.cpp's (`blk.N.` + the name, per layer). */
 interface TensorNames {
@@ -243,6 +230,19 @@ const GEMMA_NAMES: TensorNames = {
 };
 
 /**
+ * Per architecture m3web reads: its tensor names, how its family pools, and the vocabularies its
+ * files hold (`tokenizer.ggml.model`) with the tokenizer.json each is rebuilt as. The converter
+ * writes XLM-R models as "bert" with their SentencePiece vocabulary ("t5").
+ */
+const ARCHITECTURES: Readonly<Record<string, Family>> = {
+  bert: { names: BERT_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson, t5: unigramJson } },
+  'nomic-bert': { names: NOMIC_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson } },
+  'jina-bert-v2': { names: JINA_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson } },
+  qwen3: { names: QWEN3_NAMES, pooling: 3, vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, qwenLast(file, v)) } },
+  'gemma-embedding': { names: GEMMA_NAMES, pooling: 1, vocabularies: { llama: sentencePieceBpeJson } },
+};
+
+/**
  * The file's tensors under transformers' names. Conversions that fuse BERT's three projections
  * (`attn_qkv`) have them split into three; XLM-R's position table gets `zeroPositions` rows back.
  */
@@ -322,151 +322,7 @@ function gemmaDense(file: GgufFile): { files: DenseFiles[]; maps: Map<string, Ma
 }
 
 const SUPPORTED =
-  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), jina-bert-v2 (jina-embeddings-v2-*-en) , qwen3 (Qwen3-Embedding) and gemma-embedding (EmbeddingGemma, with its Dense projections)';
-
-/**
- * Qwen3-Embedding's config: grouped-query heads of `key_length`, RMSNorm, RoPE (llama.cpp's base
- * when the file names none), the word table tied (an embedder has no head).
- */
-function qwen3Config(file: GgufFile, vocabSize: number, padding: { pad_token_id?: number }): Record<string, unknown> {
-  const hp = (key: string) => required(file, `qwen3.${key}`);
-  const heads = hp('attention.head_count');
-  const [key, value] = ['key', 'value'].map((k) => ggufNumber(file, `qwen3.attention.${k}_length`));
-  if (key !== undefined && value !== undefined && key !== value)
-    throw new UnsupportedError(`${file.name}: attention key length ${key} differs from value length ${value}`);
-  const scaling = file.metadata.get('qwen3.rope.scaling.type');
-  return {
-    architectures: ['Qwen3ForCausalLM'],
-    model_type: 'qwen3',
-    vocab_size: vocabSize,
-    hidden_size: hp('embedding_length'),
-    num_hidden_layers: hp('block_count'),
-    num_attention_heads: heads,
-    num_key_value_heads: ggufNumber(file, 'qwen3.attention.head_count_kv') ?? heads,
-    ...(key === undefined ? {} : { head_dim: key }),
-    intermediate_size: hp('feed_forward_length'),
-    max_position_embeddings: hp('context_length'),
-    rms_norm_eps: ggufNumber(file, 'qwen3.attention.layer_norm_rms_epsilon') ?? 1e-6,
-    rope_theta: ggufNumber(file, 'qwen3.rope.freq_base') ?? 10000,
-    rope_scaling: scaling === undefined || scaling === 'none' ? null : { type: scaling },
-    hidden_act: 'silu',
-    tie_word_embeddings: true,
-    ...padding,
-  };
-}
-
-/**
- * EmbeddingGemma's config as llama.cpp runs a `gemma-embedding` file: bidirectional; a layer is
- * sliding where `attention.sliding_window_pattern` says (a flag per layer, or every n-th layer
- * full), else every sixth layer is full; local layers rotate by `rope.freq_base_swa` (10000 where
- * older files leave it out), full ones by `rope.freq_base`; queries scaled by 1/sqrt(key_length).
- */
-function gemmaConfig(file: GgufFile, vocabSize: number, padding: { pad_token_id?: number }): Record<string, unknown> {
-  const a = 'gemma-embedding';
-  const hp = (key: string) => required(file, `${a}.${key}`);
-  const layers = hp('block_count');
-  const heads = hp('attention.head_count');
-  const headDim = ggufNumber(file, `${a}.attention.key_length`) ?? hp('embedding_length') / heads;
-  const pattern = file.metadata.get(`${a}.attention.sliding_window_pattern`);
-  const every = typeof pattern === 'number' ? pattern : 6;
-  const sliding = Array.from({ length: layers }, (_, l) =>
-    Array.isArray(pattern) ? pattern[l] === true : l % every < every - 1,
-  );
-  const softcap = ggufNumber(file, `${a}.attn_logit_softcapping`);
-  return {
-    architectures: ['Gemma3TextModel'],
-    model_type: 'gemma3_text',
-    use_bidirectional_attention: true,
-    vocab_size: vocabSize,
-    hidden_size: hp('embedding_length'),
-    num_hidden_layers: layers,
-    num_attention_heads: heads,
-    num_key_value_heads: ggufNumber(file, `${a}.attention.head_count_kv`) ?? heads,
-    head_dim: headDim,
-    query_pre_attn_scalar: headDim,
-    intermediate_size: hp('feed_forward_length'),
-    max_position_embeddings: hp('context_length'),
-    rms_norm_eps: ggufNumber(file, `${a}.attention.layer_norm_rms_epsilon`) ?? 1e-6,
-    rope_theta: ggufNumber(file, `${a}.rope.freq_base`) ?? 10000,
-    rope_local_base_freq: ggufNumber(file, `${a}.rope.freq_base_swa`) ?? 10000,
-    sliding_window: hp('attention.sliding_window'),
-    layer_types: sliding.map((s) => (s ? 'sliding_attention' : 'full_attention')),
-    hidden_activation: 'gelu_pytorch_tanh',
-    ...(softcap === undefined ? {} : { attn_logit_softcapping: softcap }),
-    ...padding,
-  };
-}
-
-/** A config.json of transformers' form for the file's architecture, and the names of its tensors. */
-function architecture(
-  file: GgufFile,
-  arch: string,
-  vocabSize: number,
-  xlmr: boolean,
-): { config: Record<string, unknown>; names: TensorNames; zeroPositions: number } {
-  const hp = (key: string) => required(file, `${arch}.${key}`);
-  const eps = ggufNumber(file, `${arch}.attention.layer_norm_epsilon`) ?? 1e-12;
-  const types = file.tensors.get('token_types.weight')?.shape[0] ?? 0;
-  const pad = ggufNumber(file, 'tokenizer.ggml.padding_token_id') ?? (xlmr ? 1 : undefined);
-  const padding = pad === undefined ? {} : { pad_token_id: pad };
-  if (arch === 'qwen3') return { config: qwen3Config(file, vocabSize, padding), names: QWEN3_NAMES, zeroPositions: 0 };
-  if (arch === 'gemma-embedding') return { config: gemmaConfig(file, vocabSize, padding), names: GEMMA_NAMES, zeroPositions: 0 };
-  if (arch === 'jina-bert-v2') {
-    const config = {
-      architectures: ['JinaBertModel'],
-      model_type: 'bert',
-      position_embedding_type: 'alibi',
-      feed_forward_type: 'geglu',
-      vocab_size: vocabSize,
-      hidden_size: hp('embedding_length'),
-      num_hidden_layers: hp('block_count'),
-      num_attention_heads: hp('attention.head_count'),
-      intermediate_size: hp('feed_forward_length'),
-      hidden_act: 'gelu',
-      max_position_embeddings: hp('context_length'),
-      type_vocab_size: types,
-      layer_norm_eps: eps,
-      ...padding,
-    };
-    return { config, names: JINA_NAMES, zeroPositions: 0 };
-  }
-  if (arch === 'nomic-bert') {
-    const config = {
-      architectures: ['NomicBertModel'],
-      model_type: 'nomic_bert',
-      vocab_size: vocabSize,
-      n_embd: hp('embedding_length'),
-      n_layer: hp('block_count'),
-      n_head: hp('attention.head_count'),
-      n_inner: hp('feed_forward_length'),
-      n_positions: hp('context_length'),
-      activation_function: 'swiglu',
-      rotary_emb_base: ggufNumber(file, `${arch}.rope.freq_base`) ?? 10000,
-      rotary_emb_fraction: 1,
-      layer_norm_epsilon: eps,
-      type_vocab_size: types,
-      ...padding,
-    };
-    return { config, names: NOMIC_NAMES, zeroPositions: 0 };
-  }
-  // XLM-R's positions start after the padding id; llama.cpp cut those rows off, so zero rows stand in for them.
-  const zeroPositions = xlmr ? (pad as number) + 1 : 0;
-  const config = {
-    architectures: [xlmr ? 'XLMRobertaModel' : 'BertModel'],
-    model_type: xlmr ? 'xlm-roberta' : 'bert',
-    vocab_size: vocabSize,
-    hidden_size: hp('embedding_length'),
-    num_hidden_layers: hp('block_count'),
-    num_attention_heads: hp('attention.head_count'),
-    intermediate_size: hp('feed_forward_length'),
-    hidden_act: 'gelu',
-    max_position_embeddings: (file.tensors.get('position_embd.weight')?.shape[0] ?? hp('context_length')) + zeroPositions,
-    type_vocab_size: types,
-    layer_norm_eps: eps,
-    ...padding,
-  };
-  return { config, names: BERT_NAMES, zeroPositions };
-}
+  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), jina-bert-v2 (jina-embeddings-v2-*-en), qwen3 (Qwen3-Embedding) and gemma-embedding (EmbeddingGemma, with its Dense projections)';
 
 /**
  * Opens a GGUF file (llama.cpp's format, as Hugging Face GGUF repositories and Ollama ship
@@ -499,11 +355,11 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
       `${file.name} pools by llama.cpp's pooling type ${pooling}${pooling === 4 ? ' (rank: a reranker)' : ''}; m3web reads GGUF embedders (mean, CLS or last token)`,
     );
   const vocab = vocabOf(file);
-  const { config, names, zeroPositions } = architecture(file, arch, vocab.tokens.length, xlmr);
-  const layers = required(file, `${arch}.block_count`);
-  const hidden = required(file, `${arch}.embedding_length`);
+  const { config, zeroPositions } = ggufConfig(file, arch, vocab.tokens.length, xlmr);
+  const layers = requiredNumber(file, `${arch}.block_count`);
+  const hidden = requiredNumber(file, `${arch}.embedding_length`);
   const json = rebuild(file, vocab);
-  const map = tensorMap(file, names, layers, hidden, zeroPositions);
+  const map = tensorMap(file, family.names, layers, hidden, zeroPositions);
   const dense = arch === 'gemma-embedding' ? gemmaDense(file) : { files: [], maps: [] };
   refuseUnread(file, [map, ...dense.maps]);
   return {
