@@ -120,7 +120,17 @@ export function ggufConfig(
     };
     return { config, zeroPositions: 0 };
   }
-  if (arch === 'nomic-bert') {
+  if (arch === 'nomic-bert' || arch === 'nomic-bert-moe') {
+    // nomic-embed-text-v2-moe: GELU feed-forwards, every moe_every_n_layers-th of them a mixture of experts.
+    const moe =
+      arch === 'nomic-bert-moe'
+        ? {
+            activation_function: 'gelu',
+            moe_every_n_layers: hp('moe_every_n_layers'),
+            num_experts: hp('expert_count'),
+            moe_top_k: hp('expert_used_count'),
+          }
+        : { activation_function: 'swiglu' };
     const config = {
       architectures: ['NomicBertModel'],
       model_type: 'nomic_bert',
@@ -130,7 +140,7 @@ export function ggufConfig(
       n_head: hp('attention.head_count'),
       n_inner: hp('feed_forward_length'),
       n_positions: hp('context_length'),
-      activation_function: 'swiglu',
+      ...moe,
       rotary_emb_base: ggufNumber(file, `${arch}.rope.freq_base`) ?? 10000,
       rotary_emb_fraction: 1,
       layer_norm_epsilon: eps,

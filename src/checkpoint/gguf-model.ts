@@ -43,7 +43,7 @@ const KNOWN_PROMPTS: readonly { name: RegExp; prompts: Record<string, string> }[
     name: /qwen3[-_ ]?embedding/i,
     prompts: { query: 'Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:' },
   },
-  { name: /nomic[-_ ]embed[-_ ]text[-_ ]v1/i, prompts: { query: 'search_query: ', document: 'search_document: ' } },
+  { name: /nomic[-_ ]embed[-_ ]text[-_ ]v(1|2[-_ ]moe)/i, prompts: { query: 'search_query: ', document: 'search_document: ' } },
   { name: /embedding[-_ ]?gemma/i, prompts: { query: 'task: search result | query: ', document: 'title: none | text: ' } },
 ];
 
@@ -57,6 +57,8 @@ interface Part {
   gguf: string;
   from: number;
   rows: number;
+  /** Values in a row where a 3-D tensor is read as a matrix (GgufFile.rows). */
+  width?: number;
 }
 
 /**
@@ -69,6 +71,11 @@ interface Mapped {
   parts: Part[];
   /** Subtracted from every value: the 1 llama.cpp's converter adds to Gemma's norms, which the Gemma reader adds itself. */
   less?: number;
+  /**
+   * The file holds each block of this many rows transposed (llama.cpp's experts' down projections,
+   * [experts, hidden, inner], for transformers' stacked [experts x inner, hidden]).
+   */
+  transposedBlocks?: number;
 }
 
 /** GGUF tensors under transformers' names (see Mapped), decoded to f32 a block of rows at a time. */
@@ -97,23 +104,44 @@ class GgufTensors implements TensorSource {
   }
 
   async getRows(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
-    const { less } = this.mapped(name, shape);
-    const rows = await this.decoded(name, shape, from, to);
+    const { less, transposedBlocks } = this.mapped(name, shape);
+    const rows = transposedBlocks
+      ? await this.untransposed(name, shape, from, to, transposedBlocks)
+      : await this.decoded(name, shape, from, to);
     return less ? rows.map((v) => v - less) : rows;
+  }
+
+  /** Whole blocks only: each is one row of the file's first dimension, [cols, n] there and [n, cols] here. */
+  private async untransposed(name: string, shape: readonly number[], from: number, to: number, n: number): Promise<Float32Array> {
+    const part = this.mapped(name, shape).parts[0] as Part;
+    if (from % n !== 0 || to % n !== 0)
+      throw new RangeError(`${this.file.name}: rows ${from}..${to} of "${name}" are not whole blocks of ${n}`);
+    const cols = shape[1] as number;
+    const out = new Float32Array((to - from) * cols);
+    for (let b = from / n; b < to / n; b++) {
+      const block = await this.file.rows(part.gguf, b, b + 1);
+      const at = (b * n - from) * cols;
+      for (let c = 0; c < cols; c++) for (let r = 0; r < n; r++) out[at + r * cols + c] = block[c * n + r] as number;
+    }
+    return out;
   }
 
   private async decoded(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
     const { zeroRows, parts } = this.mapped(name, shape);
     const only = parts[0] as Part;
     if (parts.length === 1 && from >= zeroRows)
-      return this.file.rows(only.gguf, only.from + from - zeroRows, only.from + to - zeroRows);
+      return this.file.rows(only.gguf, only.from + from - zeroRows, only.from + to - zeroRows, only.width);
     const perRow = shape.slice(1).reduce((a, b) => a * b, 1);
     const out = new Float32Array((to - from) * perRow);
     let start = zeroRows;
     for (const part of parts) {
       const lo = Math.max(from, start);
       const hi = Math.min(to, start + part.rows);
-      if (lo < hi) out.set(await this.file.rows(part.gguf, part.from + lo - start, part.from + hi - start), (lo - from) * perRow);
+      if (lo < hi)
+        out.set(
+          await this.file.rows(part.gguf, part.from + lo - start, part.from + hi - start, part.width),
+          (lo - from) * perRow,
+        );
       start += part.rows;
     }
     return out;
@@ -132,6 +160,8 @@ interface TensorNames {
   gatedUp?: string;
   /** The converter stored Gemma's RMSNorm factors as (1 + w). */
   normsPlusOne?: boolean;
+  /** Mixture-of-experts layers: llama.cpp's `ffn_up_exps` / `ffn_down_exps` as NomicBERT's stacked experts. */
+  experts?: boolean;
 }
 
 /** The word and token-type tables, under the same names in every architecture here. */
@@ -169,6 +199,21 @@ const NOMIC_NAMES: TensorNames = {
     ['mlp.fc2', 'ffn_down'],
     ['norm2', 'layer_output_norm'],
   ],
+};
+
+/**
+ * nomic-embed-text-v2-moe's names: NomicBERT's attention, GELU's fc1 / fc2 where a layer has no
+ * experts, the router where it has (tensorMap maps the experts themselves).
+ */
+const NOMIC_MOE_NAMES: TensorNames = {
+  ...NOMIC_NAMES,
+  layers: [
+    ...NOMIC_NAMES.layers.filter(([hf]) => !hf.startsWith('mlp.')),
+    ['mlp.fc1', 'ffn_up'],
+    ['mlp.fc2', 'ffn_down'],
+    ['mlp.router.layer', 'ffn_gate_inp'],
+  ],
+  experts: true,
 };
 
 /**
@@ -237,6 +282,7 @@ const GEMMA_NAMES: TensorNames = {
 const ARCHITECTURES: Readonly<Record<string, Family>> = {
   bert: { names: BERT_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson, t5: unigramJson } },
   'nomic-bert': { names: NOMIC_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson } },
+  'nomic-bert-moe': { names: NOMIC_MOE_NAMES, pooling: 1, vocabularies: { t5: unigramJson, bert: wordPieceJson } },
   'jina-bert-v2': { names: JINA_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson } },
   qwen3: { names: QWEN3_NAMES, pooling: 3, vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, qwenLast(file, v)) } },
   'gemma-embedding': { names: GEMMA_NAMES, pooling: 1, vocabularies: { llama: sentencePieceBpeJson } },
@@ -280,7 +326,26 @@ function tensorMap(
     }
   }
   add('embeddings.position_embeddings.weight', 'position_embd.weight', 0, undefined, zeroPositions);
+  if (names.experts) for (let l = 0; l < layers; l++) mapExperts(file, map, `${names.layer(l)}mlp.experts.`, l);
   return map;
+}
+
+/**
+ * One layer's experts, where it has them, under NomicMoELayer's names: `ffn_up_exps` [E, I, H] is
+ * `mlp.w1` [E x I, H] as it is; `ffn_down_exps` holds each expert's `mlp.w2` block transposed,
+ * [E, H, I]. The converter drops the experts' shared output `bias` and llama.cpp runs without it:
+ * zeros here too, so a file gives the vectors llama.cpp gives.
+ */
+function mapExperts(file: GgufFile, map: Map<string, Mapped>, at: string, l: number): void {
+  const up = file.tensors.get(`blk.${l}.ffn_up_exps.weight`);
+  const down = file.tensors.get(`blk.${l}.ffn_down_exps.weight`);
+  if (!up || !down) return;
+  const [E, I, H] = up.shape as [number, number, number];
+  if (up.shape.length !== 3 || down.shape.join() !== [E, H, I].join())
+    throw new ModelFormatError(`${file.name}: experts of layer ${l} shaped [${up.shape}] and [${down.shape}]`);
+  map.set(`${at}mlp.w1`, { shape: [E * I, H], zeroRows: 0, parts: [{ gguf: up.name, from: 0, rows: E * I, width: H }] });
+  map.set(`${at}mlp.w2`, { shape: [E * I, H], zeroRows: 0, parts: [{ gguf: down.name, from: 0, rows: E }], transposedBlocks: I });
+  map.set(`${at}bias`, { shape: [H], zeroRows: H, parts: [] });
 }
 
 /**
@@ -322,7 +387,7 @@ function gemmaDense(file: GgufFile): { files: DenseFiles[]; maps: Map<string, Ma
 }
 
 const SUPPORTED =
-  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), jina-bert-v2 (jina-embeddings-v2-*-en), qwen3 (Qwen3-Embedding) and gemma-embedding (EmbeddingGemma, with its Dense projections)';
+  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), nomic-bert-moe (nomic-embed-text-v2-moe), jina-bert-v2 (jina-embeddings-v2-*-en), qwen3 (Qwen3-Embedding) and gemma-embedding (EmbeddingGemma, with its Dense projections)';
 
 /**
  * Opens a GGUF file (llama.cpp's format, as Hugging Face GGUF repositories and Ollama ship

@@ -190,8 +190,12 @@ export class GgufFile {
     return this.source.name;
   }
 
-  /** Rows [from, to) of the tensor's first (slowest) dimension, decoded to f32. */
-  async rows(name: string, from: number, to: number): Promise<Float32Array> {
+  /**
+   * Rows [from, to) of the tensor, a row being its first (slowest) dimension's, or `width` values
+   * where a 3-D tensor is read as a matrix (llama.cpp's [experts, rows, columns] as transformers'
+   * stacked [experts x rows, columns]).
+   */
+  async rows(name: string, from: number, to: number, width?: number): Promise<Float32Array> {
     const info = this.tensors.get(name);
     if (!info) throw new ModelFormatError(`${this.source.name}: missing tensor "${name}"`);
     const type = GGML_TYPES[info.type];
@@ -201,10 +205,13 @@ export class GgufFile {
         `${this.source.name}: tensor "${name}" is stored as ${known ?? `ggml type ${info.type}`}; m3web reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K (pick another quantization of the model)`,
       );
     }
-    const rows = info.shape[0] as number;
+    const values = info.shape.reduce((a, b) => a * b, 1);
+    const perRow = width ?? info.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (perRow % type.block !== 0 || values % perRow !== 0)
+      throw new ModelFormatError(`${this.source.name}: tensor "${name}" read in rows of ${perRow} values`);
+    const rows = values / perRow;
     if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= rows))
       throw new RangeError(`${this.source.name}: rows ${from}..${to} of tensor "${name}" outside 0..${rows}`);
-    const perRow = info.shape.slice(1).reduce((a, b) => a * b, 1);
     const rowBytes = (perRow / type.block) * type.bytes;
     const count = (to - from) * perRow;
     const bytes = await this.source.read(info.begin + from * rowBytes, (to - from) * rowBytes);

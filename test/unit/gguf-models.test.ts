@@ -82,6 +82,9 @@ describe('GGUF models', () => {
   // gguf-gemma: an EmbeddingGemma (bidirectional, sliding and full layers, Gemma's norms stored as 1 + w, Dense
   // 64 -> 128 -> 64 after the mean) on the real Gemma 3 vocabulary cut to 2,965 pieces, as the converter writes it
   // with --sentence-transformers-dense-modules.
+  // gguf-nomic-moe: nomic-moe-tiny's NomicBERT with 8 experts (top 2) in every second layer, on gguf-xlmr's
+  // SentencePiece vocabulary, as the converter writes nomic-embed-text-v2-moe: w2 transposed per expert, the
+  // experts' shared bias dropped (llama.cpp runs without it, and so does m3web from this file).
   const cases: [string, string][] = [
     ...FILES.map((f): [string, string] => ['gguf-bert', f]),
     ['gguf-xlmr', 'f16.gguf'],
@@ -95,39 +98,47 @@ describe('GGUF models', () => {
     ['gguf-qwen3', 'q8_0.gguf'],
     ['gguf-gemma', 'f16.gguf'],
     ['gguf-gemma', 'q8_0.gguf'],
+    ['gguf-nomic-moe', 'f16.gguf'],
+    ['gguf-nomic-moe', 'q8_0.gguf'],
   ];
   it.each(cases)(
     '%s/%s opens from its path and embeds as PyTorch and llama.cpp do with the weights it stores',
     async (folder, file) => {
       const dir = join(FIXTURES, folder);
       const { expected, llamaCpp } = oracles(dir);
+      const { tokenizer, config } = await openModelFolder(join(dir, file));
+      const ids = expected.texts.map((t) => tokenizer.encode(t, config.maxTokens).ids);
+      // The one place m3web's tokenizer is not the model's: a SentencePiece character map, which
+      // @huggingface/tokenizers approximates (NFKC, U+200D as a space), so gguf-nomic-moe's emoji joined
+      // by U+200D splits where sentencepiece keeps it whole. The vectors are compared where the ids agree.
+      const agree = expected.texts.flatMap((_, i) => (JSON.stringify(ids[i]) === JSON.stringify(expected.ids[i]) ? [i] : []));
+      const apart = expected.texts.filter((_, i) => !agree.includes(i));
+      expect(apart).toEqual(folder === 'gguf-nomic-moe' ? expected.texts.filter((t) => t.includes('\u200d')) : []);
+      const at = (rows: number[][]) => agree.map((i) => rows[i] as number[]);
       const enc = await createEncoder({ model: join(dir, file), device: 'cpu' });
       try {
         const pooling = expected.pooling ?? 'mean';
         expect((await enc.info()).model).toMatchObject({ pooling, layers: expected.layers, hiddenSize: expected.hidden });
-        const vectors = await enc.embed(expected.texts);
+        const vectors = await enc.embed(agree.map((i) => expected.texts[i] as string));
         // Decoded exactly: what is left is f32 against float64 arithmetic.
-        expect(worst(vectors, pooledOf(of(expected.files, file)))).toBeGreaterThan(0.999999);
+        expect(worst(vectors, at(pooledOf(of(expected.files, file))))).toBeGreaterThan(0.999999);
         // llama.cpp multiplies quantized matrices by 8-bit activations and takes GELU's tanh form:
         // it is itself 0.99986 from PyTorch on gguf-nomic's q8_0 file, 0.99948 on gguf-qwen3's.
         const bound = folder === 'gguf-qwen3' && file === 'q8_0.gguf' ? 0.999 : 0.9998;
-        expect(worst(vectors, of(llamaCpp.files, file).embeddings_from_ids)).toBeGreaterThan(bound);
+        expect(worst(vectors, at(of(llamaCpp.files, file).embeddings_from_ids))).toBeGreaterThan(bound);
         // Against the float weights the file was made from, quantization shows (4-bit: 0.991).
-        if (!file.startsWith('f16')) expect(worst(vectors, pooledOf(expected))).toBeLessThan(0.99999);
+        if (!file.startsWith('f16')) expect(worst(vectors, at(pooledOf(expected)))).toBeLessThan(0.99999);
       } finally {
         await enc.dispose();
       }
-      const { tokenizer, config } = await openModelFolder(join(dir, file));
-      const ids = expected.texts.map((t) => tokenizer.encode(t, config.maxTokens).ids);
-      expect(ids).toEqual(expected.ids);
       // llama.cpp's WordPiece drops Devanagari's vowel signs, which BertTokenizer keeps (the Hindi text of
       // gguf-nomic and gguf-jina); its byte-level BPE has no NFC, which Qwen's tokenizer applies (gguf-qwen3's
       // "e" + U+0301). And it appends <|endoftext|> only where the file says add_eos_token (not q8_0's).
       const llamaIds = of(llamaCpp.files, file).ids;
       const bare = (x: number[]) => JSON.stringify(folder === 'gguf-qwen3' ? x.filter((id) => id !== 2000) : x);
       const differ = ids.flatMap((x, i) => (bare(x) === bare(llamaIds[i] as number[]) ? [] : [expected.texts[i]]));
-      expect(differ.every((t) => /[\u0900-\u097f]|e\u0301/.test(t as string))).toBe(true);
-      expect(differ.length).toBe(['gguf-nomic', 'gguf-jina', 'gguf-qwen3'].includes(folder) ? 1 : 0);
+      expect(differ.every((t) => /[\u0900-\u097f]|e\u0301|\u200d/.test(t as string))).toBe(true);
+      expect(differ.length).toBe(['gguf-nomic', 'gguf-jina', 'gguf-qwen3', 'gguf-nomic-moe'].includes(folder) ? 1 : 0);
       if (folder === 'gguf-gemma') expect(ids.every((x) => x[0] === 2 && x.at(-1) === 1)).toBe(true);
       if (folder === 'gguf-qwen3') expect(ids.every((x) => x.at(-1) === 2000)).toBe(true);
     },
