@@ -1,23 +1,26 @@
 // llama.cpp itself as the second oracle of fixtures/gguf-bert/, fixtures/gguf-xlmr/, fixtures/gguf-nomic/ and
 // fixtures/gguf-jina/ (made by make_gguf.py; see README.md, "gguf-bert"), fixtures/gguf-qwen3/ (make_gguf_qwen3.py;
-// README.md, "gguf-qwen3") and fixtures/gguf-gemma/ (make_gguf_gemma.py; README.md, "gguf-gemma").
+// README.md, "gguf-qwen3"), fixtures/gguf-gemma/ (make_gguf_gemma.py; README.md, "gguf-gemma") and
+// fixtures/gguf-nomic-moe/ (make_gguf_nomic_moe.py; README.md, "gguf-nomic-moe").
 //
 // For each .gguf of those folders this loads the file in llama.cpp (CPU) through node-llama-cpp and records
 //   ids:          llama.cpp's tokenization of each text, framed as llama_tokenize(add_special) frames it: for a WPM
 //                 vocab (gguf-bert, gguf-nomic, gguf-jina) BOS = [CLS] first and SEP = [SEP] last; for a UGM vocab
-//                 (gguf-xlmr) and a BPE vocab (gguf-qwen3) BOS first when tokenizer.ggml.add_bos_token says so and
-//                 EOS last when add_eos_token says so (gguf-qwen3: f16.gguf appends <|endoftext|>, q8_0.gguf, which
-//                 has no add_eos_token, appends nothing).
+//                 (gguf-xlmr, gguf-nomic-moe), a BPE vocab (gguf-qwen3) and an SPM vocab (gguf-gemma) BOS first when
+//                 tokenizer.ggml.add_bos_token says so and EOS last when add_eos_token says so (gguf-qwen3: f16.gguf
+//                 appends <|endoftext|>, q8_0.gguf, which has no add_eos_token, appends nothing).
 //                 node-llama-cpp's model.tokenize(text) runs llama_tokenize without specials, so they are added here,
-//   embeddings:   the embedding of those ids, pooled as the GGUF's pooling_type says (mean; gguf-qwen3: last token):
+//   embeddings:   the embedding of those ids, pooled as the GGUF's pooling_type says (mean; gguf-qwen3: last token;
+//                 gguf-gemma: mean, then its dense layers):
 //                 getEmbeddingFor(text) for WPM (node-llama-cpp's embedding context prepends tokens.bos and appends
 //                 tokens.sep, the same ids); getEmbeddingFor(ids) for UGM, where node-llama-cpp would append </s> but
-//                 never prepend <s>, and for BPE. A file without pooling_type (gguf-qwen3's q8_0.gguf) runs with
+//                 never prepend <s>, and for BPE and SPM. A file without pooling_type (gguf-qwen3's q8_0.gguf) runs with
 //                 pooling NONE: node-llama-cpp then returns llama_get_embeddings_ith(ctx, -1), the last token's
 //                 hidden state after output_norm, which is last-token pooling (what `--pooling last` gives),
 //   embeddings_from_ids: getEmbeddingFor(expected.json's ids), so the numbers can be compared with the PyTorch
 //                 oracle even where the tokenizations differ,
-// writes <folder>/llamacpp.json and prints, per file and text, the cosines with expected.json's oracle.
+// writes <folder>/llamacpp.json and prints, per file and text, the cosines with expected.json's oracle (its mean; its
+// pooled for the decoder folders, those with `pooled` in FOLDERS).
 //
 // node-llama-cpp is NOT a dependency of m3web. Install it outside the repository:
 //     npm install --prefix /tmp/nlc node-llama-cpp@3.22.1
@@ -63,6 +66,16 @@ const FOLDERS = [
       'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
     },
   },
+  // NomicBERT with experts (architecture nomic-bert-moe: 8 experts, top 2, in layers 1 and 3; ffn_up_exps /
+  // ffn_down_exps, no experts bias) on gguf-xlmr's SentencePiece vocabulary (UGM)
+  {
+    name: 'gguf-nomic-moe',
+    contextSize: 160,
+    bounds: {
+      'f16.gguf': { oracle: 0.999, stored: 0.999 },
+      'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
+    },
+  },
   // JinaBERT v2 (architecture jina-bert-v2: ALiBi, GeGLU in one fused ffn_up, or split into ffn_gate + ffn_up as
   // older converters wrote it); the same 12 texts as gguf-nomic
   {
@@ -81,11 +94,23 @@ const FOLDERS = [
   {
     name: 'gguf-qwen3',
     contextSize: 512,
-    last: true,
+    pooled: true,
     bounds: {
       'f16.gguf': { oracle: 0.999, stored: 0.999 },
       'q8_0.gguf': { oracle: 0.998, stored: 0.999 },
     },
+    note: (norms) =>
+      "embeddings / embeddings_from_ids: what getEmbeddingFor returns, not normalised: with the GGUF's pooling_type (3, " +
+      'LAST) llama_get_embeddings_seq, without one (pooling NONE) llama_get_embeddings_ith(ctx, -1); both are the ' +
+      "last token's hidden state after output_norm. Their L2 norms are " +
+      `${norms} times those of the oracle's. ids: ([bos] if add_bos) + model.tokenize(text) + ` +
+      '([eos] if add_eos), what llama_tokenize(add_special) gives for this BPE vocabulary (q8_0.gguf has no ' +
+      'add_eos_token: no <|endoftext|>, so its embeddings are those of the last text token, not the oracle); ' +
+      "embeddings come from those ids, embeddings_from_ids from expected.json's ids. cosine: of embeddings_from_ids " +
+      "with expected.json's pooled (oracle: float32 weights; stored: files[f].pooled, the file's own dequantized " +
+      "weights); text_vs_oracle: of embeddings with pooled. ids_agree: ids equal expected.json's; tokens_agree: " +
+      "model.tokenize(text) equals expected.json's ids less the final <|endoftext|> (llama.cpp's BPE has no NFC " +
+      'normalizer: a decomposed accent stays two characters).',
   },
   // EmbeddingGemma (architecture gemma-embedding: bidirectional, sliding windows, mean pooling, then dense_2 / dense_3)
   // on a reduced real Gemma 3 SentencePiece vocabulary; compared, like gguf-qwen3, with expected.json's `pooled` (here
@@ -94,13 +119,13 @@ const FOLDERS = [
   {
     name: 'gguf-gemma',
     contextSize: 512,
-    last: true,
+    pooled: true,
     bounds: {
       'f16.gguf': { oracle: 0.999, stored: 0.999 },
       'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
       'f16-nodense.gguf': { oracle: -1, stored: 0.999 },
     },
-    note:
+    note: (norms) =>
       "embeddings / embeddings_from_ids: what getEmbeddingFor returns (llama_get_embeddings_seq: the GGUF's " +
       'pooling_type 1, MEAN, over all tokens, then dense_2 and dense_3 where the file has them), not normalised. ids: ' +
       '[bos] + model.tokenize(text) + [eos] (tokenizer.ggml.add_bos_token / add_eos_token true), what ' +
@@ -108,10 +133,30 @@ const FOLDERS = [
       "from expected.json's ids. cosine: of embeddings_from_ids with expected.json's pooled (oracle: float32 weights, " +
       "after the dense layers; meaningless for f16-nodense.gguf) and files[f].pooled (stored: the file's own " +
       'dequantized weights; the mean for f16-nodense.gguf); text_vs_oracle: of embeddings with pooled. ids_agree: ids ' +
-      "equal expected.json's; tokens_agree: model.tokenize(text) equals them less <bos> and <eos>.",
+      "equal expected.json's; tokens_agree: model.tokenize(text) equals them less <bos> and <eos>. Their L2 norms are " +
+      `${norms} times those of the oracle's.`,
   },
 ];
 const ONLY = process.env.GGUF_FOLDERS ? new Set(process.env.GGUF_FOLDERS.split(',')) : null;
+
+// llamacpp.json's note for the encoder folders (no note of their own: mean pooling, a WPM or a UGM vocabulary)
+const meanNote = (ugm) => (norms) =>
+  'embeddings / embeddings_from_ids: what getEmbeddingFor returns (llama_get_embeddings_seq of the ' +
+  "GGUF's pooling_type, mean), not normalised: their L2 norms are " +
+  `${norms} times ` +
+  (ugm
+    ? "those of the oracle's unnormalised means. ids: ([tokens.bos] if add_bos_token) + model.tokenize(text) + " +
+      '([tokens.eos] if add_eos_token), what llama_tokenize(add_special) gives for a UGM vocabulary; embeddings ' +
+      "come from those ids (getEmbeddingFor(ids): node-llama-cpp's own framing of a text for UGM leaves <s> out), " +
+      "embeddings_from_ids from expected.json's ids. cosine (of embeddings_from_ids, but text_vs_oracle: of " +
+      "embeddings; node_text_vs_oracle: of getEmbeddingFor(text), node-llama-cpp's framing without <s>, for the " +
+      "record): with expected.json's mean (oracle: float32 weights; stored: files[f].mean, the file's own " +
+      'dequantized weights) and with its CLS vector (vs_cls, far from 1: llama.cpp pooled by mean, not CLS).'
+    : "those of the oracle's unnormalised means. ids: [tokens.bos] + model.tokenize(text) + [tokens.sep], what " +
+      'llama_tokenize(add_special) gives for a WPM vocabulary; embeddings come from those ids, embeddings_from_ids ' +
+      "from expected.json's ids. cosine (of embeddings_from_ids, but text_vs_oracle: of embeddings): with " +
+      "expected.json's mean (oracle: float32 weights; stored: files[f].mean, the file's own dequantized weights) and " +
+      'with its CLS vector (vs_cls, far from 1: llama.cpp pooled by mean, not CLS).');
 
 const pkg = JSON.parse(fs.readFileSync(path.join(NLC, 'package.json'), 'utf8'));
 const { getLlama, LlamaLogLevel } = await import(pathToFileURL(path.join(NLC, 'dist', 'index.js')).href);
@@ -134,15 +179,20 @@ const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
 let failed = false;
 
-for (const { name, bounds, contextSize = 128, last = false, note } of FOLDERS) {
+// One loop for every folder. Per file and text: ids (llama_tokenize(add_special)'s framing: [bos] +
+// model.tokenize(text) + [sep] for a WPM vocabulary, ([bos] if add_bos_token) + model.tokenize(text) + ([eos] if
+// add_eos_token) for the others), embeddings (getEmbeddingFor(text) for WPM, which node-llama-cpp frames the same way,
+// getEmbeddingFor(those ids) for the others), embeddings_from_ids (getEmbeddingFor(expected.json's ids)) and the
+// cosines with expected.json's oracle vectors: its mean (and cls: vs_cls) for the encoders; for a folder with
+// `pooled` (the decoders) its pooled, and also the file's vocabulary fields and tokens_agree (model.tokenize(text)
+// alone is expected.json's ids less the appended special token and a leading <bos>: the tokenizers agree whatever the
+// framing). note(norms): the folder's llamacpp.json note, given the range of the L2 norm ratios (meanNote without).
+for (const { name, bounds, contextSize = 128, pooled = false, note } of FOLDERS) {
   if (ONLY && !ONLY.has(name)) continue;
-  if (last) {
-    failed = (await runLast(name, bounds, contextSize, note)) || failed;
-    continue;
-  }
   const FOLDER = path.join(HERE, 'fixtures', name);
   const expected = JSON.parse(fs.readFileSync(path.join(FOLDER, 'expected.json'), 'utf8'));
   const { texts } = expected;
+  const ref = pooled ? 'pooled' : 'mean'; // expected.json's oracle vectors
   const out = {
     llama_cpp: {
       node_llama_cpp: pkg.version,
@@ -157,47 +207,53 @@ for (const { name, bounds, contextSize = 128, last = false, note } of FOLDERS) {
   const ratios = [];
   console.log(`${name}:`);
   for (const file of Object.keys(bounds)) {
-    const modelPath = path.join(FOLDER, file);
     let model;
     try {
-      model = await llama.loadModel({ modelPath });
+      model = await llama.loadModel({ modelPath: path.join(FOLDER, file) });
     } catch (err) {
       console.log(`${file}: llama.cpp refused the file: ${err.message}`);
       failed = true;
       continue;
     }
-    const { bos, sep, eos } = model.tokens;
+    const { bos, sep, eos, eot } = model.tokens;
+    const addBos = model.tokens.shouldPrependBosToken;
+    const addEos = model.tokens.shouldAppendEosToken;
+    const wpm = model.vocabularyType === 'wpm';
     ugm = model.vocabularyType === 'ugm';
+    const pooling = model.fileInfo.metadata?.[model.fileInfo.metadata?.general?.architecture]?.pooling_type ?? null;
     const ctx = await model.createEmbeddingContext({ contextSize });
-    const rec = { ids: [], embeddings: [], embeddings_from_ids: [], cosine: [] };
+    const rec = {
+      ...(pooled
+        ? { vocabulary: model.vocabularyType, bos, eos, eot, add_bos: addBos, add_eos: addEos, pooling_type: pooling }
+        : {}),
+      ids: [],
+      embeddings: [],
+      embeddings_from_ids: [],
+      cosine: [],
+    };
     console.log(
-      `${file}: vocabulary ${model.vocabularyType}, bos ${bos}, sep ${sep}, eos ${eos}, ` +
-        `embedding size ${model.embeddingVectorSize}`,
+      `${file}: vocabulary ${model.vocabularyType}, bos ${bos}, sep ${sep}, eos ${eos}, eot ${eot}, add_bos ${addBos}, ` +
+        `add_eos ${addEos}, pooling_type ${pooling}, embedding size ${model.embeddingVectorSize}`,
     );
-    // llama_tokenize(add_special) for a UGM vocab: BOS if add_bos_token, the pieces, EOS if add_eos_token.
-    const frame = (text) =>
-      ugm
-        ? [
-            ...(model.tokens.shouldPrependBosToken ? [bos] : []),
-            ...model.tokenize(text),
-            ...(model.tokens.shouldAppendEosToken ? [eos] : []),
-          ]
-        : [bos, ...model.tokenize(text), sep];
     for (let i = 0; i < texts.length; i++) {
-      const ids = frame(texts[i]);
-      const fromText = (await ctx.getEmbeddingFor(ugm ? ids : texts[i])).vector;
-      const fromIds = (await ctx.getEmbeddingFor(expected.ids[i])).vector;
-      const idsAgree = same(ids, expected.ids[i]);
-      const c = {
-        ids_agree: idsAgree,
-        oracle: cosine(fromIds, expected.mean[i]),
-        stored: cosine(fromIds, expected.files[file].mean[i]),
-        vs_cls: cosine(fromIds, expected.cls[i]),
-        text_vs_oracle: cosine(fromText, expected.mean[i]),
-      };
+      const want = expected.ids[i];
+      const pieces = Array.from(model.tokenize(texts[i]));
+      const ids = wpm ? [bos, ...pieces, sep] : [...(addBos ? [bos] : []), ...pieces, ...(addEos ? [eos] : [])];
+      const fromText = (await ctx.getEmbeddingFor(wpm ? texts[i] : ids)).vector;
+      const fromIds = (await ctx.getEmbeddingFor(want)).vector;
+      const idsAgree = same(ids, want);
+      const c = { ids_agree: idsAgree };
+      if (pooled) {
+        const unframed = want.slice(addBos && want[0] === bos ? 1 : 0, -1);
+        c.tokens_agree = want.at(-1) === expected.ids[0].at(-1) && same(pieces, unframed);
+      }
+      c.oracle = cosine(fromIds, expected[ref][i]);
+      c.stored = cosine(fromIds, expected.files[file][ref][i]);
+      if (!pooled) c.vs_cls = cosine(fromIds, expected.cls[i]);
+      c.text_vs_oracle = cosine(fromText, expected[ref][i]);
       // node-llama-cpp's own framing of a text for a UGM vocab (no <s>), for the record only
-      if (ugm) c.node_text_vs_oracle = cosine((await ctx.getEmbeddingFor(texts[i])).vector, expected.mean[i]);
-      ratios.push(norm(fromIds) / norm(expected.files[file].mean[i]));
+      if (ugm) c.node_text_vs_oracle = cosine((await ctx.getEmbeddingFor(texts[i])).vector, expected[ref][i]);
+      ratios.push(norm(fromIds) / norm(expected.files[file][ref][i]));
       rec.ids.push(ids);
       rec.embeddings.push(r8(fromText));
       rec.embeddings_from_ids.push(r8(fromIds));
@@ -208,144 +264,13 @@ for (const { name, bounds, contextSize = 128, last = false, note } of FOLDERS) {
       const bad = c.oracle < b.oracle || c.stored < b.stored || (idsAgree && c.text_vs_oracle < b.oracle);
       failed ||= bad;
       console.log(
-        `  text ${i} (${expected.ids[i].length} ids): ids ${idsAgree ? 'agree' : 'DIFFER'}; cosine from ` +
-          `HF ids vs oracle ${c.oracle.toFixed(6)}, vs stored-weights oracle ${c.stored.toFixed(6)}; ` +
-          `from text vs oracle ${c.text_vs_oracle.toFixed(6)}${bad ? '  << under bound' : ''}` +
+        `  text ${i} (${want.length} ids): ids ${idsAgree ? 'agree' : 'DIFFER'}` +
+          (pooled ? `, tokens ${c.tokens_agree ? 'agree' : 'DIFFER'}` : '') +
+          `; cosine from HF ids vs oracle ${c.oracle.toFixed(6)}, vs stored-weights oracle ${c.stored.toFixed(6)}; ` +
+          `from llama.cpp's ids vs oracle ${c.text_vs_oracle.toFixed(6)}${bad ? '  << under bound' : ''}` +
           (ugm ? `; node-llama-cpp's framing of the text vs oracle ${c.node_text_vs_oracle.toFixed(6)}` : ''),
       );
-      if (!idsAgree) {
-        const vocab = model.fileInfo.metadata?.tokenizer?.ggml?.tokens ?? [];
-        const show = (x) => x.map((t) => JSON.stringify(vocab[t] ?? t)).join(' ');
-        console.log(`    HF:        ${show(expected.ids[i])}`);
-        console.log(`    llama.cpp: ${show(ids)}`);
-      }
-    }
-    out.files[file] = rec;
-    const min = (k) => Math.min(...rec.cosine.map((c) => c[k]));
-    console.log(
-      `  ${file}: min cosine from HF ids: vs oracle ${min('oracle').toFixed(6)}, vs stored ${min('stored').toFixed(
-        6,
-      )}; ids agree on ${rec.cosine.filter((c) => c.ids_agree).length}/${texts.length} texts`,
-    );
-    await ctx.dispose();
-    await model.dispose();
-  }
-
-  const lo = Math.min(...ratios),
-    hi = Math.max(...ratios);
-  out.note =
-    'embeddings / embeddings_from_ids: what getEmbeddingFor returns (llama_get_embeddings_seq of the ' +
-    "GGUF's pooling_type, mean), not normalised: their L2 norms are " +
-    `${lo.toFixed(4)}..${hi.toFixed(4)} times ` +
-    (ugm
-      ? "those of the oracle's unnormalised means. ids: ([tokens.bos] if add_bos_token) + model.tokenize(text) + " +
-        '([tokens.eos] if add_eos_token), what llama_tokenize(add_special) gives for a UGM vocabulary; embeddings ' +
-        "come from those ids (getEmbeddingFor(ids): node-llama-cpp's own framing of a text for UGM leaves <s> out), " +
-        "embeddings_from_ids from expected.json's ids. cosine (of embeddings_from_ids, but text_vs_oracle: of " +
-        "embeddings; node_text_vs_oracle: of getEmbeddingFor(text), node-llama-cpp's framing without <s>, for the " +
-        "record): with expected.json's mean (oracle: float32 weights; stored: files[f].mean, the file's own " +
-        'dequantized weights) and with its CLS vector (vs_cls, far from 1: llama.cpp pooled by mean, not CLS).'
-      : "those of the oracle's unnormalised means. ids: [tokens.bos] + model.tokenize(text) + [tokens.sep], what " +
-        'llama_tokenize(add_special) gives for a WPM vocabulary; embeddings come from those ids, embeddings_from_ids ' +
-        "from expected.json's ids. cosine (of embeddings_from_ids, but text_vs_oracle: of embeddings): with " +
-        "expected.json's mean (oracle: float32 weights; stored: files[f].mean, the file's own dequantized weights) and " +
-        'with its CLS vector (vs_cls, far from 1: llama.cpp pooled by mean, not CLS).');
-  fs.writeFileSync(path.join(FOLDER, 'llamacpp.json'), `${JSON.stringify(out)}\n`);
-  console.log(
-    `${name}/llamacpp.json written; L2 norm of llama.cpp's embedding / oracle mean's: ${lo.toFixed(4)}..${hi.toFixed(4)}`,
-  );
-}
-await llama.dispose();
-process.exit(failed ? 1 : 0);
-
-// A decoder embedder with last-token pooling on a BPE vocabulary (gguf-qwen3). Per text: ids (llama_tokenize(
-// add_special): [bos if add_bos_token] + model.tokenize(text) + [eos if add_eos_token]), ids_agree (those ids are
-// expected.json's), tokens_agree (model.tokenize(text) alone is expected.json's ids less the appended
-// <|endoftext|>: the tokenizers agree whatever the framing), embeddings (getEmbeddingFor(those ids)),
-// embeddings_from_ids (getEmbeddingFor(expected.json's ids)). Returns whether a bound failed. Also used for gguf-gemma
-// (mean pooling and dense layers inside llama.cpp: getEmbeddingFor gives the final vector; compared with `pooled` too;
-// tokens_agree then also leaves out the leading <bos>); note: llamacpp.json's note where the folder gives one.
-async function runLast(name, bounds, contextSize, note) {
-  const FOLDER = path.join(HERE, 'fixtures', name);
-  const expected = JSON.parse(fs.readFileSync(path.join(FOLDER, 'expected.json'), 'utf8'));
-  const { texts } = expected;
-  const out = {
-    llama_cpp: {
-      node_llama_cpp: pkg.version,
-      release: llama.llamaCppRelease,
-      build_type: llama.buildType,
-      gpu: llama.gpu,
-    },
-    note: '',
-    files: {},
-  };
-  let bad = false;
-  const ratios = [];
-  console.log(`${name}:`);
-  for (const file of Object.keys(bounds)) {
-    let model;
-    try {
-      model = await llama.loadModel({ modelPath: path.join(FOLDER, file) });
-    } catch (err) {
-      console.log(`${file}: llama.cpp refused the file: ${err.message}`);
-      bad = true;
-      continue;
-    }
-    const { bos, eos, eot } = model.tokens;
-    const addBos = model.tokens.shouldPrependBosToken;
-    const addEos = model.tokens.shouldAppendEosToken;
-    const pooling = model.fileInfo.metadata?.[model.fileInfo.metadata?.general?.architecture]?.pooling_type ?? null;
-    const ctx = await model.createEmbeddingContext({ contextSize });
-    const rec = {
-      vocabulary: model.vocabularyType,
-      bos,
-      eos,
-      eot,
-      add_bos: addBos,
-      add_eos: addEos,
-      pooling_type: pooling,
-      ids: [],
-      embeddings: [],
-      embeddings_from_ids: [],
-      cosine: [],
-    };
-    console.log(
-      `${file}: vocabulary ${model.vocabularyType}, bos ${bos}, eos ${eos}, eot ${eot}, add_bos ${addBos}, ` +
-        `add_eos ${addEos}, pooling_type ${pooling}, embedding size ${model.embeddingVectorSize}`,
-    );
-    const eotId = expected.ids[0].at(-1);
-    for (let i = 0; i < texts.length; i++) {
-      const pieces = Array.from(model.tokenize(texts[i]));
-      const ids = [...(addBos ? [bos] : []), ...pieces, ...(addEos ? [eos] : [])];
-      const fromText = (await ctx.getEmbeddingFor(ids)).vector;
-      const fromIds = (await ctx.getEmbeddingFor(expected.ids[i])).vector;
-      const want = expected.ids[i];
-      const idsAgree = same(ids, want);
-      const tokensAgree = want.at(-1) === eotId && same(pieces, want.slice(addBos && want[0] === bos ? 1 : 0, -1));
-      const c = {
-        ids_agree: idsAgree,
-        tokens_agree: tokensAgree,
-        oracle: cosine(fromIds, expected.pooled[i]),
-        stored: cosine(fromIds, expected.files[file].pooled[i]),
-        text_vs_oracle: cosine(fromText, expected.pooled[i]),
-      };
-      ratios.push(norm(fromIds) / norm(expected.files[file].pooled[i]));
-      rec.ids.push(ids);
-      rec.embeddings.push(r8(fromText));
-      rec.embeddings_from_ids.push(r8(fromIds));
-      rec.cosine.push(
-        Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === 'number' ? Number(v.toFixed(7)) : v])),
-      );
-      const b = bounds[file];
-      const under = c.oracle < b.oracle || c.stored < b.stored || (idsAgree && c.text_vs_oracle < b.oracle);
-      bad ||= under;
-      console.log(
-        `  text ${i} (${want.length} ids): ids ${idsAgree ? 'agree' : 'DIFFER'}, tokens ` +
-          `${tokensAgree ? 'agree' : 'DIFFER'}; cosine from HF ids vs oracle ${c.oracle.toFixed(6)}, vs stored-weights ` +
-          `oracle ${c.stored.toFixed(6)}; from llama.cpp's ids vs oracle ${c.text_vs_oracle.toFixed(6)}` +
-          (under ? '  << under bound' : ''),
-      );
-      if (!tokensAgree) {
+      if (!(pooled ? c.tokens_agree : idsAgree)) {
         const vocab = model.fileInfo.metadata?.tokenizer?.ggml?.tokens ?? [];
         const show = (x) => x.map((t) => JSON.stringify(vocab[t] ?? t)).join(' ');
         console.log(`    HF:        ${show(want)}`);
@@ -354,30 +279,19 @@ async function runLast(name, bounds, contextSize, note) {
     }
     out.files[file] = rec;
     const min = (k) => Math.min(...rec.cosine.map((c) => c[k]));
-    const count = (k) => rec.cosine.filter((c) => c[k]).length;
+    const count = (k) => `${rec.cosine.filter((c) => c[k]).length}/${texts.length}`;
     console.log(
       `  ${file}: min cosine from HF ids: vs oracle ${min('oracle').toFixed(6)}, vs stored ${min('stored').toFixed(6)}; ` +
-        `ids agree on ${count('ids_agree')}/${texts.length} texts, tokens on ${count('tokens_agree')}/${texts.length}`,
+        `ids agree on ${count('ids_agree')} texts${pooled ? `, tokens on ${count('tokens_agree')}` : ''}`,
     );
     await ctx.dispose();
     await model.dispose();
   }
-  const lo = Math.min(...ratios),
-    hi = Math.max(...ratios);
-  out.note = note
-    ? `${note} Their L2 norms are ${lo.toFixed(4)}..${hi.toFixed(4)} times those of the oracle's.`
-    : "embeddings / embeddings_from_ids: what getEmbeddingFor returns, not normalised: with the GGUF's pooling_type (3, " +
-      'LAST) llama_get_embeddings_seq, without one (pooling NONE) llama_get_embeddings_ith(ctx, -1); both are the ' +
-      "last token's hidden state after output_norm. Their L2 norms are " +
-      `${lo.toFixed(4)}..${hi.toFixed(4)} times those of the oracle's. ids: ([bos] if add_bos) + model.tokenize(text) + ` +
-      '([eos] if add_eos), what llama_tokenize(add_special) gives for this BPE vocabulary (q8_0.gguf has no ' +
-      'add_eos_token: no <|endoftext|>, so its embeddings are those of the last text token, not the oracle); ' +
-      "embeddings come from those ids, embeddings_from_ids from expected.json's ids. cosine: of embeddings_from_ids " +
-      "with expected.json's pooled (oracle: float32 weights; stored: files[f].pooled, the file's own dequantized " +
-      "weights); text_vs_oracle: of embeddings with pooled. ids_agree: ids equal expected.json's; tokens_agree: " +
-      "model.tokenize(text) equals expected.json's ids less the final <|endoftext|> (llama.cpp's BPE has no NFC " +
-      'normalizer: a decomposed accent stays two characters).';
+
+  const norms = `${Math.min(...ratios).toFixed(4)}..${Math.max(...ratios).toFixed(4)}`;
+  out.note = (note ?? meanNote(ugm))(norms);
   fs.writeFileSync(path.join(FOLDER, 'llamacpp.json'), `${JSON.stringify(out)}\n`);
-  console.log(`${name}/llamacpp.json written; L2 norm of llama.cpp's embedding / oracle's: ${lo.toFixed(4)}..${hi.toFixed(4)}`);
-  return bad;
+  console.log(`${name}/llamacpp.json written; L2 norm of llama.cpp's embedding / oracle ${ref}'s: ${norms}`);
 }
+await llama.dispose();
+process.exit(failed ? 1 : 0);

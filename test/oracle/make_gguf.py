@@ -99,7 +99,7 @@ GGML_TYPES = {
 FTYPE_MOSTLY_F16, FTYPE_MOSTLY_Q4_0, FTYPE_MOSTLY_Q8_0, FTYPE_MOSTLY_Q4_K_M = 1, 2, 7, 15
 
 # TokenType
-TOKEN_NORMAL, TOKEN_UNKNOWN, TOKEN_CONTROL, TOKEN_UNUSED = 1, 2, 3, 5
+TOKEN_NORMAL, TOKEN_UNKNOWN, TOKEN_CONTROL, TOKEN_USER_DEFINED, TOKEN_UNUSED, TOKEN_BYTE = 1, 2, 3, 4, 5, 6
 POOLING_MEAN = 1
 
 # --------------------------------------------------------------------------------------------------
@@ -500,13 +500,14 @@ def make_weights(vocab_size, types=TYPES, maxpos=MAXPOS, seed=SEED):
 
 
 def mapped_name(hf, fixed, layer, layers):
-    """HF -> GGUF tensor name: fixed maps modules outside the layers, layer those in encoder.<layers>.<i>."""
+    """HF -> GGUF tensor name: fixed maps modules outside the layers, layer those in <layers>.<i> (layers: the
+    dotted path of the layer list, "encoder.layer", "encoder.layers" or the decoders' "layers")."""
     base, suffix = hf.rsplit(".", 1)
     if base in fixed:
         return f"{fixed[base]}.{suffix}"
-    parts = base.split(".")
-    assert parts[:2] == ["encoder", layers], hf
-    return f"blk.{parts[2]}.{layer['.'.join(parts[3:])]}.{suffix}"
+    assert base.startswith(layers + "."), hf
+    i, module = base[len(layers) + 1 :].split(".", 1)
+    return f"blk.{i}.{layer[module]}.{suffix}"
 
 
 def gguf_name(hf):
@@ -527,7 +528,7 @@ def gguf_name(hf):
         "output.dense": "ffn_down",
         "output.LayerNorm": "layer_output_norm",
     }
-    return mapped_name(hf, fixed, layer, "layer")
+    return mapped_name(hf, fixed, layer, "encoder.layer")
 
 
 def gguf_tensors(W, name=gguf_name):
@@ -580,6 +581,38 @@ def size_label(n):  # gguf-py utility.model_weight_count_rounded_notation (no ex
     scaled, suffix = (n * 1e-6, "M") if n > 1e6 else (n * 1e-3, "K")
     fix = max(2 - len(str(round(scaled)).lstrip("0")), 0)
     return f"{scaled:.{fix}f}{suffix}"
+
+
+def kv_head(arch, name, n_params, blocks, context, width, ffn, heads):
+    """The KVs every converted file starts with: general.architecture (GGUFWriter), general.type / name /
+    size_label (prepare_metadata), then TextModel.set_gguf_parameters' block_count, context_length,
+    embedding_length, feed_forward_length and attention.head_count under the architecture's prefix."""
+    a = arch
+    return [
+        ("general.architecture", STRING, a),
+        ("general.type", STRING, "model"),
+        ("general.name", STRING, name),
+        ("general.size_label", STRING, size_label(n_params)),
+        (f"{a}.block_count", UINT32, blocks),
+        (f"{a}.context_length", UINT32, context),
+        (f"{a}.embedding_length", UINT32, width),
+        (f"{a}.feed_forward_length", UINT32, ffn),
+        (f"{a}.attention.head_count", UINT32, heads),
+    ]
+
+
+# SpecialVocab.add_to_gguf: the gguf_writer key of each special token type (cls has none: skipped)
+ID_KEYS = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "sep": "seperator_token_id",
+           "pad": "padding_token_id", "mask": "mask_token_id", "eot": "eot_token_id"}
+
+
+def special_kvs(ids, add):
+    """SpecialVocab.add_to_gguf: the special ids ({type: id}, in their order; types without a key skipped), then the
+    add flags ({type: flag})."""
+    return [
+        *[(f"tokenizer.ggml.{ID_KEYS[t]}", UINT32, i) for t, i in ids.items() if t in ID_KEYS],
+        *[(f"tokenizer.ggml.add_{t}_token", BOOL, v) for t, v in add.items()],
+    ]
 
 
 def vocab_metadata(tok_json, tok_cfg, n_vocab=None, types=TYPES):
@@ -645,15 +678,9 @@ def metadata(cfg, n_params, file_type, vocab_kvs, quantized_by_llama_quantize, n
     architecture and key prefix ("jina-bert-v2" for JinaBertV2Model, which adds no KVs of its own)."""
     a = arch
     head = [
-        ("general.architecture", STRING, a),
-        ("general.type", STRING, "model"),
-        ("general.name", STRING, name),
-        ("general.size_label", STRING, size_label(n_params)),
-        (f"{a}.block_count", UINT32, cfg["num_hidden_layers"]),
-        (f"{a}.context_length", UINT32, cfg["max_position_embeddings"] if context_length is None else context_length),
-        (f"{a}.embedding_length", UINT32, cfg["hidden_size"]),
-        (f"{a}.feed_forward_length", UINT32, cfg["intermediate_size"]),
-        (f"{a}.attention.head_count", UINT32, cfg["num_attention_heads"]),
+        *kv_head(a, name, n_params, cfg["num_hidden_layers"],
+                 cfg["max_position_embeddings"] if context_length is None else context_length, cfg["hidden_size"],
+                 cfg["intermediate_size"], cfg["num_attention_heads"]),
         (f"{a}.attention.layer_norm_epsilon", FLOAT32, cfg["layer_norm_eps"]),
     ]
     ftype = [("general.file_type", UINT32, file_type)]
@@ -677,14 +704,19 @@ FLORES_EXTRA = [("eng_Latn", 1110), ("deu_Latn", 596)]
 ACCENT_TEXT = "Crème brûlée at the café"
 
 
-def texts_and_ids(tok):
-    src_texts, src_ids, _ = pno.bert_texts()
-    texts = src_texts[:2]
-    for lang, idx in FLORES_EXTRA:
+def flores_texts(pairs):
+    """FLORES-200 dev sentences by (language, index_id)."""
+    out = []
+    for lang, idx in pairs:
         hit = [t for i, t in mf.read_flores(lang, "dev") if i == idx]
         assert len(hit) == 1, (lang, idx)
-        texts.append(hit[0])
-    texts += [mf.SHORT_TEXT, ACCENT_TEXT]
+        out.append(hit[0])
+    return out
+
+
+def texts_and_ids(tok):
+    src_texts, src_ids, _ = pno.bert_texts()
+    texts = src_texts[:2] + flores_texts(FLORES_EXTRA) + [mf.SHORT_TEXT, ACCENT_TEXT]
     ids = [tok.encode(t) for t in texts]
     assert ids[:2] == src_ids[:2], "tokenizer disagrees with bert-tiny's verified ids"
     assert all(len(x) <= MAXPOS for x in ids)
@@ -731,27 +763,44 @@ FILES = [("f16.gguf", "f16", FTYPE_MOSTLY_F16, False), ("q8_0.gguf", "q8_0", FTY
          ("q4_k_m.gguf", "q4_k_m", FTYPE_MOSTLY_Q4_K_M, True), ("mixed.gguf", "mixed", FTYPE_MOSTLY_Q4_0, True)]
 
 
+def write_file(folder, fname, kind, ftype, tensors, kvs):
+    """Writes one GGUF file: tensors ((HF name, GGUF name, float32 array), as gguf_tensors gives them) stored as
+    tensor_types(tensors, kind) says, kvs its KV list (general.file_type ftype); reads it back and checks that the
+    KVs and tensors come back in that order. Returns (tensor types, file size, KVs read back, tensors read back,
+    the weights the file stores dequantized by HF name, their largest relative error against tensors)."""
+    types = tensor_types(tensors, kind)
+    blobs = [(g, types[g], a.shape, quantize(a, types[g])) for _, g, a in tensors]
+    size = write_gguf(os.path.join(folder, fname), kvs, blobs)
+    kv, stored = read_back(os.path.join(folder, fname))
+    assert list(kv) == [k[0] for k in kvs] and kv["general.file_type"] == ftype
+    assert list(stored) == [g for _, g, _ in tensors]
+    Wq = {h: dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
+    worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
+    return types, size, kv, stored, Wq, worst_w
+
+
+def print_file(fname, size, worst_w, what, worst, detail=""):
+    """A written file's summary line: what: the vectors compared (the oracle on the stored weights vs the float32
+    oracle), worst: their min cosine; detail: said after the size."""
+    print(f"{fname}: {size} bytes{detail}; stored weights' largest relative error {worst_w:.4f}; "
+          f"min cosine of the stored weights' {what} vs the float32 oracle {worst:.6f}")
+
+
 def write_files(folder, file_list, tensors, ids, mean, meta, check, oracle):
-    """Writes, reads back and checks each (file name, kind, file type, made by llama-quantize) of file_list: tensors
-    as gguf_tensors gives them, the KVs meta(file type, made by llama-quantize); check(kv, stored, tensor types) adds
-    the fixture's own asserts, and oracle(stored weights by HF name) returns the oracle's states on them. mean: the
-    float32 oracle's, to compare against. Returns expected.json's "files"."""
+    """Writes, reads back and checks each (file name, kind, file type, made by llama-quantize) of file_list
+    (write_file): tensors as gguf_tensors gives them, the KVs meta(file type, made by llama-quantize); check(kv,
+    stored, tensor types) adds the fixture's own asserts, and oracle(stored weights by HF name) returns the oracle's
+    states on them. mean: the float32 oracle's, to compare against. Returns expected.json's "files"."""
     files = {}
     for fname, kind, ftype, by_quantize in file_list:
-        types = tensor_types(tensors, kind)
-        blobs = [(g, types[g], a.shape, quantize(a, types[g])) for _, g, a in tensors]
-        size = write_gguf(os.path.join(folder, fname), meta(ftype, by_quantize), blobs)
-        kv, stored = read_back(os.path.join(folder, fname))
-        assert list(stored) == [g for _, g, _ in tensors] and kv["general.file_type"] == ftype
+        types, size, kv, stored, Wq, worst_w = write_file(folder, fname, kind, ftype, tensors,
+                                                          meta(ftype, by_quantize))
         check(kv, stored, types)
         # the oracle on exactly what the file stores
-        Wq = {h: dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
-        worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
         qmean, qcls = pooled(oracle(Wq), ids)
         worst = min(cos(a, b) for a, b in zip(qmean, mean))
         files[fname] = {"file_type": ftype, "tensor_types": types, "mean": qmean, "cls": qcls}
-        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; "
-              f"min cosine of the stored weights' mean vs the float32 oracle {worst:.6f}")
+        print_file(fname, size, worst_w, "mean", worst)
     return files
 
 
@@ -898,8 +947,7 @@ def special_vocab(tok_json, tok_cfg, cfg, n_vocab):
     ids by tokenizer_config's token contents looked up in added_tokens, then config.json's *_token_id where still
     unset; ids >= n_vocab skipped. Returns ({type: id}, {type: add flag}) in insertion order."""
     tc = dict(tok_cfg)
-    content = lambda e: e if isinstance(e, str) else (e or {}).get("content")  # noqa: E731
-    bos, cls, eos, sep = (content(tc.get(f"{t}_token")) for t in ("bos", "cls", "eos", "sep"))
+    bos, cls, eos, sep = (token_content(tc.get(f"{t}_token")) for t in ("bos", "cls", "eos", "sep"))
     bos, eos = bos or cls, eos or sep
     post = tok_json["post_processor"]
     assert post["type"] == "TemplateProcessing"
@@ -914,17 +962,54 @@ def special_vocab(tok_json, tok_cfg, cfg, n_vocab):
     if len(mid) == 2 and mid[1] in (sep, eos):
         add_sep = True
     add["sep"] = add_sep
+    return special_token_ids(tok_json, tc, cfg, n_vocab), add
+
+
+SPECIAL_TYPES = ("bos", "eos", "unk", "sep", "pad", "cls", "mask")
+
+
+def token_content(entry):
+    """A tokenizer_config.json *_token entry's text: the string, or the dict's "content" (None for null)."""
+    return entry if isinstance(entry, str) else (entry or {}).get("content")
+
+
+def special_token_ids(tok_json, tok_cfg, cfg, n_vocab, types=SPECIAL_TYPES):
+    """SpecialVocab's ids: for each type, tokenizer_config's *_token content looked up in tokenizer.json's
+    added_tokens, then config.json's *_token_id where still unset; ids >= n_vocab skipped. Returns {type: id} in
+    insertion order."""
     ids = {}
-    for typ in ("bos", "eos", "unk", "sep", "pad", "cls", "mask"):
-        c = content(tc.get(f"{typ}_token"))
+    for typ in types:
+        c = token_content(tok_cfg.get(f"{typ}_token"))
         tid = next((a["id"] for a in tok_json["added_tokens"] if a["content"] == c), None)
         if tid is not None and tid < n_vocab:
             ids.setdefault(typ, tid)
-    for typ in ("bos", "eos", "unk", "sep", "pad", "cls", "mask"):
+    for typ in types:
         tid = cfg.get(f"{typ}_token_id")
         if isinstance(tid, int) and tid < n_vocab:
             ids.setdefault(typ, tid)
-    return ids, add
+    return ids
+
+
+def sp_pieces(sp, n):
+    """The converters' token table of n entries from a SentencePieceProcessor (XLMRobertaModel._xlmroberta_set_vocab,
+    TextModel._create_vocab_sentencepiece): piece, GetScore and IsUnknown / IsControl / IsUnused / IsByte (a
+    USER_DEFINED piece is NORMAL here) by sentencepiece id; [PADi], -10000, UNUSED where sentencepiece has none.
+    Returns (tokens, scores, types)."""
+    tokens = [f"[PAD{i}]" for i in range(n)]
+    scores = [-10000.0] * n
+    types = [TOKEN_UNUSED] * n
+    for i in range(sp.vocab_size()):
+        t = TOKEN_NORMAL
+        if sp.IsUnknown(i):
+            t = TOKEN_UNKNOWN
+        elif sp.IsControl(i):
+            t = TOKEN_CONTROL
+        elif sp.IsUnused(i):
+            t = TOKEN_UNUSED
+        elif sp.IsByte(i):
+            t = TOKEN_BYTE
+        tokens[i], scores[i], types[i] = sp.IdToPiece(i), sp.GetScore(i), t
+    return tokens, scores, types
 
 
 def sp_vocab(path, config_vocab_size):
@@ -943,21 +1028,7 @@ def sp_vocab(path, config_vocab_size):
     norm = proto.normalizer_spec
     sp = SentencePieceProcessor()
     sp.LoadFromFile(path)
-    n = max(config_vocab_size, sp.vocab_size())
-    tokens = [f"[PAD{i}]" for i in range(n)]
-    scores = [-10000.0] * n
-    types = [TOKEN_UNUSED] * n
-    for i in range(sp.vocab_size()):
-        t = TOKEN_NORMAL
-        if sp.IsUnknown(i):
-            t = TOKEN_UNKNOWN
-        elif sp.IsControl(i):
-            t = TOKEN_CONTROL
-        elif sp.IsUnused(i):
-            t = TOKEN_UNUSED
-        elif sp.IsByte(i):
-            t = 6  # BYTE
-        tokens[i], scores[i], types[i] = sp.IdToPiece(i), sp.GetScore(i), t
+    tokens, scores, types = sp_pieces(sp, max(config_vocab_size, sp.vocab_size()))
     tokens = ["<s>", "<pad>", "</s>", "<unk>"] + tokens[3:-1]
     scores = [0.0, 0.0, 0.0, 0.0] + scores[3:-1]
     types = [TOKEN_CONTROL, TOKEN_CONTROL, TOKEN_CONTROL, TOKEN_UNKNOWN] + types[3:-1]
@@ -968,8 +1039,6 @@ def xlmr_vocab_metadata(tokens, scores, types, norm, special_ids, add_flags):
     """What _xlmroberta_set_vocab and SpecialVocab.add_to_gguf write, in their order. The charsmap is the model's
     normalizer_spec.precompiled_charsmap (bytes: gguf_writer makes it an array of UINT8, the type llama-vocab.cpp
     asserts: INT8 or UINT8). gguf_writer 0024aa7 has no handler for cls (SpecialVocab finds it: 0), so no key."""
-    ids = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "sep": "seperator_token_id",
-           "pad": "padding_token_id", "mask": "mask_token_id"}
     return [
         ("tokenizer.ggml.model", STRING, "t5"),
         ("tokenizer.ggml.pre", STRING, "default"),
@@ -981,8 +1050,7 @@ def xlmr_vocab_metadata(tokens, scores, types, norm, special_ids, add_flags):
         ("tokenizer.ggml.remove_extra_whitespaces", BOOL, bool(norm.remove_extra_whitespaces)),
         *([("tokenizer.ggml.precompiled_charsmap", ARRAY, bytes(norm.precompiled_charsmap), UINT8)]
           if norm.precompiled_charsmap else []),
-        *[(f"tokenizer.ggml.{ids[t]}", UINT32, i) for t, i in special_ids.items() if t in ids],
-        *[(f"tokenizer.ggml.add_{t}_token", BOOL, v) for t, v in add_flags.items()],
+        *special_kvs(special_ids, add_flags),
     ]
 
 
@@ -1104,7 +1172,7 @@ NOMIC_LAYER = {
 
 def nomic_gguf_name(hf):
     """convert_hf_to_gguf.py's mapping for MODEL_ARCH.NOMIC_BERT."""
-    return mapped_name(hf, NOMIC_FIXED, NOMIC_LAYER, "layers")
+    return mapped_name(hf, NOMIC_FIXED, NOMIC_LAYER, "encoder.layers")
 
 
 def nomic_converter_checks(cfg):
@@ -1132,15 +1200,7 @@ def nomic_metadata(cfg, n_params, file_type, vocab_kvs, context_length):
     between head_count and layer_norm_epsilon. No head_count_kv (the config has no num_key_value_heads)."""
     a = NARCH
     return [
-        ("general.architecture", STRING, a),
-        ("general.type", STRING, "model"),
-        ("general.name", STRING, NNAME),
-        ("general.size_label", STRING, size_label(n_params)),
-        (f"{a}.block_count", UINT32, cfg["n_layer"]),
-        (f"{a}.context_length", UINT32, context_length),
-        (f"{a}.embedding_length", UINT32, cfg["n_embd"]),
-        (f"{a}.feed_forward_length", UINT32, cfg["n_inner"]),
-        (f"{a}.attention.head_count", UINT32, cfg["n_head"]),
+        *kv_head(a, NNAME, n_params, cfg["n_layer"], context_length, cfg["n_embd"], cfg["n_inner"], cfg["n_head"]),
         (f"{a}.rope.freq_base", FLOAT32, float(cfg["rotary_emb_base"])),
         (f"{a}.attention.layer_norm_epsilon", FLOAT32, cfg["layer_norm_epsilon"]),
         ("general.file_type", UINT32, file_type),
@@ -1260,7 +1320,7 @@ JINA_LAYER = {
 
 def jina_gguf_name(hf):
     """convert_hf_to_gguf.py's mapping for MODEL_ARCH.JINA_BERT_V2."""
-    return mapped_name(hf, JINA_FIXED, JINA_LAYER, "layer")
+    return mapped_name(hf, JINA_FIXED, JINA_LAYER, "encoder.layer")
 
 
 def run_jina_oracle(W, cfg, ids):

@@ -37,7 +37,8 @@ Layout learnt from llama.cpp (conversion/gemma.py Gemma3Model / EmbeddingGemma, 
 TextModel.set_gguf_parameters, _set_vocab_sentencepiece, _create_vocab_sentencepiece, prepare_tensors,
 _try_set_pooling_type, does_token_look_special; gguf-py vocab.py SpecialVocab, constants.py, tensor_mapping.py); the
 facts are written down in scratch/gemma-gguf-facts.md. No code of llama.cpp is used: the writer, quantizers and
-dequantizers are make_gguf.py's, the forward make_decoder_embedders.py's.
+dequantizers are make_gguf.py's, the forward make_decoder_embedders.py's, what this script shares with
+make_gguf_qwen3.py gguf_decoder.py's.
 
 The ids are computed four ways and must agree: sentencepiece itself on tokenizer.model, a Python implementation of
 llama.cpp's SPM tokenizer on the GGUF vocabulary (llama-vocab.cpp: user-defined tokens cut from the raw text longest
@@ -60,9 +61,9 @@ import shutil
 os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
 
 import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
+import gguf_decoder as gd
 import make_decoder_embedders as mde
 import make_gguf as mg
-import make_gguf_qwen3 as mq
 import numpy as np
 import torch
 
@@ -99,12 +100,7 @@ EDGE = [
 
 
 def texts():
-    out = []
-    for lang, idx in FLORES:
-        hit = [t for i, t in mf.read_flores(lang, "dev") if i == idx]
-        assert len(hit) == 1, (lang, idx)
-        out.append(hit[0])
-    return out + EDGE
+    return mg.flores_texts(FLORES) + EDGE
 
 
 # --------------------------------------------------------------------------------------------------
@@ -283,34 +279,16 @@ def tokenizer_config(real_cfg):
 # --------------------------------------------------------------------------------------------------
 
 
-def looks_special(t):  # TextModel.does_token_look_special
-    return (t in ("<pad>", "<mask>", "<2mass>", "[@BOS@]") or (t.startswith("<|") and t.endswith("|>"))
-            or (t.startswith("<\uff5c") and t.endswith("\uff5c>")) or (t.startswith("<unused") and t.endswith(">")))
-
-
 def gguf_vocab(sp, tok_cfg, n_vocab):
     """_create_vocab_sentencepiece: pieces, GetScore and IsUnknown / IsControl / IsUnused / IsByte (a USER_DEFINED
     piece of tokenizer.model is NORMAL here), then every tokenizer_config.json added_tokens_decoder entry: CONTROL if
     special or looks special, else USER_DEFINED with U+2581 replaced by " "; score -1000 for both."""
-    tokens = [f"[PAD{i}]" for i in range(n_vocab)]
-    scores = [-10000.0] * n_vocab
-    types = [UNUSED] * n_vocab
-    for i in range(sp.vocab_size()):
-        t = NORMAL
-        if sp.IsUnknown(i):
-            t = UNKNOWN
-        elif sp.IsControl(i):
-            t = CONTROL
-        elif sp.IsUnused(i):
-            t = UNUSED
-        elif sp.IsByte(i):
-            t = BYTE
-        tokens[i], scores[i], types[i] = sp.IdToPiece(i), sp.GetScore(i), t
+    tokens, scores, types = mg.sp_pieces(sp, n_vocab)
     for k, d in tok_cfg["added_tokens_decoder"].items():
         i, c = int(k), d["content"]
         if i >= n_vocab:
             continue
-        if d.get("special") or looks_special(c):
+        if d.get("special") or gd.looks_special(c):
             types[i] = CONTROL
         else:
             c = c.replace(SPACE, " ")
@@ -326,26 +304,12 @@ def special_vocab(tok_json, tok_cfg, cfg, n_vocab):
     a special token); tokenizer_config's add_bos_token / add_eos_token then set bos / eos again (same values); ids by
     tokenizer_config's *_token contents in added_tokens (bos, eos, unk, pad: no sep / cls / mask there), then
     config.json's *_token_id where unset."""
-    content = lambda e: e if isinstance(e, str) else (e or {}).get("content")  # noqa: E731
     single = tok_json["post_processor"]["single"]
     first, last = (single[i].get("SpecialToken", {}).get("id") for i in (0, -1))
-    bos, eos = content(tok_cfg.get("bos_token")), content(tok_cfg.get("eos_token"))
+    bos, eos = mg.token_content(tok_cfg.get("bos_token")), mg.token_content(tok_cfg.get("eos_token"))
     assert first == bos and last == eos
-    add = {"bos": True, "eos": True, "sep": False}
-    for typ in ("bos", "eos"):
-        if isinstance(tok_cfg.get(f"add_{typ}_token"), bool):
-            add[typ] = tok_cfg[f"add_{typ}_token"]
-    ids = {}
-    for typ in ("bos", "eos", "unk", "sep", "pad", "cls", "mask"):
-        c = content(tok_cfg.get(f"{typ}_token"))
-        tid = next((a["id"] for a in tok_json["added_tokens"] if a["content"] == c), None)
-        if tid is not None and tid < n_vocab:
-            ids.setdefault(typ, tid)
-    for typ in ("bos", "eos", "unk", "sep", "pad", "cls", "mask"):
-        tid = cfg.get(f"{typ}_token_id")
-        if isinstance(tid, int) and tid < n_vocab:
-            ids.setdefault(typ, tid)
-    return ids, add
+    add = gd.config_add_flags({"bos": True, "eos": True, "sep": False}, tok_cfg, ("bos", "eos"))
+    return mg.special_token_ids(tok_json, tok_cfg, cfg, n_vocab), add
 
 
 class LlamaSpm:
@@ -383,21 +347,8 @@ class LlamaSpm:
         return frags
 
     def spm(self, text):
-        syms = list(text)
         # merge loop: repeatedly take the best bigram (highest score, leftmost)
-        while True:
-            best = None
-            for k in range(len(syms) - 1):
-                tid = self.id.get(syms[k] + syms[k + 1])
-                if tid is None:
-                    continue
-                sc = self.scores[tid]
-                if best is None or sc > best[0]:
-                    best = (sc, k)
-            if best is None:
-                break
-            k = best[1]
-            syms[k : k + 2] = [syms[k] + syms[k + 1]]
+        syms = gd.merge_pairs(text, lambda a, b: None if a + b not in self.id else -self.scores[self.id[a + b]])
         out = []
         for s in syms:
             if s in self.id:
@@ -442,35 +393,16 @@ def model_config(n_vocab):
     return cfg
 
 
-# gguf-py tensor_mapping.py ("# embeddinggemma" entries: Gemma3TextModel checkpoints have no "model." prefix) and
-# constants.py TENSOR_NAMES for MODEL_ARCH.GEMMA_EMBEDDING
-FIXED = {"embed_tokens": "token_embd", "norm": "output_norm"}
-LAYER = {
-    "input_layernorm": "attn_norm",
-    "self_attn.q_proj": "attn_q",
-    "self_attn.k_proj": "attn_k",
-    "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output",
-    "self_attn.q_norm": "attn_q_norm",
-    "self_attn.k_norm": "attn_k_norm",
-    "post_attention_layernorm": "post_attention_norm",
-    "pre_feedforward_layernorm": "ffn_norm",
-    "post_feedforward_layernorm": "post_ffw_norm",
-    "mlp.gate_proj": "ffn_gate",
-    "mlp.up_proj": "ffn_up",
-    "mlp.down_proj": "ffn_down",
-}
+# gguf-py tensor_mapping.py ("# embeddinggemma" entries) and constants.py TENSOR_NAMES for
+# MODEL_ARCH.GEMMA_EMBEDDING: the norms around attention and the MLP
+NORMS = {"post_attention_layernorm": "post_attention_norm", "pre_feedforward_layernorm": "ffn_norm",
+         "post_feedforward_layernorm": "post_ffw_norm"}
 
 
 def gguf_name(hf):
     if hf.startswith("dense_"):  # EmbeddingGemma.generate_extra_tensors: "linear" -> "dense_2" / "dense_3"
         return hf
-    base, suffix = hf.rsplit(".", 1)
-    if base in FIXED:
-        return f"{FIXED[base]}.{suffix}"
-    parts = base.split(".")
-    assert parts[0] == "layers", hf
-    return f"blk.{parts[1]}.{LAYER['.'.join(parts[2:])]}.{suffix}"
+    return gd.gguf_name(hf, NORMS)
 
 
 def converter_tensors(W, dense):
@@ -500,34 +432,14 @@ def metadata(cfg, n_params, file_type, vkv, dense_dims, swa_base):
     pooling_type (1_Pooling: mean); quantization_version; then the vocabulary (Gemma3Model.set_vocab ->
     _set_vocab_sentencepiece, SpecialVocab.add_to_gguf, add_space_prefix false)."""
     a = ARCH
-    return [
-        ("general.architecture", mg.STRING, a),
-        ("general.type", mg.STRING, "model"),
-        ("general.name", mg.STRING, NAME),
-        ("general.size_label", mg.STRING, mg.size_label(n_params)),
-        (f"{a}.block_count", mg.UINT32, cfg["num_hidden_layers"]),
-        (f"{a}.context_length", mg.UINT32, cfg["max_position_embeddings"]),
-        (f"{a}.embedding_length", mg.UINT32, cfg["hidden_size"]),
-        (f"{a}.feed_forward_length", mg.UINT32, cfg["intermediate_size"]),
-        (f"{a}.attention.head_count", mg.UINT32, cfg["num_attention_heads"]),
-        (f"{a}.attention.head_count_kv", mg.UINT32, cfg["num_key_value_heads"]),
-        (f"{a}.rope.freq_base", mg.FLOAT32, float(cfg["rope_theta"])),
-        *([(f"{a}.rope.freq_base_swa", mg.FLOAT32, float(cfg["rope_local_base_freq"]))] if swa_base else []),
-        (f"{a}.attention.layer_norm_rms_epsilon", mg.FLOAT32, cfg["rms_norm_eps"]),
-        (f"{a}.attention.key_length", mg.UINT32, cfg["head_dim"]),
-        (f"{a}.attention.value_length", mg.UINT32, cfg["head_dim"]),
-        ("general.file_type", mg.UINT32, file_type),
+    swa = [(f"{a}.rope.freq_base_swa", mg.FLOAT32, float(cfg["rope_local_base_freq"]))] if swa_base else []
+    own = [
         (f"{a}.attention.sliding_window", mg.UINT32, cfg["sliding_window"]),
         *[kv for n, (fin, fout) in enumerate(dense_dims) for kv in (
             (f"{a}.dense_{2 + n}_feat_in", mg.UINT32, fin), (f"{a}.dense_{2 + n}_feat_out", mg.UINT32, fout))],
         (f"{a}.pooling_type", mg.UINT32, POOLING_MEAN),
-        ("general.quantization_version", mg.UINT32, mg.GGML_QUANT_VERSION),
-        *vkv,
     ]
-
-
-ID_KEYS = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "sep": "seperator_token_id",
-           "pad": "padding_token_id", "mask": "mask_token_id"}
+    return gd.metadata(a, NAME, cfg, n_params, file_type, vkv, rope=swa, after_file_type=own)
 
 
 def vocab_kvs(tokens, scores, types, ids, add):
@@ -537,8 +449,7 @@ def vocab_kvs(tokens, scores, types, ids, add):
         ("tokenizer.ggml.tokens", mg.ARRAY, tokens, mg.STRING),
         ("tokenizer.ggml.scores", mg.ARRAY, scores, mg.FLOAT32),
         ("tokenizer.ggml.token_type", mg.ARRAY, types, mg.INT32),
-        *[(f"tokenizer.ggml.{ID_KEYS[t]}", mg.UINT32, i) for t, i in ids.items() if t in ID_KEYS],
-        *[(f"tokenizer.ggml.add_{t}_token", mg.BOOL, v) for t, v in add.items()],
+        *mg.special_kvs(ids, add),
         ("tokenizer.ggml.add_space_prefix", mg.BOOL, False),
     ]
 
@@ -549,24 +460,14 @@ def vocab_kvs(tokens, scores, types, ids, add):
 
 
 def run_oracle(W, cfg, ids, mistake=None, check=True):
-    """float64 hidden states [embeddings * sqrt(H), layer 1..L (the last after the final norm)] of one right-padded
-    batch by make_decoder_embedders.forward (gemma: bidirectional, sliding windows |i - j| <= sliding_window // 2 on
-    the sliding layers), checked against each text alone. W: Hugging Face names and values (norms as w, multiplied by
-    1 + w)."""
-    Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
-    inp, mask = mde.batch(ids, PAD)
-    with torch.no_grad():
-        states = mde.forward(Wt, cfg, inp, mask, True, mistake)
-        if mistake is None and check:
-            for i, x in enumerate(ids):
-                alone = mde.forward(Wt, cfg, torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long), True)
-                d = max((alone[l][0] - states[l][i, : len(x)]).abs().max().item() for l in range(len(states)))
-                assert d < 1e-9, ("alone", i, d)
-    return states, mask
+    """gd.run_oracle with Gemma's semantics (bidirectional, embeddings * sqrt(H), sliding windows |i - j| <=
+    sliding_window // 2 on the sliding layers), padded with <pad>, checked against each text alone. W: Hugging Face
+    names and values (norms as w, multiplied by 1 + w)."""
+    return gd.run_oracle(W, cfg, ids, PAD, True, mistake, check)
 
 
 def mean_of(states, mask):
-    return [v.numpy() for v in mde.pool(states[-1], mask, "mean")]
+    return gd.pooled(states, mask, "mean")
 
 
 def dense_of(means, dense):
@@ -576,18 +477,6 @@ def dense_of(means, dense):
             v = np.asarray(w, np.float64) @ v
         out.append(v)
     return out
-
-
-def naive_check(W, cfg, ids):
-    x = min(ids, key=len)
-    Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
-    one = torch.ones((1, len(x)), dtype=torch.long)
-    with torch.no_grad():
-        a = mde.forward(Wt, cfg, torch.tensor([x]), one, True)[-1]
-        b = mde.forward(Wt, cfg, torch.tensor([x]), one, True, naive=True)[-1]
-    d = (a - b).abs().max().item()
-    assert d < 1e-9, ("naive attention", d)
-    return len(x)
 
 
 def hf_from_gguf(stored_hf):
@@ -622,12 +511,7 @@ def mutant_cosines(W, cfg, ids, dense, good):
     # the brief's mistakes must move every text under 0.999; the others (finer reader slips) at least one text
     every = {"norms +1 again (GGUF norms read as Hugging Face's w)", "window ignored", "causal",
              "local/global rope bases swapped", "embedding scale sqrt(H) left out", "dense left out (the mean)"}
-    moved = {}
-    for label, f in cases.items():
-        c = [mg.cos(a, b) for a, b in zip(f(), good)]
-        moved[label] = (min(c), max(c))
-        assert (max(c) if label in every else min(c)) < 0.999, (label, c)
-    return moved
+    return gd.mutant_cosines(cases, good, every)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -685,12 +569,7 @@ def main():
     tok, n_merges = reduce_tokenizer(real, pieces, scores)
     tok_cfg = tokenizer_config(real_cfg)
     cfg = model_config(n_vocab)
-    tok_path, cfg_path = os.path.join(FOLDER, "tokenizer.json"), os.path.join(FOLDER, "tokenizer_config.json")
-    mf.write_json(tok_path, tok)
-    mf.write_json(cfg_path, tok_cfg)
-    mf.write_json(os.path.join(FOLDER, "config.json"), cfg)
-    with open(os.path.join(FOLDER, "README.md"), "w", encoding="utf-8", newline="\n") as f:
-        f.write(README)
+    tok_path, cfg_path = gd.write_hf_files(FOLDER, tok, tok_cfg, cfg, README)
 
     # --- the GGUF vocabulary
     tokens, gscores, gtypes = gguf_vocab(sp, tok_cfg, cfg["vocab_size"])
@@ -707,7 +586,7 @@ def main():
     sp_ids = [[BOS] + sp.encode(t) + [EOS] for t in all_texts]
     llama = LlamaSpm(tokens, gscores, gtypes, add["bos"], add["eos"], BOS, EOS)
     ll_ids = [llama.encode(t) for t in all_texts]
-    js, rust = mq.hf_encode([(tok_path, cfg_path, all_texts)])
+    js, rust = gd.hf_encode([(tok_path, cfg_path, all_texts)])
     diffs = {"llama.cpp SPM (Python)": ll_ids, "HF JS": js[0]}
     if rust is not None:
         diffs["HF Rust"] = rust[0]
@@ -735,7 +614,7 @@ def main():
     states, mask = run_oracle(W, cfg, ids)
     means = mean_of(states, mask)
     finals = dense_of(means, dense)
-    n_naive = naive_check(W, cfg, ids)
+    n_naive = gd.naive_check(W, cfg, ids, True)
     moved = mutant_cosines(W, cfg, ids, dense, finals)
 
     tensors_all = converter_tensors(W, dense)
@@ -743,20 +622,12 @@ def main():
     for fname, kind, ftype, with_dense in FILES:
         tensors = [t for t in tensors_all if with_dense or not t[1].startswith("dense_")]
         n_params = sum(a.size for _, _, a in tensors)
-        ttypes = mg.tensor_types(tensors, kind)
-        blobs = [(g, ttypes[g], a.shape, mg.quantize(a, ttypes[g])) for _, g, a in tensors]
         kvs = metadata(cfg, n_params, ftype, vkv, dense_dims if with_dense else [], with_dense)
-        size = mg.write_gguf(os.path.join(FOLDER, fname), kvs, blobs)
-        kv, stored = mg.read_back(os.path.join(FOLDER, fname))
-        assert list(kv) == [k[0] for k in kvs] and kv["general.file_type"] == ftype
-        assert list(stored) == [g for _, g, _ in tensors] and "output.weight" not in stored
-        assert kv["tokenizer.ggml.tokens"] == tokens and kv["tokenizer.ggml.token_type"] == gtypes
-        assert stored["blk.0.attn_q.weight"][1] == (cfg["num_attention_heads"] * cfg["head_dim"], cfg["hidden_size"])
+        ttypes, size, kv, stored, Wq, worst_w = gd.write_file(FOLDER, fname, kind, ftype, tensors, kvs, cfg, tokens)
+        assert kv["tokenizer.ggml.token_type"] == gtypes
         assert ("dense_2.weight" in stored) == with_dense == (f"{ARCH}.dense_2_feat_in" in kv)
         norm = mg.dequantize(stored["blk.0.attn_norm.weight"][2], "F32", (cfg["hidden_size"],))
         assert np.array_equal(norm, W["layers.0.input_layernorm.weight"] + np.float32(1)), "norms +1"
-        Wq = {h: mg.dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
-        worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
         qdense = [Wq[f"dense_{2 + n}.weight"] for n in range(len(dense))] if with_dense else []
         qW = hf_from_gguf({h: a for h, a in Wq.items() if not h.startswith("dense_")})
         qmeans = mean_of(*run_oracle(qW, cfg, ids))
@@ -771,25 +642,18 @@ def main():
             "mean": [mg.r7(v) for v in qmeans],
             "metadata_keys": {"rope.freq_base_swa": with_dense, "dense_2_feat_in": with_dense},
         }
-        print(f"{fname}: {size} bytes, {len(tensors)} tensors; stored weights' largest relative error {worst_w:.4f}; "
-              f"min cosine of its oracle vs the float32 oracle ({'after the dense layers' if with_dense else 'mean'})"
-              f" {worst:.6f}")
+        mg.print_file(fname, size, worst_w, "final vectors (after the dense layers)" if with_dense else "means", worst,
+                      f", {len(tensors)} tensors")
 
-    inv = {i: p for i, p in enumerate(tokens)}
-    expected = {
-        "model": NAME,
-        "texts": all_texts,
-        "ids": ids,
-        "tokens": [[inv[i] for i in x] for x in ids],
-        "layers": len(states) - 1,
-        "hidden": states[-1].shape[-1],
-        "pooling": "mean",
+    fields = {"model": NAME, "texts": all_texts, "ids": ids, "tokens": [[tokens[i] for i in x] for x in ids]}
+    oracle = {
         "layer_types": cfg["layer_types"],
         "sliding_window": cfg["sliding_window"],
         "pooled": [mg.r7(v) for v in finals],
         "mean": [mg.r7(v) for v in means],
         "layer_mean": [[mg.r7(s[i, : len(x)].mean(0).numpy()) for s in states] for i, x in enumerate(ids)],
-        "files": files,
+    }
+    rest = {
         "mistakes_cosine": {k: [round(lo, 4), round(hi, 4)] for k, (lo, hi) in moved.items()},
         "note": (
             "A random EmbeddingGemma (make_decoder_embedders.gemma3_config / make_weights: hidden 64, 7 layers, layer_types "
@@ -814,11 +678,7 @@ def main():
             "files[f].metadata_keys: whether f has rope.freq_base_swa and the dense_*_feat_* keys. mistakes_cosine: "
             "min and max cosine with pooled of deliberate mistakes. Values rounded to 7 significant digits."),
     }
-    path = os.path.join(FOLDER, "expected.json")
-    mf.write_json(path, expected)
-    print(f"{NAME}: {len(ids)} texts; naive attention agrees on a {n_naive}-id text; cosine of the final vectors "
-          "with: " + ", ".join(f"{k} {lo:.4f}..{hi:.4f}" for k, (lo, hi) in moved.items())
-          + f"; expected.json {os.path.getsize(path)} bytes")
+    gd.write_expected(FOLDER, fields, states, "mean", oracle, files, rest, n_naive, moved, "final vectors")
 
 
 if __name__ == "__main__":

