@@ -99,6 +99,15 @@ export function ggufConfig(
   const types = file.tensors.get('token_types.weight')?.shape[0] ?? 0;
   const pad = ggufNumber(file, 'tokenizer.ggml.padding_token_id') ?? (xlmr ? 1 : undefined);
   const padding = pad === undefined ? {} : { pad_token_id: pad };
+  // BERT's and JinaBERT's config.json name these alike.
+  const bertShape = () => ({
+    vocab_size: vocabSize,
+    hidden_size: hp('embedding_length'),
+    num_hidden_layers: hp('block_count'),
+    num_attention_heads: hp('attention.head_count'),
+    intermediate_size: hp('feed_forward_length'),
+    hidden_act: 'gelu',
+  });
   if (arch === 'qwen3') return { config: qwen3Config(file, vocabSize, padding), zeroPositions: 0 };
   if (arch === 'gemma-embedding') return { config: gemmaConfig(file, vocabSize, padding), zeroPositions: 0 };
   if (arch === 'jina-bert-v2') {
@@ -107,12 +116,7 @@ export function ggufConfig(
       model_type: 'bert',
       position_embedding_type: 'alibi',
       feed_forward_type: 'geglu',
-      vocab_size: vocabSize,
-      hidden_size: hp('embedding_length'),
-      num_hidden_layers: hp('block_count'),
-      num_attention_heads: hp('attention.head_count'),
-      intermediate_size: hp('feed_forward_length'),
-      hidden_act: 'gelu',
+      ...bertShape(),
       max_position_embeddings: hp('context_length'),
       type_vocab_size: types,
       layer_norm_eps: eps,
@@ -154,12 +158,7 @@ export function ggufConfig(
   const config = {
     architectures: [xlmr ? 'XLMRobertaModel' : 'BertModel'],
     model_type: xlmr ? 'xlm-roberta' : 'bert',
-    vocab_size: vocabSize,
-    hidden_size: hp('embedding_length'),
-    num_hidden_layers: hp('block_count'),
-    num_attention_heads: hp('attention.head_count'),
-    intermediate_size: hp('feed_forward_length'),
-    hidden_act: 'gelu',
+    ...bertShape(),
     max_position_embeddings: (file.tensors.get('position_embd.weight')?.shape[0] ?? hp('context_length')) + zeroPositions,
     type_vocab_size: types,
     layer_norm_eps: eps,
