@@ -1,5 +1,6 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError, ModelFormatError, UnsupportedError } from '../errors.js';
+import { CharsMap } from './charsmap.js';
 
 /** How texts become ids beyond what tokenizer.json says: static embedders (model2vec) read them bare. */
 export interface TokenizingOptions {
@@ -28,8 +29,29 @@ export interface EncodedPair {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
+ * A SentencePiece character map leading the normalizer (XLM-R's: `Precompiled`, alone or first in
+ * a Sequence), taken out of the JSON so that m3web applies it (CharsMap) before the library runs
+ * the rest; null (and the JSON as it is) otherwise.
+ */
+function takeCharsMap(json: Record<string, unknown>): { json: Record<string, unknown>; charsMap: CharsMap | null } {
+  const n = json.normalizer;
+  const precompiled = (v: unknown) => isObject(v) && v.type === 'Precompiled' && typeof v.precompiled_charsmap === 'string';
+  const first = isObject(n) && n.type === 'Sequence' && Array.isArray(n.normalizers) ? n.normalizers[0] : n;
+  if (!precompiled(first)) return { json, charsMap: null };
+  const rest = isObject(n) && Array.isArray(n.normalizers) ? n.normalizers.slice(1) : [];
+  let charsMap: CharsMap | null;
+  try {
+    charsMap = CharsMap.fromBase64((first as { precompiled_charsmap: string }).precompiled_charsmap);
+  } catch (cause) {
+    throw new ModelFormatError('tokenizer.json: its Precompiled normalizer holds no readable character map', { cause });
+  }
+  return { json: { ...json, normalizer: rest.length > 0 ? { type: 'Sequence', normalizers: rest } : null }, charsMap };
+}
+
+/**
  * A Hugging Face `tokenizer.json` (plus optional `tokenizer_config.json`), run by
- * `@huggingface/tokenizers`. This class only adds validation and truncation.
+ * `@huggingface/tokenizers`. This class adds validation, truncation and SentencePiece's character
+ * map, which the library only approximates.
  */
 export class TextTokenizer {
   private readonly specialIds: Set<number>;
@@ -41,6 +63,7 @@ export class TextTokenizer {
     private readonly tokenizer: Tokenizer,
     unknownToken: string | null,
     options: TokenizingOptions,
+    private readonly charsMap: CharsMap | null,
   ) {
     this.specialIds = new Set([...tokenizer.get_added_tokens_decoder()].filter(([, token]) => token.special).map(([id]) => id));
     this.specialTokens = options.specialTokens ?? true;
@@ -56,9 +79,10 @@ export class TextTokenizer {
     if (tokenizerConfig !== undefined && tokenizerConfig !== null && !isObject(tokenizerConfig)) {
       throw new ModelFormatError('tokenizer_config.json must be a JSON object');
     }
+    const { json, charsMap } = takeCharsMap(tokenizerJson);
     let tokenizer: Tokenizer;
     try {
-      tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig ?? {});
+      tokenizer = new Tokenizer(json, tokenizerConfig ?? {});
       // Some malformed files only fail on first use.
       tokenizer.encode('a');
     } catch (cause) {
@@ -67,7 +91,7 @@ export class TextTokenizer {
     }
     // As model2vec reads it: the models with an unknown token name it (WordPiece, BPE, WordLevel).
     const unknown = typeof tokenizerJson.model.unk_token === 'string' ? tokenizerJson.model.unk_token : null;
-    return new TextTokenizer(tokenizer, unknown, options);
+    return new TextTokenizer(tokenizer, unknown, options, charsMap);
   }
 
   /** Largest token id the tokenizer can produce (added tokens included). */
@@ -84,7 +108,11 @@ export class TextTokenizer {
 
   /** The full, untruncated token ids, with or without the post-processor's special tokens. */
   tokenIds(text: string, addSpecialTokens = true): number[] {
-    return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+    return this.tokenizer.encode(this.normalized(text), { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  private normalized(text: string): string {
+    return this.charsMap ? this.charsMap.normalize(text) : text;
   }
 
   /**
@@ -151,7 +179,10 @@ export class TextTokenizer {
     ] as const) {
       if (typeof t !== 'string') throw new InputError(`the ${what} text must be a string, got ${typeof t}`);
     }
-    const full = this.tokenizer.encode(first, { text_pair: second, return_token_type_ids: true });
+    const full = this.tokenizer.encode(this.normalized(first), {
+      text_pair: this.normalized(second),
+      return_token_type_ids: true,
+    });
     const a = this.tokenIds(first, false);
     const b = this.tokenIds(second, false);
     // The template's specials around and between the two texts: found where the bare encodings sit in the pair.

@@ -111,6 +111,24 @@ describe('GGUF tokenizer', () => {
     expect(ckpt.sentenceTransformers.pooling).toEqual({ pooling_mode_mean_tokens: true });
   });
 
+  it("normalises by the file's SentencePiece character map as sentencepiece does", async () => {
+    // Texts the map changes (U+200D-joined emoji, zero-width and other spaces, ligatures, full-width
+    // forms, combining marks, control characters, jamo) with the ids sentencepiece itself gives for
+    // gguf-xlmr's vocabulary; @huggingface/tokenizers' own reading of the map differs on 4 of the 9.
+    const xlmr = join(import.meta.dirname, '../oracle/fixtures/gguf-xlmr');
+    const cases = JSON.parse(readFileSync(join(xlmr, 'charsmap-cases.json'), 'utf8')) as { texts: string[]; ids: number[][] };
+    const ckpt = await open(new Uint8Array(readFileSync(join(xlmr, 'f16.gguf'))));
+    const tok = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(ckpt.tokenizer)));
+    expect(cases.texts.length).toBe(9);
+    for (const [i, text] of cases.texts.entries())
+      expect([...tok.encode(text, 1000).ids], JSON.stringify(text)).toEqual(cases.ids[i]);
+    // A map cut short is a typed error, not a tokenizer that normalises by half a trie.
+    const json = JSON.parse(new TextDecoder().decode(ckpt.tokenizer));
+    const map = json.normalizer.normalizers[0].precompiled_charsmap as string;
+    json.normalizer.normalizers[0].precompiled_charsmap = btoa(atob(map).slice(0, 1000));
+    expect(() => TextTokenizer.fromJson(json)).toThrow(ModelFormatError);
+  });
+
   it('keeps case where the vocabulary has upper-case pieces, not for the unused slots of a padded table', async () => {
     const padded: [string, number, unknown][] = [
       ...BERT_KV.map(([k, t, v]): [string, number, unknown] => [
