@@ -1211,13 +1211,14 @@ def nomic_metadata(cfg, n_params, file_type, vocab_kvs, context_length):
     ]
 
 
-def run_nomic_oracle(W, cfg, ids):
-    """float64 hidden states [emb_ln, layer 1..3] of one right-padded batch ([PAD] = 0) by make_nomic.forward,
-    checked against each text alone and make_nomic.forward_functional (post_norm_oracle.batch_states). Returns the
-    states and (weights, ids, mask) to rerun forward with a deliberate mistake."""
+def run_nomic_oracle(W, cfg, ids, name=NNAME):
+    """float64 hidden states [emb_ln, layer 1..L] of one right-padded batch ([PAD] = 0: masked, so any id does) by
+    make_nomic.forward, checked against each text alone and make_nomic.forward_functional
+    (post_norm_oracle.batch_states; name labels its messages). Returns the states and (weights, ids, mask) to rerun
+    forward with a deliberate mistake."""
     Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
     with torch.no_grad():
-        states, inp, mask, _ = pno.batch_states(NNAME, ids, 0, mn.forward, mn.forward_functional, Wt, cfg)
+        states, inp, mask, _ = pno.batch_states(name, ids, 0, mn.forward, mn.forward_functional, Wt, cfg)
     return states, (Wt, inp, mask)
 
 

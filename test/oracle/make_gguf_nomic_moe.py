@@ -273,16 +273,6 @@ def no_softmax(forward_with):
         return forward_with()
 
 
-def oracle(W, cfg, ids):
-    """float64 hidden states [emb_ln, layer 1..L] of one right-padded batch ([PAD] 0: masked, so any id does) by
-    make_nomic.forward, checked against each text alone and make_nomic.forward_functional. Returns the states and
-    (weights, ids, mask)."""
-    Wt = {n: torch.from_numpy(np.asarray(a, np.float64)) for n, a in W.items()}
-    with torch.no_grad():
-        states, inp, mask, _ = pno.batch_states(NAME, ids, 0, mn.forward, mn.forward_functional, Wt, cfg)
-    return states, (Wt, inp, mask)
-
-
 def main():
     os.makedirs(FOLDER, exist_ok=True)
     cfg = pno.read_json(os.path.join(SOURCE, "config.json"))
@@ -294,7 +284,7 @@ def main():
     W = mf.read_safetensors(os.path.join(SOURCE, "model.safetensors"))
     src = pno.read_json(os.path.join(SOURCE, "expected.json"))
     # The forward as wired here reproduces nomic-moe-tiny's own oracle on its own ids (with the experts bias).
-    src_states, _ = oracle(W, cfg, src["ids"])
+    src_states, _ = mg.run_nomic_oracle(W, cfg, src["ids"], NAME)
     mg.same_as_source(mg.pooled(src_states, src["ids"])[0], SOURCE, L)
 
     sp, tokens, vkv = vocabulary(cfg)
@@ -310,9 +300,9 @@ def main():
     # The float32 weights as the files hold them: the converter's transforms undone, no experts bias.
     W32 = from_gguf({h: (g, a) for h, g, a in tensors}, cfg)
     assert all(np.array_equal(W32[k], W[k]) for k in W if k not in bias)
-    states, (Wt, inp, mask) = oracle(W32, cfg, ids)
+    states, (Wt, inp, mask) = mg.run_nomic_oracle(W32, cfg, ids, NAME)
     mean, cls = mg.pooled(states, ids)
-    with_bias, _ = oracle(W, cfg, ids)
+    with_bias, _ = mg.run_nomic_oracle(W, cfg, ids, NAME)
     mean_bias = mg.pooled(with_bias, ids)[0]
 
     # Mistakes a GGUF reader could make; each must move every text's mean below 0.999.
@@ -357,7 +347,7 @@ def main():
         deq = {hf_of[g]: (g, mg.dequantize(b, t, s)) for g, (t, s, b) in stored.items()}
         worst_w = max(float(np.linalg.norm(deq[h][1] - a) / np.linalg.norm(a)) for h, _, a in tensors)
         Wq = from_gguf(deq, cfg)
-        qstates, (Wqt, _, _) = oracle(Wq, cfg, ids)
+        qstates, (Wqt, _, _) = mg.run_nomic_oracle(Wq, cfg, ids, NAME)
         qmean, qcls = mg.pooled(qstates, ids)
         # the stored weights route every token to the same experts as the float32 ones
         # which experts the stored weights keep: no near-tie, and how many tokens go elsewhere than with float32 weights
