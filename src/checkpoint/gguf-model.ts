@@ -26,6 +26,7 @@ const POOLINGS: Readonly<Record<number, string>> = {
   2: 'pooling_mode_cls_token',
   3: 'pooling_mode_lasttoken',
 };
+
 /** What m3web knows of one architecture (ARCHITECTURES). */
 interface Family {
   names: TensorNames;
@@ -104,19 +105,18 @@ class GgufTensors implements TensorSource {
   }
 
   async getRows(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
-    const { less, transposedBlocks } = this.mapped(name, shape);
-    const rows = transposedBlocks
-      ? await this.untransposed(name, shape, from, to, transposedBlocks)
-      : await this.decoded(name, shape, from, to);
+    const m = this.mapped(name, shape);
+    const rows = m.transposedBlocks ? await this.untransposed(m, m.transposedBlocks, from, to) : await this.decoded(m, from, to);
+    const less = m.less;
     return less ? rows.map((v) => v - less) : rows;
   }
 
   /** Whole blocks only: each is one row of the file's first dimension, [cols, n] there and [n, cols] here. */
-  private async untransposed(name: string, shape: readonly number[], from: number, to: number, n: number): Promise<Float32Array> {
-    const part = this.mapped(name, shape).parts[0] as Part;
+  private async untransposed(m: Mapped, n: number, from: number, to: number): Promise<Float32Array> {
+    const part = m.parts[0] as Part;
     if (from % n !== 0 || to % n !== 0)
-      throw new RangeError(`${this.file.name}: rows ${from}..${to} of "${name}" are not whole blocks of ${n}`);
-    const cols = shape[1] as number;
+      throw new RangeError(`${this.file.name}: rows ${from}..${to} of "${part.gguf}" are not whole blocks of ${n}`);
+    const cols = m.shape[1] as number;
     const out = new Float32Array((to - from) * cols);
     for (let b = from / n; b < to / n; b++) {
       const block = await this.file.rows(part.gguf, b, b + 1);
@@ -126,8 +126,7 @@ class GgufTensors implements TensorSource {
     return out;
   }
 
-  private async decoded(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
-    const { zeroRows, parts } = this.mapped(name, shape);
+  private async decoded({ shape, zeroRows, parts }: Mapped, from: number, to: number): Promise<Float32Array> {
     const only = parts[0] as Part;
     if (parts.length === 1 && from >= zeroRows)
       return this.file.rows(only.gguf, only.from + from - zeroRows, only.from + to - zeroRows, only.width);

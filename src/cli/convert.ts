@@ -20,8 +20,8 @@ tokenizer.json, model.safetensors or a sharded model.safetensors.index.json, or,
 those, a float ONNX export onnx/model.onnx as transformers.js repositories carry; and the
 sentence-transformers modules: Pooling, Dense, Normalize, prompts), or a GGUF file of a
 BERT, XLM-R, NomicBERT, JinaBERT v2, Qwen3-Embedding or EmbeddingGemma embedder
-(llama.cpp's format; hf:org/name:Q8_0
-picks a GGUF repository's file by its quantization), from a folder or straight from a hub
+(llama.cpp's format; hf:org/name:Q8_0 picks a GGUF repository's file by its
+quantization), from a folder or straight from a hub
 (M3WEB_HUB_URL, default https://huggingface.co; HF_TOKEN for gated models),
 into a model pack: manifest.json, tokenizer.json, embeddings.bin, one shard per layer and,
 for Dense modules, head.bin.

@@ -23,7 +23,8 @@ Options:
   --model M         a model pack folder (manifest.json, from \`m3web convert\`), a
                     Hugging Face folder (config.json, tokenizer.json,
                     model.safetensors or onnx/model.onnx), a GGUF file (llama.cpp's
-                    BERT / XLM-R / NomicBERT / JinaBERT embedders), or a hub id
+                    BERT / XLM-R / NomicBERT / JinaBERT / Qwen3-Embedding /
+                    EmbeddingGemma embedders), or a hub id
                     hf:org/name[:QUANT][@rev] (or a bare org/name that is no
                     folder here), converted once into
                     M3WEB_CACHE_DIR (hub: M3WEB_HUB_URL, HF_TOKEN)

@@ -3,6 +3,9 @@ import { ModelFormatError } from '../errors.js';
 const UTF8 = new TextEncoder();
 const TEXT = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/** Where a Darts unit's children start, relative to its own position. */
+const childOffset = (unit: number) => (unit >>> 10) << ((unit & (1 << 9)) >>> 6);
+
 /** Bytes in the UTF-8 sequence a lead byte starts (1 for a stray continuation byte). */
 const sequenceLength = (lead: number) => (lead < 0xc0 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4);
 
@@ -58,8 +61,7 @@ export class CharsMap {
   /** Darts-clone's common prefix search from `at`, keeping the longest match: [bytes matched, replacement offset]. */
   private longestPrefix(bytes: Uint8Array, at: number): [number, number] {
     const units = this.units;
-    const offset = (unit: number) => (unit >>> 10) << ((unit & (1 << 9)) >>> 6);
-    let node = offset(units[0] as number);
+    let node = childOffset(units[0] as number);
     let best: [number, number] = [0, 0];
     for (let i = at; i < bytes.length; i++) {
       const byte = bytes[i] as number;
@@ -67,7 +69,7 @@ export class CharsMap {
       const unit = units[node];
       // A label holds the byte and, for a node that is a value, bit 31: only a matching plain label goes on.
       if (unit === undefined || (unit & 0x800000ff) !== byte) break;
-      node ^= offset(unit);
+      node ^= childOffset(unit);
       if ((unit >>> 8) & 1) best = [i - at + 1, (units[node] as number) & 0x7fffffff];
     }
     return best;

@@ -108,7 +108,11 @@ export class TextTokenizer {
 
   /** The full, untruncated token ids, with or without the post-processor's special tokens. */
   tokenIds(text: string, addSpecialTokens = true): number[] {
-    return this.tokenizer.encode(this.normalized(text), { add_special_tokens: addSpecialTokens }).ids;
+    return this.normalizedIds(this.normalized(text), addSpecialTokens);
+  }
+
+  private normalizedIds(text: string, addSpecialTokens: boolean): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
   }
 
   private normalized(text: string): string {
@@ -179,12 +183,10 @@ export class TextTokenizer {
     ] as const) {
       if (typeof t !== 'string') throw new InputError(`the ${what} text must be a string, got ${typeof t}`);
     }
-    const full = this.tokenizer.encode(this.normalized(first), {
-      text_pair: this.normalized(second),
-      return_token_type_ids: true,
-    });
-    const a = this.tokenIds(first, false);
-    const b = this.tokenIds(second, false);
+    const [one, two] = [this.normalized(first), this.normalized(second)];
+    const full = this.tokenizer.encode(one, { text_pair: two, return_token_type_ids: true });
+    const a = this.normalizedIds(one, false);
+    const b = this.normalizedIds(two, false);
     // The template's specials around and between the two texts: found where the bare encodings sit in the pair.
     const at = (part: number[], from: number) => {
       for (let i = from; i + part.length <= full.ids.length; i++) {
