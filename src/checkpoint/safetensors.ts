@@ -180,7 +180,12 @@ export function blobSource(blob: Blob, name: string): ByteSource {
   };
 }
 
-function checkShape(source: string, name: string, info: TensorInfo | undefined, shape: readonly number[]): TensorInfo {
+export function checkShape<T extends { shape: readonly number[] }>(
+  source: string,
+  name: string,
+  info: T | undefined,
+  shape: readonly number[],
+): T {
   if (!info) throw new ModelFormatError(`${source}: missing tensor "${name}"`);
   if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
     throw new ModelFormatError(`${source}: tensor "${name}" has shape [${info.shape}], expected [${shape}]`);
@@ -189,13 +194,33 @@ function checkShape(source: string, name: string, info: TensorInfo | undefined, 
 }
 
 /**
+ * getRows' reused memory: the raw bytes of the last block and, for dtypes other than F32, its f32
+ * values. Reading into the same memory block after block (and using an F32 block where it lies)
+ * matters: a conversion that drops a buffer per block leaves the whole checkpoint, twice over,
+ * for the garbage collector, which in a browser runs only after tens of MB of such buffers.
+ */
+export class BlockMemory {
+  private raw: Uint8Array = new Uint8Array(0);
+  private values = new Float32Array(0);
+
+  /** `read` fetches the block's bytes, into the memory it is given where it can. */
+  async decode(info: TensorInfo, name: string, read: (into: Uint8Array) => Promise<Uint8Array>): Promise<Float32Array> {
+    const raw = await read(this.raw);
+    // Bytes at the start of a buffer came in one of their own (or in the one given): the block memory from now on.
+    if (raw.byteOffset === 0) this.raw = new Uint8Array(raw.buffer);
+    if (info.dtype === 'F32' && raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    const n = raw.byteLength / DTYPE_BYTES[info.dtype];
+    if (this.values.length < n) this.values = new Float32Array(n);
+    return decodeToF32(info, raw, name, this.values);
+  }
+}
+
+/**
  * A safetensors file read tensor by tensor: only the header and the tensor asked for are in
  * memory, so converting a multi-GB checkpoint never holds a second copy of it.
  */
 export class SafetensorsReader implements TensorSource {
-  /** getRows' reused memory: the raw bytes of the last block and, for dtypes other than F32, its f32 values. */
-  private raw: Uint8Array = new Uint8Array(0);
-  private values = new Float32Array(0);
+  private readonly blocks = new BlockMemory();
 
   private constructor(
     private readonly source: ByteSource,
@@ -234,20 +259,9 @@ export class SafetensorsReader implements TensorSource {
     return decodeToF32(info, await this.readBytes(name, info, 0, shape[0] ?? 1), name);
   }
 
-  /**
-   * Reads into the same memory block after block (and an F32 block is used where it lies): a
-   * conversion that drops a buffer per block leaves the whole checkpoint, twice over, for the
-   * garbage collector, which in a browser runs only after tens of MB of such buffers.
-   */
-  async getRows(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
+  getRows(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
     const info = checkShape(this.source.name, name, this.tensors.get(name), shape);
-    const raw = await this.readBytes(name, info, from, to, this.raw);
-    // Bytes at the start of a buffer came in one of their own (or in the one given): the block memory from now on.
-    if (raw.byteOffset === 0) this.raw = new Uint8Array(raw.buffer);
-    if (info.dtype === 'F32' && raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-    const n = raw.byteLength / DTYPE_BYTES[info.dtype];
-    if (this.values.length < n) this.values = new Float32Array(n);
-    return decodeToF32(info, raw, name, this.values);
+    return this.blocks.decode(info, name, (into) => this.readBytes(name, info, from, to, into));
   }
 
   private async readBytes(name: string, info: TensorInfo, from: number, to: number, into?: Uint8Array): Promise<Uint8Array> {
@@ -279,6 +293,28 @@ export class ShardedTensors implements TensorSource {
       byName.set(tensor, source);
     }
     return new ShardedTensors(byName);
+  }
+
+  /**
+   * Opens the shards an index (model.safetensors.index.json, pytorch_model.bin.index.json) lists:
+   * `open` gives a shard's bytes by file name, `reader` reads them.
+   */
+  static async open(
+    index: unknown,
+    indexName: string,
+    open: (file: string) => Promise<ByteSource>,
+    reader: (source: ByteSource) => Promise<TensorSource>,
+  ): Promise<ShardedTensors> {
+    const weightMap = (index as { weight_map?: unknown } | undefined)?.weight_map;
+    if (typeof weightMap !== 'object' || weightMap === null)
+      throw new ModelFormatError(`${indexName}: "weight_map" must be an object`);
+    const files = new Set(Object.values(weightMap));
+    for (const f of files) {
+      if (typeof f !== 'string' || !/^[\w.-]+$/.test(f))
+        throw new ModelFormatError(`${indexName} names a strange shard file ${JSON.stringify(f)}`);
+    }
+    const readers = await Promise.all([...(files as Set<string>)].map(async (f) => [f, await reader(await open(f))] as const));
+    return ShardedTensors.fromIndex(weightMap, new Map(readers), indexName);
   }
 
   has(name: string): boolean {

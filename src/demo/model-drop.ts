@@ -16,11 +16,15 @@ export type DirItem = { name: string; dir: DirSource } | { name: string; file: (
 
 // What m3web reads from a model folder: JSON files, safetensors weights, ONNX exports and their
 // external data (a transformers.js copy has only those; which graph is read, and why a quantized
-// one is refused, is the hub reader's), GGUF files, a pack's shards at its top. Pickles and
-// dot-folders (.git) are left out; sentence-transformers modules and onnx/ sit one folder down
-// (1_Pooling/config.json).
+// one is refused, is the hub reader's), GGUF files, a pack's shards at its top, and at its top
+// torch.save checkpoints (pytorch_model.bin and its shards), kept only where no safetensors are:
+// the folder is stored in IndexedDB, and a second copy of the weights would double that. Other
+// files and dot-folders (.git) are left out; sentence-transformers modules and onnx/ sit one
+// folder down (1_Pooling/config.json).
 const WANTED_ANYWHERE = /\.(json|safetensors|onnx|onnx_data|onnx\.data|gguf)$/;
-const WANTED_AT_TOP = /^(embeddings|layer-\d+)\.bin$/;
+const WANTED_AT_TOP = /^((embeddings|layer-\d+)\.bin|pytorch_model(-\d+-of-\d+)?\.bin)$/;
+const PICKLED = /^pytorch_model(-\d+-of-\d+)?\.bin$/;
+const SAFETENSORS_AT_TOP = /^model(-\d+-of-\d+)?\.safetensors$/;
 
 /** Whether the file at `path` (inside the folder, '/'-separated) is one m3web may read. */
 export function wanted(path: string): boolean {
@@ -32,6 +36,13 @@ export function wanted(path: string): boolean {
 
 /** Whether to look inside the folder at `path`: module folders one level down, no dot-folders. */
 const wantedDir = (path: string) => !path.includes('/') && !path.startsWith('.');
+
+/** The folder's pickled checkpoints left out where it has safetensors weights too (read first anyway). */
+function withoutSpareWeights(folder: ModelFolder): ModelFolder {
+  const paths = Object.keys(folder.files);
+  if (!paths.some((p) => SAFETENSORS_AT_TOP.test(p))) return folder;
+  return { name: folder.name, files: Object.fromEntries(Object.entries(folder.files).filter(([p]) => !PICKLED.test(p))) };
+}
 
 /** The wanted files of a directory tree, by path; Files are references, nothing is read yet. */
 export async function walkFolder(root: DirSource): Promise<ModelFolder> {
@@ -47,7 +58,7 @@ export async function walkFolder(root: DirSource): Promise<ModelFolder> {
     }
   };
   await visit(root, '');
-  return { name: root.name, files };
+  return withoutSpareWeights({ name: root.name, files });
 }
 
 /** The files of an <input webkitdirectory>: each knows its path, the folder's name first. */
@@ -59,7 +70,7 @@ export function pickedFolder(list: Iterable<File>): ModelFolder | null {
     name ??= top ?? null;
     if (rest.length > 0 && wanted(rest.join('/'))) files[rest.join('/')] = file;
   }
-  return name === null ? null : { name, files };
+  return name === null ? null : withoutSpareWeights({ name, files });
 }
 
 // Chromium's handles API, not in TypeScript's DOM library yet.

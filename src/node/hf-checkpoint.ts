@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { SafetensorsFile, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
+import { SafetensorsFile, type TensorSource } from '../checkpoint/safetensors.js';
 import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
 import { ggufPathOf, openGgufFile } from './gguf-file.js';
-import { onnxWeightsOf, staticModuleOf } from './hf-folder.js';
+import { folderWeights, staticModuleOf } from './hf-folder.js';
 
 async function optionalJson(path: string): Promise<unknown> {
   let text: string;
@@ -52,8 +52,8 @@ export const readSentenceTransformers = (dir: string) =>
   );
 
 /**
- * Opens a Hugging Face folder for conversion, streaming the weights: single-file or sharded
- * (model.safetensors.index.json) checkpoints, or an ONNX export and its external data. Call
+ * Opens a Hugging Face folder for conversion, streaming the weights (folderWeights: safetensors or
+ * pytorch_model.bin, single-file or sharded, or an ONNX export and its external data). Call
  * `close()` when done.
  */
 export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { close(): Promise<void> }> {
@@ -72,32 +72,11 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
     await Promise.all(opened.map((f) => f.close()));
   };
   try {
-    let weights: TensorSource;
-    const index = (await optionalJson(join(dir, 'model.safetensors.index.json'))) as { weight_map?: unknown } | undefined;
-    if (index) {
-      const readers = new Map<string, TensorSource>();
-      for (const file of new Set(Object.values((index.weight_map ?? {}) as Record<string, string>))) {
-        if (!/^[\w.-]+$/.test(file))
-          throw new ModelFormatError(`model.safetensors.index.json names a strange shard file ${JSON.stringify(file)}`);
-        const source = await fileSource(join(dir, file), file);
-        opened.push(source);
-        readers.set(file, await SafetensorsReader.open(source));
-      }
-      weights = ShardedTensors.fromIndex(index.weight_map, readers);
-    } else {
-      // A folder with only an ONNX export (a transformers.js repository's copy) is read from that.
-      const onnx = await onnxWeightsOf(at, async (path, name) => {
-        const source = await fileSource(path, name);
-        opened.push(source);
-        return source;
-      });
-      if (onnx) weights = onnx;
-      else {
-        const source = await fileSource(join(at, 'model.safetensors'), 'model.safetensors');
-        opened.push(source);
-        weights = await SafetensorsReader.open(source);
-      }
-    }
+    const weights = await folderWeights(at, async (path, name) => {
+      const source = await fileSource(path, name);
+      opened.push(source);
+      return source;
+    });
     return {
       config: module?.config ?? config,
       tokenizer: new Uint8Array(tokenizer),

@@ -6,7 +6,8 @@ import type { HfModelFiles } from '../checkpoint/load.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import { type ByteSource, bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
 import { staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
-import { ModelFormatError, UnsupportedError } from '../errors.js';
+import { checkpointWeights } from '../checkpoint/weight-files.js';
+import { ModelFormatError } from '../errors.js';
 import { sentenceTransformersStaticConfig } from '../weights/static-config.js';
 import { ggufPathOf } from './gguf-file.js';
 
@@ -63,39 +64,30 @@ export type FileOpener = (path: string, name: string) => Promise<ByteSource>;
 const readWhole: FileOpener = async (path, name) => bytesSource(await readBytes(path), name);
 
 /**
- * The weights of a folder without model.safetensors (or its index) that holds a float ONNX export,
- * its files (the graph, external data) opened with `openFile`; undefined for any other folder.
+ * A model folder's weights: safetensors or pytorch_model.bin (one file or an index's shards), else
+ * a float ONNX export and its external data; each file opened with `openFile`.
  */
-export async function onnxWeightsOf(dir: string, openFile: FileOpener = readWhole): Promise<TensorSource | undefined> {
-  if ((await exists(join(dir, 'model.safetensors'))) || (await exists(join(dir, 'model.safetensors.index.json'))))
-    return undefined;
+export async function folderWeights(dir: string, openFile: FileOpener = readWhole): Promise<TensorSource> {
+  const weights =
+    (await checkpointWeights({
+      json: (name) => readJson(dir, name, true),
+      open: async (name) => ((await exists(join(dir, name))) ? openFile(join(dir, name), name) : undefined),
+    })) ?? (await onnxWeightsOf(dir, openFile));
+  if (!weights) {
+    throw new ModelFormatError(
+      `model.safetensors not found in model folder ${dir} (nor pytorch_model.bin, their index.json, or onnx/model.onnx)`,
+    );
+  }
+  return weights;
+}
+
+async function onnxWeightsOf(dir: string, openFile: FileOpener): Promise<TensorSource | undefined> {
   for (const file of ONNX_WEIGHT_FILES) {
     const path = join(dir, ...file.split('/'));
     if (!(await exists(path))) continue;
     return OnnxTensors.open(await openFile(path, file), (external) => openFile(join(dirname(path), external), external));
   }
   return undefined;
-}
-
-async function readSafetensors(dir: string): Promise<Uint8Array> {
-  const path = join(dir, 'model.safetensors');
-  if (!(await exists(path))) {
-    if (await exists(join(dir, 'model.safetensors.index.json'))) {
-      throw new UnsupportedError(
-        `${dir} holds a sharded checkpoint (model.safetensors.index.json); merge it into one model.safetensors`,
-      );
-    }
-    const bin = (await exists(join(dir, 'pytorch_model.bin')))
-      ? ' (only pytorch_model.bin is there; convert it to safetensors)'
-      : '';
-    throw new ModelFormatError(`model.safetensors not found in model folder ${dir}${bin}`);
-  }
-  try {
-    return await readBytes(path);
-  } catch (cause) {
-    if (cause instanceof ModelFormatError) throw cause;
-    throw new ModelFormatError(`reading ${path} failed: ${String(cause)}`, { cause });
-  }
 }
 
 /**
@@ -131,15 +123,14 @@ export async function readHfFolder(dir: string): Promise<HfModelFiles> {
     return {
       config: module.config,
       tokenizer: await readJson(moduleDir, 'tokenizer.json'),
-      safetensors: await readSafetensors(moduleDir),
+      weights: await folderWeights(moduleDir),
     };
   }
   const tokenizer = await readJson(dir, 'tokenizer.json');
   const tokenizerConfig = await readJson(dir, 'tokenizer_config.json', true);
-  const onnx = await onnxWeightsOf(dir);
-  const weights = onnx ? { weights: onnx } : { safetensors: await readSafetensors(dir) };
+  const weights = await folderWeights(dir);
   const name = basename(abs);
   return tokenizerConfig === undefined
-    ? { config, tokenizer, name, ...weights }
-    : { config, tokenizer, tokenizerConfig, name, ...weights };
+    ? { config, tokenizer, name, weights }
+    : { config, tokenizer, tokenizerConfig, name, weights };
 }

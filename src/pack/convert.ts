@@ -2,7 +2,7 @@ import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
 import { COLBERT_FILE } from '../checkpoint/late-interaction.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
-import { blobSource, SafetensorsReader, ShardedTensors, type TensorSource } from '../checkpoint/safetensors.js';
+import { blobSource, SafetensorsReader, type TensorSource } from '../checkpoint/safetensors.js';
 import {
   type DenseFiles,
   denseModules,
@@ -15,6 +15,7 @@ import { SPARSE_FILE } from '../checkpoint/sparse.js';
 import { parseWithTokenHeads } from '../checkpoint/token-heads.js';
 import { tokenizerMaxLength } from '../checkpoint/tokenizer-config.js';
 import { readTorchStateDict } from '../checkpoint/torch-state-dict.js';
+import { checkpointWeights } from '../checkpoint/weight-files.js';
 import { weightsReader } from '../checkpoint/weights.js';
 import { InputError, ModelFormatError } from '../errors.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
@@ -200,8 +201,8 @@ export async function sentenceTransformersFiles(
     stConfig,
     ...(dense.length > 0 ? { dense } : {}),
     ...(colbertMetadata === undefined ? {} : { colbertMetadata }),
-    ...(sparseBytes ? { sparseLinear: readTorchStateDict(sparseBytes, SPARSE_FILE) } : {}),
-    ...(colbertBytes ? { colbertLinear: readTorchStateDict(colbertBytes, COLBERT_FILE) } : {}),
+    ...(sparseBytes ? { sparseLinear: await readTorchStateDict(sparseBytes, SPARSE_FILE) } : {}),
+    ...(colbertBytes ? { colbertLinear: await readTorchStateDict(colbertBytes, COLBERT_FILE) } : {}),
   };
 }
 
@@ -233,20 +234,15 @@ export async function checkpointFromFiles(files: Iterable<File>): Promise<HfChec
     if (!f) throw new ModelFormatError(`${name} is missing from the dropped files`);
     return f;
   };
-  let weights: TensorSource;
-  const single = byName.get('model.safetensors');
-  if (single) {
-    weights = await SafetensorsReader.open(blobSource(single, single.name));
-  } else {
-    const index = (await jsonOf(byName.get('model.safetensors.index.json'), 'model.safetensors.index.json')) as
-      | { weight_map?: unknown }
-      | undefined;
-    if (!index) throw new ModelFormatError('model.safetensors (or model.safetensors.index.json with its shards) is missing');
-    const shardNames = new Set(Object.values((index.weight_map ?? {}) as Record<string, string>));
-    const readers = new Map<string, TensorSource>();
-    for (const name of shardNames) readers.set(name, await SafetensorsReader.open(blobSource(need(name), name)));
-    weights = ShardedTensors.fromIndex(index.weight_map, readers);
-  }
+  const weights = await checkpointWeights({
+    json: (name) => jsonOf(byName.get(name), name),
+    open: async (name) => {
+      const f = byName.get(name);
+      return f && blobSource(f, name);
+    },
+  });
+  if (!weights)
+    throw new ModelFormatError('model.safetensors or pytorch_model.bin (or its index.json with its shards) is missing');
   return {
     config: await jsonOf(need('config.json'), 'config.json'),
     tokenizer: new Uint8Array(await need('tokenizer.json').arrayBuffer()),

@@ -1,13 +1,8 @@
 import { openGguf, pickGgufFile } from '../checkpoint/gguf-model.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
-import {
-  type ByteSource,
-  SafetensorsFile,
-  SafetensorsReader,
-  ShardedTensors,
-  type TensorSource,
-} from '../checkpoint/safetensors.js';
+import { type ByteSource, SafetensorsFile, SafetensorsReader } from '../checkpoint/safetensors.js';
 import { type SentenceTransformersFiles, staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
+import { checkpointWeights } from '../checkpoint/weight-files.js';
 import { AccessDeniedError, ModelFormatError, ModelNotFoundError, NetworkError, UnsupportedError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FetchLike, fetchFile } from '../store/fetch.js';
@@ -197,9 +192,9 @@ export class HubRepo {
 
 /**
  * Opens a repository's checkpoint for conversion, the weights read lazily by Range requests
- * (single or sharded safetensors, or, where there are none, a float ONNX export: the Xenova/
- * and onnx-community/ repositories). Refuses pickle (.bin) and quantized-ONNX-only repositories:
- * m3web never unpickles. `meter` counts the weight bytes as they stream in (see WeightMeter).
+ * (single or sharded safetensors, else pytorch_model.bin, else a float ONNX export: the Xenova/
+ * and onnx-community/ repositories; else a GGUF file). Refuses quantized-ONNX-only repositories.
+ * `meter` counts the weight bytes as they stream in (see WeightMeter).
  */
 export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Promise<HfCheckpoint> {
   // A GGUF file carries its config, vocabulary and pooling: nothing else of the repository is read.
@@ -230,51 +225,37 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
     if (gguf) return gguf;
     throw new ModelFormatError(`${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json`);
   }
-  const [tokenizerConfig, index] = await Promise.all([
+  const [tokenizerConfig, weights] = await Promise.all([
     repo.json('tokenizer_config.json', false),
-    repo.json('model.safetensors.index.json', false),
+    checkpointWeights({
+      json: (file) => repo.json(file, false),
+      // A file is opened straight away: its first ranged request also says whether it exists.
+      open: async (file) => {
+        const source = await repo
+          .byteSource(file, (bytes) => meter?.count(file, bytes))
+          .catch((err: unknown) => {
+            if (err instanceof ModelNotFoundError) return undefined;
+            throw err;
+          });
+        if (source) meter?.add(file, source.size);
+        return source;
+      },
+    }),
   ]);
-  const shards = index
-    ? [...new Set(Object.values(((index as { weight_map?: unknown }).weight_map ?? {}) as Record<string, string>))]
-    : null;
-  for (const f of shards ?? []) {
-    if (!/^[\w.-]+$/.test(f))
-      throw new ModelFormatError(`model.safetensors.index.json names a strange shard file ${JSON.stringify(f)}`);
-  }
-  const count = (file: string) => (bytes: number) => meter?.count(file, bytes);
-  // A single file is opened straight away: its first ranged request also says whether it exists.
-  const sources = shards
-    ? await Promise.all(shards.map((f) => repo.byteSource(f, count(f))))
-    : [
-        await repo.byteSource('model.safetensors', count('model.safetensors')).catch((err: unknown) => {
-          if (err instanceof ModelNotFoundError) return null;
-          throw err;
-        }),
-      ].filter((s): s is ByteSource => s !== null);
-  if (sources.length === 0) {
+  if (!weights) {
     const onnx = await onnxWeights(repo, meter);
     if (onnx) return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights: onnx, name: repo.id.repo };
     const gguf = await openHubGguf(repo, meter);
     if (gguf) return gguf;
-    for (const other of ['pytorch_model.bin', 'onnx/model_quantized.onnx']) {
-      if (await repo.has(other)) {
-        throw new UnsupportedError(
-          `${repo.id.repo} has ${other} but no model.safetensors or float ONNX weights: m3web reads safetensors and f32 / f16 ONNX exports (it never unpickles .bin files)`,
-        );
-      }
+    const quantized = 'onnx/model_quantized.onnx';
+    if (await repo.has(quantized)) {
+      throw new UnsupportedError(
+        `${repo.id.repo} has ${quantized} but no model.safetensors, pytorch_model.bin or float ONNX weights: m3web reads float weights and quantizes them itself`,
+      );
     }
     throw new ModelFormatError(
-      `${repo.id.repo} at ${repo.id.revision} has no model.safetensors (or model.safetensors.index.json) and no onnx/model.onnx`,
+      `${repo.id.repo} at ${repo.id.revision} has no model.safetensors, pytorch_model.bin (or their index.json), onnx/model.onnx or .gguf file`,
     );
-  }
-  for (const s of sources) meter?.add(s.name, s.size);
-  let weights: TensorSource;
-  if (index) {
-    const readers = new Map<string, TensorSource>();
-    for (const s of sources) readers.set(s.name, await SafetensorsReader.open(s));
-    weights = ShardedTensors.fromIndex((index as { weight_map?: unknown }).weight_map, readers);
-  } else {
-    weights = await SafetensorsReader.open(sources[0] as ByteSource);
   }
   return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights, name: repo.id.repo };
 }

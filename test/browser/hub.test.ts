@@ -35,6 +35,7 @@ const hubLog = async (hub: string) =>
       server: string;
       method: string;
       path: string;
+      range: string | null;
       authorization: string | null;
     }[]
   ).filter(
@@ -84,6 +85,21 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     await enc.dispose();
     const reads = (await hubLog(hub)).filter((r) => r.path.endsWith('onnx/model.onnx'));
     expect(reads.length).toBeGreaterThan(1);
+  });
+
+  it('opens a pytorch_model.bin-only repository by Range requests (no code runs: a restricted unpickler), and embeds like the oracle on WebGPU', async () => {
+    const hub = inject('hubUrl');
+    const { texts, mean } = await oracle();
+    const enc = await onWebGpu('bert-tiny-bin');
+    expect((await enc.info()).backend).toBe('webgpu');
+    (await enc.embed(texts, { normalize: false })).forEach((v, i) => {
+      expect(cosine(v, mean(i))).toBeGreaterThanOrEqual(0.99999);
+    });
+    await enc.dispose();
+    // The directory, the pickle, then tensor by tensor: Range requests to the file's CDN address.
+    const reads = (await hubLog(hub)).filter((r) => r.server === 'cdn' && /bert-tiny-bin\/pytorch_model\.bin$/.test(r.path));
+    expect(reads.length).toBeGreaterThan(10);
+    expect(reads.every((r) => r.range !== null)).toBe(true);
   });
 
   it('opens a model2vec static embedder in the worker, on the CPU whatever the device, and embeds like model2vec', async () => {

@@ -9,10 +9,13 @@ Writes fixtures/torch-state-dicts/ (see README.md next to this file):
   of one 12-element storage, at storage offsets 0, 2, 5 and 5, one of them strided), scalar.pt (a 0-d tensor),
   parameters.pt (state_dict(keep_vars=True): nn.Parameters, through _rebuild_parameter), protocol4.pt
   (pickle_protocol=4: FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL; and strides that need BININT and LONG1),
-  byteorder-little.pt (linear-f32.pt's entries rewritten with a `byteorder` record, as torch >= 2.1 writes);
-- refused: int64.pt (a LongTensor), evil.pt (an object whose __reduce__ is (print, ('hi',)): the pickle
-  names it as __builtin__.print, protocol 2's spelling), legacy.pt (the pre-1.6 format), byteorder-big.pt (a
-  `byteorder` record saying big), bare-tensor.pt (a tensor saved alone, not in a dict);
+  byteorder-little.pt (linear-f32.pt's entries rewritten with a `byteorder` record, as torch >= 2.1 writes),
+  int64.pt (a LongTensor: older pytorch_model.bin files hold the `position_ids` buffer), legacy.pt (the
+  pre-1.6 format: pickles of the magic number, protocol and sizes, the dict, the storage keys, then the
+  storages; f32, a transposed view of the same storage, f16 and int64);
+- refused: complex.pt (a complex tensor), evil.pt (an object whose __reduce__ is (print, ('hi',)): the pickle
+  names it as __builtin__.print, protocol 2's spelling), byteorder-big.pt (a `byteorder` record saying big),
+  bare-tensor.pt (a tensor saved alone, not in a dict);
 - expected.json: each loadable file's tensors as {name: {shape, values}}, values flattened in row-major
   logical order as float64 (for f16 / bf16 / f64 the stored values exactly, as Python reads them back).
 
@@ -79,8 +82,12 @@ def main():
         'x': torch.arange(3.0).as_strided((1, 3, 1), (70000, 1, 2**40)),
         'y': torch.arange(300, dtype=torch.float16),
     }
+    loadable['int64.pt'] = {'ids': torch.arange(4)}
+    v = torch.randn(2, 3)
+    loadable['legacy.pt'] = {'w': v, 't': v.t(), 'h': torch.randn(3).half(), 'ids': torch.arange(3)}
+    options = {'protocol4.pt': {'pickle_protocol': 4}, 'legacy.pt': {'_use_new_zipfile_serialization': False}}
     for name, obj in loadable.items():
-        save(name, obj, **({'pickle_protocol': 4} if name == 'protocol4.pt' else {}))
+        save(name, obj, **options.get(name, {}))
     assert {'FRAME', 'MEMOIZE', 'SHORT_BINUNICODE', 'STACK_GLOBAL', 'BININT', 'BININT2', 'LONG1'} <= opcodes('protocol4.pt')
     assert 'BUILD' in opcodes('linear-f32.pt') and 'NEWTRUE' in opcodes('parameters.pt')
     with_byteorder('linear-f32.pt', 'byteorder-little.pt', 'little')
@@ -93,9 +100,11 @@ def main():
     reread = torch.load(os.path.join(OUT, 'offset.pt'))['cols']
     assert reread.storage_offset() == 5 and reread.stride() == (4, 1), (reread.storage_offset(), reread.stride())
 
-    save('int64.pt', {'ids': torch.arange(4)})
+    reread = torch.load(os.path.join(OUT, 'legacy.pt'))
+    assert reread['t'].stride() == (1, 3) and reread['t'].data_ptr() == reread['w'].data_ptr()
+
+    save('complex.pt', {'z': torch.zeros(2, dtype=torch.complex64)})
     save('evil.pt', {'weight': torch.zeros(1), 'payload': Evil()})
-    save('legacy.pt', {'weight': torch.ones(2)}, _use_new_zipfile_serialization=False)
     save('bare-tensor.pt', torch.ones(2))
 
     expected = {

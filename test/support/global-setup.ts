@@ -69,6 +69,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a712',
         },
       ],
+      // An older repository: the same weights as torch.save's pytorch_model.bin, no safetensors.
+      [
+        'fixtures/bert-tiny-bin',
+        {
+          files: folderFiles(`${FIXTURE}-bin`, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'pytorch_model.bin']),
+          commit: 'b0a71b',
+        },
+      ],
       // A static embedder (model2vec's layout: minishlab/potion-*).
       [
         'fixtures/model2vec-tiny',

@@ -69,7 +69,7 @@ function sendBytes(
 
 /**
  * A hub in the Hugging Face layout on two local origins: `{hub}/{org}/{name}/resolve/{rev}/{file}`
- * answers small files itself and redirects `.safetensors` and `.gguf` files (302) to a second origin,
+ * answers small files itself and redirects `.safetensors`, `.gguf` and `.bin` files (302) to a second origin,
  * the "CDN", which serves Range requests; `{hub}/api/models/{org}/{name}/tree/{rev}` lists a repo's
  * files. Gated repos want a bearer token; missing files are 404.
  */
@@ -134,7 +134,7 @@ export async function startFakeHub(repos: Map<string, FakeRepo> = new Map()): Pr
     const bytes = repo.files.get(file);
     const headers = { 'x-repo-commit': repo.commit, etag: `"${repo.commit}-${file}"` };
     if (!bytes) return void res.writeHead(404, { ...CORS, ...headers }).end('Entry not found');
-    if (file.endsWith('.safetensors') || file.endsWith('.gguf')) {
+    if (/\.(safetensors|gguf|bin)$/.test(file)) {
       const location = `${cdnUrl}/blobs/${encodeURIComponent(m[1] as string)}/${encodeURIComponent(file)}`;
       return void res.writeHead(302, { ...CORS, ...headers, location }).end();
     }

@@ -313,14 +313,14 @@ describe('createEncoder({ model: "hf:org/name" }) in Node', { timeout: 120_000 }
     expect(mine.filter((r) => r.server === 'cdn').every((r) => r.authorization === null)).toBe(true);
   });
 
-  it('says what is wrong: a missing repo, pickle-only weights, an architecture or module m3web does not run', async () => {
+  it('says what is wrong: a missing repo, a corrupt pytorch_model.bin, an architecture or module m3web does not run', async () => {
     await expect(open('fixtures/nope')).rejects.toMatchObject({
       code: 'MODEL_NOT_FOUND',
       message: expect.stringContaining(`${hub.url}/fixtures/nope/resolve/main/config.json`),
     });
     await expect(open('fixtures/pickle-only')).rejects.toMatchObject({
-      code: 'UNSUPPORTED',
-      message: expect.stringMatching(/pytorch_model\.bin but no model\.safetensors.*never unpickles/),
+      code: 'MODEL_FORMAT',
+      message: expect.stringMatching(/^pytorch_model\.bin: is not a torch\.save file/),
     });
     await expect(open('fixtures/gpt2')).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/gpt2/) });
     await expect(open('fixtures/bert-tiny-layernorm')).rejects.toMatchObject({

@@ -30,8 +30,11 @@ describe.each([
   ['bert-tiny', 'bert', 4, 48, 'bert.'],
   ['xlmr-tiny', 'xlm-roberta', 3, 64, 'roberta.'],
 ])('loadHfModel(%s)', (dir, modelType, numLayers, hidden, prefix) => {
-  // Folders with model.safetensors: read as bytes.
-  const files = readHfFolder(join(FIXTURES, dir)).then((f) => ({ ...f, safetensors: f.safetensors as Uint8Array }));
+  // Folders with model.safetensors, given as bytes.
+  const files = readHfFolder(join(FIXTURES, dir)).then(({ weights: _, ...f }) => ({
+    ...f,
+    safetensors: new Uint8Array(readFileSync(join(FIXTURES, dir, 'model.safetensors'))),
+  }));
 
   it('loads config, tokenizer and every layer', async () => {
     const { config, weights, tokenizer } = await loadHfModel(await files);

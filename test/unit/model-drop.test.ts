@@ -35,7 +35,7 @@ const HF: Tree = {
 };
 
 describe('reading a dropped model folder', () => {
-  it('keeps what m3web reads: JSON, safetensors and ONNX, module folders one level down, pack shards at the top', () => {
+  it('keeps what m3web reads: JSON, safetensors and ONNX, module folders one level down, pack shards and pickled checkpoints at the top', () => {
     for (const path of [
       'config.json',
       '1_Pooling/config.json',
@@ -48,10 +48,14 @@ describe('reading a dropped model folder', () => {
       'model.onnx',
       'model.onnx.data',
       'nomic-embed-text-v1.5.Q8_0.gguf',
+      'pytorch_model.bin',
+      'pytorch_model-00002-of-00003.bin',
     ])
       expect(wanted(path), path).toBe(true);
     for (const path of [
-      'pytorch_model.bin',
+      '2_Dense/pytorch_model.bin',
+      'training_args.bin',
+      'optimizer.bin',
       'onnx/deeper/model.onnx',
       'a/b/config.json',
       '.git/config.json',
@@ -74,6 +78,11 @@ describe('reading a dropped model folder', () => {
       'tokenizer.json',
     ]);
     expect(await folder.files['1_Pooling/config.json']?.text()).toBe('{"pooling_mode_cls_token": true}');
+    // The folder is stored in IndexedDB: a second copy of the weights, never read, would double it.
+    const { 'model.safetensors': _, ...pickledOnly } = HF;
+    const older = await walkFolder(handleSource(handle('old-model', pickledOnly)));
+    expect(Object.keys(older.files)).toContain('pytorch_model.bin');
+    expect(Object.keys(older.files)).not.toContain('model.safetensors');
   });
 
   it('reads every batch of an entries-API listing (webkitGetAsEntry), as browsers answer 100 at a time', async () => {

@@ -74,7 +74,7 @@ describe('createEncoder({ model: a dropped folder })', { timeout: 120_000 }, () 
     });
   });
 
-  it('says what is wrong with a folder that is no model, or has pickle weights only', async () => {
+  it('says what is wrong with a folder that is no model, or whose pytorch_model.bin is not one', async () => {
     await expect(
       createEncoder({ model: folder('photos', new Map([['a.jpg', new Uint8Array(4)]])), device: 'cpu' }),
     ).rejects.toMatchObject({
@@ -84,8 +84,8 @@ describe('createEncoder({ model: a dropped folder })', { timeout: 120_000 }, () 
     const pickle = hfFolder([['pytorch_model.bin', new Uint8Array(64)]]);
     pickle.delete('model.safetensors');
     await expect(createEncoder({ model: folder('old', pickle), device: 'cpu' })).rejects.toMatchObject({
-      code: 'UNSUPPORTED',
-      message: expect.stringMatching(/pytorch_model\.bin but no model\.safetensors/),
+      code: 'MODEL_FORMAT',
+      message: expect.stringMatching(/^pytorch_model\.bin: is not a torch\.save file/),
     });
     await expect(
       createEncoder({ model: { name: 'x', files: { 'config.json': 'text' } } as unknown as ModelFolder, device: 'cpu' }),
