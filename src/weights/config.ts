@@ -42,6 +42,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'bert',
   'xlm-roberta',
   'roberta',
+  'camembert',
   'distilbert',
   'mpnet',
   'new',
@@ -89,7 +90,9 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
     throw new ModelFormatError('config.json must be a JSON object');
   }
   const cfg = raw as Record<string, unknown>;
-  const modelType = cfg.model_type ?? (isFlashXlmRoberta(cfg) ? 'xlm-roberta' : undefined);
+  // CamemBERT is RoBERTa under another name (CamembertModel keeps RoBERTa's classes and `roberta.` prefix).
+  const modelType =
+    cfg.model_type === 'camembert' ? 'roberta' : (cfg.model_type ?? (isFlashXlmRoberta(cfg) ? 'xlm-roberta' : undefined));
   const exitNorm = options.exitNorm ?? 'none';
   if (!EXIT_NORMS.includes(exitNorm))
     throw new ModelFormatError(`exitNorm must be none or final, got ${JSON.stringify(exitNorm)}`);

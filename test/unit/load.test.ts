@@ -185,3 +185,18 @@ describe("a Hugging Face folder with some other tool's manifest.json", () => {
     );
   });
 });
+
+describe('model_type camembert', () => {
+  it('is read as the RoBERTa it is (CamembertModel: RoBERTa classes, `roberta.` names), and embeds like the oracle', async () => {
+    const f = await readHfFolder(join(FIXTURES, 'xlmr-tiny'));
+    const config = { ...(f.config as object), model_type: 'camembert', architectures: ['CamembertForMaskedLM'] };
+    const camembert = await loadHfModel({ ...f, config });
+    expect(camembert.config).toEqual((await loadHfModel(f)).config);
+    const expected = JSON.parse(readFileSync(join(FIXTURES, 'xlmr-tiny', 'expected.json'), 'utf8'));
+    const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURES, 'xlmr-tiny', 'expected.safetensors'))));
+    const cpu = new CpuEncoder(camembert.weights);
+    const got = await cpu.embed(expected.ids, { layers: 3, dims: 64, pooling: 'mean', normalize: false });
+    got.forEach((v, i) => expect(cosine(v, oracle.get(`mean.${i}.3`, [64]))).toBeGreaterThan(0.99999));
+    cpu.dispose();
+  });
+});
