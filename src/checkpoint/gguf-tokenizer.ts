@@ -1,4 +1,5 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
+import { wordPieceJson as wordPieceSpecJson } from '../tokenizer/wordpiece-json.js';
 import { type GgufFile, ggufArray, ggufNumber } from './gguf.js';
 
 // tokenizer.json rebuilt from a GGUF file's vocabulary (tokenizer.ggml.*), as the model's own
@@ -83,12 +84,12 @@ const flag = (file: GgufFile, key: string): boolean | undefined => {
  */
 export function wordPieceJson(file: GgufFile, v: Vocab): unknown {
   const vocab: Record<string, number> = {};
-  const added: ReturnType<typeof addedToken>[] = [];
+  const added: { id: number; content: string }[] = [];
   let cased = false;
   v.tokens.forEach((t, id) => {
     const type = v.types[id];
     let piece = t;
-    if (type === CONTROL) added.push(addedToken(id, t));
+    if (type === CONTROL) added.push({ id, content: t });
     else if (t.startsWith(PHANTOM)) piece = t.slice(PHANTOM.length);
     // Older converters left bracketed tokens ([unused0]) as they were, as they still do unused slots.
     else if (type !== UNUSED && !/^\[.*\]$/s.test(t)) piece = `##${t}`;
@@ -96,32 +97,17 @@ export function wordPieceJson(file: GgufFile, v: Vocab): unknown {
     if (type !== CONTROL && type !== UNUSED && piece !== piece.toLowerCase()) cased = true;
     if (!Object.hasOwn(vocab, piece)) vocab[piece] = id;
   });
-  const cls = v.special('cls', '[CLS]');
-  const sep = v.special('seperator', '[SEP]');
   const unk = v.tokens[v.special('unknown', '[UNK]')] as string;
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: {
-      type: 'BertNormalizer',
-      clean_text: true,
-      handle_chinese_chars: true,
-      strip_accents: flag(file, 'tokenizer.ggml.normalizer.strip_accents') ?? null,
-      lowercase: flag(file, 'tokenizer.ggml.normalizer.lowercase') ?? !cased,
-    },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: template([v.tokens[cls] as string, cls], [v.tokens[sep] as string, sep], false),
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: {
-      type: 'WordPiece',
-      unk_token: unk.startsWith(PHANTOM) ? unk.slice(PHANTOM.length) : unk,
-      continuing_subword_prefix: '##',
-      max_input_chars_per_word: 100,
-      vocab,
-    },
-  };
+  return wordPieceSpecJson({
+    vocab,
+    cls: v.tokens[v.special('cls', '[CLS]')] as string,
+    sep: v.tokens[v.special('seperator', '[SEP]')] as string,
+    unk: unk.startsWith(PHANTOM) ? unk.slice(PHANTOM.length) : unk,
+    added,
+    lowercase: flag(file, 'tokenizer.ggml.normalizer.lowercase') ?? !cased,
+    stripAccents: flag(file, 'tokenizer.ggml.normalizer.strip_accents') ?? null,
+    chineseChars: true,
+  });
 }
 
 const base64 = (bytes: readonly number[]) => {

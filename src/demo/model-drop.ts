@@ -17,12 +17,13 @@ export type DirItem = { name: string; dir: DirSource } | { name: string; file: (
 // What m3web reads from a model folder: JSON files, safetensors weights, ONNX exports and their
 // external data (a transformers.js copy has only those; which graph is read, and why a quantized
 // one is refused, is the hub reader's), GGUF files, a pack's shards at its top, and at its top
-// torch.save checkpoints (pytorch_model.bin and its shards), kept only where no safetensors are:
+// BERT's vocab.txt (where a folder has no tokenizer.json) and torch.save checkpoints
+// (pytorch_model.bin and its shards), the latter kept only where no safetensors are:
 // the folder is stored in IndexedDB, and a second copy of the weights would double that. Other
 // files and dot-folders (.git) are left out; sentence-transformers modules and onnx/ sit one
 // folder down (1_Pooling/config.json).
 const WANTED_ANYWHERE = /\.(json|safetensors|onnx|onnx_data|onnx\.data|gguf)$/;
-const WANTED_AT_TOP = /^((embeddings|layer-\d+)\.bin|pytorch_model(-\d+-of-\d+)?\.bin)$/;
+const WANTED_AT_TOP = /^((embeddings|layer-\d+)\.bin|pytorch_model(-\d+-of-\d+)?\.bin|vocab\.txt)$/;
 const PICKLED = /^pytorch_model(-\d+-of-\d+)?\.bin$/;
 const SAFETENSORS_AT_TOP = /^model(-\d+-of-\d+)?\.safetensors$/;
 

@@ -5,7 +5,7 @@ import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
 import { ggufPathOf, openGgufFile } from './gguf-file.js';
-import { folderWeights, staticModuleOf } from './hf-folder.js';
+import { folderWeights, staticModuleOf, tokenizerOf } from './hf-folder.js';
 
 async function optionalJson(path: string): Promise<unknown> {
   let text: string;
@@ -64,9 +64,7 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
   const module = config === undefined ? await staticModuleOf(dir) : null;
   if (config === undefined && !module) await requiredJson(dir, 'config.json');
   const at = module ? join(dir, module.path) : dir;
-  const tokenizer = await readFile(join(at, 'tokenizer.json')).catch((cause) => {
-    throw new ModelFormatError(`tokenizer.json not found in model folder ${at}`, { cause });
-  });
+  const tokenizer = await tokenizerOf(at, module?.config ?? config);
   const opened: FileSource[] = [];
   const close = async () => {
     await Promise.all(opened.map((f) => f.close()));
@@ -79,7 +77,7 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
     });
     return {
       config: module?.config ?? config,
-      tokenizer: new Uint8Array(tokenizer),
+      tokenizer,
       tokenizerConfig: await optionalJson(join(dir, 'tokenizer_config.json')),
       sentenceTransformers: await readSentenceTransformers(dir),
       weights,

@@ -6,6 +6,7 @@ import type { HfModelFiles } from '../checkpoint/load.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import { type ByteSource, bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
 import { staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
+import { folderTokenizer } from '../checkpoint/tokenizer-files.js';
 import { checkpointWeights } from '../checkpoint/weight-files.js';
 import { ModelFormatError } from '../errors.js';
 import { sentenceTransformersStaticConfig } from '../weights/static-config.js';
@@ -62,6 +63,29 @@ export type FileOpener = (path: string, name: string) => Promise<ByteSource>;
 
 /** Reads the file whole into memory (what loadHfModel's in-memory model needs). */
 const readWhole: FileOpener = async (path, name) => bytesSource(await readBytes(path), name);
+
+/** The folder's tokenizer.json (or one made from BERT's vocab.txt: folderTokenizer), as bytes. */
+export async function tokenizerOf(dir: string, config: unknown): Promise<Uint8Array> {
+  const tokenizer = await folderTokenizer(async (name) => {
+    try {
+      return await readFile(join(dir, name), 'utf8');
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new ModelFormatError(`reading ${join(dir, name)} failed: ${String(cause)}`, { cause });
+    }
+  }, config);
+  if (!tokenizer) throw new ModelFormatError(`tokenizer.json not found in model folder ${dir} (nor BERT's vocab.txt)`);
+  return tokenizer;
+}
+
+const parsedTokenizer = async (dir: string, config: unknown): Promise<unknown> => {
+  const bytes = await tokenizerOf(dir, config);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (cause) {
+    throw new ModelFormatError(`${join(dir, 'tokenizer.json')} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+};
 
 /**
  * A model folder's weights: safetensors or pytorch_model.bin (one file or an index's shards), else
@@ -122,11 +146,11 @@ export async function readHfFolder(dir: string): Promise<HfModelFiles> {
     const moduleDir = join(dir, module.path);
     return {
       config: module.config,
-      tokenizer: await readJson(moduleDir, 'tokenizer.json'),
+      tokenizer: await parsedTokenizer(moduleDir, module.config),
       weights: await folderWeights(moduleDir),
     };
   }
-  const tokenizer = await readJson(dir, 'tokenizer.json');
+  const tokenizer = await parsedTokenizer(dir, config);
   const tokenizerConfig = await readJson(dir, 'tokenizer_config.json', true);
   const weights = await folderWeights(dir);
   const name = basename(abs);

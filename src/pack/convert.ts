@@ -14,6 +14,7 @@ import {
 import { SPARSE_FILE } from '../checkpoint/sparse.js';
 import { parseWithTokenHeads } from '../checkpoint/token-heads.js';
 import { tokenizerMaxLength } from '../checkpoint/tokenizer-config.js';
+import { folderTokenizer } from '../checkpoint/tokenizer-files.js';
 import { readTorchStateDict } from '../checkpoint/torch-state-dict.js';
 import { checkpointWeights } from '../checkpoint/weight-files.js';
 import { weightsReader } from '../checkpoint/weights.js';
@@ -243,9 +244,12 @@ export async function checkpointFromFiles(files: Iterable<File>): Promise<HfChec
   });
   if (!weights)
     throw new ModelFormatError('model.safetensors or pytorch_model.bin (or its index.json with its shards) is missing');
+  const config = await jsonOf(need('config.json'), 'config.json');
+  const tokenizer = await folderTokenizer(async (name) => byName.get(name)?.text(), config);
+  if (!tokenizer) throw new ModelFormatError("tokenizer.json (or BERT's vocab.txt) is missing from the dropped files");
   return {
-    config: await jsonOf(need('config.json'), 'config.json'),
-    tokenizer: new Uint8Array(await need('tokenizer.json').arrayBuffer()),
+    config,
+    tokenizer,
     tokenizerConfig: await jsonOf(byName.get('tokenizer_config.json'), 'tokenizer_config.json'),
     sentenceTransformers: await sentenceTransformersFiles(
       (name) => jsonOf(byName.get(name), name),

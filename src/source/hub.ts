@@ -2,6 +2,7 @@ import { openGguf, pickGgufFile } from '../checkpoint/gguf-model.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import { type ByteSource, SafetensorsFile, SafetensorsReader } from '../checkpoint/safetensors.js';
 import { type SentenceTransformersFiles, staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
+import { folderTokenizer } from '../checkpoint/tokenizer-files.js';
 import { checkpointWeights } from '../checkpoint/weight-files.js';
 import { AccessDeniedError, ModelFormatError, ModelNotFoundError, NetworkError, UnsupportedError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
@@ -219,11 +220,16 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
     // Asked again as required: its 404 names the missing file and repository.
     await repo.bytes('config.json', true);
   }
-  const tokenizer = await repo.bytes('tokenizer.json', false);
+  const tokenizer = await folderTokenizer(async (file) => {
+    const bytes = await repo.bytes(file, false);
+    return bytes && new TextDecoder().decode(bytes);
+  }, config);
   if (!tokenizer) {
     const gguf = await openHubGguf(repo, meter);
     if (gguf) return gguf;
-    throw new ModelFormatError(`${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json`);
+    throw new ModelFormatError(
+      `${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json (or BERT's vocab.txt)`,
+    );
   }
   const [tokenizerConfig, weights] = await Promise.all([
     repo.json('tokenizer_config.json', false),

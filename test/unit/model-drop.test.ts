@@ -50,6 +50,7 @@ describe('reading a dropped model folder', () => {
       'nomic-embed-text-v1.5.Q8_0.gguf',
       'pytorch_model.bin',
       'pytorch_model-00002-of-00003.bin',
+      'vocab.txt',
     ])
       expect(wanted(path), path).toBe(true);
     for (const path of [

@@ -1,0 +1,119 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { folderTokenizer, wordPieceTokenizer } from '../../src/checkpoint/tokenizer-files.js';
+import { createEncoder } from '../../src/client/client.js';
+import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
+import { readHfFolder } from '../../src/node/hf-folder.js';
+import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { expectHubLikeOracle, readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
+import { cosine } from '../support/random.js';
+
+// Older BERT repositories have no tokenizer.json, only the slow tokenizer's vocab.txt (one token per
+// line, the line its id) and tokenizer_config.json. m3web builds tokenizer.json from them as
+// transformers' BertConverter does. Oracles: the Hugging Face tokenizer's ids for bert-base-uncased on
+// llama.cpp's 46 test strings (tokenizer-bge), and bert-tiny's PyTorch oracle through a folder that
+// has vocab.txt and pytorch_model.bin only, as a 2019 repository would.
+
+const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
+const vocabTxt = (tokenizerJson: string) => {
+  const vocab = (JSON.parse(readFileSync(tokenizerJson, 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
+  const lines: string[] = [];
+  for (const [token, id] of Object.entries(vocab)) lines[id] = token;
+  return `${lines.join('\n')}\n`;
+};
+const BGE_VOCAB = vocabTxt(join(FIXTURES, 'tokenizer-bge', 'tokenizer.json'));
+const BERT_VOCAB = vocabTxt(join(FIXTURES, 'bert-tiny', 'tokenizer.json'));
+const files = (map: Record<string, string>) => async (name: string) => map[name];
+
+describe("tokenizer.json from BERT's vocab.txt", () => {
+  it('tokenizes as the Hugging Face tokenizer does (bert-base-uncased: accents, CJK, Cyrillic, emoji, whitespace)', async () => {
+    const config = readFileSync(join(FIXTURES, 'tokenizer-bge', 'tokenizer_config.json'), 'utf8');
+    const bytes = await folderTokenizer(files({ 'vocab.txt': BGE_VOCAB, 'tokenizer_config.json': config }), undefined);
+    const tokenizer = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(bytes)), undefined, { specialTokens: false });
+    const cases = JSON.parse(readFileSync(join(FIXTURES, 'tokenizer-bge', 'cases.json'), 'utf8')) as {
+      text: string;
+      ids: number[];
+    }[];
+    expect(cases.length).toBe(46);
+    for (const c of cases) expect(tokenizer.encode(c.text, 10_000).ids, JSON.stringify(c.text)).toEqual(c.ids);
+    // With the special tokens: [CLS] ... [SEP], and a literal "[SEP]" in the text is the token, not split.
+    const full = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(bytes)));
+    expect(full.encode('hello [SEP] world', 100).ids).toEqual([101, 7592, 102, 2088, 102]);
+  });
+
+  it("follows tokenizer_config.json's case and BertTokenizer's defaults where it says nothing", () => {
+    const json = (settings: Record<string, unknown>) =>
+      (wordPieceTokenizer(BGE_VOCAB, settings) as { normalizer: Record<string, unknown> }).normalizer;
+    expect(json({})).toMatchObject({ lowercase: true, strip_accents: null, handle_chinese_chars: true });
+    expect(json({ do_lower_case: false, strip_accents: false })).toMatchObject({ lowercase: false, strip_accents: false });
+    expect(json({ do_basic_tokenize: false })).toMatchObject({
+      lowercase: false,
+      strip_accents: false,
+      handle_chinese_chars: false,
+    });
+    // A listed-twice token keeps its last line, as BertTokenizer's dict does.
+    const vocab = (wordPieceTokenizer('[UNK]\n[CLS]\n[SEP]\na\na\n', {}) as { model: { vocab: Record<string, number> } }).model
+      .vocab;
+    expect(vocab).toEqual({ '[UNK]': 0, '[CLS]': 1, '[SEP]': 2, a: 4 });
+  });
+
+  it('prefers tokenizer.json, and refuses what it cannot build', async () => {
+    expect(
+      new TextDecoder().decode(await folderTokenizer(files({ 'tokenizer.json': '{"a":1}', 'vocab.txt': 'x' }), undefined)),
+    ).toBe('{"a":1}');
+    expect(await folderTokenizer(files({}), undefined)).toBeUndefined();
+    const mpnet = files({ 'vocab.txt': BERT_VOCAB, 'tokenizer_config.json': '{"tokenizer_class": "MPNetTokenizer"}' });
+    await expect(folderTokenizer(mpnet, { model_type: 'mpnet' })).rejects.toThrow(UnsupportedError);
+    await expect(folderTokenizer(files({ 'vocab.txt': BERT_VOCAB }), { model_type: 'roberta' })).rejects.toThrow(
+      /BERT's WordPiece only, not model_type "roberta"/,
+    );
+    await expect(folderTokenizer(files({ 'vocab.txt': 'a\nb\n' }), { model_type: 'bert' })).rejects.toThrow(ModelFormatError);
+  });
+
+  describe('a 2019-style folder (vocab.txt, pytorch_model.bin, no tokenizer.json) embeds like the oracle', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'm3web-vocab-'));
+    afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+    for (const f of ['config.json', 'tokenizer_config.json', 'pytorch_model.bin'])
+      copyFileSync(join(FIXTURES, 'bert-tiny-bin', f), join(tmp, f));
+    writeFileSync(join(tmp, 'vocab.txt'), BERT_VOCAB);
+    const expected = readOracleJson(join(FIXTURES, 'bert-tiny', 'expected.json'));
+
+    it('as a Node folder, with the oracle tokens', async () => {
+      const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURES, 'bert-tiny', 'expected.safetensors'))));
+      const folder = await readHfFolder(tmp);
+      const tokenizer = TextTokenizer.fromJson(folder.tokenizer, folder.tokenizerConfig);
+      expect(expected.texts.map((t) => [...tokenizer.encode(t, 160).ids])).toEqual(expected.ids);
+      const enc = await createEncoder({ model: tmp, device: 'cpu', dtype: 'f32', cache: false });
+      try {
+        (await enc.embed(expected.texts, { normalize: false })).forEach((v, i) => {
+          expect(cosine(v, oracle.get(`mean.${i}.${expected.layers}`, [expected.hidden]))).toBeGreaterThan(0.99999);
+        });
+      } finally {
+        await enc.dispose();
+      }
+    });
+
+    const hub = serveFakeHub(
+      'vocab-txt',
+      () =>
+        new Map([
+          [
+            'old/bert-vocab',
+            {
+              files: new Map(
+                ['config.json', 'tokenizer_config.json', 'pytorch_model.bin', 'vocab.txt'].map((f) => [
+                  f,
+                  new Uint8Array(readFileSync(join(tmp, f))),
+                ]),
+              ),
+              commit: '0c1',
+            },
+          ],
+        ]),
+    );
+    it('by hub id', { timeout: 120_000 }, () => expectHubLikeOracle(hub.url, 'old/bert-vocab', join(FIXTURES, 'bert-tiny')));
+  });
+});
