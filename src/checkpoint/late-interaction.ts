@@ -171,8 +171,7 @@ async function pylateDense(d: DenseFiles, width: number): Promise<DenseModule> {
   const activation = ACTIVATIONS[String(c.activation_function ?? 'torch.nn.modules.linear.Identity')];
   if (!activation)
     throw new UnsupportedError(`${d.path} uses activation ${JSON.stringify(c.activation_function)}; m3web runs Identity or Tanh`);
-  if (!d.weights)
-    throw new UnsupportedError(`${d.path}/model.safetensors is missing (m3web reads Dense weights from safetensors only)`);
+  if (!d.weights) throw new ModelFormatError(`${d.path} has neither model.safetensors nor pytorch_model.bin`);
   const w = await d.weights.get('linear.weight', [rows, width]);
   const b = c.bias !== false ? await d.weights.get('linear.bias', [rows]) : new Float32Array(rows);
   return { linear: quantizeLinear(w, rows, width, b, 'f32'), activation };

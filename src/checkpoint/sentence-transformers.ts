@@ -188,7 +188,7 @@ export async function denseModules(files: SentenceTransformersFiles, hiddenSize:
   for (const [i, spec] of specs.entries()) {
     const source = files.dense?.[i]?.weights;
     if (!source) {
-      throw new UnsupportedError(`${spec.path}/model.safetensors is missing (m3web reads Dense weights from safetensors only)`);
+      throw new ModelFormatError(`${spec.path} has neither model.safetensors nor pytorch_model.bin`);
     }
     const { outFeatures: rows, inFeatures: cols } = spec;
     const w = await source.get('linear.weight', [rows, cols]);

@@ -16,33 +16,35 @@ export type DirItem = { name: string; dir: DirSource } | { name: string; file: (
 
 // What m3web reads from a model folder: JSON files, safetensors weights, ONNX exports and their
 // external data (a transformers.js copy has only those; which graph is read, and why a quantized
-// one is refused, is the hub reader's), GGUF files, a pack's shards at its top, and at its top
-// BERT's vocab.txt (where a folder has no tokenizer.json) and torch.save checkpoints
-// (pytorch_model.bin and its shards), the latter kept only where no safetensors are:
-// the folder is stored in IndexedDB, and a second copy of the weights would double that. Other
-// files and dot-folders (.git) are left out; sentence-transformers modules and onnx/ sit one
-// folder down (1_Pooling/config.json).
-const WANTED_ANYWHERE = /\.(json|safetensors|onnx|onnx_data|onnx\.data|gguf)$/;
-const WANTED_AT_TOP = /^((embeddings|layer-\d+)\.bin|pytorch_model(-\d+-of-\d+)?\.bin|vocab\.txt)$/;
+// one is refused, is the hub reader's), GGUF files, a pack's shards and BERT's vocab.txt (where a
+// folder has no tokenizer.json) at its top, and torch.save checkpoints (pytorch_model.bin and its
+// shards, a Dense module's), kept only where their folder has no safetensors: the folder is
+// stored in IndexedDB, and a second copy of the weights would double that. Other files and
+// dot-folders (.git) are left out; sentence-transformers modules and onnx/ sit one folder down
+// (1_Pooling/config.json).
 const PICKLED = /^pytorch_model(-\d+-of-\d+)?\.bin$/;
-const SAFETENSORS_AT_TOP = /^model(-\d+-of-\d+)?\.safetensors$/;
+const WANTED_ANYWHERE = /\.(json|safetensors|onnx|onnx_data|onnx\.data|gguf)$/;
+const WANTED_AT_TOP = /^((embeddings|layer-\d+)\.bin|vocab\.txt)$/;
+const SAFETENSORS = /^model(-\d+-of-\d+)?\.safetensors$/;
 
 /** Whether the file at `path` (inside the folder, '/'-separated) is one m3web may read. */
 export function wanted(path: string): boolean {
   const parts = path.split('/');
   const name = parts.at(-1) as string;
   if (parts.length > 2 || parts.some((p) => p.startsWith('.'))) return false;
-  return WANTED_ANYWHERE.test(name) || (parts.length === 1 && WANTED_AT_TOP.test(name));
+  return WANTED_ANYWHERE.test(name) || PICKLED.test(name) || (parts.length === 1 && WANTED_AT_TOP.test(name));
 }
 
 /** Whether to look inside the folder at `path`: module folders one level down, no dot-folders. */
 const wantedDir = (path: string) => !path.includes('/') && !path.startsWith('.');
 
-/** The folder's pickled checkpoints left out where it has safetensors weights too (read first anyway). */
+/** Pickled checkpoints left out where their folder has safetensors weights too (read first anyway). */
 function withoutSpareWeights(folder: ModelFolder): ModelFolder {
+  const dirOf = (path: string) => path.slice(0, path.lastIndexOf('/') + 1);
   const paths = Object.keys(folder.files);
-  if (!paths.some((p) => SAFETENSORS_AT_TOP.test(p))) return folder;
-  return { name: folder.name, files: Object.fromEntries(Object.entries(folder.files).filter(([p]) => !PICKLED.test(p))) };
+  const withSafetensors = new Set(paths.filter((p) => SAFETENSORS.test(p.slice(dirOf(p).length))).map(dirOf));
+  const spare = (p: string) => PICKLED.test(p.slice(dirOf(p).length)) && withSafetensors.has(dirOf(p));
+  return { name: folder.name, files: Object.fromEntries(Object.entries(folder.files).filter(([p]) => !spare(p))) };
 }
 
 /** The wanted files of a directory tree, by path; Files are references, nothing is read yet. */

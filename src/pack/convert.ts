@@ -2,7 +2,7 @@ import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
 import { COLBERT_FILE } from '../checkpoint/late-interaction.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
-import { blobSource, SafetensorsReader, type TensorSource } from '../checkpoint/safetensors.js';
+import { blobSource, bytesSource, SafetensorsReader, type TensorSource } from '../checkpoint/safetensors.js';
 import {
   type DenseFiles,
   denseModules,
@@ -15,6 +15,7 @@ import { SPARSE_FILE } from '../checkpoint/sparse.js';
 import { parseWithTokenHeads } from '../checkpoint/token-heads.js';
 import { tokenizerMaxLength } from '../checkpoint/tokenizer-config.js';
 import { folderTokenizer } from '../checkpoint/tokenizer-files.js';
+import { TorchCheckpoint } from '../checkpoint/torch-checkpoint.js';
 import { readTorchStateDict } from '../checkpoint/torch-state-dict.js';
 import { checkpointWeights } from '../checkpoint/weight-files.js';
 import { weightsReader } from '../checkpoint/weights.js';
@@ -173,8 +174,9 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
 
 /**
  * Reads a folder's sentence-transformers files through `json` (undefined for a missing file), the
- * Dense modules' weights through `tensors` (undefined where it cannot open them), and BGE-M3's
- * heads' state dicts (sparse_linear.pt, colbert_linear.pt) through `bytes` (undefined for a missing file).
+ * Dense modules' weights through `tensors` (undefined where it cannot open them) or, where a module
+ * has no model.safetensors, `bytes` (its pytorch_model.bin), and BGE-M3's heads' state dicts
+ * (sparse_linear.pt, colbert_linear.pt) through `bytes` (undefined for a missing file).
  */
 export async function sentenceTransformersFiles(
   json: (name: string) => Promise<unknown>,
@@ -192,7 +194,12 @@ export async function sentenceTransformersFiles(
   ]);
   const dense: DenseFiles[] = [];
   for (const path of modulePaths(modules, 'Dense')) {
-    const weights = await tensors?.(`${path}/model.safetensors`);
+    // Older sentence-transformers folders keep a Dense module's weights as torch.save's pytorch_model.bin.
+    const pickled = async () => {
+      const file = await bytes?.(`${path}/pytorch_model.bin`);
+      return file && TorchCheckpoint.open(bytesSource(file, `${path}/pytorch_model.bin`));
+    };
+    const weights = (await tensors?.(`${path}/model.safetensors`)) ?? (await pickled());
     dense.push({ path, config: await json(`${path}/config.json`), ...(weights ? { weights } : {}) });
   }
   return {

@@ -13,6 +13,8 @@ oracle's fixtures, so their expected outputs apply:
 - fixtures/xlmr-tiny-bin/: xlmr-tiny's weights (f16) in torch's legacy format (before 1.6), split into
   two shards with `pytorch_model.bin.index.json` as transformers' `save_pretrained(max_shard_size=...)`
   writes them; the same buffer and tied decoder.
+- fixtures/t5-st-tiny-dense-bin/2_Dense/: t5-st-tiny's Dense module as older sentence-transformers
+  saved it (`pytorch_model.bin` with `linear.weight`, beside its config.json).
 
 Each file is read back with torch.load and compared with the safetensors tensors before anything is
 written. Run from the repository root:  /usr/bin/python3 test/oracle/make_torch_bin.py   (~2 s)
@@ -107,6 +109,14 @@ def main():
     for p in paths:
         with open(p, 'rb') as f:
             assert f.read(2) == b'\x80\x02', 'legacy torch.save starts with a protocol-2 pickle'
+
+    dense = read_safetensors(os.path.join(FIXTURES, 't5-st-tiny', '2_Dense', 'model.safetensors'))
+    folder = os.path.join(FIXTURES, 't5-st-tiny-dense-bin', '2_Dense')
+    shutil.rmtree(os.path.dirname(folder), ignore_errors=True)
+    os.makedirs(folder)
+    shutil.copy(os.path.join(FIXTURES, 't5-st-tiny', '2_Dense', 'config.json'), folder)
+    torch.save(dense, os.path.join(folder, 'pytorch_model.bin'))
+    check(os.path.join(folder, 'pytorch_model.bin'), dense)
     print('bert-tiny-bin: zip format,', len(bert), 'tensors; xlmr-tiny-bin: legacy format,', len(xlmr), 'tensors in 2 shards')
 
 

@@ -120,7 +120,7 @@ describe('sentence-transformers Dense and last-token pooling', () => {
     const wide = dense({ in_features: 4, out_features: 8, activation_function: 'torch.nn.modules.linear.Identity' });
     await expect(denseModules({ dense: [wide] }, 4, 'f32')).rejects.toThrow(/end at 8 features/);
     await expect(denseModules({ dense: [dense({ in_features: 4, out_features: 4 })] }, 4, 'f32')).rejects.toThrow(
-      /model\.safetensors is missing/,
+      /has neither model\.safetensors nor pytorch_model\.bin/,
     );
   });
 

@@ -43,6 +43,17 @@ beforeAll(async () => {
         'fixtures/t5-st-tiny',
         { files: folderFiles(T5, [...ST_FILES, '2_Dense/config.json', '2_Dense/model.safetensors']), commit: 'decade4' },
       ],
+      // As older sentence-transformers folders are: the Dense module's weights in torch.save's pytorch_model.bin.
+      [
+        'fixtures/t5-st-tiny-dense-bin',
+        {
+          files: new Map([
+            ...folderFiles(T5, [...ST_FILES, '2_Dense/config.json']),
+            ...folderFiles(`${T5}-dense-bin`, ['2_Dense/pytorch_model.bin']),
+          ]),
+          commit: 'decade5',
+        },
+      ],
     ]),
   );
 });
@@ -97,6 +108,7 @@ describe('Dense heads by hub id (EmbeddingGemma, sentence-t5)', { timeout: 120_0
   it.each([
     ['gemma3-tiny', GEMMA],
     ['t5-st-tiny', T5],
+    ['t5-st-tiny-dense-bin', T5],
   ])('%s: runs the Dense head from the repository and matches the oracle at f32', async (name, dir) => {
     const want = new SafetensorsFile(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))));
     const { texts, hidden } = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { texts: string[]; hidden: number };

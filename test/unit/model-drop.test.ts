@@ -28,7 +28,8 @@ const HF: Tree = {
   'pytorch_model.bin': 'pickle',
   'README.md': '# model',
   '1_Pooling': { 'config.json': '{"pooling_mode_cls_token": true}' },
-  '2_Dense': { 'config.json': '{}', 'model.safetensors': 'dense' },
+  '2_Dense': { 'config.json': '{}', 'model.safetensors': 'dense', 'pytorch_model.bin': 'pickle' },
+  '3_Dense': { 'config.json': '{}', 'pytorch_model.bin': 'pickle' },
   onnx: { 'model.onnx': 'onnx', deeper: { 'config.json': '{}' } },
   '.git': { 'config.json': 'no' },
   '.cache': { 'x.json': 'no' },
@@ -51,10 +52,11 @@ describe('reading a dropped model folder', () => {
       'pytorch_model.bin',
       'pytorch_model-00002-of-00003.bin',
       'vocab.txt',
+      '2_Dense/pytorch_model.bin',
     ])
       expect(wanted(path), path).toBe(true);
     for (const path of [
-      '2_Dense/pytorch_model.bin',
+      '1_Pooling/vocab.txt',
       'training_args.bin',
       'optimizer.bin',
       'onnx/deeper/model.onnx',
@@ -73,6 +75,8 @@ describe('reading a dropped model folder', () => {
       '1_Pooling/config.json',
       '2_Dense/config.json',
       '2_Dense/model.safetensors',
+      '3_Dense/config.json',
+      '3_Dense/pytorch_model.bin',
       'config.json',
       'model.safetensors',
       'onnx/model.onnx',
