@@ -31,6 +31,8 @@ interface StoragePlace {
 export class TorchCheckpoint implements TensorSource {
   private readonly starts = new Map<string, number>();
   private readonly blocks = new BlockMemory();
+  /** getRows' last strided tensor, gathered whole. */
+  private lastGathered?: { name: string; data: Float32Array };
 
   private constructor(
     private readonly source: ByteSource,
@@ -66,7 +68,7 @@ export class TorchCheckpoint implements TensorSource {
   async get(name: string, shape: readonly number[]): Promise<Float32Array> {
     const ref = checkShape(this.source.name, name, this.tensors.get(name), shape);
     if (ref.contiguous) return decodeToF32(info(ref), await this.readElements(ref, ref.offset, ref.count), name);
-    return this.gathered(name, ref);
+    return this.gathered(ref);
   }
 
   async getRows(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
@@ -75,18 +77,22 @@ export class TorchCheckpoint implements TensorSource {
     if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= rows))
       throw new RangeError(`${this.source.name}: rows ${from}..${to} of tensor "${name}" outside 0..${rows}`);
     const row = rows === 0 ? 0 : ref.count / rows;
-    if (!ref.contiguous) return (await this.gathered(name, ref)).subarray(from * row, to * row);
+    if (!ref.contiguous) {
+      // A conversion reads a large one block by block: it is gathered once.
+      if (this.lastGathered?.name !== name) this.lastGathered = { name, data: await this.gathered(ref) };
+      return this.lastGathered.data.subarray(from * row, to * row);
+    }
     return this.blocks.decode(info(ref), name, (into) =>
       this.readElements(ref, ref.offset + from * row, (to - from) * row, into),
     );
   }
 
   /** A strided view (a transposed weight saved as it was): the storage span it covers, then its elements in order. */
-  private async gathered(name: string, ref: TensorRef): Promise<Float32Array> {
+  private async gathered(ref: TensorRef): Promise<Float32Array> {
     if (ref.count === 0) return new Float32Array(0);
     const lowest = ref.offset;
     const highest = ref.shape.reduce((sum, n, d) => sum + (n - 1) * (ref.strides[d] as number), ref.offset);
-    const span = decodeToF32(info(ref), await this.readElements(ref, lowest, highest + 1 - lowest), name);
+    const span = decodeToF32(info(ref), await this.readElements(ref, lowest, highest + 1 - lowest), ref.storage.key);
     return gather(span, 0, ref.shape, ref.strides, ref.count);
   }
 
@@ -97,14 +103,15 @@ export class TorchCheckpoint implements TensorSource {
     const length = count * storage.bytes;
     const known = this.starts.get(storage.key);
     if (known !== undefined) return this.read(known + offset, length, into);
-    // First use of this storage: its header comes in the same request as the bytes asked for.
+    // First use of this storage: its header comes in the same request as the bytes asked for when
+    // they begin the storage (as a tensor's first block does), else on its own.
     const place = this.places.get(storage.key) as StoragePlace;
-    const end = Math.min(this.source.size, place.prefixAt + place.prefixLength + offset + length);
-    const both = await readExactly(this.source, place.prefixAt, end - place.prefixAt);
-    const start = place.dataAt(both);
+    const end = Math.min(this.source.size, place.prefixAt + place.prefixLength + (offset === 0 ? length : 0));
+    const prefix = await readExactly(this.source, place.prefixAt, end - place.prefixAt);
+    const start = place.dataAt(prefix);
     this.starts.set(storage.key, start);
     const from = start + offset - place.prefixAt;
-    if (from + length <= both.length) return both.subarray(from, from + length);
+    if (from + length <= prefix.length) return prefix.subarray(from, from + length);
     return this.read(start + offset, length, into);
   }
 

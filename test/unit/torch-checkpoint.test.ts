@@ -78,6 +78,24 @@ describe('pytorch_model.bin', () => {
     await ckpt.get('bert.encoder.layer.3.output.dense.weight', [48, 120]);
     // The entry's local header comes in the same read: 64-byte padding and slack at most.
     expect(source.asked - before).toBeLessThan(48 * 120 * 4 + 256);
+    // A storage first touched in its middle: its header alone, then the rows, not everything before them.
+    const table = [2062, 48];
+    const mid = source.asked;
+    const row = await ckpt.getRows('bert.embeddings.word_embeddings.weight', table, 2000, 2001);
+    expect(source.asked - mid).toBeLessThan(48 * 4 + 256);
+    expect([...row]).toEqual([
+      ...(await ckpt.get('bert.embeddings.word_embeddings.weight', table)).subarray(2000 * 48, 2001 * 48),
+    ]);
+  });
+
+  it('reads a strided view block by block as it reads it whole', async () => {
+    const file = join(FIXTURES, 'torch-state-dicts', 'transposed.pt');
+    const ckpt = await TorchCheckpoint.open(bytesSource(new Uint8Array(readFileSync(file)), 'transposed.pt'));
+    const whole = await ckpt.get('t', [4, 3]);
+    const blocks = [];
+    for (let r = 0; r < 4; r++) blocks.push(...(await ckpt.getRows('t', [4, 3], r, r + 1)));
+    expect(blocks).toEqual([...whole]);
+    expect([...whole]).toEqual([...(await ckpt.get('w', [3, 4]))].map((_, i, w) => w[(i % 3) * 4 + Math.floor(i / 3)]));
   });
 
   it('legacy format in shards: a folder reads through its index as the safetensors fixture does', async () => {
