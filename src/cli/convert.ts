@@ -16,8 +16,9 @@ export const CONVERT_USAGE = `Usage: m3web convert HF_DIR|MODEL.gguf|hf:org/name
 
 Converts a Hugging Face checkpoint of a supported architecture (BERT, XLM-R, DistilBERT,
 MPNet, GTE, NomicBERT, JinaBERT v2, ModernBERT, Qwen3, Gemma 3, model2vec: config.json,
-tokenizer.json, model.safetensors or a sharded model.safetensors.index.json, or, without
-those, a float ONNX export onnx/model.onnx as transformers.js repositories carry; and the
+tokenizer.json (or BERT's vocab.txt), model.safetensors or a sharded
+model.safetensors.index.json, else pytorch_model.bin (or its index; read without running
+the pickle), else a float ONNX export onnx/model.onnx as transformers.js repositories carry; and the
 sentence-transformers modules: Pooling, Dense, Normalize, prompts), or a GGUF file of a
 BERT, XLM-R, NomicBERT, JinaBERT v2, Qwen3-Embedding or EmbeddingGemma embedder
 (llama.cpp's format; hf:org/name:Q8_0 picks a GGUF repository's file by its

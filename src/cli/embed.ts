@@ -22,7 +22,8 @@ only whitespace ("" or "  ") is an input error (exit 2), as in the API.
 Options:
   --model M         a model pack folder (manifest.json, from \`m3web convert\`), a
                     Hugging Face folder (config.json, tokenizer.json,
-                    model.safetensors or onnx/model.onnx), a GGUF file (llama.cpp's
+                    model.safetensors, pytorch_model.bin or onnx/model.onnx), a
+                    GGUF file (llama.cpp's
                     BERT / XLM-R / NomicBERT / JinaBERT / Qwen3-Embedding /
                     EmbeddingGemma embedders), or a hub id
                     hf:org/name[:QUANT][@rev] (or a bare org/name that is no

@@ -26,7 +26,7 @@ async function openFolder(folder: ModelFolder | null): Promise<void> {
         'drop a folder (a Hugging Face model folder or an m3web pack) or a .gguf file, not other single files',
       );
     if (Object.keys(folder.files).length === 0)
-      throw new InputError(`${folder.name} has no model files (JSON, safetensors, GGUF, pack shards)`);
+      throw new InputError(`${folder.name} has no model files (JSON, safetensors, pytorch_model.bin, GGUF, pack shards)`);
     $('load-status').textContent = `Keeping ${folder.name} on this device for the page to open it…`;
     await set(KEY, folder, store());
     const params = new URLSearchParams(location.search);
