@@ -10,7 +10,7 @@ const POOLER = 'pooler.dense.weight';
  * Where each architecture's *ForSequenceClassification keeps its head: BERT's and GTE's pooler
  * under the encoder's prefix (BertForSequenceClassification, new-impl's
  * NewForSequenceClassification), RoBERTa's classification head (XLM-R, and jinaai's
- * xlm-roberta-flash-implementation the same), DistilBERT's pre_classifier, ModernBERT's
+ * xlm-roberta-flash-implementation the same; ELECTRA's over BERT's layers), DistilBERT's pre_classifier, ModernBERT's
  * head.{dense, norm}; each ends in `classifier` (RoBERTa's in classifier.out_proj), a decoder's
  * in `score`, without a bias.
  */
@@ -29,6 +29,9 @@ function headNames(
     case 'qwen2':
       return { hidden: null, norm: null, out: 'score', outBias: false };
     default:
+      // ELECTRA's head is RoBERTa's, over BERT's layers (no pooler).
+      if (source.has('classifier.out_proj.weight'))
+        return { hidden: 'classifier.dense', norm: null, out: 'classifier.out_proj', outBias: true };
       return {
         hidden: `${tensorPrefix(source, POOLER, 'sequence classifier')}pooler.dense`,
         norm: null,

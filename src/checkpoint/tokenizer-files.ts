@@ -5,8 +5,15 @@ import { wordPieceJson } from '../tokenizer/wordpiece-json.js';
 export type TextFiles = (name: string) => Promise<string | undefined>;
 
 /** The slow tokenizer classes whose vocab.txt transformers' BertConverter turns into tokenizer.json. */
-const BERT_TOKENIZERS = new Set(['BertTokenizer', 'BertTokenizerFast', 'DistilBertTokenizer', 'DistilBertTokenizerFast']);
-const WORDPIECE_MODEL_TYPES = new Set(['bert', 'distilbert']);
+const BERT_TOKENIZERS = new Set([
+  'BertTokenizer',
+  'BertTokenizerFast',
+  'DistilBertTokenizer',
+  'DistilBertTokenizerFast',
+  'ElectraTokenizer',
+  'ElectraTokenizerFast',
+]);
+const WORDPIECE_MODEL_TYPES = new Set(['bert', 'distilbert', 'electra']);
 
 /**
  * The folder's tokenizer.json as bytes; where it has none, one made from BERT's slow tokenizer files

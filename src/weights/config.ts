@@ -43,6 +43,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'xlm-roberta',
   'roberta',
   'camembert',
+  'electra',
   'distilbert',
   'mpnet',
   'new',
@@ -108,6 +109,7 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   if (modelType === 't5' || modelType === 'mt5') return parseT5Config(cfg, exitNorm);
   if (modelType === 'deberta-v2') return withCrossEncoder(parseDebertaV2Config(cfg), cfg, 'deberta');
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
+  if (modelType === 'electra') return parseElectraConfig(cfg);
   if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
     throw new UnsupportedError(
       `model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
@@ -148,6 +150,34 @@ function isFlashXlmRoberta(cfg: Record<string, unknown>): boolean {
   const map = cfg.auto_map;
   const named = typeof map === 'object' && map !== null ? (map as Record<string, unknown>).AutoConfig : undefined;
   return typeof named === 'string' && named.endsWith('.XLMRobertaFlashConfig');
+}
+
+/**
+ * ELECTRA (transformers' modeling_electra.py): BERT's embeddings and layers under `electra.`, no
+ * pooler; its sequence classifier's head is RoBERTa's shape with exact GELU. Where embedding_size
+ * differs from hidden_size (the small discriminators) the embeddings pass through
+ * `embeddings_project` first, which m3web does not run.
+ */
+function parseElectraConfig(cfg: Record<string, unknown>): EncoderConfig {
+  const numbers = bertNumbers(cfg);
+  if (cfg.embedding_size !== undefined && cfg.embedding_size !== numbers.hiddenSize) {
+    throw new UnsupportedError(
+      `ELECTRA with embedding_size ${JSON.stringify(cfg.embedding_size)} != hidden_size ${numbers.hiddenSize} (embeddings_project) is not supported`,
+    );
+  }
+  if ((cfg.position_embedding_type ?? 'absolute') !== 'absolute')
+    throw new UnsupportedError(
+      `ELECTRA's position_embedding_type ${JSON.stringify(cfg.position_embedding_type)} is not supported`,
+    );
+  const config: EncoderConfig = {
+    modelType: 'bert',
+    ...numbers,
+    typeVocabSize: positiveInt(cfg, 'type_vocab_size', 2),
+    padTokenId: num(cfg, 'pad_token_id', 0),
+    positionOffset: 0,
+    maxTokens: numbers.maxPositions,
+  };
+  return withCrossEncoder(config, cfg, 'electra');
 }
 
 function withCrossEncoder(config: EncoderConfig, cfg: Record<string, unknown>, family: ClassifierFamily): EncoderConfig {

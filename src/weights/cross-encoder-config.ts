@@ -4,7 +4,16 @@ import { DECODER_RERANK_PROMPTS, type DecoderRerankPrompt, isCausalLm } from './
 import type { CrossEncoderSpec, EncoderConfig } from './encoder-config.js';
 
 /** The architectures whose single-label sequence classifiers m3web runs, by their classification head. */
-export type ClassifierFamily = 'bert' | 'roberta' | 'gte' | 'distilbert' | 'modernbert' | 'deberta' | 'qwen3' | 'qwen2';
+export type ClassifierFamily =
+  | 'bert'
+  | 'roberta'
+  | 'electra'
+  | 'gte'
+  | 'distilbert'
+  | 'modernbert'
+  | 'deberta'
+  | 'qwen3'
+  | 'qwen2';
 
 /**
  * A single-label *ForSequenceClassification config: a cross-encoder (reranker). Classifiers with
@@ -65,13 +74,14 @@ function scoreActivation(cfg: Record<string, unknown>): CrossEncoderSpec['activa
   throw new UnsupportedError(`cross-encoder activation_fn ${JSON.stringify(named)} is not supported (only Sigmoid and Identity)`);
 }
 
-/** BERT's and GTE's pooler, RoBERTa's classification head, DistilBERT's pre_classifier: the first token through one dense layer. */
-function pooledHead(family: 'bert' | 'roberta' | 'gte' | 'distilbert'): Omit<CrossEncoderSpec, 'activation'> {
-  return {
-    pooling: 'cls',
-    hidden: { activation: family === 'distilbert' ? 'relu' : 'tanh', bias: true, norm: null },
-    input: 'pair',
-  };
+/**
+ * BERT's and GTE's pooler, RoBERTa's and ELECTRA's classification heads, DistilBERT's
+ * pre_classifier: the first token through one dense layer, then tanh (ELECTRA: exact GELU,
+ * DistilBERT: ReLU).
+ */
+function pooledHead(family: 'bert' | 'roberta' | 'electra' | 'gte' | 'distilbert'): Omit<CrossEncoderSpec, 'activation'> {
+  const activation = family === 'distilbert' ? 'relu' : family === 'electra' ? 'gelu' : 'tanh';
+  return { pooling: 'cls', hidden: { activation, bias: true, norm: null }, input: 'pair' };
 }
 
 /**

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Independent PyTorch oracle for m3web's cross-encoders (rerankers): single-label sequence classifiers.
 
+Also fixtures/ce-electra-tiny/ (shaped like cross-encoder/ms-marco-electra-base: ElectraForSequenceClassification,
+BERT's layers and pair template under `electra.`, no pooler, ElectraClassificationHead: dense, exact GELU, out_proj).
+
 Writes fixtures/ce-bert-tiny/ (shaped like cross-encoder/ms-marco-MiniLM-L-6-v2: BertForSequenceClassification,
 token types 0 / 1 for the two segments, the pooler and classifier head, no activation_fn named, so
 sentence-transformers' CrossEncoder applies its sigmoid) and fixtures/ce-xlmr-tiny/ (shaped like
@@ -54,15 +57,15 @@ def pair_ids(ids, roberta):
     return out, types
 
 
-def make_weights(cfg, prefix, seed, std, roberta):
+def make_weights(cfg, prefix, seed, std, head_kind):
     """The encoder's weights as make_fixtures.py draws them (its MLM head left out), then the classification head."""
     dummy = {"dense": "lm.dense", "ln": "lm.ln", "bias": "lm.bias"}
     w = [(n, a) for n, a in mf.make_weights(cfg, prefix, seed, std, dummy) if not n.startswith("lm.")]
-    if roberta:  # XLMRobertaForSequenceClassification builds its encoder without the pooler
+    if head_kind != "pooler":  # XLMRobertaForSequenceClassification and ElectraModel build no pooler
         w = [(n, a) for n, a in w if not n.startswith(prefix + "pooler.")]
     rs = np.random.RandomState(seed + 1)
     H = cfg["hidden_size"]
-    names = ("classifier.dense", "classifier.out_proj") if roberta else (None, "classifier")
+    names = (None, "classifier") if head_kind == "pooler" else ("classifier.dense", "classifier.out_proj")
     if names[0]:
         w += [(names[0] + ".weight", rs.standard_normal((H, H)) * 0.2), (names[0] + ".bias", rs.standard_normal(H) * 0.1)]
     w += [(names[1] + ".weight", rs.standard_normal((1, H)) * CLASSIFIER_STD), (names[1] + ".bias", rs.standard_normal(1) * 0.1)]
@@ -94,23 +97,28 @@ def encoder(W, cfg, prefix, ids, types, mask, roberta, no_types=False, positions
     return x
 
 
-def head(W, first, prefix, roberta, no_tanh=False):
-    """The logit [B] from the first token's state: BertPooler + classifier, or RobertaClassificationHead."""
-    act = (lambda t: t) if no_tanh else torch.tanh  # noqa: E731
-    if roberta:
+# The head's activation: BertPooler's and RobertaClassificationHead's tanh, ElectraClassificationHead's exact GELU
+# ("although BERT uses tanh here, it seems Electra authors used gelu here", modeling_electra.py).
+ACTIVATIONS = {"pooler": torch.tanh, "roberta": torch.tanh, "electra": mf.gelu}
+
+
+def head(W, first, prefix, head_kind, activation=None):
+    """The logit [B] from the first token's state: BertPooler + classifier, or RoBERTa's / ELECTRA's classification head."""
+    act = activation or ACTIVATIONS[head_kind]
+    if head_kind != "pooler":
         return pn.linear(W, act(pn.linear(W, first, "classifier.dense")), "classifier.out_proj")[:, 0]
     return pn.linear(W, act(pn.linear(W, first, prefix + "pooler.dense")), "classifier")[:, 0]
 
 
-def logits(W, cfg, prefix, roberta, ids, types, mask, **mistakes):
-    no_tanh = mistakes.pop("no_tanh", False)
+def logits(W, cfg, prefix, roberta, head_kind, ids, types, mask, **mistakes):
+    activation = mistakes.pop("activation", None)
     mean_first = mistakes.pop("mean_first", False)
     x = encoder(W, cfg, prefix, ids, types, mask, roberta, **mistakes)
     first = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True) if mean_first else x[:, 0]
-    return head(W, first, prefix, roberta, no_tanh)
+    return head(W, first, prefix, head_kind, activation)
 
 
-def logits_functional(W, cfg, prefix, roberta, ids, types, mask):
+def logits_functional(W, cfg, prefix, roberta, head_kind, ids, types, mask):
     """Route 2: F.embedding, F.layer_norm, F.multi_head_attention_forward, F.gelu, F.linear."""
     H, nh, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
     B, S = ids.shape
@@ -128,43 +136,49 @@ def logits_functional(W, cfg, prefix, roberta, ids, types, mask):
         a = ln(x + a, p + "attention.output.LayerNorm")
         x = ln(a + lin(F.gelu(lin(a, p + "intermediate.dense")), p + "output.dense"), p + "output.LayerNorm")
     first = x[:, 0]
-    if roberta:
-        return F.linear(torch.tanh(F.linear(first, W["classifier.dense.weight"], W["classifier.dense.bias"])), W["classifier.out_proj.weight"], W["classifier.out_proj.bias"])[:, 0]
+    if head_kind != "pooler":
+        act = F.gelu if head_kind == "electra" else torch.tanh
+        return F.linear(act(F.linear(first, W["classifier.dense.weight"], W["classifier.dense.bias"])), W["classifier.out_proj.weight"], W["classifier.out_proj.bias"])[:, 0]
     pooled = torch.tanh(F.linear(first, g("pooler.dense.weight"), g("pooler.dense.bias")))
     return F.linear(pooled, W["classifier.weight"], W["classifier.bias"])[:, 0]
 
 
-def run(name, source, prefix, roberta, cfg_changes, std, seed, dtype):
+def run(name, source, prefix, roberta, cfg_changes, std, seed, dtype, head_kind=None):
+    head_kind = head_kind or ("roberta" if roberta else "pooler")
     src_cfg = pn.read_json(os.path.join(source, "config.json"))
     texts, ids, _ = pn.source_texts(source)
     cfg = {**src_cfg, **cfg_changes}
     folder = pn.new_folder(name, cfg, source)
-    W = pn.store_weights(folder, make_weights(cfg, prefix, seed, std, roberta), dtype)
+    W = pn.store_weights(folder, make_weights(cfg, prefix, seed, std, head_kind), dtype)
     seqs, types = pair_ids(ids, roberta)
     assert max(map(len, seqs)) <= cfg["max_position_embeddings"] - (cfg["pad_token_id"] + 1 if roberta else 0)
     pad = cfg["pad_token_id"]
     inp, mask = pn.padded_batch(seqs, pad)
     tt, _ = pn.padded_batch(types, 0)
     with torch.no_grad():
-        got = logits(W, cfg, prefix, roberta, inp, tt, mask)
+        got = logits(W, cfg, prefix, roberta, head_kind, inp, tt, mask)
         for i, (s, t) in enumerate(zip(seqs, types)):
-            alone = logits(W, cfg, prefix, roberta, torch.tensor([s]), torch.tensor([t]), torch.ones((1, len(s)), dtype=torch.long))
+            alone = logits(W, cfg, prefix, roberta, head_kind, torch.tensor([s]), torch.tensor([t]), torch.ones((1, len(s)), dtype=torch.long))
             assert abs(alone.item() - got[i].item()) < 1e-9, (name, "alone", i)
-        route = (logits_functional(W, cfg, prefix, roberta, inp, tt, mask) - got).abs().max().item()
+        route = (logits_functional(W, cfg, prefix, roberta, head_kind, inp, tt, mask) - got).abs().max().item()
         assert route < 1e-9, (name, "route 2", route)
-        mistakes = {"mean of the tokens instead of the first": dict(mean_first=True), "no tanh in the head": dict(no_tanh=True)}
+        mistakes = {"mean of the tokens instead of the first": dict(mean_first=True)}
+        if head_kind == "electra":
+            mistakes["tanh instead of GELU in the head"] = dict(activation=torch.tanh)
+        else:
+            mistakes["no tanh in the head"] = dict(activation=lambda t: t)
         if roberta:
             mistakes["positions from 0 (no padding_idx + 1)"] = dict(positions_from_zero=True)
         else:
             mistakes["token types all 0"] = dict(no_types=True)
         moved = {}
         for label, kw in mistakes.items():
-            moved[label] = (logits(W, cfg, prefix, roberta, inp, tt, mask, **kw) - got).abs().max().item()
+            moved[label] = (logits(W, cfg, prefix, roberta, head_kind, inp, tt, mask, **kw) - got).abs().max().item()
             assert moved[label] > 0.1, (name, label, moved[label])
         # Per-row q8 rounding of every matrix alone (the runtime keeps the classifier head in f32): how far the
         # logits move, the level a q8 pack is held to.
         q8 = {n: (t if n.startswith("classifier") or n.startswith(prefix + "pooler") else q) for (n, t), q in zip(W.items(), pn.q8_rows(W).values())}
-        q8_moved = (logits(q8, cfg, prefix, roberta, inp, tt, mask) - got).abs().max().item()
+        q8_moved = (logits(q8, cfg, prefix, roberta, head_kind, inp, tt, mask) - got).abs().max().item()
     spread = got.std().item()
     assert spread > 0.3, (name, "logit spread", spread)
     scores = torch.sigmoid(got) if cfg.get("sentence_transformers") is None else got
@@ -197,6 +211,11 @@ def main():
     run("ce-bert-tiny", pn.BERT, "bert.", False, {"architectures": ["BertForSequenceClassification"], **labels}, mf.BERT_STD, 4321, np.float32)
     st = {"sentence_transformers": {"activation_fn": "torch.nn.modules.linear.Identity", "version": "4.0.2"}}
     run("ce-xlmr-tiny", pn.XLMR, "roberta.", True, {"architectures": ["XLMRobertaForSequenceClassification"], **labels, **st}, mf.XLMR_STD, 8765, np.float16)
+    # cross-encoder/ms-marco-electra-base's shape: ElectraForSequenceClassification, BERT's layers and tokenizer under
+    # `electra.`, embedding_size = hidden_size (no embeddings_project), the GELU head over [CLS].
+    bert_cfg = pn.read_json(os.path.join(pn.BERT, "config.json"))
+    electra = {"model_type": "electra", "architectures": ["ElectraForSequenceClassification"], "embedding_size": bert_cfg["hidden_size"], **labels}
+    run("ce-electra-tiny", pn.BERT, "electra.", False, electra, mf.BERT_STD, 2468, np.float32, head_kind="electra")
 
 
 if __name__ == "__main__":

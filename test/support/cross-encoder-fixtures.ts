@@ -12,4 +12,5 @@ export const PAIR_CROSS_ENCODERS = [
   'ce-jina-flash-tiny',
   'ce-jinabert-tiny',
   'ce-deberta-tiny',
+  'ce-electra-tiny',
 ] as const;

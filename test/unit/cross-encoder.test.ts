@@ -57,9 +57,15 @@ describe('cross-encoder config', () => {
     expect(() => parseHfConfig(softmax)).toThrow(/activation_fn/);
   });
 
-  it("each architecture's head: GTE's and RoBERTa's tanh, DistilBERT's ReLU, ModernBERT's GELU + LayerNorm over its pooling", () => {
+  it("each architecture's head: GTE's and RoBERTa's tanh, DistilBERT's ReLU, ELECTRA's GELU, ModernBERT's GELU + LayerNorm over its pooling", () => {
     expect(parseHfConfig(configOf('ce-gte-tiny')).crossEncoder?.hidden).toEqual(tanh);
     expect(parseHfConfig(configOf('ce-distilbert-tiny')).crossEncoder?.hidden).toEqual({ ...tanh, activation: 'relu' });
+    const electra = configOf('ce-electra-tiny');
+    expect(parseHfConfig(electra)).toMatchObject({
+      modelType: 'bert',
+      crossEncoder: { hidden: { ...tanh, activation: 'gelu' } },
+    });
+    expect(() => parseHfConfig({ ...electra, embedding_size: 16 })).toThrow(/embeddings_project/);
     const modern = configOf('ce-modernbert-tiny');
     expect(parseHfConfig(modern).crossEncoder).toEqual({
       activation: 'sigmoid',
@@ -94,7 +100,9 @@ describe.each(MODELS)('%s', (model) => {
       JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
     );
     const typed = readsSegmentTypes(parseHfConfig(configOf(model)));
-    expect(typed).toBe(model === 'ce-bert-tiny' || model === 'ce-gte-tiny' || model === 'ce-jinabert-tiny');
+    expect(typed).toBe(
+      model === 'ce-bert-tiny' || model === 'ce-gte-tiny' || model === 'ce-jinabert-tiny' || model === 'ce-electra-tiny',
+    );
     expected.pairs.forEach(([q, d], i) => {
       const pair = tokenizer.encodePair(q, d, 512, typed);
       const types = expected.token_type_ids[i] as number[];
