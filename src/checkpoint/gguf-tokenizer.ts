@@ -1,16 +1,13 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
+import { PIECE, unigramJson as unigramSpecJson } from '../tokenizer/unigram-json.js';
 import { wordPieceJson as wordPieceSpecJson } from '../tokenizer/wordpiece-json.js';
 import { type GgufFile, ggufArray, ggufNumber } from './gguf.js';
 
 // tokenizer.json rebuilt from a GGUF file's vocabulary (tokenizer.ggml.*), as the model's own
 // tokenizer was before llama.cpp's converter rewrote it.
 
-/** gguf-py's TokenType. */
-const UNKNOWN = 2;
-const CONTROL = 3;
-const USER_DEFINED = 4;
-const UNUSED = 5;
-const BYTE = 6;
+/** gguf-py's TokenType: SentencePiece's piece types. */
+const { unknown: UNKNOWN, control: CONTROL, userDefined: USER_DEFINED, unused: UNUSED, byte: BYTE } = PIECE;
 /** llama.cpp's phantom space: what the converter puts before every word-initial WordPiece token. */
 const PHANTOM = '\u2581';
 
@@ -110,12 +107,6 @@ export function wordPieceJson(file: GgufFile, v: Vocab): unknown {
   });
 }
 
-const base64 = (bytes: readonly number[]) => {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.slice(i, i + 0x8000).map((b) => b & 0xff));
-  return btoa(text);
-};
-
 /**
  * tokenizer.json for a SentencePiece Unigram vocabulary (tokenizer.ggml.model "t5": what the
  * converter writes for XLM-R models, ids already in transformers' order): the pieces and their
@@ -127,32 +118,16 @@ export function unigramJson(file: GgufFile, v: Vocab): unknown {
   if (scores.length !== v.tokens.length)
     throw new ModelFormatError(`${file.name}: ${scores.length} token scores for ${v.tokens.length} tokens`);
   const charsmap = ggufArray(file, 'tokenizer.ggml.precompiled_charsmap', 'number');
-  const prefix = file.metadata.get('tokenizer.ggml.add_space_prefix') === false ? 'never' : 'always';
-  const collapse = file.metadata.get('tokenizer.ggml.remove_extra_whitespaces') !== false;
-  const normalizers = [
-    ...(charsmap?.length ? [{ type: 'Precompiled', precompiled_charsmap: base64(charsmap) }] : []),
-    ...(collapse ? [{ type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }] : []),
-  ];
-  const unk = v.types.indexOf(UNKNOWN);
-  const bos = v.special('cls', '<s>');
-  const eos = v.special('seperator', '</s>');
-  const metaspace = { type: 'Metaspace', replacement: PHANTOM, prepend_scheme: prefix, split: true };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: v.tokens.flatMap((t, id) => (v.types[id] === CONTROL || v.types[id] === UNKNOWN ? [addedToken(id, t)] : [])),
-    normalizer: normalizers.length ? { type: 'Sequence', normalizers } : null,
-    pre_tokenizer: metaspace,
-    post_processor: template([v.tokens[bos] as string, bos], [v.tokens[eos] as string, eos], true),
-    decoder: metaspace,
-    model: {
-      type: 'Unigram',
-      unk_id: unk < 0 ? null : unk,
-      vocab: v.tokens.map((t, i) => [t, scores[i]]),
-      byte_fallback: v.types.includes(BYTE),
-    },
-  };
+  return unigramSpecJson({
+    tokens: v.tokens,
+    scores,
+    types: v.types,
+    charsmap: charsmap && Uint8Array.from(charsmap, (b) => b & 0xff),
+    addPrefix: file.metadata.get('tokenizer.ggml.add_space_prefix') !== false,
+    collapse: file.metadata.get('tokenizer.ggml.remove_extra_whitespaces') !== false,
+    bos: v.special('cls', '<s>'),
+    eos: v.special('seperator', '</s>'),
+  });
 }
 
 /**

@@ -1,8 +1,10 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
+import { PIECE, unigramJson } from '../tokenizer/unigram-json.js';
 import { wordPieceJson } from '../tokenizer/wordpiece-json.js';
+import { readSentencePieceModel } from './sentencepiece-model.js';
 
-/** A model folder's small files as text (a hub repository, a Node folder, dropped Files); undefined where missing. */
-export type TextFiles = (name: string) => Promise<string | undefined>;
+/** A model folder's small files (a hub repository, a Node folder, dropped Files); undefined where missing. */
+export type FolderFiles = (name: string) => Promise<Uint8Array | undefined>;
 
 /** The slow tokenizer classes whose vocab.txt transformers' BertConverter turns into tokenizer.json. */
 const BERT_TOKENIZERS = new Set([
@@ -14,38 +16,68 @@ const BERT_TOKENIZERS = new Set([
   'ElectraTokenizerFast',
 ]);
 const WORDPIECE_MODEL_TYPES = new Set(['bert', 'distilbert', 'electra']);
+const XLMR_TOKENIZERS = new Set(['XLMRobertaTokenizer', 'XLMRobertaTokenizerFast']);
+const SENTENCEPIECE_FILE = 'sentencepiece.bpe.model';
 
 /**
- * The folder's tokenizer.json as bytes; where it has none, one made from BERT's slow tokenizer files
- * (vocab.txt, tokenizer_config.json, special_tokens_map.json), as older repositories hold them;
- * undefined where it has neither.
+ * The folder's tokenizer.json as bytes; where it has none, one made from the slow tokenizer's files
+ * that older repositories hold instead (BERT's vocab.txt, XLM-R's sentencepiece.bpe.model, with
+ * tokenizer_config.json and special_tokens_map.json), as transformers' converters make it;
+ * undefined where it has none of them.
  */
-export async function folderTokenizer(read: TextFiles, config: unknown): Promise<Uint8Array | undefined> {
+export async function folderTokenizer(read: FolderFiles, config: unknown): Promise<Uint8Array | undefined> {
   const json = await read('tokenizer.json');
-  if (json !== undefined) return new TextEncoder().encode(json);
-  const vocab = await read('vocab.txt');
-  if (vocab === undefined) return undefined;
+  if (json !== undefined) return json;
+  const [vocab, spm] = await Promise.all([read('vocab.txt'), read(SENTENCEPIECE_FILE)]);
+  if (vocab === undefined && spm === undefined) return undefined;
   const settings = { ...(await jsonFile(read, 'special_tokens_map.json')), ...(await jsonFile(read, 'tokenizer_config.json')) };
   const declared = settings.tokenizer_class;
   const modelType = (config as { model_type?: unknown } | undefined)?.model_type;
-  const isBert =
-    typeof declared === 'string'
-      ? BERT_TOKENIZERS.has(declared)
-      : typeof modelType === 'string' && WORDPIECE_MODEL_TYPES.has(modelType);
-  if (!isBert) {
+  const is = (classes: Set<string>, types: string[]) =>
+    typeof declared === 'string' ? classes.has(declared) : typeof modelType === 'string' && types.includes(modelType);
+  let made: unknown;
+  if (vocab !== undefined && is(BERT_TOKENIZERS, [...WORDPIECE_MODEL_TYPES])) {
+    made = wordPieceTokenizer(new TextDecoder().decode(vocab), settings);
+  } else if (spm !== undefined && is(XLMR_TOKENIZERS, ['xlm-roberta'])) {
+    made = await xlmRobertaTokenizer(spm);
+  } else {
     const named = typeof declared === 'string' ? declared : `model_type ${JSON.stringify(modelType)}`;
     throw new UnsupportedError(
-      `this folder has vocab.txt but no tokenizer.json: m3web builds one for BERT's WordPiece only, not ${named}`,
+      `this folder has ${vocab ? 'vocab.txt' : SENTENCEPIECE_FILE} but no tokenizer.json: m3web builds one for BERT's WordPiece and XLM-R's SentencePiece only, not ${named}`,
     );
   }
-  return new TextEncoder().encode(JSON.stringify(wordPieceTokenizer(vocab, settings)));
+  return new TextEncoder().encode(JSON.stringify(made));
 }
 
-async function jsonFile(read: TextFiles, name: string): Promise<Record<string, unknown>> {
-  const text = await read(name);
-  if (text === undefined) return {};
+/**
+ * tokenizer.json as transformers' XLMRobertaConverter makes it from sentencepiece.bpe.model: fairseq's
+ * four specials first (`<s>`, `<pad>`, `</s>`, `<unk>`), SentencePiece's pieces from its fourth on
+ * (its own `<unk>`, `<s>`, `</s>` come first), `<mask>` last; the model's character map and
+ * whitespace settings.
+ */
+async function xlmRobertaTokenizer(bytes: Uint8Array): Promise<unknown> {
+  const model = await readSentencePieceModel(bytes, SENTENCEPIECE_FILE);
+  if (model.modelType !== 1)
+    throw new UnsupportedError(`${SENTENCEPIECE_FILE} is a SentencePiece model of type ${model.modelType}, not Unigram`);
+  const rest = model.pieces.slice(3);
+  const { control, unknown } = PIECE;
+  return unigramJson({
+    tokens: ['<s>', '<pad>', '</s>', '<unk>', ...rest.map((p) => p.piece), '<mask>'],
+    scores: [0, 0, 0, 0, ...rest.map((p) => p.score), 0],
+    types: [control, control, control, unknown, ...rest.map((p) => p.type), control],
+    charsmap: model.charsmap,
+    addPrefix: model.addDummyPrefix,
+    collapse: model.removeExtraWhitespaces,
+    bos: 0,
+    eos: 2,
+  });
+}
+
+async function jsonFile(read: FolderFiles, name: string): Promise<Record<string, unknown>> {
+  const bytes = await read(name);
+  if (bytes === undefined) return {};
   try {
-    const v: unknown = JSON.parse(text);
+    const v: unknown = JSON.parse(new TextDecoder().decode(bytes));
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
   } catch (cause) {
     throw new ModelFormatError(`${name} is not valid JSON`, { cause });

@@ -16,7 +16,7 @@ export const CONVERT_USAGE = `Usage: m3web convert HF_DIR|MODEL.gguf|hf:org/name
 
 Converts a Hugging Face checkpoint of a supported architecture (BERT, XLM-R, DistilBERT,
 MPNet, GTE, NomicBERT, JinaBERT v2, ModernBERT, Qwen3, Gemma 3, model2vec: config.json,
-tokenizer.json (or BERT's vocab.txt), model.safetensors or a sharded
+tokenizer.json (or BERT's vocab.txt, XLM-R's sentencepiece.bpe.model), model.safetensors or a sharded
 model.safetensors.index.json, else pytorch_model.bin (or its index; read without running
 the pickle), else a float ONNX export onnx/model.onnx as transformers.js repositories carry; and the
 sentence-transformers modules: Pooling, Dense, Normalize, prompts), or a GGUF file of a

@@ -64,17 +64,17 @@ export type FileOpener = (path: string, name: string) => Promise<ByteSource>;
 /** Reads the file whole into memory (what loadHfModel's in-memory model needs). */
 const readWhole: FileOpener = async (path, name) => bytesSource(await readBytes(path), name);
 
-/** The folder's tokenizer.json (or one made from BERT's vocab.txt: folderTokenizer), as bytes. */
+/** The folder's tokenizer.json (or one made from a slow tokenizer's files: folderTokenizer), as bytes. */
 export async function tokenizerOf(dir: string, config: unknown): Promise<Uint8Array> {
   const tokenizer = await folderTokenizer(async (name) => {
     try {
-      return await readFile(join(dir, name), 'utf8');
+      return new Uint8Array(await readFile(join(dir, name)));
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new ModelFormatError(`reading ${join(dir, name)} failed: ${String(cause)}`, { cause });
     }
   }, config);
-  if (!tokenizer) throw new ModelFormatError(`tokenizer.json not found in model folder ${dir} (nor BERT's vocab.txt)`);
+  if (!tokenizer) throw new ModelFormatError(`tokenizer.json not found in model folder ${dir} (nor a slow tokenizer's files)`);
   return tokenizer;
 }
 

@@ -252,8 +252,11 @@ export async function checkpointFromFiles(files: Iterable<File>): Promise<HfChec
   if (!weights)
     throw new ModelFormatError('model.safetensors or pytorch_model.bin (or its index.json with its shards) is missing');
   const config = await jsonOf(need('config.json'), 'config.json');
-  const tokenizer = await folderTokenizer(async (name) => byName.get(name)?.text(), config);
-  if (!tokenizer) throw new ModelFormatError("tokenizer.json (or BERT's vocab.txt) is missing from the dropped files");
+  const tokenizer = await folderTokenizer(async (name) => {
+    const f = byName.get(name);
+    return f && new Uint8Array(await f.arrayBuffer());
+  }, config);
+  if (!tokenizer) throw new ModelFormatError("tokenizer.json (or a slow tokenizer's files) is missing from the dropped files");
   return {
     config,
     tokenizer,

@@ -220,15 +220,12 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
     // Asked again as required: its 404 names the missing file and repository.
     await repo.bytes('config.json', true);
   }
-  const tokenizer = await folderTokenizer(async (file) => {
-    const bytes = await repo.bytes(file, false);
-    return bytes && new TextDecoder().decode(bytes);
-  }, config);
+  const tokenizer = await folderTokenizer((file) => repo.bytes(file, false), config);
   if (!tokenizer) {
     const gguf = await openHubGguf(repo, meter);
     if (gguf) return gguf;
     throw new ModelFormatError(
-      `${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json (or BERT's vocab.txt)`,
+      `${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json (or BERT's vocab.txt, XLM-R's sentencepiece.bpe.model)`,
     );
   }
   const [tokenizerConfig, weights] = await Promise.all([

@@ -52,6 +52,7 @@ describe('reading a dropped model folder', () => {
       'pytorch_model.bin',
       'pytorch_model-00002-of-00003.bin',
       'vocab.txt',
+      'sentencepiece.bpe.model',
       '2_Dense/pytorch_model.bin',
     ])
       expect(wanted(path), path).toBe(true);

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,11 +11,13 @@ import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { expectHubLikeOracle, readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
 
-// Older BERT repositories have no tokenizer.json, only the slow tokenizer's vocab.txt (one token per
-// line, the line its id) and tokenizer_config.json. m3web builds tokenizer.json from them as
-// transformers' BertConverter does. Oracles: the Hugging Face tokenizer's ids for bert-base-uncased on
-// llama.cpp's 46 test strings (tokenizer-bge), and bert-tiny's PyTorch oracle through a folder that
-// has vocab.txt and pytorch_model.bin only, as a 2019 repository would.
+// Older BERT and XLM-R repositories have no tokenizer.json, only the slow tokenizer's files: BERT's
+// vocab.txt (one token per line, the line its id) or XLM-R's sentencepiece.bpe.model, beside
+// tokenizer_config.json. m3web builds tokenizer.json from them as transformers' BertConverter and
+// XLMRobertaConverter do. Oracles: the Hugging Face tokenizer's ids for bert-base-uncased on
+// llama.cpp's 46 test strings (tokenizer-bge); bert-tiny's PyTorch oracle through a folder that has
+// vocab.txt and pytorch_model.bin only, as a 2019 repository would; sentencepiece's own ids on
+// gguf-xlmr's model (make_gguf.py, make_charsmap_cases.py).
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
 const vocabTxt = (tokenizerJson: string) => {
@@ -26,7 +28,8 @@ const vocabTxt = (tokenizerJson: string) => {
 };
 const BGE_VOCAB = vocabTxt(join(FIXTURES, 'tokenizer-bge', 'tokenizer.json'));
 const BERT_VOCAB = vocabTxt(join(FIXTURES, 'bert-tiny', 'tokenizer.json'));
-const files = (map: Record<string, string>) => async (name: string) => map[name];
+const files = (map: Record<string, string>) => async (name: string) =>
+  map[name] === undefined ? undefined : new TextEncoder().encode(map[name]);
 
 describe("tokenizer.json from BERT's vocab.txt", () => {
   it('tokenizes as the Hugging Face tokenizer does (bert-base-uncased: accents, CJK, Cyrillic, emoji, whitespace)', async () => {
@@ -68,7 +71,7 @@ describe("tokenizer.json from BERT's vocab.txt", () => {
     const mpnet = files({ 'vocab.txt': BERT_VOCAB, 'tokenizer_config.json': '{"tokenizer_class": "MPNetTokenizer"}' });
     await expect(folderTokenizer(mpnet, { model_type: 'mpnet' })).rejects.toThrow(UnsupportedError);
     await expect(folderTokenizer(files({ 'vocab.txt': BERT_VOCAB }), { model_type: 'roberta' })).rejects.toThrow(
-      /BERT's WordPiece only, not model_type "roberta"/,
+      /XLM-R's SentencePiece only, not model_type "roberta"/,
     );
     await expect(folderTokenizer(files({ 'vocab.txt': 'a\nb\n' }), { model_type: 'bert' })).rejects.toThrow(ModelFormatError);
   });
@@ -115,5 +118,33 @@ describe("tokenizer.json from BERT's vocab.txt", () => {
         ]),
     );
     it('by hub id', { timeout: 120_000 }, () => expectHubLikeOracle(hub.url, 'old/bert-vocab', join(FIXTURES, 'bert-tiny')));
+  });
+});
+
+describe("tokenizer.json from XLM-R's sentencepiece.bpe.model", () => {
+  const dir = join(FIXTURES, 'gguf-xlmr');
+  const fromFolder = async (name: string) =>
+    existsSync(join(dir, name)) ? new Uint8Array(readFileSync(join(dir, name))) : undefined;
+  const json = (name: string) => JSON.parse(readFileSync(join(dir, name), 'utf8'));
+
+  it('tokenizes as sentencepiece does, framed as XLMRobertaTokenizer frames it (piece + 1, <unk> 3), the character map included', async () => {
+    expect(existsSync(join(dir, 'tokenizer.json'))).toBe(false);
+    const bytes = await folderTokenizer(fromFolder, json('config.json'));
+    const tokenizer = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(bytes)), json('tokenizer_config.json'));
+    // make_gguf.py's texts (sentencepiece's ids) and make_charsmap_cases.py's (texts its character map changes).
+    const expected = json('expected.json') as { texts: string[]; ids: number[][] };
+    const cases = json('charsmap-cases.json') as { texts: string[]; ids: number[][] };
+    const texts = [...expected.texts, ...cases.texts];
+    const ids = [...expected.ids, ...cases.ids];
+    expect(texts.length).toBe(15);
+    for (const [i, text] of texts.entries())
+      expect([...tokenizer.encode(text, 10_000).ids], JSON.stringify(text)).toEqual(ids[i]);
+  });
+
+  it('refuses the SentencePiece tokenizers whose converters it does not follow', async () => {
+    const camembert = async (name: string) =>
+      name === 'tokenizer_config.json' ? new TextEncoder().encode('{"tokenizer_class": "CamembertTokenizer"}') : fromFolder(name);
+    await expect(folderTokenizer(camembert, { model_type: 'camembert' })).rejects.toThrow(UnsupportedError);
+    await expect(folderTokenizer(camembert, { model_type: 'camembert' })).rejects.toThrow(/not CamembertTokenizer/);
   });
 });
