@@ -10,5 +10,5 @@ export function tensorPrefix(source: TensorSource, tensor: string, architecture:
   for (const name of source.names()) {
     if (name.endsWith(tensor)) return name.slice(0, -tensor.length);
   }
-  throw new ModelFormatError(`model.safetensors: missing tensor "${tensor}" (is this a ${architecture} checkpoint?)`);
+  throw new ModelFormatError(`the checkpoint has no tensor "…${tensor}" (is it a ${architecture} checkpoint?)`);
 }
