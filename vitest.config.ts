@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { playwright } from '@vitest/browser-playwright';
@@ -7,6 +7,13 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/chromium.js';
 import { requireTestMachine } from './test/support/preflight.js';
 
 requireTestMachine();
+
+// Dawn in Node runs on Mesa's lavapipe where it is installed (.ci/run installs it): about 40x
+// SwiftShader's speed on these tests (test/gpu/parity.test.ts: 23 s against 545 s), and a second
+// driver beside the browser project's SwiftShader, which still runs every test/gpu file. Files
+// that test an adapter without shader-f16 pick SwiftShader themselves (test/support/gpu.ts).
+const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
+const NODE_ICD = existsSync(LAVAPIPE) ? LAVAPIPE : '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 export default defineConfig({
   test: {
@@ -19,10 +26,10 @@ export default defineConfig({
           name: 'node',
           environment: 'node',
           include: ['test/unit/**/*.test.ts', 'test/gpu/**/*.test.ts', 'test/package/**/*.test.ts', 'test/site/**/*.test.ts'],
-          // Dawn in Node runs on Chromium's SwiftShader unless the caller picked another ICD.
-          // A cache folder of this run's own: stored probes and hub conversions never leak between runs.
+          // Dawn's adapter (above) unless the caller picked another ICD. A cache folder of this
+          // run's own: stored probes and hub conversions never leak between runs.
           env: {
-            VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json',
+            VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? NODE_ICD,
             M3WEB_CACHE_DIR: mkdtempSync(join(tmpdir(), 'm3web-test-cache-')),
           },
         },

@@ -4,20 +4,24 @@ import { UniformArena, uploadBuffer } from '../../src/gpu/resources.js';
 let context: Promise<GpuContext> | undefined;
 
 const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
+const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /**
- * In Node, has Dawn use Mesa's lavapipe instead of SwiftShader (the Node project's default, which
- * lacks `shader-f16`) where lavapipe's driver is installed: for test files of f16 activations.
- * Call it before the file's first GPU device: the Vulkan loader reads VK_ICD_FILENAMES when
- * Dawn's instance is made, and each test file runs in a process of its own.
+ * In Node, has Dawn use the Vulkan driver `icd` where it is installed. Call it before the file's
+ * first GPU device: the Vulkan loader reads VK_ICD_FILENAMES when Dawn's instance is made, and
+ * each test file runs in a process of its own.
  */
-export function preferLavapipe(): void {
+function useIcd(icd: string): void {
   if (typeof process === 'undefined' || !process.versions?.node) return;
   const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
-  if (/swiftshader/i.test(process.env.VK_ICD_FILENAMES ?? '') && fs.existsSync(LAVAPIPE)) {
-    process.env.VK_ICD_FILENAMES = LAVAPIPE;
-  }
+  if (fs.existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
 }
+
+/** Mesa's lavapipe (shader-f16), for test files of f16 activations, whatever ICD the run picked. */
+export const preferLavapipe = () => useIcd(LAVAPIPE);
+
+/** Chromium's SwiftShader (no shader-f16), for test files of what an adapter without it does. */
+export const preferSwiftShader = () => useIcd(SWIFTSHADER);
 
 /** One device per test file (Node worker or browser page), shared by its tests. */
 export function testGpu(): Promise<GpuContext> {

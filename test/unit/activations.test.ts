@@ -18,7 +18,10 @@ import { GpuSession } from '../../src/gpu/session.js';
 import type { EncoderBackend } from '../../src/model/encoder.js';
 import { folderProbeStore } from '../../src/node/probe-folder.js';
 import { ADAPTER, fakeBackend } from '../support/fake-backend.js';
+import { preferSwiftShader } from '../support/gpu.js';
 import { bertConfig, randomBert } from '../support/random.js';
+
+preferSwiftShader();
 
 /** Fake f32 and f16 backends on one clock, timed `ms[type]` per call (or by call number), and what was made. */
 function fakes(ms: Record<Elem, (call: number) => number>) {
@@ -150,7 +153,7 @@ describe('activations: stored per adapter and model', () => {
   });
 });
 
-// The Node project runs on SwiftShader (vitest.config.ts), which has no shader-f16.
+// SwiftShader has no shader-f16 (preferSwiftShader, at the top of this file).
 describe('activations on an adapter without shader-f16', async () => {
   const session = new GpuSession();
   const gpu = await session.acquire();

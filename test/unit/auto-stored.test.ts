@@ -44,7 +44,8 @@ afterAll(() => {
   rmSync(cache, { recursive: true, force: true });
 });
 
-// The Node project runs on SwiftShader (vitest.config.ts): a real adapter names the stored probe.
+// The Node project's adapter (vitest.config.ts) names the stored probe; activations stay f32, which
+// these probes are of (on an adapter with shader-f16, 'auto' would time f16 too).
 describe("device 'auto' with a stored probe", () => {
   it('makes no WebGPU backend (pipelines, weights) when no call would run there', async () => {
     vi.stubEnv('M3WEB_CACHE_DIR', cache);
@@ -55,7 +56,7 @@ describe("device 'auto' with a stored probe", () => {
       const gpuProbe = { ...probe(adapter, 1, []), stoppedAt: { layers: 1, batch: 1, seqLen: 16, ms: 300 } };
       await store(adapter, 'never:f32', { cpu: probe(null, 0.01), webgpu: gpuProbe });
       const create = vi.spyOn(GpuEncoder, 'create');
-      const backends = await EncoderBackends.create(weights, 'auto', session, 'never:f32', 2);
+      const backends = await EncoderBackends.create(weights, 'auto', session, 'never:f32', 2, 'f32');
       expect(create).not.toHaveBeenCalled();
       expect(backends.probe).toBe('stored');
       expect(backends.fallbackReason).toBeNull();
@@ -75,7 +76,7 @@ describe("device 'auto' with a stored probe", () => {
       // WebGPU ten times faster per token: it takes the batches.
       await store(adapter, 'gpu:f32', { cpu: probe(null, 0.01), webgpu: probe(adapter, 0.001) });
       const create = vi.spyOn(GpuEncoder, 'create');
-      const backends = await EncoderBackends.create(weights, 'auto', session, 'gpu:f32', 2);
+      const backends = await EncoderBackends.create(weights, 'auto', session, 'gpu:f32', 2, 'f32');
       expect(create).toHaveBeenCalledTimes(1);
       expect(backends.probe).toBe('stored');
       expect(backends.adapter).toEqual(adapter);
