@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { type LoadedModel, type LoadOptions, loadHfModel } from '../checkpoint/load.js';
 import { SafetensorsFile, type TensorSource } from '../checkpoint/safetensors.js';
+import type { SentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
 import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
 import { ggufPathOf, openGgufFile } from './gguf-file.js';
-import { folderWeights, staticModuleOf, tokenizerOf } from './hf-folder.js';
+import { folderWeights, readHfFolder, staticModuleOf, tokenizerOf } from './hf-folder.js';
 
 async function optionalJson(path: string): Promise<unknown> {
   let text: string;
@@ -87,5 +89,29 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/**
+ * Loads a Hugging Face folder (or a GGUF file) into memory with its sentence-transformers files,
+ * reading the weight files by ranges as the readers ask, so a checkpoint is never held whole
+ * beside the weights made from it; the files are closed once loaded.
+ */
+export async function loadHfFolder(
+  dir: string,
+  options: LoadOptions = {},
+): Promise<LoadedModel & { sentenceTransformers: SentenceTransformersFiles }> {
+  const opened: FileSource[] = [];
+  try {
+    const files = await readHfFolder(dir, async (path, name) => {
+      const source = await fileSource(path, name);
+      opened.push(source);
+      return source;
+    });
+    // A GGUF file carries its pooling; a folder keeps it in its sentence-transformers files.
+    const sentenceTransformers = files.sentenceTransformers ?? (await readSentenceTransformers(dir));
+    return { ...(await loadHfModel({ ...files, sentenceTransformers }, options)), sentenceTransformers };
+  } finally {
+    await Promise.all(opened.map((f) => f.close()));
   }
 }

@@ -125,16 +125,17 @@ export async function staticModuleOf(dir: string): Promise<{ path: string; confi
 
 /**
  * Reads a Hugging Face model folder (config.json, tokenizer.json, optional tokenizer_config.json,
- * model.safetensors; or sentence-transformers' static layout) for loadHfModel.
+ * the weights; or sentence-transformers' static layout; or a GGUF file) for loadHfModel. Weight
+ * files are opened with `openFile`: read whole into memory by default, so nothing needs closing.
  */
-export async function readHfFolder(dir: string): Promise<HfModelFiles> {
+export async function readHfFolder(dir: string, openFile: FileOpener = readWhole): Promise<HfModelFiles> {
   const abs = resolve(dir);
   const info = await stat(abs).catch(() => null);
   if (!info) throw new ModelFormatError(`model folder ${dir} does not exist`);
   const gguf = await ggufPathOf(abs);
   if (gguf) {
     const name = basename(gguf);
-    const ckpt = await openGguf(bytesSource(await readBytes(gguf), name));
+    const ckpt = await openGguf(await openFile(gguf, name));
     const tokenizer: unknown = JSON.parse(new TextDecoder().decode(ckpt.tokenizer));
     return { ...ckpt, tokenizer, name: name.replace(/\.gguf$/i, '') };
   }
@@ -147,12 +148,12 @@ export async function readHfFolder(dir: string): Promise<HfModelFiles> {
     return {
       config: module.config,
       tokenizer: await parsedTokenizer(moduleDir, module.config),
-      weights: await folderWeights(moduleDir),
+      weights: await folderWeights(moduleDir, openFile),
     };
   }
   const tokenizer = await parsedTokenizer(dir, config);
   const tokenizerConfig = await readJson(dir, 'tokenizer_config.json', true);
-  const weights = await folderWeights(dir);
+  const weights = await folderWeights(dir, openFile);
   const name = basename(abs);
   return tokenizerConfig === undefined
     ? { config, tokenizer, name, weights }

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type LoadedModel, loadHfModel } from '../checkpoint/load.js';
+import type { LoadedModel } from '../checkpoint/load.js';
 import { type SentenceTransformersSettings, sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
 import { ModelFormatError } from '../errors.js';
 import { MANIFEST_FILE, type PackManifest, parseManifest } from '../pack/manifest.js';
@@ -9,8 +9,8 @@ import { modelFromPack } from '../pack/model.js';
 import { parseHfConfig } from '../weights/config.js';
 import type { Quant } from '../weights/weights.js';
 import { ggufPathOf, openGgufFile } from './gguf-file.js';
-import { readSentenceTransformers } from './hf-checkpoint.js';
-import { readHfFolder, staticModuleOf } from './hf-folder.js';
+import { loadHfFolder } from './hf-checkpoint.js';
+import { staticModuleOf } from './hf-folder.js';
 import { readPackFolder } from './pack-folder.js';
 
 export interface OpenedModel extends LoadedModel {
@@ -58,11 +58,8 @@ export async function openModelFolder(dir: string, options: { layers?: number; q
     const layers = options.layers ?? parseHfConfig(manifest.config).numLayers;
     return { ...modelFromPack(manifest, files, layers), manifest };
   }
-  const files = await readHfFolder(dir);
-  // A GGUF file carries its pooling; a folder keeps it in its sentence-transformers files.
-  const stFiles = files.sentenceTransformers ?? (await readSentenceTransformers(dir));
-  const model = await loadHfModel({ ...files, sentenceTransformers: stFiles }, options);
-  return { ...model, sentenceTransformers: sentenceTransformersSettings(stFiles) };
+  const { sentenceTransformers, ...model } = await loadHfFolder(dir, options);
+  return { ...model, sentenceTransformers: sentenceTransformersSettings(sentenceTransformers) };
 }
 
 /** The folder's Hugging Face config (from manifest.json in a pack), read without any weights. */

@@ -1,8 +1,6 @@
-import { loadHfModel } from '../checkpoint/load.js';
 import { sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
 import { InputError } from '../errors.js';
-import { readSentenceTransformers } from '../node/hf-checkpoint.js';
-import { readHfFolder } from '../node/hf-folder.js';
+import { loadHfFolder } from '../node/hf-checkpoint.js';
 import { readModelConfig } from '../node/model-folder.js';
 import { readPackFolder } from '../node/pack-folder.js';
 import { intList } from '../pack/convert.js';
@@ -24,11 +22,8 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
   // A plain checkpoint has no manifest: every layer is an exit, only the full width (or the
   // widths declared) is promised, and it loads whole (quantizing on the fly would cost more than
   // it saves). Its sentence-transformers files say how to pool and which prompts to use.
-  const files = await readHfFolder(dir);
-  // A GGUF file carries its pooling; a folder keeps it in its sentence-transformers files.
-  const stFiles = files.sentenceTransformers ?? (await readSentenceTransformers(dir));
-  const model = await loadHfModel({ ...files, sentenceTransformers: stFiles });
-  const st = sentenceTransformersSettings(stFiles);
+  const { sentenceTransformers, ...model } = await loadHfFolder(dir);
+  const st = sentenceTransformersSettings(sentenceTransformers);
   const { numLayers, hiddenSize } = model.config;
   const maxTokens = Math.min(model.config.maxTokens, st.maxTokens ?? Number.POSITIVE_INFINITY);
   model.config = { ...model.config, maxTokens };

@@ -1,13 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadHfModel } from '../../src/checkpoint/load.js';
 import { type ByteSource, bytesSource, SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { TorchCheckpoint } from '../../src/checkpoint/torch-checkpoint.js';
 import { createEncoder } from '../../src/client/client.js';
 import { ModelFormatError } from '../../src/errors.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
-import { folderWeights, readHfFolder } from '../../src/node/hf-folder.js';
+import { loadHfFolder } from '../../src/node/hf-checkpoint.js';
+import { folderWeights } from '../../src/node/hf-folder.js';
 import { folderFiles } from '../support/hub-server.js';
 import { expectHubLikeOracle, packAgainstOracle, readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
@@ -115,8 +115,8 @@ describe('pytorch_model.bin', () => {
     }
   });
 
-  it('a Node folder loads in memory and embeds like the oracle', async () => {
-    const { config, weights } = await loadHfModel(await readHfFolder(XLMR_BIN));
+  it('a Node folder loads in memory, its shards read by ranges, and embeds like the oracle', async () => {
+    const { config, weights } = await loadHfFolder(XLMR_BIN);
     const expected = readOracleJson(join(FIXTURES, 'xlmr-tiny', 'expected.json'));
     const oracle = new SafetensorsFile(read('xlmr-tiny', 'expected.safetensors'));
     const cpu = new CpuEncoder(weights);
