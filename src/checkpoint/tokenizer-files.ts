@@ -17,6 +17,7 @@ const BERT_TOKENIZERS = new Set([
 ]);
 const WORDPIECE_MODEL_TYPES = new Set(['bert', 'distilbert', 'electra']);
 const XLMR_TOKENIZERS = new Set(['XLMRobertaTokenizer', 'XLMRobertaTokenizerFast']);
+const XLMR_MODEL_TYPES = new Set(['xlm-roberta']);
 const SENTENCEPIECE_FILE = 'sentencepiece.bpe.model';
 
 /**
@@ -33,12 +34,13 @@ export async function folderTokenizer(read: FolderFiles, config: unknown): Promi
   const settings = { ...(await jsonFile(read, 'special_tokens_map.json')), ...(await jsonFile(read, 'tokenizer_config.json')) };
   const declared = settings.tokenizer_class;
   const modelType = (config as { model_type?: unknown } | undefined)?.model_type;
-  const is = (classes: Set<string>, types: string[]) =>
-    typeof declared === 'string' ? classes.has(declared) : typeof modelType === 'string' && types.includes(modelType);
+  // The class tokenizer_config.json names, else the architecture's usual one.
+  const is = (classes: ReadonlySet<string>, types: ReadonlySet<string>) =>
+    typeof declared === 'string' ? classes.has(declared) : typeof modelType === 'string' && types.has(modelType);
   let made: unknown;
-  if (vocab !== undefined && is(BERT_TOKENIZERS, [...WORDPIECE_MODEL_TYPES])) {
+  if (vocab !== undefined && is(BERT_TOKENIZERS, WORDPIECE_MODEL_TYPES)) {
     made = wordPieceTokenizer(new TextDecoder().decode(vocab), settings);
-  } else if (spm !== undefined && is(XLMR_TOKENIZERS, ['xlm-roberta'])) {
+  } else if (spm !== undefined && is(XLMR_TOKENIZERS, XLMR_MODEL_TYPES)) {
     made = await xlmRobertaTokenizer(spm);
   } else {
     const named = typeof declared === 'string' ? declared : `model_type ${JSON.stringify(modelType)}`;
