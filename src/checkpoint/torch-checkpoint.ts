@@ -102,7 +102,7 @@ export class TorchCheckpoint implements TensorSource {
     const offset = (storage.base + at) * storage.bytes;
     const length = count * storage.bytes;
     const known = this.starts.get(storage.key);
-    if (known !== undefined) return this.read(known + offset, length, into);
+    if (known !== undefined) return readExactly(this.source, known + offset, length, into);
     // First use of this storage: its header comes in the same request as the bytes asked for when
     // they begin the storage (as a tensor's first block does), else on its own.
     const place = this.places.get(storage.key) as StoragePlace;
@@ -112,14 +112,7 @@ export class TorchCheckpoint implements TensorSource {
     this.starts.set(storage.key, start);
     const from = start + offset - place.prefixAt;
     if (from + length <= prefix.length) return prefix.subarray(from, from + length);
-    return this.read(start + offset, length, into);
-  }
-
-  private async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
-    if (offset + length > this.source.size) throw fail(this.source.name, `truncated file (${this.source.size} bytes)`);
-    const bytes = await this.source.read(offset, length, into && into.byteLength >= length ? into : undefined);
-    if (bytes.length !== length) throw fail(this.source.name, 'truncated while reading a tensor');
-    return bytes;
+    return readExactly(this.source, start + offset, length, into);
   }
 }
 

@@ -114,10 +114,13 @@ export function entryDataOffset(header: Uint8Array, entry: ZipEntry, name: strin
   return entry.header + 30 + uint(header, 26, 2, file) + uint(header, 28, 2, file);
 }
 
-/** `length` bytes at `offset`, or a ModelFormatError naming the file where it is shorter. */
-export async function readExactly(source: ByteSource, offset: number, length: number): Promise<Uint8Array> {
+/**
+ * `length` bytes at `offset` (read into `into` where it is long enough and the source can), or a
+ * ModelFormatError naming the file where it is shorter.
+ */
+export async function readExactly(source: ByteSource, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
   if (offset < 0 || offset + length > source.size) throw fail(source.name, `truncated file (${source.size} bytes)`);
-  const bytes = await source.read(offset, length);
+  const bytes = await source.read(offset, length, into && into.byteLength >= length ? into : undefined);
   if (bytes.length !== length) throw fail(source.name, `truncated file (${source.size} bytes)`);
   return bytes;
 }

@@ -7,7 +7,7 @@ import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
 import { ggufPathOf, openGgufFile } from './gguf-file.js';
-import { folderWeights, readHfFolder, staticModuleOf, tokenizerOf } from './hf-folder.js';
+import { type FileOpener, folderWeights, readHfFolder, staticModuleOf, tokenizerOf } from './hf-folder.js';
 
 async function optionalJson(path: string): Promise<unknown> {
   let text: string;
@@ -53,6 +53,21 @@ export const readSentenceTransformers = (dir: string) =>
     (name) => optionalBytes(join(dir, ...name.split('/'))),
   );
 
+/** A FileOpener whose files are closed together by `close`. */
+function openedFiles(): { open: FileOpener; close: () => Promise<void> } {
+  const opened: FileSource[] = [];
+  return {
+    open: async (path, name) => {
+      const source = await fileSource(path, name);
+      opened.push(source);
+      return source;
+    },
+    close: async () => {
+      await Promise.all(opened.map((f) => f.close()));
+    },
+  };
+}
+
 /**
  * Opens a Hugging Face folder for conversion, streaming the weights (folderWeights: safetensors or
  * pytorch_model.bin, single-file or sharded, or an ONNX export and its external data). Call
@@ -67,16 +82,9 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
   if (config === undefined && !module) await requiredJson(dir, 'config.json');
   const at = module ? join(dir, module.path) : dir;
   const tokenizer = await tokenizerOf(at, module?.config ?? config);
-  const opened: FileSource[] = [];
-  const close = async () => {
-    await Promise.all(opened.map((f) => f.close()));
-  };
+  const { open, close } = openedFiles();
   try {
-    const weights = await folderWeights(at, async (path, name) => {
-      const source = await fileSource(path, name);
-      opened.push(source);
-      return source;
-    });
+    const weights = await folderWeights(at, open);
     return {
       config: module?.config ?? config,
       tokenizer,
@@ -101,17 +109,13 @@ export async function loadHfFolder(
   dir: string,
   options: LoadOptions = {},
 ): Promise<LoadedModel & { sentenceTransformers: SentenceTransformersFiles }> {
-  const opened: FileSource[] = [];
+  const { open, close } = openedFiles();
   try {
-    const files = await readHfFolder(dir, async (path, name) => {
-      const source = await fileSource(path, name);
-      opened.push(source);
-      return source;
-    });
+    const files = await readHfFolder(dir, open);
     // A GGUF file carries its pooling; a folder keeps it in its sentence-transformers files.
     const sentenceTransformers = files.sentenceTransformers ?? (await readSentenceTransformers(dir));
     return { ...(await loadHfModel({ ...files, sentenceTransformers }, options)), sentenceTransformers };
   } finally {
-    await Promise.all(opened.map((f) => f.close()));
+    await close();
   }
 }

@@ -109,13 +109,20 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   if (modelType === 't5' || modelType === 'mt5') return parseT5Config(cfg, exitNorm);
   if (modelType === 'deberta-v2') return withCrossEncoder(parseDebertaV2Config(cfg), cfg, 'deberta');
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
-  if (modelType === 'electra') return parseElectraConfig(cfg);
-  if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta') {
+  if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta' && modelType !== 'electra') {
     throw new UnsupportedError(
       `model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
     );
   }
   const numbers = bertNumbers(cfg);
+  // ELECTRA (modeling_electra.py) is BERT's embeddings and layers under `electra.`, without a pooler;
+  // where embedding_size is below hidden_size (the small discriminators) `embeddings_project` widens
+  // the embeddings first, which m3web does not run.
+  if (modelType === 'electra' && cfg.embedding_size !== undefined && cfg.embedding_size !== numbers.hiddenSize) {
+    throw new UnsupportedError(
+      `ELECTRA with embedding_size ${JSON.stringify(cfg.embedding_size)} != hidden_size ${numbers.hiddenSize} (embeddings_project) is not supported`,
+    );
+  }
   const positions = cfg.position_embedding_type ?? 'absolute';
   // JinaBertForSequenceClassification (jina-reranker-v1) is BertForSequenceClassification over JinaBERT.
   if (positions === 'alibi' && modelType === 'bert') return withCrossEncoder(parseJinaConfig(cfg, numbers), cfg, 'bert');
@@ -126,7 +133,7 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
       `position_embedding_type ${JSON.stringify(positions)} is not supported (only absolute, ALiBi, and rotary for XLM-R)`,
     );
   }
-  const isRoberta = modelType !== 'bert';
+  const isRoberta = modelType === 'xlm-roberta' || modelType === 'roberta';
   const padTokenId = num(cfg, 'pad_token_id', isRoberta ? 1 : 0);
   const positionOffset = isRoberta ? padTokenId + 1 : 0;
   const maxTokens = numbers.maxPositions - positionOffset;
@@ -139,7 +146,8 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
     positionOffset,
     maxTokens,
   };
-  return withCrossEncoder(config, cfg, isRoberta ? 'roberta' : 'bert');
+  // ELECTRA's sequence classifier has RoBERTa's head shape, with exact GELU.
+  return withCrossEncoder(config, cfg, modelType === 'electra' ? 'electra' : isRoberta ? 'roberta' : 'bert');
 }
 
 /**
@@ -150,34 +158,6 @@ function isFlashXlmRoberta(cfg: Record<string, unknown>): boolean {
   const map = cfg.auto_map;
   const named = typeof map === 'object' && map !== null ? (map as Record<string, unknown>).AutoConfig : undefined;
   return typeof named === 'string' && named.endsWith('.XLMRobertaFlashConfig');
-}
-
-/**
- * ELECTRA (transformers' modeling_electra.py): BERT's embeddings and layers under `electra.`, no
- * pooler; its sequence classifier's head is RoBERTa's shape with exact GELU. Where embedding_size
- * differs from hidden_size (the small discriminators) the embeddings pass through
- * `embeddings_project` first, which m3web does not run.
- */
-function parseElectraConfig(cfg: Record<string, unknown>): EncoderConfig {
-  const numbers = bertNumbers(cfg);
-  if (cfg.embedding_size !== undefined && cfg.embedding_size !== numbers.hiddenSize) {
-    throw new UnsupportedError(
-      `ELECTRA with embedding_size ${JSON.stringify(cfg.embedding_size)} != hidden_size ${numbers.hiddenSize} (embeddings_project) is not supported`,
-    );
-  }
-  if ((cfg.position_embedding_type ?? 'absolute') !== 'absolute')
-    throw new UnsupportedError(
-      `ELECTRA's position_embedding_type ${JSON.stringify(cfg.position_embedding_type)} is not supported`,
-    );
-  const config: EncoderConfig = {
-    modelType: 'bert',
-    ...numbers,
-    typeVocabSize: positiveInt(cfg, 'type_vocab_size', 2),
-    padTokenId: num(cfg, 'pad_token_id', 0),
-    positionOffset: 0,
-    maxTokens: numbers.maxPositions,
-  };
-  return withCrossEncoder(config, cfg, 'electra');
 }
 
 function withCrossEncoder(config: EncoderConfig, cfg: Record<string, unknown>, family: ClassifierFamily): EncoderConfig {
