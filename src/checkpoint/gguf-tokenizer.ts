@@ -1,4 +1,5 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
+import { addedToken, template } from '../tokenizer/tokenizer-json.js';
 import { PIECE, unigramJson as unigramSpecJson } from '../tokenizer/unigram-json.js';
 import { wordPieceJson as wordPieceSpecJson } from '../tokenizer/wordpiece-json.js';
 import { type GgufFile, ggufArray, ggufNumber } from './gguf.js';
@@ -34,36 +35,6 @@ export function vocabOf(file: GgufFile): Vocab {
       if (found < 0) throw new ModelFormatError(`${file.name} names no ${key} token and has no ${fallback}`);
       return found;
     },
-  };
-}
-
-const addedToken = (id: number, content: string, special = true) => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized: false,
-  special,
-});
-
-/**
- * The post-processor's template: `first A last`, and for pairs `first A last (mid) B last`;
- * either end may be null (Qwen puts nothing first, Gemma without add_eos_token nothing last).
- */
-function template(first: [string, number] | null, last: [string, number] | null, pairMid: boolean) {
-  const tok = (id: string, type = 0) => ({ SpecialToken: { id, type_id: type } });
-  const seq = (id: string, type: number) => ({ Sequence: { id, type_id: type } });
-  const typeB = pairMid ? 0 : 1;
-  const head = first ? [tok(first[0])] : [];
-  const tail = (type: number) => (last ? [tok(last[0], type)] : []);
-  return {
-    type: 'TemplateProcessing',
-    single: [...head, seq('A', 0), ...tail(0)],
-    pair: [...head, seq('A', 0), ...tail(0), ...(pairMid ? tail(0) : []), seq('B', typeB), ...tail(typeB)],
-    special_tokens: Object.fromEntries(
-      [first, last].flatMap((e) => (e ? [e] : [])).map(([t, id]) => [t, { id: t, ids: [id], tokens: [t] }]),
-    ),
   };
 }
 

@@ -1,3 +1,5 @@
+import { addedToken, template } from './tokenizer-json.js';
+
 /** SentencePiece's piece types (sentencepiece_model.proto; gguf-py's TokenType is the same list). */
 export const PIECE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
@@ -40,32 +42,16 @@ export function unigramJson(spec: UnigramSpec): unknown {
     prepend_scheme: spec.addPrefix ? 'always' : 'never',
     split: true,
   };
-  const bos = spec.tokens[spec.bos] as string;
-  const eos = spec.tokens[spec.eos] as string;
-  const tok = (id: string) => ({ SpecialToken: { id, type_id: 0 } });
-  const seq = (id: string) => ({ Sequence: { id, type_id: 0 } });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: spec.tokens.flatMap((content, id) =>
-      spec.types[id] === PIECE.control || spec.types[id] === PIECE.unknown
-        ? [{ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }]
-        : [],
+      spec.types[id] === PIECE.control || spec.types[id] === PIECE.unknown ? [addedToken(id, content)] : [],
     ),
     normalizer: normalizers.length ? { type: 'Sequence', normalizers } : null,
     pre_tokenizer: metaspace,
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [tok(bos), seq('A'), tok(eos)],
-      pair: [tok(bos), seq('A'), tok(eos), tok(eos), seq('B'), tok(eos)],
-      special_tokens: Object.fromEntries(
-        [
-          [bos, spec.bos],
-          [eos, spec.eos],
-        ].map(([t, id]) => [t, { id: t, ids: [id], tokens: [t] }]),
-      ),
-    },
+    post_processor: template([spec.tokens[spec.bos] as string, spec.bos], [spec.tokens[spec.eos] as string, spec.eos], true),
     decoder: metaspace,
     model: {
       type: 'Unigram',

@@ -1,3 +1,5 @@
+import { addedToken, template } from './tokenizer-json.js';
+
 /** What a BERT WordPiece tokenizer.json is made of, wherever the vocabulary came from (vocab.txt, a GGUF file). */
 export interface WordPieceSpec {
   vocab: Record<string, number>;
@@ -15,20 +17,11 @@ export interface WordPieceSpec {
 /** tokenizer.json as transformers' BertConverter lays it out: BertNormalizer, BertPreTokenizer, `[CLS] $A [SEP]`, WordPiece. */
 export function wordPieceJson(spec: WordPieceSpec): unknown {
   const id = (token: string) => spec.vocab[token] as number;
-  const tok = (t: string, type: number) => ({ SpecialToken: { id: t, type_id: type } });
-  const seq = (t: string, type: number) => ({ Sequence: { id: t, type_id: type } });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: spec.added.map((a) => ({
-      ...a,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: spec.added.map((a) => addedToken(a.id, a.content)),
     normalizer: {
       type: 'BertNormalizer',
       clean_text: true,
@@ -37,12 +30,7 @@ export function wordPieceJson(spec: WordPieceSpec): unknown {
       lowercase: spec.lowercase,
     },
     pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [tok(spec.cls, 0), seq('A', 0), tok(spec.sep, 0)],
-      pair: [tok(spec.cls, 0), seq('A', 0), tok(spec.sep, 0), seq('B', 1), tok(spec.sep, 1)],
-      special_tokens: Object.fromEntries([spec.cls, spec.sep].map((t) => [t, { id: t, ids: [id(t)], tokens: [t] }])),
-    },
+    post_processor: template([spec.cls, id(spec.cls)], [spec.sep, id(spec.sep)], false),
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
     model: {
       type: 'WordPiece',
