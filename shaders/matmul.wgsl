@@ -38,6 +38,8 @@ const EPILOGUE_SWIGLU: u32 = 4u;
 const EPILOGUE_GEGLU_TANH: u32 = 5u;
 // ReLU (T5's feed-forward).
 const EPILOGUE_RELU: u32 = 6u;
+// Tanh-approximated GELU, ungated (ALBERT's gelu_new).
+const EPILOGUE_GELU_TANH: u32 = 7u;
 
 fn gated() -> bool {
   return P.epilogue == EPILOGUE_GEGLU || P.epilogue == EPILOGUE_SWIGLU || P.epilogue == EPILOGUE_GEGLU_TANH;
@@ -174,6 +176,9 @@ fn store4(row: u32, c0: u32, raw: vec4<f32>) {
       var v = sums[j] + Bias[c];
       if (P.epilogue == EPILOGUE_GELU) {
         v = gelu(v);
+      }
+      if (P.epilogue == EPILOGUE_GELU_TANH) {
+        v = gelu_tanh(v);
       }
       if (P.epilogue == EPILOGUE_RELU) {
         v = max(v, 0.0);

@@ -1,7 +1,7 @@
 import { DEFAULT_BATCH_TOKENS, SUBMISSION_TOKENS } from '../model/batch.js';
 import { scaleCount, matrixBytes as storedBytes } from '../pack/layout.js';
 import type { EncoderConfig } from '../weights/config.js';
-import { isMoeLayer, projectionShapes } from '../weights/shapes.js';
+import { embeddingWidth, groupStart, isMoeLayer, projectionShapes } from '../weights/shapes.js';
 import type { Quant } from '../weights/weights.js';
 import type { DeviceProbe } from './probe.js';
 
@@ -149,12 +149,13 @@ export function matrixBytes(rows: number, cols: number, quant: Quant): number {
  * Memory in MiB (2^20 bytes) for running the first `layers` layers on `batch` texts of `seqLen`
  * tokens and keeping `indexVectors` vectors of `dims` f32 numbers. With H = hidden, I = intermediate:
  *
- *   embeddings  vocab × H in quant.embeddings, plus f32 position [maxPositions, H], token-type
+ *   embeddings  vocab × H in quant.embeddings (vocab × width and a [H, width] widening for
+ *               factorized ones: ALBERT, ELECTRA-small), plus f32 position [maxPositions, H], token-type
  *               [typeVocab, H] and LayerNorm (2H) tables; for ModernBERT and the decoders instead
  *               the final norm (2H) and a RoPE table [maxTokens, headDim] per distinct base; for
  *               the gated BERTs the LayerNorm and, with RoPE, one RoPE table; for DeBERTa the
  *               relative rows [2 span, H] and a layer's projections of them [2 span, 3H]
- *   per layer   the projections (projectionShapes: BERT's [3H, H], [H, H], [I, H], [H, I]) in
+ *   per layer   (per group where layers share weights) the projections (projectionShapes: BERT's [3H, H], [H, H], [I, H], [H, I]) in
  *               quant.linear, their f32 biases and two f32 LayerNorms (4H), with task
  *               adapters (config.lora) their f32 A and B: tasks × rank × (rows + cols) each, and
  *               with experts (config.moe) E times the feed-forward and an f32 router [E, H]
@@ -194,10 +195,13 @@ export function memoryMB(
         : span > 0
           ? // DeBERTa: the relative rows and a layer's q/k/v projections of them, and the embedding norm.
             (2 * span * 4 + 2) * H * 4
-          : (config.maxPositions + config.typeVocabSize + 2) * H * 4;
+          : (config.maxPositions + config.typeVocabSize + 2) * embeddingWidth(config) * 4;
   const lora = config.lora ? { tasks: config.lora.tasks.length, rank: config.lora.rank } : { tasks: 0, rank: 0 };
+  // A factorized model's narrow table, and the projection that widens it, as a layer's projections are stored.
+  const factorized = config.factorized && matrixBytes(H, config.factorized.width, quant.linear) + H * 4;
   const embeddings =
-    matrixBytes(config.vocabSize, H, quant.embeddings) +
+    matrixBytes(config.vocabSize, embeddingWidth(config), quant.embeddings) +
+    (factorized || 0) +
     tables +
     lora.tasks * (config.vocabSize * lora.rank + lora.rank * H + H) * 4;
   // f32 biases of the projections, two norms' worth of f32 factors (4H), the task adapters and a
@@ -212,7 +216,8 @@ export function memoryMB(
     );
   };
   let weightBytes = 0;
-  for (let l = 0; l < layers; l++) weightBytes += layerBytes(l);
+  // Layers sharing weights (config.layerGroups) hold one copy.
+  for (let l = 0; l < layers; l++) if (groupStart(config, l) === l) weightBytes += layerBytes(l);
   // A mixture of experts' scratch: every expert's block of up to all the tokens, in and hidden.
   const withExperts = Array.from({ length: layers }, (_, l) => isMoeLayer(config, l)).some(Boolean);
   const experts = config.moe && withExperts ? config.moe.experts * (H + I) : 0;

@@ -1,6 +1,7 @@
 import { ModelFormatError } from '../errors.js';
 import type { EncoderConfig } from '../weights/config.js';
-import type { BertWeights, WeightParts } from '../weights/weights.js';
+import { embeddingWidth, layerGroup } from '../weights/shapes.js';
+import type { BertLayer, BertWeights, WeightParts } from '../weights/weights.js';
 import { gatedBertEmbeddings } from './gated-embeddings.js';
 import { readBiasedLinear, readEmbeddingTable, readLayerNorm } from './matrix.js';
 import type { HfWeightOptions } from './options.js';
@@ -83,7 +84,28 @@ const DEBERTA: LayerNames = {
   qkv: ['attention.self.query_proj', 'attention.self.key_proj', 'attention.self.value_proj'],
 };
 
+/**
+ * ALBERT (modeling_albert.py): layer l runs group layerGroup(l)'s one layer (inner_group_num 1),
+ * `encoder.albert_layer_groups.{g}.albert_layers.0.`, BERT's post-norm layer under other names.
+ */
+const ALBERT_LAYER = 'albert_layers.0';
+const ALBERT: LayerNames = {
+  layer: 'encoder.albert_layer_groups',
+  qkv: ['query', 'key', 'value'].map((m) => `${ALBERT_LAYER}.attention.${m}`),
+  attnOut: `${ALBERT_LAYER}.attention.dense`,
+  attnNorm: `${ALBERT_LAYER}.attention.LayerNorm`,
+  ffnIn: `${ALBERT_LAYER}.ffn`,
+  ffnInBias: true,
+  ffnOut: `${ALBERT_LAYER}.ffn_output`,
+  ffnNorm: `${ALBERT_LAYER}.full_layer_layer_norm`,
+  embNorm: 'embeddings.LayerNorm',
+};
+
+/** The factorized embeddings' widening (config.factorized): ALBERT's, else ELECTRA's. */
+const EMBED_PROJECT = { albert: 'encoder.embedding_hidden_mapping_in', electra: 'embeddings_project' };
+
 const NAMES: Partial<Record<EncoderConfig['modelType'], LayerNames>> = {
+  albert: ALBERT,
   jina_bert: JINA,
   mpnet: MPNET,
   distilbert: DISTILBERT,
@@ -110,7 +132,8 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
     : qkPostNorm
       ? JINA_CODE
       : (NAMES[config.modelType] ?? BERT);
-  const norm = (name: string) => readLayerNorm(source, `${p}${name}`, H);
+  const W = embeddingWidth(config);
+  const norm = (name: string, width = H) => readLayerNorm(source, `${p}${name}`, width);
   if (names === JINA && source.has(`${p}encoder.layer.0.mlp.up_gated_layer.weight`)) {
     throw new ModelFormatError(
       "these tensors are jina-bert-v2-qk-post-norm's (mlp.up_gated_layer), but config.json's auto_map does not name that code",
@@ -136,26 +159,34 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
           alloc,
         )
       : linear([name], ffnRows, H, names.ffnInBias);
+  // Layers of one group (config.layerGroups) get the same object: read, placed and uploaded once.
+  let shared: { group: number; layer: Promise<BertLayer> } | null = null;
+  const readLayer = async (group: number): Promise<BertLayer> => {
+    const at = (part: string) => `${names.layer}.${group}.${part}`;
+    return {
+      // Query, key and value stacked: one matmul instead of three.
+      qkv: await linear(names.qkv.map(at), (3 * H) / names.qkv.length, H),
+      attnOut: await linear([at(names.attnOut)], H, H),
+      attnNorm: await norm(at(names.attnNorm)),
+      ffnIn: await ffnIn(at(names.ffnIn)),
+      ffnOut: await linear([at(names.ffnOut)], H, I),
+      ffnNorm: await norm(at(names.ffnNorm)),
+      ...(qkPostNorm
+        ? {
+            qNorm: await norm(at('attention.self.layer_norm_q')),
+            kNorm: await norm(at('attention.self.layer_norm_k')),
+            preFfnNorm: await norm(at('layer_norm_1')),
+          }
+        : {}),
+    };
+  };
   return {
     layerCount,
-    async layer(l) {
-      const at = (part: string) => `${names.layer}.${l}.${part}`;
-      return {
-        // Query, key and value stacked: one matmul instead of three.
-        qkv: await linear(names.qkv.map(at), (3 * H) / names.qkv.length, H),
-        attnOut: await linear([at(names.attnOut)], H, H),
-        attnNorm: await norm(at(names.attnNorm)),
-        ffnIn: await ffnIn(at(names.ffnIn)),
-        ffnOut: await linear([at(names.ffnOut)], H, I),
-        ffnNorm: await norm(at(names.ffnNorm)),
-        ...(qkPostNorm
-          ? {
-              qNorm: await norm(at('attention.self.layer_norm_q')),
-              kNorm: await norm(at('attention.self.layer_norm_k')),
-              preFfnNorm: await norm(at('layer_norm_1')),
-            }
-          : {}),
-      };
+    layer(l) {
+      const group = layerGroup(config, l);
+      if (config.layerGroups === undefined) return readLayer(group);
+      if (shared?.group !== group) shared = { group, layer: readLayer(group) };
+      return shared.layer;
     },
     async rest() {
       const V = config.vocabSize;
@@ -182,16 +213,18 @@ export function bertReader(config: EncoderConfig, source: TensorSource, options:
         };
       }
       const relative = config.relativeAttention;
+      const project = config.factorized && EMBED_PROJECT[config.modelType === 'albert' ? 'albert' : 'electra'];
       return {
         family: 'bert',
         config,
-        word: await table(source, `${p}${WORD_EMBEDDINGS}`, V, H, embeddingQuant, alloc),
-        position: await source.get(`${p}embeddings.position_embeddings.weight`, [config.maxPositions, H]),
+        word: await table(source, `${p}${WORD_EMBEDDINGS}`, V, W, embeddingQuant, alloc),
+        position: await source.get(`${p}embeddings.position_embeddings.weight`, [config.maxPositions, W]),
         tokenType:
-          names === BERT || names === FLASH
-            ? await source.get(`${p}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, H])
-            : new Float32Array(H),
-        embNorm: await norm(names.embNorm),
+          names === BERT || names === FLASH || names === ALBERT
+            ? await source.get(`${p}embeddings.token_type_embeddings.weight`, [config.typeVocabSize, W])
+            : new Float32Array(W),
+        embNorm: await norm(names.embNorm, W),
+        ...(project ? { embedProject: await linear([project], H, W) } : {}),
         ...(relative
           ? {
               relativeBias: await source.get(`${p}encoder.relative_attention_bias.weight`, [relative.tableRows, config.numHeads]),

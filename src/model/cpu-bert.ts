@@ -1,11 +1,20 @@
-import type { Projection } from '../weights/shapes.js';
+import { embeddingWidth, type Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiSlopes } from './alibi.js';
 import type { AttentionShape } from './attention-shape.js';
-import { applyRope, type CpuStepper, cpuLayers, gated, layerNorm, normColumns } from './cpu-ops.js';
+import {
+  activate,
+  applyRope,
+  type CpuActivation,
+  type CpuStepper,
+  cpuLayers,
+  cpuLinear,
+  gated,
+  layerNorm,
+  normColumns,
+} from './cpu-ops.js';
 import { disentangledScale, relativeEmbeddings, relativeRows, rowsForLength } from './disentangled.js';
 import { addLowRank } from './lora.js';
-import { gelu } from './math.js';
 import { cpuExperts } from './moe.js';
 import { modelRelativeBias } from './relative-bias.js';
 import { ropeSpecTable } from './rope.js';
@@ -31,7 +40,11 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
     lora,
     moe,
     disentangled,
+    tanhGelu,
   } = weights.config;
+  const W = embeddingWidth(weights.config);
+  const embedProject = weights.embedProject ? cpuLinear(weights.embedProject, kernel) : null;
+  const ffnActivation = tanhGelu ? 'gelu_tanh' : 'gelu';
   const rank = lora?.rank ?? 0;
   const relative = modelRelativeBias(weights);
   const { layers, attendGrouped } = cpuLayers(weights.layers, kernel, (l) => l.experts !== undefined);
@@ -69,30 +82,29 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
   return {
     embed(batch, task) {
       const M = batch.size * batch.seqLen;
-      const x = new Float32Array(M * H);
+      const x = new Float32Array(M * W);
       gatherWords(weights, batch.ids, x, task, batch.types);
       const { position, tokenType } = weights;
       if (position && tokenType) {
         for (let m = 0; m < M; m++) {
-          const p = (batch.positions[m] as number) * H;
-          for (let c = 0; c < H; c++)
-            x[m * H + c] = (x[m * H + c] as number) + (position[p + c] as number) + (tokenType[c] as number);
+          const p = (batch.positions[m] as number) * W;
+          for (let c = 0; c < W; c++)
+            x[m * W + c] = (x[m * W + c] as number) + (position[p + c] as number) + (tokenType[c] as number);
         }
       }
-      layerNorm(x, null, weights.embNorm, H, eps);
-      return x;
+      layerNorm(x, null, weights.embNorm, W, eps);
+      return embedProject ? embedProject(x, M) : x;
     },
     layer(i, x, batch, task) {
       const layer = layers[i] as (typeof layers)[number];
       const M = batch.size * batch.seqLen;
       // With a task adapter its low-rank part joins the projection before the activation.
-      const project = (k: Projection, input: Float32Array, activation?: 'gelu') => {
+      const project = (k: Projection, input: Float32Array, activation: CpuActivation = 'none') => {
         const pair = task === undefined ? undefined : layer.adapters?.[k];
         if (!pair || task === undefined) return layer[k](input, M, activation);
         const y = layer[k](input, M);
         addLowRank(input, y, M, pair, task, rank);
-        if (activation === 'gelu') for (let j = 0; j < y.length; j++) y[j] = gelu(y[j] as number);
-        return y;
+        return activate(y, activation);
       };
       const qkv = project('qkv', x);
       if (layer.qNorm && layer.kNorm) normColumns(qkv, M, 3 * H, [layer.qNorm, layer.kNorm], H, eps);
@@ -105,7 +117,7 @@ export function bertCpuStepper(weights: BertWeights, kernel: WasmKernels | null)
       const moeLayer = experts[i];
       const y = moeLayer
         ? moeLayer(a, M)
-        : project('ffnOut', gate ? gated(project('ffnIn', a), M, I, gate) : project('ffnIn', a, 'gelu'));
+        : project('ffnOut', gate ? gated(project('ffnIn', a), M, I, gate) : project('ffnIn', a, ffnActivation));
       layerNorm(y, a, layer.ffnNorm, H, eps);
       return y;
     },

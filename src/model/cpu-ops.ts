@@ -27,8 +27,18 @@ export const dense = (l: Linear): DenseF32 => ({
   cols: l.cols,
 });
 
+/** What may follow a projection: the WebAssembly kernel's activations, or tanh-approximated GELU (ALBERT's gelu_new), applied after it. */
+export type CpuActivation = Activation | 'gelu_tanh';
+
 /** A projection ready to run: y = x W^T + b over the M rows of x, then the activation. */
-export type CpuLinear = (x: Float32Array, M: number, activation?: Activation) => Float32Array;
+export type CpuLinear = (x: Float32Array, M: number, activation?: CpuActivation) => Float32Array;
+
+/** Applies an activation the projection kernels do not fuse, in place. */
+export function activate(y: Float32Array, activation: CpuActivation): Float32Array {
+  const f = activation === 'gelu' ? gelu : activation === 'gelu_tanh' ? geluTanh : null;
+  if (f) for (let i = 0; i < y.length; i++) y[i] = f(y[i] as number);
+  return y;
+}
 
 /**
  * A projection run by the SIMD WebAssembly kernels when there are some (its weights then live
@@ -37,13 +47,13 @@ export type CpuLinear = (x: Float32Array, M: number, activation?: Activation) =>
  */
 export function cpuLinear(l: Linear, kernel: WasmKernels | null): CpuLinear {
   const placed = kernel && placeLinear(l, kernel);
-  if (kernel && placed) return (x, M, activation = 'none') => kernel.matmul(x, placed, M, activation);
+  if (kernel && placed)
+    return (x, M, activation = 'none') =>
+      activation === 'gelu_tanh'
+        ? activate(kernel.matmul(x, placed, M, 'none'), activation)
+        : kernel.matmul(x, placed, M, activation);
   const d = dense(l);
-  return (x, M, activation = 'none') => {
-    const y = matmul(x, d, M);
-    if (activation === 'gelu') for (let i = 0; i < y.length; i++) y[i] = gelu(y[i] as number);
-    return y;
-  };
+  return (x, M, activation = 'none') => activate(matmul(x, d, M), activation);
 }
 
 function placeLinear(l: Linear, kernel: WasmKernels): PlacedLinear | null {
@@ -74,17 +84,26 @@ export function cpuLayers<L extends Record<Projection, Linear>>(
   const elsewhere: CpuLinear = () => {
     throw new Error('this layer runs its feed-forward through its experts');
   };
+  // Layers that share weights (ALBERT's groups) are one object: placed once.
+  const placed = new Map<L, Omit<L, Projection> & Record<Projection, CpuLinear>>();
+  const place = (l: L) => {
+    const run = (p: Projection) => cpuLinear(l[p], kernel);
+    const own = runsOwnFeedForward(l);
+    return {
+      ...l,
+      qkv: run('qkv'),
+      attnOut: run('attnOut'),
+      ffnIn: own ? elsewhere : run('ffnIn'),
+      ffnOut: own ? elsewhere : run('ffnOut'),
+    };
+  };
   return {
     layers: layers.map((l) => {
-      const run = (p: Projection) => cpuLinear(l[p], kernel);
-      const own = runsOwnFeedForward(l);
-      return {
-        ...l,
-        qkv: run('qkv'),
-        attnOut: run('attnOut'),
-        ffnIn: own ? elsewhere : run('ffnIn'),
-        ffnOut: own ? elsewhere : run('ffnOut'),
-      };
+      const known = placed.get(l);
+      if (known) return known;
+      const p = place(l);
+      placed.set(l, p);
+      return p;
     }),
     attend: kernel ? (...args) => kernel.attention(...args) : attention,
     attendGrouped: kernel ? (...args) => kernel.groupedAttention(...args) : groupedAttention,

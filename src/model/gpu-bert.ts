@@ -1,3 +1,4 @@
+import { UnsupportedError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { DisentangledAttention } from '../gpu/kernels/attention.js';
 import { EmbedKernel } from '../gpu/kernels/embed.js';
@@ -7,7 +8,7 @@ import type { GpuLinear } from '../gpu/kernels/matmul.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { type Elem, GrowableBuffer, type UniformArena } from '../gpu/resources.js';
 import type { EncoderConfig } from '../weights/config.js';
-import type { Projection } from '../weights/shapes.js';
+import { embeddingWidth, type Projection } from '../weights/shapes.js';
 import type { BertWeights } from '../weights/weights.js';
 import { alibiBase } from './alibi.js';
 import { disentangledScale, relativeEmbeddings, relativeRows, rowsForLength } from './disentangled.js';
@@ -51,6 +52,8 @@ interface Adapters {
  */
 interface Tables {
   learned: { embed: EmbedKernel; position: GPUBuffer; tokenType: GPUBuffer } | null;
+  /** Factorized embeddings' widening (config.factorized), from `width` columns to H; null without. */
+  embedProject: { linear: GpuLinear; width: number } | null;
   rope: GPUBuffer | null;
   relative: { table: GPUBuffer; reach: number } | null;
   disentangled: Disentangled | null;
@@ -102,9 +105,9 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
         activations: { residual: H, qkv: 3 * H, attnContext: H, attnOut: H, ffnHidden: I },
         elems,
         output: 'residual',
-        // Embed and its norm, then 7 per layer, one per projection's task adapter, and what experts add.
+        // Embed, its norm and a factorized model's widening, then 7 per layer, one per projection's task adapter, and what experts add.
         slots: {
-          fixed: 2,
+          fixed: config.factorized ? 3 : 2,
           perLayer:
             7 +
             (adapters ? 4 : 0) +
@@ -118,11 +121,11 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
       uploads,
     );
     const gate = config.gatedBert?.gate ?? null;
-    this.ffnEpilogue = gate === 'silu' ? 'swiglu' : gate === 'gelu' ? 'geglu' : 'gelu';
+    this.ffnEpilogue = gate === 'silu' ? 'swiglu' : gate === 'gelu' ? 'geglu' : config.tanhGelu ? 'gelu_tanh' : 'gelu';
     this.alibiBase = config.gatedBert?.positions.type === 'alibi' ? alibiBase(config.numHeads) : 0;
   }
 
-  private readonly ffnEpilogue: 'gelu' | 'geglu' | 'swiglu';
+  private readonly ffnEpilogue: 'gelu' | 'gelu_tanh' | 'geglu' | 'swiglu';
   /** ALiBi's slopes for the attention kernel (model/alibi.ts); 0 without ALiBi. */
   private readonly alibiBase: number;
 
@@ -178,12 +181,17 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
           ) as Record<Projection, GpuLoraPair>)
         : null,
     }));
+    const width = embeddingWidth(c);
+    // The narrow embeddings are built in the qkv buffer ([M, 3H]) before the first layer needs it.
+    if (width > 3 * c.hiddenSize)
+      throw new UnsupportedError(`embedding_size ${width} above three times the hidden size ${c.hiddenSize} is not supported`);
     const tables: Tables = {
       learned: embed && {
         embed,
         position: up.buffer('position_embeddings', position as Float32Array),
-        tokenType: up.buffer('token_type_embeddings', (tokenType as Float32Array).subarray(0, c.hiddenSize)),
+        tokenType: up.buffer('token_type_embeddings', (tokenType as Float32Array).subarray(0, width)),
       },
+      embedProject: weights.embedProject ? { linear: up.linear('embeddings.project', weights.embedProject), width } : null,
       rope: positions?.type === 'rope' ? up.buffer('rope', ropeSpecTable(positions, c.headDim, c.maxTokens)) : null,
       relative: relative && { table: up.buffer('relative_bias', relative.table), reach: relative.reach },
       disentangled: disentangledTables(c, weights, up),
@@ -222,16 +230,24 @@ export class BertGraph extends LayerGraph<Role, GpuLayer> implements SteppedGrap
   }
 
   encodeEmbeddings(pass: DispatchTarget, uniforms: UniformArena, p: BatchInputs): void {
-    const { residual } = this.activations();
+    const { residual, qkv } = this.activations();
     const M = p.batch.size * p.batch.seqLen;
-    const { learned, embNorm } = this.tables;
+    const { learned, embNorm, embedProject } = this.tables;
     const H = this.config.hiddenSize;
     if (!learned) {
       this.kernels.layerNorm.encodeTo(pass, uniforms, p.wordRows, residual, embNorm, M, H); // residual [M, H]
       return;
     }
     const { embed, position, tokenType } = learned;
-    embed.encode(pass, uniforms, { ...p, positionTable: position, tokenType }, residual, M, H); // residual [M, H]
+    const sum = { ...p, positionTable: position, tokenType };
+    if (embedProject) {
+      const { linear, width } = embedProject;
+      embed.encode(pass, uniforms, sum, qkv, M, width); // qkv [M, width]
+      this.kernels.layerNorm.encode(pass, uniforms, qkv, null, embNorm, M, width);
+      this.kernels.matmul.encode(pass, uniforms, qkv, linear, residual, M); // residual [M, H]
+      return;
+    }
+    embed.encode(pass, uniforms, sum, residual, M, H); // residual [M, H]
     this.kernels.layerNorm.encode(pass, uniforms, residual, null, embNorm, M, H);
   }
 

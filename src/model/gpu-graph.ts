@@ -61,18 +61,26 @@ export const isStepped = (graph: GpuGraph): graph is SteppedGraph => 'encodeLaye
 /** Uploads weights and keeps what it uploaded, so that a graph frees all of it in one call. */
 export class WeightUploads {
   private readonly owned: (() => void)[] = [];
+  /** What was uploaded, by the array or Linear it came from: weights that layers share (ALBERT's groups) go up once. */
+  private readonly uploaded = new Map<object, GPUBuffer | GpuLinear>();
 
   constructor(private readonly device: GPUDevice) {}
 
   buffer(label: string, data: ArrayBufferView): GPUBuffer {
+    const known = this.uploaded.get(data);
+    if (known) return known as GPUBuffer;
     const b = uploadBuffer(this.device, label, data);
     this.owned.push(() => b.destroy());
+    this.uploaded.set(data, b);
     return b;
   }
 
   linear(label: string, l: Linear): GpuLinear {
+    const known = this.uploaded.get(l);
+    if (known) return known as GpuLinear;
     const g = uploadLinear(this.device, label, l);
     this.owned.push(() => destroyLinear(g));
+    this.uploaded.set(l, g);
     return g;
   }
 
@@ -82,6 +90,7 @@ export class WeightUploads {
 
   destroy(): void {
     for (const free of this.owned.splice(0)) free();
+    this.uploaded.clear();
   }
 }
 

@@ -6,6 +6,7 @@ import { GpuQueue } from '../gpu/queue.js';
 import { ELEM_BYTES, type Elem, GrowableBuffer } from '../gpu/resources.js';
 import type { EncoderConfig, Pooling } from '../weights/config.js';
 import { f16BitsToF32 } from '../weights/f16.js';
+import { embeddingWidth } from '../weights/shapes.js';
 import type { EncoderWeights } from '../weights/weights.js';
 import { adaptiveUnsupported, checkExits, ExitJudge } from './adaptive.js';
 import { bucketize, DEFAULT_BATCH_TOKENS, SUBMISSION_TOKENS, selectRows, type TokenBatch } from './batch.js';
@@ -501,7 +502,7 @@ export class GpuEncoder implements EncoderBackend {
    * of all batches into one upload, each part 256-aligned.
    */
   private layoutInputs(batches: TokenBatch[], task?: number): { upload: ArrayBuffer; buffer: GPUBuffer; placed: BatchInputs[] } {
-    const H = this.config.hiddenSize;
+    const H = embeddingWidth(this.config);
     let total = 0;
     const take = (bytes: number): { offset: number; size: number } => {
       const part = { offset: total, size: Math.max(4, bytes) };

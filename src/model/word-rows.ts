@@ -1,8 +1,9 @@
 import type { EncoderConfig, LoraSpec } from '../weights/config.js';
+import { embeddingWidth } from '../weights/shapes.js';
 import type { EmbeddingAdapters, EncoderWeights } from '../weights/weights.js';
 
 /**
- * The vocabulary rows of `ids` into `rows` [ids.length, H], with task `task`'s update where one
+ * The vocabulary rows of `ids` into `rows` [ids.length, width] (embeddingWidth), with task `task`'s update where one
  * runs, and for tokens of `types` other than 0 (a cross-encoder's second segment) the difference
  * of their token-type row from row 0, which every forward adds to all tokens.
  */
@@ -18,7 +19,7 @@ export function gatherWords(
   const { adapters, tokenType, config } = weights;
   if (task !== undefined && adapters && config.lora) addEmbeddingAdapter(adapters, ids, rows, task, config);
   if (!types || !tokenType) return;
-  const H = config.hiddenSize;
+  const H = embeddingWidth(config);
   for (let i = 0; i < ids.length; i++) {
     const t = types[i] as number;
     if (t === 0) continue;

@@ -2,7 +2,7 @@ import { ModelFormatError } from '../errors.js';
 import { type EncoderConfig, type LateInteractionSpec, parseHfConfig, readsSegmentTypes } from '../weights/config.js';
 import type { DecoderSpec } from '../weights/decoder-config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
-import { isMoeLayer, projectionShapes } from '../weights/shapes.js';
+import { embeddingWidth, groupStart, isMoeLayer, projectionShapes } from '../weights/shapes.js';
 import {
   type BertLayer,
   type ClassifierHead,
@@ -107,11 +107,18 @@ export function packLayers(
   files: ReadonlyMap<string, Uint8Array>,
   from: number,
   to: number,
+  loaded: readonly (BertLayer | ModernBertLayer | DecoderLayer)[] = [],
 ): (BertLayer | ModernBertLayer | DecoderLayer)[] {
   const H = config.hiddenSize;
   const modern = config.modern !== undefined;
   const out: (BertLayer | ModernBertLayer | DecoderLayer)[] = [];
   for (let l = from; l < to; l++) {
+    // A layer sharing its group's weights (config.layerGroups) is that group's first layer, the same object.
+    const first = groupStart(config, l);
+    if (first !== l) {
+      out.push((first < from ? loaded[first] : out[first - from]) as BertLayer);
+      continue;
+    }
     const shapes = projectionShapes(config, l);
     const shard = manifest.shards.find((s) => s.layers && s.layers[0] <= l && l < s.layers[1]) as ShardEntry;
     const view = new ShardView(shard, bytesOf(files, shard.file));
@@ -271,15 +278,16 @@ function packClassifier(manifest: PackManifest, files: ReadonlyMap<string, Uint8
 function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, layers: number): EncoderWeights {
   const config = packConfig(manifest);
   const H = config.hiddenSize;
+  const W = embeddingWidth(config);
   const shard = manifest.shards.find((s) => s.kind === 'embeddings') as ShardEntry;
   const view = new ShardView(shard, bytesOf(files, shard.file));
-  const table = view.linear('word', config.vocabSize, H, false);
+  const table = view.linear('word', config.vocabSize, W, false);
   const word: EmbeddingTable =
     table.quant === 'f32'
       ? new F32EmbeddingTable(
-          new Float32Array(table.data.buffer, table.data.byteOffset, config.vocabSize * H),
+          new Float32Array(table.data.buffer, table.data.byteOffset, config.vocabSize * W),
           config.vocabSize,
-          H,
+          W,
         )
       : new QuantizedEmbeddingTable(table);
   if (config.modelType === 'model2vec') return { family: 'static', config, word, layers: [] };
@@ -297,7 +305,7 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
       ...relativeBias(),
     };
   }
-  const embNorm = view.norm('embNorm', H);
+  const embNorm = view.norm('embNorm', W);
   if (config.modern) {
     return {
       family: 'modernbert',
@@ -312,11 +320,12 @@ function packBody(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>
     family: 'bert',
     config,
     word,
-    position: config.gatedBert || config.disentangled ? null : view.f32('position', [config.maxPositions, H]),
+    position: config.gatedBert || config.disentangled ? null : view.f32('position', [config.maxPositions, W]),
     tokenType:
       (config.gatedBert && !readsSegmentTypes(config)) || config.disentangled
         ? null
-        : view.f32('tokenType', [config.typeVocabSize, H]),
+        : view.f32('tokenType', [config.typeVocabSize, W]),
+    ...(config.factorized ? { embedProject: view.linear('embedProject', H, W) } : {}),
     ...(config.disentangled
       ? {
           relEmbeddings: {
@@ -347,7 +356,7 @@ export function extendPackWeights(
   files: ReadonlyMap<string, Uint8Array>,
   to: number,
 ): void {
-  const more = packLayers(manifest, weights.config, files, weights.layers.length, to);
+  const more = packLayers(manifest, weights.config, files, weights.layers.length, to, weights.layers);
   // The family decides what packLayers read: the casts only restate it.
   if (weights.family === 'modernbert') weights.layers.push(...(more as ModernBertLayer[]));
   else if (weights.family === 'decoder') weights.layers.push(...(more as DecoderLayer[]));

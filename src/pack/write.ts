@@ -1,6 +1,7 @@
 import { PendingTable } from '../checkpoint/matrix.js';
 import type { EncoderConfig, LoraSpec } from '../weights/config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
+import { embeddingWidth, groupStart } from '../weights/shapes.js';
 import {
   type ClassifierHead,
   type DecoderLayer,
@@ -141,7 +142,8 @@ function embeddingExtras(weights: WeightsRest): Part[] {
   switch (weights.family) {
     case 'bert': {
       // GTE has neither table (rotary positions; its token-type row is in the word rows).
-      const { position, tokenType, adapters, relEmbeddings } = weights;
+      const { position, tokenType, adapters, relEmbeddings, embedProject } = weights;
+      const W = embeddingWidth(config);
       const lora = config.lora;
       return [
         ...(adapters && lora
@@ -151,8 +153,9 @@ function embeddingExtras(weights: WeightsRest): Part[] {
               f32Part('lora.tokenType', adapters.tokenType, [lora.tasks.length, H]),
             ]
           : []),
-        ...(position ? [f32Part('position', position, [config.maxPositions, H])] : []),
-        ...(tokenType ? [f32Part('tokenType', tokenType, [config.typeVocabSize, H])] : []),
+        ...(position ? [f32Part('position', position, [config.maxPositions, W])] : []),
+        ...(tokenType ? [f32Part('tokenType', tokenType, [config.typeVocabSize, W])] : []),
+        ...(embedProject ? linearParts('embedProject', embedProject) : []),
         ...relativeBiasParts(weights),
         ...(relEmbeddings ? [f32Part('relEmbeddings', relEmbeddings.table, [relEmbeddings.table.length / H, H])] : []),
         ...(relEmbeddings?.norm ? normParts('relNorm', relEmbeddings.norm) : []),
@@ -171,6 +174,25 @@ function embeddingExtras(weights: WeightsRest): Part[] {
 /** MPNet's and T5's relative bias table, [tableRows, heads], where the model has one. */
 function relativeBiasParts({ relativeBias, config }: { relativeBias?: Float32Array | null; config: EncoderConfig }): Part[] {
   return relativeBias ? [f32Part('relativeBias', relativeBias, [relativeBias.length / config.numHeads, config.numHeads])] : [];
+}
+
+/**
+ * The layer ranges [from, to) of the pack's layer shards: `per` layers each, or one group each
+ * where layers share weights (config.layerGroups), so that a group's one copy is in every range
+ * that runs it.
+ */
+function layerShards(config: EncoderConfig, layerCount: number, per: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let from = 0; from < layerCount; ) {
+    let to = Math.min(from + per, layerCount);
+    if (config.layerGroups !== undefined) {
+      to = from + 1;
+      while (to < layerCount && groupStart(config, to) === from) to++;
+    }
+    ranges.push([from, to]);
+    from = to;
+  }
+  return ranges;
 }
 
 /** Lays `parts` out in one shard file, in `spare` (the last shard's memory) when it is the same size. */
@@ -264,8 +286,10 @@ export async function streamPack(
   let late: DenseModule[];
   let sparse: Linear | undefined;
   let lora: LoraSpec | undefined;
+  let config: EncoderConfig;
   {
     const rest = await weights.rest();
+    config = rest.config;
     lora = rest.config.lora;
     const word = wordParts(rest.word);
     embeddingQuant = word.quant;
@@ -279,10 +303,11 @@ export async function streamPack(
   const { layersPerShard: per = 1, ...described } = meta;
   // A model without layers (a static embedder) is stored as its table is.
   let linearQuant: Quant = embeddingQuant;
-  for (let from = 0; from < weights.layerCount; from += per) {
-    const to = Math.min(from + per, weights.layerCount);
+  for (const [from, to] of layerShards(config, weights.layerCount, per)) {
     const parts: Part[] = [];
     for (let l = from; l < to; l++) {
+      // Layers sharing weights (config.layerGroups) store them once, under their group's first.
+      if (groupStart(config, l) !== l) continue;
       const layer = await weights.layer(l);
       linearQuant = layer.qkv.quant;
       parts.push(...layerParts(l, layer, lora));

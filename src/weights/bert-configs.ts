@@ -1,12 +1,22 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
-import { bool, ERF_GELU, nonNegativeInt, num, obj, positiveInt } from './config-fields.js';
+import { bool, ERF_GELU, nonNegativeInt, num, obj, positiveInt, TANH_GELU } from './config-fields.js';
 import type { EncoderConfig, LoraSpec, MoeSpec, RopeSpec } from './encoder-config.js';
 
-/** The numbers every BERT-named config (BERT, XLM-R, GTE, JinaBERT) states alike, hidden_act checked. */
-export function bertNumbers(cfg: Record<string, unknown>) {
-  const act = cfg.hidden_act ?? 'gelu';
-  if (typeof act !== 'string' || !ERF_GELU.has(act)) {
-    throw new UnsupportedError(`hidden_act ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
+/** What bertNumbers accepts beyond BERT's defaults. */
+export interface BertNumberOptions {
+  /** hidden_act where the config leaves it out (ALBERT's default is gelu_new). */
+  defaultAct?: string;
+  /** Whether tanh-approximated GELU may run (BERT's ungated feed-forward only: the gated ones' epilogues are exact). */
+  tanhGelu?: boolean;
+}
+
+/** The numbers every BERT-named config (BERT, XLM-R, ALBERT, GTE, JinaBERT) states alike, hidden_act checked. */
+export function bertNumbers(cfg: Record<string, unknown>, options: BertNumberOptions = {}) {
+  const act = cfg.hidden_act ?? options.defaultAct ?? 'gelu';
+  const tanh = options.tanhGelu === true && typeof act === 'string' && TANH_GELU.has(act);
+  if (!tanh && (typeof act !== 'string' || !ERF_GELU.has(act))) {
+    const also = options.tanhGelu ? ' or its tanh approximation' : '';
+    throw new UnsupportedError(`hidden_act ${JSON.stringify(act)} is not supported (only exact erf GELU${also})`);
   }
   const hiddenSize = positiveInt(cfg, 'hidden_size');
   const numHeads = positiveInt(cfg, 'num_attention_heads');
@@ -22,7 +32,36 @@ export function bertNumbers(cfg: Record<string, unknown>) {
     intermediateSize: positiveInt(cfg, 'intermediate_size'),
     maxPositions: positiveInt(cfg, 'max_position_embeddings'),
     layerNormEps: num(cfg, 'layer_norm_eps', 1e-12),
+    ...(tanh ? { tanhGelu: true as const } : {}),
   };
+}
+
+/**
+ * ALBERT (transformers' modeling_albert.py) and ELECTRA's small discriminators: tables
+ * embedding_size wide (ElectraConfig's and AlbertConfig's default 128), widened to the hidden size
+ * after their LayerNorm (ALBERT's encoder.embedding_hidden_mapping_in, ELECTRA's embeddings_project).
+ * ELECTRA's projection exists only where the widths differ; ALBERT's always does.
+ */
+export function factorizedEmbeddings(
+  cfg: Record<string, unknown>,
+  modelType: 'albert' | 'electra',
+  hiddenSize: number,
+): Pick<EncoderConfig, 'factorized'> {
+  const width = positiveInt(cfg, 'embedding_size', 128);
+  return modelType === 'albert' || width !== hiddenSize ? { factorized: { width } } : {};
+}
+
+/**
+ * ALBERT's layer sharing: num_hidden_groups groups of inner_group_num layers, the encoder's
+ * num_hidden_layers steps each running one group. Every released ALBERT has one layer per group
+ * (inner_group_num 1), the only form read here.
+ */
+export function albertLayerGroups(cfg: Record<string, unknown>, numLayers: number): Pick<EncoderConfig, 'layerGroups'> {
+  const inner = positiveInt(cfg, 'inner_group_num', 1);
+  if (inner !== 1) throw new UnsupportedError(`ALBERT inner_group_num ${inner} is not supported (only 1)`);
+  const groups = positiveInt(cfg, 'num_hidden_groups', 1);
+  if (groups > numLayers) throw new ModelFormatError(`num_hidden_groups ${groups} is more than num_hidden_layers ${numLayers}`);
+  return { layerGroups: groups };
 }
 
 /**

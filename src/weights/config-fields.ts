@@ -68,3 +68,6 @@ export function bool(raw: Record<string, unknown>, key: string): boolean {
 
 /** hidden_act values that name exact erf GELU. */
 export const ERF_GELU = new Set(['gelu', 'gelu_python']);
+
+/** hidden_act values that name tanh-approximated GELU (transformers' NewGELUActivation, FastGELUActivation, PytorchGELUTanh). */
+export const TANH_GELU = new Set(['gelu_new', 'gelu_fast', 'gelu_pytorch_tanh']);

@@ -1,6 +1,8 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 import {
+  albertLayerGroups,
   bertNumbers,
+  factorizedEmbeddings,
   parseDistilBertConfig,
   parseGteConfig,
   parseJinaConfig,
@@ -37,6 +39,9 @@ export {
 } from './encoder-config.js';
 export { EXIT_NORMS, type ExitNorm };
 
+/** The model_types read by the BERT branch: BERT's layers and learned positions. */
+const BERT_BRANCH = new Set<unknown>(['bert', 'xlm-roberta', 'roberta', 'electra', 'albert']);
+
 /** config.json model_type values m3web runs. */
 export const SUPPORTED_MODEL_TYPES = [
   'bert',
@@ -44,6 +49,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'roberta',
   'camembert',
   'electra',
+  'albert',
   'distilbert',
   'mpnet',
   'new',
@@ -109,21 +115,14 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   if (modelType === 't5' || modelType === 'mt5') return parseT5Config(cfg, exitNorm);
   if (modelType === 'deberta-v2') return withCrossEncoder(parseDebertaV2Config(cfg), cfg, 'deberta');
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
-  if (modelType !== 'bert' && modelType !== 'xlm-roberta' && modelType !== 'roberta' && modelType !== 'electra') {
+  if (!BERT_BRANCH.has(modelType)) {
     throw new UnsupportedError(
       `model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
     );
   }
-  const numbers = bertNumbers(cfg);
-  // ELECTRA (modeling_electra.py) is BERT's embeddings and layers under `electra.`, without a pooler;
-  // where embedding_size is below hidden_size (the small discriminators) `embeddings_project` widens
-  // the embeddings first, which m3web does not run.
-  if (modelType === 'electra' && cfg.embedding_size !== undefined && cfg.embedding_size !== numbers.hiddenSize) {
-    throw new UnsupportedError(
-      `ELECTRA with embedding_size ${JSON.stringify(cfg.embedding_size)} != hidden_size ${numbers.hiddenSize} (embeddings_project) is not supported`,
-    );
-  }
   const positions = cfg.position_embedding_type ?? 'absolute';
+  const albert = modelType === 'albert';
+  const numbers = bertNumbers(cfg, { tanhGelu: positions === 'absolute', defaultAct: albert ? 'gelu_new' : 'gelu' });
   // JinaBertForSequenceClassification (jina-reranker-v1) is BertForSequenceClassification over JinaBERT.
   if (positions === 'alibi' && modelType === 'bert') return withCrossEncoder(parseJinaConfig(cfg, numbers), cfg, 'bert');
   if (positions === 'rotary' && modelType === 'xlm-roberta') return parseJinaV3Config(cfg, numbers);
@@ -139,13 +138,18 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   const maxTokens = numbers.maxPositions - positionOffset;
   if (maxTokens < 2) throw new ModelFormatError(`max_position_embeddings ${numbers.maxPositions} leaves no room for tokens`);
   const config: EncoderConfig = {
-    modelType: isRoberta ? 'xlm-roberta' : 'bert',
+    modelType: isRoberta ? 'xlm-roberta' : albert ? 'albert' : 'bert',
     ...numbers,
     typeVocabSize: positiveInt(cfg, 'type_vocab_size', 2),
     padTokenId,
     positionOffset,
     maxTokens,
+    // ELECTRA (modeling_electra.py) is BERT's embeddings and layers under `electra.`, without a pooler.
+    ...(albert || modelType === 'electra' ? factorizedEmbeddings(cfg, modelType, numbers.hiddenSize) : {}),
+    ...(albert ? albertLayerGroups(cfg, numbers.numLayers) : {}),
   };
+  // ALBERT's sequence classifiers (its pooler is a bare Linear) open as the encoder beneath them.
+  if (albert) return config;
   // ELECTRA's sequence classifier has RoBERTa's head shape, with exact GELU.
   return withCrossEncoder(config, cfg, modelType === 'electra' ? 'electra' : isRoberta ? 'roberta' : 'bert');
 }

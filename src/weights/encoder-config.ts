@@ -4,6 +4,7 @@ import type { ExitNorm } from './exit-norm.js';
 
 export type ModelType =
   | 'bert'
+  | 'albert'
   | 'distilbert'
   | 'xlm-roberta'
   | 'mpnet'
@@ -268,4 +269,18 @@ export interface EncoderConfig {
   lateInteraction?: LateInteractionSpec;
   /** Present for a model with a lexical-weights head (BGE-M3's sparse output). */
   sparse?: SparseSpec;
+  /**
+   * Factorized embeddings (ALBERT; ELECTRA's small discriminators, embedding_size below the hidden
+   * size): the word, position and token-type tables and the embedding LayerNorm are `width` wide,
+   * and one Linear (BertWeights.embedProject, [hiddenSize, width]) widens the normed sum.
+   */
+  factorized?: { width: number };
+  /**
+   * ALBERT's shared layers (num_hidden_groups): layer l runs the weights of group
+   * trunc(l / (numLayers / layerGroups)), as AlbertTransformer picks it, so the weights are stored
+   * and uploaded once per group (layerGroup in weights/config.ts).
+   */
+  layerGroups?: number;
+  /** The ungated feed-forward through tanh-approximated GELU (gelu_new: ALBERT's) instead of exact GELU. */
+  tanhGelu?: true;
 }

@@ -21,3 +21,20 @@ export function projectionShapes(config: EncoderConfig, l = 0): Record<Projectio
   const E = moe && isMoeLayer(config, l) ? moe.experts : 1;
   return { qkv: [q + 2 * kv, H], attnOut: [H, q], ffnIn: [E * (gated ? 2 * I : I), H], ffnOut: [E * H, I] };
 }
+
+/** Width of the embedding tables and their norm: the hidden size, or a factorized model's narrower width. */
+export const embeddingWidth = (config: Pick<EncoderConfig, 'hiddenSize' | 'factorized'>): number =>
+  config.factorized?.width ?? config.hiddenSize;
+
+/** The group whose weights layer `l` runs (ALBERT: trunc(l / (layers / groups)), as AlbertTransformer picks it); l where layers share none. */
+export function layerGroup(config: Pick<EncoderConfig, 'numLayers' | 'layerGroups'>, l: number): number {
+  const groups = config.layerGroups;
+  return groups === undefined ? l : Math.trunc(l / (config.numLayers / groups));
+}
+
+/** The first layer running layer `l`'s weights: packs store a group's weights once, under it. */
+export function groupStart(config: Pick<EncoderConfig, 'numLayers' | 'layerGroups'>, l: number): number {
+  let first = l;
+  while (first > 0 && layerGroup(config, first - 1) === layerGroup(config, l)) first--;
+  return first;
+}

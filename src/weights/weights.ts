@@ -149,6 +149,11 @@ export interface BertWeights extends SentenceHead {
   /** [typeVocabSize, H]; null for the gated ones. */
   tokenType: Float32Array | null;
   embNorm: LayerNormParams;
+  /**
+   * Factorized embeddings' widening (config.factorized: ALBERT's embedding_hidden_mapping_in,
+   * ELECTRA's embeddings_project), [H, width]: the tables and embNorm above are `width` wide.
+   */
+  embedProject?: Linear;
   /** MPNet's encoder.relative_attention_bias, [tableRows, heads] (config.relativeAttention); absent elsewhere. */
   relativeBias?: Float32Array | null;
   /**
@@ -158,7 +163,10 @@ export interface BertWeights extends SentenceHead {
   relEmbeddings?: { table: Float32Array; norm: LayerNormParams | null } | null;
   /** The embeddings' task adapters where the model has some (config.lora). */
   adapters?: EmbeddingAdapters;
-  /** May hold fewer than config.numLayers when only the first layers were loaded. */
+  /**
+   * May hold fewer than config.numLayers when only the first layers were loaded. Layers sharing
+   * weights (config.layerGroups) are the same object, so each is placed and uploaded once.
+   */
   layers: BertLayer[];
 }
 

@@ -7,7 +7,7 @@ import { MatmulKernel, uploadLinear } from '../../src/gpu/kernels/matmul.js';
 import { PoolKernel } from '../../src/gpu/kernels/pool.js';
 import { applyRope, attention, layerNorm, matmul, pool } from '../../src/model/cpu-ops.js';
 import { finishVector } from '../../src/model/encoder.js';
-import { gelu } from '../../src/model/math.js';
+import { gelu, geluTanh } from '../../src/model/math.js';
 import { ropeTable } from '../../src/model/rope.js';
 import { dequantizeLinear, quantizeLinear } from '../../src/weights/quantize.js';
 import { QUANTS } from '../../src/weights/weights.js';
@@ -55,6 +55,29 @@ describe.each(await readPlans())('matmul kernel, %s reads', async (reads) => {
         });
       }
     }
+  }
+});
+
+describe.each(await readPlans())('matmul kernel, %s reads, tanh GELU', async (reads) => {
+  const { device } = await testGpu();
+  const kernel = await MatmulKernel.create(device, ['f32'], reads);
+  await kernel.prepare([7, 130], { wait: true });
+  // Outputs of std ~3 reach 2.7, where exact GELU is 4.7e-4 from the tanh form: far outside the
+  // kernel's rounding, so a kernel running the wrong one fails.
+  for (const M of [7, 130]) {
+    it(`${M}x40 . 96x40^T: ALBERT's gelu_new, not exact GELU`, async () => {
+      const next = rng(M + 7);
+      const [K, N] = [40, 96];
+      const x = randomArray(M * K, 3, next);
+      const linear = quantizeLinear(randomArray(N * K, 1 / Math.sqrt(K), next), N, K, randomArray(N, 0.5, next), 'f32');
+      const y = empty(device, M * N);
+      const got = await runPass(device, y, M * N, (pass, u) =>
+        kernel.encode(pass, u, storage(device, x), uploadLinear(device, 'w', linear), y, M, 'gelu_tanh'),
+      );
+      const full = matmul(x, { w: dequantizeLinear(linear), b: linear.bias, rows: N, cols: K }, M);
+      expect(maxAbsDiff(got.subarray(0, M * N), full.map(geluTanh))).toBeLessThan(2e-5);
+      expect(maxAbsDiff(got.subarray(0, M * N), full.map(gelu))).toBeGreaterThan(1e-4);
+    });
   }
 });
 

@@ -14,7 +14,8 @@ import { cosine } from '../support/random.js';
  * Whole-model parity of the post-norm encoders against test/oracle/make_fixtures.py (BERT, XLM-R),
  * make_gte.py (GTE, NTK-scaled and plain RoPE), make_nomic.py (NomicBERT, SwiGLU and GeGLU) and
  * make_jina.py (JinaBERT v2, ALiBi over 4 and 6 heads), make_mpnet.py (MPNet's relative
- * attention bias) and make_jina_v3.py (jina-embeddings-v3's base weights; its task adapters in
+ * attention bias), make_albert.py (ALBERT's shared layers and tanh GELU, factorized embeddings)
+ * and make_jina_v3.py (jina-embeddings-v3's base weights; its task adapters in
  * lora.test.ts), PyTorch float64 forwards written from the
  * published definitions: hidden states after every layer and pooled outputs, per text.
  */
@@ -29,7 +30,7 @@ const ALL_QUANTS: readonly Quant[] = ['f32', 'f16', 'q8', 'q4'];
 /**
  * The WebGPU weight formats each model runs in. The weight decoding is one matmul kernel for every
  * architecture, covered in all four formats by BERT and XLM-R; the gated models add positions and
- * gates (JinaBERT's code variant its query / key norms), MPNet its relative bias, DeBERTa its disentangled terms, which f32 checks exactly (a WebGPU test costs 6-12 s of pipeline compiles here). Their q8
+ * gates (JinaBERT's code variant its query / key norms), MPNet its relative bias, DeBERTa its disentangled terms, ALBERT and ELECTRA-small the widening of their embeddings (ALBERT: and the ungated tanh GELU epilogue), which f32 checks exactly (a WebGPU test costs 6-12 s of pipeline compiles here). Their q8
  * runs in f16-activations.test.ts and the CPU pack tests; the q8 and q4 figures in the README were
  * measured once with all four.
  */
@@ -47,6 +48,9 @@ const MODELS: Record<string, readonly Quant[]> = {
   'mpnet-tiny': ['f32'],
   'jina-v3-tiny': ['f32'],
   'deberta-tiny': ['f32', 'q8'],
+  'albert-tiny': ['f32', 'q8'],
+  'albert-groups-tiny': ['f32'],
+  'electra-small-tiny': ['f32'],
 };
 const measured: string[] = [];
 

@@ -1,5 +1,5 @@
 /**
- * config.json shapes of the BERT variants under other names that m3web opens (MPNet, DistilBERT),
+ * config.json shapes of the BERT variants under other names that m3web opens (MPNet, DistilBERT, ALBERT, ELECTRA-small),
  * as remembered from the sentence-transformers repositories; no hub is reachable here to check
  * them byte for byte. Unit tests read them; the weights in the tests are random at shrunk sizes
  * (test/oracle/make_mpnet.py, make_distilbert.py).
@@ -46,5 +46,57 @@ export const MULTI_QA_DISTILBERT_COS_V1 = {
   sinusoidal_pos_embds: false,
   tie_weights_: true,
   transformers_version: '4.6.1',
+  vocab_size: 30522,
+};
+
+/** sentence-transformers/paraphrase-albert-small-v2 (nreimers/albert-small-v2: 6 layers sharing one group). */
+export const PARAPHRASE_ALBERT_SMALL_V2 = {
+  _name_or_path: 'nreimers/albert-small-v2',
+  architectures: ['AlbertModel'],
+  attention_probs_dropout_prob: 0,
+  bos_token_id: 2,
+  classifier_dropout_prob: 0.1,
+  down_scale_factor: 1,
+  embedding_size: 128,
+  eos_token_id: 3,
+  gap_size: 0,
+  hidden_act: 'gelu_new',
+  hidden_dropout_prob: 0,
+  hidden_size: 768,
+  initializer_range: 0.02,
+  inner_group_num: 1,
+  intermediate_size: 3072,
+  layer_norm_eps: 1e-12,
+  max_position_embeddings: 512,
+  model_type: 'albert',
+  net_structure_type: 0,
+  num_attention_heads: 12,
+  num_hidden_groups: 1,
+  num_hidden_layers: 6,
+  num_memory_blocks: 0,
+  pad_token_id: 0,
+  position_embedding_type: 'absolute',
+  transformers_version: '4.7.0',
+  type_vocab_size: 2,
+  vocab_size: 30000,
+};
+
+/** google/electra-small-discriminator: embeddings 128 wide under a 256-wide encoder (embeddings_project). */
+export const ELECTRA_SMALL_DISCRIMINATOR = {
+  architectures: ['ElectraForPreTraining'],
+  attention_probs_dropout_prob: 0.1,
+  embedding_size: 128,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  hidden_size: 256,
+  initializer_range: 0.02,
+  intermediate_size: 1024,
+  layer_norm_eps: 1e-12,
+  max_position_embeddings: 512,
+  model_type: 'electra',
+  num_attention_heads: 4,
+  num_hidden_layers: 12,
+  pad_token_id: 0,
+  type_vocab_size: 2,
   vocab_size: 30522,
 };

@@ -65,7 +65,9 @@ describe('cross-encoder config', () => {
       modelType: 'bert',
       crossEncoder: { hidden: { ...tanh, activation: 'gelu' } },
     });
-    expect(() => parseHfConfig({ ...electra, embedding_size: 16 })).toThrow(/embeddings_project/);
+    // The small discriminators' narrower embeddings (embeddings_project) under the same head.
+    expect(parseHfConfig({ ...electra, embedding_size: 16 })).toMatchObject({ factorized: { width: 16 }, crossEncoder: {} });
+    expect(parseHfConfig(electra).factorized).toBeUndefined();
     const modern = configOf('ce-modernbert-tiny');
     expect(parseHfConfig(modern).crossEncoder).toEqual({
       activation: 'sigmoid',

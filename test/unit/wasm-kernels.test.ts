@@ -3,7 +3,7 @@ import { UnsupportedError } from '../../src/errors.js';
 import { alibiSlopes } from '../../src/model/alibi.js';
 import type { AttentionShape } from '../../src/model/attention-shape.js';
 import { attention, cpuLinear, groupedAttention, matmul } from '../../src/model/cpu-ops.js';
-import { gelu } from '../../src/model/math.js';
+import { gelu, geluTanh } from '../../src/model/math.js';
 import { assembleKernels } from '../../src/model/wasm/assemble.js';
 import { WasmKernels } from '../../src/model/wasm/kernels.js';
 import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from '../../src/model/wasm/kernels-wasm.js';
@@ -59,12 +59,19 @@ describe('WebAssembly kernels', () => {
     const w = randomArray(rows * cols, 1, next);
     const l: Linear = { quant: 'f32', rows, cols, data: new Uint8Array(w.buffer), bias: randomArray(rows, 1, next) };
     const x = randomArray(5 * cols, 1, next);
-    for (const activation of ['none', 'gelu'] as const) {
+    for (const activation of ['none', 'gelu', 'gelu_tanh'] as const) {
       const plain = cpuLinear(l, null)(x, 5, activation);
       const simd = cpuLinear(l, WasmKernels.create())(x, 5, activation);
       plain.forEach((v, j) => {
         expect(simd[j]).toBeCloseTo(v, 5);
       });
+    }
+    // ALBERT's gelu_new is the tanh form on both paths: 1e-4 and more from exact GELU where outputs reach ~2.7.
+    const y = cpuLinear(l, null)(x, 5);
+    for (const kernel of [null, WasmKernels.create()]) {
+      const tanh = cpuLinear(l, kernel)(x, 5, 'gelu_tanh');
+      expect(Math.max(...tanh.map((v, j) => Math.abs(v - geluTanh(y[j] as number))))).toBeLessThan(1e-5);
+      expect(Math.max(...tanh.map((v, j) => Math.abs(v - gelu(y[j] as number))))).toBeGreaterThan(1e-4);
     }
   });
 

@@ -36,11 +36,11 @@ export function destroyLinear(l: GpuLinear): void {
 /**
  * What matmul.wgsl does with each output, by its EPILOGUE_* code there: store it, apply exact
  * GELU or ReLU, a gated activation (W stacks inputs over gates; y has half of W's rows as columns) with
- * exact GELU (GeGLU), SiLU (SwiGLU) or tanh-approximated GELU, or add it into y.
+ * exact GELU (GeGLU), SiLU (SwiGLU) or tanh-approximated GELU, tanh-approximated GELU ungated, or add it into y.
  * A uniform, not a pipeline constant: each matmul pipeline takes ~1.3 s to compile on
  * SwiftShader, and the epilogue is a branch once per output.
  */
-export const EPILOGUE = { none: 0, gelu: 1, geglu: 2, residual: 3, swiglu: 4, geglu_tanh: 5, relu: 6 } as const;
+export const EPILOGUE = { none: 0, gelu: 1, geglu: 2, residual: 3, swiglu: 4, geglu_tanh: 5, relu: 6, gelu_tanh: 7 } as const;
 export type Epilogue = keyof typeof EPILOGUE;
 
 /**
