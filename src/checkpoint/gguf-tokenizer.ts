@@ -89,6 +89,7 @@ export function unigramJson(file: GgufFile, v: Vocab): unknown {
   if (scores.length !== v.tokens.length)
     throw new ModelFormatError(`${file.name}: ${scores.length} token scores for ${v.tokens.length} tokens`);
   const charsmap = ggufArray(file, 'tokenizer.ggml.precompiled_charsmap', 'number');
+  const special = (id: number): [string, number] => [v.tokens[id] as string, id];
   return unigramSpecJson({
     tokens: v.tokens,
     scores,
@@ -96,8 +97,7 @@ export function unigramJson(file: GgufFile, v: Vocab): unknown {
     charsmap: charsmap && Uint8Array.from(charsmap, (b) => b & 0xff),
     addPrefix: file.metadata.get('tokenizer.ggml.add_space_prefix') !== false,
     collapse: file.metadata.get('tokenizer.ggml.remove_extra_whitespaces') !== false,
-    bos: v.special('cls', '<s>'),
-    eos: v.special('seperator', '</s>'),
+    frame: template(special(v.special('cls', '<s>')), special(v.special('seperator', '</s>')), true),
   });
 }
 

@@ -67,15 +67,23 @@ export class ProtoReader {
     return { field: Math.floor(k / 8), wire: k % 8 };
   }
 
+  /**
+   * A varint as a number; a negative int32 / int64 (ten bytes, two's complement over 64 bits: a
+   * SentencePiece model's `bos_id: -1`) as that negative number.
+   */
   async varint(): Promise<number> {
     let value = 0;
     let scale = 1;
+    let big = 0n;
     for (let i = 0; i < 10; i++) {
       const b = (await this.bytes(1))[0] as number;
       value += (b & 0x7f) * scale;
+      big |= BigInt(b & 0x7f) << BigInt(7 * i);
       if (b < 0x80) {
-        if (!Number.isSafeInteger(value)) throw this.error('a varint past 2^53');
-        return value;
+        if (Number.isSafeInteger(value)) return value;
+        const signed = Number(BigInt.asIntN(64, big));
+        if (!Number.isSafeInteger(signed)) throw this.error('a varint past 2^53');
+        return signed;
       }
       scale *= 128;
     }
@@ -84,6 +92,7 @@ export class ProtoReader {
 
   /** `n` bytes (a view valid until the next read). */
   async bytes(n: number): Promise<Uint8Array> {
+    if (n < 0) throw this.error('a negative length');
     if (this.pos + n > this.end) throw this.error('a field running past its message');
     const out = await this.window.at(this.pos, n);
     if (out.length < n) throw this.error('the file ends inside a field (truncated?)');
@@ -96,6 +105,7 @@ export class ProtoReader {
   }
 
   skip(n: number): void {
+    if (n < 0) throw this.error('a negative length');
     if (this.pos + n > this.end) throw this.error('a field running past its message');
     this.pos += n;
   }

@@ -1,4 +1,5 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
+import { template } from '../tokenizer/tokenizer-json.js';
 import { PIECE, unigramJson } from '../tokenizer/unigram-json.js';
 import { wordPieceJson } from '../tokenizer/wordpiece-json.js';
 import { readSentencePieceModel } from './sentencepiece-model.js';
@@ -18,19 +19,24 @@ const BERT_TOKENIZERS = new Set([
 const WORDPIECE_MODEL_TYPES = new Set(['bert', 'distilbert', 'electra']);
 const XLMR_TOKENIZERS = new Set(['XLMRobertaTokenizer', 'XLMRobertaTokenizerFast']);
 const XLMR_MODEL_TYPES = new Set(['xlm-roberta']);
+const ALBERT_TOKENIZERS = new Set(['AlbertTokenizer', 'AlbertTokenizerFast']);
+const ALBERT_MODEL_TYPES = new Set(['albert']);
+const T5_TOKENIZERS = new Set(['T5Tokenizer', 'T5TokenizerFast']);
+const T5_MODEL_TYPES = new Set(['t5', 'mt5']);
 const SENTENCEPIECE_FILE = 'sentencepiece.bpe.model';
+const SPIECE_FILE = 'spiece.model';
 
 /**
  * The folder's tokenizer.json as bytes; where it has none, one made from the slow tokenizer's files
- * that older repositories hold instead (BERT's vocab.txt, XLM-R's sentencepiece.bpe.model, with
- * tokenizer_config.json and special_tokens_map.json), as transformers' converters make it;
- * undefined where it has none of them.
+ * that older repositories hold instead (BERT's vocab.txt, XLM-R's sentencepiece.bpe.model,
+ * ALBERT's and T5's spiece.model, with tokenizer_config.json and special_tokens_map.json), as
+ * transformers' converters make it; undefined where it has none of them.
  */
 export async function folderTokenizer(read: FolderFiles, config: unknown): Promise<Uint8Array | undefined> {
   const json = await read('tokenizer.json');
   if (json !== undefined) return json;
-  const [vocab, spm] = await Promise.all([read('vocab.txt'), read(SENTENCEPIECE_FILE)]);
-  if (vocab === undefined && spm === undefined) return undefined;
+  const [vocab, spm, spiece] = await Promise.all([read('vocab.txt'), read(SENTENCEPIECE_FILE), read(SPIECE_FILE)]);
+  if (vocab === undefined && spm === undefined && spiece === undefined) return undefined;
   const settings = { ...(await jsonFile(read, 'special_tokens_map.json')), ...(await jsonFile(read, 'tokenizer_config.json')) };
   const declared = settings.tokenizer_class;
   const modelType = (config as { model_type?: unknown } | undefined)?.model_type;
@@ -42,13 +48,26 @@ export async function folderTokenizer(read: FolderFiles, config: unknown): Promi
     made = wordPieceTokenizer(new TextDecoder().decode(vocab), settings);
   } else if (spm !== undefined && is(XLMR_TOKENIZERS, XLMR_MODEL_TYPES)) {
     made = await xlmRobertaTokenizer(spm);
+  } else if (spiece !== undefined && is(ALBERT_TOKENIZERS, ALBERT_MODEL_TYPES)) {
+    made = await albertTokenizer(spiece, settings);
+  } else if (spiece !== undefined && is(T5_TOKENIZERS, T5_MODEL_TYPES)) {
+    made = await t5Tokenizer(spiece, settings);
   } else {
     const named = typeof declared === 'string' ? declared : `model_type ${JSON.stringify(modelType)}`;
+    const file = vocab ? 'vocab.txt' : spm ? SENTENCEPIECE_FILE : SPIECE_FILE;
     throw new UnsupportedError(
-      `this folder has ${vocab ? 'vocab.txt' : SENTENCEPIECE_FILE} but no tokenizer.json: m3web builds one for BERT's WordPiece and XLM-R's SentencePiece only, not ${named}`,
+      `this folder has ${file} but no tokenizer.json: m3web builds one for BERT's WordPiece, XLM-R's, ALBERT's and T5's SentencePiece only, not ${named}`,
     );
   }
   return new TextEncoder().encode(JSON.stringify(made));
+}
+
+/** A SentencePiece Unigram model (BPE ones are refused: the converters here are for Unigram). */
+async function unigramModel(bytes: Uint8Array, name: string) {
+  const model = await readSentencePieceModel(bytes, name);
+  if (model.modelType !== 1)
+    throw new UnsupportedError(`${name} is a SentencePiece model of type ${model.modelType}, not Unigram`);
+  return model;
 }
 
 /**
@@ -58,9 +77,7 @@ export async function folderTokenizer(read: FolderFiles, config: unknown): Promi
  * whitespace settings.
  */
 async function xlmRobertaTokenizer(bytes: Uint8Array): Promise<unknown> {
-  const model = await readSentencePieceModel(bytes, SENTENCEPIECE_FILE);
-  if (model.modelType !== 1)
-    throw new UnsupportedError(`${SENTENCEPIECE_FILE} is a SentencePiece model of type ${model.modelType}, not Unigram`);
+  const model = await unigramModel(bytes, SENTENCEPIECE_FILE);
   const rest = model.pieces.slice(3);
   const { control, unknown } = PIECE;
   return unigramJson({
@@ -70,8 +87,85 @@ async function xlmRobertaTokenizer(bytes: Uint8Array): Promise<unknown> {
     charsmap: model.charsmap,
     addPrefix: model.addDummyPrefix,
     collapse: model.removeExtraWhitespaces,
-    bos: 0,
-    eos: 2,
+    frame: template(['<s>', 0], ['</s>', 2], true),
+  });
+}
+
+/** A piece AlbertTokenizer splits before its comma ("9," -> "9", ","): transformers' check_number_comma fails on it. */
+const numberComma = (piece: string) => piece.length >= 2 && piece.endsWith(',') && /\p{Nd}/u.test(piece.at(-2) as string);
+
+/**
+ * tokenizer.json as transformers' AlbertConverter makes it from spiece.model: the pieces are the
+ * ids; a piece ending in a digit and a comma loses 100 from its score (what stands in for
+ * AlbertTokenizer's splitting of them); `` and '' read as ", accents stripped after NFKD unless
+ * keep_accents, lower case unless do_lower_case is false, then the character map;
+ * `[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]` with B typed 1.
+ */
+async function albertTokenizer(bytes: Uint8Array, settings: Record<string, unknown>): Promise<unknown> {
+  const model = await unigramModel(bytes, SPIECE_FILE);
+  const tokens = model.pieces.map((p) => p.piece);
+  const id = (token: string) => {
+    const i = tokens.indexOf(token);
+    if (i < 0) throw new ModelFormatError(`${SPIECE_FILE} has no ${token} piece`);
+    return i;
+  };
+  const cls = tokenText(settings, 'cls_token', '[CLS]');
+  const sep = tokenText(settings, 'sep_token', '[SEP]');
+  const named = ['unk', 'sep', 'pad', 'cls', 'mask'].flatMap((key) => {
+    const content = tokenText(settings, `${key}_token`, '');
+    const i = tokens.indexOf(content);
+    return content && i >= 0 ? [{ id: i, lstrip: tokenFlag(settings, `${key}_token`, 'lstrip') }] : [];
+  });
+  const replace = (from: string, to: string) => ({ type: 'Replace', pattern: { String: from }, content: to });
+  return unigramJson({
+    tokens,
+    scores: model.pieces.map((p) => (numberComma(p.piece) ? p.score - 100 : p.score)),
+    types: model.pieces.map((p) => p.type),
+    charsmap: model.charsmap,
+    addPrefix: model.addDummyPrefix,
+    collapse: model.removeExtraWhitespaces,
+    before: [
+      replace('``', '"'),
+      replace("''", '"'),
+      ...(flagOr(settings, 'keep_accents', false) === true ? [] : [{ type: 'NFKD' }, { type: 'StripAccents' }]),
+      ...(flagOr(settings, 'do_lower_case', true) === true ? [{ type: 'Lowercase' }] : []),
+    ],
+    frame: template([cls, id(cls)], [sep, id(sep)], false),
+    added: named,
+  });
+}
+
+/**
+ * tokenizer.json as transformers' T5Converter makes it from spiece.model: the pieces are the ids,
+ * then the sentinels `<extra_id_{N-1}>` down to `<extra_id_0>` (T5Tokenizer gives extra_id_k the
+ * id vocab_size - k - 1); SpmConverter's normalizer (the character map, trailing whitespace
+ * stripped, runs of spaces as one); `A </s>`.
+ */
+async function t5Tokenizer(bytes: Uint8Array, settings: Record<string, unknown>): Promise<unknown> {
+  const model = await unigramModel(bytes, SPIECE_FILE);
+  const listed = Array.isArray(settings.additional_special_tokens)
+    ? settings.additional_special_tokens.filter((t) => /^<extra_id_\d+>$/.test(tokenContent(t) ?? '')).length
+    : 0;
+  const extra = typeof settings.extra_ids === 'number' && settings.extra_ids > 0 ? settings.extra_ids : listed || 100;
+  if (!Number.isInteger(extra) || extra > 10_000)
+    throw new ModelFormatError(`tokenizer_config.json: extra_ids ${extra} is not a count of sentinels`);
+  const pieces = model.pieces.length;
+  const sentinels = Array.from({ length: extra }, (_, i) => `<extra_id_${extra - 1 - i}>`);
+  const tokens = [...model.pieces.map((p) => p.piece), ...sentinels];
+  const eos = tokenText(settings, 'eos_token', '</s>');
+  const eosId = tokens.indexOf(eos);
+  if (eosId < 0) throw new ModelFormatError(`${SPIECE_FILE} has no ${eos} piece`);
+  return unigramJson({
+    tokens,
+    scores: [...model.pieces.map((p) => p.score), ...sentinels.map(() => 0)],
+    types: [...model.pieces.map((p) => p.type), ...sentinels.map(() => PIECE.userDefined)],
+    charsmap: model.charsmap,
+    addPrefix: model.addDummyPrefix,
+    collapse: model.removeExtraWhitespaces,
+    // What is left of a text before a sentinel keeps no trailing space (no lone "▁" before it).
+    stripRight: true,
+    frame: template(null, [eos, eosId], false),
+    added: sentinels.map((_, i) => ({ id: pieces + i })),
   });
 }
 
@@ -86,13 +180,22 @@ async function jsonFile(read: FolderFiles, name: string): Promise<Record<string,
   }
 }
 
-/** A special token's text: a string, or an AddedToken's `content` (how newer files write it). */
+/** A special token's text from its settings entry: a string, or an AddedToken's `content` (how newer files write it). */
+const tokenContent = (v: unknown): string | undefined =>
+  typeof v === 'string'
+    ? v
+    : typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string'
+      ? (v as { content: string }).content
+      : undefined;
+
 function tokenText(settings: Record<string, unknown>, key: string, fallback: string): string {
+  return tokenContent(settings[key]) ?? fallback;
+}
+
+/** An AddedToken flag (lstrip, rstrip) of a special token written as an object; false for a plain string. */
+function tokenFlag(settings: Record<string, unknown>, key: string, flag: 'lstrip' | 'rstrip'): boolean {
   const v = settings[key];
-  if (typeof v === 'string') return v;
-  if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string')
-    return (v as { content: string }).content;
-  return fallback;
+  return typeof v === 'object' && v !== null && (v as Record<string, unknown>)[flag] === true;
 }
 
 const flagOr = (settings: Record<string, unknown>, key: string, fallback: boolean | null) => {

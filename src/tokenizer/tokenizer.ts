@@ -29,23 +29,30 @@ export interface EncodedPair {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * A SentencePiece character map leading the normalizer (XLM-R's: `Precompiled`, alone or first in
- * a Sequence), taken out of the JSON so that m3web applies it (CharsMap) before the library runs
- * the rest; null (and the JSON as it is) otherwise.
+ * Makes every SentencePiece character map of the normalizer (`Precompiled`, first in XLM-R's
+ * sequence, after ALBERT's case and accent rules) run through CharsMap, where it stands: the
+ * library only approximates one (NFKC and a fixed list of whitespace).
  */
-function takeCharsMap(json: Record<string, unknown>): { json: Record<string, unknown>; charsMap: CharsMap | null } {
-  const n = json.normalizer;
-  const precompiled = (v: unknown) => isObject(v) && v.type === 'Precompiled' && typeof v.precompiled_charsmap === 'string';
-  const first = isObject(n) && n.type === 'Sequence' && Array.isArray(n.normalizers) ? n.normalizers[0] : n;
-  if (!precompiled(first)) return { json, charsMap: null };
-  const rest = isObject(n) && Array.isArray(n.normalizers) ? n.normalizers.slice(1) : [];
-  let charsMap: CharsMap | null;
-  try {
-    charsMap = CharsMap.fromBase64((first as { precompiled_charsmap: string }).precompiled_charsmap);
-  } catch (cause) {
-    throw new ModelFormatError('tokenizer.json: its Precompiled normalizer holds no readable character map', { cause });
+function exactCharsMaps(normalizer: NormalizerNode | null): void {
+  if (normalizer?.config.type === 'Sequence') {
+    for (const n of normalizer.normalizers ?? []) exactCharsMaps(n);
+  } else if (normalizer?.config.type === 'Precompiled') {
+    let map: CharsMap | null;
+    try {
+      map = CharsMap.fromBase64(String(normalizer.config.precompiled_charsmap ?? ''));
+    } catch (cause) {
+      throw new ModelFormatError('tokenizer.json: its Precompiled normalizer holds no readable character map', { cause });
+    }
+    // An empty map normalizes nothing, as in sentencepiece.
+    normalizer.normalize = map ? (text) => map.normalize(text) : (text) => text;
   }
-  return { json: { ...json, normalizer: rest.length > 0 ? { type: 'Sequence', normalizers: rest } : null }, charsMap };
+}
+
+/** What exactCharsMaps reads of the library's normalizers (its package types do not resolve them under NodeNext). */
+interface NormalizerNode {
+  config: { type?: unknown; precompiled_charsmap?: unknown };
+  normalizers?: (NormalizerNode | null)[];
+  normalize(text: string): string;
 }
 
 /**
@@ -63,7 +70,6 @@ export class TextTokenizer {
     private readonly tokenizer: Tokenizer,
     unknownToken: string | null,
     options: TokenizingOptions,
-    private readonly charsMap: CharsMap | null,
   ) {
     this.specialIds = new Set([...tokenizer.get_added_tokens_decoder()].filter(([, token]) => token.special).map(([id]) => id));
     this.specialTokens = options.specialTokens ?? true;
@@ -79,10 +85,10 @@ export class TextTokenizer {
     if (tokenizerConfig !== undefined && tokenizerConfig !== null && !isObject(tokenizerConfig)) {
       throw new ModelFormatError('tokenizer_config.json must be a JSON object');
     }
-    const { json, charsMap } = takeCharsMap(tokenizerJson);
     let tokenizer: Tokenizer;
     try {
-      tokenizer = new Tokenizer(json, tokenizerConfig ?? {});
+      tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig ?? {});
+      exactCharsMaps(tokenizer.normalizer as unknown as NormalizerNode | null);
       // Some malformed files only fail on first use.
       tokenizer.encode('a');
     } catch (cause) {
@@ -91,7 +97,7 @@ export class TextTokenizer {
     }
     // As model2vec reads it: the models with an unknown token name it (WordPiece, BPE, WordLevel).
     const unknown = typeof tokenizerJson.model.unk_token === 'string' ? tokenizerJson.model.unk_token : null;
-    return new TextTokenizer(tokenizer, unknown, options, charsMap);
+    return new TextTokenizer(tokenizer, unknown, options);
   }
 
   /** Largest token id the tokenizer can produce (added tokens included). */
@@ -108,15 +114,7 @@ export class TextTokenizer {
 
   /** The full, untruncated token ids, with or without the post-processor's special tokens. */
   tokenIds(text: string, addSpecialTokens = true): number[] {
-    return this.normalizedIds(this.normalized(text), addSpecialTokens);
-  }
-
-  private normalizedIds(text: string, addSpecialTokens: boolean): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
-  }
-
-  private normalized(text: string): string {
-    return this.charsMap ? this.charsMap.normalize(text) : text;
   }
 
   /**
@@ -183,10 +181,9 @@ export class TextTokenizer {
     ] as const) {
       if (typeof t !== 'string') throw new InputError(`the ${what} text must be a string, got ${typeof t}`);
     }
-    const [one, two] = [this.normalized(first), this.normalized(second)];
-    const full = this.tokenizer.encode(one, { text_pair: two, return_token_type_ids: true });
-    const a = this.normalizedIds(one, false);
-    const b = this.normalizedIds(two, false);
+    const full = this.tokenizer.encode(first, { text_pair: second, return_token_type_ids: true });
+    const a = this.tokenIds(first, false);
+    const b = this.tokenIds(second, false);
     // The template's specials around and between the two texts: found where the bare encodings sit in the pair.
     const at = (part: number[], from: number) => {
       for (let i = from; i + part.length <= full.ids.length; i++) {

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   type Budget,
   type DeviceProbe,
@@ -122,6 +122,18 @@ describe('device auto and forced devices on the test adapter', () => {
   const model = typeof process === 'undefined' ? null : `${import.meta.dirname}/../oracle/fixtures/bert-tiny`;
 
   it.runIf(model !== null)('auto picks a backend per call size and says why; plan returns the one it assumed', async () => {
+    // A probe folder of its own: other test files probe bert-tiny too, and a record one of them
+    // writes between the two encoders (a near-tie measured the other way) is not this test's.
+    const [{ mkdtemp }, { tmpdir }, { join }] = await Promise.all([
+      import('node:fs/promises'),
+      import('node:os'),
+      import('node:path'),
+    ]);
+    const shared = process.env.M3WEB_CACHE_DIR;
+    process.env.M3WEB_CACHE_DIR = await mkdtemp(join(tmpdir(), 'm3web-budget-probe-'));
+    onTestFinished(() => {
+      process.env.M3WEB_CACHE_DIR = shared;
+    });
     const start = performance.now();
     const enc = await createEncoder({ model: model as string, device: 'auto' });
     const firstMs = performance.now() - start;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
+import { readSentencePieceModel } from '../../src/checkpoint/sentencepiece-model.js';
 import { folderTokenizer, wordPieceTokenizer } from '../../src/checkpoint/tokenizer-files.js';
 import { createEncoder } from '../../src/client/client.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
@@ -71,7 +72,7 @@ describe("tokenizer.json from BERT's vocab.txt", () => {
     const mpnet = files({ 'vocab.txt': BERT_VOCAB, 'tokenizer_config.json': '{"tokenizer_class": "MPNetTokenizer"}' });
     await expect(folderTokenizer(mpnet, { model_type: 'mpnet' })).rejects.toThrow(UnsupportedError);
     await expect(folderTokenizer(files({ 'vocab.txt': BERT_VOCAB }), { model_type: 'roberta' })).rejects.toThrow(
-      /XLM-R's SentencePiece only, not model_type "roberta"/,
+      /T5's SentencePiece only, not model_type "roberta"/,
     );
     await expect(folderTokenizer(files({ 'vocab.txt': 'a\nb\n' }), { model_type: 'bert' })).rejects.toThrow(ModelFormatError);
   });
@@ -146,5 +147,56 @@ describe("tokenizer.json from XLM-R's sentencepiece.bpe.model", () => {
       name === 'tokenizer_config.json' ? new TextEncoder().encode('{"tokenizer_class": "CamembertTokenizer"}') : fromFolder(name);
     await expect(folderTokenizer(camembert, { model_type: 'camembert' })).rejects.toThrow(UnsupportedError);
     await expect(folderTokenizer(camembert, { model_type: 'camembert' })).rejects.toThrow(/not CamembertTokenizer/);
+  });
+});
+
+describe("tokenizer.json from ALBERT's and T5's spiece.model", () => {
+  const tokenizerOf = async (name: string) => {
+    const dir = join(FIXTURES, name);
+    const fromFolder = async (file: string) =>
+      existsSync(join(dir, file)) ? new Uint8Array(readFileSync(join(dir, file))) : undefined;
+    const json = (file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    expect(existsSync(join(dir, 'tokenizer.json'))).toBe(false);
+    const bytes = await folderTokenizer(fromFolder, json('config.json'));
+    return {
+      tokenizer: TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(bytes)), json('tokenizer_config.json')),
+      expected: json('expected.json') as { texts: string[]; ids: number[][] },
+    };
+  };
+
+  // make_spiece.py's slow-tokenizer oracles (AlbertTokenizer, T5Tokenizer over sentencepiece). The
+  // one text its emulation of the fast tokenizer reads otherwise (a tab and a newline, kept by this
+  // test model's plain-NFKC map) follows the slow tokenizer here too: the library honours
+  // tokenizer_config.json's remove_space, as AlbertTokenizer does.
+  it.each([
+    [
+      'spiece-albert',
+      'AlbertConverter: [CLS] ... [SEP], quotes, accents and case folded, "9," split from its comma, [MASK] swallowing the space before it',
+    ],
+    ['spiece-t5', 'T5Converter: ... </s>, the sentinels <extra_id_N> counted down from the last id'],
+  ])('%s tokenizes as %s', async (name) => {
+    const { tokenizer, expected } = await tokenizerOf(name);
+    expect(expected.texts.length).toBe(18);
+    for (const [i, text] of expected.texts.entries())
+      expect([...tokenizer.encode(text, 10_000).ids], JSON.stringify(text)).toEqual(expected.ids[i]);
+  });
+});
+
+describe('SentencePiece model protobufs', () => {
+  const read = (bytes: number[]) => readSentencePieceModel(Uint8Array.from(bytes), 'spiece.model');
+
+  it("reads negative int32 fields (T5's trainer_spec bos_id: -1, ten bytes of two's complement)", async () => {
+    // pieces { piece: "a" } and trainer_spec { model_type: 1, bos_id: -1 }: fields 1 and 2 of ModelProto, 3 and 41 inside.
+    const minusOne = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    const trainer = [0x18, 0x01, 0xc8, 0x02, ...minusOne];
+    const model = await read([0x0a, 3, 0x0a, 1, 0x61, 0x12, trainer.length, ...trainer]);
+    expect(model.modelType).toBe(1);
+    expect(model.pieces.map((p) => p.piece)).toEqual(['a']);
+  });
+
+  it('refuses a negative length instead of reading backwards', async () => {
+    const minusTwo = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    await expect(read([0x12, ...minusTwo, 0x18, 0x01])).rejects.toThrow(ModelFormatError);
+    await expect(read([0x12, ...minusTwo, 0x18, 0x01])).rejects.toThrow(/negative length/);
   });
 });
