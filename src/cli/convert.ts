@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openHfCheckpoint } from '../node/hf-checkpoint.js';
 import { convertCheckpointTo } from '../pack/convert.js';
@@ -6,7 +6,8 @@ import type { PackManifest } from '../pack/manifest.js';
 import type { PackSink } from '../pack/write.js';
 import { hubIdText } from '../source/hub-id.js';
 import { hubPackId } from '../source/hub-model.js';
-import { EXIT_NORMS, type ExitNorm, POOLINGS, type Pooling } from '../weights/config.js';
+import { declaredWidths } from '../source/trained-widths.js';
+import { EXIT_NORMS, type ExitNorm, POOLINGS, type Pooling, peekHfConfig } from '../weights/config.js';
 import { QUANTS, type Quant } from '../weights/weights.js';
 import { type CliIo, intList, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 import { cliHubId, hubCheckpoint } from './hub-arg.js';
@@ -119,7 +120,10 @@ export function parseConvertArgs(args: string[]): ConvertArgs | 'help' {
 export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void> {
   const started = performance.now();
   const hub = await cliHubId(args.input, args.revision);
-  const ckpt = hub ? await hubCheckpoint(hub, io) : await openHfCheckpoint(args.input);
+  const fromHub = hub && (await hubCheckpoint(hub, io));
+  const ckpt = fromHub || (await openHfCheckpoint(args.input));
+  // Without --dims, the widths the model declares (a Hub model: or a known repository's).
+  const dims = args.dims ?? (fromHub ? fromHub.widths : await folderWidths(args.input, ckpt.config));
   const source = args.source ?? (hub && (hub.revision === 'main' ? hubIdText(hub).replace(/@main$/, '') : hubIdText(hub)));
   const id = args.id ?? (hub ? hubPackId(hub) : (resolve(args.input).split(/[\\/]/).pop() as string).replace(/\.gguf$/i, ''));
   let bytes = 0;
@@ -139,7 +143,7 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
           id,
           quant: args.quant,
           ...(args.exits ? { exits: args.exits } : {}),
-          ...(args.dims ? { dims: args.dims } : {}),
+          ...(dims ? { dims } : {}),
           ...(args.pooling ? { pooling: args.pooling } : {}),
           ...(args.exitNorm ? { exitNorm: args.exitNorm } : {}),
           ...(args.maxTokens ? { maxTokens: args.maxTokens } : {}),
@@ -157,4 +161,11 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
     `m3web: wrote ${manifest.id} (${manifest.quantization.linear}, ${manifest.shards.length} shards, ${(bytes / 1e6).toFixed(2)} MB) ` +
       `to ${args.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
   );
+}
+
+/** The widths a folder's config or model card (README.md) declares. */
+async function folderWidths(dir: string, config: unknown): Promise<number[] | undefined> {
+  const hidden = peekHfConfig(config, dir).hiddenSize;
+  const card = await readFile(join(dir, 'README.md'), 'utf8').catch(() => undefined);
+  return hidden === null ? undefined : declaredWidths(hidden, config, card);
 }

@@ -3,8 +3,10 @@ import type { HfCheckpoint } from '../pack/convert.js';
 import { type HubOptions, HubRepo, openHubCheckpoint } from '../source/hub.js';
 import { folderHubStore } from '../source/hub-folder.js';
 import { type HubModelId, hubIdText } from '../source/hub-id.js';
-import { dropReplaced, resolveHubPack } from '../source/hub-model.js';
+import { dropReplaced, modelCard, resolveHubPack } from '../source/hub-model.js';
 import { nodeHubId } from '../source/node-hub-id.js';
+import { trainedWidths } from '../source/trained-widths.js';
+import { peekHfConfig } from '../weights/config.js';
 import type { Quant } from '../weights/weights.js';
 import type { CliIo } from './args.js';
 
@@ -43,8 +45,15 @@ export async function modelFolder(
 }
 
 /** A hub id's checkpoint, streamed, for `m3web convert hf:org/name`. */
-export async function hubCheckpoint(id: HubModelId, io: CliIo): Promise<HfCheckpoint & { close(): Promise<void> }> {
+export async function hubCheckpoint(
+  id: HubModelId,
+  io: CliIo,
+): Promise<HfCheckpoint & { close(): Promise<void>; widths: number[] | undefined }> {
   io.stderr.write(`m3web: reading ${hubIdText(id)}\n`);
-  const ckpt = await openHubCheckpoint(new HubRepo(id, hubFromEnv(io.env)));
-  return { ...ckpt, close: async () => {} };
+  const repo = new HubRepo(id, hubFromEnv(io.env));
+  const ckpt = await openHubCheckpoint(repo);
+  // The widths createEncoder would open it with: known ones, its config's, its model card's.
+  const hidden = peekHfConfig(ckpt.config, id.repo).hiddenSize;
+  const widths = hidden === null ? undefined : trainedWidths(id.repo, hidden, ckpt.config, await modelCard(repo));
+  return { ...ckpt, widths, close: async () => {} };
 }

@@ -16,15 +16,17 @@ export type DirItem = { name: string; dir: DirSource } | { name: string; file: (
 
 // What m3web reads from a model folder: JSON files, safetensors weights, ONNX exports and their
 // external data (a transformers.js copy has only those; which graph is read, and why a quantized
-// one is refused, is the hub reader's), GGUF files, a pack's shards and a slow tokenizer's files
-// (vocab.txt, sentencepiece.bpe.model: read where a folder has no tokenizer.json) at its top, and torch.save checkpoints (pytorch_model.bin and its
+// one is refused, is the hub reader's), GGUF files, a pack's shards, a slow tokenizer's files
+// (vocab.txt, sentencepiece.bpe.model, spiece.model: read where a folder has no tokenizer.json) and
+// the model card (README.md: the Matryoshka widths sentence-transformers trained) at its top, and
+// torch.save checkpoints (pytorch_model.bin and its
 // shards, a Dense module's), kept only where their folder has no safetensors: the folder is
 // stored in IndexedDB, and a second copy of the weights would double that. Other files and
 // dot-folders (.git) are left out; sentence-transformers modules and onnx/ sit one folder down
 // (1_Pooling/config.json).
 const PICKLED = /^pytorch_model(-\d+-of-\d+)?\.bin$/;
 const WANTED_ANYWHERE = /\.(json|safetensors|onnx|onnx_data|onnx\.data|gguf)$/;
-const WANTED_AT_TOP = /^((embeddings|layer-\d+)\.bin|vocab\.txt|sentencepiece\.bpe\.model)$/;
+const WANTED_AT_TOP = /^((embeddings|layer-\d+)\.bin|vocab\.txt|sentencepiece\.bpe\.model|spiece\.model|README\.md)$/;
 const SAFETENSORS = /^model(-\d+-of-\d+)?\.safetensors$/;
 
 /** Whether the file at `path` (inside the folder, '/'-separated) is one m3web may read. */

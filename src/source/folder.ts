@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
 import { InputError } from '../errors.js';
 import { loadHfFolder } from '../node/hf-checkpoint.js';
@@ -8,13 +10,14 @@ import { rerankerInfo } from '../tokenizer/rerank-input.js';
 import { everyExit } from '../weights/config.js';
 import { defaultWidths } from '../weights/static-config.js';
 import { type ModelHandle, openPack } from './model-source.js';
+import { declaredWidths } from './trained-widths.js';
 
 /**
  * A pack folder or a Hugging Face folder as a ModelHandle for createEncoder in Node. `dims`
  * declares the Matryoshka widths of a Hugging Face folder (a pack declares its own).
  */
 export async function openFolderHandle(dir: string, layers: number | undefined, dims?: number[]): Promise<ModelHandle> {
-  const { manifest } = await readModelConfig(dir);
+  const { manifest, config } = await readModelConfig(dir);
   if (manifest) {
     if (dims) throw new InputError(`dims are declared by the pack in ${dir} (${manifest.dims.join(', ')}); leave them out`);
     return openPack(dir, async (l, have) => ({ ...(await readPackFolder(dir, l, have)), fromCache: false }), layers);
@@ -30,7 +33,9 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
   if (dims !== undefined && (!Array.isArray(dims) || dims.length === 0)) {
     throw new InputError(`dims must be a non-empty list of integers in 1..${hiddenSize}, got ${JSON.stringify(dims)}`);
   }
-  const widths = intList('dims', dims ?? defaultWidths(model.config), 1, hiddenSize);
+  // The widths its config or model card declares (sentence-transformers writes its Matryoshka losses' into README.md).
+  const card = await readFile(join(dir, 'README.md'), 'utf8').catch(() => undefined);
+  const widths = intList('dims', dims ?? declaredWidths(hiddenSize, config, card) ?? defaultWidths(model.config), 1, hiddenSize);
   return {
     info: {
       id: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir,

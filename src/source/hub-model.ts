@@ -8,7 +8,7 @@ import { QUANTS, type Quant } from '../weights/weights.js';
 import { DEFAULT_HUB, type HubOptions, HubRepo, openHubCheckpoint } from './hub.js';
 import { type HubModelId, hubIdText } from './hub-id.js';
 import { type ModelHandle, openPack, type SourceOptions } from './model-source.js';
-import { trainedWidths } from './trained-widths.js';
+import { declaredWidths, trainedWidths } from './trained-widths.js';
 import { withLock } from './web-lock.js';
 import { WeightMeter } from './weight-meter.js';
 
@@ -75,14 +75,14 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   const where = (rev: string) => `${repo.hubUrl === DEFAULT_HUB ? '' : `${repo.hubUrl} `}${hubIdText({ ...id, revision: rev })}`;
   let offline: NetworkError | null = null;
   let dims = options.dims;
-  let hasConfig = false;
+  let width: number | null = null;
   try {
     // Checked before any weights are fetched: an architecture m3web does not run fails here
     // (sentence-transformers' static layout has no config.json: openHubCheckpoint reads its module).
     const raw = await repo.json('config.json', false);
-    hasConfig = raw !== undefined;
     const hidden = raw === undefined ? null : peekHfConfig(raw, id.repo).hiddenSize;
     if (hidden !== null) dims ??= trainedWidths(id.repo, hidden, raw);
+    width = hidden;
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;
     offline = err;
@@ -102,8 +102,12 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   const meter = new WeightMeter(options.onProgress);
   const ckpt = await openHubCheckpoint(repo, meter);
   // A GGUF repository has no config.json: its width is known once the file's header is read.
-  const width = dims || hasConfig ? null : peekHfConfig(ckpt.config, id.repo).hiddenSize;
-  if (width !== null) dims = trainedWidths(id.repo, width, ckpt.config);
+  if (width === null) {
+    width = peekHfConfig(ckpt.config, id.repo).hiddenSize;
+    if (width !== null) dims ??= trainedWidths(id.repo, width, ckpt.config);
+  }
+  // Read only to convert (a stored conversion opens without it): the widths its training losses list.
+  if (!dims && width !== null) dims = declaredWidths(width, undefined, await modelCard(repo));
   const resolved = repo.commit ?? id.revision;
   const convertOptions: ConvertOptions = {
     id: hubPackId(id),
@@ -123,6 +127,12 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   // After storing: 'done' is when nothing is left to wait for.
   meter.finish();
   return ready;
+}
+
+/** The repository's model card (README.md), where it has one: sentence-transformers writes the Matryoshka widths it trained into it. */
+export async function modelCard(repo: HubRepo): Promise<string | undefined> {
+  const bytes = await repo.bytes('README.md', false);
+  return bytes && new TextDecoder().decode(bytes);
 }
 
 /**

@@ -3,10 +3,12 @@ import { convertCheckpoint } from '../pack/convert.js';
 import { MANIFEST_FILE } from '../pack/manifest.js';
 import type { FetchLike } from '../store/fetch.js';
 import type { ModelFolder } from '../types.js';
+import { peekHfConfig } from '../weights/config.js';
 import { QUANTS } from '../weights/weights.js';
 import { HubRepo, openHubCheckpoint } from './hub.js';
 import type { HubSourceOptions } from './hub-model.js';
 import { type ModelHandle, openPack, openPackUrl } from './model-source.js';
+import { declaredWidths } from './trained-widths.js';
 import { WeightMeter } from './weight-meter.js';
 
 // A dropped folder is read through the same code as a download: its files are served by a
@@ -81,12 +83,12 @@ export async function openModelFolder(folder: ModelFolder, options: HubSourceOpt
     url === repo.treeUrl ? Promise.resolve(list()) : folderFetch(repo.base, folder.files)(url, init),
   );
   const meter = new WeightMeter(options.onProgress);
-  const pack = await convertCheckpoint(await openHubCheckpoint(repo, meter), {
-    id,
-    quant: dtype,
-    ...(options.dims ? { dims: options.dims } : {}),
-    source,
-  });
+  const ckpt = await openHubCheckpoint(repo, meter);
+  const hidden = peekHfConfig(ckpt.config, source).hiddenSize;
+  // The widths its config or model card declares, as for a Hub model.
+  const card = await folder.files['README.md']?.text();
+  const dims = options.dims ?? (hidden === null ? undefined : declaredWidths(hidden, ckpt.config, card));
+  const pack = await convertCheckpoint(ckpt, { id, quant: dtype, ...(dims ? { dims } : {}), source });
   meter.finish();
   return openPack(source, async () => ({ manifest: pack.manifest, files: pack.files, fromCache: false }), options.layers);
 }

@@ -1,9 +1,11 @@
+import { cardWidths } from './model-card.js';
+
 /**
  * The Matryoshka widths published embedders were trained for, by Hub repository (lower case), as
  * their model cards state them (read from memory of the cards, nomic-embed-text-v2-moe's from public
  * copies of its card: no hub is reachable where this was written). A Hub model opens with its entry here, cut to its hidden size, unless `dims` says
  * otherwise, so the budget planner can trade width for speed on it as on a pack; any other
- * repository opens at its full width only.
+ * repository opens at the widths its config or model card declares, else its full width only.
  */
 const TRAINED_WIDTHS: Readonly<Record<string, readonly number[]>> = {
   'nomic-ai/nomic-embed-text-v1.5': [64, 128, 256, 512, 768],
@@ -15,23 +17,37 @@ const TRAINED_WIDTHS: Readonly<Record<string, readonly number[]>> = {
 };
 
 /**
- * The widths repository `repo` was trained for up to `hiddenSize`, or undefined where none are
- * known: those its config.json declares (`matryoshka_dimensions`, as jina-embeddings-v3's does),
- * else its entry in the table above.
+ * The widths a model says it was trained for, up to `hiddenSize` (which is added): those its
+ * config.json declares (`matryoshka_dimensions`, as jina-embeddings-v3's does), else those its
+ * model card's training losses list (model-card.ts); undefined where it says none.
  */
-export function trainedWidths(repo: string, hiddenSize: number, config?: unknown): number[] | undefined {
+export function declaredWidths(hiddenSize: number, config?: unknown, card?: string): number[] | undefined {
   const declared =
     typeof config === 'object' && config !== null ? (config as Record<string, unknown>).matryoshka_dimensions : undefined;
   const valid =
     Array.isArray(declared) && declared.length > 0 && declared.every((d) => Number.isInteger(d) && d > 0)
       ? (declared as number[])
       : undefined;
+  return upTo(valid ?? (card === undefined ? undefined : cardWidths(card)), hiddenSize);
+}
+
+/**
+ * The widths repository `repo` was trained for up to `hiddenSize`, or undefined where none are
+ * known: those the model declares (declaredWidths), else its entry in the table above.
+ */
+export function trainedWidths(repo: string, hiddenSize: number, config?: unknown, card?: string): number[] | undefined {
+  const declared = declaredWidths(hiddenSize, config, card);
+  if (declared) return declared;
   // A GGUF conversion's repository is the original's name with -GGUF after it, often under another
   // owner (ggml-org/embeddinggemma-300M-GGUF, unsloth/..., second-state/...).
   const lower = repo.toLowerCase();
   const converted = lower.endsWith('-gguf') ? lower.slice(0, -'-gguf'.length).split('/').pop() : undefined;
   const known =
     TRAINED_WIDTHS[lower] ?? Object.entries(TRAINED_WIDTHS).find(([original]) => original.split('/').pop() === converted)?.[1];
-  const widths = (valid ?? known)?.filter((d) => d <= hiddenSize);
-  return widths?.length ? [...new Set([...widths, hiddenSize])] : undefined;
+  return upTo(known, hiddenSize);
+}
+
+function upTo(widths: readonly number[] | undefined, hiddenSize: number): number[] | undefined {
+  const kept = widths?.filter((d) => d <= hiddenSize);
+  return kept?.length ? [...new Set([...kept, hiddenSize])] : undefined;
 }

@@ -36,7 +36,7 @@ const HF: Tree = {
 };
 
 describe('reading a dropped model folder', () => {
-  it('keeps what m3web reads: JSON, safetensors and ONNX, module folders one level down, pack shards and pickled checkpoints at the top', () => {
+  it('keeps what m3web reads: JSON, safetensors and ONNX, module folders one level down, pack shards, pickled checkpoints, slow tokenizers and the model card at the top', () => {
     for (const path of [
       'config.json',
       '1_Pooling/config.json',
@@ -53,6 +53,8 @@ describe('reading a dropped model folder', () => {
       'pytorch_model-00002-of-00003.bin',
       'vocab.txt',
       'sentencepiece.bpe.model',
+      'spiece.model',
+      'README.md',
       '2_Dense/pytorch_model.bin',
     ])
       expect(wanted(path), path).toBe(true);
@@ -64,7 +66,7 @@ describe('reading a dropped model folder', () => {
       'a/b/config.json',
       '.git/config.json',
       'x/layer-00.bin',
-      'README.md',
+      'onnx/README.md',
     ])
       expect(wanted(path), path).toBe(false);
   });
@@ -78,6 +80,7 @@ describe('reading a dropped model folder', () => {
       '2_Dense/model.safetensors',
       '3_Dense/config.json',
       '3_Dense/pytorch_model.bin',
+      'README.md',
       'config.json',
       'model.safetensors',
       'onnx/model.onnx',
