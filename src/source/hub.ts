@@ -11,6 +11,9 @@ import { sentenceTransformersStaticConfig } from '../weights/static-config.js';
 import type { HubModelId } from './hub-id.js';
 import type { WeightMeter } from './weight-meter.js';
 
+/** Files a slow tokenizer's conversion reads beside its vocabulary, which the hub reader also reads as JSON. */
+const SETTINGS_FILES = new Set(['tokenizer_config.json', 'special_tokens_map.json']);
+
 /** Where a hub is and how to get in: a mirror or a self-hosted copy works as well as huggingface.co. */
 export interface HubOptions {
   /** Default https://huggingface.co (in Node, the M3WEB_HUB_URL environment variable first). */
@@ -220,12 +223,17 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
     // Asked again as required: its 404 names the missing file and repository.
     await repo.bytes('config.json', true);
   }
-  const tokenizer = await folderTokenizer((file) => repo.bytes(file, false), config);
+  // The slow tokenizer's settings files are small and read as JSON below too: fetched once.
+  const tokenizer = await folderTokenizer(async (file) => {
+    if (!SETTINGS_FILES.has(file)) return repo.bytes(file, false);
+    const json = await repo.json(file, false);
+    return json === undefined ? undefined : new TextEncoder().encode(JSON.stringify(json));
+  }, config);
   if (!tokenizer) {
     const gguf = await openHubGguf(repo, meter);
     if (gguf) return gguf;
     throw new ModelFormatError(
-      `${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json (or BERT's vocab.txt, XLM-R's sentencepiece.bpe.model)`,
+      `${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json (or BERT's vocab.txt, XLM-R's sentencepiece.bpe.model, ALBERT's or T5's spiece.model)`,
     );
   }
   const [tokenizerConfig, weights] = await Promise.all([

@@ -10,7 +10,7 @@ import { convertCheckpoint } from '../../src/pack/convert.js';
 import { type PackManifest, parseManifest } from '../../src/pack/manifest.js';
 import { modelFromPack } from '../../src/pack/model.js';
 import type { Quant } from '../../src/weights/weights.js';
-import { type FakeRepo, startFakeHub } from './hub-server.js';
+import { type FakeHub, type FakeRepo, startFakeHub } from './hub-server.js';
 import { cosine } from './random.js';
 
 /** What the oracle scripts write into expected.json. */
@@ -72,13 +72,14 @@ export async function packAgainstOracle(
  * A fake hub serving `repos` to one test file's suites, with a cache folder of its own: read
  * `url` inside the tests (it is set in beforeAll).
  */
-export function serveFakeHub(label: string, repos: () => Map<string, FakeRepo>): { url: string } {
-  const served = { url: '' };
+export function serveFakeHub(label: string, repos: () => Map<string, FakeRepo>): { url: string; log: FakeHub['log'] } {
+  const served: { url: string; log: FakeHub['log'] } = { url: '', log: [] };
   let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     process.env.M3WEB_CACHE_DIR = mkdtempSync(join(tmpdir(), `m3web-${label}-hub-`));
     const hub = await startFakeHub(repos());
     served.url = hub.url;
+    served.log = hub.log;
     close = () => hub.close();
   });
   afterAll(async () => {

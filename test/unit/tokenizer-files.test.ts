@@ -118,7 +118,10 @@ describe("tokenizer.json from BERT's vocab.txt", () => {
           ],
         ]),
     );
-    it('by hub id', { timeout: 120_000 }, () => expectHubLikeOracle(hub.url, 'old/bert-vocab', join(FIXTURES, 'bert-tiny')));
+    it('by hub id, tokenizer_config.json fetched once', { timeout: 120_000 }, async () => {
+      await expectHubLikeOracle(hub.url, 'old/bert-vocab', join(FIXTURES, 'bert-tiny'));
+      expect(hub.log.filter((r) => r.method === 'GET' && r.path.endsWith('/tokenizer_config.json'))).toHaveLength(1);
+    });
   });
 });
 
