@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""ONNX exports of two oracle fixtures, in the layout of the ONNX-only Hugging Face repositories that
-transformers.js users load (Xenova/all-MiniLM-L6-v2, Xenova/all-mpnet-base-v2: config.json, the tokenizer
-files, onnx/model.onnx, no model.safetensors). See README.md next to this file.
+"""ONNX exports of oracle fixtures, in the layout of the ONNX-only Hugging Face repositories that
+transformers.js users load (Xenova/all-MiniLM-L6-v2, Xenova/all-mpnet-base-v2, Xenova/paraphrase-albert-small-v2:
+config.json, the tokenizer files, onnx/model.onnx, no model.safetensors). See README.md next to this file.
 
   fixtures/bert-tiny-onnx/           bert-tiny's config.json, tokenizer.json, tokenizer_config.json and
                                      onnx/model.onnx (f32)
@@ -18,13 +18,16 @@ files, onnx/model.onnx, no model.safetensors). See README.md next to this file.
                                      (Xenova/ms-marco-MiniLM-L-6-v2's layout: one output `logits`)
   fixtures/ce-xlmr-tiny-onnx/        ce-xlmr-tiny likewise (Xenova/bge-reranker-base's layout: inputs input_ids
                                      and attention_mask, RoBERTa's positions computed in the graph)
+  fixtures/albert-tiny-onnx/         albert-tiny (make_albert.py)'s config.json, tokenizer files and
+                                     sentence-transformers files, onnx/model.onnx (f32): one shared layer run at
+                                     4 steps (Xenova/paraphrase-albert-small-v2's layout)
 
-The expected outputs stay in the source fixtures (fixtures/bert-tiny/, fixtures/mpnet-tiny/: expected.json,
-expected.safetensors); the weights are exactly those fixtures' model.safetensors.
+The expected outputs stay in the source fixtures (fixtures/bert-tiny/, fixtures/mpnet-tiny/, fixtures/albert-tiny/:
+expected.json, expected.safetensors); the weights are exactly those fixtures' model.safetensors.
 
-Run from the repository root:  /usr/bin/python3 test/oracle/make_onnx.py   (~7 s; after make_fixtures.py and
-make_mpnet.py and make_cross_encoder.py; rewrites only its five folders). Needs Debian's python3-torch (1.13) and python3-onnx (1.12); no
-transformers, no onnxruntime.
+Run from the repository root:  /usr/bin/python3 test/oracle/make_onnx.py   (~9 s, ~23 s on 2 cores; after
+make_fixtures.py, make_mpnet.py, make_cross_encoder.py and make_albert.py; rewrites only its six folders). Needs
+Debian's python3-torch (1.13) and python3-onnx (1.12); no transformers, no onnxruntime.
 
 Each model is a torch.nn.Module whose attribute tree is transformers' (BertModel: embeddings.word_embeddings,
 encoder.layer[l].attention.self.query, ...; MPNetModel: encoder.layer[l].attention.attn.q,
@@ -35,16 +38,26 @@ hold) and its forward is transformers' in ordinary torch ops (modeling_bert.py /
 position (the position_ids buffer, an arange) + token-type rows, LayerNorm, post-norm layers, erf GELU, extended
 attention mask (1 - mask) * finfo(float32).min; MPNet position ids from padding_idx 1 as
 create_position_ids_from_input_ids, the relative position bias of compute_position_bias (32 buckets, max
-distance 128) added in every layer). Before anything is written, the module's hidden states for every fixture
-text (run alone, no padding) must match the float64 oracle's expected.safetensors hidden.{i}.{l} at every layer
-to < 1e-4, and a right-padded batch must give the same rows.
+distance 128) added in every layer). AlbertModel (modeling_albert.py): AlbertEmbeddings (BERT's, embedding_size
+wide), AlbertTransformer (embedding_hidden_mapping_in E -> H, then step i of num_hidden_layers calls
+albert_layer_groups[int(i / (num_hidden_layers / num_hidden_groups))]: with one group the SAME AlbertLayerGroup /
+AlbertLayer module at every step), AlbertAttention (query, key, value and its own dense + LayerNorm:
+LayerNorm(x + dense(ctx))), AlbertLayer (ffn, gelu_new = the tanh approximation in torch ops, ffn_output,
+full_layer_layer_norm), pooler a bare Linear (`pooler.{weight,bias}`), held, not exported. Before anything is
+written, the module's hidden states for every fixture text (run alone, no padding) must match the float64 oracle's
+expected.safetensors hidden.{i}.{l} at every layer to < 1e-4, and a right-padded batch must give the same rows.
 
 torch.onnx.export as Optimum calls it for transformers.js: opset 14, do_constant_folding (the default), inputs
-input_ids, attention_mask (+ token_type_ids for BERT), int64, dynamic axes batch / sequence, one output
+input_ids, attention_mask (+ token_type_ids for BERT and ALBERT), int64, dynamic axes batch / sequence, one output
 last_hidden_state. Constant folding turns every nn.Linear's Transpose(weight) into a new [in, out] initializer
 with an automatic name (onnx::MatMul_<n>), while the biases, LayerNorm parameters and embedding tables keep
-their parameter names. The script prints the naming it observes, and checks (by following the graph: MatMul
--> Add(bias initializer)) that every weight of the safetensors file is found in the graph, bit for bit.
+their parameter names. A module called several times (ALBERT's shared layer) is traced once per call: its
+parameters stay one initializer each; the first call's MatMul reads the folded weight directly, every later
+call's reads it through an `Identity_<k>` node whose output is a fresh onnx::MatMul_<n> name (constant folding
+makes one transposed copy per call, torch.onnx's _jit_pass_onnx_deduplicate_initializers keeps the first); the
+biases and LayerNorm parameters are read under their own names by every call. The script prints the naming it
+observes, and checks (by following the graph: MatMul [<- Identity | Cast] -> Add(bias initializer)) that every
+weight of the safetensors file is found in the graph, bit for bit.
 """
 
 import os
@@ -77,6 +90,8 @@ CE_SRC = os.path.join(mf.OUT, "ce-bert-tiny")  # make_cross_encoder.py's BertFor
 CE_DST = os.path.join(mf.OUT, "ce-bert-tiny-onnx")
 CE_XLMR_SRC = os.path.join(mf.OUT, "ce-xlmr-tiny")  # make_cross_encoder.py's XLMRobertaForSequenceClassification
 CE_XLMR_DST = os.path.join(mf.OUT, "ce-xlmr-tiny-onnx")
+ALBERT_SRC = os.path.join(mf.OUT, "albert-tiny")  # make_albert.py's AlbertModel (one shared layer, 4 steps)
+ALBERT_DST = os.path.join(mf.OUT, "albert-tiny-onnx")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -440,6 +455,111 @@ class MPNetModel(EncoderModel):
 
 
 # --------------------------------------------------------------------------------------------------
+# transformers' AlbertModel, attribute for attribute (modeling_albert.py): one shared layer run at every step
+# --------------------------------------------------------------------------------------------------
+
+
+class NewGELU(nn.Module):  # transformers' NewGELUActivation ("gelu_new"): the tanh approximation
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class AlbertEmbeddings(BertEmbeddings):
+    """BERT's embeddings (word + token type + position rows from 0, LayerNorm), embedding_size wide."""
+
+    def __init__(self, cfg):
+        super().__init__(dict(cfg, hidden_size=cfg["embedding_size"]))
+
+
+class AlbertAttention(SelfAttention):
+    """The projections, the attention and its own output block: LayerNorm(x + dense(ctx))."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        H = cfg["hidden_size"]
+        self.query = nn.Linear(H, H)
+        self.key = nn.Linear(H, H)
+        self.value = nn.Linear(H, H)
+        self.output_dropout = nn.Dropout(cfg["hidden_dropout_prob"])
+        self.dense = nn.Linear(H, H)
+        self.LayerNorm = nn.LayerNorm(H, eps=cfg["layer_norm_eps"])
+
+    def forward(self, hidden_states, attention_mask):
+        query_layer = self.transpose_for_scores(self.query(hidden_states))
+        key_layer = self.transpose_for_scores(self.key(hidden_states))
+        value_layer = self.transpose_for_scores(self.value(hidden_states))
+        context_layer = self.context(query_layer, key_layer, value_layer, attention_mask)
+        return self.LayerNorm(hidden_states + self.output_dropout(self.dense(context_layer)))
+
+
+class AlbertLayer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        assert cfg["hidden_act"] == "gelu_new"
+        self.full_layer_layer_norm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
+        self.attention = AlbertAttention(cfg)
+        self.ffn = nn.Linear(cfg["hidden_size"], cfg["intermediate_size"])
+        self.ffn_output = nn.Linear(cfg["intermediate_size"], cfg["hidden_size"])
+        self.activation = NewGELU()
+        self.dropout = nn.Dropout(cfg["hidden_dropout_prob"])
+
+    def forward(self, hidden_states, attention_mask):
+        attention_output = self.attention(hidden_states, attention_mask)
+        ffn_output = self.ffn_output(self.activation(self.ffn(attention_output)))
+        return self.full_layer_layer_norm(ffn_output + attention_output)
+
+
+class AlbertLayerGroup(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.albert_layers = nn.ModuleList([AlbertLayer(cfg) for _ in range(cfg["inner_group_num"])])
+
+    def forward(self, hidden_states, attention_mask):
+        for albert_layer in self.albert_layers:
+            hidden_states = albert_layer(hidden_states, attention_mask)
+        return hidden_states
+
+
+class AlbertTransformer(nn.Module):
+    """The projection E -> H, then step i of num_hidden_layers runs group int(i / (layers / groups)): with one
+    group, the same module at every step (traced once per call)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.num_hidden_layers = cfg["num_hidden_layers"]
+        self.num_hidden_groups = cfg["num_hidden_groups"]
+        self.embedding_hidden_mapping_in = nn.Linear(cfg["embedding_size"], cfg["hidden_size"])
+        self.albert_layer_groups = nn.ModuleList([AlbertLayerGroup(cfg) for _ in range(self.num_hidden_groups)])
+
+    def forward(self, hidden_states, attention_mask):
+        """hidden_states: [projected embeddings, step 1, ..., step L]."""
+        hidden_states = self.embedding_hidden_mapping_in(hidden_states)
+        states = [hidden_states]
+        for i in range(self.num_hidden_layers):
+            group_idx = int(i / (self.num_hidden_layers / self.num_hidden_groups))
+            hidden_states = self.albert_layer_groups[group_idx](hidden_states, attention_mask)
+            states.append(hidden_states)
+        return states
+
+
+class AlbertModel(EncoderModel):
+    """AlbertModel's pooler is a bare Linear (`pooler.{weight,bias}`) + pooler_activation; held, not exported."""
+
+    input_names = BertModel.input_names
+
+    def __init__(self, cfg):
+        super().__init__(cfg, AlbertEmbeddings(cfg), AlbertTransformer(cfg))
+        self.pooler = nn.Linear(cfg["hidden_size"], cfg["hidden_size"])
+        self.pooler_activation = nn.Tanh()
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        return self.hidden_states(input_ids, attention_mask, token_type_ids)[-1]
+
+    def example(self, ids, mask):
+        return (ids, mask, torch.zeros_like(ids))
+
+
+# --------------------------------------------------------------------------------------------------
 # Loading and the checks against the float64 oracle
 # --------------------------------------------------------------------------------------------------
 
@@ -597,11 +717,12 @@ def graph_index(g):
 
 
 def resolve(name, inits, producer):
-    """The initializer behind a node input: itself, or the input of a Cast that reads it (fp16 files)."""
+    """The initializer behind a node input: itself, or the input of a Cast that reads it (fp16 files), or of an
+    Identity that reads it (torch.onnx's stand-in for a second use of a folded weight: ALBERT's shared layer)."""
     if name in inits:
         return name
     n = producer.get(name)
-    if n is not None and n.op_type == "Cast" and n.input[0] in inits:
+    if n is not None and n.op_type in ("Cast", "Identity") and n.input[0] in inits:
         return n.input[0]
     return None
 
@@ -609,7 +730,9 @@ def resolve(name, inits, producer):
 def weights_from_graph(proto):
     """{safetensors name: float32 array} as a reader must find them: initializers under their own names, and
     for every MatMul by an initializer, the Add that reads its output and a `<module>.bias` initializer: the
-    transposed matrix is `<module>.weight`. Also {safetensors name: (MatMul node, Add node)}."""
+    transposed matrix is `<module>.weight`. Also {safetensors name: (MatMul node, Add node)}, the first such pair
+    in graph order: a module called several times (ALBERT's shared layer) has one MatMul -> Add per call, each
+    reading the same initializer (directly or through an Identity) and the same bias."""
     g = proto.graph
     inits, producer, consumers = graph_index(g)
     arr = lambda name: numpy_helper.to_array(inits[name]).astype(np.float32)  # noqa: E731
@@ -626,7 +749,9 @@ def weights_from_graph(proto):
         bias = [resolve(x, inits, producer) for x in add.input if x != n.output[0]]
         assert len(bias) == 1 and bias[0] and bias[0].endswith(".bias"), (n.name, list(add.input))
         name = bias[0][: -len(".bias")] + ".weight"
-        assert name not in found, name
+        if name in linear:  # another call of the same module: the same weight
+            assert resolve(linear[name][0].input[1], inits, producer) == w, (name, n.name, w)
+            continue
         found[name] = arr(w).T
         linear[name] = (n, add)
         used.add(w)
@@ -730,6 +855,8 @@ def _run_numpy(g, feeds):
             out = (a.get("alpha", 1.0) * (x @ w) + a.get("beta", 1.0) * (i[2] if len(i) > 2 and i[2] is not None else 0)).astype(x.dtype)
         elif op == "Tanh":
             out = np.tanh(i[0])
+        elif op == "Identity":
+            out = i[0]
         else:
             raise NotImplementedError(op)
         env[n.output[0]] = np.asarray(out)
@@ -740,14 +867,14 @@ def check_graph(label, proto, model, src, ids, pad, tol=TOL, weights_dtype=None)
     """The ONNX graph, evaluated in numpy, against the float64 oracle's last layer for every text alone, and
     for a right-padded batch against the torch module's rows. Returns the largest difference from the oracle."""
     E = mf.read_safetensors(os.path.join(src, "expected.safetensors"))
-    L = len(model.encoder.layer)
+    L = pn.read_json(os.path.join(src, "expected.json"))["layers"]
     names = model.input_names
     worst = 0.0
     for k, x in enumerate(ids):
         t = np.array([x], dtype=np.int64)
         feeds = dict(zip(names, [t, np.ones_like(t), np.zeros_like(t)]))
         out = run_numpy(proto, feeds)
-        assert out.dtype == np.float32 and out.shape == (1, len(x), model.embeddings.LayerNorm.weight.shape[0])
+        assert out.dtype == np.float32 and out.shape == (1, *E[f"hidden.{k}.{L}"].shape)
         worst = max(worst, float(np.abs(out[0].astype(np.float64) - E[f"hidden.{k}.{L}"]).max()))
     assert worst < tol, (label, worst)
     inp, mask = (t.numpy() for t in pn.padded_batch(ids, pad))
@@ -803,7 +930,9 @@ def describe(label, proto, linear, path):
     print(f"  MatMul by a weight: {len(mat)}, named like {mat[0]!r}; activation x activation MatMuls: "
           f"{len(other)}, like {other[0]!r}")
     for key in ("encoder.layer.0.attention.self.query.weight", "encoder.layer.0.attention.attn.q.weight",
-                "encoder.layer.0.intermediate.dense.weight"):
+                "encoder.layer.0.intermediate.dense.weight", "encoder.embedding_hidden_mapping_in.weight",
+                "encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight",
+                "encoder.albert_layer_groups.0.albert_layers.0.ffn.weight"):
         if key in linear:
             n, add = linear[key]
             w = resolve(n.input[1], inits, producer)
@@ -815,6 +944,37 @@ def describe(label, proto, linear, path):
         if n.op_type in ("Mul", "Add") and any(x.endswith("embeddings.LayerNorm.weight")
                                                or x.endswith("embeddings.LayerNorm.bias") for x in n.input):
             print(f"  {n.op_type} {n.name!r} inputs {list(n.input)}")
+
+
+def describe_shared(label, proto, sd, calls):
+    """A module called several times (ALBERT's one layer, run at every step): every Linear weight's initializer,
+    the MatMuls that use it and how each reaches it (the first directly, the later ones through an Identity node
+    whose output is a fresh onnx::MatMul_<n> name); every other parameter, the nodes that read it. Asserts that
+    each shared parameter is read once per call: `calls` {name prefix: number of calls}."""
+    g = proto.graph
+    inits, producer, consumers = graph_index(g)
+    names = [t.name for t in g.initializer]
+    print(f"{label}: all {len(names)} initializers: {names}")
+    _, linear = weights_from_graph(proto)
+    for name in sd:
+        want = next((c for p, c in calls.items() if name.startswith(p)), 1)
+        if name in linear:
+            w = resolve(linear[name][0].input[1], inits, producer)
+            uses = [n for n in g.node if n.op_type == "MatMul" and resolve(n.input[1], inits, producer) == w]
+            direct = [n.op_type for n in consumers.get(w, [])]
+            assert len(uses) == want and sorted(direct) == ["Identity"] * (want - 1) + ["MatMul"], (name, direct)
+            print(f"  {name}: initializer {w!r} {list(inits[w].dims)}, read by {direct.count('MatMul')} MatMul and "
+                  f"{direct.count('Identity')} Identity; {len(uses)} MatMuls:")
+            for n in uses:
+                via = "directly" if n.input[1] == w else f"through {producer[n.input[1]].name!r} as {n.input[1]!r}"
+                print(f"    {n.name!r} {via}")
+        elif name in inits:
+            readers = consumers.get(name, [])
+            assert len(readers) == want, (name, [n.name for n in readers])
+            print(f"  {name}: initializer under its own name, read by {len(readers)} nodes "
+                  f"{sorted({n.op_type for n in readers})}: {[n.name for n in readers]}")
+        else:
+            print(f"  {name}: not in the graph")
 
 
 def sha(path):
@@ -900,6 +1060,9 @@ def main():
     ce_xlmr_proto = cross_encoder(
         XLMRobertaForSequenceClassification, CE_XLMR_SRC, ("classifier.dense.weight", "classifier.out_proj.weight")
     )
+    albert, albert_cfg, albert_sd, albert_ids, albert_proto, albert_linear = exported(
+        "albert-tiny", AlbertModel, ALBERT_SRC, ""
+    )
     bert_unnamed = unnamed(bert_proto)
     check_weights("bert-tiny unnamed", bert_unnamed, bert_sd)
     assert not any(n.name for n in bert_unnamed.graph.node)
@@ -911,6 +1074,7 @@ def main():
     results["bert-tiny model.onnx"] = check_graph("bert", bert_proto, bert, BERT_SRC, bert_ids, 0)
     results["bert-tiny unnamed.onnx"] = check_graph("bert unnamed", bert_unnamed, bert, BERT_SRC, bert_ids, 0)
     results["mpnet-tiny model.onnx"] = check_graph("mpnet", mpnet_proto, mpnet, MPNET_SRC, mpnet_ids, 1)
+    results["albert-tiny model.onnx"] = check_graph("albert", albert_proto, albert, ALBERT_SRC, albert_ids, 0)
     # fp16: against the oracle loosely; against the torch module holding the same rounded weights tightly.
     rounded, _, _, _ = load_model(MPNetModel, MPNET_SRC, "")
     with torch.no_grad():
@@ -941,6 +1105,12 @@ def main():
     copy_files(CE_XLMR_SRC, CE_XLMR_DST, ["config.json", "tokenizer.json", "tokenizer_config.json"])
     onnx.save(ce_xlmr_proto, os.path.join(CE_XLMR_DST, "onnx", "model.onnx"))
 
+    new_folder(ALBERT_DST)
+    st = ["modules.json", "sentence_bert_config.json", "1_Pooling/config.json"]
+    st += [os.path.join("2_Normalize", f) for f in sorted(os.listdir(os.path.join(ALBERT_SRC, "2_Normalize")))]
+    copy_files(ALBERT_SRC, ALBERT_DST, ["config.json", "tokenizer.json", "tokenizer_config.json", *st])
+    onnx.save(albert_proto, os.path.join(ALBERT_DST, "onnx", "model.onnx"))
+
     if os.path.isdir(VARIANTS):
         shutil.rmtree(VARIANTS)
     os.makedirs(VARIANTS)
@@ -960,6 +1130,7 @@ def main():
     for path, sd, dtype in ((os.path.join(BERT_DST, "onnx", "model.onnx"), bert_sd, np.float32),
                             (os.path.join(MPNET_DST, "onnx", "model.onnx"), mpnet_sd, np.float32),
                             (os.path.join(MPNET_DST, "onnx", "model_fp16.onnx"), mpnet_sd, np.float16),
+                            (os.path.join(ALBERT_DST, "onnx", "model.onnx"), albert_sd, np.float32),
                             (os.path.join(VARIANTS, "unnamed.onnx"), bert_sd, np.float32)):
         check_weights(path, onnx.load(path), sd, dtype)
 
@@ -969,7 +1140,10 @@ def main():
     describe("mpnet-tiny fp16", mpnet_fp16, fp16_linear, os.path.join(MPNET_DST, "onnx", "model_fp16.onnx"))
     _, unnamed_linear = weights_from_graph(bert_unnamed)
     describe("bert-tiny unnamed", bert_unnamed, unnamed_linear, os.path.join(VARIANTS, "unnamed.onnx"))
-    for folder in (BERT_DST, MPNET_DST, CE_DST, CE_XLMR_DST, VARIANTS):
+    describe("albert-tiny", albert_proto, albert_linear, os.path.join(ALBERT_DST, "onnx", "model.onnx"))
+    describe_shared("albert-tiny", albert_proto, albert_sd,
+                    {"encoder.albert_layer_groups.0.": albert_cfg["num_hidden_layers"], "pooler.": 0})
+    for folder in (BERT_DST, MPNET_DST, CE_DST, CE_XLMR_DST, VARIANTS, ALBERT_DST):
         for d, _, fs in sorted(os.walk(folder)):
             for f in sorted(fs):
                 p = os.path.join(d, f)

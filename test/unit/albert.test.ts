@@ -13,7 +13,14 @@ import { parseHfConfig } from '../../src/weights/config.js';
 import { groupStart, layerGroup } from '../../src/weights/shapes.js';
 import { ELECTRA_SMALL_DISCRIMINATOR, PARAPHRASE_ALBERT_SMALL_V2 } from '../support/bert-variant-configs.js';
 import { folderFiles } from '../support/hub-server.js';
-import { expectHubLikeOracle, packAgainstOracle, packSuite, ST_FILES, serveFakeHub } from '../support/oracle-pack.js';
+import {
+  expectHubLikeOracle,
+  PACK_BOUNDS,
+  packAgainstOracle,
+  packSuite,
+  ST_FILES,
+  serveFakeHub,
+} from '../support/oracle-pack.js';
 
 // ALBERT and ELECTRA's small discriminators against test/oracle/make_albert.py, a float64 PyTorch
 // forward written from transformers' modeling_albert.py and modeling_electra.py: embeddings
@@ -21,6 +28,7 @@ import { expectHubLikeOracle, packAgainstOracle, packSuite, ST_FILES, serveFakeH
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
 const ALBERT_TINY = join(FIXTURES, 'albert-tiny');
+const ALBERT_ONNX = join(FIXTURES, 'albert-tiny-onnx');
 const configOf = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name, 'config.json'), 'utf8'));
 
 describe('ALBERT config', () => {
@@ -145,15 +153,36 @@ describe('ALBERT weights in memory', () => {
   });
 });
 
+describe("ALBERT from an ONNX export (make_onnx.py: the shared layer's later calls read its weights through Identity nodes)", () => {
+  it('converts to packs that pool like the oracle at every exit (f32 and q8)', async () => {
+    for (const quant of ['f32', 'q8'] as const) {
+      const { tokensMatch, mean, cls } = await packAgainstOracle(ALBERT_ONNX, quant, undefined, ALBERT_TINY);
+      expect(tokensMatch).toBe(true);
+      expect(mean).toBeGreaterThan(PACK_BOUNDS.mean[quant]);
+      expect(cls).toBeGreaterThan(PACK_BOUNDS.cls[quant]);
+    }
+  });
+});
+
 describe('ALBERT by hub id', { timeout: 120_000 }, () => {
   const hub = serveFakeHub(
     'albert',
     () =>
       new Map([
         ['sentence-transformers/paraphrase-albert-small-v2', { files: folderFiles(ALBERT_TINY, ST_FILES), commit: 'a1be' }],
+        // transformers.js's copy: onnx/model.onnx and no safetensors.
+        [
+          'Xenova/paraphrase-albert-small-v2',
+          {
+            files: folderFiles(ALBERT_ONNX, [...ST_FILES.filter((f) => f !== 'model.safetensors'), 'onnx/model.onnx']),
+            commit: 'a1bf',
+          },
+        ],
       ]),
   );
 
-  it('mean pooling from the repository, as the oracle at the last layer, on the CPU', () =>
-    expectHubLikeOracle(hub.url, 'sentence-transformers/paraphrase-albert-small-v2', ALBERT_TINY));
+  it.each(['sentence-transformers/paraphrase-albert-small-v2', 'Xenova/paraphrase-albert-small-v2'])(
+    '%s: mean pooling from the repository, as the oracle at the last layer, on the CPU',
+    (repo) => expectHubLikeOracle(hub.url, repo, ALBERT_TINY),
+  );
 });
