@@ -124,3 +124,13 @@ export async function expectHubLikeOracle(hubUrl: string, repo: string, oracleDi
     await enc.dispose();
   }
 }
+
+/** The Matryoshka widths `model` opens with on the CPU (from the fake hub at `hubUrl` where it is a hub id), `dims` given or not. */
+export async function openedDims(model: string, hubUrl: string, dims?: number[]): Promise<readonly number[]> {
+  const enc = await createEncoder({ model, hub: { url: hubUrl }, device: 'cpu', ...(dims ? { dims } : {}) });
+  try {
+    return (await enc.info()).model.dims;
+  } finally {
+    await enc.dispose();
+  }
+}

@@ -6,7 +6,7 @@ import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { createEncoder } from '../../src/client/client.js';
 import { trainedWidths } from '../../src/source/trained-widths.js';
 import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
-import { ST_FILES } from '../support/oracle-pack.js';
+import { openedDims, ST_FILES } from '../support/oracle-pack.js';
 import { cosine } from '../support/random.js';
 
 // Qwen3-Embedding, EmbeddingGemma and sentence-t5 by hub id, through the local fake hub: config, tokenizer,
@@ -87,14 +87,7 @@ describe('Qwen3-Embedding by hub id', { timeout: 120_000 }, () => {
 
 describe('trained Matryoshka widths by repository', { timeout: 120_000 }, () => {
   it('opens a published id with its trained widths up to its hidden size, any other at full width, dims given winning', async () => {
-    const widths = async (model: string, dims?: number[]) => {
-      const enc = await createEncoder({ model, hub: { url: hub.url }, device: 'cpu', ...(dims ? { dims } : {}) });
-      try {
-        return (await enc.info()).model.dims;
-      } finally {
-        await enc.dispose();
-      }
-    };
+    const widths = (model: string, dims?: number[]) => openedDims(model, hub.url, dims);
     expect(await widths('hf:Qwen/Qwen3-Embedding-0.6B')).toEqual([32, 64]);
     expect(await widths('hf:fixtures/qwen3-tiny')).toEqual([64]);
     expect(await widths('hf:Qwen/Qwen3-Embedding-0.6B', [16, 64])).toEqual([16, 64]);

@@ -2,12 +2,11 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEncoder } from '../../src/client/client.js';
 import { cardWidths } from '../../src/source/model-card.js';
 import { declaredWidths, trainedWidths } from '../../src/source/trained-widths.js';
 import { m3web } from '../support/cli.js';
 import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
-import { ST_FILES } from '../support/oracle-pack.js';
+import { openedDims, ST_FILES } from '../support/oracle-pack.js';
 
 // The Matryoshka widths that sentence-transformers (v3 on) writes into the model cards of the
 // models it trains: the `matryoshka_dims` of the MatryoshkaLoss / Matryoshka2dLoss parameters.
@@ -80,14 +79,7 @@ describe('opening a model whose card lists its widths', { timeout: 120_000 }, ()
     delete process.env.M3WEB_CACHE_DIR;
   });
 
-  const widths = async (model: string, dims?: number[]) => {
-    const enc = await createEncoder({ model, hub: { url: hub.url }, device: 'cpu', ...(dims ? { dims } : {}) });
-    try {
-      return (await enc.info()).model.dims;
-    } finally {
-      await enc.dispose();
-    }
-  };
+  const widths = (model: string, dims?: number[]) => openedDims(model, hub.url, dims);
 
   it('by hub id, as a Node folder, and through `m3web convert`: its widths up to the full one; dims given win', async () => {
     expect(await widths('hf:someone/distilbert-tiny-matryoshka')).toEqual([16, 32, 48, 64]);
