@@ -19,6 +19,8 @@ const BERT_TOKENIZERS = new Set([
 const WORDPIECE_MODEL_TYPES = new Set(['bert', 'distilbert', 'electra']);
 const XLMR_TOKENIZERS = new Set(['XLMRobertaTokenizer', 'XLMRobertaTokenizerFast']);
 const XLMR_MODEL_TYPES = new Set(['xlm-roberta']);
+const CAMEMBERT_TOKENIZERS = new Set(['CamembertTokenizer', 'CamembertTokenizerFast']);
+const CAMEMBERT_MODEL_TYPES = new Set(['camembert']);
 const ALBERT_TOKENIZERS = new Set(['AlbertTokenizer', 'AlbertTokenizerFast']);
 const ALBERT_MODEL_TYPES = new Set(['albert']);
 const T5_TOKENIZERS = new Set(['T5Tokenizer', 'T5TokenizerFast']);
@@ -28,9 +30,9 @@ const SPIECE_FILE = 'spiece.model';
 
 /**
  * The folder's tokenizer.json as bytes; where it has none, one made from the slow tokenizer's files
- * that older repositories hold instead (BERT's vocab.txt, XLM-R's sentencepiece.bpe.model,
- * ALBERT's and T5's spiece.model, with tokenizer_config.json and special_tokens_map.json), as
- * transformers' converters make it; undefined where it has none of them.
+ * that older repositories hold instead (BERT's vocab.txt, XLM-R's and CamemBERT's
+ * sentencepiece.bpe.model, ALBERT's and T5's spiece.model, with tokenizer_config.json and
+ * special_tokens_map.json), as transformers' converters make it; undefined where it has none of them.
  */
 export async function folderTokenizer(read: FolderFiles, config: unknown): Promise<Uint8Array | undefined> {
   const json = await read('tokenizer.json');
@@ -48,6 +50,8 @@ export async function folderTokenizer(read: FolderFiles, config: unknown): Promi
     made = wordPieceTokenizer(new TextDecoder().decode(vocab), settings);
   } else if (spm !== undefined && is(XLMR_TOKENIZERS, XLMR_MODEL_TYPES)) {
     made = await xlmRobertaTokenizer(spm);
+  } else if (spm !== undefined && is(CAMEMBERT_TOKENIZERS, CAMEMBERT_MODEL_TYPES)) {
+    made = await camembertTokenizer(spm);
   } else if (spiece !== undefined && is(ALBERT_TOKENIZERS, ALBERT_MODEL_TYPES)) {
     made = await albertTokenizer(spiece, settings);
   } else if (spiece !== undefined && is(T5_TOKENIZERS, T5_MODEL_TYPES)) {
@@ -56,7 +60,7 @@ export async function folderTokenizer(read: FolderFiles, config: unknown): Promi
     const named = typeof declared === 'string' ? declared : `model_type ${JSON.stringify(modelType)}`;
     const file = vocab ? 'vocab.txt' : spm ? SENTENCEPIECE_FILE : SPIECE_FILE;
     throw new UnsupportedError(
-      `this folder has ${file} but no tokenizer.json: m3web builds one for BERT's WordPiece, XLM-R's, ALBERT's and T5's SentencePiece only, not ${named}`,
+      `this folder has ${file} but no tokenizer.json: m3web builds one for BERT's WordPiece, XLM-R's, CamemBERT's, ALBERT's and T5's SentencePiece only, not ${named}`,
     );
   }
   return new TextEncoder().encode(JSON.stringify(made));
@@ -88,6 +92,33 @@ async function xlmRobertaTokenizer(bytes: Uint8Array): Promise<unknown> {
     addPrefix: model.addDummyPrefix,
     collapse: model.removeExtraWhitespaces,
     frame: template(['<s>', 0], ['</s>', 2], true),
+  });
+}
+
+/**
+ * tokenizer.json as transformers' CamembertConverter makes it from sentencepiece.bpe.model:
+ * fairseq's `<s>NOTUSED`, `<pad>`, `</s>NOTUSED`, `<unk>`, then SentencePiece's own unknown piece
+ * as `<unk>NOTUSED` 100 lower in score (never chosen: `<unk>` is 3), its other pieces from id 5
+ * (its `<s>` and `</s>` at 5 and 6 frame every text), `<mask>` last.
+ */
+async function camembertTokenizer(bytes: Uint8Array): Promise<unknown> {
+  const model = await unigramModel(bytes, SENTENCEPIECE_FILE);
+  const rest = model.pieces.slice(1);
+  const { control, unknown, normal } = PIECE;
+  const tokens = ['<s>NOTUSED', '<pad>', '</s>NOTUSED', '<unk>', '<unk>NOTUSED', ...rest.map((p) => p.piece), '<mask>'];
+  const id = (token: string) => {
+    const i = tokens.indexOf(token);
+    if (i < 0) throw new ModelFormatError(`${SENTENCEPIECE_FILE} has no ${token} piece`);
+    return i;
+  };
+  return unigramJson({
+    tokens,
+    scores: [0, 0, 0, 0, -100, ...rest.map((p) => p.score), 0],
+    types: [control, control, control, unknown, normal, ...rest.map((p) => p.type), control],
+    charsmap: model.charsmap,
+    addPrefix: model.addDummyPrefix,
+    collapse: model.removeExtraWhitespaces,
+    frame: template(['<s>', id('<s>')], ['</s>', id('</s>')], true),
   });
 }
 

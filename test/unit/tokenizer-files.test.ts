@@ -145,11 +145,27 @@ describe("tokenizer.json from XLM-R's sentencepiece.bpe.model", () => {
       expect([...tokenizer.encode(text, 10_000).ids], JSON.stringify(text)).toEqual(ids[i]);
   });
 
-  it('refuses the SentencePiece tokenizers whose converters it does not follow', async () => {
+  it("CamemBERT's: fairseq's four specials and SentencePiece's pieces from id 5 (offset 4, XLM-R's is 1), <s> 5 ... </s> 6", async () => {
     const camembert = async (name: string) =>
       name === 'tokenizer_config.json' ? new TextEncoder().encode('{"tokenizer_class": "CamembertTokenizer"}') : fromFolder(name);
-    await expect(folderTokenizer(camembert, { model_type: 'camembert' })).rejects.toThrow(UnsupportedError);
-    await expect(folderTokenizer(camembert, { model_type: 'camembert' })).rejects.toThrow(/not CamembertTokenizer/);
+    const bytes = await folderTokenizer(camembert, { model_type: 'camembert' });
+    const tokenizer = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(bytes)), {});
+    // CamembertTokenizer's ids from sentencepiece's (the XLM-R fixture's, framed and shifted by one
+    // there): piece p -> p + 4, its unknown piece -> <unk> 3, framed by its own <s> and </s>.
+    const expected = json('expected.json') as { texts: string[]; ids: number[][] };
+    const cases = json('charsmap-cases.json') as { texts: string[]; ids: number[][] };
+    const texts = [...expected.texts, ...cases.texts];
+    const ids = [...expected.ids, ...cases.ids].map((xlmr) => [5, ...xlmr.slice(1, -1).map((t) => (t === 3 ? 3 : t + 3)), 6]);
+    for (const [i, text] of texts.entries())
+      expect([...tokenizer.encode(text, 10_000).ids], JSON.stringify(text)).toEqual(ids[i]);
+    expect(tokenizer.tokenId('<mask>')).toBe(tokenizer.maxTokenId);
+  });
+
+  it('refuses the SentencePiece tokenizers whose converters it does not follow', async () => {
+    const barthez = async (name: string) =>
+      name === 'tokenizer_config.json' ? new TextEncoder().encode('{"tokenizer_class": "BarthezTokenizer"}') : fromFolder(name);
+    await expect(folderTokenizer(barthez, { model_type: 'mbart' })).rejects.toThrow(UnsupportedError);
+    await expect(folderTokenizer(barthez, { model_type: 'mbart' })).rejects.toThrow(/not BarthezTokenizer/);
   });
 });
 
