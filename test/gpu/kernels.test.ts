@@ -7,6 +7,7 @@ import { MatmulKernel, uploadLinear } from '../../src/gpu/kernels/matmul.js';
 import { PoolKernel } from '../../src/gpu/kernels/pool.js';
 import { applyRope, attention, layerNorm, matmul, pool } from '../../src/model/cpu-ops.js';
 import { finishVector } from '../../src/model/encoder.js';
+import { WeightUploads } from '../../src/model/gpu-graph.js';
 import { gelu, geluTanh } from '../../src/model/math.js';
 import { ropeTable } from '../../src/model/rope.js';
 import { dequantizeLinear, quantizeLinear } from '../../src/weights/quantize.js';
@@ -309,4 +310,22 @@ describe('pool kernel', async () => {
       });
     }
   }
+});
+
+describe('weight uploads', async () => {
+  const { device } = await testGpu();
+  it("upload a Linear or an array once however many layers name it (ALBERT's shared groups), others apart", () => {
+    const up = new WeightUploads(device);
+    const next = rng(5);
+    const shared = quantizeLinear(randomArray(8 * 4, 1, next), 8, 4, randomArray(8, 1, next), 'q8');
+    const other = quantizeLinear(randomArray(8 * 4, 1, next), 8, 4, randomArray(8, 1, next), 'q8');
+    expect(up.linear('layer0.qkv', shared)).toBe(up.linear('layer1.qkv', shared));
+    expect(up.linear('layer2.qkv', other)).not.toBe(up.linear('layer0.qkv', shared));
+    const norm = { gamma: randomArray(4, 1, next), beta: randomArray(4, 1, next) };
+    const [first, again] = [up.norm('layer0.attn_norm', norm), up.norm('layer1.attn_norm', norm)];
+    expect(again.gamma).toBe(first.gamma);
+    expect(again.beta).toBe(first.beta);
+    expect(first.beta).not.toBe(first.gamma);
+    up.destroy();
+  });
 });

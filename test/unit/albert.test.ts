@@ -5,12 +5,15 @@ import { memoryMB } from '../../src/budget/cost.js';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { weightsFromTensors } from '../../src/checkpoint/weights.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
+import { cpuLayers } from '../../src/model/cpu-ops.js';
+import { WasmKernels } from '../../src/model/wasm/kernels.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { parseManifest } from '../../src/pack/manifest.js';
 import { extendPackWeights, packWeights } from '../../src/pack/read.js';
 import { parseHfConfig } from '../../src/weights/config.js';
 import { groupStart, layerGroup } from '../../src/weights/shapes.js';
+import type { BertWeights } from '../../src/weights/weights.js';
 import { ELECTRA_SMALL_DISCRIMINATOR, PARAPHRASE_ALBERT_SMALL_V2 } from '../support/bert-variant-configs.js';
 import { folderFiles } from '../support/hub-server.js';
 import {
@@ -150,6 +153,9 @@ describe('ALBERT weights in memory', () => {
     extendPackWeights(manifest, weights, pack.files, 4);
     const loaded: readonly object[] = weights.layers;
     expect(loaded.map((l) => loaded.indexOf(l))).toEqual([0, 0, 2, 2]);
+    // The CPU places a group's projections in WebAssembly memory once.
+    const placed: readonly object[] = cpuLayers((weights as BertWeights).layers, WasmKernels.create()).layers;
+    expect(placed.map((l) => placed.indexOf(l))).toEqual([0, 0, 2, 2]);
   });
 });
 
