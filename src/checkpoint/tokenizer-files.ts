@@ -106,11 +106,6 @@ async function camembertTokenizer(bytes: Uint8Array): Promise<unknown> {
   const rest = model.pieces.slice(1);
   const { control, unknown, normal } = PIECE;
   const tokens = ['<s>NOTUSED', '<pad>', '</s>NOTUSED', '<unk>', '<unk>NOTUSED', ...rest.map((p) => p.piece), '<mask>'];
-  const id = (token: string) => {
-    const i = tokens.indexOf(token);
-    if (i < 0) throw new ModelFormatError(`${SENTENCEPIECE_FILE} has no ${token} piece`);
-    return i;
-  };
   return unigramJson({
     tokens,
     scores: [0, 0, 0, 0, -100, ...rest.map((p) => p.score), 0],
@@ -118,8 +113,15 @@ async function camembertTokenizer(bytes: Uint8Array): Promise<unknown> {
     charsmap: model.charsmap,
     addPrefix: model.addDummyPrefix,
     collapse: model.removeExtraWhitespaces,
-    frame: template(['<s>', id('<s>')], ['</s>', id('</s>')], true),
+    frame: template(pieceId(tokens, '<s>', SENTENCEPIECE_FILE), pieceId(tokens, '</s>', SENTENCEPIECE_FILE), true),
   });
+}
+
+/** A special token and its id among the converted pieces, for the post-processor's template. */
+function pieceId(tokens: readonly string[], token: string, file: string): [string, number] {
+  const id = tokens.indexOf(token);
+  if (id < 0) throw new ModelFormatError(`${file} has no ${token} piece`);
+  return [token, id];
 }
 
 /** A piece AlbertTokenizer splits before its comma ("9," -> "9", ","): transformers' check_number_comma fails on it. */
@@ -135,11 +137,6 @@ const numberComma = (piece: string) => piece.length >= 2 && piece.endsWith(',') 
 async function albertTokenizer(bytes: Uint8Array, settings: Record<string, unknown>): Promise<unknown> {
   const model = await unigramModel(bytes, SPIECE_FILE);
   const tokens = model.pieces.map((p) => p.piece);
-  const id = (token: string) => {
-    const i = tokens.indexOf(token);
-    if (i < 0) throw new ModelFormatError(`${SPIECE_FILE} has no ${token} piece`);
-    return i;
-  };
   const cls = tokenText(settings, 'cls_token', '[CLS]');
   const sep = tokenText(settings, 'sep_token', '[SEP]');
   const named = ['unk', 'sep', 'pad', 'cls', 'mask'].flatMap((key) => {
@@ -161,7 +158,7 @@ async function albertTokenizer(bytes: Uint8Array, settings: Record<string, unkno
       ...(flagOr(settings, 'keep_accents', false) === true ? [] : [{ type: 'NFKD' }, { type: 'StripAccents' }]),
       ...(flagOr(settings, 'do_lower_case', true) === true ? [{ type: 'Lowercase' }] : []),
     ],
-    frame: template([cls, id(cls)], [sep, id(sep)], false),
+    frame: template(pieceId(tokens, cls, SPIECE_FILE), pieceId(tokens, sep, SPIECE_FILE), false),
     added: named,
   });
 }
@@ -183,9 +180,7 @@ async function t5Tokenizer(bytes: Uint8Array, settings: Record<string, unknown>)
   const pieces = model.pieces.length;
   const sentinels = Array.from({ length: extra }, (_, i) => `<extra_id_${extra - 1 - i}>`);
   const tokens = [...model.pieces.map((p) => p.piece), ...sentinels];
-  const eos = tokenText(settings, 'eos_token', '</s>');
-  const eosId = tokens.indexOf(eos);
-  if (eosId < 0) throw new ModelFormatError(`${SPIECE_FILE} has no ${eos} piece`);
+  const eos = pieceId(tokens, tokenText(settings, 'eos_token', '</s>'), SPIECE_FILE);
   return unigramJson({
     tokens,
     scores: [...model.pieces.map((p) => p.score), ...sentinels.map(() => 0)],
@@ -195,7 +190,7 @@ async function t5Tokenizer(bytes: Uint8Array, settings: Record<string, unknown>)
     collapse: model.removeExtraWhitespaces,
     // What is left of a text before a sentinel keeps no trailing space (no lone "▁" before it).
     stripRight: true,
-    frame: template(null, [eos, eosId], false),
+    frame: template(null, eos, false),
     added: sentinels.map((_, i) => ({ id: pieces + i })),
   });
 }

@@ -1,6 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openHfCheckpoint } from '../node/hf-checkpoint.js';
+import { readModelCard } from '../node/model-folder.js';
 import { convertCheckpointTo } from '../pack/convert.js';
 import type { PackManifest } from '../pack/manifest.js';
 import type { PackSink } from '../pack/write.js';
@@ -166,6 +167,5 @@ export async function convertCommand(args: ConvertArgs, io: CliIo): Promise<void
 /** The widths a folder's config or model card (README.md) declares. */
 async function folderWidths(dir: string, config: unknown): Promise<number[] | undefined> {
   const hidden = peekHfConfig(config, dir).hiddenSize;
-  const card = await readFile(join(dir, 'README.md'), 'utf8').catch(() => undefined);
-  return hidden === null ? undefined : declaredWidths(hidden, config, card);
+  return hidden === null ? undefined : declaredWidths(hidden, config, await readModelCard(dir));
 }

@@ -3,10 +3,8 @@ import type { HfCheckpoint } from '../pack/convert.js';
 import { type HubOptions, HubRepo, openHubCheckpoint } from '../source/hub.js';
 import { folderHubStore } from '../source/hub-folder.js';
 import { type HubModelId, hubIdText } from '../source/hub-id.js';
-import { dropReplaced, modelCard, resolveHubPack } from '../source/hub-model.js';
+import { dropReplaced, hubWidths, resolveHubPack } from '../source/hub-model.js';
 import { nodeHubId } from '../source/node-hub-id.js';
-import { trainedWidths } from '../source/trained-widths.js';
-import { peekHfConfig } from '../weights/config.js';
 import type { Quant } from '../weights/weights.js';
 import type { CliIo } from './args.js';
 
@@ -52,8 +50,6 @@ export async function hubCheckpoint(
   io.stderr.write(`m3web: reading ${hubIdText(id)}\n`);
   const repo = new HubRepo(id, hubFromEnv(io.env));
   const ckpt = await openHubCheckpoint(repo);
-  // The widths createEncoder would open it with: known ones, its config's, its model card's.
-  const hidden = peekHfConfig(ckpt.config, id.repo).hiddenSize;
-  const widths = hidden === null ? undefined : trainedWidths(id.repo, hidden, ckpt.config, await modelCard(repo));
-  return { ...ckpt, widths, close: async () => {} };
+  // The widths createEncoder would open it with.
+  return { ...ckpt, widths: await hubWidths(repo, ckpt.config), close: async () => {} };
 }

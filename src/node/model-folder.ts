@@ -87,3 +87,7 @@ export async function readModelConfig(dir: string): Promise<{ config: unknown; m
     `${dir} is neither an m3web pack nor a Hugging Face checkpoint: ${path} is missing or not valid JSON${stray}`,
   );
 }
+
+/** The folder's model card (README.md), where it has one: sentence-transformers writes the Matryoshka widths it trained into it. */
+export const readModelCard = (dir: string): Promise<string | undefined> =>
+  readFile(join(dir, 'README.md'), 'utf8').catch(() => undefined);

@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { sentenceTransformersSettings } from '../checkpoint/sentence-transformers.js';
 import { InputError } from '../errors.js';
 import { loadHfFolder } from '../node/hf-checkpoint.js';
-import { readModelConfig } from '../node/model-folder.js';
+import { readModelCard, readModelConfig } from '../node/model-folder.js';
 import { readPackFolder } from '../node/pack-folder.js';
 import { intList } from '../pack/convert.js';
 import { rerankerInfo } from '../tokenizer/rerank-input.js';
@@ -33,9 +31,8 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
   if (dims !== undefined && (!Array.isArray(dims) || dims.length === 0)) {
     throw new InputError(`dims must be a non-empty list of integers in 1..${hiddenSize}, got ${JSON.stringify(dims)}`);
   }
-  // The widths its config or model card declares (sentence-transformers writes its Matryoshka losses' into README.md).
-  const card = await readFile(join(dir, 'README.md'), 'utf8').catch(() => undefined);
-  const widths = intList('dims', dims ?? declaredWidths(hiddenSize, config, card) ?? defaultWidths(model.config), 1, hiddenSize);
+  const declared = declaredWidths(hiddenSize, config, await readModelCard(dir));
+  const widths = intList('dims', dims ?? declared ?? defaultWidths(model.config), 1, hiddenSize);
   return {
     info: {
       id: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir,

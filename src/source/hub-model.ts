@@ -8,7 +8,7 @@ import { QUANTS, type Quant } from '../weights/weights.js';
 import { DEFAULT_HUB, type HubOptions, HubRepo, openHubCheckpoint } from './hub.js';
 import { type HubModelId, hubIdText } from './hub-id.js';
 import { type ModelHandle, openPack, type SourceOptions } from './model-source.js';
-import { declaredWidths, trainedWidths } from './trained-widths.js';
+import { trainedWidths } from './trained-widths.js';
 import { withLock } from './web-lock.js';
 import { WeightMeter } from './weight-meter.js';
 
@@ -74,21 +74,17 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   // Where a revision or commit of this repo lives: the hub is named unless it is the default one.
   const where = (rev: string) => `${repo.hubUrl === DEFAULT_HUB ? '' : `${repo.hubUrl} `}${hubIdText({ ...id, revision: rev })}`;
   let offline: NetworkError | null = null;
-  let dims = options.dims;
-  let width: number | null = null;
   try {
     // Checked before any weights are fetched: an architecture m3web does not run fails here
     // (sentence-transformers' static layout has no config.json: openHubCheckpoint reads its module).
     const raw = await repo.json('config.json', false);
-    const hidden = raw === undefined ? null : peekHfConfig(raw, id.repo).hiddenSize;
-    if (hidden !== null) dims ??= trainedWidths(id.repo, hidden, raw);
-    width = hidden;
+    if (raw !== undefined) peekHfConfig(raw, id.repo);
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;
     offline = err;
   }
-  // The same commit converted another way is another pack. Widths from trainedWidths follow from
-  // the repository, which the key names, and must not depend on the network (offline opens).
+  // The same commit converted another way is another pack; widths not given follow from the
+  // commit's files, so a stored conversion opens without reading them (offline too).
   const how = [dtype, ...(options.dims ?? [])].join(',');
   const key = (commit: string | null) => `${where(id.revision)}${commit ? `#${commit}` : ''} (${how})`;
   const commit = offline ? null : repo.commit;
@@ -101,13 +97,7 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   }
   const meter = new WeightMeter(options.onProgress);
   const ckpt = await openHubCheckpoint(repo, meter);
-  // A GGUF repository has no config.json: its width is known once the file's header is read.
-  if (width === null) {
-    width = peekHfConfig(ckpt.config, id.repo).hiddenSize;
-    if (width !== null) dims ??= trainedWidths(id.repo, width, ckpt.config);
-  }
-  // Read only to convert (a stored conversion opens without it): the widths its training losses list.
-  if (!dims && width !== null) dims = declaredWidths(width, undefined, await modelCard(repo));
+  const dims = options.dims ?? (await hubWidths(repo, ckpt.config));
   const resolved = repo.commit ?? id.revision;
   const convertOptions: ConvertOptions = {
     id: hubPackId(id),
@@ -129,10 +119,16 @@ export async function resolveHubPack(id: HubModelId, options: HubSourceOptions, 
   return ready;
 }
 
-/** The repository's model card (README.md), where it has one: sentence-transformers writes the Matryoshka widths it trained into it. */
-export async function modelCard(repo: HubRepo): Promise<string | undefined> {
-  const bytes = await repo.bytes('README.md', false);
-  return bytes && new TextDecoder().decode(bytes);
+/**
+ * The Matryoshka widths a Hub checkpoint was trained for (trainedWidths: its config, its model
+ * card, README.md, where sentence-transformers writes its losses' widths, or the known
+ * repositories' table); undefined where none are known or its width is not.
+ */
+export async function hubWidths(repo: HubRepo, config: unknown): Promise<number[] | undefined> {
+  const hidden = peekHfConfig(config, repo.id.repo).hiddenSize;
+  if (hidden === null) return undefined;
+  const card = await repo.bytes('README.md', false);
+  return trainedWidths(repo.id.repo, hidden, config, card && new TextDecoder().decode(card));
 }
 
 /**
