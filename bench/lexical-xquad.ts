@@ -3,7 +3,7 @@
  * English), through the index's lexical mode with a constant stand-in encoder: lexical options
  * measured in seconds, without a model. Beside it, the in-page search libraries sites ship
  * (MiniSearch, Orama) on the same paragraphs and questions, as a site would set them up.
- * `npm run bench -- lexical [DATA_DIR] [--ngrams] [--write]` (default data ../shared/data;
+ * `npm run bench -- lexical [DATA_DIR] [--no-ngrams] [--write]` (default data ../shared/data;
  * --write stores bench/results/lexical-latest.json and .md); `m3web eval --search` gives the same
  * m3web figures beside the vectors'.
  */
@@ -55,7 +55,7 @@ interface Ranker {
 }
 
 const m3web = (ngrams: boolean): Ranker => ({
-  name: `m3web lexical${ngrams ? ' (ngrams)' : ''}`,
+  name: `m3web lexical${ngrams ? '' : ' (no ngrams)'}`,
   async build(paragraphs) {
     const index = await openIndex({ encoder, name: 'lexical-xquad', device: 'cpu', ngrams });
     await index.add(paragraphs.map((text, i) => ({ id: String(i), text })));
@@ -133,7 +133,7 @@ const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.lengt
 const pct = (x: number) => x.toFixed(1);
 
 export async function main(args: string[]): Promise<number> {
-  const ngrams = args.includes('--ngrams');
+  const ngrams = !args.includes('--no-ngrams');
   const write = args.includes('--write');
   const dir = args.find((a) => !a.startsWith('--')) ?? '../shared/data';
   const data = await readXquad(`${dir}/xquad-dev`, undefined);

@@ -99,7 +99,7 @@ export async function main(args: string[]): Promise<number> {
   memory.close();
   const manifest = await writeStaticIndex(signature, segment, {
     trainedDims: TRAINED_DIMS,
-    ngrams: false,
+    ngrams: true,
     ...(shardRows ? { shardRows } : {}),
     put: async (path, bytes) => {
       mkdirSync(dirname(join(WORK, path)), { recursive: true });

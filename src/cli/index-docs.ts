@@ -28,8 +28,9 @@ Options:
   --out FILE       where the export goes (written atomically; with --static, a
                    folder, replaced whole)
   --static         write a static tiered index folder (see above)
-  --ngrams         the lexical ranker also indexes character 4-grams (as the
-                   ngrams index option; --static only, where it is built in)
+  --no-ngrams      the lexical ranker indexes no character 4-grams (the ngrams
+                   index option, on by default): postings about 2.5 times smaller,
+                   fewer bytes per query; --static only, where it is built in
   --symmetric      queries will be the same kind of text as the documents
                    (sentences, titles, translations): both embedded without the
                    model's query / passage prefixes (the symmetric index option)
@@ -82,7 +83,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
       vector: 'string',
       backend: 'string',
       static: 'boolean',
-      ngrams: 'boolean',
+      'no-ngrams': 'boolean',
       symmetric: 'boolean',
       'no-sparse': 'boolean',
       'chunk-tokens': 'string',
@@ -92,7 +93,8 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
   );
   if (f.help) return 'help';
   const { str, flag } = f;
-  if (flag('ngrams') && !flag('static')) throw new UsageError('--ngrams needs --static (an export does not carry it)', HINT);
+  if (flag('no-ngrams') && !flag('static'))
+    throw new UsageError('--no-ngrams needs --static (an export does not carry it)', HINT);
   if (str('shard-rows') !== undefined && !flag('static')) throw new UsageError('--shard-rows needs --static', HINT);
   const required = (name: string) => {
     const v = str(name);
@@ -109,7 +111,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
     vector: oneOf('vector', str('vector'), VECTORS, 'f32', HINT),
     backend: oneOf('backend', str('backend'), BACKEND_CHOICES, 'cpu', HINT),
     static: flag('static'),
-    ngrams: flag('ngrams'),
+    ngrams: !flag('no-ngrams'),
     symmetric: flag('symmetric'),
     sparse: !flag('no-sparse'),
     chunkTokens: positiveInt('chunk-tokens', str('chunk-tokens'), HINT),

@@ -62,7 +62,7 @@ async function paragraphIndex(
     encoder,
     name: 'xquad',
     device: 'cpu',
-    ngrams: input.ngrams ?? false,
+    ...(input.ngrams === undefined ? {} : { ngrams: input.ngrams }),
     ...(input.chunkTokens === undefined ? {} : { chunkTokens: input.chunkTokens }),
     ...(input.layers === undefined ? {} : { layers: input.layers }),
     ...(input.dims === undefined ? {} : { dims: input.dims }),

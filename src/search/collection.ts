@@ -52,10 +52,16 @@ export class Collection {
   readonly store: RowStore;
   readonly coarse: RowStore | null;
   /**
-   * BM25 over the same rows, from the chunk texts: made on the first lexical or hybrid search
-   * (about 2 µs a word), so opening a large index that is only searched by vector costs nothing.
+   * BM25 over the same rows, from the chunk texts (about 4 µs a word with n-grams): made in idle
+   * slices after the index opens or changes (warmLexical), or at the latest by the first lexical
+   * or hybrid search.
    */
   private postings: LexicalIndex | null = null;
+  /**
+   * Postings being made in idle slices (warmLexical): they hold every live document except those
+   * still queued, and follow appends, removals and compactions meanwhile.
+   */
+  private building: { index: LexicalIndex; queue: Set<DocEntry> } | null = null;
   /** The lexical weights' postings (IndexSignature.sparse), made on the first search that ranks by them. */
   private weights: SparsePostings | null = null;
   private readonly docs = new Map<string, DocEntry>();
@@ -82,14 +88,28 @@ export class Collection {
   }
 
   get lexical(): LexicalIndex {
-    if (!this.postings) {
-      const postings = new LexicalIndex(this.ngrams);
-      for (const d of this.docs.values()) {
-        for (const [i, chunk] of d.chunks.entries()) postings.add(d.row0 + i, chunk);
-      }
-      this.postings = postings;
+    this.warmLexical(() => false);
+    return this.postings as LexicalIndex;
+  }
+
+  /**
+   * Makes the lexical postings a slice at a time: adds documents until `stop()` says the slice is
+   * over, and returns whether the postings are complete. Writes between slices are followed, so
+   * an index that keeps changing still gets there.
+   */
+  warmLexical(stop: () => boolean): boolean {
+    if (this.postings) return true;
+    this.building ??= { index: new LexicalIndex(this.ngrams), queue: new Set(this.docs.values()) };
+    const { index, queue } = this.building;
+    for (const d of queue) {
+      queue.delete(d);
+      for (const [i, chunk] of d.chunks.entries()) index.add(d.row0 + i, chunk);
+      if (stop()) break;
     }
-    return this.postings;
+    if (queue.size) return false;
+    this.postings = index;
+    this.building = null;
+    return true;
   }
 
   /** The stored lexical weights by token id: made from the documents on first use, and kept up as they are added. */
@@ -102,11 +122,6 @@ export class Collection {
       this.weights = weights;
     }
     return this.weights;
-  }
-
-  /** The lexical index where a search has made it, else null (making it costs ~2 µs a word). */
-  get lexicalIfBuilt(): LexicalIndex | null {
-    return this.postings;
   }
 
   get liveRows(): number {
@@ -140,6 +155,7 @@ export class Collection {
         row0: row,
       };
       this.docs.set(d.id, entry);
+      this.building?.queue.add(entry);
       if (exits) {
         this.shallow.add(entry);
         this.shallowCount += exits.filter((e) => e < this.layers).length;
@@ -163,9 +179,10 @@ export class Collection {
       this.docs.delete(id);
       if (this.shallow.delete(d)) this.shallowCount -= (d.exits as number[]).filter((e) => e < this.layers).length;
       removed++;
+      const indexed = this.postings ?? (this.building?.queue.delete(d) === false ? this.building.index : null);
       for (let row = d.row0; row < d.row0 + d.chunks.length; row++) {
         this.rowDocs[row] = null;
-        this.postings?.remove(row, d.chunks[row - d.row0] as string);
+        indexed?.remove(row, d.chunks[row - d.row0] as string);
         this.live[row >>> 5] = (this.live[row >>> 5] as number) & ~(1 << (row & 31));
       }
       this.deadRows += d.chunks.length;
@@ -184,6 +201,7 @@ export class Collection {
     this.store.clear();
     this.coarse?.clear();
     this.postings = null;
+    this.building = null;
     this.weights = null;
   }
 
@@ -307,6 +325,7 @@ export class Collection {
     this.coarse?.compact(keep);
     const map = this.store.compact(keep);
     this.postings?.remap(map);
+    this.building?.index.remap(map);
     // Made again from the documents on the next search that needs it.
     this.weights = null;
     const rowDocs: DocEntry[] = [];

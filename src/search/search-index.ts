@@ -11,6 +11,7 @@ import { candidateCount, coarseWidth, type RankOptions, rankRows, type ScoredSto
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from './fuse.js';
 import { GpuScorer } from './gpu-scorer.js';
 import { highlights } from './highlight.js';
+import { IdleSlices } from './idle-slices.js';
 import { type Change, SegmentLog, type StoredIndex } from './persist.js';
 import { Reembedder, SLICE_ROWS, type SliceResult } from './reembed.js';
 import { rerankedSearch } from './rerank.js';
@@ -68,6 +69,7 @@ function checkOptions(options: unknown): asserts options is IndexOptions {
   oneOf('vector', o.vector, VECTOR_TYPES);
   oneOf('device', o.device, ['auto', 'webgpu', 'cpu']);
   oneOf('ngrams', o.ngrams, [true, false]);
+  oneOf('lexicalWarmup', o.lexicalWarmup, [true, false]);
   oneOf('symmetric', o.symmetric, [true, false]);
   oneOf('sparse', o.sparse, [true, false]);
   if (o.chunkTokens !== undefined && !(Number.isInteger(o.chunkTokens) && o.chunkTokens >= 1))
@@ -166,6 +168,8 @@ class SearchIndex implements VectorIndex {
   /** Another engine committed to the stored index since this one last read it. */
   private stale = false;
   private readonly reembed = new Reembedder((signal) => this.reembedSlice(signal));
+  /** Makes the lexical postings in idle time, so the first lexical or hybrid search need not. */
+  private readonly warmup: IdleSlices | null;
   private readonly stopUpgrades: () => void;
 
   constructor(
@@ -185,7 +189,10 @@ class SearchIndex implements VectorIndex {
     private readonly ngrams: boolean,
     private readonly chunkTokens: number | undefined,
     private readonly host: IndexHost | null,
+    lexicalWarmup: boolean,
   ) {
+    this.warmup = lexicalWarmup ? new IdleSlices((stop) => this.engine.collection.warmLexical(stop)) : null;
+    this.warmup?.start();
     log?.onChange(() => {
       this.stale = true;
     });
@@ -315,6 +322,7 @@ class SearchIndex implements VectorIndex {
     if (this.closed) return;
     this.closed = true;
     this.reembed.stop();
+    this.warmup?.stop();
     this.stopUpgrades();
     closeScoring(this.engine);
     this.log?.close();
@@ -429,6 +437,7 @@ class SearchIndex implements VectorIndex {
     closeScoring(this.engine);
     this.engine = engine;
     this.built = signature;
+    this.warmup?.start();
   }
 
   /** Stores the change first (a failed write leaves memory as it was), then applies it in memory. */
@@ -437,6 +446,7 @@ class SearchIndex implements VectorIndex {
     await this.log?.commit(change, this.built, (ids) => collection.segment(ids));
     collection.remove(change.remove);
     if (change.add) collection.append(change.add);
+    this.warmup?.start();
   }
 
   /** Replaces every document (clear, import), switching to `signature`'s vector layout if it differs. */
@@ -455,6 +465,7 @@ class SearchIndex implements VectorIndex {
       this.built = signature;
     }
     if (add) this.engine.collection.append(add);
+    this.warmup?.start();
   }
 
   /**
@@ -625,7 +636,7 @@ export async function openIndex(options: IndexOptions, gpu?: GpuSession, host?: 
     options.store === 'indexeddb' ? await SegmentLog.open(options.name, (s) => codec(s.vector, s.dims).rowWords) : null;
   const wanted = resolveSignature(options, info.model, opened?.signature ?? null);
   const built = opened?.signature ?? wanted;
-  const ngrams = options.ngrams ?? false;
+  const ngrams = options.ngrams ?? true;
   const collection = newCollection(built, info.model, ngrams);
   for (const segment of opened?.segments ?? []) collection.append(segment);
   const device = options.device ?? 'auto';
@@ -647,6 +658,7 @@ export async function openIndex(options: IndexOptions, gpu?: GpuSession, host?: 
       ngrams,
       options.chunkTokens,
       host ?? null,
+      options.lexicalWarmup ?? true,
     );
   } catch (err) {
     opened?.log.close();

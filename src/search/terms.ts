@@ -14,12 +14,12 @@
  * Every word with three consonants also yields a sound key (sound-key.ts: "Berlin", "Берлин"
  * and "برلين" share "brl"; "defensa" and "defense" share "dfn"): questions against English
  * paragraphs 36.4% -> 40.1% (Spanish 44.3% -> 57.9%, Arabic 8.4% -> 11.9%), monolingual
- * 92.3% -> 92.4% (Arabic +1.3, Spanish -0.9). With `ngrams`, each word also yields its
- * character 4-grams (with word boundaries), which match cognates across languages and survive
- * typos, at about three times the postings. xquad-dev, lexical R@1 mean over 12 languages
- * (docs/search.md; `npm run bench -- lexical`): whole words 88.9% monolingual / 24.3% against
- * English paragraphs; with 4-letter prefixes 92.2% / 32.0%; with the romanized prefixes and
- * sound keys 92.4% / 40.1% (the default); with 4-grams too 93.7% / 43.5%.
+ * 92.3% -> 92.4% (Arabic +1.3, Spanish -0.9). With `ngrams` (an index's default), each word
+ * also yields its character 4-grams (with word boundaries), which match inflections, cognates
+ * across languages and typos, at about 2.2 times the postings. xquad-dev, lexical R@1 mean over 12
+ * languages (docs/search.md; `npm run bench -- lexical`): whole words 88.9% monolingual / 24.3%
+ * against English paragraphs; with 4-letter prefixes 92.2% / 32.0%; with the romanized prefixes
+ * and sound keys 92.4% / 40.1%; with 4-grams too 93.7% / 43.5%.
  */
 
 import { romanize } from './romanize.js';
@@ -54,12 +54,34 @@ const companionCache = new Map<string, string[]>();
 
 const ASCII = /^[\0-\x7f]*$/;
 
+/** Decimal digits that NFKC leaves alone: Arabic-Indic, Persian, Devanagari, Thai, ... */
+const NATIVE_DIGIT = /(?![0-9])\p{Nd}/gu;
+const IS_DIGIT = /^\p{Nd}$/u;
+
+/**
+ * A script's decimal digit as the ASCII one: "١٩٩٥", "۱۹۹۵", "१९९५" and "๑๙๙๕" are all 1995 to a
+ * reader, and years, counts and numbers in names are what a query shares across scripts. Unicode
+ * lays each script's digits out as a run of ten from its zero.
+ */
+function asciiDigit(digit: string): string {
+  const cp = digit.codePointAt(0) as number;
+  let zero = cp;
+  while (IS_DIGIT.test(String.fromCodePoint(zero - 1))) zero--;
+  return String((cp - zero) % 10);
+}
+
 function fold(word: string): string {
   // Normalisation leaves ASCII as it is.
   if (ASCII.test(word)) return word.toLowerCase();
   let f = folded.get(word);
   if (f === undefined) {
-    f = word.normalize('NFKC').toLowerCase().normalize('NFD').replace(FOLDED_MARKS, '$1').normalize('NFC');
+    f = word
+      .normalize('NFKC')
+      .toLowerCase()
+      .normalize('NFD')
+      .replace(FOLDED_MARKS, '$1')
+      .normalize('NFC')
+      .replace(NATIVE_DIGIT, asciiDigit);
     if (folded.size >= FOLD_CACHE_SIZE) folded.clear();
     folded.set(word, f);
   }

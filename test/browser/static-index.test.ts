@@ -23,7 +23,7 @@ async function hostFolder(): Promise<{ files: Map<string, Uint8Array>; requests:
   const files = new Map<string, Uint8Array>();
   await writeStaticIndex(signature, segment, {
     trainedDims: STATIC_DIMS,
-    ngrams: false,
+    ngrams: true,
     shardRows: 16,
     put: async (path, bytes) => {
       files.set(BASE + path, bytes);

@@ -27,7 +27,7 @@ async function writeStaticFolder(encoder: Encoder, out: string): Promise<void> {
   await rm(out, { recursive: true, force: true });
   await writeStaticIndex(signature, segment, {
     trainedDims: (await encoder.info()).model.dims,
-    ngrams: false,
+    ngrams: true,
     put: async (path, bytes) => {
       await mkdir(join(out, path, '..'), { recursive: true });
       await writeFile(join(out, path), bytes);

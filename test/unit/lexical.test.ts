@@ -1,13 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { codec } from '../../src/search/codec.js';
 import { Collection } from '../../src/search/collection.js';
 import { fuseRanks, STANDARD_FUSION } from '../../src/search/fuse.js';
 import { highlights } from '../../src/search/highlight.js';
 import { LexicalIndex } from '../../src/search/lexical.js';
 import { romanize } from '../../src/search/romanize.js';
+import { openIndex } from '../../src/search/search-index.js';
 import { soundKey } from '../../src/search/sound-key.js';
 import { terms } from '../../src/search/terms.js';
 import { checkSearch } from '../../src/search/validate.js';
+import { recordingEncoder } from '../support/recording-encoder.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // The lexical ranker and rank fusion behind hybrid search, against hand-computed BM25.
 
@@ -19,6 +23,13 @@ describe('terms', () => {
     expect(words('東京は日本の首都です')).toContain('東京');
     expect(words('ภาษาไทยง่ายนิดเดียว').length).toBeGreaterThan(1);
     expect(words('Ёлка, 3.14 и 42!')).toEqual(['елка', '3.14', 'и', '42']);
+  });
+
+  it("reads every script's decimal digits as ASCII digits, so numbers match across scripts", () => {
+    expect(words('عام ١٩٩٥ و۲۰۲۴')).toEqual(['عام', '1995', 'و2024']);
+    expect(words('वर्ष १९४७')).toContain('1947');
+    expect(words('พ.ศ. ๒๕๖๐')).toContain('2560');
+    expect(words('１２３ 0-9 ၉')).toEqual(['123', '0', '9', '9']);
   });
 
   it('keeps marks that are vowels in their script', () => {
@@ -123,6 +134,84 @@ describe('BM25', () => {
     c.remove(['d0', 'd1', 'd2', 'd3']);
     const ranked = c.lexical.top('a5 b4', 10, c.mask(undefined));
     expect([...ranked.rows].map((r) => c.at(r).chunk.text).sort()).toEqual(['a5 zz', 'b4']);
+  });
+});
+
+describe('lexical postings made in idle slices', () => {
+  const segment = (ids: number[]) => ({
+    docs: ids.map((i) => ({ id: `d${i}`, chunks: [`alpha${i} shared zz`, `beta${i} shared`] })),
+    words: new Uint32Array(ids.length * 2 * 4),
+    scales: new Float32Array(ids.length * 2).fill(1),
+  });
+  /** A stop() that ends the slice after n documents. */
+  const stopAfter = (n: number) => {
+    let left = n;
+    return () => --left <= 0;
+  };
+  /** Each document's BM25 score for `query`, by id: row numbers differ between collections. */
+  const scores = (c: Collection, query: string) => {
+    const ranked = c.lexical.top(query, 100, c.mask(undefined));
+    return Object.fromEntries([...ranked.rows].map((r, i) => [`${c.at(r).id}/${c.at(r).chunk.text}`, ranked.scores[i]]));
+  };
+
+  it('follow appends, removals and a compaction between slices, and end equal to postings made at once', () => {
+    const warm = new Collection(codec('f32', 4), null, true);
+    warm.append(segment([0, 1, 2, 3, 4, 5, 6, 7]));
+    expect(warm.warmLexical(stopAfter(3))).toBe(false);
+    warm.append(segment([8, 9]));
+    // d0 is in the partial postings, d6 still queued.
+    warm.remove(['d0', 'd6']);
+    expect(warm.warmLexical(stopAfter(2))).toBe(false);
+    // 6 of 10 documents gone: the rows are compacted and renumbered mid-way.
+    warm.remove(['d1', 'd2', 'd3', 'd7']);
+    let slices = 0;
+    while (!warm.warmLexical(stopAfter(1))) slices++;
+    expect(slices).toBeGreaterThan(0);
+    const fresh = new Collection(codec('f32', 4), null, true);
+    fresh.append(segment([4, 5, 8, 9]));
+    for (const q of ['shared', 'alpha5 beta8 zz', 'alpha0 beta6 alpha3', 'alph', 'beta9']) {
+      expect(scores(warm, q)).toEqual(scores(fresh, q));
+    }
+    expect(Object.keys(scores(warm, 'shared'))).toHaveLength(8);
+  });
+
+  it('an index makes them after a write without being searched, unless lexicalWarmup is false', async () => {
+    const add = vi.spyOn(LexicalIndex.prototype, 'add');
+    const docs = Array.from({ length: 50 }, (_, i) => ({ id: `d${i}`, text: `document ${i} on topic ${i % 7}` }));
+    try {
+      for (const lexicalWarmup of [true, false]) {
+        add.mockClear();
+        const index = await openIndex({
+          encoder: recordingEncoder(),
+          name: `warm-${lexicalWarmup}`,
+          device: 'cpu',
+          lexicalWarmup,
+        });
+        await index.add(docs);
+        if (lexicalWarmup) for (let t = 0; t < 5000 && add.mock.calls.length < docs.length; t += 25) await sleep(25);
+        else await sleep(100);
+        expect(add.mock.calls.length).toBe(lexicalWarmup ? docs.length : 0);
+        expect((await index.search('document 7', { mode: 'lexical', k: 1 }))[0]?.id).toBe('d7');
+        expect(add.mock.calls.length).toBe(docs.length);
+        index.close();
+      }
+    } finally {
+      add.mockRestore();
+    }
+  });
+
+  it('a search before the last slice finishes them; clear() drops the partial ones', () => {
+    const c = new Collection(codec('f32', 4), null, false);
+    c.append(segment([0, 1, 2, 3]));
+    expect(c.warmLexical(stopAfter(1))).toBe(false);
+    expect(Object.keys(scores(c, 'shared'))).toHaveLength(8);
+    expect(c.warmLexical(stopAfter(1))).toBe(true);
+    const d = new Collection(codec('f32', 4), null, false);
+    d.append(segment([0, 1]));
+    expect(d.warmLexical(stopAfter(1))).toBe(false);
+    d.clear();
+    d.append(segment([7]));
+    expect(Object.keys(scores(d, 'alpha0 alpha7 shared'))).toEqual(['d7/alpha7 shared zz', 'd7/beta7 shared']);
   });
 });
 

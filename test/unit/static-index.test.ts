@@ -26,7 +26,7 @@ async function writeFolder(index: VectorIndex, shardRows: number): Promise<strin
   const { signature, segment } = parseIndex(await index.export());
   await writeStaticIndex(signature, segment, {
     trainedDims: STATIC_DIMS,
-    ngrams: false,
+    ngrams: true,
     shardRows,
     put: async (path, bytes) => {
       mkdirSync(dirname(join(dir, path)), { recursive: true });
@@ -241,10 +241,10 @@ describe('static index cache', () => {
 });
 
 describe('m3web index --static', { timeout: 120_000 }, () => {
-  it('exits 2 for --ngrams without --static', async () => {
-    const r = await m3web(['index', '--model', 'x', '--docs', 'd', '--out', 'o', '--ngrams'], '');
+  it('exits 2 for --no-ngrams without --static', async () => {
+    const r = await m3web(['index', '--model', 'x', '--docs', 'd', '--out', 'o', '--no-ngrams'], '');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--ngrams needs --static/);
+    expect(r.stderr).toMatch(/--no-ngrams needs --static/);
   });
 
   it('writes a folder that createIndex({ url }) searches through the engine, and prints tier sizes', async () => {
