@@ -227,6 +227,11 @@ export interface ModelInfo {
    * text's weighted token ids beside its dense vector from `embed`.
    */
   sparse?: true;
+  /**
+   * True for a SPLADE sparse encoder: `embedSparse` gives each text's weights over the vocabulary
+   * (the model's own expansion terms included) and it makes no dense vector (`embed` refuses).
+   */
+  sparseOnly?: true;
   quality: QualityTable | null;
   /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */
   search?: SearchDefaults;

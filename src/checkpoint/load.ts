@@ -65,6 +65,7 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     config: parsed,
     projection: late,
     sparseHead,
+    mlmHead,
   } = await parseWithTokenHeads(
     raw,
     options.exitNorm ? { exitNorm: options.exitNorm } : {},
@@ -93,6 +94,7 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     if (head.length > 0) weights.head = head;
   }
   if (sparseHead) weights.sparseHead = sparseHead;
+  if (mlmHead) weights.mlmHead = mlmHead;
   return { config, weights, tokenizer };
 }
 

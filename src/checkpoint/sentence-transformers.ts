@@ -31,6 +31,8 @@ export interface SentenceTransformersFiles {
   sparseLinear?: ReadonlyMap<string, TorchTensor>;
   /** colbert_linear.pt's state dict: BGE-M3's multi-vector (ColBERT) projection. */
   colbertLinear?: ReadonlyMap<string, TorchTensor>;
+  /** A SPLADE model's SpladePooling module: its config.json (undefined where it has none). */
+  splade?: { config: unknown };
 }
 
 /** A Dense module as its config.json declares it. */
@@ -131,14 +133,23 @@ export function sentenceTransformersSettings(files: SentenceTransformersFiles): 
   if (files.modules !== undefined) {
     if (!Array.isArray(files.modules)) throw new ModelFormatError('modules.json must be a list of modules');
     const order = ['Transformer', 'Pooling', 'Dense', 'Normalize'];
+    // A static embedder's (model2vec) first module is its table and mean, in the transformer's
+    // place; a SPLADE model's are the masked LM and its pooling.
+    const stands: Record<string, number> = { StaticEmbedding: 0, MLMTransformer: 0, SpladePooling: 1 };
     let at = 0;
     for (const m of files.modules) {
       const type = isObject(m) ? String(m.type) : '';
-      // A static embedder's (model2vec) first module: its table and mean, in the transformer's place.
-      const kind = type.endsWith('.StaticEmbedding') ? 0 : order.findIndex((k) => type.endsWith(`.${k}`));
+      if (type.endsWith('.Router')) {
+        throw new UnsupportedError(
+          'modules.json routes queries and documents through different modules (a Router: inference-free SPLADE, ' +
+            'asymmetric models); m3web runs one module chain for both',
+        );
+      }
+      const own = stands[type.slice(type.lastIndexOf('.') + 1)];
+      const kind = own ?? order.findIndex((k) => type.endsWith(`.${k}`));
       if (kind < 0) {
         throw new UnsupportedError(
-          `modules.json lists a ${type || 'module'} after the transformer; m3web runs the Transformer, Pooling, Dense and Normalize modules only`,
+          `modules.json lists a ${type || 'module'} after the transformer; m3web runs the Transformer, Pooling, Dense and Normalize modules (MLMTransformer and SpladePooling for SPLADE) only`,
         );
       }
       if (kind < at)

@@ -2,8 +2,10 @@ import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { type ConfigOptions, type EncoderConfig, parseHfConfig } from '../weights/config.js';
 import { LATE_INTERACTION_KEY, lateInteractionJson } from '../weights/late-interaction.js';
 import { SPARSE_KEY, sparseJson } from '../weights/sparse.js';
-import type { DenseModule, Linear } from '../weights/weights.js';
+import { SPLADE_KEY, spladeJson, spladeSettings } from '../weights/splade.js';
+import type { DenseModule, Linear, MlmHead } from '../weights/weights.js';
 import { type LateInteractionSource, lateInteractionOf } from './late-interaction.js';
+import { mlmHeadOf } from './mlm-head.js';
 import { sparseHeadOf } from './sparse.js';
 
 /** What a checkpoint runs over every token's state besides pooling, read for conversion. */
@@ -15,6 +17,8 @@ export interface TokenHeads {
   projection: DenseModule[] | null;
   /** A lexical-weights head (BGE-M3's sparse_linear.pt), or null. */
   sparseHead: Linear | null;
+  /** A SPLADE model's masked-LM head, or null. */
+  mlmHead: MlmHead | null;
 }
 
 /**
@@ -32,16 +36,26 @@ export async function parseWithTokenHeads(
   const { hiddenSize, maxTokens } = plain;
   const late = await lateInteractionOf({ ...source, config: raw }, tokenizer, hiddenSize, maxTokens);
   const sparse = sparseHeadOf(source.sentenceTransformers?.sparseLinear, tokenizer, source.tokenizerConfig, hiddenSize);
-  if (!late && !sparse) return { raw, config: plain, projection: null, sparseHead: null };
+  const pooling = source.sentenceTransformers?.splade;
+  const mlm = pooling ? await mlmHeadOf(source.weights, plain, raw) : null;
+  if (!late && !sparse && !mlm) return { raw, config: plain, projection: null, sparseHead: null, mlmHead: null };
+  const splade = pooling &&
+    mlm && {
+      ...spladeSettings(pooling.config, 'SpladePooling'),
+      tied: mlm.head.decoder === null,
+      headActivation: mlm.activation,
+    };
   const recorded = {
     ...raw,
     ...(late ? { [LATE_INTERACTION_KEY]: lateInteractionJson(late.spec) } : {}),
     ...(sparse ? { [SPARSE_KEY]: sparseJson(sparse.spec) } : {}),
+    ...(splade ? { [SPLADE_KEY]: spladeJson(splade) } : {}),
   };
   return {
     raw: recorded,
     config: parseHfConfig(recorded, options),
     projection: late?.projection ?? null,
     sparseHead: sparse?.head ?? null,
+    mlmHead: mlm?.head ?? null,
   };
 }

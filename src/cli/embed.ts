@@ -3,6 +3,8 @@ import { UnsupportedError } from '../errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
+import { SpladeHead } from '../model/splade.js';
+import { WasmKernels } from '../model/wasm/kernels.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
 import type { SparseVector } from '../types.js';
@@ -47,7 +49,8 @@ Options:
                     instruction, e.g. text-matching (not with --kind)
   --no-normalize    do not L2-normalise the vectors
   --sparse          on a model with a lexical-weights head (BGE-M3's
-                    sparse_linear.pt), write each text's lexical weights instead:
+                    sparse_linear.pt) or a SPLADE model (which needs it), write
+                    each text's lexical weights instead:
                     {"indices": [token ids, ascending], "values": [weights]} (as
                     embedSparse in the API; not with --dims, --pooling, --task or
                     --no-normalize)
@@ -149,9 +152,15 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const quant = args.quant ?? 'f32';
   const { config, weights, tokenizer, manifest, sentenceTransformers } = await openModelFolder(folder, { quant, layers });
   widest(config.hiddenSize);
-  const { sparse } = config;
-  if (args.sparse && !sparse)
+  const { sparse, splade } = config;
+  if (args.sparse && !sparse && !splade)
     throw new UnsupportedError(`${args.model} has no lexical-weights head (sparse_linear.pt): --sparse needs one`);
+  if (splade && !args.sparse)
+    throw new UnsupportedError(`${args.model} is a SPLADE sparse encoder: it makes no dense vector; pass --sparse`);
+  const spladeHead =
+    splade && weights.family === 'bert' && weights.mlmHead
+      ? new SpladeHead(weights.mlmHead, splade, weights.word, config.layerNormEps, WasmKernels.create())
+      : null;
   const dims = args.dims ?? config.hiddenSize;
   const pooling = args.pooling ?? manifest?.pooling ?? sentenceTransformers?.pooling ?? 'mean';
   const { adapter, instruction } = taskAdapter(args, config.lora);
@@ -185,6 +194,13 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
     const flush = async () => {
       if (pending.length === 0) return;
       const batch = pending;
+      if (spladeHead) {
+        pending = [];
+        const states = await backends.run(batch, layers, (backend) => backend.hiddenStates(batch, layers));
+        for (const [j, h] of states.entries())
+          await write(io.stdout, sparseLine(spladeHead.vector(h, (batch[j] as number[]).length)));
+        return;
+      }
       if (args.sparse) {
         pending = [];
         const { scores } = await backends.run(batch, layers, (backend) => backend.embedWithScores(batch, options));

@@ -7,6 +7,8 @@ import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { LateInteractionScorer } from '../model/late-interaction.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
+import { SpladeHead } from '../model/splade.js';
+import { WasmKernels } from '../model/wasm/kernels.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
@@ -27,7 +29,7 @@ import type {
 } from '../types.js';
 import { type LateInteractionSpec, readsSegmentTypes } from '../weights/config.js';
 import { taskAdapter } from '../weights/task-adapter.js';
-import { PROMPT_KINDS, type Quant } from '../weights/weights.js';
+import { type EncoderWeights, PROMPT_KINDS, type Quant } from '../weights/weights.js';
 import { EncoderBackends } from './backends.js';
 
 /** Texts per backend call: bounds the latency of an abort and the size of one GPU submission. */
@@ -107,7 +109,8 @@ function checkChoice(name: string, value: unknown, allowed: readonly number[]): 
 type Depth =
   | { kind: 'fixed'; options: ForwardOptions; sparse?: true }
   | { kind: 'adaptive'; options: AdaptiveOptions }
-  | { kind: 'tokens'; layers: number; attended?: number[] };
+  | { kind: 'tokens'; layers: number; attended?: number[] }
+  | { kind: 'states'; layers: number };
 
 /**
  * The tolerance of an adaptive call (null for a fixed one). Throws InputError for a tolerance
@@ -144,6 +147,7 @@ export class EncoderCore {
   /** The depth upgradeTo is bringing the model to, while it runs: 'loaded' calls run at what is loaded. */
   private upgradingTo: number | null = null;
   private projector: PromptProjection | null = null;
+  private splade: { weights: EncoderWeights; head: SpladeHead } | null = null;
 
   private constructor(
     private readonly handle: ModelHandle,
@@ -227,6 +231,11 @@ export class EncoderCore {
         `${info.id} is a cross-encoder (a reranker): it scores a query against documents with rerank() and makes no text vectors`,
       );
     }
+    if (this.handle.model.config.splade) {
+      throw new UnsupportedError(
+        `${info.id} is a SPLADE sparse encoder: it weighs the vocabulary with embedSparse and makes no dense vector`,
+      );
+    }
     if (this.handle.model.config.lateInteraction && !this.handle.model.config.lateInteraction.pooled) {
       throw new UnsupportedError(
         `${info.id} is a late-interaction (ColBERT) model: it scores a query against documents with rerank() ` +
@@ -249,21 +258,8 @@ export class EncoderCore {
         const exit = depth === 'loaded' ? this.servable(layers) : layers;
         if (await this.handle.ensureLayers(exit)) this.resetBackends();
         const backends = await this.ensureBackends();
-        const { tokenizer } = this.handle.model;
-        const { maxTokens } = this.handle.model.config;
         const prefix = instruction ?? (options.kind && info.prefixes[options.kind]) ?? '';
-        const tokens: number[][] = [];
-        const truncated: boolean[] = [];
-        // What the prefix and the specials alone encode to: a text adding nothing to it has no
-        // character the tokenizer reads, and its vector would be the model's bias alone. A static
-        // embedder's is zeros, as model2vec gives for a text of unknown tokens.
-        const bare = info.layers === 0 ? -1 : tokenizer.encode(prefix, maxTokens).ids.length;
-        for (const [i, text] of (texts as string[]).entries()) {
-          const enc = tokenizer.encode(prefix + cutText(text, maxTokens), maxTokens);
-          if (enc.ids.length <= bare) throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
-          tokens.push(enc.ids);
-          truncated.push(enc.truncated);
-        }
+        const { tokens, truncated } = this.tokenize(texts as string[], prefix);
         // A projected call reads back full-width, unnormalised vectors and finishes them after the projection.
         const projection = this.projection();
         const projected = projection?.appliesTo(options.kind) ? projection : null;
@@ -298,6 +294,25 @@ export class EncoderCore {
         return options.sparse ? { ...result, sparse: weights } : result;
       }),
     );
+  }
+
+  /** Each text behind `prefix`, cut to the model's length: its token ids and whether it was cut. */
+  private tokenize(texts: readonly string[], prefix: string): { tokens: number[][]; truncated: boolean[] } {
+    const { tokenizer, config } = this.handle.model;
+    const { maxTokens } = config;
+    const tokens: number[][] = [];
+    const truncated: boolean[] = [];
+    // What the prefix and the specials alone encode to: a text adding nothing to it has no
+    // character the tokenizer reads, and its vector would be the model's bias alone. A static
+    // embedder's is zeros, as model2vec gives for a text of unknown tokens.
+    const bare = this.handle.info.layers === 0 ? -1 : tokenizer.encode(prefix, maxTokens).ids.length;
+    for (const [i, text] of texts.entries()) {
+      const enc = tokenizer.encode(prefix + cutText(text, maxTokens), maxTokens);
+      if (enc.ids.length <= bare) throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
+      tokens.push(enc.ids);
+      truncated.push(enc.truncated);
+    }
+    return { tokens, truncated };
   }
 
   /**
@@ -440,6 +455,7 @@ export class EncoderCore {
   embedSparse(texts: unknown, options: SparseEmbedOptions = {}): Promise<SparseVector[]> {
     this.checkAlive();
     const { info, model } = this.handle;
+    if (model.config.splade) return this.spladeVectors(texts, options);
     if (!model.config.sparse) {
       throw new UnsupportedError(
         `${info.id} has no lexical-weights head: embedSparse needs a model with one (BGE-M3's sparse_linear.pt)`,
@@ -448,6 +464,60 @@ export class EncoderCore {
     checkOptions(options, SPARSE_OPTIONS, 'embedSparse');
     // The pooled vectors come with them: one more dispatch and a few bytes, not another path through the backends.
     return this.embedDetailed(texts, { ...(options ?? {}), sparse: true }).then((r) => r.sparse as SparseVector[]);
+  }
+
+  /**
+   * A SPLADE encoder's weights over the vocabulary: each text tokenized as `embed` does, its last
+   * layer's token states read back (from WebGPU or the CPU forward), the masked-LM head and the
+   * pooling on the CPU.
+   */
+  private spladeVectors(texts: unknown, options: SparseEmbedOptions): Promise<SparseVector[]> {
+    const { info, model } = this.handle;
+    checkTexts(texts);
+    checkOptions(options, SPARSE_OPTIONS, 'embedSparse');
+    options ??= {};
+    if (options.kind !== undefined && !PROMPT_KINDS.includes(options.kind))
+      throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(options.kind)}`);
+    const layers = options.layers ?? Math.max(...info.exits);
+    checkChoice('layers', layers, info.exits);
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortError());
+    return this.afterFetch(layers).then(() =>
+      this.queued(async () => {
+        if (signal?.aborted) throw abortError();
+        if (await this.handle.ensureLayers(layers)) this.resetBackends();
+        const backends = await this.ensureBackends();
+        const { tokens } = this.tokenize(texts as string[], (options.kind && info.prefixes[options.kind]) ?? '');
+        const head = this.spladeHead();
+        const out: SparseVector[] = [];
+        for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
+          if (i > 0) await nextTask();
+          if (signal?.aborted) throw abortError();
+          const chunk = tokens.slice(i, i + CHUNK_TEXTS);
+          const done = await this.run(backends, chunk, { kind: 'states', layers });
+          done.vectors.forEach((states, j) => {
+            const v = head.vector(finite(states, info.id, i + j), (chunk[j] as number[]).length);
+            finite(v.values, model.config.modelType, i + j);
+            out.push(v);
+          });
+        }
+        return out;
+      }),
+    );
+  }
+
+  /** The SPLADE head, made on first use (again if the weights object is replaced). */
+  private spladeHead(): SpladeHead {
+    const { weights, config } = this.handle.model;
+    if (this.splade?.weights !== weights) {
+      if (!weights.mlmHead || weights.family !== 'bert' || !config.splade)
+        throw new ModelFormatError(`${this.handle.info.id}: a SPLADE model's masked-LM head is missing from its weights`);
+      this.splade = {
+        weights,
+        head: new SpladeHead(weights.mlmHead, config.splade, weights.word, config.layerNormEps, WasmKernels.create()),
+      };
+    }
+    return this.splade.head;
   }
 
   /**
@@ -634,6 +704,9 @@ export class EncoderCore {
       } else if (depth.kind === 'fixed') {
         done = { vectors: await backend.embed(tokens, depth.options), layers: tokens.map(() => depth.options.layers) };
         meanLayers = depth.options.layers;
+      } else if (depth.kind === 'states') {
+        done = { vectors: await backend.hiddenStates(tokens, depth.layers), layers: tokens.map(() => depth.layers) };
+        meanLayers = depth.layers;
       } else if (depth.kind === 'tokens') {
         done = {
           vectors: await backend.tokenVectors(tokens, depth.layers, depth.attended),

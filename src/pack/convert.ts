@@ -114,6 +114,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     config,
     projection: late,
     sparseHead,
+    mlmHead,
   } = await parseWithTokenHeads(
     rawConfig,
     options.exitNorm ? { exitNorm: options.exitNorm } : {},
@@ -128,7 +129,13 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     );
   }
   const st = sentenceTransformersSettings(ckpt.sentenceTransformers ?? {});
-  const exits = intList('exits', options.exits ?? everyExit(config.numLayers), firstExit(config.numLayers), config.numLayers);
+  // A SPLADE head was trained on the last layer's states only.
+  const exits = intList(
+    'exits',
+    options.exits ?? (config.splade ? [config.numLayers] : everyExit(config.numLayers)),
+    firstExit(config.numLayers),
+    config.numLayers,
+  );
   const dims = intList('dims', options.dims ?? defaultWidths(config), 1, config.hiddenSize);
   const maxTokens = Math.min(
     options.maxTokens ?? st.maxTokens ?? config.maxTokens,
@@ -152,6 +159,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
       ...(projection ? { projection } : {}),
       ...(late ? { lateProjection: late } : {}),
       ...(sparseHead ? { sparseHead } : {}),
+      ...(mlmHead ? { mlmHead } : {}),
     }),
     release: () => arena.reset(),
   };
@@ -192,6 +200,8 @@ export async function sentenceTransformersFiles(
     bytes?.(SPARSE_FILE),
     bytes?.(COLBERT_FILE),
   ]);
+  const spladePath = modulePaths(modules, 'SpladePooling')[0];
+  const splade = spladePath === undefined ? undefined : { config: await json(`${spladePath}/config.json`) };
   const dense: DenseFiles[] = [];
   for (const path of modulePaths(modules, 'Dense')) {
     // Older sentence-transformers folders keep a Dense module's weights as torch.save's pytorch_model.bin.
@@ -209,6 +219,7 @@ export async function sentenceTransformersFiles(
     stConfig,
     ...(dense.length > 0 ? { dense } : {}),
     ...(colbertMetadata === undefined ? {} : { colbertMetadata }),
+    ...(splade ? { splade } : {}),
     ...(sparseBytes ? { sparseLinear: await readTorchStateDict(sparseBytes, SPARSE_FILE) } : {}),
     ...(colbertBytes ? { colbertLinear: await readTorchStateDict(colbertBytes, COLBERT_FILE) } : {}),
   };

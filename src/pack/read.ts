@@ -13,6 +13,7 @@ import {
   F32EmbeddingTable,
   type LayerNormParams,
   type Linear,
+  type MlmHead,
   type ModernBertLayer,
   type Projection,
 } from '../weights/weights.js';
@@ -230,7 +231,22 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
   if (weights.config.crossEncoder) weights.classifier = packClassifier(manifest, files, weights.config);
   if (weights.config.lateInteraction) weights.lateProjection = packLateProjection(manifest, files, weights.config);
   if (weights.config.sparse) weights.sparseHead = packSparseHead(manifest, files, weights.config.hiddenSize);
+  if (weights.config.splade) weights.mlmHead = packMlmHead(manifest, files, weights.config);
   return weights;
+}
+
+/** A SPLADE model's masked-LM head (config.splade): `mlm.*` in the head shard, the decoder only where untied. */
+function packMlmHead(manifest: PackManifest, files: ReadonlyMap<string, Uint8Array>, config: EncoderConfig): MlmHead {
+  const shard = manifest.shards.find((s) => s.kind === 'head');
+  if (!shard) throw new ModelFormatError('a SPLADE pack needs a head shard holding its masked-LM head');
+  const view = new ShardView(shard, bytesOf(files, shard.file));
+  const { hiddenSize: H, vocabSize: V } = config;
+  return {
+    transform: view.linear('mlm.transform', H, H),
+    norm: view.norm('mlm.norm', H),
+    decoder: config.splade?.tied ? null : view.linear('mlm.decoder', V, H, false),
+    bias: view.f32('mlm.bias', [V]),
+  };
 }
 
 /** A lexical-weights head (config.sparse): `sparse`, one row over the hidden size, in the head shard. */

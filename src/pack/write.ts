@@ -10,6 +10,7 @@ import {
   F32EmbeddingTable,
   type LayerNormParams,
   type Linear,
+  type MlmHead,
   type Projection,
   type Quant,
   type WeightParts,
@@ -285,6 +286,7 @@ export async function streamPack(
   let projection: Projection | undefined;
   let late: DenseModule[];
   let sparse: Linear | undefined;
+  let mlm: MlmHead | undefined;
   let lora: LoraSpec | undefined;
   let config: EncoderConfig;
   {
@@ -298,6 +300,7 @@ export async function streamPack(
     projection = rest.projection;
     late = rest.lateProjection ?? [];
     sparse = rest.sparseHead;
+    mlm = rest.mlmHead;
     await put(EMBEDDINGS_SHARD, 'embeddings', [...word.parts, ...embeddingExtras(rest)]);
   }
   const { layersPerShard: per = 1, ...described } = meta;
@@ -314,7 +317,7 @@ export async function streamPack(
     }
     await put(layerShardName(from, to), 'layers', parts, [from, to]);
   }
-  if (head.length > 0 || projection || classifier || late.length > 0 || sparse) {
+  if (head.length > 0 || projection || classifier || late.length > 0 || sparse || mlm) {
     await put(HEAD_SHARD, 'head', [
       ...head.flatMap((m, k) => linearParts(`dense.${k}`, m.linear)),
       // A cross-encoder's head: its shapes and activations follow from the config (packClassifier).
@@ -329,6 +332,15 @@ export async function streamPack(
       // A late-interaction model's token projection: its activations are in config.json (packLateProjection).
       ...late.flatMap((m, k) => linearParts(`late.${k}`, m.linear)),
       ...(sparse ? linearParts('sparse', sparse) : []),
+      // A SPLADE head's decoder is stored only where it is not the word table (config.splade.tied).
+      ...(mlm
+        ? [
+            ...linearParts('mlm.transform', mlm.transform),
+            ...normParts('mlm.norm', mlm.norm),
+            ...(mlm.decoder ? linearParts('mlm.decoder', mlm.decoder, false) : []),
+            f32Part('mlm.bias', mlm.bias, [mlm.bias.length]),
+          ]
+        : []),
     ]);
   }
   const manifest: PackManifest = {

@@ -7,7 +7,7 @@ import { intList } from '../pack/convert.js';
 import { rerankerInfo } from '../tokenizer/rerank-input.js';
 import { everyExit } from '../weights/config.js';
 import { defaultWidths } from '../weights/static-config.js';
-import { type ModelHandle, openPack } from './model-source.js';
+import { type ModelHandle, openPack, sparseInfo } from './model-source.js';
 import { declaredWidths } from './trained-widths.js';
 
 /**
@@ -39,7 +39,8 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
       source: dir,
       layers: numLayers,
       hiddenSize,
-      exits: everyExit(numLayers),
+      // A SPLADE head was trained on the last layer's states only.
+      exits: model.config.splade ? [numLayers] : everyExit(numLayers),
       dims: widths,
       pooling: st.pooling ?? 'mean',
       maxTokens,
@@ -47,7 +48,7 @@ export async function openFolderHandle(dir: string, layers: number | undefined, 
       prefixes: st.prefixes ?? {},
       ...(model.config.lora ? { tasks: [...model.config.lora.tasks] } : {}),
       ...rerankerInfo(model.config),
-      ...(model.config.sparse ? { sparse: true as const } : {}),
+      ...sparseInfo(model.config),
       quality: null,
     },
     model,

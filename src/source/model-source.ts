@@ -8,6 +8,7 @@ import { rerankerInfo } from '../tokenizer/rerank-input.js';
 import type { LoadProgress, ModelInfo } from '../types.js';
 import { firstExit } from '../weights/config.js';
 import { hfConfigField } from '../weights/config-fields.js';
+import type { EncoderConfig } from '../weights/encoder-config.js';
 
 /** A model whose layers can be loaded a few at a time: the first L for a shallow plan, more later. */
 export interface ModelHandle {
@@ -40,6 +41,12 @@ function weightsFingerprint(manifest: PackManifest): string {
   return Array.from(folded, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** What a model's info says of its sparse output: BGE-M3's beside its vectors, or a SPLADE encoder's instead of them. */
+export function sparseInfo(config: Pick<EncoderConfig, 'sparse' | 'splade'>): { sparse?: true; sparseOnly?: true } {
+  if (config.splade) return { sparse: true, sparseOnly: true };
+  return config.sparse ? { sparse: true } : {};
+}
+
 export function infoFromManifest(manifest: PackManifest, source: string, model: LoadedModel): ModelInfo {
   return {
     id: manifest.id,
@@ -54,7 +61,7 @@ export function infoFromManifest(manifest: PackManifest, source: string, model: 
     prefixes: manifest.prefixes ?? {},
     ...(model.config.lora ? { tasks: [...model.config.lora.tasks] } : {}),
     ...rerankerInfo(model.config),
-    ...(model.config.sparse ? { sparse: true as const } : {}),
+    ...sparseInfo(model.config),
     quality: manifest.quality ?? null,
     fingerprint: weightsFingerprint(manifest),
     ...(manifest.search ? { search: manifest.search } : {}),

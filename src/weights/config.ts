@@ -19,6 +19,7 @@ import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 import { lateInteractionSpec } from './late-interaction.js';
 import { sparseSpec } from './sparse.js';
+import { spladeSpec } from './splade.js';
 import { isStaticConfig, parseStaticConfig } from './static-config.js';
 import { parseT5Config } from './t5-config.js';
 
@@ -72,7 +73,10 @@ export interface ConfigOptions {
 }
 
 export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): EncoderConfig {
-  const config = withSparse(parseArchitecture(raw, options), raw as Record<string, unknown>);
+  const config = withSplade(
+    withSparse(parseArchitecture(raw, options), raw as Record<string, unknown>),
+    raw as Record<string, unknown>,
+  );
   const late = lateInteractionSpec(raw as Record<string, unknown>, config.vocabSize);
   if (!late) return config;
   if (config.crossEncoder || config.decoder || config.numLayers === 0)
@@ -80,6 +84,25 @@ export function parseHfConfig(raw: unknown, options: ConfigOptions = {}): Encode
   if (late.queryLength > config.maxTokens || late.documentLength > config.maxTokens)
     throw new ModelFormatError(`the ColBERT query and document lengths must fit the model's ${config.maxTokens} positions`);
   return { ...config, lateInteraction: late };
+}
+
+/** The encoders whose masked-LM heads m3web reads (BERT's `cls.predictions`, DistilBERT's `vocab_*`, RoBERTa's `lm_head`). */
+export const SPLADE_TYPES: readonly ModelType[] = ['bert', 'distilbert', 'xlm-roberta'];
+
+function withSplade(config: EncoderConfig, raw: Record<string, unknown>): EncoderConfig {
+  const splade = spladeSpec(raw);
+  if (!splade) return config;
+  if (
+    !SPLADE_TYPES.includes(config.modelType) ||
+    config.crossEncoder ||
+    config.lateInteraction ||
+    config.sparse ||
+    config.factorized
+  )
+    throw new UnsupportedError(
+      `a SPLADE head is read over BERT, DistilBERT and RoBERTa / XLM-R encoders only, not ${config.modelType} or rerankers`,
+    );
+  return { ...config, splade };
 }
 
 function withSparse(config: EncoderConfig, raw: Record<string, unknown>): EncoderConfig {

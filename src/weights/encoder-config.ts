@@ -229,6 +229,23 @@ export interface SparseSpec {
   exclude: readonly number[];
 }
 
+/**
+ * A SPLADE sparse encoder (sentence-transformers' MLMTransformer + SpladePooling): every token's
+ * last state through the masked-LM head (dense, activation, LayerNorm, then the decoder to the
+ * vocabulary), log(1 + ReLU(logit)) (twice over for `log1p_relu`, OpenSearch's models), then the
+ * largest (`max`) or the sum over the text's tokens: a weight per vocabulary entry, most of them
+ * zero. It makes no dense vector. Converters record it as `m3web_splade` (src/weights/splade.ts);
+ * the head is weights.mlmHead.
+ */
+export interface SpladeSpec {
+  pooling: 'max' | 'sum';
+  activation: 'relu' | 'log1p_relu';
+  /** The decoder is the word table (no weights of its own stored), as masked-LM checkpoints tie them. */
+  tied: boolean;
+  /** The head's activation after its dense layer (BERT's hidden_act, DistilBERT's activation). */
+  headActivation: 'gelu' | 'gelu_tanh' | 'relu';
+}
+
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */
 export interface EncoderConfig {
   modelType: ModelType;
@@ -269,6 +286,8 @@ export interface EncoderConfig {
   lateInteraction?: LateInteractionSpec;
   /** Present for a model with a lexical-weights head (BGE-M3's sparse output). */
   sparse?: SparseSpec;
+  /** Present for a SPLADE sparse encoder. */
+  splade?: SpladeSpec;
   /**
    * Factorized embeddings (ALBERT; ELECTRA's small discriminators, embedding_size below the hidden
    * size): the word, position and token-type tables and the embedding LayerNorm are `width` wide,

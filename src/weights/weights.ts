@@ -68,6 +68,19 @@ export interface SentenceHead {
   lateProjection?: DenseModule[];
   /** A lexical-weights head (config.sparse): one row over the hidden size, in f32. */
   sparseHead?: Linear;
+  /** A SPLADE encoder's masked-LM head (config.splade). */
+  mlmHead?: MlmHead;
+}
+
+/** A masked-LM head: decoder(LayerNorm(activation(transform(state)))) + bias, one logit per vocabulary entry. */
+export interface MlmHead {
+  /** [H, H] with bias, f32; then SpladeSpec.headActivation. */
+  transform: Linear;
+  norm: LayerNormParams;
+  /** [V, H]; null where it is the word table (SpladeSpec.tied). */
+  decoder: Linear | null;
+  /** [V] */
+  bias: Float32Array;
 }
 
 /**

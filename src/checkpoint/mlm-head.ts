@@ -1,0 +1,88 @@
+import { ModelFormatError, UnsupportedError } from '../errors.js';
+import type { EncoderConfig, SpladeSpec } from '../weights/encoder-config.js';
+import { quantizeLinear } from '../weights/quantize.js';
+import type { MlmHead } from '../weights/weights.js';
+import type { TensorSource } from './safetensors.js';
+
+/** Where each family's masked-LM head lives in its *ForMaskedLM state dict. */
+interface HeadNames {
+  dense: string;
+  norm: string;
+  decoder: string;
+  /** The decoder's bias, under either name transformers has saved it by. */
+  bias: readonly string[];
+}
+
+const NAMES: Partial<Record<EncoderConfig['modelType'], HeadNames>> = {
+  bert: {
+    dense: 'cls.predictions.transform.dense',
+    norm: 'cls.predictions.transform.LayerNorm',
+    decoder: 'cls.predictions.decoder.weight',
+    bias: ['cls.predictions.bias', 'cls.predictions.decoder.bias'],
+  },
+  distilbert: {
+    dense: 'vocab_transform',
+    norm: 'vocab_layer_norm',
+    decoder: 'vocab_projector.weight',
+    bias: ['vocab_projector.bias'],
+  },
+  'xlm-roberta': {
+    dense: 'lm_head.dense',
+    norm: 'lm_head.layer_norm',
+    decoder: 'lm_head.decoder.weight',
+    bias: ['lm_head.bias', 'lm_head.decoder.bias'],
+  },
+};
+
+const TANH_GELUS = ['gelu_new', 'gelu_fast', 'gelu_pytorch_tanh'];
+
+/** The head's activation: BERT's `hidden_act`, DistilBERT's `activation`; RobertaLMHead always runs exact GELU. */
+function headActivation(config: EncoderConfig, raw: Record<string, unknown>): SpladeSpec['headActivation'] {
+  if (config.modelType === 'xlm-roberta') return 'gelu';
+  const act = String((config.modelType === 'distilbert' ? raw.activation : raw.hidden_act) ?? 'gelu');
+  if (act === 'gelu') return 'gelu';
+  if (TANH_GELUS.includes(act)) return 'gelu_tanh';
+  if (act === 'relu') return 'relu';
+  throw new UnsupportedError(
+    `the masked-LM head's activation ${JSON.stringify(act)} is not one m3web runs (gelu, its tanh forms, relu)`,
+  );
+}
+
+/**
+ * A *ForMaskedLM checkpoint's head, for a SPLADE encoder, and the activation after its dense
+ * layer: the transform (dense, LayerNorm) in f32 and the decoder's bias; its weight only where it
+ * is stored apart from the word table (masked-LM checkpoints tie the two, and transformers saves
+ * the table once), else null.
+ */
+export async function mlmHeadOf(
+  source: TensorSource,
+  config: EncoderConfig,
+  raw: Record<string, unknown>,
+): Promise<{ head: MlmHead; activation: SpladeSpec['headActivation'] }> {
+  const names = NAMES[config.modelType];
+  if (!names)
+    throw new UnsupportedError(`a SPLADE head over ${config.modelType} is not read (BERT, DistilBERT, RoBERTa / XLM-R)`);
+  const H = config.hiddenSize;
+  const V = config.vocabSize;
+  const need = (name: string) => {
+    if (!source.has(name)) {
+      throw new ModelFormatError(
+        `a SPLADE model's masked-LM head needs ${name}, which the checkpoint lacks (saved without its *ForMaskedLM head?)`,
+      );
+    }
+    return name;
+  };
+  const biasName = names.bias.find((n) => source.has(n)) ?? need(names.bias[0] as string);
+  const [w, b, gamma, beta, bias] = await Promise.all([
+    source.get(need(`${names.dense}.weight`), [H, H]),
+    source.get(need(`${names.dense}.bias`), [H]),
+    source.get(need(`${names.norm}.weight`), [H]),
+    source.get(need(`${names.norm}.bias`), [H]),
+    source.get(biasName, [V]),
+  ]);
+  const decoder = source.has(names.decoder) ? quantizeLinear(await source.get(names.decoder, [V, H]), V, H, bias, 'f32') : null;
+  return {
+    head: { transform: quantizeLinear(w, H, H, b, 'f32'), norm: { gamma, beta }, decoder, bias },
+    activation: headActivation(config, raw),
+  };
+}
