@@ -1,4 +1,4 @@
-import type { Encoder } from '../index.js';
+import { type Encoder, sparseScore } from '../index.js';
 import { $ } from './dom.js';
 import { scoresOnly } from './rerank-box.js';
 
@@ -87,6 +87,16 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
           `${texts.length * texts.length} pairs scored by ${by} in ${ms.toFixed(0)} ms at ${layers} layers (row: query, column: document).`;
         const full = model.lateInteraction ? Math.max(...scores.flat()) : 1;
         $('compare-heatmap').replaceChildren(heatmap(texts, scores, model.lateInteraction ? 'MaxSim' : 'relevance', full));
+        return;
+      }
+      if (model.sparseOnly) {
+        const weights = await encoder.embedSparse(texts);
+        const ms = performance.now() - started;
+        const scores = weights.map((a) => weights.map((b) => sparseScore(a, b)));
+        const terms = weights.reduce((n, w) => n + w.indices.length, 0) / weights.length;
+        $('compare-time').textContent =
+          `${texts.length} texts weighed over the vocabulary in ${ms.toFixed(0)} ms (${terms.toFixed(0)} weighted tokens a text on average); cells: SPLADE's dot product, shaded against the largest.`;
+        $('compare-heatmap').replaceChildren(heatmap(texts, scores, 'dot product', Math.max(...scores.flat())));
         return;
       }
       const { vectors, layers: exits } = await encoder.embedDetailed(texts, { layers, dims, ...(task ? { task } : {}) });

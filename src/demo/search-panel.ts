@@ -162,6 +162,14 @@ export async function setupSearchPanel(
     );
     return;
   }
+  if (model.sparseOnly) {
+    $('rerank-form').hidden = true;
+    $('rerank-status').hidden = true;
+    status(
+      "This model is a SPLADE sparse encoder: it weighs vocabulary entries (the compare panel shows its dot products) and makes no dense vector, which this page's search index is built on. Open an embedding model here; a page can keep SPLADE's weights in its own sparse store (embedSparse, sparseScore).",
+    );
+    return;
+  }
   let index: VectorIndex;
   try {
     index = await openCorpus(encoder, status);

@@ -74,7 +74,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 DISTIL = os.path.join(mf.OUT, "distilbert-mlm-tiny")
-SEED = 6060
+SEED = {"bert": 6060, "xlmr": 6061}  # the new random heads
 SETTINGS = [("max", "relu"), ("max", "log1p_relu"), ("sum", "relu"), ("sum", "log1p_relu")]
 DIGITS = 7  # significant digits of the stored values
 
@@ -84,9 +84,10 @@ DIGITS = 7  # significant digits of the stored values
 # The decoder bias is then shifted down by 2.3 (about 2.2 standard deviations of the logits), so that ~1.5% of them are
 # positive: sparse vectors of ~100-900 ids after max pooling, as a trained SPLADE model's are sparse, not the whole
 # vocabulary. (bert-tiny's own, ignored head, with LayerNorm weight ~1, gives std 3.5.) distilbert-mlm-tiny's reused
-# head (logits std ~3.6) gets its vocab_projector.bias shifted by 8.0 for the same share.
+# head (logits std ~3.6) gets its vocab_projector.bias shifted by 8.0 for the same share. The new XLM-R head has
+# the same scales (H = 64: logits std ~1.2) and its lm_head.bias is shifted down by 2.6 for the same share.
 HEAD_STD = {"dense": 0.2, "dense_bias": 0.1, "ln_scale": 0.3, "bias": 0.1}
-BIAS_SHIFT = {"bert": 2.3, "distilbert": 8.0}
+BIAS_SHIFT = {"bert": 2.3, "distilbert": 8.0, "xlmr": 2.6}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -94,30 +95,44 @@ BIAS_SHIFT = {"bert": 2.3, "distilbert": 8.0}
 # --------------------------------------------------------------------------------------------------
 
 
-def bert_head(H, V):
-    """BertForMaskedLM's head tensors, drawn from RandomState(SEED) in this order (as float32: what is stored)."""
-    rs = np.random.RandomState(SEED)
-    s = HEAD_STD
+def new_head(M, H, V, dtype):
+    """A new MLM head's tensors (M.head's names: dense [H, H] + bias, LayerNorm [H], decoder bias [V]), drawn from
+    RandomState(SEED[M.key]) in this order, the decoder bias shifted by -BIAS_SHIFT[M.key]; as dtype: what is
+    stored (float32 for BERT, float16 for XLM-R, the dtype of the encoder they join)."""
+    rs = np.random.RandomState(SEED[M.key])
+    s, d, ln = HEAD_STD, M.head["dense"], M.head["ln"]
     w = [
-        ("cls.predictions.transform.dense.weight", rs.standard_normal((H, H)) * s["dense"]),
-        ("cls.predictions.transform.dense.bias", rs.standard_normal(H) * s["dense_bias"]),
-        ("cls.predictions.transform.LayerNorm.weight", s["ln_scale"] * (1.0 + 0.1 * rs.standard_normal(H))),
-        ("cls.predictions.transform.LayerNorm.bias", s["ln_scale"] * 0.1 * rs.standard_normal(H)),
-        ("cls.predictions.bias", rs.standard_normal(V) * s["bias"] - BIAS_SHIFT["bert"]),
+        (d + ".weight", rs.standard_normal((H, H)) * s["dense"]),
+        (d + ".bias", rs.standard_normal(H) * s["dense_bias"]),
+        (ln + ".weight", s["ln_scale"] * (1.0 + 0.1 * rs.standard_normal(H))),
+        (ln + ".bias", s["ln_scale"] * 0.1 * rs.standard_normal(H)),
+        (M.head["bias"], rs.standard_normal(V) * s["bias"] - BIAS_SHIFT[M.key]),
     ]
-    return [(n, a.astype(np.float32)) for n, a in w]
+    return [(n, a.astype(dtype)) for n, a in w]
+
+
+ENCODER_LAYER = [
+    "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+    "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm",
+]  # fmt: skip
+
+
+def encoder_names(prefix, L):
+    """A BertModel / XLMRobertaModel encoder's tensors under prefix, no pooler."""
+    names = [f"{prefix}embeddings.{n}.weight" for n in ("word_embeddings", "position_embeddings", "token_type_embeddings")]
+    names += [f"{prefix}embeddings.LayerNorm.weight", f"{prefix}embeddings.LayerNorm.bias"]
+    names += [f"{prefix}encoder.layer.{l}.{m}.{p}" for l in range(L) for m in ENCODER_LAYER for p in ("weight", "bias")]
+    return names
 
 
 def bert_names(L):
-    layer = [
-        "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-        "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm",
-    ]  # fmt: skip
-    names = [f"bert.embeddings.{n}.weight" for n in ("word_embeddings", "position_embeddings", "token_type_embeddings")]
-    names += ["bert.embeddings.LayerNorm.weight", "bert.embeddings.LayerNorm.bias"]
-    names += [f"bert.encoder.layer.{l}.{m}.{p}" for l in range(L) for m in layer for p in ("weight", "bias")]
     head = ["transform.dense.weight", "transform.dense.bias", "transform.LayerNorm.weight", "transform.LayerNorm.bias"]
-    return names + [f"cls.predictions.{n}" for n in head] + ["cls.predictions.bias"]
+    return encoder_names("bert.", L) + [f"cls.predictions.{n}" for n in head] + ["cls.predictions.bias"]
+
+
+def roberta_names(L):
+    head = ["dense.weight", "dense.bias", "layer_norm.weight", "layer_norm.bias"]
+    return encoder_names("roberta.", L) + [f"lm_head.{n}" for n in head] + ["lm_head.bias"]
 
 
 def distil_names(L):
@@ -131,12 +146,12 @@ def distil_names(L):
 
 
 # --------------------------------------------------------------------------------------------------
-# Models: (name, base folder, prefix, head tensor names, encoder forward, settings)
+# Models: (name, base folder, prefix, head tensor names, encoder forward, settings, inputs, usable length)
 # --------------------------------------------------------------------------------------------------
 
 
 class Bert:
-    name, base, own = "splade-bert-tiny", pn.BERT, ("max", "relu")
+    name, base, own, key = "splade-bert-tiny", pn.BERT, ("max", "relu"), "bert"
     prefix, arch, new_head = "bert.", "BertForMaskedLM", True
     head = {"dense": "cls.predictions.transform.dense", "ln": "cls.predictions.transform.LayerNorm",
             "bias": "cls.predictions.bias"}  # fmt: skip
@@ -150,21 +165,42 @@ class Bert:
         """bert-tiny's encoder tensors unchanged (F32; not its pooler, not its own head), then the new head."""
         H, V, L, _, _ = Bert.sizes(cfg)
         enc = [(n, a) for n, a in src.items() if n.startswith("bert.") and not n.startswith("bert.pooler.")]
-        return enc + bert_head(H, V), bert_names(L)
+        return enc + new_head(Bert, H, V, np.float32), bert_names(L)
 
     @staticmethod
     def encode(W, cfg, ids, mask):
         return mf.forward(W, cfg, "bert.", ids, mask, False)
 
+    @staticmethod
+    def inputs():
+        """bert-tiny's texts and verified ids ([CLS] ... [SEP])."""
+        texts, ids, _ = pn.bert_texts()
+        return texts, ids
+
+    @staticmethod
+    def positions(cfg):
+        return cfg["max_position_embeddings"]
+
 
 class Distil:
-    name, base, own = "splade-distilbert-tiny", DISTIL, ("max", "log1p_relu")
+    name, base, own, key = "splade-distilbert-tiny", DISTIL, ("max", "log1p_relu"), "distilbert"
     prefix, arch, new_head = "distilbert.", "DistilBertForMaskedLM", False
     head = {"dense": "vocab_transform", "ln": "vocab_layer_norm", "bias": "vocab_projector.bias"}
 
     @staticmethod
     def sizes(cfg):
         return cfg["dim"], cfg["vocab_size"], cfg["n_layers"], md.LN_EPS, cfg["activation"]
+
+    @staticmethod
+    def inputs():
+        """distilbert-mlm-tiny's, which are bert-tiny's texts and verified ids."""
+        texts, ids, _ = pn.source_texts(DISTIL)
+        assert (texts, ids) == Bert.inputs()
+        return texts, ids
+
+    @staticmethod
+    def positions(cfg):
+        return cfg["max_position_embeddings"]
 
     @staticmethod
     def tensors(cfg, src):
@@ -178,6 +214,43 @@ class Distil:
     @staticmethod
     def encode(W, cfg, ids, mask):
         return md.forward(W, cfg, "distilbert.", ids, mask)
+
+
+class Xlmr:
+    name, base, own, key = "splade-xlmr-tiny", pn.XLMR, ("max", "relu"), "xlmr"
+    prefix, arch, new_head = "roberta.", "XLMRobertaForMaskedLM", True
+    head = {"dense": "lm_head.dense", "ln": "lm_head.layer_norm", "bias": "lm_head.bias"}
+
+    @staticmethod
+    def sizes(cfg):
+        """The activation is always exact erf GELU: RobertaLMHead calls transformers' gelu, whatever hidden_act."""
+        return cfg["hidden_size"], cfg["vocab_size"], cfg["num_hidden_layers"], cfg["layer_norm_eps"], "gelu"
+
+    @staticmethod
+    def tensors(cfg, src):
+        """xlmr-tiny's encoder tensors unchanged (F16; not its pooler, not its own head), then the new head (F16)."""
+        H, V, L, _, _ = Xlmr.sizes(cfg)
+        enc = [(n, a) for n, a in src.items() if n.startswith("roberta.") and not n.startswith("roberta.pooler.")]
+        return enc + new_head(Xlmr, H, V, np.float16), roberta_names(L)
+
+    @staticmethod
+    def encode(W, cfg, ids, mask):
+        return mf.forward(W, cfg, "roberta.", ids, mask, True)  # positions padding_idx + 1, padding_idx + 2, ...
+
+    @staticmethod
+    def inputs():
+        """xlmr-tiny's texts and verified ids (<s> = 0 ... </s> = 2, no <pad> = 1 inside: RoBERTa positions)."""
+        texts, ids, _ = pn.source_texts(pn.XLMR)
+        assert all(x[0] == 0 and x[-1] == 2 and 1 not in x for x in ids)
+        return texts, ids
+
+    @staticmethod
+    def positions(cfg):
+        """The usable length: RoBERTa's position ids start at padding_idx + 1."""
+        return cfg["max_position_embeddings"] - cfg["pad_token_id"] - 1
+
+
+MODELS = (Bert, Distil, Xlmr)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,17 +370,20 @@ def write_st_files(folder, V, activation, max_seq_length):
 # --------------------------------------------------------------------------------------------------
 
 
-def build(M, root, texts, ids):
+def build(M, root):
     """Writes root/<M.name>/ and returns a summary dict."""
+    texts, ids = M.inputs()
     cfg = pn.read_json(os.path.join(M.base, "config.json"))
     cfg["architectures"] = [M.arch]
     H, V, L, _, _ = M.sizes(cfg)
     folder = os.path.join(root, M.name)
     os.makedirs(folder)
     mf.write_json(os.path.join(folder, "config.json"), cfg)
-    for f in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copyfile(os.path.join(M.base, f), os.path.join(folder, f))
-    write_st_files(folder, V, M.own[1], min(cfg["max_position_embeddings"], 512))
+    for f in ("tokenizer.json", "tokenizer_config.json", "sentencepiece.bpe.model"):  # (none of the bases has the last)
+        if f != "sentencepiece.bpe.model" or os.path.exists(os.path.join(M.base, f)):
+            shutil.copyfile(os.path.join(M.base, f), os.path.join(folder, f))
+    assert max(len(x) for x in ids) <= M.positions(cfg)
+    write_st_files(folder, V, M.own[1], min(M.positions(cfg), 512))
 
     src = mf.read_safetensors(os.path.join(M.base, "model.safetensors"))
     tensors, names = M.tensors(cfg, src)
@@ -391,17 +467,14 @@ def tree(root):
 
 
 def main():
-    texts, ids, _ = pn.bert_texts()
-    d_texts, d_ids, _ = pn.source_texts(DISTIL)
-    assert (d_texts, d_ids) == (texts, ids)  # distilbert-mlm-tiny reuses bert-tiny's texts and verified ids
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        summaries = [build(M, a, texts, ids) for M in (Bert, Distil)]
-        for M in (Bert, Distil):
-            build(M, b, texts, ids)
+        summaries = [build(M, a) for M in MODELS]
+        for M in MODELS:
+            build(M, b)
         assert tree(a) == tree(b)
         for f in tree(a):
             assert filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False), ("not deterministic", f)
-        for M in (Bert, Distil):
+        for M in MODELS:
             dst = os.path.join(mf.OUT, M.name)
             if os.path.isdir(dst):
                 shutil.rmtree(dst)

@@ -330,6 +330,27 @@ describe('the playground site', { timeout: 900_000 }, () => {
     }
   });
 
+  it('opens a SPLADE folder: the compare panel shows its dot products, the search panel says why it has nothing to do', async () => {
+    const other = await context.newPage();
+    try {
+      await other.goto(`${url}?device=cpu`);
+      await modelReady(other);
+      await other.setInputFiles('#model-folder', join(ROOT, 'test/oracle/fixtures/splade-bert-tiny'));
+      await other.waitForURL(/model=folder/);
+      expect(await modelReady(other)).toMatch(/^splade-bert-tiny: 4 layers, 48 dims, q8, loaded in [\d.]+ s$/);
+      await other.waitForFunction(() =>
+        /SPLADE sparse encoder/.test(document.getElementById('search-status')?.textContent ?? ''),
+      );
+      await other.click('#compare-run');
+      await other.waitForFunction(() =>
+        /^7 texts weighed over the vocabulary/.test(document.getElementById('compare-time')?.textContent ?? ''),
+      );
+      expect(await other.locator('#compare-heatmap td').count()).toBe(49);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('reranks the search hits with a cross-encoder opened by Hub id, refuses an embedding model there, and drops it', async () => {
     const served = (name: string) => ({
       files: folderFiles(join(ROOT, 'test/oracle/fixtures', name), [
