@@ -229,7 +229,9 @@ export interface ModelInfo {
   sparse?: true;
   /**
    * True for a SPLADE sparse encoder: `embedSparse` gives each text's weights over the vocabulary
-   * (the model's own expansion terms included) and it makes no dense vector (`embed` refuses).
+   * (the model's own expansion terms included) and it makes no dense vector (`embed` refuses;
+   * `embedDetailed` with `sparse: true` returns empty vectors beside the weights, and an index
+   * over it stores the weights alone).
    */
   sparseOnly?: true;
   quality: QualityTable | null;

@@ -52,7 +52,9 @@ async function openCorpus(encoder: Encoder, status: (text: string) => void): Pro
   const bundled = model.id === CORPUS_MODEL_ID;
   const name = bundled ? INDEX_NAME : `${INDEX_NAME}-${model.id}-${model.quantization}`;
   // Sentences searched by sentences: no query / passage prefixes (the bundled export's setting too).
-  const index = await createIndex({ encoder, name, store: 'indexeddb', vector: 'int8', symmetric: true });
+  // A SPLADE model's index holds its weights and no vectors.
+  const rows = model.sparseOnly ? {} : { vector: 'int8' as const };
+  const index = await createIndex({ encoder, name, store: 'indexeddb', ...rows, symmetric: true });
   // Stored vectors of other weights under the same model id (a new Hub revision) are not searched.
   if (index.needsRebuild) await index.clear();
   if (index.size > 0) {
@@ -162,14 +164,6 @@ export async function setupSearchPanel(
     );
     return;
   }
-  if (model.sparseOnly) {
-    $('rerank-form').hidden = true;
-    $('rerank-status').hidden = true;
-    status(
-      "This model is a SPLADE sparse encoder: it weighs vocabulary entries (the compare panel shows its dot products) and makes no dense vector, which this page's search index is built on. Open an embedding model here; a page can keep SPLADE's weights in its own sparse store (embedSparse, sparseScore).",
-    );
-    return;
-  }
   let index: VectorIndex;
   try {
     index = await openCorpus(encoder, status);
@@ -182,9 +176,11 @@ export async function setupSearchPanel(
     );
     return;
   }
-  // An index of the model's lexical weights (BGE-M3's) can rank by them alone too.
+  // An index of the model's lexical weights (BGE-M3's, SPLADE's) can rank by them alone too;
+  // a SPLADE model's has no vectors to rank by.
   if (index.signature.sparse && !modeSelect.querySelector('option[value="sparse"]'))
     modeSelect.append(new Option("lexical weights (the model's sparse output)", 'sparse'));
+  if (index.signature.dims === 0) modeSelect.querySelector('option[value="vector"]')?.remove();
   // Each search takes a ticket; only the latest one shows its hits (typing starts one per key).
   let latest = 0;
   let pending: ReturnType<typeof setTimeout> | undefined;

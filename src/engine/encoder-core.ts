@@ -217,6 +217,15 @@ export class EncoderCore {
     if (options.normalize !== undefined && typeof options.normalize !== 'boolean')
       throw new InputError(`normalize must be a boolean, got ${typeName(options.normalize)}`);
     const { info } = this.handle;
+    if (this.handle.model.config.splade) {
+      if (options.sparse !== true) {
+        throw new UnsupportedError(
+          `${info.id} is a SPLADE sparse encoder: it weighs the vocabulary with embedSparse and makes no dense vector`,
+        );
+      }
+      if (options.layers === 'adaptive') throw new InputError("sparse: true does not go with layers: 'adaptive'");
+      return this.spladeWeights(texts as string[], options);
+    }
     const tolerance = readAdaptive(options, info.exits);
     // An adaptive call may go as deep as the model does.
     const layers = options.layers === 'adaptive' || options.layers === undefined ? Math.max(...info.exits) : options.layers;
@@ -229,11 +238,6 @@ export class EncoderCore {
     if (this.handle.model.config.crossEncoder) {
       throw new UnsupportedError(
         `${info.id} is a cross-encoder (a reranker): it scores a query against documents with rerank() and makes no text vectors`,
-      );
-    }
-    if (this.handle.model.config.splade) {
-      throw new UnsupportedError(
-        `${info.id} is a SPLADE sparse encoder: it weighs the vocabulary with embedSparse and makes no dense vector`,
       );
     }
     if (this.handle.model.config.lateInteraction && !this.handle.model.config.lateInteraction.pooled) {
@@ -455,7 +459,11 @@ export class EncoderCore {
   embedSparse(texts: unknown, options: SparseEmbedOptions = {}): Promise<SparseVector[]> {
     this.checkAlive();
     const { info, model } = this.handle;
-    if (model.config.splade) return this.spladeVectors(texts, options);
+    if (model.config.splade) {
+      checkTexts(texts);
+      checkOptions(options, SPARSE_OPTIONS, 'embedSparse');
+      return this.spladeWeights(texts as string[], options ?? {}).then((r) => r.sparse as SparseVector[]);
+    }
     if (!model.config.sparse) {
       throw new UnsupportedError(
         `${info.id} has no lexical-weights head: embedSparse needs a model with one (BGE-M3's sparse_linear.pt)`,
@@ -467,41 +475,45 @@ export class EncoderCore {
   }
 
   /**
-   * A SPLADE encoder's weights over the vocabulary: each text tokenized as `embed` does, its last
-   * layer's token states read back (from WebGPU or the CPU forward), the masked-LM head and the
-   * pooling on the CPU.
+   * A SPLADE encoder's weights over the vocabulary, as embedDetailed({ sparse: true }) returns
+   * them: each text tokenized as `embed` does, its last layer's token states read back (from
+   * WebGPU or the CPU forward), the masked-LM head and the pooling on the CPU. `vectors` are empty:
+   * the model makes no dense one.
    */
-  private spladeVectors(texts: unknown, options: SparseEmbedOptions): Promise<SparseVector[]> {
+  private spladeWeights(texts: string[], options: SparseEmbedOptions | EmbedOptions): Promise<EmbedResult> {
     const { info, model } = this.handle;
-    checkTexts(texts);
-    checkOptions(options, SPARSE_OPTIONS, 'embedSparse');
-    options ??= {};
     if (options.kind !== undefined && !PROMPT_KINDS.includes(options.kind))
       throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(options.kind)}`);
     const layers = options.layers ?? Math.max(...info.exits);
     checkChoice('layers', layers, info.exits);
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortError());
-    return this.afterFetch(layers).then(() =>
+    return this.afterFetch(layers as number).then(() =>
       this.queued(async () => {
         if (signal?.aborted) throw abortError();
-        if (await this.handle.ensureLayers(layers)) this.resetBackends();
+        if (await this.handle.ensureLayers(layers as number)) this.resetBackends();
         const backends = await this.ensureBackends();
-        const { tokens } = this.tokenize(texts as string[], (options.kind && info.prefixes[options.kind]) ?? '');
+        const { tokens, truncated } = this.tokenize(texts, (options.kind && info.prefixes[options.kind]) ?? '');
         const head = this.spladeHead();
-        const out: SparseVector[] = [];
+        const sparse: SparseVector[] = [];
         for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
           if (i > 0) await nextTask();
           if (signal?.aborted) throw abortError();
           const chunk = tokens.slice(i, i + CHUNK_TEXTS);
-          const done = await this.run(backends, chunk, { kind: 'states', layers });
+          const done = await this.run(backends, chunk, { kind: 'states', layers: layers as number });
           done.vectors.forEach((states, j) => {
             const v = head.vector(finite(states, info.id, i + j), (chunk[j] as number[]).length);
             finite(v.values, model.config.modelType, i + j);
-            out.push(v);
+            sparse.push(v);
           });
         }
-        return out;
+        return {
+          vectors: texts.map(() => new Float32Array(0)),
+          tokens: tokens.map((t) => t.length),
+          truncated,
+          layers: texts.map(() => layers as number),
+          sparse,
+        };
       }),
     );
   }

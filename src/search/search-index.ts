@@ -81,6 +81,7 @@ function checkOptions(options: unknown): asserts options is IndexOptions {
  * model was built with, else default to the model's deepest exit and widest width, f32.
  */
 function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignature | null): IndexSignature {
+  if (model.sparseOnly) return sparseOnlySignature(o, model);
   const same = stored?.model === model.id ? stored : null;
   const layers = o.layers ?? same?.layers ?? Math.max(...model.exits);
   const dims = o.dims ?? same?.dims ?? Math.max(...model.dims);
@@ -105,11 +106,35 @@ function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignat
 }
 
 /**
+ * A SPLADE model's index: each chunk's weights over the vocabulary and its words, no vector
+ * (`dims` 0: empty rows), ranked by SPLADE's dot product, BM25, or both fused.
+ */
+function sparseOnlySignature(o: IndexOptions, model: ModelInfo): IndexSignature {
+  const no = (what: string) =>
+    new InputError(`${what}: model "${model.id}" is a SPLADE sparse encoder, and its index stores its weights, not vectors`);
+  if (o.dims !== undefined) throw no('dims');
+  if (o.vector !== undefined) throw no('vector');
+  if (o.sparse === false) throw no('sparse: false');
+  const layers = o.layers ?? Math.max(...model.exits);
+  if (!model.exits.includes(layers))
+    throw new InputError(`layers must be one of the model's exits (${model.exits.join(', ')}), got ${JSON.stringify(layers)}`);
+  return {
+    model: model.id,
+    ...(model.fingerprint ? { fingerprint: model.fingerprint } : {}),
+    layers,
+    dims: 0,
+    vector: 'f32',
+    ...(o.symmetric ? { symmetric: true } : {}),
+    sparse: true,
+  };
+}
+
+/**
  * Binary rows (48 bytes at 384 dims) are already smaller than a coarse copy would make the
  * first pass, so binary indexes always search exactly.
  */
 function newCollection(s: IndexSignature, model: ModelInfo, ngrams: boolean): Collection {
-  const coarse = s.vector === 'binary' ? null : coarseWidth(s.dims, model.dims);
+  const coarse = s.vector === 'binary' || s.dims === 0 ? null : coarseWidth(s.dims, model.dims);
   return new Collection(codec(s.vector, s.dims), coarse === null ? null : codec('int8', coarse), ngrams, s.layers);
 }
 
@@ -133,7 +158,8 @@ async function openScoring(
     full: { scorer: new CpuScorer(store), store },
     coarse: coarse && { scorer: new CpuScorer(coarse), store: coarse },
   });
-  if (device === 'cpu' || (device === 'auto' && encoderBackend === 'cpu')) return onCpu();
+  // An index without vectors (a SPLADE model's) scores none.
+  if (device === 'cpu' || (device === 'auto' && encoderBackend === 'cpu') || store.codec.dims === 0) return onCpu();
   try {
     const { gpu, queue } = await session.acquire();
     const [full, first] = await Promise.all([
@@ -258,10 +284,15 @@ class SearchIndex implements VectorIndex {
   }
 
   private async firstStage(query: string, options?: SearchOptions): Promise<SearchHit[]> {
-    const o = checkSearch(query, options, this.built.dims, this.model.dims, this.model.search?.fusion);
+    const vectorless = this.built.dims === 0;
+    const o = checkSearch(query, options, this.built.dims, vectorless ? [0] : this.model.dims, this.model.search?.fusion);
     if (o.mode === 'sparse' && !this.built.sparse)
       throw new InputError(
         "mode 'sparse' needs an index that stores lexical weights (IndexOptions.sparse, on a model with a sparse head)",
+      );
+    if (o.mode === 'vector' && vectorless)
+      throw new InputError(
+        `mode 'vector': this index holds no vectors (model "${this.model.id}" is a SPLADE sparse encoder); search by 'sparse', 'lexical' or 'hybrid'`,
       );
     return this.queued(async () => {
       if (this.stale && this.log) await this.log.locked(() => this.reload());
@@ -273,8 +304,8 @@ class SearchIndex implements VectorIndex {
       const lists: Partial<Record<Ranker, DocRank[]>> = {};
       const bySparse = o.mode === 'sparse' || (o.mode === 'hybrid' && this.built.sparse === true);
       if (o.mode === 'vector' || o.mode === 'hybrid' || bySparse) {
-        const found = await this.vectorDocs(query, o, mask, o.mode === 'sparse' ? 0 : depth, bySparse);
-        if (o.mode !== 'sparse') lists.vector = found.docs;
+        const found = await this.vectorDocs(query, o, mask, o.mode === 'sparse' || vectorless ? 0 : depth, bySparse);
+        if (o.mode !== 'sparse' && !vectorless) lists.vector = found.docs;
         const weights = found.sparse;
         if (weights) lists.sparse = await this.bestDocuments(async (want) => collection.sparse.top(weights, want, mask), depth);
       }

@@ -42,7 +42,8 @@ function isSignature(s: unknown): s is IndexSignature {
     (x.fingerprint === undefined || typeof x.fingerprint === 'string') &&
     Number.isInteger(x.layers) &&
     Number.isInteger(x.dims) &&
-    (x.dims as number) > 0 &&
+    // 0: a SPLADE model's index, whose rows hold its weights and no vector.
+    ((x.dims as number) > 0 || (x.dims === 0 && x.sparse === true)) &&
     VECTOR_TYPES.includes(x.vector as string) &&
     (x.symmetric === undefined || x.symmetric === true) &&
     (x.sparse === undefined || x.sparse === true)

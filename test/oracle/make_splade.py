@@ -2,7 +2,7 @@
 """Independent PyTorch oracle for m3web's SPLADE sparse encoders (sentence-transformers v5 `SparseEncoder`:
 `MLMTransformer` + `SpladePooling`).
 
-Writes two fixture folders (see README.md next to this file), each a complete Hugging Face / sentence-transformers
+Writes three fixture folders (see README.md next to this file), each a complete Hugging Face / sentence-transformers
 folder m3web can open by path:
 
   fixtures/splade-bert-tiny/         shaped like naver/splade-v3 as sentence-transformers v5 saves it: a
@@ -14,46 +14,59 @@ folder m3web can open by path:
                                      DistilBertForMaskedLM state dict (F16: the encoder under `distilbert.` and its
                                      head, vocab_transform [H, H] + bias, vocab_layer_norm [H], vocab_projector.bias
                                      [V], that bias shifted down, see BIAS_SHIFT); SpladePooling max / log1p_relu
+  fixtures/splade-xlmr-tiny/         shaped like ibm-granite/granite-embedding-30m-sparse (a RoBERTa SPLADE model): an
+                                     XLMRobertaForMaskedLM state dict (F16): xlmr-tiny's encoder under `roberta.` (its
+                                     pooler and its own head left out) and a new random MLM head, lm_head.dense [H, H]
+                                     + bias, lm_head.layer_norm [H], lm_head.bias [V]; SpladePooling max / relu
 
-In both the decoder weight is tied to the word table and not stored (cls.predictions.decoder.weight /
-vocab_projector.weight), as transformers saves tied weights. Each folder: config.json (the base fixture's, with
-`architectures` ["BertForMaskedLM"] / ["DistilBertForMaskedLM"]), model.safetensors, bert-tiny's tokenizer.json and
-tokenizer_config.json, modules.json (MLMTransformer at the root, SpladePooling in 1_SpladePooling/),
-1_SpladePooling/config.json, config_sentence_transformers.json (SparseEncoder, dot similarity, empty query /
-document prompts), sentence_bert_config.json (max_seq_length 160: the position table; do_lower_case false), and
-expected.json.
+In all three the decoder weight is tied to the word table and not stored (cls.predictions.decoder.weight /
+vocab_projector.weight / lm_head.decoder.weight), as transformers saves tied weights. Each folder: config.json (the
+base fixture's, with `architectures` ["BertForMaskedLM"] / ["DistilBertForMaskedLM"] / ["XLMRobertaForMaskedLM"]),
+model.safetensors, the base fixture's tokenizer.json and tokenizer_config.json (bert-tiny's for the first two,
+xlmr-tiny's cased WordPiece in XLM-R's special-token layout for the third; no base has a sentencepiece file),
+modules.json (MLMTransformer at the root, SpladePooling in 1_SpladePooling/), 1_SpladePooling/config.json,
+config_sentence_transformers.json (SparseEncoder, dot similarity, empty query / document prompts),
+sentence_bert_config.json (max_seq_length min(usable positions, 512): 160, the position table, for BERT and
+DistilBERT; 128 = max_position_embeddings 130 - padding_idx 1 - 1 for XLM-R, whose position ids start at
+padding_idx + 1; do_lower_case false), and expected.json.
 
 Run from the repository root:  /usr/bin/python3 test/oracle/make_splade.py   (~5 s; after make_fixtures.py and
 make_distilbert.py, whose folders it reads)
 
-transformers and sentence-transformers are not used. The encoders are make_fixtures.py's float64 BERT forward and
-make_distilbert.py's float64 DistilBERT forward; the heads and the pooling are written by hand in float64 from
-transformers' modeling_bert.py (BertPredictionHeadTransform, BertLMPredictionHead), modeling_distilbert.py
-(DistilBertForMaskedLM) and sentence-transformers v5's sparse_encoder/models/SpladePooling.py. Conventions:
+transformers and sentence-transformers are not used. The encoders are make_fixtures.py's float64 BERT / XLM-R forward
+(RoBERTa positions: cumsum of the non-pad mask + padding_idx) and make_distilbert.py's float64 DistilBERT forward; the
+heads and the pooling are written by hand in float64 from transformers' modeling_bert.py
+(BertPredictionHeadTransform, BertLMPredictionHead), modeling_distilbert.py (DistilBertForMaskedLM),
+modeling_xlm_roberta.py / modeling_roberta.py (RobertaLMHead) and sentence-transformers v5's
+sparse_encoder/models/SpladePooling.py. Conventions:
   - BERT head: logits = LayerNorm_eps(act(x @ transform.dense^T + b)) @ word_table^T + cls.predictions.bias, act =
     config hidden_act ("gelu": exact erf), eps = config layer_norm_eps (1e-12)
   - DistilBERT head: logits = vocab_layer_norm(act(vocab_transform(x))) @ word_table^T + vocab_projector.bias, act =
     config activation ("gelu": exact erf), eps 1e-12 (hard-coded in DistilBERT)
-  - x: the LAST layer's hidden states of every token, specials ([CLS] ... [SEP]) included; no padding, so every
-    token is attended and pooled (SpladePooling multiplies the logits by the attention mask first: a padded row
-    pools to 0, which changes neither max nor sum of values >= 0; checked below on a right-padded batch)
+  - RoBERTa / XLM-R head: logits = layer_norm_eps(gelu(x @ lm_head.dense^T + b)) @ word_table^T + lm_head.bias, gelu
+    ALWAYS exact erf (RobertaLMHead calls transformers' gelu, whatever hidden_act says), eps = config layer_norm_eps
+    (1e-5)
+  - x: the LAST layer's hidden states of every token, specials ([CLS] ... [SEP] / <s> ... </s>) included; no
+    padding, so every token is attended and pooled (SpladePooling multiplies the logits by the attention mask first:
+    a padded row pools to 0, which changes neither max nor sum of values >= 0; checked below on a right-padded batch)
   - SpladePooling: t = log1p(relu(logits)); activation_function "log1p_relu" applies a second log1p on top; then
     max (pooling_strategy "max") or sum ("sum") over the tokens, per vocabulary entry
   - the sparse vector keeps the entries > 0, indices (token ids) ascending; similarity: the dot product
 
 expected.json: { model, texts, ids, pooling, sparse, pairs, note }. `texts` / `ids` are the base fixture's (ids with
 the specials, as its expected.json verified them); `pooling` names the folder's own setting ("max_relu" /
-"max_log1p_relu"); `sparse` has keys max_relu, max_log1p_relu, sum_relu, sum_log1p_relu, each a list per text of
-{ indices, values }; `pairs[j]` is the dot product of text 0's and text j's vectors in the folder's own setting.
+"max_log1p_relu" / "max_relu"); `sparse` has keys max_relu, max_log1p_relu, sum_relu, sum_log1p_relu, each a list per
+text of { indices, values }; `pairs[j]` is the dot product of text 0's and text j's vectors in the folder's own setting.
 Values and pairs are computed in float64 and rounded to 7 significant digits (the support is decided before
 rounding).
 
 Self-checks: the stored tensor names are exactly those listed above; the base encoder reproduces the base fixture's
 last-layer hidden states (expected.safetensors, F32) to < 1e-5; a second route (torch.nn.functional head, one
 right-padded batch, SpladePooling's own masked, in-place, -inf-initialised loop) agrees with the per-text route to
-< 1e-9; text 0's logits have both signs in both folders; and the whole output is generated twice into temporary
-folders and compared byte for byte before it replaces the fixture folders (deterministic: numpy RandomState 6060
-for the one random head).
+< 1e-9 (for XLM-R the padded batch also exercises RoBERTa's position ids under padding); text 0's logits have both
+signs in every folder; and the whole output is generated twice into temporary folders and compared byte for byte
+before it replaces the fixture folders (deterministic: numpy RandomState 6060 for the BERT head, 6061 for the XLM-R
+head).
 """
 
 import os
@@ -119,7 +132,8 @@ ENCODER_LAYER = [
 
 def encoder_names(prefix, L):
     """A BertModel / XLMRobertaModel encoder's tensors under prefix, no pooler."""
-    names = [f"{prefix}embeddings.{n}.weight" for n in ("word_embeddings", "position_embeddings", "token_type_embeddings")]
+    tables = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+    names = [f"{prefix}embeddings.{n}.weight" for n in tables]
     names += [f"{prefix}embeddings.LayerNorm.weight", f"{prefix}embeddings.LayerNorm.bias"]
     names += [f"{prefix}encoder.layer.{l}.{m}.{p}" for l in range(L) for m in ENCODER_LAYER for p in ("weight", "bias")]
     return names
@@ -401,7 +415,7 @@ def build(M, root):
     base_expected = mf.read_safetensors(os.path.join(M.base, "expected.safetensors"))
     out = {f"{p}_{a}": [] for p, a in SETTINGS}
     full = {f"{p}_{a}": [] for p, a in SETTINGS}
-    per_text_logits = []
+    per_text_logits, base = [], 0.0
     with torch.no_grad():
         for i, x in enumerate(ids):
             inp = torch.tensor([x])
@@ -409,6 +423,7 @@ def build(M, root):
             ref = torch.from_numpy(base_expected[f"hidden.{i}.{L}"].astype(np.float64))
             diff = (last - ref).abs().max().item()
             assert diff < 1e-5, (M.name, "base hidden states", i, diff)
+            base = max(base, diff)
             lg = logits(M, W, cfg, last)
             per_text_logits.append(lg)
             for p, a in SETTINGS:
@@ -456,7 +471,7 @@ def build(M, root):
     )
     small = sum(1 for rows in out.values() for _, vals in rows for v in vals if v < 1e-3)
     return {
-        "name": M.name, "names": names, "V": V, "counts": counts, "pairs": pairs, "route": route,
+        "name": M.name, "names": names, "V": V, "counts": counts, "pairs": pairs, "route": route, "base": base,
         "logits": (allv.std().item(), (allv > 0).double().mean().item(), allv.abs().max().item()),
         "text0": ((lg0 > 0).double().mean().item(), lg0.min().item(), lg0.max().item()), "small": small,
     }  # fmt: skip
@@ -483,9 +498,9 @@ def main():
         std, pos, mx = s["logits"]
         p0, lo, hi = s["text0"]
         print(
-            f"{s['name']}: {len(s['names'])} tensors, vocab {s['V']}; logits std {std:.2f}, {pos:.0%} positive, "
-            f"|max| {mx:.1f} (text 0: {p0:.0%} positive, {lo:.2f}..{hi:.2f}); route 2 max diff {s['route']:.1e}; "
-            f"{s['small']} stored values < 1e-3"
+            f"{s['name']}: {len(s['names'])} tensors, vocab {s['V']}; logits std {std:.2f}, {pos:.2%} positive, "
+            f"|max| {mx:.1f} (text 0: {p0:.2%} positive, {lo:.2f}..{hi:.2f}); base last-layer states max diff "
+            f"{s['base']:.1e}; route 2 max diff {s['route']:.1e}; {s['small']} stored values < 1e-3"
         )
         for k, c in s["counts"].items():
             print(f"  non-zero {k}: {c}")

@@ -330,7 +330,7 @@ describe('the playground site', { timeout: 900_000 }, () => {
     }
   });
 
-  it('opens a SPLADE folder: the compare panel shows its dot products, the search panel says why it has nothing to do', async () => {
+  it('opens a SPLADE folder: the compare panel shows its dot products, the search panel indexes its weights', async () => {
     const other = await context.newPage();
     try {
       await other.goto(`${url}?device=cpu`);
@@ -338,9 +338,21 @@ describe('the playground site', { timeout: 900_000 }, () => {
       await other.setInputFiles('#model-folder', join(ROOT, 'test/oracle/fixtures/splade-bert-tiny'));
       await other.waitForURL(/model=folder/);
       expect(await modelReady(other)).toMatch(/^splade-bert-tiny: 4 layers, 48 dims, q8, loaded in [\d.]+ s$/);
-      await other.waitForFunction(() =>
-        /SPLADE sparse encoder/.test(document.getElementById('search-status')?.textContent ?? ''),
+      await other.waitForFunction(
+        () => /sentences embedded by splade-bert-tiny/.test(document.getElementById('search-status')?.textContent ?? ''),
+        null,
+        { timeout: READY_MS },
       );
+      // No vectors to rank by: the menu offers the weights, words, and both.
+      expect(
+        await other.locator('#search-mode option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)),
+      ).toEqual(['hybrid', 'lexical', 'sparse']);
+      await other.fill('#search-input', 'Beijing');
+      await other.press('#search-input', 'Enter');
+      await other.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('fused by rank'));
+      const ranks = await other.locator('#search-hits .ranks').allInnerTexts();
+      expect(ranks.some((r) => r.includes('lexical weights #'))).toBe(true);
+      expect(ranks.every((r) => !r.includes('vector #'))).toBe(true);
       await other.click('#compare-run');
       await other.waitForFunction(() =>
         /^7 texts weighed over the vocabulary/.test(document.getElementById('compare-time')?.textContent ?? ''),

@@ -7,6 +7,8 @@ import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { sparseScore } from '../../src/index.js';
 import { parseManifest } from '../../src/pack/manifest.js';
 import { openIndex } from '../../src/search/search-index.js';
+import { parseIndex } from '../../src/search/serialize.js';
+import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { SparseVector } from '../../src/types.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
@@ -18,6 +20,7 @@ import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
 const BERT = join(FIXTURES, 'splade-bert-tiny');
 const DISTIL = join(FIXTURES, 'splade-distilbert-tiny');
+const XLMR = join(FIXTURES, 'splade-xlmr-tiny');
 
 type Weights = { indices: number[]; values: number[] };
 interface Expected {
@@ -76,6 +79,7 @@ describe('SPLADE sparse encoders', () => {
   it.each([
     ['splade-bert-tiny (max, relu)', BERT, 'max_relu'],
     ['splade-distilbert-tiny (max, log1p_relu; F16)', DISTIL, 'max_log1p_relu'],
+    ['splade-xlmr-tiny (RoBERTa positions and lm_head; F16)', XLMR, 'max_relu'],
   ] as const)("%s by folder gives the oracle's weights and dot products on the CPU", async (_, dir, setting) => {
     const expected = expectedOf(dir);
     const enc = await createEncoder({ model: dir, device: 'cpu' });
@@ -112,7 +116,7 @@ describe('SPLADE sparse encoders', () => {
     }
   });
 
-  it('makes no dense vector: embed, embedDetailed and an index refuse, naming embedSparse', async () => {
+  it('makes no dense vector: embed refuses, naming embedSparse; embedDetailed({ sparse: true }) gives the weights', async () => {
     const enc = await createEncoder({ model: BERT, device: 'cpu' });
     try {
       await expect(enc.embed(['a text'])).rejects.toThrow(UnsupportedError);
@@ -120,14 +124,50 @@ describe('SPLADE sparse encoders', () => {
         /SPLADE sparse encoder: it weighs the vocabulary with embedSparse/,
       );
       await expect(enc.embedTokens(['a text'])).rejects.toThrow(UnsupportedError);
-      const index = await openIndex({ encoder: enc, name: 'splade', device: 'cpu' });
-      await expect(index.add([{ id: 'a', text: 'a text' }])).rejects.toThrow(/embedSparse/);
-      index.close();
+      const texts = ['a text', 'another text'];
+      const both = await enc.embedDetailed(texts, { sparse: true });
+      expect(both.vectors.map((v) => v.length)).toEqual([0, 0]);
+      expect(both.sparse?.map((w) => [...w.indices])).toEqual((await enc.embedSparse(texts)).map((w) => [...w.indices]));
       // Texts are checked as embed checks them; the head reads the last layer only.
       await expect(enc.embedSparse([''])).rejects.toThrow(/empty/);
       await expect(enc.embedSparse(['a'], { layers: 2 })).rejects.toThrow(/layers/);
       // The model still works after refusals.
       expect((await enc.embedSparse(['a text']))[0]?.indices.length).toBeGreaterThan(0);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('an index over it stores the weights and no vectors, and ranks by them, BM25, or both', async () => {
+    const expected = expectedOf(BERT);
+    const enc = await createEncoder({ model: BERT, device: 'cpu' });
+    try {
+      const index = await openIndex({ encoder: enc, name: 'splade-index', device: 'cpu' });
+      expect(index.signature).toMatchObject({ dims: 0, sparse: true });
+      await index.add(expected.texts.map((text, i) => ({ id: String(i), text })));
+      // Text 0 against every text, by SPLADE's dot product: the oracle's order (as a passage and a
+      // query alike: the model has no prefixes).
+      const hits = await index.search(expected.texts[0] as string, { mode: 'sparse', k: expected.texts.length });
+      const order = expected.pairs.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]);
+      expect(hits.map((h) => Number(h.id))).toEqual(order.map(([, i]) => i));
+      const hybrid = await index.search(expected.texts[3] as string, { k: 3 });
+      expect(hybrid[0]?.id).toBe('3');
+      expect(Object.keys(hybrid[0]?.ranks ?? {}).sort()).toEqual(['lexical', 'sparse']);
+      await expect(index.search('x', { mode: 'vector' })).rejects.toThrow(/holds no vectors/);
+      // Export and import keep the weights.
+      const copy = await openIndex({ encoder: enc, name: 'splade-copy', device: 'cpu' });
+      await copy.import(await index.export());
+      expect((await copy.search(expected.texts[0] as string, { mode: 'sparse', k: 3 })).map((h) => h.id)).toEqual(
+        hits.slice(0, 3).map((h) => h.id),
+      );
+      await expect(openIndex({ encoder: enc, name: 'splade-dims', dims: 48 })).rejects.toThrow(/SPLADE sparse encoder/);
+      // A static index holds no lexical weights: it says so rather than write a folder that ranks by nothing.
+      const { signature, segment } = parseIndex(await index.export());
+      await expect(
+        writeStaticIndex(signature, segment, { trainedDims: [48], ngrams: true, put: async () => {} }),
+      ).rejects.toThrow(UnsupportedError);
+      index.close();
+      copy.close();
     } finally {
       await enc.dispose();
     }

@@ -1,3 +1,4 @@
+import { UnsupportedError } from '../../errors.js';
 import { sha256Hex } from '../../pack/sha256.js';
 import { type Codec, codec, decodeRow, encodeRow } from '../codec.js';
 import { coarseWidth } from '../funnel.js';
@@ -101,6 +102,11 @@ export async function writeStaticIndex(
   segment: Segment,
   o: StaticWriteOptions,
 ): Promise<StaticManifest> {
+  if (signature.dims === 0) {
+    throw new UnsupportedError(
+      `a static index ranks by vectors and words; model "${signature.model}" is a SPLADE sparse encoder, whose weights it does not hold`,
+    );
+  }
   const shardRows = o.shardRows ?? SHARD_ROWS;
   const full = codec(signature.vector, signature.dims);
   const width = signature.vector === 'binary' ? null : coarseWidth(signature.dims, o.trainedDims);
