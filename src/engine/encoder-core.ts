@@ -481,17 +481,18 @@ export class EncoderCore {
    * the model makes no dense one.
    */
   private spladeWeights(texts: string[], options: SparseEmbedOptions | EmbedOptions): Promise<EmbedResult> {
-    const { info, model } = this.handle;
+    const { info } = this.handle;
     if (options.kind !== undefined && !PROMPT_KINDS.includes(options.kind))
       throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(options.kind)}`);
-    const layers = options.layers ?? Math.max(...info.exits);
+    // embedDetailed refused 'adaptive' before calling.
+    const layers = (options.layers ?? Math.max(...info.exits)) as number;
     checkChoice('layers', layers, info.exits);
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortError());
-    return this.afterFetch(layers as number).then(() =>
+    return this.afterFetch(layers).then(() =>
       this.queued(async () => {
         if (signal?.aborted) throw abortError();
-        if (await this.handle.ensureLayers(layers as number)) this.resetBackends();
+        if (await this.handle.ensureLayers(layers)) this.resetBackends();
         const backends = await this.ensureBackends();
         const { tokens, truncated } = this.tokenize(texts, (options.kind && info.prefixes[options.kind]) ?? '');
         const head = this.spladeHead();
@@ -500,10 +501,10 @@ export class EncoderCore {
           if (i > 0) await nextTask();
           if (signal?.aborted) throw abortError();
           const chunk = tokens.slice(i, i + CHUNK_TEXTS);
-          const done = await this.run(backends, chunk, { kind: 'states', layers: layers as number });
+          const done = await this.run(backends, chunk, { kind: 'states', layers });
           done.vectors.forEach((states, j) => {
             const v = head.vector(finite(states, info.id, i + j), (chunk[j] as number[]).length);
-            finite(v.values, model.config.modelType, i + j);
+            finite(v.values, info.id, i + j);
             sparse.push(v);
           });
         }
@@ -511,7 +512,7 @@ export class EncoderCore {
           vectors: texts.map(() => new Float32Array(0)),
           tokens: tokens.map((t) => t.length),
           truncated,
-          layers: texts.map(() => layers as number),
+          layers: texts.map(() => layers),
           sparse,
         };
       }),
@@ -667,6 +668,8 @@ export class EncoderCore {
     if (this.disposed) return;
     this.disposed = true;
     this.resetBackends();
+    // The SPLADE head's kernels hold the decoder (the vocabulary table) in their memory.
+    this.splade = null;
   }
 
   private checkAlive(): void {

@@ -81,7 +81,7 @@ function checkOptions(options: unknown): asserts options is IndexOptions {
  * model was built with, else default to the model's deepest exit and widest width, f32.
  */
 function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignature | null): IndexSignature {
-  if (model.sparseOnly) return sparseOnlySignature(o, model);
+  if (model.sparseOnly) return sparseOnlySignature(o, model, stored?.model === model.id ? stored : null);
   const same = stored?.model === model.id ? stored : null;
   const layers = o.layers ?? same?.layers ?? Math.max(...model.exits);
   const dims = o.dims ?? same?.dims ?? Math.max(...model.dims);
@@ -109,13 +109,13 @@ function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignat
  * A SPLADE model's index: each chunk's weights over the vocabulary and its words, no vector
  * (`dims` 0: empty rows), ranked by SPLADE's dot product, BM25, or both fused.
  */
-function sparseOnlySignature(o: IndexOptions, model: ModelInfo): IndexSignature {
+function sparseOnlySignature(o: IndexOptions, model: ModelInfo, same: IndexSignature | null): IndexSignature {
   const no = (what: string) =>
     new InputError(`${what}: model "${model.id}" is a SPLADE sparse encoder, and its index stores its weights, not vectors`);
   if (o.dims !== undefined) throw no('dims');
   if (o.vector !== undefined) throw no('vector');
   if (o.sparse === false) throw no('sparse: false');
-  const layers = o.layers ?? Math.max(...model.exits);
+  const layers = o.layers ?? same?.layers ?? Math.max(...model.exits);
   if (!model.exits.includes(layers))
     throw new InputError(`layers must be one of the model's exits (${model.exits.join(', ')}), got ${JSON.stringify(layers)}`);
   return {
@@ -124,7 +124,7 @@ function sparseOnlySignature(o: IndexOptions, model: ModelInfo): IndexSignature 
     layers,
     dims: 0,
     vector: 'f32',
-    ...(o.symmetric ? { symmetric: true } : {}),
+    ...((o.symmetric ?? same?.symmetric) ? { symmetric: true } : {}),
     sparse: true,
   };
 }
