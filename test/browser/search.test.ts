@@ -186,7 +186,8 @@ describe('search', () => {
 
   it('hybrid by default: both rankers fused, each hit naming its ranks; lexical alone calls no encoder', async () => {
     const encoder = fakeEncoder();
-    const index = await open({ encoder, device: 'cpu' });
+    // Whole words only: BM25 then finds the one document holding the query's words.
+    const index = await open({ encoder, device: 'cpu', ngrams: false });
     await index.add([...DOCS, ...manyDocs(60, 5)]);
     const query = 'cherry jam';
     const vector = await index.search(query, { k: 5, mode: 'vector' });
