@@ -3,8 +3,6 @@ import { UnsupportedError } from '../errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
-import { SpladeHead } from '../model/splade.js';
-import { WasmKernels } from '../model/wasm/kernels.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
 import type { SparseVector } from '../types.js';
@@ -157,10 +155,7 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
     throw new UnsupportedError(`${args.model} has no lexical-weights head (sparse_linear.pt): --sparse needs one`);
   if (splade && !args.sparse)
     throw new UnsupportedError(`${args.model} is a SPLADE sparse encoder: it makes no dense vector; pass --sparse`);
-  const spladeHead =
-    splade && weights.family === 'bert' && weights.mlmHead
-      ? new SpladeHead(weights.mlmHead, splade, weights.word, config.layerNormEps, WasmKernels.create())
-      : null;
+
   const dims = args.dims ?? config.hiddenSize;
   const pooling = args.pooling ?? manifest?.pooling ?? sentenceTransformers?.pooling ?? 'mean';
   const { adapter, instruction } = taskAdapter(args, config.lora);
@@ -194,11 +189,10 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
     const flush = async () => {
       if (pending.length === 0) return;
       const batch = pending;
-      if (spladeHead) {
+      if (splade) {
         pending = [];
-        const states = await backends.run(batch, layers, (backend) => backend.hiddenStates(batch, layers));
-        for (const [j, h] of states.entries())
-          await write(io.stdout, sparseLine(spladeHead.vector(h, (batch[j] as number[]).length)));
+        for (const v of await backends.run(batch, layers, (backend) => backend.spladeVectors(batch, layers)))
+          await write(io.stdout, sparseLine(v));
         return;
       }
       if (args.sparse) {

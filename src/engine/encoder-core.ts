@@ -7,8 +7,6 @@ import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { LateInteractionScorer } from '../model/late-interaction.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
-import { SpladeHead } from '../model/splade.js';
-import { WasmKernels } from '../model/wasm/kernels.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
@@ -29,7 +27,7 @@ import type {
 } from '../types.js';
 import { type LateInteractionSpec, readsSegmentTypes } from '../weights/config.js';
 import { taskAdapter } from '../weights/task-adapter.js';
-import { type EncoderWeights, PROMPT_KINDS, type Quant } from '../weights/weights.js';
+import { PROMPT_KINDS, type Quant } from '../weights/weights.js';
 import { EncoderBackends } from './backends.js';
 
 /** Texts per backend call: bounds the latency of an abort and the size of one GPU submission. */
@@ -110,7 +108,7 @@ type Depth =
   | { kind: 'fixed'; options: ForwardOptions; sparse?: true }
   | { kind: 'adaptive'; options: AdaptiveOptions }
   | { kind: 'tokens'; layers: number; attended?: number[] }
-  | { kind: 'states'; layers: number };
+  | { kind: 'splade'; layers: number };
 
 /**
  * The tolerance of an adaptive call (null for a fixed one). Throws InputError for a tolerance
@@ -147,7 +145,6 @@ export class EncoderCore {
   /** The depth upgradeTo is bringing the model to, while it runs: 'loaded' calls run at what is loaded. */
   private upgradingTo: number | null = null;
   private projector: PromptProjection | null = null;
-  private splade: { weights: EncoderWeights; head: SpladeHead } | null = null;
 
   private constructor(
     private readonly handle: ModelHandle,
@@ -476,9 +473,9 @@ export class EncoderCore {
 
   /**
    * A SPLADE encoder's weights over the vocabulary, as embedDetailed({ sparse: true }) returns
-   * them: each text tokenized as `embed` does, its last layer's token states read back (from
-   * WebGPU or the CPU forward), the masked-LM head and the pooling on the CPU. `vectors` are empty:
-   * the model makes no dense one.
+   * them: each text tokenized as `embed` does, the forward, the masked-LM head and SpladePooling on
+   * the backend (on WebGPU one vocabulary-wide row per text comes back). `vectors` are empty: the
+   * model makes no dense one.
    */
   private spladeWeights(texts: string[], options: SparseEmbedOptions | EmbedOptions): Promise<EmbedResult> {
     const { info } = this.handle;
@@ -495,15 +492,13 @@ export class EncoderCore {
         if (await this.handle.ensureLayers(layers)) this.resetBackends();
         const backends = await this.ensureBackends();
         const { tokens, truncated } = this.tokenize(texts, (options.kind && info.prefixes[options.kind]) ?? '');
-        const head = this.spladeHead();
         const sparse: SparseVector[] = [];
         for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
           if (i > 0) await nextTask();
           if (signal?.aborted) throw abortError();
           const chunk = tokens.slice(i, i + CHUNK_TEXTS);
-          const done = await this.run(backends, chunk, { kind: 'states', layers });
-          done.vectors.forEach((states, j) => {
-            const v = head.vector(finite(states, info.id, i + j), (chunk[j] as number[]).length);
+          const done = await this.run(backends, chunk, { kind: 'splade', layers });
+          (done.splade ?? []).forEach((v, j) => {
             finite(v.values, info.id, i + j);
             sparse.push(v);
           });
@@ -517,20 +512,6 @@ export class EncoderCore {
         };
       }),
     );
-  }
-
-  /** The SPLADE head, made on first use (again if the weights object is replaced). */
-  private spladeHead(): SpladeHead {
-    const { weights, config } = this.handle.model;
-    if (this.splade?.weights !== weights) {
-      if (!weights.mlmHead || weights.family !== 'bert' || !config.splade)
-        throw new ModelFormatError(`${this.handle.info.id}: a SPLADE model's masked-LM head is missing from its weights`);
-      this.splade = {
-        weights,
-        head: new SpladeHead(weights.mlmHead, config.splade, weights.word, config.layerNormEps, WasmKernels.create()),
-      };
-    }
-    return this.splade.head;
   }
 
   /**
@@ -668,8 +649,6 @@ export class EncoderCore {
     if (this.disposed) return;
     this.disposed = true;
     this.resetBackends();
-    // The SPLADE head's kernels hold the decoder (the vocabulary table) in their memory.
-    this.splade = null;
   }
 
   private checkAlive(): void {
@@ -705,12 +684,12 @@ export class EncoderCore {
     backends: EncoderBackends,
     tokens: number[][],
     depth: Depth,
-  ): Promise<{ vectors: Float32Array[]; layers: number[]; scores?: Float32Array[] }> {
+  ): Promise<{ vectors: Float32Array[]; layers: number[]; scores?: Float32Array[]; splade?: SparseVector[] }> {
     const seqLen = Math.max(...tokens.map((t) => t.length));
     const backend = await backends.forCall(tokens.length, seqLen);
     try {
       const start = performance.now();
-      let done: { vectors: Float32Array[]; layers: number[]; scores?: Float32Array[] };
+      let done: { vectors: Float32Array[]; layers: number[]; scores?: Float32Array[]; splade?: SparseVector[] };
       let meanLayers: number;
       if (depth.kind === 'fixed' && depth.sparse) {
         const both = await backend.embedWithScores(tokens, depth.options);
@@ -719,8 +698,9 @@ export class EncoderCore {
       } else if (depth.kind === 'fixed') {
         done = { vectors: await backend.embed(tokens, depth.options), layers: tokens.map(() => depth.options.layers) };
         meanLayers = depth.options.layers;
-      } else if (depth.kind === 'states') {
-        done = { vectors: await backend.hiddenStates(tokens, depth.layers), layers: tokens.map(() => depth.layers) };
+      } else if (depth.kind === 'splade') {
+        const splade = await backend.spladeVectors(tokens, depth.layers);
+        done = { vectors: [], splade, layers: tokens.map(() => depth.layers) };
         meanLayers = depth.layers;
       } else if (depth.kind === 'tokens') {
         done = {

@@ -7,6 +7,7 @@ import type { EncoderWeights } from '../weights/weights.js';
 import { CpuEncoder } from './cpu.js';
 import type { AdaptiveOptions, AdaptiveResult, BackendKind, EncoderBackend, ForwardOptions } from './encoder.js';
 import { GpuEncoder } from './gpu.js';
+import type { SparseVector } from './sparse.js';
 
 export type BackendChoice = BackendKind | 'auto';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['cpu', 'webgpu', 'auto'];
@@ -73,6 +74,9 @@ class Managed implements ManagedBackend {
     options: ForwardOptions,
   ): Promise<{ vectors: Float32Array[]; scores: Float32Array[] }> {
     return this.inner.embedWithScores(tokens, options);
+  }
+  spladeVectors(tokens: readonly ArrayLike<number>[], layers: number): Promise<SparseVector[]> {
+    return this.inner.spladeVectors(tokens, layers);
   }
   async loseDevice(): Promise<void> {
     await this.session?.loseDevice();

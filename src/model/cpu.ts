@@ -19,8 +19,11 @@ import {
   type ForwardOptions,
   finishVector,
   NO_SPARSE_HEAD,
+  NO_SPLADE_HEAD,
   truncatesWithNorm,
 } from './encoder.js';
+import type { SparseVector } from './sparse.js';
+import { SpladeHead } from './splade.js';
 import { WasmKernels } from './wasm/kernels.js';
 import { hardwareThreads } from './wasm/threads.js';
 
@@ -64,6 +67,8 @@ export class CpuEncoder implements EncoderBackend {
   private readonly tokenHead: CpuHead | null;
   /** A lexical-weights head over every token; null for models without one. */
   private readonly sparseHead: CpuHead | null;
+  /** A SPLADE model's head and pooling; null for other models. */
+  private readonly splade: SpladeHead | null;
 
   /** `threads`: kernel threads (default: the cores, at most MAX_THREADS). */
   constructor(weights: EncoderWeights, { threads = Math.min(MAX_THREADS, hardwareThreads()) }: { threads?: number } = {}) {
@@ -77,6 +82,18 @@ export class CpuEncoder implements EncoderBackend {
     this.pooled = (tokens, length, pooling) => head(pool(tokens, length, this.config.hiddenSize, pooling));
     this.tokenHead = weights.lateProjection?.length ? cpuHead(weights.lateProjection, this.kernel) : null;
     this.sparseHead = weights.sparseHead ? cpuHead([{ linear: weights.sparseHead, activation: 'identity' }], this.kernel) : null;
+    const { splade } = this.config;
+    this.splade =
+      splade && weights.family === 'bert' && weights.mlmHead
+        ? new SpladeHead(weights.mlmHead, splade, weights.word, this.config.layerNormEps, this.kernel)
+        : null;
+  }
+
+  async spladeVectors(tokens: readonly ArrayLike<number>[], layers: number): Promise<SparseVector[]> {
+    const head = this.splade;
+    if (!head) throw new UnsupportedError(NO_SPLADE_HEAD);
+    const states = await this.hiddenStates(tokens, layers);
+    return states.map((s, i) => head.vector(s, (tokens[i] as ArrayLike<number>).length));
   }
 
   async embed(tokens: readonly ArrayLike<number>[], o: ForwardOptions): Promise<Float32Array[]> {

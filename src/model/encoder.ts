@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
 import { type EncoderConfig, firstExit, type Pooling } from '../weights/config.js';
+import type { SparseVector } from './sparse.js';
 
 export type BackendKind = 'webgpu' | 'cpu';
 
@@ -87,8 +88,16 @@ export interface EncoderBackend {
     tokens: readonly ArrayLike<number>[],
     options: ForwardOptions,
   ): Promise<{ vectors: Float32Array[]; scores: Float32Array[] }>;
+  /**
+   * A SPLADE model's weights over the vocabulary (config.splade): every token's state after
+   * `layers` layers through the masked-LM head, then SpladePooling, per text.
+   */
+  spladeVectors(tokens: readonly ArrayLike<number>[], layers: number): Promise<SparseVector[]>;
   dispose(): void;
 }
+
+/** What spladeVectors says on a model that is no SPLADE encoder. */
+export const NO_SPLADE_HEAD = 'spladeVectors: this model has no SPLADE head (it is no sparse encoder)';
 
 /** What embedWithScores says on a model without a lexical-weights head. */
 export const NO_SPARSE_HEAD = 'embedWithScores: this model has no lexical-weights (sparse) head';

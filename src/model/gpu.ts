@@ -21,6 +21,7 @@ import {
   type ForwardOptions,
   finishVector,
   NO_SPARSE_HEAD,
+  NO_SPLADE_HEAD,
   STATIC_ON_CPU,
   truncatesWithNorm,
 } from './encoder.js';
@@ -29,7 +30,11 @@ import { encodeCompaction } from './gpu-compact.js';
 import { DecoderGraph } from './gpu-decoder.js';
 import { type BatchInputs, type GpuGraph, isStepped, type SteppedGraph } from './gpu-graph.js';
 import { ModernBertGraph } from './gpu-modernbert.js';
+import { GpuSpladeHead } from './gpu-splade-head.js';
 import { GpuTokenProjection } from './gpu-token-projection.js';
+import type { SparseVector } from './sparse.js';
+import { SpladeHead, sparseOf } from './splade.js';
+import { WasmKernels } from './wasm/kernels.js';
 import { gatherWords } from './word-rows.js';
 
 function graphOf(gpu: GpuContext, weights: EncoderWeights, activations: Elem): Promise<GpuGraph> {
@@ -53,6 +58,8 @@ export interface GpuEncoderOptions {
    * decoders) keep their residual stream in f32.
    */
   activations?: Elem;
+  /** Bytes of logits one SPLADE decoder chunk holds (default 32 MiB; tests make it small to cross chunks). */
+  spladeChunkBytes?: number;
 }
 
 /** Widens f16 bits to f32. */
@@ -78,7 +85,11 @@ type Output =
       sparse?: { projection: GpuTokenProjection; scores: Float32Array[] };
     }
   | { kind: 'hidden'; attended?: readonly number[] | undefined }
-  | { kind: 'tokens'; projection: GpuTokenProjection; attended?: readonly number[] | undefined };
+  | { kind: 'tokens'; projection: GpuTokenProjection; attended?: readonly number[] | undefined }
+  | { kind: 'splade'; head: GpuSpladeHead };
+
+/** A submission's SPLADE output, one vocabulary-wide row per text, is held to this many bytes. */
+const SPLADE_OUT_BYTES = 64 * 2 ** 20;
 
 /**
  * The encoder forward on WebGPU, for any architecture with a GpuGraph. Weights are uploaded once;
@@ -113,6 +124,10 @@ export class GpuEncoder implements EncoderBackend {
     private readonly projection: GpuTokenProjection | null,
     /** The lexical-weights head (weights.sparseHead) over every token; null for models without one. */
     private readonly sparse: GpuTokenProjection | null,
+    /** A SPLADE model's head and pooling where the GPU runs them; null for other models, or a decoder past a binding. */
+    private readonly spladeHead: GpuSpladeHead | null,
+    /** A SPLADE head the CPU runs over read-back states (a decoder too large to bind). */
+    private readonly cpuSplade: SpladeHead | null,
   ) {
     this.config = weights.config;
     this.device = gpu.device;
@@ -146,7 +161,21 @@ export class GpuEncoder implements EncoderBackend {
         graph.outputElem,
       ),
     ]);
-    return new GpuEncoder(gpu, weights, graph, pool, queue, activations, projection, sparse);
+    const { splade } = weights.config;
+    const mlm = weights.family === 'bert' && splade ? weights.mlmHead : undefined;
+    const spladeHead =
+      mlm && splade && weights.family === 'bert'
+        ? await GpuSpladeHead.create(gpu, mlm, splade, weights.word, {
+            eps: weights.config.layerNormEps,
+            input: graph.outputElem,
+            ...(options.spladeChunkBytes ? { chunkBytes: options.spladeChunkBytes } : {}),
+          })
+        : null;
+    const cpuSplade =
+      mlm && splade && weights.family === 'bert' && !spladeHead
+        ? new SpladeHead(mlm, splade, weights.word, weights.config.layerNormEps, WasmKernels.create())
+        : null;
+    return new GpuEncoder(gpu, weights, graph, pool, queue, activations, projection, sparse, spladeHead, cpuSplade);
   }
 
   get loadedLayers(): number {
@@ -257,6 +286,22 @@ export class GpuEncoder implements EncoderBackend {
     return this.perToken(tokens, layers, { kind: 'tokens', projection: this.projection, attended });
   }
 
+  async spladeVectors(tokens: readonly ArrayLike<number>[], layers: number): Promise<SparseVector[]> {
+    const cpu = this.cpuSplade;
+    if (cpu) {
+      const states = await this.hiddenStates(tokens, layers);
+      return states.map((s, i) => cpu.vector(s, (tokens[i] as ArrayLike<number>).length));
+    }
+    const head = this.spladeHead;
+    if (!head) throw new UnsupportedError(NO_SPLADE_HEAD);
+    checkTokens(tokens, this.config);
+    if (!Number.isInteger(layers) || layers < 1 || layers > this.loadedLayers) {
+      throw new RangeError(`layers must be in 1..${this.loadedLayers}`);
+    }
+    const pooled = await this.serialised(() => this.run(tokens, layers, { kind: 'splade', head }));
+    return pooled.map(sparseOf);
+  }
+
   /** Each text's rows of the states after `layers` layers (or of their projection), read back once. */
   private perToken(
     tokens: readonly ArrayLike<number>[],
@@ -297,6 +342,7 @@ export class GpuEncoder implements EncoderBackend {
     this.graph.destroy();
     this.projection?.destroy();
     this.sparse?.destroy();
+    this.spladeHead?.destroy();
     this.out.destroy();
     this.inputs.destroy();
   }
@@ -311,7 +357,7 @@ export class GpuEncoder implements EncoderBackend {
   private async run(tokens: readonly ArrayLike<number>[], layers: number, output: Output): Promise<Float32Array[]> {
     const results: Float32Array[] = new Array(tokens.length);
     const second = output.kind === 'pooled' ? output.options.secondSegment : undefined;
-    const attended = output.kind === 'pooled' ? undefined : output.attended;
+    const attended = 'attended' in output ? output.attended : undefined;
     const batches = bucketize(tokens, this.config, this.batchTokens(tokens), second, attended);
     let group: TokenBatch[] = [];
     let groupTokens = 0;
@@ -320,11 +366,18 @@ export class GpuEncoder implements EncoderBackend {
       group = [];
       groupTokens = 0;
     };
+    // A SPLADE text reads back a row as wide as the vocabulary: texts, not tokens, bound that output.
+    const rowBytes = output.kind === 'splade' ? output.head.vocab * 4 : 0;
+    let groupTexts = 0;
     for (const batch of batches) {
       const n = batch.size * batch.seqLen;
-      if (groupTokens + n > SUBMISSION_TOKENS) await flush();
+      if (groupTokens + n > SUBMISSION_TOKENS || (groupTexts + batch.size) * rowBytes > SPLADE_OUT_BYTES) {
+        await flush();
+        groupTexts = 0;
+      }
       group.push(batch);
       groupTokens += n;
+      groupTexts += batch.size;
     }
     await flush();
     return results;
@@ -337,10 +390,12 @@ export class GpuEncoder implements EncoderBackend {
     const counts = batches.map((b) => b.size * b.seqLen);
     const projection = output.kind === 'tokens' ? output.projection : null;
     const sparse = output.kind === 'pooled' ? (output.sparse ?? null) : null;
-    await this.prepare(counts, projection ?? sparse?.projection ?? null);
+    const splade = output.kind === 'splade' ? output.head : null;
+    await this.prepare(counts, projection ?? sparse?.projection ?? splade);
     this.graph.reserve(Math.max(...counts));
     projection?.reserve(Math.max(...counts));
     sparse?.projection.reserve(Math.max(...counts));
+    splade?.reserve(Math.max(...counts));
     const task = output.kind === 'pooled' ? output.options.task : undefined;
     const { upload, buffer: inputBuffer, placed } = this.layoutInputs(batches, task);
 
@@ -353,7 +408,9 @@ export class GpuEncoder implements EncoderBackend {
     const rowBytes = rowWidth * ELEM_BYTES[rowElem];
     for (const b of batches) {
       outOffsets.push(outBytes);
-      outBytes += output.kind === 'pooled' ? b.size * output.options.dims * 4 : align(b.size * b.seqLen * rowBytes);
+      if (output.kind === 'pooled') outBytes += b.size * output.options.dims * 4;
+      else if (splade) outBytes += align(b.size * splade.vocab * 4);
+      else outBytes += align(b.size * b.seqLen * rowBytes);
     }
     // The lexical-weights head's [M] numbers per batch, after the pooled vectors.
     const scoreOffsets: number[] = [];
@@ -368,7 +425,9 @@ export class GpuEncoder implements EncoderBackend {
     const raw = await this.queue.submit({
       label: 'forward',
       // + 1 per batch for the pooling dispatch, or the projection's; + the head's beside pooling.
-      slots: batches.length * (this.graph.slots(layers) + (projection?.dispatches ?? 1) + (sparse?.projection.dispatches ?? 0)),
+      slots:
+        batches.length * (this.graph.slots(layers) + (projection?.dispatches ?? 1) + (sparse?.projection.dispatches ?? 0)) +
+        (splade ? counts.reduce((n, M) => n + splade.dispatches(M), 0) : 0),
       // Token-layers of padded rows: what the forward's GPU time grows with.
       work: layers * counts.reduce((a, b) => a + b, 0),
       encode: (encoder, uniforms) => {
@@ -377,9 +436,15 @@ export class GpuEncoder implements EncoderBackend {
         placed.forEach((p, bi) => {
           const { batch } = p;
           const M = batch.size * batch.seqLen;
+          // A SPLADE batch's rows are pooled into by max or sum: they start at zero.
+          const rows = splade && { buffer: out, offset: outOffsets[bi] as number, size: batch.size * splade.vocab * 4 };
+          if (rows) encoder.clearBuffer(out, rows.offset, rows.size);
           const pass = this.profiler?.pass(encoder) ?? encoder.beginComputePass({ label: `batch ${bi}` });
           const hidden = this.graph.encode(pass, uniforms, p, layers);
-          if (output.kind === 'pooled') {
+          if (splade && rows) {
+            splade.encode(pass, uniforms, hidden, M, { seqLen: batch.seqLen, lengths: p.lengths }, rows);
+            pass.end();
+          } else if (output.kind === 'pooled') {
             const o = output.options;
             this.pool.encode(pass, uniforms, hidden, p.lengths, out, {
               rows: batch.size,
@@ -407,7 +472,9 @@ export class GpuEncoder implements EncoderBackend {
     batches.forEach((batch, bi) => {
       const base = outOffsets[bi] as number;
       batch.indices.forEach((textIndex, row) => {
-        if (output.kind === 'pooled') {
+        if (splade) {
+          results[textIndex] = new Float32Array(raw, base + row * splade.vocab * 4, splade.vocab).slice();
+        } else if (output.kind === 'pooled') {
           const d = output.options.dims;
           results[textIndex] = new Float32Array(raw, base + row * d * 4, d).slice();
           if (sparse) {
@@ -491,7 +558,10 @@ export class GpuEncoder implements EncoderBackend {
   }
 
   /** Compiles the tilings the forward, and `projection` where one follows it, want for batches of these token counts. */
-  private async prepare(tokenCounts: readonly number[], projection: GpuTokenProjection | null = null): Promise<void> {
+  private async prepare(
+    tokenCounts: readonly number[],
+    projection: Pick<GpuTokenProjection, 'prepare'> | null = null,
+  ): Promise<void> {
     await Promise.all([this.graph.prepare(tokenCounts), projection?.prepare(tokenCounts)]).catch((cause) => {
       throw new GpuError('GPU_ERROR', `compiling the forward's pipelines failed: ${String(cause)}`, { cause });
     });

@@ -10,7 +10,7 @@ import type { WasmKernels } from './wasm/kernels.js';
  * The decoder as a Linear over the hidden size: the model's own, or the word table where the two
  * are tied, read in place (a q8 table is already a q8 Linear, one scale per row).
  */
-function decoderOf(head: MlmHead, table: EmbeddingTable): Linear {
+export function decoderOf(head: MlmHead, table: EmbeddingTable): Linear {
   if (head.decoder) return head.decoder;
   if (table instanceof QuantizedEmbeddingTable) return { ...table.table, bias: head.bias };
   if (table instanceof F32EmbeddingTable) {
@@ -63,16 +63,21 @@ export class SpladeHead {
         else if (w > (pooled[v] as number)) pooled[v] = w;
       }
     }
-    let n = 0;
-    for (let v = 0; v < V; v++) if ((pooled[v] as number) > 0) n++;
-    const indices = new Uint32Array(n);
-    const values = new Float32Array(n);
-    for (let v = 0, j = 0; v < V; v++) {
-      if ((pooled[v] as number) > 0) {
-        indices[j] = v;
-        values[j++] = pooled[v] as number;
-      }
-    }
-    return { indices, values };
+    return sparseOf(pooled);
   }
+}
+
+/** A pooled vector over the vocabulary as the ids that weigh (ascending) and their weights. */
+export function sparseOf(pooled: Float32Array): SparseVector {
+  let n = 0;
+  for (let v = 0; v < pooled.length; v++) if ((pooled[v] as number) > 0) n++;
+  const indices = new Uint32Array(n);
+  const values = new Float32Array(n);
+  for (let v = 0, j = 0; v < pooled.length; v++) {
+    if ((pooled[v] as number) > 0) {
+      indices[j] = v;
+      values[j++] = pooled[v] as number;
+    }
+  }
+  return { indices, values };
 }

@@ -106,6 +106,7 @@ describe('budget planner on the test adapter', async () => {
       hiddenStates: (t, l) => encoder.hiddenStates(t, l),
       tokenVectors: (t, l) => encoder.tokenVectors(t, l),
       embedWithScores: (t, o) => encoder.embedWithScores(t, o),
+      spladeVectors: (t, l) => encoder.spladeVectors(t, l),
       dispose() {},
     };
     const modelKey = `budget-test-${Date.now()}-${Math.random()}`;

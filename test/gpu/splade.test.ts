@@ -1,55 +1,78 @@
 import { describe, expect, it } from 'vitest';
 import { loadHfModel } from '../../src/checkpoint/load.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
-import { SpladeHead } from '../../src/model/splade.js';
-import { WasmKernels } from '../../src/model/wasm/kernels.js';
+import type { SparseVector } from '../../src/model/sparse.js';
+import type { SpladeSpec } from '../../src/weights/encoder-config.js';
+import type { EncoderWeights } from '../../src/weights/weights.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
 import { testGpu } from '../support/gpu.js';
 
-// A SPLADE encoder's forward on WebGPU (Dawn in Node, Chromium's adapter in the browser) against
-// test/oracle/make_splade.py: the last layer's token states read back, the masked-LM head and
-// SpladePooling on the CPU, as the engine runs them.
+// A SPLADE encoder on WebGPU (Dawn in Node, Chromium's adapter in the browser) against
+// test/oracle/make_splade.py: the forward, the masked-LM head (dense, GELU, LayerNorm, the tied
+// decoder in chunks of token rows) and SpladePooling (shaders/splade.wgsl) on the GPU, one
+// vocabulary-wide row per text read back.
 
+type Weights = { indices: number[]; values: number[] };
 interface Expected {
   ids: number[][];
-  sparse: Record<string, { indices: number[]; values: number[] }[]>;
+  sparse: Record<'max_relu' | 'max_log1p_relu' | 'sum_relu' | 'sum_log1p_relu', Weights[]>;
 }
 
 const DIR = 'test/oracle/fixtures/splade-bert-tiny';
 
+async function setup() {
+  const json = (f: string) => readFixtureJson<Record<string, unknown>>(`${DIR}/${f}`);
+  const { config, weights } = await loadHfModel({
+    config: await json('config.json'),
+    tokenizer: await json('tokenizer.json'),
+    tokenizerConfig: await json('tokenizer_config.json'),
+    safetensors: await readFixtureBytes(`${DIR}/model.safetensors`),
+    sentenceTransformers: {
+      modules: await json('modules.json'),
+      splade: { config: await json('1_SpladePooling/config.json') },
+    },
+  });
+  if (!config.splade) throw new Error('no SPLADE head was read');
+  return { weights, spec: config.splade, expected: await readFixtureJson<Expected>(`${DIR}/expected.json`) };
+}
+
+/** Largest |weight - oracle| over the ids either side holds. */
+function worstOff(got: SparseVector[], want: Weights[]): number {
+  let worst = 0;
+  got.forEach((v, i) => {
+    const w = want[i] as Weights;
+    const oracle = new Map(w.indices.map((id, k) => [id, w.values[k] as number]));
+    const have = new Map([...v.indices].map((id, k) => [id, v.values[k] as number]));
+    for (const id of new Set([...oracle.keys(), ...have.keys()]))
+      worst = Math.max(worst, Math.abs((have.get(id) ?? 0) - (oracle.get(id) ?? 0)));
+  });
+  return worst;
+}
+
+const withSpec = (weights: EncoderWeights, spec: SpladeSpec): EncoderWeights => ({
+  ...weights,
+  config: { ...weights.config, splade: spec },
+});
+
 describe('SPLADE on WebGPU', () => {
-  it("splade-bert-tiny: the GPU's token states through the head give the oracle's weights", async () => {
-    const json = (f: string) => readFixtureJson<Record<string, unknown>>(`${DIR}/${f}`);
-    const model = await loadHfModel({
-      config: await json('config.json'),
-      tokenizer: await json('tokenizer.json'),
-      tokenizerConfig: await json('tokenizer_config.json'),
-      safetensors: await readFixtureBytes(`${DIR}/model.safetensors`),
-      sentenceTransformers: {
-        modules: await json('modules.json'),
-        splade: { config: await json('1_SpladePooling/config.json') },
-      },
-    });
-    const { config, weights } = model;
-    if (!config.splade || !weights.mlmHead || weights.family !== 'bert') throw new Error('no SPLADE head was read');
-    const expected = await readFixtureJson<Expected>(`${DIR}/expected.json`);
-    const head = new SpladeHead(weights.mlmHead, config.splade, weights.word, config.layerNormEps, WasmKernels.create());
-    const backend = await GpuEncoder.create(await testGpu(), weights);
-    try {
-      const states = await backend.hiddenStates(expected.ids, config.numLayers);
-      let worst = 0;
-      states.forEach((s, i) => {
-        const got = head.vector(s, (expected.ids[i] as number[]).length);
-        const want = expected.sparse.max_relu?.[i] as { indices: number[]; values: number[] };
-        const oracle = new Map(want.indices.map((id, k) => [id, want.values[k] as number]));
-        const have = new Map([...got.indices].map((id, k) => [id, got.values[k] as number]));
-        for (const id of new Set([...oracle.keys(), ...have.keys()]))
-          worst = Math.max(worst, Math.abs((have.get(id) ?? 0) - (oracle.get(id) ?? 0)));
+  it("splade-bert-tiny: the head and pooling on the GPU give the oracle's weights, in every pooling and activation", async () => {
+    const { weights, spec, expected } = await setup();
+    for (const [pooling, activation] of [
+      ['max', 'relu'],
+      ['sum', 'log1p_relu'],
+    ] as const) {
+      // Decoder chunks of 64 token rows: the 12 texts' padded rows cross several of them.
+      const backend = await GpuEncoder.create(await testGpu(), withSpec(weights, { ...spec, pooling, activation }), undefined, {
+        spladeChunkBytes: 64 * 2062 * 4,
       });
-      console.log(`splade-bert-tiny webgpu f32: max |weight - oracle| ${worst.toExponential(2)}`);
-      expect(worst).toBeLessThan(5e-5);
-    } finally {
-      backend.dispose();
+      try {
+        const got = await backend.spladeVectors(expected.ids, weights.config.numLayers);
+        const worst = worstOff(got, expected.sparse[`${pooling}_${activation}`]);
+        console.log(`splade-bert-tiny webgpu f32 ${pooling}/${activation}: max |weight - oracle| ${worst.toExponential(2)}`);
+        expect(worst).toBeLessThan(5e-5);
+      } finally {
+        backend.dispose();
+      }
     }
   });
 });

@@ -28,6 +28,7 @@ export function fakeBackend(
     hiddenStates: () => Promise.reject(new Error('unused')),
     tokenVectors: () => Promise.reject(new Error('unused')),
     embedWithScores: () => Promise.reject(new Error('unused')),
+    spladeVectors: () => Promise.reject(new Error('unused')),
     dispose() {},
   };
   return backend;

@@ -186,6 +186,7 @@ function fakeBackend(timing: (o: ForwardOptions, batch: number, seqLen: number) 
     hiddenStates: () => Promise.reject(new Error('unused')),
     tokenVectors: () => Promise.reject(new Error('unused')),
     embedWithScores: () => Promise.reject(new Error('unused')),
+    spladeVectors: () => Promise.reject(new Error('unused')),
     dispose() {},
   };
   vi.spyOn(performance, 'now').mockImplementation(() => clock.now);

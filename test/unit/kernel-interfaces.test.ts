@@ -12,6 +12,7 @@ import { MOE_SHADER } from '../../src/gpu/kernels/moe.js';
 import { POOL_SHADER } from '../../src/gpu/kernels/pool.js';
 import { RMSNORM_SHADER } from '../../src/gpu/kernels/rmsnorm.js';
 import { SCORE_SHADER } from '../../src/gpu/kernels/score.js';
+import { SPLADE_SHADER } from '../../src/gpu/kernels/splade.js';
 import { TOPK_SHADER } from '../../src/gpu/kernels/topk.js';
 import { wgsl } from '../../src/gpu/shader.js';
 import { QUANTS } from '../../src/weights/weights.js';
@@ -30,6 +31,7 @@ const INTERFACES: [string, ShaderInterface][] = [
   ['lora', LORA_SHADER],
   ['moe', MOE_SHADER],
   ['score', SCORE_SHADER],
+  ['splade', SPLADE_SHADER],
   ['topk', TOPK_SHADER],
   ...READS.map((r): [string, ShaderInterface] => [`attention, ${r} reads`, attentionShader(r)]),
   ...READS.flatMap((r) => QUANTS.map((q): [string, ShaderInterface] => [`matmul ${q}, ${r} reads`, matmulShader(q, r)])),
