@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { loadHfModel } from '../../src/checkpoint/load.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
-import type { SparseVector } from '../../src/model/sparse.js';
 import type { SpladeSpec } from '../../src/weights/encoder-config.js';
 import type { EncoderWeights } from '../../src/weights/weights.js';
 import { readFixtureBytes, readFixtureJson } from '../support/fixtures.js';
 import { testGpu } from '../support/gpu.js';
+import { type OracleWeights, worstOff } from '../support/sparse-oracle.js';
 
 // A SPLADE encoder on WebGPU (Dawn in Node, Chromium's adapter in the browser) against
 // test/oracle/make_splade.py: the forward, the masked-LM head (dense, GELU, LayerNorm, the tied
 // decoder in chunks of token rows) and SpladePooling (shaders/splade.wgsl) on the GPU, one
 // vocabulary-wide row per text read back.
 
-type Weights = { indices: number[]; values: number[] };
+type Weights = OracleWeights;
 interface Expected {
   ids: number[][];
   sparse: Record<'max_relu' | 'max_log1p_relu' | 'sum_relu' | 'sum_log1p_relu', Weights[]>;
@@ -34,19 +34,6 @@ async function setup() {
   });
   if (!config.splade) throw new Error('no SPLADE head was read');
   return { weights, spec: config.splade, expected: await readFixtureJson<Expected>(`${DIR}/expected.json`) };
-}
-
-/** Largest |weight - oracle| over the ids either side holds. */
-function worstOff(got: SparseVector[], want: Weights[]): number {
-  let worst = 0;
-  got.forEach((v, i) => {
-    const w = want[i] as Weights;
-    const oracle = new Map(w.indices.map((id, k) => [id, w.values[k] as number]));
-    const have = new Map([...v.indices].map((id, k) => [id, v.values[k] as number]));
-    for (const id of new Set([...oracle.keys(), ...have.keys()]))
-      worst = Math.max(worst, Math.abs((have.get(id) ?? 0) - (oracle.get(id) ?? 0)));
-  });
-  return worst;
 }
 
 const withSpec = (weights: EncoderWeights, spec: SpladeSpec): EncoderWeights => ({

@@ -12,6 +12,7 @@ import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { SparseVector } from '../../src/types.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
+import { type OracleWeights, worstOff } from '../support/sparse-oracle.js';
 
 // SPLADE sparse encoders (sentence-transformers' MLMTransformer + SpladePooling) against
 // test/oracle/make_splade.py: a float64 forward of bert-tiny / distilbert-mlm-tiny, their masked-LM
@@ -22,7 +23,7 @@ const BERT = join(FIXTURES, 'splade-bert-tiny');
 const DISTIL = join(FIXTURES, 'splade-distilbert-tiny');
 const XLMR = join(FIXTURES, 'splade-xlmr-tiny');
 
-type Weights = { indices: number[]; values: number[] };
+type Weights = OracleWeights;
 interface Expected {
   texts: string[];
   ids: number[][];
@@ -31,19 +32,6 @@ interface Expected {
   pairs: number[];
 }
 const expectedOf = (dir: string) => readOracleJson<Expected>(join(dir, 'expected.json'));
-
-/** Largest |weight - oracle| over the ids either side holds (an id one side lacks weighs 0 there). */
-function worstOff(got: SparseVector[], want: Weights[]): number {
-  let worst = 0;
-  got.forEach((v, i) => {
-    const w = want[i] as Weights;
-    const oracle = new Map(w.indices.map((id, k) => [id, w.values[k] as number]));
-    const have = new Map([...v.indices].map((id, k) => [id, v.values[k] as number]));
-    for (const id of new Set([...oracle.keys(), ...have.keys()]))
-      worst = Math.max(worst, Math.abs((have.get(id) ?? 0) - (oracle.get(id) ?? 0)));
-  });
-  return worst;
-}
 
 /** The smallest cosine of a text's weights with the oracle's, both read as vectors over the vocabulary. */
 function worstCosine(got: SparseVector[], want: Weights[]): number {
