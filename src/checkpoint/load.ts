@@ -5,6 +5,7 @@ import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
 import { completeStaticConfig, tokenizing } from '../weights/static-config.js';
 import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
 import { asDecoderClassifier } from './decoder-reranker.js';
+import { spladeByName } from './mlm-head.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
 import { denseModules, type SentenceTransformersFiles } from './sentence-transformers.js';
 import { parseWithTokenHeads } from './token-heads.js';
@@ -60,7 +61,7 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
     files.weights ?? safetensorsOf(files.safetensors),
   );
   const raw = completeStaticConfig(asClassifier, maxId + 1, (name) => source.shape(name)) as Record<string, unknown>;
-  const st = files.sentenceTransformers ?? {};
+  const st = spladeByName(files.sentenceTransformers ?? {}, raw, files.name);
   const {
     config: parsed,
     projection: late,

@@ -3,6 +3,7 @@ import type { EncoderConfig, SpladeSpec } from '../weights/encoder-config.js';
 import { quantizeLinear } from '../weights/quantize.js';
 import type { MlmHead } from '../weights/weights.js';
 import type { TensorSource } from './safetensors.js';
+import type { SentenceTransformersFiles } from './sentence-transformers.js';
 
 /** Where each family's masked-LM head lives in its *ForMaskedLM state dict. */
 interface HeadNames {
@@ -85,4 +86,20 @@ export async function mlmHeadOf(
     head: { transform: quantizeLinear(w, H, H, b, 'f32'), norm: { gamma, beta }, decoder, bias },
     activation: headActivation(config, raw),
   };
+}
+
+/** Repository or folder names of SPLADE models: naver/splade-*, prithivida/Splade_PP_*, and their copies. */
+const SPLADE_NAME = /splade/i;
+
+/**
+ * The sentence-transformers files, with SPLADE's pooling where the folder has none of its own but
+ * its config names a masked LM and its name says SPLADE (naver's and prithivida's repositories
+ * predate sentence-transformers' SparseEncoder): max pooling of log1p(relu), as SPLADE v2 and
+ * later pool. Read otherwise, such a model would be mean-pooled as a dense embedder it is not.
+ */
+export function spladeByName(st: SentenceTransformersFiles, raw: unknown, name: string | undefined): SentenceTransformersFiles {
+  const architectures = (raw as { architectures?: unknown } | null)?.architectures;
+  const maskedLm = Array.isArray(architectures) && architectures.some((a) => typeof a === 'string' && a.endsWith('ForMaskedLM'));
+  if (st.modules !== undefined || st.splade || !maskedLm || name === undefined || !SPLADE_NAME.test(name)) return st;
+  return { ...st, splade: { config: { pooling_strategy: 'max', activation_function: 'relu' } } };
 }

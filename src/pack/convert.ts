@@ -1,6 +1,7 @@
 import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
 import { COLBERT_FILE } from '../checkpoint/late-interaction.js';
 import { pendingTable } from '../checkpoint/matrix.js';
+import { spladeByName } from '../checkpoint/mlm-head.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
 import { blobSource, bytesSource, SafetensorsReader, type TensorSource } from '../checkpoint/safetensors.js';
 import {
@@ -118,7 +119,11 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
   } = await parseWithTokenHeads(
     rawConfig,
     options.exitNorm ? { exitNorm: options.exitNorm } : {},
-    { ...ckpt, weights: tensors },
+    {
+      ...ckpt,
+      sentenceTransformers: spladeByName(ckpt.sentenceTransformers ?? {}, rawConfig, ckpt.name ?? options.id),
+      weights: tensors,
+    },
     tokenizer,
   );
   const preNorm = config.modern ?? config.decoder;

@@ -161,6 +161,31 @@ describe('SPLADE sparse encoders', () => {
     }
   });
 
+  it("knows SPLADE repositories without sentence-transformers' files by their name (naver/splade-*), and only those", async () => {
+    const expected = expectedOf(BERT);
+    const bare = (name: string) => {
+      const dir = join(mkdtempSync(join(tmpdir(), 'm3web-splade-named-')), name);
+      for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'])
+        cpSync(join(BERT, f), join(dir, f));
+      return dir;
+    };
+    const named = await createEncoder({ model: bare('splade-cocondenser-ensembledistil'), device: 'cpu' });
+    try {
+      expect((await named.info()).model.sparseOnly).toBe(true);
+      expect(worstOff(await named.embedSparse(expected.texts), expected.sparse.max_relu)).toBeLessThan(2e-5);
+    } finally {
+      await named.dispose();
+    }
+    // The same masked LM under another name is what its files say: a BERT, mean-pooled.
+    const plain = await createEncoder({ model: bare('bert-mlm'), device: 'cpu' });
+    try {
+      expect((await plain.info()).model.sparseOnly).toBeUndefined();
+      expect((await plain.embed(['a text']))[0]).toHaveLength(48);
+    } finally {
+      await plain.dispose();
+    }
+  });
+
   it('refuses a folder whose head is missing or routed, naming what is wrong', async () => {
     // A DistilBertModel saved without its masked-LM head, behind SPLADE's modules.
     const headless = mkdtempSync(join(tmpdir(), 'm3web-splade-headless-'));
