@@ -167,6 +167,11 @@ export function matrixBytes(rows: number, cols: number, quant: Quant): number {
  *               the uploaded word rows, staged on the CPU and copied to the GPU, for the
  *               T = min(batch × seqLen, 32768) tokens of one submission
  *   index       indexVectors × dims × 4
+ *   SPLADE      (config.splade) the head's dense layer, norm and decoder bias in f32 ((H + 3) H +
+ *               vocab), the decoder's own copy of the word table in quant.embeddings (uploaded to
+ *               the GPU, or placed in the CPU kernels' memory), and its buffers: the dense layer's
+ *               output for the bucket's tokens, one chunk of logits (at most 32 MiB) and a
+ *               vocabulary-wide f32 row per text (at most 64 MiB a submission)
  *
  * Attention streams keys through workgroup memory (online softmax), so there is no
  * batch × heads × seqLen² score matrix to count. Weights are counted once; the planner compares
@@ -226,5 +231,13 @@ export function memoryMB(
   const submissionTokens = Math.min(batch * seqLen, Math.max(SUBMISSION_TOKENS, seqLen));
   const [qkvRows] = projectionShapes(config).qkv;
   const activations = 4 * (bucketTokens * (3 * H + qkvRows + I + experts) + 2 * submissionTokens * H);
-  return (embeddings + weightBytes + activations + indexVectors * dims * 4) / MIB;
+  const V = config.vocabSize;
+  const splade = config.splade
+    ? ((H + 3) * H + V) * 4 +
+      matrixBytes(V, H, quant.embeddings) +
+      bucketTokens * H * 4 +
+      Math.min(bucketTokens * V * 4, 32 * MIB) +
+      Math.min(batch * V * 4, 64 * MIB)
+    : 0;
+  return (embeddings + weightBytes + activations + splade + indexVectors * dims * 4) / MIB;
 }

@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { memoryMB } from '../../src/budget/cost.js';
 import { createEncoder } from '../../src/client/client.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { sparseScore } from '../../src/index.js';
@@ -10,6 +11,7 @@ import { openIndex } from '../../src/search/search-index.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { SparseVector } from '../../src/types.js';
+import { parseHfConfig } from '../../src/weights/config.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
 import { type OracleWeights, worstOff } from '../support/sparse-oracle.js';
@@ -184,6 +186,22 @@ describe('SPLADE sparse encoders', () => {
     } finally {
       await plain.dispose();
     }
+  });
+
+  it("counts the head's decoder copy and buffers in the planner's memory estimate", () => {
+    const config = parseHfConfig({
+      ...JSON.parse(readFileSync(join(BERT, 'config.json'), 'utf8')),
+      vocab_size: 30522,
+      hidden_size: 768,
+      num_attention_heads: 12,
+      intermediate_size: 3072,
+    });
+    const splade = { ...config, splade: { pooling: 'max', activation: 'relu', tied: true, headActivation: 'gelu' } as const };
+    const q = { linear: 'q8', embeddings: 'q8' } as const;
+    const extra = memoryMB(4, 768, 8, 128, splade, q) - memoryMB(4, 768, 8, 128, config, q);
+    // A second 30,522 x 768 q8 table (22.5 MiB), 8 x 128 tokens of logits (119 MiB, held to 32) and 8 rows (0.9 MiB).
+    expect(extra).toBeGreaterThan(22.4 + 32 + 0.9);
+    expect(extra).toBeLessThan(22.4 + 32 + 0.9 + 8);
   });
 
   it('refuses a folder whose head is missing or routed, naming what is wrong', async () => {
