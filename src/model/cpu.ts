@@ -23,7 +23,7 @@ import {
   truncatesWithNorm,
 } from './encoder.js';
 import type { SparseVector } from './sparse.js';
-import { SpladeHead } from './splade.js';
+import { SpladeHead, spladeOf } from './splade.js';
 import { WasmKernels } from './wasm/kernels.js';
 import { hardwareThreads } from './wasm/threads.js';
 
@@ -82,18 +82,13 @@ export class CpuEncoder implements EncoderBackend {
     this.pooled = (tokens, length, pooling) => head(pool(tokens, length, this.config.hiddenSize, pooling));
     this.tokenHead = weights.lateProjection?.length ? cpuHead(weights.lateProjection, this.kernel) : null;
     this.sparseHead = weights.sparseHead ? cpuHead([{ linear: weights.sparseHead, activation: 'identity' }], this.kernel) : null;
-    const { splade } = this.config;
-    this.splade =
-      splade && weights.family === 'bert' && weights.mlmHead
-        ? new SpladeHead(weights.mlmHead, splade, weights.word, this.config.layerNormEps, this.kernel)
-        : null;
+    const splade = spladeOf(weights);
+    this.splade = splade && new SpladeHead(splade, this.kernel);
   }
 
   async spladeVectors(tokens: readonly ArrayLike<number>[], layers: number): Promise<SparseVector[]> {
-    const head = this.splade;
-    if (!head) throw new UnsupportedError(NO_SPLADE_HEAD);
-    const states = await this.hiddenStates(tokens, layers);
-    return states.map((s, i) => head.vector(s, (tokens[i] as ArrayLike<number>).length));
+    if (!this.splade) throw new UnsupportedError(NO_SPLADE_HEAD);
+    return this.splade.vectors(await this.hiddenStates(tokens, layers), tokens);
   }
 
   async embed(tokens: readonly ArrayLike<number>[], o: ForwardOptions): Promise<Float32Array[]> {

@@ -5,8 +5,7 @@ import { SpladeKernel } from '../gpu/kernels/splade.js';
 import type { DispatchTarget } from '../gpu/profiler.js';
 import { type Elem, GrowableBuffer, type UniformArena, uploadBuffer } from '../gpu/resources.js';
 import type { SpladeSpec } from '../weights/encoder-config.js';
-import type { EmbeddingTable, MlmHead } from '../weights/weights.js';
-import { decoderOf } from './splade.js';
+import { decoderOf, type SpladeParts } from './splade.js';
 
 /** Logits of one chunk of token rows: the decoder writes [rows, vocabulary] f32 at a time. */
 const LOGIT_BYTES = 32 * 2 ** 20;
@@ -49,12 +48,10 @@ export class GpuSpladeHead {
    */
   static async create(
     gpu: GpuContext,
-    head: MlmHead,
-    spec: SpladeSpec,
-    table: EmbeddingTable,
-    o: { eps: number; input: Elem; chunkBytes?: number },
+    { head, spec, table, eps }: SpladeParts,
+    o: { input: Elem; chunkBytes?: number },
   ): Promise<GpuSpladeHead | null> {
-    const { eps, input } = o;
+    const { input } = o;
     const decoder = decoderOf(head, table);
     const { limits } = gpu.device;
     const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);

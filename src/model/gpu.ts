@@ -33,7 +33,7 @@ import { ModernBertGraph } from './gpu-modernbert.js';
 import { GpuSpladeHead } from './gpu-splade-head.js';
 import { GpuTokenProjection } from './gpu-token-projection.js';
 import type { SparseVector } from './sparse.js';
-import { SpladeHead, sparseOf } from './splade.js';
+import { SpladeHead, sparseOf, spladeOf } from './splade.js';
 import { WasmKernels } from './wasm/kernels.js';
 import { gatherWords } from './word-rows.js';
 
@@ -161,20 +161,14 @@ export class GpuEncoder implements EncoderBackend {
         graph.outputElem,
       ),
     ]);
-    const { splade } = weights.config;
-    const mlm = weights.family === 'bert' && splade ? weights.mlmHead : undefined;
+    const splade = spladeOf(weights);
     const spladeHead =
-      mlm && splade && weights.family === 'bert'
-        ? await GpuSpladeHead.create(gpu, mlm, splade, weights.word, {
-            eps: weights.config.layerNormEps,
-            input: graph.outputElem,
-            ...(options.spladeChunkBytes ? { chunkBytes: options.spladeChunkBytes } : {}),
-          })
-        : null;
-    const cpuSplade =
-      mlm && splade && weights.family === 'bert' && !spladeHead
-        ? new SpladeHead(mlm, splade, weights.word, weights.config.layerNormEps, WasmKernels.create())
-        : null;
+      splade &&
+      (await GpuSpladeHead.create(gpu, splade, {
+        input: graph.outputElem,
+        ...(options.spladeChunkBytes ? { chunkBytes: options.spladeChunkBytes } : {}),
+      }));
+    const cpuSplade = splade && !spladeHead ? new SpladeHead(splade, WasmKernels.create()) : null;
     return new GpuEncoder(gpu, weights, graph, pool, queue, activations, projection, sparse, spladeHead, cpuSplade);
   }
 
@@ -287,29 +281,22 @@ export class GpuEncoder implements EncoderBackend {
   }
 
   async spladeVectors(tokens: readonly ArrayLike<number>[], layers: number): Promise<SparseVector[]> {
-    const cpu = this.cpuSplade;
-    if (cpu) {
-      const states = await this.hiddenStates(tokens, layers);
-      return states.map((s, i) => cpu.vector(s, (tokens[i] as ArrayLike<number>).length));
-    }
-    const head = this.spladeHead;
-    if (!head) throw new UnsupportedError(NO_SPLADE_HEAD);
-    checkTokens(tokens, this.config);
-    if (!Number.isInteger(layers) || layers < 1 || layers > this.loadedLayers) {
-      throw new RangeError(`layers must be in 1..${this.loadedLayers}`);
-    }
-    const pooled = await this.serialised(() => this.run(tokens, layers, { kind: 'splade', head }));
-    return pooled.map(sparseOf);
+    if (this.cpuSplade) return this.cpuSplade.vectors(await this.hiddenStates(tokens, layers), tokens);
+    if (!this.spladeHead) throw new UnsupportedError(NO_SPLADE_HEAD);
+    return (await this.perToken(tokens, layers, { kind: 'splade', head: this.spladeHead })).map(sparseOf);
   }
 
-  /** Each text's rows of the states after `layers` layers (or of their projection), read back once. */
+  /**
+   * Each text's rows of the states after `layers` layers (or of their projection), or a SPLADE
+   * head's vocabulary-wide row, read back once.
+   */
   private perToken(
     tokens: readonly ArrayLike<number>[],
     layers: number,
-    output: Extract<Output, { kind: 'hidden' | 'tokens' }>,
+    output: Extract<Output, { kind: 'hidden' | 'tokens' | 'splade' }>,
   ): Promise<Float32Array[]> {
     checkTokens(tokens, this.config);
-    checkAttended(tokens, output.attended);
+    checkAttended(tokens, 'attended' in output ? output.attended : undefined);
     if (!Number.isInteger(layers) || layers < 0 || layers > this.loadedLayers) {
       throw new RangeError(`layers must be in 0..${this.loadedLayers}`);
     }
@@ -441,7 +428,7 @@ export class GpuEncoder implements EncoderBackend {
           if (rows) encoder.clearBuffer(out, rows.offset, rows.size);
           const pass = this.profiler?.pass(encoder) ?? encoder.beginComputePass({ label: `batch ${bi}` });
           const hidden = this.graph.encode(pass, uniforms, p, layers);
-          if (splade && rows) {
+          if (rows) {
             splade.encode(pass, uniforms, hidden, M, { seqLen: batch.seqLen, lengths: p.lengths }, rows);
             pass.end();
           } else if (output.kind === 'pooled') {

@@ -1,7 +1,7 @@
 import { ModelFormatError } from '../errors.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
 import type { SpladeSpec } from '../weights/encoder-config.js';
-import { type EmbeddingTable, F32EmbeddingTable, type Linear, type MlmHead } from '../weights/weights.js';
+import { type EmbeddingTable, type EncoderWeights, F32EmbeddingTable, type Linear, type MlmHead } from '../weights/weights.js';
 import { type CpuLinear, cpuLinear, layerNorm } from './cpu-ops.js';
 import type { SparseVector } from './sparse.js';
 import type { WasmKernels } from './wasm/kernels.js';
@@ -20,27 +20,45 @@ export function decoderOf(head: MlmHead, table: EmbeddingTable): Linear {
   throw new ModelFormatError('a SPLADE model whose decoder is its word table needs that table in memory');
 }
 
+/** What a SPLADE head is made of: the masked-LM head, its settings, the word table and the norm's epsilon. */
+export interface SpladeParts {
+  head: MlmHead;
+  spec: SpladeSpec;
+  table: EmbeddingTable;
+  eps: number;
+}
+
+/** A SPLADE model's head with what it runs over, or null for other models. */
+export function spladeOf(weights: EncoderWeights): SpladeParts | null {
+  const spec = weights.config.splade;
+  if (!spec || weights.family !== 'bert' || !weights.mlmHead) return null;
+  return { head: weights.mlmHead, spec, table: weights.word, eps: weights.config.layerNormEps };
+}
+
 /**
  * A SPLADE encoder's output from its last layer's token states, on the CPU (in the SIMD
  * WebAssembly kernels where the runtime has them): the masked-LM head over every token, then
  * sentence-transformers' SpladePooling. The decoder is the costly part, [tokens, H] x [H, V].
  */
 export class SpladeHead {
+  private readonly head: MlmHead;
+  private readonly spec: SpladeSpec;
+  private readonly eps: number;
   private readonly transform: CpuLinear;
   private readonly decoder: CpuLinear;
   private readonly vocab: number;
 
-  constructor(
-    private readonly head: MlmHead,
-    private readonly spec: SpladeSpec,
-    table: EmbeddingTable,
-    private readonly eps: number,
-    kernel: WasmKernels | null,
-  ) {
-    const decoder = decoderOf(head, table);
+  constructor(parts: SpladeParts, kernel: WasmKernels | null) {
+    ({ head: this.head, spec: this.spec, eps: this.eps } = parts);
+    const decoder = decoderOf(parts.head, parts.table);
     this.vocab = decoder.rows;
-    this.transform = cpuLinear(head.transform, kernel);
+    this.transform = cpuLinear(parts.head.transform, kernel);
     this.decoder = cpuLinear(decoder, kernel);
+  }
+
+  /** Each text's weights from its token states as a backend's hiddenStates gives them. */
+  vectors(states: readonly Float32Array[], tokens: readonly ArrayLike<number>[]): SparseVector[] {
+    return states.map((s, i) => this.vector(s, (tokens[i] as ArrayLike<number>).length));
   }
 
   /** One text's weights from its token states ([length, H], every token the model attended). */

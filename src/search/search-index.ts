@@ -81,52 +81,51 @@ function checkOptions(options: unknown): asserts options is IndexOptions {
  * model was built with, else default to the model's deepest exit and widest width, f32.
  */
 function resolveSignature(o: IndexOptions, model: ModelInfo, stored: IndexSignature | null): IndexSignature {
-  if (model.sparseOnly) return sparseOnlySignature(o, model, stored?.model === model.id ? stored : null);
   const same = stored?.model === model.id ? stored : null;
   const layers = o.layers ?? same?.layers ?? Math.max(...model.exits);
-  const dims = o.dims ?? same?.dims ?? Math.max(...model.dims);
   if (!model.exits.includes(layers))
     throw new InputError(`layers must be one of the model's exits (${model.exits.join(', ')}), got ${JSON.stringify(layers)}`);
+  const rows = model.sparseOnly ? sparseOnlyRows(o, model) : vectorRows(o, model, same);
+  return {
+    model: model.id,
+    ...(model.fingerprint ? { fingerprint: model.fingerprint } : {}),
+    layers,
+    dims: rows.dims,
+    vector: rows.vector,
+    ...((o.symmetric ?? same?.symmetric) ? { symmetric: true } : {}),
+    ...(rows.sparse ? { sparse: true } : {}),
+  };
+}
+
+type Rows = Pick<IndexSignature, 'dims' | 'vector'> & { sparse: boolean };
+
+/** What a dense model's rows hold: a vector of one of its widths, and its lexical weights where it has a head for them. */
+function vectorRows(o: IndexOptions, model: ModelInfo, same: IndexSignature | null): Rows {
+  const dims = o.dims ?? same?.dims ?? Math.max(...model.dims);
   if (!model.dims.includes(dims))
     throw new InputError(`dims must be one of the model's widths (${model.dims.join(', ')}), got ${JSON.stringify(dims)}`);
   if (o.sparse && !model.sparse)
     throw new InputError(
       `sparse: model "${model.id}" has no lexical-weights head (BGE-M3's sparse_linear.pt) to store weights from`,
     );
-  const sparse = o.sparse ?? (same ? same.sparse === true : model.sparse === true);
   return {
-    model: model.id,
-    ...(model.fingerprint ? { fingerprint: model.fingerprint } : {}),
-    layers,
     dims,
     vector: o.vector ?? same?.vector ?? 'f32',
-    ...((o.symmetric ?? same?.symmetric) ? { symmetric: true } : {}),
-    ...(sparse ? { sparse: true } : {}),
+    sparse: o.sparse ?? (same ? same.sparse === true : model.sparse === true),
   };
 }
 
 /**
- * A SPLADE model's index: each chunk's weights over the vocabulary and its words, no vector
- * (`dims` 0: empty rows), ranked by SPLADE's dot product, BM25, or both fused.
+ * A SPLADE model's rows: its weights over the vocabulary and no vector (`dims` 0: empty rows),
+ * ranked by SPLADE's dot product, BM25, or both fused.
  */
-function sparseOnlySignature(o: IndexOptions, model: ModelInfo, same: IndexSignature | null): IndexSignature {
+function sparseOnlyRows(o: IndexOptions, model: ModelInfo): Rows {
   const no = (what: string) =>
     new InputError(`${what}: model "${model.id}" is a SPLADE sparse encoder, and its index stores its weights, not vectors`);
   if (o.dims !== undefined) throw no('dims');
   if (o.vector !== undefined) throw no('vector');
   if (o.sparse === false) throw no('sparse: false');
-  const layers = o.layers ?? same?.layers ?? Math.max(...model.exits);
-  if (!model.exits.includes(layers))
-    throw new InputError(`layers must be one of the model's exits (${model.exits.join(', ')}), got ${JSON.stringify(layers)}`);
-  return {
-    model: model.id,
-    ...(model.fingerprint ? { fingerprint: model.fingerprint } : {}),
-    layers,
-    dims: 0,
-    vector: 'f32',
-    ...((o.symmetric ?? same?.symmetric) ? { symmetric: true } : {}),
-    sparse: true,
-  };
+  return { dims: 0, vector: 'f32', sparse: true };
 }
 
 /**
