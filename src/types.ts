@@ -234,6 +234,12 @@ export interface ModelInfo {
    * over it stores the weights alone).
    */
   sparseOnly?: true;
+  /**
+   * True for an inference-free SPLADE encoder: `embedSparse(texts, { kind: 'query' })` weighs each
+   * token id a query holds by a table, with no forward (a search costs a tokenizer call);
+   * documents (`kind: 'passage'` or none) go through the model.
+   */
+  staticQuery?: true;
   quality: QualityTable | null;
   /** Hybrid search fusion chosen for this model on a dev set; absent: equal weights, k 60. */
   search?: SearchDefaults;

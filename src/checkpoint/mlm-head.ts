@@ -103,3 +103,20 @@ export function spladeByName(st: SentenceTransformersFiles, raw: unknown, name: 
   if (st.modules !== undefined || st.splade || !maskedLm || name === undefined || !SPLADE_NAME.test(name)) return st;
   return { ...st, splade: { config: { pooling_strategy: 'max', activation_function: 'relu' } } };
 }
+
+/**
+ * Inference-free SPLADE's query weights (SparseStaticEmbedding's `weight`, one per token id) over
+ * the vocabulary's V ids: a table made from an IDF file may stop at its largest id, the rest weigh 0.
+ */
+export async function queryWeightsOf(source: TensorSource, vocabSize: number): Promise<Float32Array> {
+  const shape = source.shape('weight');
+  const n = shape?.length === 1 ? (shape[0] as number) : -1;
+  if (n < 1 || n > vocabSize) {
+    throw new ModelFormatError(
+      `the query route's model.safetensors must hold "weight", one value per token id (at most ${vocabSize}), got ${shape ? `[${shape.join(', ')}]` : 'none'}`,
+    );
+  }
+  const weights = new Float32Array(vocabSize);
+  weights.set(await source.get('weight', [n]));
+  return weights;
+}

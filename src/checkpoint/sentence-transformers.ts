@@ -31,8 +31,12 @@ export interface SentenceTransformersFiles {
   sparseLinear?: ReadonlyMap<string, TorchTensor>;
   /** colbert_linear.pt's state dict: BGE-M3's multi-vector (ColBERT) projection. */
   colbertLinear?: ReadonlyMap<string, TorchTensor>;
-  /** A SPLADE model's SpladePooling module: its config.json (undefined where it has none). */
-  splade?: { config: unknown };
+  /**
+   * A SPLADE model's SpladePooling module: its config.json (undefined where it has none), and an
+   * inference-free model's query weights (its SparseStaticEmbedding's model.safetensors: `weight`,
+   * one per token id; see router.ts).
+   */
+  splade?: { config: unknown; queryWeights?: TensorSource };
 }
 
 /** A Dense module as its config.json declares it. */

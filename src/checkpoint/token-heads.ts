@@ -5,7 +5,7 @@ import { SPARSE_KEY, sparseJson } from '../weights/sparse.js';
 import { SPLADE_KEY, spladeJson, spladeSettings } from '../weights/splade.js';
 import type { DenseModule, Linear, MlmHead } from '../weights/weights.js';
 import { type LateInteractionSource, lateInteractionOf } from './late-interaction.js';
-import { mlmHeadOf } from './mlm-head.js';
+import { mlmHeadOf, queryWeightsOf } from './mlm-head.js';
 import { sparseHeadOf } from './sparse.js';
 
 /** What a checkpoint runs over every token's state besides pooling, read for conversion. */
@@ -38,12 +38,14 @@ export async function parseWithTokenHeads(
   const sparse = sparseHeadOf(source.sentenceTransformers?.sparseLinear, tokenizer, source.tokenizerConfig, hiddenSize);
   const pooling = source.sentenceTransformers?.splade;
   const mlm = pooling ? await mlmHeadOf(source.weights, plain, raw) : null;
+  const queryWeights = mlm && pooling?.queryWeights && (await queryWeightsOf(pooling.queryWeights, plain.vocabSize));
   if (!late && !sparse && !mlm) return { raw, config: plain, projection: null, sparseHead: null, mlmHead: null };
   const splade = pooling &&
     mlm && {
       ...spladeSettings(pooling.config, 'SpladePooling'),
       tied: mlm.head.decoder === null,
       headActivation: mlm.activation,
+      ...(queryWeights ? { staticQuery: true as const } : {}),
     };
   const recorded = {
     ...raw,
@@ -56,6 +58,6 @@ export async function parseWithTokenHeads(
     config: parseHfConfig(recorded, options),
     projection: late?.projection ?? null,
     sparseHead: sparse?.head ?? null,
-    mlmHead: mlm?.head ?? null,
+    mlmHead: mlm ? { ...mlm.head, ...(queryWeights ? { queryWeights } : {}) } : null,
   };
 }

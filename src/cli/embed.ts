@@ -3,6 +3,7 @@ import { UnsupportedError } from '../errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
+import { staticQueryVector } from '../model/splade.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
 import type { SparseVector } from '../types.js';
@@ -42,7 +43,9 @@ Options:
   --kind K          query or passage: the model's prefix for that kind goes before
                     each text and its projection of prompted text, if it has one,
                     applies (as embed(texts, { kind }) in the API); on a model with
-                    task adapters (jina-embeddings-v3) also that kind's adapter
+                    task adapters (jina-embeddings-v3) also that kind's adapter;
+                    on an inference-free SPLADE model, --kind query weighs each
+                    text by the model's query table (no forward)
   --task NAME       on a model with task adapters, the adapter to run and its
                     instruction, e.g. text-matching (not with --kind)
   --no-normalize    do not L2-normalise the vectors
@@ -163,6 +166,7 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
   const projection = weights.projection ? new PromptProjection(weights.projection) : null;
   const projected = projection?.appliesTo(args.kind) ? projection : null;
   const task = adapter === null ? {} : { task: adapter };
+  const queryTable = splade?.staticQuery && args.kind === 'query' ? weights.mlmHead?.queryWeights : undefined;
   // A projected text leaves the model full-width and unnormalised, and is finished after the projection.
   const options = projected
     ? { layers, dims: config.hiddenSize, pooling, normalize: false, ...task }
@@ -227,6 +231,14 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
         );
       }
       checkText(text, `stdin line ${lineNo}`);
+      if (queryTable) {
+        // Inference-free SPLADE weighs a query by its table, with no forward and no special tokens.
+        const plain = tokenizer.encodePlain(prefix + text, config.maxTokens);
+        if (plain.truncated) truncated++;
+        await write(io.stdout, sparseLine(staticQueryVector(plain.ids, queryTable)));
+        texts++;
+        continue;
+      }
       const encoded = tokenizer.encode(prefix + text, config.maxTokens);
       if (encoded.truncated) truncated++;
       pending.push(encoded.ids);

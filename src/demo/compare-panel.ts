@@ -90,12 +90,15 @@ export async function setupComparePanel(encoder: Encoder, shape: () => { layers:
         return;
       }
       if (model.sparseOnly) {
-        const weights = await encoder.embedSparse(texts);
+        // Inference-free SPLADE weighs queries by a table and documents by the model: rows and columns differ.
+        const weights = await encoder.embedSparse(texts, model.staticQuery ? { kind: 'passage' } : {});
+        const queries = model.staticQuery ? await encoder.embedSparse(texts, { kind: 'query' }) : weights;
         const ms = performance.now() - started;
-        const scores = weights.map((a) => weights.map((b) => sparseScore(a, b)));
+        const scores = queries.map((a) => weights.map((b) => sparseScore(a, b)));
         const terms = weights.reduce((n, w) => n + w.indices.length, 0) / weights.length;
+        const how = model.staticQuery ? ' (row: the query, weighed by its table; column: the document)' : '';
         $('compare-time').textContent =
-          `${texts.length} texts weighed over the vocabulary in ${ms.toFixed(0)} ms (${terms.toFixed(0)} weighted tokens a text on average); cells: SPLADE's dot product, shaded against the largest.`;
+          `${texts.length} texts weighed over the vocabulary in ${ms.toFixed(0)} ms (${terms.toFixed(0)} weighted tokens a text on average); cells: SPLADE's dot product${how}, shaded against the largest.`;
         $('compare-heatmap').replaceChildren(heatmap(texts, scores, 'dot product', Math.max(...scores.flat())));
         return;
       }

@@ -7,6 +7,7 @@ import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { LateInteractionScorer } from '../model/late-interaction.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
+import { staticQueryVector } from '../model/splade.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
@@ -486,12 +487,15 @@ export class EncoderCore {
     checkChoice('layers', layers, info.exits);
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortError());
+    const prefix = (options.kind && info.prefixes[options.kind]) ?? '';
+    if (options.kind === 'query' && this.handle.model.config.splade?.staticQuery)
+      return Promise.resolve(this.staticQueryWeights(texts, prefix, layers));
     return this.afterFetch(layers).then(() =>
       this.queued(async () => {
         if (signal?.aborted) throw abortError();
         if (await this.handle.ensureLayers(layers)) this.resetBackends();
         const backends = await this.ensureBackends();
-        const { tokens, truncated } = this.tokenize(texts, (options.kind && info.prefixes[options.kind]) ?? '');
+        const { tokens, truncated } = this.tokenize(texts, prefix);
         const sparse: SparseVector[] = [];
         for (let i = 0; i < tokens.length; i += CHUNK_TEXTS) {
           if (i > 0) await nextTask();
@@ -512,6 +516,28 @@ export class EncoderCore {
         };
       }),
     );
+  }
+
+  /**
+   * Inference-free SPLADE's queries, weighed by its table with no forward (staticQueryVector): each
+   * text's tokens without the special ones, as SparseStaticEmbedding reads them, cut to the model's length.
+   */
+  private staticQueryWeights(texts: string[], prefix: string, layers: number): EmbedResult {
+    const { tokenizer, config, weights } = this.handle.model;
+    const table = weights.mlmHead?.queryWeights;
+    if (!table) throw new ModelFormatError(`${this.handle.info.id}: its query weights are missing from the pack's head`);
+    const encoded = texts.map((text, i) => {
+      const enc = tokenizer.encodePlain(prefix + cutText(text, config.maxTokens), config.maxTokens);
+      if (enc.ids.length === 0) throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
+      return enc;
+    });
+    return {
+      vectors: texts.map(() => new Float32Array(0)),
+      tokens: encoded.map((e) => e.ids.length),
+      truncated: encoded.map((e) => e.truncated),
+      layers: texts.map(() => layers),
+      sparse: encoded.map((e) => staticQueryVector(e.ids, table)),
+    };
   }
 
   /**

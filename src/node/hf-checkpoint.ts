@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { type LoadedModel, type LoadOptions, loadHfModel } from '../checkpoint/load.js';
+import { routedSplade } from '../checkpoint/router.js';
 import { SafetensorsFile, type TensorSource } from '../checkpoint/safetensors.js';
 import type { SentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
 import { ModelFormatError } from '../errors.js';
@@ -45,13 +46,19 @@ async function optionalTensors(path: string): Promise<TensorSource | undefined> 
   return bytes && new SafetensorsFile(bytes, path);
 }
 
-/** The folder's sentence-transformers files (modules, pooling, Dense, prompts, max length, a sparse head), those it has. */
-export const readSentenceTransformers = (dir: string) =>
-  sentenceTransformersFiles(
-    (name) => optionalJson(join(dir, ...name.split('/'))),
-    (name) => optionalTensors(join(dir, ...name.split('/'))),
-    (name) => optionalBytes(join(dir, ...name.split('/'))),
-  );
+/**
+ * The folder's sentence-transformers files (modules, pooling, Dense, prompts, max length, a sparse
+ * head), those it has, and the folder holding its transformer's files: `dir`, or an inference-free
+ * SPLADE model's document module (router.ts).
+ */
+async function readSentenceTransformers(dir: string): Promise<{ root: string; files: SentenceTransformersFiles }> {
+  const at = (name: string) => join(dir, ...name.split('/'));
+  const json = (name: string) => optionalJson(at(name));
+  const tensors = (name: string) => optionalTensors(at(name));
+  const files = await sentenceTransformersFiles(json, tensors, (name) => optionalBytes(at(name)));
+  const routed = await routedSplade(files, json, tensors);
+  return routed ? { root: join(dir, routed.dir), files: routed.files } : { root: dir, files };
+}
 
 /** A FileOpener whose files are closed together by `close`. */
 function openedFiles(): { open: FileOpener; close: () => Promise<void> } {
@@ -76,11 +83,12 @@ function openedFiles(): { open: FileOpener; close: () => Promise<void> } {
 export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { close(): Promise<void> }> {
   const gguf = await ggufPathOf(dir);
   if (gguf) return openGgufFile(gguf);
-  const config = await optionalJson(join(dir, 'config.json'));
+  const { root, files: sentenceTransformers } = await readSentenceTransformers(dir);
+  const config = await optionalJson(join(root, 'config.json'));
   // sentence-transformers' static layout keeps its tokenizer and table in the module's folder.
   const module = config === undefined ? await staticModuleOf(dir) : null;
-  if (config === undefined && !module) await requiredJson(dir, 'config.json');
-  const at = module ? join(dir, module.path) : dir;
+  if (config === undefined && !module) await requiredJson(root, 'config.json');
+  const at = module ? join(dir, module.path) : root;
   const tokenizer = await tokenizerOf(at, module?.config ?? config);
   const { open, close } = openedFiles();
   try {
@@ -88,8 +96,8 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
     return {
       config: module?.config ?? config,
       tokenizer,
-      tokenizerConfig: await optionalJson(join(dir, 'tokenizer_config.json')),
-      sentenceTransformers: await readSentenceTransformers(dir),
+      tokenizerConfig: await optionalJson(join(root, 'tokenizer_config.json')),
+      sentenceTransformers,
       weights,
       name: basename(resolve(dir)),
       close,
@@ -111,10 +119,13 @@ export async function loadHfFolder(
 ): Promise<LoadedModel & { sentenceTransformers: SentenceTransformersFiles }> {
   const { open, close } = openedFiles();
   try {
-    const files = await readHfFolder(dir, open);
+    const folder = (await ggufPathOf(dir)) ? null : await readSentenceTransformers(dir);
+    const files = await readHfFolder(folder?.root ?? dir, open);
     // A GGUF file carries its pooling; a folder keeps it in its sentence-transformers files.
-    const sentenceTransformers = files.sentenceTransformers ?? (await readSentenceTransformers(dir));
-    return { ...(await loadHfModel({ ...files, sentenceTransformers }, options)), sentenceTransformers };
+    const sentenceTransformers = folder?.files ?? files.sentenceTransformers ?? {};
+    // The model is named after the folder given, not the module folder its transformer is in.
+    const named = folder ? { ...files, name: basename(resolve(dir)) } : files;
+    return { ...(await loadHfModel({ ...named, sentenceTransformers }, options)), sentenceTransformers };
   } finally {
     await close();
   }

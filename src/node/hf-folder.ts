@@ -4,6 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { openGguf } from '../checkpoint/gguf-model.js';
 import type { HfModelFiles } from '../checkpoint/load.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
+import { hasRouter, spladeRoutes } from '../checkpoint/router.js';
 import { type ByteSource, bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
 import { staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
 import { folderTokenizer } from '../checkpoint/tokenizer-files.js';
@@ -121,6 +122,17 @@ async function onnxWeightsOf(dir: string, openFile: FileOpener): Promise<TensorS
 export async function staticModuleOf(dir: string): Promise<{ path: string; config: Record<string, unknown> } | null> {
   const path = staticEmbeddingPath(await readJson(dir, 'modules.json', true));
   return path ? { path, config: sentenceTransformersStaticConfig() } : null;
+}
+
+/**
+ * An inference-free SPLADE folder's masked-LM config.json, in its document module's folder (see
+ * router.ts); undefined for a folder without a Router, or one that keeps that model at its root.
+ */
+export async function routedConfigOf(dir: string): Promise<unknown> {
+  const modules = await readJson(dir, 'modules.json', true);
+  if (!hasRouter(modules)) return undefined;
+  const { document } = spladeRoutes(modules, await readJson(dir, 'router_config.json', true));
+  return readJson(join(dir, document), 'config.json', true);
 }
 
 /**

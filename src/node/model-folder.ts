@@ -10,7 +10,7 @@ import { parseHfConfig } from '../weights/config.js';
 import type { Quant } from '../weights/weights.js';
 import { ggufPathOf, openGgufFile } from './gguf-file.js';
 import { loadHfFolder } from './hf-checkpoint.js';
-import { staticModuleOf } from './hf-folder.js';
+import { routedConfigOf, staticModuleOf } from './hf-folder.js';
 import { readPackFolder } from './pack-folder.js';
 
 export interface OpenedModel extends LoadedModel {
@@ -78,7 +78,7 @@ export async function readModelConfig(dir: string): Promise<{ config: unknown; m
     return { config: manifest.config, manifest };
   }
   const path = join(dir, 'config.json');
-  const config = await jsonOrUndefined(path);
+  const config = (await jsonOrUndefined(path)) ?? (await routedConfigOf(dir));
   if (config !== undefined) return { config };
   const module = await staticModuleOf(dir);
   if (module) return { config: module.config };

@@ -3,6 +3,7 @@ import { COLBERT_FILE } from '../checkpoint/late-interaction.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { spladeByName } from '../checkpoint/mlm-head.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
+import { routedSplade } from '../checkpoint/router.js';
 import { blobSource, bytesSource, SafetensorsReader, type TensorSource } from '../checkpoint/safetensors.js';
 import {
   type DenseFiles,
@@ -253,41 +254,41 @@ export async function checkpointFromFiles(files: Iterable<File>): Promise<HfChec
     const key = parts.length > 1 && parts.at(-2) !== parts[0] ? `${parts.at(-2)}/${f.name}` : f.name;
     byName.set(key, f);
   }
-  const need = (name: string) => {
+  const json = (name: string) => jsonOf(byName.get(name), name);
+  const tensors = async (name: string) => {
     const f = byName.get(name);
-    if (!f) throw new ModelFormatError(`${name} is missing from the dropped files`);
-    return f;
+    return f && (await SafetensorsReader.open(blobSource(f, name)));
   };
+  const st = await sentenceTransformersFiles(json, tensors, async (name) => {
+    const f = byName.get(name);
+    return f && new Uint8Array(await f.arrayBuffer());
+  });
+  // An inference-free SPLADE model's transformer is in its document module's folder (router.ts).
+  const routed = await routedSplade(st, json, tensors);
+  const dir = routed?.dir ?? '';
+  const at = (name: string) => byName.get(`${dir}${name}`);
   const weights = await checkpointWeights({
-    json: (name) => jsonOf(byName.get(name), name),
+    json: (name) => jsonOf(at(name), name),
     open: async (name) => {
-      const f = byName.get(name);
+      const f = at(name);
       return f && blobSource(f, name);
     },
   });
   if (!weights)
     throw new ModelFormatError('model.safetensors or pytorch_model.bin (or its index.json with its shards) is missing');
-  const config = await jsonOf(need('config.json'), 'config.json');
+  const configFile = at('config.json');
+  if (!configFile) throw new ModelFormatError(`${dir}config.json is missing from the dropped files`);
+  const config = await jsonOf(configFile, 'config.json');
   const tokenizer = await folderTokenizer(async (name) => {
-    const f = byName.get(name);
+    const f = at(name);
     return f && new Uint8Array(await f.arrayBuffer());
   }, config);
   if (!tokenizer) throw new ModelFormatError("tokenizer.json (or a slow tokenizer's files) is missing from the dropped files");
   return {
     config,
     tokenizer,
-    tokenizerConfig: await jsonOf(byName.get('tokenizer_config.json'), 'tokenizer_config.json'),
-    sentenceTransformers: await sentenceTransformersFiles(
-      (name) => jsonOf(byName.get(name), name),
-      async (name) => {
-        const f = byName.get(name);
-        return f && (await SafetensorsReader.open(blobSource(f, name)));
-      },
-      async (name) => {
-        const f = byName.get(name);
-        return f && new Uint8Array(await f.arrayBuffer());
-      },
-    ),
+    tokenizerConfig: await jsonOf(at('tokenizer_config.json'), 'tokenizer_config.json'),
+    sentenceTransformers: routed?.files ?? st,
     weights,
   };
 }

@@ -246,6 +246,7 @@ function packMlmHead(manifest: PackManifest, files: ReadonlyMap<string, Uint8Arr
     norm: view.norm('mlm.norm', H),
     decoder: config.splade?.tied ? null : view.linear('mlm.decoder', V, H, false),
     bias: view.f32('mlm.bias', [V]),
+    ...(config.splade?.staticQuery ? { queryWeights: view.f32('mlm.query_weights', [V]) } : {}),
   };
 }
 

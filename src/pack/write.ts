@@ -339,6 +339,7 @@ export async function streamPack(
             ...normParts('mlm.norm', mlm.norm),
             ...(mlm.decoder ? linearParts('mlm.decoder', mlm.decoder, false) : []),
             f32Part('mlm.bias', mlm.bias, [mlm.bias.length]),
+            ...(mlm.queryWeights ? [f32Part('mlm.query_weights', mlm.queryWeights, [mlm.queryWeights.length])] : []),
           ]
         : []),
     ]);

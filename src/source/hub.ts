@@ -1,5 +1,6 @@
 import { openGguf, pickGgufFile } from '../checkpoint/gguf-model.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
+import { routedSplade } from '../checkpoint/router.js';
 import { type ByteSource, SafetensorsFile, SafetensorsReader } from '../checkpoint/safetensors.js';
 import { type SentenceTransformersFiles, staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
 import { folderTokenizer } from '../checkpoint/tokenizer-files.js';
@@ -203,18 +204,21 @@ export class HubRepo {
 export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Promise<HfCheckpoint> {
   // A GGUF file carries its config, vocabulary and pooling: nothing else of the repository is read.
   if (repo.id.ggufTag !== undefined) return (await openHubGguf(repo, meter)) as HfCheckpoint;
+  const json = (name: string) => repo.json(name, false);
+  // Dense modules' and an inference-free SPLADE query table's weights are small (a few MB): read whole, not by Range.
+  const smallTensors = async (name: string) => {
+    const bytes = await repo.bytes(name, false);
+    return bytes && new SafetensorsFile(bytes, name);
+  };
   const [config, sentenceTransformers] = await Promise.all([
-    repo.json('config.json', false),
-    // Dense modules' weights are small (a few MB): read whole, not by Range.
-    sentenceTransformersFiles(
-      (name) => repo.json(name, false),
-      async (name) => {
-        const bytes = await repo.bytes(name, false);
-        return bytes && new SafetensorsFile(bytes, name);
-      },
-      (name) => repo.bytes(name, false),
-    ),
+    json('config.json'),
+    sentenceTransformersFiles(json, smallTensors, (name) => repo.bytes(name, false)),
   ]);
+  const routed = await routedSplade(sentenceTransformers, json, smallTensors);
+  if (routed) {
+    const docConfig = await repo.json(`${routed.dir}config.json`, true);
+    return transformerCheckpoint(repo, routed.dir, docConfig, routed.files, meter);
+  }
   if (config === undefined) {
     const path = staticEmbeddingPath(sentenceTransformers.modules);
     if (path) return openStaticModule(repo, path, sentenceTransformers, meter);
@@ -223,9 +227,25 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
     // Asked again as required: its 404 names the missing file and repository.
     await repo.bytes('config.json', true);
   }
+  return transformerCheckpoint(repo, '', config, sentenceTransformers, meter);
+}
+
+/**
+ * A transformer's checkpoint whose config.json, tokenizer and weights are in the folder `dir` of
+ * the repository ('' for its root, else with a trailing slash), with the sentence-transformers
+ * files read already.
+ */
+async function transformerCheckpoint(
+  repo: HubRepo,
+  dir: string,
+  config: unknown,
+  sentenceTransformers: SentenceTransformersFiles,
+  meter?: WeightMeter,
+): Promise<HfCheckpoint> {
   // The slow tokenizer's settings files are small and read as JSON below too: fetched once.
-  const tokenizer = await folderTokenizer(async (file) => {
-    if (!SETTINGS_FILES.has(file)) return repo.bytes(file, false);
+  const tokenizer = await folderTokenizer(async (name) => {
+    const file = `${dir}${name}`;
+    if (!SETTINGS_FILES.has(name)) return repo.bytes(file, false);
     const json = await repo.json(file, false);
     return json === undefined ? undefined : new TextEncoder().encode(JSON.stringify(json));
   }, config);
@@ -233,15 +253,16 @@ export async function openHubCheckpoint(repo: HubRepo, meter?: WeightMeter): Pro
     const gguf = await openHubGguf(repo, meter);
     if (gguf) return gguf;
     throw new ModelFormatError(
-      `${repo.fileUrl('tokenizer.json')}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json (or BERT's vocab.txt, XLM-R's sentencepiece.bpe.model, ALBERT's or T5's spiece.model)`,
+      `${repo.fileUrl(`${dir}tokenizer.json`)}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json (or BERT's vocab.txt, XLM-R's sentencepiece.bpe.model, ALBERT's or T5's spiece.model)`,
     );
   }
   const [tokenizerConfig, weights] = await Promise.all([
-    repo.json('tokenizer_config.json', false),
+    repo.json(`${dir}tokenizer_config.json`, false),
     checkpointWeights({
-      json: (file) => repo.json(file, false),
+      json: (name) => repo.json(`${dir}${name}`, false),
       // A file is opened straight away: its first ranged request also says whether it exists.
-      open: async (file) => {
+      open: async (name) => {
+        const file = `${dir}${name}`;
         const source = await repo
           .byteSource(file, (bytes) => meter?.count(file, bytes))
           .catch((err: unknown) => {

@@ -68,7 +68,8 @@ export async function openModelFolder(folder: ModelFolder, options: HubSourceOpt
     return { ...handle, info: { ...handle.info, source } };
   }
   const gguf = Object.keys(folder.files).some((f) => /\.gguf$/i.test(f));
-  if (!folder.files['config.json'] && !gguf) {
+  // sentence-transformers' layouts that keep config.json in a module's folder name it in modules.json.
+  if (!folder.files['config.json'] && !folder.files['modules.json'] && !gguf) {
     throw new ModelFormatError(
       `${source} has neither manifest.json (an m3web pack), config.json (a Hugging Face model) nor a .gguf file: drop the model's own folder`,
     );

@@ -42,8 +42,12 @@ function weightsFingerprint(manifest: PackManifest): string {
 }
 
 /** What a model's info says of its sparse output: BGE-M3's beside its vectors, or a SPLADE encoder's instead of them. */
-export function sparseInfo(config: Pick<EncoderConfig, 'sparse' | 'splade'>): { sparse?: true; sparseOnly?: true } {
-  if (config.splade) return { sparse: true, sparseOnly: true };
+export function sparseInfo(config: Pick<EncoderConfig, 'sparse' | 'splade'>): {
+  sparse?: true;
+  sparseOnly?: true;
+  staticQuery?: true;
+} {
+  if (config.splade) return { sparse: true, sparseOnly: true, ...(config.splade.staticQuery ? { staticQuery: true } : {}) };
   return config.sparse ? { sparse: true } : {};
 }
 

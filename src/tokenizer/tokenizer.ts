@@ -136,6 +136,12 @@ export class TextTokenizer {
     return { ids: keep, truncated: true };
   }
 
+  /** Ids without special tokens, at most `maxTokens` of them (a tokenizer asked with add_special_tokens=False and truncation). */
+  encodePlain(text: string, maxTokens: number): EncodedText {
+    const ids = this.tokenIds(text, false);
+    return ids.length <= maxTokens ? { ids, truncated: false } : { ids: ids.slice(0, maxTokens), truncated: true };
+  }
+
   /**
    * `first` and `second` as one sequence by the pair template, at most `maxTokens` ids: past it the
    * longer of the two loses its last token until the pair fits (transformers' "longest_first",

@@ -244,6 +244,11 @@ export interface SpladeSpec {
   tied: boolean;
   /** The head's activation after its dense layer (BERT's hidden_act, DistilBERT's activation). */
   headActivation: 'gelu' | 'gelu_tanh' | 'relu';
+  /**
+   * Inference-free SPLADE: a query is weighed by a table, one weight per token id it holds
+   * (MlmHead.queryWeights), not by the model; documents go through the model as above.
+   */
+  staticQuery?: true;
 }
 
 /** The architecture numbers the forward pass needs, normalised from a Hugging Face config.json. */

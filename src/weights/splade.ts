@@ -17,6 +17,7 @@ export function spladeJson(spec: SpladeSpec): Record<string, unknown> {
     activation_function: spec.activation,
     tied: spec.tied,
     head_activation: spec.headActivation,
+    ...(spec.staticQuery ? { static_query: true } : {}),
   };
 }
 
@@ -38,13 +39,19 @@ export function spladeSettings(raw: unknown, where: string): Pick<SpladeSpec, 'p
 export function spladeSpec(cfg: Record<string, unknown>): SpladeSpec | null {
   const raw = cfg[SPLADE_KEY];
   if (raw === undefined) return null;
-  if (!isObject(raw) || typeof raw.tied !== 'boolean' || !HEAD_ACTIVATIONS.includes(raw.head_activation as never))
+  if (
+    !isObject(raw) ||
+    typeof raw.tied !== 'boolean' ||
+    !HEAD_ACTIVATIONS.includes(raw.head_activation as never) ||
+    ![undefined, true].includes(raw.static_query as never)
+  )
     throw new ModelFormatError(
-      `config.json: ${SPLADE_KEY} needs tied (a boolean) and head_activation (${HEAD_ACTIVATIONS.join(', ')})`,
+      `config.json: ${SPLADE_KEY} needs tied (a boolean), head_activation (${HEAD_ACTIVATIONS.join(', ')}) and static_query true or left out`,
     );
   return {
     ...spladeSettings(raw, `config.json: ${SPLADE_KEY}`),
     tied: raw.tied,
     headActivation: raw.head_activation as SpladeSpec['headActivation'],
+    ...(raw.static_query ? { staticQuery: true as const } : {}),
   };
 }

@@ -81,6 +81,8 @@ export interface MlmHead {
   decoder: Linear | null;
   /** [V] */
   bias: Float32Array;
+  /** [V]: inference-free SPLADE's weight per query token id (SpladeSpec.staticQuery). */
+  queryWeights?: Float32Array;
 }
 
 /**

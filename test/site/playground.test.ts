@@ -330,38 +330,50 @@ describe('the playground site', { timeout: 900_000 }, () => {
     }
   });
 
-  it('opens a SPLADE folder: the compare panel shows its dot products, the search panel indexes its weights', async () => {
-    const other = await context.newPage();
-    try {
-      await other.goto(`${url}?device=cpu`);
-      await modelReady(other);
-      await other.setInputFiles('#model-folder', join(ROOT, 'test/oracle/fixtures/splade-bert-tiny'));
-      await other.waitForURL(/model=folder/);
-      expect(await modelReady(other)).toMatch(/^splade-bert-tiny: 4 layers, 48 dims, q8, loaded in [\d.]+ s$/);
-      await other.waitForFunction(
-        () => /sentences embedded by splade-bert-tiny/.test(document.getElementById('search-status')?.textContent ?? ''),
-        null,
-        { timeout: READY_MS },
-      );
-      // No vectors to rank by: the menu offers the weights, words, and both.
-      expect(
-        await other.locator('#search-mode option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)),
-      ).toEqual(['hybrid', 'lexical', 'sparse']);
-      await other.fill('#search-input', 'Beijing');
-      await other.press('#search-input', 'Enter');
-      await other.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('fused by rank'));
-      const ranks = await other.locator('#search-hits .ranks').allInnerTexts();
-      expect(ranks.some((r) => r.includes('lexical weights #'))).toBe(true);
-      expect(ranks.every((r) => !r.includes('vector #'))).toBe(true);
-      await other.click('#compare-run');
-      await other.waitForFunction(() =>
-        /^7 texts weighed over the vocabulary/.test(document.getElementById('compare-time')?.textContent ?? ''),
-      );
-      expect(await other.locator('#compare-heatmap td').count()).toBe(49);
-    } finally {
-      await other.close();
-    }
-  });
+  it.each([
+    ['splade-bert-tiny', '4 layers, 48 dims', /^7 texts weighed over the vocabulary.*dot product, shaded/],
+    // Inference-free SPLADE (a Router folder): its rows are queries weighed by the table.
+    [
+      'splade-inference-free',
+      '2 layers, 48 dims',
+      /^7 texts weighed over the vocabulary.*\(row: the query, weighed by its table/,
+    ],
+  ] as const)(
+    'opens a SPLADE folder (%s): the compare panel shows its dot products, the search panel indexes its weights',
+    async (name, shape, caption) => {
+      const other = await context.newPage();
+      try {
+        await other.goto(`${url}?device=cpu`);
+        await modelReady(other);
+        await other.setInputFiles('#model-folder', join(ROOT, 'test/oracle/fixtures', name));
+        await other.waitForURL(/model=folder/);
+        expect(await modelReady(other)).toMatch(new RegExp(`^${name}: ${shape}, q8, loaded in [\\d.]+ s$`));
+        await other.waitForFunction(
+          (n) => document.getElementById('search-status')?.textContent?.includes(`sentences embedded by ${n}`),
+          name,
+          { timeout: READY_MS },
+        );
+        // No vectors to rank by: the menu offers the weights, words, and both.
+        expect(
+          await other.locator('#search-mode option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)),
+        ).toEqual(['hybrid', 'lexical', 'sparse']);
+        await other.fill('#search-input', 'Beijing');
+        await other.press('#search-input', 'Enter');
+        await other.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('fused by rank'));
+        const ranks = await other.locator('#search-hits .ranks').allInnerTexts();
+        expect(ranks.some((r) => r.includes('lexical weights #'))).toBe(true);
+        expect(ranks.every((r) => !r.includes('vector #'))).toBe(true);
+        await other.click('#compare-run');
+        await other.waitForFunction(() =>
+          /^7 texts weighed over the vocabulary/.test(document.getElementById('compare-time')?.textContent ?? ''),
+        );
+        expect(await other.locator('#compare-time').textContent()).toMatch(caption);
+        expect(await other.locator('#compare-heatmap td').count()).toBe(49);
+      } finally {
+        await other.close();
+      }
+    },
+  );
 
   it('reranks the search hits with a cross-encoder opened by Hub id, refuses an embedding model there, and drops it', async () => {
     const served = (name: string) => ({

@@ -15,3 +15,19 @@ export function worstOff(got: readonly SparseVector[], want: readonly OracleWeig
   });
   return worst;
 }
+
+/** The smallest cosine of a text's weights with the oracle's, both read as vectors over the vocabulary. */
+export function worstCosine(got: readonly SparseVector[], want: readonly OracleWeights[]): number {
+  return Math.min(
+    ...got.map((v, i) => {
+      const w = want[i] as OracleWeights;
+      const oracle = new Map(w.indices.map((id, k) => [id, w.values[k] as number]));
+      let dot = 0;
+      v.indices.forEach((id, k) => {
+        dot += (v.values[k] as number) * (oracle.get(id) ?? 0);
+      });
+      const norm = (xs: ArrayLike<number>) => Math.hypot(...Array.from(xs));
+      return dot / (norm(v.values) * norm(w.values));
+    }),
+  );
+}

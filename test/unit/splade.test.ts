@@ -14,7 +14,7 @@ import type { SparseVector } from '../../src/types.js';
 import { parseHfConfig } from '../../src/weights/config.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
-import { type OracleWeights, worstOff } from '../support/sparse-oracle.js';
+import { type OracleWeights, worstCosine, worstOff } from '../support/sparse-oracle.js';
 
 // SPLADE sparse encoders (sentence-transformers' MLMTransformer + SpladePooling) against
 // test/oracle/make_splade.py: a float64 forward of bert-tiny / distilbert-mlm-tiny, their masked-LM
@@ -34,22 +34,6 @@ interface Expected {
   pairs: number[];
 }
 const expectedOf = (dir: string) => readOracleJson<Expected>(join(dir, 'expected.json'));
-
-/** The smallest cosine of a text's weights with the oracle's, both read as vectors over the vocabulary. */
-function worstCosine(got: SparseVector[], want: Weights[]): number {
-  return Math.min(
-    ...got.map((v, i) => {
-      const w = want[i] as Weights;
-      const oracle = new Map(w.indices.map((id, k) => [id, w.values[k] as number]));
-      let dot = 0;
-      v.indices.forEach((id, k) => {
-        dot += (v.values[k] as number) * (oracle.get(id) ?? 0);
-      });
-      const norm = (xs: ArrayLike<number>) => Math.hypot(...Array.from(xs));
-      return dot / (norm(v.values) * norm(w.values));
-    }),
-  );
-}
 
 /** The ids the oracle weighs above `floor`: a weight that small may fall either side of zero in f32. */
 const clearIds = (w: Weights, floor: number) => w.indices.filter((_, k) => (w.values[k] as number) > floor);
@@ -76,6 +60,7 @@ describe('SPLADE sparse encoders', () => {
     try {
       const { model } = await enc.info();
       expect(model).toMatchObject({ sparse: true, sparseOnly: true, exits: [model.layers] });
+      expect(model.staticQuery).toBeUndefined();
       const got = await enc.embedSparse(expected.texts);
       const want = expected.sparse[setting];
       const worst = worstOff(got, want);
@@ -204,19 +189,12 @@ describe('SPLADE sparse encoders', () => {
     expect(extra).toBeLessThan(22.4 + 32 + 0.9 + 8);
   });
 
-  it('refuses a folder whose head is missing or routed, naming what is wrong', async () => {
+  it('refuses a folder whose head is missing or whose pooling is unknown, naming what is wrong', async () => {
     // A DistilBertModel saved without its masked-LM head, behind SPLADE's modules.
     const headless = mkdtempSync(join(tmpdir(), 'm3web-splade-headless-'));
     cpSync(DISTIL, headless, { recursive: true });
     for (const f of ['model.safetensors', 'config.json']) cpSync(join(FIXTURES, 'distilbert-tiny', f), join(headless, f));
     await expect(createEncoder({ model: headless, device: 'cpu' })).rejects.toThrow(/masked-LM head needs vocab_/);
-    const routed = mkdtempSync(join(tmpdir(), 'm3web-splade-router-'));
-    cpSync(BERT, routed, { recursive: true });
-    writeFileSync(
-      join(routed, 'modules.json'),
-      JSON.stringify([{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Router' }]),
-    );
-    await expect(createEncoder({ model: routed, device: 'cpu' })).rejects.toThrow(/Router/);
     const badPooling = withPooling(BERT, 'mean', 'relu');
     await expect(createEncoder({ model: badPooling, device: 'cpu' })).rejects.toThrow(ModelFormatError);
   });
