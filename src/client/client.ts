@@ -58,8 +58,10 @@ export async function createEncoder(options: EncoderOptions): Promise<Encoder> {
  * await index.add([{ id: 'a', text: 'Die Katze schläft auf dem Sofa.' }]);
  * (await index.search('where is the cat?', { k: 1 }))[0].id; // 'a'
  *
- * With `url` it opens, read-only, the folder `m3web index --static` wrote (StaticIndexOptions):
+ * With `url` it opens, read-only, the folder `m3web index --static` wrote (StaticIndexOptions);
+ * without an encoder it ranks that folder by words alone, with no model to download:
  * const site = await createIndex({ encoder, url: '/search-index/' });
+ * const words = await createIndex({ url: '/search-index/' });
  */
 export async function createIndex(options: StaticIndexOptions): Promise<StaticIndex>;
 export async function createIndex(options: IndexOptions): Promise<VectorIndex>;

@@ -111,7 +111,13 @@ export interface IndexOptions {
  * answers offline.
  */
 export interface StaticIndexOptions {
-  encoder: IndexEncoder;
+  /**
+   * The model the folder was built with, for vector and hybrid search. Left out, the index ranks
+   * by words alone (`mode` 'lexical', its default then) and nothing of a model is downloaded: a
+   * page can search while its model loads, then open the folder again with the encoder (the
+   * files fetched are cached), or search a static site by words only.
+   */
+  encoder?: IndexEncoder;
   /** The folder's URL; in a page it may be relative to the page. */
   url: string;
   /** A label (default: the URL). */

@@ -95,13 +95,14 @@ function checkFusion(fusion: unknown, base: Fusion): Fusion {
   return { k, weights };
 }
 
-/** Checks a search call; `fusion` is the model's default for hybrid ranking. */
+/** Checks a search call; `fusion` is the model's default for hybrid ranking, `mode` the index's default ranking. */
 export function checkSearch(
   query: unknown,
   options: unknown,
   indexDims: number,
   modelDims: readonly number[],
   fusion: Fusion = STANDARD_FUSION,
+  defaultMode: SearchMode = 'hybrid',
 ): CheckedSearch {
   checkText(query, 'search: query');
   if (options !== undefined && !isPlainObject(options))
@@ -122,7 +123,7 @@ export function checkSearch(
   const c = o.candidates;
   if (c !== undefined && (!Number.isInteger(c) || c < k))
     throw new InputError(`candidates must be an integer >= k (${k}), got ${JSON.stringify(c)}`);
-  const mode = o.mode ?? 'hybrid';
+  const mode = o.mode ?? defaultMode;
   if (!MODES.includes(mode)) throw new InputError(`mode must be ${MODES.join(', ')} or left out, got ${JSON.stringify(mode)}`);
   if (o.prefix !== undefined && typeof o.prefix !== 'boolean')
     throw new InputError(`prefix must be a boolean, got ${typeName(o.prefix)}`);

@@ -70,6 +70,10 @@ describe('static index in the page', () => {
     const later = await createIndex({ encoder, url: BASE });
     expect(await later.search(QUERIES[0] as string, { k: 5, mode: 'lexical' })).toEqual(seen);
     expect((await later.stats()).fetched).toEqual({ requests: 0, bytes: 0 });
+    // With no encoder (no model loaded yet), the same folder answers by words, from the cache too.
+    const words = await createIndex({ url: BASE });
+    expect(await words.search(QUERIES[0] as string, { k: 5 })).toEqual(seen);
+    words.close();
     // No vector search ran: its row shards were never fetched.
     const err = await rejection(later.search(QUERIES[0] as string, { k: 5, mode: 'vector' }));
     expect(err).toBeInstanceOf(M3WebError);

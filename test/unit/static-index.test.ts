@@ -206,6 +206,22 @@ describe('static index over HTTP', () => {
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(/"words-128".*"other"/);
   });
+
+  it('opened without an encoder, ranks by words (by default) as the in-memory index does, and refuses vectors', async () => {
+    const index = await createIndex({ url });
+    expect(index.size).toBe(3000);
+    for (const q of QUERIES.slice(0, 3))
+      expect(await index.search(q, { k: 10 })).toEqual(await memory.search(q, { mode: 'lexical', k: 10 }));
+    for (const mode of ['vector', 'hybrid'] as const) {
+      const err = await rejection(index.search(QUERIES[0] as string, { mode }));
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as Error).message).toMatch(new RegExp(`mode '${mode}'.*opened without an encoder`));
+    }
+    // Bad options are still refused as with an encoder.
+    expect(await rejection(index.search(QUERIES[0] as string, 'lexical' as never))).toBeInstanceOf(InputError);
+    expect(await rejection(openIndex({ encoder: {} as IndexEncoder, url }))).toBeInstanceOf(InputError);
+    index.close();
+  });
 });
 
 describe('static index cache', () => {

@@ -13,6 +13,7 @@ import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
 import { type Ranked, selectTop } from '../topk.js';
 import type {
+  IndexEncoder,
   IndexSignature,
   Meta,
   MetaFilter,
@@ -84,8 +85,8 @@ function parseDocs(bytes: Uint8Array, name: string, m: StaticManifest): StaticDo
 
 function checkOptions(options: unknown): asserts options is StaticIndexOptions {
   const o = options as StaticIndexOptions;
-  if (typeof o.encoder?.embedDetailed !== 'function' || typeof o.encoder?.info !== 'function')
-    throw new InputError('encoder must be an encoder from createEncoder (or an object with embedDetailed and info)');
+  if (o.encoder !== undefined && (typeof o.encoder?.embedDetailed !== 'function' || typeof o.encoder?.info !== 'function'))
+    throw new InputError('encoder must be an encoder from createEncoder (or an object with embedDetailed and info) or left out');
   if (typeof o.url !== 'string' || o.url === '')
     throw new InputError(`url must be a non-empty string, got ${JSON.stringify(o.url)}`);
   if (o.name !== undefined && typeof o.name !== 'string')
@@ -163,8 +164,8 @@ class StaticSearchIndex implements StaticIndex {
     private readonly m: StaticManifest,
     private readonly tier: Tier,
     private readonly files: StaticFiles,
-    private readonly encoder: StaticIndexOptions['encoder'],
-    private readonly model: ModelInfo,
+    /** Null where the index was opened without one: it ranks by words only. */
+    private readonly encoder: { encoder: IndexEncoder; model: ModelInfo } | null,
   ) {
     this.full = codec(m.signature.vector, m.signature.dims);
     this.local = m.coarse.vector === m.signature.vector && m.coarse.dims === m.signature.dims;
@@ -188,7 +189,10 @@ class StaticSearchIndex implements StaticIndex {
   }
 
   private async firstStage(query: string, options?: SearchOptions): Promise<SearchHit[]> {
-    const o = checkSearch(query, options, this.m.signature.dims, this.model.dims, this.model.search?.fusion);
+    const { dims } = this.m.signature;
+    const model = this.encoder?.model;
+    // Without an encoder, words are all it can rank by.
+    const o = checkSearch(query, options, dims, model?.dims ?? [dims], model?.search?.fusion, model ? 'hybrid' : 'lexical');
     return this.queue.run(async () => {
       const before = { ...this.files.fetched };
       try {
@@ -251,6 +255,12 @@ class StaticSearchIndex implements StaticIndex {
     }
     if (o.mode === 'sparse')
       throw new UnsupportedError("mode 'sparse': a static index holds no lexical weights; search it hybrid, vector or lexical");
+    if (o.mode !== 'lexical' && !this.encoder) {
+      throw new InputError(
+        `mode '${o.mode}': the static index "${this.name}" was opened without an encoder and ranks by words only; ` +
+          'open it with { encoder } (the model it was built with) to rank by vectors',
+      );
+    }
     if (this.m.docs === 0) return [];
     const mask = this.mask(o.filter);
     const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
@@ -343,7 +353,8 @@ class StaticSearchIndex implements StaticIndex {
 
   /** The depth best documents by cosine: the funnel's candidates grow until they cover that many. */
   private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
-    const { vector } = await embedQuery(this.encoder, query, this.m.signature.layers, o.dims, this.m.signature.symmetric);
+    const { encoder } = this.encoder as { encoder: IndexEncoder };
+    const { vector } = await embedQuery(encoder, query, this.m.signature.layers, o.dims, this.m.signature.symmetric);
     const rows = this.m.rows;
     for (let want = Math.min(rows, depth * Math.ceil(rows / this.m.docs)); ; want = Math.min(rows, want * 4)) {
       const { ranked, complete } = await this.rankRows(vector, o, mask, want);
@@ -425,12 +436,13 @@ class StaticSearchIndex implements StaticIndex {
 export async function openStaticIndex(options: StaticIndexOptions): Promise<StaticIndex> {
   checkOptions(options);
   const base = folderUrl(options.url);
-  const info = await options.encoder.info();
+  const model = options.encoder ? (await options.encoder.info()).model : null;
   const cache = defaultCache();
   const m = parseManifest(await fetchManifest(base, cache), base);
-  checkModel(m.signature, info.model, base);
+  if (model) checkModel(m.signature, model, base);
   await forgetOtherBuilds(cache, base, m.build);
   const files = new StaticFiles(base, m.build, cache);
   const tier = await readTier(files, m);
-  return new StaticSearchIndex(options.name ?? base, m, tier, files, options.encoder, info.model);
+  const encoder = options.encoder && model ? { encoder: options.encoder, model } : null;
+  return new StaticSearchIndex(options.name ?? base, m, tier, files, encoder);
 }
