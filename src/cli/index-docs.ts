@@ -43,7 +43,7 @@ Options:
                    bytes per query with fewer, more files with more
   --layers L       encoder layers (default: all)
   --dims D         stored width: one of the model's dims (default: its widest)
-  --vector V       f32, int8 or binary (default f32)
+  --vector V       f32, int8 or binary (default f32; a SPLADE model's index has no vectors)
   --backend B      cpu, webgpu or auto (default cpu)
   -h, --help       show this help
 `;
@@ -60,7 +60,8 @@ export interface IndexArgs {
   out: string;
   layers: number | undefined;
   dims: number | undefined;
-  vector: VectorType;
+  /** Undefined where not given: the index's default (f32; none for a SPLADE model). */
+  vector: VectorType | undefined;
   backend: BackendChoice;
   static: boolean;
   ngrams: boolean;
@@ -108,7 +109,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
     out: required('out'),
     layers: positiveInt('layers', str('layers'), HINT),
     dims: positiveInt('dims', str('dims'), HINT),
-    vector: oneOf('vector', str('vector'), VECTORS, 'f32', HINT),
+    vector: str('vector') === undefined ? undefined : oneOf('vector', str('vector'), VECTORS, 'f32', HINT),
     backend: oneOf('backend', str('backend'), BACKEND_CHOICES, 'cpu', HINT),
     static: flag('static'),
     ngrams: !flag('no-ngrams'),
@@ -150,7 +151,7 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
     index = await createIndex({
       encoder,
       name: 'cli',
-      vector: args.vector,
+      ...(args.vector === undefined ? {} : { vector: args.vector }),
       symmetric: args.symmetric,
       // The index's default (a model's lexical weights where it has a head) unless told not to.
       ...(args.sparse ? {} : { sparse: false }),
@@ -211,7 +212,7 @@ async function writeFolder(
   const t = tierSizes(m);
   const s = m.sizes;
   return (
-    `coarse tier ${mb(t.coarse)} (${m.coarse.dims} dims ${m.coarse.vector}), postings ${mb(t.postings)} in ${s.terms.length} shards, ` +
+    `coarse tier ${mb(t.coarse)} (${m.coarse.dims} dims ${m.coarse.vector}), postings ${mb(t.postings)} in ${s.terms.length} shards${s.sparse ? ` + ${s.sparse.length} of lexical weights` : ''}, ` +
     `rows ${mb(t.rows)} in ${s.rows.length} shards, texts ${mb(t.texts)} in ${s.texts.length} shards`
   );
 }

@@ -6,10 +6,10 @@ import { createEncoder, createIndex, type Encoder } from '../../src/client/clien
 import { InputError } from '../../src/errors.js';
 import { sparseScore } from '../../src/index.js';
 import { parseIndex, serializeIndex } from '../../src/search/serialize.js';
-import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { VectorIndex } from '../../src/search/types.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson } from '../support/oracle-pack.js';
+import { expectStaticLikeMemory } from '../support/static-folder.js';
 
 // An index over a model with a lexical-weights head (BGE-M3's layout over xlmr-tiny) stores each
 // chunk's weights beside its vector and ranks by them too: alone (mode 'sparse') as the model's
@@ -104,19 +104,11 @@ describe('an index that stores lexical weights', () => {
     }
   });
 
-  it('a static index written from its export says it holds no lexical weights', async () => {
-    const { signature, segment } = parseIndex(await index.export());
-    expect(segment.docs[0]?.sparse).toHaveLength(1);
-    const files = new Map<string, Uint8Array>();
-    const m = await writeStaticIndex(signature, segment, {
-      trainedDims: [64],
-      ngrams: false,
-      put: async (path, bytes) => {
-        files.set(path, bytes);
-      },
-    });
-    expect(m.signature).toMatchObject({ model: signature.model, layers: signature.layers });
-    expect(JSON.parse(new TextDecoder().decode(files.get('index.json'))).signature.sparse).toBeUndefined();
+  it('a static index written from it ranks by the weights, words, vectors and all three as this index does', async () => {
+    const queries = [texts[0] as string, texts[2] as string, 'President Bush'];
+    const m = await expectStaticLikeMemory(index, encoder, queries, ['sparse', 'hybrid', 'vector', 'lexical'], [64]);
+    expect(m.signature.sparse).toBe(true);
+    expect(m.sizes.sparse?.length).toBeGreaterThan(0);
   });
 
   it('refuses an export whose lexical weights are damaged, keeping what it holds', async () => {

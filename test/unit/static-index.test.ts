@@ -14,27 +14,12 @@ import type { ModelInfo } from '../../src/types.js';
 import { m3web } from '../support/cli.js';
 import { rejection } from '../support/rejection.js';
 import { QUERIES, STATIC_DIMS, staticCorpus, wordsEncoder } from '../support/static-corpus.js';
+import { writeStaticFolder } from '../support/static-folder.js';
 import { serveStatic } from '../support/static-server.js';
 
 // The static tiered index (m3web index --static, createIndex({ url })): a folder served over
 // HTTP searched like the in-memory index it was written from, fetching only what a query needs,
 // and answering offline from what it has seen.
-
-/** Writes `index`'s contents as a static folder in a new temporary directory. */
-async function writeFolder(index: VectorIndex, shardRows: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'm3web-static-'));
-  const { signature, segment } = parseIndex(await index.export());
-  await writeStaticIndex(signature, segment, {
-    trainedDims: STATIC_DIMS,
-    ngrams: true,
-    shardRows,
-    put: async (path, bytes) => {
-      mkdirSync(dirname(join(dir, path)), { recursive: true });
-      writeFileSync(join(dir, path), bytes);
-    },
-  });
-  return dir;
-}
 
 const ids = (hits: { id: string }[]) => hits.map((h) => h.id);
 
@@ -48,7 +33,7 @@ describe('static index over HTTP', () => {
   beforeAll(async () => {
     memory = await openIndex({ encoder, name: 'static-source', device: 'cpu' });
     await memory.add(staticCorpus(3000));
-    dir = await writeFolder(memory, 32);
+    ({ dir } = await writeStaticFolder(memory, STATIC_DIMS, 32));
     ({ server, url } = await serveStatic(dir));
   });
   afterAll(() => {
@@ -177,14 +162,14 @@ describe('static index over HTTP', () => {
   it('sees a folder rebuilt at the same URL at once, never mixing its files with the old build', async () => {
     const small = await openIndex({ encoder, name: 'static-small', device: 'cpu' });
     await small.add(staticCorpus(50));
-    const folder = await writeFolder(small, 32);
+    const { dir: folder } = await writeStaticFolder(small, STATIC_DIMS, 32);
     const own = await serveStatic(folder);
     const before = await openIndex({ encoder, url: own.url });
     expect(ids(await before.search(QUERIES[0] as string, { mode: 'lexical', k: 3 }))).toEqual(
       ids(await small.search(QUERIES[0] as string, { mode: 'lexical', k: 3 })),
     );
     await small.sync(staticCorpus(80).slice(40));
-    const rebuilt = await writeFolder(small, 32);
+    const { dir: rebuilt } = await writeStaticFolder(small, STATIC_DIMS, 32);
     rmSync(folder, { recursive: true });
     renameSync(rebuilt, folder);
     const after = await openIndex({ encoder, url: own.url });

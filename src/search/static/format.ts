@@ -11,7 +11,11 @@ import type { IndexSignature, Meta, VectorType } from '../types.js';
  *                     then its f32 scale (one record, so a run of rows is one Range request)
  *   texts/NNNNN.json  the chunk texts of the same rows, as a JSON array
  *   terms/NNNNN.bin   BM25 postings, a term in shard termShard(term, count) (see postings.ts)
+ *   sparse/NNNNN.bin  in an index of lexical weights (signature.sparse: BGE-M3's, SPLADE's), each
+ *                     token id's rows and weights, id in shard id % count (see postings.ts)
  *
+ * A SPLADE model's index holds no vectors (signature.dims 0): no row shards, and its coarse tier
+ * only the rows' scales and BM25 lengths.
  * Rows are numbered as in the in-memory index (documents in order, their chunks consecutive), so
  * BM25 and ties rank alike; shards hold documents in another order (near vectors together, see
  * order.ts), so a query's candidates fall into few of them. Binary data is little-endian.
@@ -26,6 +30,7 @@ const shardName = (dir: string, ext: string) => (i: number) => `${dir}/${String(
 export const rowShard = shardName('rows', 'bin');
 export const textShard = shardName('texts', 'json');
 export const termShardFile = shardName('terms', 'bin');
+export const weightsShardFile = shardName('sparse', 'bin');
 
 export interface StaticManifest {
   format: typeof FORMAT;
@@ -45,8 +50,8 @@ export interface StaticManifest {
   /** Sum of the rows' BM25 lengths (terms): with `rows`, BM25's average length. */
   totalLength: number;
   shardRows: number;
-  /** Byte size of each file, which the reader checks as it downloads. */
-  sizes: { coarse: number; docs: number; rows: number[]; texts: number[]; terms: number[] };
+  /** Byte size of each file, which the reader checks as it downloads (`sparse`: where signature.sparse). */
+  sizes: { coarse: number; docs: number; rows: number[]; texts: number[]; terms: number[]; sparse?: number[] };
 }
 
 /** docs.json: per document, in row order. */
@@ -61,10 +66,10 @@ export interface StaticDocs {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Bytes of each tier: the coarse tier (coarse rows, documents), postings, full-width rows, chunk texts. */
+/** Bytes of each tier: the coarse tier (coarse rows, documents), postings (words' and lexical weights'), full-width rows, chunk texts. */
 export function tierSizes(m: StaticManifest): { coarse: number; postings: number; rows: number; texts: number } {
   const s = m.sizes;
-  return { coarse: s.coarse + s.docs, postings: sum(s.terms), rows: sum(s.rows), texts: sum(s.texts) };
+  return { coarse: s.coarse + s.docs, postings: sum(s.terms) + sum(s.sparse ?? []), rows: sum(s.rows), texts: sum(s.texts) };
 }
 
 /** FNV-1a over UTF-16 units: which postings shard holds `term`. */
@@ -73,6 +78,9 @@ export function termShard(term: string, count: number): number {
   for (let i = 0; i < term.length; i++) h = Math.imul(h ^ term.charCodeAt(i), 16777619);
   return (h >>> 0) % count;
 }
+
+/** Which lexical-weights shard holds token `id`. */
+export const weightsShard = (id: number, count: number): number => id % count;
 
 const isInts = (v: unknown, n?: number): v is number[] =>
   Array.isArray(v) && (n === undefined || v.length === n) && v.every((x) => Number.isInteger(x) && x >= 0);
@@ -102,7 +110,8 @@ export function parseManifest(bytes: Uint8Array, url: string): StaticManifest {
     isInts(s.rows) &&
     isInts(s.texts, Math.ceil((m.rows as number) / (m.shardRows as number))) &&
     isInts(s.terms) &&
-    s.terms.length > 0;
+    s.terms.length > 0 &&
+    (m.signature.sparse === true ? isInts(s.sparse) && s.sparse.length > 0 : s.sparse === undefined);
   if (!ok) throw bad('a field is missing or out of range');
   return m as StaticManifest;
 }

@@ -23,6 +23,16 @@ function pushVarint(out: number[], v: number): void {
   out.push(v);
 }
 
+/** The LEB128 varint at `at.i`, moving `at.i` past it. */
+function readVarint(bytes: Uint8Array, at: { i: number }): number {
+  let v = 0;
+  for (let shift = 0; ; shift += 7) {
+    const b = bytes[at.i++] as number;
+    v += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return v;
+  }
+}
+
 export function encodeEntries(entries: Entries): Uint8Array {
   const out: number[] = [];
   let prev = 0;
@@ -81,20 +91,106 @@ export class PostingsShard {
     const w = this.where.get(term);
     if (!w) return null;
     const entries: Entries = [];
+    const at = { i: w.from };
     let row = 0;
-    let i = w.from;
-    const next = () => {
-      let v = 0;
-      for (let shift = 0; ; shift += 7) {
-        const b = this.bytes[i++] as number;
-        v += (b & 0x7f) * 2 ** shift;
-        if (b < 0x80) return v;
-      }
-    };
-    while (i < w.to) {
-      row += next();
-      entries.push(row, next());
+    while (at.i < w.to) {
+      row += readVarint(this.bytes, at);
+      entries.push(row, readVarint(this.bytes, at));
     }
     return { df: w.df, entries };
+  }
+}
+
+/**
+ * A lexical-weights shard (an index of BGE-M3's or SPLADE's weights): u32 header length, a JSON
+ * header { ids, counts, bytes } (each token id, how many rows weigh it, the byte length of its
+ * row gaps), then per id its rows as LEB128 gaps, ascending, followed by their f32 weights.
+ */
+interface WeightsHeader {
+  ids: number[];
+  counts: number[];
+  bytes: number[];
+}
+
+/** One token id's rows (ascending) and their weights. */
+export interface Weighted {
+  rows: number[];
+  weights: number[];
+}
+
+/** A shard of `ids` (token id and its rows and weights). */
+export function encodeWeightsShard(ids: readonly [number, Weighted][]): Uint8Array {
+  const gaps = ids.map(([, w]) => {
+    const out: number[] = [];
+    w.rows.forEach((row, i) => pushVarint(out, row - (i > 0 ? (w.rows[i - 1] as number) : 0)));
+    return Uint8Array.from(out);
+  });
+  const header: WeightsHeader = {
+    ids: ids.map(([id]) => id),
+    counts: ids.map(([, w]) => w.rows.length),
+    bytes: gaps.map((g) => g.length),
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const body = gaps.reduce((n, g, i) => n + g.length + 4 * (header.counts[i] as number), 0);
+  const out = new Uint8Array(4 + json.length + body);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, json.length, true);
+  out.set(json, 4);
+  let at = 4 + json.length;
+  ids.forEach(([, w], i) => {
+    out.set(gaps[i] as Uint8Array, at);
+    at += (gaps[i] as Uint8Array).length;
+    for (const x of w.weights) {
+      view.setFloat32(at, x, true);
+      at += 4;
+    }
+  });
+  return out;
+}
+
+/** A parsed lexical-weights shard: an id's entries are decoded only when a query holds it. */
+export class WeightsShard {
+  private readonly where = new Map<number, { count: number; from: number; weights: number }>();
+  private readonly view: DataView;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    name: string,
+  ) {
+    const bad = () => new InputError(`${name} is not an m3web lexical-weights shard`);
+    if (bytes.length < 4) throw bad();
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const length = this.view.getUint32(0, true);
+    let h: WeightsHeader;
+    try {
+      h = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
+    } catch {
+      throw bad();
+    }
+    if (!Array.isArray(h?.ids) || h.counts?.length !== h.ids.length || h.bytes?.length !== h.ids.length) throw bad();
+    let at = 4 + length;
+    h.ids.forEach((id, i) => {
+      const count = h.counts[i] as number;
+      const gaps = h.bytes[i] as number;
+      this.where.set(id, { count, from: at, weights: at + gaps });
+      at += gaps + 4 * count;
+    });
+    if (at !== bytes.length) throw bad();
+  }
+
+  /** The rows weighing token `id` and their weights, or null when no row does. */
+  get(id: number): Weighted | null {
+    const w = this.where.get(id);
+    if (!w) return null;
+    const rows: number[] = [];
+    const weights: number[] = [];
+    const at = { i: w.from };
+    let row = 0;
+    for (let n = 0; n < w.count; n++) {
+      row += readVarint(this.bytes, at);
+      rows.push(row);
+      weights.push(this.view.getFloat32(w.weights + 4 * n, true));
+    }
+    return { rows, weights };
   }
 }

@@ -11,6 +11,7 @@ import { highlights } from '../highlight.js';
 import { bm25Rows, counts, isCommonTerm } from '../lexical.js';
 import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
+import type { StoredSparse } from '../sparse-postings.js';
 import { type Ranked, selectTop } from '../topk.js';
 import type {
   IndexEncoder,
@@ -38,8 +39,10 @@ import {
   termShardFile,
   textShard,
   tierSizes,
+  weightsShard,
+  weightsShardFile,
 } from './format.js';
-import { PostingsShard } from './postings.js';
+import { PostingsShard, WeightsShard } from './postings.js';
 
 /** A copy whose typed-array views line up (a cached Blob's bytes may start anywhere). */
 const aligned = (b: Uint8Array) => (b.byteOffset % 4 ? b.slice() : b);
@@ -107,7 +110,9 @@ function folderUrl(url: string): string {
 
 function checkModel(s: IndexSignature, model: ModelInfo, url: string): void {
   const sameWeights = s.fingerprint === undefined || model.fingerprint === undefined || s.fingerprint === model.fingerprint;
-  if (s.model === model.id && sameWeights && model.exits.includes(s.layers) && model.dims.includes(s.dims)) return;
+  // A SPLADE model's index holds no vectors: dims 0.
+  const width = s.dims === 0 ? model.sparseOnly === true : model.dims.includes(s.dims);
+  if (s.model === model.id && sameWeights && model.exits.includes(s.layers) && width) return;
   throw new InputError(
     `the static index at ${url} was built with model "${s.model}"${s.fingerprint ? ` (weights ${s.fingerprint.slice(0, 8)})` : ''} ` +
       `at ${s.layers} layers x ${s.dims} dims; this encoder is "${model.id}"${model.fingerprint ? ` (weights ${model.fingerprint.slice(0, 8)})` : ''}: ` +
@@ -192,7 +197,14 @@ class StaticSearchIndex implements StaticIndex {
     const { dims } = this.m.signature;
     const model = this.encoder?.model;
     // Without an encoder, words are all it can rank by.
-    const o = checkSearch(query, options, dims, model?.dims ?? [dims], model?.search?.fusion, model ? 'hybrid' : 'lexical');
+    const o = checkSearch(
+      query,
+      options,
+      dims,
+      dims === 0 ? [0] : (model?.dims ?? [dims]),
+      model?.search?.fusion,
+      model ? 'hybrid' : 'lexical',
+    );
     return this.queue.run(async () => {
       const before = { ...this.files.fetched };
       try {
@@ -253,23 +265,35 @@ class StaticSearchIndex implements StaticIndex {
           'search it without prefix, or complete words in an in-memory or IndexedDB index',
       );
     }
-    if (o.mode === 'sparse')
-      throw new UnsupportedError("mode 'sparse': a static index holds no lexical weights; search it hybrid, vector or lexical");
+    const { signature } = this.m;
+    if (o.mode === 'sparse' && !signature.sparse) {
+      throw new UnsupportedError(
+        "mode 'sparse': this static index holds no lexical weights (built from a model without a sparse head); search it hybrid, vector or lexical",
+      );
+    }
+    if (o.mode === 'vector' && signature.dims === 0) {
+      throw new InputError(
+        `mode 'vector': this static index holds no vectors (model "${signature.model}" is a SPLADE sparse encoder); search by 'sparse', 'lexical' or 'hybrid'`,
+      );
+    }
     if (o.mode !== 'lexical' && !this.encoder) {
       throw new InputError(
         `mode '${o.mode}': the static index "${this.name}" was opened without an encoder and ranks by words only; ` +
-          'open it with { encoder } (the model it was built with) to rank by vectors',
+          'open it with { encoder } (the model it was built with) to rank by vectors or lexical weights',
       );
     }
     if (this.m.docs === 0) return [];
     const mask = this.mask(o.filter);
     const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
     const lists: Partial<Record<Ranker, DocRank[]>> = {};
-    const [vector, lexical] = await Promise.all([
-      o.mode === 'lexical' ? null : this.vectorDocs(query, o, mask, depth),
-      o.mode === 'vector' ? null : this.lexicalRows(query, mask),
+    const byVector = (o.mode === 'vector' || o.mode === 'hybrid') && signature.dims > 0;
+    const bySparse = (o.mode === 'sparse' || o.mode === 'hybrid') && signature.sparse === true;
+    const [embedded, lexical] = await Promise.all([
+      byVector || bySparse ? this.queryOf(query, o.dims, bySparse) : null,
+      o.mode === 'lexical' || o.mode === 'hybrid' ? this.lexicalRows(query, mask) : null,
     ]);
-    if (vector) lists.vector = vector;
+    if (embedded && byVector) lists.vector = await this.vectorDocs(embedded.vector, o, mask, depth);
+    if (embedded?.sparse) lists.sparse = this.bestDocs(await this.weightedRows(embedded.sparse, mask), depth);
     if (lexical) lists.lexical = this.bestDocs(lexical.ranked, depth);
     // As the in-memory index: common words unmarked where the lexical ranker ran.
     const common = lexical ? (term: string) => isCommonTerm(lexical.df.get(term) ?? 0, this.m.rows) : undefined;
@@ -351,10 +375,40 @@ class StaticSearchIndex implements StaticIndex {
     return { ranked: bm25Rows(postings, this.m.rows, this.m.rows, avgLength, (row) => lengths[row] as number, mask), df };
   }
 
-  /** The depth best documents by cosine: the funnel's candidates grow until they cover that many. */
-  private async vectorDocs(query: string, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
+  /** The query's vector at `dims` and, with `sparse`, its lexical weights, from one encoder call. */
+  private queryOf(query: string, dims: number, sparse: boolean): ReturnType<typeof embedQuery> {
     const { encoder } = this.encoder as { encoder: IndexEncoder };
-    const { vector } = await embedQuery(encoder, query, this.m.signature.layers, o.dims, this.m.signature.symmetric);
+    const { layers, symmetric } = this.m.signature;
+    return embedQuery(encoder, query, layers, dims, symmetric, sparse);
+  }
+
+  /**
+   * Every row sharing a token id with the query's lexical weights, ranked by the dot product of
+   * the two as the in-memory index's SparsePostings scores them (same order of additions, so the
+   * same scores and ties), from the lexical-weights shards of the query's ids.
+   */
+  private async weightedRows(q: StoredSparse, mask: Uint32Array | null): Promise<Ranked> {
+    const count = this.m.sizes.sparse?.length ?? 0;
+    const shards = await Promise.all(
+      q.indices.map((id) => {
+        const s = weightsShard(id, count);
+        const size = this.m.sizes.sparse?.[s] as number;
+        return this.files.read(weightsShardFile(s), size, (b, name) => new WeightsShard(b, name));
+      }),
+    );
+    const scores = new Map<number, number>();
+    q.indices.forEach((id, i) => {
+      const w = (shards[i] as WeightsShard).get(id);
+      const qw = q.values[i] as number;
+      w?.rows.forEach((row, j) => {
+        if (isSet(mask, row)) scores.set(row, (scores.get(row) ?? 0) + qw * (w.weights[j] as number));
+      });
+    });
+    return selectTop([...scores.values()], [...scores.keys()], scores.size);
+  }
+
+  /** The depth best documents by cosine: the funnel's candidates grow until they cover that many. */
+  private async vectorDocs(vector: Float32Array, o: CheckedSearch, mask: Uint32Array | null, depth: number): Promise<DocRank[]> {
     const rows = this.m.rows;
     for (let want = Math.min(rows, depth * Math.ceil(rows / this.m.docs)); ; want = Math.min(rows, want * 4)) {
       const { ranked, complete } = await this.rankRows(vector, o, mask, want);

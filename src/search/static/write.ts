@@ -1,4 +1,4 @@
-import { UnsupportedError } from '../../errors.js';
+import { InputError } from '../../errors.js';
 import { sha256Hex } from '../../pack/sha256.js';
 import { type Codec, codec, decodeRow, encodeRow } from '../codec.js';
 import { coarseWidth } from '../funnel.js';
@@ -17,9 +17,11 @@ import {
   termShardFile,
   textShard,
   VERSION,
+  weightsShard,
+  weightsShardFile,
 } from './format.js';
 import { clusterOrder } from './order.js';
-import { type Entries, encodeEntries, encodeShard } from './postings.js';
+import { type Entries, encodeEntries, encodeShard, encodeWeightsShard, type Weighted } from './postings.js';
 
 /**
  * Rows per row and text shard: two files per 32 rows, 6,250 at 100k rows. Rows are read by
@@ -93,6 +95,38 @@ function postingShards(postings: Map<string, Entries>): Uint8Array[] {
   return shards.map(encodeShard);
 }
 
+/** Each token id's rows and weights (rows ascending, numbered as the in-memory index numbers them). */
+function weightsOf(s: Segment): Map<number, Weighted> {
+  const byId = new Map<number, Weighted>();
+  let row = 0;
+  for (const d of s.docs) {
+    if (d.sparse?.length !== d.chunks.length)
+      throw new InputError(`document "${d.id}" has no lexical weights for each of its chunks, which its index says it stores`);
+    for (const v of d.sparse) {
+      v.indices.forEach((id, i) => {
+        const w = byId.get(id);
+        if (w) {
+          w.rows.push(row);
+          w.weights.push(v.values[i] as number);
+        } else byId.set(id, { rows: [row], weights: [v.values[i] as number] });
+      });
+      row++;
+    }
+  }
+  return byId;
+}
+
+/** Lexical-weights shards: as many as keep each near TERM_SHARD_BYTES, ids placed by weightsShard. */
+function weightsShards(byId: Map<number, Weighted>): Uint8Array[] {
+  const ids = [...byId].sort((a, b) => a[0] - b[0]);
+  // About 2 bytes of row gap and 4 of weight an entry, and the id's header fields.
+  const total = ids.reduce((n, [, w]) => n + 6 * w.rows.length + 16, 0);
+  const count = Math.max(1, Math.ceil(total / TERM_SHARD_BYTES));
+  const shards: [number, Weighted][][] = Array.from({ length: count }, () => []);
+  for (const entry of ids) (shards[weightsShard(entry[0], count)] as [number, Weighted][]).push(entry);
+  return shards.map(encodeWeightsShard);
+}
+
 /**
  * Writes the static tiered index of `segment` (an index's export, parsed) through `o.put`:
  * see format.ts for the files. Resolves to the manifest, whose sizes give each tier's bytes.
@@ -102,14 +136,10 @@ export async function writeStaticIndex(
   segment: Segment,
   o: StaticWriteOptions,
 ): Promise<StaticManifest> {
-  if (signature.dims === 0) {
-    throw new UnsupportedError(
-      `a static index ranks by vectors and words; model "${signature.model}" is a SPLADE sparse encoder, whose weights it does not hold`,
-    );
-  }
   const shardRows = o.shardRows ?? SHARD_ROWS;
   const full = codec(signature.vector, signature.dims);
-  const width = signature.vector === 'binary' ? null : coarseWidth(signature.dims, o.trainedDims);
+  // Binary rows and a SPLADE index's empty ones are their own coarse tier.
+  const width = signature.vector === 'binary' || signature.dims === 0 ? null : coarseWidth(signature.dims, o.trainedDims);
   const coarse = width === null ? full : codec('int8', width);
   const local = coarse === full;
   const rows = segment.scales.length;
@@ -161,6 +191,10 @@ export async function writeStaticIndex(
     sizes.rows.push(await put(rowShard(s), bytesOf(records)));
   }
   for (const [i, bytes] of postingShards(postings).entries()) sizes.terms.push(await put(termShardFile(i), bytes));
+  if (signature.sparse) {
+    sizes.sparse = [];
+    for (const [i, bytes] of weightsShards(weightsOf(segment)).entries()) sizes.sparse.push(await put(weightsShardFile(i), bytes));
+  }
   sizes.coarse = await put(COARSE, concat([bytesOf(c.words), bytesOf(c.scales), bytesOf(lengths)]));
   const docsFile: StaticDocs = {
     ids: docs.map((d) => d.id),
@@ -173,8 +207,7 @@ export async function writeStaticIndex(
     format: FORMAT,
     version: VERSION,
     build: (await sha256Hex(new TextEncoder().encode(hashes.join('\n')))).slice(0, 16),
-    // A static index holds no lexical weights (an in-memory or IndexedDB index keeps them).
-    signature: { ...signature, sparse: undefined },
+    signature,
     ngrams: o.ngrams,
     docs: docs.length,
     rows,
