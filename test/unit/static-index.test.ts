@@ -1,14 +1,12 @@
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEncoder, createIndex } from '../../src/client/client.js';
 import { InputError, M3WebError } from '../../src/errors.js';
 import { openIndex } from '../../src/search/index.js';
-import { parseIndex } from '../../src/search/serialize.js';
 import { type FileCache, forgetOtherBuilds } from '../../src/search/static/files.js';
-import { writeStaticIndex } from '../../src/search/static/write.js';
 import type { IndexEncoder, VectorIndex } from '../../src/search/types.js';
 import type { ModelInfo } from '../../src/types.js';
 import { m3web } from '../support/cli.js';
