@@ -122,7 +122,11 @@ export interface Weighted {
 export function encodeWeightsShard(ids: readonly [number, Weighted][]): Uint8Array {
   const gaps = ids.map(([, w]) => {
     const out: number[] = [];
-    w.rows.forEach((row, i) => pushVarint(out, row - (i > 0 ? (w.rows[i - 1] as number) : 0)));
+    let prev = 0;
+    for (const row of w.rows) {
+      pushVarint(out, row - prev);
+      prev = row;
+    }
     return Uint8Array.from(out);
   });
   const header: WeightsHeader = {

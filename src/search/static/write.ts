@@ -193,7 +193,8 @@ export async function writeStaticIndex(
   for (const [i, bytes] of postingShards(postings).entries()) sizes.terms.push(await put(termShardFile(i), bytes));
   if (signature.sparse) {
     sizes.sparse = [];
-    for (const [i, bytes] of weightsShards(weightsOf(segment)).entries()) sizes.sparse.push(await put(weightsShardFile(i), bytes));
+    for (const [i, bytes] of weightsShards(weightsOf(segment)).entries())
+      sizes.sparse.push(await put(weightsShardFile(i), bytes));
   }
   sizes.coarse = await put(COARSE, concat([bytesOf(c.words), bytesOf(c.scales), bytesOf(lengths)]));
   const docsFile: StaticDocs = {
