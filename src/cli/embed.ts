@@ -3,7 +3,7 @@ import { UnsupportedError } from '../errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
-import { staticQueryVector } from '../model/splade.js';
+import { staticQueryVector } from '../model/static-query.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
 import type { SparseVector } from '../types.js';

@@ -1,13 +1,17 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createEncoder, createIndex } from '../client/client.js';
+import { ModelFormatError } from '../errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
+import { openModelFolder } from '../node/model-folder.js';
 import { parseIndex } from '../search/serialize.js';
 import { tierSizes } from '../search/static/format.js';
-import { writeStaticIndex } from '../search/static/write.js';
+import { type StaticWriteOptions, writeStaticIndex } from '../search/static/write.js';
 import type { IndexDoc, IndexSignature, VectorIndex, VectorType } from '../search/types.js';
 import { checkText } from '../tokenizer/check-text.js';
+import type { ModelInfo } from '../types.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
+import { modelFolder } from './hub-arg.js';
 
 export const INDEX_USAGE = `Usage: m3web index --model DIR --docs FILE.jsonl --out FILE [options]
        m3web index --static --model DIR --docs FILE.jsonl --out DIR [options]
@@ -18,7 +22,9 @@ on first visit. Each line of FILE.jsonl is one document: {"id", "text", "meta"?}
 
 With --static it writes a folder for a static host instead, which a page opens
 with \`createIndex({ encoder, url })\`: a small coarse tier fetched once, then per
-query only the row and postings shards it needs.
+query only the row and postings shards it needs. An inference-free SPLADE model's
+folder also holds its query side (tokenizer and weight per token), so
+\`createIndex({ url })\` ranks by the model's weights with no model in the page.
 
 Options:
   --model DIR      model pack or Hugging Face folder, or a hub id (the page must
@@ -164,8 +170,10 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
       io.stderr.write(`m3web: indexed ${Math.min(i + ADD_BATCH, docs.length)} of ${docs.length} documents\n`);
     }
     const bytes = await index.export();
+    const { model } = await encoder.info();
+    const query = args.static && model.staticQuery ? await staticQuery(args, io, model) : undefined;
     const written = args.static
-      ? await writeFolder(args.out, bytes, (await encoder.info()).model.dims, args)
+      ? await writeFolder(args.out, bytes, model.dims, args, query)
       : await writeExport(args.out, bytes);
     io.stderr.write(
       `m3web: wrote ${args.out} (${docs.length} documents, ${signatureLine(index.signature)}, ${written}) ` +
@@ -188,12 +196,24 @@ async function writeExport(out: string, bytes: Uint8Array): Promise<string> {
   return mb(bytes.byteLength);
 }
 
+/**
+ * An inference-free SPLADE model's query side for its static folder: the tokenizer's files and
+ * the weight per token id, read from the model's folder (a hub id's converted pack).
+ */
+async function staticQuery(args: IndexArgs, io: CliIo, model: ModelInfo): Promise<StaticWriteOptions['query']> {
+  const { tokenizer, weights } = await openModelFolder(await modelFolder(args.model, io, { revision: args.revision }));
+  const table = weights.mlmHead?.queryWeights;
+  if (!table) throw new ModelFormatError(`${args.model}: an inference-free SPLADE model without its query weights`);
+  return { tokenizer: tokenizer.files, weights: table, prefix: model.prefixes.query ?? '', maxTokens: model.maxTokens };
+}
+
 /** Writes the static folder beside `out`, then swaps it in: a failed write leaves the old folder as it was. */
 async function writeFolder(
   out: string,
   bytes: Uint8Array,
   trainedDims: number[],
   o: Pick<IndexArgs, 'ngrams' | 'shardRows'>,
+  query: StaticWriteOptions['query'],
 ): Promise<string> {
   const { signature, segment } = parseIndex(bytes);
   const tmp = `${out}.tmp`;
@@ -201,6 +221,7 @@ async function writeFolder(
   const m = await writeStaticIndex(signature, segment, {
     trainedDims,
     ngrams: o.ngrams,
+    ...(query ? { query } : {}),
     ...(o.shardRows === undefined ? {} : { shardRows: o.shardRows }),
     put: async (path, data) => {
       await mkdir(dirname(join(tmp, path)), { recursive: true });

@@ -70,6 +70,8 @@ export class TextTokenizer {
     private readonly tokenizer: Tokenizer,
     unknownToken: string | null,
     options: TokenizingOptions,
+    /** The files it was made from (what a static index ships for its queries to be tokenized alike). */
+    readonly files: { json: unknown; config?: unknown },
   ) {
     this.specialIds = new Set([...tokenizer.get_added_tokens_decoder()].filter(([, token]) => token.special).map(([id]) => id));
     this.specialTokens = options.specialTokens ?? true;
@@ -97,7 +99,11 @@ export class TextTokenizer {
     }
     // As model2vec reads it: the models with an unknown token name it (WordPiece, BPE, WordLevel).
     const unknown = typeof tokenizerJson.model.unk_token === 'string' ? tokenizerJson.model.unk_token : null;
-    return new TextTokenizer(tokenizer, unknown, options);
+    const files =
+      tokenizerConfig === undefined || tokenizerConfig === null
+        ? { json: tokenizerJson }
+        : { json: tokenizerJson, config: tokenizerConfig };
+    return new TextTokenizer(tokenizer, unknown, options, files);
   }
 
   /** Largest token id the tokenizer can produce (added tokens included). */

@@ -6,7 +6,7 @@ import { openIndex } from '../../src/search/index.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
 import { rejection } from '../support/rejection.js';
-import { QUERIES, STATIC_DIMS, staticCorpus, wordsEncoder } from '../support/static-corpus.js';
+import { QUERIES, SPLADE_QUERIES, STATIC_DIMS, staticCorpus, wordsEncoder } from '../support/static-corpus.js';
 
 // A static index in Chromium: files cached in IndexedDB, so a later page (a new index object)
 // answers offline for what was seen. The "host" is a fetch stub serving a folder built in the
@@ -79,6 +79,24 @@ describe('static index in the page', () => {
     expect(err).toBeInstanceOf(M3WebError);
     expect((err as M3WebError).code).toBe('NETWORK');
     later.close();
+  });
+});
+
+describe('static index of an inference-free SPLADE model in the page', () => {
+  it('ranks by its lexical weights with no model: the folder weighs the query itself', async () => {
+    // Written by the global setup (test/support/global-setup.ts), with the in-memory index's hits.
+    const url = '/test/generated/static/splade-inference-free';
+    const expected = (await (await fetch(`${url}/expected-hits.json`)).json()) as { id: string; score: number }[][];
+    const index = await createIndex({ url });
+    for (const [i, q] of SPLADE_QUERIES.entries()) {
+      const hits = await index.search(q, { mode: 'sparse' });
+      const want = expected[i] as { id: string; score: number }[];
+      expect(want.length).toBeGreaterThan(0);
+      expect(hits.map((h) => h.id)).toEqual(want.map((h) => h.id));
+      for (const [j, h] of hits.entries()) expect(h.score).toBeCloseTo((want[j] as { score: number }).score, 6);
+    }
+    expect((await index.search(SPLADE_QUERIES[0] as string))[0]?.ranks).toHaveProperty('sparse');
+    index.close();
   });
 });
 

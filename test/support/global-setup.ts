@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { createEncoder, createIndex, type Encoder } from '../../src/client/client.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
+import { openModelFolder } from '../../src/node/model-folder.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
 import { folderFiles, startFakeHub } from './hub-server.js';
+import { SPLADE_QUERIES } from './static-corpus.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 export const GENERATED = join(ROOT, 'test/generated');
@@ -33,6 +35,43 @@ async function writeStaticFolder(encoder: Encoder, out: string): Promise<void> {
       await writeFile(join(out, path), bytes);
     },
   });
+}
+
+/**
+ * An inference-free SPLADE model's static folder with its query side (no model needed to search
+ * it), and what the in-memory index answers for SPLADE_QUERIES, which the page must match.
+ */
+async function writeSpladeStaticFolder(out: string): Promise<void> {
+  const dir = join(ROOT, 'test/oracle/fixtures/splade-inference-free');
+  const encoder = await createEncoder({ model: dir, device: 'cpu' });
+  try {
+    const index = await createIndex({ encoder, name: 'static-splade-fixture' });
+    await index.add(API_TEXTS.map((text, i) => ({ id: `t${i}`, text })));
+    const { tokenizer, weights } = await openModelFolder(dir);
+    const { model } = await encoder.info();
+    const query = {
+      tokenizer: tokenizer.files,
+      weights: weights.mlmHead?.queryWeights as Float32Array,
+      prefix: '',
+      maxTokens: model.maxTokens,
+    };
+    const hits = await Promise.all(SPLADE_QUERIES.map((q) => index.search(q, { mode: 'sparse' })));
+    const { signature, segment } = parseIndex(await index.export());
+    index.close();
+    await rm(out, { recursive: true, force: true });
+    await writeStaticIndex(signature, segment, {
+      trainedDims: [],
+      ngrams: true,
+      query,
+      put: async (path, bytes) => {
+        await mkdir(join(out, path, '..'), { recursive: true });
+        await writeFile(join(out, path), bytes);
+      },
+    });
+    await writeFile(join(out, 'expected-hits.json'), JSON.stringify(hits));
+  } finally {
+    await encoder.dispose();
+  }
 }
 
 declare module 'vitest' {
@@ -216,6 +255,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const shallow = await encoder.embed(API_TEXTS, { layers: 2, dims: 16 });
   await writeStaticFolder(encoder, join(GENERATED, 'static', 'bert-tiny-q8'));
   await encoder.dispose();
+  await writeSpladeStaticFolder(join(GENERATED, 'static', 'splade-inference-free'));
   await writeFile(
     join(dir, 'node-vectors.json'),
     JSON.stringify({ texts: API_TEXTS, full: full.map((v) => [...v]), shallow: shallow.map((v) => [...v]) }),

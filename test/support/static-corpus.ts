@@ -85,3 +85,6 @@ export const QUERIES = (() => {
   const next = rng(11);
   return Array.from({ length: 30 }, (_, i) => topicText(next, (i * 7) % TOPICS, 2 + (i % 3)));
 })();
+
+/** Queries of the inference-free SPLADE static folder the global setup writes (test/generated/static/splade-inference-free). */
+export const SPLADE_QUERIES = ['brown fox', 'Der faule Hund'];

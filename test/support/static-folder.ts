@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { createIndex, type Encoder } from '../../src/client/client.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import type { StaticManifest } from '../../src/search/static/format.js';
-import { writeStaticIndex } from '../../src/search/static/write.js';
+import { type StaticWriteOptions, writeStaticIndex } from '../../src/search/static/write.js';
 import type { SearchMode, VectorIndex } from '../../src/search/types.js';
 import { serveStatic } from './static-server.js';
 
@@ -14,6 +14,7 @@ export async function writeStaticFolder(
   index: VectorIndex,
   trainedDims: readonly number[],
   shardRows?: number,
+  query?: StaticWriteOptions['query'],
 ): Promise<{ dir: string; manifest: StaticManifest }> {
   const dir = mkdtempSync(join(tmpdir(), 'm3web-static-'));
   const { signature, segment } = parseIndex(await index.export());
@@ -21,6 +22,7 @@ export async function writeStaticFolder(
     trainedDims,
     ngrams: true,
     ...(shardRows === undefined ? {} : { shardRows }),
+    ...(query ? { query } : {}),
     put: async (path, bytes) => {
       mkdirSync(dirname(join(dir, path)), { recursive: true });
       writeFileSync(join(dir, path), bytes);

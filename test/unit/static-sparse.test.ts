@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEncoder, createIndex } from '../../src/client/client.js';
 import { InputError } from '../../src/errors.js';
+import { openModelFolder } from '../../src/node/model-folder.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson } from '../support/oracle-pack.js';
 import { rejection } from '../support/rejection.js';
@@ -63,6 +64,8 @@ describe.each([
     const r = await m3web(['index', '--static', '--model', dir, '--docs', docs, '--out', out], '');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/x 0 dims f32, lexical weights, .* \+ \d+ of lexical weights, rows 0\.00 MB in 0 shards/);
+    // An inference-free model's folder carries its query side; a SPLADE model's cannot.
+    expect(existsSync(join(out, 'query', 'weights.bin'))).toBe(name === 'splade-inference-free');
     const { server, url } = await serveStatic(out);
     const encoder = await createEncoder({ model: dir, device: 'cpu' });
     try {
@@ -71,6 +74,50 @@ describe.each([
       index.close();
     } finally {
       server.close();
+      await encoder.dispose();
+    }
+  });
+});
+
+describe('a static index of an inference-free SPLADE model, with its query side', () => {
+  const dir = join(FIXTURES, 'splade-inference-free');
+  const { texts } = readOracleJson<{ texts: string[] }>(join(dir, 'expected.json'));
+
+  it('ranks by the weights and words with no encoder in the page, as the in-memory index does with one', async () => {
+    const encoder = await createEncoder({ model: dir, device: 'cpu' });
+    const memory = await createIndex({ encoder, name: 'static-query-side', store: 'memory' });
+    try {
+      await memory.add(texts.map((text, i) => ({ id: String(i), text })));
+      const { tokenizer, weights } = await openModelFolder(dir);
+      const { model } = await encoder.info();
+      const query = {
+        tokenizer: tokenizer.files,
+        weights: weights.mlmHead?.queryWeights as Float32Array,
+        prefix: '',
+        maxTokens: model.maxTokens,
+      };
+      const { dir: folder, manifest } = await writeStaticFolder(memory, [], undefined, query);
+      expect(manifest.query).toEqual({ prefix: '', maxTokens: model.maxTokens, vocab: 2062 });
+      const { server, url } = await serveStatic(folder);
+      try {
+        const index = await createIndex({ url });
+        const queries = [texts[0] as string, texts[5] as string, 'President Bush'];
+        for (const q of queries) {
+          expect(await index.search(q), q).toEqual(await memory.search(q));
+          expect(await index.search(q, { mode: 'sparse' }), q).toEqual(await memory.search(q, { mode: 'sparse' }));
+        }
+        expect((await index.search(queries[0] as string, { mode: 'sparse' })).length).toBeGreaterThan(0);
+        // The query side is fetched once: a later search fetches no more of it.
+        const before = (await index.stats()).fetched.requests;
+        await index.search(queries[0] as string, { mode: 'sparse' });
+        expect((await index.stats()).fetched.requests).toBe(before);
+        expect(await rejection(index.search('\u200b', { mode: 'sparse' }))).toBeInstanceOf(InputError);
+        index.close();
+      } finally {
+        server.close();
+      }
+    } finally {
+      memory.close();
       await encoder.dispose();
     }
   });

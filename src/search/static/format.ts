@@ -14,6 +14,10 @@ import type { IndexSignature, Meta, VectorType } from '../types.js';
  *   sparse/NNNNN.bin  in an index of lexical weights (signature.sparse: BGE-M3's, SPLADE's), each
  *                     token id's rows and weights, id in shard id % count (see postings.ts)
  *
+ *   query/tokenizer.json, query/tokenizer_config.json (where the model has one), query/weights.bin
+ *                     an inference-free SPLADE model's query side: its tokenizer and its weight per
+ *                     token id (f32), so a page weighs a query with no model (StaticQuery)
+ *
  * A SPLADE model's index holds no vectors (signature.dims 0): no row shards, and its coarse tier
  * only the rows' scales and BM25 lengths.
  * Rows are numbered as in the in-memory index (documents in order, their chunks consecutive), so
@@ -31,6 +35,19 @@ export const rowShard = shardName('rows', 'bin');
 export const textShard = shardName('texts', 'json');
 export const termShardFile = shardName('terms', 'bin');
 export const weightsShardFile = shardName('sparse', 'bin');
+export const QUERY_TOKENIZER = 'query/tokenizer.json';
+export const QUERY_TOKENIZER_CONFIG = 'query/tokenizer_config.json';
+export const QUERY_WEIGHTS = 'query/weights.bin';
+
+/** How an inference-free SPLADE model weighs a query (see staticQueryVector): its files' sizes are in `sizes.query`. */
+export interface StaticQuery {
+  /** Put before the query's text (the model's query prompt, usually none). */
+  prefix: string;
+  /** Tokens read of a query, special tokens left out. */
+  maxTokens: number;
+  /** Entries of query/weights.bin. */
+  vocab: number;
+}
 
 export interface StaticManifest {
   format: typeof FORMAT;
@@ -51,7 +68,17 @@ export interface StaticManifest {
   totalLength: number;
   shardRows: number;
   /** Byte size of each file, which the reader checks as it downloads (`sparse`: where signature.sparse). */
-  sizes: { coarse: number; docs: number; rows: number[]; texts: number[]; terms: number[]; sparse?: number[] };
+  sizes: {
+    coarse: number;
+    docs: number;
+    rows: number[];
+    texts: number[];
+    terms: number[];
+    sparse?: number[];
+    query?: { tokenizer: number; config?: number; weights: number };
+  };
+  /** An inference-free SPLADE model's query side, shipped with the index. */
+  query?: StaticQuery;
 }
 
 /** docs.json: per document, in row order. */
@@ -66,10 +93,16 @@ export interface StaticDocs {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Bytes of each tier: the coarse tier (coarse rows, documents), postings (words' and lexical weights'), full-width rows, chunk texts. */
+/** Bytes of each tier: the coarse tier (coarse rows, documents), postings (words', lexical weights' and their query side), full-width rows, chunk texts. */
 export function tierSizes(m: StaticManifest): { coarse: number; postings: number; rows: number; texts: number } {
   const s = m.sizes;
-  return { coarse: s.coarse + s.docs, postings: sum(s.terms) + sum(s.sparse ?? []), rows: sum(s.rows), texts: sum(s.texts) };
+  const query = s.query ? s.query.tokenizer + (s.query.config ?? 0) + s.query.weights : 0;
+  return {
+    coarse: s.coarse + s.docs,
+    postings: sum(s.terms) + sum(s.sparse ?? []) + query,
+    rows: sum(s.rows),
+    texts: sum(s.texts),
+  };
 }
 
 /** FNV-1a over UTF-16 units: which postings shard holds `term`. */
@@ -111,7 +144,14 @@ export function parseManifest(bytes: Uint8Array, url: string): StaticManifest {
     isInts(s.texts, Math.ceil((m.rows as number) / (m.shardRows as number))) &&
     isInts(s.terms) &&
     s.terms.length > 0 &&
-    (m.signature.sparse === true ? isInts(s.sparse) && s.sparse.length > 0 : s.sparse === undefined);
+    (m.signature.sparse === true ? isInts(s.sparse) && s.sparse.length > 0 : s.sparse === undefined) &&
+    (m.query === undefined
+      ? s.query === undefined
+      : m.signature.sparse === true &&
+        typeof m.query.prefix === 'string' &&
+        isInts([m.query.maxTokens, m.query.vocab, s.query?.tokenizer, s.query?.weights]) &&
+        s.query?.weights === 4 * m.query.vocab &&
+        (s.query.config === undefined || isInts([s.query.config])));
   if (!ok) throw bad('a field is missing or out of range');
   return m as StaticManifest;
 }

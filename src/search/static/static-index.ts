@@ -1,5 +1,7 @@
 import { DisposedError, InputError, UnsupportedError } from '../../errors.js';
+import { staticQueryVector } from '../../model/static-query.js';
 import { SerialQueue } from '../../serial-queue.js';
+import { TextTokenizer } from '../../tokenizer/tokenizer.js';
 import type { ModelInfo } from '../../types.js';
 import { type Codec, codec, encodeQuery } from '../codec.js';
 import { CpuScorer, isSet, rowScorer } from '../cpu-scorer.js';
@@ -32,9 +34,13 @@ import {
   COARSE,
   DOCS,
   parseManifest,
+  QUERY_TOKENIZER,
+  QUERY_TOKENIZER_CONFIG,
+  QUERY_WEIGHTS,
   rowShard,
   type StaticDocs,
   type StaticManifest,
+  type StaticQuery,
   termShard,
   termShardFile,
   textShard,
@@ -163,6 +169,7 @@ class StaticSearchIndex implements StaticIndex {
   /** The coarse tier holds the full rows: nothing to fetch for vectors. */
   private readonly local: boolean;
   private lastSearch: Transfer = { requests: 0, bytes: 0 };
+  private weigher: Promise<(query: string) => StoredSparse> | null = null;
 
   constructor(
     readonly name: string,
@@ -203,7 +210,7 @@ class StaticSearchIndex implements StaticIndex {
       dims,
       dims === 0 ? [0] : (model?.dims ?? [dims]),
       model?.search?.fusion,
-      model ? 'hybrid' : 'lexical',
+      model || this.m.query ? 'hybrid' : 'lexical',
     );
     return this.queue.run(async () => {
       const before = { ...this.files.fetched };
@@ -276,7 +283,10 @@ class StaticSearchIndex implements StaticIndex {
         `mode 'vector': this static index holds no vectors (model "${signature.model}" is a SPLADE sparse encoder); search by 'sparse', 'lexical' or 'hybrid'`,
       );
     }
-    if (o.mode !== 'lexical' && !this.encoder) {
+    const byVector = (o.mode === 'vector' || o.mode === 'hybrid') && signature.dims > 0;
+    const bySparse = (o.mode === 'sparse' || o.mode === 'hybrid') && signature.sparse === true;
+    // An inference-free SPLADE model's folder weighs queries itself.
+    if ((byVector || (bySparse && !this.m.query)) && !this.encoder) {
       throw new InputError(
         `mode '${o.mode}': the static index "${this.name}" was opened without an encoder and ranks by words only; ` +
           'open it with { encoder } (the model it was built with) to rank by vectors or lexical weights',
@@ -286,8 +296,6 @@ class StaticSearchIndex implements StaticIndex {
     const mask = this.mask(o.filter);
     const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
     const lists: Partial<Record<Ranker, DocRank[]>> = {};
-    const byVector = (o.mode === 'vector' || o.mode === 'hybrid') && signature.dims > 0;
-    const bySparse = (o.mode === 'sparse' || o.mode === 'hybrid') && signature.sparse === true;
     const [embedded, lexical] = await Promise.all([
       byVector || bySparse ? this.queryOf(query, o.dims, bySparse) : null,
       o.mode === 'lexical' || o.mode === 'hybrid' ? this.lexicalRows(query, mask) : null,
@@ -376,10 +384,40 @@ class StaticSearchIndex implements StaticIndex {
   }
 
   /** The query's vector at `dims` and, with `sparse`, its lexical weights, from one encoder call. */
-  private queryOf(query: string, dims: number, sparse: boolean): ReturnType<typeof embedQuery> {
-    const { encoder } = this.encoder as { encoder: IndexEncoder };
+  private async queryOf(query: string, dims: number, sparse: boolean): ReturnType<typeof embedQuery> {
+    if (!this.encoder) return { vector: new Float32Array(0), sparse: (await this.queryWeigher())(query) };
     const { layers, symmetric } = this.m.signature;
-    return embedQuery(encoder, query, layers, dims, symmetric, sparse);
+    return embedQuery(this.encoder.encoder, query, layers, dims, symmetric, sparse);
+  }
+
+  /**
+   * The folder's own query side (StaticQuery: an inference-free SPLADE model's tokenizer and
+   * weight per token id), fetched on the first search that needs it, then cached as every file is.
+   */
+  private queryWeigher(): Promise<(query: string) => StoredSparse> {
+    this.weigher ??= (async () => {
+      const q = this.m.query as StaticQuery;
+      const sizes = this.m.sizes.query as NonNullable<StaticManifest['sizes']['query']>;
+      const [json, config, table] = await Promise.all([
+        this.files.read(QUERY_TOKENIZER, sizes.tokenizer, parseJson),
+        sizes.config === undefined ? undefined : this.files.read(QUERY_TOKENIZER_CONFIG, sizes.config, parseJson),
+        this.files.read(QUERY_WEIGHTS, sizes.weights, (b) => {
+          const a = aligned(b);
+          return new Float32Array(a.buffer, a.byteOffset, q.vocab);
+        }),
+      ]);
+      const tokenizer = TextTokenizer.fromJson(json, config);
+      return (query: string) => {
+        const { ids } = tokenizer.encodePlain(q.prefix + query, q.maxTokens);
+        if (ids.length === 0) throw new InputError("search: the query has no character the model's tokenizer reads");
+        const v = staticQueryVector(ids, table);
+        return { indices: Array.from(v.indices), values: Array.from(v.values) };
+      };
+    })();
+    this.weigher.catch(() => {
+      this.weigher = null;
+    });
+    return this.weigher;
   }
 
   /**

@@ -10,6 +10,9 @@ import {
   DOCS,
   FORMAT,
   MANIFEST,
+  QUERY_TOKENIZER,
+  QUERY_TOKENIZER_CONFIG,
+  QUERY_WEIGHTS,
   rowShard,
   type StaticDocs,
   type StaticManifest,
@@ -38,6 +41,11 @@ export interface StaticWriteOptions {
   /** Index character 4-grams too, as IndexOptions.ngrams. */
   ngrams: boolean;
   shardRows?: number;
+  /**
+   * An inference-free SPLADE model's query side (its tokenizer's files and weight per token id),
+   * written into the folder so a page can rank by the weights with no model.
+   */
+  query?: { tokenizer: { json: unknown; config?: unknown }; weights: Float32Array; prefix: string; maxTokens: number };
   /** Stores one file of the folder (path relative to it, '/'-separated). */
   put(path: string, bytes: Uint8Array): Promise<void>;
 }
@@ -196,6 +204,16 @@ export async function writeStaticIndex(
     for (const [i, bytes] of weightsShards(weightsOf(segment)).entries())
       sizes.sparse.push(await put(weightsShardFile(i), bytes));
   }
+  if (o.query && !signature.sparse)
+    throw new InputError("query: only an index of lexical weights (an inference-free SPLADE model's) ships a query side");
+  if (o.query) {
+    const { tokenizer, weights } = o.query;
+    sizes.query = {
+      tokenizer: await put(QUERY_TOKENIZER, json(tokenizer.json)),
+      ...(tokenizer.config === undefined ? {} : { config: await put(QUERY_TOKENIZER_CONFIG, json(tokenizer.config)) }),
+      weights: await put(QUERY_WEIGHTS, bytesOf(weights)),
+    };
+  }
   sizes.coarse = await put(COARSE, concat([bytesOf(c.words), bytesOf(c.scales), bytesOf(lengths)]));
   const docsFile: StaticDocs = {
     ids: docs.map((d) => d.id),
@@ -216,6 +234,7 @@ export async function writeStaticIndex(
     totalLength: lengths.reduce((a, b) => a + b, 0),
     shardRows,
     sizes,
+    ...(o.query ? { query: { prefix: o.query.prefix, maxTokens: o.query.maxTokens, vocab: o.query.weights.length } } : {}),
   };
   await o.put(MANIFEST, json(manifest));
   return manifest;
