@@ -171,7 +171,11 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
     }
     const bytes = await index.export();
     const { model } = await encoder.info();
-    const query = args.static && model.staticQuery ? await staticQuery(args, io, model) : undefined;
+    // A hub id's folder is its converted pack.
+    const query =
+      args.static && model.staticQuery
+        ? await staticQuerySide(await modelFolder(args.model, io, { revision: args.revision }), model)
+        : undefined;
     const written = args.static
       ? await writeFolder(args.out, bytes, model.dims, args, query)
       : await writeExport(args.out, bytes);
@@ -198,12 +202,13 @@ async function writeExport(out: string, bytes: Uint8Array): Promise<string> {
 
 /**
  * An inference-free SPLADE model's query side for its static folder: the tokenizer's files and
- * the weight per token id, read from the model's folder (a hub id's converted pack).
+ * the weight per token id, read from the model's `folder` (a pack or Hugging Face folder), with
+ * the query prefix and length the engine that runs `model` applies.
  */
-async function staticQuery(args: IndexArgs, io: CliIo, model: ModelInfo): Promise<StaticWriteOptions['query']> {
-  const { tokenizer, weights } = await openModelFolder(await modelFolder(args.model, io, { revision: args.revision }));
+export async function staticQuerySide(folder: string, model: ModelInfo): Promise<NonNullable<StaticWriteOptions['query']>> {
+  const { tokenizer, weights } = await openModelFolder(folder);
   const table = weights.mlmHead?.queryWeights;
-  if (!table) throw new ModelFormatError(`${args.model}: an inference-free SPLADE model without its query weights`);
+  if (!table) throw new ModelFormatError(`${folder}: an inference-free SPLADE model without its query weights`);
   return { tokenizer: tokenizer.files, weights: table, prefix: model.prefixes.query ?? '', maxTokens: model.maxTokens };
 }
 

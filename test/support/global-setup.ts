@@ -1,9 +1,9 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { staticQuerySide } from '../../src/cli/index-docs.js';
 import { createEncoder, createIndex, type Encoder } from '../../src/client/client.js';
 import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
-import { openModelFolder } from '../../src/node/model-folder.js';
 import { convertCheckpoint } from '../../src/pack/convert.js';
 import { parseIndex } from '../../src/search/serialize.js';
 import { writeStaticIndex } from '../../src/search/static/write.js';
@@ -47,14 +47,7 @@ async function writeSpladeStaticFolder(out: string): Promise<void> {
   try {
     const index = await createIndex({ encoder, name: 'static-splade-fixture' });
     await index.add(API_TEXTS.map((text, i) => ({ id: `t${i}`, text })));
-    const { tokenizer, weights } = await openModelFolder(dir);
-    const { model } = await encoder.info();
-    const query = {
-      tokenizer: tokenizer.files,
-      weights: weights.mlmHead?.queryWeights as Float32Array,
-      prefix: '',
-      maxTokens: model.maxTokens,
-    };
+    const query = await staticQuerySide(dir, (await encoder.info()).model);
     const hits = await Promise.all(SPLADE_QUERIES.map((q) => index.search(q, { mode: 'sparse' })));
     const { signature, segment } = parseIndex(await index.export());
     index.close();

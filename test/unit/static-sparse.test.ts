@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { staticQuerySide } from '../../src/cli/index-docs.js';
 import { createEncoder, createIndex } from '../../src/client/client.js';
 import { InputError } from '../../src/errors.js';
-import { openModelFolder } from '../../src/node/model-folder.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson } from '../support/oracle-pack.js';
 import { rejection } from '../support/rejection.js';
@@ -88,14 +88,8 @@ describe('a static index of an inference-free SPLADE model, with its query side'
     const memory = await createIndex({ encoder, name: 'static-query-side', store: 'memory' });
     try {
       await memory.add(texts.map((text, i) => ({ id: String(i), text })));
-      const { tokenizer, weights } = await openModelFolder(dir);
       const { model } = await encoder.info();
-      const query = {
-        tokenizer: tokenizer.files,
-        weights: weights.mlmHead?.queryWeights as Float32Array,
-        prefix: '',
-        maxTokens: model.maxTokens,
-      };
+      const query = await staticQuerySide(dir, model);
       const { dir: folder, manifest } = await writeStaticFolder(memory, [], undefined, query);
       expect(manifest.query).toEqual({ prefix: '', maxTokens: model.maxTokens, vocab: 2062 });
       const { server, url } = await serveStatic(folder);

@@ -176,7 +176,7 @@ class StaticSearchIndex implements StaticIndex {
     private readonly m: StaticManifest,
     private readonly tier: Tier,
     private readonly files: StaticFiles,
-    /** Null where the index was opened without one: it ranks by words only. */
+    /** Null where the index was opened without one: it ranks by words (and by its own query side, StaticQuery) only. */
     private readonly encoder: { encoder: IndexEncoder; model: ModelInfo } | null,
   ) {
     this.full = codec(m.signature.vector, m.signature.dims);
