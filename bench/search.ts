@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createIndex } from '../src/client/client.js';
 import { createGpuContext } from '../src/gpu/device.js';
 import type { IndexEncoder, VectorIndex, VectorType } from '../src/search/index.js';
-import type { EmbedResult, EncoderInfo } from '../src/types.js';
+import type { EmbedResult, EncoderInfo, SparseVector } from '../src/types.js';
 import { rng } from '../test/support/random.js';
 import { icdName } from './adapter.js';
 import { hostName, loadNow, parseBenchArgs, writeJsonFile } from './common.js';
@@ -76,7 +76,12 @@ export class Synthetic {
  * An encoder that looks a text's vector up (`vectorOf`): the index sees only the IndexEncoder
  * interface. `backend` says where the index scores ('cpu' keeps it off the GPU).
  */
-export function lookupEncoder(vectorOf: (text: string) => Float32Array, backend: 'webgpu' | 'cpu'): IndexEncoder {
+export function lookupEncoder(
+  vectorOf: (text: string) => Float32Array,
+  backend: 'webgpu' | 'cpu',
+  /** Lexical weights of a text, for a model with a sparse head (BGE-M3's layout). */
+  sparseOf?: (text: string) => SparseVector,
+): IndexEncoder {
   const info: EncoderInfo = {
     model: {
       id: 'synthetic-384',
@@ -90,6 +95,7 @@ export function lookupEncoder(vectorOf: (text: string) => Float32Array, backend:
       quantization: 'f32',
       prefixes: {},
       quality: null,
+      ...(sparseOf ? { sparse: true as const } : {}),
     },
     backend,
     adapter: null,
@@ -109,7 +115,8 @@ export function lookupEncoder(vectorOf: (text: string) => Float32Array, backend:
         const n = Math.hypot(...cut);
         return cut.map((x) => x / n);
       });
-      return { vectors, tokens: texts.map(() => 3), truncated: texts.map(() => false), layers: texts.map(() => 12) };
+      const sparse = options?.sparse && sparseOf ? { sparse: texts.map(sparseOf) } : {};
+      return { vectors, tokens: texts.map(() => 3), truncated: texts.map(() => false), layers: texts.map(() => 12), ...sparse };
     },
   };
 }
