@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { staticQuerySide } from '../../src/cli/index-docs.js';
 import { createEncoder, createIndex } from '../../src/client/client.js';
-import { InputError } from '../../src/errors.js';
+import { InputError, M3WebError } from '../../src/errors.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson } from '../support/oracle-pack.js';
 import { rejection } from '../support/rejection.js';
@@ -110,6 +110,39 @@ describe('a static index of an inference-free SPLADE model, with its query side'
       } finally {
         server.close();
       }
+      // Damaged files are typed errors naming them, never other hits.
+      const damaged = async (edit: (dir: string) => void) => {
+        const copy = mkdtempSync(join(tmpdir(), 'm3web-static-damaged-'));
+        cpSync(folder, copy, { recursive: true });
+        edit(copy);
+        const served = await serveStatic(copy);
+        try {
+          const opened = await createIndex({ url: served.url });
+          return await rejection(opened.search(texts[0] as string, { mode: 'sparse' }));
+        } catch (err) {
+          return err;
+        } finally {
+          served.server.close();
+        }
+      };
+      const shard = join('sparse', '00000.bin');
+      const scrambled = await damaged((d) => {
+        const bytes = readFileSync(join(d, shard));
+        bytes.fill(0x7b, 4, 12);
+        writeFileSync(join(d, shard), bytes);
+      });
+      expect(scrambled).toBeInstanceOf(InputError);
+      expect((scrambled as Error).message).toMatch(/sparse\/00000\.bin is not an m3web lexical-weights shard/);
+      const short = await damaged((d) => writeFileSync(join(d, 'query', 'weights.bin'), new Uint8Array(8)));
+      expect(short).toBeInstanceOf(M3WebError);
+      expect((short as Error).message).toMatch(/query\/weights\.bin/);
+      const badManifest = await damaged((d) => {
+        const m = JSON.parse(readFileSync(join(d, 'index.json'), 'utf8'));
+        m.query.vocab = 7;
+        writeFileSync(join(d, 'index.json'), JSON.stringify(m));
+      });
+      expect(badManifest).toBeInstanceOf(InputError);
+      expect((badManifest as Error).message).toMatch(/not an m3web static index/);
     } finally {
       memory.close();
       await encoder.dispose();
