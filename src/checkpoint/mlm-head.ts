@@ -91,15 +91,27 @@ export async function mlmHeadOf(
 /** Repository or folder names of SPLADE models: naver/splade-*, prithivida/Splade_PP_*, and their copies. */
 const SPLADE_NAME = /splade/i;
 
+/** The query weights of an inference-free sparse encoder in OpenSearch's own layout (token -> weight). */
+export const IDF_FILE = 'idf.json';
+
 /**
  * The sentence-transformers files, with SPLADE's pooling where the folder has none of its own but
- * its config names a masked LM and its name says SPLADE (naver's and prithivida's repositories
+ * its config names a masked LM and its name says SPLADE (an idf.json beside such a masked LM is
+ * refused: OpenSearch's original layout of an inference-free model) (naver's and prithivida's repositories
  * predate sentence-transformers' SparseEncoder): max pooling of log1p(relu), as SPLADE v2 and
  * later pool. Read otherwise, such a model would be mean-pooled as a dense embedder it is not.
  */
 export function spladeByName(st: SentenceTransformersFiles, raw: unknown, name: string | undefined): SentenceTransformersFiles {
   const architectures = (raw as { architectures?: unknown } | null)?.architectures;
   const maskedLm = Array.isArray(architectures) && architectures.some((a) => typeof a === 'string' && a.endsWith('ForMaskedLM'));
+  if (st.modules === undefined && st.idf && maskedLm) {
+    // Read as the masked LM it holds, it would give vectors unlike the model's without a word.
+    throw new UnsupportedError(
+      `${name ?? 'the folder'} holds a masked LM and an ${IDF_FILE}: an inference-free sparse encoder in OpenSearch's own layout, ` +
+        "whose document pooling its files do not say; m3web reads such models in sentence-transformers' layout " +
+        '(modules.json naming a Router, router_config.json): use a revision that has it',
+    );
+  }
   if (st.modules !== undefined || st.splade || !maskedLm || name === undefined || !SPLADE_NAME.test(name)) return st;
   return { ...st, splade: { config: { pooling_strategy: 'max', activation_function: 'relu' } } };
 }

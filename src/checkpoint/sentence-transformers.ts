@@ -37,6 +37,8 @@ export interface SentenceTransformersFiles {
    * one per token id; see router.ts).
    */
   splade?: { config: unknown; queryWeights?: TensorSource };
+  /** An idf.json at the root: OpenSearch's own layout of an inference-free sparse encoder (see spladeByName). */
+  idf?: true;
 }
 
 /** A Dense module as its config.json declares it. */

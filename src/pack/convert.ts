@@ -1,7 +1,7 @@
 import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
 import { COLBERT_FILE } from '../checkpoint/late-interaction.js';
 import { pendingTable } from '../checkpoint/matrix.js';
-import { spladeByName } from '../checkpoint/mlm-head.js';
+import { IDF_FILE, spladeByName } from '../checkpoint/mlm-head.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
 import { routedSplade } from '../checkpoint/router.js';
 import { blobSource, bytesSource, SafetensorsReader, type TensorSource } from '../checkpoint/safetensors.js';
@@ -198,13 +198,15 @@ export async function sentenceTransformersFiles(
   bytes?: (name: string) => Promise<Uint8Array | undefined>,
 ): Promise<SentenceTransformersFiles> {
   const modules = await json('modules.json');
-  const [pooling, bertConfig, stConfig, colbertMetadata, sparseBytes, colbertBytes] = await Promise.all([
+  const [pooling, bertConfig, stConfig, colbertMetadata, sparseBytes, colbertBytes, idf] = await Promise.all([
     json(`${poolingPath(modules)}/config.json`),
     json('sentence_bert_config.json'),
     json('config_sentence_transformers.json'),
     json('artifact.metadata'),
     bytes?.(SPARSE_FILE),
     bytes?.(COLBERT_FILE),
+    // Only a folder without sentence-transformers' files is told by it (see spladeByName).
+    modules === undefined ? json(IDF_FILE) : undefined,
   ]);
   const spladePath = modulePaths(modules, 'SpladePooling')[0];
   const splade = spladePath === undefined ? undefined : { config: await json(`${spladePath}/config.json`) };
@@ -228,6 +230,7 @@ export async function sentenceTransformersFiles(
     ...(splade ? { splade } : {}),
     ...(sparseBytes ? { sparseLinear: await readTorchStateDict(sparseBytes, SPARSE_FILE) } : {}),
     ...(colbertBytes ? { colbertLinear: await readTorchStateDict(colbertBytes, COLBERT_FILE) } : {}),
+    ...(idf === undefined ? {} : { idf: true as const }),
   };
 }
 

@@ -10,6 +10,7 @@ import { openIndex } from '../../src/search/search-index.js';
 import type { SparseVector } from '../../src/types.js';
 import { m3web } from '../support/cli.js';
 import { readOracleJson, serveFakeHub } from '../support/oracle-pack.js';
+import { rejection } from '../support/rejection.js';
 import { type OracleWeights, worstCosine, worstOff } from '../support/sparse-oracle.js';
 
 // Inference-free SPLADE (sentence-transformers' Router: queries through SparseStaticEmbedding,
@@ -166,6 +167,19 @@ describe('inference-free SPLADE (a Router: a table for queries, the masked LM fo
     await expect(createEncoder({ model: wide, device: 'cpu' })).rejects.toThrow(
       /one value per token id \(at most 2062\), got \[5000\]/,
     );
+  });
+
+  it("refuses OpenSearch's own layout (a masked LM and an idf.json, no sentence-transformers files) rather than read it as an embedder", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'm3web-splade-idf-'));
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'])
+      cpSync(join(DIR, DOC, f), join(dir, f));
+    // Without the idf.json the same files open as the masked LM's mean-pooled states, as before.
+    const plain = await createEncoder({ model: dir, device: 'cpu' });
+    await plain.dispose();
+    writeFileSync(join(dir, 'idf.json'), JSON.stringify({ the: 1.5, '[CLS]': 0 }));
+    const err = await rejection(createEncoder({ model: dir, device: 'cpu' }));
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect((err as Error).message).toMatch(/idf\.json: an inference-free sparse encoder in OpenSearch's own layout/);
   });
 
   it('dropped files (checkpointFromFiles) find the masked LM in its module folder and the table beside it', async () => {
