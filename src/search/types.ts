@@ -128,7 +128,7 @@ export interface StaticIndexOptions {
 
 /** Bytes a static index has on its host, and what it fetched. */
 export interface StaticIndexStats {
-  /** Bytes of each tier: coarse (coarse rows and documents, fetched at open), postings, full-width rows, chunk texts. */
+  /** Bytes of each tier: coarse (coarse rows and documents, fetched at open), postings (of words and lexical weights, with an inference-free model's query side), full-width rows, chunk texts. */
   tiers: { coarse: number; postings: number; rows: number; texts: number };
   /** Requests to the host and bytes received since the index opened (cache hits excluded). */
   fetched: { requests: number; bytes: number };
