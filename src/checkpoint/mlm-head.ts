@@ -96,10 +96,11 @@ export const IDF_FILE = 'idf.json';
 
 /**
  * The sentence-transformers files, with SPLADE's pooling where the folder has none of its own but
- * its config names a masked LM and its name says SPLADE (an idf.json beside such a masked LM is
- * refused: OpenSearch's original layout of an inference-free model) (naver's and prithivida's repositories
+ * its config names a masked LM and its name says SPLADE (naver's and prithivida's repositories
  * predate sentence-transformers' SparseEncoder): max pooling of log1p(relu), as SPLADE v2 and
  * later pool. Read otherwise, such a model would be mean-pooled as a dense embedder it is not.
+ * For the same reason a masked LM with an idf.json and no sentence-transformers files
+ * (OpenSearch's original layout of an inference-free model) is refused.
  */
 export function spladeByName(st: SentenceTransformersFiles, raw: unknown, name: string | undefined): SentenceTransformersFiles {
   const architectures = (raw as { architectures?: unknown } | null)?.architectures;
