@@ -115,7 +115,9 @@ export interface StaticIndexOptions {
    * The model the folder was built with, for vector and hybrid search. Left out, the index ranks
    * by words alone (`mode` 'lexical', its default then) and nothing of a model is downloaded: a
    * page can search while its model loads, then open the folder again with the encoder (the
-   * files fetched are cached), or search a static site by words only.
+   * files fetched are cached), or search a static site by words only. A folder of an
+   * inference-free SPLADE model carries its query side, so it also ranks by the model's weights
+   * ('sparse', and 'hybrid' by default) without one.
    */
   encoder?: IndexEncoder;
   /** The folder's URL; in a page it may be relative to the page. */
