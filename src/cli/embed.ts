@@ -3,7 +3,7 @@ import { UnsupportedError } from '../errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
-import { staticQueryVector } from '../model/static-query.js';
+import { weighQuery } from '../model/static-query.js';
 import { openModelFolder, readModelConfig } from '../node/model-folder.js';
 import { checkText } from '../tokenizer/check-text.js';
 import type { SparseVector } from '../types.js';
@@ -233,9 +233,9 @@ export async function embedCommand(args: EmbedArgs, io: CliIo): Promise<void> {
       checkText(text, `stdin line ${lineNo}`);
       if (queryTable) {
         // Inference-free SPLADE weighs a query by its table, with no forward and no special tokens.
-        const plain = tokenizer.encodePlain(prefix + text, config.maxTokens);
-        if (plain.truncated) truncated++;
-        await write(io.stdout, sparseLine(staticQueryVector(plain.ids, queryTable)));
+        const w = weighQuery(tokenizer, prefix + text, config.maxTokens, queryTable);
+        if (w.truncated) truncated++;
+        await write(io.stdout, sparseLine(w.vector));
         texts++;
         continue;
       }

@@ -7,7 +7,7 @@ import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { LateInteractionScorer } from '../model/late-interaction.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
-import { staticQueryVector } from '../model/static-query.js';
+import { weighQuery } from '../model/static-query.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
@@ -526,17 +526,17 @@ export class EncoderCore {
     const { tokenizer, config, weights } = this.handle.model;
     const table = weights.mlmHead?.queryWeights;
     if (!table) throw new ModelFormatError(`${this.handle.info.id}: its query weights are missing from the pack's head`);
-    const encoded = texts.map((text, i) => {
-      const enc = tokenizer.encodePlain(prefix + cutText(text, config.maxTokens), config.maxTokens);
-      if (enc.ids.length === 0) throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
-      return enc;
+    const weighed = texts.map((text, i) => {
+      const w = weighQuery(tokenizer, prefix + cutText(text, config.maxTokens), config.maxTokens, table);
+      if (w.tokens === 0) throw new InputError(`texts[${i}] has no character the model's tokenizer reads`);
+      return w;
     });
     return {
       vectors: texts.map(() => new Float32Array(0)),
-      tokens: encoded.map((e) => e.ids.length),
-      truncated: encoded.map((e) => e.truncated),
+      tokens: weighed.map((w) => w.tokens),
+      truncated: weighed.map((w) => w.truncated),
       layers: texts.map(() => layers),
-      sparse: encoded.map((e) => staticQueryVector(e.ids, table)),
+      sparse: weighed.map((w) => w.vector),
     };
   }
 

@@ -1,3 +1,4 @@
+import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { SparseVector } from './sparse.js';
 
 /**
@@ -9,4 +10,19 @@ export function staticQueryVector(ids: readonly number[], weights: Float32Array)
     .sort()
     .filter((id) => weights[id] !== 0);
   return { indices, values: Float32Array.from(indices, (id) => weights[id] as number) };
+}
+
+/**
+ * A query as SparseStaticEmbedding reads it: its token ids without special tokens, the first
+ * `maxTokens` of them, weighed by `table` (staticQueryVector); `tokens` 0 where the tokenizer reads
+ * no character of it.
+ */
+export function weighQuery(
+  tokenizer: TextTokenizer,
+  text: string,
+  maxTokens: number,
+  table: Float32Array,
+): { vector: SparseVector; tokens: number; truncated: boolean } {
+  const { ids, truncated } = tokenizer.encodePlain(text, maxTokens);
+  return { vector: staticQueryVector(ids, table), tokens: ids.length, truncated };
 }

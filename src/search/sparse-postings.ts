@@ -1,3 +1,4 @@
+import { isSet } from './cpu-scorer.js';
 import { type Ranked, selectTop } from './topk.js';
 
 /** A chunk's lexical weights as an index stores them (plain arrays: they go into JSON exports and IndexedDB records). */
@@ -6,13 +7,39 @@ export interface StoredSparse {
   values: number[];
 }
 
+/** One token id's rows (ascending) and their weights. */
+export interface Weighted {
+  rows: number[];
+  weights: number[];
+}
+
 /**
- * The model's lexical weights of every row, by token id (BGE-M3's sparse output): a row scores
- * the dot product of its weights with the query's over the ids both hold, as FlagEmbedding's
- * lexical matching score. Only rows holding one of the query's ids are touched.
+ * The k best rows of `mask` (null: every row) by the dot product of their lexical weights with the
+ * query's, over the ids both hold (FlagEmbedding's lexical matching score, SPLADE's dot product);
+ * rows sharing no id are left out. `postingsOf` gives an id's rows and weights. The in-memory and
+ * the static index score with it alike.
  */
+export function sparseRows(
+  query: { indices: ArrayLike<number>; values: ArrayLike<number> },
+  postingsOf: (id: number) => Weighted | null | undefined,
+  k: number,
+  mask: Uint32Array | null,
+): Ranked {
+  const scores = new Map<number, number>();
+  for (let i = 0; i < query.indices.length; i++) {
+    const p = postingsOf(query.indices[i] as number);
+    if (!p) continue;
+    const q = query.values[i] as number;
+    p.rows.forEach((row, j) => {
+      if (isSet(mask, row)) scores.set(row, (scores.get(row) ?? 0) + q * (p.weights[j] as number));
+    });
+  }
+  return selectTop([...scores.values()], [...scores.keys()], k);
+}
+
+/** The model's lexical weights of every row, by token id (BGE-M3's sparse output, SPLADE's). */
 export class SparsePostings {
-  private readonly postings = new Map<number, { rows: number[]; weights: number[] }>();
+  private readonly postings = new Map<number, Weighted>();
 
   add(row: number, v: StoredSparse): void {
     v.indices.forEach((id, i) => {
@@ -26,18 +53,13 @@ export class SparsePostings {
     });
   }
 
-  /** The k best rows of `mask` (null: every row) for the query's weights; rows sharing no id are left out. */
+  /** Each token id's rows and weights, rows in the order added. */
+  entries(): IterableIterator<[number, Weighted]> {
+    return this.postings.entries();
+  }
+
+  /** The k best rows of `mask` (null: every row) for the query's weights (sparseRows). */
   top(query: { indices: ArrayLike<number>; values: ArrayLike<number> }, k: number, mask: Uint32Array | null): Ranked {
-    const scores = new Map<number, number>();
-    for (let i = 0; i < query.indices.length; i++) {
-      const p = this.postings.get(query.indices[i] as number);
-      if (!p) continue;
-      const q = query.values[i] as number;
-      p.rows.forEach((row, j) => {
-        if (mask && ((mask[row >>> 5] as number) & (1 << (row & 31))) === 0) return;
-        scores.set(row, (scores.get(row) ?? 0) + q * (p.weights[j] as number));
-      });
-    }
-    return selectTop([...scores.values()], [...scores.keys()], k);
+    return sparseRows(query, (id) => this.postings.get(id), k, mask);
   }
 }

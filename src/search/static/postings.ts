@@ -1,4 +1,5 @@
 import { InputError } from '../../errors.js';
+import type { Weighted } from '../sparse-postings.js';
 
 /**
  * A postings shard: u32 header length, a JSON header { terms, df, bytes } (each term, its
@@ -110,12 +111,6 @@ interface WeightsHeader {
   ids: number[];
   counts: number[];
   bytes: number[];
-}
-
-/** One token id's rows (ascending) and their weights. */
-export interface Weighted {
-  rows: number[];
-  weights: number[];
 }
 
 /** A shard of `ids` (token id and its rows and weights). */

@@ -1,5 +1,5 @@
 import { DisposedError, InputError, UnsupportedError } from '../../errors.js';
-import { staticQueryVector } from '../../model/static-query.js';
+import { weighQuery } from '../../model/static-query.js';
 import { SerialQueue } from '../../serial-queue.js';
 import { TextTokenizer } from '../../tokenizer/tokenizer.js';
 import type { ModelInfo } from '../../types.js';
@@ -13,7 +13,7 @@ import { highlights } from '../highlight.js';
 import { bm25Rows, counts, isCommonTerm } from '../lexical.js';
 import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
-import type { StoredSparse } from '../sparse-postings.js';
+import { type StoredSparse, sparseRows } from '../sparse-postings.js';
 import { type Ranked, selectTop } from '../topk.js';
 import type {
   IndexEncoder,
@@ -408,10 +408,9 @@ class StaticSearchIndex implements StaticIndex {
       ]);
       const tokenizer = TextTokenizer.fromJson(json, config);
       return (query: string) => {
-        const { ids } = tokenizer.encodePlain(q.prefix + query, q.maxTokens);
-        if (ids.length === 0) throw new InputError("search: the query has no character the model's tokenizer reads");
-        const v = staticQueryVector(ids, table);
-        return { indices: Array.from(v.indices), values: Array.from(v.values) };
+        const { vector, tokens } = weighQuery(tokenizer, q.prefix + query, q.maxTokens, table);
+        if (tokens === 0) throw new InputError("search: the query has no character the model's tokenizer reads");
+        return { indices: Array.from(vector.indices), values: Array.from(vector.values) };
       };
     })();
     this.weigher.catch(() => {
@@ -421,28 +420,21 @@ class StaticSearchIndex implements StaticIndex {
   }
 
   /**
-   * Every row sharing a token id with the query's lexical weights, ranked by the dot product of
-   * the two as the in-memory index's SparsePostings scores them (same order of additions, so the
-   * same scores and ties), from the lexical-weights shards of the query's ids.
+   * Every row sharing a token id with the query's lexical weights, ranked by sparseRows as the
+   * in-memory index ranks them, from the lexical-weights shards of the query's ids.
    */
   private async weightedRows(q: StoredSparse, mask: Uint32Array | null): Promise<Ranked> {
-    const count = this.m.sizes.sparse?.length ?? 0;
-    const shards = await Promise.all(
-      q.indices.map((id) => {
-        const s = weightsShard(id, count);
-        const size = this.m.sizes.sparse?.[s] as number;
-        return this.files.read(weightsShardFile(s), size, (b, name) => new WeightsShard(b, name));
-      }),
+    const sizes = this.m.sizes.sparse ?? [];
+    const shards = new Map(
+      await Promise.all(
+        q.indices.map(async (id) => {
+          const s = weightsShard(id, sizes.length);
+          const shard = await this.files.read(weightsShardFile(s), sizes[s] as number, (b, name) => new WeightsShard(b, name));
+          return [id, shard] as const;
+        }),
+      ),
     );
-    const scores = new Map<number, number>();
-    q.indices.forEach((id, i) => {
-      const w = (shards[i] as WeightsShard).get(id);
-      const qw = q.values[i] as number;
-      w?.rows.forEach((row, j) => {
-        if (isSet(mask, row)) scores.set(row, (scores.get(row) ?? 0) + qw * (w.weights[j] as number));
-      });
-    });
-    return selectTop([...scores.values()], [...scores.keys()], scores.size);
+    return sparseRows(q, (id) => shards.get(id)?.get(id), this.m.rows, mask);
   }
 
   /** The depth best documents by cosine: the funnel's candidates grow until they cover that many. */

@@ -4,6 +4,7 @@ import { type Codec, codec, decodeRow, encodeRow } from '../codec.js';
 import { coarseWidth } from '../funnel.js';
 import { counts } from '../lexical.js';
 import type { Segment } from '../segment.js';
+import { SparsePostings, type Weighted } from '../sparse-postings.js';
 import type { IndexSignature } from '../types.js';
 import {
   COARSE,
@@ -24,7 +25,7 @@ import {
   weightsShardFile,
 } from './format.js';
 import { clusterOrder } from './order.js';
-import { type Entries, encodeEntries, encodeShard, encodeWeightsShard, type Weighted } from './postings.js';
+import { type Entries, encodeEntries, encodeShard, encodeWeightsShard } from './postings.js';
 
 /**
  * Rows per row and text shard: two files per 32 rows, 6,250 at 100k rows. Rows are read by
@@ -103,30 +104,21 @@ function postingShards(postings: Map<string, Entries>): Uint8Array[] {
   return shards.map(encodeShard);
 }
 
-/** Each token id's rows and weights (rows ascending, numbered as the in-memory index numbers them). */
-function weightsOf(s: Segment): Map<number, Weighted> {
-  const byId = new Map<number, Weighted>();
+/** Each token id's rows and weights, rows numbered and added as the in-memory index adds them. */
+function weightsOf(s: Segment): SparsePostings {
+  const postings = new SparsePostings();
   let row = 0;
   for (const d of s.docs) {
     if (d.sparse?.length !== d.chunks.length)
       throw new InputError(`document "${d.id}" has no lexical weights for each of its chunks, which its index says it stores`);
-    for (const v of d.sparse) {
-      v.indices.forEach((id, i) => {
-        const w = byId.get(id);
-        if (w) {
-          w.rows.push(row);
-          w.weights.push(v.values[i] as number);
-        } else byId.set(id, { rows: [row], weights: [v.values[i] as number] });
-      });
-      row++;
-    }
+    for (const v of d.sparse) postings.add(row++, v);
   }
-  return byId;
+  return postings;
 }
 
 /** Lexical-weights shards: as many as keep each near TERM_SHARD_BYTES, ids placed by weightsShard. */
-function weightsShards(byId: Map<number, Weighted>): Uint8Array[] {
-  const ids = [...byId].sort((a, b) => a[0] - b[0]);
+function weightsShards(postings: SparsePostings): Uint8Array[] {
+  const ids = [...postings.entries()].sort((a, b) => a[0] - b[0]);
   // About 2 bytes of row gap and 4 of weight an entry, and the id's header fields.
   const total = ids.reduce((n, [, w]) => n + 6 * w.rows.length + 16, 0);
   const count = Math.max(1, Math.ceil(total / TERM_SHARD_BYTES));
