@@ -68,7 +68,11 @@ function limitData(n: number, flores: FloresDev, sts: Map<string, StsDev>, xquad
   for (const [lang, texts] of flores) flores.set(lang, texts.slice(0, n));
   for (const [lang, d] of sts) sts.set(lang, { a: d.a.slice(0, n), b: d.b.slice(0, n), score: d.score.slice(0, n) });
   for (const [lang, d] of xquad ?? []) {
-    xquad?.set(lang, { paragraphs: d.paragraphs.slice(0, n), questions: d.questions.filter((q) => q.paragraph < n) });
+    xquad?.set(lang, {
+      paragraphs: d.paragraphs.slice(0, n),
+      titles: d.titles.slice(0, n),
+      questions: d.questions.filter((q) => q.paragraph < n),
+    });
   }
 }
 

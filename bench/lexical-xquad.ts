@@ -3,17 +3,19 @@
  * English), through the index's lexical mode with a constant stand-in encoder: lexical options
  * measured in seconds, without a model. Beside it, the in-page search libraries sites ship
  * (MiniSearch, Orama) on the same paragraphs and questions, as a site would set them up.
- * `npm run bench -- lexical [DATA_DIR] [--no-ngrams] [--write]` (default data ../shared/data;
- * --write stores bench/results/lexical-latest.json and .md); `m3web eval --search` gives the same
- * m3web figures beside the vectors'.
+ * `npm run bench -- lexical [DATA_DIR] [--no-ngrams] [--titles] [--write]` (default data
+ * ../shared/data; --titles indexes each paragraph with its article's title, each library's title
+ * field boosted 2x as m3web weighs it; --write stores bench/results/lexical-latest.json and .md,
+ * or lexical-titles-latest with --titles); `m3web eval --search` gives the same m3web figures beside the vectors'.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create, insert, type Language, search } from '@orama/orama';
 import MiniSearch from 'minisearch';
-import { readXquad } from '../src/eval/dev-data.js';
+import { readXquad, type XquadLang } from '../src/eval/dev-data.js';
 import { openIndex } from '../src/search/index.js';
+import { TITLE_WEIGHT } from '../src/search/lexical.js';
 import type { IndexEncoder } from '../src/search/types.js';
 import type { ModelInfo } from '../src/types.js';
 import { writeJsonFile } from './common.js';
@@ -48,17 +50,24 @@ interface Searcher {
   top(query: string, k: number): Promise<number[]>;
   close(): void;
 }
+/** A paragraph, with its article's title where the run indexes titles. */
+interface Paragraph {
+  text: string;
+  title?: string;
+}
 interface Ranker {
   name: string;
   /** `lang`: the paragraphs' language (xquad's code), for libraries that are told it. */
-  build(paragraphs: readonly string[], lang: string): Promise<Searcher>;
+  build(paragraphs: readonly Paragraph[], lang: string): Promise<Searcher>;
 }
+/** Each library's boost of a title field: m3web's TITLE_WEIGHT. */
+const TITLE_BOOST = TITLE_WEIGHT;
 
 const m3web = (ngrams: boolean): Ranker => ({
   name: `m3web lexical${ngrams ? '' : ' (no ngrams)'}`,
   async build(paragraphs) {
     const index = await openIndex({ encoder, name: 'lexical-xquad', device: 'cpu', ngrams });
-    await index.add(paragraphs.map((text, i) => ({ id: String(i), text })));
+    await index.add(paragraphs.map((p, i) => ({ id: String(i), ...p })));
     return {
       top: async (q, k) => (await index.search(q, { mode: 'lexical', k })).map((h) => Number(h.id)),
       close: () => index.close(),
@@ -70,12 +79,13 @@ const m3web = (ngrams: boolean): Ranker => ({
 const minisearch: Ranker = {
   name: 'MiniSearch 7.2 (defaults)',
   async build(paragraphs) {
-    const ms = new MiniSearch<{ id: number; text: string }>({ fields: ['text'] });
-    ms.addAll(paragraphs.map((text, id) => ({ id, text })));
+    const titled = paragraphs.some((p) => p.title);
+    const ms = new MiniSearch<{ id: number } & Paragraph>({ fields: titled ? ['title', 'text'] : ['text'] });
+    ms.addAll(paragraphs.map((p, id) => ({ id, ...p })));
     return {
       top: async (q, k) =>
         ms
-          .search(q)
+          .search(q, titled ? { boost: { title: TITLE_BOOST } } : {})
           .slice(0, k)
           .map((r) => r.id as number),
       close: () => {},
@@ -98,11 +108,16 @@ const ORAMA_LANGUAGE: Record<string, Language> = {
 const orama: Ranker = {
   name: "Orama 3.1 (BM25, the paragraphs' language where it has one)",
   async build(paragraphs, lang) {
-    const db = create({ schema: { text: 'string' } as const, language: ORAMA_LANGUAGE[lang] ?? 'english' });
-    for (const [i, text] of paragraphs.entries()) insert(db, { id: String(i), text });
+    const titled = paragraphs.some((p) => p.title);
+    const db = create({ schema: { title: 'string', text: 'string' } as const, language: ORAMA_LANGUAGE[lang] ?? 'english' });
+    for (const [i, p] of paragraphs.entries()) insert(db, { id: String(i), title: p.title ?? '', text: p.text });
     return {
       top: async (q, k) => {
-        const found = await search(db, { term: q, limit: k });
+        const found = await search(db, {
+          term: q,
+          limit: k,
+          ...(titled ? { boost: { title: TITLE_BOOST } } : { properties: ['text'] }),
+        });
         return found.hits.map((h) => Number(h.id));
       },
       close: () => {},
@@ -134,10 +149,13 @@ const pct = (x: number) => x.toFixed(1);
 
 export async function main(args: string[]): Promise<number> {
   const ngrams = !args.includes('--no-ngrams');
+  const titles = args.includes('--titles');
   const write = args.includes('--write');
   const dir = args.find((a) => !a.startsWith('--')) ?? '../shared/data';
   const data = await readXquad(`${dir}/xquad-dev`, undefined);
-  const english = (data.get('en') as { paragraphs: string[] }).paragraphs;
+  const paragraphsOf = (d: XquadLang): Paragraph[] =>
+    d.paragraphs.map((text, i) => (titles ? { text, title: d.titles[i] as string } : { text }));
+  const english = paragraphsOf(data.get('en') as XquadLang);
   const rankers = [m3web(ngrams), minisearch, orama];
   const results: Record<string, { mono: Record<string, Scores>; cross: Record<string, Scores> }> = {};
 
@@ -147,7 +165,7 @@ export async function main(args: string[]): Promise<number> {
     const onEnglish = await ranker.build(english, 'en');
     console.log(`\n${ranker.name}: R@1 / MRR@10 %\nlang   mono         cross`);
     for (const [lang, d] of data) {
-      const own = lang === 'en' ? onEnglish : await ranker.build(d.paragraphs, lang);
+      const own = lang === 'en' ? onEnglish : await ranker.build(paragraphsOf(d), lang);
       mono[lang] = await score(own, d.questions);
       if (lang !== 'en') cross[lang] = await score(onEnglish, d.questions);
       if (own !== onEnglish) own.close();
@@ -173,8 +191,8 @@ export async function main(args: string[]): Promise<number> {
   ].join('\n');
   console.log(`\nmeans over ${data.size} languages (monolingual) and ${data.size - 1} (against English):\n${table}`);
   if (write) {
-    const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'lexical-latest');
-    const meta = { date: new Date().toISOString().slice(0, 10), node: process.version, ngrams };
+    const out = join(dirname(fileURLToPath(import.meta.url)), 'results', titles ? 'lexical-titles-latest' : 'lexical-latest');
+    const meta = { date: new Date().toISOString().slice(0, 10), node: process.version, ngrams, titles };
     writeJsonFile(`${out}.json`, { meta, results });
     writeFileSync(`${out}.md`, `# Lexical rankers on xquad-dev\n\n${JSON.stringify(meta)}\n\n${table}\n`);
   }

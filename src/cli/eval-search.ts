@@ -80,6 +80,8 @@ export interface EvalSearchArgs {
   report: string | undefined;
   write: boolean;
   chunkTokens: number | undefined;
+  /** Index each paragraph with its article's title (--titles). */
+  titles: boolean;
   /** A cross-encoder to rerank the lexical and standard hybrid rankings with (--rerank). */
   rerank: string | undefined;
 }
@@ -106,6 +108,7 @@ export async function evalSearchCommand(args: EvalSearchArgs, folder: string, io
       data,
       configs: options,
       ...(args.chunkTokens === undefined ? {} : { chunkTokens: args.chunkTokens }),
+      titles: args.titles,
       onProgress: (m) => io.stderr.write(`m3web: ${m}\n`),
     });
   } finally {

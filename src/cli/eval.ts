@@ -46,6 +46,8 @@ Options:
   --search        measure search (see above) instead of bitext and STS
   --chunk-tokens N  with --search: paragraphs cut into chunks of at most N tokens
                   (the chunkTokens index option; not with --write)
+  --titles        with --search: paragraphs indexed with their article's title
+                  (IndexDoc.title; not with --write)
   --rerank MODEL  with --search: also the lexical and hybrid (k 60, equal weights)
                   rankings reranked by this cross-encoder (folder, pack or hub id)
                   over their best 20 paragraphs
@@ -67,6 +69,7 @@ export interface EvalArgs {
   write: boolean;
   search: boolean;
   chunkTokens: number | undefined;
+  titles: boolean;
   rerank: string | undefined;
   batch: number;
   threads: number;
@@ -86,6 +89,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
       write: 'boolean',
       search: 'boolean',
       'chunk-tokens': 'string',
+      titles: 'boolean',
       rerank: 'string',
       batch: 'string',
       threads: 'string',
@@ -100,6 +104,8 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
   if (chunkTokens !== undefined && !f.flag('search')) throw new UsageError('--chunk-tokens needs --search', HINT);
   // The fusion written is the default for every index, measured at the default chunking.
   if (chunkTokens !== undefined && f.flag('write')) throw new UsageError('--chunk-tokens and --write do not go together', HINT);
+  if (f.flag('titles') && !f.flag('search')) throw new UsageError('--titles needs --search', HINT);
+  if (f.flag('titles') && f.flag('write')) throw new UsageError('--titles and --write do not go together', HINT);
   if (str('rerank') !== undefined && !f.flag('search')) throw new UsageError('--rerank needs --search', HINT);
   return {
     model,
@@ -112,6 +118,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
     write: f.flag('write'),
     search: f.flag('search'),
     chunkTokens,
+    titles: f.flag('titles'),
     rerank: str('rerank'),
     batch: positiveInt('batch', str('batch'), HINT) ?? 128,
     threads: positiveInt('threads', str('threads'), HINT) ?? availableParallelism(),

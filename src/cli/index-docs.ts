@@ -18,7 +18,8 @@ export const INDEX_USAGE = `Usage: m3web index --model DIR --docs FILE.jsonl --o
 
 Embeds documents and writes a search index export that a page loads with
 \`index.import(bytes)\`, so visitors search at once instead of embedding a corpus
-on first visit. Each line of FILE.jsonl is one document: {"id", "text", "meta"?}.
+on first visit. Each line of FILE.jsonl is one document: {"id", "text", "title"?,
+"meta"?}.
 
 With --static it writes a folder for a static host instead, which a page opens
 with \`createIndex({ encoder, url })\`: a small coarse tier fetched once, then per
@@ -137,7 +138,13 @@ export function parseDocs(text: string): IndexDoc[] {
       throw new UsageError(`documents line ${i + 1} must be an object with string "id" and "text"`);
     }
     checkText(d.text, `documents line ${i + 1}: "text"`);
-    docs.push(d.meta === undefined ? { id: d.id, text: d.text } : { id: d.id, text: d.text, meta: d.meta });
+    if (d.title !== undefined) checkText(d.title, `documents line ${i + 1}: "title"`);
+    docs.push({
+      id: d.id,
+      text: d.text,
+      ...(d.title === undefined ? {} : { title: d.title }),
+      ...(d.meta === undefined ? {} : { meta: d.meta }),
+    });
   });
   if (docs.length === 0) throw new UsageError('the documents file has no documents');
   return docs;

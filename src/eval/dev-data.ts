@@ -92,6 +92,8 @@ export async function readStsDev(dir: string, langs?: readonly string[]): Promis
 /** One language of xquad-dev: paragraphs, and questions naming the paragraph that answers them. */
 export interface XquadLang {
   paragraphs: string[];
+  /** Each paragraph's Wikipedia article title, as XQuAD keeps it (English in every language; underscores read as spaces). */
+  titles: string[];
   questions: { text: string; paragraph: number }[];
 }
 
@@ -105,13 +107,14 @@ export async function readXquad(dir: string, langs?: readonly string[]): Promise
     const m = /^xquad\.([a-z]+)\.json$/.exec(f);
     if (!m || (langs && !langs.includes(m[1] as string) && m[1] !== 'en')) continue;
     const raw = JSON.parse(await readFile(join(dir, f), 'utf8')) as {
-      data?: { paragraphs?: { context: string; qas: { question: string }[] }[] }[];
+      data?: { title?: string; paragraphs?: { context: string; qas: { question: string }[] }[] }[];
     };
-    const lang: XquadLang = { paragraphs: [], questions: [] };
+    const lang: XquadLang = { paragraphs: [], titles: [], questions: [] };
     for (const article of raw.data ?? []) {
       for (const p of article.paragraphs ?? []) {
         for (const q of p.qas) lang.questions.push({ text: q.question.trim(), paragraph: lang.paragraphs.length });
         lang.paragraphs.push(p.context.trim());
+        lang.titles.push((article.title ?? '').replaceAll('_', ' ').trim());
       }
     }
     if (lang.paragraphs.length === 0) throw new ModelFormatError(`${dir}/${f} holds no paragraphs (SQuAD JSON expected)`);

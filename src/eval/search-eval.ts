@@ -27,6 +27,8 @@ export interface SearchEvalInput {
   ngrams?: boolean;
   /** IndexOptions.chunkTokens. */
   chunkTokens?: number;
+  /** Index each paragraph with its article's title (IndexDoc.title). */
+  titles?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -53,11 +55,7 @@ function withQueryCache(encoder: IndexEncoder): IndexEncoder {
   };
 }
 
-async function paragraphIndex(
-  encoder: IndexEncoder,
-  paragraphs: readonly string[],
-  input: SearchEvalInput,
-): Promise<VectorIndex> {
+async function paragraphIndex(encoder: IndexEncoder, lang: XquadLang, input: SearchEvalInput): Promise<VectorIndex> {
   const index = await openIndex({
     encoder,
     name: 'xquad',
@@ -67,7 +65,12 @@ async function paragraphIndex(
     ...(input.layers === undefined ? {} : { layers: input.layers }),
     ...(input.dims === undefined ? {} : { dims: input.dims }),
   });
-  await index.add(paragraphs.map((text, i) => ({ id: String(i), text })));
+  await index.add(
+    lang.paragraphs.map((text, i) => {
+      const title = input.titles ? lang.titles[i] : undefined;
+      return { id: String(i), text, ...(title ? { title } : {}) };
+    }),
+  );
   return index;
 }
 
@@ -101,11 +104,11 @@ export async function evaluateSearch(input: SearchEvalInput): Promise<SearchScor
   const encoder = withQueryCache(input.encoder);
   const english = input.data.get('en') as XquadLang;
   const out: SearchScore[] = [];
-  const englishIndex = await paragraphIndex(encoder, english.paragraphs, input);
+  const englishIndex = await paragraphIndex(encoder, english, input);
   try {
     for (const [lang, d] of input.data) {
       input.onProgress?.(`xquad ${lang}`);
-      const own = lang === 'en' ? englishIndex : await paragraphIndex(encoder, d.paragraphs, input);
+      const own = lang === 'en' ? englishIndex : await paragraphIndex(encoder, d, input);
       try {
         out.push(...(await score(own, lang, 'mono', d.questions, input.configs)));
         if (lang !== 'en') out.push(...(await score(englishIndex, lang, 'cross', d.questions, input.configs)));

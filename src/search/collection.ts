@@ -16,6 +16,7 @@ function deepFreeze<T>(v: T): T {
 
 interface DocEntry {
   id: string;
+  title: string | undefined;
   meta: Meta | undefined;
   chunks: string[];
   hash: string | undefined;
@@ -103,7 +104,7 @@ export class Collection {
     const { index, queue } = this.building;
     for (const d of queue) {
       queue.delete(d);
-      for (const [i, chunk] of d.chunks.entries()) index.add(d.row0 + i, chunk);
+      for (const [i, chunk] of d.chunks.entries()) index.add(d.row0 + i, chunk, d.title);
       if (stop()) break;
     }
     if (queue.size) return false;
@@ -147,6 +148,7 @@ export class Collection {
       const exits = d.exits?.some((e) => e < this.layers) ? d.exits : undefined;
       const entry: DocEntry = {
         id: d.id,
+        title: d.title,
         meta: d.meta && deepFreeze(d.meta),
         chunks: d.chunks,
         hash: d.hash,
@@ -162,7 +164,7 @@ export class Collection {
       }
       for (let i = 0; i < d.chunks.length; i++, row++) {
         this.rowDocs[row] = entry;
-        this.postings?.add(row, d.chunks[i] as string);
+        this.postings?.add(row, d.chunks[i] as string, d.title);
         const weights = d.sparse?.[i];
         if (weights) this.weights?.add(row, weights);
         this.live[row >>> 5] = (this.live[row >>> 5] as number) | (1 << (row & 31));
@@ -182,7 +184,7 @@ export class Collection {
       const indexed = this.postings ?? (this.building?.queue.delete(d) === false ? this.building.index : null);
       for (let row = d.row0; row < d.row0 + d.chunks.length; row++) {
         this.rowDocs[row] = null;
-        indexed?.remove(row, d.chunks[row - d.row0] as string);
+        indexed?.remove(row, d.chunks[row - d.row0] as string, d.title);
         this.live[row >>> 5] = (this.live[row >>> 5] as number) & ~(1 << (row & 31));
       }
       this.deadRows += d.chunks.length;
@@ -215,8 +217,9 @@ export class Collection {
     const docs = ids.map((id) => this.docs.get(id) as DocEntry);
     const rows = docs.flatMap((d) => Array.from(d.chunks, (_, i) => d.row0 + i));
     return {
-      docs: docs.map(({ id, meta, chunks, hash, exits, sparse }) => ({
+      docs: docs.map(({ id, title, meta, chunks, hash, exits, sparse }) => ({
         id,
+        ...(title ? { title } : {}),
         ...(meta ? { meta } : {}),
         chunks,
         ...(hash ? { hash } : {}),
@@ -296,11 +299,11 @@ export class Collection {
     return mask;
   }
 
-  /** The document a live row belongs to, and which of its chunks the row is. */
-  at(row: number): { id: string; meta: Meta; chunk: { index: number; text: string } } {
+  /** The document a live row belongs to, its title, and which of its chunks the row is. */
+  at(row: number): { id: string; title: string | undefined; meta: Meta; chunk: { index: number; text: string } } {
     const d = this.rowDocs[row] as DocEntry;
     const index = row - d.row0;
-    return { id: d.id, meta: d.meta ?? {}, chunk: { index, text: d.chunks[index] as string } };
+    return { id: d.id, title: d.title, meta: d.meta ?? {}, chunk: { index, text: d.chunks[index] as string } };
   }
 
   private appendCoarse(coarse: RowStore, segment: Segment): void {

@@ -5,6 +5,7 @@ import { chunkBudget, chunkText, estimateTokens } from './chunk.js';
 import { type Codec, encodeRow } from './codec.js';
 import type { Segment } from './segment.js';
 import type { StoredSparse } from './sparse-postings.js';
+import { budgetAfterTitle, embeddedTitle, titledChunk } from './title.js';
 import type { IndexDoc, IndexEncoder } from './types.js';
 
 /** Texts per encoder call: bounds the size of one message to the worker and of one result. */
@@ -101,19 +102,29 @@ const checkVector =
     return v;
   };
 
+/** A chunk to embed, behind its document's embedded title ('' for none). */
+interface TitledText {
+  title: string;
+  text: string;
+}
+
 /**
- * Embeds each text; one the encoder had to truncate (the chunk estimate was short for it) is
- * split in half and its halves embedded instead, so every piece is embedded whole.
+ * Embeds each chunk behind its title; one the encoder had to truncate (the chunk estimate was
+ * short for it) is split in half and its halves embedded instead, each behind the same title, so
+ * every piece is embedded whole.
  */
-async function embedFitting(texts: string[], s: EmbedSettings, depth = 0): Promise<Piece[][]> {
-  const { vectors, truncated, exits, sparse } = await embedAll(texts, s);
-  const out: Piece[][] = texts.map((text, i) => [
+async function embedFitting(items: TitledText[], s: EmbedSettings, depth = 0): Promise<Piece[][]> {
+  const { vectors, truncated, exits, sparse } = await embedAll(
+    items.map((t) => titledChunk(t.title, t.text)),
+    s,
+  );
+  const out: Piece[][] = items.map(({ text }, i) => [
     { text, vector: vectors[i] as Float32Array, exit: exits[i] as number, sparse: sparse[i] },
   ]);
-  const redo = texts.flatMap((text, i) => {
+  const redo = items.flatMap(({ title, text }, i) => {
     if (!truncated[i] || depth >= MAX_SPLITS) return [];
     const halves = chunkText(text, Math.max(1, Math.floor(estimateTokens(text) / 2)));
-    return halves.length > 1 ? [{ i, halves }] : [];
+    return halves.length > 1 ? [{ i, halves: halves.map((half) => ({ title, text: half })) }] : [];
   });
   if (redo.length === 0) return out;
   const again = await embedFitting(
@@ -153,10 +164,19 @@ export async function embedQuery(
 }
 
 /**
- * `texts` (chunks stored earlier, each embedded whole then) embedded again as passages at
- * exactly `s.layers`, encoded as rows: what replaces rows of a shallower exit.
+ * The chunks of `docs` (stored earlier, each embedded whole then, behind its document's title)
+ * embedded again as passages at exactly `s.layers`, encoded as rows in the documents' order:
+ * what replaces rows of a shallower exit.
  */
-export async function embedRows(texts: string[], s: EmbedSettings): Promise<{ words: Uint32Array; scales: Float32Array }> {
+export async function embedRows(
+  docs: readonly { chunks: readonly string[]; title?: string }[],
+  s: EmbedSettings,
+): Promise<{ words: Uint32Array; scales: Float32Array }> {
+  const budget = passageBudget(s);
+  const texts = docs.flatMap((d) => {
+    const title = embeddedTitle(d.title, budget);
+    return d.chunks.map((chunk) => titledChunk(title, chunk));
+  });
   const { vectors, exits } = await embedAll(texts, s);
   const shallow = exits.find((e) => e !== s.layers);
   if (shallow !== undefined)
@@ -172,12 +192,16 @@ export const passageBudget = (s: Pick<EmbedSettings, 'maxTokens' | 'passagePrefi
   Math.min(s.chunkTokens ?? Number.POSITIVE_INFINITY, chunkBudget(s.maxTokens, s.passagePrefix));
 
 /**
- * The documents chunked to the budget (passageBudget), embedded as passages and encoded as one
- * segment; `hashes[i]` (docHash of docs[i]) is stored with each.
+ * The documents chunked to the budget (passageBudget, less what a document's title takes in
+ * front of each chunk), embedded as passages and encoded as one segment; `hashes[i]` (docHash of
+ * docs[i]) is stored with each.
  */
 export async function embedDocs(docs: readonly IndexDoc[], hashes: readonly string[], s: EmbedSettings): Promise<Segment> {
   const budget = passageBudget(s);
-  const chunked = docs.map((d) => chunkText(d.text, budget));
+  const chunked = docs.map((d) => {
+    const title = embeddedTitle(d.title, budget);
+    return chunkText(d.text, budgetAfterTitle(title, budget)).map((text) => ({ title, text }));
+  });
   const pieces = await embedFitting(chunked.flat(), s);
   const c = s.codec;
   const rows = pieces.reduce((n, p) => n + p.length, 0);
@@ -210,6 +234,7 @@ export async function embedDocs(docs: readonly IndexDoc[], hashes: readonly stri
       const at = exits[i] as number[];
       return {
         id: d.id,
+        ...(d.title ? { title: d.title } : {}),
         ...(d.meta ? { meta: d.meta } : {}),
         chunks: chunks[i] as string[],
         hash: hashes[i] as string,

@@ -81,6 +81,26 @@ export function counts(text: string, ngrams: boolean): { tf: Map<string, number>
 }
 
 /**
+ * How many times a document title's terms count in each of its chunks: BM25F's field weight in
+ * its simplest form, the title repeated in every chunk (a weight of 2 to 3 for titles is the
+ * usual setting in Lucene and Elasticsearch multi-field queries; no dev set here has titles to choose one).
+ */
+export const TITLE_WEIGHT = 2;
+
+/** A row's terms and length: its chunk's, and its document's title's TITLE_WEIGHT times over. */
+export function rowCounts(
+  chunk: string,
+  title: string | undefined,
+  ngrams: boolean,
+): { tf: Map<string, number>; length: number } {
+  const row = counts(chunk, ngrams);
+  if (!title) return row;
+  const heading = counts(title, ngrams);
+  for (const [term, n] of heading.tf) row.tf.set(term, (row.tf.get(term) ?? 0) + TITLE_WEIGHT * n);
+  return { tf: row.tf, length: row.length + TITLE_WEIGHT * heading.length };
+}
+
+/**
  * BM25 over the rows (chunks) of a Collection, keyed by the same row numbers as the vectors, so
  * one row mask filters both rankers. It is derived from the chunk texts, which the index
  * persists anyway: it is built again in each session (Collection.lexical), never stored, and so can never
@@ -98,8 +118,9 @@ export class LexicalIndex {
   /** `ngrams`: index character 4-grams of words too (see terms()). */
   constructor(private readonly ngrams: boolean) {}
 
-  add(row: number, text: string): void {
-    const { tf, length } = counts(text, this.ngrams);
+  /** Indexes a chunk's text as row `row`, with its document's title (rowCounts). */
+  add(row: number, text: string, title?: string): void {
+    const { tf, length } = rowCounts(text, title, this.ngrams);
     for (const [term, n] of tf) {
       let p = this.postings.get(term);
       if (!p) {
@@ -115,9 +136,9 @@ export class LexicalIndex {
     this.liveLength += length;
   }
 
-  /** Forgets a row added with `text` (the same text: its terms are counted again, not stored). */
-  remove(row: number, text: string): void {
-    for (const term of counts(text, this.ngrams).tf.keys()) (this.postings.get(term) as Posting).df--;
+  /** Forgets a row added with `text` and `title` (the same: its terms are counted again, not stored). */
+  remove(row: number, text: string, title?: string): void {
+    for (const term of rowCounts(text, title, this.ngrams).tf.keys()) (this.postings.get(term) as Posting).df--;
     this.liveRows--;
     this.liveLength -= this.lengths[row] as number;
     this.lengths[row] = -1;

@@ -1,10 +1,11 @@
 import { InputError } from '../errors.js';
+import { titledChunk } from './title.js';
 import type { SearchHit, SearchOptions } from './types.js';
 
 /**
  * A search with a reranking step (SearchOptions.rerank): the first stage (`search`: hybrid, vector
  * or lexical, as asked) finds the best `top` documents, a cross-encoder scores the query against
- * each one's best chunk, and the best `k` of those come back in its order, each with its
+ * each one's best chunk (behind the document's title, where it has one), and the best `k` of those come back in its order, each with its
  * `rerankScore`. Runs where the caller is (the page, or Node): a reranker is an encoder of its own,
  * which cannot travel to an index's worker.
  */
@@ -32,7 +33,7 @@ export async function rerankedSearch(
   if (hits.length === 0) return hits;
   const ranked: unknown = await rerank.reranker.rerank(
     query,
-    hits.map((h) => h.chunk.text),
+    hits.map((h) => titledChunk(h.title?.text ?? '', h.chunk.text)),
     rerank.instruction === undefined ? {} : { instruction: rerank.instruction },
   );
   return checkRanked(ranked, hits.length)

@@ -317,8 +317,9 @@ class SearchIndex implements VectorIndex {
       return fused.map((d) => {
         const at = collection.at(d.row);
         const chunk = { ...at.chunk, highlights: highlights(query, at.chunk.text, common, o.prefix) };
+        const title = at.title ? { title: { text: at.title, highlights: highlights(query, at.title, common, o.prefix) } } : {};
         // A copy: the stored meta is frozen, and changing a hit's must not reach the index.
-        return { id: d.id, score: d.score, ranks: d.ranks, meta: structuredClone(at.meta), chunk };
+        return { id: d.id, score: d.score, ranks: d.ranks, meta: structuredClone(at.meta), chunk, ...title };
       });
     });
   }
@@ -379,7 +380,7 @@ class SearchIndex implements VectorIndex {
   private async store(docs: IndexDoc[], method: 'add' | 'upsert' | 'sync'): Promise<SyncReport> {
     const settings = this.embedSettings();
     const budget = passageBudget(settings);
-    const hashes = await Promise.all(docs.map((d) => docHash(d.text, budget)));
+    const hashes = await Promise.all(docs.map((d) => docHash(d.text, budget, d.title)));
     const early = planWrite(docs, hashes, this.engine.collection);
     const embedded = early.embed.length ? await embedDocs(early.embed, early.hashes, settings) : null;
     const done = new Set(early.embed.map((d) => d.id));
@@ -585,10 +586,7 @@ class SearchIndex implements VectorIndex {
     if (this.host?.upgradeBrings(signature.layers)) return 'wait';
     const before = this.engine.collection.segment(ids).docs;
     // The stored chunks, not the documents' texts: each was embedded whole, so the rows equal a fresh build's.
-    const rows = await embedRows(
-      before.flatMap((d) => d.chunks),
-      { ...this.embedSettings(), encoder: this.encoder, signal },
-    );
+    const rows = await embedRows(before, { ...this.embedSettings(), encoder: this.encoder, signal });
     await this.queue.run(() =>
       this.locked(async () => {
         if (!sameSignature(this.built, signature)) return;

@@ -17,6 +17,8 @@ const isStoredSparse = (v: unknown): boolean => {
 /** A document as stored: its chunks' texts; its vectors are consecutive rows of its segment. */
 export interface DocRecord {
   id: string;
+  /** IndexDoc.title: embedded before each chunk and counted in its BM25 terms. */
+  title?: string;
   meta?: Meta;
   chunks: string[];
   /** docHash of the text and chunk budget the rows were made from (absent in indexes from before it). */
@@ -58,6 +60,7 @@ export function segmentProblem(s: unknown, rowWords: number): string | null {
         Array.isArray(d.chunks) &&
         d.chunks.length > 0 &&
         d.chunks.every((c) => typeof c === 'string') &&
+        (d.title === undefined || typeof d.title === 'string') &&
         (d.meta === undefined || (typeof d.meta === 'object' && d.meta !== null)) &&
         (d.hash === undefined || typeof d.hash === 'string') &&
         (d.exits === undefined ||

@@ -12,6 +12,13 @@ export type Meta = { [key: string]: JsonValue };
 export interface IndexDoc {
   id: string;
   text: string;
+  /**
+   * The document's title (a page's, a section's heading): every chunk is embedded behind it, so a
+   * chunk deep in a long page still carries what the page is about, and its words count twice
+   * in each chunk's BM25 terms (TITLE_WEIGHT), so a page titled with the query's words ranks
+   * above one that only mentions them. Hits carry it with its highlights.
+   */
+  title?: string;
   meta?: Meta;
 }
 
@@ -212,6 +219,8 @@ export interface SearchHit {
    * matches, as a vector hit of other words may.
    */
   chunk: { index: number; text: string; highlights: Highlight[] };
+  /** The document's title (IndexDoc.title) and where it holds the query's words, as for the chunk; absent without one. */
+  title?: { text: string; highlights: Highlight[] };
   /** With SearchOptions.rerank: the cross-encoder's score of the query against the chunk, which orders the hits. */
   rerankScore?: number;
 }

@@ -36,20 +36,26 @@ export function checkMeta(meta: unknown, path: string): asserts meta is Meta {
 
 /** Checks a batch for add / upsert; returns copies, so later changes by the caller do not reach the index. */
 export function checkDocs(docs: unknown, method: string): IndexDoc[] {
-  if (!Array.isArray(docs)) throw new InputError(`${method} takes an array of { id, text, meta? }, got ${typeName(docs)}`);
+  if (!Array.isArray(docs))
+    throw new InputError(`${method} takes an array of { id, text, title?, meta? }, got ${typeName(docs)}`);
   const ids = new Set<string>();
   return docs.map((doc: unknown, i) => {
     const at = `${method}: docs[${i}]`;
-    if (!isPlainObject(doc)) throw new InputError(`${at} must be an object { id, text, meta? }, got ${typeName(doc)}`);
-    const { id, text, meta } = doc;
+    if (!isPlainObject(doc)) throw new InputError(`${at} must be an object { id, text, title?, meta? }, got ${typeName(doc)}`);
+    const { id, text, title, meta } = doc;
     if (typeof id !== 'string' || id === '')
       throw new InputError(`${at}.id must be a non-empty string, got ${JSON.stringify(id) ?? typeName(id)}`);
     if (ids.has(id)) throw new InputError(`${at}.id "${id}" appears twice in one call`);
     ids.add(id);
     checkText(text, `${at}.text`);
-    if (meta === undefined) return { id, text };
-    checkMeta(meta, `${at}.meta`);
-    return { id, text, meta: structuredClone(meta) };
+    if (title !== undefined) checkText(title, `${at}.title`);
+    if (meta !== undefined) checkMeta(meta, `${at}.meta`);
+    return {
+      id,
+      text,
+      ...(title === undefined ? {} : { title }),
+      ...(meta === undefined ? {} : { meta: structuredClone(meta) }),
+    };
   });
 }
 

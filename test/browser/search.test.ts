@@ -325,7 +325,7 @@ describe('IndexedDB persistence', () => {
     const first = await open({ encoder: fakeEncoder(), name, store: 'indexeddb', vector: 'int8' });
     await first.add(DOCS);
     await first.add(manyDocs(300, 1));
-    await first.upsert([{ id: 'cars', text: 'cherry banana cars', meta: { topic: 'mixed' } }]);
+    await first.upsert([{ id: 'cars', title: 'Garage notes', text: 'cherry banana cars', meta: { topic: 'mixed' } }]);
     await first.remove(['doc-5', 'space']);
     const before = await first.search(FRUIT, { k: 8 });
     const filtered = await first.search('w10 w20', { k: 5, filter: { bucket: 2 } });
@@ -338,6 +338,8 @@ describe('IndexedDB persistence', () => {
     expect(reopened.size).toBe(first.size);
     expect(snapshot(await reopened.search(FRUIT, { k: 8 }))).toEqual(snapshot(before));
     expect(snapshot(await reopened.search('w10 w20', { k: 5, filter: { bucket: 2 } }))).toEqual(snapshot(filtered));
+    const [garage] = await reopened.search('garage', { k: 1, mode: 'lexical' });
+    expect(garage).toMatchObject({ id: 'cars', title: { text: 'Garage notes', highlights: [[0, 6]] } });
     await reopened.clear();
     const cleared = await open({ encoder: fakeEncoder(), name, store: 'indexeddb' });
     expect(cleared.size).toBe(0);

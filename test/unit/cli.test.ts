@@ -243,6 +243,8 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     expect(sentences.size).toBe(expected.texts.length);
     sentences.close();
 
+    // Titled documents: the title travels with each document into the export.
+    writeFileSync(docs, expected.texts.map((text, i) => JSON.stringify({ id: `t${i}`, text, title: `Heading ${i}` })).join('\n'));
     const chunked = await m3web(
       ['index', '--model', pack, '--docs', docs, '--out', out, '--dims', '16', '--chunk-tokens', '3'],
       '',
@@ -253,6 +255,7 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     const long = expected.texts.findIndex((t) => estimateTokens(t) > 6);
     const [chunkHit] = await small.search(expected.texts[long] as string, { k: 1, mode: 'lexical' });
     expect(chunkHit?.id).toBe(`t${long}`);
+    expect(chunkHit?.title?.text).toBe(`Heading ${long}`);
     expect(estimateTokens(chunkHit?.chunk.text ?? '')).toBeLessThanOrEqual(3);
     small.close();
     await encoder.dispose();
@@ -265,6 +268,10 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     const blank = await m3web(['index', '--model', pack, '--docs', docs, '--out', out], '');
     expect(blank.code).toBe(2);
     expect(blank.stderr).toMatch(/documents line 2: "text" is empty or only whitespace/);
+    writeFileSync(docs, '{"id":"a","text":"fine"}\n{"id":"b","text":"fine","title":7}\n');
+    const badTitle = await m3web(['index', '--model', pack, '--docs', docs, '--out', out], '');
+    expect(badTitle.code).toBe(2);
+    expect(badTitle.stderr).toMatch(/documents line 2: "title" must be a string/);
   });
 
   it('evaluates every (layers, dims) cell and writes the quality table', async () => {

@@ -100,6 +100,7 @@ describe('evaluate with xquad', () => {
       'en',
       {
         paragraphs,
+        titles: ['Danube', 'Photosynthesis'],
         questions: [
           { text: 'Which river flows through Vienna?', paragraph: 0 },
           { text: 'What do green leaves turn light into?', paragraph: 1 },
@@ -110,6 +111,7 @@ describe('evaluate with xquad', () => {
       'de',
       {
         paragraphs: ['Die Donau fließt durch Wien und Budapest.', 'Photosynthese macht in grünen Blättern aus Licht Zucker.'],
+        titles: ['Danube', 'Photosynthesis'],
         questions: [
           { text: 'Welcher Fluss fließt durch Wien?', paragraph: 0 },
           { text: 'Was machen grüne Blätter aus Licht?', paragraph: 1 },

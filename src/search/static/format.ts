@@ -6,7 +6,7 @@ import type { IndexSignature, Meta, VectorType } from '../types.js';
  *
  *   index.json        this manifest
  *   coarse.bin        every row's coarse vector (row-major words), its scale, its BM25 length (u32)
- *   docs.json         ids, chunk counts, meta and where each document's rows sit in the shards
+ *   docs.json         ids, chunk counts, titles, meta and where each document's rows sit in the shards
  *   rows/NNNNN.bin    full-width rows, `shardRows` per file, in shard order: per row its words,
  *                     then its f32 scale (one record, so a run of rows is one Range request)
  *   texts/NNNNN.json  the chunk texts of the same rows, as a JSON array
@@ -87,6 +87,8 @@ export interface StaticDocs {
   chunks: number[];
   /** Shard position of the document's first row. */
   at: number[];
+  /** Each document's title (IndexDoc.title); absent when no document has one. */
+  titles?: (string | null)[];
   /** Absent when no document has meta. */
   meta?: (Meta | null)[];
 }

@@ -87,6 +87,8 @@ function parseDocs(bytes: Uint8Array, name: string, m: StaticManifest): StaticDo
     Array.isArray(d.at) &&
     d.at.length === n &&
     d.at.every((a, i) => Number.isInteger(a) && a >= 0 && a + (d.chunks as number[])[i]! <= m.rows) &&
+    (d.titles === undefined ||
+      (Array.isArray(d.titles) && d.titles.length === n && d.titles.every((t) => t === null || typeof t === 'string'))) &&
     (d.meta === undefined || (Array.isArray(d.meta) && d.meta.length === n));
   if (!ok) throw badFile(name, 'documents and rows disagree');
   return d as StaticDocs;
@@ -311,6 +313,7 @@ class StaticSearchIndex implements StaticIndex {
         const doc = this.tier.rowDoc[d.row] as number;
         const index = d.row - (this.tier.row0[doc] as number);
         const meta = this.tier.docs.meta?.[doc] ?? {};
+        const title = this.tier.docs.titles?.[doc];
         const text = await this.text(d.row);
         return {
           id: d.id,
@@ -318,6 +321,7 @@ class StaticSearchIndex implements StaticIndex {
           ranks: d.ranks,
           meta: structuredClone(meta),
           chunk: { index, text, highlights: highlights(query, text, common) },
+          ...(title ? { title: { text: title, highlights: highlights(query, title, common) } } : {}),
         };
       }),
     );

@@ -2,7 +2,7 @@ import { InputError } from '../../errors.js';
 import { sha256Hex } from '../../pack/sha256.js';
 import { type Codec, codec, decodeRow, encodeRow } from '../codec.js';
 import { coarseWidth } from '../funnel.js';
-import { counts } from '../lexical.js';
+import { rowCounts } from '../lexical.js';
 import type { Segment } from '../segment.js';
 import { SparsePostings, type Weighted } from '../sparse-postings.js';
 import type { IndexSignature } from '../types.js';
@@ -77,13 +77,13 @@ function coarseRows(full: Codec, coarse: Codec, s: Segment): { words: Uint32Arra
   return { words, scales };
 }
 
-/** Each row's BM25 length, and every term's entries with rows ascending. */
+/** Each row's BM25 length, and every term's entries with rows ascending (a row's terms as the in-memory index counts them). */
 function lexicalOf(s: Segment, ngrams: boolean): { lengths: Uint32Array; postings: Map<string, Entries> } {
-  const texts = s.docs.flatMap((d) => d.chunks);
-  const lengths = new Uint32Array(texts.length);
+  const rows = s.docs.flatMap((d) => d.chunks.map((text) => ({ text, title: d.title })));
+  const lengths = new Uint32Array(rows.length);
   const postings = new Map<string, Entries>();
-  texts.forEach((text, row) => {
-    const { tf, length } = counts(text, ngrams);
+  rows.forEach(({ text, title }, row) => {
+    const { tf, length } = rowCounts(text, title, ngrams);
     lengths[row] = length;
     for (const [term, n] of tf) {
       const e = postings.get(term);
@@ -211,6 +211,7 @@ export async function writeStaticIndex(
     ids: docs.map((d) => d.id),
     chunks: docs.map((d) => d.chunks.length),
     at,
+    ...(docs.some((d) => d.title) ? { titles: docs.map((d) => d.title ?? null) } : {}),
     ...(docs.some((d) => d.meta) ? { meta: docs.map((d) => d.meta ?? null) } : {}),
   };
   sizes.docs = await put(DOCS, json(docsFile));
