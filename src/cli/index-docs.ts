@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createEncoder, createIndex } from '../client/client.js';
 import { ModelFormatError } from '../errors.js';
@@ -12,14 +12,16 @@ import { checkText } from '../tokenizer/check-text.js';
 import type { ModelInfo } from '../types.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 import { modelFolder } from './hub-arg.js';
+import { isPageFile, pageDocs } from './page-files.js';
 
-export const INDEX_USAGE = `Usage: m3web index --model DIR --docs FILE.jsonl --out FILE [options]
-       m3web index --static --model DIR --docs FILE.jsonl --out DIR [options]
+export const INDEX_USAGE = `Usage: m3web index --model DIR --docs FILE.jsonl|PAGES --out FILE [options]
+       m3web index --static --model DIR --docs FILE.jsonl|PAGES --out DIR [options]
 
 Embeds documents and writes a search index export that a page loads with
 \`index.import(bytes)\`, so visitors search at once instead of embedding a corpus
 on first visit. Each line of FILE.jsonl is one document: {"id", "text", "title"?,
-"meta"?}.
+"meta"?}; a folder of Markdown and HTML pages (a built site) is read as one
+document per section.
 
 With --static it writes a folder for a static host instead, which a page opens
 with \`createIndex({ encoder, url })\`: a small coarse tier fetched once, then per
@@ -31,7 +33,10 @@ Options:
   --model DIR      model pack or Hugging Face folder, or a hub id (the page must
                    load the same model)
   --revision R     hub branch, tag or commit (default main)
-  --docs FILE      documents, one JSON object per line
+  --docs PATH      documents, one JSON object per line; or a site's pages: a
+                   folder of Markdown (.md) and HTML (.html) files, or one such
+                   file, each page cut into a document per section (h1-h3),
+                   titled "Page › Heading", meta.url its path#anchor
   --out FILE       where the export goes (written atomically; with --static, a
                    folder, replaced whole)
   --static         write a static tiered index folder (see above)
@@ -42,8 +47,7 @@ Options:
                    (sentences, titles, translations): both embedded without the
                    model's query / passage prefixes (the symmetric index option)
   --no-sparse      on a model with a lexical-weights head (BGE-M3), store no
-                   lexical weights (the sparse index option; a static index
-                   never holds them)
+                   lexical weights (the sparse index option)
   --chunk-tokens N documents cut into chunks of at most N tokens (default: the
                    model's input length; the chunkTokens index option)
   --shard-rows N   rows per row and text shard of --static (default 32): fewer
@@ -150,8 +154,16 @@ export function parseDocs(text: string): IndexDoc[] {
   return docs;
 }
 
+/** The documents --docs names: a JSON Lines file, or a site's pages (a folder, or one .md / .html file) cut into sections. */
+async function readDocs(path: string, io: CliIo): Promise<IndexDoc[]> {
+  if (!(await stat(path)).isDirectory() && !isPageFile(path)) return parseDocs(await readFile(path, 'utf8'));
+  const { docs, pages } = await pageDocs(path);
+  io.stderr.write(`m3web: ${docs.length} sections from ${pages} pages\n`);
+  return docs;
+}
+
 export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
-  const docs = parseDocs(await readFile(args.docs, 'utf8'));
+  const docs = await readDocs(args.docs, io);
   const started = performance.now();
   const encoder = await createEncoder({
     model: args.model,

@@ -272,6 +272,29 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     const badTitle = await m3web(['index', '--model', pack, '--docs', docs, '--out', out], '');
     expect(badTitle.code).toBe(2);
     expect(badTitle.stderr).toMatch(/documents line 2: "title" must be a string/);
+
+    // A site's pages: a document per section, titled and linked to its anchor.
+    const site = join(tmp, 'site');
+    mkdirSync(join(site, 'guide'), { recursive: true });
+    writeFileSync(
+      join(site, 'guide', 'index.html'),
+      '<h1>Guide</h1><p>Welcome.</p><h2 id="tides">Tides</h2><p>The moon pulls the sea.</p>',
+    );
+    writeFileSync(join(site, 'faq.md'), '# FAQ\n\n## Why?\nBecause the sea rises twice a day.\n');
+    const pages = await m3web(['index', '--model', pack, '--docs', site, '--out', out, '--dims', '16'], '');
+    expect(pages.stderr).toMatch(/3 sections from 2 pages/);
+    expect(pages.code).toBe(0);
+    const siteEncoder = await createEncoder({ model: pack, device: 'cpu' });
+    const siteIndex = await createIndex({ encoder: siteEncoder, name: 'cli-site', dims: 16 });
+    await siteIndex.import(new Uint8Array(readFileSync(out)));
+    const [tide] = await siteIndex.search('moon', { k: 1, mode: 'lexical' });
+    expect(tide).toMatchObject({
+      id: 'guide/index.html#tides',
+      title: { text: 'Guide › Tides' },
+      meta: { page: 'guide/index.html' },
+    });
+    siteIndex.close();
+    await siteEncoder.dispose();
   });
 
   it('evaluates every (layers, dims) cell and writes the quality table', async () => {
