@@ -4,6 +4,7 @@ import corpusDocsUrl from './corpus/flores-dev.jsonl?url';
 import corpusUrl from './corpus/flores-dev.m3index?url';
 import { CORPUS_LANGUAGES } from './corpus/languages.js';
 import { $, layersText } from './dom.js';
+import { docsFromFiles, OWN_DOC_TYPES } from './own-docs.js';
 import { type RerankBox, scoresOnly } from './rerank-box.js';
 
 const EXAMPLE_QUERY = 'Which trips is the travel agent advertising?';
@@ -92,16 +93,26 @@ function rankBadge(hit: SearchHit): HTMLSpanElement {
   return badge;
 }
 
-const HOW: Record<SearchMode, (s: { layers: number; dims: number; size: string; where: string }) => string> = {
+const HOW: Record<SearchMode, (s: { layers: number; dims: number; size: string; where: string; fusion: string }) => string> = {
   hybrid: (s) =>
-    `embedding the query at ${layersText(s.layers)}, scoring ${s.size} sentences at ${s.dims} dims on ${s.where} and by BM25, fused by rank with equal weights`,
-  vector: (s) => `embedding the query at ${layersText(s.layers)}, scoring ${s.size} sentences at ${s.dims} dims on ${s.where}`,
-  lexical: (s) => `BM25 over the words of ${s.size} sentences, no model call`,
-  sparse: (s) => `embedding the query at ${layersText(s.layers)}, scoring ${s.size} sentences by the model's lexical weights`,
+    `embedding the query at ${layersText(s.layers)}, scoring ${s.size} at ${s.dims} dims on ${s.where} and by BM25, fused by rank with ${s.fusion}`,
+  vector: (s) => `embedding the query at ${layersText(s.layers)}, scoring ${s.size} at ${s.dims} dims on ${s.where}`,
+  lexical: (s) => `BM25 over the words of ${s.size}, no model call`,
+  sparse: (s) => `embedding the query at ${layersText(s.layers)}, scoring ${s.size} by the model's lexical weights`,
 };
 
-/** The chunk's text with the query's words in <mark>, as text nodes (never parsed as HTML). */
-function marked(chunk: SearchHit['chunk']): Node[] {
+/**
+ * What the panel searches: the bundled sentences (symmetric, words and vectors weighed alike,
+ * filtered by language), or the user's own files (sections of pages against questions: the
+ * model's measured fusion).
+ */
+interface Corpus {
+  index: VectorIndex;
+  sentences: boolean;
+}
+
+/** The text with the query's words in <mark>, as text nodes (never parsed as HTML). */
+function marked(chunk: { text: string; highlights: SearchHit['chunk']['highlights'] }): Node[] {
   const nodes: Node[] = [];
   let at = 0;
   for (const [start, end] of chunk.highlights) {
@@ -118,23 +129,55 @@ function marked(chunk: SearchHit['chunk']): Node[] {
 /** How long typing pauses before a lexical search runs. */
 const TYPING_PAUSE_MS = 120;
 
-function hitRow(hit: SearchHit): HTMLLIElement {
+function hitRow(hit: SearchHit, sentences: boolean): HTMLLIElement {
   const li = document.createElement('li');
   const lang = String(hit.meta.lang);
   const tag = document.createElement('span');
   tag.className = 'tag';
-  tag.textContent = CORPUS_LANGUAGES[lang] ?? lang;
+  tag.textContent = sentences ? (CORPUS_LANGUAGES[lang] ?? lang) : String(hit.meta.page ?? hit.id);
   const score = document.createElement('span');
   score.className = 'score';
   // A reranked hit shows the cross-encoder's relevance; the first stage's score stays in the tooltip.
   score.textContent = (hit.rerankScore ?? hit.score).toFixed(3);
   score.title = hit.rerankScore === undefined ? 'first-stage score' : `reranker's score (first stage: ${hit.score.toFixed(3)})`;
   const text = document.createElement('span');
+  if (hit.title) {
+    const title = document.createElement('strong');
+    title.className = 'hit-title';
+    title.append(...marked(hit.title));
+    text.append(title, ' ');
+  }
   text.append(...marked(hit.chunk));
-  text.lang = lang.slice(0, 3);
+  if (sentences) text.lang = lang.slice(0, 3);
   li.append(score, tag, text, rankBadge(hit));
-  li.title = `${hit.id} · topic: ${String(hit.meta.topic)}`;
+  li.title = sentences ? `${hit.id} · topic: ${String(hit.meta.topic)}` : String(hit.meta.url ?? hit.id);
   return li;
+}
+
+/**
+ * Embeds the picked files into an index of their own, kept in memory for the visit, saying how
+ * far it got; documents as passages and queries as queries (the model's prefixes), as a site's
+ * search would.
+ */
+async function ownCorpus(encoder: Encoder, files: File[], status: (text: string) => void): Promise<VectorIndex> {
+  const started = performance.now();
+  status(`Reading ${files.length} files…`);
+  const docs = await docsFromFiles(files);
+  const index = await createIndex({ encoder, name: 'playground-own' });
+  try {
+    for (let i = 0; i < docs.length; i += ADD_BATCH) {
+      status(`Embedding your files on this device: ${i.toLocaleString()} of ${docs.length.toLocaleString()} documents…`);
+      await index.add(docs.slice(i, i + ADD_BATCH));
+    }
+  } catch (err) {
+    index.close();
+    throw err;
+  }
+  const ms = performance.now() - started;
+  status(
+    `${docs.length.toLocaleString()} documents from ${files.length} files (a document per section of a page) embedded in ${ms.toFixed(0)} ms, kept in memory for this visit.`,
+  );
+  return index;
 }
 
 /** The search panel: the bundled FLORES sentences in 24 languages, queried at the chosen width. */
@@ -164,9 +207,9 @@ export async function setupSearchPanel(
     );
     return;
   }
-  let index: VectorIndex;
+  let sentences: VectorIndex;
   try {
-    index = await openCorpus(encoder, status);
+    sentences = await openCorpus(encoder, status);
   } catch (err) {
     $('search-status').classList.add('error');
     const storage = (err as { code?: string }).code === 'STORAGE_QUOTA';
@@ -176,11 +219,13 @@ export async function setupSearchPanel(
     );
     return;
   }
+  let corpus: Corpus = { index: sentences, sentences: true };
+  const sentencesStatus = $('search-status').textContent ?? '';
   // An index of the model's lexical weights (BGE-M3's, SPLADE's) can rank by them alone too;
   // a SPLADE model's has no vectors to rank by.
-  if (index.signature.sparse && !modeSelect.querySelector('option[value="sparse"]'))
+  if (sentences.signature.sparse && !modeSelect.querySelector('option[value="sparse"]'))
     modeSelect.append(new Option("lexical weights (the model's sparse output)", 'sparse'));
-  if (index.signature.dims === 0) modeSelect.querySelector('option[value="vector"]')?.remove();
+  if (sentences.signature.dims === 0) modeSelect.querySelector('option[value="vector"]')?.remove();
   // Each search takes a ticket; only the latest one shows its hits (typing starts one per key).
   let latest = 0;
   let pending: ReturnType<typeof setTimeout> | undefined;
@@ -202,9 +247,10 @@ export async function setupSearchPanel(
       $('search-hits').replaceChildren();
     }
     try {
+      const { index } = corpus;
       // The corpus is stored at full depth; the chosen width narrows the search.
       const dims = Math.min(shape().dims, index.signature.dims);
-      const lang = langSelect.value;
+      const lang = corpus.sentences ? langSelect.value : '';
       const mode = modeSelect.value as SearchMode;
       const step = rerank.step();
       const started = performance.now();
@@ -212,7 +258,7 @@ export async function setupSearchPanel(
         k: 10,
         dims,
         mode,
-        fusion: SENTENCE_FUSION,
+        ...(corpus.sentences ? { fusion: SENTENCE_FUSION } : {}),
         ...(lang ? { filter: { lang } } : {}),
         ...(step ? { rerank: step } : {}),
         ...(typing ? { prefix: true } : {}),
@@ -222,19 +268,57 @@ export async function setupSearchPanel(
       const how = HOW[mode]({
         layers: index.signature.layers,
         dims,
-        size: index.size.toLocaleString(),
+        size: `${index.size.toLocaleString()} ${corpus.sentences ? 'sentences' : 'documents'}`,
         where: index.backend === 'webgpu' ? 'the GPU' : 'the CPU',
+        fusion: corpus.sentences ? 'equal weights' : "the model's measured weights",
       });
       const second = step ? `; the best ${step.top} read again with the query by the cross-encoder` : '';
       const completing = typing ? ', its last word completed as you type' : '';
       $('search-time').textContent = `${hits.length} hits in ${ms.toFixed(0)} ms (${how}${second}${completing}).`;
-      $('search-hits').replaceChildren(...hits.map(hitRow));
+      $('search-hits').replaceChildren(...hits.map((hit) => hitRow(hit, corpus.sentences)));
     } catch (err) {
       if (ticket === latest) $('search-time').textContent = `Search failed: ${(err as Error).message}`;
     } finally {
       button.disabled = false;
     }
   };
+  /** Searches `next` from now on (the sentences, or the user's files), closing the files' index it replaces. */
+  const use = (next: Corpus) => {
+    if (!corpus.sentences && corpus.index !== next.index) corpus.index.close();
+    corpus = next;
+    langSelect.hidden = !next.sentences;
+    $('search-own-reset').hidden = next.sentences;
+    $('search-title').textContent = next.sentences
+      ? '4. Search 2,376 sentences in 24 languages'
+      : `4. Search your ${next.index.size.toLocaleString()} documents`;
+  };
+  const files = $('search-files') as HTMLInputElement;
+  files.accept = OWN_DOC_TYPES;
+  files.disabled = false;
+  files.addEventListener('change', async () => {
+    const picked = [...(files.files ?? [])];
+    if (picked.length === 0) return;
+    files.disabled = true;
+    $('search-status').classList.remove('error');
+    try {
+      use({ index: await ownCorpus(encoder, picked, status), sentences: false });
+      await run();
+    } catch (err) {
+      $('search-status').classList.add('error');
+      status(
+        `Your files could not be indexed: ${(err as Error).message}. The panel still searches ${corpus.sentences ? 'the sentences' : 'your earlier files'}.`,
+      );
+    } finally {
+      files.disabled = false;
+      files.value = '';
+    }
+  });
+  $('search-own-reset').addEventListener('click', () => {
+    use({ index: sentences, sentences: true });
+    $('search-status').classList.remove('error');
+    status(sentencesStatus);
+    void run();
+  });
   input.value = EXAMPLE_QUERY;
   button.addEventListener('click', () => void run());
   modeSelect.addEventListener('change', () => void run());

@@ -201,6 +201,46 @@ describe('the playground site', { timeout: 900_000 }, () => {
     expect(hybrid.some((r) => r.includes('words #'))).toBe(true);
   });
 
+  it("searches the user's own files: pages cut into titled sections, embedded on the page, then back to the sentences", async () => {
+    const file = (name: string, body: string) => ({ name, mimeType: 'text/plain', buffer: Buffer.from(body) });
+    await page.setInputFiles('#search-files', [
+      file(
+        'tides.md',
+        '# Tides\n\nThe sea rises twice a day.\n\n## Spring tides\n\nAt new and full moon the range is largest.\n',
+      ),
+      file(
+        'guide.html',
+        '<title>Guide</title><nav>Home</nav><main><h1>Harbour guide</h1><p>Boats moor here.</p><h2 id="fees">Fees</h2><p>Mooring costs ten euros a night.</p></main>',
+      ),
+      file('notes.txt', 'Bring a raincoat.'),
+    ]);
+    await page.waitForFunction(() => document.querySelector('#search-status')?.textContent?.includes('5 documents from 3 files'));
+    expect(await text(page, 'search-title')).toBe('4. Search your 5 documents');
+    expect(await page.locator('#search-lang').isHidden()).toBe(true);
+    await page.selectOption('#search-mode', 'lexical');
+    await page.fill('#search-input', 'full moon');
+    await page.click('#search-run');
+    await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('5 documents'));
+    const first = page.locator('#search-hits li').first();
+    expect(await first.locator('.hit-title').innerText()).toBe('Tides › Spring tides');
+    expect(await first.locator('.tag').innerText()).toBe('tides.md');
+    expect(await first.locator('mark').allInnerTexts()).toEqual(['full', 'moon']);
+    await page.fill('#search-input', 'mooring fees');
+    await page.selectOption('#search-mode', 'hybrid');
+    await page.waitForFunction(() =>
+      document.querySelector('#search-time')?.textContent?.includes("the model's measured weights"),
+    );
+    expect(await page.locator('#search-hits li').first().getAttribute('title')).toBe('guide.html#fees');
+    // A file that is not a document list is refused, naming the line, and the files' index stays.
+    await page.setInputFiles('#search-files', [file('bad.jsonl', '{"id": "a", "text": "ok"}\nnot json\n')]);
+    await page.waitForFunction(() => document.querySelector('#search-status')?.textContent?.includes('could not be indexed'));
+    expect(await text(page, 'search-status')).toMatch(/bad\.jsonl line 2 is not JSON.*your earlier files/);
+    await page.click('#search-own-reset');
+    expect(await text(page, 'search-title')).toBe('4. Search 2,376 sentences in 24 languages');
+    await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('2,376 sentences'));
+    expect(await page.locator('#search-lang').isVisible()).toBe(true);
+  });
+
   it('moves the plan with the latency slider', async () => {
     const plan = () => text(page, 'budget-plan');
     const shape = async () => [await page.inputValue('#layers'), await page.inputValue('#dims')].join(' layers × ');
