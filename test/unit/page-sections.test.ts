@@ -55,9 +55,9 @@ text &amp; more
 Under the second.
 `;
 
-const doc = (url: string, anchor: string, title: string, text: string) => {
+const doc = (url: string, anchor: string, title: string, text: string, lang?: string) => {
   const id = anchor ? `${url}#${anchor}` : url;
-  return { id, title, text, meta: { url: id, page: url } };
+  return { id, title, text, meta: { url: id, page: url, ...(lang ? { lang } : {}) } };
 };
 
 describe('sections of pages', () => {
@@ -74,11 +74,12 @@ describe('sections of pages', () => {
     const [whole, ...rest] = sectionsFromHtml(HTML, { url, depth: 1 });
     expect(rest).toEqual([]);
     expect(whole?.text).toMatch(/^Acme runs on Linux and macOS\.\nRequirements\nNode 20\n/);
-    // No <main>: the body, less its chrome; no <h1>: the <title>.
-    const bare = '<title>T &amp; U</title><body><nav>menu</nav><p>Body text.</p><h2 id="x">Part</h2><p>More.</p></body>';
+    // No <main>: the body, less its chrome; no <h1>: the <title>; the page's language in each section's meta.
+    const bare =
+      '<html class="x" lang="de-CH"><title>T &amp; U</title><body><nav>menu</nav><p>Body text.</p><h2 id="x">Part</h2><p>More.</p></body></html>';
     expect(sectionsFromHtml(bare, { url: 'b.html' })).toEqual([
-      doc('b.html', '', 'T & U', 'Body text.'),
-      doc('b.html', 'x', 'T & U › Part', 'More.'),
+      doc('b.html', '', 'T & U', 'Body text.', 'de-CH'),
+      doc('b.html', 'x', 'T & U › Part', 'More.', 'de-CH'),
     ]);
   });
 
@@ -90,6 +91,9 @@ describe('sections of pages', () => {
       doc(url, 'setext-heading', 'Getting started › Setext heading', 'item one\nitem two\nquoted text\nDeep heading\ndeep text'),
       doc(url, 'ünïcode-heading', 'Getting started › Ünïcode Heading!', 'text & more'),
       doc(url, 'empty-1', 'Getting started › Empty', 'Under the second.'),
+    ]);
+    expect(sectionsFromMarkdown('+++\ntitle = "Über"\nlang = "de"\n+++\nText.', { url: 'u.md' })).toEqual([
+      doc('u.md', '', 'Über', 'Text.', 'de'),
     ]);
     // No front matter: the first heading is the page's title.
     expect(sectionsFromMarkdown('# Title\nText.\n## Part\nMore.', { url: 'p.md' })).toEqual([

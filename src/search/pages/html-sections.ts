@@ -1,7 +1,7 @@
 import { InputError, typeName } from '../../errors.js';
 import type { IndexDoc } from '../types.js';
 import { decodeEntities } from './entities.js';
-import { checkSectionOptions, collapse, type PageSection, type SectionOptions, sectionDocs } from './sections.js';
+import { checkSectionOptions, collapse, type PageInfo, type PageSection, type SectionOptions, sectionDocs } from './sections.js';
 
 /**
  * Elements whose content is not the page's text: code and styles, and a site's chrome around
@@ -104,9 +104,9 @@ function inner(html: string, name: string): string | null {
  * whitespace collapsed outside `<pre>`; script, style, navigation, header, footer, sidebars,
  * forms and elements marked `data-m3web-ignore` (or Pagefind's `data-pagefind-ignore`, or
  * `hidden`) left out. The page title is its first `<h1>` (as Pagefind takes it: `<title>` tends to
- * carry the site's name too), else `<title>`.
+ * carry the site's name too), else `<title>`; its language `<html lang>`.
  */
-function htmlSections(html: string, depth: number): { title: string; sections: PageSection[] } {
+function htmlSections(html: string, depth: number): { page: PageInfo; sections: PageSection[] } {
   const titleTag = inner(html, 'title');
   const content = inner(html, 'main') ?? inner(html, 'body') ?? html;
   const sections: PageSection[] = [{ heading: '', anchor: '', blocks: [] }];
@@ -169,7 +169,8 @@ function htmlSections(html: string, depth: number): { title: string; sections: P
   }
   endBlock();
   const tagTitle = titleTag === null ? '' : collapse(decodeEntities(titleTag.replace(/<[^>]*>/g, '')));
-  return { title: h1 || tagTitle, sections };
+  const lang = /<html\s(?:"[^"]*"|'[^']*'|[^'">])*>/i.exec(html);
+  return { page: { title: h1 || tagTitle, lang: lang ? attr(lang[0].slice(5, -1), 'lang') : '' }, sections };
 }
 
 /**
@@ -179,6 +180,6 @@ function htmlSections(html: string, depth: number): { title: string; sections: P
 export function sectionsFromHtml(html: string, options: SectionOptions): IndexDoc[] {
   if (typeof html !== 'string') throw new InputError(`sectionsFromHtml: html must be a string, got ${typeName(html)}`);
   const { url, depth } = checkSectionOptions(options, 'sectionsFromHtml');
-  const { title, sections } = htmlSections(html, depth);
-  return sectionDocs(url, title, sections);
+  const { page, sections } = htmlSections(html, depth);
+  return sectionDocs(url, page, sections);
 }

@@ -1,7 +1,7 @@
 import { InputError, typeName } from '../../errors.js';
 import type { IndexDoc } from '../types.js';
 import { decodeEntities } from './entities.js';
-import { checkSectionOptions, collapse, type PageSection, type SectionOptions, sectionDocs } from './sections.js';
+import { checkSectionOptions, collapse, type PageInfo, type PageSection, type SectionOptions, sectionDocs } from './sections.js';
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 const ATX = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
@@ -41,20 +41,22 @@ const blockText = (line: string) =>
     .replace(/^\s*\||\|\s*$/g, '')
     .replace(/\s\|\s/g, ' ');
 
-/** The front matter's `title:` (YAML between `---` lines, or TOML between `+++`), and where the body starts. */
-function frontMatter(lines: readonly string[]): { title: string; body: number } {
+/** The front matter's `title` and `lang` (YAML between `---` lines, or TOML between `+++`), and where the body starts. */
+function frontMatter(lines: readonly string[]): PageInfo & { body: number } {
   const mark = lines[0]?.trim();
-  if (mark !== '---' && mark !== '+++') return { title: '', body: 0 };
-  const end = lines.findIndex((l, i) => i > 0 && l.trim() === mark);
-  if (end < 0) return { title: '', body: 0 };
-  for (const l of lines.slice(1, end)) {
-    const m = /^title\s*[:=]\s*(.*)$/.exec(l.trim());
-    if (m) return { title: collapse((m[1] as string).replace(/^(["'])(.*)\1$/, '$2')), body: end + 1 };
-  }
-  return { title: '', body: end + 1 };
+  const end = mark === '---' || mark === '+++' ? lines.findIndex((l, i) => i > 0 && l.trim() === mark) : -1;
+  if (end < 0) return { title: '', lang: '', body: 0 };
+  const field = (name: string) => {
+    for (const l of lines.slice(1, end)) {
+      const m = new RegExp(`^${name}\\s*[:=]\\s*(.*)$`).exec(l.trim());
+      if (m) return collapse((m[1] as string).replace(/^(["'])(.*)\1$/, '$2'));
+    }
+    return '';
+  };
+  return { title: field('title'), lang: field('lang'), body: end + 1 };
 }
 
-function markdownSections(markdown: string, depth: number): { title: string; sections: PageSection[] } {
+function markdownSections(markdown: string, depth: number): { page: PageInfo; sections: PageSection[] } {
   const lines = markdown.replace(/\r\n?/g, '\n').split('\n');
   const front = frontMatter(lines);
   const sections: PageSection[] = [{ heading: '', anchor: '', blocks: [] }];
@@ -118,7 +120,7 @@ function markdownSections(markdown: string, depth: number): { title: string; sec
   }
   endBlock();
   const firstHeading = sections.find((s) => s.heading !== '')?.heading ?? '';
-  return { title: front.title || firstHeading, sections };
+  return { page: { title: front.title || firstHeading, lang: front.lang }, sections };
 }
 
 /**
@@ -126,12 +128,12 @@ function markdownSections(markdown: string, depth: number): { title: string; sec
  * setext heading of levels 1 to `depth`, anchored at its `{#id}` or GitHub's anchor of its
  * text; text without Markdown's syntax (links by their text, images by their alt, emphasis and
  * code unmarked, front matter, link definitions and table rules left out; fenced code kept as
- * text). The page title is the front matter's `title`, else the first heading.
+ * text). The page title is the front matter's `title`, else the first heading; its language the front matter's `lang`.
  */
 export function sectionsFromMarkdown(markdown: string, options: SectionOptions): IndexDoc[] {
   if (typeof markdown !== 'string')
     throw new InputError(`sectionsFromMarkdown: markdown must be a string, got ${typeName(markdown)}`);
   const { url, depth } = checkSectionOptions(options, 'sectionsFromMarkdown');
-  const { title, sections } = markdownSections(markdown, depth);
-  return sectionDocs(url, title, sections);
+  const { page, sections } = markdownSections(markdown, depth);
+  return sectionDocs(url, page, sections);
 }

@@ -56,13 +56,22 @@ export function anchorOf(heading: string, used: Map<string, number>): string {
   return n === 0 ? base : `${base}-${n}`;
 }
 
+/** What a page says of itself: its title, and its language where it names one (a BCP 47 tag). */
+export interface PageInfo {
+  title: string;
+  lang: string;
+}
+
 /**
  * The page's sections as documents: `{ id: 'url#anchor', title: 'Page › Heading', text, meta: {
- * url, page } }`; the text before the first heading is the page's own (id and url the page's),
- * and sections with no text of their own are left out (a heading followed at once by a deeper
- * one). The page title is left out of a section title that repeats it (the page's h1).
+ * url, page, lang? } }`; the text before the first heading is the page's own (id and url the
+ * page's), and sections with no text of their own are left out (a heading followed at once by a
+ * deeper one). The page title is left out of a section title that repeats it (the page's h1).
+ * `lang`, where the page names its language, lets a multilingual site filter hits by it.
  */
-export function sectionDocs(url: string, pageTitle: string, sections: readonly PageSection[]): IndexDoc[] {
+export function sectionDocs(url: string, page: PageInfo, sections: readonly PageSection[]): IndexDoc[] {
+  const pageTitle = page.title;
+  const meta = { page: url, ...(page.lang ? { lang: page.lang } : {}) };
   const used = new Map<string, number>();
   const docs: IndexDoc[] = [];
   for (const s of sections) {
@@ -72,7 +81,7 @@ export function sectionDocs(url: string, pageTitle: string, sections: readonly P
     if (text === '') continue;
     const title = s.heading === '' || s.heading === pageTitle ? pageTitle : pageTitle ? `${pageTitle} › ${s.heading}` : s.heading;
     const id = anchor ? `${url}#${anchor}` : url;
-    docs.push({ id, text, ...(title ? { title } : {}), meta: { url: id, page: url } });
+    docs.push({ id, text, ...(title ? { title } : {}), meta: { url: id, ...meta } });
   }
   // Two sections with one anchor (an id repeated in the page) would be one document twice.
   const seen = new Map<string, number>();
