@@ -29,10 +29,13 @@ async function pageFiles(dir: string, under = ''): Promise<string[]> {
   return out;
 }
 
+/** Where a site serves a page: its path, a folder's index.html as the folder itself ('guide/', './' at the root). */
+export const pageUrl = (path: string): string => path.replace(/(^|\/)index\.html?$/i, '$1') || './';
+
 /**
  * The sections of a site's pages as documents: every Markdown and HTML file under `root` (a
  * folder, or one page), each section's url the page's path relative to the folder ('/'-separated,
- * as the site serves it when the folder is its root) and the section's anchor.
+ * as the site serves it when the folder is its root: pageUrl) and the section's anchor.
  */
 export async function pageDocs(root: string): Promise<{ docs: IndexDoc[]; pages: number }> {
   const folder = (await stat(root)).isDirectory();
@@ -41,7 +44,7 @@ export async function pageDocs(root: string): Promise<{ docs: IndexDoc[]; pages:
   for (const file of files) {
     const path = folder ? join(root, file) : root;
     const read = PAGE_READERS[extname(file).toLowerCase()] as (typeof PAGE_READERS)[string];
-    docs.push(...read(await readFile(path, 'utf8'), { url: folder ? file : (file.split('/').pop() as string) }));
+    docs.push(...read(await readFile(path, 'utf8'), { url: pageUrl(folder ? file : (file.split('/').pop() as string)) }));
   }
   if (docs.length === 0) throw new UsageError(`${root} holds no Markdown (.md) or HTML (.html) page with text to index`);
   return { docs, pages: files.length };

@@ -289,9 +289,9 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     await siteIndex.import(new Uint8Array(readFileSync(out)));
     const [tide] = await siteIndex.search('moon', { k: 1, mode: 'lexical' });
     expect(tide).toMatchObject({
-      id: 'guide/index.html#tides',
+      id: 'guide/#tides',
       title: { text: 'Guide › Tides' },
-      meta: { page: 'guide/index.html' },
+      meta: { page: 'guide/' },
     });
     siteIndex.close();
     await siteEncoder.dispose();

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pageDocs } from '../../src/cli/page-files.js';
+import { pageDocs, pageUrl } from '../../src/cli/page-files.js';
 import { InputError, sectionsFromHtml, sectionsFromMarkdown } from '../../src/index.js';
 import { decodeEntities } from '../../src/search/pages/entities.js';
 import { anchorOf } from '../../src/search/pages/sections.js';
@@ -137,6 +137,13 @@ describe('sections of pages', () => {
       ...sectionsFromMarkdown(MARKDOWN, { url: 'start.md' }).map((d) => d.id),
     ]);
     expect((await pageDocs(join(site, 'start.md'))).docs[0]?.id).toBe('start.md');
+    expect(['index.html', 'guide/index.html', 'guide/INDEX.HTM', 'guide/reindex.html', 'a.md'].map(pageUrl)).toEqual([
+      './',
+      'guide/',
+      'guide/',
+      'guide/reindex.html',
+      'a.md',
+    ]);
     mkdirSync(join(site, 'assets'));
     writeFileSync(join(site, 'assets', 'a.css'), 'p {}');
     writeFileSync(join(site, 'assets', 'blank.md'), '# Heading alone\n');

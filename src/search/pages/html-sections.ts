@@ -174,8 +174,14 @@ function htmlSections(html: string, depth: number): { page: PageInfo; sections: 
 }
 
 /**
- * A page's sections as index documents (see sectionDocs): `sectionsFromHtml(html, { url })`,
- * for a site's built pages (what `m3web index --docs site/` reads) or a page indexing its own.
+ * A page's sections as index documents (see sectionDocs): for a site's built pages (what
+ * `m3web index --docs site/` reads) or a page indexing its own.
+ *
+ * @example
+ * sectionsFromHtml('<h1>Install</h1><p>Run it.</p><h2 id="apt">With apt</h2><p>apt-get install acme</p>', { url: 'install.html' });
+ * // [{ id: 'install.html#install', title: 'Install', text: 'Run it.', meta: { url: 'install.html#install', page: 'install.html' } },
+ * //  { id: 'install.html#apt', title: 'Install › With apt', text: 'apt-get install acme', meta: { url: 'install.html#apt', page: 'install.html' } }]
+ * await index.add(sectionsFromHtml(document.documentElement.outerHTML, { url: location.pathname }));
  */
 export function sectionsFromHtml(html: string, options: SectionOptions): IndexDoc[] {
   if (typeof html !== 'string') throw new InputError(`sectionsFromHtml: html must be a string, got ${typeName(html)}`);

@@ -129,6 +129,11 @@ function markdownSections(markdown: string, depth: number): { page: PageInfo; se
  * text; text without Markdown's syntax (links by their text, images by their alt, emphasis and
  * code unmarked, front matter, link definitions and table rules left out; fenced code kept as
  * text). The page title is the front matter's `title`, else the first heading; its language the front matter's `lang`.
+ *
+ * @example
+ * sectionsFromMarkdown('# Tides\n\nThe sea rises.\n\n## Spring tides {#spring}\n\nAt **full** moon.', { url: 'tides.md' });
+ * // [{ id: 'tides.md#tides', title: 'Tides', text: 'The sea rises.', meta: { url: 'tides.md#tides', page: 'tides.md' } },
+ * //  { id: 'tides.md#spring', title: 'Tides › Spring tides', text: 'At full moon.', meta: { url: 'tides.md#spring', page: 'tides.md' } }]
  */
 export function sectionsFromMarkdown(markdown: string, options: SectionOptions): IndexDoc[] {
   if (typeof markdown !== 'string')
