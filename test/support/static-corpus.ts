@@ -72,11 +72,14 @@ function topicText(next: () => number, topic: number, words: number): string {
   ).join(' ');
 }
 
+/** Texts on 40 topics; every fifth titled with two words of its topic (drawn apart, so the texts are those of an untitled corpus). */
 export function staticCorpus(n: number): IndexDoc[] {
   const next = rng(7);
+  const titles = rng(13);
   return Array.from({ length: n }, (_, i) => ({
     id: `d${i}`,
     text: topicText(next, i % TOPICS, 6 + Math.floor(next() * 20)),
+    ...(i % 5 === 0 ? { title: topicText(titles, i % TOPICS, 2) } : {}),
     meta: { group: i % 3 },
   }));
 }
