@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join, relative, sep } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { sectionsFromHtml } from '../search/pages/html-sections.js';
 import { sectionsFromMarkdown } from '../search/pages/markdown-sections.js';
 import type { SectionOptions } from '../search/pages/sections.js';
@@ -39,12 +39,12 @@ export const pageUrl = (path: string): string => path.replace(/(^|\/)index\.html
  */
 export async function pageDocs(root: string): Promise<{ docs: IndexDoc[]; pages: number }> {
   const folder = (await stat(root)).isDirectory();
-  const files = folder ? await pageFiles(root) : [relative('.', root).split(sep).join('/')];
+  // One page alone is served under its own name.
+  const files = folder ? await pageFiles(root) : [basename(root)];
   const docs: IndexDoc[] = [];
   for (const file of files) {
-    const path = folder ? join(root, file) : root;
     const read = PAGE_READERS[extname(file).toLowerCase()] as (typeof PAGE_READERS)[string];
-    docs.push(...read(await readFile(path, 'utf8'), { url: pageUrl(folder ? file : (file.split('/').pop() as string)) }));
+    docs.push(...read(await readFile(folder ? join(root, file) : root, 'utf8'), { url: pageUrl(file) }));
   }
   if (docs.length === 0) throw new UsageError(`${root} holds no Markdown (.md) or HTML (.html) page with text to index`);
   return { docs, pages: files.length };

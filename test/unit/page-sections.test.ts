@@ -67,7 +67,7 @@ describe('sections of pages', () => {
       doc(url, 'install', 'Install', 'Acme runs on Linux and macOS.'),
       doc(url, 'req', 'Install › Requirements', 'Node 20\n4\u00a0GB RAM'.replace('\u00a0', ' ')),
       doc(url, 'apt', 'Install › With apt (Debian)', 'apt-get install acme\nacme --version\nOS Package\nDebian acme'),
-      doc(url, 'troubleshooting', 'Install › Troubleshooting', 'Errors\nSee the log.\nOr 😀 ask.'),
+      doc(url, 'troubleshooting', 'Install › With apt (Debian) › Troubleshooting', 'Errors\nSee the log.\nOr 😀 ask.'),
       doc(url, 'requirements', 'Install › Requirements', 'Again.'),
     ]);
     // depth 1: only h1 starts a section; the other headings are text.
@@ -90,7 +90,7 @@ describe('sections of pages', () => {
       doc(url, 'setup', 'Getting started › Install', 'Run:\n# not a heading npm i m3web\na b\n1 2'),
       doc(url, 'setext-heading', 'Getting started › Setext heading', 'item one\nitem two\nquoted text\nDeep heading\ndeep text'),
       doc(url, 'ünïcode-heading', 'Getting started › Ünïcode Heading!', 'text & more'),
-      doc(url, 'empty-1', 'Getting started › Empty', 'Under the second.'),
+      doc(url, 'empty-1', 'Getting started › Empty › Empty', 'Under the second.'),
     ]);
     expect(sectionsFromMarkdown('+++\ntitle = "Über"\nlang = "de"\n+++\nText.', { url: 'u.md' })).toEqual([
       doc('u.md', '', 'Über', 'Text.', 'de'),

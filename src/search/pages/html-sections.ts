@@ -109,7 +109,7 @@ function inner(html: string, name: string): string | null {
 function htmlSections(html: string, depth: number): { page: PageInfo; sections: PageSection[] } {
   const titleTag = inner(html, 'title');
   const content = inner(html, 'main') ?? inner(html, 'body') ?? html;
-  const sections: PageSection[] = [{ heading: '', anchor: '', blocks: [] }];
+  const sections: PageSection[] = [{ heading: '', level: 0, anchor: '', blocks: [] }];
   let line = '';
   let pre = 0;
   let skipping: { name: string; depth: number } | null = null;
@@ -148,7 +148,7 @@ function htmlSections(html: string, depth: number): { page: PageInfo; sections: 
       } else if (heading) {
         const text = collapse(heading.text);
         if (heading.level === 1 && !h1) h1 = text;
-        sections.push({ heading: text, anchor: heading.anchor, blocks: [] });
+        sections.push({ heading: text, level: heading.level, anchor: heading.anchor, blocks: [] });
         heading = null;
       }
       continue;

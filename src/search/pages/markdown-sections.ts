@@ -59,7 +59,7 @@ function frontMatter(lines: readonly string[]): PageInfo & { body: number } {
 function markdownSections(markdown: string, depth: number): { page: PageInfo; sections: PageSection[] } {
   const lines = markdown.replace(/\r\n?/g, '\n').split('\n');
   const front = frontMatter(lines);
-  const sections: PageSection[] = [{ heading: '', anchor: '', blocks: [] }];
+  const sections: PageSection[] = [{ heading: '', level: 0, anchor: '', blocks: [] }];
   let paragraph: string[] = [];
   let fence: string | null = null;
   const current = () => sections[sections.length - 1] as PageSection;
@@ -68,10 +68,10 @@ function markdownSections(markdown: string, depth: number): { page: PageInfo; se
     if (text) current().blocks.push(text);
     paragraph = [];
   };
-  const startSection = (raw: string) => {
+  const startSection = (raw: string, level: number) => {
     const id = HEADING_ID.exec(raw);
     const heading = collapse(inlineText(id ? raw.slice(0, id.index) : raw));
-    sections.push({ heading, anchor: id?.[1] ?? '', blocks: [] });
+    sections.push({ heading, level, anchor: id?.[1] ?? '', blocks: [] });
   };
   let last = '';
   for (const line of lines.slice(front.body)) {
@@ -95,7 +95,8 @@ function markdownSections(markdown: string, depth: number): { page: PageInfo; se
     if (atx) {
       endBlock();
       const text = atx[2] ?? '';
-      if ((atx[1] as string).length <= depth) startSection(text);
+      const level = (atx[1] as string).length;
+      if (level <= depth) startSection(text, level);
       else current().blocks.push(collapse(inlineText(text)));
       continue;
     }
@@ -105,7 +106,7 @@ function markdownSections(markdown: string, depth: number): { page: PageInfo; se
       const text = paragraph.join(' ');
       paragraph = [];
       endBlock();
-      if (level <= depth) startSection(text);
+      if (level <= depth) startSection(text, level);
       else current().blocks.push(collapse(inlineText(text)));
       continue;
     }

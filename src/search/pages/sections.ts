@@ -17,6 +17,8 @@ export interface SectionOptions {
 export interface PageSection {
   /** The heading's text ('' for the text before the first heading). */
   heading: string;
+  /** The heading's level, 1 to 6 (0 for the text before the first heading). */
+  level: number;
   /** The heading's own anchor (an id in the page), or '' to derive one from its text. */
   anchor: string;
   /** The section's blocks (paragraphs, list items, ...), each whitespace-collapsed. */
@@ -64,22 +66,28 @@ export interface PageInfo {
 
 /**
  * The page's sections as documents: `{ id: 'url#anchor', title: 'Page › Heading', text, meta: {
- * url, page, lang? } }`; the text before the first heading is the page's own (id and url the
- * page's), and sections with no text of their own are left out (a heading followed at once by a
- * deeper one). The page title is left out of a section title that repeats it (the page's h1).
- * `lang`, where the page names its language, lets a multilingual site filter hits by it.
+ * url, page, lang? } }`; a section under a higher one is titled by both ('Page › Install ›
+ * Troubleshooting'), so its title says where it sits; the text before the first heading is the
+ * page's own (id and url the page's), and sections with no text of their own are left out (a
+ * heading followed at once by a deeper one). A heading that repeats the page title (the page's h1)
+ * is not said twice. `lang`, where the page names its language, lets a multilingual site filter
+ * hits by it.
  */
 export function sectionDocs(url: string, page: PageInfo, sections: readonly PageSection[]): IndexDoc[] {
   const pageTitle = page.title;
   const meta = { page: url, ...(page.lang ? { lang: page.lang } : {}) };
   const used = new Map<string, number>();
   const docs: IndexDoc[] = [];
+  /** The headings the section sits under, its own last. */
+  const path: PageSection[] = [];
   for (const s of sections) {
+    while (path.length && (path[path.length - 1] as PageSection).level >= s.level) path.pop();
+    if (s.heading !== '') path.push(s);
     const anchor = s.heading === '' ? '' : s.anchor || anchorOf(s.heading, used);
     if (s.anchor) used.set(s.anchor, (used.get(s.anchor) ?? 0) + 1);
     const text = s.blocks.filter((b) => b !== '').join('\n');
     if (text === '') continue;
-    const title = s.heading === '' || s.heading === pageTitle ? pageTitle : pageTitle ? `${pageTitle} › ${s.heading}` : s.heading;
+    const title = [pageTitle, ...path.map((h) => h.heading).filter((h) => h !== pageTitle)].filter(Boolean).join(' › ');
     const id = anchor ? `${url}#${anchor}` : url;
     docs.push({ id, text, ...(title ? { title } : {}), meta: { url: id, ...meta } });
   }
