@@ -3,7 +3,7 @@ import type { IndexDoc } from '../types.js';
 import { decodeEntities } from './entities.js';
 import { checkSectionOptions, collapse, type PageInfo, type PageSection, type SectionOptions, sectionDocs } from './sections.js';
 
-const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+const FENCE = /^ {0,3}(\x60{3,}|~{3,})/;
 const ATX = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
 const SETEXT = /^ {0,3}(=+|-+)[ \t]*$/;
 /** A heading's explicit anchor, `{#id}` at its end (Pandoc, kramdown, MkDocs' attr_list, Hugo). */
@@ -24,12 +24,12 @@ function inlineText(line: string): string {
       .replace(/\[([^\]]+)\]\[[^\]]*\]/g, '$1')
       .replace(/<((?:https?|mailto):[^>\s]+)>/g, '$1')
       .replace(/<\/?[a-zA-Z][^>]*>/g, '')
-      .replace(/(`+)(.+?)\1/g, '$2')
+      .replace(/(\x60+)(.+?)\1/g, '$2')
       .replace(/(\*\*|__)(?=\S)(.+?)(?<=\S)\1/g, '$2')
       .replace(/(^|[^\w*])\*(?=\S)(.+?)(?<=\S)\*(?!\*)/g, '$1$2')
       .replace(/(^|[^\p{L}\p{N}_])_(?=\S)(.+?)(?<=\S)_(?![\p{L}\p{N}_])/gu, '$1$2')
       .replace(/~~(?=\S)(.+?)(?<=\S)~~/g, '$1')
-      .replace(/\\([!-/:-@[-`{-~])/g, '$1'),
+      .replace(/\\([!-/:-@[-\x60{-~])/g, '$1'),
   );
 }
 
