@@ -267,6 +267,27 @@ describe('an index under a progressive start', () => {
     index.close();
   });
 
+  it('re-embeds a titled document behind its title, as a fresh add at that exit would', async () => {
+    const m = progressiveModel(1);
+    const index = await openIndex({ encoder: m.encoder, name: 'titled', device: 'cpu' }, undefined, m.host);
+    const titled = { id: 'h', title: 'Harbour guide', text: 'boats moor here for a fee' };
+    await index.add([titled, ...docs(3)]);
+    m.upgrade(4);
+    await until(() => index.shallowRows === 0);
+    const [hit] = await index.search('harbour boats', {
+      k: 1,
+      mode: 'vector',
+      exact: true,
+      filter: (meta) => !('group' in meta),
+    });
+    expect(hit?.id).toBe('h');
+    const want = cosine(vectorOf('harbour boats', 4), vectorOf(`${titled.title}\n${titled.text}`, 4));
+    expect(Math.abs((hit?.score as number) - want)).toBeLessThan(1e-5);
+    // Without the title the row would be another vector.
+    expect(Math.abs(cosine(vectorOf('harbour boats', 4), vectorOf(titled.text, 4)) - want)).toBeGreaterThan(1e-3);
+    index.close();
+  });
+
   it('once the download has failed, the next write has the rows embedded again at its exit, fetched for the call', async () => {
     const m = progressiveModel(1);
     const index = await openIndex({ encoder: m.encoder, name: 's', device: 'cpu' }, undefined, m.host);
