@@ -15,6 +15,7 @@ const LAYERS = [
   ['worker'], // the engine's worker and its wire protocol
   ['client'], // the page side: createEncoder, createIndex proxies
   ['index.ts', 'internals.ts', 'eval', 'distill', 'cli'], // entries and tools (distill: static embedders from a model)
+  ['ui'], // <m3web-search>, a search box for static sites: the public entry only
   ['demo'], // the playground: the public entry only (and the CLI, to build its corpus)
 ];
 
@@ -46,6 +47,13 @@ module.exports = {
       comment: 'The playground is built on what users get: the main entry (and the CLI for its corpus build).',
       from: { path: '^src/demo/' },
       to: { path: '^src/', pathNot: ['^src/demo/', '^src/index\\.ts$', '^src/cli/'] },
+    },
+    {
+      name: 'ui-uses-public-api',
+      severity: 'error',
+      comment: 'The search box is built on what users get: the main entry.',
+      from: { path: '^src/ui/' },
+      to: { path: '^src/', pathNot: ['^src/ui/', '^src/index\\.ts$'] },
     },
     {
       name: 'not-in-layers',

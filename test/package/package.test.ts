@@ -20,7 +20,7 @@ describe('the packed package in a separate Vite app', { timeout: 300_000 }, () =
   let server: Server | undefined;
   afterAll(() => server?.close());
 
-  it('builds and embeds in Chromium', async () => {
+  it('builds, embeds and defines <m3web-search> in Chromium', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'm3web-consumer-'));
     execFileSync('npm', ['pack', '--pack-destination', tmp, '--silent'], { cwd: ROOT, stdio: 'pipe' });
     const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz')) as string;
@@ -34,10 +34,12 @@ describe('the packed package in a separate Vite app', { timeout: 300_000 }, () =
     writeFileSync(
       join(app, 'main.ts'),
       `import { createEncoder, type Encoder } from 'm3web';
+import 'm3web/ui';
 const enc: Encoder = await createEncoder({ model: '/pack', cache: false });
 try {
   const [v] = await enc.embed(['hello world']);
-  document.title = 'ok ' + v.length + ' ' + (await enc.info()).backend;
+  const ui = customElements.get('m3web-search') ? 'ui' : 'no ui';
+  document.title = 'ok ' + v.length + ' ' + (await enc.info()).backend + ' ' + ui;
 } catch (e) {
   document.title = 'error ' + (e as Error).message;
 }
@@ -66,7 +68,7 @@ try {
       const page = await browser.newPage();
       await page.goto(served.url);
       await page.waitForFunction(() => document.title !== 'loading', null, { timeout: 120_000 });
-      expect(await page.title()).toMatch(/^ok 48 (webgpu|cpu)$/);
+      expect(await page.title()).toMatch(/^ok 48 (webgpu|cpu) ui$/);
     } finally {
       await browser.close();
     }

@@ -1,0 +1,13 @@
+/**
+ * m3web's search box for a static site: `import 'm3web/ui'` defines `<m3web-search>` (see
+ * M3WebSearchElement), over the public API alone.
+ *
+ * @example
+ * <script type="module">import 'm3web/ui';</script>
+ * <m3web-search index="/search-index/" model="/models/m3-mini/" placeholder="Search the docs"></m3web-search>
+ */
+import { defineSearchElement } from './search-element.js';
+
+export { defineSearchElement, M3WebSearchElement } from './search-element.js';
+
+defineSearchElement();

@@ -1,0 +1,256 @@
+import {
+  createEncoder,
+  createIndex,
+  type Highlight,
+  type IndexEncoder,
+  InputError,
+  type SearchHit,
+  type VectorIndex,
+} from '../index.js';
+
+/** HTMLElement where there is a DOM; a stand-in elsewhere, so that importing this module in Node or at build time throws nothing. */
+const ElementBase = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
+
+/**
+ * `<m3web-search index="/search-index/" model="/models/m3-mini/">`: a search box over the folder
+ * `m3web index --static` wrote, for a static site. It answers by words from the first keystroke
+ * (nothing of a model is fetched for that), starts loading the model when the box is first
+ * focused, and from then on ranks by words and meaning (hybrid). Each hit links to its page and
+ * section (`meta.url`, resolved against `base`: by default the folder above the index, where
+ * `m3web index --docs site/ --out site/search-index` puts it), titled, its matching words marked.
+ *
+ * Attributes: `index` (the folder's URL, required), `model` (a pack URL or Hub id; left out, words
+ * only), `base`, `placeholder`, `results` (hits shown, default 8). The `encoder` property takes
+ * an encoder of the page's own instead of `model`. Parts for styling: `input`, `status`,
+ * `results`, `hit`, `title`, `snippet`; colours from `--m3web-accent` and `--m3web-mark`.
+ * Fires `m3web-hits` ({ query, hits }) after each search.
+ */
+export class M3WebSearchElement extends ElementBase {
+  static readonly observedAttributes = ['index', 'model', 'placeholder'];
+
+  readonly #input = document.createElement('input');
+  readonly #status = document.createElement('p');
+  readonly #list = document.createElement('ul');
+  /** The folder opened for words alone, and, once an encoder is here, for words and meaning. */
+  #words: Promise<VectorIndex> | null = null;
+  #hybrid: Promise<VectorIndex> | null = null;
+  #encoder: IndexEncoder | null = null;
+  #loadingModel = false;
+  #active = -1;
+  #latest = 0;
+  #pause: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: 'open' });
+    const style = document.createElement('style');
+    style.textContent = STYLE;
+    const input = this.#input;
+    input.type = 'search';
+    input.autocomplete = 'off';
+    input.spellcheck = false;
+    input.setAttribute('part', 'input');
+    input.setAttribute('role', 'combobox');
+    input.setAttribute('aria-autocomplete', 'list');
+    input.setAttribute('aria-expanded', 'false');
+    input.setAttribute('aria-controls', 'hits');
+    input.setAttribute('aria-label', 'Search');
+    this.#status.setAttribute('part', 'status');
+    this.#status.setAttribute('role', 'status');
+    this.#list.id = 'hits';
+    this.#list.setAttribute('part', 'results');
+    this.#list.setAttribute('role', 'listbox');
+    root.append(style, input, this.#status, this.#list);
+    input.addEventListener('input', () => {
+      clearTimeout(this.#pause);
+      // A failed search says so in the status line.
+      this.#pause = setTimeout(() => this.search(input.value).catch(() => {}), TYPING_PAUSE_MS);
+    });
+    input.addEventListener('focus', () => this.#loadModel(), { once: true });
+    input.addEventListener('keydown', (e) => this.#key(e));
+  }
+
+  /** An encoder of the page's own (createEncoder's), instead of the `model` attribute: searches rank by words and meaning once it is set. */
+  get encoder(): IndexEncoder | null {
+    return this.#encoder;
+  }
+
+  set encoder(encoder: IndexEncoder | null) {
+    this.#encoder = encoder;
+    this.#hybrid = encoder && this.#url() ? createIndex({ encoder, url: this.#url() }) : null;
+  }
+
+  connectedCallback(): void {
+    this.#input.placeholder = this.getAttribute('placeholder') ?? 'Search';
+    this.#words ??= this.#url() ? createIndex({ url: this.#url() }) : null;
+  }
+
+  disconnectedCallback(): void {
+    clearTimeout(this.#pause);
+  }
+
+  attributeChangedCallback(name: string): void {
+    if (name === 'placeholder') this.#input.placeholder = this.getAttribute('placeholder') ?? 'Search';
+    if (name !== 'index' || !this.isConnected) return;
+    this.#words = this.#url() ? createIndex({ url: this.#url() }) : null;
+    if (this.#encoder) this.encoder = this.#encoder;
+  }
+
+  /** Searches `query` and shows its hits (what typing does, after a pause); resolves to them, or rejects with the error the status line shows. */
+  async search(query: string): Promise<SearchHit[]> {
+    const ticket = ++this.#latest;
+    const q = query.trim();
+    if (!q) {
+      this.#show([], '');
+      return [];
+    }
+    const k = Math.max(1, Number(this.getAttribute('results')) || DEFAULT_RESULTS);
+    try {
+      const hybrid = this.#hybrid && (await this.#hybrid.catch(() => null));
+      const index = hybrid ?? (await this.#opened());
+      const hits = await index.search(q, { k });
+      if (ticket !== this.#latest) return hits;
+      const how = hybrid ? 'by words and meaning' : this.#loadingModel ? 'by words (the model is loading)' : 'by words';
+      this.#show(hits, hits.length ? `${hits.length} results ${how}` : `No results ${how}`);
+      this.dispatchEvent(new CustomEvent('m3web-hits', { detail: { query: q, hits } }));
+      return hits;
+    } catch (err) {
+      if (ticket === this.#latest) this.#show([], `Search is unavailable: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  #url(): string {
+    return this.getAttribute('index') ?? '';
+  }
+
+  #opened(): Promise<VectorIndex> {
+    if (!this.#words) throw new InputError('<m3web-search> needs an index attribute: the URL of an m3web index --static folder');
+    return this.#words;
+  }
+
+  /** Starts loading the `model` attribute's model (on first focus: a visitor who never searches downloads nothing). */
+  #loadModel(): void {
+    const model = this.getAttribute('model');
+    if (!model || this.#encoder) return;
+    this.#loadingModel = true;
+    createEncoder({ model, progressive: true })
+      .then((encoder) => {
+        this.encoder = encoder;
+      })
+      .catch((err: Error) => {
+        this.#status.textContent = `Searching by words only: the model could not be loaded (${err.message})`;
+      })
+      .finally(() => {
+        this.#loadingModel = false;
+      });
+  }
+
+  #show(hits: readonly SearchHit[], status: string): void {
+    this.#status.textContent = status;
+    this.#active = -1;
+    this.#input.removeAttribute('aria-activedescendant');
+    this.#input.setAttribute('aria-expanded', String(hits.length > 0));
+    const base = new URL(this.getAttribute('base') ?? '../', new URL(this.#url(), document.baseURI));
+    this.#list.replaceChildren(
+      ...hits.map((hit, i) => {
+        const li = document.createElement('li');
+        li.id = `hit-${i}`;
+        li.setAttribute('role', 'option');
+        li.setAttribute('part', 'hit');
+        const link = document.createElement('a');
+        link.href = new URL(String(hit.meta.url ?? hit.id), base).href;
+        link.setAttribute('part', 'title');
+        link.append(...(hit.title ? marked(hit.title.text, hit.title.highlights) : [hit.id]));
+        const snippet = document.createElement('span');
+        snippet.setAttribute('part', 'snippet');
+        snippet.append(...excerpt(hit.chunk.text, hit.chunk.highlights));
+        li.append(link, snippet);
+        return li;
+      }),
+    );
+  }
+
+  #key(e: KeyboardEvent): void {
+    const options = this.#list.children;
+    if (e.key === 'Escape') {
+      this.#input.value = '';
+      this.#latest++;
+      this.#show([], '');
+      return;
+    }
+    if (e.key === 'Enter' && this.#active >= 0) {
+      e.preventDefault();
+      options[this.#active]?.querySelector('a')?.click();
+      return;
+    }
+    if ((e.key !== 'ArrowDown' && e.key !== 'ArrowUp') || options.length === 0) return;
+    e.preventDefault();
+    options[this.#active]?.setAttribute('aria-selected', 'false');
+    this.#active =
+      (this.#active + (e.key === 'ArrowDown' ? 1 : options.length - 1 + (this.#active < 0 ? 1 : 0))) % options.length;
+    const option = options[this.#active] as HTMLElement;
+    option.setAttribute('aria-selected', 'true');
+    option.scrollIntoView({ block: 'nearest' });
+    this.#input.setAttribute('aria-activedescendant', option.id);
+  }
+}
+
+const DEFAULT_RESULTS = 8;
+/** How long typing pauses before a search runs. */
+const TYPING_PAUSE_MS = 120;
+/** Characters of a hit's chunk shown around its first marked word. */
+const EXCERPT_CHARS = 180;
+
+/** `text` with its highlighted runs in <mark>, as nodes (never parsed as HTML). */
+function marked(text: string, highlights: readonly Highlight[]): Node[] {
+  const nodes: Node[] = [];
+  let at = 0;
+  for (const [start, end] of highlights) {
+    if (start > at) nodes.push(document.createTextNode(text.slice(at, start)));
+    const mark = document.createElement('mark');
+    mark.textContent = text.slice(start, end);
+    nodes.push(mark);
+    at = end;
+  }
+  nodes.push(document.createTextNode(text.slice(at)));
+  return nodes;
+}
+
+/** About EXCERPT_CHARS of `text` from a little before its first highlight, marked, with … where it is cut. */
+function excerpt(text: string, highlights: readonly Highlight[]): Node[] {
+  if (text.length <= EXCERPT_CHARS) return marked(text, highlights);
+  const first = highlights[0]?.[0] ?? 0;
+  let start = Math.max(0, Math.min(first - 40, text.length - EXCERPT_CHARS));
+  // Start and end at word boundaries where there is one near.
+  const space = text.lastIndexOf(' ', start);
+  if (start > 0 && space >= 0 && start - space < 20) start = space + 1;
+  const end = Math.min(text.length, start + EXCERPT_CHARS);
+  const inside = highlights.filter(([s, e]) => s >= start && e <= end).map(([s, e]): Highlight => [s - start, e - start]);
+  return [
+    ...(start > 0 ? [document.createTextNode('… ')] : []),
+    ...marked(text.slice(start, end), inside),
+    ...(end < text.length ? [document.createTextNode(' …')] : []),
+  ];
+}
+
+const STYLE = `
+:host { display: block; position: relative; font: inherit; --m3web-accent: #1a56db; --m3web-mark: #fdeeb0; }
+input { box-sizing: border-box; width: 100%; font: inherit; padding: 0.5em 0.75em; border: 1px solid #8b949e; border-radius: 0.4em; }
+input:focus { outline: 2px solid var(--m3web-accent); outline-offset: 1px; }
+p { margin: 0.3em 0; font-size: 0.85em; color: #57606a; }
+p:empty { display: none; }
+ul { list-style: none; margin: 0; padding: 0; }
+li { padding: 0.4em 0.5em; border-radius: 0.3em; }
+li[aria-selected="true"] { background: color-mix(in srgb, var(--m3web-accent) 12%, transparent); }
+a { display: block; color: var(--m3web-accent); font-weight: 600; text-decoration: none; }
+a:hover { text-decoration: underline; }
+span { display: block; font-size: 0.9em; }
+mark { background: var(--m3web-mark); color: inherit; border-radius: 0.15em; }
+`;
+
+/** Defines `<m3web-search>` (once: a later call, or a page that defined it already, changes nothing; without a DOM, nothing). */
+export function defineSearchElement(name = 'm3web-search'): void {
+  if (typeof customElements !== 'undefined' && !customElements.get(name))
+    customElements.define(name, class extends M3WebSearchElement {});
+}

@@ -1,0 +1,127 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { sectionsFromHtml, sectionsFromMarkdown } from '../../src/index.js';
+import { openIndex } from '../../src/search/index.js';
+import { parseIndex } from '../../src/search/serialize.js';
+import { writeStaticIndex } from '../../src/search/static/write.js';
+import { defineSearchElement, type M3WebSearchElement } from '../../src/ui/index.js';
+import { rejection } from '../support/rejection.js';
+import { STATIC_DIMS, wordsEncoder } from '../support/static-corpus.js';
+
+// <m3web-search> over a static folder of a site's pages, in Chromium: words from the first
+// keystroke, words and meaning once an encoder is there, links to each section, keyboard choice.
+
+const SITE = 'https://static.example/site/';
+const INDEX = `${SITE}search-index/`;
+
+const PAGES = {
+  'guide.html':
+    '<title>Harbour</title><nav>Home Guide</nav><main><h1>Harbour guide</h1><p>Boats moor at the long pier.</p>' +
+    '<h2 id="fees">Fees</h2><p>Mooring costs ten euros a night, paid at the office.</p>' +
+    '<h2>Weather</h2><p>Storms come from the west in autumn.</p></main>',
+  'tides.md': '# Tides\n\nThe sea rises twice a day.\n\n## Spring tides\n\nAt new and full moon the range is largest.\n',
+};
+
+/** The pages' static folder, served by a fetch stub. */
+async function hostSite(): Promise<void> {
+  const docs = [
+    ...sectionsFromHtml(PAGES['guide.html'], { url: 'guide.html' }),
+    ...sectionsFromMarkdown(PAGES['tides.md'], { url: 'tides.md' }),
+  ];
+  const memory = await openIndex({ encoder: wordsEncoder(), name: 'element-source', device: 'cpu' });
+  await memory.add(docs);
+  const { signature, segment } = parseIndex(await memory.export());
+  memory.close();
+  const files = new Map<string, Uint8Array>();
+  await writeStaticIndex(signature, segment, {
+    trainedDims: STATIC_DIMS,
+    ngrams: true,
+    put: async (path, bytes) => {
+      files.set(INDEX + path, bytes);
+    },
+  });
+  vi.stubGlobal('fetch', async (url: string) => {
+    const body = files.get(url);
+    return body ? new Response(body.slice()) : new Response(null, { status: 404 });
+  });
+}
+
+function mount(index?: string): M3WebSearchElement {
+  defineSearchElement();
+  const el = document.createElement('m3web-search') as M3WebSearchElement;
+  if (index) el.setAttribute('index', index);
+  el.setAttribute('placeholder', 'Search the harbour');
+  document.body.append(el);
+  return el;
+}
+
+const part = (el: M3WebSearchElement, name: string) => el.shadowRoot?.querySelector(`[part="${name}"]`) as HTMLElement;
+const options = (el: M3WebSearchElement) => [...(el.shadowRoot?.querySelectorAll('li[role="option"]') ?? [])] as HTMLElement[];
+
+describe('<m3web-search>', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    document.body.replaceChildren();
+  });
+
+  it('answers by words with no model, each hit titled, marked and linked to its section', async () => {
+    await hostSite();
+    const el = mount(INDEX);
+    expect((part(el, 'input') as HTMLInputElement).placeholder).toBe('Search the harbour');
+    const hits = await el.search('mooring fees');
+    expect(hits[0]?.id).toBe('guide.html#fees');
+    const [first] = options(el);
+    const link = first?.querySelector('a') as HTMLAnchorElement;
+    // Links resolve against the folder above the index, where the pages are.
+    expect(link.href).toBe(`${SITE}guide.html#fees`);
+    expect(link.textContent).toBe('Harbour guide › Fees');
+    expect([...link.querySelectorAll('mark')].map((m) => m.textContent)).toEqual(['Fees']);
+    expect([...(first?.querySelectorAll('[part="snippet"] mark') ?? [])].map((m) => m.textContent)).toEqual(['Mooring']);
+    expect(part(el, 'status').textContent).toMatch(/^\d+ results by words$/);
+    expect(part(el, 'input').getAttribute('aria-expanded')).toBe('true');
+
+    // Typing searches after a pause and says so with an event.
+    const heard = new Promise<{ query: string; hits: unknown[] }>((resolve) =>
+      el.addEventListener('m3web-hits', (e) => resolve((e as CustomEvent).detail), { once: true }),
+    );
+    const input = part(el, 'input') as HTMLInputElement;
+    input.value = 'full moon';
+    input.dispatchEvent(new Event('input'));
+    expect((await heard).query).toBe('full moon');
+    expect(options(el)[0]?.querySelector('a')?.href).toBe(`${SITE}tides.md#spring-tides`);
+
+    // Arrow keys choose a hit for assistive technology; Escape clears.
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowDown' }));
+    expect(input.getAttribute('aria-activedescendant')).toBe('hit-0');
+    expect(options(el)[0]?.getAttribute('aria-selected')).toBe('true');
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowUp' }));
+    expect(input.getAttribute('aria-activedescendant')).toBe(options(el).at(-1)?.id);
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));
+    expect(input.value).toBe('');
+    expect(options(el)).toEqual([]);
+    expect(input.getAttribute('aria-expanded')).toBe('false');
+  });
+
+  it('ranks by words and meaning once it has an encoder', async () => {
+    await hostSite();
+    const el = mount(INDEX);
+    expect((await el.search('storms autumn'))[0]?.ranks).toEqual({ lexical: 1 });
+    el.encoder = wordsEncoder();
+    const hits = await el.search('storms autumn');
+    expect(hits[0]?.id).toBe('guide.html#weather');
+    expect(hits[0]?.ranks.vector).toBe(1);
+    expect(part(el, 'status').textContent).toMatch(/results by words and meaning$/);
+    expect(await el.search('   ')).toEqual([]);
+    expect(options(el)).toEqual([]);
+  });
+
+  it('says what is wrong without an index or with an unreachable one', async () => {
+    const bare = mount();
+    expect(await rejection(bare.search('x'))).toBeInstanceOf(InputError);
+    expect(part(bare, 'status').textContent).toMatch(/^Search is unavailable: <m3web-search> needs an index attribute/);
+    vi.stubGlobal('fetch', async () => new Response(null, { status: 404 }));
+    const missing = mount('https://static.example/none/');
+    await rejection(missing.search('x'));
+    expect(part(missing, 'status').textContent).toMatch(/^Search is unavailable: .*none/);
+  });
+});
