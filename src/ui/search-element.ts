@@ -77,6 +77,7 @@ export class M3WebSearchElement extends ElementBase {
 
   set encoder(encoder: IndexEncoder | null) {
     this.#encoder = encoder;
+    closeLater(this.#hybrid);
     this.#hybrid = encoder && this.#url() ? createIndex({ encoder, url: this.#url() }) : null;
   }
 
@@ -92,6 +93,7 @@ export class M3WebSearchElement extends ElementBase {
   attributeChangedCallback(name: string): void {
     if (name === 'placeholder') this.#input.placeholder = this.getAttribute('placeholder') ?? 'Search';
     if (name !== 'index' || !this.isConnected) return;
+    closeLater(this.#words);
     this.#words = this.#url() ? createIndex({ url: this.#url() }) : null;
     if (this.#encoder) this.encoder = this.#encoder;
   }
@@ -195,6 +197,9 @@ export class M3WebSearchElement extends ElementBase {
     this.#input.setAttribute('aria-activedescendant', option.id);
   }
 }
+
+/** Closes an index the element no longer searches, once it has opened (one that failed to open needs nothing). */
+const closeLater = (index: Promise<VectorIndex> | null) => void index?.then((i) => i.close()).catch(() => {});
 
 const DEFAULT_RESULTS = 8;
 /** How long typing pauses before a search runs. */

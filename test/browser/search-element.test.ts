@@ -115,13 +115,15 @@ describe('<m3web-search>', () => {
     expect(options(el)).toEqual([]);
   });
 
-  it('says what is wrong without an index or with an unreachable one', async () => {
+  it('says what is wrong without an index or with an unreachable one, and follows a new index attribute', async () => {
     const bare = mount();
     expect(await rejection(bare.search('x'))).toBeInstanceOf(InputError);
     expect(part(bare, 'status').textContent).toMatch(/^Search is unavailable: <m3web-search> needs an index attribute/);
-    vi.stubGlobal('fetch', async () => new Response(null, { status: 404 }));
-    const missing = mount('https://static.example/none/');
-    await rejection(missing.search('x'));
-    expect(part(missing, 'status').textContent).toMatch(/^Search is unavailable: .*none/);
+    await hostSite();
+    const el = mount('https://static.example/none/');
+    await rejection(el.search('fees'));
+    expect(part(el, 'status').textContent).toMatch(/^Search is unavailable: .*none/);
+    el.setAttribute('index', INDEX);
+    expect((await el.search('fees'))[0]?.id).toBe('guide.html#fees');
   });
 });
