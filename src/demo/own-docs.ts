@@ -18,19 +18,25 @@ function jsonLines(text: string, file: string): IndexDoc[] {
 /**
  * Picked files as documents: Markdown and HTML pages cut into a document per section (as
  * `m3web index --docs` cuts a site), a text file one document titled by its name, JSON Lines
- * a document per line. A file picked from a folder is named by its path in it.
+ * a document per line; other files (a picked folder's images, styles, scripts) are left out. A
+ * file picked from a folder is named by its path in it.
  */
-export async function docsFromFiles(files: readonly File[]): Promise<IndexDoc[]> {
+export async function docsFromFiles(files: readonly File[]): Promise<{ docs: IndexDoc[]; read: number }> {
   const docs: IndexDoc[] = [];
+  const types = OWN_DOC_TYPES.split(',');
+  let read = 0;
   for (const file of files) {
     const url = file.webkitRelativePath || file.name;
-    const text = await file.text();
     const ext = url.slice(url.lastIndexOf('.')).toLowerCase();
+    // A folder holds other files too (images, styles): only documents are read.
+    if (!types.includes(ext)) continue;
+    read++;
+    const text = await file.text();
     if (ext === '.md' || ext === '.markdown') docs.push(...sectionsFromMarkdown(text, { url }));
     else if (ext === '.html' || ext === '.htm') docs.push(...sectionsFromHtml(text, { url }));
     else if (ext === '.jsonl') docs.push(...jsonLines(text, url));
     else if (text.trim()) docs.push({ id: url, title: file.name.replace(/\.[^.]*$/, ''), text, meta: { url, page: url } });
   }
   if (docs.length === 0) throw new InputError(`the files hold no text to index (${OWN_DOC_TYPES.replaceAll(',', ', ')})`);
-  return docs;
+  return { docs, read };
 }

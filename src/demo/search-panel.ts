@@ -126,6 +126,9 @@ function marked(chunk: { text: string; highlights: SearchHit['chunk']['highlight
   return nodes;
 }
 
+/** "1 document", "2,376 sentences". */
+const counted = (n: number, noun: string) => `${n.toLocaleString()} ${noun}${n === 1 ? '' : 's'}`;
+
 /** How long typing pauses before a lexical search runs. */
 const TYPING_PAUSE_MS = 120;
 
@@ -162,7 +165,7 @@ function hitRow(hit: SearchHit, sentences: boolean): HTMLLIElement {
 async function ownCorpus(encoder: Encoder, files: File[], status: (text: string) => void): Promise<VectorIndex> {
   const started = performance.now();
   status(`Reading ${files.length} files…`);
-  const docs = await docsFromFiles(files);
+  const { docs, read } = await docsFromFiles(files);
   const index = await createIndex({ encoder, name: 'playground-own' });
   try {
     for (let i = 0; i < docs.length; i += ADD_BATCH) {
@@ -175,7 +178,7 @@ async function ownCorpus(encoder: Encoder, files: File[], status: (text: string)
   }
   const ms = performance.now() - started;
   status(
-    `${docs.length.toLocaleString()} documents from ${files.length} files (a document per section of a page) embedded in ${ms.toFixed(0)} ms, kept in memory for this visit.`,
+    `${counted(docs.length, 'document')} from ${counted(read, 'file')} (a document per section of a page) embedded in ${ms.toFixed(0)} ms, kept in memory for this visit.`,
   );
   return index;
 }
@@ -268,7 +271,7 @@ export async function setupSearchPanel(
       const how = HOW[mode]({
         layers: index.signature.layers,
         dims,
-        size: `${index.size.toLocaleString()} ${corpus.sentences ? 'sentences' : 'documents'}`,
+        size: counted(index.size, corpus.sentences ? 'sentence' : 'document'),
         where: index.backend === 'webgpu' ? 'the GPU' : 'the CPU',
         fusion: corpus.sentences ? 'equal weights' : "the model's measured weights",
       });
@@ -290,29 +293,31 @@ export async function setupSearchPanel(
     $('search-own-reset').hidden = next.sentences;
     $('search-title').textContent = next.sentences
       ? '4. Search 2,376 sentences in 24 languages'
-      : `4. Search your ${next.index.size.toLocaleString()} documents`;
+      : `4. Search your ${counted(next.index.size, 'document')}`;
   };
-  const files = $('search-files') as HTMLInputElement;
-  files.accept = OWN_DOC_TYPES;
-  files.disabled = false;
-  files.addEventListener('change', async () => {
-    const picked = [...(files.files ?? [])];
-    if (picked.length === 0) return;
-    files.disabled = true;
-    $('search-status').classList.remove('error');
-    try {
-      use({ index: await ownCorpus(encoder, picked, status), sentences: false });
-      await run();
-    } catch (err) {
-      $('search-status').classList.add('error');
-      status(
-        `Your files could not be indexed: ${(err as Error).message}. The panel still searches ${corpus.sentences ? 'the sentences' : 'your earlier files'}.`,
-      );
-    } finally {
-      files.disabled = false;
-      files.value = '';
-    }
-  });
+  const pickers = [$('search-files'), $('search-folder')] as HTMLInputElement[];
+  ($('search-files') as HTMLInputElement).accept = OWN_DOC_TYPES;
+  for (const picker of pickers) {
+    picker.disabled = false;
+    picker.addEventListener('change', async () => {
+      const picked = [...(picker.files ?? [])];
+      if (picked.length === 0) return;
+      for (const p of pickers) p.disabled = true;
+      $('search-status').classList.remove('error');
+      try {
+        use({ index: await ownCorpus(encoder, picked, status), sentences: false });
+        await run();
+      } catch (err) {
+        $('search-status').classList.add('error');
+        status(
+          `Your files could not be indexed: ${(err as Error).message}. The panel still searches ${corpus.sentences ? 'the sentences' : 'your earlier files'}.`,
+        );
+      } finally {
+        for (const p of pickers) p.disabled = false;
+        picker.value = '';
+      }
+    });
+  }
   $('search-own-reset').addEventListener('click', () => {
     use({ index: sentences, sentences: true });
     $('search-status').classList.remove('error');

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,6 +213,8 @@ describe('the playground site', { timeout: 900_000 }, () => {
         '<title>Guide</title><nav>Home</nav><main><h1>Harbour guide</h1><p>Boats moor here.</p><h2 id="fees">Fees</h2><p>Mooring costs ten euros a night.</p></main>',
       ),
       file('notes.txt', 'Bring a raincoat.'),
+      // Not a document: left out, not read as text.
+      { name: 'logo.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47]) },
     ]);
     await page.waitForFunction(() => document.querySelector('#search-status')?.textContent?.includes('5 documents from 3 files'));
     expect(await text(page, 'search-title')).toBe('4. Search your 5 documents');
@@ -235,6 +237,16 @@ describe('the playground site', { timeout: 900_000 }, () => {
     await page.setInputFiles('#search-files', [file('bad.jsonl', '{"id": "a", "text": "ok"}\nnot json\n')]);
     await page.waitForFunction(() => document.querySelector('#search-status')?.textContent?.includes('could not be indexed'));
     expect(await text(page, 'search-status')).toMatch(/bad\.jsonl line 2 is not JSON.*your earlier files/);
+    // A folder: its documents, wherever they sit in it, named by their path.
+    const folder = mkdtempSync(join(tmpdir(), 'm3web-own-'));
+    mkdirSync(join(folder, 'docs', 'img'), { recursive: true });
+    writeFileSync(join(folder, 'docs', 'ferry.md'), '# Ferry\n\nThe ferry leaves at noon.\n');
+    writeFileSync(join(folder, 'docs', 'img', 'map.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+    await page.setInputFiles('#search-folder', folder);
+    await page.waitForFunction(() => document.querySelector('#search-status')?.textContent?.includes('1 document from 1 file'));
+    await page.click('#search-run');
+    await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('scoring 1 document '));
+    expect(await page.locator('#search-hits li .tag').first().innerText()).toMatch(/docs\/ferry\.md$/);
     await page.click('#search-own-reset');
     expect(await text(page, 'search-title')).toBe('4. Search 2,376 sentences in 24 languages');
     await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('2,376 sentences'));
