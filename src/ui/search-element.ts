@@ -36,6 +36,8 @@ export class M3WebSearchElement extends ElementBase {
   #hybrid: Promise<VectorIndex> | null = null;
   #encoder: IndexEncoder | null = null;
   #loadingModel = false;
+  /** Why searches rank by words alone although a model was asked for ('' while none failed). */
+  #wordsOnly = '';
   #active = -1;
   #latest = 0;
   #pause: ReturnType<typeof setTimeout> | undefined;
@@ -77,6 +79,7 @@ export class M3WebSearchElement extends ElementBase {
 
   set encoder(encoder: IndexEncoder | null) {
     this.#encoder = encoder;
+    this.#wordsOnly = '';
     closeLater(this.#hybrid);
     this.#hybrid = encoder && this.#url() ? createIndex({ encoder, url: this.#url() }) : null;
   }
@@ -108,11 +111,17 @@ export class M3WebSearchElement extends ElementBase {
     }
     const k = Math.max(1, Number(this.getAttribute('results')) || DEFAULT_RESULTS);
     try {
-      const hybrid = this.#hybrid && (await this.#hybrid.catch(() => null));
+      const hybrid =
+        this.#hybrid &&
+        (await this.#hybrid.catch((err: Error) => {
+          this.#wordsOnly = `the model does not open this index: ${err.message}`;
+          return null;
+        }));
       const index = hybrid ?? (await this.#opened());
       const hits = await index.search(q, { k });
       if (ticket !== this.#latest) return hits;
-      const how = hybrid ? 'by words and meaning' : this.#loadingModel ? 'by words (the model is loading)' : 'by words';
+      const why = this.#loadingModel ? 'the model is loading' : this.#wordsOnly;
+      const how = hybrid ? 'by words and meaning' : why ? `by words (${why})` : 'by words';
       this.#show(hits, hits.length ? `${hits.length} results ${how}` : `No results ${how}`);
       this.dispatchEvent(new CustomEvent('m3web-hits', { detail: { query: q, hits } }));
       return hits;
@@ -141,7 +150,8 @@ export class M3WebSearchElement extends ElementBase {
         this.encoder = encoder;
       })
       .catch((err: Error) => {
-        this.#status.textContent = `Searching by words only: the model could not be loaded (${err.message})`;
+        this.#wordsOnly = `the model could not be loaded: ${err.message}`;
+        this.#status.textContent = `Searching by words only: ${this.#wordsOnly}`;
       })
       .finally(() => {
         this.#loadingModel = false;

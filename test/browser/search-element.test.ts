@@ -113,6 +113,12 @@ describe('<m3web-search>', () => {
     expect(part(el, 'status').textContent).toMatch(/results by words and meaning$/);
     expect(await el.search('   ')).toEqual([]);
     expect(options(el)).toEqual([]);
+    // An encoder of another model than the folder's: words alone, and the status says why.
+    const other = wordsEncoder();
+    const info = await other.info();
+    el.encoder = { ...other, info: () => ({ ...info, model: { ...info.model, id: 'another-model' } }) };
+    expect((await el.search('storms autumn'))[0]?.ranks).toEqual({ lexical: 1 });
+    expect(part(el, 'status').textContent).toMatch(/results by words \(the model does not open this index: .*another-model/);
   });
 
   it('says what is wrong without an index or with an unreachable one, and follows a new index attribute', async () => {
