@@ -74,6 +74,10 @@ describe('sections of pages', () => {
     const [whole, ...rest] = sectionsFromHtml(HTML, { url, depth: 1 });
     expect(rest).toEqual([]);
     expect(whole?.text).toMatch(/^Acme runs on Linux and macOS\.\nRequirements\nNode 20\n/);
+    // A marked content element wins over <main>, nested elements of its kind included.
+    const marked =
+      '<main><h1>Site</h1><div class="x" data-pagefind-body><h2>Inside</h2><div><p>Deep.</p></div><p>After.</p></div><p>Outside.</p></main>';
+    expect(sectionsFromHtml(marked, { url: 'm.html' })).toEqual([doc('m.html', 'inside', 'Inside', 'Deep.\nAfter.')]);
     // No <main>: the body, less its chrome; no <h1>: the <title>; the page's language in each section's meta.
     const bare =
       '<html class="x" lang="de-CH"><title>T &amp; U</title><body><nav>menu</nav><p>Body text.</p><h2 id="x">Part</h2><p>More.</p></body></html>';

@@ -88,6 +88,25 @@ const attr = (attrs: string, name: string): string => {
   return m ? decodeEntities(m[1] ?? m[2] ?? m[3] ?? '').trim() : '';
 };
 
+/** A start tag marking the element that holds the page's content (Pagefind's attribute, or m3web's own). */
+const BODY_MARK =
+  /<([a-zA-Z][a-zA-Z0-9-]*)\s(?:"[^"]*"|'[^']*'|[^'">])*?\bdata-(?:m3web|pagefind)-body\b(?:"[^"]*"|'[^']*'|[^'">])*>/i;
+
+/** The content of the element marked `data-m3web-body` (or `data-pagefind-body`), to its matching end tag; null where none is marked. */
+function markedContent(html: string): string | null {
+  const start = BODY_MARK.exec(html);
+  if (!start) return null;
+  const name = (start[1] as string).toLowerCase();
+  const from = start.index + start[0].length;
+  let open = 1;
+  for (const m of html.slice(from).matchAll(TOKEN)) {
+    if (m[2]?.toLowerCase() !== name || (m[3] ?? '').trimEnd().endsWith('/')) continue;
+    open += m[1] ? -1 : 1;
+    if (open === 0) return html.slice(from, from + (m.index as number));
+  }
+  return html.slice(from);
+}
+
 /** The element `name`'s content: from its first start tag to its last end tag (nesting of one kind is rare enough). */
 function inner(html: string, name: string): string | null {
   const start = new RegExp(`<${name}(?:\\s(?:"[^"]*"|'[^']*'|[^'">])*)?>`, 'i').exec(html);
@@ -99,7 +118,8 @@ function inner(html: string, name: string): string | null {
 
 /**
  * A page's sections from its HTML, read without a DOM (pages, workers and Node alike): the
- * content of `<main>` where the page has one, else of `<body>`; a section per `<h1>`-`<h{depth}>`,
+ * content of the element marked `data-m3web-body` (or Pagefind's `data-pagefind-body`), else of
+ * `<main>` where the page has one, else of `<body>`; a section per `<h1>`-`<h{depth}>`,
  * anchored at the heading's id (or that of an `<a id | name>` inside it); text from the blocks,
  * whitespace collapsed outside `<pre>`; script, style, navigation, header, footer, sidebars,
  * forms and elements marked `data-m3web-ignore` (or Pagefind's `data-pagefind-ignore`, or
@@ -108,7 +128,7 @@ function inner(html: string, name: string): string | null {
  */
 function htmlSections(html: string, depth: number): { page: PageInfo; sections: PageSection[] } {
   const titleTag = inner(html, 'title');
-  const content = inner(html, 'main') ?? inner(html, 'body') ?? html;
+  const content = markedContent(html) ?? inner(html, 'main') ?? inner(html, 'body') ?? html;
   const sections: PageSection[] = [{ heading: '', level: 0, anchor: '', blocks: [] }];
   let line = '';
   let pre = 0;
