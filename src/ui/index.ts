@@ -8,6 +8,6 @@
  */
 import { defineSearchElement } from './search-element.js';
 
-export { defineSearchElement, M3WebSearchElement } from './search-element.js';
+export { defineSearchElement, M3WebSearchElement, type SearchMessages } from './search-element.js';
 
 defineSearchElement();

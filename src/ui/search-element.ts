@@ -11,6 +11,32 @@ import {
 /** HTMLElement where there is a DOM; a stand-in elsewhere, so that importing this module in Node or at build time throws nothing. */
 const ElementBase = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
 
+/** What the box says, for a site in another language than English: `element.messages = { ... }` replaces any of them. */
+export interface SearchMessages {
+  /** The input's accessible name, and its placeholder where the `placeholder` attribute gives none. */
+  label: string;
+  /**
+   * The status line after a search: `count` hits, ranked by words and meaning (`hybrid`) or by
+   * words alone, `why` saying why words alone where a model was asked for ('' otherwise).
+   */
+  results(count: number, hybrid: boolean, why: string): string;
+  /** The status line when a search failed. */
+  unavailable(reason: string): string;
+  /** Why words alone: the model is still loading. */
+  loading: string;
+  /** Why words alone: the model failed to load, or does not open the index. */
+  modelFailed(reason: string): string;
+}
+
+const ENGLISH: SearchMessages = {
+  label: 'Search',
+  results: (count, hybrid, why) =>
+    `${count ? `${count} result${count === 1 ? '' : 's'}` : 'No results'} by ${hybrid ? 'words and meaning' : 'words'}${why ? ` (${why})` : ''}`,
+  unavailable: (reason) => `Search is unavailable: ${reason}`,
+  loading: 'the model is loading',
+  modelFailed: (reason) => `the model could not be used: ${reason}`,
+};
+
 /**
  * `<m3web-search index="/search-index/" model="/models/m3-mini/">`: a search box over the folder
  * `m3web index --static` wrote, for a static site. It answers by words from the first keystroke
@@ -21,7 +47,8 @@ const ElementBase = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
  *
  * Attributes: `index` (the folder's URL, required), `model` (a pack URL or Hub id; left out, words
  * only), `base`, `placeholder`, `results` (hits shown, default 8). The `encoder` property takes
- * an encoder of the page's own instead of `model`. Parts for styling: `input`, `status`,
+ * an encoder of the page's own instead of `model`, the `messages` property what it says
+ * (SearchMessages; English by default). Parts for styling: `input`, `status`,
  * `results`, `hit`, `title`, `snippet`; colours from `--m3web-accent` and `--m3web-mark`.
  * Fires `m3web-hits` ({ query, hits }) after each search.
  */
@@ -39,6 +66,7 @@ export class M3WebSearchElement extends ElementBase {
   /** Why searches rank by words alone although a model was asked for ('' while none failed). */
   #wordsOnly = '';
   #active = -1;
+  #messages: SearchMessages = ENGLISH;
   #latest = 0;
   #pause: ReturnType<typeof setTimeout> | undefined;
 
@@ -56,7 +84,7 @@ export class M3WebSearchElement extends ElementBase {
     input.setAttribute('aria-autocomplete', 'list');
     input.setAttribute('aria-expanded', 'false');
     input.setAttribute('aria-controls', 'hits');
-    input.setAttribute('aria-label', 'Search');
+
     this.#status.setAttribute('part', 'status');
     this.#status.setAttribute('role', 'status');
     this.#list.id = 'hits';
@@ -84,8 +112,18 @@ export class M3WebSearchElement extends ElementBase {
     this.#hybrid = encoder && this.#url() ? createIndex({ encoder, url: this.#url() }) : null;
   }
 
+  /** What the box says (SearchMessages): the given ones replace the English defaults. */
+  get messages(): SearchMessages {
+    return this.#messages;
+  }
+
+  set messages(messages: Partial<SearchMessages>) {
+    this.#messages = { ...ENGLISH, ...messages };
+    this.#label();
+  }
+
   connectedCallback(): void {
-    this.#input.placeholder = this.getAttribute('placeholder') ?? 'Search';
+    this.#label();
     this.#words ??= this.#url() ? createIndex({ url: this.#url() }) : null;
   }
 
@@ -94,7 +132,7 @@ export class M3WebSearchElement extends ElementBase {
   }
 
   attributeChangedCallback(name: string): void {
-    if (name === 'placeholder') this.#input.placeholder = this.getAttribute('placeholder') ?? 'Search';
+    if (name === 'placeholder') this.#label();
     if (name !== 'index' || !this.isConnected) return;
     closeLater(this.#words);
     this.#words = this.#url() ? createIndex({ url: this.#url() }) : null;
@@ -114,21 +152,25 @@ export class M3WebSearchElement extends ElementBase {
       const hybrid =
         this.#hybrid &&
         (await this.#hybrid.catch((err: Error) => {
-          this.#wordsOnly = `the model does not open this index: ${err.message}`;
+          this.#wordsOnly = this.#messages.modelFailed(err.message);
           return null;
         }));
       const index = hybrid ?? (await this.#opened());
       const hits = await index.search(q, { k });
       if (ticket !== this.#latest) return hits;
-      const why = this.#loadingModel ? 'the model is loading' : this.#wordsOnly;
-      const how = hybrid ? 'by words and meaning' : why ? `by words (${why})` : 'by words';
-      this.#show(hits, hits.length ? `${hits.length} results ${how}` : `No results ${how}`);
+      const why = hybrid ? '' : this.#loadingModel ? this.#messages.loading : this.#wordsOnly;
+      this.#show(hits, this.#messages.results(hits.length, hybrid !== null, why));
       this.dispatchEvent(new CustomEvent('m3web-hits', { detail: { query: q, hits } }));
       return hits;
     } catch (err) {
-      if (ticket === this.#latest) this.#show([], `Search is unavailable: ${(err as Error).message}`);
+      if (ticket === this.#latest) this.#show([], this.#messages.unavailable((err as Error).message));
       throw err;
     }
+  }
+
+  #label(): void {
+    this.#input.setAttribute('aria-label', this.#messages.label);
+    this.#input.placeholder = this.getAttribute('placeholder') ?? this.#messages.label;
   }
 
   #url(): string {
@@ -150,8 +192,8 @@ export class M3WebSearchElement extends ElementBase {
         this.encoder = encoder;
       })
       .catch((err: Error) => {
-        this.#wordsOnly = `the model could not be loaded: ${err.message}`;
-        this.#status.textContent = `Searching by words only: ${this.#wordsOnly}`;
+        this.#wordsOnly = this.#messages.modelFailed(err.message);
+        this.#status.textContent = this.#wordsOnly;
       })
       .finally(() => {
         this.#loadingModel = false;

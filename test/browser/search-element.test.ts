@@ -77,7 +77,7 @@ describe('<m3web-search>', () => {
     expect(link.textContent).toBe('Harbour guide › Fees');
     expect([...link.querySelectorAll('mark')].map((m) => m.textContent)).toEqual(['Fees']);
     expect([...(first?.querySelectorAll('[part="snippet"] mark') ?? [])].map((m) => m.textContent)).toEqual(['Mooring']);
-    expect(part(el, 'status').textContent).toMatch(/^\d+ results by words$/);
+    expect(part(el, 'status').textContent).toMatch(/^\d+ results? by words$/);
     expect(part(el, 'input').getAttribute('aria-expanded')).toBe('true');
 
     // Typing searches after a pause and says so with an event.
@@ -110,7 +110,7 @@ describe('<m3web-search>', () => {
     const hits = await el.search('storms autumn');
     expect(hits[0]?.id).toBe('guide.html#weather');
     expect(hits[0]?.ranks.vector).toBe(1);
-    expect(part(el, 'status').textContent).toMatch(/results by words and meaning$/);
+    expect(part(el, 'status').textContent).toMatch(/results? by words and meaning$/);
     expect(await el.search('   ')).toEqual([]);
     expect(options(el)).toEqual([]);
     // An encoder of another model than the folder's: words alone, and the status says why.
@@ -118,7 +118,19 @@ describe('<m3web-search>', () => {
     const info = await other.info();
     el.encoder = { ...other, info: () => ({ ...info, model: { ...info.model, id: 'another-model' } }) };
     expect((await el.search('storms autumn'))[0]?.ranks).toEqual({ lexical: 1 });
-    expect(part(el, 'status').textContent).toMatch(/results by words \(the model does not open this index: .*another-model/);
+    expect(part(el, 'status').textContent).toMatch(/results? by words \(the model could not be used: .*another-model/);
+    // A German site's box.
+    el.messages = {
+      label: 'Suche',
+      results: (n, hybrid, why) => `${n} Treffer (${hybrid ? 'Wörter und Bedeutung' : 'Wörter'})${why ? ` – ${why}` : ''}`,
+      modelFailed: () => 'Modell passt nicht',
+    };
+    el.removeAttribute('placeholder');
+    expect((part(el, 'input') as HTMLInputElement).placeholder).toBe('Suche');
+    expect(part(el, 'input').getAttribute('aria-label')).toBe('Suche');
+    el.encoder = el.encoder;
+    await el.search('storms autumn');
+    expect(part(el, 'status').textContent).toBe('1 Treffer (Wörter) – Modell passt nicht');
   });
 
   it('says what is wrong without an index or with an unreachable one, and follows a new index attribute', async () => {
