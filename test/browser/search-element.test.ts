@@ -116,7 +116,8 @@ describe('<m3web-search>', () => {
     // An encoder of another model than the folder's: words alone, and the status says why.
     const other = wordsEncoder();
     const info = await other.info();
-    el.encoder = { ...other, info: () => ({ ...info, model: { ...info.model, id: 'another-model' } }) };
+    const mismatched = { ...other, info: () => ({ ...info, model: { ...info.model, id: 'another-model' } }) };
+    el.encoder = mismatched;
     expect((await el.search('storms autumn'))[0]?.ranks).toEqual({ lexical: 1 });
     expect(part(el, 'status').textContent).toMatch(/results? by words \(the model could not be used: .*another-model/);
     // A German site's box.
@@ -128,7 +129,7 @@ describe('<m3web-search>', () => {
     el.removeAttribute('placeholder');
     expect((part(el, 'input') as HTMLInputElement).placeholder).toBe('Suche');
     expect(part(el, 'input').getAttribute('aria-label')).toBe('Suche');
-    el.encoder = el.encoder;
+    el.encoder = mismatched;
     await el.search('storms autumn');
     expect(part(el, 'status').textContent).toBe('1 Treffer (Wörter) – Modell passt nicht');
   });
