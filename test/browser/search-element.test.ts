@@ -1,12 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { sectionsFromHtml, sectionsFromMarkdown } from '../../src/index.js';
-import { openIndex } from '../../src/search/index.js';
-import { parseIndex } from '../../src/search/serialize.js';
-import { writeStaticIndex } from '../../src/search/static/write.js';
 import { defineSearchElement, type M3WebSearchElement } from '../../src/ui/index.js';
 import { rejection } from '../support/rejection.js';
-import { STATIC_DIMS, wordsEncoder } from '../support/static-corpus.js';
+import { wordsEncoder } from '../support/static-corpus.js';
+import { staticFiles } from '../support/static-files.js';
 
 // <m3web-search> over a static folder of a site's pages, in Chromium: words from the first
 // keystroke, words and meaning once an encoder is there, links to each section, keyboard choice.
@@ -28,18 +26,7 @@ async function hostSite(): Promise<void> {
     ...sectionsFromHtml(PAGES['guide.html'], { url: 'guide.html' }),
     ...sectionsFromMarkdown(PAGES['tides.md'], { url: 'tides.md' }),
   ];
-  const memory = await openIndex({ encoder: wordsEncoder(), name: 'element-source', device: 'cpu' });
-  await memory.add(docs);
-  const { signature, segment } = parseIndex(await memory.export());
-  memory.close();
-  const files = new Map<string, Uint8Array>();
-  await writeStaticIndex(signature, segment, {
-    trainedDims: STATIC_DIMS,
-    ngrams: true,
-    put: async (path, bytes) => {
-      files.set(INDEX + path, bytes);
-    },
-  });
+  const files = await staticFiles(docs, INDEX);
   vi.stubGlobal('fetch', async (url: string) => {
     const body = files.get(url);
     return body ? new Response(body.slice()) : new Response(null, { status: 404 });

@@ -2,11 +2,9 @@ import { createStore, keys } from 'idb-keyval';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createEncoder, createIndex } from '../../src/client/client.js';
 import { InputError, M3WebError } from '../../src/errors.js';
-import { openIndex } from '../../src/search/index.js';
-import { parseIndex } from '../../src/search/serialize.js';
-import { writeStaticIndex } from '../../src/search/static/write.js';
 import { rejection } from '../support/rejection.js';
-import { QUERIES, SPLADE_QUERIES, STATIC_DIMS, staticCorpus, wordsEncoder } from '../support/static-corpus.js';
+import { QUERIES, SPLADE_QUERIES, staticCorpus, wordsEncoder } from '../support/static-corpus.js';
+import { staticFiles } from '../support/static-files.js';
 
 // A static index in Chromium: files cached in IndexedDB, so a later page (a new index object)
 // answers offline for what was seen. The "host" is a fetch stub serving a folder built in the
@@ -15,20 +13,7 @@ import { QUERIES, SPLADE_QUERIES, STATIC_DIMS, staticCorpus, wordsEncoder } from
 const BASE = 'https://static.example/site-index/';
 
 async function hostFolder(): Promise<{ files: Map<string, Uint8Array>; requests: string[]; offline: { on: boolean } }> {
-  const encoder = wordsEncoder();
-  const memory = await openIndex({ encoder, name: 'browser-static-source', device: 'cpu' });
-  await memory.add(staticCorpus(600));
-  const { signature, segment } = parseIndex(await memory.export());
-  memory.close();
-  const files = new Map<string, Uint8Array>();
-  await writeStaticIndex(signature, segment, {
-    trainedDims: STATIC_DIMS,
-    ngrams: true,
-    shardRows: 16,
-    put: async (path, bytes) => {
-      files.set(BASE + path, bytes);
-    },
-  });
+  const files = await staticFiles(staticCorpus(600), BASE, 16);
   const requests: string[] = [];
   const offline = { on: false };
   vi.stubGlobal('fetch', async (url: string, init?: RequestInit) => {
