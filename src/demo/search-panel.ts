@@ -1,5 +1,6 @@
 import type { Encoder, IndexDoc, SearchHit, SearchMode, VectorIndex } from '../index.js';
 import { createIndex } from '../index.js';
+import { markedNodes } from '../ui/index.js';
 import corpusDocsUrl from './corpus/flores-dev.jsonl?url';
 import corpusUrl from './corpus/flores-dev.m3index?url';
 import { CORPUS_LANGUAGES } from './corpus/languages.js';
@@ -27,6 +28,18 @@ const INDEX_NAME = `playground-${corpusUrl.slice(corpusUrl.lastIndexOf('/') + 1)
 export const CORPUS_MODEL_ID = 'm3-mini';
 const ADD_BATCH = 64;
 
+/** Adds `docs` in batches of ADD_BATCH, saying before each how many are done (`progress(done, total)`). */
+async function addInBatches(
+  index: VectorIndex,
+  docs: readonly IndexDoc[],
+  progress: (done: string, total: string) => void,
+): Promise<void> {
+  for (let i = 0; i < docs.length; i += ADD_BATCH) {
+    progress(i.toLocaleString(), docs.length.toLocaleString());
+    await index.add(docs.slice(i, i + ADD_BATCH));
+  }
+}
+
 /** Embeds the corpus sentences with another model, in batches, saying how far it got. */
 async function embedCorpus(index: VectorIndex, model: string, status: (text: string) => void): Promise<void> {
   const response = await fetch(corpusDocsUrl);
@@ -35,12 +48,9 @@ async function embedCorpus(index: VectorIndex, model: string, status: (text: str
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line) as IndexDoc);
-  for (let i = 0; i < docs.length; i += ADD_BATCH) {
-    status(
-      `Embedding the corpus with ${model} on this device: ${i.toLocaleString()} of ${docs.length.toLocaleString()} sentences…`,
-    );
-    await index.add(docs.slice(i, i + ADD_BATCH));
-  }
+  await addInBatches(index, docs, (done, total) =>
+    status(`Embedding the corpus with ${model} on this device: ${done} of ${total} sentences…`),
+  );
 }
 
 /**
@@ -111,21 +121,6 @@ interface Corpus {
   sentences: boolean;
 }
 
-/** The text with the query's words in <mark>, as text nodes (never parsed as HTML). */
-function marked(chunk: { text: string; highlights: SearchHit['chunk']['highlights'] }): Node[] {
-  const nodes: Node[] = [];
-  let at = 0;
-  for (const [start, end] of chunk.highlights) {
-    if (start > at) nodes.push(document.createTextNode(chunk.text.slice(at, start)));
-    const mark = document.createElement('mark');
-    mark.textContent = chunk.text.slice(start, end);
-    nodes.push(mark);
-    at = end;
-  }
-  nodes.push(document.createTextNode(chunk.text.slice(at)));
-  return nodes;
-}
-
 /** "1 document", "2,376 sentences". */
 const counted = (n: number, noun: string) => `${n.toLocaleString()} ${noun}${n === 1 ? '' : 's'}`;
 
@@ -147,10 +142,10 @@ function hitRow(hit: SearchHit, sentences: boolean): HTMLLIElement {
   if (hit.title) {
     const title = document.createElement('strong');
     title.className = 'hit-title';
-    title.append(...marked(hit.title));
+    title.append(...markedNodes(hit.title.text, hit.title.highlights));
     text.append(title, ' ');
   }
-  text.append(...marked(hit.chunk));
+  text.append(...markedNodes(hit.chunk.text, hit.chunk.highlights));
   if (sentences) text.lang = lang.slice(0, 3);
   li.append(score, tag, text, rankBadge(hit));
   li.title = sentences ? `${hit.id} · topic: ${String(hit.meta.topic)}` : String(hit.meta.url ?? hit.id);
@@ -168,10 +163,9 @@ async function ownCorpus(encoder: Encoder, files: File[], status: (text: string)
   const { docs, read } = await docsFromFiles(files);
   const index = await createIndex({ encoder, name: 'playground-own' });
   try {
-    for (let i = 0; i < docs.length; i += ADD_BATCH) {
-      status(`Embedding your files on this device: ${i.toLocaleString()} of ${docs.length.toLocaleString()} documents…`);
-      await index.add(docs.slice(i, i + ADD_BATCH));
-    }
+    await addInBatches(index, docs, (done, total) =>
+      status(`Embedding your files on this device: ${done} of ${total} documents…`),
+    );
   } catch (err) {
     index.close();
     throw err;

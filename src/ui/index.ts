@@ -8,6 +8,6 @@
  */
 import { defineSearchElement } from './search-element.js';
 
-export { defineSearchElement, M3WebSearchElement, type SearchMessages } from './search-element.js';
+export { defineSearchElement, M3WebSearchElement, markedNodes, type SearchMessages } from './search-element.js';
 
 defineSearchElement();

@@ -215,7 +215,7 @@ export class M3WebSearchElement extends ElementBase {
         const link = document.createElement('a');
         link.href = new URL(String(hit.meta.url ?? hit.id), base).href;
         link.setAttribute('part', 'title');
-        link.append(...(hit.title ? marked(hit.title.text, hit.title.highlights) : [hit.id]));
+        link.append(...(hit.title ? markedNodes(hit.title.text, hit.title.highlights) : [hit.id]));
         const snippet = document.createElement('span');
         snippet.setAttribute('part', 'snippet');
         snippet.append(...excerpt(hit.chunk.text, hit.chunk.highlights));
@@ -241,8 +241,10 @@ export class M3WebSearchElement extends ElementBase {
     if ((e.key !== 'ArrowDown' && e.key !== 'ArrowUp') || options.length === 0) return;
     e.preventDefault();
     options[this.#active]?.setAttribute('aria-selected', 'false');
-    this.#active =
-      (this.#active + (e.key === 'ArrowDown' ? 1 : options.length - 1 + (this.#active < 0 ? 1 : 0))) % options.length;
+    const n = options.length;
+    const down = e.key === 'ArrowDown';
+    // From no choice, down is the first hit and up the last; either way the choice wraps around.
+    this.#active = this.#active < 0 ? (down ? 0 : n - 1) : (this.#active + (down ? 1 : n - 1)) % n;
     const option = options[this.#active] as HTMLElement;
     option.setAttribute('aria-selected', 'true');
     option.scrollIntoView({ block: 'nearest' });
@@ -259,8 +261,11 @@ const TYPING_PAUSE_MS = 120;
 /** Characters of a hit's chunk shown around its first marked word. */
 const EXCERPT_CHARS = 180;
 
-/** `text` with its highlighted runs in <mark>, as nodes (never parsed as HTML). */
-function marked(text: string, highlights: readonly Highlight[]): Node[] {
+/**
+ * `text` with its highlighted runs (a hit's `title.highlights` or `chunk.highlights`) in <mark>,
+ * as nodes (never parsed as HTML): what a page showing hits of its own appends.
+ */
+export function markedNodes(text: string, highlights: readonly Highlight[]): Node[] {
   const nodes: Node[] = [];
   let at = 0;
   for (const [start, end] of highlights) {
@@ -276,7 +281,7 @@ function marked(text: string, highlights: readonly Highlight[]): Node[] {
 
 /** About EXCERPT_CHARS of `text` from a little before its first highlight, marked, with … where it is cut. */
 function excerpt(text: string, highlights: readonly Highlight[]): Node[] {
-  if (text.length <= EXCERPT_CHARS) return marked(text, highlights);
+  if (text.length <= EXCERPT_CHARS) return markedNodes(text, highlights);
   const first = highlights[0]?.[0] ?? 0;
   let start = Math.max(0, Math.min(first - 40, text.length - EXCERPT_CHARS));
   // Start and end at word boundaries where there is one near.
@@ -286,7 +291,7 @@ function excerpt(text: string, highlights: readonly Highlight[]): Node[] {
   const inside = highlights.filter(([s, e]) => s >= start && e <= end).map(([s, e]): Highlight => [s - start, e - start]);
   return [
     ...(start > 0 ? [document.createTextNode('… ')] : []),
-    ...marked(text.slice(start, end), inside),
+    ...markedNodes(text.slice(start, end), inside),
     ...(end < text.length ? [document.createTextNode(' …')] : []),
   ];
 }

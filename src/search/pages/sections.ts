@@ -28,9 +28,9 @@ export interface PageSection {
 const DEFAULT_DEPTH = 3;
 
 export function checkSectionOptions(options: unknown, where: string): Required<SectionOptions> {
-  const o = (options ?? {}) as Partial<SectionOptions>;
   if (typeof options !== 'object' || options === null)
     throw new InputError(`${where}: options must be { url, depth? }, got ${typeName(options)}`);
+  const o = options as Partial<SectionOptions>;
   if (typeof o.url !== 'string' || o.url.trim() === '')
     throw new InputError(`${where}: url must be a non-empty string (the page's address), got ${JSON.stringify(o.url)}`);
   const depth = o.depth ?? DEFAULT_DEPTH;
