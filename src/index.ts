@@ -15,7 +15,7 @@ export { type ConvertOptions, checkpointFromFiles, convertCheckpoint, type HfChe
 export type { Pack } from './pack/write.js';
 export { sectionsFromHtml } from './search/pages/html-sections.js';
 export { sectionsFromMarkdown } from './search/pages/markdown-sections.js';
-export type { SectionOptions } from './search/pages/sections.js';
+export { type SectionOptions, TITLE_SEPARATOR } from './search/pages/sections.js';
 export type * from './search/types.js';
 export { type CachedModel, clearCache, deleteCachedModel, listCachedModels, persistStorage } from './store/cache.js';
 export type * from './types.js';

@@ -12,7 +12,7 @@ import { checkText } from '../tokenizer/check-text.js';
 import type { ModelInfo } from '../types.js';
 import { type CliIo, jsonLine, oneOf, parseFlags, positiveInt, UsageError } from './args.js';
 import { modelFolder } from './hub-arg.js';
-import { isPageFile, pageDocs } from './page-files.js';
+import { isPageFile, pageDocs, URL_FORMS, type UrlForm } from './page-files.js';
 
 export const INDEX_USAGE = `Usage: m3web index --model DIR --docs FILE.jsonl|PAGES --out FILE [options]
        m3web index --static --model DIR --docs FILE.jsonl|PAGES --out DIR [options]
@@ -37,6 +37,12 @@ Options:
                    folder of Markdown (.md) and HTML (.html) files, or one such
                    file, each page cut into a document per section (h1-h3),
                    titled "Page › Heading", meta.url its path#anchor
+  --urls FORM      how a page's file path becomes its address (pages only):
+                   path (default: as named, index.html as its folder), html
+                   (.md as .html: Jekyll, VitePress), clean (no extension:
+                   Docusaurus, cleanUrls) or folder (guide/install/: MkDocs,
+                   Hugo, Eleventy); index.md and README.md are their folder
+                   in the last three
   --out FILE       where the export goes (written atomically; with --static, a
                    folder, replaced whole)
   --static         write a static tiered index folder (see above)
@@ -80,6 +86,8 @@ export interface IndexArgs {
   sparse: boolean;
   chunkTokens: number | undefined;
   shardRows: number | undefined;
+  /** How a page's path becomes its address, where --docs names pages. */
+  urls: UrlForm;
 }
 
 export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
@@ -100,6 +108,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
       'no-sparse': 'boolean',
       'chunk-tokens': 'string',
       'shard-rows': 'string',
+      urls: 'string',
     },
     HINT,
   );
@@ -128,6 +137,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
     sparse: !flag('no-sparse'),
     chunkTokens: positiveInt('chunk-tokens', str('chunk-tokens'), HINT),
     shardRows: positiveInt('shard-rows', str('shard-rows'), HINT),
+    urls: oneOf('urls', str('urls'), URL_FORMS, 'path', HINT),
   };
 }
 
@@ -155,15 +165,19 @@ export function parseDocs(text: string): IndexDoc[] {
 }
 
 /** The documents --docs names: a JSON Lines file, or a site's pages (a folder, or one .md / .html file) cut into sections. */
-async function readDocs(path: string, io: CliIo): Promise<IndexDoc[]> {
-  if (!(await stat(path)).isDirectory() && !isPageFile(path)) return parseDocs(await readFile(path, 'utf8'));
-  const { docs, pages } = await pageDocs(path);
+async function readDocs(path: string, urls: UrlForm, io: CliIo): Promise<IndexDoc[]> {
+  if (!(await stat(path)).isDirectory() && !isPageFile(path)) {
+    if (urls !== 'path')
+      throw new UsageError('--urls is for pages (a folder, or one .md / .html file), not a documents file', HINT);
+    return parseDocs(await readFile(path, 'utf8'));
+  }
+  const { docs, pages } = await pageDocs(path, urls);
   io.stderr.write(`m3web: ${docs.length} sections from ${pages} pages\n`);
   return docs;
 }
 
 export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
-  const docs = await readDocs(args.docs, io);
+  const docs = await readDocs(args.docs, args.urls, io);
   const started = performance.now();
   const encoder = await createEncoder({
     model: args.model,

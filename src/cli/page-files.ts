@@ -29,22 +29,42 @@ async function pageFiles(dir: string, under = ''): Promise<string[]> {
   return out;
 }
 
-/** Where a site serves a page: its path, a folder's index.html as the folder itself ('guide/', './' at the root). */
-export const pageUrl = (path: string): string => path.replace(/(^|\/)index\.html?$/i, '$1') || './';
+/**
+ * How a page file's path becomes the address its site serves it at. `path`: as the file is
+ * named. `html`: a Markdown page as .html (Jekyll, VitePress). `clean`: no extension
+ * (VitePress's cleanUrls, Docusaurus, hosts that drop .html). `folder`: a folder per page
+ * (MkDocs, Hugo, Eleventy, Astro). In each, a folder's index page (index.html; for Markdown in
+ * the last three also index.md, README.md and Hugo's _index.md) is the folder itself.
+ */
+export const URL_FORMS = ['path', 'html', 'clean', 'folder'] as const;
+export type UrlForm = (typeof URL_FORMS)[number];
+
+const MARKDOWN = /\.(md|markdown)$/i;
+
+/** Where a site serves a page (URL_FORMS): 'guide/' for a folder's index page, './' at the root. */
+export function pageUrl(path: string, form: UrlForm = 'path'): string {
+  const folderIndex = form === 'path' ? /(^|\/)index\.html?$/i : /(^|\/)(index\.html?|(index|readme|_index)\.(md|markdown))$/i;
+  if (folderIndex.test(path)) return path.replace(folderIndex, '$1') || './';
+  if (form === 'html') return path.replace(MARKDOWN, '.html');
+  if (form === 'clean') return path.replace(MARKDOWN, '').replace(/\.html?$/i, '');
+  if (form === 'folder') return `${path.replace(MARKDOWN, '').replace(/\.html?$/i, '')}/`;
+  return path;
+}
 
 /**
  * The sections of a site's pages as documents: every Markdown and HTML file under `root` (a
  * folder, or one page), each section's url the page's path relative to the folder ('/'-separated,
- * as the site serves it when the folder is its root: pageUrl) and the section's anchor.
+ * as the site serves it when the folder is its root, in the `urls` form: pageUrl) and the
+ * section's anchor.
  */
-export async function pageDocs(root: string): Promise<{ docs: IndexDoc[]; pages: number }> {
+export async function pageDocs(root: string, urls: UrlForm = 'path'): Promise<{ docs: IndexDoc[]; pages: number }> {
   const folder = (await stat(root)).isDirectory();
   // One page alone is served under its own name.
   const files = folder ? await pageFiles(root) : [basename(root)];
   const docs: IndexDoc[] = [];
   for (const file of files) {
     const read = PAGE_READERS[extname(file).toLowerCase()] as (typeof PAGE_READERS)[string];
-    docs.push(...read(await readFile(folder ? join(root, file) : root, 'utf8'), { url: pageUrl(file) }));
+    docs.push(...read(await readFile(folder ? join(root, file) : root, 'utf8'), { url: pageUrl(file, urls) }));
   }
   if (docs.length === 0) throw new UsageError(`${root} holds no Markdown (.md) or HTML (.html) page with text to index`);
   return { docs, pages: files.length };

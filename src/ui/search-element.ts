@@ -7,6 +7,7 @@ import {
   type SearchHit,
   type VectorIndex,
 } from '../index.js';
+import { groupByPage, type PageGroup, sectionTitle } from './group-hits.js';
 
 /** HTMLElement where there is a DOM; a stand-in elsewhere, so that importing this module in Node or at build time throws nothing. */
 const ElementBase = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
@@ -45,11 +46,14 @@ const ENGLISH: SearchMessages = {
  * section (`meta.url`, resolved against `base`: by default the folder above the index, where
  * `m3web index --docs site/ --out site/search-index` puts it), titled, its matching words marked.
  *
+ * Hits of one page are shown together under its title (groupByPage), each linked to its section;
+ * a page with one hit is one line with its whole title.
+ *
  * Attributes: `index` (the folder's URL, required), `model` (a pack URL or Hub id; left out, words
- * only), `base`, `placeholder`, `results` (hits shown, default 8). The `encoder` property takes
+ * only), `base`, `placeholder`, `results` (hits shown, default 8), `flat` (no grouping by page). The `encoder` property takes
  * an encoder of the page's own instead of `model`, the `messages` property what it says
  * (SearchMessages; English by default). Parts for styling: `input`, `status`,
- * `results`, `hit`, `title`, `snippet`; colours from `--m3web-accent` and `--m3web-mark`.
+ * `results`, `page`, `page-title`, `hit`, `title`, `snippet`; colours from `--m3web-accent` and `--m3web-mark`.
  * Fires `m3web-hits` ({ query, hits }) after each search.
  */
 export class M3WebSearchElement extends ElementBase {
@@ -206,27 +210,48 @@ export class M3WebSearchElement extends ElementBase {
     this.#input.removeAttribute('aria-activedescendant');
     this.#input.setAttribute('aria-expanded', String(hits.length > 0));
     const base = new URL(this.getAttribute('base') ?? '../', new URL(this.#url(), document.baseURI));
+    let n = 0;
+    const option = (hit: SearchHit, title: { text: string; highlights: readonly Highlight[] }) => {
+      const li = document.createElement('li');
+      li.id = `hit-${n++}`;
+      li.setAttribute('role', 'option');
+      li.setAttribute('part', 'hit');
+      const link = document.createElement('a');
+      link.href = new URL(String(hit.meta.url ?? hit.id), base).href;
+      link.setAttribute('part', 'title');
+      link.append(...markedNodes(title.text, title.highlights));
+      const snippet = document.createElement('span');
+      snippet.setAttribute('part', 'snippet');
+      snippet.append(...excerpt(hit.chunk.text, hit.chunk.highlights));
+      li.append(link, snippet);
+      return li;
+    };
+    const groups = this.hasAttribute('flat') ? hits.map((hit): PageGroup => ({ page: hit.id, hits: [hit] })) : groupByPage(hits);
     this.#list.replaceChildren(
-      ...hits.map((hit, i) => {
+      ...groups.flatMap((group, g) => {
+        const [first] = group.hits as [SearchHit];
+        // One section of a page reads best as one line with its whole title.
+        if (!group.title || group.hits.length === 1) return group.hits.map((hit) => option(hit, sectionTitle(hit)));
         const li = document.createElement('li');
-        li.id = `hit-${i}`;
-        li.setAttribute('role', 'option');
-        li.setAttribute('part', 'hit');
-        const link = document.createElement('a');
-        link.href = new URL(String(hit.meta.url ?? hit.id), base).href;
-        link.setAttribute('part', 'title');
-        link.append(...(hit.title ? markedNodes(hit.title.text, hit.title.highlights) : [hit.id]));
-        const snippet = document.createElement('span');
-        snippet.setAttribute('part', 'snippet');
-        snippet.append(...excerpt(hit.chunk.text, hit.chunk.highlights));
-        li.append(link, snippet);
-        return li;
+        li.setAttribute('role', 'group');
+        li.setAttribute('part', 'page');
+        li.setAttribute('aria-labelledby', `page-${g}`);
+        const heading = document.createElement('span');
+        heading.id = `page-${g}`;
+        heading.setAttribute('part', 'page-title');
+        const marks = (first.title?.highlights ?? []).filter(([, end]) => end <= (group.title as string).length);
+        heading.append(...markedNodes(group.title, marks));
+        const sections = document.createElement('ul');
+        sections.setAttribute('role', 'none');
+        sections.append(...group.hits.map((hit) => option(hit, sectionTitle(hit, group.title))));
+        li.append(heading, sections);
+        return [li];
       }),
     );
   }
 
   #key(e: KeyboardEvent): void {
-    const options = this.#list.children;
+    const options = this.#list.querySelectorAll('[role="option"]');
     if (e.key === 'Escape') {
       this.#input.value = '';
       this.#latest++;
@@ -304,6 +329,9 @@ p { margin: 0.3em 0; font-size: 0.85em; color: #57606a; }
 p:empty { display: none; }
 ul { list-style: none; margin: 0; padding: 0; }
 li { padding: 0.4em 0.5em; border-radius: 0.3em; }
+li[role="group"] { padding: 0.4em 0 0; }
+li[role="group"] > span { display: block; padding: 0 0.5em; font-weight: 600; }
+li[role="group"] li { padding-left: 1.25em; }
 li[aria-selected="true"] { background: color-mix(in srgb, var(--m3web-accent) 12%, transparent); }
 a { display: block; color: var(--m3web-accent); font-weight: 600; text-decoration: none; }
 a:hover { text-decoration: underline; }

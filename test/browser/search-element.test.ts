@@ -57,12 +57,25 @@ describe('<m3web-search>', () => {
     expect((part(el, 'input') as HTMLInputElement).placeholder).toBe('Search the harbour');
     const hits = await el.search('mooring fees');
     expect(hits[0]?.id).toBe('guide.html#fees');
-    const [first] = options(el);
+    // 'mooring' shares a 4-gram with 'spring': the tides page ranks between the guide's two sections.
+    expect(hits.map((h) => h.id)).toEqual(['guide.html#fees', 'tides.md#spring-tides', 'guide.html#harbour-guide']);
+    // Two sections of one page: the page once, titled, and its sections under it, where its best ranked.
+    const page = part(el, 'page');
+    expect(page.getAttribute('role')).toBe('group');
+    expect(part(el, 'page-title').textContent).toBe('Harbour guide');
+    expect(page.getAttribute('aria-labelledby')).toBe(part(el, 'page-title').id);
+    const [first, second] = options(el);
+    expect(first?.closest('[part="page"]')).toBe(page);
     const link = first?.querySelector('a') as HTMLAnchorElement;
     // Links resolve against the folder above the index, where the pages are.
     expect(link.href).toBe(`${SITE}guide.html#fees`);
-    expect(link.textContent).toBe('Harbour guide › Fees');
+    expect(link.textContent).toBe('Fees');
     expect([...link.querySelectorAll('mark')].map((m) => m.textContent)).toEqual(['Fees']);
+    // The page's own text before its first h2 goes by the page's title.
+    expect(second?.querySelector('a')?.textContent).toBe('Harbour guide');
+    expect(second?.querySelector('a')?.href).toBe(`${SITE}guide.html#harbour-guide`);
+    expect(options(el)[2]?.querySelector('a')?.textContent).toBe('Tides › Spring tides');
+    expect(options(el)[2]?.closest('[part="page"]')).toBeNull();
     expect([...(first?.querySelectorAll('[part="snippet"] mark') ?? [])].map((m) => m.textContent)).toEqual(['Mooring']);
     expect(part(el, 'status').textContent).toMatch(/^\d+ results? by words$/);
     expect(part(el, 'input').getAttribute('aria-expanded')).toBe('true');
@@ -75,7 +88,10 @@ describe('<m3web-search>', () => {
     input.value = 'full moon';
     input.dispatchEvent(new Event('input'));
     expect((await heard).query).toBe('full moon');
+    // One section of a page: one line with its whole title.
     expect(options(el)[0]?.querySelector('a')?.href).toBe(`${SITE}tides.md#spring-tides`);
+    expect(options(el)[0]?.querySelector('a')?.textContent).toBe('Tides › Spring tides');
+    expect(options(el)[0]?.closest('[part="page"]')).toBeNull();
 
     // Arrow keys choose a hit for assistive technology; Escape clears.
     input.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowDown' }));
@@ -87,6 +103,22 @@ describe('<m3web-search>', () => {
     expect(input.value).toBe('');
     expect(options(el)).toEqual([]);
     expect(input.getAttribute('aria-expanded')).toBe('false');
+
+    // Grouped hits are chosen one by one; `flat` lists every hit on its own line.
+    await el.search('mooring fees');
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowUp' }));
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowUp' }));
+    expect(input.getAttribute('aria-activedescendant')).toBe('hit-1');
+    expect(options(el)[1]?.getAttribute('aria-selected')).toBe('true');
+    expect(options(el)[1]?.closest('[part="page"]')).not.toBeNull();
+    el.setAttribute('flat', '');
+    await el.search('mooring fees');
+    expect(part(el, 'page')).toBeNull();
+    expect(options(el).map((o) => o.querySelector('a')?.textContent)).toEqual([
+      'Harbour guide › Fees',
+      'Tides › Spring tides',
+      'Harbour guide',
+    ]);
   });
 
   it('ranks by words and meaning once it has an encoder', async () => {

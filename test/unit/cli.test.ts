@@ -293,6 +293,17 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
       title: { text: 'Guide › Tides' },
       meta: { page: 'guide/' },
     });
+    // The addresses a site generator serves its Markdown pages at.
+    const folders = await m3web(['index', '--model', pack, '--docs', site, '--out', out, '--dims', '16', '--urls', 'folder'], '');
+    expect(folders.code).toBe(0);
+    await siteIndex.import(new Uint8Array(readFileSync(out)));
+    expect((await siteIndex.search('why rises', { k: 1, mode: 'lexical' }))[0]?.meta).toMatchObject({
+      url: 'faq/#why',
+      page: 'faq/',
+    });
+    const notPages = await m3web(['index', '--model', pack, '--docs', docs, '--out', out, '--urls', 'clean'], '');
+    expect(notPages.code).toBe(2);
+    expect(notPages.stderr).toMatch(/--urls is for pages/);
     siteIndex.close();
     await siteEncoder.dispose();
   });

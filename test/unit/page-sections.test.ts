@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pageDocs, pageUrl } from '../../src/cli/page-files.js';
+import { pageDocs, pageUrl, type UrlForm } from '../../src/cli/page-files.js';
 import { InputError, sectionsFromHtml, sectionsFromMarkdown } from '../../src/index.js';
 import { decodeEntities } from '../../src/search/pages/entities.js';
 import { anchorOf } from '../../src/search/pages/sections.js';
@@ -57,7 +57,8 @@ Under the second.
 
 const doc = (url: string, anchor: string, title: string, text: string, lang?: string) => {
   const id = anchor ? `${url}#${anchor}` : url;
-  return { id, title, text, meta: { url: id, page: url, ...(lang ? { lang } : {}) } };
+  const pageTitle = title.split(' › ')[0];
+  return { id, title, text, meta: { url: id, page: url, pageTitle, ...(lang ? { lang } : {}) } };
 };
 
 describe('sections of pages', () => {
@@ -77,7 +78,9 @@ describe('sections of pages', () => {
     // A marked content element wins over <main>, nested elements of its kind included.
     const marked =
       '<main><h1>Site</h1><div class="x" data-pagefind-body><h2>Inside</h2><div><p>Deep.</p></div><p>After.</p></div><p>Outside.</p></main>';
-    expect(sectionsFromHtml(marked, { url: 'm.html' })).toEqual([doc('m.html', 'inside', 'Inside', 'Deep.\nAfter.')]);
+    // Nor a page title there (the h1 is outside it, no <title>): the meta says none.
+    const inside = doc('m.html', 'inside', 'Inside', 'Deep.\nAfter.');
+    expect(sectionsFromHtml(marked, { url: 'm.html' })).toEqual([{ ...inside, meta: { url: inside.id, page: 'm.html' } }]);
     // No <main>: the body, less its chrome; no <h1>: the <title>; the page's language in each section's meta.
     const bare =
       '<html class="x" lang="de-CH"><title>T &amp; U</title><body><nav>menu</nav><p>Body text.</p><h2 id="x">Part</h2><p>More.</p></body></html>';
@@ -141,13 +144,32 @@ describe('sections of pages', () => {
       ...sectionsFromMarkdown(MARKDOWN, { url: 'start.md' }).map((d) => d.id),
     ]);
     expect((await pageDocs(join(site, 'start.md'))).docs[0]?.id).toBe('start.md');
-    expect(['index.html', 'guide/index.html', 'guide/INDEX.HTM', 'guide/reindex.html', 'a.md'].map(pageUrl)).toEqual([
+    const paths = [
+      'index.html',
+      'guide/index.html',
+      'guide/INDEX.HTM',
+      'guide/reindex.html',
+      'a.md',
+      'g/README.md',
+      'g/i.markdown',
+      'g/x.html',
+    ];
+    const urls = (form: UrlForm) => paths.map((p) => pageUrl(p, form));
+    expect(urls('path')).toEqual([
       './',
       'guide/',
       'guide/',
       'guide/reindex.html',
       'a.md',
+      'g/README.md',
+      'g/i.markdown',
+      'g/x.html',
     ]);
+    expect(urls('html')).toEqual(['./', 'guide/', 'guide/', 'guide/reindex.html', 'a.html', 'g/', 'g/i.html', 'g/x.html']);
+    expect(urls('clean')).toEqual(['./', 'guide/', 'guide/', 'guide/reindex', 'a', 'g/', 'g/i', 'g/x']);
+    expect(urls('folder')).toEqual(['./', 'guide/', 'guide/', 'guide/reindex/', 'a/', 'g/', 'g/i/', 'g/x/']);
+    expect(['_index.md', 'docs/_index.md', 'docs/index.md'].map((p) => pageUrl(p, 'folder'))).toEqual(['./', 'docs/', 'docs/']);
+    expect((await pageDocs(site, 'folder')).docs.map((d) => d.meta?.url)).toContain('start/#setup');
     mkdirSync(join(site, 'assets'));
     writeFileSync(join(site, 'assets', 'a.css'), 'p {}');
     writeFileSync(join(site, 'assets', 'blank.md'), '# Heading alone\n');

@@ -64,9 +64,13 @@ export interface PageInfo {
   lang: string;
 }
 
+/** Between the page's title and a section's headings in a section's title. */
+export const TITLE_SEPARATOR = ' › ';
+
 /**
  * The page's sections as documents: `{ id: 'url#anchor', title: 'Page › Heading', text, meta: {
- * url, page, lang? } }`; a section under a higher one is titled by both ('Page › Install ›
+ * url, page, pageTitle?, lang? } }` (`page` the page's address, `pageTitle` its title, so that a
+ * search box can group hits by page); a section under a higher one is titled by both ('Page › Install ›
  * Troubleshooting'), so its title says where it sits; the text before the first heading is the
  * page's own (id and url the page's), and sections with no text of their own are left out (a
  * heading followed at once by a deeper one). A heading that repeats the page title (the page's h1)
@@ -75,7 +79,7 @@ export interface PageInfo {
  */
 export function sectionDocs(url: string, page: PageInfo, sections: readonly PageSection[]): IndexDoc[] {
   const pageTitle = page.title;
-  const meta = { page: url, ...(page.lang ? { lang: page.lang } : {}) };
+  const meta = { page: url, ...(pageTitle ? { pageTitle } : {}), ...(page.lang ? { lang: page.lang } : {}) };
   const used = new Map<string, number>();
   const docs: IndexDoc[] = [];
   /** The headings the section sits under, its own last. */
@@ -87,7 +91,7 @@ export function sectionDocs(url: string, page: PageInfo, sections: readonly Page
     if (s.anchor) used.set(s.anchor, (used.get(s.anchor) ?? 0) + 1);
     const text = s.blocks.filter((b) => b !== '').join('\n');
     if (text === '') continue;
-    const title = [pageTitle, ...path.map((h) => h.heading).filter((h) => h !== pageTitle)].filter(Boolean).join(' › ');
+    const title = [pageTitle, ...path.map((h) => h.heading).filter((h) => h !== pageTitle)].filter(Boolean).join(TITLE_SEPARATOR);
     const id = anchor ? `${url}#${anchor}` : url;
     docs.push({ id, text, ...(title ? { title } : {}), meta: { url: id, ...meta } });
   }
