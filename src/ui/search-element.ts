@@ -4,6 +4,7 @@ import {
   type Highlight,
   type IndexEncoder,
   InputError,
+  type Meta,
   type SearchHit,
   type VectorIndex,
 } from '../index.js';
@@ -50,8 +51,11 @@ const ENGLISH: SearchMessages = {
  * a page with one hit is one line with its whole title.
  *
  * Attributes: `index` (the folder's URL, required), `model` (a pack URL or Hub id; left out, words
- * only), `base`, `placeholder`, `results` (hits shown, default 8), `flat` (no grouping by page). The `encoder` property takes
- * an encoder of the page's own instead of `model`, the `messages` property what it says
+ * only), `base`, `placeholder`, `results` (hits shown, default 8), `flat` (no grouping by page),
+ * `same-language` (only sections in the page's `<html lang>`, by `meta.lang`: a multilingual
+ * site's visitor searches the pages of their language). The `encoder` property takes an encoder
+ * of the page's own instead of `model`, the `filter` property a test of each document's meta,
+ * the `messages` property what it says
  * (SearchMessages; English by default). Parts for styling: `input`, `status`,
  * `results`, `page`, `page-title`, `hit`, `title`, `snippet`; colours from `--m3web-accent` and `--m3web-mark`.
  * Fires `m3web-hits` ({ query, hits }) after each search.
@@ -71,6 +75,7 @@ export class M3WebSearchElement extends ElementBase {
   #wordsOnly = '';
   #active = -1;
   #messages: SearchMessages = ENGLISH;
+  #filter: ((meta: Meta) => boolean) | null = null;
   #latest = 0;
   #pause: ReturnType<typeof setTimeout> | undefined;
 
@@ -114,6 +119,20 @@ export class M3WebSearchElement extends ElementBase {
     this.#wordsOnly = '';
     closeLater(this.#hybrid);
     this.#hybrid = encoder && this.#url() ? createIndex({ encoder, url: this.#url() }) : null;
+  }
+
+  /**
+   * Which documents the box searches: a test of each document's meta, as a search's function
+   * filter (`(meta) => String(meta.url).startsWith('blog/')`); null (the default) searches all.
+   */
+  get filter(): ((meta: Meta) => boolean) | null {
+    return this.#filter;
+  }
+
+  set filter(filter: ((meta: Meta) => boolean) | null) {
+    if (filter !== null && typeof filter !== 'function')
+      throw new InputError(`<m3web-search>'s filter must be a function of a document's meta, or null; got ${typeof filter}`);
+    this.#filter = filter;
   }
 
   /** What the box says (SearchMessages): the given ones replace the English defaults. */
@@ -160,7 +179,8 @@ export class M3WebSearchElement extends ElementBase {
           return null;
         }));
       const index = hybrid ?? (await this.#opened());
-      const hits = await index.search(q, { k });
+      const filter = this.#searchFilter();
+      const hits = await index.search(q, { k, ...(filter ? { filter } : {}) });
       if (ticket !== this.#latest) return hits;
       const why = hybrid ? '' : this.#loadingModel ? this.#messages.loading : this.#wordsOnly;
       this.#show(hits, this.#messages.results(hits.length, hybrid !== null, why));
@@ -170,6 +190,15 @@ export class M3WebSearchElement extends ElementBase {
       if (ticket === this.#latest) this.#show([], this.#messages.unavailable((err as Error).message));
       throw err;
     }
+  }
+
+  /** The `filter` property and, with `same-language`, the page's language (documents that name none kept). */
+  #searchFilter(): ((meta: Meta) => boolean) | null {
+    const own = this.#filter;
+    const lang = this.hasAttribute('same-language') ? primaryLanguage(document.documentElement.lang) : '';
+    if (!lang) return own;
+    const sameLanguage = (meta: Meta) => typeof meta.lang !== 'string' || primaryLanguage(meta.lang) === lang;
+    return own ? (meta) => sameLanguage(meta) && own(meta) : sameLanguage;
   }
 
   #label(): void {
@@ -276,6 +305,9 @@ export class M3WebSearchElement extends ElementBase {
     this.#input.setAttribute('aria-activedescendant', option.id);
   }
 }
+
+/** A language tag's primary subtag, lower case ('de-CH' -> 'de'), so that a Swiss page finds German sections. */
+const primaryLanguage = (tag: string): string => (tag.split('-')[0] ?? '').trim().toLowerCase();
 
 /** Closes an index the element no longer searches, once it has opened (one that failed to open needs nothing). */
 const closeLater = (index: Promise<VectorIndex> | null) => void index?.then((i) => i.close()).catch(() => {});

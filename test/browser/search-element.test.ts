@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { sectionsFromHtml, sectionsFromMarkdown } from '../../src/index.js';
+import { type IndexDoc, sectionsFromHtml, sectionsFromMarkdown } from '../../src/index.js';
 import { defineSearchElement, type M3WebSearchElement } from '../../src/ui/index.js';
 import { rejection } from '../support/rejection.js';
 import { wordsEncoder } from '../support/static-corpus.js';
@@ -20,12 +20,13 @@ const PAGES = {
   'tides.md': '# Tides\n\nThe sea rises twice a day.\n\n## Spring tides\n\nAt new and full moon the range is largest.\n',
 };
 
-/** The pages' static folder, served by a fetch stub. */
-async function hostSite(): Promise<void> {
-  const docs = [
+/** The pages' static folder (or that of other documents), served by a fetch stub. */
+async function hostSite(
+  docs: IndexDoc[] = [
     ...sectionsFromHtml(PAGES['guide.html'], { url: 'guide.html' }),
     ...sectionsFromMarkdown(PAGES['tides.md'], { url: 'tides.md' }),
-  ];
+  ],
+): Promise<void> {
   const files = await staticFiles(docs, INDEX);
   vi.stubGlobal('fetch', async (url: string) => {
     const body = files.get(url);
@@ -151,6 +152,44 @@ describe('<m3web-search>', () => {
     el.encoder = mismatched;
     await el.search('storms autumn');
     expect(part(el, 'status').textContent).toBe('1 Treffer (Wörter) – Modell passt nicht');
+  });
+
+  it("keeps to the page's language with same-language, and to what the filter keeps", async () => {
+    const docs = [
+      ...sectionsFromHtml('<html lang="en"><main><h1>Harbour</h1><p>Ferries leave at noon.</p></main>', {
+        url: 'en/harbour.html',
+      }),
+      ...sectionsFromHtml('<html lang="de-DE"><main><h1>Hafen</h1><p>Ferries fahren mittags.</p></main>', {
+        url: 'de/hafen.html',
+      }),
+      // A page that names no language is everyone's.
+      ...sectionsFromMarkdown('# Timetable\n\nFerries every hour.\n', { url: 'timetable.md' }),
+    ];
+    await hostSite(docs);
+    const el = mount(INDEX);
+    const found = async () => (await el.search('ferries')).map((h) => h.meta.page).sort();
+    expect(await found()).toEqual(['de/hafen.html', 'en/harbour.html', 'timetable.md']);
+    const pageLang = document.documentElement.lang;
+    try {
+      document.documentElement.lang = 'de-CH';
+      el.setAttribute('same-language', '');
+      expect(await found()).toEqual(['de/hafen.html', 'timetable.md']);
+      el.filter = (meta) => String(meta.page).endsWith('.md');
+      expect(await found()).toEqual(['timetable.md']);
+      el.removeAttribute('same-language');
+      el.filter = (meta) => String(meta.url).startsWith('en/');
+      expect(await found()).toEqual(['en/harbour.html']);
+      // A page without a language of its own: same-language keeps everything.
+      document.documentElement.lang = '';
+      el.setAttribute('same-language', '');
+      el.filter = null;
+      expect(await found()).toHaveLength(3);
+      expect(() => {
+        el.filter = { lang: 'de' } as never;
+      }).toThrow(InputError);
+    } finally {
+      document.documentElement.lang = pageLang;
+    }
   });
 
   it('says what is wrong without an index or with an unreachable one, and follows a new index attribute', async () => {
