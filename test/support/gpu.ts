@@ -23,6 +23,33 @@ export const preferLavapipe = () => useIcd(LAVAPIPE);
 /** Chromium's SwiftShader (no shader-f16), for test files of what an adapter without it does. */
 export const preferSwiftShader = () => useIcd(SWIFTSHADER);
 
+const inNode = typeof process !== 'undefined' && Boolean(process.versions?.node);
+
+/**
+ * Whole-model parity runs every exit of every weight format in the Node project (lavapipe). The
+ * browser project runs the same WGSL again on a second driver, Chromium's SwiftShader (~40x
+ * slower here), for what a driver or Chromium's WebGPU can get wrong: every model's kernels once.
+ * So there hidden states are read at the embeddings, the first layer and the last (a layer's
+ * kernels are the same at every depth, and the last exit's states pass through every layer's
+ * weights: a wrong layer still shows, and the Node project names it), and formats beyond f32
+ * only where `everyFormat` says (one model per suite: the weight decoding is one matmul kernel).
+ */
+export function parityExits(layers: number): number[] {
+  const all = Array.from({ length: layers + 1 }, (_, l) => l);
+  return inNode ? all : all.filter((l) => l <= 1 || l === layers);
+}
+
+/** How a test's title names the exits parityExits reads: 'every exit', or 'exits 0, 1 and 4'. */
+export function exitsNamed(layers: number): string {
+  const exits = parityExits(layers);
+  return exits.length === layers + 1 ? 'every exit' : `exits ${exits.slice(0, -1).join(', ')} and ${exits.at(-1)}`;
+}
+
+/** The weight formats a parity test runs in this project (see parityExits). */
+export function parityQuants<Q extends string>(quants: readonly Q[], everyFormat = false): Q[] {
+  return inNode || everyFormat ? [...quants] : quants.filter((q) => q === 'f32');
+}
+
 /** One device per test file (Node worker or browser page), shared by its tests. */
 export function testGpu(): Promise<GpuContext> {
   context ??= createGpuContext();
