@@ -39,6 +39,11 @@ export function parityExits(layers: number): number[] {
   return inNode ? all : all.filter((l) => l <= 1 || l === layers);
 }
 
+/** The exits pooled outputs are checked at: the first and the last; in the browser project the first (its pooling kernel; the last exit's states are checked as hidden states). */
+export function parityPooledExits(layers: number): number[] {
+  return inNode ? [...new Set([1, layers])] : [1];
+}
+
 /** How a test's title names the exits parityExits reads: 'every exit', or 'exits 0, 1 and 4'. */
 export function exitsNamed(layers: number): string {
   const exits = parityExits(layers);
