@@ -53,7 +53,8 @@ const ENGLISH: SearchMessages = {
  * Attributes: `index` (the folder's URL, required), `model` (a pack URL or Hub id; left out, words
  * only), `base`, `placeholder`, `results` (hits shown, default 8), `flat` (no grouping by page),
  * `same-language` (only sections in the page's `<html lang>`, by `meta.lang`: a multilingual
- * site's visitor searches the pages of their language). The `encoder` property takes an encoder
+ * site's visitor searches the pages of their language), `shortcut` (a key that focuses the box
+ * from anywhere on the page: '/', or 'mod+k' for Ctrl+K / ⌘K). The `encoder` property takes an encoder
  * of the page's own instead of `model`, the `filter` property a test of each document's meta,
  * the `messages` property what it says
  * (SearchMessages; English by default). Parts for styling: `input`, `status`,
@@ -61,7 +62,7 @@ const ENGLISH: SearchMessages = {
  * Fires `m3web-hits` ({ query, hits }) after each search.
  */
 export class M3WebSearchElement extends ElementBase {
-  static readonly observedAttributes = ['index', 'model', 'placeholder'];
+  static readonly observedAttributes = ['index', 'model', 'placeholder', 'shortcut'];
 
   readonly #input = document.createElement('input');
   readonly #status = document.createElement('p');
@@ -148,14 +149,16 @@ export class M3WebSearchElement extends ElementBase {
   connectedCallback(): void {
     this.#label();
     this.#words ??= this.#url() ? createIndex({ url: this.#url() }) : null;
+    document.addEventListener('keydown', this.#onPageKey);
   }
 
   disconnectedCallback(): void {
     clearTimeout(this.#pause);
+    document.removeEventListener('keydown', this.#onPageKey);
   }
 
   attributeChangedCallback(name: string): void {
-    if (name === 'placeholder') this.#label();
+    if (name === 'placeholder' || name === 'shortcut') this.#label();
     if (name !== 'index' || !this.isConnected) return;
     closeLater(this.#words);
     this.#words = this.#url() ? createIndex({ url: this.#url() }) : null;
@@ -204,7 +207,21 @@ export class M3WebSearchElement extends ElementBase {
   #label(): void {
     this.#input.setAttribute('aria-label', this.#messages.label);
     this.#input.placeholder = this.getAttribute('placeholder') ?? this.#messages.label;
+    const shortcut = parseShortcut(this.getAttribute('shortcut'));
+    if (shortcut) this.#input.setAttribute('aria-keyshortcuts', shortcut.aria);
+    else this.#input.removeAttribute('aria-keyshortcuts');
   }
+
+  /** The `shortcut` key, pressed anywhere on the page but in a text field, focuses the box (as a docs site's '/' or Ctrl+K does). */
+  readonly #onPageKey = (e: KeyboardEvent): void => {
+    const shortcut = parseShortcut(this.getAttribute('shortcut'));
+    if (!shortcut || e.defaultPrevented || !shortcut.matches(e)) return;
+    // Typing '/' into a field of the page is text, not a shortcut; Ctrl+K from a field still jumps.
+    if (!shortcut.mod && isEditable(e.composedPath()[0])) return;
+    e.preventDefault();
+    this.#input.focus();
+    this.#input.select();
+  };
 
   #url(): string {
     return this.getAttribute('index') ?? '';
@@ -304,6 +321,35 @@ export class M3WebSearchElement extends ElementBase {
     option.scrollIntoView({ block: 'nearest' });
     this.#input.setAttribute('aria-activedescendant', option.id);
   }
+}
+
+/**
+ * The `shortcut` attribute: one key ('/', 's'), or 'mod+' and a key for Ctrl+key (⌘+key on a
+ * Mac: either is taken): what it matches, and its aria-keyshortcuts.
+ */
+function parseShortcut(attr: string | null): { mod: boolean; matches(e: KeyboardEvent): boolean; aria: string } | null {
+  const spec = attr?.trim().toLowerCase();
+  if (!spec) return null;
+  const mod = spec.startsWith('mod+');
+  const key = mod ? spec.slice(4) : spec;
+  if ([...key].length !== 1) return null;
+  const shown = key.toUpperCase();
+  return {
+    mod,
+    matches: (e) => e.key.toLowerCase() === key && !e.altKey && (mod ? e.ctrlKey || e.metaKey : !e.ctrlKey && !e.metaKey),
+    aria: mod ? `Control+${shown} Meta+${shown}` : key,
+  };
+}
+
+/** Whether a key press there types text (an input, a text area, an editable element). */
+function isEditable(target: EventTarget | undefined): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  return (
+    target.isContentEditable ||
+    target instanceof HTMLTextAreaElement ||
+    target instanceof HTMLSelectElement ||
+    (target instanceof HTMLInputElement && !['button', 'checkbox', 'radio', 'submit', 'reset'].includes(target.type))
+  );
 }
 
 /** A language tag's primary subtag, lower case ('de-CH' -> 'de'), so that a Swiss page finds German sections. */

@@ -192,6 +192,43 @@ describe('<m3web-search>', () => {
     }
   });
 
+  it('focuses from anywhere on the page by its shortcut, but not while the visitor types elsewhere', async () => {
+    await hostSite();
+    const el = mount(INDEX);
+    const input = part(el, 'input') as HTMLInputElement;
+    const press = (target: EventTarget, key: string, init: KeyboardEventInit = {}) =>
+      target.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true, composed: true, cancelable: true, ...init }));
+    const focused = () => el.shadowRoot?.activeElement === input;
+    press(document.body, '/');
+    expect(focused()).toBe(false);
+
+    el.setAttribute('shortcut', '/');
+    expect(input.getAttribute('aria-keyshortcuts')).toBe('/');
+    const field = document.createElement('input');
+    document.body.append(field);
+    field.focus();
+    press(field, '/');
+    expect(focused()).toBe(false);
+    press(document.body, '/', { ctrlKey: true });
+    expect(focused()).toBe(false);
+    press(document.body, '/');
+    expect(focused()).toBe(true);
+
+    field.focus();
+    el.setAttribute('shortcut', 'mod+k');
+    expect(input.getAttribute('aria-keyshortcuts')).toBe('Control+K Meta+K');
+    press(field, 'k');
+    expect(focused()).toBe(false);
+    press(field, 'K', { metaKey: true });
+    expect(focused()).toBe(true);
+
+    // Gone from the page, it listens no more.
+    field.focus();
+    el.remove();
+    press(field, 'k', { ctrlKey: true });
+    expect(document.activeElement).toBe(field);
+  });
+
   it('says what is wrong without an index or with an unreachable one, and follows a new index attribute', async () => {
     const bare = mount();
     expect(await rejection(bare.search('x'))).toBeInstanceOf(InputError);
