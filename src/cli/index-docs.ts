@@ -56,6 +56,11 @@ Options:
                    lexical weights (the sparse index option)
   --chunk-tokens N documents cut into chunks of at most N tokens (default: the
                    model's input length; the chunkTokens index option)
+  --cache FILE     keep the index's export in FILE: the next run embeds only the
+                   documents whose text, title or chunking changed since (by
+                   content hash) and drops the ones gone, so a site's build
+                   re-embeds what it edited; a cache of another model, layers,
+                   dims or vector type is set aside (said) and rebuilt
   --shard-rows N   rows per row and text shard of --static (default 32): fewer
                    bytes per query with fewer, more files with more
   --layers L       encoder layers (default: all)
@@ -88,6 +93,8 @@ export interface IndexArgs {
   shardRows: number | undefined;
   /** How a page's path becomes its address, where --docs names pages. */
   urls: UrlForm;
+  /** Where the index's export is kept between runs, so that a run embeds only what changed. */
+  cache: string | undefined;
 }
 
 export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
@@ -107,6 +114,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
       symmetric: 'boolean',
       'no-sparse': 'boolean',
       'chunk-tokens': 'string',
+      cache: 'string',
       'shard-rows': 'string',
       urls: 'string',
     },
@@ -136,6 +144,7 @@ export function parseIndexArgs(args: string[]): IndexArgs | 'help' {
     symmetric: flag('symmetric'),
     sparse: !flag('no-sparse'),
     chunkTokens: positiveInt('chunk-tokens', str('chunk-tokens'), HINT),
+    cache: str('cache'),
     shardRows: positiveInt('shard-rows', str('shard-rows'), HINT),
     urls: oneOf('urls', str('urls'), URL_FORMS, 'path', HINT),
   };
@@ -198,11 +207,19 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
       ...(args.layers === undefined ? {} : { layers: args.layers }),
       ...(args.dims === undefined ? {} : { dims: args.dims }),
     });
-    for (let i = 0; i < docs.length; i += ADD_BATCH) {
-      await index.add(docs.slice(i, i + ADD_BATCH));
-      io.stderr.write(`m3web: indexed ${Math.min(i + ADD_BATCH, docs.length)} of ${docs.length} documents\n`);
+    if (args.cache && (await fromCache(index, args.cache, io))) {
+      const r = await index.sync(docs);
+      io.stderr.write(
+        `m3web: from ${args.cache}: ${r.unchanged} unchanged, ${r.updated} changed, ${r.added} new, ${r.removed} gone; ${r.embedded} embedded\n`,
+      );
+    } else {
+      for (let i = 0; i < docs.length; i += ADD_BATCH) {
+        await index.add(docs.slice(i, i + ADD_BATCH));
+        io.stderr.write(`m3web: indexed ${Math.min(i + ADD_BATCH, docs.length)} of ${docs.length} documents\n`);
+      }
     }
     const bytes = await index.export();
+    if (args.cache && args.cache !== args.out) await writeExport(args.cache, bytes);
     const { model } = await encoder.info();
     // A hub id's folder is its converted pack.
     const query =
@@ -219,6 +236,28 @@ export async function indexCommand(args: IndexArgs, io: CliIo): Promise<void> {
   } finally {
     index?.close();
     await encoder.dispose();
+  }
+}
+
+/**
+ * Loads the cache into the empty `index` where there is one it can take: false where there is
+ * none yet, or it was built otherwise (another model, layers, dims or vector type: the index
+ * refuses it, and this run embeds everything and replaces it).
+ */
+async function fromCache(index: VectorIndex, cache: string, io: CliIo): Promise<boolean> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(cache));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  try {
+    await index.import(bytes);
+    return true;
+  } catch (err) {
+    io.stderr.write(`m3web: not using the cache ${cache}: ${(err as Error).message}; embedding every document\n`);
+    return false;
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -306,6 +306,49 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     expect(notPages.stderr).toMatch(/--urls is for pages/);
     siteIndex.close();
     await siteEncoder.dispose();
+  });
+
+  it('with --cache, embeds only what changed since the last run, and sets aside a cache built otherwise', async () => {
+    const docs = join(tmp, 'cached.jsonl');
+    const out = join(tmp, 'cached-static');
+    const cache = join(tmp, 'site.m3index');
+    const write = (texts: string[]) =>
+      writeFileSync(docs, texts.map((text, i) => JSON.stringify({ id: `t${i}`, text })).join('\n'));
+    const run = (extra: string[] = []) =>
+      m3web(['index', '--static', '--model', pack, '--docs', docs, '--out', out, '--dims', '16', '--cache', cache, ...extra], '');
+    const texts = expected.texts.slice(0, 4);
+    write(texts);
+    const first = await run();
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/indexed 4 of 4 documents/);
+    expect(existsSync(cache)).toBe(true);
+
+    // One text edited, one gone, one new: one embedded for each of the edited and the new.
+    write(['the tide turns at noon', ...texts.slice(1, 3), 'a new page about harbours']);
+    const second = await run();
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/from .*site\.m3index: 2 unchanged, 2 changed, 0 new, 0 gone; 2 embedded/);
+    write(['the tide turns at noon', ...texts.slice(1, 3)]);
+    const third = await run();
+    expect(third.stderr).toMatch(/3 unchanged, 0 changed, 0 new, 1 gone; 0 embedded/);
+    const encoder = await createEncoder({ model: pack, device: 'cpu' });
+    const cached = await createIndex({ encoder, name: 'cli-cached', dims: 16 });
+    await cached.import(new Uint8Array(readFileSync(cache)));
+    expect(cached.size).toBe(3);
+    expect((await cached.search('tide noon', { k: 1, mode: 'lexical' }))[0]?.id).toBe('t0');
+    cached.close();
+    await encoder.dispose();
+
+    // Another width: the cache is not this index's, so everything is embedded and it is replaced.
+    const wider = await m3web(['index', '--static', '--model', pack, '--docs', docs, '--out', out, '--cache', cache], '');
+    expect(wider.code).toBe(0);
+    expect(wider.stderr).toMatch(/not using the cache .*site\.m3index: .*; embedding every document/);
+    expect(wider.stderr).toMatch(/indexed 3 of 3 documents/);
+    // A broken cache file is set aside the same way.
+    writeFileSync(cache, 'not an index');
+    const broken = await run();
+    expect(broken.code).toBe(0);
+    expect(broken.stderr).toMatch(/not using the cache/);
   });
 
   it('evaluates every (layers, dims) cell and writes the quality table', async () => {
