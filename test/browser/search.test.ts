@@ -322,7 +322,9 @@ describe('IndexedDB persistence', () => {
 
   it('survives a reload: a new index object with the same name gives the same results', async () => {
     const name = freshName();
-    const first = await open({ encoder: fakeEncoder(), name, store: 'indexeddb', vector: 'int8' });
+    // Persistence is the point here, not the scorer (the WebGPU scorer's own tests are above): the
+    // CPU scores, sparing two compiles of the scoring kernels on the software adapter.
+    const first = await open({ encoder: fakeEncoder(), name, store: 'indexeddb', vector: 'int8', device: 'cpu' });
     await first.add(DOCS);
     await first.add(manyDocs(300, 1));
     await first.upsert([{ id: 'cars', title: 'Garage notes', text: 'cherry banana cars', meta: { topic: 'mixed' } }]);
@@ -333,7 +335,7 @@ describe('IndexedDB persistence', () => {
 
     const manifest = await get<{ signature: unknown }>('manifest', createStore(`m3web-index-${name}`, 'data'));
     expect(manifest?.signature).toEqual({ model: 'fake-words', layers: 4, dims: 48, vector: 'int8' });
-    const reopened = await open({ encoder: fakeEncoder(), name, store: 'indexeddb' });
+    const reopened = await open({ encoder: fakeEncoder(), name, store: 'indexeddb', device: 'cpu' });
     expect(reopened.signature.vector).toBe('int8');
     expect(reopened.size).toBe(first.size);
     expect(snapshot(await reopened.search(FRUIT, { k: 8 }))).toEqual(snapshot(before));
