@@ -9,6 +9,7 @@
 import { defineSearchElement } from './search-element.js';
 
 export { groupByPage, type PageGroup, sectionTitle } from './group-hits.js';
-export { defineSearchElement, M3WebSearchElement, markedNodes, type SearchMessages } from './search-element.js';
+export { markedNodes } from './marked-text.js';
+export { defineSearchElement, M3WebSearchElement, type SearchMessages } from './search-element.js';
 
 defineSearchElement();

@@ -9,6 +9,8 @@ import {
   type VectorIndex,
 } from '../index.js';
 import { groupByPage, type PageGroup, sectionTitle } from './group-hits.js';
+import { excerpt, markedNodes } from './marked-text.js';
+import { isEditable, parseShortcut } from './shortcut.js';
 
 /** HTMLElement where there is a DOM; a stand-in elsewhere, so that importing this module in Node or at build time throws nothing. */
 const ElementBase = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
@@ -323,35 +325,6 @@ export class M3WebSearchElement extends ElementBase {
   }
 }
 
-/**
- * The `shortcut` attribute: one key ('/', 's'), or 'mod+' and a key for Ctrl+key (⌘+key on a
- * Mac: either is taken): what it matches, and its aria-keyshortcuts.
- */
-function parseShortcut(attr: string | null): { mod: boolean; matches(e: KeyboardEvent): boolean; aria: string } | null {
-  const spec = attr?.trim().toLowerCase();
-  if (!spec) return null;
-  const mod = spec.startsWith('mod+');
-  const key = mod ? spec.slice(4) : spec;
-  if ([...key].length !== 1) return null;
-  const shown = key.toUpperCase();
-  return {
-    mod,
-    matches: (e) => e.key.toLowerCase() === key && !e.altKey && (mod ? e.ctrlKey || e.metaKey : !e.ctrlKey && !e.metaKey),
-    aria: mod ? `Control+${shown} Meta+${shown}` : key,
-  };
-}
-
-/** Whether a key press there types text (an input, a text area, an editable element). */
-function isEditable(target: EventTarget | undefined): boolean {
-  if (!(target instanceof HTMLElement)) return false;
-  return (
-    target.isContentEditable ||
-    target instanceof HTMLTextAreaElement ||
-    target instanceof HTMLSelectElement ||
-    (target instanceof HTMLInputElement && !['button', 'checkbox', 'radio', 'submit', 'reset'].includes(target.type))
-  );
-}
-
 /** A language tag's primary subtag, lower case ('de-CH' -> 'de'), so that a Swiss page finds German sections. */
 const primaryLanguage = (tag: string): string => (tag.split('-')[0] ?? '').trim().toLowerCase();
 
@@ -361,44 +334,6 @@ const closeLater = (index: Promise<VectorIndex> | null) => void index?.then((i) 
 const DEFAULT_RESULTS = 8;
 /** How long typing pauses before a search runs. */
 const TYPING_PAUSE_MS = 120;
-/** Characters of a hit's chunk shown around its first marked word. */
-const EXCERPT_CHARS = 180;
-
-/**
- * `text` with its highlighted runs (a hit's `title.highlights` or `chunk.highlights`) in <mark>,
- * as nodes (never parsed as HTML): what a page showing hits of its own appends.
- */
-export function markedNodes(text: string, highlights: readonly Highlight[]): Node[] {
-  const nodes: Node[] = [];
-  let at = 0;
-  for (const [start, end] of highlights) {
-    if (start > at) nodes.push(document.createTextNode(text.slice(at, start)));
-    const mark = document.createElement('mark');
-    mark.textContent = text.slice(start, end);
-    nodes.push(mark);
-    at = end;
-  }
-  nodes.push(document.createTextNode(text.slice(at)));
-  return nodes;
-}
-
-/** About EXCERPT_CHARS of `text` from a little before its first highlight, marked, with … where it is cut. */
-function excerpt(text: string, highlights: readonly Highlight[]): Node[] {
-  if (text.length <= EXCERPT_CHARS) return markedNodes(text, highlights);
-  const first = highlights[0]?.[0] ?? 0;
-  let start = Math.max(0, Math.min(first - 40, text.length - EXCERPT_CHARS));
-  // Start and end at word boundaries where there is one near.
-  const space = text.lastIndexOf(' ', start);
-  if (start > 0 && space >= 0 && start - space < 20) start = space + 1;
-  const end = Math.min(text.length, start + EXCERPT_CHARS);
-  const inside = highlights.filter(([s, e]) => s >= start && e <= end).map(([s, e]): Highlight => [s - start, e - start]);
-  return [
-    ...(start > 0 ? [document.createTextNode('… ')] : []),
-    ...markedNodes(text.slice(start, end), inside),
-    ...(end < text.length ? [document.createTextNode(' …')] : []),
-  ];
-}
-
 const STYLE = `
 :host { display: block; position: relative; font: inherit; --m3web-accent: #1a56db; --m3web-mark: #fdeeb0; }
 input { box-sizing: border-box; width: 100%; font: inherit; padding: 0.5em 0.75em; border: 1px solid #8b949e; border-radius: 0.4em; }
