@@ -13,6 +13,17 @@ interface Posting {
   df: number;
 }
 
+/**
+ * Of indexed words and their document frequencies, the at most `max` that complete `prefix`
+ * (beginning with it, not it, in some live row), the most frequent first, ties by code units:
+ * the in-memory and the static index complete a word alike.
+ */
+export function bestCompletions(words: Iterable<readonly [string, number]>, prefix: string, max: number): string[] {
+  const found = [...words].filter(([word, df]) => df > 0 && word !== prefix && word.startsWith(prefix));
+  found.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return found.slice(0, max).map(([word]) => word);
+}
+
 /** How many indexed words a word still being typed stands for (SearchOptions.prefix). */
 export const MAX_COMPLETIONS = 16;
 
@@ -186,11 +197,9 @@ export class LexicalIndex {
     const found: [string, number][] = [];
     for (let i = lo; i < words.length && (words[i] as string).startsWith(prefix); i++) {
       const word = words[i] as string;
-      const df = this.postings.get(word)?.df ?? 0;
-      if (word !== prefix && df > 0) found.push([word, df]);
+      found.push([word, this.postings.get(word)?.df ?? 0]);
     }
-    found.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    return found.slice(0, max).map(([word]) => word);
+    return bestCompletions(found, prefix, max);
   }
 
   clear(): void {

@@ -6,6 +6,8 @@ import {
   InputError,
   type Meta,
   type SearchHit,
+  type SearchOptions,
+  UnsupportedError,
   type VectorIndex,
 } from '../index.js';
 import { groupByPage, type PageGroup, sectionTitle } from './group-hits.js';
@@ -44,6 +46,7 @@ const ENGLISH: SearchMessages = {
 /**
  * `<m3web-search index="/search-index/" model="/models/m3-mini/">`: a search box over the folder
  * `m3web index --static` wrote, for a static site. It answers by words from the first keystroke
+ * (the word being typed completed from the folder's word list: "moo" finds "mooring")
  * (nothing of a model is fetched for that), starts loading the model when the box is first
  * focused, and from then on ranks by words and meaning (hybrid). Each hit links to its page and
  * section (`meta.url`, resolved against `base`: by default the folder above the index, where
@@ -79,6 +82,8 @@ export class M3WebSearchElement extends ElementBase {
   #active = -1;
   #messages: SearchMessages = ENGLISH;
   #filter: ((meta: Meta) => boolean) | null = null;
+  /** Whether the folder completes a word being typed (one written before word lists refuses it). */
+  #completes = true;
   #latest = 0;
   #pause: ReturnType<typeof setTimeout> | undefined;
 
@@ -163,6 +168,7 @@ export class M3WebSearchElement extends ElementBase {
     if (name === 'placeholder' || name === 'shortcut') this.#label();
     if (name !== 'index' || !this.isConnected) return;
     closeLater(this.#words);
+    this.#completes = true;
     this.#words = this.#url() ? createIndex({ url: this.#url() }) : null;
     if (this.#encoder) this.encoder = this.#encoder;
   }
@@ -185,7 +191,8 @@ export class M3WebSearchElement extends ElementBase {
         }));
       const index = hybrid ?? (await this.#opened());
       const filter = this.#searchFilter();
-      const hits = await index.search(q, { k, ...(filter ? { filter } : {}) });
+      // The query as typed, less leading space: a space after its last word says that word is done.
+      const hits = await this.#find(index, query.trimStart(), { k, ...(filter ? { filter } : {}) });
       if (ticket !== this.#latest) return hits;
       const why = hybrid ? '' : this.#loadingModel ? this.#messages.loading : this.#wordsOnly;
       this.#show(hits, this.#messages.results(hits.length, hybrid !== null, why));
@@ -195,6 +202,19 @@ export class M3WebSearchElement extends ElementBase {
       if (ticket === this.#latest) this.#show([], this.#messages.unavailable((err as Error).message));
       throw err;
     }
+  }
+
+  /** Searches with the last word completed as it is typed, where the folder can (SearchOptions.prefix). */
+  async #find(index: VectorIndex, query: string, options: SearchOptions): Promise<SearchHit[]> {
+    if (this.#completes) {
+      try {
+        return await index.search(query, { ...options, prefix: true });
+      } catch (err) {
+        if (!(err instanceof UnsupportedError)) throw err;
+        this.#completes = false;
+      }
+    }
+    return index.search(query, options);
   }
 
   /** The `filter` property and, with `same-language`, the page's language (documents that name none kept). */

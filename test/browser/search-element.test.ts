@@ -26,8 +26,15 @@ async function hostSite(
     ...sectionsFromHtml(PAGES['guide.html'], { url: 'guide.html' }),
     ...sectionsFromMarkdown(PAGES['tides.md'], { url: 'tides.md' }),
   ],
+  /** Serve the folder as m3web wrote it before word lists (no completion of a word being typed). */
+  withoutWordList = false,
 ): Promise<void> {
   const files = await staticFiles(docs, INDEX);
+  if (withoutWordList) {
+    const manifest = JSON.parse(new TextDecoder().decode(files.get(`${INDEX}index.json`)));
+    delete manifest.sizes.words;
+    files.set(`${INDEX}index.json`, new TextEncoder().encode(JSON.stringify(manifest)));
+  }
   vi.stubGlobal('fetch', async (url: string) => {
     const body = files.get(url);
     return body ? new Response(body.slice()) : new Response(null, { status: 404 });
@@ -120,6 +127,26 @@ describe('<m3web-search>', () => {
       'Tides › Spring tides',
       'Harbour guide',
     ]);
+  });
+
+  it('completes the word being typed, and takes a space after it as the word done', async () => {
+    await hostSite();
+    const el = mount(INDEX);
+    const typing = await el.search('moo');
+    expect(typing.map((h) => h.id)).toContain('guide.html#fees');
+    const fees = options(el).find((o) => o.querySelector('a')?.href.endsWith('#fees'));
+    expect([...(fees?.querySelectorAll('[part="snippet"] mark') ?? [])].map((m) => m.textContent)).toEqual(['Mooring']);
+    // "moo " is a finished word, which no page holds (its sound key still meets "moor" and "moon"): nothing marked.
+    const done = await el.search('moo ');
+    expect(done.flatMap((h) => h.chunk.highlights)).toEqual([]);
+    expect(options(el).flatMap((o) => [...o.querySelectorAll('mark')])).toEqual([]);
+
+    // A folder written before word lists: whole words only, no error.
+    el.remove();
+    await hostSite(undefined, true);
+    const older = mount(INDEX);
+    expect((await older.search('mooring')).map((h) => h.id)).toContain('guide.html#fees');
+    expect(part(older, 'status').textContent).toMatch(/results? by words$/);
   });
 
   it('ranks by words and meaning once it has an encoder', async () => {

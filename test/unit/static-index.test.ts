@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,7 +58,7 @@ describe('static index over HTTP', () => {
     index.close();
   });
 
-  it('completes a word still being typed in the in-memory index (prefix); the static index refuses it', async () => {
+  it('completes a word still being typed (prefix) from its word list, exactly as the in-memory index', async () => {
     const word = (QUERIES[0] as string).split(' ').sort((a, b) => b.length - a.length)[0] as string;
     const typed = word.slice(0, 3);
     const completed = await memory.search(typed, { mode: 'lexical', prefix: true, k: 5 });
@@ -71,11 +71,35 @@ describe('static index over HTTP', () => {
       code: 'INVALID_INPUT',
     });
     const index = await openIndex({ encoder, url });
-    expect(await rejection(index.search(typed, { mode: 'lexical', prefix: true }))).toMatchObject({
-      code: 'UNSUPPORTED',
-      message: expect.stringMatching(/prefix/),
-    });
+    // One letter (its own short list), two, three, a whole word that begins longer ones, a query
+    // whose last word is done (a space after it: nothing to complete), and hybrid.
+    const queries = [word.slice(0, 1), word.slice(0, 2), typed, `${QUERIES[1]} ${typed}`, word, `${typed} `];
+    for (const q of queries) {
+      const want = await memory.search(q, { mode: 'lexical', prefix: true, k: 10 });
+      expect(await index.search(q, { mode: 'lexical', prefix: true, k: 10 }), q).toEqual(want);
+    }
+    expect(ids(await index.search(typed, { mode: 'lexical', prefix: true, k: 10 }))).not.toEqual(
+      ids(await index.search(typed, { mode: 'lexical', k: 10 })),
+    );
+    expect(await index.search(typed, { prefix: true, k: 5 })).toEqual(await memory.search(typed, { prefix: true, k: 5 }));
     index.close();
+
+    // A folder written before the word list: prefix is refused, saying why.
+    const old = mkdtempSync(join(tmpdir(), 'm3web-static-old-'));
+    cpSync(dir, old, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(old, 'index.json'), 'utf8'));
+    delete manifest.sizes.words;
+    writeFileSync(join(old, 'index.json'), JSON.stringify(manifest));
+    const served = await serveStatic(old);
+    const before = await openIndex({ encoder, url: served.url });
+    expect(await rejection(before.search(typed, { mode: 'lexical', prefix: true }))).toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/prefix: .*without a word list/),
+    });
+    expect(await before.search(typed, { mode: 'lexical' })).toEqual(await memory.search(typed, { mode: 'lexical' }));
+    before.close();
+    served.server.close();
+    rmSync(old, { recursive: true, force: true });
   });
 
   it('finds >= 98% of the exact vector top-10, and hybrid fuses both rankers', async () => {

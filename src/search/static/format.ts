@@ -35,6 +35,7 @@ export const rowShard = shardName('rows', 'bin');
 export const textShard = shardName('texts', 'json');
 export const termShardFile = shardName('terms', 'bin');
 export const weightsShardFile = shardName('sparse', 'bin');
+export const wordsShardFile = shardName('words', 'json');
 export const QUERY_TOKENIZER = 'query/tokenizer.json';
 export const QUERY_TOKENIZER_CONFIG = 'query/tokenizer_config.json';
 export const QUERY_WEIGHTS = 'query/weights.bin';
@@ -75,6 +76,8 @@ export interface StaticManifest {
     texts: number[];
     terms: number[];
     sparse?: number[];
+    /** The word list for search as you type (completions.ts); absent in folders written before it. */
+    words?: number[];
     query?: { tokenizer: number; config?: number; weights: number };
   };
   /** An inference-free SPLADE model's query side, shipped with the index. */
@@ -101,7 +104,7 @@ export function tierSizes(m: StaticManifest): { coarse: number; postings: number
   const query = s.query ? s.query.tokenizer + (s.query.config ?? 0) + s.query.weights : 0;
   return {
     coarse: s.coarse + s.docs,
-    postings: sum(s.terms) + sum(s.sparse ?? []) + query,
+    postings: sum(s.terms) + sum(s.words ?? []) + sum(s.sparse ?? []) + query,
     rows: sum(s.rows),
     texts: sum(s.texts),
   };
@@ -146,6 +149,7 @@ export function parseManifest(bytes: Uint8Array, url: string): StaticManifest {
     isInts(s.texts, Math.ceil((m.rows as number) / (m.shardRows as number))) &&
     isInts(s.terms) &&
     s.terms.length > 0 &&
+    (s.words === undefined || (isInts(s.words) && s.words.length > 0)) &&
     (m.signature.sparse === true ? isInts(s.sparse) && s.sparse.length > 0 : s.sparse === undefined) &&
     (m.query === undefined
       ? s.query === undefined

@@ -14,6 +14,7 @@ import { bm25Rows, counts, isCommonTerm } from '../lexical.js';
 import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
 import { type StoredSparse, sparseRows } from '../sparse-postings.js';
+import { typedWord } from '../terms.js';
 import { type Ranked, selectTop } from '../topk.js';
 import type {
   IndexEncoder,
@@ -29,6 +30,7 @@ import type {
   SyncReport,
 } from '../types.js';
 import { type CheckedSearch, checkSearch } from '../validate.js';
+import { completionGroup, completionsIn, parseCompletionShard } from './completions.js';
 import { defaultCache, fetchManifest, forgetOtherBuilds, StaticFiles, type Transfer } from './files.js';
 import {
   COARSE,
@@ -47,6 +49,7 @@ import {
   tierSizes,
   weightsShard,
   weightsShardFile,
+  wordsShardFile,
 } from './format.js';
 import { PostingsShard, WeightsShard } from './postings.js';
 
@@ -268,10 +271,10 @@ class StaticSearchIndex implements StaticIndex {
   }
 
   private async answer(query: string, o: CheckedSearch): Promise<SearchHit[]> {
-    if (o.prefix) {
+    if (o.prefix && !this.m.sizes.words) {
       throw new UnsupportedError(
-        "prefix: a static index's postings are sharded by term and keep no word list to complete a word from; " +
-          'search it without prefix, or complete words in an in-memory or IndexedDB index',
+        'prefix: this static index was written without a word list to complete a word from (by m3web before 2026-12-06); ' +
+          'write it again with m3web index --static, or search it without prefix',
       );
     }
     const { signature } = this.m;
@@ -300,7 +303,7 @@ class StaticSearchIndex implements StaticIndex {
     const lists: Partial<Record<Ranker, DocRank[]>> = {};
     const [embedded, lexical] = await Promise.all([
       byVector || bySparse ? this.queryOf(query, o.dims, bySparse) : null,
-      o.mode === 'lexical' || o.mode === 'hybrid' ? this.lexicalRows(query, mask) : null,
+      o.mode === 'lexical' || o.mode === 'hybrid' ? this.lexicalRows(query, mask, o.prefix) : null,
     ]);
     if (embedded && byVector) lists.vector = await this.vectorDocs(embedded.vector, o, mask, depth);
     if (embedded?.sparse) lists.sparse = this.bestDocs(await this.weightedRows(embedded.sparse, mask), depth);
@@ -320,8 +323,8 @@ class StaticSearchIndex implements StaticIndex {
           score: d.score,
           ranks: d.ranks,
           meta: structuredClone(meta),
-          chunk: { index, text, highlights: highlights(query, text, common) },
-          ...(title ? { title: { text: title, highlights: highlights(query, title, common) } } : {}),
+          chunk: { index, text, highlights: highlights(query, text, common, o.prefix) },
+          ...(title ? { title: { text: title, highlights: highlights(query, title, common, o.prefix) } } : {}),
         };
       }),
     );
@@ -368,11 +371,18 @@ class StaticSearchIndex implements StaticIndex {
 
   /**
    * Every row sharing a term with the query, ranked by BM25 exactly as LexicalIndex.top scores
-   * it (same terms, statistics and order of additions), from the postings shards of its terms.
+   * it (same terms, statistics and order of additions), from the postings shards of its terms;
+   * with `prefix`, the words the query's last word begins among them, from the word list. Also
+   * the document frequency of each query term.
    */
-  /** BM25's ranked rows, and the document frequency of each query term. */
-  private async lexicalRows(query: string, mask: Uint32Array | null): Promise<{ ranked: Ranked; df: Map<string, number> }> {
+  private async lexicalRows(
+    query: string,
+    mask: Uint32Array | null,
+    prefix = false,
+  ): Promise<{ ranked: Ranked; df: Map<string, number> }> {
     const { tf } = counts(query, this.m.ngrams);
+    const typed = prefix ? typedWord(query) : null;
+    for (const word of typed === null ? [] : await this.completions(typed)) if (!tf.has(word)) tf.set(word, 1);
     const count = this.m.sizes.terms.length;
     const shards = await Promise.all(
       [...tf.keys()].map((term) => {
@@ -385,6 +395,14 @@ class StaticSearchIndex implements StaticIndex {
     const df = new Map([...tf.keys()].map((term, i) => [term, postings[i]?.[1]?.df ?? 0]));
     const avgLength = this.m.totalLength / this.m.rows;
     return { ranked: bm25Rows(postings, this.m.rows, this.m.rows, avgLength, (row) => lengths[row] as number, mask), df };
+  }
+
+  /** The indexed words `typed` begins, as the in-memory index completes it, from its group's word list shard. */
+  private async completions(typed: string): Promise<string[]> {
+    const sizes = this.m.sizes.words as number[];
+    const s = termShard(completionGroup(typed), sizes.length);
+    const groups = await this.files.read(wordsShardFile(s), sizes[s] as number, parseCompletionShard);
+    return completionsIn(groups, typed);
   }
 
   /** The query's vector at `dims` and, with `sparse`, its lexical weights, from one encoder call. */

@@ -6,6 +6,7 @@ import { rowCounts } from '../lexical.js';
 import type { Segment } from '../segment.js';
 import { SparsePostings, type Weighted } from '../sparse-postings.js';
 import type { IndexSignature } from '../types.js';
+import { completionGroups } from './completions.js';
 import {
   COARSE,
   DOCS,
@@ -23,6 +24,7 @@ import {
   VERSION,
   weightsShard,
   weightsShardFile,
+  wordsShardFile,
 } from './format.js';
 import { clusterOrder } from './order.js';
 import { type Entries, encodeEntries, encodeShard, encodeWeightsShard } from './postings.js';
@@ -102,6 +104,16 @@ function postingShards(postings: Map<string, Entries>): Uint8Array[] {
   const shards: [string, Uint8Array, number][][] = Array.from({ length: count }, () => []);
   for (const t of encoded) (shards[termShard(t[0], count)] as [string, Uint8Array, number][]).push(t);
   return shards.map(encodeShard);
+}
+
+/** Word list shards (completions.ts): as many as keep each near TERM_SHARD_BYTES, groups placed by termShard. */
+function wordShards(postings: Map<string, Entries>): Uint8Array[] {
+  const groups = [...completionGroups(new Map([...postings].map(([term, e]) => [term, e.length / 2])))];
+  const total = groups.reduce((n, [group, list]) => n + group.length + list.reduce((m, [w]) => m + w.length + 8, 4), 0);
+  const count = Math.max(1, Math.ceil(total / TERM_SHARD_BYTES));
+  const shards: Record<string, [string, number][]>[] = Array.from({ length: count }, () => ({}));
+  for (const [group, list] of groups) (shards[termShard(group, count)] as Record<string, [string, number][]>)[group] = list;
+  return shards.map(json);
 }
 
 /** Each token id's rows and weights, rows numbered and added as the in-memory index adds them. */
@@ -191,6 +203,8 @@ export async function writeStaticIndex(
     sizes.rows.push(await put(rowShard(s), bytesOf(records)));
   }
   for (const [i, bytes] of postingShards(postings).entries()) sizes.terms.push(await put(termShardFile(i), bytes));
+  sizes.words = [];
+  for (const [i, bytes] of wordShards(postings).entries()) sizes.words.push(await put(wordsShardFile(i), bytes));
   if (signature.sparse) {
     sizes.sparse = [];
     for (const [i, bytes] of weightsShards(weightsOf(segment)).entries())
