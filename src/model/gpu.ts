@@ -60,6 +60,8 @@ export interface GpuEncoderOptions {
   activations?: Elem;
   /** Bytes of logits one SPLADE decoder chunk holds (default 32 MiB; tests make it small to cross chunks). */
   spladeChunkBytes?: number;
+  /** Tokens one submission encodes (default SUBMISSION_TOKENS; tests make it small to cross submissions). */
+  submissionTokens?: number;
 }
 
 /** Widens f16 bits to f32. */
@@ -128,6 +130,7 @@ export class GpuEncoder implements EncoderBackend {
     private readonly spladeHead: GpuSpladeHead | null,
     /** A SPLADE head the CPU runs over read-back states (a decoder too large to bind). */
     private readonly cpuSplade: SpladeHead | null,
+    private readonly submissionTokens: number,
   ) {
     this.config = weights.config;
     this.device = gpu.device;
@@ -169,7 +172,20 @@ export class GpuEncoder implements EncoderBackend {
         ...(options.spladeChunkBytes ? { chunkBytes: options.spladeChunkBytes } : {}),
       }));
     const cpuSplade = splade && !spladeHead ? new SpladeHead(splade, WasmKernels.create()) : null;
-    return new GpuEncoder(gpu, weights, graph, pool, queue, activations, projection, sparse, spladeHead, cpuSplade);
+    const submissionTokens = options.submissionTokens ?? SUBMISSION_TOKENS;
+    return new GpuEncoder(
+      gpu,
+      weights,
+      graph,
+      pool,
+      queue,
+      activations,
+      projection,
+      sparse,
+      spladeHead,
+      cpuSplade,
+      submissionTokens,
+    );
   }
 
   get loadedLayers(): number {
@@ -358,7 +374,7 @@ export class GpuEncoder implements EncoderBackend {
     let groupTexts = 0;
     for (const batch of batches) {
       const n = batch.size * batch.seqLen;
-      if (groupTokens + n > SUBMISSION_TOKENS || (groupTexts + batch.size) * rowBytes > SPLADE_OUT_BYTES) {
+      if (groupTokens + n > this.submissionTokens || (groupTexts + batch.size) * rowBytes > SPLADE_OUT_BYTES) {
         await flush();
         groupTexts = 0;
       }

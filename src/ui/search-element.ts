@@ -45,10 +45,10 @@ const ENGLISH: SearchMessages = {
 
 /**
  * `<m3web-search index="/search-index/" model="/models/m3-mini/">`: a search box over the folder
- * `m3web index --static` wrote, for a static site. It answers by words from the first keystroke
- * (the word being typed completed from the folder's word list: "moo" finds "mooring")
- * (nothing of a model is fetched for that), starts loading the model when the box is first
- * focused, and from then on ranks by words and meaning (hybrid). Each hit links to its page and
+ * `m3web index --static` wrote, for a static site. It answers by words from the first keystroke,
+ * with nothing of a model fetched for that, the word being typed completed from the folder's word
+ * list ("moo" finds "mooring"); it starts loading the model when the box is first focused, and
+ * from then on ranks by words and meaning (hybrid). Each hit links to its page and
  * section (`meta.url`, resolved against `base`: by default the folder above the index, where
  * `m3web index --docs site/ --out site/search-index` puts it), titled, its matching words marked.
  *
@@ -59,12 +59,11 @@ const ENGLISH: SearchMessages = {
  * only), `base`, `placeholder`, `results` (hits shown, default 8), `flat` (no grouping by page),
  * `same-language` (only sections in the page's `<html lang>`, by `meta.lang`: a multilingual
  * site's visitor searches the pages of their language), `shortcut` (a key that focuses the box
- * from anywhere on the page: '/', or 'mod+k' for Ctrl+K / ⌘K). The `encoder` property takes an encoder
- * of the page's own instead of `model`, the `filter` property a test of each document's meta,
- * the `messages` property what it says
- * (SearchMessages; English by default). Parts for styling: `input`, `status`,
- * `results`, `page`, `page-title`, `hit`, `title`, `snippet`; colours from `--m3web-accent` and `--m3web-mark`.
- * Fires `m3web-hits` ({ query, hits }) after each search.
+ * from anywhere on the page: '/', or 'mod+k' for Ctrl+K / ⌘K). The `encoder` property takes an
+ * encoder of the page's own instead of `model`, the `filter` property a test of each document's
+ * meta, the `messages` property what it says (SearchMessages; English by default). Parts for
+ * styling: `input`, `status`, `results`, `page`, `page-title`, `hit`, `title`, `snippet`; colours
+ * from `--m3web-accent` and `--m3web-mark`. Fires `m3web-hits` ({ query, hits }) after each search.
  */
 export class M3WebSearchElement extends ElementBase {
   static readonly observedAttributes = ['index', 'model', 'placeholder', 'shortcut'];

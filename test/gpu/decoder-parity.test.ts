@@ -56,7 +56,7 @@ for (const [model, quants, densePaths] of FIXTURES) {
     const H = config.hiddenSize;
     const L = expected.layers;
 
-    for (const quant of parityQuants(quants, model === 'qwen3-trained')) {
+    for (const quant of parityQuants(quants)) {
       it(`webgpu ${quant}: ${exitsNamed(L)} and the sentence-transformers output`, async () => {
         const weights = await weightsFromTensors(config, weightsFile, { quant });
         weights.head = await denseModules({ dense }, H, quant);

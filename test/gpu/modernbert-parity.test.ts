@@ -44,7 +44,7 @@ for (const model of MODELS) {
       const backends: [string, Quant, () => Promise<EncoderBackend>][] = [
         ['cpu', 'f32', async () => new CpuEncoder(await weightsFromTensors(config, weightsFile))],
         ['cpu', 'q8', async () => new CpuEncoder(await weightsFromTensors(config, weightsFile, { quant: 'q8' }))],
-        ...parityQuants(['f32', 'f16', 'q8', 'q4'] as const, model === 'modernbert-tiny').map(
+        ...parityQuants(['f32', 'f16', 'q8', 'q4'] as const).map(
           (q) =>
             [
               'webgpu',

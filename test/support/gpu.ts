@@ -32,7 +32,8 @@ const inNode = typeof process !== 'undefined' && Boolean(process.versions?.node)
  * So there hidden states are read at the embeddings, the first layer and the last (a layer's
  * kernels are the same at every depth, and the last exit's states pass through every layer's
  * weights: a wrong layer still shows, and the Node project names it), and formats beyond f32
- * only where `everyFormat` says (one model per suite: the weight decoding is one matmul kernel).
+ * only where `everyFormat` says (BERT in parity.test.ts: the weight decoding is one matmul kernel
+ * for every architecture).
  */
 export function parityExits(layers: number): number[] {
   const all = Array.from({ length: layers + 1 }, (_, l) => l);
