@@ -20,9 +20,13 @@ interface Posting {
  */
 export function bestCompletions(words: Iterable<readonly [string, number]>, prefix: string, max: number): string[] {
   const found = [...words].filter(([word, df]) => df > 0 && word !== prefix && word.startsWith(prefix));
-  found.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  found.sort(mostFrequentFirst);
   return found.slice(0, max).map(([word]) => word);
 }
+
+/** Words with their document frequencies in the order completions take them: the most frequent first, ties by code units. */
+export const mostFrequentFirst = (a: readonly [string, number], b: readonly [string, number]): number =>
+  b[1] - a[1] || (a[0] < b[0] ? -1 : 1);
 
 /** How many indexed words a word still being typed stands for (SearchOptions.prefix). */
 export const MAX_COMPLETIONS = 16;

@@ -12,7 +12,7 @@ import {
 } from '../index.js';
 import { groupByPage, type PageGroup, sectionTitle } from './group-hits.js';
 import { excerpt, markedNodes } from './marked-text.js';
-import { isEditable, parseShortcut } from './shortcut.js';
+import { isEditable, parseShortcut, type Shortcut } from './shortcut.js';
 
 /** HTMLElement where there is a DOM; a stand-in elsewhere, so that importing this module in Node or at build time throws nothing. */
 const ElementBase = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;
@@ -81,6 +81,8 @@ export class M3WebSearchElement extends ElementBase {
   #active = -1;
   #messages: SearchMessages = ENGLISH;
   #filter: ((meta: Meta) => boolean) | null = null;
+  /** The `shortcut` attribute, parsed when it is set (the page's every key press reads it). */
+  #shortcut: Shortcut | null = null;
   /** Whether the folder completes a word being typed (one written before word lists refuses it). */
   #completes = true;
   #latest = 0;
@@ -228,14 +230,14 @@ export class M3WebSearchElement extends ElementBase {
   #label(): void {
     this.#input.setAttribute('aria-label', this.#messages.label);
     this.#input.placeholder = this.getAttribute('placeholder') ?? this.#messages.label;
-    const shortcut = parseShortcut(this.getAttribute('shortcut'));
-    if (shortcut) this.#input.setAttribute('aria-keyshortcuts', shortcut.aria);
+    this.#shortcut = parseShortcut(this.getAttribute('shortcut'));
+    if (this.#shortcut) this.#input.setAttribute('aria-keyshortcuts', this.#shortcut.aria);
     else this.#input.removeAttribute('aria-keyshortcuts');
   }
 
   /** The `shortcut` key, pressed anywhere on the page but in a text field, focuses the box (as a docs site's '/' or Ctrl+K does). */
   readonly #onPageKey = (e: KeyboardEvent): void => {
-    const shortcut = parseShortcut(this.getAttribute('shortcut'));
+    const shortcut = this.#shortcut;
     if (!shortcut || e.defaultPrevented || !shortcut.matches(e)) return;
     // Typing '/' into a field of the page is text, not a shortcut; Ctrl+K from a field still jumps.
     if (!shortcut.mod && isEditable(e.composedPath()[0])) return;

@@ -1,8 +1,17 @@
+/** A key that focuses the search box from anywhere on the page. */
+export interface Shortcut {
+  /** Ctrl / ⌘ with the key (taken from a text field too), or the key alone. */
+  mod: boolean;
+  matches(e: KeyboardEvent): boolean;
+  /** Its aria-keyshortcuts value. */
+  aria: string;
+}
+
 /**
  * The `shortcut` attribute: one key ('/', 's'), or 'mod+' and a key for Ctrl+key (⌘+key on a
- * Mac: either is taken): what it matches, and its aria-keyshortcuts.
+ * Mac: either is taken); null where it is absent or names no single key.
  */
-export function parseShortcut(attr: string | null): { mod: boolean; matches(e: KeyboardEvent): boolean; aria: string } | null {
+export function parseShortcut(attr: string | null): Shortcut | null {
   const spec = attr?.trim().toLowerCase();
   if (!spec) return null;
   const mod = spec.startsWith('mod+');

@@ -1,5 +1,5 @@
 import { InputError } from '../../errors.js';
-import { bestCompletions, MAX_COMPLETIONS } from '../lexical.js';
+import { bestCompletions, MAX_COMPLETIONS, mostFrequentFirst } from '../lexical.js';
 import { isWordTerm } from '../terms.js';
 
 /**
@@ -19,10 +19,8 @@ export function completionGroup(typed: string): string {
   return points.length === 1 ? `1${typed}` : `2${points.slice(0, 2).join('')}`;
 }
 
-const byFrequency = (a: [string, number], b: [string, number]) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1);
-
-/** Every group of the index's whole words (`df`: each term's document frequency; other terms are left out). */
-export function completionGroups(df: ReadonlyMap<string, number>): Map<string, [string, number][]> {
+/** Every group of the index's whole words (`df`: each term and its document frequency; other terms are left out). */
+export function completionGroups(df: Iterable<readonly [string, number]>): Map<string, [string, number][]> {
   const groups = new Map<string, [string, number][]>();
   const add = (group: string, entry: [string, number]) => {
     const list = groups.get(group);
@@ -31,12 +29,14 @@ export function completionGroups(df: ReadonlyMap<string, number>): Map<string, [
   };
   for (const [term, n] of df) {
     if (!isWordTerm(term) || n === 0) continue;
+    // Each group a word is in is the one a typed word would read: its first letter's, and (a
+    // word of two letters or more) its first two letters'.
     const points = [...term];
-    add(`2${points.slice(0, 2).join('')}`, [term, n]);
-    add(`1${points[0]}`, [term, n]);
+    add(completionGroup(points[0] as string), [term, n]);
+    if (points.length > 1) add(completionGroup(points.slice(0, 2).join('')), [term, n]);
   }
   for (const [group, list] of groups) {
-    list.sort(byFrequency);
+    list.sort(mostFrequentFirst);
     if (group.startsWith('1')) list.length = Math.min(list.length, MAX_COMPLETIONS + 1);
   }
   return groups;

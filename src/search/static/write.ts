@@ -53,6 +53,9 @@ export interface StaticWriteOptions {
   put(path: string, bytes: Uint8Array): Promise<void>;
 }
 
+/** How many shards keep `total` bytes near TERM_SHARD_BYTES each (one at least). */
+const shardsFor = (total: number) => Math.max(1, Math.ceil(total / TERM_SHARD_BYTES));
+
 const bytesOf = (a: Uint32Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
@@ -100,7 +103,7 @@ function lexicalOf(s: Segment, ngrams: boolean): { lengths: Uint32Array; posting
 function postingShards(postings: Map<string, Entries>): Uint8Array[] {
   const encoded = [...postings].map(([term, e]): [string, Uint8Array, number] => [term, encodeEntries(e), e.length / 2]);
   const total = encoded.reduce((n, t) => n + t[0].length + t[1].length + 8, 0);
-  const count = Math.max(1, Math.ceil(total / TERM_SHARD_BYTES));
+  const count = shardsFor(total);
   const shards: [string, Uint8Array, number][][] = Array.from({ length: count }, () => []);
   for (const t of encoded) (shards[termShard(t[0], count)] as [string, Uint8Array, number][]).push(t);
   return shards.map(encodeShard);
@@ -108,9 +111,9 @@ function postingShards(postings: Map<string, Entries>): Uint8Array[] {
 
 /** Word list shards (completions.ts): as many as keep each near TERM_SHARD_BYTES, groups placed by termShard. */
 function wordShards(postings: Map<string, Entries>): Uint8Array[] {
-  const groups = [...completionGroups(new Map([...postings].map(([term, e]) => [term, e.length / 2])))];
+  const groups = [...completionGroups([...postings].map(([term, e]) => [term, e.length / 2] as const))];
   const total = groups.reduce((n, [group, list]) => n + group.length + list.reduce((m, [w]) => m + w.length + 8, 4), 0);
-  const count = Math.max(1, Math.ceil(total / TERM_SHARD_BYTES));
+  const count = shardsFor(total);
   const shards: Record<string, [string, number][]>[] = Array.from({ length: count }, () => ({}));
   for (const [group, list] of groups) (shards[termShard(group, count)] as Record<string, [string, number][]>)[group] = list;
   return shards.map(json);
@@ -133,7 +136,7 @@ function weightsShards(postings: SparsePostings): Uint8Array[] {
   const ids = [...postings.entries()].sort((a, b) => a[0] - b[0]);
   // About 2 bytes of row gap and 4 of weight an entry, and the id's header fields.
   const total = ids.reduce((n, [, w]) => n + 6 * w.rows.length + 16, 0);
-  const count = Math.max(1, Math.ceil(total / TERM_SHARD_BYTES));
+  const count = shardsFor(total);
   const shards: [number, Weighted][][] = Array.from({ length: count }, () => []);
   for (const entry of ids) (shards[weightsShard(entry[0], count)] as [number, Weighted][]).push(entry);
   return shards.map(encodeWeightsShard);
