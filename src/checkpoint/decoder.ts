@@ -9,9 +9,10 @@ import type { TensorSource } from './safetensors.js';
 const EMBED = 'embed_tokens.weight';
 
 /**
- * Reads a Qwen3, Qwen2 or Gemma 3 text checkpoint (transformers names: embed_tokens, layers.{l}.{input_layernorm,
+ * Reads a Qwen3, Qwen2, Gemma 3 text or EuroBERT checkpoint (transformers names: embed_tokens, layers.{l}.{input_layernorm,
  * self_attn.{q,k,v,o}_proj, self_attn.{q,k}_norm (not Qwen2's), post_attention_layernorm, mlp.{gate,up,down}_proj}
- * and Gemma's pre/post_feedforward_layernorm, norm) a layer at a time, quantizing as it goes.
+ * and Gemma's pre/post_feedforward_layernorm, norm; EuroBERT's are Qwen2's without biases) a layer at a
+ * time, quantizing as it goes.
  * q/k/v (with Qwen2's biases) and gate/up are stacked so each runs as one matmul. Gemma's RMSNorm
  * factors (1 + w) are folded in here, so every family's norms multiply by the stored weights.
  */
@@ -25,7 +26,13 @@ export function decoderReader(
   const { quant = 'f32', embeddingQuant = 'f32', layers: layerCount = config.numLayers, alloc } = options;
   const table = options.table ?? readEmbeddingTable;
   // sentence-transformers saves the bare model (`embed_tokens...`), a Qwen3ForCausalLM `model.embed_tokens...`.
-  const p = tensorPrefix(source, EMBED, 'Qwen / Gemma 3');
+  const p = tensorPrefix(source, EMBED, 'Qwen / Gemma 3 / EuroBERT');
+  // Query / key norms the config says the model lacks would be left out silently: another model.
+  if (!spec.qkNorm && source.has(`${p}layers.0.self_attn.q_norm.weight`)) {
+    throw new ModelFormatError(
+      `the checkpoint has query / key norms (layers.0.self_attn.q_norm), which a ${config.modelType} config does not have`,
+    );
+  }
   const { hiddenSize: H, intermediateSize: I, headDim: D, numHeads } = config;
   const plusOne = config.modelType === 'gemma3';
   const norm = async (name: string, n: number): Promise<Float32Array> => {

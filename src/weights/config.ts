@@ -13,7 +13,7 @@ import {
 import { bool, ERF_GELU, num, obj, positiveInt, ropeTheta } from './config-fields.js';
 import { type ClassifierFamily, crossEncoderSpec } from './cross-encoder-config.js';
 import { parseDebertaV2Config } from './deberta-config.js';
-import { decoderHeads, gemma3Spec, qwen2Spec, qwen3Spec } from './decoder-config.js';
+import { decoderHeads, eurobertSpec, gemma3Spec, qwen2Spec, qwen3Spec } from './decoder-config.js';
 import { decoderRerankerOverrides } from './decoder-rerankers.js';
 import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
@@ -60,6 +60,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'qwen2',
   'qwen3',
   'gemma3_text',
+  'eurobert',
   't5',
   'mt5',
   'deberta-v2',
@@ -135,6 +136,7 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   if (modelType === 'qwen3') return withCrossEncoder(parseDecoderConfig(cfg, modelType, exitNorm), cfg, 'qwen3');
   if (modelType === 'qwen2') return parseQwen2Config(cfg, exitNorm);
   if (modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
+  if (modelType === 'eurobert') return parseEuroBertConfig(cfg, exitNorm);
   if (modelType === 't5' || modelType === 'mt5') return parseT5Config(cfg, exitNorm);
   if (modelType === 'deberta-v2') return withCrossEncoder(parseDebertaV2Config(cfg), cfg, 'deberta');
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
@@ -300,12 +302,25 @@ function parseQwen2Config(cfg: Record<string, unknown>, exitNorm: ExitNorm): Enc
 }
 
 /**
+ * EuroBERT: an embedder as its bare model runs (a sentence-transformers folder says the pooling).
+ * Its sequence classifiers pool late (a score per token, then their mean), a head m3web does not
+ * have: a one-label one is refused rather than opened as an embedder that would only look right.
+ */
+function parseEuroBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm): EncoderConfig {
+  const config = parseDecoderConfig(cfg, 'eurobert', exitNorm);
+  if (crossEncoderSpec(cfg, 'qwen3')) {
+    throw new UnsupportedError('EuroBERT cross-encoders (EuroBertForSequenceClassification with one label) are not supported');
+  }
+  return config;
+}
+
+/**
  * Qwen3, Qwen2 and Gemma 3 text: the fields they share here, the rest in decoder-config.ts. Qwen
  * has no pad token of its own; any id works, padded positions are masked everywhere.
  */
 function parseDecoderConfig(
   cfg: Record<string, unknown>,
-  modelType: 'qwen3' | 'qwen2' | 'gemma3_text',
+  modelType: 'qwen3' | 'qwen2' | 'gemma3_text' | 'eurobert',
   exitNorm: ExitNorm,
 ): EncoderConfig {
   const hiddenSize = positiveInt(cfg, 'hidden_size');
@@ -313,7 +328,7 @@ function parseDecoderConfig(
   const numbers = { hiddenSize, numLayers: positiveInt(cfg, 'num_hidden_layers'), headDim };
   const maxPositions = positiveInt(cfg, 'max_position_embeddings');
   const pad = cfg.pad_token_id;
-  const spec = { qwen3: qwen3Spec, qwen2: qwen2Spec, gemma3_text: gemma3Spec }[modelType];
+  const spec = { qwen3: qwen3Spec, qwen2: qwen2Spec, gemma3_text: gemma3Spec, eurobert: eurobertSpec }[modelType];
   return {
     modelType: modelType === 'gemma3_text' ? 'gemma3' : modelType,
     vocabSize: positiveInt(cfg, 'vocab_size'),

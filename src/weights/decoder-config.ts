@@ -120,6 +120,18 @@ export function qwen2Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exitN
 }
 
 /**
+ * EuroBERT (transformers models/eurobert; jina-embeddings-v5-text-nano is one): Llama's pre-norm
+ * layers (RMSNorm, SwiGLU, grouped-query heads, RoPE with rope_theta on every layer, no query /
+ * key norms) attending both ways, as create_bidirectional_mask builds its mask. Llama's
+ * attention_bias would put a bias on o_proj too, and mlp_bias on every MLP projection: neither
+ * is in any EuroBERT checkpoint, and both are refused rather than dropped.
+ */
+export function eurobertSpec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exitNorm: ExitNorm): DecoderSpec {
+  if (raw.mlp_bias === true) throw new UnsupportedError('mlp_bias is not supported for eurobert');
+  return { ...qwen3Spec(raw, n, numKvHeads, exitNorm), causal: false, qkNorm: false };
+}
+
+/**
  * Gemma 3 text (transformers models/gemma3), as EmbeddingGemma saves it (use_bidirectional_attention):
  * - layer_types (default: every 6th layer full) picks per layer the window and the RoPE base:
  *   rope_theta on full layers, rope_local_base_freq (default 10000) on sliding ones;

@@ -15,6 +15,7 @@ export type ModelType =
   | 'qwen3'
   | 'qwen2'
   | 'gemma3'
+  | 'eurobert'
   | 't5'
   | 'deberta_v2'
   | 'model2vec'
@@ -281,7 +282,7 @@ export interface EncoderConfig {
   disentangled?: DisentangledSpec;
   /** Present for NomicBERT with experts (moe_every_n_layers > 0). */
   moe?: MoeSpec;
-  /** Present exactly when modelType is 'qwen3', 'qwen2', 'gemma3' or 't5'. */
+  /** Present exactly when modelType is 'qwen3', 'qwen2', 'gemma3', 'eurobert' or 't5'. */
   decoder?: DecoderSpec;
   /** Present when the checkpoint carries task adapters (jina_embeddings_v3). */
   lora?: LoraSpec;

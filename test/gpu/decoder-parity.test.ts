@@ -28,6 +28,7 @@ const THRESHOLD: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.999,
 const FIXTURES: [string, Quant[], string[]][] = [
   ['qwen3-tiny', ['f32', 'q8'], []],
   ['gemma3-tiny', ['f32', 'q8'], ['2_Dense', '3_Dense']],
+  ['eurobert-tiny', ['f32', 'q8'], []],
   ['qwen3-trained', ['f32', 'f16', 'q8', 'q4'], []],
   ['gemma3-trained', ['f32', 'f16', 'q8', 'q4'], ['2_Dense', '3_Dense']],
   ['t5-st-tiny', ['f32', 'q8'], ['2_Dense']],

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Independent PyTorch oracle for m3web's decoder-style embedders: Qwen3-Embedding and EmbeddingGemma.
+"""Independent PyTorch oracle for m3web's decoder-style embedders: Qwen3-Embedding, EmbeddingGemma and EuroBERT.
 
-Writes fixtures/qwen3-tiny/ and fixtures/gemma3-tiny/ (see README.md next to this file): the real
+Writes fixtures/qwen3-tiny/, fixtures/gemma3-tiny/ and fixtures/eurobert-tiny/ (see README.md next to this file): the real
 config.json fields with the sizes shrunk, random weights in Hugging Face layout, the sentence-transformers
 folder files (modules.json, Pooling, Dense, Normalize, prompts) and the expected hidden states at every
 exit and the final sentence-transformers vectors. Both reuse modernbert-tiny's Gemma-style tokenizer and
@@ -17,6 +17,9 @@ neither transformers nor sentence-transformers is used. Conventions, read from t
           per head (q_norm / k_norm over head_dim) before RoPE (rope_theta, rotate_half); GQA (each group of
           num_attention_heads / num_key_value_heads query heads shares one key/value head); scaling
           head_dim^-0.5; causal mask. Pooling: last token (pooling_mode_lasttoken), then Normalize.
+  eurobert (models/eurobert/modular_eurobert.py): Llama's layers as qwen3's above without q_norm / k_norm,
+          attending both ways (create_bidirectional_mask: padding masked only); rope_theta; the end-of-text
+          token doubles as the pad token. A fine-tune's sentence-transformers head: mean pooling, Normalize.
   gemma3_text (EmbeddingGemma, use_bidirectional_attention): h = embed(ids) * sqrt(hidden_size);
           per layer: h += post_attention_norm(o(attn(input_norm(h)))); h += post_feedforward_norm(
           down(gelu_tanh(gate(x)) * up(x))) with x = pre_feedforward_norm(h); last_hidden_state = norm(h).
@@ -138,12 +141,15 @@ def make_weights(cfg, seed, gemma):
     for l in range(cfg["num_hidden_layers"]):
         p = f"layers.{l}."
         norm(p + "input_layernorm", H)
-        normal(p + "self_attn.q_proj.weight", (NH * D, H), 0.2)
-        normal(p + "self_attn.k_proj.weight", (NKV * D, H), 0.2)
+        # Without query / key norms (EuroBERT) smaller q / k keep the random scores from saturating.
+        qk = 0.2 if cfg["model_type"] != "eurobert" else 0.1
+        normal(p + "self_attn.q_proj.weight", (NH * D, H), qk)
+        normal(p + "self_attn.k_proj.weight", (NKV * D, H), qk)
         normal(p + "self_attn.v_proj.weight", (NKV * D, H), 0.15)
         normal(p + "self_attn.o_proj.weight", (H, NH * D), 0.12)
-        norm(p + "self_attn.q_norm", D)
-        norm(p + "self_attn.k_norm", D)
+        if cfg["model_type"] != "eurobert":
+            norm(p + "self_attn.q_norm", D)
+            norm(p + "self_attn.k_norm", D)
         norm(p + "post_attention_layernorm", H)
         if gemma:
             norm(p + "pre_feedforward_layernorm", H)
@@ -192,7 +198,8 @@ def layer_plan(cfg, gemma, mistake):
     """Per layer: (rope theta, window half or None, causal), as the model defines it, or with a mistake."""
     L = cfg["num_hidden_layers"]
     if not gemma:
-        return [(cfg["rope_theta"], None, mistake != "bidirectional")] * L
+        causal = cfg["model_type"] != "eurobert"
+        return [(cfg["rope_theta"], None, causal != (mistake in ("bidirectional", "causal")))] * L
     plan = []
     for t in cfg["layer_types"]:
         full = t == "full_attention"
@@ -345,7 +352,9 @@ GEMMA_PROMPTS = {
 }
 
 
-def write_st_files(folder, gemma, dense_shapes, hidden):
+def write_st_files(folder, gemma, dense_shapes, hidden, mode=None, prompts=None):
+    mode = mode or ("mean" if gemma else "last")
+    prompts = (GEMMA_PROMPTS if gemma else QWEN_PROMPTS) if prompts is None else prompts
     modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]
     modules.append({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"})
     for n, _ in enumerate(dense_shapes):
@@ -359,11 +368,11 @@ def write_st_files(folder, gemma, dense_shapes, hidden):
         {
             "word_embedding_dimension": hidden,
             "pooling_mode_cls_token": False,
-            "pooling_mode_mean_tokens": gemma,
+            "pooling_mode_mean_tokens": mode == "mean",
             "pooling_mode_max_tokens": False,
             "pooling_mode_mean_sqrt_len_tokens": False,
             "pooling_mode_weightedmean_tokens": False,
-            "pooling_mode_lasttoken": not gemma,
+            "pooling_mode_lasttoken": mode == "last",
             "include_prompt": True,
         },
     )
@@ -374,7 +383,7 @@ def write_st_files(folder, gemma, dense_shapes, hidden):
         {
             "model_type": "SentenceTransformer",
             "__version__": {"sentence_transformers": "5.1.0", "transformers": "4.57.0", "pytorch": "2.8.0"},
-            "prompts": GEMMA_PROMPTS if gemma else QWEN_PROMPTS,
+            "prompts": prompts,
             "default_prompt_name": None,
             "similarity_fn_name": "cosine",
         },
@@ -410,6 +419,46 @@ def write_dense(folder, dense):
     return ws
 
 
+def eurobert_config(vocab_size):
+    """EuroBERT/EuroBERT-210m's config.json fields, sizes shrunk; grouped-query heads as in EuroBERT-2.1B,
+    head_dim * heads unlike hidden_size, and the end-of-text token as its pad token, as EuroBERT has it."""
+    return {
+        "architectures": ["EuroBertModel"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "auto_map": {
+            "AutoConfig": "EuroBERT/EuroBERT-210m--configuration_eurobert.EuroBertConfig",
+            "AutoModel": "EuroBERT/EuroBERT-210m--modeling_eurobert.EuroBertModel",
+        },
+        "bos_token_id": 2,
+        "classifier_pooling": "late",
+        "eos_token_id": 1,
+        "head_dim": 24,
+        "hidden_act": "silu",
+        "hidden_dropout": 0.0,
+        "hidden_size": 64,
+        "initializer_range": 0.02,
+        "intermediate_size": 96,
+        "mask_token_id": 4,
+        "max_position_embeddings": 160,
+        "mlp_bias": False,
+        "model_type": "eurobert",
+        "num_attention_heads": 4,
+        "num_hidden_layers": 3,
+        "num_key_value_heads": 2,
+        "pad_token_id": 1,
+        "pretraining_tp": 1,
+        "rms_norm_eps": 1e-05,
+        "rope_scaling": None,
+        "rope_theta": 250000,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+        "transformers_version": "4.48.0",
+        "use_cache": False,
+        "vocab_size": vocab_size,
+    }
+
+
 def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""):
     """Writes fixture `name`: random weights from `seed`, or the given `weights` ([(name, array)]) and
     `dense` (Dense matrices) of a trained model."""
@@ -427,13 +476,15 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
     H = cfg["hidden_size"]
     shapes = dense_shapes(cfg, gemma)
     dense = write_dense(folder, random_dense(shapes, seed + 1) if dense is None else dense)
-    write_st_files(folder, gemma, shapes, H)
+    eurobert = cfg["model_type"] == "eurobert"
+    # EuroBERT fine-tunes (sentence-transformers' default for an encoder) pool by mean, with no prompts.
+    mode = "mean" if gemma or eurobert else "last"
+    write_st_files(folder, gemma, shapes, H, mode, GEMMA_PROMPTS if gemma else {} if eurobert else QWEN_PROMPTS)
 
     texts, ids = source["texts"], source["ids"]
     lengths = [len(x) for x in ids]
     if gemma:
         assert max(lengths) > cfg["sliding_window"] // 2 + 1, "some text must cross the sliding window"
-    mode = "mean" if gemma else "last"
     pad = cfg.get("pad_token_id") or 0
     with torch.no_grad():
         inp, mask = batch(ids, pad)
@@ -455,11 +506,16 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
         fast = forward(W, cfg, sinp, smask, gemma)[-1]
         assert (naive - fast).abs().max().item() < 1e-9
         # The fixture must tell the conventions apart: each mistake moves the output past the bounds.
-        mistakes = ["swapped_thetas", "no_window", "causal", "no_plus_one"] if gemma else ["bidirectional", "mean_pooling"]
+        other = "last" if mode == "mean" else "mean"
+        mistakes = (
+            ["swapped_thetas", "no_window", "causal", "no_plus_one"]
+            if gemma
+            else ["causal" if eurobert else "bidirectional", f"{other}_pooling"]
+        )
         moved = {}
         for m in mistakes:
-            if m == "mean_pooling":
-                wrong = head(pool(states[-1], mask, "mean"), dense)
+            if m == f"{other}_pooling":
+                wrong = head(pool(states[-1], mask, other), dense)
             else:
                 wrong = head(pool(forward(W, cfg, inp, mask, gemma, mistake=m)[-1], mask, mode), dense)
             moved[m] = min_cosine(wrong, out)
@@ -498,6 +554,7 @@ def main():
         vocab = json.load(f)["vocab_size"]
     make_model("qwen3-tiny", qwen3_config(vocab), False, 4321, source)
     make_model("gemma3-tiny", gemma3_config(vocab), True, 8765, source)
+    make_model("eurobert-tiny", eurobert_config(vocab), False, 2468, source)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
 import { denseModules, sentenceTransformersSettings } from '../../src/checkpoint/sentence-transformers.js';
+import { weightsFromTensors } from '../../src/checkpoint/weights.js';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { DEFAULT_BATCH_TOKENS } from '../../src/model/batch.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
@@ -17,7 +18,7 @@ import { parseHfConfig } from '../../src/weights/config.js';
 import { quantizeLinear } from '../../src/weights/quantize.js';
 import { projectionShapes } from '../../src/weights/shapes.js';
 import type { EncoderWeights, Quant } from '../../src/weights/weights.js';
-import { EMBEDDING_GEMMA_300M, QWEN3_EMBEDDING_06B } from '../support/decoder-configs.js';
+import { EMBEDDING_GEMMA_300M, EUROBERT_210M, QWEN3_EMBEDDING_06B } from '../support/decoder-configs.js';
 import { cosine } from '../support/random.js';
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
@@ -61,9 +62,37 @@ describe('decoder embedder configs', () => {
     expect(parseHfConfig({ ...v5, rope_parameters: params }).decoder?.ropeTheta?.slice(4, 6)).toEqual([7, 5]);
   });
 
-  it('keeps every GPU buffer of Qwen3-Embedding-0.6B and EmbeddingGemma-300m within the default WebGPU limits', () => {
+  it('reads EuroBERT-210m: bidirectional, no query / key norms, its RoPE base in either config form', () => {
+    const c = parseHfConfig(EUROBERT_210M);
+    expect(c).toMatchObject({ modelType: 'eurobert', hiddenSize: 768, numHeads: 12, headDim: 64, numLayers: 12 });
+    expect(c).toMatchObject({ layerNormEps: 1e-5, padTokenId: 128001, maxTokens: 8192, vocabSize: 128256 });
+    expect(c.decoder).toMatchObject({
+      numKvHeads: 12,
+      causal: false,
+      qkNorm: false,
+      qkvBias: false,
+      sandwichNorms: false,
+      attnScale: 1 / 8,
+      embedScale: 1,
+      activation: 'silu',
+    });
+    expect(new Set(c.decoder?.ropeTheta)).toEqual(new Set([250000]));
+    expect(new Set(c.decoder?.windowHalf)).toEqual(new Set([Number.POSITIVE_INFINITY]));
+    // transformers 5 (EuroBERT in transformers itself) writes the base into rope_parameters.
+    const { rope_theta: _t, rope_scaling: _s, ...v5 } = EUROBERT_210M;
+    const params = { rope_theta: 10000, rope_type: 'default' };
+    expect(new Set(parseHfConfig({ ...v5, rope_parameters: params }).decoder?.ropeTheta)).toEqual(new Set([10000]));
+  });
+
+  it('refuses a checkpoint with query / key norms under a config that has none (another model)', async () => {
+    const qwen = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURES, 'qwen3-tiny/model.safetensors'))));
+    const config = parseHfConfig(json(join(FIXTURES, 'eurobert-tiny/config.json')));
+    await expect(weightsFromTensors(config, qwen)).rejects.toThrow(/q_norm/);
+  });
+
+  it('keeps every GPU buffer of Qwen3-Embedding-0.6B, EmbeddingGemma-300m and EuroBERT-210m within the default WebGPU limits', () => {
     const MAX_BINDING = 128 * 2 ** 20;
-    for (const raw of [QWEN3_EMBEDDING_06B, EMBEDDING_GEMMA_300M]) {
+    for (const raw of [QWEN3_EMBEDDING_06B, EMBEDDING_GEMMA_300M, EUROBERT_210M]) {
       const c = parseHfConfig(raw);
       const shapes = Object.values(projectionShapes(c));
       // Activations of the largest batch (the vocabulary table never goes to the GPU whole).
@@ -83,6 +112,14 @@ describe('decoder embedder configs', () => {
     [{ ...QWEN3_EMBEDDING_06B, rope_scaling: { rope_type: 'yarn', factor: 4 } }, UnsupportedError, /rope_scaling/],
     [{ ...QWEN3_EMBEDDING_06B, num_key_value_heads: 5 }, ModelFormatError, /num_key_value_heads/],
     [{ ...QWEN3_EMBEDDING_06B, model_type: 'llama' }, UnsupportedError, /qwen3, gemma3_text/],
+    [{ ...EUROBERT_210M, mlp_bias: true }, UnsupportedError, /mlp_bias/],
+    [{ ...EUROBERT_210M, attention_bias: true }, UnsupportedError, /attention_bias/],
+    [{ ...EUROBERT_210M, rope_scaling: { rope_type: 'llama3', factor: 8 } }, UnsupportedError, /rope_scaling/],
+    [
+      { ...EUROBERT_210M, architectures: ['EuroBertForSequenceClassification'], num_labels: 1 },
+      UnsupportedError,
+      /EuroBertForSequenceClassification/,
+    ],
   ])('refuses %#', (raw, type, message) => {
     expect(() => parseHfConfig(raw)).toThrow(type);
     expect(() => parseHfConfig(raw)).toThrow(message);
@@ -156,6 +193,7 @@ const TRAINED_MIN: Record<Quant, number> = { f32: 0.99999, f16: 0.9999, q8: 0.99
 describe.each([
   ['qwen3-tiny', RANDOM_MIN],
   ['gemma3-tiny', RANDOM_MIN],
+  ['eurobert-tiny', RANDOM_MIN],
   ['qwen3-trained', TRAINED_MIN],
   ['gemma3-trained', TRAINED_MIN],
 ])('%s against the PyTorch oracle', (name, MIN) => {
