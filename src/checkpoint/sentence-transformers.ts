@@ -1,5 +1,6 @@
 import { ModelFormatError, UnsupportedError } from '../errors.js';
 import type { Pooling } from '../weights/config.js';
+import { JINA_V5_PREFIXES, JINA_V5_TYPE } from '../weights/jina-v5.js';
 import { quantizeLinear } from '../weights/quantize.js';
 import type { DenseModule, Quant } from '../weights/weights.js';
 import type { TensorSource } from './safetensors.js';
@@ -39,6 +40,8 @@ export interface SentenceTransformersFiles {
   splade?: { config: unknown; queryWeights?: TensorSource };
   /** An idf.json at the root: OpenSearch's own layout of an inference-free sparse encoder (see spladeByName). */
   idf?: true;
+  /** config.json's model_type: a model whose own code pools and prompts (jina-embeddings-v5) stands in for files it lacks. */
+  modelType?: string;
 }
 
 /** A Dense module as its config.json declares it. */
@@ -165,7 +168,7 @@ export function sentenceTransformersSettings(files: SentenceTransformersFiles): 
       at = kind;
     }
   }
-  const pooling = poolingOf(files.pooling);
+  const pooling = poolingOf(files.pooling) ?? (files.modelType === JINA_V5_TYPE ? 'last' : undefined);
   if (pooling) out.pooling = pooling;
   const dense = (files.dense ?? []).map(denseSpec);
   if (dense.length > 0) out.dense = dense;
@@ -179,6 +182,8 @@ export function sentenceTransformersSettings(files: SentenceTransformersFiles): 
   const passage = prompt('passage', 'document', 'retrieval.passage');
   if (query !== undefined || passage !== undefined) {
     out.prefixes = { ...(query === undefined ? {} : { query }), ...(passage === undefined ? {} : { passage }) };
+  } else if (files.modelType === JINA_V5_TYPE) {
+    out.prefixes = { ...JINA_V5_PREFIXES };
   }
   return out;
 }

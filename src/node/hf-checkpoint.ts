@@ -8,7 +8,7 @@ import { ModelFormatError } from '../errors.js';
 import { type HfCheckpoint, sentenceTransformersFiles } from '../pack/convert.js';
 import { type FileSource, fileSource } from './files.js';
 import { ggufPathOf, openGgufFile } from './gguf-file.js';
-import { type FileOpener, folderWeights, readHfFolder, staticModuleOf, tokenizerOf } from './hf-folder.js';
+import { type FileOpener, modelWeights, readHfFolder, staticModuleOf, tokenizerOf } from './hf-folder.js';
 
 async function optionalJson(path: string): Promise<unknown> {
   let text: string;
@@ -92,7 +92,7 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint & { cl
   const tokenizer = await tokenizerOf(at, module?.config ?? config);
   const { open, close } = openedFiles();
   try {
-    const weights = await folderWeights(at, open);
+    const weights = await modelWeights(at, module?.config ?? config, open);
     return {
       config: module?.config ?? config,
       tokenizer,

@@ -3,9 +3,10 @@ import { access, open, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { openGguf } from '../checkpoint/gguf-model.js';
 import type { HfModelFiles } from '../checkpoint/load.js';
+import { withJinaV5Adapter } from '../checkpoint/lora-merge.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import { hasRouter, spladeRoutes } from '../checkpoint/router.js';
-import { type ByteSource, bytesSource, type TensorSource } from '../checkpoint/safetensors.js';
+import { type ByteSource, bytesSource, SafetensorsReader, type TensorSource } from '../checkpoint/safetensors.js';
 import { staticEmbeddingPath } from '../checkpoint/sentence-transformers.js';
 import { folderTokenizer } from '../checkpoint/tokenizer-files.js';
 import { checkpointWeights } from '../checkpoint/weight-files.js';
@@ -106,6 +107,21 @@ export async function folderWeights(dir: string, openFile: FileOpener = readWhol
   return weights;
 }
 
+/**
+ * folderWeights with, in a jina-embeddings-v5 folder, the retrieval adapter merged in
+ * (lora-merge.ts); any other model's weights as they are.
+ */
+export async function modelWeights(dir: string, config: unknown, openFile: FileOpener = readWhole): Promise<TensorSource> {
+  const weights = await folderWeights(dir, openFile);
+  return withJinaV5Adapter(config, weights, {
+    json: (name) => readJson(dir, name, true),
+    tensors: async (name) => {
+      const path = join(dir, ...name.split('/'));
+      return (await exists(path)) ? SafetensorsReader.open(await openFile(path, name)) : undefined;
+    },
+  });
+}
+
 async function onnxWeightsOf(dir: string, openFile: FileOpener): Promise<TensorSource | undefined> {
   for (const file of ONNX_WEIGHT_FILES) {
     const path = join(dir, ...file.split('/'));
@@ -165,7 +181,7 @@ export async function readHfFolder(dir: string, openFile: FileOpener = readWhole
   }
   const tokenizer = await parsedTokenizer(dir, config);
   const tokenizerConfig = await readJson(dir, 'tokenizer_config.json', true);
-  const weights = await folderWeights(dir, openFile);
+  const weights = await modelWeights(dir, config, openFile);
   const name = basename(abs);
   return tokenizerConfig === undefined
     ? { config, tokenizer, name, weights }

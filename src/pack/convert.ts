@@ -1,5 +1,6 @@
 import { asDecoderClassifier } from '../checkpoint/decoder-reranker.js';
 import { COLBERT_FILE } from '../checkpoint/late-interaction.js';
+import { withJinaV5Adapter } from '../checkpoint/lora-merge.js';
 import { pendingTable } from '../checkpoint/matrix.js';
 import { IDF_FILE, spladeByName } from '../checkpoint/mlm-head.js';
 import { checkpointProjection } from '../checkpoint/projection.js';
@@ -26,6 +27,7 @@ import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { Pooling } from '../weights/config.js';
 import { type ExitNorm, everyExit, firstExit } from '../weights/config.js';
 import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
+import { isJinaV5, JINA_V5_TYPE } from '../weights/jina-v5.js';
 import { completeStaticConfig, defaultWidths, tokenizing } from '../weights/static-config.js';
 import { QUANTS, type Quant, type WeightParts } from '../weights/weights.js';
 import { Arena } from './arena.js';
@@ -198,7 +200,8 @@ export async function sentenceTransformersFiles(
   bytes?: (name: string) => Promise<Uint8Array | undefined>,
 ): Promise<SentenceTransformersFiles> {
   const modules = await json('modules.json');
-  const [pooling, bertConfig, stConfig, colbertMetadata, sparseBytes, colbertBytes, idf] = await Promise.all([
+  const [config, pooling, bertConfig, stConfig, colbertMetadata, sparseBytes, colbertBytes, idf] = await Promise.all([
+    json('config.json'),
     json(`${poolingPath(modules)}/config.json`),
     json('sentence_bert_config.json'),
     json('config_sentence_transformers.json'),
@@ -231,6 +234,7 @@ export async function sentenceTransformersFiles(
     ...(sparseBytes ? { sparseLinear: await readTorchStateDict(sparseBytes, SPARSE_FILE) } : {}),
     ...(colbertBytes ? { colbertLinear: await readTorchStateDict(colbertBytes, COLBERT_FILE) } : {}),
     ...(idf === undefined ? {} : { idf: true as const }),
+    ...(isJinaV5(config) ? { modelType: JINA_V5_TYPE } : {}),
   };
 }
 
@@ -287,11 +291,16 @@ export async function checkpointFromFiles(files: Iterable<File>): Promise<HfChec
     return f && new Uint8Array(await f.arrayBuffer());
   }, config);
   if (!tokenizer) throw new ModelFormatError("tokenizer.json (or a slow tokenizer's files) is missing from the dropped files");
+  // Dropped files are keyed by their own folder only (adapters/retrieval/x as retrieval/x).
+  const nested = (name: string) => name.split('/').slice(-2).join('/');
   return {
     config,
     tokenizer,
     tokenizerConfig: await jsonOf(at('tokenizer_config.json'), 'tokenizer_config.json'),
     sentenceTransformers: routed?.files ?? st,
-    weights,
+    weights: await withJinaV5Adapter(config, weights, {
+      json: (name) => json(nested(name)),
+      tensors: (name) => tensors(nested(name)),
+    }),
   };
 }

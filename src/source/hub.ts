@@ -1,4 +1,5 @@
 import { openGguf, pickGgufFile } from '../checkpoint/gguf-model.js';
+import { withJinaV5Adapter } from '../checkpoint/lora-merge.js';
 import { ONNX_WEIGHT_FILES, OnnxTensors } from '../checkpoint/onnx.js';
 import { routedSplade } from '../checkpoint/router.js';
 import { type ByteSource, SafetensorsFile, SafetensorsReader } from '../checkpoint/safetensors.js';
@@ -256,23 +257,22 @@ async function transformerCheckpoint(
       `${repo.fileUrl(`${dir}tokenizer.json`)}: HTTP 404: m3web needs the fast tokenizer's tokenizer.json (or BERT's vocab.txt, XLM-R's sentencepiece.bpe.model, ALBERT's or T5's spiece.model)`,
     );
   }
+  const json = (name: string) => repo.json(`${dir}${name}`, false);
+  // A file is opened straight away: its first ranged request also says whether it exists.
+  const open = async (name: string) => {
+    const file = `${dir}${name}`;
+    const source = await repo
+      .byteSource(file, (bytes) => meter?.count(file, bytes))
+      .catch((err: unknown) => {
+        if (err instanceof ModelNotFoundError) return undefined;
+        throw err;
+      });
+    if (source) meter?.add(file, source.size);
+    return source;
+  };
   const [tokenizerConfig, weights] = await Promise.all([
     repo.json(`${dir}tokenizer_config.json`, false),
-    checkpointWeights({
-      json: (name) => repo.json(`${dir}${name}`, false),
-      // A file is opened straight away: its first ranged request also says whether it exists.
-      open: async (name) => {
-        const file = `${dir}${name}`;
-        const source = await repo
-          .byteSource(file, (bytes) => meter?.count(file, bytes))
-          .catch((err: unknown) => {
-            if (err instanceof ModelNotFoundError) return undefined;
-            throw err;
-          });
-        if (source) meter?.add(file, source.size);
-        return source;
-      },
-    }),
+    checkpointWeights({ json, open }),
   ]);
   if (!weights) {
     const onnx = await onnxWeights(repo, meter);
@@ -289,7 +289,12 @@ async function transformerCheckpoint(
       `${repo.id.repo} at ${repo.id.revision} has no model.safetensors, pytorch_model.bin (or their index.json), onnx/model.onnx or .gguf file`,
     );
   }
-  return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights, name: repo.id.repo };
+  const tensors = async (name: string) => {
+    const source = await open(name);
+    return source && SafetensorsReader.open(source);
+  };
+  const adapted = await withJinaV5Adapter(config, weights, { json, tensors });
+  return { config, tokenizer, tokenizerConfig, sentenceTransformers, weights: adapted, name: repo.id.repo };
 }
 
 /**

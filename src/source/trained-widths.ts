@@ -1,3 +1,4 @@
+import { isJinaV5, JINA_V5_WIDTHS } from '../weights/jina-v5.js';
 import { cardWidths } from './model-card.js';
 
 /**
@@ -18,8 +19,9 @@ const TRAINED_WIDTHS: Readonly<Record<string, readonly number[]>> = {
 
 /**
  * The widths a model says it was trained for, up to `hiddenSize` (which is added): those its
- * config.json declares (`matryoshka_dimensions`, as jina-embeddings-v3's does), else those its
- * model card's training losses list (model-card.ts); undefined where it says none.
+ * config.json declares (`matryoshka_dimensions`, as jina-embeddings-v3's does) or its model type
+ * implies (jina-embeddings-v5: 32 up), else those its model card's training losses list
+ * (model-card.ts); undefined where it says none.
  */
 export function declaredWidths(hiddenSize: number, config?: unknown, card?: string): number[] | undefined {
   const declared =
@@ -28,7 +30,8 @@ export function declaredWidths(hiddenSize: number, config?: unknown, card?: stri
     Array.isArray(declared) && declared.length > 0 && declared.every((d) => Number.isInteger(d) && d > 0)
       ? (declared as number[])
       : undefined;
-  return upTo(valid ?? (card === undefined ? undefined : cardWidths(card)), hiddenSize);
+  const own = isJinaV5(config) ? JINA_V5_WIDTHS : undefined;
+  return upTo(valid ?? own ?? (card === undefined ? undefined : cardWidths(card)), hiddenSize);
 }
 
 /**

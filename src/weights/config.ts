@@ -17,6 +17,7 @@ import { decoderHeads, eurobertSpec, gemma3Spec, qwen2Spec, qwen3Spec } from './
 import { decoderRerankerOverrides } from './decoder-rerankers.js';
 import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
+import { JINA_V5_TYPE, jinaV5Base } from './jina-v5.js';
 import { lateInteractionSpec } from './late-interaction.js';
 import { sparseSpec } from './sparse.js';
 import { spladeSpec } from './splade.js';
@@ -61,6 +62,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'qwen3',
   'gemma3_text',
   'eurobert',
+  'jina_embeddings_v5',
   't5',
   'mt5',
   'deberta-v2',
@@ -137,6 +139,8 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   if (modelType === 'qwen2') return parseQwen2Config(cfg, exitNorm);
   if (modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType === 'eurobert') return parseEuroBertConfig(cfg, exitNorm);
+  // Its adapters are merged into the weights as they are read (checkpoint/lora-merge.ts).
+  if (modelType === JINA_V5_TYPE) return parseDecoderConfig(cfg, jinaV5Base(cfg), exitNorm);
   if (modelType === 't5' || modelType === 'mt5') return parseT5Config(cfg, exitNorm);
   if (modelType === 'deberta-v2') return withCrossEncoder(parseDebertaV2Config(cfg), cfg, 'deberta');
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));

@@ -124,6 +124,11 @@ def gemma3_config(vocab_size):
 # --------------------------------------------------------------------------------------------------
 
 
+def is_eurobert(cfg):
+    """EuroBERT, or jina-embeddings-v5-text-nano over it (its config keeps EuroBertConfig's mask_token_id)."""
+    return cfg["model_type"] == "eurobert" or (cfg["model_type"] == "jina_embeddings_v5" and "mask_token_id" in cfg)
+
+
 def make_weights(cfg, seed, gemma):
     rs = np.random.RandomState(seed)
     H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
@@ -142,12 +147,12 @@ def make_weights(cfg, seed, gemma):
         p = f"layers.{l}."
         norm(p + "input_layernorm", H)
         # Without query / key norms (EuroBERT) smaller q / k keep the random scores from saturating.
-        qk = 0.2 if cfg["model_type"] != "eurobert" else 0.1
+        qk = 0.1 if is_eurobert(cfg) else 0.2
         normal(p + "self_attn.q_proj.weight", (NH * D, H), qk)
         normal(p + "self_attn.k_proj.weight", (NKV * D, H), qk)
         normal(p + "self_attn.v_proj.weight", (NKV * D, H), 0.15)
         normal(p + "self_attn.o_proj.weight", (H, NH * D), 0.12)
-        if cfg["model_type"] != "eurobert":
+        if not is_eurobert(cfg):
             norm(p + "self_attn.q_norm", D)
             norm(p + "self_attn.k_norm", D)
         norm(p + "post_attention_layernorm", H)
@@ -198,7 +203,7 @@ def layer_plan(cfg, gemma, mistake):
     """Per layer: (rope theta, window half or None, causal), as the model defines it, or with a mistake."""
     L = cfg["num_hidden_layers"]
     if not gemma:
-        causal = cfg["model_type"] != "eurobert"
+        causal = not is_eurobert(cfg)
         return [(cfg["rope_theta"], None, causal != (mistake in ("bidirectional", "causal")))] * L
     plan = []
     for t in cfg["layer_types"]:
@@ -547,6 +552,156 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
     print(f"{name}: {len(texts)} texts, lengths {lengths}; min cosine under each mistake {moved}")
 
 
+# --------------------------------------------------------------------------------------------------
+# jina-embeddings-v5-text-nano: EuroBERT under model_type jina_embeddings_v5, task adapters beside it
+# --------------------------------------------------------------------------------------------------
+
+JINA_V5_TASKS = ["retrieval", "text-matching", "clustering", "classification"]
+LORA_TARGETS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
+
+
+def jina_v5_nano_config(vocab_size):
+    cfg = {k: v for k, v in eurobert_config(vocab_size).items() if k != "auto_map"}
+    cfg.update(
+        {
+            "architectures": ["JinaEmbeddingsV5Model"],
+            "auto_map": {
+                "AutoConfig": "configuration_jina_embeddings_v5.JinaEmbeddingsV5Config",
+                "AutoModel": "modeling_jina_embeddings_v5.JinaEmbeddingsV5Model",
+            },
+            "model_type": "jina_embeddings_v5",
+            "task_names": JINA_V5_TASKS,
+        }
+    )
+    return cfg
+
+
+def lora_adapter(cfg, seed, r, alpha):
+    """A PEFT LoRA adapter on every projection: {module: (A [r, in], B [out, r])}, PEFT's config."""
+    rs = np.random.RandomState(seed)
+    H, I = cfg["hidden_size"], cfg["intermediate_size"]
+    D, NH, NKV = cfg["head_dim"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    shapes = {
+        "self_attn.q_proj": (NH * D, H),
+        "self_attn.k_proj": (NKV * D, H),
+        "self_attn.v_proj": (NKV * D, H),
+        "self_attn.o_proj": (H, NH * D),
+        "mlp.gate_proj": (I, H),
+        "mlp.up_proj": (I, H),
+        "mlp.down_proj": (H, I),
+    }
+    pairs = {}
+    for l in range(cfg["num_hidden_layers"]):
+        for m in LORA_TARGETS:
+            out_f, in_f = shapes[m]
+            pairs[f"layers.{l}.{m}"] = (rs.standard_normal((r, in_f)) * 0.15, rs.standard_normal((out_f, r)) * 0.15)
+    config = {
+        "alpha_pattern": {},
+        "base_model_name_or_path": "jinaai/jina-embeddings-v5-text-nano",
+        "bias": "none",
+        "fan_in_fan_out": False,
+        "inference_mode": True,
+        "lora_alpha": alpha,
+        "lora_dropout": 0.1,
+        "modules_to_save": None,
+        "peft_type": "LORA",
+        "r": r,
+        "rank_pattern": {},
+        "target_modules": sorted(m.split(".")[-1] for m in LORA_TARGETS),
+        "task_type": "FEATURE_EXTRACTION",
+        "use_dora": False,
+        "use_rslora": False,
+    }
+    return pairs, config
+
+
+def merged(W, pairs, scale):
+    """vLLM's and PEFT's merge: W + scale * B @ A, on the float64 weights as stored (F32)."""
+    out = dict(W)
+    for module, (A, B) in pairs.items():
+        a = torch.from_numpy(A.astype(np.float32).astype(np.float64))
+        b = torch.from_numpy(B.astype(np.float32).astype(np.float64))
+        out[module + ".weight"] = W[module + ".weight"] + scale * (b @ a)
+    return out
+
+
+def make_jina_v5(source, vocab):
+    """fixtures/jina-v5-nano-tiny: the base repository's layout (config.json, model.safetensors with the
+    "model." prefix, tokenizer, adapters/{retrieval,text-matching}/ as PEFT saves them; no sentence-transformers
+    files: the model's own code pools the last token after "Query: " / "Document: "). Expected: the
+    retrieval adapter merged, at every exit, last-token pooled and normalized."""
+    name = "jina-v5-nano-tiny"
+    folder = os.path.join(OUT, name)
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    cfg = jina_v5_nano_config(vocab)
+    mf.write_json(os.path.join(folder, "config.json"), cfg)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(SOURCE, f), os.path.join(folder, f))
+    path = os.path.join(folder, "model.safetensors")
+    mf.write_safetensors(path, [("model." + n, a.astype(np.float32)) for n, a in make_weights(cfg, 1357, False)], {"format": "pt"})
+    W = {n[len("model."):]: torch.from_numpy(a.astype(np.float64)) for n, a in mf.read_safetensors(path).items()}
+    r, alpha = 4, 8
+    adapters = {}
+    for t, task in enumerate(["retrieval", "text-matching"]):
+        pairs, acfg = lora_adapter(cfg, 1400 + t, r, alpha)
+        d = os.path.join(folder, "adapters", task)
+        os.makedirs(d)
+        mf.write_json(os.path.join(d, "adapter_config.json"), acfg)
+        tensors = []
+        for module, (A, B) in pairs.items():
+            tensors.append((f"base_model.model.{module}.lora_A.weight", A.astype(np.float32)))
+            tensors.append((f"base_model.model.{module}.lora_B.weight", B.astype(np.float32)))
+        mf.write_safetensors(os.path.join(d, "adapter_model.safetensors"), tensors, {"format": "pt"})
+        adapters[task] = merged(W, pairs, alpha / r)
+
+    texts, ids = source["texts"], source["ids"]
+    lengths = [len(x) for x in ids]
+    pad = cfg["pad_token_id"]
+    with torch.no_grad():
+        inp, mask = batch(ids, pad)
+        states = forward(adapters["retrieval"], cfg, inp, mask, False)
+        out = head(pool(states[-1], mask, "last"), [])
+        for i, x in enumerate(ids):
+            alone = forward(adapters["retrieval"], cfg, torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long), False)
+            assert (alone[-1][0] - states[-1][i, : len(x)]).abs().max().item() < 1e-9
+        moved = {}
+        for label, weights, mode, mistake in [
+            ("no_adapter", W, "last", None),
+            ("text_matching_adapter", adapters["text-matching"], "last", None),
+            ("mean_pooling", adapters["retrieval"], "mean", None),
+            ("causal", adapters["retrieval"], "last", "causal"),
+        ]:
+            wrong = head(pool(forward(weights, cfg, inp, mask, False, mistake=mistake)[-1], mask, mode), [])
+            moved[label] = min_cosine(wrong, out)
+            assert moved[label] < 0.999, (label, moved[label])
+    L = cfg["num_hidden_layers"]
+    tensors = []
+    for i, n in enumerate(lengths):
+        for l in range(L + 1):
+            tensors.append((f"hidden.{i}.{l}", states[l][i, :n].numpy().astype(np.float32)))
+        tensors.append((f"st.{i}", out[i].numpy().astype(np.float32)))
+    mf.write_safetensors(os.path.join(folder, "expected.safetensors"), tensors)
+    mf.write_json(
+        os.path.join(folder, "expected.json"),
+        {
+            "model": name,
+            "texts": texts,
+            "ids": ids,
+            "layers": L,
+            "hidden": cfg["hidden_size"],
+            "pooling": "last",
+            "mistakes_min_cosine": {k: round(v, 4) for k, v in moved.items()},
+            "note": "The base weights with adapters/retrieval merged (W + lora_alpha / r * B A, r 4, alpha 8) in float64. "
+            "hidden.{i}.{l}: [len_i, hidden], real tokens only: l=0 the embedding output, 0<l<L the raw residual stream "
+            "after layer l, l=L norm(layer L). st.{i}: the last real token of norm(layer L), normalized (the ids as given: "
+            "no prompt). Stored as F32.",
+        },
+    )
+    print(f"{name}: {len(texts)} texts; min cosine under each mistake {moved}")
+
+
 def main():
     with open(os.path.join(SOURCE, "expected.json"), encoding="utf-8") as f:
         source = json.load(f)
@@ -555,6 +710,7 @@ def main():
     make_model("qwen3-tiny", qwen3_config(vocab), False, 4321, source)
     make_model("gemma3-tiny", gemma3_config(vocab), True, 8765, source)
     make_model("eurobert-tiny", eurobert_config(vocab), False, 2468, source)
+    make_jina_v5(source, vocab)
 
 
 if __name__ == "__main__":
