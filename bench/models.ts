@@ -14,7 +14,7 @@ import { SafetensorsFile, safetensorsBytes } from '../src/checkpoint/safetensors
 import { readPackFolder } from '../src/node/pack-folder.js';
 import { packWeights } from '../src/pack/read.js';
 import { parseHfConfig } from '../src/weights/config.js';
-import { EMBEDDING_GEMMA_300M, QWEN3_EMBEDDING_06B } from '../test/support/decoder-configs.js';
+import { EMBEDDING_GEMMA_300M, EUROBERT_210M, QWEN3_EMBEDDING_06B } from '../test/support/decoder-configs.js';
 import { bertConfig, randomArray, randomBert, rng } from '../test/support/random.js';
 import { writeHfFolder } from './hf-folder.js';
 
@@ -37,6 +37,12 @@ export const isBenchModel = (id: string): id is BenchModelId =>
 const DECODERS = {
   'qwen3-0.6b-8l': { config: QWEN3_EMBEDDING_06B, pooling: 'last_token', layers: 28 },
   'embeddinggemma-300m-8l': { config: EMBEDDING_GEMMA_300M, pooling: 'mean', layers: 24 },
+  // Its special-token ids (128000..) are past the shrunk vocabulary: the bundled tokenizer's pad id instead.
+  'eurobert-210m-8l': {
+    config: { ...EUROBERT_210M, head_dim: 64, bos_token_id: 2, eos_token_id: 3, pad_token_id: 0, mask_token_id: 4 },
+    pooling: 'mean',
+    layers: 12,
+  },
 } as const;
 export type DecoderModelId = keyof typeof DECODERS;
 const DECODER_LAYERS = 8;
@@ -105,7 +111,8 @@ function convert(hfDir: string, packDir: string, quant: 'q8' | 'q4', name: strin
  */
 async function writeDecoderFolder(id: DecoderModelId, hfDir: string): Promise<void> {
   const spec = DECODERS[id];
-  const config: Record<string, unknown> = { ...spec.config, vocab_size: 32000, num_hidden_layers: DECODER_LAYERS };
+  // The bundled tokenizer's 32,000 pieces and its 32 prompt tokens (as RANDOM_CONFIG).
+  const config: Record<string, unknown> = { ...spec.config, vocab_size: 32032, num_hidden_layers: DECODER_LAYERS };
   if ('layer_types' in spec.config) config.layer_types = spec.config.layer_types.slice(0, DECODER_LAYERS);
   const tokenizer = await bundledTokenizer();
   const last = spec.pooling === 'last_token';
@@ -157,6 +164,7 @@ async function prepareDecoder(id: DecoderModelId, log: (s: string) => void): Pro
     layers: DECODER_LAYERS,
     halfLayers: DECODER_LAYERS / 2,
     quarterDims: H / 4,
+    resultsFile: `node-${id.replace(/-8l$/, '')}-latest`,
   };
 }
 
