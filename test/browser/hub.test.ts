@@ -249,6 +249,30 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     }
   });
 
+  it("opens jina-embeddings-v5-text-nano's layout (EuroBERT, adapters/retrieval merged) by Hub id on WebGPU in the worker, as its oracle", async () => {
+    const dir = '/test/oracle/fixtures/jina-v5-nano-tiny';
+    const encoder = await createEncoder({
+      model: 'hf:fixtures/jina-v5-nano-tiny',
+      hub: { url: inject('hubUrl') },
+      dtype: 'f32',
+      device: 'webgpu',
+      cache: false,
+    });
+    try {
+      const { texts, hidden } = (await (await fetch(`${dir}/expected.json`)).json()) as { texts: string[]; hidden: number };
+      const want = new SafetensorsFile(new Uint8Array(await (await fetch(`${dir}/expected.safetensors`)).arrayBuffer()));
+      expect(await encoder.info()).toMatchObject({
+        backend: 'webgpu',
+        model: { pooling: 'last', prefixes: { query: 'Query: ', passage: 'Document: ' } },
+      });
+      (await encoder.embed(texts)).forEach((v, i) => {
+        expect(cosine(v, want.get(`st.${i}`, [hidden]))).toBeGreaterThanOrEqual(0.9999);
+      });
+    } finally {
+      await encoder.dispose();
+    }
+  });
+
   it('reranks with a late-interaction model on WebGPU in the worker, and its token vectors come back for maxSim', async () => {
     const hub = inject('hubUrl');
     const dir = '/test/oracle/fixtures/colbert-modernbert-tiny';

@@ -178,6 +178,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a718',
         },
       ],
+      // jina-embeddings-v5-text-nano's layout: EuroBERT, its task adapters in adapters/{task}/.
+      [
+        'fixtures/jina-v5-nano-tiny',
+        {
+          files: fixtureFiles('jina-v5-nano-tiny', [
+            'adapters/retrieval/adapter_config.json',
+            'adapters/retrieval/adapter_model.safetensors',
+          ]),
+          commit: 'b0a71e',
+        },
+      ],
       // jina-embeddings-v2-base-code's layout: JinaBERT with query / key norms.
       [
         'fixtures/jina-code-tiny',
