@@ -135,8 +135,7 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   if (modelType === 'nomic_bert') return parseNomicConfig(cfg);
   if (modelType === 'distilbert') return withCrossEncoder(parseDistilBertConfig(cfg), cfg, 'distilbert');
   if (modelType === 'mpnet') return parseMpnetConfig(cfg);
-  if (modelType === 'qwen3') return withCrossEncoder(parseDecoderConfig(cfg, modelType, exitNorm), cfg, 'qwen3');
-  if (modelType === 'qwen2') return parseQwen2Config(cfg, exitNorm);
+  if (modelType === 'qwen3' || modelType === 'qwen2') return parseQwenConfig(cfg, modelType, exitNorm);
   if (modelType === 'gemma3_text') return parseDecoderConfig(cfg, modelType, exitNorm);
   if (modelType === 'eurobert') return parseEuroBertConfig(cfg, exitNorm);
   // Its adapters are merged into the weights as they are read (checkpoint/lora-merge.ts).
@@ -286,20 +285,22 @@ function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm)
 }
 
 /**
- * Qwen2: a reranker (mxbai-rerank-v2, decoder-rerankers.ts), or an embedder run as transformers'
- * Qwen2Model runs it, causal (as Qwen3-Embedding). A config whose auto_map names model code of its
- * own is refused: that code may attend both ways (gte-Qwen2's says it does), and running it
- * causally would give plausible but wrong vectors.
+ * Qwen3 and Qwen2: a reranker (Qwen3-Reranker, mxbai-rerank-v2: decoder-rerankers.ts), or an
+ * embedder run as transformers' Qwen3Model / Qwen2Model runs it: causal (Qwen3-Embedding), or
+ * bidirectional where the config says `is_causal: false`. A config whose auto_map names model code
+ * of its own, and which does not say, is refused: that code may attend both ways (gte-Qwen2's and
+ * pplx-embed's do), and running it causally would give plausible but wrong vectors.
  */
-function parseQwen2Config(cfg: Record<string, unknown>, exitNorm: ExitNorm): EncoderConfig {
-  const config = withCrossEncoder(parseDecoderConfig(cfg, 'qwen2', exitNorm), cfg, 'qwen2');
+function parseQwenConfig(cfg: Record<string, unknown>, family: 'qwen3' | 'qwen2', exitNorm: ExitNorm): EncoderConfig {
+  const config = withCrossEncoder(parseDecoderConfig(cfg, family, exitNorm), cfg, family);
   const map = cfg.auto_map;
   const remote =
     typeof map === 'object' && map !== null ? Object.entries(map).find(([k]) => k.startsWith('AutoModel')) : undefined;
-  if (!config.crossEncoder && remote) {
+  if (!config.crossEncoder && remote && typeof cfg.is_causal !== 'boolean') {
     throw new UnsupportedError(
-      `this Qwen2 model runs its own code (auto_map ${remote[0]}: ${JSON.stringify(remote[1])}), which may attend both ways ` +
-        "where transformers' Qwen2Model is causal: m3web runs Qwen2 as transformers defines it only",
+      `this ${family === 'qwen3' ? 'Qwen3' : 'Qwen2'} model runs its own code (auto_map ${remote[0]}: ${JSON.stringify(remote[1])}), ` +
+        `which may attend both ways where transformers' model is causal, and its config has no "is_causal" to say: ` +
+        'm3web runs it as transformers defines it only',
     );
   }
   return config;

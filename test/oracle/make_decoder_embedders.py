@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Independent PyTorch oracle for m3web's decoder-style embedders: Qwen3-Embedding, EmbeddingGemma and EuroBERT.
 
-Writes fixtures/qwen3-tiny/, fixtures/gemma3-tiny/ and fixtures/eurobert-tiny/ (see README.md next to this file): the real
+Writes fixtures/qwen3-tiny/, fixtures/gemma3-tiny/, fixtures/eurobert-tiny/, fixtures/qwen3-bidir-tiny/ (a Qwen3
+whose config says is_causal: false) and fixtures/jina-v5-nano-tiny/ (see README.md next to this file): the real
 config.json fields with the sizes shrunk, random weights in Hugging Face layout, the sentence-transformers
 folder files (modules.json, Pooling, Dense, Normalize, prompts) and the expected hidden states at every
 exit and the final sentence-transformers vectors. Both reuse modernbert-tiny's Gemma-style tokenizer and
@@ -203,7 +204,8 @@ def layer_plan(cfg, gemma, mistake):
     """Per layer: (rope theta, window half or None, causal), as the model defines it, or with a mistake."""
     L = cfg["num_hidden_layers"]
     if not gemma:
-        causal = not is_eurobert(cfg)
+        # transformers' create_causal_mask builds the bidirectional mask where config.is_causal is false.
+        causal = not is_eurobert(cfg) and cfg.get("is_causal", True)
         return [(cfg["rope_theta"], None, causal != (mistake in ("bidirectional", "causal")))] * L
     plan = []
     for t in cfg["layer_types"]:
@@ -515,7 +517,7 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
         mistakes = (
             ["swapped_thetas", "no_window", "causal", "no_plus_one"]
             if gemma
-            else ["causal" if eurobert else "bidirectional", f"{other}_pooling"]
+            else ["causal" if eurobert or cfg.get("is_causal") is False else "bidirectional", f"{other}_pooling"]
         )
         moved = {}
         for m in mistakes:
@@ -710,6 +712,8 @@ def main():
     make_model("qwen3-tiny", qwen3_config(vocab), False, 4321, source)
     make_model("gemma3-tiny", gemma3_config(vocab), True, 8765, source)
     make_model("eurobert-tiny", eurobert_config(vocab), False, 2468, source)
+    # A Qwen3 embedder trained to attend both ways says so in its config (gte-Qwen3's is_causal: false).
+    make_model("qwen3-bidir-tiny", {**qwen3_config(vocab), "is_causal": False}, False, 4322, source)
     make_jina_v5(source, vocab)
 
 

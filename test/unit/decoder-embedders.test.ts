@@ -84,6 +84,15 @@ describe('decoder embedder configs', () => {
     expect(new Set(parseHfConfig({ ...v5, rope_parameters: params }).decoder?.ropeTheta)).toEqual(new Set([10000]));
   });
 
+  it('runs a Qwen3 whose config says is_causal: false both ways, as transformers builds its mask; own code without it is refused', () => {
+    expect(parseHfConfig({ ...QWEN3_EMBEDDING_06B, is_causal: false }).decoder?.causal).toBe(false);
+    expect(parseHfConfig({ ...QWEN3_EMBEDDING_06B, is_causal: true }).decoder?.causal).toBe(true);
+    const remote = { ...QWEN3_EMBEDDING_06B, auto_map: { AutoModel: 'modeling.PPLXQwen3Model' } };
+    expect(() => parseHfConfig(remote)).toThrow(UnsupportedError);
+    expect(() => parseHfConfig(remote)).toThrow(/own code.*PPLXQwen3Model.*is_causal/);
+    expect(parseHfConfig({ ...remote, is_causal: false }).decoder?.causal).toBe(false);
+  });
+
   it('refuses a checkpoint with query / key norms under a config that has none (another model)', async () => {
     const qwen = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURES, 'qwen3-tiny/model.safetensors'))));
     const config = parseHfConfig(json(join(FIXTURES, 'eurobert-tiny/config.json')));
@@ -194,6 +203,7 @@ describe.each([
   ['qwen3-tiny', RANDOM_MIN],
   ['gemma3-tiny', RANDOM_MIN],
   ['eurobert-tiny', RANDOM_MIN],
+  ['qwen3-bidir-tiny', RANDOM_MIN],
   ['qwen3-trained', TRAINED_MIN],
   ['gemma3-trained', TRAINED_MIN],
 ])('%s against the PyTorch oracle', (name, MIN) => {
