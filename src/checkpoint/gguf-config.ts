@@ -22,6 +22,8 @@ function qwen3Config(file: GgufFile, vocabSize: number, padding: { pad_token_id?
   if (key !== undefined && value !== undefined && key !== value)
     throw new UnsupportedError(`${file.name}: attention key length ${key} differs from value length ${value}`);
   const scaling = file.metadata.get('qwen3.rope.scaling.type');
+  // llama.cpp's converter writes causal false for Qwen3 embedders that attend both ways.
+  const causal = file.metadata.get('qwen3.attention.causal');
   return {
     architectures: ['Qwen3ForCausalLM'],
     model_type: 'qwen3',
@@ -38,6 +40,7 @@ function qwen3Config(file: GgufFile, vocabSize: number, padding: { pad_token_id?
     rope_scaling: scaling === undefined || scaling === 'none' ? null : { type: scaling },
     hidden_act: 'silu',
     tie_word_embeddings: true,
+    ...(causal === false ? { is_causal: false } : {}),
     ...padding,
   };
 }

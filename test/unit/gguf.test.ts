@@ -10,6 +10,7 @@ import { ModelFormatError, ModelNotFoundError, UnsupportedError } from '../../sr
 import { parseHubId } from '../../src/source/hub-id.js';
 import { trainedWidths } from '../../src/source/trained-widths.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { parseHfConfig } from '../../src/weights/config.js';
 import { rejection } from '../support/rejection.js';
 
 // The GGUF container and the tokenizer m3web rebuilds from its metadata. The models themselves
@@ -221,6 +222,10 @@ describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
     const tok = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(said.tokenizer)));
     expect([...tok.encode('Hello', 64).ids].at(-1)).toBe(151645);
     expect(said.sentenceTransformers.pooling).toEqual({ pooling_mode_mean_tokens: true });
+    expect(parseHfConfig(said.config).decoder?.causal).toBe(true);
+    // A Qwen3 embedder that attends both ways: llama.cpp's attention.causal false.
+    const both = await open(gguf(qwenKv([['qwen3.attention.causal', 7, false]])));
+    expect(parseHfConfig(both.config).decoder?.causal).toBe(false);
     const llama3 = qwenKv().map(([k, t, v]): [string, number, unknown] => [k, t, k === 'tokenizer.ggml.pre' ? 'llama-bpe' : v]);
     expect(String(await rejection(open(gguf(llama3))))).toMatch(/pre-tokenizer "llama-bpe"/);
   });
