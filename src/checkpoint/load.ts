@@ -7,7 +7,7 @@ import { type EncoderWeights, QUANTS, type Quant } from '../weights/weights.js';
 import { asDecoderClassifier } from './decoder-reranker.js';
 import { spladeByName } from './mlm-head.js';
 import { SafetensorsFile, type TensorSource } from './safetensors.js';
-import { denseModules, type SentenceTransformersFiles } from './sentence-transformers.js';
+import { denseModules, type SentenceTransformersFiles, sentenceTransformersSettings } from './sentence-transformers.js';
 import { parseWithTokenHeads } from './token-heads.js';
 import { tokenizerMaxLength } from './tokenizer-config.js';
 import { weightsFromTensors } from './weights.js';
@@ -93,6 +93,8 @@ export async function loadHfModel(files: HfModelFiles, options: LoadOptions = {}
   else {
     const head = await denseModules(st, config.hiddenSize, 'f32');
     if (head.length > 0) weights.head = head;
+    const { quantizer } = sentenceTransformersSettings(st);
+    if (quantizer) weights.quantizer = quantizer;
   }
   if (sparseHead) weights.sparseHead = sparseHead;
   if (mlmHead) weights.mlmHead = mlmHead;

@@ -2,7 +2,7 @@ import { ModelFormatError, UnsupportedError } from '../errors.js';
 import type { Pooling } from '../weights/config.js';
 import { JINA_V5_PREFIXES, JINA_V5_TYPE } from '../weights/jina-v5.js';
 import { quantizeLinear } from '../weights/quantize.js';
-import type { DenseModule, Quant } from '../weights/weights.js';
+import type { DenseModule, OutputQuantizer, Quant } from '../weights/weights.js';
 import type { TensorSource } from './safetensors.js';
 import type { TorchTensor } from './torch-state-dict.js';
 
@@ -60,10 +60,16 @@ export interface SentenceTransformersSettings {
   maxTokens?: number;
   /** Dense projections after pooling, in order. */
   dense?: DenseSpec[];
+  /** An elementwise quantizer after them (pplx-embed's st_quantize.FlexibleQuantizer). */
+  quantizer?: OutputQuantizer;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MODULE_PATH = /^[\w.-]+$/;
+
+/** Whether modules.json lists a module of this type (by class name suffix), whatever its path. */
+const hasModule = (modules: unknown, type: string): boolean =>
+  Array.isArray(modules) && modules.some((m) => isObject(m) && String(m.type).endsWith(`.${type}`));
 
 /** modules.json's modules of one type (by class name suffix), with a plain relative path. */
 export function modulePaths(modules: unknown, type: string): string[] {
@@ -141,7 +147,8 @@ export function sentenceTransformersSettings(files: SentenceTransformersFiles): 
   const out: SentenceTransformersSettings = {};
   if (files.modules !== undefined) {
     if (!Array.isArray(files.modules)) throw new ModelFormatError('modules.json must be a list of modules');
-    const order = ['Transformer', 'Pooling', 'Dense', 'Normalize'];
+    // pplx-embed's FlexibleQuantizer (its st_quantize.py) saves no settings: int8 by default.
+    const order = ['Transformer', 'Pooling', 'Dense', 'FlexibleQuantizer', 'Normalize'];
     // A static embedder's (model2vec) first module is its table and mean, in the transformer's
     // place; a SPLADE model's are the masked LM and its pooling.
     const stands: Record<string, number> = { StaticEmbedding: 0, MLMTransformer: 0, SpladePooling: 1 };
@@ -158,7 +165,7 @@ export function sentenceTransformersSettings(files: SentenceTransformersFiles): 
       const kind = own ?? order.findIndex((k) => type.endsWith(`.${k}`));
       if (kind < 0) {
         throw new UnsupportedError(
-          `modules.json lists a ${type || 'module'} after the transformer; m3web runs the Transformer, Pooling, Dense and Normalize modules (MLMTransformer and SpladePooling for SPLADE) only`,
+          `modules.json lists a ${type || 'module'} after the transformer; m3web runs the Transformer, Pooling, Dense, Normalize and pplx-embed's FlexibleQuantizer modules (MLMTransformer and SpladePooling for SPLADE) only`,
         );
       }
       if (kind < at)
@@ -172,6 +179,7 @@ export function sentenceTransformersSettings(files: SentenceTransformersFiles): 
   if (pooling) out.pooling = pooling;
   const dense = (files.dense ?? []).map(denseSpec);
   if (dense.length > 0) out.dense = dense;
+  if (hasModule(files.modules, 'FlexibleQuantizer')) out.quantizer = 'int8_tanh';
   const length = isObject(files.bertConfig) ? files.bertConfig.max_seq_length : undefined;
   // sentence-transformers truncates the tokenized input, special tokens included, to it.
   if (typeof length === 'number' && Number.isInteger(length) && length > 1) out.maxTokens = length;

@@ -1,6 +1,6 @@
 import type { Pooling } from '../weights/config.js';
 import { dequantizeLinear } from '../weights/quantize.js';
-import type { DenseModule, LayerNormParams, Linear } from '../weights/weights.js';
+import type { DenseModule, LayerNormParams, Linear, OutputQuantizer } from '../weights/weights.js';
 import type { AttentionShape } from './attention-shape.js';
 import type { TokenBatch } from './batch.js';
 import { gelu, geluTanh, silu } from './math.js';
@@ -417,13 +417,29 @@ export function pool(hidden: Float32Array, length: number, H: number, pooling: P
 /** Dense modules over `rows` vectors side by side (default one: a pooled vector). */
 export type CpuHead = (x: Float32Array, rows?: number) => Float32Array;
 
-/** `kernel`: the SIMD kernels that run the modules where there are some (cpuLinear). */
-export function cpuHead(modules: readonly DenseModule[] = [], kernel: WasmKernels | null = null): CpuHead {
+/** torch.round: halves to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * `kernel`: the SIMD kernels that run the modules where there are some (cpuLinear); `quantizer`
+ * after them (OutputQuantizer), on a copy: the pooled vector may be a view the caller keeps.
+ */
+export function cpuHead(
+  modules: readonly DenseModule[] = [],
+  kernel: WasmKernels | null = null,
+  quantizer?: OutputQuantizer,
+): CpuHead {
   const layers = modules.map((m) => ({ linear: cpuLinear(m.linear, kernel), tanh: m.activation === 'tanh' }));
-  return (pooled, rows = 1) =>
-    layers.reduce((x, { linear, tanh }) => {
-      const y = linear(x, rows);
+  return (pooled, rows = 1) => {
+    const x = layers.reduce((v, { linear, tanh }) => {
+      const y = linear(v, rows);
       if (tanh) for (let i = 0; i < y.length; i++) y[i] = Math.tanh(y[i] as number);
       return y;
     }, pooled);
+    if (!quantizer) return x;
+    return x.map((v) => Math.min(127, Math.max(-128, roundHalfEven(127 * Math.tanh(v)))));
+  };
 }

@@ -78,7 +78,7 @@ export class CpuEncoder implements EncoderBackend {
     this.kernel = weights.family === 'static' ? null : WasmKernels.create({ threads });
     ({ run: this.run, stepper: this.stepper } = forwardOf(weights, this.kernel));
     this.family = weights.family;
-    const head: CpuHead = cpuHead(weights.head);
+    const head: CpuHead = cpuHead(weights.head, null, weights.quantizer);
     this.pooled = (tokens, length, pooling) => head(pool(tokens, length, this.config.hiddenSize, pooling));
     this.tokenHead = weights.lateProjection?.length ? cpuHead(weights.lateProjection, this.kernel) : null;
     this.sparseHead = weights.sparseHead ? cpuHead([{ linear: weights.sparseHead, activation: 'identity' }], this.kernel) : null;

@@ -136,7 +136,7 @@ export class GpuEncoder implements EncoderBackend {
     this.device = gpu.device;
     this.inputs = new GrowableBuffer(this.device, 'inputs');
     this.out = new GrowableBuffer(this.device, 'output');
-    this.head = weights.head?.length ? cpuHead(weights.head) : null;
+    this.head = weights.head?.length || weights.quantizer ? cpuHead(weights.head, null, weights.quantizer) : null;
     this.cpuTokenHead = weights.lateProjection?.length && !projection ? cpuHead(weights.lateProjection) : null;
   }
 

@@ -164,6 +164,7 @@ export async function convertCheckpointTo(ckpt: HfCheckpoint, options: ConvertOp
     rest: async () => ({
       ...(await reader.rest()),
       ...(head.length > 0 ? { head } : {}),
+      ...(st.quantizer && !late ? { quantizer: st.quantizer } : {}),
       ...(projection ? { projection } : {}),
       ...(late ? { lateProjection: late } : {}),
       ...(sparseHead ? { sparseHead } : {}),

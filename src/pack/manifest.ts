@@ -1,7 +1,15 @@
 import { ModelFormatError } from '../errors.js';
 import { EXIT_NORMS, type ExitNorm, firstExit, POOLINGS, type Pooling } from '../weights/config.js';
 import { hfConfigField } from '../weights/config-fields.js';
-import { type DenseModule, PROMPT_KINDS, type PromptKind, QUANTS, type Quant } from '../weights/weights.js';
+import {
+  type DenseModule,
+  OUTPUT_QUANTIZERS,
+  type OutputQuantizer,
+  PROMPT_KINDS,
+  type PromptKind,
+  QUANTS,
+  type Quant,
+} from '../weights/weights.js';
 
 type DenseActivation = DenseModule['activation'];
 const DENSE_ACTIVATIONS: readonly DenseActivation[] = ['identity', 'tanh'];
@@ -97,6 +105,8 @@ export interface PackManifest {
    * are `dense.{k}` in the 'head' shard.
    */
   head?: DenseActivation[];
+  /** The quantizer after the Dense modules (OutputQuantizer), where the model has one. */
+  quantizer?: OutputQuantizer;
   /**
    * Prompted text (these kinds) is mapped by a per-exit matrix after pooling (and after the Dense
    * head), `projection.{exit}` in the 'head' shard. See Projection.
@@ -276,6 +286,11 @@ export function parseManifest(raw: unknown): PackManifest {
       return a as DenseActivation;
     });
     if (shards.filter((s) => s.kind === 'head').length !== 1) fail('a pack with a head needs exactly one head shard');
+  }
+  if (m.quantizer !== undefined) {
+    if (!OUTPUT_QUANTIZERS.includes(m.quantizer as OutputQuantizer))
+      fail(`quantizer must be one of ${OUTPUT_QUANTIZERS.join(', ')}`);
+    manifest.quantizer = m.quantizer as OutputQuantizer;
   }
   if (m.projection !== undefined) {
     const kinds = arr(obj(m.projection, 'projection').kinds, 'projection.kinds', 2);

@@ -226,6 +226,7 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
   const weights = packBody(manifest, files, layers);
   const head = packHead(manifest, files, weights.config.hiddenSize);
   if (head.length > 0) weights.head = head;
+  if (manifest.quantizer) weights.quantizer = manifest.quantizer;
   const projection = packProjection(manifest, files, weights.config.hiddenSize);
   if (projection) weights.projection = projection;
   if (weights.config.crossEncoder) weights.classifier = packClassifier(manifest, files, weights.config);

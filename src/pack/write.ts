@@ -11,6 +11,7 @@ import {
   type LayerNormParams,
   type Linear,
   type MlmHead,
+  type OutputQuantizer,
   type Projection,
   type Quant,
   type WeightParts,
@@ -282,6 +283,7 @@ export async function streamPack(
   await sink.put(TOKENIZER_FILE, tokenizer.json);
   let embeddingQuant: Quant;
   let head: DenseModule[];
+  let quantizer: OutputQuantizer | undefined;
   let classifier: ClassifierHead | undefined;
   let projection: Projection | undefined;
   let late: DenseModule[];
@@ -296,6 +298,7 @@ export async function streamPack(
     const word = wordParts(rest.word);
     embeddingQuant = word.quant;
     head = rest.head ?? [];
+    quantizer = rest.quantizer;
     classifier = rest.classifier;
     projection = rest.projection;
     late = rest.lateProjection ?? [];
@@ -357,6 +360,7 @@ export async function streamPack(
     },
     quantization: { linear: linearQuant, embeddings: embeddingQuant },
     ...(head.length > 0 ? { head: head.map((m) => m.activation) } : {}),
+    ...(quantizer ? { quantizer } : {}),
     ...(projection ? { projection: { kinds: [...projection.kinds] } } : {}),
     shards: entries,
   };

@@ -63,6 +63,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'gemma3_text',
   'eurobert',
   'jina_embeddings_v5',
+  'bidirectional_pplx_qwen3',
   't5',
   'mt5',
   'deberta-v2',
@@ -140,6 +141,8 @@ function parseArchitecture(raw: unknown, options: ConfigOptions): EncoderConfig 
   if (modelType === 'eurobert') return parseEuroBertConfig(cfg, exitNorm);
   // Its adapters are merged into the weights as they are read (checkpoint/lora-merge.ts).
   if (modelType === JINA_V5_TYPE) return parseDecoderConfig(cfg, jinaV5Base(cfg), exitNorm);
+  // pplx-embed's PPLXQwen3Model (its modeling.py) is Qwen3Model with every layer's attention both ways.
+  if (modelType === 'bidirectional_pplx_qwen3') return parseDecoderConfig({ ...cfg, is_causal: false }, 'qwen3', exitNorm);
   if (modelType === 't5' || modelType === 'mt5') return parseT5Config(cfg, exitNorm);
   if (modelType === 'deberta-v2') return withCrossEncoder(parseDebertaV2Config(cfg), cfg, 'deberta');
   if (modelType === 'jina_embeddings_v3') return parseJinaV3Config(cfg, bertNumbers(cfg));
@@ -296,7 +299,8 @@ function parseQwenConfig(cfg: Record<string, unknown>, family: 'qwen3' | 'qwen2'
   const map = cfg.auto_map;
   const remote =
     typeof map === 'object' && map !== null ? Object.entries(map).find(([k]) => k.startsWith('AutoModel')) : undefined;
-  if (!config.crossEncoder && remote && typeof cfg.is_causal !== 'boolean') {
+  const says = typeof cfg.is_causal === 'boolean' || typeof cfg.use_bidirectional_attention === 'boolean';
+  if (!config.crossEncoder && remote && !says) {
     throw new UnsupportedError(
       `this ${family === 'qwen3' ? 'Qwen3' : 'Qwen2'} model runs its own code (auto_map ${remote[0]}: ${JSON.stringify(remote[1])}), ` +
         `which may attend both ways where transformers' model is causal, and its config has no "is_causal" to say: ` +

@@ -88,7 +88,8 @@ const ropeParameters = (raw: Raw): Raw | undefined =>
  * Qwen3 (transformers models/qwen3): causal attention, RoPE with rope_theta on every layer,
  * scaling head_dim^-0.5, SwiGLU (hidden_act silu). Qwen3-Embedding keeps use_sliding_window off.
  * `is_causal: false` makes transformers' create_causal_mask build the bidirectional mask instead
- * (as vLLM reads it too): embedders trained to attend both ways say so (gte-Qwen3).
+ * (as vLLM reads it too): embedders trained to attend both ways say so (gte-Qwen3), or by
+ * `use_bidirectional_attention` (pplx-embed's config, as Gemma's name it).
  */
 export function qwen3Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exitNorm: ExitNorm): DecoderSpec {
   if (raw.use_sliding_window === true) throw new UnsupportedError('use_sliding_window is not supported for qwen3');
@@ -97,7 +98,7 @@ export function qwen3Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exitN
   const L = n.numLayers;
   return {
     numKvHeads,
-    causal: raw.is_causal !== false,
+    causal: raw.is_causal !== false && raw.use_bidirectional_attention !== true,
     windowHalf: new Array<number>(L).fill(Number.POSITIVE_INFINITY),
     ropeTheta: new Array<number>(L).fill(theta),
     attnScale: 1 / Math.sqrt(n.headDim),

@@ -57,10 +57,20 @@ export interface Projection {
   byExit: ReadonlyMap<number, Linear>;
 }
 
+/**
+ * An elementwise quantizer after the Dense modules: pplx-embed's FlexibleQuantizer (int8, its
+ * default) gives round(127 tanh(x)), clamped to int8. Normalized, the result has the cosines of
+ * the model's own int8 vectors; unnormalized, it is them.
+ */
+export type OutputQuantizer = 'int8_tanh';
+export const OUTPUT_QUANTIZERS: readonly OutputQuantizer[] = ['int8_tanh'];
+
 /** What every architecture's weights may carry after pooling. */
 export interface SentenceHead {
   /** sentence-transformers Dense modules applied to the pooled vector, in order (absent: none). */
   head?: DenseModule[];
+  /** Applied after the Dense modules, before truncation and normalization (absent: none). */
+  quantizer?: OutputQuantizer;
   projection?: Projection;
   /** A cross-encoder's classification head (config.crossEncoder), applied to the pooled pair. */
   classifier?: ClassifierHead;

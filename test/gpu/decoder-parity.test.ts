@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../../src/checkpoint/safetensors.js';
-import { denseModules } from '../../src/checkpoint/sentence-transformers.js';
+import { denseModules, sentenceTransformersSettings } from '../../src/checkpoint/sentence-transformers.js';
 import { weightsFromTensors } from '../../src/checkpoint/weights.js';
 import { GpuEncoder } from '../../src/model/gpu.js';
 import { parseHfConfig } from '../../src/weights/config.js';
@@ -30,6 +30,7 @@ const FIXTURES: [string, Quant[], string[]][] = [
   ['gemma3-tiny', ['f32', 'q8'], ['2_Dense', '3_Dense']],
   ['eurobert-tiny', ['f32', 'q8'], []],
   ['qwen3-bidir-tiny', ['f32'], []],
+  ['pplx-tiny', ['f32'], []],
   ['qwen3-trained', ['f32', 'f16', 'q8', 'q4'], []],
   ['gemma3-trained', ['f32', 'f16', 'q8', 'q4'], ['2_Dense', '3_Dense']],
   ['t5-st-tiny', ['f32', 'q8'], ['2_Dense']],
@@ -62,6 +63,9 @@ for (const [model, quants, densePaths] of FIXTURES) {
       it(`webgpu ${quant}: ${exitsNamed(L)} and the sentence-transformers output`, async () => {
         const weights = await weightsFromTensors(config, weightsFile, { quant });
         weights.head = await denseModules({ dense }, H, quant);
+        // pplx-embed's quantizer after pooling (its modules.json's FlexibleQuantizer).
+        const { quantizer } = sentenceTransformersSettings({ modules: await readFixtureJson(`${dir}/modules.json`) });
+        if (quantizer) weights.quantizer = quantizer;
         const backend = await GpuEncoder.create(await testGpu(), weights);
         let minHidden = 1;
         let minSt = 1;

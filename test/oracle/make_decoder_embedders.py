@@ -205,7 +205,7 @@ def layer_plan(cfg, gemma, mistake):
     L = cfg["num_hidden_layers"]
     if not gemma:
         # transformers' create_causal_mask builds the bidirectional mask where config.is_causal is false.
-        causal = not is_eurobert(cfg) and cfg.get("is_causal", True)
+        causal = not is_eurobert(cfg) and cfg.get("is_causal", True) and not cfg.get("use_bidirectional_attention")
         return [(cfg["rope_theta"], None, causal != (mistake in ("bidirectional", "causal")))] * L
     plan = []
     for t in cfg["layer_types"]:
@@ -312,9 +312,13 @@ def pool(last, mask, mode):
     return last[torch.arange(last.shape[0]), idx]
 
 
-def head(pooled, dense):
+def head(pooled, dense, quantize=False):
+    """Dense modules, then Normalize; or (pplx-embed) its FlexibleQuantizer's int8 default instead of Normalize:
+    clamp(round(127 * tanh(x)), -128, 127), torch.round taking halves to even (st_quantize.py's Int8TanhQuantizer)."""
     for w in dense:
         pooled = pooled @ w.T
+    if quantize:
+        return torch.clamp(torch.round(torch.tanh(pooled) * 127), -128, 127)
     return pooled / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
@@ -359,7 +363,8 @@ GEMMA_PROMPTS = {
 }
 
 
-def write_st_files(folder, gemma, dense_shapes, hidden, mode=None, prompts=None):
+def write_st_files(folder, gemma, dense_shapes, hidden, mode=None, prompts=None, quantizer=False):
+    """quantizer: pplx-embed's st_quantize.FlexibleQuantizer in place of Normalize (it saves no files)."""
     mode = mode or ("mean" if gemma else "last")
     prompts = (GEMMA_PROMPTS if gemma else QWEN_PROMPTS) if prompts is None else prompts
     modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]
@@ -367,7 +372,10 @@ def write_st_files(folder, gemma, dense_shapes, hidden, mode=None, prompts=None)
     for n, _ in enumerate(dense_shapes):
         modules.append({"idx": 2 + n, "name": str(2 + n), "path": f"{2 + n}_Dense", "type": "sentence_transformers.models.Dense"})
     n = len(modules)
-    modules.append({"idx": n, "name": str(n), "path": f"{n}_Normalize", "type": "sentence_transformers.models.Normalize"})
+    if quantizer:
+        modules.append({"idx": n, "name": str(n), "path": "", "type": "st_quantize.FlexibleQuantizer"})
+    else:
+        modules.append({"idx": n, "name": str(n), "path": f"{n}_Normalize", "type": "sentence_transformers.models.Normalize"})
     mf.write_json(os.path.join(folder, "modules.json"), modules)
     os.makedirs(os.path.join(folder, "1_Pooling"))
     mf.write_json(
@@ -383,7 +391,8 @@ def write_st_files(folder, gemma, dense_shapes, hidden, mode=None, prompts=None)
             "include_prompt": True,
         },
     )
-    os.makedirs(os.path.join(folder, f"{n}_Normalize"))
+    if not quantizer:
+        os.makedirs(os.path.join(folder, f"{n}_Normalize"))
     mf.write_json(os.path.join(folder, "sentence_bert_config.json"), {"max_seq_length": 160, "do_lower_case": False})
     mf.write_json(
         os.path.join(folder, "config_sentence_transformers.json"),
@@ -466,6 +475,23 @@ def eurobert_config(vocab_size):
     }
 
 
+def pplx_config(vocab_size):
+    """perplexity-ai/pplx-embed-v1's config form (model_type bidirectional_pplx_qwen3, its PPLXQwen3Model: Qwen3Model
+    with every layer's attention made non-causal), on qwen3-tiny's sizes."""
+    cfg = {k: v for k, v in qwen3_config(vocab_size).items() if k not in ("rope_theta", "rope_scaling")}
+    cfg.update(
+        {
+            "architectures": ["PPLXQwen3Model"],
+            "auto_map": {"AutoConfig": "configuration.PPLXQwen3Config", "AutoModel": "modeling.PPLXQwen3Model"},
+            "model_type": "bidirectional_pplx_qwen3",
+            "rope_parameters": {"rope_theta": 1000000, "rope_type": "default"},
+            "rope_theta": 1000000,
+            "use_bidirectional_attention": True,
+        }
+    )
+    return cfg
+
+
 def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""):
     """Writes fixture `name`: random weights from `seed`, or the given `weights` ([(name, array)]) and
     `dense` (Dense matrices) of a trained model."""
@@ -484,9 +510,12 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
     shapes = dense_shapes(cfg, gemma)
     dense = write_dense(folder, random_dense(shapes, seed + 1) if dense is None else dense)
     eurobert = cfg["model_type"] == "eurobert"
-    # EuroBERT fine-tunes (sentence-transformers' default for an encoder) pool by mean, with no prompts.
-    mode = "mean" if gemma or eurobert else "last"
-    write_st_files(folder, gemma, shapes, H, mode, GEMMA_PROMPTS if gemma else {} if eurobert else QWEN_PROMPTS)
+    pplx = cfg["model_type"] == "bidirectional_pplx_qwen3"
+    # EuroBERT fine-tunes (sentence-transformers' default for an encoder) pool by mean, with no prompts; so
+    # does pplx-embed, whose FlexibleQuantizer takes Normalize's place.
+    mode = "mean" if gemma or eurobert or pplx else "last"
+    prompts = GEMMA_PROMPTS if gemma else {} if eurobert or pplx else QWEN_PROMPTS
+    write_st_files(folder, gemma, shapes, H, mode, prompts, quantizer=pplx)
 
     texts, ids = source["texts"], source["ids"]
     lengths = [len(x) for x in ids]
@@ -496,7 +525,7 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
     with torch.no_grad():
         inp, mask = batch(ids, pad)
         states = forward(W, cfg, inp, mask, gemma)
-        out = head(pool(states[-1], mask, mode), dense)
+        out = head(pool(states[-1], mask, mode), dense, pplx)
         # Each text alone, and (qwen3, whose tokenizer pads left) a left-padded batch, must agree.
         for i, x in enumerate(ids):
             alone = forward(W, cfg, torch.tensor([x]), torch.ones((1, len(x)), dtype=torch.long), gemma)
@@ -504,7 +533,7 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
                 diff = (alone[l][0] - states[l][i, : len(x)]).abs().max().item()
                 assert diff < 1e-9, (name, i, l, diff)
         linp, lmask = batch(ids, pad, left=True)
-        left = head(pool(forward(W, cfg, linp, lmask, gemma)[-1], lmask, mode), dense)
+        left = head(pool(forward(W, cfg, linp, lmask, gemma)[-1], lmask, mode), dense, pplx)
         assert (left - out).abs().max().item() < 1e-9
         # A second route through attention (explicit loops) on the two shortest texts.
         short = sorted(range(len(ids)), key=lambda i: lengths[i])[:2]
@@ -517,14 +546,16 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
         mistakes = (
             ["swapped_thetas", "no_window", "causal", "no_plus_one"]
             if gemma
-            else ["causal" if eurobert or cfg.get("is_causal") is False else "bidirectional", f"{other}_pooling"]
-        )
+            else ["causal" if eurobert or pplx or cfg.get("is_causal") is False else "bidirectional", f"{other}_pooling"]
+        ) + (["no_quantizer"] if pplx else [])
         moved = {}
         for m in mistakes:
             if m == f"{other}_pooling":
-                wrong = head(pool(states[-1], mask, other), dense)
+                wrong = head(pool(states[-1], mask, other), dense, pplx)
+            elif m == "no_quantizer":
+                wrong = head(pool(states[-1], mask, mode), dense)
             else:
-                wrong = head(pool(forward(W, cfg, inp, mask, gemma, mistake=m)[-1], mask, mode), dense)
+                wrong = head(pool(forward(W, cfg, inp, mask, gemma, mistake=m)[-1], mask, mode), dense, pplx)
             moved[m] = min_cosine(wrong, out)
             assert moved[m] < 0.999, (name, m, moved[m])
 
@@ -714,6 +745,7 @@ def main():
     make_model("eurobert-tiny", eurobert_config(vocab), False, 2468, source)
     # A Qwen3 embedder trained to attend both ways says so in its config (gte-Qwen3's is_causal: false).
     make_model("qwen3-bidir-tiny", {**qwen3_config(vocab), "is_causal": False}, False, 4322, source)
+    make_model("pplx-tiny", pplx_config(vocab), False, 4323, source)
     make_jina_v5(source, vocab)
 
 

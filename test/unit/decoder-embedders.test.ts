@@ -93,6 +93,41 @@ describe('decoder embedder configs', () => {
     expect(parseHfConfig({ ...remote, is_causal: false }).decoder?.causal).toBe(false);
   });
 
+  it("reads pplx-embed's layout: a bidirectional Qwen3 by its own model type, its int8 quantizer, whose values come back unnormalized", async () => {
+    const dir = join(FIXTURES, 'pplx-tiny');
+    const config = parseHfConfig(json(join(dir, 'config.json')));
+    expect(config).toMatchObject({ modelType: 'qwen3', decoder: { causal: false, qkNorm: true } });
+    const handle = await openFolderHandle(dir, undefined);
+    expect(handle.info.pooling).toBe('mean');
+    expect(handle.model.weights.quantizer).toBe('int8_tanh');
+    const expected = json(join(dir, 'expected.json')) as Expected;
+    const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))));
+    const raw = await new CpuEncoder(handle.model.weights).embed(expected.ids, {
+      layers: expected.layers,
+      dims: expected.hidden,
+      pooling: 'mean',
+      normalize: false,
+    });
+    let exact = 0;
+    let total = 0;
+    raw.forEach((v, i) => {
+      const want = oracle.get(`st.${i}`, [expected.hidden]);
+      v.forEach((x, c) => {
+        expect(Number.isInteger(x)).toBe(true);
+        expect(Math.abs(x - (want[c] as number))).toBeLessThanOrEqual(1);
+        exact += x === want[c] ? 1 : 0;
+        total++;
+      });
+    });
+    // f32 against float64 may land a value on the other side of a rounding boundary, rarely.
+    expect(exact / total).toBeGreaterThan(0.99);
+    const ckpt = await openHfCheckpoint(dir);
+    const pack = await convertCheckpoint(ckpt, { id: 'pplx-tiny', quant: 'f32' }).finally(() => ckpt.close());
+    const manifest = JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json')));
+    expect(parseManifest(manifest).quantizer).toBe('int8_tanh');
+    expect(() => parseManifest({ ...manifest, quantizer: 'binary' })).toThrow(/quantizer must be one of int8_tanh/);
+  });
+
   it('refuses a checkpoint with query / key norms under a config that has none (another model)', async () => {
     const qwen = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURES, 'qwen3-tiny/model.safetensors'))));
     const config = parseHfConfig(json(join(FIXTURES, 'eurobert-tiny/config.json')));
@@ -204,6 +239,7 @@ describe.each([
   ['gemma3-tiny', RANDOM_MIN],
   ['eurobert-tiny', RANDOM_MIN],
   ['qwen3-bidir-tiny', RANDOM_MIN],
+  ['pplx-tiny', RANDOM_MIN],
   ['qwen3-trained', TRAINED_MIN],
   ['gemma3-trained', TRAINED_MIN],
 ])('%s against the PyTorch oracle', (name, MIN) => {
