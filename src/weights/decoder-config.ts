@@ -135,18 +135,18 @@ export function eurobertSpec(raw: Raw, n: DecoderNumbers, numKvHeads: number, ex
 }
 
 /**
- * Gemma 3 text (transformers models/gemma3), as EmbeddingGemma saves it (use_bidirectional_attention):
+ * Gemma 3 text (transformers models/gemma3), as EmbeddingGemma saves it (use_bidirectional_attention)
+ * or as causal embedders over the LLM do (microsoft/harrier-oss-v1-270m: last-token pooling):
  * - layer_types (default: every 6th layer full) picks per layer the window and the RoPE base:
  *   rope_theta on full layers, rope_local_base_freq (default 10000) on sliding ones;
  * - bidirectional: the config turns sliding_window into sliding_window // 2 + 1 and the mask keeps
- *   |i - j| < that, so windowHalf = sliding_window // 2;
+ *   |i - j| < that, so windowHalf = sliding_window // 2; causal: sliding_window_overlay keeps
+ *   keys j > i - sliding_window, so windowHalf = sliding_window - 1 beside the causal mask;
  * - scaling query_pre_attn_scalar^-0.5; embeddings times sqrt(hidden_size); gelu_pytorch_tanh;
  * - RMSNorm multiplies by (1 + w): the checkpoint reader folds the 1 into the stored weights.
  */
 export function gemma3Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exitNorm: ExitNorm): DecoderSpec {
-  if (raw.use_bidirectional_attention !== true) {
-    throw new UnsupportedError('gemma3_text without use_bidirectional_attention (a causal LM) is not an embedder m3web runs');
-  }
+  const bidirectional = raw.use_bidirectional_attention === true;
   // final_logit_softcapping only touches the language-model logits, which an embedder never computes.
   if (raw.attn_logit_softcapping !== undefined && raw.attn_logit_softcapping !== null) {
     throw new UnsupportedError('attn_logit_softcapping is not supported');
@@ -160,13 +160,14 @@ export function gemma3Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exit
     );
   }
   const full = types.map((t) => t === 'full_attention');
-  const windowHalf = Math.floor(positiveInt(raw, 'sliding_window', 4096) / 2);
+  const window = positiveInt(raw, 'sliding_window', 4096);
+  const windowHalf = bidirectional ? Math.floor(window / 2) : window - 1;
   const params = ropeParameters(raw);
   const global = params ? ropeTheta(params, 'full_attention') : positive(raw, 'rope_theta', 1_000_000);
   const local = params ? ropeTheta(params, 'sliding_attention') : positive(raw, 'rope_local_base_freq', 10_000);
   return {
     numKvHeads,
-    causal: false,
+    causal: !bidirectional,
     windowHalf: full.map((f) => (f ? Number.POSITIVE_INFINITY : windowHalf)),
     ropeTheta: full.map((f) => (f ? global : local)),
     attnScale: 1 / Math.sqrt(positive(raw, 'query_pre_attn_scalar', n.headDim)),

@@ -31,6 +31,7 @@ const FIXTURES: [string, Quant[], string[]][] = [
   ['eurobert-tiny', ['f32', 'q8'], []],
   ['qwen3-bidir-tiny', ['f32'], []],
   ['pplx-tiny', ['f32'], []],
+  ['gemma3-causal-tiny', ['f32'], []],
   ['qwen3-trained', ['f32', 'f16', 'q8', 'q4'], []],
   ['gemma3-trained', ['f32', 'f16', 'q8', 'q4'], ['2_Dense', '3_Dense']],
   ['t5-st-tiny', ['f32', 'q8'], ['2_Dense']],

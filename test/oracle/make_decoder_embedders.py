@@ -207,14 +207,20 @@ def layer_plan(cfg, gemma, mistake):
         # transformers' create_causal_mask builds the bidirectional mask where config.is_causal is false.
         causal = not is_eurobert(cfg) and cfg.get("is_causal", True) and not cfg.get("use_bidirectional_attention")
         return [(cfg["rope_theta"], None, causal != (mistake in ("bidirectional", "causal")))] * L
+    # EmbeddingGemma (use_bidirectional_attention): the config turns sliding_window W into W // 2 + 1 and the mask
+    # keeps |i - j| < that. Causal Gemma 3 (the LLM, Harrier's embedders): sliding_window_overlay keeps
+    # j > i - W, with j <= i, i.e. i - j <= W - 1.
+    bidir = cfg.get("use_bidirectional_attention", False)
+    W = cfg["sliding_window"]
+    half = W // 2 if bidir != (mistake == "other_window") else W - 1
     plan = []
     for t in cfg["layer_types"]:
         full = t == "full_attention"
         theta = cfg["rope_theta"] if full else cfg["rope_local_base_freq"]
         if mistake == "swapped_thetas":
             theta = cfg["rope_local_base_freq"] if full else cfg["rope_theta"]
-        window = None if full or mistake == "no_window" else cfg["sliding_window"] // 2
-        plan.append((theta, window, mistake == "causal"))
+        window = None if full or mistake == "no_window" else half
+        plan.append((theta, window, (not bidir) != (mistake in ("causal", "bidirectional"))))
     return plan
 
 
@@ -345,6 +351,7 @@ QWEN_PROMPTS = {
     "query": "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:",
     "document": "",
 }
+HARRIER_PROMPTS = {"query": "Instruct: Retrieve semantically similar text\nQuery: "}
 GEMMA_PROMPTS = {
     "query": "task: search result | query: ",
     "document": "title: none | text: ",
@@ -507,20 +514,22 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
     mf.write_safetensors(path, [(n, a.astype(np.float32)) for n, a in weights], {"format": "pt"})
     W = {n: torch.from_numpy(a.astype(np.float64)) for n, a in mf.read_safetensors(path).items()}
     H = cfg["hidden_size"]
-    shapes = dense_shapes(cfg, gemma)
+    # A causal Gemma 3 embedder (Harrier's form): last-token pooling, no Dense modules, an instruction for queries.
+    causal_gemma = gemma and not cfg.get("use_bidirectional_attention", False)
+    shapes = [] if causal_gemma else dense_shapes(cfg, gemma)
     dense = write_dense(folder, random_dense(shapes, seed + 1) if dense is None else dense)
     eurobert = cfg["model_type"] == "eurobert"
     pplx = cfg["model_type"] == "bidirectional_pplx_qwen3"
     # EuroBERT fine-tunes (sentence-transformers' default for an encoder) pool by mean, with no prompts; so
     # does pplx-embed, whose FlexibleQuantizer takes Normalize's place.
-    mode = "mean" if gemma or eurobert or pplx else "last"
-    prompts = GEMMA_PROMPTS if gemma else {} if eurobert or pplx else QWEN_PROMPTS
+    mode = "mean" if (gemma and not causal_gemma) or eurobert or pplx else "last"
+    prompts = HARRIER_PROMPTS if causal_gemma else GEMMA_PROMPTS if gemma else {} if eurobert or pplx else QWEN_PROMPTS
     write_st_files(folder, gemma, shapes, H, mode, prompts, quantizer=pplx)
 
     texts, ids = source["texts"], source["ids"]
     lengths = [len(x) for x in ids]
     if gemma:
-        assert max(lengths) > cfg["sliding_window"] // 2 + 1, "some text must cross the sliding window"
+        assert max(lengths) > cfg["sliding_window"] + 1, "some text must cross the sliding window"
     pad = cfg.get("pad_token_id") or 0
     with torch.no_grad():
         inp, mask = batch(ids, pad)
@@ -544,7 +553,7 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
         # The fixture must tell the conventions apart: each mistake moves the output past the bounds.
         other = "last" if mode == "mean" else "mean"
         mistakes = (
-            ["swapped_thetas", "no_window", "causal", "no_plus_one"]
+            ["swapped_thetas", "no_window", "bidirectional" if causal_gemma else "causal", "no_plus_one", "other_window"]
             if gemma
             else ["causal" if eurobert or pplx or cfg.get("is_causal") is False else "bidirectional", f"{other}_pooling"]
         ) + (["no_quantizer"] if pplx else [])
@@ -746,6 +755,9 @@ def main():
     # A Qwen3 embedder trained to attend both ways says so in its config (gte-Qwen3's is_causal: false).
     make_model("qwen3-bidir-tiny", {**qwen3_config(vocab), "is_causal": False}, False, 4322, source)
     make_model("pplx-tiny", pplx_config(vocab), False, 4323, source)
+    # Gemma 3 as an LLM attends causally: a causal embedder over it (microsoft/harrier-oss-v1-270m's form).
+    causal_gemma = {**gemma3_config(vocab), "use_bidirectional_attention": False, "architectures": ["Gemma3TextModel"]}
+    make_model("gemma3-causal-tiny", causal_gemma, True, 8766, source)
     make_jina_v5(source, vocab)
 
 

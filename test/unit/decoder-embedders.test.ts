@@ -134,6 +134,15 @@ describe('decoder embedder configs', () => {
     await expect(weightsFromTensors(config, qwen)).rejects.toThrow(/q_norm/);
   });
 
+  it('reads a causal Gemma 3 (harrier-oss-v1-270m): sliding layers keep the window keys before each query', () => {
+    const c = parseHfConfig({ ...EMBEDDING_GEMMA_300M, use_bidirectional_attention: false });
+    expect(c.decoder).toMatchObject({ causal: true, sandwichNorms: true });
+    // transformers' sliding_window_overlay: keys j > i - 512, with j <= i.
+    expect(c.decoder?.windowHalf.slice(0, 6)).toEqual([511, 511, 511, 511, 511, Number.POSITIVE_INFINITY]);
+    const { use_bidirectional_attention: _b, ...llm } = EMBEDDING_GEMMA_300M;
+    expect(parseHfConfig(llm).decoder?.causal).toBe(true);
+  });
+
   it('keeps every GPU buffer of Qwen3-Embedding-0.6B, EmbeddingGemma-300m and EuroBERT-210m within the default WebGPU limits', () => {
     const MAX_BINDING = 128 * 2 ** 20;
     for (const raw of [QWEN3_EMBEDDING_06B, EMBEDDING_GEMMA_300M, EUROBERT_210M]) {
@@ -148,7 +157,6 @@ describe('decoder embedder configs', () => {
   });
 
   it.each([
-    [{ ...EMBEDDING_GEMMA_300M, use_bidirectional_attention: false }, UnsupportedError, /use_bidirectional_attention/],
     [{ ...EMBEDDING_GEMMA_300M, attn_logit_softcapping: 50 }, UnsupportedError, /softcapping/],
     [{ ...EMBEDDING_GEMMA_300M, layer_types: ['full_attention'] }, ModelFormatError, /layer_types/],
     [{ ...QWEN3_EMBEDDING_06B, use_sliding_window: true }, UnsupportedError, /use_sliding_window/],
@@ -240,10 +248,12 @@ describe.each([
   ['eurobert-tiny', RANDOM_MIN],
   ['qwen3-bidir-tiny', RANDOM_MIN],
   ['pplx-tiny', RANDOM_MIN],
+  ['gemma3-causal-tiny', RANDOM_MIN],
   ['qwen3-trained', TRAINED_MIN],
   ['gemma3-trained', TRAINED_MIN],
 ])('%s against the PyTorch oracle', (name, MIN) => {
-  const gemma = name.startsWith('gemma3');
+  // EmbeddingGemma's two Dense modules; a causal Gemma 3 embedder has none.
+  const dense = (json(join(FIXTURES, name, 'modules.json')) as { type: string }[]).filter((m) => m.type.endsWith('.Dense'));
   const dir = join(FIXTURES, name);
   const expected = json(join(dir, 'expected.json')) as Expected;
   const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))));
@@ -262,7 +272,7 @@ describe.each([
     const prompts = json(join(dir, 'config_sentence_transformers.json')).prompts;
     expect(handle.info.prefixes.query).toBe(prompts.query);
     const { weights, tokenizer } = handle.model;
-    expect(weights.head?.length ?? 0).toBe(gemma ? 2 : 0);
+    expect(weights.head?.length ?? 0).toBe(dense.length);
     expect(expected.texts.map((t) => [...tokenizer.encode(t, 1000).ids])).toEqual(expected.ids);
     const cpu = new CpuEncoder(weights);
     let worst = 1;
@@ -283,7 +293,7 @@ describe.each([
     const pack = await convertCheckpoint(ckpt, { id: name, quant }).finally(() => ckpt.close());
     const manifest = parseManifest(JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json'))));
     expect(manifest.pooling).toBe(expected.pooling);
-    expect(manifest.head).toEqual(gemma ? ['identity', 'identity'] : undefined);
+    expect(manifest.head).toEqual(dense.length ? dense.map(() => 'identity') : undefined);
     const model = modelFromPack(manifest, pack.files, expected.layers);
     const worst = await worstSt(model.weights);
     console.log(`${name} cpu ${quant} pack: sentence vectors ${worst.toFixed(6)}`);
