@@ -59,13 +59,14 @@ for (const [model, quants, densePaths] of FIXTURES) {
     );
     const H = config.hiddenSize;
     const L = expected.layers;
+    // pplx-embed's quantizer after pooling (its modules.json's FlexibleQuantizer); T5 encoders have no modules.json.
+    const modules = await readFixtureJson(`${dir}/modules.json`).catch(() => undefined);
+    const { quantizer } = sentenceTransformersSettings({ modules });
 
     for (const quant of parityQuants(quants)) {
       it(`webgpu ${quant}: ${exitsNamed(L)} and the sentence-transformers output`, async () => {
         const weights = await weightsFromTensors(config, weightsFile, { quant });
         weights.head = await denseModules({ dense }, H, quant);
-        // pplx-embed's quantizer after pooling (its modules.json's FlexibleQuantizer).
-        const { quantizer } = sentenceTransformersSettings({ modules: await readFixtureJson(`${dir}/modules.json`) });
         if (quantizer) weights.quantizer = quantizer;
         const backend = await GpuEncoder.create(await testGpu(), weights);
         let minHidden = 1;
