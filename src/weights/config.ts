@@ -11,7 +11,7 @@ import {
   parseNomicConfig,
 } from './bert-configs.js';
 import { bool, ERF_GELU, num, obj, positiveInt, ropeTheta } from './config-fields.js';
-import { type ClassifierFamily, crossEncoderSpec } from './cross-encoder-config.js';
+import { type ClassifierFamily, crossEncoderSpec, isOneLabelClassifier } from './cross-encoder-config.js';
 import { parseDebertaV2Config } from './deberta-config.js';
 import { decoderHeads, eurobertSpec, gemma3Spec, qwen2Spec, qwen3Spec } from './decoder-config.js';
 import { decoderRerankerOverrides } from './decoder-rerankers.js';
@@ -317,7 +317,7 @@ function parseQwenConfig(cfg: Record<string, unknown>, family: 'qwen3' | 'qwen2'
  */
 function parseEuroBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm): EncoderConfig {
   const config = parseDecoderConfig(cfg, 'eurobert', exitNorm);
-  if (crossEncoderSpec(cfg, 'qwen3')) {
+  if (isOneLabelClassifier(cfg)) {
     throw new UnsupportedError('EuroBERT cross-encoders (EuroBertForSequenceClassification with one label) are not supported');
   }
   return config;

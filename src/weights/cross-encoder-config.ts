@@ -20,18 +20,19 @@ export type ClassifierFamily =
  * more labels, and every other architecture, open as the encoder under their head, as before.
  */
 export function crossEncoderSpec(cfg: Record<string, unknown>, family: ClassifierFamily): CrossEncoderSpec | null {
+  return isOneLabelClassifier(cfg) ? { activation: scoreActivation(cfg), ...headOf(family, cfg) } : null;
+}
+
+/** Whether a config is a one-label sequence classifier: a cross-encoder's. */
+export function isOneLabelClassifier(cfg: Record<string, unknown>): boolean {
   // A causal LM told which answer tokens score it (vLLM's classifier_from_token) is the one-label
   // classifier the checkpoint readers turn it into.
-  const told = isCausalLm(cfg) && cfg.classifier_from_token !== undefined;
+  if (isCausalLm(cfg) && cfg.classifier_from_token !== undefined) return true;
   const classifier =
     Array.isArray(cfg.architectures) &&
     cfg.architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'));
-  if (!classifier && !told) return null;
-  const labels = told
-    ? 1
-    : (cfg.num_labels ?? (typeof cfg.id2label === 'object' && cfg.id2label ? Object.keys(cfg.id2label).length : 2));
-  if (labels !== 1) return null;
-  return { activation: scoreActivation(cfg), ...headOf(family, cfg) };
+  const labels = cfg.num_labels ?? (typeof cfg.id2label === 'object' && cfg.id2label ? Object.keys(cfg.id2label).length : 2);
+  return classifier && labels === 1;
 }
 
 function headOf(family: ClassifierFamily, cfg: Record<string, unknown>): Omit<CrossEncoderSpec, 'activation'> {

@@ -499,6 +499,30 @@ def pplx_config(vocab_size):
     return cfg
 
 
+def write_expected(folder, name, source, states, out, cfg, mode, moved, note):
+    """expected.safetensors (hidden.{i}.{l} for every exit, st.{i}) and expected.json, as every fixture here has them."""
+    L = cfg["num_hidden_layers"]
+    tensors = []
+    for i, x in enumerate(source["ids"]):
+        for l in range(L + 1):
+            tensors.append((f"hidden.{i}.{l}", states[l][i, : len(x)].numpy().astype(np.float32)))
+        tensors.append((f"st.{i}", out[i].numpy().astype(np.float32)))
+    mf.write_safetensors(os.path.join(folder, "expected.safetensors"), tensors)
+    mf.write_json(
+        os.path.join(folder, "expected.json"),
+        {
+            "model": name,
+            "texts": source["texts"],
+            "ids": source["ids"],
+            "layers": L,
+            "hidden": cfg["hidden_size"],
+            "pooling": mode,
+            "mistakes_min_cosine": {k: round(v, 4) for k, v in moved.items()},
+            "note": note,
+        },
+    )
+
+
 def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""):
     """Writes fixture `name`: random weights from `seed`, or the given `weights` ([(name, array)]) and
     `dense` (Dense matrices) of a trained model."""
@@ -568,28 +592,19 @@ def make_model(name, cfg, gemma, seed, source, weights=None, dense=None, note=""
             moved[m] = min_cosine(wrong, out)
             assert moved[m] < 0.999, (name, m, moved[m])
 
-    L = cfg["num_hidden_layers"]
-    tensors = []
-    for i, n in enumerate(lengths):
-        for l in range(L + 1):
-            tensors.append((f"hidden.{i}.{l}", states[l][i, :n].numpy().astype(np.float32)))
-        tensors.append((f"st.{i}", out[i].numpy().astype(np.float32)))
-    mf.write_safetensors(os.path.join(folder, "expected.safetensors"), tensors)
-    mf.write_json(
-        os.path.join(folder, "expected.json"),
-        {
-            "model": name,
-            "texts": texts,
-            "ids": ids,
-            "layers": L,
-            "hidden": H,
-            "pooling": mode,
-            "mistakes_min_cosine": {k: round(v, 4) for k, v in moved.items()},
-            "note": "hidden.{i}.{l}: [len_i, hidden], real tokens only: l=0 the embedding output, 0<l<L the raw "
-            "residual stream after layer l, l=L norm(layer L). st.{i}: the sentence-transformers output (pooling, "
-            "Dense modules, Normalize). float64, one right-padded batch checked against each text alone and a "
-            "left-padded batch, stored as F32." + note,
-        },
+    write_expected(
+        folder,
+        name,
+        source,
+        states,
+        out,
+        cfg,
+        mode,
+        moved,
+        "hidden.{i}.{l}: [len_i, hidden], real tokens only: l=0 the embedding output, 0<l<L the raw "
+        "residual stream after layer l, l=L norm(layer L). st.{i}: the sentence-transformers output (pooling, "
+        "Dense modules, Normalize). float64, one right-padded batch checked against each text alone and a "
+        "left-padded batch, stored as F32." + note,
     )
     print(f"{name}: {len(texts)} texts, lengths {lengths}; min cosine under each mistake {moved}")
 
@@ -699,7 +714,6 @@ def make_jina_v5(source, vocab):
         adapters[task] = merged(W, pairs, alpha / r)
 
     texts, ids = source["texts"], source["ids"]
-    lengths = [len(x) for x in ids]
     pad = cfg["pad_token_id"]
     with torch.no_grad():
         inp, mask = batch(ids, pad)
@@ -718,29 +732,13 @@ def make_jina_v5(source, vocab):
             wrong = head(pool(forward(weights, cfg, inp, mask, False, mistake=mistake)[-1], mask, mode), [])
             moved[label] = min_cosine(wrong, out)
             assert moved[label] < 0.999, (label, moved[label])
-    L = cfg["num_hidden_layers"]
-    tensors = []
-    for i, n in enumerate(lengths):
-        for l in range(L + 1):
-            tensors.append((f"hidden.{i}.{l}", states[l][i, :n].numpy().astype(np.float32)))
-        tensors.append((f"st.{i}", out[i].numpy().astype(np.float32)))
-    mf.write_safetensors(os.path.join(folder, "expected.safetensors"), tensors)
-    mf.write_json(
-        os.path.join(folder, "expected.json"),
-        {
-            "model": name,
-            "texts": texts,
-            "ids": ids,
-            "layers": L,
-            "hidden": cfg["hidden_size"],
-            "pooling": "last",
-            "mistakes_min_cosine": {k: round(v, 4) for k, v in moved.items()},
-            "note": "The base weights with adapters/retrieval merged (W + lora_alpha / r * B A, r 4, alpha 8) in float64. "
-            "hidden.{i}.{l}: [len_i, hidden], real tokens only: l=0 the embedding output, 0<l<L the raw residual stream "
-            "after layer l, l=L norm(layer L). st.{i}: the last real token of norm(layer L), normalized (the ids as given: "
-            "no prompt). Stored as F32.",
-        },
+    note = (
+        "The base weights with adapters/retrieval merged (W + lora_alpha / r * B A, r 4, alpha 8) in float64. "
+        "hidden.{i}.{l}: [len_i, hidden], real tokens only: l=0 the embedding output, 0<l<L the raw residual stream "
+        "after layer l, l=L norm(layer L). st.{i}: the last real token of norm(layer L), normalized (the ids as given: "
+        "no prompt). Stored as F32."
     )
+    write_expected(folder, name, source, states, out, cfg, "last", moved, note)
     print(f"{name}: {len(texts)} texts; min cosine under each mistake {moved}")
 
 

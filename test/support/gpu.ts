@@ -51,9 +51,13 @@ export function exitsNamed(layers: number): string {
   return exits.length === layers + 1 ? 'every exit' : `exits ${exits.slice(0, -1).join(', ')} and ${exits.at(-1)}`;
 }
 
-/** The weight formats a parity test runs in this project (see parityExits). */
-export function parityQuants<Q extends string>(quants: readonly Q[], everyFormat = false): Q[] {
-  return inNode || everyFormat ? [...quants] : quants.filter((q) => q === 'f32');
+/**
+ * The weight formats a parity test runs in this project (see parityExits); none in the browser
+ * project for a model whose kernels another fixture there runs already (`kernelsSeen`).
+ */
+export function parityQuants<Q extends string>(quants: readonly Q[], everyFormat = false, kernelsSeen = false): Q[] {
+  if (inNode || everyFormat) return [...quants];
+  return kernelsSeen ? [] : quants.filter((q) => q === 'f32');
 }
 
 /** One device per test file (Node worker or browser page), shared by its tests. */

@@ -11,8 +11,10 @@ import { openHfCheckpoint } from '../../src/node/hf-checkpoint.js';
 import { checkpointFromFiles, convertCheckpoint } from '../../src/pack/convert.js';
 import { parseManifest } from '../../src/pack/manifest.js';
 import { modelFromPack } from '../../src/pack/model.js';
+import type { Pack } from '../../src/pack/write.js';
 import { openFolderHandle } from '../../src/source/folder.js';
 import { parseHfConfig } from '../../src/weights/config.js';
+import type { EncoderWeights } from '../../src/weights/weights.js';
 import { QWEN3_EMBEDDING_06B } from '../support/decoder-configs.js';
 import { type FakeHub, folderFiles, startFakeHub } from '../support/hub-server.js';
 import { cosine } from '../support/random.js';
@@ -35,6 +37,9 @@ const ADAPTER_FILES = ['adapters/retrieval/adapter_config.json', 'adapters/retri
 const FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
 
 const worstSt = (vectors: Float32Array[]) => Math.min(...vectors.map((v, i) => cosine(v, oracle.get(`st.${i}`, [H]))));
+const embedAll = (weights: EncoderWeights) =>
+  new CpuEncoder(weights).embed(expected.ids, { layers: expected.layers, dims: H, pooling: 'last', normalize: true });
+const manifestOf = (pack: Pack) => parseManifest(JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json'))));
 const oracleIds = (ids: number[][]) => expected.ids.every((want, i) => JSON.stringify(want) === JSON.stringify(ids[i]));
 
 describe('jina_embeddings_v5 configs', () => {
@@ -66,9 +71,7 @@ describe('jina-embeddings-v5-text-nano from a folder', () => {
       });
     }
     expect(worst).toBeGreaterThan(0.99999);
-    expect(
-      worstSt(await cpu.embed(expected.ids, { layers: expected.layers, dims: H, pooling: 'last', normalize: true })),
-    ).toBeGreaterThan(0.99999);
+    expect(worstSt(await embedAll(weights))).toBeGreaterThan(0.99999);
   });
 
   it('reads a task repository (its adapter merged already, no adapters folder) as it is', async () => {
@@ -76,10 +79,8 @@ describe('jina-embeddings-v5-text-nano from a folder', () => {
     try {
       for (const f of FILES) cpSync(join(DIR, f), join(copy, f));
       const handle = await openFolderHandle(copy, undefined);
-      const cpu = new CpuEncoder(handle.model.weights);
-      const out = await cpu.embed(expected.ids, { layers: expected.layers, dims: H, pooling: 'last', normalize: true });
       // The base weights without the adapter: far from the merged model's vectors.
-      expect(worstSt(out)).toBeLessThan(0.5);
+      expect(worstSt(await embedAll(handle.model.weights))).toBeLessThan(0.5);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
@@ -88,16 +89,9 @@ describe('jina-embeddings-v5-text-nano from a folder', () => {
   it('converts into a pack that keeps the merge, the pooling, the prompts and the widths', async () => {
     const ckpt = await openHfCheckpoint(DIR);
     const pack = await convertCheckpoint(ckpt, { id: 'jina-v5-nano-tiny', quant: 'q8' }).finally(() => ckpt.close());
-    const manifest = parseManifest(JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json'))));
+    const manifest = manifestOf(pack);
     expect(manifest).toMatchObject({ pooling: 'last', prefixes: { query: 'Query: ', passage: 'Document: ' } });
-    const model = modelFromPack(manifest, pack.files, expected.layers);
-    const out = await new CpuEncoder(model.weights).embed(expected.ids, {
-      layers: expected.layers,
-      dims: H,
-      pooling: 'last',
-      normalize: true,
-    });
-    expect(worstSt(out)).toBeGreaterThan(0.998);
+    expect(worstSt(await embedAll(modelFromPack(manifest, pack.files, expected.layers).weights))).toBeGreaterThan(0.998);
   });
 
   it('merges the adapter of files dropped into a page (each keyed by its own folder)', async () => {
@@ -107,15 +101,8 @@ describe('jina-embeddings-v5-text-nano from a folder', () => {
       return file;
     });
     const pack = await convertCheckpoint(await checkpointFromFiles(dropped), { id: 'dropped', quant: 'f32' });
-    const manifest = parseManifest(JSON.parse(new TextDecoder().decode(pack.files.get('manifest.json'))));
-    const model = modelFromPack(manifest, pack.files, expected.layers);
-    const out = await new CpuEncoder(model.weights).embed(expected.ids, {
-      layers: expected.layers,
-      dims: H,
-      pooling: 'last',
-      normalize: true,
-    });
-    expect(worstSt(out)).toBeGreaterThan(0.99999);
+    const model = modelFromPack(manifestOf(pack), pack.files, expected.layers);
+    expect(worstSt(await embedAll(model.weights))).toBeGreaterThan(0.99999);
   });
 });
 
