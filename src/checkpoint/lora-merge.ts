@@ -106,6 +106,7 @@ function addUpdate(w: Float32Array, pair: LoraPair, from: number, to: number): F
 export async function mergeLoraAdapter(base: TensorSource, adapter: LoraAdapterFiles): Promise<TensorSource> {
   const pairs = await loraPairs(adapter, loraScale(adapter.config, adapter.path));
   const byName = new Map<string, LoraPair>();
+  const found = new Set<string>();
   for (const name of base.names()) {
     const pair = pairs.get(bare(name));
     if (!pair) continue;
@@ -116,8 +117,9 @@ export async function mergeLoraAdapter(base: TensorSource, adapter: LoraAdapterF
       );
     }
     byName.set(name, pair);
+    found.add(bare(name));
   }
-  const missing = [...pairs.keys()].filter((key) => ![...byName.values()].includes(pairs.get(key) as LoraPair));
+  const missing = [...pairs.keys()].filter((key) => !found.has(key));
   if (missing.length > 0) {
     throw new ModelFormatError(`${adapter.path} adapts ${missing.slice(0, 3).join(', ')}, which the checkpoint does not have`);
   }

@@ -27,7 +27,6 @@ import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { Pooling } from '../weights/config.js';
 import { type ExitNorm, everyExit, firstExit } from '../weights/config.js';
 import { decoderRerankerOverrides } from '../weights/decoder-rerankers.js';
-import { isJinaV5, JINA_V5_TYPE } from '../weights/jina-v5.js';
 import { completeStaticConfig, defaultWidths, tokenizing } from '../weights/static-config.js';
 import { QUANTS, type Quant, type WeightParts } from '../weights/weights.js';
 import { Arena } from './arena.js';
@@ -212,6 +211,7 @@ export async function sentenceTransformersFiles(
     // Only a folder without sentence-transformers' files is told by it (see spladeByName).
     modules === undefined ? json(IDF_FILE) : undefined,
   ]);
+  const modelType = (config as Record<string, unknown> | undefined)?.model_type;
   const spladePath = modulePaths(modules, 'SpladePooling')[0];
   const splade = spladePath === undefined ? undefined : { config: await json(`${spladePath}/config.json`) };
   const dense: DenseFiles[] = [];
@@ -235,7 +235,7 @@ export async function sentenceTransformersFiles(
     ...(sparseBytes ? { sparseLinear: await readTorchStateDict(sparseBytes, SPARSE_FILE) } : {}),
     ...(colbertBytes ? { colbertLinear: await readTorchStateDict(colbertBytes, COLBERT_FILE) } : {}),
     ...(idf === undefined ? {} : { idf: true as const }),
-    ...(isJinaV5(config) ? { modelType: JINA_V5_TYPE } : {}),
+    ...(typeof modelType === 'string' ? { modelType } : {}),
   };
 }
 
