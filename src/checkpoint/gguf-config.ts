@@ -11,36 +11,49 @@ export const requiredNumber = (file: GgufFile, key: string): number => {
   return v;
 };
 
+/** What the two decoder architectures here write in config.json beyond the shared numbers. */
+const DECODERS = {
+  qwen3: { architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', tie_word_embeddings: true },
+  eurobert: { architectures: ['EuroBertModel'], model_type: 'eurobert' },
+} as const;
+
 /**
- * Qwen3-Embedding's config: grouped-query heads of `key_length`, RMSNorm, RoPE (llama.cpp's base
- * when the file names none), the word table tied (an embedder has no head).
+ * A decoder's config: grouped-query heads of `key_length`, RMSNorm, RoPE (llama.cpp's base when
+ * the file names none). Qwen3-Embedding (`qwen3`): causal unless the converter wrote causal false
+ * (Qwen3 embedders that attend both ways). EuroBERT (`eurobert`, jina-embeddings-v5-text-nano):
+ * Llama's layers attending both ways, which the converter writes as causal false; a file saying
+ * true asks llama.cpp for another model than EuroBERT.
  */
-function qwen3Config(file: GgufFile, vocabSize: number, padding: { pad_token_id?: number }): Record<string, unknown> {
-  const hp = (key: string) => requiredNumber(file, `qwen3.${key}`);
+function decoderConfig(
+  file: GgufFile,
+  arch: keyof typeof DECODERS,
+  vocabSize: number,
+  padding: { pad_token_id?: number },
+): Record<string, unknown> {
+  const hp = (key: string) => requiredNumber(file, `${arch}.${key}`);
   const heads = hp('attention.head_count');
-  const [key, value] = ['key', 'value'].map((k) => ggufNumber(file, `qwen3.attention.${k}_length`));
+  const [key, value] = ['key', 'value'].map((k) => ggufNumber(file, `${arch}.attention.${k}_length`));
   if (key !== undefined && value !== undefined && key !== value)
     throw new UnsupportedError(`${file.name}: attention key length ${key} differs from value length ${value}`);
-  const scaling = file.metadata.get('qwen3.rope.scaling.type');
-  // llama.cpp's converter writes causal false for Qwen3 embedders that attend both ways.
-  const causal = file.metadata.get('qwen3.attention.causal');
+  const scaling = file.metadata.get(`${arch}.rope.scaling.type`);
+  const causal = file.metadata.get(`${arch}.attention.causal`);
+  if (arch === 'eurobert' && causal === true)
+    throw new UnsupportedError(`${file.name}: a eurobert file that asks for causal attention; EuroBERT attends both ways`);
   return {
-    architectures: ['Qwen3ForCausalLM'],
-    model_type: 'qwen3',
+    ...DECODERS[arch],
     vocab_size: vocabSize,
     hidden_size: hp('embedding_length'),
     num_hidden_layers: hp('block_count'),
     num_attention_heads: heads,
-    num_key_value_heads: ggufNumber(file, 'qwen3.attention.head_count_kv') ?? heads,
+    num_key_value_heads: ggufNumber(file, `${arch}.attention.head_count_kv`) ?? heads,
     ...(key === undefined ? {} : { head_dim: key }),
     intermediate_size: hp('feed_forward_length'),
     max_position_embeddings: hp('context_length'),
-    rms_norm_eps: ggufNumber(file, 'qwen3.attention.layer_norm_rms_epsilon') ?? 1e-6,
-    rope_theta: ggufNumber(file, 'qwen3.rope.freq_base') ?? 10000,
+    rms_norm_eps: ggufNumber(file, `${arch}.attention.layer_norm_rms_epsilon`) ?? 1e-6,
+    rope_theta: ggufNumber(file, `${arch}.rope.freq_base`) ?? 10000,
     rope_scaling: scaling === undefined || scaling === 'none' ? null : { type: scaling },
     hidden_act: 'silu',
-    tie_word_embeddings: true,
-    ...(causal === false ? { is_causal: false } : {}),
+    ...(arch === 'qwen3' && causal === false ? { is_causal: false } : {}),
     ...padding,
   };
 }
@@ -111,7 +124,7 @@ export function ggufConfig(
     intermediate_size: hp('feed_forward_length'),
     hidden_act: 'gelu',
   });
-  if (arch === 'qwen3') return { config: qwen3Config(file, vocabSize, padding), zeroPositions: 0 };
+  if (arch === 'qwen3' || arch === 'eurobert') return { config: decoderConfig(file, arch, vocabSize, padding), zeroPositions: 0 };
   if (arch === 'gemma-embedding') return { config: gemmaConfig(file, vocabSize, padding), zeroPositions: 0 };
   if (arch === 'jina-bert-v2') {
     const config = {

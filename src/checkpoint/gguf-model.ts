@@ -1,4 +1,5 @@
 import { ModelFormatError, ModelNotFoundError, UnsupportedError } from '../errors.js';
+import { JINA_V5_PREFIXES } from '../weights/jina-v5.js';
 import { GgufFile, ggufNumber } from './gguf.js';
 import { ggufConfig, requiredNumber } from './gguf-config.js';
 import { byteLevelBpeJson, sentencePieceBpeJson, unigramJson, type Vocab, vocabOf, wordPieceJson } from './gguf-tokenizer.js';
@@ -46,6 +47,11 @@ const KNOWN_PROMPTS: readonly { name: RegExp; prompts: Record<string, string> }[
   },
   { name: /nomic[-_ ]embed[-_ ]text[-_ ]v(1|2[-_ ]moe)/i, prompts: { query: 'search_query: ', document: 'search_document: ' } },
   { name: /embedding[-_ ]?gemma/i, prompts: { query: 'task: search result | query: ', document: 'title: none | text: ' } },
+  // Jina's own files are named v5-nano-retrieval-F16.gguf and the like.
+  {
+    name: /jina[-_ ]embeddings[-_ ]v5|(^|[^a-z0-9])v5[-_ ](nano|small)[-_ ]/i,
+    prompts: { query: JINA_V5_PREFIXES.query, document: JINA_V5_PREFIXES.passage },
+  },
 ];
 
 function knownPrompts(file: GgufFile): Record<string, string> | undefined {
@@ -258,6 +264,9 @@ const QWEN3_NAMES: TensorNames = {
   ],
 };
 
+/** EuroBertModel's names are Qwen3's, and it has no query / key norms (a file holding them is refused). */
+const EUROBERT_NAMES = QWEN3_NAMES;
+
 /**
  * Gemma3TextModel's names, as EmbeddingGemma's checkpoint keeps them: Qwen3's, with Gemma's norms
  * around each sub-layer's output.
@@ -283,7 +292,17 @@ const ARCHITECTURES: Readonly<Record<string, Family>> = {
   'nomic-bert': { names: NOMIC_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson } },
   'nomic-bert-moe': { names: NOMIC_MOE_NAMES, pooling: 1, vocabularies: { t5: unigramJson, bert: wordPieceJson } },
   'jina-bert-v2': { names: JINA_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson } },
-  qwen3: { names: QWEN3_NAMES, pooling: 3, vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, qwenLast(file, v)) } },
+  qwen3: {
+    names: QWEN3_NAMES,
+    pooling: 3,
+    vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, null, qwenLast(file, v)) },
+  },
+  // jina-embeddings-v5-text-nano, the EuroBERT embedder the converter reads, pools the last token.
+  eurobert: {
+    names: EUROBERT_NAMES,
+    pooling: 3,
+    vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, ...flagged(file, v)) },
+  },
   'gemma-embedding': { names: GEMMA_NAMES, pooling: 1, vocabularies: { llama: sentencePieceBpeJson } },
 };
 
@@ -386,7 +405,7 @@ function gemmaDense(file: GgufFile): { files: DenseFiles[]; maps: Map<string, Ma
 }
 
 const SUPPORTED =
-  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), nomic-bert-moe (nomic-embed-text-v2-moe), jina-bert-v2 (jina-embeddings-v2-*-en), qwen3 (Qwen3-Embedding) and gemma-embedding (EmbeddingGemma, with its Dense projections)';
+  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), nomic-bert-moe (nomic-embed-text-v2-moe), jina-bert-v2 (jina-embeddings-v2-*-en), qwen3 (Qwen3-Embedding, jina-embeddings-v5-text-small), eurobert (jina-embeddings-v5-text-nano) and gemma-embedding (EmbeddingGemma, with its Dense projections)';
 
 /**
  * Opens a GGUF file (llama.cpp's format, as Hugging Face GGUF repositories and Ollama ship
@@ -447,6 +466,19 @@ function qwenLast(file: GgufFile, vocab: Vocab): number {
   if (file.metadata.get('tokenizer.ggml.add_eos_token') === true) return vocab.special('eos', '<|endoftext|>');
   const id = vocab.tokens.indexOf('<|endoftext|>');
   return id >= 0 ? id : vocab.special('eos', '<|endoftext|>');
+}
+
+/**
+ * The tokens llama.cpp adds around a text where the file says to (add_bos_token, add_eos_token):
+ * jina-embeddings-v5-text-nano's tokenizer appends `<|end_of_text|>` and the converter writes
+ * add_eos_token so.
+ */
+function flagged(file: GgufFile, vocab: Vocab): [number | null, number | null] {
+  const says = (key: string) => file.metadata.get(`tokenizer.ggml.add_${key}_token`) === true;
+  return [
+    says('bos') ? vocab.special('bos', '<|begin_of_text|>') : null,
+    says('eos') ? vocab.special('eos', '<|end_of_text|>') : null,
+  ];
 }
 
 /** Quantizations by preference where a folder or repository holds several: m3web requantizes to its own storage, so the closest to the original first. */

@@ -101,27 +101,52 @@ export function unigramJson(file: GgufFile, v: Vocab): unknown {
   });
 }
 
-/**
- * What a byte-level BPE vocabulary's `tokenizer.ggml.pre` stands for: the model's own
- * normalizer and split pattern, as its tokenizer.json has them (llama.cpp keeps only the pattern,
- * and a name for it).
- */
-const BYTE_LEVEL_PRE: Readonly<Record<string, { normalizer: unknown; split: string }>> = {
-  qwen2: {
-    normalizer: { type: 'NFC' },
-    split:
-      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-  },
+/** What a byte-level BPE vocabulary's `tokenizer.ggml.pre` stands for (BYTE_LEVEL_PRE). */
+interface BytePre {
+  normalizer: unknown;
+  split: string;
+  /** A word that is itself a token is kept whole before any merge (tokenizer.json's `ignore_merges`). */
+  ignoreMerges: boolean;
+}
+
+const QWEN2_PRE: BytePre = {
+  normalizer: { type: 'NFC' },
+  split:
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  ignoreMerges: false,
+};
+
+/** Llama 3's: no normalizer, digits in threes, ignore_merges (as llama.cpp's LLAMA3 pre-tokenizer runs it). */
+const LLAMA3_PRE: BytePre = {
+  normalizer: null,
+  split:
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  ignoreMerges: true,
 };
 
 /**
- * tokenizer.json for a byte-level BPE vocabulary (tokenizer.ggml.model "gpt2": Qwen's): the tokens
- * and merges as they are (GPT-2's byte alphabet), control tokens as special added tokens,
- * user-defined ones (`<think>`) as plain added tokens, padding slots (UNUSED) in the vocabulary
- * only, where no merge reaches them. `last`: the token every text ends with (Qwen3-Embedding's
- * `<|endoftext|>`), or null.
+ * What a byte-level BPE vocabulary's `tokenizer.ggml.pre` stands for: the model's own normalizer,
+ * split pattern and merge rule, as its tokenizer.json has them (llama.cpp keeps only a name for
+ * them). The converter names a tokenizer by the hash of its ids for a fixed text, framing
+ * included: jina-embeddings-v5-text-nano's (Llama 3's vocabulary, `<|end_of_text|>` appended) is
+ * "jina-v5-nano", which llama.cpp runs as Llama 3's.
  */
-export function byteLevelBpeJson(file: GgufFile, v: Vocab, last: number | null): unknown {
+const BYTE_LEVEL_PRE: Readonly<Record<string, BytePre>> = {
+  qwen2: QWEN2_PRE,
+  'llama-bpe': LLAMA3_PRE,
+  llama3: LLAMA3_PRE,
+  'llama-v3': LLAMA3_PRE,
+  'jina-v5-nano': LLAMA3_PRE,
+};
+
+/**
+ * tokenizer.json for a byte-level BPE vocabulary (tokenizer.ggml.model "gpt2": Qwen's, Llama 3's):
+ * the tokens and merges as they are (GPT-2's byte alphabet), control tokens as special added
+ * tokens, user-defined ones (`<think>`) as plain added tokens, padding slots (UNUSED) in the
+ * vocabulary only, where no merge reaches them. `first` / `last`: the tokens every text starts /
+ * ends with (Qwen3-Embedding's `<|endoftext|>` last), or null.
+ */
+export function byteLevelBpeJson(file: GgufFile, v: Vocab, first: number | null, last: number | null): unknown {
   const pre = file.metadata.get('tokenizer.ggml.pre');
   const known = typeof pre === 'string' ? BYTE_LEVEL_PRE[pre] : undefined;
   if (!known)
@@ -148,7 +173,14 @@ export function byteLevelBpeJson(file: GgufFile, v: Vocab, last: number | null):
       type: 'Sequence',
       pretokenizers: [{ type: 'Split', pattern: { Regex: known.split }, behavior: 'Isolated', invert: false }, byteLevel],
     },
-    post_processor: last === null ? byteLevel : template(null, [v.tokens[last] as string, last], false),
+    post_processor:
+      first === null && last === null
+        ? byteLevel
+        : template(
+            first === null ? null : [v.tokens[first] as string, first],
+            last === null ? null : [v.tokens[last] as string, last],
+            false,
+          ),
     decoder: byteLevel,
     model: {
       type: 'BPE',
@@ -158,7 +190,7 @@ export function byteLevelBpeJson(file: GgufFile, v: Vocab, last: number | null):
       end_of_word_suffix: '',
       fuse_unk: false,
       byte_fallback: false,
-      ignore_merges: false,
+      ignore_merges: known.ignoreMerges,
       vocab,
       merges,
     },

@@ -1,4 +1,4 @@
-import { isJinaV5, JINA_V5_WIDTHS } from '../weights/jina-v5.js';
+import { isJinaV5, JINA_V5_REPO, JINA_V5_WIDTHS } from '../weights/jina-v5.js';
 import { cardWidths } from './model-card.js';
 
 /**
@@ -46,7 +46,9 @@ export function trainedWidths(repo: string, hiddenSize: number, config?: unknown
   const lower = repo.toLowerCase();
   const converted = lower.endsWith('-gguf') ? lower.slice(0, -'-gguf'.length).split('/').pop() : undefined;
   const known =
-    TRAINED_WIDTHS[lower] ?? Object.entries(TRAINED_WIDTHS).find(([original]) => original.split('/').pop() === converted)?.[1];
+    TRAINED_WIDTHS[lower] ??
+    Object.entries(TRAINED_WIDTHS).find(([original]) => original.split('/').pop() === converted)?.[1] ??
+    (JINA_V5_REPO.test(lower) ? JINA_V5_WIDTHS : undefined);
   return upTo(known, hiddenSize);
 }
 

@@ -13,6 +13,9 @@ export const JINA_V5_ADAPTER = 'adapters/retrieval';
 export const JINA_V5_PREFIXES = { query: 'Query: ', passage: 'Document: ' } as const;
 export const JINA_V5_WIDTHS: readonly number[] = [32, 64, 128, 256, 512, 768, 1024];
 
+/** Jina's repositories of these models, the task ones and the GGUF ones among them. */
+export const JINA_V5_REPO = /(^|\/)jina-embeddings-v5-text-(nano|small)([-_]|$)/i;
+
 export const isJinaV5 = (config: unknown): boolean =>
   typeof config === 'object' && config !== null && (config as Record<string, unknown>).model_type === JINA_V5_TYPE;
 

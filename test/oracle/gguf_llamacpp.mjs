@@ -1,6 +1,6 @@
 // llama.cpp itself as the second oracle of fixtures/gguf-bert/, fixtures/gguf-xlmr/, fixtures/gguf-nomic/ and
 // fixtures/gguf-jina/ (made by make_gguf.py; see README.md, "gguf-bert"), fixtures/gguf-qwen3/ (make_gguf_qwen3.py;
-// README.md, "gguf-qwen3"), fixtures/gguf-gemma/ (make_gguf_gemma.py; README.md, "gguf-gemma") and
+// README.md, "gguf-qwen3"), fixtures/gguf-eurobert/ (make_gguf_eurobert.py; README.md, "gguf-eurobert"), fixtures/gguf-gemma/ (make_gguf_gemma.py; README.md, "gguf-gemma") and
 // fixtures/gguf-nomic-moe/ (make_gguf_nomic_moe.py; README.md, "gguf-nomic-moe").
 //
 // For each .gguf of those folders this loads the file in llama.cpp (CPU) through node-llama-cpp and records
@@ -111,6 +111,28 @@ const FOLDERS = [
       "weights); text_vs_oracle: of embeddings with pooled. ids_agree: ids equal expected.json's; tokens_agree: " +
       "model.tokenize(text) equals expected.json's ids less the final <|endoftext|> (llama.cpp's BPE has no NFC " +
       'normalizer: a decomposed accent stays two characters).',
+  },
+  // EuroBERT (architecture eurobert: bidirectional, GQA, no q/k norms, last-token pooling), as jina-embeddings-v5-text-nano
+  // is converted, on a reduced real Llama 3 BPE vocabulary (pre-tokenizer jina-v5-nano: Llama 3's); compared, like
+  // gguf-qwen3, with expected.json's `pooled`. q8_0.gguf says pooling_type 0 (NONE): the last token's state all the same.
+  {
+    name: 'gguf-eurobert',
+    contextSize: 512,
+    pooled: true,
+    bounds: {
+      'f16.gguf': { oracle: 0.999, stored: 0.999 },
+      'q8_0.gguf': { oracle: 0.998, stored: 0.999 },
+    },
+    note: (norms) =>
+      "embeddings / embeddings_from_ids: what getEmbeddingFor returns, not normalised: with f16.gguf's pooling_type (3, " +
+      "LAST) llama_get_embeddings_seq, with q8_0.gguf's (0, NONE) llama_get_embeddings_ith(ctx, -1); both are the last " +
+      `token's hidden state after output_norm. Their L2 norms are ${norms} times those of the oracle's. ids: ` +
+      '([bos] if add_bos) + model.tokenize(text) + ([eos] if add_eos), what llama_tokenize(add_special) gives (both ' +
+      'files: no <|begin_of_text|>, <|end_of_text|> appended); embeddings come from those ids, embeddings_from_ids from ' +
+      "expected.json's ids. cosine: of embeddings_from_ids with expected.json's pooled (oracle: float32 weights; " +
+      "stored: files[f].pooled, the file's own dequantized weights); text_vs_oracle: of embeddings with pooled. " +
+      "ids_agree: ids equal expected.json's; tokens_agree: model.tokenize(text) equals expected.json's ids less the " +
+      'final <|end_of_text|>.',
   },
   // EmbeddingGemma (architecture gemma-embedding: bidirectional, sliding windows, mean pooling, then dense_2 / dense_3)
   // on a reduced real Gemma 3 SentencePiece vocabulary; compared, like gguf-qwen3, with expected.json's `pooled` (here

