@@ -207,6 +207,20 @@ def pooled(states, mask, mode):
     return [v.numpy() for v in mde.pool(states[-1], mask, mode)]
 
 
+def last_pooled(states, mask):
+    """The last token's state of the last layer per text, rounded to 7 significant digits."""
+    return [mg.r7(v) for v in pooled(states, mask, "last")]
+
+
+def gate_up_swapped(W, layers):
+    """W with each layer's mlp.gate_proj and mlp.up_proj exchanged (a reader mixing up ffn_gate and ffn_up)."""
+    out = dict(W)
+    for l in range(layers):
+        out[f"layers.{l}.mlp.gate_proj.weight"] = W[f"layers.{l}.mlp.up_proj.weight"]
+        out[f"layers.{l}.mlp.up_proj.weight"] = W[f"layers.{l}.mlp.gate_proj.weight"]
+    return out
+
+
 def naive_check(W, cfg, ids, gemma):
     """The shortest text once more through make_decoder_embedders' explicit-loop attention (naive=True). Returns its
     length."""

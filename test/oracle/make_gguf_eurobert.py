@@ -165,9 +165,6 @@ def run_oracle(W, cfg, ids, mistake=None, check=True):
     return gd.run_oracle(W, cfg, ids, EOS, False, mistake, check, left_pool="last")
 
 
-def last_pooled(states, mask):
-    return [mg.r7(v) for v in gd.pooled(states, mask, "last")]
-
 
 def mutant_cosines(W, cfg, ids, good):
     """Min and max over the texts of the cosine between each deliberate mistake's pooled vector and the oracle's: every
@@ -185,10 +182,7 @@ def mutant_cosines(W, cfg, ids, good):
                     w.reshape(heads, 2, D // 2, -1).swapaxes(1, 2).reshape(w.shape))
         return W2
 
-    swapped = dict(W)
-    for l in range(L):
-        swapped[f"layers.{l}.mlp.gate_proj.weight"] = W[f"layers.{l}.mlp.up_proj.weight"]
-        swapped[f"layers.{l}.mlp.up_proj.weight"] = W[f"layers.{l}.mlp.gate_proj.weight"]
+    swapped = gd.gate_up_swapped(W, L)
     last_of = lambda states, mask: gd.pooled(states, mask, "last")  # noqa: E731
     cases = {
         "mean pooling": lambda: gd.pooled(*run_oracle(W, cfg, ids, check=False), "mean"),
@@ -293,7 +287,7 @@ def main():
     tensors = mg.gguf_tensors(W, gguf_name)
     n_params = sum(a.size for _, _, a in tensors)
     states, mask = run_oracle(W, cfg, ids)
-    pooled = last_pooled(states, mask)
+    pooled = gd.last_pooled(states, mask)
     n_naive = gd.naive_check(W, cfg, ids, False)
     moved = mutant_cosines(W, cfg, ids, pooled)
 
@@ -304,7 +298,7 @@ def main():
         assert kv["tokenizer.ggml.merges"][0] == "Ġ Ġ" and kv["tokenizer.ggml.pre"] == PRE
         assert kv["tokenizer.ggml.add_bos_token"] is False and kv["tokenizer.ggml.add_eos_token"] is True
         assert kv[f"{ARCH}.pooling_type"] == pooling and kv[f"{ARCH}.attention.causal"] is False
-        qpooled = last_pooled(*run_oracle(Wq, cfg, ids))
+        qpooled = gd.last_pooled(*run_oracle(Wq, cfg, ids))
         worst = min(mg.cos(a, b) for a, b in zip(qpooled, pooled))
         files[fname] = {"file_type": ftype, "tensor_types": ttypes, "pooled": qpooled, "pooling_type": pooling,
                         "special_ids": {mg.ID_KEYS[t]: i for t, i in special.items()},

@@ -177,9 +177,6 @@ def run_oracle(W, cfg, ids, mistake=None, check=True):
     return gd.run_oracle(W, cfg, ids, N_REGULAR, False, mistake, check, left_pool="last")
 
 
-def last_pooled(states, mask):
-    return [mg.r7(v) for v in gd.pooled(states, mask, "last")]
-
 
 def mutant_cosines(W, cfg, ids, good):
     """Min and max over the texts of the cosine between each deliberate mistake's pooled vector and the oracle's: every
@@ -202,10 +199,7 @@ def mutant_cosines(W, cfg, ids, good):
             W2[f"layers.{l}.self_attn.o_proj.weight"] = o[:, perm].reshape(-1, NH * D)
         return W2
 
-    swapped = dict(W)
-    for l in range(L):
-        swapped[f"layers.{l}.mlp.gate_proj.weight"] = W[f"layers.{l}.mlp.up_proj.weight"]
-        swapped[f"layers.{l}.mlp.up_proj.weight"] = W[f"layers.{l}.mlp.gate_proj.weight"]
+    swapped = gd.gate_up_swapped(W, L)
     last_of = lambda states, mask: gd.pooled(states, mask, "last")  # noqa: E731
     cases = {
         "mean pooling": lambda: gd.pooled(*run_oracle(W, cfg, ids, check=False), "mean"),
@@ -310,7 +304,7 @@ def main():
     tensors = mg.gguf_tensors(W, gguf_name)
     n_params = sum(a.size for _, _, a in tensors)
     states, mask = run_oracle(W, cfg, ids)
-    pooled = last_pooled(states, mask)
+    pooled = gd.last_pooled(states, mask)
     n_naive = gd.naive_check(W, cfg, ids, False)
     moved = mutant_cosines(W, cfg, ids, pooled)
 
@@ -321,7 +315,7 @@ def main():
         ttypes, size, kv, _, Wq, worst_w = gd.write_file(FOLDER, fname, kind, ftype, tensors, kvs, cfg, tokens)
         assert kv["tokenizer.ggml.merges"][0] == "Ġ Ġ"
         assert (f"{ARCH}.pooling_type" in kv) == pooling and ("tokenizer.ggml.add_eos_token" in kv) == pooling
-        qpooled = last_pooled(*run_oracle(Wq, cfg, ids))
+        qpooled = gd.last_pooled(*run_oracle(Wq, cfg, ids))
         worst = min(mg.cos(a, b) for a, b in zip(qpooled, pooled))
         sid = dict(ids_new if pooling else ids_old)
         files[fname] = {
