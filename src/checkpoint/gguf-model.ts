@@ -40,9 +40,10 @@ interface Family {
  * GGUF does not carry), by the model's name in the file (`general.name`, `general.basename`) or
  * the file's own name: without them `kind: 'query'` would add nothing.
  */
+const QWEN3_EMBEDDING = /qwen3[-_ ]?embedding/i;
 const KNOWN_PROMPTS: readonly { name: RegExp; prompts: Record<string, string> }[] = [
   {
-    name: /qwen3[-_ ]?embedding/i,
+    name: QWEN3_EMBEDDING,
     prompts: { query: 'Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:' },
   },
   { name: /nomic[-_ ]embed[-_ ]text[-_ ]v(1|2[-_ ]moe)/i, prompts: { query: 'search_query: ', document: 'search_document: ' } },
@@ -54,10 +55,14 @@ const KNOWN_PROMPTS: readonly { name: RegExp; prompts: Record<string, string> }[
   },
 ];
 
-function knownPrompts(file: GgufFile): Record<string, string> | undefined {
+/** Whether the model's name in the file (`general.name`, `general.basename`) or the file's own name matches. */
+function isNamed(file: GgufFile, name: RegExp): boolean {
   const names = [file.metadata.get('general.name'), file.metadata.get('general.basename'), file.name];
-  return KNOWN_PROMPTS.find((k) => names.some((n) => typeof n === 'string' && k.name.test(n)))?.prompts;
+  return names.some((n) => typeof n === 'string' && name.test(n));
 }
+
+const knownPrompts = (file: GgufFile): Record<string, string> | undefined =>
+  KNOWN_PROMPTS.find((k) => isNamed(file, k.name))?.prompts;
 
 /** Rows [from, from + rows) of one GGUF tensor. */
 interface Part {
@@ -295,13 +300,13 @@ const ARCHITECTURES: Readonly<Record<string, Family>> = {
   qwen3: {
     names: QWEN3_NAMES,
     pooling: 3,
-    vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, null, qwenLast(file, v)) },
+    vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, ...qwenFrame(file, v)) },
   },
   // jina-embeddings-v5-text-nano, the EuroBERT embedder the converter reads, pools the last token.
   eurobert: {
     names: EUROBERT_NAMES,
     pooling: 3,
-    vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, ...flagged(file, v)) },
+    vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, ...flagged(file, v, '<|begin_of_text|>', '<|end_of_text|>')) },
   },
   'gemma-embedding': { names: GEMMA_NAMES, pooling: 1, vocabularies: { llama: sentencePieceBpeJson } },
 };
@@ -458,27 +463,26 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
 }
 
 /**
- * The token Qwen3-Embedding ends every text with: the file's EOS where it says to add one, else
- * `<|endoftext|>`, which the model's own tokenizer appends and its model card tells llama.cpp
- * users to append by hand (the official GGUF files say neither add_eos_token nor which token).
+ * The tokens llama.cpp adds around a text where the file says to (add_bos_token, add_eos_token),
+ * by the file's ids or, where it names none, these tokens: jina-embeddings-v5-text-nano's
+ * tokenizer appends `<|end_of_text|>` and the converter writes add_eos_token so.
  */
-function qwenLast(file: GgufFile, vocab: Vocab): number {
-  if (file.metadata.get('tokenizer.ggml.add_eos_token') === true) return vocab.special('eos', '<|endoftext|>');
-  const id = vocab.tokens.indexOf('<|endoftext|>');
-  return id >= 0 ? id : vocab.special('eos', '<|endoftext|>');
+function flagged(file: GgufFile, vocab: Vocab, bos: string, eos: string): [number | null, number | null] {
+  const says = (key: string) => file.metadata.get(`tokenizer.ggml.add_${key}_token`) === true;
+  return [says('bos') ? vocab.special('bos', bos) : null, says('eos') ? vocab.special('eos', eos) : null];
 }
 
 /**
- * The tokens llama.cpp adds around a text where the file says to (add_bos_token, add_eos_token):
- * jina-embeddings-v5-text-nano's tokenizer appends `<|end_of_text|>` and the converter writes
- * add_eos_token so.
+ * A qwen3 file's framing: its add flags, as for the others; Qwen3-Embedding, known by name, ends
+ * every text with `<|endoftext|>` all the same: its tokenizer appends it, and its first official
+ * files say neither add_eos_token nor which token (its card tells llama.cpp users to append it by
+ * hand). Other Qwen3 embedders that append a token have converters that wrote add_eos_token.
  */
-function flagged(file: GgufFile, vocab: Vocab): [number | null, number | null] {
-  const says = (key: string) => file.metadata.get(`tokenizer.ggml.add_${key}_token`) === true;
-  return [
-    says('bos') ? vocab.special('bos', '<|begin_of_text|>') : null,
-    says('eos') ? vocab.special('eos', '<|end_of_text|>') : null,
-  ];
+function qwenFrame(file: GgufFile, vocab: Vocab): [number | null, number | null] {
+  const [first, last] = flagged(file, vocab, '<|endoftext|>', '<|endoftext|>');
+  if (last !== null || !isNamed(file, QWEN3_EMBEDDING)) return [first, last];
+  const id = vocab.tokens.indexOf('<|endoftext|>');
+  return [first, id >= 0 ? id : vocab.special('eos', '<|endoftext|>')];
 }
 
 /** Quantizations by preference where a folder or repository holds several: m3web requantizes to its own storage, so the closest to the original first. */

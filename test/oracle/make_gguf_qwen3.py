@@ -17,7 +17,8 @@ Writes fixtures/gguf-qwen3/ (see the "gguf-qwen3" section of README.md next to t
                        sentence-transformers files and its TemplateProcessing tokenizer.json): qwen3.pooling_type 3
                        (LAST), tokenizer.ggml.add_eos_token true, eos = padding = bos = <|endoftext|>, eot = <|im_end|>
   q8_0.gguf            Q8_0, as the June 2025 Qwen/Qwen3-Embedding-0.6B-GGUF files were written: no pooling_type, no
-                       add_eos_token (the tokenizer.json then had no TemplateProcessing), eos = <|im_end|>
+                       add_eos_token (the tokenizer.json then had no TemplateProcessing), eos = <|im_end|>, and the
+                       model's own name as general.name (f16.gguf: the fixture's)
   expected.json        texts, ids (Hugging Face's, <|endoftext|> appended), the float64 oracle (last-token pooling of
                        the last layer, not normalised) from the float32 master weights and per file from the weights
                        the file stores, dequantized
@@ -72,6 +73,7 @@ ADDED = [("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True), 
 N_VOCAB = 2008  # config.json's vocab_size: the tokenizer's 2,005 ids, padded (Qwen3's is 151,936 for 151,669)
 CONTEXT = 512  # max_position_embeddings (qwen3_config's 160 is too short for the longest text here)
 EOT_TEXT = "<|endoftext|>"
+OFFICIAL_NAME = "Qwen3-Embedding-0.6B"  # q8_0.gguf's general.name, as the model it imitates is named
 
 POOLING_LAST = 3
 
@@ -157,7 +159,9 @@ def metadata(cfg, n_params, file_type, vkv, pooling):
     Pooling module with pooling_mode_lasttoken), quantization_version, then the vocabulary. No rope scaling keys
     (rope_scaling null), no attention.causal (no is_causal in config.json), no output.weight (tied embeddings)."""
     pool = [(f"{ARCH}.pooling_type", mg.UINT32, POOLING_LAST)] if pooling else []
-    return gd.metadata(ARCH, NAME, cfg, n_params, file_type, vkv, after_file_type=pool)
+    # the official files' general.name, which tells readers that ask (m3web) to append <|endoftext|>
+    name = NAME if pooling else OFFICIAL_NAME
+    return gd.metadata(ARCH, name, cfg, n_params, file_type, vkv, after_file_type=pool)
 
 
 def gguf_name(hf):

@@ -78,7 +78,7 @@ describe('GGUF models', () => {
   // two (older ones').
   // gguf-qwen3: a Qwen3-Embedding (causal, grouped-query, RoPE, last token) on the real Qwen3 vocabulary cut to
   // 2,000 byte-level BPE tokens; f16 as a current converter writes it (pooling_type last, add_eos_token), q8_0 as
-  // the first official files were (neither key: <|endoftext|> and the last token all the same).
+  // the first official files were (neither key, the model's name: <|endoftext|> and the last token all the same).
   // gguf-eurobert: a jina-embeddings-v5-text-nano (EuroBERT: both ways, grouped-query, RoPE, last token) on the real
   // Llama 3 vocabulary cut to 2,000 tokens (pre-tokenizer jina-v5-nano, ignore_merges, <|end_of_text|> appended);
   // f16 pooling_type last, q8_0 pooling_type none (the last token all the same).

@@ -237,6 +237,11 @@ describe('GGUF byte-level BPE tokenizer (Qwen3)', () => {
     // A Qwen3 embedder that attends both ways: llama.cpp's attention.causal false.
     const both = await open(gguf(qwenKv([['qwen3.attention.causal', 7, false]])));
     expect(parseHfConfig(both.config).decoder?.causal).toBe(false);
+    // Another Qwen3 embedder whose file says no add_eos_token gets nothing appended, as llama.cpp
+    // runs it: only Qwen3-Embedding, by name, ends with <|endoftext|> all the same.
+    const renamed = qwenKv().map(([k, t, v]): [string, number, unknown] => [k, t, k === 'general.name' ? 'Octen 0.6B' : v]);
+    const plain = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode((await open(gguf(renamed))).tokenizer)));
+    expect([...plain.encode('Hello', 64).ids]).toEqual([9707]);
     const other = qwenKv().map(([k, t, v]): [string, number, unknown] => [k, t, k === 'tokenizer.ggml.pre' ? 'deepseek-llm' : v]);
     expect(String(await rejection(open(gguf(other))))).toMatch(/pre-tokenizer "deepseek-llm"/);
   });
