@@ -309,10 +309,12 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
   });
 
   // gguf-qwen3's q8_0 file says neither its pooling nor add_eos_token, as the first official Qwen3-Embedding GGUFs;
+  // gguf-eurobert's is jina-embeddings-v5-text-nano's layout (EuroBERT, Llama 3's vocabulary), pooling NONE;
   // gguf-gemma's is EmbeddingGemma with its Dense projections after the mean.
   it.each([
     ['gguf-bert', 'Q4_K_M', { pooling: 'mean', layers: 2, hiddenSize: 256 }],
     ['gguf-qwen3', 'Q8_0', { pooling: 'last', layers: 3, hiddenSize: 64 }],
+    ['gguf-eurobert', 'Q8_0', { pooling: 'last', layers: 3, hiddenSize: 64 }],
     ['gguf-gemma', 'Q8_0', { pooling: 'mean', layers: 7, hiddenSize: 64 }],
   ])(
     'opens the GGUF repository %s by hub id and quantization %s on WebGPU in the worker, as its oracle',

@@ -229,6 +229,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
         },
       ],
       [
+        'fixtures/gguf-eurobert',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-eurobert'), ['f16.gguf', 'q8_0.gguf']),
+          commit: 'b0a71f',
+        },
+      ],
+      [
         'fixtures/gguf-gemma',
         {
           files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-gemma'), ['f16.gguf', 'q8_0.gguf']),
