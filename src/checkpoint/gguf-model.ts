@@ -35,12 +35,14 @@ interface Family {
   vocabularies: Readonly<Record<string, (file: GgufFile, v: Vocab) => unknown>>;
 }
 
+/** Qwen3-Embedding, by name: its prompt, and the token it ends every text with (qwenFrame). */
+const QWEN3_EMBEDDING = /qwen3[-_ ]?embedding/i;
+
 /**
  * The prompts of models whose cards ask for them (config_sentence_transformers.json's, which a
  * GGUF does not carry), by the model's name in the file (`general.name`, `general.basename`) or
  * the file's own name: without them `kind: 'query'` would add nothing.
  */
-const QWEN3_EMBEDDING = /qwen3[-_ ]?embedding/i;
 const KNOWN_PROMPTS: readonly { name: RegExp; prompts: Record<string, string> }[] = [
   {
     name: QWEN3_EMBEDDING,
