@@ -11,10 +11,13 @@ export const requiredNumber = (file: GgufFile, key: string): number => {
   return v;
 };
 
-/** What the two decoder architectures here write in config.json beyond the shared numbers. */
+/**
+ * What the two decoder architectures here write in config.json beyond the shared numbers, and
+ * whether the architecture itself attends both ways (else the file's attention.causal says).
+ */
 const DECODERS = {
-  qwen3: { architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', tie_word_embeddings: true },
-  eurobert: { architectures: ['EuroBertModel'], model_type: 'eurobert' },
+  qwen3: { config: { architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', tie_word_embeddings: true }, bothWays: false },
+  eurobert: { config: { architectures: ['EuroBertModel'], model_type: 'eurobert' }, bothWays: true },
 } as const;
 
 /**
@@ -37,10 +40,11 @@ function decoderConfig(
     throw new UnsupportedError(`${file.name}: attention key length ${key} differs from value length ${value}`);
   const scaling = file.metadata.get(`${arch}.rope.scaling.type`);
   const causal = file.metadata.get(`${arch}.attention.causal`);
-  if (arch === 'eurobert' && causal === true)
-    throw new UnsupportedError(`${file.name}: a eurobert file that asks for causal attention; EuroBERT attends both ways`);
+  const { config, bothWays } = DECODERS[arch];
+  if (bothWays && causal === true)
+    throw new UnsupportedError(`${file.name}: a ${arch} file that asks for causal attention; the architecture attends both ways`);
   return {
-    ...DECODERS[arch],
+    ...config,
     vocab_size: vocabSize,
     hidden_size: hp('embedding_length'),
     num_hidden_layers: hp('block_count'),
@@ -53,7 +57,7 @@ function decoderConfig(
     rope_theta: ggufNumber(file, `${arch}.rope.freq_base`) ?? 10000,
     rope_scaling: scaling === undefined || scaling === 'none' ? null : { type: scaling },
     hidden_act: 'silu',
-    ...(arch === 'qwen3' && causal === false ? { is_causal: false } : {}),
+    ...(!bothWays && causal === false ? { is_causal: false } : {}),
     ...padding,
   };
 }

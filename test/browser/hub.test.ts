@@ -251,13 +251,7 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
 
   it("opens jina-embeddings-v5-text-nano's layout (EuroBERT, adapters/retrieval merged) by Hub id on WebGPU in the worker, as its oracle", async () => {
     const dir = '/test/oracle/fixtures/jina-v5-nano-tiny';
-    const encoder = await createEncoder({
-      model: 'hf:fixtures/jina-v5-nano-tiny',
-      hub: { url: inject('hubUrl') },
-      dtype: 'f32',
-      device: 'webgpu',
-      cache: false,
-    });
+    const encoder = await onWebGpu('jina-v5-nano-tiny');
     try {
       const { texts, hidden } = (await (await fetch(`${dir}/expected.json`)).json()) as { texts: string[]; hidden: number };
       const want = new SafetensorsFile(new Uint8Array(await (await fetch(`${dir}/expected.safetensors`)).arrayBuffer()));

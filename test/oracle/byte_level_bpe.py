@@ -11,6 +11,9 @@ Not run by itself.
 """
 
 import hashlib
+import json
+import os
+import tempfile
 import unicodedata
 
 import gguf_decoder as gd
@@ -192,6 +195,31 @@ class ByteLevelBPE:
             for piece in pre_tokenize(unicodedata.normalize("NFC", seg) if self.nfc else seg, self.digits):
                 ids += [self.vocab[p] for p in self.word("".join(BYTE_CHAR[b] for b in piece.encode("utf-8")))]
         return ids + (self.suffix if add_special else [])
+
+
+def agreed_ids(tok, tok_path, cfg_path, texts, real, real_path, end):
+    """The ids of texts by this module's BPE on the reduced tokenizer (tok, written at tok_path and cfg_path), on the
+    full real one with `end` (its content) appended as tok's template appends it, also for CHKTXT, and CHKTXT's by the
+    bare real tokenizer (real, at real_path); each checked against Hugging Face's JS library and, where installed, its
+    Rust one. Returns (ids, full-vocabulary ids with CHKTXT's last, the bare CHKTXT ids, who agreed)."""
+    ids = [ByteLevelBPE(tok).encode(t) for t in texts]
+    end_id = next(a["id"] for a in real["added_tokens"] if a["content"] == end)
+    full = {**real, "post_processor": end_template(end, end_id)}
+    full_ids = [ByteLevelBPE(full).encode(t) for t in texts + [CHKTXT]]
+    bare_chk = ByteLevelBPE(real).encode(CHKTXT)
+    with tempfile.TemporaryDirectory() as tmp:
+        full_path = os.path.join(tmp, "tokenizer.json")
+        with open(full_path, "w", encoding="utf-8") as f:
+            json.dump(full, f, ensure_ascii=False)
+        js, rust = gd.hf_encode([(tok_path, cfg_path, texts), (full_path, None, texts + [CHKTXT]),
+                                 (real_path, None, [CHKTXT])])
+    assert js[0] == ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[0], ids)) if a != b]
+    assert js[1] == full_ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[1], full_ids)) if a != b]
+    assert js[2] == [bare_chk]
+    if rust is not None:
+        assert rust[0] == ids and rust[1] == full_ids and rust[2] == [bare_chk]
+    return ids, full_ids, bare_chk, "this script, HF JS" + (", HF Rust" if rust is not None else
+                                                               "; HF Rust binding not installed")
 
 
 def chkhsh(ids):

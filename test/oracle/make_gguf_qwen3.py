@@ -47,7 +47,6 @@ Run:  cd test/oracle && /usr/bin/python3 make_gguf_qwen3.py     (numpy + torch +
 
 import json
 import os
-import tempfile
 
 import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
 import byte_level_bpe as bb
@@ -257,32 +256,14 @@ def main():
 
     # --- ids: this script's BPE, Hugging Face's JS and Rust libraries, on the reduced and on the full tokenizer
     all_texts = texts()
-    mine = bb.ByteLevelBPE(tok)
-    ids = [mine.encode(t) for t in all_texts]
-    full = {**real, "post_processor": bb.end_template(EOT_TEXT, real["added_tokens"][0]["id"])}
-    assert real["added_tokens"][0]["content"] == EOT_TEXT
-    full_bpe, plain_bpe = bb.ByteLevelBPE(full), bb.ByteLevelBPE(real)
-    full_ids = [full_bpe.encode(t) for t in all_texts + [bb.CHKTXT]]
-    with tempfile.TemporaryDirectory() as tmp:
-        full_path = os.path.join(tmp, "tokenizer.json")
-        with open(full_path, "w", encoding="utf-8") as f:
-            json.dump(full, f, ensure_ascii=False)
-        js, rust = gd.hf_encode([(tok_path, cfg_path, all_texts),
-                              (full_path, None, all_texts + [bb.CHKTXT]), (REAL_TOKENIZER, None, [bb.CHKTXT])])
-    assert js[0] == ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[0], ids)) if a != b]
-    assert js[1] == full_ids, [(i, a, b) for i, (a, b) in enumerate(zip(js[1], full_ids)) if a != b]
-    plain_chk = plain_bpe.encode(bb.CHKTXT)
-    assert js[2] == [plain_chk]
-    if rust is not None:
-        assert rust[0] == ids and rust[1] == full_ids and rust[2] == [plain_chk]
+    ids, full_ids, plain_chk, agreed = bb.agreed_ids(tok, tok_path, cfg_path, all_texts, real, REAL_TOKENIZER, EOT_TEXT)
     assert bb.chkhsh(plain_chk) == CHKHSH_QWEN, bb.chkhsh(plain_chk)
     assert bb.chkhsh(full_ids[-1]) == CHKHSH_QWEN3_EMBEDDING, bb.chkhsh(full_ids[-1])
     full_ids = full_ids[:-1]
     assert all(x[-1] == N_REGULAR and len(x) <= 250 for x in ids)
     inv = {i: t for t, i in tok["model"]["vocab"].items()} | {a["id"]: a["content"] for a in tok["added_tokens"]}
     print(f"tokenizer: {N_REGULAR} tokens + {len(ADDED)} added, {len(tok['model']['merges'])} merges; ids of "
-          f"{len(all_texts)} texts agree (this script, HF JS" + (", HF Rust" if rust is not None else "; HF Rust "
-          "binding not installed") + "), on the full tokenizer too; chktxt hashes: plain Qwen3 = qwen2's "
+          f"{len(all_texts)} texts agree ({agreed}), on the full tokenizer too; chktxt hashes: plain Qwen3 = qwen2's "
           f"{CHKHSH_QWEN[:8]}, with the template = Qwen3-Embedding's {CHKHSH_QWEN3_EMBEDDING[:8]}")
     print(f"  lengths {[len(x) for x in ids]} (full vocabulary: {[len(x) for x in full_ids]})")
 
