@@ -105,6 +105,58 @@ function gemmaConfig(file: GgufFile, vocabSize: number, padding: { pad_token_id?
 }
 
 /**
+ * ModernBERT's config as llama.cpp runs a `modern-bert` file: where `attention.sliding_window` is
+ * set, a layer is local by `attention.sliding_window_pattern` (every n-th layer global from layer 0,
+ * 3 where the file says nothing; or a flag per layer, true for local), else every layer is global;
+ * global layers rotate by `rope.freq_base` (llama.cpp's 10000 where the file names none), local
+ * ones by `rope.freq_base_swa` (else the global base, as llama.cpp rotates them). The epsilon is
+ * `attention.layer_norm_epsilon`, which llama.cpp's loader reads; current converters write
+ * ModernBERT's `norm_eps` as `layer_norm_rms_epsilon` instead, read where the other is missing.
+ * Biases where the file holds them (transformers' attention_bias, mlp_bias, norm_bias).
+ */
+function modernConfig(file: GgufFile, vocabSize: number, padding: { pad_token_id?: number }): Record<string, unknown> {
+  const a = 'modern-bert';
+  const hp = (key: string) => requiredNumber(file, `${a}.${key}`);
+  const layers = hp('block_count');
+  const heads = hp('attention.head_count');
+  const kvHeads = ggufNumber(file, `${a}.attention.head_count_kv`) ?? heads;
+  if (kvHeads !== heads)
+    throw new UnsupportedError(`${file.name}: ${kvHeads} key-value heads for ${heads} query heads; ModernBERT has one each`);
+  const window = ggufNumber(file, `${a}.attention.sliding_window`) ?? 0;
+  const pattern = file.metadata.get(`${a}.attention.sliding_window_pattern`);
+  const every = typeof pattern === 'number' ? pattern : 3;
+  const local = Array.from({ length: layers }, (_, l) =>
+    window <= 0 ? false : Array.isArray(pattern) ? pattern[l] === true : every === 0 || l % every !== 0,
+  );
+  const scaling = file.metadata.get(`${a}.rope.scaling.type`);
+  const globalTheta = ggufNumber(file, `${a}.rope.freq_base`) ?? 10000;
+  const act = file.metadata.get(`${a}.hidden_activation`);
+  const has = (tensor: string) => file.tensors.has(tensor);
+  return {
+    architectures: ['ModernBertModel'],
+    model_type: 'modernbert',
+    vocab_size: vocabSize,
+    hidden_size: hp('embedding_length'),
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    intermediate_size: hp('feed_forward_length'),
+    max_position_embeddings: hp('context_length'),
+    layer_types: local.map((s) => (s ? 'sliding_attention' : 'full_attention')),
+    local_attention: Math.max(window, 2),
+    global_rope_theta: globalTheta,
+    local_rope_theta: ggufNumber(file, `${a}.rope.freq_base_swa`) ?? globalTheta,
+    rope_scaling: scaling === undefined || scaling === 'none' ? null : { type: scaling },
+    norm_eps:
+      ggufNumber(file, `${a}.attention.layer_norm_epsilon`) ?? ggufNumber(file, `${a}.attention.layer_norm_rms_epsilon`) ?? 1e-5,
+    hidden_activation: typeof act === 'string' ? act : 'gelu',
+    attention_bias: has('blk.0.attn_qkv.bias'),
+    mlp_bias: has('blk.0.ffn_up.bias'),
+    norm_bias: has('token_embd_norm.bias'),
+    ...padding,
+  };
+}
+
+/**
  * config.json in transformers' form from a GGUF file's `{arch}.*` metadata, and the position rows
  * the converter cut (XLM-R's, which start after the padding id), which the reader puts back as zeros.
  */
@@ -130,6 +182,7 @@ export function ggufConfig(
   });
   if (arch === 'qwen3' || arch === 'eurobert') return { config: decoderConfig(file, arch, vocabSize, padding), zeroPositions: 0 };
   if (arch === 'gemma-embedding') return { config: gemmaConfig(file, vocabSize, padding), zeroPositions: 0 };
+  if (arch === 'modern-bert') return { config: modernConfig(file, vocabSize, padding), zeroPositions: 0 };
   if (arch === 'jina-bert-v2') {
     const config = {
       architectures: ['JinaBertModel'],

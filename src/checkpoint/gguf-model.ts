@@ -48,7 +48,10 @@ const KNOWN_PROMPTS: readonly { name: RegExp; prompts: Record<string, string> }[
     name: QWEN3_EMBEDDING,
     prompts: { query: 'Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:' },
   },
-  { name: /nomic[-_ ]embed[-_ ]text[-_ ]v(1|2[-_ ]moe)/i, prompts: { query: 'search_query: ', document: 'search_document: ' } },
+  {
+    name: /nomic[-_ ]embed[-_ ]text[-_ ]v(1|2[-_ ]moe)|modernbert[-_ ]embed/i,
+    prompts: { query: 'search_query: ', document: 'search_document: ' },
+  },
   { name: /embedding[-_ ]?gemma/i, prompts: { query: 'task: search result | query: ', document: 'title: none | text: ' } },
   // Jina's own files are named v5-nano-retrieval-F16.gguf and the like.
   {
@@ -289,6 +292,24 @@ const GEMMA_NAMES: TensorNames = {
   normsPlusOne: true,
 };
 
+/** ModernBertModel's names; layer 0 has no attn_norm (transformers' Identity), which the reader knows. */
+const MODERN_NAMES: TensorNames = {
+  outside: [
+    ['embeddings.tok_embeddings', 'token_embd'],
+    ['embeddings.norm', 'token_embd_norm'],
+    ['final_norm', 'output_norm'],
+  ],
+  layer: (l) => `layers.${l}.`,
+  layers: [
+    ['attn_norm', 'attn_norm'],
+    ['attn.Wqkv', 'attn_qkv'],
+    ['attn.Wo', 'attn_output'],
+    ['mlp_norm', 'ffn_norm'],
+    ['mlp.Wi', 'ffn_up'],
+    ['mlp.Wo', 'ffn_down'],
+  ],
+};
+
 /**
  * Per architecture m3web reads: its tensor names, how its family pools, and the vocabularies its
  * files hold (`tokenizer.ggml.model`) with the tokenizer.json each is rebuilt as. The converter
@@ -311,6 +332,12 @@ const ARCHITECTURES: Readonly<Record<string, Family>> = {
     vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, ...flagged(file, v, '<|begin_of_text|>', '<|end_of_text|>')) },
   },
   'gemma-embedding': { names: GEMMA_NAMES, pooling: 1, vocabularies: { llama: sentencePieceBpeJson } },
+  // The converter sets add_bos / add_eos for every ModernBERT, whose SpecialVocab names [CLS] and [SEP] for them.
+  'modern-bert': {
+    names: MODERN_NAMES,
+    pooling: 1,
+    vocabularies: { gpt2: (file, v) => byteLevelBpeJson(file, v, ...flagged(file, v, '[CLS]', '[SEP]')) },
+  },
 };
 
 /**
@@ -412,7 +439,7 @@ function gemmaDense(file: GgufFile): { files: DenseFiles[]; maps: Map<string, Ma
 }
 
 const SUPPORTED =
-  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), nomic-bert-moe (nomic-embed-text-v2-moe), jina-bert-v2 (jina-embeddings-v2-*-en), qwen3 (Qwen3-Embedding, jina-embeddings-v5-text-small), eurobert (jina-embeddings-v5-text-nano) and gemma-embedding (EmbeddingGemma, with its Dense projections)';
+  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), nomic-bert-moe (nomic-embed-text-v2-moe), jina-bert-v2 (jina-embeddings-v2-*-en), qwen3 (Qwen3-Embedding, jina-embeddings-v5-text-small), eurobert (jina-embeddings-v5-text-nano), gemma-embedding (EmbeddingGemma, with its Dense projections) and modern-bert (ModernBERT embedders: gte-modernbert, modernbert-embed, granite-embedding-english-r2)';
 
 /**
  * Opens a GGUF file (llama.cpp's format, as Hugging Face GGUF repositories and Ollama ship

@@ -125,6 +125,18 @@ const LLAMA3_PRE: BytePre = {
 };
 
 /**
+ * GPT-2's: the regex its ByteLevel pre-tokenizer splits by (letters, digits and other symbols each
+ * with one leading space, digit runs whole, contractions case-sensitive), no normalizer. llama.cpp
+ * runs ModernBERT's vocabulary ("modern-bert") with it too; whether ModernBERT's own tokenizer.json
+ * adds a normalizer was not reachable from here.
+ */
+const GPT2_PRE: BytePre = {
+  normalizer: null,
+  split: "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+  ignoreMerges: false,
+};
+
+/**
  * What a byte-level BPE vocabulary's `tokenizer.ggml.pre` stands for: the model's own normalizer,
  * split pattern and merge rule, as its tokenizer.json has them (llama.cpp keeps only a name for
  * them). The converter names a tokenizer by the hash of its ids for a fixed text, framing
@@ -137,10 +149,12 @@ const BYTE_LEVEL_PRE: Readonly<Record<string, BytePre>> = {
   llama3: LLAMA3_PRE,
   'llama-v3': LLAMA3_PRE,
   'jina-v5-nano': LLAMA3_PRE,
+  'gpt-2': GPT2_PRE,
+  'modern-bert': GPT2_PRE,
 };
 
 /**
- * tokenizer.json for a byte-level BPE vocabulary (tokenizer.ggml.model "gpt2": Qwen's, Llama 3's):
+ * tokenizer.json for a byte-level BPE vocabulary (tokenizer.ggml.model "gpt2": Qwen's, Llama 3's, GPT-2's):
  * the tokens and merges as they are (GPT-2's byte alphabet), control tokens as special added
  * tokens, user-defined ones (`<think>`) as plain added tokens, padding slots (UNUSED) in the
  * vocabulary only, where no merge reaches them. `first` / `last`: the tokens every text starts /

@@ -304,12 +304,14 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
 
   // gguf-qwen3's q8_0 file says neither its pooling nor add_eos_token, as the first official Qwen3-Embedding GGUFs;
   // gguf-eurobert's is jina-embeddings-v5-text-nano's layout (EuroBERT, Llama 3's vocabulary), pooling NONE;
-  // gguf-gemma's is EmbeddingGemma with its Dense projections after the mean.
+  // gguf-gemma's is EmbeddingGemma with its Dense projections after the mean; gguf-modernbert's q8_0 file is a
+  // ModernBERT (local windows, two RoPE bases) on GPT-2's vocabulary, pooled by CLS.
   it.each([
     ['gguf-bert', 'Q4_K_M', { pooling: 'mean', layers: 2, hiddenSize: 256 }],
     ['gguf-qwen3', 'Q8_0', { pooling: 'last', layers: 3, hiddenSize: 64 }],
     ['gguf-eurobert', 'Q8_0', { pooling: 'last', layers: 3, hiddenSize: 64 }],
     ['gguf-gemma', 'Q8_0', { pooling: 'mean', layers: 7, hiddenSize: 64 }],
+    ['gguf-modernbert', 'Q8_0', { pooling: 'cls', layers: 4, hiddenSize: 64 }],
   ])(
     'opens the GGUF repository %s by hub id and quantization %s on WebGPU in the worker, as its oracle',
     async (repo, tag, model) => {

