@@ -33,7 +33,7 @@ export function modernBertCpuForward(weights: ModernBertWeights, kernel: WasmKer
       const ctx = attend(qkv, batch, numHeads, headDim, global ? Number.POSITIVE_INFINITY : spec.windowHalf);
       addInto(x, layer.attnOut(ctx, M));
       const f = layer.ffnIn(normed(x, layer.ffnNorm), M);
-      addInto(x, layer.ffnOut(gated(f, M, I, 'gelu'), M));
+      addInto(x, layer.ffnOut(gated(f, M, I, spec.gate), M));
       afterLayer?.(i + 1, exit(x, i + 1));
     }
     return exit(x, count);

@@ -98,6 +98,7 @@ export class ModernBertGraph extends LayerGraph<Role, GpuLayer> {
     const { residual, normed, qkv, attnContext, ffnHidden } = this.activations();
     const { batch } = p;
     const M = batch.size * batch.seqLen;
+    const gate = (config.modern as ModernBertSpec).gate === 'silu' ? 'swiglu' : 'geglu';
     const shape = { rows: batch.size, seqLen: batch.seqLen, heads: numHeads };
     // No learned positions: the embedding is the normalised word rows.
     layerNorm.encodeTo(pass, uniforms, p.wordRows, residual, this.norms.emb, M, H); // residual [M, H]
@@ -110,8 +111,8 @@ export class ModernBertGraph extends LayerGraph<Role, GpuLayer> {
       }); // attnContext [M, H]
       matmul.encode(pass, uniforms, attnContext, l.attnOut, residual, M, 'residual'); // residual [M, H] +=
       layerNorm.encodeTo(pass, uniforms, residual, normed, l.ffnNorm, M, H); // normed [M, H]
-      // Wi has 2I rows (inputs over gates); GeGLU leaves I columns.
-      matmul.encode(pass, uniforms, normed, l.ffnIn, ffnHidden, M, 'geglu'); // ffnHidden [M, I]
+      // Wi has 2I rows (inputs over gates); GeGLU or SwiGLU leaves I columns.
+      matmul.encode(pass, uniforms, normed, l.ffnIn, ffnHidden, M, gate); // ffnHidden [M, I]
       matmul.encode(pass, uniforms, ffnHidden, l.ffnOut, residual, M, 'residual'); // residual [M, H] +=
     }
     if (exitUsesFinalNorm(config, layers)) layerNorm.encode(pass, uniforms, residual, null, this.norms.final, M, H);

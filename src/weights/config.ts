@@ -211,11 +211,13 @@ function withCrossEncoder(config: EncoderConfig, cfg: Record<string, unknown>, f
  *   local_rope_theta (default 10000; an explicit null means "use the global theta", as
  *   transformers 4.48+ reads it); `rope_parameters.{full,sliding}_attention.rope_theta` wins.
  * - LayerNorm eps is norm_eps (default 1e-5); biases follow attention_bias / mlp_bias / norm_bias.
+ * - The MLP is act(input) * gate over Wi's two halves, act by hidden_activation: exact GELU, or SiLU.
  */
 function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm): EncoderConfig {
   const act = cfg.hidden_activation ?? 'gelu';
-  if (typeof act !== 'string' || !ERF_GELU.has(act)) {
-    throw new UnsupportedError(`hidden_activation ${JSON.stringify(act)} is not supported (only exact erf GELU)`);
+  const gate = typeof act === 'string' && ERF_GELU.has(act) ? 'gelu' : act === 'silu' || act === 'swish' ? 'silu' : null;
+  if (gate === null) {
+    throw new UnsupportedError(`hidden_activation ${JSON.stringify(act)} is not supported (exact erf GELU or SiLU)`);
   }
   if (cfg.rope_scaling !== undefined && cfg.rope_scaling !== null) {
     throw new UnsupportedError('rope_scaling is not supported (only unscaled RoPE)');
@@ -282,6 +284,7 @@ function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm)
       attentionBias: bool(cfg, 'attention_bias'),
       mlpBias: bool(cfg, 'mlp_bias'),
       normBias: bool(cfg, 'norm_bias'),
+      gate,
       exitNorm,
     },
   };

@@ -39,6 +39,11 @@ export interface ModernBertSpec {
   attentionBias: boolean;
   mlpBias: boolean;
   normBias: boolean;
+  /**
+   * The activation of Wi's first half, times its second: GELU (GeGLU, ModernBERT's) or SiLU
+   * (SwiGLU: `hidden_activation` "silu", granite-embedding-97m-multilingual-r2).
+   */
+  gate: 'gelu' | 'silu';
   exitNorm: ExitNorm;
 }
 

@@ -305,16 +305,18 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
   // gguf-qwen3's q8_0 file says neither its pooling nor add_eos_token, as the first official Qwen3-Embedding GGUFs;
   // gguf-eurobert's is jina-embeddings-v5-text-nano's layout (EuroBERT, Llama 3's vocabulary), pooling NONE;
   // gguf-gemma's is EmbeddingGemma with its Dense projections after the mean; gguf-modernbert's q8_0 file is a
-  // ModernBERT (local windows, two RoPE bases) on GPT-2's vocabulary, pooled by CLS.
+  // ModernBERT (local windows, two RoPE bases) on GPT-2's vocabulary, pooled by CLS, its f16-silu file the same
+  // weights with granite-embedding-97m-multilingual-r2's SwiGLU.
   it.each([
     ['gguf-bert', 'Q4_K_M', { pooling: 'mean', layers: 2, hiddenSize: 256 }],
     ['gguf-qwen3', 'Q8_0', { pooling: 'last', layers: 3, hiddenSize: 64 }],
     ['gguf-eurobert', 'Q8_0', { pooling: 'last', layers: 3, hiddenSize: 64 }],
     ['gguf-gemma', 'Q8_0', { pooling: 'mean', layers: 7, hiddenSize: 64 }],
     ['gguf-modernbert', 'Q8_0', { pooling: 'cls', layers: 4, hiddenSize: 64 }],
+    ['gguf-modernbert', 'SILU', { pooling: 'cls', layers: 4, hiddenSize: 64 }, 'f16-silu.gguf'],
   ])(
     'opens the GGUF repository %s by hub id and quantization %s on WebGPU in the worker, as its oracle',
-    async (repo, tag, model) => {
+    async (repo, tag, model, fileName = `${tag.toLowerCase()}.gguf`) => {
       const { texts, files } = (await (await fetch(`/test/oracle/fixtures/${repo}/expected.json`)).json()) as {
         texts: string[];
         files: Record<string, { mean?: number[][]; pooled?: number[][] }>;
@@ -323,7 +325,7 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
       try {
         expect(await gguf.info()).toMatchObject({ backend: 'webgpu', model });
         const vectors = await gguf.embed(texts);
-        const file = files[`${tag.toLowerCase()}.gguf`];
+        const file = files[fileName];
         vectors.forEach((v, i) => {
           expect(cosine(v, (file?.pooled ?? file?.mean)?.[i] as number[])).toBeGreaterThan(0.99999);
         });

@@ -145,14 +145,17 @@ const FOLDERS = [
     bounds: {
       'f16.gguf': { oracle: 0.999, stored: 0.999, ref: 'mean' },
       'q8_0.gguf': { oracle: 0.998, stored: 0.999, ref: 'cls' },
+      // granite-embedding-97m-multilingual-r2's SwiGLU (hidden_activation silu): the top-level vectors are GeGLU's
+      'f16-silu.gguf': { oracle: -1, stored: 0.999, ref: 'cls' },
     },
     note: (norms) =>
       "embeddings / embeddings_from_ids: what getEmbeddingFor returns (llama_get_embeddings_seq of the GGUF's " +
-      'pooling_type: f16.gguf 1, MEAN over all tokens; q8_0.gguf 2, CLS), not normalised. ids: [bos] + ' +
+      'pooling_type: f16.gguf 1, MEAN over all tokens; q8_0.gguf and f16-silu.gguf 2, CLS), not normalised. ids: [bos] + ' +
       'model.tokenize(text) + [eos] (add_bos_token / add_eos_token true; bos [CLS], eos [SEP]), what ' +
       'llama_tokenize(add_special) gives for this BPE vocabulary; embeddings come from those ids, embeddings_from_ids ' +
       "from expected.json's ids. cosine: of embeddings_from_ids with expected.json's mean (f16.gguf) or cls (q8_0.gguf) " +
-      "(oracle: float32 weights; stored: files[f].pooled, the file's own dequantized weights); text_vs_oracle: of " +
+      '(oracle: float32 weights; meaningless for f16-silu.gguf, whose hidden_activation silu makes it another model) ' +
+      "and with files[f].pooled (stored: the file's own dequantized weights and activation); text_vs_oracle: of " +
       "embeddings with the same. ids_agree: ids equal expected.json's; tokens_agree: model.tokenize(text) equals them " +
       `less [CLS] and [SEP]. Their L2 norms are ${norms} times those of the oracle's.`,
   },

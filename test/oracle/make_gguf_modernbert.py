@@ -19,9 +19,11 @@ Writes fixtures/gguf-modernbert/ (see the "gguf-modernbert" section of README.md
                        config's rope_parameters, as transformers 5 gives them), pooling_type 1 (MEAN, from a
                        sentence-transformers Pooling module)
   q8_0.gguf            Q8_0, the same with pooling_type 2 (CLS), as gte-modernbert and granite-embedding-r2 pool
+  f16-silu.gguf        F16, the same weights run as granite-embedding-97m-multilingual-r2 runs: hidden_activation
+                       "silu" (SwiGLU; newer converters write the key for every ModernBERT), pooling_type 2 (CLS)
   expected.json        texts, ids (Hugging Face's, [CLS] first and [SEP] last), the float64 oracle's mean and CLS vectors
                        (the last layer after final_norm, not normalised) from the float32 master weights and per file
-                       from the weights the file stores, dequantized
+                       from the weights the file stores, dequantized (f16-silu.gguf's by the SiLU model)
   README.md            sources and licences
 
 The ids are computed four ways and must agree: byte_level_bpe.py's BPE (GPT-2's regex, no normalizer), Hugging Face's
@@ -188,11 +190,12 @@ def vocab_kvs(tokens, types, merges, ids, add):
     return [*flags, *bb.vocab_kvs(PRE, tokens, types, merges, kept, {})]
 
 
-def metadata(cfg, n_params, file_type, vkv, pooling):
+def metadata(cfg, n_params, file_type, vkv, pooling, act=None):
     """TextModel.set_gguf_parameters' KVs (mg.kv_head, rope.freq_base / freq_base_swa from rope_parameters, the
     LayerNorm epsilon, file_type), BertModel's (attention.causal false, pooling_type), ModernBertModel's
     (sliding_window, sliding_window_pattern, rope.scaling.type none, vocab_size), quantization_version, the
-    vocabulary. The epsilon is written as llama.cpp's modern-bert loader reads it (attention.layer_norm_epsilon)."""
+    vocabulary. The epsilon is written as llama.cpp's modern-bert loader reads it (attention.layer_norm_epsilon).
+    act: the hidden_activation newer converters write (older ones wrote none: GeGLU)."""
     a = ARCH
     return [
         *mg.kv_head(a, NAME, n_params, cfg["num_hidden_layers"], cfg["max_position_embeddings"], cfg["hidden_size"],
@@ -207,6 +210,7 @@ def metadata(cfg, n_params, file_type, vkv, pooling):
         (f"{a}.attention.sliding_window_pattern", mg.UINT32, cfg["global_attn_every_n_layers"]),
         (f"{a}.rope.scaling.type", mg.STRING, "none"),
         (f"{a}.vocab_size", mg.UINT32, cfg["vocab_size"]),
+        *([] if act is None else [(f"{a}.hidden_activation", mg.STRING, act)]),
         ("general.quantization_version", mg.UINT32, mg.GGML_QUANT_VERSION),
         *vkv,
     ]
@@ -262,7 +266,10 @@ def mutant_cosines(W, cfg, ids, mean, cls):
 # Main
 # --------------------------------------------------------------------------------------------------
 
-FILES = [("f16.gguf", "f16", mg.FTYPE_MOSTLY_F16, POOLING_MEAN), ("q8_0.gguf", "q8_0", mg.FTYPE_MOSTLY_Q8_0, POOLING_CLS)]
+# (file, kind, file type, pooling_type, hidden_activation written)
+FILES = [("f16.gguf", "f16", mg.FTYPE_MOSTLY_F16, POOLING_MEAN, None),
+         ("q8_0.gguf", "q8_0", mg.FTYPE_MOSTLY_Q8_0, POOLING_CLS, None),
+         ("f16-silu.gguf", "f16", mg.FTYPE_MOSTLY_F16, POOLING_CLS, "silu")]
 
 README = """# gguf-modernbert fixture
 
@@ -316,14 +323,18 @@ def main():
     moved = mutant_cosines(W, cfg, ids, mean, cls)
 
     files = {}
-    for fname, kind, ftype, pooling in FILES:
-        kvs = metadata(cfg, n_params, ftype, vkv, pooling)
+    silu_cfg = {**cfg, "hidden_activation": "silu"}
+    silu_mean, silu_cls = run_oracle(W, silu_cfg, ids)
+    moved["SwiGLU for GeGLU (CLS)"] = gd.mutant_cosines({"": lambda: silu_cls}, cls)[""]
+    for fname, kind, ftype, pooling, act in FILES:
+        kvs = metadata(cfg, n_params, ftype, vkv, pooling, act)
         ttypes, size, kv, _, Wq, worst_w = mg.write_file(FOLDER, fname, kind, ftype, tensors, kvs)
         assert kv["tokenizer.ggml.pre"] == PRE and kv["tokenizer.ggml.tokens"] == tokens
         assert kv["tokenizer.ggml.add_bos_token"] is True and kv["tokenizer.ggml.add_eos_token"] is True
-        qmean, qcls = run_oracle(Wq, cfg, ids)
+        qmean, qcls = run_oracle(Wq, silu_cfg if act == "silu" else cfg, ids)
         q = qmean if pooling == POOLING_MEAN else qcls
-        worst = min(mg.cos(a, b) for a, b in zip(q, mean if pooling == POOLING_MEAN else cls))
+        ref = (silu_mean, silu_cls) if act == "silu" else (mean, cls)
+        worst = min(mg.cos(a, b) for a, b in zip(q, ref[0] if pooling == POOLING_MEAN else ref[1]))
         files[fname] = {"file_type": ftype, "tensor_types": ttypes, "pooling_type": pooling,
                         "pooled": [mg.r7(v) for v in q],
                         "special_ids": {mg.ID_KEYS[t]: i for t, i in special_ids.items() if t in mg.ID_KEYS},
@@ -347,7 +358,8 @@ def main():
             "mean over the text's tokens ([CLS] and [SEP] included) / its first token, not normalised, from the "
             "float32 master weights by make_modernbert.forward (float64; one right-padded batch checked against each "
             "text alone). files[f].pooled: the same oracle on the weights file f stores, dequantized, pooled as its "
-            "pooling_type says (f16.gguf 1, MEAN; q8_0.gguf 2, CLS); files[f].tensor_types: the ggml type of every "
+            "pooling_type says (f16.gguf 1, MEAN; q8_0.gguf 2, CLS; f16-silu.gguf 2, CLS, and its hidden_activation "
+            "silu: SiLU(input) * gate, the same weights); files[f].tensor_types: the ggml type of every "
             "tensor; special_ids / add_flags: the tokenizer.ggml id keys and add_*_token flags. Values rounded to 7 "
             "significant digits."),
     }

@@ -18,7 +18,7 @@ Conventions it follows, all read from that source:
     layers with local_rope_theta (rope_parameters.sliding_attention.rope_theta); positions are
     0..len-1 within each right-padded row; rotate_half (non-interleaved) over the whole head
   - layer 0's attn_norm is Identity; every other layer: h += Wo(attn(LN(h))); h += mlp(LN(h))
-  - mlp: Wi -> chunk(2) = (input, gate) -> gelu(input) * gate -> Wo (exact erf GELU)
+  - mlp: Wi -> chunk(2) = (input, gate) -> act(input) * gate -> Wo (hidden_activation: exact erf GELU, or SiLU)
   - hidden_states[k] (k < L) is the raw residual stream; last_hidden_state = final_norm(h_L)
 """
 
@@ -255,6 +255,7 @@ def forward(W, cfg, ids, mask, swap_thetas=False, all_global=False):
     B, S = ids.shape
     half = cfg["local_attention"] // 2
     g_theta, l_theta = thetas(cfg)
+    act = torch.nn.functional.silu if cfg.get("hidden_activation") in ("silu", "swish") else gelu
     if swap_thetas:
         g_theta, l_theta = l_theta, g_theta
 
@@ -286,7 +287,7 @@ def forward(W, cfg, ids, mask, swap_thetas=False, all_global=False):
         ctx = (probs @ v).permute(0, 2, 1, 3).reshape(B, S, H)
         x = x + lin(ctx, p + "attn.Wo")
         inp, gate = lin(layer_norm(x, W, p + "mlp_norm", eps), p + "mlp.Wi").chunk(2, dim=-1)
-        x = x + lin(gelu(inp) * gate, p + "mlp.Wo")
+        x = x + lin(act(inp) * gate, p + "mlp.Wo")
         states.append(x)
     return states, layer_norm(x, W, "model.final_norm", eps)
 

@@ -238,7 +238,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       [
         'fixtures/gguf-modernbert',
         {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-modernbert'), ['f16.gguf', 'q8_0.gguf']),
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-modernbert'), ['f16.gguf', 'q8_0.gguf', 'f16-silu.gguf']),
           commit: 'b0a720',
         },
       ],

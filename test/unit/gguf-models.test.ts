@@ -91,7 +91,8 @@ describe('GGUF models', () => {
   // experts' shared bias dropped (llama.cpp runs without it, and so does m3web from this file).
   // gguf-modernbert: a ModernBERT (windows of 8 in two of four layers, two RoPE bases, GeGLU) on the real GPT-2
   // vocabulary cut to 2,000 tokens (pre-tokenizer modern-bert: GPT-2's regex), [CLS] ... [SEP]; f16 pooling_type
-  // mean, q8_0 pooling_type cls.
+  // mean, q8_0 pooling_type cls, f16-silu the same weights as granite-embedding-97m-multilingual-r2 runs them
+  // (hidden_activation silu: SwiGLU), pooling_type cls.
   const cases: [string, string][] = [
     ...FILES.map((f): [string, string] => ['gguf-bert', f]),
     ['gguf-xlmr', 'f16.gguf'],
@@ -111,6 +112,7 @@ describe('GGUF models', () => {
     ['gguf-nomic-moe', 'q8_0.gguf'],
     ['gguf-modernbert', 'f16.gguf'],
     ['gguf-modernbert', 'q8_0.gguf'],
+    ['gguf-modernbert', 'f16-silu.gguf'],
   ];
   it.each(cases)(
     '%s/%s opens from its path and embeds as PyTorch and llama.cpp do with the weights it stores',

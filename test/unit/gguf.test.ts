@@ -380,7 +380,7 @@ describe('GGUF byte-level BPE tokenizer (GPT-2, as ModernBERT embedders have it)
     });
   });
 
-  it("reads windows, RoPE bases and epsilon as llama.cpp does where the file leaves them out, and refuses what ModernBERT's reader would not run", async () => {
+  it('reads windows, RoPE bases, epsilon and activation as llama.cpp does, and refuses what ModernBERT does not run', async () => {
     const drop = (...keys: string[]) => modernKv().filter(([k]) => !keys.includes(k));
     // No freq_base_swa: local layers rotate by the global base; no sliding_window: every layer is
     // global; the epsilon where current converters write norm_eps (layer_norm_rms_epsilon).
@@ -404,9 +404,11 @@ describe('GGUF byte-level BPE tokenizer (GPT-2, as ModernBERT embedders have it)
       gguf([...drop('modern-bert.attention.sliding_window_pattern'), ['modern-bert.attention.sliding_window_pattern', 9, flags]]),
     );
     expect(parseHfConfig(perLayer.config).modern?.globalLayers).toEqual(flags.map((f) => !f));
-    // granite-embedding-97m-r2's SwiGLU: ModernBERT's reader runs GeGLU with exact GELU only.
+    // granite-embedding-97m-multilingual-r2's SwiGLU runs (gguf-models.test.ts); other activations are refused.
     const swiglu = await open(gguf(modernKv([['modern-bert.hidden_activation', 8, 'silu']])));
-    expect(() => parseHfConfig(swiglu.config)).toThrow(UnsupportedError);
+    expect(parseHfConfig(swiglu.config).modern?.gate).toBe('silu');
+    const relu = await open(gguf(modernKv([['modern-bert.hidden_activation', 8, 'relu']])));
+    expect(() => parseHfConfig(relu.config)).toThrow(UnsupportedError);
     expect(String(await rejection(open(gguf(modernKv([['modern-bert.attention.head_count_kv', 4, 4]])))))).toMatch(
       /4 key-value heads for 12 query heads/,
     );

@@ -69,10 +69,13 @@ describe('ModernBERT config', () => {
     expect(parseHfConfig(bare).modern).toMatchObject({ windowHalf: 64, globalRopeTheta: 160000, localRopeTheta: 10000 });
     // transformers reads an explicit null local theta as "use the global one".
     expect(parseHfConfig({ ...bare, global_rope_theta: 5, local_rope_theta: null }).modern?.localRopeTheta).toBe(5);
+    // granite-embedding-97m-multilingual-r2's SwiGLU (gguf-modernbert's f16-silu.gguf runs it against its oracles).
+    expect(parseHfConfig(bare).modern?.gate).toBe('gelu');
+    expect(parseHfConfig({ ...bare, hidden_activation: 'silu' }).modern?.gate).toBe('silu');
   });
 
   it.each([
-    [{ hidden_activation: 'silu' }, UnsupportedError, /hidden_activation "silu"/],
+    [{ hidden_activation: 'relu' }, UnsupportedError, /hidden_activation "relu"/],
     [{ rope_scaling: { rope_type: 'yarn', factor: 4 } }, UnsupportedError, /rope_scaling/],
     [
       { rope_parameters: { full_attention: { rope_type: 'linear', rope_theta: 1 }, sliding_attention: { rope_theta: 1 } } },
