@@ -158,18 +158,19 @@ function modernConfig(file: GgufFile, vocabSize: number, padding: { pad_token_id
 
 /**
  * config.json in transformers' form from a GGUF file's `{arch}.*` metadata, and the position rows
- * the converter cut (XLM-R's, which start after the padding id), which the reader puts back as zeros.
+ * the converter cut (XLM-R's and RoBERTa's, which start after the padding id), which the reader puts
+ * back as zeros.
  */
 export function ggufConfig(
   file: GgufFile,
   arch: string,
   vocabSize: number,
-  xlmr: boolean,
+  roberta: 'xlm-roberta' | 'roberta' | null,
 ): { config: Record<string, unknown>; zeroPositions: number } {
   const hp = (key: string) => requiredNumber(file, `${arch}.${key}`);
   const eps = ggufNumber(file, `${arch}.attention.layer_norm_epsilon`) ?? 1e-12;
   const types = file.tensors.get('token_types.weight')?.shape[0] ?? 0;
-  const pad = ggufNumber(file, 'tokenizer.ggml.padding_token_id') ?? (xlmr ? 1 : undefined);
+  const pad = ggufNumber(file, 'tokenizer.ggml.padding_token_id') ?? (roberta ? 1 : undefined);
   const padding = pad === undefined ? {} : { pad_token_id: pad };
   // BERT's and JinaBERT's config.json name these alike.
   const bertShape = () => ({
@@ -227,10 +228,10 @@ export function ggufConfig(
     return { config, zeroPositions: 0 };
   }
   // XLM-R's positions start after the padding id; llama.cpp cut those rows off, so zero rows stand in for them.
-  const zeroPositions = xlmr ? (pad as number) + 1 : 0;
+  const zeroPositions = roberta ? (pad as number) + 1 : 0;
   const config = {
-    architectures: [xlmr ? 'XLMRobertaModel' : 'BertModel'],
-    model_type: xlmr ? 'xlm-roberta' : 'bert',
+    architectures: [roberta === 'xlm-roberta' ? 'XLMRobertaModel' : roberta === 'roberta' ? 'RobertaModel' : 'BertModel'],
+    model_type: roberta ?? 'bert',
     ...bertShape(),
     max_position_embeddings: (file.tensors.get('position_embd.weight')?.shape[0] ?? hp('context_length')) + zeroPositions,
     type_vocab_size: types,

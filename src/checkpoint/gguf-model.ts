@@ -313,10 +313,20 @@ const MODERN_NAMES: TensorNames = {
 /**
  * Per architecture m3web reads: its tensor names, how its family pools, and the vocabularies its
  * files hold (`tokenizer.ggml.model`) with the tokenizer.json each is rebuilt as. The converter
- * writes XLM-R models as "bert" with their SentencePiece vocabulary ("t5").
+ * writes XLM-R models as "bert" with their SentencePiece vocabulary ("t5"), RoBERTa ones with their
+ * byte-level BPE ("gpt2").
  */
 const ARCHITECTURES: Readonly<Record<string, Family>> = {
-  bert: { names: BERT_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson, t5: unigramJson } },
+  bert: {
+    names: BERT_NAMES,
+    pooling: 1,
+    vocabularies: {
+      bert: wordPieceJson,
+      t5: unigramJson,
+      // RoBERTa's: SpecialVocab reads its RobertaProcessing as add_bos / add_eos, <s> and </s>.
+      gpt2: (file, v) => byteLevelBpeJson(file, v, ...flagged(file, v, '<s>', '</s>')),
+    },
+  },
   'nomic-bert': { names: NOMIC_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson } },
   'nomic-bert-moe': { names: NOMIC_MOE_NAMES, pooling: 1, vocabularies: { t5: unigramJson, bert: wordPieceJson } },
   'jina-bert-v2': { names: JINA_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson } },
@@ -439,7 +449,7 @@ function gemmaDense(file: GgufFile): { files: DenseFiles[]; maps: Map<string, Ma
 }
 
 const SUPPORTED =
-  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...), nomic-bert (nomic-embed-text v1, v1.5), nomic-bert-moe (nomic-embed-text-v2-moe), jina-bert-v2 (jina-embeddings-v2-*-en), qwen3 (Qwen3-Embedding, jina-embeddings-v5-text-small), eurobert (jina-embeddings-v5-text-nano), gemma-embedding (EmbeddingGemma, with its Dense projections) and modern-bert (ModernBERT embedders: gte-modernbert, modernbert-embed, granite-embedding-english-r2)';
+  'bert (BERT, MiniLM, BGE, E5, arctic-embed, mxbai-embed... with a WordPiece vocabulary; XLM-R with a SentencePiece one: multilingual-e5, BGE-M3...; RoBERTa with a byte-level BPE one: granite-embedding-30m / 125m-english, all-distilroberta-v1...), nomic-bert (nomic-embed-text v1, v1.5), nomic-bert-moe (nomic-embed-text-v2-moe), jina-bert-v2 (jina-embeddings-v2-*-en), qwen3 (Qwen3-Embedding, jina-embeddings-v5-text-small), eurobert (jina-embeddings-v5-text-nano), gemma-embedding (EmbeddingGemma, with its Dense projections) and modern-bert (ModernBERT embedders: gte-modernbert, modernbert-embed, granite-embedding-english-r2)';
 
 /**
  * Opens a GGUF file (llama.cpp's format, as Hugging Face GGUF repositories and Ollama ship
@@ -463,7 +473,8 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
         .map((m) => JSON.stringify(m))
         .join(' and ')} vocabularies for it`,
     );
-  const xlmr = arch === 'bert' && tokenizerModel === 't5';
+  // The converter writes XLM-R (SentencePiece) and RoBERTa (byte-level BPE) models as "bert".
+  const roberta = arch !== 'bert' ? null : tokenizerModel === 't5' ? 'xlm-roberta' : tokenizerModel === 'gpt2' ? 'roberta' : null;
   const stated = ggufNumber(file, `${arch}.pooling_type`) ?? 0;
   const pooling = stated === 0 ? family.pooling : stated;
   const poolingKey = POOLINGS[pooling];
@@ -472,7 +483,7 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
       `${file.name} pools by llama.cpp's pooling type ${pooling}${pooling === 4 ? ' (rank: a reranker)' : ''}; m3web reads GGUF embedders (mean, CLS or last token)`,
     );
   const vocab = vocabOf(file);
-  const { config, zeroPositions } = ggufConfig(file, arch, vocab.tokens.length, xlmr);
+  const { config, zeroPositions } = ggufConfig(file, arch, vocab.tokens.length, roberta);
   const layers = requiredNumber(file, `${arch}.block_count`);
   const hidden = requiredNumber(file, `${arch}.embedding_length`);
   const json = rebuild(file, vocab);

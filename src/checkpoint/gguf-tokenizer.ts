@@ -126,9 +126,9 @@ const LLAMA3_PRE: BytePre = {
 
 /**
  * GPT-2's: the regex its ByteLevel pre-tokenizer splits by (letters, digits and other symbols each
- * with one leading space, digit runs whole, contractions case-sensitive), no normalizer. llama.cpp
- * runs ModernBERT's vocabulary ("modern-bert") with it too; whether ModernBERT's own tokenizer.json
- * adds a normalizer was not reachable from here.
+ * with one leading space, digit runs whole, contractions case-sensitive), no normalizer. RoBERTa's
+ * tokenizer is GPT-2's ("roberta-bpe"); llama.cpp runs ModernBERT's vocabulary ("modern-bert") with
+ * it too, and whether ModernBERT's own tokenizer.json adds a normalizer was not reachable from here.
  */
 const GPT2_PRE: BytePre = {
   normalizer: null,
@@ -151,6 +151,7 @@ const BYTE_LEVEL_PRE: Readonly<Record<string, BytePre>> = {
   'jina-v5-nano': LLAMA3_PRE,
   'gpt-2': GPT2_PRE,
   'modern-bert': GPT2_PRE,
+  'roberta-bpe': GPT2_PRE,
 };
 
 /**

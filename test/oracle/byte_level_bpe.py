@@ -172,7 +172,7 @@ class ByteLevelBPE:
     """tokenizer.json -> encode(text): the added tokens split off the raw text (longest first at each position), each
     other segment normalized (NFC or not at all), pre-tokenized, mapped to byte characters and merged (a word that is
     a token kept whole first where ignore_merges says so); then the post-processor's special tokens around them
-    (TemplateProcessing single: special tokens, $A, special tokens; or none)."""
+    (TemplateProcessing single: special tokens, $A, special tokens; RobertaProcessing: cls, $A, sep; or none)."""
 
     def __init__(self, tok):
         m = tok["model"]
@@ -199,6 +199,8 @@ class ByteLevelBPE:
             a = single.index({"Sequence": {"id": "A", "type_id": 0}})
             self.prefix = [self.added[s["SpecialToken"]["id"]] for s in single[:a]]
             self.suffix = [self.added[s["SpecialToken"]["id"]] for s in single[a + 1 :]]
+        elif post["type"] == "RobertaProcessing":  # <s> $A </s>
+            self.prefix, self.suffix = [post["cls"][1]], [post["sep"][1]]
         else:
             assert post["type"] == "ByteLevel"  # ids unchanged
 

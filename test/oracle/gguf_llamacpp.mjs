@@ -1,8 +1,9 @@
 // llama.cpp itself as the second oracle of fixtures/gguf-bert/, fixtures/gguf-xlmr/, fixtures/gguf-nomic/ and
 // fixtures/gguf-jina/ (made by make_gguf.py; see README.md, "gguf-bert"), fixtures/gguf-qwen3/ (make_gguf_qwen3.py;
 // README.md, "gguf-qwen3"), fixtures/gguf-eurobert/ (make_gguf_eurobert.py; README.md, "gguf-eurobert"), fixtures/gguf-gemma/ (make_gguf_gemma.py; README.md, "gguf-gemma"),
-// fixtures/gguf-nomic-moe/ (make_gguf_nomic_moe.py; README.md, "gguf-nomic-moe") and fixtures/gguf-modernbert/
-// (make_gguf_modernbert.py; README.md, "gguf-modernbert").
+// fixtures/gguf-nomic-moe/ (make_gguf_nomic_moe.py; README.md, "gguf-nomic-moe"), fixtures/gguf-modernbert/
+// (make_gguf_modernbert.py; README.md, "gguf-modernbert") and fixtures/gguf-roberta/ (make_gguf_roberta.py; README.md,
+// "gguf-roberta").
 //
 // For each .gguf of those folders this loads the file in llama.cpp (CPU) through node-llama-cpp and records
 //   ids:          llama.cpp's tokenization of each text, framed as llama_tokenize(add_special) frames it: for a WPM
@@ -76,6 +77,23 @@ const FOLDERS = [
       'f16.gguf': { oracle: 0.999, stored: 0.999 },
       'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
     },
+  },
+  // RoBERTa (architecture bert, a byte-level BPE vocabulary: pre-tokenizer roberta-bpe, GPT-2's) framed <s> ... </s>,
+  // positions from pad_token_id + 1 with the two rows before them cut, as granite-embedding-30m-english's GGUF
+  {
+    name: 'gguf-roberta',
+    bounds: {
+      'f16.gguf': { oracle: 0.999, stored: 0.999 },
+      'q8_0.gguf': { oracle: 0.999, stored: 0.999 },
+    },
+    note: (norms) =>
+      "embeddings / embeddings_from_ids: what getEmbeddingFor returns (llama_get_embeddings_seq of the GGUF's " +
+      `pooling_type, mean), not normalised: their L2 norms are ${norms} times those of the oracle's unnormalised ` +
+      'means. ids: [bos] + model.tokenize(text) + [eos] (add_bos_token / add_eos_token true; bos <s>, eos </s>), ' +
+      'what llama_tokenize(add_special) gives for this BPE vocabulary; embeddings come from those ids, ' +
+      "embeddings_from_ids from expected.json's ids. cosine (of embeddings_from_ids, but text_vs_oracle: of " +
+      "embeddings): with expected.json's mean (oracle: float32 weights; stored: files[f].mean, the file's own " +
+      'dequantized weights) and with its CLS vector (vs_cls, far from 1: llama.cpp pooled by mean, not CLS).',
   },
   // JinaBERT v2 (architecture jina-bert-v2: ALiBi, GeGLU in one fused ffn_up, or split into ffn_gate + ffn_up as
   // older converters wrote it); the same 12 texts as gguf-nomic

@@ -93,6 +93,9 @@ describe('GGUF models', () => {
   // vocabulary cut to 2,000 tokens (pre-tokenizer modern-bert: GPT-2's regex), [CLS] ... [SEP]; f16 pooling_type
   // mean, q8_0 pooling_type cls, f16-silu the same weights as granite-embedding-97m-multilingual-r2 runs them
   // (hidden_activation silu: SwiGLU), pooling_type cls.
+  // gguf-roberta: gguf-bert's BERT run as a RobertaModel (positions from pad_token_id + 1, the two rows before them
+  // cut by the converter) on RoBERTa's layout of the real GPT-2 vocabulary cut to 2,000 tokens (pre-tokenizer
+  // roberta-bpe), <s> ... </s>, as granite-embedding-30m-english's GGUF.
   const cases: [string, string][] = [
     ...FILES.map((f): [string, string] => ['gguf-bert', f]),
     ['gguf-xlmr', 'f16.gguf'],
@@ -113,6 +116,8 @@ describe('GGUF models', () => {
     ['gguf-modernbert', 'f16.gguf'],
     ['gguf-modernbert', 'q8_0.gguf'],
     ['gguf-modernbert', 'f16-silu.gguf'],
+    ['gguf-roberta', 'f16.gguf'],
+    ['gguf-roberta', 'q8_0.gguf'],
   ];
   it.each(cases)(
     '%s/%s opens from its path and embeds as PyTorch and llama.cpp do with the weights it stores',
@@ -147,13 +152,14 @@ describe('GGUF models', () => {
       const llamaIds = of(llamaCpp.files, file).ids;
       const bare = (x: number[]) => JSON.stringify(folder === 'gguf-qwen3' ? x.filter((id) => id !== 2000) : x);
       const differ = ids.flatMap((x, i) => (bare(x) === bare(llamaIds[i] as number[]) ? [] : [expected.texts[i]]));
-      expect(differ.every((t) => /[\u0900-\u097f]|e\u0301|<\|begin_of_text\|>|\[CLS\]/.test(t as string))).toBe(true);
-      const oneDiffers = ['gguf-nomic', 'gguf-jina', 'gguf-qwen3', 'gguf-eurobert', 'gguf-modernbert'];
+      expect(differ.every((t) => /[\u0900-\u097f]|e\u0301|<\|begin_of_text\|>|\[CLS\]|<s>/.test(t as string))).toBe(true);
+      const oneDiffers = ['gguf-nomic', 'gguf-jina', 'gguf-qwen3', 'gguf-eurobert', 'gguf-modernbert', 'gguf-roberta'];
       expect(differ.length).toBe(oneDiffers.includes(folder) ? 1 : 0);
       if (folder === 'gguf-gemma') expect(ids.every((x) => x[0] === 2 && x.at(-1) === 1)).toBe(true);
       if (folder === 'gguf-qwen3') expect(ids.every((x) => x.at(-1) === 2000)).toBe(true);
       if (folder === 'gguf-eurobert') expect(ids.every((x) => x[0] !== 2002 && x.at(-1) === 2003)).toBe(true);
       if (folder === 'gguf-modernbert') expect(ids.every((x) => x[0] === 2002 && x.at(-1) === 2003)).toBe(true);
+      if (folder === 'gguf-roberta') expect(ids.every((x) => x[0] === 0 && x.at(-1) === 2)).toBe(true);
     },
   );
 
