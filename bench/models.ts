@@ -172,7 +172,7 @@ async function prepareDecoder(id: DecoderModelId, log: (s: string) => void): Pro
  * Random-weight models that a bench script writes (the Hugging Face folder: config, seeded F32 weights,
  * the bundled tokenizer; and its ONNX exports, traced from an oracle's forward) from a shape, each
  * with its own results file: MPNet at all-MiniLM-L12 / bert-12x384's widths, JinaBERT v2 at
- * jina-embeddings-v2-small-en's.
+ * jina-embeddings-v2-small-en's, ModernBERT at gte-modernbert-base's (8 of its 22 layers).
  */
 const SCRIPTED = {
   'mpnet-12x384': {
@@ -195,6 +195,14 @@ const SCRIPTED = {
     description: (s: ScriptedShape) =>
       `random-weight JinaBERT v2 at jina-embeddings-v2-small-en's shape, ${s.layers} layers, ${s.hidden} wide, ${s.heads} heads, GeGLU FFN ${s.ffn}, ALiBi, m3-mini's 32k tokenizer`,
     resultsFile: 'node-jina-latest',
+  },
+  'modernbert-8x768': {
+    script: 'bench/onnx_modernbert.py',
+    sources: ['test/oracle/make_modernbert.py', 'test/oracle/make_onnx.py', 'training/onnx_export.py'],
+    shape: { layers: 8, hidden: 768, heads: 12, ffn: 1152 },
+    description: (s: ScriptedShape) =>
+      `random-weight ModernBERT at gte-modernbert-base's widths, ${s.layers} of its 22 layers, ${s.hidden} wide, ${s.heads} heads, GeGLU FFN ${s.ffn}, windows of 128 in two of three layers, m3-mini's 32k tokenizer`,
+    resultsFile: 'node-modernbert-latest',
   },
 } as const;
 type ScriptedId = keyof typeof SCRIPTED;

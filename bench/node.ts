@@ -22,7 +22,9 @@ const USAGE = `usage: npm run bench -- node [--model ID] [--batch N] [--runs N] 
   --model    bert-12x384 (default: random weights, 12 layers x 384, the bundled tokenizer), mpnet-12x384
              (the same shape as MPNet, with its relative attention bias; results in
              bench/results/node-mpnet-latest.*), jina-4x512 (JinaBERT v2 at jina-embeddings-v2-small-en's
-             shape: ALiBi, GeGLU; bench/results/node-jina-latest.*), m3-mini (the bundled model), or qwen3-0.6b-8l /
+             shape: ALiBi, GeGLU; bench/results/node-jina-latest.*), modernbert-8x768 (ModernBERT at
+             gte-modernbert-base's widths, 8 of its 22 layers; bench/results/node-modernbert-latest.*), m3-mini
+             (the bundled model), or qwen3-0.6b-8l /
              embeddinggemma-300m-8l / eurobert-210m-8l (random weights at those models' widths, 8 layers; q8 and q4
              instead of f32 and q8)
   --batch N  texts of 128 tokens in the throughput case (default 32 on a hardware adapter, 8 on a

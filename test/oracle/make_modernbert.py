@@ -248,8 +248,9 @@ def thetas(cfg):
     return cfg["global_rope_theta"], cfg["local_rope_theta"]
 
 
-def forward(W, cfg, ids, mask, swap_thetas=False, all_global=False):
-    """Raw residual stream after the embeddings and after each layer ([B, S, H] each) and final_norm(h_L)."""
+def forward(W, cfg, ids, mask, swap_thetas=False, all_global=False, dtype=torch.float64):
+    """Raw residual stream after the embeddings and after each layer ([B, S, H] each) and final_norm(h_L). dtype: of
+    the positions, angles and mask fill (float32 where bench/onnx_modernbert.py traces it over float32 weights)."""
     H, nh, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["norm_eps"]
     d = H // nh
     B, S = ids.shape
@@ -265,15 +266,15 @@ def forward(W, cfg, ids, mask, swap_thetas=False, all_global=False):
 
     x = layer_norm(W["model.embeddings.tok_embeddings.weight"][ids], W, "model.embeddings.norm", eps)
     states = [x]
-    pos = torch.arange(S, dtype=torch.float64)
+    pos = torch.arange(S, dtype=dtype)
     keys = mask.bool()[:, None, None, :]  # [B, 1, 1, S]
     dist = (pos[:, None] - pos[None, :]).abs()
-    neg = torch.finfo(torch.float64).min
+    neg = torch.finfo(dtype).min
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         glob = all_global or layer_is_global(cfg, l)
         theta = g_theta if glob else l_theta
-        inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
+        inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=dtype) / d))
         ang = torch.cat([pos[:, None] * inv[None, :]] * 2, dim=-1)  # [S, d]
         cos, sin = ang.cos(), ang.sin()
         h = x if l == 0 else layer_norm(x, W, p + "attn_norm", eps)

@@ -777,7 +777,8 @@ def check_weights(label, proto, sd, dtype=np.float32):
 NP = {
     "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "MatMul": np.matmul, "Equal": np.equal,
     "Less": np.less, "Where": np.where, "Neg": np.negative, "Abs": np.abs, "Log": np.log, "Sqrt": np.sqrt,
-    "Not": np.logical_not,
+    "Not": np.logical_not, "Cos": np.cos, "Sin": np.sin, "And": np.logical_and, "LessOrEqual": np.less_equal,
+    "Greater": np.greater, "GreaterOrEqual": np.greater_equal, "Reciprocal": np.reciprocal,
 }  # fmt: skip
 
 
