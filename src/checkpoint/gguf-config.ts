@@ -227,7 +227,7 @@ export function ggufConfig(
     };
     return { config, zeroPositions: 0 };
   }
-  // XLM-R's positions start after the padding id; llama.cpp cut those rows off, so zero rows stand in for them.
+  // XLM-R's and RoBERTa's positions start after the padding id; llama.cpp cut those rows off, so zero rows stand in for them.
   const zeroPositions = roberta ? (pad as number) + 1 : 0;
   const config = {
     architectures: [roberta === 'xlm-roberta' ? 'XLMRobertaModel' : roberta === 'roberta' ? 'RobertaModel' : 'BertModel'],
