@@ -186,6 +186,7 @@ const SCRIPTED = {
   'jina-4x512': {
     script: 'bench/onnx_jina.py',
     sources: [
+      'bench/traced_folder.py',
       'test/oracle/make_jina.py',
       'test/oracle/post_norm_oracle.py',
       'test/oracle/make_onnx.py',
@@ -198,7 +199,7 @@ const SCRIPTED = {
   },
   'modernbert-8x768': {
     script: 'bench/onnx_modernbert.py',
-    sources: ['test/oracle/make_modernbert.py', 'test/oracle/make_onnx.py', 'training/onnx_export.py'],
+    sources: ['bench/traced_folder.py', 'test/oracle/make_modernbert.py', 'test/oracle/make_onnx.py', 'training/onnx_export.py'],
     shape: { layers: 8, hidden: 768, heads: 12, ffn: 1152 },
     description: (s: ScriptedShape) =>
       `random-weight ModernBERT at gte-modernbert-base's widths, ${s.layers} of its 22 layers, ${s.hidden} wide, ${s.heads} heads, GeGLU FFN ${s.ffn}, windows of 128 in two of three layers, m3-mini's 32k tokenizer`,

@@ -14,34 +14,22 @@ Writes into DIR (emptied first):
   onnx/model_quantized.onnx       transformers.js dtype 'q8': training/onnx_export.py's quantize_dynamic
 
 Before anything is written the traced graph's output is checked against the same forward in float64 on a
-right-padded batch of another shape than the one traced (test/oracle/make_onnx.py's numpy evaluator).
+right-padded batch of another shape than the one traced (bench/traced_folder.py, with test/oracle/make_onnx.py's
+numpy evaluator).
 
     /usr/bin/python3 bench/onnx_jina.py DIR [--layers 4] [--hidden 512] [--heads 8] [--ffn 2048] [--seed 1]
 """
 
 import argparse
-import io
-import json
 import os
-import shutil
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+import numpy as np
+import torch
+from traced_folder import REPO, VOCAB, write_traced_folder
+
 sys.path.insert(0, os.path.join(REPO, "test", "oracle"))
-sys.path.insert(0, os.path.join(REPO, "training"))
-
-import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-import torch  # noqa: E402
-
-import make_fixtures as mf  # noqa: E402
 import make_jina as mj  # noqa: E402
-import make_onnx as mo  # noqa: E402
-from onnx_export import OPSET, BufferedForward, quantize_dynamic  # noqa: E402
-
-BUNDLED = os.path.join(REPO, "public", "models", "m3-mini")
-VOCAB = 32032  # the bundled tokenizer's ids: 32,000 pieces and its 32 prompt tokens
 
 
 def main():
@@ -61,50 +49,13 @@ def main():
     scale = (64 / args.hidden) ** 0.5
     std = {k: v if k in ("emb", "type") else v * scale for k, v in mj.STD.items()}
     weights = mj.make_weights(cfg, "", args.seed, std, pooler=True, mlm_head=False)
-    W64 = {n: torch.from_numpy(a) for n, a in weights}
-    W32 = {n: t.float() for n, t in W64.items()}
 
     rng = np.random.RandomState(args.seed)
     ids = torch.from_numpy(rng.randint(5, VOCAB, size=(2, 40)).astype(np.int64))
     ids[:, 0], ids[0, -1] = 2, 3
     ids[1, 25], ids[1, 26:] = 3, 0
     mask = (ids != 0).long()
-    model = BufferedForward(W32, lambda W, ids, mask: mj.forward(W, cfg, "", ids, mask)[-1]).eval()
-    buffer = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(
-            model,
-            (ids[:1, :7], mask[:1, :7]),
-            buffer,
-            input_names=["input_ids", "attention_mask"],
-            output_names=["last_hidden_state"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"},
-                "attention_mask": {0: "batch", 1: "sequence"},
-                "last_hidden_state": {0: "batch", 1: "sequence"},
-            },
-            opset_version=OPSET,
-        )
-        want = mj.forward(W64, cfg, "", ids, mask)[-1].numpy()
-    graph = onnx.load_from_string(buffer.getvalue())
-    got = mo.run_numpy(graph, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
-    real = mask.numpy().astype(bool)
-    err = np.abs(got[real] - want[real]).max()
-    assert err < 1e-3, f"the traced float32 graph is {err} off the float64 forward"
-
-    if os.path.isdir(args.dir):
-        shutil.rmtree(args.dir)
-    os.makedirs(os.path.join(args.dir, "onnx"))
-    mf.write_json(os.path.join(args.dir, "config.json"), cfg)
-    shutil.copyfile(os.path.join(BUNDLED, "tokenizer.json"), os.path.join(args.dir, "tokenizer.json"))
-    with open(os.path.join(BUNDLED, "manifest.json")) as f:
-        mf.write_json(os.path.join(args.dir, "tokenizer_config.json"), json.load(f)["tokenizer"].get("config", {}))
-    mf.write_safetensors(
-        os.path.join(args.dir, "model.safetensors"), [(n, a.astype(np.float32)) for n, a in weights], {"format": "pt"}
-    )
-    path = os.path.join(args.dir, "onnx", "model.onnx")
-    onnx.save(graph, path)
-    quantize_dynamic(path, os.path.join(args.dir, "onnx", "model_quantized.onnx"))
+    err = write_traced_folder(args.dir, cfg, weights, lambda W, ids, mask: mj.forward(W, cfg, "", ids, mask)[-1], ids, mask)
     print(f"{args.dir}: JinaBERT v2, {args.layers} x {args.hidden}; traced graph vs float64 forward {err:.1e}")
 
 

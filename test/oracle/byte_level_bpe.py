@@ -319,6 +319,11 @@ def reduce_tokenizer(real, n_regular, added, post_processor, extra=()):
     return tok
 
 
+def token_strings(tok):
+    """tok's tokens by id: the BPE vocabulary and the added tokens."""
+    return {i: t for t, i in tok["model"]["vocab"].items()} | {a["id"]: a["content"] for a in tok["added_tokens"]}
+
+
 def added_tokens_decoder(tok):
     """tokenizer_config.json's added_tokens_decoder for tok's added tokens."""
     return {str(a["id"]): {k: a[k] for k in ("content", "lstrip", "normalized", "rstrip", "single_word", "special")}

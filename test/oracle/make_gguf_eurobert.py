@@ -251,7 +251,7 @@ def main():
 
     all_texts = texts()
     ids, full_ids, agreed = check_tokenizer(real, tok, tok_path, cfg_path, all_texts)
-    inv = {i: t for t, i in tok["model"]["vocab"].items()} | {a["id"]: a["content"] for a in tok["added_tokens"]}
+    inv = bb.token_strings(tok)
     print(f"tokenizer: {N_REGULAR} + {len(EXTRA)} tokens + {len(ADDED)} added, {len(tok['model']['merges'])} merges; ids of "
           f"{len(all_texts)} texts agree ({agreed}), on the full tokenizer too; chktxt hashes: with <|end_of_text|> "
           "appended = jina-v5-nano's, with <|begin_of_text|> first = llama-bpe's, bare = smaug-bpe's")

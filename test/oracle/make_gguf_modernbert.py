@@ -301,7 +301,7 @@ def main():
 
     all_texts = texts()
     ids, full_ids, agreed = check_tokenizer(real, tok, tok_path, cfg_path, all_texts)
-    inv = {i: t for t, i in tok["model"]["vocab"].items()} | {a["id"]: a["content"] for a in tok["added_tokens"]}
+    inv = bb.token_strings(tok)
     print(f"tokenizer: {N_REGULAR} tokens + {len(tok['added_tokens'])} added, {len(tok['model']['merges'])} merges; "
           f"ids of {len(all_texts)} texts agree ({agreed}), on the full tokenizer too")
     print(f"  lengths {[len(x) for x in ids]} (full vocabulary: {[len(x) for x in full_ids]})")

@@ -261,7 +261,7 @@ def main():
     assert bb.chkhsh(full_ids[-1]) == CHKHSH_QWEN3_EMBEDDING, bb.chkhsh(full_ids[-1])
     full_ids = full_ids[:-1]
     assert all(x[-1] == N_REGULAR and len(x) <= 250 for x in ids)
-    inv = {i: t for t, i in tok["model"]["vocab"].items()} | {a["id"]: a["content"] for a in tok["added_tokens"]}
+    inv = bb.token_strings(tok)
     print(f"tokenizer: {N_REGULAR} tokens + {len(ADDED)} added, {len(tok['model']['merges'])} merges; ids of "
           f"{len(all_texts)} texts agree ({agreed}), on the full tokenizer too; chktxt hashes: plain Qwen3 = qwen2's "
           f"{CHKHSH_QWEN[:8]}, with the template = Qwen3-Embedding's {CHKHSH_QWEN3_EMBEDDING[:8]}")
