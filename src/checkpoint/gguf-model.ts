@@ -11,6 +11,7 @@ import {
   NOMIC_MOE_NAMES,
   NOMIC_NAMES,
   QWEN3_NAMES,
+  ROBERTA_HEAD_NAMES,
 } from './gguf-tensor-names.js';
 import { GgufTensors, type Mapped, refuseUnread, type TensorNames, tensorMap } from './gguf-tensors.js';
 import { byteLevelBpeJson, sentencePieceBpeJson, unigramJson, type Vocab, vocabOf, wordPieceJson } from './gguf-tokenizer.js';
@@ -172,19 +173,23 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
     );
   // The converter writes XLM-R (SentencePiece) and RoBERTa (byte-level BPE) models as "bert".
   const roberta = arch !== 'bert' ? null : tokenizerModel === 't5' ? 'xlm-roberta' : tokenizerModel === 'gpt2' ? 'roberta' : null;
+  const classifier = rerankerOf(file, roberta);
   const stated = ggufNumber(file, `${arch}.pooling_type`) ?? 0;
-  const pooling = stated === 0 ? family.pooling : stated;
+  const pooling = stated === 0 || (stated === RANK && classifier) ? family.pooling : stated;
   const poolingKey = POOLINGS[pooling];
   if (!poolingKey)
     throw new UnsupportedError(
-      `${file.name} pools by llama.cpp's pooling type ${pooling}${pooling === 4 ? ' (rank: a reranker)' : ''}; m3web reads GGUF embedders (mean, CLS or last token)`,
+      `${file.name} pools by llama.cpp's pooling type ${pooling}${pooling === RANK ? ' (rank: a reranker without a classification head m3web reads)' : ''}; m3web reads GGUF embedders (mean, CLS or last token) and XLM-R rerankers`,
     );
   const vocab = vocabOf(file);
-  const { config, zeroPositions } = ggufConfig(file, arch, vocab.tokens.length, roberta);
+  const shape = ggufConfig(file, arch, vocab.tokens.length, roberta);
+  const { zeroPositions } = shape;
+  const config = classifier ? { ...shape.config, ...classifier } : shape.config;
   const layers = requiredNumber(file, `${arch}.block_count`);
   const hidden = requiredNumber(file, `${arch}.embedding_length`);
   const json = rebuild(file, vocab);
-  const map = tensorMap(file, family.names, layers, hidden, zeroPositions);
+  const names = classifier ? { ...family.names, outside: [...family.names.outside, ...ROBERTA_HEAD_NAMES] } : family.names;
+  const map = tensorMap(file, names, layers, hidden, zeroPositions);
   const dense = arch === 'gemma-embedding' ? gemmaDense(file) : { files: [], maps: [] };
   refuseUnread(file, [map, ...dense.maps]);
   return {
@@ -197,6 +202,27 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
     },
     weights: new GgufTensors(file, map),
   };
+}
+
+/** llama.cpp's LLAMA_POOLING_TYPE_RANK: a reranker's classification head over the first token. */
+const RANK = 4;
+
+/**
+ * A reranker's config.json fields where the file holds a classification head: RoBERTa's
+ * (classifier.dense as `cls`, classifier.out_proj as `cls.output`, as the converter writes an
+ * XLMRobertaForSequenceClassification: bge-reranker-base / -large / -v2-m3), of one label. llama.cpp
+ * ranks by that head (rank pooling: the first token through `cls`, tanh, `cls.output`); other
+ * heads are refused: BERT's classifier without the pooler the converter drops, or several labels.
+ */
+function rerankerOf(file: GgufFile, roberta: 'xlm-roberta' | 'roberta' | null): Record<string, unknown> | null {
+  const out = file.tensors.get('cls.output.weight');
+  if (!out) return null;
+  const labels = out.shape.length === 2 ? (out.shape[0] as number) : 1;
+  if (roberta !== 'xlm-roberta' || !file.tensors.has('cls.weight') || labels !== 1)
+    throw new UnsupportedError(
+      `${file.name} holds a classification head (cls.output, ${labels} label${labels === 1 ? '' : 's'}${file.tensors.has('cls.weight') ? '' : ', no cls dense layer'}); m3web reads GGUF rerankers of XLM-R with RoBERTa's head and one label (bge-reranker-*)`,
+    );
+  return { architectures: ['XLMRobertaForSequenceClassification'], id2label: { 0: 'LABEL_0' }, label2id: { LABEL_0: 0 } };
 }
 
 /**

@@ -132,3 +132,9 @@ export const MODERN_NAMES: TensorNames = {
     ['mlp.Wo', 'ffn_down'],
   ],
 };
+
+/** A reranker's RoBERTa classification head (XLMRobertaForSequenceClassification), read only where gguf-model.ts finds one. */
+export const ROBERTA_HEAD_NAMES = [
+  ['classifier.dense', 'cls'],
+  ['classifier.out_proj', 'cls.output'],
+] as const;

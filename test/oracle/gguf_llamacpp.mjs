@@ -359,5 +359,52 @@ for (const { name, bounds, contextSize = 128, pooled = false, note } of FOLDERS)
   fs.writeFileSync(path.join(FOLDER, 'llamacpp.json'), `${JSON.stringify(out)}\n`);
   console.log(`${name}/llamacpp.json written; L2 norm of llama.cpp's embedding / oracle ${ref}'s: ${norms}`);
 }
+// Rerankers (fixtures/gguf-reranker/, make_gguf_reranker.py): llama.cpp's ranking context (rank pooling: the first
+// token through cls, tanh and cls.output; node-llama-cpp returns the sigmoid of the logit) scores expected.json's
+// pair ids; compared with the sigmoid of its logits (oracle: float32 weights; stored: files[f].logits).
+// Bounds on |score - sigmoid(stored logit)|: llama.cpp's tanh GELU (f16), and its 8-bit activations (q8_0).
+const RERANKERS = [{ name: 'gguf-reranker', bounds: { 'f16.gguf': 0.002, 'q8_0.gguf': 0.03 } }];
+const sigmoid = (x) => 1 / (1 + Math.exp(-x));
+for (const { name, bounds } of RERANKERS) {
+  if (ONLY && !ONLY.has(name)) continue;
+  const FOLDER = path.join(HERE, 'fixtures', name);
+  const expected = JSON.parse(fs.readFileSync(path.join(FOLDER, 'expected.json'), 'utf8'));
+  const out = {
+    llama_cpp: { node_llama_cpp: pkg.version, release: llama.llamaCppRelease, build_type: llama.buildType, gpu: llama.gpu },
+    note:
+      "scores[f][i]: llama.cpp's rank pooling on file f (the first token through cls, tanh and cls.output), the " +
+      "sigmoid of that logit, for expected.json's pairs[i] (node-llama-cpp's ranking context evaluating those ids). " +
+      'scores_from_text[f]: LlamaRankingContext.rank(query, document), which frames [bos] query [eos] [sep] document ' +
+      '[eos] from its own tokenization of each text, its leading space trimmed (XLM-R tokenizes a text with one), for ' +
+      "the record. diff: the largest |scores - sigmoid(logit)| over the pairs against expected.json's logits (oracle) " +
+      'and files[f].logits (stored).',
+    scores: {},
+    diff: {},
+  };
+  console.log(`${name}:`);
+  for (const [file, bound] of Object.entries(bounds)) {
+    const model = await llama.loadModel({ modelPath: path.join(FOLDER, file) });
+    const ctx = await model.createRankingContext({ contextSize: 128 });
+    // The pairs' ids as Hugging Face frames them, through the context's own evaluation (rank(query, document) would
+    // tokenize each text with its leading space trimmed, which XLM-R's tokenizer does not do)
+    const scores = [];
+    for (const ids of expected.pairs) scores.push(await ctx._evaluateRankingForInput(ids));
+    const fromText = [];
+    for (const q of expected.queries) for (const d of expected.documents) fromText.push(await ctx.rank(q, d));
+    out.scores_from_text ??= {};
+    out.scores_from_text[file] = fromText.map((x) => Number(x.toPrecision(8)));
+    const worst = (logits) => Math.max(...scores.map((p, i) => Math.abs(p - sigmoid(logits[i]))));
+    const diff = { oracle: worst(expected.logits), stored: worst(expected.files[file].logits) };
+    out.scores[file] = scores.map((x) => Number(x.toPrecision(8)));
+    out.diff[file] = diff;
+    failed ||= diff.stored > bound;
+    console.log(
+      `  ${file}: scores ${scores.map((x) => x.toFixed(4)).join(' ')}; max |diff| vs oracle ${diff.oracle.toFixed(5)}, vs stored ${diff.stored.toFixed(5)}`,
+    );
+    await ctx.dispose();
+    await model.dispose();
+  }
+  fs.writeFileSync(path.join(FOLDER, 'llamacpp.json'), `${JSON.stringify(out)}\n`);
+}
 await llama.dispose();
 process.exit(failed ? 1 : 0);

@@ -544,7 +544,10 @@ describe('GGUF container', () => {
     );
     expect(String(await rejection(open(extra)))).toMatch(/tensors m3web does not run: blk\.0\.attn_q_norm\.weight/);
     const rank: [string, number, unknown][] = [...BERT_KV, ['bert.pooling_type', 4, 4]];
-    expect(String(await rejection(open(gguf(rank))))).toMatch(/rank: a reranker/);
+    expect(String(await rejection(open(gguf(rank))))).toMatch(/rank: a reranker without a classification head/);
+    // A BERT classifier (WordPiece) with only `cls.output`: the converter dropped its pooler, which the score needs.
+    const headless = gguf(BERT_KV, [['cls.output.weight', [32, 1], 0, 0]], 1024);
+    expect(String(await rejection(open(headless)))).toMatch(/classification head \(cls\.output, 1 label, no cls dense layer\)/);
   });
 });
 
