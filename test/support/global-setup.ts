@@ -243,6 +243,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
         },
       ],
       [
+        'fixtures/gguf-reranker',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-reranker'), ['f16.gguf', 'q8_0.gguf']),
+          commit: 'b0a721',
+        },
+      ],
+      [
         'fixtures/gguf-gemma',
         {
           files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-gemma'), ['f16.gguf', 'q8_0.gguf']),
