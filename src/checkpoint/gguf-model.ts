@@ -1,6 +1,6 @@
 import { ModelNotFoundError, UnsupportedError } from '../errors.js';
 import { JINA_V5_PREFIXES } from '../weights/jina-v5.js';
-import { GgufFile, ggufNumber } from './gguf.js';
+import { GgufFile, ggufArray, ggufNumber } from './gguf.js';
 import { ggufConfig, requiredNumber } from './gguf-config.js';
 import {
   BERT_NAMES,
@@ -173,7 +173,8 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
     );
   // The converter writes XLM-R (SentencePiece) and RoBERTa (byte-level BPE) models as "bert".
   const roberta = arch !== 'bert' ? null : tokenizerModel === 't5' ? 'xlm-roberta' : tokenizerModel === 'gpt2' ? 'roberta' : null;
-  const classifier = rerankerOf(file, roberta);
+  const reranker = rerankerOf(file, arch, roberta);
+  const classifier = reranker?.config ?? null;
   const stated = ggufNumber(file, `${arch}.pooling_type`) ?? 0;
   const pooling = stated === 0 || (stated === RANK && classifier) ? family.pooling : stated;
   const poolingKey = POOLINGS[pooling];
@@ -188,8 +189,17 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   const layers = requiredNumber(file, `${arch}.block_count`);
   const hidden = requiredNumber(file, `${arch}.embedding_length`);
   const json = rebuild(file, vocab);
-  const names = classifier ? { ...family.names, outside: [...family.names.outside, ...ROBERTA_HEAD_NAMES] } : family.names;
+  const names =
+    reranker?.head === 'roberta' ? { ...family.names, outside: [...family.names.outside, ...ROBERTA_HEAD_NAMES] } : family.names;
   const map = tensorMap(file, names, layers, hidden, zeroPositions);
+  // Qwen3-Reranker's score: its yes row against its no row, as the sequence classifier it converts to holds it.
+  if (reranker?.head === 'yes-no')
+    map.set('score.weight', {
+      shape: [1, hidden],
+      zeroRows: 0,
+      parts: [{ gguf: 'cls.output.weight', from: 0, rows: 2 }],
+      difference: true,
+    });
   const dense = arch === 'gemma-embedding' ? gemmaDense(file) : { files: [], maps: [] };
   refuseUnread(file, [map, ...dense.maps]);
   return {
@@ -208,21 +218,32 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
 const RANK = 4;
 
 /**
- * A reranker's config.json fields where the file holds a classification head: RoBERTa's
- * (classifier.dense as `cls`, classifier.out_proj as `cls.output`, as the converter writes an
- * XLMRobertaForSequenceClassification: bge-reranker-base / -large / -v2-m3), of one label. llama.cpp
- * ranks by that head (rank pooling: the first token through `cls`, tanh, `cls.output`); other
- * heads are refused: BERT's classifier without the pooler the converter drops, or several labels.
+ * A reranker's config.json fields where the file holds a classification head, and which head:
+ * RoBERTa's (classifier.dense as `cls`, classifier.out_proj as `cls.output`, one label: the
+ * converter's XLMRobertaForSequenceClassification, bge-reranker-base / -large / -v2-m3), which
+ * llama.cpp's rank pooling runs over the first token; or Qwen3-Reranker's (`cls.output`: the LM
+ * head's "yes" and "no" rows, labels ["yes", "no"]), whose rank score is softmax over them at the
+ * last token, that is sigmoid(yes - no): the one-label Qwen3 sequence classifier m3web runs with
+ * Qwen3-Reranker's prompt. Other heads are refused: BERT's classifier without the pooler the
+ * converter drops, several labels.
  */
-function rerankerOf(file: GgufFile, roberta: 'xlm-roberta' | 'roberta' | null): Record<string, unknown> | null {
+function rerankerOf(
+  file: GgufFile,
+  arch: string,
+  roberta: 'xlm-roberta' | 'roberta' | null,
+): { config: Record<string, unknown>; head: 'roberta' | 'yes-no' } | null {
   const out = file.tensors.get('cls.output.weight');
   if (!out) return null;
   const labels = out.shape.length === 2 ? (out.shape[0] as number) : 1;
+  const oneLabel = { id2label: { 0: 'LABEL_0' }, label2id: { LABEL_0: 0 } };
+  const named = ggufArray(file, `${arch}.classifier.output_labels`, 'string');
+  if (arch === 'qwen3' && labels === 2 && named?.join() === 'yes,no')
+    return { config: { architectures: ['Qwen3ForSequenceClassification'], num_labels: 1, ...oneLabel }, head: 'yes-no' };
   if (roberta !== 'xlm-roberta' || !file.tensors.has('cls.weight') || labels !== 1)
     throw new UnsupportedError(
-      `${file.name} holds a classification head (cls.output, ${labels} label${labels === 1 ? '' : 's'}${file.tensors.has('cls.weight') ? '' : ', no cls dense layer'}); m3web reads GGUF rerankers of XLM-R with RoBERTa's head and one label (bge-reranker-*)`,
+      `${file.name} holds a classification head (cls.output, ${labels} label${labels === 1 ? '' : 's'}${file.tensors.has('cls.weight') ? '' : ', no cls dense layer'}); m3web reads GGUF rerankers of XLM-R with RoBERTa's head and one label (bge-reranker-*) and Qwen3-Reranker's`,
     );
-  return { architectures: ['XLMRobertaForSequenceClassification'], id2label: { 0: 'LABEL_0' }, label2id: { LABEL_0: 0 } };
+  return { config: { architectures: ['XLMRobertaForSequenceClassification'], ...oneLabel }, head: 'roberta' };
 }
 
 /**

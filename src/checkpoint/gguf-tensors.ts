@@ -29,6 +29,8 @@ export interface Mapped {
    * [experts, hidden, inner], for transformers' stacked [experts x inner, hidden]).
    */
   transposedBlocks?: number;
+  /** One row: the part's first row minus its second (Qwen3-Reranker's `cls.output` yes and no rows as its `score`). */
+  difference?: boolean;
 }
 
 /** GGUF tensors under transformers' names (see Mapped), decoded to f32 a block of rows at a time. */
@@ -58,9 +60,16 @@ export class GgufTensors implements TensorSource {
 
   async getRows(name: string, shape: readonly number[], from: number, to: number): Promise<Float32Array> {
     const m = this.mapped(name, shape);
+    if (m.difference) return this.difference(m);
     const rows = m.transposedBlocks ? await this.untransposed(m, m.transposedBlocks, from, to) : await this.decoded(m, from, to);
     const less = m.less;
     return less ? rows.map((v) => v - less) : rows;
+  }
+
+  private async difference(m: Mapped): Promise<Float32Array> {
+    const cols = m.shape[1] as number;
+    const both = await this.file.rows((m.parts[0] as Part).gguf, 0, 2);
+    return Float32Array.from({ length: cols }, (_, c) => (both[c] as number) - (both[cols + c] as number));
   }
 
   /** Whole blocks only: each is one row of the file's first dimension, [cols, n] there and [n, cols] here. */

@@ -363,7 +363,12 @@ for (const { name, bounds, contextSize = 128, pooled = false, note } of FOLDERS)
 // token through cls, tanh and cls.output; node-llama-cpp returns the sigmoid of the logit) scores expected.json's
 // pair ids; compared with the sigmoid of its logits (oracle: float32 weights; stored: files[f].logits).
 // Bounds on |score - sigmoid(stored logit)|: llama.cpp's tanh GELU (f16), and its 8-bit activations (q8_0).
-const RERANKERS = [{ name: 'gguf-reranker', bounds: { 'f16.gguf': 0.002, 'q8_0.gguf': 0.03 } }];
+const RERANKERS = [
+  { name: 'gguf-reranker', bounds: { 'f16.gguf': 0.002, 'q8_0.gguf': 0.03 } },
+  // Qwen3-Reranker: rank pooling is softmax over cls.output's [yes, no] logits of the last token, which node-llama-cpp
+  // returns as it is (for qwen3 it applies no sigmoid): softmax([yes, no])[yes] = sigmoid(yes - no)
+  { name: 'gguf-qwen3-reranker', bounds: { 'f16.gguf': 0.002, 'q8_0.gguf': 0.03 } },
+];
 const sigmoid = (x) => 1 / (1 + Math.exp(-x));
 for (const { name, bounds } of RERANKERS) {
   if (ONLY && !ONLY.has(name)) continue;
@@ -388,7 +393,7 @@ for (const { name, bounds } of RERANKERS) {
     // The pairs' ids as Hugging Face frames them, through the context's own evaluation (rank(query, document) would
     // tokenize each text with its leading space trimmed, which XLM-R's tokenizer does not do)
     const scores = [];
-    for (const ids of expected.pairs) scores.push(await ctx._evaluateRankingForInput(ids));
+    for (const ids of expected.ids) scores.push(await ctx._evaluateRankingForInput(ids));
     const fromText = [];
     for (const q of expected.queries) for (const d of expected.documents) fromText.push(await ctx.rank(q, d));
     out.scores_from_text ??= {};

@@ -11,7 +11,7 @@ Writes fixtures/gguf-reranker/ (see the "gguf-reranker" section of README.md nex
                        ["LABEL_0"] (id2label of one label is kept) after attention.causal; no pooling_type (the
                        checkpoint has no sentence-transformers Pooling module: llama.cpp's servers ask for rank pooling
                        at run time)
-  expected.json        queries, documents, each pair's ids (transformers' XLM-R pair: <s> q </s></s> d </s>) and the
+  expected.json        queries, documents, each pair's ids (ids[q * documents + d]) (transformers' XLM-R pair: <s> q </s></s> d </s>) and the
                        float64 oracle's logit per pair (first token of the last layer -> dense -> tanh -> out_proj),
                        from the float32 weights and per file from the weights it stores, dequantized
   README.md            sources and licences
@@ -129,9 +129,9 @@ def main():
         print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; logits off the float32 "
               f"oracle's by {np.abs(got - want).max():.4f}")
     expected = {
-        "model": NAME, "queries": QUERIES, "documents": DOCUMENTS, "pairs": pairs, "logits": mg.r7(want), "files": files,
+        "model": NAME, "queries": QUERIES, "documents": DOCUMENTS, "ids": pairs, "logits": mg.r7(want), "files": files,
         "note": (
-            "pairs[q * 4 + d]: transformers' XLM-R pair ids of QUERIES[q] and DOCUMENTS[d] (<s> 0, query pieces + 1, </s> "
+            "ids[q * 4 + d]: transformers' XLM-R pair ids of QUERIES[q] and DOCUMENTS[d] (<s> 0, query pieces + 1, </s> "
             "2, </s> 2, document pieces + 1, </s> 2), sentencepiece's own encode of gguf-xlmr's sentencepiece.bpe.model. "
             "logits: XLMRobertaForSequenceClassification's logit for each pair (the last layer's first token -> "
             "classifier.dense -> tanh -> classifier.out_proj), float64 over the float32 weights (gguf-xlmr's encoder "

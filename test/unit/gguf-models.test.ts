@@ -164,42 +164,46 @@ describe('GGUF models', () => {
   );
 
   // gguf-reranker: gguf-xlmr's XLM-R with RoBERTa's classification head (`cls`, `cls.output`), as the converter writes
-  // a bge-reranker; llama.cpp ranks it by that head over the pair's first token.
-  it.each(['f16.gguf', 'q8_0.gguf'])(
-    'gguf-reranker/%s reranks every pair as PyTorch and llama.cpp do with the weights it stores',
-    async (file) => {
-      const dir = join(FIXTURES, 'gguf-reranker');
-      const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as {
-        queries: string[];
-        documents: string[];
-        files: Record<string, { logits: number[] }>;
-      };
-      const llamaCpp = JSON.parse(readFileSync(join(dir, 'llamacpp.json'), 'utf8')) as { scores: Record<string, number[]> };
-      const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-      const enc = await createEncoder({ model: join(dir, file), device: 'cpu' });
-      try {
-        expect((await enc.info()).model.crossEncoder).toBe(true);
-        const scores: number[] = [];
-        for (const q of expected.queries) {
-          const hits = await enc.rerank(q, expected.documents);
-          const byIndex = [...hits].sort((a, b) => a.index - b.index);
-          scores.push(...byIndex.map((h) => h.score));
-          // best first
-          expect(hits.map((h) => h.score)).toEqual([...hits.map((h) => h.score)].sort((a, b) => b - a));
-        }
-        const oracle = (of(expected.files, file).logits as number[]).map(sigmoid);
-        const llama = of(llamaCpp.scores, file);
-        scores.forEach((s, i) => {
-          // Decoded exactly: what is left is f32 against float64.
-          expect(Math.abs(s - (oracle[i] as number))).toBeLessThan(1e-5);
-          // llama.cpp: GELU's tanh form, and 8-bit activations in q8_0's matrix products.
-          expect(Math.abs(s - (llama[i] as number))).toBeLessThan(file === 'f16.gguf' ? 2e-3 : 3e-2);
-        });
-      } finally {
-        await enc.dispose();
+  // a bge-reranker; llama.cpp ranks it by that head over the pair's first token. gguf-qwen3-reranker: a Qwen3 on
+  // gguf-qwen3's vocabulary as the converter writes Qwen3-Reranker (`cls.output`: its yes and no rows; rank pooling,
+  // softmax over them at the last token of its prompt).
+  it.each([
+    ['gguf-reranker', 'f16.gguf'],
+    ['gguf-reranker', 'q8_0.gguf'],
+    ['gguf-qwen3-reranker', 'f16.gguf'],
+    ['gguf-qwen3-reranker', 'q8_0.gguf'],
+  ])('%s/%s reranks every pair as PyTorch and llama.cpp do with the weights it stores', async (folder, file) => {
+    const dir = join(FIXTURES, folder);
+    const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as {
+      queries: string[];
+      documents: string[];
+      files: Record<string, { logits: number[] }>;
+    };
+    const llamaCpp = JSON.parse(readFileSync(join(dir, 'llamacpp.json'), 'utf8')) as { scores: Record<string, number[]> };
+    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+    const enc = await createEncoder({ model: join(dir, file), device: 'cpu' });
+    try {
+      expect((await enc.info()).model.crossEncoder).toBe(true);
+      const scores: number[] = [];
+      for (const q of expected.queries) {
+        const hits = await enc.rerank(q, expected.documents);
+        const byIndex = [...hits].sort((a, b) => a.index - b.index);
+        scores.push(...byIndex.map((h) => h.score));
+        // best first
+        expect(hits.map((h) => h.score)).toEqual([...hits.map((h) => h.score)].sort((a, b) => b - a));
       }
-    },
-  );
+      const oracle = (of(expected.files, file).logits as number[]).map(sigmoid);
+      const llama = of(llamaCpp.scores, file);
+      scores.forEach((s, i) => {
+        // Decoded exactly: what is left is f32 against float64.
+        expect(Math.abs(s - (oracle[i] as number))).toBeLessThan(1e-5);
+        // llama.cpp: GELU's tanh form, and 8-bit activations in q8_0's matrix products.
+        expect(Math.abs(s - (llama[i] as number))).toBeLessThan(file === 'f16.gguf' ? 2e-3 : 3e-2);
+      });
+    } finally {
+      await enc.dispose();
+    }
+  });
 
   it('a folder holding several GGUF files reads the Q8_0 one; converted to a q8 pack it keeps its vectors', async () => {
     const ckpt = await openHfCheckpoint(DIR);
