@@ -335,26 +335,30 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     },
   );
 
-  it('reranks with a GGUF reranker (XLM-R, RoBERTa head) opened by hub id on WebGPU in the worker, as its oracle', async () => {
-    const { queries, documents, files } = (await (await fetch('/test/oracle/fixtures/gguf-reranker/expected.json')).json()) as {
-      queries: string[];
-      documents: string[];
-      files: Record<string, { logits: number[] }>;
-    };
-    const reranker = await onWebGpu('gguf-reranker:Q8_0');
-    try {
-      expect(await reranker.info()).toMatchObject({ backend: 'webgpu', model: { crossEncoder: true } });
-      const logits = files['q8_0.gguf']?.logits as number[];
-      for (const [q, query] of queries.entries()) {
-        for (const hit of await reranker.rerank(query, documents)) {
-          const want = 1 / (1 + Math.exp(-(logits[q * documents.length + hit.index] as number)));
-          expect(Math.abs(hit.score - want)).toBeLessThan(1e-4);
+  // gguf-reranker: an XLM-R with RoBERTa's head (bge-reranker's layout); gguf-qwen3-reranker: Qwen3-Reranker's.
+  it.each(['gguf-reranker', 'gguf-qwen3-reranker'])(
+    'reranks with the GGUF reranker %s opened by hub id on WebGPU in the worker, as its oracle',
+    async (repo) => {
+      const { queries, documents, files } = (await (await fetch(`/test/oracle/fixtures/${repo}/expected.json`)).json()) as {
+        queries: string[];
+        documents: string[];
+        files: Record<string, { logits: number[] }>;
+      };
+      const reranker = await onWebGpu(`${repo}:Q8_0`);
+      try {
+        expect(await reranker.info()).toMatchObject({ backend: 'webgpu', model: { crossEncoder: true } });
+        const logits = files['q8_0.gguf']?.logits as number[];
+        for (const [q, query] of queries.entries()) {
+          for (const hit of await reranker.rerank(query, documents)) {
+            const want = 1 / (1 + Math.exp(-(logits[q * documents.length + hit.index] as number)));
+            expect(Math.abs(hit.score - want)).toBeLessThan(1e-4);
+          }
         }
+      } finally {
+        await reranker.dispose();
       }
-    } finally {
-      await reranker.dispose();
-    }
-  });
+    },
+  );
 
   it("gives BGE-M3's lexical weights and multi-vector scores on WebGPU in the worker, as its oracle", async () => {
     const { texts, lexical, colbert } = (await (await fetch('/test/oracle/fixtures/bge-m3-tiny/expected.json')).json()) as {

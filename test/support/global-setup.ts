@@ -250,6 +250,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
         },
       ],
       [
+        'fixtures/gguf-qwen3-reranker',
+        {
+          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-qwen3-reranker'), ['f16.gguf', 'q8_0.gguf']),
+          commit: 'b0a722',
+        },
+      ],
+      [
         'fixtures/gguf-gemma',
         {
           files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-gemma'), ['f16.gguf', 'q8_0.gguf']),
