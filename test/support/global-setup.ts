@@ -221,48 +221,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a71b',
         },
       ],
-      [
-        'fixtures/gguf-qwen3',
-        {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-qwen3'), ['f16.gguf', 'q8_0.gguf']),
-          commit: 'b0a71c',
-        },
-      ],
-      [
-        'fixtures/gguf-eurobert',
-        {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-eurobert'), ['f16.gguf', 'q8_0.gguf']),
-          commit: 'b0a71f',
-        },
-      ],
-      [
-        'fixtures/gguf-modernbert',
-        {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-modernbert'), ['f16.gguf', 'q8_0.gguf', 'f16-silu.gguf']),
-          commit: 'b0a720',
-        },
-      ],
-      [
-        'fixtures/gguf-reranker',
-        {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-reranker'), ['f16.gguf', 'q8_0.gguf']),
-          commit: 'b0a721',
-        },
-      ],
-      [
-        'fixtures/gguf-qwen3-reranker',
-        {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-qwen3-reranker'), ['f16.gguf', 'q8_0.gguf']),
-          commit: 'b0a722',
-        },
-      ],
-      [
-        'fixtures/gguf-gemma',
-        {
-          files: folderFiles(join(ROOT, 'test/oracle/fixtures/gguf-gemma'), ['f16.gguf', 'q8_0.gguf']),
-          commit: 'b0a71d',
-        },
-      ],
+      ...(
+        [
+          ['gguf-qwen3', 'b0a71c'],
+          ['gguf-eurobert', 'b0a71f'],
+          ['gguf-modernbert', 'b0a720', 'f16-silu.gguf'],
+          ['gguf-reranker', 'b0a721'],
+          ['gguf-qwen3-reranker', 'b0a722'],
+          ['gguf-gemma', 'b0a71d'],
+        ] as const
+      ).map(([name, commit, ...more]): [string, { files: Map<string, Uint8Array>; commit: string }] => [
+        `fixtures/${name}`,
+        { files: folderFiles(join(ROOT, `test/oracle/fixtures/${name}`), ['f16.gguf', 'q8_0.gguf', ...more]), commit },
+      ]),
     ]),
   );
   project.provide('hubUrl', hub.url);
