@@ -153,7 +153,8 @@ const SUPPORTED =
  * Opens a GGUF file (llama.cpp's format, as Hugging Face GGUF repositories and Ollama ship
  * embedding models) as a Hugging Face checkpoint: config from the `{arch}.*` metadata, the
  * tokenizer rebuilt from the vocabulary, pooling from `{arch}.pooling_type`, tensors under
- * transformers' names, decoded from their ggml types when read.
+ * transformers' names, decoded from their ggml types when read; a reranker's file (rerankerOf) as
+ * the one-label sequence classifier it was converted from.
  */
 export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   const file = await GgufFile.open(source);
@@ -174,18 +175,17 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   // The converter writes XLM-R (SentencePiece) and RoBERTa (byte-level BPE) models as "bert".
   const roberta = arch !== 'bert' ? null : tokenizerModel === 't5' ? 'xlm-roberta' : tokenizerModel === 'gpt2' ? 'roberta' : null;
   const reranker = rerankerOf(file, arch, roberta);
-  const classifier = reranker?.config ?? null;
   const stated = ggufNumber(file, `${arch}.pooling_type`) ?? 0;
-  const pooling = stated === 0 || (stated === RANK && classifier) ? family.pooling : stated;
+  const pooling = stated === 0 || (stated === RANK && reranker) ? family.pooling : stated;
   const poolingKey = POOLINGS[pooling];
   if (!poolingKey)
     throw new UnsupportedError(
-      `${file.name} pools by llama.cpp's pooling type ${pooling}${pooling === RANK ? ' (rank: a reranker without a classification head m3web reads)' : ''}; m3web reads GGUF embedders (mean, CLS or last token) and XLM-R rerankers`,
+      `${file.name} pools by llama.cpp's pooling type ${pooling}${pooling === RANK ? ' (rank: a reranker without a classification head m3web reads)' : ''}; m3web reads GGUF embedders (mean, CLS or last token) and XLM-R and Qwen3-Reranker rerankers`,
     );
   const vocab = vocabOf(file);
   const shape = ggufConfig(file, arch, vocab.tokens.length, roberta);
   const { zeroPositions } = shape;
-  const config = classifier ? { ...shape.config, ...classifier } : shape.config;
+  const config = reranker ? { ...shape.config, ...reranker.config } : shape.config;
   const layers = requiredNumber(file, `${arch}.block_count`);
   const hidden = requiredNumber(file, `${arch}.embedding_length`);
   const json = rebuild(file, vocab);
