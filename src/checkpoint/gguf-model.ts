@@ -94,8 +94,9 @@ const ARCHITECTURES: Readonly<Record<string, Family>> = {
     vocabularies: {
       bert: wordPieceJson,
       t5: unigramJson,
-      // RoBERTa's: SpecialVocab reads its RobertaProcessing as add_bos / add_eos, <s> and </s>.
-      gpt2: (file, v) => byteLevelBpeJson(file, v, ...flagged(file, v, '<s>', '</s>')),
+      // RoBERTa's: SpecialVocab reads its RobertaProcessing as add_bos / add_eos, <s> and </s>; a pair
+      // (a reranker's) is <s> A </s></s> B </s>.
+      gpt2: (file, v) => byteLevelBpeJson(file, v, ...flagged(file, v, '<s>', '</s>'), true),
     },
   },
   'nomic-bert': { names: NOMIC_NAMES, pooling: 1, vocabularies: { bert: wordPieceJson } },
@@ -180,7 +181,7 @@ export async function openGguf(source: ByteSource): Promise<GgufCheckpoint> {
   const poolingKey = POOLINGS[pooling];
   if (!poolingKey)
     throw new UnsupportedError(
-      `${file.name} pools by llama.cpp's pooling type ${pooling}${pooling === RANK ? ' (rank: a reranker without a classification head m3web reads)' : ''}; m3web reads GGUF embedders (mean, CLS or last token) and XLM-R and Qwen3-Reranker rerankers`,
+      `${file.name} pools by llama.cpp's pooling type ${pooling}${pooling === RANK ? ' (rank: a reranker without a classification head m3web reads)' : ''}; m3web reads GGUF embedders (mean, CLS or last token) and XLM-R, RoBERTa and Qwen3-Reranker rerankers`,
     );
   const vocab = vocabOf(file);
   const shape = ggufConfig(file, arch, vocab.tokens.length, roberta);
@@ -220,7 +221,8 @@ const RANK = 4;
 /**
  * A reranker's config.json fields where the file holds a classification head, and which head:
  * RoBERTa's (classifier.dense as `cls`, classifier.out_proj as `cls.output`, one label: the
- * converter's XLMRobertaForSequenceClassification, bge-reranker-base / -large / -v2-m3), which
+ * converter's XLMRobertaForSequenceClassification, bge-reranker-base / -large / -v2-m3, or a
+ * RobertaForSequenceClassification), which
  * llama.cpp's rank pooling runs over the first token; or Qwen3-Reranker's (`cls.output`: the LM
  * head's "yes" and "no" rows, labels ["yes", "no"]), whose rank score is softmax over them at the
  * last token, that is sigmoid(yes - no): the one-label Qwen3 sequence classifier m3web runs with
@@ -239,11 +241,12 @@ function rerankerOf(
   const named = ggufArray(file, `${arch}.classifier.output_labels`, 'string');
   if (arch === 'qwen3' && labels === 2 && named?.join() === 'yes,no')
     return { config: { architectures: ['Qwen3ForSequenceClassification'], num_labels: 1, ...oneLabel }, head: 'yes-no' };
-  if (roberta !== 'xlm-roberta' || !file.tensors.has('cls.weight') || labels !== 1)
+  if (roberta === null || !file.tensors.has('cls.weight') || labels !== 1)
     throw new UnsupportedError(
-      `${file.name} holds a classification head (cls.output, ${labels} label${labels === 1 ? '' : 's'}${file.tensors.has('cls.weight') ? '' : ', no cls dense layer'}); m3web reads GGUF rerankers of XLM-R with RoBERTa's head and one label (bge-reranker-*) and Qwen3-Reranker's`,
+      `${file.name} holds a classification head (cls.output, ${labels} label${labels === 1 ? '' : 's'}${file.tensors.has('cls.weight') ? '' : ', no cls dense layer'}); m3web reads GGUF rerankers of XLM-R or RoBERTa with RoBERTa's head and one label (bge-reranker-*) and Qwen3-Reranker's`,
     );
-  return { config: { architectures: ['XLMRobertaForSequenceClassification'], ...oneLabel }, head: 'roberta' };
+  const architecture = roberta === 'xlm-roberta' ? 'XLMRobertaForSequenceClassification' : 'RobertaForSequenceClassification';
+  return { config: { architectures: [architecture], ...oneLabel }, head: 'roberta' };
 }
 
 /**

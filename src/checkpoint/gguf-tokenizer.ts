@@ -159,9 +159,10 @@ const BYTE_LEVEL_PRE: Readonly<Record<string, BytePre>> = {
  * the tokens and merges as they are (GPT-2's byte alphabet), control tokens as special added
  * tokens, user-defined ones (`<think>`) as plain added tokens, padding slots (UNUSED) in the
  * vocabulary only, where no merge reaches them. `first` / `last`: the tokens every text starts /
- * ends with (Qwen3-Embedding's `<|endoftext|>` last), or null.
+ * ends with (Qwen3-Embedding's `<|endoftext|>` last), or null; `pairMid`: a pair has `last` twice
+ * between its texts (RoBERTa's `<s> A </s></s> B </s>`).
  */
-export function byteLevelBpeJson(file: GgufFile, v: Vocab, first: number | null, last: number | null): unknown {
+export function byteLevelBpeJson(file: GgufFile, v: Vocab, first: number | null, last: number | null, pairMid = false): unknown {
   const pre = file.metadata.get('tokenizer.ggml.pre');
   const known = typeof pre === 'string' ? BYTE_LEVEL_PRE[pre] : undefined;
   if (!known)
@@ -194,7 +195,7 @@ export function byteLevelBpeJson(file: GgufFile, v: Vocab, first: number | null,
         : template(
             first === null ? null : [v.tokens[first] as string, first],
             last === null ? null : [v.tokens[last] as string, last],
-            false,
+            pairMid,
           ),
     decoder: byteLevel,
     model: {

@@ -11,8 +11,8 @@ export const RERANK_USAGE = `Usage: m3web rerank --model DIR --query TEXT [optio
 Scores the query against each document with a cross-encoder (a reranker: a BERT,
 XLM-R, GTE, ModernBERT, DistilBERT, JinaBERT or Qwen3 *ForSequenceClassification checkpoint
 with one label, e.g. cross-encoder/ms-marco-MiniLM-L-6-v2, BAAI/bge-reranker-base,
-Qwen3-Reranker or mxbai-rerank-base-v2; XLM-R ones and Qwen3-Reranker also as llama.cpp's
-GGUF files, e.g. bge-reranker-v2-m3's), or with a late-interaction (ColBERT) model
+Qwen3-Reranker or mxbai-rerank-base-v2; XLM-R, RoBERTa and Qwen3-Reranker ones also as
+llama.cpp's GGUF files, e.g. bge-reranker-v2-m3's), or with a late-interaction (ColBERT) model
 (stanford-futuredata or PyLate checkpoints, e.g. answerdotai/answerai-colbert-small-v1).
 Documents are read as JSON strings, one per line; one JSON object per document goes
 to stdout, best first: {"index": line's document number from 0, "score": as

