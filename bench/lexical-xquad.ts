@@ -3,10 +3,11 @@
  * English), through the index's lexical mode with a constant stand-in encoder: lexical options
  * measured in seconds, without a model. Beside it, the in-page search libraries sites ship
  * (MiniSearch, Orama) on the same paragraphs and questions, as a site would set them up.
- * `npm run bench -- lexical [DATA_DIR] [--no-ngrams] [--titles] [--write]` (default data
+ * `npm run bench -- lexical [DATA_DIR] [--no-ngrams] [--titles] [--keywords] [--typos] [--write]` (default data
  * ../shared/data; --titles indexes each paragraph with its article's title, each library's title
- * field boosted 2x as m3web weighs it; --write stores bench/results/lexical-latest.json and .md,
- * or lexical-titles-latest with --titles); `m3web eval --search` gives the same m3web figures beside the vectors'.
+ * field boosted 2x as m3web weighs it; --keywords asks only each question's three longest words,
+ * --typos with a typo (hurried-queries.ts), each library then also with its typo setting; --write
+ * stores bench/results/lexical-latest.json and .md, or lexical-titles-latest, -keywords-typos-latest and so on); `m3web eval --search` gives the same m3web figures beside the vectors'.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,6 +20,7 @@ import { TITLE_WEIGHT } from '../src/search/lexical.js';
 import type { IndexEncoder } from '../src/search/types.js';
 import type { ModelInfo } from '../src/types.js';
 import { writeJsonFile } from './common.js';
+import { keywords, misspell, seeded } from './hurried-queries.js';
 
 const model: ModelInfo = {
   id: 'constant',
@@ -63,21 +65,24 @@ interface Ranker {
 /** Each library's boost of a title field: m3web's TITLE_WEIGHT. */
 const TITLE_BOOST = TITLE_WEIGHT;
 
-const m3web = (ngrams: boolean): Ranker => ({
-  name: `m3web lexical${ngrams ? '' : ' (no ngrams)'}`,
+const m3web = (ngrams: boolean, typos = true): Ranker => ({
+  name: `m3web lexical${ngrams ? '' : ' (no ngrams)'}${typos ? '' : ' (typos: false)'}`,
   async build(paragraphs) {
     const index = await openIndex({ encoder, name: 'lexical-xquad', device: 'cpu', ngrams });
     await index.add(paragraphs.map((p, i) => ({ id: String(i), ...p })));
     return {
-      top: async (q, k) => (await index.search(q, { mode: 'lexical', k })).map((h) => Number(h.id)),
+      top: async (q, k) => (await index.search(q, { mode: 'lexical', k, typos })).map((h) => Number(h.id)),
       close: () => index.close(),
     };
   },
 });
 
-/** MiniSearch's defaults: Unicode space / punctuation split, lower case, BM25+, any term. */
-const minisearch: Ranker = {
-  name: 'MiniSearch 7.2 (defaults)',
+/**
+ * MiniSearch's defaults: Unicode space / punctuation split, lower case, BM25+, any term; with
+ * `fuzzy`, its documented setting for typos (edits up to a fifth of a term's length).
+ */
+const minisearch = (fuzzy: boolean): Ranker => ({
+  name: `MiniSearch 7.2 (defaults${fuzzy ? ', fuzzy 0.2' : ''})`,
   async build(paragraphs) {
     const titled = paragraphs.some((p) => p.title);
     const ms = new MiniSearch<{ id: number } & Paragraph>({ fields: titled ? ['title', 'text'] : ['text'] });
@@ -85,13 +90,13 @@ const minisearch: Ranker = {
     return {
       top: async (q, k) =>
         ms
-          .search(q, titled ? { boost: { title: TITLE_BOOST } } : {})
+          .search(q, { ...(titled ? { boost: { title: TITLE_BOOST } } : {}), ...(fuzzy ? { fuzzy: 0.2 } : {}) })
           .slice(0, k)
           .map((r) => r.id as number),
       close: () => {},
     };
   },
-};
+});
 
 /** Orama's tokenizer for each xquad language it has one for; others get its default (English). */
 const ORAMA_LANGUAGE: Record<string, Language> = {
@@ -105,8 +110,9 @@ const ORAMA_LANGUAGE: Record<string, Language> = {
   ru: 'russian',
   tr: 'turkish',
 };
-const orama: Ranker = {
-  name: "Orama 3.1 (BM25, the paragraphs' language where it has one)",
+/** With `tolerance`, Orama's typo setting: terms within that many edits match. */
+const orama = (tolerance: number): Ranker => ({
+  name: `Orama 3.1 (BM25, the paragraphs' language where it has one${tolerance ? `, tolerance ${tolerance}` : ''})`,
   async build(paragraphs, lang) {
     const titled = paragraphs.some((p) => p.title);
     const db = create({ schema: { title: 'string', text: 'string' } as const, language: ORAMA_LANGUAGE[lang] ?? 'english' });
@@ -116,6 +122,7 @@ const orama: Ranker = {
         const found = await search(db, {
           term: q,
           limit: k,
+          ...(tolerance ? { tolerance } : {}),
           ...(titled ? { boost: { title: TITLE_BOOST } } : { properties: ['text'] }),
         });
         return found.hits.map((h) => Number(h.id));
@@ -123,7 +130,7 @@ const orama: Ranker = {
       close: () => {},
     };
   },
-};
+});
 
 interface Scores {
   r1: number;
@@ -150,13 +157,33 @@ const pct = (x: number) => x.toFixed(1);
 export async function main(args: string[]): Promise<number> {
   const ngrams = !args.includes('--no-ngrams');
   const titles = args.includes('--titles');
+  const typos = args.includes('--typos');
+  const short = args.includes('--keywords');
   const write = args.includes('--write');
   const dir = args.find((a) => !a.startsWith('--')) ?? '../shared/data';
   const data = await readXquad(`${dir}/xquad-dev`, undefined);
   const paragraphsOf = (d: XquadLang): Paragraph[] =>
     d.paragraphs.map((text, i) => (titles ? { text, title: d.titles[i] as string } : { text }));
   const english = paragraphsOf(data.get('en') as XquadLang);
-  const rankers = [m3web(ngrams), minisearch, orama];
+  // m3web with and without typo tolerance; with typos, each library also as its documentation sets it up for them.
+  const rankers = [
+    m3web(ngrams),
+    m3web(ngrams, false),
+    minisearch(false),
+    ...(typos ? [minisearch(true)] : []),
+    orama(0),
+    ...(typos ? [orama(1)] : []),
+  ];
+  const questions = new Map(
+    [...data].map(([lang, d]) => {
+      const rand = seeded([...lang].reduce((h, c) => h * 31 + (c.codePointAt(0) as number), 7));
+      const asked = d.questions.map((q) => {
+        const text = short ? keywords(q.text) : q.text;
+        return { ...q, text: typos ? misspell(text, rand) : text };
+      });
+      return [lang, asked];
+    }),
+  );
   const results: Record<string, { mono: Record<string, Scores>; cross: Record<string, Scores> }> = {};
 
   for (const ranker of rankers) {
@@ -166,8 +193,9 @@ export async function main(args: string[]): Promise<number> {
     console.log(`\n${ranker.name}: R@1 / MRR@10 %\nlang   mono         cross`);
     for (const [lang, d] of data) {
       const own = lang === 'en' ? onEnglish : await ranker.build(paragraphsOf(d), lang);
-      mono[lang] = await score(own, d.questions);
-      if (lang !== 'en') cross[lang] = await score(onEnglish, d.questions);
+      const asked = questions.get(lang) as XquadLang['questions'];
+      mono[lang] = await score(own, asked);
+      if (lang !== 'en') cross[lang] = await score(onEnglish, asked);
       if (own !== onEnglish) own.close();
       const c = cross[lang];
       console.log(
@@ -191,8 +219,9 @@ export async function main(args: string[]): Promise<number> {
   ].join('\n');
   console.log(`\nmeans over ${data.size} languages (monolingual) and ${data.size - 1} (against English):\n${table}`);
   if (write) {
-    const out = join(dirname(fileURLToPath(import.meta.url)), 'results', titles ? 'lexical-titles-latest' : 'lexical-latest');
-    const meta = { date: new Date().toISOString().slice(0, 10), node: process.version, ngrams, titles };
+    const name = `lexical${titles ? '-titles' : ''}${short ? '-keywords' : ''}${typos ? '-typos' : ''}-latest`;
+    const out = join(dirname(fileURLToPath(import.meta.url)), 'results', name);
+    const meta = { date: new Date().toISOString().slice(0, 10), node: process.version, ngrams, titles, keywords: short, typos };
     writeJsonFile(`${out}.json`, { meta, results });
     writeFileSync(`${out}.md`, `# Lexical rankers on xquad-dev\n\n${JSON.stringify(meta)}\n\n${table}\n`);
   }

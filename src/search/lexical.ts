@@ -1,6 +1,7 @@
 import { isSet } from './cpu-scorer.js';
 import { isWordTerm, terms, typedWord } from './terms.js';
 import { type Ranked, selectTop } from './topk.js';
+import { correctable, correctionStem, corrections } from './typos.js';
 
 /**
  * Rows holding a term and how often it occurs in each, interleaved (row, tf, row, tf...): one
@@ -96,6 +97,24 @@ export function counts(text: string, ngrams: boolean): { tf: Map<string, number>
 }
 
 /**
+ * How much a correction's term weighs in a query (a query word counts 1): chosen on xquad-dev with
+ * a typo in each query (`npm run bench -- lexical --keywords --typos`), where 0.5 gained as much
+ * as 1 and cost nothing on the queries as written (docs/search.md).
+ */
+const CORRECTION_WEIGHT = 0.5;
+
+/**
+ * A query's terms with their weights in BM25: its own, counted; then the terms of each of its
+ * corrections (typos.ts), as the word would have given them, at CORRECTION_WEIGHT, those the
+ * query lacks. The in-memory and the static index weigh a query alike.
+ */
+export function queryWeights(query: string, ngrams: boolean, corrections: readonly string[]): Map<string, number> {
+  const { tf } = counts(query, ngrams);
+  for (const word of corrections) for (const term of terms(word, ngrams)) if (!tf.has(term)) tf.set(term, CORRECTION_WEIGHT);
+  return tf;
+}
+
+/**
  * How many times a document title's terms count in each of its chunks: BM25F's field weight in
  * its simplest form, the title repeated in every chunk (a weight of 2 to 3 for titles is the
  * usual setting in Lucene and Elasticsearch multi-field queries; no dev set here has titles to choose one).
@@ -186,9 +205,17 @@ export class LexicalIndex {
 
   /**
    * The indexed words that `prefix` begins (itself left out), in the most live rows first, at
-   * most `max`. The sorted word list is made on the first call after words changed.
+   * most `max`.
    */
   completions(prefix: string, max: number): string[] {
+    return bestCompletions(this.wordsBeginning(prefix), prefix, max);
+  }
+
+  /**
+   * The indexed whole words that begin with `prefix`, each with its document frequency. The
+   * sorted word list is made on the first call after words changed.
+   */
+  private wordsBeginning(prefix: string): [string, number][] {
     this.sortedWords ??= [...this.postings.keys()].filter(isWordTerm).sort();
     const words = this.sortedWords;
     let lo = 0;
@@ -203,7 +230,14 @@ export class LexicalIndex {
       const word = words[i] as string;
       found.push([word, this.postings.get(word)?.df ?? 0]);
     }
-    return bestCompletions(found, prefix, max);
+    return found;
+  }
+
+  /** The indexed words standing for the query's words that no live row holds (typos.ts), for top(). */
+  corrections(query: string): string[] {
+    return correctable(query)
+      .filter((word) => (this.postings.get(word)?.df ?? 0) === 0)
+      .flatMap((word) => corrections(word, this.wordsBeginning(correctionStem(word))));
   }
 
   clear(): void {
@@ -217,14 +251,14 @@ export class LexicalIndex {
   /**
    * The k best live rows in `mask` (null: every live row) for `query`; rows sharing no term with
    * it are left out. `prefix`: the query's last word, still being typed, also stands for the
-   * indexed words it begins (completions), each counted once.
+   * indexed words it begins (completions), each counted once; so do `corrections` (corrections()).
    */
-  top(query: string, k: number, mask: Uint32Array | null, prefix = false): Ranked {
+  top(query: string, k: number, mask: Uint32Array | null, prefix = false, corrections: readonly string[] = []): Ranked {
     if (this.liveRows === 0) return selectTop([], [], k);
-    const { tf } = counts(query, this.ngrams);
+    const tf = queryWeights(query, this.ngrams, corrections);
     const typed = prefix ? typedWord(query) : null;
     for (const word of typed === null ? [] : this.completions(typed, MAX_COMPLETIONS)) if (!tf.has(word)) tf.set(word, 1);
-    const terms = [...tf].map(([term, qtf]) => [qtf, this.postings.get(term)] as const);
-    return bm25Rows(terms, k, this.liveRows, this.liveLength / this.liveRows, (row) => this.lengths[row] as number, mask);
+    const weighed = [...tf].map(([term, qtf]) => [qtf, this.postings.get(term)] as const);
+    return bm25Rows(weighed, k, this.liveRows, this.liveLength / this.liveRows, (row) => this.lengths[row] as number, mask);
   }
 }

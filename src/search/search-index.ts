@@ -308,16 +308,22 @@ class SearchIndex implements VectorIndex {
         const weights = found.sparse;
         if (weights) lists.sparse = await this.bestDocuments(async (want) => collection.sparse.top(weights, want, mask), depth);
       }
-      if (o.mode === 'lexical' || o.mode === 'hybrid')
-        lists.lexical = await this.bestDocuments(async (want) => collection.lexical.top(query, want, mask, o.prefix), depth);
+      const byWords = o.mode === 'lexical' || o.mode === 'hybrid';
+      const corrections = byWords && o.typos ? collection.lexical.corrections(query) : [];
+      if (byWords)
+        lists.lexical = await this.bestDocuments(
+          async (want) => collection.lexical.top(query, want, mask, o.prefix, corrections),
+          depth,
+        );
       const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
       // Where the lexical ranker ran, its counts leave common words unmarked; a vector search
       // marks every query word (whatever earlier searches built), so a mode always marks alike.
       const common = lists.lexical ? (term: string) => collection.lexical.isCommon(term) : undefined;
       return fused.map((d) => {
         const at = collection.at(d.row);
-        const chunk = { ...at.chunk, highlights: highlights(query, at.chunk.text, common, o.prefix) };
-        const title = at.title ? { title: { text: at.title, highlights: highlights(query, at.title, common, o.prefix) } } : {};
+        const how = { common, prefix: o.prefix, corrections };
+        const chunk = { ...at.chunk, highlights: highlights(query, at.chunk.text, how) };
+        const title = at.title ? { title: { text: at.title, highlights: highlights(query, at.title, how) } } : {};
         // A copy: the stored meta is frozen, and changing a hit's must not reach the index.
         return { id: d.id, score: d.score, ranks: d.ranks, meta: structuredClone(at.meta), chunk, ...title };
       });

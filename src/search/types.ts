@@ -181,10 +181,18 @@ export interface SearchOptions {
    * The query's last word is still being typed (a search box that answers on each keystroke):
    * it also matches the indexed words it begins, the MAX_COMPLETIONS most frequent of them, in
    * the lexical ranker and in the highlights. A query ending in a space or punctuation has no
-   * such word. The in-memory and IndexedDB index only: a static index's postings are sharded by
-   * term and keep no word list to complete from, so it refuses it.
+   * such word. A static index completes from its word list (folders written before 2026-12-06
+   * have none and refuse it).
    */
   prefix?: boolean;
+  /**
+   * Typo tolerance in the lexical ranker (default true): a query word that no indexed text holds
+   * also matches the indexed words nearest it in spelling (typos.ts: the same first two letters,
+   * one edit from 4 letters, two from 8, the nearest and most frequent, at most three), in the
+   * ranking and in the highlights. A static index written before 2026-12-06 has no word list to
+   * correct from and ranks by the words as typed.
+   */
+  typos?: boolean;
   /**
    * Reciprocal rank fusion for 'hybrid': a document scores sum of weight / (k + rank) over the
    * rankers that found it. Defaults (chosen on xquad-dev, docs/search.md): k 60, weights 1 and 1.

@@ -76,6 +76,7 @@ export interface CheckedSearch {
   mode: SearchMode;
   fusion: Fusion;
   prefix: boolean;
+  typos: boolean;
 }
 
 const RANKERS: readonly Ranker[] = ['vector', 'lexical', 'sparse'];
@@ -134,6 +135,8 @@ export function checkSearch(
   if (o.prefix !== undefined && typeof o.prefix !== 'boolean')
     throw new InputError(`prefix must be a boolean, got ${typeName(o.prefix)}`);
   const prefix = o.prefix ?? false;
+  if (o.typos !== undefined && typeof o.typos !== 'boolean')
+    throw new InputError(`typos must be a boolean, got ${typeName(o.typos)}`);
   return {
     k,
     filter: o.filter,
@@ -143,5 +146,6 @@ export function checkSearch(
     mode,
     fusion: checkFusion(o.fusion, fusion),
     prefix,
+    typos: o.typos ?? true,
   };
 }

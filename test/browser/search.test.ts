@@ -204,6 +204,10 @@ describe('search', () => {
     // Only the vector ranker: weight 0 for the lexical one gives the vector order.
     const weighted = await index.search(query, { k: 5, fusion: { weights: { lexical: 0 } } });
     expect(weighted.map((h) => h.id)).toEqual(vector.map((h) => h.id));
+    // A typo is read as the indexed word nearest it in spelling ("recipe"), and marked.
+    const [typo] = await index.search('remipe', { mode: 'lexical' });
+    expect(typo).toMatchObject({ id: 'cherry', chunk: { highlights: [[11, 17]] } });
+    expect(await index.search('remipe', { mode: 'lexical', typos: false })).toEqual([]);
     // Filters reach both rankers.
     expect((await index.search(query, { mode: 'lexical', filter: { lang: 'de' } })).length).toBe(0);
     const bad: unknown[] = [{ mode: 'bm25' }, { fusion: { k: -1 } }, { fusion: { weights: { splade: 1 } } }, { fusion: 3 }];

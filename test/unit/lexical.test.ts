@@ -241,7 +241,7 @@ describe('prefix: a word still being typed', () => {
     expect(grown.completions('al', 16)).toEqual(['alpha', 'alpine', 'alps']);
     grown.remove(0, 'alpha');
     expect(grown.completions('al', 16)).toEqual(['alpine', 'alps']);
-    expect(highlights('al', 'the alpine alps', undefined, true)).toEqual([
+    expect(highlights('al', 'the alpine alps', { prefix: true })).toEqual([
       [4, 10],
       [11, 15],
     ]);
@@ -251,7 +251,7 @@ describe('prefix: a word still being typed', () => {
 
 describe('highlights', () => {
   const marked = (query: string, text: string, common?: (t: string) => boolean) =>
-    highlights(query, text, common).map(([a, b]) => text.slice(a, b));
+    highlights(query, text, { common }).map(([a, b]) => text.slice(a, b));
 
   it("marks the chunk's words that share a folded form or a prefix with a query word, in order", () => {
     expect(marked('Cafe verteidigung', 'Das Café und die Verteidigungen, nicht die Burg.')).toEqual(['Café', 'Verteidigungen']);

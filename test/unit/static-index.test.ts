@@ -84,7 +84,7 @@ describe('static index over HTTP', () => {
     expect(await index.search(typed, { prefix: true, k: 5 })).toEqual(await memory.search(typed, { prefix: true, k: 5 }));
     index.close();
 
-    // A folder written before the word list: prefix is refused, saying why.
+    // A folder written before the word list: prefix is refused, saying why; typos are left as typed.
     const old = mkdtempSync(join(tmpdir(), 'm3web-static-old-'));
     cpSync(dir, old, { recursive: true });
     const manifest = JSON.parse(readFileSync(join(old, 'index.json'), 'utf8'));
@@ -97,9 +97,28 @@ describe('static index over HTTP', () => {
       message: expect.stringMatching(/prefix: .*without a word list/),
     });
     expect(await before.search(typed, { mode: 'lexical' })).toEqual(await memory.search(typed, { mode: 'lexical' }));
+    // Nor can it correct a typo: it searches as typed.
+    const typo = `${word.slice(0, 3)}${word[3] === 'x' ? 'y' : 'x'}${word.slice(4)}`;
+    expect(await before.search(typo, { mode: 'lexical' })).toEqual(await memory.search(typo, { mode: 'lexical', typos: false }));
     before.close();
     served.server.close();
     rmSync(old, { recursive: true, force: true });
+  });
+
+  it('corrects typos from its word list exactly as the in-memory index', async () => {
+    const word = (QUERIES[0] as string).split(' ').sort((a, b) => b.length - a.length)[0] as string;
+    const typo = `${word.slice(0, 3)}${word[3] === 'x' ? 'y' : 'x'}${word.slice(4)}`;
+    const queries = [typo, `${QUERIES[1]} ${typo}`];
+    const index = await openIndex({ encoder, url });
+    for (const q of queries) {
+      const want = await memory.search(q, { mode: 'lexical', k: 10 });
+      expect(ids(want), q).not.toEqual(ids(await memory.search(q, { mode: 'lexical', k: 10, typos: false })));
+      expect(await index.search(q, { mode: 'lexical', k: 10 }), q).toEqual(want);
+      expect(await index.search(q, { k: 10 }), q).toEqual(await memory.search(q, { k: 10 }));
+    }
+    const [hit] = await index.search(typo, { mode: 'lexical' });
+    expect(hit?.chunk.highlights.map(([a, b]) => hit.chunk.text.slice(a, b).toLowerCase())).toContain(word);
+    index.close();
   });
 
   it('finds >= 98% of the exact vector top-10, and hybrid fuses both rankers', async () => {

@@ -10,7 +10,7 @@ import { metaPredicate } from '../filter.js';
 import { candidateCount } from '../funnel.js';
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from '../fuse.js';
 import { highlights } from '../highlight.js';
-import { bm25Rows, counts, isCommonTerm } from '../lexical.js';
+import { bm25Rows, isCommonTerm, queryWeights } from '../lexical.js';
 import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
 import { type StoredSparse, sparseRows } from '../sparse-postings.js';
@@ -29,8 +29,9 @@ import type {
   StaticIndexStats,
   SyncReport,
 } from '../types.js';
+import { correctable, correctionStem, corrections } from '../typos.js';
 import { type CheckedSearch, checkSearch } from '../validate.js';
-import { completionGroup, completionsIn, parseCompletionShard } from './completions.js';
+import { type CompletionGroups, completionGroup, completionsIn, parseCompletionShard } from './completions.js';
 import { defaultCache, fetchManifest, forgetOtherBuilds, StaticFiles, type Transfer } from './files.js';
 import {
   COARSE,
@@ -303,7 +304,7 @@ class StaticSearchIndex implements StaticIndex {
     const lists: Partial<Record<Ranker, DocRank[]>> = {};
     const [embedded, lexical] = await Promise.all([
       byVector || bySparse ? this.queryOf(query, o.dims, bySparse) : null,
-      o.mode === 'lexical' || o.mode === 'hybrid' ? this.lexicalRows(query, mask, o.prefix) : null,
+      o.mode === 'lexical' || o.mode === 'hybrid' ? this.lexicalRows(query, mask, o.prefix, o.typos) : null,
     ]);
     if (embedded && byVector) lists.vector = await this.vectorDocs(embedded.vector, o, mask, depth);
     if (embedded?.sparse) lists.sparse = this.bestDocs(await this.weightedRows(embedded.sparse, mask), depth);
@@ -311,6 +312,7 @@ class StaticSearchIndex implements StaticIndex {
     // As the in-memory index: common words unmarked where the lexical ranker ran.
     const common = lexical ? (term: string) => isCommonTerm(lexical.df.get(term) ?? 0, this.m.rows) : undefined;
     const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
+    const how = { common, prefix: o.prefix, corrections: lexical?.corrections ?? [] };
     return Promise.all(
       fused.map(async (d) => {
         const doc = this.tier.rowDoc[d.row] as number;
@@ -323,8 +325,8 @@ class StaticSearchIndex implements StaticIndex {
           score: d.score,
           ranks: d.ranks,
           meta: structuredClone(meta),
-          chunk: { index, text, highlights: highlights(query, text, common, o.prefix) },
-          ...(title ? { title: { text: title, highlights: highlights(query, title, common, o.prefix) } } : {}),
+          chunk: { index, text, highlights: highlights(query, text, how) },
+          ...(title ? { title: { text: title, highlights: highlights(query, title, how) } } : {}),
         };
       }),
     );
@@ -372,37 +374,61 @@ class StaticSearchIndex implements StaticIndex {
   /**
    * Every row sharing a term with the query, ranked by BM25 exactly as LexicalIndex.top scores
    * it (same terms, statistics and order of additions), from the postings shards of its terms;
-   * with `prefix`, the words the query's last word begins among them, from the word list. Also
-   * the document frequency of each query term.
+   * with `typos`, the corrections of the query words no row holds, and with `prefix`, the words
+   * the query's last word begins, from the word list. Also the document frequency of each query
+   * term, and the corrections.
    */
   private async lexicalRows(
     query: string,
     mask: Uint32Array | null,
-    prefix = false,
-  ): Promise<{ ranked: Ranked; df: Map<string, number> }> {
-    const { tf } = counts(query, this.m.ngrams);
+    prefix: boolean,
+    typos: boolean,
+  ): Promise<{ ranked: Ranked; df: Map<string, number>; corrections: string[] }> {
+    const count = this.m.sizes.terms.length;
+    const postingsOf = async (term: string) => {
+      const s = termShard(term, count);
+      const shard = await this.files.read(
+        termShardFile(s),
+        this.m.sizes.terms[s] as number,
+        (b, name) => new PostingsShard(b, name),
+      );
+      return shard.get(term);
+    };
+    // A folder without a word list (written before 2026-12-06) has nothing to correct from.
+    const corrections = typos && this.m.sizes.words ? await this.corrections(query, postingsOf) : [];
+    const tf = queryWeights(query, this.m.ngrams, corrections);
     const typed = prefix ? typedWord(query) : null;
     for (const word of typed === null ? [] : await this.completions(typed)) if (!tf.has(word)) tf.set(word, 1);
-    const count = this.m.sizes.terms.length;
-    const shards = await Promise.all(
-      [...tf.keys()].map((term) => {
-        const s = termShard(term, count);
-        return this.files.read(termShardFile(s), this.m.sizes.terms[s] as number, (b, name) => new PostingsShard(b, name));
-      }),
-    );
-    const postings = [...tf].map(([term, qtf], i) => [qtf, (shards[i] as PostingsShard).get(term)] as const);
+    const postings = await Promise.all([...tf].map(async ([term, qtf]) => [qtf, await postingsOf(term)] as const));
     const { lengths } = this.tier;
     const df = new Map([...tf.keys()].map((term, i) => [term, postings[i]?.[1]?.df ?? 0]));
     const avgLength = this.m.totalLength / this.m.rows;
-    return { ranked: bm25Rows(postings, this.m.rows, this.m.rows, avgLength, (row) => lengths[row] as number, mask), df };
+    const ranked = bm25Rows(postings, this.m.rows, this.m.rows, avgLength, (row) => lengths[row] as number, mask);
+    return { ranked, df, corrections };
+  }
+
+  /** LexicalIndex.corrections from the postings and the word list's shards. */
+  private async corrections(query: string, postingsOf: (term: string) => Promise<{ df: number } | null>): Promise<string[]> {
+    const found = await Promise.all(
+      correctable(query).map(async (word) => {
+        if (((await postingsOf(word))?.df ?? 0) > 0) return [];
+        const stem = correctionStem(word);
+        return corrections(word, (await this.wordGroups(stem))[completionGroup(stem)] ?? []);
+      }),
+    );
+    return found.flat();
   }
 
   /** The indexed words `typed` begins, as the in-memory index completes it, from its group's word list shard. */
   private async completions(typed: string): Promise<string[]> {
+    return completionsIn(await this.wordGroups(typed), typed);
+  }
+
+  /** The word list's shard that holds the group of words `begun` reads (completionGroup). */
+  private wordGroups(begun: string): Promise<CompletionGroups> {
     const sizes = this.m.sizes.words as number[];
-    const s = termShard(completionGroup(typed), sizes.length);
-    const groups = await this.files.read(wordsShardFile(s), sizes[s] as number, parseCompletionShard);
-    return completionsIn(groups, typed);
+    const s = termShard(completionGroup(begun), sizes.length);
+    return this.files.read(wordsShardFile(s), sizes[s] as number, parseCompletionShard);
   }
 
   /** The query's vector at `dims` and, with `sparse`, its lexical weights, from one encoder call. */
