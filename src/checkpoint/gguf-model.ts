@@ -287,6 +287,12 @@ const GGUF_PREFERENCE = [
   'Q4_K_S',
   'Q4_1',
   'Q4_0',
+  'IQ4_XS',
+  'IQ4_NL',
+  'Q3_K_L',
+  'Q3_K_M',
+  'Q3_K_S',
+  'Q2_K',
 ];
 
 const hasTag = (file: string, tag: string) =>

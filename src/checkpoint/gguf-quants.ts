@@ -127,6 +127,84 @@ function q6KRun(src: Uint8Array, count: number, out: Float32Array): void {
   }
 }
 
+/**
+ * Q2_K and Q3_K: 256 values in 16 sub-blocks of 16, 2 low bits each in 64 bytes (byte 32n + l holds
+ * value 128n + 32j + l at bits 2j). Q2_K (84 bytes: 16 scale bytes, the bits, d, dmin): a 4-bit
+ * scale and min per sub-block, x = d sc q - dmin m. Q3_K (110 bytes: 32 bytes of third bits, the
+ * bits, 12 scale bytes, d): a 6-bit scale per sub-block, x = d (sc - 32) (q - 4 where its third
+ * bit is clear).
+ */
+function q2q3Run(src: Uint8Array, count: number, out: Float32Array, three: boolean): void {
+  const v = viewOf(src);
+  const bytes = three ? 110 : 84;
+  const scale = new Float32Array(16);
+  const min = new Float32Array(16);
+  for (let at = 0, o = 0; o < count; at += bytes, o += 256) {
+    const qs = three ? at + 32 : at + 16;
+    if (three) {
+      const d = f16(v, at + 108);
+      const sc = at + 96;
+      for (let s = 0; s < 16; s++) {
+        const b = v.getUint8(sc + (s % 8));
+        const low = s < 8 ? b & 15 : b >> 4;
+        const top = (v.getUint8(sc + 8 + (s % 4)) >> (2 * (s >> 2))) & 3;
+        scale[s] = d * ((low | (top << 4)) - 32);
+      }
+    } else {
+      const d = f16(v, at + 80);
+      const dmin = f16(v, at + 82);
+      for (let s = 0; s < 16; s++) {
+        const b = v.getUint8(at + s);
+        scale[s] = d * (b & 15);
+        min[s] = dmin * (b >> 4);
+      }
+    }
+    for (let e = 0; e < 256; e++) {
+      const n = e >> 7;
+      const j = (e >> 5) & 3;
+      const l = e & 31;
+      let q = (v.getUint8(qs + 32 * n + l) >> (2 * j)) & 3;
+      if (three && !((v.getUint8(at + l) >> (4 * n + j)) & 1)) q -= 4;
+      out[o + e] = (scale[e >> 4] as number) * q - (three ? 0 : (min[e >> 4] as number));
+    }
+  }
+}
+
+/** IQ4_NL and IQ4_XS's non-linear grid (ggml-common.h kvalues_iq4nl): a 4-bit code indexes it. */
+const IQ4_GRID = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
+/** IQ4_NL: 32 values, x = d grid[q]; low nibbles the first 16, high nibbles the next. */
+function iq4NlRun(src: Uint8Array, count: number, out: Float32Array): void {
+  const v = viewOf(src);
+  for (let at = 0, o = 0; o < count; at += 18, o += 32) {
+    const d = f16(v, at);
+    for (let j = 0; j < 16; j++) {
+      const q = v.getUint8(at + 2 + j);
+      out[o + j] = d * (IQ4_GRID[q & 15] as number);
+      out[o + j + 16] = d * (IQ4_GRID[q >> 4] as number);
+    }
+  }
+}
+
+/** IQ4_XS: 256 values in 8 sub-blocks of 32 as IQ4_NL's, each with a 6-bit scale (4 low bits in scales_l, 2 in scales_h). */
+function iq4XsRun(src: Uint8Array, count: number, out: Float32Array): void {
+  const v = viewOf(src);
+  for (let at = 0, o = 0; o < count; at += 136, o += 256) {
+    const d = f16(v, at);
+    const high = v.getUint16(at + 2, true);
+    for (let ib = 0; ib < 8; ib++) {
+      const ls = ((v.getUint8(at + 4 + (ib >> 1)) >> (4 * (ib & 1))) & 15) | (((high >> (2 * ib)) & 3) << 4);
+      const dl = d * (ls - 32);
+      const qs = at + 8 + 16 * ib;
+      for (let j = 0; j < 16; j++) {
+        const q = v.getUint8(qs + j);
+        out[o + 32 * ib + j] = dl * (IQ4_GRID[q & 15] as number);
+        out[o + 32 * ib + j + 16] = dl * (IQ4_GRID[q >> 4] as number);
+      }
+    }
+  }
+}
+
 export const GGML_TYPES: Readonly<Record<number, GgmlType>> = {
   0: { name: 'F32', block: 1, bytes: 4, run: f32Run },
   1: { name: 'F16', block: 1, bytes: 2, run: f16Run },
@@ -139,22 +217,22 @@ export const GGML_TYPES: Readonly<Record<number, GgmlType>> = {
   12: { name: 'Q4_K', block: 256, bytes: 144, run: (src, n, out) => kRun(src, n, out, false) },
   13: { name: 'Q5_K', block: 256, bytes: 176, run: (src, n, out) => kRun(src, n, out, true) },
   14: { name: 'Q6_K', block: 256, bytes: 210, run: q6KRun },
+  10: { name: 'Q2_K', block: 256, bytes: 84, run: (src, n, out) => q2q3Run(src, n, out, false) },
+  11: { name: 'Q3_K', block: 256, bytes: 110, run: (src, n, out) => q2q3Run(src, n, out, true) },
+  20: { name: 'IQ4_NL', block: 32, bytes: 18, run: iq4NlRun },
+  23: { name: 'IQ4_XS', block: 256, bytes: 136, run: iq4XsRun },
 };
 
-/** Names of the ggml types m3web does not decode (the 2- and 3-bit K-quants, the IQ and ternary types), for messages. */
+/** Names of the ggml types m3web does not decode (the grid-coded IQ types below 4 bits, the ternary ones), for messages. */
 export const OTHER_GGML_TYPES: Readonly<Record<number, string>> = {
   9: 'Q8_1',
-  10: 'Q2_K',
-  11: 'Q3_K',
   15: 'Q8_K',
   16: 'IQ2_XXS',
   17: 'IQ2_XS',
   18: 'IQ3_XXS',
   19: 'IQ1_S',
-  20: 'IQ4_NL',
   21: 'IQ3_S',
   22: 'IQ2_S',
-  23: 'IQ4_XS',
   24: 'I8',
   25: 'I16',
   26: 'I32',

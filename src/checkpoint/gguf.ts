@@ -2,6 +2,10 @@ import { ModelFormatError, UnsupportedError } from '../errors.js';
 import { GGML_TYPES, OTHER_GGML_TYPES } from './gguf-quants.js';
 import type { ByteSource } from './safetensors.js';
 
+const READ_TYPES = Object.values(GGML_TYPES)
+  .map((t) => t.name)
+  .join(', ');
+
 /** A metadata value: numbers (64-bit integers as numbers), booleans, strings and arrays of them. */
 export type GgufValue = number | boolean | string | GgufValue[];
 
@@ -202,7 +206,7 @@ export class GgufFile {
     if (!type) {
       const known = OTHER_GGML_TYPES[info.type];
       throw new UnsupportedError(
-        `${this.source.name}: tensor "${name}" is stored as ${known ?? `ggml type ${info.type}`}; m3web reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K (pick another quantization of the model)`,
+        `${this.source.name}: tensor "${name}" is stored as ${known ?? `ggml type ${info.type}`}; m3web reads ${READ_TYPES} (pick another quantization of the model)`,
       );
     }
     const values = info.shape.reduce((a, b) => a * b, 1);

@@ -12,6 +12,8 @@ fixtures/gguf-bert/:
   q4_k_m.gguf   llama-quantize's Q4_K_M mix from f16.gguf (Q4_K; Q6_K for token_embd and use_more_bits layers of
                 attn_v / ffn_down), file_type 15
   mixed.gguf    the 2-D weights cycle through Q4_0 Q4_1 Q5_0 Q5_1 Q5_K BF16 F32 Q8_0 Q6_K Q4_K, file_type 2
+  lowbit.gguf   the 2-D weights cycle through Q2_K Q3_K IQ4_NL IQ4_XS, file_type 10 (these quantizers are plain
+                absmax / min-max roundings, not llama-quantize's searches: the layouts are what is checked)
   expected.json texts, ids, the float64 oracle (mean pooling and CLS of the last layer, per-layer means) from the
                 master float32 weights, and per file its tensor types and the oracle run on the weights that file
                 stores (dequantized by this script's numpy dequantizers)
@@ -93,10 +95,14 @@ GGML_TYPES = {
     "Q5_K": (13, 256, 176),
     "Q6_K": (14, 256, 210),
     "BF16": (30, 1, 2),
+    "Q2_K": (10, 256, 84),
+    "Q3_K": (11, 256, 110),
+    "IQ4_NL": (20, 32, 18),
+    "IQ4_XS": (23, 256, 136),
 }
 
 # LlamaFileType
-FTYPE_MOSTLY_F16, FTYPE_MOSTLY_Q4_0, FTYPE_MOSTLY_Q8_0, FTYPE_MOSTLY_Q4_K_M = 1, 2, 7, 15
+FTYPE_MOSTLY_F16, FTYPE_MOSTLY_Q4_0, FTYPE_MOSTLY_Q8_0, FTYPE_MOSTLY_Q2_K, FTYPE_MOSTLY_Q4_K_M = 1, 2, 7, 10, 15
 
 # TokenType
 TOKEN_NORMAL, TOKEN_UNKNOWN, TOKEN_CONTROL, TOKEN_USER_DEFINED, TOKEN_UNUSED, TOKEN_BYTE = 1, 2, 3, 4, 5, 6
@@ -139,7 +145,13 @@ BLOCK_DTYPES = {
     "Q4_K": np.dtype([("d", F16), ("dmin", F16), ("scales", "u1", 12), ("qs", "u1", 128)]),
     "Q5_K": np.dtype([("d", F16), ("dmin", F16), ("scales", "u1", 12), ("qh", "u1", 32), ("qs", "u1", 128)]),
     "Q6_K": np.dtype([("ql", "u1", 128), ("qh", "u1", 64), ("scales", "i1", 16), ("d", F16)]),
+    "Q2_K": np.dtype([("scales", "u1", 16), ("qs", "u1", 64), ("d", F16), ("dmin", F16)]),
+    "Q3_K": np.dtype([("hmask", "u1", 32), ("qs", "u1", 64), ("scales", "u1", 12), ("d", F16)]),
+    "IQ4_NL": np.dtype([("d", F16), ("qs", "u1", 16)]),
+    "IQ4_XS": np.dtype([("d", F16), ("scales_h", "<u2"), ("scales_l", "u1", 4), ("qs", "u1", 128)]),
 }
+# ggml-common.h kvalues_iq4nl: the non-linear 4-bit grid of IQ4_NL and IQ4_XS
+KVALUES_IQ4NL = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.float32)
 for _t, _dt in BLOCK_DTYPES.items():
     assert _dt.itemsize == GGML_TYPES[_t][2], (_t, _dt.itemsize)
 
@@ -202,6 +214,28 @@ def q_k_minmax(x, levels):
     return d, dmin, ls, lm, q
 
 
+def nearest_iq4(v):
+    """Index of the KVALUES_IQ4NL entry nearest each value (the lower one on ties)."""
+    return np.abs(v[..., None] - KVALUES_IQ4NL).argmin(-1)
+
+
+def crumbs(q):
+    """2-bit values of a 256-block [nb, 256] packed as Q2_K / Q3_K lay them: byte 32n + l holds, at bits 2j, value
+    128n + 32j + l (ggml's dequantize loops: n over the two halves, shift 2j, l over 32 bytes)."""
+    q = q.reshape(-1, 2, 4, 32).astype(np.uint8)
+    return (q << (2 * np.arange(4, dtype=np.uint8))[None, None, :, None]).sum(2).astype(np.uint8).reshape(-1, 64)
+
+
+def pack_scales_q3(u):
+    """16 six-bit scales [nb, 16] in Q3_K's 12 bytes: low nibbles of 0-7 in bytes 0-7, of 8-15 in their high
+    nibbles, the top two bits of scale s in byte 8 + s % 4 at bits 2 (s // 4)."""
+    out = np.zeros((u.shape[0], 12), np.uint8)
+    out[:, 0:8] = (u[:, 0:8] & 15) | ((u[:, 8:16] & 15) << 4)
+    top = (u >> 4) & 3
+    out[:, 8:12] = top[:, 0:4] | (top[:, 4:8] << 2) | (top[:, 8:12] << 4) | (top[:, 12:16] << 6)
+    return out
+
+
 def quantize(x, t):
     """x: float32 [rows, cols] (cols = ne[0]); returns the bytes ggml stores for type t, row-major."""
     x = np.ascontiguousarray(x, np.float32)
@@ -253,6 +287,43 @@ def quantize(x, t):
             ql[:, 64 * n + 32 : 64 * n + 64] = nibbles(b, e)
             qh[:, 32 * n : 32 * n + 32] = (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6)
         out["ql"], out["qh"], out["scales"], out["d"] = ql, qh, sc, d
+    elif t == "Q2_K":  # 16 sub-blocks of 16: x = d*sc*q - dmin*m, 4-bit sc and m, q in 0..3
+        sub = xb.reshape(-1, 16, 16)
+        mn = np.minimum(sub.min(2), 0.0)
+        scale = (sub.max(2) - mn) / 3
+        d = f16(scale.max(1) / 15)
+        dmin = f16((-mn).max(1) / 15)
+        sc = np.clip(roundf(scale * safe_inv(d)[:, None]), 0, 15).astype(np.int64)
+        m = np.clip(roundf(-mn * safe_inv(dmin)[:, None]), 0, 15).astype(np.int64)
+        eff = d[:, None] * sc
+        q = np.clip(roundf((sub + (dmin[:, None] * m)[:, :, None]) * safe_inv(eff)[:, :, None]), 0, 3)
+        out["scales"], out["d"], out["dmin"] = sc | (m << 4), d, dmin
+        out["qs"] = crumbs(q.reshape(-1, 256).astype(np.int64))
+    elif t == "Q3_K":  # 16 sub-blocks of 16: x = d*(u-32)*q, 6-bit u, q in -4..3 (high bit in hmask)
+        sub = xb.reshape(-1, 16, 16)
+        sv = signed_absmax(sub) / -4
+        d = f16(signed_absmax(sv) / -32)
+        sc = np.clip(roundf(sv * safe_inv(d)[:, None]), -32, 31).astype(np.int64)
+        eff = d[:, None] * sc
+        L = (np.clip(roundf(sub * safe_inv(eff)[:, :, None]), -4, 3) + 4).astype(np.int64).reshape(-1, 256)
+        high = (L > 3).astype(np.uint8).reshape(-1, 8, 32)  # element 32k + l -> hmask[l] bit k
+        out["hmask"] = (high << np.arange(8, dtype=np.uint8)[None, :, None]).sum(1).astype(np.uint8)
+        out["qs"] = crumbs(L & 3)
+        out["scales"], out["d"] = pack_scales_q3(sc + 32), d
+    elif t == "IQ4_NL":  # x = d * kvalues[q]
+        d = f16(signed_absmax(xb) / -127)
+        q = nearest_iq4(xb * safe_inv(d)[:, None])
+        out["d"], out["qs"] = d, nibbles(q[:, :16], q[:, 16:])
+    elif t == "IQ4_XS":  # 8 sub-blocks of 32: x = d*(u-32)*kvalues[q], 6-bit u
+        sub = xb.reshape(-1, 8, 32)
+        sv = signed_absmax(sub) / -127
+        d = f16(signed_absmax(sv) / -32)
+        u = np.clip(roundf(sv * safe_inv(d)[:, None]), -32, 31).astype(np.int64) + 32
+        q = nearest_iq4(sub * safe_inv(d[:, None] * (u - 32))[:, :, None])
+        out["d"] = d
+        out["scales_l"] = (u[:, 0::2] & 15) | ((u[:, 1::2] & 15) << 4)
+        out["scales_h"] = ((u >> 4) << (2 * np.arange(8))).sum(1)
+        out["qs"] = nibbles(q[:, :, :16], q[:, :, 16:]).reshape(-1, 128)
     else:
         raise ValueError(t)
     return out.tobytes()
@@ -305,6 +376,34 @@ def dequantize(buf, t, shape):
         q = np.concatenate([q1, q2, q3, q4], 2).reshape(-1, 256) - 32  # y[l], y[l+32], y[l+64], y[l+96]
         sc = np.repeat(b["scales"].astype(np.float32), 16, 1)  # scale k covers elements 16k .. 16k+15
         y = f(b["d"])[:, None] * sc * q
+    elif t in ("Q2_K", "Q3_K"):
+        # value 128n + 32j + l: bits 2j of qs[32n + l]; its sub-block (scale) (128n + 32j + l) // 16
+        e = np.arange(256)
+        n, j, l = e // 128, (e % 128) // 32, e % 32
+        q = (b["qs"][:, 32 * n + l].astype(np.int32) >> (2 * j)) & 3
+        if t == "Q2_K":
+            sc = b["scales"][:, e // 16].astype(np.float32)
+            y = f(b["d"])[:, None] * (sc % 16) * q - f(b["dmin"])[:, None] * (sc // 16)
+        else:
+            # the C reassembles the 12 scale bytes as four uint32 words; per scale s that is: low four bits from
+            # byte s % 8 (its low nibble for s < 8, high nibble after), top two from byte 8 + s % 4 at 2 (s // 4)
+            sb = b["scales"].astype(np.int32)
+            s16 = np.arange(16)
+            low = np.where(s16 < 8, sb[:, s16 % 8] & 15, sb[:, s16 % 8] >> 4)
+            top = (sb[:, 8 + s16 % 4] >> (2 * (s16 // 4))) & 3
+            scales = (low | (top << 4)) - 32
+            m = (b["hmask"][:, l].astype(np.int32) >> (4 * n + j)) & 1  # m = 1 << (4n + j) in the loops
+            y = f(b["d"])[:, None] * scales[:, e // 16] * (q - np.where(m == 1, 0, 4))
+    elif t == "IQ4_NL":
+        qs = b["qs"].astype(np.int32)
+        y = f(b["d"])[:, None] * KVALUES_IQ4NL[np.concatenate([qs & 15, qs >> 4], 1)]
+    elif t == "IQ4_XS":
+        ib = np.arange(8)
+        ls = ((b["scales_l"][:, ib // 2].astype(np.int32) >> (4 * (ib % 2))) & 15) | (
+            ((b["scales_h"].astype(np.int32)[:, None] >> (2 * ib)) & 3) << 4)
+        dl = f(b["d"])[:, None] * (ls - 32)  # [nb, 8]
+        qs = b["qs"].astype(np.int32).reshape(-1, 8, 16)
+        y = (dl[:, :, None] * KVALUES_IQ4NL[np.concatenate([qs & 15, qs >> 4], 2)]).reshape(-1, 256)
     else:
         raise ValueError(t)
     return y.reshape(shape).astype(np.float32)
@@ -312,7 +411,8 @@ def dequantize(buf, t, shape):
 
 # dequantize(quantize(x)) must stay this close to x (relative Frobenius error on Gaussian rows), per type
 ROUNDTRIP_BOUND = {"F32": 0.0, "F16": 1e-3, "BF16": 5e-3, "Q8_0": 0.01, "Q6_K": 0.03, "Q5_0": 0.05, "Q5_1": 0.04,
-                   "Q5_K": 0.04, "Q4_0": 0.1, "Q4_1": 0.1, "Q4_K": 0.1}
+                   "Q5_K": 0.04, "Q4_0": 0.1, "Q4_1": 0.1, "Q4_K": 0.1, "IQ4_NL": 0.1, "IQ4_XS": 0.1, "Q3_K": 0.18,
+                   "Q2_K": 0.35}
 
 
 def roundtrip_checks():
@@ -549,6 +649,8 @@ def use_more_bits(i_layer, n_layers):  # llama-quant.cpp
 
 
 MIXED_CYCLE = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q5_K", "BF16", "F32", "Q8_0", "Q6_K", "Q4_K"]
+# the 2- and 3-bit K-quants and the non-linear 4-bit types (what Q2_K, Q3_K_* and IQ4_XS / IQ4_NL files hold)
+LOWBIT_CYCLE = ["Q2_K", "Q3_K", "IQ4_NL", "IQ4_XS"]
 
 
 def tensor_types(tensors, kind):
@@ -566,8 +668,9 @@ def tensor_types(tensors, kind):
             more = (g == "token_embd.weight" or (g.endswith(("attn_v.weight", "ffn_down.weight"))
                                                   and use_more_bits(bid, LAYERS)))
             types[g] = "Q6_K" if more else "Q4_K"
-        elif kind == "mixed":  # in the order of the file
-            types[g] = MIXED_CYCLE[k % len(MIXED_CYCLE)]
+        elif kind in ("mixed", "lowbit"):  # in the order of the file
+            cycle = MIXED_CYCLE if kind == "mixed" else LOWBIT_CYCLE
+            types[g] = cycle[k % len(cycle)]
             k += 1
     return types
 
@@ -760,7 +863,8 @@ def cos(u, v):
 # --------------------------------------------------------------------------------------------------
 
 FILES = [("f16.gguf", "f16", FTYPE_MOSTLY_F16, False), ("q8_0.gguf", "q8_0", FTYPE_MOSTLY_Q8_0, False),
-         ("q4_k_m.gguf", "q4_k_m", FTYPE_MOSTLY_Q4_K_M, True), ("mixed.gguf", "mixed", FTYPE_MOSTLY_Q4_0, True)]
+         ("q4_k_m.gguf", "q4_k_m", FTYPE_MOSTLY_Q4_K_M, True), ("mixed.gguf", "mixed", FTYPE_MOSTLY_Q4_0, True),
+         ("lowbit.gguf", "lowbit", FTYPE_MOSTLY_Q2_K, True)]
 
 
 def write_file(folder, fname, kind, ftype, tensors, kvs):

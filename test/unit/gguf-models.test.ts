@@ -2,6 +2,7 @@ import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { GGML_TYPES } from '../../src/checkpoint/gguf-quants.js';
 import { createEncoder } from '../../src/client/client.js';
 import { UnsupportedError } from '../../src/errors.js';
 import { CpuEncoder } from '../../src/model/cpu.js';
@@ -18,13 +19,13 @@ import { rejection } from '../support/rejection.js';
 
 // GGUF models (llama.cpp's format) against two oracles that are not m3web: test/oracle/make_gguf.py
 // writes a BERT as llama.cpp's converter lays it out (every 2-D tensor in one ggml type per file,
-// and one file cycling through all eleven types m3web decodes) and runs it in float64 PyTorch on
+// and two files cycling through the other types m3web decodes: fifteen in all) and runs it in float64 PyTorch on
 // the weights each file stores (its own dequantizer, written from ggml's); gguf_llamacpp.mjs runs
 // the same files in llama.cpp itself (node-llama-cpp 3.22.1, CPU).
 
 const FIXTURES = join(import.meta.dirname, '../oracle/fixtures');
 const DIR = join(FIXTURES, 'gguf-bert');
-const FILES = ['f16.gguf', 'q8_0.gguf', 'q4_k_m.gguf', 'mixed.gguf'] as const;
+const FILES = ['f16.gguf', 'q8_0.gguf', 'q4_k_m.gguf', 'mixed.gguf', 'lowbit.gguf'] as const;
 
 /** A pooled vector per text: the mean (BERT's fixtures), the last token (gguf-qwen3's `pooled`) or the first (`cls`). */
 interface Pooled {
@@ -68,8 +69,8 @@ const pooledOf = (o: Pooled): number[][] => {
 describe('GGUF models', () => {
   it('the fixtures hold every ggml type m3web decodes', () => {
     const types = new Set(FILES.flatMap((f) => Object.values(of(expected.files, f).tensor_types)));
-    for (const t of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'])
-      expect(types).toContain(t);
+    for (const t of Object.values(GGML_TYPES)) expect(types).toContain(t.name);
+    expect(types.size).toBe(Object.keys(GGML_TYPES).length);
   });
 
   // gguf-xlmr: an XLM-R with a real SentencePiece Unigram vocabulary (google/sentencepiece's test
