@@ -566,6 +566,9 @@ describe('choosing a GGUF file', () => {
     expect(pickGgufFile(repo, 'q4_k_m')).toBe('nomic-embed-text-v1.5.Q4_K_M.gguf');
     expect(pickGgufFile(['README.md', 'config.json'])).toBeNull();
     expect(() => pickGgufFile(repo, 'Q3_K_S')).toThrow(ModelNotFoundError);
+    // Below 4 bits, the larger first.
+    expect(pickGgufFile(['m.Q2_K.gguf', 'm.Q3_K_M.gguf', 'm.Q3_K_S.gguf'])).toBe('m.Q3_K_M.gguf');
+    expect(pickGgufFile(['m.Q2_K.gguf', 'm.IQ4_XS.gguf', 'm.Q3_K_L.gguf'])).toBe('m.IQ4_XS.gguf');
     expect(() => pickGgufFile(['m-Q8_0-00001-of-00002.gguf', 'm-Q8_0-00002-of-00002.gguf'])).toThrow(UnsupportedError);
   });
 
