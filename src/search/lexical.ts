@@ -233,10 +233,16 @@ export class LexicalIndex {
     return found;
   }
 
-  /** The indexed words standing for the query's words that no live row holds (typos.ts), for top(). */
-  corrections(query: string): string[] {
+  /**
+   * The indexed words standing for the query's words that no live row holds (typos.ts), for
+   * top(). With `prefix`, a last word still being typed that begins indexed words is left to
+   * its completions.
+   */
+  corrections(query: string, prefix = false): string[] {
+    const typed = prefix ? typedWord(query) : null;
     return correctable(query)
       .filter((word) => (this.postings.get(word)?.df ?? 0) === 0)
+      .filter((word) => word !== typed || this.completions(word, 1).length === 0)
       .flatMap((word) => corrections(word, this.wordsBeginning(correctionStem(word))));
   }
 

@@ -309,7 +309,7 @@ class SearchIndex implements VectorIndex {
         if (weights) lists.sparse = await this.bestDocuments(async (want) => collection.sparse.top(weights, want, mask), depth);
       }
       const byWords = o.mode === 'lexical' || o.mode === 'hybrid';
-      const corrections = byWords && o.typos ? collection.lexical.corrections(query) : [];
+      const corrections = byWords && o.typos ? collection.lexical.corrections(query, o.prefix) : [];
       if (byWords)
         lists.lexical = await this.bestDocuments(
           async (want) => collection.lexical.top(query, want, mask, o.prefix, corrections),

@@ -116,6 +116,19 @@ describe('static index over HTTP', () => {
       expect(await index.search(q, { mode: 'lexical', k: 10 }), q).toEqual(want);
       expect(await index.search(q, { k: 10 }), q).toEqual(await memory.search(q, { k: 10 }));
     }
+    // Typed as a search box sends it: a word that begins indexed ones is left to its completions,
+    // one that begins none is corrected.
+    const long = staticCorpus(3000)
+      .flatMap((d) => d.text.split(' '))
+      .find((w) => w.length >= 6) as string;
+    const begun = long.slice(0, -1);
+    expect(ids(await memory.search(begun, { mode: 'lexical', prefix: true, k: 10 }))).not.toEqual(
+      ids(await memory.search(begun, { mode: 'lexical', k: 10 })),
+    );
+    for (const q of [typo, begun, `${QUERIES[1]} ${begun}`, `x${begun.slice(1)}`]) {
+      const want = await memory.search(q, { mode: 'lexical', prefix: true, k: 10 });
+      expect(await index.search(q, { mode: 'lexical', prefix: true, k: 10 }), q).toEqual(want);
+    }
     const [hit] = await index.search(typo, { mode: 'lexical' });
     expect(hit?.chunk.highlights.map(([a, b]) => hit.chunk.text.slice(a, b).toLowerCase())).toContain(word);
     index.close();

@@ -105,6 +105,15 @@ describe('typo tolerance in the lexical ranker', () => {
     expect(cjk.corrections('intrnet')).toEqual(['internet']);
   });
 
+  it('leaves a word still being typed (prefix) to its completions, unless it begins no indexed word', () => {
+    // "recipe" is one edit from "recipes", and begins it: typing goes on.
+    expect(lex.corrections('recipe', true)).toEqual([]);
+    expect(lex.corrections('recipe')).toEqual(['recipes']);
+    // "remeive" begins nothing: a typo, corrected as ever; a finished word (a space after it) too.
+    expect(lex.corrections('remeive', true)).toEqual(['receive']);
+    expect(lex.corrections('recipe ', true)).toEqual(['recipes']);
+  });
+
   it('follows the index: a removed row no longer corrects, an added one does', () => {
     const grown = new LexicalIndex(false);
     grown.add(0, 'harbour');

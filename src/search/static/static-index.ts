@@ -395,7 +395,7 @@ class StaticSearchIndex implements StaticIndex {
       return shard.get(term);
     };
     // A folder without a word list (written before 2026-12-06) has nothing to correct from.
-    const corrections = typos && this.m.sizes.words ? await this.corrections(query, postingsOf) : [];
+    const corrections = typos && this.m.sizes.words ? await this.corrections(query, prefix, postingsOf) : [];
     const tf = queryWeights(query, this.m.ngrams, corrections);
     const typed = prefix ? typedWord(query) : null;
     for (const word of typed === null ? [] : await this.completions(typed)) if (!tf.has(word)) tf.set(word, 1);
@@ -408,10 +408,16 @@ class StaticSearchIndex implements StaticIndex {
   }
 
   /** LexicalIndex.corrections from the postings and the word list's shards. */
-  private async corrections(query: string, postingsOf: (term: string) => Promise<{ df: number } | null>): Promise<string[]> {
+  private async corrections(
+    query: string,
+    prefix: boolean,
+    postingsOf: (term: string) => Promise<{ df: number } | null>,
+  ): Promise<string[]> {
+    const typed = prefix ? typedWord(query) : null;
     const found = await Promise.all(
       correctable(query).map(async (word) => {
         if (((await postingsOf(word))?.df ?? 0) > 0) return [];
+        if (word === typed && (await this.completions(word)).length > 0) return [];
         const stem = correctionStem(word);
         return corrections(word, (await this.wordGroups(stem))[completionGroup(stem)] ?? []);
       }),
