@@ -21,9 +21,14 @@ export const MAX_CORRECTIONS = 3;
  */
 const SYLLABIC = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 
+/** Numbers, codes and versions are not misspelt words: "2015" must not find "2016". */
+const DIGIT = /\p{N}/u;
+
 /** The query's distinct whole words long enough to correct, in order: those an index checks for. */
 export const correctable = (query: string): string[] =>
-  [...new Set(terms(query).filter(isWordTerm))].filter((word) => editsAllowed([...word].length) > 0 && !SYLLABIC.test(word));
+  [...new Set(terms(query).filter(isWordTerm))].filter(
+    (word) => editsAllowed([...word].length) > 0 && !SYLLABIC.test(word) && !DIGIT.test(word),
+  );
 
 /** How many edits a word of `letters` letters may be off by. */
 export const editsAllowed = (letters: number): number => (letters >= TWO_EDITS ? 2 : letters >= ONE_EDIT ? 1 : 0);

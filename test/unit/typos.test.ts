@@ -94,6 +94,15 @@ describe('typo tolerance in the lexical ranker', () => {
     expect(queryWeights('receive', true, ['receive'])).toEqual(queryWeights('receive', true, []));
   });
 
+  it('leaves numbers as typed', () => {
+    const years = new LexicalIndex(false);
+    ['in 2016', 'model x200b', 'covid19'].forEach((t, row) => {
+      years.add(row, t);
+    });
+    expect(years.corrections('2015 x200c covid18')).toEqual([]);
+    expect(years.corrections('modell')).toEqual(['model']);
+  });
+
   it('leaves words of Japanese and Korean (and Chinese) characters as typed', () => {
     const cjk = new LexicalIndex(false);
     ['インターネット', '대한민국만세', 'internet'].forEach((t, row) => {
