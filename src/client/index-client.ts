@@ -1,6 +1,7 @@
 import { DisposedError, InputError } from '../errors.js';
 import { rerankedSearch } from '../search/rerank.js';
 import type {
+  CorrectionOptions,
   IndexDoc,
   IndexOptions,
   IndexSignature,
@@ -95,6 +96,9 @@ export class IndexClient implements VectorIndex {
     }
     // A reranker stays on this side: the index in the engine answers the first stage.
     return rerankedSearch(query, options, (q, o) => this.call('search', [q, o]) as Promise<SearchHit[]>);
+  }
+  corrections(query: string, options?: CorrectionOptions): Promise<Record<string, string[]>> {
+    return this.call('corrections', [query, options]) as Promise<Record<string, string[]>>;
   }
   clear(): Promise<void> {
     return this.call('clear', []) as Promise<void>;

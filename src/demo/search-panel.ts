@@ -177,6 +177,12 @@ async function ownCorpus(encoder: Encoder, files: File[], status: (text: string)
   return index;
 }
 
+/** What the lexical ranker read misspelt words as (VectorIndex.corrections), or nothing. */
+function correctionsNote(corrected: Record<string, string[]>): string {
+  const read = Object.entries(corrected).map(([typed, words]) => `“${typed}” as ${words.map((w) => `“${w}”`).join(' or ')}`);
+  return read.length ? ` Words no text holds, read as the nearest spellings found: ${read.join('; ')}.` : '';
+}
+
 /** The search panel: the bundled FLORES sentences in 24 languages, queried at the chosen width. */
 export async function setupSearchPanel(
   encoder: Encoder,
@@ -251,15 +257,19 @@ export async function setupSearchPanel(
       const mode = modeSelect.value as SearchMode;
       const step = rerank.step();
       const started = performance.now();
-      const hits = await index.search(query, {
-        k: 10,
-        dims,
-        mode,
-        ...(corpus.sentences ? { fusion: SENTENCE_FUSION } : {}),
-        ...(lang ? { filter: { lang } } : {}),
-        ...(step ? { rerank: step } : {}),
-        ...(typing ? { prefix: true } : {}),
-      });
+      const byWords = mode === 'lexical' || mode === 'hybrid';
+      const [hits, corrected] = await Promise.all([
+        index.search(query, {
+          k: 10,
+          dims,
+          mode,
+          ...(corpus.sentences ? { fusion: SENTENCE_FUSION } : {}),
+          ...(lang ? { filter: { lang } } : {}),
+          ...(step ? { rerank: step } : {}),
+          ...(typing ? { prefix: true } : {}),
+        }),
+        byWords ? index.corrections(query, { prefix: typing }) : {},
+      ]);
       if (ticket !== latest) return;
       const ms = performance.now() - started;
       const how = HOW[mode]({
@@ -271,7 +281,8 @@ export async function setupSearchPanel(
       });
       const second = step ? `; the best ${step.top} read again with the query by the cross-encoder` : '';
       const completing = typing ? ', its last word completed as you type' : '';
-      $('search-time').textContent = `${hits.length} hits in ${ms.toFixed(0)} ms (${how}${second}${completing}).`;
+      $('search-time').textContent =
+        `${hits.length} hits in ${ms.toFixed(0)} ms (${how}${second}${completing}).${correctionsNote(corrected)}`;
       $('search-hits').replaceChildren(...hits.map((hit) => hitRow(hit, corpus.sentences)));
     } catch (err) {
       if (ticket === latest) $('search-time').textContent = `Search failed: ${(err as Error).message}`;

@@ -1,7 +1,7 @@
 import { isSet } from './cpu-scorer.js';
 import { isWordTerm, terms, typedWord } from './terms.js';
 import { type Ranked, selectTop } from './topk.js';
-import { correctable, correctionStem, corrections } from './typos.js';
+import { type Corrections, correctable, correctionStem, corrections } from './typos.js';
 
 /**
  * Rows holding a term and how often it occurs in each, interleaved (row, tf, row, tf...): one
@@ -238,12 +238,15 @@ export class LexicalIndex {
    * top(). With `prefix`, a last word still being typed that begins indexed words is left to
    * its completions.
    */
-  corrections(query: string, prefix = false): string[] {
+  corrections(query: string, prefix = false): Corrections {
     const typed = prefix ? typedWord(query) : null;
-    return correctable(query)
-      .filter((word) => (this.postings.get(word)?.df ?? 0) === 0)
-      .filter((word) => word !== typed || this.completions(word, 1).length === 0)
-      .flatMap((word) => corrections(word, this.wordsBeginning(correctionStem(word))));
+    const out: Corrections = {};
+    for (const word of correctable(query)) {
+      if ((this.postings.get(word)?.df ?? 0) > 0 || (word === typed && this.completions(word, 1).length > 0)) continue;
+      const found = corrections(word, this.wordsBeginning(correctionStem(word)));
+      if (found.length) out[word] = found;
+    }
+    return out;
   }
 
   clear(): void {

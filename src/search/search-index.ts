@@ -20,6 +20,7 @@ import { parseIndex, serializeIndex } from './serialize.js';
 import type { StoredSparse } from './sparse-postings.js';
 import { mergeRanked, type Ranked } from './topk.js';
 import type {
+  CorrectionOptions,
   IndexDoc,
   IndexEncoder,
   IndexHost,
@@ -32,7 +33,8 @@ import type {
   VectorIndex,
   VectorType,
 } from './types.js';
-import { type CheckedSearch, checkDocs, checkIds, checkSearch } from './validate.js';
+import { type Corrections, correctedWords } from './typos.js';
+import { type CheckedSearch, checkCorrections, checkDocs, checkIds, checkSearch } from './validate.js';
 import { metaSegment, planWrite } from './write-plan.js';
 
 type DeviceChoice = NonNullable<IndexOptions['device']>;
@@ -309,7 +311,7 @@ class SearchIndex implements VectorIndex {
         if (weights) lists.sparse = await this.bestDocuments(async (want) => collection.sparse.top(weights, want, mask), depth);
       }
       const byWords = o.mode === 'lexical' || o.mode === 'hybrid';
-      const corrections = byWords && o.typos ? collection.lexical.corrections(query, o.prefix) : [];
+      const corrections = byWords && o.typos ? correctedWords(collection.lexical.corrections(query, o.prefix)) : [];
       if (byWords)
         lists.lexical = await this.bestDocuments(
           async (want) => collection.lexical.top(query, want, mask, o.prefix, corrections),
@@ -327,6 +329,14 @@ class SearchIndex implements VectorIndex {
         // A copy: the stored meta is frozen, and changing a hit's must not reach the index.
         return { id: d.id, score: d.score, ranks: d.ranks, meta: structuredClone(at.meta), chunk, ...title };
       });
+    });
+  }
+
+  async corrections(query: string, options?: CorrectionOptions): Promise<Corrections> {
+    const prefix = checkCorrections(query, options);
+    return this.queued(async () => {
+      if (this.stale && this.log) await this.log.locked(() => this.reload());
+      return this.engine.collection.lexical.corrections(query, prefix);
     });
   }
 

@@ -258,6 +258,12 @@ export interface IndexSignature {
   sparse?: true;
 }
 
+/** Options of VectorIndex.corrections. */
+export interface CorrectionOptions {
+  /** The query's last word is still being typed (SearchOptions.prefix). */
+  prefix?: boolean;
+}
+
 export interface VectorIndex {
   readonly name: string;
   /** Number of documents. */
@@ -294,6 +300,13 @@ export interface VectorIndex {
   remove(ids: string[]): Promise<number>;
   /** The k best documents, best first, each with its best chunk. */
   search(query: string, options?: SearchOptions): Promise<SearchHit[]>;
+  /**
+   * The corrections a lexical or hybrid search makes for `query` (SearchOptions.typos): each
+   * query word that no indexed text holds, with the indexed words it stands for, nearest first
+   * (`{ recieve: ['receive'] }`), for a search box to say "including results for receive".
+   * Empty when every word was found or none could be corrected. `prefix` as in SearchOptions.
+   */
+  corrections(query: string, options?: CorrectionOptions): Promise<Record<string, string[]>>;
   clear(): Promise<void>;
   /** The whole index (documents, meta, chunk texts, vectors) as bytes for import(). */
   export(): Promise<Uint8Array>;

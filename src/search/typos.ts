@@ -88,3 +88,9 @@ export function corrections(word: string, candidates: Iterable<readonly [string,
   found.sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
   return found.slice(0, MAX_CORRECTIONS).map(([w]) => w);
 }
+
+/** Each misspelt query word with the indexed words it stands for (VectorIndex.corrections). */
+export type Corrections = Record<string, string[]>;
+
+/** The corrected words of a Corrections, for ranking and highlights. */
+export const correctedWords = (c: Corrections): string[] => Object.values(c).flat();

@@ -2,7 +2,7 @@ import { InputError, typeName } from '../errors.js';
 import type { Fusion } from '../pack/manifest.js';
 import { checkText } from '../tokenizer/check-text.js';
 import { STANDARD_FUSION } from './fuse.js';
-import type { IndexDoc, JsonValue, Meta, MetaFilter, Ranker, SearchMode, SearchOptions } from './types.js';
+import type { CorrectionOptions, IndexDoc, JsonValue, Meta, MetaFilter, Ranker, SearchMode, SearchOptions } from './types.js';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false;
@@ -65,6 +65,16 @@ export function checkIds(ids: unknown): string[] {
     if (typeof id !== 'string') throw new InputError(`remove: ids[${i}] must be a string, got ${typeName(id)}`);
   });
   return ids as string[];
+}
+
+/** Checks a corrections call; returns its `prefix`. */
+export function checkCorrections(query: unknown, options: unknown): boolean {
+  checkText(query, 'corrections: query');
+  if (options !== undefined && !isPlainObject(options))
+    throw new InputError(`corrections options must be an object, got ${typeName(options)}`);
+  const prefix = (options as CorrectionOptions | undefined)?.prefix ?? false;
+  if (typeof prefix !== 'boolean') throw new InputError(`prefix must be a boolean, got ${typeName(prefix)}`);
+  return prefix;
 }
 
 export interface CheckedSearch {

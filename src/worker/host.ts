@@ -19,12 +19,21 @@ import type {
 } from '../types.js';
 import { type HelloReply, type IndexState, whenGone } from './protocol.js';
 
-/** The index methods a client may call through the host (VectorIndex's, and a static index's stats, by name). */
-
 /** The arrays of lexical weights, whose buffers move to the page instead of being copied. */
 const sparseArrays = (vectors: readonly SparseVector[] = []) => vectors.flatMap((v) => [v.indices, v.values]);
 
-export type IndexMethod = 'add' | 'upsert' | 'sync' | 'remove' | 'search' | 'clear' | 'export' | 'import' | 'stats';
+/** The index methods a client may call through the host (VectorIndex's, and a static index's stats, by name). */
+export type IndexMethod =
+  | 'add'
+  | 'upsert'
+  | 'sync'
+  | 'remove'
+  | 'search'
+  | 'corrections'
+  | 'clear'
+  | 'export'
+  | 'import'
+  | 'stats';
 const WRITES: ReadonlySet<IndexMethod> = new Set(['add', 'upsert', 'sync', 'remove', 'clear', 'import']);
 
 const stateOf = (index: VectorIndex): IndexState => ({

@@ -193,6 +193,14 @@ describe('the playground site', { timeout: 900_000 }, () => {
     const marks = await page.locator('#search-hits mark').allInnerTexts();
     expect(marks.length).toBeGreaterThan(0);
     expect(marks.every((m) => /^beij/i.test(m))).toBe(true);
+    // A typo: read as the nearest spelling the sentences hold, marked in the hits, and said so.
+    await page.fill('#search-input', 'Beijnig');
+    await page.waitForFunction(() =>
+      document
+        .querySelector('#search-time')
+        ?.textContent?.includes('read as the nearest spellings found: “beijnig” as “beijing”'),
+    );
+    expect((await page.locator('#search-hits mark').allInnerTexts()).some((m) => /^beijing$/i.test(m))).toBe(true);
     await page.fill('#search-input', 'Beijing');
     await page.selectOption('#search-mode', 'hybrid');
     await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('fused by rank'));

@@ -100,6 +100,7 @@ describe('static index over HTTP', () => {
     // Nor can it correct a typo: it searches as typed.
     const typo = `${word.slice(0, 3)}${word[3] === 'x' ? 'y' : 'x'}${word.slice(4)}`;
     expect(await before.search(typo, { mode: 'lexical' })).toEqual(await memory.search(typo, { mode: 'lexical', typos: false }));
+    expect(await before.corrections(typo)).toEqual({});
     before.close();
     served.server.close();
     rmSync(old, { recursive: true, force: true });
@@ -129,6 +130,9 @@ describe('static index over HTTP', () => {
       const want = await memory.search(q, { mode: 'lexical', prefix: true, k: 10 });
       expect(await index.search(q, { mode: 'lexical', prefix: true, k: 10 }), q).toEqual(want);
     }
+    expect(await index.corrections(typo)).toEqual(await memory.corrections(typo));
+    expect(Object.values(await index.corrections(typo)).flat()).toContain(word);
+    expect(await index.corrections(begun, { prefix: true })).toEqual(await memory.corrections(begun, { prefix: true }));
     const [hit] = await index.search(typo, { mode: 'lexical' });
     expect(hit?.chunk.highlights.map(([a, b]) => hit.chunk.text.slice(a, b).toLowerCase())).toContain(word);
     index.close();

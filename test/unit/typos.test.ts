@@ -3,7 +3,7 @@ import { highlights } from '../../src/search/highlight.js';
 import { LexicalIndex, queryWeights } from '../../src/search/lexical.js';
 import { openIndex } from '../../src/search/search-index.js';
 import { terms } from '../../src/search/terms.js';
-import { corrections, editDistance, editsAllowed } from '../../src/search/typos.js';
+import { correctedWords, corrections, editDistance, editsAllowed } from '../../src/search/typos.js';
 import { recordingEncoder } from '../support/recording-encoder.js';
 import { rejection } from '../support/rejection.js';
 
@@ -72,15 +72,15 @@ describe('typo tolerance in the lexical ranker', () => {
   });
 
   it('corrects only the query words no row holds', () => {
-    expect(lex.corrections('remeive payment')).toEqual(['receive']);
-    expect(lex.corrections('receive payment')).toEqual([]);
-    expect(lex.corrections('paymnet remeive')).toEqual(['payment', 'receive']);
+    expect(lex.corrections('remeive payment')).toEqual({ remeive: ['receive'] });
+    expect(lex.corrections('receive payment')).toEqual({});
+    expect(lex.corrections('paymnet remeive')).toEqual({ paymnet: ['payment'], remeive: ['receive'] });
     // A typo in the first two letters is left as typed.
-    expect(lex.corrections('pyament')).toEqual([]);
+    expect(lex.corrections('pyament')).toEqual({});
     // Nothing shares a term with "remeive" (not even its prefix or sound key)...
     expect(lex.top('remeive', 10, null).rows.length).toBe(0);
     // ...but its correction.
-    expect([...lex.top('remeive', 10, null, false, lex.corrections('remeive')).rows]).toEqual([0]);
+    expect([...lex.top('remeive', 10, null, false, correctedWords(lex.corrections('remeive'))).rows]).toEqual([0]);
   });
 
   it("weighs a correction's terms at half a query word, and only those the query lacks", () => {
@@ -99,8 +99,8 @@ describe('typo tolerance in the lexical ranker', () => {
     ['in 2016', 'model x200b', 'covid19'].forEach((t, row) => {
       years.add(row, t);
     });
-    expect(years.corrections('2015 x200c covid18')).toEqual([]);
-    expect(years.corrections('modell')).toEqual(['model']);
+    expect(years.corrections('2015 x200c covid18')).toEqual({});
+    expect(years.corrections('modell')).toEqual({ modell: ['model'] });
   });
 
   it('leaves words of Japanese and Korean (and Chinese) characters as typed', () => {
@@ -109,28 +109,28 @@ describe('typo tolerance in the lexical ranker', () => {
       cjk.add(row, t);
     });
     // Each one edit from an indexed word with its first two characters, and one word to the segmenter.
-    expect(cjk.corrections('インタネット')).toEqual([]);
-    expect(cjk.corrections('대한민국만')).toEqual([]);
-    expect(cjk.corrections('intrnet')).toEqual(['internet']);
+    expect(cjk.corrections('インタネット')).toEqual({});
+    expect(cjk.corrections('대한민국만')).toEqual({});
+    expect(cjk.corrections('intrnet')).toEqual({ intrnet: ['internet'] });
   });
 
   it('leaves a word still being typed (prefix) to its completions, unless it begins no indexed word', () => {
     // "recipe" is one edit from "recipes", and begins it: typing goes on.
-    expect(lex.corrections('recipe', true)).toEqual([]);
-    expect(lex.corrections('recipe')).toEqual(['recipes']);
+    expect(lex.corrections('recipe', true)).toEqual({});
+    expect(lex.corrections('recipe')).toEqual({ recipe: ['recipes'] });
     // "remeive" begins nothing: a typo, corrected as ever; a finished word (a space after it) too.
-    expect(lex.corrections('remeive', true)).toEqual(['receive']);
-    expect(lex.corrections('recipe ', true)).toEqual(['recipes']);
+    expect(lex.corrections('remeive', true)).toEqual({ remeive: ['receive'] });
+    expect(lex.corrections('recipe ', true)).toEqual({ recipe: ['recipes'] });
   });
 
   it('follows the index: a removed row no longer corrects, an added one does', () => {
     const grown = new LexicalIndex(false);
     grown.add(0, 'harbour');
-    expect(grown.corrections('harbuor')).toEqual(['harbour']);
+    expect(grown.corrections('harbuor')).toEqual({ harbuor: ['harbour'] });
     grown.remove(0, 'harbour');
-    expect(grown.corrections('harbuor')).toEqual([]);
+    expect(grown.corrections('harbuor')).toEqual({});
     grown.add(1, 'harbor');
-    expect(grown.corrections('harbuor')).toEqual(['harbor']);
+    expect(grown.corrections('harbuor')).toEqual({ harbuor: ['harbor'] });
   });
 
   it('an index corrects by default, marks the corrected words, and typos: false searches as typed', async () => {
@@ -143,6 +143,13 @@ describe('typo tolerance in the lexical ranker', () => {
     expect(await rejection(index.search('recieve', { typos: 1 as unknown as boolean }))).toMatchObject({
       code: 'INVALID_INPUT',
       message: 'typos must be a boolean, got number',
+    });
+    // What a search box shows: "including results for receive".
+    expect(await index.corrections('Remeive payments')).toEqual({ remeive: ['receive'] });
+    expect(await index.corrections('recipe', { prefix: true })).toEqual({});
+    expect(await rejection(index.corrections(42 as unknown as string))).toMatchObject({ code: 'INVALID_INPUT' });
+    expect(await rejection(index.corrections('x', { prefix: 'yes' as unknown as boolean }))).toMatchObject({
+      code: 'INVALID_INPUT',
     });
     // A vector search runs no lexical ranker and marks the query's words only.
     const [vectorHit] = await index.search('remeive payments', { mode: 'vector', k: 4 });

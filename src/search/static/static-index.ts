@@ -10,13 +10,14 @@ import { metaPredicate } from '../filter.js';
 import { candidateCount } from '../funnel.js';
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from '../fuse.js';
 import { highlights } from '../highlight.js';
-import { bm25Rows, isCommonTerm, queryWeights } from '../lexical.js';
+import { bm25Rows, isCommonTerm, queryWeights, type TermPostings } from '../lexical.js';
 import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
 import { type StoredSparse, sparseRows } from '../sparse-postings.js';
 import { typedWord } from '../terms.js';
 import { type Ranked, selectTop } from '../topk.js';
 import type {
+  CorrectionOptions,
   IndexEncoder,
   IndexSignature,
   Meta,
@@ -29,8 +30,8 @@ import type {
   StaticIndexStats,
   SyncReport,
 } from '../types.js';
-import { correctable, correctionStem, corrections } from '../typos.js';
-import { type CheckedSearch, checkSearch } from '../validate.js';
+import { type Corrections, correctable, correctedWords, correctionStem, corrections } from '../typos.js';
+import { type CheckedSearch, checkCorrections, checkSearch } from '../validate.js';
 import { type CompletionGroups, completionGroup, completionsIn, parseCompletionShard } from './completions.js';
 import { defaultCache, fetchManifest, forgetOtherBuilds, StaticFiles, type Transfer } from './files.js';
 import {
@@ -231,6 +232,11 @@ class StaticSearchIndex implements StaticIndex {
     });
   }
 
+  async corrections(query: string, options?: CorrectionOptions): Promise<Corrections> {
+    const prefix = checkCorrections(query, options);
+    return this.queue.run(() => this.correctionsOf(query, prefix));
+  }
+
   async stats(): Promise<StaticIndexStats> {
     return {
       tiers: tierSizes(this.m),
@@ -384,22 +390,11 @@ class StaticSearchIndex implements StaticIndex {
     prefix: boolean,
     typos: boolean,
   ): Promise<{ ranked: Ranked; df: Map<string, number>; corrections: string[] }> {
-    const count = this.m.sizes.terms.length;
-    const postingsOf = async (term: string) => {
-      const s = termShard(term, count);
-      const shard = await this.files.read(
-        termShardFile(s),
-        this.m.sizes.terms[s] as number,
-        (b, name) => new PostingsShard(b, name),
-      );
-      return shard.get(term);
-    };
-    // A folder without a word list (written before 2026-12-06) has nothing to correct from.
-    const corrections = typos && this.m.sizes.words ? await this.corrections(query, prefix, postingsOf) : [];
+    const corrections = typos ? correctedWords(await this.correctionsOf(query, prefix)) : [];
     const tf = queryWeights(query, this.m.ngrams, corrections);
     const typed = prefix ? typedWord(query) : null;
     for (const word of typed === null ? [] : await this.completions(typed)) if (!tf.has(word)) tf.set(word, 1);
-    const postings = await Promise.all([...tf].map(async ([term, qtf]) => [qtf, await postingsOf(term)] as const));
+    const postings = await Promise.all([...tf].map(async ([term, qtf]) => [qtf, await this.postingsOf(term)] as const));
     const { lengths } = this.tier;
     const df = new Map([...tf.keys()].map((term, i) => [term, postings[i]?.[1]?.df ?? 0]));
     const avgLength = this.m.totalLength / this.m.rows;
@@ -407,22 +402,29 @@ class StaticSearchIndex implements StaticIndex {
     return { ranked, df, corrections };
   }
 
-  /** LexicalIndex.corrections from the postings and the word list's shards. */
-  private async corrections(
-    query: string,
-    prefix: boolean,
-    postingsOf: (term: string) => Promise<{ df: number } | null>,
-  ): Promise<string[]> {
+  /** A term's postings, from the shard its hash names. */
+  private async postingsOf(term: string): Promise<TermPostings | null> {
+    const s = termShard(term, this.m.sizes.terms.length);
+    const read = (b: Uint8Array, name: string) => new PostingsShard(b, name);
+    return (await this.files.read(termShardFile(s), this.m.sizes.terms[s] as number, read)).get(term);
+  }
+
+  /**
+   * LexicalIndex.corrections from the postings and the word list's shards; none from a folder
+   * without a word list (written before 2026-12-06).
+   */
+  private async correctionsOf(query: string, prefix: boolean): Promise<Corrections> {
+    if (!this.m.sizes.words) return {};
     const typed = prefix ? typedWord(query) : null;
     const found = await Promise.all(
-      correctable(query).map(async (word) => {
-        if (((await postingsOf(word))?.df ?? 0) > 0) return [];
-        if (word === typed && (await this.completions(word)).length > 0) return [];
+      correctable(query).map(async (word): Promise<[string, string[]]> => {
+        if (((await this.postingsOf(word))?.df ?? 0) > 0) return [word, []];
+        if (word === typed && (await this.completions(word)).length > 0) return [word, []];
         const stem = correctionStem(word);
-        return corrections(word, (await this.wordGroups(stem))[completionGroup(stem)] ?? []);
+        return [word, corrections(word, (await this.wordGroups(stem))[completionGroup(stem)] ?? [])];
       }),
     );
-    return found.flat();
+    return Object.fromEntries(found.filter(([, c]) => c.length > 0));
   }
 
   /** The indexed words `typed` begins, as the in-memory index completes it, from its group's word list shard. */
