@@ -11,18 +11,6 @@ const MIN_LETTERS = 5;
 /** Letters with their marks: a Devanagari or Thai word's vowel signs are part of it. */
 const LONG_WORD = new RegExp(`[\\p{L}\\p{M}]{${MIN_LETTERS},}`, 'gu');
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function edit(word: string[], rand: () => number): string[] {
   const pick = (n: number) => Math.floor(rand() * n);
   const at = pick(word.length);

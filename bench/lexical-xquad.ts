@@ -19,8 +19,9 @@ import { openIndex } from '../src/search/index.js';
 import { TITLE_WEIGHT } from '../src/search/lexical.js';
 import type { IndexEncoder } from '../src/search/types.js';
 import type { ModelInfo } from '../src/types.js';
+import { rng } from '../test/support/random.js';
 import { writeJsonFile } from './common.js';
-import { keywords, misspell, seeded } from './hurried-queries.js';
+import { keywords, misspell } from './hurried-queries.js';
 
 const model: ModelInfo = {
   id: 'constant',
@@ -176,7 +177,7 @@ export async function main(args: string[]): Promise<number> {
   ];
   const questions = new Map(
     [...data].map(([lang, d]) => {
-      const rand = seeded([...lang].reduce((h, c) => h * 31 + (c.codePointAt(0) as number), 7));
+      const rand = rng([...lang].reduce((h, c) => h * 31 + (c.codePointAt(0) as number), 7));
       const asked = d.questions.map((q) => {
         const text = short ? keywords(q.text) : q.text;
         return { ...q, text: typos ? misspell(text, rand) : text };
