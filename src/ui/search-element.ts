@@ -32,6 +32,8 @@ export interface SearchMessages {
   loading: string;
   /** Why words alone: the model failed to load, or does not open the index. */
   modelFailed(reason: string): string;
+  /** After the status line, where the query's misspelt words were read as indexed ones (VectorIndex.corrections). */
+  corrected(words: string[]): string;
 }
 
 const ENGLISH: SearchMessages = {
@@ -41,6 +43,7 @@ const ENGLISH: SearchMessages = {
   unavailable: (reason) => `Search is unavailable: ${reason}`,
   loading: 'the model is loading',
   modelFailed: (reason) => `the model could not be used: ${reason}`,
+  corrected: (words) => `including results for ${words.map((w) => `“${w}”`).join(', ')}`,
 };
 
 /**
@@ -193,10 +196,13 @@ export class M3WebSearchElement extends ElementBase {
       const index = hybrid ?? (await this.#opened());
       const filter = this.#searchFilter();
       // The query as typed, less leading space: a space after its last word says that word is done.
-      const hits = await this.#find(index, query.trimStart(), { k, ...(filter ? { filter } : {}) });
+      const typed = query.trimStart();
+      const hits = await this.#find(index, typed, { k, ...(filter ? { filter } : {}) });
+      const corrected = Object.values(await index.corrections(typed, { prefix: this.#completes })).flat();
       if (ticket !== this.#latest) return hits;
       const why = hybrid ? '' : this.#loadingModel ? this.#messages.loading : this.#wordsOnly;
-      this.#show(hits, this.#messages.results(hits.length, hybrid !== null, why));
+      const status = this.#messages.results(hits.length, hybrid !== null, why);
+      this.#show(hits, corrected.length ? `${status}; ${this.#messages.corrected(corrected)}` : status);
       this.dispatchEvent(new CustomEvent('m3web-hits', { detail: { query: q, hits } }));
       return hits;
     } catch (err) {

@@ -141,11 +141,17 @@ describe('<m3web-search>', () => {
     expect(done.flatMap((h) => h.chunk.highlights)).toEqual([]);
     expect(options(el).flatMap((o) => [...o.querySelectorAll('mark')])).toEqual([]);
 
+    // A typo: read as the indexed word nearest it, marked, and said so.
+    const misspelt = await el.search('moorign');
+    expect(misspelt.map((h) => h.id)).toContain('guide.html#fees');
+    expect(part(el, 'status').textContent).toMatch(/results? by words; including results for “mooring”$/);
     // A folder written before word lists: whole words only, no error.
     el.remove();
     await hostSite(undefined, true);
     const older = mount(INDEX);
     expect((await older.search('mooring')).map((h) => h.id)).toContain('guide.html#fees');
+    expect(part(older, 'status').textContent).toMatch(/results? by words$/);
+    await older.search('moorign');
     expect(part(older, 'status').textContent).toMatch(/results? by words$/);
   });
 
