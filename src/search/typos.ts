@@ -17,7 +17,7 @@ export const MAX_CORRECTIONS = 3;
 /**
  * Scripts whose characters are syllables or morphemes: a typing error there is a wrong character
  * picked from an input method, not an edit of letters, and a word one character off is another
- * word (xquad-dev Chinese keyword queries with a typo: R@1 -0.6 when corrected).
+ * word. (xquad-dev cannot show it: the segmenter gives its Chinese words of 4 characters rarely.)
  */
 const SYLLABIC = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 
