@@ -235,15 +235,15 @@ export class LexicalIndex {
 
   /**
    * The indexed words standing for the query's words that no live row holds (typos.ts), for
-   * top(). With `prefix`, a last word still being typed that begins indexed words is left to
-   * its completions.
+   * top(). With `prefix`, a last word still being typed is left to its completions where it
+   * begins indexed words, and is measured against their beginnings where it begins none.
    */
   corrections(query: string, prefix = false): Corrections {
     const typed = prefix ? typedWord(query) : null;
     const out: Corrections = {};
     for (const word of correctable(query)) {
       if ((this.postings.get(word)?.df ?? 0) > 0 || (word === typed && this.completions(word, 1).length > 0)) continue;
-      const found = corrections(word, this.wordsBeginning(correctionStem(word)));
+      const found = corrections(word, this.wordsBeginning(correctionStem(word)), word === typed);
       if (found.length) out[word] = found;
     }
     return out;

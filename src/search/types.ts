@@ -190,8 +190,9 @@ export interface SearchOptions {
    * also matches the indexed words nearest it in spelling (typos.ts: the same first two letters,
    * one edit from 4 letters, two from 8, the nearest and most frequent, at most three), in the
    * ranking and in the highlights; with `prefix`, a last word that begins indexed words is left
-   * to its completions. A static index written before 2026-12-06 has no word list to correct
-   * from and ranks by the words as typed.
+   * to its completions, and one that begins none is measured against their beginnings ("recie"
+   * finds "receive"). A static index written before 2026-12-06 has no word list to correct from
+   * and ranks by the words as typed.
    */
   typos?: boolean;
   /**

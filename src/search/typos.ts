@@ -63,21 +63,36 @@ export function editDistance(a: readonly string[], b: readonly string[], max: nu
 }
 
 /**
+ * The distance of `typed`, a word still being typed, from the beginnings of `other`: the least
+ * over the beginnings as long as it give or take `max` letters (all of `other` among them where
+ * it is that short), so "recie" is one edit from "receive" (its "recei").
+ */
+function beginningDistance(typed: readonly string[], other: readonly string[], max: number): number {
+  let best = max + 1;
+  const longest = Math.min(other.length, typed.length + max);
+  for (let n = Math.max(0, typed.length - max); n <= longest; n++)
+    best = Math.min(best, editDistance(typed, other.slice(0, n), Math.min(max, best)));
+  return best;
+}
+
+/**
  * The words among `candidates` (indexed words with their document frequencies) nearest `word`
  * within the edits its length allows, the most frequent first, at most MAX_CORRECTIONS; none
- * for a word too short to correct. `word` itself is no correction.
+ * for a word too short to correct. `word` itself is no correction. `begun`: `word` is still being
+ * typed (SearchOptions.prefix), and is measured against the candidates' beginnings.
  */
-export function corrections(word: string, candidates: Iterable<readonly [string, number]>): string[] {
+export function corrections(word: string, candidates: Iterable<readonly [string, number]>, begun = false): string[] {
   const letters = [...word];
   const allowed = editsAllowed(letters.length);
   if (allowed === 0) return [];
   const stem = correctionStem(word);
+  const distance = begun ? beginningDistance : editDistance;
   let nearest = allowed;
   let found: (readonly [string, number])[] = [];
   for (const c of candidates) {
     const [other, df] = c;
     if (df === 0 || other === word || !other.startsWith(stem)) continue;
-    const d = editDistance(letters, [...other], nearest);
+    const d = distance(letters, [...other], nearest);
     if (d > nearest) continue;
     if (d < nearest) {
       nearest = d;

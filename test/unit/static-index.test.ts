@@ -126,7 +126,8 @@ describe('static index over HTTP', () => {
     expect(ids(await memory.search(begun, { mode: 'lexical', prefix: true, k: 10 }))).not.toEqual(
       ids(await memory.search(begun, { mode: 'lexical', k: 10 })),
     );
-    for (const q of [typo, begun, `${QUERIES[1]} ${begun}`, `x${begun.slice(1)}`]) {
+    const swapped = `${begun.slice(0, 2)}${begun[3]}${begun[2]}${begun.slice(4)}`;
+    for (const q of [typo, begun, `${QUERIES[1]} ${begun}`, `x${begun.slice(1)}`, swapped]) {
       const want = await memory.search(q, { mode: 'lexical', prefix: true, k: 10 });
       expect(await index.search(q, { mode: 'lexical', prefix: true, k: 10 }), q).toEqual(want);
     }

@@ -39,6 +39,17 @@ describe('corrections', () => {
     expect([3, 4, 7, 8, 20].map(editsAllowed)).toEqual([0, 1, 1, 2, 2]);
   });
 
+  it("of a word still being typed are measured against the candidates' beginnings", () => {
+    const indexed: [string, number][] = [
+      ['receive', 3],
+      ['recipe', 9],
+      ['rec', 20],
+    ];
+    expect(corrections('recie', indexed)).toEqual(['recipe']);
+    expect(corrections('recie', indexed, true)).toEqual(['recipe', 'receive']);
+    expect(corrections('reciev', indexed, true)).toEqual(['receive']);
+  });
+
   it('are the nearest indexed words with the same first two letters, the most frequent first, at most three', () => {
     const indexed: [string, number][] = [
       ['receive', 3],
@@ -121,6 +132,10 @@ describe('typo tolerance in the lexical ranker', () => {
     // "remeive" begins nothing: a typo, corrected as ever; a finished word (a space after it) too.
     expect(lex.corrections('remeive', true)).toEqual({ remeive: ['receive'] });
     expect(lex.corrections('recipe ', true)).toEqual({ recipe: ['recipes'] });
+    // A misspelt beginning: "remei" is one edit from "recei", three from "receive".
+    expect(lex.corrections('remei', true)).toEqual({ remei: ['receive'] });
+    expect(lex.corrections('remei')).toEqual({});
+    expect(lex.corrections('paymne', true)).toEqual({ paymne: ['payment', 'payments'] });
   });
 
   it('follows the index: a removed row no longer corrects, an added one does', () => {

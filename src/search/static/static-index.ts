@@ -421,7 +421,7 @@ class StaticSearchIndex implements StaticIndex {
         if (((await this.postingsOf(word))?.df ?? 0) > 0) return [word, []];
         if (word === typed && (await this.completions(word)).length > 0) return [word, []];
         const stem = correctionStem(word);
-        return [word, corrections(word, (await this.wordGroups(stem))[completionGroup(stem)] ?? [])];
+        return [word, corrections(word, (await this.wordGroups(stem))[completionGroup(stem)] ?? [], word === typed)];
       }),
     );
     return Object.fromEntries(found.filter(([, c]) => c.length > 0));
