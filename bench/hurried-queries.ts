@@ -1,6 +1,7 @@
 /**
  * Questions as a hurried user types them into a search box. `keywords`: only the question's
- * longest words, the content words a search box gets. `misspell`: one typo in each question that has a word of
+ * longest words, the content words a search box gets. `midWord`: the query while its last word is
+ * still being typed. `misspell`: one typo in each question that has a word of
  * MIN_LETTERS letters or more (one such word, chosen at random), made by one of the four edits
  * spelling correctors count (a letter dropped, doubled or swapped with its neighbour, or replaced
  * by another of the word's letters, so the script stays the same), anywhere in the word. Seeded:
@@ -45,6 +46,13 @@ export function misspell(text: string, rand: () => number): string {
   const m = words[Math.floor(rand() * words.length)] as RegExpMatchArray;
   const at = m.index as number;
   return text.slice(0, at) + edit([...m[0]], rand).join('') + text.slice(at + m[0].length);
+}
+
+/** `text` as it stands while its last word is typed: that word cut to its first MIN_LETTERS letters. */
+export function midWord(text: string): string {
+  const words = text.split(' ');
+  const last = [...(words.at(-1) as string)];
+  return [...words.slice(0, -1), last.slice(0, MIN_LETTERS).join('')].join(' ');
 }
 
 const KEYWORDS = 3;

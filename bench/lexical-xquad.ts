@@ -3,10 +3,12 @@
  * English), through the index's lexical mode with a constant stand-in encoder: lexical options
  * measured in seconds, without a model. Beside it, the in-page search libraries sites ship
  * (MiniSearch, Orama) on the same paragraphs and questions, as a site would set them up.
- * `npm run bench -- lexical [DATA_DIR] [--no-ngrams] [--titles] [--keywords] [--typos] [--write]` (default data
+ * `npm run bench -- lexical [DATA_DIR] [--no-ngrams] [--titles] [--keywords] [--typos] [--typing] [--write]` (default data
  * ../shared/data; --titles indexes each paragraph with its article's title, each library's title
  * field boosted 2x as m3web weighs it; --keywords asks only each question's three longest words,
- * --typos with a typo (hurried-queries.ts), each library then also with its typo setting; --write
+ * --typos with a typo (hurried-queries.ts), each library then also with its typo setting; --typing with the
+ * last word cut to 5 letters, as it stands while typed, each library searching as you type (m3web and
+ * MiniSearch with `prefix`, Orama matching prefixes as it always does); --write
  * stores bench/results/lexical-latest.json and .md, or lexical-titles-latest, -keywords-typos-latest and so on); `m3web eval --search` gives the same m3web figures beside the vectors'.
  */
 import { writeFileSync } from 'node:fs';
@@ -21,7 +23,7 @@ import type { IndexEncoder } from '../src/search/types.js';
 import type { ModelInfo } from '../src/types.js';
 import { rng } from '../test/support/random.js';
 import { writeJsonFile } from './common.js';
-import { keywords, misspell } from './hurried-queries.js';
+import { keywords, midWord, misspell } from './hurried-queries.js';
 
 const model: ModelInfo = {
   id: 'constant',
@@ -66,13 +68,13 @@ interface Ranker {
 /** Each library's boost of a title field: m3web's TITLE_WEIGHT. */
 const TITLE_BOOST = TITLE_WEIGHT;
 
-const m3web = (ngrams: boolean, typos = true): Ranker => ({
-  name: `m3web lexical${ngrams ? '' : ' (no ngrams)'}${typos ? '' : ' (typos: false)'}`,
+const m3web = (ngrams: boolean, typos: boolean, prefix: boolean): Ranker => ({
+  name: `m3web lexical${ngrams ? '' : ' (no ngrams)'}${typos ? '' : ' (typos: false)'}${prefix ? ' (prefix)' : ''}`,
   async build(paragraphs) {
     const index = await openIndex({ encoder, name: 'lexical-xquad', device: 'cpu', ngrams });
     await index.add(paragraphs.map((p, i) => ({ id: String(i), ...p })));
     return {
-      top: async (q, k) => (await index.search(q, { mode: 'lexical', k, typos })).map((h) => Number(h.id)),
+      top: async (q, k) => (await index.search(q, { mode: 'lexical', k, typos, prefix })).map((h) => Number(h.id)),
       close: () => index.close(),
     };
   },
@@ -82,8 +84,8 @@ const m3web = (ngrams: boolean, typos = true): Ranker => ({
  * MiniSearch's defaults: Unicode space / punctuation split, lower case, BM25+, any term; with
  * `fuzzy`, its documented setting for typos (edits up to a fifth of a term's length).
  */
-const minisearch = (fuzzy: boolean): Ranker => ({
-  name: `MiniSearch 7.2 (defaults${fuzzy ? ', fuzzy 0.2' : ''})`,
+const minisearch = (fuzzy: boolean, prefix: boolean): Ranker => ({
+  name: `MiniSearch 7.2 (defaults${fuzzy ? ', fuzzy 0.2' : ''}${prefix ? ', prefix' : ''})`,
   async build(paragraphs) {
     const titled = paragraphs.some((p) => p.title);
     const ms = new MiniSearch<{ id: number } & Paragraph>({ fields: titled ? ['title', 'text'] : ['text'] });
@@ -91,7 +93,11 @@ const minisearch = (fuzzy: boolean): Ranker => ({
     return {
       top: async (q, k) =>
         ms
-          .search(q, { ...(titled ? { boost: { title: TITLE_BOOST } } : {}), ...(fuzzy ? { fuzzy: 0.2 } : {}) })
+          .search(q, {
+            ...(titled ? { boost: { title: TITLE_BOOST } } : {}),
+            ...(fuzzy ? { fuzzy: 0.2 } : {}),
+            ...(prefix ? { prefix: true } : {}),
+          })
           .slice(0, k)
           .map((r) => r.id as number),
       close: () => {},
@@ -160,6 +166,7 @@ export async function main(args: string[]): Promise<number> {
   const titles = args.includes('--titles');
   const typos = args.includes('--typos');
   const short = args.includes('--keywords');
+  const typing = args.includes('--typing');
   const write = args.includes('--write');
   const dir = args.find((a) => !a.startsWith('--')) ?? '../shared/data';
   const data = await readXquad(`${dir}/xquad-dev`, undefined);
@@ -168,10 +175,10 @@ export async function main(args: string[]): Promise<number> {
   const english = paragraphsOf(data.get('en') as XquadLang);
   // m3web with and without typo tolerance; with typos, each library also as its documentation sets it up for them.
   const rankers = [
-    m3web(ngrams),
-    m3web(ngrams, false),
-    minisearch(false),
-    ...(typos ? [minisearch(true)] : []),
+    m3web(ngrams, true, typing),
+    m3web(ngrams, false, typing),
+    minisearch(false, typing),
+    ...(typos ? [minisearch(true, typing)] : []),
     orama(0),
     ...(typos ? [orama(1)] : []),
   ];
@@ -180,7 +187,8 @@ export async function main(args: string[]): Promise<number> {
       const rand = rng([...lang].reduce((h, c) => h * 31 + (c.codePointAt(0) as number), 7));
       const asked = d.questions.map((q) => {
         const text = short ? keywords(q.text) : q.text;
-        return { ...q, text: typos ? misspell(text, rand) : text };
+        const asked = typos ? misspell(text, rand) : text;
+        return { ...q, text: typing ? midWord(asked) : asked };
       });
       return [lang, asked];
     }),
@@ -220,9 +228,17 @@ export async function main(args: string[]): Promise<number> {
   ].join('\n');
   console.log(`\nmeans over ${data.size} languages (monolingual) and ${data.size - 1} (against English):\n${table}`);
   if (write) {
-    const name = `lexical${titles ? '-titles' : ''}${short ? '-keywords' : ''}${typos ? '-typos' : ''}-latest`;
+    const name = `lexical${titles ? '-titles' : ''}${short ? '-keywords' : ''}${typos ? '-typos' : ''}${typing ? '-typing' : ''}-latest`;
     const out = join(dirname(fileURLToPath(import.meta.url)), 'results', name);
-    const meta = { date: new Date().toISOString().slice(0, 10), node: process.version, ngrams, titles, keywords: short, typos };
+    const meta = {
+      date: new Date().toISOString().slice(0, 10),
+      node: process.version,
+      ngrams,
+      titles,
+      keywords: short,
+      typos,
+      typing,
+    };
     writeJsonFile(`${out}.json`, { meta, results });
     writeFileSync(`${out}.md`, `# Lexical rankers on xquad-dev\n\n${JSON.stringify(meta)}\n\n${table}\n`);
   }
