@@ -24,11 +24,17 @@ const SYLLABIC = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script
 /** Numbers, codes and versions are not misspelt words: "2015" must not find "2016". */
 const DIGIT = /\p{N}/u;
 
-/** The query's distinct whole words long enough to correct, in order: those an index checks for. */
+/**
+ * Query words an index checks for typos, at most: more than a search box is ever sent, few enough
+ * that a pasted page as a query costs no more than a sentence.
+ */
+export const MAX_CHECKED_WORDS = 32;
+
+/** The query's distinct whole words long enough to correct, in order, the first MAX_CHECKED_WORDS: those an index checks for. */
 export const correctable = (query: string): string[] =>
-  [...new Set(terms(query).filter(isWordTerm))].filter(
-    (word) => editsAllowed([...word].length) > 0 && !SYLLABIC.test(word) && !DIGIT.test(word),
-  );
+  [...new Set(terms(query).filter(isWordTerm))]
+    .filter((word) => editsAllowed([...word].length) > 0 && !SYLLABIC.test(word) && !DIGIT.test(word))
+    .slice(0, MAX_CHECKED_WORDS);
 
 /** How many edits a word of `letters` letters may be off by. */
 export const editsAllowed = (letters: number): number => (letters >= TWO_EDITS ? 2 : letters >= ONE_EDIT ? 1 : 0);

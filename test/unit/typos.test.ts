@@ -105,6 +105,12 @@ describe('typo tolerance in the lexical ranker', () => {
     expect(queryWeights('receive', true, ['receive'])).toEqual(queryWeights('receive', true, []));
   });
 
+  it('checks the first 32 words a query can have corrected, so a pasted page costs what a sentence does', () => {
+    const filler = Array.from({ length: 40 }, (_, i) => `zz${'q'.repeat(i + 2)}`).join(' ');
+    expect(lex.corrections(`remeive ${filler}`)).toEqual({ remeive: ['receive'] });
+    expect(lex.corrections(`${filler} remeive`)).toEqual({});
+  });
+
   it('leaves numbers as typed', () => {
     const years = new LexicalIndex(false);
     ['in 2016', 'model x200b', 'covid19'].forEach((t, row) => {
