@@ -2,6 +2,7 @@ import type { GpuAdapterSummary } from '../gpu/device.js';
 import type { Elem } from '../gpu/resources.js';
 import type { EncoderBackend } from '../model/encoder.js';
 import { probeBatchShape, probeCacheKey, probeTokens, SLOW_CALL_MS } from './probe.js';
+import { significant } from './significant.js';
 
 /**
  * f16 activations are kept only where they take at most this share of f32's time: a smaller gain
@@ -41,7 +42,7 @@ export function activationsReason(probe: ActivationsProbe): string {
   if (f16 === null) {
     return `f16 was not timed: one f32 call at ${at} took ${f32.toFixed(0)} ms, over the ${SLOW_CALL_MS} ms the probe spends on one`;
   }
-  const times = `${at} (f16 ${f16.toPrecision(3)} ms, f32 ${f32.toPrecision(3)} ms)`;
+  const times = `${at} (f16 ${significant(f16, 3)} ms, f32 ${significant(f32, 3)} ms)`;
   const ratio = `${(f16 / f32).toFixed(2)}x the f32 time`;
   return activationsOf(probe) === 'f16'
     ? `measured ${ratio} at ${times}`

@@ -1,6 +1,7 @@
 import type { BackendKind } from '../model/encoder.js';
 import { type CostModel, fitCostModel } from './cost.js';
 import type { DeviceProbe, ProbePoint } from './probe.js';
+import { significant } from './significant.js';
 
 /**
  * Calls fall into two size classes, each with its own backend: one short text (a search query),
@@ -53,7 +54,7 @@ function covers(probe: DeviceProbe, shape: Shape): boolean {
 }
 
 const NAMES: Record<BackendKind, string> = { cpu: 'the CPU', webgpu: 'WebGPU' };
-const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toPrecision(2));
+const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : significant(ms, 2));
 const shapeText = (s: Pick<ProbePoint, 'batch' | 'seqLen'>) => `${s.batch}×${s.seqLen} tokens`;
 
 /**

@@ -12,6 +12,7 @@ import {
   SWITCH_WINDOW,
   sizeClassOf,
 } from '../../src/budget/index.js';
+import { significant } from '../../src/budget/significant.js';
 import { ADAPTER, fakeBackend, ms, probe, type Timing } from '../support/fake-backend.js';
 
 // A CPU with no fixed cost; a GPU with a high fixed cost and a low per-token cost.
@@ -80,6 +81,17 @@ describe('chooseBackends', () => {
     expect(sizeClassOf(shapes, 2, 64)).toBe('short');
     expect(sizeClassOf(shapes, 1, 129)).toBe('batch');
     expect(sizeClassOf(shapes, 32, 16)).toBe('batch');
+  });
+});
+
+describe('times in reasons', () => {
+  it('are written in plain decimals, also where rounding reaches the next power of ten', () => {
+    // toPrecision(2) writes 99.96 as "1.0e+2": a reason once said "predicted 1.0e+2 ms".
+    expect(significant(99.96, 2)).toBe('100');
+    expect(significant(999.7, 3)).toBe('1000');
+    expect(significant(12.34, 2)).toBe('12');
+    expect(significant(8, 3)).toBe('8.00');
+    expect(significant(0.0456, 2)).toBe('0.046');
   });
 });
 
