@@ -133,7 +133,7 @@ export interface RerankOptions {
   /**
    * What relevance means, for a reranker whose prompt takes an instruction (Qwen3-Reranker:
    * default "Given a web search query, retrieve relevant passages that answer the query";
-   * mxbai-rerank-v2: default none).
+   * mxbai-rerank-v2 and jina-reranker-v3: default none).
    */
   instruction?: string;
   /**
@@ -211,10 +211,16 @@ export interface ModelInfo {
   /** True for a cross-encoder (a reranker): it scores pairs with `rerank` and makes no vectors. */
   crossEncoder?: true;
   /**
-   * A reranker whose prompt takes an instruction (Qwen3-Reranker, mxbai-rerank-v2): the one it reads
-   * by default (RerankOptions.instruction), '' where it reads none unless given one (mxbai-rerank-v2).
+   * A reranker whose prompt takes an instruction (Qwen3-Reranker, mxbai-rerank-v2, jina-reranker-v3):
+   * the one it reads by default (RerankOptions.instruction), '' where it reads none unless given one.
    */
   rerankInstruction?: string;
+  /**
+   * True for a listwise reranker (jina-reranker-v3, with crossEncoder): it reads the query with up to
+   * 125 documents in one prompt, so a document's score depends on the others beside it; scores are
+   * cosines in [-1, 1], not probabilities.
+   */
+  listwise?: true;
   /**
    * Present for a late-interaction (ColBERT) model: it scores documents against a query with
    * `rerank` (MaxSim over token vectors) or gives the token vectors (`embedTokens`, `dim` numbers

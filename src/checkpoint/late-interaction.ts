@@ -155,13 +155,13 @@ async function stanford(
   };
 }
 
-const ACTIVATIONS: Record<string, DenseModule['activation']> = {
+const ACTIVATIONS: Record<string, LateInteractionSpec['projection'][number]> = {
   'torch.nn.modules.linear.Identity': 'identity',
   'torch.nn.modules.activation.Tanh': 'tanh',
 };
 
 /** One of PyLate's Dense modules, kept in f32 (a few hundred thousand numbers that every token goes through). */
-async function pylateDense(d: DenseFiles, width: number): Promise<DenseModule> {
+async function pylateDense(d: DenseFiles, width: number): Promise<DenseModule & { activation: 'identity' | 'tanh' }> {
   const c = d.config;
   if (!isObject(c)) throw new ModelFormatError(`${d.path}/config.json is missing or not an object`);
   const rows = c.out_features;
@@ -197,7 +197,7 @@ async function pylate(
   };
   const dense = files.dense ?? [];
   if (dense.length === 0) throw new ModelFormatError('a PyLate model needs its Dense projection (modules.json lists none)');
-  const projection: DenseModule[] = [];
+  const projection: (DenseModule & { activation: 'identity' | 'tanh' })[] = [];
   let width = hiddenSize;
   for (const d of dense) {
     const m = await pylateDense(d, width);

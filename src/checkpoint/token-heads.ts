@@ -5,6 +5,7 @@ import { SPARSE_KEY, sparseJson } from '../weights/sparse.js';
 import { SPLADE_KEY, spladeJson, spladeSettings } from '../weights/splade.js';
 import type { DenseModule, Linear, MlmHead } from '../weights/weights.js';
 import { type LateInteractionSource, lateInteractionOf } from './late-interaction.js';
+import { listwiseProjector } from './listwise.js';
 import { mlmHeadOf, queryWeightsOf } from './mlm-head.js';
 import { sparseHeadOf } from './sparse.js';
 
@@ -13,7 +14,7 @@ export interface TokenHeads {
   /** config.json with the heads' settings recorded (for a pack's config.json). */
   raw: Record<string, unknown>;
   config: EncoderConfig;
-  /** A late-interaction (ColBERT) model's token projection, or null. */
+  /** A late-interaction (ColBERT) model's token projection, a listwise reranker's projector, or null. */
   projection: DenseModule[] | null;
   /** A lexical-weights head (BGE-M3's sparse_linear.pt), or null. */
   sparseHead: Linear | null;
@@ -34,6 +35,10 @@ export async function parseWithTokenHeads(
 ): Promise<TokenHeads> {
   const plain = parseHfConfig(raw, options);
   const { hiddenSize, maxTokens } = plain;
+  if (plain.listwise) {
+    const projection = await listwiseProjector(plain, source.weights);
+    return { raw, config: plain, projection, sparseHead: null, mlmHead: null };
+  }
   const late = await lateInteractionOf({ ...source, config: raw }, tokenizer, hiddenSize, maxTokens);
   const sparse = sparseHeadOf(source.sentenceTransformers?.sparseLinear, tokenizer, source.tokenizerConfig, hiddenSize);
   const pooling = source.sentenceTransformers?.splade;

@@ -3,8 +3,10 @@ import { DisposedError, InputError, M3WebError, ModelFormatError, typeName, Unsu
 import type { GpuSession } from '../gpu/session.js';
 import { checkTolerance, DEFAULT_TOLERANCE } from '../model/adaptive.js';
 import { cpuClassifier } from '../model/cpu-classifier.js';
+import { cpuHead } from '../model/cpu-ops.js';
 import type { AdaptiveOptions, ForwardOptions } from '../model/encoder.js';
 import { LateInteractionScorer } from '../model/late-interaction.js';
+import { type ListwiseBlockVectors, listwiseScores, listwiseVectors } from '../model/listwise.js';
 import { PromptProjection } from '../model/projection.js';
 import { lexicalWeights } from '../model/sparse.js';
 import { weighQuery } from '../model/static-query.js';
@@ -12,6 +14,7 @@ import { SerialQueue } from '../serial-queue.js';
 import type { ModelHandle } from '../source/model-source.js';
 import { checkText } from '../tokenizer/check-text.js';
 import { encodeLateDocument, encodeLateQuery, type LateInput } from '../tokenizer/late-interaction-input.js';
+import { listwisePrompts } from '../tokenizer/listwise-prompt.js';
 import { encodeRerankInput } from '../tokenizer/rerank-input.js';
 import type {
   ActivationsChoice,
@@ -26,7 +29,7 @@ import type {
   SparseVector,
   TokenEmbedOptions,
 } from '../types.js';
-import { type LateInteractionSpec, readsSegmentTypes } from '../weights/config.js';
+import { type LateInteractionSpec, type ListwiseSpec, readsSegmentTypes } from '../weights/config.js';
 import { taskAdapter } from '../weights/task-adapter.js';
 import { PROMPT_KINDS, type Quant } from '../weights/weights.js';
 import { EncoderBackends } from './backends.js';
@@ -109,7 +112,8 @@ type Depth =
   | { kind: 'fixed'; options: ForwardOptions; sparse?: true }
   | { kind: 'adaptive'; options: AdaptiveOptions }
   | { kind: 'tokens'; layers: number; attended?: number[] }
-  | { kind: 'splade'; layers: number };
+  | { kind: 'splade'; layers: number }
+  | { kind: 'hidden'; layers: number };
 
 /**
  * The tolerance of an adaptive call (null for a fixed one). Throws InputError for a tolerance
@@ -233,9 +237,10 @@ export class EncoderCore {
     if (options.kind !== undefined && !PROMPT_KINDS.includes(options.kind)) {
       throw new InputError(`kind must be "query" or "passage", got ${JSON.stringify(options.kind)}`);
     }
-    if (this.handle.model.config.crossEncoder) {
+    if (this.handle.model.config.crossEncoder || this.handle.model.config.listwise) {
       throw new UnsupportedError(
-        `${info.id} is a cross-encoder (a reranker): it scores a query against documents with rerank() and makes no text vectors`,
+        `${info.id} is a ${this.handle.model.config.listwise ? 'listwise reranker' : 'cross-encoder (a reranker)'}: ` +
+          'it scores a query against documents with rerank() and makes no text vectors',
       );
     }
     if (this.handle.model.config.lateInteraction && !this.handle.model.config.lateInteraction.pooled) {
@@ -326,7 +331,8 @@ export class EncoderCore {
     const { info, model } = this.handle;
     const cross = model.config.crossEncoder;
     const late = model.config.lateInteraction;
-    if (!late && (!cross || !model.weights.classifier)) {
+    const listwise = model.config.listwise;
+    if (!late && !listwise && (!cross || !model.weights.classifier)) {
       throw new UnsupportedError(
         `${info.id} is an embedding model: rerank needs a cross-encoder (a reranker: a *ForSequenceClassification checkpoint ` +
           'with one label) or a late-interaction (ColBERT) model',
@@ -349,9 +355,9 @@ export class EncoderCore {
     if (instruction !== undefined) {
       checkText(instruction, 'instruction');
       // Only a decoder reranker's prompt reads one.
-      if (!cross || cross.input === 'pair')
+      if (!listwise && (!cross || cross.input === 'pair'))
         throw new InputError(
-          `${info.id} reads no instruction: only a reranker with an instruction prompt (Qwen3-Reranker, mxbai-rerank-v2) does`,
+          `${info.id} reads no instruction: only a reranker with an instruction prompt (Qwen3-Reranker, mxbai-rerank-v2, jina-reranker-v3) does`,
         );
     }
     const long = options.long ?? 'cut';
@@ -361,11 +367,16 @@ export class EncoderCore {
       throw new InputError(
         `${info.id} is a late-interaction model: it reads a document's first ${late.documentLength} tokens; long: "windows" is for cross-encoders`,
       );
+    if (listwise && long === 'windows')
+      throw new InputError(
+        `${info.id} is a listwise reranker: it reads each document's first tokens in one prompt with the others; long: "windows" is for pair cross-encoders`,
+      );
     const windows = long === 'windows' ? { overlap: WINDOW_OVERLAP } : undefined;
     if (documents.length === 0) return Promise.resolve([]);
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError());
     if (late) return this.lateRerank(query as string, documents as string[], layers, late, signal);
+    if (listwise) return this.listwiseRerank(query as string, documents as string[], layers, listwise, instruction, signal);
     if (!cross || !model.weights.classifier) throw new Error('unreachable: a cross-encoder without its head');
     const head = cpuClassifier(model.weights.classifier, cross, model.config.layerNormEps);
     const segments = readsSegmentTypes(model.config);
@@ -569,6 +580,55 @@ export class EncoderCore {
       .sort((a, b) => b.score - a.score || a.index - b.index);
   }
 
+  /**
+   * A listwise reranker's rerank: each block of documents read with the query as one prompt, the
+   * states at its document and query tokens projected on the CPU, and the blocks' scores merged
+   * (listwiseScores: cosines, not probabilities).
+   */
+  private listwiseRerank(
+    query: string,
+    documents: string[],
+    layers: number,
+    spec: ListwiseSpec,
+    instruction: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<RerankHit[]> {
+    const { info, model } = this.handle;
+    const { maxTokens } = model.config;
+    const cutAll = documents.map((d) => cutText(d, maxTokens));
+    const { blocks, truncated } = listwisePrompts(
+      model.tokenizer,
+      spec,
+      cutText(query, maxTokens),
+      cutAll,
+      maxTokens,
+      instruction,
+    );
+    const project = cpuHead(model.weights.lateProjection);
+    const H = model.config.hiddenSize;
+    return this.afterFetch(layers).then(() =>
+      this.queued(async () => {
+        if (await this.handle.ensureLayers(layers)) this.resetBackends();
+        const backends = await this.ensureBackends();
+        const vectors: ListwiseBlockVectors[] = [];
+        // One prompt a run: a block is as long as the model allows, so a batch of them would not fit where one does.
+        for (const [b, block] of blocks.entries()) {
+          if (b > 0) await nextTask();
+          if (signal?.aborted) throw abortError();
+          const [states] = (await this.run(backends, [block.ids], { kind: 'hidden', layers })).vectors;
+          const v = listwiseVectors(states as Float32Array, H, block, project);
+          for (const d of [...v.documents, v.query]) finite(d, info.id, block.documents[0] as number);
+          vectors.push(v);
+        }
+        const scores = listwiseScores(vectors);
+        return blocks
+          .flatMap((block) => block.documents)
+          .map((index, k) => ({ index, score: scores[k] as number, truncated: truncated[index] as boolean }))
+          .sort((a, b) => b.score - a.score || a.index - b.index);
+      }),
+    );
+  }
+
   /** The token vectors of texts already tokenized (`document`: read as a document: its skiplist applies), in chunks of CHUNK_TEXTS. */
   private lateVectors(
     inputs: (LateInput & { document: boolean })[],
@@ -727,6 +787,9 @@ export class EncoderCore {
       } else if (depth.kind === 'splade') {
         const splade = await backend.spladeVectors(tokens, depth.layers);
         done = { vectors: [], splade, layers: tokens.map(() => depth.layers) };
+        meanLayers = depth.layers;
+      } else if (depth.kind === 'hidden') {
+        done = { vectors: await backend.hiddenStates(tokens, depth.layers), layers: tokens.map(() => depth.layers) };
         meanLayers = depth.layers;
       } else if (depth.kind === 'tokens') {
         done = {

@@ -432,11 +432,12 @@ export function cpuHead(
   kernel: WasmKernels | null = null,
   quantizer?: OutputQuantizer,
 ): CpuHead {
-  const layers = modules.map((m) => ({ linear: cpuLinear(m.linear, kernel), tanh: m.activation === 'tanh' }));
+  const layers = modules.map((m) => ({ linear: cpuLinear(m.linear, kernel), activation: m.activation }));
   return (pooled, rows = 1) => {
-    const x = layers.reduce((v, { linear, tanh }) => {
+    const x = layers.reduce((v, { linear, activation }) => {
       const y = linear(v, rows);
-      if (tanh) for (let i = 0; i < y.length; i++) y[i] = Math.tanh(y[i] as number);
+      if (activation === 'tanh') for (let i = 0; i < y.length; i++) y[i] = Math.tanh(y[i] as number);
+      else if (activation === 'relu') for (let i = 0; i < y.length; i++) y[i] = Math.max(y[i] as number, 0);
       return y;
     }, pooled);
     if (!quantizer) return x;

@@ -1,5 +1,11 @@
 import { ModelFormatError } from '../errors.js';
-import { type EncoderConfig, type LateInteractionSpec, parseHfConfig, readsSegmentTypes } from '../weights/config.js';
+import {
+  type EncoderConfig,
+  type LateInteractionSpec,
+  type ListwiseSpec,
+  parseHfConfig,
+  readsSegmentTypes,
+} from '../weights/config.js';
 import type { DecoderSpec } from '../weights/decoder-config.js';
 import { QuantizedEmbeddingTable } from '../weights/embedding-table.js';
 import { embeddingWidth, groupStart, isMoeLayer, projectionShapes } from '../weights/shapes.js';
@@ -230,7 +236,8 @@ export function packWeights(manifest: PackManifest, files: ReadonlyMap<string, U
   const projection = packProjection(manifest, files, weights.config.hiddenSize);
   if (projection) weights.projection = projection;
   if (weights.config.crossEncoder) weights.classifier = packClassifier(manifest, files, weights.config);
-  if (weights.config.lateInteraction) weights.lateProjection = packLateProjection(manifest, files, weights.config);
+  if (weights.config.lateInteraction || weights.config.listwise)
+    weights.lateProjection = packLateProjection(manifest, files, weights.config);
   if (weights.config.sparse) weights.sparseHead = packSparseHead(manifest, files, weights.config.hiddenSize);
   if (weights.config.splade) weights.mlmHead = packMlmHead(manifest, files, weights.config);
   return weights;
@@ -258,16 +265,19 @@ function packSparseHead(manifest: PackManifest, files: ReadonlyMap<string, Uint8
   return new ShardView(shard, bytesOf(files, shard.file)).linear('sparse', 1, hiddenSize);
 }
 
-/** A late-interaction model's token projection (config.lateInteraction): `late.{k}` in the head shard, from the hidden size to its dim. */
+/**
+ * A late-interaction model's token projection (config.lateInteraction), or a listwise reranker's
+ * (config.listwise): `late.{k}` in the head shard, from the hidden size to its dim.
+ */
 function packLateProjection(
   manifest: PackManifest,
   files: ReadonlyMap<string, Uint8Array>,
   config: EncoderConfig,
 ): DenseModule[] {
   const shard = manifest.shards.find((s) => s.kind === 'head');
-  if (!shard) throw new ModelFormatError('a late-interaction pack needs a head shard with its projection');
+  if (!shard) throw new ModelFormatError('a late-interaction or listwise reranker pack needs a head shard with its projection');
   const view = new ShardView(shard, bytesOf(files, shard.file));
-  const spec = config.lateInteraction as LateInteractionSpec;
+  const spec = (config.lateInteraction ?? config.listwise) as LateInteractionSpec | ListwiseSpec;
   let width = config.hiddenSize;
   const modules = spec.projection.map((activation, k) => {
     const [rows = 0, cols] = view.shape(`late.${k}.weight`);

@@ -62,14 +62,17 @@ function idsOf(tokenizer: TextTokenizer, text: string): number[] {
 }
 
 /**
- * What a reranker's model info says of it: that it is a cross-encoder, and the instruction its
- * prompt reads by default; or that it is a late-interaction model.
+ * What a reranker's model info says of it: that it is a cross-encoder (listwise or not), and the
+ * instruction its prompt reads by default; or that it is a late-interaction model.
  */
-export function rerankerInfo(config: Pick<EncoderConfig, 'crossEncoder' | 'lateInteraction'>): {
+export function rerankerInfo(config: Pick<EncoderConfig, 'crossEncoder' | 'lateInteraction' | 'listwise'>): {
   crossEncoder?: true;
   rerankInstruction?: string;
+  listwise?: true;
   lateInteraction?: LateInteractionInfo;
 } {
+  // A listwise reranker reads the query with the documents, as a cross-encoder does; no instruction unless given one.
+  if (config.listwise) return { crossEncoder: true, rerankInstruction: '', listwise: true };
   const late = config.lateInteraction;
   if (late) {
     const { dim, queryLength, documentLength, score, pooled } = late;

@@ -118,6 +118,11 @@ export class TextTokenizer {
     return this.tokenizer.get_vocab(true).get(token) ?? null;
   }
 
+  /** The text of `ids`, special tokens kept, as transformers' decode gives it by default. */
+  decode(ids: readonly number[]): string {
+    return ids.length === 0 ? '' : this.tokenizer.decode([...ids], { skip_special_tokens: false });
+  }
+
   /** The full, untruncated token ids, with or without the post-processor's special tokens. */
   tokenIds(text: string, addSpecialTokens = true): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;

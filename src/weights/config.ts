@@ -19,6 +19,7 @@ import type { EncoderConfig, ModelType } from './encoder-config.js';
 import { EXIT_NORMS, type ExitNorm } from './exit-norm.js';
 import { JINA_V5_TYPE, jinaV5Base } from './jina-v5.js';
 import { lateInteractionSpec } from './late-interaction.js';
+import { listwiseSpec } from './listwise.js';
 import { sparseSpec } from './sparse.js';
 import { spladeSpec } from './splade.js';
 import { isStaticConfig, parseStaticConfig } from './static-config.js';
@@ -30,6 +31,7 @@ export {
   type EncoderConfig,
   type GatedBertSpec,
   type LateInteractionSpec,
+  type ListwiseSpec,
   type LoraSpec,
   type ModelType,
   type ModernBertSpec,
@@ -291,13 +293,17 @@ function parseModernBertConfig(cfg: Record<string, unknown>, exitNorm: ExitNorm)
 }
 
 /**
- * Qwen3 and Qwen2: a reranker (Qwen3-Reranker, mxbai-rerank-v2: decoder-rerankers.ts), or an
+ * Qwen3 and Qwen2: a reranker (Qwen3-Reranker, mxbai-rerank-v2: decoder-rerankers.ts; jina-reranker-v3:
+ * listwise.ts), or an
  * embedder run as transformers' Qwen3Model / Qwen2Model runs it: causal (Qwen3-Embedding), or
  * bidirectional where the config says `is_causal: false`. A config whose auto_map names model code
  * of its own, and which does not say, is refused: that code may attend both ways (gte-Qwen2's and
  * pplx-embed's do), and running it causally would give plausible but wrong vectors.
  */
 function parseQwenConfig(cfg: Record<string, unknown>, family: 'qwen3' | 'qwen2', exitNorm: ExitNorm): EncoderConfig {
+  const listwise = family === 'qwen3' ? listwiseSpec(cfg) : null;
+  // jina-reranker-v3's code is Qwen3ForCausalLM's forward, causal, with its projector after it.
+  if (listwise) return { ...parseDecoderConfig(cfg, family, exitNorm), listwise };
   const config = withCrossEncoder(parseDecoderConfig(cfg, family, exitNorm), cfg, family);
   const map = cfg.auto_map;
   const remote =

@@ -224,6 +224,23 @@ export interface LateInteractionSpec {
 }
 
 /**
+ * A listwise reranker (jina-reranker-v3's JinaForRanking over Qwen3): the query and a block of
+ * documents are read as one prompt (src/tokenizer/listwise-prompt.ts), each document followed by
+ * `documentToken` and the query by `queryToken`; the final-normed states at those tokens go through
+ * the projection (weights.lateProjection), and a document scores the cosine of its vector with the
+ * query's (src/model/listwise.ts). Known by config.json's architectures; nothing is recorded.
+ */
+export interface ListwiseSpec {
+  prompt: 'jina-reranker-v3';
+  /** Width of the projected vectors. */
+  dim: number;
+  /** The activation of each module of the projection chain (head shard `late.{k}`). */
+  projection: readonly ('identity' | 'relu')[];
+  documentToken: string;
+  queryToken: string;
+}
+
+/**
  * A lexical-weights head (BGE-M3's sparse_linear.pt): every token's final state through one
  * Linear to a number, ReLU, and per text the largest weight of each token id, the special tokens
  * left out: a learned sparse vector over the vocabulary, scored by the dot product over shared
@@ -295,6 +312,8 @@ export interface EncoderConfig {
   crossEncoder?: CrossEncoderSpec;
   /** Present for a late-interaction (ColBERT) model. */
   lateInteraction?: LateInteractionSpec;
+  /** Present for a listwise reranker (jina-reranker-v3). */
+  listwise?: ListwiseSpec;
   /** Present for a model with a lexical-weights head (BGE-M3's sparse output). */
   sparse?: SparseSpec;
   /** Present for a SPLADE sparse encoder. */

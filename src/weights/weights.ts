@@ -74,7 +74,10 @@ export interface SentenceHead {
   projection?: Projection;
   /** A cross-encoder's classification head (config.crossEncoder), applied to the pooled pair. */
   classifier?: ClassifierHead;
-  /** A late-interaction model's projection of every token's state (config.lateInteraction), in order. */
+  /**
+   * A late-interaction model's projection of every token's state (config.lateInteraction), or a
+   * listwise reranker's of the states at its marker tokens (config.listwise), in order.
+   */
   lateProjection?: DenseModule[];
   /** A lexical-weights head (config.sparse): one row over the hidden size, in f32. */
   sparseHead?: Linear;
@@ -273,7 +276,7 @@ export type EncoderWeights = BertWeights | ModernBertWeights | DecoderWeights | 
 /** A sentence-transformers Dense module after pooling: y = activation(x W^T + b). */
 export interface DenseModule {
   linear: Linear;
-  activation: 'identity' | 'tanh';
+  activation: 'identity' | 'tanh' | 'relu';
 }
 
 export class F32EmbeddingTable implements EmbeddingTable {
