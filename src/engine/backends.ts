@@ -197,6 +197,14 @@ export class EncoderBackends {
     return this.cpu?.config.numLayers === 0;
   }
 
+  /**
+   * The most tokens one text may have on every backend a call may run on (WebGPU's buffers bound
+   * it where it is loaded): what a prompt built to fit (a listwise reranker's) is held to.
+   */
+  get maxTextTokens(): number {
+    return ((this.gpu ?? this.cpu) as ManagedBackend).maxTextTokens;
+  }
+
   /** True when the WebGPU device under this set was lost: make a new set. */
   get lost(): boolean {
     return Boolean(this.gpu?.gpu?.queue.lostError);

@@ -594,22 +594,23 @@ export class EncoderCore {
     signal: AbortSignal | undefined,
   ): Promise<RerankHit[]> {
     const { info, model } = this.handle;
-    const { maxTokens } = model.config;
-    const cutAll = documents.map((d) => cutText(d, maxTokens));
-    const { blocks, truncated } = listwisePrompts(
-      model.tokenizer,
-      spec,
-      cutText(query, maxTokens),
-      cutAll,
-      maxTokens,
-      instruction,
-    );
     const project = cpuHead(model.weights.lateProjection);
     const H = model.config.hiddenSize;
     return this.afterFetch(layers).then(() =>
       this.queued(async () => {
+        if (signal?.aborted) throw abortError();
         if (await this.handle.ensureLayers(layers)) this.resetBackends();
         const backends = await this.ensureBackends();
+        // Prompts as long as the backends take: a GPU with small buffers gets more, shorter blocks.
+        const texts = [query, ...documents].map((t) => cutText(t, model.config.maxTokens));
+        const { blocks, truncated } = listwisePrompts(
+          model.tokenizer,
+          spec,
+          texts[0] as string,
+          texts.slice(1),
+          backends.maxTextTokens,
+          instruction,
+        );
         const vectors: ListwiseBlockVectors[] = [];
         // One prompt a run: a block is as long as the model allows, so a batch of them would not fit where one does.
         for (const [b, block] of blocks.entries()) {

@@ -49,6 +49,9 @@ class Managed implements ManagedBackend {
   get loadedLayers(): number {
     return this.inner.loadedLayers;
   }
+  get maxTextTokens(): number {
+    return this.inner.maxTextTokens;
+  }
   embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]> {
     return this.inner.embed(tokens, options);
   }

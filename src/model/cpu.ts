@@ -70,6 +70,10 @@ export class CpuEncoder implements EncoderBackend {
   /** A SPLADE model's head and pooling; null for other models. */
   private readonly splade: SpladeHead | null;
 
+  get maxTextTokens(): number {
+    return this.config.maxTokens;
+  }
+
   /** `threads`: kernel threads (default: the cores, at most MAX_THREADS). */
   constructor(weights: EncoderWeights, { threads = Math.min(MAX_THREADS, hardwareThreads()) }: { threads?: number } = {}) {
     this.config = weights.config;

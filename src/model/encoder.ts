@@ -49,6 +49,8 @@ export interface EncoderBackend {
   readonly config: EncoderConfig;
   /** Number of layers whose weights are loaded (an upper bound for `layers`). */
   readonly loadedLayers: number;
+  /** The most tokens one text may have here: the model's positions, or fewer where the GPU's buffers hold fewer. */
+  readonly maxTextTokens: number;
   embed(tokens: readonly ArrayLike<number>[], options: ForwardOptions): Promise<Float32Array[]>;
   /**
    * Per-text depth: each text leaves at the first exit whose vector agrees with the previous

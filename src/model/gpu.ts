@@ -192,6 +192,16 @@ export class GpuEncoder implements EncoderBackend {
     return this.graph.loadedLayers;
   }
 
+  get maxTextTokens(): number {
+    return Math.min(this.config.maxTokens, this.graph.maxTokens(this.bindingBytes()));
+  }
+
+  /** The largest buffer a binding may take on this device. */
+  private bindingBytes(): number {
+    const { limits } = this.device;
+    return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  }
+
   /**
    * The batches' tokens: the usual budget, or fewer where an activation buffer of that many would
    * pass the device's buffer or binding limit (a mixture of experts' scratch holds every expert's
@@ -199,8 +209,7 @@ export class GpuEncoder implements EncoderBackend {
    * keep the default limits).
    */
   private batchTokens(tokens: readonly ArrayLike<number>[]): number {
-    const { limits } = this.device;
-    const bytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+    const bytes = this.bindingBytes();
     const fits = this.graph.maxTokens(bytes);
     const longest = tokens.reduce((n, t) => Math.max(n, t.length), 0);
     if (longest > fits) {

@@ -97,6 +97,7 @@ describe('budget planner on the test adapter', async () => {
       kind: encoder.kind,
       config: encoder.config,
       loadedLayers: encoder.loadedLayers,
+      maxTextTokens: encoder.maxTextTokens,
       embed: (t, o) => {
         calls++;
         return encoder.embed(t, o);

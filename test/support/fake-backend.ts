@@ -17,6 +17,7 @@ export function fakeBackend(
     kind,
     config,
     loadedLayers: 4,
+    maxTextTokens: config.maxTokens,
     async embed(tokens, o) {
       const seqLen = tokens[0]?.length ?? 0;
       clock.calls.push(`${name} ${o.layers}L ${tokens.length}x${seqLen}`);

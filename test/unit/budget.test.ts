@@ -171,6 +171,7 @@ function fakeBackend(timing: (o: ForwardOptions, batch: number, seqLen: number) 
     kind: 'webgpu',
     config,
     loadedLayers,
+    maxTextTokens: config.maxTokens,
     async embed(tokens, o) {
       const seqLen = tokens[0]?.length ?? 0;
       expect(tokens.every((t) => t.length === seqLen && Array.from(t).every((id) => id >= 0 && id < config.vocabSize))).toBe(

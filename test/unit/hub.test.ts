@@ -19,6 +19,7 @@ const FIXTURE = join(import.meta.dirname, '../oracle/fixtures/bert-tiny');
 const MODERN = join(import.meta.dirname, '../oracle/fixtures/modernbert-tiny');
 const QWEN3_RERANKER = join(import.meta.dirname, '../oracle/fixtures/qwen3-reranker-tiny');
 const MXBAI_RERANKER = join(import.meta.dirname, '../oracle/fixtures/mxbai-rerank-tiny-v2');
+const JINA_V3_RERANKER = join(import.meta.dirname, '../oracle/fixtures/jina-reranker-v3-tiny');
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as { texts: string[] };
 const oracle = new SafetensorsFile(new Uint8Array(readFileSync(join(FIXTURE, 'expected.safetensors'))));
 const H = 48;
@@ -57,6 +58,17 @@ beforeAll(async () => {
       [
         'fixtures/mxbai-rerank-tiny-v2',
         { files: folderFiles(MXBAI_RERANKER, [...BASE, 'model.safetensors']), commit: 'c0ffeea' },
+      ],
+      // As jinaai/jina-reranker-v3 holds it: its model code beside the weights (never run; the architecture says it all).
+      [
+        'fixtures/listwise-tiny',
+        {
+          files: new Map([
+            ...folderFiles(JINA_V3_RERANKER, [...BASE, 'model.safetensors']),
+            ['modeling.py', new TextEncoder().encode('class JinaForRanking: ...\n')],
+          ]),
+          commit: 'c0ffeeb',
+        },
       ],
       [
         'fixtures/bert-tiny-sharded',
@@ -295,6 +307,21 @@ describe('createEncoder({ model: "hf:org/name" }) in Node', { timeout: 120_000 }
       const [q, d] = expected.pairs[0] as [string, string];
       const [hit] = await enc.rerank(q, [d]);
       expect(hit?.score).toBeCloseTo(expected.scores[0] as number, 5);
+    } finally {
+      await enc.dispose();
+    }
+  });
+
+  it('opens jina-reranker-v3 (JinaForRanking) by Hub id under any name, as a listwise reranker', async () => {
+    const { cases } = JSON.parse(readFileSync(join(JINA_V3_RERANKER, 'expected.json'), 'utf8')) as {
+      cases: { query: string; documents: string[]; blocks: number[][]; scores: number[] }[];
+    };
+    const c = cases[0] as (typeof cases)[number];
+    const enc = await open('fixtures/listwise-tiny', { dtype: 'f32' });
+    try {
+      expect((await enc.info()).model).toMatchObject({ crossEncoder: true, listwise: true });
+      const hits = await enc.rerank(c.query, c.documents);
+      for (const h of hits) expect(h.score).toBeCloseTo(c.scores[(c.blocks[0] as number[]).indexOf(h.index)] as number, 5);
     } finally {
       await enc.dispose();
     }
