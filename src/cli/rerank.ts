@@ -12,11 +12,14 @@ Scores the query against each document with a cross-encoder (a reranker: a BERT,
 XLM-R, GTE, ModernBERT, DistilBERT, JinaBERT or Qwen3 *ForSequenceClassification checkpoint
 with one label, e.g. cross-encoder/ms-marco-MiniLM-L-6-v2, BAAI/bge-reranker-base,
 Qwen3-Reranker or mxbai-rerank-base-v2; XLM-R, RoBERTa and Qwen3-Reranker ones also as
-llama.cpp's GGUF files, e.g. bge-reranker-v2-m3's), or with a late-interaction (ColBERT) model
-(stanford-futuredata or PyLate checkpoints, e.g. answerdotai/answerai-colbert-small-v1).
+llama.cpp's GGUF files, e.g. bge-reranker-v2-m3's), with a listwise reranker
+(jinaai/jina-reranker-v3: the query and up to 125 documents in one prompt), or with a
+late-interaction (ColBERT) model (stanford-futuredata or PyLate checkpoints, e.g.
+answerdotai/answerai-colbert-small-v1).
 Documents are read as JSON strings, one per line; one JSON object per document goes
 to stdout, best first: {"index": line's document number from 0, "score": as
-sentence-transformers' CrossEncoder.predict gives it, or ColBERT's MaxSim}.
+sentence-transformers' CrossEncoder.predict gives it, jina-reranker-v3's cosine,
+or ColBERT's MaxSim}.
 
 Options:
   --model DIR       Hugging Face folder, model pack, .gguf file, or hub id (hf:org/name)
@@ -25,7 +28,7 @@ Options:
   --top N           print only the best N
   --instruction T   what relevance means, for a reranker whose prompt takes one
                     (Qwen3-Reranker, default: its web search instruction;
-                    mxbai-rerank-v2, default: none)
+                    mxbai-rerank-v2 and jina-reranker-v3, default: none)
   --windows         score a document too long for the model in overlapping windows
                     and keep the best (default: cut it, as sentence-transformers does)
   --layers L        run the first L layers (default: all)

@@ -93,6 +93,9 @@ const ropeParameters = (raw: Raw): Raw | undefined =>
  */
 export function qwen3Spec(raw: Raw, n: DecoderNumbers, numKvHeads: number, exitNorm: ExitNorm): DecoderSpec {
   if (raw.use_sliding_window === true) throw new UnsupportedError('use_sliding_window is not supported for qwen3');
+  // transformers reads sliding layers from layer_types whatever use_sliding_window says (jina-reranker-v3.5 is said to have some).
+  if (Array.isArray(raw.layer_types) && raw.layer_types.includes('sliding_attention') && raw.sliding_window !== null)
+    throw new UnsupportedError('sliding-window layers ("sliding_attention" in layer_types) are not supported for qwen3');
   const params = ropeParameters(raw);
   const theta = params ? ropeTheta({ rope: params }, 'rope') : positive(raw, 'rope_theta', 10000);
   const L = n.numLayers;

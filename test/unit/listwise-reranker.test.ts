@@ -9,6 +9,7 @@ import { convertCheckpoint } from '../../src/pack/convert.js';
 import { listwisePrompts } from '../../src/tokenizer/listwise-prompt.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { type ListwiseSpec, parseHfConfig } from '../../src/weights/config.js';
+import { jsonLines, m3web } from '../support/cli.js';
 
 // jina-reranker-v3 (JinaForRanking) against test/oracle/make_jina_reranker_v3.py: its modeling.py's
 // prompt, blocks, truncation, projector and block-weighted cosines, over a float64 Qwen3 forward.
@@ -63,6 +64,10 @@ describe('jina-reranker-v3 (a listwise reranker)', () => {
     expect(parsed.crossEncoder).toBeUndefined();
     expect(parsed.decoder?.causal).toBe(true);
     expect(parseHfConfig({ ...config, architectures: ['Qwen3ForCausalLM'], auto_map: undefined }).listwise).toBeUndefined();
+    // Sliding-window layers would change every score past the window: refused, not run as full attention.
+    const layer_types = ['full_attention', 'sliding_attention', 'full_attention'];
+    expect(() => parseHfConfig({ ...config, layer_types, sliding_window: 1024 })).toThrow(/sliding-window layers/);
+    expect(parseHfConfig({ ...config, layer_types: layer_types.map(() => 'full_attention') }).listwise).toBeDefined();
   });
 
   it("builds the model's prompts: the blocks, the cuts and every token id", () => {
@@ -132,6 +137,22 @@ describe('jina-reranker-v3 (a listwise reranker)', () => {
     } finally {
       await enc.dispose();
     }
+  });
+
+  it('m3web rerank prints the instruction case best first, as the oracle ranks it', async () => {
+    const c = expected.cases.find((c) => c.instruction) as Case;
+    const r = await m3web(
+      ['rerank', '--model', DIR, '--query', c.query, '--instruction', c.instruction as string, '--backend', 'cpu'],
+      jsonLines(c.documents),
+    );
+    expect(r.stderr).toBe('');
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { index: number; score: number });
+    const want = byDocument(c);
+    expect(lines.map((l) => l.index)).toEqual([...want.keys()].sort((a, b) => (want[b] as number) - (want[a] as number)));
+    for (const l of lines) expect(l.score).toBeCloseTo(want[l.index] as number, 5);
   });
 
   it('a pack under any id keeps the projector and the architecture: f32 as the folder, q8 close', async () => {
