@@ -360,6 +360,26 @@ describe('createEncoder({ model: "hf:org/name" }) in the browser', { timeout: 12
     },
   );
 
+  it('reranks listwise with jina-reranker-v3 opened by hub id on WebGPU in the worker, as its oracle', async () => {
+    const { cases } = (await (await fetch('/test/oracle/fixtures/jina-reranker-v3-tiny/expected.json')).json()) as {
+      cases: { query: string; documents: string[]; instruction?: string; blocks: number[][]; scores: number[] }[];
+    };
+    const reranker = await onWebGpu('jina-reranker-v3-tiny');
+    try {
+      expect(await reranker.info()).toMatchObject({ backend: 'webgpu', model: { crossEncoder: true, listwise: true } });
+      // The two prompts under 1,000 tokens (SwiftShader's pace); the CPU and Dawn tests take every case.
+      for (const c of cases.slice(0, 2)) {
+        const hits = await reranker.rerank(c.query, c.documents, c.instruction ? { instruction: c.instruction } : {});
+        for (const hit of hits) {
+          const want = c.scores[(c.blocks[0] as number[]).indexOf(hit.index)] as number;
+          expect(Math.abs(hit.score - want)).toBeLessThan(2e-5);
+        }
+      }
+    } finally {
+      await reranker.dispose();
+    }
+  });
+
   it("gives BGE-M3's lexical weights and multi-vector scores on WebGPU in the worker, as its oracle", async () => {
     const { texts, lexical, colbert } = (await (await fetch('/test/oracle/fixtures/bge-m3-tiny/expected.json')).json()) as {
       texts: string[];

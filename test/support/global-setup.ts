@@ -208,6 +208,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
           commit: 'b0a71a',
         },
       ],
+      // jinaai/jina-reranker-v3's layout: a Qwen3 checkpoint with its projector, named by its architecture.
+      ['fixtures/jina-reranker-v3-tiny', { files: fixtureFiles('jina-reranker-v3-tiny'), commit: 'b0a730' }],
       // A GGUF repository (llama.cpp's files, no config.json): one file per quantization.
       [
         'fixtures/gguf-bert',
