@@ -1,6 +1,7 @@
 import { type Codec, decodeRow, encodeRow } from './codec.js';
 import { metaPredicate } from './filter.js';
 import { LexicalIndex } from './lexical.js';
+import type { SyntaxRows } from './query-syntax.js';
 import { RowStore } from './rows.js';
 import type { Segment } from './segment.js';
 import { SparsePostings, type StoredSparse } from './sparse-postings.js';
@@ -297,6 +298,22 @@ export class Collection {
         mask[row >>> 5] = (mask[row >>> 5] as number) & ~(1 << (row & 31));
     }
     return mask;
+  }
+
+  /** What the query syntax reads of the rows (query-syntax.ts). */
+  syntaxRows(): SyntaxRows {
+    return {
+      rows: this.rowDocs.length,
+      rowsWith: async (word) => this.lexical.rowsWith(word),
+      textsOf: async (row) => {
+        const d = this.rowDocs[row] as DocEntry;
+        return { chunk: d.chunks[row - d.row0] as string, title: d.title };
+      },
+      documentRows: (row) => {
+        const d = this.rowDocs[row] as DocEntry;
+        return { first: d.row0, count: d.chunks.length };
+      },
+    };
   }
 
   /** The document a live row belongs to, its title, and which of its chunks the row is. */

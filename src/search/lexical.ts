@@ -257,6 +257,15 @@ export class LexicalIndex {
     this.liveLength = 0;
   }
 
+  /** The live rows holding `term` (in their chunk or their document's title). */
+  rowsWith(term: string): number[] {
+    const entries = this.postings.get(term)?.entries ?? [];
+    const rows: number[] = [];
+    for (let i = 0; i < entries.length; i += 2)
+      if ((this.lengths[entries[i] as number] as number) >= 0) rows.push(entries[i] as number);
+    return rows;
+  }
+
   /**
    * The k best live rows in `mask` (null: every live row) for `query`; rows sharing no term with
    * it are left out. `prefix`: the query's last word, still being typed, also stands for the

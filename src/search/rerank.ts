@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { parseQuery } from './query-syntax.js';
 import { titledChunk } from './title.js';
 import type { SearchHit, SearchOptions } from './types.js';
 
@@ -32,7 +33,8 @@ export async function rerankedSearch(
   });
   if (hits.length === 0) return hits;
   const ranked: unknown = await rerank.reranker.rerank(
-    query,
+    // The reranker reads the words, not the syntax (quotes, excluded words).
+    first.syntax === false ? query : parseQuery(query).words,
     hits.map((h) => titledChunk(h.title?.text ?? '', h.chunk.text)),
     rerank.instruction === undefined ? {} : { instruction: rerank.instruction },
   );

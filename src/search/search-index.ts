@@ -13,6 +13,7 @@ import { GpuScorer } from './gpu-scorer.js';
 import { highlights } from './highlight.js';
 import { IdleSlices } from './idle-slices.js';
 import { type Change, SegmentLog, type StoredIndex } from './persist.js';
+import { parseQuery, plainQuery, syntaxMask } from './query-syntax.js';
 import { Reembedder, SLICE_ROWS, type SliceResult } from './reembed.js';
 import { rerankedSearch } from './rerank.js';
 import { concatSegments, type Segment, withoutDocs } from './segment.js';
@@ -295,17 +296,19 @@ class SearchIndex implements VectorIndex {
       throw new InputError(
         `mode 'vector': this index holds no vectors (model "${this.model.id}" is a SPLADE sparse encoder); search by 'sparse', 'lexical' or 'hybrid'`,
       );
+    const parsed = o.syntax ? parseQuery(query) : plainQuery(query);
+    query = parsed.text;
     return this.queued(async () => {
       if (this.stale && this.log) await this.log.locked(() => this.reload());
       this.checkSignature();
       const { collection } = this.engine;
-      if (collection.size === 0) return [];
-      const mask = collection.mask(o.filter);
+      if (collection.size === 0 || query.trim() === '') return [];
+      const mask = await syntaxMask(parsed, collection.mask(o.filter), collection.syntaxRows());
       const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
       const lists: Partial<Record<Ranker, DocRank[]>> = {};
       const bySparse = o.mode === 'sparse' || (o.mode === 'hybrid' && this.built.sparse === true);
       if (o.mode === 'vector' || o.mode === 'hybrid' || bySparse) {
-        const found = await this.vectorDocs(query, o, mask, o.mode === 'sparse' || vectorless ? 0 : depth, bySparse);
+        const found = await this.vectorDocs(parsed.words, o, mask, o.mode === 'sparse' || vectorless ? 0 : depth, bySparse);
         if (o.mode !== 'sparse' && !vectorless) lists.vector = found.docs;
         const weights = found.sparse;
         if (weights) lists.sparse = await this.bestDocuments(async (want) => collection.sparse.top(weights, want, mask), depth);
@@ -336,7 +339,7 @@ class SearchIndex implements VectorIndex {
     const prefix = checkCorrections(query, options);
     return this.queued(async () => {
       if (this.stale && this.log) await this.log.locked(() => this.reload());
-      return this.engine.collection.lexical.corrections(query, prefix);
+      return this.engine.collection.lexical.corrections(parseQuery(query).text, prefix);
     });
   }
 

@@ -196,6 +196,13 @@ export interface SearchOptions {
    */
   typos?: boolean;
   /**
+   * Query syntax (default true): "quoted words" must stand one after another in a hit's chunk or
+   * title, and -word (a minus starting a word; -"quoted words" too) keeps out every document that
+   * holds it; the rest, the phrases' words included, is ranked as usual (query-syntax.ts). Words
+   * compare folded, as the lexical ranker reads them. false: the query is read as plain text.
+   */
+  syntax?: boolean;
+  /**
    * Reciprocal rank fusion for 'hybrid': a document scores sum of weight / (k + rank) over the
    * rankers that found it. Defaults (chosen on xquad-dev, docs/search.md): k 60, weights 1 and 1.
    */

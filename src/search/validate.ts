@@ -87,6 +87,7 @@ export interface CheckedSearch {
   fusion: Fusion;
   prefix: boolean;
   typos: boolean;
+  syntax: boolean;
 }
 
 const RANKERS: readonly Ranker[] = ['vector', 'lexical', 'sparse'];
@@ -147,6 +148,8 @@ export function checkSearch(
   const prefix = o.prefix ?? false;
   if (o.typos !== undefined && typeof o.typos !== 'boolean')
     throw new InputError(`typos must be a boolean, got ${typeName(o.typos)}`);
+  if (o.syntax !== undefined && typeof o.syntax !== 'boolean')
+    throw new InputError(`syntax must be a boolean, got ${typeName(o.syntax)}`);
   return {
     k,
     filter: o.filter,
@@ -157,5 +160,6 @@ export function checkSearch(
     fusion: checkFusion(o.fusion, fusion),
     prefix,
     typos: o.typos ?? true,
+    syntax: o.syntax ?? true,
   };
 }

@@ -106,6 +106,24 @@ describe('static index over HTTP', () => {
     rmSync(old, { recursive: true, force: true });
   });
 
+  it('reads query syntax exactly as the in-memory index: phrases from the text shards of the rows holding their words', async () => {
+    const corpus = staticCorpus(3000);
+    const [w1, w2] = (corpus[4] as { text: string }).text.split(' ') as [string, string];
+    const other = (corpus[5] as { text: string }).text.split(' ')[0] as string;
+    const queries = [`"${w1} ${w2}"`, `"${w1} ${w2}" ${other}`, `${w1} -${w2}`, `${w1} -"${w1} ${w2}"`, `"${w2} ${w1}"`];
+    const index = await openIndex({ encoder, url });
+    for (const q of queries) {
+      const want = await memory.search(q, { mode: 'lexical', k: 10 });
+      expect(ids(want), q).not.toEqual(ids(await memory.search(q, { mode: 'lexical', k: 10, syntax: false })));
+      expect(await index.search(q, { mode: 'lexical', k: 10 }), q).toEqual(want);
+      expect(await index.search(q, { k: 10 }), q).toEqual(await memory.search(q, { k: 10 }));
+    }
+    const phrased = await index.search(queries[0] as string, { mode: 'lexical', k: 100 });
+    expect(phrased.length).toBeGreaterThan(0);
+    for (const hit of phrased) expect(hit.chunk.text.toLowerCase()).toContain(`${w1} ${w2}`.toLowerCase());
+    index.close();
+  });
+
   it('corrects typos from its word list exactly as the in-memory index', async () => {
     const word = (QUERIES[0] as string).split(' ').sort((a, b) => b.length - a.length)[0] as string;
     const typo = `${word.slice(0, 3)}${word[3] === 'x' ? 'y' : 'x'}${word.slice(4)}`;

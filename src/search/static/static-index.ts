@@ -11,6 +11,7 @@ import { candidateCount } from '../funnel.js';
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from '../fuse.js';
 import { highlights } from '../highlight.js';
 import { bm25Rows, isCommonTerm, queryWeights, type TermPostings } from '../lexical.js';
+import { parseQuery, plainQuery, type SyntaxRows, syntaxMask } from '../query-syntax.js';
 import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
 import { type StoredSparse, sparseRows } from '../sparse-postings.js';
@@ -234,7 +235,7 @@ class StaticSearchIndex implements StaticIndex {
 
   async corrections(query: string, options?: CorrectionOptions): Promise<Corrections> {
     const prefix = checkCorrections(query, options);
-    return this.queue.run(() => this.correctionsOf(query, prefix));
+    return this.queue.run(() => this.correctionsOf(parseQuery(query).text, prefix));
   }
 
   async stats(): Promise<StaticIndexStats> {
@@ -304,12 +305,14 @@ class StaticSearchIndex implements StaticIndex {
           'open it with { encoder } (the model it was built with) to rank by vectors or lexical weights',
       );
     }
-    if (this.m.docs === 0) return [];
-    const mask = this.mask(o.filter);
+    const parsed = o.syntax ? parseQuery(query) : plainQuery(query);
+    query = parsed.text;
+    if (this.m.docs === 0 || query.trim() === '') return [];
+    const mask = await syntaxMask(parsed, this.mask(o.filter), this.syntaxRows());
     const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
     const lists: Partial<Record<Ranker, DocRank[]>> = {};
     const [embedded, lexical] = await Promise.all([
-      byVector || bySparse ? this.queryOf(query, o.dims, bySparse) : null,
+      byVector || bySparse ? this.queryOf(parsed.words, o.dims, bySparse) : null,
       o.mode === 'lexical' || o.mode === 'hybrid' ? this.lexicalRows(query, mask, o.prefix, o.typos) : null,
     ]);
     if (embedded && byVector) lists.vector = await this.vectorDocs(embedded.vector, o, mask, depth);
@@ -336,6 +339,23 @@ class StaticSearchIndex implements StaticIndex {
         };
       }),
     );
+  }
+
+  /** What the query syntax reads of the rows: phrases are read in the text shards of the rows holding all their words. */
+  private syntaxRows(): SyntaxRows {
+    const { docs, row0, rowDoc } = this.tier;
+    return {
+      rows: this.m.rows,
+      rowsWith: async (word) => {
+        const entries = (await this.postingsOf(word))?.entries ?? [];
+        return Array.from({ length: entries.length / 2 }, (_, i) => entries[2 * i] as number);
+      },
+      textsOf: async (row) => ({ chunk: await this.text(row), title: docs.titles?.[rowDoc[row] as number] ?? undefined }),
+      documentRows: (row) => {
+        const d = rowDoc[row] as number;
+        return { first: row0[d] as number, count: docs.chunks[d] as number };
+      },
+    };
   }
 
   /** Rows of documents whose meta passes `filter` (null: every row). */
