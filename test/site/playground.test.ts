@@ -201,6 +201,9 @@ describe('the playground site', { timeout: 900_000 }, () => {
         ?.textContent?.includes('read as the nearest spellings found: “beijnig” as “beijing”'),
     );
     expect((await page.locator('#search-hits mark').allInnerTexts()).some((m) => /^beijing$/i.test(m))).toBe(true);
+    // Query syntax through the engine's worker: an excluded word keeps every sentence holding it out.
+    await page.fill('#search-input', 'Beijing -beijing');
+    await page.waitForFunction(() => !/beijing/i.test(document.querySelector('#search-hits')?.textContent ?? 'beijing'));
     await page.fill('#search-input', 'Beijing');
     await page.selectOption('#search-mode', 'hybrid');
     await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('fused by rank'));
