@@ -121,16 +121,20 @@ export interface SyntaxRows {
 
 /**
  * `base` (an index's mask, null: every row) narrowed to the rows that hold every phrase (the
- * rows holding all its words, read through), less every row of a document holding an excluded
- * word or phrase. `base` itself where the query has no syntax.
+ * rows holding all its words, read through; a phrase that none holds narrows nothing), less every
+ * row of a document holding an excluded word or phrase. `base` itself where the query has no syntax.
  */
 export async function syntaxMask(parsed: ParsedQuery, base: Uint32Array | null, index: SyntaxRows): Promise<Uint32Array | null> {
   if (parsed.phrases.length === 0 && parsed.excluded.length === 0) return base;
   const words = Math.ceil(index.rows / 32);
   let mask = base ? base.slice() : new Uint32Array(words).fill(0xffffffff);
   for (const phrase of parsed.phrases) {
+    const rows = await rowsHolding(phrase, mask, index);
+    // A phrase no row holds (a question quoting words the documents inflect, or put in another
+    // language) is read as its words, as web search engines do, rather than finding nothing.
+    if (rows.length === 0) continue;
     const keep = new Uint32Array(words);
-    for (const row of await rowsHolding(phrase, mask, index)) set(keep, row);
+    for (const row of rows) set(keep, row);
     mask = keep;
   }
   for (const phrase of parsed.excluded) {

@@ -197,7 +197,7 @@ export interface SearchOptions {
   typos?: boolean;
   /**
    * Query syntax (default true): "quoted words" must stand one after another in a hit's chunk or
-   * title, and -word (a minus starting a word; -"quoted words" too) keeps out every document that
+   * title (a phrase no row holds is searched as its words), and -word (a minus starting a word; -"quoted words" too) keeps out every document that
    * holds it; the rest, the phrases' words included, is ranked as usual (query-syntax.ts). Words
    * compare folded, as the lexical ranker reads them. false: the query is read as plain text.
    */

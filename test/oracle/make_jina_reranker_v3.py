@@ -35,7 +35,6 @@ max_length; at 131,072 positions they never reach it). This fixture's 4,096 posi
 import functools
 import json
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -200,18 +199,8 @@ def main():
         ("projector.0.weight", rs.standard_normal((H // 2, H)) / np.sqrt(H)),
         ("projector.2.weight", rs.standard_normal((PROJECTOR_DIM, H // 2)) / np.sqrt(H // 2)),
     ]
-    folder = os.path.join(mf.OUT, NAME)
-    if os.path.isdir(folder):
-        shutil.rmtree(folder)
-    os.makedirs(folder)
-    mf.write_json(os.path.join(folder, "config.json"), cfg)
-    mf.write_json(os.path.join(folder, "tokenizer.json"), tok_json)
-    with open(os.path.join(qr.SOURCE, "tokenizer_config.json"), encoding="utf-8") as f:
-        tok_cfg = json.load(f)
-    mf.write_json(os.path.join(folder, "tokenizer_config.json"), {**tok_cfg, "model_max_length": MAX_LENGTH})
-    path = os.path.join(folder, "model.safetensors")
-    mf.write_safetensors(path, [(n, a.astype(np.float32)) for n, a in weights], {"format": "pt"})
-    stored = {n: torch.from_numpy(a.astype(np.float64)) for n, a in mf.read_safetensors(path).items()}
+    # qwen3-reranker-tiny's folder writer: model_max_length is the positions, as here.
+    folder, stored = qr.write_folder(NAME, cfg, tok_json, weights)
     W = {n[len("model.") :]: t for n, t in stored.items() if n.startswith("model.")}
     P = {n: t for n, t in stored.items() if n.startswith("projector.")}
 

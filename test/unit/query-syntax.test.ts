@@ -75,6 +75,9 @@ describe('an index reads the syntax', () => {
       // (A vector search ranks documents without the query's words too.)
       expect(ids(await index.search('big -news', { mode })), mode).toEqual(mode === 'lexical' ? ['a', 'c'] : ['a', 'b', 'c']);
     }
+    // A phrase that no document holds is read as its words (a quoted question in another language).
+    expect(ids(await index.search('"lazy jaguar"', { mode: 'lexical' }))).toEqual(['a', 'b', 'c', 'd']);
+    expect(ids(await index.search('"lazy jaguar" "big cat"', { mode: 'lexical' }))).toEqual(['a', 'd']);
     // syntax: false reads the quotes and the minus as text.
     expect(ids(await index.search('"big cat"', { mode: 'lexical', syntax: false }))).toEqual(['a', 'c', 'd']);
     expect(ids(await index.search('jaguar -car', { mode: 'lexical', syntax: false }))).toContain('b');
