@@ -1,5 +1,5 @@
 import { isSet } from './cpu-scorer.js';
-import { wordSpans } from './terms.js';
+import { foldedWords } from './terms.js';
 
 /**
  * A search box's query syntax, as web search engines read it: "quoted words" must appear in a hit
@@ -34,8 +34,6 @@ const CLOSERS: Readonly<Record<string, string>> = {
 const WHITESPACE = /\s/u;
 const LETTER = /\p{L}/u;
 
-const folded = (text: string): string[] => [...wordSpans(text)].map((w) => w.terms[0] as string);
-
 /** `query` read as plain text (SearchOptions.syntax false). */
 export const plainQuery = (query: string): ParsedQuery => ({ text: query, words: query, phrases: [], excluded: [] });
 
@@ -63,7 +61,7 @@ export function parseQuery(query: string): ParsedQuery {
       const next = query[i + 1] as string;
       const phrase = quoted(i + 1);
       if (phrase) {
-        push(out.excluded, folded(phrase.inner));
+        push(out.excluded, foldedWords(phrase.inner));
         text += ' ';
         i = phrase.end;
         continue;
@@ -71,7 +69,7 @@ export function parseQuery(query: string): ParsedQuery {
       if (LETTER.test(next)) {
         let end = i + 1;
         while (end < query.length && !WHITESPACE.test(query[end] as string)) end++;
-        push(out.excluded, folded(query.slice(i + 1, end)));
+        push(out.excluded, foldedWords(query.slice(i + 1, end)));
         text += ' ';
         i = end;
         continue;
@@ -79,7 +77,7 @@ export function parseQuery(query: string): ParsedQuery {
     }
     const phrase = quoted(i);
     if (phrase) {
-      push(out.phrases, folded(phrase.inner));
+      push(out.phrases, foldedWords(phrase.inner));
       // The space after it: a query ending in a phrase has no word still being typed.
       text += ` ${phrase.inner} `;
       i = phrase.end;
@@ -99,7 +97,7 @@ function push(into: string[][], words: string[]): void {
 
 /** Whether `text` holds `words` one after another, as folded words. */
 export function holdsPhrase(text: string, words: readonly string[]): boolean {
-  const seen = folded(text);
+  const seen = foldedWords(text);
   outer: for (let i = 0; i + words.length <= seen.length; i++) {
     for (let j = 0; j < words.length; j++) if (seen[i + j] !== words[j]) continue outer;
     return true;

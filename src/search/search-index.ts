@@ -13,6 +13,7 @@ import { GpuScorer } from './gpu-scorer.js';
 import { highlights } from './highlight.js';
 import { IdleSlices } from './idle-slices.js';
 import { type Change, SegmentLog, type StoredIndex } from './persist.js';
+import { proximityFirst, wordPairs } from './proximity.js';
 import { parseQuery, plainQuery, syntaxMask } from './query-syntax.js';
 import { Reembedder, SLICE_ROWS, type SliceResult } from './reembed.js';
 import { rerankedSearch } from './rerank.js';
@@ -315,11 +316,13 @@ class SearchIndex implements VectorIndex {
       }
       const byWords = o.mode === 'lexical' || o.mode === 'hybrid';
       const corrections = byWords && o.typos ? correctedWords(collection.lexical.corrections(query, o.prefix)) : [];
-      if (byWords)
-        lists.lexical = await this.bestDocuments(
+      if (byWords) {
+        const ranked = await this.bestDocuments(
           async (want) => collection.lexical.top(query, want, mask, o.prefix, corrections),
           depth,
         );
+        lists.lexical = await proximityFirst(wordPairs(query), ranked, o.k, collection.syntaxRows().textsOf);
+      }
       const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
       // Where the lexical ranker ran, its counts leave common words unmarked; a vector search
       // marks every query word (whatever earlier searches built), so a mode always marks alike.

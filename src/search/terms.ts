@@ -147,6 +147,9 @@ export function* wordSpans(text: string): Iterable<{ start: number; end: number;
   }
 }
 
+/** The folded words of `text`, in order: its whole-word terms, as a phrase compares them. */
+export const foldedWords = (text: string): string[] => Array.from(words(text), (w) => fold(w.word));
+
 /** Whether a term is a whole word (not a prefix, n-gram or sound-key term). */
 export const isWordTerm = (term: string): boolean => term.charCodeAt(0) > 3;
 

@@ -11,6 +11,7 @@ import { candidateCount } from '../funnel.js';
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from '../fuse.js';
 import { highlights } from '../highlight.js';
 import { bm25Rows, isCommonTerm, queryWeights, type TermPostings } from '../lexical.js';
+import { proximityFirst, wordPairs } from '../proximity.js';
 import { parseQuery, plainQuery, type SyntaxRows, syntaxMask } from '../query-syntax.js';
 import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
@@ -317,7 +318,13 @@ class StaticSearchIndex implements StaticIndex {
     ]);
     if (embedded && byVector) lists.vector = await this.vectorDocs(embedded.vector, o, mask, depth);
     if (embedded?.sparse) lists.sparse = this.bestDocs(await this.weightedRows(embedded.sparse, mask), depth);
-    if (lexical) lists.lexical = this.bestDocs(lexical.ranked, depth);
+    if (lexical)
+      lists.lexical = await proximityFirst(
+        wordPairs(query),
+        this.bestDocs(lexical.ranked, depth),
+        o.k,
+        this.syntaxRows().textsOf,
+      );
     // As the in-memory index: common words unmarked where the lexical ranker ran.
     const common = lexical ? (term: string) => isCommonTerm(lexical.df.get(term) ?? 0, this.m.rows) : undefined;
     const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
