@@ -223,7 +223,7 @@ export interface SearchOptions {
 
 export interface SearchHit {
   id: string;
-  /** The cosine ('vector'), the BM25 score ('lexical'), the lexical weights' dot product ('sparse') or the fused score ('hybrid'). */
+  /** The cosine ('vector'), the BM25 score with its proximity bonus ('lexical', proximity.ts), the lexical weights' dot product ('sparse') or the fused score ('hybrid'). */
   score: number;
   /** 1-based rank of the document in each ranker's list that found it. */
   ranks: Partial<Record<Ranker, number>>;
