@@ -125,7 +125,7 @@ export interface SyntaxRows {
 export async function syntaxMask(parsed: ParsedQuery, base: Uint32Array | null, index: SyntaxRows): Promise<Uint32Array | null> {
   if (parsed.phrases.length === 0 && parsed.excluded.length === 0) return base;
   const words = Math.ceil(index.rows / 32);
-  let mask = base ? base.slice() : new Uint32Array(words).fill(0xffffffff);
+  let mask = base ? base.slice() : everyRow(index.rows);
   for (const phrase of parsed.phrases) {
     const rows = await rowsHolding(phrase, mask, index);
     // A phrase no row holds (a question quoting words the documents inflect, or put in another
@@ -157,6 +157,13 @@ async function rowsHolding(phrase: readonly string[], within: Uint32Array | null
     }),
   );
   return rows.filter((_, k) => held[k]);
+}
+
+/** A mask of rows 0 .. rows - 1, no bit past them. */
+function everyRow(rows: number): Uint32Array {
+  const mask = new Uint32Array(Math.ceil(rows / 32)).fill(0xffffffff);
+  if (rows % 32 !== 0) mask[mask.length - 1] = 2 ** (rows % 32) - 1;
+  return mask;
 }
 
 function set(mask: Uint32Array, row: number): void {

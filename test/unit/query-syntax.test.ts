@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { holdsPhrase, parseQuery } from '../../src/search/query-syntax.js';
+import { holdsPhrase, parseQuery, syntaxMask } from '../../src/search/query-syntax.js';
 import { openIndex } from '../../src/search/search-index.js';
 import { recordingEncoder } from '../support/recording-encoder.js';
 import { rejection } from '../support/rejection.js';
@@ -51,6 +51,20 @@ describe('holdsPhrase', () => {
     expect(holdsPhrase('York, new in town', ['new', 'york'])).toBe(false);
     expect(holdsPhrase('new big York', ['new', 'york'])).toBe(false);
     expect(holdsPhrase('Crème brûlée', ['creme', 'brulee'])).toBe(true);
+  });
+});
+
+describe('syntaxMask', () => {
+  it('narrows every row to those without an excluded word, setting no bit past the rows', async () => {
+    const rows = {
+      rows: 40,
+      rowsWith: async (word: string) => (word === 'car' ? [3, 39] : []),
+      textsOf: async () => ({ chunk: '', title: undefined }),
+      documentRows: (row: number) => ({ first: row, count: 1 }),
+    };
+    const mask = (await syntaxMask(parseQuery('jaguar -car'), null, rows)) as Uint32Array;
+    expect([...mask]).toEqual([(0xffffffff & ~(1 << 3)) >>> 0, 0b01111111]);
+    expect(await syntaxMask(parseQuery('jaguar car'), null, rows)).toBeNull();
   });
 });
 
