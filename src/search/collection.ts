@@ -1,7 +1,7 @@
 import { type Codec, decodeRow, encodeRow } from './codec.js';
 import { metaPredicate } from './filter.js';
 import { LexicalIndex } from './lexical.js';
-import type { SyntaxRows } from './query-syntax.js';
+import type { RowReader } from './query-syntax.js';
 import { RowStore } from './rows.js';
 import type { Segment } from './segment.js';
 import { SparsePostings, type StoredSparse } from './sparse-postings.js';
@@ -300,8 +300,8 @@ export class Collection {
     return mask;
   }
 
-  /** What the query syntax reads of the rows (query-syntax.ts). */
-  syntaxRows(): SyntaxRows {
+  /** Its rows as the query syntax and the proximity bonus read them (RowReader). */
+  rowReader(): RowReader {
     return {
       rows: this.rowDocs.length,
       rowsWith: async (word) => this.lexical.rowsWith(word),

@@ -18,9 +18,10 @@ export function wordPairs(query: string): string[] {
 
 /**
  * `list` (one ranker's documents, best first, scored by BM25) with its first `k` reordered by
- * their score plus PROXIMITY_WEIGHT for each of `pairs` their row's chunk or title holds: the
- * documents a search returns are re-ranked, never others brought in, so an index reads only the
- * texts it shows (a static index's text shards). The rest keep their place, below.
+ * their score plus PROXIMITY_WEIGHT for each of `pairs` their row's chunk or title holds: no
+ * document is brought in from further down, so an index reads the texts of k documents (in a
+ * lexical search the hits' own, which it shows anyway; in a hybrid one the lexical list's first k,
+ * most of them among the hits). The rest keep their place, below.
  */
 export async function proximityFirst(
   pairs: readonly string[],

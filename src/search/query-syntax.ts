@@ -105,8 +105,8 @@ export function holdsPhrase(text: string, words: readonly string[]): boolean {
   return false;
 }
 
-/** What an index tells the syntax about its rows. */
-export interface SyntaxRows {
+/** What an index tells about its rows: the syntax reads all four, the proximity bonus (proximity.ts) their texts. */
+export interface RowReader {
   /** Rows in the index's masks. */
   rows: number;
   /** The live rows holding a folded word, in their chunk or their document's title. */
@@ -122,7 +122,7 @@ export interface SyntaxRows {
  * rows holding all its words, read through; a phrase that none holds narrows nothing), less every
  * row of a document holding an excluded word or phrase. `base` itself where the query has no syntax.
  */
-export async function syntaxMask(parsed: ParsedQuery, base: Uint32Array | null, index: SyntaxRows): Promise<Uint32Array | null> {
+export async function syntaxMask(parsed: ParsedQuery, base: Uint32Array | null, index: RowReader): Promise<Uint32Array | null> {
   if (parsed.phrases.length === 0 && parsed.excluded.length === 0) return base;
   const words = Math.ceil(index.rows / 32);
   let mask = base ? base.slice() : everyRow(index.rows);
@@ -145,7 +145,7 @@ export async function syntaxMask(parsed: ParsedQuery, base: Uint32Array | null, 
 }
 
 /** The rows in `within` (null: any) holding `phrase`: those with all its words, read where it has more than one. */
-async function rowsHolding(phrase: readonly string[], within: Uint32Array | null, index: SyntaxRows): Promise<number[]> {
+async function rowsHolding(phrase: readonly string[], within: Uint32Array | null, index: RowReader): Promise<number[]> {
   const [first, ...rest] = await Promise.all([...new Set(phrase)].map(async (w) => new Set(await index.rowsWith(w))));
   let rows = [...(first as Set<number>)].filter((r) => isSet(within, r));
   for (const other of rest) rows = rows.filter((r) => other.has(r));

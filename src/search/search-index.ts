@@ -304,7 +304,7 @@ class SearchIndex implements VectorIndex {
       this.checkSignature();
       const { collection } = this.engine;
       if (collection.size === 0 || query.trim() === '') return [];
-      const mask = await syntaxMask(parsed, collection.mask(o.filter), collection.syntaxRows());
+      const mask = await syntaxMask(parsed, collection.mask(o.filter), collection.rowReader());
       const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
       const lists: Partial<Record<Ranker, DocRank[]>> = {};
       const bySparse = o.mode === 'sparse' || (o.mode === 'hybrid' && this.built.sparse === true);
@@ -321,7 +321,7 @@ class SearchIndex implements VectorIndex {
           async (want) => collection.lexical.top(query, want, mask, o.prefix, corrections),
           depth,
         );
-        lists.lexical = await proximityFirst(wordPairs(query), ranked, o.k, collection.syntaxRows().textsOf);
+        lists.lexical = await proximityFirst(wordPairs(query), ranked, o.k, collection.rowReader().textsOf);
       }
       const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
       // Where the lexical ranker ran, its counts leave common words unmarked; a vector search

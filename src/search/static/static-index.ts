@@ -12,7 +12,7 @@ import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } fr
 import { highlights } from '../highlight.js';
 import { bm25Rows, isCommonTerm, queryWeights, type TermPostings } from '../lexical.js';
 import { proximityFirst, wordPairs } from '../proximity.js';
-import { parseQuery, plainQuery, type SyntaxRows, syntaxMask } from '../query-syntax.js';
+import { parseQuery, plainQuery, type RowReader, syntaxMask } from '../query-syntax.js';
 import { rerankedSearch } from '../rerank.js';
 import { RowStore } from '../rows.js';
 import { type StoredSparse, sparseRows } from '../sparse-postings.js';
@@ -309,7 +309,7 @@ class StaticSearchIndex implements StaticIndex {
     const parsed = o.syntax ? parseQuery(query) : plainQuery(query);
     query = parsed.text;
     if (this.m.docs === 0 || query.trim() === '') return [];
-    const mask = await syntaxMask(parsed, this.mask(o.filter), this.syntaxRows());
+    const mask = await syntaxMask(parsed, this.mask(o.filter), this.rowReader());
     const depth = o.mode === 'hybrid' ? fusionDepth(o.k) : o.k;
     const lists: Partial<Record<Ranker, DocRank[]>> = {};
     const [embedded, lexical] = await Promise.all([
@@ -319,12 +319,7 @@ class StaticSearchIndex implements StaticIndex {
     if (embedded && byVector) lists.vector = await this.vectorDocs(embedded.vector, o, mask, depth);
     if (embedded?.sparse) lists.sparse = this.bestDocs(await this.weightedRows(embedded.sparse, mask), depth);
     if (lexical)
-      lists.lexical = await proximityFirst(
-        wordPairs(query),
-        this.bestDocs(lexical.ranked, depth),
-        o.k,
-        this.syntaxRows().textsOf,
-      );
+      lists.lexical = await proximityFirst(wordPairs(query), this.bestDocs(lexical.ranked, depth), o.k, this.rowReader().textsOf);
     // As the in-memory index: common words unmarked where the lexical ranker ran.
     const common = lexical ? (term: string) => isCommonTerm(lexical.df.get(term) ?? 0, this.m.rows) : undefined;
     const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
@@ -348,8 +343,8 @@ class StaticSearchIndex implements StaticIndex {
     );
   }
 
-  /** What the query syntax reads of the rows: phrases are read in the text shards of the rows holding all their words. */
-  private syntaxRows(): SyntaxRows {
+  /** Its rows as the query syntax and the proximity bonus read them (RowReader): texts come from the text shards. */
+  private rowReader(): RowReader {
     const { docs, row0, rowDoc } = this.tier;
     return {
       rows: this.m.rows,
