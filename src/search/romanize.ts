@@ -6,8 +6,8 @@
  * (terms.ts), so "й" and "ё" arrive as "и" and "е". Devanagari by syllable, with Hindi's dropped
  * vowels. Spellings that English took from elsewhere ("Шопен", Chopin) or with other vowels
  * ("बर्लिन", barlin) stay unmatched: this recovers names spelled as they sound, not translations.
- * Arabic writes no short vowels: arabicConsonants gives its consonants, for sound keys only.
- * Thai and Chinese would need more than a table.
+ * Scripts that write no short vowels (Arabic) or whose names the segmenter splits into syllables
+ * (Thai, Chinese) give only their consonants, for sound keys: arabic.ts, syllable-scripts.ts.
  */
 
 // biome-ignore format: a table reads better in rows
@@ -110,22 +110,5 @@ function romanizeDevanagari(word: string): string | null {
     spoken = vowel !== '';
     out += s.latin + vowel + s.after;
   });
-  return out;
-}
-
-// biome-ignore format: a table reads better in rows
-const ARABIC: Record<string, string> = {
-  ب: 'b', ت: 't', ث: 't', ج: 'j', ح: 'h', خ: 'kh', د: 'd', ذ: 'd', ر: 'r', ز: 'z', س: 's', ش: 'sh',
-  ص: 's', ض: 'd', ط: 't', ظ: 'z', ع: '', غ: 'g', ف: 'f', ق: 'q', ك: 'k', ل: 'l', م: 'm', ن: 'n',
-  ه: 'h', و: 'w', ي: 'y', ى: '', ا: '', أ: '', إ: '', آ: '', ء: '', ؤ: '', ئ: '', ة: '', پ: 'p',
-  چ: 'ch', ژ: 'zh', گ: 'g', ڤ: 'v', ک: 'k', ی: 'y',
-};
-const ARABIC_WORD = /^\p{Script=Arabic}+$/u;
-
-/** The consonants of an Arabic-script word in Latin letters (vowel letters and marks dropped); null for any other word. */
-export function arabicConsonants(word: string): string | null {
-  if (!ARABIC_WORD.test(word)) return null;
-  let out = '';
-  for (const ch of word) out += ARABIC[ch] ?? '';
   return out;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { withoutArticle } from '../../src/search/arabic.js';
 import { codec } from '../../src/search/codec.js';
 import { Collection } from '../../src/search/collection.js';
 import { fuseRanks, STANDARD_FUSION } from '../../src/search/fuse.js';
@@ -88,6 +89,73 @@ describe('terms', () => {
     expect([...lex.top('ما هي عاصمة باريس', 10, null).rows]).toEqual([1]);
   });
 
+  it('folds Arabic spelling variants, and keys an Arabic word without the article written onto it', () => {
+    const folded = (word: string) => terms(word)[0] as string;
+    expect(['نُشِرَ', 'نشر', 'أوّل', 'اول', 'مدرسة', 'مدرسه', 'مستشفى', 'مستشفي', 'ـكتـاب'].map(folded)).toEqual([
+      'نشر',
+      'نشر',
+      'اول',
+      'اول',
+      'مدرسه',
+      'مدرسه',
+      'مستشفي',
+      'مستشفي',
+      'كتاب',
+    ]);
+    expect(['البرونكوس', 'للنورمان', 'والبرونكوس', 'بالبيزنطية'].map((w) => soundKey(folded(w)))).toEqual([
+      'brn',
+      'nrm',
+      'brn',
+      'bzn',
+    ]);
+    expect(['broncos', 'normans', 'byzantine'].map(soundKey)).toEqual(['brn', 'nrm', 'bzn']);
+    // Two letters after the article at least: "الف" (a thousand) keeps its own.
+    expect(['الف', 'الفن', 'والد', 'والدة'].map(withoutArticle)).toEqual(['الف', 'فن', 'والد', 'دة']);
+    const lex = new LexicalIndex(false);
+    ['The Broncos beat the Panthers.', 'Paris is the capital of France.'].forEach((t, row) => {
+      lex.add(row, t);
+    });
+    expect([...lex.top('من هزم البرونكوس؟', 10, null).rows]).toEqual([0]);
+  });
+
+  it('keys j with g and x as ks, as English spells those sounds', () => {
+    const folded = (word: string) => terms(word)[0] as string;
+    expect(['George', 'جورج', 'general', 'जनरल', 'Saxon', 'Σάξονες'].map((w) => soundKey(folded(w)))).toEqual([
+      'grg',
+      'grg',
+      'gnr',
+      'gnr',
+      'sks',
+      'sks',
+    ]);
+  });
+
+  it('keys Thai and Chinese names across the syllables the segmenter splits them into', () => {
+    const keys = (text: string) =>
+      terms(text)
+        .filter((t) => t.startsWith('\u0003'))
+        .map((t) => t.slice(1));
+    // "แพน|เธอ|ร์ส" (Panthers), "เท|สลา" (Tesla), "培|顿" (Peyton), "特斯拉" (Tesla), "格|莱|美" (Grammy).
+    expect(keys('แพนเธอร์ส')[0]).toBe(soundKey('panthers'));
+    expect(keys('เทสลาร่วมหุ้นกับใคร')[0]).toBe(soundKey('tesla'));
+    // Chinese writes English r and l alike: a run with an l is keyed both ways.
+    expect(keys('谁与特斯拉合作')).toEqual([soundKey('tesla'), 'tsr']);
+    expect(keys('格莱美奖')).toContain(soundKey('grammy'));
+    expect(keys('格莱美奖')).toContain('glm');
+    // A gap ends a run: "เพย์ตัน แมนนิง" (Peyton Manning) keys each name on its own.
+    expect(keys('เพย์ตัน แมนนิง')).toEqual([soundKey('peyton'), soundKey('manning')]);
+    // Kanji in Japanese text are read in Japanese, not by these readings.
+    expect(keys('特斯拉とテスラ')).toEqual([]);
+    const lex = new LexicalIndex(false);
+    ['Tesla worked with Westinghouse.', 'The Panthers lost to the Broncos.', 'Grammy awards.'].forEach((t, row) => {
+      lex.add(row, t);
+    });
+    expect([...lex.top('เทสลาร่วมหุ้นกับใครในปี 1886', 10, null).rows]).toEqual([0]);
+    expect([...lex.top('ทีมรับของแพนเธอร์สยอมแพ้ที่คะแนนเท่าไร', 10, null).rows]).toEqual([1]);
+    expect([...lex.top('谁在 1886 年与特斯拉合作？', 10, null).rows]).toEqual([0]);
+    expect([...lex.top('女神卡卡得过几次格莱美奖？', 10, null).rows]).toEqual([2]);
+  });
+
   it('with ngrams, adds the character 4-grams of each word, word boundaries included', () => {
     const grams = terms('Défense', true).filter((t) => t.startsWith('\u0002'));
     expect(grams).toEqual([' def', 'defe', 'efen', 'fens', 'ense', 'nse '].map((g) => `\u0002${g}`));
@@ -101,7 +169,7 @@ describe('BM25', () => {
 
   it('scores rows as Okapi BM25 (k1 1.2, b 0.75) and ranks by it', () => {
     const lex = new LexicalIndex(false);
-    ['red fox', 'red red dog', 'blue bee sun'].forEach((t, row) => {
+    ['red cat', 'red red dog', 'blue bee sun'].forEach((t, row) => {
       lex.add(row, t);
     });
     const ranked = lex.top('red', 10, null);
@@ -114,7 +182,7 @@ describe('BM25', () => {
 
   it('forgets removed rows in scores and statistics, also after a compaction', () => {
     const lex = new LexicalIndex(false);
-    ['red fox', 'red red dog', 'blue bee sun'].forEach((t, row) => {
+    ['red cat', 'red red dog', 'blue bee sun'].forEach((t, row) => {
       lex.add(row, t);
     });
     lex.remove(1, 'red red dog');

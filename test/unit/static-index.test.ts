@@ -7,6 +7,7 @@ import { createEncoder, createIndex } from '../../src/client/client.js';
 import { InputError, M3WebError } from '../../src/errors.js';
 import { openIndex } from '../../src/search/index.js';
 import { type FileCache, forgetOtherBuilds } from '../../src/search/static/files.js';
+import { parseManifest, VERSION } from '../../src/search/static/format.js';
 import type { IndexEncoder, VectorIndex } from '../../src/search/types.js';
 import type { ModelInfo } from '../../src/types.js';
 import { m3web } from '../support/cli.js';
@@ -283,6 +284,25 @@ describe('static index over HTTP', () => {
     expect(await rejection(index.search(QUERIES[0] as string, 'lexical' as never))).toBeInstanceOf(InputError);
     expect(await rejection(openIndex({ encoder: {} as IndexEncoder, url }))).toBeInstanceOf(InputError);
     index.close();
+  });
+});
+
+describe('static index manifest', () => {
+  it('refuses a folder written for other terms (an older format) with the command that rewrites it', () => {
+    const manifest = (version: number) => new TextEncoder().encode(JSON.stringify({ format: 'm3web-static', version }));
+    for (const version of [1, VERSION + 1]) {
+      const err = (() => {
+        try {
+          parseManifest(manifest(version), 'https://h/a/index.json');
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as Error).message).toMatch(
+        new RegExp(`format version ${version}, this m3web reads ${VERSION}.*m3web index --static`),
+      );
+    }
   });
 });
 

@@ -25,7 +25,12 @@ import type { IndexSignature, Meta, VectorType } from '../types.js';
  * order.ts), so a query's candidates fall into few of them. Binary data is little-endian.
  */
 export const FORMAT = 'm3web-static';
-export const VERSION = 1;
+/**
+ * Raised whenever a text's terms change (terms.ts), since a query's terms must be made as the
+ * index's were: 2 folds Arabic spelling variants and keys Thai and Chinese names. An older folder
+ * is refused with the command that rewrites it, rather than searched with terms it lacks.
+ */
+export const VERSION = 2;
 export const MANIFEST = 'index.json';
 export const COARSE = 'coarse.bin';
 export const DOCS = 'docs.json';

@@ -1,0 +1,76 @@
+/**
+ * Consonants of Thai and Chinese words in Latin letters, for sound keys that meet names across
+ * scripts ("เทสลา", "特斯拉" and "Tesla" share "tsl"). The Segmenter's dictionaries do not hold most
+ * foreign names, so it splits them into syllables ("เท|สลา") or characters ("培|顿"): sound-key.ts
+ * reads a key across the words that follow one another without a gap.
+ */
+
+/**
+ * Thai consonants as English spellings of loanwords use them: initial values, aspirated stops as
+ * the plain letter English writes (พ for p, ท for t), จ as j, อ silent (a vowel carrier). A letter
+ * under the silencing mark (์) is kept: Thai keeps the English spelling's "r" there ("แพนเธอร์ส").
+ */
+// biome-ignore format: a table reads better in rows
+const THAI: Record<string, string> = {
+  ก: 'k', ข: 'kh', ฃ: 'kh', ค: 'kh', ฅ: 'kh', ฆ: 'kh', ง: 'ng', จ: 'j', ฉ: 'ch', ช: 'ch', ซ: 's', ฌ: 'ch',
+  ญ: 'y', ฎ: 'd', ฏ: 't', ฐ: 'th', ฑ: 'th', ฒ: 'th', ณ: 'n', ด: 'd', ต: 't', ถ: 'th', ท: 'th', ธ: 'th',
+  น: 'n', บ: 'b', ป: 'p', ผ: 'p', ฝ: 'f', พ: 'p', ฟ: 'f', ภ: 'p', ม: 'm', ย: 'y', ร: 'r', ล: 'l', ว: 'w',
+  ศ: 's', ษ: 's', ส: 's', ห: 'h', ฬ: 'l', อ: '', ฮ: 'h', ฤ: 'r', ฦ: 'l',
+};
+
+/**
+ * Mandarin readings (pinyin without tones) of the characters Chinese writes foreign names with
+ * (the Xinhua News Agency's transliteration table), common characters of other words left out.
+ * Pinyin x, q and c are written as the English sounds they stand for in names: s, ch, ts.
+ */
+const HAN_READINGS = `阿a 埃ai 艾ai 爱ai 安an 昂ang 奥ao 澳ao 巴ba 拜bai 班ban 邦bang 保bao 鲍bao 贝bei 本ben 比bi 彼bi
+宾bin 波bo 博bo 伯bo 布bu 查cha 察cha 楚chu 茨ci 策ce 岑cen 达da 戴dai 丹dan 道dao 德de 登deng 邓deng 迪di 蒂di
+丁ding 东dong 杜du 顿dun 敦dun 厄e 俄e 恩en 尔er 法fa 凡fan 范fan 菲fei 费fei 斐fei 芬fen 丰feng 冯feng 佛fo 弗fu
+福fu 夫fu 伏fu 富fu 盖gai 甘gan 冈gang 高gao 戈ge 哥ge 格ge 根gen 贡gong 古gu 瓜gua 圭gui 哈ha 海hai 汉han 罕han
+豪hao 赫he 荷he 黑hei 亨heng 洪hong 胡hu 华hua 怀huai 惠hui 霍huo 基ji 吉ji 济ji 加jia 贾jia 杰jie 捷jie 金jin
+津jin 喀ka 卡ka 凯kai 坎kan 康kang 考kao 柯ke 科ke 克ke 肯ken 孔kong 库ku 夸kua 奎kui 昆kun 拉la 腊la 莱lai 赖lai
+兰lan 朗lang 劳lao 勒le 雷lei 蕾lei 冷leng 里li 利li 莉li 丽li 黎li 连lian 列lie 林lin 琳lin 凌ling 留liu 龙long
+隆long 卢lu 鲁lu 路lu 露lu 伦lun 仑lun 罗luo 洛luo 马ma 玛ma 迈mai 麦mai 曼man 芒mang 毛mao 梅mei 美mei 门men
+蒙meng 孟meng 米mi 密mi 莫mo 墨mo 默mo 姆mu 穆mu 纳na 娜na 奈nai 南nan 瑙nao 内nei 尼ni 妮ni 宁ning 纽niu 努nu
+诺nuo 欧ou 帕pa 潘pan 庞pang 佩pei 培pei 彭peng 皮pi 珀po 普pu 浦pu 埔pu 奇qi 齐qi 乔qiao 切qie 钦qin 琴qin
+琼qiong 丘qiu 瑞rui 萨sa 塞sai 赛sai 桑sang 瑟se 森sen 沙sha 莎sha 尚shang 绍shao 舍she 圣sheng 施shi 什shi 史shi
+舒shu 斯si 司si 松song 苏su 索suo 塔ta 泰tai 坦tan 汤tang 唐tang 陶tao 特te 藤teng 提ti 廷ting 图tu 托tuo 瓦wa
+万wan 旺wang 威wei 韦wei 维wei 温wen 沃wo 乌wu 伍wu 西xi 希xi 锡xi 夏xia 肖xiao 谢xie 辛xin 欣xin 休xiu 修xiu
+雅ya 亚ya 扬yang 杨yang 耶ye 伊yi 依yi 因yin 英ying 尤you 约yue 泽ze 扎zha 詹zhan 珍zhen 朱zhu 兹zi 宗zong 祖zu
+佐zuo`;
+
+const HAN = new Map(
+  HAN_READINGS.split(/\s+/).map((entry) => {
+    const reading = entry
+      .slice(1)
+      .replace(/^x/, 's')
+      .replace(/^q/, 'ch')
+      .replace(/^c(?!h)/, 'ts');
+    return [entry[0] as string, reading] as const;
+  }),
+);
+
+const THAI_WORD = /^\p{Script=Thai}+$/u;
+const HAN_WORD = /^\p{Script=Han}+$/u;
+
+/** How a syllable script writes a name's sounds: Thai letter by letter, Chinese a syllable a character. */
+export type Syllabary = 'thai' | 'han';
+
+/**
+ * A Thai or Chinese word's Latin letters and its script; null for a word in another script and
+ * for a Chinese word with a character outside the table (a word of the language, not a name).
+ */
+export function syllableLatin(word: string): { latin: string; script: Syllabary } | null {
+  let latin = '';
+  if (THAI_WORD.test(word)) {
+    for (const ch of word) latin += THAI[ch] ?? '';
+    return { latin, script: 'thai' };
+  }
+  if (!HAN_WORD.test(word)) return null;
+  for (const ch of word) {
+    const reading = HAN.get(ch);
+    if (reading === undefined) return null;
+    latin += reading;
+  }
+  return { latin, script: 'han' };
+}
