@@ -1,8 +1,9 @@
 /**
- * Consonants of Thai and Chinese words in Latin letters, for sound keys that meet names across
- * scripts ("เทสลา", "特斯拉" and "Tesla" share "tsl"). The Segmenter's dictionaries do not hold most
- * foreign names, so it splits them into syllables ("เท|สลา") or characters ("培|顿"): sound-key.ts
- * reads a key across the words that follow one another without a gap.
+ * Latin letters for words in Thai, Chinese, Japanese katakana and Korean hangul, for sound keys
+ * that meet names across scripts ("เทสลา", "特斯拉", "テスラ", "테슬라" and "Tesla" share "tsl").
+ * The Segmenter's dictionaries do not hold most foreign names, so it splits them into syllables
+ * ("เท|สลา") or characters ("培|顿"): sound-key.ts reads a key across the words that follow one
+ * another without a gap. Korean is written with spaces: a word is keyed on its own.
  */
 
 /**
@@ -50,27 +51,87 @@ const HAN = new Map(
   }),
 );
 
-const THAI_WORD = /^\p{Script=Thai}+$/u;
-const HAN_WORD = /^\p{Script=Han}+$/u;
+/**
+ * Katakana, the script Japanese writes foreign names with, in Hepburn romanisation; the long
+ * vowel mark and the small tsu (a doubled consonant) add no letter.
+ */
+const KANA_READINGS = `アa イi ウu エe オo カka キki クku ケke コko ガga ギgi グgu ゲge ゴgo サsa シshi スsu セse ソso
+ザza ジji ズzu ゼze ゾzo タta チchi ツtsu テte トto ダda ヂji ヅzu デde ドdo ナna ニni ヌnu ネne ノno ハha ヒhi
+フfu ヘhe ホho バba ビbi ブbu ベbe ボbo パpa ピpi プpu ペpe ポpo マma ミmi ムmu メme モmo ヤya ユyu ヨyo ラra
+リri ルru レre ロro ワwa ヰwi ヱwe ヲwo ンn ヴvu ァa ィi ゥu ェe ォo ャya ュyu ョyo ヮwa ヵka ヶke ッ ー`;
 
-/** How a syllable script writes a name's sounds: Thai letter by letter, Chinese a syllable a character. */
-export type Syllabary = 'thai' | 'han';
+const KANA = new Map(KANA_READINGS.split(/\s+/).map((entry) => [entry[0] as string, entry.slice(1)] as const));
 
 /**
- * A Thai or Chinese word's Latin letters and its script; null for a word in another script and
- * for a Chinese word with a character outside the table (a word of the language, not a name).
+ * Hangul syllables' consonants, as Korean spells loanwords: initial ㅇ silent, final ㅅ as the
+ * "t" it says ("로봇", robot). A final ㄹ then an initial ㄹ ("테슬라", Tesla) reads "lr", which
+ * the key's l-for-r reading makes one l.
  */
-export function syllableLatin(word: string): { latin: string; script: Syllabary } | null {
+// biome-ignore format: tables read better in rows
+const HANGUL_INITIALS = ['g', 'kk', 'n', 'd', 'tt', 'r', 'm', 'b', 'pp', 's', 'ss', '', 'j', 'jj', 'ch', 'k', 't', 'p', 'h'];
+// biome-ignore format: tables read better in rows
+const HANGUL_FINALS = ['', 'k', 'k', 'ks', 'n', 'nj', 'n', 't', 'l', 'lk', 'lm', 'lb', 'l', 'lt', 'lp', 'l', 'm', 'b', 'bs', 't', 't', 'ng', 't', 't', 'k', 't', 'p', 't'];
+const HANGUL_FIRST = 0xac00;
+const HANGUL_LAST = 0xd7a3;
+
+function hangulLatin(word: string): string | null {
+  let latin = '';
+  for (const ch of word) {
+    const code = (ch.codePointAt(0) as number) - HANGUL_FIRST;
+    if (code < 0 || code > HANGUL_LAST - HANGUL_FIRST) return null;
+    latin += `${HANGUL_INITIALS[Math.floor(code / 588)]}a${HANGUL_FINALS[code % 28]}`;
+  }
+  return latin;
+}
+
+const THAI_WORD = /^\p{Script=Thai}+$/u;
+const HAN_WORD = /^\p{Script=Han}+$/u;
+const KANA_WORD = /^\p{Script=Katakana}+$/u;
+
+/** How a syllable script writes a name's sounds: Thai letter by letter, the others a syllable a character. */
+export type Syllabary = 'thai' | 'han' | 'kana' | 'hangul';
+
+/**
+ * Sounds English tells apart and a script writes with one letter, as (letter in its spelling,
+ * the other English letter): Chinese writes r with l (罗, 拉), Japanese l with r (ラ), Korean l
+ * with r at a word's start (런던, London) and v and f with b and p (ㅂ, ㅍ). A key with those
+ * letters is also made with the other.
+ */
+export const MERGED_SOUNDS: Record<Syllabary, readonly (readonly [string, string])[]> = {
+  thai: [],
+  han: [['l', 'r']],
+  kana: [['r', 'l']],
+  hangul: [
+    ['r', 'l'],
+    ['b', 'f'],
+  ],
+};
+
+export interface Spelled {
+  latin: string;
+  script: Syllabary;
+}
+
+/**
+ * A Thai, Chinese, katakana or hangul word's Latin letters and its script; null for a word in
+ * another script, and for a Chinese word with a character outside the table (a word of the
+ * language, not a name).
+ */
+export function syllableLatin(word: string): Spelled | null {
   let latin = '';
   if (THAI_WORD.test(word)) {
     for (const ch of word) latin += THAI[ch] ?? '';
     return { latin, script: 'thai' };
   }
-  if (!HAN_WORD.test(word)) return null;
+  const readings = HAN_WORD.test(word) ? HAN : KANA_WORD.test(word) ? KANA : null;
+  if (readings === null) {
+    const hangul = hangulLatin(word);
+    return hangul === null ? null : { latin: hangul, script: 'hangul' };
+  }
   for (const ch of word) {
-    const reading = HAN.get(ch);
+    const reading = readings.get(ch);
     if (reading === undefined) return null;
     latin += reading;
   }
-  return { latin, script: 'han' };
+  return { latin, script: readings === HAN ? 'han' : 'kana' };
 }

@@ -24,7 +24,7 @@
 
 import { normalizeArabic } from './arabic.js';
 import { romanize } from './romanize.js';
-import { runKeys, soundKey } from './sound-key.js';
+import { runKeys, soundKeys } from './sound-key.js';
 import { windowedSegments } from './text-windows.js';
 
 const PREFIX = 4;
@@ -113,8 +113,7 @@ function companions(word: string): string[] {
   // a name spelled in Latin letters, without a second whole word in the word's own language.
   const latin = romanize(word);
   if (latin !== null && latin.length > PREFIX) c.push(PREFIX_MARK + latin.slice(0, PREFIX));
-  const key = soundKey(word);
-  if (key !== null) c.push(SOUND_MARK + key);
+  for (const key of soundKeys(word)) c.push(SOUND_MARK + key);
   if (companionCache.size >= FOLD_CACHE_SIZE) companionCache.clear();
   companionCache.set(word, c);
   return c;

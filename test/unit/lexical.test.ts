@@ -7,11 +7,13 @@ import { highlights } from '../../src/search/highlight.js';
 import { LexicalIndex } from '../../src/search/lexical.js';
 import { romanize } from '../../src/search/romanize.js';
 import { openIndex } from '../../src/search/search-index.js';
-import { soundKey } from '../../src/search/sound-key.js';
+import { soundKeys } from '../../src/search/sound-key.js';
 import { terms } from '../../src/search/terms.js';
 import { checkSearch } from '../../src/search/validate.js';
 import { recordingEncoder } from '../support/recording-encoder.js';
 
+/** A word's first sound key: words outside Korean have one at most. */
+const soundKey = (word: string) => soundKeys(word)[0] ?? null;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // The lexical ranker and rank fusion behind hybrid search, against hand-computed BM25.
@@ -144,8 +146,10 @@ describe('terms', () => {
     expect(keys('格莱美奖')).toContain('glm');
     // A gap ends a run: "เพย์ตัน แมนนิง" (Peyton Manning) keys each name on its own.
     expect(keys('เพย์ตัน แมนนิง')).toEqual([soundKey('peyton'), soundKey('manning')]);
-    // Kanji in Japanese text are read in Japanese, not by these readings.
-    expect(keys('特斯拉とテスラ')).toEqual([]);
+    // Kanji in Japanese text are read in Japanese, not by these readings; katakana are keyed, with
+    // l for r too (Japanese writes both with ラ).
+    expect(keys('特斯拉とテスラ')).toEqual(['tsr', 'tsl']);
+    expect(keys('ペイトン・マニング')).toEqual([soundKey('peyton'), soundKey('manning')]);
     const lex = new LexicalIndex(false);
     ['Tesla worked with Westinghouse.', 'The Panthers lost to the Broncos.', 'Grammy awards.'].forEach((t, row) => {
       lex.add(row, t);
@@ -154,6 +158,18 @@ describe('terms', () => {
     expect([...lex.top('ทีมรับของแพนเธอร์สยอมแพ้ที่คะแนนเท่าไร', 10, null).rows]).toEqual([1]);
     expect([...lex.top('谁在 1886 年与特斯拉合作？', 10, null).rows]).toEqual([0]);
     expect([...lex.top('女神卡卡得过几次格莱美奖？', 10, null).rows]).toEqual([2]);
+    expect([...lex.top('テスラは1886年に誰と提携しましたか', 10, null).rows]).toEqual([0]);
+    expect([...lex.top('레이디 가가는 그래미상을 몇 번 받았나요?', 10, null).rows]).toEqual([2]);
+  });
+
+  it('keys Korean words as hangul spells loanwords, with l for r and f for b too', () => {
+    // 테슬라 (Tesla), 캘리포니아 (California: final and initial ㄹ as one l, read with l for r), 로봇 (robot: final ㅅ as t), 런던 (London), 덴버 (Denver).
+    expect(soundKeys('테슬라는')).toEqual(['tsl']);
+    expect(soundKeys('로봇')).toEqual(['rbt', 'rft', 'lbt', 'lft']);
+    expect(soundKeys('런던')).toContain(soundKey('london'));
+    expect(soundKeys('캘리포니아')).toContain(soundKey('california'));
+    expect(soundKeys('덴버')).toContain(soundKey('denver'));
+    expect(soundKeys('나라')).toEqual([]);
   });
 
   it('with ngrams, adds the character 4-grams of each word, word boundaries included', () => {
