@@ -86,7 +86,8 @@ function hangulLatin(word: string): string | null {
 
 const THAI_WORD = /^\p{Script=Thai}+$/u;
 const HAN_WORD = /^\p{Script=Han}+$/u;
-const KANA_WORD = /^\p{Script=Katakana}+$/u;
+/** With the long vowel mark (ー), which Unicode gives to both kana scripts. */
+const KANA_WORD = /^\p{Script_Extensions=Katakana}+$/u;
 
 /** How a syllable script writes a name's sounds: Thai letter by letter, the others a syllable a character. */
 export type Syllabary = 'thai' | 'han' | 'kana' | 'hangul';

@@ -150,6 +150,7 @@ describe('terms', () => {
     // l for r too (Japanese writes both with ラ).
     expect(keys('特斯拉とテスラ')).toEqual(['tsr', 'tsl']);
     expect(keys('ペイトン・マニング')).toEqual([soundKey('peyton'), soundKey('manning')]);
+    expect(keys('スーパーボウル')[0]).toBe(soundKey('superbowl'));
     const lex = new LexicalIndex(false);
     ['Tesla worked with Westinghouse.', 'The Panthers lost to the Broncos.', 'Grammy awards.'].forEach((t, row) => {
       lex.add(row, t);
