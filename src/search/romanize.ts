@@ -23,6 +23,13 @@ const LETTERS: Record<string, string> = {
   ω: 'o',
 };
 
+/**
+ * Greek writes the b, d, g and j of other languages' names with two letters ("Μπρόνκος", Broncos;
+ * "Ντένβερ", Denver): read as those (ELOT 743 does at a word's start; inside Greek words they say
+ * mb, nd, ng, which a key then misses). Questions against English paragraphs, BM25 R@1 45.1% ->
+ * 46.5%; FLORES sentences to English 39.5% -> 43.5%.
+ */
+const GREEK_PAIRS: Record<string, string> = { μπ: 'b', ντ: 'd', γκ: 'g', τζ: 'j' };
 const DEVANAGARI = /^\p{Script=Devanagari}+$/u;
 const ROMANIZABLE = /^[\p{Script=Cyrillic}\p{Script=Greek}]+$/u;
 
@@ -31,8 +38,15 @@ export function romanize(word: string): string | null {
   if (DEVANAGARI.test(word)) return romanizeDevanagari(word);
   if (!ROMANIZABLE.test(word)) return null;
   let out = '';
-  for (const ch of word) {
-    const latin = LETTERS[ch];
+  // Both alphabets are in the Basic Multilingual Plane: a letter is one UTF-16 unit.
+  for (let i = 0; i < word.length; i++) {
+    const pair = GREEK_PAIRS[word.slice(i, i + 2)];
+    if (pair !== undefined) {
+      out += pair;
+      i++;
+      continue;
+    }
+    const latin = LETTERS[word[i] as string];
     if (latin === undefined) return null;
     out += latin;
   }
