@@ -58,8 +58,14 @@ describe('terms', () => {
       'futbol',
       'bronkos',
     ]);
-    // Greek's two-letter b, d, g and j of foreign names.
-    expect(['μπρονκος', 'ντενβερ', 'γκραμι', 'τζορτζ'].map(romanize)).toEqual(['bronkos', 'denver', 'grami', 'jorj']);
+    // Greek's two-letter b, d, g and j of foreign names, and Russian's j.
+    expect(['μπρονκος', 'ντενβερ', 'γκραμι', 'τζορτζ', 'джордж'].map(romanize)).toEqual([
+      'bronkos',
+      'denver',
+      'grami',
+      'jorj',
+      'jorj',
+    ]);
     expect(romanize('berlin')).toBeNull();
     expect(romanize('москва2')).toBeNull();
     const prefixes = (text: string) => terms(text).filter((t) => t.startsWith('\u0001'));
