@@ -51,7 +51,7 @@ const encoder: IndexEncoder = {
 };
 
 /** Paragraph numbers, best first. */
-interface Searcher {
+export interface Searcher {
   top(query: string, k: number): Promise<number[]>;
   close(): void;
 }
@@ -60,7 +60,7 @@ interface Paragraph {
   text: string;
   title?: string;
 }
-interface Ranker {
+export interface Ranker {
   name: string;
   /** `lang`: the paragraphs' language (xquad's code), for libraries that are told it. */
   build(paragraphs: readonly Paragraph[], lang: string): Promise<Searcher>;
@@ -68,7 +68,7 @@ interface Ranker {
 /** Each library's boost of a title field: m3web's TITLE_WEIGHT. */
 const TITLE_BOOST = TITLE_WEIGHT;
 
-const m3web = (ngrams: boolean, typos: boolean, prefix: boolean): Ranker => ({
+export const m3web = (ngrams: boolean, typos: boolean, prefix: boolean): Ranker => ({
   name: `m3web lexical${ngrams ? '' : ' (no ngrams)'}${typos ? '' : ' (typos: false)'}${prefix ? ' (prefix)' : ''}`,
   async build(paragraphs) {
     const index = await openIndex({ encoder, name: 'lexical-xquad', device: 'cpu', ngrams });
@@ -84,7 +84,7 @@ const m3web = (ngrams: boolean, typos: boolean, prefix: boolean): Ranker => ({
  * MiniSearch's defaults: Unicode space / punctuation split, lower case, BM25+, any term; with
  * `fuzzy`, its documented setting for typos (edits up to a fifth of a term's length).
  */
-const minisearch = (fuzzy: boolean, prefix: boolean): Ranker => ({
+export const minisearch = (fuzzy: boolean, prefix: boolean): Ranker => ({
   name: `MiniSearch 7.2 (defaults${fuzzy ? ', fuzzy 0.2' : ''}${prefix ? ', prefix' : ''})`,
   async build(paragraphs) {
     const titled = paragraphs.some((p) => p.title);
@@ -118,7 +118,7 @@ const ORAMA_LANGUAGE: Record<string, Language> = {
   tr: 'turkish',
 };
 /** With `tolerance`, Orama's typo setting: terms within that many edits match. */
-const orama = (tolerance: number): Ranker => ({
+export const orama = (tolerance: number): Ranker => ({
   name: `Orama 3.1 (BM25, the paragraphs' language where it has one${tolerance ? `, tolerance ${tolerance}` : ''})`,
   async build(paragraphs, lang) {
     const titled = paragraphs.some((p) => p.title);
@@ -139,13 +139,13 @@ const orama = (tolerance: number): Ranker => ({
   },
 });
 
-interface Scores {
+export interface Scores {
   r1: number;
   mrr10: number;
   msPerQuery: number;
 }
 
-async function score(s: Searcher, questions: readonly { text: string; paragraph: number }[]): Promise<Scores> {
+export async function score(s: Searcher, questions: readonly { text: string; paragraph: number }[]): Promise<Scores> {
   let r1 = 0;
   let rr = 0;
   const t0 = performance.now();

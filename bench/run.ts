@@ -47,6 +47,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     usesDawn: false,
     load: () => import('./lexical-xquad.js'),
   },
+  'lexical-flores': {
+    summary: 'BM25 alone on FLORES dev bitext (xx -> English R@1 / MRR@10, 13 languages) beside MiniSearch and Orama, no model',
+    usesDawn: false,
+    load: () => import('./lexical-flores.js'),
+  },
   decoders: {
     summary: 'tokens/s of Qwen3-Embedding-0.6B and EmbeddingGemma-300m shapes (random weights, q8 / q4) on WebGPU and the CPU',
     usesDawn: true,

@@ -20,7 +20,7 @@ export interface HighlightOptions {
  */
 export function highlights(query: string, text: string, how: HighlightOptions = {}): Highlight[] {
   const wanted = new Set<string>(how.corrections);
-  for (const word of wordSpans(query)) for (const t of word.terms) if (!how.common?.(t)) wanted.add(t);
+  for (const word of wordSpans(query, true)) for (const t of word.terms) if (!how.common?.(t)) wanted.add(t);
   const typed = how.prefix ? typedWord(query) : null;
   if (wanted.size === 0 && typed === null) return [];
   const out: Highlight[] = [];

@@ -89,8 +89,8 @@ export function bm25Rows(
 }
 
 /** A text's terms with their counts, and how many terms it has. */
-export function counts(text: string, ngrams: boolean): { tf: Map<string, number>; length: number } {
-  const all = terms(text, ngrams);
+export function counts(text: string, ngrams: boolean, query = false): { tf: Map<string, number>; length: number } {
+  const all = terms(text, ngrams, query);
   const tf = new Map<string, number>();
   for (const t of all) tf.set(t, (tf.get(t) ?? 0) + 1);
   return { tf, length: all.length };
@@ -109,8 +109,9 @@ const CORRECTION_WEIGHT = 0.5;
  * query lacks. The in-memory and the static index weigh a query alike.
  */
 export function queryWeights(query: string, ngrams: boolean, corrections: readonly string[]): Map<string, number> {
-  const { tf } = counts(query, ngrams);
-  for (const word of corrections) for (const term of terms(word, ngrams)) if (!tf.has(term)) tf.set(term, CORRECTION_WEIGHT);
+  const { tf } = counts(query, ngrams, true);
+  for (const word of corrections)
+    for (const term of terms(word, ngrams, true)) if (!tf.has(term)) tf.set(term, CORRECTION_WEIGHT);
   return tf;
 }
 

@@ -36,8 +36,16 @@ const NGRAM = 4;
 const PREFIX_MARK = '\u0001';
 const NGRAM_MARK = '\u0002';
 const SOUND_MARK = '\u0003';
+const BARE_MARK = '\u0004';
 const FOLDED_MARKS = /([\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}])\p{M}+/gu;
 const ARABIC = /\p{Script=Arabic}/u;
+/**
+ * Letters Vietnamese writes: its tone marks on other vowels (Latin Extended Additional), and ă,
+ * ơ, ư, đ. Romanian writes ă too: its words with one keep their marks the same way (xquad-dev,
+ * Romanian questions against English paragraphs 74.8% -> 75.2% R@1, monolingual unchanged).
+ */
+const VIETNAMESE = /[\u1ea0-\u1ef9ăơưđ]/u;
+const LATIN_WORD = /^\p{Script=Latin}+$/u;
 const KANA = /[\p{Script=Hiragana}\p{Script=Katakana}]/u;
 
 /** Scripts written without spaces between words: only a dictionary (the Segmenter's) can split them. */
@@ -76,18 +84,20 @@ function asciiDigit(digit: string): string {
   return String((cp - zero) % 10);
 }
 
+const withoutMarks = (word: string) => word.normalize('NFD').replace(FOLDED_MARKS, '$1').normalize('NFC');
+
+/**
+ * A word as the index keeps it. Vietnamese words keep their marks: its tones tell words apart
+ * ("ma", "mà", "má", "mả", "mã", "mạ" are six words), and folded they meet other languages' words
+ * ("thế" and "the", "tên" and "ten"); bareTerm lets a query typed without them find them.
+ */
 function fold(word: string): string {
   // Normalisation leaves ASCII as it is.
   if (ASCII.test(word)) return word.toLowerCase();
   let f = folded.get(word);
   if (f === undefined) {
-    f = word
-      .normalize('NFKC')
-      .toLowerCase()
-      .normalize('NFD')
-      .replace(FOLDED_MARKS, '$1')
-      .normalize('NFC')
-      .replace(NATIVE_DIGIT, asciiDigit);
+    const lower = word.normalize('NFKC').toLowerCase();
+    f = (VIETNAMESE.test(lower) ? lower : withoutMarks(lower)).replace(NATIVE_DIGIT, asciiDigit);
     if (ARABIC.test(f)) f = normalizeArabic(f);
     if (folded.size >= FOLD_CACHE_SIZE) folded.clear();
     folded.set(word, f);
@@ -122,8 +132,22 @@ function companions(word: string): string[] {
   return c;
 }
 
-/** The terms of `text`, in order, with repeats (term frequency counts them). */
-export function terms(text: string, ngrams = false): string[] {
+/**
+ * The term that lets words with and without Vietnamese marks meet: a document's Vietnamese word
+ * adds its letters without marks, and a query's word of plain Latin letters looks for them, so
+ * "Ha Noi" finds "Hà Nội" while "Hà Nội" finds only itself (and no "the" for "thế"). Null for
+ * other words.
+ */
+function bareTerm(word: string, query: boolean): string | null {
+  if (query) return LATIN_WORD.test(word) && !VIETNAMESE.test(word) ? BARE_MARK + word : null;
+  return VIETNAMESE.test(word) ? BARE_MARK + withoutMarks(word) : null;
+}
+
+/**
+ * The terms of `text`, in order, with repeats (term frequency counts them); `query`: the text is
+ * a query (bareTerm).
+ */
+export function terms(text: string, ngrams = false, query = false): string[] {
   const out: string[] = [];
   const list = [...words(text)];
   const keys = UNSPACED.test(text) ? runKeys(list, !KANA.test(text)) : [];
@@ -131,6 +155,8 @@ export function terms(text: string, ngrams = false): string[] {
     const word = fold(raw);
     out.push(word);
     out.push(...companions(word));
+    const bare = bareTerm(word, query);
+    if (bare !== null) out.push(bare);
     for (const key of keys[i] ?? []) out.push(SOUND_MARK + key);
     if (!ngrams) return;
     const padded = [' ', ...word, ' '];
@@ -144,13 +170,14 @@ export function terms(text: string, ngrams = false): string[] {
  * its prefixes (its own, and its Latin spelling's), not its sound key, which also joins words
  * that merely sound alike.
  */
-export function* wordSpans(text: string): Iterable<{ start: number; end: number; terms: string[] }> {
+export function* wordSpans(text: string, query = false): Iterable<{ start: number; end: number; terms: string[] }> {
   for (const { word: raw, index } of words(text)) {
     const word = fold(raw);
+    const bare = bareTerm(word, query);
     yield {
       start: index,
       end: index + raw.length,
-      terms: [word, ...companions(word).filter((t) => !t.startsWith(SOUND_MARK))],
+      terms: [word, ...companions(word).filter((t) => !t.startsWith(SOUND_MARK)), ...(bare === null ? [] : [bare])],
     };
   }
 }
@@ -159,7 +186,7 @@ export function* wordSpans(text: string): Iterable<{ start: number; end: number;
 export const foldedWords = (text: string): string[] => Array.from(words(text), (w) => fold(w.word));
 
 /** Whether a term is a whole word (not a prefix, n-gram or sound-key term). */
-export const isWordTerm = (term: string): boolean => term.charCodeAt(0) > 3;
+export const isWordTerm = (term: string): boolean => term.charCodeAt(0) > 4;
 
 /** The folded last word of `query` where the query ends with it (a word still being typed), else null. */
 export function typedWord(query: string): string | null {

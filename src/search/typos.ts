@@ -32,7 +32,7 @@ export const MAX_CHECKED_WORDS = 32;
 
 /** The query's distinct whole words long enough to correct, in order, the first MAX_CHECKED_WORDS: those an index checks for. */
 export const correctable = (query: string): string[] =>
-  [...new Set(terms(query).filter(isWordTerm))]
+  [...new Set(terms(query, false, true).filter(isWordTerm))]
     .filter((word) => editsAllowed([...word].length) > 0 && !SYLLABIC.test(word) && !DIGIT.test(word))
     .slice(0, MAX_CHECKED_WORDS);
 

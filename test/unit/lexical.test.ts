@@ -8,7 +8,7 @@ import { LexicalIndex } from '../../src/search/lexical.js';
 import { romanize } from '../../src/search/romanize.js';
 import { openIndex } from '../../src/search/search-index.js';
 import { soundKeys } from '../../src/search/sound-key.js';
-import { terms } from '../../src/search/terms.js';
+import { isWordTerm, terms } from '../../src/search/terms.js';
 import { checkSearch } from '../../src/search/validate.js';
 import { recordingEncoder } from '../support/recording-encoder.js';
 
@@ -18,7 +18,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // The lexical ranker and rank fusion behind hybrid search, against hand-computed BM25.
 
-const words = (text: string) => terms(text).filter((t) => (t.codePointAt(0) as number) > 3);
+const words = (text: string) => terms(text).filter(isWordTerm);
 
 describe('terms', () => {
   it('splits words in scripts without spaces and folds case and Latin accents', () => {
@@ -126,6 +126,22 @@ describe('terms', () => {
       lex.add(row, t);
     });
     expect([...lex.top('من هزم البرونكوس؟', 10, null).rows]).toEqual([0]);
+  });
+
+  it('keeps Vietnamese marks, and finds the words with them from a query typed without', () => {
+    const folded = (text: string) => words(text);
+    // Tones tell Vietnamese words apart, and folded they would meet English ones ("thế", "the").
+    expect(folded('Thế Thủ đô Nội Café')).toEqual(['thế', 'thủ', 'đô', 'nội', 'cafe']);
+    expect(terms('Nội')).toContain('\u0004noi');
+    expect(terms('noi', false, true)).toContain('\u0004noi');
+    expect(terms('nội', false, true)).not.toContain('\u0004noi');
+    const lex = new LexicalIndex(false);
+    ['Thủ đô của Việt Nam là Hà Nội.', 'The capital of France is Paris.'].forEach((t, row) => {
+      lex.add(row, t);
+    });
+    expect([...lex.top('thu do viet nam', 10, null).rows]).toEqual([0]);
+    expect([...lex.top('Thủ đô của Việt Nam', 10, null).rows]).toEqual([0]);
+    expect([...lex.top('thế', 10, null).rows]).toEqual([]);
   });
 
   it('keys j with g and x as ks, as English spells those sounds', () => {
@@ -358,6 +374,8 @@ describe('highlights', () => {
     expect(marked('defensa', 'the defense')).toEqual(['defense']);
     expect(marked('dfns', 'the defense')).toEqual([]);
     expect(marked('', 'anything')).toEqual([]);
+    // Vietnamese typed without its marks marks the words with them.
+    expect(marked('ha noi', 'Thủ đô là Hà Nội.')).toEqual(['Hà', 'Nội']);
   });
 
   it("leaves common words unmarked where the index's counts say so", () => {
