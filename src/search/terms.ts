@@ -1,10 +1,11 @@
 /**
  * Text to search terms for the lexical ranker, in any language: words by Unicode word
  * segmentation (`Intl.Segmenter`, whose dictionaries split Chinese, Japanese and Thai, written
- * without spaces; a regular expression of the same rule for text in other scripts), case-folded, with accents folded where the script treats them as marks on a
- * base letter (Latin, Greek, Cyrillic: "café" and "cafe" match, as users type them). Marks are
- * kept in scripts where they are letters' vowels (Devanagari, Thai, Arabic...): folding them
- * would merge different words.
+ * without spaces; a regular expression of the same rule for text in other scripts), case-folded,
+ * with accents folded where the script treats them as marks on a base letter (Latin, Greek,
+ * Cyrillic: "café" and "cafe" match, as users type them). Marks are kept in scripts where they
+ * are letters' vowels (Devanagari, Thai, Arabic...), and on Vietnamese words, where they are
+ * tones: folding them would merge different words.
  *
  * Each word longer than PREFIX letters also yields its first PREFIX letters as a second term, a
  * language-blind stand-in for stemming: inflected forms ("Verteidigung", "Verteidigungen";
@@ -16,10 +17,11 @@
  * paragraphs 36.4% -> 40.1% (Spanish 44.3% -> 57.9%, Arabic 8.4% -> 11.9%), monolingual
  * 92.3% -> 92.4% (Arabic +1.3, Spanish -0.9); read across the syllables of Thai, Chinese and
  * Japanese names (runKeys), Arabic words' without the article, 44.1% -> 45.9% (Arabic 13.4% ->
- * 19.5%, Thai 13.8% -> 19.6%, Chinese 14.2% -> 18.5%). Arabic words are folded as search engines
- * fold them (arabic.ts: optional marks dropped, alef, yeh and teh marbuta variants as one). With `ngrams` (an index's default), each word
- * also yields its character 4-grams (with word boundaries), which match inflections, cognates
- * across languages and typos, at about 2.2 times the postings. xquad-dev, lexical R@1 mean over 12
+ * 19.5%, Thai 13.8% -> 19.6%, Chinese 14.2% -> 18.5%). Arabic words are folded as search
+ * engines fold them (arabic.ts: optional marks dropped, alef, yeh and teh marbuta variants as
+ * one). With `ngrams` (an index's default), each word also yields its character 4-grams (with
+ * word boundaries), which match inflections, cognates across languages and typos, at about 2.2
+ * times the postings. xquad-dev, lexical R@1 mean over 12
  * languages (docs/search.md; `npm run bench -- lexical`): whole words 88.9% monolingual / 24.3%
  * against English paragraphs; with 4-letter prefixes 92.2% / 32.0%; with the romanized prefixes
  * and sound keys 92.4% / 40.1%; with 4-grams too 93.7% / 43.5%.
@@ -65,6 +67,8 @@ let segmenter: Intl.Segmenter | undefined;
 const folded = new Map<string, string>();
 /** A folded word's companion terms, for the same reason. */
 const companionCache = new Map<string, string[]>();
+/** A Vietnamese word's letters without its marks, for the same reason (bareTerm). */
+const bareTerms = new Map<string, string>();
 
 const ASCII = /^[\0-\x7f]*$/;
 
@@ -140,7 +144,14 @@ function companions(word: string): string[] {
  */
 function bareTerm(word: string, query: boolean): string | null {
   if (query) return LATIN_WORD.test(word) && !VIETNAMESE.test(word) ? BARE_MARK + word : null;
-  return VIETNAMESE.test(word) ? BARE_MARK + withoutMarks(word) : null;
+  if (!VIETNAMESE.test(word)) return null;
+  let bare = bareTerms.get(word);
+  if (bare === undefined) {
+    bare = BARE_MARK + withoutMarks(word);
+    if (bareTerms.size >= FOLD_CACHE_SIZE) bareTerms.clear();
+    bareTerms.set(word, bare);
+  }
+  return bare;
 }
 
 /**
@@ -166,9 +177,9 @@ export function terms(text: string, ngrams = false, query = false): string[] {
 }
 
 /**
- * Each word of `text` with where it is and the terms that name it closely: the folded word and
- * its prefixes (its own, and its Latin spelling's), not its sound key, which also joins words
- * that merely sound alike.
+ * Each word of `text` with where it is and the terms that name it closely: the folded word, its
+ * prefixes (its own, and its Latin spelling's) and its bare term, not its sound key, which also
+ * joins words that merely sound alike. `query`: as terms().
  */
 export function* wordSpans(text: string, query = false): Iterable<{ start: number; end: number; terms: string[] }> {
   for (const { word: raw, index } of words(text)) {
@@ -185,7 +196,7 @@ export function* wordSpans(text: string, query = false): Iterable<{ start: numbe
 /** The folded words of `text`, in order: its whole-word terms, as a phrase compares them. */
 export const foldedWords = (text: string): string[] => Array.from(words(text), (w) => fold(w.word));
 
-/** Whether a term is a whole word (not a prefix, n-gram or sound-key term). */
+/** Whether a term is a whole word (not a prefix, n-gram, sound-key or bare term). */
 export const isWordTerm = (term: string): boolean => term.charCodeAt(0) > 4;
 
 /** The folded last word of `query` where the query ends with it (a word still being typed), else null. */
