@@ -1,5 +1,5 @@
 /**
- * BM25 alone on FLORES dev bitext: each sentence of a language as a query against the 99 English
+ * BM25 alone on FLORES dev bitext: each sentence of 21 languages as a query against the 99 English
  * ones, R@1 and MRR@10, for m3web's lexical ranker beside MiniSearch and Orama (set up as in
  * `bench -- lexical`). What a sentence shares with its translation in another script is mostly its
  * names and numbers, so this measures how far names reach across scripts on another corpus than
@@ -14,7 +14,10 @@ import { ENGLISH, readFloresDev } from '../src/eval/dev-data.js';
 import { writeJsonFile } from './common.js';
 import { m3web, minisearch, orama, type Scores, score } from './lexical-xquad.js';
 
-/** xquad-dev's languages other than English, and Japanese and Korean, whose scripts xquad-dev lacks. */
+/**
+ * xquad-dev's languages other than English, and languages in scripts xquad-dev lacks: Japanese,
+ * Korean, and the Brahmic scripts of India besides Devanagari.
+ */
 const LANGUAGES: Record<string, string> = {
   arb_Arab: 'ar',
   deu_Latn: 'de',
@@ -29,6 +32,14 @@ const LANGUAGES: Record<string, string> = {
   zho_Hans: 'zh',
   jpn_Jpan: 'ja',
   kor_Hang: 'ko',
+  ben_Beng: 'bn',
+  tam_Taml: 'ta',
+  tel_Telu: 'te',
+  guj_Gujr: 'gu',
+  pan_Guru: 'pa',
+  kan_Knda: 'kn',
+  mal_Mlym: 'ml',
+  ory_Orya: 'or',
 };
 
 const pct = (x: number) => x.toFixed(1);

@@ -1,13 +1,15 @@
 /**
- * Latin spellings of Cyrillic, Greek and Devanagari words, for the lexical ranker to match names
- * and loanwords across scripts ("Берлин" and "Berlin", "Тесла" and "Tesla", "डेनवर" and
- * "Denver"). Cyrillic and Greek letter by letter, as the common English-facing romanisations
- * spell them (BGN/PCGN, ELOT 743, simplified); accents and breves are folded before this
- * (terms.ts), so "й" and "ё" arrive as "и" and "е". Devanagari by syllable, with Hindi's dropped
- * vowels. Spellings that English took from elsewhere ("Шопен", Chopin) or with other vowels
- * ("बर्लिन", barlin) stay unmatched: this recovers names spelled as they sound, not translations.
- * Scripts that write no short vowels (Arabic) or whose names the segmenter splits into syllables
- * (Thai, Chinese) give only their consonants, for sound keys: arabic.ts, syllable-scripts.ts.
+ * Latin spellings of Cyrillic, Greek, Devanagari and other Indian-script words, for the lexical
+ * ranker to match names and loanwords across scripts ("Берлин" and "Berlin", "Тесла" and
+ * "Tesla", "डेनवर" and "Denver"). Cyrillic and Greek letter by letter, as the common
+ * English-facing romanisations spell them (BGN/PCGN, ELOT 743, simplified); accents and breves
+ * are folded before this (terms.ts), so "й" and "ё" arrive as "и" and "е". Devanagari by
+ * syllable, with Hindi's dropped vowels; Bengali, Gurmukhi, Gujarati, Oriya, Tamil, Telugu,
+ * Kannada and Malayalam as Devanagari. Spellings that English took from elsewhere ("Шопен",
+ * Chopin) or with other vowels ("बर्लिन", barlin) stay unmatched: this recovers names spelled as
+ * they sound, not translations. Scripts that write no short vowels (Arabic) or whose names the
+ * segmenter splits into syllables (Thai, Chinese) give only their consonants, for sound keys:
+ * arabic.ts, syllable-scripts.ts.
  */
 
 // biome-ignore format: a table reads better in rows
@@ -35,9 +37,38 @@ const PAIRS: Record<string, string> = { μπ: 'b', ντ: 'd', γκ: 'g', τζ: '
 const DEVANAGARI = /^\p{Script=Devanagari}+$/u;
 const ROMANIZABLE = /^[\p{Script=Cyrillic}\p{Script=Greek}]+$/u;
 
-/** The Latin spelling of a folded (lower-case, unaccented) Cyrillic, Greek or Devanagari word; null for any other word. */
+/**
+ * Unicode lays out the other Brahmic scripts of India in blocks of 128 that follow Devanagari's
+ * (ISCII's common layout): a letter at the same offset is the same sound ("ব", "ਬ", "બ", "ବ", "ப",
+ * "బ", "ಬ", "ബ" are all ब, b), so their words are read as Devanagari. Tamil writes voiced and
+ * voiceless stops alike (க for k and g), which a key then reads as the voiceless one.
+ */
+const INDIC =
+  /^[\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}]+$/u;
+const DEVANAGARI_BLOCK = 0x900;
+const BLOCK = 0x80;
+
+/** Malayalam's chillu letters: a consonant with no vowel, as Devanagari writes it (the letter and a virama). */
+const CHILLU: Record<string, string> = { ൺ: 'ण्', ൻ: 'न्', ർ: 'र्', ൽ: 'ल्', ൾ: 'ळ्', ൿ: 'क्' };
+/** Length marks (Tamil's, Telugu's, Kannada's, Malayalam's): a vowel's second half, no sound of its own here. */
+const LENGTH_MARKS = new Set([0x955, 0x956, 0x957]);
+
+function asDevanagari(word: string): string {
+  let out = '';
+  for (const ch of word) {
+    const code = DEVANAGARI_BLOCK + (((ch.codePointAt(0) as number) - DEVANAGARI_BLOCK) % BLOCK);
+    out += CHILLU[ch] ?? (LENGTH_MARKS.has(code) ? '' : String.fromCharCode(code));
+  }
+  return out;
+}
+
+/**
+ * The Latin spelling of a folded (lower-case, unaccented) Cyrillic, Greek, Devanagari or other
+ * Indian-script word; null for any other word.
+ */
 export function romanize(word: string): string | null {
   if (DEVANAGARI.test(word)) return romanizeDevanagari(word);
+  if (INDIC.test(word)) return romanizeDevanagari(asDevanagari(word));
   if (!ROMANIZABLE.test(word)) return null;
   let out = '';
   // Both alphabets are in the Basic Multilingual Plane: a letter is one UTF-16 unit.
@@ -60,6 +91,8 @@ const DEVANAGARI_CONSONANTS: Record<string, string> = {
   क: 'k', ख: 'kh', ग: 'g', घ: 'gh', ङ: 'n', च: 'ch', छ: 'chh', ज: 'j', झ: 'jh', ञ: 'n', ट: 't',
   ठ: 'th', ड: 'd', ढ: 'dh', ण: 'n', त: 't', थ: 'th', द: 'd', ध: 'dh', न: 'n', प: 'p', फ: 'ph',
   ब: 'b', भ: 'bh', म: 'm', य: 'y', र: 'r', ल: 'l', व: 'v', श: 'sh', ष: 'sh', स: 's', ह: 'h',
+  // Letters of the southern scripts at Devanagari's offsets: Tamil's ன, ற, ள, ழ.
+  ऩ: 'n', ऱ: 'r', ळ: 'l', ऴ: 'l',
 };
 /** With a nukta, the consonants of Persian, Arabic and English loanwords. */
 const NUKTA: Record<string, string> = { क: 'q', ख: 'kh', ग: 'g', ज: 'z', ड: 'r', ढ: 'rh', फ: 'f' };
@@ -67,6 +100,8 @@ const NUKTA: Record<string, string> = { क: 'q', ख: 'kh', ग: 'g', ज: 'z',
 const DEVANAGARI_VOWELS: Record<string, string> = {
   अ: 'a', आ: 'a', इ: 'i', ई: 'i', उ: 'u', ऊ: 'u', ऋ: 'ri', ए: 'e', ऐ: 'ai', ओ: 'o', औ: 'au', ऑ: 'o',
   'ा': 'a', 'ि': 'i', 'ी': 'i', 'ु': 'u', 'ू': 'u', 'ृ': 'ri', 'े': 'e', 'ै': 'ai', 'ो': 'o', 'ौ': 'au', 'ॉ': 'o',
+  // The southern scripts' short e and o, at Devanagari's offsets.
+  ऎ: 'e', ऒ: 'o', 'ॆ': 'e', 'ॊ': 'o',
 };
 const VIRAMA = '्';
 const NUKTA_SIGN = '़';

@@ -9,7 +9,7 @@
  *
  * Each word longer than PREFIX letters also yields its first PREFIX letters as a second term, a
  * language-blind stand-in for stemming: inflected forms ("Verteidigung", "Verteidigungen";
- * "защиты", "защита") share it. A Cyrillic, Greek or Devanagari word also yields the prefix of
+ * "защиты", "защита") share it. A Cyrillic, Greek or Indian-script word also yields the prefix of
  * its Latin spelling (romanize.ts), so "Берлин" meets "Berlin": questions against English
  * paragraphs R@1 16.3% -> 40.0% in Russian, 29.0% -> 39.9% in Greek, 13.0% -> 26.7% in Hindi.
  * Every word with three consonants also yields a sound key (sound-key.ts: "Berlin", "Берлин"

@@ -66,6 +66,10 @@ describe('terms', () => {
       'jorj',
       'jorj',
     ]);
+    // India's other Brahmic scripts, read at Devanagari's offsets (Malayalam's chillu ർ as र्).
+    const berlin = ['বার্লিন', 'ਬਰਲਿਨ', 'બર્લિન', 'ବର୍ଲିନ', 'பெர்லின்', 'బెర్లిన్', 'ಬರ್ಲಿನ್', 'ബെർലിൻ'];
+    expect(berlin.map(romanize)).toEqual(['barlin', 'barlin', 'barlin', 'barlin', 'perlin', 'berlin', 'barlin', 'berlin']);
+    expect(berlin.map((w) => soundKey(w))).toEqual(Array(8).fill('brl'));
     expect(romanize('berlin')).toBeNull();
     expect(romanize('москва2')).toBeNull();
     const prefixes = (text: string) => terms(text).filter((t) => t.startsWith('\u0001'));
