@@ -1,5 +1,5 @@
 /**
- * BM25 alone on FLORES dev bitext: each sentence of 21 languages as a query against the 99 English
+ * BM25 alone on FLORES dev bitext: each sentence of 22 languages as a query against the 99 English
  * ones, R@1 and MRR@10, for m3web's lexical ranker beside MiniSearch and Orama (set up as in
  * `bench -- lexical`). What a sentence shares with its translation in another script is mostly its
  * names and numbers, so this measures how far names reach across scripts on another corpus than
@@ -16,7 +16,7 @@ import { m3web, minisearch, orama, type Scores, score } from './lexical-xquad.js
 
 /**
  * xquad-dev's languages other than English, and languages in scripts xquad-dev lacks: Japanese,
- * Korean, and the Brahmic scripts of India besides Devanagari.
+ * Korean, the Brahmic scripts of India besides Devanagari, and Hebrew.
  */
 const LANGUAGES: Record<string, string> = {
   arb_Arab: 'ar',
@@ -40,6 +40,7 @@ const LANGUAGES: Record<string, string> = {
   kan_Knda: 'kn',
   mal_Mlym: 'ml',
   ory_Orya: 'or',
+  heb_Hebr: 'he',
 };
 
 const pct = (x: number) => x.toFixed(1);

@@ -1,4 +1,5 @@
 import { arabicConsonants, withoutArticle } from './arabic.js';
+import { hebrewConsonants } from './hebrew.js';
 import { romanize } from './romanize.js';
 import { MERGED_SOUNDS, type Syllabary, syllableLatin } from './syllable-scripts.js';
 
@@ -38,14 +39,16 @@ function keyOf(latin: string): string | null {
 
 /**
  * A folded word's sound keys: the first three consonants of its Latin spelling, for words in
- * Latin, Cyrillic, Greek, Devanagari and Arabic letters (the Arabic article left out) and Korean
+ * Latin, Cyrillic, Greek, Indian, Arabic (the article left out) and Hebrew letters and Korean
  * hangul (two where the script writes two English sounds alike, MERGED_SOUNDS); none for a word
  * with fewer consonants or in another script (Thai, Chinese and Japanese: runKeys). Words that
  * sound alike across languages and scripts share one: "Berlin", "Берлин", "برلين" (brl);
  * "Denver", "डेनवर", "Денвер" (dnf); "defensa", "defense" (dfn); "Tesla", "테슬라" (tsl).
  */
 export function soundKeys(word: string): string[] {
-  const latin = LATIN_WORD.test(word) ? word : (romanize(word) ?? arabicConsonants(withoutArticle(word)));
+  const latin = LATIN_WORD.test(word)
+    ? word
+    : (romanize(word) ?? arabicConsonants(withoutArticle(word)) ?? hebrewConsonants(word));
   if (latin !== null) {
     const key = keyOf(latin);
     return key === null ? [] : [key];

@@ -92,6 +92,8 @@ describe('terms', () => {
     expect(['defensa', 'defense', 'Verteidigung'].map((w) => soundKey(w))).toEqual(['dfn', 'dfn', null]);
     expect(soundKey('verteidigung')).toBe('frt');
     expect(['Denver', 'Денвер', 'डेनवर'].map((w) => soundKey(folded(w)))).toEqual(['dnf', 'dnf', 'dnf']);
+    // Hebrew's consonants, its vowel letters dropped: Berlin, Washington, Tesla.
+    expect(['ברלין', 'וושינגטון', 'טסלה'].map((w) => soundKey(w))).toEqual(['brl', 'sng', 'tsl']);
     expect(soundKey('the')).toBeNull();
     expect(soundKey('東京')).toBeNull();
     expect(keys('Paris is nice')).toEqual(['\u0003brs']);
