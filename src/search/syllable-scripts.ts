@@ -95,7 +95,7 @@ export type Syllabary = 'thai' | 'han' | 'kana' | 'hangul';
 /**
  * Sounds English tells apart and a script writes with one letter, as (letter in its spelling,
  * the other English letter): Chinese writes r with l (罗, 拉), Japanese l with r (ラ), Korean
- * both with ㄹ (read r, as at a word's start: 런던, London) and v and f with b and p (ㅂ, ㅍ). A key
+ * both with ㄹ (read r where it starts a syllable: 런던, London) and v and f with b and p (ㅂ, ㅍ). A key
  * with those letters is also made with the other.
  */
 export const MERGED_SOUNDS: Record<Syllabary, readonly (readonly [string, string])[]> = {
