@@ -45,9 +45,5 @@ const CONSONANTS: Record<string, string> = {
 };
 
 /** The consonants of an Arabic-script word in Latin letters (vowel letters and marks dropped); null for any other word. */
-export function arabicConsonants(word: string): string | null {
-  if (!ARABIC_WORD.test(word)) return null;
-  let out = '';
-  for (const ch of word) out += CONSONANTS[ch] ?? '';
-  return out;
-}
+export const arabicConsonants = (word: string): string | null =>
+  ARABIC_WORD.test(word) ? Array.from(word, (ch) => CONSONANTS[ch] ?? '').join('') : null;

@@ -13,9 +13,5 @@ const CONSONANTS: Record<string, string> = {
 const HEBREW_WORD = /^\p{Script=Hebrew}+$/u;
 
 /** A Hebrew word's consonants in Latin letters; null for a word in another script. */
-export function hebrewConsonants(word: string): string | null {
-  if (!HEBREW_WORD.test(word)) return null;
-  let out = '';
-  for (const ch of word) out += CONSONANTS[ch] ?? '';
-  return out;
-}
+export const hebrewConsonants = (word: string): string | null =>
+  HEBREW_WORD.test(word) ? Array.from(word, (ch) => CONSONANTS[ch] ?? '').join('') : null;
