@@ -4,15 +4,17 @@
  * `bench -- lexical`). What a sentence shares with its translation in another script is mostly its
  * names and numbers, so this measures how far names reach across scripts on another corpus than
  * xquad-dev, which the name keys were chosen on (docs/search.md, "Names across scripts").
- * `npm run bench -- lexical-flores [FLORES_DEV_DIR] [--write]` (default training/dev-data/flores-dev;
- * --write stores bench/results/lexical-flores-latest.json and .md).
+ * `npm run bench -- lexical-flores [FLORES_DEV_DIR] [--lexicons] [--write]` (default
+ * training/dev-data/flores-dev; --lexicons adds m3web with public/lexicons, learned from FLORES
+ * train among others, never its dev; --write stores bench/results/lexical-flores-latest.json and .md).
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENGLISH, readFloresDev } from '../src/eval/dev-data.js';
+import { readLexicons } from '../src/node/lexicon-files.js';
 import { writeJsonFile } from './common.js';
-import { m3web, minisearch, orama, type Scores, score } from './lexical-xquad.js';
+import { LEXICON_DIR, m3web, minisearch, orama, type Scores, score } from './lexical-xquad.js';
 
 /**
  * xquad-dev's languages other than English, and languages in scripts xquad-dev lacks: Japanese,
@@ -51,7 +53,8 @@ export async function main(args: string[]): Promise<number> {
   const flores = await readFloresDev(dir, Object.keys(LANGUAGES));
   const english = (flores.get(ENGLISH) as string[]).map((text) => ({ text }));
   const results: Record<string, Record<string, Scores>> = {};
-  for (const ranker of [m3web(true, true, false), minisearch(false, false), orama(0)]) {
+  const lexicons = args.includes('--lexicons') ? [m3web(true, true, false, await readLexicons(LEXICON_DIR))] : [];
+  for (const ranker of [...lexicons, m3web(true, true, false), minisearch(false, false), orama(0)]) {
     const searcher = await ranker.build(english, 'en');
     const by: Record<string, Scores> = {};
     results[ranker.name] = by;

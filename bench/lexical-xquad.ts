@@ -3,8 +3,8 @@
  * English), through the index's lexical mode with a constant stand-in encoder: lexical options
  * measured in seconds, without a model. Beside it, the in-page search libraries sites ship
  * (MiniSearch, Orama) on the same paragraphs and questions, as a site would set them up.
- * `npm run bench -- lexical [DATA_DIR] [--no-ngrams] [--titles] [--keywords] [--typos] [--typing] [--write]` (default data
- * ../shared/data; --titles indexes each paragraph with its article's title, each library's title
+ * `npm run bench -- lexical [DATA_DIR] [--no-ngrams] [--lexicons] [--titles] [--keywords] [--typos] [--typing] [--write]` (default data
+ * ../shared/data; --lexicons adds m3web with every lexicon in public/lexicons, which translate query words; --titles indexes each paragraph with its article's title, each library's title
  * field boosted 2x as m3web weighs it; --keywords asks only each question's three longest words,
  * --typos with a typo (hurried-queries.ts), each library then also with its typo setting; --typing with the
  * last word cut to 5 letters, as it stands while typed, each library searching as you type (m3web and
@@ -17,13 +17,18 @@ import { fileURLToPath } from 'node:url';
 import { create, insert, type Language, search } from '@orama/orama';
 import MiniSearch from 'minisearch';
 import { readXquad, type XquadLang } from '../src/eval/dev-data.js';
+import { readLexicons } from '../src/node/lexicon-files.js';
 import { openIndex } from '../src/search/index.js';
 import { TITLE_WEIGHT } from '../src/search/lexical.js';
+import type { LexiconData } from '../src/search/lexicon.js';
 import type { IndexEncoder } from '../src/search/types.js';
 import type { ModelInfo } from '../src/types.js';
 import { rng } from '../test/support/random.js';
 import { writeJsonFile } from './common.js';
 import { keywords, midWord, misspell } from './hurried-queries.js';
+
+/** The lexicons `npm start` serves (training/build_lexicons.ts). */
+export const LEXICON_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public', 'lexicons');
 
 const model: ModelInfo = {
   id: 'constant',
@@ -68,10 +73,17 @@ export interface Ranker {
 /** Each library's boost of a title field: m3web's TITLE_WEIGHT. */
 const TITLE_BOOST = TITLE_WEIGHT;
 
-export const m3web = (ngrams: boolean, typos: boolean, prefix: boolean): Ranker => ({
-  name: `m3web lexical${ngrams ? '' : ' (no ngrams)'}${typos ? '' : ' (typos: false)'}${prefix ? ' (prefix)' : ''}`,
+/** `lexicons`: the index is opened with them (IndexOptions.lexicons). */
+export const m3web = (ngrams: boolean, typos: boolean, prefix: boolean, lexicons?: readonly LexiconData[]): Ranker => ({
+  name: `m3web lexical${ngrams ? '' : ' (no ngrams)'}${typos ? '' : ' (typos: false)'}${prefix ? ' (prefix)' : ''}${lexicons ? ` (${lexicons.length} lexicons)` : ''}`,
   async build(paragraphs) {
-    const index = await openIndex({ encoder, name: 'lexical-xquad', device: 'cpu', ngrams });
+    const index = await openIndex({
+      encoder,
+      name: 'lexical-xquad',
+      device: 'cpu',
+      ngrams,
+      ...(lexicons ? { lexicons } : {}),
+    });
     await index.add(paragraphs.map((p, i) => ({ id: String(i), ...p })));
     return {
       top: async (q, k) => (await index.search(q, { mode: 'lexical', k, typos, prefix })).map((h) => Number(h.id)),
@@ -174,7 +186,9 @@ export async function main(args: string[]): Promise<number> {
     d.paragraphs.map((text, i) => (titles ? { text, title: d.titles[i] as string } : { text }));
   const english = paragraphsOf(data.get('en') as XquadLang);
   // m3web with and without typo tolerance; with typos, each library also as its documentation sets it up for them.
+  const lexicons = args.includes('--lexicons') ? await readLexicons(LEXICON_DIR) : null;
   const rankers = [
+    ...(lexicons ? [m3web(ngrams, true, typing, lexicons)] : []),
     m3web(ngrams, true, typing),
     m3web(ngrams, false, typing),
     minisearch(false, typing),
@@ -228,7 +242,7 @@ export async function main(args: string[]): Promise<number> {
   ].join('\n');
   console.log(`\nmeans over ${data.size} languages (monolingual) and ${data.size - 1} (against English):\n${table}`);
   if (write) {
-    const name = `lexical${titles ? '-titles' : ''}${short ? '-keywords' : ''}${typos ? '-typos' : ''}${typing ? '-typing' : ''}-latest`;
+    const name = `lexical${lexicons ? '-lexicons' : ''}${titles ? '-titles' : ''}${short ? '-keywords' : ''}${typos ? '-typos' : ''}${typing ? '-typing' : ''}-latest`;
     const out = join(dirname(fileURLToPath(import.meta.url)), 'results', name);
     const meta = {
       date: new Date().toISOString().slice(0, 10),
@@ -238,6 +252,7 @@ export async function main(args: string[]): Promise<number> {
       keywords: short,
       typos,
       typing,
+      lexicons: lexicons?.map((l) => l.language) ?? [],
     };
     writeJsonFile(`${out}.json`, { meta, results });
     writeFileSync(`${out}.md`, `# Lexical rankers on xquad-dev\n\n${JSON.stringify(meta)}\n\n${table}\n`);

@@ -9,8 +9,11 @@ export interface HighlightOptions {
   common?: (term: string) => boolean;
   /** SearchOptions.prefix: the query's last word, still being typed, also marks the words it begins. */
   prefix?: boolean;
-  /** Indexed words the lexical ranker matched for misspelt query words (typos.ts), marked as the query's own. */
-  corrections?: readonly string[];
+  /**
+   * Words the lexical ranker also looked for, the corrections of misspelt query words (typos.ts)
+   * and the translations of its words (lexicon.ts): marked as the query's own, unless common.
+   */
+  also?: readonly string[];
 }
 
 /**
@@ -19,7 +22,7 @@ export interface HighlightOptions {
  * "Verteidigungen" for "Verteidigung", "Берлин" for "Berlin").
  */
 export function highlights(query: string, text: string, how: HighlightOptions = {}): Highlight[] {
-  const wanted = new Set<string>(how.corrections);
+  const wanted = new Set<string>(how.also?.filter((w) => !how.common?.(w)));
   for (const word of wordSpans(query, true)) for (const t of word.terms) if (!how.common?.(t)) wanted.add(t);
   const typed = how.prefix ? typedWord(query) : null;
   if (wanted.size === 0 && typed === null) return [];

@@ -102,16 +102,27 @@ export function counts(text: string, ngrams: boolean, query = false): { tf: Map<
  * as 1 and cost nothing on the queries as written (docs/search.md).
  */
 const CORRECTION_WEIGHT = 0.5;
+/** How much a translation's term weighs (lexicon.ts): chosen on xquad-dev questions against English paragraphs (docs/search.md). */
+const TRANSLATION_WEIGHT = 1;
 
 /**
  * A query's terms with their weights in BM25: its own, counted; then the terms of each of its
- * corrections (typos.ts), as the word would have given them, at CORRECTION_WEIGHT, those the
- * query lacks. The in-memory and the static index weigh a query alike.
+ * corrections (typos.ts) and translations (lexicon.ts), as the word would have given them, at
+ * CORRECTION_WEIGHT and TRANSLATION_WEIGHT, those the query lacks. The in-memory and the static
+ * index weigh a query alike.
  */
-export function queryWeights(query: string, ngrams: boolean, corrections: readonly string[]): Map<string, number> {
+export function queryWeights(
+  query: string,
+  ngrams: boolean,
+  corrections: readonly string[],
+  translations: readonly string[] = [],
+): Map<string, number> {
   const { tf } = counts(query, ngrams, true);
-  for (const word of corrections)
-    for (const term of terms(word, ngrams, true)) if (!tf.has(term)) tf.set(term, CORRECTION_WEIGHT);
+  for (const [words, weight] of [
+    [corrections, CORRECTION_WEIGHT],
+    [translations, TRANSLATION_WEIGHT],
+  ] as const)
+    for (const word of words) for (const term of terms(word, ngrams, true)) if (!tf.has(term)) tf.set(term, weight);
   return tf;
 }
 
@@ -199,6 +210,11 @@ export class LexicalIndex {
     this.lengths = lengths;
   }
 
+  /** Whether a live row holds `term`. */
+  holds(term: string): boolean {
+    return (this.postings.get(term)?.df ?? 0) > 0;
+  }
+
   /** isCommonTerm over the live rows. */
   isCommon(term: string): boolean {
     return isCommonTerm(this.postings.get(term)?.df ?? 0, this.liveRows);
@@ -270,11 +286,19 @@ export class LexicalIndex {
   /**
    * The k best live rows in `mask` (null: every live row) for `query`; rows sharing no term with
    * it are left out. `prefix`: the query's last word, still being typed, also stands for the
-   * indexed words it begins (completions), each counted once; so do `corrections` (corrections()).
+   * indexed words it begins (completions), each counted once; so do `corrections` (corrections())
+   * and `translations` (lexicon.ts), as queryWeights weighs them.
    */
-  top(query: string, k: number, mask: Uint32Array | null, prefix = false, corrections: readonly string[] = []): Ranked {
+  top(
+    query: string,
+    k: number,
+    mask: Uint32Array | null,
+    prefix = false,
+    corrections: readonly string[] = [],
+    translations: readonly string[] = [],
+  ): Ranked {
     if (this.liveRows === 0) return selectTop([], [], k);
-    const tf = queryWeights(query, this.ngrams, corrections);
+    const tf = queryWeights(query, this.ngrams, corrections, translations);
     const typed = prefix ? typedWord(query) : null;
     for (const word of typed === null ? [] : this.completions(typed, MAX_COMPLETIONS)) if (!tf.has(word)) tf.set(word, 1);
     const weighed = [...tf].map(([term, qtf]) => [qtf, this.postings.get(term)] as const);

@@ -12,6 +12,7 @@ import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } fr
 import { GpuScorer } from './gpu-scorer.js';
 import { highlights } from './highlight.js';
 import { IdleSlices } from './idle-slices.js';
+import { Lexicon } from './lexicon.js';
 import { type Change, SegmentLog, type StoredIndex } from './persist.js';
 import { proximityFirst, wordPairs } from './proximity.js';
 import { parseQuery, plainQuery, syntaxMask } from './query-syntax.js';
@@ -217,6 +218,7 @@ class SearchIndex implements VectorIndex {
     private readonly ownsGpu: boolean,
     private readonly ngrams: boolean,
     private readonly chunkTokens: number | undefined,
+    private readonly lexicon: Lexicon | null,
     private readonly host: IndexHost | null,
     lexicalWarmup: boolean,
   ) {
@@ -316,9 +318,11 @@ class SearchIndex implements VectorIndex {
       }
       const byWords = o.mode === 'lexical' || o.mode === 'hybrid';
       const corrections = byWords && o.typos ? correctedWords(collection.lexical.corrections(query, o.prefix)) : [];
+      const translations =
+        byWords && o.translate && this.lexicon ? this.lexicon.translations(query, (w) => collection.lexical.holds(w)) : [];
       if (byWords) {
         const ranked = await this.bestDocuments(
-          async (want) => collection.lexical.top(query, want, mask, o.prefix, corrections),
+          async (want) => collection.lexical.top(query, want, mask, o.prefix, corrections, translations),
           depth,
         );
         lists.lexical = await proximityFirst(wordPairs(query), ranked, o.k, collection.rowReader().textsOf);
@@ -329,7 +333,7 @@ class SearchIndex implements VectorIndex {
       const common = lists.lexical ? (term: string) => collection.lexical.isCommon(term) : undefined;
       return fused.map((d) => {
         const at = collection.at(d.row);
-        const how = { common, prefix: o.prefix, corrections };
+        const how = { common, prefix: o.prefix, also: [...corrections, ...translations] };
         const chunk = { ...at.chunk, highlights: highlights(query, at.chunk.text, how) };
         const title = at.title ? { title: { text: at.title, highlights: highlights(query, at.title, how) } } : {};
         // A copy: the stored meta is frozen, and changing a hit's must not reach the index.
@@ -681,6 +685,7 @@ class SearchIndex implements VectorIndex {
  */
 export async function openIndex(options: IndexOptions, gpu?: GpuSession, host?: IndexHost): Promise<VectorIndex> {
   checkOptions(options);
+  const lexicon = options.lexicons === undefined ? null : new Lexicon(options.lexicons);
   const info = await options.encoder.info();
   const opened =
     options.store === 'indexeddb' ? await SegmentLog.open(options.name, (s) => codec(s.vector, s.dims).rowWords) : null;
@@ -707,6 +712,7 @@ export async function openIndex(options: IndexOptions, gpu?: GpuSession, host?: 
       gpu === undefined,
       ngrams,
       options.chunkTokens,
+      lexicon,
       host ?? null,
       options.lexicalWarmup ?? true,
     );

@@ -1,5 +1,6 @@
 import type { EmbedOptions, EmbedResult, EncoderInfo, RerankHit } from '../types.js';
 import type { Highlight } from './highlight.js';
+import type { LexiconData } from './lexicon.js';
 
 export type { Highlight } from './highlight.js';
 
@@ -105,6 +106,13 @@ export interface IndexOptions {
    * a document whose chunking a new value changes.
    */
   chunkTokens?: number;
+  /**
+   * Lexicons (fetchLexicons; public/lexicons) whose translations of a query's words the lexical
+   * ranker also looks for (SearchOptions.translate): questions in another language than the
+   * pages find them by more than the names they share (xquad-dev, lexical R@1 against English
+   * paragraphs 46.1% -> 56.0%; docs/search.md, "Across languages"). Not stored.
+   */
+  lexicons?: readonly LexiconData[];
   /** Not for these options: a static index is opened with StaticIndexOptions. */
   url?: never;
 }
@@ -131,6 +139,8 @@ export interface StaticIndexOptions {
   url: string;
   /** A label (default: the URL). */
   name?: string;
+  /** As IndexOptions.lexicons; each translation's terms are postings the search fetches. */
+  lexicons?: readonly LexiconData[];
   /** Not for a static index, which lives on its host (and in the cache). */
   store?: never;
 }
@@ -195,6 +205,12 @@ export interface SearchOptions {
    * and ranks by the words as typed.
    */
   typos?: boolean;
+  /**
+   * Where the index was opened with `lexicons`, the lexical ranker also looks for the
+   * translations of the query's words (default true; lexicon.ts), in the ranking and in the
+   * highlights. false: the words as typed.
+   */
+  translate?: boolean;
   /**
    * Query syntax (default true): "quoted words" must stand one after another in a hit's chunk or
    * title (a phrase no row holds is searched as its words), and -word (a minus starting a word; -"quoted words" too) keeps out every document that

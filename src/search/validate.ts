@@ -87,6 +87,7 @@ export interface CheckedSearch {
   fusion: Fusion;
   prefix: boolean;
   typos: boolean;
+  translate: boolean;
   syntax: boolean;
 }
 
@@ -150,6 +151,8 @@ export function checkSearch(
     throw new InputError(`typos must be a boolean, got ${typeName(o.typos)}`);
   if (o.syntax !== undefined && typeof o.syntax !== 'boolean')
     throw new InputError(`syntax must be a boolean, got ${typeName(o.syntax)}`);
+  if (o.translate !== undefined && typeof o.translate !== 'boolean')
+    throw new InputError(`translate must be a boolean, got ${typeName(o.translate)}`);
   return {
     k,
     filter: o.filter,
@@ -161,5 +164,6 @@ export function checkSearch(
     prefix,
     typos: o.typos ?? true,
     syntax: o.syntax ?? true,
+    translate: o.translate ?? true,
   };
 }

@@ -179,7 +179,7 @@ describe('typo tolerance in the lexical ranker', () => {
   });
 
   it('highlights mark corrections as query words', () => {
-    expect(highlights('recieve', 'We receive it', { corrections: ['receive'] })).toEqual([[3, 10]]);
+    expect(highlights('recieve', 'We receive it', { also: ['receive'] })).toEqual([[3, 10]]);
     expect(highlights('recieve', 'We receive it')).toEqual([]);
   });
 });

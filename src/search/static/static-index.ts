@@ -11,6 +11,7 @@ import { candidateCount } from '../funnel.js';
 import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from '../fuse.js';
 import { highlights } from '../highlight.js';
 import { bm25Rows, isCommonTerm, queryWeights, type TermPostings } from '../lexical.js';
+import { Lexicon } from '../lexicon.js';
 import { proximityFirst, wordPairs } from '../proximity.js';
 import { parseQuery, plainQuery, type RowReader, syntaxMask } from '../query-syntax.js';
 import { rerankedSearch } from '../rerank.js';
@@ -187,6 +188,7 @@ class StaticSearchIndex implements StaticIndex {
     private readonly files: StaticFiles,
     /** Null where the index was opened without one: it ranks by words (and by its own query side, StaticQuery) only. */
     private readonly encoder: { encoder: IndexEncoder; model: ModelInfo } | null,
+    private readonly lexicon: Lexicon | null,
   ) {
     this.full = codec(m.signature.vector, m.signature.dims);
     this.local = m.coarse.vector === m.signature.vector && m.coarse.dims === m.signature.dims;
@@ -314,7 +316,7 @@ class StaticSearchIndex implements StaticIndex {
     const lists: Partial<Record<Ranker, DocRank[]>> = {};
     const [embedded, lexical] = await Promise.all([
       byVector || bySparse ? this.queryOf(parsed.words, o.dims, bySparse) : null,
-      o.mode === 'lexical' || o.mode === 'hybrid' ? this.lexicalRows(query, mask, o.prefix, o.typos) : null,
+      o.mode === 'lexical' || o.mode === 'hybrid' ? this.lexicalRows(query, mask, o) : null,
     ]);
     if (embedded && byVector) lists.vector = await this.vectorDocs(embedded.vector, o, mask, depth);
     if (embedded?.sparse) lists.sparse = this.bestDocs(await this.weightedRows(embedded.sparse, mask), depth);
@@ -323,7 +325,7 @@ class StaticSearchIndex implements StaticIndex {
     // As the in-memory index: common words unmarked where the lexical ranker ran.
     const common = lexical ? (term: string) => isCommonTerm(lexical.df.get(term) ?? 0, this.m.rows) : undefined;
     const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
-    const how = { common, prefix: o.prefix, corrections: lexical?.corrections ?? [] };
+    const how = { common, prefix: o.prefix, also: lexical?.also ?? [] };
     return Promise.all(
       fused.map(async (d) => {
         const doc = this.tier.rowDoc[d.row] as number;
@@ -402,18 +404,18 @@ class StaticSearchIndex implements StaticIndex {
   /**
    * Every row sharing a term with the query, ranked by BM25 exactly as LexicalIndex.top scores
    * it (same terms, statistics and order of additions), from the postings shards of its terms;
-   * with `typos`, the corrections of the query words no row holds, and with `prefix`, the words
-   * the query's last word begins, from the word list. Also the document frequency of each query
-   * term, and the corrections.
+   * with `typos`, the corrections of the query words no row holds, with `translate`, their
+   * translations, and with `prefix`, the words the query's last word begins, from the word list.
+   * Also the document frequency of each query term, and the corrections and translations.
    */
   private async lexicalRows(
     query: string,
     mask: Uint32Array | null,
-    prefix: boolean,
-    typos: boolean,
-  ): Promise<{ ranked: Ranked; df: Map<string, number>; corrections: string[] }> {
+    { prefix, typos, translate }: { prefix: boolean; typos: boolean; translate: boolean },
+  ): Promise<{ ranked: Ranked; df: Map<string, number>; also: string[] }> {
     const corrections = typos ? correctedWords(await this.correctionsOf(query, prefix)) : [];
-    const tf = queryWeights(query, this.m.ngrams, corrections);
+    const translations = translate && this.lexicon ? await this.translationsOf(query, this.lexicon) : [];
+    const tf = queryWeights(query, this.m.ngrams, corrections, translations);
     const typed = prefix ? typedWord(query) : null;
     for (const word of typed === null ? [] : await this.completions(typed)) if (!tf.has(word)) tf.set(word, 1);
     const postings = await Promise.all([...tf].map(async ([term, qtf]) => [qtf, await this.postingsOf(term)] as const));
@@ -421,7 +423,7 @@ class StaticSearchIndex implements StaticIndex {
     const df = new Map([...tf.keys()].map((term, i) => [term, postings[i]?.[1]?.df ?? 0]));
     const avgLength = this.m.totalLength / this.m.rows;
     const ranked = bm25Rows(postings, this.m.rows, this.m.rows, avgLength, (row) => lengths[row] as number, mask);
-    return { ranked, df, corrections };
+    return { ranked, df, also: [...corrections, ...translations] };
   }
 
   /** A term's postings, from the shard its hash names. */
@@ -447,6 +449,14 @@ class StaticSearchIndex implements StaticIndex {
       }),
     );
     return Object.fromEntries(found.filter(([, c]) => c.length > 0));
+  }
+
+  /** Lexicon.translations of the query words no row holds, by their postings. */
+  private async translationsOf(query: string, lexicon: Lexicon): Promise<string[]> {
+    const words = lexicon.translatable(query);
+    const df = await Promise.all(words.map(async (w) => (await this.postingsOf(w))?.df ?? 0));
+    const held = new Set(words.filter((_, i) => (df[i] as number) > 0));
+    return lexicon.translations(query, (w) => held.has(w));
   }
 
   /** The indexed words `typed` begins, as the in-memory index completes it, from its group's word list shard. */
@@ -597,6 +607,7 @@ class StaticSearchIndex implements StaticIndex {
 /** Opens the static index at `options.url` (see StaticIndexOptions): fetches the manifest and the coarse tier. */
 export async function openStaticIndex(options: StaticIndexOptions): Promise<StaticIndex> {
   checkOptions(options);
+  const lexicon = options.lexicons === undefined ? null : new Lexicon(options.lexicons);
   const base = folderUrl(options.url);
   const model = options.encoder ? (await options.encoder.info()).model : null;
   const cache = defaultCache();
@@ -606,5 +617,5 @@ export async function openStaticIndex(options: StaticIndexOptions): Promise<Stat
   const files = new StaticFiles(base, m.build, cache);
   const tier = await readTier(files, m);
   const encoder = options.encoder && model ? { encoder: options.encoder, model } : null;
-  return new StaticSearchIndex(options.name ?? base, m, tier, files, encoder);
+  return new StaticSearchIndex(options.name ?? base, m, tier, files, encoder, lexicon);
 }

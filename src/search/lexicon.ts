@@ -1,0 +1,108 @@
+/**
+ * Query translation for the lexical ranker: a query's words also look for their translations
+ * (IndexOptions.lexicons), so a German question finds an English paragraph by its content words
+ * and not only by the names the two share. Lexicons are word lists learned from open parallel
+ * text (training/build_lexicons.ts; public/lexicons/<language>.json), each pairing a language's
+ * words with English ones. They are read both ways: a word of the language gets its English
+ * translations, an English word the words each lexicon pairs with it, so English questions
+ * find pages in the lexicons' languages too. Which language a query or a page is in is never
+ * asked: a translation that no indexed text holds scores nothing.
+ */
+
+import { InputError } from '../errors.js';
+import { foldedWords } from './terms.js';
+
+/** Lexicon files of another format were folded another way (terms.ts) and are refused. */
+export const LEXICON_FORMAT = 1;
+
+/** One lexicon file (public/lexicons/<language>.json): folded words of `language` with their `to` translations, best first. */
+export interface LexiconData {
+  format: number;
+  language: string;
+  to: string;
+  words: Record<string, string[]>;
+}
+
+const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
+
+/** Throws InputError naming what is wrong with `data` as IndexOptions.lexicons. */
+function checkLexicon(data: unknown, at: number): asserts data is LexiconData {
+  const where = `lexicons[${at}]`;
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new InputError(`${where} must be a lexicon file's object (fetchLexicons), got ${typeName(data)}`);
+  const d = data as Partial<LexiconData>;
+  if (d.format !== LEXICON_FORMAT)
+    throw new InputError(
+      `${where} has format ${JSON.stringify(d.format)}; this version reads format ${LEXICON_FORMAT} (rebuild it with training/build_lexicons.ts)`,
+    );
+  if (typeof d.language !== 'string' || typeof d.to !== 'string')
+    throw new InputError(`${where} must name its language and the language it translates to`);
+  if (typeof d.words !== 'object' || d.words === null || Array.isArray(d.words))
+    throw new InputError(`${where} (${d.language}) must hold words: an object of words to arrays of translations`);
+  for (const [word, translations] of Object.entries(d.words)) {
+    if (!Array.isArray(translations) || translations.some((t) => typeof t !== 'string'))
+      throw new InputError(`${where} (${d.language}): the translations of "${word}" must be an array of strings`);
+  }
+}
+
+export class Lexicon {
+  private readonly pairs = new Map<string, string[]>();
+
+  /** Checks each lexicon (InputError) and reads them all both ways. */
+  constructor(lexicons: unknown) {
+    if (!Array.isArray(lexicons))
+      throw new InputError(`lexicons must be an array of lexicon files (fetchLexicons), got ${typeName(lexicons)}`);
+    lexicons.forEach(checkLexicon);
+    const add = (from: string, to: string) => {
+      const known = this.pairs.get(from);
+      if (!known) this.pairs.set(from, [to]);
+      else if (!known.includes(to)) known.push(to);
+    };
+    // Folded as query words are (the files are, by build_lexicons.ts; a hand-made one may not be).
+    const folded = (text: string) => foldedWords(text).join(' ');
+    for (const lexicon of lexicons as LexiconData[])
+      for (const [word, translations] of Object.entries(lexicon.words))
+        for (const translation of translations) {
+          add(folded(word), folded(translation));
+          add(folded(translation), folded(word));
+        }
+  }
+
+  /** The folded words of `query` that lexicons translate, each once. */
+  translatable(query: string): string[] {
+    return [...new Set(foldedWords(query))].filter((word) => this.pairs.has(word));
+  }
+
+  /**
+   * The translations of `query`'s words that no indexed text holds (`held` says), each once and
+   * none the query holds itself. A word the pages hold is in their language already: translating
+   * it too would only add noise (xquad-dev, BM25 R@1 monolingual 93.0% with every word
+   * translated, 94.4% as without lexicons).
+   */
+  translations(query: string, held: (word: string) => boolean): string[] {
+    const own = new Set(foldedWords(query));
+    const out = new Set<string>();
+    for (const word of this.translatable(query)) {
+      if (held(word)) continue;
+      for (const t of this.pairs.get(word) ?? []) if (!own.has(t)) out.add(t);
+    }
+    return [...out];
+  }
+}
+
+/**
+ * The lexicons of `languages` from the folder `base` serves (public/lexicons as `npm start` and
+ * a site copying it serve it: `<base><language>.json`), for IndexOptions.lexicons. Fails with an
+ * InputError naming a language the folder lacks.
+ */
+export async function fetchLexicons(base: string | URL, languages: readonly string[]): Promise<LexiconData[]> {
+  const folder = String(base).endsWith('/') ? String(base) : `${base}/`;
+  return Promise.all(
+    languages.map(async (language) => {
+      const url = `${folder}${language}.json`;
+      const response = await fetch(url);
+      if (!response.ok) throw new InputError(`no lexicon for "${language}" at ${url} (HTTP ${response.status})`);
+      return (await response.json()) as LexiconData;
+    }),
+  );
+}

@@ -1,0 +1,140 @@
+import { readdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { readLexicons } from '../../src/node/lexicon-files.js';
+import { openIndex } from '../../src/search/index.js';
+import { fetchLexicons, LEXICON_FORMAT, Lexicon, type LexiconData } from '../../src/search/lexicon.js';
+import { recordingEncoder } from '../support/recording-encoder.js';
+import { rejection } from '../support/rejection.js';
+import { writeStaticFolder } from '../support/static-folder.js';
+import { serveStatic } from '../support/static-server.js';
+
+// Query translation: a query's words also look for the words lexicons pair them with, both ways,
+// so questions find pages in another language by their content words.
+
+const lexicon = (language: string, words: Record<string, string[]>): LexiconData => ({
+  format: LEXICON_FORMAT,
+  language,
+  to: 'en',
+  words,
+});
+const GERMAN = lexicon('de', { regen: ['rain'], spiel: ['game', 'match'], wie: ['how'] });
+const SPANISH = lexicon('es', { lluvia: ['rain'], partido: ['game', 'match'] });
+const DOCS = [
+  { id: 'game', text: 'The Panthers won the game; Norman intercepted two balls.' },
+  { id: 'weather', text: 'Rain in Denver all week, and snow in the mountains.' },
+  { id: 'partido', text: 'El partido terminó con dos balones interceptados.' },
+];
+const LEXICONS = join(import.meta.dirname, '..', '..', 'public', 'lexicons');
+
+describe('lexicons', () => {
+  it("translate a query's words both ways, each translation once, none the query holds", () => {
+    const both = new Lexicon([GERMAN, SPANISH]);
+    const none = () => false;
+    expect(both.translations('Wie viel Regen?', none)).toEqual(['how', 'rain']);
+    expect(both.translations('rain', none)).toEqual(['regen', 'lluvia']);
+    expect(both.translations('game Spiel', none)).toEqual(['partido', 'match']);
+    expect(both.translations('Schnee', none)).toEqual([]);
+    expect(both.translatable('Wie viel Regen?')).toEqual(['wie', 'regen']);
+  });
+
+  it("leave alone the words the indexed texts hold: they are in the pages' language already", () => {
+    const both = new Lexicon([GERMAN, SPANISH]);
+    expect(both.translations('Wie viel Regen?', (w) => w === 'regen')).toEqual(['how']);
+    expect(both.translations('rain Spiel', (w) => w === 'rain')).toEqual(['game', 'match']);
+  });
+
+  it('refuse what is not a lexicon with an InputError naming it', () => {
+    const refused = (v: unknown) => {
+      try {
+        new Lexicon(v);
+      } catch (e) {
+        expect(e).toBeInstanceOf(InputError);
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(refused(GERMAN)).toMatch(/lexicons must be an array/);
+    expect(refused([GERMAN, 'de'])).toMatch(/lexicons\[1\] must be a lexicon file's object \(fetchLexicons\), got string/);
+    expect(refused([{ ...GERMAN, format: 0 }])).toMatch(/format 0; this version reads format 1 .*build_lexicons/);
+    expect(refused([{ ...GERMAN, language: undefined }])).toMatch(/must name its language/);
+    expect(refused([{ ...GERMAN, words: [] }])).toMatch(/\(de\) must hold words/);
+    expect(refused([lexicon('de', { spiel: 'game' as unknown as string[] })])).toMatch(/translations of "spiel"/);
+    expect(refused([lexicon('de', { spiel: [1 as unknown as string] })])).toMatch(/translations of "spiel"/);
+  });
+
+  it('let an index find pages in other languages, ranked and highlighted, unless translate is false', async () => {
+    const index = await openIndex({ encoder: recordingEncoder(), name: 'lexicons', device: 'cpu', lexicons: [GERMAN, SPANISH] });
+    await index.add(DOCS);
+    const german = await index.search('Regen in Denver?', { mode: 'lexical' });
+    expect(german.map((h) => h.id)).toEqual(['weather']);
+    const weather = german[0];
+    expect(weather?.chunk.highlights.map(([a, b]) => weather.chunk.text.slice(a, b))).toEqual(['Rain', 'in', 'Denver', 'in']);
+    const untranslated = await index.search('Regen in Denver?', { mode: 'lexical', translate: false });
+    expect(untranslated[0]?.score).toBeLessThan(weather?.score as number);
+    expect((await index.search('Regen', { mode: 'lexical', translate: false })).map((h) => h.id)).toEqual([]);
+    expect((await index.search('match', { mode: 'lexical' })).map((h) => h.id)).toEqual(['partido']);
+    expect((await index.search('Spiel', { mode: 'hybrid' })).map((h) => h.id)).toContain('game');
+    await expect(index.search('Spiel', { translate: 'yes' as unknown as boolean })).rejects.toThrow(
+      /translate must be a boolean, got string/,
+    );
+    index.close();
+    await expect(openIndex({ encoder: recordingEncoder(), name: 'x', lexicons: [{}] as LexiconData[] })).rejects.toThrow(
+      InputError,
+    );
+  });
+
+  describe('in a static folder', () => {
+    let server: Server | undefined;
+    afterAll(() => server?.close());
+
+    it('translate as the in-memory index does, hits and scores alike', async () => {
+      const memory = await openIndex({
+        encoder: recordingEncoder(),
+        name: 'lexicons-static',
+        device: 'cpu',
+        lexicons: [SPANISH],
+      });
+      await memory.add(DOCS);
+      const { dir } = await writeStaticFolder(memory, [8]);
+      let url: string;
+      ({ server, url } = await serveStatic(dir));
+      const folder = await openIndex({ url, lexicons: [SPANISH] });
+      for (const q of ['lluvia', 'partido', 'rain'])
+        expect(await folder.search(q, { mode: 'lexical' })).toEqual(await memory.search(q, { mode: 'lexical' }));
+      expect((await folder.search('lluvia', { mode: 'lexical' })).map((h) => h.id)).toEqual(['weather']);
+      const bare = await openIndex({ url });
+      expect((await bare.search('lluvia', { mode: 'lexical' })).map((h) => h.id)).toEqual([]);
+      for (const index of [memory, folder, bare]) index.close();
+    });
+  });
+
+  it('are fetched by language, with an InputError naming one the folder lacks', async () => {
+    const { server, url } = await serveStatic(LEXICONS);
+    try {
+      const [de] = await fetchLexicons(url, ['de']);
+      expect(de?.language).toBe('de');
+      const missing = await rejection(fetchLexicons(url, ['de', 'xx']));
+      expect(missing).toBeInstanceOf(InputError);
+      expect((missing as Error).message).toMatch(/no lexicon for "xx" at .*xx\.json \(HTTP 404\)/);
+    } finally {
+      server.close();
+    }
+    await expect(readLexicons(LEXICONS, ['xx'])).rejects.toThrow(/no lexicon xx\.json/);
+  });
+
+  it('shipped in public/lexicons are read by the index and translate what CLDR and FLORES name', async () => {
+    const all = await readLexicons(LEXICONS);
+    expect(all.map((l) => l.language)).toEqual(readdirSync(LEXICONS).map((f) => f.replace('.json', '')));
+    expect(all.length).toBeGreaterThanOrEqual(30);
+    const translate = (language: string, query: string) =>
+      new Lexicon(all.filter((l) => l.language === language)).translations(query, () => false);
+    expect(translate('de', 'Deutschland')).toContain('germany');
+    expect(translate('zh', '华沙')).toContain('warsaw');
+    expect(translate('es', 'septiembre')).toContain('september');
+    expect(translate('ru', 'Германия')).toContain('germany');
+    expect(translate('fr', 'germany')).toContain('allemagne');
+  });
+});
