@@ -4,6 +4,7 @@ import { createEncoder } from '../client/client.js';
 import { readXquad } from '../eval/dev-data.js';
 import { evaluateSearch, meanScores, type SearchScore } from '../eval/search-eval.js';
 import type { BackendChoice } from '../model/backend.js';
+import { readLexicons } from '../node/lexicon-files.js';
 import { type Fusion, MANIFEST_FILE, parseManifest } from '../pack/manifest.js';
 import { STANDARD_FUSION } from '../search/fuse.js';
 import type { SearchOptions } from '../search/types.js';
@@ -82,6 +83,8 @@ export interface EvalSearchArgs {
   chunkTokens: number | undefined;
   /** Index each paragraph with its article's title (--titles). */
   titles: boolean;
+  /** A folder of lexicons the index translates query words with (--lexicons). */
+  lexicons: string | undefined;
   /** A cross-encoder to rerank the lexical and standard hybrid rankings with (--rerank). */
   rerank: string | undefined;
 }
@@ -109,6 +112,7 @@ export async function evalSearchCommand(args: EvalSearchArgs, folder: string, io
       configs: options,
       ...(args.chunkTokens === undefined ? {} : { chunkTokens: args.chunkTokens }),
       titles: args.titles,
+      ...(args.lexicons === undefined ? {} : { lexicons: await readLexicons(args.lexicons) }),
       onProgress: (m) => io.stderr.write(`m3web: ${m}\n`),
     });
   } finally {

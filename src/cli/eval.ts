@@ -48,6 +48,8 @@ Options:
                   (the chunkTokens index option; not with --write)
   --titles        with --search: paragraphs indexed with their article's title
                   (IndexDoc.title; not with --write)
+  --lexicons DIR  with --search: the index translates query words with every lexicon
+                  in DIR (public/lexicons; IndexOptions.lexicons; not with --write)
   --rerank MODEL  with --search: also the lexical and hybrid (k 60, equal weights)
                   rankings reranked by this cross-encoder (folder, pack or hub id)
                   over their best 20 paragraphs
@@ -70,6 +72,7 @@ export interface EvalArgs {
   search: boolean;
   chunkTokens: number | undefined;
   titles: boolean;
+  lexicons: string | undefined;
   rerank: string | undefined;
   batch: number;
   threads: number;
@@ -90,6 +93,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
       search: 'boolean',
       'chunk-tokens': 'string',
       titles: 'boolean',
+      lexicons: 'string',
       rerank: 'string',
       batch: 'string',
       threads: 'string',
@@ -107,6 +111,8 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
   if (f.flag('titles') && !f.flag('search')) throw new UsageError('--titles needs --search', HINT);
   if (f.flag('titles') && f.flag('write')) throw new UsageError('--titles and --write do not go together', HINT);
   if (str('rerank') !== undefined && !f.flag('search')) throw new UsageError('--rerank needs --search', HINT);
+  if (str('lexicons') !== undefined && !f.flag('search')) throw new UsageError('--lexicons needs --search', HINT);
+  if (str('lexicons') !== undefined && f.flag('write')) throw new UsageError('--lexicons and --write do not go together', HINT);
   return {
     model,
     revision: str('revision'),
@@ -119,6 +125,7 @@ export function parseEvalArgs(args: string[]): EvalArgs | 'help' {
     search: f.flag('search'),
     chunkTokens,
     titles: f.flag('titles'),
+    lexicons: str('lexicons'),
     rerank: str('rerank'),
     batch: positiveInt('batch', str('batch'), HINT) ?? 128,
     threads: positiveInt('threads', str('threads'), HINT) ?? availableParallelism(),

@@ -36,10 +36,24 @@ interface SharedIndex {
 
 /** The options two opens of one stored index must agree on (those given: left out takes the stored ones). */
 function sameIndexOptions(a: StoredIndexOptions, b: StoredIndexOptions): boolean {
-  return (['dims', 'layers', 'vector', 'device'] as const).every(
-    (k) => a[k] === undefined || b[k] === undefined || a[k] === b[k],
+  const la = a.lexicons && languagesOf(a.lexicons);
+  const lb = b.lexicons && languagesOf(b.lexicons);
+  return (
+    (['dims', 'layers', 'vector', 'device'] as const).every((k) => a[k] === undefined || b[k] === undefined || a[k] === b[k]) &&
+    (la === undefined || lb === undefined || la === lb)
   );
 }
+
+const languagesOf = (lexicons: unknown) =>
+  Array.isArray(lexicons)
+    ? lexicons
+        .map((l: { language?: unknown } | null) => String(l?.language))
+        .sort()
+        .join(' ')
+    : typeof lexicons;
+
+/** Options as an error message shows them: lexicons by their languages, not their words. */
+const shown = (o: StoredIndexOptions) => JSON.stringify(o.lexicons ? { ...o, lexicons: languagesOf(o.lexicons) } : o);
 
 /**
  * A model, the GPU device it runs on and the indexes that score on that same device: what a
@@ -116,8 +130,8 @@ export class Engine {
     let shared = this.indexes.get(options.name);
     if (shared && !sameIndexOptions(shared.options, options)) {
       throw new InputError(
-        `index "${options.name}" is already open in this engine (another tab?) with ${JSON.stringify(shared.options)}; ` +
-          `open it with the same options, got ${JSON.stringify(options)}`,
+        `index "${options.name}" is already open in this engine (another tab?) with ${shown(shared.options)}; ` +
+          `open it with the same options, got ${shown(options)}`,
       );
     }
     if (!shared) {

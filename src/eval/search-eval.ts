@@ -1,3 +1,4 @@
+import type { LexiconData } from '../search/lexicon.js';
 import { openIndex } from '../search/search-index.js';
 import type { IndexEncoder, SearchMode, SearchOptions, VectorIndex } from '../search/types.js';
 import type { EmbedOptions, EmbedResult } from '../types.js';
@@ -29,6 +30,8 @@ export interface SearchEvalInput {
   chunkTokens?: number;
   /** Index each paragraph with its article's title (IndexDoc.title). */
   titles?: boolean;
+  /** IndexOptions.lexicons. */
+  lexicons?: readonly LexiconData[];
   onProgress?: (message: string) => void;
 }
 
@@ -62,6 +65,7 @@ async function paragraphIndex(encoder: IndexEncoder, lang: XquadLang, input: Sea
     device: 'cpu',
     ...(input.ngrams === undefined ? {} : { ngrams: input.ngrams }),
     ...(input.chunkTokens === undefined ? {} : { chunkTokens: input.chunkTokens }),
+    ...(input.lexicons === undefined ? {} : { lexicons: input.lexicons }),
     ...(input.layers === undefined ? {} : { layers: input.layers }),
     ...(input.dims === undefined ? {} : { dims: input.dims }),
   });

@@ -1,9 +1,11 @@
 import {
   createEncoder,
   createIndex,
+  fetchLexicons,
   type Highlight,
   type IndexEncoder,
   InputError,
+  type LexiconData,
   type Meta,
   type SearchHit,
   type SearchOptions,
@@ -62,7 +64,11 @@ const ENGLISH: SearchMessages = {
  * only), `base`, `placeholder`, `results` (hits shown, default 8), `flat` (no grouping by page),
  * `same-language` (only sections in the page's `<html lang>`, by `meta.lang`: a multilingual
  * site's visitor searches the pages of their language), `shortcut` (a key that focuses the box
- * from anywhere on the page: '/', or 'mod+k' for Ctrl+K / ⌘K). The `encoder` property takes an
+ * from anywhere on the page: '/', or 'mod+k' for Ctrl+K / ⌘K), `lexicons` (the URL of a folder of
+ * lexicons, public/lexicons: the box fetches those of the visitor's languages, navigator.languages,
+ * and of the page's `<html lang>`, English and languages the folder lacks left out, so a visitor
+ * asking in their own language finds the site's pages by their words' translations; read when the
+ * box opens its index). The `encoder` property takes an
  * encoder of the page's own instead of `model`, the `filter` property a test of each document's
  * meta, the `messages` property what it says (SearchMessages; English by default). Parts for
  * styling: `input`, `status`, `results`, `page`, `page-title`, `hit`, `title`, `snippet`; colours
@@ -79,6 +85,7 @@ export class M3WebSearchElement extends ElementBase {
   #hybrid: Promise<VectorIndex> | null = null;
   #encoder: IndexEncoder | null = null;
   #loadingModel = false;
+  #lexiconsLoaded: Promise<LexiconData[] | undefined> | null = null;
   /** Why searches rank by words alone although a model was asked for ('' while none failed). */
   #wordsOnly = '';
   #active = -1;
@@ -130,7 +137,7 @@ export class M3WebSearchElement extends ElementBase {
     this.#encoder = encoder;
     this.#wordsOnly = '';
     closeLater(this.#hybrid);
-    this.#hybrid = encoder && this.#url() ? createIndex({ encoder, url: this.#url() }) : null;
+    this.#hybrid = encoder ? this.#openIndex(encoder) : null;
   }
 
   /**
@@ -159,7 +166,7 @@ export class M3WebSearchElement extends ElementBase {
 
   connectedCallback(): void {
     this.#label();
-    this.#words ??= this.#url() ? createIndex({ url: this.#url() }) : null;
+    this.#words ??= this.#openIndex();
     document.addEventListener('keydown', this.#onPageKey);
   }
 
@@ -173,7 +180,7 @@ export class M3WebSearchElement extends ElementBase {
     if (name !== 'index' || !this.isConnected) return;
     closeLater(this.#words);
     this.#completes = true;
-    this.#words = this.#url() ? createIndex({ url: this.#url() }) : null;
+    this.#words = this.#openIndex();
     if (this.#encoder) this.encoder = this.#encoder;
   }
 
@@ -254,6 +261,31 @@ export class M3WebSearchElement extends ElementBase {
 
   #url(): string {
     return this.getAttribute('index') ?? '';
+  }
+
+  /** The `index` attribute's folder, with `encoder` where there is one, and the visitor's lexicons; null without an index attribute. */
+  #openIndex(encoder?: IndexEncoder): Promise<VectorIndex> | null {
+    const url = this.#url();
+    if (!url) return null;
+    return this.#lexicons().then((lexicons) =>
+      createIndex({ url, ...(encoder ? { encoder } : {}), ...(lexicons ? { lexicons } : {}) }),
+    );
+  }
+
+  /** The lexicons of the visitor's and the page's languages that the `lexicons` attribute's folder has (its doc comment above). */
+  #lexicons(): Promise<LexiconData[] | undefined> {
+    const folder = this.getAttribute('lexicons');
+    if (!folder) return Promise.resolve(undefined);
+    const languages = new Set(
+      [...navigator.languages, document.documentElement.lang].map((tag) => tag.split('-')[0]?.toLowerCase() ?? ''),
+    );
+    languages.delete('en');
+    languages.delete('');
+    const base = new URL(folder, document.baseURI).href;
+    this.#lexiconsLoaded ??= Promise.allSettled([...languages].map((l) => fetchLexicons(base, [l]))).then((fetched) =>
+      fetched.flatMap((f) => (f.status === 'fulfilled' ? f.value : [])),
+    );
+    return this.#lexiconsLoaded;
   }
 
   #opened(): Promise<VectorIndex> {

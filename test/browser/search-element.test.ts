@@ -28,8 +28,11 @@ async function hostSite(
   ],
   /** Serve the folder as m3web wrote it before word lists (no completion of a word being typed). */
   withoutWordList = false,
+  /** Further files of the site, by URL. */
+  more: Record<string, string> = {},
 ): Promise<void> {
   const files = await staticFiles(docs, INDEX);
+  for (const [url, text] of Object.entries(more)) files.set(url, new TextEncoder().encode(text));
   if (withoutWordList) {
     const manifest = JSON.parse(new TextDecoder().decode(files.get(`${INDEX}index.json`)));
     delete manifest.sizes.words;
@@ -220,6 +223,30 @@ describe('<m3web-search>', () => {
       expect(() => {
         el.filter = { lang: 'de' } as never;
       }).toThrow(InputError);
+    } finally {
+      document.documentElement.lang = pageLang;
+    }
+  });
+
+  it("finds pages by the translations of the words of a visitor asking in the page's language (lexicons)", async () => {
+    const de = { format: 1, language: 'de', to: 'en', words: { herbst: ['autumn'] } };
+    await hostSite(undefined, false, { [`${SITE}lexicons/de.json`]: JSON.stringify(de) });
+    const pageLang = document.documentElement.lang;
+    const boxes = [true, false].map((translating) => {
+      const el = document.createElement('m3web-search') as M3WebSearchElement;
+      el.setAttribute('index', INDEX);
+      if (translating) el.setAttribute('lexicons', `${SITE}lexicons/`);
+      return el;
+    });
+    try {
+      document.documentElement.lang = 'de-AT';
+      defineSearchElement();
+      document.body.append(...boxes);
+      const [translating, plain] = boxes as [M3WebSearchElement, M3WebSearchElement];
+      // The visitor's other languages (en-US here, or whatever the browser says) have no lexicon in the folder: skipped.
+      expect((await translating.search('Herbst')).map((h) => h.id)).toEqual(['guide.html#weather']);
+      expect(options(translating)[0]?.querySelector('mark')?.textContent).toBe('autumn');
+      expect(await plain.search('Herbst')).toEqual([]);
     } finally {
       document.documentElement.lang = pageLang;
     }

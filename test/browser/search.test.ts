@@ -494,4 +494,24 @@ describe('with the real encoder', () => {
       await encoder.dispose();
     }
   });
+
+  it('takes lexicons to the index in the worker; a second open with other ones is refused by their languages', async () => {
+    const encoder = await createEncoder({ model: '/test/generated/packs/bert-tiny-q8', device: 'cpu', cache: false });
+    try {
+      const name = freshName();
+      const de = { format: 1, language: 'de', to: 'en', words: { fuchs: ['fox'] } };
+      const index = await open({ encoder, name, store: 'indexeddb', lexicons: [de] });
+      await index.add([
+        { id: 'fox', text: 'The quick brown fox.' },
+        { id: 'none', text: 'Nothing here.' },
+      ]);
+      expect((await index.search('Fuchs', { mode: 'lexical' })).map((h) => h.id)).toEqual(['fox']);
+      expect(await index.search('Fuchs', { mode: 'lexical', translate: false })).toEqual([]);
+      const other = await rejection(open({ encoder, name, store: 'indexeddb', lexicons: [{ ...de, language: 'es' }] }));
+      expect(other).toBeInstanceOf(InputError);
+      expect((other as Error).message).toMatch(/"lexicons":"de".*"lexicons":"es"/);
+    } finally {
+      await encoder.dispose();
+    }
+  });
 });

@@ -421,6 +421,20 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     const noSearch = await m3web(['eval', '--model', pack, '--rerank', 'test/oracle/fixtures/ce-bert-tiny'], '');
     expect(noSearch.code).toBe(2);
     expect(noSearch.stderr).toMatch(/--rerank needs --search/);
+
+    // German questions find English paragraphs by their content words' translations, not only by "Berlin".
+    expect(chunked.stdout).toMatch(/^lexical {15}100\.0 100\.0 {3}50\.0 {2}50\.0$/m);
+    const translated = await m3web(['eval', '--search', '--model', pack, '--data', data, '--lexicons', 'public/lexicons'], '');
+    expect(translated.code).toBe(0);
+    expect(translated.stdout).toMatch(/^lexical {15}100\.0 100\.0 {2}100\.0 100\.0$/m);
+    for (const [flags, error] of [
+      [['--lexicons', 'public/lexicons'], /--lexicons needs --search/],
+      [['--lexicons', 'public/lexicons', '--search', '--write'], /--lexicons and --write do not go together/],
+    ] as const) {
+      const refused = await m3web(['eval', '--model', pack, ...flags], '');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(error);
+    }
   });
 });
 
