@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENGLISH, readFloresDev } from '../src/eval/dev-data.js';
-import { readLexicons } from '../src/node/lexicon-files.js';
+import { readLexicons } from '../src/eval/lexicon-files.js';
 import { writeJsonFile } from './common.js';
 import { LEXICON_DIR, m3web, minisearch, orama, type Scores, score } from './lexical-xquad.js';
 

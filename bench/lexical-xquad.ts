@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { create, insert, type Language, search } from '@orama/orama';
 import MiniSearch from 'minisearch';
 import { readXquad, type XquadLang } from '../src/eval/dev-data.js';
-import { readLexicons } from '../src/node/lexicon-files.js';
+import { readLexicons } from '../src/eval/lexicon-files.js';
 import { openIndex } from '../src/search/index.js';
 import { TITLE_WEIGHT } from '../src/search/lexical.js';
 import type { LexiconData } from '../src/search/lexicon.js';

@@ -170,14 +170,22 @@ function cldrPairs(cldr: string, locale: string): Pair[] {
   return out;
 }
 
+function rowOf(table: Map<string, Map<string, number>>, key: string): Map<string, number> {
+  let row = table.get(key);
+  if (!row) {
+    row = new Map();
+    table.set(key, row);
+  }
+  return row;
+}
+
 /** IBM Model 1 by expectation maximisation: t(target word | source word), with a null source word. */
 function ibm1(pairs: readonly Pair[]): Map<string, Map<string, number>> {
   const NULL = '';
   const t = new Map<string, Map<string, number>>();
   for (const [source, target] of pairs)
     for (const s of [NULL, ...source]) {
-      let row = t.get(s);
-      if (!row) t.set(s, (row = new Map()));
+      const row = rowOf(t, s);
       for (const w of target) row.set(w, 1);
     }
   for (let round = 0; round < EM_ROUNDS; round++) {
@@ -188,8 +196,7 @@ function ibm1(pairs: readonly Pair[]): Map<string, Map<string, number>> {
         let z = 0;
         for (const s of source) z += t.get(s)?.get(w) as number;
         for (const s of source) {
-          let row = expected.get(s);
-          if (!row) expected.set(s, (row = new Map()));
+          const row = rowOf(expected, s);
           row.set(w, (row.get(w) ?? 0) + (t.get(s)?.get(w) as number) / z);
         }
       }

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { readLexicons } from '../../src/node/lexicon-files.js';
+import { readLexicons } from '../../src/eval/lexicon-files.js';
 import { openIndex } from '../../src/search/index.js';
 import { fetchLexicons, LEXICON_FORMAT, Lexicon, type LexiconData } from '../../src/search/lexicon.js';
 import { recordingEncoder } from '../support/recording-encoder.js';
