@@ -10,7 +10,7 @@
  */
 
 import { InputError } from '../errors.js';
-import { foldedWords } from './terms.js';
+import { foldedWords, foldWord } from './terms.js';
 
 /** Lexicon files of another format were folded another way (terms.ts) and are refused. */
 export const LEXICON_FORMAT = 1;
@@ -59,13 +59,15 @@ export class Lexicon {
       else if (!known.includes(to)) known.push(to);
     };
     // Folded as query words are (the files are, by build_lexicons.ts; a hand-made one may not be).
-    const folded = (text: string) => foldedWords(text).join(' ');
     for (const lexicon of lexicons as LexiconData[])
-      for (const [word, translations] of Object.entries(lexicon.words))
+      for (const [word, translations] of Object.entries(lexicon.words)) {
+        const from = foldWord(word);
         for (const translation of translations) {
-          add(folded(word), folded(translation));
-          add(folded(translation), folded(word));
+          const to = foldWord(translation);
+          add(from, to);
+          add(to, from);
         }
+      }
   }
 
   /** The folded words of `query` that lexicons translate, each once. */

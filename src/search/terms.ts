@@ -100,13 +100,19 @@ function fold(word: string): string {
   if (ASCII.test(word)) return word.toLowerCase();
   let f = folded.get(word);
   if (f === undefined) {
-    const lower = word.normalize('NFKC').toLowerCase();
-    f = (VIETNAMESE.test(lower) ? lower : withoutMarks(lower)).replace(NATIVE_DIGIT, asciiDigit);
-    if (ARABIC.test(f)) f = normalizeArabic(f);
+    f = foldWord(word);
     if (folded.size >= FOLD_CACHE_SIZE) folded.clear();
     folded.set(word, f);
   }
   return f;
+}
+
+/** One word folded as terms() folds its words, without the cache: for word lists read once (lexicon.ts). */
+export function foldWord(word: string): string {
+  if (ASCII.test(word)) return word.toLowerCase();
+  const lower = word.normalize('NFKC').toLowerCase();
+  const f = (VIETNAMESE.test(lower) ? lower : withoutMarks(lower)).replace(NATIVE_DIGIT, asciiDigit);
+  return ARABIC.test(f) ? normalizeArabic(f) : f;
 }
 
 /** The words of `text` and where each starts (UTF-16 offsets). */

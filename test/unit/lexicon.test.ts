@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { readLexicons } from '../../src/eval/lexicon-files.js';
 import { openIndex } from '../../src/search/index.js';
+import { queryWeights } from '../../src/search/lexical.js';
 import { fetchLexicons, LEXICON_FORMAT, Lexicon, type LexiconData } from '../../src/search/lexicon.js';
 import { recordingEncoder } from '../support/recording-encoder.js';
 import { rejection } from '../support/rejection.js';
@@ -38,12 +39,20 @@ describe('lexicons', () => {
     expect(both.translations('game Spiel', none)).toEqual(['partido', 'match']);
     expect(both.translations('Schnee', none)).toEqual([]);
     expect(both.translatable('Wie viel Regen?')).toEqual(['wie', 'regen']);
+    // A hand-made lexicon's words are folded as the query's are.
+    expect(new Lexicon([lexicon('de', { Bälle: ['Balls'] })]).translations('balle', none)).toEqual(['balls']);
   });
 
   it("leave alone the words the indexed texts hold: they are in the pages' language already", () => {
     const both = new Lexicon([GERMAN, SPANISH]);
     expect(both.translations('Wie viel Regen?', (w) => w === 'regen')).toEqual(['how']);
     expect(both.translations('rain Spiel', (w) => w === 'rain')).toEqual(['game', 'match']);
+  });
+
+  it("weigh a translation's terms half a query word's, and never the query's own terms", () => {
+    const weights = queryWeights('Regen regen', false, [], ['rain', 'regen']);
+    expect(weights.get('regen')).toBe(2);
+    expect(weights.get('rain')).toBe(0.5);
   });
 
   it('refuse what is not a lexicon with an InputError naming it', () => {
