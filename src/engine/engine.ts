@@ -40,7 +40,8 @@ function sameIndexOptions(a: StoredIndexOptions, b: StoredIndexOptions): boolean
   const lb = b.lexicons && languagesOf(b.lexicons);
   return (
     (['dims', 'layers', 'vector', 'device'] as const).every((k) => a[k] === undefined || b[k] === undefined || a[k] === b[k]) &&
-    (la === undefined || lb === undefined || la === lb)
+    // A second opener asking for lexicons must get them; one asking for none searches with the index's.
+    (lb === undefined || la === lb)
   );
 }
 

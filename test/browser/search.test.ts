@@ -499,17 +499,20 @@ describe('with the real encoder', () => {
     const encoder = await createEncoder({ model: '/test/generated/packs/bert-tiny-q8', device: 'cpu', cache: false });
     try {
       const name = freshName();
-      const de = { format: 1, language: 'de', to: 'en', words: { fuchs: ['fox'] } };
+      const de = { format: 1, language: 'de', to: 'en', words: { hund: ['dog'] } };
       const index = await open({ encoder, name, store: 'indexeddb', lexicons: [de] });
       await index.add([
-        { id: 'fox', text: 'The quick brown fox.' },
+        { id: 'dog', text: 'The lazy dog.' },
         { id: 'none', text: 'Nothing here.' },
       ]);
-      expect((await index.search('Fuchs', { mode: 'lexical' })).map((h) => h.id)).toEqual(['fox']);
-      expect(await index.search('Fuchs', { mode: 'lexical', translate: false })).toEqual([]);
+      expect((await index.search('Hund', { mode: 'lexical' })).map((h) => h.id)).toEqual(['dog']);
+      expect(await index.search('Hund', { mode: 'lexical', translate: false })).toEqual([]);
       const other = await rejection(open({ encoder, name, store: 'indexeddb', lexicons: [{ ...de, language: 'es' }] }));
       expect(other).toBeInstanceOf(InputError);
       expect((other as Error).message).toMatch(/"lexicons":"de".*"lexicons":"es"/);
+      // An opener asking for none searches with the open index's.
+      const shared = await open({ encoder, name, store: 'indexeddb' });
+      expect((await shared.search('Hund', { mode: 'lexical' })).map((h) => h.id)).toEqual(['dog']);
     } finally {
       await encoder.dispose();
     }
