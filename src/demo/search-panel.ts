@@ -1,5 +1,5 @@
-import type { Encoder, IndexDoc, SearchHit, SearchMode, VectorIndex } from '../index.js';
-import { createIndex } from '../index.js';
+import type { Encoder, IndexDoc, LexiconData, SearchHit, SearchMode, VectorIndex } from '../index.js';
+import { createIndex, fetchLexicons } from '../index.js';
 import { markedNodes } from '../ui/index.js';
 import corpusDocsUrl from './corpus/flores-dev.jsonl?url';
 import corpusUrl from './corpus/flores-dev.m3index?url';
@@ -23,6 +23,17 @@ const SENTENCE_FUSION = { k: 60, weights: { vector: 1, lexical: 1 } };
  * build: a new model or corpus gets a fresh index instead of old vectors under the same model id.
  */
 const INDEX_NAME = `playground-${corpusUrl.slice(corpusUrl.lastIndexOf('/') + 1)}`;
+
+/** The corpus's languages that public/lexicons has (all but Finnish and Swahili). */
+const LEXICON_LANGUAGES = 'ar bn de el es fa fr he hi id it ja ko pl pt ru th tr uk vi zh'.split(' ');
+
+/**
+ * The lexicons both indexes translate query words with (a query word no text holds also looks
+ * for its translations), or undefined where they could not be fetched (offline: the service
+ * worker keeps the site's build, not public/): search then goes on without.
+ */
+const playgroundLexicons = (): Promise<LexiconData[] | undefined> =>
+  fetchLexicons(new URL('lexicons/', document.baseURI), LEXICON_LANGUAGES).catch(() => undefined);
 
 /** The model the bundled corpus export was embedded with. */
 export const CORPUS_MODEL_ID = 'm3-mini';
@@ -57,7 +68,11 @@ async function embedCorpus(index: VectorIndex, model: string, status: (text: str
  * Opens the IndexedDB index, filling it when it is empty (the first visit): from the bundled
  * export for the bundled model, else by embedding the sentences with the model in use.
  */
-async function openCorpus(encoder: Encoder, status: (text: string) => void): Promise<VectorIndex> {
+async function openCorpus(
+  encoder: Encoder,
+  lexicons: LexiconData[] | undefined,
+  status: (text: string) => void,
+): Promise<VectorIndex> {
   const started = performance.now();
   const { model } = await encoder.info();
   const bundled = model.id === CORPUS_MODEL_ID;
@@ -65,7 +80,14 @@ async function openCorpus(encoder: Encoder, status: (text: string) => void): Pro
   // Sentences searched by sentences: no query / passage prefixes (the bundled export's setting too).
   // A SPLADE model's index holds its weights and no vectors.
   const rows = model.sparseOnly ? {} : { vector: 'int8' as const };
-  const index = await createIndex({ encoder, name, store: 'indexeddb', ...rows, symmetric: true });
+  const index = await createIndex({
+    encoder,
+    name,
+    store: 'indexeddb',
+    ...rows,
+    symmetric: true,
+    ...(lexicons ? { lexicons } : {}),
+  });
   // Stored vectors of other weights under the same model id (a new Hub revision) are not searched.
   if (index.needsRebuild) await index.clear();
   if (index.size > 0) {
@@ -157,11 +179,16 @@ function hitRow(hit: SearchHit, sentences: boolean): HTMLLIElement {
  * far it got; documents as passages and queries as queries (the model's prefixes), as a site's
  * search would.
  */
-async function ownCorpus(encoder: Encoder, files: File[], status: (text: string) => void): Promise<VectorIndex> {
+async function ownCorpus(
+  encoder: Encoder,
+  files: File[],
+  lexicons: LexiconData[] | undefined,
+  status: (text: string) => void,
+): Promise<VectorIndex> {
   const started = performance.now();
   status(`Reading ${files.length} files…`);
   const { docs, read } = await docsFromFiles(files);
-  const index = await createIndex({ encoder, name: 'playground-own' });
+  const index = await createIndex({ encoder, name: 'playground-own', ...(lexicons ? { lexicons } : {}) });
   try {
     await addInBatches(index, docs, (done, total) =>
       status(`Embedding your files on this device: ${done} of ${total} documents…`),
@@ -211,8 +238,9 @@ export async function setupSearchPanel(
     return;
   }
   let sentences: VectorIndex;
+  const lexicons = await playgroundLexicons();
   try {
-    sentences = await openCorpus(encoder, status);
+    sentences = await openCorpus(encoder, lexicons, status);
   } catch (err) {
     $('search-status').classList.add('error');
     const storage = (err as { code?: string }).code === 'STORAGE_QUOTA';
@@ -310,7 +338,7 @@ export async function setupSearchPanel(
       for (const p of pickers) p.disabled = true;
       $('search-status').classList.remove('error');
       try {
-        use({ index: await ownCorpus(encoder, picked, status), sentences: false });
+        use({ index: await ownCorpus(encoder, picked, lexicons, status), sentences: false });
         await run();
       } catch (err) {
         $('search-status').classList.add('error');

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +49,8 @@ try {
     // through the npm cache. `npm ci` caches tarballs but not the registry metadata that resolving
     // a fresh app needs, so `--offline` fails wherever the cache started empty.
     execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--silent'], { cwd: app, stdio: 'pipe' });
+    // The lexicons come with the package, for a site to serve (fetchLexicons).
+    expect(JSON.parse(readFileSync(join(app, 'node_modules/m3web/public/lexicons/de.json'), 'utf8')).language).toBe('de');
     const ckpt = await openHfCheckpoint(join(ROOT, 'test/oracle/fixtures/bert-tiny'));
     const pack = await convertCheckpoint(ckpt, { id: 'tiny', quant: 'q8' });
     await ckpt.close();
