@@ -3,7 +3,9 @@
  * The playground's service worker: makes the site open offline after one visit. The build
  * (vite.config.ts) replaces __PRECACHE__ with every file it emitted, so a new build is a new
  * worker with a new cache. Model shards are not cached here: the model store keeps them in
- * IndexedDB, and caching them twice would double the storage a visitor gives the site.
+ * IndexedDB, and caching them twice would double the storage a visitor gives the site. Lexicons
+ * (public/lexicons, copied as they are, without hashes in their names) are kept as fetched, so
+ * an offline visit still translates query words.
  */
 declare const self: ServiceWorkerGlobalScope;
 declare const __PRECACHE__: string[];
@@ -40,22 +42,24 @@ self.addEventListener('activate', (event) => {
 });
 
 const isModelFile = (url: URL) => url.pathname.startsWith(`${SCOPE.pathname}models/`);
+const isLexicon = (url: URL) => url.pathname.startsWith(`${SCOPE.pathname}lexicons/`);
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== 'GET' || url.origin !== SCOPE.origin || isModelFile(url)) return;
-  event.respondWith(event.request.mode === 'navigate' ? networkFirst(event.request) : cacheFirst(event.request));
+  if (event.request.mode === 'navigate') event.respondWith(networkFirst(event.request, SCOPE.href));
+  else event.respondWith(isLexicon(url) ? networkFirst(event.request, url.href) : cacheFirst(event.request));
 });
 
-/** Pages: fresh when online, so a deploy shows at once; the cached copy when offline. */
-async function networkFirst(request: Request): Promise<Response> {
+/** Pages (kept as the scope's page) and lexicons: fresh when online, so a deploy shows at once; the cached copy when offline. */
+async function networkFirst(request: Request, key: string): Promise<Response> {
   const cache = await caches.open(CACHE);
   try {
     const response = await fetch(request);
-    if (response.ok) await cache.put(SCOPE.href, response.clone());
+    if (response.ok) await cache.put(key, response.clone());
     return response;
   } catch (err) {
-    const cached = (await cache.match(request)) ?? (await cache.match(SCOPE.href));
+    const cached = (await cache.match(request)) ?? (await cache.match(key));
     if (cached) return cached;
     throw err;
   }

@@ -238,6 +238,11 @@ describe('the playground site', { timeout: 900_000 }, () => {
     expect(await first.locator('.hit-title').innerText()).toBe('Tides › Spring tides');
     expect(await first.locator('.tag').innerText()).toBe('tides.md');
     expect(await first.locator('mark').allInnerTexts()).toEqual(['full', 'moon']);
+    // A German word no file holds looks for its translations (the playground's lexicons).
+    await page.fill('#search-input', 'Mond');
+    await page.click('#search-run');
+    await page.waitForFunction(() => document.querySelector('#search-hits li mark')?.textContent === 'moon');
+    expect(await first.locator('.hit-title').innerText()).toBe('Tides › Spring tides');
     await page.fill('#search-input', 'mooring fees');
     await page.selectOption('#search-mode', 'hybrid');
     await page.waitForFunction(() =>
@@ -291,6 +296,8 @@ describe('the playground site', { timeout: 900_000 }, () => {
       expect(await text(page, 'load-status')).toMatch(/from the offline cache/);
       expect(await text(page, 'search-status')).toMatch(/^2,376 sentences, loaded from this browser's IndexedDB/);
       expect(await page.locator('#search-hits li').count()).toBe(10);
+      // The lexicons the first visit fetched, kept by the service worker: query words still translated.
+      expect(await page.evaluate(async () => (await (await fetch('lexicons/de.json')).json()).language)).toBe('de');
     } finally {
       await context.setOffline(false);
     }
