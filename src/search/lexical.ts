@@ -104,9 +104,9 @@ export function counts(text: string, ngrams: boolean, query = false): { tf: Map<
 const CORRECTION_WEIGHT = 0.5;
 /**
  * How much a translation's term weighs (lexicon.ts): chosen on xquad-dev questions against English
- * paragraphs with every lexicon (`npm run bench -- lexical --lexicons`, R@1 / MRR@10): 1 57.8 /
- * 66.3, 0.5 60.5 / 68.6, 0.3 60.1 / 68.4; a translation's words and prefixes without its 4-grams
- * 57.1 / 65.6.
+ * paragraphs with every lexicon as first built, before LibreOffice's text (`npm run bench --
+ * lexical --lexicons`, R@1 / MRR@10): 1 57.8 / 66.3, 0.5 60.5 / 68.6, 0.3 60.1 / 68.4; a
+ * translation's words and prefixes without its 4-grams 57.1 / 65.6.
  */
 const TRANSLATION_WEIGHT = 0.5;
 

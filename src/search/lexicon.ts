@@ -9,7 +9,7 @@
  * asked: a translation that no indexed text holds scores nothing.
  */
 
-import { InputError } from '../errors.js';
+import { InputError, typeName } from '../errors.js';
 import { foldedWords, foldWord } from './terms.js';
 
 /** Lexicon files of another format were folded another way (terms.ts) and are refused. */
@@ -22,8 +22,6 @@ export interface LexiconData {
   to: string;
   words: Record<string, string[]>;
 }
-
-const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
 
 /** Throws InputError naming what is wrong with `data` as IndexOptions.lexicons. */
 function checkLexicon(data: unknown, at: number): asserts data is LexiconData {

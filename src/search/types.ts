@@ -110,7 +110,7 @@ export interface IndexOptions {
    * Lexicons (fetchLexicons; public/lexicons) whose translations of a query's words the lexical
    * ranker also looks for (SearchOptions.translate): questions in another language than the
    * pages find them by more than the names they share (xquad-dev, lexical R@1 against English
-   * paragraphs 46.1% -> 60.5%; docs/search.md, "Across languages"). Not stored.
+   * paragraphs 46.1% -> 62.3%; docs/search.md, "Across languages"). Not stored.
    */
   lexicons?: readonly LexiconData[];
   /** Not for these options: a static index is opened with StaticIndexOptions. */
