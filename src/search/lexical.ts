@@ -1,4 +1,5 @@
 import { isSet } from './cpu-scorer.js';
+import { wordsBeginning } from './sorted-words.js';
 import { isWordTerm, terms, typedWord } from './terms.js';
 import { type Ranked, selectTop } from './topk.js';
 import { type Corrections, correctable, correctionStem, corrections } from './typos.js';
@@ -239,20 +240,7 @@ export class LexicalIndex {
    */
   private wordsBeginning(prefix: string): [string, number][] {
     this.sortedWords ??= [...this.postings.keys()].filter(isWordTerm).sort();
-    const words = this.sortedWords;
-    let lo = 0;
-    let hi = words.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((words[mid] as string) < prefix) lo = mid + 1;
-      else hi = mid;
-    }
-    const found: [string, number][] = [];
-    for (let i = lo; i < words.length && (words[i] as string).startsWith(prefix); i++) {
-      const word = words[i] as string;
-      found.push([word, this.postings.get(word)?.df ?? 0]);
-    }
-    return found;
+    return wordsBeginning(this.sortedWords, prefix).map((word) => [word, this.postings.get(word)?.df ?? 0]);
   }
 
   /**

@@ -5,12 +5,22 @@
  * text (training/build_lexicons.ts; public/lexicons/<language>.json), each pairing a language's
  * words with English ones. They are read both ways: a word of the language gets its English
  * translations, an English word the words each lexicon pairs with it, so English questions
- * find pages in the lexicons' languages too. Which language a query or a page is in is never
- * asked: a translation that no indexed text holds scores nothing.
+ * find pages in the lexicons' languages too. A word they lack is looked up by its nearest forms
+ * (Lexicon.lookup): an inflection the parallel text never had. Which language a query or a page
+ * is in is never asked: a translation that no indexed text holds scores nothing.
  */
 
 import { InputError, typeName } from '../errors.js';
-import { foldedWords, foldWord } from './terms.js';
+import { withoutArticle } from './arabic.js';
+import { wordsBeginning } from './sorted-words.js';
+import { foldedWords, foldWord, UNSPACED } from './terms.js';
+
+/** Letters a word keeps when the lexicons lack it and a shorter form is looked for (Lexicon.lookup). */
+const MIN_STEM = 4;
+/** Letters at most cut from a word's end to find a form of it that the lexicons hold. */
+const MAX_CUT = 3;
+/** Forms of a word taken when it is missing: the nearest, by shared beginning and then length. */
+const MAX_FORMS = 2;
 
 /** Lexicon files of another format were folded another way (terms.ts) and are refused. */
 export const LEXICON_FORMAT = 1;
@@ -45,6 +55,8 @@ function checkLexicon(data: unknown, at: number): asserts data is LexiconData {
 
 export class Lexicon {
   private readonly pairs = new Map<string, string[]>();
+  /** The paired words in code-unit order, for words the lexicons hold only other forms of; made on first need. */
+  private sorted: string[] | null = null;
 
   /** Checks each lexicon (InputError) and reads them all both ways. */
   constructor(lexicons: unknown) {
@@ -70,7 +82,34 @@ export class Lexicon {
 
   /** The folded words of `query` that lexicons translate, each once. */
   translatable(query: string): string[] {
-    return [...new Set(foldedWords(query))].filter((word) => this.pairs.has(word));
+    return [...new Set(foldedWords(query))].filter((word) => this.lookup(word).length > 0);
+  }
+
+  /**
+   * A folded word's translations; for a word the lexicons lack, those of the nearest forms they
+   * hold: the word without the Arabic article, or its beginning less up to MAX_CUT letters,
+   * keeping MIN_STEM ("карьеру" finds "карьера", "intercepciones" "intercepción"). Lexicons
+   * list the forms their parallel text happened to hold, and a question inflects its words.
+   */
+  private lookup(word: string): string[] {
+    const exact = this.pairs.get(word) ?? this.pairs.get(withoutArticle(word));
+    // Words of scripts written without spaces are the Segmenter's dictionary words: their ends are not inflections.
+    if (exact || UNSPACED.test(word)) return exact ?? [];
+    const letters = [...withoutArticle(word)];
+    for (let cut = 1; cut <= Math.min(MAX_CUT, letters.length - MIN_STEM); cut++) {
+      const forms = this.formsBeginning(letters.slice(0, letters.length - cut).join(''), letters.length + MAX_CUT);
+      if (forms.length) return [...new Set(forms.flatMap((form) => this.pairs.get(form) as string[]))];
+    }
+    return [];
+  }
+
+  /** The at most MAX_FORMS shortest paired words that begin with `stem` and have at most `maxLength` letters. */
+  private formsBeginning(stem: string, maxLength: number): string[] {
+    this.sorted ??= [...this.pairs.keys()].sort();
+    return wordsBeginning(this.sorted, stem)
+      .filter((word) => [...word].length <= maxLength)
+      .sort((a, b) => a.length - b.length)
+      .slice(0, MAX_FORMS);
   }
 
   /**
@@ -84,7 +123,7 @@ export class Lexicon {
     const out = new Set<string>();
     for (const word of this.translatable(query)) {
       if (held(word)) continue;
-      for (const t of this.pairs.get(word) ?? []) if (!own.has(t)) out.add(t);
+      for (const t of this.lookup(word)) if (!own.has(t)) out.add(t);
     }
     return [...out];
   }

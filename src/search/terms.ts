@@ -51,7 +51,7 @@ const LATIN_WORD = /^\p{Script=Latin}+$/u;
 const KANA = /[\p{Script=Hiragana}\p{Script=Katakana}]/u;
 
 /** Scripts written without spaces between words: only a dictionary (the Segmenter's) can split them. */
-const UNSPACED =
+export const UNSPACED =
   /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
 /**
  * Words elsewhere, as the Segmenter's word rule (UAX #29) splits them in practice: letters,

@@ -49,6 +49,29 @@ describe('lexicons', () => {
     expect(both.translations('rain Spiel', (w) => w === 'rain')).toEqual(['game', 'match']);
   });
 
+  it('translate a word the lexicons lack by the nearest forms they hold, cutting at most three letters', () => {
+    const russian = new Lexicon([
+      lexicon('ru', { карьера: ['career'], карьерный: ['careerist'], очки: ['points'], защита: ['defence'] }),
+      lexicon('ar', { فريق: ['team'], مباراة: ['match'] }),
+      lexicon('th', { ประเทศไทย: ['thailand'] }),
+    ]);
+    const none = () => false;
+    // The two shortest forms beginning with the longest stem the word gives.
+    expect(russian.translations('карьеру', none)).toEqual(['career', 'careerist']);
+    expect(russian.translations('защиты', none)).toEqual(['defence']);
+    expect(russian.translations('defenceless', none)).toEqual([]);
+    expect(russian.translatable('карьеру защиты')).toEqual(['карьеру', 'защиты']);
+    // The article is not an inflection's end: it is read off the front.
+    expect(russian.translations('الفريق', none)).toEqual(['team']);
+    expect(russian.translations('المباراتين', none)).toEqual(['match']);
+    // Four letters stay: "очков" would need "очк"; a word in a script without spaces is a dictionary's word, whole.
+    expect(russian.translations('очков', none)).toEqual([]);
+    expect(russian.translations('ประเทศ', none)).toEqual([]);
+    // An exact entry wins over its longer relatives; a word the pages hold is not looked up.
+    expect(russian.translations('защита', none)).toEqual(['defence']);
+    expect(russian.translations('карьеру', (w) => w === 'карьеру')).toEqual([]);
+  });
+
   it("weigh a translation's terms half a query word's, and never the query's own terms", () => {
     const weights = queryWeights('Regen regen', false, [], ['rain', 'regen']);
     expect(weights.get('regen')).toBe(2);
@@ -145,5 +168,9 @@ describe('lexicons', () => {
     expect(translate('es', 'septiembre')).toContain('september');
     expect(translate('ru', 'Германия')).toContain('germany');
     expect(translate('fr', 'germany')).toContain('allemagne');
+    // Dictionaries: CC-CEDICT (simplified and traditional headwords) and WikDict's Greek.
+    expect(translate('zh', '防守')).toContain('defend');
+    expect(translate('zh', '冠軍')).toContain('champion');
+    expect(translate('el', 'άμυνα')).toContain('defence');
   });
 });
