@@ -100,6 +100,9 @@ export class IndexClient implements VectorIndex {
   corrections(query: string, options?: CorrectionOptions): Promise<Record<string, string[]>> {
     return this.call('corrections', [query, options]) as Promise<Record<string, string[]>>;
   }
+  translations(query: string): Promise<Record<string, string[]>> {
+    return this.call('translations', [query]) as Promise<Record<string, string[]>>;
+  }
   clear(): Promise<void> {
     return this.call('clear', []) as Promise<void>;
   }

@@ -205,9 +205,10 @@ async function ownCorpus(
 }
 
 /** What the lexical ranker read misspelt words as (VectorIndex.corrections), or nothing. */
-function correctionsNote(corrected: Record<string, string[]>): string {
-  const read = Object.entries(corrected).map(([typed, words]) => `“${typed}” as ${words.map((w) => `“${w}”`).join(' or ')}`);
-  return read.length ? ` Words no text holds, read as the nearest spellings found: ${read.join('; ')}.` : '';
+/** What the lexical ranker read a query's words as: `byWord` from corrections() or translations(), after `lead`. */
+function wordsNote(lead: string, byWord: Record<string, string[]>): string {
+  const read = Object.entries(byWord).map(([typed, words]) => `“${typed}” as ${words.map((w) => `“${w}”`).join(' or ')}`);
+  return read.length ? ` ${lead}: ${read.join('; ')}.` : '';
 }
 
 /** The search panel: the bundled FLORES sentences in 24 languages, queried at the chosen width. */
@@ -286,7 +287,7 @@ export async function setupSearchPanel(
       const step = rerank.step();
       const started = performance.now();
       const byWords = mode === 'lexical' || mode === 'hybrid';
-      const [hits, corrected] = await Promise.all([
+      const [hits, corrected, translated] = await Promise.all([
         index.search(query, {
           k: 10,
           dims,
@@ -297,6 +298,7 @@ export async function setupSearchPanel(
           ...(typing ? { prefix: true } : {}),
         }),
         byWords ? index.corrections(query, { prefix: typing }) : {},
+        byWords ? index.translations(query) : {},
       ]);
       if (ticket !== latest) return;
       const ms = performance.now() - started;
@@ -310,7 +312,9 @@ export async function setupSearchPanel(
       const second = step ? `; the best ${step.top} read again with the query by the cross-encoder` : '';
       const completing = typing ? ', its last word completed as you type' : '';
       $('search-time').textContent =
-        `${hits.length} hits in ${ms.toFixed(0)} ms (${how}${second}${completing}).${correctionsNote(corrected)}`;
+        `${hits.length} hits in ${ms.toFixed(0)} ms (${how}${second}${completing}).` +
+        wordsNote('Words no text holds, read as the nearest spellings found', corrected) +
+        wordsNote('Also searched as their translations', translated);
       $('search-hits').replaceChildren(...hits.map((hit) => hitRow(hit, corpus.sentences)));
     } catch (err) {
       if (ticket === latest) $('search-time').textContent = `Search failed: ${(err as Error).message}`;

@@ -15,10 +15,14 @@ import { withoutArticle } from './arabic.js';
 import { wordsBeginning } from './sorted-words.js';
 import { foldedWords, foldWord, UNSPACED } from './terms.js';
 
-/** Letters a word keeps when the lexicons lack it and a shorter form is looked for (Lexicon.lookup). */
+/**
+ * Letters a word keeps when the lexicons lack it and a form of its beginning is looked for
+ * (Lexicon.lookup): at least this many, and at least half, a longer word's suffixes perhaps
+ * chained (Turkish "kaydetmiştir", "has recorded").
+ */
 const MIN_STEM = 4;
-/** Letters at most cut from a word's end to find a form of it that the lexicons hold. */
-const MAX_CUT = 3;
+/** Letters a form of a missing word may have beyond it (an ending longer than the word's). */
+const MAX_LONGER = 3;
 /** Forms of a word taken when it is missing: the nearest, by shared beginning and then length. */
 const MAX_FORMS = 2;
 
@@ -87,17 +91,18 @@ export class Lexicon {
 
   /**
    * A folded word's translations; for a word the lexicons lack, those of the nearest forms they
-   * hold: the word without the Arabic article, or its beginning less up to MAX_CUT letters,
-   * keeping MIN_STEM ("карьеру" finds "карьера", "intercepciones" "intercepción"). Lexicons
-   * list the forms their parallel text happened to hold, and a question inflects its words.
+   * hold: the word without the Arabic article, or the shortest forms beginning as the word does
+   * less one letter, two, and so on while MIN_STEM allows ("карьеру" finds "карьера",
+   * "intercepciones" "intercepción", "kaydetmiştir" "kaydetmek"). Lexicons list the forms their
+   * parallel text happened to hold, and a question inflects its words.
    */
   private lookup(word: string): string[] {
     const exact = this.pairs.get(word) ?? this.pairs.get(withoutArticle(word));
     // Words of scripts written without spaces are the Segmenter's dictionary words: their ends are not inflections.
     if (exact || UNSPACED.test(word)) return exact ?? [];
     const letters = [...withoutArticle(word)];
-    for (let cut = 1; cut <= Math.min(MAX_CUT, letters.length - MIN_STEM); cut++) {
-      const forms = this.formsBeginning(letters.slice(0, letters.length - cut).join(''), letters.length + MAX_CUT);
+    for (let cut = 1; cut <= Math.min(letters.length >> 1, letters.length - MIN_STEM); cut++) {
+      const forms = this.formsBeginning(letters.slice(0, letters.length - cut).join(''), letters.length + MAX_LONGER);
       if (forms.length) return [...new Set(forms.flatMap((form) => this.pairs.get(form) as string[]))];
     }
     return [];
@@ -113,19 +118,25 @@ export class Lexicon {
   }
 
   /**
-   * The translations of `query`'s words that no indexed text holds (`held` says), each once and
-   * none the query holds itself. A word the pages hold is in their language already: translating
+   * Each of `query`'s words that no indexed text holds (`held` says) with its translations, none
+   * the query holds itself. A word the pages hold is in their language already: translating
    * it too would only add noise (xquad-dev, BM25 R@1 monolingual 93.0% with every word
    * translated, 94.4% as without lexicons).
    */
-  translations(query: string, held: (word: string) => boolean): string[] {
+  byWord(query: string, held: (word: string) => boolean): Record<string, string[]> {
     const own = new Set(foldedWords(query));
-    const out = new Set<string>();
+    const out: Record<string, string[]> = {};
     for (const word of this.translatable(query)) {
       if (held(word)) continue;
-      for (const t of this.lookup(word)) if (!own.has(t)) out.add(t);
+      const found = this.lookup(word).filter((t) => !own.has(t));
+      if (found.length) out[word] = found;
     }
-    return [...out];
+    return out;
+  }
+
+  /** The translations byWord finds, each once: what the lexical ranker also looks for. */
+  translations(query: string, held: (word: string) => boolean): string[] {
+    return [...new Set(Object.values(this.byWord(query, held)).flat())];
   }
 }
 

@@ -1,6 +1,7 @@
 import { DisposedError, InputError, M3WebError } from '../errors.js';
 import { GpuSession } from '../gpu/session.js';
 import { SerialQueue } from '../serial-queue.js';
+import { checkText } from '../tokenizer/check-text.js';
 import type { ModelInfo } from '../types.js';
 import { codec } from './codec.js';
 import { Collection } from './collection.js';
@@ -347,6 +348,15 @@ class SearchIndex implements VectorIndex {
     return this.queued(async () => {
       if (this.stale && this.log) await this.log.locked(() => this.reload());
       return this.engine.collection.lexical.corrections(parseQuery(query).text, prefix);
+    });
+  }
+
+  async translations(query: string): Promise<Record<string, string[]>> {
+    checkText(query, 'translations: query');
+    return this.queued(async () => {
+      if (this.stale && this.log) await this.log.locked(() => this.reload());
+      const { lexical } = this.engine.collection;
+      return this.lexicon ? this.lexicon.byWord(parseQuery(query).text, (w) => lexical.holds(w)) : {};
     });
   }
 

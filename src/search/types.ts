@@ -331,6 +331,13 @@ export interface VectorIndex {
    * Empty when every word was found or none could be corrected. `prefix` as in SearchOptions.
    */
   corrections(query: string, options?: CorrectionOptions): Promise<Record<string, string[]>>;
+  /**
+   * The translations a lexical or hybrid search also looks for (IndexOptions.lexicons,
+   * SearchOptions.translate): each query word that no indexed text holds, with the words the
+   * lexicons pair it with (`{ regen: ['rain'] }`), for a search box to say "also searched: rain".
+   * Empty without lexicons, or when every word was found or none could be translated.
+   */
+  translations(query: string): Promise<Record<string, string[]>>;
   clear(): Promise<void>;
   /** The whole index (documents, meta, chunk texts, vectors) as bytes for import(). */
   export(): Promise<Uint8Array>;

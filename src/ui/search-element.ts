@@ -36,6 +36,8 @@ export interface SearchMessages {
   modelFailed(reason: string): string;
   /** After the status line, where the query's misspelt words were read as indexed ones (VectorIndex.corrections). */
   corrected(words: string[]): string;
+  /** After the status line, where the query's words were also searched as their translations (VectorIndex.translations, the `lexicons` attribute). */
+  translated(words: string[]): string;
 }
 
 const ENGLISH: SearchMessages = {
@@ -46,6 +48,7 @@ const ENGLISH: SearchMessages = {
   loading: 'the model is loading',
   modelFailed: (reason) => `the model could not be used: ${reason}`,
   corrected: (words) => `including results for ${words.map((w) => `“${w}”`).join(', ')}`,
+  translated: (words) => `also searched: ${words.map((w) => `“${w}”`).join(', ')}`,
 };
 
 /**
@@ -205,11 +208,17 @@ export class M3WebSearchElement extends ElementBase {
       // The query as typed, less leading space: a space after its last word says that word is done.
       const typed = query.trimStart();
       const hits = await this.#find(index, typed, { k, ...(filter ? { filter } : {}) });
-      const corrected = Object.values(await index.corrections(typed, { prefix: this.#completes })).flat();
+      const [corrected, translated] = (
+        await Promise.all([index.corrections(typed, { prefix: this.#completes }), index.translations(typed)])
+      ).map((byWord) => [...new Set(Object.values(byWord).flat())]) as [string[], string[]];
       if (ticket !== this.#latest) return hits;
       const why = hybrid ? '' : this.#loadingModel ? this.#messages.loading : this.#wordsOnly;
-      const status = this.#messages.results(hits.length, hybrid !== null, why);
-      this.#show(hits, corrected.length ? `${status}; ${this.#messages.corrected(corrected)}` : status);
+      const notes = [
+        this.#messages.results(hits.length, hybrid !== null, why),
+        ...(corrected.length ? [this.#messages.corrected(corrected)] : []),
+        ...(translated.length ? [this.#messages.translated(translated)] : []),
+      ];
+      this.#show(hits, notes.join('; '));
       this.dispatchEvent(new CustomEvent('m3web-hits', { detail: { query: q, hits } }));
       return hits;
     } catch (err) {

@@ -30,6 +30,7 @@ export type IndexMethod =
   | 'remove'
   | 'search'
   | 'corrections'
+  | 'translations'
   | 'clear'
   | 'export'
   | 'import'

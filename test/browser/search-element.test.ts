@@ -246,6 +246,7 @@ describe('<m3web-search>', () => {
       // The visitor's other languages (en-US here, or whatever the browser says) have no lexicon in the folder: skipped.
       expect((await translating.search('Herbst')).map((h) => h.id)).toEqual(['guide.html#weather']);
       expect(options(translating)[0]?.querySelector('mark')?.textContent).toBe('autumn');
+      expect(part(translating, 'status').textContent).toMatch(/results? by words; also searched: “autumn”$/);
       expect(await plain.search('Herbst')).toEqual([]);
     } finally {
       document.documentElement.lang = pageLang;

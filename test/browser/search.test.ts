@@ -507,6 +507,7 @@ describe('with the real encoder', () => {
       ]);
       expect((await index.search('Hund', { mode: 'lexical' })).map((h) => h.id)).toEqual(['dog']);
       expect(await index.search('Hund', { mode: 'lexical', translate: false })).toEqual([]);
+      expect(await index.translations('lazy Hund')).toEqual({ hund: ['dog'] });
       const other = await rejection(open({ encoder, name, store: 'indexeddb', lexicons: [{ ...de, language: 'es' }] }));
       expect(other).toBeInstanceOf(InputError);
       expect((other as Error).message).toMatch(/"lexicons":"de".*"lexicons":"es"/);

@@ -242,6 +242,7 @@ describe('the playground site', { timeout: 900_000 }, () => {
     await page.fill('#search-input', 'Mond');
     await page.click('#search-run');
     await page.waitForFunction(() => document.querySelector('#search-hits li mark')?.textContent === 'moon');
+    expect(await page.locator('#search-time').innerText()).toMatch(/Also searched as their translations: “mond” as “moon”/);
     expect(await first.locator('.hit-title').innerText()).toBe('Tides › Spring tides');
     await page.fill('#search-input', 'mooring fees');
     await page.selectOption('#search-mode', 'hybrid');

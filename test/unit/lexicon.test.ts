@@ -49,17 +49,19 @@ describe('lexicons', () => {
     expect(both.translations('rain Spiel', (w) => w === 'rain')).toEqual(['game', 'match']);
   });
 
-  it('translate a word the lexicons lack by the nearest forms they hold, cutting at most three letters', () => {
+  it('translate a word the lexicons lack by the nearest forms they hold, cutting three letters or half the word', () => {
     const russian = new Lexicon([
       lexicon('ru', { карьера: ['career'], карьерный: ['careerist'], очки: ['points'], защита: ['defence'] }),
       lexicon('ar', { فريق: ['team'], مباراة: ['match'] }),
       lexicon('th', { ประเทศไทย: ['thailand'] }),
+      lexicon('tr', { kaydetmek: ['record'] }),
     ]);
     const none = () => false;
     // The two shortest forms beginning with the longest stem the word gives.
     expect(russian.translations('карьеру', none)).toEqual(['career', 'careerist']);
     expect(russian.translations('защиты', none)).toEqual(['defence']);
-    expect(russian.translations('defenceless', none)).toEqual([]);
+    expect(russian.translations('kaydetmiştir', none)).toEqual(['record']);
+    expect(russian.translations('kaydettiklerimizden', none)).toEqual([]);
     expect(russian.translatable('карьеру защиты')).toEqual(['карьеру', 'защиты']);
     // The article is not an inflection's end: it is read off the front.
     expect(russian.translations('الفريق', none)).toEqual(['team']);
@@ -108,6 +110,14 @@ describe('lexicons', () => {
     expect(untranslated[0]?.score).toBeLessThan(weather?.score as number);
     expect((await index.search('Regen', { mode: 'lexical', translate: false })).map((h) => h.id)).toEqual([]);
     expect((await index.search('match', { mode: 'lexical' })).map((h) => h.id)).toEqual(['partido']);
+    // What a search box can say it also searched: per query word no page holds.
+    expect(await index.translations('Wie viel Regen in Denver?')).toEqual({ wie: ['how'], regen: ['rain'] });
+    expect(await index.translations('"Regen" rain')).toEqual({});
+    await expect(index.translations(7 as unknown as string)).rejects.toThrow(/translations: query must be a string/);
+    const plain = await openIndex({ encoder: recordingEncoder(), name: 'no-lexicons', device: 'cpu' });
+    await plain.add(DOCS);
+    expect(await plain.translations('Regen')).toEqual({});
+    plain.close();
     expect((await index.search('Spiel', { mode: 'hybrid' })).map((h) => h.id)).toContain('game');
     await expect(index.search('Spiel', { translate: 'yes' as unknown as boolean })).rejects.toThrow(
       /translate must be a boolean, got string/,
@@ -134,11 +144,15 @@ describe('lexicons', () => {
       let url: string;
       ({ server, url } = await serveStatic(dir));
       const folder = await openIndex({ url, lexicons: [SPANISH] });
-      for (const q of ['lluvia', 'partido', 'rain'])
+      for (const q of ['lluvia', 'partido', 'rain']) {
         expect(await folder.search(q, { mode: 'lexical' })).toEqual(await memory.search(q, { mode: 'lexical' }));
+        expect(await folder.translations(q)).toEqual(await memory.translations(q));
+      }
+      expect(await folder.translations('lluvia')).toEqual({ lluvia: ['rain'] });
       expect((await folder.search('lluvia', { mode: 'lexical' })).map((h) => h.id)).toEqual(['weather']);
       const bare = await openIndex({ url });
       expect((await bare.search('lluvia', { mode: 'lexical' })).map((h) => h.id)).toEqual([]);
+      expect(await bare.translations('lluvia')).toEqual({});
       for (const index of [memory, folder, bare]) index.close();
     });
   });

@@ -1,6 +1,7 @@
 import { DisposedError, InputError, UnsupportedError } from '../../errors.js';
 import { weighQuery } from '../../model/static-query.js';
 import { SerialQueue } from '../../serial-queue.js';
+import { checkText } from '../../tokenizer/check-text.js';
 import { TextTokenizer } from '../../tokenizer/tokenizer.js';
 import type { ModelInfo } from '../../types.js';
 import { type Codec, codec, encodeQuery } from '../codec.js';
@@ -241,6 +242,13 @@ class StaticSearchIndex implements StaticIndex {
     return this.queue.run(() => this.correctionsOf(parseQuery(query).text, prefix));
   }
 
+  async translations(query: string): Promise<Record<string, string[]>> {
+    checkText(query, 'translations: query');
+    const lexicon = this.lexicon;
+    const text = parseQuery(query).text;
+    return this.queue.run(async () => (lexicon ? lexicon.byWord(text, await this.heldOf(text, lexicon)) : {}));
+  }
+
   async stats(): Promise<StaticIndexStats> {
     return {
       tiers: tierSizes(this.m),
@@ -414,7 +422,8 @@ class StaticSearchIndex implements StaticIndex {
     { prefix, typos, translate }: { prefix: boolean; typos: boolean; translate: boolean },
   ): Promise<{ ranked: Ranked; df: Map<string, number>; also: string[] }> {
     const corrections = typos ? correctedWords(await this.correctionsOf(query, prefix)) : [];
-    const translations = translate && this.lexicon ? await this.translationsOf(query, this.lexicon) : [];
+    const lexicon = translate ? this.lexicon : null;
+    const translations = lexicon ? lexicon.translations(query, await this.heldOf(query, lexicon)) : [];
     const tf = queryWeights(query, this.m.ngrams, corrections, translations);
     const typed = prefix ? typedWord(query) : null;
     for (const word of typed === null ? [] : await this.completions(typed)) if (!tf.has(word)) tf.set(word, 1);
@@ -451,12 +460,12 @@ class StaticSearchIndex implements StaticIndex {
     return Object.fromEntries(found.filter(([, c]) => c.length > 0));
   }
 
-  /** Lexicon.translations of the query words no row holds, by their postings. */
-  private async translationsOf(query: string, lexicon: Lexicon): Promise<string[]> {
+  /** Which of the query's words that `lexicon` translates some row holds, by their postings: Lexicon's `held`. */
+  private async heldOf(query: string, lexicon: Lexicon): Promise<(word: string) => boolean> {
     const words = lexicon.translatable(query);
     const df = await Promise.all(words.map(async (w) => (await this.postingsOf(w))?.df ?? 0));
     const held = new Set(words.filter((_, i) => (df[i] as number) > 0));
-    return lexicon.translations(query, (w) => held.has(w));
+    return (w) => held.has(w);
   }
 
   /** The indexed words `typed` begins, as the in-memory index completes it, from its group's word list shard. */
