@@ -217,7 +217,8 @@ function wikdictPairs(name: string): Pair[] {
   for (const line of readFileSync(`${file}.index`, 'utf8').split('\n')) {
     const [headword, at, length] = line.split('\t');
     if (!headword || !at || !length || headword.startsWith('00database')) continue;
-    const [, first = '', ...rest] = text.toString('utf8', base64Number(at), base64Number(at) + base64Number(length)).split('\n');
+    const start = base64Number(at);
+    const [, first = '', ...rest] = text.toString('utf8', start, start + base64Number(length)).split('\n');
     // One unnumbered sense is the line after the headword's; numbered ones are "1. a, b", each
     // followed by a gloss in the headword's language.
     const senses = /^\s*\d+\./.test(first) ? [first, ...rest].filter((l) => /^\s*\d+\./.test(l)) : [first];

@@ -204,7 +204,6 @@ async function ownCorpus(
   return index;
 }
 
-/** What the lexical ranker read misspelt words as (VectorIndex.corrections), or nothing. */
 /** What the lexical ranker read a query's words as: `byWord` from corrections() or translations(), after `lead`. */
 function wordsNote(lead: string, byWord: Record<string, string[]>): string {
   const read = Object.entries(byWord).map(([typed, words]) => `“${typed}” as ${words.map((w) => `“${w}”`).join(' or ')}`);

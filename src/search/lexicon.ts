@@ -97,10 +97,11 @@ export class Lexicon {
    * parallel text happened to hold, and a question inflects its words.
    */
   private lookup(word: string): string[] {
-    const exact = this.pairs.get(word) ?? this.pairs.get(withoutArticle(word));
+    const stem = withoutArticle(word);
+    const exact = this.pairs.get(word) ?? this.pairs.get(stem);
     // Words of scripts written without spaces are the Segmenter's dictionary words: their ends are not inflections.
     if (exact || UNSPACED.test(word)) return exact ?? [];
-    const letters = [...withoutArticle(word)];
+    const letters = [...stem];
     for (let cut = 1; cut <= Math.min(letters.length >> 1, letters.length - MIN_STEM); cut++) {
       const forms = this.formsBeginning(letters.slice(0, letters.length - cut).join(''), letters.length + MAX_LONGER);
       if (forms.length) return [...new Set(forms.flatMap((form) => this.pairs.get(form) as string[]))];
@@ -126,7 +127,7 @@ export class Lexicon {
   byWord(query: string, held: (word: string) => boolean): Record<string, string[]> {
     const own = new Set(foldedWords(query));
     const out: Record<string, string[]> = {};
-    for (const word of this.translatable(query)) {
+    for (const word of own) {
       if (held(word)) continue;
       const found = this.lookup(word).filter((t) => !own.has(t));
       if (found.length) out[word] = found;
