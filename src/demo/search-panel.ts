@@ -271,9 +271,10 @@ export async function setupSearchPanel(
       $('search-time').textContent = 'Type a query in any language.';
       return;
     }
-    button.disabled = true;
-    // While typing, the last hits stay until the next ones replace them.
+    // While typing, the last hits stay until the next ones replace them, and the button stays
+    // live: a click then is the user's and must not land on a button a keystroke disabled.
     if (!typing) {
+      button.disabled = true;
       $('search-time').textContent = 'Searching…';
       $('search-hits').replaceChildren();
     }
@@ -318,7 +319,8 @@ export async function setupSearchPanel(
     } catch (err) {
       if (ticket === latest) $('search-time').textContent = `Search failed: ${(err as Error).message}`;
     } finally {
-      button.disabled = false;
+      // An earlier search ending must not re-enable the button while the latest still runs.
+      if (ticket === latest) button.disabled = false;
     }
   };
   /** Searches `next` from now on (the sentences, or the user's files), closing the files' index it replaces. */

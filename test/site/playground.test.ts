@@ -233,7 +233,9 @@ describe('the playground site', { timeout: 900_000 }, () => {
     await page.selectOption('#search-mode', 'lexical');
     await page.fill('#search-input', 'full moon');
     await page.click('#search-run');
-    await page.waitForFunction(() => document.querySelector('#search-time')?.textContent?.includes('5 documents'));
+    // The files' first search (the last query, "Beijing") also says "5 documents": wait for this query's hits.
+    await page.waitForFunction(() => [...document.querySelectorAll('#search-hits mark')].some((m) => m.textContent === 'moon'));
+    expect(await page.locator('#search-time').innerText()).toContain('5 documents');
     const first = page.locator('#search-hits li').first();
     expect(await first.locator('.hit-title').innerText()).toBe('Tides › Spring tides');
     expect(await first.locator('.tag').innerText()).toBe('tides.md');
