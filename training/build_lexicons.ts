@@ -27,6 +27,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseCsv } from '../src/eval/dev-data.js';
+import { withoutArticle } from '../src/search/arabic.js';
 import { LEXICON_FORMAT, type LexiconData } from '../src/search/lexicon.js';
 import { foldedWords } from '../src/search/terms.js';
 
@@ -393,8 +394,14 @@ function ibm1(pairs: readonly Pair[]): Map<string, Map<string, number>> {
  * translations or synonyms ("defend", "protect" for "防守", each with other Chinese words), no
  * pair reaches MIN_SCORE, and the dictionary's order says which sense is first.
  */
-function lexicon(pairs: readonly Pair[], cldr: readonly Pair[], dictionary: readonly Pair[]): Record<string, string[]> {
-  const names = [...cldr, ...dictionary];
+function lexicon(text: readonly Pair[], cldr: readonly Pair[], senses: readonly Pair[]): Record<string, string[]> {
+  // Arabic words without the article written on ("الفريق", "للفريق" as "فريق"), as Lexicon keys
+  // and looks them up: the forms pool their counts (a word seen once in each form is seen
+  // twice). xquad-dev questions against English paragraphs, Arabic R@1 43.8% -> 48.1%.
+  const bare = (pairs: readonly Pair[]) => pairs.map(([f, e]): Pair => [f.map(withoutArticle), e]);
+  const pairs = bare(text);
+  const dictionary = bare(senses);
+  const names = [...bare(cldr), ...dictionary];
   const all = [...pairs, ...names];
   const forward = ibm1(all);
   const backward = ibm1(all.map(([f, e]) => [e, f]));

@@ -72,10 +72,11 @@ export class Lexicon {
       if (!known) this.pairs.set(from, [to]);
       else if (!known.includes(to)) known.push(to);
     };
-    // Folded as query words are (the files are, by build_lexicons.ts; a hand-made one may not be).
+    // Folded as query words are and without the Arabic article, as lookup reads them (the files
+    // are, by build_lexicons.ts; a hand-made one may not be).
     for (const lexicon of lexicons as LexiconData[])
       for (const [word, translations] of Object.entries(lexicon.words)) {
-        const from = foldWord(word);
+        const from = withoutArticle(foldWord(word));
         for (const translation of translations) {
           const to = foldWord(translation);
           add(from, to);
@@ -98,7 +99,7 @@ export class Lexicon {
    */
   private lookup(word: string): string[] {
     const stem = withoutArticle(word);
-    const exact = this.pairs.get(word) ?? this.pairs.get(stem);
+    const exact = this.pairs.get(stem);
     // Words of scripts written without spaces are the Segmenter's dictionary words: their ends are not inflections.
     if (exact || UNSPACED.test(word)) return exact ?? [];
     const letters = [...stem];

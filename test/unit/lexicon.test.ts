@@ -66,6 +66,12 @@ describe('lexicons', () => {
     // The article is not an inflection's end: it is read off the front.
     expect(russian.translations('الفريق', none)).toEqual(['team']);
     expect(russian.translations('المباراتين', none)).toEqual(['match']);
+    // A file's word with the article is read without it too: the bare word and its other forms find it,
+    // and an English word looks for the bare word, which every form of it holds.
+    const withArticle = new Lexicon([lexicon('ar', { الدفاع: ['defence'] })]);
+    expect(withArticle.translations('دفاع', none)).toEqual(['defence']);
+    expect(withArticle.translations('للدفاع', none)).toEqual(['defence']);
+    expect(withArticle.translations('defence', none)).toEqual(['دفاع']);
     // Four letters stay: "очков" would need "очк"; a word in a script without spaces is a dictionary's word, whole.
     expect(russian.translations('очков', none)).toEqual([]);
     expect(russian.translations('ประเทศ', none)).toEqual([]);
@@ -186,5 +192,8 @@ describe('lexicons', () => {
     expect(translate('zh', '防守')).toContain('defend');
     expect(translate('zh', '冠軍')).toContain('champion');
     expect(translate('el', 'άμυνα')).toContain('defence');
+    // Arabic words are paired without the article, each form's counts pooled ("الجيش", "للجيش", "جيش").
+    expect(translate('ar', 'جيش')).toContain('army');
+    expect(translate('ar', 'والجيش')).toContain('army');
   });
 });
