@@ -60,6 +60,16 @@ export const UNSPACED =
  * builds its postings on load.
  */
 const SPACED_WORD = /[\p{L}\p{M}\p{N}]+(?:['’.][\p{L}\p{M}\p{N}]+)*/gu;
+/**
+ * A Latin-script word joined across an apostrophe, read as the words on either side: a name with
+ * its Turkish case ending ("Panthers'ın", "Denver'a"), an English possessive ("Denver's"), a
+ * French or Italian elision ("l'équipe", "dell'anno"), a Dutch or Polish ending ("agenda's",
+ * "Assange'a") meet the bare word, as Lucene's apostrophe, possessive and elision filters let
+ * them. Other scripts write the apostrophe as a letter (Ukrainian "від'ємне", Hebrew "ג'ון").
+ * xquad-dev, lexical R@1: Turkish 92.4% -> 93.8% monolingual, 70.4% -> 71.7% against English.
+ */
+const LATIN_APOSTROPHE_WORD = /^[\p{Script=Latin}\p{M}\p{N}.]+(?:['’][\p{Script=Latin}\p{M}\p{N}.]+)+$/u;
+const APOSTROPHE_PART = /[^'’]+/g;
 const FOLD_CACHE_SIZE = 50_000;
 
 let segmenter: Intl.Segmenter | undefined;
@@ -115,14 +125,28 @@ export function foldWord(word: string): string {
   return ARABIC.test(f) ? normalizeArabic(f) : f;
 }
 
+const HAS_APOSTROPHE = /['’]/;
+
+/** `word` at `index`, or its parts where it is a Latin word joined across apostrophes (LATIN_APOSTROPHE_WORD). */
+function* parts(word: string, index: number): Iterable<{ word: string; index: number }> {
+  if (!LATIN_APOSTROPHE_WORD.test(word)) yield { word, index };
+  else for (const m of word.matchAll(APOSTROPHE_PART)) yield { word: m[0], index: index + m.index };
+}
+
 /** The words of `text` and where each starts (UTF-16 offsets). */
 function* words(text: string): Iterable<{ word: string; index: number }> {
   if (!UNSPACED.test(text)) {
-    for (const m of text.matchAll(SPACED_WORD)) yield { word: m[0], index: m.index };
+    for (const m of text.matchAll(SPACED_WORD))
+      if (HAS_APOSTROPHE.test(m[0])) yield* parts(m[0], m.index);
+      else yield { word: m[0], index: m.index };
     return;
   }
   segmenter ??= new Intl.Segmenter(undefined, { granularity: 'word' });
-  for (const s of windowedSegments(text, segmenter)) if (s.isWordLike) yield { word: s.segment, index: s.index };
+  for (const s of windowedSegments(text, segmenter)) {
+    if (!s.isWordLike) continue;
+    if (HAS_APOSTROPHE.test(s.segment)) yield* parts(s.segment, s.index);
+    else yield { word: s.segment, index: s.index };
+  }
 }
 
 /** A folded word's prefix, romanized prefix and sound key terms, those it has. */

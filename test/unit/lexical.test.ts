@@ -28,6 +28,23 @@ describe('terms', () => {
     expect(words('Ёлка, 3.14 и 42!')).toEqual(['елка', '3.14', 'и', '42']);
   });
 
+  it('reads a Latin word joined across an apostrophe as the words on either side, in any text', () => {
+    expect(words("Panthers'ın Denver’s l'équipe 100'den")).toEqual([
+      'panthers',
+      'ın',
+      'denver',
+      's',
+      'l',
+      'equipe',
+      '100',
+      'den',
+    ]);
+    // Texts the Segmenter splits too (one with Chinese in it).
+    expect(words("Denver's 丹佛")).toEqual(['denver', 's', '丹佛']);
+    // Other scripts write the apostrophe as a letter: Ukrainian, Hebrew's geresh, a Cyrillic name.
+    expect(words("від'ємне ג'ון о'коннор")).toEqual(["від'ємне", "ג'ון", "о'коннор"]);
+  });
+
   it("reads every script's decimal digits as ASCII digits, so numbers match across scripts", () => {
     expect(words('عام ١٩٩٥ و۲۰۲۴')).toEqual(['عام', '1995', 'و2024']);
     expect(words('वर्ष १९४७')).toContain('1947');
@@ -382,6 +399,8 @@ describe('highlights', () => {
     expect(marked('', 'anything')).toEqual([]);
     // Vietnamese typed without its marks marks the words with them.
     expect(marked('ha noi', 'Thủ đô là Hà Nội.')).toEqual(['Hà', 'Nội']);
+    // A Turkish case ending or a possessive leaves the name it follows marked alone.
+    expect(marked('Denver', "Denver'ın savunması, Denver's defence")).toEqual(['Denver', 'Denver']);
   });
 
   it("leaves common words unmarked where the index's counts say so", () => {

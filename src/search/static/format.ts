@@ -27,10 +27,12 @@ import type { IndexSignature, Meta, VectorType } from '../types.js';
 export const FORMAT = 'm3web-static';
 /**
  * Raised whenever a text's terms change (terms.ts), since a query's terms must be made as the
- * index's were: 2 folds Arabic spelling variants and keys Thai and Chinese names. An older folder
- * is refused with the command that rewrites it, rather than searched with terms it lacks.
+ * index's were: 2 folds Arabic spelling variants and keys Thai and Chinese names; 3 keeps
+ * Vietnamese marks, keys katakana and hangul, romanizes India's other scripts and splits Latin
+ * words at apostrophes. An older folder is refused with the command that rewrites it, rather
+ * than searched with terms it lacks.
  */
-export const VERSION = 2;
+export const VERSION = 3;
 export const MANIFEST = 'index.json';
 export const COARSE = 'coarse.bin';
 export const DOCS = 'docs.json';
