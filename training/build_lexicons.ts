@@ -356,6 +356,16 @@ function libreOfficePairs(root: string, lang: string, englishHelp: Map<string, s
   return out;
 }
 
+/**
+ * Languages that write a space between syllables, not words: Vietnamese's words are mostly two
+ * syllables ("trận đấu", match; "chiến thắng", win), and a syllable alone takes part in many
+ * ("đấu" in match, compete, fight, struggle), so Model 1 pairs it with none at MIN_SCORE. Each
+ * two adjacent syllables are also read as one word, which Lexicon looks up before the syllables.
+ */
+const SYLLABLE_WORDS = new Set(['vi']);
+const withSyllablePairs = (pairs: readonly Pair[]): Pair[] =>
+  pairs.map(([f, e]) => [[...f, ...f.slice(1).map((w, i) => `${f[i]} ${w}`)], e]);
+
 /** IBM Model 1 by expectation maximisation: t(target word | source word), with a null source word. */
 function ibm1(pairs: readonly Pair[]): Map<string, Map<string, number>> {
   const NULL = '';
@@ -443,8 +453,9 @@ function main(args: string[]): void {
   mkdirSync(out, { recursive: true });
   for (const [lang, code] of Object.entries(LANGUAGES).filter(([l]) => only.includes(l))) {
     const t0 = performance.now();
-    const pairs = [...floresPairs(data, code), ...stsPairs(data, lang), ...libreOfficePairs(office, lang, englishHelp)];
-    const names = cldrPairs(cldr, lang);
+    const syllabic = (pairs: Pair[]) => (SYLLABLE_WORDS.has(lang) ? withSyllablePairs(pairs) : pairs);
+    const pairs = syllabic([...floresPairs(data, code), ...stsPairs(data, lang), ...libreOfficePairs(office, lang, englishHelp)]);
+    const names = syllabic(cldrPairs(cldr, lang));
     const dictionary = dictionaryPairs(lang);
     const lexiconData: LexiconData = {
       format: LEXICON_FORMAT,

@@ -26,6 +26,13 @@ const MAX_LONGER = 3;
 /** Forms of a word taken when it is missing: the nearest, by shared beginning and then length. */
 const MAX_FORMS = 2;
 
+/**
+ * Words `i` and `i + 1` as one lexicon word: Vietnamese writes a space between the syllables of a
+ * word ("trận đấu", match), and its lexicon pairs such words (build_lexicons.ts, SYLLABLE_WORDS);
+ * the pair is looked up before its syllables.
+ */
+const pairKey = (words: readonly string[], i: number): string => (i + 1 < words.length ? `${words[i]} ${words[i + 1]}` : '');
+
 /** Lexicon files of another format were folded another way (terms.ts) and are refused. */
 export const LEXICON_FORMAT = 1;
 
@@ -85,9 +92,11 @@ export class Lexicon {
       }
   }
 
-  /** The folded words of `query` that lexicons translate, each once. */
+  /** The folded words of `query` that lexicons translate, alone or with a neighbour (pairKey), each once. */
   translatable(query: string): string[] {
-    return [...new Set(foldedWords(query))].filter((word) => this.lookup(word).length > 0);
+    const words = foldedWords(query);
+    const paired = new Set(words.flatMap((word, i) => (this.pairs.has(pairKey(words, i)) ? [word, words[i + 1]] : [])));
+    return [...new Set(words)].filter((word) => paired.has(word) || this.lookup(word).length > 0);
   }
 
   /**
@@ -126,12 +135,24 @@ export class Lexicon {
    * translated, 94.4% as without lexicons).
    */
   byWord(query: string, held: (word: string) => boolean): Record<string, string[]> {
-    const own = new Set(foldedWords(query));
+    const words = foldedWords(query);
+    const own = new Set(words);
     const out: Record<string, string[]> = {};
-    for (const word of own) {
-      if (held(word)) continue;
-      const found = this.lookup(word).filter((t) => !own.has(t));
-      if (found.length) out[word] = found;
+    const looked = new Set<string>();
+    const add = (key: string, found: string[]) => {
+      const fresh = found.filter((t) => !own.has(t));
+      if (fresh.length) out[key] = fresh;
+    };
+    for (let i = 0; i < words.length; i++) {
+      const word = words[i] as string;
+      const pair = this.pairs.get(pairKey(words, i));
+      if (pair && !held(word) && !held(words[i + 1] as string)) {
+        add(pairKey(words, i), pair);
+        i++;
+      } else if (!looked.has(word) && !held(word)) {
+        looked.add(word);
+        add(word, this.lookup(word));
+      }
     }
     return out;
   }

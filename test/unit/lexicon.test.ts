@@ -80,6 +80,22 @@ describe('lexicons', () => {
     expect(russian.translations('карьеру', (w) => w === 'карьеру')).toEqual([]);
   });
 
+  it('translate two words the lexicon holds as one (Vietnamese syllables) before each alone', () => {
+    const vietnamese = new Lexicon([
+      lexicon('vi', { 'trận đấu': ['match'], đấu: ['fight'], trận: ['battle'], thua: ['lose'], 'chiến thắng': ['win'] }),
+    ]);
+    const none = () => false;
+    expect(vietnamese.byWord('thua trận đấu nào', none)).toEqual({ thua: ['lose'], 'trận đấu': ['match'] });
+    expect(vietnamese.translatable('thua trận đấu nào')).toEqual(['thua', 'trận', 'đấu']);
+    // The words of a pair are looked up in the pages (held) though neither has a translation alone.
+    expect(vietnamese.translatable('chiến thắng')).toEqual(['chiến', 'thắng']);
+    // A word the pages hold is theirs: the pair is not read, its other word alone is.
+    expect(vietnamese.byWord('trận đấu', (w) => w === 'trận')).toEqual({ đấu: ['fight'] });
+    expect(vietnamese.byWord('trận đấu', (w) => w === 'đấu')).toEqual({ trận: ['battle'] });
+    // English looks for the pair's words.
+    expect(vietnamese.translations('match', none)).toEqual(['trận đấu']);
+  });
+
   it("weigh a translation's terms half a query word's, and never the query's own terms", () => {
     const weights = queryWeights('Regen regen', false, [], ['rain', 'regen']);
     expect(weights.get('regen')).toBe(2);
