@@ -211,5 +211,7 @@ describe('lexicons', () => {
     // Arabic words are paired without the article, each form's counts pooled ("الجيش", "للجيش", "جيش").
     expect(translate('ar', 'جيش')).toContain('army');
     expect(translate('ar', 'والجيش')).toContain('army');
+    // Vietnamese two-syllable words, paired as one.
+    expect(translate('vi', 'bán đảo')).toContain('peninsula');
   });
 });
