@@ -26,13 +26,6 @@ const MAX_LONGER = 3;
 /** Forms of a word taken when it is missing: the nearest, by shared beginning and then length. */
 const MAX_FORMS = 2;
 
-/**
- * Words `i` and `i + 1` as one lexicon word: Vietnamese writes a space between the syllables of a
- * word ("trận đấu", match), and its lexicon pairs such words (build_lexicons.ts, SYLLABLE_WORDS);
- * the pair is looked up before its syllables.
- */
-const pairKey = (words: readonly string[], i: number): string => (i + 1 < words.length ? `${words[i]} ${words[i + 1]}` : '');
-
 /** Lexicon files of another format were folded another way (terms.ts) and are refused. */
 export const LEXICON_FORMAT = 1;
 
@@ -92,11 +85,24 @@ export class Lexicon {
       }
   }
 
-  /** The folded words of `query` that lexicons translate, alone or with a neighbour (pairKey), each once. */
+  /** The folded words of `query` that lexicons translate, alone or with a neighbour (pairAt), each once. */
   translatable(query: string): string[] {
     const words = foldedWords(query);
-    const paired = new Set(words.flatMap((word, i) => (this.pairs.has(pairKey(words, i)) ? [word, words[i + 1]] : [])));
+    const paired = new Set(words.flatMap((word, i) => (this.pairAt(words, i) ? [word, words[i + 1] as string] : [])));
     return [...new Set(words)].filter((word) => paired.has(word) || this.lookup(word).length > 0);
+  }
+
+  /**
+   * Words `i` and `i + 1` as one lexicon word, with its translations where lexicons pair it:
+   * Vietnamese writes a space between the syllables of a word ("trận đấu", match), and its
+   * lexicon pairs such words (build_lexicons.ts, SYLLABLE_WORDS); the pair is looked up before
+   * its syllables.
+   */
+  private pairAt(words: readonly string[], i: number): { key: string; translations: string[] } | undefined {
+    if (i + 1 >= words.length) return undefined;
+    const key = `${words[i]} ${words[i + 1]}`;
+    const translations = this.pairs.get(key);
+    return translations && { key, translations };
   }
 
   /**
@@ -145,9 +151,9 @@ export class Lexicon {
     };
     for (let i = 0; i < words.length; i++) {
       const word = words[i] as string;
-      const pair = this.pairs.get(pairKey(words, i));
+      const pair = this.pairAt(words, i);
       if (pair && !held(word) && !held(words[i + 1] as string)) {
-        add(pairKey(words, i), pair);
+        add(pair.key, pair.translations);
         i++;
       } else if (!looked.has(word) && !held(word)) {
         looked.add(word);
