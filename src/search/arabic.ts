@@ -36,6 +36,19 @@ export function withoutArticle(word: string): string {
   return word;
 }
 
+/** "And", "with", "for", "so" and "like", written onto the next word ("وفاز", "and won"). */
+const PROCLITICS = /^[وبلفك]/;
+
+/**
+ * An Arabic word without a one-letter conjunction or preposition written onto its front, where
+ * the rest keeps three letters; null for any other word. Many words merely begin with those
+ * letters ("فريق", team; "بلد", country): callers keep the whole word where they know it better
+ * (Lexicon.lookup, where the lexicons lack it; build_lexicons.ts, where the rest is the commoner).
+ */
+export function withoutProclitic(word: string): string | null {
+  return ARABIC_WORD.test(word) && PROCLITICS.test(word) && word.length >= 4 ? word.slice(1) : null;
+}
+
 // biome-ignore format: a table reads better in rows
 const CONSONANTS: Record<string, string> = {
   ب: 'b', ت: 't', ث: 't', ج: 'j', ح: 'h', خ: 'kh', د: 'd', ذ: 'd', ر: 'r', ز: 'z', س: 's', ش: 'sh',

@@ -11,7 +11,7 @@
  */
 
 import { InputError, typeName } from '../errors.js';
-import { withoutArticle } from './arabic.js';
+import { withoutArticle, withoutProclitic } from './arabic.js';
 import { wordsBeginning } from './sorted-words.js';
 import { foldedWords, foldWord, UNSPACED } from './terms.js';
 
@@ -107,14 +107,15 @@ export class Lexicon {
 
   /**
    * A folded word's translations; for a word the lexicons lack, those of the nearest forms they
-   * hold: the word without the Arabic article, or the shortest forms beginning as the word does
+   * hold: the word without the Arabic article or a one-letter proclitic ("وفاز", "and won"), or the shortest forms beginning as the word does
    * less one letter, two, and so on while MIN_STEM allows ("карьеру" finds "карьера",
    * "intercepciones" "intercepción", "kaydetmiştir" "kaydetmek"). Lexicons list the forms their
    * parallel text happened to hold, and a question inflects its words.
    */
   private lookup(word: string): string[] {
     const stem = withoutArticle(word);
-    const exact = this.pairs.get(stem);
+    const clitic = withoutProclitic(stem);
+    const exact = this.pairs.get(stem) ?? (clitic === null ? undefined : this.pairs.get(clitic));
     // Words of scripts written without spaces are the Segmenter's dictionary words: their ends are not inflections.
     if (exact || UNSPACED.test(word)) return exact ?? [];
     const letters = [...stem];

@@ -72,6 +72,15 @@ describe('lexicons', () => {
     expect(withArticle.translations('دفاع', none)).toEqual(['defence']);
     expect(withArticle.translations('للدفاع', none)).toEqual(['defence']);
     expect(withArticle.translations('defence', none)).toEqual(['دفاع']);
+    // A one-letter proclitic ("and", "with") is read off a word the lexicons lack where the rest is
+    // theirs and keeps three letters; a word they hold is never cut ("وزير", minister, not "زير").
+    const clitics = new Lexicon([
+      lexicon('ar', { فريق: ['team'], فوز: ['victory'], وزير: ['minister'], زير: ['pot'], زر: ['button'] }),
+    ]);
+    expect(clitics.translations('وفريق', none)).toEqual(['team']);
+    expect(clitics.translations('بفوز', none)).toEqual(['victory']);
+    expect(clitics.translations('وزير', none)).toEqual(['minister']);
+    expect(clitics.translations('وزر', none)).toEqual([]);
     // Four letters stay: "очков" would need "очк"; a word in a script without spaces is a dictionary's word, whole.
     expect(russian.translations('очков', none)).toEqual([]);
     expect(russian.translations('ประเทศ', none)).toEqual([]);
@@ -208,6 +217,9 @@ describe('lexicons', () => {
     expect(translate('zh', '防守')).toContain('defend');
     expect(translate('zh', '冠軍')).toContain('champion');
     expect(translate('el', 'άμυνα')).toContain('defence');
+    // A sense's synonyms one by one ("main; principal"), a two-word sense by its head ("sports team").
+    expect(translate('zh', '主要')).toContain('main');
+    expect(translate('zh', '球队')).toContain('team');
     // Arabic words are paired without the article, each form's counts pooled ("الجيش", "للجيش", "جيش").
     expect(translate('ar', 'جيش')).toContain('army');
     expect(translate('ar', 'والجيش')).toContain('army');
