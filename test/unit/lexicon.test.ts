@@ -217,13 +217,21 @@ describe('lexicons', () => {
     expect(translate('zh', '防守')).toContain('defend');
     expect(translate('zh', '冠軍')).toContain('champion');
     expect(translate('el', 'άμυνα')).toContain('defence');
-    // A sense's synonyms one by one ("main; principal"), a two-word sense by its head ("sports team").
+    // A sense's synonyms one by one ("main; principal"), a two-word sense by its head ("political party").
     expect(translate('zh', '主要')).toContain('main');
-    expect(translate('zh', '球队')).toContain('team');
+    expect(translate('zh', '政党')).toContain('party');
     // Arabic words are paired without the article, each form's counts pooled ("الجيش", "للجيش", "جيش").
     expect(translate('ar', 'جيش')).toContain('army');
     expect(translate('ar', 'والجيش')).toContain('army');
     // Vietnamese two-syllable words, paired as one.
     expect(translate('vi', 'bán đảo')).toContain('peninsula');
+    // Firefox's translations: words that FLORES, LibreOffice and CLDR left unpaired.
+    expect(translate('th', 'ขาย')).toContain('sell');
+    // In the lexicons of other scripts, no ASCII words: English that translators left as it was.
+    for (const { language, words } of all.filter((l) => ['ar', 'el', 'hi', 'ja', 'ko', 'ru', 'th', 'zh'].includes(l.language)))
+      expect(
+        Object.keys(words).filter((w) => /^[ -~]+$/.test(w)),
+        language,
+      ).toEqual([]);
   });
 });
