@@ -42,8 +42,8 @@ const PROCLITICS = /^[وبلفك]/;
 /**
  * An Arabic word without a one-letter conjunction or preposition written onto its front, where
  * the rest keeps three letters; null for any other word. Many words merely begin with those
- * letters ("فريق", team; "بلد", country): callers keep the whole word where they know it better
- * (Lexicon.lookup, where the lexicons lack it; build_lexicons.ts, where the rest is the commoner).
+ * letters ("فريق", team; "بلد", country): Lexicon.lookup cuts it only from a word the lexicons
+ * lack.
  */
 export function withoutProclitic(word: string): string | null {
   return ARABIC_WORD.test(word) && PROCLITICS.test(word) && word.length >= 4 ? word.slice(1) : null;

@@ -107,10 +107,11 @@ export class Lexicon {
 
   /**
    * A folded word's translations; for a word the lexicons lack, those of the nearest forms they
-   * hold: the word without the Arabic article or a one-letter proclitic ("وفاز", "and won"), or the shortest forms beginning as the word does
-   * less one letter, two, and so on while MIN_STEM allows ("карьеру" finds "карьера",
-   * "intercepciones" "intercepción", "kaydetmiştir" "kaydetmek"). Lexicons list the forms their
-   * parallel text happened to hold, and a question inflects its words.
+   * hold: the word without the Arabic article or a one-letter proclitic ("وفاز", "and won"), or
+   * the shortest forms beginning as the word does less one letter, two, and so on while MIN_STEM
+   * allows ("карьеру" finds "карьера", "intercepciones" "intercepción", "kaydetmiştir"
+   * "kaydetmek"). Lexicons list the forms their parallel text happened to hold, and a question
+   * inflects its words.
    */
   private lookup(word: string): string[] {
     const stem = withoutArticle(word);
