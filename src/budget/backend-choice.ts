@@ -74,9 +74,13 @@ export function chooseBackends(probes: BackendProbes, layers: number, noGpuReaso
     if (!gpu) return { backend: 'cpu', reason: `no WebGPU: ${noGpuReason}`, predictedMs: { cpu: cpuMs, webgpu: null } };
     if (!gpuCost || !covers(gpu, shape)) {
       const stop = gpu.stoppedAt;
-      const why = stop
-        ? `the probe's time budget ran out while its call at ${shapeText(stop)} (${stop.layers} layer${stop.layers === 1 ? '' : 's'}) was still running, after ${fmt(stop.ms)} ms`
-        : 'the probe did not reach that shape';
+      const call = stop && `its call at ${shapeText(stop)} (${stop.layers} layer${stop.layers === 1 ? '' : 's'})`;
+      // 0 ms: the budget was spent before that call could start.
+      const why = !stop
+        ? 'the probe did not reach that shape'
+        : stop.ms > 0
+          ? `the probe's time budget ran out while ${call} was still running, after ${fmt(stop.ms)} ms`
+          : `the probe's time budget ran out before ${call}`;
       return {
         backend: 'cpu',
         reason: `the CPU: predicted ${fmt(cpuMs)} ms for ${shapeText(shape)} at ${depth}; WebGPU was not timed there: ${why}`,

@@ -216,6 +216,29 @@ describe('probeAgainst and the cache of both probes', () => {
     expect([c.short.backend, c.batch.backend]).toEqual(['cpu', 'cpu']);
   });
 
+  it('never takes a call that the budget cut off for a timing, however coarse the clock', async () => {
+    // A clock that does not move between reads, as a coarsened performance.now() within one step:
+    // the call is still running when the timer fires, yet no time reads as having passed.
+    const clock = useClock();
+    const gpu = fakeBackend('webgpu', clock, () => 0);
+    const slow = gpu.embed.bind(gpu);
+    gpu.embed = (tokens, o) => new Promise((resolve) => setTimeout(() => resolve(slow(tokens, o)), 50));
+    const { probe: p, settled } = await probeAgainst(gpu, { kind: 'webgpu', adapter: ADAPTER }, probe('cpu', CPU), 5);
+    await settled;
+    expect(p.measured).toEqual([]);
+    expect(p.stoppedAt).toEqual({ layers: 1, batch: 1, seqLen: 16, ms: 5 });
+    const c = chooseBackends({ cpu: probe('cpu', CPU), webgpu: p }, 6, '');
+    expect([c.short.backend, c.batch.backend]).toEqual(['cpu', 'cpu']);
+    expect(c.short.reason).toMatch(/while its call at 1×16 tokens \(1 layer\) was still running, after 5\.0 ms$/);
+  });
+
+  it('says the budget ran out before a call it never started', async () => {
+    const stopped = probe('webgpu', GPU_BIG_BATCHES, { measured: [], stoppedAt: { layers: 2, batch: 1, seqLen: 16, ms: 0 } });
+    expect(chooseBackends({ cpu: probe('cpu', CPU), webgpu: stopped }, 6, '').short.reason).toMatch(
+      /WebGPU was not timed there: the probe's time budget ran out before its call at 1×16 tokens \(2 layers\)$/,
+    );
+  });
+
   it('measures both backends once per adapter and model; a cached probe runs no call', async () => {
     // Node keeps probes on disk: a folder of its own, not the user's cache.
     vi.stubEnv('M3WEB_CACHE_DIR', mkdtempSync(join(tmpdir(), 'm3web-backend-choice-')));
@@ -234,6 +257,19 @@ describe('probeAgainst and the cache of both probes', () => {
     // Another adapter is another device: measured again.
     await getOrProbeBoth(cpu, { backend: gpu, target: { ...target, adapter: { ...ADAPTER, description: 'y' } } }, modelKey);
     expect(clock.calls.length).toBeGreaterThan(calls);
+    vi.unstubAllEnvs();
+  });
+
+  it('measures again a stored WebGPU probe that holds a 0 ms call', async () => {
+    vi.stubEnv('M3WEB_CACHE_DIR', mkdtempSync(join(tmpdir(), 'm3web-backend-choice-')));
+    const clock = useClock();
+    const cpu = fakeBackend('cpu', clock, (l, b, s) => ms(CPU, l, b, s));
+    // 0 ms at one layer, as a call cut off under a coarse clock once read.
+    const gpu = fakeBackend('webgpu', clock, (l, b, s) => (l === 1 ? 0 : ms(GPU_BIG_BATCHES, l, b, s)));
+    const target = { kind: 'webgpu' as const, adapter: ADAPTER };
+    const modelKey = `test-${Math.random()}`;
+    expect((await getOrProbeBoth(cpu, { backend: gpu, target }, modelKey)).measured).toBe(true);
+    expect((await getOrProbeBoth(cpu, { backend: gpu, target }, modelKey)).measured).toBe(true);
     vi.unstubAllEnvs();
   });
 });
