@@ -14,20 +14,26 @@ import { modelFolder } from './hub-arg.js';
 export const SEARCH_DATASET = 'xquad-dev question -> paragraph retrieval, mean MRR@10 (monolingual and against English)';
 
 /**
- * The fusions tried: Cormack et al.'s k with the vector ranker weighted from equal down to a
- * tie-breaker. A model whose vectors rank paragraphs well keeps equal weights; one whose
- * vectors are weak on this task (a small model trained on translations) gets a small weight,
- * so hybrid search never ranks worse than the words alone.
+ * The fusions tried, by rank (Cormack et al.'s k) and by score, the vector ranker weighted from
+ * equal down to a tie-breaker. A model whose vectors rank paragraphs well keeps equal weights;
+ * one whose vectors are weak on this task (a small model trained on translations) gets a small
+ * weight, so hybrid search never ranks worse than the words alone.
  */
 const VECTOR_WEIGHTS = [1, 0.5, 0.25, 0.1, 0.05, 0.02, 0.015, 0.01, 0.005, 0];
+/** By score a cosine's spread, not its rank, sets how far it moves a document: weights stay larger. */
+const SCORE_VECTOR_WEIGHTS = [2, 1, 0.7, 0.5, 0.3, 0.2, 0.1, 0.05];
 
-const fusionName = (f: Fusion) => `hybrid k${f.k} v${f.weights.vector}`;
+const fusionName = (f: Fusion) =>
+  f.method === 'scores' ? `hybrid scores v${f.weights.vector}` : `hybrid k${f.k} v${f.weights.vector}`;
 
 function configs(): { options: Record<string, SearchOptions>; fusions: Map<string, Fusion> } {
   const options: Record<string, SearchOptions> = { vector: { mode: 'vector' }, lexical: { mode: 'lexical' } };
   const fusions = new Map<string, Fusion>();
-  for (const vector of VECTOR_WEIGHTS) {
-    const fusion = { k: STANDARD_FUSION.k, weights: { vector, lexical: 1 } };
+  const tried: Fusion[] = [
+    ...VECTOR_WEIGHTS.map((vector) => ({ k: STANDARD_FUSION.k, weights: { vector, lexical: 1 } })),
+    ...SCORE_VECTOR_WEIGHTS.map((vector) => ({ method: 'scores' as const, weights: { vector, lexical: 1 } })),
+  ];
+  for (const fusion of tried) {
     fusions.set(fusionName(fusion), fusion);
     options[fusionName(fusion)] = { mode: 'hybrid', fusion };
   }

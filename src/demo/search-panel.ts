@@ -16,7 +16,7 @@ const EXAMPLE_QUERY = 'Which trips is the travel agent advertising?';
  * `search.fusion`) was measured on questions against paragraphs, where its vectors are not, and
  * would rank nearly by words alone: same-language hits only.
  */
-const SENTENCE_FUSION = { k: 60, weights: { vector: 1, lexical: 1 } };
+const SENTENCE_FUSION = { method: 'ranks' as const, k: 60, weights: { vector: 1, lexical: 1 } };
 
 /**
  * The database is named after the bundled export's file, whose name carries its content hash in a
@@ -127,7 +127,7 @@ function rankBadge(hit: SearchHit): HTMLSpanElement {
 
 const HOW: Record<SearchMode, (s: { layers: number; dims: number; size: string; where: string; fusion: string }) => string> = {
   hybrid: (s) =>
-    `embedding the query at ${layersText(s.layers)}, scoring ${s.size} at ${s.dims} dims on ${s.where} and by BM25, fused by rank with ${s.fusion}`,
+    `embedding the query at ${layersText(s.layers)}, scoring ${s.size} at ${s.dims} dims on ${s.where} and by BM25, fused ${s.fusion}`,
   vector: (s) => `embedding the query at ${layersText(s.layers)}, scoring ${s.size} at ${s.dims} dims on ${s.where}`,
   lexical: (s) => `BM25 over the words of ${s.size}, no model call`,
   sparse: (s) => `embedding the query at ${layersText(s.layers)}, scoring ${s.size} by the model's lexical weights`,
@@ -228,6 +228,7 @@ export async function setupSearchPanel(
     ...Object.entries(CORPUS_LANGUAGES).map(([code, name]) => new Option(name, code)),
   );
   const { model } = await encoder.info();
+  const measuredFusion = `by ${model.search?.fusion.method === 'scores' ? 'score' : 'rank'} with the model's measured weights`;
   if (scoresOnly(model)) {
     $('rerank-form').hidden = true;
     $('rerank-status').hidden = true;
@@ -307,7 +308,7 @@ export async function setupSearchPanel(
         dims,
         size: counted(index.size, corpus.sentences ? 'sentence' : 'document'),
         where: index.backend === 'webgpu' ? 'the GPU' : 'the CPU',
-        fusion: corpus.sentences ? 'equal weights' : "the model's measured weights",
+        fusion: corpus.sentences ? 'by rank with equal weights' : measuredFusion,
       });
       const second = step ? `; the best ${step.top} read again with the query by the cross-encoder` : '';
       const completing = typing ? ', its last word completed as you type' : '';

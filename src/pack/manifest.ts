@@ -120,15 +120,22 @@ export interface PackManifest {
   search?: SearchDefaults;
 }
 
-/**
- * Reciprocal rank fusion for hybrid search: a document scores the sum of weight / (k + rank)
- * over the rankers that found it.
- */
-export interface Fusion {
-  k: number;
-  /** `sparse`: the model's lexical weights, in an index that stores them (absent: 1). */
-  weights: { vector: number; lexical: number; sparse?: number };
+/** How much each ranker counts in hybrid search; `sparse`: the model's lexical weights, in an index that stores them (absent: 1). */
+export interface FusionWeights {
+  vector: number;
+  lexical: number;
+  sparse?: number;
 }
+
+/**
+ * How hybrid search fuses its rankers (src/search/fuse.ts). 'ranks' (the default where `method`
+ * is absent): reciprocal rank fusion, a document scoring the sum of weight / (k + rank) over the
+ * rankers that found it. 'scores': a weighted sum of each ranker's own score, BM25 and lexical
+ * weights over their list's best, cosines as they are.
+ */
+export type Fusion = RankFusion | ScoreFusion;
+export type RankFusion = { method?: 'ranks'; k: number; weights: FusionWeights };
+export type ScoreFusion = { method: 'scores'; weights: FusionWeights };
 
 /** The fusion that did best on a dev set, and which set: the model's default for hybrid search. */
 export interface SearchDefaults {
@@ -314,15 +321,15 @@ function parseSearchDefaults(v: unknown): SearchDefaults {
     if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) fail(`${what} must be a number >= 0`);
     return x;
   };
+  const weights = {
+    vector: nonNegative(w.vector, 'search.fusion.weights.vector'),
+    lexical: nonNegative(w.lexical, 'search.fusion.weights.lexical'),
+  };
+  if (f.method !== undefined && f.method !== 'ranks' && f.method !== 'scores')
+    fail(`search.fusion.method must be "ranks" or "scores", got ${JSON.stringify(f.method)}`);
   return {
     dataset: str(s.dataset, 'search.dataset'),
-    fusion: {
-      k: nonNegative(f.k, 'search.fusion.k'),
-      weights: {
-        vector: nonNegative(w.vector, 'search.fusion.weights.vector'),
-        lexical: nonNegative(w.lexical, 'search.fusion.weights.lexical'),
-      },
-    },
+    fusion: f.method === 'scores' ? { method: 'scores', weights } : { k: nonNegative(f.k, 'search.fusion.k'), weights },
   };
 }
 

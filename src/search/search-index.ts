@@ -9,7 +9,7 @@ import { CpuScorer } from './cpu-scorer.js';
 import { docHash } from './doc-hash.js';
 import { type EmbedSettings, embedDocs, embedQuery, embedRows, passageBudget } from './embed-docs.js';
 import { candidateCount, coarseWidth, type RankOptions, rankRows, type ScoredStore } from './funnel.js';
-import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from './fuse.js';
+import { bestPerDocument, type DocRank, fuse, fusionDepth, rankedAlone } from './fuse.js';
 import { GpuScorer } from './gpu-scorer.js';
 import { highlights } from './highlight.js';
 import { IdleSlices } from './idle-slices.js';
@@ -328,7 +328,7 @@ class SearchIndex implements VectorIndex {
         );
         lists.lexical = await proximityFirst(wordPairs(query), ranked, o.k, collection.rowReader().textsOf);
       }
-      const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
+      const fused = o.mode === 'hybrid' ? fuse(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
       // Where the lexical ranker ran, its counts leave common words unmarked; a vector search
       // marks every query word (whatever earlier searches built), so a mode always marks alike.
       const common = lists.lexical ? (term: string) => collection.lexical.isCommon(term) : undefined;

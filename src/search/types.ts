@@ -166,7 +166,7 @@ export interface StaticIndex extends VectorIndex {
  */
 export type Ranker = 'vector' | 'lexical' | 'sparse';
 
-/** 'hybrid' fuses the rankers' lists by reciprocal rank fusion. */
+/** 'hybrid' fuses the rankers' lists (SearchOptions.fusion). */
 export type SearchMode = 'hybrid' | Ranker;
 
 /** Keeps documents whose meta passes the function, or equals every key of the object. */
@@ -219,10 +219,13 @@ export interface SearchOptions {
    */
   syntax?: boolean;
   /**
-   * Reciprocal rank fusion for 'hybrid': a document scores sum of weight / (k + rank) over the
-   * rankers that found it. Defaults (chosen on xquad-dev, docs/search.md): k 60, weights 1 and 1.
+   * How 'hybrid' fuses the rankers. method 'ranks': reciprocal rank fusion, a document scoring
+   * the sum of weight / (k + rank) over the rankers that found it; 'scores': the sum of weight x
+   * score, BM25 and lexical weights over their list's best, cosines as they are (no k). Default:
+   * the model's measured fusion (manifest `search.fusion`, docs/search.md), else 'ranks' with k 60
+   * and equal weights; a call naming the other method starts from that method's equal weights.
    */
-  fusion?: { k?: number; weights?: Partial<Record<Ranker, number>> };
+  fusion?: { method?: 'ranks' | 'scores'; k?: number; weights?: Partial<Record<Ranker, number>> };
   /**
    * A second stage: a cross-encoder (an encoder of a reranker model, `info().model.crossEncoder`)
    * scores the query against the best chunk of each of the first stage's best `top` documents

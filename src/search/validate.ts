@@ -93,17 +93,29 @@ export interface CheckedSearch {
 
 const RANKERS: readonly Ranker[] = ['vector', 'lexical', 'sparse'];
 const MODES: readonly SearchMode[] = ['hybrid', ...RANKERS];
-/** `fusion` over the model's default `base`. */
+/**
+ * `fusion` over the model's default `base`. A call that names the other method starts from that
+ * method's standard (equal weights, k 60): weights measured for one method mean nothing to the other.
+ */
 function checkFusion(fusion: unknown, base: Fusion): Fusion {
   if (fusion === undefined) return base;
-  if (!isPlainObject(fusion)) throw new InputError(`fusion must be an object { k?, weights? }, got ${typeName(fusion)}`);
-  const k = fusion.k ?? base.k;
+  if (!isPlainObject(fusion)) throw new InputError(`fusion must be an object { method?, k?, weights? }, got ${typeName(fusion)}`);
+  const baseMethod = base.method ?? 'ranks';
+  const method = fusion.method ?? baseMethod;
+  if (method !== 'ranks' && method !== 'scores')
+    throw new InputError(`fusion.method must be "ranks" or "scores", got ${JSON.stringify(method)}`);
+  if (method === 'scores' && fusion.k !== undefined)
+    throw new InputError(
+      `fusion.k is reciprocal rank fusion's constant, and this fusion is by scores${fusion.method ? '' : " (the model's measured default)"}: pass method: 'ranks' with it`,
+    );
+  const from = method === baseMethod ? base : STANDARD_FUSION;
+  const k = fusion.k ?? ('k' in from ? from.k : STANDARD_FUSION.k);
   if (typeof k !== 'number' || !Number.isFinite(k) || k < 0)
     throw new InputError(`fusion.k must be a number >= 0, got ${JSON.stringify(k)}`);
   const w = fusion.weights ?? {};
   if (!isPlainObject(w))
     throw new InputError(`fusion.weights must be an object { vector?, lexical?, sparse? }, got ${typeName(w)}`);
-  const weights = { ...base.weights };
+  const weights = { ...from.weights };
   for (const [ranker, v] of Object.entries(w)) {
     if (!RANKERS.includes(ranker as Ranker))
       throw new InputError(`fusion.weights: unknown ranker "${ranker}" (${RANKERS.join(', ')})`);
@@ -111,7 +123,7 @@ function checkFusion(fusion: unknown, base: Fusion): Fusion {
       throw new InputError(`fusion.weights.${ranker} must be a number >= 0, got ${JSON.stringify(v)}`);
     weights[ranker as keyof typeof weights] = v;
   }
-  return { k, weights };
+  return method === 'scores' ? { method, weights } : { k, weights };
 }
 
 /** Checks a search call; `fusion` is the model's default for hybrid ranking, `mode` the index's default ranking. */

@@ -399,6 +399,9 @@ describe('m3web convert, embed and eval on a pack', { timeout: 120_000 }, () => 
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^de {5}cross {3}/m);
     expect(r.stdout).toMatch(/^lexical {15}100\.0 100\.0/m);
+    // Both fusions are tried: by rank and by score.
+    expect(r.stdout).toMatch(/^hybrid k60 v0\.015 /m);
+    expect(r.stdout).toMatch(/^hybrid scores v0\.3 /m);
     const manifest = JSON.parse(readFileSync(join(pack, 'manifest.json'), 'utf8'));
     expect(manifest.search).toMatchObject({ dataset: expect.stringMatching(/xquad-dev/), fusion: { k: 60 } });
     expect(manifest.search.fusion.weights.lexical).toBe(1);

@@ -2,14 +2,12 @@ import { describe, expect, it, vi } from 'vitest';
 import { withoutArticle } from '../../src/search/arabic.js';
 import { codec } from '../../src/search/codec.js';
 import { Collection } from '../../src/search/collection.js';
-import { fuseRanks, STANDARD_FUSION } from '../../src/search/fuse.js';
 import { highlights } from '../../src/search/highlight.js';
 import { LexicalIndex } from '../../src/search/lexical.js';
 import { romanize } from '../../src/search/romanize.js';
 import { openIndex } from '../../src/search/search-index.js';
 import { soundKeys } from '../../src/search/sound-key.js';
 import { isWordTerm, terms } from '../../src/search/terms.js';
-import { checkSearch } from '../../src/search/validate.js';
 import { recordingEncoder } from '../support/recording-encoder.js';
 
 /** A word's first sound key: words outside Korean have one at most. */
@@ -417,58 +415,5 @@ describe('highlights', () => {
     const small = new LexicalIndex(false);
     small.add(0, 'the end');
     expect(small.isCommon('the')).toBe(false);
-  });
-});
-
-describe('reciprocal rank fusion', () => {
-  it('sums weight / (k + rank) and records each ranker that found a document', () => {
-    const fused = fuseRanks(
-      {
-        vector: [
-          { id: 'a', score: 0.9, row: 0 },
-          { id: 'b', score: 0.8, row: 1 },
-        ],
-        lexical: [
-          { id: 'b', score: 7, row: 2 },
-          { id: 'c', score: 3, row: 3 },
-        ],
-      },
-      { k: 60, weights: { vector: 1, lexical: 1 } },
-      10,
-    );
-    expect(fused.map((f) => f.id)).toEqual(['b', 'a', 'c']);
-    expect(fused[0]).toEqual({ id: 'b', score: 1 / 62 + 1 / 61, row: 2, ranks: { vector: 2, lexical: 1 } });
-    expect(fused[2]?.ranks).toEqual({ lexical: 2 });
-  });
-
-  it("leaves out BM25's tail below a fifth of its best score, never the vector list's", () => {
-    const fused = fuseRanks(
-      {
-        vector: [
-          { id: 'a', score: 0.2, row: 0 },
-          { id: 'b', score: 0.01, row: 1 },
-        ],
-        lexical: [
-          { id: 'c', score: 10, row: 2 },
-          { id: 'd', score: 2, row: 3 },
-          { id: 'e', score: 1.9, row: 4 },
-        ],
-      },
-      STANDARD_FUSION,
-      10,
-    );
-    expect(fused.map((f) => f.id).sort()).toEqual(['a', 'b', 'c', 'd']);
-  });
-});
-
-describe('fusion options', () => {
-  const model = { k: 30, weights: { vector: 0.1, lexical: 1 } };
-  it("start from the model's measured fusion, else the standard one, and override by field", () => {
-    expect(checkSearch('q', {}, 48, [16, 48]).fusion).toEqual(STANDARD_FUSION);
-    expect(checkSearch('q', {}, 48, [16, 48], model)).toMatchObject({ mode: 'hybrid', fusion: model });
-    expect(checkSearch('q', { fusion: { k: 5, weights: { lexical: 2 } } }, 48, [16, 48], model).fusion).toEqual({
-      k: 5,
-      weights: { vector: 0.1, lexical: 2 },
-    });
   });
 });

@@ -173,6 +173,15 @@ describe('static index over HTTP', () => {
     expect(hybrid.some((h) => h.ranks.vector !== undefined && h.ranks.lexical !== undefined)).toBe(true);
     const [best] = await memory.search(QUERIES[1] as string, { k: 1, filter: { group: 1 }, mode: 'lexical' });
     expect(ids(hybrid)).toContain(best?.id);
+    // By scores with the vectors weighing nothing: BM25 over its best, in BM25's order.
+    const words = await index.search(QUERIES[1] as string, { k: 5, mode: 'lexical' });
+    const byScores = await index.search(QUERIES[1] as string, {
+      k: 5,
+      fusion: { method: 'scores', weights: { vector: 0, lexical: 1 } },
+    });
+    const rounded = (hits: { id: string; score: number }[], over = 1) =>
+      hits.map((h) => `${h.id} ${(h.score / over).toFixed(12)}`);
+    expect(rounded(byScores)).toEqual(rounded(words, words[0]?.score));
     index.close();
   });
 

@@ -9,7 +9,7 @@ import { CpuScorer, isSet, rowScorer } from '../cpu-scorer.js';
 import { embedQuery } from '../embed-docs.js';
 import { metaPredicate } from '../filter.js';
 import { candidateCount } from '../funnel.js';
-import { bestPerDocument, type DocRank, fuseRanks, fusionDepth, rankedAlone } from '../fuse.js';
+import { bestPerDocument, type DocRank, fuse, fusionDepth, rankedAlone } from '../fuse.js';
 import { highlights } from '../highlight.js';
 import { bm25Rows, isCommonTerm, queryWeights, type TermPostings } from '../lexical.js';
 import { Lexicon } from '../lexicon.js';
@@ -332,7 +332,7 @@ class StaticSearchIndex implements StaticIndex {
       lists.lexical = await proximityFirst(wordPairs(query), this.bestDocs(lexical.ranked, depth), o.k, this.rowReader().textsOf);
     // As the in-memory index: common words unmarked where the lexical ranker ran.
     const common = lexical ? (term: string) => isCommonTerm(lexical.df.get(term) ?? 0, this.m.rows) : undefined;
-    const fused = o.mode === 'hybrid' ? fuseRanks(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
+    const fused = o.mode === 'hybrid' ? fuse(lists, o.fusion, o.k) : rankedAlone(lists[o.mode] as DocRank[], o.mode);
     const how = { common, prefix: o.prefix, also: lexical?.also ?? [] };
     return Promise.all(
       fused.map(async (d) => {
