@@ -210,7 +210,14 @@ describe('search', () => {
     expect(await index.search('remipe', { mode: 'lexical', typos: false })).toEqual([]);
     // Filters reach both rankers.
     expect((await index.search(query, { mode: 'lexical', filter: { lang: 'de' } })).length).toBe(0);
-    const bad: unknown[] = [{ mode: 'bm25' }, { fusion: { k: -1 } }, { fusion: { weights: { splade: 1 } } }, { fusion: 3 }];
+    const bad: unknown[] = [
+      { mode: 'bm25' },
+      { fusion: { k: -1 } },
+      { fusion: { weights: { splade: 1 } } },
+      { fusion: 3 },
+      { fusion: { method: 'sum' } },
+      { fusion: { method: 'scores', k: 60 } },
+    ];
     for (const options of bad) {
       await expect(rejection(index.search(query, options as never)), JSON.stringify(options)).resolves.toBeInstanceOf(InputError);
     }
