@@ -4,57 +4,30 @@ import { type DocRank, fuse, STANDARD_FUSION } from '../../src/search/fuse.js';
 import { checkSearch } from '../../src/search/validate.js';
 import { readFixtureJson } from '../support/fixtures.js';
 
+/** A ranker's list: documents by (id, score), their rows numbered from `firstRow`. */
+const docs = (firstRow: number, ...entries: [string, number][]): DocRank[] =>
+  entries.map(([id, score], i) => ({ id, score, row: firstRow + i }));
+
 describe('reciprocal rank fusion', () => {
   it('sums weight / (k + rank) and records each ranker that found a document', () => {
-    const fused = fuse(
-      {
-        vector: [
-          { id: 'a', score: 0.9, row: 0 },
-          { id: 'b', score: 0.8, row: 1 },
-        ],
-        lexical: [
-          { id: 'b', score: 7, row: 2 },
-          { id: 'c', score: 3, row: 3 },
-        ],
-      },
-      { k: 60, weights: { vector: 1, lexical: 1 } },
-      10,
-    );
+    const lists = { vector: docs(0, ['a', 0.9], ['b', 0.8]), lexical: docs(2, ['b', 7], ['c', 3]) };
+    const fused = fuse(lists, { k: 60, weights: { vector: 1, lexical: 1 } }, 10);
     expect(fused.map((f) => f.id)).toEqual(['b', 'a', 'c']);
     expect(fused[0]).toEqual({ id: 'b', score: 1 / 62 + 1 / 61, row: 2, ranks: { vector: 2, lexical: 1 } });
     expect(fused[2]?.ranks).toEqual({ lexical: 2 });
   });
 
   it("leaves out BM25's tail below a fifth of its best score, never the vector list's", () => {
-    const fused = fuse(
-      {
-        vector: [
-          { id: 'a', score: 0.2, row: 0 },
-          { id: 'b', score: 0.01, row: 1 },
-        ],
-        lexical: [
-          { id: 'c', score: 10, row: 2 },
-          { id: 'd', score: 2, row: 3 },
-          { id: 'e', score: 1.9, row: 4 },
-        ],
-      },
-      STANDARD_FUSION,
-      10,
-    );
+    const lists = { vector: docs(0, ['a', 0.2], ['b', 0.01]), lexical: docs(2, ['c', 10], ['d', 2], ['e', 1.9]) };
+    const fused = fuse(lists, STANDARD_FUSION, 10);
     expect(fused.map((f) => f.id).sort()).toEqual(['a', 'b', 'c', 'd']);
   });
 });
 
 describe('fusion by scores', () => {
   const lists = (bm25Scale = 1) => ({
-    vector: [
-      { id: 'a', score: 0.9, row: 0 },
-      { id: 'b', score: 0.5, row: 1 },
-    ],
-    lexical: [
-      { id: 'b', score: 8 * bm25Scale, row: 2 },
-      { id: 'c', score: 4 * bm25Scale, row: 3 },
-    ],
+    vector: docs(0, ['a', 0.9], ['b', 0.5]),
+    lexical: docs(2, ['b', 8 * bm25Scale], ['c', 4 * bm25Scale]),
   });
   const ids = (docs: { id: string }[]) => docs.map((d) => d.id);
 
@@ -78,11 +51,11 @@ describe('fusion by scores', () => {
   });
 
   it('lets an empty list count for nothing, and keeps the best k', () => {
-    const vector: DocRank[] = [
-      { id: 'a', score: 0.3, row: 0 },
-      { id: 'b', score: -0.2, row: 1 },
-    ];
-    const fused = fuse({ vector, lexical: [] }, { method: 'scores', weights: { vector: 1, lexical: 1 } }, 1);
+    const fused = fuse(
+      { vector: docs(0, ['a', 0.3], ['b', -0.2]), lexical: [] },
+      { method: 'scores', weights: { vector: 1, lexical: 1 } },
+      1,
+    );
     expect(fused).toEqual([{ id: 'a', score: 0.3, row: 0, ranks: { vector: 1 } }]);
   });
 });
