@@ -223,7 +223,8 @@ export interface SearchOptions {
    * the sum of weight / (k + rank) over the rankers that found it; 'scores': the sum of weight x
    * score, BM25 and lexical weights over their list's best, cosines as they are (no k). Default:
    * the model's measured fusion (manifest `search.fusion`, docs/search.md), else 'ranks' with k 60
-   * and equal weights; a call naming the other method starts from that method's equal weights.
+   * and equal weights; a `k` without a method means 'ranks', and a call for the other method than
+   * the model's starts from that method's equal weights.
    */
   fusion?: { method?: 'ranks' | 'scores'; k?: number; weights?: Partial<Record<Ranker, number>> };
   /**

@@ -94,20 +94,20 @@ export interface CheckedSearch {
 const RANKERS: readonly Ranker[] = ['vector', 'lexical', 'sparse'];
 const MODES: readonly SearchMode[] = ['hybrid', ...RANKERS];
 /**
- * `fusion` over the model's default `base`. A call that names the other method starts from that
- * method's standard (equal weights, k 60): weights measured for one method mean nothing to the other.
+ * `fusion` over the model's default `base`. A `k` without a method means ranks (it is reciprocal
+ * rank fusion's constant, and calls written before fusion by scores pass it so). A call for the
+ * other method than the model's starts from that method's standard (equal weights, k 60): weights
+ * measured for one method mean nothing to the other.
  */
 function checkFusion(fusion: unknown, base: Fusion): Fusion {
   if (fusion === undefined) return base;
   if (!isPlainObject(fusion)) throw new InputError(`fusion must be an object { method?, k?, weights? }, got ${typeName(fusion)}`);
   const baseMethod = base.method ?? 'ranks';
-  const method = fusion.method ?? baseMethod;
+  const method = fusion.method ?? (fusion.k === undefined ? baseMethod : 'ranks');
   if (method !== 'ranks' && method !== 'scores')
     throw new InputError(`fusion.method must be "ranks" or "scores", got ${JSON.stringify(method)}`);
   if (method === 'scores' && fusion.k !== undefined)
-    throw new InputError(
-      `fusion.k is reciprocal rank fusion's constant, and this fusion is by scores${fusion.method ? '' : " (the model's measured default)"}: pass method: 'ranks' with it`,
-    );
+    throw new InputError("fusion.k is reciprocal rank fusion's constant: method 'scores' takes none");
   const from = method === baseMethod ? base : STANDARD_FUSION;
   const k = fusion.k ?? ('k' in from ? from.k : STANDARD_FUSION.k);
   if (typeof k !== 'number' || !Number.isFinite(k) || k < 0)

@@ -73,13 +73,14 @@ describe('fusion options', () => {
     expect(fusionOf({ weights: { vector: 0.5 } }, byScores)).toEqual({ method: 'scores', weights: { vector: 0.5, lexical: 1 } });
   });
 
-  it("start from the other method's equal weights when a call names it, and refuse k by scores", () => {
+  it("start from the other method's equal weights when a call names it (a k names ranks), and refuse k by scores", () => {
     expect(fusionOf({ method: 'ranks' }, byScores)).toEqual(STANDARD_FUSION);
     expect(fusionOf({ method: 'scores' }, model)).toEqual({ method: 'scores', weights: { vector: 1, lexical: 1 } });
-    expect(() => fusionOf({ k: 30 }, byScores)).toThrow(
-      /fusion.k .* by scores \(the model's measured default\): pass method: 'ranks'/,
+    // Written before fusion by scores existed: still reciprocal rank fusion, over a model measured by scores.
+    expect(fusionOf({ k: 30, weights: { vector: 0.5 } }, byScores)).toEqual({ k: 30, weights: { vector: 0.5, lexical: 1 } });
+    expect(() => fusionOf({ method: 'scores', k: 30 })).toThrow(
+      /fusion.k is reciprocal rank fusion's constant: method 'scores' takes none/,
     );
-    expect(() => fusionOf({ method: 'scores', k: 30 })).toThrow(/fusion.k .* by scores: pass method/);
     expect(() => fusionOf({ method: 'sum' })).toThrow(/fusion.method must be "ranks" or "scores", got "sum"/);
   });
 
